@@ -1,0 +1,23 @@
+// Builds every bundle with esbuild. An entry whose source does not exist yet is skipped, so
+// each part (agent/CLI, language server, extension, inspector) can land on its own.
+import { build } from 'esbuild';
+import { existsSync, mkdirSync, cpSync } from 'node:fs';
+
+const watch = process.argv.includes('--watch');
+const common = { bundle: true, sourcemap: 'linked', logLevel: 'warning', legalComments: 'none' };
+const node = { ...common, platform: 'node', target: 'node20', format: 'cjs' };
+
+const entries = [
+  { ...node, entryPoints: ['tunnel/src/cli/main.ts'], outfile: 'dist/burrow.js' },
+  { ...node, entryPoints: ['tunnel/src/sdk.ts'], outfile: 'dist/sdk.js' },
+  { ...node, entryPoints: ['server/src/main.ts'], outfile: 'dist/server.js' },
+  { ...node, entryPoints: ['client/src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+  { ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['tunnel/src/inspector/web/main.ts'], outfile: 'dist/inspector/inspector.js' },
+];
+
+mkdirSync('dist', { recursive: true });
+const ready = entries.filter((e) => existsSync(e.entryPoints[0]));
+await Promise.all(ready.map((e) => build(e)));
+// Static inspector assets (HTML/CSS) travel next to the bundle.
+if (existsSync('tunnel/src/inspector/web/static')) cpSync('tunnel/src/inspector/web/static', 'dist/inspector', { recursive: true });
+if (!watch) console.log(`built ${ready.map((e) => e.outfile).join(', ')}`);

@@ -1,0 +1,50 @@
+// The one internal model of an endpoint. CLI flags, ngrok.yml v2 tunnels, v3 endpoints and the
+// local API's POST /api/tunnels all normalize into EndpointSpec; the agent starts endpoints
+// only from this shape.
+
+export type Proto = 'http' | 'tcp' | 'tls';
+export type Scheme = 'http' | 'https';
+
+/** Header edits in ngrok's form: `add` entries are "Name: value", `remove` entries are names. */
+export interface HeaderRules {
+  add: string[];
+  remove: string[];
+}
+
+/**
+ * Edge-side options sent with a bind. The edge applies them to every request of the endpoint.
+ * Later modules (basic auth, OAuth, IP rules, …) add optional fields here; an edge that does not
+ * know a field refuses the bind rather than ignoring it.
+ */
+export interface EdgeOptions {
+  requestHeaders?: HeaderRules;
+  responseHeaders?: HeaderRules;
+}
+
+export interface EndpointSpec {
+  /** Tunnel name: the ngrok.yml key, the v3 endpoint name, or generated ("http-3000"). */
+  name: string;
+  proto: Proto;
+  /**
+   * Where traffic goes, as the user wrote it: `3000`, `host:port`, `http://…`, `https://…`,
+   * `file:///abs/path` (http only), `tcp://host:port`.
+   */
+  upstream: string;
+  /** `http2` = h2c with prior knowledge (or h2 over TLS for https upstreams). */
+  upstreamProtocol?: 'http1' | 'http2';
+  /** Full host name to bind (http/tls), possibly a wildcard `*.example.test`. */
+  domain?: string;
+  /** Single label under the edge's base domain (deprecated ngrok form, still accepted). */
+  subdomain?: string;
+  /** TCP: requested public `host:port` or port. */
+  remoteAddr?: string;
+  /** HTTP: public schemes; default ['https'] when the edge has TLS, else ['http']. */
+  schemes?: Scheme[];
+  /** HTTP: `rewrite`, `preserve`, or a literal host sent upstream. Applied by the agent. */
+  hostHeader?: string;
+  /** Record traffic in the local inspector (default true). */
+  inspect: boolean;
+  metadata?: string;
+  /** Edge-side request handling (headers now; modules later). */
+  edge?: EdgeOptions;
+}
