@@ -1,0 +1,49 @@
+// Keys that are valid ngrok config but whose Burrow module does not exist yet. They are parsed and
+// then refused with BURROW_CONFIG_UNSUPPORTED at the key, never silently ignored. When a module
+// lands, delete its rows here and map the key in normalize.ts.
+
+export interface UnsupportedKey {
+  /** Where the key lives: a v2 tunnel (also under v3 `tunnels:`) or a v3 endpoint. */
+  where: 'tunnel' | 'endpoint';
+  /** Path inside the tunnel/endpoint object. */
+  path: readonly string[];
+  /** What is missing, shown after the key name. */
+  feature: string;
+  /** Refuse only for these values (default: any value). */
+  when?: (value: unknown) => boolean;
+}
+
+const truthy = (v: unknown): boolean => v !== false && v !== '' && v !== 0;
+
+export const UNSUPPORTED_KEYS: readonly UnsupportedKey[] = [
+  { where: 'tunnel', path: ['basic_auth'], feature: 'basic auth' },
+  { where: 'tunnel', path: ['auth'], feature: 'basic auth' },
+  { where: 'tunnel', path: ['oauth'], feature: 'OAuth' },
+  { where: 'tunnel', path: ['oidc'], feature: 'OpenID Connect' },
+  { where: 'tunnel', path: ['ip_restriction'], feature: 'IP restrictions' },
+  { where: 'tunnel', path: ['circuit_breaker'], feature: 'circuit breaker' },
+  { where: 'tunnel', path: ['compression'], feature: 'compression', when: truthy },
+  { where: 'tunnel', path: ['mutual_tls_cas'], feature: 'mutual TLS' },
+  { where: 'tunnel', path: ['verify_webhook'], feature: 'webhook verification' },
+  { where: 'tunnel', path: ['user_agent_filter'], feature: 'user-agent filter' },
+  { where: 'tunnel', path: ['websocket_tcp_converter'], feature: 'websocket-to-TCP conversion', when: truthy },
+  { where: 'tunnel', path: ['traffic_policy'], feature: 'Traffic Policy' },
+  { where: 'tunnel', path: ['policy'], feature: 'Traffic Policy' },
+  { where: 'tunnel', path: ['labels'], feature: 'labeled tunnels' },
+  { where: 'tunnel', path: ['crt'], feature: 'TLS termination' },
+  { where: 'tunnel', path: ['key'], feature: 'TLS termination' },
+  { where: 'tunnel', path: ['terminate_at'], feature: 'TLS termination', when: (v) => v !== 'upstream' },
+  { where: 'tunnel', path: ['proxy_proto'], feature: 'PROXY protocol', when: truthy },
+  { where: 'tunnel', path: ['pooling_enabled'], feature: 'endpoint pooling', when: truthy },
+  { where: 'endpoint', path: ['traffic_policy'], feature: 'Traffic Policy' },
+  { where: 'endpoint', path: ['traffic_policy_file'], feature: 'Traffic Policy' },
+  { where: 'endpoint', path: ['agent_tls_termination'], feature: 'TLS termination' },
+  { where: 'endpoint', path: ['upstream', 'proxy_protocol'], feature: 'PROXY protocol' },
+  { where: 'endpoint', path: ['pooling_enabled'], feature: 'endpoint pooling', when: truthy },
+  { where: 'endpoint', path: ['bindings'], feature: 'internal and kubernetes bindings', when: (v) => Array.isArray(v) && v.some((b) => b !== 'public') },
+];
+
+/** The message for a refused key, e.g. "`oauth` is not supported yet (OAuth)". */
+export function unsupportedMessage(entry: UnsupportedKey): string {
+  return `\`${entry.path.join('.')}\` is not supported yet (${entry.feature})`;
+}

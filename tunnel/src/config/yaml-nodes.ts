@@ -1,0 +1,100 @@
+// Path → YAML node: turns a JSON path (as ajv reports it) into a source range, so every problem
+// points at the exact key or value. Pure: no fs, no process; the language server reuses it.
+import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair } from 'yaml';
+
+export type PathSegment = string | number;
+
+/** A 1-based source range; end is exclusive. */
+export interface SourceRange {
+  line: number;
+  col: number;
+  endLine: number;
+  endCol: number;
+}
+
+export interface NodeAtPath {
+  /** The key node of the last segment when it is a mapping key. */
+  key?: Node;
+  /** The value node (undefined when the value is empty or the path is not in the document). */
+  value?: Node;
+  /** How many segments were found; less than the path length when the path goes past the document. */
+  depth: number;
+}
+
+/** Splits an ajv `instancePath` (`/tunnels/web/addr`, JSON-pointer escaped) into segments. */
+export function parseInstancePath(instancePath: string): string[] {
+  if (instancePath === '') return [];
+  return instancePath.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function scalarKeyText(pair: Pair): string | undefined {
+  const k = pair.key;
+  if (isScalar(k)) return k.value === null ? '' : String(k.value);
+  return undefined;
+}
+
+/** Walks the document along `path`; stops at the deepest node that exists. */
+export function findNodeAtPath(doc: Document, path: readonly PathSegment[]): NodeAtPath {
+  let current: unknown = doc.contents;
+  let key: Node | undefined;
+  let depth = 0;
+  for (const seg of path) {
+    if (isMap(current)) {
+      const pair = current.items.find((p) => isPair(p) && scalarKeyText(p) === String(seg));
+      if (!pair) break;
+      key = pair.key as Node;
+      current = pair.value;
+    } else if (isSeq(current)) {
+      const index = typeof seg === 'number' ? seg : Number(seg);
+      if (!Number.isInteger(index) || index < 0 || index >= current.items.length) break;
+      key = undefined;
+      current = current.items[index];
+    } else {
+      break;
+    }
+    depth++;
+  }
+  return { key, value: (current ?? undefined) as Node | undefined, depth };
+}
+
+/** Range of a node's text (not its trailing comment). */
+export function rangeOfNode(node: Node, lines: LineCounter): SourceRange | undefined {
+  const r = node.range;
+  if (!r) return undefined;
+  const start = lines.linePos(r[0]);
+  const end = lines.linePos(Math.max(r[1], r[0]));
+  return { line: start.line, col: start.col, endLine: end.line, endCol: end.col };
+}
+
+export function rangeOfOffsets(start: number, end: number, lines: LineCounter): SourceRange {
+  const a = lines.linePos(start);
+  const b = lines.linePos(Math.max(end, start));
+  return { line: a.line, col: a.col, endLine: b.line, endCol: b.col };
+}
+
+/**
+ * The range to report for a path. `target: 'key'` points at the mapping key (unknown or missing
+ * keys, deprecations); `'value'` at the value (type, enum, pattern). Falls back to the key when the
+ * value is empty, and to the deepest existing ancestor when the path is not in the document.
+ */
+export function rangeAtPath(doc: Document, lines: LineCounter, path: readonly PathSegment[], target: 'key' | 'value'): SourceRange {
+  const found = findNodeAtPath(doc, path);
+  const exact = found.depth === path.length;
+  const valueHasText = found.value && found.value.range && found.value.range[1] > found.value.range[0];
+  const pick = exact && target === 'value' && valueHasText ? found.value : found.key ?? (valueHasText ? found.value : undefined);
+  const range = pick ? rangeOfNode(pick, lines) : undefined;
+  if (range) return range;
+  return firstContentRange(doc, lines);
+}
+
+/** Where document-level problems go: the first key of the document, or 1:1. */
+export function firstContentRange(doc: Document, lines: LineCounter): SourceRange {
+  const contents = doc.contents;
+  if (isMap(contents) && contents.items.length > 0 && isPair(contents.items[0])) {
+    const k = contents.items[0].key as Node | null;
+    const r = k ? rangeOfNode(k, lines) : undefined;
+    if (r) return r;
+  }
+  const r = contents ? rangeOfNode(contents as Node, lines) : undefined;
+  return r && r.line > 0 ? r : { line: 1, col: 1, endLine: 1, endCol: 1 };
+}
