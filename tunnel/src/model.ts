@@ -45,6 +45,8 @@ export interface EndpointSpec {
   /** Record traffic in the local inspector (default true). */
   inspect: boolean;
   metadata?: string;
+  /** Free text shown with the endpoint (v3 `description`). */
+  description?: string;
   /** Edge-side request handling (headers now; modules later). */
   edge?: EdgeOptions;
 }

@@ -1,0 +1,171 @@
+// The agent's side of a session: connect to the edge over WebSocket, say hello, keep the session
+// alive, and reconnect with jittered exponential backoff when it drops.
+import os from 'node:os';
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { PROTOCOL_VERSION } from '../protocol/frames';
+import type { BindRequest, BindResult, ControlMessage, StreamOpen, UnbindResult, Welcome, WireError } from '../protocol/messages';
+import { MuxSession, type MuxStream } from '../protocol/session';
+import { WebSocketTransport } from '../protocol/transport';
+import { VERSION } from '../version';
+
+export interface EdgeClientOptions {
+  /** ws:// or wss:// URL of the edge's agent endpoint. */
+  url: string;
+  authtoken?: string;
+  /** First and largest reconnect delays. */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+}
+
+export interface EdgeClientEvents {
+  online: [info: { sessionId: string; reconnected: boolean }];
+  offline: [error: WireError];
+  /** Refused for good (bad authtoken, incompatible edge): no more reconnects. */
+  fatal: [error: WireError];
+  stream: [stream: MuxStream, open: StreamOpen];
+}
+
+/** Errors after which retrying cannot help. */
+const FATAL_CODES = new Set(['ERR_NGROK_107', 'ERR_NGROK_4018', 'ERR_BURROW_PROTOCOL_VERSION']);
+
+export class EdgeClient extends EventEmitter<EdgeClientEvents> {
+  readonly clientId = randomUUID();
+  private session?: MuxSession;
+  private nextReqId = 1;
+  private readonly pending = new Map<number, (msg: BindResult | UnbindResult) => void>();
+  private attempt = 0;
+  private stopped = false;
+  private everOnline = false;
+  private retryTimer?: NodeJS.Timeout;
+  sessionId: string | undefined;
+
+  constructor(private readonly options: EdgeClientOptions) {
+    super();
+  }
+
+  get online(): boolean {
+    return this.sessionId !== undefined && !!this.session && !this.session.isClosed;
+  }
+
+  get latencyMs(): number | undefined {
+    return this.session?.latencyMs;
+  }
+
+  /** Connects; resolves when the first session is up, rejects if the edge refuses us for good. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onOnline = () => { this.off('fatal', onFatal); resolve(); };
+      const onFatal = (e: WireError) => { this.off('online', onOnline); reject(Object.assign(new Error(e.message), { code: e.code })); };
+      this.once('online', onOnline);
+      this.once('fatal', onFatal);
+      this.connect();
+    });
+  }
+
+  async bind(req: Omit<BindRequest, 'type' | 'reqId'>): Promise<{ id: string; urls: string[] }> {
+    const result = await this.request({ ...req, type: 'bind', reqId: this.nextReqId++ }) as BindResult;
+    if (result.error || !result.binding) throw Object.assign(new Error(result.error?.message ?? 'bind failed'), { code: result.error?.code ?? 'ERR_BURROW_INTERNAL' });
+    return result.binding;
+  }
+
+  async unbind(id: string): Promise<void> {
+    if (!this.online) return;
+    await this.request({ type: 'unbind', reqId: this.nextReqId++, id });
+  }
+
+  close(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.session?.close();
+  }
+
+  private request(msg: BindRequest | { type: 'unbind'; reqId: number; id: string }): Promise<BindResult | UnbindResult> {
+    const session = this.session;
+    if (!session || !this.online) return Promise.reject(Object.assign(new Error('not connected to the edge'), { code: 'ERR_NGROK_3210' }));
+    return new Promise((resolve, reject) => {
+      this.pending.set(msg.reqId, resolve);
+      const onClose = () => {
+        this.pending.delete(msg.reqId);
+        reject(Object.assign(new Error('session to the edge closed'), { code: 'ERR_BURROW_SESSION_CLOSED' }));
+      };
+      session.once('close', onClose);
+      this.pending.set(msg.reqId, (result) => { session.off('close', onClose); resolve(result); });
+      session.sendControl(msg);
+    });
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const url = this.options.url;
+    const loopbackOrTls = url.startsWith('wss:') || /^ws:\/\/(127\.|localhost|\[::1\])/.test(url);
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      maxPayload: 4 * 1024 * 1024,
+      handshakeTimeout: 10_000,
+      // Masking guards plaintext proxies against browser-driven cache poisoning; over TLS or on
+      // loopback there is no such proxy, and a zero mask lets ws skip XOR-ing every byte.
+      ...(loopbackOrTls ? { generateMask: (mask: Buffer) => { mask.fill(0); } } : {}),
+    });
+    let opened = false;
+    ws.once('open', () => {
+      opened = true;
+      this.onTransport(ws);
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      ws.terminate();
+      this.lost({ code: 'ERR_BURROW_EDGE_HANDSHAKE', message: `edge answered HTTP ${res.statusCode} instead of a websocket` });
+    });
+    ws.once('error', (err) => {
+      if (!opened) this.lost({ code: 'ERR_BURROW_EDGE_UNREACHABLE', message: `${url}: ${err.message}` });
+    });
+  }
+
+  private onTransport(ws: WebSocket): void {
+    const session = new MuxSession(new WebSocketTransport(ws), { role: 'agent' });
+    this.session = session;
+    session.on('control', (msg: ControlMessage) => {
+      if (msg.type === 'welcome') return this.welcomed(session, msg);
+      if (msg.type === 'bind-result' || msg.type === 'unbind-result') {
+        const resolve = this.pending.get(msg.reqId);
+        this.pending.delete(msg.reqId);
+        resolve?.(msg);
+      }
+    });
+    session.on('stream', (stream, meta) => this.emit('stream', stream, meta as StreamOpen));
+    session.on('close', (error) => {
+      if (this.session === session) this.session = undefined;
+      this.sessionId = undefined;
+      this.lost(error ?? { code: 'ERR_BURROW_SESSION_CLOSED', message: 'the edge closed the session' });
+    });
+    session.sendControl({
+      type: 'hello', version: PROTOCOL_VERSION, authtoken: this.options.authtoken, clientId: this.clientId,
+      agent: { version: VERSION, os: process.platform, hostname: os.hostname() },
+    });
+  }
+
+  private welcomed(session: MuxSession, welcome: Welcome): void {
+    session.startHeartbeat(welcome.heartbeatIntervalMs, welcome.heartbeatToleranceMs);
+    this.sessionId = welcome.sessionId;
+    this.attempt = 0;
+    const reconnected = this.everOnline;
+    this.everOnline = true;
+    this.emit('online', { sessionId: welcome.sessionId, reconnected });
+  }
+
+  private lost(error: WireError): void {
+    if (this.stopped) return;
+    if (FATAL_CODES.has(error.code)) {
+      this.stopped = true;
+      this.emit('fatal', error);
+      return;
+    }
+    this.emit('offline', error);
+    // Full jitter: spread reconnects of many agents after an edge restart.
+    const ceiling = Math.min(this.options.backoffMaxMs ?? 10_000, (this.options.backoffMinMs ?? 200) * 2 ** this.attempt++);
+    const delay = ceiling / 2 + Math.random() * ceiling / 2;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+}

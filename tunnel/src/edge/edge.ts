@@ -1,0 +1,398 @@
+// The edge: public listeners (HTTP, HTTPS/TLS on one port routed by SNI, TCP per endpoint),
+// agent sessions over WebSocket, and the table of bound endpoints.
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { WebSocketServer } from 'ws';
+import type { EdgeOptions, Proto, Scheme } from '../model';
+import { PROTOCOL_VERSION } from '../protocol/frames';
+import type { BindRequest, ControlMessage, Hello, RawOpen, WireError } from '../protocol/messages';
+import { DEFAULT_WINDOW, MuxSession } from '../protocol/session';
+import { WebSocketTransport } from '../protocol/transport';
+import { sendEdgeError } from './errors';
+import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
+import { randomName } from './names';
+import { HostRouter, isValidHostname, normalizeHost } from './router';
+import { ClientHelloError, readClientHello } from './sni';
+import { selfSignedCertificate } from './tls-cert';
+import type { TokenSet } from './tokens';
+
+/** Path on the public HTTP listener where agents open their session. */
+export const AGENT_PATH = '/_burrow/session';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface EdgeConfig {
+  /** Base domain for random and subdomain names: `localhost` for the embedded edge. */
+  domain: string;
+  /** Public HTTP listener (also where agents connect). */
+  http: ListenAddress;
+  /** Public TLS listener: HTTPS termination, and TLS passthrough by SNI. Started on first use if omitted. */
+  tls?: ListenAddress;
+  /** Certificate for HTTPS; a cached self-signed one for `*.domain` when omitted. */
+  certificate?: { cert: string; key: string };
+  /** Host TCP endpoints listen on (and show in their tcp:// URLs). */
+  tcpHost?: string;
+  /** Accepted authtokens; an empty set refuses every agent. */
+  tokens: TokenSet;
+  heartbeatIntervalMs?: number;
+  heartbeatToleranceMs?: number;
+}
+
+export interface Binding {
+  id: string;
+  name: string;
+  proto: Proto;
+  hosts: string[];
+  schemes: Scheme[];
+  urls: string[];
+  session: MuxSession;
+  clientId: string;
+  edge: EdgeOptions;
+  tcpServer?: net.Server;
+}
+
+export interface EdgeEvents {
+  session: [info: { sessionId: string; clientId: string; remoteAddr: string }];
+  'session-closed': [info: { sessionId: string; error?: WireError }];
+  bind: [binding: Binding];
+  unbind: [binding: Binding];
+}
+
+class BindError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export class Edge extends EventEmitter<EdgeEvents> {
+  private readonly httpRouter = new HostRouter<Binding>();
+  private readonly tlsRouter = new HostRouter<Binding>();
+  private readonly bindings = new Map<string, Binding>();
+  private readonly sessionsByClient = new Map<string, MuxSession>();
+  private readonly httpServer: http.Server;
+  private tlsServer?: net.Server;
+  private httpsServer?: http2.Http2SecureServer;
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
+  private readonly sockets = new Set<net.Socket>();
+  httpPort = 0;
+  tlsPort = 0;
+
+  constructor(private readonly config: EdgeConfig) {
+    super();
+    this.httpServer = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) => this.onRequest(req, res, 'http'));
+    this.httpServer.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket as net.Socket, head, 'http'));
+    this.httpServer.on('connection', (socket: net.Socket) => this.track(socket));
+    this.httpServer.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nngrok-error-code: ERR_BURROW_BAD_REQUEST\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  async start(): Promise<void> {
+    this.httpPort = await listen(this.httpServer, this.config.http);
+    if (this.config.tls) await this.startTls();
+  }
+
+  async close(): Promise<void> {
+    for (const session of new Set([...this.bindings.values()].map((b) => b.session))) {
+      session.close({ code: 'ERR_BURROW_EDGE_SHUTDOWN', message: 'edge is shutting down' });
+    }
+    for (const b of this.bindings.values()) b.tcpServer?.close();
+    for (const s of this.sockets) s.destroy();
+    await Promise.all([
+      new Promise((r) => this.httpServer.close(r)),
+      this.tlsServer ? new Promise((r) => this.tlsServer!.close(r)) : undefined,
+    ]);
+  }
+
+  /** Endpoints currently bound (for status output and the admin API later). */
+  listBindings(): Binding[] {
+    return [...this.bindings.values()];
+  }
+
+  // ---- public listeners ----
+
+  private track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  private httpTarget(host: string, scheme: Scheme): HttpTarget | undefined {
+    const binding = this.httpRouter.lookup(host);
+    if (!binding || !binding.schemes.includes(scheme)) return undefined;
+    return { id: binding.id, session: binding.session, requestHeaders: binding.edge.requestHeaders, responseHeaders: binding.edge.responseHeaders };
+  }
+
+  private onRequest(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, scheme: Scheme): void {
+    const target = this.httpTarget(hostOf(req), scheme);
+    if (!target) {
+      sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${normalizeHost(hostOf(req))}`);
+      return;
+    }
+    proxyHttp(req, res, target, scheme);
+  }
+
+  private onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, scheme: Scheme): void {
+    const target = this.httpTarget(hostOf(req), scheme);
+    if (!target && req.url === AGENT_PATH) {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onAgent(new WebSocketTransport(ws), clientIpOf(req)));
+      return;
+    }
+    if (!target) {
+      socket.end('HTTP/1.1 404 Not Found\r\nngrok-error-code: ERR_NGROK_3200\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    proxyUpgrade(req, socket, head, target, scheme);
+  }
+
+  private async startTls(): Promise<void> {
+    if (this.tlsServer) return;
+    const https = http2.createSecureServer({ ...(await this.tlsCredentials()), allowHTTP1: true });
+    https.on('request', (req, res) => this.onRequest(req, res, 'https'));
+    https.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.onUpgrade(req, socket, head, 'https'));
+    this.httpsServer = https;
+    const server = net.createServer((socket) => this.onTlsConnection(socket));
+    this.tlsServer = server;
+    this.tlsPort = await listen(server, this.config.tls ?? { host: this.config.http.host, port: 0 });
+  }
+
+  /**
+   * The configured certificate, or self-signed ones for local use: browsers and Node refuse
+   * `*.localhost` wildcards, so each served name gets its own (cached) certificate via SNI.
+   */
+  private async tlsCredentials(): Promise<tls.SecureContextOptions & { SNICallback?: tls.TlsOptions['SNICallback'] }> {
+    if (this.config.certificate) return this.config.certificate;
+    const contexts = new Map<string, Promise<tls.SecureContext>>();
+    const contextFor = (name: string) => {
+      let ctx = contexts.get(name);
+      if (!ctx) {
+        ctx = selfSignedCertificate({ hosts: [name] }).then((c) => tls.createSecureContext(c));
+        contexts.set(name, ctx);
+      }
+      return ctx;
+    };
+    return {
+      ...(await selfSignedCertificate({ hosts: [this.config.domain] })),
+      SNICallback: (name, cb) => {
+        const host = normalizeHost(name);
+        // Only names we serve: anything else would let clients make us mint certificates at will.
+        if (host !== this.config.domain && !this.httpRouter.lookup(host)) return cb(new Error(`no endpoint for ${host}`));
+        contextFor(host).then((ctx) => cb(null, ctx), (err: Error) => cb(err));
+      },
+    };
+  }
+
+  /** One port for TLS: a passthrough endpoint when SNI names one, else HTTPS terminated here. */
+  private async onTlsConnection(socket: net.Socket): Promise<void> {
+    this.track(socket);
+    socket.on('error', () => socket.destroy());
+    let hello: { serverName?: string; head: Buffer };
+    try {
+      hello = await readClientHello(socket, 10_000);
+    } catch (err) {
+      // A hello without SNI (a client dialling an IP) can still be served by HTTPS here.
+      if (!(err instanceof ClientHelloError && err.code === 'ERR_TLS_NO_SNI')) {
+        socket.destroy();
+        return;
+      }
+      hello = { head: err.head };
+    }
+    const binding = hello.serverName ? this.tlsRouter.lookup(hello.serverName) : undefined;
+    if (binding) {
+      this.pipeRaw(socket, binding, hello.head);
+      return;
+    }
+    socket.unshift(hello.head);
+    this.httpsServer!.emit('connection', socket);
+    socket.resume();
+  }
+
+  private pipeRaw(socket: net.Socket, binding: Binding, head?: Buffer): void {
+    const open: RawOpen = { kind: binding.proto === 'tls' ? 'tls' : 'tcp', binding: binding.id, remoteAddr: `${socket.remoteAddress}:${socket.remotePort}` };
+    let stream;
+    try {
+      stream = binding.session.openStream(open);
+    } catch {
+      socket.destroy();
+      return;
+    }
+    if (head?.length) stream.write(head);
+    socket.pipe(stream).pipe(socket);
+    socket.on('error', () => stream.destroy());
+    stream.on('error', () => socket.destroy());
+    socket.resume();
+  }
+
+  // ---- agent sessions ----
+
+  private onAgent(transport: WebSocketTransport, remoteAddr: string): void {
+    const session = new MuxSession(transport, {
+      role: 'edge', initialWindow: DEFAULT_WINDOW,
+      heartbeatIntervalMs: this.config.heartbeatIntervalMs, heartbeatToleranceMs: this.config.heartbeatToleranceMs,
+    });
+    const sessionId = randomUUID();
+    let hello: Hello | undefined;
+    const helloTimer = setTimeout(() => session.close({ code: 'ERR_BURROW_HELLO_TIMEOUT', message: 'no hello within 10 s' }), 10_000);
+    helloTimer.unref();
+    session.on('stream', (stream) => stream.reset({ code: 'ERR_BURROW_STREAM_REFUSED', message: 'agents may not open streams' }));
+    session.on('control', (msg: ControlMessage) => {
+      if (!hello) {
+        clearTimeout(helloTimer);
+        if (msg.type !== 'hello') return session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'first message must be hello' });
+        const refusal = this.checkHello(msg);
+        if (refusal) return session.close(refusal);
+        hello = msg;
+        // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
+        this.sessionsByClient.get(msg.clientId)?.close({ code: 'ERR_BURROW_SESSION_REPLACED', message: 'the agent reconnected' });
+        this.sessionsByClient.set(msg.clientId, session);
+        session.sendControl({
+          type: 'welcome', version: PROTOCOL_VERSION, sessionId, initialWindow: DEFAULT_WINDOW,
+          heartbeatIntervalMs: this.config.heartbeatIntervalMs ?? 2000, heartbeatToleranceMs: this.config.heartbeatToleranceMs ?? 6000,
+        });
+        this.emit('session', { sessionId, clientId: msg.clientId, remoteAddr });
+        return;
+      }
+      if (msg.type === 'bind') {
+        this.bind(session, hello.clientId, msg)
+          .then((b) => session.sendControl({ type: 'bind-result', reqId: msg.reqId, binding: { id: b.id, urls: b.urls } }))
+          .catch((err: BindError) => session.sendControl({ type: 'bind-result', reqId: msg.reqId, error: { code: err.code ?? 'ERR_BURROW_INTERNAL', message: err.message } }));
+      } else if (msg.type === 'unbind') {
+        const b = this.bindings.get(msg.id);
+        const error = b && b.session === session ? undefined : { code: 'ERR_BURROW_NOT_BOUND', message: `no endpoint ${msg.id} on this session` };
+        if (b && !error) this.unbind(b);
+        session.sendControl({ type: 'unbind-result', reqId: msg.reqId, error });
+      } else {
+        session.close({ code: 'ERR_BURROW_PROTOCOL', message: `unexpected control message ${(msg as { type: string }).type}` });
+      }
+    });
+    session.on('close', (error) => {
+      clearTimeout(helloTimer);
+      if (hello && this.sessionsByClient.get(hello.clientId) === session) this.sessionsByClient.delete(hello.clientId);
+      for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b);
+      this.emit('session-closed', { sessionId, error });
+    });
+  }
+
+  private checkHello(hello: Hello): WireError | undefined {
+    if (hello.version !== PROTOCOL_VERSION) {
+      return { code: 'ERR_BURROW_PROTOCOL_VERSION', message: `edge speaks protocol ${PROTOCOL_VERSION}, agent sent ${hello.version}: upgrade the older side` };
+    }
+    if (!hello.authtoken) return { code: 'ERR_NGROK_4018', message: 'no authtoken: pass --authtoken or set BURROW_AUTHTOKEN' };
+    if (!this.config.tokens.accepts(hello.authtoken)) return { code: 'ERR_NGROK_107', message: 'the authtoken is not valid on this edge' };
+    if (typeof hello.clientId !== 'string' || hello.clientId.length < 8) return { code: 'ERR_BURROW_PROTOCOL', message: 'hello needs a clientId' };
+    return undefined;
+  }
+
+  private async bind(session: MuxSession, clientId: string, req: BindRequest): Promise<Binding> {
+    if (session.isClosed) throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed');
+    const known = new Set(['requestHeaders', 'responseHeaders']);
+    for (const key of Object.keys(req.edge ?? {})) {
+      if (!known.has(key)) throw new BindError('ERR_BURROW_UNSUPPORTED_OPTION', `this edge does not support the endpoint option "${key}"`);
+    }
+    const base = { id: `ep_${randomBytes(8).toString('hex')}`, name: req.name, session, clientId, edge: req.edge ?? {} };
+    let binding: Binding;
+    if (req.proto === 'http') binding = await this.bindHttp(base, req);
+    else if (req.proto === 'tls') binding = await this.bindTls(base, req);
+    else if (req.proto === 'tcp') binding = await this.bindTcp(base, req);
+    else throw new BindError('ERR_NGROK_332', `unsupported protocol "${String(req.proto)}"`);
+    if (session.isClosed) {
+      this.unbind(binding);
+      throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed while binding');
+    }
+    this.emit('bind', binding);
+    return binding;
+  }
+
+  /** Picks the host name for an http/tls bind: requested domain, subdomain, previous URL or random. */
+  private chooseHost(router: HostRouter<Binding>, req: BindRequest): string {
+    let host: string | undefined;
+    if (req.domain) host = req.domain.toLowerCase();
+    else if (req.subdomain) host = `${req.subdomain.toLowerCase()}.${this.config.domain}`;
+    if (host) {
+      if (!isValidHostname(host)) throw new BindError('ERR_NGROK_326', `"${host}" is not a valid host name`);
+      if (router.has(host)) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
+      return host;
+    }
+    for (const url of req.previousUrls ?? []) {
+      const previous = normalizeHost(new URL(url).host);
+      if (!router.has(previous) && previous.endsWith(`.${this.config.domain}`)) return previous;
+    }
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const candidate = `${randomName(attempt)}.${this.config.domain}`;
+      if (!router.has(candidate)) return candidate;
+    }
+    throw new BindError('ERR_BURROW_NAME_EXHAUSTED', 'could not find a free random name');
+  }
+
+  private async bindHttp(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Promise<Binding> {
+    const schemes: Scheme[] = req.schemes?.length ? [...new Set(req.schemes)] : ['http'];
+    if (schemes.includes('https')) await this.startTls();
+    const host = this.chooseHost(this.httpRouter, req);
+    const urls = schemes.map((s) => this.url(s, host, s === 'http' ? this.httpPort : this.tlsPort));
+    const binding: Binding = { ...base, proto: 'http', hosts: [host], schemes, urls };
+    this.httpRouter.add(host, binding);
+    this.bindings.set(binding.id, binding);
+    return binding;
+  }
+
+  private async bindTls(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Promise<Binding> {
+    await this.startTls();
+    const host = this.chooseHost(this.tlsRouter, req);
+    const binding: Binding = { ...base, proto: 'tls', hosts: [host], schemes: [], urls: [this.url('tls', host, this.tlsPort)] };
+    this.tlsRouter.add(host, binding);
+    this.bindings.set(binding.id, binding);
+    return binding;
+  }
+
+  private async bindTcp(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Promise<Binding> {
+    let port = 0;
+    if (req.remoteAddr) {
+      port = Number(req.remoteAddr.slice(req.remoteAddr.lastIndexOf(':') + 1));
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new BindError('ERR_NGROK_9029', `"${req.remoteAddr}" has no valid port`);
+    }
+    const server = net.createServer((socket) => {
+      this.track(socket);
+      this.pipeRaw(socket, binding);
+    });
+    const host = this.config.tcpHost ?? this.config.http.host;
+    try {
+      port = await listen(server, { host, port });
+    } catch (err) {
+      throw new BindError('ERR_NGROK_334', `tcp port ${port} is not available: ${(err as Error).message}`);
+    }
+    const shownHost = host === '0.0.0.0' || host === '::' ? this.config.domain : host;
+    const binding: Binding = { ...base, proto: 'tcp', hosts: [], schemes: [], urls: [`tcp://${shownHost}:${port}`], tcpServer: server };
+    this.bindings.set(binding.id, binding);
+    return binding;
+  }
+
+  private url(scheme: string, host: string, port: number): string {
+    const defaultPort = scheme === 'http' ? 80 : 443;
+    return `${scheme}://${host}${port === defaultPort ? '' : `:${port}`}`;
+  }
+
+  private unbind(binding: Binding): void {
+    if (!this.bindings.delete(binding.id)) return;
+    const router = binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
+    for (const host of binding.hosts) if (router.get(host) === binding) router.delete(host);
+    binding.tcpServer?.close();
+    this.emit('unbind', binding);
+  }
+}
+
+function listen(server: net.Server, addr: ListenAddress): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(addr.port, addr.host, () => {
+      server.off('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}

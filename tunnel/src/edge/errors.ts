@@ -1,0 +1,74 @@
+// Errors the edge answers itself. Every one carries the `ngrok-error-code` header (ngrok's name,
+// so existing monitors keep working) and a small HTML or JSON page. Upstreams can never set the
+// header: the proxy strips it from every upstream response.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+
+export const ERROR_CODE_HEADER = 'ngrok-error-code';
+
+interface EdgeErrorInfo {
+  status: number;
+  title: string;
+  hint: string;
+}
+
+/** The edge-generated errors, keyed by ngrok's code where ngrok has one. */
+export const EDGE_ERRORS = {
+  ERR_NGROK_3200: { status: 404, title: 'Endpoint offline', hint: 'No agent is serving this URL. Start the tunnel (burrow http PORT) or check the URL.' },
+  ERR_NGROK_3004: { status: 502, title: 'Invalid response from upstream', hint: 'The agent reached your app, but its response was not valid HTTP.' },
+  ERR_NGROK_3210: { status: 502, title: 'Agent unreachable', hint: 'The agent session dropped before it answered. It reconnects on its own; retry in a moment.' },
+  ERR_NGROK_3007: { status: 504, title: 'Upstream timeout', hint: 'The app behind the tunnel did not answer in time.' },
+  ERR_NGROK_8012: { status: 502, title: 'Upstream refused the connection', hint: 'The agent could not connect to your app. Is it running, and on that port?' },
+  ERR_NGROK_3002: { status: 502, title: 'Upstream TLS handshake failed', hint: 'The agent could not complete TLS with your https upstream.' },
+  ERR_BURROW_BAD_REQUEST: { status: 400, title: 'Bad request', hint: 'The request could not be parsed.' },
+} satisfies Record<string, EdgeErrorInfo>;
+
+export type EdgeErrorCode = keyof typeof EDGE_ERRORS;
+
+export function isEdgeErrorCode(code: string): code is EdgeErrorCode {
+  return Object.hasOwn(EDGE_ERRORS, code);
+}
+
+type AnyResponse = ServerResponse | Http2ServerResponse;
+type AnyRequest = IncomingMessage | Http2ServerRequest;
+
+/** Answers `req` with the edge's own error page; HTML for browsers, JSON for everything else. */
+export function sendEdgeError(req: AnyRequest, res: AnyResponse, code: EdgeErrorCode, detail?: string): void {
+  const info: EdgeErrorInfo = EDGE_ERRORS[code];
+  if (res.headersSent) {
+    // Too late for a page: cut the response so the client sees a failure, not a short body.
+    res.destroy();
+    return;
+  }
+  const wantsHtml = /text\/html/.test(String(req.headers.accept ?? ''));
+  const body = wantsHtml ? renderHtml(code, info, detail) : errorJson(code, detail);
+  res.writeHead(info.status, {
+    'content-type': wantsHtml ? 'text/html; charset=utf-8' : 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    [ERROR_CODE_HEADER]: code,
+  });
+  res.end(body);
+}
+
+/** The same error written on a raw socket (upgrade requests have no ServerResponse). */
+export function rawEdgeError(code: EdgeErrorCode, detail?: string): string {
+  const info: EdgeErrorInfo = EDGE_ERRORS[code];
+  const body = errorJson(code, detail);
+  return `HTTP/1.1 ${info.status} ${info.title}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${ERROR_CODE_HEADER}: ${code}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/** ngrok's error body shape: `{error_code, status_code, msg, details}`. */
+function errorJson(code: EdgeErrorCode, detail?: string): string {
+  const info: EdgeErrorInfo = EDGE_ERRORS[code];
+  return JSON.stringify({ error_code: code, status_code: info.status, msg: info.title, details: { hint: info.hint, ...(detail ? { err: detail } : {}) } });
+}
+
+function renderHtml(code: string, info: EdgeErrorInfo, detail?: string): string {
+  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(info.title)}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}
+code{background:#eee;padding:.1em .3em;border-radius:3px}@media(prefers-color-scheme:dark){body{background:#1e1e1e;color:#ddd}code{background:#333}}</style>
+</head><body><h1>${esc(info.title)}</h1><p>${esc(info.hint)}</p>${detail ? `<p><small>${esc(detail)}</small></p>` : ''}
+<p><code>${esc(code)}</code> · Burrow edge</p></body></html>`;
+}

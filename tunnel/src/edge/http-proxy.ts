@@ -1,0 +1,210 @@
+// The edge's HTTP data path: one client request → one stream on the agent's session → the
+// response streamed back. Headers are rewritten here (forwarding headers, hop-by-hop, rules).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { HeaderRules, Scheme } from '../model';
+import type { HttpOpen, HttpResponseHead } from '../protocol/messages';
+import type { MuxSession, MuxStream } from '../protocol/session';
+import { ERROR_CODE_HEADER, isEdgeErrorCode, rawEdgeError, sendEdgeError, type EdgeErrorCode } from './errors';
+
+/** What the proxy needs to know about the endpoint a request was routed to. */
+export interface HttpTarget {
+  id: string;
+  session: MuxSession;
+  requestHeaders?: HeaderRules;
+  responseHeaders?: HeaderRules;
+}
+
+type ClientRequest = IncomingMessage | Http2ServerRequest;
+type ClientResponse = ServerResponse | Http2ServerResponse;
+
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings',
+]);
+
+/** Drops hop-by-hop headers and those named in `Connection:`; HTTP/2 pseudo-headers too. */
+function stripHopByHop(raw: string[], keepUpgrade: boolean): string[] {
+  const named = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].toLowerCase() === 'connection') {
+      for (const token of raw[i + 1].split(',')) named.add(token.trim().toLowerCase());
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (name.startsWith(':')) continue;
+    if (keepUpgrade && (name === 'upgrade' || name === 'connection')) continue; // re-added below
+    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
+    out.push(raw[i], raw[i + 1]);
+  }
+  return out;
+}
+
+/** Applies `remove` then `add` ("Name: value") rules to a raw header list. */
+export function applyHeaderRules(raw: string[], rules: HeaderRules | undefined): string[] {
+  if (!rules || (rules.add.length === 0 && rules.remove.length === 0)) return raw;
+  const removed = new Set(rules.remove.map((n) => n.toLowerCase()));
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (!removed.has(raw[i].toLowerCase())) out.push(raw[i], raw[i + 1]);
+  for (const line of rules.add) {
+    const colon = line.indexOf(':');
+    out.push(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+  }
+  return out;
+}
+
+/** The request head as the agent receives it. */
+export function upstreamRequestHeaders(req: ClientRequest, scheme: Scheme, clientIp: string, upgrade: boolean, rules?: HeaderRules): string[] {
+  const raw = stripHopByHop(req.rawHeaders, upgrade);
+  let xff: string | undefined;
+  let xfp: string | undefined;
+  let hasXfh = false;
+  let hasHost = false;
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (name === 'x-forwarded-for') { xff = xff ? `${xff}, ${raw[i + 1]}` : raw[i + 1]; continue; }
+    if (name === 'x-forwarded-proto') { xfp = xfp ? `${xfp}, ${raw[i + 1]}` : raw[i + 1]; continue; }
+    if (name === 'x-forwarded-host') hasXfh = true;
+    if (name === 'host') hasHost = true;
+    out.push(raw[i], raw[i + 1]);
+  }
+  const host = hostOf(req);
+  if (!hasHost && host) out.unshift('Host', host); // HTTP/2 clients send :authority instead
+  out.push('X-Forwarded-For', xff ? `${xff}, ${clientIp}` : clientIp);
+  out.push('X-Forwarded-Proto', xfp ? `${xfp}, ${scheme}` : scheme);
+  if (!hasXfh && host) out.push('X-Forwarded-Host', host);
+  if (upgrade) out.push('Connection', 'Upgrade', 'Upgrade', String(req.headers.upgrade ?? 'websocket'));
+  return applyHeaderRules(out, rules);
+}
+
+/** The response head as the client receives it: an upstream can never forge the error header. */
+export function clientResponseHeaders(raw: string[], rules?: HeaderRules): string[] {
+  return applyHeaderRules(dropHeader(stripHopByHop(raw, false), ERROR_CODE_HEADER), rules);
+}
+
+function dropHeader(raw: string[], lowerName: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() !== lowerName) out.push(raw[i], raw[i + 1]);
+  return out;
+}
+
+export function hostOf(req: ClientRequest): string {
+  return String(req.headers.host ?? req.headers[':authority'] ?? '');
+}
+
+export function clientIpOf(req: ClientRequest): string {
+  const ip = req.socket?.remoteAddress ?? '';
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
+
+function requestHasBody(req: ClientRequest): boolean {
+  if ('stream' in req && req.stream) return !req.stream.endAfterHeaders;
+  const h = req.headers;
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+}
+
+function errorCodeOf(err: unknown): EdgeErrorCode {
+  const code = (err as { code?: string })?.code;
+  return code && isEdgeErrorCode(code) ? code : 'ERR_NGROK_3210';
+}
+
+/** Proxies one HTTP request through the agent session. */
+export function proxyHttp(req: ClientRequest, res: ClientResponse, target: HttpTarget, scheme: Scheme): void {
+  const clientIp = clientIpOf(req);
+  const open: HttpOpen = {
+    kind: 'http', binding: target.id, remoteAddr: clientIp, scheme,
+    method: req.method ?? 'GET', url: req.url ?? '/', httpVersion: req.httpVersion,
+    rawHeaders: upstreamRequestHeaders(req, scheme, clientIp, false, target.requestHeaders),
+  };
+  const hasBody = requestHasBody(req);
+  let stream: MuxStream;
+  try {
+    stream = target.session.openStream(open, !hasBody);
+  } catch {
+    sendEdgeError(req, res, 'ERR_NGROK_3210');
+    return;
+  }
+  if (hasBody) req.pipe(stream);
+
+  stream.once('meta', (head: HttpResponseHead) => {
+    if (head.error) {
+      sendEdgeError(req, res, isEdgeErrorCode(head.error.code) ? head.error.code : 'ERR_NGROK_3004', head.error.message);
+      stream.resume();
+      return;
+    }
+    const headers = clientResponseHeaders(head.rawHeaders, target.responseHeaders);
+    try {
+      writeHead(res, head.statusCode, head.statusMessage, headers);
+    } catch (err) {
+      stream.destroy();
+      sendEdgeError(req, res, 'ERR_NGROK_3004', (err as Error).message);
+      return;
+    }
+    stream.pipe(res as NodeJS.WritableStream);
+  });
+  stream.on('error', (err) => {
+    if (!res.headersSent) sendEdgeError(req, res, errorCodeOf(err), (err as Error).message);
+    else res.destroy();
+  });
+  // Client went away before the response finished: cancel the upstream request too.
+  res.on('close', () => {
+    if (!res.writableFinished) stream.destroy();
+  });
+}
+
+function writeHead(res: ClientResponse, status: number, message: string | undefined, raw: string[]): void {
+  if ('stream' in res) {
+    // HTTP/2 responses take an object and no status message.
+    const headers: Record<string, string | string[]> = {};
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i].toLowerCase();
+      const prev = headers[name];
+      headers[name] = prev === undefined ? raw[i + 1] : ([] as string[]).concat(prev, raw[i + 1]);
+    }
+    res.writeHead(status, headers);
+  } else {
+    res.writeHead(status, message, raw as unknown as Record<string, string>);
+  }
+}
+
+/** Proxies an upgrade (websocket) request; raw bytes flow both ways only after a real 101. */
+export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: HttpTarget, scheme: Scheme): void {
+  const clientIp = clientIpOf(req);
+  const open: HttpOpen = {
+    kind: 'http', binding: target.id, remoteAddr: clientIp, scheme, upgrade: true,
+    method: req.method ?? 'GET', url: req.url ?? '/', httpVersion: req.httpVersion,
+    rawHeaders: upstreamRequestHeaders(req, scheme, clientIp, true, target.requestHeaders),
+  };
+  let stream: MuxStream;
+  try {
+    stream = target.session.openStream(open);
+  } catch {
+    socket.end(rawEdgeError('ERR_NGROK_3210'));
+    return;
+  }
+  if (head.length) stream.write(head);
+  socket.on('error', () => stream.destroy());
+  stream.once('meta', (resHead: HttpResponseHead) => {
+    if (resHead.error) {
+      socket.end(rawEdgeError(isEdgeErrorCode(resHead.error.code) ? resHead.error.code : 'ERR_NGROK_3004', resHead.error.message));
+      stream.destroy();
+      return;
+    }
+    const switching = resHead.statusCode === 101;
+    const headers = switching ? dropHeader(resHead.rawHeaders, ERROR_CODE_HEADER) : clientResponseHeaders(resHead.rawHeaders, target.responseHeaders);
+    let text = `HTTP/1.1 ${resHead.statusCode} ${resHead.statusMessage ?? ''}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    if (!switching) text += 'Connection: close\r\n';
+    socket.write(`${text}\r\n`);
+    if (switching) socket.pipe(stream);
+    stream.pipe(socket);
+  });
+  stream.on('error', (err) => {
+    if (socket.writable && !(socket as { bytesWritten?: number }).bytesWritten) socket.end(rawEdgeError(errorCodeOf(err), err.message));
+    else socket.destroy();
+  });
+}

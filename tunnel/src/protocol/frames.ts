@@ -1,0 +1,106 @@
+// Binary frame codec of the Burrow wire protocol (see tunnel/PROTOCOL.md).
+// A transport message carries one or more frames back to back; each frame is
+//   type:u8 flags:u8 stream:u32be length:u32be payload[length]
+
+export const PROTOCOL_VERSION = 1;
+export const FRAME_HEADER_BYTES = 10;
+/** Largest payload a peer may send in one frame; bigger frames end the session. */
+export const MAX_FRAME_PAYLOAD = 256 * 1024;
+/** DATA payloads are cut to this size so streams interleave fairly on the session. */
+export const DATA_CHUNK_BYTES = 64 * 1024;
+
+export const enum FrameType {
+  /** Session control, stream 0, JSON payload (hello, welcome, bind, bind-result, unbind, …). */
+  Control = 0x01,
+  /** Liveness probe, stream 0, 8-byte payload echoed by Pong. */
+  Ping = 0x02,
+  Pong = 0x03,
+  /** Last frame before closing, stream 0, JSON `{code, message}`. */
+  GoAway = 0x04,
+  /** Opens a stream; JSON metadata (what the stream carries). May carry FIN. */
+  Open = 0x10,
+  /** Further JSON metadata on an open stream (e.g. an HTTP response head). */
+  Meta = 0x11,
+  /** Stream bytes; counts against the receiver's window. May carry FIN. */
+  Data = 0x12,
+  /** Grants the peer `u32be` more bytes of DATA credit on the stream. */
+  Window = 0x13,
+  /** Aborts a stream in both directions; JSON `{code, message}`. */
+  Reset = 0x14,
+}
+
+export const FLAG_FIN = 0x01;
+
+export interface Frame {
+  type: FrameType;
+  flags: number;
+  stream: number;
+  payload: Buffer;
+}
+
+/** A coded protocol error; `code` is stable and documented in PROTOCOL.md. */
+export class ProtocolError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+const KNOWN_TYPES = new Set<number>([
+  FrameType.Control, FrameType.Ping, FrameType.Pong, FrameType.GoAway,
+  FrameType.Open, FrameType.Meta, FrameType.Data, FrameType.Window, FrameType.Reset,
+]);
+
+export function encodeFrame(type: FrameType, flags: number, stream: number, payload?: Buffer | Uint8Array): Buffer {
+  const length = payload ? payload.length : 0;
+  const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
+  buf[0] = type;
+  buf[1] = flags;
+  buf.writeUInt32BE(stream, 2);
+  buf.writeUInt32BE(length, 6);
+  if (payload && length) buf.set(payload, FRAME_HEADER_BYTES);
+  return buf;
+}
+
+export function encodeJsonFrame(type: FrameType, flags: number, stream: number, value: unknown): Buffer {
+  return encodeFrame(type, flags, stream, Buffer.from(JSON.stringify(value)));
+}
+
+/**
+ * Splits one transport message into frames. Payloads are views into `message` (no copy).
+ * Throws ProtocolError on anything malformed; the session turns that into a GoAway.
+ */
+export function decodeFrames(message: Buffer, maxPayload = MAX_FRAME_PAYLOAD): Frame[] {
+  const frames: Frame[] = [];
+  let offset = 0;
+  while (offset < message.length) {
+    if (message.length - offset < FRAME_HEADER_BYTES) {
+      throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `truncated frame header at byte ${offset}`);
+    }
+    const type = message[offset];
+    const flags = message[offset + 1];
+    const stream = message.readUInt32BE(offset + 2);
+    const length = message.readUInt32BE(offset + 6);
+    if (!KNOWN_TYPES.has(type)) {
+      throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `unknown frame type 0x${type.toString(16)}`);
+    }
+    if (length > maxPayload) {
+      throw new ProtocolError('ERR_BURROW_FRAME_TOO_LARGE', `frame payload of ${length} bytes exceeds ${maxPayload}`);
+    }
+    const start = offset + FRAME_HEADER_BYTES;
+    if (start + length > message.length) {
+      throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `frame payload truncated (${length} bytes announced)`);
+    }
+    frames.push({ type, flags, stream, payload: message.subarray(start, start + length) });
+    offset = start + length;
+  }
+  return frames;
+}
+
+export function parseJsonPayload<T>(frame: Frame): T {
+  try {
+    return JSON.parse(frame.payload.toString('utf8')) as T;
+  } catch {
+    throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `frame 0x${frame.type.toString(16)} carries invalid JSON`);
+  }
+}

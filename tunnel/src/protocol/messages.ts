@@ -1,0 +1,111 @@
+// Every JSON message of the wire protocol, as named types (see tunnel/PROTOCOL.md).
+import type { EdgeOptions, Proto, Scheme } from '../model';
+
+/** A typed error carried on the wire: `code` is ERR_NGROK_* where ngrok has one, else ERR_BURROW_*. */
+export interface WireError {
+  code: string;
+  message: string;
+}
+
+// ---- Control messages (FrameType.Control, stream 0) ----
+
+/** agent → edge, first message of a session. */
+export interface Hello {
+  type: 'hello';
+  version: number;
+  authtoken?: string;
+  /** Stable per agent process; lets the edge tell a reconnect from a different agent. */
+  clientId: string;
+  agent: { version: string; os: string; hostname?: string };
+}
+
+/** edge → agent, answer to Hello when the session is accepted. */
+export interface Welcome {
+  type: 'welcome';
+  version: number;
+  sessionId: string;
+  /** How often the agent should ping, and how long without a frame means the edge is dead. */
+  heartbeatIntervalMs: number;
+  heartbeatToleranceMs: number;
+  /** Per-stream receive window both sides start with. */
+  initialWindow: number;
+}
+
+/** agent → edge: make an endpoint reachable. */
+export interface BindRequest {
+  type: 'bind';
+  /** Correlates the answer. */
+  reqId: number;
+  /** The agent's name for the endpoint (tunnel name). */
+  name: string;
+  proto: Proto;
+  domain?: string;
+  subdomain?: string;
+  /** TCP: requested port or host:port. */
+  remoteAddr?: string;
+  schemes?: Scheme[];
+  /** Edge-side handling the edge must apply (header rules now, modules later). */
+  edge?: EdgeOptions;
+  /** A name this agent held before a reconnect, so it gets the same URL back. */
+  previousUrls?: string[];
+}
+
+export interface BindResult {
+  type: 'bind-result';
+  reqId: number;
+  /** Set when the bind succeeded. */
+  binding?: { id: string; urls: string[] };
+  error?: WireError;
+}
+
+/** agent → edge: take an endpoint offline. */
+export interface UnbindRequest {
+  type: 'unbind';
+  reqId: number;
+  id: string;
+}
+
+export interface UnbindResult {
+  type: 'unbind-result';
+  reqId: number;
+  error?: WireError;
+}
+
+export type ControlMessage = Hello | Welcome | BindRequest | BindResult | UnbindRequest | UnbindResult;
+
+// ---- Stream metadata (FrameType.Open / FrameType.Meta) ----
+
+/** edge → agent: one proxied HTTP request (or websocket upgrade). Body follows as DATA. */
+export interface HttpOpen {
+  kind: 'http';
+  binding: string;
+  remoteAddr: string;
+  /** 'http' | 'https': what the client used at the edge. */
+  scheme: Scheme;
+  method: string;
+  url: string;
+  httpVersion: string;
+  /** Alternating name, value as received (after the edge's own edits). */
+  rawHeaders: string[];
+  /** The client asked for a protocol upgrade (websocket); after a 101 the stream is raw bytes. */
+  upgrade?: boolean;
+}
+
+/** edge → agent: one raw TCP (or TLS passthrough) connection. */
+export interface RawOpen {
+  kind: 'tcp' | 'tls';
+  binding: string;
+  remoteAddr: string;
+}
+
+export type StreamOpen = HttpOpen | RawOpen;
+
+/** agent → edge: the upstream's response head (or an agent-side failure). */
+export interface HttpResponseHead {
+  kind: 'http-response';
+  statusCode: number;
+  statusMessage?: string;
+  rawHeaders: string[];
+  /** Set when the agent could not get a response; the edge renders its own error page. */
+  error?: WireError;
+}

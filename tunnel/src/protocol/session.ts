@@ -1,0 +1,375 @@
+// A multiplexed session over one transport: control messages plus many byte streams with
+// per-stream credit-based flow control and heartbeats (see tunnel/PROTOCOL.md).
+import { Duplex } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import {
+  DATA_CHUNK_BYTES, FLAG_FIN, FrameType, MAX_FRAME_PAYLOAD, ProtocolError,
+  decodeFrames, encodeFrame, encodeJsonFrame, parseJsonPayload, type Frame,
+} from './frames';
+import type { ControlMessage, WireError } from './messages';
+import { CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, type Transport } from './transport';
+
+export const DEFAULT_WINDOW = 1024 * 1024;
+/** A flush sends at most about this much in one transport message. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+export interface SessionOptions {
+  /** The edge opens streams with even ids, the agent with odd ids. */
+  role: 'edge' | 'agent';
+  /** Receive window granted to the peer for each new stream. */
+  initialWindow?: number;
+  heartbeatIntervalMs?: number;
+  heartbeatToleranceMs?: number;
+}
+
+export interface SessionEvents {
+  stream: [stream: MuxStream, meta: unknown];
+  control: [message: ControlMessage];
+  close: [error: WireError | undefined];
+}
+
+/**
+ * One agent↔edge session. Emits 'stream' for streams the peer opens, 'control' for control
+ * messages, and 'close' once (with the error that ended it, if any).
+ */
+export class MuxSession extends EventEmitter<SessionEvents> {
+  private readonly streams = new Map<number, MuxStream>();
+  private nextStreamId: number;
+  private outbox: Buffer[] = [];
+  private outboxBytes = 0;
+  private flushScheduled = false;
+  private closed = false;
+  private lastSeen = Date.now();
+  private heartbeat?: NodeJS.Timeout;
+  /** Round-trip time of the last answered ping, in ms. */
+  latencyMs: number | undefined;
+  readonly initialWindow: number;
+
+  constructor(private readonly transport: Transport, private readonly options: SessionOptions) {
+    super();
+    this.nextStreamId = options.role === 'edge' ? 2 : 1;
+    this.initialWindow = options.initialWindow ?? DEFAULT_WINDOW;
+    transport.onMessage((message) => this.receive(message));
+    transport.onClose((reason) => this.terminate({ code: 'ERR_BURROW_SESSION_CLOSED', message: reason }, false));
+    this.startHeartbeat(options.heartbeatIntervalMs ?? 2000, options.heartbeatToleranceMs ?? 6000);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** Changes heartbeat timing (the agent adopts the edge's values from Welcome). */
+  startHeartbeat(intervalMs: number, toleranceMs: number): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      if (Date.now() - this.lastSeen > toleranceMs) {
+        this.close({ code: 'ERR_BURROW_HEARTBEAT_TIMEOUT', message: `no frame from peer for ${toleranceMs} ms` });
+        return;
+      }
+      const ping = Buffer.allocUnsafe(8);
+      ping.writeDoubleBE(performance.now());
+      this.enqueue(encodeFrame(FrameType.Ping, 0, 0, ping));
+    }, intervalMs);
+    this.heartbeat.unref();
+  }
+
+  sendControl(message: ControlMessage): void {
+    this.enqueue(encodeJsonFrame(FrameType.Control, 0, 0, message));
+  }
+
+  /** Opens a stream carrying `meta`; with `fin` the opener sends no body. */
+  openStream(meta: unknown, fin = false): MuxStream {
+    if (this.closed) throw new ProtocolError('ERR_BURROW_SESSION_CLOSED', 'session is closed');
+    const id = this.nextStreamId;
+    this.nextStreamId += 2;
+    const stream = new MuxStream(this, id, this.initialWindow);
+    this.streams.set(id, stream);
+    this.enqueue(encodeJsonFrame(FrameType.Open, fin ? FLAG_FIN : 0, id, meta));
+    if (fin) stream.markLocalFinSent();
+    return stream;
+  }
+
+  /** Ends the session: GoAway to the peer (when there is an error), then close the transport. */
+  close(error?: WireError): void {
+    if (this.closed) return;
+    if (error) this.enqueue(encodeJsonFrame(FrameType.GoAway, 0, 0, error));
+    this.flush();
+    this.terminate(error, true);
+  }
+
+  // ---- internals used by MuxStream ----
+
+  /** Queues a frame; all frames queued in one tick go out as one transport message. */
+  enqueue(frame: Buffer): void {
+    if (this.closed) return;
+    this.outbox.push(frame);
+    this.outboxBytes += frame.length;
+    // Keep transport messages bounded: a busy tick is sent in several messages.
+    if (this.outboxBytes >= MAX_MESSAGE_BYTES) {
+      this.flush();
+      return;
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(() => this.flush());
+    }
+  }
+
+  forget(id: number): void {
+    this.streams.delete(id);
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed || this.outbox.length === 0) return;
+    const message = this.outbox.length === 1 ? this.outbox[0] : Buffer.concat(this.outbox, this.outboxBytes);
+    this.outbox = [];
+    this.outboxBytes = 0;
+    this.transport.send(message);
+  }
+
+  private terminate(error: WireError | undefined, closeTransport: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.outbox = [];
+    const streamError = error ?? { code: 'ERR_BURROW_SESSION_CLOSED', message: 'session closed' };
+    for (const stream of this.streams.values()) stream.abort(streamError);
+    this.streams.clear();
+    if (closeTransport) {
+      this.transport.close(error ? CLOSE_PROTOCOL_ERROR : CLOSE_NORMAL, error ? `${error.code}: ${error.message}` : 'bye');
+    }
+    this.emit('close', error);
+  }
+
+  private receive(message: Buffer): void {
+    if (this.closed) return;
+    this.lastSeen = Date.now();
+    try {
+      for (const frame of decodeFrames(message, MAX_FRAME_PAYLOAD)) this.dispatch(frame);
+    } catch (err) {
+      const error = err instanceof ProtocolError
+        ? { code: err.code, message: err.message }
+        : { code: 'ERR_BURROW_INTERNAL', message: (err as Error).message };
+      this.close(error);
+    }
+  }
+
+  private dispatch(frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.Control:
+        this.emit('control', parseJsonPayload<ControlMessage>(frame));
+        return;
+      case FrameType.Ping:
+        this.enqueue(encodeFrame(FrameType.Pong, 0, 0, frame.payload));
+        return;
+      case FrameType.Pong:
+        if (frame.payload.length === 8) this.latencyMs = performance.now() - frame.payload.readDoubleBE(0);
+        return;
+      case FrameType.GoAway: {
+        const error = parseJsonPayload<WireError>(frame);
+        this.terminate({ code: String(error.code), message: String(error.message) }, true);
+        return;
+      }
+      case FrameType.Open:
+        return this.acceptStream(frame);
+      default:
+        return this.streamFrame(frame);
+    }
+  }
+
+  private acceptStream(frame: Frame): void {
+    const id = frame.stream;
+    const peerParity = this.options.role === 'edge' ? 1 : 0;
+    if (id === 0 || id % 2 !== peerParity || this.streams.has(id)) {
+      throw new ProtocolError('ERR_BURROW_STREAM_ID', `peer opened invalid stream id ${id}`);
+    }
+    const meta = parseJsonPayload<unknown>(frame);
+    const stream = new MuxStream(this, id, this.initialWindow);
+    this.streams.set(id, stream);
+    if (frame.flags & FLAG_FIN) stream.receiveFin();
+    this.emit('stream', stream, meta);
+  }
+
+  private streamFrame(frame: Frame): void {
+    const stream = this.streams.get(frame.stream);
+    // Frames for a stream we already closed can still be in flight: drop them quietly.
+    if (!stream) {
+      if (frame.stream === 0) throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', 'stream frame on stream 0');
+      return;
+    }
+    switch (frame.type) {
+      case FrameType.Meta:
+        stream.emit('meta', parseJsonPayload<unknown>(frame));
+        return;
+      case FrameType.Data:
+        stream.receiveData(frame.payload);
+        if (frame.flags & FLAG_FIN) stream.receiveFin();
+        return;
+      case FrameType.Window:
+        if (frame.payload.length !== 4) throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', 'window frame must carry 4 bytes');
+        stream.receiveWindowUpdate(frame.payload.readUInt32BE(0));
+        return;
+      case FrameType.Reset:
+        stream.abort(parseJsonPayload<WireError>(frame));
+        return;
+      default:
+        throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `unexpected frame type 0x${frame.type.toString(16)} on a stream`);
+    }
+  }
+}
+
+/** Error a stream is destroyed with when it is reset (by the peer, the session, or locally). */
+export class StreamResetError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'StreamResetError';
+  }
+}
+
+/**
+ * One multiplexed byte stream (a Node Duplex). Writes are limited by the peer's credit; reads
+ * return credit once the data is consumed (or buffered below the high-water mark), so a slow
+ * reader holds at most window + highWaterMark bytes in memory.
+ */
+export class MuxStream extends Duplex {
+  private sendWindow: number;
+  private receiveWindow: number;
+  private creditOwed = 0;
+  private readerBlocked = false;
+  private pendingWrite?: { chunk: Buffer; callback: (error?: Error | null) => void };
+  private localFinSent = false;
+  private remoteFinReceived = false;
+
+  constructor(private readonly session: MuxSession, readonly id: number, window: number) {
+    super({ allowHalfOpen: true, readableHighWaterMark: window, writableHighWaterMark: DATA_CHUNK_BYTES });
+    this.sendWindow = window;
+    this.receiveWindow = window;
+  }
+
+  /** Sends JSON metadata on this stream (e.g. the HTTP response head). */
+  sendMeta(meta: unknown): void {
+    this.session.enqueue(encodeJsonFrame(FrameType.Meta, 0, this.id, meta));
+  }
+
+  /** Resets the stream in both directions with a coded reason. */
+  reset(error: WireError): void {
+    if (!this.destroyed) {
+      this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, error));
+      this.abort(error);
+    }
+  }
+
+  // ---- called by the session ----
+
+  markLocalFinSent(): void {
+    this.localFinSent = true;
+    this.end();
+  }
+
+  receiveData(payload: Buffer): void {
+    if (payload.length > this.receiveWindow) {
+      throw new ProtocolError('ERR_BURROW_FLOW_CONTROL', `stream ${this.id} sent ${payload.length} bytes with ${this.receiveWindow} credit`);
+    }
+    if (this.remoteFinReceived) throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `data after end on stream ${this.id}`);
+    if (payload.length === 0) return;
+    this.receiveWindow -= payload.length;
+    this.creditOwed += payload.length;
+    if (!this.push(payload)) this.readerBlocked = true;
+    else this.maybeGrantCredit();
+  }
+
+  receiveFin(): void {
+    if (this.remoteFinReceived) return;
+    this.remoteFinReceived = true;
+    this.push(null);
+    this.maybeForget();
+  }
+
+  receiveWindowUpdate(increment: number): void {
+    this.sendWindow += increment;
+    const pending = this.pendingWrite;
+    if (pending && this.sendWindow > 0) {
+      this.pendingWrite = undefined;
+      this.writeChunk(pending.chunk, pending.callback);
+    }
+  }
+
+  abort(error: WireError): void {
+    if (this.destroyed) return;
+    this.destroy(new StreamResetError(error.code, error.message));
+  }
+
+  // ---- Duplex implementation ----
+
+  override _read(): void {
+    if (this.readerBlocked) {
+      this.readerBlocked = false;
+      this.maybeGrantCredit(true);
+    }
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.writeChunk(chunk, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (!this.localFinSent) {
+      this.localFinSent = true;
+      this.session.enqueue(encodeFrame(FrameType.Data, FLAG_FIN, this.id));
+    }
+    callback();
+    this.maybeForget();
+  }
+
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    // A local destroy (not a reset from the peer) tells the peer to stop too.
+    const finished = this.localFinSent && this.remoteFinReceived;
+    if (!finished && !(error instanceof StreamResetError) && !this.session.isClosed) {
+      this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, {
+        code: 'ERR_BURROW_STREAM_CANCELLED', message: error?.message ?? 'stream closed before it ended',
+      }));
+    }
+    if (this.pendingWrite) {
+      this.pendingWrite.callback(error ?? new StreamResetError('ERR_BURROW_STREAM_CANCELLED', 'stream destroyed'));
+      this.pendingWrite = undefined;
+    }
+    this.session.forget(this.id);
+    callback(error);
+  }
+
+  private writeChunk(chunk: Buffer, callback: (error?: Error | null) => void): void {
+    let rest = chunk;
+    while (rest.length > 0) {
+      if (this.sendWindow <= 0) {
+        this.pendingWrite = { chunk: rest, callback };
+        return;
+      }
+      const n = Math.min(rest.length, this.sendWindow, DATA_CHUNK_BYTES);
+      this.session.enqueue(encodeFrame(FrameType.Data, 0, this.id, rest.subarray(0, n)));
+      this.sendWindow -= n;
+      rest = rest.subarray(n);
+    }
+    callback();
+  }
+
+  /** Returns credit in batches (a quarter window) so small exchanges cost no Window frames. */
+  private maybeGrantCredit(force = false): void {
+    if (this.creditOwed === 0 || this.remoteFinReceived) return;
+    if (force || this.creditOwed >= this.session.initialWindow / 4) {
+      const grant = Buffer.allocUnsafe(4);
+      grant.writeUInt32BE(this.creditOwed);
+      this.session.enqueue(encodeFrame(FrameType.Window, 0, this.id, grant));
+      this.receiveWindow += this.creditOwed;
+      this.creditOwed = 0;
+    }
+  }
+
+  private maybeForget(): void {
+    if (this.localFinSent && this.remoteFinReceived) this.session.forget(this.id);
+  }
+}

@@ -1,0 +1,55 @@
+// The byte-message transport under a session: one WebSocket (`ws`) carrying binary messages.
+import type WebSocket from 'ws';
+
+export interface Transport {
+  send(message: Buffer): void;
+  /** Bytes handed to send() that the socket has not written yet (for back-pressure and stats). */
+  readonly bufferedAmount: number;
+  onMessage(listener: (message: Buffer) => void): void;
+  onClose(listener: (reason: string) => void): void;
+  close(code: number, reason: string): void;
+}
+
+/** Close codes we use on the WebSocket (4000-4999 is the application range). */
+export const CLOSE_PROTOCOL_ERROR = 4002;
+export const CLOSE_NORMAL = 1000;
+
+export class WebSocketTransport implements Transport {
+  constructor(private readonly ws: WebSocket) {
+    ws.binaryType = 'nodebuffer';
+  }
+
+  send(message: Buffer): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(message, { binary: true });
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  onMessage(listener: (message: Buffer) => void): void {
+    this.ws.on('message', (data, isBinary) => {
+      // Text messages are not part of the protocol: hand them on so the session refuses them.
+      listener(isBinary ? toBuffer(data) : Buffer.alloc(1, 0xff));
+    });
+  }
+
+  onClose(listener: (reason: string) => void): void {
+    this.ws.on('close', (code, reason) => listener(reason.toString() || `websocket closed (${code})`));
+    this.ws.on('error', () => { /* 'close' follows every 'error' in ws */ });
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
+      this.ws.close(code, reason.slice(0, 120));
+      // A peer that never answers the close handshake must not keep the socket alive.
+      setTimeout(() => this.ws.terminate(), 2000).unref();
+    }
+  }
+}
+
+function toBuffer(data: WebSocket.RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
