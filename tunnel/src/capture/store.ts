@@ -1,0 +1,317 @@
+// In-memory record of HTTP exchanges for the local inspector and API (ngrok's "inspect").
+//
+// The agent calls begin() when a request arrives and feeds the returned Recording as bytes flow.
+// The data path pays only for pushing chunk references into an array and a few counters: nothing
+// is copied, concatenated, parsed or encoded until someone asks (API, HAR, curl).
+//
+// Bounds (documented in the API docs):
+// - each body keeps at most `maxBodyBytes` (default 10 MiB); beyond that it counts bytes and is
+//   marked truncated;
+// - the whole store keeps at most `maxTotalBytes` (ngrok's `inspect_db_size`: 0 → 50 MB,
+//   -1 → capture disabled) and evicts the oldest exchanges first.
+
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+
+export interface CaptureStart {
+  tunnelName: string;
+  remoteAddr: string;
+  method: string;
+  uri: string;
+  httpVersion: string;
+  rawHeaders: string[];
+}
+
+export interface CaptureError {
+  /** Edge/agent error code, e.g. ERR_NGROK_8012. */
+  code: string;
+  message: string;
+}
+
+/**
+ * One exchange being recorded. Body chunks are kept by reference: the caller must not reuse or
+ * mutate a chunk after handing it over (socket and frame buffers are fresh per read, so the
+ * normal data path already satisfies this). Every method is safe to call after eviction.
+ */
+export interface Recording {
+  /** 16 lowercase hex chars, as ngrok's capture ids ("548fb5c700000002"). */
+  readonly id: string;
+  requestData(chunk: Buffer): void;
+  requestEnd(): void;
+  response(statusCode: number, statusMessage: string, httpVersion: string, rawHeaders: string[]): void;
+  responseData(chunk: Buffer): void;
+  finish(error?: CaptureError): void;
+}
+
+/** A captured body: the chunks as they arrived, up to the cap. */
+export class CapturedBody {
+  private chunks: Buffer[] = [];
+  private joined: Buffer | undefined;
+  /** Bytes kept (≤ cap). */
+  stored = 0;
+  /** Bytes seen on the wire, kept or not. */
+  size = 0;
+  truncated = false;
+  complete = false;
+
+  constructor(private readonly cap: number) {}
+
+  /** Returns how many bytes were newly kept (for store accounting). */
+  push(chunk: Buffer): number {
+    this.size += chunk.length;
+    if (this.truncated) return 0;
+    const room = this.cap - this.stored;
+    let kept = chunk.length <= room ? chunk : chunk.subarray(0, room);
+    if (kept.length < chunk.length) this.truncated = true;
+    if (kept.length === 0) return 0;
+    // A small view into a big shared buffer (e.g. a frame sliced out of a websocket message) would
+    // pin the whole backing store; copy those so the byte accounting stays honest.
+    if (kept.buffer.byteLength > 2 * kept.length + 8192) kept = Buffer.from(kept);
+    this.chunks.push(kept);
+    this.joined = undefined;
+    this.stored += kept.length;
+    return kept.length;
+  }
+
+  /** The kept bytes as one buffer (concatenated on first use, then cached). */
+  bytes(): Buffer {
+    if (this.joined) return this.joined;
+    const joined = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.stored);
+    if (this.complete) {
+      this.chunks = [joined];
+      this.joined = joined;
+    }
+    return joined;
+  }
+
+  /** Drops kept bytes (eviction while still streaming). */
+  release(): void {
+    this.chunks = [];
+    this.joined = undefined;
+    this.stored = 0;
+  }
+}
+
+export interface CapturedRequest {
+  method: string;
+  uri: string;
+  httpVersion: string;
+  rawHeaders: string[];
+  body: CapturedBody;
+}
+
+export interface CapturedResponse {
+  statusCode: number;
+  statusMessage: string;
+  httpVersion: string;
+  rawHeaders: string[];
+  body: CapturedBody;
+}
+
+export type ExchangeState = 'request' | 'response' | 'complete' | 'error';
+
+export interface CapturedExchange {
+  readonly id: string;
+  readonly tunnelName: string;
+  readonly remoteAddr: string;
+  /** Wall-clock start, ms since the epoch. */
+  readonly startedAt: number;
+  /** Nanoseconds from start to finish; 0 until finished. */
+  durationNs: number;
+  /** Nanoseconds from start until the response head arrived; 0 until then. */
+  waitNs: number;
+  state: ExchangeState;
+  readonly request: CapturedRequest;
+  response: CapturedResponse | null;
+  error: CaptureError | null;
+  /** Set when this exchange was replayed from another capture. */
+  replayOf?: string;
+}
+
+export interface CaptureStoreOptions {
+  /** Per-body cap in bytes. */
+  maxBodyBytes?: number;
+  /** Whole-store cap in bytes; ≤ 0 disables the store (see fromInspectDbSize). */
+  maxTotalBytes: number;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** ngrok: `inspect_db_size: 0` means 50 MB. */
+export const DEFAULT_INSPECT_DB_SIZE = 50 * 1000 * 1000;
+
+/** Maps ngrok's `inspect_db_size` to a store size: 0/undefined → 50 MB, negative → disabled (0). */
+export function storeBytesFromInspectDbSize(inspectDbSize: number | undefined): number {
+  if (inspectDbSize === undefined || inspectDbSize === 0) return DEFAULT_INSPECT_DB_SIZE;
+  return inspectDbSize < 0 ? 0 : inspectDbSize;
+}
+
+function headerBytes(rawHeaders: string[]): number {
+  let n = 0;
+  for (const h of rawHeaders) n += h.length + 2;
+  return n;
+}
+
+/** Exchange plus its bookkeeping, kept private to the store. */
+interface Entry {
+  exchange: CapturedExchange;
+  bytes: number;
+  startNs: bigint;
+  evicted: boolean;
+}
+
+export interface CaptureStoreEvents {
+  exchange: [CapturedExchange];
+  'exchange-update': [CapturedExchange];
+  deleted: [string];
+  evicted: [string];
+  cleared: [];
+}
+
+export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
+  readonly maxBodyBytes: number;
+  readonly maxTotalBytes: number;
+  /** False when inspect_db_size was -1: begin() then records nothing. */
+  readonly enabled: boolean;
+  private readonly entries = new Map<string, Entry>(); // insertion order = age
+  private totalBytes = 0;
+  private readonly idPrefix = randomBytes(4).toString('hex');
+  private counter = 0;
+
+  constructor(opts: CaptureStoreOptions) {
+    super();
+    this.maxTotalBytes = Math.max(0, opts.maxTotalBytes);
+    this.enabled = this.maxTotalBytes > 0;
+    // One body may never take more than half the store, so a new exchange cannot crowd out
+    // everything (and the store's real bound stays maxTotalBytes plus one exchange's headers).
+    const bodyCap = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.maxBodyBytes = Math.max(0, Math.min(bodyCap, Math.floor(this.maxTotalBytes / 2)));
+  }
+
+  static fromInspectDbSize(inspectDbSize: number | undefined, maxBodyBytes?: number): CaptureStore {
+    return new CaptureStore({ maxTotalBytes: storeBytesFromInspectDbSize(inspectDbSize), maxBodyBytes });
+  }
+
+  /** Bytes currently held (bodies + header text). */
+  get size(): number {
+    return this.totalBytes;
+  }
+
+  get count(): number {
+    return this.entries.size;
+  }
+
+  private nextId(): string {
+    this.counter = (this.counter + 1) >>> 0;
+    return this.idPrefix + this.counter.toString(16).padStart(8, '0');
+  }
+
+  begin(s: CaptureStart, meta?: { replayOf?: string }): Recording {
+    const id = this.nextId();
+    const exchange: CapturedExchange = {
+      id,
+      tunnelName: s.tunnelName,
+      remoteAddr: s.remoteAddr,
+      startedAt: Date.now(),
+      durationNs: 0,
+      waitNs: 0,
+      state: 'request',
+      request: { method: s.method, uri: s.uri, httpVersion: s.httpVersion, rawHeaders: s.rawHeaders, body: new CapturedBody(this.maxBodyBytes) },
+      response: null,
+      error: null,
+      ...(meta?.replayOf ? { replayOf: meta.replayOf } : {}),
+    };
+    const entry: Entry = { exchange, bytes: 0, startNs: process.hrtime.bigint(), evicted: !this.enabled };
+    if (this.enabled) {
+      this.entries.set(id, entry);
+      this.account(entry, headerBytes(s.rawHeaders) + s.uri.length + 16);
+      this.emit('exchange', exchange);
+    }
+    const elapsedNs = () => Number(process.hrtime.bigint() - entry.startNs);
+    const done = () => exchange.state === 'complete' || exchange.state === 'error';
+    return {
+      id,
+      requestData: (chunk) => {
+        if (!entry.evicted) this.account(entry, exchange.request.body.push(chunk));
+      },
+      requestEnd: () => {
+        exchange.request.body.complete = true;
+      },
+      response: (statusCode, statusMessage, httpVersion, rawHeaders) => {
+        // Interim 1xx answers (100 Continue, 103 Early Hints) are not the response; 101 is.
+        if (statusCode < 200 && statusCode !== 101) return;
+        if (exchange.response || done()) return;
+        exchange.waitNs = elapsedNs();
+        exchange.response = { statusCode, statusMessage, httpVersion, rawHeaders, body: new CapturedBody(this.maxBodyBytes) };
+        exchange.state = 'response';
+        this.account(entry, headerBytes(rawHeaders) + statusMessage.length + 16);
+        if (!entry.evicted) this.emit('exchange-update', exchange);
+      },
+      responseData: (chunk) => {
+        if (!entry.evicted && exchange.response) this.account(entry, exchange.response.body.push(chunk));
+      },
+      finish: (error) => {
+        if (done()) return;
+        exchange.durationNs = elapsedNs();
+        exchange.request.body.complete = true;
+        if (exchange.response) exchange.response.body.complete = true;
+        if (error) {
+          exchange.error = { code: error.code, message: error.message };
+          exchange.state = 'error';
+        } else exchange.state = 'complete';
+        if (!entry.evicted) this.emit('exchange-update', exchange);
+      },
+    };
+  }
+
+  /** Adds bytes to an entry and evicts the oldest exchanges while over the cap. */
+  private account(entry: Entry, bytes: number): void {
+    if (entry.evicted || bytes === 0) return;
+    entry.bytes += bytes;
+    this.totalBytes += bytes;
+    if (this.totalBytes <= this.maxTotalBytes) return;
+    for (const [id, old] of this.entries) {
+      if (this.totalBytes <= this.maxTotalBytes) break;
+      if (old === entry) continue; // never evict the exchange that is growing
+      this.drop(id, old);
+      this.emit('evicted', id);
+    }
+  }
+
+  private drop(id: string, entry: Entry): void {
+    this.entries.delete(id);
+    this.totalBytes -= entry.bytes;
+    entry.bytes = 0;
+    entry.evicted = true;
+    entry.exchange.request.body.release();
+    entry.exchange.response?.body.release();
+  }
+
+  /** Newest first, as ngrok lists them. `limit` defaults to 50 (ngrok's default). */
+  list(q: { limit?: number; tunnelName?: string } = {}): CapturedExchange[] {
+    const limit = q.limit ?? 50;
+    const out: CapturedExchange[] = [];
+    const all = [...this.entries.values()];
+    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
+      const ex = all[i].exchange;
+      if (q.tunnelName === undefined || ex.tunnelName === q.tunnelName) out.push(ex);
+    }
+    return out;
+  }
+
+  get(id: string): CapturedExchange | undefined {
+    return this.entries.get(id)?.exchange;
+  }
+
+  delete(id: string): boolean {
+    const entry = this.entries.get(id);
+    if (!entry) return false;
+    this.drop(id, entry);
+    this.emit('deleted', id);
+    return true;
+  }
+
+  clear(): void {
+    for (const [id, entry] of this.entries) this.drop(id, entry);
+    this.emit('cleared');
+  }
+}
