@@ -1,0 +1,144 @@
+// LSP wiring: capabilities, document sync, debounced validation, settings, custom requests. All
+// domain logic lives in LanguageService (service.ts); this file only connects it to a connection,
+// so tests can run it in-process over a pair of streams or out-of-process via main.ts.
+import {
+  CodeActionKind,
+  DidChangeConfigurationNotification,
+  TextDocumentSyncKind,
+  TextDocuments,
+  type Connection,
+  type Diagnostic,
+  type InitializeResult,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import {
+  DocumentKindNotification,
+  EndpointLensesRequest,
+  MigrateToV3Request,
+  type DocumentKind,
+  type InitializationOptions,
+  type LanguageServerSettings,
+} from './protocol';
+import { LanguageService } from './service';
+
+export const SETTINGS_SECTION = 'burrow.languageServer';
+const DEFAULT_DELAY_MS = 150;
+
+export interface ServerOptions {
+  /** Overrides `initializationOptions.validationDelayMs`. */
+  validationDelayMs?: number;
+}
+
+export function startServer(connection: Connection, options: ServerOptions = {}): void {
+  const documents = new TextDocuments(TextDocument);
+  const service = new LanguageService();
+  const timers = new Map<string, NodeJS.Timeout>();
+  const lastKind = new Map<string, string>();
+  let delayMs = options.validationDelayMs ?? DEFAULT_DELAY_MS;
+  let canPullConfiguration = false;
+  let initAssociations: InitializationOptions['associations'];
+
+  connection.onInitialize((params): InitializeResult => {
+    const init = (params.initializationOptions ?? {}) as InitializationOptions;
+    if (options.validationDelayMs === undefined && typeof init.validationDelayMs === 'number') delayMs = Math.max(0, init.validationDelayMs);
+    initAssociations = init.associations;
+    service.associations = init.associations;
+    canPullConfiguration = !!params.capabilities.workspace?.configuration;
+    return {
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        completionProvider: { triggerCharacters: [':', ' ', '-'], resolveProvider: false },
+        hoverProvider: true,
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite], resolveProvider: false },
+        documentSymbolProvider: { label: 'Burrow' },
+      },
+      serverInfo: { name: 'burrow-language-server', version: '0.1.0' },
+    };
+  });
+
+  connection.onInitialized(() => {
+    if (canPullConfiguration) {
+      void connection.client.register(DidChangeConfigurationNotification.type, { section: SETTINGS_SECTION }).catch(() => undefined);
+      void refreshSettings();
+    }
+  });
+
+  async function refreshSettings(): Promise<void> {
+    let settings: LanguageServerSettings | undefined;
+    if (canPullConfiguration) {
+      try {
+        settings = (await connection.workspace.getConfiguration(SETTINGS_SECTION)) as LanguageServerSettings | undefined;
+      } catch {
+        settings = undefined; // the client may not know the section; keep the init options
+      }
+    }
+    service.associations = { ...initAssociations, ...settings?.associations };
+    service.forgetAll();
+    for (const d of documents.all()) schedule(d, 0);
+  }
+
+  function publish(doc: TextDocument): void {
+    const current = documents.get(doc.uri);
+    if (!current || current.version !== doc.version) return; // stale: a newer version is scheduled
+    let diagnostics: Diagnostic[];
+    try {
+      diagnostics = service.diagnostics(current);
+    } catch (err) {
+      // A bug in a check must not kill the server; log it and publish nothing for this version.
+      connection.console.error(`burrow: validating ${doc.uri} failed: ${err instanceof Error ? err.stack : String(err)}`);
+      diagnostics = [];
+    }
+    const a = service.analyze(current);
+    const kindKey = `${a.classification.kind}:${a.classification.configVersion ?? ''}`;
+    if (lastKind.get(current.uri) !== kindKey) {
+      lastKind.set(current.uri, kindKey);
+      void connection.sendNotification(DocumentKindNotification.type, { uri: current.uri, kind: a.classification.kind as DocumentKind, configVersion: a.classification.configVersion });
+    }
+    // After the kind notification, so a client that reacts to diagnostics already knows the kind.
+    void connection.sendDiagnostics({ uri: current.uri, version: current.version, diagnostics });
+  }
+
+  /** Debounced per document: a burst of keystrokes costs one validation, of the newest version. */
+  function schedule(doc: TextDocument, delay = delayMs): void {
+    clearTimeout(timers.get(doc.uri));
+    timers.set(doc.uri, setTimeout(() => {
+      timers.delete(doc.uri);
+      publish(doc);
+    }, delay));
+  }
+
+  documents.onDidOpen((e) => schedule(e.document, 0));
+  documents.onDidChangeContent((e) => schedule(e.document));
+  documents.onDidClose((e) => {
+    clearTimeout(timers.get(e.document.uri));
+    timers.delete(e.document.uri);
+    lastKind.delete(e.document.uri);
+    service.forget(e.document.uri);
+    void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
+  });
+
+  connection.onDidChangeConfiguration(() => void refreshSettings());
+
+  const withDoc = <T>(uri: string, empty: T, f: (doc: TextDocument) => T): T => {
+    const doc = documents.get(uri);
+    if (!doc) return empty;
+    try {
+      return f(doc);
+    } catch (err) {
+      connection.console.error(`burrow: request on ${uri} failed: ${err instanceof Error ? err.stack : String(err)}`);
+      return empty;
+    }
+  };
+
+  connection.onCompletion((p) => withDoc(p.textDocument.uri, [], (d) => service.complete(d, p.position)));
+  connection.onHover((p) => withDoc(p.textDocument.uri, null, (d) => service.hover(d, p.position)));
+  connection.onCodeAction((p) => withDoc(p.textDocument.uri, [], (d) => service.codeActions(d, p.range, p.context.diagnostics)));
+  connection.onDocumentSymbol((p) => withDoc(p.textDocument.uri, [], (d) => service.symbols(d)));
+  connection.onRequest(EndpointLensesRequest.type, (p) =>
+    withDoc(p.textDocument.uri, { version: -1, kind: 'none' as DocumentKind, lenses: [] }, (d) => service.endpointLenses(d)),
+  );
+  connection.onRequest(MigrateToV3Request.type, (p) => withDoc(p.textDocument.uri, { reason: 'document is not open' }, (d) => service.migrateToV3(d)));
+
+  documents.listen(connection);
+  connection.listen();
+}

@@ -1,0 +1,30 @@
+// Diagnostics for one document: the validator shared with `burrow config check`
+// (tunnel/src/config) for ngrok configs and traffic-policy files, ajv against an edge schema for
+// edge JSON (only when a `schemas/edge-*.schema.json` exists), plus this server's semantic checks.
+import type { Problem } from './problems';
+import { mergeProblems } from './problems';
+import { semanticChecks } from './semantic';
+import type { Classification } from './classify';
+import type { ParsedText } from './yamlText';
+import type { SchemaStore } from './schemaModel';
+import { schemaProblems } from './configCheck';
+
+export interface ValidateInput {
+  uri: string;
+  parsed: ParsedText;
+  classification: Classification;
+  schemas: SchemaStore;
+}
+
+export function validate(input: ValidateInput): Problem[] {
+  const { parsed, classification } = input;
+  if (classification.kind === 'none') return [];
+  const schema = schemaProblems(input);
+  if (classification.kind === 'edge-json') return schema;
+  // Semantic checks need a tree; on a syntax error the parser's message is the useful one.
+  const broken = schema.some((p) => p.source === 'syntax' && p.severity === 'error');
+  const semantic = broken
+    ? []
+    : semanticChecks({ doc: parsed.doc, kind: classification.kind, version: classification.configVersion ?? '2' });
+  return mergeProblems(schema, semantic);
+}

@@ -1,0 +1,127 @@
+// YAML (and JSON, which `yaml` parses as flow YAML) with positions: one parse per document version,
+// lookups from an offset to the node under it and from a JSON-pointer-like path to a node.
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
+import type { Document, Node, Pair, ParsedNode } from 'yaml';
+
+export type Segment = string | number;
+
+export interface ParsedText {
+  text: string;
+  doc: Document.Parsed;
+  lineCounter: LineCounter;
+  /** `doc.toJS()` computed once (undefined when the document is empty); aliases resolved. */
+  value: unknown;
+}
+
+export function parseText(text: string): ParsedText {
+  const lineCounter = new LineCounter();
+  // uniqueKeys stays on: a duplicate tunnel name is a real error for the agent too.
+  const doc = parseDocument(text, { lineCounter, keepSourceTokens: true, prettyErrors: false, strict: false });
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch {
+    value = undefined; // alias bombs or undefined aliases: features fall back to the AST
+  }
+  return { text, doc, lineCounter, value };
+}
+
+/** Node range in offsets: [start, end) of the value itself (without trailing comments). */
+export function nodeSpan(node: Node | null | undefined): [number, number] | undefined {
+  const r = node?.range;
+  return r ? [r[0], r[1]] : undefined;
+}
+
+export function scalarKey(pair: Pair): string | undefined {
+  const k = pair.key;
+  if (isScalar(k)) return k.value === null ? undefined : String(k.value);
+  return undefined;
+}
+
+export interface NodeAtPath {
+  /** The pair's key node when the last segment was a map key. */
+  key?: ParsedNode;
+  value?: ParsedNode | null;
+  pair?: Pair<ParsedNode, ParsedNode | null>;
+  /** The deepest node reached (useful when the path goes further than the document). */
+  deepest: ParsedNode | null;
+  /** How many segments were resolved. */
+  depth: number;
+}
+
+/** Walks map keys (compared as strings) and sequence indexes down from the document root. */
+export function nodeAtPath(doc: Document.Parsed, path: readonly Segment[]): NodeAtPath {
+  let node = doc.contents as ParsedNode | null;
+  const out: NodeAtPath = { value: node, deepest: node, depth: 0 };
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => scalarKey(p) === String(seg)) as Pair<ParsedNode, ParsedNode | null> | undefined;
+      if (!pair) return out;
+      node = pair.value;
+      out.pair = pair;
+      out.key = pair.key;
+      out.value = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number' || isSeq(node) && /^\d+$/.test(String(seg))) {
+      const item = (node as { items: unknown[] }).items[Number(seg)] as ParsedNode | undefined;
+      if (!item) return out;
+      node = item;
+      out.pair = undefined;
+      out.key = undefined;
+      out.value = item;
+    } else {
+      return out;
+    }
+    out.depth++;
+    if (node) out.deepest = node;
+  }
+  return out;
+}
+
+export interface OffsetHit {
+  path: Segment[];
+  /** `key` when the offset is on a map key, else `value`. */
+  on: 'key' | 'value';
+  node: ParsedNode | null;
+  pair?: Pair<ParsedNode, ParsedNode | null>;
+}
+
+/** The innermost key or value under `offset` (inclusive of the end, so a cursor right after a word hits it). */
+export function nodeAtOffset(doc: Document.Parsed, offset: number): OffsetHit | undefined {
+  const within = (n: Node | null | undefined) => !!n?.range && n.range[0] <= offset && offset <= n.range[1];
+  const walk = (node: ParsedNode | null, path: Segment[]): OffsetHit | undefined => {
+    if (isMap(node)) {
+      for (const p of node.items as Pair<ParsedNode, ParsedNode | null>[]) {
+        const key = scalarKey(p);
+        if (key === undefined) continue;
+        if (within(p.key)) return { path: [...path, key], on: 'key', node: p.key, pair: p };
+        if (within(p.value)) return walk(p.value, [...path, key]) ?? { path: [...path, key], on: 'value', node: p.value, pair: p };
+      }
+      return undefined;
+    }
+    if (isSeq(node)) {
+      const items = node.items as (ParsedNode | null)[];
+      for (let i = 0; i < items.length; i++) {
+        if (within(items[i])) return walk(items[i], [...path, i]) ?? { path: [...path, i], on: 'value', node: items[i] };
+      }
+      return undefined;
+    }
+    if (within(node)) return { path, on: 'value', node };
+    return undefined;
+  };
+  return walk(doc.contents as ParsedNode | null, []);
+}
+
+export function valueAtPath(root: unknown, path: readonly Segment[]): unknown {
+  let v = root;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[seg as string];
+  }
+  return v;
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export { isMap, isPair, isScalar, isSeq };

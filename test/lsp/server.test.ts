@@ -1,0 +1,116 @@
+// Acceptance tests over real JSON-RPC: the built bundle runs as a child process and the test is
+// its language client (see harness.ts).
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { LspClient, SERVER_BUNDLE, posOf, underlined } from './harness';
+
+describe('language server over stdio (dist/server.js)', function () {
+  let client: LspClient;
+
+  before(async function () {
+    assert.ok(existsSync(SERVER_BUNDLE), 'dist/server.js is missing: run `node scripts/build.mjs` first (npm test does)');
+    client = await LspClient.start();
+  });
+  after(async () => client?.stop());
+
+  it('initializes with the capabilities the extension relies on', () => {
+    const caps = client.initializeResult!.capabilities;
+    assert.equal(caps.textDocumentSync, 2, 'incremental sync');
+    assert.ok(caps.completionProvider && caps.hoverProvider && caps.codeActionProvider && caps.documentSymbolProvider);
+    assert.equal(client.initializeResult!.serverInfo?.name, 'burrow-language-server');
+  });
+
+  it('open → change → close: publishes diagnostics per version and clears them on close', async () => {
+    const uri = 'file:///work/a/ngrok.yml';
+    const good = 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 8080\n';
+    assert.deepEqual(await client.open(uri, good), []);
+    assert.deepEqual(client.kinds.get(uri), { uri, kind: 'ngrok-config', configVersion: '2' });
+
+    // Break the YAML: an unclosed flow sequence on line 5.
+    const broken = await client.change(uri, [{ range: { start: { line: 4, character: 10 }, end: { line: 4, character: 14 } }, newText: '[8080' }]);
+    assert.ok(broken.length >= 1, 'a syntax error is reported');
+    assert.equal(broken[0].severity, 1);
+    assert.equal(broken[0].code, 'BURROW_CONFIG_YAML_SYNTAX');
+    assert.ok(broken[0].range.start.line >= 4, `syntax error at the flow sequence, got line ${broken[0].range.start.line}`);
+
+    const fixed = await client.change(uri, [{ range: { start: { line: 4, character: 10 }, end: { line: 4, character: 15 } }, newText: '8080' }]);
+    assert.deepEqual(fixed, []);
+    assert.equal(client.text(uri), good);
+    assert.deepEqual(await client.close(uri), []);
+  });
+
+  it('reports semantic problems at the exact key or value', async () => {
+    const uri = 'file:///work/b/ngrok.yml';
+    const text = [
+      'version: "2"',
+      'tunnels:',
+      '  web:',
+      '    proto: http',
+      '    addr: 70000',
+      '    basic_auth: ["alice:short"]',
+      '  ssh:',
+      '    proto: tcp',
+      '    addr: 22',
+      '',
+    ].join('\n');
+    const diags = await client.open(uri, text);
+    const addr = diags.find((d) => d.message.includes('out of range'));
+    assert.ok(addr, JSON.stringify(diags));
+    assert.equal(underlined(text, addr.range), '70000');
+    const pass = diags.find((d) => d.message.includes('8 to 128'));
+    assert.ok(pass, JSON.stringify(diags));
+    assert.equal(underlined(text, pass.range), '"alice:short"');
+    await client.close(uri);
+  });
+
+  it('leaves files alone that are named like an ngrok config but are not one', async () => {
+    const uri = 'file:///work/c/ngrok.yml';
+    const compose = 'version: "3.8"\nservices:\n  ngrok:\n    image: ngrok/ngrok\n';
+    assert.deepEqual(await client.open(uri, compose), []);
+    assert.equal(client.kinds.get(uri)?.kind, 'none');
+    await client.close(uri);
+  });
+
+  it('recognises traffic-policy YAML and edge JSON by shape', async () => {
+    const policy = 'file:///work/d/policy.yml';
+    await client.open(policy, 'on_http_request:\n  - actions:\n      - type: deny\n', { languageId: 'yaml' });
+    assert.equal(client.kinds.get(policy)?.kind, 'traffic-policy');
+    const edge = 'file:///work/d/edge.json';
+    await client.open(edge, '{"hostports": ["shop.example.com:443"], "description": "shop"}', { languageId: 'json' });
+    assert.equal(client.kinds.get(edge)?.kind, 'edge-json');
+    const other = 'file:///work/d/other.yml';
+    assert.deepEqual(await client.open(other, 'name: x\nfoo: [1, 2\n', { languageId: 'yaml' }), [], 'plain YAML gets nothing');
+    assert.equal(client.kinds.get(other)?.kind, 'none');
+    for (const u of [policy, edge, other]) await client.close(u);
+  });
+
+  it('serves document symbols and the CodeLens data request', async () => {
+    const uri = 'file:///work/e/ngrok.yml';
+    const text = 'version: "3"\nagent:\n  authtoken: x\nendpoints:\n  - name: api\n    url: https://api.example.com\n    upstream:\n      url: 8080\n  - name: db\n    url: tcp://\n    upstream:\n      url: localhost:5432\n';
+    await client.open(uri, text);
+    const symbols = await client.symbols(uri);
+    const endpoints = symbols.find((s) => s.name === 'endpoints');
+    assert.deepEqual(endpoints?.children?.map((c) => c.name), ['api', 'db']);
+    const lenses = await client.lenses(uri);
+    assert.equal(lenses.kind, 'ngrok-config');
+    assert.equal(lenses.configVersion, '3');
+    assert.deepEqual(lenses.lenses.map((l) => [l.name, l.source, l.proto, l.valid, l.range.start.line]), [
+      ['api', 'endpoint', 'http', true, posOf(text, '- name: api').line],
+      ['db', 'endpoint', 'tcp', true, posOf(text, '- name: db').line],
+    ]);
+    await client.close(uri);
+  });
+
+  it('drops stale versions: a burst of changes ends with diagnostics for the last version', async () => {
+    const uri = 'file:///work/f/ngrok.yml';
+    await client.open(uri, 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 1\n');
+    let last = 0;
+    for (let i = 2; i <= 9; i++) {
+      last = await client.changeNoWait(uri, [{ range: { start: { line: 4, character: 10 }, end: { line: 4, character: 11 + (i > 2 ? 1 : 0) } }, newText: String(i * 10) }]);
+    }
+    const final = await client.nextDiagnostics(uri, last);
+    assert.equal(final.version, last);
+    assert.deepEqual(final.diagnostics, []);
+    await client.close(uri);
+  });
+});
