@@ -91,13 +91,15 @@ function deref(loc: Located): Located {
  */
 export function pickOneOfBranch(branches: readonly unknown[], data: unknown): number {
   if (!isObject(data)) return -1;
-  return branches.findIndex((b) => {
+  const propsOf = (b: unknown): Record<string, unknown> => (isObject(b) && isObject(b.properties) ? b.properties : {});
+  return branches.findIndex((b, i) => {
     if (!isObject(b)) return false;
-    const props = isObject(b.properties) ? b.properties : {};
-    const proto = isObject(props.proto) ? props.proto.const : undefined;
+    const proto = isObject(propsOf(b).proto) ? (propsOf(b).proto as JsonSchema).const : undefined;
     if (proto !== undefined) return data.proto === proto;
-    const required = Array.isArray(b.required) ? b.required : [];
-    return data.proto === undefined && required.some((r) => typeof r === 'string' && r in data);
+    // A branch without `proto` (labeled tunnels) is meant when the data has its own required key.
+    const required = Array.isArray(b.required) ? b.required.filter((r): r is string => typeof r === 'string') : [];
+    const own = required.filter((r) => branches.every((other, j) => j === i || !(r in propsOf(other))));
+    return data.proto === undefined && own.length > 0 && own.every((r) => r in data);
   });
 }
 

@@ -173,7 +173,13 @@ export function validateDocument(text: string, fileName: string, options: Valida
     for (const e of doc.errors) {
       const code: ProblemCode = e.code === 'DUPLICATE_KEY' ? 'BURROW_CONFIG_DUPLICATE_KEY' : e.code === 'TAB_AS_INDENT' ? 'BURROW_CONFIG_TAB_INDENT' : 'BURROW_CONFIG_YAML_SYNTAX';
       const message = code === 'BURROW_CONFIG_TAB_INDENT' ? 'tabs are not allowed for indentation; use spaces' : e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-      sink.add(rangeOfOffsets(e.pos[0], e.pos[1], lines), code, message);
+      let [start, end] = e.pos;
+      if (e.code === 'MISSING_CHAR' && /quote/.test(e.message)) {
+        // The parser reports an unclosed quote at the end of the file; point at the opening quote.
+        const open = Math.max(text.lastIndexOf('"', start - 1), text.lastIndexOf("'", start - 1));
+        if (open >= 0) [start, end] = [open, open + 1];
+      }
+      sink.add(rangeOfOffsets(start, end, lines), code, message);
     }
     return { problems: sortProblems(sink.problems) };
   }
