@@ -1,0 +1,98 @@
+// `burrow http|tcp|tls ADDR [flags]` → EndpointSpec, with ngrok's flag names.
+import type { EndpointSpec, HeaderRules, Proto, Scheme } from '../model';
+
+export class UsageError extends Error {
+  readonly code = 'ERR_BURROW_USAGE';
+}
+
+/** Flags shared by the three endpoint commands (parseArgs option table). */
+export const ENDPOINT_FLAGS = {
+  name: { type: 'string' },
+  domain: { type: 'string' },
+  subdomain: { type: 'string' },
+  hostname: { type: 'string' },
+  url: { type: 'string' },
+  scheme: { type: 'string', multiple: true },
+  'host-header': { type: 'string' },
+  'request-header-add': { type: 'string', multiple: true },
+  'request-header-remove': { type: 'string', multiple: true },
+  'response-header-add': { type: 'string', multiple: true },
+  'response-header-remove': { type: 'string', multiple: true },
+  'upstream-protocol': { type: 'string' },
+  'app-protocol': { type: 'string' },
+  'remote-addr': { type: 'string' },
+  inspect: { type: 'string' },
+  metadata: { type: 'string' },
+} as const;
+
+export type EndpointFlagValues = {
+  [K in keyof typeof ENDPOINT_FLAGS]?: (typeof ENDPOINT_FLAGS)[K] extends { multiple: true } ? string[] : string;
+};
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function headerAdds(values: string[] | undefined, flag: string): string[] {
+  return (values ?? []).map((v) => {
+    const colon = v.indexOf(':');
+    const name = colon > 0 ? v.slice(0, colon).trim() : '';
+    if (!HEADER_NAME.test(name)) throw new UsageError(`--${flag} "${v}": expected "Name: value"`);
+    return `${name}: ${v.slice(colon + 1).trim()}`;
+  });
+}
+
+function headerRemoves(values: string[] | undefined, flag: string): string[] {
+  return (values ?? []).map((v) => {
+    if (!HEADER_NAME.test(v.trim())) throw new UsageError(`--${flag} "${v}": expected a header name`);
+    return v.trim();
+  });
+}
+
+function rules(add: string[], remove: string[]): HeaderRules | undefined {
+  return add.length || remove.length ? { add, remove } : undefined;
+}
+
+export function endpointFromFlags(proto: Proto, addr: string | undefined, flags: EndpointFlagValues): EndpointSpec {
+  if (!addr) throw new UsageError(`burrow ${proto} needs an address to forward to, e.g. burrow ${proto} ${proto === 'http' ? '3000' : '22'}`);
+  const spec: EndpointSpec = { name: flags.name ?? `${proto}-${addr.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '')}`, proto, upstream: addr, inspect: true };
+  let domain = flags.domain ?? flags.hostname;
+  let schemes: Scheme[] | undefined;
+  if (flags.url) {
+    // ngrok 3's --url: a full URL or a bare host name.
+    const url = new URL(/^[a-z]+:\/\//i.test(flags.url) ? flags.url : `${proto === 'http' ? 'https' : proto}://${flags.url}`);
+    domain = url.hostname;
+    if (url.protocol === 'http:' || url.protocol === 'https:') schemes = [url.protocol.slice(0, -1) as Scheme];
+    if (proto === 'tcp') spec.remoteAddr = url.port ? `${url.hostname}:${url.port}` : undefined;
+  }
+  if (flags.subdomain) spec.subdomain = flags.subdomain;
+  if (domain && proto !== 'tcp') spec.domain = domain;
+  if (flags['remote-addr']) {
+    if (proto !== 'tcp') throw new UsageError('--remote-addr only applies to tcp endpoints');
+    spec.remoteAddr = flags['remote-addr'];
+  }
+  if (flags.scheme) {
+    if (proto !== 'http') throw new UsageError('--scheme only applies to http endpoints');
+    schemes = flags.scheme.flatMap((s) => s.split(',')).map((s) => s.trim().toLowerCase()) as Scheme[];
+    for (const s of schemes) if (s !== 'http' && s !== 'https') throw new UsageError(`--scheme "${s}": use http, https or http,https`);
+  }
+  if (schemes) spec.schemes = schemes;
+  if (flags.inspect !== undefined) {
+    if (!['true', 'false'].includes(flags.inspect)) throw new UsageError('--inspect takes true or false');
+    spec.inspect = flags.inspect === 'true';
+  }
+  if (flags.metadata) spec.metadata = flags.metadata;
+  const upstreamProtocol = flags['upstream-protocol'] ?? flags['app-protocol'];
+  if (upstreamProtocol) {
+    if (upstreamProtocol !== 'http1' && upstreamProtocol !== 'http2') throw new UsageError(`--upstream-protocol "${upstreamProtocol}": use http1 or http2`);
+    spec.upstreamProtocol = upstreamProtocol;
+  }
+  const httpOnly = ['host-header', 'request-header-add', 'request-header-remove', 'response-header-add', 'response-header-remove', 'upstream-protocol'] as const;
+  if (proto !== 'http') {
+    for (const f of httpOnly) if (flags[f] !== undefined) throw new UsageError(`--${f} only applies to http endpoints`);
+    return spec;
+  }
+  if (flags['host-header']) spec.hostHeader = flags['host-header'];
+  const requestHeaders = rules(headerAdds(flags['request-header-add'], 'request-header-add'), headerRemoves(flags['request-header-remove'], 'request-header-remove'));
+  const responseHeaders = rules(headerAdds(flags['response-header-add'], 'response-header-add'), headerRemoves(flags['response-header-remove'], 'response-header-remove'));
+  if (requestHeaders || responseHeaders) spec.edge = { requestHeaders, responseHeaders };
+  return spec;
+}

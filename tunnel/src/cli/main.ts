@@ -1,0 +1,247 @@
+// The `burrow` command. ngrok's habits: `burrow http 3000`, `burrow tcp 22`, `burrow tls 443 --domain D`,
+// `burrow start NAME…`, `burrow config check`, plus `burrow edge` for a standalone edge.
+// Exit codes: 0 done, 1 runtime failure (refused, unreachable), 2 usage or config error.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Agent, AgentError } from '../agent/agent';
+import { Edge } from '../edge/edge';
+import { loadCertificate } from '../edge/tls-cert';
+import { TokenSet } from '../edge/tokens';
+import type { EndpointSpec } from '../model';
+import { VERSION } from '../version';
+import { startConsole } from './console';
+import { ENDPOINT_FLAGS, UsageError, endpointFromFlags, type EndpointFlagValues } from './endpoint-flags';
+import { createLogger, type LogFormat, type LogLevel, type Logger } from './log';
+
+const HELP = `burrow ${VERSION} — self-hosted, ngrok-compatible tunnels
+
+Usage:
+  burrow http ADDR [flags]     expose an HTTP service (ADDR: 3000, host:port, http(s)://…, file:///dir)
+  burrow tcp ADDR [flags]      expose a TCP service
+  burrow tls ADDR --domain D   expose a TLS service, routed by SNI without terminating
+  burrow edge [flags]          run a standalone edge for agents to connect to
+  burrow version
+
+Endpoint flags:
+  --domain D, --url URL        host name (or URL) to bind; default: a random name
+  --subdomain S                a name under the edge's domain
+  --scheme http,https          public schemes (http endpoints)
+  --host-header rewrite|VALUE  Host sent upstream
+  --request-header-add "K: V"  --request-header-remove K   (repeatable)
+  --response-header-add "K: V" --response-header-remove K  (repeatable)
+  --upstream-protocol http2    speak h2c to the upstream
+  --remote-addr PORT           tcp: public port to bind
+  --inspect false              do not capture requests
+  --name NAME                  tunnel name shown in the API
+
+Agent flags:
+  --edge URL                   edge to connect to (default: an embedded edge on 127.0.0.1:8480)
+  --authtoken T                also BURROW_AUTHTOKEN or NGROK_AUTHTOKEN
+  --log stdout|stderr|PATH|false   --log-format term|logfmt|json   --log-level info
+
+Edge flags:
+  --domain D                   base domain for endpoint names (default localhost)
+  --listen HOST:PORT           public HTTP and agent listener (default 127.0.0.1:8080)
+  --tls-listen HOST:PORT       public TLS listener (HTTPS and TLS passthrough)
+  --cert FILE --key FILE       certificate for HTTPS (default: self-signed)
+  --tokens FILE                accepted authtokens, one per line (also BURROW_EDGE_TOKENS)
+`;
+
+const COMMON_FLAGS = {
+  help: { type: 'boolean', short: 'h' },
+  authtoken: { type: 'string' },
+  edge: { type: 'string' },
+  log: { type: 'string' },
+  'log-format': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+const EDGE_FLAGS = {
+  help: { type: 'boolean', short: 'h' },
+  domain: { type: 'string' },
+  listen: { type: 'string' },
+  'tls-listen': { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  tokens: { type: 'string' },
+  log: { type: 'string' },
+  'log-format': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional.*$/s, ''));
+  }
+}
+
+function loggerFrom(values: { log?: string; 'log-format'?: string; 'log-level'?: string }, fallback: string | false): Logger {
+  const format = values['log-format'] ?? 'logfmt';
+  if (!['term', 'logfmt', 'json'].includes(format)) throw new UsageError(`--log-format "${format}": use term, logfmt or json`);
+  const level = values['log-level'] ?? 'info';
+  if (!['debug', 'info', 'warn', 'error', 'crit'].includes(level)) throw new UsageError(`--log-level "${level}": use debug, info, warn, error or crit`);
+  return createLogger(values.log ?? fallback, format as LogFormat, level as LogLevel);
+}
+
+function parseListen(text: string, flag: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text) ?? /^()()(\d+)$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--${flag} "${text}": expected HOST:PORT or PORT`);
+  return { host: m[1] || m[2] || '0.0.0.0', port };
+}
+
+/** Waits for Ctrl+C / SIGTERM, then runs `stop`. */
+function untilSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      stop().then(resolve, resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+async function runEndpoint(proto: 'http' | 'tcp' | 'tls', args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...COMMON_FLAGS, ...ENDPOINT_FLAGS });
+  if (values.help) return help();
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  const spec = endpointFromFlags(proto, positionals[0], values as EndpointFlagValues);
+  if (proto === 'tls' && !spec.domain && !spec.subdomain) throw new UsageError('burrow tls needs --domain (TLS endpoints are routed by SNI)');
+  return runAgent([spec], values);
+}
+
+async function runAgent(specs: EndpointSpec[], values: { authtoken?: string; edge?: string; log?: string; 'log-format'?: string; 'log-level'?: string }): Promise<number> {
+  const logger = loggerFrom(values, false);
+  const authtoken = values.authtoken ?? process.env.BURROW_AUTHTOKEN ?? process.env.NGROK_AUTHTOKEN;
+  const edgeUrl = values.edge ?? process.env.BURROW_EDGE;
+  const agent = new Agent({ edgeUrl, authtoken });
+  agent.on('tunnel', (t) => logger.log(t.status === 'online' ? 'info' : 'warn', t.status === 'online' ? 'started tunnel' : `tunnel ${t.status}`, {
+    obj: 'tunnels', name: t.name, addr: t.upstreamUrl, url: t.urls.join(' '), err: t.error?.message,
+  }));
+  agent.on('offline', (e) => logger.log('warn', 'session lost, reconnecting', { obj: 'csess', err: `${e.code}: ${e.message}` }));
+  agent.on('online', ({ reconnected }) => logger.log('info', reconnected ? 'session reconnected' : 'session established', { obj: 'csess' }));
+  try {
+    await agent.start();
+    for (const spec of specs) await agent.startTunnel(spec);
+  } catch (err) {
+    await agent.close();
+    logger.close();
+    const e = err as { code?: string; message: string };
+    printError(`${e.message}`, e.code, hintFor(e.code));
+    return 1;
+  }
+  const edgeLabel = agent.embedded ? `embedded (127.0.0.1:${agent.embedded.httpPort})` : agent.edgeUrl;
+  const stopConsole = logger.toStdout ? () => undefined : startConsole(agent, { edge: edgeLabel }, () => new Map());
+  let fatal: { code: string; message: string } | undefined;
+  agent.on('fatal', (e) => {
+    fatal = e;
+    process.kill(process.pid, 'SIGTERM');
+  });
+  await untilSignal(async () => {
+    stopConsole();
+    await agent.close();
+  });
+  logger.close();
+  if (fatal) {
+    printError(fatal.message, fatal.code, hintFor(fatal.code));
+    return 1;
+  }
+  return 0;
+}
+
+async function runEdge(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, EDGE_FLAGS);
+  if (values.help) return help();
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const logger = loggerFrom(values, 'stdout');
+  const tokens = TokenSet.load({ file: values.tokens, env: process.env.BURROW_EDGE_TOKENS });
+  if (tokens.size === 0) throw new UsageError('the edge needs at least one authtoken: --tokens FILE or BURROW_EDGE_TOKENS=t1,t2');
+  if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
+  const certificate = values.cert && values.key ? await loadCertificate(values.cert, values.key) : undefined;
+  const edge = new Edge({
+    domain: (values.domain ?? 'localhost').toLowerCase(),
+    http: parseListen(values.listen ?? '127.0.0.1:8080', 'listen'),
+    tls: values['tls-listen'] ? parseListen(values['tls-listen'], 'tls-listen') : undefined,
+    certificate,
+    tokens,
+  });
+  edge.on('session', (s) => logger.log('info', 'agent connected', { obj: 'sess', id: s.sessionId, addr: s.remoteAddr }));
+  edge.on('session-closed', (s) => logger.log('info', 'agent disconnected', { obj: 'sess', id: s.sessionId, err: s.error?.message }));
+  edge.on('bind', (b) => logger.log('info', 'endpoint bound', { obj: 'endpoint', name: b.name, url: b.urls.join(' ') }));
+  edge.on('unbind', (b) => logger.log('info', 'endpoint unbound', { obj: 'endpoint', name: b.name, url: b.urls.join(' ') }));
+  try {
+    await edge.start();
+  } catch (err) {
+    printError(`could not start the edge: ${(err as Error).message}`, (err as { code?: string }).code);
+    return 1;
+  }
+  logger.log('info', 'edge listening', { obj: 'edge', http: edge.httpPort, tls: edge.tlsPort || undefined, agents: `ws://HOST:${edge.httpPort}/_burrow/session` });
+  await untilSignal(() => edge.close());
+  logger.close();
+  return 0;
+}
+
+function hintFor(code: string | undefined): string | undefined {
+  switch (code) {
+    case 'ERR_NGROK_107': return 'check the authtoken (--authtoken, BURROW_AUTHTOKEN or NGROK_AUTHTOKEN) against the edge\'s tokens file';
+    case 'ERR_NGROK_4018': return 'this edge needs an authtoken: pass --authtoken or set BURROW_AUTHTOKEN';
+    case 'ERR_NGROK_334': return 'another agent already serves that name: pick another --domain, or stop the other agent';
+    case 'ERR_BURROW_EDGE_UNREACHABLE': return 'is the edge running, and is --edge right (e.g. wss://edge.example.com)?';
+    case 'ERR_BURROW_UPSTREAM_ADDR': return 'give a port (3000), host:port, http(s)://host:port or file:///abs/path';
+    default: return undefined;
+  }
+}
+
+function printError(message: string, code?: string, hint?: string): void {
+  process.stderr.write(`ERROR: ${message}\n`);
+  if (code) process.stderr.write(`ERROR: code ${code}\n`);
+  if (hint) process.stderr.write(`HINT:  ${hint}\n`);
+}
+
+function help(): number {
+  process.stdout.write(HELP);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'http':
+      case 'tcp':
+      case 'tls':
+        return await runEndpoint(command, rest);
+      case 'edge':
+        return await runEdge(rest);
+      case 'version':
+      case '--version':
+        process.stdout.write(`burrow version ${VERSION}\n`);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        return help();
+      default:
+        throw new UsageError(`unknown command "${command}"; run burrow help`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      printError(err.message, err.code);
+      return 2;
+    }
+    const e = err as { code?: string; message: string };
+    printError(e.message, e.code ?? (err instanceof AgentError ? err.code : 'ERR_BURROW_INTERNAL'));
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
+    printError(String((err as Error)?.message ?? err), 'ERR_BURROW_INTERNAL');
+    process.exit(1);
+  });
+}
