@@ -52,6 +52,8 @@ export function foreignShape(root: unknown, documentCount: number): string | und
   if (!isPlainObject(root)) return undefined;
   if ('apiVersion' in root && 'kind' in root) return `a Kubernetes object (kind ${String(root.kind)}), not an ngrok config`;
   if ('services' in root && !('tunnels' in root) && !('endpoints' in root)) return 'a docker-compose file, not an ngrok config';
+  const services = Object.values(root).filter((v) => isPlainObject(v) && ('image' in v || 'build' in v));
+  if (services.length && !('tunnels' in root) && !('endpoints' in root)) return 'docker-compose services, not an ngrok config';
   if (documentCount > 1 && !('tunnels' in root) && !('endpoints' in root)) return 'a multi-document YAML stream, not an ngrok config';
   return undefined;
 }

@@ -1,20 +1,63 @@
-// Adapter onto the validator in tunnel/src/config (the code behind `burrow config check`), turning
-// its problems into the server's offset-based `Problem`s. Edge JSON has no validator there yet; it
-// is checked with ajv against `schemas/edge-*.schema.json` when such a file exists.
+// Adapter onto the validator in tunnel/src/config — `validateDocument`, the same code behind
+// `burrow config check` — turning its 1-based line/column problems into the server's offset-based
+// `Problem`s and attaching the data quick fixes need (read from the problem's code and message).
+// Edge JSON has no validator there yet; it is checked with ajv against `schemas/edge-*.schema.json`
+// only when such a file exists.
 import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { Problem } from './problems';
+import { validateDocument, type ConfigProblem } from '../../tunnel/src/config';
+import type { FixData, Problem } from './problems';
 import type { ValidateInput } from './validate';
-import { nodeAtPath } from './yamlText';
+import { nodeAtPath, type ParsedText } from './yamlText';
 
-function yamlSyntaxProblems(input: ValidateInput): Problem[] {
-  const { doc } = input.parsed;
-  const out: Problem[] = [];
-  for (const e of doc.errors) {
-    out.push({ start: e.pos[0], end: Math.max(e.pos[1], e.pos[0] + 1), message: e.message.split('\n')[0], code: 'BURROW_CONFIG_YAML_SYNTAX', severity: 'error', source: 'syntax' });
+const SYNTAX_CODES = new Set(['BURROW_CONFIG_YAML_SYNTAX', 'BURROW_CONFIG_TAB_INDENT', 'BURROW_CONFIG_DUPLICATE_KEY']);
+
+function offsetOf(parsed: ParsedText, line: number, col: number): number {
+  const starts = parsed.lineCounter.lineStarts;
+  const lineStart = starts[Math.min(Math.max(line - 1, 0), starts.length - 1)] ?? 0;
+  return Math.min(lineStart + Math.max(col - 1, 0), parsed.text.length);
+}
+
+/** What a quick fix needs to know, from the validator's code and wording (kept in one place). */
+function fixFor(p: ConfigProblem, underlined: string): FixData | undefined {
+  const suggestion = /did you mean `([^`]+)`\?/.exec(p.message)?.[1];
+  switch (p.code) {
+    case 'BURROW_CONFIG_VERSION_REQUIRED':
+      return { fix: 'add-version', version: /version: "3"/.test(p.message) ? '3' : '2' };
+    case 'BURROW_CONFIG_DEPRECATED':
+      return { fix: 'replace-deprecated', key: underlined.replace(/^["']|["']$/g, '') };
+    case 'BURROW_CONFIG_UNKNOWN_KEY':
+      if (/belongs under `agent:`|it is `agent\./.test(p.message)) return { fix: 'move-under-agent', key: underlined.replace(/^["']|["']$/g, '') };
+      if (/it is `([^`.]+)`/.test(p.message) && !suggestion) return { fix: 'rename-key', to: /it is `([^`.]+)`/.exec(p.message)![1] };
+      if (/; use `([a-z_]+)`$/.test(p.message)) return { fix: 'rename-key', to: /; use `([a-z_]+)`$/.exec(p.message)![1] };
+      return suggestion ? { fix: 'rename-key', to: suggestion } : undefined;
+    case 'BURROW_CONFIG_UNKNOWN_ACTION':
+    case 'BURROW_CONFIG_BAD_VALUE':
+    case 'BURROW_CONFIG_TUNNEL_TYPE':
+      if (/use `proto: http`/.test(p.message)) return { fix: 'replace-value', to: 'http' };
+      return suggestion ? { fix: 'replace-value', to: suggestion } : undefined;
+    default:
+      return undefined;
   }
-  return out;
+}
+
+function fromConfigProblems(parsed: ParsedText, problems: ConfigProblem[]): Problem[] {
+  return problems.map((p) => {
+    const start = offsetOf(parsed, p.line, p.col);
+    const end = Math.max(offsetOf(parsed, p.endLine, p.endCol), start);
+    const data = fixFor(p, parsed.text.slice(start, end));
+    return {
+      start,
+      end,
+      message: p.message,
+      code: p.code,
+      severity: p.severity,
+      source: SYNTAX_CODES.has(p.code) ? 'syntax' : 'schema',
+      ...(p.code === 'BURROW_CONFIG_DEPRECATED' ? { tags: ['deprecated' as const] } : {}),
+      ...(data ? { data } : {}),
+    } satisfies Problem;
+  });
 }
 
 let edgeAjv: Ajv | undefined;
@@ -24,7 +67,7 @@ function edgeValidator(input: ValidateInput): ValidateFunction | undefined {
   const names = input.schemas.edgeNames();
   if (!names.length) return undefined;
   const root = input.parsed.value as Record<string, unknown> | undefined;
-  // `$schema` names the schema; otherwise the first edge schema whose file name fits the shape.
+  // `$schema` names the schema; otherwise the first edge schema.
   const wanted = typeof root?.$schema === 'string' ? names.find((n) => (root.$schema as string).includes(n)) : undefined;
   const name = wanted ?? names[0];
   let v = edgeValidators.get(name);
@@ -37,12 +80,16 @@ function edgeValidator(input: ValidateInput): ValidateFunction | undefined {
 }
 
 function edgeProblems(input: ValidateInput): Problem[] {
+  const { doc } = input.parsed;
+  if (doc.errors.length) {
+    return doc.errors.map((e) => ({ start: e.pos[0], end: Math.max(e.pos[1], e.pos[0] + 1), message: e.message.split('\n')[0], code: 'BURROW_CONFIG_YAML_SYNTAX', severity: 'error', source: 'syntax' }));
+  }
   const validateEdge = edgeValidator(input);
   if (!validateEdge || validateEdge(input.parsed.value)) return [];
   return (validateEdge.errors ?? []).map((e) => {
     const path = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     const extra = e.keyword === 'additionalProperties' ? [String((e.params as { additionalProperty: string }).additionalProperty)] : [];
-    const hit = nodeAtPath(input.parsed.doc, [...path, ...extra]);
+    const hit = nodeAtPath(doc, [...path, ...extra]);
     const node = extra.length && hit.key ? hit.key : hit.value ?? hit.deepest;
     const r = node?.range ?? [0, 0];
     return { start: r[0], end: r[1], message: `${path.join('.') || 'document'} ${e.message ?? 'is invalid'}`, code: 'BURROW_CONFIG_BAD_VALUE', severity: 'error', source: 'schema' } satisfies Problem;
@@ -50,7 +97,10 @@ function edgeProblems(input: ValidateInput): Problem[] {
 }
 
 export function schemaProblems(input: ValidateInput): Problem[] {
-  const syntax = yamlSyntaxProblems(input);
-  if (input.classification.kind === 'edge-json') return syntax.length ? syntax : edgeProblems(input);
-  return syntax;
+  const { classification, parsed, uri } = input;
+  if (classification.kind === 'edge-json') return edgeProblems(input);
+  if (classification.kind === 'none') return [];
+  const fileName = decodeURIComponent(uri.replace(/^file:\/\//, ''));
+  const result = validateDocument(parsed.text, fileName, { kind: classification.kind === 'traffic-policy' ? 'traffic-policy' : 'agent' });
+  return fromConfigProblems(parsed, result.problems);
 }

@@ -1,13 +1,15 @@
-// Checks the JSON Schema cannot express (or expresses badly), on the YAML AST so every problem has
-// an exact range: duplicate names, `addr`/`url` forms and port ranges, basic-auth credentials, CIDRs,
-// mutually exclusive keys, deprecated keys, keys from the other file version, and traffic-policy
-// rules (action allowed in the phase, unreachable actions, unknown action types).
+// Checks beyond both the JSON Schema and tunnel/src/config's validator (which already reports
+// unknown/missing keys, conflicts, duplicate names, deprecations and wrong-version keys): `addr` and
+// upstream forms with port ranges, basic-auth password length for `auth`, CIDRs, and traffic-policy
+// semantics (action allowed in its phase, phases a tcp/tls endpoint never runs, unreachable actions
+// after a terminating one, more than one auth action). On the YAML AST, so every range is exact.
+// Codes are BURROW_LSP_* (documented in server/README.md).
 import net from 'node:net';
 import { isMap, isScalar, isSeq } from 'yaml';
 import type { Document, Pair, ParsedNode, YAMLMap } from 'yaml';
 import type { Problem, Severity } from './problems';
 import { TRAFFIC_POLICY_PHASES } from './classify';
-import { closest } from './suggest';
+import { rootSchema, type JsonSchema } from '../../tunnel/src/config';
 import { scalarKey, type Segment } from './yamlText';
 
 type PNode = ParsedNode | null;
@@ -82,30 +84,6 @@ export function checkUpstream(raw: string, proto: string | undefined): string | 
   return `\`${s}\` is not a port, \`host:port\` or URL`;
 }
 
-/** v3 endpoint `url`: a bare domain, an origin, or a scheme only. */
-export function checkEndpointUrl(raw: string): string | undefined {
-  const s = raw.trim();
-  if (s === '' || isTemplated(s)) return undefined;
-  const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(s);
-  if (!m) return /^[a-z0-9*][a-z0-9.*-]*$/i.test(s) ? undefined : `\`${s}\` is not a domain or URL`;
-  const scheme = m[1].toLowerCase();
-  if (!['http', 'https', 'tcp', 'tls'].includes(scheme)) return `endpoint URLs use \`http://\`, \`https://\`, \`tcp://\` or \`tls://\`, not \`${scheme}://\``;
-  if (m[2] === '') return undefined; // scheme only: a random address
-  try {
-    const u = new URL(s.replace(/^\w+:/, 'http:'));
-    if (u.pathname !== '/' || s.endsWith('/')) return 'an endpoint URL has no path (not even a trailing `/`)';
-    if (u.search || u.hash) return 'an endpoint URL has no query or fragment';
-    const port = /:(\d+)$/.exec(m[2])?.[1];
-    if (port) {
-      const bad = checkPort(port);
-      if (bad) return bad;
-    }
-  } catch {
-    return `\`${s}\` is not a valid URL`;
-  }
-  return undefined;
-}
-
 // ---- credentials and CIDRs -------------------------------------------------------------------
 
 /** `user:password` with ngrok's limits (ERR_NGROK_359/360/15008). */
@@ -134,95 +112,74 @@ export function checkCidr(raw: string): string | undefined {
 // ---- traffic policy --------------------------------------------------------------------------
 
 type Phase = (typeof TRAFFIC_POLICY_PHASES)[number];
-const REQ: Phase = 'on_http_request';
-const RES: Phase = 'on_http_response';
 const TCP: Phase = 'on_tcp_connect';
-const SSE: Phase = 'on_event_stream_message';
 
-/** Phases each action may run in, and whether it ends processing (ngrok-formats.md §4.3; unions where sources disagree). */
-export const ACTIONS: Record<string, { phases: Phase[]; terminating?: boolean }> = {
-  'add-headers': { phases: [REQ, RES] },
-  'remove-headers': { phases: [REQ, RES] },
-  'basic-auth': { phases: [REQ] },
-  'circuit-breaker': { phases: [REQ] },
-  'close-connection': { phases: [TCP, REQ], terminating: true },
-  'compress-response': { phases: [REQ, RES] },
-  'custom-response': { phases: [REQ, RES], terminating: true },
-  deny: { phases: [TCP, REQ], terminating: true },
-  'forward-internal': { phases: [TCP, REQ], terminating: true },
-  'http-request': { phases: [REQ, RES] },
-  'jwt-validation': { phases: [REQ] },
-  log: { phases: [TCP, REQ, RES] },
-  oauth: { phases: [REQ] },
-  'openid-connect': { phases: [REQ] },
-  oidc: { phases: [REQ] },
-  'owasp-crs-request': { phases: [REQ] },
-  'owasp-crs-response': { phases: [RES] },
-  'rate-limit': { phases: [REQ] },
-  redirect: { phases: [REQ] },
-  'request-body-find-replace': { phases: [REQ] },
-  'response-body-find-replace': { phases: [RES] },
-  'restrict-ips': { phases: [TCP, REQ, RES] },
-  'set-vars': { phases: [TCP, REQ, RES] },
-  'sse-find-replace': { phases: [SSE] },
-  'terminate-tls': { phases: [TCP] },
-  'url-rewrite': { phases: [REQ] },
-  'verify-webhook': { phases: [REQ] },
-  'ai-gateway': { phases: [REQ] },
-  saml: { phases: [REQ] },
-};
+export interface ActionInfo {
+  phases: Phase[];
+  terminating: boolean;
+}
+
+/**
+ * The action catalog (phases, terminating) read from the policy schema's per-action descriptions
+ * ("… Phases: on_http_request, on_http_response. Terminating: …"), so the schema stays the one
+ * place that knows it.
+ */
+export function actionCatalog(): Record<string, ActionInfo> {
+  const action = (rootSchema('traffic-policy').definitions as Record<string, JsonSchema>).action;
+  const typeSchema = (action.properties as Record<string, JsonSchema>).type;
+  const names = (typeSchema.enum ?? []) as string[];
+  const docs = (typeSchema.markdownEnumDescriptions ?? []) as string[];
+  const out: Record<string, ActionInfo> = {};
+  names.forEach((name, i) => {
+    const text = docs[i] ?? '';
+    const phases = (/Phases: ([^.]+)\./.exec(text)?.[1] ?? '').split(/,\s*/).filter((p): p is Phase => (TRAFFIC_POLICY_PHASES as readonly string[]).includes(p));
+    out[name] = { phases: phases.length ? phases : [...TRAFFIC_POLICY_PHASES], terminating: /Terminating/.test(text) };
+  });
+  return out;
+}
+
+let catalog: Record<string, ActionInfo> | undefined;
 const AUTH_ACTIONS = new Set(['basic-auth', 'oauth', 'openid-connect', 'oidc', 'jwt-validation', 'saml']);
-const LEGACY_PHASES: Record<string, string> = { inbound: 'on_http_request (or on_tcp_connect for tcp/tls)', outbound: 'on_http_response' };
 
+/** Phase-level rules of a policy: the schema checks shapes; this checks what runs where and when. */
 function checkPolicy(ctx: Ctx, policy: PNode, proto: string | undefined): void {
   if (!isMap(policy)) return;
+  catalog ??= actionCatalog();
   const authActions: PNode[] = [];
   for (const phasePair of pairs(policy)) {
     const phase = scalarKey(phasePair);
     if (!phase) continue;
-    if (phase in LEGACY_PHASES) {
-      add(ctx, phasePair.key, 'warning', 'deprecated', `\`${phase}\` is the pre-3.17 name of \`${LEGACY_PHASES[phase]}\``, { tags: ['deprecated'] });
-    }
-    const effectivePhase = (phase === 'inbound' ? (proto === 'tcp' || proto === 'tls' ? TCP : REQ) : phase === 'outbound' ? RES : phase) as Phase;
-    if ((proto === 'tcp' || proto === 'tls') && effectivePhase !== TCP && (TRAFFIC_POLICY_PHASES as readonly string[]).includes(effectivePhase)) {
-      add(ctx, phasePair.key, 'error', 'policy-phase', `${proto} endpoints only run \`on_tcp_connect\`; \`${phase}\` never runs (ERR_NGROK_2230)`);
+    const effective = (phase === 'inbound' ? (proto === 'tcp' || proto === 'tls' ? TCP : 'on_http_request') : phase === 'outbound' ? 'on_http_response' : phase) as Phase;
+    const known = (TRAFFIC_POLICY_PHASES as readonly string[]).includes(effective);
+    if ((proto === 'tcp' || proto === 'tls') && known && effective !== TCP) {
+      add(ctx, phasePair.key, 'error', 'BURROW_LSP_POLICY_PHASE', `${proto} endpoints only run \`on_tcp_connect\`; \`${phase}\` would never run (ERR_NGROK_2230)`);
     }
     if (!isSeq(phasePair.value)) continue;
     let terminatedBy: string | undefined;
     for (const rule of phasePair.value.items as PNode[]) {
-      const actions = pair(rule, 'actions');
-      if (isMap(rule) && !actions) {
-        add(ctx, rule, 'error', 'policy-rule-actions', 'a rule needs at least one action (ERR_NGROK_2206)');
-        continue;
-      }
-      const hasExpressions = !!pair(rule, 'expressions') && isSeq(pair(rule, 'expressions')!.value) && (pair(rule, 'expressions')!.value as { items: unknown[] }).items.length > 0;
-      if (!isSeq(actions?.value)) continue;
-      for (const action of actions!.value.items as PNode[]) {
+      const actions = pair(rule, 'actions')?.value;
+      const expressions = pair(rule, 'expressions')?.value;
+      const conditional = isSeq(expressions) && expressions.items.length > 0;
+      if (!isSeq(actions)) continue;
+      for (const action of actions.items as PNode[]) {
         const typeNode = pair(action, 'type')?.value;
         const type = str(typeNode);
         if (!type) continue;
         if (terminatedBy) {
-          add(ctx, action, 'warning', 'policy-unreachable', `never runs: an earlier \`${terminatedBy}\` in \`${phase}\` always ends processing (ERR_NGROK_2207)`, { tags: ['unnecessary'] });
+          add(ctx, action, 'warning', 'BURROW_LSP_POLICY_UNREACHABLE', `never runs: the earlier \`${terminatedBy}\` in \`${phase}\` always ends processing (ERR_NGROK_2207)`, { tags: ['unnecessary'] });
         }
-        const info = ACTIONS[type];
-        if (!info) {
-          const guess = closest(type, Object.keys(ACTIONS));
-          add(ctx, typeNode, 'warning', 'policy-unknown-action', `unknown action type \`${type}\`${guess ? `; did you mean \`${guess}\`?` : ''}`, guess ? { data: { fix: 'replace-value', to: guess } } : {});
-          continue;
+        const info = catalog[type];
+        if (!info) continue; // unknown types are the validator's (BURROW_CONFIG_UNKNOWN_ACTION)
+        if (known && !info.phases.includes(effective)) {
+          add(ctx, typeNode, 'error', 'BURROW_LSP_ACTION_PHASE', `\`${type}\` cannot run in \`${phase}\`; it runs in ${info.phases.map((p) => `\`${p}\``).join(', ')} (ERR_NGROK_2202)`);
         }
-        if ((TRAFFIC_POLICY_PHASES as readonly string[]).includes(effectivePhase) && !info.phases.includes(effectivePhase)) {
-          add(ctx, typeNode, 'error', 'policy-action-phase', `\`${type}\` cannot run in \`${phase}\`; it runs in ${info.phases.map((p) => `\`${p}\``).join(', ')} (ERR_NGROK_2202)`);
-        }
-        if (type === 'oidc') add(ctx, typeNode, 'information', 'policy-action-alias', '`oidc` is an alias; the reference name is `openid-connect`', { data: { fix: 'replace-value', to: 'openid-connect' } });
         if (AUTH_ACTIONS.has(type)) authActions.push(typeNode ?? null);
-        if (info.terminating && !hasExpressions) terminatedBy = type;
+        if (info.terminating && !conditional) terminatedBy = type;
         checkActionConfig(ctx, type, pair(action, 'config')?.value);
       }
     }
   }
-  if (authActions.length > 1) {
-    for (const n of authActions.slice(1)) add(ctx, n, 'warning', 'policy-multiple-auth', 'only one authentication action is allowed per endpoint (ERR_NGROK_2239)');
-  }
+  for (const n of authActions.slice(1)) add(ctx, n, 'warning', 'BURROW_LSP_MULTIPLE_AUTH', 'only one authentication action is allowed per endpoint (ERR_NGROK_2239)');
 }
 
 function checkStringList(ctx: Ctx, node: PNode | undefined, check: (s: string) => string | undefined, code: string): void {
@@ -237,46 +194,13 @@ function checkStringList(ctx: Ctx, node: PNode | undefined, check: (s: string) =
 
 function checkActionConfig(ctx: Ctx, type: string, config: PNode | undefined): void {
   if (!isMap(config)) return;
-  switch (type) {
-    case 'basic-auth':
-      checkStringList(ctx, pair(config, 'credentials')?.value, checkCredential, 'basic-auth');
-      break;
-    case 'restrict-ips':
-      checkStringList(ctx, pair(config, 'allow')?.value, checkCidr, 'cidr');
-      checkStringList(ctx, pair(config, 'deny')?.value, checkCidr, 'cidr');
-      break;
-    case 'set-vars': {
-      const vars = pair(config, 'vars')?.value;
-      if (isSeq(vars)) for (const v of vars.items as PNode[]) if (isMap(v) && v.items.length !== 1) add(ctx, v, 'error', 'set-vars', 'each `vars` entry is a map with exactly one key (ERR_NGROK_2252)');
-      break;
-    }
-    case 'custom-response':
-      if (pair(config, 'content')) add(ctx, pair(config, 'content')!.key, 'warning', 'deprecated', '`content` is deprecated; use `body`', { tags: ['deprecated'], data: { fix: 'rename-key', to: 'body' } });
-      break;
+  if (type === 'restrict-ips') {
+    checkStringList(ctx, pair(config, 'allow')?.value, checkCidr, 'BURROW_LSP_CIDR');
+    checkStringList(ctx, pair(config, 'deny')?.value, checkCidr, 'BURROW_LSP_CIDR');
   }
 }
 
 // ---- agent config ----------------------------------------------------------------------------
-
-/** v2 top-level keys that live under `agent:` in v3 (with their v3 names). */
-export const V2_AGENT_KEYS: Record<string, string | null> = {
-  authtoken: 'authtoken', api_key: 'api_key', connect_interface: 'connect_interface', connect_timeout: 'connect_timeout',
-  console_ui: 'console_ui', console_ui_color: 'console_ui_color', crl_noverify: 'crl_noverify', dns_resolver_ips: 'dns_resolver_ips',
-  heartbeat_interval: 'heartbeat_interval', heartbeat_tolerance: 'heartbeat_tolerance', inspect_db_size: 'inspect_db_size',
-  log_level: 'log_level', log_format: 'log_format', log: 'log', metadata: 'metadata', proxy_url: 'proxy_url',
-  remote_management: 'remote_management', update_channel: 'update_channel', update_check: 'update_check', web_addr: 'web_addr',
-  web_allow_hosts: 'web_allow_hosts', server_addr: 'connect_url', root_cas: 'connect_cas', region: null,
-};
-
-/** Deprecated tunnel keys and what replaces them (used for warnings and the quick fixes). */
-export const DEPRECATED_TUNNEL_KEYS: Record<string, string> = {
-  hostname: 'deprecated since agent 3.2.1; use `domain`',
-  subdomain: 'deprecated since agent 3.2.1; use `domain` (the full host name)',
-  bind_tls: 'renamed in agent 3.0; use `schemes` (`true` → `[https]`, `false` → `[http]`, `both` → `[http, https]`)',
-  auth: 'renamed in agent 3.0; use `basic_auth: ["user:password"]`',
-  policy: 'renamed `traffic_policy` in agent 3.14',
-  client_cas: 'renamed `mutual_tls_cas`',
-};
 
 function checkTunnel(ctx: Ctx, tunnel: PNode): void {
   if (!isMap(tunnel)) return;
@@ -285,31 +209,18 @@ function checkTunnel(ctx: Ctx, tunnel: PNode): void {
   const addrText = str(addr?.value);
   if (addr && addrText !== undefined) {
     const bad = checkUpstream(addrText, proto);
-    if (bad) add(ctx, addr.value, 'error', 'addr', bad);
+    if (bad) add(ctx, addr.value, 'error', 'BURROW_LSP_ADDR', bad);
   }
-  const nameKeys = ['domain', 'subdomain', 'hostname'].map((k) => pair(tunnel, k)).filter((p): p is PPair => !!p);
-  if (nameKeys.length > 1) {
-    for (const p of nameKeys.slice(1)) {
-      add(ctx, p.key, 'error', 'exclusive-keys', `\`${nameKeys.map((k) => scalarKey(k)).join('`, `')}\`: use only one of \`domain\`, \`subdomain\`, \`hostname\` (ERR_NGROK_9021)`);
-    }
-  }
-  for (const [key, why] of Object.entries(DEPRECATED_TUNNEL_KEYS)) {
-    const p = pair(tunnel, key);
-    if (p) add(ctx, p.key, 'warning', 'deprecated', `\`${key}\` is ${why}`, { tags: ['deprecated'], data: { fix: 'replace-deprecated', key } });
-  }
-  if (pair(tunnel, 'bind_tls') && pair(tunnel, 'schemes')) add(ctx, pair(tunnel, 'bind_tls')!.key, 'error', 'exclusive-keys', '`bind_tls` and `schemes` cannot both be set');
-  if (pair(tunnel, 'policy') && pair(tunnel, 'traffic_policy')) add(ctx, pair(tunnel, 'policy')!.key, 'error', 'exclusive-keys', '`policy` and `traffic_policy` cannot both be set (ERR_NGROK_9025)');
+  // The schema checks `auth` has a `:`; the agent also wants an 8..128 character password.
   const auth = pair(tunnel, 'auth');
   const authText = str(auth?.value);
-  if (auth && authText !== undefined) {
+  if (auth && authText?.includes(':')) {
     const bad = checkCredential(authText);
-    if (bad) add(ctx, auth.value, 'error', 'basic-auth', bad);
+    if (bad) add(ctx, auth.value, 'error', 'BURROW_LSP_BASIC_AUTH', bad);
   }
-  checkStringList(ctx, pair(tunnel, 'basic_auth')?.value, checkCredential, 'basic-auth');
   const ipr = pair(tunnel, 'ip_restriction')?.value;
-  checkStringList(ctx, pair(ipr, 'allow_cidrs')?.value, checkCidr, 'cidr');
-  checkStringList(ctx, pair(ipr, 'deny_cidrs')?.value, checkCidr, 'cidr');
-  if (proto && proto !== 'tcp' && pair(tunnel, 'remote_addr')) add(ctx, pair(tunnel, 'remote_addr')!.key, 'error', 'wrong-proto-key', `\`remote_addr\` is for tcp tunnels; this is a ${proto} tunnel`);
+  checkStringList(ctx, pair(ipr, 'allow_cidrs')?.value, checkCidr, 'BURROW_LSP_CIDR');
+  checkStringList(ctx, pair(ipr, 'deny_cidrs')?.value, checkCidr, 'BURROW_LSP_CIDR');
   for (const key of ['traffic_policy', 'policy']) {
     const p = pair(tunnel, key);
     if (p) checkPolicy(ctx, p.value, proto);
@@ -327,19 +238,15 @@ function checkEndpoint(ctx: Ctx, endpoint: PNode): void {
   if (!isMap(endpoint)) return;
   const urlPair = pair(endpoint, 'url');
   const url = str(urlPair?.value);
-  if (urlPair && url !== undefined) {
-    const bad = checkEndpointUrl(url);
-    if (bad) add(ctx, urlPair.value, 'error', 'endpoint-url', bad);
-  }
+  const port = url ? /:(\d+)$/.exec(url.trim())?.[1] : undefined;
+  const portProblem = port ? checkPort(port) : undefined;
+  if (portProblem) add(ctx, urlPair!.value, 'error', 'BURROW_LSP_PORT', portProblem);
   const proto = endpointProto(url);
   const upstream = pair(pair(endpoint, 'upstream')?.value, 'url');
   const up = str(upstream?.value);
   if (upstream && up !== undefined) {
     const bad = checkUpstream(up, proto === 'http' ? undefined : proto);
-    if (bad) add(ctx, upstream.value, 'error', 'addr', bad);
-  }
-  if (pair(endpoint, 'traffic_policy') && pair(endpoint, 'traffic_policy_file')) {
-    add(ctx, pair(endpoint, 'traffic_policy_file')!.key, 'error', 'exclusive-keys', '`traffic_policy` and `traffic_policy_file` cannot both be set');
+    if (bad) add(ctx, upstream.value, 'error', 'BURROW_LSP_ADDR', bad);
   }
   const tp = pair(endpoint, 'traffic_policy');
   if (tp) checkPolicy(ctx, tp.value, proto);
@@ -359,50 +266,9 @@ export function semanticChecks(input: SemanticInput): Problem[] {
     return ctx.problems;
   }
   if (!isMap(root)) return ctx.problems;
-
-  if (input.version === '3') {
-    for (const p of pairs(root)) {
-      const key = scalarKey(p);
-      if (key && key in V2_AGENT_KEYS && key !== 'metadata') {
-        const v3 = V2_AGENT_KEYS[key];
-        add(ctx, p.key, 'error', 'wrong-version-key',
-          v3 === null ? `\`${key}\` does not exist in version 3 (remove it)` : `in version 3, \`${key}\` belongs under \`agent:\`${v3 !== key ? ` as \`${v3}\`` : ''}`,
-          v3 === null ? {} : { data: { fix: 'move-under-agent', key } });
-      }
-    }
-  } else {
-    for (const key of ['agent', 'endpoints']) {
-      const p = pair(root, key);
-      if (p) add(ctx, p.key, 'error', 'wrong-version-key', `\`${key}\` needs \`version: "3"\` (this file is version 2)`);
-    }
-    const region = pair(root, 'region');
-    if (region) add(ctx, region.key, 'warning', 'deprecated', '`region` is deprecated: the agent picks the closest point of presence', { tags: ['deprecated'] });
-  }
-  if (!pair(root, 'version')) {
-    add(ctx, pairs(root)[0]?.key ?? root, 'error', 'missing-version', `\`version\` is required (agent ≥ 3.0); this file looks like version ${input.version}`, {
-      data: { fix: 'add-version', version: input.version },
-    });
-  }
-
-  const tunnels = pair(root, 'tunnels');
-  for (const t of pairs(tunnels?.value)) {
-    const name = scalarKey(t);
-    if (name !== undefined) checkTunnel(ctx, t.value);
-  }
-
-  const endpoints = pair(root, 'endpoints');
-  if (isSeq(endpoints?.value)) {
-    const seen = new Map<string, PNode>();
-    for (const t of pairs(tunnels?.value)) if (scalarKey(t)) seen.set(scalarKey(t)!, t.key);
-    for (const ep of endpoints!.value.items as PNode[]) {
-      checkEndpoint(ctx, ep);
-      const nameNode = pair(ep, 'name')?.value;
-      const name = str(nameNode);
-      if (name === undefined) continue;
-      if (seen.has(name)) add(ctx, nameNode, 'error', 'duplicate-name', `another tunnel or endpoint is already named \`${name}\`; \`burrow start ${name}\` would be ambiguous`);
-      else seen.set(name, nameNode ?? null);
-    }
-  }
+  for (const t of pairs(pair(root, 'tunnels')?.value)) checkTunnel(ctx, t.value);
+  const endpoints = pair(root, 'endpoints')?.value;
+  if (isSeq(endpoints)) for (const ep of endpoints.items as PNode[]) checkEndpoint(ctx, ep);
   return ctx.problems;
 }
 

@@ -57,6 +57,8 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   });
 
   connection.onInitialized(() => {
+    // Compile the schemas now rather than on the first keystroke (ajv compiles lazily, ~0.5 s).
+    setImmediate(() => service.warmUp());
     if (canPullConfiguration) {
       void connection.client.register(DidChangeConfigurationNotification.type, { section: SETTINGS_SECTION }).catch(() => undefined);
       void refreshSettings();

@@ -58,11 +58,15 @@ export class LspClient {
       this.waiters = this.waiters.filter((w) => !ready.includes(w));
       for (const w of ready) w.resolve(p);
     });
-    this.connection.onNotification('burrow/documentKind', (p: DocumentKindParams) => this.kinds.set(p.uri, p));
+    this.connection.onNotification('burrow/documentKind', (p: DocumentKindParams) => {
+      this.kinds.set(p.uri, p);
+    });
     // The server may ask for settings; answer like a client without any configured.
     this.connection.onRequest('workspace/configuration', (p: { items: unknown[] }) => p.items.map(() => null));
     this.connection.onRequest('client/registerCapability', () => null);
-    this.connection.onNotification('window/logMessage', (m: { message: string }) => this.stderr.push(m.message));
+    this.connection.onNotification('window/logMessage', (m: { message: string }) => {
+      this.stderr.push(m.message);
+    });
     this.connection.listen();
   }
 

@@ -54,10 +54,10 @@ describe('language server over stdio (dist/server.js)', function () {
       '',
     ].join('\n');
     const diags = await client.open(uri, text);
-    const addr = diags.find((d) => d.message.includes('out of range'));
+    const addr = diags.find((d) => String(d.message).includes('out of range'));
     assert.ok(addr, JSON.stringify(diags));
     assert.equal(underlined(text, addr.range), '70000');
-    const pass = diags.find((d) => d.message.includes('8 to 128'));
+    const pass = diags.find((d) => String(d.message).includes('8 to 128'));
     assert.ok(pass, JSON.stringify(diags));
     assert.equal(underlined(text, pass.range), '"alice:short"');
     await client.close(uri);
