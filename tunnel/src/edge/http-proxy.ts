@@ -115,12 +115,17 @@ function errorCodeOf(err: unknown): EdgeErrorCode {
 /** Proxies one HTTP request through the agent session. */
 export function proxyHttp(req: ClientRequest, res: ClientResponse, target: HttpTarget, scheme: Scheme): void {
   const clientIp = clientIpOf(req);
+  const hasBody = requestHasBody(req);
+  const rawHeaders = upstreamRequestHeaders(req, scheme, clientIp, false, target.requestHeaders);
+  // Framing is re-serialized, never copied: a body without Content-Length (chunked, or HTTP/2)
+  // goes upstream chunked whatever the method, or a GET/DELETE body would be read as a new request.
+  if (hasBody && !rawHeaders.some((v, i) => i % 2 === 0 && v.toLowerCase() === 'content-length')) {
+    rawHeaders.push('Transfer-Encoding', 'chunked');
+  }
   const open: HttpOpen = {
     kind: 'http', binding: target.id, remoteAddr: clientIp, scheme,
-    method: req.method ?? 'GET', url: req.url ?? '/', httpVersion: req.httpVersion,
-    rawHeaders: upstreamRequestHeaders(req, scheme, clientIp, false, target.requestHeaders),
+    method: req.method ?? 'GET', url: req.url ?? '/', httpVersion: req.httpVersion, rawHeaders,
   };
-  const hasBody = requestHasBody(req);
   let stream: MuxStream;
   try {
     stream = target.session.openStream(open, !hasBody);
