@@ -2,15 +2,19 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 
 const BIN = path.resolve(__dirname, '../../dist/burrow.js');
+// Every run gets its own HOME so the machine's real ngrok.yml never leaks into a test.
+const HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-cli-home-'));
 
 interface Run { child: ChildProcess; stdout: string; stderr: string; exited: Promise<number | null> }
 
 function run(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, HOME, XDG_CONFIG_HOME: path.join(HOME, '.config'), BURROW_AUTHTOKEN: '', NGROK_AUTHTOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const r: Run = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
   child.stdout!.on('data', (d) => { r.stdout += d; });
   child.stderr!.on('data', (d) => { r.stderr += d; });
@@ -111,5 +115,61 @@ describe('burrow CLI', () => {
     });
     assert.equal(res, 'hello from upstream /x');
     assert.doesNotMatch(edge.stdout, /good-token/, 'edge logs never carry tokens');
+  });
+
+  describe('with ngrok.yml', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-cli-config-'));
+    const write = (name: string, text: string) => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, text);
+      return file;
+    };
+
+    it('config check prints file:line:col for each problem and exits 2; a valid file prints "valid" and exits 0', async () => {
+      const bad = write('bad.yml', 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 3000\n    colour: blue\n');
+      const r = run(['config', 'check', '--config', bad]);
+      assert.equal(await r.exited, 2);
+      assert.match(r.stdout, new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:6:5: .*colour`, 'm'));
+      const good = write('good.yml', 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 3000\n');
+      const ok = run(['config', 'check', '--config', good]);
+      assert.equal(await ok.exited, 0);
+      assert.equal(ok.stdout, 'valid\n');
+    });
+
+    it('start --all brings every tunnel of a multi-tunnel file online', async () => {
+      const file = write('multi.yml', [
+        'version: "2"', 'tunnels:',
+        '  one:', '    proto: http', `    addr: ${upstreamPort}`,
+        '  two:', '    proto: http', `    addr: ${upstreamPort}`, '    subdomain: second',
+        '  three:', '    proto: tcp', `    addr: ${upstreamPort}`, '',
+      ].join('\n'));
+      const r = run(['start', '--all', '--config', file, '--log', 'stdout', '--log-format', 'json']);
+      children.push(r.child);
+      const started = await waitFor(() => {
+        const recs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>).filter((o) => o.msg === 'started tunnel');
+        return recs.length === 3 ? recs : undefined;
+      }, 'three tunnels');
+      assert.deepEqual(started.map((t) => t.name).sort(), ['one', 'three', 'two']);
+      const two = started.find((t) => t.name === 'two')!;
+      assert.match(two.url, /^http:\/\/second\.localhost:\d+$/);
+      assert.equal((await get(`${two.url}/2`)).body, 'hello from upstream /2');
+      assert.match(started.find((t) => t.name === 'three')!.url, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+    });
+
+    it('start NAME refuses an unknown name, listing the defined ones', async () => {
+      const file = write('one.yml', 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 3000\n');
+      const r = run(['start', 'api', '--config', file]);
+      assert.equal(await r.exited, 2);
+      assert.match(r.stderr, /no tunnel or endpoint named "api".*defined: web/);
+    });
+
+    it('config add-authtoken writes the token into the default file and never prints it', async () => {
+      const r = run(['config', 'add-authtoken', 'secret-token-123']);
+      assert.equal(await r.exited, 0);
+      const file = path.join(HOME, '.config', 'ngrok', 'ngrok.yml');
+      assert.match(fs.readFileSync(file, 'utf8'), /authtoken: "?secret-token-123"?/);
+      assert.doesNotMatch(r.stdout + r.stderr, /secret-token-123/);
+      fs.rmSync(file);
+    });
   });
 });

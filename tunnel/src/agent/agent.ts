@@ -164,7 +164,6 @@ export class Agent extends EventEmitter<AgentEvents> {
       const e = err as { code?: string; message: string };
       throw new AgentError(e.code ?? 'ERR_BURROW_INTERNAL', e.message);
     }
-    this.emit('tunnel', publicState(tunnel));
     return publicState(tunnel);
   }
 

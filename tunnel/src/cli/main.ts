@@ -3,6 +3,7 @@
 // Exit codes: 0 done, 1 runtime failure (refused, unreachable), 2 usage or config error.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Agent, AgentError } from '../agent/agent';
+import { formatProblem, hasErrors, loadConfig, runAddAuthtoken, runConfigCheck, type AgentSettings, type LoadedConfig } from '../config';
 import { Edge } from '../edge/edge';
 import { loadCertificate } from '../edge/tls-cert';
 import { TokenSet } from '../edge/tokens';
@@ -18,6 +19,9 @@ Usage:
   burrow http ADDR [flags]     expose an HTTP service (ADDR: 3000, host:port, http(s)://…, file:///dir)
   burrow tcp ADDR [flags]      expose a TCP service
   burrow tls ADDR --domain D   expose a TLS service, routed by SNI without terminating
+  burrow start NAME…|--all|--none   start tunnels/endpoints from ngrok.yml (--config FILE, repeatable)
+  burrow config check          validate the config files (file:line:col: message)
+  burrow config add-authtoken TOKEN   save the authtoken to the default config file
   burrow edge [flags]          run a standalone edge for agents to connect to
   burrow version
 
@@ -36,6 +40,7 @@ Endpoint flags:
 Agent flags:
   --edge URL                   edge to connect to (default: an embedded edge on 127.0.0.1:8480)
   --authtoken T                also BURROW_AUTHTOKEN or NGROK_AUTHTOKEN
+  --config FILE                ngrok.yml to read (repeatable; default: ngrok's default location)
   --log stdout|stderr|PATH|false   --log-format term|logfmt|json   --log-level info
 
 Edge flags:
@@ -48,6 +53,7 @@ Edge flags:
 
 const COMMON_FLAGS = {
   help: { type: 'boolean', short: 'h' },
+  config: { type: 'string', multiple: true },
   authtoken: { type: 'string' },
   edge: { type: 'string' },
   log: { type: 'string' },
@@ -104,20 +110,71 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
   });
 }
 
+class ConfigError extends Error {
+  readonly code = 'ERR_BURROW_CONFIG';
+}
+
+type AgentFlags = { authtoken?: string; edge?: string; config?: string[]; log?: string; 'log-format'?: string; 'log-level'?: string };
+
+/** The config files (default location unless --config), with the CLI flag and env overriding the authtoken. */
+function agentConfig(values: AgentFlags): LoadedConfig {
+  const config = loadConfig({ paths: values.config, authtoken: values.authtoken });
+  for (const p of config.problems) process.stderr.write(`${formatProblem(p)}\n`);
+  if (hasErrors(config.problems)) throw new ConfigError(`the configuration has errors (${config.files.join(', ')}): fix them or run burrow config check`);
+  return config;
+}
+
 async function runEndpoint(proto: 'http' | 'tcp' | 'tls', args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { ...COMMON_FLAGS, ...ENDPOINT_FLAGS });
   if (values.help) return help();
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
   const spec = endpointFromFlags(proto, positionals[0], values as EndpointFlagValues);
   if (proto === 'tls' && !spec.domain && !spec.subdomain) throw new UsageError('burrow tls needs --domain (TLS endpoints are routed by SNI)');
-  return runAgent([spec], values);
+  return runAgent([spec], agentConfig(values).settings, values);
 }
 
-async function runAgent(specs: EndpointSpec[], values: { authtoken?: string; edge?: string; log?: string; 'log-format'?: string; 'log-level'?: string }): Promise<number> {
-  const logger = loggerFrom(values, false);
-  const authtoken = values.authtoken ?? process.env.BURROW_AUTHTOKEN ?? process.env.NGROK_AUTHTOKEN;
-  const edgeUrl = values.edge ?? process.env.BURROW_EDGE;
-  const agent = new Agent({ edgeUrl, authtoken });
+/** `burrow start NAME… | --all | --none`: tunnels and endpoints from the config files. */
+async function runStart(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...COMMON_FLAGS, all: { type: 'boolean' }, none: { type: 'boolean' } });
+  if (values.help) return help();
+  if ([values.all, values.none, positionals.length > 0].filter(Boolean).length !== 1) {
+    throw new UsageError('burrow start needs tunnel names, --all, or --none');
+  }
+  const config = agentConfig(values);
+  let specs = config.endpoints;
+  if (values.none) specs = [];
+  else if (!values.all) {
+    const known = new Map(config.endpoints.map((e) => [e.name, e]));
+    const missing = positionals.filter((n) => !known.has(n));
+    if (missing.length) {
+      throw new ConfigError(`no tunnel or endpoint named ${missing.map((n) => `"${n}"`).join(', ')} in ${config.files.join(', ') || 'the config (no file found)'}; defined: ${[...known.keys()].join(', ') || 'none'}`);
+    }
+    specs = positionals.map((n) => known.get(n)!);
+  }
+  return runAgent(specs, config.settings, values);
+}
+
+async function runConfig(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parse(rest, { help: { type: 'boolean', short: 'h' }, config: { type: 'string', multiple: true } });
+  if (values.help) return help();
+  const stdout = { write: (t: string) => process.stdout.write(t) };
+  const stderr = { write: (t: string) => process.stderr.write(t) };
+  if (sub === 'check') {
+    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}" (use --config FILE)`);
+    return runConfigCheck(values.config, stdout) === 0 ? 0 : 2;
+  }
+  if (sub === 'add-authtoken') {
+    if (positionals.length !== 1) throw new UsageError('usage: burrow config add-authtoken TOKEN [--config FILE]');
+    return runAddAuthtoken(positionals[0], values.config?.at(-1), stdout, stderr);
+  }
+  throw new UsageError(`unknown config command "${sub ?? ''}": use burrow config check | add-authtoken TOKEN`);
+}
+
+async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: AgentFlags): Promise<number> {
+  const logger = loggerFrom({ ...values, log: values.log ?? (settings.log === false ? undefined : settings.log), 'log-format': values['log-format'] ?? settings.logFormat }, false);
+  const edgeUrl = values.edge ?? process.env.BURROW_EDGE ?? settings.edgeUrl;
+  const agent = new Agent({ edgeUrl, authtoken: settings.authtoken });
   agent.on('tunnel', (t) => logger.log(t.status === 'online' ? 'info' : 'warn', t.status === 'online' ? 'started tunnel' : `tunnel ${t.status}`, {
     obj: 'tunnels', name: t.name, addr: t.upstreamUrl, url: t.urls.join(' '), err: t.error?.message,
   }));
@@ -216,6 +273,10 @@ export async function main(argv: string[]): Promise<number> {
         return await runEndpoint(command, rest);
       case 'edge':
         return await runEdge(rest);
+      case 'start':
+        return await runStart(rest);
+      case 'config':
+        return await runConfig(rest);
       case 'version':
       case '--version':
         process.stdout.write(`burrow version ${VERSION}\n`);
@@ -229,7 +290,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"; run burrow help`);
     }
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
       printError(err.message, err.code);
       return 2;
     }
