@@ -101,7 +101,7 @@ describe('capture store', () => {
 
   it('follows inspect_db_size: 0 → 50 MB, -1 → disabled', () => {
     assert.equal(storeBytesFromInspectDbSize(0), DEFAULT_INSPECT_DB_SIZE);
-    assert.equal(storeBytesFromInspectDbSize(undefined), 50_000_000);
+    assert.equal(storeBytesFromInspectDbSize(undefined), 50 * 1024 * 1024);
     assert.equal(storeBytesFromInspectDbSize(1234), 1234);
     const off = CaptureStore.fromInspectDbSize(-1);
     assert.equal(off.enabled, false);

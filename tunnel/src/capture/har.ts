@@ -14,6 +14,7 @@ import {
   requestHead,
   requestUrl,
   responseHead,
+  statusText,
   utf8OrUndefined,
   type HeaderPair,
 } from './http';
@@ -142,7 +143,7 @@ export function exchangeToHarEntry(ex: CapturedExchange, opts: HarOptions = {}):
     if (res.body.truncated) content._truncated = true;
     entry.response = {
       status: res.statusCode,
-      statusText: res.statusMessage,
+      statusText: statusText(res),
       httpVersion: `HTTP/${res.httpVersion}`,
       cookies: responseCookies(res.rawHeaders),
       headers: pairs(headerPairs(res.rawHeaders)),

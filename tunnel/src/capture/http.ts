@@ -1,5 +1,6 @@
 // Small HTTP helpers shared by the capture serialisers (ngrok JSON, HAR, curl).
 
+import { STATUS_CODES } from 'node:http';
 import zlib from 'node:zlib';
 import type { CapturedBody, CapturedExchange, CapturedRequest, CapturedResponse } from './store';
 
@@ -80,8 +81,13 @@ export function requestHead(req: CapturedRequest): string {
   return headBlock(`${req.method} ${req.uri} ${wireVersion(req.httpVersion)}`, req.rawHeaders);
 }
 
+/** The reason phrase, filled in from the status code when the upstream sent none (HTTP/2). */
+export function statusText(res: CapturedResponse): string {
+  return res.statusMessage || STATUS_CODES[res.statusCode] || '';
+}
+
 export function responseHead(res: CapturedResponse): string {
-  return headBlock(`${wireVersion(res.httpVersion)} ${res.statusCode} ${res.statusMessage}`, res.rawHeaders);
+  return headBlock(`${wireVersion(res.httpVersion)} ${res.statusCode} ${statusText(res)}`, res.rawHeaders);
 }
 
 /** The body as it travelled: re-framed as one chunk when the message used chunked encoding. */

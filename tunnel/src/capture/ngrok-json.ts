@@ -8,7 +8,7 @@
 // and so do we: Burrow's extra fields (`state`, `error`, `replay_of`, `body_size`,
 // `body_truncated`) never rename or retype ngrok's.
 
-import { headerValue, ngrokHeaders, protoString, rawMessage } from './http';
+import { headerValue, ngrokHeaders, protoString, rawMessage, statusText } from './http';
 import type { CaptureError, CapturedExchange, ExchangeState } from './store';
 
 export const REQUESTS_URI = '/api/requests/http';
@@ -74,7 +74,7 @@ export function exchangeToNgrokJson(ex: CapturedExchange, opts: SerialiseOptions
   const res = ex.response;
   if (res) {
     response = {
-      status: `${res.statusCode} ${res.statusMessage}`.trim(),
+      status: `${res.statusCode} ${statusText(res)}`.trim(),
       status_code: res.statusCode,
       proto: protoString(res.httpVersion),
       headers: ngrokHeaders(res.rawHeaders),

@@ -136,8 +136,8 @@ export interface CaptureStoreOptions {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
-/** ngrok: `inspect_db_size: 0` means 50 MB. */
-export const DEFAULT_INSPECT_DB_SIZE = 50 * 1000 * 1000;
+/** ngrok: `inspect_db_size: 0` means 50 MB (read as MiB, as the config loader does). */
+export const DEFAULT_INSPECT_DB_SIZE = 50 * 1024 * 1024;
 
 /** Maps ngrok's `inspect_db_size` to a store size: 0/undefined → 50 MB, negative → disabled (0). */
 export function storeBytesFromInspectDbSize(inspectDbSize: number | undefined): number {

@@ -1,0 +1,127 @@
+// AgentBackend over the real Agent: turns its tunnel states and events into ngrok's tunnel
+// objects, feeds the metrics, validates `POST /api/tunnels` bodies with the shared config schema,
+// and implements replay. The API server only ever sees the AgentBackend interface.
+
+import { EventEmitter } from 'node:events';
+import { tunnelToSpec, validateDocument } from '../../config';
+import type { TunnelV2 } from '../../config/types';
+import type { CaptureStore } from '../../capture/store';
+import { VERSION } from '../../version';
+import { AgentError, type Agent, type TunnelState } from '../agent';
+import { API_ERRORS, ApiError, type AgentBackend, type AgentStatus, type ReplayRequest, type TunnelEvent, type TunnelInfo } from './backend';
+import { TunnelMetrics } from './metrics';
+import { buildReplayRequest, sendReplay } from './replay';
+
+export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> implements AgentBackend {
+  private readonly metrics = new Map<string, TunnelMetrics>();
+  private readonly known = new Set<string>();
+
+  constructor(
+    private readonly agent: Agent,
+    readonly capture: CaptureStore,
+  ) {
+    super();
+    agent.on('tunnel', (t) => {
+      const type = this.known.has(t.name) ? 'tunnel_updated' : 'tunnel_started';
+      this.known.add(t.name);
+      this.emit('tunnel', { type, tunnel: this.info(t) });
+    });
+    agent.on('tunnel-removed', (t) => {
+      this.known.delete(t.name);
+      this.metrics.delete(t.name);
+      this.emit('tunnel', { type: 'tunnel_stopped', name: t.name });
+    });
+    agent.on('exchange', ({ tunnel, durationMs }) => {
+      const m = this.metricsFor(tunnel);
+      m.connClosed(durationMs);
+      if (agent.tunnel(tunnel)?.spec.proto === 'http') m.httpRequest(durationMs);
+    });
+  }
+
+  private metricsFor(name: string): TunnelMetrics {
+    let m = this.metrics.get(name);
+    if (!m) this.metrics.set(name, (m = new TunnelMetrics()));
+    return m;
+  }
+
+  private info(t: TunnelState): TunnelInfo {
+    const publicUrl = preferredUrl(t.urls);
+    return {
+      name: t.name,
+      public_url: publicUrl,
+      public_urls: t.urls,
+      proto: publicUrl ? new URL(publicUrl).protocol.replace(':', '') : t.spec.proto,
+      config: { addr: t.upstreamUrl, inspect: t.spec.inspect },
+      metrics: this.metricsFor(t.name).toJSON(t.conns.open),
+      status: t.status,
+      ...(t.error ? { error: t.error } : {}),
+      definition: t.spec,
+    };
+  }
+
+  tunnels(): TunnelInfo[] {
+    return this.agent.tunnels().map((t) => this.info(t));
+  }
+
+  publicUrl(tunnelName: string): string | undefined {
+    const t = this.agent.tunnel(tunnelName);
+    return t ? preferredUrl(t.urls) || undefined : undefined;
+  }
+
+  async startTunnel(def: unknown): Promise<TunnelInfo> {
+    const invalid = (err: string): ApiError => new ApiError(400, API_ERRORS.INVALID_TUNNEL, 'invalid tunnel configuration', { err });
+    if (typeof def !== 'object' || def === null || Array.isArray(def)) throw invalid('the body must be a JSON object with the tunnel definition');
+    const { name, ...rest } = def as Record<string, unknown>;
+    if (typeof name !== 'string' || name.trim() === '') throw invalid('"name" (string) is required');
+    // Same schema and checks as ngrok.yml: validate the body as the only tunnel of a v2 file.
+    const doc = JSON.stringify({ version: '2', tunnels: { [name]: rest } }, null, 2);
+    const result = validateDocument(doc, 'POST /api/tunnels', { kind: 'agent' });
+    const errors = result.problems.filter((p) => p.severity === 'error');
+    if (errors.length) throw invalid(errors.map((p) => p.message).join('; '));
+    const tunnels = (result.data as { tunnels?: Record<string, TunnelV2> } | undefined)?.tunnels;
+    const spec = tunnels?.[name] && tunnelToSpec(name, tunnels[name], this.capture.enabled);
+    if (!spec) throw invalid('labeled tunnels are not supported; give the tunnel a "proto"');
+    try {
+      return this.info(await this.agent.startTunnel(spec));
+    } catch (err) {
+      if (err instanceof AgentError) {
+        const status = err.code === 'ERR_BURROW_TUNNEL_EXISTS' ? 409 : err.code === 'ERR_BURROW_UPSTREAM_ADDR' ? 400 : 502;
+        throw new ApiError(status, status === 400 ? API_ERRORS.INVALID_TUNNEL : API_ERRORS.TUNNEL_START_FAILED, 'could not start the tunnel', { err: `${err.code}: ${err.message}` });
+      }
+      throw err;
+    }
+  }
+
+  stopTunnel(name: string): Promise<boolean> {
+    return this.agent.stopTunnel(name);
+  }
+
+  async replay(req: ReplayRequest): Promise<string> {
+    const ex = this.capture.get(req.id);
+    if (!ex) throw new ApiError(404, API_ERRORS.NOT_FOUND, `captured request "${req.id}" not found`);
+    const tunnelName = req.tunnelName ?? ex.tunnelName;
+    const tunnel = this.agent.tunnel(tunnelName);
+    if (!tunnel) throw new ApiError(404, API_ERRORS.NOT_FOUND, `tunnel "${tunnelName}" not found`);
+    const out = buildReplayRequest(ex, req.modifications);
+    return sendReplay(this.capture, { tunnelName, spec: tunnel.spec }, out, { replayOf: ex.id, remoteAddr: ex.remoteAddr });
+  }
+
+  status(): AgentStatus {
+    const latency = this.agent.latencyMs;
+    let region = 'local';
+    try {
+      region = this.agent.embedded ? 'local' : new URL(this.agent.edgeUrl).host;
+    } catch { /* not started yet */ }
+    return {
+      status: this.agent.online ? 'online' : this.agent.edgeUrl ? 'reconnecting' : 'starting',
+      agent_version: VERSION,
+      session: { legs: this.agent.online ? [{ region, latency: Math.round((latency ?? 0) * 1e6) }] : [] },
+      edge_url: this.agent.edgeUrl,
+    };
+  }
+}
+
+/** ngrok reports the https URL when a tunnel has both. */
+function preferredUrl(urls: string[]): string {
+  return urls.find((u) => u.startsWith('https:')) ?? urls[0] ?? '';
+}
