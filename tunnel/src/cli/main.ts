@@ -10,6 +10,7 @@ import { TokenSet } from '../edge/tokens';
 import type { EndpointSpec } from '../model';
 import { VERSION } from '../version';
 import { startConsole } from './console';
+import { ServiceError, runService } from './service';
 import { ENDPOINT_FLAGS, UsageError, endpointFromFlags, type EndpointFlagValues } from './endpoint-flags';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from './log';
 
@@ -22,6 +23,7 @@ Usage:
   burrow start NAME…|--all|--none   start tunnels/endpoints from ngrok.yml (--config FILE, repeatable)
   burrow config check          validate the config files (file:line:col: message)
   burrow config add-authtoken TOKEN   save the authtoken to the default config file
+  burrow service install|start|stop|uninstall --config FILE   run the agent under systemd
   burrow edge [flags]          run a standalone edge for agents to connect to
   burrow version
 
@@ -277,6 +279,11 @@ export async function main(argv: string[]): Promise<number> {
         return await runStart(rest);
       case 'config':
         return await runConfig(rest);
+      case 'service': {
+        const { values, positionals } = parse(rest, { help: { type: 'boolean', short: 'h' }, config: { type: 'string', multiple: true } });
+        if (values.help) return help();
+        return runService(positionals[0], values.config ?? [], process.stdout);
+      }
       case 'version':
       case '--version':
         process.stdout.write(`burrow version ${VERSION}\n`);
@@ -290,7 +297,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"; run burrow help`);
     }
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof ServiceError) {
       printError(err.message, err.code);
       return 2;
     }
