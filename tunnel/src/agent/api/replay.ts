@@ -70,7 +70,9 @@ export function sendReplay(store: CaptureStore, target: ReplayTarget, out: Outgo
   if (spec.proto !== 'http') throw replayError(400, 'cannot replay to a non-HTTP tunnel', `tunnel "${target.tunnelName}" is ${spec.proto}`);
   const upstream = parseUpstream(spec.upstream, 'http');
   if (upstream.kind !== 'http') throw replayError(400, 'cannot replay to this upstream', `tunnel "${target.tunnelName}" serves ${spec.upstream}; replay supports http(s) upstreams`);
-  const headers = withHostHeader(out.headers, spec, upstream);
+  let headers = withHostHeader(out.headers, spec, upstream);
+  // HTTP/1.1 needs a Host; Node adds none itself when headers are given as a raw list.
+  if (!headers.some(([n]) => n.toLowerCase() === 'host')) headers = [['Host', upstream.hostPort], ...headers];
   const rawHeaders = headers.flat();
   const h2 = spec.upstreamProtocol === 'http2';
   const recording: Recording | undefined = spec.inspect
@@ -120,7 +122,6 @@ export function sendReplay(store: CaptureStore, target: ReplayTarget, out: Outgo
     method: out.method,
     path: out.uri,
     headers: rawHeaders as unknown as http.OutgoingHttpHeaders,
-    setHost: !headers.some(([n]) => n.toLowerCase() === 'host'),
     rejectUnauthorized: false,
     agent: false,
   });
