@@ -105,11 +105,15 @@ export class Edge extends EventEmitter<EdgeEvents> {
       session.close({ code: 'ERR_BURROW_EDGE_SHUTDOWN', message: 'edge is shutting down' });
     }
     for (const b of this.bindings.values()) b.tcpServer?.close();
-    for (const s of this.sockets) s.destroy();
-    await Promise.all([
+    const closed = Promise.all([
       new Promise((r) => this.httpServer.close(r)),
       this.tlsServer ? new Promise((r) => this.tlsServer!.close(r)) : undefined,
     ]);
+    // Requests cut by the closed sessions get their coded 502 on the next tick: let those go out
+    // before the sockets do, so clients see ERR_NGROK_3210 rather than a hang-up.
+    await new Promise((r) => setImmediate(r));
+    for (const s of this.sockets) s.destroy();
+    await closed;
   }
 
   /** Endpoints currently bound (for status output and the admin API later). */
@@ -241,7 +245,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
     let hello: Hello | undefined;
     const helloTimer = setTimeout(() => session.close({ code: 'ERR_BURROW_HELLO_TIMEOUT', message: 'no hello within 10 s' }), 10_000);
     helloTimer.unref();
-    session.on('stream', (stream) => stream.reset({ code: 'ERR_BURROW_STREAM_REFUSED', message: 'agents may not open streams' }));
+    session.on('stream', (stream) => {
+      stream.reset({ code: 'ERR_BURROW_STREAM_REFUSED', message: 'agents may not open streams' });
+      if (!hello) session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'first message must be hello' });
+    });
     session.on('control', (msg: ControlMessage) => {
       if (!hello) {
         clearTimeout(helloTimer);

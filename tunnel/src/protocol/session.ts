@@ -35,6 +35,8 @@ export interface SessionEvents {
 export class MuxSession extends EventEmitter<SessionEvents> {
   private readonly streams = new Map<number, MuxStream>();
   private nextStreamId: number;
+  /** Highest stream id the peer has opened: ids only grow, so anything above was never opened. */
+  private lastPeerStreamId = 0;
   private outbox: Buffer[] = [];
   private outboxBytes = 0;
   private flushScheduled = false;
@@ -185,9 +187,10 @@ export class MuxSession extends EventEmitter<SessionEvents> {
   private acceptStream(frame: Frame): void {
     const id = frame.stream;
     const peerParity = this.options.role === 'edge' ? 1 : 0;
-    if (id === 0 || id % 2 !== peerParity || this.streams.has(id)) {
+    if (id === 0 || id % 2 !== peerParity || id <= this.lastPeerStreamId) {
       throw new ProtocolError('ERR_BURROW_STREAM_ID', `peer opened invalid stream id ${id}`);
     }
+    this.lastPeerStreamId = id;
     const meta = parseJsonPayload<unknown>(frame);
     const stream = new MuxStream(this, id, this.initialWindow);
     this.streams.set(id, stream);
@@ -195,11 +198,18 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     this.emit('stream', stream, meta);
   }
 
+  private wasOpened(id: number): boolean {
+    const ours = id % 2 === (this.options.role === 'edge' ? 0 : 1);
+    return ours ? id < this.nextStreamId : id <= this.lastPeerStreamId;
+  }
+
   private streamFrame(frame: Frame): void {
     const stream = this.streams.get(frame.stream);
-    // Frames for a stream we already closed can still be in flight: drop them quietly.
+    // Frames for a stream we already closed can still be in flight: drop them quietly. Frames for
+    // a stream that was never opened mean the peer is confused (or hostile): end the session.
     if (!stream) {
       if (frame.stream === 0) throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', 'stream frame on stream 0');
+      if (!this.wasOpened(frame.stream)) throw new ProtocolError('ERR_BURROW_STREAM_ID', `frame for stream ${frame.stream}, which was never opened`);
       return;
     }
     switch (frame.type) {
@@ -244,6 +254,7 @@ export class MuxStream extends Duplex {
   private pendingWrite?: { chunk: Buffer; callback: (error?: Error | null) => void };
   private localFinSent = false;
   private remoteFinReceived = false;
+  private resetSent = false;
 
   constructor(private readonly session: MuxSession, readonly id: number, window: number) {
     super({ allowHalfOpen: true, readableHighWaterMark: window, writableHighWaterMark: DATA_CHUNK_BYTES });
@@ -256,11 +267,16 @@ export class MuxStream extends Duplex {
     this.session.enqueue(encodeJsonFrame(FrameType.Meta, 0, this.id, meta));
   }
 
-  /** Resets the stream in both directions with a coded reason. */
+  /**
+   * Resets the stream in both directions with a coded reason. The local side is destroyed without
+   * an 'error' event: the caller chose this, and a stream nobody listens to yet (one refused as
+   * soon as it opened) must not turn into an uncaught exception.
+   */
   reset(error: WireError): void {
     if (!this.destroyed) {
       this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, error));
-      this.abort(error);
+      this.resetSent = true;
+      this.destroy();
     }
   }
 
@@ -329,7 +345,7 @@ export class MuxStream extends Duplex {
   override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
     // A local destroy (not a reset from the peer) tells the peer to stop too.
     const finished = this.localFinSent && this.remoteFinReceived;
-    if (!finished && !(error instanceof StreamResetError) && !this.session.isClosed) {
+    if (!finished && !this.resetSent && !(error instanceof StreamResetError) && !this.session.isClosed) {
       this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, {
         code: 'ERR_BURROW_STREAM_CANCELLED', message: error?.message ?? 'stream closed before it ended',
       }));
