@@ -5,6 +5,7 @@
 // tcp branch, so completion offers `remote_addr`, not `host_header`).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { rootSchema } from '../../tunnel/src/config';
 import { isPlainObject, type Segment, valueAtPath } from './yamlText';
 
 export interface JsonSchemaObject {
@@ -54,8 +55,7 @@ export function findSchemasDir(): string | undefined {
     path.resolve(__dirname, '../../schemas'),
     path.resolve(__dirname, '../../../schemas'),
   ];
-  return candidates.find((d): d is string => !!d && existsSync(path.join(d, 'ngrok-v3.schema.json')))
-    ?? candidates.find((d): d is string => !!d && existsSync(d) && readdirSync(d).some((f) => f.endsWith('.schema.json')));
+  return candidates.find((d): d is string => !!d && existsSync(path.join(d, 'ngrok-v3.schema.json')));
 }
 
 /** The schema files, loaded once. Missing files are simply absent (edge schemas arrive later). */
@@ -64,8 +64,13 @@ export class SchemaStore {
   private readonly byId = new Map<string, JsonSchemaObject>();
 
   constructor(readonly dir: string | undefined = findSchemasDir()) {
+    // The three config schemas come from tunnel/src/config (bundled, the very objects ajv validates
+    // with); files on disk only add what it does not have: the edge schemas.
+    this.add('ngrok-v2', rootSchema('v2') as JsonSchemaObject, 'ngrok-v2.schema.json');
+    this.add('ngrok-v3', rootSchema('v3') as JsonSchemaObject, 'ngrok-v3.schema.json');
+    this.add('traffic-policy', rootSchema('traffic-policy') as JsonSchemaObject, 'traffic-policy.schema.json');
     if (!dir || !existsSync(dir)) return;
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.schema.json')).sort()) {
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.schema.json') && !this.byId.has(f)).sort()) {
       try {
         const schema = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as JsonSchemaObject;
         this.add(file.replace(/\.schema\.json$/, ''), schema, file);
@@ -153,6 +158,7 @@ export function branchScore(store: SchemaStore, loc: Located, value: unknown, de
     if (!isPlainObject(value)) continue;
     const props = s.properties ?? {};
     for (const [k, v] of Object.entries(value)) {
+      if (v === null) continue; // `key:` with no value yet: being typed, says nothing about the branch
       const ps = props[k];
       if (ps !== undefined) {
         score += 10;
