@@ -15,7 +15,7 @@
 //   GET    /api/requests/http.har           HAR 1.2 of the whole store (Burrow)
 //   GET    /api/status                      {status, agent_version, session:{legs}, uri}
 //   GET    /api/events                      WebSocket event stream (Burrow, see EventStream)
-//   GET    /  and  /inspect/http            the inspector UI (dist/inspector)
+//   GET    /                                the inspector UI (dist/inspector); /inspect/http redirects here
 //
 // Edit-then-replay: `POST /api/requests/http` with
 //   {"id": "…", "modifications": {"method": "PUT", "uri": "/path?q", "headers": [["Name","v"],…],
@@ -240,7 +240,12 @@ export class ApiServer {
     allow(method, ['GET', 'HEAD']);
     const dir = this.inspectorDir;
     if (!dir) throw notFound('the inspector UI is not built (run the build)');
-    const rel = pathname === '/' || pathname === '/inspect/http' || pathname === '/inspect' ? 'index.html' : pathname.replace(/^\/+/, '');
+    // ngrok's inspector lives at /inspect/http; ours at / (relative asset URLs need the root).
+    if (pathname === '/inspect/http' || pathname === '/inspect') {
+      res.writeHead(302, { Location: '/' });
+      return void res.end();
+    }
+    const rel = pathname === '/' ? 'index.html' : pathname.replace(/^\/+/, '');
     const file = path.resolve(dir, rel);
     if (!file.startsWith(path.resolve(dir) + path.sep)) throw notFound('not found');
     let stat: fs.Stats;
