@@ -9,8 +9,13 @@ import { isPlainObject } from './yamlText';
 
 export const NGROK_LANGUAGE_ID = 'ngrok-yaml';
 
-/** File names (base name) that are ngrok agent configs even when the client says `yaml`. */
-const CONFIG_NAME_RE = /^(?:\.?ngrok(?:[-_.]config)?|.+\.ngrok)\.ya?ml$/i;
+/**
+ * File names (base name) of ngrok agent configs, as found in the wild: `ngrok.yml`, `.ngrok.yml`,
+ * `ngrok.dev.yml`, `ngrok_config.yml`, `ngrok-config.yaml`, `ngrok.yml.example`, `app.ngrok.yml`.
+ */
+export const CONFIG_NAME_RE = /^(?!.*policy)(?:\.?ngrok(?:[-_.][\w-]+)*\.ya?ml(?:\.(?:example|sample|dist|template|local|dev))?|[^/]+\.ngrok\.ya?ml)$/i;
+/** Traffic-policy files by name: `traffic-policy.yml`, `ngrok-policy.yaml`, `api.policy.yml`, `*.traffic-policy.json`. */
+export const POLICY_NAME_RE = /^(?:.*[-_.])?(?:traffic[-_]?policy|ngrok[-_]policy|policy)\.(?:ya?ml|json)$/i;
 /** Directories where ngrok keeps its default config (Linux/macOS/Windows, agent 2.x). */
 const CONFIG_DIR_RE = /(?:^|\/)(?:\.config\/ngrok|Library\/Application Support\/ngrok|AppData\/Local\/ngrok|\.ngrok2)\/[^/]+\.ya?ml$/i;
 
@@ -110,11 +115,17 @@ export function classify(input: ClassifyInput): Classification {
 
   const path = uriPath(uri);
   const base = path.split('/').pop() ?? '';
+  if (languageId !== NGROK_LANGUAGE_ID && POLICY_NAME_RE.test(base) && !CONFIG_NAME_RE.test(base)) {
+    const foreign = foreignShape(root, input.documentCount);
+    if (foreign) return { kind: 'none', foreign: foreign.replace('an ngrok config', 'a Traffic Policy') };
+    return { kind: 'traffic-policy' };
+  }
   const namedConfig = languageId === NGROK_LANGUAGE_ID || CONFIG_NAME_RE.test(base) || CONFIG_DIR_RE.test(path);
   if (namedConfig && languageId !== 'json' && languageId !== 'jsonc') {
-    // An ngrok.yml that holds only a policy is still a config (the agent would read it as one).
     const foreign = foreignShape(root, input.documentCount);
     if (foreign) return { kind: 'none', foreign };
+    // Phase keys and no `version`: a policy file, as tunnel/src/config's validator also decides.
+    if (isTrafficPolicyShape(root) && !(isPlainObject(root) && 'version' in root)) return { kind: 'traffic-policy' };
     return withVersion('ngrok-config');
   }
   if (isTrafficPolicyShape(root)) return { kind: 'traffic-policy' };

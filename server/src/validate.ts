@@ -18,7 +18,14 @@ export interface ValidateInput {
 
 export function validate(input: ValidateInput): Problem[] {
   const { parsed, classification } = input;
-  if (classification.kind === 'none') return [];
+  if (classification.kind === 'none') {
+    // Named like an ngrok file but something else (docker-compose, Kubernetes, Ansible): one hint
+    // on the first line instead of a flood of false errors.
+    if (!classification.foreign) return [];
+    const first = firstContentOffset(parsed.text);
+    const end = parsed.text.indexOf('\n', first);
+    return [{ start: first, end: end < 0 ? parsed.text.length : end, message: `Not checked by Burrow: this looks like ${classification.foreign}. To check it anyway, associate the file with \`ngrok-config\` in the \`burrow.languageServer.associations\` setting.`, code: 'BURROW_LSP_NOT_NGROK', severity: 'information', source: 'semantic' }];
+  }
   const schema = schemaProblems(input);
   if (classification.kind === 'edge-json') return schema;
   // Semantic checks need a tree; on a syntax error the parser's message is the useful one.
@@ -27,4 +34,10 @@ export function validate(input: ValidateInput): Problem[] {
     ? []
     : semanticChecks({ doc: parsed.doc, kind: classification.kind, version: classification.configVersion ?? '2' });
   return mergeProblems(schema, semantic);
+}
+
+/** Offset of the first line that is neither blank, a comment nor a `---` marker. */
+function firstContentOffset(text: string): number {
+  const m = /^(?:[ \t]*(?:#.*|---[ \t]*)?\r?\n)*/.exec(text);
+  return m ? m[0].length : 0;
 }

@@ -66,7 +66,9 @@ describe('language server over stdio (dist/server.js)', function () {
   it('leaves files alone that are named like an ngrok config but are not one', async () => {
     const uri = 'file:///work/c/ngrok.yml';
     const compose = 'version: "3.8"\nservices:\n  ngrok:\n    image: ngrok/ngrok\n';
-    assert.deepEqual(await client.open(uri, compose), []);
+    const diags = await client.open(uri, compose);
+    assert.deepEqual(diags.map((d) => [d.severity, d.code, d.range.start.line]), [[3, 'BURROW_LSP_NOT_NGROK', 0]]);
+    assert.match(String(diags[0].message), /docker-compose/);
     assert.equal(client.kinds.get(uri)?.kind, 'none');
     await client.close(uri);
   });
