@@ -3,7 +3,8 @@ import net from 'node:net';
 import type { MuxStream } from '../protocol/session';
 
 export function forwardRaw(stream: MuxStream, host: string, port: number): void {
-  const socket = net.connect({ host, port, noDelay: true });
+  // Half-open allowed both ways: a FIN travels as end-of-stream, the other direction goes on.
+  const socket = net.connect({ host, port, noDelay: true, allowHalfOpen: true });
   let connected = false;
   socket.once('connect', () => {
     connected = true;

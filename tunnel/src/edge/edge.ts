@@ -213,9 +213,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
       this.pipeRaw(socket, binding, hello.head);
       return;
     }
+    // No resume(): a flowing socket would drain the unshifted hello to nobody before the TLS
+    // layer reads its buffer; TLSSocket starts reading by itself.
     socket.unshift(hello.head);
     this.httpsServer!.emit('connection', socket);
-    socket.resume();
   }
 
   private pipeRaw(socket: net.Socket, binding: Binding, head?: Buffer): void {
@@ -364,7 +365,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
       port = Number(req.remoteAddr.slice(req.remoteAddr.lastIndexOf(':') + 1));
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new BindError('ERR_NGROK_9029', `"${req.remoteAddr}" has no valid port`);
     }
-    const server = net.createServer((socket) => {
+    // Half-open allowed: a client that shuts down its sending side still gets the reply.
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
       this.track(socket);
       this.pipeRaw(socket, binding);
     });
