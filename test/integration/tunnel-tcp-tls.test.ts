@@ -147,10 +147,11 @@ describe('tunnel: TCP, TLS passthrough and HTTPS', function () {
       assert.match(httpsOnly.urls[0], /^https:\/\/[a-z-]+(-\d+)?\.localhost:\d+$/);
       const hostname = new URL(httpsOnly.urls[0]).hostname;
       const { body, alpn, status } = await new Promise<{ body: string; alpn: string | false | null; status: number }>((resolve, reject) => {
-        const req = https.request({
+        const options: https.RequestOptions & tls.ConnectionOptions = {
           host: '127.0.0.1', port: httpsOnly.port, servername: hostname, method: 'POST', path: '/x',
           headers: { host: httpsOnly.host }, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], agent: false,
-        }, (rsp) => {
+        };
+        const req = https.request(options, (rsp) => {
           const alpnProtocol = (rsp.socket as tls.TLSSocket).alpnProtocol;
           let text = '';
           rsp.setEncoding('utf8');
@@ -225,7 +226,8 @@ describe('tunnel: TCP, TLS passthrough and HTTPS', function () {
       wss.on('connection', (ws) => ws.on('message', (d, binary) => ws.send(d, { binary })));
       const t = await startTunnel(agent, { upstream: String(await listen(upstream)), schemes: ['https'] });
       const hostname = new URL(t.url).hostname;
-      const ws = new WebSocket(`wss://127.0.0.1:${t.port}/`, { headers: { host: t.host }, servername: hostname, rejectUnauthorized: false });
+      const options: WebSocket.ClientOptions & tls.ConnectionOptions = { headers: { host: t.host }, servername: hostname, rejectUnauthorized: false };
+      const ws = new WebSocket(`wss://127.0.0.1:${t.port}/`, options);
       await once(ws, 'open');
       ws.send('secure hello');
       const [data] = await once(ws, 'message') as [Buffer];
