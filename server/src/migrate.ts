@@ -149,6 +149,16 @@ function endpointFrom(doc: Document, name: AnyPair, t: YAMLMap): YAMLMap {
   if (policy) ep.add(new Pair(str('traffic_policy'), policy));
   ep.commentBefore = (name.key as Scalar).commentBefore;
   ep.comment = t.comment;
+  // Comments on keys that have no place in the endpoint (`bind_tls`, `inspect`, …) go before `upstream`.
+  const carried = new Set<unknown>(ep.items);
+  const orphans = (t.items as AnyPair[])
+    .filter((p) => !carried.has(p))
+    .flatMap((p) => [(p.key as Scalar).commentBefore, (p.key as Scalar).comment, (p.value as Scalar | null)?.commentBefore, (p.value as Scalar | null)?.comment])
+    .filter((c): c is string => !!c && !(c === (addr.value as Scalar | null)?.comment));
+  if (orphans.length) {
+    const upstreamKey = (ep.items as AnyPair[]).find((p) => scalarKey(p as Pair) === 'upstream')!.key as Scalar;
+    upstreamKey.commentBefore = orphans.join('\n');
+  }
   return ep;
 }
 
@@ -175,17 +185,29 @@ export function migrateToV3(parsed: ParsedText): MigrateToV3Result {
   const endpoints = new YAMLSeq();
   const legacy = new YAMLMap();
   const rest: AnyPair[] = [];
+  let tunnelsTrailing: string | undefined;
+  let pendingComment: string | undefined;
   for (const p of root.items as AnyPair[]) {
     const key = scalarKey(p as Pair);
     if (key === 'version') continue;
     if (key !== undefined && key in V2_AGENT_KEYS) {
       const renamed = V2_AGENT_KEYS[key];
-      if (renamed === null) continue; // `region`: chosen automatically in v3
+      if (renamed === null) {
+        // `region` has no v3 form (chosen automatically); keep a trace, and its comments, as a comment.
+        const was = ` ${key}: ${String(plain(p.value))} (removed: version 3 picks the region automatically)`;
+        pendingComment = [pendingComment, (p.key as Scalar).commentBefore, was].filter(Boolean).join('\n');
+        continue;
+      }
       (p.key as Scalar).value = renamed;
+      if (pendingComment) {
+        (p.key as Scalar).commentBefore = [pendingComment, (p.key as Scalar).commentBefore].filter(Boolean).join('\n');
+        pendingComment = undefined;
+      }
       agent.add(p);
     } else if (key === 'tunnels' && isMap(p.value)) {
       // Comments above `tunnels:` and above its first entry belong to the first migrated entry.
       const lead = [(p.key as Scalar).commentBefore, p.value.commentBefore].filter(Boolean).join('\n');
+      tunnelsTrailing = p.value.comment ?? undefined;
       const first = p.value.items[0] as AnyPair | undefined;
       if (lead && first) (first.key as Scalar).commentBefore = [lead, (first.key as Scalar).commentBefore].filter(Boolean).join('\n');
       for (const t of p.value.items as AnyPair[]) {
@@ -202,9 +224,19 @@ export function migrateToV3(parsed: ParsedText): MigrateToV3Result {
       rest.push(p);
     }
   }
+  if (pendingComment) agent.comment = [agent.comment, pendingComment].filter(Boolean).join('\n');
+  // A blank line before the first entry of a new block would print as an indented empty line.
+  for (const block of [agent, endpoints, legacy] as (YAMLMap | YAMLSeq)[]) {
+    const first = block.items[0] as { key?: Node; spaceBefore?: boolean } | undefined;
+    if (first?.key) first.key.spaceBefore = false;
+    if (first) first.spaceBefore = false;
+  }
   if (agent.items.length) out.add(new Pair(str('agent'), agent));
   if (endpoints.items.length) out.add(new Pair(str('endpoints'), endpoints));
   if (legacy.items.length) out.add(new Pair(str('tunnels'), legacy));
+  // Comments after the last tunnel (often commented-out tunnels) stay at the end of that block.
+  const last = legacy.items.length ? legacy : endpoints.items.length ? endpoints : undefined;
+  if (tunnelsTrailing && last) last.comment = [last.comment, tunnelsTrailing].filter(Boolean).join('\n');
   for (const p of rest) out.add(p);
   doc.contents = out as unknown as typeof doc.contents;
   return { text: doc.toString({ lineWidth: 0 }) };

@@ -230,10 +230,10 @@ describe('language server features over stdio', function () {
       const after = (await client.applyWorkspaceEdit(migrate.edit)).get(uri)!;
       assert.deepEqual(after.filter((d) => d.severity === 1), [], client.text(uri));
       const migrated = client.text(uri);
-      assert.match(migrated, /^# agent settings\nversion: "3"\nagent:\n {2}authtoken: abc\n {2}connect_url: edge\.example\.com:443\n/);
+      assert.match(migrated, /^# agent settings\nversion: "3"\nagent:\n {2}authtoken: abc\n {2}# region: eu \(removed: version 3 picks the region automatically\)\n {2}connect_url: edge\.example\.com:443\n/);
       assert.match(migrated, /# the website\n {2}- name: web\n {4}url: https:\/\/app\.example\.com\n {4}upstream:\n {6}url: 8080/);
       assert.match(migrated, /- name: ssh\n {4}url: tcp:\/\/1\.tcp\.example\.com:20022/);
-      assert.doesNotMatch(migrated, /region/);
+      assert.doesNotMatch(migrated, /^\s*region:/m);
       assert.equal(client.kinds.get(uri)?.configVersion, '3');
       await client.close(uri);
     });
