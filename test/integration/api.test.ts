@@ -167,7 +167,7 @@ describe('local API (real agent, edge and upstream)', function () {
     assert.ok(up.seen[1].rawHeaders.includes('x-keep'));
     const replayed = await eventually(async () => {
       const c = (await request(rig.apiPort, 'GET', `/api/requests/http/${newId}`)).json<CaptureJson>();
-      return c.response && c;
+      return c.response ? c : undefined;
     }, 'replayed capture');
     assert.equal(replayed.replay_of, original.id);
     assert.equal(replayed.tunnel_name, 'web');
