@@ -137,6 +137,7 @@ export function digestOf(stream: Readable): Promise<{ digest: string; length: nu
     stream.on('data', (c: Buffer) => { hash.update(c); length += c.length; });
     stream.on('end', () => resolve({ digest: hash.digest('hex'), length }));
     stream.on('error', reject);
+    stream.resume(); // also when the caller paused it first
   });
 }
 
