@@ -76,9 +76,41 @@ describe('burrow CLI', () => {
     assert.equal(record.lvl, 'info');
     assert.match(record.url, /^http:\/\/[a-z0-9-]+\.localhost:\d+$/);
     assert.ok(!Number.isNaN(Date.parse(record.t)));
-    assert.equal((await get(record.url)).status, 200);
+    assert.equal((await get(`${record.url}/logged?a=b`)).status, 200);
+    const done = await waitFor(() => r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((o) => o.msg === 'http_request_complete.v0'), 'request log');
+    assert.equal(done['http.request.method'], 'GET');
+    assert.equal(done['http.request.url.path'], '/logged');
+    assert.equal(done['http.request.url.query'], 'a=b');
+    assert.equal(done['http.response.status_code'], 200);
+    assert.equal(done.name, 'web');
+    assert.equal(done['conn.client_ip'], '127.0.0.1');
     r.child.kill('SIGTERM');
     assert.equal(await r.exited, 0);
+  });
+
+  it('serves the ngrok-compatible local API: /api/tunnels has the public_url, requests are captured', async () => {
+    const r = run(['http', String(upstreamPort), '--web-addr', '127.0.0.1:0', '--log', 'stdout', '--log-format', 'json', '--name', 'app']);
+    children.push(r.child);
+    const records = () => r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>);
+    const web = await waitFor(() => records().find((o) => o.msg === 'starting web service')?.addr, 'web service');
+    const started = await waitFor(() => records().find((o) => o.msg === 'started tunnel'), 'tunnel');
+    const api = async (p: string) => JSON.parse((await get(`${web}${p}`)).body) as Record<string, unknown>;
+    const { tunnels } = await api('/api/tunnels') as { tunnels: { name: string; public_url: string; proto: string; config: { addr: string } }[] };
+    assert.equal(tunnels.length, 1);
+    assert.equal(tunnels[0].name, 'app');
+    assert.equal(tunnels[0].public_url, started.url);
+    assert.equal(tunnels[0].config.addr, `http://127.0.0.1:${upstreamPort}`);
+    await get(`${started.url}/captured?x=1`);
+    const deadline = Date.now() + 5000;
+    let requests: { request: { method: string; uri: string }; response: { status_code: number } | null }[] = [];
+    while (Date.now() < deadline) {
+      requests = (await api('/api/requests/http')).requests as typeof requests;
+      if (requests.length && requests[0].response) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.equal(requests.length, 1);
+    assert.equal(requests[0].request.uri, '/captured?x=1');
+    assert.equal(requests[0].response?.status_code, 200);
   });
 
   it('usage errors exit 2 with a coded message and no stack trace', async () => {

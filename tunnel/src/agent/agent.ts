@@ -10,7 +10,7 @@ import type { StreamOpen, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
 import { EdgeClient } from './edge-client';
 import { startFileServer, type FileServer } from './file-server';
-import { forwardHttp, type HttpUpstream } from './http-forwarder';
+import { forwardHttp, type HttpOutcome, type HttpUpstream } from './http-forwarder';
 import { forwardRaw } from './raw-forwarder';
 import { parseUpstream, type Upstream } from './upstream';
 
@@ -52,8 +52,15 @@ export interface AgentEvents {
   online: [info: { reconnected: boolean }];
   offline: [error: WireError];
   fatal: [error: WireError];
-  /** One finished connection/request, for metrics and logs. */
-  exchange: [info: { tunnel: string; durationMs: number }];
+  /** One finished connection/request, for metrics and logs (`http` for HTTP requests). */
+  exchange: [info: ExchangeInfo];
+}
+
+export interface ExchangeInfo {
+  tunnel: string;
+  durationMs: number;
+  remoteAddr: string;
+  http?: { method: string; url: string; statusCode?: number; errorCode?: string };
 }
 
 interface Tunnel extends TunnelState {
@@ -234,9 +241,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     const started = performance.now();
     tunnel.conns.count++;
     tunnel.conns.open++;
+    let outcome: HttpOutcome | undefined;
     stream.once('close', () => {
       tunnel.conns.open--;
-      this.emit('exchange', { tunnel: tunnel.name, durationMs: performance.now() - started });
+      const http = open.kind === 'http' ? { method: open.method, url: open.url, ...outcome } : undefined;
+      this.emit('exchange', { tunnel: tunnel.name, durationMs: performance.now() - started, remoteAddr: open.remoteAddr, http });
     });
     stream.on('error', () => { /* reported by the forwarder's own listeners */ });
     if (open.kind === 'http') {
@@ -250,7 +259,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           httpVersion: open.httpVersion, rawHeaders: open.rawHeaders,
         })
         : undefined;
-      forwardHttp(stream, open, tunnel.httpUpstream, recording);
+      outcome = forwardHttp(stream, open, tunnel.httpUpstream, recording);
     } else if (tunnel.upstream.kind === 'tcp') {
       forwardRaw(stream, tunnel.upstream.host, tunnel.upstream.port);
     } else {

@@ -46,10 +46,19 @@ function requestHeaders(open: HttpOpen, upstream: HttpUpstream): string[] {
   return out;
 }
 
+/** How an exchange ended, filled in as it happens (for logs and metrics). */
+export interface HttpOutcome {
+  statusCode?: number;
+  errorCode?: string;
+}
+
 /** Forwards one HTTP stream. `recording` (when capture is on) sees every byte both ways. */
-export function forwardHttp(stream: MuxStream, open: HttpOpen, upstream: HttpUpstream, recording?: Recording): void {
+export function forwardHttp(stream: MuxStream, open: HttpOpen, upstream: HttpUpstream, recording?: Recording): HttpOutcome {
+  const outcome: HttpOutcome = {};
   let answered = false;
   const fail = (error: WireError): void => {
+    outcome.errorCode = error.code;
+    outcome.statusCode ??= 502;
     recording?.finish(error);
     if (!answered) {
       answered = true;
@@ -63,6 +72,7 @@ export function forwardHttp(stream: MuxStream, open: HttpOpen, upstream: HttpUps
   };
   const respond = (statusCode: number, statusMessage: string | undefined, httpVersion: string, rawHeaders: string[]): void => {
     answered = true;
+    outcome.statusCode = statusCode;
     const head: HttpResponseHead = { kind: 'http-response', statusCode, statusMessage, rawHeaders };
     stream.sendMeta(head);
     recording?.response(statusCode, statusMessage ?? '', httpVersion, rawHeaders);
@@ -71,7 +81,10 @@ export function forwardHttp(stream: MuxStream, open: HttpOpen, upstream: HttpUps
     stream.on('data', (chunk: Buffer) => recording.requestData(chunk));
     stream.on('end', () => recording.requestEnd());
   }
-  if (upstream.http2) return forwardHttp2(stream, open, upstream, respond, fail, recording);
+  if (upstream.http2) {
+    forwardHttp2(stream, open, upstream, respond, fail, recording);
+    return outcome;
+  }
 
   const headers = requestHeaders(open, upstream);
   const req = (upstream.protocol === 'https:' ? https : http).request({
@@ -112,6 +125,7 @@ export function forwardHttp(stream: MuxStream, open: HttpOpen, upstream: HttpUps
   } else {
     stream.pipe(req);
   }
+  return outcome;
 }
 
 /** After a 101 the stream and the upstream socket are one raw byte pipe. */

@@ -3,6 +3,9 @@
 // Exit codes: 0 done, 1 runtime failure (refused, unreachable), 2 usage or config error.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Agent, AgentError } from '../agent/agent';
+import { AgentApiBackend } from '../agent/api/agent-backend';
+import { startApiServer, type ApiServer } from '../agent/api/server';
+import { CaptureStore } from '../capture/store';
 import { formatProblem, hasErrors, loadConfig, runAddAuthtoken, runConfigCheck, type AgentSettings, type LoadedConfig } from '../config';
 import { Edge } from '../edge/edge';
 import { loadCertificate } from '../edge/tls-cert';
@@ -43,6 +46,7 @@ Agent flags:
   --edge URL                   edge to connect to (default: an embedded edge on 127.0.0.1:8480)
   --authtoken T                also BURROW_AUTHTOKEN or NGROK_AUTHTOKEN
   --config FILE                ngrok.yml to read (repeatable; default: ngrok's default location)
+  --web-addr HOST:PORT|false   local API and inspector (default 127.0.0.1:4040, next free port if taken)
   --log stdout|stderr|PATH|false   --log-format term|logfmt|json   --log-level info
 
 Edge flags:
@@ -56,6 +60,7 @@ Edge flags:
 const COMMON_FLAGS = {
   help: { type: 'boolean', short: 'h' },
   config: { type: 'string', multiple: true },
+  'web-addr': { type: 'string' },
   authtoken: { type: 'string' },
   edge: { type: 'string' },
   log: { type: 'string' },
@@ -116,7 +121,7 @@ class ConfigError extends Error {
   readonly code = 'ERR_BURROW_CONFIG';
 }
 
-type AgentFlags = { authtoken?: string; edge?: string; config?: string[]; log?: string; 'log-format'?: string; 'log-level'?: string };
+type AgentFlags = { authtoken?: string; edge?: string; config?: string[]; 'web-addr'?: string; log?: string; 'log-format'?: string; 'log-level'?: string };
 
 /** The config files (default location unless --config), with the CLI flag and env overriding the authtoken. */
 function agentConfig(values: AgentFlags): LoadedConfig {
@@ -176,16 +181,37 @@ async function runConfig(args: string[]): Promise<number> {
 async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: AgentFlags): Promise<number> {
   const logger = loggerFrom({ ...values, log: values.log ?? (settings.log === false ? undefined : settings.log), 'log-format': values['log-format'] ?? settings.logFormat }, false);
   const edgeUrl = values.edge ?? process.env.BURROW_EDGE ?? settings.edgeUrl;
-  const agent = new Agent({ edgeUrl, authtoken: settings.authtoken });
+  const webAddr = values['web-addr'] === 'false' ? false : values['web-addr'] ?? settings.webAddr;
+  const capture = CaptureStore.fromInspectDbSize(settings.inspectDbSize);
+  const agent = new Agent({ edgeUrl, authtoken: settings.authtoken, capture });
   agent.on('tunnel', (t) => logger.log(t.status === 'online' ? 'info' : 'warn', t.status === 'online' ? 'started tunnel' : `tunnel ${t.status}`, {
     obj: 'tunnels', name: t.name, addr: t.upstreamUrl, url: t.urls.join(' '), err: t.error?.message,
   }));
+  // One record per HTTP request, modelled on ngrok's http_request_complete.v0 log event.
+  agent.on('exchange', (x) => {
+    if (!x.http) return;
+    const q = x.http.url.indexOf('?');
+    logger.log('info', 'http_request_complete.v0', {
+      obj: 'http', name: x.tunnel, 'conn.client_ip': x.remoteAddr,
+      'http.request.method': x.http.method, 'http.request.url.path': q === -1 ? x.http.url : x.http.url.slice(0, q),
+      'http.request.url.query': q === -1 ? undefined : x.http.url.slice(q + 1),
+      'http.response.status_code': x.http.statusCode, 'http.duration_ms': Math.round(x.durationMs * 1000) / 1000,
+      'error.code': x.http.errorCode,
+    });
+  });
   agent.on('offline', (e) => logger.log('warn', 'session lost, reconnecting', { obj: 'csess', err: `${e.code}: ${e.message}` }));
   agent.on('online', ({ reconnected }) => logger.log('info', reconnected ? 'session reconnected' : 'session established', { obj: 'csess' }));
+  let api: ApiServer | undefined;
   try {
     await agent.start();
+    // The local API (ngrok's :4040) and inspector; the next free port if 4040 is taken.
+    if (webAddr !== false) {
+      api = await startApiServer({ backend: new AgentApiBackend(agent, capture), webAddr, allowHosts: settings.webAllowHosts });
+      logger.log('info', 'starting web service', { obj: 'web', addr: api.url });
+    }
     for (const spec of specs) await agent.startTunnel(spec);
   } catch (err) {
+    await api?.close();
     await agent.close();
     logger.close();
     const e = err as { code?: string; message: string };
@@ -193,7 +219,7 @@ async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: 
     return 1;
   }
   const edgeLabel = agent.embedded ? `embedded (127.0.0.1:${agent.embedded.httpPort})` : agent.edgeUrl;
-  const stopConsole = logger.toStdout ? () => undefined : startConsole(agent, { edge: edgeLabel }, () => new Map());
+  const stopConsole = logger.toStdout ? () => undefined : startConsole(agent, { edge: edgeLabel, webUrl: api?.url }, () => new Map());
   let fatal: { code: string; message: string } | undefined;
   agent.on('fatal', (e) => {
     fatal = e;
@@ -201,6 +227,7 @@ async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: 
   });
   await untilSignal(async () => {
     stopConsole();
+    await api?.close();
     await agent.close();
   });
   logger.close();
