@@ -6,11 +6,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Agent } from '../../tunnel/src/agent/agent';
+import { selfSignedCertificate } from '../../tunnel/src/edge/tls-cert';
 import {
   MiB, Resources, digestOf, listen, request, seededStream, startAgent, startTunnel,
 } from '../support/tunnel';
@@ -319,6 +322,48 @@ describe('tunnel: HTTP', function () {
       assert.deepEqual(values(raw, 'x-forwarded-host'), [rewrite.host]);
       const literal = await startTunnel(agent, { upstream: String(upstreamPort), hostHeader: 'app.internal' });
       assert.deepEqual(values(await upstreamView([], literal), 'host'), ['app.internal']);
+    });
+  });
+
+  describe('upstream protocols', () => {
+    it('forwards to an https upstream without verifying its self-signed certificate', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-up-cert-'));
+      const cert = await selfSignedCertificate({ hosts: ['localhost'], cacheDir: dir });
+      fs.rmSync(dir, { recursive: true, force: true });
+      const secure = res.server(https.createServer(cert, (req, rsp) => {
+        req.resume();
+        req.on('end', () => rsp.end(`tls upstream saw ${req.method} ${req.url} ${(req.socket as import('node:tls').TLSSocket).encrypted}`));
+      }));
+      const t = await startTunnel(agent, { upstream: `https://127.0.0.1:${await listen(secure)}` });
+      const reply = await request(t.port, t.host, { method: 'POST', path: '/s', body: 'x' });
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body.toString(), 'tls upstream saw POST /s true');
+    });
+
+    it('forwards to an h2c upstream (HTTP/2 prior knowledge) with bodies both ways', async () => {
+      const h2 = http2.createServer();
+      h2.on('stream', (stream, headers) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => {
+          stream.respond({ ':status': 201, 'x-authority': String(headers[':authority']), 'x-xfp': String(headers['x-forwarded-proto']) });
+          stream.end(`h2 got ${headers[':method']} ${headers[':path']} ${Buffer.concat(chunks).length}`);
+        });
+      });
+      const h2Sessions = new Set<http2.ServerHttp2Session>();
+      h2.on('session', (session) => h2Sessions.add(session));
+      res.add(h2, (server) => new Promise((resolve) => {
+        server.close(resolve);
+        for (const session of h2Sessions) session.destroy();
+      }));
+      const t = await startTunnel(agent, { upstream: String(await listen(h2)), upstreamProtocol: 'http2' });
+      const reply = await request(t.port, t.host, { method: 'PUT', path: '/h2c?q=1', body: Buffer.alloc(300_000, 1) });
+      assert.equal(reply.status, 201);
+      assert.equal(reply.headers['x-authority'], t.host);
+      assert.equal(reply.headers['x-xfp'], 'http');
+      assert.equal(reply.body.toString(), 'h2 got PUT /h2c?q=1 300000');
+      const get = await request(t.port, t.host, { path: '/g' });
+      assert.equal(get.body.toString(), 'h2 got GET /g 0');
     });
   });
 
