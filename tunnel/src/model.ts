@@ -2,6 +2,16 @@
 // local API's POST /api/tunnels all normalize into EndpointSpec; the agent starts endpoints
 // only from this shape.
 
+import type { BasicAuthConfig } from './modules/basic-auth';
+import type { CircuitBreakerConfig } from './modules/circuit-breaker';
+import type { CompressionConfig } from './modules/compression';
+import type { IpRestrictionConfig } from './modules/ip-restriction';
+import type { MutualTlsConfig, TlsTerminationConfig } from './modules/mutual-tls';
+import type { OAuthConfig, OidcConfig } from './modules/oauth/config';
+import type { TrafficPolicyDocument } from './modules/traffic-policy';
+import type { UserAgentFilterConfig } from './modules/user-agent-filter';
+import type { WebhookVerificationConfig } from './modules/webhook-verification';
+
 export type Proto = 'http' | 'tcp' | 'tls';
 export type Scheme = 'http' | 'https';
 
@@ -12,13 +22,26 @@ export interface HeaderRules {
 }
 
 /**
- * Edge-side options sent with a bind. The edge applies them to every request of the endpoint.
- * Later modules (basic auth, OAuth, IP rules, …) add optional fields here; an edge that does not
- * know a field refuses the bind rather than ignoring it.
+ * Edge-side options sent with a bind (JSON). The edge builds the endpoint's module pipeline from
+ * them (tunnel/src/modules/pipeline.ts, order in tunnel/src/modules/README.md) and validates each
+ * at bind time with a coded error; an edge that does not know a field refuses the bind rather
+ * than ignoring it. Each config type lives with its module.
  */
 export interface EdgeOptions {
+  ipRestriction?: IpRestrictionConfig;
+  mutualTls?: MutualTlsConfig;
+  tlsTermination?: TlsTerminationConfig;
+  userAgentFilter?: UserAgentFilterConfig;
+  circuitBreaker?: CircuitBreakerConfig;
+  webhookVerification?: WebhookVerificationConfig;
+  basicAuth?: BasicAuthConfig;
+  /** OAuth / OIDC: tunnel/src/modules/oauth (registered into the pipeline by that module). */
+  oauth?: OAuthConfig;
+  oidc?: OidcConfig;
+  trafficPolicy?: TrafficPolicyDocument;
   requestHeaders?: HeaderRules;
   responseHeaders?: HeaderRules;
+  compression?: CompressionConfig;
 }
 
 export interface EndpointSpec {
@@ -47,6 +70,6 @@ export interface EndpointSpec {
   metadata?: string;
   /** Free text shown with the endpoint (v3 `description`). */
   description?: string;
-  /** Edge-side request handling (headers now; modules later). */
+  /** Edge-side request handling: the endpoint's modules. */
   edge?: EdgeOptions;
 }

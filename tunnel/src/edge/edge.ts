@@ -14,6 +14,10 @@ import { DEFAULT_WINDOW, MuxSession } from '../protocol/session';
 import { WebSocketTransport } from '../protocol/transport';
 import { sendEdgeError } from './errors';
 import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
+import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
+import { tlsServerOptions } from '../modules/mutual-tls';
+import { buildPipeline, ModuleConfigError, type Pipeline } from '../modules/pipeline';
+import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
 import { HostRouter, isValidHostname, normalizeHost } from './router';
 import { ClientHelloError, readClientHello } from './sni';
@@ -43,6 +47,8 @@ export interface EdgeConfig {
   tokens: TokenSet;
   heartbeatIntervalMs?: number;
   heartbeatToleranceMs?: number;
+  /** Named IP policies endpoints may reference (`ipRestriction.ipPolicies`); one is made if omitted. */
+  ipPolicies?: IpPolicyStore;
 }
 
 export interface Binding {
@@ -55,6 +61,12 @@ export interface Binding {
   session: MuxSession;
   clientId: string;
   edge: EdgeOptions;
+  /** HTTP endpoints with modules; built and validated at bind time. */
+  pipeline?: Pipeline;
+  /** Own HTTPS server when the endpoint needs mutual TLS or a minimum TLS version. */
+  httpsServer?: http2.Http2SecureServer;
+  /** TCP/TLS endpoints with an IP restriction: checked per connection. */
+  allowConnection?: (remoteAddress: string) => boolean;
   tcpServer?: net.Server;
 }
 
@@ -83,9 +95,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private readonly sockets = new Set<net.Socket>();
   httpPort = 0;
   tlsPort = 0;
+  /** Named IP policies (the admin API edits them; endpoints see changes on their next request). */
+  readonly ipPolicies: IpPolicyStore;
 
   constructor(private readonly config: EdgeConfig) {
     super();
+    this.ipPolicies = config.ipPolicies ?? new IpPolicyStore();
     this.httpServer = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) => this.onRequest(req, res, 'http'));
     this.httpServer.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket as net.Socket, head, 'http'));
     this.httpServer.on('connection', (socket: net.Socket) => this.track(socket));
@@ -131,7 +146,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private httpTarget(host: string, scheme: Scheme): HttpTarget | undefined {
     const binding = this.httpRouter.lookup(host);
     if (!binding || !binding.schemes.includes(scheme)) return undefined;
-    return { id: binding.id, session: binding.session, requestHeaders: binding.edge.requestHeaders, responseHeaders: binding.edge.responseHeaders };
+    return { id: binding.id, session: binding.session, pipeline: binding.pipeline };
   }
 
   private onRequest(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, scheme: Scheme): void {
@@ -158,32 +173,43 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   private async startTls(): Promise<void> {
     if (this.tlsServer) return;
-    const https = http2.createSecureServer({ ...(await this.tlsCredentials()), allowHTTP1: true });
-    https.on('request', (req, res) => this.onRequest(req, res, 'https'));
-    https.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.onUpgrade(req, socket, head, 'https'));
-    this.httpsServer = https;
+    this.httpsServer = await this.createHttpsServer();
     const server = net.createServer((socket) => this.onTlsConnection(socket));
     this.tlsServer = server;
     this.tlsPort = await listen(server, this.config.tls ?? { host: this.config.http.host, port: 0 });
   }
 
   /**
+   * An HTTPS (h2 + HTTP/1.1) server fed by onTlsConnection. `extra` (mutual TLS CAs, minimum
+   * version) gives an endpoint its own server; the shared one has none.
+   */
+  private async createHttpsServer(extra?: tls.SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean }): Promise<http2.Http2SecureServer> {
+    const { requestCert: _requestCert, rejectUnauthorized: _reject, ...contextExtra } = extra ?? {};
+    const https = http2.createSecureServer({ ...(await this.tlsCredentials(contextExtra)), ...(extra ?? {}), allowHTTP1: true });
+    https.on('request', (req, res) => this.onRequest(req, res, 'https'));
+    https.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.onUpgrade(req, socket, head, 'https'));
+    return https;
+  }
+
+  /**
    * The configured certificate, or self-signed ones for local use: browsers and Node refuse
    * `*.localhost` wildcards, so each served name gets its own (cached) certificate via SNI.
+   * `extra` goes into every context too (client CAs must be in the context SNI switches to).
    */
-  private async tlsCredentials(): Promise<tls.SecureContextOptions & { SNICallback?: tls.TlsOptions['SNICallback'] }> {
-    if (this.config.certificate) return this.config.certificate;
+  private async tlsCredentials(extra: tls.SecureContextOptions = {}): Promise<tls.SecureContextOptions & { SNICallback?: tls.TlsOptions['SNICallback'] }> {
+    if (this.config.certificate) return { ...this.config.certificate, ...extra };
     const contexts = new Map<string, Promise<tls.SecureContext>>();
     const contextFor = (name: string) => {
       let ctx = contexts.get(name);
       if (!ctx) {
-        ctx = selfSignedCertificate({ hosts: [name] }).then((c) => tls.createSecureContext(c));
+        ctx = selfSignedCertificate({ hosts: [name] }).then((c) => tls.createSecureContext({ ...c, ...extra }));
         contexts.set(name, ctx);
       }
       return ctx;
     };
     return {
       ...(await selfSignedCertificate({ hosts: [this.config.domain] })),
+      ...extra,
       SNICallback: (name, cb) => {
         const host = normalizeHost(name);
         // Only names we serve: anything else would let clients make us mint certificates at will.
@@ -213,13 +239,18 @@ export class Edge extends EventEmitter<EdgeEvents> {
       this.pipeRaw(socket, binding, hello.head);
       return;
     }
+    const own = hello.serverName ? this.httpRouter.lookup(hello.serverName)?.httpsServer : undefined;
     // No resume(): a flowing socket would drain the unshifted hello to nobody before the TLS
     // layer reads its buffer; TLSSocket starts reading by itself.
     socket.unshift(hello.head);
-    this.httpsServer!.emit('connection', socket);
+    (own ?? this.httpsServer!).emit('connection', socket);
   }
 
   private pipeRaw(socket: net.Socket, binding: Binding, head?: Buffer): void {
+    if (binding.allowConnection && !binding.allowConnection((socket.remoteAddress ?? '').replace(/^::ffff:/, ''))) {
+      socket.destroy(); // ngrok closes refused TCP/TLS connections without a word
+      return;
+    }
     const open: RawOpen = { kind: binding.proto === 'tls' ? 'tls' : 'tcp', binding: binding.id, remoteAddr: `${socket.remoteAddress}:${socket.remotePort}` };
     let stream;
     try {
@@ -300,11 +331,23 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   private async bind(session: MuxSession, clientId: string, req: BindRequest): Promise<Binding> {
     if (session.isClosed) throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed');
-    const known = new Set(['requestHeaders', 'responseHeaders']);
-    for (const key of Object.keys(req.edge ?? {})) {
-      if (!known.has(key)) throw new BindError('ERR_BURROW_UNSUPPORTED_OPTION', `this edge does not support the endpoint option "${key}"`);
+    const edge = req.edge ?? {};
+    const base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'> = { id: `ep_${randomBytes(8).toString('hex')}`, name: req.name, session, clientId, edge };
+    try {
+      if (req.proto === 'http') {
+        base.pipeline = buildPipeline(edge, { ipPolicies: this.ipPolicies });
+        const tlsOptions = tlsServerOptions(edge.mutualTls, edge.tlsTermination);
+        if (tlsOptions) base.httpsServer = await this.createHttpsServer(tlsOptions);
+      } else {
+        // TCP and TLS endpoints take an IP restriction (checked per connection) and nothing else.
+        const other = Object.keys(edge).filter((k) => k !== 'ipRestriction');
+        if (other.length) throw new BindError('ERR_BURROW_UNSUPPORTED_OPTION', `${req.proto} endpoints do not support the option "${other[0]}"`);
+        if (edge.ipRestriction) base.allowConnection = edge.ipRestriction.enforce === false ? undefined : ipFilter(edge.ipRestriction, this.ipPolicies);
+      }
+    } catch (err) {
+      if (err instanceof ModuleConfigError) throw new BindError(err.code, err.message);
+      throw err;
     }
-    const base = { id: `ep_${randomBytes(8).toString('hex')}`, name: req.name, session, clientId, edge: req.edge ?? {} };
     let binding: Binding;
     if (req.proto === 'http') binding = await this.bindHttp(base, req);
     else if (req.proto === 'tls') binding = await this.bindTls(base, req);
@@ -392,6 +435,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const router = binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
     for (const host of binding.hosts) if (router.get(host) === binding) router.delete(host);
     binding.tcpServer?.close();
+    binding.httpsServer?.close();
     this.emit('unbind', binding);
   }
 }

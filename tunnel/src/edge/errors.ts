@@ -21,6 +21,15 @@ export const EDGE_ERRORS = {
   ERR_NGROK_8012: { status: 502, title: 'Upstream refused the connection', hint: 'The agent could not connect to your app. Is it running, and on that port?' },
   ERR_NGROK_3002: { status: 502, title: 'Upstream TLS handshake failed', hint: 'The agent could not complete TLS with your https upstream.' },
   ERR_BURROW_BAD_REQUEST: { status: 400, title: 'Bad request', hint: 'The request could not be parsed.' },
+  // Answered by edge modules (tunnel/src/modules).
+  ERR_NGROK_3202: { status: 503, title: 'Circuit breaker open', hint: 'Too many recent requests to this endpoint failed; the edge is holding requests back for a moment.' },
+  ERR_NGROK_3203: { status: 403, title: 'Blocked by IP policy', hint: 'Your IP address is not allowed by the IP policies of this endpoint.' },
+  ERR_NGROK_3204: { status: 403, title: 'Webhook verification failed', hint: 'The request does not carry a valid signature from the webhook provider.' },
+  ERR_NGROK_3205: { status: 403, title: 'Blocked by IP restriction', hint: 'Your IP address is not allowed to reach this endpoint.' },
+  ERR_NGROK_3211: { status: 403, title: 'User agent blocked', hint: 'Requests with this User-Agent are not allowed by this endpoint.' },
+  ERR_BURROW_CLIENT_CERT: { status: 403, title: 'Client certificate required', hint: 'This endpoint needs a TLS client certificate signed by a CA it trusts.' },
+  ERR_BURROW_BODY_TOO_LARGE: { status: 413, title: 'Request body too large', hint: 'The request body is larger than this endpoint can hold for verification.' },
+  ERR_BURROW_RATE_LIMITED: { status: 429, title: 'Too many requests', hint: 'This endpoint limits how often it may be called; retry later.' },
 } satisfies Record<string, EdgeErrorInfo>;
 
 export type EdgeErrorCode = keyof typeof EDGE_ERRORS;

@@ -1,9 +1,16 @@
 // The edge's HTTP data path: one client request → one stream on the agent's session → the
-// response streamed back. Headers are rewritten here (forwarding headers, hop-by-hop, rules).
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// response streamed back. Headers are rewritten here (forwarding headers, hop-by-hop); an
+// endpoint's modules (modules/pipeline.ts) run around it, and not at all when it has none.
+import type { IncomingMessage } from 'node:http';
+import type net from 'node:net';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { ServerResponse } from 'node:http';
+import { pipeline as pipeStreams, type Duplex, type Transform } from 'node:stream';
 import type { HeaderRules, Scheme } from '../model';
+import type { Pipeline } from '../modules/pipeline';
+import { peerCertificateOf } from '../modules/mutual-tls';
+import type { RequestContext, ResponseContext } from '../modules/types';
 import type { HttpOpen, HttpResponseHead } from '../protocol/messages';
 import type { MuxSession, MuxStream } from '../protocol/session';
 import { ERROR_CODE_HEADER, isEdgeErrorCode, rawEdgeError, sendEdgeError, type EdgeErrorCode } from './errors';
@@ -12,8 +19,8 @@ import { ERROR_CODE_HEADER, isEdgeErrorCode, rawEdgeError, sendEdgeError, type E
 export interface HttpTarget {
   id: string;
   session: MuxSession;
-  requestHeaders?: HeaderRules;
-  responseHeaders?: HeaderRules;
+  /** The endpoint's modules (header rules included); undefined = none, the fast path. */
+  pipeline?: Pipeline;
 }
 
 type ClientRequest = IncomingMessage | Http2ServerRequest;
@@ -43,7 +50,11 @@ function stripHopByHop(raw: string[], keepUpgrade: boolean): string[] {
   return out;
 }
 
-/** Applies `remove` then `add` ("Name: value") rules to a raw header list. */
+/**
+ * Applies `remove` then `add` ("Name: value") rules to a raw header list, names as written.
+ * Not on the data path any more: endpoints' header rules run as modules (modules/headers.ts,
+ * with templates and ngrok's canonical names). Kept for callers that edit a raw list by hand.
+ */
 export function applyHeaderRules(raw: string[], rules: HeaderRules | undefined): string[] {
   if (!rules || (rules.add.length === 0 && rules.remove.length === 0)) return raw;
   const removed = new Set(rules.remove.map((n) => n.toLowerCase()));
@@ -56,8 +67,8 @@ export function applyHeaderRules(raw: string[], rules: HeaderRules | undefined):
   return out;
 }
 
-/** The request head as the agent receives it. */
-export function upstreamRequestHeaders(req: ClientRequest, scheme: Scheme, clientIp: string, upgrade: boolean, rules?: HeaderRules): string[] {
+/** The request head as the agent receives it (before any module edits). */
+export function upstreamRequestHeaders(req: ClientRequest, scheme: Scheme, clientIp: string, upgrade: boolean): string[] {
   const raw = stripHopByHop(req.rawHeaders, upgrade);
   let xff: string | undefined;
   let xfp: string | undefined;
@@ -78,12 +89,12 @@ export function upstreamRequestHeaders(req: ClientRequest, scheme: Scheme, clien
   out.push('X-Forwarded-Proto', xfp ? `${xfp}, ${scheme}` : scheme);
   if (!hasXfh && host) out.push('X-Forwarded-Host', host);
   if (upgrade) out.push('Connection', 'Upgrade', 'Upgrade', String(req.headers.upgrade ?? 'websocket'));
-  return applyHeaderRules(out, rules);
+  return out;
 }
 
 /** The response head as the client receives it: an upstream can never forge the error header. */
-export function clientResponseHeaders(raw: string[], rules?: HeaderRules): string[] {
-  return applyHeaderRules(dropHeader(stripHopByHop(raw, false), ERROR_CODE_HEADER), rules);
+export function clientResponseHeaders(raw: string[]): string[] {
+  return dropHeader(stripHopByHop(raw, false), ERROR_CODE_HEADER);
 }
 
 function dropHeader(raw: string[], lowerName: string): string[] {
@@ -112,19 +123,73 @@ function errorCodeOf(err: unknown): EdgeErrorCode {
   return code && isEdgeErrorCode(code) ? code : 'ERR_NGROK_3210';
 }
 
-/** Proxies one HTTP request through the agent session. */
+function newContext(req: ClientRequest, res: ClientResponse, scheme: Scheme, clientIp: string, upstreamHeaders: string[], pipeline: Pipeline): RequestContext {
+  return {
+    req, res, clientIp, scheme, host: normalizeHostName(hostOf(req)), requestId: randomUUID(),
+    method: req.method ?? 'GET', url: req.url ?? '/', upstreamHeaders, vars: new Map(),
+    peerCertificate: pipeline.wantsPeerCertificate ? peerCertificateOf(req.socket) : undefined,
+  };
+}
+
+function normalizeHostName(host: string): string {
+  return host.toLowerCase().replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+}
+
+/** Proxies one HTTP request through the agent session, through the endpoint's modules if any. */
 export function proxyHttp(req: ClientRequest, res: ClientResponse, target: HttpTarget, scheme: Scheme): void {
   const clientIp = clientIpOf(req);
-  const hasBody = requestHasBody(req);
-  const rawHeaders = upstreamRequestHeaders(req, scheme, clientIp, false, target.requestHeaders);
-  // Framing is re-serialized, never copied: a body without Content-Length (chunked, or HTTP/2)
-  // goes upstream chunked whatever the method, or a GET/DELETE body would be read as a new request.
-  if (hasBody && !rawHeaders.some((v, i) => i % 2 === 0 && v.toLowerCase() === 'content-length')) {
+  const rawHeaders = upstreamRequestHeaders(req, scheme, clientIp, false);
+  const pipeline = target.pipeline;
+  if (!pipeline) {
+    forward(req, res, target, scheme, clientIp, rawHeaders, undefined, undefined);
+    return;
+  }
+  const ctx = newContext(req, res, scheme, clientIp, rawHeaders, pipeline);
+  let completed = false;
+  res.once('close', () => {
+    if (completed) return;
+    completed = true;
+    const code = res.getHeader(ERROR_CODE_HEADER);
+    pipeline.complete(ctx, { statusCode: res.headersSent || res.writableFinished ? res.statusCode : 0, ...(code ? { errorCode: String(code) } : {}) });
+  });
+  let outcome;
+  try {
+    outcome = pipeline.runRequest(ctx);
+  } catch (err) {
+    moduleFailed(req, res, err);
+    return;
+  }
+  if (outcome instanceof Promise) {
+    outcome.then((o) => { if (o !== 'handled') forward(req, res, target, scheme, clientIp, ctx.upstreamHeaders, ctx, pipeline); }, (err) => moduleFailed(req, res, err));
+  } else if (outcome !== 'handled') {
+    forward(req, res, target, scheme, clientIp, ctx.upstreamHeaders, ctx, pipeline);
+  }
+}
+
+function moduleFailed(req: ClientRequest, res: ClientResponse, err: unknown): void {
+  if (res.headersSent) res.destroy();
+  else sendEdgeError(req, res, 'ERR_NGROK_3210', `edge module failed: ${(err as Error)?.message ?? String(err)}`);
+}
+
+function forward(req: ClientRequest, res: ClientResponse, target: HttpTarget, scheme: Scheme, clientIp: string, rawHeaders: string[], ctx: RequestContext | undefined, pipeline: Pipeline | undefined): void {
+  if (res.writableEnded || res.destroyed) return; // the client left while a module was working
+  const body = ctx?.requestBody;
+  const hasBody = body ? body.length > 0 : requestHasBody(req);
+  if (body) {
+    // A module read the body (bounded): send exactly those bytes with a fresh length.
+    for (let i = rawHeaders.length - 2; i >= 0; i -= 2) {
+      const name = rawHeaders[i].toLowerCase();
+      if (name === 'content-length' || name === 'transfer-encoding') rawHeaders.splice(i, 2);
+    }
+    if (body.length > 0) rawHeaders.push('Content-Length', String(body.length));
+  } else if (hasBody && !rawHeaders.some((v, i) => i % 2 === 0 && v.toLowerCase() === 'content-length')) {
+    // Framing is re-serialized, never copied: a body without Content-Length (chunked, or HTTP/2)
+    // goes upstream chunked whatever the method, or a GET/DELETE body would be read as a new request.
     rawHeaders.push('Transfer-Encoding', 'chunked');
   }
   const open: HttpOpen = {
     kind: 'http', binding: target.id, remoteAddr: clientIp, scheme,
-    method: req.method ?? 'GET', url: req.url ?? '/', httpVersion: req.httpVersion, rawHeaders,
+    method: ctx?.method ?? req.method ?? 'GET', url: ctx?.url ?? req.url ?? '/', httpVersion: req.httpVersion, rawHeaders,
   };
   let stream: MuxStream;
   try {
@@ -133,7 +198,11 @@ export function proxyHttp(req: ClientRequest, res: ClientResponse, target: HttpT
     sendEdgeError(req, res, 'ERR_NGROK_3210');
     return;
   }
-  if (hasBody) req.pipe(stream);
+  if (body) {
+    if (body.length) stream.end(body);
+  } else if (hasBody) {
+    req.pipe(stream);
+  }
 
   stream.once('meta', (head: HttpResponseHead) => {
     if (head.error) {
@@ -141,15 +210,40 @@ export function proxyHttp(req: ClientRequest, res: ClientResponse, target: HttpT
       stream.resume();
       return;
     }
-    const headers = clientResponseHeaders(head.rawHeaders, target.responseHeaders);
+    let status = head.statusCode;
+    let message = head.statusMessage;
+    let headers = clientResponseHeaders(head.rawHeaders);
+    let transforms: Transform[] = [];
+    if (ctx && pipeline?.hasResponsePhase) {
+      const rctx = ctx as ResponseContext;
+      rctx.statusCode = status;
+      rctx.responseHeaders = headers;
+      try {
+        pipeline.runResponse(rctx);
+        transforms = pipeline.bodyTransforms(rctx);
+      } catch (err) {
+        stream.destroy();
+        moduleFailed(req, res, err);
+        return;
+      }
+      if (rctx.statusCode !== status) message = undefined;
+      status = rctx.statusCode;
+      headers = rctx.responseHeaders;
+    }
     try {
-      writeHead(res, head.statusCode, head.statusMessage, headers);
+      writeHead(res, status, message, headers);
     } catch (err) {
       stream.destroy();
       sendEdgeError(req, res, 'ERR_NGROK_3004', (err as Error).message);
       return;
     }
-    stream.pipe(res as NodeJS.WritableStream);
+    if (transforms.length === 0) {
+      stream.pipe(res as NodeJS.WritableStream);
+      return;
+    }
+    pipeStreams([stream, ...transforms, res as NodeJS.WritableStream], (err) => {
+      if (err && !res.writableFinished) res.destroy();
+    });
   });
   stream.on('error', (err) => {
     if (!res.headersSent) sendEdgeError(req, res, errorCodeOf(err), (err as Error).message);
@@ -179,10 +273,42 @@ function writeHead(res: ClientResponse, status: number, message: string | undefi
 /** Proxies an upgrade (websocket) request; raw bytes flow both ways only after a real 101. */
 export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: HttpTarget, scheme: Scheme): void {
   const clientIp = clientIpOf(req);
+  const rawHeaders = upstreamRequestHeaders(req, scheme, clientIp, true);
+  const pipeline = target.pipeline;
+  if (!pipeline) {
+    forwardUpgrade(req, socket, head, target, scheme, clientIp, rawHeaders, undefined);
+    return;
+  }
+  // The request phase (auth, IP rules, headers…) runs for upgrades too. Modules answer through a
+  // ServerResponse on the raw socket; the response phase does not apply to a 101 byte stream.
+  const res = new ServerResponse(req);
+  res.assignSocket(socket as net.Socket);
+  res.shouldKeepAlive = false;
+  const ctx = newContext(req, res, scheme, clientIp, rawHeaders, pipeline);
+  const proceed = (o: unknown) => {
+    if (o === 'handled' || res.headersSent) {
+      res.once('finish', () => socket.end());
+      return;
+    }
+    res.detachSocket(socket as net.Socket);
+    forwardUpgrade(req, socket, head, target, scheme, clientIp, ctx.upstreamHeaders, ctx);
+  };
+  let outcome;
+  try {
+    outcome = pipeline.runRequest(ctx);
+  } catch (err) {
+    socket.end(rawEdgeError('ERR_NGROK_3210', (err as Error).message));
+    return;
+  }
+  if (outcome instanceof Promise) outcome.then(proceed, (err: Error) => socket.end(rawEdgeError('ERR_NGROK_3210', err.message)));
+  else proceed(outcome);
+}
+
+function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: HttpTarget, scheme: Scheme, clientIp: string, rawHeaders: string[], ctx: RequestContext | undefined): void {
   const open: HttpOpen = {
     kind: 'http', binding: target.id, remoteAddr: clientIp, scheme, upgrade: true,
-    method: req.method ?? 'GET', url: req.url ?? '/', httpVersion: req.httpVersion,
-    rawHeaders: upstreamRequestHeaders(req, scheme, clientIp, true, target.requestHeaders),
+    method: ctx?.method ?? req.method ?? 'GET', url: ctx?.url ?? req.url ?? '/', httpVersion: req.httpVersion,
+    rawHeaders,
   };
   let stream: MuxStream;
   try {
@@ -200,7 +326,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
       return;
     }
     const switching = resHead.statusCode === 101;
-    const headers = switching ? dropHeader(resHead.rawHeaders, ERROR_CODE_HEADER) : clientResponseHeaders(resHead.rawHeaders, target.responseHeaders);
+    const headers = switching ? dropHeader(resHead.rawHeaders, ERROR_CODE_HEADER) : clientResponseHeaders(resHead.rawHeaders);
     let text = `HTTP/1.1 ${resHead.statusCode} ${resHead.statusMessage ?? ''}\r\n`;
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
     if (!switching) text += 'Connection: close\r\n';

@@ -26,6 +26,11 @@ export interface RequestContext {
   url: string;
   /** Headers sent upstream, raw name/value pairs, already with X-Forwarded-*; edit in place. */
   upstreamHeaders: string[];
+  /**
+   * Set by a module that had to read the body (webhook verification, bounded): the proxy sends
+   * these bytes upstream instead of reading `req`.
+   */
+  requestBody?: Buffer;
   /** Per-request values shared between modules and phases (e.g. the signed-in OAuth user). */
   readonly vars: Map<string, unknown>;
   /** The visitor's certificate when mutual TLS is on. */

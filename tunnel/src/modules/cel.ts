@@ -1,0 +1,152 @@
+// CEL for traffic-policy expressions and `${…}` interpolation, on @marcbachmann/cel-js (a
+// maintained, dependency-free CEL implementation). Expressions compile once at bind time; a
+// syntax error there is ERR_NGROK_2200. The ngrok macros that read the request (getReqHeader,
+// getQueryParam, inCidrRange, …) are registered here; they read the activation of the
+// evaluation in progress (evaluation is synchronous, so one slot is enough).
+import net from 'node:net';
+import { Environment } from '@marcbachmann/cel-js';
+import { ModuleConfigError } from './config-error';
+
+type Vars = Record<string, unknown>;
+let current: Vars = {};
+
+const headersOf = (side: 'req' | 'res'): Record<string, string[]> =>
+  ((current[side] as { headers?: Record<string, string[]> } | undefined)?.headers) ?? {};
+const queryOf = (): Record<string, string[]> =>
+  ((current.req as { url?: { query_params?: Record<string, string[]> } } | undefined)?.url?.query_params) ?? {};
+
+function cookies(side: 'req' | 'res'): Map<string, string> {
+  const out = new Map<string, string>();
+  const lines = side === 'req' ? headersOf('req').cookie ?? [] : (headersOf('res')['set-cookie'] ?? []).map((l) => l.split(';')[0]);
+  for (const line of lines) {
+    for (const part of line.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq > 0) out.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    }
+  }
+  return out;
+}
+
+function inCidr(ip: string, cidr: string): boolean {
+  const slash = cidr.indexOf('/');
+  const base = slash < 0 ? cidr : cidr.slice(0, slash);
+  const family = net.isIPv6(base) ? 'ipv6' : net.isIPv4(base) ? 'ipv4' : undefined;
+  if (!family || !net.isIP(ip)) return false;
+  const list = new net.BlockList();
+  try {
+    list.addSubnet(base, slash < 0 ? (family === 'ipv4' ? 32 : 128) : Number(cidr.slice(slash + 1)), family);
+  } catch {
+    return false;
+  }
+  return list.check(ip, net.isIPv6(ip) ? 'ipv6' : 'ipv4');
+}
+
+const env = new Environment({ unlistedVariablesAreDyn: true })
+  .registerFunction('getReqHeader(string): list<string>', (n: string) => headersOf('req')[n.toLowerCase()] ?? [])
+  .registerFunction('hasReqHeader(string): bool', (n: string) => Object.hasOwn(headersOf('req'), n.toLowerCase()))
+  .registerFunction('getResHeader(string): list<string>', (n: string) => headersOf('res')[n.toLowerCase()] ?? [])
+  .registerFunction('hasResHeader(string): bool', (n: string) => Object.hasOwn(headersOf('res'), n.toLowerCase()))
+  .registerFunction('getQueryParam(string): list<string>', (n: string) => queryOf()[n] ?? [])
+  .registerFunction('hasQueryParam(string): bool', (n: string) => Object.hasOwn(queryOf(), n))
+  .registerFunction('getReqCookie(string): string', (n: string) => cookies('req').get(n) ?? '')
+  .registerFunction('hasReqCookie(string): bool', (n: string) => cookies('req').has(n))
+  .registerFunction('getResCookie(string): string', (n: string) => cookies('res').get(n) ?? '')
+  .registerFunction('hasResCookie(string): bool', (n: string) => cookies('res').has(n))
+  .registerFunction('inCidrRange(string, string): bool', (ip: string, cidr: string) => inCidr(ip, cidr))
+  .registerFunction('inCidrRanges(string, list<string>): bool', (ip: string, cidrs: string[]) => cidrs.some((c) => inCidr(ip, c)))
+  .registerFunction('string.lower(): string', (s: string) => s.toLowerCase())
+  .registerFunction('string.upper(): string', (s: string) => s.toUpperCase())
+  .registerFunction('string.replace(string, string): string', (s: string, a: string, b: string) => s.split(a).join(b))
+  .registerFunction('isPrivateIp(string): bool', (ip: string) => ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', 'fc00::/7', '::1/128'].some((c) => inCidr(ip, c)));
+
+export type CelProgram = (vars: Vars) => unknown;
+
+/** Compiles one expression; `where` names it in the error (e.g. "on_http_request[0].expressions[1]"). */
+export function compileCel(expression: string, where: string): CelProgram {
+  let program: ReturnType<Environment['parse']>;
+  try {
+    program = env.parse(expression);
+  } catch (err) {
+    throw new ModuleConfigError('ERR_NGROK_2200', `${where}: invalid CEL expression "${expression}": ${firstLine((err as Error).message)}`);
+  }
+  return (vars) => {
+    current = vars;
+    try {
+      return program(vars);
+    } finally {
+      current = {};
+    }
+  };
+}
+
+/** Runs a boolean expression; an evaluation error (missing key, wrong type) counts as false. */
+export function celTrue(program: CelProgram, vars: Vars): boolean {
+  try {
+    return program(vars) === true;
+  } catch {
+    return false;
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0];
+}
+
+/** A string whose `${expr}` parts are CEL, compiled once. */
+export type Interpolation = (vars: Vars) => string;
+
+/** Compiles `text` with `${…}` CEL parts (no parts: a constant). Errors: ERR_NGROK_2224. */
+export function compileInterpolation(text: string, where: string): Interpolation {
+  const parts = splitTemplate(text);
+  if (parts.every((p) => typeof p === 'string')) return () => text;
+  const compiled = parts.map((p) => {
+    if (typeof p === 'string') return p;
+    try {
+      return compileCel(p.expr, where);
+    } catch (err) {
+      throw new ModuleConfigError('ERR_NGROK_2224', (err as Error).message);
+    }
+  });
+  return (vars) => compiled.map((p) => (typeof p === 'string' ? p : celString(p, vars))).join('');
+}
+
+function celString(program: CelProgram, vars: Vars): string {
+  try {
+    const v = program(vars);
+    if (v === null || v === undefined) return '';
+    if (Array.isArray(v)) return v.join(',');
+    return typeof v === 'object' && !(v instanceof Date) ? JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x)) : String(v);
+  } catch {
+    return '';
+  }
+}
+
+/** Splits "a ${x} b" into ['a ', {expr:'x'}, ' b'], honouring nested braces and quotes. */
+export function splitTemplate(text: string): (string | { expr: string })[] {
+  const out: (string | { expr: string })[] = [];
+  let i = 0;
+  let literal = '';
+  while (i < text.length) {
+    if (text[i] === '$' && text[i + 1] === '{') {
+      let depth = 1;
+      let j = i + 2;
+      let quote = '';
+      for (; j < text.length && depth > 0; j++) {
+        const c = text[j];
+        if (quote) { if (c === '\\') j++; else if (c === quote) quote = ''; continue; }
+        if (c === '"' || c === "'") quote = c;
+        else if (c === '{') depth++;
+        else if (c === '}') depth--;
+      }
+      if (depth !== 0) throw new ModuleConfigError('ERR_NGROK_2224', `unclosed "\${" in "${text}"`);
+      if (literal) out.push(literal);
+      literal = '';
+      out.push({ expr: text.slice(i + 2, j - 1).trim() });
+      i = j;
+    } else {
+      literal += text[i++];
+    }
+  }
+  if (literal) out.push(literal);
+  return out;
+}

@@ -1,0 +1,133 @@
+// IP restrictions (`--cidr-allow/--cidr-deny`, `ip_restriction:`, the restrict-ips action, the
+// EndpointIPPolicy module). Checked against the L4 source address only, never X-Forwarded-For.
+// ngrok's rule: allowed only if the IP matches an allowed CIDR and no denied CIDR; with no allow
+// entry at all, everything not denied is allowed (current ngrok docs; old agents refused a
+// deny-only list with ERR_NGROK_393). Named IP policies are reusable rule sets; the union of
+// the endpoint's own CIDRs and all its policies' rules applies.
+import net from 'node:net';
+import { sendEdgeError } from '../edge/errors';
+import { check, ModuleConfigError } from './config-error';
+import { VAR } from './request-vars';
+import type { HttpModule } from './types';
+
+export interface IpRestrictionConfig {
+  allowCidrs?: string[];
+  denyCidrs?: string[];
+  /** Ids of named IP policies (`ipp_…` or any name the edge knows). */
+  ipPolicies?: string[];
+  /** false = record the decision and let the request through. */
+  enforce?: boolean;
+}
+
+export interface IpPolicyRule {
+  cidr: string;
+  action: 'allow' | 'deny';
+  description?: string;
+}
+
+export interface IpPolicy {
+  id: string;
+  description?: string;
+  rules: IpPolicyRule[];
+}
+
+/** The edge's named IP policies. `version` grows on every change, so modules re-read lazily. */
+export class IpPolicyStore {
+  private readonly policies = new Map<string, IpPolicy>();
+  version = 0;
+
+  set(policy: IpPolicy): void {
+    policy.rules.forEach((r, i) => {
+      parseCidr(r.cidr, `ip policy ${policy.id} rule ${i}`);
+      check(r.action === 'allow' || r.action === 'deny', 'ERR_NGROK_1410', `ip policy ${policy.id} rule ${i}: action must be "allow" or "deny"`);
+    });
+    this.policies.set(policy.id, structuredClone(policy));
+    this.version++;
+  }
+
+  delete(id: string): boolean {
+    const had = this.policies.delete(id);
+    if (had) this.version++;
+    return had;
+  }
+
+  get(id: string): IpPolicy | undefined {
+    return this.policies.get(id);
+  }
+
+  list(): IpPolicy[] {
+    return [...this.policies.values()];
+  }
+}
+
+/** `a.b.c.d/n` or `x::/n` → parts; ERR_NGROK_362 otherwise (a mask is required). */
+export function parseCidr(cidr: string, where: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } {
+  const m = typeof cidr === 'string' ? /^([^/]+)\/(\d{1,3})$/.exec(cidr.trim()) : null;
+  const family = m ? (net.isIPv4(m[1]) ? 'ipv4' : net.isIPv6(m[1]) ? 'ipv6' : undefined) : undefined;
+  const prefix = m ? Number(m[2]) : -1;
+  if (!m || !family || prefix > (family === 'ipv4' ? 32 : 128)) {
+    throw new ModuleConfigError('ERR_NGROK_362', `${where}: "${String(cidr)}" is not a CIDR (e.g. 10.0.0.0/8 or 2001:db8::/32)`);
+  }
+  return { address: m[1], prefix, family };
+}
+
+function blockList(cidrs: readonly string[], where: string): net.BlockList {
+  const list = new net.BlockList();
+  cidrs.forEach((c, i) => {
+    const { address, prefix, family } = parseCidr(c, `${where}[${i}]`);
+    list.addSubnet(address, prefix, family);
+  });
+  return list;
+}
+
+export function validateIpRestriction(config: IpRestrictionConfig, policies?: IpPolicyStore, field = 'ipRestriction'): void {
+  for (const key of ['allowCidrs', 'denyCidrs', 'ipPolicies'] as const) {
+    check(config[key] === undefined || Array.isArray(config[key]), 'ERR_BURROW_MODULE_CONFIG', `${field}.${key} must be a list`);
+  }
+  blockList(config.allowCidrs ?? [], `${field}.allowCidrs`);
+  blockList(config.denyCidrs ?? [], `${field}.denyCidrs`);
+  const ids = config.ipPolicies ?? [];
+  check(ids.length || config.allowCidrs?.length || config.denyCidrs?.length, 'ERR_NGROK_7025', `${field}: give at least one CIDR or IP policy`);
+  for (const id of ids) check(policies?.get(id), 'ERR_NGROK_1801', `${field}: no IP policy "${id}" on this edge`);
+}
+
+/** Validates `config` and returns the allow/deny decision for an address (policies re-read when they change). */
+export function ipFilter(config: IpRestrictionConfig, policies?: IpPolicyStore): (ip: string) => boolean {
+  validateIpRestriction(config, policies);
+  let built = -1;
+  let allow = new net.BlockList();
+  let deny = new net.BlockList();
+  let hasAllow = false;
+  const rebuild = () => {
+    const allowCidrs = [...(config.allowCidrs ?? [])];
+    const denyCidrs = [...(config.denyCidrs ?? [])];
+    for (const id of config.ipPolicies ?? []) {
+      // A policy deleted after the bind contributes nothing (ngrok refuses deleting one in use).
+      for (const rule of policies?.get(id)?.rules ?? []) (rule.action === 'allow' ? allowCidrs : denyCidrs).push(rule.cidr);
+    }
+    allow = blockList(allowCidrs, 'allow');
+    deny = blockList(denyCidrs, 'deny');
+    hasAllow = allowCidrs.length > 0;
+    built = policies?.version ?? 0;
+  };
+  return (ip) => {
+    if (built !== (policies?.version ?? 0)) rebuild();
+    const family = net.isIPv6(ip) ? 'ipv6' : 'ipv4';
+    return (!hasAllow || allow.check(ip, family)) && !deny.check(ip, family);
+  };
+}
+
+export function ipRestrictionModule(config: IpRestrictionConfig, policies?: IpPolicyStore): HttpModule {
+  const allowed = ipFilter(config, policies);
+  const code = (config.ipPolicies ?? []).length > 0 ? 'ERR_NGROK_3203' : 'ERR_NGROK_3205';
+  return {
+    name: 'ip-restriction',
+    onRequest(ctx) {
+      const ok = allowed(ctx.clientIp);
+      ctx.vars.set(VAR.ipPolicyDecision, ok ? 'allow' : 'block');
+      if (ok || config.enforce === false) return;
+      sendEdgeError(ctx.req, ctx.res, code, `${ctx.clientIp} is not allowed`);
+      return 'handled';
+    },
+  };
+}

@@ -1,0 +1,155 @@
+// The module pipeline of one endpoint: built once at bind time from the endpoint's EdgeOptions
+// (validating every module config, ModuleConfigError with a code), then run per request by the
+// edge's HTTP proxy. Fixed order, documented in README.md:
+//
+//   request:  ip-restriction → mutual-tls → user-agent-filter → circuit-breaker →
+//             webhook-verification → basic-auth | oauth | oidc → traffic-policy (on_http_request)
+//             → request-headers
+//   response: traffic-policy (on_http_response) → response-headers → compression
+//
+// The request phase stops at the first module that answers the client ('handled'). An endpoint
+// without modules has no pipeline at all: the proxy's fast path stays untouched.
+import type { Transform } from 'node:stream';
+import type { EdgeOptions } from '../model';
+import { basicAuthModule } from './basic-auth';
+import { circuitBreakerModule } from './circuit-breaker';
+import { compressionModule } from './compression';
+import { check, ModuleConfigError } from './config-error';
+import { requestHeadersModule, responseHeadersModule } from './headers';
+import { ipRestrictionModule, type IpPolicyStore } from './ip-restriction';
+import { mutualTlsModule, validateTlsTermination } from './mutual-tls';
+import { trafficPolicyModule } from './traffic-policy';
+import type { HttpModule, RequestContext, RequestOutcome, ResponseContext } from './types';
+import { userAgentFilterModule } from './user-agent-filter';
+import { webhookVerificationModule } from './webhook-verification';
+
+export { ModuleConfigError } from './config-error';
+
+/** What the edge offers modules beyond their own config. */
+export interface PipelineEnv {
+  ipPolicies?: IpPolicyStore;
+  /** Clock for time-based modules (tests). */
+  now?: () => number;
+}
+
+/** Builds an auth module (OAuth, OIDC) from its EdgeOptions config; registered by those modules. */
+export type AuthModuleFactory = (config: never, env: PipelineEnv) => HttpModule;
+const authFactories = new Map<'oauth' | 'oidc', AuthModuleFactory>();
+
+/** Called by the OAuth/OIDC modules (tunnel/src/modules/oauth) to plug into the pipeline. */
+export function registerAuthModule(key: 'oauth' | 'oidc', factory: AuthModuleFactory): void {
+  authFactories.set(key, factory);
+}
+
+/** Every EdgeOptions key the edge knows, in pipeline order (tlsTermination configures the listener). */
+export const EDGE_OPTION_KEYS = [
+  'ipRestriction', 'mutualTls', 'tlsTermination', 'userAgentFilter', 'circuitBreaker', 'webhookVerification',
+  'basicAuth', 'oauth', 'oidc', 'trafficPolicy', 'requestHeaders', 'responseHeaders', 'compression',
+] as const satisfies readonly (keyof EdgeOptions)[];
+
+type Builder = (config: never, env: PipelineEnv) => HttpModule | undefined;
+const BUILDERS: Record<(typeof EDGE_OPTION_KEYS)[number], Builder> = {
+  ipRestriction: (c, env) => ipRestrictionModule(c, env.ipPolicies),
+  mutualTls: (c) => mutualTlsModule(c),
+  tlsTermination: (c) => { validateTlsTermination(c); return undefined; },
+  userAgentFilter: (c) => userAgentFilterModule(c),
+  circuitBreaker: (c, env) => circuitBreakerModule(c, env.now),
+  webhookVerification: (c, env) => webhookVerificationModule(c, env.now),
+  basicAuth: (c) => basicAuthModule(c),
+  oauth: (c, env) => authModule('oauth', c, env),
+  oidc: (c, env) => authModule('oidc', c, env),
+  trafficPolicy: (c, env) => trafficPolicyModule(c, env),
+  requestHeaders: (c) => requestHeadersModule(c),
+  responseHeaders: (c) => responseHeadersModule(c),
+  compression: (c) => compressionModule(c),
+};
+
+function authModule(key: 'oauth' | 'oidc', config: never, env: PipelineEnv): HttpModule {
+  const factory = authFactories.get(key);
+  if (!factory) throw new ModuleConfigError('ERR_BURROW_UNSUPPORTED_OPTION', `this edge does not support the endpoint option "${key}" yet`);
+  return factory(config, env);
+}
+
+export class Pipeline {
+  private readonly requestModules: HttpModule[];
+  private readonly responseModules: HttpModule[];
+  private readonly bodyModules: HttpModule[];
+  private readonly completeModules: HttpModule[];
+  /** The request phase reads the visitor's certificate (mutual TLS, TLS templates). */
+  readonly wantsPeerCertificate: boolean;
+
+  constructor(readonly modules: readonly HttpModule[]) {
+    this.requestModules = modules.filter((m) => m.onRequest);
+    this.responseModules = modules.filter((m) => m.onResponse);
+    this.bodyModules = modules.filter((m) => m.responseBody);
+    this.completeModules = modules.filter((m) => m.onComplete);
+    this.wantsPeerCertificate = modules.some((m) => m.name === 'mutual-tls');
+  }
+
+  get hasResponsePhase(): boolean {
+    return this.responseModules.length > 0 || this.bodyModules.length > 0;
+  }
+
+  /** Runs the request phase; synchronous while every module is, a promise from the first async one. */
+  runRequest(ctx: RequestContext, from = 0): RequestOutcome | Promise<RequestOutcome> {
+    for (let i = from; i < this.requestModules.length; i++) {
+      const outcome = this.requestModules[i].onRequest!(ctx);
+      if (outcome instanceof Promise) {
+        return outcome.then((o) => (o === 'handled' || ctx.res.headersSent ? 'handled' : this.runRequest(ctx, i + 1)));
+      }
+      if (outcome === 'handled' || ctx.res.headersSent) return 'handled';
+    }
+    return undefined;
+  }
+
+  runResponse(ctx: ResponseContext): void {
+    for (const m of this.responseModules) m.onResponse!(ctx);
+  }
+
+  /** Body transforms in pipeline order (e.g. a replaced body, then compression). */
+  bodyTransforms(ctx: ResponseContext): Transform[] {
+    const out: Transform[] = [];
+    for (const m of this.bodyModules) {
+      const t = m.responseBody!(ctx);
+      if (t) out.push(t);
+    }
+    return out;
+  }
+
+  complete(ctx: RequestContext, result: { statusCode: number; errorCode?: string }): void {
+    for (const m of this.completeModules) {
+      try {
+        m.onComplete!(ctx, result);
+      } catch {
+        // Statistics must never break a finished request.
+      }
+    }
+  }
+}
+
+/** True when `options` asks for any module (header rules included). */
+export function hasModules(options: EdgeOptions | undefined): boolean {
+  return !!options && EDGE_OPTION_KEYS.some((k) => options[k] !== undefined);
+}
+
+/**
+ * Validates `options` and builds the pipeline; undefined when no module is configured.
+ * Unknown keys are refused (ERR_BURROW_UNSUPPORTED_OPTION): an edge never ignores a module.
+ */
+export function buildPipeline(options: EdgeOptions | undefined, env: PipelineEnv = {}): Pipeline | undefined {
+  if (!options) return undefined;
+  check(typeof options === 'object' && !Array.isArray(options), 'ERR_BURROW_MODULE_CONFIG', 'edge options must be an object');
+  for (const key of Object.keys(options)) {
+    check((EDGE_OPTION_KEYS as readonly string[]).includes(key), 'ERR_BURROW_UNSUPPORTED_OPTION', `this edge does not support the endpoint option "${key}"`);
+  }
+  const auth = (['basicAuth', 'oauth', 'oidc'] as const).filter((k) => options[k] !== undefined);
+  check(auth.length <= 1, 'ERR_NGROK_7079', `only one of basic auth, OAuth and OIDC per endpoint (got ${auth.join(', ')})`);
+  const modules: HttpModule[] = [];
+  for (const key of EDGE_OPTION_KEYS) {
+    const config = options[key];
+    if (config === undefined) continue;
+    const module = BUILDERS[key](config as never, env);
+    if (module) modules.push(module);
+  }
+  return modules.length ? new Pipeline(modules) : undefined;
+}

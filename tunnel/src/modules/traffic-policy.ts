@@ -1,0 +1,449 @@
+// Traffic policy (`traffic_policy:` in ngrok.yml, `--traffic-policy-file`, EndpointTrafficPolicy):
+// `on_http_request` / `on_http_response` rules, each with CEL `expressions` (all must hold) and
+// `actions` run in order. Actions that correspond to modules run the same module code
+// (basic-auth, restrict-ips, compress-response, circuit-breaker, verify-webhook, and oauth /
+// openid-connect once registered); the rest are implemented here. Everything is compiled at bind
+// time: a bad expression is ERR_NGROK_2200, an unknown action ERR_NGROK_2201 naming it.
+import { Transform } from 'node:stream';
+import { ERROR_CODE_HEADER } from '../edge/errors';
+import { basicAuthModule } from './basic-auth';
+import { celTrue, compileCel, compileInterpolation, type CelProgram, type Interpolation } from './cel';
+import { circuitBreakerModule } from './circuit-breaker';
+import { compressionModule, type CompressionAlgorithm } from './compression';
+import { check, durationMs, ModuleConfigError } from './config-error';
+import { ipRestrictionModule, type IpPolicyStore } from './ip-restriction';
+import { celVariables, requestUrl, VAR } from './request-vars';
+import type { HttpModule, RequestContext, RequestOutcome, ResponseContext } from './types';
+import { webhookVerificationModule } from './webhook-verification';
+
+export interface TrafficPolicyAction {
+  type: string;
+  config?: Record<string, unknown>;
+}
+
+export interface TrafficPolicyRule {
+  name?: string;
+  expressions?: string[];
+  actions: TrafficPolicyAction[];
+}
+
+/** A policy document as in ngrok.yml / a policy file (legacy `inbound`/`outbound` accepted). */
+export interface TrafficPolicyDocument {
+  on_http_request?: TrafficPolicyRule[];
+  on_http_response?: TrafficPolicyRule[];
+  on_tcp_connect?: TrafficPolicyRule[];
+  inbound?: TrafficPolicyRule[];
+  outbound?: TrafficPolicyRule[];
+}
+
+type Phase = 'request' | 'response';
+
+/** Builds an auth module (OAuth / OIDC) from an action config; registered by those modules. */
+export type AuthActionFactory = (config: Record<string, unknown>, where: string) => HttpModule;
+const authActions = new Map<string, AuthActionFactory>();
+
+/** Lets the OAuth/OIDC modules plug their actions (`oauth`, `openid-connect`/`oidc`) in. */
+export function registerAuthAction(type: string, factory: AuthActionFactory): void {
+  authActions.set(type, factory);
+}
+
+export interface PolicyEnv {
+  ipPolicies?: IpPolicyStore;
+  now?: () => number;
+}
+
+/** One compiled action; returns 'handled' when it answered the client. */
+interface CompiledAction {
+  type: string;
+  terminating: boolean;
+  request?(ctx: RequestContext): RequestOutcome | Promise<RequestOutcome>;
+  response?(ctx: ResponseContext): 'handled' | void;
+}
+
+interface CompiledRule {
+  where: string;
+  expressions: CelProgram[];
+  actions: CompiledAction[];
+}
+
+const TERMINATING = new Set(['deny', 'custom-response', 'redirect']);
+const NOT_IN_BURROW = new Set(['close-connection', 'forward-internal', 'http-request', 'jwt-validation', 'log', 'owasp-crs-request', 'owasp-crs-response', 'request-body-find-replace', 'response-body-find-replace', 'sse-find-replace', 'terminate-tls', 'ai-gateway', 'saml']);
+const REQUEST_ONLY = new Set(['deny', 'redirect', 'url-rewrite', 'rate-limit', 'basic-auth', 'circuit-breaker', 'verify-webhook', 'oauth', 'openid-connect', 'oidc']);
+
+// Keys ctx.vars uses between the phases of one request.
+const REPLACED_BODY = 'policy.replacedBody';
+const COMPRESS = 'policy.compress';
+const BREAKERS = 'policy.breakers';
+
+function str(v: unknown, where: string, required = false): string | undefined {
+  if (v === undefined || v === null) {
+    check(!required, 'ERR_NGROK_2234', `${where} is required`);
+    return undefined;
+  }
+  check(typeof v === 'string', 'ERR_NGROK_2204', `${where} must be a string`);
+  return v;
+}
+
+function strMap(v: unknown, where: string, max = 10): Record<string, string> {
+  if (v === undefined) return {};
+  check(v && typeof v === 'object' && !Array.isArray(v), 'ERR_NGROK_2204', `${where} must be a map of name to value`);
+  const entries = Object.entries(v as Record<string, unknown>);
+  check(entries.length <= max, 'ERR_NGROK_2218', `${where} has more than ${max} entries`);
+  for (const [k, val] of entries) {
+    check(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k), 'ERR_NGROK_2208', `${where}: "${k}" is not a valid header name`);
+    check(typeof val === 'string' || typeof val === 'number' || typeof val === 'boolean', 'ERR_NGROK_2204', `${where}.${k} must be a string`);
+  }
+  return Object.fromEntries(entries.map(([k, val]) => [k, String(val)]));
+}
+
+function statusOf(v: unknown, where: string, fallback: number, range: [number, number] = [100, 599]): number {
+  if (v === undefined) return fallback;
+  const n = typeof v === 'string' ? Number(v) : v;
+  check(typeof n === 'number' && Number.isInteger(n) && n >= range[0] && n <= range[1], 'ERR_NGROK_2215', `${where} must be an HTTP status ${range[0]}..${range[1]}`);
+  return n;
+}
+
+function compileHeaderMap(map: Record<string, string>, where: string): { name: string; value: Interpolation }[] {
+  return Object.entries(map).map(([name, value]) => ({ name: name.toLowerCase(), value: compileInterpolation(value, `${where}.${name}`) }));
+}
+
+function sendSimple(ctx: RequestContext, status: number, headers: { name: string; value: string }[], body: string): void {
+  const out: Record<string, string | string[]> = {};
+  for (const { name, value } of headers) {
+    if (name === ERROR_CODE_HEADER) continue;
+    const prev = out[name];
+    out[name] = prev === undefined ? value : ([] as string[]).concat(prev, value);
+  }
+  if (!out['content-type'] && body) out['content-type'] = inferContentType(body);
+  out['content-length'] = String(Buffer.byteLength(body));
+  ctx.res.writeHead(status, out);
+  if (ctx.method === 'HEAD') ctx.res.end();
+  else ctx.res.end(body);
+}
+
+/** ngrok infers a content type for custom responses that name none. */
+function inferContentType(body: string): string {
+  const t = body.trimStart();
+  if (/^[[{]/.test(t)) {
+    try { JSON.parse(body); return 'application/json'; } catch { /* not JSON */ }
+  }
+  if (/^<(!doctype html|html|head|body|div|p|h\d)\b/i.test(t)) return 'text/html; charset=utf-8';
+  return 'text/plain; charset=utf-8';
+}
+
+function setVarsOf(ctx: RequestContext): Record<string, unknown> {
+  let vars = ctx.vars.get(VAR.policyVars) as Record<string, unknown> | undefined;
+  if (!vars) ctx.vars.set(VAR.policyVars, (vars = {}));
+  return vars;
+}
+
+function invalidateCel(ctx: RequestContext): void {
+  ctx.vars.delete('cel.request');
+  ctx.vars.delete('cel.response');
+}
+
+/** Applies `from` (regex, Go-style `$1` groups in `to`) to the request URL. */
+function rewriteUrl(ctx: RequestContext, from: RegExp | undefined, to: Interpolation): string {
+  const href = requestUrl(ctx).href;
+  const target = to(celVariables(ctx));
+  if (!from) return target;
+  return href.replace(from, target);
+}
+
+/** A sliding-window counter per bucket key (ngrok's `sliding_window` algorithm). */
+class SlidingWindow {
+  private current = new Map<string, number>();
+  private previous = new Map<string, number>();
+  private windowStart = 0;
+
+  constructor(private readonly capacity: number, private readonly rateMs: number, private readonly now: () => number) {}
+
+  /** Counts one request; false when the key is over capacity (the request is then not counted). */
+  take(key: string): { ok: boolean; retryAfterS: number } {
+    const t = this.now();
+    const start = Math.floor(t / this.rateMs) * this.rateMs;
+    if (start !== this.windowStart) {
+      this.previous = start - this.windowStart === this.rateMs ? this.current : new Map();
+      this.current = new Map();
+      this.windowStart = start;
+    }
+    const weight = 1 - (t - start) / this.rateMs;
+    const estimate = (this.previous.get(key) ?? 0) * weight + (this.current.get(key) ?? 0);
+    if (estimate + 1 > this.capacity) return { ok: false, retryAfterS: Math.max(1, Math.ceil((start + this.rateMs - t) / 1000)) };
+    // Bounded memory: a flood of distinct keys resets the window rather than growing without end.
+    if (this.current.size >= 100_000) this.current.clear();
+    this.current.set(key, (this.current.get(key) ?? 0) + 1);
+    return { ok: true, retryAfterS: 0 };
+  }
+}
+
+function fromModule(module: HttpModule, type: string): CompiledAction {
+  return {
+    type, terminating: false,
+    request: module.onRequest ? (ctx) => module.onRequest!(ctx) : undefined,
+  };
+}
+
+function compileAction(action: TrafficPolicyAction, phase: Phase, where: string, env: PolicyEnv): CompiledAction {
+  check(action && typeof action === 'object' && typeof action.type === 'string', 'ERR_NGROK_2201', `${where}: an action needs a "type"`);
+  const type = action.type;
+  const c = (action.config ?? {}) as Record<string, unknown>;
+  check(typeof c === 'object' && !Array.isArray(c), 'ERR_NGROK_2203', `${where}.config must be a map`);
+  const at = `${where} (${type})`;
+  if (NOT_IN_BURROW.has(type)) throw new ModuleConfigError('ERR_NGROK_2201', `${at}: the "${type}" action is not supported by Burrow`);
+  if (phase === 'response' && REQUEST_ONLY.has(type)) throw new ModuleConfigError('ERR_NGROK_2202', `${at}: "${type}" is not allowed in on_http_response`);
+  const now = env.now ?? Date.now;
+
+  switch (type) {
+    case 'deny': {
+      const status = statusOf(c.status_code, `${at}.status_code`, 403);
+      return { type, terminating: true, request: (ctx) => { sendSimple(ctx, status, [], ''); return 'handled'; } };
+    }
+    case 'custom-response': {
+      const status = statusOf(c.status_code, `${at}.status_code`, 200);
+      const body = compileInterpolation(str(c.body ?? c.content, `${at}.body`) ?? '', `${at}.body`);
+      const headers = compileHeaderMap(strMap(c.headers, `${at}.headers`), `${at}.headers`);
+      const render = (ctx: RequestContext) => {
+        const vars = celVariables(ctx);
+        return { body: body(vars), headers: headers.map((h) => ({ name: h.name, value: h.value(vars) })) };
+      };
+      return {
+        type, terminating: true,
+        request: (ctx) => {
+          const r = render(ctx);
+          sendSimple(ctx, status, r.headers, r.body);
+          return 'handled';
+        },
+        response: (ctx) => {
+          const r = render(ctx);
+          ctx.statusCode = status;
+          ctx.responseHeaders.length = 0;
+          for (const h of r.headers) ctx.responseHeaders.push(h.name, h.value);
+          if (!r.headers.some((h) => h.name === 'content-type') && r.body) ctx.responseHeaders.push('content-type', inferContentType(r.body));
+          ctx.responseHeaders.push('content-length', String(Buffer.byteLength(r.body)));
+          ctx.vars.set(REPLACED_BODY, Buffer.from(r.body));
+          return 'handled';
+        },
+      };
+    }
+    case 'redirect': {
+      const from = c.from === undefined ? undefined : regex(str(c.from, `${at}.from`)!, `${at}.from`);
+      const to = compileInterpolation(str(c.to, `${at}.to`, true)!, `${at}.to`);
+      const status = statusOf(c.status_code, `${at}.status_code`, 302, [300, 399]);
+      const headers = compileHeaderMap(strMap(c.headers, `${at}.headers`), `${at}.headers`);
+      return {
+        type, terminating: true,
+        request: (ctx) => {
+          const location = rewriteUrl(ctx, from, to);
+          const vars = celVariables(ctx);
+          sendSimple(ctx, status, [{ name: 'location', value: location }, ...headers.map((h) => ({ name: h.name, value: h.value(vars) }))], '');
+          return 'handled';
+        },
+      };
+    }
+    case 'url-rewrite': {
+      const from = c.from === undefined ? undefined : regex(str(c.from, `${at}.from`)!, `${at}.from`);
+      const to = compileInterpolation(str(c.to, `${at}.to`, true)!, `${at}.to`);
+      return {
+        type, terminating: false,
+        request: (ctx) => {
+          const rewritten = rewriteUrl(ctx, from, to);
+          // Only the path and query change; the host stays the endpoint's.
+          const url = new URL(rewritten, requestUrl(ctx));
+          ctx.url = url.pathname + url.search;
+          invalidateCel(ctx);
+        },
+      };
+    }
+    case 'rate-limit': {
+      str(c.name, `${at}.name`, true);
+      check(c.algorithm === undefined || c.algorithm === 'sliding_window', 'ERR_NGROK_2204', `${at}.algorithm must be "sliding_window"`);
+      const capacity = c.capacity;
+      check(typeof capacity === 'number' && Number.isInteger(capacity) && capacity >= 1 && capacity <= 2_000_000_000, 'ERR_NGROK_2215', `${at}.capacity must be an integer 1..2000000000`);
+      const rateMs = durationMs(String(str(c.rate, `${at}.rate`, true)));
+      check(Number.isFinite(rateMs) && rateMs >= 1000 && rateMs <= 86_400_000, 'ERR_NGROK_2215', `${at}.rate must be a duration between 1s and 24h`);
+      const keys = (Array.isArray(c.bucket_key) ? c.bucket_key : c.bucket_key === undefined ? ['conn.client_ip'] : [c.bucket_key]).map((k, i) => compileCel(String(k), `${at}.bucket_key[${i}]`));
+      const window = new SlidingWindow(capacity, rateMs, now);
+      const enforce = c.enforce !== false;
+      return {
+        type, terminating: false,
+        request: (ctx) => {
+          const vars = celVariables(ctx);
+          const key = keys.map((k) => { try { return String(k(vars)); } catch { return ''; } }).join('\0');
+          const { ok, retryAfterS } = window.take(key);
+          if (ok || !enforce) return;
+          const body = JSON.stringify({ error_code: 'ERR_BURROW_RATE_LIMITED', status_code: 429, msg: 'Too many requests' });
+          ctx.res.writeHead(429, { 'retry-after': String(retryAfterS), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), [ERROR_CODE_HEADER]: 'ERR_BURROW_RATE_LIMITED' });
+          ctx.res.end(body);
+          return 'handled';
+        },
+      };
+    }
+    case 'add-headers': {
+      const headers = compileHeaderMap(strMap(c.headers, `${at}.headers`), `${at}.headers`);
+      check(headers.length > 0, 'ERR_NGROK_2234', `${at}.headers needs at least one header`);
+      const apply = (raw: string[], ctx: RequestContext) => {
+        const vars = celVariables(ctx);
+        for (const h of headers) {
+          if (h.name === 'host') for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i].toLowerCase() === 'host') raw.splice(i, 2);
+          raw.push(h.name, h.value(vars));
+        }
+      };
+      return { type, terminating: false, request: (ctx) => apply(ctx.upstreamHeaders, ctx), response: (ctx) => apply(ctx.responseHeaders, ctx) };
+    }
+    case 'remove-headers': {
+      check(Array.isArray(c.headers) && c.headers.length > 0 && c.headers.length <= 10, 'ERR_NGROK_2218', `${at}.headers must list 1..10 header names`);
+      const names = new Set((c.headers as unknown[]).map((n) => String(n).toLowerCase()));
+      const apply = (raw: string[]) => {
+        for (let i = raw.length - 2; i >= 0; i -= 2) if (names.has(raw[i].toLowerCase())) raw.splice(i, 2);
+      };
+      return { type, terminating: false, request: (ctx) => apply(ctx.upstreamHeaders), response: (ctx) => apply(ctx.responseHeaders) };
+    }
+    case 'set-vars': {
+      check(Array.isArray(c.vars) && c.vars.length > 0, 'ERR_NGROK_2234', `${at}.vars must be a list of single-key maps`);
+      const vars = (c.vars as unknown[]).map((entry, i) => {
+        const keys = entry && typeof entry === 'object' ? Object.keys(entry) : [];
+        check(keys.length === 1, 'ERR_NGROK_2252', `${at}.vars[${i}] must be a map with exactly one key`);
+        const value = (entry as Record<string, unknown>)[keys[0]];
+        return { name: keys[0], value: typeof value === 'string' ? compileInterpolation(value, `${at}.vars[${i}]`) : () => value };
+      });
+      const run = (ctx: RequestContext) => {
+        const target = setVarsOf(ctx);
+        for (const v of vars) target[v.name] = v.value(celVariables(ctx));
+        invalidateCel(ctx);
+      };
+      return { type, terminating: false, request: run, response: run };
+    }
+    case 'basic-auth':
+      return fromModule(basicAuthModule({ credentials: c.credentials as string[], realm: c.realm as string | undefined, enforce: c.enforce as boolean | undefined }), type);
+    case 'restrict-ips': {
+      const module = ipRestrictionModule({ allowCidrs: c.allow as string[] | undefined, denyCidrs: c.deny as string[] | undefined, ipPolicies: c.ip_policies as string[] | undefined, enforce: c.enforce as boolean | undefined }, env.ipPolicies);
+      return { ...fromModule(module, type), response: (ctx) => (module.onRequest!(ctx) as RequestOutcome) || undefined };
+    }
+    case 'verify-webhook':
+      return fromModule(webhookVerificationModule({ provider: c.provider as string, secret: c.secret as string, enforce: c.enforce as boolean | undefined }, now), type);
+    case 'circuit-breaker': {
+      const d = (k: string) => (c[k] === undefined ? undefined : durationMs(String(c[k])));
+      const module = circuitBreakerModule({
+        errorThreshold: (c.error_threshold as number | undefined) ?? 0.5, volumeThreshold: c.volume_threshold as number | undefined,
+        windowMs: d('window_duration'), trippedMs: d('tripped_duration'), numBuckets: c.num_buckets as number | undefined, enforce: c.enforce as boolean | undefined,
+      }, now);
+      return {
+        type, terminating: false,
+        request: (ctx) => {
+          const list = (ctx.vars.get(BREAKERS) as HttpModule[] | undefined) ?? [];
+          list.push(module);
+          ctx.vars.set(BREAKERS, list);
+          return module.onRequest!(ctx);
+        },
+      };
+    }
+    case 'compress-response': {
+      const module = compressionModule({ algorithms: c.algorithms as CompressionAlgorithm[] | undefined });
+      const mark = (ctx: RequestContext) => { ctx.vars.set(COMPRESS, module); };
+      return { type, terminating: false, request: mark, response: mark };
+    }
+    default: {
+      const auth = authActions.get(type);
+      if (auth) return fromModule(auth(c, at), type);
+      if (type === 'oauth' || type === 'openid-connect' || type === 'oidc') throw new ModuleConfigError('ERR_NGROK_2201', `${at}: the "${type}" action is not available in this build`);
+      throw new ModuleConfigError('ERR_NGROK_2201', `${at}: unknown action type "${type}"`);
+    }
+  }
+}
+
+function regex(source: string, where: string): RegExp {
+  try {
+    return new RegExp(source);
+  } catch (err) {
+    throw new ModuleConfigError('ERR_NGROK_2204', `${where}: invalid regular expression "${source}": ${(err as Error).message}`);
+  }
+}
+
+function compileRules(rules: unknown, phase: Phase, key: string, env: PolicyEnv): CompiledRule[] {
+  if (rules === undefined) return [];
+  check(Array.isArray(rules), 'ERR_NGROK_2236', `${key} must be a list of rules`);
+  let authActionsSeen = 0;
+  return rules.map((rule: TrafficPolicyRule, i) => {
+    const where = `${key}[${i}]${rule?.name ? ` "${rule.name}"` : ''}`;
+    check(rule && typeof rule === 'object', 'ERR_NGROK_2236', `${where} must be a rule object`);
+    check(rule.expressions === undefined || Array.isArray(rule.expressions), 'ERR_NGROK_2200', `${where}.expressions must be a list of CEL strings`);
+    check(Array.isArray(rule.actions) && rule.actions.length > 0, 'ERR_NGROK_2206', `${where} has no actions`);
+    const expressions = (rule.expressions ?? []).map((e, j) => {
+      check(typeof e === 'string', 'ERR_NGROK_2200', `${where}.expressions[${j}] must be a string`);
+      return compileCel(e, `${where}.expressions[${j}]`);
+    });
+    const actions = rule.actions.map((a, j) => compileAction(a, phase, `${where}.actions[${j}]`, env));
+    actions.forEach((a, j) => {
+      check(!(a.terminating && j < actions.length - 1), 'ERR_NGROK_2207', `${where}.actions[${j + 1}] can never run: "${a.type}" before it ends the request`);
+      if (['basic-auth', 'oauth', 'openid-connect', 'oidc'].includes(a.type)) authActionsSeen++;
+    });
+    check(authActionsSeen <= 1, 'ERR_NGROK_2239', `${key}: only one authentication action (basic-auth, oauth, openid-connect) per policy`);
+    return { where, expressions, actions };
+  });
+}
+
+/** Validates and compiles a document; throws ModuleConfigError with ngrok's 22xx codes. */
+export function compileTrafficPolicy(doc: TrafficPolicyDocument, env: PolicyEnv = {}): { request: CompiledRule[]; response: CompiledRule[] } {
+  check(doc && typeof doc === 'object' && !Array.isArray(doc), 'ERR_NGROK_2236', 'trafficPolicy must be a policy document (a map with on_http_request / on_http_response)');
+  for (const key of Object.keys(doc)) {
+    check(['on_http_request', 'on_http_response', 'on_tcp_connect', 'inbound', 'outbound'].includes(key), 'ERR_NGROK_2236', `trafficPolicy: unknown phase "${key}"`);
+  }
+  check(!doc.on_tcp_connect?.length, 'ERR_NGROK_2205', 'trafficPolicy: on_tcp_connect rules are not supported by Burrow yet');
+  check(!(doc.inbound && doc.on_http_request) && !(doc.outbound && doc.on_http_response), 'ERR_NGROK_2236', 'trafficPolicy: use on_http_request/on_http_response or the legacy inbound/outbound, not both');
+  return {
+    request: compileRules(doc.on_http_request ?? doc.inbound, 'request', doc.inbound ? 'inbound' : 'on_http_request', env),
+    response: compileRules(doc.on_http_response ?? doc.outbound, 'response', doc.outbound ? 'outbound' : 'on_http_response', env),
+  };
+}
+
+function matches(rule: CompiledRule, ctx: RequestContext): boolean {
+  if (rule.expressions.length === 0) return true;
+  const vars = celVariables(ctx);
+  return rule.expressions.every((e) => celTrue(e, vars));
+}
+
+export function trafficPolicyModule(doc: TrafficPolicyDocument, env: PolicyEnv = {}): HttpModule {
+  const { request, response } = compileTrafficPolicy(doc, env);
+  return {
+    name: 'traffic-policy',
+    onRequest: request.length ? async (ctx) => {
+      for (const rule of request) {
+        if (!matches(rule, ctx)) continue;
+        for (const action of rule.actions) {
+          if (!action.request) continue;
+          const outcome = await action.request(ctx);
+          if (outcome === 'handled' || ctx.res.headersSent) return 'handled';
+        }
+      }
+      return undefined;
+    } : undefined,
+    onResponse(ctx) {
+      outer: for (const rule of response) {
+        if (!matches(rule, ctx)) continue;
+        for (const action of rule.actions) {
+          if (action.response?.(ctx) === 'handled') break outer;
+        }
+      }
+      const compress = ctx.vars.get(COMPRESS) as HttpModule | undefined;
+      if (compress && !ctx.vars.has(REPLACED_BODY)) compress.onResponse!(ctx);
+    },
+    responseBody(ctx) {
+      const replaced = ctx.vars.get(REPLACED_BODY) as Buffer | undefined;
+      if (replaced) return replaceBody(replaced);
+      const compress = ctx.vars.get(COMPRESS) as HttpModule | undefined;
+      return compress?.responseBody?.(ctx);
+    },
+    onComplete(ctx, result) {
+      for (const breaker of (ctx.vars.get(BREAKERS) as HttpModule[] | undefined) ?? []) breaker.onComplete?.(ctx, result);
+    },
+  };
+}
+
+/** Drops the upstream body and sends `body` instead. */
+function replaceBody(body: Buffer): Transform {
+  return new Transform({
+    transform(_chunk, _enc, cb) { cb(); },
+    flush(cb) { this.push(body); cb(); },
+  });
+}
