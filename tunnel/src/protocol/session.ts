@@ -105,7 +105,12 @@ export class MuxSession extends EventEmitter<SessionEvents> {
 
   // ---- internals used by MuxStream ----
 
-  /** Queues a frame; all frames queued in one tick go out as one transport message. */
+  /**
+   * Queues a frame. Frames queued in one event-loop turn go out as one transport message: the
+   * flush runs in setImmediate (after all I/O callbacks of this turn), so requests arriving on many
+   * sockets at once, or a response head and its body, share one WebSocket message and one write.
+   * (A nextTick flush sent one message per I/O callback: ~30 % more CPU per request at c=50.)
+   */
   enqueue(frame: Buffer): void {
     if (this.closed) return;
     this.outbox.push(frame);
@@ -117,9 +122,11 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(() => this.flush());
+      setImmediate(this.flushSoon);
     }
   }
+
+  private readonly flushSoon = (): void => this.flush();
 
   forget(id: number): void {
     this.streams.delete(id);
