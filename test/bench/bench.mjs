@@ -24,7 +24,8 @@ import WebSocket from 'ws';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
-const BURROW = path.join(ROOT, 'dist/burrow.js');
+// BURROW_BIN=path/to/burrow.js benchmarks another build (e.g. to compare two commits).
+const BURROW = process.env.BURROW_BIN ? path.resolve(process.env.BURROW_BIN) : path.join(ROOT, 'dist/burrow.js');
 const ONE_MIB = 1024 * 1024;
 const POST_BYTES = 10 * ONE_MIB;
 
@@ -147,21 +148,14 @@ function nodeArgs(ctx, label) {
   return ctx.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', ctx.cpuProf, '--cpu-prof-name', `${label}-${Date.now()}.cpuprofile`] : [];
 }
 
-const startedTunnel = (out) => {
-  for (const line of out.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const rec = JSON.parse(line);
-      if (rec.msg === 'started tunnel' && rec.url) return rec.url;
-    } catch { /* a partial line */ }
-  }
-  return undefined;
-};
+// The agent runs with its default console (what `burrow http 3000` users get: capture and the
+// local API on, no per-request log lines); its "Forwarding URL -> upstream" line says it is ready.
+const forwarding = (out) => /Forwarding\s+(https?:\/\/\S+)\s+->/.exec(out)?.[1];
 
 /** `burrow http PORT`: agent and embedded edge in one process. */
 async function startEmbedded(ctx, extraArgs) {
-  const agent = startProcess(process.execPath, [...nodeArgs(ctx, 'embedded'), BURROW, 'http', String(ctx.upstreamPort), '--log', 'stdout', '--log-format', 'json', ...extraArgs], { name: 'burrow http (embedded)' });
-  const url = new URL(await waitForOutput(agent, startedTunnel));
+  const agent = startProcess(process.execPath, [...nodeArgs(ctx, 'embedded'), BURROW, 'http', String(ctx.upstreamPort), ...extraArgs], { name: 'burrow http (embedded)' });
+  const url = new URL(await waitForOutput(agent, forwarding));
   return { url: `http://127.0.0.1:${url.port}`, host: url.host, processes: [agent] };
 }
 
@@ -171,8 +165,8 @@ async function startWithEdge(ctx, extraArgs) {
   const token = randomBytes(16).toString('hex');
   const edge = startProcess(process.execPath, [...nodeArgs(ctx, 'edge'), BURROW, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', 'bench.localhost', '--log', 'stdout', '--log-format', 'json'], { name: 'burrow edge', env: { BURROW_EDGE_TOKENS: token } });
   await waitForOutput(edge, (out) => out.includes('"edge listening"'));
-  const agent = startProcess(process.execPath, [...nodeArgs(ctx, 'agent'), BURROW, 'http', String(ctx.upstreamPort), '--edge', `ws://127.0.0.1:${port}`, '--domain', 'app.bench.localhost', '--log', 'stdout', '--log-format', 'json', ...extraArgs], { name: 'burrow http --edge', env: { BURROW_AUTHTOKEN: token } });
-  const url = new URL(await waitForOutput(agent, startedTunnel));
+  const agent = startProcess(process.execPath, [...nodeArgs(ctx, 'agent'), BURROW, 'http', String(ctx.upstreamPort), '--edge', `ws://127.0.0.1:${port}`, '--domain', 'app.bench.localhost', ...extraArgs], { name: 'burrow http --edge', env: { BURROW_AUTHTOKEN: token } });
+  const url = new URL(await waitForOutput(agent, forwarding));
   return { url: `http://127.0.0.1:${url.port}`, host: url.host, processes: [edge, agent] };
 }
 
@@ -373,7 +367,7 @@ async function main() {
   }
   const hardStop = setTimeout(() => { log(`hard limit of ${opts.maxSeconds} s reached: aborting`); killAllNow(); process.exit(1); }, opts.maxSeconds * 1000);
   hardStop.unref();
-  if (opts.build) {
+  if (opts.build && !process.env.BURROW_BIN) {
     try {
       execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     } catch (err) {
