@@ -66,18 +66,12 @@ const INVALID: Record<string, [number, string]> = {
 
 /** Valid files that use a module Burrow does not implement yet: refused, never ignored. */
 const REFUSED: Record<string, string[]> = {
-  '018': ['basic_auth', 'labels'],
+  '018': ['labels'],
   '045': ['oauth'],
-  '070': ['traffic_policy'],
-  '088': ['traffic_policy'],
   '097': ['labels'],
-  '103': ['policy'],
-  '104': ['traffic_policy'],
   '106': ['oauth'],
-  '119': ['basic_auth'],
   '121': ['oauth'],
   '126': ['labels'],
-  '131': ['traffic_policy'],
   '142': ['pooling_enabled'],
 };
 

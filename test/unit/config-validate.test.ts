@@ -27,7 +27,6 @@ const CASES: [string, string, string, string][] = [
   ['typo-did-you-mean.yml', '6:5', 'BURROW_CONFIG_UNKNOWN_KEY', 'field bind-tls not found in type HTTPv2Tunnel; did you mean `bind_tls`?'],
   ['bad-duration.yml', '3:23', 'BURROW_CONFIG_BAD_VALUE', '`agent.heartbeat_interval` must be a duration such as `10s`, `1m` or `1h30m`, got "ten seconds"'],
   ['unknown-action.yml', '10:21', 'BURROW_CONFIG_UNKNOWN_ACTION', 'unknown action type "add-request-headers"'],
-  ['unknown-action.yml', '7:5', 'BURROW_CONFIG_UNSUPPORTED', '`traffic_policy` is not supported yet (Traffic Policy)'],
   ['action-config.yml', '12:17', 'BURROW_CONFIG_UNKNOWN_KEY', 'field status not found in type deny config'],
   ['duplicate-endpoint.yml', '7:11', 'BURROW_CONFIG_DUPLICATE_NAME', 'endpoint name "web" is already used'],
   ['duplicate-endpoint.yml', '6:17', 'BURROW_CONFIG_BAD_VALUE', '`endpoints[0].upstream.protocol` must be one of "http1", "http2", got "http3"; did you mean `http1`?'],

@@ -1,5 +1,11 @@
-// `burrow http|tcp|tls ADDR [flags]` → EndpointSpec, with ngrok's flag names.
-import type { EndpointSpec, HeaderRules, Proto, Scheme } from '../model';
+// `burrow http|tcp|tls ADDR [flags]` → EndpointSpec, with ngrok's flag names. Module flags are
+// checked here with the edge's own validation (same code, same ngrok codes), so a typo fails
+// before anything starts.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { EdgeOptions, EndpointSpec, HeaderRules, Proto, Scheme } from '../model';
+import { buildPipeline, ModuleConfigError } from '../modules/pipeline';
+import type { TrafficPolicyDocument } from '../modules/traffic-policy';
 
 export class UsageError extends Error {
   readonly code = 'ERR_BURROW_USAGE';
@@ -23,10 +29,22 @@ export const ENDPOINT_FLAGS = {
   'remote-addr': { type: 'string' },
   inspect: { type: 'string' },
   metadata: { type: 'string' },
+  // Edge modules (ngrok's flag names).
+  'basic-auth': { type: 'string', multiple: true },
+  'cidr-allow': { type: 'string', multiple: true },
+  'cidr-deny': { type: 'string', multiple: true },
+  compression: { type: 'boolean' },
+  'circuit-breaker': { type: 'string' },
+  'verify-webhook': { type: 'string' },
+  'verify-webhook-secret': { type: 'string' },
+  'ua-filter-allow': { type: 'string', multiple: true },
+  'ua-filter-deny': { type: 'string', multiple: true },
+  'mutual-tls-cas': { type: 'string' },
+  'traffic-policy-file': { type: 'string' },
 } as const;
 
 export type EndpointFlagValues = {
-  [K in keyof typeof ENDPOINT_FLAGS]?: (typeof ENDPOINT_FLAGS)[K] extends { multiple: true } ? string[] : string;
+  [K in keyof typeof ENDPOINT_FLAGS]?: (typeof ENDPOINT_FLAGS)[K] extends { multiple: true } ? string[] : (typeof ENDPOINT_FLAGS)[K] extends { type: 'boolean' } ? boolean : string;
 };
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -85,14 +103,68 @@ export function endpointFromFlags(proto: Proto, addr: string | undefined, flags:
     if (upstreamProtocol !== 'http1' && upstreamProtocol !== 'http2') throw new UsageError(`--upstream-protocol "${upstreamProtocol}": use http1 or http2`);
     spec.upstreamProtocol = upstreamProtocol;
   }
-  const httpOnly = ['host-header', 'request-header-add', 'request-header-remove', 'response-header-add', 'response-header-remove', 'upstream-protocol'] as const;
+  const httpOnly = [
+    'host-header', 'request-header-add', 'request-header-remove', 'response-header-add', 'response-header-remove', 'upstream-protocol',
+    'basic-auth', 'compression', 'circuit-breaker', 'verify-webhook', 'verify-webhook-secret', 'ua-filter-allow', 'ua-filter-deny', 'mutual-tls-cas', 'traffic-policy-file',
+  ] as const;
+  const edge: EdgeOptions = {};
+  if (flags['cidr-allow'] || flags['cidr-deny']) edge.ipRestriction = { allowCidrs: flags['cidr-allow'], denyCidrs: flags['cidr-deny'] };
   if (proto !== 'http') {
     for (const f of httpOnly) if (flags[f] !== undefined) throw new UsageError(`--${f} only applies to http endpoints`);
-    return spec;
+    return withEdge(spec, edge);
   }
   if (flags['host-header']) spec.hostHeader = flags['host-header'];
   const requestHeaders = rules(headerAdds(flags['request-header-add'], 'request-header-add'), headerRemoves(flags['request-header-remove'], 'request-header-remove'));
   const responseHeaders = rules(headerAdds(flags['response-header-add'], 'response-header-add'), headerRemoves(flags['response-header-remove'], 'response-header-remove'));
-  if (requestHeaders || responseHeaders) spec.edge = { requestHeaders, responseHeaders };
+  if (requestHeaders) edge.requestHeaders = requestHeaders;
+  if (responseHeaders) edge.responseHeaders = responseHeaders;
+  if (flags['basic-auth']) edge.basicAuth = { credentials: flags['basic-auth'] };
+  if (flags.compression) edge.compression = {};
+  if (flags['circuit-breaker'] !== undefined) {
+    const ratio = Number(flags['circuit-breaker']);
+    if (flags['circuit-breaker'].trim() === '' || !Number.isFinite(ratio)) throw new UsageError(`--circuit-breaker "${flags['circuit-breaker']}": expected an error ratio between 0.0 and 1.0`);
+    edge.circuitBreaker = { errorThreshold: ratio };
+  }
+  if (flags['verify-webhook'] || flags['verify-webhook-secret']) {
+    if (!flags['verify-webhook']) throw new UsageError('--verify-webhook-secret needs --verify-webhook PROVIDER');
+    edge.webhookVerification = { provider: flags['verify-webhook'], secret: flags['verify-webhook-secret'] ?? '' };
+  }
+  if (flags['ua-filter-allow'] || flags['ua-filter-deny']) edge.userAgentFilter = { allow: flags['ua-filter-allow'], deny: flags['ua-filter-deny'] };
+  if (flags['mutual-tls-cas']) edge.mutualTls = { certificateAuthorities: [readFlagFile(flags['mutual-tls-cas'], 'mutual-tls-cas')] };
+  if (flags['traffic-policy-file']) edge.trafficPolicy = readTrafficPolicyFile(flags['traffic-policy-file'], 'traffic-policy-file');
+  return withEdge(spec, edge);
+}
+
+function withEdge(spec: EndpointSpec, edge: EdgeOptions): EndpointSpec {
+  if (Object.keys(edge).length === 0) return spec;
+  try {
+    // The edge checks again at bind time; checking here names the flag before anything starts.
+    buildPipeline(spec.proto === 'http' ? edge : { ipRestriction: edge.ipRestriction });
+  } catch (err) {
+    if (err instanceof ModuleConfigError) throw new UsageError(`${err.code}: ${err.message}`);
+    throw err;
+  }
+  spec.edge = edge;
   return spec;
+}
+
+function readFlagFile(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--${flag} "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** A traffic-policy file, YAML or JSON (YAML is a superset). */
+export function readTrafficPolicyFile(path: string, flag: string): TrafficPolicyDocument {
+  const text = readFlagFile(path, flag);
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new UsageError(`ERR_NGROK_2236: --${flag} "${path}": the policy does not parse: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`ERR_NGROK_2236: --${flag} "${path}": expected a policy document (on_http_request / on_http_response)`);
+  return doc as TrafficPolicyDocument;
 }

@@ -2,6 +2,7 @@
 // authtoken overrides from the environment and the CLI flag.
 import { existsSync, readFileSync } from 'node:fs';
 import type { EndpointSpec } from '../model';
+import { ModuleConfigError } from '../modules/config-error';
 import { type AgentSettings, endpointsFrom, mergeConfigs, settingsFrom, unify, type UnifiedConfig } from './normalize';
 import { type ConfigProblem, hasErrors, sortProblems } from './problems';
 import type { ConfigV2, ConfigV3 } from './types';
@@ -74,8 +75,17 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   if (opts.authtoken) Object.assign(settings, { authtoken: opts.authtoken, authtokenSource: 'flag' });
   else if (env.BURROW_AUTHTOKEN) Object.assign(settings, { authtoken: env.BURROW_AUTHTOKEN, authtokenSource: 'BURROW_AUTHTOKEN' });
   else if (env.NGROK_AUTHTOKEN) Object.assign(settings, { authtoken: env.NGROK_AUTHTOKEN, authtokenSource: 'NGROK_AUTHTOKEN' });
-  const ok = !hasErrors(problems);
-  return { settings, endpoints: ok ? endpointsFrom(merged) : [], problems: sortProblems(problems), files };
+  let endpoints: EndpointSpec[] = [];
+  if (!hasErrors(problems)) {
+    try {
+      endpoints = endpointsFrom(merged);
+    } catch (err) {
+      // A file a key names (mutual_tls_cas, traffic_policy_file) could not be read or parsed.
+      if (!(err instanceof ModuleConfigError)) throw err;
+      problems.push({ ...at1(files[files.length - 1] ?? 'ngrok.yml'), code: 'BURROW_CONFIG_READ_ERROR', severity: 'error', message: `${err.code}: ${err.message}` });
+    }
+  }
+  return { settings, endpoints, problems: sortProblems(problems), files };
 }
 
 /** Every problem of the given files (or the default file), as `burrow config check` reports them. */

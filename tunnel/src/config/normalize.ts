@@ -1,7 +1,12 @@
 // Merging of several validated files and their normalization into agent settings plus the one
-// endpoint model (EndpointSpec). Pure: no fs, no process.
-import type { EndpointSpec, HeaderRules, Scheme } from '../model';
-import type { AgentKeysCommon, AgentV3, ConfigV2, ConfigV3, EndpointV3, HeaderRulesV2, TunnelV2 } from './types';
+// endpoint model (EndpointSpec). Pure (no process) except for the files a key names
+// (`mutual_tls_cas`, `traffic_policy_file`), read here so the edge receives their contents.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { EdgeOptions, EndpointSpec, HeaderRules, Scheme } from '../model';
+import { ModuleConfigError } from '../modules/config-error';
+import type { TrafficPolicyDocument } from '../modules/traffic-policy';
+import type { AgentKeysCommon, AgentV3, ConfigV2, ConfigV3, EndpointV3, HeaderRulesV2, HttpTunnelV2, TrafficPolicyDoc, TunnelV2 } from './types';
 import { endpointScheme } from './validate';
 
 /** Agent-level settings Burrow acts on, with ngrok's defaults filled in. */
@@ -108,11 +113,69 @@ function schemesFromBindTls(bindTls: boolean | string | undefined): Scheme[] | u
   return bindTls === true || bindTls === 'true' ? ['https'] : ['http'];
 }
 
-/** A v2 tunnel → EndpointSpec. Labeled tunnels (refused by validation) give undefined. */
+/** Reads a file a config key names; ModuleConfigError (ERR_BURROW_CONFIG_FILE) when it cannot. */
+function readKeyFile(path: string, key: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ModuleConfigError('ERR_BURROW_CONFIG_FILE', `\`${key}\`: cannot read "${path}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+function policyFromFile(path: string, key: string): TrafficPolicyDocument {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readKeyFile(path, key));
+  } catch (err) {
+    if (err instanceof ModuleConfigError) throw err;
+    throw new ModuleConfigError('ERR_NGROK_2236', `\`${key}\`: "${path}" does not parse: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new ModuleConfigError('ERR_NGROK_2236', `\`${key}\`: "${path}" is not a policy document`);
+  return doc as TrafficPolicyDocument;
+}
+
+function policyOf(t: { traffic_policy?: TrafficPolicyDoc; policy?: { inbound?: unknown[]; outbound?: unknown[] } }): TrafficPolicyDocument | undefined {
+  if (t.traffic_policy) return t.traffic_policy as TrafficPolicyDocument;
+  if (t.policy) return t.policy as TrafficPolicyDocument; // legacy inbound/outbound phases
+  return undefined;
+}
+
+/** The module keys of a v2 HTTP tunnel → EdgeOptions (ngrok's names → the edge's). */
+function httpEdgeOptions(t: HttpTunnelV2): EdgeOptions {
+  const edge: EdgeOptions = {};
+  if (t.ip_restriction) edge.ipRestriction = { allowCidrs: t.ip_restriction.allow_cidrs, denyCidrs: t.ip_restriction.deny_cidrs };
+  if (t.mutual_tls_cas !== undefined) edge.mutualTls = { certificateAuthorities: [readKeyFile(t.mutual_tls_cas, 'mutual_tls_cas')] };
+  if (t.user_agent_filter) edge.userAgentFilter = { allow: t.user_agent_filter.allow, deny: t.user_agent_filter.deny };
+  if (t.circuit_breaker !== undefined) edge.circuitBreaker = { errorThreshold: t.circuit_breaker };
+  if (t.verify_webhook) edge.webhookVerification = { provider: t.verify_webhook.provider, secret: t.verify_webhook.secret ?? '' };
+  const credentials = [...(t.basic_auth ?? []), ...(t.auth !== undefined ? [t.auth] : [])];
+  if (credentials.length) edge.basicAuth = { credentials };
+  const policy = policyOf(t);
+  if (policy) edge.trafficPolicy = policy;
+  const requestHeaders = headerRules(t.request_header);
+  const responseHeaders = headerRules(t.response_header);
+  if (requestHeaders) edge.requestHeaders = requestHeaders;
+  if (responseHeaders) edge.responseHeaders = responseHeaders;
+  if (t.compression) edge.compression = {};
+  return edge;
+}
+
+/**
+ * A v2 tunnel → EndpointSpec. Labeled tunnels (refused by validation) give undefined. Throws
+ * ModuleConfigError when a file a key names cannot be read.
+ */
 export function tunnelToSpec(name: string, t: TunnelV2, inspectAll: boolean): EndpointSpec | undefined {
   if (!('proto' in t)) return undefined;
   const spec: EndpointSpec = { name, proto: t.proto, upstream: String(t.addr), inspect: inspectAll && t.inspect !== false };
   if (t.metadata !== undefined) spec.metadata = t.metadata;
+  if (t.proto !== 'http') {
+    // TCP/TLS: IP restrictions apply per connection; a policy is passed on and judged by the edge.
+    const edge: EdgeOptions = {};
+    if (t.ip_restriction) edge.ipRestriction = { allowCidrs: t.ip_restriction.allow_cidrs, denyCidrs: t.ip_restriction.deny_cidrs };
+    const policy = policyOf(t);
+    if (policy) edge.trafficPolicy = policy;
+    if (Object.keys(edge).length) spec.edge = edge;
+  }
   if (t.proto === 'tcp') {
     if (t.remote_addr !== undefined) spec.remoteAddr = String(t.remote_addr);
     return spec;
@@ -124,9 +187,8 @@ export function tunnelToSpec(name: string, t: TunnelV2, inspectAll: boolean): En
   const schemes = t.schemes ?? schemesFromBindTls(t.bind_tls);
   if (schemes) spec.schemes = [...schemes];
   if (t.host_header !== undefined) spec.hostHeader = t.host_header;
-  const requestHeaders = headerRules(t.request_header);
-  const responseHeaders = headerRules(t.response_header);
-  if (requestHeaders || responseHeaders) spec.edge = { ...(requestHeaders ? { requestHeaders } : {}), ...(responseHeaders ? { responseHeaders } : {}) };
+  const edge = httpEdgeOptions(t);
+  if (Object.keys(edge).length) spec.edge = edge;
   return spec;
 }
 
@@ -140,6 +202,9 @@ export function endpointToSpec(ep: EndpointV3, inspectAll: boolean): EndpointSpe
   if (ep.upstream.protocol) spec.upstreamProtocol = ep.upstream.protocol;
   if (ep.metadata !== undefined) spec.metadata = ep.metadata;
   if (ep.description !== undefined) spec.description = ep.description;
+  // Judged by the edge at bind time (a tcp/tls endpoint refuses http phases there, with a code).
+  const policy = ep.traffic_policy ? (ep.traffic_policy as TrafficPolicyDocument) : ep.traffic_policy_file ? policyFromFile(ep.traffic_policy_file, 'traffic_policy_file') : undefined;
+  if (policy) spec.edge = { trafficPolicy: policy };
   if (proto === 'tcp') {
     if (rest) spec.remoteAddr = rest;
     return spec;

@@ -7,6 +7,7 @@ import { tunnelToSpec, validateDocument } from '../../config';
 import type { TunnelV2 } from '../../config/types';
 import type { CaptureStore } from '../../capture/store';
 import { VERSION } from '../../version';
+import { buildPipeline, ModuleConfigError } from '../../modules/pipeline';
 import { AgentError, type Agent, type TunnelState } from '../agent';
 import { API_ERRORS, ApiError, type AgentBackend, type AgentStatus, type ReplayRequest, type TunnelEvent, type TunnelInfo } from './backend';
 import { TunnelMetrics } from './metrics';
@@ -79,8 +80,16 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
     const errors = result.problems.filter((p) => p.severity === 'error');
     if (errors.length) throw invalid(errors.map((p) => p.message).join('; '));
     const tunnels = (result.data as { tunnels?: Record<string, TunnelV2> } | undefined)?.tunnels;
-    const spec = tunnels?.[name] && tunnelToSpec(name, tunnels[name], this.capture.enabled);
-    if (!spec) throw invalid('labeled tunnels are not supported; give the tunnel a "proto"');
+    let spec;
+    try {
+      spec = tunnels?.[name] && tunnelToSpec(name, tunnels[name], this.capture.enabled);
+      if (!spec) throw invalid('labeled tunnels are not supported; give the tunnel a "proto"');
+      // Module configs (basic auth lengths, CIDRs, policies…) get the edge's own check and codes as a 400.
+      buildPipeline(spec.proto === 'http' ? spec.edge : undefined);
+    } catch (err) {
+      if (err instanceof ModuleConfigError) throw invalid(`${err.code}: ${err.message}`);
+      throw err;
+    }
     try {
       return this.info(await this.agent.startTunnel(spec));
     } catch (err) {
