@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { EdgeOptions, EndpointSpec, HeaderRules, Proto, Scheme } from '../model';
+import '../modules/oauth/register';
 import { buildPipeline, ModuleConfigError } from '../modules/pipeline';
 import type { TrafficPolicyDocument } from '../modules/traffic-policy';
 
@@ -41,6 +42,17 @@ export const ENDPOINT_FLAGS = {
   'ua-filter-deny': { type: 'string', multiple: true },
   'mutual-tls-cas': { type: 'string' },
   'traffic-policy-file': { type: 'string' },
+  // OAuth / OIDC; the allow lists apply to either.
+  oauth: { type: 'string' },
+  'oauth-allow-email': { type: 'string', multiple: true },
+  'oauth-allow-domain': { type: 'string', multiple: true },
+  'oauth-scope': { type: 'string', multiple: true },
+  'oauth-client-id': { type: 'string' },
+  'oauth-client-secret': { type: 'string' },
+  oidc: { type: 'string' },
+  'oidc-client-id': { type: 'string' },
+  'oidc-client-secret': { type: 'string' },
+  'oidc-scope': { type: 'string', multiple: true },
 } as const;
 
 export type EndpointFlagValues = {
@@ -106,6 +118,7 @@ export function endpointFromFlags(proto: Proto, addr: string | undefined, flags:
   const httpOnly = [
     'host-header', 'request-header-add', 'request-header-remove', 'response-header-add', 'response-header-remove', 'upstream-protocol',
     'basic-auth', 'compression', 'circuit-breaker', 'verify-webhook', 'verify-webhook-secret', 'ua-filter-allow', 'ua-filter-deny', 'mutual-tls-cas', 'traffic-policy-file',
+    'oauth', 'oauth-allow-email', 'oauth-allow-domain', 'oauth-scope', 'oauth-client-id', 'oauth-client-secret', 'oidc', 'oidc-client-id', 'oidc-client-secret', 'oidc-scope',
   ] as const;
   const edge: EdgeOptions = {};
   if (flags['cidr-allow'] || flags['cidr-deny']) edge.ipRestriction = { allowCidrs: flags['cidr-allow'], denyCidrs: flags['cidr-deny'] };
@@ -132,7 +145,31 @@ export function endpointFromFlags(proto: Proto, addr: string | undefined, flags:
   if (flags['ua-filter-allow'] || flags['ua-filter-deny']) edge.userAgentFilter = { allow: flags['ua-filter-allow'], deny: flags['ua-filter-deny'] };
   if (flags['mutual-tls-cas']) edge.mutualTls = { certificateAuthorities: [readFlagFile(flags['mutual-tls-cas'], 'mutual-tls-cas')] };
   if (flags['traffic-policy-file']) edge.trafficPolicy = readTrafficPolicyFile(flags['traffic-policy-file'], 'traffic-policy-file');
+  authFromFlags(flags, edge);
   return withEdge(spec, edge);
+}
+
+function authFromFlags(flags: EndpointFlagValues, edge: EdgeOptions): void {
+  const allow = { allowEmails: flags['oauth-allow-email'], allowDomains: flags['oauth-allow-domain'] };
+  const orphan = (['oauth-allow-email', 'oauth-allow-domain', 'oauth-scope', 'oauth-client-id', 'oauth-client-secret'] as const).find((f) => flags[f] !== undefined);
+  if (flags.oauth !== undefined && flags.oidc !== undefined) throw new UsageError('--oauth and --oidc cannot be used together (one login per endpoint)');
+  if (flags.oauth !== undefined) {
+    edge.oauth = clean({ provider: flags.oauth as never, clientId: flags['oauth-client-id'], clientSecret: flags['oauth-client-secret'], scopes: flags['oauth-scope'], ...allow });
+  } else if (flags.oidc !== undefined) {
+    const oauthOnly = (['oauth-scope', 'oauth-client-id', 'oauth-client-secret'] as const).find((f) => flags[f] !== undefined);
+    if (oauthOnly) throw new UsageError(`--${oauthOnly} belongs to --oauth; use --oidc-client-id, --oidc-client-secret, --oidc-scope`);
+    edge.oidc = clean({ issuerUrl: flags.oidc, clientId: flags['oidc-client-id'] ?? '', clientSecret: flags['oidc-client-secret'] ?? '', scopes: flags['oidc-scope'], ...allow });
+  } else if (orphan) {
+    throw new UsageError(`--${orphan} needs --oauth PROVIDER (or --oidc ISSUER)`);
+  } else {
+    const oidcOrphan = (['oidc-client-id', 'oidc-client-secret', 'oidc-scope'] as const).find((f) => flags[f] !== undefined);
+    if (oidcOrphan) throw new UsageError(`--${oidcOrphan} needs --oidc ISSUER`);
+  }
+}
+
+/** Drops undefined fields so module defaults apply. */
+function clean<T extends object>(config: T): T {
+  return Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) as T;
 }
 
 function withEdge(spec: EndpointSpec, edge: EdgeOptions): EndpointSpec {
