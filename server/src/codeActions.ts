@@ -46,12 +46,12 @@ function replacePair(doc: TextDocument, pair: PPair, text: string): TextEdit {
 /** The containing tunnel's proto, for `inbound` → `on_http_request`/`on_tcp_connect`. */
 function protoAround(a: Analysis, path: Segment[]): unknown {
   const i = path.indexOf('tunnels');
-  return i >= 0 ? valueAtPath(a.parsed.value, [...path.slice(0, i + 2), 'proto']) : undefined;
+  return i >= 0 ? valueAtPath(a.value, [...path.slice(0, i + 2), 'proto']) : undefined;
 }
 
 /** Fix for a deprecated key: title and edit, or undefined when there is no mechanical replacement. */
 function deprecatedFix(doc: TextDocument, a: Analysis, key: string, pair: PPair, path: Segment[]): { title: string; edit: TextEdit } | undefined {
-  const value = valueAtPath(a.parsed.value, path);
+  const value = valueAtPath(a.value, path);
   const renameKey = (to: string) => ({ title: `Replace \`${key}\` with \`${to}\``, edit: { range: { start: doc.positionAt(pair.key.range![0]), end: doc.positionAt(pair.key.range![1]) }, newText: to } });
   switch (key) {
     case 'hostname':
@@ -177,19 +177,32 @@ export function codeActions(doc: TextDocument, range: Range, diagnostics: Diagno
       actions.push({ title: fix.title, kind: CodeActionKind.RefactorRewrite, edit: { changes: { [doc.uri]: [fix.edit] } } });
     }
   }
-  // The whole-file migration, offered anywhere in a v2 file.
-  if (a.classification.kind === 'ngrok-config' && a.classification.configVersion === '2' && !a.parsed.doc.errors.length) {
-    const root = a.parsed.value;
-    const hasTunnels = typeof root === 'object' && root !== null && 'tunnels' in root;
-    const result = migrateToV3(a.parsed);
-    if (result.text !== undefined) {
-      const end = doc.positionAt(a.parsed.text.length);
-      actions.push({
-        title: hasTunnels ? 'Migrate this file to ngrok config v3 (tunnels → endpoints)' : 'Migrate this file to ngrok config v3',
-        kind: CodeActionKind.RefactorRewrite,
-        edit: { changes: { [doc.uri]: [{ range: { start: { line: 0, character: 0 }, end }, newText: result.text }] } },
-      });
-    }
+  // The whole-file migration, offered anywhere in a clean-parsing v2 file; the edit is computed
+  // on `codeAction/resolve` (a full rewrite is too much work for every cursor move).
+  const root = a.value;
+  const isObject = typeof root === 'object' && root !== null && !Array.isArray(root);
+  const parsesClean = !a.problems.some((p) => p.source === 'syntax');
+  if (a.classification.kind === 'ngrok-config' && a.classification.configVersion === '2' && parsesClean && isObject && !('agent' in root) && !('endpoints' in root)) {
+    actions.push({
+      title: 'tunnels' in root ? 'Migrate this file to ngrok config v3 (tunnels → endpoints)' : 'Migrate this file to ngrok config v3',
+      kind: CodeActionKind.RefactorRewrite,
+      data: { migrateToV3: doc.uri, version: doc.version } satisfies MigrateData,
+    });
   }
   return actions;
+}
+
+export interface MigrateData {
+  migrateToV3: string;
+  version: number;
+}
+
+/** Fills in the edit of the migration action (`codeAction/resolve`). */
+export function resolveCodeAction(doc: TextDocument, action: CodeAction, a: Analysis): CodeAction {
+  const data = action.data as MigrateData | undefined;
+  if (!data?.migrateToV3 || data.version !== doc.version) return action;
+  const result = migrateToV3(a.parsed);
+  if (result.text === undefined) return { ...action, disabled: { reason: result.reason ?? 'cannot migrate this file' } };
+  const end = doc.positionAt(a.text.length);
+  return { ...action, edit: { changes: { [doc.uri]: [{ range: { start: { line: 0, character: 0 }, end }, newText: result.text }] } } };
 }

@@ -9,7 +9,7 @@ import { enumValues, firstOf, isDeprecated, propertiesOf, schemasAtPath, type Js
 import { isPlainObject, valueAtPath, type Segment } from './yamlText';
 import { TRAFFIC_POLICY_PHASES } from './classify';
 
-export function rootSchemaFor(a: Analysis, store: SchemaStore): JsonSchemaObject | undefined {
+export function rootSchemaFor(a: Pick<Analysis, 'classification'>, store: SchemaStore): JsonSchemaObject | undefined {
   switch (a.classification.kind) {
     case 'ngrok-config':
       return store.get(a.classification.configVersion === '3' ? 'ngrok-v3' : 'ngrok-v2');
@@ -111,18 +111,18 @@ function isPhase(seg: Segment | undefined): boolean {
   return typeof seg === 'string' && ((TRAFFIC_POLICY_PHASES as readonly string[]).includes(seg) || seg === 'inbound' || seg === 'outbound');
 }
 
-function isTunnelPath(a: Analysis, path: Segment[]): boolean {
+function isTunnelPath(a: Pick<Analysis, 'classification'>, path: Segment[]): boolean {
   return a.classification.kind === 'ngrok-config' && path.length === 2 && path[0] === 'tunnels';
 }
 
 // ---- completion ---------------------------------------------------------------------------------
 
-export function complete(doc: TextDocument, position: Position, a: Analysis, store: SchemaStore): CompletionItem[] {
+export function complete(doc: TextDocument, position: Position, a: Pick<Analysis, 'classification' | 'value'>, store: SchemaStore): CompletionItem[] {
   const root = rootSchemaFor(a, store);
   if (!root || a.classification.kind === 'edge-json') return [];
   const ctx = cursorContext(doc.getText(), position.line, position.character);
   if (!ctx) return [];
-  const value = a.parsed.value;
+  const value = a.value;
   const range = replaceRange(ctx, position);
 
   if (ctx.kind === 'value') return valueItems(schemasAtPath(store, root, value, ctx.path), ctx, range);

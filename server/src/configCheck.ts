@@ -9,14 +9,20 @@ import addFormats from 'ajv-formats';
 import { validateDocument, type ConfigProblem } from '../../tunnel/src/config';
 import type { FixData, Problem } from './problems';
 import type { ValidateInput } from './validate';
-import { nodeAtPath, type ParsedText } from './yamlText';
+import { nodeAtPath } from './yamlText';
 
 const SYNTAX_CODES = new Set(['BURROW_CONFIG_YAML_SYNTAX', 'BURROW_CONFIG_TAB_INDENT', 'BURROW_CONFIG_DUPLICATE_KEY']);
 
-function offsetOf(parsed: ParsedText, line: number, col: number): number {
-  const starts = parsed.lineCounter.lineStarts;
+/** Offsets where each line starts. */
+export function lineStartsOf(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+function offsetOf(text: string, starts: readonly number[], line: number, col: number): number {
   const lineStart = starts[Math.min(Math.max(line - 1, 0), starts.length - 1)] ?? 0;
-  return Math.min(lineStart + Math.max(col - 1, 0), parsed.text.length);
+  return Math.min(lineStart + Math.max(col - 1, 0), text.length);
 }
 
 /** What a quick fix needs to know, from the validator's code and wording (kept in one place). */
@@ -42,11 +48,12 @@ function fixFor(p: ConfigProblem, underlined: string): FixData | undefined {
   }
 }
 
-function fromConfigProblems(parsed: ParsedText, problems: ConfigProblem[]): Problem[] {
+/** The validator's 1-based line/column problems as offset-based `Problem`s of `text`. */
+export function fromConfigProblems(text: string, starts: readonly number[], problems: ConfigProblem[]): Problem[] {
   return problems.map((p) => {
-    const start = offsetOf(parsed, p.line, p.col);
-    const end = Math.max(offsetOf(parsed, p.endLine, p.endCol), start);
-    const data = fixFor(p, parsed.text.slice(start, end));
+    const start = offsetOf(text, starts, p.line, p.col);
+    const end = Math.max(offsetOf(text, starts, p.endLine, p.endCol), start);
+    const data = fixFor(p, text.slice(start, end));
     return {
       start,
       end,
@@ -102,5 +109,5 @@ export function schemaProblems(input: ValidateInput): Problem[] {
   if (classification.kind === 'none') return [];
   const fileName = decodeURIComponent(uri.replace(/^file:\/\//, ''));
   const result = validateDocument(parsed.text, fileName, { kind: classification.kind === 'traffic-policy' ? 'traffic-policy' : 'agent' });
-  return fromConfigProblems(parsed, result.problems);
+  return fromConfigProblems(parsed.text, parsed.lineCounter.lineStarts, result.problems);
 }

@@ -33,11 +33,11 @@ export function hover(doc: TextDocument, position: Position, a: Analysis, store:
   if (!root) return null;
   const hit = nodeAtOffset(a.parsed.doc, doc.offsetAt(position));
   if (!hit || !hit.node?.range) return null;
-  const schemas = schemasAtPath(store, root, a.parsed.value, hit.path);
+  const schemas = schemasAtPath(store, root, a.value, hit.path);
   if (!schemas.length) return null;
 
   const name = hit.path.filter((s) => typeof s === 'string').pop();
-  const hovered = hit.on === 'value' ? valueAtPath(a.parsed.value, hit.path) : undefined;
+  const hovered = hit.on === 'value' ? valueAtPath(a.value, hit.path) : undefined;
   const parts: string[] = [];
   const title = firstOf(schemas, 'title');
   parts.push(`**${name ?? title ?? 'document'}**${title && title !== name ? ` — ${title}` : ''}`);
@@ -54,7 +54,7 @@ export function hover(doc: TextDocument, position: Position, a: Analysis, store:
   if (def !== undefined) parts.push(`Default: ${fmt(def)}`);
   const deprecated = isDeprecated(schemas);
   if (deprecated && !description?.includes('Deprecated')) parts.push(`**Deprecated:** ${deprecated}`);
-  const link = referenceLink(a, hit.path, a.parsed.value);
+  const link = referenceLink(a, hit.path, a.value);
   parts.push(`[${link.title}](${link.url})`);
 
   const [start, end] = hit.node.range;

@@ -5,9 +5,10 @@
 // A tunnel becomes an endpoint only when the endpoint means exactly the same thing to Burrow (the
 // normalizer in tunnel/src/config gives the same EndpointSpec). Tunnels using something v3
 // endpoints cannot say (`subdomain`, `host_header`, both schemes, `inspect: false`, header rules,
-// TLS termination keys, labels) stay under v3's `tunnels:` key, with a comment saying why; the
-// agent accepts them there. Traffic-policy style options (`basic_auth`, `oauth`, …) move into the
-// endpoint's `traffic_policy` as the equivalent actions.
+// TLS termination keys, labels, OAuth/OIDC) stay under v3's `tunnels:` key, with a comment saying
+// why; the agent accepts them there. The other module keys (`basic_auth`/`auth`, `ip_restriction`,
+// `verify_webhook`, `circuit_breaker`, `compression`) move into the endpoint's `traffic_policy` as
+// the equivalent actions, which Burrow's edge runs the same way.
 import { Document, isMap, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import type { Node, ParsedNode } from 'yaml';
 import type { MigrateToV3Result } from './protocol';
@@ -49,6 +50,7 @@ function keepAsTunnel(t: YAMLMap): string | undefined {
   if (get(t, 'subdomain')) return '`subdomain` has no v3 endpoint form (use a full `domain`)';
   if (get(t, 'host_header')) return '`host_header` has no v3 endpoint form';
   if (get(t, 'request_header') || get(t, 'response_header')) return 'header rules would become traffic-policy actions, which Burrow does not apply to v3 endpoints yet';
+  if (get(t, 'oauth') || get(t, 'oidc')) return 'OAuth/OIDC are not available as Traffic Policy actions in Burrow yet';
   for (const k of ['crt', 'key', 'terminate_at', 'mutual_tls_cas', 'proxy_proto', 'websocket_tcp_converter', 'user_agent_filter', 'labels']) {
     if (get(t, k)) return `\`${k}\` has no direct v3 endpoint form`;
   }
@@ -73,21 +75,6 @@ function moduleRules(t: YAMLMap): Record<string, unknown>[] {
   const rules: Record<string, unknown>[] = [];
   const credentials = [...(Array.isArray(v('basic_auth')) ? (v('basic_auth') as unknown[]) : []), ...(typeof v('auth') === 'string' ? [v('auth')] : [])];
   if (credentials.length) rules.push({ actions: [{ type: 'basic-auth', config: { credentials } }] });
-  const oauth = v('oauth') as Record<string, unknown> | undefined;
-  if (oauth && typeof oauth === 'object') {
-    const config: Record<string, unknown> = { provider: oauth.provider };
-    for (const k of ['scopes', 'client_id', 'client_secret']) if (oauth[k] !== undefined) config[k] = oauth[k];
-    rules.push({ actions: [{ type: 'oauth', config }] });
-    const emails = Array.isArray(oauth.allow_emails) ? oauth.allow_emails : [];
-    const domains = Array.isArray(oauth.allow_domains) ? oauth.allow_domains : [];
-    const checks = [
-      ...emails.map((e) => `actions.ngrok.oauth.identity.email == '${String(e)}'`),
-      ...domains.map((d) => `actions.ngrok.oauth.identity.email.endsWith('@${String(d)}')`),
-    ];
-    if (checks.length) rules.push({ expressions: [`!(${checks.join(' || ')})`], actions: [{ type: 'deny' }] });
-  }
-  const oidc = v('oidc') as Record<string, unknown> | undefined;
-  if (oidc && typeof oidc === 'object') rules.push({ actions: [{ type: 'openid-connect', config: { ...oidc } }] });
   const ipr = v('ip_restriction') as Record<string, unknown> | undefined;
   if (ipr && typeof ipr === 'object') {
     const config: Record<string, unknown> = {};

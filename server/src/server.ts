@@ -49,7 +49,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
         textDocumentSync: TextDocumentSyncKind.Incremental,
         completionProvider: { triggerCharacters: [':', ' ', '-'], resolveProvider: false },
         hoverProvider: true,
-        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite], resolveProvider: false },
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite], resolveProvider: true },
         documentSymbolProvider: { label: 'Burrow' },
       },
       serverInfo: { name: 'burrow-language-server', version: '0.1.0' },
@@ -135,6 +135,10 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   connection.onCompletion((p) => withDoc(p.textDocument.uri, [], (d) => service.complete(d, p.position)));
   connection.onHover((p) => withDoc(p.textDocument.uri, null, (d) => service.hover(d, p.position)));
   connection.onCodeAction((p) => withDoc(p.textDocument.uri, [], (d) => service.codeActions(d, p.range, p.context.diagnostics)));
+  connection.onCodeActionResolve((action) => {
+    const uri = LanguageService.codeActionUri(action);
+    return uri ? withDoc(uri, action, (d) => service.resolveCodeAction(d, action)) : action;
+  });
   connection.onDocumentSymbol((p) => withDoc(p.textDocument.uri, [], (d) => service.symbols(d)));
   connection.onRequest(EndpointLensesRequest.type, (p) =>
     withDoc(p.textDocument.uri, { version: -1, kind: 'none' as DocumentKind, lenses: [] }, (d) => service.endpointLenses(d)),

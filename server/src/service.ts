@@ -10,23 +10,35 @@ import type { Problem } from './problems';
 import { SchemaStore } from './schemaModel';
 import { parseText, type ParsedText } from './yamlText';
 import { validate } from './validate';
+import { PieceCache, composeValue, splitConfig, validateSplit } from './incremental';
+import { fromConfigProblems, lineStartsOf } from './configCheck';
+import { mergeProblems } from './problems';
+
+/** Below this size a whole-file parse is already fast; piecewise validation pays off above it. */
+const PIECEWISE_MIN_CHARS = 4000;
 import { documentSymbols, endpointLenses } from './symbols';
 import { complete } from './completion';
 import { hover } from './hover';
-import { codeActions } from './codeActions';
+import { codeActions, resolveCodeAction, type MigrateData } from './codeActions';
 import { migrateToV3 } from './migrate';
 
 export interface Analysis {
   uri: string;
   version: number;
-  parsed: ParsedText;
+  text: string;
   classification: Classification;
   problems: Problem[];
+  /** The document's value (`toJS()`), undefined when it does not parse to one. */
+  value: unknown;
+  /** The whole document with positions; parsed on first use (big configs are validated piecewise without it). */
+  readonly parsed: ParsedText;
 }
 
 export interface ServiceOptions {
   associations?: Record<string, AssociationKind>;
   schemas?: SchemaStore;
+  /** Files at least this long are validated piecewise when they can be (default 4000 chars; tests use 0 or Infinity). */
+  piecewiseMinChars?: number;
 }
 
 const SEVERITY: Record<Problem['severity'], DiagnosticSeverity> = {
@@ -44,9 +56,13 @@ export class LanguageService {
   readonly schemas: SchemaStore;
   associations: Record<string, AssociationKind> | undefined;
   private readonly cache = new Map<string, Analysis>();
+  private readonly pieces = new PieceCache();
+
+  private readonly piecewiseMinChars: number;
 
   constructor(options: ServiceOptions = {}) {
     this.schemas = options.schemas ?? new SchemaStore();
+    this.piecewiseMinChars = options.piecewiseMinChars ?? PIECEWISE_MIN_CHARS;
     this.associations = options.associations;
   }
 
@@ -54,7 +70,14 @@ export class LanguageService {
   analyze(doc: TextDocument): Analysis {
     const cached = this.cache.get(doc.uri);
     if (cached && cached.version === doc.version) return cached;
-    const parsed = parseText(doc.getText());
+    const analysis = this.analyzePiecewise(doc) ?? this.analyzeWhole(doc);
+    this.cache.set(doc.uri, analysis);
+    return analysis;
+  }
+
+  private analyzeWhole(doc: TextDocument): Analysis {
+    const text = doc.getText();
+    const parsed = parseText(text);
     const classification = classify({
       uri: doc.uri,
       languageId: doc.languageId,
@@ -63,9 +86,39 @@ export class LanguageService {
       associations: this.associations,
     });
     const problems = validate({ uri: doc.uri, parsed, classification, schemas: this.schemas });
-    const analysis: Analysis = { uri: doc.uri, version: doc.version, parsed, classification, problems };
-    this.cache.set(doc.uri, analysis);
-    return analysis;
+    return { uri: doc.uri, version: doc.version, text, classification, problems, value: parsed.value, parsed };
+  }
+
+  /** Big block-style configs: validated tunnel by tunnel with a cache (see incremental.ts). */
+  private analyzePiecewise(doc: TextDocument): Analysis | undefined {
+    if (doc.languageId === 'json' || doc.languageId === 'jsonc') return undefined;
+    const text = doc.getText();
+    if (text.length < this.piecewiseMinChars) return undefined;
+    const split = splitConfig(text);
+    if (!split) return undefined;
+    const result = validateSplit(split, this.pieces);
+    // A syntax error: the parser's messages depend on the surrounding text, so only the whole file
+    // gives the exact same answer as `burrow config check`.
+    if (result.broken) return undefined;
+    const classification = classify({ uri: doc.uri, languageId: doc.languageId, root: result.value, documentCount: 1, associations: this.associations });
+    if (classification.kind !== 'ngrok-config' || classification.configVersion !== split.version) return undefined;
+    const starts = lineStartsOf(text);
+    const at = ([line, col]: [number, number]) => Math.min((starts[line] ?? text.length) + col, text.length);
+    const schema = fromConfigProblems(text, starts, result.config);
+    const semantic = result.semantic.map(({ problem, start, end }) => ({ ...problem, start: at(start), end: at(end) }));
+    const problems = mergeProblems(schema, semantic);
+    let parsed: ParsedText | undefined;
+    return {
+      uri: doc.uri,
+      version: doc.version,
+      text,
+      classification,
+      problems,
+      value: result.value,
+      get parsed() {
+        return (parsed ??= parseText(text));
+      },
+    };
   }
 
   /** Compiles every validator once, so the first real document is validated at full speed. */
@@ -112,8 +165,26 @@ export class LanguageService {
   }
 
   complete(doc: TextDocument, position: Position): CompletionItem[] {
-    const a = this.analyze(doc);
+    const a = this.analyzeForCompletion(doc);
     return a.classification.kind === 'none' ? [] : complete(doc, position, a, this.schemas);
+  }
+
+  /**
+   * What completion needs — the kind and the document's value — without validating: completion
+   * arrives right after a keystroke, before the debounced validation, often on a line that does
+   * not parse yet (a half-typed key), which would force a slow whole-file validation.
+   */
+  private analyzeForCompletion(doc: TextDocument): Pick<Analysis, 'classification' | 'value'> {
+    const cached = this.cache.get(doc.uri);
+    if (cached && cached.version === doc.version) return cached;
+    const text = doc.getText();
+    const split = doc.languageId !== 'json' && doc.languageId !== 'jsonc' && text.length >= this.piecewiseMinChars ? splitConfig(text) : undefined;
+    if (split) {
+      const value = composeValue(split, this.pieces);
+      const classification = classify({ uri: doc.uri, languageId: doc.languageId, root: value, documentCount: 1, associations: this.associations });
+      if (classification.kind === 'ngrok-config') return { classification, value };
+    }
+    return this.analyze(doc);
   }
 
   hover(doc: TextDocument, position: Position): Hover | null {
@@ -124,6 +195,15 @@ export class LanguageService {
   codeActions(doc: TextDocument, range: Range, diagnostics: Diagnostic[]): CodeAction[] {
     const a = this.analyze(doc);
     return a.classification.kind === 'none' ? [] : codeActions(doc, range, diagnostics, a, this.schemas);
+  }
+
+  /** The document a code action to resolve belongs to (its `data` names it), if it is ours. */
+  static codeActionUri(action: CodeAction): string | undefined {
+    return (action.data as MigrateData | undefined)?.migrateToV3;
+  }
+
+  resolveCodeAction(doc: TextDocument, action: CodeAction): CodeAction {
+    return resolveCodeAction(doc, action, this.analyze(doc));
   }
 
   migrateToV3(doc: TextDocument): MigrateToV3Result {

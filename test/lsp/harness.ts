@@ -156,6 +156,10 @@ export class LspClient {
     return this.connection.sendRequest('textDocument/codeAction', { textDocument: { uri }, range, context: { diagnostics } });
   }
 
+  resolveCodeAction(action: CodeAction): Promise<CodeAction> {
+    return this.connection.sendRequest('codeAction/resolve', action);
+  }
+
   symbols(uri: string): Promise<DocumentSymbol[]> {
     return this.connection.sendRequest('textDocument/documentSymbol', { textDocument: { uri } });
   }
