@@ -67,10 +67,7 @@ const INVALID: Record<string, [number, string]> = {
 /** Valid files that use a module Burrow does not implement yet: refused, never ignored. */
 const REFUSED: Record<string, string[]> = {
   '018': ['labels'],
-  '045': ['oauth'],
   '097': ['labels'],
-  '106': ['oauth'],
-  '121': ['oauth'],
   '126': ['labels'],
   '142': ['pooling_enabled'],
 };

@@ -88,11 +88,11 @@ describe('config loading', () => {
 
   it('returns no endpoints and coded problems when a file is invalid or missing', () => {
     const missing = path.join(tmp, 'nope.yml');
-    const r = loadConfig({ paths: [path.join(FIX, 'broken/unsupported-oauth.yml'), missing], env: {} });
+    const r = loadConfig({ paths: [path.join(FIX, 'broken/labeled.yml'), missing], env: {} });
     assert.deepEqual(r.endpoints, []);
     assert.deepEqual(r.problems.map((p) => [path.basename(p.file), p.line, p.col, p.code]), [
       ['nope.yml', 1, 1, 'BURROW_CONFIG_FILE_NOT_FOUND'],
-      ['unsupported-oauth.yml', 6, 5, 'BURROW_CONFIG_UNSUPPORTED'],
+      ['labeled.yml', 4, 5, 'BURROW_CONFIG_UNSUPPORTED'],
     ]);
   });
 

@@ -1,9 +1,12 @@
 /**
- * `burrow http` OAuth/OIDC flags (ngrok's names) → EdgeOptions, checked with the module's own
+ * ngrok.yml `oauth:` / `oidc:` keys and `burrow http` OAuth/OIDC flags (ngrok's names) → EdgeOptions, checked with the module's own
  * validation before anything starts; secrets never appear in the errors.
  */
 import assert from 'node:assert/strict';
 import { endpointFromFlags, UsageError } from '../../tunnel/src/cli/endpoint-flags';
+import { tunnelToSpec } from '../../tunnel/src/config/normalize';
+import type { TunnelV2 } from '../../tunnel/src/config/types';
+import { validateOAuthConfig } from '../../tunnel/src/modules/oauth/config';
 
 describe('oauth: CLI flags', () => {
   it('maps --oauth and its options', () => {
@@ -38,5 +41,21 @@ describe('oauth: CLI flags', () => {
     fails({ oidc: 'https://id.example.com', 'oauth-client-id': 'x' }, /belongs to --oauth/);
     fails({ oauth: 'google', 'oauth-client-id': 'i', 'oauth-client-secret': 'csecret', 'basic-auth': ['user:password1'] }, /ERR_NGROK_7079/);
     assert.throws(() => endpointFromFlags('tcp', '22', { oauth: 'google' }), /only applies to http endpoints/);
+  });
+});
+
+describe('oauth: ngrok.yml v2 keys', () => {
+  it('maps `oauth:` and `oidc:` to the module configs', () => {
+    const web = tunnelToSpec('web', {
+      proto: 'http', addr: 3000,
+      oauth: { provider: 'github', allow_emails: ['me@example.com'], allow_domains: ['example.org'], scopes: ['read:org'], client_id: 'i', client_secret: 's' },
+    } as TunnelV2, true);
+    assert.deepEqual(web?.edge?.oauth, { provider: 'github', clientId: 'i', clientSecret: 's', scopes: ['read:org'], allowEmails: ['me@example.com'], allowDomains: ['example.org'] });
+    assert.equal(validateOAuthConfig(web!.edge!.oauth!), undefined);
+    const sso = tunnelToSpec('sso', { proto: 'http', addr: 3000, oidc: { issuer_url: 'https://id.example.com', client_id: 'i', client_secret: 's' } } as TunnelV2, true);
+    assert.deepEqual(sso?.edge?.oidc, { issuerUrl: 'https://id.example.com', clientId: 'i', clientSecret: 's' });
+    // ngrok's managed-app form loads, and the edge refuses it at bind time with a clear code.
+    const managed = tunnelToSpec('m', { proto: 'http', addr: 3000, oauth: { provider: 'google' } } as TunnelV2, true);
+    assert.equal(validateOAuthConfig(managed!.edge!.oauth!)?.code, 'ERR_NGROK_7166');
   });
 });

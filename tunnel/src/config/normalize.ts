@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { EdgeOptions, EndpointSpec, HeaderRules, Scheme } from '../model';
 import { ModuleConfigError } from '../modules/config-error';
+import type { OAuthConfig, OidcConfig } from '../modules/oauth/config';
 import type { TrafficPolicyDocument } from '../modules/traffic-policy';
 import type { AgentKeysCommon, AgentV3, ConfigV2, ConfigV3, EndpointV3, HeaderRulesV2, HttpTunnelV2, TrafficPolicyDoc, TunnelV2 } from './types';
 import { endpointScheme } from './validate';
@@ -150,6 +151,8 @@ function httpEdgeOptions(t: HttpTunnelV2): EdgeOptions {
   if (t.verify_webhook) edge.webhookVerification = { provider: t.verify_webhook.provider, secret: t.verify_webhook.secret ?? '' };
   const credentials = [...(t.basic_auth ?? []), ...(t.auth !== undefined ? [t.auth] : [])];
   if (credentials.length) edge.basicAuth = { credentials };
+  if (t.oauth) edge.oauth = oauthFromV2(t.oauth);
+  if (t.oidc) edge.oidc = oidcFromV2(t.oidc);
   const policy = policyOf(t);
   if (policy) edge.trafficPolicy = policy;
   const requestHeaders = headerRules(t.request_header);
@@ -158,6 +161,27 @@ function httpEdgeOptions(t: HttpTunnelV2): EdgeOptions {
   if (responseHeaders) edge.responseHeaders = responseHeaders;
   if (t.compression) edge.compression = {};
   return edge;
+}
+
+/** Drops absent keys so the module's defaults apply. */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** v2 `oauth:` (schema-validated) → the OAuth module config; the edge checks the rest at bind. */
+function oauthFromV2(o: Record<string, unknown>): OAuthConfig {
+  return defined({
+    provider: o.provider as OAuthConfig['provider'], clientId: o.client_id as string | undefined, clientSecret: o.client_secret as string | undefined,
+    scopes: o.scopes as string[] | undefined, allowEmails: o.allow_emails as string[] | undefined, allowDomains: o.allow_domains as string[] | undefined,
+  });
+}
+
+/** v2 `oidc:` → the OIDC module config. */
+function oidcFromV2(o: Record<string, unknown>): OidcConfig {
+  return defined({
+    issuerUrl: (o.issuer_url as string | undefined) ?? '', clientId: (o.client_id as string | undefined) ?? '', clientSecret: (o.client_secret as string | undefined) ?? '',
+    scopes: o.scopes as string[] | undefined, allowEmails: o.allow_emails as string[] | undefined, allowDomains: o.allow_domains as string[] | undefined,
+  });
 }
 
 /**

@@ -16,8 +16,6 @@ export interface UnsupportedKey {
 const truthy = (v: unknown): boolean => v !== false && v !== '' && v !== 0;
 
 export const UNSUPPORTED_KEYS: readonly UnsupportedKey[] = [
-  { where: 'tunnel', path: ['oauth'], feature: 'OAuth' },
-  { where: 'tunnel', path: ['oidc'], feature: 'OpenID Connect' },
   { where: 'tunnel', path: ['websocket_tcp_converter'], feature: 'websocket-to-TCP conversion', when: truthy },
   { where: 'tunnel', path: ['labels'], feature: 'labeled tunnels' },
   { where: 'tunnel', path: ['crt'], feature: 'TLS termination' },
