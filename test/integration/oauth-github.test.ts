@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Agent } from '../../tunnel/src/agent/agent';
 import type { OAuthConfig } from '../../tunnel/src/modules/oauth/config';
@@ -79,6 +80,8 @@ interface Reply {
 class Visitor {
   readonly jar = new Map<string, Map<string, string>>();
   readonly hops: string[] = [];
+  /** Set-Cookie lines of the last response. */
+  readonly rawSetCookies: string[] = [];
 
   async get(url: string, headers: Record<string, string> = {}, follow = true, method = 'GET'): Promise<Reply> {
     let current = new URL(url);
@@ -93,11 +96,15 @@ class Visitor {
 
   private once(url: URL, headers: Record<string, string>, method: string): Promise<Reply> {
     const cookies = [...(this.jar.get(url.host) ?? new Map()).entries()].map(([k, v]) => `${k}=${v}`).join('; ');
+    this.rawSetCookies.length = 0;
     return new Promise((resolve, reject) => {
-      const req = http.request({
+      // https: the edge's self-signed certificate for the name (SNI), not verified here.
+      const req = (url.protocol === 'https:' ? https : http).request({
         host: '127.0.0.1', port: Number(url.port), method, path: url.pathname + url.search, agent: false,
+        servername: url.hostname, rejectUnauthorized: false,
         headers: { host: url.host, accept: 'text/html', ...(cookies ? { cookie: cookies } : {}), ...headers },
       }, (res) => {
+        this.rawSetCookies.push(...(res.headers['set-cookie'] ?? []));
         const jar = this.jar.get(url.host) ?? new Map<string, string>();
         this.jar.set(url.host, jar);
         for (const line of res.headers['set-cookie'] ?? []) {
@@ -142,13 +149,13 @@ describe('oauth: GitHub-style OAuth 2.0 through a real tunnel', function () {
   });
   after(() => res.closeAll());
 
-  async function tunnel(subdomain: string, extra: Partial<OAuthConfig> = {}): Promise<string> {
+  async function tunnel(subdomain: string, extra: Partial<OAuthConfig> = {}, schemes?: ('http' | 'https')[]): Promise<string> {
     const oauth: OAuthConfig = {
       provider: 'github', clientId: 'gh-client', clientSecret: 'gh-secret-value',
       endpoints: { authorizationUrl: `${gh.base}/login/oauth/authorize`, tokenUrl: `${gh.base}/login/oauth/access_token`, userinfoUrl: `${gh.base}/user`, emailsUrl: `${gh.base}/user/emails` },
       ...extra,
     };
-    return (await startTunnel(agent, { upstream: String(upstreamPort), subdomain, edge: { oauth } })).url;
+    return (await startTunnel(agent, { upstream: String(upstreamPort), subdomain, edge: { oauth }, ...(schemes ? { schemes } : {}) })).url;
   }
 
   it('signs in with the primary verified address and sends the user headers', async () => {
@@ -232,6 +239,27 @@ describe('oauth: GitHub-style OAuth 2.0 through a real tunnel', function () {
     assert.equal(r.status, 401);
     assert.equal(r.headers['ngrok-error-code'], 'ERR_NGROK_3151');
     assert.equal(seen.length, before);
+  });
+
+  it('over https: __Host- session cookie with Secure, an https redirect URI, and the login cookie under __Secure-', async () => {
+    gh.state.user = octo;
+    const url = await tunnel('gh10', {}, ['https']);
+    assert.match(url, /^https:\/\/gh10\.localhost:\d+$/);
+    const v = new Visitor();
+    const first = await v.get(`${url}/secure`, {}, false);
+    assert.equal(first.status, 302);
+    const authorize = new URL(String(first.headers.location));
+    assert.equal(authorize.searchParams.get('redirect_uri'), `${url}/ngrok/callback`);
+    assert.match(v.rawSetCookies[0], /^__Secure-ngrok\.nonce\.[\w-]+=v1\.[\w-]+; Path=\/ngrok\/callback; HttpOnly; SameSite=Lax; Max-Age=900; Secure$/);
+    const r = await v.get(`${url}/secure`);
+    assert.equal(r.status, 200, v.hops.join('\n'));
+    assert.equal(JSON.parse(r.body).headers['ngrok-auth-user-email'], 'octo@example.com');
+    const names = [...v.jar.get(new URL(url).host)!.keys()];
+    assert.deepEqual(names.filter((n) => n.startsWith('__Host-')), ['__Host-ngrok.session']);
+    // The used login cookie is gone; only the abandoned first attempt's remains (it expires in 15 min).
+    assert.equal(names.filter((n) => n.startsWith('__Secure-ngrok.nonce.')).length, 1);
+    const again = await v.get(`${url}/again`, {}, false);
+    assert.equal(again.status, 200);
   });
 
   it('refuses wrong application credentials with ERR_NGROK_3164 and the provider\'s words, never the secret', async () => {
