@@ -45,7 +45,8 @@ export function matchAssociation(uri: string, associations: Record<string, Assoc
   if (!associations) return undefined;
   const path = uriPath(uri);
   for (const [glob, kind] of Object.entries(associations)) {
-    const pattern = glob.includes('/') ? glob : `**/${glob}`;
+    // Relative globs match anywhere (`deploy/*.yml`, `*.tunnels.yml`), like VS Code's `files.associations`.
+    const pattern = glob.startsWith('/') || glob.startsWith('**') ? glob : `**/${glob}`;
     if (minimatch(path, pattern, { dot: true, nocase: process.platform === 'win32' })) return kind;
   }
   return undefined;

@@ -48,8 +48,11 @@ export class LspClient {
   private waiters: Waiter[] = [];
   initializeResult?: InitializeResult;
 
-  constructor(args: string[] = []) {
-    this.child = spawn(process.execPath, [SERVER_BUNDLE, '--stdio', ...args], { stdio: 'pipe' });
+  /** What the client answers to `workspace/configuration` for `burrow.languageServer` (null = nothing configured). */
+  settings: Record<string, unknown> | null = null;
+
+  constructor(env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [SERVER_BUNDLE, '--stdio'], { stdio: 'pipe', env: { ...process.env, ...env } });
     this.child.stderr.setEncoding('utf8').on('data', (d: string) => this.stderr.push(d));
     this.connection = createMessageConnection(new StreamMessageReader(this.child.stdout), new StreamMessageWriter(this.child.stdin));
     this.connection.onNotification('textDocument/publishDiagnostics', (p: PublishDiagnosticsParams) => {
@@ -61,8 +64,8 @@ export class LspClient {
     this.connection.onNotification('burrow/documentKind', (p: DocumentKindParams) => {
       this.kinds.set(p.uri, p);
     });
-    // The server may ask for settings; answer like a client without any configured.
-    this.connection.onRequest('workspace/configuration', (p: { items: unknown[] }) => p.items.map(() => null));
+    // The server asks for its settings section; answer with `settings`.
+    this.connection.onRequest('workspace/configuration', (p: { items: unknown[] }) => p.items.map(() => this.settings));
     this.connection.onRequest('client/registerCapability', () => null);
     this.connection.onNotification('window/logMessage', (m: { message: string }) => {
       this.stderr.push(m.message);
@@ -70,8 +73,8 @@ export class LspClient {
     this.connection.listen();
   }
 
-  static async start(initializationOptions: Record<string, unknown> = { validationDelayMs: 0 }): Promise<LspClient> {
-    const client = new LspClient();
+  static async start(initializationOptions: Record<string, unknown> = { validationDelayMs: 0 }, env: NodeJS.ProcessEnv = {}): Promise<LspClient> {
+    const client = new LspClient(env);
     client.initializeResult = await client.connection.sendRequest('initialize', {
       // null, not our pid: a number would start the server's parent-process watchdog.
       processId: null,
@@ -125,6 +128,12 @@ export class LspClient {
       contentChanges: sequential(before, edits),
     });
     return version;
+  }
+
+  /** Changes the settings and tells the server, as VS Code does when the user edits them. */
+  async configure(settings: Record<string, unknown>): Promise<void> {
+    this.settings = settings;
+    await this.connection.sendNotification('workspace/didChangeConfiguration', { settings: { burrow: { languageServer: settings } } });
   }
 
   async close(uri: string): Promise<Diagnostic[]> {

@@ -1,8 +1,10 @@
 // Acceptance tests over real JSON-RPC: the built bundle runs as a child process and the test is
 // its language client (see harness.ts).
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { LspClient, SERVER_BUNDLE, posOf, underlined } from './harness';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LspClient, REPO, SERVER_BUNDLE, posOf, underlined } from './harness';
 
 describe('language server over stdio (dist/server.js)', function () {
   let client: LspClient;
@@ -114,5 +116,66 @@ describe('language server over stdio (dist/server.js)', function () {
     assert.equal(final.version, last);
     assert.deepEqual(final.diagnostics, []);
     await client.close(uri);
+  });
+
+  it('checks any file the associations setting names (pulled with workspace/configuration)', async () => {
+    const uri = 'file:///work/g/deploy/tunnels.yaml';
+    const text = 'version: "2"\ntunnels:\n  web:\n    proto: http\n    adr: 80\n';
+    assert.deepEqual(await client.open(uri, text, { languageId: 'yaml' }), [], 'plain YAML by default');
+    const next = client.nextDiagnostics(uri);
+    await client.configure({ associations: { 'deploy/*.yaml': 'ngrok-config' } });
+    const diags = (await next).diagnostics;
+    assert.ok(diags.some((d) => d.code === 'BURROW_CONFIG_UNKNOWN_KEY' && underlined(text, d.range) === 'adr'), JSON.stringify(diags));
+    assert.equal(client.kinds.get(uri)?.kind, 'ngrok-config');
+    await client.configure({});
+    await client.close(uri);
+  });
+
+  it('validates traffic-policy JSON with exact ranges', async () => {
+    const uri = 'file:///work/h/policy.json';
+    const text = '{\n  "on_http_request": [\n    { "actions": [ { "type": "deny-all" } ] }\n  ]\n}\n';
+    const diags = await client.open(uri, text, { languageId: 'json' });
+    assert.equal(client.kinds.get(uri)?.kind, 'traffic-policy');
+    const bad = diags.find((d) => d.code === 'BURROW_CONFIG_UNKNOWN_ACTION');
+    assert.ok(bad, JSON.stringify(diags));
+    assert.equal(underlined(text, bad.range), '"deny-all"');
+    await client.close(uri);
+  });
+});
+
+describe('edge JSON', function () {
+  it('is recognised but not validated until a schemas/edge-*.schema.json exists; then it is', async () => {
+    const uri = 'file:///work/edge/shop-edge.json';
+    const text = '{\n  "hostports": ["shop.example.com:443"],\n  "description": 42\n}\n';
+
+    const plain = await LspClient.start();
+    try {
+      assert.deepEqual(await plain.open(uri, text, { languageId: 'json' }), []);
+      assert.equal(plain.kinds.get(uri)?.kind, 'edge-json');
+    } finally {
+      await plain.stop();
+    }
+
+    // A schemas directory with the real schemas plus a small edge schema (the real ones come with the edge API).
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'burrow-schemas-'));
+    try {
+      for (const f of readdirSync(path.join(REPO, 'schemas'))) copyFileSync(path.join(REPO, 'schemas', f), path.join(dir, f));
+      writeFileSync(path.join(dir, 'edge-https.schema.json'), JSON.stringify({
+        $schema: 'http://json-schema.org/draft-07/schema#',
+        type: 'object',
+        properties: { hostports: { type: 'array', items: { type: 'string' } }, description: { type: 'string', maxLength: 255 } },
+      }));
+      const withSchema = await LspClient.start({ validationDelayMs: 0 }, { BURROW_SCHEMAS_DIR: dir });
+      try {
+        const diags = await withSchema.open(uri, text, { languageId: 'json' });
+        assert.equal(diags.length, 1, JSON.stringify(diags));
+        assert.equal(underlined(text, diags[0].range), '42');
+        assert.match(String(diags[0].message), /description must be string/);
+      } finally {
+        await withSchema.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
