@@ -1,12 +1,24 @@
 // The custom messages between Burrow's language client (client/) and language server (server/).
-// Declared once here and compiled by both sides (vscode-eslint's `customMessages.ts` pattern):
-// each message is a namespace with a literal `method` and a typed `type`.
+// Declared once here and compiled by both sides (vscode-eslint's `customMessages.ts` pattern): each
+// message is a namespace with a literal `method` and its param/result types, with a comment saying
+// who sends it and why.
 //
-// Import with `import { … } from '../../server/src/protocol'` from the client. This file may only
-// import from `vscode-languageserver-protocol`-compatible packages that both sides bundle:
-// `vscode-jsonrpc` types are re-exported by vscode-languageserver and vscode-languageclient alike.
-import { NotificationType, RequestType } from 'vscode-languageserver/node';
-import type { Range } from 'vscode-languageserver/node';
+// This file imports nothing: the client (vscode-languageclient) and the server
+// (vscode-languageserver) each bundle their own copy of the protocol library, and a `RequestType`
+// object from one copy does not type-check against the other. Each side makes its typed message
+// from the method, e.g. on the client:
+//   client.sendRequest<EndpointLensesRequest.Result>(EndpointLensesRequest.method, params)
+// and on the server: `connection.onRequest(EndpointLensesRequest.method, (p: EndpointLensesRequest.Params) => …)`.
+
+/** A position and range as in LSP (0-based line and UTF-16 character). */
+export interface Position {
+  line: number;
+  character: number;
+}
+export interface Range {
+  start: Position;
+  end: Position;
+}
 
 /** What the server recognised a document as. `none` = not ours: no diagnostics, no features. */
 export type DocumentKind = 'ngrok-config' | 'traffic-policy' | 'edge-json' | 'none';
@@ -69,8 +81,9 @@ export interface EndpointLensesResult {
  * "▶ Start" / "■ Stop" / "● online at https://…" above each tunnel or endpoint.
  */
 export namespace EndpointLensesRequest {
-  export const method: 'burrow/endpointLenses' = 'burrow/endpointLenses';
-  export const type = new RequestType<EndpointLensesParams, EndpointLensesResult, void>(method);
+  export const method = 'burrow/endpointLenses' as const;
+  export type Params = EndpointLensesParams;
+  export type Result = EndpointLensesResult;
 }
 
 export interface DocumentKindParams {
@@ -85,8 +98,8 @@ export interface DocumentKindParams {
  * config files. Sent once on open and again only when the kind or version changes.
  */
 export namespace DocumentKindNotification {
-  export const method: 'burrow/documentKind' = 'burrow/documentKind';
-  export const type = new NotificationType<DocumentKindParams>(method);
+  export const method = 'burrow/documentKind' as const;
+  export type Params = DocumentKindParams;
 }
 
 export interface MigrateToV3Params {
@@ -105,6 +118,7 @@ export interface MigrateToV3Result {
  * the `version` key.
  */
 export namespace MigrateToV3Request {
-  export const method: 'burrow/migrateToV3' = 'burrow/migrateToV3';
-  export const type = new RequestType<MigrateToV3Params, MigrateToV3Result, void>(method);
+  export const method = 'burrow/migrateToV3' as const;
+  export type Params = MigrateToV3Params;
+  export type Result = MigrateToV3Result;
 }

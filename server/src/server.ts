@@ -4,6 +4,8 @@
 import {
   CodeActionKind,
   DidChangeConfigurationNotification,
+  NotificationType,
+  RequestType,
   TextDocumentSyncKind,
   TextDocuments,
   type Connection,
@@ -22,6 +24,11 @@ import {
 import { LanguageService } from './service';
 
 export const SETTINGS_SECTION = 'burrow.languageServer';
+
+// The custom messages of protocol.ts, typed with this side's library.
+const endpointLenses = new RequestType<EndpointLensesRequest.Params, EndpointLensesRequest.Result, void>(EndpointLensesRequest.method);
+const migrateToV3 = new RequestType<MigrateToV3Request.Params, MigrateToV3Request.Result, void>(MigrateToV3Request.method);
+const documentKind = new NotificationType<DocumentKindNotification.Params>(DocumentKindNotification.method);
 const DEFAULT_DELAY_MS = 150;
 
 export interface ServerOptions {
@@ -94,7 +101,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     const kindKey = `${a.classification.kind}:${a.classification.configVersion ?? ''}`;
     if (lastKind.get(current.uri) !== kindKey) {
       lastKind.set(current.uri, kindKey);
-      void connection.sendNotification(DocumentKindNotification.type, { uri: current.uri, kind: a.classification.kind as DocumentKind, configVersion: a.classification.configVersion });
+      void connection.sendNotification(documentKind, { uri: current.uri, kind: a.classification.kind as DocumentKind, configVersion: a.classification.configVersion });
     }
     // After the kind notification, so a client that reacts to diagnostics already knows the kind.
     void connection.sendDiagnostics({ uri: current.uri, version: current.version, diagnostics });
@@ -140,10 +147,10 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     return uri ? withDoc(uri, action, (d) => service.resolveCodeAction(d, action)) : action;
   });
   connection.onDocumentSymbol((p) => withDoc(p.textDocument.uri, [], (d) => service.symbols(d)));
-  connection.onRequest(EndpointLensesRequest.type, (p) =>
+  connection.onRequest(endpointLenses, (p) =>
     withDoc(p.textDocument.uri, { version: -1, kind: 'none' as DocumentKind, lenses: [] }, (d) => service.endpointLenses(d)),
   );
-  connection.onRequest(MigrateToV3Request.type, (p) => withDoc(p.textDocument.uri, { reason: 'document is not open' }, (d) => service.migrateToV3(d)));
+  connection.onRequest(migrateToV3, (p) => withDoc(p.textDocument.uri, { reason: 'document is not open' }, (d) => service.migrateToV3(d)));
 
   documents.listen(connection);
   connection.listen();
