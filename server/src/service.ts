@@ -10,7 +10,8 @@ import type { Problem } from './problems';
 import { SchemaStore } from './schemaModel';
 import { parseText, type ParsedText } from './yamlText';
 import { validate } from './validate';
-import { PieceCache, composeValue, splitConfig, validateSplit } from './incremental';
+import { PieceCache, composeValue, splitConfig, validateSplit, type Split } from './incremental';
+import type { TreeView } from './symbols';
 import { fromConfigProblems, lineStartsOf } from './configCheck';
 import { mergeProblems } from './problems';
 
@@ -32,6 +33,8 @@ export interface Analysis {
   value: unknown;
   /** The whole document with positions; parsed on first use (big configs are validated piecewise without it). */
   readonly parsed: ParsedText;
+  /** Set when the document was validated piecewise: its pieces (see incremental.ts). */
+  split?: Split;
 }
 
 export interface ServiceOptions {
@@ -115,6 +118,7 @@ export class LanguageService {
       classification,
       problems,
       value: result.value,
+      split,
       get parsed() {
         return (parsed ??= parseText(text));
       },
@@ -161,7 +165,22 @@ export class LanguageService {
   }
 
   endpointLenses(doc: TextDocument): EndpointLensesResult {
-    return endpointLenses(doc, this.analyze(doc));
+    const a = this.analyze(doc);
+    return endpointLenses(doc, a, a.split ? this.pieceTrees(a.text, a.split) : undefined);
+  }
+
+  /** The pieces' trees (already parsed and cached) with offsets mapped into the whole text. */
+  private pieceTrees(text: string, split: Split): TreeView[] {
+    const starts = lineStartsOf(text);
+    return [split.header, ...split.tunnels].map((piece) => {
+      const parsed = this.pieces.parse(piece.text).parsed;
+      const toOffset = (o: number) => {
+        const { line, col } = parsed.lineCounter.linePos(o);
+        const original = piece.lineMap[line - 1];
+        return original === undefined || original < 0 ? 0 : Math.min((starts[original] ?? text.length) + col - 1, text.length);
+      };
+      return { root: parsed.doc.contents as TreeView['root'], toOffset };
+    });
   }
 
   complete(doc: TextDocument, position: Position): CompletionItem[] {

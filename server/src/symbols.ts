@@ -94,29 +94,45 @@ export function documentSymbols(doc: TextDocument, a: Analysis): DocumentSymbol[
   });
 }
 
-export function endpointLenses(doc: TextDocument, a: Analysis): EndpointLensesResult {
+/** A document tree and how its offsets map to the editor's document (identity, or a piece's line map). */
+export interface TreeView {
+  root: PNode;
+  toOffset: (offset: number) => number;
+}
+
+export function endpointLenses(doc: TextDocument, a: Analysis, trees: TreeView[] = [{ root: a.parsed.doc.contents as PNode, toOffset: (o) => o }]): EndpointLensesResult {
   const result: EndpointLensesResult = { version: doc.version, kind: a.classification.kind, configVersion: a.classification.configVersion, lenses: [] };
   if (a.classification.kind !== 'ngrok-config') return result;
   const errorsIn = (from: number, to: number) => a.problems.some((p) => p.severity === 'error' && p.start < to && p.end > from);
-  const root = a.parsed.doc.contents as PNode;
-  const push = (lens: Omit<EndpointLens, 'valid'>, from: number, to: number) => result.lenses.push({ ...lens, valid: !errorsIn(from, to) });
-  for (const t of pairsOf(get(root, 'tunnels'))) {
-    const name = scalarKey(t);
-    if (name === undefined) continue;
-    const from = t.key.range?.[0] ?? 0;
-    const to = Math.max(t.value?.range?.[1] ?? 0, t.key.range?.[1] ?? 0);
-    push({ name, source: 'tunnel', proto: tunnelProto(t.value), range: range(doc, t.key), fullRange: range(doc, t.key, t.value ?? t.key) }, from, to);
-  }
-  const endpoints = get(root, 'endpoints');
-  if (isSeq(endpoints)) {
-    for (const ep of endpoints.items as PNode[]) {
-      const nameNode = get(ep, 'name');
-      const name = text(nameNode);
-      if (name === undefined || !ep?.range) continue;
-      push({ name, source: 'endpoint', proto: endpointProto(ep), range: range(doc, ep), fullRange: range(doc, ep) }, ep.range[0], ep.range[1]);
+  const at = (from: number, to: number) => ({ start: doc.positionAt(from), end: doc.positionAt(Math.max(to, from)) });
+  const entries: { lens: Omit<EndpointLens, 'valid'>; from: number; to: number; keyEnd: number }[] = [];
+  for (const { root, toOffset } of trees) {
+    for (const t of pairsOf(get(root, 'tunnels'))) {
+      const name = scalarKey(t);
+      if (name === undefined || !t.key.range) continue;
+      const from = toOffset(t.key.range[0]);
+      const keyEnd = toOffset(t.key.range[1]);
+      const to = Math.max(toOffset(t.value?.range?.[1] ?? t.key.range[1]), keyEnd);
+      entries.push({ lens: { name, source: 'tunnel', proto: tunnelProto(t.value), range: at(from, keyEnd), fullRange: at(from, to) }, from, to, keyEnd });
+    }
+    const endpoints = get(root, 'endpoints');
+    if (isSeq(endpoints)) {
+      for (const ep of endpoints.items as PNode[]) {
+        const name = text(get(ep, 'name'));
+        if (name === undefined || !ep?.range) continue;
+        const from = toOffset(ep.range[0]);
+        const to = toOffset(ep.range[1]);
+        entries.push({ lens: { name, source: 'endpoint', proto: endpointProto(ep), range: at(from, to), fullRange: at(from, to) }, from, to, keyEnd: to });
+      }
     }
   }
-  // The lens sits on the entry's first line only.
-  for (const l of result.lenses) l.range = { start: l.range.start, end: { line: l.range.start.line, character: l.range.start.line === l.range.end.line ? l.range.end.character : l.range.start.character } };
+  // Tunnels first, then endpoints, each in file order (as `burrow start --all` starts them).
+  entries.sort((x, y) => (x.lens.source === y.lens.source ? x.from - y.from : x.lens.source === 'tunnel' ? -1 : 1));
+  for (const { lens, from, to } of entries) {
+    // The lens sits on the entry's first line only.
+    const r = lens.range;
+    lens.range = { start: r.start, end: { line: r.start.line, character: r.start.line === r.end.line ? r.end.character : r.start.character } };
+    result.lenses.push({ ...lens, valid: !errorsIn(from, to) });
+  }
   return result;
 }

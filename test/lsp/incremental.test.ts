@@ -21,7 +21,11 @@ function compare(text: string, label: string): boolean {
   const b = whole.diagnostics(TextDocument.create(uri, 'ngrok-yaml', v, text));
   const show = (d: typeof a) => d.map((x) => `${x.range.start.line}:${x.range.start.character}-${x.range.end.line}:${x.range.end.character} ${x.code} ${String(x.message)}`).sort();
   assert.deepEqual(show(a), show(b), `${label}\n${text}`);
-  assert.deepEqual(piecewise.analyze(TextDocument.create(uri, 'ngrok-yaml', v, text)).value, whole.analyze(TextDocument.create(uri, 'ngrok-yaml', v, text)).value, label);
+  const docA = TextDocument.create(uri, 'ngrok-yaml', v, text);
+  const docB = TextDocument.create(uri, 'ngrok-yaml', v, text);
+  assert.deepEqual(piecewise.analyze(docA).value, whole.analyze(docB).value, label);
+  // CodeLens data is computed from the pieces too (no whole-file parse): same answer.
+  assert.deepEqual(piecewise.endpointLenses(docA), whole.endpointLenses(docB), label);
   return true;
 }
 
