@@ -110,7 +110,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.embeddedEdge = await startEmbeddedEdge(this.options.embedded ?? {}, authtoken);
       this.edgeUrl = `ws://127.0.0.1:${this.embeddedEdge.httpPort}/_burrow/session`;
     }
-    const client = new EdgeClient({ url: this.edgeUrl, authtoken, backoffMinMs: this.options.backoffMinMs, backoffMaxMs: this.options.backoffMaxMs });
+    const embedded = this.embeddedEdge;
+    const client = new EdgeClient({
+      url: this.edgeUrl, authtoken, backoffMinMs: this.options.backoffMinMs, backoffMaxMs: this.options.backoffMaxMs,
+      // The embedded edge is in this process: no loopback socket or WebSocket between the two.
+      connectInProcess: embedded ? () => embedded.connectInProcess() : undefined,
+    });
     this.client = client;
     client.on('stream', (stream, open) => this.onStream(stream, open));
     client.on('online', ({ reconnected }) => {

@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { PROTOCOL_VERSION } from '../protocol/frames';
 import type { BindRequest, BindResult, ControlMessage, StreamOpen, UnbindResult, Welcome, WireError } from '../protocol/messages';
 import { MuxSession, type MuxStream } from '../protocol/session';
-import { WebSocketTransport } from '../protocol/transport';
+import { WebSocketTransport, type Transport } from '../protocol/transport';
 import { VERSION } from '../version';
 
 export interface EdgeClientOptions {
@@ -17,6 +17,8 @@ export interface EdgeClientOptions {
   /** First and largest reconnect delays. */
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /** Opens the session in process instead of over `url` (the agent's own embedded edge). */
+  connectInProcess?: () => Transport;
 }
 
 export interface EdgeClientEvents {
@@ -98,6 +100,10 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
 
   private connect(): void {
     if (this.stopped) return;
+    if (this.options.connectInProcess) {
+      this.onTransport(this.options.connectInProcess());
+      return;
+    }
     const url = this.options.url;
     const loopbackOrTls = url.startsWith('wss:') || /^ws:\/\/(127\.|localhost|\[::1\])/.test(url);
     const ws = new WebSocket(url, {
@@ -111,7 +117,7 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     let opened = false;
     ws.once('open', () => {
       opened = true;
-      this.onTransport(ws);
+      this.onTransport(new WebSocketTransport(ws));
     });
     ws.once('unexpected-response', (_req, res) => {
       ws.terminate();
@@ -122,8 +128,8 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     });
   }
 
-  private onTransport(ws: WebSocket): void {
-    const session = new MuxSession(new WebSocketTransport(ws), { role: 'agent' });
+  private onTransport(transport: Transport): void {
+    const session = new MuxSession(transport, { role: 'agent' });
     this.session = session;
     session.on('control', (msg: ControlMessage) => {
       if (msg.type === 'welcome') return this.welcomed(session, msg);

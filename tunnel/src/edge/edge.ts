@@ -11,7 +11,7 @@ import type { EdgeOptions, Proto, Scheme } from '../model';
 import { PROTOCOL_VERSION } from '../protocol/frames';
 import type { BindRequest, ControlMessage, Hello, RawOpen, WireError } from '../protocol/messages';
 import { DEFAULT_WINDOW, MuxSession } from '../protocol/session';
-import { WebSocketTransport } from '../protocol/transport';
+import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
 import { sendEdgeError } from './errors';
 import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
@@ -268,7 +268,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   // ---- agent sessions ----
 
-  private onAgent(transport: WebSocketTransport, remoteAddr: string): void {
+  /** Opens an agent session inside this process (the embedded edge); returns the agent's end. */
+  connectInProcess(): Transport {
+    const [edgeEnd, agentEnd] = createTransportPair();
+    this.onAgent(edgeEnd, '127.0.0.1');
+    return agentEnd;
+  }
+
+  private onAgent(transport: Transport, remoteAddr: string): void {
     const session = new MuxSession(transport, {
       role: 'edge', initialWindow: DEFAULT_WINDOW,
       heartbeatIntervalMs: this.config.heartbeatIntervalMs, heartbeatToleranceMs: this.config.heartbeatToleranceMs,

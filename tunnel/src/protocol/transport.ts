@@ -48,6 +48,59 @@ export class WebSocketTransport implements Transport {
   }
 }
 
+/**
+ * Two connected in-process transports: what one side sends, the other receives, with no socket,
+ * no WebSocket framing and no copy. The agent uses it to reach its own embedded edge, which saves
+ * a loopback TCP hop and the WebSocket encode/decode on every byte (see docs/benchmarks.md).
+ */
+export function createTransportPair(): [Transport, Transport] {
+  const a = new MemoryTransport();
+  const b = new MemoryTransport();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
+
+class MemoryTransport implements Transport {
+  peer?: MemoryTransport;
+  private messageListener?: (message: Buffer) => void;
+  private readonly closeListeners: ((reason: string) => void)[] = [];
+  private closed = false;
+  readonly bufferedAmount = 0;
+
+  send(message: Buffer): void {
+    // Delivered in a microtask: in order, and never re-entering the peer while it dispatches.
+    const peer = this.peer;
+    if (!this.closed && peer) queueMicrotask(() => peer.deliver(message));
+  }
+
+  private deliver(message: Buffer): void {
+    if (!this.closed) this.messageListener?.(message);
+  }
+
+  onMessage(listener: (message: Buffer) => void): void {
+    this.messageListener = listener;
+  }
+
+  onClose(listener: (reason: string) => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  close(code: number, reason: string): void {
+    // Like a WebSocket close: both ends see it, asynchronously.
+    setImmediate(() => {
+      this.closedWith(`${reason} (${code})`);
+      this.peer?.closedWith(`${reason} (${code})`);
+    });
+  }
+
+  private closedWith(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const listener of this.closeListeners) listener(reason);
+  }
+}
+
 function toBuffer(data: WebSocket.RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
