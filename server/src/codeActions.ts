@@ -153,8 +153,6 @@ function fixesFor(doc: TextDocument, a: Analysis, diagnostic: Diagnostic): CodeA
       const fix = hit && deprecatedFix(doc, a, data.key, hit.pair, hit.path);
       return fix ? [quick(fix.title, [fix.edit])] : [];
     }
-    case 'migrate-v3':
-      return [];
   }
 }
 

@@ -119,22 +119,23 @@ function isTunnelPath(a: Pick<Analysis, 'classification'>, path: Segment[]): boo
 
 export function complete(doc: TextDocument, position: Position, a: Pick<Analysis, 'classification' | 'value'>, store: SchemaStore): CompletionItem[] {
   const root = rootSchemaFor(a, store);
-  if (!root || a.classification.kind === 'edge-json') return [];
+  // Block YAML only: JSON files get completion from VS Code's JSON server (see server/README.md).
+  if (!root || a.classification.kind === 'edge-json' || doc.languageId === 'json' || doc.languageId === 'jsonc') return [];
   const ctx = cursorContext(doc.getText(), position.line, position.character);
   if (!ctx) return [];
   const value = a.value;
   const range = replaceRange(ctx, position);
 
-  if (ctx.kind === 'value') return valueItems(schemasAtPath(store, root, value, ctx.path), ctx, range);
+  if (ctx.kind === 'value') return valueItems(schemasAtPath(store, root, value, ctx.path), range);
 
   const here = schemasAtPath(store, root, value, ctx.path);
   const items: CompletionItem[] = [];
   const last = ctx.path[ctx.path.length - 1];
   const parentIsPhase = typeof last === 'number' && isPhase(ctx.path[ctx.path.length - 2]);
-  const newItem = ctx.inSequenceItem && ctx.prefix.length >= 0;
+  const newItem = ctx.inSequenceItem;
 
   // A new list item whose items are scalars (`schemes:` → `- http`): complete values.
-  if (ctx.inSequenceItem && here.length && !typesOf(here).has('object')) return valueItems(here, ctx, range);
+  if (ctx.inSequenceItem && here.length && !typesOf(here).has('object')) return valueItems(here, range);
 
   if (a.classification.kind === 'ngrok-config' && ctx.path.length === 1 && ctx.path[0] === 'tunnels') items.push(...blockItems(TUNNEL_SNIPPETS, ctx.indent, range, '0'));
   if (a.classification.kind === 'ngrok-config' && ctx.path.length === 2 && ctx.path[0] === 'endpoints' && newItem && isEmptyItem(value, ctx.path)) {
@@ -152,7 +153,6 @@ export function complete(doc: TextDocument, position: Position, a: Pick<Analysis
   present.delete(ctx.prefix); // the key being typed may already parse as a key with no value
   const props = propertiesOf(store, here, current);
   props.forEach((p, i) => {
-    if (present.has(p.name) && !(ctx.prefix && p.name.startsWith(ctx.prefix))) return;
     if (present.has(p.name)) return;
     const dep = isDeprecated(p.schemas);
     if (p.schemas.some(({ schema }) => schema.doNotSuggest)) return;
@@ -177,7 +177,7 @@ function isEmptyItem(value: unknown, path: Segment[]): boolean {
   return item === undefined || item === null || typeof item === 'string' || (isPlainObject(item) && Object.keys(item).length <= 1);
 }
 
-function valueItems(schemas: Located[], ctx: CursorContext, range: Range): CompletionItem[] {
+function valueItems(schemas: Located[], range: Range): CompletionItem[] {
   const items: CompletionItem[] = [];
   const seen = new Set<string>();
   const push = (v: unknown, doc?: string, sort = '1') => {
@@ -202,6 +202,5 @@ function valueItems(schemas: Located[], ctx: CursorContext, range: Range): Compl
   const def = firstOf(schemas, 'default');
   if (def !== undefined && (typeof def !== 'object' || def === null)) push(def, 'default', '0');
   for (const { schema } of schemas) for (const ex of schema.examples ?? []) if (typeof ex !== 'object') push(ex, 'example', '2');
-  void ctx;
   return items;
 }

@@ -93,7 +93,8 @@ function edgeProblems(input: ValidateInput): Problem[] {
   }
   const validateEdge = edgeValidator(input);
   if (!validateEdge || validateEdge(input.parsed.value)) return [];
-  return (validateEdge.errors ?? []).map((e) => {
+  // `if` errors only say "must match then/else": the branch's own errors are reported anyway.
+  return (validateEdge.errors ?? []).filter((e) => e.keyword !== 'if').map((e) => {
     const path = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     const extra = e.keyword === 'additionalProperties' ? [String((e.params as { additionalProperty: string }).additionalProperty)] : [];
     const hit = nodeAtPath(doc, [...path, ...extra]);

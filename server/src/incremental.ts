@@ -148,7 +148,7 @@ export class PieceCache {
     if (!result.checked) {
       const config = validateDocument(text, '', { kind: 'agent' }).problems;
       const broken = config.some((p) => SYNTAX.has(p.code));
-      result.checked = { config, semantic: broken ? [] : semanticChecks({ doc: result.parsed.doc, kind: 'ngrok-config', version }) };
+      result.checked = { config, semantic: broken ? [] : semanticChecks({ doc: result.parsed.doc, text, kind: 'ngrok-config', version }) };
     }
     return result as Required<PieceResult>;
   }

@@ -9,14 +9,13 @@ export type FixData =
   | { fix: 'replace-deprecated'; key: string }
   | { fix: 'add-version'; version: '2' | '3' }
   | { fix: 'move-under-agent'; key: string }
-  | { fix: 'migrate-v3' }
   | { fix: 'replace-value'; to: string };
 
 export interface Problem {
   start: number;
   end: number;
   message: string;
-  /** Stable code, e.g. `unknown-key`, `duplicate-name`, `deprecated`, or the validator's code. */
+  /** Stable code: the validator's `BURROW_CONFIG_*` or this server's `BURROW_LSP_*`. */
   code: string;
   severity: Severity;
   /** `schema` = from tunnel/src/config (the same code as `burrow config check`), `semantic` = this server, `syntax` = the YAML parser. */
@@ -27,15 +26,13 @@ export interface Problem {
 }
 
 /**
- * Merges problems from the validator and the semantic checks: exact duplicates go, and a semantic
- * problem that explains the same range better than a generic schema one replaces it (e.g. "in
- * version 3 `authtoken` belongs under `agent:`" instead of "unknown key `authtoken`").
+ * Merges the validator's problems with the semantic checks' (which use their own BURROW_LSP_* codes
+ * and never repeat the validator's), dropping exact repeats, in document order.
  */
 export function mergeProblems(schema: Problem[], semantic: Problem[]): Problem[] {
-  const superseding = new Set(semantic.filter((p) => p.severity === 'error' || p.data).map((p) => `${p.start}:${p.end}`));
-  const out: Problem[] = [];
   const seen = new Set<string>();
-  for (const p of [...schema.filter((p) => p.source === 'syntax' || !superseding.has(`${p.start}:${p.end}`) || p.severity !== 'error' || p.code !== 'unknown-key'), ...semantic]) {
+  const out: Problem[] = [];
+  for (const p of [...schema, ...semantic]) {
     const key = `${p.start}:${p.end}:${p.message}`;
     if (seen.has(key)) continue;
     seen.add(key);

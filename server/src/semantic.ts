@@ -10,7 +10,7 @@ import type { Document, Pair, ParsedNode, YAMLMap } from 'yaml';
 import type { Problem, Severity } from './problems';
 import { TRAFFIC_POLICY_PHASES } from './classify';
 import { rootSchema, type JsonSchema } from '../../tunnel/src/config';
-import { scalarKey, type Segment } from './yamlText';
+import { scalarKey } from './yamlText';
 
 type PNode = ParsedNode | null;
 type PPair = Pair<ParsedNode, PNode>;
@@ -18,6 +18,7 @@ type PPair = Pair<ParsedNode, PNode>;
 interface Ctx {
   problems: Problem[];
   version: '2' | '3';
+  text: string;
 }
 
 function span(node: PNode | undefined): [number, number] {
@@ -26,7 +27,9 @@ function span(node: PNode | undefined): [number, number] {
 }
 
 function add(ctx: Ctx, node: PNode | undefined, severity: Severity, code: string, message: string, extra: Partial<Problem> = {}): void {
-  const [start, end] = span(node);
+  const [start, rawEnd] = span(node);
+  let end = rawEnd;
+  while (end > start && /\s/.test(ctx.text[end - 1])) end--; // a block collection's range ends after its newline
   ctx.problems.push({ start, end, severity, code, message, source: 'semantic', ...extra });
 }
 
@@ -254,12 +257,14 @@ function checkEndpoint(ctx: Ctx, endpoint: PNode): void {
 
 export interface SemanticInput {
   doc: Document.Parsed;
+  /** The text `doc` was parsed from. */
+  text: string;
   kind: 'ngrok-config' | 'traffic-policy';
   version: '2' | '3';
 }
 
 export function semanticChecks(input: SemanticInput): Problem[] {
-  const ctx: Ctx = { problems: [], version: input.version };
+  const ctx: Ctx = { problems: [], version: input.version, text: input.text };
   const root = input.doc.contents as PNode;
   if (input.kind === 'traffic-policy') {
     checkPolicy(ctx, root, undefined);
@@ -272,4 +277,3 @@ export function semanticChecks(input: SemanticInput): Problem[] {
   return ctx.problems;
 }
 
-export type { Segment };

@@ -32,7 +32,7 @@ export function validate(input: ValidateInput): Problem[] {
   const broken = schema.some((p) => p.source === 'syntax' && p.severity === 'error');
   const semantic = broken
     ? []
-    : semanticChecks({ doc: parsed.doc, kind: classification.kind, version: classification.configVersion ?? '2' });
+    : semanticChecks({ doc: parsed.doc, text: parsed.text, kind: classification.kind, version: classification.configVersion ?? '2' });
   return mergeProblems(schema, semantic);
 }
 

@@ -147,19 +147,19 @@ describe('edge JSON', function () {
   it('is recognised but not validated until a schemas/edge-*.schema.json exists; then it is', async () => {
     const uri = 'file:///work/edge/shop-edge.json';
     const text = '{\n  "hostports": ["shop.example.com:443"],\n  "description": 42\n}\n';
-
-    const plain = await LspClient.start();
-    try {
-      assert.deepEqual(await plain.open(uri, text, { languageId: 'json' }), []);
-      assert.equal(plain.kinds.get(uri)?.kind, 'edge-json');
-    } finally {
-      await plain.stop();
-    }
-
-    // A schemas directory with the real schemas plus a small edge schema (the real ones come with the edge API).
+    // Schema directories the server is pointed at (BURROW_SCHEMAS_DIR): the config schemas only,
+    // then the same plus a small edge schema.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'burrow-schemas-'));
     try {
-      for (const f of readdirSync(path.join(REPO, 'schemas'))) copyFileSync(path.join(REPO, 'schemas', f), path.join(dir, f));
+      for (const f of readdirSync(path.join(REPO, 'schemas')).filter((f) => !f.startsWith('edge-'))) copyFileSync(path.join(REPO, 'schemas', f), path.join(dir, f));
+      const plain = await LspClient.start({ validationDelayMs: 0 }, { BURROW_SCHEMAS_DIR: dir });
+      try {
+        assert.deepEqual(await plain.open(uri, text, { languageId: 'json' }), []);
+        assert.equal(plain.kinds.get(uri)?.kind, 'edge-json');
+      } finally {
+        await plain.stop();
+      }
+
       writeFileSync(path.join(dir, 'edge-https.schema.json'), JSON.stringify({
         $schema: 'http://json-schema.org/draft-07/schema#',
         type: 'object',
