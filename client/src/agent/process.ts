@@ -1,0 +1,142 @@
+// Starting the bundled agent (dist/burrow.js) as a child process, or finding one already
+// listening. The extension host runs it with its own Node (`process.execPath` with
+// ELECTRON_RUN_AS_NODE=1), so nothing is downloaded and heavy traffic never runs in the host.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { AgentApi } from './api';
+
+export interface AgentLaunchOptions {
+  /** Node (or Electron run as Node) to run the agent with. */
+  nodePath: string;
+  /** dist/burrow.js. */
+  script: string;
+  /** `host:port` for the local API; port 0 picks a free one. */
+  webAddr: string;
+  /** Standalone edge to connect to; none = the embedded loopback edge. */
+  edgeUrl?: string;
+  /** Passed in the environment (BURROW_AUTHTOKEN), never on the command line where `ps` shows it. */
+  authtoken?: string;
+  /** A private config file (inspect_db_size…) so the user's own ngrok.yml cannot stop the agent starting. */
+  configFile?: string;
+  /** Capture body cap (bytes), exported as BURROW_CAPTURE_MAX_BODY_BYTES. */
+  maxBodyBytes?: number;
+  /** Log lines (JSON records) as they arrive, for the output channel. */
+  onLog?: (line: string) => void;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class AgentStartError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly output: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RunningAgent {
+  /** API origin, e.g. http://127.0.0.1:41234. */
+  url: string;
+  child: ChildProcess;
+  /** Resolves when the process has exited. */
+  exited: Promise<number | null>;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** The agent's command line (without the Node binary). Exported for tests and the output channel. */
+export function agentArgs(opts: Pick<AgentLaunchOptions, 'script' | 'webAddr' | 'edgeUrl' | 'configFile'>): string[] {
+  const args = [opts.script, 'start', '--none', '--web-addr', opts.webAddr, '--log', 'stdout', '--log-format', 'json'];
+  if (opts.edgeUrl) args.push('--edge', opts.edgeUrl);
+  if (opts.configFile) args.push('--config', opts.configFile);
+  return args;
+}
+
+/** Writes the private agent config (version 3 `agent:` keys only) and returns its path. */
+export function writeAgentConfig(dir: string, opts: { inspectDbSize?: number }): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'agent.yml');
+  const lines = ['# Written by the Burrow extension from its settings; edit the settings, not this file.', 'version: "3"', 'agent:'];
+  lines.push(`  inspect_db_size: ${Number.isInteger(opts.inspectDbSize) ? opts.inspectDbSize : 0}`);
+  fs.writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+  return file;
+}
+
+/**
+ * Spawns the agent and resolves once its local API listens (the `starting web service` JSON
+ * record carries the address). Rejects with the agent's own ERROR/HINT lines when it exits first.
+ */
+export function startAgent(opts: AgentLaunchOptions): Promise<RunningAgent> {
+  const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' };
+  delete env.BURROW_AUTHTOKEN;
+  delete env.NGROK_AUTHTOKEN;
+  if (opts.authtoken) env.BURROW_AUTHTOKEN = opts.authtoken;
+  if (opts.maxBodyBytes !== undefined) env.BURROW_CAPTURE_MAX_BODY_BYTES = String(opts.maxBodyBytes);
+  const child = spawn(opts.nodePath, agentArgs(opts), { env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(null));
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => {
+    if (stderr.length < 16_384) stderr += s;
+    for (const line of s.split('\n')) if (line.trim()) opts.onLog?.(line);
+  });
+  const stop = async (graceMs = 3000): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  };
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const fail = (code: string, message: string): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      void stop(500);
+      reject(new AgentStartError(code, message, stderr));
+    };
+    const timeoutMs = opts.timeoutMs ?? 20_000;
+    const timer = setTimeout(() => fail('ERR_BURROW_AGENT_TIMEOUT', `the agent did not start its local API within ${timeoutMs / 1000} s`), timeoutMs);
+    const lines = readline.createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      opts.onLog?.(line);
+      if (done) return;
+      let rec: { msg?: string; addr?: string };
+      try {
+        rec = JSON.parse(line) as typeof rec;
+      } catch {
+        return;
+      }
+      if (rec.msg === 'starting web service' && typeof rec.addr === 'string') {
+        done = true;
+        clearTimeout(timer);
+        resolve({ url: rec.addr, child, exited, stop });
+      }
+    });
+    child.once('error', (err) => fail('ERR_BURROW_AGENT_SPAWN', `could not run ${opts.nodePath}: ${err.message}`));
+    void exited.then((code) => {
+      const errors = stderr.split('\n').filter((l) => /^(ERROR|HINT):/.test(l)).map((l) => l.replace(/^(ERROR|HINT):\s*/, '')).join(' — ');
+      fail('ERR_BURROW_AGENT_EXITED', `the agent exited (code ${code})${errors ? `: ${errors}` : ''}`);
+    });
+  });
+}
+
+/** True when an agent answers `GET /api/status` at `webAddr` (host:port) within `timeoutMs`. */
+export async function probeAgent(webAddr: string, timeoutMs = 1500): Promise<string | undefined> {
+  const base = webAddr.includes('://') ? webAddr : `http://${webAddr}`;
+  const api = new AgentApi(base);
+  try {
+    const status = await Promise.race([api.status(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs).unref())]);
+    return typeof status?.agent_version === 'string' ? api.base : undefined;
+  } catch {
+    return undefined;
+  }
+}

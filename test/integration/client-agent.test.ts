@@ -1,0 +1,147 @@
+// The extension's agent half without VS Code: the bundled agent (dist/burrow.js) started as a real
+// child process the way the extension starts it, driven through AgentApi, watched through
+// AgentEventStream (including across an agent restart), and protected live with basic auth.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { AgentApi, AgentApiError, AgentUnreachableError } from '../../client/src/agent/api';
+import { AgentEventStream, type AgentEvent } from '../../client/src/agent/events';
+import { AgentStartError, agentArgs, probeAgent, startAgent, writeAgentConfig, type RunningAgent } from '../../client/src/agent/process';
+import { definitionFromTunnel, generatePassword, withProtection } from '../../client/src/model/definitions';
+import { AgentState } from '../../client/src/model/state';
+import { startUpstream, type Upstream } from './api-support';
+
+const SCRIPT = path.resolve(__dirname, '../../dist/burrow.js');
+
+/** GET through the embedded edge: connect to 127.0.0.1:PORT, send the tunnel's Host. */
+function get(publicUrl: string, pathname: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const u = new URL(publicUrl);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: Number(u.port), path: pathname, headers: { Host: u.host, ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function waitFor<T>(stream: AgentEventStream, pick: (e: AgentEvent) => T | undefined, timeoutMs = 10_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stream.off('event', on);
+      reject(new Error('event not seen in time'));
+    }, timeoutMs);
+    const on = (e: AgentEvent): void => {
+      const v = pick(e);
+      if (v === undefined) return;
+      clearTimeout(timer);
+      stream.off('event', on);
+      resolve(v);
+    };
+    stream.on('event', on);
+  });
+}
+
+describe('client agent: a real agent process', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let upstream: Upstream;
+  const running: RunningAgent[] = [];
+  const streams: AgentEventStream[] = [];
+
+  before(async () => {
+    assert.ok(fs.existsSync(SCRIPT), 'dist/burrow.js is built (npm run build)');
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-client-'));
+    upstream = await startUpstream('app');
+  });
+  after(async () => {
+    for (const s of streams) s.stop();
+    await Promise.all(running.map((a) => a.stop()));
+    await upstream.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function launch(): Promise<RunningAgent> {
+    const agent = await startAgent({ nodePath: process.execPath, script: SCRIPT, webAddr: '127.0.0.1:0', configFile: writeAgentConfig(dir, { inspectDbSize: 10_000_000 }) });
+    running.push(agent);
+    return agent;
+  }
+
+  it('builds the command line the extension runs', () => {
+    assert.deepEqual(agentArgs({ script: 'b.js', webAddr: '127.0.0.1:0', edgeUrl: 'wss://edge.example.com', configFile: '/c.yml' }),
+      ['b.js', 'start', '--none', '--web-addr', '127.0.0.1:0', '--log', 'stdout', '--log-format', 'json', '--edge', 'wss://edge.example.com', '--config', '/c.yml']);
+  });
+
+  it('starts, exposes a port, streams its requests, protects it live, and survives an agent restart', async () => {
+    const agent = await launch();
+    assert.match(agent.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(await probeAgent(agent.url.replace('http://', '')), agent.url);
+    const api = new AgentApi(agent.url);
+
+    const state = new AgentState();
+    const stream = new AgentEventStream(api.eventsUrl, { minDelayMs: 50, maxDelayMs: 200 });
+    streams.push(stream);
+    stream.on('event', (e) => state.apply(e));
+    const snapshot = waitFor(stream, (e) => (e.type === 'snapshot' ? e : undefined));
+    stream.start();
+    assert.deepEqual((await snapshot).tunnels, []);
+
+    const started = waitFor(stream, (e) => (e.type === 'tunnel_started' && e.tunnel.name === 'web' ? e.tunnel : undefined));
+    const t = await api.startTunnel({ name: 'web', proto: 'http', addr: String(upstream.port) });
+    assert.equal(t.status, 'online');
+    assert.equal((await started).public_url, t.public_url);
+
+    // Events are coalesced: a quick exchange may arrive as one request_started that already has its response.
+    const seen = waitFor(stream, (e) => ((e.type === 'request_started' || e.type === 'request_updated') && e.request.response ? e.request : undefined));
+    assert.equal((await get(t.public_url, '/hello?x=1')).status, 200);
+    const captured = await seen;
+    assert.equal(captured.request.uri, '/hello?x=1');
+    assert.equal(state.requestsOf('web')[0].id, captured.id);
+
+    // Replay adds a capture; curl names the public URL.
+    const replayed = waitFor(stream, (e) => (e.type === 'request_started' && e.request.replay_of === captured.id ? e.request : undefined));
+    const newId = await api.replay(captured.id);
+    assert.equal((await replayed).id, newId);
+    assert.match(await api.curl(captured.id), new RegExp(`curl .*${new URL(t.public_url).host}/hello`));
+    assert.equal(JSON.parse(await api.har()).log.entries.length >= 2, true);
+
+    // Protect with basic auth the way the command does: stop, start with the edited definition.
+    const password = generatePassword();
+    const { def } = definitionFromTunnel((await api.tunnels())[0]);
+    await api.stopTunnel('web');
+    const protectedTunnel = await api.startTunnel(withProtection(def, { kind: 'basic-auth', username: 'burrow', password }));
+    assert.equal(protectedTunnel.public_url, t.public_url, 'the URL survives the restart');
+    assert.equal((await get(t.public_url, '/')).status, 401);
+    const auth = `Basic ${Buffer.from(`burrow:${password}`).toString('base64')}`;
+    assert.equal((await get(t.public_url, '/', { Authorization: auth })).status, 200);
+    assert.ok(!JSON.stringify(await api.tunnels()).includes(password), 'the API never shows the password');
+
+    // API errors keep ngrok's code and detail.
+    await assert.rejects(api.startTunnel({ name: 'web', proto: 'http', addr: '1' }), (e: AgentApiError) => e.status === 409);
+    await assert.rejects(api.startTunnel({ name: 'x', proto: 'http', addr: '1', basic_auth: ['u:short'] }), (e: AgentApiError) => e.status === 400 && e.errorCode === 102);
+
+    // The agent goes away: the stream notices; a new agent (new port) is picked up by retarget.
+    const closed = new Promise<void>((resolve) => stream.on('state', (s) => s === 'closed' && resolve()));
+    await agent.stop();
+    await closed;
+    await assert.rejects(api.status(), AgentUnreachableError);
+    const second = await launch();
+    const fresh = waitFor(stream, (e) => (e.type === 'snapshot' ? e : undefined));
+    stream.retarget(new AgentApi(second.url).eventsUrl);
+    await fresh;
+    assert.equal(state.tunnels.size, 0, 'the new snapshot replaced the old state');
+  });
+
+  it('reports why the agent could not start', async () => {
+    await assert.rejects(
+      startAgent({ nodePath: process.execPath, script: SCRIPT, webAddr: 'not-an-address', configFile: writeAgentConfig(dir, {}) }),
+      (e: AgentStartError) => e.code === 'ERR_BURROW_AGENT_EXITED' && /exited/.test(e.message),
+    );
+    await assert.rejects(startAgent({ nodePath: path.join(dir, 'no-such-node'), script: SCRIPT, webAddr: '127.0.0.1:0' }), (e: AgentStartError) => e.code === 'ERR_BURROW_AGENT_SPAWN');
+    assert.equal(await probeAgent('127.0.0.1:1', 500), undefined);
+  });
+});
