@@ -48,8 +48,14 @@ function tlsInfo(ctx: RequestContext): Record<string, unknown> | undefined {
   };
 }
 
+/** The URL the client asked for (Host header with its port), with the current (maybe rewritten) path. */
 export function requestUrl(ctx: RequestContext): URL {
-  return new URL(ctx.url, `${ctx.scheme}://${ctx.host || 'localhost'}`);
+  const authority = String(ctx.req.headers.host ?? ctx.req.headers[':authority'] ?? ctx.host) || 'localhost';
+  try {
+    return new URL(ctx.url, `${ctx.scheme}://${authority}`);
+  } catch {
+    return new URL(ctx.url.startsWith('/') ? ctx.url : '/', `${ctx.scheme}://${ctx.host || 'localhost'}`);
+  }
 }
 
 function queryParams(url: URL): Record<string, string[]> {
@@ -87,7 +93,7 @@ export function celVariables(ctx: RequestContext | ResponseContext): Record<stri
         raw_path: url.pathname, query: url.search.slice(1), query_params: queryParams(url), raw: url.href, uri: url.pathname + url.search,
       },
     },
-    endpoint: { host: ctx.host, url: `${ctx.scheme}://${ctx.host}`, protocol: ctx.scheme },
+    endpoint: { host: ctx.host, url: url.origin, port: url.port, protocol: ctx.scheme },
     vars: (ctx.vars.get(VAR.policyVars) as Record<string, unknown> | undefined) ?? {},
     actions: { ngrok: { oauth: { identity: ctx.vars.get(VAR.oauthUser) ?? {} }, basic_auth: { credentials: { username: ctx.vars.get(VAR.basicAuthUsername) ?? '' } } } },
     time: { now: new Date() },
