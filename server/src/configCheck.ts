@@ -6,10 +6,10 @@
 import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { validateDocument, type ConfigProblem } from '../../tunnel/src/config';
+import { describePath, validateDocument, type ConfigProblem } from '../../tunnel/src/config';
 import type { FixData, Problem } from './problems';
 import type { ValidateInput } from './validate';
-import { nodeAtPath } from './yamlText';
+import { nodeAtPath, valueAtPath as valueAt } from './yamlText';
 
 const SYNTAX_CODES = new Set(['BURROW_CONFIG_YAML_SYNTAX', 'BURROW_CONFIG_TAB_INDENT', 'BURROW_CONFIG_DUPLICATE_KEY']);
 
@@ -100,7 +100,14 @@ function edgeProblems(input: ValidateInput): Problem[] {
     const hit = nodeAtPath(doc, [...path, ...extra]);
     const node = extra.length && hit.key ? hit.key : hit.value ?? hit.deepest;
     const r = node?.range ?? [0, 0];
-    return { start: r[0], end: r[1], message: `${path.join('.') || 'document'} ${e.message ?? 'is invalid'}`, code: 'BURROW_CONFIG_BAD_VALUE', severity: 'error', source: 'schema' } satisfies Problem;
+    const where = `\`${describePath(path)}\``;
+    const message =
+      e.keyword === 'enum' ? `${where} must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(valueAt(input.parsed.value, path))}`
+      : e.keyword === 'additionalProperties' ? `unknown key \`${extra[0]}\` in ${where}`
+      : e.keyword === 'required' ? `missing required key \`${(e.params as { missingProperty: string }).missingProperty}\` in ${where}`
+      : `${where} ${e.message ?? 'is invalid'}`;
+    const code = e.keyword === 'additionalProperties' ? 'BURROW_CONFIG_UNKNOWN_KEY' : e.keyword === 'required' ? 'BURROW_CONFIG_MISSING_KEY' : e.keyword === 'type' ? 'BURROW_CONFIG_WRONG_TYPE' : 'BURROW_CONFIG_BAD_VALUE';
+    return { start: r[0], end: r[1], message, code, severity: 'error', source: 'schema' } satisfies Problem;
   });
 }
 

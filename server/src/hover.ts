@@ -16,6 +16,7 @@ export function referenceLink(a: Analysis, path: Segment[], value: unknown): { t
     const type = valueAtPath(value, [...path.slice(0, actionIdx + 2), 'type']);
     if (typeof type === 'string') return { title: `\`${type}\` action reference`, url: `${DOCS}/traffic-policy/actions/${type}/` };
   }
+  if (a.classification.kind === 'edge-json') return { title: 'ngrok API reference (edges)', url: `${DOCS}/api/resources/https-edges/` };
   if (a.classification.kind === 'traffic-policy' || path.includes('traffic_policy') || path.includes('policy')) {
     return { title: 'Traffic Policy reference', url: `${DOCS}/traffic-policy/` };
   }

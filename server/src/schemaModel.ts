@@ -202,15 +202,17 @@ export function expand(store: SchemaStore, loc: Located, value: unknown, depth =
     if (branches) for (const b of chooseBranches(store, branches, base, value, depth)) out.push(...expand(store, b, value, depth + 1));
   }
   if (schema.if && typeof schema.if === 'object') {
-    const fits = value !== undefined && branchScore(store, { schema: schema.if, base }, value, depth + 1) !== -Infinity && ifHolds(schema.if, value);
+    const fits = value !== undefined && ifHolds(schema.if, value);
     const next = fits ? schema.then : schema.else;
     if (next && typeof next === 'object') out.push(...expand(store, { schema: next, base }, value, depth + 1));
   }
   return out;
 }
 
-/** Evaluates the usual `if` shapes (`properties: {x: {const|enum}}`, `required`) without a validator. */
+/** Evaluates an `if` schema with the keywords such conditions use (no `$ref`s), without a validator. */
 function ifHolds(cond: JsonSchemaObject, value: unknown): boolean {
+  const holds = (b: JsonSchema) => (typeof b === 'boolean' ? b : ifHolds(b, value));
+  if (!typeOk(cond, value)) return false;
   if (cond.required && !(isPlainObject(value) && cond.required.every((k) => k in value))) return false;
   if (cond.properties && isPlainObject(value)) {
     for (const [k, ps] of Object.entries(cond.properties)) {
@@ -219,7 +221,12 @@ function ifHolds(cond: JsonSchemaObject, value: unknown): boolean {
       if (ps.enum && !ps.enum.includes(value[k])) return false;
     }
   }
-  if (cond.const !== undefined) return cond.const === value;
+  if (cond.const !== undefined && cond.const !== value) return false;
+  if (cond.enum && !cond.enum.includes(value)) return false;
+  if (cond.anyOf && !cond.anyOf.some(holds)) return false;
+  if (cond.oneOf && cond.oneOf.filter(holds).length !== 1) return false;
+  if (cond.allOf && !cond.allOf.every(holds)) return false;
+  if (cond.not !== undefined && holds(cond.not)) return false;
   return true;
 }
 

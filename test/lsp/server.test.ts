@@ -170,7 +170,8 @@ describe('edge JSON', function () {
         const diags = await withSchema.open(uri, text, { languageId: 'json' });
         assert.equal(diags.length, 1, JSON.stringify(diags));
         assert.equal(underlined(text, diags[0].range), '42');
-        assert.match(String(diags[0].message), /description must be string/);
+        assert.match(String(diags[0].message), /`description` must be string/);
+        assert.equal(diags[0].code, 'BURROW_CONFIG_WRONG_TYPE');
       } finally {
         await withSchema.stop();
       }
