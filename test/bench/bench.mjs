@@ -17,7 +17,7 @@ import { createServer } from 'node:net';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -392,6 +392,9 @@ async function main() {
 
   const results = [];
   const started = Date.now();
+  // Other jobs on the machine slow a 3-process chain (wrk, edge, agent, upstream) far more than
+  // direct's 2: record the load so a run on a busy machine can be recognised as such.
+  const loadBefore = loadavg()[0];
   for (const row of rows) {
     const result = { name: row.name, tests: {} };
     results.push(result);
@@ -400,8 +403,10 @@ async function main() {
       target = await row.start(ctx);
       log(`${row.name}: ${target.url}${target.host ? ` (Host: ${target.host})` : ''}`);
       await checkRow(target);
-      // Warm-up: JIT, pools and windows settle before anything is measured.
-      await runWrk(target, { connections: 10, path: '/small', duration: 1 });
+      // Warm-up (every row alike): JIT, pools and windows settle before anything is measured.
+      // Without it Burrow's first c=1 run costs ~2x the CPU per request of a warm process.
+      await runWrk(target, { connections: 50, path: '/small', duration: 2 });
+      await runWrk(target, { connections: 1, path: '/small', duration: 1 });
       await runWrk(target, { connections: 1, path: '/1mib', duration: 1 });
       for (const test of tests) {
         log(`${row.name}: ${test.id}`);
@@ -420,9 +425,9 @@ async function main() {
   const { table, targets } = report(results);
   const when = new Date().toISOString();
   process.stdout.write(`\nBurrow ${version} benchmark, ${when}, ${opts.duration} s per test, ${Math.round((Date.now() - started) / 1000)} s total\n`);
-  process.stdout.write(`Machine: ${machine}\nLoad: wrk -t1 (small, 1 MiB, POST 10 MiB /upload), ws client in this process (64-byte ping-pong); upstream test/bench/upstream.mjs\n\n`);
+  process.stdout.write(`Machine: ${machine}; 1-min load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after\nLoad: wrk -t1 (small, 1 MiB, POST 10 MiB /upload), ws client in this process (64-byte ping-pong); upstream test/bench/upstream.mjs\n\n`);
   process.stdout.write(`${table}\n\nTargets (ratio to direct):\n\n${targets}\n`);
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ when, machine, version, duration: opts.duration, results }, null, 2));
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ when, machine, loadBefore, loadAfter: loadavg()[0], version, duration: opts.duration, results }, null, 2));
   const leftovers = [...children];
   if (leftovers.length) log(`leftover processes killed: ${leftovers.map((c) => `${c.label} (${c.pid})`).join(', ')}`);
   killAllNow();
