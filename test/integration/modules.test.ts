@@ -50,7 +50,7 @@ function upstreamHandler(req: http.IncomingMessage, res: http.ServerResponse): v
       // The rest never comes until the client leaves: the first event must arrive on its own.
       req.socket.once('close', () => res.end());
     } else {
-      const body = JSON.stringify({ method: req.method, url, headers: req.rawHeaders, body: Buffer.concat(chunks).toString('utf8') } satisfies Echo);
+      const body = JSON.stringify({ method: req.method ?? 'GET', url, headers: req.rawHeaders, body: Buffer.concat(chunks).toString('utf8') } satisfies Echo);
       res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes', server: 'test-upstream' });
       res.end(body);
     }
