@@ -82,6 +82,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       }
     }
     service.associations = { ...initAssociations, ...settings?.associations };
+    service.deprecationWarnings = settings?.deprecationWarnings !== false;
     service.forgetAll();
     for (const d of documents.all()) schedule(d, 0);
   }

@@ -147,8 +147,12 @@ export class LanguageService {
     this.cache.clear();
   }
 
+  /** The `burrow.languageServer.deprecationWarnings` setting: false hides deprecation warnings. */
+  deprecationWarnings = true;
+
   diagnostics(doc: TextDocument): Diagnostic[] {
-    return this.analyze(doc).problems.map((p) => ({
+    const problems = this.analyze(doc).problems.filter((p) => this.deprecationWarnings || p.code !== 'BURROW_CONFIG_DEPRECATED');
+    return problems.map((p) => ({
       range: toRange(doc, p.start, p.end),
       severity: SEVERITY[p.severity],
       code: p.code,

@@ -118,7 +118,7 @@ describe('language server over stdio (dist/server.js)', function () {
     await client.close(uri);
   });
 
-  it('checks any file the associations setting names (pulled with workspace/configuration)', async () => {
+  it('applies settings pulled with workspace/configuration: associations, deprecationWarnings', async () => {
     const uri = 'file:///work/g/deploy/tunnels.yaml';
     const text = 'version: "2"\ntunnels:\n  web:\n    proto: http\n    adr: 80\n';
     assert.deepEqual(await client.open(uri, text, { languageId: 'yaml' }), [], 'plain YAML by default');
@@ -127,8 +127,18 @@ describe('language server over stdio (dist/server.js)', function () {
     const diags = (await next).diagnostics;
     assert.ok(diags.some((d) => d.code === 'BURROW_CONFIG_UNKNOWN_KEY' && underlined(text, d.range) === 'adr'), JSON.stringify(diags));
     assert.equal(client.kinds.get(uri)?.kind, 'ngrok-config');
-    await client.configure({});
     await client.close(uri);
+
+    // deprecationWarnings: false hides BURROW_CONFIG_DEPRECATED (and only that).
+    const old = 'file:///work/g/ngrok.yml';
+    const legacy = 'version: "2"\nregion: eu\ntunnels:\n  web:\n    proto: http\n    adr: 80\n';
+    assert.ok((await client.open(old, legacy)).some((d) => d.code === 'BURROW_CONFIG_DEPRECATED'));
+    const quiet = client.nextDiagnostics(old);
+    await client.configure({ deprecationWarnings: false });
+    const codes = (await quiet).diagnostics.map((d) => d.code);
+    assert.ok(!codes.includes('BURROW_CONFIG_DEPRECATED') && codes.includes('BURROW_CONFIG_UNKNOWN_KEY'), codes.join());
+    await client.configure({});
+    await client.close(old);
   });
 
   it('validates traffic-policy JSON with exact ranges', async () => {
