@@ -66,9 +66,6 @@ const INVALID: Record<string, [number, string]> = {
 
 /** Valid files that use a module Burrow does not implement yet: refused, never ignored. */
 const REFUSED: Record<string, string[]> = {
-  '018': ['labels'],
-  '097': ['labels'],
-  '126': ['labels'],
   '142': ['pooling_enabled'],
 };
 

@@ -92,7 +92,8 @@ describe('config loading', () => {
     assert.deepEqual(r.endpoints, []);
     assert.deepEqual(r.problems.map((p) => [path.basename(p.file), p.line, p.col, p.code]), [
       ['nope.yml', 1, 1, 'BURROW_CONFIG_FILE_NOT_FOUND'],
-      ['labeled.yml', 4, 5, 'BURROW_CONFIG_UNSUPPORTED'],
+      ['labeled.yml', 4, 5, 'BURROW_CONFIG_DEPRECATED'],
+      ['labeled.yml', 7, 5, 'BURROW_CONFIG_UNSUPPORTED'],
     ]);
   });
 

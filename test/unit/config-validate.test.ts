@@ -18,7 +18,7 @@ const CASES: [string, string, string, string][] = [
   ['yaml-syntax.yml', '5:11', 'BURROW_CONFIG_YAML_SYNTAX', 'Missing closing "quote'],
   ['tabs.yml', '3:1', 'BURROW_CONFIG_TAB_INDENT', 'tabs are not allowed for indentation; use spaces'],
   ['duplicate-key.yml', '3:1', 'BURROW_CONFIG_DUPLICATE_KEY', 'Map keys must be unique'],
-  ['labeled.yml', '4:5', 'BURROW_CONFIG_UNSUPPORTED', '`labels` is not supported yet (labeled tunnels)'],
+  ['labeled.yml', '7:5', 'BURROW_CONFIG_UNSUPPORTED', '`crt` is not supported yet (TLS termination)'],
   ['no-version.yml', '2:1', 'BURROW_CONFIG_VERSION_REQUIRED', '`version` property is required; add `version: "2"` at the top (ngrok agent 3 refuses files without it)'],
   ['proto-https.yml', '4:12', 'BURROW_CONFIG_TUNNEL_TYPE', 'unsupported tunnel proto "https": must be http, tcp or tls; use `proto: http` (https is the default scheme)'],
   ['no-proto.yml', '3:3', 'BURROW_CONFIG_TUNNEL_TYPE', 'tunnel `web` needs `proto` (http, tcp or tls) or `labels`'],

@@ -72,4 +72,6 @@ export interface EndpointSpec {
   description?: string;
   /** Edge-side request handling: the endpoint's modules. */
   edge?: EdgeOptions;
+  /** Labeled tunnel (ngrok.yml v2 `labels`): served through HTTPS edges' tunnel groups, no URL of its own. */
+  labels?: Record<string, string>;
 }

@@ -207,7 +207,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const { spec } = tunnel;
     const binding = await this.client!.bind({
       name: spec.name, proto: spec.proto, domain: spec.domain, subdomain: spec.subdomain, remoteAddr: spec.remoteAddr,
-      schemes: spec.schemes, edge: spec.edge, previousUrls: tunnel.urls.length ? tunnel.urls : undefined,
+      schemes: spec.schemes, edge: spec.edge, labels: spec.labels, previousUrls: tunnel.urls.length ? tunnel.urls : undefined,
     });
     tunnel.bindingId = binding.id;
     tunnel.urls = binding.urls;

@@ -10,6 +10,8 @@ import { formatProblem, hasErrors, loadConfig, runAddAuthtoken, runConfigCheck, 
 import { Edge } from '../edge/edge';
 import { loadCertificate } from '../edge/tls-cert';
 import { TokenSet } from '../edge/tokens';
+import { AdminApi, createHttpsEdges, EdgeFileError, loadEdgeFiles, StateFileError, type HttpsEdges } from '../edge/edges';
+import { IpPolicyStore } from '../modules/ip-restriction';
 import type { EndpointSpec } from '../model';
 import { VERSION } from '../version';
 import { startConsole } from './console';
@@ -55,6 +57,15 @@ Edge flags:
   --tls-listen HOST:PORT       public TLS listener (HTTPS and TLS passthrough)
   --cert FILE --key FILE       certificate for HTTPS (default: self-signed)
   --tokens FILE                accepted authtokens, one per line (also BURROW_EDGE_TOKENS)
+  --admin-addr HOST:PORT       serve the admin API (ngrok API v2 subset: HTTPS edges, routes and
+                               their modules, backends, reserved domains, IP policies, credentials)
+  --api-key KEY                Bearer key the admin API requires (also BURROW_API_KEY)
+  --state-dir DIR              where the edge keeps its admin state (edge-state.json); without it
+                               the state lives in memory only
+  --edges FILE                 HTTPS edges to load at start, ngrok API v2 JSON (repeatable; see
+                               schemas/edge-api.schema.json); reloading updates, never duplicates
+  Edges serve their hostports on the TLS listener (default 127.0.0.1:8443 when edges are on).
+  Agents join a tunnel group with labels: ngrok.yml v2 \`labels: [team=web]\` in a tunnel.
 `;
 
 const COMMON_FLAGS = {
@@ -76,6 +87,10 @@ const EDGE_FLAGS = {
   cert: { type: 'string' },
   key: { type: 'string' },
   tokens: { type: 'string' },
+  'admin-addr': { type: 'string' },
+  'api-key': { type: 'string' },
+  'state-dir': { type: 'string' },
+  edges: { type: 'string', multiple: true },
   log: { type: 'string' },
   'log-format': { type: 'string' },
   'log-level': { type: 'string' },
@@ -118,7 +133,9 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
 }
 
 class ConfigError extends Error {
-  readonly code = 'ERR_BURROW_CONFIG';
+  constructor(message: string, readonly code = 'ERR_BURROW_CONFIG') {
+    super(message);
+  }
 }
 
 type AgentFlags = { authtoken?: string; edge?: string; config?: string[]; 'web-addr'?: string; log?: string; 'log-format'?: string; 'log-level'?: string };
@@ -244,28 +261,54 @@ async function runEdge(args: string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const logger = loggerFrom(values, 'stdout');
   const tokens = TokenSet.load({ file: values.tokens, env: process.env.BURROW_EDGE_TOKENS });
-  if (tokens.size === 0) throw new UsageError('the edge needs at least one authtoken: --tokens FILE or BURROW_EDGE_TOKENS=t1,t2');
+  const apiKey = values['api-key'] ?? process.env.BURROW_API_KEY;
+  const adminAddr = values['admin-addr'] ? parseListen(values['admin-addr'], 'admin-addr') : undefined;
+  if (adminAddr && !apiKey) throw new UsageError('the admin API needs an API key: --api-key KEY or BURROW_API_KEY');
+  if (tokens.size === 0 && !adminAddr) throw new UsageError('the edge needs at least one authtoken: --tokens FILE or BURROW_EDGE_TOKENS=t1,t2 (or --admin-addr to create credentials)');
   if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
   const certificate = values.cert && values.key ? await loadCertificate(values.cert, values.key) : undefined;
+  const domain = (values.domain ?? 'localhost').toLowerCase();
+  const edgesOn = !!(adminAddr || values.edges?.length || values['state-dir']);
+  const ipPolicies = new IpPolicyStore();
+  let httpsEdges: HttpsEdges | undefined;
+  if (edgesOn) {
+    try {
+      httpsEdges = createHttpsEdges({ stateDir: values['state-dir'], domain, ipPolicies, tokens });
+      const loaded = loadEdgeFiles(httpsEdges.service, values.edges ?? []);
+      if (values.edges?.length) logger.log('info', 'edges loaded', { obj: 'edges', files: values.edges.join(' '), edges: loaded.edges, backends: loaded.backends });
+    } catch (err) {
+      if (err instanceof EdgeFileError || err instanceof StateFileError) throw new ConfigError(err.message, err.code);
+      throw err;
+    }
+  }
   const edge = new Edge({
-    domain: (values.domain ?? 'localhost').toLowerCase(),
+    domain,
     http: parseListen(values.listen ?? '127.0.0.1:8080', 'listen'),
-    tls: values['tls-listen'] ? parseListen(values['tls-listen'], 'tls-listen') : undefined,
+    tls: values['tls-listen'] ? parseListen(values['tls-listen'], 'tls-listen') : edgesOn ? { host: '127.0.0.1', port: 8443 } : undefined,
     certificate,
     tokens,
+    ipPolicies,
+    httpsEdges: httpsEdges?.router,
   });
+  httpsEdges?.attach(edge);
+  const admin = adminAddr && httpsEdges ? new AdminApi({ service: httpsEdges.service, router: httpsEdges.router, apiKey: apiKey!, ...adminAddr }) : undefined;
   edge.on('session', (s) => logger.log('info', 'agent connected', { obj: 'sess', id: s.sessionId, addr: s.remoteAddr }));
   edge.on('session-closed', (s) => logger.log('info', 'agent disconnected', { obj: 'sess', id: s.sessionId, err: s.error?.message }));
   edge.on('bind', (b) => logger.log('info', 'endpoint bound', { obj: 'endpoint', name: b.name, url: b.urls.join(' ') }));
   edge.on('unbind', (b) => logger.log('info', 'endpoint unbound', { obj: 'endpoint', name: b.name, url: b.urls.join(' ') }));
   try {
     await edge.start();
+    await admin?.start();
   } catch (err) {
+    await edge.close().catch(() => undefined);
     printError(`could not start the edge: ${(err as Error).message}`, (err as { code?: string }).code);
     return 1;
   }
-  logger.log('info', 'edge listening', { obj: 'edge', http: edge.httpPort, tls: edge.tlsPort || undefined, agents: `ws://HOST:${edge.httpPort}/_burrow/session` });
-  await untilSignal(() => edge.close());
+  logger.log('info', 'edge listening', { obj: 'edge', http: edge.httpPort, tls: edge.tlsPort || undefined, agents: `ws://HOST:${edge.httpPort}/_burrow/session`, admin: admin ? `http://${adminAddr!.host}:${admin.port}` : undefined });
+  await untilSignal(async () => {
+    await admin?.close();
+    await edge.close();
+  });
   logger.close();
   return 0;
 }

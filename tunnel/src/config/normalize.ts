@@ -185,11 +185,17 @@ function oidcFromV2(o: Record<string, unknown>): OidcConfig {
 }
 
 /**
- * A v2 tunnel → EndpointSpec. Labeled tunnels (refused by validation) give undefined. Throws
+ * A v2 tunnel → EndpointSpec (labeled tunnels included: `labels`, proto http). Throws
  * ModuleConfigError when a file a key names cannot be read.
  */
 export function tunnelToSpec(name: string, t: TunnelV2, inspectAll: boolean): EndpointSpec | undefined {
-  if (!('proto' in t)) return undefined;
+  if (!('proto' in t)) {
+    // Labeled tunnel: HTTP to `addr`, reached only through HTTPS edges whose tunnel group selects
+    // these labels (`name=value` strings; validation checked the form).
+    if (!('labels' in t)) return undefined;
+    const labels = Object.fromEntries(t.labels.map((l) => [l.slice(0, l.indexOf('=')).trim(), l.slice(l.indexOf('=') + 1).trim()]));
+    return { name, proto: 'http', upstream: String(t.addr), inspect: inspectAll && t.inspect !== false, labels, ...(t.metadata !== undefined ? { metadata: t.metadata } : {}) };
+  }
   const spec: EndpointSpec = { name, proto: t.proto, upstream: String(t.addr), inspect: inspectAll && t.inspect !== false };
   if (t.metadata !== undefined) spec.metadata = t.metadata;
   if (t.proto !== 'http') {

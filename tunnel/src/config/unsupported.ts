@@ -17,7 +17,6 @@ const truthy = (v: unknown): boolean => v !== false && v !== '' && v !== 0;
 
 export const UNSUPPORTED_KEYS: readonly UnsupportedKey[] = [
   { where: 'tunnel', path: ['websocket_tcp_converter'], feature: 'websocket-to-TCP conversion', when: truthy },
-  { where: 'tunnel', path: ['labels'], feature: 'labeled tunnels' },
   { where: 'tunnel', path: ['crt'], feature: 'TLS termination' },
   { where: 'tunnel', path: ['key'], feature: 'TLS termination' },
   { where: 'tunnel', path: ['terminate_at'], feature: 'TLS termination', when: (v) => v !== 'upstream' },

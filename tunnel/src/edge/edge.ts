@@ -22,7 +22,9 @@ import { randomName } from './names';
 import { HostRouter, isValidHostname, normalizeHost } from './router';
 import { ClientHelloError, readClientHello } from './sni';
 import { selfSignedCertificate } from './tls-cert';
-import type { TokenSet } from './tokens';
+import type { Grant, TokenSet } from './tokens';
+import { checkAcl } from './edges/acl';
+import type { HttpsEdgeRouter } from './edges/router';
 
 /** Path on the public HTTP listener where agents open their session. */
 export const AGENT_PATH = '/_burrow/session';
@@ -49,6 +51,8 @@ export interface EdgeConfig {
   heartbeatToleranceMs?: number;
   /** Named IP policies endpoints may reference (`ipRestriction.ipPolicies`); one is made if omitted. */
   ipPolicies?: IpPolicyStore;
+  /** HTTPS edges (edges/router.ts): serve their hostports first; agents may not bind those names. */
+  httpsEdges?: HttpsEdgeRouter;
 }
 
 export interface Binding {
@@ -68,6 +72,8 @@ export interface Binding {
   /** TCP/TLS endpoints with an IP restriction: checked per connection. */
   allowConnection?: (remoteAddress: string) => boolean;
   tcpServer?: net.Server;
+  /** Labeled tunnel: reached only through HTTPS edges' tunnel-group backends. */
+  labels?: Record<string, string>;
 }
 
 export interface EdgeEvents {
@@ -88,6 +94,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private readonly tlsRouter = new HostRouter<Binding>();
   private readonly bindings = new Map<string, Binding>();
   private readonly sessionsByClient = new Map<string, MuxSession>();
+  /** What each session's authtoken may bind (credential ACLs). */
+  private readonly grants = new WeakMap<MuxSession, Grant>();
   private readonly httpServer: http.Server;
   private tlsServer?: net.Server;
   private httpsServer?: http2.Http2SecureServer;
@@ -131,6 +139,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
     await closed;
   }
 
+  /** True when an agent binds `host` directly (an HTTPS edge may not take it, ERR_NGROK_7132). */
+  isHostBound(host: string): boolean {
+    return this.httpRouter.has(host) || this.tlsRouter.has(host);
+  }
+
   /** Endpoints currently bound (for status output and the admin API later). */
   listBindings(): Binding[] {
     return [...this.bindings.values()];
@@ -150,6 +163,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   private onRequest(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, scheme: Scheme): void {
+    if (this.config.httpsEdges?.handleRequest(req, res, scheme)) return;
     const target = this.httpTarget(hostOf(req), scheme);
     if (!target) {
       sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${normalizeHost(hostOf(req))}`);
@@ -164,6 +178,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       this.wss.handleUpgrade(req, socket, head, (ws) => this.onAgent(new WebSocketTransport(ws), clientIpOf(req)));
       return;
     }
+    if (this.config.httpsEdges?.handleUpgrade(req, socket, head, scheme)) return;
     if (!target) {
       socket.end('HTTP/1.1 404 Not Found\r\nngrok-error-code: ERR_NGROK_3200\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
@@ -213,7 +228,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       SNICallback: (name, cb) => {
         const host = normalizeHost(name);
         // Only names we serve: anything else would let clients make us mint certificates at will.
-        if (host !== this.config.domain && !this.httpRouter.lookup(host)) return cb(new Error(`no endpoint for ${host}`));
+        if (host !== this.config.domain && !this.httpRouter.lookup(host) && !this.config.httpsEdges?.serves(host)) return cb(new Error(`no endpoint for ${host}`));
         contextFor(host).then((ctx) => cb(null, ctx), (err: Error) => cb(err));
       },
     };
@@ -294,6 +309,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         if (msg.type !== 'hello') return session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'first message must be hello' });
         const refusal = this.checkHello(msg);
         if (refusal) return session.close(refusal);
+        this.grants.set(session, this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] });
         hello = msg;
         // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
         this.sessionsByClient.get(msg.clientId)?.close({ code: 'ERR_BURROW_SESSION_REPLACED', message: 'the agent reconnected' });
@@ -340,6 +356,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (session.isClosed) throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed');
     const edge = req.edge ?? {};
     const base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'> = { id: `ep_${randomBytes(8).toString('hex')}`, name: req.name, session, clientId, edge };
+    this.checkBindRights(session, req);
+    if (req.labels !== undefined) {
+      const binding = this.bindLabeled(base, req);
+      this.emit('bind', binding);
+      return binding;
+    }
     try {
       if (req.proto === 'http') {
         base.pipeline = buildPipeline(edge, { ipPolicies: this.ipPolicies });
@@ -365,6 +387,32 @@ export class Edge extends EventEmitter<EdgeEvents> {
       throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed while binding');
     }
     this.emit('bind', binding);
+    return binding;
+  }
+
+  /** Credential ACL (ERR_NGROK_316/308/356/399) and names held by HTTPS edges (ERR_NGROK_381). */
+  private checkBindRights(session: MuxSession, req: BindRequest): void {
+    const host = req.domain ? req.domain.toLowerCase() : req.subdomain ? `${req.subdomain.toLowerCase()}.${this.config.domain}` : undefined;
+    const denied = checkAcl(this.grants.get(session)?.acl ?? [], { proto: req.proto, host, remoteAddr: req.remoteAddr, labels: req.labels });
+    if (denied) throw new BindError(denied.code, denied.message);
+    if (host && req.proto !== 'tcp' && this.config.httpsEdges?.serves(host)) {
+      throw new BindError('ERR_NGROK_381', `The host ${host} and port 443 you requested is already reserved by an edge: bind a labeled tunnel its tunnel group selects instead`);
+    }
+  }
+
+  /** A labeled tunnel: no name or URL of its own; HTTPS edges' tunnel groups route to it. */
+  private bindLabeled(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Binding {
+    const entries = req.labels && typeof req.labels === 'object' ? Object.entries(req.labels) : [];
+    if (entries.length === 0) throw new BindError('ERR_NGROK_394', 'a labeled tunnel needs at least one label');
+    for (const [k, v] of entries) {
+      if (typeof v !== 'string' || !/^[^=]{1,255}$/.test(k) || !/^[^=]{1,255}$/.test(v)) throw new BindError('ERR_NGROK_6531', `the label ${k}=${String(v)} is invalid: keys and values are 1..255 characters without '='`);
+    }
+    if (req.proto !== 'http') throw new BindError('ERR_NGROK_332', 'labeled tunnels carry HTTP (HTTPS edges); tcp and tls edges are not supported');
+    if (req.domain || req.subdomain || req.schemes?.length) throw new BindError('ERR_NGROK_358', 'a labeled tunnel has no domain or schemes of its own (the edge has them)');
+    if (req.edge && Object.keys(req.edge).length) throw new BindError('ERR_BURROW_UNSUPPORTED_OPTION', 'a labeled tunnel takes no modules: configure them on the edge route');
+    const binding: Binding = { ...base, proto: 'http', hosts: [], schemes: [], urls: [], labels: Object.fromEntries(entries) };
+    this.bindings.set(binding.id, binding);
+    this.config.httpsEdges?.addBinding(binding);
     return binding;
   }
 
@@ -443,6 +491,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     for (const host of binding.hosts) if (router.get(host) === binding) router.delete(host);
     binding.tcpServer?.close();
     binding.httpsServer?.close();
+    if (binding.labels) this.config.httpsEdges?.removeBinding(binding);
     this.emit('unbind', binding);
   }
 }

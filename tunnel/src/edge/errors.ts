@@ -27,6 +27,8 @@ export const EDGE_ERRORS = {
   ERR_NGROK_3204: { status: 403, title: 'Webhook verification failed', hint: 'The request does not carry a valid signature from the webhook provider.' },
   ERR_NGROK_3205: { status: 403, title: 'Blocked by IP restriction', hint: 'Your IP address is not allowed to reach this endpoint.' },
   ERR_NGROK_3211: { status: 403, title: 'User agent blocked', hint: 'Requests with this User-Agent are not allowed by this endpoint.' },
+  // Answered by HTTPS edges (tunnel/src/edge/edges).
+  ERR_NGROK_6528: { status: 503, title: 'No endpoint online', hint: 'This edge route has no backend able to serve: start a labeled tunnel whose labels match its tunnel group.' },
   ERR_BURROW_CLIENT_CERT: { status: 403, title: 'Client certificate required', hint: 'This endpoint needs a TLS client certificate signed by a CA it trusts.' },
   ERR_BURROW_BODY_TOO_LARGE: { status: 413, title: 'Request body too large', hint: 'The request body is larger than this endpoint can hold for verification.' },
   ERR_BURROW_RATE_LIMITED: { status: 429, title: 'Too many requests', hint: 'This endpoint limits how often it may be called; retry later.' },

@@ -48,6 +48,11 @@ export interface BindRequest {
   edge?: EdgeOptions;
   /** A name this agent held before a reconnect, so it gets the same URL back. */
   previousUrls?: string[];
+  /**
+   * Labeled tunnel (ngrok.yml v2 `labels`): no name of its own; HTTPS edges whose tunnel-group
+   * backends select these labels send it their traffic. proto is 'http'; no domain or modules.
+   */
+  labels?: Record<string, string>;
 }
 
 export interface BindResult {

@@ -1,0 +1,303 @@
+// The edge admin API: a faithful subset of ngrok API v2 on `burrow edge --admin-addr`.
+//   Authorization: Bearer <api key>   (ERR_NGROK_200 missing, 201 unparsable, 203 wrong; constant time)
+//   Ngrok-Version: 2                   (ERR_NGROK_218 missing, 217 other)
+// Resources: /edges/https (+ /mutual_tls, /tls_termination), /edges/https/{id}/routes/{id}
+// (+ every route module: backend, ip_restriction, circuit_breaker, compression, request_headers,
+// response_headers, webhook_verification, oauth, saml, oidc, websocket_tcp_converter,
+// user_agent_filter, traffic_policy), /backends/{tunnel_group|failover|weighted|http_response},
+// /reserved_domains, /ip_policies, /ip_policy_rules, /credentials. Create = POST (201), update =
+// PATCH (200), module replace = PUT (200), delete = DELETE (204). Lists take `limit` (1..100) and
+// `before_id`, newest first, and answer {<items>, uri, next_page_uri}. Bodies are JSON, checked
+// against schemas/edge-api.schema.json; errors are {error_code, status_code, msg, details}.
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApiError, badRequest } from './errors';
+import { Renderer } from './render';
+import type { HttpsEdgeRouter } from './router';
+import type { EdgeService } from './service';
+import { EDGE_MODULES, ROUTE_MODULES, type BackendKind, type EdgeModuleKey, type RouteModuleKey } from './types';
+
+const MAX_BODY = 1024 * 1024;
+const BACKEND_KINDS = ['tunnel_group', 'failover', 'weighted', 'http_response'] as const;
+
+type Json = Record<string, unknown>;
+interface Call {
+  method: string;
+  params: string[];
+  body: Json | undefined;
+  query: URLSearchParams;
+  render: Renderer;
+  path: string;
+}
+type Handler = (call: Call) => { status: number; body?: unknown };
+interface Route {
+  pattern: RegExp;
+  methods: Partial<Record<string, Handler>>;
+}
+
+export interface AdminApiOptions {
+  service: EdgeService;
+  router?: HttpsEdgeRouter;
+  apiKey: string;
+  host: string;
+  port: number;
+}
+
+export class AdminApi {
+  private readonly server: http.Server;
+  private readonly keyDigest: Buffer;
+  private readonly routes: Route[];
+  port = 0;
+
+  constructor(private readonly options: AdminApiOptions) {
+    this.keyDigest = sha256(options.apiKey);
+    this.routes = buildRoutes(options.service);
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const operationId = `op_${randomUUID().replace(/-/g, '')}`;
+    try {
+      this.authenticate(req);
+      const version = req.headers['ngrok-version'];
+      if (version === undefined) throw badRequest('ERR_NGROK_218', 'Your request has not specified an API version. Include the version you wish to use in the Ngrok-Version header. Supported versions: 2.');
+      if (version !== '2') throw badRequest('ERR_NGROK_217', `The provided API version ${String(version)} is invalid or unsupported. Supported versions: 2.`);
+      const url = new URL(req.url ?? '/', 'http://admin');
+      const path = url.pathname.replace(/\/+$/, '') || '/';
+      let matched: { route: Route; params: string[] } | undefined;
+      for (const route of this.routes) {
+        const m = route.pattern.exec(path);
+        if (m) {
+          matched = { route, params: m.slice(1).map(decodeURIComponent) };
+          break;
+        }
+      }
+      if (!matched) throw new ApiError(404, 'ERR_BURROW_NOT_FOUND', `No API resource at ${path}.`);
+      const method = req.method ?? 'GET';
+      const handler = matched.route.methods[method];
+      if (!handler) throw new ApiError(405, 'ERR_BURROW_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; allowed: ${Object.keys(matched.route.methods).join(', ')}.`);
+      const body = await readBody(req, method);
+      const render = new Renderer(`http://${req.headers.host ?? `${this.options.host}:${this.port}`}`, this.options.router);
+      const result = handler({ method, params: matched.params, body, query: url.searchParams, render, path });
+      if (result.body === undefined) {
+        res.writeHead(result.status).end();
+        return;
+      }
+      const text = JSON.stringify(result.body);
+      res.writeHead(result.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+    } catch (err) {
+      const e = err instanceof ApiError ? err : new ApiError(500, 'ERR_NGROK_722', `internal server error: ${(err as Error)?.message ?? String(err)}`);
+      const text = JSON.stringify(e.body(operationId));
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+    }
+  }
+
+  private authenticate(req: http.IncomingMessage): void {
+    const header = req.headers.authorization;
+    const unauthorized = (code: string, msg: string) => new ApiError(401, code, msg);
+    if (!header) throw unauthorized('ERR_NGROK_200', 'The API requires that you set the Authorization header for authentication (Authorization: Bearer <api key>).');
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) throw unauthorized('ERR_NGROK_201', 'The API requires Bearer authentication via the Authorization header. It could not parse the header in this request.');
+    if (!timingSafeEqual(sha256(m[1]), this.keyDigest)) throw unauthorized('ERR_NGROK_203', 'The API authentication you specified is properly formed, but it is invalid.');
+  }
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+async function readBody(req: http.IncomingMessage, method: string): Promise<Json | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new ApiError(413, 'ERR_NGROK_212', `The request body is larger than ${MAX_BODY} bytes.`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  const wantsBody = method === 'POST' || method === 'PATCH' || method === 'PUT';
+  if (!wantsBody) {
+    if (text.trim()) throw badRequest('ERR_NGROK_211', `The ${method} request you made does not expect a body, but you provided one.`);
+    return undefined;
+  }
+  const type = req.headers['content-type'];
+  if (!type) throw badRequest('ERR_NGROK_216', 'You did not provide a Content-Type with your request. Use application/json.');
+  if (!/^application\/json\s*(;|$)/i.test(type)) throw new ApiError(415, 'ERR_NGROK_210', `The content type you specified ${type} is not supported by the API. Use application/json.`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text || '{}');
+  } catch (err) {
+    throw badRequest('ERR_NGROK_213', `The application/json request body could not be parsed: ${(err as Error).message}.`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('ERR_NGROK_213', 'The request body must be a JSON object.');
+  return parsed as Json;
+}
+
+/** ngrok's list shape with `before_id`/`limit` paging over items sorted newest first. */
+function page<T extends { id: string }>(call: Call, key: string, items: readonly T[], render: (t: T) => unknown): { status: number; body: unknown } {
+  for (const k of call.query.keys()) {
+    if (k !== 'limit' && k !== 'before_id') throw badRequest('ERR_NGROK_231', `The query part of the requested URI includes unknown parameters: ${k}. The supported parameters are: before_id, limit.`);
+  }
+  const limitText = call.query.get('limit');
+  const limit = limitText === null ? 100 : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw badRequest('ERR_NGROK_233', `The page size limit must be between 1 and 100 but ${limitText} was provided.`);
+  const before = call.query.get('before_id');
+  const sorted = [...items].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)).filter((i) => !before || i.id < before);
+  const slice = sorted.slice(0, limit);
+  const uri = `${call.render.base}${call.path}`;
+  const next = sorted.length > limit ? `${uri}?before_id=${encodeURIComponent(slice[slice.length - 1].id)}&limit=${limit}` : null;
+  return { status: 200, body: { [key]: slice.map(render), uri, next_page_uri: next } };
+}
+
+const ok = (body: unknown) => ({ status: 200, body });
+const created = (body: unknown) => ({ status: 201, body });
+const gone = () => ({ status: 204 });
+const need = (body: Json | undefined): Json => body ?? {};
+
+function buildRoutes(svc: EdgeService): Route[] {
+  const ID = '([A-Za-z0-9_]+)';
+  const routes: Route[] = [
+    {
+      pattern: /^\/edges\/https$/,
+      methods: {
+        GET: (c) => page(c, 'https_edges', svc.listEdges(), (e) => c.render.edge(e)),
+        POST: (c) => created(c.render.edge(svc.createEdge(need(c.body)))),
+      },
+    },
+    {
+      pattern: new RegExp(`^/edges/https/${ID}$`),
+      methods: {
+        GET: (c) => ok(c.render.edge(svc.getEdge(c.params[0]))),
+        PATCH: (c) => ok(c.render.edge(svc.updateEdge(c.params[0], need(c.body)))),
+        DELETE: (c) => (svc.deleteEdge(c.params[0]), gone()),
+      },
+    },
+    ...(Object.keys(EDGE_MODULES) as EdgeModuleKey[]).map((key) => ({
+      pattern: new RegExp(`^/edges/https/${ID}/${key}$`),
+      methods: {
+        GET: (c: Call) => ok(svc.getEdgeModule(c.params[0], key)),
+        PUT: (c: Call) => ok(svc.putEdgeModule(c.params[0], key, need(c.body))),
+        DELETE: (c: Call) => (svc.putEdgeModule(c.params[0], key, null), gone()),
+      },
+    })),
+    {
+      pattern: new RegExp(`^/edges/https/${ID}/routes$`),
+      methods: { POST: (c) => created(c.render.route(svc.createRoute(c.params[0], need(c.body)))) },
+    },
+    {
+      pattern: new RegExp(`^/edges/https/${ID}/routes/${ID}$`),
+      methods: {
+        GET: (c) => ok(c.render.route(svc.getRoute(c.params[0], c.params[1]))),
+        PATCH: (c) => ok(c.render.route(svc.updateRoute(c.params[0], c.params[1], need(c.body)))),
+        DELETE: (c) => (svc.deleteRoute(c.params[0], c.params[1]), gone()),
+      },
+    },
+    ...(Object.keys(ROUTE_MODULES) as RouteModuleKey[]).map((key) => ({
+      pattern: new RegExp(`^/edges/https/${ID}/routes/${ID}/${key}$`),
+      methods: {
+        GET: (c: Call) => ok(c.render.module(key, svc.getRouteModule(c.params[0], c.params[1], key) as Json | null)),
+        PUT: (c: Call) => ok(c.render.module(key, svc.putRouteModule(c.params[0], c.params[1], key, need(c.body)) as Json | null)),
+        DELETE: (c: Call) => (svc.putRouteModule(c.params[0], c.params[1], key, null), gone()),
+      },
+    })),
+    ...BACKEND_KINDS.flatMap((kind: BackendKind) => [
+      {
+        pattern: new RegExp(`^/backends/${kind}$`),
+        methods: {
+          GET: (c: Call) => page(c, 'backends', svc.listBackends(kind), (b) => c.render.backend(kind, b)),
+          POST: (c: Call) => created(c.render.backend(kind, svc.createBackend(kind, need(c.body)))),
+        },
+      },
+      {
+        pattern: new RegExp(`^/backends/${kind}/${ID}$`),
+        methods: {
+          GET: (c: Call) => ok(c.render.backend(kind, svc.getBackend(kind, c.params[0]))),
+          PATCH: (c: Call) => ok(c.render.backend(kind, svc.updateBackend(kind, c.params[0], need(c.body)))),
+          DELETE: (c: Call) => (svc.deleteBackend(kind, c.params[0]), gone()),
+        },
+      },
+    ]),
+    {
+      pattern: /^\/reserved_domains$/,
+      methods: {
+        GET: (c) => page(c, 'reserved_domains', svc.store.state.reserved_domains, (d) => c.render.reservedDomain(d)),
+        POST: (c) => created(c.render.reservedDomain(svc.createReservedDomain(need(c.body)))),
+      },
+    },
+    {
+      pattern: new RegExp(`^/reserved_domains/${ID}$`),
+      methods: {
+        GET: (c) => ok(c.render.reservedDomain(svc.getReservedDomain(c.params[0]))),
+        PATCH: (c) => ok(c.render.reservedDomain(svc.updateReservedDomain(c.params[0], need(c.body)))),
+        DELETE: (c) => (svc.deleteReservedDomain(c.params[0]), gone()),
+      },
+    },
+    {
+      pattern: /^\/ip_policies$/,
+      methods: {
+        GET: (c) => page(c, 'ip_policies', svc.store.state.ip_policies, (p) => c.render.ipPolicy(p)),
+        POST: (c) => created(c.render.ipPolicy(svc.createIpPolicy(need(c.body)))),
+      },
+    },
+    {
+      pattern: new RegExp(`^/ip_policies/${ID}$`),
+      methods: {
+        GET: (c) => ok(c.render.ipPolicy(svc.getIpPolicy(c.params[0]))),
+        PATCH: (c) => ok(c.render.ipPolicy(svc.updateIpPolicy(c.params[0], need(c.body)))),
+        DELETE: (c) => (svc.deleteIpPolicy(c.params[0]), gone()),
+      },
+    },
+    {
+      pattern: /^\/ip_policy_rules$/,
+      methods: {
+        GET: (c) => page(c, 'ip_policy_rules', svc.store.state.ip_policy_rules, (r) => c.render.ipPolicyRule(r)),
+        POST: (c) => created(c.render.ipPolicyRule(svc.createIpPolicyRule(need(c.body)))),
+      },
+    },
+    {
+      pattern: new RegExp(`^/ip_policy_rules/${ID}$`),
+      methods: {
+        GET: (c) => ok(c.render.ipPolicyRule(svc.getIpPolicyRule(c.params[0]))),
+        PATCH: (c) => ok(c.render.ipPolicyRule(svc.updateIpPolicyRule(c.params[0], need(c.body)))),
+        DELETE: (c) => (svc.deleteIpPolicyRule(c.params[0]), gone()),
+      },
+    },
+    {
+      pattern: /^\/credentials$/,
+      methods: {
+        GET: (c) => page(c, 'credentials', svc.store.state.credentials, (cr) => c.render.credential(cr)),
+        POST: (c) => {
+          const { credential, token } = svc.createCredential(need(c.body));
+          return created(c.render.credential(credential, token));
+        },
+      },
+    },
+    {
+      pattern: new RegExp(`^/credentials/${ID}$`),
+      methods: {
+        GET: (c) => ok(c.render.credential(svc.getCredential(c.params[0]))),
+        PATCH: (c) => ok(c.render.credential(svc.updateCredential(c.params[0], need(c.body)))),
+        DELETE: (c) => (svc.deleteCredential(c.params[0]), gone()),
+      },
+    },
+  ];
+  return routes;
+}

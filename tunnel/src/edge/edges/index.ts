@@ -1,0 +1,70 @@
+// HTTPS edges, their admin API and credentials, wired together for `burrow edge`:
+//   EdgeStore (state file) → EdgeService (operations, checks) → HttpsEdgeRouter (request time)
+//   credentials → the edge's TokenSet (agents authenticate with them; their ACLs apply at bind).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Edge } from '../edge';
+import type { IpPolicyStore } from '../../modules/ip-restriction';
+import type { GrantSource, TokenSet } from '../tokens';
+import { ApiError } from './errors';
+import { HttpsEdgeRouter } from './router';
+import { EdgeService } from './service';
+import { EdgeStore } from './store';
+
+export { AdminApi } from './admin-api';
+export { EdgeService } from './service';
+export { EdgeStore, StateFileError } from './store';
+export { HttpsEdgeRouter } from './router';
+
+export interface HttpsEdges {
+  store: EdgeStore;
+  service: EdgeService;
+  router: HttpsEdgeRouter;
+  /** Call once the Edge exists, so edges can refuse hostports agents bind directly (7132). */
+  attach(edge: Edge): void;
+}
+
+export function createHttpsEdges(opts: { stateDir?: string; domain: string; ipPolicies: IpPolicyStore; tokens: TokenSet }): HttpsEdges {
+  const store = opts.stateDir ? EdgeStore.open(opts.stateDir) : EdgeStore.memory();
+  let edge: Edge | undefined;
+  const service = new EdgeService(store, { domain: opts.domain, ipPolicies: opts.ipPolicies, boundDirectly: (host) => !!edge?.isHostBound(host) });
+  const router = new HttpsEdgeRouter(store, opts.ipPolicies);
+  const credentials: GrantSource = {
+    *grants() {
+      for (const c of store.state.credentials) yield { sha256: Buffer.from(c.token_sha256, 'hex'), grant: { credentialId: c.id, acl: c.acl } };
+    },
+  };
+  opts.tokens.addSource(credentials);
+  return { store, service, router, attach: (e) => { edge = e; } };
+}
+
+export class EdgeFileError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/** Loads `burrow edge --edges FILE` documents; errors name the file and ngrok's code. */
+export function loadEdgeFiles(service: EdgeService, files: readonly string[]): { edges: number; backends: number } {
+  const total = { edges: 0, backends: 0 };
+  for (const file of files) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new EdgeFileError('ERR_BURROW_EDGE_FILE', `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    try {
+      const n = service.importDocument(doc, path.resolve(file));
+      total.edges += n.edges;
+      total.backends += n.backends;
+    } catch (err) {
+      if (err instanceof ApiError) {
+        const field = typeof err.details.field === 'string' ? ` (at ${err.details.field})` : '';
+        throw new EdgeFileError(err.code, `${file}${field}: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+  return total;
+}
