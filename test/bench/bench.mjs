@@ -138,6 +138,15 @@ const ROWS = [
   { name: 'direct', start: startDirect },
   { name: 'burrow embedded', start: (ctx) => startEmbedded(ctx, []) },
   { name: 'burrow + edge', start: (ctx) => startWithEdge(ctx, []) },
+  // Edge modules on the request path: the pipeline's cost (/small is below the compression threshold).
+  {
+    name: 'with basic auth + headers + compression',
+    start: async (ctx) => ({
+      ...(await startEmbedded(ctx, ['--basic-auth', 'bench:bench-password', '--request-header-add', 'X-Request-Id: ${.ngrok.request_id}', '--response-header-add', 'X-Served-By: burrow', '--compression'])),
+      headers: { authorization: `Basic ${Buffer.from('bench:bench-password').toString('base64')}` },
+      loadHeaders: ['Accept-Encoding: gzip'],
+    }),
+  },
 ];
 
 async function startDirect(ctx) {
@@ -201,7 +210,8 @@ function cpuSeconds(processes) {
 }
 
 function runWrk(target, { connections, path: urlPath, method = 'GET', bodyBytes = 0, duration }) {
-  const args = ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', path.join(HERE, 'wrk-report.lua'), `${target.url}${urlPath}`];
+  const extraHeaders = [...Object.entries(target.headers ?? {}).map(([k, v]) => `${k}: ${v}`), ...(target.loadHeaders ?? [])].flatMap((h) => ['-H', h]);
+  const args = ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', ...extraHeaders, '-s', path.join(HERE, 'wrk-report.lua'), `${target.url}${urlPath}`];
   const env = { BENCH_METHOD: method, BENCH_BODY_BYTES: String(bodyBytes), BENCH_HOST: target.host ?? '' };
   return new Promise((resolve, reject) => {
     const child = startProcess('wrk', args, { name: 'wrk', env });
@@ -228,7 +238,7 @@ async function withCpu(target, fn) {
 }
 
 async function wsRtt(target, duration) {
-  const ws = new WebSocket(`${target.url.replace(/^http/, 'ws')}/ws`, { headers: target.host ? { host: target.host } : {}, perMessageDeflate: false });
+  const ws = new WebSocket(`${target.url.replace(/^http/, 'ws')}/ws`, { headers: { ...(target.host ? { host: target.host } : {}), ...target.headers }, perMessageDeflate: false });
   await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
   const payload = randomBytes(64);
   const samples = [];
@@ -256,7 +266,7 @@ async function wsRtt(target, duration) {
 function request(target, method, urlPath, body) {
   return new Promise((resolve, reject) => {
     const url = new URL(urlPath, target.url);
-    const req = http.request({ host: '127.0.0.1', port: url.port, path: url.pathname, method, agent: false, headers: target.host ? { host: target.host } : {} }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port: url.port, path: url.pathname, method, agent: false, headers: { ...(target.host ? { host: target.host } : {}), ...target.headers } }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));

@@ -5,7 +5,7 @@
 // Values may hold templates: `${.ngrok.request_id}`-style legacy paths (request-vars.ts) or
 // `${cel expression}` as in traffic policy.
 import type { HeaderRules } from '../model';
-import { compileInterpolation, type Interpolation } from './cel';
+import { compileInterpolation, splitTemplate, type Interpolation } from './cel';
 import { check, ModuleConfigError } from './config-error';
 import { celVariables, isLegacyVariable, legacyVariable, LEGACY_VARIABLES } from './request-vars';
 import type { HttpModule, RequestContext, ResponseContext } from './types';
@@ -22,6 +22,19 @@ type Value = (ctx: RequestContext | ResponseContext) => string;
 /** Compiles a header value template: legacy `${.a.b}` paths and CEL `${expr}` parts. */
 export function compileHeaderValue(value: string, where: string): Value {
   if (!value.includes('${')) return () => value;
+  // Only legacy paths (the common `${.ngrok.request_id}` case): plain getters, no CEL activation.
+  const parts = splitTemplate(value);
+  if (parts.every((p) => typeof p === 'string' || /^\.[A-Za-z0-9_.]+$/.test(p.expr))) {
+    const getters = parts.map((p) => {
+      if (typeof p === 'string') return () => p;
+      const path = p.expr.slice(1);
+      if (!isLegacyVariable(path)) {
+        throw new ModuleConfigError('ERR_NGROK_2213', `${where}: unknown template variable "\${.${path}}"; known: ${LEGACY_VARIABLES().map((v) => `\${.${v}}`).join(', ')}`);
+      }
+      return (ctx: RequestContext | ResponseContext) => legacyVariable(path, ctx);
+    });
+    return (ctx) => getters.map((g) => g(ctx)).join('');
+  }
   // Legacy paths are swapped for CEL-safe placeholders, so one parser handles both forms.
   const legacy: string[] = [];
   const text = value.replace(/\$\{\s*\.([A-Za-z0-9_.]+)\s*\}/g, (_m, path: string) => {
