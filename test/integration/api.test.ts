@@ -2,6 +2,10 @@
 // shapes, replay, the event stream, Host/Origin checks and redaction.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import net from 'node:net';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
@@ -209,6 +213,21 @@ describe('local API (real agent, edge and upstream)', function () {
     const ok = await request(rig.apiPort, 'POST', '/api/requests/http', { headers: json, body: JSON.stringify({ id: ex.id, modifications: { body: 'eHl6', body_encoding: 'base64' } }) });
     assert.equal(ok.status, 204);
     await eventually(() => up.seen.some((s) => s.body.toString() === 'xyz'), 'replay with new body');
+  });
+
+  it('replays to a file:// tunnel through the same forwarder as live traffic', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-replay-files-'));
+    fs.writeFileSync(path.join(dir, 'page.txt'), 'static page');
+    const started = await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'files', proto: 'http', addr: pathToFileURL(dir).href }) });
+    assert.equal(started.status, 201, started.text);
+    await throughTunnel(rig, 'files', 'GET', '/page.txt');
+    const first = await eventually(() => rig.capture.list({ tunnelName: 'files' }).find((e) => e.state === 'complete'), 'file capture');
+    const r = await request(rig.apiPort, 'POST', '/api/requests/http', { headers: json, body: JSON.stringify({ id: first.id }) });
+    assert.equal(r.status, 204, r.text);
+    const replayed = await eventually(() => rig.capture.get(String(r.headers['burrow-replay-id'])), 'replayed capture');
+    await eventually(() => replayed.state === 'complete', 'replay finished');
+    assert.equal(replayed.response!.statusCode, 200);
+    assert.equal(replayed.response!.body.bytes().toString(), 'static page');
   });
 
   it('streams a snapshot, then tunnel and request events over /api/events', async () => {

@@ -10,7 +10,7 @@ import type { StreamOpen, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
 import { EdgeClient } from './edge-client';
 import { startFileServer, type FileServer } from './file-server';
-import { forwardHttp, type HttpOutcome, type HttpUpstream } from './http-forwarder';
+import { forwardHttp, requestUpstream, withHostHeader, type HttpOutcome, type HttpUpstream } from './http-forwarder';
 import { forwardRaw } from './raw-forwarder';
 import { parseUpstream, type Upstream } from './upstream';
 
@@ -177,6 +177,43 @@ export class Agent extends EventEmitter<AgentEvents> {
       throw new AgentError(e.code ?? 'ERR_BURROW_INTERNAL', e.message);
     }
     return publicState(tunnel);
+  }
+
+  /**
+   * Sends a request straight to a tunnel's upstream, as ngrok's replay does (edge modules are
+   * skipped), and captures it as a new exchange marked `replayOf`. Returns the new capture id
+   * ('' when the tunnel does not capture); the capture reports how it went.
+   */
+  replay(tunnelName: string, request: { method: string; uri: string; rawHeaders: string[]; body: Buffer }, meta: { replayOf: string; remoteAddr: string }): string {
+    const tunnel = this.tunnelsByName.get(tunnelName);
+    if (!tunnel) throw new AgentError('ERR_BURROW_TUNNEL_NOT_FOUND', `no tunnel named "${tunnelName}"`);
+    const upstream = tunnel.httpUpstream;
+    if (!upstream) throw new AgentError('ERR_BURROW_REPLAY', `tunnel "${tunnelName}" is ${tunnel.spec.proto}: only http tunnels replay requests`);
+    let rawHeaders = withHostHeader(request.rawHeaders, upstream);
+    // HTTP/1.1 needs a Host; Node adds none itself when headers are given as a raw list.
+    if (!rawHeaders.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host')) rawHeaders = ['Host', upstream.hostPort, ...rawHeaders];
+    const recording = tunnel.spec.inspect && this.options.capture
+      ? this.options.capture.begin({
+        tunnelName, remoteAddr: meta.remoteAddr, method: request.method, uri: request.uri,
+        httpVersion: upstream.http2 ? '2.0' : '1.1', rawHeaders,
+      }, { replayOf: meta.replayOf })
+      : undefined;
+    if (request.body.length) recording?.requestData(request.body);
+    recording?.requestEnd();
+    const { body } = requestUpstream(upstream, { method: request.method, url: request.uri, rawHeaders }, {
+      response(statusCode, statusMessage, httpVersion, raw, res) {
+        recording?.response(statusCode, statusMessage ?? '', httpVersion, raw);
+        res.on('data', (chunk: Buffer) => recording?.responseData(chunk));
+        res.on('end', () => recording?.finish());
+      },
+      upgrade(_status, _message, _version, _raw, socket) {
+        socket.destroy();
+        recording?.finish({ code: 'ERR_BURROW_REPLAY', message: 'the upstream switched protocols; upgrades cannot be replayed' });
+      },
+      error: (error) => recording?.finish(error),
+    });
+    body.end(request.body);
+    return recording?.id ?? '';
   }
 
   async stopTunnel(name: string): Promise<boolean> {

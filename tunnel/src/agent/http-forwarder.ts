@@ -3,7 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import http2 from 'node:http2';
-import type { Duplex } from 'node:stream';
+import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
 import type { Recording } from '../capture/store';
 import type { HttpOpen, HttpResponseHead, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
@@ -34,16 +34,91 @@ export function upstreamErrorCode(err: NodeJS.ErrnoException): string {
   return 'ERR_NGROK_8012';
 }
 
-function requestHeaders(open: HttpOpen, upstream: HttpUpstream): string[] {
+/** Applies the tunnel's host_header rule (`rewrite`, a literal, or `preserve`/unset). */
+export function withHostHeader(rawHeaders: string[], upstream: HttpUpstream): string[] {
   const mode = upstream.hostHeader;
-  if (!mode || mode === 'preserve') return open.rawHeaders;
+  if (!mode || mode === 'preserve') return rawHeaders;
   const host = mode === 'rewrite' ? (upstream.port === (upstream.protocol === 'https:' ? 443 : 80) ? upstream.host : upstream.hostPort) : mode;
-  const out: string[] = [];
-  for (let i = 0; i < open.rawHeaders.length; i += 2) {
-    if (open.rawHeaders[i].toLowerCase() !== 'host') out.push(open.rawHeaders[i], open.rawHeaders[i + 1]);
+  const out: string[] = ['Host', host];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].toLowerCase() !== 'host') out.push(rawHeaders[i], rawHeaders[i + 1]);
   }
-  out.unshift('Host', host);
   return out;
+}
+
+export interface UpstreamRequestHead {
+  method: string;
+  url: string;
+  /** As they go upstream (host_header already applied). */
+  rawHeaders: string[];
+}
+
+export interface UpstreamHandlers {
+  response(statusCode: number, statusMessage: string | undefined, httpVersion: string, rawHeaders: string[], body: Readable): void;
+  /** The upstream switched protocols (HTTP/1.1 only): bytes flow raw on `socket` from here. */
+  upgrade(statusCode: number, statusMessage: string | undefined, httpVersion: string, rawHeaders: string[], socket: Duplex, head: Buffer): void;
+  error(error: WireError): void;
+}
+
+/**
+ * Sends one request to the upstream: HTTP/1.1 through the keep-alive pool, HTTPS without
+ * verification, or HTTP/2 (h2c prior knowledge). The one place the agent talks HTTP to an upstream:
+ * live traffic and replays both go through here. Write the request body to `body`; `cancel`
+ * aborts the request.
+ */
+export function requestUpstream(upstream: HttpUpstream, head: UpstreamRequestHead, handlers: UpstreamHandlers): { body: Writable; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const armTimeout = (onTimeout: () => void) => {
+    if (upstream.responseTimeoutMs > 0) timer = setTimeout(onTimeout, upstream.responseTimeoutMs);
+  };
+  const failed = (err: NodeJS.ErrnoException) => {
+    clearTimeout(timer);
+    handlers.error({ code: upstreamErrorCode(err), message: `${upstream.hostPort}: ${err.message}` });
+  };
+  const timeoutError = () => Object.assign(new Error(`upstream did not answer within ${upstream.responseTimeoutMs} ms`), { code: 'ERR_BURROW_UPSTREAM_TIMEOUT' });
+
+  if (upstream.http2) {
+    let req: http2.ClientHttp2Stream;
+    try {
+      req = h2Session(upstream).request(h2Headers(head), { endStream: false });
+    } catch (err) {
+      failed(err as NodeJS.ErrnoException);
+      return { body: new PassThrough().resume(), cancel: () => undefined };
+    }
+    armTimeout(() => {
+      req.close(http2.constants.NGHTTP2_CANCEL);
+      failed(timeoutError());
+    });
+    req.on('response', (h) => {
+      clearTimeout(timer);
+      const raw: string[] = [];
+      for (const [name, value] of Object.entries(h)) {
+        if (name.startsWith(':') || value === undefined) continue;
+        for (const v of Array.isArray(value) ? value : [value]) raw.push(name, String(v));
+      }
+      handlers.response(Number(h[':status'] ?? 502), undefined, '2.0', raw, req);
+    });
+    req.on('error', failed);
+    return { body: req, cancel: () => { clearTimeout(timer); req.close(http2.constants.NGHTTP2_CANCEL); } };
+  }
+
+  const req = (upstream.protocol === 'https:' ? https : http).request({
+    protocol: upstream.protocol, host: upstream.host, port: upstream.port,
+    method: head.method, path: head.url, headers: head.rawHeaders as unknown as http.OutgoingHttpHeaders, setHost: false,
+    agent: upstream.protocol === 'https:' ? httpsPool : httpPool,
+  });
+  armTimeout(() => req.destroy(timeoutError()));
+  req.on('response', (res) => {
+    clearTimeout(timer);
+    res.on('error', (err) => handlers.error({ code: 'ERR_NGROK_3004', message: err.message }));
+    handlers.response(res.statusCode ?? 502, res.statusMessage, res.httpVersion, res.rawHeaders, res);
+  });
+  req.on('upgrade', (res, socket, upgradeHead) => {
+    clearTimeout(timer);
+    handlers.upgrade(res.statusCode ?? 101, res.statusMessage, res.httpVersion, res.rawHeaders, socket, upgradeHead);
+  });
+  req.on('error', failed);
+  return { body: req, cancel: () => { clearTimeout(timer); req.destroy(); } };
 }
 
 /** How an exchange ended, filled in as it happens (for logs and metrics). */
@@ -52,24 +127,10 @@ export interface HttpOutcome {
   errorCode?: string;
 }
 
-/** Forwards one HTTP stream. `recording` (when capture is on) sees every byte both ways. */
+/** Forwards one HTTP stream from the edge. `recording` (when capture is on) sees every byte both ways. */
 export function forwardHttp(stream: MuxStream, open: HttpOpen, upstream: HttpUpstream, recording?: Recording): HttpOutcome {
   const outcome: HttpOutcome = {};
   let answered = false;
-  const fail = (error: WireError): void => {
-    outcome.errorCode = error.code;
-    outcome.statusCode ??= 502;
-    recording?.finish(error);
-    if (!answered) {
-      answered = true;
-      const head: HttpResponseHead = { kind: 'http-response', statusCode: 502, rawHeaders: [], error };
-      stream.sendMeta(head);
-      stream.resume();
-      stream.end();
-    } else {
-      stream.reset(error);
-    }
-  };
   const respond = (statusCode: number, statusMessage: string | undefined, httpVersion: string, rawHeaders: string[]): void => {
     answered = true;
     outcome.statusCode = statusCode;
@@ -77,63 +138,48 @@ export function forwardHttp(stream: MuxStream, open: HttpOpen, upstream: HttpUps
     stream.sendMeta(head);
     recording?.response(statusCode, statusMessage ?? '', httpVersion, rawHeaders);
   };
+  const fail = (error: WireError): void => {
+    outcome.errorCode = error.code;
+    outcome.statusCode ??= 502;
+    recording?.finish(error);
+    if (answered) {
+      stream.reset(error);
+      return;
+    }
+    answered = true;
+    const head: HttpResponseHead = { kind: 'http-response', statusCode: 502, rawHeaders: [], error };
+    stream.sendMeta(head);
+    stream.resume();
+    stream.end();
+  };
   if (recording) {
     stream.on('data', (chunk: Buffer) => recording.requestData(chunk));
     stream.on('end', () => recording.requestEnd());
   }
-  if (upstream.http2) {
-    forwardHttp2(stream, open, upstream, respond, fail, recording);
-    return outcome;
-  }
-
-  const headers = requestHeaders(open, upstream);
-  const req = (upstream.protocol === 'https:' ? https : http).request({
-    protocol: upstream.protocol, host: upstream.host, port: upstream.port,
-    method: open.method, path: open.url, headers: headers as unknown as http.OutgoingHttpHeaders, setHost: false,
-    agent: upstream.protocol === 'https:' ? httpsPool : httpPool,
-  });
-  const timer = upstream.responseTimeoutMs > 0 ? setTimeout(() => {
-    req.destroy(Object.assign(new Error(`upstream did not answer within ${upstream.responseTimeoutMs} ms`), { code: 'ERR_BURROW_UPSTREAM_TIMEOUT' }));
-  }, upstream.responseTimeoutMs) : undefined;
-
-  req.on('response', (res) => {
-    clearTimeout(timer);
-    respond(res.statusCode ?? 502, res.statusMessage, res.httpVersion, res.rawHeaders);
-    if (recording) res.on('data', (chunk: Buffer) => recording.responseData(chunk));
-    res.pipe(stream);
-    res.on('end', () => recording?.finish());
-    res.on('error', (err) => fail({ code: 'ERR_NGROK_3004', message: err.message }));
-  });
-  req.on('upgrade', (res, socket, head) => {
-    clearTimeout(timer);
-    respond(res.statusCode ?? 101, res.statusMessage, res.httpVersion, res.rawHeaders);
-    recording?.finish();
-    bridge(stream, socket, head);
-  });
-  req.on('error', (err: NodeJS.ErrnoException) => {
-    clearTimeout(timer);
-    fail({ code: upstreamErrorCode(err), message: `${upstream.hostPort}: ${err.message}` });
+  const { body, cancel } = requestUpstream(upstream, { method: open.method, url: open.url, rawHeaders: withHostHeader(open.rawHeaders, upstream) }, {
+    response(statusCode, statusMessage, httpVersion, rawHeaders, res) {
+      respond(statusCode, statusMessage, httpVersion, rawHeaders);
+      if (recording) res.on('data', (chunk: Buffer) => recording.responseData(chunk));
+      res.on('end', () => recording?.finish());
+      res.pipe(stream);
+    },
+    upgrade(statusCode, statusMessage, httpVersion, rawHeaders, socket, head) {
+      respond(statusCode, statusMessage, httpVersion, rawHeaders);
+      recording?.finish();
+      // After a 101 the stream and the upstream socket are one raw byte pipe.
+      if (head.length) stream.write(head);
+      stream.pipe(socket).pipe(stream);
+      socket.on('error', () => stream.destroy());
+      stream.on('error', () => socket.destroy());
+    },
+    error: fail,
   });
   // The edge cancelled (client went away): abort the upstream request.
-  stream.on('error', () => {
-    clearTimeout(timer);
-    req.destroy();
-  });
-  if (open.upgrade) {
-    // The body of an upgrade request is the raw protocol: only sent after a 101.
-    req.end();
-  } else {
-    stream.pipe(req);
-  }
+  stream.on('error', cancel);
+  // The body of an upgrade request is the raw protocol: only sent after a 101.
+  if (open.upgrade) body.end();
+  else stream.pipe(body);
   return outcome;
-}
-
-/** After a 101 the stream and the upstream socket are one raw byte pipe. */
-function bridge(stream: MuxStream, socket: Duplex, head: Buffer): void {
-  if (head.length) stream.write(head);
-  stream.pipe(socket).pipe(stream);
-  socket.on('error', () => stream.destroy());
-  stream.on('error', () => socket.destroy());
 }
 
 // ---- h2c / h2 upstreams ----
@@ -156,13 +202,9 @@ function h2Session(upstream: HttpUpstream): http2.ClientHttp2Session {
 
 const H2_FORBIDDEN = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
 
-function forwardHttp2(
-  stream: MuxStream, open: HttpOpen, upstream: HttpUpstream,
-  respond: (status: number, message: string | undefined, version: string, raw: string[]) => void,
-  fail: (error: WireError) => void, recording?: Recording,
-): void {
-  const raw = requestHeaders(open, upstream);
-  const headers: http2.OutgoingHttpHeaders = { ':method': open.method, ':path': open.url };
+function h2Headers(head: UpstreamRequestHead): http2.OutgoingHttpHeaders {
+  const headers: http2.OutgoingHttpHeaders = { ':method': head.method, ':path': head.url };
+  const raw = head.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
     if (name === 'host') headers[':authority'] = raw[i + 1];
@@ -171,36 +213,5 @@ function forwardHttp2(
       headers[name] = prev === undefined ? raw[i + 1] : ([] as string[]).concat(prev as string | string[], raw[i + 1]);
     }
   }
-  let req: http2.ClientHttp2Stream;
-  try {
-    req = h2Session(upstream).request(headers, { endStream: false });
-  } catch (err) {
-    fail({ code: 'ERR_NGROK_8012', message: (err as Error).message });
-    return;
-  }
-  const timer = upstream.responseTimeoutMs > 0 ? setTimeout(() => {
-    req.close(http2.constants.NGHTTP2_CANCEL);
-    fail({ code: 'ERR_NGROK_3007', message: `upstream did not answer within ${upstream.responseTimeoutMs} ms` });
-  }, upstream.responseTimeoutMs) : undefined;
-  req.on('response', (h) => {
-    clearTimeout(timer);
-    const rawOut: string[] = [];
-    for (const [name, value] of Object.entries(h)) {
-      if (name.startsWith(':') || value === undefined) continue;
-      for (const v of Array.isArray(value) ? value : [value]) rawOut.push(name, String(v));
-    }
-    respond(Number(h[':status'] ?? 502), undefined, '2.0', rawOut);
-    if (recording) req.on('data', (chunk: Buffer) => recording.responseData(chunk));
-    req.pipe(stream);
-    req.on('end', () => recording?.finish());
-  });
-  req.on('error', (err: NodeJS.ErrnoException) => {
-    clearTimeout(timer);
-    fail({ code: upstreamErrorCode(err), message: `${upstream.hostPort}: ${err.message}` });
-  });
-  stream.on('error', () => {
-    clearTimeout(timer);
-    req.close(http2.constants.NGHTTP2_CANCEL);
-  });
-  stream.pipe(req);
+  return headers;
 }

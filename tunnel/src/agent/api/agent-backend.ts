@@ -11,7 +11,7 @@ import { buildPipeline, ModuleConfigError } from '../../modules/pipeline';
 import { AgentError, type Agent, type TunnelState } from '../agent';
 import { API_ERRORS, ApiError, type AgentBackend, type AgentStatus, type ReplayRequest, type TunnelEvent, type TunnelInfo } from './backend';
 import { TunnelMetrics } from './metrics';
-import { buildReplayRequest, sendReplay } from './replay';
+import { buildReplayRequest } from './replay';
 
 export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> implements AgentBackend {
   private readonly metrics = new Map<string, TunnelMetrics>();
@@ -112,7 +112,12 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
     const tunnel = this.agent.tunnel(tunnelName);
     if (!tunnel) throw new ApiError(404, API_ERRORS.NOT_FOUND, `tunnel "${tunnelName}" not found`);
     const out = buildReplayRequest(ex, req.modifications);
-    return sendReplay(this.capture, { tunnelName, spec: tunnel.spec }, out, { replayOf: ex.id, remoteAddr: ex.remoteAddr });
+    try {
+      return this.agent.replay(tunnelName, { method: out.method, uri: out.uri, rawHeaders: out.headers.flat(), body: out.body }, { replayOf: ex.id, remoteAddr: ex.remoteAddr });
+    } catch (err) {
+      if (err instanceof AgentError) throw new ApiError(400, API_ERRORS.REPLAY_FAILED, 'cannot replay to this tunnel', { err: err.message });
+      throw err;
+    }
   }
 
   status(): AgentStatus {
