@@ -1,0 +1,251 @@
+// End-to-end: the packaged Burrow extension in a real VS Code (code-server 4.100.3 in headless
+// Chromium). `npm run test:e2e`; needs scripts/e2e-setup.sh once. Each scenario is what a user does
+// with the mouse and keyboard; each assertion checks the real effect outside the editor (the URL
+// answers through the tunnel, the app sees the replay, the file on disk is fixed).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CodeServer, Workbench, checkInstalled, makeScratch, packageExtension, screenshotDir } from './harness';
+import { TestApp, eventually, tunnelGet } from './support';
+
+const FIXTURE = path.join(__dirname, 'fixture');
+const SUITE_BUDGET_MS = 290_000;
+
+describe('Burrow in a real VS Code (code-server + Chromium)', function () {
+  this.timeout(60_000);
+  let scratch = '';
+  let shots = '';
+  let workspace = '';
+  let server: CodeServer | undefined;
+  let wb: Workbench | undefined;
+  let app: TestApp | undefined;
+  let failed = false;
+  let watchdog: NodeJS.Timeout | undefined;
+  /** The tunnel made by "Expose Port…" (scenario a), reused by basic auth (scenario b). */
+  let exposedUrl: string | undefined;
+
+  async function cleanup(): Promise<void> {
+    await wb?.close();
+    wb = undefined;
+    app?.stop();
+    const killed = (await server?.stop()) ?? [];
+    server = undefined;
+    if (killed.length) console.log(`      stopped ${killed.length} processes (code-server and its children)`);
+  }
+
+  before(async function () {
+    this.timeout(180_000);
+    checkInstalled();
+    scratch = makeScratch();
+    // Screenshots go to docs/img only when asked; otherwise next to the run, outside the scratch folder we delete.
+    shots = process.env.BURROW_UPDATE_SCREENSHOTS === '1' ? screenshotDir(scratch) : fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-e2e-shots-'));
+    // A suite that hangs must still leave nothing running.
+    watchdog = setTimeout(() => {
+      console.error(`e2e: suite over ${SUITE_BUDGET_MS / 1000} s, stopping everything`);
+      void cleanup().finally(() => process.exit(1));
+    }, SUITE_BUDGET_MS);
+    watchdog.unref();
+
+    workspace = path.join(scratch, 'workspace');
+    fs.mkdirSync(workspace, { recursive: true });
+    fs.copyFileSync(path.join(FIXTURE, 'app.js'), path.join(workspace, 'app.js'));
+    app = await TestApp.start(path.join(workspace, 'app.js'));
+    fs.writeFileSync(path.join(workspace, 'ngrok.yml'), fs.readFileSync(path.join(FIXTURE, 'ngrok.yml'), 'utf8').replace('APP_PORT', String(app.port)));
+
+    const vsix = packageExtension();
+    server = new CodeServer({ scratch, workspace, vsix });
+    server.install();
+    await server.start();
+    wb = await Workbench.open(server.url, workspace);
+    await wb.waitForContainer('Burrow');
+    console.log(`      code-server ${server.url}, workspace ${workspace}, app on port ${app.port}`);
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed' || !wb) return;
+    failed = true;
+    const file = path.join(scratch, 'failures', `${this.currentTest.title.replace(/[^\w-]+/g, '_').slice(0, 80)}.png`);
+    await wb.screenshot(file).catch(() => undefined);
+    console.log(`      failure screenshot: ${file}\n      notifications: ${(await wb.notificationTexts()).join(' | ') || '(none)'}`);
+    await wb.dismiss().catch(() => undefined);
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    clearTimeout(watchdog);
+    await cleanup();
+    if (failed) console.log(`      kept for inspection: ${scratch} (code-server logs in user-data/logs)`);
+    else if (scratch) fs.rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
+    if (shots) console.log(`      screenshots: ${shots}`);
+  });
+
+  /** Expose Port… on the test app through the palette; resolves with the URL from the notification. */
+  async function exposeAppPort(w: Workbench, port: number): Promise<string> {
+    await w.runCommand(/Burrow: Expose Port/);
+    await w.quickInput.waitFor({ state: 'visible' });
+    // The app is listening, so it should be among the detected ports; "Other…" is the way in when not.
+    const portRow = w.quickPickRows.filter({ hasText: new RegExp(`\\b${port}\\b`) }).first();
+    if (await portRow.waitFor({ state: 'visible', timeout: 5000 }).then(() => true, () => false)) await portRow.click();
+    else {
+      await w.pick(/Other/);
+      await w.answerInput(String(port));
+    }
+    // Then the options; their default item is "Expose". Answer whatever step shows until the result.
+    const note = w.notification(new RegExp(`https?://\\S+ → localhost:${port}`)).first();
+    const deadline = Date.now() + 30_000;
+    while (!(await note.isVisible())) {
+      if (Date.now() > deadline) throw new Error(`no "Burrow: URL → localhost:${port}" notification; shown: ${(await w.notificationTexts()).join(' | ')}`);
+      const expose = w.quickPickRows.filter({ hasText: /^\s*\S*\s*Expose\b/ }).first();
+      if (await expose.isVisible()) await expose.click();
+      await w.page.waitForTimeout(200);
+    }
+    const text = await note.innerText();
+    const url = /(https?:\/\/[^\s→]+)\s*→/.exec(text)?.[1];
+    assert.ok(url, `a URL in the notification: ${text}`);
+    return url.replace(/\/$/, '');
+  }
+
+  it('(a) Expose Port: notification with the URL, the URL answers, the request shows in the tree and the inspector, replay adds one', async function () {
+    const w = wb!;
+    const url = await exposeAppPort(w, app!.port);
+    assert.match(url, /^http:\/\/[a-z0-9-]+\.localhost:\d+$/, 'an embedded-edge URL under *.localhost');
+    exposedUrl = url;
+
+    // The notification's buttons are the ones promised.
+    const toast = w.notification(url).first();
+    for (const label of ['Copy URL', 'Open in Browser', 'Inspect']) {
+      assert.ok(await toast.locator('.monaco-button', { hasText: label }).count(), `notification button "${label}"`);
+    }
+    await w.clickNotificationButton(toast, 'Copy URL');
+    assert.equal((await eventually('the URL on the clipboard', async () => (await w.readClipboard()).trim().replace(/\/$/, '') === url && 'ok', 5000)), 'ok');
+
+    // Through the tunnel to the app, from outside VS Code.
+    const answer = await tunnelGet(url, '/e2e/hello?from=test');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['x-served-by'], 'burrow-e2e-app');
+    assert.equal(JSON.parse(answer.body).url, '/e2e/hello?from=test');
+    assert.equal(app!.hitsFor('/e2e/hello').length, 1);
+
+    // The tree lists the tunnel and, under it, the captured request.
+    await w.runCommand(/View: Show Burrow/);
+    const tunnelRow = w.treeRows('Tunnels').filter({ hasText: new URL(url).hostname }).first();
+    await tunnelRow.waitFor({ state: 'visible', timeout: 10_000 });
+    const requestRow = w.treeRows('Tunnels').filter({ hasText: '/e2e/hello' });
+    if (!(await requestRow.first().isVisible())) {
+      const twistie = tunnelRow.locator('.monaco-tl-twistie.collapsible.collapsed');
+      if (await twistie.count()) await twistie.click();
+    }
+    await requestRow.first().waitFor({ state: 'visible', timeout: 10_000 });
+    const rowText = await requestRow.first().innerText();
+    assert.match(rowText, /GET/);
+    assert.match(rowText, /200/);
+    await w.screenshot(path.join(shots, 'vscode-tree.png'));
+
+    // Selecting it shows it in the inspector view (a webview beside the tree).
+    await requestRow.first().click();
+    const inspector = w.webview();
+    await inspector.locator('body', { hasText: '/e2e/hello' }).waitFor({ state: 'visible', timeout: 15_000 });
+    await inspector.locator('body', { hasText: 'burrow-e2e' }).waitFor({ state: 'visible', timeout: 10_000 });
+    await w.screenshot(path.join(shots, 'vscode-inspector.png'));
+
+    // Replay: the app gets the request again and the tree gains a row.
+    await w.runCommand(/Burrow: Replay Request/);
+    const choice = w.quickPickRows.filter({ hasText: '/e2e/hello' }).first();
+    if (await choice.waitFor({ state: 'visible', timeout: 2000 }).then(() => true, () => false)) await choice.click();
+    await eventually('the replay reaching the app', () => app!.hitsFor('/e2e/hello').length === 2, 15_000);
+    await eventually('a second /e2e/hello row in the tree', async () => (await requestRow.count()) >= 2, 15_000);
+  });
+
+  it('(b) Protect with Basic Auth: 401 without credentials, 200 with them', async function () {
+    const w = wb!;
+    const url = exposedUrl ?? (await exposeAppPort(w, app!.port));
+    await w.clearNotifications();
+    await w.writeClipboard('');
+    await w.runCommand(/Burrow: Protect with Basic Auth/);
+    // Answer the steps: the tunnel (ours), then "generate a password" (or accept the defaults).
+    const done = w.notification(/basic auth|password|protected|credentials/i).first();
+    const deadline = Date.now() + 30_000;
+    let answered = 0;
+    while (!(await done.isVisible())) {
+      if (Date.now() > deadline) throw new Error(`no basic-auth notification; shown: ${(await w.notificationTexts()).join(' | ')}`);
+      if (await w.quickInput.isVisible() && answered < 6) {
+        const ours = w.quickPickRows.filter({ hasText: new URL(url).hostname }).first();
+        const generate = w.quickPickRows.filter({ hasText: /generat/i }).first();
+        if (await ours.isVisible()) await ours.click();
+        else if (await generate.isVisible()) await generate.click();
+        else await w.page.keyboard.press('Enter');
+        answered++;
+      }
+      await w.page.waitForTimeout(300);
+    }
+    const credentials = await eventually('credentials on the clipboard', async () => {
+      const clip = (await w.readClipboard()).trim();
+      return /^(?:https?:\/\/)?([^:\s/@]+):([^\s@]+?)(?:@.*)?$/.exec(clip) ?? undefined;
+    }, 5000);
+    const [, user, password] = credentials;
+    const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+
+    const before = app!.hitsFor('/e2e/private').length;
+    const denied = await tunnelGet(url, '/e2e/private');
+    assert.equal(denied.status, 401);
+    assert.match(String(denied.headers['www-authenticate']), /^Basic /i);
+    assert.equal((await tunnelGet(url, '/e2e/private', { authorization: basic(user!, `${password}x`) })).status, 401, 'a wrong password is refused');
+    assert.equal(app!.hitsFor('/e2e/private').length, before, 'refused requests never reach the app');
+    const allowed = await tunnelGet(url, '/e2e/private', { authorization: basic(user!, password!) });
+    assert.equal(allowed.status, 200);
+    assert.equal(allowed.headers['x-served-by'], 'burrow-e2e-app');
+    assert.equal(app!.hitsFor('/e2e/private').length, before + 1);
+  });
+
+  it('(c) ngrok.yml with a mistake: the Problems panel shows it and the quick fix clears it', async function () {
+    const w = wb!;
+    await w.clearNotifications();
+    await w.openFile('ngrok.yml');
+    await w.runCommand(/View: Focus Problems/);
+    const problem = w.page.locator('.markers-panel .monaco-list-row').filter({ hasText: /hostname/ }).first();
+    await problem.waitFor({ state: 'visible', timeout: 20_000 });
+    assert.match(await problem.innerText(), /deprecated/i);
+
+    // Jump to it, then Quick Fix… (Ctrl+.) in the editor and take the rename to `domain`.
+    await problem.dblclick();
+    await w.page.locator('.monaco-editor.focused').waitFor({ state: 'visible', timeout: 5000 });
+    await w.page.keyboard.press('Control+.');
+    assert.match(await w.chooseAction(/domain/), /hostname.*domain/);
+    await w.page.keyboard.press('Control+S');
+
+    const file = path.join(workspace, 'ngrok.yml');
+    await eventually('the fix saved to disk', () => /^\s+domain: lens-e2e\.localhost$/m.test(fs.readFileSync(file, 'utf8')), 10_000);
+    assert.doesNotMatch(fs.readFileSync(file, 'utf8'), /hostname:/);
+    await problem.waitFor({ state: 'detached', timeout: 10_000 });
+  });
+
+  it('(d) CodeLens "Start" above a tunnel in ngrok.yml brings it online', async function () {
+    const w = wb!;
+    await w.openFile('ngrok.yml');
+    const start = w.page.locator('.monaco-editor .codelens-decoration a').filter({ hasText: /Start/ }).first();
+    await start.waitFor({ state: 'visible', timeout: 20_000 });
+    await start.click();
+
+    const api = await server!.agentApi();
+    const tunnel = await eventually('the lens-e2e tunnel online in GET /api/tunnels', async () => {
+      const res = await fetch(`${api}/api/tunnels`);
+      const body = (await res.json()) as { tunnels: { name: string; public_url: string }[] };
+      return body.tunnels.find((t) => t.name === 'lens-e2e');
+    }, 20_000);
+    assert.equal(new URL(tunnel.public_url).hostname, 'lens-e2e.localhost');
+    const answer = await tunnelGet(tunnel.public_url, '/e2e/lens');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['x-served-by'], 'burrow-e2e-app');
+    assert.equal(app!.hitsFor('/e2e/lens').length, 1);
+  });
+
+  it('(e) the walkthrough opens (screenshot for the README)', async function () {
+    const w = wb!;
+    await w.runCommand(/Welcome: Open Walkthrough/);
+    await w.pick(/Burrow/);
+    const page = w.page.locator('.gettingStartedContainer');
+    await page.locator('text=/Expose your first port/i').first().waitFor({ state: 'visible', timeout: 15_000 });
+    await w.screenshot(path.join(shots, 'vscode-walkthrough.png'));
+  });
+});
