@@ -234,6 +234,7 @@ async function withCpu(target, fn) {
   const result = await fn();
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   result.cpuPercent = target.processes.length ? (100 * (cpuSeconds(target.processes) - cpu0)) / wall : undefined;
+  result.wallSeconds = wall;
   return result;
 }
 
@@ -321,7 +322,15 @@ const COLUMNS = [
   { title: 'WS RTT p99 ms', get: (r) => r.ws?.p99 },
   { title: 'tunnel CPU % @c=50', get: (r) => r.small50?.cpuPercent, noRatio: true },
   { title: 'tunnel CPU % @1 MiB', get: (r) => r.get1m?.cpuPercent, noRatio: true },
+  // CPU per unit of work: what a busy machine changes least (it slows everything, but the work stays the same).
+  { title: 'tunnel CPU ms/req @c=50', get: (r) => cpuPer(r.small50, 1), noRatio: true },
+  { title: 'tunnel CPU ms/MiB @1 MiB', get: (r) => cpuPer(r.get1m, 1), noRatio: true },
 ];
+
+function cpuPer(test, unitsPerRequest) {
+  if (!test || test.cpuPercent === undefined || !test.requests) return undefined;
+  return (test.cpuPercent / 100) * test.wallSeconds * 1000 / (test.requests * unitsPerRequest);
+}
 
 const TARGETS = [
   { title: 'small c=50 req/s', label: 'c=50', min: 0.75 },
