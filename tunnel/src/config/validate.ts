@@ -337,7 +337,10 @@ function mapOneError(e: ErrorObject, data: unknown, kind: SchemaKind, sink: Prob
     }
     case 'pattern': {
       const custom = typeof parent.patternErrorMessage === 'string' ? parent.patternErrorMessage : `must match ${String((e.params as { pattern: string }).pattern)}`;
-      sink.at(path, 'value', 'BURROW_CONFIG_BAD_VALUE', `${name} ${custom}, got ${JSON.stringify(value)}`);
+      // Credentials (`user:password`) are never echoed whole: a config check's output gets shared.
+      const secret = path.some((p) => p === 'basic_auth' || p === 'auth' || p === 'credentials') && typeof value === 'string';
+      const shown = secret ? JSON.stringify(`${value.slice(0, Math.max(0, value.indexOf(':')))}:********`) : JSON.stringify(value);
+      sink.at(path, 'value', 'BURROW_CONFIG_BAD_VALUE', `${name} ${custom}, got ${shown}`);
       return;
     }
     case 'not': {
