@@ -146,7 +146,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     await requestRow.first().click();
     const inspector = w.webview();
     await inspector.locator('body', { hasText: '/e2e/hello' }).waitFor({ state: 'visible', timeout: 15_000 });
-    await inspector.locator('body', { hasText: 'burrow-e2e' }).waitFor({ state: 'visible', timeout: 10_000 });
+    await inspector.locator('body', { hasText: /\b200\b/ }).waitFor({ state: 'visible', timeout: 10_000 });
     await w.screenshot(path.join(shots, 'vscode-inspector.png'));
 
     // Replay: the app gets the request again and the tree gains a row.
@@ -164,7 +164,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     await w.writeClipboard('');
     await w.runCommand(/Burrow: Protect with Basic Auth/);
     // Answer the steps: the tunnel (ours), then "generate a password" (or accept the defaults).
-    const done = w.notification(/basic auth|password|protected|credentials/i).first();
+    const done = w.notification(/asks for a password|copied to the clipboard/i).first();
     const deadline = Date.now() + 30_000;
     let answered = 0;
     while (!(await done.isVisible())) {

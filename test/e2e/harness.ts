@@ -118,6 +118,10 @@ export class CodeServer {
       'files.autoSave': 'off',
       'window.restoreWindows': 'none',
       'chat.commandCenter.enabled': false,
+      // VS Code's own port forwarding would announce every port the agent opens; keep it quiet.
+      'remote.autoForwardPortsAction': 'silent',
+      // Our own agent on a free port, never attaching to one a developer has running on :4040.
+      'burrow.webAddr': '127.0.0.1:0',
       ...this.opts.settings,
     };
     fs.writeFileSync(path.join(user, 'settings.json'), JSON.stringify(settings, null, 2));
@@ -177,7 +181,8 @@ export class CodeServer {
   async agentApi(timeoutMs = 20_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const m = /"msg":"starting web service"[^\n]*?"addr":"(http:\/\/[^"]+)"/.exec(this.readLogs());
+      const logs = this.readLogs();
+      const m = /"msg":"starting web service"[^\n]*?"addr":"(http:\/\/[^"]+)"/.exec(logs) ?? /local API at (http:\/\/[\d.]+:\d+)/.exec(logs);
       if (m) return m[1]!;
       if (this.child?.pid) {
         for (const agent of findDescendant(this.child.pid, /burrow\.js\s+start\b/)) {
