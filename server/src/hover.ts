@@ -1,6 +1,7 @@
 // Hover: the schema's markdown description of the key (or value) under the cursor, its default,
 // allowed values (the hovered one marked), deprecation, and a link to the ngrok reference.
 import type { TextDocument } from 'vscode-languageserver-textdocument';
+import type { Document } from 'yaml';
 import { MarkupKind, type Hover, type Position } from 'vscode-languageserver/node';
 import type { Analysis } from './service';
 import { enumValues, firstOf, isDeprecated, schemasAtPath, type SchemaStore } from './schemaModel';
@@ -29,10 +30,21 @@ function fmt(v: unknown): string {
   return `\`${typeof v === 'string' ? v : JSON.stringify(v)}\``;
 }
 
-export function hover(doc: TextDocument, position: Position, a: Analysis, store: SchemaStore): Hover | null {
+/** A piece of a piecewise-validated document (see incremental.ts) with offset maps both ways. */
+export interface PieceView {
+  doc: Document.Parsed;
+  /** Editor offset → piece offset (-1 when the offset is not in the piece). */
+  fromOffset: (offset: number) => number;
+  /** Piece offset → editor offset. */
+  toOffset: (offset: number) => number;
+}
+
+export function hover(doc: TextDocument, position: Position, a: Analysis, store: SchemaStore, piece?: PieceView): Hover | null {
   const root = rootSchemaFor(a, store);
   if (!root) return null;
-  const hit = nodeAtOffset(a.parsed.doc, doc.offsetAt(position));
+  const offset = piece ? piece.fromOffset(doc.offsetAt(position)) : doc.offsetAt(position);
+  if (offset < 0) return null;
+  const hit = nodeAtOffset(piece?.doc ?? a.parsed.doc, offset);
   if (!hit || !hit.node?.range) return null;
   const schemas = schemasAtPath(store, root, a.value, hit.path);
   if (!schemas.length) return null;
@@ -58,7 +70,8 @@ export function hover(doc: TextDocument, position: Position, a: Analysis, store:
   const link = referenceLink(a, hit.path, a.value);
   parts.push(`[${link.title}](${link.url})`);
 
-  const [start, end] = hit.node.range;
+  const map = piece?.toOffset ?? ((o: number) => o);
+  const [start, end] = [map(hit.node.range[0]), map(hit.node.range[1])];
   return {
     contents: { kind: MarkupKind.Markdown, value: parts.join('\n\n') },
     range: { start: doc.positionAt(start), end: doc.positionAt(end) },

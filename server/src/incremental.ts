@@ -20,6 +20,8 @@ export interface Piece {
   lineMap: number[];
   /** Tunnel name, undefined for the header. */
   name?: string;
+  /** Tunnel pieces: the original lines [from, to) they hold. */
+  lines?: [number, number];
 }
 
 export interface Split {
@@ -96,6 +98,7 @@ export function splitConfig(text: string): Split | undefined {
       text: `version: "${version}"\ntunnels:\n${body.join('\n')}${inside ? '\n' : ''}`,
       lineMap: [-1, -1, ...body.map((_, i) => from + i), ...(inside ? [to] : [])],
       name: e.name,
+      lines: [from, to],
     };
   });
 

@@ -19,7 +19,7 @@ import { mergeProblems } from './problems';
 const PIECEWISE_MIN_CHARS = 4000;
 import { documentSymbols, endpointLenses } from './symbols';
 import { complete } from './completion';
-import { hover } from './hover';
+import { hover, type PieceView } from './hover';
 import { codeActions, resolveCodeAction, type MigrateData } from './codeActions';
 import { migrateToV3 } from './migrate';
 
@@ -165,7 +165,8 @@ export class LanguageService {
 
   symbols(doc: TextDocument): DocumentSymbol[] {
     const a = this.analyze(doc);
-    return a.classification.kind === 'none' ? [] : documentSymbols(doc, a);
+    if (a.classification.kind === 'none') return [];
+    return documentSymbols(doc, a, a.split ? this.pieceTrees(a.text, a.split) : undefined);
   }
 
   endpointLenses(doc: TextDocument): EndpointLensesResult {
@@ -212,7 +213,29 @@ export class LanguageService {
 
   hover(doc: TextDocument, position: Position): Hover | null {
     const a = this.analyze(doc);
-    return a.classification.kind === 'none' ? null : hover(doc, position, a, this.schemas);
+    if (a.classification.kind === 'none') return null;
+    return hover(doc, position, a, this.schemas, a.split ? this.pieceAt(a.text, a.split, position.line) : undefined);
+  }
+
+  /** The piece holding an original line, as a tree with offset maps both ways (hover without a whole-file parse). */
+  private pieceAt(text: string, split: Split, line: number): PieceView {
+    const piece = split.tunnels.find((t) => t.lines && line >= t.lines[0] && line < t.lines[1]) ?? split.header;
+    const parsed = this.pieces.parse(piece.text).parsed;
+    const starts = lineStartsOf(text);
+    return {
+      doc: parsed.doc,
+      fromOffset: (o) => {
+        let l = starts.length - 1;
+        while (l > 0 && starts[l] > o) l--;
+        const i = piece.lineMap.indexOf(l);
+        return i < 0 ? -1 : parsed.lineCounter.lineStarts[i] + (o - starts[l]);
+      },
+      toOffset: (o) => {
+        const { line: pl, col } = parsed.lineCounter.linePos(o);
+        const original = piece.lineMap[pl - 1];
+        return original === undefined || original < 0 ? 0 : Math.min((starts[original] ?? text.length) + col - 1, text.length);
+      },
+    };
   }
 
   codeActions(doc: TextDocument, range: Range, diagnostics: Diagnostic[]): CodeAction[] {

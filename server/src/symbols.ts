@@ -20,19 +20,25 @@ function text(node: PNode | undefined): string | undefined {
   return isScalar(node) && node.value !== null && typeof node.value !== 'object' ? String(node.value) : undefined;
 }
 
-function range(doc: TextDocument, from: PNode | undefined, to: PNode | undefined = from) {
-  const a = from?.range?.[0] ?? 0;
-  const b = Math.max(to?.range?.[1] ?? a, a);
-  return { start: doc.positionAt(a), end: doc.positionAt(b) };
+/** Where nodes are: the editor's document, and how a tree's offsets map into it. */
+interface Mapper {
+  doc: TextDocument;
+  toOffset: (offset: number) => number;
 }
 
-function sym(doc: TextDocument, name: string, kind: SymbolKind, key: PNode | undefined, value: PNode | undefined, detail?: string, children?: DocumentSymbol[]): DocumentSymbol {
+function range(m: Mapper, from: PNode | undefined, to: PNode | undefined = from) {
+  const a = m.toOffset(from?.range?.[0] ?? 0);
+  const b = Math.max(m.toOffset(to?.range?.[1] ?? from?.range?.[0] ?? 0), a);
+  return { start: m.doc.positionAt(a), end: m.doc.positionAt(b) };
+}
+
+function sym(m: Mapper, name: string, kind: SymbolKind, key: PNode | undefined, value: PNode | undefined, detail?: string, children?: DocumentSymbol[]): DocumentSymbol {
   return {
     name: name || '""',
     kind,
     detail,
-    range: range(doc, key ?? value, value ?? key),
-    selectionRange: range(doc, key ?? value),
+    range: range(m, key ?? value, value ?? key),
+    selectionRange: range(m, key ?? value),
     ...(children?.length ? { children } : {}),
   };
 }
@@ -50,47 +56,62 @@ export function endpointProto(endpoint: PNode | undefined): string | undefined {
   return m ? (m[1].toLowerCase() === 'https' ? 'http' : m[1].toLowerCase()) : 'http';
 }
 
-function policySymbols(doc: TextDocument, policy: PNode | undefined): DocumentSymbol[] {
+function policySymbols(m: Mapper, policy: PNode | undefined): DocumentSymbol[] {
   return pairsOf(policy).map((phase) => {
     const rules = isSeq(phase.value) ? (phase.value.items as PNode[]) : [];
     const children = rules.map((rule, i) => {
       const actions = get(rule, 'actions');
       const actionSyms = isSeq(actions)
-        ? (actions.items as PNode[]).map((act) => sym(doc, text(get(act, 'type')) ?? 'action', SymbolKind.Function, act, act))
+        ? (actions.items as PNode[]).map((act) => sym(m, text(get(act, 'type')) ?? 'action', SymbolKind.Function, act, act))
         : [];
-      return sym(doc, text(get(rule, 'name')) ?? `rule ${i + 1}`, SymbolKind.Event, rule, rule, undefined, actionSyms);
+      return sym(m, text(get(rule, 'name')) ?? `rule ${i + 1}`, SymbolKind.Event, rule, rule, undefined, actionSyms);
     });
-    return sym(doc, scalarKey(phase) ?? '', SymbolKind.Array, phase.key, phase.value, `${rules.length} rule${rules.length === 1 ? '' : 's'}`, children);
+    return sym(m, scalarKey(phase) ?? '', SymbolKind.Array, phase.key, phase.value, `${rules.length} rule${rules.length === 1 ? '' : 's'}`, children);
   });
 }
 
-export function documentSymbols(doc: TextDocument, a: Analysis): DocumentSymbol[] {
-  const root = a.parsed.doc.contents as PNode;
-  if (a.classification.kind === 'traffic-policy') return policySymbols(doc, root);
-  return pairsOf(root).map((p) => {
+function tunnelSymbols(m: Mapper, tunnels: PNode | undefined): DocumentSymbol[] {
+  return pairsOf(tunnels).map((t) => {
+    const proto = tunnelProto(t.value);
+    const addr = text(get(t.value, 'addr'));
+    const policy = get(t.value, 'traffic_policy') ?? get(t.value, 'policy');
+    return sym(m, scalarKey(t) ?? '', SymbolKind.Module, t.key, t.value, [proto, addr && `→ ${addr}`].filter(Boolean).join(' '), policySymbols(m, policy));
+  });
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * The outline. `trees` (piecewise-validated configs): the header's tree first, then one tree per
+ * tunnel; otherwise the whole document's tree.
+ */
+export function documentSymbols(doc: TextDocument, a: Analysis, trees?: TreeView[]): DocumentSymbol[] {
+  const whole: TreeView = trees?.[0] ?? { root: a.parsed.doc.contents as PNode, toOffset: (o) => o };
+  const m: Mapper = { doc, toOffset: whole.toOffset };
+  if (a.classification.kind === 'traffic-policy') return policySymbols(m, whole.root);
+  return pairsOf(whole.root).map((p) => {
     const key = scalarKey(p) ?? '';
     if (a.classification.kind === 'ngrok-config' && key === 'tunnels') {
-      const children = pairsOf(p.value).map((t) => {
-        const proto = tunnelProto(t.value);
-        const addr = text(get(t.value, 'addr'));
-        const policy = get(t.value, 'traffic_policy') ?? get(t.value, 'policy');
-        return sym(doc, scalarKey(t) ?? '', SymbolKind.Module, t.key, t.value, [proto, addr && `→ ${addr}`].filter(Boolean).join(' '), policySymbols(doc, policy));
-      });
-      return sym(doc, key, SymbolKind.Namespace, p.key, p.value, `${children.length} tunnel${children.length === 1 ? '' : 's'}`, children);
+      // Piecewise, the header holds `tunnels: {}` and the entries are in the tunnel trees. Either way
+      // the block spans its key to the end of its last tunnel.
+      const children = trees ? trees.slice(1).flatMap((t) => tunnelSymbols({ doc, toOffset: t.toOffset }, get(t.root, 'tunnels'))) : tunnelSymbols(m, p.value);
+      const own = sym(m, key, SymbolKind.Namespace, p.key, p.key, plural(children.length, 'tunnel'), children);
+      if (children.length) own.range = { start: own.range.start, end: children[children.length - 1].range.end };
+      return own;
     }
     if (a.classification.kind === 'ngrok-config' && key === 'endpoints' && isSeq(p.value)) {
       const children = (p.value.items as PNode[]).map((ep, i) => {
         const url = text(get(ep, 'url'));
         const upstream = text(get(get(ep, 'upstream'), 'url'));
-        return sym(doc, text(get(ep, 'name')) ?? `endpoint ${i + 1}`, SymbolKind.Module, ep, ep, [url, upstream && `→ ${upstream}`].filter(Boolean).join(' '), policySymbols(doc, get(ep, 'traffic_policy')));
+        return sym(m, text(get(ep, 'name')) ?? `endpoint ${i + 1}`, SymbolKind.Module, ep, ep, [url, upstream && `→ ${upstream}`].filter(Boolean).join(' '), policySymbols(m, get(ep, 'traffic_policy')));
       });
-      return sym(doc, key, SymbolKind.Namespace, p.key, p.value, `${children.length} endpoint${children.length === 1 ? '' : 's'}`, children);
+      return sym(m, key, SymbolKind.Namespace, p.key, p.value, plural(children.length, 'endpoint'), children);
     }
     if (isMap(p.value)) {
-      const children = pairsOf(p.value).map((c) => sym(doc, scalarKey(c) ?? '', SymbolKind.Property, c.key, c.value, text(c.value)));
-      return sym(doc, key, SymbolKind.Object, p.key, p.value, undefined, children);
+      const children = pairsOf(p.value).map((c) => sym(m, scalarKey(c) ?? '', SymbolKind.Property, c.key, c.value, text(c.value)));
+      return sym(m, key, SymbolKind.Object, p.key, p.value, undefined, children);
     }
-    return sym(doc, key, isSeq(p.value) ? SymbolKind.Array : SymbolKind.Property, p.key, p.value, key === 'authtoken' || key === 'api_key' ? undefined : text(p.value));
+    return sym(m, key, isSeq(p.value) ? SymbolKind.Array : SymbolKind.Property, p.key, p.value, key === 'authtoken' || key === 'api_key' ? undefined : text(p.value));
   });
 }
 

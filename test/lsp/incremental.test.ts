@@ -24,8 +24,13 @@ function compare(text: string, label: string): boolean {
   const docA = TextDocument.create(uri, 'ngrok-yaml', v, text);
   const docB = TextDocument.create(uri, 'ngrok-yaml', v, text);
   assert.deepEqual(piecewise.analyze(docA).value, whole.analyze(docB).value, label);
-  // CodeLens data is computed from the pieces too (no whole-file parse): same answer.
+  // CodeLens data and the outline are computed from the pieces too (no whole-file parse): same answer.
   assert.deepEqual(piecewise.endpointLenses(docA), whole.endpointLenses(docB), label);
+  assert.deepEqual(piecewise.symbols(docA), whole.symbols(docB), label);
+  // Hover on a few positions (every 97th character) is answered from the piece under the cursor.
+  for (let o = 0; o < text.length; o += 97) {
+    assert.deepEqual(piecewise.hover(docA, docA.positionAt(o)), whole.hover(docB, docB.positionAt(o)), `${label} hover at ${o}`);
+  }
   return true;
 }
 
