@@ -15,7 +15,16 @@ function validatorFor(definition: string | undefined): ValidateFunction {
   let v = validators.get(key);
   if (!v) {
     const ajv = getAjv();
-    if (!ajv.getKeyword('errorCode')) ajv.addVocabulary(['errorCode', 'requiredErrorCode']);
+    if (!ajv.getSchema(EDGE_SCHEMA_ID)) {
+      // Annotation keywords (ajv's getKeyword cannot see those, so register them with the schema).
+      for (const keyword of ['errorCode', 'requiredErrorCode']) {
+        try {
+          ajv.addKeyword(keyword);
+        } catch {
+          // already registered
+        }
+      }
+    }
     if (!ajv.getSchema(EDGE_SCHEMA_ID)) ajv.addSchema(schema as object);
     v = ajv.getSchema(definition ? `${EDGE_SCHEMA_ID}#/definitions/${definition}` : EDGE_SCHEMA_ID);
     if (!v) throw new Error(`edge schema definition ${definition} missing`);

@@ -32,6 +32,8 @@ export interface ServiceEnv {
 
 type Body = Record<string, unknown>;
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** An upserted object keeps its creation time. */
+const createdAt = (list: readonly { id: string; created_at: string }[], id: string | undefined) => (id && list.find((o) => o.id === id)?.created_at) || now();
 const pick = <T extends object>(body: Body, keys: readonly string[]): Partial<T> =>
   Object.fromEntries(keys.filter((k) => body[k] !== undefined).map((k) => [k, body[k]])) as Partial<T>;
 const ROUTE_KEYS = ['match_type', 'match', 'description', 'metadata', ...Object.keys(ROUTE_MODULES)];
@@ -84,7 +86,13 @@ export class EdgeService {
   createEdge(body: Body, id?: string): HttpsEdge {
     validateBody(body, 'HTTPSEdgeCreate');
     return this.mutate(() => {
-      const edge: HttpsEdge = { id: id ?? newId('edghts'), created_at: now(), description: '', metadata: '', hostports: [], mutual_tls: null, tls_termination: null, routes: [], ...pick<HttpsEdge>(body, ['description', 'metadata', 'hostports', 'mutual_tls', 'tls_termination']) };
+      // Reloading an edge file upserts: same id keeps its creation time and routes added since.
+      const old = id ? this.state.https_edges.find((e) => e.id === id) : undefined;
+      const edge: HttpsEdge = {
+        description: '', metadata: '', hostports: [], mutual_tls: null, tls_termination: null,
+        ...pick<HttpsEdge>(body, ['description', 'metadata', 'hostports', 'mutual_tls', 'tls_termination']),
+        id: id ?? newId('edghts'), created_at: old?.created_at ?? now(), routes: old?.routes ?? [],
+      };
       this.checkEdge(edge);
       this.state.https_edges = [...this.state.https_edges.filter((e) => e.id !== edge.id), edge];
       return edge;
@@ -176,7 +184,7 @@ export class EdgeService {
         description: '', metadata: '',
         ...(Object.fromEntries(Object.keys(ROUTE_MODULES).map((k) => [k, null])) as object),
         ...pick<HttpsEdgeRoute>(body, ROUTE_KEYS),
-        id: id ?? newId('edghtsrt'), edge_id: edge.id, created_at: now(),
+        id: id ?? newId('edghtsrt'), edge_id: edge.id, created_at: createdAt(edge.routes, id),
       } as HttpsEdgeRoute;
       edge.routes = [...edge.routes.filter((r) => r.id !== route.id), route];
       this.checkRoute(edge, route);
@@ -261,7 +269,7 @@ export class EdgeService {
   createBackend<K extends BackendKind>(kind: K, body: Body, id?: string): BackendsByKind[K] {
     validateBody(body, BACKEND_DEF[kind]);
     return this.mutate(() => {
-      const backend = { id: id ?? newId(BACKEND_PREFIX[kind]), created_at: now(), description: '', metadata: '', ...BACKEND_DEFAULTS[kind], ...pick(body, BACKEND_KEYS[kind]) } as unknown as BackendsByKind[K];
+      const backend = { id: id ?? newId(BACKEND_PREFIX[kind]), created_at: createdAt(this.state.backends[kind], id), description: '', metadata: '', ...BACKEND_DEFAULTS[kind], ...pick(body, BACKEND_KEYS[kind]) } as unknown as BackendsByKind[K];
       this.checkBackend(kind, backend);
       this.state.backends[kind] = [...this.state.backends[kind].filter((b) => b.id !== backend.id), backend] as never;
       return backend;
@@ -321,7 +329,7 @@ export class EdgeService {
       const domain = String(body.domain).toLowerCase();
       const other = this.state.reserved_domains.find((d) => d.domain === domain && d.id !== id);
       if (other) throw new ApiError(409, 'ERR_BURROW_DOMAIN_EXISTS', `The domain ${domain} is already reserved (${other.id}).`);
-      const rd: ReservedDomain = { id: id ?? newId('rd'), created_at: now(), description: '', metadata: '', region: null, ...pick<ReservedDomain>(body, ['description', 'metadata', 'region']), domain };
+      const rd: ReservedDomain = { id: id ?? newId('rd'), created_at: createdAt(this.state.reserved_domains, id), description: '', metadata: '', region: null, ...pick<ReservedDomain>(body, ['description', 'metadata', 'region']), domain };
       this.state.reserved_domains = [...this.state.reserved_domains.filter((d) => d.id !== rd.id), rd];
       return rd;
     });
@@ -352,7 +360,7 @@ export class EdgeService {
   createIpPolicy(body: Body, id?: string): IpPolicyObject {
     validateBody(body, 'IPPolicyCreate');
     return this.mutate(() => {
-      const p: IpPolicyObject = { id: id ?? newId('ipp'), created_at: now(), description: '', metadata: '', ...pick<IpPolicyObject>(body, ['description', 'metadata']) };
+      const p: IpPolicyObject = { id: id ?? newId('ipp'), created_at: createdAt(this.state.ip_policies, id), description: '', metadata: '', ...pick<IpPolicyObject>(body, ['description', 'metadata']) };
       this.state.ip_policies = [...this.state.ip_policies.filter((x) => x.id !== p.id), p];
       return p;
     });
@@ -382,7 +390,7 @@ export class EdgeService {
   createIpPolicyRule(body: Body, id?: string): IpPolicyRuleObject {
     validateBody(body, 'IPPolicyRuleCreate');
     return this.mutate(() => {
-      const rule = { description: '', metadata: '', ...pick<IpPolicyRuleObject>(body, ['description', 'metadata', 'cidr', 'ip_policy_id', 'action']), id: id ?? newId('ipr'), created_at: now() } as IpPolicyRuleObject;
+      const rule = { description: '', metadata: '', ...pick<IpPolicyRuleObject>(body, ['description', 'metadata', 'cidr', 'ip_policy_id', 'action']), id: id ?? newId('ipr'), created_at: createdAt(this.state.ip_policy_rules, id) } as IpPolicyRuleObject;
       this.checkRule(rule);
       this.state.ip_policy_rules = [...this.state.ip_policy_rules.filter((r) => r.id !== rule.id), rule];
       return rule;
