@@ -44,6 +44,21 @@ Endpoint flags:
   --inspect false              do not capture requests
   --name NAME                  tunnel name shown in the API
 
+Protection and request handling (http endpoints; applied at the edge):
+  --basic-auth USER:PASS       HTTP basic auth (repeatable; password 8-128 characters)
+  --oauth PROVIDER             google, github, microsoft, gitlab, facebook, linkedin, twitch, amazon
+    --oauth-client-id ID --oauth-client-secret S   your OAuth app (callback: URL/ngrok/callback)
+    --oauth-allow-email E --oauth-allow-domain D --oauth-scope S   (repeatable)
+  --oidc ISSUER_URL --oidc-client-id ID --oidc-client-secret S [--oidc-scope S]
+  --cidr-allow CIDR --cidr-deny CIDR   IP restrictions, IPv4 and IPv6 (repeatable)
+  --ua-filter-allow RE --ua-filter-deny RE   user-agent filter (repeatable)
+  --verify-webhook PROVIDER --verify-webhook-secret S   github, stripe, slack, twilio, shopify, gitlab,
+                               sendgrid, zoom, twitter, hmac
+  --circuit-breaker RATIO      reject with 503 while the 5xx ratio is above RATIO (0-1)
+  --compression                gzip/deflate/br responses by Accept-Encoding
+  --mutual-tls-cas FILE        require visitor client certificates signed by these CAs
+  --traffic-policy-file FILE   ngrok traffic policy (on_http_request/on_http_response rules, CEL)
+
 Agent flags:
   --edge URL                   edge to connect to (default: an embedded edge on 127.0.0.1:8480)
   --authtoken T                also BURROW_AUTHTOKEN or NGROK_AUTHTOKEN
