@@ -8,6 +8,7 @@
 // hostport, agents cannot bind that name directly (ERR_NGROK_381, checked by the router at bind).
 import { createHash } from 'node:crypto';
 import { buildPipeline, ModuleConfigError } from '../../modules/pipeline';
+import '../../modules/oauth/register'; // routes may sign users in (OAuth/OIDC modules)
 import type { IpPolicyStore } from '../../modules/ip-restriction';
 import { invalidAclRule } from './acl';
 import { checkRuleCidr } from './cidr';
