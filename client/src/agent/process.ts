@@ -26,6 +26,11 @@ export interface AgentLaunchOptions {
   onLog?: (line: string) => void;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Keep running after the window closes: the agent is detached, its log goes to this file instead
+   * of a pipe (a pipe would break when the extension host exits), and readiness is read from it.
+   */
+  detachedLogFile?: string;
 }
 
 export class AgentStartError extends Error {
@@ -76,6 +81,7 @@ export function startAgent(opts: AgentLaunchOptions): Promise<RunningAgent> {
   delete env.NGROK_AUTHTOKEN;
   if (opts.authtoken) env.BURROW_AUTHTOKEN = opts.authtoken;
   if (opts.maxBodyBytes !== undefined) env.BURROW_CAPTURE_MAX_BODY_BYTES = String(opts.maxBodyBytes);
+  if (opts.detachedLogFile) return startDetached(opts, env);
   const child = spawn(opts.nodePath, agentArgs(opts), { env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => resolve(code));
@@ -109,16 +115,11 @@ export function startAgent(opts: AgentLaunchOptions): Promise<RunningAgent> {
     lines.on('line', (line) => {
       opts.onLog?.(line);
       if (done) return;
-      let rec: { msg?: string; addr?: string };
-      try {
-        rec = JSON.parse(line) as typeof rec;
-      } catch {
-        return;
-      }
-      if (rec.msg === 'starting web service' && typeof rec.addr === 'string') {
+      const addr = webServiceAddr(line);
+      if (addr) {
         done = true;
         clearTimeout(timer);
-        resolve({ url: rec.addr, child, exited, stop });
+        resolve({ url: addr, child, exited, stop });
       }
     });
     child.once('error', (err) => fail('ERR_BURROW_AGENT_SPAWN', `could not run ${opts.nodePath}: ${err.message}`));
@@ -126,6 +127,55 @@ export function startAgent(opts: AgentLaunchOptions): Promise<RunningAgent> {
       const errors = stderr.split('\n').filter((l) => /^(ERROR|HINT):/.test(l)).map((l) => l.replace(/^(ERROR|HINT):\s*/, '')).join(' — ');
       fail('ERR_BURROW_AGENT_EXITED', `the agent exited (code ${code})${errors ? `: ${errors}` : ''}`);
     });
+  });
+}
+
+/** The `starting web service` record's address in one log line, if it is that line. */
+export function webServiceAddr(line: string): string | undefined {
+  try {
+    const rec = JSON.parse(line) as { msg?: string; addr?: string };
+    return rec.msg === 'starting web service' && typeof rec.addr === 'string' ? rec.addr : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function startDetached(opts: AgentLaunchOptions, env: NodeJS.ProcessEnv): Promise<RunningAgent> {
+  const file = opts.detachedLogFile!;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const fd = fs.openSync(file, 'w', 0o600);
+  const child = spawn(opts.nodePath, agentArgs(opts), { env, stdio: ['ignore', fd, fd], detached: true, windowsHide: true });
+  fs.closeSync(fd);
+  child.unref();
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(null));
+  });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+  };
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    let dead = false;
+    void exited.then(() => (dead = true));
+    const poll = (): void => {
+      const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+      for (const line of text.split('\n')) {
+        const addr = webServiceAddr(line);
+        if (addr) return resolve({ url: addr, child, exited, stop });
+      }
+      const errors = text.split('\n').filter((l) => /^(ERROR|HINT):/.test(l)).map((l) => l.replace(/^(ERROR|HINT):\s*/, '')).join(' — ');
+      if (dead) return reject(new AgentStartError('ERR_BURROW_AGENT_EXITED', `the agent exited${errors ? `: ${errors}` : ''}`, text));
+      if (Date.now() > deadline) {
+        void stop();
+        return reject(new AgentStartError('ERR_BURROW_AGENT_TIMEOUT', `the agent did not start its local API within ${timeoutMs / 1000} s`, text));
+      }
+      setTimeout(poll, 100);
+    };
+    poll();
   });
 }
 

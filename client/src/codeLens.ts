@@ -1,0 +1,53 @@
+// CodeLens above each tunnel / endpoint in ngrok.yml: "▶ Start", or "● online at URL" with
+// "■ Stop". Positions and validity come from the language server (burrow/endpointLenses); the
+// running state from the agent. Without the server (not started yet) the file is read directly.
+import * as vscode from 'vscode';
+import type { Ctx } from './ctx';
+import type { BurrowLanguageClient } from './languageClient';
+import { listEntries } from './ngrokYaml';
+
+export class EndpointCodeLensProvider implements vscode.CodeLensProvider, vscode.Disposable {
+  private readonly emitter = new vscode.EventEmitter<void>();
+  readonly onDidChangeCodeLenses = this.emitter.event;
+  private readonly subscriptions: vscode.Disposable[];
+
+  constructor(private readonly ctx: Ctx, private readonly languageClient: BurrowLanguageClient) {
+    this.subscriptions = [ctx.onDidChange(() => this.emitter.fire()), languageClient.onDidChangeKind(() => this.emitter.fire()), this.emitter];
+  }
+
+  async provideCodeLenses(doc: vscode.TextDocument, token: vscode.CancellationToken): Promise<vscode.CodeLens[]> {
+    const kind = this.languageClient.kindOf(doc.uri);
+    if (kind && kind !== 'ngrok-config') return [];
+    let entries: { name: string; range: vscode.Range; valid: boolean }[];
+    try {
+      const result = await this.languageClient.endpointLenses(doc);
+      if (token.isCancellationRequested) return [];
+      if (result && result.version !== doc.version) return [];
+      entries = result
+        ? result.lenses.map((l) => ({ name: l.name, valid: l.valid, range: new vscode.Range(l.range.start.line, l.range.start.character, l.range.end.line, l.range.end.character) }))
+        : listEntries(doc.getText()).map((e) => ({ name: e.name, valid: true, range: new vscode.Range(doc.positionAt(e.offset), doc.positionAt(e.offset)) }));
+    } catch {
+      return [];
+    }
+    const lenses: vscode.CodeLens[] = [];
+    for (const e of entries) {
+      const running = this.ctx.state.tunnels.get(e.name);
+      if (running && (running.status ?? 'online') === 'online') {
+        lenses.push(new vscode.CodeLens(e.range, { title: `● online at ${running.public_url}`, command: 'burrow.openInBrowser', arguments: [e.name], tooltip: 'Open in Browser' }));
+        lenses.push(new vscode.CodeLens(e.range, { title: '■ Stop', command: 'burrow.stopTunnelFromConfig', arguments: [e.name] }));
+      } else if (running) {
+        lenses.push(new vscode.CodeLens(e.range, { title: `◌ ${running.status}${running.error ? `: ${running.error.code}` : ''}`, command: '' }));
+        lenses.push(new vscode.CodeLens(e.range, { title: '■ Stop', command: 'burrow.stopTunnelFromConfig', arguments: [e.name] }));
+      } else if (e.valid) {
+        lenses.push(new vscode.CodeLens(e.range, { title: '▶ Start', command: 'burrow.startTunnelFromConfig', arguments: [doc.uri, e.name], tooltip: `Start "${e.name}" with Burrow` }));
+      } else {
+        lenses.push(new vscode.CodeLens(e.range, { title: '$(error) fix the errors to start this tunnel', command: '' }));
+      }
+    }
+    return lenses;
+  }
+
+  dispose(): void {
+    for (const s of this.subscriptions) s.dispose();
+  }
+}
