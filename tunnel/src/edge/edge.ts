@@ -402,6 +402,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   /** A labeled tunnel: no name or URL of its own; HTTPS edges' tunnel groups route to it. */
   private bindLabeled(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Binding {
+    if (!this.config.httpsEdges) throw new BindError('ERR_NGROK_358', 'this edge has no HTTPS edges, so a labeled tunnel could never be reached: run `burrow edge --admin-addr …` or `--edges FILE`');
     const entries = req.labels && typeof req.labels === 'object' ? Object.entries(req.labels) : [];
     if (entries.length === 0) throw new BindError('ERR_NGROK_394', 'a labeled tunnel needs at least one label');
     for (const [k, v] of entries) {
