@@ -73,7 +73,8 @@ const REQUEST_ONLY = new Set(['deny', 'redirect', 'url-rewrite', 'rate-limit', '
 // Keys ctx.vars uses between the phases of one request.
 const REPLACED_BODY = 'policy.replacedBody';
 const COMPRESS = 'policy.compress';
-const BREAKERS = 'policy.breakers';
+/** Modules whose request phase an action ran: their response and completion hooks follow. */
+const RAN_MODULES = 'policy.ran-modules';
 
 function str(v: unknown, where: string, required = false): string | undefined {
   if (v === undefined || v === null) {
@@ -177,10 +178,16 @@ class SlidingWindow {
   }
 }
 
+/** An action that is a whole module (basic-auth, oauth, circuit-breaker…): same code as the module. */
 function fromModule(module: HttpModule, type: string): CompiledAction {
   return {
     type, terminating: false,
-    request: module.onRequest ? (ctx) => module.onRequest!(ctx) : undefined,
+    request: module.onRequest ? (ctx) => {
+      const ran = (ctx.vars.get(RAN_MODULES) as HttpModule[] | undefined) ?? [];
+      ran.push(module);
+      ctx.vars.set(RAN_MODULES, ran);
+      return module.onRequest!(ctx);
+    } : undefined,
   };
 }
 
@@ -328,15 +335,7 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
         errorThreshold: (c.error_threshold as number | undefined) ?? 0.5, volumeThreshold: c.volume_threshold as number | undefined,
         windowMs: d('window_duration'), trippedMs: d('tripped_duration'), numBuckets: c.num_buckets as number | undefined, enforce: c.enforce as boolean | undefined,
       }, now);
-      return {
-        type, terminating: false,
-        request: (ctx) => {
-          const list = (ctx.vars.get(BREAKERS) as HttpModule[] | undefined) ?? [];
-          list.push(module);
-          ctx.vars.set(BREAKERS, list);
-          return module.onRequest!(ctx);
-        },
-      };
+      return fromModule(module, type);
     }
     case 'compress-response': {
       const module = compressionModule({ algorithms: c.algorithms as CompressionAlgorithm[] | undefined });
@@ -419,6 +418,7 @@ export function trafficPolicyModule(doc: TrafficPolicyDocument, env: PolicyEnv =
       return undefined;
     } : undefined,
     onResponse(ctx) {
+      for (const module of (ctx.vars.get(RAN_MODULES) as HttpModule[] | undefined) ?? []) module.onResponse?.(ctx);
       outer: for (const rule of response) {
         if (!matches(rule, ctx)) continue;
         for (const action of rule.actions) {
@@ -435,7 +435,7 @@ export function trafficPolicyModule(doc: TrafficPolicyDocument, env: PolicyEnv =
       return compress?.responseBody?.(ctx);
     },
     onComplete(ctx, result) {
-      for (const breaker of (ctx.vars.get(BREAKERS) as HttpModule[] | undefined) ?? []) breaker.onComplete?.(ctx, result);
+      for (const module of (ctx.vars.get(RAN_MODULES) as HttpModule[] | undefined) ?? []) module.onComplete?.(ctx, result);
     },
   };
 }
