@@ -272,6 +272,21 @@ function writeHead(res: ClientResponse, status: number, message: string | undefi
 
 /** Proxies an upgrade (websocket) request; raw bytes flow both ways only after a real 101. */
 export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: HttpTarget, scheme: Scheme): void {
+  // Only websockets become raw byte streams. Any other Upgrade (curl --http2 sends `Upgrade: h2c`
+  // on plain http) is served as the ordinary request it also is, the upgrade ignored: an h2c
+  // connection would slip past the edge's per-request handling.
+  if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+    if (requestHasBody(req) || head.length) {
+      socket.end(rawEdgeError('ERR_BURROW_BAD_REQUEST', `upgrade to "${req.headers.upgrade}" is not supported; send the request without Upgrade`));
+      return;
+    }
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as net.Socket);
+    res.shouldKeepAlive = false;
+    res.once('finish', () => socket.end());
+    proxyHttp(req, res, target, scheme);
+    return;
+  }
   const clientIp = clientIpOf(req);
   const rawHeaders = upstreamRequestHeaders(req, scheme, clientIp, true);
   const pipeline = target.pipeline;
