@@ -37,6 +37,8 @@ export interface PieceView {
   fromOffset: (offset: number) => number;
   /** Piece offset → editor offset. */
   toOffset: (offset: number) => number;
+  /** Endpoint pieces hold one item at index 0: its index in the whole `endpoints` list. */
+  endpointIndex?: number;
 }
 
 export function hover(doc: TextDocument, position: Position, a: Analysis, store: SchemaStore, piece?: PieceView): Hover | null {
@@ -46,6 +48,7 @@ export function hover(doc: TextDocument, position: Position, a: Analysis, store:
   if (offset < 0) return null;
   const hit = nodeAtOffset(piece?.doc ?? a.parsed.doc, offset);
   if (!hit || !hit.node?.range) return null;
+  if (piece?.endpointIndex !== undefined && hit.path[0] === 'endpoints' && hit.path[1] === 0) hit.path[1] = piece.endpointIndex;
   const schemas = schemasAtPath(store, root, a.value, hit.path);
   if (!schemas.length) return null;
 

@@ -1,13 +1,14 @@
 // Incremental validation of big ngrok configs. The `yaml` parser needs ~50 ms for a 300-tunnel file,
 // so re-parsing everything per keystroke cannot meet the 15 ms budget. Instead a block-style config
-// is cut into a *header* (every top-level key, with `tunnels: {}`) and one small document per
-// tunnel (`version: …` + `tunnels:` + that tunnel's lines). Each piece is validated with the same
+// is cut into a *header* (every top-level key, with `tunnels: {}` / `endpoints: []`) and one small
+// document per tunnel or endpoint (`version: …` + `tunnels:`/`endpoints:` + that entry's lines,
+// endpoint indexes restored in messages). Each piece is validated with the same
 // `validateDocument` and cached by its text, so a keystroke re-validates one tunnel and the header.
 // Problems map back by line (columns are unchanged), so the result equals whole-file validation —
 // `test/lsp/incremental.test.ts` checks exactly that over the corpus and random edits.
 //
-// Files this cannot cut safely (anchors/aliases, flow or odd indentation around `tunnels:`,
-// duplicate tunnel names, document markers, tabs, versions other than 2/3) go the whole-file way.
+// Files this cannot cut safely (anchors/aliases, flow or odd indentation around `tunnels:` or
+// `endpoints:`, duplicate names, document markers, tabs, versions other than 2/3) go the whole-file way.
 import { validateDocument, type ConfigProblem } from '../../tunnel/src/config';
 import { parseText, type ParsedText } from './yamlText';
 import { semanticChecks } from './semantic';
@@ -18,21 +19,26 @@ export interface Piece {
   text: string;
   /** Original 0-based line of each line of `text` (-1 for synthetic lines). */
   lineMap: number[];
-  /** Tunnel name, undefined for the header. */
+  /** What the piece holds (the header has the top-level keys, with `tunnels: {}` / `endpoints: []`). */
+  kind: 'header' | 'tunnel' | 'endpoint';
+  /** Tunnel name or endpoint `name`, when there is one. */
   name?: string;
-  /** Tunnel pieces: the original lines [from, to) they hold. */
+  /** Tunnel and endpoint pieces: the original lines [from, to) they hold. */
   lines?: [number, number];
+  /** Endpoint pieces: the item's index in `endpoints` (validator messages name it: `endpoints[3].url`). */
+  index?: number;
 }
 
 export interface Split {
   header: Piece;
   tunnels: Piece[];
+  endpoints: Piece[];
   version: '2' | '3';
 }
 
-const TUNNELS_LINE = /^tunnels:(?:[ \t]+#.*)?[ \t]*$/;
 const ALIAS_OR_ANCHOR = /(?:^|[\s:[{,-])[&*][^\s,\]}]/m;
 const KEY_LINE = /^("[^"]*"|'[^']*'|[^\s#'"{}[\],&*!|>%@`-][^:#]*?|-[^\s:#][^:#]*?)[ \t]*:(?:[ \t]|$)/;
+const DASH_LINE = /^-(?:[ \t]+|$)/;
 
 function unquote(s: string): string {
   return /^(["']).*\1$/.test(s) ? s.slice(1, -1) : s;
@@ -44,79 +50,140 @@ function indentOf(line: string): number {
 
 const isBlankOrComment = (line: string) => /^\s*(#.*)?\r?$/.test(line);
 
-/** Cuts the text into header and tunnel pieces, or undefined when it cannot be done safely. */
-export function splitConfig(text: string): Split | undefined {
-  if (/^\t/m.test(text) || ALIAS_OR_ANCHOR.test(text) || /^(---|\.\.\.)(\s|$)/m.test(text)) return undefined;
-  const lines = text.split('\n');
-  const tunnelsAt = lines.findIndex((l) => TUNNELS_LINE.test(l.replace(/\r$/, '')));
-  if (tunnelsAt < 0 || lines.findIndex((l, i) => i > tunnelsAt && TUNNELS_LINE.test(l.replace(/\r$/, ''))) >= 0) return undefined;
+interface Block {
+  /** The `key:` line. */
+  at: number;
+  /** End (exclusive) of the block's content lines. */
+  end: number;
+}
 
-  let end = tunnelsAt + 1;
-  while (end < lines.length && (isBlankOrComment(lines[end]) || indentOf(lines[end]) > 0)) end++;
-  // Blank and comment lines just before the next top-level key belong to the header.
-  while (end > tunnelsAt + 1 && isBlankOrComment(lines[end - 1]) && indentOf(lines[end - 1]) === 0) end--;
+/** The block of top-level `key:` (alone on its line), undefined when absent, null when it cannot be cut (inline value, twice). */
+function blockOf(lines: string[], key: string, dashAtZero: boolean): Block | undefined | null {
+  const alone = new RegExp(`^${key}:(?: +#.*)? *$`); // spaces only: a tab here changes how YAML reads the block
+  const any = new RegExp(`^${key}[ \\t]*:`);
+  const hits = lines.map((l, i) => (any.test(l) ? i : -1)).filter((i) => i >= 0);
+  if (!hits.length) return undefined;
+  if (hits.length > 1 || !alone.test(lines[hits[0]].replace(/\r$/, ''))) return null;
+  const at = hits[0];
+  let end = at + 1;
+  while (end < lines.length && (isBlankOrComment(lines[end]) || indentOf(lines[end]) > 0 || (dashAtZero && DASH_LINE.test(lines[end])))) end++;
+  // Blank and comment lines just before the next top-level key belong to the header; at the end of
+  // the file they stay with the last entry (the parser gives them to its node).
+  if (end < lines.length) while (end > at + 1 && isBlankOrComment(lines[end - 1]) && indentOf(lines[end - 1]) === 0) end--;
+  return { at, end };
+}
 
-  const version = versionOf(lines);
-  if (!version) return undefined;
+/** Piece boundaries: each entry starts after the previous entry's last content line (comments above an entry are its own). */
+function boundaries(lines: string[], block: Block, heads: number[]): [number, number][] {
+  const starts = heads.map((head, k) => {
+    if (k === 0) return block.at + 1;
+    let s = head;
+    while (s > heads[k - 1] + 1 && isBlankOrComment(lines[s - 1])) s--;
+    return s;
+  });
+  return starts.map((from, k) => [from, k + 1 < starts.length ? starts[k + 1] : block.end]);
+}
 
-  // Entries: a key at the first content line's indentation; deeper lines belong to the entry above.
-  const entries: { keyLine: number; name: string }[] = [];
-  let entryIndent = -1;
-  for (let i = tunnelsAt + 1; i < end; i++) {
+function piece(lines: string[], version: string, key: string, [from, to]: [number, number], extra: Omit<Piece, 'text' | 'lineMap' | 'lines'>): Piece {
+  const body = lines.slice(from, to);
+  // Inside the file, the piece gets the newline that ends its last line; its (empty) last line then
+  // stands for the start of the next original line, where value ranges end. At the end of the
+  // file, the text is kept as it is (with or without a final newline).
+  const inside = to < lines.length;
+  return {
+    text: `version: "${version}"\n${key}:\n${body.join('\n')}${inside ? '\n' : ''}`,
+    lineMap: [-1, -1, ...body.map((_, i) => from + i), ...(inside ? [to] : [])],
+    lines: [from, to],
+    ...extra,
+  };
+}
+
+/** Tunnel entries: a key at the first content line's indentation; deeper lines belong to the entry above. */
+function tunnelPieces(lines: string[], block: Block, version: string): Piece[] | null {
+  const heads: { line: number; name: string }[] = [];
+  let indentAt = -1;
+  for (let i = block.at + 1; i < block.end; i++) {
     const line = lines[i].replace(/\r$/, '');
     if (isBlankOrComment(line)) continue;
     const indent = indentOf(line);
-    if (entryIndent < 0) entryIndent = indent;
-    if (indent < entryIndent) return undefined;
-    if (indent > entryIndent) {
-      if (!entries.length) return undefined;
+    if (indentAt < 0) indentAt = indent;
+    if (indent < indentAt) return null;
+    if (indent > indentAt) {
+      if (!heads.length) return null;
       continue;
     }
     const key = KEY_LINE.exec(line.slice(indent));
-    if (!key) return undefined;
+    if (!key) return null;
     const name = unquote(key[1].trim());
-    if (entries.some((e) => e.name === name)) return undefined; // a duplicate key: the whole-file parser reports it
-    entries.push({ keyLine: i, name });
+    if (heads.some((e) => e.name === name)) return null; // a duplicate key: the whole-file parser reports it
+    heads.push({ line: i, name });
   }
-  if (!entries.length) return undefined; // `tunnels:` with no entries is null, not `{}`
-  // Each piece starts after the previous entry's last content line (comments above an entry are its own).
-  const starts = entries.map((e, k) => {
-    if (k === 0) return tunnelsAt + 1;
-    let s = e.keyLine;
-    while (s > entries[k - 1].keyLine + 1 && isBlankOrComment(lines[s - 1])) s--;
-    return s;
-  });
-  const tunnels: Piece[] = entries.map((e, k) => {
-    const from = starts[k];
-    const to = k + 1 < entries.length ? starts[k + 1] : end;
-    const body = lines.slice(from, to);
-    // Inside the file, the piece gets the newline that ends its last line; its (empty) last line then
-    // stands for the start of the next original line, where value ranges end. At the end of the
-    // file, the text is kept as it is (with or without a final newline).
-    const inside = to < lines.length;
-    return {
-      text: `version: "${version}"\ntunnels:\n${body.join('\n')}${inside ? '\n' : ''}`,
-      lineMap: [-1, -1, ...body.map((_, i) => from + i), ...(inside ? [to] : [])],
-      name: e.name,
-      lines: [from, to],
-    };
-  });
+  if (!heads.length) return null; // `tunnels:` with no entries is null, not `{}`
+  return boundaries(lines, block, heads.map((h) => h.line)).map((range, k) => piece(lines, version, 'tunnels', range, { kind: 'tunnel', name: heads[k].name }));
+}
 
+/** Endpoint items: `- ` at the first content line's indentation; deeper lines belong to the item above. */
+function endpointPieces(lines: string[], block: Block, version: string): Piece[] | null {
+  const heads: { line: number; name?: string }[] = [];
+  let dashAt = -1;
+  let keyCol = -1;
+  for (let i = block.at + 1; i < block.end; i++) {
+    const line = lines[i].replace(/\r$/, '');
+    if (isBlankOrComment(line)) continue;
+    const indent = indentOf(line);
+    if (dashAt < 0) dashAt = indent;
+    if (indent < dashAt) return null;
+    if (indent === dashAt) {
+      const dash = DASH_LINE.exec(line.slice(indent));
+      if (!dash) return null;
+      keyCol = indent + dash[0].length;
+      heads.push({ line: i });
+    } else if (!heads.length) {
+      return null;
+    }
+    // The item's `name:` (on the dash line or at the item's key column) names the piece.
+    const name = /^name[ \t]*:[ \t]*(.*?)[ \t]*(?:#.*)?$/.exec(line.slice(keyCol));
+    if (name && (indent === dashAt || indent === keyCol)) heads[heads.length - 1].name = unquote(name[1]);
+  }
+  if (!heads.length) return null; // `endpoints:` with no items is null, not `[]`
+  return boundaries(lines, block, heads.map((h) => h.line)).map((range, k) => piece(lines, version, 'endpoints', range, { kind: 'endpoint', name: heads[k].name, index: k }));
+}
+
+/** Cuts the text into header, tunnel and endpoint pieces, or undefined when it cannot be done safely. */
+export function splitConfig(text: string): Split | undefined {
+  if (/^\t/m.test(text) || ALIAS_OR_ANCHOR.test(text) || /^(---|\.\.\.)(\s|$)/m.test(text)) return undefined;
+  const lines = text.split('\n');
+  const version = versionOf(lines);
+  if (!version) return undefined;
+  const tunnelsBlock = blockOf(lines, 'tunnels', false);
+  const endpointsBlock = blockOf(lines, 'endpoints', true);
+  if (tunnelsBlock === null || endpointsBlock === null || (!tunnelsBlock && !endpointsBlock)) return undefined;
+  const tunnels = tunnelsBlock ? tunnelPieces(lines, tunnelsBlock, version) : [];
+  const endpoints = endpointsBlock ? endpointPieces(lines, endpointsBlock, version) : [];
+  if (!tunnels || !endpoints) return undefined;
+  // Name clashes are judged across pieces by the validator: leave those files to the whole-file path.
+  const names = [...tunnels, ...endpoints].map((p) => p.name).filter((n): n is string => n !== undefined);
+  if (new Set(names).size !== names.length) return undefined;
+
+  const inBlock = (i: number) => [tunnelsBlock, endpointsBlock].some((b) => b && i > b.at && i < b.end);
   const headerLines: string[] = [];
   const headerMap: number[] = [];
   for (let i = 0; i < lines.length; i++) {
-    if (i > tunnelsAt && i < end) continue;
-    const line = i === tunnelsAt ? lines[i].replace(/^tunnels:/, 'tunnels: {}') : lines[i];
+    if (inBlock(i)) continue;
+    let line = lines[i];
+    if (tunnelsBlock && i === tunnelsBlock.at) line = line.replace(/^tunnels:/, 'tunnels: {}');
+    if (endpointsBlock && i === endpointsBlock.at) line = line.replace(/^endpoints:/, 'endpoints: []');
     headerLines.push(line);
     headerMap.push(i);
   }
-  return { header: { text: headerLines.join('\n'), lineMap: headerMap }, tunnels, version };
+  return { header: { text: headerLines.join('\n'), lineMap: headerMap, kind: 'header' }, tunnels, endpoints, version };
 }
 
 function versionOf(lines: string[]): '2' | '3' | undefined {
   const found = lines.filter((l) => /^version[ \t]*:/.test(l));
   if (found.length !== 1) return undefined;
-  const m = /^version[ \t]*:[ \t]*(?:"([23])"|'([23])'|([23]))[ \t]*(#.*)?\r?$/.exec(found[0]);
+  // A comment needs a space before its `#` (`3#` is the string "3#").
+  const m = /^version[ \t]*:[ \t]*(?:"([23])"|'([23])'|([23]))(?:[ \t]+#.*)?[ \t]*\r?$/.exec(found[0]);
   return m ? ((m[1] ?? m[2] ?? m[3]) as '2' | '3') : undefined;
 }
 
@@ -174,7 +241,8 @@ function mapConfig(piece: Piece, problems: ConfigProblem[]): ConfigProblem[] {
     const line = piece.lineMap[p.line - 1];
     const endLine = piece.lineMap[p.endLine - 1] ?? piece.lineMap[piece.lineMap.length - 1];
     if (line === undefined || line < 0) continue; // on a synthetic line (`version`, `tunnels:`)
-    out.push({ ...p, line: line + 1, endLine: (endLine !== undefined && endLine >= 0 ? endLine : line) + 1 });
+    const message = piece.index !== undefined ? p.message.replace(/endpoints\[0\]/g, `endpoints[${piece.index}]`) : p.message;
+    out.push({ ...p, message, line: line + 1, endLine: (endLine !== undefined && endLine >= 0 ? endLine : line) + 1 });
   }
   return out;
 }
@@ -196,17 +264,16 @@ function mapSemantic(piece: Piece, parsed: ParsedText, problems: Problem[]): Inc
 export function composeValue(split: Split, cache: PieceCache): unknown {
   const value = cache.parse(split.header.text).parsed.value;
   if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
-  const tunnels: Record<string, unknown> = {};
-  for (const t of split.tunnels) {
-    const tv = (cache.parse(t.text).parsed.value as { tunnels?: Record<string, unknown> } | undefined)?.tunnels;
-    if (tv && typeof tv === 'object') Object.assign(tunnels, tv);
-  }
-  return { ...(value as Record<string, unknown>), tunnels };
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  const of = (p: Piece) => cache.parse(p.text).parsed.value as { tunnels?: Record<string, unknown>; endpoints?: unknown[] } | undefined;
+  if (split.tunnels.length) out.tunnels = Object.assign({}, ...split.tunnels.map((t) => of(t)?.tunnels ?? {}));
+  if (split.endpoints.length) out.endpoints = split.endpoints.flatMap((e) => of(e)?.endpoints ?? []);
+  return out;
 }
 
 /** Validates a split config piece by piece. */
 export function validateSplit(split: Split, cache: PieceCache): IncrementalResult {
-  const all = [split.header, ...split.tunnels].map((piece) => ({ piece, result: cache.check(piece.text, split.version) }));
+  const all = [split.header, ...split.tunnels, ...split.endpoints].map((piece) => ({ piece, result: cache.check(piece.text, split.version) }));
   const broken = all.some(({ result }) => result.checked.config.some((p) => SYNTAX.has(p.code)));
   const config = all.flatMap(({ piece, result }) => mapConfig(piece, broken ? result.checked.config.filter((p) => SYNTAX.has(p.code)) : result.checked.config));
   const semantic = broken ? [] : all.flatMap(({ piece, result }) => mapSemantic(piece, result.parsed, result.checked.semantic));

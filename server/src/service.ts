@@ -177,14 +177,14 @@ export class LanguageService {
   /** The pieces' trees (already parsed and cached) with offsets mapped into the whole text. */
   private pieceTrees(text: string, split: Split): TreeView[] {
     const starts = lineStartsOf(text);
-    return [split.header, ...split.tunnels].map((piece) => {
+    return [split.header, ...split.tunnels, ...split.endpoints].map((piece) => {
       const parsed = this.pieces.parse(piece.text).parsed;
       const toOffset = (o: number) => {
         const { line, col } = parsed.lineCounter.linePos(o);
         const original = piece.lineMap[line - 1];
         return original === undefined || original < 0 ? 0 : Math.min((starts[original] ?? text.length) + col - 1, text.length);
       };
-      return { root: parsed.doc.contents as TreeView['root'], toOffset };
+      return { root: parsed.doc.contents as TreeView['root'], toOffset, kind: piece.kind, index: piece.index };
     });
   }
 
@@ -219,11 +219,12 @@ export class LanguageService {
 
   /** The piece holding an original line, as a tree with offset maps both ways (hover without a whole-file parse). */
   private pieceAt(text: string, split: Split, line: number): PieceView {
-    const piece = split.tunnels.find((t) => t.lines && line >= t.lines[0] && line < t.lines[1]) ?? split.header;
+    const piece = [...split.tunnels, ...split.endpoints].find((t) => t.lines && line >= t.lines[0] && line < t.lines[1]) ?? split.header;
     const parsed = this.pieces.parse(piece.text).parsed;
     const starts = lineStartsOf(text);
     return {
       doc: parsed.doc,
+      endpointIndex: piece.index,
       fromOffset: (o) => {
         let l = starts.length - 1;
         while (l > 0 && starts[l] > o) l--;

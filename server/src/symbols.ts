@@ -94,18 +94,27 @@ export function documentSymbols(doc: TextDocument, a: Analysis, trees?: TreeView
     if (a.classification.kind === 'ngrok-config' && key === 'tunnels') {
       // Piecewise, the header holds `tunnels: {}` and the entries are in the tunnel trees. Either way
       // the block spans its key to the end of its last tunnel.
-      const children = trees ? trees.slice(1).flatMap((t) => tunnelSymbols({ doc, toOffset: t.toOffset }, get(t.root, 'tunnels'))) : tunnelSymbols(m, p.value);
+      const children = trees ? trees.filter((t) => t.kind === 'tunnel').flatMap((t) => tunnelSymbols({ doc, toOffset: t.toOffset }, get(t.root, 'tunnels'))) : tunnelSymbols(m, p.value);
       const own = sym(m, key, SymbolKind.Namespace, p.key, p.key, plural(children.length, 'tunnel'), children);
       if (children.length) own.range = { start: own.range.start, end: children[children.length - 1].range.end };
       return own;
     }
     if (a.classification.kind === 'ngrok-config' && key === 'endpoints' && isSeq(p.value)) {
-      const children = (p.value.items as PNode[]).map((ep, i) => {
+      // Piecewise, the header holds `endpoints: []` and each item is in its own tree.
+      const items: { ep: PNode; m: Mapper; index: number }[] = trees
+        ? trees.filter((t) => t.kind === 'endpoint').flatMap((t) => {
+            const seq = get(t.root, 'endpoints');
+            return isSeq(seq) ? (seq.items as PNode[]).map((ep) => ({ ep, m: { doc, toOffset: t.toOffset }, index: t.index ?? 0 })) : [];
+          })
+        : (p.value.items as PNode[]).map((ep, index) => ({ ep, m, index }));
+      const children = items.map(({ ep, m: em, index }) => {
         const url = text(get(ep, 'url'));
         const upstream = text(get(get(ep, 'upstream'), 'url'));
-        return sym(m, text(get(ep, 'name')) ?? `endpoint ${i + 1}`, SymbolKind.Module, ep, ep, [url, upstream && `→ ${upstream}`].filter(Boolean).join(' '), policySymbols(m, get(ep, 'traffic_policy')));
+        return sym(em, text(get(ep, 'name')) ?? `endpoint ${index + 1}`, SymbolKind.Module, ep, ep, [url, upstream && `→ ${upstream}`].filter(Boolean).join(' '), policySymbols(em, get(ep, 'traffic_policy')));
       });
-      return sym(m, key, SymbolKind.Namespace, p.key, p.value, plural(children.length, 'endpoint'), children);
+      const own = sym(m, key, SymbolKind.Namespace, p.key, p.key, plural(children.length, 'endpoint'), children);
+      if (children.length) own.range = { start: own.range.start, end: children[children.length - 1].range.end };
+      return own;
     }
     if (isMap(p.value)) {
       const children = pairsOf(p.value).map((c) => sym(m, scalarKey(c) ?? '', SymbolKind.Property, c.key, c.value, text(c.value)));
@@ -119,6 +128,10 @@ export function documentSymbols(doc: TextDocument, a: Analysis, trees?: TreeView
 export interface TreeView {
   root: PNode;
   toOffset: (offset: number) => number;
+  /** For pieces of a piecewise-validated config (see incremental.ts). */
+  kind?: 'header' | 'tunnel' | 'endpoint';
+  /** Endpoint pieces: the item's index in `endpoints`. */
+  index?: number;
 }
 
 export function endpointLenses(doc: TextDocument, a: Analysis, trees: TreeView[] = [{ root: a.parsed.doc.contents as PNode, toOffset: (o) => o }]): EndpointLensesResult {

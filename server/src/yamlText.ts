@@ -94,15 +94,23 @@ export function nodeAtOffset(doc: Document.Parsed, offset: number): OffsetHit | 
         const key = scalarKey(p);
         if (key === undefined) continue;
         if (within(p.key)) return { path: [...path, key], on: 'key', node: p.key, pair: p };
-        // Inside a collection but on none of its keys or values (whitespace, brackets): no hit.
-        if (within(p.value)) return walk(p.value, [...path, key]) ?? (isMap(p.value) || isSeq(p.value) ? undefined : { path: [...path, key], on: 'value', node: p.value, pair: p });
+        if (within(p.value)) {
+          const inner = walk(p.value, [...path, key]);
+          if (inner) return inner;
+          if (!isMap(p.value) && !isSeq(p.value)) return { path: [...path, key], on: 'value', node: p.value, pair: p };
+          // Inside a collection but on none of its keys or values (whitespace): no hit here, but the
+          // inclusive end may touch the next key, so keep looking.
+        }
       }
       return undefined;
     }
     if (isSeq(node)) {
       const items = node.items as (ParsedNode | null)[];
       for (let i = 0; i < items.length; i++) {
-        if (within(items[i])) return walk(items[i], [...path, i]) ?? (isMap(items[i]) || isSeq(items[i]) ? undefined : { path: [...path, i], on: 'value', node: items[i] });
+        if (!within(items[i])) continue;
+        const inner = walk(items[i], [...path, i]);
+        if (inner) return inner;
+        if (!isMap(items[i]) && !isSeq(items[i])) return { path: [...path, i], on: 'value', node: items[i] };
       }
       return undefined;
     }

@@ -43,14 +43,18 @@ describe('piecewise validation equals whole-file validation', () => {
     const split = configs.filter((c) => splitConfig(c.text));
     assert.ok(split.length >= 50, `only ${split.length} corpus files split`);
     assert.equal(splitConfig(generateConfig(300))?.tunnels.length, 300);
+    assert.equal(splitConfig(generateConfig(30, 'v3'))?.endpoints.length, 30);
+    assert.ok(configs.some((c) => (splitConfig(c.text)?.endpoints.length ?? 0) > 1), 'corpus v3 files with endpoints split too');
   });
 
-  it('on every corpus config', () => {
+  it('on every corpus config, and generated v2 and v3 files', () => {
     for (const c of configs) compare(c.text, c.file);
+    compare(generateConfig(40), 'generated v2');
+    compare(generateConfig(40, 'v3'), 'generated v3');
   });
 
   it('on random line edits of corpus configs and the generated file', () => {
-    const texts = [...configs.filter((c) => splitConfig(c.text)).map((c) => c.text), generateConfig(12)];
+    const texts = [...configs.filter((c) => splitConfig(c.text)).map((c) => c.text), generateConfig(12), generateConfig(12, 'v3')];
     // Edits that keep the file splittable often: retype a value, insert/delete a line or a char.
     const edit = fc.record({
       file: fc.nat(texts.length - 1),

@@ -24,8 +24,20 @@ const KEYSTROKES = arg('keystrokes', 200);
 const COMPLETIONS = arg('completions', 200);
 const TUNNELS = arg('tunnels', 300);
 
-/** A realistic v2 file: agent settings, comments, http and tcp tunnels with a few options each. */
-export function generateConfig(tunnels: number): string {
+/**
+ * A realistic config: v2 = agent settings, comments, http and tcp tunnels with a few options each;
+ * v3 = the same as `agent:` + `endpoints:` (the file the v2 one migrates to, roughly).
+ */
+export function generateConfig(tunnels: number, format: 'v2' | 'v3' = 'v2'): string {
+  if (format === 'v3') {
+    const lines = ['# generated for the language-server benchmark', 'version: "3"', 'agent:', '  authtoken: REDACTED_AUTHTOKEN', '  log_level: info', 'endpoints:'];
+    for (let i = 0; i < tunnels; i++) {
+      if (i % 10 === 0) lines.push(`  # group ${i / 10}`);
+      if (i % 3 === 2) lines.push(`  - name: db-${i}`, `    url: tcp://1.tcp.example.com:${20000 + i}`, '    upstream:', `      url: ${10000 + i}`);
+      else lines.push(`  - name: web-${i}`, `    url: https://app-${i}.example.com`, `    description: app ${i}`, '    upstream:', `      url: ${3000 + i}`, '      protocol: http1');
+    }
+    return lines.join('\n') + '\n';
+  }
   const lines = ['# generated for the language-server benchmark', 'version: "2"', 'authtoken: REDACTED_AUTHTOKEN', 'log_level: info', 'web_addr: 127.0.0.1:4040', 'tunnels:'];
   for (let i = 0; i < tunnels; i++) {
     if (i % 10 === 0) lines.push(`  # group ${i / 10}`);
