@@ -96,8 +96,11 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     const deadline = Date.now() + 30_000;
     while (!(await note.isVisible())) {
       if (Date.now() > deadline) throw new Error(`no "Burrow: URL → localhost:${port}" notification; shown: ${(await w.notificationTexts()).join(' | ')}`);
-      const expose = w.quickPickRows.filter({ hasText: /^\s*\S*\s*Expose\b/ }).first();
+      const expose = w.quickPickRows.filter({ has: w.page.locator('.label-name', { hasText: /(^|\s)Expose$/ }) }).first();
       if (await expose.isVisible()) await expose.click();
+      // A consent dialog (only when the port would leave the machine; the embedded edge is loopback).
+      const consent = w.page.locator('.monaco-dialog-box .monaco-button', { hasText: /^Expose$/ }).first();
+      if (await consent.isVisible()) await consent.click();
       await w.page.waitForTimeout(200);
     }
     const text = await note.innerText();
@@ -140,14 +143,10 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     const rowText = await requestRow.first().innerText();
     assert.match(rowText, /GET/);
     assert.match(rowText, /200/);
-    await w.screenshot(path.join(shots, 'vscode-tree.png'));
 
     // Selecting it shows it in the inspector view (a webview beside the tree).
     await requestRow.first().click();
-    const inspector = w.webview();
-    await inspector.locator('body', { hasText: '/e2e/hello' }).waitFor({ state: 'visible', timeout: 15_000 });
-    await inspector.locator('body', { hasText: /\b200\b/ }).waitFor({ state: 'visible', timeout: 10_000 });
-    await w.screenshot(path.join(shots, 'vscode-inspector.png'));
+    await w.waitForWebviewText(['/e2e/hello?from=test', /\b200\b/]);
 
     // Replay: the app gets the request again and the tree gains a row.
     await w.runCommand(/Burrow: Replay Request/);
@@ -155,6 +154,9 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     if (await choice.waitFor({ state: 'visible', timeout: 2000 }).then(() => true, () => false)) await choice.click();
     await eventually('the replay reaching the app', () => app!.hitsFor('/e2e/hello').length === 2, 15_000);
     await eventually('a second /e2e/hello row in the tree', async () => (await requestRow.count()) >= 2, 15_000);
+    // The inspector follows to the replay and shows its response once it completes.
+    await w.waitForWebviewText([/replay of/i, /\b200\b/], 10_000);
+    await w.cleanScreenshot(path.join(shots, 'vscode-inspector.png'));
   });
 
   it('(b) Protect with Basic Auth: 401 without credentials, 200 with them', async function () {
@@ -186,16 +188,25 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     const [, user, password] = credentials;
     const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
+    // The agent the extension started says where the tunnel is now (and whether its URL survived).
+    const api = await server!.agentApi();
+    const tunnels = (await (await fetch(`${api}/api/tunnels`)).json()) as { tunnels: { name: string; public_url: string; config: { addr: string } }[] };
+    const protectedTunnel = tunnels.tunnels.find((t) => new URL(t.config.addr).port === String(app!.port) && t.name !== 'lens-e2e');
+    assert.ok(protectedTunnel, `the exposed tunnel in GET /api/tunnels: ${JSON.stringify(tunnels)}`);
+    const current = protectedTunnel.public_url.replace(/\/$/, '');
+
     const before = app!.hitsFor('/e2e/private').length;
-    const denied = await tunnelGet(url, '/e2e/private');
+    const denied = await tunnelGet(current, '/e2e/private');
     assert.equal(denied.status, 401);
     assert.match(String(denied.headers['www-authenticate']), /^Basic /i);
-    assert.equal((await tunnelGet(url, '/e2e/private', { authorization: basic(user!, `${password}x`) })).status, 401, 'a wrong password is refused');
+    assert.equal((await tunnelGet(current, '/e2e/private', { authorization: basic(user!, `${password}x`) })).status, 401, 'a wrong password is refused');
     assert.equal(app!.hitsFor('/e2e/private').length, before, 'refused requests never reach the app');
-    const allowed = await tunnelGet(url, '/e2e/private', { authorization: basic(user!, password!) });
+    const allowed = await tunnelGet(current, '/e2e/private', { authorization: basic(user!, password!) });
     assert.equal(allowed.status, 200);
     assert.equal(allowed.headers['x-served-by'], 'burrow-e2e-app');
     assert.equal(app!.hitsFor('/e2e/private').length, before + 1);
+    // Protection is applied live to the same tunnel: whoever has the URL keeps it.
+    assert.equal(current, url, 'protecting a tunnel keeps its public URL');
   });
 
   it('(c) ngrok.yml with a mistake: the Problems panel shows it and the quick fix clears it', async function () {
@@ -211,8 +222,9 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     await problem.dblclick();
     await w.page.locator('.monaco-editor.focused').waitFor({ state: 'visible', timeout: 5000 });
     await w.page.keyboard.press('Control+.');
-    assert.match(await w.chooseAction(/domain/), /hostname.*domain/);
-    await w.page.keyboard.press('Control+S');
+    assert.match(await w.chooseAction(/hostname.*domain/), /hostname.*domain/);
+    await w.page.locator('.monaco-editor .view-line', { hasText: 'domain: lens-e2e.localhost' }).waitFor({ state: 'visible', timeout: 5000 });
+    await w.runCommand(/^File: Save$/);
 
     const file = path.join(workspace, 'ngrok.yml');
     await eventually('the fix saved to disk', () => /^\s+domain: lens-e2e\.localhost$/m.test(fs.readFileSync(file, 'utf8')), 10_000);
@@ -238,6 +250,11 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     assert.equal(answer.status, 200);
     assert.equal(answer.headers['x-served-by'], 'burrow-e2e-app');
     assert.equal(app!.hitsFor('/e2e/lens').length, 1);
+    // The lens itself turns into the tunnel's status with its URL.
+    await w.page.locator('.monaco-editor .codelens-decoration a').filter({ hasText: tunnel.public_url }).first().waitFor({ state: 'visible', timeout: 10_000 });
+    await w.runCommand(/View: Show Burrow/);
+    await w.treeRows('Tunnels').filter({ hasText: '/e2e/lens' }).first().waitFor({ state: 'visible', timeout: 10_000 });
+    await w.cleanScreenshot(path.join(shots, 'vscode-tree.png'));
   });
 
   it('(e) the walkthrough opens (screenshot for the README)', async function () {
@@ -246,6 +263,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     await w.pick(/Burrow/);
     const page = w.page.locator('.gettingStartedContainer');
     await page.locator('text=/Expose your first port/i').first().waitFor({ state: 'visible', timeout: 15_000 });
-    await w.screenshot(path.join(shots, 'vscode-walkthrough.png'));
+    await w.runCommand(/View: Hide Panel/).catch(() => undefined); // the Problems panel from (c), for a tidy picture
+    await w.cleanScreenshot(path.join(shots, 'vscode-walkthrough.png'));
   });
 });

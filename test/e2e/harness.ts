@@ -6,7 +6,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type FrameLocator, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Frame, type Locator, type Page } from 'playwright-core';
 import { killAll, findDescendant, listeningPorts } from './processes';
 
 export const REPO = path.resolve(__dirname, '../..');
@@ -119,12 +119,16 @@ export class CodeServer {
       'window.restoreWindows': 'none',
       'chat.commandCenter.enabled': false,
       // VS Code's own port forwarding would announce every port the agent opens; keep it quiet.
+      'remote.autoForwardPorts': false,
       'remote.autoForwardPortsAction': 'silent',
       // Our own agent on a free port, never attaching to one a developer has running on :4040.
       'burrow.webAddr': '127.0.0.1:0',
       ...this.opts.settings,
     };
     fs.writeFileSync(path.join(user, 'settings.json'), JSON.stringify(settings, null, 2));
+    // Machine-scoped settings (port forwarding among them) are read from the server's Machine folder.
+    fs.mkdirSync(path.join(this.userDataDir, 'Machine'), { recursive: true });
+    fs.writeFileSync(path.join(this.userDataDir, 'Machine', 'settings.json'), JSON.stringify(settings, null, 2));
     const child = spawn(CODE_SERVER, [
       ...this.args(), '--auth', 'none', '--bind-addr', '127.0.0.1:0', '--disable-telemetry', '--disable-update-check',
       '--disable-workspace-trust', '--disable-getting-started-override', '--ignore-last-opened', this.opts.workspace,
@@ -254,7 +258,8 @@ export class Workbench {
    * scanned the extension, and the palette keeps the list it had when it opened.
    */
   async runCommand(title: string | RegExp, timeoutMs = 10_000): Promise<void> {
-    const text = (typeof title === 'string' ? title : title.source.replace(/\\/g, '')).replace(/[.…]+$/, '');
+    // What a user would type: the title without regex syntax and without a trailing ellipsis.
+    const text = (typeof title === 'string' ? title : title.source.replace(/\\/g, '').replace(/^\^|\$$/g, '')).replace(/[.…]+$/, '');
     const row = this.quickPickRows.filter({ has: this.page.locator('.label-name', { hasText: title }) }).first();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -367,9 +372,26 @@ export class Workbench {
     return this.pane(title).locator('.monaco-list-row');
   }
 
-  /** The content frame of a webview (the view or panel whose outer iframe is visible). */
-  webview(): FrameLocator {
-    return this.page.frameLocator('iframe.webview.ready:visible').first().frameLocator('iframe#active-frame, iframe[title]').first();
+  /**
+   * Waits until some webview's document shows every one of `texts`; returns that frame. Webviews
+   * are nested iframes on another origin whose markup changes between VS Code versions, so we
+   * look through every frame of the page instead of naming the iframes.
+   */
+  async waitForWebviewText(texts: (string | RegExp)[], timeoutMs = 15_000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    let seen: string[] = [];
+    for (;;) {
+      seen = [];
+      for (const frame of this.page.frames()) {
+        if (frame === this.page.mainFrame()) continue;
+        const text = await frame.evaluate(() => document.body?.innerText ?? '').catch(() => '');
+        if (!text.trim()) continue;
+        seen.push(text.slice(0, 200).replace(/\s+/g, ' '));
+        if (texts.every((t) => (typeof t === 'string' ? text.includes(t) : t.test(text)))) return frame;
+      }
+      if (Date.now() > deadline) throw new Error(`no webview shows ${texts.map(String).join(' and ')}; webviews show: ${seen.join(' | ') || '(nothing)'}`);
+      await this.page.waitForTimeout(250);
+    }
   }
 
   /** Opens a workspace file through Quick Open (Ctrl+P). */
@@ -386,6 +408,19 @@ export class Workbench {
   async screenshot(file: string): Promise<void> {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     await this.page.screenshot({ path: file });
+  }
+
+  /** A screenshot for the README: toasts cleared first, so only the subject shows. */
+  async cleanScreenshot(file: string): Promise<void> {
+    await this.clearNotifications();
+    await this.dismiss();
+    await this.page.mouse.move(0, 0);
+    await this.notificationToasts.first().waitFor({ state: 'hidden', timeout: 3000 }).catch(() => undefined);
+    await this.screenshot(file);
+  }
+
+  get notificationToasts(): Locator {
+    return this.page.locator('.notifications-toasts .notification-toast');
   }
 }
 
