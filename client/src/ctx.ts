@@ -42,6 +42,7 @@ export class Ctx implements vscode.Disposable {
   private connecting: Promise<AgentApi> | undefined;
   private stopping = false;
   private changeTimer: NodeJS.Timeout | undefined;
+  private metricsTimer: NodeJS.Timeout | undefined;
   private restarts: number[] = [];
   mode: AgentMode = 'stopped';
   lastError: string | undefined;
@@ -229,8 +230,13 @@ export class Ctx implements vscode.Disposable {
   /** The definition to restart `name` with: what this window sent, or rebuilt from the API. */
   definitionOf(name: string): { def: TunnelDefinition; lost: string[] } {
     const known = this.definitions.get(name);
-    if (known) return { def: { ...known }, lost: [] };
     const t = this.state.tunnels.get(name);
+    if (known) {
+      const def = { ...known };
+      // A random name was picked at bind time: ask for the same one again so the URL survives.
+      if (def.proto !== 'tcp' && !def.domain && !def.subdomain && t?.public_url) def.domain = new URL(t.public_url).hostname;
+      return { def, lost: [] };
+    }
     if (!t) throw new Error(`tunnel "${name}" is not running`);
     return definitionFromTunnel(t);
   }
@@ -250,6 +256,31 @@ export class Ctx implements vscode.Disposable {
       throw err;
     }
     this.definitions.set(name, def);
+  }
+
+  /**
+   * Connection counts are not pushed by the event stream: while the tree is visible, read them from
+   * GET /api/tunnels every 2 s (only for tunnels the stream already knows, so a stale answer never
+   * brings back a stopped tunnel).
+   */
+  setLiveMetrics(on: boolean): void {
+    clearInterval(this.metricsTimer);
+    this.metricsTimer = undefined;
+    if (!on) return;
+    this.metricsTimer = setInterval(() => {
+      const api = this.currentApi;
+      if (!api || this.state.tunnels.size === 0) return;
+      api.tunnels().then((list) => {
+        let changed = false;
+        for (const t of list) {
+          const known = this.state.tunnels.get(t.name);
+          if (!known || JSON.stringify(known.metrics) === JSON.stringify(t.metrics)) continue;
+          known.metrics = t.metrics;
+          changed = true;
+        }
+        if (changed) this.fireChanged();
+      }, () => undefined);
+    }, 2000);
   }
 
   /** Redraw the views (e.g. after "Show more…"). */
@@ -296,6 +327,7 @@ export class Ctx implements vscode.Disposable {
 
   async dispose(): Promise<void> {
     clearTimeout(this.changeTimer);
+    clearInterval(this.metricsTimer);
     const own = this.own;
     // Only a detached agent (started with keepRunning on) outlives the window; a piped one would lose its stdout.
     if (own && this.settings.keepRunning && own.child.stdout === null) {

@@ -6,35 +6,11 @@ import type { TunnelJson } from './agent/api';
 import { codespaceUrl, portOfUrl, publishPort } from './codespaces';
 import type { Ctx } from './ctx';
 import { checkBasicAuth, generatePassword, type TunnelDefinition } from './model/definitions';
-import { listListeningPorts, type ListeningPort } from './ports';
+import { listListeningPorts, portFromArg, validateUpstream, type ListeningPort } from './ports';
 
 const CONSENT_KEY = 'burrow.exposeConsent';
 
 type PortItem = vscode.QuickPickItem & { port?: number; other?: boolean };
-
-/** A target from the Ports view's context menu (its row object) or a plain port number. */
-export function portFromArg(arg: unknown): number | undefined {
-  if (typeof arg === 'number' && Number.isInteger(arg)) return arg;
-  if (arg && typeof arg === 'object') {
-    const o = arg as Record<string, unknown>;
-    for (const key of ['port', 'remotePort', 'localPort']) if (typeof o[key] === 'number') return o[key] as number;
-    const addr = o.localAddress ?? o.remoteAddress;
-    if (typeof addr === 'string') {
-      const m = /:(\d+)$/.exec(addr);
-      if (m) return Number(m[1]);
-    }
-  }
-  return undefined;
-}
-
-/** Accepts `3000`, `host:port`, `http(s)://…`, `file:///abs`. */
-export function validateUpstream(text: string): string | undefined {
-  const t = text.trim();
-  if (/^\d{1,5}$/.test(t)) return Number(t) >= 1 && Number(t) <= 65535 ? undefined : 'a port is 1 to 65535';
-  if (/^[\w.-]+:\d{1,5}$/.test(t) || /^\[[0-9a-f:]+\]:\d{1,5}$/i.test(t)) return undefined;
-  if (/^(https?|file):\/\/\S+$/.test(t)) return undefined;
-  return 'give a port (3000), host:port, http(s)://host:port or file:///path';
-}
 
 async function pickPort(ctx: Ctx): Promise<string | undefined> {
   const qp = vscode.window.createQuickPick<PortItem>();
@@ -53,7 +29,9 @@ async function pickPort(ctx: Ctx): Promise<string | undefined> {
   const edgePort = portOfUrl(ctx.state.status?.edge_url?.replace(/^ws/, 'http') ?? '');
   if (edgePort) own.add(edgePort);
   const exposed = new Map([...ctx.state.tunnels.values()].map((t) => [portOfUrl(t.config.addr), t.name]));
-  const items: PortItem[] = ports.filter((p) => !own.has(p.port)).map((p) => ({
+  // App-like ports first; ephemeral ones (32768+, usually tools' own sockets) after them.
+  const ordered = ports.filter((p) => !own.has(p.port)).sort((a, b) => Number(a.port >= 32768) - Number(b.port >= 32768) || a.port - b.port);
+  const items: PortItem[] = ordered.map((p) => ({
     label: `$(plug) ${p.port}`,
     description: [p.address, p.process].filter(Boolean).join(' · '),
     detail: exposed.has(p.port) ? `already exposed as ${exposed.get(p.port)}` : undefined,
@@ -95,7 +73,7 @@ async function pickOptions(ctx: Ctx, upstream: string): Promise<ExposeOptions | 
   const opts: ExposeOptions = { name, domain: ctx.settings.defaultDomain, oauth: false };
   for (;;) {
     const items: (vscode.QuickPickItem & { key: string })[] = [
-      { key: 'expose', label: '$(rocket) Expose', description: `localhost:${upstream.replace(/^\w+:\/\//, '')}${opts.basicAuth ? ' · basic auth' : ''}${opts.oauth ? ' · OAuth' : ''}` },
+      { key: 'expose', label: '$(rocket) Expose', description: `→ localhost:${upstream.replace(/^\w+:\/\//, '')}${opts.basicAuth ? ' · basic auth' : ''}${opts.oauth ? ' · OAuth' : ''}` },
       { key: 'name', label: '$(tag) Name', description: opts.name },
       { key: 'domain', label: '$(globe) Domain', description: opts.domain || 'random' },
       { key: 'basic', label: '$(lock) Basic auth', description: opts.basicAuth ? `on (${opts.basicAuth.username})` : 'off' },

@@ -37,6 +37,7 @@ export function activate(context: vscode.ExtensionContext): BurrowApi {
     ...registerCommands({ ctx: c, inspector }),
     // The tree is live while it is visible: connect (attach or start) when it is shown.
     treeView.onDidChangeVisibility((e) => {
+      c.setLiveMetrics(e.visible);
       if (e.visible) c.ensureAgent().catch((err: Error) => c.output.error(err.message));
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
@@ -49,7 +50,9 @@ export function activate(context: vscode.ExtensionContext): BurrowApi {
   // After activation returns: start the language server once a served document is open.
   setTimeout(() => {
     languageClient?.startWhenNeeded();
-    if (treeView.visible) c.ensureAgent().catch((err: Error) => c.output.error(err.message));
+    if (!treeView.visible) return;
+    c.setLiveMetrics(true);
+    c.ensureAgent().catch((err: Error) => c.output.error(err.message));
   }, 0);
   return {
     agentUrl: () => c.api?.base,

@@ -116,3 +116,27 @@ export async function listListeningPorts(platform: NodeJS.Platform = process.pla
   if (lsof) return uniquePorts(parseLsof(lsof));
   return uniquePorts(parseNetstat(await run('netstat', ['-an', '-p', 'tcp'], timeoutMs)));
 }
+
+/** A target from the Ports view's context menu (its row object) or a plain port number. */
+export function portFromArg(arg: unknown): number | undefined {
+  if (typeof arg === 'number' && Number.isInteger(arg)) return arg;
+  if (arg && typeof arg === 'object') {
+    const o = arg as Record<string, unknown>;
+    for (const key of ['port', 'remotePort', 'localPort']) if (typeof o[key] === 'number') return o[key] as number;
+    const addr = o.localAddress ?? o.remoteAddress;
+    if (typeof addr === 'string') {
+      const m = /:(\d+)$/.exec(addr);
+      if (m) return Number(m[1]);
+    }
+  }
+  return undefined;
+}
+
+/** Accepts `3000`, `host:port`, `http(s)://…`, `file:///abs`. */
+export function validateUpstream(text: string): string | undefined {
+  const t = text.trim();
+  if (/^\d{1,5}$/.test(t)) return Number(t) >= 1 && Number(t) <= 65535 ? undefined : 'a port is 1 to 65535';
+  if (/^[\w.-]+:\d{1,5}$/.test(t) || /^\[[0-9a-f:]+\]:\d{1,5}$/i.test(t)) return undefined;
+  if (/^(https?|file):\/\/\S+$/.test(t)) return undefined;
+  return 'give a port (3000), host:port, http(s)://host:port or file:///path';
+}

@@ -136,6 +136,17 @@ describe('client agent: a real agent process', function () {
     assert.equal(state.tunnels.size, 0, 'the new snapshot replaced the old state');
   });
 
+  it('keepRunning: a detached agent logs to a file and outlives its parent\'s pipes', async () => {
+    const log = path.join(dir, 'agent.log');
+    const agent = await startAgent({ nodePath: process.execPath, script: SCRIPT, webAddr: '127.0.0.1:0', configFile: writeAgentConfig(dir, {}), detachedLogFile: log });
+    running.push(agent);
+    assert.equal(agent.child.stdout, null, 'no pipe to break when the window goes');
+    assert.match(fs.readFileSync(log, 'utf8'), /"starting web service"/);
+    assert.equal((await new AgentApi(agent.url).status()).agent_version.length > 0, true);
+    await agent.stop();
+    assert.equal(await probeAgent(agent.url, 500), undefined);
+  });
+
   it('reports why the agent could not start', async () => {
     await assert.rejects(
       startAgent({ nodePath: process.execPath, script: SCRIPT, webAddr: 'not-an-address', configFile: writeAgentConfig(dir, {}) }),

@@ -2,7 +2,7 @@
 // against sockets this test opens.
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { listListeningPorts, parseLsof, parseNetstat, parseProcNetTcp, uniquePorts } from '../../client/src/ports';
+import { listListeningPorts, parseLsof, parseNetstat, parseProcNetTcp, portFromArg, uniquePorts, validateUpstream } from '../../client/src/ports';
 
 // Captured from a Linux machine (/proc/net/tcp, /proc/net/tcp6), trimmed to the columns that matter.
 const PROC_TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -98,5 +98,21 @@ describe('client ports: this machine', () => {
     await new Promise((r) => closing.close(r));
     const after = await listListeningPorts();
     assert.ok(!after.some((p) => p.port === v4), 'a closed port must disappear');
+  });
+});
+
+describe('client ports: targets', () => {
+  it('takes a port from a number or a Ports view row', () => {
+    assert.equal(portFromArg(3000), 3000);
+    assert.equal(portFromArg({ remoteHost: 'localhost', remotePort: 5173, localAddress: 'localhost:5173' }), 5173);
+    assert.equal(portFromArg({ localAddress: '127.0.0.1:8080' }), 8080);
+    assert.equal(portFromArg({ label: 'x' }), undefined);
+    assert.equal(portFromArg(undefined), undefined);
+  });
+
+  it('validates what "Other…" accepts', () => {
+    for (const ok of ['3000', 'localhost:8080', '[::1]:9000', 'https://localhost:8443', 'file:///srv/www']) assert.equal(validateUpstream(ok), undefined, ok);
+    assert.match(validateUpstream('70000')!, /1 to 65535/);
+    assert.match(validateUpstream('not a port')!, /give a port/);
   });
 });

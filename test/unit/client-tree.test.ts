@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { CaptureJson, TunnelJson } from '../../client/src/agent/api';
 import { checkBasicAuth, definitionFromTunnel, generatePassword, protectionOf, withProtection, type TunnelDefinition } from '../../client/src/model/definitions';
 import { AgentState } from '../../client/src/model/state';
+import { PROVIDER_GUIDES, parseAllowList } from '../../client/src/oauthProviders';
 import { buildTree, formatDuration, type TreeNode } from '../../client/src/model/tree';
 
 const zero = { count: 0, gauge: 0, rate1: 0, rate5: 0, rate15: 0, p50: 0, p90: 0, p95: 0, p99: 0 };
@@ -162,5 +163,19 @@ describe('client tree: definitions for restart and protection', () => {
     assert.equal(protectionOf(t.definition), 'basic-auth');
     assert.equal(protectionOf({ name: 'x', proto: 'http', upstream: '1', edge: { trafficPolicy: { on_http_request: [{ actions: [{ type: 'oauth' }] }] } } }), 'oauth');
     assert.equal(protectionOf({ name: 'x', proto: 'http', upstream: '1' }), undefined);
+  });
+});
+
+describe('client tree: OAuth setup helpers', () => {
+  it('splits an allow list into emails and domains', () => {
+    assert.deepEqual(parseAllowList(' Ann@Example.com, @example.org example.net;bob@x.io ann@example.com'), {
+      emails: ['ann@example.com', 'bob@x.io'], domains: ['example.org', 'example.net'],
+    });
+    assert.deepEqual(parseAllowList(''), { emails: [], domains: [] });
+  });
+
+  it('has a console page for every provider the OAuth module supports', () => {
+    assert.deepEqual(PROVIDER_GUIDES.map((g) => g.id).sort(), ['amazon', 'facebook', 'github', 'gitlab', 'google', 'linkedin', 'microsoft', 'twitch']);
+    for (const g of PROVIDER_GUIDES) assert.match(g.consoleUrl, /^https:\/\//);
   });
 });
