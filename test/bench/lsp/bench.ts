@@ -9,6 +9,7 @@
 //
 // Options: --keystrokes N (default 200), --completions N (default 200), --tunnels N (default 300).
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -67,8 +68,9 @@ const fmt = (n: number) => n.toFixed(2).padStart(8);
 /** The line/character of the `addr:` value of tunnel `i`, and of a fresh key line inside it. */
 function positions(text: string, i: number): { addr: Position; newKey: Position } {
   const lines = text.split('\n');
-  const header = lines.findIndex((l) => l === `  web-${i}:` || l === `  db-${i}:`);
-  const addrLine = lines.findIndex((l, n) => n > header && l.startsWith('    addr: '));
+  // v2 `  web-7:` … `    addr: 3007`; v3 `  - name: web-7` … `      url: 3007`.
+  const header = lines.findIndex((l) => l === `  web-${i}:` || l === `  db-${i}:` || l === `  - name: web-${i}` || l === `  - name: db-${i}`);
+  const addrLine = lines.findIndex((l, n) => n > header && (l.startsWith('    addr: ') || l.startsWith('      url: ')));
   return { addr: { line: addrLine, character: lines[addrLine].length }, newKey: { line: header + 1, character: 4 } };
 }
 
@@ -91,7 +93,7 @@ function completionCase(base: string, k: number, tunnels: number): { text: strin
   return { text: lines.join('\n'), pos: { line: newKey.line, character: 4 + partial.length } };
 }
 
-async function yamlLanguageService(): Promise<{
+async function yamlLanguageService(format: 'v2' | 'v3'): Promise<{
   validate: (doc: TextDocument) => Promise<number>;
   complete: (doc: TextDocument, pos: Position) => Promise<number>;
 }> {
@@ -110,7 +112,7 @@ async function yamlLanguageService(): Promise<{
     validate: true,
     completion: true,
     hover: true,
-    schemas: [{ uri: 'https://burrow.localhost/schemas/ngrok-v2.schema.json', fileMatch: ['*.yml'], priority: 3 }],
+    schemas: [{ uri: `https://burrow.localhost/schemas/ngrok-${format}.schema.json`, fileMatch: ['*.yml'], priority: 3 }],
   });
   return {
     validate: async (doc) => (await ls.doValidation(doc, false)).length,
@@ -118,23 +120,22 @@ async function yamlLanguageService(): Promise<{
   };
 }
 
-async function main(): Promise<void> {
-  const base = generateConfig(TUNNELS);
-  const uri = 'file:///bench/ngrok.yml';
-  console.log(`language-server benchmark: ${TUNNELS} tunnels (${base.split('\n').length} lines, ${(base.length / 1024).toFixed(0)} KiB), ${KEYSTROKES} keystrokes, ${COMPLETIONS} completions\n`);
-
+/** One format: in-process revalidation and completion, Burrow vs yaml-language-server. */
+async function inProcess(format: 'v2' | 'v3'): Promise<void> {
+  const base = generateConfig(TUNNELS, format);
+  const uri = `file:///bench/${format}/ngrok.yml`;
+  console.log(`\n${format}: ${TUNNELS} ${format === 'v2' ? 'tunnels' : 'endpoints'} (${base.split('\n').length} lines, ${(base.length / 1024).toFixed(0)} KiB), ${KEYSTROKES} keystrokes, ${COMPLETIONS} completions`);
   const burrow = new LanguageService();
-  const yls = await yamlLanguageService();
+  const yls = await yamlLanguageService(format);
 
-  // Warm up both (schema compilation, JIT) and check they agree the file is clean.
-  const warm = TextDocument.create(uri, 'ngrok-yaml', 0, base);
-  const burrowErrors = burrow.diagnostics(warm).filter((d) => d.severity === 1).length;
+  // Warm up both (schema compilation, JIT) and check both see a clean file.
+  const burrowErrors = burrow.diagnostics(TextDocument.create(uri, 'ngrok-yaml', 0, base)).filter((d) => d.severity === 1).length;
   const ylsCount = await yls.validate(TextDocument.create(uri, 'yaml', 0, base));
   for (let i = 0; i < 20; i++) {
     burrow.diagnostics(TextDocument.create(uri, 'ngrok-yaml', 1000 + i, keystroke(base, i, TUNNELS).text));
     await yls.validate(TextDocument.create(uri, 'yaml', 1000 + i, keystroke(base, i, TUNNELS).text));
   }
-  console.log(`sanity: burrow reports ${burrowErrors} errors, yaml-language-server ${ylsCount} diagnostics on the generated file`);
+  console.log(`sanity: burrow reports ${burrowErrors} errors, yaml-language-server ${ylsCount} diagnostics (deprecation warnings included)`);
 
   const texts = Array.from({ length: KEYSTROKES }, (_, k) => keystroke(base, k, TUNNELS).text);
   const ours: number[] = [];
@@ -169,13 +170,21 @@ async function main(): Promise<void> {
     ['revalidate after a keystroke (ms)', stats(ours), stats(theirs)],
     ['completion after a keystroke (ms)', stats(oursC), stats(theirsC)],
   ];
-  console.log('\nin-process, same documents                 burrow p50 / p95      yaml-ls p50 / p95     ratio (p95)');
+  console.log('in-process, same documents                 burrow p50 / p95      yaml-ls p50 / p95     ratio (p95)');
   for (const [name, a, b] of rows) {
     console.log(`${name.padEnd(40)} ${fmt(a.p50)} / ${fmt(a.p95)}   ${fmt(b.p50)} / ${fmt(b.p95)}   ${(b.p95 / a.p95).toFixed(1).padStart(6)}× faster`);
   }
   console.log(`(completion items per request: burrow ${(oursItems / COMPLETIONS).toFixed(1)}, yaml-language-server ${(theirsItems / COMPLETIONS).toFixed(1)})`);
+}
+
+async function main(): Promise<void> {
+  console.log(`language-server benchmark: Burrow vs yaml-language-server with our schemas (node ${process.version}, ${process.platform}/${process.arch}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+  await inProcess('v2');
+  await inProcess('v3');
 
   // End to end over stdio, Burrow only (yaml-language-server's 200 ms debounce is not configurable).
+  const base = generateConfig(TUNNELS);
+  const uri = 'file:///bench/stdio/ngrok.yml';
   const client = await LspClient.start({ validationDelayMs: 0 });
   try {
     await client.open(uri, base);
@@ -197,11 +206,10 @@ async function main(): Promise<void> {
     }
     const a = stats(e2e);
     const c = stats(e2eC);
-    console.log(`\nburrow over stdio (dist/server.js, debounce 0): keystroke → diagnostics p50 ${a.p50.toFixed(2)} ms, p95 ${a.p95.toFixed(2)} ms; completion round trip p50 ${c.p50.toFixed(2)} ms, p95 ${c.p95.toFixed(2)} ms`);
+    console.log(`\nburrow over stdio (dist/server.js, debounce 0, v2): keystroke → diagnostics p50 ${a.p50.toFixed(2)} ms, p95 ${a.p95.toFixed(2)} ms; completion round trip p50 ${c.p50.toFixed(2)} ms, p95 ${c.p95.toFixed(2)} ms`);
   } finally {
     await client.stop();
   }
-  console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}`);
 }
 
 if (require.main === module) main().catch((err) => {
