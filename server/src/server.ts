@@ -72,8 +72,8 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     }
   });
 
-  async function refreshSettings(): Promise<void> {
-    let settings: LanguageServerSettings | undefined;
+  async function refreshSettings(pushed?: LanguageServerSettings): Promise<void> {
+    let settings: LanguageServerSettings | undefined = pushed;
     if (canPullConfiguration) {
       try {
         settings = (await connection.workspace.getConfiguration(SETTINGS_SECTION)) as LanguageServerSettings | undefined;
@@ -127,7 +127,11 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
   });
 
-  connection.onDidChangeConfiguration(() => void refreshSettings());
+  // Clients that cannot be asked (`workspace/configuration`) push the settings with the notification.
+  connection.onDidChangeConfiguration((params) => {
+    const pushed = (params.settings as { burrow?: { languageServer?: LanguageServerSettings } } | undefined)?.burrow?.languageServer;
+    void refreshSettings(pushed);
+  });
 
   const withDoc = <T>(uri: string, empty: T, f: (doc: TextDocument) => T): T => {
     const doc = documents.get(uri);

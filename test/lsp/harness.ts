@@ -73,13 +73,14 @@ export class LspClient {
     this.connection.listen();
   }
 
-  static async start(initializationOptions: Record<string, unknown> = { validationDelayMs: 0 }, env: NodeJS.ProcessEnv = {}): Promise<LspClient> {
+  /** `pullConfiguration: false` plays a client without `workspace/configuration` (settings are pushed). */
+  static async start(initializationOptions: Record<string, unknown> = { validationDelayMs: 0 }, env: NodeJS.ProcessEnv = {}, pullConfiguration = true): Promise<LspClient> {
     const client = new LspClient(env);
     client.initializeResult = await client.connection.sendRequest('initialize', {
       // null, not our pid: a number would start the server's parent-process watchdog.
       processId: null,
       rootUri: null,
-      capabilities: { workspace: { configuration: true }, textDocument: { publishDiagnostics: { versionSupport: true } } },
+      capabilities: { workspace: { configuration: pullConfiguration }, textDocument: { publishDiagnostics: { versionSupport: true } } },
       initializationOptions,
     });
     await client.connection.sendNotification('initialized', {});

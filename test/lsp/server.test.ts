@@ -153,6 +153,22 @@ describe('language server over stdio (dist/server.js)', function () {
   });
 });
 
+describe('settings pushed by a client without workspace/configuration', function () {
+  it('takes them from workspace/didChangeConfiguration', async () => {
+    const client = await LspClient.start({ validationDelayMs: 0 }, {}, false);
+    try {
+      const uri = 'file:///work/push/deploy/tunnels.yaml';
+      const text = 'version: "2"\ntunnels:\n  web:\n    proto: http\n    adr: 80\n';
+      assert.deepEqual(await client.open(uri, text, { languageId: 'yaml' }), []);
+      const next = client.nextDiagnostics(uri);
+      await client.configure({ associations: { 'deploy/*.yaml': 'ngrok-config' } });
+      assert.ok((await next).diagnostics.some((d) => d.code === 'BURROW_CONFIG_UNKNOWN_KEY'));
+    } finally {
+      await client.stop();
+    }
+  });
+});
+
 describe('edge JSON', function () {
   it('is recognised but not validated until a schemas/edge-*.schema.json exists; then it is', async () => {
     const uri = 'file:///work/edge/shop-edge.json';
