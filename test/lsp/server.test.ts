@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fork } from 'node:child_process';
+import { IPCMessageReader, IPCMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node';
 import { LspClient, REPO, SERVER_BUNDLE, posOf, underlined } from './harness';
 
 describe('language server over stdio (dist/server.js)', function () {
@@ -150,6 +152,30 @@ describe('language server over stdio (dist/server.js)', function () {
     assert.ok(bad, JSON.stringify(diags));
     assert.equal(underlined(text, bad.range), '"deny-all"');
     await client.close(uri);
+  });
+});
+
+describe('over Node IPC (what VS Code\'s TransportKind.ipc uses)', function () {
+  it('initializes and publishes diagnostics', async () => {
+    const child = fork(SERVER_BUNDLE, ['--node-ipc'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+    try {
+      const published = new Promise<{ uri: string; diagnostics: { code?: unknown }[] }>((resolve) => connection.onNotification('textDocument/publishDiagnostics', resolve));
+      connection.listen();
+      const init = (await connection.sendRequest('initialize', { processId: null, rootUri: null, capabilities: {} })) as { serverInfo?: { name: string } };
+      assert.equal(init.serverInfo?.name, 'burrow-language-server');
+      await connection.sendNotification('initialized', {});
+      await connection.sendNotification('textDocument/didOpen', { textDocument: { uri: 'file:///ipc/ngrok.yml', languageId: 'ngrok-yaml', version: 1, text: 'tunnels:\n  web:\n    proto: http\n    addr: 80\n' } });
+      const p = await published;
+      assert.equal(p.uri, 'file:///ipc/ngrok.yml');
+      assert.deepEqual(p.diagnostics.map((d) => d.code), ['BURROW_CONFIG_VERSION_REQUIRED']);
+      await connection.sendRequest('shutdown');
+      await connection.sendNotification('exit');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    } finally {
+      connection.dispose();
+      if (child.exitCode === null) child.kill();
+    }
   });
 });
 
