@@ -1,6 +1,6 @@
 // One-click protection: basic auth, OAuth, or none, applied live (stop + start the tunnel through
 // the API with the edited definition, same URL), and for tunnels from ngrok.yml written back to
-// the file as a reviewable edit (the refactor preview) that keeps comments.
+// the file as a reviewable edit (applied unsaved, with Save / Show Changes / Undo) that keeps comments.
 import * as vscode from 'vscode';
 import { codespaceUrl, portOfUrl } from './codespaces';
 import type { Ctx } from './ctx';
@@ -19,11 +19,16 @@ export async function applyProtectionLive(ctx: Ctx, name: string, p: Protection,
   }
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Burrow: ${label} on ${name}…` }, () => ctx.replaceTunnel(name, withProtection(def, p)));
   const file = ctx.fromConfig.get(name);
-  // Not awaited: the refactor preview waits for the user; the live change is already done.
+  // Not awaited: the review notification waits for the user; the live change is already done.
   if (file) void proposeFileEdit(ctx, file, name, p, label);
 }
 
-/** The same change in ngrok.yml, shown in the refactor preview before it is applied. */
+/**
+ * The same change in ngrok.yml, as a WorkspaceEdit left unsaved for review: the changed lines are
+ * selected in the editor, and the notification offers Save, Show Changes (diff with the file on
+ * disk) and Undo. (The refactor preview's `needsConfirmation` starts unticked, which made
+ * "Apply" do nothing until the user found the checkbox.)
+ */
 export async function proposeFileEdit(ctx: Ctx, file: vscode.Uri, name: string, p: Protection, label: string): Promise<boolean> {
   const doc = await vscode.workspace.openTextDocument(file);
   const before = doc.getText();
@@ -38,12 +43,23 @@ export async function proposeFileEdit(ctx: Ctx, file: vscode.Uri, name: string, 
   const change = minimalEdit(before, after);
   if (!change) return false;
   const edit = new vscode.WorkspaceEdit();
-  edit.replace(file, new vscode.Range(doc.positionAt(change.start), doc.positionAt(change.end)), change.text, {
-    label: `${label} (${name})`,
-    description: 'Burrow',
-    needsConfirmation: true,
+  edit.replace(file, new vscode.Range(doc.positionAt(change.start), doc.positionAt(change.end)), change.text, { label: `${label} (${name})`, description: 'Burrow', needsConfirmation: false });
+  if (!(await vscode.workspace.applyEdit(edit))) return false;
+  const changed = new vscode.Range(doc.positionAt(change.start), doc.positionAt(change.start + change.text.length));
+  const editor = await vscode.window.showTextDocument(doc, { preview: false, preserveFocus: true });
+  editor.selection = new vscode.Selection(changed.start, changed.end);
+  editor.revealRange(changed, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  const rel = vscode.workspace.asRelativePath(file);
+  void vscode.window.showInformationMessage(`Burrow: the same change is written to ${rel} (not saved yet).`, 'Save', 'Show Changes', 'Undo').then(async (pick) => {
+    if (pick === 'Save') await doc.save();
+    if (pick === 'Show Changes') await vscode.commands.executeCommand('workbench.files.action.compareWithSaved', file);
+    if (pick === 'Undo') {
+      const undo = new vscode.WorkspaceEdit();
+      undo.replace(file, changed, before.slice(change.start, change.end));
+      await vscode.workspace.applyEdit(undo);
+    }
   });
-  return vscode.workspace.applyEdit(edit);
+  return true;
 }
 
 export async function protectBasicAuth(ctx: Ctx, name: string): Promise<void> {

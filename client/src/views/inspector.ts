@@ -22,6 +22,7 @@ class InspectorBridge implements vscode.Disposable {
   private stream: AgentEventStream | undefined;
   private readonly subscriptions: vscode.Disposable[] = [];
   private ready = false;
+  private wantStream = false;
   private pendingSelect: string | undefined;
 
   constructor(
@@ -30,8 +31,16 @@ class InspectorBridge implements vscode.Disposable {
   ) {
     this.subscriptions.push(webview.onDidReceiveMessage((m: FromWebview) => void this.onMessage(m)));
     this.subscriptions.push(ctx.onDidChangeAgent((api) => {
-      if (api && this.stream) this.stream.retarget(api.eventsUrl);
+      if (api && this.wantStream) this.openStream(api.eventsUrl);
     }));
+  }
+
+  private openStream(url: string): void {
+    if (this.stream) return this.stream.retarget(url);
+    this.stream = new AgentEventStream(url, { minDelayMs: 250, maxDelayMs: 5000 });
+    this.stream.on('event', (message) => void this.webview.postMessage({ burrow: 'event', message }));
+    this.stream.on('state', (state) => void this.webview.postMessage({ burrow: 'state', state }));
+    this.stream.start();
   }
 
   select(id: string): void {
@@ -61,15 +70,15 @@ class InspectorBridge implements vscode.Disposable {
         return;
       }
       case 'subscribe': {
-        const api = await this.ctx.ensureAgent().catch(() => undefined);
-        this.stream?.stop();
-        this.stream = new AgentEventStream(api?.eventsUrl ?? 'ws://127.0.0.1:1/api/events', { minDelayMs: 250, maxDelayMs: 5000 });
-        this.stream.on('event', (message) => void this.webview.postMessage({ burrow: 'event', message }));
-        this.stream.on('state', (state) => void this.webview.postMessage({ burrow: 'state', state }));
-        this.stream.start();
+        this.wantStream = true;
+        const api = this.ctx.api ?? (await this.ctx.ensureAgent().catch(() => undefined));
+        if (api) this.openStream(api.eventsUrl);
+        // Agent down: say so; the stream opens when an agent comes up (onDidChangeAgent).
+        else void this.webview.postMessage({ burrow: 'state', state: 'closed' });
         return;
       }
       case 'unsubscribe':
+        this.wantStream = false;
         this.stream?.stop();
         this.stream = undefined;
         return;
