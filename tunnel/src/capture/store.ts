@@ -1,8 +1,9 @@
 // In-memory record of HTTP exchanges for the local inspector and API (ngrok's "inspect").
 //
 // The agent calls begin() when a request arrives and feeds the returned Recording as bytes flow.
-// The data path pays only for pushing chunk references into an array and a few counters: nothing
-// is copied, concatenated, parsed or encoded until someone asks (API, HAR, curl).
+// The data path pays one memcpy per kept chunk, into long-lived pages reused after eviction
+// (./pages.ts says why: retaining the data path's Buffers made V8 run full GCs all the time), and a
+// few counters; nothing is concatenated, parsed or encoded until someone asks (API, HAR, curl).
 //
 // Bounds (documented in the API docs):
 // - each body keeps at most `maxBodyBytes` (default 10 MiB); beyond that it counts bytes and is
@@ -12,6 +13,7 @@
 
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { PagePool, type Segment } from './pages';
 
 export interface CaptureStart {
   tunnelName: string;
@@ -29,9 +31,8 @@ export interface CaptureError {
 }
 
 /**
- * One exchange being recorded. Body chunks are kept by reference: the caller must not reuse or
- * mutate a chunk after handing it over (socket and frame buffers are fresh per read, so the
- * normal data path already satisfies this). Every method is safe to call after eviction.
+ * One exchange being recorded. Body chunks are copied (up to the cap) before the call returns,
+ * so the caller may reuse them. Every method is safe to call after eviction.
  */
 export interface Recording {
   /** 16 lowercase hex chars, as ngrok's capture ids ("548fb5c700000002"). */
@@ -43,10 +44,9 @@ export interface Recording {
   finish(error?: CaptureError): void;
 }
 
-/** A captured body: the chunks as they arrived, up to the cap. */
+/** A captured body: its bytes up to the cap, copied into the store's pages. */
 export class CapturedBody {
-  private chunks: Buffer[] = [];
-  private joined: Buffer | undefined;
+  private segments: Segment[] = [];
   /** Bytes kept (≤ cap). */
   stored = 0;
   /** Bytes seen on the wire, kept or not. */
@@ -54,40 +54,39 @@ export class CapturedBody {
   truncated = false;
   complete = false;
 
-  constructor(private readonly cap: number) {}
+  constructor(
+    private readonly cap: number,
+    private readonly pages: PagePool,
+  ) {}
 
-  /** Returns how many bytes were newly kept (for store accounting). */
-  push(chunk: Buffer): number {
+  /**
+   * Copies what fits under the cap; returns how many bytes were newly kept (for store
+   * accounting). `reclaim` evicts an older exchange when the pages are all in use.
+   */
+  push(chunk: Buffer, reclaim: () => boolean = () => false): number {
     this.size += chunk.length;
     if (this.truncated) return 0;
     const room = this.cap - this.stored;
-    let kept = chunk.length <= room ? chunk : chunk.subarray(0, room);
+    const kept = chunk.length <= room ? chunk : chunk.subarray(0, room);
     if (kept.length < chunk.length) this.truncated = true;
     if (kept.length === 0) return 0;
-    // A small view into a big shared buffer (e.g. a frame sliced out of a websocket message) would
-    // pin the whole backing store; copy those so the byte accounting stays honest.
-    if (kept.buffer.byteLength > 2 * kept.length + 8192) kept = Buffer.from(kept);
-    this.chunks.push(kept);
-    this.joined = undefined;
+    this.pages.write(kept, this.segments, reclaim);
     this.stored += kept.length;
     return kept.length;
   }
 
-  /** The kept bytes as one buffer (concatenated on first use, then cached). */
+  /** The kept bytes as one new buffer (a copy: pages are reused after eviction). */
   bytes(): Buffer {
-    if (this.joined) return this.joined;
-    const joined = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.stored);
-    if (this.complete) {
-      this.chunks = [joined];
-      this.joined = joined;
-    }
-    return joined;
+    const out = Buffer.allocUnsafe(this.stored);
+    let at = 0;
+    for (const s of this.segments) at += s.page.bytes.copy(out, at, s.start, s.end);
+    return out;
   }
 
-  /** Drops kept bytes (eviction while still streaming). */
+  /** Drops kept bytes (eviction, also while still streaming). */
   release(): void {
-    this.chunks = [];
-    this.joined = undefined;
+    this.pages.release(this.segments);
+    this.segments = [];
     this.stored = 0;
   }
 }
@@ -173,6 +172,8 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
   /** False when inspect_db_size was -1: begin() then records nothing. */
   readonly enabled: boolean;
   private readonly entries = new Map<string, Entry>(); // insertion order = age
+  /** Where body bytes live; pages are allocated on first use, at most about maxTotalBytes. */
+  private readonly pages: PagePool;
   private totalBytes = 0;
   private readonly idPrefix = randomBytes(4).toString('hex');
   private counter = 0;
@@ -185,6 +186,7 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     // everything (and the store's real bound stays maxTotalBytes plus one exchange's headers).
     const bodyCap = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.maxBodyBytes = Math.max(0, Math.min(bodyCap, Math.floor(this.maxTotalBytes / 2)));
+    this.pages = new PagePool(this.maxTotalBytes);
   }
 
   static fromInspectDbSize(inspectDbSize: number | undefined, maxBodyBytes?: number): CaptureStore {
@@ -215,7 +217,7 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
       durationNs: 0,
       waitNs: 0,
       state: 'request',
-      request: { method: s.method, uri: s.uri, httpVersion: s.httpVersion, rawHeaders: s.rawHeaders, body: new CapturedBody(this.maxBodyBytes) },
+      request: { method: s.method, uri: s.uri, httpVersion: s.httpVersion, rawHeaders: s.rawHeaders, body: new CapturedBody(this.maxBodyBytes, this.pages) },
       response: null,
       error: null,
       ...(meta?.replayOf ? { replayOf: meta.replayOf } : {}),
@@ -228,10 +230,11 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     }
     const elapsedNs = () => Number(process.hrtime.bigint() - entry.startNs);
     const done = () => exchange.state === 'complete' || exchange.state === 'error';
+    const reclaim = () => this.evictOldest(entry);
     return {
       id,
       requestData: (chunk) => {
-        if (!entry.evicted) this.account(entry, exchange.request.body.push(chunk));
+        if (!entry.evicted) this.account(entry, exchange.request.body.push(chunk, reclaim));
       },
       requestEnd: () => {
         exchange.request.body.complete = true;
@@ -241,13 +244,13 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
         if (statusCode < 200 && statusCode !== 101) return;
         if (exchange.response || done()) return;
         exchange.waitNs = elapsedNs();
-        exchange.response = { statusCode, statusMessage, httpVersion, rawHeaders, body: new CapturedBody(this.maxBodyBytes) };
+        exchange.response = { statusCode, statusMessage, httpVersion, rawHeaders, body: new CapturedBody(this.maxBodyBytes, this.pages) };
         exchange.state = 'response';
         this.account(entry, headerBytes(rawHeaders) + statusMessage.length + 16);
         if (!entry.evicted) this.emit('exchange-update', exchange);
       },
       responseData: (chunk) => {
-        if (!entry.evicted && exchange.response) this.account(entry, exchange.response.body.push(chunk));
+        if (!entry.evicted && exchange.response) this.account(entry, exchange.response.body.push(chunk, reclaim));
       },
       finish: (error) => {
         if (done()) return;
@@ -268,13 +271,20 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     if (entry.evicted || bytes === 0) return;
     entry.bytes += bytes;
     this.totalBytes += bytes;
-    if (this.totalBytes <= this.maxTotalBytes) return;
+    while (this.totalBytes > this.maxTotalBytes && this.evictOldest(entry)) {
+      // oldest first, until under the cap
+    }
+  }
+
+  /** Evicts the oldest exchange other than `growing` (never the one being written); false if none. */
+  private evictOldest(growing: Entry): boolean {
     for (const [id, old] of this.entries) {
-      if (this.totalBytes <= this.maxTotalBytes) break;
-      if (old === entry) continue; // never evict the exchange that is growing
+      if (old === growing) continue;
       this.drop(id, old);
       this.emit('evicted', id);
+      return true;
     }
+    return false;
   }
 
   private drop(id: string, entry: Entry): void {
