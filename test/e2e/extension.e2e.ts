@@ -46,6 +46,10 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       void cleanup().finally(() => process.exit(1));
     }, SUITE_BUDGET_MS);
     watchdog.unref();
+    // Ctrl+C or a CI timeout signal: mocha would not run `after`, so stop everything here.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+    }
 
     workspace = path.join(scratch, 'workspace');
     fs.mkdirSync(workspace, { recursive: true });
@@ -53,7 +57,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     app = await TestApp.start(path.join(workspace, 'app.js'));
     fs.writeFileSync(path.join(workspace, 'ngrok.yml'), fs.readFileSync(path.join(FIXTURE, 'ngrok.yml'), 'utf8').replace('APP_PORT', String(app.port)));
 
-    const vsix = packageExtension();
+    const vsix = packageExtension(scratch);
     server = new CodeServer({ scratch, workspace, vsix });
     server.install();
     await server.start();
@@ -207,6 +211,9 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     assert.equal(app!.hitsFor('/e2e/private').length, before + 1);
     // Protection is applied live to the same tunnel: whoever has the URL keeps it.
     assert.equal(current, url, 'protecting a tunnel keeps its public URL');
+    // The password went to the clipboard only: not into the agent's API output, not into any log.
+    assert.ok(!JSON.stringify(tunnels).includes(password!), 'GET /api/tunnels redacts the basic-auth password');
+    assert.ok(!server!.readLogs().includes(password!), 'no code-server/extension log contains the password');
   });
 
   it('(c) ngrok.yml with a mistake: the Problems panel shows it and the quick fix clears it', async function () {

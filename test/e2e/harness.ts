@@ -39,7 +39,7 @@ function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs: numbe
  * `npm run package` → the .vsix it wrote (the newest .vsix in the repo root or dist/ modified since
  * we started). BURROW_E2E_VSIX=path skips packaging (to test a given artifact).
  */
-export function packageExtension(): string {
+export function packageExtension(into: string): string {
   if (process.env.BURROW_E2E_VSIX) return path.resolve(process.env.BURROW_E2E_VSIX);
   if (!PKG.scripts?.package) throw new Error('package.json has no "package" script yet: the extension cannot be packaged into a .vsix');
   const since = Date.now() - 1000;
@@ -50,7 +50,10 @@ export function packageExtension(): string {
     .filter((c) => c.t >= since)
     .sort((a, b) => b.t - a.t);
   if (!candidates.length) throw new Error('npm run package finished but wrote no new .vsix in the repo root or dist/');
-  return candidates[0]!.f;
+  // Our own copy: another run packaging at the same time must not change it under us.
+  const copy = path.join(into, path.basename(candidates[0]!.f));
+  fs.copyFileSync(candidates[0]!.f, copy);
+  return copy;
 }
 
 export interface CodeServerOptions {
