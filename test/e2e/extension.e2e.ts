@@ -47,8 +47,8 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     }, SUITE_BUDGET_MS);
     watchdog.unref();
     // Ctrl+C or a CI timeout signal: mocha would not run `after`, so stop everything here.
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      process.once(signal, () => void cleanup().finally(() => process.exit(code)));
     }
 
     workspace = path.join(scratch, 'workspace');
@@ -57,12 +57,17 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     app = await TestApp.start(path.join(workspace, 'app.js'));
     fs.writeFileSync(path.join(workspace, 'ngrok.yml'), fs.readFileSync(path.join(FIXTURE, 'ngrok.yml'), 'utf8').replace('APP_PORT', String(app.port)));
 
-    const vsix = packageExtension(scratch);
-    server = new CodeServer({ scratch, workspace, vsix });
-    server.install();
-    await server.start();
-    wb = await Workbench.open(server.url, workspace);
-    await wb.waitForContainer('Burrow');
+    try {
+      const vsix = packageExtension(scratch);
+      server = new CodeServer({ scratch, workspace, vsix });
+      server.install();
+      await server.start();
+      wb = await Workbench.open(server.url, workspace);
+      await wb.waitForContainer('Burrow');
+    } catch (err) {
+      failed = true; // keep the scratch folder (code-server's log, user-data/logs) for a look
+      throw err;
+    }
     console.log(`      code-server ${server.url}, workspace ${workspace}, app on port ${app.port}`);
   });
 
@@ -81,7 +86,8 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     await cleanup();
     if (failed) console.log(`      kept for inspection: ${scratch} (code-server logs in user-data/logs)`);
     else if (scratch) fs.rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
-    if (shots) console.log(`      screenshots: ${shots}`);
+    if (shots && fs.existsSync(shots) && fs.readdirSync(shots).length) console.log(`      screenshots: ${shots}`);
+    else if (shots && process.env.BURROW_UPDATE_SCREENSHOTS !== '1') fs.rmSync(shots, { recursive: true, force: true });
   });
 
   /** Expose Port… on the test app through the palette; resolves with the URL from the notification. */
