@@ -212,7 +212,7 @@ describe('tunnel: sessions', function () {
       host = new URL((await agent.startTunnel({ name: 'ok', proto: 'http', upstream: String(upstreamPort), inspect: false })).urls[0]).host;
     });
 
-    const cases: { name: string; helloFirst: boolean; send: (ws: WebSocket) => void; code: string }[] = [
+    const cases: { name: string; helloFirst: boolean; send: (ws: WebSocket) => void; code: string; message?: RegExp }[] = [
       { name: 'garbage bytes', helloFirst: false, send: (ws) => ws.send(Buffer.from('GET / HTTP/1.1 garbage')), code: 'ERR_BURROW_FRAME_MALFORMED' },
       { name: 'a truncated header', helloFirst: true, send: (ws) => ws.send(Buffer.from([FrameType.Data, 0, 0, 0])), code: 'ERR_BURROW_FRAME_MALFORMED' },
       { name: 'a truncated payload', helloFirst: true, send: (ws) => ws.send(encodeFrame(FrameType.Control, 0, 0, Buffer.from('{"type":"bind"}')).subarray(0, 14)), code: 'ERR_BURROW_FRAME_MALFORMED' },
@@ -221,7 +221,7 @@ describe('tunnel: sessions', function () {
         send: (ws) => { const f = encodeFrame(FrameType.Data, 0, 1, Buffer.alloc(16)); f.writeUInt32BE(0xfffffff0, 6); ws.send(f); },
       },
       { name: 'an unknown frame type', helloFirst: true, send: (ws) => ws.send(encodeFrame(0x7f as FrameType, 0, 0)), code: 'ERR_BURROW_FRAME_MALFORMED' },
-      { name: 'a text message', helloFirst: true, send: (ws) => ws.send('{"type":"hello"}'), code: 'ERR_BURROW_FRAME_MALFORMED' },
+      { name: 'a text message', helloFirst: true, send: (ws) => ws.send('{"type":"hello"}'), code: 'ERR_BURROW_FRAME_MALFORMED', message: /text messages are not part of the protocol/ },
       { name: 'invalid JSON in a control frame', helloFirst: true, send: (ws) => ws.send(encodeFrame(FrameType.Control, 0, 0, Buffer.from('{nope'))), code: 'ERR_BURROW_FRAME_MALFORMED' },
       { name: 'a stream frame before hello', helloFirst: false, send: (ws) => ws.send(encodeFrame(FrameType.Data, 0, 1, Buffer.from('x'))), code: 'ERR_BURROW_STREAM_ID' },
       { name: 'a stream opened before hello', helloFirst: false, send: (ws) => ws.send(encodeJsonFrame(FrameType.Open, FLAG_FIN, 1, { kind: 'tcp' })), code: 'ERR_BURROW_PROTOCOL' },
@@ -243,6 +243,7 @@ describe('tunnel: sessions', function () {
         const { code, reason } = await raw.closed;
         const goAway = await raw.goAway;
         assert.equal(goAway?.code, c.code, `GoAway was ${JSON.stringify(goAway)}`);
+        if (c.message) assert.match(String(goAway?.message), c.message);
         assert.equal(code, 4002);
         assert.match(reason, new RegExp(`^${c.code}: `));
         // The edge and the other agent's endpoint are unharmed.

@@ -155,9 +155,13 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     this.emit('close', error);
   }
 
-  private receive(message: Buffer): void {
+  private receive(message: Buffer | string): void {
     if (this.closed) return;
     this.lastSeen = Date.now();
+    if (typeof message === 'string') {
+      this.close({ code: 'ERR_BURROW_FRAME_MALFORMED', message: 'text messages are not part of the protocol: frames travel in binary messages' });
+      return;
+    }
     try {
       for (const frame of decodeFrames(message, MAX_FRAME_PAYLOAD)) this.dispatch(frame);
     } catch (err) {

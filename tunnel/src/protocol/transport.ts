@@ -5,7 +5,8 @@ export interface Transport {
   send(message: Buffer): void;
   /** Bytes handed to send() that the socket has not written yet (for back-pressure and stats). */
   readonly bufferedAmount: number;
-  onMessage(listener: (message: Buffer) => void): void;
+  /** `message` is a string only when a peer broke the protocol by sending a text message. */
+  onMessage(listener: (message: Buffer | string) => void): void;
   onClose(listener: (reason: string) => void): void;
   close(code: number, reason: string): void;
 }
@@ -27,10 +28,10 @@ export class WebSocketTransport implements Transport {
     return this.ws.bufferedAmount;
   }
 
-  onMessage(listener: (message: Buffer) => void): void {
+  onMessage(listener: (message: Buffer | string) => void): void {
     this.ws.on('message', (data, isBinary) => {
       // Text messages are not part of the protocol: hand them on so the session refuses them.
-      listener(isBinary ? toBuffer(data) : Buffer.alloc(1, 0xff));
+      listener(isBinary ? toBuffer(data) : toBuffer(data).toString('utf8'));
     });
   }
 
