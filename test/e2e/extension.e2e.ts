@@ -222,27 +222,37 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     assert.ok(!server!.readLogs().includes(password!), 'no code-server/extension log contains the password');
   });
 
-  it('(c) ngrok.yml with a mistake: the Problems panel shows it and the quick fix clears it', async function () {
+  it('(c) ngrok.yml with mistakes: the Problems panel shows them and the quick fixes clear them', async function () {
     const w = wb!;
     await w.clearNotifications();
     await w.openFile('ngrok.yml');
+    // The error blocks starting the tunnel until it is fixed.
+    await w.page.locator('.monaco-editor .codelens-decoration', { hasText: /fix the errors/i }).first().waitFor({ state: 'visible', timeout: 20_000 });
     await w.runCommand(/View: Focus Problems/);
-    const problem = w.page.locator('.markers-panel .monaco-list-row').filter({ hasText: /hostname/ }).first();
-    await problem.waitFor({ state: 'visible', timeout: 20_000 });
-    assert.match(await problem.innerText(), /deprecated/i);
-
-    // Jump to it, then Quick Fix… (Ctrl+.) in the editor and take the rename to `domain`.
-    await problem.dblclick();
-    await w.page.locator('.monaco-editor.focused').waitFor({ state: 'visible', timeout: 5000 });
-    await w.page.keyboard.press('Control+.');
-    assert.match(await w.chooseAction(/hostname.*domain/), /hostname.*domain/);
-    await w.page.locator('.monaco-editor .view-line', { hasText: 'domain: lens-e2e.localhost' }).waitFor({ state: 'visible', timeout: 5000 });
+    const mistakes = [
+      { key: 'inspectt', says: /did you mean `?inspect`?/i, fix: /Rename to `inspect`/, fixed: 'inspect: true' },
+      { key: 'hostname', says: /deprecated/i, fix: /hostname.*domain/, fixed: 'domain: lens-e2e.localhost' },
+    ];
+    for (const m of mistakes) {
+      const problem = w.page.locator('.markers-panel .monaco-list-row').filter({ hasText: m.key }).first();
+      await problem.waitFor({ state: 'visible', timeout: 20_000 });
+      assert.match(await problem.innerText(), m.says);
+      // Jump to it, then Quick Fix… (Ctrl+.) in the editor and take the fix.
+      await problem.dblclick();
+      await w.page.locator('.monaco-editor.focused').waitFor({ state: 'visible', timeout: 5000 });
+      await w.page.keyboard.press('Control+.');
+      assert.match(await w.chooseAction(m.fix), m.fix);
+      await w.page.locator('.monaco-editor .view-line', { hasText: m.fixed }).waitFor({ state: 'visible', timeout: 5000 });
+      await problem.waitFor({ state: 'detached', timeout: 10_000 });
+    }
+    await w.page.locator('.markers-panel', { hasText: /No problems have been detected/ }).waitFor({ state: 'visible', timeout: 10_000 });
     await w.runCommand(/^File: Save$/);
 
     const file = path.join(workspace, 'ngrok.yml');
-    await eventually('the fix saved to disk', () => /^\s+domain: lens-e2e\.localhost$/m.test(fs.readFileSync(file, 'utf8')), 10_000);
-    assert.doesNotMatch(fs.readFileSync(file, 'utf8'), /hostname:/);
-    await problem.waitFor({ state: 'detached', timeout: 10_000 });
+    await eventually('the fixes saved to disk', () => /^\s+domain: lens-e2e\.localhost$/m.test(fs.readFileSync(file, 'utf8')), 10_000);
+    const saved = fs.readFileSync(file, 'utf8');
+    assert.match(saved, /^\s+inspect: true$/m);
+    assert.doesNotMatch(saved, /hostname:|inspectt:/);
   });
 
   it('(d) CodeLens "Start" above a tunnel in ngrok.yml brings it online', async function () {
