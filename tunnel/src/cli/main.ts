@@ -220,7 +220,9 @@ async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: 
   const logger = loggerFrom({ ...values, log: values.log ?? (settings.log === false ? undefined : settings.log), 'log-format': values['log-format'] ?? settings.logFormat }, false);
   const edgeUrl = values.edge ?? process.env.BURROW_EDGE ?? settings.edgeUrl;
   const webAddr = values['web-addr'] === 'false' ? false : values['web-addr'] ?? settings.webAddr;
-  const capture = CaptureStore.fromInspectDbSize(settings.inspectDbSize);
+  // Per-body capture cap: the VS Code setting burrow.capture.maxBodyBytes arrives through the environment.
+  const maxBodyBytes = Number(process.env.BURROW_CAPTURE_MAX_BODY_BYTES) || undefined;
+  const capture = CaptureStore.fromInspectDbSize(settings.inspectDbSize, maxBodyBytes);
   const agent = new Agent({ edgeUrl, authtoken: settings.authtoken, capture });
   agent.on('tunnel', (t) => logger.log(t.status === 'online' ? 'info' : 'warn', t.status === 'online' ? 'started tunnel' : `tunnel ${t.status}`, {
     obj: 'tunnels', name: t.name, addr: t.upstreamUrl, url: t.urls.join(' '), err: t.error?.message,

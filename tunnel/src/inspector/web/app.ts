@@ -209,7 +209,8 @@ export class InspectorApp {
     if (next) this.select(next);
   }
 
-  private select(id: string | undefined): void {
+  /** Shows one request (a row click, or the VS Code tree picking one through the webview host). */
+  select(id: string | undefined): void {
     if (this.selected !== id) this.tab = this.tab === 'edit' ? 'summary' : this.tab;
     this.selected = id;
     this.queueRender();
