@@ -293,14 +293,29 @@ export class Workbench {
     await this.page.locator(`.activitybar .action-item [aria-label^="${title}"]`).first().waitFor({ state: 'visible', timeout: timeoutMs });
   }
 
-  /** Picks an item of the code action menu (Quick Fix…) with the keyboard: the menu blocks pointer events elsewhere. */
-  async chooseAction(text: RegExp, timeoutMs = 10_000): Promise<string> {
+  /**
+   * Quick Fix… (Ctrl+.) at the cursor, then picks `text` with the keyboard (the menu blocks pointer
+   * events elsewhere). Right after an earlier fix the editor may still answer "No code actions
+   * available" while the language server catches up with the edit; like a user, we press again
+   * (at most `attempts` times) and say so in the output.
+   */
+  async quickFix(text: RegExp, attempts = 4): Promise<string> {
     const rows = this.page.locator('.action-widget .monaco-list-row.action');
     const wanted = rows.filter({ hasText: text }).first();
-    try {
-      await wanted.waitFor({ state: 'visible', timeout: timeoutMs });
-    } catch {
-      throw new Error(`no code action ${String(text)}; offered: ${(await rows.allInnerTexts()).join(' | ') || '(none)'}`);
+    const none = this.page.locator('.monaco-editor-overlaymessage', { hasText: /No code actions available/ });
+    for (let attempt = 1; ; attempt++) {
+      await this.page.keyboard.press('Control+.');
+      const shown = await Promise.race([
+        wanted.waitFor({ state: 'visible', timeout: 10_000 }).then(() => 'menu' as const),
+        none.waitFor({ state: 'visible', timeout: 10_000 }).then(() => 'none' as const),
+      ]).catch(() => 'timeout' as const);
+      if (shown === 'menu') break;
+      const offered = await rows.allInnerTexts().catch(() => []);
+      if (shown === 'timeout' || attempt >= attempts) throw new Error(`no code action ${String(text)} after ${attempt} tries; offered: ${offered.join(' | ') || '(none)'}`);
+      console.log(`      (Quick Fix offered nothing on try ${attempt}; trying again)`);
+      await this.dismiss();
+      await none.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
+      await this.page.waitForTimeout(1000);
     }
     const label = (await wanted.getAttribute('aria-label')) ?? (await wanted.innerText());
     for (let i = 0; i < 30 && !(await wanted.evaluate((el) => el.classList.contains('focused'))); i++) await this.page.keyboard.press('ArrowDown');
