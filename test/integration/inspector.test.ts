@@ -87,7 +87,7 @@ describe('inspector in headless Chromium', function () {
     await throughTunnel(rig, 'shop', 'GET', '/catalog', { headers: { accept: 'application/json' } });
     await throughTunnel(rig, 'shop', 'POST', '/cart', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'sku=42&qty=2' });
     await page.locator('.row', { hasText: '/cart' }).click();
-    await page.locator('.detail table.kv td', { hasText: '42' }).waitFor(); // form body as a table
+    await page.locator('.detail table.kv td', { hasText: /^42$/ }).waitFor(); // form body as a table
 
     await page.locator('[data-action=edit]').click();
     await page.locator('form.edit input[name=method]').fill('PUT');
