@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { toAgentUrl } from '../../tunnel/src/agent/agent';
 import { upstreamErrorCode } from '../../tunnel/src/agent/http-forwarder';
 import { parseUpstream } from '../../tunnel/src/agent/upstream';
-import { applyHeaderRules, clientResponseHeaders, upstreamRequestHeaders } from '../../tunnel/src/edge/http-proxy';
+import { clientResponseHeaders, upstreamRequestHeaders } from '../../tunnel/src/edge/http-proxy';
 import { HostRouter, isValidHostname, normalizeHost } from '../../tunnel/src/edge/router';
 import { TokenSet } from '../../tunnel/src/edge/tokens';
 
@@ -112,13 +112,6 @@ describe('protocol: edge header rewriting', () => {
     assert.deepEqual(clientResponseHeaders([
       'Content-Type', 'text/plain', 'NGROK-Error-Code', 'ERR_NGROK_3200', 'Connection', 'x-internal', 'X-Internal', '1', 'Keep-Alive', 'timeout=5',
     ]), ['Content-Type', 'text/plain']);
-  });
-
-  it('applies remove before add, case-insensitively', () => {
-    const rules = { add: ['X-A: 1', 'x-b:two words '], remove: ['x-a', 'X-C'] };
-    assert.deepEqual(applyHeaderRules(['X-A', 'old', 'X-C', 'gone', 'X-D', 'kept'], rules), ['X-D', 'kept', 'X-A', '1', 'x-b', 'two words']);
-    const raw = ['A', 'b'];
-    assert.equal(applyHeaderRules(raw, undefined), raw);
   });
 });
 

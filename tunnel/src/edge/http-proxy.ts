@@ -7,7 +7,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import { ServerResponse } from 'node:http';
 import { pipeline as pipeStreams, type Duplex, type Transform } from 'node:stream';
-import type { HeaderRules, Scheme } from '../model';
+import type { Scheme } from '../model';
 import type { Pipeline } from '../modules/pipeline';
 import { peerCertificateOf } from '../modules/mutual-tls';
 import type { RequestContext, ResponseContext } from '../modules/types';
@@ -46,23 +46,6 @@ function stripHopByHop(raw: string[], keepUpgrade: boolean): string[] {
     if (keepUpgrade && (name === 'upgrade' || name === 'connection')) continue; // re-added below
     if (HOP_BY_HOP.has(name) || named.has(name)) continue;
     out.push(raw[i], raw[i + 1]);
-  }
-  return out;
-}
-
-/**
- * Applies `remove` then `add` ("Name: value") rules to a raw header list, names as written.
- * Not on the data path any more: endpoints' header rules run as modules (modules/headers.ts,
- * with templates and ngrok's canonical names). Kept for callers that edit a raw list by hand.
- */
-export function applyHeaderRules(raw: string[], rules: HeaderRules | undefined): string[] {
-  if (!rules || (rules.add.length === 0 && rules.remove.length === 0)) return raw;
-  const removed = new Set(rules.remove.map((n) => n.toLowerCase()));
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) if (!removed.has(raw[i].toLowerCase())) out.push(raw[i], raw[i + 1]);
-  for (const line of rules.add) {
-    const colon = line.indexOf(':');
-    out.push(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
   }
   return out;
 }
