@@ -1,6 +1,7 @@
 // The foreground console, like ngrok's: session status, forwarding lines, connection counts.
 // On a TTY it redraws in place once a second; otherwise it prints the status block when it changes.
 import type { Agent, TunnelState } from '../agent/agent';
+import type { AgentBackend } from '../agent/api/backend';
 import { VERSION } from '../version';
 
 export interface ConsoleInfo {
@@ -11,6 +12,13 @@ export interface ConsoleInfo {
 const ARROW = '->';
 
 type Rates = Map<string, { rt1: number; p50: number; p90: number }>;
+
+/** Per-tunnel rows like ngrok's console: connections per second over 1 minute, latencies in seconds. */
+export function consoleRates(backend: Pick<AgentBackend, 'tunnels'>): Rates {
+  return new Map(backend.tunnels().map((t) => [t.name, {
+    rt1: t.metrics.conns.rate1, p50: t.metrics.conns.p50 / 1e9, p90: t.metrics.conns.p90 / 1e9,
+  }]));
+}
 
 /** The status block; `rates` undefined = a static block without the live rows (latency, counters). */
 export function renderStatus(agent: Agent, info: ConsoleInfo, rates?: Rates): string {

@@ -15,7 +15,7 @@ import { AdminApi, createHttpsEdges, EdgeFileError, loadEdgeFiles, StateFileErro
 import { IpPolicyStore } from '../modules/ip-restriction';
 import type { EndpointSpec } from '../model';
 import { VERSION } from '../version';
-import { startConsole } from './console';
+import { consoleRates, startConsole } from './console';
 import { ServiceError, runService } from './service';
 import { ENDPOINT_FLAGS, UsageError, endpointFromFlags, type EndpointFlagValues } from './endpoint-flags';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from './log';
@@ -241,12 +241,14 @@ async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: 
   });
   agent.on('offline', (e) => logger.log('warn', 'session lost, reconnecting', { obj: 'csess', err: `${e.code}: ${e.message}` }));
   agent.on('online', ({ reconnected }) => logger.log('info', reconnected ? 'session reconnected' : 'session established', { obj: 'csess' }));
+  // The API backend also owns the per-tunnel metrics the console shows, with or without the API.
+  const backend = new AgentApiBackend(agent, capture);
   let api: ApiServer | undefined;
   try {
     await agent.start();
     // The local API (ngrok's :4040) and inspector; the next free port if 4040 is taken.
     if (webAddr !== false) {
-      api = await startApiServer({ backend: new AgentApiBackend(agent, capture), webAddr, allowHosts: settings.webAllowHosts });
+      api = await startApiServer({ backend, webAddr, allowHosts: settings.webAllowHosts });
       logger.log('info', 'starting web service', { obj: 'web', addr: api.url });
     }
     for (const spec of specs) await agent.startTunnel(spec);
@@ -259,7 +261,7 @@ async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: 
     return 1;
   }
   const edgeLabel = agent.embedded ? `embedded (127.0.0.1:${agent.embedded.httpPort})` : agent.edgeUrl;
-  const stopConsole = logger.toStdout ? () => undefined : startConsole(agent, { edge: edgeLabel, webUrl: api?.url }, () => new Map());
+  const stopConsole = logger.toStdout ? () => undefined : startConsole(agent, { edge: edgeLabel, webUrl: api?.url }, () => consoleRates(backend));
   let fatal: { code: string; message: string } | undefined;
   agent.on('fatal', (e) => {
     fatal = e;
