@@ -51,7 +51,18 @@ export function hasErrors(problems: readonly ConfigProblem[]): boolean {
   return problems.some((p) => p.severity === 'error');
 }
 
-/** Stable order: by file, then position, errors before warnings at the same place. */
+/**
+ * Files in the order their first problem was found (missing files, then each file as read, in the
+ * order given), never by where they live on disk; then position, errors before warnings.
+ */
 export function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
-  return problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col || (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1));
+  const fileOrder = new Map<string, number>();
+  for (const p of problems) if (!fileOrder.has(p.file)) fileOrder.set(p.file, fileOrder.size);
+  return problems.sort(
+    (a, b) =>
+      fileOrder.get(a.file)! - fileOrder.get(b.file)! ||
+      a.line - b.line ||
+      a.col - b.col ||
+      (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1),
+  );
 }
