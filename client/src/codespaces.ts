@@ -1,14 +1,11 @@
-// GitHub Codespaces port sharing. Inside a codespace the embedded edge's port is published through
-// Codespaces port forwarding with the chosen visibility, using the only scriptable way there is
-// (`gh codespace ports visibility PORT:VIS -c NAME`; no VS Code API sets visibility), and the
-// forwarded URL is https://$CODESPACE_NAME-PORT.$GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN.
+// GitHub Codespaces port sharing. Inside a codespace the embedded edge gives each HTTP tunnel a
+// port of its own (tunnel/src/agent/codespaces.ts); this publishes that port through Codespaces
+// port forwarding with the chosen visibility, using the only scriptable way there is
+// (`gh codespace ports visibility PORT:VIS -c NAME`; no VS Code API sets visibility).
 import { execFile } from 'node:child_process';
+import { codespaceUrl, type Codespace } from '../../tunnel/src/agent/codespaces';
 
-export interface Codespace {
-  name: string;
-  /** e.g. app.github.dev (read from the environment, never hard-coded). */
-  domain: string;
-}
+export { codespacePortOf, codespaceUrl, detectCodespace, type Codespace } from '../../tunnel/src/agent/codespaces';
 
 export type PortVisibility = 'private' | 'org' | 'public';
 export const PORT_VISIBILITIES: readonly PortVisibility[] = ['private', 'org', 'public'];
@@ -19,30 +16,6 @@ export class CodespacesError extends Error {
     message: string,
   ) {
     super(message);
-  }
-}
-
-/** The codespace this process runs in, or undefined outside one. */
-export function detectCodespace(env: NodeJS.ProcessEnv = process.env): Codespace | undefined {
-  if (env.CODESPACES !== 'true') return undefined;
-  const name = env.CODESPACE_NAME?.trim();
-  const domain = env.GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN?.trim();
-  if (!name || !domain) return undefined;
-  return { name, domain };
-}
-
-export function codespaceUrl(cs: Codespace, port: number): string {
-  return `https://${cs.name}-${port}.${cs.domain}`;
-}
-
-/** The port a public URL of the embedded edge is served on (http://x.localhost:8480 → 8480). */
-export function portOfUrl(url: string): number | undefined {
-  try {
-    const u = new URL(url);
-    const port = u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : u.protocol === 'http:' ? 80 : NaN;
-    return Number.isInteger(port) && port > 0 ? port : undefined;
-  } catch {
-    return undefined;
   }
 }
 

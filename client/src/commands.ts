@@ -161,6 +161,21 @@ export const COMMANDS: Record<string, Handler> = {
       if (token.trim()) await ctx.ext.secrets.store(SECRET_KEYS.authtoken, token.trim());
     }
     await vscode.workspace.getConfiguration('burrow').update('edgeUrl', url.trim(), vscode.ConfigurationTarget.Global);
+    if (url.trim()) {
+      // Optional: the edge's admin API, so the tree lists its HTTPS edges and routes.
+      const apiUrl = await vscode.window.showInputBox({
+        title: 'Admin API of this edge (optional)', prompt: 'Lists its HTTPS edges and routes in the Tunnels view (burrow edge --admin-addr). Empty: none.',
+        value: ctx.settings.edgeApiUrl, placeHolder: 'http://edge.example.com:4041', ignoreFocusOut: true,
+        validateInput: (v) => (!v.trim() || /^https?:\/\/[^\s/]+/.test(v.trim()) ? undefined : 'http://host:port or https://host'),
+      });
+      if (apiUrl?.trim()) {
+        const hadKey = await ctx.ext.secrets.get(SECRET_KEYS.edgeApiKey);
+        const key = await vscode.window.showInputBox({ title: 'API key of the admin API', password: true, ignoreFocusOut: true, placeHolder: hadKey ? 'Enter to keep the stored key' : '' });
+        if (key?.trim()) await ctx.ext.secrets.store(SECRET_KEYS.edgeApiKey, key.trim());
+      }
+      if (apiUrl !== undefined) await vscode.workspace.getConfiguration('burrow').update('edgeApiUrl', apiUrl.trim(), vscode.ConfigurationTarget.Global);
+    } else await vscode.workspace.getConfiguration('burrow').update('edgeApiUrl', '', vscode.ConfigurationTarget.Global);
+    void ctx.refreshEdgeRoutes();
     if (ctx.mode === 'attached') {
       void vscode.window.showWarningMessage('Burrow: saved. The agent this window is attached to was started elsewhere; restart it to use the new edge.');
       return;
@@ -168,6 +183,8 @@ export const COMMANDS: Record<string, Handler> = {
     await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Burrow: connecting…' }, () => ctx.restartAgent());
     void vscode.window.showInformationMessage(`Burrow: connected to ${url.trim() || 'the embedded edge'}.`);
   },
+
+  'burrow.refreshEdgeRoutes': ({ ctx }) => ctx.refreshEdgeRoutes(),
 
   'burrow.openInspector': async ({ ctx, inspector }, arg) => {
     await ctx.ensureAgent();

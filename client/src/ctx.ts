@@ -2,10 +2,11 @@
 // stream, restart), the state every view reads, the status bar and the subscriptions. Commands are
 // plain functions over it (commands.ts); views subscribe to `onDidChange`.
 import * as vscode from 'vscode';
-import { AgentApi } from './agent/api';
+import { AgentApi, type TunnelJson } from './agent/api';
+import { EdgeAdminApi, type EdgeRoutes } from './agent/edgeApi';
 import { AgentEventStream, type StreamState } from './agent/events';
 import { AgentStartError, probeAgent, startAgent, writeAgentConfig, type RunningAgent } from './agent/process';
-import { detectCodespace, type Codespace } from './codespaces';
+import { codespacePortOf, detectCodespace, publishPort, type Codespace } from './codespaces';
 import { definitionFromTunnel, type TunnelDefinition } from './model/definitions';
 import { AgentState } from './model/state';
 import { DEFAULT_REQUEST_LIMIT } from './model/tree';
@@ -26,6 +27,8 @@ export class Ctx implements vscode.Disposable {
   /** How many requests the tree lists per tunnel ("Show more…" raises it). */
   readonly requestLimits = new Map<string, number>();
   readonly codespace: Codespace | undefined = detectCodespace();
+  /** The standalone edge's HTTPS edges and routes (`burrow.edgeApiUrl` set), or why they are missing. */
+  edgeRoutes: EdgeRoutes | { api: string; error: string } | undefined;
 
   private readonly changed = new vscode.EventEmitter<void>();
   /** State changed (tunnels, requests, agent mode); fired at most every 100 ms. */
@@ -43,6 +46,7 @@ export class Ctx implements vscode.Disposable {
   private stopping = false;
   private changeTimer: NodeJS.Timeout | undefined;
   private metricsTimer: NodeJS.Timeout | undefined;
+  private routesTimer: NodeJS.Timeout | undefined;
   private restarts: number[] = [];
   mode: AgentMode = 'stopped';
   lastError: string | undefined;
@@ -184,13 +188,32 @@ export class Ctx implements vscode.Disposable {
     }
   }
 
+  /**
+   * In a codespace the embedded edge gives each HTTP tunnel a port of its own and reports its
+   * forwarded URL: set that port's visibility as the settings say. A failure (no `gh`, a policy
+   * forbidding public ports) leaves the tunnel running and says how to finish by hand.
+   */
+  async publishInCodespace(tunnel: TunnelJson): Promise<void> {
+    const cs = this.codespace;
+    const port = cs && codespacePortOf(cs, tunnel.public_url);
+    if (!cs || !port) return;
+    const visibility = this.settings.codespacesVisibility;
+    try {
+      await publishPort(cs, port, visibility);
+      this.output.info(`published port ${port} of the codespace as ${visibility}: ${tunnel.public_url}`);
+    } catch (err) {
+      this.output.error(`${(err as Error).message}`);
+      void vscode.window.showWarningMessage(`Burrow: ${tunnel.name} runs at ${tunnel.public_url}, but its port ${port} could not be made ${visibility}: ${(err as Error).message}. Set it in the Ports view.`);
+    }
+  }
+
   /** Starts again every tunnel this window had started (after an agent restart). */
   async restoreTunnels(): Promise<void> {
     const api = this.currentApi;
     if (!api) return;
     for (const def of this.definitions.values()) {
       try {
-        await api.startTunnel(def);
+        await this.publishInCodespace(await api.startTunnel(def));
         this.output.info(`restored tunnel ${def.name}`);
       } catch (err) {
         this.output.error(`could not restore tunnel ${def.name}: ${(err as Error).message}`);
@@ -234,7 +257,10 @@ export class Ctx implements vscode.Disposable {
     if (known) {
       const def = { ...known };
       // A random name was picked at bind time: ask for the same one again so the URL survives.
-      if (def.proto !== 'tcp' && !def.domain && !def.subdomain && t?.public_url) def.domain = new URL(t.public_url).hostname;
+      // (Not a codespace's forwarded URL: that follows the tunnel's own port, the lowest free one.)
+      if (def.proto !== 'tcp' && !def.domain && !def.subdomain && t?.public_url && !(this.codespace && codespacePortOf(this.codespace, t.public_url))) {
+        def.domain = new URL(t.public_url).hostname;
+      }
       return { def, lost: [] };
     }
     if (!t) throw new Error(`tunnel "${name}" is not running`);
@@ -248,7 +274,7 @@ export class Ctx implements vscode.Disposable {
       if (err.status !== 404) throw err;
     });
     try {
-      await api.startTunnel(def);
+      await this.publishInCodespace(await api.startTunnel(def));
     } catch (err) {
       // Put the previous definition back so a bad change does not leave the tunnel down.
       const previous = this.definitions.get(name);
@@ -265,8 +291,13 @@ export class Ctx implements vscode.Disposable {
    */
   setLiveMetrics(on: boolean): void {
     clearInterval(this.metricsTimer);
+    clearInterval(this.routesTimer);
     this.metricsTimer = undefined;
+    this.routesTimer = undefined;
     if (!on) return;
+    // Routes change rarely (someone edits the edge through its API): every 15 s is enough.
+    void this.refreshEdgeRoutes();
+    this.routesTimer = setInterval(() => void this.refreshEdgeRoutes(), 15_000);
     this.metricsTimer = setInterval(() => {
       const api = this.currentApi;
       if (!api || this.state.tunnels.size === 0) return;
@@ -281,6 +312,20 @@ export class Ctx implements vscode.Disposable {
         if (changed) this.fireChanged();
       }, () => undefined);
     }, 2000);
+  }
+
+  /** Reads the edge's routes from its admin API (`burrow.edgeApiUrl`, key in SecretStorage). */
+  async refreshEdgeRoutes(): Promise<void> {
+    const url = this.settings.edgeApiUrl;
+    let next: typeof this.edgeRoutes;
+    if (url) {
+      const key = await this.ext.secrets.get(SECRET_KEYS.edgeApiKey);
+      if (!key) next = { api: url, error: 'no API key stored: run "Burrow: Connect to Edge…"' };
+      else next = await new EdgeAdminApi(url, key).routes().catch((err: Error) => ({ api: url, error: err.message }));
+    }
+    if (JSON.stringify(next, (_k, v: unknown) => (v instanceof Map ? [...v] : v)) === JSON.stringify(this.edgeRoutes, (_k, v: unknown) => (v instanceof Map ? [...v] : v))) return;
+    this.edgeRoutes = next;
+    this.fireChanged();
   }
 
   /** Redraw the views (e.g. after "Show more…"). */
@@ -328,6 +373,7 @@ export class Ctx implements vscode.Disposable {
   async dispose(): Promise<void> {
     clearTimeout(this.changeTimer);
     clearInterval(this.metricsTimer);
+    clearInterval(this.routesTimer);
     const own = this.own;
     // Only a detached agent (started with keepRunning on) outlives the window; a piped one would lose its stdout.
     if (own && this.settings.keepRunning && own.child.stdout === null) {

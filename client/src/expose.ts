@@ -3,10 +3,10 @@
 // notification with the URL. The default path is two Enter presses: the port, then "Expose".
 import * as vscode from 'vscode';
 import type { TunnelJson } from './agent/api';
-import { codespaceUrl, portOfUrl, publishPort } from './codespaces';
+import { codespacePortOf } from './codespaces';
 import type { Ctx } from './ctx';
 import { checkBasicAuth, generatePassword, type TunnelDefinition } from './model/definitions';
-import { listListeningPorts, portFromArg, validateUpstream, type ListeningPort } from './ports';
+import { listListeningPorts, portFromArg, portOfUrl, validateUpstream, type ListeningPort } from './ports';
 
 const CONSENT_KEY = 'burrow.exposeConsent';
 
@@ -28,6 +28,12 @@ async function pickPort(ctx: Ctx): Promise<string | undefined> {
   if (api) own.add(Number(new URL(api.base).port));
   const edgePort = portOfUrl(ctx.state.status?.edge_url?.replace(/^ws/, 'http') ?? '');
   if (edgePort) own.add(edgePort);
+  // In a codespace each tunnel has a port of its own on the embedded edge.
+  const cs = ctx.codespace;
+  for (const t of cs ? ctx.state.tunnels.values() : []) {
+    const port = codespacePortOf(cs!, t.public_url);
+    if (port) own.add(port);
+  }
   const exposed = new Map([...ctx.state.tunnels.values()].map((t) => [portOfUrl(t.config.addr), t.name]));
   // App-like ports first; ephemeral ones (32768+, usually tools' own sockets) after them.
   const ordered = ports.filter((p) => !own.has(p.port)).sort((a, b) => Number(a.port >= 32768) - Number(b.port >= 32768) || a.port - b.port);
@@ -118,26 +124,18 @@ export async function consentToPublic(ctx: Ctx, what: string, where: string): Pr
   return pick !== undefined;
 }
 
-/** Binds a definition with progress, publishing through Codespaces when in one; returns the URL to report. */
+/**
+ * Binds a definition with progress; returns the URL to report. In a codespace the embedded edge
+ * gave the tunnel a port of its own and its forwarded URL: publish that port with the visibility
+ * the settings ask for.
+ */
 export async function bindTunnel(ctx: Ctx, def: TunnelDefinition, label: string): Promise<{ tunnel: TunnelJson; url: string }> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Burrow: exposing ${label}…`, cancellable: false }, async () => {
     const api = await ctx.ensureAgent();
-    const cs = ctx.codespace;
-    const embedded = ctx.loopbackOnly;
-    let edgePort: number | undefined;
-    if (cs && embedded) {
-      // The forwarded URL's host reaches the embedded edge unchanged, so bind that name.
-      edgePort = portOfUrl((await api.status()).edge_url?.replace(/^ws/, 'http') ?? '');
-      if (edgePort && !def.domain && !def.subdomain) def.domain = new URL(codespaceUrl(cs, edgePort)).hostname;
-    }
     const tunnel = await api.startTunnel(def);
     ctx.definitions.set(def.name, def);
-    let url = tunnel.public_url;
-    if (cs && embedded && edgePort) {
-      url = await publishPort(cs, edgePort, ctx.settings.codespacesVisibility);
-      ctx.output.info(`published port ${edgePort} of the codespace as ${ctx.settings.codespacesVisibility}: ${url}`);
-    }
-    return { tunnel, url };
+    await ctx.publishInCodespace(tunnel);
+    return { tunnel, url: tunnel.public_url };
   });
 }
 

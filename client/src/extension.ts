@@ -41,6 +41,7 @@ export function activate(context: vscode.ExtensionContext): BurrowApi {
       if (e.visible) c.ensureAgent().catch((err: Error) => c.output.error(err.message));
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('burrow.edgeApiUrl')) void c.refreshEdgeRoutes();
       if (e.affectsConfiguration('burrow.edgeUrl') || e.affectsConfiguration('burrow.capture')) {
         if (c.mode === 'running') c.output.info('settings changed; they apply when the agent restarts (Burrow: Restart Agent)');
       }

@@ -140,3 +140,14 @@ export function validateUpstream(text: string): string | undefined {
   if (/^(https?|file):\/\/\S+$/.test(t)) return undefined;
   return 'give a port (3000), host:port, http(s)://host:port or file:///path';
 }
+
+/** The port a URL points at (http://x.localhost:8480 → 8480, https://x.example.com → 443). */
+export function portOfUrl(url: string): number | undefined {
+  try {
+    const u = new URL(url);
+    const port = u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : u.protocol === 'http:' ? 80 : NaN;
+    return Number.isInteger(port) && port > 0 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -2,7 +2,6 @@
 // the API with the edited definition, same URL), and for tunnels from ngrok.yml written back to
 // the file as a reviewable edit (applied unsaved, with Save / Show Changes / Undo) that keeps comments.
 import * as vscode from 'vscode';
-import { codespaceUrl, portOfUrl } from './codespaces';
 import type { Ctx } from './ctx';
 import { checkBasicAuth, generatePassword, oauthCallbackUrl, withProtection, type Protection } from './model/definitions';
 import { applyProtection, minimalEdit, toFileProtection } from './ngrokYaml';
@@ -81,16 +80,6 @@ export async function protectBasicAuth(ctx: Ctx, name: string): Promise<void> {
   void vscode.window.showInformationMessage(`Burrow: ${name} now asks for a password. "${username}:…" is copied to the clipboard.`);
 }
 
-/** The public URL the OAuth provider will redirect back to (the codespace's forwarded one in Codespaces). */
-function reachableUrl(ctx: Ctx, publicUrl: string): string {
-  const cs = ctx.codespace;
-  if (cs && ctx.loopbackOnly) {
-    const port = portOfUrl(ctx.state.status?.edge_url?.replace(/^ws/, 'http') ?? '');
-    if (port) return codespaceUrl(cs, port);
-  }
-  return publicUrl;
-}
-
 export async function protectOAuth(ctx: Ctx, name: string): Promise<void> {
   const tunnel = ctx.state.tunnels.get(name);
   if (!tunnel) throw new Error(`tunnel "${name}" is not running`);
@@ -99,7 +88,8 @@ export async function protectOAuth(ctx: Ctx, name: string): Promise<void> {
   });
   if (!provider) return;
   const guide = provider.guide;
-  const callback = oauthCallbackUrl(reachableUrl(ctx, tunnel.public_url));
+  // In a codespace public_url is already the forwarded URL of the tunnel's own port.
+  const callback = oauthCallbackUrl(tunnel.public_url);
   await vscode.env.clipboard.writeText(callback);
   const step = await vscode.window.showInformationMessage(
     `Create a ${guide.label} OAuth app with this ${guide.redirectField}: ${callback} (copied).`,

@@ -4,6 +4,8 @@ import * as vscode from 'vscode';
 export interface BurrowSettings {
   /** Standalone edge (wss://…); empty = the embedded loopback edge. */
   edgeUrl: string;
+  /** That edge's admin API (http://host:port), for the routes in the tree; empty = none. */
+  edgeApiUrl: string;
   /** Local API address to attach to or start on. */
   webAddr: string;
   /** Domain suggested in Expose Port… (e.g. app.example.com or a base like example.com). */
@@ -19,6 +21,7 @@ export function readSettings(): BurrowSettings {
   const c = vscode.workspace.getConfiguration('burrow');
   return {
     edgeUrl: (c.get<string>('edgeUrl') ?? '').trim(),
+    edgeApiUrl: (c.get<string>('edgeApiUrl') ?? '').trim(),
     webAddr: (c.get<string>('webAddr') ?? '127.0.0.1:4040').trim() || '127.0.0.1:4040',
     defaultDomain: (c.get<string>('defaultDomain') ?? '').trim(),
     inspectDbSize: c.get<number>('capture.inspectDbSize') ?? 0,
@@ -31,5 +34,6 @@ export function readSettings(): BurrowSettings {
 /** SecretStorage keys. Nothing secret is ever written to settings. */
 export const SECRET_KEYS = {
   authtoken: 'burrow.authtoken',
+  edgeApiKey: 'burrow.edgeApiKey',
   oauthClientSecret: (provider: string, clientId: string): string => `burrow.oauth.${provider}.${clientId}`,
 } as const;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CodeServer, Workbench, checkInstalled, makeScratch, packageExtension, screenshotDir } from './harness';
+import { CodeServer, Workbench, checkInstalled, exposeAppPort, makeScratch, packageExtension, screenshotDir } from './harness';
 import { TestApp, eventually, tunnelGet } from './support';
 
 const FIXTURE = path.join(__dirname, 'fixture');
@@ -90,38 +90,10 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     else if (shots && process.env.BURROW_UPDATE_SCREENSHOTS !== '1') fs.rmSync(shots, { recursive: true, force: true });
   });
 
-  /** Expose Port… on the test app through the palette; resolves with the URL from the notification. */
-  async function exposeAppPort(w: Workbench, port: number): Promise<string> {
-    await w.runCommand(/Burrow: Expose Port/);
-    await w.quickInput.waitFor({ state: 'visible' });
-    // The app is listening, so it should be among the detected ports; "Other…" is the way in when not.
-    const portRow = w.quickPickRows.filter({ hasText: new RegExp(`\\b${port}\\b`) }).first();
-    if (await portRow.waitFor({ state: 'visible', timeout: 5000 }).then(() => true, () => false)) await portRow.click();
-    else {
-      await w.pick(/Other/);
-      await w.answerInput(String(port));
-    }
-    // Then the options; their default item is "Expose". Answer whatever step shows until the result.
-    const note = w.notification(new RegExp(`https?://\\S+ → localhost:${port}`)).first();
-    const deadline = Date.now() + 30_000;
-    while (!(await note.isVisible())) {
-      if (Date.now() > deadline) throw new Error(`no "Burrow: URL → localhost:${port}" notification; shown: ${(await w.notificationTexts()).join(' | ')}`);
-      const expose = w.quickPickRows.filter({ has: w.page.locator('.label-name', { hasText: /(^|\s)Expose$/ }) }).first();
-      if (await expose.isVisible()) await expose.click();
-      // A consent dialog (only when the port would leave the machine; the embedded edge is loopback).
-      const consent = w.page.locator('.monaco-dialog-box .monaco-button', { hasText: /^Expose$/ }).first();
-      if (await consent.isVisible()) await consent.click();
-      await w.page.waitForTimeout(200);
-    }
-    const text = await note.innerText();
-    const url = /(https?:\/\/[^\s→]+)\s*→/.exec(text)?.[1];
-    assert.ok(url, `a URL in the notification: ${text}`);
-    return url.replace(/\/$/, '');
-  }
-
   it('(a) Expose Port: notification with the URL, the URL answers, the request shows in the tree and the inspector, replay adds one', async function () {
     const w = wb!;
-    const url = await exposeAppPort(w, app!.port);
+    const { url, consent } = await exposeAppPort(w, app!.port);
+    assert.equal(consent, undefined, 'no consent asked: the embedded edge is reachable from this machine only');
     assert.match(url, /^http:\/\/[a-z0-9-]+\.localhost:\d+$/, 'an embedded-edge URL under *.localhost');
     exposedUrl = url;
 
@@ -171,7 +143,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
 
   it('(b) Protect with Basic Auth: 401 without credentials, 200 with them', async function () {
     const w = wb!;
-    const url = exposedUrl ?? (await exposeAppPort(w, app!.port));
+    const url = exposedUrl ?? (await exposeAppPort(w, app!.port)).url;
     await w.clearNotifications();
     await w.writeClipboard('');
     await w.runCommand(/Burrow: Protect with Basic Auth/);

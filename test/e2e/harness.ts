@@ -39,8 +39,16 @@ function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs: numbe
  * `npm run package` → the .vsix it wrote (the newest .vsix in the repo root or dist/ modified since
  * we started). BURROW_E2E_VSIX=path skips packaging (to test a given artifact).
  */
+let packaged: string | undefined;
+
 export function packageExtension(into: string): string {
   if (process.env.BURROW_E2E_VSIX) return path.resolve(process.env.BURROW_E2E_VSIX);
+  // Once per run: every suite installs the same artifact.
+  if (packaged && fs.existsSync(packaged)) {
+    const copy = path.join(into, path.basename(packaged));
+    fs.copyFileSync(packaged, copy);
+    return copy;
+  }
   if (!PKG.scripts?.package) throw new Error('package.json has no "package" script yet: the extension cannot be packaged into a .vsix');
   const since = Date.now() - 1000;
   run('npm', ['run', '--silent', 'package'], { cwd: REPO, timeoutMs: 180_000 });
@@ -53,6 +61,7 @@ export function packageExtension(into: string): string {
   // Our own copy: another run packaging at the same time must not change it under us.
   const copy = path.join(into, path.basename(candidates[0]!.f));
   fs.copyFileSync(candidates[0]!.f, copy);
+  packaged = candidates[0]!.f;
   return copy;
 }
 
@@ -88,9 +97,9 @@ export class CodeServer {
     const tmp = path.join(this.opts.scratch, 'tmp');
     fs.mkdirSync(home, { recursive: true });
     fs.mkdirSync(tmp, { recursive: true });
-    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, TMPDIR: tmp, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_DATA_HOME: path.join(home, '.local/share'), ...this.opts.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, TMPDIR: tmp, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_DATA_HOME: path.join(home, '.local/share') };
     for (const k of ['BURROW_AUTHTOKEN', 'NGROK_AUTHTOKEN', 'VSCODE_IPC_HOOK_CLI', 'ELECTRON_RUN_AS_NODE', 'CODESPACES']) delete env[k];
-    return env;
+    return { ...env, ...this.opts.env };
   }
 
   /** `code-server --install-extension x.vsix`: the same path a user takes with the packaged artifact. */
@@ -450,4 +459,40 @@ export function makeScratch(): string {
 export function checkInstalled(): void {
   if (!fs.existsSync(CODE_SERVER)) throw new Error(`code-server is not installed in ${E2E_DIR}: run scripts/e2e-setup.sh first`);
   if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run scripts/e2e-setup.sh first (Debian package chromium)`);
+}
+
+/**
+ * Expose Port… on an app's port through the palette. Resolves with the URL from the notification,
+ * and the text of the consent dialog when one was shown (it is when the port leaves the machine).
+ */
+export async function exposeAppPort(w: Workbench, port: number): Promise<{ url: string; consent?: string }> {
+  await w.runCommand(/Burrow: Expose Port/);
+  await w.quickInput.waitFor({ state: 'visible' });
+  // The app is listening, so it should be among the detected ports; "Other…" is the way in when not.
+  const portRow = w.quickPickRows.filter({ hasText: new RegExp(`\\b${port}\\b`) }).first();
+  if (await portRow.waitFor({ state: 'visible', timeout: 5000 }).then(() => true, () => false)) await portRow.click();
+  else {
+    await w.pick(/Other/);
+    await w.answerInput(String(port));
+  }
+  // Then the options; their default item is "Expose". Answer whatever step shows until the result.
+  const note = w.notification(new RegExp(`https?://\\S+ → localhost:${port}`)).first();
+  const deadline = Date.now() + 30_000;
+  let consent: string | undefined;
+  while (!(await note.isVisible())) {
+    if (Date.now() > deadline) throw new Error(`no "Burrow: URL → localhost:${port}" notification; shown: ${(await w.notificationTexts()).join(' | ')}`);
+    const expose = w.quickPickRows.filter({ has: w.page.locator('.label-name', { hasText: /(^|\s)Expose$/ }) }).first();
+    if (await expose.isVisible()) await expose.click();
+    const dialog = w.page.locator('.monaco-dialog-box').first();
+    const agree = dialog.locator('.monaco-button', { hasText: /^Expose$/ }).first();
+    if (await agree.isVisible()) {
+      consent = await dialog.innerText();
+      await agree.click();
+    }
+    await w.page.waitForTimeout(200);
+  }
+  const text = await note.innerText();
+  const url = /(https?:\/\/[^\s→]+)\s*→/.exec(text)?.[1];
+  if (!url) throw new Error(`no URL in the notification: ${text}`);
+  return { url: url.replace(/\/$/, ''), consent };
 }

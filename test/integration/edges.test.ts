@@ -9,6 +9,9 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { EdgeAdminApi } from '../../client/src/agent/edgeApi';
+import { AgentState } from '../../client/src/model/state';
+import { buildTree } from '../../client/src/model/tree';
 import { Agent } from '../../tunnel/src/agent/agent';
 import type { EndpointSpec } from '../../tunnel/src/model';
 import { freePort, listen, Resources, waitFor } from '../support/tunnel';
@@ -225,6 +228,33 @@ describe('HTTPS edges and the edge admin API', function () {
     assert.deepEqual([...seen.entries()].sort(), [['A', 4], ['B', 4]]);
     const backend = await api(edge.admin, 'GET', `/backends/tunnel_group/${group}`);
     assert.equal(backend.body.tunnels.length, 2);
+  });
+
+  it("the extension's Edge routes tree reads edges, routes and backends from this admin API", async () => {
+    await labeledAgent({ app: 'tree', env: 'prod' }, upstreamA);
+    const group = await tunnelGroup({ app: 'tree', env: 'prod' });
+    const idle = await tunnelGroup({ app: 'tree', env: 'nobody' });
+    const { edgeId } = await edgeWithRoute('tree.localhost', { backend: { backend_id: group }, compression: { enabled: true } });
+    const exact = await api(edge.admin, 'POST', `/edges/https/${edgeId}/routes`, { match_type: 'exact_path', match: '/health', backend: { backend_id: idle } });
+    assert.equal(exact.status, 201, JSON.stringify(exact.body));
+
+    const routes = await new EdgeAdminApi(`http://127.0.0.1:${edge.admin}/`, API_KEY).routes();
+    const root = buildTree(new AgentState(), { requestLimit: () => 25, edgeRoutes: routes }).at(-1)!;
+    assert.equal(root.kind, 'edges');
+    assert.equal(root.description, `http://127.0.0.1:${edge.admin}`);
+    const node = root.children!.find((n) => n.id === `edge:${edgeId}`)!;
+    assert.equal(node.label, 'tree.localhost');
+    assert.equal(node.icon?.color, 'testing.iconPassed', 'a route with a tunnel online makes the edge online');
+    assert.deepEqual(node.children!.map((r) => [r.label, r.description]), [
+      ['= /health', 'tunnels app=tree,env=nobody (0 online)'],
+      ['/*', 'tunnels app=tree,env=prod (1 online) · compression'],
+    ]);
+    assert.deepEqual(node.children!.map((r) => r.icon?.color), [undefined, 'testing.iconPassed']);
+
+    // A wrong key is shown as the admin API's own coded answer, not as an empty list.
+    await assert.rejects(new EdgeAdminApi(`http://127.0.0.1:${edge.admin}`, 'wrong-key').routes(), { code: 'ERR_NGROK_203' });
+    const down = await freePort();
+    await assert.rejects(new EdgeAdminApi(`http://127.0.0.1:${down}`, API_KEY).routes(), { code: 'ERR_BURROW_EDGE_API_UNREACHABLE' });
   });
 
   it('failover takes the first backend that can serve; weighted splits by weight; http_response answers itself', async () => {

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CodespacesError, codespaceUrl, detectCodespace, portOfUrl, publishPort } from '../../client/src/codespaces';
+import { CodespacesError, codespaceUrl, detectCodespace, publishPort } from '../../client/src/codespaces';
+import { portOfUrl } from '../../client/src/ports';
 
 const CODESPACE_ENV = {
   CODESPACES: 'true',

@@ -124,6 +124,16 @@ describe('client tree: nodes', () => {
     assert.equal(bad.icon?.id, 'error');
   });
 
+  it('edge routes: absent without an admin API, and an unreachable one says why in the tree', () => {
+    const state = new AgentState();
+    assert.equal(buildTree(state, { requestLimit: () => 25 }).some((n) => n.kind === 'edges'), false);
+    const broken = buildTree(state, { requestLimit: () => 25, edgeRoutes: { api: 'http://edge.test:4041', error: 'the edge admin API at http://edge.test:4041 did not answer: fetch failed' } });
+    assert.equal(broken[0].description, 'unavailable');
+    assert.match(broken[0].children![0].label, /did not answer/);
+    const empty = buildTree(state, { requestLimit: () => 25, edgeRoutes: { api: 'http://edge.test:4041', edges: [], backends: new Map() } });
+    assert.equal(empty[0].children![0].label, 'No HTTPS edges on this edge yet');
+  });
+
   it('formats durations', () => {
     assert.equal(formatDuration(850_000), '850 µs');
     assert.equal(formatDuration(12_400_000), '12 ms');

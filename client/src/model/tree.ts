@@ -2,10 +2,11 @@
 // (client/src/views/tunnelsTree.ts) only maps these nodes onto TreeItems, so everything the tree
 // shows is unit-tested without VS Code.
 import type { CaptureJson, TunnelJson } from '../agent/api';
+import type { BackendJson, EdgeRoutes, HttpsEdgeJson, RouteJson } from '../agent/edgeApi';
 import { moduleDetail, moduleLabel, protectionOf } from './definitions';
 import type { AgentState } from './state';
 
-export type NodeKind = 'tunnel' | 'upstream' | 'connections' | 'module' | 'requests' | 'request' | 'more' | 'message';
+export type NodeKind = 'tunnel' | 'upstream' | 'connections' | 'module' | 'requests' | 'request' | 'more' | 'message' | 'edges' | 'edge' | 'route';
 
 export interface TreeNode {
   /** Stable across refreshes (keeps expansion and selection). */
@@ -30,6 +31,8 @@ export interface TreeNode {
 export interface TreeOptions {
   /** How many requests to list under a tunnel before "Show more…" (per tunnel). */
   requestLimit(tunnel: string): number;
+  /** The standalone edge's HTTPS edges and routes, when its admin API is configured. */
+  edgeRoutes?: EdgeRoutes | { api: string; error: string };
 }
 
 export const DEFAULT_REQUEST_LIMIT = 25;
@@ -61,7 +64,89 @@ export function buildTree(state: AgentState, opts: TreeOptions): TreeNode[] {
       children: [requestsNode(state, name, opts)],
     });
   }
+  if (opts.edgeRoutes) nodes.push(edgeRoutesNode(opts.edgeRoutes));
   return nodes;
+}
+
+/** "Edge routes": each HTTPS edge (its hostports), each route under it with its backend and modules. */
+export function edgeRoutesNode(routes: EdgeRoutes | { api: string; error: string }): TreeNode {
+  const base = { id: 'edges', kind: 'edges' as const, label: 'Edge routes', icon: { id: 'globe' }, contextValue: 'edges', tunnel: undefined };
+  if ('error' in routes) {
+    return {
+      ...base, description: 'unavailable', tooltip: `${routes.api}\n${routes.error}`, collapsible: 'expanded',
+      children: [{ id: 'edges:error', kind: 'message', label: routes.error, icon: { id: 'warning', color: 'list.warningForeground' }, contextValue: 'message', collapsible: 'none' }],
+    };
+  }
+  const children = routes.edges.map((e) => edgeNode(e, routes.backends));
+  if (!children.length) children.push({ id: 'edges:none', kind: 'message', label: 'No HTTPS edges on this edge yet', icon: { id: 'info' }, contextValue: 'message', collapsible: 'none' });
+  return { ...base, description: routes.api, tooltip: `HTTPS edges of ${routes.api}`, collapsible: 'expanded', children };
+}
+
+function edgeNode(e: HttpsEdgeJson, backends: Map<string, BackendJson>): TreeNode {
+  const hosts = e.hostports.map((h) => h.replace(/:443$/, ''));
+  const routes = [...e.routes].sort((a, b) => b.match.length - a.match.length || a.match.localeCompare(b.match));
+  const online = routes.some((r) => routeOnline(r, backends));
+  return {
+    id: `edge:${e.id}`, kind: 'edge', label: hosts.join(', ') || e.id, description: e.description || e.id,
+    tooltip: [`${e.id}${e.description ? ` — ${e.description}` : ''}`, ...e.hostports.map((h) => `https://${h.replace(/:443$/, '')}`)].join('\n'),
+    icon: online ? { id: 'circle-filled', color: 'testing.iconPassed' } : { id: 'circle-outline' },
+    contextValue: 'edge', collapsible: 'expanded', url: hosts[0] ? `https://${hosts[0]}` : undefined,
+    children: routes.map((r) => routeNode(r, backends)),
+  };
+}
+
+/** Route modules that are set, by their API names (backend aside). */
+function routeModules(r: RouteJson): string[] {
+  return Object.entries(r)
+    .filter(([k, v]) => v && typeof v === 'object' && !['backend', 'policy'].includes(k) && (v as { enabled?: boolean }).enabled !== false)
+    .map(([k]) => k);
+}
+
+function routeOnline(r: RouteJson, backends: Map<string, BackendJson>, seen = new Set<string>()): boolean {
+  const id = r.backend?.backend?.id;
+  return id ? backendOnline(id, backends, seen) : false;
+}
+
+function backendOnline(id: string, backends: Map<string, BackendJson>, seen: Set<string>): boolean {
+  const b = backends.get(id);
+  if (!b || seen.has(id)) return false;
+  seen.add(id);
+  if (b.kind === 'tunnel_group') return (b.tunnels?.length ?? 0) > 0;
+  if (b.kind === 'http_response') return true;
+  const ids = Array.isArray(b.backends) ? b.backends : Object.keys(b.backends ?? {});
+  return ids.some((child) => backendOnline(child, backends, seen));
+}
+
+export function describeBackend(id: string | undefined, backends: Map<string, BackendJson>): string {
+  if (!id) return 'no backend';
+  const b = backends.get(id);
+  if (!b) return id;
+  switch (b.kind) {
+    case 'tunnel_group': {
+      const labels = Object.entries(b.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+      const n = b.tunnels?.length ?? 0;
+      return `tunnels ${labels} (${n} online)`;
+    }
+    case 'http_response':
+      return `responds ${b.status_code ?? 200}`;
+    case 'failover':
+      return `failover of ${(b.backends as string[] | undefined)?.length ?? 0}`;
+    case 'weighted':
+      return `weighted over ${Object.keys(b.backends ?? {}).length}`;
+  }
+}
+
+function routeNode(r: RouteJson, backends: Map<string, BackendJson>): TreeNode {
+  const modules = routeModules(r);
+  const backend = describeBackend(r.backend?.enabled === false ? undefined : r.backend?.backend?.id, backends);
+  const label = r.match_type === 'exact_path' ? `= ${r.match}` : `${r.match}*`;
+  const online = routeOnline(r, backends);
+  return {
+    id: `route:${r.edge_id}:${r.id}`, kind: 'route', label, description: [backend, ...modules].join(' · '),
+    tooltip: [`${r.match_type} ${r.match} (${r.id})`, r.description, `Backend: ${backend}`, modules.length ? `Modules: ${modules.join(', ')}` : 'No modules'].filter(Boolean).join('\n'),
+    icon: online ? { id: modules.some((m) => m === 'oauth' || m === 'oidc' || m === 'saml') ? 'lock' : 'arrow-right', color: 'testing.iconPassed' } : { id: 'arrow-right' },
+    contextValue: 'route', collapsible: 'none',
+  };
 }
 
 function tunnelNode(state: AgentState, t: TunnelJson, opts: TreeOptions): TreeNode {

@@ -15,7 +15,7 @@ export class TunnelsTreeProvider implements vscode.TreeDataProvider<TreeNode>, v
 
   getChildren(node?: TreeNode): TreeNode[] {
     if (node) return node.children ?? [];
-    return buildTree(this.ctx.state, { requestLimit: (t) => this.ctx.requestLimit(t) });
+    return buildTree(this.ctx.state, { requestLimit: (t) => this.ctx.requestLimit(t), edgeRoutes: this.ctx.edgeRoutes });
   }
 
   getTreeItem(node: TreeNode): vscode.TreeItem {

@@ -8,6 +8,7 @@ import { TokenSet } from '../edge/tokens';
 import type { EndpointSpec } from '../model';
 import type { StreamOpen, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
+import { codespacePortOf, codespaceUrl, detectCodespace, type Codespace } from './codespaces';
 import { EdgeClient } from './edge-client';
 import { startFileServer, type FileServer } from './file-server';
 import { forwardHttp, requestUpstream, withHostHeader, type HttpOutcome, type HttpUpstream } from './http-forwarder';
@@ -20,8 +21,12 @@ export interface AgentOptions {
   /** Edge to connect to (`wss://edge.example.com`, `ws://host:port`, or http(s):// equivalents). None = embedded edge. */
   edgeUrl?: string;
   authtoken?: string;
-  /** Where the embedded edge listens (default 127.0.0.1:8480, next free port if taken). */
-  embedded?: { host?: string; port?: number; domain?: string };
+  /**
+   * Where the embedded edge listens (default 127.0.0.1:8480, next free port if taken). In a
+   * codespace (detected from the environment unless `codespace` says otherwise; null = never) each
+   * HTTP tunnel gets a port of its own and that port's forwarded https URL.
+   */
+  embedded?: { host?: string; port?: number; domain?: string; codespace?: Codespace | null };
   /** Captured exchanges for the inspector; tunnels with `inspect: false` skip it. */
   capture?: CaptureStore;
   /** Upstream must answer with a response head within this time (default 5 min, like ngrok's idle timeout). */
@@ -333,14 +338,16 @@ export function toAgentUrl(edgeUrl: string): string {
 }
 
 /** The zero-set-up edge: loopback only, names under *.localhost, a token only this process knows. */
-async function startEmbeddedEdge(opts: { host?: string; port?: number; domain?: string }, authtoken: string): Promise<Edge> {
+async function startEmbeddedEdge(opts: NonNullable<AgentOptions['embedded']>, authtoken: string): Promise<Edge> {
   const first = opts.port ?? EMBEDDED_PORT;
   const host = opts.host ?? '127.0.0.1';
+  const cs = opts.codespace === undefined ? detectCodespace() : opts.codespace ?? undefined;
+  const portPerEndpoint = cs && { publicUrl: (port: number) => codespaceUrl(cs, port), portOf: (url: string) => codespacePortOf(cs, url) };
   // Port 0 means "any"; otherwise try the next few ports if another agent holds this one.
   const candidates = first === 0 ? [0] : Array.from({ length: 20 }, (_, i) => first + i);
   let lastError: unknown;
   for (const port of candidates) {
-    const edge = new Edge({ domain: opts.domain ?? 'localhost', http: { host, port }, tokens: new TokenSet([authtoken]) });
+    const edge = new Edge({ domain: opts.domain ?? 'localhost', http: { host, port }, tokens: new TokenSet([authtoken]), portPerEndpoint });
     try {
       await edge.start();
       return edge;

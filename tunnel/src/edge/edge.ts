@@ -53,6 +53,12 @@ export interface EdgeConfig {
   ipPolicies?: IpPolicyStore;
   /** HTTPS edges (edges/router.ts): serve their hostports first; agents may not bind those names. */
   httpsEdges?: HttpsEdgeRouter;
+  /**
+   * Behind a forwarder that maps each port to one public URL and does not keep the public Host
+   * (Codespaces): every HTTP endpoint also gets a listener of its own on the HTTP host, reported as
+   * `publicUrl(port)` first among its URLs. A rebind asks for the port of its previous URL again.
+   */
+  portPerEndpoint?: { publicUrl(port: number): string; portOf(url: string): number | undefined };
 }
 
 export interface Binding {
@@ -72,6 +78,8 @@ export interface Binding {
   /** TCP/TLS endpoints with an IP restriction: checked per connection. */
   allowConnection?: (remoteAddress: string) => boolean;
   tcpServer?: net.Server;
+  /** HTTP endpoint's own listener (`portPerEndpoint`). */
+  ownHttpServer?: http.Server;
   /** Labeled tunnel: reached only through HTTPS edges' tunnel-group backends. */
   labels?: Record<string, string>;
 }
@@ -127,7 +135,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     for (const session of new Set([...this.bindings.values()].map((b) => b.session))) {
       session.close({ code: 'ERR_BURROW_EDGE_SHUTDOWN', message: 'edge is shutting down' });
     }
-    for (const b of this.bindings.values()) b.tcpServer?.close();
+    for (const b of this.bindings.values()) (b.tcpServer ?? b.ownHttpServer)?.close();
     const closed = Promise.all([
       new Promise((r) => this.httpServer.close(r)),
       this.tlsServer ? new Promise((r) => this.tlsServer!.close(r)) : undefined,
@@ -444,9 +452,40 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const host = this.chooseHost(this.httpRouter, req);
     const urls = schemes.map((s) => this.url(s, host, s === 'http' ? this.httpPort : this.tlsPort));
     const binding: Binding = { ...base, proto: 'http', hosts: [host], schemes, urls };
+    if (this.config.portPerEndpoint) await this.listenOwnPort(binding, this.config.portPerEndpoint, req.previousUrls ?? []);
     this.httpRouter.add(host, binding);
     this.bindings.set(binding.id, binding);
     return binding;
+  }
+
+  /**
+   * The endpoint's own listener: everything arriving there is this endpoint's, whatever its Host,
+   * and modules see the public URL's origin. Ports count up from the HTTP listener's, so the same
+   * tunnels get the same URLs (and OAuth callbacks) after a restart.
+   */
+  private async listenOwnPort(binding: Binding, perEndpoint: NonNullable<EdgeConfig['portPerEndpoint']>, previousUrls: string[]): Promise<void> {
+    let target: HttpTarget | undefined;
+    let scheme: Scheme = 'http';
+    const server = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) => proxyHttp(req, res, target!, scheme));
+    server.on('upgrade', (req, socket: net.Socket, head) => proxyUpgrade(req, socket, head, target!, scheme));
+    server.on('connection', (socket: net.Socket) => this.track(socket));
+    server.on('clientError', (_err, socket) => socket.destroy());
+    const previous = previousUrls.map((u) => perEndpoint.portOf(u)).filter((p): p is number => p !== undefined);
+    const candidates = [...previous, ...Array.from({ length: 100 }, (_, i) => this.httpPort + 1 + i).filter((p) => p <= 65535), 0];
+    let port = -1;
+    for (const candidate of candidates) {
+      try {
+        port = await listen(server, { host: this.config.http.host, port: candidate });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw new BindError('ERR_BURROW_LISTEN', `cannot listen for ${binding.name}: ${(err as Error).message}`);
+      }
+    }
+    const url = new URL(perEndpoint.publicUrl(port));
+    scheme = url.protocol === 'https:' ? 'https' : 'http';
+    target = { id: binding.id, session: binding.session, pipeline: binding.pipeline, publicHost: url.hostname };
+    binding.ownHttpServer = server;
+    binding.urls.unshift(url.origin);
   }
 
   private async bindTls(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Promise<Binding> {
@@ -491,6 +530,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const router = binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
     for (const host of binding.hosts) if (router.get(host) === binding) router.delete(host);
     binding.tcpServer?.close();
+    binding.ownHttpServer?.close();
     binding.httpsServer?.close();
     if (binding.labels) this.config.httpsEdges?.removeBinding(binding);
     this.emit('unbind', binding);

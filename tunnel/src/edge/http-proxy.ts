@@ -21,6 +21,8 @@ export interface HttpTarget {
   session: MuxSession;
   /** The endpoint's modules (header rules included); undefined = none, the fast path. */
   pipeline?: Pipeline;
+  /** The public host modules see, when a forwarder in front does not keep it (Codespaces). */
+  publicHost?: string;
 }
 
 type ClientRequest = IncomingMessage | Http2ServerRequest;
@@ -106,9 +108,9 @@ function errorCodeOf(err: unknown): EdgeErrorCode {
   return code && isEdgeErrorCode(code) ? code : 'ERR_NGROK_3210';
 }
 
-function newContext(req: ClientRequest, res: ClientResponse, scheme: Scheme, clientIp: string, upstreamHeaders: string[], pipeline: Pipeline): RequestContext {
+function newContext(req: ClientRequest, res: ClientResponse, target: HttpTarget, scheme: Scheme, clientIp: string, upstreamHeaders: string[], pipeline: Pipeline): RequestContext {
   return {
-    req, res, clientIp, scheme, host: normalizeHostName(hostOf(req)), requestId: randomUUID(),
+    req, res, clientIp, scheme, host: target.publicHost ?? normalizeHostName(hostOf(req)), requestId: randomUUID(),
     method: req.method ?? 'GET', url: req.url ?? '/', upstreamHeaders, vars: new Map(),
     peerCertificate: pipeline.wantsPeerCertificate ? peerCertificateOf(req.socket) : undefined,
   };
@@ -127,7 +129,7 @@ export function proxyHttp(req: ClientRequest, res: ClientResponse, target: HttpT
     forward(req, res, target, scheme, clientIp, rawHeaders, undefined, undefined);
     return;
   }
-  const ctx = newContext(req, res, scheme, clientIp, rawHeaders, pipeline);
+  const ctx = newContext(req, res, target, scheme, clientIp, rawHeaders, pipeline);
   let completed = false;
   res.once('close', () => {
     if (completed) return;
@@ -282,7 +284,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   const res = new ServerResponse(req);
   res.assignSocket(socket as net.Socket);
   res.shouldKeepAlive = false;
-  const ctx = newContext(req, res, scheme, clientIp, rawHeaders, pipeline);
+  const ctx = newContext(req, res, target, scheme, clientIp, rawHeaders, pipeline);
   const proceed = (o: unknown) => {
     if (o === 'handled' || res.headersSent) {
       res.once('finish', () => socket.end());
