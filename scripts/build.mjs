@@ -11,7 +11,13 @@ const entries = [
   { ...node, entryPoints: ['tunnel/src/cli/main.ts'], outfile: 'dist/burrow.js' },
   { ...node, entryPoints: ['tunnel/src/sdk.ts'], outfile: 'dist/sdk.js' },
   { ...node, entryPoints: ['server/src/main.ts'], outfile: 'dist/server.js' },
-  { ...node, entryPoints: ['client/src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+  // The extension: a small, minified activation bundle, and its heavy libraries in a second one
+  // loaded on first use (client/src/lazyLibs.ts), so activation parses little code.
+  {
+    ...node, minify: true, entryPoints: ['client/src/extension.ts'], outfile: 'dist/extension.js',
+    external: ['vscode', './extension-libs.js'], define: { 'process.env.BURROW_LIBS_BUNDLE': '"extension-libs.js"' },
+  },
+  { ...node, minify: true, entryPoints: ['client/src/libs.ts'], outfile: 'dist/extension-libs.js', external: ['vscode'] },
   { ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['tunnel/src/inspector/web/main.ts'], outfile: 'dist/inspector/inspector.js' },
 ];
 

@@ -203,7 +203,8 @@ export class Ctx implements vscode.Disposable {
       this.output.info(`published port ${port} of the codespace as ${visibility}: ${tunnel.public_url}`);
     } catch (err) {
       this.output.error(`${(err as Error).message}`);
-      void vscode.window.showWarningMessage(`Burrow: ${tunnel.name} runs at ${tunnel.public_url}, but its port ${port} could not be made ${visibility}: ${(err as Error).message}. Set it in the Ports view.`);
+      const hint = (err as { code?: string }).code === 'ERR_BURROW_CODESPACES_GH_MISSING' ? '' : ' Set it in the Ports view.';
+      void vscode.window.showWarningMessage(`Burrow: ${tunnel.name} runs at ${tunnel.public_url}, but its port ${port} could not be made ${visibility}: ${(err as Error).message}.${hint}`);
     }
   }
 

@@ -2,7 +2,8 @@
 // section are the contract in server/README.md. Started on the first document it can serve, not
 // during activation, so activating the extension stays free of I/O.
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import type { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
+import { lazyLibs } from './lazyLibs';
 import type { DocumentKind, DocumentKindNotification, DocumentKindParams, EndpointLensesParams, EndpointLensesRequest, EndpointLensesResult } from '../../server/src/protocol';
 
 // The method names, checked against server/src/protocol.ts at compile time (importing its runtime
@@ -53,6 +54,8 @@ export class BurrowLanguageClient implements vscode.Disposable {
   }
 
   private async doStart(): Promise<LanguageClient | undefined> {
+    // Loaded here, not at activation: the client library is most of the extension's code.
+    const { LanguageClient, TransportKind } = lazyLibs.languageClient();
     const module = this.ext.asAbsolutePath('dist/server.js');
     const serverOptions: ServerOptions = {
       run: { module, transport: TransportKind.ipc },

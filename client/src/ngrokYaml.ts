@@ -2,8 +2,11 @@
 // v3) or endpoint (v3 `endpoints:` list) by name, turn it into the local API's v2 definition, and
 // write protection changes back through `yaml`'s Document API so comments and order survive.
 // The result is a minimal text edit (common prefix and suffix removed) for a reviewable WorkspaceEdit.
-import { isMap, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
+import type { Document, Node as YamlNode, Pair, YAMLMap, YAMLSeq } from 'yaml';
 import type { Protection, TunnelDefinition } from './model/definitions';
+import { lazyLibs } from './lazyLibs';
+
+const yaml = () => lazyLibs.yaml();
 
 export class NgrokYamlError extends Error {
   constructor(
@@ -30,7 +33,7 @@ export type FileProtection =
 export const OAUTH_SECRET_COMMENT = ' client_secret: kept in VS Code SecretStorage; the Burrow extension adds it when it starts this tunnel';
 
 function parse(text: string): Document.Parsed {
-  const doc = parseDocument(text, { keepSourceTokens: true });
+  const doc = yaml().parseDocument(text, { keepSourceTokens: true });
   if (doc.errors.length) {
     const e = doc.errors[0];
     const line = e.linePos?.[0];
@@ -40,11 +43,11 @@ function parse(text: string): Document.Parsed {
 }
 
 function scalarKey(p: Pair): string | undefined {
-  return isScalar(p.key) ? String(p.key.value) : undefined;
+  return yaml().isScalar(p.key) ? String(p.key.value) : undefined;
 }
 
 function child(map: unknown, key: string): YamlNode | undefined {
-  if (!isMap(map)) return undefined;
+  if (!yaml().isMap(map)) return undefined;
   const pair = map.items.find((p) => scalarKey(p) === key);
   return pair?.value as YamlNode | undefined;
 }
@@ -61,18 +64,18 @@ interface Located {
 function entries(doc: Document.Parsed): (Located & { name: string })[] {
   const out: (Located & { name: string })[] = [];
   const tunnels = child(doc.contents, 'tunnels');
-  if (isMap(tunnels)) {
+  if (yaml().isMap(tunnels)) {
     for (const p of tunnels.items) {
       const name = scalarKey(p);
-      if (name !== undefined && isMap(p.value)) out.push({ name, source: 'tunnel', node: p.value, offset: (p.key as YamlNode).range?.[0] ?? 0, end: p.value.range?.[2] ?? 0 });
+      if (name !== undefined && yaml().isMap(p.value)) out.push({ name, source: 'tunnel', node: p.value, offset: (p.key as YamlNode).range?.[0] ?? 0, end: p.value.range?.[2] ?? 0 });
     }
   }
   const endpoints = child(doc.contents, 'endpoints');
-  if (isSeq(endpoints)) {
+  if (yaml().isSeq(endpoints)) {
     for (const item of endpoints.items) {
-      if (!isMap(item)) continue;
+      if (!yaml().isMap(item)) continue;
       const name = child(item, 'name');
-      if (isScalar(name) && name.value !== null && name.value !== '') out.push({ name: String(name.value), source: 'endpoint', node: item, offset: item.range?.[0] ?? 0, end: item.range?.[2] ?? 0 });
+      if (yaml().isScalar(name) && name.value !== null && name.value !== '') out.push({ name: String(name.value), source: 'endpoint', node: item, offset: item.range?.[0] ?? 0, end: item.range?.[2] ?? 0 });
     }
   }
   return out;
@@ -196,18 +199,18 @@ function blockEnd(text: string, start: number, nodeEnd: number): number {
 
 function editEndpointPolicy(doc: Document.Parsed, endpoint: YAMLMap, p: FileProtection): void {
   let policy = endpoint.get('traffic_policy', true) as YamlNode | undefined;
-  if (policy !== undefined && !isMap(policy)) throw new NgrokYamlError('ERR_BURROW_YAML_UNSUPPORTED', 'traffic_policy is not a mapping; edit it by hand');
-  let phase = isMap(policy) ? (policy.get('on_http_request', true) as YamlNode | undefined) : undefined;
-  if (phase !== undefined && !isSeq(phase)) throw new NgrokYamlError('ERR_BURROW_YAML_UNSUPPORTED', 'on_http_request is not a list; edit it by hand');
+  if (policy !== undefined && !yaml().isMap(policy)) throw new NgrokYamlError('ERR_BURROW_YAML_UNSUPPORTED', 'traffic_policy is not a mapping; edit it by hand');
+  let phase = yaml().isMap(policy) ? (policy.get('on_http_request', true) as YamlNode | undefined) : undefined;
+  if (phase !== undefined && !yaml().isSeq(phase)) throw new NgrokYamlError('ERR_BURROW_YAML_UNSUPPORTED', 'on_http_request is not a list; edit it by hand');
   // Drop earlier authentication (and the allow rule written with it).
-  if (isSeq(phase)) {
+  if (yaml().isSeq(phase)) {
     const seq = phase as YAMLSeq;
     seq.items = seq.items.filter((rule) => {
-      if (!isMap(rule)) return true;
+      if (!yaml().isMap(rule)) return true;
       if (String(rule.get('name') ?? '') === ALLOW_RULE_NAME) return false;
       const actions = rule.get('actions', true);
-      if (!isSeq(actions)) return true;
-      actions.items = actions.items.filter((a) => !(isMap(a) && AUTH_ACTIONS.has(String(a.get('type')))));
+      if (!yaml().isSeq(actions)) return true;
+      actions.items = actions.items.filter((a) => !(yaml().isMap(a) && AUTH_ACTIONS.has(String(a.get('type')))));
       return actions.items.length > 0;
     });
   }
@@ -219,11 +222,11 @@ function editEndpointPolicy(doc: Document.Parsed, endpoint: YAMLMap, p: FileProt
     if (allow) rules.push({ name: ALLOW_RULE_NAME, expressions: [allow], actions: [{ type: 'deny' }] });
   }
   if (rules.length) {
-    if (!isMap(policy)) {
+    if (!yaml().isMap(policy)) {
       policy = doc.createNode({}) as YAMLMap;
       endpoint.set('traffic_policy', policy);
     }
-    if (!isSeq(phase)) {
+    if (!yaml().isSeq(phase)) {
       phase = doc.createNode([]) as YAMLSeq;
       (policy as YAMLMap).set('on_http_request', phase);
     }
@@ -235,8 +238,8 @@ function editEndpointPolicy(doc: Document.Parsed, endpoint: YAMLMap, p: FileProt
     (phase as YAMLSeq).items.unshift(...created);
   }
   // Leave no empty containers behind.
-  if (isSeq(phase) && phase.items.length === 0 && isMap(policy)) policy.delete('on_http_request');
-  if (isMap(policy) && policy.items.length === 0) endpoint.delete('traffic_policy');
+  if (yaml().isSeq(phase) && phase.items.length === 0 && yaml().isMap(policy)) policy.delete('on_http_request');
+  if (yaml().isMap(policy) && policy.items.length === 0) endpoint.delete('traffic_policy');
 }
 
 /** CEL that is true for a signed-in user who is NOT allowed (the `deny` rule's condition). */

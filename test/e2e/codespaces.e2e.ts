@@ -51,6 +51,11 @@ describe('Burrow in a codespace (code-server with the Codespaces environment, st
     fs.mkdirSync(bin);
     ghLog = path.join(scratch, 'gh-args.log');
     fs.writeFileSync(path.join(bin, 'gh'), `#!/bin/sh\nprintf '%s\\t' "$@" >> "${ghLog}"\necho >> "${ghLog}"\n`, { mode: 0o755 });
+    // VS Code's server gives the extension host the PATH of a login shell, not its own: put gh on
+    // it the way a codespace's dotfiles would.
+    const home = path.join(scratch, 'home');
+    fs.mkdirSync(home, { recursive: true });
+    for (const rc of ['.profile', '.bashrc']) fs.writeFileSync(path.join(home, rc), `export PATH="${bin}:$PATH"\n`);
 
     try {
       server = new CodeServer({

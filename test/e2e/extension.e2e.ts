@@ -260,4 +260,18 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     await w.runCommand(/View: Hide Panel/).catch(() => undefined); // the Problems panel from (c), for a tidy picture
     await w.cleanScreenshot(path.join(shots, 'vscode-walkthrough.png'));
   });
+
+  it('(f) activation time, as VS Code measures it (printed for docs/benchmarks.md, not asserted)', async function () {
+    const w = wb!;
+    await w.runCommand(/Developer: Show Running Extensions/);
+    const row = w.page.locator('.runtime-extensions-editor .monaco-list-row', { hasText: /Burrow/ }).first();
+    await row.waitFor({ state: 'visible', timeout: 15_000 });
+    const text = (await row.innerText()).replace(/\s+/g, ' ');
+    const vscodeMs = /(\d+)\s*ms/.exec(text)?.[1];
+    assert.ok(vscodeMs, `an activation time on the Burrow row: ${text}`);
+    const own = /activated in ([\d.]+) ms/.exec(server!.readLogs(/Burrow|output/i))?.[1];
+    assert.ok(own, 'the extension logs its own activate() time');
+    console.log(`      activation: ${vscodeMs} ms by VS Code (code loading + activate), ${own} ms inside activate()`);
+    await w.runCommand(/View: Close Editor/).catch(() => undefined);
+  });
 });

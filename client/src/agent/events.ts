@@ -2,7 +2,8 @@
 // tunnel/src/agent/api/server.ts). Reconnects with capped exponential backoff: each new
 // connection begins with a fresh `snapshot`, so a restarted agent simply re-fills the views.
 import { EventEmitter } from 'node:events';
-import WebSocket from 'ws';
+import type { WebSocket } from 'ws';
+import { lazyLibs } from '../lazyLibs';
 import type { CaptureJson, StatusJson, TunnelJson } from './api';
 
 export type AgentEvent =
@@ -88,7 +89,7 @@ export class AgentEventStream extends EventEmitter<{ event: [AgentEvent]; state:
   private connect(): void {
     this.setState('connecting');
     const limit = this.opts.snapshotLimit;
-    const ws = new WebSocket(limit === undefined ? this.url : `${this.url}?limit=${limit}`, { handshakeTimeout: 10_000 });
+    const ws = new (lazyLibs.WebSocket())(limit === undefined ? this.url : `${this.url}?limit=${limit}`, { handshakeTimeout: 10_000 });
     this.ws = ws;
     ws.on('open', () => {
       this.delay = this.opts.minDelayMs ?? 250;
