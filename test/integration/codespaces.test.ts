@@ -85,8 +85,22 @@ describe('embedded edge in a codespace: a port per HTTP tunnel', function () {
     ws.close();
     assert.equal(echoed, 'two:ping');
 
-    // Stopping a tunnel closes its port; starting it again gets the same one back.
+    // Stopping a tunnel closes its port and an idle connection kept alive on it (in-flight ones
+    // finish first); starting it again gets
+    // the same port back.
+    const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const kept = await new Promise<import('node:net').Socket>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: p1, path: '/kept', agent: keepAlive, headers: { host: `localhost:${p1}` } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(req.socket!));
+      });
+      req.on('error', reject);
+    });
+    assert.equal(kept.destroyed, false, 'the connection is kept alive');
+    const closed = new Promise((resolve) => kept.once('close', resolve));
     await agent.stopTunnel('cs-one');
+    await closed;
+    keepAlive.destroy();
     await assert.rejects(viaForwarder(p1, '/gone'), { code: 'ECONNREFUSED' });
     const again = await agent.startTunnel({ name: 'cs-one', proto: 'http', upstream: String(apps[0].port), inspect: false });
     assert.equal(again.urls[0], one.urls[0]);
