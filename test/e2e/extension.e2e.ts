@@ -212,7 +212,11 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       // Jump to it, then Quick Fix… (Ctrl+.) in the editor and take the fix.
       await problem.dblclick();
       await w.page.locator('.monaco-editor.focused').waitFor({ state: 'visible', timeout: 5000 });
-      assert.match(await w.quickFix(m.fix), m.fix);
+      assert.match(await w.quickFix(m.fix, 4, async () => {
+        const cursor = await w.page.locator('#status\\.editor\\.selection').innerText().catch(() => '?');
+        const rows = await w.page.locator('.markers-panel .monaco-list-row').allInnerTexts().catch(() => []);
+        console.log(`      fixing ${m.key}: cursor ${cursor}; problems: ${rows.map((r) => r.replace(/\s+/g, ' ')).join(' | ')}`);
+      }), m.fix);
       await w.page.locator('.monaco-editor .view-line', { hasText: m.fixed }).waitFor({ state: 'visible', timeout: 5000 });
       await problem.waitFor({ state: 'detached', timeout: 10_000 });
     }

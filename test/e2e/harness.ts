@@ -308,7 +308,7 @@ export class Workbench {
    * available" while the language server catches up with the edit; like a user, we press again
    * (at most `attempts` times) and say so in the output.
    */
-  async quickFix(text: RegExp, attempts = 4): Promise<string> {
+  async quickFix(text: RegExp, attempts = 4, onRetry?: () => Promise<void>): Promise<string> {
     const rows = this.page.locator('.action-widget .monaco-list-row.action');
     const wanted = rows.filter({ hasText: text }).first();
     const none = this.page.locator('.monaco-editor-overlaymessage', { hasText: /No code actions available/ });
@@ -322,6 +322,7 @@ export class Workbench {
       const offered = await rows.allInnerTexts().catch(() => []);
       if (shown === 'timeout' || attempt >= attempts) throw new Error(`no code action ${String(text)} after ${attempt} tries; offered: ${offered.join(' | ') || '(none)'}`);
       console.log(`      (Quick Fix offered nothing on try ${attempt}; trying again)`);
+      await onRetry?.();
       await this.dismiss();
       await none.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
       await this.page.waitForTimeout(1000);
