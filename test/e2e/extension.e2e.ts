@@ -6,93 +6,43 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CodeServer, Workbench, checkInstalled, exposeAppPort, makeScratch, packageExtension, screenshotDir } from './harness';
-import { TestApp, eventually, tunnelGet } from './support';
+import { E2eSuite, exposeAppPort, screenshotDir } from './harness';
+import { eventually, tunnelGet } from './support';
 
 const FIXTURE = path.join(__dirname, 'fixture');
-const SUITE_BUDGET_MS = 290_000;
 
 describe('Burrow in a real VS Code (code-server + Chromium)', function () {
   this.timeout(60_000);
-  let scratch = '';
+  let suite: E2eSuite;
   let shots = '';
-  let workspace = '';
-  let server: CodeServer | undefined;
-  let wb: Workbench | undefined;
-  let app: TestApp | undefined;
-  let failed = false;
-  let watchdog: NodeJS.Timeout | undefined;
   /** The tunnel made by "Expose Port…" (scenario a), reused by basic auth (scenario b). */
   let exposedUrl: string | undefined;
 
-  async function cleanup(): Promise<void> {
-    await wb?.close();
-    wb = undefined;
-    app?.stop();
-    const killed = (await server?.stop()) ?? [];
-    server = undefined;
-    if (killed.length) console.log(`      stopped ${killed.length} processes (code-server and its children)`);
-  }
-
   before(async function () {
     this.timeout(180_000);
-    checkInstalled();
-    scratch = makeScratch();
+    suite = new E2eSuite('the VS Code suite', 290_000);
     // Screenshots go to docs/img only when asked; otherwise next to the run, outside the scratch folder we delete.
-    shots = process.env.BURROW_UPDATE_SCREENSHOTS === '1' ? screenshotDir(scratch) : fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-e2e-shots-'));
-    // A suite that hangs must still leave nothing running.
-    watchdog = setTimeout(() => {
-      console.error(`e2e: suite over ${SUITE_BUDGET_MS / 1000} s, stopping everything`);
-      void cleanup().finally(() => process.exit(1));
-    }, SUITE_BUDGET_MS);
-    watchdog.unref();
-    // Ctrl+C or a CI timeout signal: mocha would not run `after`, so stop everything here.
-    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-      process.once(signal, () => void cleanup().finally(() => process.exit(code)));
-    }
-
-    workspace = path.join(scratch, 'workspace');
-    fs.mkdirSync(workspace, { recursive: true });
-    fs.copyFileSync(path.join(FIXTURE, 'app.js'), path.join(workspace, 'app.js'));
-    app = await TestApp.start(path.join(workspace, 'app.js'));
-    fs.writeFileSync(path.join(workspace, 'ngrok.yml'), fs.readFileSync(path.join(FIXTURE, 'ngrok.yml'), 'utf8').replace('APP_PORT', String(app.port)));
-
-    try {
-      const vsix = packageExtension(scratch);
-      server = new CodeServer({ scratch, workspace, vsix });
-      server.install();
-      await server.start();
-      wb = await Workbench.open(server.url, workspace);
-      await wb.waitForContainer('Burrow');
-    } catch (err) {
-      failed = true; // keep the scratch folder (code-server's log, user-data/logs) for a look
-      throw err;
-    }
-    console.log(`      code-server ${server.url}, workspace ${workspace}, app on port ${app.port}`);
+    shots = process.env.BURROW_UPDATE_SCREENSHOTS === '1' ? screenshotDir(suite.scratch) : fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-e2e-shots-'));
+    const app = await suite.startApp(path.join(FIXTURE, 'app.js'));
+    fs.writeFileSync(path.join(suite.workspace, 'ngrok.yml'), fs.readFileSync(path.join(FIXTURE, 'ngrok.yml'), 'utf8').replace('APP_PORT', String(app.port)));
+    await suite.open();
+    console.log(`      code-server ${suite.server!.url}, workspace ${suite.workspace}, app on port ${app.port}`);
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state !== 'failed' || !wb) return;
-    failed = true;
-    const file = path.join(scratch, 'failures', `${this.currentTest.title.replace(/[^\w-]+/g, '_').slice(0, 80)}.png`);
-    await wb.screenshot(file).catch(() => undefined);
-    console.log(`      failure screenshot: ${file}\n      notifications: ${(await wb.notificationTexts()).join(' | ') || '(none)'}`);
-    await wb.dismiss().catch(() => undefined);
+    await suite.afterTest(this.currentTest);
   });
 
   after(async function () {
     this.timeout(30_000);
-    clearTimeout(watchdog);
-    await cleanup();
-    if (failed) console.log(`      kept for inspection: ${scratch} (code-server logs in user-data/logs)`);
-    else if (scratch) fs.rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
+    await suite?.finish();
     if (shots && fs.existsSync(shots) && fs.readdirSync(shots).length) console.log(`      screenshots: ${shots}`);
     else if (shots && process.env.BURROW_UPDATE_SCREENSHOTS !== '1') fs.rmSync(shots, { recursive: true, force: true });
   });
 
   it('(a) Expose Port: notification with the URL, the URL answers, the request shows in the tree and the inspector, replay adds one', async function () {
-    const w = wb!;
-    const { url, consent } = await exposeAppPort(w, app!.port);
+    const w = suite.wb;
+    const { url, consent } = await exposeAppPort(w, suite.app!.port);
     assert.equal(consent, undefined, 'no consent asked: the embedded edge is reachable from this machine only');
     assert.match(url, /^http:\/\/[a-z0-9-]+\.localhost:\d+$/, 'an embedded-edge URL under *.localhost');
     exposedUrl = url;
@@ -110,7 +60,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     assert.equal(answer.status, 200);
     assert.equal(answer.headers['x-served-by'], 'burrow-e2e-app');
     assert.equal(JSON.parse(answer.body).url, '/e2e/hello?from=test');
-    assert.equal(app!.hitsFor('/e2e/hello').length, 1);
+    assert.equal(suite.app!.hitsFor('/e2e/hello').length, 1);
 
     // The tree lists the tunnel and, under it, the captured request.
     await w.runCommand(/View: Show Burrow/);
@@ -134,7 +84,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     await w.runCommand(/Burrow: Replay Request/);
     const choice = w.quickPickRows.filter({ hasText: '/e2e/hello' }).first();
     if (await choice.waitFor({ state: 'visible', timeout: 2000 }).then(() => true, () => false)) await choice.click();
-    await eventually('the replay reaching the app', () => app!.hitsFor('/e2e/hello').length === 2, 15_000);
+    await eventually('the replay reaching the app', () => suite.app!.hitsFor('/e2e/hello').length === 2, 15_000);
     await eventually('a second /e2e/hello row in the tree', async () => (await requestRow.count()) >= 2, 15_000);
     // The inspector follows to the replay and shows its response once it completes.
     await w.waitForWebviewText([/replay of/i, /\b200\b/], 10_000);
@@ -142,8 +92,8 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
   });
 
   it('(b) Protect with Basic Auth: 401 without credentials, 200 with them', async function () {
-    const w = wb!;
-    const url = exposedUrl ?? (await exposeAppPort(w, app!.port)).url;
+    const w = suite.wb;
+    const url = exposedUrl ?? (await exposeAppPort(w, suite.app!.port)).url;
     await w.clearNotifications();
     await w.writeClipboard('');
     await w.runCommand(/Burrow: Protect with Basic Auth/);
@@ -171,31 +121,31 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
     // The agent the extension started says where the tunnel is now (and whether its URL survived).
-    const api = await server!.agentApi();
+    const api = await suite.server!.agentApi();
     const tunnels = (await (await fetch(`${api}/api/tunnels`)).json()) as { tunnels: { name: string; public_url: string; config: { addr: string } }[] };
-    const protectedTunnel = tunnels.tunnels.find((t) => new URL(t.config.addr).port === String(app!.port) && t.name !== 'lens-e2e');
+    const protectedTunnel = tunnels.tunnels.find((t) => new URL(t.config.addr).port === String(suite.app!.port) && t.name !== 'lens-e2e');
     assert.ok(protectedTunnel, `the exposed tunnel in GET /api/tunnels: ${JSON.stringify(tunnels)}`);
     const current = protectedTunnel.public_url.replace(/\/$/, '');
 
-    const before = app!.hitsFor('/e2e/private').length;
+    const before = suite.app!.hitsFor('/e2e/private').length;
     const denied = await tunnelGet(current, '/e2e/private');
     assert.equal(denied.status, 401);
     assert.match(String(denied.headers['www-authenticate']), /^Basic /i);
     assert.equal((await tunnelGet(current, '/e2e/private', { authorization: basic(user!, `${password}x`) })).status, 401, 'a wrong password is refused');
-    assert.equal(app!.hitsFor('/e2e/private').length, before, 'refused requests never reach the app');
+    assert.equal(suite.app!.hitsFor('/e2e/private').length, before, 'refused requests never reach the app');
     const allowed = await tunnelGet(current, '/e2e/private', { authorization: basic(user!, password!) });
     assert.equal(allowed.status, 200);
     assert.equal(allowed.headers['x-served-by'], 'burrow-e2e-app');
-    assert.equal(app!.hitsFor('/e2e/private').length, before + 1);
+    assert.equal(suite.app!.hitsFor('/e2e/private').length, before + 1);
     // Protection is applied live to the same tunnel: whoever has the URL keeps it.
     assert.equal(current, url, 'protecting a tunnel keeps its public URL');
     // The password went to the clipboard only: not into the agent's API output, not into any log.
     assert.ok(!JSON.stringify(tunnels).includes(password!), 'GET /api/tunnels redacts the basic-auth password');
-    assert.ok(!server!.readLogs().includes(password!), 'no code-server/extension log contains the password');
+    assert.ok(!suite.server!.readLogs().includes(password!), 'no code-server/extension log contains the password');
   });
 
   it('(c) ngrok.yml with mistakes: the Problems panel shows them and the quick fixes clear them', async function () {
-    const w = wb!;
+    const w = suite.wb;
     await w.clearNotifications();
     await w.openFile('ngrok.yml');
     // The error blocks starting the tunnel until it is fixed.
@@ -223,7 +173,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     await w.page.locator('.markers-panel', { hasText: /No problems have been detected/ }).waitFor({ state: 'visible', timeout: 10_000 });
     await w.runCommand(/^File: Save$/);
 
-    const file = path.join(workspace, 'ngrok.yml');
+    const file = path.join(suite.workspace, 'ngrok.yml');
     await eventually('the fixes saved to disk', () => /^\s+domain: lens-e2e\.localhost$/m.test(fs.readFileSync(file, 'utf8')), 10_000);
     const saved = fs.readFileSync(file, 'utf8');
     assert.match(saved, /^\s+inspect: true$/m);
@@ -231,23 +181,24 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
   });
 
   it('(d) CodeLens "Start" above a tunnel in ngrok.yml brings it online', async function () {
-    const w = wb!;
+    const w = suite.wb;
     await w.openFile('ngrok.yml');
     const start = w.page.locator('.monaco-editor .codelens-decoration a').filter({ hasText: /Start/ }).first();
     await start.waitFor({ state: 'visible', timeout: 20_000 });
     await start.click();
 
-    const api = await server!.agentApi();
+    const api = await suite.server!.agentApi();
     const tunnel = await eventually('the lens-e2e tunnel online in GET /api/tunnels', async () => {
       const res = await fetch(`${api}/api/tunnels`);
       const body = (await res.json()) as { tunnels: { name: string; public_url: string }[] };
-      return body.tunnels.find((t) => t.name === 'lens-e2e');
+      // Listed while it binds too (status "starting", no URL yet): wait for the URL.
+      return body.tunnels.find((t) => t.name === 'lens-e2e' && t.public_url);
     }, 20_000);
     assert.equal(new URL(tunnel.public_url).hostname, 'lens-e2e.localhost');
     const answer = await tunnelGet(tunnel.public_url, '/e2e/lens');
     assert.equal(answer.status, 200);
     assert.equal(answer.headers['x-served-by'], 'burrow-e2e-app');
-    assert.equal(app!.hitsFor('/e2e/lens').length, 1);
+    assert.equal(suite.app!.hitsFor('/e2e/lens').length, 1);
     // The lens itself turns into the tunnel's status with its URL.
     await w.page.locator('.monaco-editor .codelens-decoration a').filter({ hasText: tunnel.public_url }).first().waitFor({ state: 'visible', timeout: 10_000 });
     await w.runCommand(/View: Show Burrow/);
@@ -256,7 +207,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
   });
 
   it('(e) the walkthrough opens (screenshot for the README)', async function () {
-    const w = wb!;
+    const w = suite.wb;
     await w.runCommand(/Welcome: Open Walkthrough/);
     await w.pick(/Burrow/);
     const page = w.page.locator('.gettingStartedContainer');
@@ -266,8 +217,8 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
   });
 
   it('(f) activation time, as VS Code measures it (printed for docs/benchmarks.md, not asserted)', async function () {
-    this.timeout(90_000);
-    const w = wb!;
+    this.timeout(150_000);
+    const w = suite.wb;
     /** Running Extensions shows code loading + activate() call per extension. */
     const figures = async (): Promise<string> => {
       await w.runCommand(/Developer: Show Running Extensions/);
@@ -276,18 +227,23 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       const text = (await row.innerText()).replace(/\s+/g, ' ');
       const vscodeMs = /(\d+)\s*ms/.exec(text)?.[1];
       assert.ok(vscodeMs, `an activation time on the Burrow row: ${text}`);
-      const own = [...server!.readLogs(/burrow\.burrow/).matchAll(/activated in ([\d.]+) ms/g)].at(-1)?.[1];
+      const own = [...suite.server!.readLogs(/burrow\.burrow/).matchAll(/activated in ([\d.]+) ms/g)].at(-1)?.[1];
       assert.ok(own, 'the extension logs its own activate() time');
       await w.runCommand(/View: Close Editor/).catch(() => undefined);
       return `${vscodeMs} ms by VS Code (code loading + activate), ${own} ms inside activate()`;
     };
-    // At workbench start-up every extension activates at once; then again after a window reload.
+    // At workbench start-up every extension activates at once; then again after each of three
+    // window reloads (the figure varies with what else the extension host is doing).
     const atStartup = await figures();
-    const activations = (): number => (server!.readLogs(/burrow\.burrow/).match(/activated in/g) ?? []).length;
-    const before = activations();
-    await w.runCommand(/Developer: Reload Window/);
-    await eventually('Burrow activated again after the reload', () => activations() > before, 45_000);
-    await w.waitForContainer('Burrow');
-    console.log(`      activation at start-up: ${atStartup}; after Reload Window: ${await figures()}`);
+    const activations = (): number => (suite.server!.readLogs(/burrow\.burrow/).match(/activated in/g) ?? []).length;
+    const afterReload: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const before = activations();
+      await w.runCommand(/Developer: Reload Window/);
+      await eventually('Burrow activated again after the reload', () => activations() > before, 45_000);
+      await w.waitForContainer('Burrow');
+      afterReload.push(await figures());
+    }
+    console.log(`      activation at start-up: ${atStartup}\n      after Reload Window: ${afterReload.join('; ')}`);
   });
 });

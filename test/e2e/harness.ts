@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Frame, type Locator, type Page } from 'playwright-core';
 import { killAll, findDescendant, listeningPorts } from './processes';
+import { TestApp } from './support';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const E2E_DIR = process.env.BURROW_E2E_DIR ?? path.join(REPO, '.e2e');
@@ -496,4 +497,90 @@ export async function exposeAppPort(w: Workbench, port: number): Promise<{ url: 
   const url = /(https?:\/\/[^\s→]+)\s*→/.exec(text)?.[1];
   if (!url) throw new Error(`no URL in the notification: ${text}`);
   return { url: url.replace(/\/$/, ''), consent };
+}
+
+/**
+ * One suite's real VS Code, from `before` to `after`: a scratch folder with a workspace, the user's
+ * test app, code-server with the packaged extension, and the workbench in Chromium. A watchdog and
+ * Ctrl+C/SIGTERM handlers stop everything even when mocha cannot; each failure leaves a screenshot
+ * and keeps the scratch folder (code-server's logs) for a look.
+ */
+export class E2eSuite {
+  readonly scratch: string;
+  readonly workspace: string;
+  server?: CodeServer;
+  app?: TestApp;
+  private page?: Workbench;
+  private failed = false;
+  private readonly watchdog: NodeJS.Timeout;
+
+  constructor(readonly name: string, budgetMs: number) {
+    checkInstalled();
+    this.scratch = makeScratch();
+    this.workspace = path.join(this.scratch, 'workspace');
+    fs.mkdirSync(this.workspace, { recursive: true });
+    this.watchdog = setTimeout(() => {
+      console.error(`e2e: ${name} over ${budgetMs / 1000} s, stopping everything`);
+      void this.stopAll().finally(() => process.exit(1));
+    }, budgetMs);
+    this.watchdog.unref();
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      process.once(signal, () => void this.stopAll().finally(() => process.exit(code)));
+    }
+  }
+
+  get wb(): Workbench {
+    if (!this.page) throw new Error('the workbench is not open');
+    return this.page;
+  }
+
+  /** `node app.js` (copied into the workspace from `script`). */
+  async startApp(script: string): Promise<TestApp> {
+    const copy = path.join(this.workspace, path.basename(script));
+    fs.copyFileSync(script, copy);
+    this.app = await TestApp.start(copy);
+    return this.app;
+  }
+
+  /** Installs the packaged extension into a fresh code-server, starts it, opens the workbench. */
+  async open(opts: Pick<CodeServerOptions, 'settings' | 'env'> = {}): Promise<Workbench> {
+    try {
+      this.server = new CodeServer({ scratch: this.scratch, workspace: this.workspace, vsix: packageExtension(this.scratch), ...opts });
+      this.server.install();
+      await this.server.start();
+      this.page = await Workbench.open(this.server.url, this.workspace);
+      await this.page.waitForContainer('Burrow');
+      return this.page;
+    } catch (err) {
+      this.failed = true;
+      throw err;
+    }
+  }
+
+  /** For `afterEach`: a failed test leaves a screenshot and the notifications it saw. */
+  async afterTest(test: Mocha.Test | undefined): Promise<void> {
+    if (test?.state !== 'failed' || !this.page) return;
+    this.failed = true;
+    const file = path.join(this.scratch, 'failures', `${test.title.replace(/[^\w-]+/g, '_').slice(0, 80)}.png`);
+    await this.page.screenshot(file).catch(() => undefined);
+    console.log(`      failure screenshot: ${file}\n      notifications: ${(await this.page.notificationTexts()).join(' | ') || '(none)'}`);
+    await this.page.dismiss().catch(() => undefined);
+  }
+
+  /** For `after`: stops everything; removes the scratch folder unless something failed. */
+  async finish(): Promise<void> {
+    clearTimeout(this.watchdog);
+    await this.stopAll();
+    if (this.failed) console.log(`      kept for inspection: ${this.scratch} (code-server logs in user-data/logs)`);
+    else fs.rmSync(this.scratch, { recursive: true, force: true, maxRetries: 3 });
+  }
+
+  private async stopAll(): Promise<void> {
+    await this.page?.close();
+    this.page = undefined;
+    this.app?.stop();
+    const killed = (await this.server?.stop()) ?? [];
+    this.server = undefined;
+    if (killed.length) console.log(`      stopped ${killed.length} processes (code-server and its children)`);
+  }
 }
