@@ -305,9 +305,10 @@ export class Workbench {
 
   /**
    * Quick Fix… (Ctrl+.) at the cursor, then picks `text` with the keyboard (the menu blocks pointer
-   * events elsewhere). Right after an earlier fix the editor may still answer "No code actions
-   * available" while the language server catches up with the edit; like a user, we press again
-   * (at most `attempts` times) and say so in the output.
+   * events elsewhere). A CodeLens update in the same editor cancels a pending Quick Fix, which
+   * then answers "No code actions available" (scenario (c) waits for its lens to settle for that
+   * reason); should it happen anyway we press again, like a user, at most `attempts` times, and say
+   * so in the output.
    */
   async quickFix(text: RegExp, attempts = 4, onRetry?: () => Promise<void>): Promise<string> {
     const rows = this.page.locator('.action-widget .monaco-list-row.action');
