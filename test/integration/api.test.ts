@@ -10,8 +10,15 @@ import net from 'node:net';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import draft06 from 'ajv/dist/refs/json-schema-draft-06.json';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
+import { Agent } from '../../tunnel/src/agent/agent';
+import { AgentApiBackend } from '../../tunnel/src/agent/api/agent-backend';
+import { CaptureStore } from '../../tunnel/src/capture/store';
 import { startApiServer } from '../../tunnel/src/agent/api/server';
+import { PROTOCOL_VERSION } from '../../tunnel/src/protocol/frames';
+import type { ControlMessage } from '../../tunnel/src/protocol/messages';
+import { DEFAULT_WINDOW, MuxSession } from '../../tunnel/src/protocol/session';
+import { WebSocketTransport } from '../../tunnel/src/protocol/transport';
 import { HostAllowList, isCrossOrigin } from '../../tunnel/src/agent/api/hosts';
 import { redactSecrets, REDACTED } from '../../tunnel/src/agent/api/redact';
 import { Meter, Timer } from '../../tunnel/src/agent/api/metrics';
@@ -353,6 +360,60 @@ describe('local API listening', () => {
     } finally {
       blocker.close();
       await rig.close();
+    }
+  });
+});
+
+describe('local API while a tunnel binds', () => {
+  // A stand-in edge speaking Burrow's documented protocol (tunnel/PROTOCOL.md) through the real
+  // MuxSession, which holds a bind's answer until the test releases it: the one way to keep a real
+  // agent's tunnel in "starting" for as long as a test needs.
+  it('lists a tunnel only once it is bound, as ngrok does; an edge that never answers fails the start with a code', async () => {
+    const held: { reqId: number; session: MuxSession }[] = [];
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((r) => wss.once('listening', r));
+    wss.on('connection', (ws) => {
+      const session = new MuxSession(new WebSocketTransport(ws), { role: 'edge', initialWindow: DEFAULT_WINDOW });
+      session.on('control', (msg: ControlMessage) => {
+        if (msg.type === 'hello') session.sendControl({ type: 'welcome', version: PROTOCOL_VERSION, sessionId: 'stand-in', initialWindow: DEFAULT_WINDOW, heartbeatIntervalMs: 2000, heartbeatToleranceMs: 6000 });
+        if (msg.type === 'bind') held.push({ reqId: msg.reqId, session });
+      });
+    });
+    const capture = new CaptureStore({ maxTotalBytes: 1024 * 1024 });
+    const agent = new Agent({ edgeUrl: `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/_burrow/session`, authtoken: 'stand-in-token', capture, edgeRequestTimeoutMs: 1500 });
+    await agent.start();
+    const api = await startApiServer({ backend: new AgentApiBackend(agent, capture), webAddr: '127.0.0.1:0', eventFlushMs: 10 });
+    const port = Number(new URL(api.url).port);
+    try {
+      const created = request(port, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'slow', proto: 'http', addr: '3000' }) });
+      await eventually(() => held.length === 1, 'the bind to reach the edge');
+      const listed = (await request(port, 'GET', '/api/tunnels')).json<{ tunnels: TunnelJson[] }>();
+      assert.deepEqual(listed.tunnels, [], 'not listed while binding (no public_url yet)');
+      assert.equal((await request(port, 'GET', '/api/tunnels/slow')).status, 404);
+      // The event stream (the extension's tree) does show it, as starting.
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/api/events`);
+      const snapshot = await new Promise<{ tunnels: { name: string; status: string }[] }>((resolve, reject) => {
+        ws.once('message', (m) => resolve(JSON.parse(String(m))));
+        ws.once('error', reject);
+      });
+      ws.close();
+      assert.deepEqual(snapshot.tunnels.map((t) => [t.name, t.status]), [['slow', 'starting']]);
+
+      held[0].session.sendControl({ type: 'bind-result', reqId: held[0].reqId, binding: { id: 'ep_standin', urls: ['https://slow.stand-in.test'] } });
+      assert.equal((await created).status, 201);
+      const after = (await request(port, 'GET', '/api/tunnels')).json<{ tunnels: TunnelJson[] }>();
+      assert.deepEqual(after.tunnels.map((t) => [t.name, t.public_url]), [['slow', 'https://slow.stand-in.test']]);
+
+      // A bind the edge never answers: the start fails with a code instead of hanging, and the
+      // name is free again.
+      const never = await request(port, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'never', proto: 'http', addr: '3001' }) });
+      assert.equal(never.status, 502);
+      assert.match(never.text, /ERR_BURROW_EDGE_TIMEOUT/);
+      assert.deepEqual(agent.tunnels().map((t) => t.name), ['slow']);
+    } finally {
+      await api.close();
+      await agent.close();
+      wss.close();
     }
   });
 });

@@ -34,6 +34,8 @@ export interface AgentOptions {
   /** Reconnect backoff bounds (tests shorten them). */
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /** How long a bind or unbind waits for the edge's answer (default 30 s; tests shorten it). */
+  edgeRequestTimeoutMs?: number;
 }
 
 export type TunnelStatus = 'starting' | 'online' | 'reconnecting' | 'failed' | 'stopped';
@@ -118,6 +120,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const embedded = this.embeddedEdge;
     const client = new EdgeClient({
       url: this.edgeUrl, authtoken, backoffMinMs: this.options.backoffMinMs, backoffMaxMs: this.options.backoffMaxMs,
+      requestTimeoutMs: this.options.edgeRequestTimeoutMs,
       // The embedded edge is in this process: no loopback socket or WebSocket between the two.
       connectInProcess: embedded ? () => embedded.connectInProcess() : undefined,
     });
@@ -236,8 +239,10 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   async close(): Promise<void> {
-    for (const name of [...this.tunnelsByName.keys()]) await this.stopTunnel(name);
+    // Closing the session unbinds everything at the edge, so no unbind round trips: an edge that
+    // stopped answering cannot hold up the shutdown.
     this.client?.close();
+    for (const name of [...this.tunnelsByName.keys()]) await this.stopTunnel(name);
     await this.embeddedEdge?.close();
   }
 

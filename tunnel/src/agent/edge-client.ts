@@ -19,6 +19,8 @@ export interface EdgeClientOptions {
   backoffMaxMs?: number;
   /** Opens the session in process instead of over `url` (the agent's own embedded edge). */
   connectInProcess?: () => Transport;
+  /** How long a bind or unbind may wait for the edge's answer (default 30 s). */
+  requestTimeoutMs?: number;
 }
 
 export interface EdgeClientEvents {
@@ -87,13 +89,22 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     const session = this.session;
     if (!session || !this.online) return Promise.reject(Object.assign(new Error('not connected to the edge'), { code: 'ERR_NGROK_3210' }));
     return new Promise((resolve, reject) => {
-      this.pending.set(msg.reqId, resolve);
-      const onClose = () => {
+      const fail = (code: string, message: string) => {
         this.pending.delete(msg.reqId);
-        reject(Object.assign(new Error('session to the edge closed'), { code: 'ERR_BURROW_SESSION_CLOSED' }));
+        session.off('close', onClose);
+        clearTimeout(timer);
+        reject(Object.assign(new Error(message), { code }));
       };
+      const onClose = () => fail('ERR_BURROW_SESSION_CLOSED', 'session to the edge closed');
+      // An edge that keeps the session alive but never answers must not hang a start or a stop.
+      const waitMs = this.options.requestTimeoutMs ?? 30_000;
+      const timer = setTimeout(() => fail('ERR_BURROW_EDGE_TIMEOUT', `the edge did not answer the ${msg.type} within ${waitMs / 1000} s`), waitMs);
       session.once('close', onClose);
-      this.pending.set(msg.reqId, (result) => { session.off('close', onClose); resolve(result); });
+      this.pending.set(msg.reqId, (result) => {
+        session.off('close', onClose);
+        clearTimeout(timer);
+        resolve(result);
+      });
       session.sendControl(msg);
     });
   }

@@ -160,7 +160,7 @@ export class ApiServer {
     if (route[0] === 'tunnels') {
       if (route.length === 1) {
         allow(method, ['GET', 'POST']);
-        if (method === 'GET') return sendJson(res, 200, { tunnels: backend.tunnels().map(tunnelJson), uri: '/api/tunnels' });
+        if (method === 'GET') return sendJson(res, 200, { tunnels: bound(backend.tunnels()).map(tunnelJson), uri: '/api/tunnels' });
         const body = await readJson(req);
         return sendJson(res, 201, tunnelJson(await backend.startTunnel(body)));
       }
@@ -171,7 +171,7 @@ export class ApiServer {
           if (!(await backend.stopTunnel(name))) throw notFound(`tunnel "${name}" not found`);
           return sendEmpty(res, 204);
         }
-        const t = backend.tunnels().find((x) => x.name === name);
+        const t = bound(backend.tunnels()).find((x) => x.name === name);
         if (!t) throw notFound(`tunnel "${name}" not found`);
         return sendJson(res, 200, tunnelJson(t));
       }
@@ -409,7 +409,16 @@ class EventStream {
 // ---- helpers ----
 
 /** ngrok's tunnel object (plus Burrow's additive fields), secrets redacted. */
-export function tunnelJson(t: TunnelInfo): Record<string, unknown> {
+export /**
+ * Tunnels as ngrok's API lists them: once bound. One still binding (status "starting", no
+ * public_url yet) is left out, so a script polling for `public_url` never reads an empty one; the
+ * event stream does show it.
+ */
+function bound<T extends { status?: string }>(tunnels: T[]): T[] {
+  return tunnels.filter((t) => t.status !== 'starting');
+}
+
+function tunnelJson(t: TunnelInfo): Record<string, unknown> {
   return redactSecrets({
     name: t.name,
     uri: `/api/tunnels/${encodeURIComponent(t.name)}`,
