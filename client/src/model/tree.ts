@@ -70,7 +70,7 @@ export function buildTree(state: AgentState, opts: TreeOptions): TreeNode[] {
 
 /** "Edge routes": each HTTPS edge (its hostports), each route under it with its backend and modules. */
 export function edgeRoutesNode(routes: EdgeRoutes | { api: string; error: string }): TreeNode {
-  const base = { id: 'edges', kind: 'edges' as const, label: 'Edge routes', icon: { id: 'globe' }, contextValue: 'edges', tunnel: undefined };
+  const base = { id: 'edges', kind: 'edges' as const, label: 'Edge routes', icon: { id: 'globe' }, contextValue: 'edges' };
   if ('error' in routes) {
     return {
       ...base, description: 'unavailable', tooltip: `${routes.api}\n${routes.error}`, collapsible: 'expanded',
@@ -102,9 +102,14 @@ function routeModules(r: RouteJson): string[] {
     .map(([k]) => k);
 }
 
-function routeOnline(r: RouteJson, backends: Map<string, BackendJson>, seen = new Set<string>()): boolean {
-  const id = r.backend?.backend?.id;
-  return id ? backendOnline(id, backends, seen) : false;
+/** The route's backend id, unless the backend module is off. */
+function backendOf(r: RouteJson): string | undefined {
+  return r.backend?.enabled === false ? undefined : r.backend?.backend?.id ?? undefined;
+}
+
+function routeOnline(r: RouteJson, backends: Map<string, BackendJson>): boolean {
+  const id = backendOf(r);
+  return id ? backendOnline(id, backends, new Set()) : false;
 }
 
 function backendOnline(id: string, backends: Map<string, BackendJson>, seen: Set<string>): boolean {
@@ -117,7 +122,7 @@ function backendOnline(id: string, backends: Map<string, BackendJson>, seen: Set
   return ids.some((child) => backendOnline(child, backends, seen));
 }
 
-export function describeBackend(id: string | undefined, backends: Map<string, BackendJson>): string {
+function describeBackend(id: string | undefined, backends: Map<string, BackendJson>): string {
   if (!id) return 'no backend';
   const b = backends.get(id);
   if (!b) return id;
@@ -138,7 +143,7 @@ export function describeBackend(id: string | undefined, backends: Map<string, Ba
 
 function routeNode(r: RouteJson, backends: Map<string, BackendJson>): TreeNode {
   const modules = routeModules(r);
-  const backend = describeBackend(r.backend?.enabled === false ? undefined : r.backend?.backend?.id, backends);
+  const backend = describeBackend(backendOf(r), backends);
   const label = r.match_type === 'exact_path' ? `= ${r.match}` : `${r.match}*`;
   const online = routeOnline(r, backends);
   return {
