@@ -3,7 +3,7 @@
 // plain functions over it (commands.ts); views subscribe to `onDidChange`.
 import * as vscode from 'vscode';
 import { AgentApi, type TunnelJson } from './agent/api';
-import { EdgeAdminApi, type EdgeRoutes } from './agent/edgeApi';
+import { EdgeAdminApi, type EdgeRoutes } from './edgeAdminApi';
 import { AgentEventStream, type StreamState } from './agent/events';
 import { AgentStartError, probeAgent, startAgent, writeAgentConfig, type RunningAgent } from './agent/process';
 import { codespacePortOf, detectCodespace, publishPort, type Codespace } from './codespaces';
@@ -324,7 +324,9 @@ export class Ctx implements vscode.Disposable {
       if (!key) next = { api: url, error: 'no API key stored: run "Burrow: Connect to Edge…"' };
       else next = await new EdgeAdminApi(url, key).routes().catch((err: Error) => ({ api: url, error: err.message }));
     }
-    if (JSON.stringify(next, (_k, v: unknown) => (v instanceof Map ? [...v] : v)) === JSON.stringify(this.edgeRoutes, (_k, v: unknown) => (v instanceof Map ? [...v] : v))) return;
+    // Redraw only when something changed (this runs every 15 s).
+    const text = (r: typeof next): string | undefined => JSON.stringify(r, (_k, v: unknown) => (v instanceof Map ? [...v] : v));
+    if (text(next) === text(this.edgeRoutes)) return;
     this.edgeRoutes = next;
     this.fireChanged();
   }

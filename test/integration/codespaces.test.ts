@@ -8,22 +8,13 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { Agent } from '../../tunnel/src/agent/agent';
 import { codespacePortOf, codespaceUrl, detectCodespace, type Codespace } from '../../tunnel/src/agent/codespaces';
 import '../../tunnel/src/modules/oauth/register';
-import { Resources, listen, startAgent } from '../support/tunnel';
+import { Resources, listen, request, startAgent, type Reply } from '../support/tunnel';
 
 const CS: Codespace = { name: 'octocat-literate-space-parakeet-mld5', domain: 'app.github.dev' };
 
 /** A request as the Codespaces forwarder makes it to a forwarded port. */
-function viaForwarder(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, agent: false, headers: { host: `localhost:${port}`, 'x-forwarded-proto': 'https', ...headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function viaForwarder(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return request(port, `localhost:${port}`, { path, headers: { 'x-forwarded-proto': 'https', ...headers } });
 }
 
 describe('embedded edge in a codespace: a port per HTTP tunnel', function () {
@@ -71,8 +62,8 @@ describe('embedded edge in a codespace: a port per HTTP tunnel', function () {
 
     const a = await viaForwarder(p1, '/first');
     const b = await viaForwarder(p2, '/second');
-    assert.deepEqual([a.status, JSON.parse(a.body)], [200, { app: 'one', url: '/first' }]);
-    assert.deepEqual([b.status, JSON.parse(b.body)], [200, { app: 'two', url: '/second' }]);
+    assert.deepEqual([a.status, JSON.parse(a.body.toString())], [200, { app: 'one', url: '/first' }]);
+    assert.deepEqual([b.status, JSON.parse(b.body.toString())], [200, { app: 'two', url: '/second' }]);
     assert.equal(apps[0].seen.at(-1)!['x-forwarded-proto'], 'https, https');
 
     // Websockets too.

@@ -9,7 +9,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { EdgeAdminApi } from '../../client/src/agent/edgeApi';
+import { EdgeAdminApi } from '../../client/src/edgeAdminApi';
 import { AgentState } from '../../client/src/model/state';
 import { buildTree } from '../../client/src/model/tree';
 import { Agent } from '../../tunnel/src/agent/agent';

@@ -2,7 +2,7 @@
 // (client/src/views/tunnelsTree.ts) only maps these nodes onto TreeItems, so everything the tree
 // shows is unit-tested without VS Code.
 import type { CaptureJson, TunnelJson } from '../agent/api';
-import type { BackendJson, EdgeRoutes, HttpsEdgeJson, RouteJson } from '../agent/edgeApi';
+import type { BackendJson, EdgeRoutes, HttpsEdgeJson, RouteJson } from '../edgeAdminApi';
 import { moduleDetail, moduleLabel, protectionOf } from './definitions';
 import type { AgentState } from './state';
 
