@@ -2,6 +2,7 @@
 // and the event stream go over postMessage to the extension host (PostMessageTransport). The host
 // may also send {burrow: 'select', id} when a request is picked in the Tunnels tree.
 // Loaded with a CSP nonce; no inline script anywhere.
+/* global acquireVsCodeApi */
 (function () {
   'use strict';
   const vscode = acquireVsCodeApi();

@@ -14,16 +14,34 @@ const entries = [
   // The extension: a small, minified activation bundle, and its heavy libraries in a second one
   // loaded on first use (client/src/lazyLibs.ts), so activation parses little code.
   {
-    ...node, minify: true, entryPoints: ['client/src/extension.ts'], outfile: 'dist/extension.js',
-    external: ['vscode', './extension-libs.js'], define: { 'process.env.BURROW_LIBS_BUNDLE': '"extension-libs.js"' },
+    ...node,
+    minify: true,
+    entryPoints: ['client/src/extension.ts'],
+    outfile: 'dist/extension.js',
+    external: ['vscode', './extension-libs.js'],
+    define: { 'process.env.BURROW_LIBS_BUNDLE': '"extension-libs.js"' },
   },
-  { ...node, minify: true, entryPoints: ['client/src/libs.ts'], outfile: 'dist/extension-libs.js', external: ['vscode'] },
-  { ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['tunnel/src/inspector/web/main.ts'], outfile: 'dist/inspector/inspector.js' },
+  {
+    ...node,
+    minify: true,
+    entryPoints: ['client/src/libs.ts'],
+    outfile: 'dist/extension-libs.js',
+    external: ['vscode'],
+  },
+  {
+    ...common,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    entryPoints: ['tunnel/src/inspector/web/main.ts'],
+    outfile: 'dist/inspector/inspector.js',
+  },
 ];
 
 mkdirSync('dist', { recursive: true });
 const ready = entries.filter((e) => existsSync(e.entryPoints[0]));
 await Promise.all(ready.map((e) => build(e)));
 // Static inspector assets (HTML/CSS) travel next to the bundle.
-if (existsSync('tunnel/src/inspector/web/static')) cpSync('tunnel/src/inspector/web/static', 'dist/inspector', { recursive: true });
+if (existsSync('tunnel/src/inspector/web/static'))
+  cpSync('tunnel/src/inspector/web/static', 'dist/inspector', { recursive: true });
 if (!watch) console.log(`built ${ready.map((e) => e.outfile).join(', ')}`);

@@ -11,8 +11,15 @@ export class EndpointCodeLensProvider implements vscode.CodeLensProvider, vscode
   readonly onDidChangeCodeLenses = this.emitter.event;
   private readonly subscriptions: vscode.Disposable[];
 
-  constructor(private readonly ctx: Ctx, private readonly languageClient: BurrowLanguageClient) {
-    this.subscriptions = [ctx.onDidChange(() => this.emitter.fire()), languageClient.onDidChangeKind(() => this.emitter.fire()), this.emitter];
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly languageClient: BurrowLanguageClient,
+  ) {
+    this.subscriptions = [
+      ctx.onDidChange(() => this.emitter.fire()),
+      languageClient.onDidChangeKind(() => this.emitter.fire()),
+      this.emitter,
+    ];
   }
 
   async provideCodeLenses(doc: vscode.TextDocument, token: vscode.CancellationToken): Promise<vscode.CodeLens[]> {
@@ -24,8 +31,21 @@ export class EndpointCodeLensProvider implements vscode.CodeLensProvider, vscode
       if (token.isCancellationRequested) return [];
       if (result && result.version !== doc.version) return [];
       entries = result
-        ? result.lenses.map((l) => ({ name: l.name, valid: l.valid, range: new vscode.Range(l.range.start.line, l.range.start.character, l.range.end.line, l.range.end.character) }))
-        : listEntries(doc.getText()).map((e) => ({ name: e.name, valid: true, range: new vscode.Range(doc.positionAt(e.offset), doc.positionAt(e.offset)) }));
+        ? result.lenses.map((l) => ({
+            name: l.name,
+            valid: l.valid,
+            range: new vscode.Range(
+              l.range.start.line,
+              l.range.start.character,
+              l.range.end.line,
+              l.range.end.character,
+            ),
+          }))
+        : listEntries(doc.getText()).map((e) => ({
+            name: e.name,
+            valid: true,
+            range: new vscode.Range(doc.positionAt(e.offset), doc.positionAt(e.offset)),
+          }));
     } catch {
       return [];
     }
@@ -33,15 +53,48 @@ export class EndpointCodeLensProvider implements vscode.CodeLensProvider, vscode
     for (const e of entries) {
       const running = this.ctx.state.tunnels.get(e.name);
       if (running && (running.status ?? 'online') === 'online') {
-        lenses.push(new vscode.CodeLens(e.range, { title: `● online at ${running.public_url}`, command: 'burrow.openInBrowser', arguments: [e.name], tooltip: 'Open in Browser' }));
-        lenses.push(new vscode.CodeLens(e.range, { title: '■ Stop', command: 'burrow.stopTunnelFromConfig', arguments: [e.name] }));
+        lenses.push(
+          new vscode.CodeLens(e.range, {
+            title: `● online at ${running.public_url}`,
+            command: 'burrow.openInBrowser',
+            arguments: [e.name],
+            tooltip: 'Open in Browser',
+          }),
+        );
+        lenses.push(
+          new vscode.CodeLens(e.range, {
+            title: '■ Stop',
+            command: 'burrow.stopTunnelFromConfig',
+            arguments: [e.name],
+          }),
+        );
       } else if (running) {
-        lenses.push(new vscode.CodeLens(e.range, { title: `◌ ${running.status}${running.error ? `: ${running.error.code}` : ''}`, command: '' }));
-        lenses.push(new vscode.CodeLens(e.range, { title: '■ Stop', command: 'burrow.stopTunnelFromConfig', arguments: [e.name] }));
+        lenses.push(
+          new vscode.CodeLens(e.range, {
+            title: `◌ ${running.status}${running.error ? `: ${running.error.code}` : ''}`,
+            command: '',
+          }),
+        );
+        lenses.push(
+          new vscode.CodeLens(e.range, {
+            title: '■ Stop',
+            command: 'burrow.stopTunnelFromConfig',
+            arguments: [e.name],
+          }),
+        );
       } else if (e.valid) {
-        lenses.push(new vscode.CodeLens(e.range, { title: '▶ Start', command: 'burrow.startTunnelFromConfig', arguments: [doc.uri, e.name], tooltip: `Start "${e.name}" with Burrow` }));
+        lenses.push(
+          new vscode.CodeLens(e.range, {
+            title: '▶ Start',
+            command: 'burrow.startTunnelFromConfig',
+            arguments: [doc.uri, e.name],
+            tooltip: `Start "${e.name}" with Burrow`,
+          }),
+        );
       } else {
-        lenses.push(new vscode.CodeLens(e.range, { title: '$(error) fix the errors to start this tunnel', command: '' }));
+        lenses.push(
+          new vscode.CodeLens(e.range, { title: '$(error) fix the errors to start this tunnel', command: '' }),
+        );
       }
     }
     return lenses;

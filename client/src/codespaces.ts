@@ -12,7 +12,8 @@ export const PORT_VISIBILITIES: readonly PortVisibility[] = ['private', 'org', '
 
 export class CodespacesError extends Error {
   constructor(
-    readonly code: 'ERR_BURROW_CODESPACES_GH_MISSING' | 'ERR_BURROW_CODESPACES_GH_FAILED' | 'ERR_BURROW_CODESPACES_PORT',
+    readonly code:
+      'ERR_BURROW_CODESPACES_GH_MISSING' | 'ERR_BURROW_CODESPACES_GH_FAILED' | 'ERR_BURROW_CODESPACES_PORT',
     message: string,
   ) {
     super(message);
@@ -23,17 +24,38 @@ export class CodespacesError extends Error {
  * Sets the forwarded port's visibility with `gh` and resolves with its URL. `gh` comes from PATH
  * (the codespace image has it, authenticated by GITHUB_TOKEN).
  */
-export function publishPort(cs: Codespace, port: number, visibility: PortVisibility, opts: { env?: NodeJS.ProcessEnv; gh?: string; timeoutMs?: number } = {}): Promise<string> {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return Promise.reject(new CodespacesError('ERR_BURROW_CODESPACES_PORT', `not a port: ${port}`));
+export function publishPort(
+  cs: Codespace,
+  port: number,
+  visibility: PortVisibility,
+  opts: { env?: NodeJS.ProcessEnv; gh?: string; timeoutMs?: number } = {},
+): Promise<string> {
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    return Promise.reject(new CodespacesError('ERR_BURROW_CODESPACES_PORT', `not a port: ${port}`));
   const args = ['codespace', 'ports', 'visibility', `${port}:${visibility}`, '-c', cs.name];
   return new Promise((resolve, reject) => {
-    execFile(opts.gh ?? 'gh', args, { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 30_000, windowsHide: true }, (err, _stdout, stderr) => {
-      if (!err) return resolve(codespaceUrl(cs, port));
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        return reject(new CodespacesError('ERR_BURROW_CODESPACES_GH_MISSING', 'the GitHub CLI (gh) is not on PATH; install it or set the port visibility in the Ports view'));
-      }
-      const detail = String(stderr).trim().split('\n').slice(-3).join(' ') || err.message;
-      reject(new CodespacesError('ERR_BURROW_CODESPACES_GH_FAILED', `gh codespace ports visibility ${port}:${visibility} failed: ${detail}`));
-    });
+    execFile(
+      opts.gh ?? 'gh',
+      args,
+      { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 30_000, windowsHide: true },
+      (err, _stdout, stderr) => {
+        if (!err) return resolve(codespaceUrl(cs, port));
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          return reject(
+            new CodespacesError(
+              'ERR_BURROW_CODESPACES_GH_MISSING',
+              'the GitHub CLI (gh) is not on PATH; install it or set the port visibility in the Ports view',
+            ),
+          );
+        }
+        const detail = String(stderr).trim().split('\n').slice(-3).join(' ') || err.message;
+        reject(
+          new CodespacesError(
+            'ERR_BURROW_CODESPACES_GH_FAILED',
+            `gh codespace ports visibility ${port}:${visibility} failed: ${detail}`,
+          ),
+        );
+      },
+    );
   });
 }

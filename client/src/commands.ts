@@ -20,7 +20,12 @@ export interface CommandDeps {
 type Handler = (deps: CommandDeps, ...args: unknown[]) => unknown;
 
 /** A tree node, a tunnel name, or nothing (then ask). */
-async function tunnelArg(ctx: Ctx, arg: unknown, verb: string, filter: (t: TunnelJson) => boolean = () => true): Promise<string | undefined> {
+async function tunnelArg(
+  ctx: Ctx,
+  arg: unknown,
+  verb: string,
+  filter: (t: TunnelJson) => boolean = () => true,
+): Promise<string | undefined> {
   if (typeof arg === 'string') return arg;
   const node = arg as TreeNode | undefined;
   if (node?.tunnel) return node.tunnel;
@@ -28,7 +33,10 @@ async function tunnelArg(ctx: Ctx, arg: unknown, verb: string, filter: (t: Tunne
   const tunnels = [...ctx.state.tunnels.values()].filter(filter);
   if (tunnels.length === 0) throw new AgentDownError(`no tunnel to ${verb}`);
   if (tunnels.length === 1) return tunnels[0].name;
-  const pick = await vscode.window.showQuickPick(tunnels.map((t) => ({ label: t.name, description: t.public_url, detail: t.config.addr })), { title: `Burrow: tunnel to ${verb}` });
+  const pick = await vscode.window.showQuickPick(
+    tunnels.map((t) => ({ label: t.name, description: t.public_url, detail: t.config.addr })),
+    { title: `Burrow: tunnel to ${verb}` },
+  );
   return pick?.label;
 }
 
@@ -53,8 +61,13 @@ function urlOf(ctx: Ctx, name: string): string {
 
 async function findConfigFiles(): Promise<vscode.Uri[]> {
   const active = vscode.window.activeTextEditor?.document;
-  const files = await vscode.workspace.findFiles('**/{ngrok.yml,ngrok.yaml,.ngrok.yml,*.ngrok.yml,ngrok.*.yml}', '**/node_modules/**', 20);
-  if (active?.languageId === 'ngrok-yaml' && !files.some((f) => f.toString() === active.uri.toString())) files.unshift(active.uri);
+  const files = await vscode.workspace.findFiles(
+    '**/{ngrok.yml,ngrok.yaml,.ngrok.yml,*.ngrok.yml,ngrok.*.yml}',
+    '**/node_modules/**',
+    20,
+  );
+  if (active?.languageId === 'ngrok-yaml' && !files.some((f) => f.toString() === active.uri.toString()))
+    files.unshift(active.uri);
   return files;
 }
 
@@ -63,16 +76,30 @@ async function startFromFile(deps: CommandDeps, file: vscode.Uri, name: string):
   const { ctx } = deps;
   const doc = await vscode.workspace.openTextDocument(file);
   const def = entryToDefinition(doc.getText(), name);
-  const missing = await fillOAuthSecrets(def, (provider, clientId) => Promise.resolve(ctx.ext.secrets.get(SECRET_KEYS.oauthClientSecret(provider, clientId))));
+  const missing = await fillOAuthSecrets(def, (provider, clientId) =>
+    Promise.resolve(ctx.ext.secrets.get(SECRET_KEYS.oauthClientSecret(provider, clientId))),
+  );
   for (const m of missing) {
     const [provider, id] = [m.split(' ')[0], m.slice(m.indexOf('(') + 1, -1)];
-    const secret = await vscode.window.showInputBox({ title: `Client secret for ${m}`, prompt: 'Kept in VS Code SecretStorage', password: true, ignoreFocusOut: true });
+    const secret = await vscode.window.showInputBox({
+      title: `Client secret for ${m}`,
+      prompt: 'Kept in VS Code SecretStorage',
+      password: true,
+      ignoreFocusOut: true,
+    });
     if (!secret) return;
     await ctx.ext.secrets.store(SECRET_KEYS.oauthClientSecret(provider, id), secret);
   }
-  if (missing.length) await fillOAuthSecrets(def, (provider, clientId) => Promise.resolve(ctx.ext.secrets.get(SECRET_KEYS.oauthClientSecret(provider, clientId))));
+  if (missing.length)
+    await fillOAuthSecrets(def, (provider, clientId) =>
+      Promise.resolve(ctx.ext.secrets.get(SECRET_KEYS.oauthClientSecret(provider, clientId))),
+    );
   await ctx.ensureAgent();
-  if ((!ctx.loopbackOnly || ctx.codespace) && !(await consentToPublic(ctx, `"${name}" (${String(def.addr)})`, ctx.state.status?.edge_url ?? 'the edge'))) return;
+  if (
+    (!ctx.loopbackOnly || ctx.codespace) &&
+    !(await consentToPublic(ctx, `"${name}" (${String(def.addr)})`, ctx.state.status?.edge_url ?? 'the edge'))
+  )
+    return;
   const { url } = await bindTunnel(ctx, def, name);
   ctx.fromConfig.set(name, file);
   void announce(ctx, name, url, String(def.addr));
@@ -95,8 +122,18 @@ export const COMMANDS: Record<string, Handler> = {
     const name = await tunnelArg(ctx, arg, 'restart');
     if (!name) return;
     const { def, lost } = ctx.definitionOf(name);
-    if (lost.length && (await vscode.window.showWarningMessage(`Burrow: restarting "${name}" drops: ${lost.join(', ')}.`, { modal: true }, 'Restart')) !== 'Restart') return;
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Restarting ${name}` }, () => ctx.replaceTunnel(name, def));
+    if (
+      lost.length &&
+      (await vscode.window.showWarningMessage(
+        `Burrow: restarting "${name}" drops: ${lost.join(', ')}.`,
+        { modal: true },
+        'Restart',
+      )) !== 'Restart'
+    )
+      return;
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Restarting ${name}` }, () =>
+      ctx.replaceTunnel(name, def),
+    );
   },
 
   'burrow.copyUrl': async ({ ctx }, arg) => {
@@ -114,16 +151,27 @@ export const COMMANDS: Record<string, Handler> = {
 
   'burrow.startFromConfig': async (deps, arg) => {
     const files = arg instanceof vscode.Uri ? [arg] : await findConfigFiles();
-    if (files.length === 0) throw new AgentDownError('no ngrok.yml in this workspace (looked for ngrok.yml, *.ngrok.yml, ngrok.*.yml)');
+    if (files.length === 0)
+      throw new AgentDownError('no ngrok.yml in this workspace (looked for ngrok.yml, *.ngrok.yml, ngrok.*.yml)');
     const items: (vscode.QuickPickItem & { file: vscode.Uri; name: string })[] = [];
     for (const file of files) {
       const text = (await vscode.workspace.openTextDocument(file)).getText();
       for (const e of listEntries(text)) {
-        items.push({ label: e.name, description: e.source, detail: vscode.workspace.asRelativePath(file), file, name: e.name, picked: !deps.ctx.state.tunnels.has(e.name) });
+        items.push({
+          label: e.name,
+          description: e.source,
+          detail: vscode.workspace.asRelativePath(file),
+          file,
+          name: e.name,
+          picked: !deps.ctx.state.tunnels.has(e.name),
+        });
       }
     }
     if (items.length === 0) throw new AgentDownError('the ngrok.yml files here define no tunnels or endpoints');
-    const picks = await vscode.window.showQuickPick(items.filter((i) => !deps.ctx.state.tunnels.has(i.name)), { canPickMany: true, title: 'Burrow: Start Tunnels from ngrok.yml' });
+    const picks = await vscode.window.showQuickPick(
+      items.filter((i) => !deps.ctx.state.tunnels.has(i.name)),
+      { canPickMany: true, title: 'Burrow: Start Tunnels from ngrok.yml' },
+    );
     for (const p of picks ?? []) await startFromFile(deps, p.file, p.name);
   },
 
@@ -140,7 +188,13 @@ export const COMMANDS: Record<string, Handler> = {
   },
 
   'burrow.addAuthtoken': async ({ ctx }) => {
-    const token = await vscode.window.showInputBox({ title: 'Burrow: authtoken for the edge', prompt: 'Kept in VS Code SecretStorage; never written to settings.', password: true, ignoreFocusOut: true, validateInput: (v) => (v.trim() ? undefined : 'required') });
+    const token = await vscode.window.showInputBox({
+      title: 'Burrow: authtoken for the edge',
+      prompt: 'Kept in VS Code SecretStorage; never written to settings.',
+      password: true,
+      ignoreFocusOut: true,
+      validateInput: (v) => (v.trim() ? undefined : 'required'),
+    });
     if (!token) return;
     await ctx.ext.secrets.store(SECRET_KEYS.authtoken, token.trim());
     if (ctx.settings.edgeUrl && ctx.mode === 'running') await ctx.restartAgent();
@@ -149,14 +203,25 @@ export const COMMANDS: Record<string, Handler> = {
 
   'burrow.connectEdge': async ({ ctx }) => {
     const url = await vscode.window.showInputBox({
-      title: 'Burrow: Connect to Edge', prompt: 'URL of a standalone edge (burrow edge …). Empty: use the embedded edge on this machine.',
-      value: ctx.settings.edgeUrl, placeHolder: 'wss://edge.example.com', ignoreFocusOut: true,
-      validateInput: (v) => (!v.trim() || /^(wss?|https?):\/\/[^\s/]+/.test(v.trim()) ? undefined : 'wss://host, ws://host:port or https://host'),
+      title: 'Burrow: Connect to Edge',
+      prompt: 'URL of a standalone edge (burrow edge …). Empty: use the embedded edge on this machine.',
+      value: ctx.settings.edgeUrl,
+      placeHolder: 'wss://edge.example.com',
+      ignoreFocusOut: true,
+      validateInput: (v) =>
+        !v.trim() || /^(wss?|https?):\/\/[^\s/]+/.test(v.trim())
+          ? undefined
+          : 'wss://host, ws://host:port or https://host',
     });
     if (url === undefined) return;
     if (url.trim()) {
       const had = await ctx.ext.secrets.get(SECRET_KEYS.authtoken);
-      const token = await vscode.window.showInputBox({ title: 'Authtoken for this edge', password: true, ignoreFocusOut: true, placeHolder: had ? 'Enter to keep the stored authtoken' : '' });
+      const token = await vscode.window.showInputBox({
+        title: 'Authtoken for this edge',
+        password: true,
+        ignoreFocusOut: true,
+        placeHolder: had ? 'Enter to keep the stored authtoken' : '',
+      });
       if (token === undefined) return;
       if (token.trim()) await ctx.ext.secrets.store(SECRET_KEYS.authtoken, token.trim());
     }
@@ -164,23 +229,41 @@ export const COMMANDS: Record<string, Handler> = {
     if (url.trim()) {
       // Optional: the edge's admin API, so the tree lists its HTTPS edges and routes.
       const apiUrl = await vscode.window.showInputBox({
-        title: 'Admin API of this edge (optional)', prompt: 'Lists its HTTPS edges and routes in the Tunnels view (burrow edge --admin-addr). Empty: none.',
-        value: ctx.settings.edgeApiUrl, placeHolder: 'http://edge.example.com:4041', ignoreFocusOut: true,
-        validateInput: (v) => (!v.trim() || /^https?:\/\/[^\s/]+/.test(v.trim()) ? undefined : 'http://host:port or https://host'),
+        title: 'Admin API of this edge (optional)',
+        prompt: 'Lists its HTTPS edges and routes in the Tunnels view (burrow edge --admin-addr). Empty: none.',
+        value: ctx.settings.edgeApiUrl,
+        placeHolder: 'http://edge.example.com:4041',
+        ignoreFocusOut: true,
+        validateInput: (v) =>
+          !v.trim() || /^https?:\/\/[^\s/]+/.test(v.trim()) ? undefined : 'http://host:port or https://host',
       });
       if (apiUrl?.trim()) {
         const hadKey = await ctx.ext.secrets.get(SECRET_KEYS.edgeApiKey);
-        const key = await vscode.window.showInputBox({ title: 'API key of the admin API', password: true, ignoreFocusOut: true, placeHolder: hadKey ? 'Enter to keep the stored key' : '' });
+        const key = await vscode.window.showInputBox({
+          title: 'API key of the admin API',
+          password: true,
+          ignoreFocusOut: true,
+          placeHolder: hadKey ? 'Enter to keep the stored key' : '',
+        });
         if (key?.trim()) await ctx.ext.secrets.store(SECRET_KEYS.edgeApiKey, key.trim());
       }
-      if (apiUrl !== undefined) await vscode.workspace.getConfiguration('burrow').update('edgeApiUrl', apiUrl.trim(), vscode.ConfigurationTarget.Global);
-    } else await vscode.workspace.getConfiguration('burrow').update('edgeApiUrl', '', vscode.ConfigurationTarget.Global);
+      if (apiUrl !== undefined)
+        await vscode.workspace
+          .getConfiguration('burrow')
+          .update('edgeApiUrl', apiUrl.trim(), vscode.ConfigurationTarget.Global);
+    } else
+      await vscode.workspace.getConfiguration('burrow').update('edgeApiUrl', '', vscode.ConfigurationTarget.Global);
     void ctx.refreshEdgeRoutes();
     if (ctx.mode === 'attached') {
-      void vscode.window.showWarningMessage('Burrow: saved. The agent this window is attached to was started elsewhere; restart it to use the new edge.');
+      void vscode.window.showWarningMessage(
+        'Burrow: saved. The agent this window is attached to was started elsewhere; restart it to use the new edge.',
+      );
       return;
     }
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Burrow: connecting…' }, () => ctx.restartAgent());
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Burrow: connecting…' },
+      () => ctx.restartAgent(),
+    );
     void vscode.window.showInformationMessage(`Burrow: connected to ${url.trim() || 'the embedded edge'}.`);
   },
 
@@ -188,7 +271,8 @@ export const COMMANDS: Record<string, Handler> = {
 
   'burrow.openInspector': async ({ ctx, inspector }, arg) => {
     await ctx.ensureAgent();
-    const id = typeof arg === 'string' && ctx.state.tunnels.has(arg) ? ctx.state.requestsOf(arg)[0]?.id : requestArg(ctx, arg);
+    const id =
+      typeof arg === 'string' && ctx.state.tunnels.has(arg) ? ctx.state.requestsOf(arg)[0]?.id : requestArg(ctx, arg);
     await inspector.show(id);
   },
 
@@ -209,7 +293,10 @@ export const COMMANDS: Record<string, Handler> = {
     const api = ctx.requireAgent('export');
     const tunnel = (arg as TreeNode | undefined)?.tunnel ?? (typeof arg === 'string' ? arg : undefined);
     const target = await vscode.window.showSaveDialog({
-      defaultUri: vscode.Uri.joinPath(vscode.workspace.workspaceFolders?.[0]?.uri ?? ctx.ext.globalStorageUri, `${tunnel ?? 'burrow'}-requests.har`),
+      defaultUri: vscode.Uri.joinPath(
+        vscode.workspace.workspaceFolders?.[0]?.uri ?? ctx.ext.globalStorageUri,
+        `${tunnel ?? 'burrow'}-requests.har`,
+      ),
       filters: { HAR: ['har'] },
     });
     if (!target) return;
@@ -249,14 +336,21 @@ export const COMMANDS: Record<string, Handler> = {
   },
 
   'burrow.removeProtection': async ({ ctx }, arg) => {
-    const name = await tunnelArg(ctx, arg, 'unprotect', (t) => Boolean(t.definition?.edge && Object.keys(t.definition.edge).some((k) => ['basicAuth', 'oauth', 'oidc'].includes(k))));
+    const name = await tunnelArg(ctx, arg, 'unprotect', (t) =>
+      Boolean(
+        t.definition?.edge && Object.keys(t.definition.edge).some((k) => ['basicAuth', 'oauth', 'oidc'].includes(k)),
+      ),
+    );
     if (name) await removeProtection(ctx, name);
   },
 
   'burrow.showLog': ({ ctx }) => ctx.output.show(),
 
   'burrow.restartAgent': async ({ ctx }) => {
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Burrow: restarting the agent…' }, () => ctx.restartAgent());
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Burrow: restarting the agent…' },
+      () => ctx.restartAgent(),
+    );
   },
 
   'burrow.stopAgent': ({ ctx }) => ctx.stopAgent(),
@@ -264,18 +358,27 @@ export const COMMANDS: Record<string, Handler> = {
 
 /** Registers every command; errors become one notification with a way to the log. */
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
-  return Object.entries(COMMANDS).map(([id, handler]) => vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-    try {
-      return await handler(deps, ...args);
-    } catch (err) {
-      const e = err as Error;
-      deps.ctx.output.error(`${id}: ${e.message}`);
-      // Not awaited: the command finishes; the notification waits for the user.
-      void vscode.window.showErrorMessage(`Burrow: ${e.message}`, ...(err instanceof AgentDownError && deps.ctx.mode === 'failed' ? ['Show Log', 'Restart Agent'] : ['Show Log'])).then((pick) => {
-        if (pick === 'Show Log') deps.ctx.output.show();
-        if (pick === 'Restart Agent') void vscode.commands.executeCommand('burrow.restartAgent');
-      });
-      return undefined;
-    }
-  }));
+  return Object.entries(COMMANDS).map(([id, handler]) =>
+    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        return await handler(deps, ...args);
+      } catch (err) {
+        const e = err as Error;
+        deps.ctx.output.error(`${id}: ${e.message}`);
+        // Not awaited: the command finishes; the notification waits for the user.
+        void vscode.window
+          .showErrorMessage(
+            `Burrow: ${e.message}`,
+            ...(err instanceof AgentDownError && deps.ctx.mode === 'failed'
+              ? ['Show Log', 'Restart Agent']
+              : ['Show Log']),
+          )
+          .then((pick) => {
+            if (pick === 'Show Log') deps.ctx.output.show();
+            if (pick === 'Restart Agent') void vscode.commands.executeCommand('burrow.restartAgent');
+          });
+        return undefined;
+      }
+    }),
+  );
 }

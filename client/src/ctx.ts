@@ -100,7 +100,9 @@ export class Ctx implements vscode.Disposable {
   /** The API if connected; otherwise says the agent is down (commands that only make sense with tunnels). */
   requireAgent(what: string): AgentApi {
     if (this.currentApi) return this.currentApi;
-    throw new AgentDownError(`the Burrow agent is not running, so there is nothing to ${what}. Expose a port or start tunnels from ngrok.yml first.`);
+    throw new AgentDownError(
+      `the Burrow agent is not running, so there is nothing to ${what}. Expose a port or start tunnels from ngrok.yml first.`,
+    );
   }
 
   private async connect(): Promise<AgentApi> {
@@ -123,11 +125,15 @@ export class Ctx implements vscode.Disposable {
         authtoken: settings.edgeUrl ? authtoken : undefined,
         configFile: writeAgentConfig(storage, { inspectDbSize: settings.inspectDbSize }),
         maxBodyBytes: settings.maxBodyBytes,
-        detachedLogFile: settings.keepRunning ? vscode.Uri.joinPath(this.ext.globalStorageUri, 'agent.log').fsPath : undefined,
+        detachedLogFile: settings.keepRunning
+          ? vscode.Uri.joinPath(this.ext.globalStorageUri, 'agent.log').fsPath
+          : undefined,
         onLog: (line) => this.output.info(`[agent] ${line}`),
       });
       const agent = this.own;
-      this.output.info(`started the agent (pid ${agent.child.pid}); local API at ${agent.url}${settings.edgeUrl ? `, edge ${settings.edgeUrl}` : ', embedded edge'}`);
+      this.output.info(
+        `started the agent (pid ${agent.child.pid}); local API at ${agent.url}${settings.edgeUrl ? `, edge ${settings.edgeUrl}` : ', embedded edge'}`,
+      );
       void agent.exited.then((code) => this.onAgentExit(agent, code));
       this.useApi(new AgentApi(agent.url), 'running');
       return this.currentApi!;
@@ -150,7 +156,8 @@ export class Ctx implements vscode.Disposable {
         if (this.state.apply(e)) this.fireChanged();
       });
       this.stream.on('state', (s) => {
-        if (s === 'closed' && this.mode === 'attached') this.output.warn('lost the event stream of the attached agent; retrying');
+        if (s === 'closed' && this.mode === 'attached')
+          this.output.warn('lost the event stream of the attached agent; retrying');
         this.fireChanged();
       });
       this.stream.start();
@@ -173,10 +180,12 @@ export class Ctx implements vscode.Disposable {
     const now = Date.now();
     this.restarts = this.restarts.filter((t) => now - t < 300_000);
     if (this.restarts.length >= 3) {
-      void vscode.window.showErrorMessage(`Burrow: the agent keeps exiting (${this.lastError}).`, 'Show Log', 'Restart Agent').then((pick) => {
-        if (pick === 'Show Log') this.output.show();
-        if (pick === 'Restart Agent') void vscode.commands.executeCommand('burrow.restartAgent');
-      });
+      void vscode.window
+        .showErrorMessage(`Burrow: the agent keeps exiting (${this.lastError}).`, 'Show Log', 'Restart Agent')
+        .then((pick) => {
+          if (pick === 'Show Log') this.output.show();
+          if (pick === 'Restart Agent') void vscode.commands.executeCommand('burrow.restartAgent');
+        });
       return;
     }
     this.restarts.push(now);
@@ -203,8 +212,11 @@ export class Ctx implements vscode.Disposable {
       this.output.info(`published port ${port} of the codespace as ${visibility}: ${tunnel.public_url}`);
     } catch (err) {
       this.output.error(`${(err as Error).message}`);
-      const hint = (err as { code?: string }).code === 'ERR_BURROW_CODESPACES_GH_MISSING' ? '' : ' Set it in the Ports view.';
-      void vscode.window.showWarningMessage(`Burrow: ${tunnel.name} runs at ${tunnel.public_url}, but its port ${port} could not be made ${visibility}: ${(err as Error).message}.${hint}`);
+      const hint =
+        (err as { code?: string }).code === 'ERR_BURROW_CODESPACES_GH_MISSING' ? '' : ' Set it in the Ports view.';
+      void vscode.window.showWarningMessage(
+        `Burrow: ${tunnel.name} runs at ${tunnel.public_url}, but its port ${port} could not be made ${visibility}: ${(err as Error).message}.${hint}`,
+      );
     }
   }
 
@@ -259,7 +271,13 @@ export class Ctx implements vscode.Disposable {
       const def = { ...known };
       // A random name was picked at bind time: ask for the same one again so the URL survives.
       // (Not a codespace's forwarded URL: that follows the tunnel's own port, the lowest free one.)
-      if (def.proto !== 'tcp' && !def.domain && !def.subdomain && t?.public_url && !(this.codespace && codespacePortOf(this.codespace, t.public_url))) {
+      if (
+        def.proto !== 'tcp' &&
+        !def.domain &&
+        !def.subdomain &&
+        t?.public_url &&
+        !(this.codespace && codespacePortOf(this.codespace, t.public_url))
+      ) {
         def.domain = new URL(t.public_url).hostname;
       }
       return { def, lost: [] };
@@ -302,16 +320,19 @@ export class Ctx implements vscode.Disposable {
     this.metricsTimer = setInterval(() => {
       const api = this.currentApi;
       if (!api || this.state.tunnels.size === 0) return;
-      api.tunnels().then((list) => {
-        let changed = false;
-        for (const t of list) {
-          const known = this.state.tunnels.get(t.name);
-          if (!known || JSON.stringify(known.metrics) === JSON.stringify(t.metrics)) continue;
-          known.metrics = t.metrics;
-          changed = true;
-        }
-        if (changed) this.fireChanged();
-      }, () => undefined);
+      api.tunnels().then(
+        (list) => {
+          let changed = false;
+          for (const t of list) {
+            const known = this.state.tunnels.get(t.name);
+            if (!known || JSON.stringify(known.metrics) === JSON.stringify(t.metrics)) continue;
+            known.metrics = t.metrics;
+            changed = true;
+          }
+          if (changed) this.fireChanged();
+        },
+        () => undefined,
+      );
     }, 2000);
   }
 
@@ -325,7 +346,8 @@ export class Ctx implements vscode.Disposable {
       else next = await new EdgeAdminApi(url, key).routes().catch((err: Error) => ({ api: url, error: err.message }));
     }
     // Redraw only when something changed (this runs every 15 s).
-    const text = (r: typeof next): string | undefined => JSON.stringify(r, (_k, v: unknown) => (v instanceof Map ? [...v] : v));
+    const text = (r: typeof next): string | undefined =>
+      JSON.stringify(r, (_k, v: unknown) => (v instanceof Map ? [...v] : v));
     if (text(next) === text(this.edgeRoutes)) return;
     this.edgeRoutes = next;
     this.fireChanged();

@@ -47,7 +47,10 @@ export interface EdgeRoutes {
 }
 
 export class EdgeApiError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -58,7 +61,11 @@ const MAX_PAGES = 20;
 export class EdgeAdminApi {
   readonly base: string;
 
-  constructor(base: string, private readonly apiKey: string, private readonly timeoutMs = 5000) {
+  constructor(
+    base: string,
+    private readonly apiKey: string,
+    private readonly timeoutMs = 5000,
+  ) {
     this.base = base.replace(/\/+$/, '');
   }
 
@@ -66,7 +73,9 @@ export class EdgeAdminApi {
   async routes(): Promise<EdgeRoutes> {
     const [edges, ...perKind] = await Promise.all([
       this.list<HttpsEdgeJson>('/edges/https', 'https_edges'),
-      ...BACKEND_KINDS.map((kind) => this.list<BackendJson>(`/backends/${kind}`, 'backends').then((list) => list.map((b) => ({ ...b, kind })))),
+      ...BACKEND_KINDS.map((kind) =>
+        this.list<BackendJson>(`/backends/${kind}`, 'backends').then((list) => list.map((b) => ({ ...b, kind }))),
+      ),
     ]);
     return { api: this.base, edges, backends: new Map(perKind.flat().map((b) => [b.id, b])) };
   }
@@ -86,20 +95,32 @@ export class EdgeAdminApi {
   private async get(url: string): Promise<Record<string, unknown>> {
     let res: Response;
     try {
-      res = await fetch(url, { headers: { authorization: `Bearer ${this.apiKey}`, 'ngrok-version': '2', accept: 'application/json' }, signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await fetch(url, {
+        headers: { authorization: `Bearer ${this.apiKey}`, 'ngrok-version': '2', accept: 'application/json' },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
     } catch (err) {
-      throw new EdgeApiError('ERR_BURROW_EDGE_API_UNREACHABLE', `the edge admin API at ${this.base} did not answer: ${(err as Error).message}`);
+      throw new EdgeApiError(
+        'ERR_BURROW_EDGE_API_UNREACHABLE',
+        `the edge admin API at ${this.base} did not answer: ${(err as Error).message}`,
+      );
     }
     const text = await res.text();
     let body: Record<string, unknown> = {};
     try {
       body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
     } catch {
-      throw new EdgeApiError('ERR_BURROW_EDGE_API_RESPONSE', `${this.base} is not an edge admin API (HTTP ${res.status}, not JSON)`);
+      throw new EdgeApiError(
+        'ERR_BURROW_EDGE_API_RESPONSE',
+        `${this.base} is not an edge admin API (HTTP ${res.status}, not JSON)`,
+      );
     }
     if (!res.ok) {
       const code = typeof body.error_code === 'string' ? body.error_code : `HTTP ${res.status}`;
-      throw new EdgeApiError(code, `edge admin API: ${typeof body.msg === 'string' ? body.msg : res.statusText} [${code}]`);
+      throw new EdgeApiError(
+        code,
+        `edge admin API: ${typeof body.msg === 'string' ? body.msg : res.statusText} [${code}]`,
+      );
     }
     return body;
   }

@@ -17,12 +17,20 @@ async function pickPort(ctx: Ctx): Promise<string | undefined> {
   qp.title = 'Burrow: Expose Port';
   qp.placeholder = 'Pick a listening port, or type one';
   qp.busy = true;
-  const other: PortItem = { label: '$(edit) Other…', description: 'a port, host:port or URL', other: true, alwaysShow: true };
+  const other: PortItem = {
+    label: '$(edit) Other…',
+    description: 'a port, host:port or URL',
+    other: true,
+    alwaysShow: true,
+  };
   qp.items = [other];
   qp.show();
   // The agent's own ports are not offered.
   const own = new Set<number>();
-  void ctx.ensureAgent().then(() => undefined, () => undefined);
+  void ctx.ensureAgent().then(
+    () => undefined,
+    () => undefined,
+  );
   const ports: ListeningPort[] = await listListeningPorts().catch(() => []);
   const api = ctx.api;
   if (api) own.add(Number(new URL(api.base).port));
@@ -36,7 +44,9 @@ async function pickPort(ctx: Ctx): Promise<string | undefined> {
   }
   const exposed = new Map([...ctx.state.tunnels.values()].map((t) => [portOfUrl(t.config.addr), t.name]));
   // App-like ports first; ephemeral ones (32768+, usually tools' own sockets) after them.
-  const ordered = ports.filter((p) => !own.has(p.port)).sort((a, b) => Number(a.port >= 32768) - Number(b.port >= 32768) || a.port - b.port);
+  const ordered = ports
+    .filter((p) => !own.has(p.port))
+    .sort((a, b) => Number(a.port >= 32768) - Number(b.port >= 32768) || a.port - b.port);
   const items: PortItem[] = ordered.map((p) => ({
     label: `$(plug) ${p.port}`,
     description: [p.address, p.process].filter(Boolean).join(' · '),
@@ -48,7 +58,10 @@ async function pickPort(ctx: Ctx): Promise<string | undefined> {
   // Typing a number offers it directly.
   qp.onDidChangeValue((v) => {
     const n = /^\d{1,5}$/.test(v.trim()) ? Number(v.trim()) : undefined;
-    qp.items = n && !items.some((i) => i.port === n) ? [{ label: `$(plug) ${n}`, description: 'typed', port: n, alwaysShow: true }, ...items, other] : [...items, other];
+    qp.items =
+      n && !items.some((i) => i.port === n)
+        ? [{ label: `$(plug) ${n}`, description: 'typed', port: n, alwaysShow: true }, ...items, other]
+        : [...items, other];
   });
   const picked = await new Promise<PortItem | undefined>((resolve) => {
     qp.onDidAccept(() => resolve(qp.selectedItems[0]));
@@ -79,20 +92,44 @@ async function pickOptions(ctx: Ctx, upstream: string): Promise<ExposeOptions | 
   const opts: ExposeOptions = { name, domain: ctx.settings.defaultDomain, oauth: false };
   for (;;) {
     const items: (vscode.QuickPickItem & { key: string })[] = [
-      { key: 'expose', label: '$(rocket) Expose', description: `→ localhost:${upstream.replace(/^\w+:\/\//, '')}${opts.basicAuth ? ' · basic auth' : ''}${opts.oauth ? ' · OAuth' : ''}` },
+      {
+        key: 'expose',
+        label: '$(rocket) Expose',
+        description: `→ localhost:${upstream.replace(/^\w+:\/\//, '')}${opts.basicAuth ? ' · basic auth' : ''}${opts.oauth ? ' · OAuth' : ''}`,
+      },
       { key: 'name', label: '$(tag) Name', description: opts.name },
       { key: 'domain', label: '$(globe) Domain', description: opts.domain || 'random' },
-      { key: 'basic', label: '$(lock) Basic auth', description: opts.basicAuth ? `on (${opts.basicAuth.username})` : 'off' },
+      {
+        key: 'basic',
+        label: '$(lock) Basic auth',
+        description: opts.basicAuth ? `on (${opts.basicAuth.username})` : 'off',
+      },
       { key: 'oauth', label: '$(shield) OAuth', description: opts.oauth ? 'on (set up after exposing)' : 'off' },
     ];
-    const pick = await vscode.window.showQuickPick(items, { title: `Burrow: Expose ${upstream}`, placeHolder: 'Enter to expose, or change an option' });
+    const pick = await vscode.window.showQuickPick(items, {
+      title: `Burrow: Expose ${upstream}`,
+      placeHolder: 'Enter to expose, or change an option',
+    });
     if (!pick) return undefined;
     if (pick.key === 'expose') return opts;
     if (pick.key === 'name') {
-      const v = await vscode.window.showInputBox({ title: 'Tunnel name', value: opts.name, validateInput: (s) => (/^[\w.-]{1,64}$/.test(s) ? (ctx.state.tunnels.has(s) ? `"${s}" is already running` : undefined) : 'letters, digits, . _ - (1–64)') });
+      const v = await vscode.window.showInputBox({
+        title: 'Tunnel name',
+        value: opts.name,
+        validateInput: (s) =>
+          /^[\w.-]{1,64}$/.test(s)
+            ? ctx.state.tunnels.has(s)
+              ? `"${s}" is already running`
+              : undefined
+            : 'letters, digits, . _ - (1–64)',
+      });
       if (v) opts.name = name = v;
     } else if (pick.key === 'domain') {
-      const v = await vscode.window.showInputBox({ title: 'Domain (empty = a random name)', value: opts.domain, placeHolder: 'app.example.com' });
+      const v = await vscode.window.showInputBox({
+        title: 'Domain (empty = a random name)',
+        value: opts.domain,
+        placeHolder: 'app.example.com',
+      });
       if (v !== undefined) opts.domain = v.trim();
     } else if (pick.key === 'basic') {
       if (opts.basicAuth) opts.basicAuth = undefined;
@@ -117,8 +154,13 @@ export async function consentToPublic(ctx: Ctx, what: string, where: string): Pr
   if (ctx.ext.globalState.get<boolean>(CONSENT_KEY)) return true;
   const pick = await vscode.window.showWarningMessage(
     `Expose ${what} at ${where}?`,
-    { modal: true, detail: 'Anyone who has the URL can reach this port from outside this machine, unless you protect it with basic auth or OAuth.' },
-    'Expose', "Expose and Don't Ask Again",
+    {
+      modal: true,
+      detail:
+        'Anyone who has the URL can reach this port from outside this machine, unless you protect it with basic auth or OAuth.',
+    },
+    'Expose',
+    "Expose and Don't Ask Again",
   );
   if (pick === "Expose and Don't Ask Again") await ctx.ext.globalState.update(CONSENT_KEY, true);
   return pick !== undefined;
@@ -129,19 +171,31 @@ export async function consentToPublic(ctx: Ctx, what: string, where: string): Pr
  * gave the tunnel a port of its own and its forwarded URL: publish that port with the visibility
  * the settings ask for.
  */
-export async function bindTunnel(ctx: Ctx, def: TunnelDefinition, label: string): Promise<{ tunnel: TunnelJson; url: string }> {
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Burrow: exposing ${label}…`, cancellable: false }, async () => {
-    const api = await ctx.ensureAgent();
-    const tunnel = await api.startTunnel(def);
-    ctx.definitions.set(def.name, def);
-    await ctx.publishInCodespace(tunnel);
-    return { tunnel, url: tunnel.public_url };
-  });
+export async function bindTunnel(
+  ctx: Ctx,
+  def: TunnelDefinition,
+  label: string,
+): Promise<{ tunnel: TunnelJson; url: string }> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Burrow: exposing ${label}…`, cancellable: false },
+    async () => {
+      const api = await ctx.ensureAgent();
+      const tunnel = await api.startTunnel(def);
+      ctx.definitions.set(def.name, def);
+      await ctx.publishInCodespace(tunnel);
+      return { tunnel, url: tunnel.public_url };
+    },
+  );
 }
 
 export async function announce(ctx: Ctx, name: string, url: string, upstream: string, extra = ''): Promise<void> {
   const label = /^\d+$/.test(upstream) ? `localhost:${upstream}` : upstream;
-  const pick = await vscode.window.showInformationMessage(`Burrow: ${url} → ${label}${extra}`, 'Copy URL', 'Open in Browser', 'Inspect');
+  const pick = await vscode.window.showInformationMessage(
+    `Burrow: ${url} → ${label}${extra}`,
+    'Copy URL',
+    'Open in Browser',
+    'Inspect',
+  );
   if (pick === 'Copy URL') {
     await vscode.env.clipboard.writeText(url);
     ctx.output.info(`copied ${url}`);
@@ -164,7 +218,17 @@ export async function exposePort(ctx: Ctx, arg?: unknown): Promise<void> {
   }
   await ctx.ensureAgent();
   const outside = !ctx.loopbackOnly || ctx.codespace !== undefined;
-  if (outside && !(await consentToPublic(ctx, `localhost:${upstream}`, ctx.codespace ? `your codespace's forwarded URL (${ctx.settings.codespacesVisibility})` : ctx.state.status?.edge_url ?? ctx.settings.edgeUrl))) return;
+  if (
+    outside &&
+    !(await consentToPublic(
+      ctx,
+      `localhost:${upstream}`,
+      ctx.codespace
+        ? `your codespace's forwarded URL (${ctx.settings.codespacesVisibility})`
+        : (ctx.state.status?.edge_url ?? ctx.settings.edgeUrl),
+    ))
+  )
+    return;
   const { url } = await bindTunnel(ctx, def, `localhost:${upstream}`);
   if (opts.basicAuth) await vscode.env.clipboard.writeText(`${opts.basicAuth.username}:${opts.basicAuth.password}`);
   if (opts.oauth) {
@@ -172,5 +236,11 @@ export async function exposePort(ctx: Ctx, arg?: unknown): Promise<void> {
     return;
   }
   // Not awaited: the notification stays until the user acts, the command is done.
-  void announce(ctx, opts.name, url, upstream, opts.basicAuth ? ` (basic auth; ${opts.basicAuth.username}:… copied)` : '');
+  void announce(
+    ctx,
+    opts.name,
+    url,
+    upstream,
+    opts.basicAuth ? ` (basic auth; ${opts.basicAuth.username}:… copied)` : '',
+  );
 }

@@ -33,8 +33,13 @@ export function activate(context: vscode.ExtensionContext): BurrowApi {
     inspector,
     tree,
     treeView,
-    vscode.window.registerWebviewViewProvider(InspectorViewProvider.viewId, inspector, { webviewOptions: { retainContextWhenHidden: true } }),
-    vscode.languages.registerCodeLensProvider({ language: 'ngrok-yaml' }, new EndpointCodeLensProvider(c, languageClient)),
+    vscode.window.registerWebviewViewProvider(InspectorViewProvider.viewId, inspector, {
+      webviewOptions: { retainContextWhenHidden: true },
+    }),
+    vscode.languages.registerCodeLensProvider(
+      { language: 'ngrok-yaml' },
+      new EndpointCodeLensProvider(c, languageClient),
+    ),
     ...registerCommands({ ctx: c, inspector }),
     // The tree is live while it is visible: connect (attach or start) when it is shown.
     treeView.onDidChangeVisibility((e) => {
@@ -44,7 +49,8 @@ export function activate(context: vscode.ExtensionContext): BurrowApi {
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('burrow.edgeApiUrl')) void c.refreshEdgeRoutes();
       if (e.affectsConfiguration('burrow.edgeUrl') || e.affectsConfiguration('burrow.capture')) {
-        if (c.mode === 'running') c.output.info('settings changed; they apply when the agent restarts (Burrow: Restart Agent)');
+        if (c.mode === 'running')
+          c.output.info('settings changed; they apply when the agent restarts (Burrow: Restart Agent)');
       }
     }),
   );

@@ -4,7 +4,14 @@
 import * as vscode from 'vscode';
 import type { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
 import { lazyLibs } from './lazyLibs';
-import type { DocumentKind, DocumentKindNotification, DocumentKindParams, EndpointLensesParams, EndpointLensesRequest, EndpointLensesResult } from '../../server/src/protocol';
+import type {
+  DocumentKind,
+  DocumentKindNotification,
+  DocumentKindParams,
+  EndpointLensesParams,
+  EndpointLensesRequest,
+  EndpointLensesResult,
+} from '../../server/src/protocol';
 
 // The method names, checked against server/src/protocol.ts at compile time (importing its runtime
 // values would bundle vscode-languageserver into the extension).
@@ -30,11 +37,15 @@ export class BurrowLanguageClient implements vscode.Disposable {
   readonly onDidChangeKind = this.kindEmitter.event;
   private readonly disposables: vscode.Disposable[] = [this.kindEmitter];
 
-  constructor(private readonly ext: vscode.ExtensionContext, private readonly output: vscode.LogOutputChannel) {}
+  constructor(
+    private readonly ext: vscode.ExtensionContext,
+    private readonly output: vscode.LogOutputChannel,
+  ) {}
 
   /** Starts once a served document is open (now or later). */
   startWhenNeeded(): void {
-    const serves = (d: vscode.TextDocument): boolean => SERVED_LANGUAGES.has(d.languageId) && (d.uri.scheme === 'file' || d.uri.scheme === 'untitled');
+    const serves = (d: vscode.TextDocument): boolean =>
+      SERVED_LANGUAGES.has(d.languageId) && (d.uri.scheme === 'file' || d.uri.scheme === 'untitled');
     if (vscode.workspace.textDocuments.some(serves)) return void this.start();
     const sub = vscode.workspace.onDidOpenTextDocument((d) => {
       if (!serves(d)) return;
@@ -70,10 +81,12 @@ export class BurrowLanguageClient implements vscode.Disposable {
       outputChannelName: 'Burrow Language Server',
     };
     const client = new LanguageClient('burrow', 'Burrow Language Server', serverOptions, clientOptions);
-    this.disposables.push(client.onNotification(DOCUMENT_KIND, (p: DocumentKindParams) => {
-      this.kinds.set(p.uri, p.kind);
-      this.kindEmitter.fire(p.uri);
-    }));
+    this.disposables.push(
+      client.onNotification(DOCUMENT_KIND, (p: DocumentKindParams) => {
+        this.kinds.set(p.uri, p.kind);
+        this.kindEmitter.fire(p.uri);
+      }),
+    );
     try {
       await client.start();
       this.client = client;

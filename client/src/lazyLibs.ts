@@ -8,7 +8,8 @@ const bundled = process.env.BURROW_LIBS_BUNDLE === 'extension-libs.js';
 const fromBundle = (): typeof Libs => require('./extension-libs.js') as typeof Libs;
 
 export const lazyLibs = {
-  languageClient: (): typeof Libs.languageClient => (bundled ? fromBundle().languageClient : require('vscode-languageclient/node')),
+  languageClient: (): typeof Libs.languageClient =>
+    bundled ? fromBundle().languageClient : require('vscode-languageclient/node'),
   yaml: (): typeof Libs.yaml => (bundled ? fromBundle().yaml : require('yaml')),
   WebSocket: (): typeof Libs.WebSocket => (bundled ? fromBundle().WebSocket : require('ws').WebSocket),
 };

@@ -30,14 +30,18 @@ export type FileProtection =
   | { kind: 'oauth'; provider: string; clientId: string; allowEmails?: string[]; allowDomains?: string[] }
   | { kind: 'none' };
 
-export const OAUTH_SECRET_COMMENT = ' client_secret: kept in VS Code SecretStorage; the Burrow extension adds it when it starts this tunnel';
+export const OAUTH_SECRET_COMMENT =
+  ' client_secret: kept in VS Code SecretStorage; the Burrow extension adds it when it starts this tunnel';
 
 function parse(text: string): Document.Parsed {
   const doc = yaml().parseDocument(text, { keepSourceTokens: true });
   if (doc.errors.length) {
     const e = doc.errors[0];
     const line = e.linePos?.[0];
-    throw new NgrokYamlError('ERR_BURROW_YAML_PARSE', `ngrok.yml${line ? `:${line.line}:${line.col}` : ''}: ${e.message.split('\n')[0]}`);
+    throw new NgrokYamlError(
+      'ERR_BURROW_YAML_PARSE',
+      `ngrok.yml${line ? `:${line.line}:${line.col}` : ''}: ${e.message.split('\n')[0]}`,
+    );
   }
   return doc;
 }
@@ -67,7 +71,14 @@ function entries(doc: Document.Parsed): (Located & { name: string })[] {
   if (yaml().isMap(tunnels)) {
     for (const p of tunnels.items) {
       const name = scalarKey(p);
-      if (name !== undefined && yaml().isMap(p.value)) out.push({ name, source: 'tunnel', node: p.value, offset: (p.key as YamlNode).range?.[0] ?? 0, end: p.value.range?.[2] ?? 0 });
+      if (name !== undefined && yaml().isMap(p.value))
+        out.push({
+          name,
+          source: 'tunnel',
+          node: p.value,
+          offset: (p.key as YamlNode).range?.[0] ?? 0,
+          end: p.value.range?.[2] ?? 0,
+        });
     }
   }
   const endpoints = child(doc.contents, 'endpoints');
@@ -75,7 +86,14 @@ function entries(doc: Document.Parsed): (Located & { name: string })[] {
     for (const item of endpoints.items) {
       if (!yaml().isMap(item)) continue;
       const name = child(item, 'name');
-      if (yaml().isScalar(name) && name.value !== null && name.value !== '') out.push({ name: String(name.value), source: 'endpoint', node: item, offset: item.range?.[0] ?? 0, end: item.range?.[2] ?? 0 });
+      if (yaml().isScalar(name) && name.value !== null && name.value !== '')
+        out.push({
+          name: String(name.value),
+          source: 'endpoint',
+          node: item,
+          offset: item.range?.[0] ?? 0,
+          end: item.range?.[2] ?? 0,
+        });
     }
   }
   return out;
@@ -87,7 +105,8 @@ export function listEntries(text: string): ConfigEntry[] {
 
 function locate(doc: Document.Parsed, name: string): Located {
   const found = entries(doc).find((e) => e.name === name);
-  if (!found) throw new NgrokYamlError('ERR_BURROW_YAML_NOT_FOUND', `no tunnel or endpoint named "${name}" in this file`);
+  if (!found)
+    throw new NgrokYamlError('ERR_BURROW_YAML_NOT_FOUND', `no tunnel or endpoint named "${name}" in this file`);
   return found;
 }
 
@@ -97,7 +116,11 @@ export function entryToDefinition(text: string, name: string): TunnelDefinition 
   const { node, source } = locate(doc, name);
   const js = node.toJS(doc) as Record<string, unknown>;
   if (source === 'tunnel') {
-    if (!js.proto) throw new NgrokYamlError('ERR_BURROW_YAML_UNSUPPORTED', `tunnel "${name}" has no proto (labeled tunnels cannot be started here)`);
+    if (!js.proto)
+      throw new NgrokYamlError(
+        'ERR_BURROW_YAML_UNSUPPORTED',
+        `tunnel "${name}" has no proto (labeled tunnels cannot be started here)`,
+      );
     return { ...js, name } as TunnelDefinition;
   }
   return endpointToDefinition(name, js);
@@ -126,7 +149,10 @@ export function endpointToDefinition(name: string, e: Record<string, unknown>): 
 }
 
 /** OAuth configs in a definition (v2 `oauth:` or the `oauth` action) that have a client id but no secret. */
-export async function fillOAuthSecrets(def: TunnelDefinition, lookup: (provider: string, clientId: string) => Promise<string | undefined>): Promise<string[]> {
+export async function fillOAuthSecrets(
+  def: TunnelDefinition,
+  lookup: (provider: string, clientId: string) => Promise<string | undefined>,
+): Promise<string[]> {
   const missing: string[] = [];
   const fill = async (cfg: Record<string, unknown>): Promise<void> => {
     if (typeof cfg.client_id !== 'string' || cfg.client_secret) return;
@@ -174,7 +200,11 @@ export function applyProtection(text: string, name: string, p: FileProtection): 
   }
   const printed = doc.toString();
   const again = locate(parse(printed), name);
-  return text.slice(0, offset) + printed.slice(again.offset, blockEnd(printed, again.offset, again.end)) + text.slice(blockEnd(text, offset, end));
+  return (
+    text.slice(0, offset) +
+    printed.slice(again.offset, blockEnd(printed, again.offset, again.end)) +
+    text.slice(blockEnd(text, offset, end))
+  );
 }
 
 /**
@@ -199,9 +229,11 @@ function blockEnd(text: string, start: number, nodeEnd: number): number {
 
 function editEndpointPolicy(doc: Document.Parsed, endpoint: YAMLMap, p: FileProtection): void {
   let policy = endpoint.get('traffic_policy', true) as YamlNode | undefined;
-  if (policy !== undefined && !yaml().isMap(policy)) throw new NgrokYamlError('ERR_BURROW_YAML_UNSUPPORTED', 'traffic_policy is not a mapping; edit it by hand');
+  if (policy !== undefined && !yaml().isMap(policy))
+    throw new NgrokYamlError('ERR_BURROW_YAML_UNSUPPORTED', 'traffic_policy is not a mapping; edit it by hand');
   let phase = yaml().isMap(policy) ? (policy.get('on_http_request', true) as YamlNode | undefined) : undefined;
-  if (phase !== undefined && !yaml().isSeq(phase)) throw new NgrokYamlError('ERR_BURROW_YAML_UNSUPPORTED', 'on_http_request is not a list; edit it by hand');
+  if (phase !== undefined && !yaml().isSeq(phase))
+    throw new NgrokYamlError('ERR_BURROW_YAML_UNSUPPORTED', 'on_http_request is not a list; edit it by hand');
   // Drop earlier authentication (and the allow rule written with it).
   if (yaml().isSeq(phase)) {
     const seq = phase as YAMLSeq;
@@ -215,9 +247,16 @@ function editEndpointPolicy(doc: Document.Parsed, endpoint: YAMLMap, p: FileProt
     });
   }
   const rules: unknown[] = [];
-  if (p.kind === 'basic-auth') rules.push({ name: 'Burrow: basic auth', actions: [{ type: 'basic-auth', config: { credentials: [`${p.username}:${p.password}`] } }] });
+  if (p.kind === 'basic-auth')
+    rules.push({
+      name: 'Burrow: basic auth',
+      actions: [{ type: 'basic-auth', config: { credentials: [`${p.username}:${p.password}`] } }],
+    });
   if (p.kind === 'oauth') {
-    rules.push({ name: 'Burrow: OAuth', actions: [{ type: 'oauth', config: { provider: p.provider, client_id: p.clientId } }] });
+    rules.push({
+      name: 'Burrow: OAuth',
+      actions: [{ type: 'oauth', config: { provider: p.provider, client_id: p.clientId } }],
+    });
     const allow = allowExpression(p.allowEmails ?? [], p.allowDomains ?? []);
     if (allow) rules.push({ name: ALLOW_RULE_NAME, expressions: [allow], actions: [{ type: 'deny' }] });
   }
@@ -268,6 +307,13 @@ export function minimalEdit(before: string, after: string): { start: number; end
 
 /** Protection in the file's terms (the OAuth secret stays out). */
 export function toFileProtection(p: Protection): FileProtection {
-  if (p.kind === 'oauth') return { kind: 'oauth', provider: p.provider, clientId: p.clientId, allowEmails: p.allowEmails, allowDomains: p.allowDomains };
+  if (p.kind === 'oauth')
+    return {
+      kind: 'oauth',
+      provider: p.provider,
+      clientId: p.clientId,
+      allowEmails: p.allowEmails,
+      allowDomains: p.allowDomains,
+    };
   return p;
 }

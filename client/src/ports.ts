@@ -29,7 +29,10 @@ function procAddress(hex: string): string {
 function compressIpv6(groups: string[]): string {
   let best = { at: -1, len: 0 };
   for (let i = 0; i < groups.length;) {
-    if (groups[i] !== '0') { i++; continue; }
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < groups.length && groups[j] === '0') j++;
     if (j - i > best.len) best = { at: i, len: j - i };
@@ -60,11 +63,19 @@ export function parseLsof(text: string): ListeningPort[] {
   for (const line of text.split('\n')) {
     const tag = line[0];
     const value = line.slice(1).trim();
-    if (tag === 'p') { pid = Number(value); command = undefined; }
-    else if (tag === 'c') command = value;
+    if (tag === 'p') {
+      pid = Number(value);
+      command = undefined;
+    } else if (tag === 'c') command = value;
     else if (tag === 'n') {
       const m = /^(.*):(\d+)$/.exec(value);
-      if (m) out.push({ port: Number(m[2]), address: m[1].replace(/^\[|\]$/g, '').replace(/^\*$/, '0.0.0.0'), process: command, pid });
+      if (m)
+        out.push({
+          port: Number(m[2]),
+          address: m[1].replace(/^\[|\]$/g, '').replace(/^\*$/, '0.0.0.0'),
+          process: command,
+          pid,
+        });
     }
   }
   return out;
@@ -83,7 +94,11 @@ export function parseNetstat(text: string): ListeningPort[] {
     const m = /^(.*)[.:](\d+)$/.exec(local ?? '');
     if (!m) continue;
     const pid = /^\d+$/.test(f.at(-1) ?? '') && /LISTENING/i.test(f.at(-2) ?? '') ? Number(f.at(-1)) : undefined;
-    out.push({ port: Number(m[2]), address: m[1].replace(/^\[|\]$/g, '').replace(/^\*$/, '0.0.0.0'), ...(pid ? { pid } : {}) });
+    out.push({
+      port: Number(m[2]),
+      address: m[1].replace(/^\[|\]$/g, '').replace(/^\*$/, '0.0.0.0'),
+      ...(pid ? { pid } : {}),
+    });
   }
   return out;
 }
@@ -101,14 +116,21 @@ export function uniquePorts(list: ListeningPort[]): ListeningPort[] {
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024, windowsHide: true }, (err, stdout) => resolve(err && !stdout ? '' : stdout));
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024, windowsHide: true }, (err, stdout) =>
+      resolve(err && !stdout ? '' : stdout),
+    );
   });
 }
 
 /** Listening TCP ports on this machine; an empty list when no source is available. */
-export async function listListeningPorts(platform: NodeJS.Platform = process.platform, timeoutMs = 3000): Promise<ListeningPort[]> {
+export async function listListeningPorts(
+  platform: NodeJS.Platform = process.platform,
+  timeoutMs = 3000,
+): Promise<ListeningPort[]> {
   if (platform === 'linux') {
-    const texts = await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map((f) => fs.readFile(f, 'utf8').catch(() => '')));
+    const texts = await Promise.all(
+      ['/proc/net/tcp', '/proc/net/tcp6'].map((f) => fs.readFile(f, 'utf8').catch(() => '')),
+    );
     return uniquePorts(texts.flatMap(parseProcNetTcp));
   }
   if (platform === 'win32') return uniquePorts(parseNetstat(await run('netstat', ['-ano', '-p', 'TCP'], timeoutMs)));

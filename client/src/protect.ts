@@ -3,7 +3,13 @@
 // the file as a reviewable edit (applied unsaved, with Save / Show Changes / Undo) that keeps comments.
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx';
-import { checkBasicAuth, generatePassword, oauthCallbackUrl, withProtection, type Protection } from './model/definitions';
+import {
+  checkBasicAuth,
+  generatePassword,
+  oauthCallbackUrl,
+  withProtection,
+  type Protection,
+} from './model/definitions';
 import { applyProtection, minimalEdit, toFileProtection } from './ngrokYaml';
 import { PROVIDER_GUIDES, parseAllowList } from './oauthProviders';
 import { SECRET_KEYS } from './settings';
@@ -13,10 +19,16 @@ export async function applyProtectionLive(ctx: Ctx, name: string, p: Protection,
   const { def, lost } = ctx.definitionOf(name);
   if (lost.length) {
     const go = await vscode.window.showWarningMessage(
-      `Burrow: "${name}" was started outside this window; restarting it drops: ${lost.join(', ')}.`, { modal: true }, 'Continue');
+      `Burrow: "${name}" was started outside this window; restarting it drops: ${lost.join(', ')}.`,
+      { modal: true },
+      'Continue',
+    );
     if (go !== 'Continue') return;
   }
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Burrow: ${label} on ${name}…` }, () => ctx.replaceTunnel(name, withProtection(def, p)));
+  await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Burrow: ${label} on ${name}…` },
+    () => ctx.replaceTunnel(name, withProtection(def, p)),
+  );
   const file = ctx.fromConfig.get(name);
   // Not awaited: the review notification waits for the user; the live change is already done.
   if (file) void proposeFileEdit(ctx, file, name, p, label);
@@ -28,7 +40,13 @@ export async function applyProtectionLive(ctx: Ctx, name: string, p: Protection,
  * disk) and Undo. (The refactor preview's `needsConfirmation` starts unticked, which made
  * "Apply" do nothing until the user found the checkbox.)
  */
-export async function proposeFileEdit(ctx: Ctx, file: vscode.Uri, name: string, p: Protection, label: string): Promise<boolean> {
+export async function proposeFileEdit(
+  ctx: Ctx,
+  file: vscode.Uri,
+  name: string,
+  p: Protection,
+  label: string,
+): Promise<boolean> {
   const doc = await vscode.workspace.openTextDocument(file);
   const before = doc.getText();
   let after: string;
@@ -36,56 +54,87 @@ export async function proposeFileEdit(ctx: Ctx, file: vscode.Uri, name: string, 
     after = applyProtection(before, name, toFileProtection(p));
   } catch (err) {
     ctx.output.warn(`not writing ${file.fsPath}: ${(err as Error).message}`);
-    void vscode.window.showWarningMessage(`Burrow: applied live, but ${vscode.workspace.asRelativePath(file)} was not changed: ${(err as Error).message}`);
+    void vscode.window.showWarningMessage(
+      `Burrow: applied live, but ${vscode.workspace.asRelativePath(file)} was not changed: ${(err as Error).message}`,
+    );
     return false;
   }
   const change = minimalEdit(before, after);
   if (!change) return false;
   const edit = new vscode.WorkspaceEdit();
-  edit.replace(file, new vscode.Range(doc.positionAt(change.start), doc.positionAt(change.end)), change.text, { label: `${label} (${name})`, description: 'Burrow', needsConfirmation: false });
+  edit.replace(file, new vscode.Range(doc.positionAt(change.start), doc.positionAt(change.end)), change.text, {
+    label: `${label} (${name})`,
+    description: 'Burrow',
+    needsConfirmation: false,
+  });
   if (!(await vscode.workspace.applyEdit(edit))) return false;
   const changed = new vscode.Range(doc.positionAt(change.start), doc.positionAt(change.start + change.text.length));
   const editor = await vscode.window.showTextDocument(doc, { preview: false, preserveFocus: true });
   editor.selection = new vscode.Selection(changed.start, changed.end);
   editor.revealRange(changed, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   const rel = vscode.workspace.asRelativePath(file);
-  void vscode.window.showInformationMessage(`Burrow: the same change is written to ${rel} (not saved yet).`, 'Save', 'Show Changes', 'Undo').then(async (pick) => {
-    if (pick === 'Save') await doc.save();
-    if (pick === 'Show Changes') await vscode.commands.executeCommand('workbench.files.action.compareWithSaved', file);
-    if (pick === 'Undo') {
-      const undo = new vscode.WorkspaceEdit();
-      undo.replace(file, changed, before.slice(change.start, change.end));
-      await vscode.workspace.applyEdit(undo);
-    }
-  });
+  void vscode.window
+    .showInformationMessage(
+      `Burrow: the same change is written to ${rel} (not saved yet).`,
+      'Save',
+      'Show Changes',
+      'Undo',
+    )
+    .then(async (pick) => {
+      if (pick === 'Save') await doc.save();
+      if (pick === 'Show Changes')
+        await vscode.commands.executeCommand('workbench.files.action.compareWithSaved', file);
+      if (pick === 'Undo') {
+        const undo = new vscode.WorkspaceEdit();
+        undo.replace(file, changed, before.slice(change.start, change.end));
+        await vscode.workspace.applyEdit(undo);
+      }
+    });
   return true;
 }
 
 export async function protectBasicAuth(ctx: Ctx, name: string): Promise<void> {
-  const how = await vscode.window.showQuickPick([
-    { label: '$(key) Generate a strong password', id: 'generate' },
-    { label: '$(edit) Enter a password…', id: 'enter' },
-  ], { title: `Burrow: Protect ${name} with Basic Auth` });
+  const how = await vscode.window.showQuickPick(
+    [
+      { label: '$(key) Generate a strong password', id: 'generate' },
+      { label: '$(edit) Enter a password…', id: 'enter' },
+    ],
+    { title: `Burrow: Protect ${name} with Basic Auth` },
+  );
   if (!how) return;
-  const username = await vscode.window.showInputBox({ title: 'User name', value: 'burrow', validateInput: (u) => (u && !u.includes(':') ? undefined : 'not empty, no ":"') });
+  const username = await vscode.window.showInputBox({
+    title: 'User name',
+    value: 'burrow',
+    validateInput: (u) => (u && !u.includes(':') ? undefined : 'not empty, no ":"'),
+  });
   if (!username) return;
   let password = generatePassword();
   if (how.id === 'enter') {
-    const typed = await vscode.window.showInputBox({ title: 'Password (8 to 128 characters)', password: true, validateInput: (p) => checkBasicAuth(username, p) });
+    const typed = await vscode.window.showInputBox({
+      title: 'Password (8 to 128 characters)',
+      password: true,
+      validateInput: (p) => checkBasicAuth(username, p),
+    });
     if (!typed) return;
     password = typed;
   }
   await applyProtectionLive(ctx, name, { kind: 'basic-auth', username, password }, 'Protect with Basic Auth');
   await vscode.env.clipboard.writeText(`${username}:${password}`);
-  void vscode.window.showInformationMessage(`Burrow: ${name} now asks for a password. "${username}:…" is copied to the clipboard.`);
+  void vscode.window.showInformationMessage(
+    `Burrow: ${name} now asks for a password. "${username}:…" is copied to the clipboard.`,
+  );
 }
 
 export async function protectOAuth(ctx: Ctx, name: string): Promise<void> {
   const tunnel = ctx.state.tunnels.get(name);
   if (!tunnel) throw new Error(`tunnel "${name}" is not running`);
-  const provider = await vscode.window.showQuickPick(PROVIDER_GUIDES.map((g) => ({ label: g.label, description: g.id, guide: g })), {
-    title: `Burrow: Protect ${name} with OAuth`, placeHolder: 'Sign in with…',
-  });
+  const provider = await vscode.window.showQuickPick(
+    PROVIDER_GUIDES.map((g) => ({ label: g.label, description: g.id, guide: g })),
+    {
+      title: `Burrow: Protect ${name} with OAuth`,
+      placeHolder: 'Sign in with…',
+    },
+  );
   if (!provider) return;
   const guide = provider.guide;
   // In a codespace public_url is already the forwarded URL of the tunnel's own port.
@@ -93,32 +142,62 @@ export async function protectOAuth(ctx: Ctx, name: string): Promise<void> {
   await vscode.env.clipboard.writeText(callback);
   const step = await vscode.window.showInformationMessage(
     `Create a ${guide.label} OAuth app with this ${guide.redirectField}: ${callback} (copied).`,
-    { modal: true, detail: `Burrow has no shared ${guide.label} app: register your own, then paste its client ID and secret. The secret is kept in VS Code's SecretStorage, never in settings or ngrok.yml.` },
-    `Open ${guide.label} Console`, 'I Have the Client ID',
+    {
+      modal: true,
+      detail: `Burrow has no shared ${guide.label} app: register your own, then paste its client ID and secret. The secret is kept in VS Code's SecretStorage, never in settings or ngrok.yml.`,
+    },
+    `Open ${guide.label} Console`,
+    'I Have the Client ID',
   );
   if (!step) return;
   if (step.startsWith('Open')) await vscode.env.openExternal(vscode.Uri.parse(guide.consoleUrl));
-  const clientId = await vscode.window.showInputBox({ title: `${guide.label} client ID`, ignoreFocusOut: true, validateInput: (v) => (v.trim() ? undefined : 'required') });
+  const clientId = await vscode.window.showInputBox({
+    title: `${guide.label} client ID`,
+    ignoreFocusOut: true,
+    validateInput: (v) => (v.trim() ? undefined : 'required'),
+  });
   if (!clientId) return;
   const secretKey = SECRET_KEYS.oauthClientSecret(guide.id, clientId.trim());
   const known = await ctx.ext.secrets.get(secretKey);
   const clientSecret = await vscode.window.showInputBox({
-    title: `${guide.label} client secret`, password: true, ignoreFocusOut: true,
-    placeHolder: known ? 'Enter to keep the stored secret' : '', validateInput: (v) => (v || known ? undefined : 'required'),
+    title: `${guide.label} client secret`,
+    password: true,
+    ignoreFocusOut: true,
+    placeHolder: known ? 'Enter to keep the stored secret' : '',
+    validateInput: (v) => (v || known ? undefined : 'required'),
   });
   if (clientSecret === undefined) return;
   const allow = await vscode.window.showInputBox({
-    title: 'Who may sign in? (optional)', ignoreFocusOut: true,
-    prompt: 'Email addresses and/or domains, separated by spaces or commas (ann@example.com, @example.org). Empty: anyone with an account.',
+    title: 'Who may sign in? (optional)',
+    ignoreFocusOut: true,
+    prompt:
+      'Email addresses and/or domains, separated by spaces or commas (ann@example.com, @example.org). Empty: anyone with an account.',
   });
   if (allow === undefined) return;
   const { emails, domains } = parseAllowList(allow);
   const secret = clientSecret || known!;
   await ctx.ext.secrets.store(secretKey, secret);
-  await applyProtectionLive(ctx, name, { kind: 'oauth', provider: guide.id, clientId: clientId.trim(), clientSecret: secret, allowEmails: emails, allowDomains: domains }, 'Protect with OAuth');
-  void vscode.window.showInformationMessage(`Burrow: ${name} now requires a ${guide.label} login${emails.length || domains.length ? ` (${[...emails, ...domains.map((d) => `@${d}`)].join(', ')})` : ''}. Callback URL: ${callback}`, 'Copy Callback URL').then((b) => {
-    if (b) void vscode.env.clipboard.writeText(callback);
-  });
+  await applyProtectionLive(
+    ctx,
+    name,
+    {
+      kind: 'oauth',
+      provider: guide.id,
+      clientId: clientId.trim(),
+      clientSecret: secret,
+      allowEmails: emails,
+      allowDomains: domains,
+    },
+    'Protect with OAuth',
+  );
+  void vscode.window
+    .showInformationMessage(
+      `Burrow: ${name} now requires a ${guide.label} login${emails.length || domains.length ? ` (${[...emails, ...domains.map((d) => `@${d}`)].join(', ')})` : ''}. Callback URL: ${callback}`,
+      'Copy Callback URL',
+    )
+    .then((b) => {
+      if (b) void vscode.env.clipboard.writeText(callback);
+    });
 }
 
 export async function removeProtection(ctx: Ctx, name: string): Promise<void> {

@@ -13,13 +13,20 @@ export const NGROK_LANGUAGE_ID = 'ngrok-yaml';
  * File names (base name) of ngrok agent configs, as found in the wild: `ngrok.yml`, `.ngrok.yml`,
  * `ngrok.dev.yml`, `ngrok_config.yml`, `ngrok-config.yaml`, `ngrok.yml.example`, `app.ngrok.yml`.
  */
-export const CONFIG_NAME_RE = /^(?!.*policy)(?:\.?ngrok(?:[-_.][\w-]+)*\.ya?ml(?:\.(?:example|sample|dist|template|local|dev))?|[^/]+\.ngrok\.ya?ml)$/i;
+export const CONFIG_NAME_RE =
+  /^(?!.*policy)(?:\.?ngrok(?:[-_.][\w-]+)*\.ya?ml(?:\.(?:example|sample|dist|template|local|dev))?|[^/]+\.ngrok\.ya?ml)$/i;
 /** Traffic-policy files by name: `traffic-policy.yml`, `ngrok-policy.yaml`, `api.policy.yml`, `*.traffic-policy.json`. */
 export const POLICY_NAME_RE = /^(?:.*[-_.])?(?:traffic[-_]?policy|ngrok[-_]policy|policy)\.(?:ya?ml|json)$/i;
 /** Directories where ngrok keeps its default config (Linux/macOS/Windows, agent 2.x). */
-const CONFIG_DIR_RE = /(?:^|\/)(?:\.config\/ngrok|Library\/Application Support\/ngrok|AppData\/Local\/ngrok|\.ngrok2)\/[^/]+\.ya?ml$/i;
+const CONFIG_DIR_RE =
+  /(?:^|\/)(?:\.config\/ngrok|Library\/Application Support\/ngrok|AppData\/Local\/ngrok|\.ngrok2)\/[^/]+\.ya?ml$/i;
 
-export const TRAFFIC_POLICY_PHASES = ['on_tcp_connect', 'on_http_request', 'on_http_response', 'on_event_stream_message'] as const;
+export const TRAFFIC_POLICY_PHASES = [
+  'on_tcp_connect',
+  'on_http_request',
+  'on_http_response',
+  'on_event_stream_message',
+] as const;
 
 /** Top-level keys of an ngrok edge/API object that no agent config or policy has. */
 const EDGE_KEYS = ['hostports', 'routes', 'match_type', 'tls_termination', 'mutual_tls', 'backend', 'backends'];
@@ -41,7 +48,10 @@ export function uriPath(uri: string): string {
   }
 }
 
-export function matchAssociation(uri: string, associations: Record<string, AssociationKind> | undefined): AssociationKind | undefined {
+export function matchAssociation(
+  uri: string,
+  associations: Record<string, AssociationKind> | undefined,
+): AssociationKind | undefined {
   if (!associations) return undefined;
   const path = uriPath(uri);
   for (const [glob, kind] of Object.entries(associations)) {
@@ -56,11 +66,15 @@ export function matchAssociation(uri: string, associations: Record<string, Assoc
 export function foreignShape(root: unknown, documentCount: number): string | undefined {
   if (Array.isArray(root)) return 'a YAML list at the top level (Ansible tasks or similar), not an ngrok config';
   if (!isPlainObject(root)) return undefined;
-  if ('apiVersion' in root && 'kind' in root) return `a Kubernetes object (kind ${String(root.kind)}), not an ngrok config`;
-  if ('services' in root && !('tunnels' in root) && !('endpoints' in root)) return 'a docker-compose file, not an ngrok config';
+  if ('apiVersion' in root && 'kind' in root)
+    return `a Kubernetes object (kind ${String(root.kind)}), not an ngrok config`;
+  if ('services' in root && !('tunnels' in root) && !('endpoints' in root))
+    return 'a docker-compose file, not an ngrok config';
   const services = Object.values(root).filter((v) => isPlainObject(v) && ('image' in v || 'build' in v));
-  if (services.length && !('tunnels' in root) && !('endpoints' in root)) return 'docker-compose services, not an ngrok config';
-  if (documentCount > 1 && !('tunnels' in root) && !('endpoints' in root)) return 'a multi-document YAML stream, not an ngrok config';
+  if (services.length && !('tunnels' in root) && !('endpoints' in root))
+    return 'docker-compose services, not an ngrok config';
+  if (documentCount > 1 && !('tunnels' in root) && !('endpoints' in root))
+    return 'a multi-document YAML stream, not an ngrok config';
   return undefined;
 }
 
@@ -76,7 +90,11 @@ export function configVersionOf(root: unknown): '2' | '3' {
 function isTrafficPolicyShape(root: unknown): boolean {
   if (!isPlainObject(root)) return false;
   const keys = Object.keys(root);
-  return keys.some((k) => (TRAFFIC_POLICY_PHASES as readonly string[]).includes(k)) && !('tunnels' in root) && !('endpoints' in root);
+  return (
+    keys.some((k) => (TRAFFIC_POLICY_PHASES as readonly string[]).includes(k)) &&
+    !('tunnels' in root) &&
+    !('endpoints' in root)
+  );
 }
 
 function isEdgeShape(root: unknown): boolean {

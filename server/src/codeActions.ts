@@ -3,7 +3,13 @@
 // key order elsewhere are untouched. The whole-file v2 → v3 migration is the exception: it
 // rewrites the document through the YAML AST (comments kept, see migrate.ts).
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { CodeActionKind, type CodeAction, type Diagnostic, type Range, type TextEdit } from 'vscode-languageserver/node';
+import {
+  CodeActionKind,
+  type CodeAction,
+  type Diagnostic,
+  type Range,
+  type TextEdit,
+} from 'vscode-languageserver/node';
 import { isMap } from 'yaml';
 import type { Pair, ParsedNode } from 'yaml';
 import type { Analysis } from './service';
@@ -32,7 +38,8 @@ function pairAtKey(a: Analysis, offset: number): { pair: PPair; path: Segment[] 
 
 function flow(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(flow).join(', ')}]`;
-  if (typeof v === 'string') return /^[\w./@-]+$/.test(v) && !/^(true|false|null|yes|no|on|off|\d+)$/i.test(v) ? v : JSON.stringify(v);
+  if (typeof v === 'string')
+    return /^[\w./@-]+$/.test(v) && !/^(true|false|null|yes|no|on|off|\d+)$/i.test(v) ? v : JSON.stringify(v);
   return JSON.stringify(v);
 }
 
@@ -50,22 +57,45 @@ function protoAround(a: Analysis, path: Segment[]): unknown {
 }
 
 /** Fix for a deprecated key: title and edit, or undefined when there is no mechanical replacement. */
-function deprecatedFix(doc: TextDocument, a: Analysis, key: string, pair: PPair, path: Segment[]): { title: string; edit: TextEdit } | undefined {
+function deprecatedFix(
+  doc: TextDocument,
+  a: Analysis,
+  key: string,
+  pair: PPair,
+  path: Segment[],
+): { title: string; edit: TextEdit } | undefined {
   const value = valueAtPath(a.value, path);
-  const renameKey = (to: string) => ({ title: `Replace \`${key}\` with \`${to}\``, edit: { range: { start: doc.positionAt(pair.key.range![0]), end: doc.positionAt(pair.key.range![1]) }, newText: to } });
+  const renameKey = (to: string) => ({
+    title: `Replace \`${key}\` with \`${to}\``,
+    edit: {
+      range: { start: doc.positionAt(pair.key.range![0]), end: doc.positionAt(pair.key.range![1]) },
+      newText: to,
+    },
+  });
   switch (key) {
     case 'hostname':
       return renameKey('domain');
     case 'subdomain':
       return typeof value === 'string'
-        ? { title: `Replace \`subdomain: ${value}\` with \`domain: ${value}.ngrok.app\``, edit: replacePair(doc, pair, `domain: ${value}.ngrok.app`) }
+        ? {
+            title: `Replace \`subdomain: ${value}\` with \`domain: ${value}.ngrok.app\``,
+            edit: replacePair(doc, pair, `domain: ${value}.ngrok.app`),
+          }
         : undefined;
     case 'bind_tls': {
       const schemes = value === 'both' ? ['http', 'https'] : value === true || value === 'true' ? ['https'] : ['http'];
-      return { title: `Replace \`bind_tls: ${String(value)}\` with \`schemes: ${flow(schemes)}\``, edit: replacePair(doc, pair, `schemes: ${flow(schemes)}`) };
+      return {
+        title: `Replace \`bind_tls: ${String(value)}\` with \`schemes: ${flow(schemes)}\``,
+        edit: replacePair(doc, pair, `schemes: ${flow(schemes)}`),
+      };
     }
     case 'auth':
-      return typeof value === 'string' ? { title: 'Replace `auth` with `basic_auth`', edit: replacePair(doc, pair, `basic_auth: [${JSON.stringify(value)}]`) } : undefined;
+      return typeof value === 'string'
+        ? {
+            title: 'Replace `auth` with `basic_auth`',
+            edit: replacePair(doc, pair, `basic_auth: [${JSON.stringify(value)}]`),
+          }
+        : undefined;
     case 'policy':
       return renameKey('traffic_policy');
     case 'inbound':
@@ -77,7 +107,10 @@ function deprecatedFix(doc: TextDocument, a: Analysis, key: string, pair: PPair,
     case 'region': {
       const start = lineStart(a.parsed.text, pair.key.range![0]);
       const end = lineEnd(a.parsed.text, pair.value?.range?.[1] ?? pair.key.range![1]);
-      return { title: 'Remove deprecated `region`', edit: { range: { start: doc.positionAt(start), end: doc.positionAt(end) }, newText: '' } };
+      return {
+        title: 'Remove deprecated `region`',
+        edit: { range: { start: doc.positionAt(start), end: doc.positionAt(end) }, newText: '' },
+      };
     }
     default:
       return undefined;
@@ -107,10 +140,17 @@ function moveUnderAgent(doc: TextDocument, a: Analysis, key: string, pair: PPair
     const version = (root.items as PPair[]).find((p) => scalarKey(p) === 'version');
     at = version ? lineEnd(text, version.value?.range?.[1] ?? version.key.range![1]) : from;
   }
-  const moved = text.slice(from, to).replace(/\n?$/, '\n').split('\n').slice(0, -1)
-    .map((line, i) => (line.trim() ? ' '.repeat(indent) + (i === 0 ? line.replace(key, renamed) : line) : line)).join('\n') + '\n';
+  const moved =
+    text
+      .slice(from, to)
+      .replace(/\n?$/, '\n')
+      .split('\n')
+      .slice(0, -1)
+      .map((line, i) => (line.trim() ? ' '.repeat(indent) + (i === 0 ? line.replace(key, renamed) : line) : line))
+      .join('\n') + '\n';
   const block = agent ? moved : `agent:\n${moved}`;
-  if (at >= from && at <= to) return [{ range: { start: doc.positionAt(from), end: doc.positionAt(to) }, newText: block }];
+  if (at >= from && at <= to)
+    return [{ range: { start: doc.positionAt(from), end: doc.positionAt(to) }, newText: block }];
   return [
     { range: { start: doc.positionAt(from), end: doc.positionAt(to) }, newText: '' },
     { range: { start: doc.positionAt(at), end: doc.positionAt(at) }, newText: block },
@@ -131,7 +171,9 @@ function fixesFor(doc: TextDocument, a: Analysis, diagnostic: Diagnostic): CodeA
   switch (data.fix) {
     case 'rename-key': {
       const hit = pairAtKey(a, start);
-      const range = hit ? { start: doc.positionAt(hit.pair.key.range![0]), end: doc.positionAt(hit.pair.key.range![1]) } : diagnostic.range;
+      const range = hit
+        ? { start: doc.positionAt(hit.pair.key.range![0]), end: doc.positionAt(hit.pair.key.range![1]) }
+        : diagnostic.range;
       return [quick(`Rename to \`${data.to}\``, [{ range, newText: data.to }])];
     }
     case 'replace-value':
@@ -141,7 +183,11 @@ function fixesFor(doc: TextDocument, a: Analysis, diagnostic: Diagnostic): CodeA
       const root = a.parsed.doc.contents;
       const firstKey = isMap(root) && root.items.length ? (root.items[0] as PPair).key.range![0] : 0;
       const at = lineStart(text, firstKey);
-      return [quick(`Add \`version: "${data.version}"\``, [{ range: { start: doc.positionAt(at), end: doc.positionAt(at) }, newText: `version: "${data.version}"\n` }])];
+      return [
+        quick(`Add \`version: "${data.version}"\``, [
+          { range: { start: doc.positionAt(at), end: doc.positionAt(at) }, newText: `version: "${data.version}"\n` },
+        ]),
+      ];
     }
     case 'move-under-agent': {
       const hit = pairAtKey(a, start);
@@ -159,7 +205,13 @@ function fixesFor(doc: TextDocument, a: Analysis, diagnostic: Diagnostic): CodeA
 /** Keys with a mechanical replacement, offered on the key under the cursor even without a diagnostic. */
 const CURSOR_DEPRECATED = new Set(['hostname', 'subdomain', 'bind_tls', 'auth', 'policy', 'inbound', 'outbound']);
 
-export function codeActions(doc: TextDocument, range: Range, diagnostics: Diagnostic[], a: Analysis, _schemas: SchemaStore): CodeAction[] {
+export function codeActions(
+  doc: TextDocument,
+  range: Range,
+  diagnostics: Diagnostic[],
+  a: Analysis,
+  _schemas: SchemaStore,
+): CodeAction[] {
   const actions: CodeAction[] = [];
   for (const d of diagnostics) {
     if (d.source !== 'burrow') continue;
@@ -169,10 +221,19 @@ export function codeActions(doc: TextDocument, range: Range, diagnostics: Diagno
   // which hides its deprecation) still get their replacement as a refactoring at the cursor.
   const hit = pairAtKey(a, doc.offsetAt(range.start));
   const key = hit && scalarKey(hit.pair);
-  if (hit && key && CURSOR_DEPRECATED.has(key) && (hit.path[0] === 'tunnels' || key === 'inbound' || key === 'outbound')) {
+  if (
+    hit &&
+    key &&
+    CURSOR_DEPRECATED.has(key) &&
+    (hit.path[0] === 'tunnels' || key === 'inbound' || key === 'outbound')
+  ) {
     const fix = deprecatedFix(doc, a, key, hit.pair, hit.path);
     if (fix && !actions.some((x) => x.title === fix.title)) {
-      actions.push({ title: fix.title, kind: CodeActionKind.RefactorRewrite, edit: { changes: { [doc.uri]: [fix.edit] } } });
+      actions.push({
+        title: fix.title,
+        kind: CodeActionKind.RefactorRewrite,
+        edit: { changes: { [doc.uri]: [fix.edit] } },
+      });
     }
   }
   // The whole-file migration, offered anywhere in a clean-parsing v2 file; the edit is computed
@@ -180,9 +241,19 @@ export function codeActions(doc: TextDocument, range: Range, diagnostics: Diagno
   const root = a.value;
   const isObject = typeof root === 'object' && root !== null && !Array.isArray(root);
   const parsesClean = !a.problems.some((p) => p.source === 'syntax');
-  if (a.classification.kind === 'ngrok-config' && a.classification.configVersion === '2' && parsesClean && isObject && !('agent' in root) && !('endpoints' in root)) {
+  if (
+    a.classification.kind === 'ngrok-config' &&
+    a.classification.configVersion === '2' &&
+    parsesClean &&
+    isObject &&
+    !('agent' in root) &&
+    !('endpoints' in root)
+  ) {
     actions.push({
-      title: 'tunnels' in root ? 'Migrate this file to ngrok config v3 (tunnels → endpoints)' : 'Migrate this file to ngrok config v3',
+      title:
+        'tunnels' in root
+          ? 'Migrate this file to ngrok config v3 (tunnels → endpoints)'
+          : 'Migrate this file to ngrok config v3',
       kind: CodeActionKind.RefactorRewrite,
       data: { migrateToV3: doc.uri, version: doc.version } satisfies MigrateData,
     });
@@ -200,7 +271,11 @@ export function resolveCodeAction(doc: TextDocument, action: CodeAction, a: Anal
   const data = action.data as MigrateData | undefined;
   if (!data?.migrateToV3 || data.version !== doc.version) return action;
   const result = migrateToV3(a.parsed);
-  if (result.text === undefined) return { ...action, disabled: { reason: result.reason ?? 'cannot migrate this file' } };
+  if (result.text === undefined)
+    return { ...action, disabled: { reason: result.reason ?? 'cannot migrate this file' } };
   const end = doc.positionAt(a.text.length);
-  return { ...action, edit: { changes: { [doc.uri]: [{ range: { start: { line: 0, character: 0 }, end }, newText: result.text }] } } };
+  return {
+    ...action,
+    edit: { changes: { [doc.uri]: [{ range: { start: { line: 0, character: 0 }, end }, newText: result.text }] } },
+  };
 }

@@ -2,10 +2,26 @@
 // schema order with required keys first), values (enums with per-value docs, booleans, defaults),
 // and snippets for whole tunnels, endpoints and traffic-policy rules.
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { CompletionItemKind, InsertTextFormat, MarkupKind, type CompletionItem, type Position, type Range } from 'vscode-languageserver/node';
+import {
+  CompletionItemKind,
+  InsertTextFormat,
+  MarkupKind,
+  type CompletionItem,
+  type Position,
+  type Range,
+} from 'vscode-languageserver/node';
 import { cursorContext, type CursorContext } from './cursorContext';
 import type { Analysis } from './service';
-import { enumValues, firstOf, isDeprecated, propertiesOf, schemasAtPath, type JsonSchemaObject, type Located, type SchemaStore } from './schemaModel';
+import {
+  enumValues,
+  firstOf,
+  isDeprecated,
+  propertiesOf,
+  schemasAtPath,
+  type JsonSchemaObject,
+  type Located,
+  type SchemaStore,
+} from './schemaModel';
 import { isPlainObject, valueAtPath, type Segment } from './yamlText';
 import { TRAFFIC_POLICY_PHASES } from './classify';
 
@@ -26,18 +42,33 @@ function docOf(schemas: Located[]): string | undefined {
   const title = firstOf(schemas, 'title');
   const md = firstOf(schemas, 'markdownDescription') ?? firstOf(schemas, 'description');
   const dep = isDeprecated(schemas);
-  return [md && title && !md.startsWith(title) ? `**${title}**` : undefined, md, dep && !md?.includes('Deprecated') ? `**Deprecated:** ${dep}` : undefined].filter(Boolean).join('\n\n') || undefined;
+  return (
+    [
+      md && title && !md.startsWith(title) ? `**${title}**` : undefined,
+      md,
+      dep && !md?.includes('Deprecated') ? `**Deprecated:** ${dep}` : undefined,
+    ]
+      .filter(Boolean)
+      .join('\n\n') || undefined
+  );
 }
 
 function typesOf(schemas: Located[]): Set<string> {
   const out = new Set<string>();
-  for (const { schema } of schemas) for (const t of schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type]) out.add(t);
+  for (const { schema } of schemas)
+    for (const t of schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type])
+      out.add(t);
   if (!out.size && schemas.some(({ schema }) => schema.properties || schema.additionalProperties)) out.add('object');
   return out;
 }
 
 function yamlScalar(v: unknown): string {
-  if (typeof v === 'string') return /^[\w./@-][\w ./@:-]*$/.test(v) && !/^(true|false|null|yes|no|on|off|~|\d[\d.]*)$/i.test(v) && !v.endsWith(':') ? v : JSON.stringify(v);
+  if (typeof v === 'string')
+    return /^[\w./@-][\w ./@:-]*$/.test(v) &&
+      !/^(true|false|null|yes|no|on|off|~|\d[\d.]*)$/i.test(v) &&
+      !v.endsWith(':')
+      ? v
+      : JSON.stringify(v);
   return JSON.stringify(v);
 }
 
@@ -48,11 +79,14 @@ function escapeSnippet(s: string): string {
 /** The text inserted after `key:` for a property, as a snippet. */
 function valueSnippet(schemas: Located[], indent: string): string {
   const types = typesOf(schemas);
-  const enums = enumValues(schemas).map((e) => e.value).filter((v) => typeof v === 'string' || typeof v === 'number');
+  const enums = enumValues(schemas)
+    .map((e) => e.value)
+    .filter((v) => typeof v === 'string' || typeof v === 'number');
   const def = firstOf(schemas, 'default');
   if (types.has('object') && !types.has('string')) return `\n${indent}  $0`;
   if (types.has('array') && !types.has('string')) return `\n${indent}  - $0`;
-  if (enums.length > 1 && enums.length <= 12) return ` \${1|${enums.map((e) => escapeSnippet(yamlScalar(e)).replace(/[,|]/g, (c) => `\\${c}`)).join(',')}|}`;
+  if (enums.length > 1 && enums.length <= 12)
+    return ` \${1|${enums.map((e) => escapeSnippet(yamlScalar(e)).replace(/[,|]/g, (c) => `\\${c}`)).join(',')}|}`;
   if (enums.length === 1) return ` ${escapeSnippet(yamlScalar(enums[0]))}`;
   if (types.has('boolean') && types.size === 1) return ` \${1|${def === false ? 'false,true' : 'true,false'}|}`;
   if (def !== undefined && (typeof def !== 'object' || def === null)) return ` \${1:${escapeSnippet(yamlScalar(def))}}`;
@@ -72,26 +106,105 @@ interface BlockSnippet {
 }
 
 const TUNNEL_SNIPPETS: BlockSnippet[] = [
-  { label: 'http tunnel', detail: 'a named HTTP tunnel', body: ['${1:web}:', '  proto: http', '  addr: ${2:8080}', '  ${0}'] },
-  { label: 'tcp tunnel', detail: 'a named TCP tunnel', body: ['${1:ssh}:', '  proto: tcp', '  addr: ${2:22}', '  ${0}'] },
-  { label: 'tls tunnel', detail: 'a named TLS tunnel', body: ['${1:secure}:', '  proto: tls', '  addr: ${2:443}', '  domain: ${3:app.example.com}', '  ${0}'] },
+  {
+    label: 'http tunnel',
+    detail: 'a named HTTP tunnel',
+    body: ['${1:web}:', '  proto: http', '  addr: ${2:8080}', '  ${0}'],
+  },
+  {
+    label: 'tcp tunnel',
+    detail: 'a named TCP tunnel',
+    body: ['${1:ssh}:', '  proto: tcp', '  addr: ${2:22}', '  ${0}'],
+  },
+  {
+    label: 'tls tunnel',
+    detail: 'a named TLS tunnel',
+    body: ['${1:secure}:', '  proto: tls', '  addr: ${2:443}', '  domain: ${3:app.example.com}', '  ${0}'],
+  },
 ];
 
 const ENDPOINT_SNIPPETS: BlockSnippet[] = [
-  { label: 'http endpoint', detail: 'an HTTPS endpoint forwarding to a local port', body: ['name: ${1:web}', 'url: ${2:https://app.example.com}', 'upstream:', '  url: ${3:8080}', '${0}'] },
-  { label: 'tcp endpoint', detail: 'a TCP endpoint', body: ['name: ${1:ssh}', 'url: tcp://', 'upstream:', '  url: ${2:22}', '${0}'] },
+  {
+    label: 'http endpoint',
+    detail: 'an HTTPS endpoint forwarding to a local port',
+    body: ['name: ${1:web}', 'url: ${2:https://app.example.com}', 'upstream:', '  url: ${3:8080}', '${0}'],
+  },
+  {
+    label: 'tcp endpoint',
+    detail: 'a TCP endpoint',
+    body: ['name: ${1:ssh}', 'url: tcp://', 'upstream:', '  url: ${2:22}', '${0}'],
+  },
 ];
 
 const RULE_SNIPPETS: BlockSnippet[] = [
-  { label: 'traffic policy rule', detail: 'a rule with an expression and an action', body: ['name: ${1:rule}', 'expressions:', "  - ${2:req.url.path.startsWith('/api')}", 'actions:', '  - type: ${3:deny}', '${0}'] },
-  { label: 'oauth', detail: 'require an OAuth login (rule)', body: ['actions:', '  - type: oauth', '    config:', '      provider: ${1|google,github,microsoft,gitlab,linkedin,twitch,facebook,amazon|}', '${0}'] },
-  { label: 'basic auth', detail: 'require a user name and password (rule)', body: ['actions:', '  - type: basic-auth', '    config:', '      credentials:', '        - ${1:user}:${2:password123}', '${0}'] },
+  {
+    label: 'traffic policy rule',
+    detail: 'a rule with an expression and an action',
+    body: [
+      'name: ${1:rule}',
+      'expressions:',
+      "  - ${2:req.url.path.startsWith('/api')}",
+      'actions:',
+      '  - type: ${3:deny}',
+      '${0}',
+    ],
+  },
+  {
+    label: 'oauth',
+    detail: 'require an OAuth login (rule)',
+    body: [
+      'actions:',
+      '  - type: oauth',
+      '    config:',
+      '      provider: ${1|google,github,microsoft,gitlab,linkedin,twitch,facebook,amazon|}',
+      '${0}',
+    ],
+  },
+  {
+    label: 'basic auth',
+    detail: 'require a user name and password (rule)',
+    body: [
+      'actions:',
+      '  - type: basic-auth',
+      '    config:',
+      '      credentials:',
+      '        - ${1:user}:${2:password123}',
+      '${0}',
+    ],
+  },
 ];
 
 const TUNNEL_BODY_SNIPPETS: BlockSnippet[] = [
-  { label: 'oauth', detail: 'OAuth login in front of this tunnel', body: ['oauth:', '  provider: ${1|google,github,microsoft,gitlab,linkedin,twitch,facebook,amazon|}', '  allow_emails:', '    - ${2:me@example.com}', '${0}'] },
-  { label: 'basic auth', detail: 'HTTP basic auth for this tunnel', body: ['basic_auth:', '  - ${1:user}:${2:password123}', '${0}'] },
-  { label: 'traffic policy', detail: 'an inline traffic policy with one rule', body: ['traffic_policy:', '  on_http_request:', '    - actions:', '        - type: ${1:add-headers}', '          config:', '            headers:', '              ${2:x-served-by}: ${3:burrow}', '${0}'] },
+  {
+    label: 'oauth',
+    detail: 'OAuth login in front of this tunnel',
+    body: [
+      'oauth:',
+      '  provider: ${1|google,github,microsoft,gitlab,linkedin,twitch,facebook,amazon|}',
+      '  allow_emails:',
+      '    - ${2:me@example.com}',
+      '${0}',
+    ],
+  },
+  {
+    label: 'basic auth',
+    detail: 'HTTP basic auth for this tunnel',
+    body: ['basic_auth:', '  - ${1:user}:${2:password123}', '${0}'],
+  },
+  {
+    label: 'traffic policy',
+    detail: 'an inline traffic policy with one rule',
+    body: [
+      'traffic_policy:',
+      '  on_http_request:',
+      '    - actions:',
+      '        - type: ${1:add-headers}',
+      '          config:',
+      '            headers:',
+      '              ${2:x-served-by}: ${3:burrow}',
+      '${0}',
+    ],
+  },
 ];
 
 function blockItems(snippets: BlockSnippet[], indent: number, range: Range, sortPrefix: string): CompletionItem[] {
@@ -108,7 +221,10 @@ function blockItems(snippets: BlockSnippet[], indent: number, range: Range, sort
 }
 
 function isPhase(seg: Segment | undefined): boolean {
-  return typeof seg === 'string' && ((TRAFFIC_POLICY_PHASES as readonly string[]).includes(seg) || seg === 'inbound' || seg === 'outbound');
+  return (
+    typeof seg === 'string' &&
+    ((TRAFFIC_POLICY_PHASES as readonly string[]).includes(seg) || seg === 'inbound' || seg === 'outbound')
+  );
 }
 
 function isTunnelPath(a: Pick<Analysis, 'classification'>, path: Segment[]): boolean {
@@ -117,10 +233,16 @@ function isTunnelPath(a: Pick<Analysis, 'classification'>, path: Segment[]): boo
 
 // ---- completion ---------------------------------------------------------------------------------
 
-export function complete(doc: TextDocument, position: Position, a: Pick<Analysis, 'classification' | 'value'>, store: SchemaStore): CompletionItem[] {
+export function complete(
+  doc: TextDocument,
+  position: Position,
+  a: Pick<Analysis, 'classification' | 'value'>,
+  store: SchemaStore,
+): CompletionItem[] {
   const root = rootSchemaFor(a, store);
   // Block YAML only: JSON files get completion from VS Code's JSON server (see server/README.md).
-  if (!root || a.classification.kind === 'edge-json' || doc.languageId === 'json' || doc.languageId === 'jsonc') return [];
+  if (!root || a.classification.kind === 'edge-json' || doc.languageId === 'json' || doc.languageId === 'jsonc')
+    return [];
   const ctx = cursorContext(doc.getText(), position.line, position.character);
   if (!ctx) return [];
   const value = a.value;
@@ -137,15 +259,24 @@ export function complete(doc: TextDocument, position: Position, a: Pick<Analysis
   // A new list item whose items are scalars (`schemes:` → `- http`): complete values.
   if (ctx.inSequenceItem && here.length && !typesOf(here).has('object')) return valueItems(here, range);
 
-  if (a.classification.kind === 'ngrok-config' && ctx.path.length === 1 && ctx.path[0] === 'tunnels') items.push(...blockItems(TUNNEL_SNIPPETS, ctx.indent, range, '0'));
-  if (a.classification.kind === 'ngrok-config' && ctx.path.length === 2 && ctx.path[0] === 'endpoints' && newItem && isEmptyItem(value, ctx.path)) {
+  if (a.classification.kind === 'ngrok-config' && ctx.path.length === 1 && ctx.path[0] === 'tunnels')
+    items.push(...blockItems(TUNNEL_SNIPPETS, ctx.indent, range, '0'));
+  if (
+    a.classification.kind === 'ngrok-config' &&
+    ctx.path.length === 2 &&
+    ctx.path[0] === 'endpoints' &&
+    newItem &&
+    isEmptyItem(value, ctx.path)
+  ) {
     items.push(...blockItems(ENDPOINT_SNIPPETS, ctx.indent, range, '0'));
   }
-  if (parentIsPhase && newItem && isEmptyItem(value, ctx.path)) items.push(...blockItems(RULE_SNIPPETS, ctx.indent, range, '0'));
+  if (parentIsPhase && newItem && isEmptyItem(value, ctx.path))
+    items.push(...blockItems(RULE_SNIPPETS, ctx.indent, range, '0'));
   if (isTunnelPath(a, ctx.path)) {
     const tunnel = valueAtPath(value, ctx.path);
     const proto = isPlainObject(tunnel) ? tunnel.proto : undefined;
-    if (proto === undefined || proto === 'http') items.push(...blockItems(TUNNEL_BODY_SNIPPETS, ctx.indent, range, '2'));
+    if (proto === undefined || proto === 'http')
+      items.push(...blockItems(TUNNEL_BODY_SNIPPETS, ctx.indent, range, '2'));
   }
 
   const current = valueAtPath(value, ctx.path);
@@ -174,7 +305,12 @@ export function complete(doc: TextDocument, position: Position, a: Pick<Analysis
 /** True when the sequence item at `path` is empty or only holds the key being typed. */
 function isEmptyItem(value: unknown, path: Segment[]): boolean {
   const item = valueAtPath(value, path);
-  return item === undefined || item === null || typeof item === 'string' || (isPlainObject(item) && Object.keys(item).length <= 1);
+  return (
+    item === undefined ||
+    item === null ||
+    typeof item === 'string' ||
+    (isPlainObject(item) && Object.keys(item).length <= 1)
+  );
 }
 
 function valueItems(schemas: Located[], range: Range): CompletionItem[] {
@@ -201,6 +337,7 @@ function valueItems(schemas: Located[], range: Range): CompletionItem[] {
   }
   const def = firstOf(schemas, 'default');
   if (def !== undefined && (typeof def !== 'object' || def === null)) push(def, 'default', '0');
-  for (const { schema } of schemas) for (const ex of schema.examples ?? []) if (typeof ex !== 'object') push(ex, 'example', '2');
+  for (const { schema } of schemas)
+    for (const ex of schema.examples ?? []) if (typeof ex !== 'object') push(ex, 'example', '2');
   return items;
 }

@@ -34,9 +34,12 @@ function fixFor(p: ConfigProblem, underlined: string): FixData | undefined {
     case 'BURROW_CONFIG_DEPRECATED':
       return { fix: 'replace-deprecated', key: underlined.replace(/^["']|["']$/g, '') };
     case 'BURROW_CONFIG_UNKNOWN_KEY':
-      if (/belongs under `agent:`|it is `agent\./.test(p.message)) return { fix: 'move-under-agent', key: underlined.replace(/^["']|["']$/g, '') };
-      if (/it is `([^`.]+)`/.test(p.message) && !suggestion) return { fix: 'rename-key', to: /it is `([^`.]+)`/.exec(p.message)![1] };
-      if (/; use `([a-z_]+)`$/.test(p.message)) return { fix: 'rename-key', to: /; use `([a-z_]+)`$/.exec(p.message)![1] };
+      if (/belongs under `agent:`|it is `agent\./.test(p.message))
+        return { fix: 'move-under-agent', key: underlined.replace(/^["']|["']$/g, '') };
+      if (/it is `([^`.]+)`/.test(p.message) && !suggestion)
+        return { fix: 'rename-key', to: /it is `([^`.]+)`/.exec(p.message)![1] };
+      if (/; use `([a-z_]+)`$/.test(p.message))
+        return { fix: 'rename-key', to: /; use `([a-z_]+)`$/.exec(p.message)![1] };
       return suggestion ? { fix: 'rename-key', to: suggestion } : undefined;
     case 'BURROW_CONFIG_UNKNOWN_ACTION':
     case 'BURROW_CONFIG_BAD_VALUE':
@@ -75,7 +78,8 @@ function edgeValidator(input: ValidateInput): ValidateFunction | undefined {
   if (!names.length) return undefined;
   const root = input.parsed.value as Record<string, unknown> | undefined;
   // `$schema` names the schema; otherwise the first edge schema.
-  const wanted = typeof root?.$schema === 'string' ? names.find((n) => (root.$schema as string).includes(n)) : undefined;
+  const wanted =
+    typeof root?.$schema === 'string' ? names.find((n) => (root.$schema as string).includes(n)) : undefined;
   const name = wanted ?? names[0];
   let v = edgeValidators.get(name);
   if (!v) {
@@ -89,26 +93,51 @@ function edgeValidator(input: ValidateInput): ValidateFunction | undefined {
 function edgeProblems(input: ValidateInput): Problem[] {
   const { doc } = input.parsed;
   if (doc.errors.length) {
-    return doc.errors.map((e) => ({ start: e.pos[0], end: Math.max(e.pos[1], e.pos[0] + 1), message: e.message.split('\n')[0], code: 'BURROW_CONFIG_YAML_SYNTAX', severity: 'error', source: 'syntax' }));
+    return doc.errors.map((e) => ({
+      start: e.pos[0],
+      end: Math.max(e.pos[1], e.pos[0] + 1),
+      message: e.message.split('\n')[0],
+      code: 'BURROW_CONFIG_YAML_SYNTAX',
+      severity: 'error',
+      source: 'syntax',
+    }));
   }
   const validateEdge = edgeValidator(input);
   if (!validateEdge || validateEdge(input.parsed.value)) return [];
   // `if` errors only say "must match then/else": the branch's own errors are reported anyway.
-  return (validateEdge.errors ?? []).filter((e) => e.keyword !== 'if').map((e) => {
-    const path = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-    const extra = e.keyword === 'additionalProperties' ? [String((e.params as { additionalProperty: string }).additionalProperty)] : [];
-    const hit = nodeAtPath(doc, [...path, ...extra]);
-    const node = extra.length && hit.key ? hit.key : hit.value ?? hit.deepest;
-    const r = node?.range ?? [0, 0];
-    const where = `\`${describePath(path)}\``;
-    const message =
-      e.keyword === 'enum' ? `${where} must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(valueAt(input.parsed.value, path))}`
-      : e.keyword === 'additionalProperties' ? `unknown key \`${extra[0]}\` in ${where}`
-      : e.keyword === 'required' ? `missing required key \`${(e.params as { missingProperty: string }).missingProperty}\` in ${where}`
-      : `${where} ${e.message ?? 'is invalid'}`;
-    const code = e.keyword === 'additionalProperties' ? 'BURROW_CONFIG_UNKNOWN_KEY' : e.keyword === 'required' ? 'BURROW_CONFIG_MISSING_KEY' : e.keyword === 'type' ? 'BURROW_CONFIG_WRONG_TYPE' : 'BURROW_CONFIG_BAD_VALUE';
-    return { start: r[0], end: r[1], message, code, severity: 'error', source: 'schema' } satisfies Problem;
-  });
+  return (validateEdge.errors ?? [])
+    .filter((e) => e.keyword !== 'if')
+    .map((e) => {
+      const path = e.instancePath
+        .split('/')
+        .slice(1)
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+      const extra =
+        e.keyword === 'additionalProperties'
+          ? [String((e.params as { additionalProperty: string }).additionalProperty)]
+          : [];
+      const hit = nodeAtPath(doc, [...path, ...extra]);
+      const node = extra.length && hit.key ? hit.key : (hit.value ?? hit.deepest);
+      const r = node?.range ?? [0, 0];
+      const where = `\`${describePath(path)}\``;
+      const message =
+        e.keyword === 'enum'
+          ? `${where} must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(valueAt(input.parsed.value, path))}`
+          : e.keyword === 'additionalProperties'
+            ? `unknown key \`${extra[0]}\` in ${where}`
+            : e.keyword === 'required'
+              ? `missing required key \`${(e.params as { missingProperty: string }).missingProperty}\` in ${where}`
+              : `${where} ${e.message ?? 'is invalid'}`;
+      const code =
+        e.keyword === 'additionalProperties'
+          ? 'BURROW_CONFIG_UNKNOWN_KEY'
+          : e.keyword === 'required'
+            ? 'BURROW_CONFIG_MISSING_KEY'
+            : e.keyword === 'type'
+              ? 'BURROW_CONFIG_WRONG_TYPE'
+              : 'BURROW_CONFIG_BAD_VALUE';
+      return { start: r[0], end: r[1], message, code, severity: 'error', source: 'schema' } satisfies Problem;
+    });
 }
 
 export function schemaProblems(input: ValidateInput): Problem[] {
@@ -116,6 +145,8 @@ export function schemaProblems(input: ValidateInput): Problem[] {
   if (classification.kind === 'edge-json') return edgeProblems(input);
   if (classification.kind === 'none') return [];
   const fileName = decodeURIComponent(uri.replace(/^file:\/\//, ''));
-  const result = validateDocument(parsed.text, fileName, { kind: classification.kind === 'traffic-policy' ? 'traffic-policy' : 'agent' });
+  const result = validateDocument(parsed.text, fileName, {
+    kind: classification.kind === 'traffic-policy' ? 'traffic-policy' : 'agent',
+  });
   return fromConfigProblems(parsed.text, parsed.lineCounter.lineStarts, result.problems);
 }

@@ -54,7 +54,15 @@ function lineInfo(line: string): LineInfo {
   }
   const body = rest.replace(/\s+#.*$/, '').trimEnd();
   const k = KEY_RE.exec(body);
-  if (k) return { indent, dashes, contentCol: col, key: unquote(k[1].trim()), afterColon: (k[2] ?? '').trim(), blank: false };
+  if (k)
+    return {
+      indent,
+      dashes,
+      contentCol: col,
+      key: unquote(k[1].trim()),
+      afterColon: (k[2] ?? '').trim(),
+      blank: false,
+    };
   return { indent, dashes, contentCol: col, blank: false };
 }
 
@@ -113,7 +121,9 @@ export function cursorContext(text: string, line: number, character: number): Cu
   if (line >= rawLines.length) return undefined;
   const current = rawLines[line].slice(0, character);
   if (/#/.test(current.replace(/(["'])(?:(?!\1).)*\1/g, ''))) return undefined; // inside a comment
-  const lines = rawLines.map((l, i) => (i < line ? lineInfo(l) : { indent: 0, dashes: [], contentCol: 0, blank: true }));
+  const lines = rawLines.map((l, i) =>
+    i < line ? lineInfo(l) : { indent: 0, dashes: [], contentCol: 0, blank: true },
+  );
 
   const m = /^(\s*)((?:-\s+)*)(.*)$/.exec(current)!;
   const indent = m[1].length;

@@ -15,9 +15,11 @@ export function referenceLink(a: Analysis, path: Segment[], value: unknown): { t
   const actionIdx = path.lastIndexOf('actions');
   if (actionIdx >= 0 && typeof path[actionIdx + 1] === 'number') {
     const type = valueAtPath(value, [...path.slice(0, actionIdx + 2), 'type']);
-    if (typeof type === 'string') return { title: `\`${type}\` action reference`, url: `${DOCS}/traffic-policy/actions/${type}/` };
+    if (typeof type === 'string')
+      return { title: `\`${type}\` action reference`, url: `${DOCS}/traffic-policy/actions/${type}/` };
   }
-  if (a.classification.kind === 'edge-json') return { title: 'ngrok API reference (edges)', url: `${DOCS}/api/resources/https-edges/` };
+  if (a.classification.kind === 'edge-json')
+    return { title: 'ngrok API reference (edges)', url: `${DOCS}/api/resources/https-edges/` };
   if (a.classification.kind === 'traffic-policy' || path.includes('traffic_policy') || path.includes('policy')) {
     return { title: 'Traffic Policy reference', url: `${DOCS}/traffic-policy/` };
   }
@@ -41,14 +43,21 @@ export interface PieceView {
   endpointIndex?: number;
 }
 
-export function hover(doc: TextDocument, position: Position, a: Analysis, store: SchemaStore, piece?: PieceView): Hover | null {
+export function hover(
+  doc: TextDocument,
+  position: Position,
+  a: Analysis,
+  store: SchemaStore,
+  piece?: PieceView,
+): Hover | null {
   const root = rootSchemaFor(a, store);
   if (!root) return null;
   const offset = piece ? piece.fromOffset(doc.offsetAt(position)) : doc.offsetAt(position);
   if (offset < 0) return null;
   const hit = nodeAtOffset(piece?.doc ?? a.parsed.doc, offset);
   if (!hit || !hit.node?.range) return null;
-  if (piece?.endpointIndex !== undefined && hit.path[0] === 'endpoints' && hit.path[1] === 0) hit.path[1] = piece.endpointIndex;
+  if (piece?.endpointIndex !== undefined && hit.path[0] === 'endpoints' && hit.path[1] === 0)
+    hit.path[1] = piece.endpointIndex;
   const schemas = schemasAtPath(store, root, a.value, hit.path);
   if (!schemas.length) return null;
 
@@ -63,8 +72,12 @@ export function hover(doc: TextDocument, position: Position, a: Analysis, store:
   if (enums.length) {
     const current = enums.find((e) => e.value === hovered);
     if (current?.description) parts.push(current.description);
-    if (enums.length <= 16) parts.push(`Allowed: ${enums.map((e) => (e.value === hovered ? `**${fmt(e.value)}**` : fmt(e.value))).join(', ')}`);
-    else if (!current && hovered !== undefined) parts.push(`${fmt(hovered)} is not one of the ${enums.length} known values.`);
+    if (enums.length <= 16)
+      parts.push(
+        `Allowed: ${enums.map((e) => (e.value === hovered ? `**${fmt(e.value)}**` : fmt(e.value))).join(', ')}`,
+      );
+    else if (!current && hovered !== undefined)
+      parts.push(`${fmt(hovered)} is not one of the ${enums.length} known values.`);
   }
   const def = firstOf(schemas, 'default');
   if (def !== undefined) parts.push(`Default: ${fmt(def)}`);

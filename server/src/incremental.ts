@@ -66,10 +66,15 @@ function blockOf(lines: string[], key: string, dashAtZero: boolean): Block | und
   if (hits.length > 1 || !alone.test(lines[hits[0]].replace(/\r$/, ''))) return null;
   const at = hits[0];
   let end = at + 1;
-  while (end < lines.length && (isBlankOrComment(lines[end]) || indentOf(lines[end]) > 0 || (dashAtZero && DASH_LINE.test(lines[end])))) end++;
+  while (
+    end < lines.length &&
+    (isBlankOrComment(lines[end]) || indentOf(lines[end]) > 0 || (dashAtZero && DASH_LINE.test(lines[end])))
+  )
+    end++;
   // Blank and comment lines just before the next top-level key belong to the header; at the end of
   // the file they stay with the last entry (the parser gives them to its node).
-  if (end < lines.length) while (end > at + 1 && isBlankOrComment(lines[end - 1]) && indentOf(lines[end - 1]) === 0) end--;
+  if (end < lines.length)
+    while (end > at + 1 && isBlankOrComment(lines[end - 1]) && indentOf(lines[end - 1]) === 0) end--;
   return { at, end };
 }
 
@@ -84,7 +89,13 @@ function boundaries(lines: string[], block: Block, heads: number[]): [number, nu
   return starts.map((from, k) => [from, k + 1 < starts.length ? starts[k + 1] : block.end]);
 }
 
-function piece(lines: string[], version: string, key: string, [from, to]: [number, number], extra: Omit<Piece, 'text' | 'lineMap' | 'lines'>): Piece {
+function piece(
+  lines: string[],
+  version: string,
+  key: string,
+  [from, to]: [number, number],
+  extra: Omit<Piece, 'text' | 'lineMap' | 'lines'>,
+): Piece {
   const body = lines.slice(from, to);
   // Inside the file, the piece gets the newline that ends its last line; its (empty) last line then
   // stands for the start of the next original line, where value ranges end. At the end of the
@@ -119,7 +130,11 @@ function tunnelPieces(lines: string[], block: Block, version: string): Piece[] |
     heads.push({ line: i, name });
   }
   if (!heads.length) return null; // `tunnels:` with no entries is null, not `{}`
-  return boundaries(lines, block, heads.map((h) => h.line)).map((range, k) => piece(lines, version, 'tunnels', range, { kind: 'tunnel', name: heads[k].name }));
+  return boundaries(
+    lines,
+    block,
+    heads.map((h) => h.line),
+  ).map((range, k) => piece(lines, version, 'tunnels', range, { kind: 'tunnel', name: heads[k].name }));
 }
 
 /** Endpoint items: `- ` at the first content line's indentation; deeper lines belong to the item above. */
@@ -146,7 +161,11 @@ function endpointPieces(lines: string[], block: Block, version: string): Piece[]
     if (name && (indent === dashAt || indent === keyCol)) heads[heads.length - 1].name = unquote(name[1]);
   }
   if (!heads.length) return null; // `endpoints:` with no items is null, not `[]`
-  return boundaries(lines, block, heads.map((h) => h.line)).map((range, k) => piece(lines, version, 'endpoints', range, { kind: 'endpoint', name: heads[k].name, index: k }));
+  return boundaries(
+    lines,
+    block,
+    heads.map((h) => h.line),
+  ).map((range, k) => piece(lines, version, 'endpoints', range, { kind: 'endpoint', name: heads[k].name, index: k }));
 }
 
 /** Cuts the text into header, tunnel and endpoint pieces, or undefined when it cannot be done safely. */
@@ -218,7 +237,10 @@ export class PieceCache {
     if (!result.checked) {
       const config = validateDocument(text, '', { kind: 'agent' }).problems;
       const broken = config.some((p) => SYNTAX.has(p.code));
-      result.checked = { config, semantic: broken ? [] : semanticChecks({ doc: result.parsed.doc, text, kind: 'ngrok-config', version }) };
+      result.checked = {
+        config,
+        semantic: broken ? [] : semanticChecks({ doc: result.parsed.doc, text, kind: 'ngrok-config', version }),
+      };
     }
     return result as Required<PieceResult>;
   }
@@ -241,7 +263,8 @@ function mapConfig(piece: Piece, problems: ConfigProblem[]): ConfigProblem[] {
     const line = piece.lineMap[p.line - 1];
     const endLine = piece.lineMap[p.endLine - 1] ?? piece.lineMap[piece.lineMap.length - 1];
     if (line === undefined || line < 0) continue; // on a synthetic line (`version`, `tunnels:`)
-    const message = piece.index !== undefined ? p.message.replace(/endpoints\[0\]/g, `endpoints[${piece.index}]`) : p.message;
+    const message =
+      piece.index !== undefined ? p.message.replace(/endpoints\[0\]/g, `endpoints[${piece.index}]`) : p.message;
     out.push({ ...p, message, line: line + 1, endLine: (endLine !== undefined && endLine >= 0 ? endLine : line) + 1 });
   }
   return out;
@@ -265,7 +288,8 @@ export function composeValue(split: Split, cache: PieceCache): unknown {
   const value = cache.parse(split.header.text).parsed.value;
   if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
   const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-  const of = (p: Piece) => cache.parse(p.text).parsed.value as { tunnels?: Record<string, unknown>; endpoints?: unknown[] } | undefined;
+  const of = (p: Piece) =>
+    cache.parse(p.text).parsed.value as { tunnels?: Record<string, unknown>; endpoints?: unknown[] } | undefined;
   if (split.tunnels.length) out.tunnels = Object.assign({}, ...split.tunnels.map((t) => of(t)?.tunnels ?? {}));
   if (split.endpoints.length) out.endpoints = split.endpoints.flatMap((e) => of(e)?.endpoints ?? []);
   return out;
@@ -273,9 +297,16 @@ export function composeValue(split: Split, cache: PieceCache): unknown {
 
 /** Validates a split config piece by piece. */
 export function validateSplit(split: Split, cache: PieceCache): IncrementalResult {
-  const all = [split.header, ...split.tunnels, ...split.endpoints].map((piece) => ({ piece, result: cache.check(piece.text, split.version) }));
+  const all = [split.header, ...split.tunnels, ...split.endpoints].map((piece) => ({
+    piece,
+    result: cache.check(piece.text, split.version),
+  }));
   const broken = all.some(({ result }) => result.checked.config.some((p) => SYNTAX.has(p.code)));
-  const config = all.flatMap(({ piece, result }) => mapConfig(piece, broken ? result.checked.config.filter((p) => SYNTAX.has(p.code)) : result.checked.config));
-  const semantic = broken ? [] : all.flatMap(({ piece, result }) => mapSemantic(piece, result.parsed, result.checked.semantic));
+  const config = all.flatMap(({ piece, result }) =>
+    mapConfig(piece, broken ? result.checked.config.filter((p) => SYNTAX.has(p.code)) : result.checked.config),
+  );
+  const semantic = broken
+    ? []
+    : all.flatMap(({ piece, result }) => mapSemantic(piece, result.parsed, result.checked.semantic));
   return { config, semantic, value: composeValue(split, cache), broken };
 }

@@ -17,12 +17,31 @@ import { scalarKey } from './yamlText';
 
 /** v2 top-level agent keys → their v3 `agent:` names (null = dropped in v3). */
 export const V2_AGENT_KEYS: Record<string, string | null> = {
-  authtoken: 'authtoken', api_key: 'api_key', connect_interface: 'connect_interface', connect_timeout: 'connect_timeout',
-  console_ui: 'console_ui', console_ui_color: 'console_ui_color', crl_noverify: 'crl_noverify', crl_url: 'crl_url',
-  dns_resolver_ips: 'dns_resolver_ips', heartbeat_interval: 'heartbeat_interval', heartbeat_tolerance: 'heartbeat_tolerance',
-  inspect_db_size: 'inspect_db_size', log_level: 'log_level', log_format: 'log_format', log: 'log', metadata: 'metadata',
-  proxy_url: 'proxy_url', remote_management: 'remote_management', update_channel: 'update_channel', update_check: 'update_check',
-  web_addr: 'web_addr', web_allow_hosts: 'web_allow_hosts', server_addr: 'connect_url', root_cas: 'connect_cas', region: null,
+  authtoken: 'authtoken',
+  api_key: 'api_key',
+  connect_interface: 'connect_interface',
+  connect_timeout: 'connect_timeout',
+  console_ui: 'console_ui',
+  console_ui_color: 'console_ui_color',
+  crl_noverify: 'crl_noverify',
+  crl_url: 'crl_url',
+  dns_resolver_ips: 'dns_resolver_ips',
+  heartbeat_interval: 'heartbeat_interval',
+  heartbeat_tolerance: 'heartbeat_tolerance',
+  inspect_db_size: 'inspect_db_size',
+  log_level: 'log_level',
+  log_format: 'log_format',
+  log: 'log',
+  metadata: 'metadata',
+  proxy_url: 'proxy_url',
+  remote_management: 'remote_management',
+  update_channel: 'update_channel',
+  update_check: 'update_check',
+  web_addr: 'web_addr',
+  web_allow_hosts: 'web_allow_hosts',
+  server_addr: 'connect_url',
+  root_cas: 'connect_cas',
+  region: null,
 };
 
 type AnyPair = Pair<ParsedNode | Scalar, ParsedNode | Node | null>;
@@ -49,9 +68,19 @@ function keepAsTunnel(t: YAMLMap): string | undefined {
   if (v('inspect') === false) return 'v3 endpoints cannot turn inspection off per endpoint';
   if (get(t, 'subdomain')) return '`subdomain` has no v3 endpoint form (use a full `domain`)';
   if (get(t, 'host_header')) return '`host_header` has no v3 endpoint form';
-  if (get(t, 'request_header') || get(t, 'response_header')) return 'header rules would become traffic-policy actions, which Burrow does not apply to v3 endpoints yet';
+  if (get(t, 'request_header') || get(t, 'response_header'))
+    return 'header rules would become traffic-policy actions, which Burrow does not apply to v3 endpoints yet';
   if (get(t, 'oauth') || get(t, 'oidc')) return 'OAuth/OIDC are not available as Traffic Policy actions in Burrow yet';
-  for (const k of ['crt', 'key', 'terminate_at', 'mutual_tls_cas', 'proxy_proto', 'websocket_tcp_converter', 'user_agent_filter', 'labels']) {
+  for (const k of [
+    'crt',
+    'key',
+    'terminate_at',
+    'mutual_tls_cas',
+    'proxy_proto',
+    'websocket_tcp_converter',
+    'user_agent_filter',
+    'labels',
+  ]) {
     if (get(t, k)) return `\`${k}\` has no direct v3 endpoint form`;
   }
   const schemes = schemesOf(t);
@@ -73,7 +102,10 @@ function schemesOf(t: YAMLMap): string[] | undefined {
 function moduleRules(t: YAMLMap): Record<string, unknown>[] {
   const v = (k: string) => plain(get(t, k)?.value);
   const rules: Record<string, unknown>[] = [];
-  const credentials = [...(Array.isArray(v('basic_auth')) ? (v('basic_auth') as unknown[]) : []), ...(typeof v('auth') === 'string' ? [v('auth')] : [])];
+  const credentials = [
+    ...(Array.isArray(v('basic_auth')) ? (v('basic_auth') as unknown[]) : []),
+    ...(typeof v('auth') === 'string' ? [v('auth')] : []),
+  ];
   if (credentials.length) rules.push({ actions: [{ type: 'basic-auth', config: { credentials } }] });
   const ipr = v('ip_restriction') as Record<string, unknown> | undefined;
   if (ipr && typeof ipr === 'object') {
@@ -86,7 +118,8 @@ function moduleRules(t: YAMLMap): Record<string, unknown>[] {
   if (hook && typeof hook === 'object') rules.push({ actions: [{ type: 'verify-webhook', config: { ...hook } }] });
   if (v('compression') === true) rules.push({ actions: [{ type: 'compress-response' }] });
   const breaker = v('circuit_breaker');
-  if (typeof breaker === 'number') rules.push({ actions: [{ type: 'circuit-breaker', config: { error_threshold: breaker } }] });
+  if (typeof breaker === 'number')
+    rules.push({ actions: [{ type: 'circuit-breaker', config: { error_threshold: breaker } }] });
   return rules;
 }
 
@@ -140,7 +173,12 @@ function endpointFrom(doc: Document, name: AnyPair, t: YAMLMap): YAMLMap {
   const carried = new Set<unknown>(ep.items);
   const orphans = (t.items as AnyPair[])
     .filter((p) => !carried.has(p))
-    .flatMap((p) => [(p.key as Scalar).commentBefore, (p.key as Scalar).comment, (p.value as Scalar | null)?.commentBefore, (p.value as Scalar | null)?.comment])
+    .flatMap((p) => [
+      (p.key as Scalar).commentBefore,
+      (p.key as Scalar).comment,
+      (p.value as Scalar | null)?.commentBefore,
+      (p.value as Scalar | null)?.comment,
+    ])
     .filter((c): c is string => !!c && !(c === (addr.value as Scalar | null)?.comment));
   if (orphans.length) {
     const upstreamKey = (ep.items as AnyPair[]).find((p) => scalarKey(p as Pair) === 'upstream')!.key as Scalar;
@@ -157,8 +195,10 @@ export function migrateToV3(parsed: ParsedText): MigrateToV3Result {
   const root = doc.contents;
   if (!isMap(root)) return { reason: 'the file is not a mapping' };
   const version = plain(get(root, 'version')?.value);
-  if (version !== undefined && String(version) !== '2') return { reason: `the file is version ${String(version)}, not 2` };
-  if (get(root, 'agent') || get(root, 'endpoints')) return { reason: 'the file already has v3 keys (`agent`, `endpoints`)' };
+  if (version !== undefined && String(version) !== '2')
+    return { reason: `the file is version ${String(version)}, not 2` };
+  if (get(root, 'agent') || get(root, 'endpoints'))
+    return { reason: 'the file already has v3 keys (`agent`, `endpoints`)' };
 
   const out = new YAMLMap();
   const versionPair = get(root, 'version');
@@ -196,7 +236,8 @@ export function migrateToV3(parsed: ParsedText): MigrateToV3Result {
       const lead = [(p.key as Scalar).commentBefore, p.value.commentBefore].filter(Boolean).join('\n');
       tunnelsTrailing = p.value.comment ?? undefined;
       const first = p.value.items[0] as AnyPair | undefined;
-      if (lead && first) (first.key as Scalar).commentBefore = [lead, (first.key as Scalar).commentBefore].filter(Boolean).join('\n');
+      if (lead && first)
+        (first.key as Scalar).commentBefore = [lead, (first.key as Scalar).commentBefore].filter(Boolean).join('\n');
       for (const t of p.value.items as AnyPair[]) {
         const why = isMap(t.value) ? keepAsTunnel(t.value) : 'not a mapping';
         if (why || !isMap(t.value)) {

@@ -25,7 +25,13 @@ export interface JsonSchemaObject {
   deprecated?: boolean;
   deprecationMessage?: string;
   doNotSuggest?: boolean;
-  defaultSnippets?: { label?: string; description?: string; markdownDescription?: string; body?: unknown; bodyText?: string }[];
+  defaultSnippets?: {
+    label?: string;
+    description?: string;
+    markdownDescription?: string;
+    body?: unknown;
+    bodyText?: string;
+  }[];
   properties?: Record<string, JsonSchema>;
   patternProperties?: Record<string, JsonSchema>;
   additionalProperties?: JsonSchema;
@@ -70,7 +76,9 @@ export class SchemaStore {
     this.add('ngrok-v3', rootSchema('v3') as JsonSchemaObject, 'ngrok-v3.schema.json');
     this.add('traffic-policy', rootSchema('traffic-policy') as JsonSchemaObject, 'traffic-policy.schema.json');
     if (!dir || !existsSync(dir)) return;
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.schema.json') && !this.byId.has(f)).sort()) {
+    for (const file of readdirSync(dir)
+      .filter((f) => f.endsWith('.schema.json') && !this.byId.has(f))
+      .sort()) {
       try {
         const schema = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as JsonSchemaObject;
         this.add(file.replace(/\.schema\.json$/, ''), schema, file);
@@ -104,7 +112,10 @@ export class SchemaStore {
     const [file, pointer = ''] = ref.split('#');
     let doc: JsonSchemaObject | undefined = base;
     if (file) {
-      doc = this.byId.get(file) ?? this.byId.get(path.basename(file)) ?? [...this.byId.entries()].find(([id]) => id.endsWith(`/${path.basename(file)}`))?.[1];
+      doc =
+        this.byId.get(file) ??
+        this.byId.get(path.basename(file)) ??
+        [...this.byId.entries()].find(([id]) => id.endsWith(`/${path.basename(file)}`))?.[1];
       if (!doc) return undefined;
     }
     let node: unknown = doc;
@@ -168,7 +179,10 @@ export function branchScore(store: SchemaStore, loc: Located, value: unknown, de
           score += Math.min(sub, 100);
         }
         if (ps === false) score -= 40;
-      } else if (s.additionalProperties === false && !Object.keys(s.patternProperties ?? {}).some((p) => new RegExp(p, 'u').test(k))) {
+      } else if (
+        s.additionalProperties === false &&
+        !Object.keys(s.patternProperties ?? {}).some((p) => new RegExp(p, 'u').test(k))
+      ) {
         score -= 20;
       }
     }
@@ -177,7 +191,13 @@ export function branchScore(store: SchemaStore, loc: Located, value: unknown, de
   return score;
 }
 
-function chooseBranches(store: SchemaStore, branches: JsonSchema[], base: JsonSchemaObject, value: unknown, depth: number): Located[] {
+function chooseBranches(
+  store: SchemaStore,
+  branches: JsonSchema[],
+  base: JsonSchemaObject,
+  value: unknown,
+  depth: number,
+): Located[] {
   const locs = branches.filter((b): b is JsonSchemaObject => typeof b === 'object').map((schema) => ({ schema, base }));
   if (value === undefined || depth > 12) return locs;
   const scored = locs.map((l) => ({ l, s: branchScore(store, l, value, depth) }));
@@ -194,12 +214,16 @@ export function expand(store: SchemaStore, loc: Located, value: unknown, depth =
   out.push(loc);
   if (schema.$ref) {
     const r = store.resolveRef(schema.$ref, base);
-    if (r && typeof r.schema === 'object') out.push(...expand(store, { schema: r.schema, base: r.base }, value, depth + 1));
+    if (r && typeof r.schema === 'object')
+      out.push(...expand(store, { schema: r.schema, base: r.base }, value, depth + 1));
   }
-  for (const s of schema.allOf ?? []) if (typeof s === 'object') out.push(...expand(store, { schema: s, base }, value, depth + 1));
+  for (const s of schema.allOf ?? [])
+    if (typeof s === 'object') out.push(...expand(store, { schema: s, base }, value, depth + 1));
   for (const key of ['oneOf', 'anyOf'] as const) {
     const branches = schema[key];
-    if (branches) for (const b of chooseBranches(store, branches, base, value, depth)) out.push(...expand(store, b, value, depth + 1));
+    if (branches)
+      for (const b of chooseBranches(store, branches, base, value, depth))
+        out.push(...expand(store, b, value, depth + 1));
   }
   if (schema.if && typeof schema.if === 'object') {
     const fits = value !== undefined && ifHolds(schema.if, value);
@@ -254,13 +278,19 @@ export function childSchemas(store: SchemaStore, parents: Located[], seg: Segmen
         matched = true;
       }
     }
-    if (!matched && typeof s.additionalProperties === 'object') out.push(...expand(store, { schema: s.additionalProperties, base }, childValue));
+    if (!matched && typeof s.additionalProperties === 'object')
+      out.push(...expand(store, { schema: s.additionalProperties, base }, childValue));
   }
   return out;
 }
 
 /** All schemas that apply to the value at `path` of `root` (the document's value). */
-export function schemasAtPath(store: SchemaStore, rootSchema: JsonSchemaObject, root: unknown, path: readonly Segment[]): Located[] {
+export function schemasAtPath(
+  store: SchemaStore,
+  rootSchema: JsonSchemaObject,
+  root: unknown,
+  path: readonly Segment[],
+): Located[] {
   let current = expand(store, { schema: rootSchema, base: rootSchema }, root);
   for (let i = 0; i < path.length && current.length; i++) {
     current = childSchemas(store, current, path[i], valueAtPath(root, path.slice(0, i + 1)));
@@ -281,7 +311,8 @@ export function propertiesOf(store: SchemaStore, schemas: Located[], value: unkn
     for (const [name, ps] of Object.entries(s.properties ?? {})) {
       if (ps === false) continue;
       const info = map.get(name) ?? { name, schemas: [], required: false };
-      if (typeof ps === 'object') info.schemas.push(...expand(store, { schema: ps, base }, isPlainObject(value) ? value[name] : undefined));
+      if (typeof ps === 'object')
+        info.schemas.push(...expand(store, { schema: ps, base }, isPlainObject(value) ? value[name] : undefined));
       map.set(name, info);
     }
     for (const r of s.required ?? []) {
@@ -306,7 +337,8 @@ export function enumValues(schemas: Located[]): { value: unknown; description?: 
       const k = JSON.stringify(v);
       if (!seen.has(k)) seen.set(k, { value: v, description: descs?.[i] });
     });
-    if (s.const !== undefined && !seen.has(JSON.stringify(s.const))) seen.set(JSON.stringify(s.const), { value: s.const, description: s.markdownDescription ?? s.description });
+    if (s.const !== undefined && !seen.has(JSON.stringify(s.const)))
+      seen.set(JSON.stringify(s.const), { value: s.const, description: s.markdownDescription ?? s.description });
   }
   return [...seen.values()];
 }

@@ -26,7 +26,14 @@ function span(node: PNode | undefined): [number, number] {
   return r ? [r[0], r[1]] : [0, 0];
 }
 
-function add(ctx: Ctx, node: PNode | undefined, severity: Severity, code: string, message: string, extra: Partial<Problem> = {}): void {
+function add(
+  ctx: Ctx,
+  node: PNode | undefined,
+  severity: Severity,
+  code: string,
+  message: string,
+  extra: Partial<Problem> = {},
+): void {
   const [start, rawEnd] = span(node);
   let end = rawEnd;
   while (end > start && /\s/.test(ctx.text[end - 1])) end--; // a block collection's range ends after its newline
@@ -63,15 +70,20 @@ function checkPort(port: string): string | undefined {
 /** v2 `addr` / v3 `upstream.url`: a port, `host:port`, or a URL. Returns the problem text, if any. */
 export function checkUpstream(raw: string, proto: string | undefined): string | undefined {
   const s = raw.trim();
-  if (s === '' ) return 'the upstream address is empty';
+  if (s === '') return 'the upstream address is empty';
   if (isTemplated(s)) return undefined;
   if (/^\d+$/.test(s)) return checkPort(s);
   const url = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(s);
   if (url) {
     const scheme = url[1].toLowerCase();
-    const allowed = proto === 'tcp' ? ['tcp'] : proto === 'tls' ? ['tls', 'tcp'] : ['http', 'https', 'file', 'tcp', 'tls'];
-    if (!allowed.includes(scheme)) return `\`${scheme}://\` upstreams are not supported${proto ? ` for ${proto} tunnels` : ''} (use ${allowed.map((a) => `\`${a}://\``).join(', ')})`;
-    if (scheme === 'file') return url[2].startsWith('/') || /^[A-Za-z]:/.test(url[2]) ? undefined : '`file://` needs an absolute path (`file:///srv/www`)';
+    const allowed =
+      proto === 'tcp' ? ['tcp'] : proto === 'tls' ? ['tls', 'tcp'] : ['http', 'https', 'file', 'tcp', 'tls'];
+    if (!allowed.includes(scheme))
+      return `\`${scheme}://\` upstreams are not supported${proto ? ` for ${proto} tunnels` : ''} (use ${allowed.map((a) => `\`${a}://\``).join(', ')})`;
+    if (scheme === 'file')
+      return url[2].startsWith('/') || /^[A-Za-z]:/.test(url[2])
+        ? undefined
+        : '`file://` needs an absolute path (`file:///srv/www`)';
     try {
       const u = new URL(s);
       if (u.port) return checkPort(u.port);
@@ -98,7 +110,8 @@ export function checkCredential(raw: string): string | undefined {
   const pass = raw.slice(i + 1);
   if (!user) return 'the basic-auth user name is empty';
   if (user.length > 128) return 'the basic-auth user name is longer than 128 characters';
-  if (pass.length < 8 || pass.length > 128) return `basic-auth passwords must be 8 to 128 characters long (this one has ${pass.length})`;
+  if (pass.length < 8 || pass.length > 128)
+    return `basic-auth passwords must be 8 to 128 characters long (this one has ${pass.length})`;
   return undefined;
 }
 
@@ -108,7 +121,8 @@ export function checkCidr(raw: string): string | undefined {
   if (!m) return `\`${raw}\` is not a CIDR (\`10.0.0.0/8\`, \`2001:db8::/32\`)`;
   const family = net.isIP(m[1]);
   if (!family) return `\`${m[1]}\` is not an IP address`;
-  if (m[2] !== undefined && Number(m[2]) > (family === 4 ? 32 : 128)) return `prefix /${m[2]} is too long for IPv${family}`;
+  if (m[2] !== undefined && Number(m[2]) > (family === 4 ? 32 : 128))
+    return `prefix /${m[2]} is too long for IPv${family}`;
   return undefined;
 }
 
@@ -135,7 +149,9 @@ export function actionCatalog(): Record<string, ActionInfo> {
   const out: Record<string, ActionInfo> = {};
   names.forEach((name, i) => {
     const text = docs[i] ?? '';
-    const phases = (/Phases: ([^.]+)\./.exec(text)?.[1] ?? '').split(/,\s*/).filter((p): p is Phase => (TRAFFIC_POLICY_PHASES as readonly string[]).includes(p));
+    const phases = (/Phases: ([^.]+)\./.exec(text)?.[1] ?? '')
+      .split(/,\s*/)
+      .filter((p): p is Phase => (TRAFFIC_POLICY_PHASES as readonly string[]).includes(p));
     out[name] = { phases: phases.length ? phases : [...TRAFFIC_POLICY_PHASES], terminating: /Terminating/.test(text) };
   });
   return out;
@@ -152,10 +168,24 @@ function checkPolicy(ctx: Ctx, policy: PNode, proto: string | undefined): void {
   for (const phasePair of pairs(policy)) {
     const phase = scalarKey(phasePair);
     if (!phase) continue;
-    const effective = (phase === 'inbound' ? (proto === 'tcp' || proto === 'tls' ? TCP : 'on_http_request') : phase === 'outbound' ? 'on_http_response' : phase) as Phase;
+    const effective = (
+      phase === 'inbound'
+        ? proto === 'tcp' || proto === 'tls'
+          ? TCP
+          : 'on_http_request'
+        : phase === 'outbound'
+          ? 'on_http_response'
+          : phase
+    ) as Phase;
     const known = (TRAFFIC_POLICY_PHASES as readonly string[]).includes(effective);
     if ((proto === 'tcp' || proto === 'tls') && known && effective !== TCP) {
-      add(ctx, phasePair.key, 'error', 'BURROW_LSP_POLICY_PHASE', `${proto} endpoints only run \`on_tcp_connect\`; \`${phase}\` would never run (ERR_NGROK_2230)`);
+      add(
+        ctx,
+        phasePair.key,
+        'error',
+        'BURROW_LSP_POLICY_PHASE',
+        `${proto} endpoints only run \`on_tcp_connect\`; \`${phase}\` would never run (ERR_NGROK_2230)`,
+      );
     }
     if (!isSeq(phasePair.value)) continue;
     let terminatedBy: string | undefined;
@@ -169,12 +199,25 @@ function checkPolicy(ctx: Ctx, policy: PNode, proto: string | undefined): void {
         const type = str(typeNode);
         if (!type) continue;
         if (terminatedBy) {
-          add(ctx, action, 'warning', 'BURROW_LSP_POLICY_UNREACHABLE', `never runs: the earlier \`${terminatedBy}\` in \`${phase}\` always ends processing (ERR_NGROK_2207)`, { tags: ['unnecessary'] });
+          add(
+            ctx,
+            action,
+            'warning',
+            'BURROW_LSP_POLICY_UNREACHABLE',
+            `never runs: the earlier \`${terminatedBy}\` in \`${phase}\` always ends processing (ERR_NGROK_2207)`,
+            { tags: ['unnecessary'] },
+          );
         }
         const info = catalog[type];
         if (!info) continue; // unknown types are the validator's (BURROW_CONFIG_UNKNOWN_ACTION)
         if (known && !info.phases.includes(effective)) {
-          add(ctx, typeNode, 'error', 'BURROW_LSP_ACTION_PHASE', `\`${type}\` cannot run in \`${phase}\`; it runs in ${info.phases.map((p) => `\`${p}\``).join(', ')} (ERR_NGROK_2202)`);
+          add(
+            ctx,
+            typeNode,
+            'error',
+            'BURROW_LSP_ACTION_PHASE',
+            `\`${type}\` cannot run in \`${phase}\`; it runs in ${info.phases.map((p) => `\`${p}\``).join(', ')} (ERR_NGROK_2202)`,
+          );
         }
         if (AUTH_ACTIONS.has(type)) authActions.push(typeNode ?? null);
         if (info.terminating && !conditional) terminatedBy = type;
@@ -182,10 +225,22 @@ function checkPolicy(ctx: Ctx, policy: PNode, proto: string | undefined): void {
       }
     }
   }
-  for (const n of authActions.slice(1)) add(ctx, n, 'warning', 'BURROW_LSP_MULTIPLE_AUTH', 'only one authentication action is allowed per endpoint (ERR_NGROK_2239)');
+  for (const n of authActions.slice(1))
+    add(
+      ctx,
+      n,
+      'warning',
+      'BURROW_LSP_MULTIPLE_AUTH',
+      'only one authentication action is allowed per endpoint (ERR_NGROK_2239)',
+    );
 }
 
-function checkStringList(ctx: Ctx, node: PNode | undefined, check: (s: string) => string | undefined, code: string): void {
+function checkStringList(
+  ctx: Ctx,
+  node: PNode | undefined,
+  check: (s: string) => string | undefined,
+  code: string,
+): void {
   if (!isSeq(node)) return;
   for (const item of node.items as PNode[]) {
     const s = str(item);
@@ -276,4 +331,3 @@ export function semanticChecks(input: SemanticInput): Problem[] {
   if (isSeq(endpoints)) for (const ep of endpoints.items as PNode[]) checkEndpoint(ctx, ep);
   return ctx.problems;
 }
-

@@ -26,8 +26,12 @@ import { LanguageService } from './service';
 export const SETTINGS_SECTION = 'burrow.languageServer';
 
 // The custom messages of protocol.ts, typed with this side's library.
-const endpointLenses = new RequestType<EndpointLensesRequest.Params, EndpointLensesRequest.Result, void>(EndpointLensesRequest.method);
-const migrateToV3 = new RequestType<MigrateToV3Request.Params, MigrateToV3Request.Result, void>(MigrateToV3Request.method);
+const endpointLenses = new RequestType<EndpointLensesRequest.Params, EndpointLensesRequest.Result, void>(
+  EndpointLensesRequest.method,
+);
+const migrateToV3 = new RequestType<MigrateToV3Request.Params, MigrateToV3Request.Result, void>(
+  MigrateToV3Request.method,
+);
 const documentKind = new NotificationType<DocumentKindNotification.Params>(DocumentKindNotification.method);
 const DEFAULT_DELAY_MS = 150;
 
@@ -47,7 +51,8 @@ export function startServer(connection: Connection, options: ServerOptions = {})
 
   connection.onInitialize((params): InitializeResult => {
     const init = (params.initializationOptions ?? {}) as InitializationOptions;
-    if (options.validationDelayMs === undefined && typeof init.validationDelayMs === 'number') delayMs = Math.max(0, init.validationDelayMs);
+    if (options.validationDelayMs === undefined && typeof init.validationDelayMs === 'number')
+      delayMs = Math.max(0, init.validationDelayMs);
     initAssociations = init.associations;
     service.associations = init.associations;
     canPullConfiguration = !!params.capabilities.workspace?.configuration;
@@ -56,7 +61,10 @@ export function startServer(connection: Connection, options: ServerOptions = {})
         textDocumentSync: TextDocumentSyncKind.Incremental,
         completionProvider: { triggerCharacters: [':', ' ', '-'], resolveProvider: false },
         hoverProvider: true,
-        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite], resolveProvider: true },
+        codeActionProvider: {
+          codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite],
+          resolveProvider: true,
+        },
         documentSymbolProvider: { label: 'Burrow' },
       },
       serverInfo: { name: 'burrow-language-server', version: '0.1.0' },
@@ -67,7 +75,9 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     // Compile the schemas now rather than on the first keystroke (ajv compiles lazily, ~0.5 s).
     setImmediate(() => service.warmUp());
     if (canPullConfiguration) {
-      void connection.client.register(DidChangeConfigurationNotification.type, { section: SETTINGS_SECTION }).catch(() => undefined);
+      void connection.client
+        .register(DidChangeConfigurationNotification.type, { section: SETTINGS_SECTION })
+        .catch(() => undefined);
       void refreshSettings();
     }
   });
@@ -76,7 +86,8 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     let settings: LanguageServerSettings | undefined = pushed;
     if (canPullConfiguration) {
       try {
-        settings = (await connection.workspace.getConfiguration(SETTINGS_SECTION)) as LanguageServerSettings | undefined;
+        settings = (await connection.workspace.getConfiguration(SETTINGS_SECTION)) as
+          LanguageServerSettings | undefined;
       } catch {
         settings = undefined; // the client may not know the section; keep the init options
       }
@@ -95,14 +106,20 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       diagnostics = service.diagnostics(current);
     } catch (err) {
       // A bug in a check must not kill the server; log it and publish nothing for this version.
-      connection.console.error(`burrow: validating ${doc.uri} failed: ${err instanceof Error ? err.stack : String(err)}`);
+      connection.console.error(
+        `burrow: validating ${doc.uri} failed: ${err instanceof Error ? err.stack : String(err)}`,
+      );
       diagnostics = [];
     }
     const a = service.analyze(current);
     const kindKey = `${a.classification.kind}:${a.classification.configVersion ?? ''}`;
     if (lastKind.get(current.uri) !== kindKey) {
       lastKind.set(current.uri, kindKey);
-      void connection.sendNotification(documentKind, { uri: current.uri, kind: a.classification.kind as DocumentKind, configVersion: a.classification.configVersion });
+      void connection.sendNotification(documentKind, {
+        uri: current.uri,
+        kind: a.classification.kind as DocumentKind,
+        configVersion: a.classification.configVersion,
+      });
     }
     // After the kind notification, so a client that reacts to diagnostics already knows the kind.
     void connection.sendDiagnostics({ uri: current.uri, version: current.version, diagnostics });
@@ -111,10 +128,13 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   /** Debounced per document: a burst of keystrokes costs one validation, of the newest version. */
   function schedule(doc: TextDocument, delay = delayMs): void {
     clearTimeout(timers.get(doc.uri));
-    timers.set(doc.uri, setTimeout(() => {
-      timers.delete(doc.uri);
-      publish(doc);
-    }, delay));
+    timers.set(
+      doc.uri,
+      setTimeout(() => {
+        timers.delete(doc.uri);
+        publish(doc);
+      }, delay),
+    );
   }
 
   documents.onDidOpen((e) => schedule(e.document, 0));
@@ -129,7 +149,8 @@ export function startServer(connection: Connection, options: ServerOptions = {})
 
   // Clients that cannot be asked (`workspace/configuration`) push the settings with the notification.
   connection.onDidChangeConfiguration((params) => {
-    const pushed = (params.settings as { burrow?: { languageServer?: LanguageServerSettings } } | undefined)?.burrow?.languageServer;
+    const pushed = (params.settings as { burrow?: { languageServer?: LanguageServerSettings } } | undefined)?.burrow
+      ?.languageServer;
     void refreshSettings(pushed);
   });
 
@@ -146,16 +167,22 @@ export function startServer(connection: Connection, options: ServerOptions = {})
 
   connection.onCompletion((p) => withDoc(p.textDocument.uri, [], (d) => service.complete(d, p.position)));
   connection.onHover((p) => withDoc(p.textDocument.uri, null, (d) => service.hover(d, p.position)));
-  connection.onCodeAction((p) => withDoc(p.textDocument.uri, [], (d) => service.codeActions(d, p.range, p.context.diagnostics)));
+  connection.onCodeAction((p) =>
+    withDoc(p.textDocument.uri, [], (d) => service.codeActions(d, p.range, p.context.diagnostics)),
+  );
   connection.onCodeActionResolve((action) => {
     const uri = LanguageService.codeActionUri(action);
     return uri ? withDoc(uri, action, (d) => service.resolveCodeAction(d, action)) : action;
   });
   connection.onDocumentSymbol((p) => withDoc(p.textDocument.uri, [], (d) => service.symbols(d)));
   connection.onRequest(endpointLenses, (p) =>
-    withDoc(p.textDocument.uri, { version: -1, kind: 'none' as DocumentKind, lenses: [] }, (d) => service.endpointLenses(d)),
+    withDoc(p.textDocument.uri, { version: -1, kind: 'none' as DocumentKind, lenses: [] }, (d) =>
+      service.endpointLenses(d),
+    ),
   );
-  connection.onRequest(migrateToV3, (p) => withDoc(p.textDocument.uri, { reason: 'document is not open' }, (d) => service.migrateToV3(d)));
+  connection.onRequest(migrateToV3, (p) =>
+    withDoc(p.textDocument.uri, { reason: 'document is not open' }, (d) => service.migrateToV3(d)),
+  );
 
   documents.listen(connection);
   connection.listen();

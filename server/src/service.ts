@@ -2,7 +2,15 @@
 // `TextDocument`, with one parse + classification + validation per document version. No LSP
 // connection in here (server.ts does the wiring), so tests can call it directly.
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import type { CodeAction, CompletionItem, Diagnostic, DocumentSymbol, Hover, Position, Range } from 'vscode-languageserver/node';
+import type {
+  CodeAction,
+  CompletionItem,
+  Diagnostic,
+  DocumentSymbol,
+  Hover,
+  Position,
+  Range,
+} from 'vscode-languageserver/node';
 import { DiagnosticSeverity, DiagnosticTag } from 'vscode-languageserver/node';
 import { classify, type Classification } from './classify';
 import type { AssociationKind, EndpointLensesResult, MigrateToV3Result } from './protocol';
@@ -103,7 +111,13 @@ export class LanguageService {
     // A syntax error: the parser's messages depend on the surrounding text, so only the whole file
     // gives the exact same answer as `burrow config check`.
     if (result.broken) return undefined;
-    const classification = classify({ uri: doc.uri, languageId: doc.languageId, root: result.value, documentCount: 1, associations: this.associations });
+    const classification = classify({
+      uri: doc.uri,
+      languageId: doc.languageId,
+      root: result.value,
+      documentCount: 1,
+      associations: this.associations,
+    });
     if (classification.kind !== 'ngrok-config' || classification.configVersion !== split.version) return undefined;
     const starts = lineStartsOf(text);
     const at = ([line, col]: [number, number]) => Math.min((starts[line] ?? text.length) + col, text.length);
@@ -151,14 +165,18 @@ export class LanguageService {
   deprecationWarnings = true;
 
   diagnostics(doc: TextDocument): Diagnostic[] {
-    const problems = this.analyze(doc).problems.filter((p) => this.deprecationWarnings || p.code !== 'BURROW_CONFIG_DEPRECATED');
+    const problems = this.analyze(doc).problems.filter(
+      (p) => this.deprecationWarnings || p.code !== 'BURROW_CONFIG_DEPRECATED',
+    );
     return problems.map((p) => ({
       range: toRange(doc, p.start, p.end),
       severity: SEVERITY[p.severity],
       code: p.code,
       source: 'burrow',
       message: p.message,
-      ...(p.tags?.length ? { tags: p.tags.map((t) => (t === 'deprecated' ? DiagnosticTag.Deprecated : DiagnosticTag.Unnecessary)) } : {}),
+      ...(p.tags?.length
+        ? { tags: p.tags.map((t) => (t === 'deprecated' ? DiagnosticTag.Deprecated : DiagnosticTag.Unnecessary)) }
+        : {}),
       ...(p.data ? { data: p.data } : {}),
     }));
   }
@@ -182,7 +200,9 @@ export class LanguageService {
       const toOffset = (o: number) => {
         const { line, col } = parsed.lineCounter.linePos(o);
         const original = piece.lineMap[line - 1];
-        return original === undefined || original < 0 ? 0 : Math.min((starts[original] ?? text.length) + col - 1, text.length);
+        return original === undefined || original < 0
+          ? 0
+          : Math.min((starts[original] ?? text.length) + col - 1, text.length);
       };
       return { root: parsed.doc.contents as TreeView['root'], toOffset, kind: piece.kind, index: piece.index };
     });
@@ -202,10 +222,19 @@ export class LanguageService {
     const cached = this.cache.get(doc.uri);
     if (cached && cached.version === doc.version) return cached;
     const text = doc.getText();
-    const split = doc.languageId !== 'json' && doc.languageId !== 'jsonc' && text.length >= this.piecewiseMinChars ? splitConfig(text) : undefined;
+    const split =
+      doc.languageId !== 'json' && doc.languageId !== 'jsonc' && text.length >= this.piecewiseMinChars
+        ? splitConfig(text)
+        : undefined;
     if (split) {
       const value = composeValue(split, this.pieces);
-      const classification = classify({ uri: doc.uri, languageId: doc.languageId, root: value, documentCount: 1, associations: this.associations });
+      const classification = classify({
+        uri: doc.uri,
+        languageId: doc.languageId,
+        root: value,
+        documentCount: 1,
+        associations: this.associations,
+      });
       if (classification.kind === 'ngrok-config') return { classification, value };
     }
     return this.analyze(doc);
@@ -219,7 +248,9 @@ export class LanguageService {
 
   /** The piece holding an original line, as a tree with offset maps both ways (hover without a whole-file parse). */
   private pieceAt(text: string, split: Split, line: number): PieceView {
-    const piece = [...split.tunnels, ...split.endpoints].find((t) => t.lines && line >= t.lines[0] && line < t.lines[1]) ?? split.header;
+    const piece =
+      [...split.tunnels, ...split.endpoints].find((t) => t.lines && line >= t.lines[0] && line < t.lines[1]) ??
+      split.header;
     const parsed = this.pieces.parse(piece.text).parsed;
     const starts = lineStartsOf(text);
     return {
@@ -234,7 +265,9 @@ export class LanguageService {
       toOffset: (o) => {
         const { line: pl, col } = parsed.lineCounter.linePos(o);
         const original = piece.lineMap[pl - 1];
-        return original === undefined || original < 0 ? 0 : Math.min((starts[original] ?? text.length) + col - 1, text.length);
+        return original === undefined || original < 0
+          ? 0
+          : Math.min((starts[original] ?? text.length) + col - 1, text.length);
       },
     };
   }

@@ -32,7 +32,15 @@ function range(m: Mapper, from: PNode | undefined, to: PNode | undefined = from)
   return { start: m.doc.positionAt(a), end: m.doc.positionAt(b) };
 }
 
-function sym(m: Mapper, name: string, kind: SymbolKind, key: PNode | undefined, value: PNode | undefined, detail?: string, children?: DocumentSymbol[]): DocumentSymbol {
+function sym(
+  m: Mapper,
+  name: string,
+  kind: SymbolKind,
+  key: PNode | undefined,
+  value: PNode | undefined,
+  detail?: string,
+  children?: DocumentSymbol[],
+): DocumentSymbol {
   return {
     name: name || '""',
     kind,
@@ -62,11 +70,21 @@ function policySymbols(m: Mapper, policy: PNode | undefined): DocumentSymbol[] {
     const children = rules.map((rule, i) => {
       const actions = get(rule, 'actions');
       const actionSyms = isSeq(actions)
-        ? (actions.items as PNode[]).map((act) => sym(m, text(get(act, 'type')) ?? 'action', SymbolKind.Function, act, act))
+        ? (actions.items as PNode[]).map((act) =>
+            sym(m, text(get(act, 'type')) ?? 'action', SymbolKind.Function, act, act),
+          )
         : [];
       return sym(m, text(get(rule, 'name')) ?? `rule ${i + 1}`, SymbolKind.Event, rule, rule, undefined, actionSyms);
     });
-    return sym(m, scalarKey(phase) ?? '', SymbolKind.Array, phase.key, phase.value, `${rules.length} rule${rules.length === 1 ? '' : 's'}`, children);
+    return sym(
+      m,
+      scalarKey(phase) ?? '',
+      SymbolKind.Array,
+      phase.key,
+      phase.value,
+      `${rules.length} rule${rules.length === 1 ? '' : 's'}`,
+      children,
+    );
   });
 }
 
@@ -75,7 +93,15 @@ function tunnelSymbols(m: Mapper, tunnels: PNode | undefined): DocumentSymbol[] 
     const proto = tunnelProto(t.value);
     const addr = text(get(t.value, 'addr'));
     const policy = get(t.value, 'traffic_policy') ?? get(t.value, 'policy');
-    return sym(m, scalarKey(t) ?? '', SymbolKind.Module, t.key, t.value, [proto, addr && `→ ${addr}`].filter(Boolean).join(' '), policySymbols(m, policy));
+    return sym(
+      m,
+      scalarKey(t) ?? '',
+      SymbolKind.Module,
+      t.key,
+      t.value,
+      [proto, addr && `→ ${addr}`].filter(Boolean).join(' '),
+      policySymbols(m, policy),
+    );
   });
 }
 
@@ -94,7 +120,11 @@ export function documentSymbols(doc: TextDocument, a: Analysis, trees?: TreeView
     if (a.classification.kind === 'ngrok-config' && key === 'tunnels') {
       // Piecewise, the header holds `tunnels: {}` and the entries are in the tunnel trees. Either way
       // the block spans its key to the end of its last tunnel.
-      const children = trees ? trees.filter((t) => t.kind === 'tunnel').flatMap((t) => tunnelSymbols({ doc, toOffset: t.toOffset }, get(t.root, 'tunnels'))) : tunnelSymbols(m, p.value);
+      const children = trees
+        ? trees
+            .filter((t) => t.kind === 'tunnel')
+            .flatMap((t) => tunnelSymbols({ doc, toOffset: t.toOffset }, get(t.root, 'tunnels')))
+        : tunnelSymbols(m, p.value);
       const own = sym(m, key, SymbolKind.Namespace, p.key, p.key, plural(children.length, 'tunnel'), children);
       if (children.length) own.range = { start: own.range.start, end: children[children.length - 1].range.end };
       return own;
@@ -102,25 +132,46 @@ export function documentSymbols(doc: TextDocument, a: Analysis, trees?: TreeView
     if (a.classification.kind === 'ngrok-config' && key === 'endpoints' && isSeq(p.value)) {
       // Piecewise, the header holds `endpoints: []` and each item is in its own tree.
       const items: { ep: PNode; m: Mapper; index: number }[] = trees
-        ? trees.filter((t) => t.kind === 'endpoint').flatMap((t) => {
-            const seq = get(t.root, 'endpoints');
-            return isSeq(seq) ? (seq.items as PNode[]).map((ep) => ({ ep, m: { doc, toOffset: t.toOffset }, index: t.index ?? 0 })) : [];
-          })
+        ? trees
+            .filter((t) => t.kind === 'endpoint')
+            .flatMap((t) => {
+              const seq = get(t.root, 'endpoints');
+              return isSeq(seq)
+                ? (seq.items as PNode[]).map((ep) => ({ ep, m: { doc, toOffset: t.toOffset }, index: t.index ?? 0 }))
+                : [];
+            })
         : (p.value.items as PNode[]).map((ep, index) => ({ ep, m, index }));
       const children = items.map(({ ep, m: em, index }) => {
         const url = text(get(ep, 'url'));
         const upstream = text(get(get(ep, 'upstream'), 'url'));
-        return sym(em, text(get(ep, 'name')) ?? `endpoint ${index + 1}`, SymbolKind.Module, ep, ep, [url, upstream && `→ ${upstream}`].filter(Boolean).join(' '), policySymbols(em, get(ep, 'traffic_policy')));
+        return sym(
+          em,
+          text(get(ep, 'name')) ?? `endpoint ${index + 1}`,
+          SymbolKind.Module,
+          ep,
+          ep,
+          [url, upstream && `→ ${upstream}`].filter(Boolean).join(' '),
+          policySymbols(em, get(ep, 'traffic_policy')),
+        );
       });
       const own = sym(m, key, SymbolKind.Namespace, p.key, p.key, plural(children.length, 'endpoint'), children);
       if (children.length) own.range = { start: own.range.start, end: children[children.length - 1].range.end };
       return own;
     }
     if (isMap(p.value)) {
-      const children = pairsOf(p.value).map((c) => sym(m, scalarKey(c) ?? '', SymbolKind.Property, c.key, c.value, text(c.value)));
+      const children = pairsOf(p.value).map((c) =>
+        sym(m, scalarKey(c) ?? '', SymbolKind.Property, c.key, c.value, text(c.value)),
+      );
       return sym(m, key, SymbolKind.Object, p.key, p.value, undefined, children);
     }
-    return sym(m, key, isSeq(p.value) ? SymbolKind.Array : SymbolKind.Property, p.key, p.value, key === 'authtoken' || key === 'api_key' ? undefined : text(p.value));
+    return sym(
+      m,
+      key,
+      isSeq(p.value) ? SymbolKind.Array : SymbolKind.Property,
+      p.key,
+      p.value,
+      key === 'authtoken' || key === 'api_key' ? undefined : text(p.value),
+    );
   });
 }
 
@@ -134,10 +185,20 @@ export interface TreeView {
   index?: number;
 }
 
-export function endpointLenses(doc: TextDocument, a: Analysis, trees: TreeView[] = [{ root: a.parsed.doc.contents as PNode, toOffset: (o) => o }]): EndpointLensesResult {
-  const result: EndpointLensesResult = { version: doc.version, kind: a.classification.kind, configVersion: a.classification.configVersion, lenses: [] };
+export function endpointLenses(
+  doc: TextDocument,
+  a: Analysis,
+  trees: TreeView[] = [{ root: a.parsed.doc.contents as PNode, toOffset: (o) => o }],
+): EndpointLensesResult {
+  const result: EndpointLensesResult = {
+    version: doc.version,
+    kind: a.classification.kind,
+    configVersion: a.classification.configVersion,
+    lenses: [],
+  };
   if (a.classification.kind !== 'ngrok-config') return result;
-  const errorsIn = (from: number, to: number) => a.problems.some((p) => p.severity === 'error' && p.start < to && p.end > from);
+  const errorsIn = (from: number, to: number) =>
+    a.problems.some((p) => p.severity === 'error' && p.start < to && p.end > from);
   const at = (from: number, to: number) => ({ start: doc.positionAt(from), end: doc.positionAt(Math.max(to, from)) });
   const entries: { lens: Omit<EndpointLens, 'valid'>; from: number; to: number; keyEnd: number }[] = [];
   for (const { root, toOffset } of trees) {
@@ -147,7 +208,12 @@ export function endpointLenses(doc: TextDocument, a: Analysis, trees: TreeView[]
       const from = toOffset(t.key.range[0]);
       const keyEnd = toOffset(t.key.range[1]);
       const to = Math.max(toOffset(t.value?.range?.[1] ?? t.key.range[1]), keyEnd);
-      entries.push({ lens: { name, source: 'tunnel', proto: tunnelProto(t.value), range: at(from, keyEnd), fullRange: at(from, to) }, from, to, keyEnd });
+      entries.push({
+        lens: { name, source: 'tunnel', proto: tunnelProto(t.value), range: at(from, keyEnd), fullRange: at(from, to) },
+        from,
+        to,
+        keyEnd,
+      });
     }
     const endpoints = get(root, 'endpoints');
     if (isSeq(endpoints)) {
@@ -156,7 +222,12 @@ export function endpointLenses(doc: TextDocument, a: Analysis, trees: TreeView[]
         if (name === undefined || !ep?.range) continue;
         const from = toOffset(ep.range[0]);
         const to = toOffset(ep.range[1]);
-        entries.push({ lens: { name, source: 'endpoint', proto: endpointProto(ep), range: at(from, to), fullRange: at(from, to) }, from, to, keyEnd: to });
+        entries.push({
+          lens: { name, source: 'endpoint', proto: endpointProto(ep), range: at(from, to), fullRange: at(from, to) },
+          from,
+          to,
+          keyEnd: to,
+        });
       }
     }
   }
@@ -165,7 +236,10 @@ export function endpointLenses(doc: TextDocument, a: Analysis, trees: TreeView[]
   for (const { lens, from, to } of entries) {
     // The lens sits on the entry's first line only.
     const r = lens.range;
-    lens.range = { start: r.start, end: { line: r.start.line, character: r.start.line === r.end.line ? r.end.character : r.start.character } };
+    lens.range = {
+      start: r.start,
+      end: { line: r.start.line, character: r.start.line === r.end.line ? r.end.character : r.start.character },
+    };
     result.lenses.push({ ...lens, valid: !errorsIn(from, to) });
   }
   return result;

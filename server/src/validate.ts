@@ -24,7 +24,16 @@ export function validate(input: ValidateInput): Problem[] {
     if (!classification.foreign) return [];
     const first = firstContentOffset(parsed.text);
     const end = parsed.text.indexOf('\n', first);
-    return [{ start: first, end: end < 0 ? parsed.text.length : end, message: `Not checked by Burrow: this looks like ${classification.foreign}. To check it anyway, associate the file with \`ngrok-config\` in the \`burrow.languageServer.associations\` setting.`, code: 'BURROW_LSP_NOT_NGROK', severity: 'information', source: 'semantic' }];
+    return [
+      {
+        start: first,
+        end: end < 0 ? parsed.text.length : end,
+        message: `Not checked by Burrow: this looks like ${classification.foreign}. To check it anyway, associate the file with \`ngrok-config\` in the \`burrow.languageServer.associations\` setting.`,
+        code: 'BURROW_LSP_NOT_NGROK',
+        severity: 'information',
+        source: 'semantic',
+      },
+    ];
   }
   const schema = schemaProblems(input);
   if (classification.kind === 'edge-json') return schema;
@@ -32,7 +41,12 @@ export function validate(input: ValidateInput): Problem[] {
   const broken = schema.some((p) => p.source === 'syntax' && p.severity === 'error');
   const semantic = broken
     ? []
-    : semanticChecks({ doc: parsed.doc, text: parsed.text, kind: classification.kind, version: classification.configVersion ?? '2' });
+    : semanticChecks({
+        doc: parsed.doc,
+        text: parsed.text,
+        kind: classification.kind,
+        version: classification.configVersion ?? '2',
+      });
   return mergeProblems(schema, semantic);
 }
 

@@ -55,13 +55,14 @@ export function nodeAtPath(doc: Document.Parsed, path: readonly Segment[]): Node
   const out: NodeAtPath = { value: node, deepest: node, depth: 0 };
   for (const seg of path) {
     if (isMap(node)) {
-      const pair = node.items.find((p) => scalarKey(p) === String(seg)) as Pair<ParsedNode, ParsedNode | null> | undefined;
+      const pair = node.items.find((p) => scalarKey(p) === String(seg)) as
+        Pair<ParsedNode, ParsedNode | null> | undefined;
       if (!pair) return out;
       node = pair.value;
       out.pair = pair;
       out.key = pair.key;
       out.value = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number' || isSeq(node) && /^\d+$/.test(String(seg))) {
+    } else if ((isSeq(node) && typeof seg === 'number') || (isSeq(node) && /^\d+$/.test(String(seg)))) {
       const item = (node as { items: unknown[] }).items[Number(seg)] as ParsedNode | undefined;
       if (!item) return out;
       node = item;

@@ -43,7 +43,16 @@ const USAGE = `usage: npm run bench -- [--duration S] [--rows a,b] [--row NAME=M
   --max-seconds N  hard limit for the whole run (default 600)`;
 
 function parseOptions(argv) {
-  const opts = { duration: 5, rows: undefined, extraRows: [], tests: undefined, cpuProf: undefined, json: undefined, build: true, maxSeconds: 600 };
+  const opts = {
+    duration: 5,
+    rows: undefined,
+    extraRows: [],
+    tests: undefined,
+    cpuProf: undefined,
+    json: undefined,
+    build: true,
+    maxSeconds: 600,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -51,19 +60,30 @@ function parseOptions(argv) {
       return argv[++i];
     };
     if (a === '--duration' || a === '-d') opts.duration = Number(value());
-    else if (a === '--rows') opts.rows = value().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--rows')
+      opts.rows = value()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (a === '--row') opts.extraRows.push(parseRowSpec(value()));
-    else if (a === '--tests') opts.tests = value().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--tests')
+      opts.tests = value()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (a === '--cpu-prof') opts.cpuProf = path.resolve(value());
     else if (a === '--json') opts.json = path.resolve(value());
     else if (a === '--no-build') opts.build = false;
     else if (a === '--max-seconds') opts.maxSeconds = Number(value());
-    else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
-    else fail(`unknown option ${a}\n${USAGE}`);
+    else if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else fail(`unknown option ${a}\n${USAGE}`);
   }
   if (!(opts.duration >= 1 && opts.duration <= 60)) fail('--duration must be between 1 and 60 seconds');
   if (!(opts.maxSeconds >= 30)) fail('--max-seconds must be at least 30');
-  for (const t of opts.tests ?? []) if (!TESTS.some((x) => x.id === t)) fail(`unknown test "${t}" (tests: ${TESTS.map((x) => x.id).join(', ')})`);
+  for (const t of opts.tests ?? [])
+    if (!TESTS.some((x) => x.id === t)) fail(`unknown test "${t}" (tests: ${TESTS.map((x) => x.id).join(', ')})`);
   return opts;
 }
 
@@ -71,7 +91,10 @@ function parseRowSpec(spec) {
   const m = /^([^=]+)=(embedded|edge)(?::(.*))?$/.exec(spec);
   if (!m) fail(`--row "${spec}": expected NAME=embedded[:ARGS] or NAME=edge[:ARGS]`);
   const extraArgs = (m[3] ?? '').trim().split(/\s+/).filter(Boolean);
-  return { name: m[1].trim(), start: m[2] === 'embedded' ? (ctx) => startEmbedded(ctx, extraArgs) : (ctx) => startWithEdge(ctx, extraArgs) };
+  return {
+    name: m[1].trim(),
+    start: m[2] === 'embedded' ? (ctx) => startEmbedded(ctx, extraArgs) : (ctx) => startWithEdge(ctx, extraArgs),
+  };
 }
 
 function fail(message) {
@@ -86,13 +109,25 @@ const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().sli
 const children = new Set();
 
 function startProcess(cmd, args, { env, name }) {
-  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(cmd, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   child.label = name;
   child.output = '';
-  const keep = (chunk) => { if (child.output.length < 64 * 1024) child.output += chunk; };
+  const keep = (chunk) => {
+    if (child.output.length < 64 * 1024) child.output += chunk;
+  };
   child.stdout.setEncoding('utf8').on('data', keep);
   child.stderr.setEncoding('utf8').on('data', keep);
-  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => { children.delete(child); resolve({ code, signal }); }));
+  child.exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    }),
+  );
   children.add(child);
   return child;
 }
@@ -102,11 +137,25 @@ function waitForOutput(child, match, timeoutMs = 20_000) {
   return new Promise((resolve, reject) => {
     const check = () => {
       const found = match(child.output);
-      if (found) { cleanup(); resolve(found); }
+      if (found) {
+        cleanup();
+        resolve(found);
+      }
     };
-    const onExit = () => { cleanup(); reject(new Error(`${child.label} exited before it was ready:\n${child.output.slice(-2000)}`)); };
-    const timer = setTimeout(() => { cleanup(); reject(new Error(`${child.label} not ready within ${timeoutMs} ms:\n${child.output.slice(-2000)}`)); }, timeoutMs);
-    const cleanup = () => { clearTimeout(timer); child.stdout.off('data', check); child.stderr.off('data', check); child.off('exit', onExit); };
+    const onExit = () => {
+      cleanup();
+      reject(new Error(`${child.label} exited before it was ready:\n${child.output.slice(-2000)}`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`${child.label} not ready within ${timeoutMs} ms:\n${child.output.slice(-2000)}`));
+    }, timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stdout.off('data', check);
+      child.stderr.off('data', check);
+      child.off('exit', onExit);
+    };
     child.stdout.on('data', check);
     child.stderr.on('data', check);
     child.once('exit', onExit);
@@ -117,20 +166,43 @@ function waitForOutput(child, match, timeoutMs = 20_000) {
 /** SIGINT (so --cpu-prof profiles get written), then SIGKILL to the whole group after 3 s. */
 async function stopProcess(child) {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  try { process.kill(-child.pid, 'SIGINT'); } catch { /* already gone */ }
-  const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 3000);
+  try {
+    process.kill(-child.pid, 'SIGINT');
+  } catch {
+    /* already gone */
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, 3000);
   await child.exited;
   clearTimeout(timer);
-  try { process.kill(-child.pid, 'SIGKILL'); } catch { /* group empty */ }
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    /* group empty */
+  }
 }
 
 function killAllNow() {
   for (const child of children) {
-    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 }
 process.on('exit', killAllNow);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { log(`${sig}: stopping`); killAllNow(); process.exit(130); });
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.on(sig, () => {
+    log(`${sig}: stopping`);
+    killAllNow();
+    process.exit(130);
+  });
 
 // ---- rows: each is {name, start(ctx) -> {url, host, processes}} ----
 
@@ -142,7 +214,15 @@ const ROWS = [
   {
     name: 'with basic auth + headers + compression',
     start: async (ctx) => ({
-      ...(await startEmbedded(ctx, ['--basic-auth', 'bench:bench-password', '--request-header-add', 'X-Request-Id: ${.ngrok.request_id}', '--response-header-add', 'X-Served-By: burrow', '--compression'])),
+      ...(await startEmbedded(ctx, [
+        '--basic-auth',
+        'bench:bench-password',
+        '--request-header-add',
+        'X-Request-Id: ${.ngrok.request_id}',
+        '--response-header-add',
+        'X-Served-By: burrow',
+        '--compression',
+      ])),
       headers: { authorization: `Basic ${Buffer.from('bench:bench-password').toString('base64')}` },
       loadHeaders: ['Accept-Encoding: gzip'],
     }),
@@ -154,7 +234,9 @@ async function startDirect(ctx) {
 }
 
 function nodeArgs(ctx, label) {
-  return ctx.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', ctx.cpuProf, '--cpu-prof-name', `${label}-${Date.now()}.cpuprofile`] : [];
+  return ctx.cpuProf
+    ? ['--cpu-prof', '--cpu-prof-dir', ctx.cpuProf, '--cpu-prof-name', `${label}-${Date.now()}.cpuprofile`]
+    : [];
 }
 
 // The agent runs with its default console (what `burrow http 3000` users get: capture and the
@@ -163,7 +245,11 @@ const forwarding = (out) => /Forwarding\s+(https?:\/\/\S+)\s+->/.exec(out)?.[1];
 
 /** `burrow http PORT`: agent and embedded edge in one process. */
 async function startEmbedded(ctx, extraArgs) {
-  const agent = startProcess(process.execPath, [...nodeArgs(ctx, 'embedded'), BURROW, 'http', String(ctx.upstreamPort), ...extraArgs], { name: 'burrow http (embedded)' });
+  const agent = startProcess(
+    process.execPath,
+    [...nodeArgs(ctx, 'embedded'), BURROW, 'http', String(ctx.upstreamPort), ...extraArgs],
+    { name: 'burrow http (embedded)' },
+  );
   const url = new URL(await waitForOutput(agent, forwarding));
   return { url: `http://127.0.0.1:${url.port}`, host: url.host, processes: [agent] };
 }
@@ -172,9 +258,39 @@ async function startEmbedded(ctx, extraArgs) {
 async function startWithEdge(ctx, extraArgs) {
   const port = await freePort();
   const token = randomBytes(16).toString('hex');
-  const edge = startProcess(process.execPath, [...nodeArgs(ctx, 'edge'), BURROW, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', 'bench.localhost', '--log', 'stdout', '--log-format', 'json'], { name: 'burrow edge', env: { BURROW_EDGE_TOKENS: token } });
+  const edge = startProcess(
+    process.execPath,
+    [
+      ...nodeArgs(ctx, 'edge'),
+      BURROW,
+      'edge',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--domain',
+      'bench.localhost',
+      '--log',
+      'stdout',
+      '--log-format',
+      'json',
+    ],
+    { name: 'burrow edge', env: { BURROW_EDGE_TOKENS: token } },
+  );
   await waitForOutput(edge, (out) => out.includes('"edge listening"'));
-  const agent = startProcess(process.execPath, [...nodeArgs(ctx, 'agent'), BURROW, 'http', String(ctx.upstreamPort), '--edge', `ws://127.0.0.1:${port}`, '--domain', 'app.bench.localhost', ...extraArgs], { name: 'burrow http --edge', env: { BURROW_AUTHTOKEN: token } });
+  const agent = startProcess(
+    process.execPath,
+    [
+      ...nodeArgs(ctx, 'agent'),
+      BURROW,
+      'http',
+      String(ctx.upstreamPort),
+      '--edge',
+      `ws://127.0.0.1:${port}`,
+      '--domain',
+      'app.bench.localhost',
+      ...extraArgs,
+    ],
+    { name: 'burrow http --edge', env: { BURROW_AUTHTOKEN: token } },
+  );
   const url = new URL(await waitForOutput(agent, forwarding));
   return { url: `http://127.0.0.1:${url.port}`, host: url.host, processes: [edge, agent] };
 }
@@ -193,7 +309,11 @@ function freePort() {
 // ---- measurements ----
 
 const CLK_TCK = (() => {
-  try { return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { return 100; }
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
 })();
 
 /** CPU seconds (user + system) used so far by these processes (Burrow runs no grandchildren). */
@@ -204,18 +324,42 @@ function cpuSeconds(processes) {
       const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
-    } catch { /* exited */ }
+    } catch {
+      /* exited */
+    }
   }
   return ticks / CLK_TCK;
 }
 
 function runWrk(target, { connections, path: urlPath, method = 'GET', bodyBytes = 0, duration }) {
-  const extraHeaders = [...Object.entries(target.headers ?? {}).map(([k, v]) => `${k}: ${v}`), ...(target.loadHeaders ?? [])].flatMap((h) => ['-H', h]);
-  const args = ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', ...extraHeaders, '-s', path.join(HERE, 'wrk-report.lua'), `${target.url}${urlPath}`];
+  const extraHeaders = [
+    ...Object.entries(target.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
+    ...(target.loadHeaders ?? []),
+  ].flatMap((h) => ['-H', h]);
+  const args = [
+    '-t1',
+    `-c${connections}`,
+    `-d${duration}s`,
+    '--timeout',
+    '10s',
+    ...extraHeaders,
+    '-s',
+    path.join(HERE, 'wrk-report.lua'),
+    `${target.url}${urlPath}`,
+  ];
   const env = { BENCH_METHOD: method, BENCH_BODY_BYTES: String(bodyBytes), BENCH_HOST: target.host ?? '' };
   return new Promise((resolve, reject) => {
     const child = startProcess('wrk', args, { name: 'wrk', env });
-    const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, (duration + 20) * 1000);
+    const timer = setTimeout(
+      () => {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      },
+      (duration + 20) * 1000,
+    );
     child.exited.then(({ code }) => {
       clearTimeout(timer);
       const line = child.output.split('\n').find((l) => l.startsWith('BENCHJSON '));
@@ -239,18 +383,28 @@ async function withCpu(target, fn) {
 }
 
 async function wsRtt(target, duration) {
-  const ws = new WebSocket(`${target.url.replace(/^http/, 'ws')}/ws`, { headers: { ...(target.host ? { host: target.host } : {}), ...target.headers }, perMessageDeflate: false });
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  const ws = new WebSocket(`${target.url.replace(/^http/, 'ws')}/ws`, {
+    headers: { ...(target.host ? { host: target.host } : {}), ...target.headers },
+    perMessageDeflate: false,
+  });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
   const payload = randomBytes(64);
   const samples = [];
   const deadline = Date.now() + duration * 1000;
   await new Promise((resolve, reject) => {
     let sent = 0n;
-    const ping = () => { sent = process.hrtime.bigint(); ws.send(payload); };
+    const ping = () => {
+      sent = process.hrtime.bigint();
+      ws.send(payload);
+    };
     ws.on('message', (data) => {
       samples.push(Number(process.hrtime.bigint() - sent) / 1e6);
       if (!Buffer.from(data).equals(payload)) return reject(new Error('websocket echo differs from what was sent'));
-      if (Date.now() < deadline && samples.length < 5_000_000) ping(); else resolve();
+      if (Date.now() < deadline && samples.length < 5_000_000) ping();
+      else resolve();
     });
     ws.once('error', reject);
     ws.once('close', () => reject(new Error('websocket closed during the test')));
@@ -267,12 +421,22 @@ async function wsRtt(target, duration) {
 function request(target, method, urlPath, body) {
   return new Promise((resolve, reject) => {
     const url = new URL(urlPath, target.url);
-    const req = http.request({ host: '127.0.0.1', port: url.port, path: url.pathname, method, agent: false, headers: { ...(target.host ? { host: target.host } : {}), ...target.headers } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: url.port,
+        path: url.pathname,
+        method,
+        agent: false,
+        headers: { ...(target.host ? { host: target.host } : {}), ...target.headers },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${urlPath} timed out`)));
     req.on('error', reject);
     req.end(body);
@@ -282,9 +446,11 @@ function request(target, method, urlPath, body) {
 /** Correctness before speed: small body, 1 MiB length, binary echo byte for byte, one websocket echo. */
 async function checkRow(target) {
   const small = await request(target, 'GET', '/small');
-  if (small.status !== 200 || small.body.toString() !== 'hello world\n') throw new Error(`GET /small: ${small.status} ${small.body.toString().slice(0, 200)}`);
+  if (small.status !== 200 || small.body.toString() !== 'hello world\n')
+    throw new Error(`GET /small: ${small.status} ${small.body.toString().slice(0, 200)}`);
   const big = await request(target, 'GET', '/1mib');
-  if (big.status !== 200 || big.body.length !== ONE_MIB) throw new Error(`GET /1mib: ${big.status}, ${big.body.length} bytes`);
+  if (big.status !== 200 || big.body.length !== ONE_MIB)
+    throw new Error(`GET /1mib: ${big.status}, ${big.body.length} bytes`);
   const random = randomBytes(256 * 1024);
   const echo = await request(target, 'POST', '/echo', random);
   if (echo.status !== 200 || !echo.body.equals(random)) throw new Error(`POST /echo: ${echo.status}, body differs`);
@@ -295,7 +461,13 @@ const TESTS = [
   { id: 'small1', run: (t, d) => withCpu(t, () => runWrk(t, { connections: 1, path: '/small', duration: d })) },
   { id: 'small50', run: (t, d) => withCpu(t, () => runWrk(t, { connections: 50, path: '/small', duration: d })) },
   { id: 'get1m', run: (t, d) => withCpu(t, () => runWrk(t, { connections: 1, path: '/1mib', duration: d })) },
-  { id: 'post10m', run: (t, d) => withCpu(t, () => runWrk(t, { connections: 1, path: '/upload', method: 'POST', bodyBytes: POST_BYTES, duration: d })) },
+  {
+    id: 'post10m',
+    run: (t, d) =>
+      withCpu(t, () =>
+        runWrk(t, { connections: 1, path: '/upload', method: 'POST', bodyBytes: POST_BYTES, duration: d }),
+      ),
+  },
   { id: 'ws', run: (t, d) => wsRtt(t, d) },
 ];
 
@@ -329,14 +501,14 @@ const COLUMNS = [
 
 function cpuPer(test, unitsPerRequest) {
   if (!test || test.cpuPercent === undefined || !test.requests) return undefined;
-  return (test.cpuPercent / 100) * test.wallSeconds * 1000 / (test.requests * unitsPerRequest);
+  return ((test.cpuPercent / 100) * test.wallSeconds * 1000) / (test.requests * unitsPerRequest);
 }
 
 const TARGETS = [
   { title: 'small c=50 req/s', label: 'c=50', min: 0.75 },
-  { title: 'small c=1 req/s', label: 'c=1', min: 0.40 },
+  { title: 'small c=1 req/s', label: 'c=1', min: 0.4 },
   { title: 'GET 1 MiB MiB/s', label: 'GET 1 MiB', min: 0.55 },
-  { title: 'POST 10 MiB MiB/s', label: 'POST 10 MiB', min: 0.60 },
+  { title: 'POST 10 MiB MiB/s', label: 'POST 10 MiB', min: 0.6 },
   { title: 'WS RTT p50 ms', label: 'WS RTT p50', max: 2.0 },
 ];
 
@@ -346,7 +518,10 @@ function report(results) {
   lines.push(`| row | ${COLUMNS.map((c) => c.title).join(' | ')} |`);
   lines.push(`| --- |${COLUMNS.map(() => ' --- |').join('')}`);
   for (const r of results) {
-    if (r.error) { lines.push(`| ${r.name} | failed: ${r.error.split('\n')[0].replace(/\|/g, '/')} |`); continue; }
+    if (r.error) {
+      lines.push(`| ${r.name} | failed: ${r.error.split('\n')[0].replace(/\|/g, '/')} |`);
+      continue;
+    }
     const cells = COLUMNS.map((c) => {
       const v = c.get(r.tests);
       const base = direct && !direct.error ? c.get(direct.tests) : undefined;
@@ -358,7 +533,9 @@ function report(results) {
   }
   const targetLines = [];
   if (direct && !direct.error) {
-    targetLines.push(`| row | ${TARGETS.map((t) => `${t.label} (${t.min !== undefined ? `≥ ${t.min.toFixed(2)}` : `≤ ${t.max.toFixed(1)}`})`).join(' | ')} |`);
+    targetLines.push(
+      `| row | ${TARGETS.map((t) => `${t.label} (${t.min !== undefined ? `≥ ${t.min.toFixed(2)}` : `≤ ${t.max.toFixed(1)}`})`).join(' | ')} |`,
+    );
     targetLines.push(`| --- |${TARGETS.map(() => ' --- |').join('')}`);
     for (const r of results) {
       if (r === direct || r.error) continue;
@@ -384,7 +561,11 @@ async function main() {
   if (!existsSync('/usr/bin/wrk') && !which('wrk')) {
     fail('wrk (the load generator) is not installed. Install it with:\n\n    apt-get install -y wrk\n');
   }
-  const hardStop = setTimeout(() => { log(`hard limit of ${opts.maxSeconds} s reached: aborting`); killAllNow(); process.exit(1); }, opts.maxSeconds * 1000);
+  const hardStop = setTimeout(() => {
+    log(`hard limit of ${opts.maxSeconds} s reached: aborting`);
+    killAllNow();
+    process.exit(1);
+  }, opts.maxSeconds * 1000);
   hardStop.unref();
   if (opts.build && !process.env.BURROW_BIN) {
     try {
@@ -398,16 +579,29 @@ async function main() {
   if (opts.cpuProf) mkdirSync(opts.cpuProf, { recursive: true });
 
   let rows = [...ROWS, ...opts.extraRows];
-  if (opts.rows) rows = rows.filter((r) => r.name === 'direct' || opts.rows.some((want) => r.name === want || r.name.includes(want)));
+  if (opts.rows)
+    rows = rows.filter(
+      (r) => r.name === 'direct' || opts.rows.some((want) => r.name === want || r.name.includes(want)),
+    );
   const tests = opts.tests ? TESTS.filter((t) => opts.tests.includes(t.id)) : TESTS;
 
   const upstream = startProcess(process.execPath, [path.join(HERE, 'upstream.mjs'), '0'], { name: 'upstream' });
   const upstreamPort = Number((await waitForOutput(upstream, (out) => /PORT=(\d+)/.exec(out)))[1]);
   const ctx = { upstreamPort, cpuProf: opts.cpuProf };
   const version = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
-  const wrkVersion = (() => { try { return execFileSync('wrk', ['-v'], { encoding: 'utf8' }); } catch (e) { return String(e.stdout ?? ''); } })().split('\n')[0].trim();
+  const wrkVersion = (() => {
+    try {
+      return execFileSync('wrk', ['-v'], { encoding: 'utf8' });
+    } catch (e) {
+      return String(e.stdout ?? '');
+    }
+  })()
+    .split('\n')[0]
+    .trim();
   const machine = `${cpus().length} vCPU (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${wrkVersion.replace(/ Copyright.*/, '')}`;
-  log(`upstream on 127.0.0.1:${upstreamPort}; ${opts.duration} s per test; rows: ${rows.map((r) => r.name).join(', ')}`);
+  log(
+    `upstream on 127.0.0.1:${upstreamPort}; ${opts.duration} s per test; rows: ${rows.map((r) => r.name).join(', ')}`,
+  );
 
   const results = [];
   const started = Date.now();
@@ -443,10 +637,22 @@ async function main() {
 
   const { table, targets } = report(results);
   const when = new Date().toISOString();
-  process.stdout.write(`\nBurrow ${version} benchmark, ${when}, ${opts.duration} s per test, ${Math.round((Date.now() - started) / 1000)} s total\n`);
-  process.stdout.write(`Machine: ${machine}; 1-min load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after\nLoad: wrk -t1 (small, 1 MiB, POST 10 MiB /upload), ws client in this process (64-byte ping-pong); upstream test/bench/upstream.mjs\n\n`);
+  process.stdout.write(
+    `\nBurrow ${version} benchmark, ${when}, ${opts.duration} s per test, ${Math.round((Date.now() - started) / 1000)} s total\n`,
+  );
+  process.stdout.write(
+    `Machine: ${machine}; 1-min load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after\nLoad: wrk -t1 (small, 1 MiB, POST 10 MiB /upload), ws client in this process (64-byte ping-pong); upstream test/bench/upstream.mjs\n\n`,
+  );
   process.stdout.write(`${table}\n\nTargets (ratio to direct):\n\n${targets}\n`);
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ when, machine, loadBefore, loadAfter: loadavg()[0], version, duration: opts.duration, results }, null, 2));
+  if (opts.json)
+    writeFileSync(
+      opts.json,
+      JSON.stringify(
+        { when, machine, loadBefore, loadAfter: loadavg()[0], version, duration: opts.duration, results },
+        null,
+        2,
+      ),
+    );
   const leftovers = [...children];
   if (leftovers.length) log(`leftover processes killed: ${leftovers.map((c) => `${c.label} (${c.pid})`).join(', ')}`);
   killAllNow();

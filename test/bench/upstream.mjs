@@ -30,7 +30,9 @@ const server = http.createServer((req, res) => {
     req.pipe(res);
   } else if (req.method === 'POST' && path === '/upload') {
     let n = 0;
-    req.on('data', (c) => { n += c.length; });
+    req.on('data', (c) => {
+      n += c.length;
+    });
     req.on('end', () => {
       const body = JSON.stringify({ bytes: n });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
@@ -48,7 +50,10 @@ server.requestTimeout = 0;
 
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
 server.on('upgrade', (req, socket, head) => {
-  if (req.url.split('?')[0] !== '/ws') { socket.destroy(); return; }
+  if (req.url.split('?')[0] !== '/ws') {
+    socket.destroy();
+    return;
+  }
   wss.handleUpgrade(req, socket, head, (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on('error', () => {});

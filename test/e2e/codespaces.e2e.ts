@@ -10,7 +10,11 @@ import { E2eSuite, exposeAppPort } from './harness';
 import { eventually, tunnelGet } from './support';
 
 const FIXTURE = path.join(__dirname, 'fixture');
-const CODESPACE = { CODESPACES: 'true', CODESPACE_NAME: 'burrow-e2e-space', GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN: 'app.github.dev' };
+const CODESPACE = {
+  CODESPACES: 'true',
+  CODESPACE_NAME: 'burrow-e2e-space',
+  GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN: 'app.github.dev',
+};
 
 describe('Burrow in a codespace (code-server with the Codespaces environment, stand-in gh)', function () {
   this.timeout(60_000);
@@ -25,13 +29,18 @@ describe('Burrow in a codespace (code-server with the Codespaces environment, st
     const bin = path.join(suite.scratch, 'bin');
     fs.mkdirSync(bin);
     ghLog = path.join(suite.scratch, 'gh-args.log');
-    fs.writeFileSync(path.join(bin, 'gh'), `#!/bin/sh\nprintf '%s\\t' "$@" >> "${ghLog}"\necho >> "${ghLog}"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, 'gh'), `#!/bin/sh\nprintf '%s\\t' "$@" >> "${ghLog}"\necho >> "${ghLog}"\n`, {
+      mode: 0o755,
+    });
     // VS Code's server gives the extension host the PATH of a login shell, not its own: put gh on
     // it the way a codespace's dotfiles would.
     const home = path.join(suite.scratch, 'home');
     fs.mkdirSync(home, { recursive: true });
     for (const rc of ['.profile', '.bashrc']) fs.writeFileSync(path.join(home, rc), `export PATH="${bin}:$PATH"\n`);
-    await suite.open({ env: { ...CODESPACE, PATH: `${bin}${path.delimiter}${process.env.PATH}` }, settings: { 'burrow.codespaces.visibility': 'public' } });
+    await suite.open({
+      env: { ...CODESPACE, PATH: `${bin}${path.delimiter}${process.env.PATH}` },
+      settings: { 'burrow.codespaces.visibility': 'public' },
+    });
   });
 
   afterEach(async function () {
@@ -54,17 +63,23 @@ describe('Burrow in a codespace (code-server with the Codespaces environment, st
 
     // gh was asked to make exactly that port public in this codespace.
     const calls = await eventually('a gh call', () => fs.existsSync(ghLog) && fs.readFileSync(ghLog, 'utf8').trim());
-    assert.deepEqual(calls.split('\n').map((l) => l.replace(/\t$/, '').split('\t')), [
-      ['codespace', 'ports', 'visibility', `${port}:public`, '-c', 'burrow-e2e-space'],
-    ]);
+    assert.deepEqual(
+      calls.split('\n').map((l) => l.replace(/\t$/, '').split('\t')),
+      [['codespace', 'ports', 'visibility', `${port}:public`, '-c', 'burrow-e2e-space']],
+    );
 
     // What the forwarder delivers to that port reaches the app through the tunnel (and its capture).
-    const answer = await tunnelGet(`http://localhost:${port}`, '/e2e/codespace?via=forwarder', { 'x-forwarded-proto': 'https' });
+    const answer = await tunnelGet(`http://localhost:${port}`, '/e2e/codespace?via=forwarder', {
+      'x-forwarded-proto': 'https',
+    });
     assert.equal(answer.status, 200);
     assert.equal(answer.headers['x-served-by'], 'burrow-e2e-app');
     assert.equal(suite.app!.hitsFor('/e2e/codespace').length, 1);
     await w.runCommand(/View: Show Burrow/);
-    const tunnelRow = w.treeRows('Tunnels').filter({ hasText: `burrow-e2e-space-${port}` }).first();
+    const tunnelRow = w
+      .treeRows('Tunnels')
+      .filter({ hasText: `burrow-e2e-space-${port}` })
+      .first();
     await tunnelRow.waitFor({ state: 'visible', timeout: 10_000 });
     const requestRow = w.treeRows('Tunnels').filter({ hasText: '/e2e/codespace' });
     if (!(await requestRow.first().isVisible())) {

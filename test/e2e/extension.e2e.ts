@@ -22,9 +22,15 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     this.timeout(180_000);
     suite = new E2eSuite('the VS Code suite', 290_000);
     // Screenshots go to docs/img only when asked; otherwise next to the run, outside the scratch folder we delete.
-    shots = process.env.BURROW_UPDATE_SCREENSHOTS === '1' ? screenshotDir(suite.scratch) : fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-e2e-shots-'));
+    shots =
+      process.env.BURROW_UPDATE_SCREENSHOTS === '1'
+        ? screenshotDir(suite.scratch)
+        : fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-e2e-shots-'));
     const app = await suite.startApp(path.join(FIXTURE, 'app.js'));
-    fs.writeFileSync(path.join(suite.workspace, 'ngrok.yml'), fs.readFileSync(path.join(FIXTURE, 'ngrok.yml'), 'utf8').replace('APP_PORT', String(app.port)));
+    fs.writeFileSync(
+      path.join(suite.workspace, 'ngrok.yml'),
+      fs.readFileSync(path.join(FIXTURE, 'ngrok.yml'), 'utf8').replace('APP_PORT', String(app.port)),
+    );
     await suite.open();
     console.log(`      code-server ${suite.server!.url}, workspace ${suite.workspace}, app on port ${app.port}`);
   });
@@ -53,7 +59,14 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       assert.ok(await toast.locator('.monaco-button', { hasText: label }).count(), `notification button "${label}"`);
     }
     await w.clickNotificationButton(toast, 'Copy URL');
-    assert.equal((await eventually('the URL on the clipboard', async () => (await w.readClipboard()).trim().replace(/\/$/, '') === url && 'ok', 5000)), 'ok');
+    assert.equal(
+      await eventually(
+        'the URL on the clipboard',
+        async () => (await w.readClipboard()).trim().replace(/\/$/, '') === url && 'ok',
+        5000,
+      ),
+      'ok',
+    );
 
     // Through the tunnel to the app, from outside VS Code.
     const answer = await tunnelGet(url, '/e2e/hello?from=test');
@@ -64,7 +77,10 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
 
     // The tree lists the tunnel and, under it, the captured request.
     await w.runCommand(/View: Show Burrow/);
-    const tunnelRow = w.treeRows('Tunnels').filter({ hasText: new URL(url).hostname }).first();
+    const tunnelRow = w
+      .treeRows('Tunnels')
+      .filter({ hasText: new URL(url).hostname })
+      .first();
     await tunnelRow.waitFor({ state: 'visible', timeout: 10_000 });
     const requestRow = w.treeRows('Tunnels').filter({ hasText: '/e2e/hello' });
     if (!(await requestRow.first().isVisible())) {
@@ -83,7 +99,13 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     // Replay: the app gets the request again and the tree gains a row.
     await w.runCommand(/Burrow: Replay Request/);
     const choice = w.quickPickRows.filter({ hasText: '/e2e/hello' }).first();
-    if (await choice.waitFor({ state: 'visible', timeout: 2000 }).then(() => true, () => false)) await choice.click();
+    if (
+      await choice.waitFor({ state: 'visible', timeout: 2000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      await choice.click();
     await eventually('the replay reaching the app', () => suite.app!.hitsFor('/e2e/hello').length === 2, 15_000);
     await eventually('a second /e2e/hello row in the tree', async () => (await requestRow.count()) >= 2, 15_000);
     // The inspector follows to the replay and shows its response once it completes.
@@ -102,8 +124,9 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     const deadline = Date.now() + 30_000;
     let answered = 0;
     while (!(await done.isVisible())) {
-      if (Date.now() > deadline) throw new Error(`no basic-auth notification; shown: ${(await w.notificationTexts()).join(' | ')}`);
-      if (await w.quickInput.isVisible() && answered < 6) {
+      if (Date.now() > deadline)
+        throw new Error(`no basic-auth notification; shown: ${(await w.notificationTexts()).join(' | ')}`);
+      if ((await w.quickInput.isVisible()) && answered < 6) {
         const ours = w.quickPickRows.filter({ hasText: new URL(url).hostname }).first();
         const generate = w.quickPickRows.filter({ hasText: /generat/i }).first();
         if (await ours.isVisible()) await ours.click();
@@ -113,17 +136,25 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       }
       await w.page.waitForTimeout(300);
     }
-    const credentials = await eventually('credentials on the clipboard', async () => {
-      const clip = (await w.readClipboard()).trim();
-      return /^(?:https?:\/\/)?([^:\s/@]+):([^\s@]+?)(?:@.*)?$/.exec(clip) ?? undefined;
-    }, 5000);
+    const credentials = await eventually(
+      'credentials on the clipboard',
+      async () => {
+        const clip = (await w.readClipboard()).trim();
+        return /^(?:https?:\/\/)?([^:\s/@]+):([^\s@]+?)(?:@.*)?$/.exec(clip) ?? undefined;
+      },
+      5000,
+    );
     const [, user, password] = credentials;
     const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
     // The agent the extension started says where the tunnel is now (and whether its URL survived).
     const api = await suite.server!.agentApi();
-    const tunnels = (await (await fetch(`${api}/api/tunnels`)).json()) as { tunnels: { name: string; public_url: string; config: { addr: string } }[] };
-    const protectedTunnel = tunnels.tunnels.find((t) => new URL(t.config.addr).port === String(suite.app!.port) && t.name !== 'lens-e2e');
+    const tunnels = (await (await fetch(`${api}/api/tunnels`)).json()) as {
+      tunnels: { name: string; public_url: string; config: { addr: string } }[];
+    };
+    const protectedTunnel = tunnels.tunnels.find(
+      (t) => new URL(t.config.addr).port === String(suite.app!.port) && t.name !== 'lens-e2e',
+    );
     assert.ok(protectedTunnel, `the exposed tunnel in GET /api/tunnels: ${JSON.stringify(tunnels)}`);
     const current = protectedTunnel.public_url.replace(/\/$/, '');
 
@@ -131,7 +162,11 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     const denied = await tunnelGet(current, '/e2e/private');
     assert.equal(denied.status, 401);
     assert.match(String(denied.headers['www-authenticate']), /^Basic /i);
-    assert.equal((await tunnelGet(current, '/e2e/private', { authorization: basic(user!, `${password}x`) })).status, 401, 'a wrong password is refused');
+    assert.equal(
+      (await tunnelGet(current, '/e2e/private', { authorization: basic(user!, `${password}x`) })).status,
+      401,
+      'a wrong password is refused',
+    );
     assert.equal(suite.app!.hitsFor('/e2e/private').length, before, 'refused requests never reach the app');
     const allowed = await tunnelGet(current, '/e2e/private', { authorization: basic(user!, password!) });
     assert.equal(allowed.status, 200);
@@ -149,7 +184,10 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     await w.clearNotifications();
     await w.openFile('ngrok.yml');
     // The error blocks starting the tunnel until it is fixed.
-    await w.page.locator('.monaco-editor .codelens-decoration', { hasText: /fix the errors/i }).first().waitFor({ state: 'visible', timeout: 20_000 });
+    await w.page
+      .locator('.monaco-editor .codelens-decoration', { hasText: /fix the errors/i })
+      .first()
+      .waitFor({ state: 'visible', timeout: 20_000 });
     await w.runCommand(/View: Focus Problems/);
     const mistakes = [
       { key: 'inspectt', says: /did you mean `?inspect`?/i, fix: /Rename to `inspect`/, fixed: 'inspect: true' },
@@ -162,23 +200,46 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       // Jump to it, then Quick Fix… (Ctrl+.) in the editor and take the fix.
       await problem.dblclick();
       await w.page.locator('.monaco-editor.focused').waitFor({ state: 'visible', timeout: 5000 });
-      assert.match(await w.quickFix(m.fix, 4, async () => {
-        const cursor = await w.page.locator('#status\\.editor\\.selection').innerText().catch(() => '?');
-        const rows = await w.page.locator('.markers-panel .monaco-list-row').allInnerTexts().catch(() => []);
-        console.log(`      fixing ${m.key}: cursor ${cursor}; problems: ${rows.map((r) => r.replace(/\s+/g, ' ')).join(' | ')}`);
-      }), m.fix);
-      await w.page.locator('.monaco-editor .view-line', { hasText: m.fixed }).waitFor({ state: 'visible', timeout: 5000 });
+      assert.match(
+        await w.quickFix(m.fix, 4, async () => {
+          const cursor = await w.page
+            .locator('#status\\.editor\\.selection')
+            .innerText()
+            .catch(() => '?');
+          const rows = await w.page
+            .locator('.markers-panel .monaco-list-row')
+            .allInnerTexts()
+            .catch(() => []);
+          console.log(
+            `      fixing ${m.key}: cursor ${cursor}; problems: ${rows.map((r) => r.replace(/\s+/g, ' ')).join(' | ')}`,
+          );
+        }),
+        m.fix,
+      );
+      await w.page
+        .locator('.monaco-editor .view-line', { hasText: m.fixed })
+        .waitFor({ state: 'visible', timeout: 5000 });
       await problem.waitFor({ state: 'detached', timeout: 10_000 });
       // With the error gone (a deprecation is only a warning) the lens offers Start again. Wait for
       // it: the lens update would cancel a Quick Fix asked for meanwhile (3 of 8 runs did without
       // this wait, 0 of 10 with it).
-      if (m.key === 'inspectt') await w.page.locator('.monaco-editor .codelens-decoration', { hasText: /Start/ }).first().waitFor({ state: 'visible', timeout: 10_000 });
+      if (m.key === 'inspectt')
+        await w.page
+          .locator('.monaco-editor .codelens-decoration', { hasText: /Start/ })
+          .first()
+          .waitFor({ state: 'visible', timeout: 10_000 });
     }
-    await w.page.locator('.markers-panel', { hasText: /No problems have been detected/ }).waitFor({ state: 'visible', timeout: 10_000 });
+    await w.page
+      .locator('.markers-panel', { hasText: /No problems have been detected/ })
+      .waitFor({ state: 'visible', timeout: 10_000 });
     await w.runCommand(/^File: Save$/);
 
     const file = path.join(suite.workspace, 'ngrok.yml');
-    await eventually('the fixes saved to disk', () => /^\s+domain: lens-e2e\.localhost$/m.test(fs.readFileSync(file, 'utf8')), 10_000);
+    await eventually(
+      'the fixes saved to disk',
+      () => /^\s+domain: lens-e2e\.localhost$/m.test(fs.readFileSync(file, 'utf8')),
+      10_000,
+    );
     const saved = fs.readFileSync(file, 'utf8');
     assert.match(saved, /^\s+inspect: true$/m);
     assert.doesNotMatch(saved, /hostname:|inspectt:/);
@@ -192,19 +253,27 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     await start.click();
 
     const api = await suite.server!.agentApi();
-    const tunnel = await eventually('the lens-e2e tunnel online in GET /api/tunnels', async () => {
-      const res = await fetch(`${api}/api/tunnels`);
-      const body = (await res.json()) as { tunnels: { name: string; public_url: string }[] };
-      // Listed while it binds too (status "starting", no URL yet): wait for the URL.
-      return body.tunnels.find((t) => t.name === 'lens-e2e' && t.public_url);
-    }, 20_000);
+    const tunnel = await eventually(
+      'the lens-e2e tunnel online in GET /api/tunnels',
+      async () => {
+        const res = await fetch(`${api}/api/tunnels`);
+        const body = (await res.json()) as { tunnels: { name: string; public_url: string }[] };
+        // Listed while it binds too (status "starting", no URL yet): wait for the URL.
+        return body.tunnels.find((t) => t.name === 'lens-e2e' && t.public_url);
+      },
+      20_000,
+    );
     assert.equal(new URL(tunnel.public_url).hostname, 'lens-e2e.localhost');
     const answer = await tunnelGet(tunnel.public_url, '/e2e/lens');
     assert.equal(answer.status, 200);
     assert.equal(answer.headers['x-served-by'], 'burrow-e2e-app');
     assert.equal(suite.app!.hitsFor('/e2e/lens').length, 1);
     // The lens itself turns into the tunnel's status with its URL.
-    await w.page.locator('.monaco-editor .codelens-decoration a').filter({ hasText: tunnel.public_url }).first().waitFor({ state: 'visible', timeout: 10_000 });
+    await w.page
+      .locator('.monaco-editor .codelens-decoration a')
+      .filter({ hasText: tunnel.public_url })
+      .first()
+      .waitFor({ state: 'visible', timeout: 10_000 });
     await w.runCommand(/View: Show Burrow/);
     await w.treeRows('Tunnels').filter({ hasText: '/e2e/lens' }).first().waitFor({ state: 'visible', timeout: 10_000 });
     await w.cleanScreenshot(path.join(shots, 'vscode-tree.png'));

@@ -24,12 +24,21 @@ export const EXTENSION_ID = `${PKG.publisher ?? 'burrow'}.${PKG.name}`;
 
 /** Where screenshots go: the committed docs/img only when asked, a temp folder otherwise. */
 export function screenshotDir(scratch: string): string {
-  return process.env.BURROW_UPDATE_SCREENSHOTS === '1' ? path.join(REPO, 'docs/img') : path.join(scratch, 'screenshots');
+  return process.env.BURROW_UPDATE_SCREENSHOTS === '1'
+    ? path.join(REPO, 'docs/img')
+    : path.join(scratch, 'screenshots');
 }
 
 function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs: number; env?: NodeJS.ProcessEnv }): string {
   try {
-    return execFileSync(cmd, args, { cwd: opts.cwd, timeout: opts.timeoutMs, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, maxBuffer: 64 * 1024 * 1024 });
+    return execFileSync(cmd, args, {
+      cwd: opts.cwd,
+      timeout: opts.timeoutMs,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+      maxBuffer: 64 * 1024 * 1024,
+    });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
@@ -50,11 +59,19 @@ export function packageExtension(into: string): string {
     fs.copyFileSync(packaged, copy);
     return copy;
   }
-  if (!PKG.scripts?.package) throw new Error('package.json has no "package" script yet: the extension cannot be packaged into a .vsix');
+  if (!PKG.scripts?.package)
+    throw new Error('package.json has no "package" script yet: the extension cannot be packaged into a .vsix');
   const since = Date.now() - 1000;
   run('npm', ['run', '--silent', 'package'], { cwd: REPO, timeoutMs: 180_000 });
   const candidates = [REPO, path.join(REPO, 'dist')]
-    .flatMap((d) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.vsix')).map((f) => path.join(d, f)) : []))
+    .flatMap((d) =>
+      fs.existsSync(d)
+        ? fs
+            .readdirSync(d)
+            .filter((f) => f.endsWith('.vsix'))
+            .map((f) => path.join(d, f))
+        : [],
+    )
     .map((f) => ({ f, t: fs.statSync(f).mtimeMs }))
     .filter((c) => c.t >= since)
     .sort((a, b) => b.t - a.t);
@@ -89,7 +106,14 @@ export class CodeServer {
   }
 
   private args(): string[] {
-    return ['--extensions-dir', this.extensionsDir, '--user-data-dir', this.userDataDir, '--config', path.join(this.opts.scratch, 'code-server.yaml')];
+    return [
+      '--extensions-dir',
+      this.extensionsDir,
+      '--user-data-dir',
+      this.userDataDir,
+      '--config',
+      path.join(this.opts.scratch, 'code-server.yaml'),
+    ];
   }
 
   private env(): NodeJS.ProcessEnv {
@@ -98,16 +122,34 @@ export class CodeServer {
     const tmp = path.join(this.opts.scratch, 'tmp');
     fs.mkdirSync(home, { recursive: true });
     fs.mkdirSync(tmp, { recursive: true });
-    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, TMPDIR: tmp, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_DATA_HOME: path.join(home, '.local/share') };
-    for (const k of ['BURROW_AUTHTOKEN', 'NGROK_AUTHTOKEN', 'VSCODE_IPC_HOOK_CLI', 'ELECTRON_RUN_AS_NODE', 'CODESPACES']) delete env[k];
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      HOME: home,
+      TMPDIR: tmp,
+      XDG_CONFIG_HOME: path.join(home, '.config'),
+      XDG_DATA_HOME: path.join(home, '.local/share'),
+    };
+    for (const k of [
+      'BURROW_AUTHTOKEN',
+      'NGROK_AUTHTOKEN',
+      'VSCODE_IPC_HOOK_CLI',
+      'ELECTRON_RUN_AS_NODE',
+      'CODESPACES',
+    ])
+      delete env[k];
     return { ...env, ...this.opts.env };
   }
 
   /** `code-server --install-extension x.vsix`: the same path a user takes with the packaged artifact. */
   install(): string {
     fs.writeFileSync(path.join(this.opts.scratch, 'code-server.yaml'), 'auth: none\ncert: false\n');
-    const out = run(CODE_SERVER, [...this.args(), '--install-extension', this.opts.vsix], { timeoutMs: 120_000, env: this.env() });
-    const installed = fs.readdirSync(this.extensionsDir).filter((d) => d.toLowerCase().startsWith(`${EXTENSION_ID.toLowerCase()}-`));
+    const out = run(CODE_SERVER, [...this.args(), '--install-extension', this.opts.vsix], {
+      timeoutMs: 120_000,
+      env: this.env(),
+    });
+    const installed = fs
+      .readdirSync(this.extensionsDir)
+      .filter((d) => d.toLowerCase().startsWith(`${EXTENSION_ID.toLowerCase()}-`));
     if (!installed.length) throw new Error(`code-server did not install ${this.opts.vsix}:\n${out}`);
     return out;
   }
@@ -142,10 +184,23 @@ export class CodeServer {
     // Machine-scoped settings (port forwarding among them) are read from the server's Machine folder.
     fs.mkdirSync(path.join(this.userDataDir, 'Machine'), { recursive: true });
     fs.writeFileSync(path.join(this.userDataDir, 'Machine', 'settings.json'), JSON.stringify(settings, null, 2));
-    const child = spawn(CODE_SERVER, [
-      ...this.args(), '--auth', 'none', '--bind-addr', '127.0.0.1:0', '--disable-telemetry', '--disable-update-check',
-      '--disable-workspace-trust', '--disable-getting-started-override', '--ignore-last-opened', this.opts.workspace,
-    ], { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      CODE_SERVER,
+      [
+        ...this.args(),
+        '--auth',
+        'none',
+        '--bind-addr',
+        '127.0.0.1:0',
+        '--disable-telemetry',
+        '--disable-update-check',
+        '--disable-workspace-trust',
+        '--disable-getting-started-override',
+        '--ignore-last-opened',
+        this.opts.workspace,
+      ],
+      { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     this.child = child;
     const onData = (d: Buffer): void => {
       for (const line of d.toString('utf8').split('\n')) if (line.trim() && this.log.length < 5000) this.log.push(line);
@@ -153,7 +208,10 @@ export class CodeServer {
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     this.url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`code-server did not listen within ${timeoutMs / 1000} s:\n${this.log.join('\n')}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`code-server did not listen within ${timeoutMs / 1000} s:\n${this.log.join('\n')}`)),
+        timeoutMs,
+      );
       const check = (): void => {
         const m = /HTTP server listening on (http:\/\/[\d.]+:\d+)/.exec(this.log.join('\n'));
         if (m) {
@@ -188,7 +246,10 @@ export class CodeServer {
 
   /** The text of every log file whose path matches `pattern`. */
   readLogs(pattern: RegExp = /./): string {
-    return this.logFiles().filter((f) => pattern.test(f)).map((f) => `==> ${f}\n${fs.readFileSync(f, 'utf8')}`).join('\n');
+    return this.logFiles()
+      .filter((f) => pattern.test(f))
+      .map((f) => `==> ${f}\n${fs.readFileSync(f, 'utf8')}`)
+      .join('\n');
   }
 
   /**
@@ -199,7 +260,9 @@ export class CodeServer {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const logs = this.readLogs();
-      const m = /"msg":"starting web service"[^\n]*?"addr":"(http:\/\/[^"]+)"/.exec(logs) ?? /local API at (http:\/\/[\d.]+:\d+)/.exec(logs);
+      const m =
+        /"msg":"starting web service"[^\n]*?"addr":"(http:\/\/[^"]+)"/.exec(logs) ??
+        /local API at (http:\/\/[\d.]+:\d+)/.exec(logs);
       if (m) return m[1]!;
       if (this.child?.pid) {
         for (const agent of findDescendant(this.child.pid, /burrow\.js\s+start\b/)) {
@@ -214,7 +277,10 @@ export class CodeServer {
           }
         }
       }
-      if (Date.now() > deadline) throw new Error('no Burrow agent local API found (no "starting web service" log record, no agent process answering /api/status)');
+      if (Date.now() > deadline)
+        throw new Error(
+          'no Burrow agent local API found (no "starting web service" log record, no agent process answering /api/status)',
+        );
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -224,7 +290,15 @@ export class CodeServer {
   }
 }
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+];
 
 /** The workbench in headless Chromium, with the helpers a scenario needs. */
 export class Workbench {
@@ -272,7 +346,10 @@ export class Workbench {
    */
   async runCommand(title: string | RegExp, timeoutMs = 10_000): Promise<void> {
     // What a user would type: the title without regex syntax and without a trailing ellipsis.
-    const text = (typeof title === 'string' ? title : title.source.replace(/\\/g, '').replace(/^\^|\$$/g, '')).replace(/[.…]+$/, '');
+    const text = (typeof title === 'string' ? title : title.source.replace(/\\/g, '').replace(/^\^|\$$/g, '')).replace(
+      /[.…]+$/,
+      '',
+    );
     const row = this.quickPickRows.filter({ has: this.page.locator('.label-name', { hasText: title }) }).first();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -280,10 +357,18 @@ export class Workbench {
       await this.page.keyboard.press('Control+Shift+P');
       await this.quickInput.waitFor({ state: 'visible', timeout: 5000 });
       await this.page.keyboard.type(text);
-      if (await row.waitFor({ state: 'visible', timeout: 2000 }).then(() => true, () => false)) break;
+      if (
+        await row.waitFor({ state: 'visible', timeout: 2000 }).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       if (Date.now() > deadline) {
         const shown = await this.quickPickRows.allInnerTexts();
-        throw new Error(`command "${String(title)}" is not in the palette; it shows: ${shown.join(' | ') || '(nothing)'}`);
+        throw new Error(
+          `command "${String(title)}" is not in the palette; it shows: ${shown.join(' | ') || '(nothing)'}`,
+        );
       }
     }
     await row.click();
@@ -292,7 +377,9 @@ export class Workbench {
   /** Closes whatever transient widget has the focus (quick input, action menu, hover, find). */
   async dismiss(): Promise<void> {
     for (let i = 0; i < 3; i++) {
-      const open = (await this.quickInput.isVisible()) || (await this.page.locator('.action-widget, .context-view .monaco-menu').first().isVisible());
+      const open =
+        (await this.quickInput.isVisible()) ||
+        (await this.page.locator('.action-widget, .context-view .monaco-menu').first().isVisible());
       if (!open) return;
       await this.page.keyboard.press('Escape');
     }
@@ -300,7 +387,10 @@ export class Workbench {
 
   /** Waits until the extension's contributions are in the workbench (its activity-bar container). */
   async waitForContainer(title: string, timeoutMs = 30_000): Promise<void> {
-    await this.page.locator(`.activitybar .action-item [aria-label^="${title}"]`).first().waitFor({ state: 'visible', timeout: timeoutMs });
+    await this.page
+      .locator(`.activitybar .action-item [aria-label^="${title}"]`)
+      .first()
+      .waitFor({ state: 'visible', timeout: timeoutMs });
   }
 
   /**
@@ -322,7 +412,10 @@ export class Workbench {
       ]).catch(() => 'timeout' as const);
       if (shown === 'menu') break;
       const offered = await rows.allInnerTexts().catch(() => []);
-      if (shown === 'timeout' || attempt >= attempts) throw new Error(`no code action ${String(text)} after ${attempt} tries; offered: ${offered.join(' | ') || '(none)'}`);
+      if (shown === 'timeout' || attempt >= attempts)
+        throw new Error(
+          `no code action ${String(text)} after ${attempt} tries; offered: ${offered.join(' | ') || '(none)'}`,
+        );
       console.log(`      (Quick Fix offered nothing on try ${attempt}; trying again)`);
       await onRetry?.();
       await this.dismiss();
@@ -330,7 +423,8 @@ export class Workbench {
       await this.page.waitForTimeout(1000);
     }
     const label = (await wanted.getAttribute('aria-label')) ?? (await wanted.innerText());
-    for (let i = 0; i < 30 && !(await wanted.evaluate((el) => el.classList.contains('focused'))); i++) await this.page.keyboard.press('ArrowDown');
+    for (let i = 0; i < 30 && !(await wanted.evaluate((el) => el.classList.contains('focused'))); i++)
+      await this.page.keyboard.press('ArrowDown');
     await this.page.keyboard.press('Enter');
     return label;
   }
@@ -366,13 +460,18 @@ export class Workbench {
     try {
       await toast.waitFor({ state: 'visible', timeout: timeoutMs });
     } catch {
-      throw new Error(`no notification ${String(text)}; shown: ${(await this.notificationTexts()).join(' | ') || '(none)'}`);
+      throw new Error(
+        `no notification ${String(text)}; shown: ${(await this.notificationTexts()).join(' | ') || '(none)'}`,
+      );
     }
     return toast;
   }
 
   async notificationTexts(): Promise<string[]> {
-    return this.page.locator('.notifications-toasts .notification-toast .notification-list-item-message').allInnerTexts().catch(() => []);
+    return this.page
+      .locator('.notifications-toasts .notification-toast .notification-list-item-message')
+      .allInnerTexts()
+      .catch(() => []);
   }
 
   async clickNotificationButton(toast: Locator, label: string | RegExp): Promise<void> {
@@ -394,7 +493,10 @@ export class Workbench {
 
   /** A view pane (by its header title, e.g. "Tunnels"). */
   pane(title: string): Locator {
-    return this.page.locator('.pane').filter({ has: this.page.locator('.pane-header', { hasText: title }) }).first();
+    return this.page
+      .locator('.pane')
+      .filter({ has: this.page.locator('.pane-header', { hasText: title }) })
+      .first();
   }
 
   /** Rows of the tree inside a view pane. */
@@ -419,7 +521,10 @@ export class Workbench {
         seen.push(text.slice(0, 200).replace(/\s+/g, ' '));
         if (texts.every((t) => (typeof t === 'string' ? text.includes(t) : t.test(text)))) return frame;
       }
-      if (Date.now() > deadline) throw new Error(`no webview shows ${texts.map(String).join(' and ')}; webviews show: ${seen.join(' | ') || '(nothing)'}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `no webview shows ${texts.map(String).join(' and ')}; webviews show: ${seen.join(' | ') || '(nothing)'}`,
+        );
       await this.page.waitForTimeout(250);
     }
   }
@@ -432,7 +537,9 @@ export class Workbench {
     await this.page.keyboard.type(name);
     await this.quickPickRows.filter({ hasText: name }).first().waitFor({ state: 'visible', timeout: 10_000 });
     await this.page.keyboard.press('Enter');
-    await this.page.locator(`.tabs-container .tab.active:has-text("${name}")`).waitFor({ state: 'visible', timeout: 10_000 });
+    await this.page
+      .locator(`.tabs-container .tab.active:has-text("${name}")`)
+      .waitFor({ state: 'visible', timeout: 10_000 });
   }
 
   async screenshot(file: string): Promise<void> {
@@ -445,7 +552,10 @@ export class Workbench {
     await this.clearNotifications();
     await this.dismiss();
     await this.page.mouse.move(0, 0);
-    await this.notificationToasts.first().waitFor({ state: 'hidden', timeout: 3000 }).catch(() => undefined);
+    await this.notificationToasts
+      .first()
+      .waitFor({ state: 'hidden', timeout: 3000 })
+      .catch(() => undefined);
     await this.screenshot(file);
   }
 
@@ -460,8 +570,10 @@ export function makeScratch(): string {
 }
 
 export function checkInstalled(): void {
-  if (!fs.existsSync(CODE_SERVER)) throw new Error(`code-server is not installed in ${E2E_DIR}: run scripts/e2e-setup.sh first`);
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run scripts/e2e-setup.sh first (Debian package chromium)`);
+  if (!fs.existsSync(CODE_SERVER))
+    throw new Error(`code-server is not installed in ${E2E_DIR}: run scripts/e2e-setup.sh first`);
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(`no Chromium at ${CHROMIUM}: run scripts/e2e-setup.sh first (Debian package chromium)`);
 }
 
 /**
@@ -473,7 +585,13 @@ export async function exposeAppPort(w: Workbench, port: number): Promise<{ url: 
   await w.quickInput.waitFor({ state: 'visible' });
   // The app is listening, so it should be among the detected ports; "Other…" is the way in when not.
   const portRow = w.quickPickRows.filter({ hasText: new RegExp(`\\b${port}\\b`) }).first();
-  if (await portRow.waitFor({ state: 'visible', timeout: 5000 }).then(() => true, () => false)) await portRow.click();
+  if (
+    await portRow.waitFor({ state: 'visible', timeout: 5000 }).then(
+      () => true,
+      () => false,
+    )
+  )
+    await portRow.click();
   else {
     await w.pick(/Other/);
     await w.answerInput(String(port));
@@ -483,7 +601,10 @@ export async function exposeAppPort(w: Workbench, port: number): Promise<{ url: 
   const deadline = Date.now() + 30_000;
   let consent: string | undefined;
   while (!(await note.isVisible())) {
-    if (Date.now() > deadline) throw new Error(`no "Burrow: URL → localhost:${port}" notification; shown: ${(await w.notificationTexts()).join(' | ')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `no "Burrow: URL → localhost:${port}" notification; shown: ${(await w.notificationTexts()).join(' | ')}`,
+      );
     const expose = w.quickPickRows.filter({ has: w.page.locator('.label-name', { hasText: /(^|\s)Expose$/ }) }).first();
     if (await expose.isVisible()) await expose.click();
     const dialog = w.page.locator('.monaco-dialog-box').first();
@@ -515,7 +636,10 @@ export class E2eSuite {
   private failed = false;
   private readonly watchdog: NodeJS.Timeout;
 
-  constructor(readonly name: string, budgetMs: number) {
+  constructor(
+    readonly name: string,
+    budgetMs: number,
+  ) {
     checkInstalled();
     this.scratch = makeScratch();
     this.workspace = path.join(this.scratch, 'workspace');
@@ -525,7 +649,10 @@ export class E2eSuite {
       void this.stopAll().finally(() => process.exit(1));
     }, budgetMs);
     this.watchdog.unref();
-    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    for (const [signal, code] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ] as const) {
       process.once(signal, () => void this.stopAll().finally(() => process.exit(code)));
     }
   }
@@ -546,7 +673,12 @@ export class E2eSuite {
   /** Installs the packaged extension into a fresh code-server, starts it, opens the workbench. */
   async open(opts: Pick<CodeServerOptions, 'settings' | 'env'> = {}): Promise<Workbench> {
     try {
-      this.server = new CodeServer({ scratch: this.scratch, workspace: this.workspace, vsix: packageExtension(this.scratch), ...opts });
+      this.server = new CodeServer({
+        scratch: this.scratch,
+        workspace: this.workspace,
+        vsix: packageExtension(this.scratch),
+        ...opts,
+      });
       this.server.install();
       await this.server.start();
       this.page = await Workbench.open(this.server.url, this.workspace);
@@ -564,7 +696,9 @@ export class E2eSuite {
     this.failed = true;
     const file = path.join(this.scratch, 'failures', `${test.title.replace(/[^\w-]+/g, '_').slice(0, 80)}.png`);
     await this.page.screenshot(file).catch(() => undefined);
-    console.log(`      failure screenshot: ${file}\n      notifications: ${(await this.page.notificationTexts()).join(' | ') || '(none)'}`);
+    console.log(
+      `      failure screenshot: ${file}\n      notifications: ${(await this.page.notificationTexts()).join(' | ') || '(none)'}`,
+    );
     await this.page.dismiss().catch(() => undefined);
   }
 

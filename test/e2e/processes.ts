@@ -51,12 +51,16 @@ export function descendants(root: number): number[] {
 
 /** Processes whose command line mentions `marker` (our scratch folder): stragglers that were re-parented. */
 export function processesMentioning(marker: string): number[] {
-  return readProcs().map((p) => p.pid).filter((pid) => pid !== process.pid && cmdline(pid).includes(marker));
+  return readProcs()
+    .map((p) => p.pid)
+    .filter((pid) => pid !== process.pid && cmdline(pid).includes(marker));
 }
 
 /** Descendants of `root` whose command line matches `pattern` (e.g. the agent's `burrow.js start`). */
 export function findDescendant(root: number, pattern: RegExp): { pid: number; cmdline: string }[] {
-  return descendants(root).map((pid) => ({ pid, cmdline: cmdline(pid) })).filter((p) => pattern.test(p.cmdline));
+  return descendants(root)
+    .map((pid) => ({ pid, cmdline: cmdline(pid) }))
+    .filter((p) => pattern.test(p.cmdline));
 }
 
 function alive(pid: number): boolean {

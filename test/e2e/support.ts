@@ -54,20 +54,35 @@ export interface Answer {
  * GET `path` on a tunnel URL like http://name.localhost:8480: connects to 127.0.0.1 on the URL's
  * port with the URL's Host header (what browsers do for *.localhost).
  */
-export function tunnelGet(publicUrl: string, path: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<Answer> {
+export function tunnelGet(
+  publicUrl: string,
+  path: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 10_000,
+): Promise<Answer> {
   const u = new URL(publicUrl);
   if (u.protocol !== 'http:') throw new Error(`only http tunnel URLs are fetched here, not ${publicUrl}`);
   if (!/(^|\.)localhost$|^127\.0\.0\.1$/.test(u.hostname)) throw new Error(`not a loopback tunnel URL: ${publicUrl}`);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: Number(u.port || 80), path, method: 'GET', headers: { host: u.host, ...headers }, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        if (body.length < 1_000_000) body += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: Number(u.port || 80),
+        path,
+        method: 'GET',
+        headers: { host: u.host, ...headers },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          if (body.length < 1_000_000) body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer from ${publicUrl}${path} within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end();
@@ -75,7 +90,12 @@ export function tunnelGet(publicUrl: string, path: string, headers: Record<strin
 }
 
 /** Retries `fn` until it returns a truthy value or `timeoutMs` passes; the last error explains a failure. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, stepMs = 250): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+  stepMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -86,7 +106,10 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what}: not within ${timeoutMs / 1000} s${last ? ` (last error: ${(last as Error).message})` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }

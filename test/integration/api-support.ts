@@ -39,10 +39,11 @@ export async function startUpstream(name = 'upstream'): Promise<Upstream> {
   return {
     port: (server.address() as AddressInfo).port,
     seen,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -62,7 +63,11 @@ export async function startRig(opts: { maxBodyBytes?: number; api?: Partial<ApiS
   const backend = new AgentApiBackend(agent, capture);
   const api = await startApiServer({ backend, webAddr: '127.0.0.1:0', eventFlushMs: 10, ...opts.api });
   return {
-    agent, capture, backend, api, apiPort: Number(new URL(api.url).port),
+    agent,
+    capture,
+    backend,
+    api,
+    apiPort: Number(new URL(api.url).port),
     close: async () => {
       await api.close();
       await agent.close();
@@ -79,16 +84,30 @@ export interface Reply {
 }
 
 /** A plain HTTP request with full control of Host and every header. */
-export function request(port: number, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Reply> {
+export function request(
+  port: number,
+  method: string,
+  path: string,
+  opts: { headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, headers: { host: `127.0.0.1:${port}`, ...opts.headers }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString(), json: <T>() => JSON.parse(body.toString()) as T });
-      });
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path, headers: { host: `127.0.0.1:${port}`, ...opts.headers }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            text: body.toString(),
+            json: <T>() => JSON.parse(body.toString()) as T,
+          });
+        });
+      },
+    );
     req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
     req.on('error', reject);
     req.end(opts.body);
@@ -96,7 +115,13 @@ export function request(port: number, method: string, path: string, opts: { head
 }
 
 /** A request to a tunnel's public URL through the embedded edge (Host picks the tunnel). */
-export function throughTunnel(rig: Rig, tunnelName: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Reply> {
+export function throughTunnel(
+  rig: Rig,
+  tunnelName: string,
+  method: string,
+  path: string,
+  opts: { headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<Reply> {
   const t = rig.agent.tunnel(tunnelName);
   if (!t) throw new Error(`no tunnel ${tunnelName}`);
   const url = new URL(t.urls[0]);
@@ -104,7 +129,10 @@ export function throughTunnel(rig: Rig, tunnelName: string, method: string, path
 }
 
 /** Polls until `check` returns a value (bounded: 5 s). */
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + 5000;
   for (;;) {
     const v = await check();

@@ -25,14 +25,28 @@ import { Meter, Timer } from '../../tunnel/src/agent/api/metrics';
 import { eventually, request, startRig, startUpstream, throughTunnel, type Rig, type Upstream } from './api-support';
 
 interface TunnelJson {
-  name: string; uri: string; public_url: string; proto: string;
+  name: string;
+  uri: string;
+  public_url: string;
+  proto: string;
   config: { addr: string; inspect: boolean };
   metrics: { conns: Record<string, number>; http: Record<string, number> };
 }
 interface CaptureJson {
-  uri: string; id: string; tunnel_name: string; remote_addr: string; start: string; duration: number;
+  uri: string;
+  id: string;
+  tunnel_name: string;
+  remote_addr: string;
+  start: string;
+  duration: number;
   request: { method: string; proto: string; headers: Record<string, string[]>; uri: string; raw: string };
-  response: { status: string; status_code: number; proto: string; headers: Record<string, string[]>; raw: string } | null;
+  response: {
+    status: string;
+    status_code: number;
+    proto: string;
+    headers: Record<string, string[]>;
+    raw: string;
+  } | null;
   replay_of?: string;
 }
 const METRIC_KEYS = ['count', 'rate1', 'rate5', 'rate15', 'p50', 'p90', 'p95', 'p99'];
@@ -47,7 +61,10 @@ describe('local API (real agent, edge and upstream)', function () {
     rig = await startRig();
     up = await startUpstream('main');
     other = await startUpstream('other');
-    const r = await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'web', proto: 'http', addr: up.port }) });
+    const r = await request(rig.apiPort, 'POST', '/api/tunnels', {
+      headers: json,
+      body: JSON.stringify({ name: 'web', proto: 'http', addr: up.port }),
+    });
     assert.equal(r.status, 201, r.text);
   });
   afterEach(async () => {
@@ -56,7 +73,7 @@ describe('local API (real agent, edge and upstream)', function () {
     await other.close();
   });
 
-  it('lists tunnels in ngrok\'s shape, so pyngrok-style polling for public_url works', async () => {
+  it("lists tunnels in ngrok's shape, so pyngrok-style polling for public_url works", async () => {
     const r = await request(rig.apiPort, 'GET', '/api/tunnels');
     assert.equal(r.status, 200);
     assert.match(String(r.headers['content-type']), /application\/json/);
@@ -82,8 +99,16 @@ describe('local API (real agent, edge and upstream)', function () {
     assert.equal(after.metrics.conns.count, 2);
   });
 
-  it('starts, shows and stops tunnels; bad definitions get ngrok\'s error body', async () => {
-    const r = await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'two words (http)', proto: 'http', addr: `127.0.0.1:${other.port}`, inspect: false }) });
+  it("starts, shows and stops tunnels; bad definitions get ngrok's error body", async () => {
+    const r = await request(rig.apiPort, 'POST', '/api/tunnels', {
+      headers: json,
+      body: JSON.stringify({
+        name: 'two words (http)',
+        proto: 'http',
+        addr: `127.0.0.1:${other.port}`,
+        inspect: false,
+      }),
+    });
     assert.equal(r.status, 201, r.text);
     const t = r.json<TunnelJson>();
     assert.equal(t.uri, '/api/tunnels/two%20words%20(http)');
@@ -94,10 +119,21 @@ describe('local API (real agent, edge and upstream)', function () {
     assert.equal(gone.status, 404);
     assert.deepEqual(Object.keys(gone.json<object>()), ['error_code', 'status_code', 'msg', 'details']);
 
-    const bad = await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'x', proto: 'http', addr: 80, bogus_key: true }) });
+    const bad = await request(rig.apiPort, 'POST', '/api/tunnels', {
+      headers: json,
+      body: JSON.stringify({ name: 'x', proto: 'http', addr: 80, bogus_key: true }),
+    });
     assert.equal(bad.status, 400);
-    assert.deepEqual(bad.json(), { error_code: 102, status_code: 400, msg: 'invalid tunnel configuration', details: { err: 'field bogus_key not found in type HTTPv2Tunnel' } });
-    const dup = await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'web', proto: 'http', addr: 80 }) });
+    assert.deepEqual(bad.json(), {
+      error_code: 102,
+      status_code: 400,
+      msg: 'invalid tunnel configuration',
+      details: { err: 'field bogus_key not found in type HTTPv2Tunnel' },
+    });
+    const dup = await request(rig.apiPort, 'POST', '/api/tunnels', {
+      headers: json,
+      body: JSON.stringify({ name: 'web', proto: 'http', addr: 80 }),
+    });
     assert.equal(dup.status, 409);
     const notJson = await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: '{nope' });
     assert.equal(notJson.status, 400);
@@ -107,24 +143,56 @@ describe('local API (real agent, edge and upstream)', function () {
     assert.equal(wrongMethod.headers.allow, 'GET, POST');
   });
 
-  it('serves captured requests in ngrok\'s shape with limit and tunnel_name, one by one, and deletes them', async () => {
-    await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'other', proto: 'http', addr: other.port }) });
-    const reply = await throughTunnel(rig, 'web', 'POST', '/items?q=1', { headers: { 'content-type': 'text/plain', 'x-test': 'a' }, body: 'hello' });
+  it("serves captured requests in ngrok's shape with limit and tunnel_name, one by one, and deletes them", async () => {
+    await request(rig.apiPort, 'POST', '/api/tunnels', {
+      headers: json,
+      body: JSON.stringify({ name: 'other', proto: 'http', addr: other.port }),
+    });
+    const reply = await throughTunnel(rig, 'web', 'POST', '/items?q=1', {
+      headers: { 'content-type': 'text/plain', 'x-test': 'a' },
+      body: 'hello',
+    });
     assert.equal(reply.status, 200);
     await throughTunnel(rig, 'other', 'GET', '/o');
     await throughTunnel(rig, 'web', 'GET', '/second');
     await eventually(() => rig.capture.list().filter((e) => e.state === 'complete').length === 3, 'three captures');
 
-    const all = (await request(rig.apiPort, 'GET', '/api/requests/http')).json<{ requests: CaptureJson[]; uri: string }>();
+    const all = (await request(rig.apiPort, 'GET', '/api/requests/http')).json<{
+      requests: CaptureJson[];
+      uri: string;
+    }>();
     assert.equal(all.uri, '/api/requests/http');
-    assert.deepEqual(all.requests.map((r) => r.request.uri), ['/second', '/o', '/items?q=1'], 'newest first');
-    assert.deepEqual((await request(rig.apiPort, 'GET', '/api/requests/http?limit=1')).json<{ requests: CaptureJson[] }>().requests.map((r) => r.request.uri), ['/second']);
-    assert.deepEqual((await request(rig.apiPort, 'GET', '/api/requests/http?tunnel_name=other')).json<{ requests: CaptureJson[] }>().requests.map((r) => r.request.uri), ['/o']);
+    assert.deepEqual(
+      all.requests.map((r) => r.request.uri),
+      ['/second', '/o', '/items?q=1'],
+      'newest first',
+    );
+    assert.deepEqual(
+      (await request(rig.apiPort, 'GET', '/api/requests/http?limit=1'))
+        .json<{ requests: CaptureJson[] }>()
+        .requests.map((r) => r.request.uri),
+      ['/second'],
+    );
+    assert.deepEqual(
+      (await request(rig.apiPort, 'GET', '/api/requests/http?tunnel_name=other'))
+        .json<{ requests: CaptureJson[] }>()
+        .requests.map((r) => r.request.uri),
+      ['/o'],
+    );
     assert.equal((await request(rig.apiPort, 'GET', '/api/requests/http?limit=-2')).status, 400);
 
     const first = all.requests[2];
     const one = (await request(rig.apiPort, 'GET', first.uri)).json<CaptureJson>();
-    assert.deepEqual(Object.keys(one).slice(0, 8), ['uri', 'id', 'tunnel_name', 'remote_addr', 'start', 'duration', 'request', 'response']);
+    assert.deepEqual(Object.keys(one).slice(0, 8), [
+      'uri',
+      'id',
+      'tunnel_name',
+      'remote_addr',
+      'start',
+      'duration',
+      'request',
+      'response',
+    ]);
     assert.match(one.id, /^[0-9a-f]{16}$/);
     assert.equal(one.tunnel_name, 'web');
     assert.equal(one.remote_addr, '127.0.0.1');
@@ -140,10 +208,16 @@ describe('local API (real agent, edge and upstream)', function () {
     assert.equal(one.response!.status_code, 200);
     assert.deepEqual(one.response!.headers['X-Upstream'], ['main']);
     // The upstream answered chunked; raw keeps that framing.
-    assert.match(Buffer.from(one.response!.raw, 'base64').toString(), /^HTTP\/1\.1 200 OK\r\n(?:[^\r\n]+\r\n)*Transfer-Encoding: chunked\r\n(?:[^\r\n]+\r\n)*\r\n[0-9a-f]+\r\n\{[^\r\n]*"bytes":5\}\r\n0\r\n\r\n$/);
+    assert.match(
+      Buffer.from(one.response!.raw, 'base64').toString(),
+      /^HTTP\/1\.1 200 OK\r\n(?:[^\r\n]+\r\n)*Transfer-Encoding: chunked\r\n(?:[^\r\n]+\r\n)*\r\n[0-9a-f]+\r\n\{[^\r\n]*"bytes":5\}\r\n0\r\n\r\n$/,
+    );
 
     const har = await request(rig.apiPort, 'GET', `${first.uri}/har`);
-    assert.equal(har.json<{ log: { entries: { request: { url: string } }[] } }>().log.entries[0].request.url, `${rig.agent.tunnel('web')!.urls[0]}/items?q=1`);
+    assert.equal(
+      har.json<{ log: { entries: { request: { url: string } }[] } }>().log.entries[0].request.url,
+      `${rig.agent.tunnel('web')!.urls[0]}/items?q=1`,
+    );
     const ajv = new Ajv({ strict: false });
     addFormats(ajv);
     ajv.addMetaSchema(draft06);
@@ -159,15 +233,24 @@ describe('local API (real agent, edge and upstream)', function () {
     assert.equal((await request(rig.apiPort, 'DELETE', first.uri)).status, 204);
     assert.equal((await request(rig.apiPort, 'GET', first.uri)).status, 404);
     assert.equal((await request(rig.apiPort, 'DELETE', '/api/requests/http')).status, 204);
-    assert.deepEqual((await request(rig.apiPort, 'GET', '/api/requests/http')).json<{ requests: unknown[] }>().requests, []);
+    assert.deepEqual(
+      (await request(rig.apiPort, 'GET', '/api/requests/http')).json<{ requests: unknown[] }>().requests,
+      [],
+    );
   });
 
   it('replays a capture to the upstream again, captured as a new request; with modifications and to another tunnel', async () => {
-    await throughTunnel(rig, 'web', 'POST', '/orig?x=1', { headers: { 'content-type': 'application/json', 'x-keep': 'k' }, body: '{"a":1}' });
+    await throughTunnel(rig, 'web', 'POST', '/orig?x=1', {
+      headers: { 'content-type': 'application/json', 'x-keep': 'k' },
+      body: '{"a":1}',
+    });
     const original = await eventually(() => rig.capture.list().find((e) => e.state === 'complete'), 'capture');
     assert.equal(up.seen.length, 1);
 
-    const r = await request(rig.apiPort, 'POST', '/api/requests/http', { headers: json, body: JSON.stringify({ id: original.id }) });
+    const r = await request(rig.apiPort, 'POST', '/api/requests/http', {
+      headers: json,
+      body: JSON.stringify({ id: original.id }),
+    });
     assert.equal(r.status, 204, r.text);
     const newId = String(r.headers['burrow-replay-id']);
     assert.match(newId, /^[0-9a-f]{16}$/);
@@ -185,8 +268,19 @@ describe('local API (real agent, edge and upstream)', function () {
     assert.equal(replayed.response!.status_code, 200);
     assert.equal(Buffer.from(replayed.request.raw, 'base64').toString().split('\r\n\r\n')[1], '{"a":1}');
 
-    const mods = { method: 'PUT', uri: '/edited', headers: [['Content-Type', 'text/plain'], ['X-Edited', 'yes']], body: 'new body' };
-    const m = await request(rig.apiPort, 'POST', '/api/requests/http', { headers: json, body: JSON.stringify({ id: original.id, modifications: mods }) });
+    const mods = {
+      method: 'PUT',
+      uri: '/edited',
+      headers: [
+        ['Content-Type', 'text/plain'],
+        ['X-Edited', 'yes'],
+      ],
+      body: 'new body',
+    };
+    const m = await request(rig.apiPort, 'POST', '/api/requests/http', {
+      headers: json,
+      body: JSON.stringify({ id: original.id, modifications: mods }),
+    });
     assert.equal(m.status, 204, m.text);
     await eventually(() => up.seen.length === 3, 'edited replay');
     assert.equal(up.seen[2].method, 'PUT');
@@ -195,15 +289,27 @@ describe('local API (real agent, edge and upstream)', function () {
     assert.ok(up.seen[2].rawHeaders.includes('X-Edited'));
     assert.ok(!up.seen[2].rawHeaders.includes('x-keep'), 'headers were replaced');
 
-    await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'other', proto: 'http', addr: other.port }) });
-    const moved = await request(rig.apiPort, 'POST', '/api/requests/http', { headers: json, body: JSON.stringify({ id: original.id, tunnel_name: 'other' }) });
+    await request(rig.apiPort, 'POST', '/api/tunnels', {
+      headers: json,
+      body: JSON.stringify({ name: 'other', proto: 'http', addr: other.port }),
+    });
+    const moved = await request(rig.apiPort, 'POST', '/api/requests/http', {
+      headers: json,
+      body: JSON.stringify({ id: original.id, tunnel_name: 'other' }),
+    });
     assert.equal(moved.status, 204);
     await eventually(() => other.seen.length === 1, 'replay to the other tunnel');
     assert.equal(rig.capture.get(String(moved.headers['burrow-replay-id']))!.tunnelName, 'other');
 
-    const missing = await request(rig.apiPort, 'POST', '/api/requests/http', { headers: json, body: JSON.stringify({ id: 'ffffffffffffffff' }) });
+    const missing = await request(rig.apiPort, 'POST', '/api/requests/http', {
+      headers: json,
+      body: JSON.stringify({ id: 'ffffffffffffffff' }),
+    });
     assert.equal(missing.status, 404);
-    const badMods = await request(rig.apiPort, 'POST', '/api/requests/http', { headers: json, body: JSON.stringify({ id: original.id, modifications: { headers: [['Bad Name', 'x']] } }) });
+    const badMods = await request(rig.apiPort, 'POST', '/api/requests/http', {
+      headers: json,
+      body: JSON.stringify({ id: original.id, modifications: { headers: [['Bad Name', 'x']] } }),
+    });
     assert.equal(badMods.status, 400);
     assert.match(badMods.json<{ details: { err: string } }>().details.err, /invalid header name/);
   });
@@ -211,13 +317,22 @@ describe('local API (real agent, edge and upstream)', function () {
   it('refuses to replay a truncated body unless the body is replaced', async () => {
     await rig.close();
     rig = await startRig({ maxBodyBytes: 8 });
-    await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'web', proto: 'http', addr: up.port }) });
+    await request(rig.apiPort, 'POST', '/api/tunnels', {
+      headers: json,
+      body: JSON.stringify({ name: 'web', proto: 'http', addr: up.port }),
+    });
     await throughTunnel(rig, 'web', 'POST', '/big', { body: 'x'.repeat(100) });
     const ex = await eventually(() => rig.capture.list().find((e) => e.state === 'complete'), 'capture');
     assert.equal(ex.request.body.truncated, true);
-    const r = await request(rig.apiPort, 'POST', '/api/requests/http', { headers: json, body: JSON.stringify({ id: ex.id }) });
+    const r = await request(rig.apiPort, 'POST', '/api/requests/http', {
+      headers: json,
+      body: JSON.stringify({ id: ex.id }),
+    });
     assert.equal(r.status, 409);
-    const ok = await request(rig.apiPort, 'POST', '/api/requests/http', { headers: json, body: JSON.stringify({ id: ex.id, modifications: { body: 'eHl6', body_encoding: 'base64' } }) });
+    const ok = await request(rig.apiPort, 'POST', '/api/requests/http', {
+      headers: json,
+      body: JSON.stringify({ id: ex.id, modifications: { body: 'eHl6', body_encoding: 'base64' } }),
+    });
     assert.equal(ok.status, 204);
     await eventually(() => up.seen.some((s) => s.body.toString() === 'xyz'), 'replay with new body');
   });
@@ -225,11 +340,20 @@ describe('local API (real agent, edge and upstream)', function () {
   it('replays to a file:// tunnel through the same forwarder as live traffic', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-replay-files-'));
     fs.writeFileSync(path.join(dir, 'page.txt'), 'static page');
-    const started = await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'files', proto: 'http', addr: pathToFileURL(dir).href }) });
+    const started = await request(rig.apiPort, 'POST', '/api/tunnels', {
+      headers: json,
+      body: JSON.stringify({ name: 'files', proto: 'http', addr: pathToFileURL(dir).href }),
+    });
     assert.equal(started.status, 201, started.text);
     await throughTunnel(rig, 'files', 'GET', '/page.txt');
-    const first = await eventually(() => rig.capture.list({ tunnelName: 'files' }).find((e) => e.state === 'complete'), 'file capture');
-    const r = await request(rig.apiPort, 'POST', '/api/requests/http', { headers: json, body: JSON.stringify({ id: first.id }) });
+    const first = await eventually(
+      () => rig.capture.list({ tunnelName: 'files' }).find((e) => e.state === 'complete'),
+      'file capture',
+    );
+    const r = await request(rig.apiPort, 'POST', '/api/requests/http', {
+      headers: json,
+      body: JSON.stringify({ id: first.id }),
+    });
     assert.equal(r.status, 204, r.text);
     const replayed = await eventually(() => rig.capture.get(String(r.headers['burrow-replay-id'])), 'replayed capture');
     await eventually(() => replayed.state === 'complete', 'replay finished');
@@ -243,27 +367,56 @@ describe('local API (real agent, edge and upstream)', function () {
     const ws = new WebSocket(`ws://127.0.0.1:${rig.apiPort}/api/events`);
     const messages: { type: string; [k: string]: unknown }[] = [];
     ws.on('message', (data) => messages.push(JSON.parse(String(data))));
-    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
     try {
-      const snapshot = await eventually(() => messages[0], 'snapshot') as { type: string; tunnels: TunnelJson[]; requests: CaptureJson[]; status: { status: string } };
+      const snapshot = (await eventually(() => messages[0], 'snapshot')) as {
+        type: string;
+        tunnels: TunnelJson[];
+        requests: CaptureJson[];
+        status: { status: string };
+      };
       assert.equal(snapshot.type, 'snapshot');
-      assert.deepEqual(snapshot.tunnels.map((t) => t.name), ['web']);
+      assert.deepEqual(
+        snapshot.tunnels.map((t) => t.name),
+        ['web'],
+      );
       assert.equal(snapshot.requests[0].request.uri, '/before');
       assert.equal(snapshot.requests[0].request.raw, undefined, 'summaries carry no raw bytes');
       assert.equal(snapshot.status.status, 'online');
 
       await throughTunnel(rig, 'web', 'POST', '/live', { body: 'x' });
-      const done = await eventually(() => messages.find((m) => (m.type === 'request_updated' || m.type === 'request_started') && (m.request as CaptureJson).request.uri === '/live' && (m.request as CaptureJson).response), 'live request event');
+      const done = await eventually(
+        () =>
+          messages.find(
+            (m) =>
+              (m.type === 'request_updated' || m.type === 'request_started') &&
+              (m.request as CaptureJson).request.uri === '/live' &&
+              (m.request as CaptureJson).response,
+          ),
+        'live request event',
+      );
       const id = (done.request as CaptureJson).id;
-      assert.ok(messages.some((m) => m.type === 'request_started' && (m.request as CaptureJson).id === id), 'started before updated');
+      assert.ok(
+        messages.some((m) => m.type === 'request_started' && (m.request as CaptureJson).id === id),
+        'started before updated',
+      );
 
       await request(rig.apiPort, 'DELETE', `/api/requests/http/${id}`);
       await eventually(() => messages.find((m) => m.type === 'request_deleted' && m.id === id), 'deleted event');
       await request(rig.apiPort, 'DELETE', '/api/requests/http');
       await eventually(() => messages.find((m) => m.type === 'requests_cleared'), 'cleared event');
 
-      await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'late', proto: 'http', addr: other.port }) });
-      const started = await eventually(() => messages.find((m) => m.type === 'tunnel_started' && (m.tunnel as TunnelJson).name === 'late'), 'tunnel_started');
+      await request(rig.apiPort, 'POST', '/api/tunnels', {
+        headers: json,
+        body: JSON.stringify({ name: 'late', proto: 'http', addr: other.port }),
+      });
+      const started = await eventually(
+        () => messages.find((m) => m.type === 'tunnel_started' && (m.tunnel as TunnelJson).name === 'late'),
+        'tunnel_started',
+      );
       assert.match((started.tunnel as TunnelJson).public_url, /^http:\/\//);
       await request(rig.apiPort, 'DELETE', '/api/tunnels/late');
       await eventually(() => messages.find((m) => m.type === 'tunnel_stopped' && m.name === 'late'), 'tunnel_stopped');
@@ -276,15 +429,37 @@ describe('local API (real agent, edge and upstream)', function () {
     const evil = await request(rig.apiPort, 'GET', '/api/tunnels', { headers: { host: 'attacker.example:4040' } });
     assert.equal(evil.status, 403);
     assert.equal(evil.json<{ error_code: number; msg: string }>().msg, 'host not allowed');
-    assert.equal((await request(rig.apiPort, 'GET', '/', { headers: { host: 'attacker.example' } })).status, 403, 'the UI too');
+    assert.equal(
+      (await request(rig.apiPort, 'GET', '/', { headers: { host: 'attacker.example' } })).status,
+      403,
+      'the UI too',
+    );
     for (const host of ['localhost:4040', '127.0.0.1', 'app.localhost:1', '[::1]:4040']) {
       assert.equal((await request(rig.apiPort, 'GET', '/api/status', { headers: { host } })).status, 200, host);
     }
-    const cross = await request(rig.apiPort, 'DELETE', '/api/requests/http', { headers: { origin: 'http://attacker.example' } });
+    const cross = await request(rig.apiPort, 'DELETE', '/api/requests/http', {
+      headers: { origin: 'http://attacker.example' },
+    });
     assert.equal(cross.status, 403);
-    assert.equal((await request(rig.apiPort, 'DELETE', '/api/requests/http', { headers: { 'sec-fetch-site': 'cross-site' } })).status, 403);
-    assert.equal((await request(rig.apiPort, 'DELETE', '/api/requests/http', { headers: { origin: `http://127.0.0.1:${rig.apiPort}` } })).status, 204, 'same origin passes');
-    assert.equal((await request(rig.apiPort, 'GET', '/api/tunnels', { headers: { origin: 'http://attacker.example' } })).status, 200, 'reads are left to CORS');
+    assert.equal(
+      (await request(rig.apiPort, 'DELETE', '/api/requests/http', { headers: { 'sec-fetch-site': 'cross-site' } }))
+        .status,
+      403,
+    );
+    assert.equal(
+      (
+        await request(rig.apiPort, 'DELETE', '/api/requests/http', {
+          headers: { origin: `http://127.0.0.1:${rig.apiPort}` },
+        })
+      ).status,
+      204,
+      'same origin passes',
+    );
+    assert.equal(
+      (await request(rig.apiPort, 'GET', '/api/tunnels', { headers: { origin: 'http://attacker.example' } })).status,
+      200,
+      'reads are left to CORS',
+    );
 
     // The event stream leaks captures to any page that can open it, so it checks Origin too.
     const refused = await new Promise<number>((resolve) => {
@@ -302,7 +477,11 @@ describe('local API (real agent, edge and upstream)', function () {
     });
     assert.equal(rebind, 403);
 
-    const allowed = await startApiServer({ backend: rig.backend, webAddr: '127.0.0.1:0', allowHosts: ['.example.test', '10.0.0.0/8', 'exact.host'] });
+    const allowed = await startApiServer({
+      backend: rig.backend,
+      webAddr: '127.0.0.1:0',
+      allowHosts: ['.example.test', '10.0.0.0/8', 'exact.host'],
+    });
     try {
       const port = Number(new URL(allowed.url).port);
       for (const host of ['example.test', 'a.b.example.test:99', '10.1.2.3', 'exact.host', 'localhost']) {
@@ -319,7 +498,12 @@ describe('local API (real agent, edge and upstream)', function () {
   it('redacts secrets in tunnel definitions', async () => {
     const r = await request(rig.apiPort, 'POST', '/api/tunnels', {
       headers: json,
-      body: JSON.stringify({ name: 'secret', proto: 'http', addr: other.port, request_header: { add: ['Authorization: Bearer topsecret-123', 'X-Plain: visible'] } }),
+      body: JSON.stringify({
+        name: 'secret',
+        proto: 'http',
+        addr: other.port,
+        request_header: { add: ['Authorization: Bearer topsecret-123', 'X-Plain: visible'] },
+      }),
     });
     assert.equal(r.status, 201, r.text);
     for (const path of ['/api/tunnels', '/api/tunnels/secret']) {
@@ -375,17 +559,37 @@ describe('local API while a tunnel binds', () => {
     wss.on('connection', (ws) => {
       const session = new MuxSession(new WebSocketTransport(ws), { role: 'edge', initialWindow: DEFAULT_WINDOW });
       session.on('control', (msg: ControlMessage) => {
-        if (msg.type === 'hello') session.sendControl({ type: 'welcome', version: PROTOCOL_VERSION, sessionId: 'stand-in', initialWindow: DEFAULT_WINDOW, heartbeatIntervalMs: 2000, heartbeatToleranceMs: 6000 });
+        if (msg.type === 'hello')
+          session.sendControl({
+            type: 'welcome',
+            version: PROTOCOL_VERSION,
+            sessionId: 'stand-in',
+            initialWindow: DEFAULT_WINDOW,
+            heartbeatIntervalMs: 2000,
+            heartbeatToleranceMs: 6000,
+          });
         if (msg.type === 'bind') held.push({ reqId: msg.reqId, session });
       });
     });
     const capture = new CaptureStore({ maxTotalBytes: 1024 * 1024 });
-    const agent = new Agent({ edgeUrl: `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/_burrow/session`, authtoken: 'stand-in-token', capture, edgeRequestTimeoutMs: 1500 });
+    const agent = new Agent({
+      edgeUrl: `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/_burrow/session`,
+      authtoken: 'stand-in-token',
+      capture,
+      edgeRequestTimeoutMs: 1500,
+    });
     await agent.start();
-    const api = await startApiServer({ backend: new AgentApiBackend(agent, capture), webAddr: '127.0.0.1:0', eventFlushMs: 10 });
+    const api = await startApiServer({
+      backend: new AgentApiBackend(agent, capture),
+      webAddr: '127.0.0.1:0',
+      eventFlushMs: 10,
+    });
     const port = Number(new URL(api.url).port);
     try {
-      const created = request(port, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'slow', proto: 'http', addr: '3000' }) });
+      const created = request(port, 'POST', '/api/tunnels', {
+        headers: json,
+        body: JSON.stringify({ name: 'slow', proto: 'http', addr: '3000' }),
+      });
       await eventually(() => held.length === 1, 'the bind to reach the edge');
       const listed = (await request(port, 'GET', '/api/tunnels')).json<{ tunnels: TunnelJson[] }>();
       assert.deepEqual(listed.tunnels, [], 'not listed while binding (no public_url yet)');
@@ -397,19 +601,35 @@ describe('local API while a tunnel binds', () => {
         ws.once('error', reject);
       });
       ws.close();
-      assert.deepEqual(snapshot.tunnels.map((t) => [t.name, t.status]), [['slow', 'starting']]);
+      assert.deepEqual(
+        snapshot.tunnels.map((t) => [t.name, t.status]),
+        [['slow', 'starting']],
+      );
 
-      held[0].session.sendControl({ type: 'bind-result', reqId: held[0].reqId, binding: { id: 'ep_standin', urls: ['https://slow.stand-in.test'] } });
+      held[0].session.sendControl({
+        type: 'bind-result',
+        reqId: held[0].reqId,
+        binding: { id: 'ep_standin', urls: ['https://slow.stand-in.test'] },
+      });
       assert.equal((await created).status, 201);
       const after = (await request(port, 'GET', '/api/tunnels')).json<{ tunnels: TunnelJson[] }>();
-      assert.deepEqual(after.tunnels.map((t) => [t.name, t.public_url]), [['slow', 'https://slow.stand-in.test']]);
+      assert.deepEqual(
+        after.tunnels.map((t) => [t.name, t.public_url]),
+        [['slow', 'https://slow.stand-in.test']],
+      );
 
       // A bind the edge never answers: the start fails with a code instead of hanging, and the
       // name is free again.
-      const never = await request(port, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'never', proto: 'http', addr: '3001' }) });
+      const never = await request(port, 'POST', '/api/tunnels', {
+        headers: json,
+        body: JSON.stringify({ name: 'never', proto: 'http', addr: '3001' }),
+      });
       assert.equal(never.status, 502);
       assert.match(never.text, /ERR_BURROW_EDGE_TIMEOUT/);
-      assert.deepEqual(agent.tunnels().map((t) => t.name), ['slow']);
+      assert.deepEqual(
+        agent.tunnels().map((t) => t.name),
+        ['slow'],
+      );
     } finally {
       await api.close();
       await agent.close();
@@ -421,8 +641,31 @@ describe('local API while a tunnel binds', () => {
 describe('local API parts', () => {
   it('matches web_allow_hosts entries like ngrok (IP, CIDR, exact, .suffix; port ignored)', () => {
     const list = new HostAllowList(['192.168.1.5', '2001:db8::/32', 'dev.example', '.corp.test']);
-    for (const h of ['localhost', 'LOCALHOST:4040', 'x.localhost', '127.0.0.1:4040', '127.9.9.9', '[::1]:4040', '192.168.1.5:80', '[2001:db8::1]:4040', 'dev.example', 'corp.test', 'a.corp.test.']) assert.ok(list.allows(h), h);
-    for (const h of [undefined, '', 'evil.com', 'localhost.evil.com', '192.168.1.6', '[2001:db9::1]', 'x.dev.example', 'xcorp.test']) assert.ok(!list.allows(h), String(h));
+    for (const h of [
+      'localhost',
+      'LOCALHOST:4040',
+      'x.localhost',
+      '127.0.0.1:4040',
+      '127.9.9.9',
+      '[::1]:4040',
+      '192.168.1.5:80',
+      '[2001:db8::1]:4040',
+      'dev.example',
+      'corp.test',
+      'a.corp.test.',
+    ])
+      assert.ok(list.allows(h), h);
+    for (const h of [
+      undefined,
+      '',
+      'evil.com',
+      'localhost.evil.com',
+      '192.168.1.6',
+      '[2001:db9::1]',
+      'x.dev.example',
+      'xcorp.test',
+    ])
+      assert.ok(!list.allows(h), String(h));
     assert.throws(() => new HostAllowList(['10.0.0.0/33']), /not a valid CIDR/);
     assert.throws(() => new HostAllowList(['bad host']), /not an IP, CIDR/);
   });
@@ -437,14 +680,32 @@ describe('local API parts', () => {
 
   it('redacts authtokens, passwords, client secrets and credential headers, deeply', () => {
     const out = redactSecrets({
-      authtoken: 'tok', api_key: 'k', edge_url: 'wss://user:pw@edge.test/x',
-      tunnels: [{ basic_auth: ['alice:wonderland', 'bob:builder'], auth: 'u:p', oauth: { provider: 'google', client_id: 'id', client_secret: 'shh' }, oidc: { clientSecret: 'camel' } }],
+      authtoken: 'tok',
+      api_key: 'k',
+      edge_url: 'wss://user:pw@edge.test/x',
+      tunnels: [
+        {
+          basic_auth: ['alice:wonderland', 'bob:builder'],
+          auth: 'u:p',
+          oauth: { provider: 'google', client_id: 'id', client_secret: 'shh' },
+          oidc: { clientSecret: 'camel' },
+        },
+      ],
       verify_webhook: { provider: 'github', secret: 'whsec' },
       headers: ['Cookie: a=1', 'X-Ok: 1'],
     });
     assert.deepEqual(out, {
-      authtoken: REDACTED, api_key: REDACTED, edge_url: `wss://user:${REDACTED}@edge.test/x`,
-      tunnels: [{ basic_auth: [`alice:${REDACTED}`, `bob:${REDACTED}`], auth: `u:${REDACTED}`, oauth: { provider: 'google', client_id: 'id', client_secret: REDACTED }, oidc: { clientSecret: REDACTED } }],
+      authtoken: REDACTED,
+      api_key: REDACTED,
+      edge_url: `wss://user:${REDACTED}@edge.test/x`,
+      tunnels: [
+        {
+          basic_auth: [`alice:${REDACTED}`, `bob:${REDACTED}`],
+          auth: `u:${REDACTED}`,
+          oauth: { provider: 'google', client_id: 'id', client_secret: REDACTED },
+          oidc: { clientSecret: REDACTED },
+        },
+      ],
       verify_webhook: { provider: 'github', secret: REDACTED },
       headers: [`Cookie: ${REDACTED}`, 'X-Ok: 1'],
     });

@@ -11,13 +11,37 @@ const BIN = path.resolve(__dirname, '../../dist/burrow.js');
 // Every run gets its own HOME so the machine's real ngrok.yml never leaks into a test.
 const HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-cli-home-'));
 
-interface Run { child: ChildProcess; stdout: string; stderr: string; exited: Promise<number | null> }
+interface Run {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exited: Promise<number | null>;
+}
 
 function run(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, HOME, XDG_CONFIG_HOME: path.join(HOME, '.config'), BURROW_AUTHTOKEN: '', NGROK_AUTHTOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const r: Run = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-  child.stdout!.on('data', (d) => { r.stdout += d; });
-  child.stderr!.on('data', (d) => { r.stderr += d; });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: {
+      ...process.env,
+      HOME,
+      XDG_CONFIG_HOME: path.join(HOME, '.config'),
+      BURROW_AUTHTOKEN: '',
+      NGROK_AUTHTOKEN: '',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const r: Run = {
+    child,
+    stdout: '',
+    stderr: '',
+    exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+  };
+  child.stdout!.on('data', (d) => {
+    r.stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    r.stderr += d;
+  });
   return r;
 }
 
@@ -34,11 +58,15 @@ async function waitFor<T>(probe: () => T | undefined, what: string, ms = 10_000)
 function get(url: string): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: u.port, path: u.pathname + u.search, headers: { host: u.host } }, (res) => {
-      let body = '';
-      res.on('data', (c) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port: u.port, path: u.pathname + u.search, headers: { host: u.host } }, (res) => {
+        let body = '';
+        res.on('data', (c) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -52,13 +80,18 @@ describe('burrow CLI', () => {
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     upstreamPort = (upstream.address() as AddressInfo).port;
   });
-  afterEach(() => { for (const c of children.splice(0)) c.kill('SIGKILL'); });
+  afterEach(() => {
+    for (const c of children.splice(0)) c.kill('SIGKILL');
+  });
   after(() => upstream.close());
 
   it('burrow http PORT prints a *.localhost URL that reaches the upstream, and exits 0 on SIGINT', async () => {
     const r = run(['http', String(upstreamPort)]);
     children.push(r.child);
-    const url = await waitFor(() => /Forwarding\s+(http:\/\/[a-z0-9-]+\.localhost:\d+)/.exec(r.stdout)?.[1], 'forwarding line');
+    const url = await waitFor(
+      () => /Forwarding\s+(http:\/\/[a-z0-9-]+\.localhost:\d+)/.exec(r.stdout)?.[1],
+      'forwarding line',
+    );
     assert.match(r.stdout, /Session Status\s+online/);
     assert.match(r.stdout, new RegExp(`-> http://127\\.0\\.0\\.1:${upstreamPort}`));
     const res = await get(`${url}/path?q=1`);
@@ -71,13 +104,29 @@ describe('burrow CLI', () => {
   it('--log stdout --log-format json prints one JSON record per line with the tunnel URL', async () => {
     const r = run(['http', String(upstreamPort), '--log', 'stdout', '--log-format', 'json', '--name', 'web']);
     children.push(r.child);
-    const record = await waitFor(() => r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>).find((o) => o.msg === 'started tunnel'), 'started tunnel record');
+    const record = await waitFor(
+      () =>
+        r.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, string>)
+          .find((o) => o.msg === 'started tunnel'),
+      'started tunnel record',
+    );
     assert.equal(record.name, 'web');
     assert.equal(record.lvl, 'info');
     assert.match(record.url, /^http:\/\/[a-z0-9-]+\.localhost:\d+$/);
     assert.ok(!Number.isNaN(Date.parse(record.t)));
     assert.equal((await get(`${record.url}/logged?a=b`)).status, 200);
-    const done = await waitFor(() => r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((o) => o.msg === 'http_request_complete.v0'), 'request log');
+    const done = await waitFor(
+      () =>
+        r.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((o) => o.msg === 'http_request_complete.v0'),
+      'request log',
+    );
     assert.equal(done['http.request.method'], 'GET');
     assert.equal(done['http.request.url.path'], '/logged');
     assert.equal(done['http.request.url.query'], 'a=b');
@@ -89,13 +138,30 @@ describe('burrow CLI', () => {
   });
 
   it('serves the ngrok-compatible local API: /api/tunnels has the public_url, requests are captured', async () => {
-    const r = run(['http', String(upstreamPort), '--web-addr', '127.0.0.1:0', '--log', 'stdout', '--log-format', 'json', '--name', 'app']);
+    const r = run([
+      'http',
+      String(upstreamPort),
+      '--web-addr',
+      '127.0.0.1:0',
+      '--log',
+      'stdout',
+      '--log-format',
+      'json',
+      '--name',
+      'app',
+    ]);
     children.push(r.child);
-    const records = () => r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>);
+    const records = () =>
+      r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, string>);
     const web = await waitFor(() => records().find((o) => o.msg === 'starting web service')?.addr, 'web service');
     const started = await waitFor(() => records().find((o) => o.msg === 'started tunnel'), 'tunnel');
     const api = async (p: string) => JSON.parse((await get(`${web}${p}`)).body) as Record<string, unknown>;
-    const { tunnels } = await api('/api/tunnels') as { tunnels: { name: string; public_url: string; proto: string; config: { addr: string } }[] };
+    const { tunnels } = (await api('/api/tunnels')) as {
+      tunnels: { name: string; public_url: string; proto: string; config: { addr: string } }[];
+    };
     assert.equal(tunnels.length, 1);
     assert.equal(tunnels[0].name, 'app');
     assert.equal(tunnels[0].public_url, started.url);
@@ -114,7 +180,13 @@ describe('burrow CLI', () => {
   });
 
   it('usage errors exit 2 with a coded message and no stack trace', async () => {
-    for (const args of [['http'], ['http', '3000', '--scheme', 'ftp'], ['bogus'], ['http', '3000', '--nope'], ['tls', '443']]) {
+    for (const args of [
+      ['http'],
+      ['http', '3000', '--scheme', 'ftp'],
+      ['bogus'],
+      ['http', '3000', '--nope'],
+      ['tls', '443'],
+    ]) {
       const r = run(args);
       assert.equal(await r.exited, 2, args.join(' '));
       assert.match(r.stderr, /^ERROR: .+\nERROR: code ERR_BURROW_USAGE\n$/, args.join(' '));
@@ -129,7 +201,9 @@ describe('burrow CLI', () => {
   });
 
   it('a standalone edge refuses a wrong authtoken (exit 1, ERR_NGROK_107) and serves a right one', async () => {
-    const edge = run(['edge', '--listen', '127.0.0.1:0', '--domain', 'edge.test', '--log-format', 'json'], { BURROW_EDGE_TOKENS: 'good-token' });
+    const edge = run(['edge', '--listen', '127.0.0.1:0', '--domain', 'edge.test', '--log-format', 'json'], {
+      BURROW_EDGE_TOKENS: 'good-token',
+    });
     children.push(edge.child);
     const port = await waitFor(() => {
       const line = edge.stdout.split('\n').find((l) => l.includes('edge listening'));
@@ -139,11 +213,33 @@ describe('burrow CLI', () => {
     assert.equal(await bad.exited, 1);
     assert.match(bad.stderr, /ERR_NGROK_107/);
     assert.doesNotMatch(bad.stderr + bad.stdout, /wrong/, 'the token is never echoed');
-    const good = run(['http', String(upstreamPort), '--edge', `ws://127.0.0.1:${port}`, '--domain', 'app.edge.test', '--log', 'stdout', '--log-format', 'json'], { BURROW_AUTHTOKEN: 'good-token' });
+    const good = run(
+      [
+        'http',
+        String(upstreamPort),
+        '--edge',
+        `ws://127.0.0.1:${port}`,
+        '--domain',
+        'app.edge.test',
+        '--log',
+        'stdout',
+        '--log-format',
+        'json',
+      ],
+      { BURROW_AUTHTOKEN: 'good-token' },
+    );
     children.push(good.child);
     await waitFor(() => (good.stdout.includes('started tunnel') ? true : undefined), 'tunnel on standalone edge');
     const res = await new Promise<string>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: '/x', headers: { host: 'app.edge.test' } }, (r2) => { let b = ''; r2.on('data', (c) => { b += c; }); r2.on('end', () => resolve(b)); }).on('error', reject);
+      http
+        .get({ host: '127.0.0.1', port, path: '/x', headers: { host: 'app.edge.test' } }, (r2) => {
+          let b = '';
+          r2.on('data', (c) => {
+            b += c;
+          });
+          r2.on('end', () => resolve(b));
+        })
+        .on('error', reject);
     });
     assert.equal(res, 'hello from upstream /x');
     assert.doesNotMatch(edge.stdout, /good-token/, 'edge logs never carry tokens');
@@ -158,7 +254,10 @@ describe('burrow CLI', () => {
     };
 
     it('config check prints file:line:col for each problem and exits 2; a valid file prints "valid" and exits 0', async () => {
-      const bad = write('bad.yml', 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 3000\n    colour: blue\n');
+      const bad = write(
+        'bad.yml',
+        'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 3000\n    colour: blue\n',
+      );
       const r = run(['config', 'check', '--config', bad]);
       assert.equal(await r.exited, 2);
       assert.match(r.stdout, new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:6:5: .*colour`, 'm'));
@@ -169,10 +268,18 @@ describe('burrow CLI', () => {
     });
 
     it('reports a module setting the edge would refuse at its tunnel, before anything starts', async () => {
-      const file = write('oauth.yml', 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 3000\n  sso:\n    proto: http\n    addr: 3002\n    oauth:\n      provider: google\n');
+      const file = write(
+        'oauth.yml',
+        'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 3000\n  sso:\n    proto: http\n    addr: 3002\n    oauth:\n      provider: google\n',
+      );
       const check = run(['config', 'check', '--config', file]);
       assert.equal(await check.exited, 2);
-      assert.match(check.stdout, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:6:3: tunnel "sso": .*\\[ERR_NGROK_7166\\] \\[BURROW_CONFIG_MODULE\\]`));
+      assert.match(
+        check.stdout,
+        new RegExp(
+          `${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:6:3: tunnel "sso": .*\\[ERR_NGROK_7166\\] \\[BURROW_CONFIG_MODULE\\]`,
+        ),
+      );
       const start = run(['start', '--all', '--config', file]);
       assert.equal(await start.exited, 2);
       assert.match(start.stderr, /:6:3: tunnel "sso"/);
@@ -180,16 +287,32 @@ describe('burrow CLI', () => {
     });
 
     it('start --all brings every tunnel of a multi-tunnel file online', async () => {
-      const file = write('multi.yml', [
-        'version: "2"', 'tunnels:',
-        '  one:', '    proto: http', `    addr: ${upstreamPort}`,
-        '  two:', '    proto: http', `    addr: ${upstreamPort}`, '    subdomain: second',
-        '  three:', '    proto: tcp', `    addr: ${upstreamPort}`, '',
-      ].join('\n'));
+      const file = write(
+        'multi.yml',
+        [
+          'version: "2"',
+          'tunnels:',
+          '  one:',
+          '    proto: http',
+          `    addr: ${upstreamPort}`,
+          '  two:',
+          '    proto: http',
+          `    addr: ${upstreamPort}`,
+          '    subdomain: second',
+          '  three:',
+          '    proto: tcp',
+          `    addr: ${upstreamPort}`,
+          '',
+        ].join('\n'),
+      );
       const r = run(['start', '--all', '--config', file, '--log', 'stdout', '--log-format', 'json']);
       children.push(r.child);
       const started = await waitFor(() => {
-        const recs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>).filter((o) => o.msg === 'started tunnel');
+        const recs = r.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, string>)
+          .filter((o) => o.msg === 'started tunnel');
         return recs.length === 3 ? recs : undefined;
       }, 'three tunnels');
       assert.deepEqual(started.map((t) => t.name).sort(), ['one', 'three', 'two']);

@@ -8,7 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { AgentApi, AgentApiError, AgentUnreachableError } from '../../client/src/agent/api';
 import { AgentEventStream, type AgentEvent } from '../../client/src/agent/events';
-import { AgentStartError, agentArgs, probeAgent, startAgent, writeAgentConfig, type RunningAgent } from '../../client/src/agent/process';
+import {
+  AgentStartError,
+  agentArgs,
+  probeAgent,
+  startAgent,
+  writeAgentConfig,
+  type RunningAgent,
+} from '../../client/src/agent/process';
 import { definitionFromTunnel, generatePassword, withProtection } from '../../client/src/model/definitions';
 import { AgentState } from '../../client/src/model/state';
 import { startUpstream, type Upstream } from './api-support';
@@ -16,14 +23,21 @@ import { startUpstream, type Upstream } from './api-support';
 const SCRIPT = path.resolve(__dirname, '../../dist/burrow.js');
 
 /** GET through the embedded edge: connect to 127.0.0.1:PORT, send the tunnel's Host. */
-function get(publicUrl: string, pathname: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function get(
+  publicUrl: string,
+  pathname: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   const u = new URL(publicUrl);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: Number(u.port), path: pathname, headers: { Host: u.host, ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port: Number(u.port), path: pathname, headers: { Host: u.host, ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -66,14 +80,35 @@ describe('client agent: a real agent process', function () {
   });
 
   async function launch(): Promise<RunningAgent> {
-    const agent = await startAgent({ nodePath: process.execPath, script: SCRIPT, webAddr: '127.0.0.1:0', configFile: writeAgentConfig(dir, { inspectDbSize: 10_000_000 }) });
+    const agent = await startAgent({
+      nodePath: process.execPath,
+      script: SCRIPT,
+      webAddr: '127.0.0.1:0',
+      configFile: writeAgentConfig(dir, { inspectDbSize: 10_000_000 }),
+    });
     running.push(agent);
     return agent;
   }
 
   it('builds the command line the extension runs', () => {
-    assert.deepEqual(agentArgs({ script: 'b.js', webAddr: '127.0.0.1:0', edgeUrl: 'wss://edge.example.com', configFile: '/c.yml' }),
-      ['b.js', 'start', '--none', '--web-addr', '127.0.0.1:0', '--log', 'stdout', '--log-format', 'json', '--edge', 'wss://edge.example.com', '--config', '/c.yml']);
+    assert.deepEqual(
+      agentArgs({ script: 'b.js', webAddr: '127.0.0.1:0', edgeUrl: 'wss://edge.example.com', configFile: '/c.yml' }),
+      [
+        'b.js',
+        'start',
+        '--none',
+        '--web-addr',
+        '127.0.0.1:0',
+        '--log',
+        'stdout',
+        '--log-format',
+        'json',
+        '--edge',
+        'wss://edge.example.com',
+        '--config',
+        '/c.yml',
+      ],
+    );
   });
 
   it('starts, exposes a port, streams its requests, protects it live, and survives an agent restart', async () => {
@@ -90,20 +125,26 @@ describe('client agent: a real agent process', function () {
     stream.start();
     assert.deepEqual((await snapshot).tunnels, []);
 
-    const started = waitFor(stream, (e) => (e.type === 'tunnel_started' && e.tunnel.name === 'web' ? e.tunnel : undefined));
+    const started = waitFor(stream, (e) =>
+      e.type === 'tunnel_started' && e.tunnel.name === 'web' ? e.tunnel : undefined,
+    );
     const t = await api.startTunnel({ name: 'web', proto: 'http', addr: String(upstream.port) });
     assert.equal(t.status, 'online');
     assert.equal((await started).public_url, t.public_url);
 
     // Events are coalesced: a quick exchange may arrive as one request_started that already has its response.
-    const seen = waitFor(stream, (e) => ((e.type === 'request_started' || e.type === 'request_updated') && e.request.response ? e.request : undefined));
+    const seen = waitFor(stream, (e) =>
+      (e.type === 'request_started' || e.type === 'request_updated') && e.request.response ? e.request : undefined,
+    );
     assert.equal((await get(t.public_url, '/hello?x=1')).status, 200);
     const captured = await seen;
     assert.equal(captured.request.uri, '/hello?x=1');
     assert.equal(state.requestsOf('web')[0].id, captured.id);
 
     // Replay adds a capture; curl names the public URL.
-    const replayed = waitFor(stream, (e) => (e.type === 'request_started' && e.request.replay_of === captured.id ? e.request : undefined));
+    const replayed = waitFor(stream, (e) =>
+      e.type === 'request_started' && e.request.replay_of === captured.id ? e.request : undefined,
+    );
     const newId = await api.replay(captured.id);
     assert.equal((await replayed).id, newId);
     assert.match(await api.curl(captured.id), new RegExp(`curl .*${new URL(t.public_url).host}/hello`));
@@ -113,7 +154,9 @@ describe('client agent: a real agent process', function () {
     const password = generatePassword();
     const { def } = definitionFromTunnel((await api.tunnels())[0]);
     await api.stopTunnel('web');
-    const protectedTunnel = await api.startTunnel(withProtection(def, { kind: 'basic-auth', username: 'burrow', password }));
+    const protectedTunnel = await api.startTunnel(
+      withProtection(def, { kind: 'basic-auth', username: 'burrow', password }),
+    );
     assert.equal(protectedTunnel.public_url, t.public_url, 'the URL survives the restart');
     assert.equal((await get(t.public_url, '/')).status, 401);
     const auth = `Basic ${Buffer.from(`burrow:${password}`).toString('base64')}`;
@@ -121,8 +164,14 @@ describe('client agent: a real agent process', function () {
     assert.ok(!JSON.stringify(await api.tunnels()).includes(password), 'the API never shows the password');
 
     // API errors keep ngrok's code and detail.
-    await assert.rejects(api.startTunnel({ name: 'web', proto: 'http', addr: '1' }), (e: AgentApiError) => e.status === 409);
-    await assert.rejects(api.startTunnel({ name: 'x', proto: 'http', addr: '1', basic_auth: ['u:short'] }), (e: AgentApiError) => e.status === 400 && e.errorCode === 102);
+    await assert.rejects(
+      api.startTunnel({ name: 'web', proto: 'http', addr: '1' }),
+      (e: AgentApiError) => e.status === 409,
+    );
+    await assert.rejects(
+      api.startTunnel({ name: 'x', proto: 'http', addr: '1', basic_auth: ['u:short'] }),
+      (e: AgentApiError) => e.status === 400 && e.errorCode === 102,
+    );
 
     // The agent goes away: the stream notices; a new agent (new port) is picked up by retarget.
     const closed = new Promise<void>((resolve) => stream.on('state', (s) => s === 'closed' && resolve()));
@@ -136,9 +185,15 @@ describe('client agent: a real agent process', function () {
     assert.equal(state.tunnels.size, 0, 'the new snapshot replaced the old state');
   });
 
-  it('keepRunning: a detached agent logs to a file and outlives its parent\'s pipes', async () => {
+  it("keepRunning: a detached agent logs to a file and outlives its parent's pipes", async () => {
     const log = path.join(dir, 'agent.log');
-    const agent = await startAgent({ nodePath: process.execPath, script: SCRIPT, webAddr: '127.0.0.1:0', configFile: writeAgentConfig(dir, {}), detachedLogFile: log });
+    const agent = await startAgent({
+      nodePath: process.execPath,
+      script: SCRIPT,
+      webAddr: '127.0.0.1:0',
+      configFile: writeAgentConfig(dir, {}),
+      detachedLogFile: log,
+    });
     running.push(agent);
     assert.equal(agent.child.stdout, null, 'no pipe to break when the window goes');
     assert.match(fs.readFileSync(log, 'utf8'), /"starting web service"/);
@@ -149,10 +204,18 @@ describe('client agent: a real agent process', function () {
 
   it('reports why the agent could not start', async () => {
     await assert.rejects(
-      startAgent({ nodePath: process.execPath, script: SCRIPT, webAddr: 'not-an-address', configFile: writeAgentConfig(dir, {}) }),
+      startAgent({
+        nodePath: process.execPath,
+        script: SCRIPT,
+        webAddr: 'not-an-address',
+        configFile: writeAgentConfig(dir, {}),
+      }),
       (e: AgentStartError) => e.code === 'ERR_BURROW_AGENT_EXITED' && /exited/.test(e.message),
     );
-    await assert.rejects(startAgent({ nodePath: path.join(dir, 'no-such-node'), script: SCRIPT, webAddr: '127.0.0.1:0' }), (e: AgentStartError) => e.code === 'ERR_BURROW_AGENT_SPAWN');
+    await assert.rejects(
+      startAgent({ nodePath: path.join(dir, 'no-such-node'), script: SCRIPT, webAddr: '127.0.0.1:0' }),
+      (e: AgentStartError) => e.code === 'ERR_BURROW_AGENT_SPAWN',
+    );
     assert.equal(await probeAgent('127.0.0.1:1', 500), undefined);
   });
 });

@@ -26,11 +26,13 @@ describe('embedded edge in a codespace: a port per HTTP tunnel', function () {
   before(async () => {
     for (const name of ['one', 'two']) {
       const seen: http.IncomingHttpHeaders[] = [];
-      const server = res.server(http.createServer((req, rsp) => {
-        seen.push(req.headers);
-        rsp.writeHead(200, { 'content-type': 'application/json' });
-        rsp.end(JSON.stringify({ app: name, url: req.url }));
-      }));
+      const server = res.server(
+        http.createServer((req, rsp) => {
+          seen.push(req.headers);
+          rsp.writeHead(200, { 'content-type': 'application/json' });
+          rsp.end(JSON.stringify({ app: name, url: req.url }));
+        }),
+      );
       const wss = new WebSocketServer({ server });
       wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`${name}:${String(m)}`)));
       apps.push({ port: await listen(server), seen });
@@ -50,8 +52,18 @@ describe('embedded edge in a codespace: a port per HTTP tunnel', function () {
   });
 
   it("gives each HTTP tunnel its own port, reported as that port's forwarded URL, and routes by port whatever the Host", async () => {
-    const one = await agent.startTunnel({ name: 'cs-one', proto: 'http', upstream: String(apps[0].port), inspect: false });
-    const two = await agent.startTunnel({ name: 'cs-two', proto: 'http', upstream: String(apps[1].port), inspect: false });
+    const one = await agent.startTunnel({
+      name: 'cs-one',
+      proto: 'http',
+      upstream: String(apps[0].port),
+      inspect: false,
+    });
+    const two = await agent.startTunnel({
+      name: 'cs-two',
+      proto: 'http',
+      upstream: String(apps[1].port),
+      inspect: false,
+    });
     const [p1, p2] = [codespacePortOf(CS, one.urls[0]), codespacePortOf(CS, two.urls[0])];
     assert.ok(p1 && p2 && p1 !== p2, `two forwarded URLs on two ports: ${one.urls[0]} ${two.urls[0]}`);
     // Counted up from the edge's own port, so the same tunnels find the same URLs after a restart.
@@ -81,10 +93,13 @@ describe('embedded edge in a codespace: a port per HTTP tunnel', function () {
     // the same port back.
     const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const kept = await new Promise<import('node:net').Socket>((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port: p1, path: '/kept', agent: keepAlive, headers: { host: `localhost:${p1}` } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(req.socket!));
-      });
+      const req = http.get(
+        { host: '127.0.0.1', port: p1, path: '/kept', agent: keepAlive, headers: { host: `localhost:${p1}` } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(req.socket!));
+        },
+      );
       req.on('error', reject);
     });
     assert.equal(kept.destroyed, false, 'the connection is kept alive');
@@ -93,28 +108,56 @@ describe('embedded edge in a codespace: a port per HTTP tunnel', function () {
     await closed;
     keepAlive.destroy();
     await assert.rejects(viaForwarder(p1, '/gone'), { code: 'ECONNREFUSED' });
-    const again = await agent.startTunnel({ name: 'cs-one', proto: 'http', upstream: String(apps[0].port), inspect: false });
+    const again = await agent.startTunnel({
+      name: 'cs-one',
+      proto: 'http',
+      upstream: String(apps[0].port),
+      inspect: false,
+    });
     assert.equal(again.urls[0], one.urls[0]);
     await agent.stopTunnel('cs-one');
     await agent.stopTunnel('cs-two');
   });
 
   it('keeps modules in front of the app on that port: basic auth', async () => {
-    const t = await agent.startTunnel({ name: 'cs-auth', proto: 'http', upstream: String(apps[0].port), inspect: false, edge: { basicAuth: { credentials: ['octo:correct horse battery'] } } });
+    const t = await agent.startTunnel({
+      name: 'cs-auth',
+      proto: 'http',
+      upstream: String(apps[0].port),
+      inspect: false,
+      edge: { basicAuth: { credentials: ['octo:correct horse battery'] } },
+    });
     const port = codespacePortOf(CS, t.urls[0])!;
     const before = apps[0].seen.length;
     const refused = await viaForwarder(port, '/secret');
     assert.equal(refused.status, 401);
     assert.equal(apps[0].seen.length, before, 'the app never saw the refused request');
-    const ok = await viaForwarder(port, '/secret', { authorization: `Basic ${Buffer.from('octo:correct horse battery').toString('base64')}` });
+    const ok = await viaForwarder(port, '/secret', {
+      authorization: `Basic ${Buffer.from('octo:correct horse battery').toString('base64')}`,
+    });
     assert.equal(ok.status, 200);
     await agent.stopTunnel('cs-auth');
   });
 
   it('sends OAuth users back to the forwarded https URL, not to localhost', async () => {
     const t = await agent.startTunnel({
-      name: 'cs-oauth', proto: 'http', upstream: String(apps[0].port), inspect: false,
-      edge: { oauth: { provider: 'github', clientId: 'gh-client', clientSecret: 'gh-secret-value', endpoints: { authorizationUrl: 'http://127.0.0.1:9/login/oauth/authorize', tokenUrl: 'http://127.0.0.1:9/token', userinfoUrl: 'http://127.0.0.1:9/user', emailsUrl: 'http://127.0.0.1:9/emails' } } },
+      name: 'cs-oauth',
+      proto: 'http',
+      upstream: String(apps[0].port),
+      inspect: false,
+      edge: {
+        oauth: {
+          provider: 'github',
+          clientId: 'gh-client',
+          clientSecret: 'gh-secret-value',
+          endpoints: {
+            authorizationUrl: 'http://127.0.0.1:9/login/oauth/authorize',
+            tokenUrl: 'http://127.0.0.1:9/token',
+            userinfoUrl: 'http://127.0.0.1:9/user',
+            emailsUrl: 'http://127.0.0.1:9/emails',
+          },
+        },
+      },
     });
     const port = codespacePortOf(CS, t.urls[0])!;
     const first = await viaForwarder(port, '/dashboard', { accept: 'text/html' });

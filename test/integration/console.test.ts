@@ -16,11 +16,21 @@ describe('CLI console', () => {
     const backend = new AgentApiBackend(agent, capture);
     try {
       await agent.start();
-      const t = await agent.startTunnel({ name: 'web', proto: 'http', upstream: String((upstream.address() as AddressInfo).port), inspect: true });
+      const t = await agent.startTunnel({
+        name: 'web',
+        proto: 'http',
+        upstream: String((upstream.address() as AddressInfo).port),
+        inspect: true,
+      });
       const url = new URL(t.urls[0]);
       for (let i = 0; i < 3; i++) {
         await new Promise<void>((resolve, reject) => {
-          http.get({ host: '127.0.0.1', port: url.port, headers: { host: url.host }, agent: false }, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject);
+          http
+            .get({ host: '127.0.0.1', port: url.port, headers: { host: url.host }, agent: false }, (res) => {
+              res.resume();
+              res.on('end', resolve);
+            })
+            .on('error', reject);
         });
       }
       // The exchange is counted when its stream closes, just after the response ends.
@@ -36,7 +46,11 @@ describe('CLI console', () => {
       assert.equal(row[0], 3, 'ttl');
       assert.equal(row[1], 0, 'opn');
       assert.ok(row[3] >= 0.005 && row[3] < 5, `p50 in seconds covers the upstream's 5 ms delay: ${row[3]}`);
-      assert.doesNotMatch(renderStatus(agent, { edge: 'embedded' }), /Connections/, 'the static block has no live rows');
+      assert.doesNotMatch(
+        renderStatus(agent, { edge: 'embedded' }),
+        /Connections/,
+        'the static block has no live rows',
+      );
     } finally {
       await agent.close();
       upstream.close();

@@ -21,10 +21,19 @@ describe('inspector in headless Chromium', function () {
 
   before(async function () {
     assert.ok(fs.existsSync(CHROMIUM), 'Debian chromium is required (apt-get install chromium)');
-    assert.ok(fs.existsSync(path.resolve(__dirname, '../../dist/inspector/inspector.js')), 'build first (node scripts/build.mjs)');
+    assert.ok(
+      fs.existsSync(path.resolve(__dirname, '../../dist/inspector/inspector.js')),
+      'build first (node scripts/build.mjs)',
+    );
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   after(async () => {
@@ -34,14 +43,19 @@ describe('inspector in headless Chromium', function () {
   beforeEach(async () => {
     rig = await startRig();
     up = await startUpstream('shop');
-    const r = await request(rig.apiPort, 'POST', '/api/tunnels', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'shop', proto: 'http', addr: up.port }) });
+    const r = await request(rig.apiPort, 'POST', '/api/tunnels', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'shop', proto: 'http', addr: up.port }),
+    });
     assert.equal(r.status, 201, r.text);
     const context = await browser.newContext({ viewport: { width: 1280, height: 760 }, acceptDownloads: true });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: rig.api.url });
     page = await context.newPage();
     pageErrors.length = 0;
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
     await page.goto(rig.api.url + '/');
     await page.locator('.conn.open').waitFor({ timeout: 10_000 });
   });
@@ -85,7 +99,10 @@ describe('inspector in headless Chromium', function () {
 
   it('edits then replays, filters the list, copies as curl and downloads HAR', async () => {
     await throughTunnel(rig, 'shop', 'GET', '/catalog', { headers: { accept: 'application/json' } });
-    await throughTunnel(rig, 'shop', 'POST', '/cart', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'sku=42&qty=2' });
+    await throughTunnel(rig, 'shop', 'POST', '/cart', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'sku=42&qty=2',
+    });
     await page.locator('.row', { hasText: '/cart' }).click();
     await page.locator('.detail table.kv td', { hasText: /^42$/ }).waitFor(); // form body as a table
 
@@ -123,7 +140,9 @@ describe('inspector in headless Chromium', function () {
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-action=har]').click()]);
     assert.match(download.suggestedFilename(), /^request-[0-9a-f]{16}\.har$/);
-    const har = JSON.parse(fs.readFileSync(await download.path(), 'utf8')) as { log: { entries: { request: { method: string } }[] } };
+    const har = JSON.parse(fs.readFileSync(await download.path(), 'utf8')) as {
+      log: { entries: { request: { method: string } }[] };
+    };
     assert.equal(har.log.entries.length, 1);
     assert.equal(har.log.entries[0].request.method, 'GET');
 

@@ -13,7 +13,9 @@ import { request, startRig, startUpstream, throughTunnel, type Rig, type Upstrea
 describe('module front doors: ngrok.yml and POST /api/tunnels', function () {
   this.timeout(30_000);
   let dir: string;
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-modcfg-')); });
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-modcfg-'));
+  });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   function write(name: string, text: string): string {
@@ -24,7 +26,9 @@ describe('module front doors: ngrok.yml and POST /api/tunnels', function () {
 
   it('maps v2 tunnel module keys and v3 traffic policies to the edge options', () => {
     write('policy.yml', 'on_http_request:\n  - actions:\n      - type: deny\n');
-    const file = write('ngrok.yml', `version: "2"
+    const file = write(
+      'ngrok.yml',
+      `version: "2"
 authtoken: t
 tunnels:
   web:
@@ -45,17 +49,24 @@ tunnels:
     proto: tcp
     addr: 22
     ip_restriction: {allow_cidrs: [192.0.2.0/24]}
-`);
-    const v3 = write('v3.yml', `version: "3"
+`,
+    );
+    const v3 = write(
+      'v3.yml',
+      `version: "3"
 agent: {authtoken: t}
 endpoints:
   - name: api
     url: https://api.example.test
     upstream: {url: 8080}
     traffic_policy_file: ${path.join(dir, 'policy.yml')}
-`);
+`,
+    );
     const loaded = loadConfig({ paths: [file, v3], env: {} });
-    assert.deepEqual(loaded.problems.filter((p) => p.severity === 'error'), []);
+    assert.deepEqual(
+      loaded.problems.filter((p) => p.severity === 'error'),
+      [],
+    );
     const web = loaded.endpoints.find((e) => e.name === 'web')!;
     assert.deepEqual(web.edge, {
       ipRestriction: { allowCidrs: ['10.0.0.0/8'], denyCidrs: ['10.1.0.0/16'] },
@@ -67,28 +78,53 @@ endpoints:
       requestHeaders: { add: ['x-id: ${.ngrok.request_id}'], remove: [] },
       compression: {},
     });
-    assert.deepEqual(loaded.endpoints.find((e) => e.name === 'ssh')!.edge, { ipRestriction: { allowCidrs: ['192.0.2.0/24'], denyCidrs: undefined } });
-    assert.deepEqual(loaded.endpoints.find((e) => e.name === 'api')!.edge, { trafficPolicy: { on_http_request: [{ actions: [{ type: 'deny' }] }] } });
+    assert.deepEqual(loaded.endpoints.find((e) => e.name === 'ssh')!.edge, {
+      ipRestriction: { allowCidrs: ['192.0.2.0/24'], denyCidrs: undefined },
+    });
+    assert.deepEqual(loaded.endpoints.find((e) => e.name === 'api')!.edge, {
+      trafficPolicy: { on_http_request: [{ actions: [{ type: 'deny' }] }] },
+    });
   });
 
   it('reports an unreadable mutual_tls_cas file as a config problem, not a crash', () => {
-    const file = write('mtls.yml', 'version: "2"\nauthtoken: t\ntunnels:\n  web:\n    proto: http\n    addr: 3000\n    mutual_tls_cas: /nonexistent/ca.pem\n');
+    const file = write(
+      'mtls.yml',
+      'version: "2"\nauthtoken: t\ntunnels:\n  web:\n    proto: http\n    addr: 3000\n    mutual_tls_cas: /nonexistent/ca.pem\n',
+    );
     const loaded = loadConfig({ paths: [file], env: {} });
     assert.equal(loaded.endpoints.length, 0);
-    assert.ok(loaded.problems.some((p) => p.severity === 'error' && /mutual_tls_cas/.test(p.message) && /nonexistent/.test(p.message)), JSON.stringify(loaded.problems));
+    assert.ok(
+      loaded.problems.some(
+        (p) => p.severity === 'error' && /mutual_tls_cas/.test(p.message) && /nonexistent/.test(p.message),
+      ),
+      JSON.stringify(loaded.problems),
+    );
   });
 
   describe('POST /api/tunnels', () => {
     let rig: Rig;
     let up: Upstream;
-    before(async () => { rig = await startRig(); up = await startUpstream(); });
-    after(async () => { await rig.close(); await up.close(); });
+    before(async () => {
+      rig = await startRig();
+      up = await startUpstream();
+    });
+    after(async () => {
+      await rig.close();
+      await up.close();
+    });
     const json = { 'content-type': 'application/json' };
 
     it('starts a tunnel with module keys, enforces them, and never shows the secrets', async () => {
       const r = await request(rig.apiPort, 'POST', '/api/tunnels', {
         headers: json,
-        body: JSON.stringify({ name: 'guarded', proto: 'http', addr: up.port, basic_auth: ['alice:correct-horse'], verify_webhook: { provider: 'stripe', secret: 'whsec_topsecret' }, ip_restriction: { allow_cidrs: ['127.0.0.0/8'] } }),
+        body: JSON.stringify({
+          name: 'guarded',
+          proto: 'http',
+          addr: up.port,
+          basic_auth: ['alice:correct-horse'],
+          verify_webhook: { provider: 'stripe', secret: 'whsec_topsecret' },
+          ip_restriction: { allow_cidrs: ['127.0.0.0/8'] },
+        }),
       });
       assert.equal(r.status, 201, r.text);
       for (const text of [r.text, (await request(rig.apiPort, 'GET', '/api/tunnels')).text]) {
@@ -103,13 +139,32 @@ endpoints:
     });
 
     it('answers bad module configs with 400 (schema or module check) without echoing secrets', async () => {
-      const weak = await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'weak', proto: 'http', addr: up.port, basic_auth: ['bob:short'] }) });
+      const weak = await request(rig.apiPort, 'POST', '/api/tunnels', {
+        headers: json,
+        body: JSON.stringify({ name: 'weak', proto: 'http', addr: up.port, basic_auth: ['bob:short'] }),
+      });
       assert.equal(weak.status, 400);
       assert.match(weak.text, /8 to 128/);
       assert.ok(!weak.text.includes('short'), 'the password is not echoed');
-      const cidr = await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'cidr', proto: 'http', addr: up.port, ip_restriction: { allow_cidrs: ['10.0.0.0/33'] } }) });
+      const cidr = await request(rig.apiPort, 'POST', '/api/tunnels', {
+        headers: json,
+        body: JSON.stringify({
+          name: 'cidr',
+          proto: 'http',
+          addr: up.port,
+          ip_restriction: { allow_cidrs: ['10.0.0.0/33'] },
+        }),
+      });
       assert.equal(cidr.status, 400);
-      const policy = await request(rig.apiPort, 'POST', '/api/tunnels', { headers: json, body: JSON.stringify({ name: 'pol', proto: 'http', addr: up.port, traffic_policy: { on_http_request: [{ expressions: ['req.method =='], actions: [{ type: 'deny' }] }] } }) });
+      const policy = await request(rig.apiPort, 'POST', '/api/tunnels', {
+        headers: json,
+        body: JSON.stringify({
+          name: 'pol',
+          proto: 'http',
+          addr: up.port,
+          traffic_policy: { on_http_request: [{ expressions: ['req.method =='], actions: [{ type: 'deny' }] }] },
+        }),
+      });
       assert.equal(policy.status, 400);
       assert.match(policy.json<{ details: { err: string } }>().details.err, /ERR_NGROK_2200/);
     });

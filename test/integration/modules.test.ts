@@ -21,7 +21,9 @@ import { delay, listen, request, Resources, startAgent, startTunnel } from '../s
 /** Runs a client (curl) without blocking the event loop: the edge it talks to lives in this process. */
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 10_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    execFile(cmd, args, { timeout: 10_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout),
+    );
   });
 }
 
@@ -50,7 +52,12 @@ function upstreamHandler(req: http.IncomingMessage, res: http.ServerResponse): v
       // The rest never comes until the client leaves: the first event must arrive on its own.
       req.socket.once('close', () => res.end());
     } else {
-      const body = JSON.stringify({ method: req.method ?? 'GET', url, headers: req.rawHeaders, body: Buffer.concat(chunks).toString('utf8') } satisfies Echo);
+      const body = JSON.stringify({
+        method: req.method ?? 'GET',
+        url,
+        headers: req.rawHeaders,
+        body: Buffer.concat(chunks).toString('utf8'),
+      } satisfies Echo);
       res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes', server: 'test-upstream' });
       res.end(body);
     }
@@ -77,7 +84,10 @@ describe('edge modules through a real tunnel', function () {
 
   describe('basic auth', () => {
     it('challenges with the realm, accepts each configured credential, refuses others', async () => {
-      const t = await startTunnel(agent, { upstream: String(upstreamPort), edge: { basicAuth: { credentials: ['alice:correct-horse', 'bob:battery-staple'], realm: 'burrow-test' } } });
+      const t = await startTunnel(agent, {
+        upstream: String(upstreamPort),
+        edge: { basicAuth: { credentials: ['alice:correct-horse', 'bob:battery-staple'], realm: 'burrow-test' } },
+      });
       const none = await request(t.port, t.host, { path: '/echo' });
       assert.equal(none.status, 401);
       assert.equal(none.headers['www-authenticate'], 'Basic realm="burrow-test", charset="UTF-8"');
@@ -87,27 +97,59 @@ describe('edge modules through a real tunnel', function () {
         assert.equal(ok.status, 200, cred);
         assert.equal((JSON.parse(ok.body.toString()) as Echo).url, '/echo');
       }
-      assert.equal((await request(t.port, t.host, { path: '/echo', headers: auth('alice:battery-staple') })).status, 401);
-      assert.equal((await request(t.port, t.host, { path: '/echo', headers: { authorization: 'Basic !!!' } })).status, 401);
+      assert.equal(
+        (await request(t.port, t.host, { path: '/echo', headers: auth('alice:battery-staple') })).status,
+        401,
+      );
+      assert.equal(
+        (await request(t.port, t.host, { path: '/echo', headers: { authorization: 'Basic !!!' } })).status,
+        401,
+      );
       // curl speaks it too.
-      const out = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-u', 'bob:battery-staple', '--connect-to', `${t.host}:127.0.0.1:${t.port}`, `http://${t.host}/echo`]);
+      const out = await run('curl', [
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-u',
+        'bob:battery-staple',
+        '--connect-to',
+        `${t.host}:127.0.0.1:${t.port}`,
+        `http://${t.host}/echo`,
+      ]);
       assert.equal(out, '200');
     });
 
     it('refuses a bad credential at bind time with the ngrok code', async () => {
-      await assert.rejects(startTunnel(agent, { upstream: String(upstreamPort), edge: { basicAuth: { credentials: ['alice:short'] } } }), (err: Error & { code?: string }) => err.code === 'ERR_NGROK_360' || /ERR_NGROK_360/.test(err.message));
+      await assert.rejects(
+        startTunnel(agent, { upstream: String(upstreamPort), edge: { basicAuth: { credentials: ['alice:short'] } } }),
+        (err: Error & { code?: string }) => err.code === 'ERR_NGROK_360' || /ERR_NGROK_360/.test(err.message),
+      );
     });
   });
 
   describe('IP restrictions', () => {
     it('denies the client address with ERR_NGROK_3205 and allows it when listed (L4 address, not X-Forwarded-For)', async () => {
-      const denied = await startTunnel(agent, { upstream: String(upstreamPort), edge: { ipRestriction: { allowCidrs: ['0.0.0.0/0', '::/0'], denyCidrs: ['127.0.0.0/8'] } } });
-      const r = await request(denied.port, denied.host, { path: '/echo', headers: { 'x-forwarded-for': '203.0.113.9' } });
+      const denied = await startTunnel(agent, {
+        upstream: String(upstreamPort),
+        edge: { ipRestriction: { allowCidrs: ['0.0.0.0/0', '::/0'], denyCidrs: ['127.0.0.0/8'] } },
+      });
+      const r = await request(denied.port, denied.host, {
+        path: '/echo',
+        headers: { 'x-forwarded-for': '203.0.113.9' },
+      });
       assert.equal(r.status, 403);
       assert.equal(r.headers['ngrok-error-code'], 'ERR_NGROK_3205');
-      const allowed = await startTunnel(agent, { upstream: String(upstreamPort), edge: { ipRestriction: { allowCidrs: ['127.0.0.1/32'] } } });
+      const allowed = await startTunnel(agent, {
+        upstream: String(upstreamPort),
+        edge: { ipRestriction: { allowCidrs: ['127.0.0.1/32'] } },
+      });
       assert.equal((await request(allowed.port, allowed.host, { path: '/echo' })).status, 200);
-      const v6only = await startTunnel(agent, { upstream: String(upstreamPort), edge: { ipRestriction: { allowCidrs: ['::1/128'] } } });
+      const v6only = await startTunnel(agent, {
+        upstream: String(upstreamPort),
+        edge: { ipRestriction: { allowCidrs: ['::1/128'] } },
+      });
       assert.equal((await request(v6only.port, v6only.host, { path: '/echo' })).status, 403);
     });
 
@@ -115,25 +157,39 @@ describe('edge modules through a real tunnel', function () {
       const edge = agent.embedded!;
       edge.ipPolicies.set({ id: 'ipp_office', rules: [{ cidr: '198.51.100.0/24', action: 'allow' }] });
       edge.ipPolicies.set({ id: 'ipp_local', rules: [{ cidr: '10.0.0.0/8', action: 'allow' }] });
-      const t = await startTunnel(agent, { upstream: String(upstreamPort), edge: { ipRestriction: { ipPolicies: ['ipp_office', 'ipp_local'] } } });
+      const t = await startTunnel(agent, {
+        upstream: String(upstreamPort),
+        edge: { ipRestriction: { ipPolicies: ['ipp_office', 'ipp_local'] } },
+      });
       const r = await request(t.port, t.host, { path: '/echo' });
       assert.equal(r.status, 403);
       assert.equal(r.headers['ngrok-error-code'], 'ERR_NGROK_3203');
       edge.ipPolicies.set({ id: 'ipp_local', rules: [{ cidr: '127.0.0.0/8', action: 'allow' }] });
       assert.equal((await request(t.port, t.host, { path: '/echo' })).status, 200);
-      await assert.rejects(startTunnel(agent, { upstream: String(upstreamPort), edge: { ipRestriction: { ipPolicies: ['ipp_nope'] } } }), /ipp_nope/);
+      await assert.rejects(
+        startTunnel(agent, { upstream: String(upstreamPort), edge: { ipRestriction: { ipPolicies: ['ipp_nope'] } } }),
+        /ipp_nope/,
+      );
     });
 
     it('closes refused TCP connections', async () => {
       const echo = res.server(require('node:net').createServer((s: import('node:net').Socket) => s.pipe(s)));
       const echoPort = await listen(echo);
-      const state = await agent.startTunnel({ name: 'tcp-deny', proto: 'tcp', upstream: String(echoPort), inspect: false, edge: { ipRestriction: { denyCidrs: ['127.0.0.0/8'] } } });
+      const state = await agent.startTunnel({
+        name: 'tcp-deny',
+        proto: 'tcp',
+        upstream: String(echoPort),
+        inspect: false,
+        edge: { ipRestriction: { denyCidrs: ['127.0.0.0/8'] } },
+      });
       const port = Number(new URL(state.urls[0]).port);
       const net = await import('node:net');
       const got = await new Promise<string>((resolve) => {
         const s = net.connect(port, '127.0.0.1', () => s.write('ping'));
         let data = '';
-        s.on('data', (c) => { data += c; });
+        s.on('data', (c) => {
+          data += c;
+        });
         s.on('close', () => resolve(data));
         s.on('error', () => resolve(data));
         setTimeout(() => s.destroy(), 3000);
@@ -147,7 +203,10 @@ describe('edge modules through a real tunnel', function () {
       const t = await startTunnel(agent, {
         upstream: String(upstreamPort),
         edge: {
-          requestHeaders: { add: ['x-request-id: ${.ngrok.request_id}', 'X-Client: ${.conn.client_ip} via ${req.method}'], remove: ['x-drop'] },
+          requestHeaders: {
+            add: ['x-request-id: ${.ngrok.request_id}', 'X-Client: ${.conn.client_ip} via ${req.method}'],
+            remove: ['x-drop'],
+          },
           responseHeaders: { add: ['x-served-for: ${.conn.client_ip}'], remove: ['server'] },
         },
       });
@@ -189,19 +248,37 @@ describe('edge modules through a real tunnel', function () {
       assert.equal(pre.headers['content-encoding'], 'gzip');
       assert.equal(zlib.gunzipSync(pre.body).toString(), BIG, 'compressed once, by the upstream');
       // curl decodes what it asked for.
-      const viaCurl = await run('curl', ['-s', '--compressed', '--connect-to', `${t.host}:127.0.0.1:${t.port}`, `http://${t.host}/big`]);
+      const viaCurl = await run('curl', [
+        '-s',
+        '--compressed',
+        '--connect-to',
+        `${t.host}:127.0.0.1:${t.port}`,
+        `http://${t.host}/big`,
+      ]);
       assert.equal(viaCurl, BIG);
     });
 
     it('streams: an event arrives compressed before the upstream ends the response', async () => {
       const t = await startTunnel(agent, { upstream: String(upstreamPort), edge: { compression: {} } });
       const first = await new Promise<string>((resolve, reject) => {
-        const req = http.get({ host: '127.0.0.1', port: t.port, path: '/sse', headers: { host: t.host, 'accept-encoding': 'gzip' }, agent: false }, (r) => {
-          assert.equal(r.headers['content-encoding'], 'gzip');
-          const gunzip = zlib.createGunzip();
-          r.pipe(gunzip);
-          gunzip.once('data', (c: Buffer) => { resolve(c.toString()); req.destroy(); });
-        });
+        const req = http.get(
+          {
+            host: '127.0.0.1',
+            port: t.port,
+            path: '/sse',
+            headers: { host: t.host, 'accept-encoding': 'gzip' },
+            agent: false,
+          },
+          (r) => {
+            assert.equal(r.headers['content-encoding'], 'gzip');
+            const gunzip = zlib.createGunzip();
+            r.pipe(gunzip);
+            gunzip.once('data', (c: Buffer) => {
+              resolve(c.toString());
+              req.destroy();
+            });
+          },
+        );
         req.on('error', reject);
         setTimeout(() => reject(new Error('no event within 5 s: the compressor held it back')), 5000);
       });
@@ -211,7 +288,10 @@ describe('edge modules through a real tunnel', function () {
 
   describe('circuit breaker', () => {
     it('opens after enough 5xx (503 ERR_NGROK_3202), then closes after a good trial', async () => {
-      const t = await startTunnel(agent, { upstream: String(upstreamPort), edge: { circuitBreaker: { errorThreshold: 0.5, volumeThreshold: 4, trippedMs: 400 } } });
+      const t = await startTunnel(agent, {
+        upstream: String(upstreamPort),
+        edge: { circuitBreaker: { errorThreshold: 0.5, volumeThreshold: 4, trippedMs: 400 } },
+      });
       for (let i = 0; i < 4; i++) assert.equal((await request(t.port, t.host, { path: '/status/500' })).status, 500);
       const open = await request(t.port, t.host, { path: '/echo' });
       assert.equal(open.status, 503);
@@ -227,14 +307,27 @@ describe('edge modules through a real tunnel', function () {
     const sign = (body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
     it('passes a correctly signed GitHub delivery with its exact body, refuses others with 403 ERR_NGROK_3204', async () => {
-      const t = await startTunnel(agent, { upstream: String(upstreamPort), edge: { webhookVerification: { provider: 'github', secret } } });
+      const t = await startTunnel(agent, {
+        upstream: String(upstreamPort),
+        edge: { webhookVerification: { provider: 'github', secret } },
+      });
       const body = JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 });
-      const ok = await request(t.port, t.host, { method: 'POST', path: '/hook', headers: { 'x-hub-signature-256': sign(body), 'content-type': 'application/json' }, body });
+      const ok = await request(t.port, t.host, {
+        method: 'POST',
+        path: '/hook',
+        headers: { 'x-hub-signature-256': sign(body), 'content-type': 'application/json' },
+        body,
+      });
       assert.equal(ok.status, 200);
       const echo = JSON.parse(ok.body.toString()) as Echo;
       assert.equal(echo.body, body);
       assert.deepEqual(values(echo.headers, 'content-length'), [String(Buffer.byteLength(body))]);
-      const bad = await request(t.port, t.host, { method: 'POST', path: '/hook', headers: { 'x-hub-signature-256': sign(`${body} `) }, body });
+      const bad = await request(t.port, t.host, {
+        method: 'POST',
+        path: '/hook',
+        headers: { 'x-hub-signature-256': sign(`${body} `) },
+        body,
+      });
       assert.equal(bad.status, 403);
       assert.equal(bad.headers['ngrok-error-code'], 'ERR_NGROK_3204');
       const unsigned = await request(t.port, t.host, { method: 'POST', path: '/hook', body });
@@ -242,34 +335,70 @@ describe('edge modules through a real tunnel', function () {
     });
 
     it('verifies a chunked body and bounds what it holds (413 above the limit)', async () => {
-      const t = await startTunnel(agent, { upstream: String(upstreamPort), edge: { webhookVerification: { provider: 'github', secret, maxBodyBytes: 1024 } } });
+      const t = await startTunnel(agent, {
+        upstream: String(upstreamPort),
+        edge: { webhookVerification: { provider: 'github', secret, maxBodyBytes: 1024 } },
+      });
       const body = 'x'.repeat(1000);
       const { Readable } = await import('node:stream');
-      const ok = await request(t.port, t.host, { method: 'POST', path: '/hook', headers: { 'x-hub-signature-256': sign(body) }, body: Readable.from([body.slice(0, 500), body.slice(500)]) });
+      const ok = await request(t.port, t.host, {
+        method: 'POST',
+        path: '/hook',
+        headers: { 'x-hub-signature-256': sign(body) },
+        body: Readable.from([body.slice(0, 500), body.slice(500)]),
+      });
       assert.equal(ok.status, 200);
       assert.equal((JSON.parse(ok.body.toString()) as Echo).body, body);
       const big = 'y'.repeat(5000);
-      const tooBig = await request(t.port, t.host, { method: 'POST', path: '/hook', headers: { 'x-hub-signature-256': sign(big) }, body: big });
+      const tooBig = await request(t.port, t.host, {
+        method: 'POST',
+        path: '/hook',
+        headers: { 'x-hub-signature-256': sign(big) },
+        body: big,
+      });
       assert.equal(tooBig.status, 413);
     });
 
     it('answers Twitter/X CRC challenges at the edge', async () => {
-      const t = await startTunnel(agent, { upstream: String(upstreamPort), edge: { webhookVerification: { provider: 'twitter', secret: 'consumer-secret' } } });
+      const t = await startTunnel(agent, {
+        upstream: String(upstreamPort),
+        edge: { webhookVerification: { provider: 'twitter', secret: 'consumer-secret' } },
+      });
       const r = await request(t.port, t.host, { path: '/hook?crc_token=challenge123' });
       assert.equal(r.status, 200);
-      assert.deepEqual(JSON.parse(r.body.toString()), { response_token: `sha256=${createHmac('sha256', 'consumer-secret').update('challenge123').digest('base64')}` });
+      assert.deepEqual(JSON.parse(r.body.toString()), {
+        response_token: `sha256=${createHmac('sha256', 'consumer-secret').update('challenge123').digest('base64')}`,
+      });
     });
   });
 
   describe('user-agent filter', () => {
     it('refuses denied agents with ERR_NGROK_3211 unless an allow pattern matches', async () => {
-      const t = await startTunnel(agent, { upstream: String(upstreamPort), edge: { userAgentFilter: { allow: ['(?i)goodbot'], deny: ['(?i)bot', '^curl/'] } } });
+      const t = await startTunnel(agent, {
+        upstream: String(upstreamPort),
+        edge: { userAgentFilter: { allow: ['(?i)goodbot'], deny: ['(?i)bot', '^curl/'] } },
+      });
       const bot = await request(t.port, t.host, { path: '/echo', headers: { 'user-agent': 'EvilBot/1.0' } });
       assert.equal(bot.status, 403);
       assert.equal(bot.headers['ngrok-error-code'], 'ERR_NGROK_3211');
-      assert.equal((await request(t.port, t.host, { path: '/echo', headers: { 'user-agent': 'GoodBot/2.0' } })).status, 200);
-      assert.equal((await request(t.port, t.host, { path: '/echo', headers: { 'user-agent': 'Mozilla/5.0' } })).status, 200);
-      const viaCurl = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--connect-to', `${t.host}:127.0.0.1:${t.port}`, `http://${t.host}/echo`]);
+      assert.equal(
+        (await request(t.port, t.host, { path: '/echo', headers: { 'user-agent': 'GoodBot/2.0' } })).status,
+        200,
+      );
+      assert.equal(
+        (await request(t.port, t.host, { path: '/echo', headers: { 'user-agent': 'Mozilla/5.0' } })).status,
+        200,
+      );
+      const viaCurl = await run('curl', [
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '--connect-to',
+        `${t.host}:127.0.0.1:${t.port}`,
+        `http://${t.host}/echo`,
+      ]);
       assert.equal(viaCurl, '403');
     });
   });
@@ -280,32 +409,115 @@ describe('edge modules through a real tunnel', function () {
     before(() => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-mtls-'));
       const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-      ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Burrow Test CA');
-      ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=alice-laptop/O=Burrow');
-      ssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '2');
-      ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'rogue.key', '-out', 'rogue.pem', '-days', '2', '-subj', '/CN=rogue');
+      ssl(
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        'ca.key',
+        '-out',
+        'ca.pem',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=Burrow Test CA',
+      );
+      ssl(
+        'req',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        'client.key',
+        '-out',
+        'client.csr',
+        '-subj',
+        '/CN=alice-laptop/O=Burrow',
+      );
+      ssl(
+        'x509',
+        '-req',
+        '-in',
+        'client.csr',
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        'client.pem',
+        '-days',
+        '2',
+      );
+      ssl(
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        'rogue.key',
+        '-out',
+        'rogue.pem',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=rogue',
+      );
       caPem = fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8');
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    function httpsGet(port: number, host: string, opts: { cert?: string; key?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+    function httpsGet(
+      port: number,
+      host: string,
+      opts: { cert?: string; key?: string; headers?: Record<string, string> } = {},
+    ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
       return new Promise((resolve, reject) => {
-        const req = https.get({
-          host: '127.0.0.1', port, path: '/echo', servername: host.split(':')[0], rejectUnauthorized: false, agent: false,
-          headers: { host, ...opts.headers },
-          ...(opts.cert ? { cert: fs.readFileSync(path.join(dir, opts.cert)), key: fs.readFileSync(path.join(dir, opts.key!)) } : {}),
-        }, (r) => {
-          let body = '';
-          r.on('data', (c) => { body += c; });
-          r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, body }));
-        });
+        const req = https.get(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/echo',
+            servername: host.split(':')[0],
+            rejectUnauthorized: false,
+            agent: false,
+            headers: { host, ...opts.headers },
+            ...(opts.cert
+              ? { cert: fs.readFileSync(path.join(dir, opts.cert)), key: fs.readFileSync(path.join(dir, opts.key!)) }
+              : {}),
+          },
+          (r) => {
+            let body = '';
+            r.on('data', (c) => {
+              body += c;
+            });
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, body }));
+          },
+        );
         req.on('error', reject);
       });
     }
 
     it('asks for a client certificate, passes the CN upstream, refuses missing or foreign ones', async () => {
-      const t = await startTunnel(agent, { upstream: String(upstreamPort), schemes: ['https'], edge: { mutualTls: { certificateAuthorities: [caPem] } } });
-      const good = await httpsGet(t.port, t.host, { cert: 'client.pem', key: 'client.key', headers: { 'x-tls-client-cn': 'forged' } });
+      const t = await startTunnel(agent, {
+        upstream: String(upstreamPort),
+        schemes: ['https'],
+        edge: { mutualTls: { certificateAuthorities: [caPem] } },
+      });
+      const good = await httpsGet(t.port, t.host, {
+        cert: 'client.pem',
+        key: 'client.key',
+        headers: { 'x-tls-client-cn': 'forged' },
+      });
       assert.equal(good.status, 200);
       const echo = JSON.parse(good.body) as Echo;
       assert.deepEqual(values(echo.headers, 'x-tls-client-cn'), ['alice-laptop']);
@@ -316,7 +528,17 @@ describe('edge modules through a real tunnel', function () {
       const rogue = await httpsGet(t.port, t.host, { cert: 'rogue.pem', key: 'rogue.key' });
       assert.equal(rogue.status, 403);
       // curl with the client certificate, HTTP/2 over TLS.
-      const out = await run('curl', ['-sk', '--http2', '--cert', path.join(dir, 'client.pem'), '--key', path.join(dir, 'client.key'), '--connect-to', `${t.host.split(':')[0]}:${t.port}:127.0.0.1:${t.port}`, `${t.url}/echo`]);
+      const out = await run('curl', [
+        '-sk',
+        '--http2',
+        '--cert',
+        path.join(dir, 'client.pem'),
+        '--key',
+        path.join(dir, 'client.key'),
+        '--connect-to',
+        `${t.host.split(':')[0]}:${t.port}:127.0.0.1:${t.port}`,
+        `${t.url}/echo`,
+      ]);
       assert.deepEqual(values((JSON.parse(out) as Echo).headers, 'x-tls-client-cn'), ['alice-laptop']);
       // Another https endpoint on the same port is not asked for a certificate.
       const plain = await startTunnel(agent, { upstream: String(upstreamPort), schemes: ['https'] });
@@ -324,11 +546,28 @@ describe('edge modules through a real tunnel', function () {
     });
 
     it('refuses clients below the minimum TLS version', async () => {
-      const t = await startTunnel(agent, { upstream: String(upstreamPort), schemes: ['https'], edge: { tlsTermination: { minVersion: '1.3' } } });
-      const handshake = (maxVersion: tls.SecureVersion) => new Promise<string>((resolve) => {
-        const s = tls.connect({ host: '127.0.0.1', port: t.port, servername: t.host.split(':')[0], rejectUnauthorized: false, maxVersion }, () => { resolve(s.getProtocol() ?? ''); s.destroy(); });
-        s.on('error', (err) => resolve(`error: ${err.message}`));
+      const t = await startTunnel(agent, {
+        upstream: String(upstreamPort),
+        schemes: ['https'],
+        edge: { tlsTermination: { minVersion: '1.3' } },
       });
+      const handshake = (maxVersion: tls.SecureVersion) =>
+        new Promise<string>((resolve) => {
+          const s = tls.connect(
+            {
+              host: '127.0.0.1',
+              port: t.port,
+              servername: t.host.split(':')[0],
+              rejectUnauthorized: false,
+              maxVersion,
+            },
+            () => {
+              resolve(s.getProtocol() ?? '');
+              s.destroy();
+            },
+          );
+          s.on('error', (err) => resolve(`error: ${err.message}`));
+        });
       assert.equal(await handshake('TLSv1.3'), 'TLSv1.3');
       assert.match(await handshake('TLSv1.2'), /^error/);
     });
@@ -341,15 +580,40 @@ describe('edge modules through a real tunnel', function () {
         edge: {
           trafficPolicy: {
             on_http_request: [
-              { expressions: ["req.url.path == '/health'"], actions: [{ type: 'custom-response', config: { status_code: 200, body: '{"ok":true,"ip":"${conn.client_ip}"}' } }] },
+              {
+                expressions: ["req.url.path == '/health'"],
+                actions: [
+                  {
+                    type: 'custom-response',
+                    config: { status_code: 200, body: '{"ok":true,"ip":"${conn.client_ip}"}' },
+                  },
+                ],
+              },
               { expressions: ["req.method == 'DELETE'"], actions: [{ type: 'deny', config: { status_code: 405 } }] },
-              { expressions: ["req.url.path.startsWith('/old/')"], actions: [{ type: 'redirect', config: { from: '/old/(.*)', to: '/new/$1', status_code: 301 } }] },
-              { expressions: ["req.url.path.startsWith('/api')"], actions: [{ type: 'url-rewrite', config: { from: '/api/?(.*)', to: '/echo/$1' } }] },
-              { actions: [{ type: 'add-headers', config: { headers: { 'x-policy': 'seen ${req.method}' } } }, { type: 'remove-headers', config: { headers: ['x-secret'] } }] },
+              {
+                expressions: ["req.url.path.startsWith('/old/')"],
+                actions: [{ type: 'redirect', config: { from: '/old/(.*)', to: '/new/$1', status_code: 301 } }],
+              },
+              {
+                expressions: ["req.url.path.startsWith('/api')"],
+                actions: [{ type: 'url-rewrite', config: { from: '/api/?(.*)', to: '/echo/$1' } }],
+              },
+              {
+                actions: [
+                  { type: 'add-headers', config: { headers: { 'x-policy': 'seen ${req.method}' } } },
+                  { type: 'remove-headers', config: { headers: ['x-secret'] } },
+                ],
+              },
             ],
             on_http_response: [
-              { expressions: ['res.status_code == 200'], actions: [{ type: 'add-headers', config: { headers: { 'x-res-policy': 'ok' } } }] },
-              { expressions: ["req.url.path == '/status/404'"], actions: [{ type: 'custom-response', config: { status_code: 410, body: 'gone for good' } }] },
+              {
+                expressions: ['res.status_code == 200'],
+                actions: [{ type: 'add-headers', config: { headers: { 'x-res-policy': 'ok' } } }],
+              },
+              {
+                expressions: ["req.url.path == '/status/404'"],
+                actions: [{ type: 'custom-response', config: { status_code: 410, body: 'gone for good' } }],
+              },
             ],
           },
         },
@@ -376,7 +640,26 @@ describe('edge modules through a real tunnel', function () {
     it('rate-limits per client IP with 429 and Retry-After', async () => {
       const t = await startTunnel(agent, {
         upstream: String(upstreamPort),
-        edge: { trafficPolicy: { on_http_request: [{ actions: [{ type: 'rate-limit', config: { name: 'per-ip', algorithm: 'sliding_window', capacity: 3, rate: '60s', bucket_key: ['conn.client_ip'] } }] }] } },
+        edge: {
+          trafficPolicy: {
+            on_http_request: [
+              {
+                actions: [
+                  {
+                    type: 'rate-limit',
+                    config: {
+                      name: 'per-ip',
+                      algorithm: 'sliding_window',
+                      capacity: 3,
+                      rate: '60s',
+                      bucket_key: ['conn.client_ip'],
+                    },
+                  },
+                ],
+              },
+            ],
+          },
+        },
       });
       const statuses: number[] = [];
       for (let i = 0; i < 5; i++) statuses.push((await request(t.port, t.host, { path: '/echo' })).status);
@@ -390,7 +673,12 @@ describe('edge modules through a real tunnel', function () {
         upstream: String(upstreamPort),
         edge: {
           trafficPolicy: {
-            on_http_request: [{ expressions: ["req.url.path.startsWith('/admin')"], actions: [{ type: 'basic-auth', config: { credentials: ['admin:admin-password'], realm: 'admin' } }] }],
+            on_http_request: [
+              {
+                expressions: ["req.url.path.startsWith('/admin')"],
+                actions: [{ type: 'basic-auth', config: { credentials: ['admin:admin-password'], realm: 'admin' } }],
+              },
+            ],
             on_http_response: [{ actions: [{ type: 'compress-response', config: { algorithms: ['gzip'] } }] }],
           },
         },
@@ -406,8 +694,12 @@ describe('edge modules through a real tunnel', function () {
 
     it('refuses an unknown action at bind time with ERR_NGROK_2201 naming it', async () => {
       await assert.rejects(
-        startTunnel(agent, { upstream: String(upstreamPort), edge: { trafficPolicy: { on_http_request: [{ actions: [{ type: 'teleport' }] }] } } }),
-        (err: Error & { code?: string }) => (err.code === 'ERR_NGROK_2201' || /ERR_NGROK_2201/.test(err.message)) && /teleport/.test(err.message),
+        startTunnel(agent, {
+          upstream: String(upstreamPort),
+          edge: { trafficPolicy: { on_http_request: [{ actions: [{ type: 'teleport' }] }] } },
+        }),
+        (err: Error & { code?: string }) =>
+          (err.code === 'ERR_NGROK_2201' || /ERR_NGROK_2201/.test(err.message)) && /teleport/.test(err.message),
       );
     });
   });
@@ -415,13 +707,25 @@ describe('edge modules through a real tunnel', function () {
   describe('front doors', () => {
     it('CLI flags produce the same modules (and a secret-free usage error for bad ones)', async () => {
       const spec = endpointFromFlags('http', String(upstreamPort), {
-        'basic-auth': ['carol:long-enough-pw'], compression: true, 'request-header-add': ['X-Via: ${.conn.client_ip}'], 'cidr-allow': ['127.0.0.0/8'],
+        'basic-auth': ['carol:long-enough-pw'],
+        compression: true,
+        'request-header-add': ['X-Via: ${.conn.client_ip}'],
+        'cidr-allow': ['127.0.0.0/8'],
       });
       const t = await startTunnel(agent, { ...spec, name: 'from-flags', inspect: false });
-      const r = await request(t.port, t.host, { path: '/big', headers: { authorization: `Basic ${Buffer.from('carol:long-enough-pw').toString('base64')}`, 'accept-encoding': 'gzip' } });
+      const r = await request(t.port, t.host, {
+        path: '/big',
+        headers: {
+          authorization: `Basic ${Buffer.from('carol:long-enough-pw').toString('base64')}`,
+          'accept-encoding': 'gzip',
+        },
+      });
       assert.equal(r.status, 200);
       assert.equal(r.headers['content-encoding'], 'gzip');
-      assert.throws(() => endpointFromFlags('http', '3000', { 'basic-auth': ['carol:tiny-pw'] }), (err: Error) => /ERR_NGROK_360/.test(err.message) && !err.message.includes('tiny-pw'));
+      assert.throws(
+        () => endpointFromFlags('http', '3000', { 'basic-auth': ['carol:tiny-pw'] }),
+        (err: Error) => /ERR_NGROK_360/.test(err.message) && !err.message.includes('tiny-pw'),
+      );
       assert.throws(() => endpointFromFlags('http', '3000', { 'circuit-breaker': '2' }), /ERR_NGROK_361/);
     });
   });

@@ -39,11 +39,16 @@ describe('oauth: OIDC end to end with a real provider and headless Chromium', fu
 
   before(async function () {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-    const upstream = res.server(http.createServer((req, rsp) => {
-      seen.push({ path: req.url ?? '', headers: req.headers });
-      rsp.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'set-cookie': 'ngrok.session=from-upstream; Path=/' });
-      rsp.end(JSON.stringify({ path: req.url, headers: req.headers }));
-    }));
+    const upstream = res.server(
+      http.createServer((req, rsp) => {
+        seen.push({ path: req.url ?? '', headers: req.headers });
+        rsp.writeHead(200, {
+          'content-type': 'text/plain; charset=utf-8',
+          'set-cookie': 'ngrok.session=from-upstream; Path=/',
+        });
+        rsp.end(JSON.stringify({ path: req.url, headers: req.headers }));
+      }),
+    );
     const upstreamPort = await listen(upstream);
     agent = await startAgent(res);
     const port = agent.embedded!.httpPort;
@@ -52,13 +57,27 @@ describe('oauth: OIDC end to end with a real provider and headless Chromium', fu
     idp = await startTestIdp({ redirectUris: [`${app}/ngrok/callback`, `${chk}/ngrok/callback`], accounts: ACCOUNTS });
     res.add(idp, (i) => i.close());
     const oidc = { issuerUrl: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret };
-    const a = await startTunnel(agent, { upstream: String(upstreamPort), subdomain: 'app', edge: { oidc: { ...oidc, allowDomains: ['example.com'] } } });
-    const c = await startTunnel(agent, { upstream: String(upstreamPort), subdomain: 'chk', edge: { oidc: { ...oidc, authCheckIntervalMs: 2500 } } });
+    const a = await startTunnel(agent, {
+      upstream: String(upstreamPort),
+      subdomain: 'app',
+      edge: { oidc: { ...oidc, allowDomains: ['example.com'] } },
+    });
+    const c = await startTunnel(agent, {
+      upstream: String(upstreamPort),
+      subdomain: 'chk',
+      edge: { oidc: { ...oidc, authCheckIntervalMs: 2500 } },
+    });
     assert.equal(a.url, app);
     assert.equal(c.url, chk);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     res.add(browser, (b) => b.close());
   });
@@ -79,8 +98,10 @@ describe('oauth: OIDC end to end with a real provider and headless Chromium', fu
     await page.click('button[type=submit]');
   }
 
-  const bodyJson = async (page: Page) => JSON.parse(await page.evaluate(() => document.body.innerText)) as { path: string; headers: Record<string, string> };
-  const sessionCookie = (cookies: Cookie[], host: string) => cookies.find((c) => c.name === 'ngrok.session' && c.domain === host);
+  const bodyJson = async (page: Page) =>
+    JSON.parse(await page.evaluate(() => document.body.innerText)) as { path: string; headers: Record<string, string> };
+  const sessionCookie = (cookies: Cookie[], host: string) =>
+    cookies.find((c) => c.name === 'ngrok.session' && c.domain === host);
   const seenBy = (email: string) => seen.filter((s) => s.headers['ngrok-auth-user-email'] === email);
 
   it('sends an unauthenticated visitor to the provider and back to the original path with the user headers', async () => {
@@ -121,7 +142,10 @@ describe('oauth: OIDC end to end with a real provider and headless Chromium', fu
     await page.goto(`${app}/`);
     await signIn(page, 'alice@example.com', 'alice-password');
     await page.waitForURL(`${app}/`);
-    const r = await get(context, `${app}/forge`, { 'Ngrok-Auth-User-Email': 'ceo@example.com', 'ngrok-auth-user-id': 'ceo' });
+    const r = await get(context, `${app}/forge`, {
+      'Ngrok-Auth-User-Email': 'ceo@example.com',
+      'ngrok-auth-user-id': 'ceo',
+    });
     const echoed = r.json();
     assert.equal(echoed.headers['ngrok-auth-user-email'], 'alice@example.com');
     assert.equal(echoed.headers['ngrok-auth-user-id'], 'alice');
@@ -137,7 +161,11 @@ describe('oauth: OIDC end to end with a real provider and headless Chromium', fu
     assert.equal(response.headers()['ngrok-error-code'], 'ERR_NGROK_3105');
     assert.match(await page.evaluate(() => document.body.innerText), /bob@elsewhere\.test is not allowed/);
     assert.equal(seenBy('bob@elsewhere.test').length, 0);
-    assert.equal(sessionCookie(await context.cookies(app), 'app.localhost'), undefined, 'no session for a refused user');
+    assert.equal(
+      sessionCookie(await context.cookies(app), 'app.localhost'),
+      undefined,
+      'no session for a refused user',
+    );
   });
 
   it('logs out: the cookie is cleared and the next request goes back to the provider', async () => {
@@ -166,11 +194,18 @@ describe('oauth: OIDC end to end with a real provider and headless Chromium', fu
     assert.equal(redirect.status(), 302);
     const state = new URL(redirect.headers().location).searchParams.get('state')!;
     const setCookie = (await redirect.headersArray()).find((h) => h.name.toLowerCase() === 'set-cookie')!.value;
-    assert.match(setCookie, /^ngrok\.nonce\.[\w-]+=v1\.[\w-]+; Path=\/ngrok\/callback; HttpOnly; SameSite=Lax; Max-Age=900$/);
+    assert.match(
+      setCookie,
+      /^ngrok\.nonce\.[\w-]+=v1\.[\w-]+; Path=\/ngrok\/callback; HttpOnly; SameSite=Lax; Max-Age=900$/,
+    );
     const loginCookie = setCookie.slice(0, setCookie.indexOf(';'));
-    const [cookieName, cookieValue] = [loginCookie.slice(0, loginCookie.indexOf('=')), loginCookie.slice(loginCookie.indexOf('=') + 1)];
+    const [cookieName, cookieValue] = [
+      loginCookie.slice(0, loginCookie.indexOf('=')),
+      loginCookie.slice(loginCookie.indexOf('=') + 1),
+    ];
     const before = seen.length;
-    const callbackWith = (query: string, cookie?: string) => get(undefined, `${app}/ngrok/callback?${query}`, cookie ? { cookie } : {});
+    const callbackWith = (query: string, cookie?: string) =>
+      get(undefined, `${app}/ngrok/callback?${query}`, cookie ? { cookie } : {});
 
     // Tampered state: no pending login of this browser has it.
     let r = await callbackWith(`code=x&state=${state.slice(0, -2)}xx`, loginCookie);
@@ -192,12 +227,18 @@ describe('oauth: OIDC end to end with a real provider and headless Chromium', fu
 
     // The genuine login, untouched by the attempts above, signs in once.
     let callback: string | undefined;
-    page.on('request', (q) => { if (q.url().startsWith(`${app}/ngrok/callback`)) callback = q.url(); });
+    page.on('request', (q) => {
+      if (q.url().startsWith(`${app}/ngrok/callback`)) callback = q.url();
+    });
     await signIn(page, 'alice@example.com', 'alice-password');
     await page.waitForURL(`${app}/target?k=v`);
     assert.equal((await bodyJson(page)).headers['ngrok-auth-user-email'], 'alice@example.com');
     assert.ok(callback && new URL(callback).searchParams.get('state') === state);
-    assert.equal((await context.cookies(`${app}/ngrok/callback`)).filter((c) => c.name.startsWith('ngrok.nonce.')).length, 0, 'login cookie removed');
+    assert.equal(
+      (await context.cookies(`${app}/ngrok/callback`)).filter((c) => c.name.startsWith('ngrok.nonce.')).length,
+      0,
+      'login cookie removed',
+    );
 
     // Replaying the used callback, even with the login cookie, is refused: the state is spent.
     r = await get(undefined, callback, { cookie: loginCookie });
@@ -217,7 +258,8 @@ describe('oauth: OIDC end to end with a real provider and headless Chromium', fu
     const cookies = await context.cookies(app);
     await page.close();
     assert.ok(sessionCookie(cookies, 'app.localhost'), 'signed in');
-    const jar = (tamper: boolean) => cookies.map((c) => `${c.name}=${tamper && c.name === 'ngrok.session' ? flip(c.value) : c.value}`).join('; ');
+    const jar = (tamper: boolean) =>
+      cookies.map((c) => `${c.name}=${tamper && c.name === 'ngrok.session' ? flip(c.value) : c.value}`).join('; ');
     const forwarded = (path: string) => seen.filter((s) => s.path === path).length;
     const r = await get(undefined, `${app}/tampered`, { cookie: jar(true) });
     assert.equal(r.status, 302);
@@ -235,7 +277,12 @@ describe('oauth: OIDC end to end with a real provider and headless Chromium', fu
 
   it('refuses an open redirect in /ngrok/login (ERR_NGROK_3117)', async () => {
     const { context } = await newPage();
-    for (const target of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', '/%09/evil.example'.replace('%09', '\t')]) {
+    for (const target of [
+      '//evil.example/x',
+      'https://evil.example/',
+      '/\\evil.example',
+      '/%09/evil.example'.replace('%09', '\t'),
+    ]) {
       const r = await get(context, `${app}/ngrok/login?redirect_path=${encodeURIComponent(target)}`);
       assert.equal(r.status, 400, target);
       assert.equal(r.headers['ngrok-error-code'], 'ERR_NGROK_3117', target);
@@ -275,7 +322,11 @@ describe('oauth: OIDC end to end with a real provider and headless Chromium', fu
       assert.equal(late?.status(), 401);
       assert.equal(late?.headers()['ngrok-error-code'], 'ERR_NGROK_3151');
       assert.equal(seenBy('carol@example.com').length, before, 'the removed user reached nothing after the check');
-      assert.equal(sessionCookie(await carol.context.cookies(chk), 'chk.localhost'), undefined, 'the refusal cleared the session cookie');
+      assert.equal(
+        sessionCookie(await carol.context.cookies(chk), 'chk.localhost'),
+        undefined,
+        'the refusal cleared the session cookie',
+      );
       const again = await get(carol.context, `${chk}/late-again`);
       assert.equal(again.status, 302, 'a new login is needed');
 
@@ -303,20 +354,40 @@ interface Reply {
  * GET through the edge from Node (Playwright's request API cannot resolve *.localhost), sending
  * the browser context's cookies for the URL; redirects are not followed.
  */
-async function get(context: BrowserContext | undefined, url: string, headers: Record<string, string> = {}): Promise<Reply> {
+async function get(
+  context: BrowserContext | undefined,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   const u = new URL(url);
   const jar = context ? (await context.cookies(url)).map((c) => `${c.name}=${c.value}`).join('; ') : '';
   return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: '127.0.0.1', port: Number(u.port), path: u.pathname + u.search, agent: false,
-      headers: { host: u.host, ...(jar ? { cookie: jar } : {}), ...headers },
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, setCookies: res.headers['set-cookie'] ?? [], body, json: () => JSON.parse(body) }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: Number(u.port),
+        path: u.pathname + u.search,
+        agent: false,
+        headers: { host: u.host, ...(jar ? { cookie: jar } : {}), ...headers },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            setCookies: res.headers['set-cookie'] ?? [],
+            body,
+            json: () => JSON.parse(body),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });

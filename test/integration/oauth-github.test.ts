@@ -26,46 +26,62 @@ async function startFakeGitHub(res: Resources, clientId: string, clientSecret: s
   const codes = new Map<string, { user: GhUser; redirectUri: string; challenge: string }>();
   const tokens = new Map<string, GhUser>();
   const state = { user: undefined as GhUser | undefined, tokenRequests: 0 };
-  const server = res.server(http.createServer((req, rsp) => {
-    const url = new URL(req.url ?? '/', 'http://gh');
-    const json = (status: number, body: unknown) => { rsp.writeHead(status, { 'content-type': 'application/json' }); rsp.end(JSON.stringify(body)); };
-    if (url.pathname === '/login/oauth/authorize') {
-      // The "user" has already approved the app: straight back with a code.
-      assert.equal(url.searchParams.get('client_id'), clientId);
-      assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
-      const code = randomBytes(8).toString('hex');
-      codes.set(code, { user: state.user!, redirectUri: url.searchParams.get('redirect_uri')!, challenge: url.searchParams.get('code_challenge')! });
-      const back = new URL(url.searchParams.get('redirect_uri')!);
-      back.searchParams.set('code', code);
-      back.searchParams.set('state', url.searchParams.get('state')!);
-      rsp.writeHead(302, { location: back.href }).end();
-      return;
-    }
-    if (url.pathname === '/login/oauth/access_token' && req.method === 'POST') {
-      let body = '';
-      req.on('data', (c: Buffer) => { body += c; });
-      req.on('end', () => {
-        state.tokenRequests++;
-        const form = new URLSearchParams(body);
-        const grant = codes.get(form.get('code') ?? '');
-        codes.delete(form.get('code') ?? '');
-        const verifier = form.get('code_verifier') ?? '';
-        if (form.get('client_id') !== clientId || form.get('client_secret') !== clientSecret) return json(200, { error: 'incorrect_client_credentials' });
-        if (!grant || grant.redirectUri !== form.get('redirect_uri') || createHash('sha256').update(verifier).digest('base64url') !== grant.challenge) {
-          return json(200, { error: 'bad_verification_code' });
-        }
-        const token = `gho_${randomBytes(12).toString('hex')}`;
-        tokens.set(token, grant.user);
-        json(200, { access_token: token, token_type: 'bearer', scope: 'read:user,user:email' });
-      });
-      return;
-    }
-    const user = tokens.get(String(req.headers.authorization ?? '').replace(/^(Bearer|token) /i, ''));
-    if (!user) return json(401, { message: 'Bad credentials' });
-    if (url.pathname === '/user') return json(200, { id: user.id, login: user.login, name: user.name });
-    if (url.pathname === '/user/emails') return json(200, user.emails);
-    json(404, { message: 'Not Found' });
-  }));
+  const server = res.server(
+    http.createServer((req, rsp) => {
+      const url = new URL(req.url ?? '/', 'http://gh');
+      const json = (status: number, body: unknown) => {
+        rsp.writeHead(status, { 'content-type': 'application/json' });
+        rsp.end(JSON.stringify(body));
+      };
+      if (url.pathname === '/login/oauth/authorize') {
+        // The "user" has already approved the app: straight back with a code.
+        assert.equal(url.searchParams.get('client_id'), clientId);
+        assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
+        const code = randomBytes(8).toString('hex');
+        codes.set(code, {
+          user: state.user!,
+          redirectUri: url.searchParams.get('redirect_uri')!,
+          challenge: url.searchParams.get('code_challenge')!,
+        });
+        const back = new URL(url.searchParams.get('redirect_uri')!);
+        back.searchParams.set('code', code);
+        back.searchParams.set('state', url.searchParams.get('state')!);
+        rsp.writeHead(302, { location: back.href }).end();
+        return;
+      }
+      if (url.pathname === '/login/oauth/access_token' && req.method === 'POST') {
+        let body = '';
+        req.on('data', (c: Buffer) => {
+          body += c;
+        });
+        req.on('end', () => {
+          state.tokenRequests++;
+          const form = new URLSearchParams(body);
+          const grant = codes.get(form.get('code') ?? '');
+          codes.delete(form.get('code') ?? '');
+          const verifier = form.get('code_verifier') ?? '';
+          if (form.get('client_id') !== clientId || form.get('client_secret') !== clientSecret)
+            return json(200, { error: 'incorrect_client_credentials' });
+          if (
+            !grant ||
+            grant.redirectUri !== form.get('redirect_uri') ||
+            createHash('sha256').update(verifier).digest('base64url') !== grant.challenge
+          ) {
+            return json(200, { error: 'bad_verification_code' });
+          }
+          const token = `gho_${randomBytes(12).toString('hex')}`;
+          tokens.set(token, grant.user);
+          json(200, { access_token: token, token_type: 'bearer', scope: 'read:user,user:email' });
+        });
+        return;
+      }
+      const user = tokens.get(String(req.headers.authorization ?? '').replace(/^(Bearer|token) /i, ''));
+      if (!user) return json(401, { message: 'Bad credentials' });
+      if (url.pathname === '/user') return json(200, { id: user.id, login: user.login, name: user.name });
+      if (url.pathname === '/user/emails') return json(200, user.emails);
+      json(404, { message: 'Not Found' });
+    }),
+  );
   const port = await listen(server);
   return { base: `http://127.0.0.1:${port}`, state, tokens };
 }
@@ -99,25 +115,35 @@ class Visitor {
     this.rawSetCookies.length = 0;
     return new Promise((resolve, reject) => {
       // https: the edge's self-signed certificate for the name (SNI), not verified here.
-      const req = (url.protocol === 'https:' ? https : http).request({
-        host: '127.0.0.1', port: Number(url.port), method, path: url.pathname + url.search, agent: false,
-        servername: url.hostname, rejectUnauthorized: false,
-        headers: { host: url.host, accept: 'text/html', ...(cookies ? { cookie: cookies } : {}), ...headers },
-      }, (res) => {
-        this.rawSetCookies.push(...(res.headers['set-cookie'] ?? []));
-        const jar = this.jar.get(url.host) ?? new Map<string, string>();
-        this.jar.set(url.host, jar);
-        for (const line of res.headers['set-cookie'] ?? []) {
-          const [pair] = line.split(';');
-          const name = pair.slice(0, pair.indexOf('='));
-          if (/Max-Age=0/.test(line)) jar.delete(name);
-          else jar.set(name, pair.slice(pair.indexOf('=') + 1));
-        }
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => { body += c; });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      });
+      const req = (url.protocol === 'https:' ? https : http).request(
+        {
+          host: '127.0.0.1',
+          port: Number(url.port),
+          method,
+          path: url.pathname + url.search,
+          agent: false,
+          servername: url.hostname,
+          rejectUnauthorized: false,
+          headers: { host: url.host, accept: 'text/html', ...(cookies ? { cookie: cookies } : {}), ...headers },
+        },
+        (res) => {
+          this.rawSetCookies.push(...(res.headers['set-cookie'] ?? []));
+          const jar = this.jar.get(url.host) ?? new Map<string, string>();
+          this.jar.set(url.host, jar);
+          for (const line of res.headers['set-cookie'] ?? []) {
+            const [pair] = line.split(';');
+            const name = pair.slice(0, pair.indexOf('='));
+            if (/Max-Age=0/.test(line)) jar.delete(name);
+            else jar.set(name, pair.slice(pair.indexOf('=') + 1));
+          }
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            body += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -131,31 +157,61 @@ describe('oauth: GitHub-style OAuth 2.0 through a real tunnel', function () {
   let gh: Awaited<ReturnType<typeof startFakeGitHub>>;
   let upstreamPort: number;
   const seen: http.IncomingHttpHeaders[] = [];
-  const octo: GhUser = { id: 583231, login: 'octocat', name: 'The Octocat', emails: [
-    { email: 'octocat@users.noreply.github.com', primary: false, verified: true },
-    { email: 'octo@example.com', primary: true, verified: true },
-  ] };
-  const noname: GhUser = { id: 7, login: 'nameless', name: null, emails: [{ email: 'nameless@other.test', primary: true, verified: true }] };
+  const octo: GhUser = {
+    id: 583231,
+    login: 'octocat',
+    name: 'The Octocat',
+    emails: [
+      { email: 'octocat@users.noreply.github.com', primary: false, verified: true },
+      { email: 'octo@example.com', primary: true, verified: true },
+    ],
+  };
+  const noname: GhUser = {
+    id: 7,
+    login: 'nameless',
+    name: null,
+    emails: [{ email: 'nameless@other.test', primary: true, verified: true }],
+  };
 
   before(async () => {
-    const upstream = res.server(http.createServer((req, rsp) => {
-      seen.push(req.headers);
-      rsp.writeHead(200, { 'content-type': 'application/json' });
-      rsp.end(JSON.stringify({ url: req.url, method: req.method, headers: req.headers }));
-    }));
+    const upstream = res.server(
+      http.createServer((req, rsp) => {
+        seen.push(req.headers);
+        rsp.writeHead(200, { 'content-type': 'application/json' });
+        rsp.end(JSON.stringify({ url: req.url, method: req.method, headers: req.headers }));
+      }),
+    );
     upstreamPort = await listen(upstream);
     agent = await startAgent(res);
     gh = await startFakeGitHub(res, 'gh-client', 'gh-secret-value');
   });
   after(() => res.closeAll());
 
-  async function tunnel(subdomain: string, extra: Partial<OAuthConfig> = {}, schemes?: ('http' | 'https')[]): Promise<string> {
+  async function tunnel(
+    subdomain: string,
+    extra: Partial<OAuthConfig> = {},
+    schemes?: ('http' | 'https')[],
+  ): Promise<string> {
     const oauth: OAuthConfig = {
-      provider: 'github', clientId: 'gh-client', clientSecret: 'gh-secret-value',
-      endpoints: { authorizationUrl: `${gh.base}/login/oauth/authorize`, tokenUrl: `${gh.base}/login/oauth/access_token`, userinfoUrl: `${gh.base}/user`, emailsUrl: `${gh.base}/user/emails` },
+      provider: 'github',
+      clientId: 'gh-client',
+      clientSecret: 'gh-secret-value',
+      endpoints: {
+        authorizationUrl: `${gh.base}/login/oauth/authorize`,
+        tokenUrl: `${gh.base}/login/oauth/access_token`,
+        userinfoUrl: `${gh.base}/user`,
+        emailsUrl: `${gh.base}/user/emails`,
+      },
       ...extra,
     };
-    return (await startTunnel(agent, { upstream: String(upstreamPort), subdomain, edge: { oauth }, ...(schemes ? { schemes } : {}) })).url;
+    return (
+      await startTunnel(agent, {
+        upstream: String(upstreamPort),
+        subdomain,
+        edge: { oauth },
+        ...(schemes ? { schemes } : {}),
+      })
+    ).url;
   }
 
   it('signs in with the primary verified address and sends the user headers', async () => {
@@ -169,7 +225,10 @@ describe('oauth: GitHub-style OAuth 2.0 through a real tunnel', function () {
     assert.equal(echoed.headers['ngrok-auth-user-id'], '583231');
     assert.equal(echoed.headers['ngrok-auth-user-name'], 'The Octocat');
     assert.equal(echoed.headers['ngrok-auth-user-email'], 'octo@example.com');
-    assert.deepEqual(v.hops.map((h) => h.split(' ')[0]), ['302', '302', '302', '200']);
+    assert.deepEqual(
+      v.hops.map((h) => h.split(' ')[0]),
+      ['302', '302', '302', '200'],
+    );
     assert.ok(v.hops[2].includes('/ngrok/callback?code='));
   });
 
@@ -193,7 +252,12 @@ describe('oauth: GitHub-style OAuth 2.0 through a real tunnel', function () {
     assert.equal(api.headers['ngrok-error-code'], 'ERR_BURROW_OAUTH_LOGIN_REQUIRED');
     assert.equal(JSON.parse(api.body).details.login_url, '/ngrok/login?redirect_path=%2Fapi%2Fitems');
     const before = seen.length;
-    const preflight = await v.get(`${url}/api/items`, { origin: 'https://ui.example', 'access-control-request-method': 'POST' }, false, 'OPTIONS');
+    const preflight = await v.get(
+      `${url}/api/items`,
+      { origin: 'https://ui.example', 'access-control-request-method': 'POST' },
+      false,
+      'OPTIONS',
+    );
     assert.equal(preflight.status, 200);
     assert.equal(seen.length, before + 1);
     assert.equal(seen.at(-1)!['ngrok-auth-user-email'], undefined);
@@ -250,19 +314,25 @@ describe('oauth: GitHub-style OAuth 2.0 through a real tunnel', function () {
     assert.equal(first.status, 302);
     const authorize = new URL(String(first.headers.location));
     assert.equal(authorize.searchParams.get('redirect_uri'), `${url}/ngrok/callback`);
-    assert.match(v.rawSetCookies[0], /^__Secure-ngrok\.nonce\.[\w-]+=v1\.[\w-]+; Path=\/ngrok\/callback; HttpOnly; SameSite=Lax; Max-Age=900; Secure$/);
+    assert.match(
+      v.rawSetCookies[0],
+      /^__Secure-ngrok\.nonce\.[\w-]+=v1\.[\w-]+; Path=\/ngrok\/callback; HttpOnly; SameSite=Lax; Max-Age=900; Secure$/,
+    );
     const r = await v.get(`${url}/secure`);
     assert.equal(r.status, 200, v.hops.join('\n'));
     assert.equal(JSON.parse(r.body).headers['ngrok-auth-user-email'], 'octo@example.com');
     const names = [...v.jar.get(new URL(url).host)!.keys()];
-    assert.deepEqual(names.filter((n) => n.startsWith('__Host-')), ['__Host-ngrok.session']);
+    assert.deepEqual(
+      names.filter((n) => n.startsWith('__Host-')),
+      ['__Host-ngrok.session'],
+    );
     // The used login cookie is gone; only the abandoned first attempt's remains (it expires in 15 min).
     assert.equal(names.filter((n) => n.startsWith('__Secure-ngrok.nonce.')).length, 1);
     const again = await v.get(`${url}/again`, {}, false);
     assert.equal(again.status, 200);
   });
 
-  it('refuses wrong application credentials with ERR_NGROK_3164 and the provider\'s words, never the secret', async () => {
+  it("refuses wrong application credentials with ERR_NGROK_3164 and the provider's words, never the secret", async () => {
     const url = await tunnel('gh9', { clientSecret: 'not-the-secret' });
     gh.state.user = octo;
     const r = await new Visitor().get(`${url}/`);

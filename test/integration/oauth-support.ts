@@ -59,10 +59,16 @@ export async function startTestIdp(options: { redirectUris: string[]; accounts: 
   const jwk = { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'test' };
 
   const configuration: Configuration = {
-    clients: [{
-      client_id: clientId, client_secret: clientSecret, redirect_uris: options.redirectUris,
-      grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic',
-    }],
+    clients: [
+      {
+        client_id: clientId,
+        client_secret: clientSecret,
+        redirect_uris: options.redirectUris,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
     jwks: { keys: [jwk as never] },
     cookies: { keys: ['burrow-oauth-test-cookie-key-0123456789'] },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
@@ -72,7 +78,9 @@ export async function startTestIdp(options: { redirectUris: string[]; accounts: 
     // An account deleted from the map no longer exists for the token, refresh and user-info endpoints.
     findAccount: async (_ctx: KoaContextWithOIDC, id: string) => {
       const a = accounts.get(id);
-      return a ? { accountId: a.id, claims: async () => ({ sub: a.id, email: a.email, email_verified: true, name: a.name }) } : undefined;
+      return a
+        ? { accountId: a.id, claims: async () => ({ sub: a.id, email: a.email, email_verified: true, name: a.name }) }
+        : undefined;
     },
     // Refresh tokens for the test client without prompt=consent (so the back channel can refresh).
     issueRefreshToken: async (_ctx: KoaContextWithOIDC, client) => client.grantTypeAllowed('refresh_token'),
@@ -115,7 +123,12 @@ export async function startTestIdp(options: { redirectUris: string[]; accounts: 
         res.end(loginPage(uid, 'Wrong email or password'));
         return;
       }
-      await provider.interactionFinished(req, res, { login: { accountId: account.id } }, { mergeWithLastSubmission: false });
+      await provider.interactionFinished(
+        req,
+        res,
+        { login: { accountId: account.id } },
+        { mergeWithLastSubmission: false },
+      );
     })().catch((err: Error) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(`interaction failed: ${err.message}`);
@@ -123,10 +136,14 @@ export async function startTestIdp(options: { redirectUris: string[]; accounts: 
   });
 
   return {
-    issuer, clientId, clientSecret, accounts,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    issuer,
+    clientId,
+    clientSecret,
+    accounts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

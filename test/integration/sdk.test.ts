@@ -21,14 +21,28 @@ describe('SDK forward()', () => {
     assert.equal(listener.forwardsTo(), `http://127.0.0.1:${port}`);
     const u = new URL(url);
     const body = await new Promise<string>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: u.port, headers: { host: u.host } }, (res) => { let b = ''; res.on('data', (c) => { b += c; }); res.on('end', () => resolve(b)); }).on('error', reject);
+      http
+        .get({ host: '127.0.0.1', port: u.port, headers: { host: u.host } }, (res) => {
+          let b = '';
+          res.on('data', (c) => {
+            b += c;
+          });
+          res.on('end', () => resolve(b));
+        })
+        .on('error', reject);
     });
     assert.equal(body, 'sdk yes');
     assert.equal(getListeners().length, 1);
     await listener.close();
     assert.equal(getListeners().length, 0);
-    await assert.rejects(new Promise((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: u.port, headers: { host: u.host }, agent: false }, resolve).on('error', reject);
-    }), /ECONNREFUSED/, 'the embedded edge is gone with the last listener');
+    await assert.rejects(
+      new Promise((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port: u.port, headers: { host: u.host }, agent: false }, resolve)
+          .on('error', reject);
+      }),
+      /ECONNREFUSED/,
+      'the embedded edge is gone with the last listener',
+    );
   });
 });

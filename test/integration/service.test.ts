@@ -16,21 +16,34 @@ describe('burrow service (stand-in systemctl)', () => {
   const calls = path.join(dir, 'calls.log');
   const config = path.join(dir, 'ngrok.yml');
   fs.mkdirSync(binDir);
-  fs.writeFileSync(path.join(binDir, 'systemctl'), `#!/bin/sh\necho "$@" >> ${JSON.stringify(calls)}\n`, { mode: 0o755 });
-  fs.writeFileSync(config, 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 3000\n');
-  const burrow = (...args: string[]) => spawnSync(process.execPath, [BIN, 'service', ...args], {
-    env: { ...process.env, PATH: `${binDir}:${process.env.PATH}`, BURROW_SYSTEMD_UNIT_DIR: unitDir }, encoding: 'utf8',
+  fs.writeFileSync(path.join(binDir, 'systemctl'), `#!/bin/sh\necho "$@" >> ${JSON.stringify(calls)}\n`, {
+    mode: 0o755,
   });
+  fs.writeFileSync(config, 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 3000\n');
+  const burrow = (...args: string[]) =>
+    spawnSync(process.execPath, [BIN, 'service', ...args], {
+      env: { ...process.env, PATH: `${binDir}:${process.env.PATH}`, BURROW_SYSTEMD_UNIT_DIR: unitDir },
+      encoding: 'utf8',
+    });
   const user = process.getuid?.() !== 0 ? '--user ' : '';
 
   it('install writes a unit that starts every tunnel of the config, then reloads and enables it', () => {
     const r = burrow('install', '--config', config);
     assert.equal(r.status, 0, r.stderr);
     const unit = fs.readFileSync(path.join(unitDir, 'burrow.service'), 'utf8');
-    assert.match(unit, new RegExp(`^ExecStart=${process.execPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\S*dist/burrow\\.js start --all --config ${config.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} --log stdout$`, 'm'));
+    assert.match(
+      unit,
+      new RegExp(
+        `^ExecStart=${process.execPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\S*dist/burrow\\.js start --all --config ${config.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} --log stdout$`,
+        'm',
+      ),
+    );
     assert.match(unit, /^Restart=on-failure$/m);
     assert.match(unit, /^WantedBy=(multi-user|default)\.target$/m);
-    assert.deepEqual(fs.readFileSync(calls, 'utf8').trim().split('\n'), [`${user}daemon-reload`, `${user}enable burrow.service`]);
+    assert.deepEqual(fs.readFileSync(calls, 'utf8').trim().split('\n'), [
+      `${user}daemon-reload`,
+      `${user}enable burrow.service`,
+    ]);
   });
 
   it('start/stop call systemctl; uninstall disables and removes the unit', () => {
@@ -40,7 +53,10 @@ describe('burrow service (stand-in systemctl)', () => {
     assert.equal(burrow('uninstall').status, 0);
     assert.ok(!fs.existsSync(path.join(unitDir, 'burrow.service')));
     assert.deepEqual(fs.readFileSync(calls, 'utf8').trim().split('\n'), [
-      `${user}start burrow.service`, `${user}stop burrow.service`, `${user}disable --now burrow.service`, `${user}daemon-reload`,
+      `${user}start burrow.service`,
+      `${user}stop burrow.service`,
+      `${user}disable --now burrow.service`,
+      `${user}daemon-reload`,
     ]);
   });
 

@@ -35,7 +35,9 @@ describe('tunnel: edge error codes', function () {
   it('ERR_NGROK_3200 for a host no endpoint serves (JSON, and HTML for browsers)', async () => {
     const json = await request(edgePort, 'nobody-here.localhost');
     assertEdgeError(json, 'ERR_NGROK_3200', 404);
-    const html = await request(edgePort, 'nobody-here.localhost', { headers: { accept: 'text/html,application/xhtml+xml' } });
+    const html = await request(edgePort, 'nobody-here.localhost', {
+      headers: { accept: 'text/html,application/xhtml+xml' },
+    });
     assert.equal(html.status, 404);
     assert.equal(html.headers['ngrok-error-code'], 'ERR_NGROK_3200');
     assert.match(String(html.headers['content-type']), /^text\/html/);
@@ -49,8 +51,10 @@ describe('tunnel: edge error codes', function () {
     await agent.stopTunnel('stop-me');
     assertEdgeError(await request(t.port, t.host), 'ERR_NGROK_3200', 404);
     const ws = new WebSocket(`ws://127.0.0.1:${edgePort}/`, { headers: { host: t.host } });
-    ws.on('error', () => { /* expected */ });
-    const [req, rsp] = await once(ws, 'unexpected-response') as [http.ClientRequest, http.IncomingMessage];
+    ws.on('error', () => {
+      /* expected */
+    });
+    const [req, rsp] = (await once(ws, 'unexpected-response')) as [http.ClientRequest, http.IncomingMessage];
     assert.equal(rsp.statusCode, 404);
     assert.equal(rsp.headers['ngrok-error-code'], 'ERR_NGROK_3200');
     req.destroy();
@@ -60,8 +64,10 @@ describe('tunnel: edge error codes', function () {
     const t = await startTunnel(agent, { upstream: String(await freePort()) });
     assertEdgeError(await request(t.port, t.host, { method: 'POST', body: 'some body' }), 'ERR_NGROK_8012', 502);
     const ws = new WebSocket(`ws://127.0.0.1:${t.port}/`, { headers: { host: t.host } });
-    ws.on('error', () => { /* expected */ });
-    const [req, rsp] = await once(ws, 'unexpected-response') as [http.ClientRequest, http.IncomingMessage];
+    ws.on('error', () => {
+      /* expected */
+    });
+    const [req, rsp] = (await once(ws, 'unexpected-response')) as [http.ClientRequest, http.IncomingMessage];
     assert.equal(rsp.statusCode, 502);
     assert.equal(rsp.headers['ngrok-error-code'], 'ERR_NGROK_8012');
     req.destroy();
@@ -69,7 +75,11 @@ describe('tunnel: edge error codes', function () {
 
   it('ERR_NGROK_3007 when the upstream does not answer within responseTimeoutMs', async () => {
     const held: http.ServerResponse[] = [];
-    const upstream = res.server(http.createServer((_req, rsp) => { held.push(rsp); }));
+    const upstream = res.server(
+      http.createServer((_req, rsp) => {
+        held.push(rsp);
+      }),
+    );
     const t = await startTunnel(agent, { upstream: String(await listen(upstream)) });
     const started = Date.now();
     assertEdgeError(await request(t.port, t.host), 'ERR_NGROK_3007', 504);
@@ -78,19 +88,27 @@ describe('tunnel: edge error codes', function () {
   });
 
   it('ERR_NGROK_3004 when the upstream answers with something that is not HTTP', async () => {
-    const garbage = res.server(net.createServer((socket) => {
-      socket.on('error', () => undefined);
-      socket.once('data', () => socket.end('THIS IS NOT HTTP\r\n\r\n'));
-    }));
+    const garbage = res.server(
+      net.createServer((socket) => {
+        socket.on('error', () => undefined);
+        socket.once('data', () => socket.end('THIS IS NOT HTTP\r\n\r\n'));
+      }),
+    );
     const t = await startTunnel(agent, { upstream: String(await listen(garbage)) });
     assertEdgeError(await request(t.port, t.host), 'ERR_NGROK_3004', 502);
   });
 
   it('an upstream cannot set ngrok-error-code, even on its own error responses', async () => {
-    const upstream = res.server(http.createServer((_req, rsp) => {
-      rsp.writeHead(502, { 'ngrok-error-code': 'ERR_NGROK_3200', 'NGROK-ERROR-CODE': 'ERR_NGROK_8012', 'content-type': 'text/plain' });
-      rsp.end('upstream says bad gateway');
-    }));
+    const upstream = res.server(
+      http.createServer((_req, rsp) => {
+        rsp.writeHead(502, {
+          'ngrok-error-code': 'ERR_NGROK_3200',
+          'NGROK-ERROR-CODE': 'ERR_NGROK_8012',
+          'content-type': 'text/plain',
+        });
+        rsp.end('upstream says bad gateway');
+      }),
+    );
     const t = await startTunnel(agent, { upstream: String(await listen(upstream)) });
     const reply = await request(t.port, t.host);
     assert.equal(reply.status, 502);
@@ -104,7 +122,9 @@ describe('tunnel: edge error codes', function () {
     socket.end('GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
     let text = '';
     socket.setEncoding('utf8');
-    socket.on('data', (c: string) => { text += c; });
+    socket.on('data', (c: string) => {
+      text += c;
+    });
     await once(socket, 'close');
     assert.match(text, /^HTTP\/1\.1 400 /);
     assert.match(text, /ngrok-error-code: ERR_BURROW_BAD_REQUEST/i);

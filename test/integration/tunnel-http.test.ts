@@ -14,14 +14,14 @@ import { once } from 'node:events';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Agent } from '../../tunnel/src/agent/agent';
 import { selfSignedCertificate } from '../../tunnel/src/edge/tls-cert';
-import {
-  MiB, Resources, digestOf, listen, request, seededStream, startAgent, startTunnel,
-} from '../support/tunnel';
+import { MiB, Resources, digestOf, listen, request, seededStream, startAgent, startTunnel } from '../support/tunnel';
 
 /** Resolves the next time `signal()` is called (lets the test gate the upstream). */
 function gate(): { wait: Promise<void>; open(): void } {
   let open!: () => void;
-  const wait = new Promise<void>((resolve) => { open = resolve; });
+  const wait = new Promise<void>((resolve) => {
+    open = resolve;
+  });
   return { wait, open };
 }
 
@@ -93,12 +93,23 @@ describe('tunnel: HTTP', function () {
 
   before(async () => {
     upstreamPort = await listen(upstream);
-    res.add(upstream, (s) => new Promise((r) => { wsServer.close(); s.closeAllConnections(); s.close(r); }));
+    res.add(
+      upstream,
+      (s) =>
+        new Promise((r) => {
+          wsServer.close();
+          s.closeAllConnections();
+          s.close(r);
+        }),
+    );
     agent = await startAgent(res);
     tunnel = await startTunnel(agent, { upstream: String(upstreamPort) });
   });
   beforeEach(() => {
-    gates = new Map([['chunked', gate()], ['sse', gate()]]);
+    gates = new Map([
+      ['chunked', gate()],
+      ['sse', gate()],
+    ]);
     upstreamRequests = [];
   });
   after(() => res.closeAll());
@@ -109,7 +120,12 @@ describe('tunnel: HTTP', function () {
   });
 
   it('carries small bodies both ways', async () => {
-    const reply = await request(tunnel.port, tunnel.host, { method: 'POST', path: '/echo', body: 'hello burrow', headers: { 'content-type': 'text/plain' } });
+    const reply = await request(tunnel.port, tunnel.host, {
+      method: 'POST',
+      path: '/echo',
+      body: 'hello burrow',
+      headers: { 'content-type': 'text/plain' },
+    });
     assert.equal(reply.status, 200);
     assert.equal(reply.body.toString(), 'hello burrow');
     assert.equal(reply.headers['content-type'], 'text/plain');
@@ -121,9 +137,19 @@ describe('tunnel: HTTP', function () {
   it('carries a 20 MiB body both ways (streamed echo)', async () => {
     const sent = await digestOf(seededStream('echo', 20 * MiB));
     const got = await new Promise<{ digest: string; length: number }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: tunnel.port, method: 'PUT', path: '/echo', headers: { host: tunnel.host }, agent: false }, (rsp) => {
-        digestOf(rsp).then(resolve, reject);
-      });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: tunnel.port,
+          method: 'PUT',
+          path: '/echo',
+          headers: { host: tunnel.host },
+          agent: false,
+        },
+        (rsp) => {
+          digestOf(rsp).then(resolve, reject);
+        },
+      );
       req.on('error', reject);
       seededStream('echo', 20 * MiB).pipe(req);
     });
@@ -134,7 +160,10 @@ describe('tunnel: HTTP', function () {
     const total = 256 * MiB;
     const expected = await digestOf(seededStream('upload-256', total));
     const reply = await request(tunnel.port, tunnel.host, {
-      method: 'POST', path: '/upload', body: seededStream('upload-256', total), headers: { 'content-length': String(total) },
+      method: 'POST',
+      path: '/upload',
+      body: seededStream('upload-256', total),
+      headers: { 'content-length': String(total) },
     });
     assert.equal(reply.status, 200);
     assert.deepEqual(JSON.parse(reply.body.toString()), expected);
@@ -144,10 +173,21 @@ describe('tunnel: HTTP', function () {
     const total = 256 * MiB;
     const expected = await digestOf(seededStream('download-256', total));
     const got = await new Promise<{ digest: string; length: number }>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: tunnel.port, path: `/download?size=${total}&seed=download-256`, headers: { host: tunnel.host }, agent: false }, (rsp) => {
-        assert.equal(rsp.headers['content-length'], String(total));
-        digestOf(rsp).then(resolve, reject);
-      }).on('error', reject);
+      http
+        .get(
+          {
+            host: '127.0.0.1',
+            port: tunnel.port,
+            path: `/download?size=${total}&seed=download-256`,
+            headers: { host: tunnel.host },
+            agent: false,
+          },
+          (rsp) => {
+            assert.equal(rsp.headers['content-length'], String(total));
+            digestOf(rsp).then(resolve, reject);
+          },
+        )
+        .on('error', reject);
     });
     assert.deepEqual(got, expected);
   });
@@ -156,7 +196,10 @@ describe('tunnel: HTTP', function () {
     const expected = await digestOf(seededStream('chunked-up', 3 * MiB));
     for (const method of ['POST', 'DELETE', 'OPTIONS']) {
       const reply = await request(tunnel.port, tunnel.host, {
-        method, path: '/upload', body: seededStream('chunked-up', 3 * MiB), headers: { 'transfer-encoding': 'chunked' },
+        method,
+        path: '/upload',
+        body: seededStream('chunked-up', 3 * MiB),
+        headers: { 'transfer-encoding': 'chunked' },
       });
       assert.equal(reply.status, 200, method);
       assert.deepEqual(JSON.parse(reply.body.toString()), expected, method);
@@ -167,17 +210,24 @@ describe('tunnel: HTTP', function () {
 
   it('flushes a chunked response piece by piece (first piece before the response ends)', async () => {
     const first = await new Promise<{ text: string; rest: Promise<string> }>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: tunnel.port, path: '/chunked', headers: { host: tunnel.host }, agent: false }, (rsp) => {
-        assert.equal(rsp.headers['transfer-encoding'], 'chunked');
-        let text = '';
-        const rest = new Promise<string>((r) => rsp.on('end', () => r(text)));
-        rsp.setEncoding('utf8');
-        rsp.once('data', (c: string) => {
-          text += c;
-          rsp.on('data', (more: string) => { text += more; });
-          resolve({ text: c, rest });
-        });
-      }).on('error', reject);
+      http
+        .get(
+          { host: '127.0.0.1', port: tunnel.port, path: '/chunked', headers: { host: tunnel.host }, agent: false },
+          (rsp) => {
+            assert.equal(rsp.headers['transfer-encoding'], 'chunked');
+            let text = '';
+            const rest = new Promise<string>((r) => rsp.on('end', () => r(text)));
+            rsp.setEncoding('utf8');
+            rsp.once('data', (c: string) => {
+              text += c;
+              rsp.on('data', (more: string) => {
+                text += more;
+              });
+              resolve({ text: c, rest });
+            });
+          },
+        )
+        .on('error', reject);
     });
     assert.equal(first.text, 'first|');
     gates.get('chunked')!.open();
@@ -187,22 +237,33 @@ describe('tunnel: HTTP', function () {
   it('flushes server-sent events one by one', async () => {
     const events: string[] = [];
     const done = new Promise<void>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: tunnel.port, path: '/sse', headers: { host: tunnel.host, accept: 'text/event-stream' }, agent: false }, (rsp) => {
-        assert.equal(rsp.headers['content-type'], 'text/event-stream');
-        let buffer = '';
-        rsp.setEncoding('utf8');
-        rsp.on('data', (c: string) => {
-          buffer += c;
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) !== -1) {
-            events.push(buffer.slice(0, end));
-            buffer = buffer.slice(end + 2);
-            // The upstream sends event 2 only once we confirm we got event 1.
-            if (events.length === 1) gates.get('sse')!.open();
-          }
-        });
-        rsp.on('end', resolve);
-      }).on('error', reject);
+      http
+        .get(
+          {
+            host: '127.0.0.1',
+            port: tunnel.port,
+            path: '/sse',
+            headers: { host: tunnel.host, accept: 'text/event-stream' },
+            agent: false,
+          },
+          (rsp) => {
+            assert.equal(rsp.headers['content-type'], 'text/event-stream');
+            let buffer = '';
+            rsp.setEncoding('utf8');
+            rsp.on('data', (c: string) => {
+              buffer += c;
+              let end: number;
+              while ((end = buffer.indexOf('\n\n')) !== -1) {
+                events.push(buffer.slice(0, end));
+                buffer = buffer.slice(end + 2);
+                // The upstream sends event 2 only once we confirm we got event 1.
+                if (events.length === 1) gates.get('sse')!.open();
+              }
+            });
+            rsp.on('end', resolve);
+          },
+        )
+        .on('error', reject);
     });
     await done;
     assert.deepEqual(events, ['id: 1\ndata: one', 'id: 2\ndata: two']);
@@ -226,10 +287,12 @@ describe('tunnel: HTTP', function () {
     await once(ws, 'close');
   });
 
-  it('passes a refused upgrade through as the upstream\'s own 400 (no switch)', async () => {
+  it("passes a refused upgrade through as the upstream's own 400 (no switch)", async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${tunnel.port}/not-ws`, { headers: { host: tunnel.host } });
-    ws.on('error', () => { /* the aborted handshake */ });
-    const [req, rsp] = await once(ws, 'unexpected-response') as [http.ClientRequest, http.IncomingMessage];
+    ws.on('error', () => {
+      /* the aborted handshake */
+    });
+    const [req, rsp] = (await once(ws, 'unexpected-response')) as [http.ClientRequest, http.IncomingMessage];
     assert.equal(rsp.statusCode, 400);
     assert.equal(rsp.headers['ngrok-error-code'], undefined);
     assert.equal(rsp.headers.upgrade, undefined);
@@ -238,9 +301,15 @@ describe('tunnel: HTTP', function () {
   });
 
   it('answers 200 concurrent requests correctly', async () => {
-    const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => request(tunnel.port, tunnel.host, {
-      method: 'POST', path: `/echo?i=${i}`, body: `request number ${i} `.repeat(50 + i),
-    })));
+    const replies = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        request(tunnel.port, tunnel.host, {
+          method: 'POST',
+          path: `/echo?i=${i}`,
+          body: `request number ${i} `.repeat(50 + i),
+        }),
+      ),
+    );
     replies.forEach((reply, i) => {
       assert.equal(reply.status, 200);
       assert.equal(reply.body.toString(), `request number ${i} `.repeat(50 + i));
@@ -268,7 +337,14 @@ describe('tunnel: HTTP', function () {
     });
 
     it('keeps client-sent X-Forwarded-* values first and X-Forwarded-Host untouched', async () => {
-      const raw = await upstreamView(['X-Forwarded-For', '203.0.113.9', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'shop.example']);
+      const raw = await upstreamView([
+        'X-Forwarded-For',
+        '203.0.113.9',
+        'X-Forwarded-Proto',
+        'https',
+        'X-Forwarded-Host',
+        'shop.example',
+      ]);
       assert.deepEqual(values(raw, 'x-forwarded-for'), ['203.0.113.9, 127.0.0.1']);
       assert.deepEqual(values(raw, 'x-forwarded-proto'), ['https, http']);
       assert.deepEqual(values(raw, 'x-forwarded-host'), ['shop.example']);
@@ -276,9 +352,22 @@ describe('tunnel: HTTP', function () {
 
     it('strips hop-by-hop headers, including names listed in Connection:', async () => {
       const raw = await upstreamView([
-        'Connection', 'keep-alive, X-Private, X-Forwarded-For', 'Keep-Alive', 'timeout=5', 'X-Private', 'secret',
-        'Proxy-Authorization', 'Basic Zm9vOmJhcg==', 'TE', 'trailers', 'Upgrade', 'h2c',
-        'X-Forwarded-For', '198.51.100.1', 'X-Kept', 'kept',
+        'Connection',
+        'keep-alive, X-Private, X-Forwarded-For',
+        'Keep-Alive',
+        'timeout=5',
+        'X-Private',
+        'secret',
+        'Proxy-Authorization',
+        'Basic Zm9vOmJhcg==',
+        'TE',
+        'trailers',
+        'Upgrade',
+        'h2c',
+        'X-Forwarded-For',
+        '198.51.100.1',
+        'X-Kept',
+        'kept',
       ]);
       const names = new Set(raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()));
       for (const hop of ['keep-alive', 'x-private', 'proxy-authorization', 'te', 'upgrade']) {
@@ -330,10 +419,16 @@ describe('tunnel: HTTP', function () {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-up-cert-'));
       const cert = await selfSignedCertificate({ hosts: ['localhost'], cacheDir: dir });
       fs.rmSync(dir, { recursive: true, force: true });
-      const secure = res.server(https.createServer(cert, (req, rsp) => {
-        req.resume();
-        req.on('end', () => rsp.end(`tls upstream saw ${req.method} ${req.url} ${(req.socket as import('node:tls').TLSSocket).encrypted}`));
-      }));
+      const secure = res.server(
+        https.createServer(cert, (req, rsp) => {
+          req.resume();
+          req.on('end', () =>
+            rsp.end(
+              `tls upstream saw ${req.method} ${req.url} ${(req.socket as import('node:tls').TLSSocket).encrypted}`,
+            ),
+          );
+        }),
+      );
       const t = await startTunnel(agent, { upstream: `https://127.0.0.1:${await listen(secure)}` });
       const reply = await request(t.port, t.host, { method: 'POST', path: '/s', body: 'x' });
       assert.equal(reply.status, 200);
@@ -346,16 +441,24 @@ describe('tunnel: HTTP', function () {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
-          stream.respond({ ':status': 201, 'x-authority': String(headers[':authority']), 'x-xfp': String(headers['x-forwarded-proto']) });
+          stream.respond({
+            ':status': 201,
+            'x-authority': String(headers[':authority']),
+            'x-xfp': String(headers['x-forwarded-proto']),
+          });
           stream.end(`h2 got ${headers[':method']} ${headers[':path']} ${Buffer.concat(chunks).length}`);
         });
       });
       const h2Sessions = new Set<http2.ServerHttp2Session>();
       h2.on('session', (session) => h2Sessions.add(session));
-      res.add(h2, (server) => new Promise((resolve) => {
-        server.close(resolve);
-        for (const session of h2Sessions) session.destroy();
-      }));
+      res.add(
+        h2,
+        (server) =>
+          new Promise((resolve) => {
+            server.close(resolve);
+            for (const session of h2Sessions) session.destroy();
+          }),
+      );
       const t = await startTunnel(agent, { upstream: String(await listen(h2)), upstreamProtocol: 'http2' });
       const reply = await request(t.port, t.host, { method: 'PUT', path: '/h2c?q=1', body: Buffer.alloc(300_000, 1) });
       assert.equal(reply.status, 201);

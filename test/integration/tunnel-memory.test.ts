@@ -7,7 +7,18 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Agent } from '../../tunnel/src/agent/agent';
-import { MiB, Resources, delay, digestOf, listen, memorySampler, request, seededStream, startAgent, startTunnel } from '../support/tunnel';
+import {
+  MiB,
+  Resources,
+  delay,
+  digestOf,
+  listen,
+  memorySampler,
+  request,
+  seededStream,
+  startAgent,
+  startTunnel,
+} from '../support/tunnel';
 
 const BODY = 200 * MiB;
 /** Most bytes allowed between what one end produced and the other consumed while stalled. */
@@ -18,7 +29,9 @@ const MEMORY_BOUND = 64 * MiB;
 /** Counts the bytes a stream produces. */
 function counted(stream: Readable): { stream: Readable; bytes(): number } {
   let n = 0;
-  stream.on('data', (c: Buffer) => { n += c.length; });
+  stream.on('data', (c: Buffer) => {
+    n += c.length;
+  });
   return { stream, bytes: () => n };
 }
 
@@ -32,23 +45,27 @@ describe('tunnel: bounded memory under back-pressure', function () {
   let uploadReceived: () => number = () => 0;
 
   before(async () => {
-    const upstream = res.server(http.createServer((req, rsp) => {
-      if (req.url === '/download') {
-        const source = counted(seededStream('slow-reader', BODY));
-        produced = source.bytes;
-        rsp.writeHead(200, { 'content-length': BODY });
-        source.stream.pipe(rsp);
-        return;
-      }
-      // /upload: read nothing until the test says so.
-      req.pause();
-      let received = 0;
-      uploadReceived = () => received;
-      releaseUpload = () => {
-        req.on('data', (c: Buffer) => { received += c.length; });
-        digestOf(req).then((d) => rsp.end(JSON.stringify(d)));
-      };
-    }));
+    const upstream = res.server(
+      http.createServer((req, rsp) => {
+        if (req.url === '/download') {
+          const source = counted(seededStream('slow-reader', BODY));
+          produced = source.bytes;
+          rsp.writeHead(200, { 'content-length': BODY });
+          source.stream.pipe(rsp);
+          return;
+        }
+        // /upload: read nothing until the test says so.
+        req.pause();
+        let received = 0;
+        uploadReceived = () => received;
+        releaseUpload = () => {
+          req.on('data', (c: Buffer) => {
+            received += c.length;
+          });
+          digestOf(req).then((d) => rsp.end(JSON.stringify(d)));
+        };
+      }),
+    );
     agent = await startAgent(res);
     tunnel = await startTunnel(agent, { upstream: String(await listen(upstream)) });
   });
@@ -57,7 +74,12 @@ describe('tunnel: bounded memory under back-pressure', function () {
   it('a paused, then throttled, reader of a 200 MiB download stalls the upstream', async () => {
     const expected = await digestOf(seededStream('slow-reader', BODY));
     const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: tunnel.port, path: '/download', headers: { host: tunnel.host }, agent: false }, resolve).on('error', reject);
+      http
+        .get(
+          { host: '127.0.0.1', port: tunnel.port, path: '/download', headers: { host: tunnel.host }, agent: false },
+          resolve,
+        )
+        .on('error', reject);
     });
     response.pause();
     global.gc?.();
@@ -84,7 +106,12 @@ describe('tunnel: bounded memory under back-pressure', function () {
     const rest = await hashRest;
     assert.equal(received + rest.length, BODY);
     const again = await new Promise<{ digest: string; length: number }>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: tunnel.port, path: '/download', headers: { host: tunnel.host }, agent: false }, (r) => digestOf(r).then(resolve, reject)).on('error', reject);
+      http
+        .get(
+          { host: '127.0.0.1', port: tunnel.port, path: '/download', headers: { host: tunnel.host }, agent: false },
+          (r) => digestOf(r).then(resolve, reject),
+        )
+        .on('error', reject);
     });
     assert.deepEqual(again, expected);
   });
@@ -94,12 +121,20 @@ describe('tunnel: bounded memory under back-pressure', function () {
     const source = counted(seededStream('slow-upstream', BODY));
     global.gc?.();
     const memory = memorySampler();
-    const reply = request(tunnel.port, tunnel.host, { method: 'POST', path: '/upload', body: source.stream, headers: { 'content-length': String(BODY) } });
+    const reply = request(tunnel.port, tunnel.host, {
+      method: 'POST',
+      path: '/upload',
+      body: source.stream,
+      headers: { 'content-length': String(BODY) },
+    });
     await delay(1500);
     const peak = memory.stop();
     const sent = source.bytes();
     assert.ok(sent > 0, 'the upload started');
-    assert.ok(sent - uploadReceived() < IN_FLIGHT_BOUND, `the client produced ${sent} bytes for an upstream that read ${uploadReceived()}`);
+    assert.ok(
+      sent - uploadReceived() < IN_FLIGHT_BOUND,
+      `the client produced ${sent} bytes for an upstream that read ${uploadReceived()}`,
+    );
     assert.ok(peak.arrayBuffers < MEMORY_BOUND, `arrayBuffers grew by ${peak.arrayBuffers}`);
     assert.ok(peak.rss < MEMORY_BOUND, `rss grew by ${peak.rss}`);
     releaseUpload();

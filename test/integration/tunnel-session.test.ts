@@ -11,7 +11,14 @@ import WebSocket from 'ws';
 import { Agent } from '../../tunnel/src/agent/agent';
 import { Edge, type EdgeConfig } from '../../tunnel/src/edge/edge';
 import { TokenSet } from '../../tunnel/src/edge/tokens';
-import { FLAG_FIN, FrameType, PROTOCOL_VERSION, decodeFrames, encodeFrame, encodeJsonFrame } from '../../tunnel/src/protocol/frames';
+import {
+  FLAG_FIN,
+  FrameType,
+  PROTOCOL_VERSION,
+  decodeFrames,
+  encodeFrame,
+  encodeJsonFrame,
+} from '../../tunnel/src/protocol/frames';
 import type { BindResult, ControlMessage, Hello, WireError } from '../../tunnel/src/protocol/messages';
 import { MuxSession } from '../../tunnel/src/protocol/session';
 import { WebSocketTransport } from '../../tunnel/src/protocol/transport';
@@ -20,24 +27,44 @@ import { Resources, delay, freePort, listen, request, waitFor } from '../support
 const TOKEN = 'test-token-0123456789';
 
 async function startEdge(res: Resources, config: Partial<EdgeConfig> = {}): Promise<Edge> {
-  const edge = res.add(new Edge({
-    domain: 'example.test', http: { host: '127.0.0.1', port: 0 }, tokens: new TokenSet([TOKEN]), ...config,
-  }), (e) => e.close());
+  const edge = res.add(
+    new Edge({
+      domain: 'example.test',
+      http: { host: '127.0.0.1', port: 0 },
+      tokens: new TokenSet([TOKEN]),
+      ...config,
+    }),
+    (e) => e.close(),
+  );
   await edge.start();
   return edge;
 }
 
 function agentFor(res: Resources, port: number, options: { authtoken?: string } = { authtoken: TOKEN }): Agent {
-  return res.agent(new Agent({ edgeUrl: `ws://127.0.0.1:${port}`, authtoken: options.authtoken, backoffMinMs: 30, backoffMaxMs: 150 }));
+  return res.agent(
+    new Agent({ edgeUrl: `ws://127.0.0.1:${port}`, authtoken: options.authtoken, backoffMinMs: 30, backoffMaxMs: 150 }),
+  );
 }
 
 function hello(clientId = 'raw-client-0001'): Hello {
-  return { type: 'hello', version: PROTOCOL_VERSION, authtoken: TOKEN, clientId, agent: { version: 'test', os: 'test' } };
+  return {
+    type: 'hello',
+    version: PROTOCOL_VERSION,
+    authtoken: TOKEN,
+    clientId,
+    agent: { version: 'test', os: 'test' },
+  };
 }
 
 /** A raw WebSocket to the agent endpoint that records every frame the edge sends and how it closed. */
-async function rawClient(res: Resources, port: number): Promise<{
-  ws: WebSocket; controls: ControlMessage[]; goAway: Promise<WireError | undefined>; closed: Promise<{ code: number; reason: string }>;
+async function rawClient(
+  res: Resources,
+  port: number,
+): Promise<{
+  ws: WebSocket;
+  controls: ControlMessage[];
+  goAway: Promise<WireError | undefined>;
+  closed: Promise<{ code: number; reason: string }>;
 }> {
   const ws = res.add(new WebSocket(`ws://127.0.0.1:${port}/_burrow/session`), (w) => w.terminate());
   const controls: ControlMessage[] = [];
@@ -56,7 +83,11 @@ async function rawClient(res: Resources, port: number): Promise<{
 }
 
 /** A session speaking the real protocol code, for tests that need to pick the clientId. */
-async function muxSession(res: Resources, port: number, clientId: string): Promise<{ session: MuxSession; bind(domain: string): Promise<BindResult> }> {
+async function muxSession(
+  res: Resources,
+  port: number,
+  clientId: string,
+): Promise<{ session: MuxSession; bind(domain: string): Promise<BindResult> }> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/_burrow/session`);
   await once(ws, 'open');
   const session = res.add(new MuxSession(new WebSocketTransport(ws), { role: 'agent' }), (s) => s.close());
@@ -79,17 +110,27 @@ async function muxSession(res: Resources, port: number, clientId: string): Promi
 /** A TCP relay we can cut, standing for the network between agent and edge. */
 async function relay(res: Resources, targetPort: number): Promise<{ port: number; cut(): void }> {
   const pairs = new Set<net.Socket>();
-  const server = res.server(net.createServer((inbound) => {
-    const outbound = net.connect(targetPort, '127.0.0.1');
-    for (const s of [inbound, outbound]) {
-      pairs.add(s);
-      s.on('error', () => { inbound.destroy(); outbound.destroy(); });
-      s.on('close', () => pairs.delete(s));
-    }
-    inbound.pipe(outbound).pipe(inbound);
-  }));
+  const server = res.server(
+    net.createServer((inbound) => {
+      const outbound = net.connect(targetPort, '127.0.0.1');
+      for (const s of [inbound, outbound]) {
+        pairs.add(s);
+        s.on('error', () => {
+          inbound.destroy();
+          outbound.destroy();
+        });
+        s.on('close', () => pairs.delete(s));
+      }
+      inbound.pipe(outbound).pipe(inbound);
+    }),
+  );
   const port = await listen(server);
-  return { port, cut: () => { for (const s of pairs) s.destroy(); } };
+  return {
+    port,
+    cut: () => {
+      for (const s of pairs) s.destroy();
+    },
+  };
 }
 
 describe('tunnel: sessions', function () {
@@ -100,13 +141,20 @@ describe('tunnel: sessions', function () {
   let held: http.ServerResponse[];
 
   before(async () => {
-    const upstream = suite.server(http.createServer((req, rsp) => {
-      if (req.url === '/hold') { held.push(rsp); return; }
-      rsp.end(`served ${req.url}`);
-    }));
+    const upstream = suite.server(
+      http.createServer((req, rsp) => {
+        if (req.url === '/hold') {
+          held.push(rsp);
+          return;
+        }
+        rsp.end(`served ${req.url}`);
+      }),
+    );
     upstreamPort = await listen(upstream);
   });
-  beforeEach(() => { held = []; });
+  beforeEach(() => {
+    held = [];
+  });
   afterEach(async () => {
     held.forEach((r) => r.destroy());
     await res.closeAll();
@@ -130,12 +178,24 @@ describe('tunnel: sessions', function () {
       const edge = await startEdge(res);
       const first = agentFor(res, edge.httpPort);
       await first.start();
-      const bound = await first.startTunnel({ name: 'a', proto: 'http', upstream: String(upstreamPort), domain: 'shared.example.test', inspect: false });
+      const bound = await first.startTunnel({
+        name: 'a',
+        proto: 'http',
+        upstream: String(upstreamPort),
+        domain: 'shared.example.test',
+        inspect: false,
+      });
       assert.deepEqual(bound.urls, [`http://shared.example.test:${edge.httpPort}`]);
       const second = agentFor(res, edge.httpPort);
       await second.start();
       await assert.rejects(
-        second.startTunnel({ name: 'b', proto: 'http', upstream: String(upstreamPort), domain: 'shared.example.test', inspect: false }),
+        second.startTunnel({
+          name: 'b',
+          proto: 'http',
+          upstream: String(upstreamPort),
+          domain: 'shared.example.test',
+          inspect: false,
+        }),
         (err: { code?: string }) => err.code === 'ERR_NGROK_334',
       );
       // The first agent still serves the name.
@@ -148,7 +208,7 @@ describe('tunnel: sessions', function () {
       assert.ok((await old.bind('mine.example.test')).binding);
       const oldClosed = once(old.session, 'close');
       const fresh = await muxSession(res, edge.httpPort, 'client-aaaa-0001');
-      const [error] = await oldClosed as [WireError];
+      const [error] = (await oldClosed) as [WireError];
       assert.equal(error.code, 'ERR_BURROW_SESSION_REPLACED');
       assert.ok((await fresh.bind('mine.example.test')).binding, 'the name was freed with the stale session');
       // A different agent still cannot take it.
@@ -163,7 +223,12 @@ describe('tunnel: sessions', function () {
       const cable = await relay(res, edge.httpPort);
       const agent = agentFor(res, cable.port);
       await agent.start();
-      const state = await agent.startTunnel({ name: 'web', proto: 'http', upstream: String(upstreamPort), inspect: false });
+      const state = await agent.startTunnel({
+        name: 'web',
+        proto: 'http',
+        upstream: String(upstreamPort),
+        inspect: false,
+      });
       const host = new URL(state.urls[0]).host;
       const inFlight = request(edge.httpPort, host, { path: '/hold' });
       await waitFor(() => held.length === 1, 3000, 'the request to reach the upstream');
@@ -181,9 +246,19 @@ describe('tunnel: sessions', function () {
       let edge = await startEdge(res, { http: { host: '127.0.0.1', port } });
       const agent = agentFor(res, port);
       await agent.start();
-      const state = await agent.startTunnel({ name: 'web', proto: 'http', upstream: String(upstreamPort), inspect: false });
+      const state = await agent.startTunnel({
+        name: 'web',
+        proto: 'http',
+        upstream: String(upstreamPort),
+        inspect: false,
+      });
       const host = new URL(state.urls[0]).host;
-      const tcp = await agent.startTunnel({ name: 'tcp', proto: 'tcp', upstream: String(upstreamPort), inspect: false });
+      const tcp = await agent.startTunnel({
+        name: 'tcp',
+        proto: 'tcp',
+        upstream: String(upstreamPort),
+        inspect: false,
+      });
       const inFlight = request(port, host, { path: '/hold' });
       await waitFor(() => held.length === 1, 3000, 'the request to reach the upstream');
       await edge.close();
@@ -193,7 +268,11 @@ describe('tunnel: sessions', function () {
       await waitFor(() => agent.tunnel('web')?.status === 'reconnecting', 3000, 'the agent to notice');
       await delay(100);
       edge = await startEdge(res, { http: { host: '127.0.0.1', port } });
-      await waitFor(() => agent.tunnel('web')?.status === 'online' && agent.tunnel('tcp')?.status === 'online', 5000, 'rebind');
+      await waitFor(
+        () => agent.tunnel('web')?.status === 'online' && agent.tunnel('tcp')?.status === 'online',
+        5000,
+        'rebind',
+      );
       assert.deepEqual(agent.tunnel('web')!.urls, state.urls);
       assert.deepEqual(agent.tunnel('tcp')!.urls, tcp.urls, 'tcp endpoints ask for their old port');
       assert.equal((await request(port, host, { path: '/back' })).body.toString(), 'served /back');
@@ -209,27 +288,108 @@ describe('tunnel: sessions', function () {
       edge = await startEdge(res);
       agent = agentFor(res, edge.httpPort);
       await agent.start();
-      host = new URL((await agent.startTunnel({ name: 'ok', proto: 'http', upstream: String(upstreamPort), inspect: false })).urls[0]).host;
+      host = new URL(
+        (await agent.startTunnel({ name: 'ok', proto: 'http', upstream: String(upstreamPort), inspect: false }))
+          .urls[0],
+      ).host;
     });
 
-    const cases: { name: string; helloFirst: boolean; send: (ws: WebSocket) => void; code: string; message?: RegExp }[] = [
-      { name: 'garbage bytes', helloFirst: false, send: (ws) => ws.send(Buffer.from('GET / HTTP/1.1 garbage')), code: 'ERR_BURROW_FRAME_MALFORMED' },
-      { name: 'a truncated header', helloFirst: true, send: (ws) => ws.send(Buffer.from([FrameType.Data, 0, 0, 0])), code: 'ERR_BURROW_FRAME_MALFORMED' },
-      { name: 'a truncated payload', helloFirst: true, send: (ws) => ws.send(encodeFrame(FrameType.Control, 0, 0, Buffer.from('{"type":"bind"}')).subarray(0, 14)), code: 'ERR_BURROW_FRAME_MALFORMED' },
+    const cases: {
+      name: string;
+      helloFirst: boolean;
+      send: (ws: WebSocket) => void;
+      code: string;
+      message?: RegExp;
+    }[] = [
       {
-        name: 'an oversized length', helloFirst: true, code: 'ERR_BURROW_FRAME_TOO_LARGE',
-        send: (ws) => { const f = encodeFrame(FrameType.Data, 0, 1, Buffer.alloc(16)); f.writeUInt32BE(0xfffffff0, 6); ws.send(f); },
+        name: 'garbage bytes',
+        helloFirst: false,
+        send: (ws) => ws.send(Buffer.from('GET / HTTP/1.1 garbage')),
+        code: 'ERR_BURROW_FRAME_MALFORMED',
       },
-      { name: 'an unknown frame type', helloFirst: true, send: (ws) => ws.send(encodeFrame(0x7f as FrameType, 0, 0)), code: 'ERR_BURROW_FRAME_MALFORMED' },
-      { name: 'a text message', helloFirst: true, send: (ws) => ws.send('{"type":"hello"}'), code: 'ERR_BURROW_FRAME_MALFORMED', message: /text messages are not part of the protocol/ },
-      { name: 'invalid JSON in a control frame', helloFirst: true, send: (ws) => ws.send(encodeFrame(FrameType.Control, 0, 0, Buffer.from('{nope'))), code: 'ERR_BURROW_FRAME_MALFORMED' },
-      { name: 'a stream frame before hello', helloFirst: false, send: (ws) => ws.send(encodeFrame(FrameType.Data, 0, 1, Buffer.from('x'))), code: 'ERR_BURROW_STREAM_ID' },
-      { name: 'a stream opened before hello', helloFirst: false, send: (ws) => ws.send(encodeJsonFrame(FrameType.Open, FLAG_FIN, 1, { kind: 'tcp' })), code: 'ERR_BURROW_PROTOCOL' },
-      { name: 'a control message before hello', helloFirst: false, send: (ws) => ws.send(encodeJsonFrame(FrameType.Control, 0, 0, { type: 'bind', reqId: 1 })), code: 'ERR_BURROW_PROTOCOL' },
-      { name: 'data on a stream never opened', helloFirst: true, send: (ws) => ws.send(encodeFrame(FrameType.Data, 0, 9, Buffer.from('x'))), code: 'ERR_BURROW_STREAM_ID' },
-      { name: 'an even (edge-side) stream id opened by the agent', helloFirst: true, send: (ws) => ws.send(encodeJsonFrame(FrameType.Open, 0, 2, { kind: 'tcp' })), code: 'ERR_BURROW_STREAM_ID' },
-      { name: 'a window frame of the wrong size', helloFirst: true, send: (ws) => ws.send(encodeFrame(FrameType.Window, 0, 0, Buffer.alloc(3))), code: 'ERR_BURROW_FRAME_MALFORMED' },
-      { name: 'an unsupported protocol version', helloFirst: false, send: (ws) => ws.send(encodeJsonFrame(FrameType.Control, 0, 0, { ...hello(), version: 99 })), code: 'ERR_BURROW_PROTOCOL_VERSION' },
+      {
+        name: 'a truncated header',
+        helloFirst: true,
+        send: (ws) => ws.send(Buffer.from([FrameType.Data, 0, 0, 0])),
+        code: 'ERR_BURROW_FRAME_MALFORMED',
+      },
+      {
+        name: 'a truncated payload',
+        helloFirst: true,
+        send: (ws) => ws.send(encodeFrame(FrameType.Control, 0, 0, Buffer.from('{"type":"bind"}')).subarray(0, 14)),
+        code: 'ERR_BURROW_FRAME_MALFORMED',
+      },
+      {
+        name: 'an oversized length',
+        helloFirst: true,
+        code: 'ERR_BURROW_FRAME_TOO_LARGE',
+        send: (ws) => {
+          const f = encodeFrame(FrameType.Data, 0, 1, Buffer.alloc(16));
+          f.writeUInt32BE(0xfffffff0, 6);
+          ws.send(f);
+        },
+      },
+      {
+        name: 'an unknown frame type',
+        helloFirst: true,
+        send: (ws) => ws.send(encodeFrame(0x7f as FrameType, 0, 0)),
+        code: 'ERR_BURROW_FRAME_MALFORMED',
+      },
+      {
+        name: 'a text message',
+        helloFirst: true,
+        send: (ws) => ws.send('{"type":"hello"}'),
+        code: 'ERR_BURROW_FRAME_MALFORMED',
+        message: /text messages are not part of the protocol/,
+      },
+      {
+        name: 'invalid JSON in a control frame',
+        helloFirst: true,
+        send: (ws) => ws.send(encodeFrame(FrameType.Control, 0, 0, Buffer.from('{nope'))),
+        code: 'ERR_BURROW_FRAME_MALFORMED',
+      },
+      {
+        name: 'a stream frame before hello',
+        helloFirst: false,
+        send: (ws) => ws.send(encodeFrame(FrameType.Data, 0, 1, Buffer.from('x'))),
+        code: 'ERR_BURROW_STREAM_ID',
+      },
+      {
+        name: 'a stream opened before hello',
+        helloFirst: false,
+        send: (ws) => ws.send(encodeJsonFrame(FrameType.Open, FLAG_FIN, 1, { kind: 'tcp' })),
+        code: 'ERR_BURROW_PROTOCOL',
+      },
+      {
+        name: 'a control message before hello',
+        helloFirst: false,
+        send: (ws) => ws.send(encodeJsonFrame(FrameType.Control, 0, 0, { type: 'bind', reqId: 1 })),
+        code: 'ERR_BURROW_PROTOCOL',
+      },
+      {
+        name: 'data on a stream never opened',
+        helloFirst: true,
+        send: (ws) => ws.send(encodeFrame(FrameType.Data, 0, 9, Buffer.from('x'))),
+        code: 'ERR_BURROW_STREAM_ID',
+      },
+      {
+        name: 'an even (edge-side) stream id opened by the agent',
+        helloFirst: true,
+        send: (ws) => ws.send(encodeJsonFrame(FrameType.Open, 0, 2, { kind: 'tcp' })),
+        code: 'ERR_BURROW_STREAM_ID',
+      },
+      {
+        name: 'a window frame of the wrong size',
+        helloFirst: true,
+        send: (ws) => ws.send(encodeFrame(FrameType.Window, 0, 0, Buffer.alloc(3))),
+        code: 'ERR_BURROW_FRAME_MALFORMED',
+      },
+      {
+        name: 'an unsupported protocol version',
+        helloFirst: false,
+        send: (ws) => ws.send(encodeJsonFrame(FrameType.Control, 0, 0, { ...hello(), version: 99 })),
+        code: 'ERR_BURROW_PROTOCOL_VERSION',
+      },
     ];
 
     for (const c of cases) {
@@ -268,7 +428,13 @@ describe('tunnel: sessions', function () {
       raw.ws.send(encodeJsonFrame(FrameType.Control, 0, 0, hello()));
       await waitFor(() => raw.controls.some((m) => m.type === 'welcome'), 3000, 'welcome');
       const welcome = raw.controls.find((m) => m.type === 'welcome');
-      assert.deepEqual([welcome?.type === 'welcome' && welcome.heartbeatIntervalMs, welcome?.type === 'welcome' && welcome.heartbeatToleranceMs], [50, 300]);
+      assert.deepEqual(
+        [
+          welcome?.type === 'welcome' && welcome.heartbeatIntervalMs,
+          welcome?.type === 'welcome' && welcome.heartbeatToleranceMs,
+        ],
+        [50, 300],
+      );
       const silentSince = Date.now();
       const goAway = await raw.goAway;
       const elapsed = Date.now() - silentSince;
@@ -288,21 +454,31 @@ describe('tunnel: sessions', function () {
       assert.ok(agent.latencyMs !== undefined, 'the agent measured a round trip');
     });
 
-    it('the agent finds a dead edge (it adopts the edge\'s heartbeat) and reconnects', async () => {
+    it("the agent finds a dead edge (it adopts the edge's heartbeat) and reconnects", async () => {
       const edge = await startEdge(res, { heartbeatIntervalMs: 50, heartbeatToleranceMs: 300 });
       // A relay that goes silent without closing: only heartbeats can notice.
       const frozen = new Set<net.Socket>();
-      const server = res.server(net.createServer((inbound) => {
-        const outbound = net.connect(edge.httpPort, '127.0.0.1');
-        for (const s of [inbound, outbound]) s.on('error', () => { inbound.destroy(); outbound.destroy(); });
-        inbound.on('data', (c: Buffer) => { if (!frozen.has(inbound)) outbound.write(c); });
-        outbound.on('data', (c: Buffer) => { if (!frozen.has(inbound)) inbound.write(c); });
-        inbound.on('close', () => outbound.destroy());
-        outbound.on('close', () => inbound.destroy());
-        frozen.add(inbound);
-        frozen.delete(inbound);
-        server.on('freeze', () => frozen.add(inbound));
-      }));
+      const server = res.server(
+        net.createServer((inbound) => {
+          const outbound = net.connect(edge.httpPort, '127.0.0.1');
+          for (const s of [inbound, outbound])
+            s.on('error', () => {
+              inbound.destroy();
+              outbound.destroy();
+            });
+          inbound.on('data', (c: Buffer) => {
+            if (!frozen.has(inbound)) outbound.write(c);
+          });
+          outbound.on('data', (c: Buffer) => {
+            if (!frozen.has(inbound)) inbound.write(c);
+          });
+          inbound.on('close', () => outbound.destroy());
+          outbound.on('close', () => inbound.destroy());
+          frozen.add(inbound);
+          frozen.delete(inbound);
+          server.on('freeze', () => frozen.add(inbound));
+        }),
+      );
       const agent = agentFor(res, await listen(server));
       const offline = new Promise<WireError>((resolve) => agent.once('offline', resolve));
       await agent.start();

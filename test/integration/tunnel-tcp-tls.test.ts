@@ -38,14 +38,22 @@ describe('tunnel: TCP, TLS passthrough and HTTPS', function () {
   before(async () => {
     certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-certs-'));
     agent = await startAgent(res);
-    const upstream = res.server(http.createServer((req, rsp) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        rsp.setHeader('content-type', 'application/json');
-        rsp.end(JSON.stringify({ headers: req.headers, body: Buffer.concat(chunks).toString(), httpVersion: req.httpVersion }));
-      });
-    }));
+    const upstream = res.server(
+      http.createServer((req, rsp) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          rsp.setHeader('content-type', 'application/json');
+          rsp.end(
+            JSON.stringify({
+              headers: req.headers,
+              body: Buffer.concat(chunks).toString(),
+              httpVersion: req.httpVersion,
+            }),
+          );
+        });
+      }),
+    );
     httpUpstreamPort = await listen(upstream);
   });
   after(async () => {
@@ -55,11 +63,18 @@ describe('tunnel: TCP, TLS passthrough and HTTPS', function () {
 
   describe('tcp', () => {
     it('echoes bytes through a tcp endpoint, including a 16 MiB stream and half-close', async () => {
-      const echo = res.server(net.createServer((socket) => {
-        socket.on('error', () => undefined);
-        socket.pipe(socket);
-      }));
-      const state = await agent.startTunnel({ name: 'tcp-echo', proto: 'tcp', upstream: `127.0.0.1:${await listen(echo)}`, inspect: false });
+      const echo = res.server(
+        net.createServer((socket) => {
+          socket.on('error', () => undefined);
+          socket.pipe(socket);
+        }),
+      );
+      const state = await agent.startTunnel({
+        name: 'tcp-echo',
+        proto: 'tcp',
+        upstream: `127.0.0.1:${await listen(echo)}`,
+        inspect: false,
+      });
       const url = new URL(state.urls[0]);
       assert.equal(url.protocol, 'tcp:');
       assert.equal(url.hostname, '127.0.0.1');
@@ -81,7 +96,13 @@ describe('tunnel: TCP, TLS passthrough and HTTPS', function () {
       const port = await listen(probe);
       await new Promise((r) => probe.close(r));
       const echo = res.server(net.createServer((socket) => socket.pipe(socket)));
-      const state = await agent.startTunnel({ name: 'tcp-fixed', proto: 'tcp', upstream: String(await listen(echo)), remoteAddr: String(port), inspect: false });
+      const state = await agent.startTunnel({
+        name: 'tcp-fixed',
+        proto: 'tcp',
+        upstream: String(await listen(echo)),
+        remoteAddr: String(port),
+        inspect: false,
+      });
       assert.equal(state.urls[0], `tcp://127.0.0.1:${port}`);
     });
   });
@@ -94,12 +115,20 @@ describe('tunnel: TCP, TLS passthrough and HTTPS', function () {
       for (const name of names) {
         const cred = await selfSignedCertificate({ hosts: [name], cacheDir: certDir });
         creds.set(name, cred);
-        const server = res.server(tls.createServer({ ...cred, ALPNProtocols: ['burrow-test'] }, (socket) => {
-          socket.on('error', () => undefined);
-          socket.setEncoding('utf8');
-          socket.once('data', (line: string) => socket.end(`${name} got ${line}`));
-        }));
-        await agent.startTunnel({ name: `tls-${name}`, proto: 'tls', domain: name, upstream: String(await listen(server)), inspect: false });
+        const server = res.server(
+          tls.createServer({ ...cred, ALPNProtocols: ['burrow-test'] }, (socket) => {
+            socket.on('error', () => undefined);
+            socket.setEncoding('utf8');
+            socket.once('data', (line: string) => socket.end(`${name} got ${line}`));
+          }),
+        );
+        await agent.startTunnel({
+          name: `tls-${name}`,
+          proto: 'tls',
+          domain: name,
+          upstream: String(await listen(server)),
+          inspect: false,
+        });
       }
     });
 
@@ -110,11 +139,20 @@ describe('tunnel: TCP, TLS passthrough and HTTPS', function () {
         assert.equal(url.protocol, 'tls:');
         assert.equal(url.hostname, name);
         assert.equal(Number(url.port), agent.embedded!.tlsPort);
-        const socket = tls.connect({ host: '127.0.0.1', port: Number(url.port), servername: name, ca: creds.get(name)!.cert, ALPNProtocols: ['burrow-test'] });
+        const socket = tls.connect({
+          host: '127.0.0.1',
+          port: Number(url.port),
+          servername: name,
+          ca: creds.get(name)!.cert,
+          ALPNProtocols: ['burrow-test'],
+        });
         await once(socket, 'secureConnect');
         assert.equal(socket.authorized, true, String(socket.authorizationError));
         // Same certificate the upstream holds, and ALPN negotiated with it (the edge speaks no such protocol).
-        assert.equal(socket.getPeerX509Certificate()?.fingerprint256, new X509Certificate(creds.get(name)!.cert).fingerprint256);
+        assert.equal(
+          socket.getPeerX509Certificate()?.fingerprint256,
+          new X509Certificate(creds.get(name)!.cert).fingerprint256,
+        );
         assert.equal(socket.alpnProtocol, 'burrow-test');
         const reply = readAll(socket);
         socket.write('ping');
@@ -123,7 +161,12 @@ describe('tunnel: TCP, TLS passthrough and HTTPS', function () {
     }
 
     it('does not route a name that no tls endpoint serves to one that does', async () => {
-      const socket = tls.connect({ host: '127.0.0.1', port: agent.embedded!.tlsPort, servername: 'gamma.localhost', rejectUnauthorized: false });
+      const socket = tls.connect({
+        host: '127.0.0.1',
+        port: agent.embedded!.tlsPort,
+        servername: 'gamma.localhost',
+        rejectUnauthorized: false,
+      });
       const outcome = await new Promise<string>((resolve) => {
         socket.once('secureConnect', () => resolve(`connected to ${socket.getPeerX509Certificate()?.subjectAltName}`));
         socket.once('error', (err) => resolve(`error: ${err.message}`));
@@ -146,21 +189,32 @@ describe('tunnel: TCP, TLS passthrough and HTTPS', function () {
       assert.equal(httpsOnly.urls.length, 1);
       assert.match(httpsOnly.urls[0], /^https:\/\/[a-z-]+(-\d+)?\.localhost:\d+$/);
       const hostname = new URL(httpsOnly.urls[0]).hostname;
-      const { body, alpn, status } = await new Promise<{ body: string; alpn: string | false | null; status: number }>((resolve, reject) => {
-        const options: https.RequestOptions & tls.ConnectionOptions = {
-          host: '127.0.0.1', port: httpsOnly.port, servername: hostname, method: 'POST', path: '/x',
-          headers: { host: httpsOnly.host }, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], agent: false,
-        };
-        const req = https.request(options, (rsp) => {
-          const alpnProtocol = (rsp.socket as tls.TLSSocket).alpnProtocol;
-          let text = '';
-          rsp.setEncoding('utf8');
-          rsp.on('data', (c: string) => { text += c; });
-          rsp.on('end', () => resolve({ body: text, alpn: alpnProtocol, status: rsp.statusCode ?? 0 }));
-        });
-        req.on('error', reject);
-        req.end('tls body');
-      });
+      const { body, alpn, status } = await new Promise<{ body: string; alpn: string | false | null; status: number }>(
+        (resolve, reject) => {
+          const options: https.RequestOptions & tls.ConnectionOptions = {
+            host: '127.0.0.1',
+            port: httpsOnly.port,
+            servername: hostname,
+            method: 'POST',
+            path: '/x',
+            headers: { host: httpsOnly.host },
+            rejectUnauthorized: false,
+            ALPNProtocols: ['http/1.1'],
+            agent: false,
+          };
+          const req = https.request(options, (rsp) => {
+            const alpnProtocol = (rsp.socket as tls.TLSSocket).alpnProtocol;
+            let text = '';
+            rsp.setEncoding('utf8');
+            rsp.on('data', (c: string) => {
+              text += c;
+            });
+            rsp.on('end', () => resolve({ body: text, alpn: alpnProtocol, status: rsp.statusCode ?? 0 }));
+          });
+          req.on('error', reject);
+          req.end('tls body');
+        },
+      );
       assert.equal(status, 200);
       assert.equal(alpn, 'http/1.1');
       const seen = JSON.parse(body) as { headers: Record<string, string>; body: string };
@@ -171,13 +225,21 @@ describe('tunnel: TCP, TLS passthrough and HTTPS', function () {
 
     it('serves HTTP/2 (ALPN h2) with :authority turned into Host', async () => {
       const hostname = new URL(httpsOnly.urls[0]).hostname;
-      const session = http2.connect(`https://127.0.0.1:${httpsOnly.port}`, { servername: hostname, rejectUnauthorized: false });
+      const session = http2.connect(`https://127.0.0.1:${httpsOnly.port}`, {
+        servername: hostname,
+        rejectUnauthorized: false,
+      });
       res.add(session, (s) => s.close());
       await once(session, 'connect');
       assert.equal(session.alpnProtocol, 'h2');
-      const stream = session.request({ ':method': 'POST', ':path': '/h2', ':authority': httpsOnly.host, 'content-type': 'text/plain' });
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/h2',
+        ':authority': httpsOnly.host,
+        'content-type': 'text/plain',
+      });
       stream.end('h2 body');
-      const [headers] = await once(stream, 'response') as [http2.IncomingHttpHeaders];
+      const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
       const text = (await readAll(stream as unknown as net.Socket)).toString();
       assert.equal(headers[':status'], 200);
       assert.equal(headers['ngrok-error-code'], undefined);
@@ -189,7 +251,7 @@ describe('tunnel: TCP, TLS passthrough and HTTPS', function () {
       // A GET without a body over h2 also works.
       const get = session.request({ ':path': '/get', ':authority': httpsOnly.host });
       get.end();
-      const [getHeaders] = await once(get, 'response') as [http2.IncomingHttpHeaders];
+      const [getHeaders] = (await once(get, 'response')) as [http2.IncomingHttpHeaders];
       assert.equal(getHeaders[':status'], 200);
       assert.equal((JSON.parse((await readAll(get as unknown as net.Socket)).toString()) as { body: string }).body, '');
     });
@@ -207,14 +269,31 @@ describe('tunnel: TCP, TLS passthrough and HTTPS', function () {
       assert.equal(httpsUrl.protocol, 'https:');
       assert.equal(httpUrl.hostname, httpsUrl.hostname);
       const plain = await request(Number(httpUrl.port), httpUrl.host);
-      assert.equal((JSON.parse(plain.body.toString()) as { headers: Record<string, string> }).headers['x-forwarded-proto'], 'http');
+      assert.equal(
+        (JSON.parse(plain.body.toString()) as { headers: Record<string, string> }).headers['x-forwarded-proto'],
+        'http',
+      );
       const secure = await new Promise<string>((resolve, reject) => {
-        https.get({ host: '127.0.0.1', port: Number(httpsUrl.port), servername: httpsUrl.hostname, headers: { host: httpsUrl.host }, rejectUnauthorized: false, agent: false }, (rsp) => {
-          let text = '';
-          rsp.setEncoding('utf8');
-          rsp.on('data', (c: string) => { text += c; });
-          rsp.on('end', () => resolve(text));
-        }).on('error', reject);
+        https
+          .get(
+            {
+              host: '127.0.0.1',
+              port: Number(httpsUrl.port),
+              servername: httpsUrl.hostname,
+              headers: { host: httpsUrl.host },
+              rejectUnauthorized: false,
+              agent: false,
+            },
+            (rsp) => {
+              let text = '';
+              rsp.setEncoding('utf8');
+              rsp.on('data', (c: string) => {
+                text += c;
+              });
+              rsp.on('end', () => resolve(text));
+            },
+          )
+          .on('error', reject);
       });
       assert.equal((JSON.parse(secure) as { headers: Record<string, string> }).headers['x-forwarded-proto'], 'https');
     });
@@ -226,11 +305,15 @@ describe('tunnel: TCP, TLS passthrough and HTTPS', function () {
       wss.on('connection', (ws) => ws.on('message', (d, binary) => ws.send(d, { binary })));
       const t = await startTunnel(agent, { upstream: String(await listen(upstream)), schemes: ['https'] });
       const hostname = new URL(t.url).hostname;
-      const options: WebSocket.ClientOptions & tls.ConnectionOptions = { headers: { host: t.host }, servername: hostname, rejectUnauthorized: false };
+      const options: WebSocket.ClientOptions & tls.ConnectionOptions = {
+        headers: { host: t.host },
+        servername: hostname,
+        rejectUnauthorized: false,
+      };
       const ws = new WebSocket(`wss://127.0.0.1:${t.port}/`, options);
       await once(ws, 'open');
       ws.send('secure hello');
-      const [data] = await once(ws, 'message') as [Buffer];
+      const [data] = (await once(ws, 'message')) as [Buffer];
       assert.equal(data.toString(), 'secure hello');
       ws.close();
       await once(ws, 'close');

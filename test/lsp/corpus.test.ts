@@ -14,26 +14,64 @@ import { UNSUPPORTED_KEYS } from '../../tunnel/src/config';
 
 /** Same judgement as test/unit/config-corpus.test.ts (reasons in test/fixtures/README.md): prefix → [1-based line, code]. */
 const INVALID: Record<string, [number, string]> = {
-  '002': [1, 'BURROW_CONFIG_VERSION_REQUIRED'], '003': [31, 'BURROW_CONFIG_UNKNOWN_KEY'], '011': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
-  '020': [1, 'BURROW_CONFIG_VERSION_REQUIRED'], '026': [1, 'BURROW_CONFIG_VERSION_REQUIRED'], '028': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
-  '029': [4, 'BURROW_CONFIG_UNKNOWN_KEY'], '038': [1, 'BURROW_CONFIG_VERSION_REQUIRED'], '046': [1, 'BURROW_CONFIG_YAML_SYNTAX'],
-  '047': [2, 'BURROW_CONFIG_UNKNOWN_KEY'], '049': [2, 'BURROW_CONFIG_VERSION_REQUIRED'], '050': [7, 'BURROW_CONFIG_BAD_VERSION'],
-  '059': [1, 'BURROW_CONFIG_VERSION_REQUIRED'], '060': [2, 'BURROW_CONFIG_UNKNOWN_KEY'], '062': [13, 'BURROW_CONFIG_UNKNOWN_KEY'],
-  '065': [1, 'BURROW_CONFIG_NOT_A_MAPPING'], '071': [1, 'BURROW_CONFIG_VERSION_REQUIRED'], '076': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
-  '079': [1, 'BURROW_CONFIG_VERSION_REQUIRED'], '081': [6, 'BURROW_CONFIG_UNKNOWN_KEY'], '091': [6, 'BURROW_CONFIG_TUNNEL_TYPE'],
-  '092': [2, 'BURROW_CONFIG_WRONG_TYPE'], '093': [3, 'BURROW_CONFIG_UNKNOWN_KEY'], '095': [3, 'BURROW_CONFIG_UNKNOWN_KEY'],
-  '100': [2, 'BURROW_CONFIG_UNKNOWN_KEY'], '105': [14, 'BURROW_CONFIG_UNKNOWN_KEY'], '107': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
-  '109': [2, 'BURROW_CONFIG_TAB_INDENT'], '110': [1, 'BURROW_CONFIG_VERSION_REQUIRED'], '111': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
-  '112': [7, 'BURROW_CONFIG_TUNNEL_TYPE'], '114': [11, 'BURROW_CONFIG_TUNNEL_TYPE'], '118': [1, 'BURROW_CONFIG_UNKNOWN_KEY'],
-  '120': [8, 'BURROW_CONFIG_BAD_VALUE'], '123': [7, 'BURROW_CONFIG_BAD_VALUE'], '127': [6, 'BURROW_CONFIG_TUNNEL_TYPE'],
-  '132': [2, 'BURROW_CONFIG_UNKNOWN_KEY'], '133': [13, 'BURROW_CONFIG_UNKNOWN_KEY'], '134': [4, 'BURROW_CONFIG_NOT_A_MAPPING'],
-  '135': [1, 'BURROW_CONFIG_VERSION_REQUIRED'], '139': [1, 'BURROW_CONFIG_YAML_SYNTAX'], '140': [1, 'BURROW_CONFIG_WRONG_TYPE'],
-  '143': [4, 'BURROW_CONFIG_VERSION_REQUIRED'], '150': [1, 'BURROW_CONFIG_WRONG_TYPE'],
-  'policy-033': [3, 'BURROW_CONFIG_UNKNOWN_KEY'], 'policy-137': [3, 'BURROW_CONFIG_UNKNOWN_ACTION'],
+  '002': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '003': [31, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  '011': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '020': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '026': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '028': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '029': [4, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  '038': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '046': [1, 'BURROW_CONFIG_YAML_SYNTAX'],
+  '047': [2, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  '049': [2, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '050': [7, 'BURROW_CONFIG_BAD_VERSION'],
+  '059': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '060': [2, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  '062': [13, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  '065': [1, 'BURROW_CONFIG_NOT_A_MAPPING'],
+  '071': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '076': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '079': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '081': [6, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  '091': [6, 'BURROW_CONFIG_TUNNEL_TYPE'],
+  '092': [2, 'BURROW_CONFIG_WRONG_TYPE'],
+  '093': [3, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  '095': [3, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  '100': [2, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  '105': [14, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  '107': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '109': [2, 'BURROW_CONFIG_TAB_INDENT'],
+  '110': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '111': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '112': [7, 'BURROW_CONFIG_TUNNEL_TYPE'],
+  '114': [11, 'BURROW_CONFIG_TUNNEL_TYPE'],
+  '118': [1, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  '120': [8, 'BURROW_CONFIG_BAD_VALUE'],
+  '123': [7, 'BURROW_CONFIG_BAD_VALUE'],
+  '127': [6, 'BURROW_CONFIG_TUNNEL_TYPE'],
+  '132': [2, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  '133': [13, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  '134': [4, 'BURROW_CONFIG_NOT_A_MAPPING'],
+  '135': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '139': [1, 'BURROW_CONFIG_YAML_SYNTAX'],
+  '140': [1, 'BURROW_CONFIG_WRONG_TYPE'],
+  '143': [4, 'BURROW_CONFIG_VERSION_REQUIRED'],
+  '150': [1, 'BURROW_CONFIG_WRONG_TYPE'],
+  'policy-033': [3, 'BURROW_CONFIG_UNKNOWN_KEY'],
+  'policy-137': [3, 'BURROW_CONFIG_UNKNOWN_ACTION'],
 };
 
 /** Judged invalid there because they are other kinds of file; here: one hint, no errors. Prefix → 1-based line of the hint. */
-const FOREIGN: Record<string, number> = { '040': 1, '043': 2, '061': 2, '083': 1, '145': 1, 'policy-025': 1, 'policy-130': 1 };
+const FOREIGN: Record<string, number> = {
+  '040': 1,
+  '043': 2,
+  '061': 2,
+  '083': 1,
+  '145': 1,
+  'policy-025': 1,
+  'policy-130': 1,
+};
 
 /**
  * Valid files using modules Burrow refuses until they land (`BURROW_CONFIG_UNSUPPORTED`, the only
@@ -41,9 +79,19 @@ const FOREIGN: Record<string, number> = { '040': 1, '043': 2, '061': 2, '083': 1
  * then pass clean.
  */
 const MODULE_KEYS: Record<string, string[]> = {
-  '018': ['basic_auth', 'labels'], '045': ['oauth'], '070': ['traffic_policy'], '088': ['traffic_policy'], '097': ['labels'],
-  '103': ['policy'], '104': ['traffic_policy'], '106': ['oauth'], '119': ['basic_auth'], '121': ['oauth'], '126': ['labels'],
-  '131': ['traffic_policy'], '142': ['pooling_enabled'],
+  '018': ['basic_auth', 'labels'],
+  '045': ['oauth'],
+  '070': ['traffic_policy'],
+  '088': ['traffic_policy'],
+  '097': ['labels'],
+  '103': ['policy'],
+  '104': ['traffic_policy'],
+  '106': ['oauth'],
+  '119': ['basic_auth'],
+  '121': ['oauth'],
+  '126': ['labels'],
+  '131': ['traffic_policy'],
+  '142': ['pooling_enabled'],
 };
 const stillRefused = (key: string) => UNSUPPORTED_KEYS.some((u) => u.path[0] === key);
 const REFUSED = Object.fromEntries(Object.entries(MODULE_KEYS).map(([f, keys]) => [f, keys.filter(stillRefused)]));
@@ -58,7 +106,9 @@ function originalNames(): Map<string, string> {
 
 describe('the real-world corpus through the language server', function () {
   let client: LspClient;
-  const files = readdirSync(CORPUS).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = readdirSync(CORPUS)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
   const names = originalNames();
   const seen = { valid: [] as string[], invalid: [] as string[], foreign: [] as string[] };
 
@@ -76,7 +126,10 @@ describe('the real-world corpus through the language server', function () {
   it('has the 150 files the judgement covers', () => {
     assert.equal(files.length, 150);
     for (const p of [...Object.keys(INVALID), ...Object.keys(FOREIGN), ...Object.keys(MODULE_KEYS)]) {
-      assert.ok(files.some((f) => f.startsWith(`${p}-`)), `no corpus file ${p}`);
+      assert.ok(
+        files.some((f) => f.startsWith(`${p}-`)),
+        `no corpus file ${p}`,
+      );
     }
   });
 
@@ -92,23 +145,46 @@ describe('the real-world corpus through the language server', function () {
       const errors = diags.filter((d) => d.severity === 1);
       const lines = text.split(/\r?\n/);
       const keyAt = (line: number, col: number) => /^[\w.-]+/.exec(lines[line].slice(col))?.[0];
-      const show = () => diags.map((d) => `${d.range.start.line + 1}:${d.range.start.character + 1} ${d.code} ${String(d.message)}`).join('\n');
+      const show = () =>
+        diags
+          .map((d) => `${d.range.start.line + 1}:${d.range.start.character + 1} ${d.code} ${String(d.message)}`)
+          .join('\n');
 
       if (prefix in FOREIGN) {
         seen.foreign.push(prefix);
         assert.deepEqual(errors, [], show());
-        assert.ok(diags.some((d) => d.code === 'BURROW_LSP_NOT_NGROK' && d.range.start.line + 1 === FOREIGN[prefix]), show());
+        assert.ok(
+          diags.some((d) => d.code === 'BURROW_LSP_NOT_NGROK' && d.range.start.line + 1 === FOREIGN[prefix]),
+          show(),
+        );
         assert.equal(client.kinds.get(uri)?.kind, 'none');
       } else if (prefix in INVALID) {
         seen.invalid.push(prefix);
         const [line, code] = INVALID[prefix];
-        assert.ok(errors.some((d) => d.range.start.line + 1 === line && d.code === code), `expected ${code} on line ${line}:\n${show()}`);
+        assert.ok(
+          errors.some((d) => d.range.start.line + 1 === line && d.code === code),
+          `expected ${code} on line ${line}:\n${show()}`,
+        );
       } else {
         seen.valid.push(prefix);
         const allowed = REFUSED[prefix] ?? [];
-        const unexpected = errors.filter((d) => !(d.code === 'BURROW_CONFIG_UNSUPPORTED' && allowed.includes(keyAt(d.range.start.line, d.range.start.character) ?? '')));
-        assert.deepEqual(unexpected.map((d) => `${d.range.start.line + 1}: ${String(d.message)}`), [], `false errors on a file ngrok accepts:\n${show()}`);
-        for (const key of allowed) assert.ok(errors.some((d) => keyAt(d.range.start.line, d.range.start.character) === key), `\`${key}\` is refused (not ignored):\n${show()}`);
+        const unexpected = errors.filter(
+          (d) =>
+            !(
+              d.code === 'BURROW_CONFIG_UNSUPPORTED' &&
+              allowed.includes(keyAt(d.range.start.line, d.range.start.character) ?? '')
+            ),
+        );
+        assert.deepEqual(
+          unexpected.map((d) => `${d.range.start.line + 1}: ${String(d.message)}`),
+          [],
+          `false errors on a file ngrok accepts:\n${show()}`,
+        );
+        for (const key of allowed)
+          assert.ok(
+            errors.some((d) => keyAt(d.range.start.line, d.range.start.character) === key),
+            `\`${key}\` is refused (not ignored):\n${show()}`,
+          );
         const expectedKind = file.startsWith('policy-') ? 'traffic-policy' : 'ngrok-config';
         assert.equal(client.kinds.get(uri)?.kind, expectedKind);
       }

@@ -14,13 +14,24 @@ describe('edge JSON with schemas/edge-api.schema.json', function () {
 
   it('reports wrong types and unknown keys in an HTTPS edge file, and accepts a valid one', async () => {
     const uri = 'file:///work/edges/shop-edge.json';
-    const bad = '{\n  "hostports": ["shop.example.com:443"],\n  "description": 42,\n  "routes": [{"match_type": "exact_path", "match": "/", "colour": "red"}]\n}\n';
+    const bad =
+      '{\n  "hostports": ["shop.example.com:443"],\n  "description": 42,\n  "routes": [{"match_type": "exact_path", "match": "/", "colour": "red"}]\n}\n';
     const diags = await client.open(uri, bad, { languageId: 'json' });
     const texts = diags.map((d) => underlined(bad, d.range));
     assert.ok(texts.includes('42'), JSON.stringify(diags));
-    assert.ok(texts.some((t) => t.includes('colour')), JSON.stringify(diags));
+    assert.ok(
+      texts.some((t) => t.includes('colour')),
+      JSON.stringify(diags),
+    );
     await client.close(uri);
-    const good = JSON.stringify({ hostports: ['shop.example.com:443'], routes: [{ match_type: 'path_prefix', match: '/', compression: { enabled: true } }] }, null, 2);
+    const good = JSON.stringify(
+      {
+        hostports: ['shop.example.com:443'],
+        routes: [{ match_type: 'path_prefix', match: '/', compression: { enabled: true } }],
+      },
+      null,
+      2,
+    );
     assert.deepEqual(await client.open('file:///work/edges/ok-edge.json', good, { languageId: 'json' }), []);
   });
 });

@@ -51,11 +51,29 @@ describe('language server features over stdio', function () {
         '',
       ].join('\n');
       await client.open(uri, text);
-      assert.deepEqual(labels(await client.completion(uri, { line: 2, character: 13 })), ['crit', 'warn', 'error', 'info', 'debug']);
+      assert.deepEqual(labels(await client.completion(uri, { line: 2, character: 13 })), [
+        'crit',
+        'warn',
+        'error',
+        'info',
+        'debug',
+      ]);
       const providers = labels(await client.completion(uri, { line: 12, character: 26 }));
-      assert.deepEqual([...providers].sort(), ['amazon', 'facebook', 'github', 'gitlab', 'google', 'linkedin', 'microsoft', 'twitch']);
+      assert.deepEqual([...providers].sort(), [
+        'amazon',
+        'facebook',
+        'github',
+        'gitlab',
+        'google',
+        'linkedin',
+        'microsoft',
+        'twitch',
+      ]);
       const actions = await client.completion(uri, { line: 13, character: 20 });
-      assert.ok(labels(actions).includes('basic-auth') && labels(actions).includes('forward-internal'), labels(actions).join());
+      assert.ok(
+        labels(actions).includes('basic-auth') && labels(actions).includes('forward-internal'),
+        labels(actions).join(),
+      );
       const deny = actions.find((i) => i.label === 'deny')!;
       assert.match((deny.documentation as MarkupContent).value, /Terminating/);
       await client.close(uri);
@@ -78,17 +96,27 @@ describe('language server features over stdio', function () {
       assert.deepEqual(labels(tunnels).slice(0, 3), ['http tunnel', 'tcp tunnel', 'tls tunnel']);
       const http = tunnels[0];
       assert.equal(http.insertTextFormat, 2);
-      assert.equal(http.textEdit && 'range' in http.textEdit ? http.textEdit.newText : '', '${1:web}:\n    proto: http\n    addr: ${2:8080}\n    ${0}');
+      assert.equal(
+        http.textEdit && 'range' in http.textEdit ? http.textEdit.newText : '',
+        '${1:web}:\n    proto: http\n    addr: ${2:8080}\n    ${0}',
+      );
       await client.close(uri);
 
       const v3 = uniqueUri();
       await client.open(v3, 'version: "3"\nendpoints:\n  - \n');
-      assert.deepEqual(labels(await client.completion(v3, { line: 2, character: 4 })).slice(0, 2), ['http endpoint', 'tcp endpoint']);
+      assert.deepEqual(labels(await client.completion(v3, { line: 2, character: 4 })).slice(0, 2), [
+        'http endpoint',
+        'tcp endpoint',
+      ]);
       await client.close(v3);
 
       const policy = uniqueUri('traffic-policy.yml');
       await client.open(policy, 'on_http_request:\n  - \n', { languageId: 'yaml' });
-      assert.deepEqual(labels(await client.completion(policy, { line: 1, character: 4 })).slice(0, 3), ['traffic policy rule', 'oauth', 'basic auth']);
+      assert.deepEqual(labels(await client.completion(policy, { line: 1, character: 4 })).slice(0, 3), [
+        'traffic policy rule',
+        'oauth',
+        'basic auth',
+      ]);
       await client.close(policy);
     });
   });
@@ -109,7 +137,8 @@ describe('language server features over stdio', function () {
 
     it('shows the allowed values with the hovered one marked, and the action reference', async () => {
       const uri = uniqueUri('policy.yml');
-      const text = 'on_http_request:\n  - actions:\n      - type: basic-auth\n        config:\n          credentials: ["a:password1"]\n';
+      const text =
+        'on_http_request:\n  - actions:\n      - type: basic-auth\n        config:\n          credentials: ["a:password1"]\n';
       await client.open(uri, text, { languageId: 'yaml' });
       const h = await client.hover(uri, posOf(text, 'basic-auth', 2));
       const md = (h!.contents as MarkupContent).value;
@@ -142,13 +171,21 @@ describe('language server features over stdio', function () {
 
     it('replaces deprecated keys: hostname → domain, bind_tls → schemes (comments kept)', async () => {
       const uri = uniqueUri();
-      const text = 'version: "2"\ntunnels:\n  web: # my site\n    proto: http\n    addr: 80\n    hostname: x.example.com\n    bind_tls: true # https only\n';
+      const text =
+        'version: "2"\ntunnels:\n  web: # my site\n    proto: http\n    addr: 80\n    hostname: x.example.com\n    bind_tls: true # https only\n';
       let diags = await client.open(uri, text);
       assert.equal(diags.filter((d) => d.code === 'BURROW_CONFIG_DEPRECATED').length, 2, JSON.stringify(diags));
-      diags = await fixAll(uri, /hostname.*domain/, diags.filter((d) => underlined(text, d.range) === 'hostname'));
+      diags = await fixAll(
+        uri,
+        /hostname.*domain/,
+        diags.filter((d) => underlined(text, d.range) === 'hostname'),
+      );
       diags = await fixAll(uri, /bind_tls.*schemes: \[https\]/, diags);
       assert.deepEqual(diags, []);
-      assert.equal(client.text(uri), 'version: "2"\ntunnels:\n  web: # my site\n    proto: http\n    addr: 80\n    domain: x.example.com\n    schemes: [https] # https only\n');
+      assert.equal(
+        client.text(uri),
+        'version: "2"\ntunnels:\n  web: # my site\n    proto: http\n    addr: 80\n    domain: x.example.com\n    schemes: [https] # https only\n',
+      );
       await client.close(uri);
     });
 
@@ -162,8 +199,14 @@ describe('language server features over stdio', function () {
       const action = actions.find((x) => /Replace `auth` with `basic_auth`/.test(x.title));
       assert.ok(action, actions.map((x) => x.title).join());
       const after = (await client.applyWorkspaceEdit(action.edit)).get(uri)!;
-      assert.equal(client.text(uri), 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 80\n    basic_auth: ["bob:secret-password"]\n');
-      assert.ok(after.every((d) => underlined(client.text(uri), d.range) === 'basic_auth'), JSON.stringify(after));
+      assert.equal(
+        client.text(uri),
+        'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 80\n    basic_auth: ["bob:secret-password"]\n',
+      );
+      assert.ok(
+        after.every((d) => underlined(client.text(uri), d.range) === 'basic_auth'),
+        JSON.stringify(after),
+      );
       await client.close(uri);
     });
 
@@ -181,24 +224,43 @@ describe('language server features over stdio', function () {
       const uri = uniqueUri();
       const text = 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 80\n    bind-tls: true\n';
       let diags = await client.open(uri, text);
-      diags = await fixAll(uri, /Rename to `bind_tls`/, diags.filter((d) => d.code === 'BURROW_CONFIG_UNKNOWN_KEY'));
-      assert.ok(diags.every((d) => d.code === 'BURROW_CONFIG_DEPRECATED'), JSON.stringify(diags));
+      diags = await fixAll(
+        uri,
+        /Rename to `bind_tls`/,
+        diags.filter((d) => d.code === 'BURROW_CONFIG_UNKNOWN_KEY'),
+      );
+      assert.ok(
+        diags.every((d) => d.code === 'BURROW_CONFIG_DEPRECATED'),
+        JSON.stringify(diags),
+      );
       await client.close(uri);
 
       const policy = uniqueUri('policy.yml');
-      const ptext = 'on_http_request:\n  - actions:\n      - type: basic-aut\n        config:\n          credentials: ["a:password1"]\n';
+      const ptext =
+        'on_http_request:\n  - actions:\n      - type: basic-aut\n        config:\n          credentials: ["a:password1"]\n';
       const pd = await client.open(policy, ptext, { languageId: 'yaml' });
-      assert.deepEqual(await fixAll(policy, /Change to `basic-auth`/, pd.filter((d) => d.code === 'BURROW_CONFIG_UNKNOWN_ACTION')), []);
+      assert.deepEqual(
+        await fixAll(
+          policy,
+          /Change to `basic-auth`/,
+          pd.filter((d) => d.code === 'BURROW_CONFIG_UNKNOWN_ACTION'),
+        ),
+        [],
+      );
       await client.close(policy);
     });
 
     it('moves v2-style top-level keys of a v3 file under agent:', async () => {
       const uri = uniqueUri();
-      const text = 'version: "3"\nauthtoken: abc # token\nagent:\n  log_level: info\nendpoints:\n  - name: web\n    upstream:\n      url: 80\n';
+      const text =
+        'version: "3"\nauthtoken: abc # token\nagent:\n  log_level: info\nendpoints:\n  - name: web\n    upstream:\n      url: 80\n';
       const diags = await client.open(uri, text);
       assert.match(String(diags[0].message), /belongs under `agent:`/);
       assert.deepEqual(await fixAll(uri, /Move `authtoken` under `agent:`/, diags), []);
-      assert.equal(client.text(uri), 'version: "3"\nagent:\n  log_level: info\n  authtoken: abc # token\nendpoints:\n  - name: web\n    upstream:\n      url: 80\n');
+      assert.equal(
+        client.text(uri),
+        'version: "3"\nagent:\n  log_level: info\n  authtoken: abc # token\nendpoints:\n  - name: web\n    upstream:\n      url: 80\n',
+      );
       await client.close(uri);
     });
 
@@ -224,16 +286,30 @@ describe('language server features over stdio', function () {
         '',
       ].join('\n');
       const diags = await client.open(uri, text);
-      const actions = await client.codeActions(uri, { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, diags);
+      const actions = await client.codeActions(
+        uri,
+        { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } },
+        diags,
+      );
       const offered = actions.find((a) => a.kind === 'refactor.rewrite' && /Migrate/.test(a.title));
       assert.ok(offered, actions.map((a) => a.title).join());
       assert.equal(offered.edit, undefined, 'the edit is computed on resolve');
       const migrate = await client.resolveCodeAction(offered);
       const after = (await client.applyWorkspaceEdit(migrate.edit)).get(uri)!;
-      assert.deepEqual(after.filter((d) => d.severity === 1), [], client.text(uri));
+      assert.deepEqual(
+        after.filter((d) => d.severity === 1),
+        [],
+        client.text(uri),
+      );
       const migrated = client.text(uri);
-      assert.match(migrated, /^# agent settings\nversion: "3"\nagent:\n {2}authtoken: abc\n {2}# region: eu \(removed: version 3 picks the region automatically\)\n {2}connect_url: edge\.example\.com:443\n/);
-      assert.match(migrated, /# the website\n {2}- name: web\n {4}url: https:\/\/app\.example\.com\n {4}upstream:\n {6}url: 8080/);
+      assert.match(
+        migrated,
+        /^# agent settings\nversion: "3"\nagent:\n {2}authtoken: abc\n {2}# region: eu \(removed: version 3 picks the region automatically\)\n {2}connect_url: edge\.example\.com:443\n/,
+      );
+      assert.match(
+        migrated,
+        /# the website\n {2}- name: web\n {4}url: https:\/\/app\.example\.com\n {4}upstream:\n {6}url: 8080/,
+      );
       assert.match(migrated, /- name: ssh\n {4}url: tcp:\/\/1\.tcp\.example\.com:20022/);
       assert.doesNotMatch(migrated, /^\s*region:/m);
       assert.equal(client.kinds.get(uri)?.configVersion, '3');

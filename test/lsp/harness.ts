@@ -4,7 +4,12 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 import type {
   CodeAction,
   CompletionItem,
@@ -52,9 +57,15 @@ export class LspClient {
   settings: Record<string, unknown> | null = null;
 
   constructor(env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [SERVER_BUNDLE, '--stdio'], { stdio: 'pipe', env: { ...process.env, ...env } });
+    this.child = spawn(process.execPath, [SERVER_BUNDLE, '--stdio'], {
+      stdio: 'pipe',
+      env: { ...process.env, ...env },
+    });
     this.child.stderr.setEncoding('utf8').on('data', (d: string) => this.stderr.push(d));
-    this.connection = createMessageConnection(new StreamMessageReader(this.child.stdout), new StreamMessageWriter(this.child.stdin));
+    this.connection = createMessageConnection(
+      new StreamMessageReader(this.child.stdout),
+      new StreamMessageWriter(this.child.stdin),
+    );
     this.connection.onNotification('textDocument/publishDiagnostics', (p: PublishDiagnosticsParams) => {
       this.diagnostics.set(p.uri, p);
       const ready = this.waiters.filter((w) => w.uri === p.uri && (w.version === undefined || p.version === w.version));
@@ -74,13 +85,20 @@ export class LspClient {
   }
 
   /** `pullConfiguration: false` plays a client without `workspace/configuration` (settings are pushed). */
-  static async start(initializationOptions: Record<string, unknown> = { validationDelayMs: 0 }, env: NodeJS.ProcessEnv = {}, pullConfiguration = true): Promise<LspClient> {
+  static async start(
+    initializationOptions: Record<string, unknown> = { validationDelayMs: 0 },
+    env: NodeJS.ProcessEnv = {},
+    pullConfiguration = true,
+  ): Promise<LspClient> {
     const client = new LspClient(env);
     client.initializeResult = await client.connection.sendRequest('initialize', {
       // null, not our pid: a number would start the server's parent-process watchdog.
       processId: null,
       rootUri: null,
-      capabilities: { workspace: { configuration: pullConfiguration }, textDocument: { publishDiagnostics: { versionSupport: true } } },
+      capabilities: {
+        workspace: { configuration: pullConfiguration },
+        textDocument: { publishDiagnostics: { versionSupport: true } },
+      },
       initializationOptions,
     });
     await client.connection.sendNotification('initialized', {});
@@ -90,7 +108,15 @@ export class LspClient {
   /** Resolves with the next diagnostics for `uri` (of `version`, if given). */
   nextDiagnostics(uri: string, version?: number, timeoutMs = 5000): Promise<PublishDiagnosticsParams> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no diagnostics for ${uri}${version !== undefined ? ` v${version}` : ''} within ${timeoutMs} ms; stderr: ${this.stderr.join('')}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no diagnostics for ${uri}${version !== undefined ? ` v${version}` : ''} within ${timeoutMs} ms; stderr: ${this.stderr.join('')}`,
+            ),
+          ),
+        timeoutMs,
+      );
       this.waiters.push({ uri, version, resolve: (p) => (clearTimeout(timer), resolve(p)) });
     });
   }
@@ -100,7 +126,9 @@ export class LspClient {
     this.versions.set(uri, version);
     this.texts.set(uri, text);
     const next = this.nextDiagnostics(uri, version);
-    await this.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: options.languageId ?? 'ngrok-yaml', version, text } });
+    await this.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri, languageId: options.languageId ?? 'ngrok-yaml', version, text },
+    });
     return (await next).diagnostics;
   }
 
@@ -134,7 +162,9 @@ export class LspClient {
   /** Changes the settings and tells the server, as VS Code does when the user edits them. */
   async configure(settings: Record<string, unknown>): Promise<void> {
     this.settings = settings;
-    await this.connection.sendNotification('workspace/didChangeConfiguration', { settings: { burrow: { languageServer: settings } } });
+    await this.connection.sendNotification('workspace/didChangeConfiguration', {
+      settings: { burrow: { languageServer: settings } },
+    });
   }
 
   async close(uri: string): Promise<Diagnostic[]> {
@@ -154,8 +184,9 @@ export class LspClient {
   }
 
   async completion(uri: string, position: Position): Promise<CompletionItem[]> {
-    const r = (await this.connection.sendRequest('textDocument/completion', { textDocument: { uri }, position })) as CompletionItem[] | CompletionList | null;
-    return Array.isArray(r) ? r : r?.items ?? [];
+    const r = (await this.connection.sendRequest('textDocument/completion', { textDocument: { uri }, position })) as
+      CompletionItem[] | CompletionList | null;
+    return Array.isArray(r) ? r : (r?.items ?? []);
   }
 
   hover(uri: string, position: Position): Promise<Hover | null> {
@@ -163,7 +194,11 @@ export class LspClient {
   }
 
   codeActions(uri: string, range: Range, diagnostics: Diagnostic[]): Promise<CodeAction[]> {
-    return this.connection.sendRequest('textDocument/codeAction', { textDocument: { uri }, range, context: { diagnostics } });
+    return this.connection.sendRequest('textDocument/codeAction', {
+      textDocument: { uri },
+      range,
+      context: { diagnostics },
+    });
   }
 
   resolveCodeAction(action: CodeAction): Promise<CodeAction> {
@@ -187,7 +222,8 @@ export class LspClient {
     const out = new Map<string, Diagnostic[]>();
     for (const [uri, edits] of Object.entries(edit?.changes ?? {})) out.set(uri, await this.change(uri, edits));
     for (const dc of edit?.documentChanges ?? []) {
-      if ('textDocument' in dc) out.set(dc.textDocument.uri, await this.change(dc.textDocument.uri, dc.edits as TextEdit[]));
+      if ('textDocument' in dc)
+        out.set(dc.textDocument.uri, await this.change(dc.textDocument.uri, dc.edits as TextEdit[]));
     }
     return out;
   }
@@ -228,7 +264,8 @@ export function positionAt(text: string, offset: number): Position {
 export function applyEdits(text: string, edits: TextEdit[]): string {
   const sorted = [...edits].sort((a, b) => offsetAt(text, b.range.start) - offsetAt(text, a.range.start));
   let out = text;
-  for (const e of sorted) out = out.slice(0, offsetAt(out, e.range.start)) + e.newText + out.slice(offsetAt(out, e.range.end));
+  for (const e of sorted)
+    out = out.slice(0, offsetAt(out, e.range.start)) + e.newText + out.slice(offsetAt(out, e.range.end));
   return out;
 }
 
@@ -253,5 +290,7 @@ export function corpusFile(name: string): string {
 
 /** LSP content changes apply one after another; edits from a WorkspaceEdit are simultaneous. Last-first makes them equal. */
 function sequential(text: string, edits: TextEdit[]): { range: Range; text: string }[] {
-  return [...edits].sort((a, b) => offsetAt(text, b.range.start) - offsetAt(text, a.range.start)).map((e) => ({ range: e.range, text: e.newText }));
+  return [...edits]
+    .sort((a, b) => offsetAt(text, b.range.start) - offsetAt(text, a.range.start))
+    .map((e) => ({ range: e.range, text: e.newText }));
 }

@@ -19,7 +19,13 @@ function compare(text: string, label: string): boolean {
   const v = ++version;
   const a = piecewise.diagnostics(TextDocument.create(uri, 'ngrok-yaml', v, text));
   const b = whole.diagnostics(TextDocument.create(uri, 'ngrok-yaml', v, text));
-  const show = (d: typeof a) => d.map((x) => `${x.range.start.line}:${x.range.start.character}-${x.range.end.line}:${x.range.end.character} ${x.code} ${String(x.message)}`).sort();
+  const show = (d: typeof a) =>
+    d
+      .map(
+        (x) =>
+          `${x.range.start.line}:${x.range.start.character}-${x.range.end.line}:${x.range.end.character} ${x.code} ${String(x.message)}`,
+      )
+      .sort();
   assert.deepEqual(show(a), show(b), `${label}\n${text}`);
   const docA = TextDocument.create(uri, 'ngrok-yaml', v, text);
   const docB = TextDocument.create(uri, 'ngrok-yaml', v, text);
@@ -29,7 +35,11 @@ function compare(text: string, label: string): boolean {
   assert.deepEqual(piecewise.symbols(docA), whole.symbols(docB), label);
   // Hover on a few positions (every 97th character) is answered from the piece under the cursor.
   for (let o = 0; o < text.length; o += 97) {
-    assert.deepEqual(piecewise.hover(docA, docA.positionAt(o)), whole.hover(docB, docB.positionAt(o)), `${label} hover at ${o}`);
+    assert.deepEqual(
+      piecewise.hover(docA, docA.positionAt(o)),
+      whole.hover(docB, docB.positionAt(o)),
+      `${label} hover at ${o}`,
+    );
   }
   return true;
 }
@@ -44,7 +54,10 @@ describe('piecewise validation equals whole-file validation', () => {
     assert.ok(split.length >= 50, `only ${split.length} corpus files split`);
     assert.equal(splitConfig(generateConfig(300))?.tunnels.length, 300);
     assert.equal(splitConfig(generateConfig(30, 'v3'))?.endpoints.length, 30);
-    assert.ok(configs.some((c) => (splitConfig(c.text)?.endpoints.length ?? 0) > 1), 'corpus v3 files with endpoints split too');
+    assert.ok(
+      configs.some((c) => (splitConfig(c.text)?.endpoints.length ?? 0) > 1),
+      'corpus v3 files with endpoints split too',
+    );
   });
 
   it('on every corpus config, and generated v2 and v3 files', () => {
@@ -54,13 +67,30 @@ describe('piecewise validation equals whole-file validation', () => {
   });
 
   it('on random line edits of corpus configs and the generated file', () => {
-    const texts = [...configs.filter((c) => splitConfig(c.text)).map((c) => c.text), generateConfig(12), generateConfig(12, 'v3')];
+    const texts = [
+      ...configs.filter((c) => splitConfig(c.text)).map((c) => c.text),
+      generateConfig(12),
+      generateConfig(12, 'v3'),
+    ];
     // Edits that keep the file splittable often: retype a value, insert/delete a line or a char.
     const edit = fc.record({
       file: fc.nat(texts.length - 1),
       line: fc.nat(200),
       op: fc.constantFrom('delete-line', 'duplicate-line', 'insert-text', 'delete-char'),
-      insert: fc.constantFrom('x', ':', ' ', '  proto: tcp', '    addr: 70000', '    bogus: 1', '- a', '"', '#', '  web:', '    host_header: rewrite', '\t'),
+      insert: fc.constantFrom(
+        'x',
+        ':',
+        ' ',
+        '  proto: tcp',
+        '    addr: 70000',
+        '    bogus: 1',
+        '- a',
+        '"',
+        '#',
+        '  web:',
+        '    host_header: rewrite',
+        '\t',
+      ),
       col: fc.nat(40),
     });
     fc.assert(

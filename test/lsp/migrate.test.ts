@@ -19,23 +19,45 @@ import { CORPUS } from './harness';
 function comparable(spec: EndpointSpec): { name: string } & Record<string, unknown> {
   const { edge, ...rest } = spec;
   if (!edge) return rest;
-  const { basicAuth, ipRestriction, webhookVerification, circuitBreaker, compression, trafficPolicy, ...otherEdge } = edge;
+  const { basicAuth, ipRestriction, webhookVerification, circuitBreaker, compression, trafficPolicy, ...otherEdge } =
+    edge;
   const actions: unknown[] = [];
   if (basicAuth) actions.push({ type: 'basic-auth', config: { credentials: basicAuth.credentials } });
-  if (ipRestriction) actions.push({ type: 'restrict-ips', config: { ...(ipRestriction.allowCidrs ? { allow: ipRestriction.allowCidrs } : {}), ...(ipRestriction.denyCidrs ? { deny: ipRestriction.denyCidrs } : {}) } });
-  if (webhookVerification) actions.push({ type: 'verify-webhook', config: { provider: webhookVerification.provider, ...(webhookVerification.secret ? { secret: webhookVerification.secret } : {}) } });
-  if (circuitBreaker) actions.push({ type: 'circuit-breaker', config: { error_threshold: circuitBreaker.errorThreshold } });
+  if (ipRestriction)
+    actions.push({
+      type: 'restrict-ips',
+      config: {
+        ...(ipRestriction.allowCidrs ? { allow: ipRestriction.allowCidrs } : {}),
+        ...(ipRestriction.denyCidrs ? { deny: ipRestriction.denyCidrs } : {}),
+      },
+    });
+  if (webhookVerification)
+    actions.push({
+      type: 'verify-webhook',
+      config: {
+        provider: webhookVerification.provider,
+        ...(webhookVerification.secret ? { secret: webhookVerification.secret } : {}),
+      },
+    });
+  if (circuitBreaker)
+    actions.push({ type: 'circuit-breaker', config: { error_threshold: circuitBreaker.errorThreshold } });
   if (compression) actions.push({ type: 'compress-response' });
-  const policy = (trafficPolicy ?? {}) as Record<string, { expressions?: unknown[]; actions?: unknown[] }[] | undefined>;
+  const policy = (trafficPolicy ?? {}) as Record<
+    string,
+    { expressions?: unknown[]; actions?: unknown[] }[] | undefined
+  >;
   const rules = Object.entries(policy).flatMap(([phase, list]) => (list ?? []).map((r) => ({ phase, ...r })));
-  const plainRules = rules.filter((r) => !r.expressions?.length && r.phase === 'on_http_request' && r.actions?.length === 1);
+  const plainRules = rules.filter(
+    (r) => !r.expressions?.length && r.phase === 'on_http_request' && r.actions?.length === 1,
+  );
   for (const r of plainRules) actions.push(r.actions![0]);
   const otherRules = rules.filter((r) => !plainRules.includes(r));
   const key = (a: unknown) => JSON.stringify(a);
   return { ...rest, edge: otherEdge, modules: actions.map(key).sort(), rules: otherRules.map(key) };
 }
 
-const errorsOf = (problems: ConfigProblem[]) => problems.filter((p) => p.severity === 'error' && p.code !== 'BURROW_CONFIG_UNSUPPORTED');
+const errorsOf = (problems: ConfigProblem[]) =>
+  problems.filter((p) => p.severity === 'error' && p.code !== 'BURROW_CONFIG_UNSUPPORTED');
 
 describe('v2 → v3 migration over the corpus', () => {
   const candidates = readdirSync(CORPUS)
@@ -43,7 +65,9 @@ describe('v2 → v3 migration over the corpus', () => {
     .map((f) => ({ file: f, text: readFileSync(path.join(CORPUS, f), 'utf8') }))
     .map((c) => ({ ...c, before: validateDocument(c.text, c.file, { kind: 'agent' }) }))
     // Valid v2 files: ngrok accepts them (module refusals aside) and they declare version 2.
-    .filter((c) => c.before.kind === 'v2' && errorsOf(c.before.problems).length === 0 && c.before.data?.version !== undefined);
+    .filter(
+      (c) => c.before.kind === 'v2' && errorsOf(c.before.problems).length === 0 && c.before.data?.version !== undefined,
+    );
 
   it('covers a real share of the corpus', () => {
     assert.ok(candidates.length >= 40, `only ${candidates.length} valid v2 files`);
@@ -80,8 +104,14 @@ describe('v2 → v3 migration over the corpus', () => {
     assert.deepEqual(errorsOf(after.problems), [], result.text);
     assert.match(result.text!, /- name: shop\n {4}url: shop\.example\.com\n/);
     assert.match(result.text!, /type: basic-auth/);
-    assert.match(result.text!, /# kept as a legacy tunnel: OAuth\/OIDC are not available as Traffic Policy actions in Burrow yet\n {2}sso:/);
-    const specs = (data: unknown) => endpointsFrom(unify(data as ConfigV2 | ConfigV3)).map(comparable).sort((a, b) => a.name.localeCompare(b.name));
+    assert.match(
+      result.text!,
+      /# kept as a legacy tunnel: OAuth\/OIDC are not available as Traffic Policy actions in Burrow yet\n {2}sso:/,
+    );
+    const specs = (data: unknown) =>
+      endpointsFrom(unify(data as ConfigV2 | ConfigV3))
+        .map(comparable)
+        .sort((a, b) => a.name.localeCompare(b.name));
     assert.deepEqual(specs(after.data), specs(before.data));
     const shop = specs(after.data).find((s) => s.name === 'shop')!;
     assert.equal((shop.modules as string[]).length, 5, 'all five modules carried over');
@@ -93,9 +123,16 @@ describe('v2 → v3 migration over the corpus', () => {
       assert.ok(result.text !== undefined, result.reason);
       const after = validateDocument(result.text, c.file, { kind: 'agent' });
       assert.equal(after.kind, 'v3');
-      assert.deepEqual(errorsOf(after.problems).map((p) => `${p.line}:${p.col} ${p.message}`), [], result.text);
+      assert.deepEqual(
+        errorsOf(after.problems).map((p) => `${p.line}:${p.col} ${p.message}`),
+        [],
+        result.text,
+      );
       // Refusals stay refusals (a module moved into a policy is still refused, never dropped).
-      assert.equal(after.problems.some((p) => p.code === 'BURROW_CONFIG_UNSUPPORTED'), c.before.problems.some((p) => p.code === 'BURROW_CONFIG_UNSUPPORTED'));
+      assert.equal(
+        after.problems.some((p) => p.code === 'BURROW_CONFIG_UNSUPPORTED'),
+        c.before.problems.some((p) => p.code === 'BURROW_CONFIG_UNSUPPORTED'),
+      );
       const specsBefore = endpointsFrom(unify(c.before.data as unknown as ConfigV2)).map(comparable);
       const specsAfter = endpointsFrom(unify(after.data as unknown as ConfigV3)).map(comparable);
       const byName = (s: { name: string }[]) => [...s].sort((a, b) => a.name.localeCompare(b.name));

@@ -49,7 +49,17 @@ describe('classify', () => {
   const c = (uri: string, languageId: string, root: unknown) => classify({ uri, languageId, root, documentCount: 1 });
 
   it('knows config and policy file names from the wild', () => {
-    for (const n of ['ngrok.yml', 'ngrok.yaml', '.ngrok.yml', 'ngrok.dev.yml', 'ngrok_config.yml', 'ngrok-config.yaml', 'ngrok.yml.example', 'ngrok.template.yml', 'app.ngrok.yml']) {
+    for (const n of [
+      'ngrok.yml',
+      'ngrok.yaml',
+      '.ngrok.yml',
+      'ngrok.dev.yml',
+      'ngrok_config.yml',
+      'ngrok-config.yaml',
+      'ngrok.yml.example',
+      'ngrok.template.yml',
+      'app.ngrok.yml',
+    ]) {
       assert.ok(CONFIG_NAME_RE.test(n), n);
     }
     for (const n of ['traffic-policy.yml', 'ngrok-policy.yml', 'api.policy.yaml', 'policy.json']) {
@@ -59,12 +69,21 @@ describe('classify', () => {
   });
 
   it('infers the config version, and recognises foreign files and policies', () => {
-    assert.deepEqual(c('file:///a/ngrok.yml', 'ngrok-yaml', { agent: {} }), { kind: 'ngrok-config', configVersion: '3' });
-    assert.deepEqual(c('file:///a/ngrok.yml', 'ngrok-yaml', { version: 2, tunnels: {} }), { kind: 'ngrok-config', configVersion: '2' });
+    assert.deepEqual(c('file:///a/ngrok.yml', 'ngrok-yaml', { agent: {} }), {
+      kind: 'ngrok-config',
+      configVersion: '3',
+    });
+    assert.deepEqual(c('file:///a/ngrok.yml', 'ngrok-yaml', { version: 2, tunnels: {} }), {
+      kind: 'ngrok-config',
+      configVersion: '2',
+    });
     assert.equal(c('file:///a/ngrok.yml', 'ngrok-yaml', { apiVersion: 'v1', kind: 'Pod' }).kind, 'none');
     assert.equal(c('file:///a/ngrok.yml', 'ngrok-yaml', [{ name: 'task' }]).kind, 'none');
     assert.equal(c('file:///a/ngrok.yml', 'ngrok-yaml', { on_http_request: [] }).kind, 'traffic-policy');
-    assert.equal(c('file:///a/x.json', 'json', { $schema: 'https://burrow.localhost/schemas/traffic-policy.schema.json' }).kind, 'traffic-policy');
+    assert.equal(
+      c('file:///a/x.json', 'json', { $schema: 'https://burrow.localhost/schemas/traffic-policy.schema.json' }).kind,
+      'traffic-policy',
+    );
     assert.equal(c('file:///a/x.json', 'json', { id: 'edghts_123' }).kind, 'edge-json');
     assert.equal(c('file:///a/x.yml', 'yaml', { name: 'x' }).kind, 'none');
   });
@@ -72,7 +91,17 @@ describe('classify', () => {
 
 describe('value checks', () => {
   it('upstream addresses', () => {
-    for (const ok of ['8080', 'localhost:3000', '[::1]:22', 'http://app:80', 'https://x', 'file:///srv/www', '${PORT}', 'backend']) assert.equal(checkUpstream(ok, 'http'), undefined, ok);
+    for (const ok of [
+      '8080',
+      'localhost:3000',
+      '[::1]:22',
+      'http://app:80',
+      'https://x',
+      'file:///srv/www',
+      '${PORT}',
+      'backend',
+    ])
+      assert.equal(checkUpstream(ok, 'http'), undefined, ok);
     assert.match(checkUpstream('70000', 'http')!, /out of range/);
     assert.match(checkUpstream('localhost:0', 'http')!, /out of range/);
     assert.match(checkUpstream('ftp://x:21', 'http')!, /not supported/);
@@ -86,7 +115,8 @@ describe('value checks', () => {
     assert.match(checkCredential('alice:short')!, /8 to 128/);
     assert.match(checkCredential(':password1')!, /empty/);
     assert.equal(checkCredential('${USER}:${PASS}'), undefined);
-    for (const ok of ['10.0.0.0/8', '192.0.2.1', '2001:db8::/32', '::1/128']) assert.equal(checkCidr(ok), undefined, ok);
+    for (const ok of ['10.0.0.0/8', '192.0.2.1', '2001:db8::/32', '::1/128'])
+      assert.equal(checkCidr(ok), undefined, ok);
     assert.match(checkCidr('10.0.0.0/33')!, /too long/);
     assert.match(checkCidr('300.1.1.1/8')!, /not an IP/);
   });
@@ -104,7 +134,10 @@ describe('semantic checks (BURROW_LSP_*) at exact ranges', () => {
   const service = new LanguageService();
   let v = 0;
   const check = (text: string, languageId = 'ngrok-yaml', uri = 'file:///s/ngrok.yml') =>
-    service.diagnostics(TextDocument.create(uri, languageId, ++v, text)).filter((d) => String(d.code).startsWith('BURROW_LSP_')).map((d) => [d.code, underlined(text, d.range), d.severity]);
+    service
+      .diagnostics(TextDocument.create(uri, languageId, ++v, text))
+      .filter((d) => String(d.code).startsWith('BURROW_LSP_'))
+      .map((d) => [d.code, underlined(text, d.range), d.severity]);
 
   it('policy phases, unreachable actions, multiple auth, CIDRs', () => {
     const text = [
@@ -134,7 +167,8 @@ describe('semantic checks (BURROW_LSP_*) at exact ranges', () => {
   });
 
   it('a deny inside a rule with expressions does not make later rules unreachable', () => {
-    const text = 'on_http_request:\n  - expressions: ["req.method == \'POST\'"]\n    actions:\n      - type: deny\n  - actions:\n      - type: log\n        config: { metadata: { a: b } }\n';
+    const text =
+      'on_http_request:\n  - expressions: ["req.method == \'POST\'"]\n    actions:\n      - type: deny\n  - actions:\n      - type: log\n        config: { metadata: { a: b } }\n';
     assert.deepEqual(check(text, 'yaml', 'file:///s/policy.yml'), []);
   });
 

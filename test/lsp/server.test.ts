@@ -12,7 +12,10 @@ describe('language server over stdio (dist/server.js)', function () {
   let client: LspClient;
 
   before(async function () {
-    assert.ok(existsSync(SERVER_BUNDLE), 'dist/server.js is missing: run `node scripts/build.mjs` first (npm test does)');
+    assert.ok(
+      existsSync(SERVER_BUNDLE),
+      'dist/server.js is missing: run `node scripts/build.mjs` first (npm test does)',
+    );
     client = await LspClient.start();
   });
   after(async () => client?.stop());
@@ -31,13 +34,20 @@ describe('language server over stdio (dist/server.js)', function () {
     assert.deepEqual(client.kinds.get(uri), { uri, kind: 'ngrok-config', configVersion: '2' });
 
     // Break the YAML: an unclosed flow sequence on line 5.
-    const broken = await client.change(uri, [{ range: { start: { line: 4, character: 10 }, end: { line: 4, character: 14 } }, newText: '[8080' }]);
+    const broken = await client.change(uri, [
+      { range: { start: { line: 4, character: 10 }, end: { line: 4, character: 14 } }, newText: '[8080' },
+    ]);
     assert.ok(broken.length >= 1, 'a syntax error is reported');
     assert.equal(broken[0].severity, 1);
     assert.equal(broken[0].code, 'BURROW_CONFIG_YAML_SYNTAX');
-    assert.ok(broken[0].range.start.line >= 4, `syntax error at the flow sequence, got line ${broken[0].range.start.line}`);
+    assert.ok(
+      broken[0].range.start.line >= 4,
+      `syntax error at the flow sequence, got line ${broken[0].range.start.line}`,
+    );
 
-    const fixed = await client.change(uri, [{ range: { start: { line: 4, character: 10 }, end: { line: 4, character: 15 } }, newText: '8080' }]);
+    const fixed = await client.change(uri, [
+      { range: { start: { line: 4, character: 10 }, end: { line: 4, character: 15 } }, newText: '8080' },
+    ]);
     assert.deepEqual(fixed, []);
     assert.equal(client.text(uri), good);
     assert.deepEqual(await client.close(uri), []);
@@ -71,7 +81,10 @@ describe('language server over stdio (dist/server.js)', function () {
     const uri = 'file:///work/c/ngrok.yml';
     const compose = 'version: "3.8"\nservices:\n  ngrok:\n    image: ngrok/ngrok\n';
     const diags = await client.open(uri, compose);
-    assert.deepEqual(diags.map((d) => [d.severity, d.code, d.range.start.line]), [[3, 'BURROW_LSP_NOT_NGROK', 0]]);
+    assert.deepEqual(
+      diags.map((d) => [d.severity, d.code, d.range.start.line]),
+      [[3, 'BURROW_LSP_NOT_NGROK', 0]],
+    );
     assert.match(String(diags[0].message), /docker-compose/);
     assert.equal(client.kinds.get(uri)?.kind, 'none');
     await client.close(uri);
@@ -85,25 +98,36 @@ describe('language server over stdio (dist/server.js)', function () {
     await client.open(edge, '{"hostports": ["shop.example.com:443"], "description": "shop"}', { languageId: 'json' });
     assert.equal(client.kinds.get(edge)?.kind, 'edge-json');
     const other = 'file:///work/d/other.yml';
-    assert.deepEqual(await client.open(other, 'name: x\nfoo: [1, 2\n', { languageId: 'yaml' }), [], 'plain YAML gets nothing');
+    assert.deepEqual(
+      await client.open(other, 'name: x\nfoo: [1, 2\n', { languageId: 'yaml' }),
+      [],
+      'plain YAML gets nothing',
+    );
     assert.equal(client.kinds.get(other)?.kind, 'none');
     for (const u of [policy, edge, other]) await client.close(u);
   });
 
   it('serves document symbols and the CodeLens data request', async () => {
     const uri = 'file:///work/e/ngrok.yml';
-    const text = 'version: "3"\nagent:\n  authtoken: x\nendpoints:\n  - name: api\n    url: https://api.example.com\n    upstream:\n      url: 8080\n  - name: db\n    url: tcp://\n    upstream:\n      url: localhost:5432\n';
+    const text =
+      'version: "3"\nagent:\n  authtoken: x\nendpoints:\n  - name: api\n    url: https://api.example.com\n    upstream:\n      url: 8080\n  - name: db\n    url: tcp://\n    upstream:\n      url: localhost:5432\n';
     await client.open(uri, text);
     const symbols = await client.symbols(uri);
     const endpoints = symbols.find((s) => s.name === 'endpoints');
-    assert.deepEqual(endpoints?.children?.map((c) => c.name), ['api', 'db']);
+    assert.deepEqual(
+      endpoints?.children?.map((c) => c.name),
+      ['api', 'db'],
+    );
     const lenses = await client.lenses(uri);
     assert.equal(lenses.kind, 'ngrok-config');
     assert.equal(lenses.configVersion, '3');
-    assert.deepEqual(lenses.lenses.map((l) => [l.name, l.source, l.proto, l.valid, l.range.start.line]), [
-      ['api', 'endpoint', 'http', true, posOf(text, '- name: api').line],
-      ['db', 'endpoint', 'tcp', true, posOf(text, '- name: db').line],
-    ]);
+    assert.deepEqual(
+      lenses.lenses.map((l) => [l.name, l.source, l.proto, l.valid, l.range.start.line]),
+      [
+        ['api', 'endpoint', 'http', true, posOf(text, '- name: api').line],
+        ['db', 'endpoint', 'tcp', true, posOf(text, '- name: db').line],
+      ],
+    );
     await client.close(uri);
   });
 
@@ -112,7 +136,12 @@ describe('language server over stdio (dist/server.js)', function () {
     await client.open(uri, 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 1\n');
     let last = 0;
     for (let i = 2; i <= 9; i++) {
-      last = await client.changeNoWait(uri, [{ range: { start: { line: 4, character: 10 }, end: { line: 4, character: 11 + (i > 2 ? 1 : 0) } }, newText: String(i * 10) }]);
+      last = await client.changeNoWait(uri, [
+        {
+          range: { start: { line: 4, character: 10 }, end: { line: 4, character: 11 + (i > 2 ? 1 : 0) } },
+          newText: String(i * 10),
+        },
+      ]);
     }
     const final = await client.nextDiagnostics(uri, last);
     assert.equal(final.version, last);
@@ -127,7 +156,10 @@ describe('language server over stdio (dist/server.js)', function () {
     const next = client.nextDiagnostics(uri);
     await client.configure({ associations: { 'deploy/*.yaml': 'ngrok-config' } });
     const diags = (await next).diagnostics;
-    assert.ok(diags.some((d) => d.code === 'BURROW_CONFIG_UNKNOWN_KEY' && underlined(text, d.range) === 'adr'), JSON.stringify(diags));
+    assert.ok(
+      diags.some((d) => d.code === 'BURROW_CONFIG_UNKNOWN_KEY' && underlined(text, d.range) === 'adr'),
+      JSON.stringify(diags),
+    );
     assert.equal(client.kinds.get(uri)?.kind, 'ngrok-config');
     await client.close(uri);
 
@@ -155,20 +187,36 @@ describe('language server over stdio (dist/server.js)', function () {
   });
 });
 
-describe('over Node IPC (what VS Code\'s TransportKind.ipc uses)', function () {
+describe("over Node IPC (what VS Code's TransportKind.ipc uses)", function () {
   it('initializes and publishes diagnostics', async () => {
     const child = fork(SERVER_BUNDLE, ['--node-ipc'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
     try {
-      const published = new Promise<{ uri: string; diagnostics: { code?: unknown }[] }>((resolve) => connection.onNotification('textDocument/publishDiagnostics', resolve));
+      const published = new Promise<{ uri: string; diagnostics: { code?: unknown }[] }>((resolve) =>
+        connection.onNotification('textDocument/publishDiagnostics', resolve),
+      );
       connection.listen();
-      const init = (await connection.sendRequest('initialize', { processId: null, rootUri: null, capabilities: {} })) as { serverInfo?: { name: string } };
+      const init = (await connection.sendRequest('initialize', {
+        processId: null,
+        rootUri: null,
+        capabilities: {},
+      })) as { serverInfo?: { name: string } };
       assert.equal(init.serverInfo?.name, 'burrow-language-server');
       await connection.sendNotification('initialized', {});
-      await connection.sendNotification('textDocument/didOpen', { textDocument: { uri: 'file:///ipc/ngrok.yml', languageId: 'ngrok-yaml', version: 1, text: 'tunnels:\n  web:\n    proto: http\n    addr: 80\n' } });
+      await connection.sendNotification('textDocument/didOpen', {
+        textDocument: {
+          uri: 'file:///ipc/ngrok.yml',
+          languageId: 'ngrok-yaml',
+          version: 1,
+          text: 'tunnels:\n  web:\n    proto: http\n    addr: 80\n',
+        },
+      });
       const p = await published;
       assert.equal(p.uri, 'file:///ipc/ngrok.yml');
-      assert.deepEqual(p.diagnostics.map((d) => d.code), ['BURROW_CONFIG_VERSION_REQUIRED']);
+      assert.deepEqual(
+        p.diagnostics.map((d) => d.code),
+        ['BURROW_CONFIG_VERSION_REQUIRED'],
+      );
       await connection.sendRequest('shutdown');
       await connection.sendNotification('exit');
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
@@ -203,7 +251,8 @@ describe('edge JSON', function () {
     // then the same plus a small edge schema.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'burrow-schemas-'));
     try {
-      for (const f of readdirSync(path.join(REPO, 'schemas')).filter((f) => !f.startsWith('edge-'))) copyFileSync(path.join(REPO, 'schemas', f), path.join(dir, f));
+      for (const f of readdirSync(path.join(REPO, 'schemas')).filter((f) => !f.startsWith('edge-')))
+        copyFileSync(path.join(REPO, 'schemas', f), path.join(dir, f));
       const plain = await LspClient.start({ validationDelayMs: 0 }, { BURROW_SCHEMAS_DIR: dir });
       try {
         assert.deepEqual(await plain.open(uri, text, { languageId: 'json' }), []);
@@ -212,11 +261,17 @@ describe('edge JSON', function () {
         await plain.stop();
       }
 
-      writeFileSync(path.join(dir, 'edge-https.schema.json'), JSON.stringify({
-        $schema: 'http://json-schema.org/draft-07/schema#',
-        type: 'object',
-        properties: { hostports: { type: 'array', items: { type: 'string' } }, description: { type: 'string', maxLength: 255 } },
-      }));
+      writeFileSync(
+        path.join(dir, 'edge-https.schema.json'),
+        JSON.stringify({
+          $schema: 'http://json-schema.org/draft-07/schema#',
+          type: 'object',
+          properties: {
+            hostports: { type: 'array', items: { type: 'string' } },
+            description: { type: 'string', maxLength: 255 },
+          },
+        }),
+      );
       const withSchema = await LspClient.start({ validationDelayMs: 0 }, { BURROW_SCHEMAS_DIR: dir });
       try {
         const diags = await withSchema.open(uri, text, { languageId: 'json' });

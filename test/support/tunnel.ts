@@ -22,10 +22,14 @@ export class Resources {
   }
 
   server<T extends net.Server>(server: T): T {
-    return this.add(server, (s) => new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      (s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-    }));
+    return this.add(
+      server,
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          (s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        }),
+    );
   }
 
   agent(agent: Agent): Agent {
@@ -73,7 +77,10 @@ export async function startAgent(res: Resources, options: AgentOptions = {}): Pr
 let tunnelCount = 0;
 
 /** Starts an endpoint; returns its first URL as `{host, port, url}` (host = the Host header to send). */
-export async function startTunnel(agent: Agent, spec: Partial<EndpointSpec> & { upstream: string }): Promise<{ url: string; host: string; port: number; urls: string[] }> {
+export async function startTunnel(
+  agent: Agent,
+  spec: Partial<EndpointSpec> & { upstream: string },
+): Promise<{ url: string; host: string; port: number; urls: string[] }> {
   const state = await agent.startTunnel({ name: `t${++tunnelCount}`, proto: 'http', inspect: false, ...spec });
   const url = new URL(state.urls[0]);
   return { url: state.urls[0], host: url.host, port: Number(url.port), urls: state.urls };
@@ -90,15 +97,30 @@ export interface RequestOptions {
 export function request(port: number, host: string, options: RequestOptions = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const headers = Array.isArray(options.headers) ? ['Host', host, ...options.headers] : { host, ...options.headers };
-    const req = http.request({
-      host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path ?? '/', agent: false,
-      headers: headers as http.OutgoingHttpHeaders, setHost: false,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path ?? '/',
+        agent: false,
+        headers: headers as http.OutgoingHttpHeaders,
+        setHost: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     const body = options.body;
     if (body instanceof Readable) body.pipe(req);
@@ -134,7 +156,10 @@ export function digestOf(stream: Readable): Promise<{ digest: string; length: nu
   return new Promise((resolve, reject) => {
     const hash = createHash('sha256');
     let length = 0;
-    stream.on('data', (c: Buffer) => { hash.update(c); length += c.length; });
+    stream.on('data', (c: Buffer) => {
+      hash.update(c);
+      length += c.length;
+    });
     stream.on('end', () => resolve({ digest: hash.digest('hex'), length }));
     stream.on('error', reject);
     stream.resume(); // also when the caller paused it first

@@ -9,7 +9,9 @@ import { sendRaw, startCapturingServer, type CapturingServer } from './capture-s
 
 function runShell(command: string): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile('sh', ['-c', command], { timeout: 10_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => (err ? reject(Object.assign(err, { stderr })) : resolve({ stdout, stderr })));
+    execFile('sh', ['-c', command], { timeout: 10_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
+      err ? reject(Object.assign(err, { stderr })) : resolve({ stdout, stderr }),
+    );
   });
 }
 
@@ -30,8 +32,16 @@ describe('capture copy-as-curl (real curl, real server)', () => {
 
   beforeEach(async () => {
     store = new CaptureStore({ maxTotalBytes: 1e7 });
-    original = await startCapturingServer(store, () => ({ status: 200, headers: ['Content-Length', '2'], chunks: [Buffer.from('ok')] }));
-    target = await startCapturingServer(undefined, () => ({ status: 200, headers: ['Content-Length', '2'], chunks: [Buffer.from('ok')] }));
+    original = await startCapturingServer(store, () => ({
+      status: 200,
+      headers: ['Content-Length', '2'],
+      chunks: [Buffer.from('ok')],
+    }));
+    target = await startCapturingServer(undefined, () => ({
+      status: 200,
+      headers: ['Content-Length', '2'],
+      chunks: [Buffer.from('ok')],
+    }));
   });
   afterEach(async () => {
     await original.close();
@@ -69,35 +79,79 @@ describe('capture copy-as-curl (real curl, real server)', () => {
 
   it('reproduces UTF-8 header values and body byte-for-byte', async () => {
     const body = Buffer.from('{"name":"José 🦫"}');
-    await roundTrip(Buffer.concat([Buffer.from(`POST /u HTTP/1.1\r\nHost: u.localhost\r\nX-Name: Zoë “smart”\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+    await roundTrip(
+      Buffer.concat([
+        Buffer.from(
+          `POST /u HTTP/1.1\r\nHost: u.localhost\r\nX-Name: Zoë “smart”\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+        ),
+        body,
+      ]),
+    );
   });
 
   it('reproduces a binary PUT (NUL bytes) without Content-Type, User-Agent or Accept', async () => {
     const binary = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 37) % 256));
-    const command = await roundTrip(Buffer.concat([Buffer.from(`PUT /blob HTTP/1.1\r\nHost: b.localhost\r\nContent-Length: ${binary.length}\r\n\r\n`), binary]));
+    const command = await roundTrip(
+      Buffer.concat([
+        Buffer.from(`PUT /blob HTTP/1.1\r\nHost: b.localhost\r\nContent-Length: ${binary.length}\r\n\r\n`),
+        binary,
+      ]),
+    );
     assert.match(command, /\| base64 --decode \| curl /);
     assert.match(command, /-H 'User-Agent:'/);
     assert.match(command, /-H 'Content-Type:'/);
   });
 
   it('reproduces odd paths (dot segments, brackets) and a body starting with @', async () => {
-    await roundTrip('PATCH /a/../b/./c[1]{x}?q=[2] HTTP/1.1\r\nHost: p.localhost\r\nAccept: application/json\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\n@/etc/passwd');
+    await roundTrip(
+      'PATCH /a/../b/./c[1]{x}?q=[2] HTTP/1.1\r\nHost: p.localhost\r\nAccept: application/json\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\n@/etc/passwd',
+    );
   });
 
   it('reproduces a DELETE without a body, keeping credentials headers as captured', async () => {
     await roundTrip('DELETE /items/7 HTTP/1.1\r\nHost: d.localhost\r\nAuthorization: Bearer abc\r\n\r\n');
     const [ex] = await original.waitFor(1);
-    assert.match(exchangeToCurl(ex), /^curl 'http:\/\/d\.localhost\/items\/7' \\\n  -X 'DELETE' \\\n  -H 'Authorization: Bearer abc'/);
+    assert.match(
+      exchangeToCurl(ex),
+      /^curl 'http:\/\/d\.localhost\/items\/7' \\\n  -X 'DELETE' \\\n  -H 'Authorization: Bearer abc'/,
+    );
   });
 
   it('HEAD uses --head, a plain GET has no -X, and a truncated body says so', () => {
     const s = new CaptureStore({ maxTotalBytes: 1e6, maxBodyBytes: 4 });
-    const head = s.begin({ tunnelName: 't', remoteAddr: '', method: 'HEAD', uri: '/', httpVersion: '1.1', rawHeaders: ['Host', 'h.localhost'] });
-    const get = s.begin({ tunnelName: 't', remoteAddr: '', method: 'GET', uri: '/x', httpVersion: '1.0', rawHeaders: ['Host', 'other.example', 'Accept', '*/*'] });
-    const post = s.begin({ tunnelName: 't', remoteAddr: '', method: 'POST', uri: '/', httpVersion: '1.1', rawHeaders: ['Host', 'h.localhost', 'Content-Type', 'text/plain'] });
+    const head = s.begin({
+      tunnelName: 't',
+      remoteAddr: '',
+      method: 'HEAD',
+      uri: '/',
+      httpVersion: '1.1',
+      rawHeaders: ['Host', 'h.localhost'],
+    });
+    const get = s.begin({
+      tunnelName: 't',
+      remoteAddr: '',
+      method: 'GET',
+      uri: '/x',
+      httpVersion: '1.0',
+      rawHeaders: ['Host', 'other.example', 'Accept', '*/*'],
+    });
+    const post = s.begin({
+      tunnelName: 't',
+      remoteAddr: '',
+      method: 'POST',
+      uri: '/',
+      httpVersion: '1.1',
+      rawHeaders: ['Host', 'h.localhost', 'Content-Type', 'text/plain'],
+    });
     post.requestData(Buffer.from('abcdefgh'));
-    assert.equal(exchangeToCurl(s.get(head.id)!), "curl 'http://h.localhost/' \\\n  --head \\\n  -H 'User-Agent:' \\\n  -H 'Accept:'\n");
-    assert.equal(exchangeToCurl(s.get(get.id)!, { baseUrl: 'https://pub.example' }), "curl 'https://pub.example/x' \\\n  --http1.0 \\\n  -H 'Host: other.example' \\\n  -H 'Accept: */*' \\\n  -H 'User-Agent:'\n");
+    assert.equal(
+      exchangeToCurl(s.get(head.id)!),
+      "curl 'http://h.localhost/' \\\n  --head \\\n  -H 'User-Agent:' \\\n  -H 'Accept:'\n",
+    );
+    assert.equal(
+      exchangeToCurl(s.get(get.id)!, { baseUrl: 'https://pub.example' }),
+      "curl 'https://pub.example/x' \\\n  --http1.0 \\\n  -H 'Host: other.example' \\\n  -H 'Accept: */*' \\\n  -H 'User-Agent:'\n",
+    );
     assert.match(exchangeToCurl(s.get(post.id)!), /^# body truncated: captured 4 of 8 bytes\ncurl /);
   });
 

@@ -3,7 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { PagePool, type Segment } from '../../tunnel/src/capture/pages';
 import { CaptureStore, type CaptureStart } from '../../tunnel/src/capture/store';
 
-const start = (): CaptureStart => ({ tunnelName: 'web', remoteAddr: '127.0.0.1', method: 'GET', uri: '/', httpVersion: '1.1', rawHeaders: [] });
+const start = (): CaptureStart => ({
+  tunnelName: 'web',
+  remoteAddr: '127.0.0.1',
+  method: 'GET',
+  uri: '/',
+  httpVersion: '1.1',
+  rawHeaders: [],
+});
 
 const read = (segments: Segment[]): Buffer => Buffer.concat(segments.map((s) => s.page.bytes.subarray(s.start, s.end)));
 const never = () => false;
@@ -48,7 +55,8 @@ describe('capture pages', () => {
     }
     assert.equal(pool.pages, warm, 'no page allocated after warm-up');
     assert.ok(pool.pages <= pool.maxPages);
-    for (const [k, segments] of live.entries()) assert.ok(read(segments).equals(Buffer.alloc(100 * 1024, 500 - live.length + k)));
+    for (const [k, segments] of live.entries())
+      assert.ok(read(segments).equals(Buffer.alloc(100 * 1024, 500 - live.length + k)));
   });
 
   it('asks to reclaim at the page cap, and gives back over-cap pages when nothing could be evicted', () => {
@@ -117,7 +125,8 @@ describe('capture store on pages', () => {
     for (const ex of kept) {
       const bytes = ex.request.body.bytes();
       assert.equal(bytes.length, ex.request.body.stored);
-      for (let round = 0; round < bytes.length / 50; round++) assert.equal(bytes[round * 50], round & 0xff, `byte of round ${round}`);
+      for (let round = 0; round < bytes.length / 50; round++)
+        assert.equal(bytes[round * 50], round & 0xff, `byte of round ${round}`);
     }
   });
 });

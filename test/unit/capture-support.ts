@@ -23,7 +23,11 @@ export interface CapturingServer {
   waitFor(count: number): Promise<CapturedExchange[]>;
 }
 
-export async function startCapturingServer(store: CaptureStore | undefined, reply: (req: http.IncomingMessage) => ReplyPlan, tunnelName = 'test'): Promise<CapturingServer> {
+export async function startCapturingServer(
+  store: CaptureStore | undefined,
+  reply: (req: http.IncomingMessage) => ReplyPlan,
+  tunnelName = 'test',
+): Promise<CapturingServer> {
   const seen: CapturingServer['seen'] = [];
   const finished: CapturedExchange[] = [];
   const waiters: { count: number; resolve: (v: CapturedExchange[]) => void }[] = [];
@@ -43,7 +47,13 @@ export async function startCapturingServer(store: CaptureStore | undefined, repl
     });
     req.on('end', () => {
       rec?.requestEnd();
-      seen.push({ method: req.method ?? '', url: req.url ?? '', httpVersion: req.httpVersion, rawHeaders: req.rawHeaders, body: Buffer.concat(body) });
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        httpVersion: req.httpVersion,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(body),
+      });
       const plan = reply(req);
       res.writeHead(plan.status, plan.headers);
       rec?.response(plan.status, http.STATUS_CODES[plan.status] ?? '', '1.1', plan.headers);
@@ -57,10 +67,11 @@ export async function startCapturingServer(store: CaptureStore | undefined, repl
           const ex = store.get(rec.id);
           if (ex) finished.push(ex);
         }
-        for (const w of [...waiters]) if (finished.length >= w.count) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(finished.slice(0, w.count));
-        }
+        for (const w of [...waiters])
+          if (finished.length >= w.count) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(finished.slice(0, w.count));
+          }
       });
     });
   });
@@ -68,15 +79,23 @@ export async function startCapturingServer(store: CaptureStore | undefined, repl
   return {
     port: (server.address() as AddressInfo).port,
     seen,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-    waitFor: (count) => new Promise((resolve, reject) => {
-      if (finished.length >= count) return resolve(finished.slice(0, count));
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${count} exchanges`)), 5000);
-      waiters.push({ count, resolve: (v) => { clearTimeout(timer); resolve(v); } });
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+    waitFor: (count) =>
+      new Promise((resolve, reject) => {
+        if (finished.length >= count) return resolve(finished.slice(0, count));
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${count} exchanges`)), 5000);
+        waiters.push({
+          count,
+          resolve: (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          },
+        });
+      }),
   };
 }
 
@@ -85,10 +104,16 @@ export function sendRaw(port: number, bytes: Buffer | string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     const parts: Buffer[] = [];
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error('raw request timed out')); }, 5000);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('raw request timed out'));
+    }, 5000);
     socket.on('data', (d) => parts.push(d));
     socket.on('error', reject);
-    socket.on('close', () => { clearTimeout(timer); resolve(Buffer.concat(parts)); });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(parts));
+    });
     socket.end(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
   });
 }

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
-import { CaptureStore, DEFAULT_INSPECT_DB_SIZE, storeBytesFromInspectDbSize, type CaptureStart } from '../../tunnel/src/capture/store';
+import {
+  CaptureStore,
+  DEFAULT_INSPECT_DB_SIZE,
+  storeBytesFromInspectDbSize,
+  type CaptureStart,
+} from '../../tunnel/src/capture/store';
 import { exchangeToNgrokJson, requestListToNgrokJson } from '../../tunnel/src/capture/ngrok-json';
 import { canonicalHeaderName, decodeContent } from '../../tunnel/src/capture/http';
 import { sendRaw, startCapturingServer } from './capture-support';
@@ -87,7 +92,10 @@ describe('capture store', () => {
     }
     assert.ok(evicted.length >= 7, `evicted ${evicted.length}`);
     assert.deepEqual(evicted, ids.slice(0, evicted.length), 'oldest first');
-    assert.deepEqual(store.list().map((e) => e.id), ids.slice(evicted.length).reverse());
+    assert.deepEqual(
+      store.list().map((e) => e.id),
+      ids.slice(evicted.length).reverse(),
+    );
     // An evicted recording keeps accepting calls without effect.
     const first = store.begin(start());
     for (let i = 0; i < 5; i++) store.begin(start()).requestData(Buffer.alloc(3_000));
@@ -130,9 +138,18 @@ describe('capture store', () => {
     const a = store.begin(start({ tunnelName: 'a' }));
     const b = store.begin(start({ tunnelName: 'b' }));
     const c = store.begin(start({ tunnelName: 'a' }));
-    assert.deepEqual(store.list().map((e) => e.id), [c.id, b.id, a.id]);
-    assert.deepEqual(store.list({ limit: 2 }).map((e) => e.id), [c.id, b.id]);
-    assert.deepEqual(store.list({ tunnelName: 'a' }).map((e) => e.id), [c.id, a.id]);
+    assert.deepEqual(
+      store.list().map((e) => e.id),
+      [c.id, b.id, a.id],
+    );
+    assert.deepEqual(
+      store.list({ limit: 2 }).map((e) => e.id),
+      [c.id, b.id],
+    );
+    assert.deepEqual(
+      store.list({ tunnelName: 'a' }).map((e) => e.id),
+      [c.id, a.id],
+    );
     a.response(204, 'No Content', '1.1', []);
     a.finish();
     assert.equal(store.delete(b.id), true);
@@ -140,7 +157,15 @@ describe('capture store', () => {
     store.clear();
     assert.equal(store.list().length, 0);
     assert.equal(store.size, 0);
-    assert.deepEqual(events, [`start ${a.id}`, `start ${b.id}`, `start ${c.id}`, `update ${a.id} response`, `update ${a.id} complete`, `deleted ${b.id}`, 'cleared']);
+    assert.deepEqual(events, [
+      `start ${a.id}`,
+      `start ${b.id}`,
+      `start ${c.id}`,
+      `update ${a.id} response`,
+      `update ${a.id} complete`,
+      `deleted ${b.id}`,
+      'cleared',
+    ]);
   });
 
   it('records timing and failures with their edge error code; hides interim 1xx responses', async () => {
@@ -155,28 +180,45 @@ describe('capture store', () => {
     assert.ok(ex.durationNs >= 4e6, `duration ${ex.durationNs}ns`);
     const json = exchangeToNgrokJson(ex);
     assert.equal(json.response, null);
-    assert.deepEqual(json.error, { code: 'ERR_NGROK_8012', message: 'dial tcp 127.0.0.1:1: connect: connection refused' });
+    assert.deepEqual(json.error, {
+      code: 'ERR_NGROK_8012',
+      message: 'dial tcp 127.0.0.1:1: connect: connection refused',
+    });
     rec.finish(); // a second finish changes nothing
     assert.equal(store.get(rec.id)!.state, 'error');
   });
 });
 
 describe('capture ngrok JSON', () => {
-  it('serialises a real exchange in ngrok\'s shape with raw = the HTTP/1.1 bytes on the wire', async () => {
+  it("serialises a real exchange in ngrok's shape with raw = the HTTP/1.1 bytes on the wire", async () => {
     const store = new CaptureStore({ maxTotalBytes: 1e6 });
-    const server = await startCapturingServer(store, () => ({
-      status: 201,
-      headers: ['Content-Type', 'application/json', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Content-Length', '11'],
-      chunks: [Buffer.from('{"ok":true}')],
-    }), 'my-tunnel');
+    const server = await startCapturingServer(
+      store,
+      () => ({
+        status: 201,
+        headers: ['Content-Type', 'application/json', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Content-Length', '11'],
+        chunks: [Buffer.from('{"ok":true}')],
+      }),
+      'my-tunnel',
+    );
     try {
-      const head = 'POST /items?q=1 HTTP/1.1\r\nHost: app.localhost\r\nx-lower-case: v\r\nX-Multi: 1\r\nX-Multi: 2\r\nContent-Length: 5\r\nConnection: close\r\n\r\n';
+      const head =
+        'POST /items?q=1 HTTP/1.1\r\nHost: app.localhost\r\nx-lower-case: v\r\nX-Multi: 1\r\nX-Multi: 2\r\nContent-Length: 5\r\nConnection: close\r\n\r\n';
       const requestBytes = head + 'hello';
       const reply = await sendRaw(server.port, requestBytes);
       assert.match(reply.toString(), /^HTTP\/1.1 201 Created/);
       const [ex] = await server.waitFor(1);
       const json = exchangeToNgrokJson(ex);
-      assert.deepEqual(Object.keys(json).slice(0, 8), ['uri', 'id', 'tunnel_name', 'remote_addr', 'start', 'duration', 'request', 'response']);
+      assert.deepEqual(Object.keys(json).slice(0, 8), [
+        'uri',
+        'id',
+        'tunnel_name',
+        'remote_addr',
+        'start',
+        'duration',
+        'request',
+        'response',
+      ]);
       assert.equal(json.uri, `/api/requests/http/${ex.id}`);
       assert.equal(json.tunnel_name, 'my-tunnel');
       assert.equal(json.remote_addr, '127.0.0.1');
@@ -185,14 +227,23 @@ describe('capture ngrok JSON', () => {
       assert.equal(json.request.method, 'POST');
       assert.equal(json.request.proto, 'HTTP/1.1');
       assert.equal(json.request.uri, '/items?q=1');
-      assert.deepEqual(json.request.headers, { Host: ['app.localhost'], 'X-Lower-Case': ['v'], 'X-Multi': ['1', '2'], 'Content-Length': ['5'], Connection: ['close'] });
+      assert.deepEqual(json.request.headers, {
+        Host: ['app.localhost'],
+        'X-Lower-Case': ['v'],
+        'X-Multi': ['1', '2'],
+        'Content-Length': ['5'],
+        Connection: ['close'],
+      });
       assert.equal(Buffer.from(json.request.raw!, 'base64').toString('latin1'), requestBytes);
       assert.ok(json.response);
       assert.equal(json.response.status, '201 Created');
       assert.equal(json.response.status_code, 201);
       assert.deepEqual(json.response.headers['Set-Cookie'], ['a=1', 'b=2']);
       const rawRes = Buffer.from(json.response.raw!, 'base64').toString('latin1');
-      assert.equal(rawRes, 'HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 11\r\n\r\n{"ok":true}');
+      assert.equal(
+        rawRes,
+        'HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 11\r\n\r\n{"ok":true}',
+      );
       const list = requestListToNgrokJson(store.list());
       assert.equal(list.uri, '/api/requests/http');
       assert.equal(list.requests[0].id, ex.id);
@@ -205,20 +256,44 @@ describe('capture ngrok JSON', () => {
   it('re-frames a chunked body in raw and keeps binary bytes exact', async () => {
     const store = new CaptureStore({ maxTotalBytes: 1e6 });
     const binary = Buffer.from([0, 1, 2, 255, 254, 13, 10, 0]);
-    const server = await startCapturingServer(store, () => ({ status: 200, headers: ['Content-Type', 'application/octet-stream', 'Transfer-Encoding', 'chunked'], chunks: [binary, binary] }));
+    const server = await startCapturingServer(store, () => ({
+      status: 200,
+      headers: ['Content-Type', 'application/octet-stream', 'Transfer-Encoding', 'chunked'],
+      chunks: [binary, binary],
+    }));
     try {
-      await sendRaw(server.port, Buffer.concat([
-        Buffer.from('PUT /bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n8\r\n'), binary, Buffer.from('\r\n0\r\n\r\n'),
-      ]));
+      await sendRaw(
+        server.port,
+        Buffer.concat([
+          Buffer.from('PUT /bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n8\r\n'),
+          binary,
+          Buffer.from('\r\n0\r\n\r\n'),
+        ]),
+      );
       const [ex] = await server.waitFor(1);
       const json = exchangeToNgrokJson(ex);
       const raw = Buffer.from(json.request.raw!, 'base64');
-      assert.deepEqual(raw, Buffer.concat([Buffer.from('PUT /bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n8\r\n'), binary, Buffer.from('\r\n0\r\n\r\n')]));
+      assert.deepEqual(
+        raw,
+        Buffer.concat([
+          Buffer.from('PUT /bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n8\r\n'),
+          binary,
+          Buffer.from('\r\n0\r\n\r\n'),
+        ]),
+      );
       // Two chunks on the wire become one re-framed chunk of 16 bytes.
       const rawRes = Buffer.from(json.response!.raw!, 'base64');
-      assert.deepEqual(rawRes, Buffer.concat([
-        Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n'), binary, binary, Buffer.from('\r\n0\r\n\r\n'),
-      ]));
+      assert.deepEqual(
+        rawRes,
+        Buffer.concat([
+          Buffer.from(
+            'HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n',
+          ),
+          binary,
+          binary,
+          Buffer.from('\r\n0\r\n\r\n'),
+        ]),
+      );
     } finally {
       await server.close();
     }
@@ -226,12 +301,22 @@ describe('capture ngrok JSON', () => {
 
   it('renders HTTP/2 exchanges as HTTP/1.1 bytes (pseudo-headers → request line and Host)', () => {
     const store = new CaptureStore({ maxTotalBytes: 1e6 });
-    const rec = store.begin(start({ method: 'GET', uri: '/h2', httpVersion: '2.0', rawHeaders: [':method', 'GET', ':authority', 'h2.localhost', ':path', '/h2', 'accept', '*/*'] }));
+    const rec = store.begin(
+      start({
+        method: 'GET',
+        uri: '/h2',
+        httpVersion: '2.0',
+        rawHeaders: [':method', 'GET', ':authority', 'h2.localhost', ':path', '/h2', 'accept', '*/*'],
+      }),
+    );
     rec.finish();
     const json = exchangeToNgrokJson(store.get(rec.id)!);
     assert.equal(json.request.proto, 'HTTP/2.0');
     assert.deepEqual(json.request.headers, { Accept: ['*/*'] });
-    assert.equal(Buffer.from(json.request.raw!, 'base64').toString(), 'GET /h2 HTTP/1.1\r\nHost: h2.localhost\r\naccept: */*\r\n\r\n');
+    assert.equal(
+      Buffer.from(json.request.raw!, 'base64').toString(),
+      'GET /h2 HTTP/1.1\r\nHost: h2.localhost\r\naccept: */*\r\n\r\n',
+    );
   });
 
   it('canonicalises header names as Go does', () => {

@@ -24,7 +24,11 @@ describe('client codespaces', function () {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-gh-'));
     log = path.join(dir, 'gh-args.log');
     // Records one line per call: its arguments separated by tabs. Exits 1 with gh's message for port 9999.
-    fs.writeFileSync(path.join(dir, 'gh'), `#!/bin/sh\nprintf '%s\\t' "$@" >> "${log}"\necho >> "${log}"\ncase "$4" in 9999:*) echo "error setting port visibility: policy forbids public ports" >&2; exit 1;; esac\nexit 0\n`, { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(dir, 'gh'),
+      `#!/bin/sh\nprintf '%s\\t' "$@" >> "${log}"\necho >> "${log}"\ncase "$4" in 9999:*) echo "error setting port visibility: policy forbids public ports" >&2; exit 1;; esac\nexit 0\n`,
+      { mode: 0o755 },
+    );
     env = { ...process.env, ...CODESPACE_ENV, PATH: `${dir}${path.delimiter}${process.env.PATH}` };
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -39,7 +43,10 @@ describe('client codespaces', function () {
   it('builds the forwarded URL from the environment', () => {
     const cs = detectCodespace(CODESPACE_ENV)!;
     assert.equal(codespaceUrl(cs, 8480), 'https://octocat-literate-space-parakeet-mld5-8480.app.github.dev');
-    assert.equal(codespaceUrl({ name: 'n', domain: 'preview.app.github.dev' }, 3000), 'https://n-3000.preview.app.github.dev');
+    assert.equal(
+      codespaceUrl({ name: 'n', domain: 'preview.app.github.dev' }, 3000),
+      'https://n-3000.preview.app.github.dev',
+    );
     assert.equal(portOfUrl('http://rapid-heron.localhost:8480'), 8480);
     assert.equal(portOfUrl('https://x.example.com'), 443);
     assert.equal(portOfUrl('nonsense'), undefined);
@@ -47,9 +54,19 @@ describe('client codespaces', function () {
 
   it('runs gh codespace ports visibility PORT:VIS -c NAME and reports the URL', async () => {
     const cs = detectCodespace(env)!;
-    assert.equal(await publishPort(cs, 8480, 'public', { env }), 'https://octocat-literate-space-parakeet-mld5-8480.app.github.dev');
-    assert.equal(await publishPort(cs, 8481, 'org', { env }), 'https://octocat-literate-space-parakeet-mld5-8481.app.github.dev');
-    const calls = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.replace(/\t$/, '').split('\t'));
+    assert.equal(
+      await publishPort(cs, 8480, 'public', { env }),
+      'https://octocat-literate-space-parakeet-mld5-8480.app.github.dev',
+    );
+    assert.equal(
+      await publishPort(cs, 8481, 'org', { env }),
+      'https://octocat-literate-space-parakeet-mld5-8481.app.github.dev',
+    );
+    const calls = fs
+      .readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/\t$/, '').split('\t'));
     assert.deepEqual(calls, [
       ['codespace', 'ports', 'visibility', '8480:public', '-c', 'octocat-literate-space-parakeet-mld5'],
       ['codespace', 'ports', 'visibility', '8481:org', '-c', 'octocat-literate-space-parakeet-mld5'],
@@ -67,7 +84,9 @@ describe('client codespaces', function () {
 
   it('says so when gh is not installed', async () => {
     const cs = detectCodespace(env)!;
-    await assert.rejects(publishPort(cs, 8480, 'private', { env: { ...env, PATH: path.join(dir, 'empty') } }), { code: 'ERR_BURROW_CODESPACES_GH_MISSING' });
+    await assert.rejects(publishPort(cs, 8480, 'private', { env: { ...env, PATH: path.join(dir, 'empty') } }), {
+      code: 'ERR_BURROW_CODESPACES_GH_MISSING',
+    });
     await assert.rejects(publishPort(cs, 70000, 'private', { env }), { code: 'ERR_BURROW_CODESPACES_PORT' });
   });
 });

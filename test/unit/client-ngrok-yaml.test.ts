@@ -3,7 +3,16 @@
 // still a valid config for the same validator the CLI and the language server use.
 import assert from 'node:assert/strict';
 import { validateDocument } from '../../tunnel/src/config';
-import { allowExpression, applyProtection, entryToDefinition, fillOAuthSecrets, listEntries, minimalEdit, NgrokYamlError, OAUTH_SECRET_COMMENT } from '../../client/src/ngrokYaml';
+import {
+  allowExpression,
+  applyProtection,
+  entryToDefinition,
+  fillOAuthSecrets,
+  listEntries,
+  minimalEdit,
+  NgrokYamlError,
+  OAUTH_SECRET_COMMENT,
+} from '../../client/src/ngrokYaml';
 
 const V2 = `# team config
 version: "2"
@@ -41,29 +50,59 @@ endpoints:
 `;
 
 function errorsOf(text: string): string[] {
-  return validateDocument(text, 'ngrok.yml', { kind: 'agent' }).problems.filter((p) => p.severity === 'error').map((p) => `${p.code}: ${p.message}`);
+  return validateDocument(text, 'ngrok.yml', { kind: 'agent' })
+    .problems.filter((p) => p.severity === 'error')
+    .map((p) => `${p.code}: ${p.message}`);
 }
 
 describe('client ngrok.yml: reading', () => {
   it('lists v2 tunnels and v3 endpoints with their offsets', () => {
-    assert.deepEqual(listEntries(V2).map((e) => [e.name, e.source, V2.slice(e.offset, e.offset + e.name.length)]), [['web', 'tunnel', 'web'], ['db', 'tunnel', 'db']]);
-    assert.deepEqual(listEntries(V3).map((e) => [e.name, e.source]), [['api', 'endpoint'], ['plain', 'endpoint']]);
+    assert.deepEqual(
+      listEntries(V2).map((e) => [e.name, e.source, V2.slice(e.offset, e.offset + e.name.length)]),
+      [
+        ['web', 'tunnel', 'web'],
+        ['db', 'tunnel', 'db'],
+      ],
+    );
+    assert.deepEqual(
+      listEntries(V3).map((e) => [e.name, e.source]),
+      [
+        ['api', 'endpoint'],
+        ['plain', 'endpoint'],
+      ],
+    );
   });
 
   it('turns entries into POST /api/tunnels definitions', () => {
     assert.deepEqual(entryToDefinition(V2, 'db'), { name: 'db', proto: 'tcp', addr: 5432 });
     assert.deepEqual(entryToDefinition(V3, 'api'), {
-      name: 'api', proto: 'http', addr: 8080, domain: 'api.example.com',
-      traffic_policy: { on_http_request: [{ actions: [{ type: 'add-headers', config: { headers: { 'x-team': 'core' } } }] }] },
+      name: 'api',
+      proto: 'http',
+      addr: 8080,
+      domain: 'api.example.com',
+      traffic_policy: {
+        on_http_request: [{ actions: [{ type: 'add-headers', config: { headers: { 'x-team': 'core' } } }] }],
+      },
     });
     assert.deepEqual(entryToDefinition(V3, 'plain'), { name: 'plain', proto: 'http', addr: 'http://localhost:9000' });
-    assert.deepEqual(entryToDefinition('version: 3\nendpoints:\n  - name: t\n    url: tcp://1.tcp.example.com:20000\n    upstream: {url: 22}\n', 't'),
-      { name: 't', proto: 'tcp', addr: 22, remote_addr: '1.tcp.example.com:20000' });
+    assert.deepEqual(
+      entryToDefinition(
+        'version: 3\nendpoints:\n  - name: t\n    url: tcp://1.tcp.example.com:20000\n    upstream: {url: 22}\n',
+        't',
+      ),
+      { name: 't', proto: 'tcp', addr: 22, remote_addr: '1.tcp.example.com:20000' },
+    );
   });
 
   it('gives coded errors for a missing entry and broken YAML', () => {
-    assert.throws(() => entryToDefinition(V2, 'nope'), (e: NgrokYamlError) => e.code === 'ERR_BURROW_YAML_NOT_FOUND' && /"nope"/.test(e.message));
-    assert.throws(() => listEntries('tunnels:\n  web: [\n'), (e: NgrokYamlError) => e.code === 'ERR_BURROW_YAML_PARSE' && /ngrok\.yml:\d+:\d+/.test(e.message));
+    assert.throws(
+      () => entryToDefinition(V2, 'nope'),
+      (e: NgrokYamlError) => e.code === 'ERR_BURROW_YAML_NOT_FOUND' && /"nope"/.test(e.message),
+    );
+    assert.throws(
+      () => listEntries('tunnels:\n  web: [\n'),
+      (e: NgrokYamlError) => e.code === 'ERR_BURROW_YAML_PARSE' && /ngrok\.yml:\d+:\d+/.test(e.message),
+    );
   });
 });
 
@@ -84,9 +123,20 @@ describe('client ngrok.yml: protection write-back', () => {
   });
 
   it('v2: OAuth writes provider, allow lists and client id but never the secret', () => {
-    const out = applyProtection(V2, 'web', { kind: 'oauth', provider: 'github', clientId: 'Iv1.abc', allowEmails: ['ann@example.com'], allowDomains: ['example.org'] });
+    const out = applyProtection(V2, 'web', {
+      kind: 'oauth',
+      provider: 'github',
+      clientId: 'Iv1.abc',
+      allowEmails: ['ann@example.com'],
+      allowDomains: ['example.org'],
+    });
     const def = entryToDefinition(out, 'web');
-    assert.deepEqual(def.oauth, { provider: 'github', allow_emails: ['ann@example.com'], allow_domains: ['example.org'], client_id: 'Iv1.abc' });
+    assert.deepEqual(def.oauth, {
+      provider: 'github',
+      allow_emails: ['ann@example.com'],
+      allow_domains: ['example.org'],
+      client_id: 'Iv1.abc',
+    });
     assert.ok(out.includes(`#${OAUTH_SECRET_COMMENT}`));
     assert.doesNotMatch(out, /client_secret:\s*\S+\s*$/m);
     // The schema accepts it (the missing secret is supplied from SecretStorage at start).
@@ -94,24 +144,51 @@ describe('client ngrok.yml: protection write-back', () => {
   });
 
   it('fills OAuth secrets from a lookup, in v2 keys and in policy actions', async () => {
-    const v2 = entryToDefinition(applyProtection(V2, 'web', { kind: 'oauth', provider: 'google', clientId: 'cid-1' }), 'web');
-    const missing = await fillOAuthSecrets(v2, async (provider, id) => (provider === 'google' && id === 'cid-1' ? 's3cret' : undefined));
+    const v2 = entryToDefinition(
+      applyProtection(V2, 'web', { kind: 'oauth', provider: 'google', clientId: 'cid-1' }),
+      'web',
+    );
+    const missing = await fillOAuthSecrets(v2, async (provider, id) =>
+      provider === 'google' && id === 'cid-1' ? 's3cret' : undefined,
+    );
     assert.deepEqual(missing, []);
     assert.equal((v2.oauth as Record<string, unknown>).client_secret, 's3cret');
-    const v3 = entryToDefinition(applyProtection(V3, 'api', { kind: 'oauth', provider: 'gitlab', clientId: 'cid-2' }), 'api');
+    const v3 = entryToDefinition(
+      applyProtection(V3, 'api', { kind: 'oauth', provider: 'gitlab', clientId: 'cid-2' }),
+      'api',
+    );
     assert.deepEqual(await fillOAuthSecrets(v3, async () => undefined), ['gitlab (cid-2)']);
   });
 
   it('v3: protection becomes the first on_http_request rule; other rules and comments stay', () => {
-    const out = applyProtection(V3, 'api', { kind: 'oauth', provider: 'google', clientId: 'cid', allowDomains: ['example.com'] });
+    const out = applyProtection(V3, 'api', {
+      kind: 'oauth',
+      provider: 'google',
+      clientId: 'cid',
+      allowDomains: ['example.com'],
+    });
     assert.match(out, /# public API\n {2}- name: api/);
-    const rules = (entryToDefinition(out, 'api').traffic_policy as { on_http_request: { name?: string; actions: { type: string }[] }[] }).on_http_request;
-    assert.deepEqual(rules.map((r) => r.actions.map((a) => a.type)), [['oauth'], ['deny'], ['add-headers']]);
+    const rules = (
+      entryToDefinition(out, 'api').traffic_policy as {
+        on_http_request: { name?: string; actions: { type: string }[] }[];
+      }
+    ).on_http_request;
+    assert.deepEqual(
+      rules.map((r) => r.actions.map((a) => a.type)),
+      [['oauth'], ['deny'], ['add-headers']],
+    );
     assert.deepEqual(errorsOf(out), []);
     // Switching to basic auth drops the OAuth rule and its allow rule.
     const basic = applyProtection(out, 'api', { kind: 'basic-auth', username: 'u', password: 'pw-123456789' });
-    const rules2 = (entryToDefinition(basic, 'api').traffic_policy as { on_http_request: { actions: { type: string; config?: unknown }[] }[] }).on_http_request;
-    assert.deepEqual(rules2.map((r) => r.actions.map((a) => a.type)), [['basic-auth'], ['add-headers']]);
+    const rules2 = (
+      entryToDefinition(basic, 'api').traffic_policy as {
+        on_http_request: { actions: { type: string; config?: unknown }[] }[];
+      }
+    ).on_http_request;
+    assert.deepEqual(
+      rules2.map((r) => r.actions.map((a) => a.type)),
+      [['basic-auth'], ['add-headers']],
+    );
     assert.deepEqual(rules2[0].actions[0].config, { credentials: ['u:pw-123456789'] });
     assert.deepEqual(errorsOf(basic), []);
     // Removing protection restores the original text exactly.
@@ -126,8 +203,10 @@ describe('client ngrok.yml: protection write-back', () => {
 
   it('builds the allow-list CEL with quoting', () => {
     assert.equal(allowExpression([], []), undefined);
-    assert.equal(allowExpression(["o'neil@x.com"], ['@example.com']),
-      "!(actions.ngrok.oauth.identity.email in ['o\\'neil@x.com'] || actions.ngrok.oauth.identity.email.endsWith('@example.com'))");
+    assert.equal(
+      allowExpression(["o'neil@x.com"], ['@example.com']),
+      "!(actions.ngrok.oauth.identity.email in ['o\\'neil@x.com'] || actions.ngrok.oauth.identity.email.endsWith('@example.com'))",
+    );
   });
 
   it('minimalEdit is undefined for no change and exact otherwise', () => {

@@ -2,7 +2,15 @@
 // against sockets this test opens.
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { listListeningPorts, parseLsof, parseNetstat, parseProcNetTcp, portFromArg, uniquePorts, validateUpstream } from '../../client/src/ports';
+import {
+  listListeningPorts,
+  parseLsof,
+  parseNetstat,
+  parseProcNetTcp,
+  portFromArg,
+  uniquePorts,
+  validateUpstream,
+} from '../../client/src/ports';
 
 // Captured from a Linux machine (/proc/net/tcp, /proc/net/tcp6), trimmed to the columns that matter.
 const PROC_TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -56,12 +64,18 @@ describe('client ports: parsers', () => {
   });
 
   it('keeps one entry per port, sorted, preferring the one that names a process', () => {
-    assert.deepEqual(uniquePorts([
-      { port: 8080, address: '::' },
-      { port: 3000, address: '0.0.0.0' },
-      { port: 8080, address: '0.0.0.0', process: 'java' },
-      { port: 0, address: 'x' },
-    ]), [{ port: 3000, address: '0.0.0.0' }, { port: 8080, address: '0.0.0.0', process: 'java' }]);
+    assert.deepEqual(
+      uniquePorts([
+        { port: 8080, address: '::' },
+        { port: 3000, address: '0.0.0.0' },
+        { port: 8080, address: '0.0.0.0', process: 'java' },
+        { port: 0, address: 'x' },
+      ]),
+      [
+        { port: 3000, address: '0.0.0.0' },
+        { port: 8080, address: '0.0.0.0', process: 'java' },
+      ],
+    );
   });
 });
 
@@ -111,7 +125,8 @@ describe('client ports: targets', () => {
   });
 
   it('validates what "Other…" accepts', () => {
-    for (const ok of ['3000', 'localhost:8080', '[::1]:9000', 'https://localhost:8443', 'file:///srv/www']) assert.equal(validateUpstream(ok), undefined, ok);
+    for (const ok of ['3000', 'localhost:8080', '[::1]:9000', 'https://localhost:8443', 'file:///srv/www'])
+      assert.equal(validateUpstream(ok), undefined, ok);
     assert.match(validateUpstream('70000')!, /1 to 65535/);
     assert.match(validateUpstream('not a port')!, /give a port/);
   });

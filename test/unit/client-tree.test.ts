@@ -3,7 +3,14 @@
 // protection commands send.
 import assert from 'node:assert/strict';
 import type { CaptureJson, TunnelJson } from '../../client/src/agent/api';
-import { checkBasicAuth, definitionFromTunnel, generatePassword, protectionOf, withProtection, type TunnelDefinition } from '../../client/src/model/definitions';
+import {
+  checkBasicAuth,
+  definitionFromTunnel,
+  generatePassword,
+  protectionOf,
+  withProtection,
+  type TunnelDefinition,
+} from '../../client/src/model/definitions';
 import { AgentState } from '../../client/src/model/state';
 import { PROVIDER_GUIDES, parseAllowList } from '../../client/src/oauthProviders';
 import { buildTree, formatDuration, type TreeNode } from '../../client/src/model/tree';
@@ -12,10 +19,14 @@ const zero = { count: 0, gauge: 0, rate1: 0, rate5: 0, rate15: 0, p50: 0, p90: 0
 
 function tunnel(name: string, extra: Partial<TunnelJson> = {}): TunnelJson {
   return {
-    name, uri: `/api/tunnels/${name}`, public_url: `http://${name}-x.localhost:8480`, proto: 'http',
+    name,
+    uri: `/api/tunnels/${name}`,
+    public_url: `http://${name}-x.localhost:8480`,
+    proto: 'http',
     config: { addr: 'http://127.0.0.1:3000', inspect: true },
     metrics: { conns: { ...zero, count: 7, gauge: 2 }, http: { ...zero, count: 5 } },
-    public_urls: [`http://${name}-x.localhost:8480`], status: 'online',
+    public_urls: [`http://${name}-x.localhost:8480`],
+    status: 'online',
     definition: { name, proto: 'http', upstream: '3000', inspect: true },
     ...extra,
   };
@@ -25,8 +36,13 @@ let seq = 0;
 function capture(tunnelName: string, uri: string, status?: number, extra: Partial<CaptureJson> = {}): CaptureJson {
   seq++;
   return {
-    id: `ex_${seq}`, tunnel_name: tunnelName, remote_addr: '127.0.0.1', start: new Date(Date.UTC(2026, 0, 1, 12, 0, seq)).toISOString(),
-    duration: status === undefined ? 0 : 12_400_000, state: status === undefined ? 'request' : 'complete', error: null,
+    id: `ex_${seq}`,
+    tunnel_name: tunnelName,
+    remote_addr: '127.0.0.1',
+    start: new Date(Date.UTC(2026, 0, 1, 12, 0, seq)).toISOString(),
+    duration: status === undefined ? 0 : 12_400_000,
+    state: status === undefined ? 'request' : 'complete',
+    error: null,
     request: { method: 'GET', uri, headers: {} },
     response: status === undefined ? null : { status: `${status} OK`, status_code: status },
     ...extra,
@@ -47,16 +63,30 @@ describe('client tree: state from the event stream', () => {
     const s = new AgentState();
     const old = capture('web', '/old', 200);
     const newer = capture('web', '/new', 404);
-    s.apply({ type: 'snapshot', status: { status: 'online', agent_version: '0.1.0' }, tunnels: [tunnel('web')], requests: [newer, old] });
-    assert.deepEqual(s.requestsOf('web').map((r) => r.request.uri), ['/new', '/old']);
+    s.apply({
+      type: 'snapshot',
+      status: { status: 'online', agent_version: '0.1.0' },
+      tunnels: [tunnel('web')],
+      requests: [newer, old],
+    });
+    assert.deepEqual(
+      s.requestsOf('web').map((r) => r.request.uri),
+      ['/new', '/old'],
+    );
     const pending = capture('web', '/live');
     s.apply({ type: 'request_started', request: pending });
     assert.equal(s.requestsOf('web')[0].response, null);
-    s.apply({ type: 'request_updated', request: { ...pending, state: 'complete', duration: 3_000_000, response: { status_code: 201 } } });
+    s.apply({
+      type: 'request_updated',
+      request: { ...pending, state: 'complete', duration: 3_000_000, response: { status_code: 201 } },
+    });
     assert.equal(s.requestsOf('web').length, 3);
     assert.equal(s.requestsOf('web')[0].response?.status_code, 201);
     s.apply({ type: 'request_deleted', id: old.id, reason: 'evicted' });
-    assert.deepEqual(s.requestsOf('web').map((r) => r.request.uri), ['/live', '/new']);
+    assert.deepEqual(
+      s.requestsOf('web').map((r) => r.request.uri),
+      ['/live', '/new'],
+    );
     assert.equal(s.request(old.id), undefined);
     s.apply({ type: 'requests_cleared' });
     assert.equal(s.requestsOf('web').length, 0);
@@ -67,7 +97,10 @@ describe('client tree: state from the event stream', () => {
     s.apply({ type: 'tunnel_started', tunnel: tunnel('web') });
     const all = Array.from({ length: 5 }, (_, i) => capture('web', `/${i}`, 200));
     for (const r of all) s.apply({ type: 'request_started', request: r });
-    assert.deepEqual(s.requestsOf('web').map((r) => r.request.uri), ['/4', '/3', '/2']);
+    assert.deepEqual(
+      s.requestsOf('web').map((r) => r.request.uri),
+      ['/4', '/3', '/2'],
+    );
     assert.equal(s.request(all[0].id), undefined, 'dropped captures are forgotten by id too');
   });
 
@@ -85,9 +118,18 @@ describe('client tree: state from the event stream', () => {
 describe('client tree: nodes', () => {
   it('a tunnel shows URL, upstream, connections, modules and requests with a bounded list', () => {
     const s = new AgentState();
-    const t = tunnel('web', { definition: { name: 'web', proto: 'http', upstream: '3000', inspect: true, edge: { basicAuth: { credentials: ['ann:********'] }, ipRestriction: { allowCidrs: ['10.0.0.0/8'] } } } });
+    const t = tunnel('web', {
+      definition: {
+        name: 'web',
+        proto: 'http',
+        upstream: '3000',
+        inspect: true,
+        edge: { basicAuth: { credentials: ['ann:********'] }, ipRestriction: { allowCidrs: ['10.0.0.0/8'] } },
+      },
+    });
     s.apply({ type: 'snapshot', status: { status: 'online', agent_version: '0.1.0' }, tunnels: [t], requests: [] });
-    for (let i = 0; i < 4; i++) s.apply({ type: 'request_started', request: capture('web', `/p${i}`, i === 3 ? 500 : 200) });
+    for (let i = 0; i < 4; i++)
+      s.apply({ type: 'request_started', request: capture('web', `/p${i}`, i === 3 ? 500 : 200) });
     const tree = buildTree(s, { requestLimit: () => 2 });
     assert.equal(tree.length, 1);
     const node = tree[0];
@@ -95,17 +137,27 @@ describe('client tree: nodes', () => {
     assert.equal(node.contextValue, 'tunnel.online.http.protected');
     assert.equal(node.icon?.id, 'lock');
     assert.match(node.tooltip!, /Protected by basic auth/);
-    assert.deepEqual(node.children!.map((c) => c.kind), ['upstream', 'connections', 'module', 'module', 'requests']);
+    assert.deepEqual(
+      node.children!.map((c) => c.kind),
+      ['upstream', 'connections', 'module', 'module', 'requests'],
+    );
     assert.equal(find(tree, 'tunnel:web:conns')!.label, '2 open');
     assert.equal(find(tree, 'tunnel:web:conns')!.description, '7 total · 5 HTTP');
     assert.equal(find(tree, 'tunnel:web:module:basicAuth')!.description, 'ann', 'user names only, never the password');
     assert.equal(find(tree, 'tunnel:web:module:ipRestriction')!.description, 'allow 10.0.0.0/8');
     const requests = find(tree, 'tunnel:web:requests')!;
     assert.equal(requests.description, '4');
-    assert.deepEqual(requests.children!.map((c) => c.label), ['GET /p3', 'GET /p2', 'Show more…']);
+    assert.deepEqual(
+      requests.children!.map((c) => c.label),
+      ['GET /p3', 'GET /p2', 'Show more…'],
+    );
     assert.match(requests.children![0].description!, /^500 · 12 ms · \d\d:\d\d:\d\d$/);
     assert.equal(requests.children![0].icon?.color, 'testing.iconFailed');
-    assert.deepEqual(requests.children![0].command, { id: 'burrow.showRequest', title: 'Show Request', args: [requests.children![0].requestId] });
+    assert.deepEqual(requests.children![0].command, {
+      id: 'burrow.showRequest',
+      title: 'Show Request',
+      args: [requests.children![0].requestId],
+    });
     assert.deepEqual(requests.children![2].command?.args, ['web']);
     // More shown after "Show more…".
     assert.equal(find(buildTree(s, { requestLimit: () => 10 }), 'tunnel:web:requests')!.children!.length, 4);
@@ -113,8 +165,18 @@ describe('client tree: nodes', () => {
 
   it('tcp tunnels have no request list; failing tunnels show their error code', () => {
     const s = new AgentState();
-    s.apply({ type: 'tunnel_started', tunnel: tunnel('db', { proto: 'tcp', public_url: 'tcp://localhost:20001', definition: { name: 'db', proto: 'tcp', upstream: '5432' } }) });
-    s.apply({ type: 'tunnel_started', tunnel: tunnel('bad', { status: 'error', error: { code: 'ERR_NGROK_334', message: 'taken' } }) });
+    s.apply({
+      type: 'tunnel_started',
+      tunnel: tunnel('db', {
+        proto: 'tcp',
+        public_url: 'tcp://localhost:20001',
+        definition: { name: 'db', proto: 'tcp', upstream: '5432' },
+      }),
+    });
+    s.apply({
+      type: 'tunnel_started',
+      tunnel: tunnel('bad', { status: 'error', error: { code: 'ERR_NGROK_334', message: 'taken' } }),
+    });
     const tree = buildTree(s, { requestLimit: () => 25 });
     const db = find(tree, 'tunnel:db')!;
     assert.equal(db.contextValue, 'tunnel.online.tcp.open');
@@ -126,11 +188,23 @@ describe('client tree: nodes', () => {
 
   it('edge routes: absent without an admin API, and an unreachable one says why in the tree', () => {
     const state = new AgentState();
-    assert.equal(buildTree(state, { requestLimit: () => 25 }).some((n) => n.kind === 'edges'), false);
-    const broken = buildTree(state, { requestLimit: () => 25, edgeRoutes: { api: 'http://edge.test:4041', error: 'the edge admin API at http://edge.test:4041 did not answer: fetch failed' } });
+    assert.equal(
+      buildTree(state, { requestLimit: () => 25 }).some((n) => n.kind === 'edges'),
+      false,
+    );
+    const broken = buildTree(state, {
+      requestLimit: () => 25,
+      edgeRoutes: {
+        api: 'http://edge.test:4041',
+        error: 'the edge admin API at http://edge.test:4041 did not answer: fetch failed',
+      },
+    });
     assert.equal(broken[0].description, 'unavailable');
     assert.match(broken[0].children![0].label, /did not answer/);
-    const empty = buildTree(state, { requestLimit: () => 25, edgeRoutes: { api: 'http://edge.test:4041', edges: [], backends: new Map() } });
+    const empty = buildTree(state, {
+      requestLimit: () => 25,
+      edgeRoutes: { api: 'http://edge.test:4041', edges: [], backends: new Map() },
+    });
     assert.equal(empty[0].children![0].label, 'No HTTPS edges on this edge yet');
   });
 
@@ -142,13 +216,38 @@ describe('client tree: nodes', () => {
 });
 
 describe('client tree: definitions for restart and protection', () => {
-  const base: TunnelDefinition = { name: 'web', proto: 'http', addr: 3000, auth: 'a:bbbbbbbb', domain: 'web.localhost' };
+  const base: TunnelDefinition = {
+    name: 'web',
+    proto: 'http',
+    addr: 3000,
+    auth: 'a:bbbbbbbb',
+    domain: 'web.localhost',
+  };
 
   it('applies and removes basic auth and OAuth', () => {
-    assert.deepEqual(withProtection(base, { kind: 'basic-auth', username: 'u', password: 'p4ssword!' }), { name: 'web', proto: 'http', addr: 3000, domain: 'web.localhost', basic_auth: ['u:p4ssword!'] });
-    assert.deepEqual(withProtection(base, { kind: 'oauth', provider: 'google', clientId: 'id', clientSecret: 's', allowDomains: ['example.com'] }).oauth,
-      { provider: 'google', client_id: 'id', client_secret: 's', allow_domains: ['example.com'] });
-    assert.deepEqual(withProtection({ ...base, oauth: { provider: 'x' } }, { kind: 'none' }), { name: 'web', proto: 'http', addr: 3000, domain: 'web.localhost' });
+    assert.deepEqual(withProtection(base, { kind: 'basic-auth', username: 'u', password: 'p4ssword!' }), {
+      name: 'web',
+      proto: 'http',
+      addr: 3000,
+      domain: 'web.localhost',
+      basic_auth: ['u:p4ssword!'],
+    });
+    assert.deepEqual(
+      withProtection(base, {
+        kind: 'oauth',
+        provider: 'google',
+        clientId: 'id',
+        clientSecret: 's',
+        allowDomains: ['example.com'],
+      }).oauth,
+      { provider: 'google', client_id: 'id', client_secret: 's', allow_domains: ['example.com'] },
+    );
+    assert.deepEqual(withProtection({ ...base, oauth: { provider: 'x' } }, { kind: 'none' }), {
+      name: 'web',
+      proto: 'http',
+      addr: 3000,
+      domain: 'web.localhost',
+    });
   });
 
   it('generates strong passwords the basic-auth module accepts', () => {
@@ -166,12 +265,39 @@ describe('client tree: definitions for restart and protection', () => {
   });
 
   it('rebuilds a definition from the API, keeping the URL and naming what cannot be carried over', () => {
-    const t = tunnel('web', { definition: { name: 'web', proto: 'http', upstream: '3000', inspect: false, edge: { basicAuth: { credentials: ['ann:********'] }, ipRestriction: { allowCidrs: ['10.0.0.0/8'] }, circuitBreaker: { errorThreshold: 0.5 } } } });
+    const t = tunnel('web', {
+      definition: {
+        name: 'web',
+        proto: 'http',
+        upstream: '3000',
+        inspect: false,
+        edge: {
+          basicAuth: { credentials: ['ann:********'] },
+          ipRestriction: { allowCidrs: ['10.0.0.0/8'] },
+          circuitBreaker: { errorThreshold: 0.5 },
+        },
+      },
+    });
     const { def, lost } = definitionFromTunnel(t);
-    assert.deepEqual(def, { name: 'web', proto: 'http', addr: '3000', domain: 'web-x.localhost', inspect: false, ip_restriction: { allow_cidrs: ['10.0.0.0/8'] } });
+    assert.deepEqual(def, {
+      name: 'web',
+      proto: 'http',
+      addr: '3000',
+      domain: 'web-x.localhost',
+      inspect: false,
+      ip_restriction: { allow_cidrs: ['10.0.0.0/8'] },
+    });
     assert.deepEqual(lost, ['basic auth (password not readable from the agent)', 'Circuit breaker']);
     assert.equal(protectionOf(t.definition), 'basic-auth');
-    assert.equal(protectionOf({ name: 'x', proto: 'http', upstream: '1', edge: { trafficPolicy: { on_http_request: [{ actions: [{ type: 'oauth' }] }] } } }), 'oauth');
+    assert.equal(
+      protectionOf({
+        name: 'x',
+        proto: 'http',
+        upstream: '1',
+        edge: { trafficPolicy: { on_http_request: [{ actions: [{ type: 'oauth' }] }] } },
+      }),
+      'oauth',
+    );
     assert.equal(protectionOf({ name: 'x', proto: 'http', upstream: '1' }), undefined);
   });
 });
@@ -179,13 +305,23 @@ describe('client tree: definitions for restart and protection', () => {
 describe('client tree: OAuth setup helpers', () => {
   it('splits an allow list into emails and domains', () => {
     assert.deepEqual(parseAllowList(' Ann@Example.com, @example.org example.net;bob@x.io ann@example.com'), {
-      emails: ['ann@example.com', 'bob@x.io'], domains: ['example.org', 'example.net'],
+      emails: ['ann@example.com', 'bob@x.io'],
+      domains: ['example.org', 'example.net'],
     });
     assert.deepEqual(parseAllowList(''), { emails: [], domains: [] });
   });
 
   it('has a console page for every provider the OAuth module supports', () => {
-    assert.deepEqual(PROVIDER_GUIDES.map((g) => g.id).sort(), ['amazon', 'facebook', 'github', 'gitlab', 'google', 'linkedin', 'microsoft', 'twitch']);
+    assert.deepEqual(PROVIDER_GUIDES.map((g) => g.id).sort(), [
+      'amazon',
+      'facebook',
+      'github',
+      'gitlab',
+      'google',
+      'linkedin',
+      'microsoft',
+      'twitch',
+    ]);
     for (const g of PROVIDER_GUIDES) assert.match(g.consoleUrl, /^https:\/\//);
   });
 });

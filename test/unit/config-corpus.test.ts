@@ -72,12 +72,15 @@ const REFUSED: Record<string, string[]> = {
 const prefixOf = (file: string) => (file.startsWith('policy-') ? file.slice(0, 10) : file.slice(0, 3));
 
 describe('config corpus (../shared/corpus/ngrok-yml)', () => {
-  const files = readdirSync(CORPUS).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = readdirSync(CORPUS)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
 
   it('has the corpus and every table entry names a real file', () => {
     assert.ok(files.length >= 150, `expected the 150-file corpus, found ${files.length}`);
     const prefixes = new Set(files.map(prefixOf));
-    for (const p of [...Object.keys(INVALID), ...Object.keys(REFUSED)]) assert.ok(prefixes.has(p), `no corpus file ${p}`);
+    for (const p of [...Object.keys(INVALID), ...Object.keys(REFUSED)])
+      assert.ok(prefixes.has(p), `no corpus file ${p}`);
   });
 
   for (const file of files) {
@@ -89,11 +92,18 @@ describe('config corpus (../shared/corpus/ngrok-yml)', () => {
       const expected = INVALID[prefix];
       if (expected) {
         const [line, code] = expected;
-        assert.ok(errors.some((e) => e.line === line && e.code === code), `expected ${code} at line ${line}, got:\n${errors.map((e) => `${e.line}:${e.col} ${e.code} ${e.message}`).join('\n')}`);
+        assert.ok(
+          errors.some((e) => e.line === line && e.code === code),
+          `expected ${code} at line ${line}, got:\n${errors.map((e) => `${e.line}:${e.col} ${e.code} ${e.message}`).join('\n')}`,
+        );
         return;
       }
       const real = errors.filter((e) => e.code !== 'BURROW_CONFIG_UNSUPPORTED');
-      assert.deepEqual(real.map((e) => `${e.line}:${e.col} ${e.message}`), [], 'a file ngrok accepts must have no errors');
+      assert.deepEqual(
+        real.map((e) => `${e.line}:${e.col} ${e.message}`),
+        [],
+        'a file ngrok accepts must have no errors',
+      );
       const refused = [...new Set(errors.map((e) => /^`([^`]+)`/.exec(e.message)?.[1]))].sort();
       assert.deepEqual(refused, (REFUSED[prefix] ?? []).slice().sort(), 'modules refused as not supported yet');
     });

@@ -4,7 +4,16 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addAuthtoken, checkConfig, defaultConfigPath, legacyConfigPath, loadConfig, runAddAuthtoken, runConfigCheck, validateDocument } from '../../tunnel/src/config';
+import {
+  addAuthtoken,
+  checkConfig,
+  defaultConfigPath,
+  legacyConfigPath,
+  loadConfig,
+  runAddAuthtoken,
+  runConfigCheck,
+  validateDocument,
+} from '../../tunnel/src/config';
 
 const FIX = path.resolve(__dirname, '../fixtures/config');
 const collect = () => {
@@ -22,13 +31,31 @@ describe('config loading', () => {
   it('normalizes v2 tunnels and v3 endpoints with the same meaning to the same EndpointSpec list', () => {
     const v2 = loadConfig({ paths: [path.join(FIX, 'same/v2.yml')], env: {} });
     const v3 = loadConfig({ paths: [path.join(FIX, 'same/v3.yml')], env: {} });
-    assert.deepEqual(v2.problems.filter((p) => p.severity === 'error'), []);
+    assert.deepEqual(
+      v2.problems.filter((p) => p.severity === 'error'),
+      [],
+    );
     assert.deepEqual(v3.problems, []);
     assert.deepEqual(v2.endpoints, v3.endpoints);
     assert.deepEqual(v2.settings, v3.settings);
     assert.deepEqual(v3.endpoints, [
-      { name: 'web', proto: 'http', upstream: '3000', inspect: true, metadata: 'frontend', domain: 'app.example.test', schemes: ['https'] },
-      { name: 'plain', proto: 'http', upstream: 'localhost:8080', inspect: true, domain: 'plain.example.test', schemes: ['http'] },
+      {
+        name: 'web',
+        proto: 'http',
+        upstream: '3000',
+        inspect: true,
+        metadata: 'frontend',
+        domain: 'app.example.test',
+        schemes: ['https'],
+      },
+      {
+        name: 'plain',
+        proto: 'http',
+        upstream: 'localhost:8080',
+        inspect: true,
+        domain: 'plain.example.test',
+        schemes: ['http'],
+      },
       { name: 'db', proto: 'tcp', upstream: '5432', inspect: true, remoteAddr: '1.tcp.example.test:20001' },
       { name: 'secure', proto: 'tls', upstream: '8443', inspect: true, domain: 'tls.example.test' },
     ]);
@@ -38,17 +65,53 @@ describe('config loading', () => {
 
   it('maps supported v2 keys: headers, host_header, bind_tls, subdomain, inspect, agent settings', () => {
     const file = path.join(tmp, 'ngrok.yml');
-    writeFileSync(file, [
-      'version: 2', 'server_addr: edge.example.test:4443', 'web_addr: false', 'inspect_db_size: 1000', 'log: stderr', 'log_format: json', 'heartbeat_interval: 1m30s', 'console_ui: false',
-      'tunnels:', '  app:', '    proto: http', '    addr: 8080', '    subdomain: demo', '    bind_tls: both', '    host_header: rewrite', '    inspect: false',
-      '    request_header:', '      add: ["X-A: 1"]', '      remove: [Cookie]', '    response_header:', '      add: ["X-B: 2"]', '',
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'version: 2',
+        'server_addr: edge.example.test:4443',
+        'web_addr: false',
+        'inspect_db_size: 1000',
+        'log: stderr',
+        'log_format: json',
+        'heartbeat_interval: 1m30s',
+        'console_ui: false',
+        'tunnels:',
+        '  app:',
+        '    proto: http',
+        '    addr: 8080',
+        '    subdomain: demo',
+        '    bind_tls: both',
+        '    host_header: rewrite',
+        '    inspect: false',
+        '    request_header:',
+        '      add: ["X-A: 1"]',
+        '      remove: [Cookie]',
+        '    response_header:',
+        '      add: ["X-B: 2"]',
+        '',
+      ].join('\n'),
+    );
     const { settings, endpoints, problems } = loadConfig({ paths: [file], env: {} });
-    assert.deepEqual(problems.filter((p) => p.severity === 'error'), []);
-    assert.deepEqual(endpoints, [{
-      name: 'app', proto: 'http', upstream: '8080', inspect: false, subdomain: 'demo', schemes: ['http', 'https'], hostHeader: 'rewrite',
-      edge: { requestHeaders: { add: ['X-A: 1'], remove: ['Cookie'] }, responseHeaders: { add: ['X-B: 2'], remove: [] } },
-    }]);
+    assert.deepEqual(
+      problems.filter((p) => p.severity === 'error'),
+      [],
+    );
+    assert.deepEqual(endpoints, [
+      {
+        name: 'app',
+        proto: 'http',
+        upstream: '8080',
+        inspect: false,
+        subdomain: 'demo',
+        schemes: ['http', 'https'],
+        hostHeader: 'rewrite',
+        edge: {
+          requestHeaders: { add: ['X-A: 1'], remove: ['Cookie'] },
+          responseHeaders: { add: ['X-B: 2'], remove: [] },
+        },
+      },
+    ]);
     assert.equal(settings.edgeUrl, 'wss://edge.example.test:4443');
     assert.equal(settings.webAddr, false);
     assert.equal(settings.inspectDbSize, 1000);
@@ -60,7 +123,10 @@ describe('config loading', () => {
   });
 
   it('merges --config files as ngrok does: later scalars win, lists replaced, tunnels merged per name', () => {
-    const { settings, endpoints, problems, files } = loadConfig({ paths: [path.join(FIX, 'merge/base.yml'), path.join(FIX, 'merge/override.yml')], env: {} });
+    const { settings, endpoints, problems, files } = loadConfig({
+      paths: [path.join(FIX, 'merge/base.yml'), path.join(FIX, 'merge/override.yml')],
+      env: {},
+    });
     assert.deepEqual(problems, []);
     assert.equal(files.length, 2);
     assert.equal(settings.authtoken, 'base-token');
@@ -68,11 +134,14 @@ describe('config loading', () => {
     assert.deepEqual(settings.webAllowHosts, ['c.example.test']);
     assert.equal(settings.heartbeatIntervalMs, 20_000);
     // `web` from the later file replaces the earlier one whole (its inspect: false is gone).
-    assert.deepEqual(endpoints.map((e) => [e.name, e.proto, e.upstream, e.inspect]), [
-      ['web', 'http', '3001', true],
-      ['api', 'http', '4000', true],
-      ['ssh', 'tcp', '22', true],
-    ]);
+    assert.deepEqual(
+      endpoints.map((e) => [e.name, e.proto, e.upstream, e.inspect]),
+      [
+        ['web', 'http', '3001', true],
+        ['api', 'http', '4000', true],
+        ['ssh', 'tcp', '22', true],
+      ],
+    );
   });
 
   it('authtoken: BURROW_AUTHTOKEN beats NGROK_AUTHTOKEN beats the file; the flag beats all', () => {
@@ -80,7 +149,10 @@ describe('config loading', () => {
     assert.equal(loadConfig({ paths, env: {} }).settings.authtokenSource, 'file');
     const ngrok = loadConfig({ paths, env: { NGROK_AUTHTOKEN: 'from-ngrok' } }).settings;
     assert.deepEqual([ngrok.authtoken, ngrok.authtokenSource], ['from-ngrok', 'NGROK_AUTHTOKEN']);
-    const burrow = loadConfig({ paths, env: { NGROK_AUTHTOKEN: 'from-ngrok', BURROW_AUTHTOKEN: 'from-burrow' } }).settings;
+    const burrow = loadConfig({
+      paths,
+      env: { NGROK_AUTHTOKEN: 'from-ngrok', BURROW_AUTHTOKEN: 'from-burrow' },
+    }).settings;
     assert.deepEqual([burrow.authtoken, burrow.authtokenSource], ['from-burrow', 'BURROW_AUTHTOKEN']);
     const flag = loadConfig({ paths, env: { BURROW_AUTHTOKEN: 'from-burrow' }, authtoken: 'from-flag' }).settings;
     assert.deepEqual([flag.authtoken, flag.authtokenSource], ['from-flag', 'flag']);
@@ -90,18 +162,34 @@ describe('config loading', () => {
     const missing = path.join(tmp, 'nope.yml');
     const r = loadConfig({ paths: [path.join(FIX, 'broken/labeled.yml'), missing], env: {} });
     assert.deepEqual(r.endpoints, []);
-    assert.deepEqual(r.problems.map((p) => [path.basename(p.file), p.line, p.col, p.code]), [
-      ['nope.yml', 1, 1, 'BURROW_CONFIG_FILE_NOT_FOUND'],
-      ['labeled.yml', 4, 5, 'BURROW_CONFIG_DEPRECATED'],
-      ['labeled.yml', 7, 5, 'BURROW_CONFIG_UNSUPPORTED'],
-    ]);
+    assert.deepEqual(
+      r.problems.map((p) => [path.basename(p.file), p.line, p.col, p.code]),
+      [
+        ['nope.yml', 1, 1, 'BURROW_CONFIG_FILE_NOT_FOUND'],
+        ['labeled.yml', 4, 5, 'BURROW_CONFIG_DEPRECATED'],
+        ['labeled.yml', 7, 5, 'BURROW_CONFIG_UNSUPPORTED'],
+      ],
+    );
   });
 
   it('default locations per OS, and the legacy ~/.ngrok2 file when the new one is missing', () => {
     assert.equal(defaultConfigPath({ platform: 'linux', home: '/home/u', env: {} }), '/home/u/.config/ngrok/ngrok.yml');
-    assert.equal(defaultConfigPath({ platform: 'linux', home: '/home/u', env: { XDG_CONFIG_HOME: '/x' } }), '/x/ngrok/ngrok.yml');
-    assert.equal(defaultConfigPath({ platform: 'darwin', home: '/Users/u', env: {} }), '/Users/u/Library/Application Support/ngrok/ngrok.yml');
-    assert.equal(defaultConfigPath({ platform: 'win32', home: 'C:\\Users\\u', env: { LOCALAPPDATA: 'C:\\Users\\u\\AppData\\Local' } }), 'C:\\Users\\u\\AppData\\Local\\ngrok\\ngrok.yml');
+    assert.equal(
+      defaultConfigPath({ platform: 'linux', home: '/home/u', env: { XDG_CONFIG_HOME: '/x' } }),
+      '/x/ngrok/ngrok.yml',
+    );
+    assert.equal(
+      defaultConfigPath({ platform: 'darwin', home: '/Users/u', env: {} }),
+      '/Users/u/Library/Application Support/ngrok/ngrok.yml',
+    );
+    assert.equal(
+      defaultConfigPath({
+        platform: 'win32',
+        home: 'C:\\Users\\u',
+        env: { LOCALAPPDATA: 'C:\\Users\\u\\AppData\\Local' },
+      }),
+      'C:\\Users\\u\\AppData\\Local\\ngrok\\ngrok.yml',
+    );
     assert.equal(legacyConfigPath({ platform: 'linux', home: '/home/u', env: {} }), '/home/u/.ngrok2/ngrok.yml');
 
     const opts = { platform: 'linux' as const, home: tmp, env: {} };
@@ -124,7 +212,10 @@ describe('config loading', () => {
     assert.equal(text, readFileSync(path.join(FIX, 'add-authtoken-v2.yml'), 'utf8') + 'authtoken: tok-123\n');
     assert.equal(loadConfig({ paths: [file], env: {} }).settings.authtoken, 'tok-123');
     addAuthtoken('tok-456', file);
-    assert.match(readFileSync(file, 'utf8'), /region: eu # closest region\n[^]*  # the web app\n[^]*authtoken: tok-456\n$/);
+    assert.match(
+      readFileSync(file, 'utf8'),
+      /region: eu # closest region\n[^]*  # the web app\n[^]*authtoken: tok-456\n$/,
+    );
   });
 
   it('add-authtoken keeps comments in a v3 file (agent.authtoken) and creates a missing file', () => {
@@ -132,7 +223,10 @@ describe('config loading', () => {
     copyFileSync(path.join(FIX, 'add-authtoken-v3.yml'), file);
     addAuthtoken('tok-v3', file);
     const text = readFileSync(file, 'utf8');
-    assert.ok(text.includes('# agent settings below\nagent:\n  log_level: debug # noisy on purpose\n  authtoken: tok-v3\n'), text);
+    assert.ok(
+      text.includes('# agent settings below\nagent:\n  log_level: debug # noisy on purpose\n  authtoken: tok-v3\n'),
+      text,
+    );
     assert.ok(text.includes('  - name: web # main site\n'), text);
     assert.deepEqual(validateDocument(text, file).problems, []);
 
@@ -157,7 +251,10 @@ describe('config loading', () => {
     const out = collect();
     const broken = path.join(FIX, 'broken/tcp-host-header.yml');
     assert.equal(runConfigCheck([broken], out), 1);
-    assert.equal(out.text(), `${broken}:6:5: tcp tunnels do not take \`host_header\` (field host_header not found in type TCPv2Tunnel) [BURROW_CONFIG_UNKNOWN_KEY]\n`);
+    assert.equal(
+      out.text(),
+      `${broken}:6:5: tcp tunnels do not take \`host_header\` (field host_header not found in type TCPv2Tunnel) [BURROW_CONFIG_UNKNOWN_KEY]\n`,
+    );
     const good = collect();
     assert.equal(runConfigCheck([path.join(FIX, 'same/v3.yml')], good), 0);
     assert.equal(good.text(), 'valid\n');

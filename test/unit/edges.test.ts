@@ -30,8 +30,15 @@ describe('edge bind ACLs', () => {
     assert.equal(checkAcl(['*'], { proto: 'tcp' }), undefined);
   });
 
-  it('matches names, wildcard names, addresses and labels with ngrok\'s codes', () => {
-    const acl = ['bind:app.example.com', 'bind:*.dev.example.com', 'bind:1.tcp.example.com:20000', 'bind:team=web', 'bind:*=shared', 'bind:env=*'];
+  it("matches names, wildcard names, addresses and labels with ngrok's codes", () => {
+    const acl = [
+      'bind:app.example.com',
+      'bind:*.dev.example.com',
+      'bind:1.tcp.example.com:20000',
+      'bind:team=web',
+      'bind:*=shared',
+      'bind:env=*',
+    ];
     assert.equal(checkAcl(acl, { proto: 'http', host: 'app.example.com' }), undefined);
     assert.equal(checkAcl(acl, { proto: 'http', host: 'a.dev.example.com' }), undefined);
     assert.equal(checkAcl(acl, { proto: 'http', host: 'dev.example.com' })?.code, 'ERR_NGROK_316');
@@ -46,8 +53,12 @@ describe('edge bind ACLs', () => {
   });
 
   it('refuses malformed rules (ERR_NGROK_600 in the service)', () => {
-    assert.equal(invalidAclRule(['*', 'bind:a.example.com', 'bind:*.b.com', 'bind:k=v', 'bind:*=v', 'bind:h.com:80']), undefined);
-    for (const bad of ['allow:x', 'bind:', 'bind:a=b=c', 'bind:bad host', 'bind:=v']) assert.equal(invalidAclRule([bad]), bad, bad);
+    assert.equal(
+      invalidAclRule(['*', 'bind:a.example.com', 'bind:*.b.com', 'bind:k=v', 'bind:*=v', 'bind:h.com:80']),
+      undefined,
+    );
+    for (const bad of ['allow:x', 'bind:', 'bind:a=b=c', 'bind:bad host', 'bind:=v'])
+      assert.equal(invalidAclRule([bad]), bad, bad);
   });
 
   it('a TokenSet grants file tokens everything and credentials their ACL, from a live source', () => {
@@ -55,7 +66,10 @@ describe('edge bind ACLs', () => {
     const tokens = new TokenSet(['file-token']).addSource({ grants: () => creds });
     assert.deepEqual(tokens.grantFor('file-token'), { acl: [] });
     assert.equal(tokens.grantFor('cred-token'), undefined);
-    creds.push({ sha256: require('node:crypto').createHash('sha256').update('cred-token').digest(), grant: { credentialId: 'cr_1', acl: ['bind:x=y'] } });
+    creds.push({
+      sha256: require('node:crypto').createHash('sha256').update('cred-token').digest(),
+      grant: { credentialId: 'cr_1', acl: ['bind:x=y'] },
+    });
     assert.deepEqual(tokens.grantFor('cred-token'), { credentialId: 'cr_1', acl: ['bind:x=y'] });
     assert.equal(tokens.size, 2);
     assert.equal(tokens.accepts(undefined), false);
@@ -64,13 +78,53 @@ describe('edge bind ACLs', () => {
 
 describe('IP policy rule CIDRs', () => {
   it('need a mask and the network address, v4 and v6', () => {
-    for (const ok of ['10.0.0.0/8', '192.168.1.0/24', '0.0.0.0/0', '1.2.3.4/32', '2001:db8::/32', '::/0', '::1/128', 'fe80::/10']) assert.equal(codeOf(() => checkRuleCidr(ok)), undefined, ok);
-    assert.equal(codeOf(() => checkRuleCidr('10.0.0.1/8')), 'ERR_NGROK_1409');
-    assert.equal(codeOf(() => checkRuleCidr('2001:db8::1/32')), 'ERR_NGROK_1409');
-    assert.equal(codeOf(() => checkRuleCidr('10.0.0.1')), 'ERR_NGROK_1413');
-    assert.equal(codeOf(() => checkRuleCidr('10.0.0.0/33')), 'ERR_NGROK_1406');
-    assert.equal(codeOf(() => checkRuleCidr('nope/8')), 'ERR_NGROK_1406');
-    assert.match(String((() => { try { checkRuleCidr('10.1.2.3/16'); } catch (e) { return (e as Error).message; } })()), /Did you mean 10\.1\.0\.0\/16\?/);
+    for (const ok of [
+      '10.0.0.0/8',
+      '192.168.1.0/24',
+      '0.0.0.0/0',
+      '1.2.3.4/32',
+      '2001:db8::/32',
+      '::/0',
+      '::1/128',
+      'fe80::/10',
+    ])
+      assert.equal(
+        codeOf(() => checkRuleCidr(ok)),
+        undefined,
+        ok,
+      );
+    assert.equal(
+      codeOf(() => checkRuleCidr('10.0.0.1/8')),
+      'ERR_NGROK_1409',
+    );
+    assert.equal(
+      codeOf(() => checkRuleCidr('2001:db8::1/32')),
+      'ERR_NGROK_1409',
+    );
+    assert.equal(
+      codeOf(() => checkRuleCidr('10.0.0.1')),
+      'ERR_NGROK_1413',
+    );
+    assert.equal(
+      codeOf(() => checkRuleCidr('10.0.0.0/33')),
+      'ERR_NGROK_1406',
+    );
+    assert.equal(
+      codeOf(() => checkRuleCidr('nope/8')),
+      'ERR_NGROK_1406',
+    );
+    assert.match(
+      String(
+        (() => {
+          try {
+            checkRuleCidr('10.1.2.3/16');
+          } catch (e) {
+            return (e as Error).message;
+          }
+        })(),
+      ),
+      /Did you mean 10\.1\.0\.0\/16\?/,
+    );
   });
 });
 
@@ -80,7 +134,8 @@ describe('schemas/edge-api.schema.json', () => {
     if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${where}/${i}`, visit));
     if (typeof node !== 'object' || node === null) return;
     visit(node as S, where);
-    for (const [k, v] of Object.entries(node)) if (k !== 'enum' && k !== 'const' && k !== 'default') walk(v, `${where}/${k}`, visit);
+    for (const [k, v] of Object.entries(node))
+      if (k !== 'enum' && k !== 'const' && k !== 'default') walk(v, `${where}/${k}`, visit);
   }
 
   it('follows the schema conventions: every property described, unknown keys refused', () => {
@@ -94,14 +149,42 @@ describe('schemas/edge-api.schema.json', () => {
   });
 
   it('accepts an exported edge and a bundle, refuses unknown keys with ERR_NGROK_214', () => {
-    validateBody({ id: 'edghts_x', hostports: ['a.localhost:443'], routes: [{ match_type: 'exact_path', match: '/', backend: { enabled: true, backend: { id: 'bkdtg_1', uri: 'u' } } }] });
-    validateBody({ https_edges: [], tunnel_group_backends: [{ labels: { a: 'b' } }], ip_policies: [{ description: 'x' }] });
-    assert.equal(codeOf(() => validateBody({ hostports: [], colour: 1 })), 'ERR_NGROK_214');
-    assert.equal(codeOf(() => validateBody({ https_edges: [], colour: 1 })), 'ERR_NGROK_214');
-    assert.equal(codeOf(() => validateBody({ match_type: 'exact_path' }, 'HTTPSEdgeRouteCreate')), 'ERR_NGROK_7123');
-    assert.equal(codeOf(() => validateBody({ match_type: 'exact', match: '/' }, 'HTTPSEdgeRouteCreate')), 'ERR_NGROK_7130');
-    assert.equal(codeOf(() => validateBody({ description: 'x'.repeat(256) }, 'HTTPSEdgeCreate')), 'ERR_NGROK_7073');
-    assert.equal(codeOf(() => validateBody({ oauth: { provider: { google: { client_id: 5 } } } }, 'HTTPSEdgeRouteUpdate')), 'ERR_NGROK_7033');
+    validateBody({
+      id: 'edghts_x',
+      hostports: ['a.localhost:443'],
+      routes: [
+        { match_type: 'exact_path', match: '/', backend: { enabled: true, backend: { id: 'bkdtg_1', uri: 'u' } } },
+      ],
+    });
+    validateBody({
+      https_edges: [],
+      tunnel_group_backends: [{ labels: { a: 'b' } }],
+      ip_policies: [{ description: 'x' }],
+    });
+    assert.equal(
+      codeOf(() => validateBody({ hostports: [], colour: 1 })),
+      'ERR_NGROK_214',
+    );
+    assert.equal(
+      codeOf(() => validateBody({ https_edges: [], colour: 1 })),
+      'ERR_NGROK_214',
+    );
+    assert.equal(
+      codeOf(() => validateBody({ match_type: 'exact_path' }, 'HTTPSEdgeRouteCreate')),
+      'ERR_NGROK_7123',
+    );
+    assert.equal(
+      codeOf(() => validateBody({ match_type: 'exact', match: '/' }, 'HTTPSEdgeRouteCreate')),
+      'ERR_NGROK_7130',
+    );
+    assert.equal(
+      codeOf(() => validateBody({ description: 'x'.repeat(256) }, 'HTTPSEdgeCreate')),
+      'ERR_NGROK_7073',
+    );
+    assert.equal(
+      codeOf(() => validateBody({ oauth: { provider: { google: { client_id: 5 } } } }, 'HTTPSEdgeRouteUpdate')),
+      'ERR_NGROK_7033',
+    );
   });
 });
 
@@ -117,16 +200,26 @@ describe('edge ids', () => {
 });
 
 describe('route modules → pipeline options', () => {
-  it('maps ngrok API v2 module objects to the modules\' configs (seconds → ms, off when disabled)', () => {
+  it("maps ngrok API v2 module objects to the modules' configs (seconds → ms, off when disabled)", () => {
     const options = routeEdgeOptions({
       ip_restriction: { ip_policy_ids: ['ipp_1'] },
-      circuit_breaker: { error_threshold_percentage: 0.25, tripped_duration: 5, rolling_window: 20, num_buckets: 4, volume_threshold: 7 },
+      circuit_breaker: {
+        error_threshold_percentage: 0.25,
+        tripped_duration: 5,
+        rolling_window: 20,
+        num_buckets: 4,
+        volume_threshold: 7,
+      },
       request_headers: { add: { 'x-a': '1' }, remove: ['x-b'] },
       response_headers: { enabled: false, add: { 'x-c': '2' } },
       compression: { enabled: true },
       user_agent_filter: { deny: ['bot'] },
       webhook_verification: { provider: 'github', secret: 's' },
-      oauth: { provider: { github: null, google: { client_id: 'i', client_secret: 's', email_domains: ['example.com'] } }, inactivity_timeout: 60, auth_check_interval: 0 },
+      oauth: {
+        provider: { github: null, google: { client_id: 'i', client_secret: 's', email_domains: ['example.com'] } },
+        inactivity_timeout: 60,
+        auth_check_interval: 0,
+      },
       traffic_policy: { value: 'on_http_request:\n  - actions:\n      - type: deny\n' },
       websocket_tcp_converter: null,
     });
@@ -135,13 +228,22 @@ describe('route modules → pipeline options', () => {
       userAgentFilter: { deny: ['bot'] },
       circuitBreaker: { errorThreshold: 0.25, trippedMs: 5000, windowMs: 20000, numBuckets: 4, volumeThreshold: 7 },
       webhookVerification: { provider: 'github', secret: 's' },
-      oauth: { provider: 'google', clientId: 'i', clientSecret: 's', allowDomains: ['example.com'], inactivityTimeoutMs: 60000 },
+      oauth: {
+        provider: 'google',
+        clientId: 'i',
+        clientSecret: 's',
+        allowDomains: ['example.com'],
+        inactivityTimeoutMs: 60000,
+      },
       trafficPolicy: { on_http_request: [{ actions: [{ type: 'deny' }] }] },
       requestHeaders: { add: ['x-a: 1'], remove: ['x-b'] },
       compression: {},
     });
     assert.throws(() => routeEdgeOptions({ saml: { enabled: true } }), /SAML is not supported/);
-    assert.throws(() => routeEdgeOptions({ oauth: { provider: {} } }), (e: { code?: string }) => e.code === 'ERR_NGROK_7037');
+    assert.throws(
+      () => routeEdgeOptions({ oauth: { provider: {} } }),
+      (e: { code?: string }) => e.code === 'ERR_NGROK_7037',
+    );
   });
 });
 
@@ -155,18 +257,33 @@ describe('edge service', () => {
     const edge = svc.createEdge({ hostports: ['a.localhost:443'] });
     const oauth = { provider: { google: { client_id: 'i', client_secret: 's' } } };
     svc.createRoute(edge.id, { match_type: 'path_prefix', match: '/admin', oauth });
-    assert.equal(codeOf(() => svc.createRoute(edge.id, { match_type: 'path_prefix', match: '/other', oauth })), 'ERR_NGROK_7155');
-    assert.equal(codeOf(() => svc.createRoute(edge.id, { match_type: 'exact_path', match: '/admin' })), 'ERR_NGROK_7126');
+    assert.equal(
+      codeOf(() => svc.createRoute(edge.id, { match_type: 'path_prefix', match: '/other', oauth })),
+      'ERR_NGROK_7155',
+    );
+    assert.equal(
+      codeOf(() => svc.createRoute(edge.id, { match_type: 'exact_path', match: '/admin' })),
+      'ERR_NGROK_7126',
+    );
     assert.equal(svc.getEdge(edge.id).routes.length, 1);
   });
 
   it('needs reserved domains outside the base domain, and refuses deleting one in use (446)', () => {
     const svc = service();
-    assert.equal(codeOf(() => svc.createEdge({ hostports: ['shop.example.com:443'] })), 'ERR_NGROK_7117');
+    assert.equal(
+      codeOf(() => svc.createEdge({ hostports: ['shop.example.com:443'] })),
+      'ERR_NGROK_7117',
+    );
     const rd = svc.createReservedDomain({ domain: '*.example.com' });
     svc.createEdge({ hostports: ['shop.example.com:443'] });
-    assert.equal(codeOf(() => svc.createEdge({ hostports: ['a.b.example.com:443'] })), 'ERR_NGROK_7117');
-    assert.equal(codeOf(() => svc.deleteReservedDomain(rd.id)), 'ERR_NGROK_446');
+    assert.equal(
+      codeOf(() => svc.createEdge({ hostports: ['a.b.example.com:443'] })),
+      'ERR_NGROK_7117',
+    );
+    assert.equal(
+      codeOf(() => svc.deleteReservedDomain(rd.id)),
+      'ERR_NGROK_446',
+    );
     assert.equal(svc.getReservedDomain(rd.id).domain, '*.example.com');
   });
 
@@ -175,8 +292,14 @@ describe('edge service', () => {
     const tg = svc.createBackend('tunnel_group', { labels: { a: 'b' } });
     const fo = svc.createBackend('failover', { backends: [tg.id] });
     const wd = svc.createBackend('weighted', { backends: { [fo.id]: 1 } });
-    assert.equal(codeOf(() => svc.updateBackend('failover', fo.id, { backends: [wd.id] })), 'ERR_NGROK_6525');
-    assert.equal(codeOf(() => svc.deleteBackend('tunnel_group', tg.id)), 'ERR_NGROK_6502');
+    assert.equal(
+      codeOf(() => svc.updateBackend('failover', fo.id, { backends: [wd.id] })),
+      'ERR_NGROK_6525',
+    );
+    assert.equal(
+      codeOf(() => svc.deleteBackend('tunnel_group', tg.id)),
+      'ERR_NGROK_6502',
+    );
     svc.deleteBackend('weighted', wd.id);
     svc.deleteBackend('failover', fo.id);
     svc.deleteBackend('tunnel_group', tg.id);
@@ -184,7 +307,10 @@ describe('edge service', () => {
 
   it('loads an edge file twice without duplicates (stable ids)', () => {
     const svc = service();
-    const doc = { tunnel_group_backends: [{ labels: { app: 'x' } }], https_edges: [{ hostports: ['f.localhost:443'], routes: [{ match_type: 'path_prefix', match: '/' }] }] };
+    const doc = {
+      tunnel_group_backends: [{ labels: { app: 'x' } }],
+      https_edges: [{ hostports: ['f.localhost:443'], routes: [{ match_type: 'path_prefix', match: '/' }] }],
+    };
     svc.importDocument(doc, '/tmp/f.json');
     svc.importDocument(doc, '/tmp/f.json');
     assert.equal(svc.listEdges().length, 1);
@@ -196,6 +322,12 @@ describe('edge service', () => {
 describe('labeled tunnels in ngrok.yml v2', () => {
   it('become http endpoint specs carrying their labels', () => {
     const spec = tunnelToSpec('edge', { labels: ['team=web', 'edge=edghts_1'], addr: 3000 } as never, true);
-    assert.deepEqual(spec, { name: 'edge', proto: 'http', upstream: '3000', inspect: true, labels: { team: 'web', edge: 'edghts_1' } });
+    assert.deepEqual(spec, {
+      name: 'edge',
+      proto: 'http',
+      upstream: '3000',
+      inspect: true,
+      labels: { team: 'web', edge: 'edghts_1' },
+    });
   });
 });

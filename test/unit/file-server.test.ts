@@ -12,22 +12,34 @@ import { startFileServer, type FileServer } from '../../tunnel/src/agent/file-se
 type Reply = { status: number; headers: http.IncomingHttpHeaders; body: Buffer };
 
 /** A raw request: the path is sent exactly as given (no normalisation by a URL parser). */
-function request(base: string, rawPath: string, options: { method?: string; headers?: http.OutgoingHttpHeaders } = {}): Promise<Reply> {
+function request(
+  base: string,
+  rawPath: string,
+  options: { method?: string; headers?: http.OutgoingHttpHeaders } = {},
+): Promise<Reply> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, path: rawPath, method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: hostname, port, path: rawPath, method: options.method ?? 'GET', headers: options.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
 }
 
 /** Stream a download through sha256 without keeping it. */
-function downloadDigest(base: string, rawPath: string): Promise<{ status: number; length: number; digest: string; headers: http.IncomingHttpHeaders }> {
+function downloadDigest(
+  base: string,
+  rawPath: string,
+): Promise<{ status: number; length: number; digest: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     http
       .get(`${base}${rawPath}`, { agent: false }, (res) => {
@@ -37,7 +49,9 @@ function downloadDigest(base: string, rawPath: string): Promise<{ status: number
           hash.update(c);
           length += c.length;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, length, digest: hash.digest('hex'), headers: res.headers }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, length, digest: hash.digest('hex'), headers: res.headers }),
+        );
         res.on('error', reject);
       })
       .on('error', reject);

@@ -29,25 +29,75 @@ describe('HAR 1.2 export', () => {
     const gz = zlib.gzipSync(json);
     const binary = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7) % 256));
     let n = 0;
-    const server = await startCapturingServer(store, () => {
-      n++;
-      if (n === 1) return { status: 200, headers: ['Content-Type', 'application/json', 'Content-Encoding', 'gzip', 'Content-Length', String(gz.length), 'Set-Cookie', 'sid=abc; HttpOnly'], chunks: [gz] };
-      return { status: 302, headers: ['Location', '/next', 'Content-Type', 'application/octet-stream', 'Content-Length', String(binary.length)], chunks: [binary.subarray(0, 100), binary.subarray(100)] };
-    }, 'web');
+    const server = await startCapturingServer(
+      store,
+      () => {
+        n++;
+        if (n === 1)
+          return {
+            status: 200,
+            headers: [
+              'Content-Type',
+              'application/json',
+              'Content-Encoding',
+              'gzip',
+              'Content-Length',
+              String(gz.length),
+              'Set-Cookie',
+              'sid=abc; HttpOnly',
+            ],
+            chunks: [gz],
+          };
+        return {
+          status: 302,
+          headers: [
+            'Location',
+            '/next',
+            'Content-Type',
+            'application/octet-stream',
+            'Content-Length',
+            String(binary.length),
+          ],
+          chunks: [binary.subarray(0, 100), binary.subarray(100)],
+        };
+      },
+      'web',
+    );
     try {
-      await sendRaw(server.port, `POST /api/items?x=1&y=two%20words HTTP/1.1\r\nHost: web.localhost\r\nX-Forwarded-Proto: https\r\nCookie: a=1; b=2\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\nConnection: close\r\n\r\n${json.toString('latin1')}`);
-      await sendRaw(server.port, Buffer.concat([Buffer.from(`PUT /upload HTTP/1.1\r\nHost: web.localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: ${binary.length}\r\nConnection: close\r\n\r\n`), binary]));
+      await sendRaw(
+        server.port,
+        `POST /api/items?x=1&y=two%20words HTTP/1.1\r\nHost: web.localhost\r\nX-Forwarded-Proto: https\r\nCookie: a=1; b=2\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\nConnection: close\r\n\r\n${json.toString('latin1')}`,
+      );
+      await sendRaw(
+        server.port,
+        Buffer.concat([
+          Buffer.from(
+            `PUT /upload HTTP/1.1\r\nHost: web.localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: ${binary.length}\r\nConnection: close\r\n\r\n`,
+          ),
+          binary,
+        ]),
+      );
       const [first, second] = await server.waitFor(2);
 
       const har = exchangesToHar(store.list(), { creatorVersion: '0.1.0' });
       assertValidHar(har);
       assert.equal(har.log.version, '1.2');
-      assert.deepEqual(har.log.entries.map((e) => e._id), [first.id, second.id], 'chronological');
+      assert.deepEqual(
+        har.log.entries.map((e) => e._id),
+        [first.id, second.id],
+        'chronological',
+      );
 
       const [a, b] = har.log.entries;
       assert.equal(a.request.url, 'https://web.localhost/api/items?x=1&y=two%20words');
-      assert.deepEqual(a.request.queryString, [{ name: 'x', value: '1' }, { name: 'y', value: 'two words' }]);
-      assert.deepEqual(a.request.cookies, [{ name: 'a', value: '1' }, { name: 'b', value: '2' }]);
+      assert.deepEqual(a.request.queryString, [
+        { name: 'x', value: '1' },
+        { name: 'y', value: 'two words' },
+      ]);
+      assert.deepEqual(a.request.cookies, [
+        { name: 'a', value: '1' },
+        { name: 'b', value: '2' },
+      ]);
       assert.equal(a.request.postData!.mimeType, 'application/json');
       assert.deepEqual(Buffer.from(a.request.postData!.text), json, 'UTF-8 request body round-trips');
       assert.equal(a.request.bodySize, json.length);
@@ -72,10 +122,31 @@ describe('HAR 1.2 export', () => {
 
   it('exports unanswered, failed and truncated exchanges as valid HAR', () => {
     const store = new CaptureStore({ maxTotalBytes: 1e6, maxBodyBytes: 8 });
-    const pending = store.begin({ tunnelName: 't', remoteAddr: '10.0.0.1', method: 'GET', uri: '/slow', httpVersion: '1.1', rawHeaders: ['Host', 'x.localhost'] });
-    const failed = store.begin({ tunnelName: 't', remoteAddr: '10.0.0.1', method: 'GET', uri: '/down', httpVersion: '1.1', rawHeaders: ['Host', 'x.localhost'] });
+    const pending = store.begin({
+      tunnelName: 't',
+      remoteAddr: '10.0.0.1',
+      method: 'GET',
+      uri: '/slow',
+      httpVersion: '1.1',
+      rawHeaders: ['Host', 'x.localhost'],
+    });
+    const failed = store.begin({
+      tunnelName: 't',
+      remoteAddr: '10.0.0.1',
+      method: 'GET',
+      uri: '/down',
+      httpVersion: '1.1',
+      rawHeaders: ['Host', 'x.localhost'],
+    });
     failed.finish({ code: 'ERR_NGROK_8012', message: 'connection refused' });
-    const big = store.begin({ tunnelName: 't', remoteAddr: '10.0.0.1', method: 'POST', uri: '/big', httpVersion: '2.0', rawHeaders: [':authority', 'x.localhost', 'content-type', 'text/plain'] });
+    const big = store.begin({
+      tunnelName: 't',
+      remoteAddr: '10.0.0.1',
+      method: 'POST',
+      uri: '/big',
+      httpVersion: '2.0',
+      rawHeaders: [':authority', 'x.localhost', 'content-type', 'text/plain'],
+    });
     big.requestData(Buffer.from('0123456789abcdef'));
     big.response(200, '', '2.0', ['content-type', 'text/plain', 'content-encoding', 'gzip']);
     big.responseData(zlib.gzipSync(Buffer.from('a'.repeat(1000))));
@@ -92,13 +163,23 @@ describe('HAR 1.2 export', () => {
     assert.equal(g.request.bodySize, 16);
     assert.equal(g.response.content._truncated, true);
     assert.match(g.response.content.comment!, /gzip-encoded \(truncated\)/);
-    assertValidHar({ log: { ...har.log, entries: [exchangeToHarEntry(store.get(big.id)!, { baseUrlFor: () => 'https://public.example' })] } });
-    assert.equal(exchangeToHarEntry(store.get(big.id)!, { baseUrlFor: () => 'https://public.example' }).request.url, 'https://public.example/big');
+    assertValidHar({
+      log: {
+        ...har.log,
+        entries: [exchangeToHarEntry(store.get(big.id)!, { baseUrlFor: () => 'https://public.example' })],
+      },
+    });
+    assert.equal(
+      exchangeToHarEntry(store.get(big.id)!, { baseUrlFor: () => 'https://public.example' }).request.url,
+      'https://public.example/big',
+    );
   });
 
   it('the validator really rejects a broken HAR', () => {
     const store = new CaptureStore({ maxTotalBytes: 1e6 });
-    store.begin({ tunnelName: 't', remoteAddr: '', method: 'GET', uri: '/', httpVersion: '1.1', rawHeaders: [] }).finish();
+    store
+      .begin({ tunnelName: 't', remoteAddr: '', method: 'GET', uri: '/', httpVersion: '1.1', rawHeaders: [] })
+      .finish();
     const har = exchangesToHar(store.list()) as unknown as { log: { entries: { request: { headers: unknown } }[] } };
     har.log.entries[0].request.headers = 'nope';
     assert.equal(validateHar(har), false);

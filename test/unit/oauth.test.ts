@@ -6,9 +6,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ProviderClient } from '../../tunnel/src/modules/oauth/client';
-import { oauthCallbackUrl, redactOAuthConfig, validateOAuthConfig, type AuthModuleConfig } from '../../tunnel/src/modules/oauth/config';
 import {
-  chunkedCandidates, chunkedCookies, CookieSealer, deleteChunkedCookies, parseCookies, serializeCookie,
+  oauthCallbackUrl,
+  redactOAuthConfig,
+  validateOAuthConfig,
+  type AuthModuleConfig,
+} from '../../tunnel/src/modules/oauth/config';
+import {
+  chunkedCandidates,
+  chunkedCookies,
+  CookieSealer,
+  deleteChunkedCookies,
+  parseCookies,
+  serializeCookie,
 } from '../../tunnel/src/modules/oauth/cookies';
 import { ReplayGuard, safeReturnPath } from '../../tunnel/src/modules/oauth/guards';
 import { createOAuthModule } from '../../tunnel/src/modules/oauth/module';
@@ -49,8 +59,16 @@ describe('oauth: sealed cookies', () => {
     const sealed = sealer.seal('a.test', 'ngrok.session', payload);
     assert.equal(sealer.unseal('b.test', 'ngrok.session', sealed), undefined, 'another endpoint');
     assert.equal(sealer.unseal('a.test', 'ngrok.nonce.x', sealed), undefined, 'another cookie role');
-    assert.equal(new CookieSealer(randomBytes(32)).unseal('a.test', 'ngrok.session', sealed), undefined, 'another edge');
-    assert.deepEqual(new CookieSealer(Buffer.from(secret)).unseal('a.test', 'ngrok.session', sealed), payload, 'same secret, new process');
+    assert.equal(
+      new CookieSealer(randomBytes(32)).unseal('a.test', 'ngrok.session', sealed),
+      undefined,
+      'another edge',
+    );
+    assert.deepEqual(
+      new CookieSealer(Buffer.from(secret)).unseal('a.test', 'ngrok.session', sealed),
+      payload,
+      'same secret, new process',
+    );
   });
 
   it('needs a secret of at least 32 bytes', () => {
@@ -108,9 +126,24 @@ describe('oauth: login state and return paths', () => {
     assert.equal(safeReturnPath('/a/../b'), '/b');
     assert.equal(safeReturnPath('/a#frag'), '/a');
     const refused = [
-      '', 'a/b', 'evil.example', '//evil.example', '///evil.example', '/\\evil.example', '\\/evil.example', '/\\/evil.example',
-      'http://evil.example/', 'https:evil.example', 'javascript:alert(1)', 'data:text/html,x', '/\t/evil.example',
-      '/\n/evil.example', '/ /evil', '/a\\b', `/${'a'.repeat(3000)}`, '/%0d%0aSet-Cookie:x'.replace('%0d%0a', '\r\n'),
+      '',
+      'a/b',
+      'evil.example',
+      '//evil.example',
+      '///evil.example',
+      '/\\evil.example',
+      '\\/evil.example',
+      '/\\/evil.example',
+      'http://evil.example/',
+      'https:evil.example',
+      'javascript:alert(1)',
+      'data:text/html,x',
+      '/\t/evil.example',
+      '/\n/evil.example',
+      '/ /evil',
+      '/a\\b',
+      `/${'a'.repeat(3000)}`,
+      '/%0d%0aSet-Cookie:x'.replace('%0d%0a', '\r\n'),
     ];
     for (const target of refused) assert.equal(safeReturnPath(target), undefined, JSON.stringify(target));
     assert.equal(safeReturnPath(undefined), undefined);
@@ -123,8 +156,20 @@ describe('oauth: config checks', () => {
   const code = (c: unknown) => validateOAuthConfig(c as AuthModuleConfig)?.code;
 
   it('accepts complete configs', () => {
-    assert.equal(code({ provider: 'google', ...own, allowEmails: ['A@Example.com'], allowDomains: ['example.com'], scopes: ['openid'] }), undefined);
-    assert.equal(code({ issuerUrl: 'https://id.example.com/realms/x', ...own, authCheckIntervalMs: 60_000 }), undefined);
+    assert.equal(
+      code({
+        provider: 'google',
+        ...own,
+        allowEmails: ['A@Example.com'],
+        allowDomains: ['example.com'],
+        scopes: ['openid'],
+      }),
+      undefined,
+    );
+    assert.equal(
+      code({ issuerUrl: 'https://id.example.com/realms/x', ...own, authCheckIntervalMs: 60_000 }),
+      undefined,
+    );
     assert.equal(code({ issuerUrl: 'http://127.0.0.1:8080', ...own }), undefined, 'plain http on loopback');
   });
 
@@ -147,14 +192,28 @@ describe('oauth: config checks', () => {
     assert.equal(code({ provider: 'google', ...own, authzUrlParams: { state: 'x' } }), 'ERR_NGROK_2219');
     assert.equal(code({ provider: 'google', ...own, authCheckIntervalMs: 10 }), 'ERR_NGROK_7035');
     assert.equal(code({ provider: 'google', ...own, cookiePrefix: 'bad prefix;' }), 'ERR_BURROW_OAUTH_COOKIE_PREFIX');
-    assert.equal(code({ provider: 'github', ...own, endpoints: { tokenUrl: 'http://github.example.com/token' } }), 'ERR_NGROK_2226');
+    assert.equal(
+      code({ provider: 'github', ...own, endpoints: { tokenUrl: 'http://github.example.com/token' } }),
+      'ERR_NGROK_2226',
+    );
   });
 
   it('never echoes the client secret', () => {
-    const err = validateOAuthConfig({ provider: 'google', clientId: 'id', clientSecret: 'TOPSECRET', allowEmails: ['x'] });
+    const err = validateOAuthConfig({
+      provider: 'google',
+      clientId: 'id',
+      clientSecret: 'TOPSECRET',
+      allowEmails: ['x'],
+    });
     assert.ok(err && !err.message.includes('TOPSECRET'));
-    assert.equal(redactOAuthConfig({ provider: 'google', clientId: 'id', clientSecret: 'TOPSECRET' }).clientSecret, '<redacted>');
-    assert.throws(() => createOAuthModule({ provider: 'github' }, { secret }), (e: Error & { code?: string }) => e.code === 'ERR_NGROK_7166');
+    assert.equal(
+      redactOAuthConfig({ provider: 'google', clientId: 'id', clientSecret: 'TOPSECRET' }).clientSecret,
+      '<redacted>',
+    );
+    assert.throws(
+      () => createOAuthModule({ provider: 'github' }, { secret }),
+      (e: Error & { code?: string }) => e.code === 'ERR_NGROK_7166',
+    );
   });
 
   it('gives the redirect URI to register for an endpoint', () => {
@@ -164,41 +223,92 @@ describe('oauth: config checks', () => {
 });
 
 describe('oauth: providers', () => {
-  it('lists ngrok\'s eight providers with https endpoints and scopes', () => {
-    assert.deepEqual([...OAUTH_PROVIDER_IDS].sort(), ['amazon', 'facebook', 'github', 'gitlab', 'google', 'linkedin', 'microsoft', 'twitch']);
+  it("lists ngrok's eight providers with https endpoints and scopes", () => {
+    assert.deepEqual([...OAUTH_PROVIDER_IDS].sort(), [
+      'amazon',
+      'facebook',
+      'github',
+      'gitlab',
+      'google',
+      'linkedin',
+      'microsoft',
+      'twitch',
+    ]);
     for (const id of OAUTH_PROVIDER_IDS) {
       const p = PROVIDERS[id];
       assert.equal(p.id, id);
-      for (const url of [p.authorizationUrl, p.tokenUrl, p.userinfoUrl, p.emailsUrl].filter(Boolean)) assert.equal(new URL(url!).protocol, 'https:', `${id} ${url}`);
+      for (const url of [p.authorizationUrl, p.tokenUrl, p.userinfoUrl, p.emailsUrl].filter(Boolean))
+        assert.equal(new URL(url!).protocol, 'https:', `${id} ${url}`);
       assert.ok(p.scopes.length > 0, id);
       // Providers that issue ID tokens declare the issuer those tokens carry.
       assert.equal(p.scopes.includes('openid'), p.issuer !== undefined, id);
     }
   });
 
-  it('maps each provider\'s user info to id, name and a verified email', () => {
-    assert.deepEqual(PROVIDERS.github.identity({ id: 42, login: 'octo', name: null }, [
-      { email: 'old@example.com', primary: false, verified: true },
-      { email: 'octo@example.com', primary: true, verified: true },
-    ]), { id: '42', name: 'octo', email: 'octo@example.com' });
-    assert.equal(PROVIDERS.github.identity({ id: 1 }, [{ email: 'x@example.com', primary: true, verified: false }]).email, '', 'unverified primary');
-    assert.deepEqual(PROVIDERS.google.identity({ sub: '1', name: 'G', email: 'g@example.com', email_verified: true }), { id: '1', name: 'G', email: 'g@example.com' });
+  it("maps each provider's user info to id, name and a verified email", () => {
+    assert.deepEqual(
+      PROVIDERS.github.identity({ id: 42, login: 'octo', name: null }, [
+        { email: 'old@example.com', primary: false, verified: true },
+        { email: 'octo@example.com', primary: true, verified: true },
+      ]),
+      { id: '42', name: 'octo', email: 'octo@example.com' },
+    );
+    assert.equal(
+      PROVIDERS.github.identity({ id: 1 }, [{ email: 'x@example.com', primary: true, verified: false }]).email,
+      '',
+      'unverified primary',
+    );
+    assert.deepEqual(PROVIDERS.google.identity({ sub: '1', name: 'G', email: 'g@example.com', email_verified: true }), {
+      id: '1',
+      name: 'G',
+      email: 'g@example.com',
+    });
     assert.equal(PROVIDERS.google.identity({ sub: '1', email: 'g@example.com', email_verified: false }).email, '');
-    assert.deepEqual(PROVIDERS.gitlab.identity({ sub: '7', preferred_username: 'gl', email: 'gl@example.com' }), { id: '7', name: 'gl', email: 'gl@example.com' });
-    assert.deepEqual(PROVIDERS.microsoft.identity({ id: 'm1', displayName: 'M', mail: 'm@example.com', userPrincipalName: 'x@y' }), { id: 'm1', name: 'M', email: 'm@example.com' });
-    assert.deepEqual(PROVIDERS.twitch.identity({ data: [{ id: 't1', login: 'tw', display_name: 'Tw', email: 't@example.com' }] }), { id: 't1', name: 'Tw', email: 't@example.com' });
-    assert.deepEqual(PROVIDERS.amazon.identity({ user_id: 'amzn1.account.X', name: 'A', email: 'a@example.com' }), { id: 'amzn1.account.X', name: 'A', email: 'a@example.com' });
-    assert.deepEqual(PROVIDERS.facebook.identity({ id: 'f1', name: 'F', email: 'f@example.com' }), { id: 'f1', name: 'F', email: 'f@example.com' });
-    assert.deepEqual(PROVIDERS.linkedin.identity({ sub: 'l1', name: 'L', email: 'l@example.com', email_verified: true }), { id: 'l1', name: 'L', email: 'l@example.com' });
+    assert.deepEqual(PROVIDERS.gitlab.identity({ sub: '7', preferred_username: 'gl', email: 'gl@example.com' }), {
+      id: '7',
+      name: 'gl',
+      email: 'gl@example.com',
+    });
+    assert.deepEqual(
+      PROVIDERS.microsoft.identity({ id: 'm1', displayName: 'M', mail: 'm@example.com', userPrincipalName: 'x@y' }),
+      { id: 'm1', name: 'M', email: 'm@example.com' },
+    );
+    assert.deepEqual(
+      PROVIDERS.twitch.identity({ data: [{ id: 't1', login: 'tw', display_name: 'Tw', email: 't@example.com' }] }),
+      { id: 't1', name: 'Tw', email: 't@example.com' },
+    );
+    assert.deepEqual(PROVIDERS.amazon.identity({ user_id: 'amzn1.account.X', name: 'A', email: 'a@example.com' }), {
+      id: 'amzn1.account.X',
+      name: 'A',
+      email: 'a@example.com',
+    });
+    assert.deepEqual(PROVIDERS.facebook.identity({ id: 'f1', name: 'F', email: 'f@example.com' }), {
+      id: 'f1',
+      name: 'F',
+      email: 'f@example.com',
+    });
+    assert.deepEqual(
+      PROVIDERS.linkedin.identity({ sub: 'l1', name: 'L', email: 'l@example.com', email_verified: true }),
+      { id: 'l1', name: 'L', email: 'l@example.com' },
+    );
     assert.deepEqual(PROVIDERS.twitch.userinfoHeaders!('cid'), { 'client-id': 'cid' });
   });
 
-  it('builds an authorization URL with state, PKCE S256, the provider\'s scopes and overrides, and no secret', async () => {
+  it("builds an authorization URL with state, PKCE S256, the provider's scopes and overrides, and no secret", async () => {
     const client = await ProviderClient.create({
-      provider: 'github', clientId: 'gh-id', clientSecret: 'gh-secret', scopes: ['read:org'], authzUrlParams: { allow_signup: 'false' },
+      provider: 'github',
+      clientId: 'gh-id',
+      clientSecret: 'gh-secret',
+      scopes: ['read:org'],
+      authzUrlParams: { allow_signup: 'false' },
       endpoints: { authorizationUrl: 'https://github.example.com/login/oauth/authorize' },
     });
-    const url = client.authorizationUrl({ redirectUri: 'https://app.example.com/ngrok/callback', state: 'st', codeChallenge: 'cc', forceLogin: false });
+    const url = client.authorizationUrl({
+      redirectUri: 'https://app.example.com/ngrok/callback',
+      state: 'st',
+      codeChallenge: 'cc',
+      forceLogin: false,
+    });
     assert.equal(url.origin + url.pathname, 'https://github.example.com/login/oauth/authorize');
     assert.equal(url.searchParams.get('client_id'), 'gh-id');
     assert.equal(url.searchParams.get('redirect_uri'), 'https://app.example.com/ngrok/callback');
@@ -213,7 +323,13 @@ describe('oauth: providers', () => {
     assert.equal(client.usesIdToken, false);
     const google = await ProviderClient.create({ provider: 'google', clientId: 'g', clientSecret: 's' });
     assert.equal(google.usesIdToken, true);
-    const forced = google.authorizationUrl({ redirectUri: 'https://a.test/ngrok/callback', state: 's', codeChallenge: 'c', nonce: 'n', forceLogin: true });
+    const forced = google.authorizationUrl({
+      redirectUri: 'https://a.test/ngrok/callback',
+      state: 's',
+      codeChallenge: 'c',
+      nonce: 'n',
+      forceLogin: true,
+    });
     assert.equal(forced.searchParams.get('nonce'), 'n');
     assert.equal(forced.searchParams.get('prompt'), 'select_account');
   });
@@ -221,21 +337,66 @@ describe('oauth: providers', () => {
 
 describe('oauth: traffic-policy action configs', () => {
   it('maps oauth and openid-connect action fields', () => {
-    assert.deepEqual(authActionConfig('oauth', {
-      provider: 'google', client_id: 'i', client_secret: 's', scopes: ['x'], auth_id: 'main', max_session_duration: '12h',
-      idle_session_timeout: '30m', userinfo_refresh_interval: '5m', allow_cors_preflight: true, authz_url_params: { hd: 'example.com' },
-    }, 'on_http_request[0].actions[0]'), {
-      provider: 'google', clientId: 'i', clientSecret: 's', scopes: ['x'], authId: 'main', maxDurationMs: 12 * 3600_000,
-      inactivityTimeoutMs: 30 * 60_000, authCheckIntervalMs: 5 * 60_000, optionsPassthrough: true, authzUrlParams: { hd: 'example.com' },
-    });
-    assert.deepEqual(authActionConfig('openid-connect', { issuer_url: 'https://id.example.com', client_id: 'i', client_secret: 's', idle_session_duration: '1h' }, 'x'),
-      { issuerUrl: 'https://id.example.com', clientId: 'i', clientSecret: 's', inactivityTimeoutMs: 3600_000 });
+    assert.deepEqual(
+      authActionConfig(
+        'oauth',
+        {
+          provider: 'google',
+          client_id: 'i',
+          client_secret: 's',
+          scopes: ['x'],
+          auth_id: 'main',
+          max_session_duration: '12h',
+          idle_session_timeout: '30m',
+          userinfo_refresh_interval: '5m',
+          allow_cors_preflight: true,
+          authz_url_params: { hd: 'example.com' },
+        },
+        'on_http_request[0].actions[0]',
+      ),
+      {
+        provider: 'google',
+        clientId: 'i',
+        clientSecret: 's',
+        scopes: ['x'],
+        authId: 'main',
+        maxDurationMs: 12 * 3600_000,
+        inactivityTimeoutMs: 30 * 60_000,
+        authCheckIntervalMs: 5 * 60_000,
+        optionsPassthrough: true,
+        authzUrlParams: { hd: 'example.com' },
+      },
+    );
+    assert.deepEqual(
+      authActionConfig(
+        'openid-connect',
+        { issuer_url: 'https://id.example.com', client_id: 'i', client_secret: 's', idle_session_duration: '1h' },
+        'x',
+      ),
+      { issuerUrl: 'https://id.example.com', clientId: 'i', clientSecret: 's', inactivityTimeoutMs: 3600_000 },
+    );
   });
 
   it('refuses unknown fields, bad durations and cookie domains with codes', () => {
-    const codeOf = (f: () => unknown) => { try { f(); return undefined; } catch (e) { return (e as { code?: string }).code; } };
-    assert.equal(codeOf(() => authActionConfig('oauth', { provider: 'google', colour: 'red' }, 'x')), 'ERR_NGROK_2203');
-    assert.equal(codeOf(() => authActionConfig('oauth', { provider: 'google', max_session_duration: 'soon' }, 'x')), 'ERR_NGROK_2204');
-    assert.equal(codeOf(() => authActionConfig('oauth', { provider: 'google', auth_cookie_domain: 'example.com' }, 'x')), 'ERR_NGROK_2219');
+    const codeOf = (f: () => unknown) => {
+      try {
+        f();
+        return undefined;
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+    };
+    assert.equal(
+      codeOf(() => authActionConfig('oauth', { provider: 'google', colour: 'red' }, 'x')),
+      'ERR_NGROK_2203',
+    );
+    assert.equal(
+      codeOf(() => authActionConfig('oauth', { provider: 'google', max_session_duration: 'soon' }, 'x')),
+      'ERR_NGROK_2204',
+    );
+    assert.equal(
+      codeOf(() => authActionConfig('oauth', { provider: 'google', auth_cookie_domain: 'example.com' }, 'x')),
+      'ERR_NGROK_2219',
+    );
   });
 });

@@ -5,13 +5,27 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  FLAG_FIN, FRAME_HEADER_BYTES, FrameType, MAX_FRAME_PAYLOAD, ProtocolError,
-  decodeFrames, encodeFrame, encodeJsonFrame, parseJsonPayload,
+  FLAG_FIN,
+  FRAME_HEADER_BYTES,
+  FrameType,
+  MAX_FRAME_PAYLOAD,
+  ProtocolError,
+  decodeFrames,
+  encodeFrame,
+  encodeJsonFrame,
+  parseJsonPayload,
 } from '../../tunnel/src/protocol/frames';
 
 const TYPES = [
-  FrameType.Control, FrameType.Ping, FrameType.Pong, FrameType.GoAway,
-  FrameType.Open, FrameType.Meta, FrameType.Data, FrameType.Window, FrameType.Reset,
+  FrameType.Control,
+  FrameType.Ping,
+  FrameType.Pong,
+  FrameType.GoAway,
+  FrameType.Open,
+  FrameType.Meta,
+  FrameType.Data,
+  FrameType.Window,
+  FrameType.Reset,
 ];
 
 function rejectsWith(code: string, fn: () => unknown): void {
@@ -29,7 +43,10 @@ describe('protocol: frames', () => {
   it('round-trips every frame type, empty payloads and the largest stream id', () => {
     for (const type of TYPES) {
       const [decoded] = decodeFrames(encodeFrame(type, 0, 0xffffffff));
-      assert.deepEqual({ ...decoded, payload: [...decoded.payload] }, { type, flags: 0, stream: 0xffffffff, payload: [] });
+      assert.deepEqual(
+        { ...decoded, payload: [...decoded.payload] },
+        { type, flags: 0, stream: 0xffffffff, payload: [] },
+      );
     }
   });
 
@@ -40,17 +57,29 @@ describe('protocol: frames', () => {
       encodeFrame(FrameType.Data, FLAG_FIN, 3),
     ]);
     const frames = decodeFrames(message);
-    assert.deepEqual(frames.map((f) => [f.type, f.flags, f.stream, f.payload.length]), [
-      [FrameType.Control, 0, 0, 16], [FrameType.Data, 0, 3, 1000], [FrameType.Data, FLAG_FIN, 3, 0],
-    ]);
+    assert.deepEqual(
+      frames.map((f) => [f.type, f.flags, f.stream, f.payload.length]),
+      [
+        [FrameType.Control, 0, 0, 16],
+        [FrameType.Data, 0, 3, 1000],
+        [FrameType.Data, FLAG_FIN, 3, 0],
+      ],
+    );
     assert.deepEqual(parseJsonPayload(frames[0]), { type: 'hello' });
     assert.equal(frames[1].payload.buffer, message.buffer, 'no copy');
   });
 
   it('accepts a payload of exactly MAX_FRAME_PAYLOAD and refuses one byte more', () => {
-    assert.equal(decodeFrames(encodeFrame(FrameType.Data, 0, 1, Buffer.alloc(MAX_FRAME_PAYLOAD)))[0].payload.length, MAX_FRAME_PAYLOAD);
-    rejectsWith('ERR_BURROW_FRAME_TOO_LARGE', () => decodeFrames(encodeFrame(FrameType.Data, 0, 1, Buffer.alloc(MAX_FRAME_PAYLOAD + 1))));
-    rejectsWith('ERR_BURROW_FRAME_TOO_LARGE', () => decodeFrames(encodeFrame(FrameType.Data, 0, 1, Buffer.alloc(11)), 10));
+    assert.equal(
+      decodeFrames(encodeFrame(FrameType.Data, 0, 1, Buffer.alloc(MAX_FRAME_PAYLOAD)))[0].payload.length,
+      MAX_FRAME_PAYLOAD,
+    );
+    rejectsWith('ERR_BURROW_FRAME_TOO_LARGE', () =>
+      decodeFrames(encodeFrame(FrameType.Data, 0, 1, Buffer.alloc(MAX_FRAME_PAYLOAD + 1))),
+    );
+    rejectsWith('ERR_BURROW_FRAME_TOO_LARGE', () =>
+      decodeFrames(encodeFrame(FrameType.Data, 0, 1, Buffer.alloc(11)), 10),
+    );
   });
 
   it('refuses an announced length far beyond the message before reading it', () => {
@@ -61,8 +90,10 @@ describe('protocol: frames', () => {
 
   it('refuses truncated headers, truncated payloads and unknown types', () => {
     const good = encodeFrame(FrameType.Data, 0, 1, Buffer.from('hello'));
-    for (let cut = 1; cut < FRAME_HEADER_BYTES; cut++) rejectsWith('ERR_BURROW_FRAME_MALFORMED', () => decodeFrames(good.subarray(0, cut)));
-    for (let cut = FRAME_HEADER_BYTES; cut < good.length; cut++) rejectsWith('ERR_BURROW_FRAME_MALFORMED', () => decodeFrames(good.subarray(0, cut)));
+    for (let cut = 1; cut < FRAME_HEADER_BYTES; cut++)
+      rejectsWith('ERR_BURROW_FRAME_MALFORMED', () => decodeFrames(good.subarray(0, cut)));
+    for (let cut = FRAME_HEADER_BYTES; cut < good.length; cut++)
+      rejectsWith('ERR_BURROW_FRAME_MALFORMED', () => decodeFrames(good.subarray(0, cut)));
     // A good frame followed by a partial one is refused as a whole.
     rejectsWith('ERR_BURROW_FRAME_MALFORMED', () => decodeFrames(Buffer.concat([good, good.subarray(0, 4)])));
     for (const type of [0x00, 0x05, 0x0f, 0x15, 0x7f, 0xff]) {
@@ -86,21 +117,30 @@ describe('protocol: frames', () => {
       stream: fc.integer({ min: 0, max: 0xffffffff }),
       payload: fc.uint8Array({ maxLength: 2048 }),
     });
-    fc.assert(fc.property(fc.array(frameArb, { maxLength: 8 }), (frames) => {
-      const message = Buffer.concat(frames.map((f) => encodeFrame(f.type, f.flags, f.stream, f.payload)));
-      const decoded = decodeFrames(message);
-      assert.deepEqual(decoded.map((f) => ({ ...f, payload: new Uint8Array(f.payload) })), frames.map((f) => ({ ...f })));
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.array(frameArb, { maxLength: 8 }), (frames) => {
+        const message = Buffer.concat(frames.map((f) => encodeFrame(f.type, f.flags, f.stream, f.payload)));
+        const decoded = decodeFrames(message);
+        assert.deepEqual(
+          decoded.map((f) => ({ ...f, payload: new Uint8Array(f.payload) })),
+          frames.map((f) => ({ ...f })),
+        );
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('never throws anything but a ProtocolError on arbitrary bytes (property)', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => {
-      try {
-        decodeFrames(Buffer.from(bytes), 64);
-      } catch (err) {
-        assert.ok(err instanceof ProtocolError, String(err));
-        assert.match(err.code, /^ERR_BURROW_FRAME_(MALFORMED|TOO_LARGE)$/);
-      }
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => {
+        try {
+          decodeFrames(Buffer.from(bytes), 64);
+        } catch (err) {
+          assert.ok(err instanceof ProtocolError, String(err));
+          assert.match(err.code, /^ERR_BURROW_FRAME_(MALFORMED|TOO_LARGE)$/);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

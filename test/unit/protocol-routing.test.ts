@@ -49,20 +49,53 @@ describe('protocol: host router', () => {
   });
 
   it('validates host names', () => {
-    for (const ok of ['a.localhost', 'swift-otter.localhost', '*.example.test', 'x1.y2.z3', 'a'.repeat(63) + '.test']) assert.ok(isValidHostname(ok), ok);
-    for (const bad of ['', '-a.test', 'a-.test', 'a..test', 'a b.test', 'a_b.test', '*.', 'a.*.test', 'a'.repeat(64) + '.test', 'é.test']) assert.ok(!isValidHostname(bad), bad);
+    for (const ok of ['a.localhost', 'swift-otter.localhost', '*.example.test', 'x1.y2.z3', 'a'.repeat(63) + '.test'])
+      assert.ok(isValidHostname(ok), ok);
+    for (const bad of [
+      '',
+      '-a.test',
+      'a-.test',
+      'a..test',
+      'a b.test',
+      'a_b.test',
+      '*.',
+      'a.*.test',
+      'a'.repeat(64) + '.test',
+      'é.test',
+    ])
+      assert.ok(!isValidHostname(bad), bad);
   });
 });
 
 describe('protocol: upstream addresses', () => {
   const cases: [string, Parameters<typeof parseUpstream>[1], ReturnType<typeof parseUpstream>][] = [
     ['3000', 'http', { kind: 'http', protocol: 'http:', host: '127.0.0.1', port: 3000, hostPort: '127.0.0.1:3000' }],
-    ['localhost:8080', 'http', { kind: 'http', protocol: 'http:', host: 'localhost', port: 8080, hostPort: 'localhost:8080' }],
-    ['http://app.internal', 'http', { kind: 'http', protocol: 'http:', host: 'app.internal', port: 80, hostPort: 'app.internal:80' }],
-    ['https://app.internal', 'http', { kind: 'http', protocol: 'https:', host: 'app.internal', port: 443, hostPort: 'app.internal:443' }],
-    ['https://app.internal:8443/some/path', 'http', { kind: 'http', protocol: 'https:', host: 'app.internal', port: 8443, hostPort: 'app.internal:8443' }],
+    [
+      'localhost:8080',
+      'http',
+      { kind: 'http', protocol: 'http:', host: 'localhost', port: 8080, hostPort: 'localhost:8080' },
+    ],
+    [
+      'http://app.internal',
+      'http',
+      { kind: 'http', protocol: 'http:', host: 'app.internal', port: 80, hostPort: 'app.internal:80' },
+    ],
+    [
+      'https://app.internal',
+      'http',
+      { kind: 'http', protocol: 'https:', host: 'app.internal', port: 443, hostPort: 'app.internal:443' },
+    ],
+    [
+      'https://app.internal:8443/some/path',
+      'http',
+      { kind: 'http', protocol: 'https:', host: 'app.internal', port: 8443, hostPort: 'app.internal:8443' },
+    ],
     ['443', 'http', { kind: 'http', protocol: 'https:', host: '127.0.0.1', port: 443, hostPort: '127.0.0.1:443' }],
-    ['example.com:443', 'http', { kind: 'http', protocol: 'https:', host: 'example.com', port: 443, hostPort: 'example.com:443' }],
+    [
+      'example.com:443',
+      'http',
+      { kind: 'http', protocol: 'https:', host: 'example.com', port: 443, hostPort: 'example.com:443' },
+    ],
     ['[::1]:3000', 'http', { kind: 'http', protocol: 'http:', host: '::1', port: 3000, hostPort: '[::1]:3000' }],
     ['22', 'tcp', { kind: 'tcp', host: '127.0.0.1', port: 22, hostPort: '127.0.0.1:22' }],
     ['tcp://db.internal:5432', 'tcp', { kind: 'tcp', host: 'db.internal', port: 5432, hostPort: 'db.internal:5432' }],
@@ -74,11 +107,21 @@ describe('protocol: upstream addresses', () => {
   }
 
   for (const [text, proto] of [
-    ['0', 'http'], ['65536', 'http'], ['abc', 'http'], ['host:', 'http'], ['ftp://x:21', 'http'], [':3000', 'http'],
-    ['file://relative/path', 'http'], ['file:///srv', 'tcp'], ['', 'http'],
+    ['0', 'http'],
+    ['65536', 'http'],
+    ['abc', 'http'],
+    ['host:', 'http'],
+    ['ftp://x:21', 'http'],
+    [':3000', 'http'],
+    ['file://relative/path', 'http'],
+    ['file:///srv', 'tcp'],
+    ['', 'http'],
   ] as const) {
     it(`refuses ${proto} "${text}" with ERR_BURROW_UPSTREAM_ADDR`, () => {
-      assert.throws(() => parseUpstream(text, proto), (err: { code?: string; message: string }) => err.code === 'ERR_BURROW_UPSTREAM_ADDR' && err.message.length > 10);
+      assert.throws(
+        () => parseUpstream(text, proto),
+        (err: { code?: string; message: string }) => err.code === 'ERR_BURROW_UPSTREAM_ADDR' && err.message.length > 10,
+      );
     });
   }
 });
@@ -87,31 +130,79 @@ describe('protocol: edge header rewriting', () => {
   function fakeRequest(rawHeaders: string[], extra: Partial<IncomingMessage> = {}): IncomingMessage {
     const headers: Record<string, string> = {};
     for (let i = 0; i < rawHeaders.length; i += 2) headers[rawHeaders[i].toLowerCase()] = rawHeaders[i + 1];
-    return { rawHeaders, headers, socket: { remoteAddress: '::ffff:192.0.2.7' }, httpVersion: '1.1', ...extra } as unknown as IncomingMessage;
+    return {
+      rawHeaders,
+      headers,
+      socket: { remoteAddress: '::ffff:192.0.2.7' },
+      httpVersion: '1.1',
+      ...extra,
+    } as unknown as IncomingMessage;
   }
 
   it('appends forwarding headers after stripping hop-by-hop ones', () => {
-    const out = upstreamRequestHeaders(fakeRequest([
-      'Host', 'a.localhost', 'Connection', 'close, X-Forwarded-Host', 'X-Forwarded-Host', 'evil.example', 'X-Forwarded-For', '10.0.0.1',
-      'Transfer-Encoding', 'chunked', 'Accept', '*/*',
-    ]), 'https', '192.0.2.7', false);
+    const out = upstreamRequestHeaders(
+      fakeRequest([
+        'Host',
+        'a.localhost',
+        'Connection',
+        'close, X-Forwarded-Host',
+        'X-Forwarded-Host',
+        'evil.example',
+        'X-Forwarded-For',
+        '10.0.0.1',
+        'Transfer-Encoding',
+        'chunked',
+        'Accept',
+        '*/*',
+      ]),
+      'https',
+      '192.0.2.7',
+      false,
+    );
     assert.deepEqual(out, [
-      'Host', 'a.localhost', 'Accept', '*/*',
-      'X-Forwarded-For', '10.0.0.1, 192.0.2.7', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'a.localhost',
+      'Host',
+      'a.localhost',
+      'Accept',
+      '*/*',
+      'X-Forwarded-For',
+      '10.0.0.1, 192.0.2.7',
+      'X-Forwarded-Proto',
+      'https',
+      'X-Forwarded-Host',
+      'a.localhost',
     ]);
   });
 
   it('adds Host from :authority for HTTP/2 and keeps Upgrade for websockets', () => {
-    const h2 = fakeRequest([':method', 'GET', ':authority', 'b.localhost', ':path', '/'], { headers: { ':authority': 'b.localhost' } } as Partial<IncomingMessage>);
+    const h2 = fakeRequest([':method', 'GET', ':authority', 'b.localhost', ':path', '/'], {
+      headers: { ':authority': 'b.localhost' },
+    } as Partial<IncomingMessage>);
     assert.deepEqual(upstreamRequestHeaders(h2, 'https', '1.2.3.4', false).slice(0, 2), ['Host', 'b.localhost']);
-    const ws = upstreamRequestHeaders(fakeRequest(['Host', 'c.localhost', 'Connection', 'Upgrade', 'Upgrade', 'websocket']), 'http', '1.2.3.4', true);
+    const ws = upstreamRequestHeaders(
+      fakeRequest(['Host', 'c.localhost', 'Connection', 'Upgrade', 'Upgrade', 'websocket']),
+      'http',
+      '1.2.3.4',
+      true,
+    );
     assert.deepEqual(ws.slice(-4), ['Connection', 'Upgrade', 'Upgrade', 'websocket']);
   });
 
   it('drops ngrok-error-code (any case) and hop-by-hop headers from upstream responses', () => {
-    assert.deepEqual(clientResponseHeaders([
-      'Content-Type', 'text/plain', 'NGROK-Error-Code', 'ERR_NGROK_3200', 'Connection', 'x-internal', 'X-Internal', '1', 'Keep-Alive', 'timeout=5',
-    ]), ['Content-Type', 'text/plain']);
+    assert.deepEqual(
+      clientResponseHeaders([
+        'Content-Type',
+        'text/plain',
+        'NGROK-Error-Code',
+        'ERR_NGROK_3200',
+        'Connection',
+        'x-internal',
+        'X-Internal',
+        '1',
+        'Keep-Alive',
+        'timeout=5',
+      ]),
+      ['Content-Type', 'text/plain'],
+    );
   });
 });
 
@@ -121,7 +212,10 @@ describe('protocol: agent helpers', () => {
     assert.equal(toAgentUrl('http://127.0.0.1:8480'), 'ws://127.0.0.1:8480/_burrow/session');
     assert.equal(toAgentUrl('edge.example.com:9000'), 'ws://edge.example.com:9000/_burrow/session');
     assert.equal(toAgentUrl('wss://edge.example.com/custom'), 'wss://edge.example.com/custom');
-    assert.throws(() => toAgentUrl('ftp://edge'), (e: { code?: string }) => e.code === 'ERR_BURROW_EDGE_URL');
+    assert.throws(
+      () => toAgentUrl('ftp://edge'),
+      (e: { code?: string }) => e.code === 'ERR_BURROW_EDGE_URL',
+    );
   });
 
   it('maps upstream failures to edge error codes', () => {

@@ -24,17 +24,28 @@ class MemoryTransport implements Transport {
     if (this.closed) return;
     this.sent.push(message);
     const copy = Buffer.from(message);
-    setImmediate(() => { if (this.deliver && !this.peer.closed) this.peer.messageListener(copy); });
+    setImmediate(() => {
+      if (this.deliver && !this.peer.closed) this.peer.messageListener(copy);
+    });
   }
-  onMessage(listener: (message: Buffer) => void): void { this.messageListener = listener; }
-  onClose(listener: (reason: string) => void): void { this.closeListener = listener; }
+  onMessage(listener: (message: Buffer) => void): void {
+    this.messageListener = listener;
+  }
+  onClose(listener: (reason: string) => void): void {
+    this.closeListener = listener;
+  }
   close(_code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    setImmediate(() => { this.closeListener(reason); this.peer.close(1000, reason); });
+    setImmediate(() => {
+      this.closeListener(reason);
+      this.peer.close(1000, reason);
+    });
   }
   /** Injects raw bytes as if the peer had sent them. */
-  inject(message: Buffer): void { this.messageListener(message); }
+  inject(message: Buffer): void {
+    this.messageListener(message);
+  }
 }
 
 function pair(options: { window?: number; heartbeat?: [number, number] } = {}) {
@@ -51,7 +62,7 @@ function pair(options: { window?: number; heartbeat?: [number, number] } = {}) {
 
 /** The next stream the peer opens (with an error listener: session teardown aborts streams). */
 async function nextStream(session: MuxSession): Promise<[MuxStream, unknown]> {
-  const [stream, meta] = await once(session, 'stream') as [MuxStream, unknown];
+  const [stream, meta] = (await once(session, 'stream')) as [MuxStream, unknown];
   stream.on('error', () => undefined);
   return [stream, meta];
 }
@@ -63,7 +74,9 @@ function open(session: MuxSession, meta: unknown = {}): MuxStream {
 
 describe('protocol: sessions and streams', () => {
   const sessions: MuxSession[] = [];
-  afterEach(() => { for (const s of sessions.splice(0)) s.close(); });
+  afterEach(() => {
+    for (const s of sessions.splice(0)) s.close();
+  });
   function track<T extends { edge: MuxSession; agent: MuxSession }>(p: T): T {
     sessions.push(p.edge, p.agent);
     return p;
@@ -101,7 +114,7 @@ describe('protocol: sessions and streams', () => {
     assert.equal(agent.streamCount, 0);
   });
 
-  it('a sender stops at the receiver\'s window until the reader consumes', async () => {
+  it("a sender stops at the receiver's window until the reader consumes", async () => {
     const window = 64 * 1024;
     const { edge, agent } = track(pair({ window }));
     const incoming = nextStream(agent);
@@ -119,10 +132,15 @@ describe('protocol: sessions and streams', () => {
     })();
     await new Promise((r2) => setTimeout(r2, 100));
     // Window in flight/buffered at the receiver, plus one writable buffer at the sender.
-    assert.ok(accepted <= 2 * window + 64 * 1024 + 16 * 1024, `accepted ${accepted} bytes with a ${window}-byte window`);
+    assert.ok(
+      accepted <= 2 * window + 64 * 1024 + 16 * 1024,
+      `accepted ${accepted} bytes with a ${window}-byte window`,
+    );
     assert.ok(r.readableLength <= 2 * window, `receiver buffered ${r.readableLength}`);
     let received = 0;
-    r.on('data', (c: Buffer) => { received += c.length; });
+    r.on('data', (c: Buffer) => {
+      received += c.length;
+    });
     r.resume();
     await once(r, 'end');
     await writeAll;
@@ -143,7 +161,7 @@ describe('protocol: sessions and streams', () => {
     assert.equal(error.code, 'ERR_BURROW_FLOW_CONTROL');
   });
 
-  it('reset() aborts the peer\'s stream with the code and never throws locally', async () => {
+  it("reset() aborts the peer's stream with the code and never throws locally", async () => {
     const { edge, agent } = track(pair());
     const incoming = nextStream(agent);
     const s = edge.openStream({});
@@ -166,7 +184,7 @@ describe('protocol: sessions and streams', () => {
     assert.equal((await peerError)[0].code, 'ERR_BURROW_STREAM_CANCELLED');
   });
 
-  it('closing a session aborts its open streams with the session\'s error', async () => {
+  it("closing a session aborts its open streams with the session's error", async () => {
     const { edge, agent } = track(pair());
     const incoming = nextStream(agent);
     const s = edge.openStream({});
@@ -176,7 +194,10 @@ describe('protocol: sessions and streams', () => {
     edge.close({ code: 'ERR_TEST_SHUTDOWN', message: 'bye' });
     assert.equal((await local)[0].code, 'ERR_TEST_SHUTDOWN');
     assert.equal((await remote)[0].code, 'ERR_TEST_SHUTDOWN', 'the peer learns the code from GoAway');
-    assert.throws(() => edge.openStream({}), (e: { code?: string }) => e.code === 'ERR_BURROW_SESSION_CLOSED');
+    assert.throws(
+      () => edge.openStream({}),
+      (e: { code?: string }) => e.code === 'ERR_BURROW_SESSION_CLOSED',
+    );
   });
 
   it('drops late frames for closed streams quietly but ends the session for never-opened ones', async () => {
@@ -222,7 +243,7 @@ describe('protocol: sessions and streams', () => {
     const { edge, agentWire } = track(pair({ heartbeat: [20, 150] }));
     agentWire.deliver = false; // the agent goes silent
     const started = Date.now();
-    const [error] = await once(edge, 'close') as [WireError];
+    const [error] = (await once(edge, 'close')) as [WireError];
     assert.equal(error.code, 'ERR_BURROW_HEARTBEAT_TIMEOUT');
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 140 && elapsed < 600, `after ${elapsed} ms`);
@@ -237,6 +258,9 @@ describe('protocol: sessions and streams', () => {
     s.end('c');
     await incoming;
     assert.equal(edgeWire.sent.length, 1);
-    assert.deepEqual(decodeFrames(edgeWire.sent[0]).map((f) => f.type), [FrameType.Open, FrameType.Data, FrameType.Data, FrameType.Data, FrameType.Data]);
+    assert.deepEqual(
+      decodeFrames(edgeWire.sent[0]).map((f) => f.type),
+      [FrameType.Open, FrameType.Data, FrameType.Data, FrameType.Data, FrameType.Data],
+    );
   });
 });

@@ -9,7 +9,8 @@ function walk(node: unknown, where: string, visit: Visit): void {
   if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${where}/${i}`, visit));
   if (typeof node !== 'object' || node === null) return;
   visit(node as JsonSchema, where);
-  for (const [k, v] of Object.entries(node)) if (k !== 'enum' && k !== 'const' && k !== 'default') walk(v, `${where}/${k}`, visit);
+  for (const [k, v] of Object.entries(node))
+    if (k !== 'enum' && k !== 'const' && k !== 'default') walk(v, `${where}/${k}`, visit);
 }
 const KINDS: SchemaKind[] = ['v2', 'v3', 'traffic-policy'];
 const props = (s: JsonSchema) => Object.keys((s.properties ?? {}) as object).sort();
@@ -26,7 +27,12 @@ describe('schemas/', () => {
         if (/\/(if|then)(\/|$)/.test(where)) return;
         for (const [key, p] of Object.entries((s.properties ?? {}) as Record<string, JsonSchema>)) {
           assert.equal(typeof p.markdownDescription, 'string', `${where}/properties/${key} has no markdownDescription`);
-          if (p.deprecated) assert.equal(typeof p.deprecationMessage, 'string', `${where}/properties/${key} is deprecated without a deprecationMessage`);
+          if (p.deprecated)
+            assert.equal(
+              typeof p.deprecationMessage,
+              'string',
+              `${where}/properties/${key} is deprecated without a deprecationMessage`,
+            );
         }
       });
     }
@@ -35,7 +41,8 @@ describe('schemas/', () => {
   it('forbid unknown keys on every object that lists its properties', () => {
     for (const kind of KINDS) {
       walk(rootSchema(kind), kind, (s, where) => {
-        if (s.properties && !/\/(if|then)(\/|$)/.test(where)) assert.equal(s.additionalProperties, false, `${where} allows unknown keys`);
+        if (s.properties && !/\/(if|then)(\/|$)/.test(where))
+          assert.equal(s.additionalProperties, false, `${where} allows unknown keys`);
       });
     }
   });
@@ -43,7 +50,7 @@ describe('schemas/', () => {
   it('agree with the TypeScript types in tunnel/src/config/types.ts', () => {
     const v2 = rootSchema('v2');
     const v3 = rootSchema('v3');
-    const branches = ((v2.definitions as Record<string, JsonSchema>).tunnel.oneOf as JsonSchema[]);
+    const branches = (v2.definitions as Record<string, JsonSchema>).tunnel.oneOf as JsonSchema[];
     const byTitle = (t: string) => branches.find((b) => b.title === t)!;
     const v3Props = v3.properties as Record<string, JsonSchema>;
     const pairs: [string, string[], JsonSchema][] = [
@@ -56,7 +63,8 @@ describe('schemas/', () => {
       ['TlsTunnelV2', types.TLS_TUNNEL_KEYS, byTitle('TLSv2Tunnel')],
       ['LabeledTunnelV2', types.LABELED_TUNNEL_KEYS, byTitle('LabeledTunnel')],
     ];
-    for (const [name, keys, schema] of pairs) assert.deepEqual([...keys].sort(), props(schema), `${name} keys differ from the schema`);
+    for (const [name, keys, schema] of pairs)
+      assert.deepEqual([...keys].sort(), props(schema), `${name} keys differ from the schema`);
   });
 
   it('give each action type its own config shape, and tunnels their own keys per proto', () => {
@@ -65,7 +73,11 @@ describe('schemas/', () => {
     assert.ok(config && props(config).includes('provider') && props(config).includes('idle_session_timeout'));
     const tcp = schemaAtPath('v2', { version: '2', tunnels: { t: { proto: 'tcp', addr: 1 } } }, ['tunnels', 't']);
     assert.ok(tcp && props(tcp).includes('remote_addr') && !props(tcp).includes('host_header'));
-    const ep = schemaAtPath('v3', { version: '3', tunnels: { t: { proto: 'http', addr: 1 } } }, ['tunnels', 't', 'hostname']);
+    const ep = schemaAtPath('v3', { version: '3', tunnels: { t: { proto: 'http', addr: 1 } } }, [
+      'tunnels',
+      't',
+      'hostname',
+    ]);
     assert.equal(ep?.deprecated, true);
   });
 });

@@ -131,7 +131,10 @@ function rejection(promise: Promise<unknown>): Promise<ClientHelloError> {
 
 describe('edge/sni', function () {
   before(async function () {
-    const pems = await generate([{ name: 'commonName', value: 'upstream.test' }], { keySize: 2048, algorithm: 'sha256' });
+    const pems = await generate([{ name: 'commonName', value: 'upstream.test' }], {
+      keySize: 2048,
+      algorithm: 'sha256',
+    });
     tlsCredentials = { cert: pems.cert, key: pems.private };
   });
 
@@ -186,7 +189,10 @@ describe('edge/sni', function () {
       const { serverName } = await readClientHello(socket, 2000);
       assert.equal(serverName, 'paused.localhost');
       assert.equal(socket.isPaused(), true);
-      assert.deepEqual(events.map((e) => socket.listenerCount(e)), before);
+      assert.deepEqual(
+        events.map((e) => socket.listenerCount(e)),
+        before,
+      );
       assert.equal(socket.destroyed, false);
       client.destroy();
       socket.destroy();

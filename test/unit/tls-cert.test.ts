@@ -45,22 +45,39 @@ describe('edge/tls-cert', function () {
 
   describe('selfSignedCertificate', function () {
     it('serves HTTPS that a client trusting the cert accepts for foo.localhost, and refuses other names', async () => {
-      const { cert, key } = await selfSignedCertificate({ hosts: ['foo.localhost', '*.app.localhost', '*.localhost'], cacheDir: dir });
+      const { cert, key } = await selfSignedCertificate({
+        hosts: ['foo.localhost', '*.app.localhost', '*.localhost'],
+        cacheDir: dir,
+      });
       const server = https.createServer({ cert, key }, (req, res) => res.end(`ok ${req.headers.host}`));
       server.listen(0, '127.0.0.1');
       await once(server, 'listening');
       const port = (server.address() as net.AddressInfo).port;
       try {
-        const named = await httpsGet(port, { ca: cert, servername: 'foo.localhost', headers: { host: 'foo.localhost' } });
+        const named = await httpsGet(port, {
+          ca: cert,
+          servername: 'foo.localhost',
+          headers: { host: 'foo.localhost' },
+        });
         assert.deepEqual(named, { status: 200, body: 'ok foo.localhost' });
-        const wildcard = await httpsGet(port, { ca: cert, servername: 'web.app.localhost', headers: { host: 'web.app.localhost' } });
+        const wildcard = await httpsGet(port, {
+          ca: cert,
+          servername: 'web.app.localhost',
+          headers: { host: 'web.app.localhost' },
+        });
         assert.deepEqual(wildcard, { status: 200, body: 'ok web.app.localhost' });
         // A wildcard directly under a TLD (*.localhost) is in the cert but, like browsers, Node's
         // hostname check will not honour it: callers must list the names they serve.
-        await assert.rejects(httpsGet(port, { ca: cert, servername: 'bar.localhost' }), /ERR_TLS_CERT_ALTNAME_INVALID|does not match/);
+        await assert.rejects(
+          httpsGet(port, { ca: cert, servername: 'bar.localhost' }),
+          /ERR_TLS_CERT_ALTNAME_INVALID|does not match/,
+        );
         // The loopback IP SAN lets a client verify by address too.
         assert.equal((await httpsGet(port, { ca: cert })).status, 200);
-        await assert.rejects(httpsGet(port, { ca: cert, servername: 'foo.example.com' }), /ERR_TLS_CERT_ALTNAME_INVALID|does not match/);
+        await assert.rejects(
+          httpsGet(port, { ca: cert, servername: 'foo.example.com' }),
+          /ERR_TLS_CERT_ALTNAME_INVALID|does not match/,
+        );
         // Without trusting it, the cert is (rightly) rejected as self-signed.
         await assert.rejects(httpsGet(port, { servername: 'foo.localhost' }), /self[- ]signed/i);
       } finally {
@@ -69,7 +86,10 @@ describe('edge/tls-cert', function () {
     });
 
     it('covers every host plus localhost and loopback IPs, valid about a year, key file 0600', async () => {
-      const { cert, key } = await selfSignedCertificate({ hosts: ['App.Test', '*.localhost', '10.1.2.3'], cacheDir: dir });
+      const { cert, key } = await selfSignedCertificate({
+        hosts: ['App.Test', '*.localhost', '10.1.2.3'],
+        cacheDir: dir,
+      });
       const x509 = new crypto.X509Certificate(cert);
       const sans = (x509.subjectAltName ?? '').split(', ').sort();
       assert.deepEqual(sans, [
@@ -93,7 +113,10 @@ describe('edge/tls-cert', function () {
 
     it('reuses the cached pair for the same host set (any order, any case) and not for another', async () => {
       const first = await selfSignedCertificate({ hosts: ['a.localhost', 'b.localhost'], cacheDir: dir });
-      const again = await selfSignedCertificate({ hosts: ['B.localhost', 'a.localhost', 'a.localhost'], cacheDir: dir });
+      const again = await selfSignedCertificate({
+        hosts: ['B.localhost', 'a.localhost', 'a.localhost'],
+        cacheDir: dir,
+      });
       assert.deepEqual(again, first);
       const other = await selfSignedCertificate({ hosts: ['c.localhost'], cacheDir: dir });
       assert.notEqual(other.cert, first.cert);
@@ -134,7 +157,10 @@ describe('edge/tls-cert', function () {
     });
 
     it('refuses a host that is not a DNS name or IP with a coded error', async () => {
-      await expectCode(selfSignedCertificate({ hosts: ['bad host/name'], cacheDir: dir }), /invalid host name.*bad host\/name/);
+      await expectCode(
+        selfSignedCertificate({ hosts: ['bad host/name'], cacheDir: dir }),
+        /invalid host name.*bad host\/name/,
+      );
       await expectCode(selfSignedCertificate({ hosts: [''], cacheDir: dir }), /invalid host name/);
     });
   });
@@ -161,15 +187,27 @@ describe('edge/tls-cert', function () {
     });
 
     it('refuses a key that does not match the certificate, naming the files', async () => {
-      await expectCode(loadCertificate(certPath, otherKeyPath), new RegExp(`${escape(otherKeyPath)}: private key does not match.*${escape(certPath)}`));
+      await expectCode(
+        loadCertificate(certPath, otherKeyPath),
+        new RegExp(`${escape(otherKeyPath)}: private key does not match.*${escape(certPath)}`),
+      );
     });
 
     it('names the file it cannot read or parse', async () => {
       const missing = path.join(dir, 'missing.pem');
-      await expectCode(loadCertificate(missing, keyPath), new RegExp(`^${escape(missing)}: cannot read TLS certificate`));
-      await expectCode(loadCertificate(certPath, missing), new RegExp(`^${escape(missing)}: cannot read TLS private key`));
+      await expectCode(
+        loadCertificate(missing, keyPath),
+        new RegExp(`^${escape(missing)}: cannot read TLS certificate`),
+      );
+      await expectCode(
+        loadCertificate(certPath, missing),
+        new RegExp(`^${escape(missing)}: cannot read TLS private key`),
+      );
       await expectCode(loadCertificate(keyPath, keyPath), new RegExp(`^${escape(keyPath)}: not a PEM certificate`));
-      await expectCode(loadCertificate(certPath, certPath), new RegExp(`^${escape(certPath)}: not an unencrypted PEM private key`));
+      await expectCode(
+        loadCertificate(certPath, certPath),
+        new RegExp(`^${escape(certPath)}: not an unencrypted PEM private key`),
+      );
     });
   });
 });

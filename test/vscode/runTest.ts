@@ -14,8 +14,14 @@ async function main(): Promise<void> {
   const outfile = path.join(REPO, 'dist/vscode-test/suite.js');
   await build({
     entryPoints: [path.join(__dirname, 'suite/index.ts')],
-    outfile, bundle: true, platform: 'node', format: 'cjs', target: 'node20', sourcemap: 'inline',
-    external: ['vscode', 'mocha'], logLevel: 'warning',
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    sourcemap: 'inline',
+    external: ['vscode', 'mocha'],
+    logLevel: 'warning',
   });
   const workspace = path.join(REPO, 'dist/vscode-test/workspace');
   await runTests({

@@ -61,17 +61,26 @@ function agentFor(edge: string | undefined, authtoken: string | undefined): { ke
 export async function forward(options: ForwardOptions | number | string): Promise<Listener> {
   const opts: ForwardOptions = typeof options === 'object' ? options : { addr: options };
   const proto = opts.proto ?? 'http';
-  const authtoken = opts.authtoken ?? (opts.authtoken_from_env ? process.env.BURROW_AUTHTOKEN ?? process.env.NGROK_AUTHTOKEN : undefined);
+  const authtoken =
+    opts.authtoken ??
+    (opts.authtoken_from_env ? (process.env.BURROW_AUTHTOKEN ?? process.env.NGROK_AUTHTOKEN) : undefined);
   const { key, agent: agentPromise } = agentFor(opts.edge, authtoken);
   const agent = await agentPromise;
-  const headerRules = (add?: string[], remove?: string[]) => (add?.length || remove?.length ? { add: add ?? [], remove: remove ?? [] } : undefined);
+  const headerRules = (add?: string[], remove?: string[]) =>
+    add?.length || remove?.length ? { add: add ?? [], remove: remove ?? [] } : undefined;
   const requestHeaders = headerRules(opts.request_header_add, opts.request_header_remove);
   const responseHeaders = headerRules(opts.response_header_add, opts.response_header_remove);
   const spec: EndpointSpec = {
     name: opts.name ?? `sdk-${++counter}`,
-    proto, upstream: String(opts.addr), inspect: false,
-    domain: opts.domain, remoteAddr: opts.remote_addr, schemes: opts.schemes, hostHeader: opts.host_header,
-    upstreamProtocol: opts.app_protocol, metadata: opts.metadata,
+    proto,
+    upstream: String(opts.addr),
+    inspect: false,
+    domain: opts.domain,
+    remoteAddr: opts.remote_addr,
+    schemes: opts.schemes,
+    hostHeader: opts.host_header,
+    upstreamProtocol: opts.app_protocol,
+    metadata: opts.metadata,
     edge: requestHeaders || responseHeaders ? { requestHeaders, responseHeaders } : undefined,
   };
   const state = await agent.startTunnel(spec);

@@ -96,26 +96,34 @@ export class AgentApi {
     const url = new URL(path, this.base);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
-      const req = http.request(url, {
-        method,
-        timeout: TIMEOUT_MS,
-        headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {},
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_RESPONSE_BYTES) return void req.destroy(new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
-          chunks.push(c);
-        });
-        res.on('end', () => {
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-          resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') });
-        });
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error(`no answer from the agent at ${this.base} within ${TIMEOUT_MS / 1000} s`)));
+      const req = http.request(
+        url,
+        {
+          method,
+          timeout: TIMEOUT_MS,
+          headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {},
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_RESPONSE_BYTES)
+              return void req.destroy(new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
+            chunks.push(c);
+          });
+          res.on('end', () => {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(res.headers))
+              if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+            resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () =>
+        req.destroy(new Error(`no answer from the agent at ${this.base} within ${TIMEOUT_MS / 1000} s`)),
+      );
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EHOSTUNREACH') {
           reject(new AgentUnreachableError(`the Burrow agent is not reachable at ${this.base} (${err.code})`));
@@ -157,7 +165,10 @@ export class AgentApi {
 
   /** Replays a capture; resolves with the new capture's id. */
   async replay(id: string, tunnelName?: string): Promise<string | undefined> {
-    const res = await this.request('POST', '/api/requests/http', { id, ...(tunnelName ? { tunnel_name: tunnelName } : {}) });
+    const res = await this.request('POST', '/api/requests/http', {
+      id,
+      ...(tunnelName ? { tunnel_name: tunnelName } : {}),
+    });
     if (res.status >= 400) throw toApiError(res);
     return res.headers['burrow-replay-id'];
   }
@@ -168,7 +179,10 @@ export class AgentApi {
 
   /** HAR 1.2 of every capture (or one tunnel's), as text. */
   async har(tunnelName?: string): Promise<string> {
-    const res = await this.request('GET', `/api/requests/http.har${tunnelName ? `?tunnel_name=${encodeURIComponent(tunnelName)}` : ''}`);
+    const res = await this.request(
+      'GET',
+      `/api/requests/http.har${tunnelName ? `?tunnel_name=${encodeURIComponent(tunnelName)}` : ''}`,
+    );
     if (res.status >= 400) throw toApiError(res);
     return res.body;
   }

@@ -89,7 +89,9 @@ export class AgentEventStream extends EventEmitter<{ event: [AgentEvent]; state:
   private connect(): void {
     this.setState('connecting');
     const limit = this.opts.snapshotLimit;
-    const ws = new (lazyLibs.WebSocket())(limit === undefined ? this.url : `${this.url}?limit=${limit}`, { handshakeTimeout: 10_000 });
+    const ws = new (lazyLibs.WebSocket())(limit === undefined ? this.url : `${this.url}?limit=${limit}`, {
+      handshakeTimeout: 10_000,
+    });
     this.ws = ws;
     ws.on('open', () => {
       this.delay = this.opts.minDelayMs ?? 250;

@@ -65,7 +65,11 @@ export function agentArgs(opts: Pick<AgentLaunchOptions, 'script' | 'webAddr' | 
 export function writeAgentConfig(dir: string, opts: { inspectDbSize?: number }): string {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'agent.yml');
-  const lines = ['# Written by the Burrow extension from its settings; edit the settings, not this file.', 'version: "3"', 'agent:'];
+  const lines = [
+    '# Written by the Burrow extension from its settings; edit the settings, not this file.',
+    'version: "3"',
+    'agent:',
+  ];
   lines.push(`  inspect_db_size: ${Number.isInteger(opts.inspectDbSize) ? opts.inspectDbSize : 0}`);
   fs.writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
   return file;
@@ -110,7 +114,10 @@ export function startAgent(opts: AgentLaunchOptions): Promise<RunningAgent> {
       reject(new AgentStartError(code, message, stderr));
     };
     const timeoutMs = opts.timeoutMs ?? 20_000;
-    const timer = setTimeout(() => fail('ERR_BURROW_AGENT_TIMEOUT', `the agent did not start its local API within ${timeoutMs / 1000} s`), timeoutMs);
+    const timer = setTimeout(
+      () => fail('ERR_BURROW_AGENT_TIMEOUT', `the agent did not start its local API within ${timeoutMs / 1000} s`),
+      timeoutMs,
+    );
     const lines = readline.createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       opts.onLog?.(line);
@@ -124,7 +131,11 @@ export function startAgent(opts: AgentLaunchOptions): Promise<RunningAgent> {
     });
     child.once('error', (err) => fail('ERR_BURROW_AGENT_SPAWN', `could not run ${opts.nodePath}: ${err.message}`));
     void exited.then((code) => {
-      const errors = stderr.split('\n').filter((l) => /^(ERROR|HINT):/.test(l)).map((l) => l.replace(/^(ERROR|HINT):\s*/, '')).join(' — ');
+      const errors = stderr
+        .split('\n')
+        .filter((l) => /^(ERROR|HINT):/.test(l))
+        .map((l) => l.replace(/^(ERROR|HINT):\s*/, ''))
+        .join(' — ');
       fail('ERR_BURROW_AGENT_EXITED', `the agent exited (code ${code})${errors ? `: ${errors}` : ''}`);
     });
   });
@@ -144,7 +155,12 @@ function startDetached(opts: AgentLaunchOptions, env: NodeJS.ProcessEnv): Promis
   const file = opts.detachedLogFile!;
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const fd = fs.openSync(file, 'w', 0o600);
-  const child = spawn(opts.nodePath, agentArgs(opts), { env, stdio: ['ignore', fd, fd], detached: true, windowsHide: true });
+  const child = spawn(opts.nodePath, agentArgs(opts), {
+    env,
+    stdio: ['ignore', fd, fd],
+    detached: true,
+    windowsHide: true,
+  });
   fs.closeSync(fd);
   child.unref();
   const exited = new Promise<number | null>((resolve) => {
@@ -167,11 +183,24 @@ function startDetached(opts: AgentLaunchOptions, env: NodeJS.ProcessEnv): Promis
         const addr = webServiceAddr(line);
         if (addr) return resolve({ url: addr, child, exited, stop });
       }
-      const errors = text.split('\n').filter((l) => /^(ERROR|HINT):/.test(l)).map((l) => l.replace(/^(ERROR|HINT):\s*/, '')).join(' — ');
-      if (dead) return reject(new AgentStartError('ERR_BURROW_AGENT_EXITED', `the agent exited${errors ? `: ${errors}` : ''}`, text));
+      const errors = text
+        .split('\n')
+        .filter((l) => /^(ERROR|HINT):/.test(l))
+        .map((l) => l.replace(/^(ERROR|HINT):\s*/, ''))
+        .join(' — ');
+      if (dead)
+        return reject(
+          new AgentStartError('ERR_BURROW_AGENT_EXITED', `the agent exited${errors ? `: ${errors}` : ''}`, text),
+        );
       if (Date.now() > deadline) {
         void stop();
-        return reject(new AgentStartError('ERR_BURROW_AGENT_TIMEOUT', `the agent did not start its local API within ${timeoutMs / 1000} s`, text));
+        return reject(
+          new AgentStartError(
+            'ERR_BURROW_AGENT_TIMEOUT',
+            `the agent did not start its local API within ${timeoutMs / 1000} s`,
+            text,
+          ),
+        );
       }
       setTimeout(poll, 100);
     };
@@ -184,7 +213,10 @@ export async function probeAgent(webAddr: string, timeoutMs = 1500): Promise<str
   const base = webAddr.includes('://') ? webAddr : `http://${webAddr}`;
   const api = new AgentApi(base);
   try {
-    const status = await Promise.race([api.status(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs).unref())]);
+    const status = await Promise.race([
+      api.status(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs).unref()),
+    ]);
     return typeof status?.agent_version === 'string' ? api.base : undefined;
   } catch {
     return undefined;

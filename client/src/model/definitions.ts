@@ -9,7 +9,14 @@ export type TunnelDefinition = Record<string, unknown> & { name: string; proto: 
 
 export type Protection =
   | { kind: 'basic-auth'; username: string; password: string }
-  | { kind: 'oauth'; provider: string; clientId: string; clientSecret: string; allowEmails?: string[]; allowDomains?: string[] }
+  | {
+      kind: 'oauth';
+      provider: string;
+      clientId: string;
+      clientSecret: string;
+      allowEmails?: string[];
+      allowDomains?: string[];
+    }
   | { kind: 'none' };
 
 const PROTECTION_KEYS = ['auth', 'basic_auth', 'oauth', 'oidc'] as const;
@@ -99,12 +106,31 @@ export function definitionFromTunnel(t: TunnelJson): { def: TunnelDefinition; lo
       if (creds.some((c) => REDACTED.test(c))) lost.push('basic auth (password not readable from the agent)');
       else def.basic_auth = creds;
     } else if (key === 'oauth') {
-      const o = value as { provider: string; clientId?: string; clientSecret?: string; allowEmails?: string[]; allowDomains?: string[]; scopes?: string[] };
-      if (o.clientSecret && REDACTED.test(o.clientSecret)) lost.push('OAuth (client secret not readable from the agent)');
-      else def.oauth = { provider: o.provider, client_id: o.clientId, client_secret: o.clientSecret, allow_emails: o.allowEmails, allow_domains: o.allowDomains, scopes: o.scopes };
+      const o = value as {
+        provider: string;
+        clientId?: string;
+        clientSecret?: string;
+        allowEmails?: string[];
+        allowDomains?: string[];
+        scopes?: string[];
+      };
+      if (o.clientSecret && REDACTED.test(o.clientSecret))
+        lost.push('OAuth (client secret not readable from the agent)');
+      else
+        def.oauth = {
+          provider: o.provider,
+          client_id: o.clientId,
+          client_secret: o.clientSecret,
+          allow_emails: o.allowEmails,
+          allow_domains: o.allowDomains,
+          scopes: o.scopes,
+        };
     } else if (key === 'ipRestriction') {
       const r = value as { allowCidrs?: string[]; denyCidrs?: string[] };
-      def.ip_restriction = { ...(r.allowCidrs ? { allow_cidrs: r.allowCidrs } : {}), ...(r.denyCidrs ? { deny_cidrs: r.denyCidrs } : {}) };
+      def.ip_restriction = {
+        ...(r.allowCidrs ? { allow_cidrs: r.allowCidrs } : {}),
+        ...(r.denyCidrs ? { deny_cidrs: r.denyCidrs } : {}),
+      };
     } else if (key === 'trafficPolicy') {
       if (REDACTED.test(JSON.stringify(value))) lost.push('traffic policy (has redacted secrets)');
       else def.traffic_policy = value;
@@ -130,12 +156,25 @@ function stripUndefined<T extends Record<string, unknown>>(o: T): T {
 
 /** Human names of the edge modules (EdgeOptions keys in tunnel/src/model.ts). */
 export function moduleLabel(key: string): string {
-  return ({
-    basicAuth: 'Basic auth', oauth: 'OAuth', oidc: 'OpenID Connect', ipRestriction: 'IP restriction', mutualTls: 'Mutual TLS',
-    tlsTermination: 'TLS termination', userAgentFilter: 'User-agent filter', circuitBreaker: 'Circuit breaker',
-    webhookVerification: 'Webhook verification', trafficPolicy: 'Traffic policy', requestHeaders: 'Request headers',
-    responseHeaders: 'Response headers', compression: 'Compression',
-  } as Record<string, string>)[key] ?? key;
+  return (
+    (
+      {
+        basicAuth: 'Basic auth',
+        oauth: 'OAuth',
+        oidc: 'OpenID Connect',
+        ipRestriction: 'IP restriction',
+        mutualTls: 'Mutual TLS',
+        tlsTermination: 'TLS termination',
+        userAgentFilter: 'User-agent filter',
+        circuitBreaker: 'Circuit breaker',
+        webhookVerification: 'Webhook verification',
+        trafficPolicy: 'Traffic policy',
+        requestHeaders: 'Request headers',
+        responseHeaders: 'Response headers',
+        compression: 'Compression',
+      } as Record<string, string>
+    )[key] ?? key
+  );
 }
 
 /** One line about a module's config for the tree (never a secret). */
@@ -146,13 +185,17 @@ export function moduleDetail(key: string, value: unknown): string {
     case 'basicAuth':
       return list((v.credentials as string[] | undefined)?.map((c) => c.split(':')[0]));
     case 'oauth': {
-      const allow = [list(v.allowEmails), list((v.allowDomains as string[] | undefined)?.map((d) => `@${d}`))].filter(Boolean).join(', ');
+      const allow = [list(v.allowEmails), list((v.allowDomains as string[] | undefined)?.map((d) => `@${d}`))]
+        .filter(Boolean)
+        .join(', ');
       return `${String(v.provider ?? '')}${allow ? ` · ${allow}` : ''}`;
     }
     case 'oidc':
       return String(v.issuerUrl ?? '');
     case 'ipRestriction':
-      return [v.allowCidrs ? `allow ${list(v.allowCidrs)}` : '', v.denyCidrs ? `deny ${list(v.denyCidrs)}` : ''].filter(Boolean).join(' · ');
+      return [v.allowCidrs ? `allow ${list(v.allowCidrs)}` : '', v.denyCidrs ? `deny ${list(v.denyCidrs)}` : '']
+        .filter(Boolean)
+        .join(' · ');
     case 'trafficPolicy': {
       const phases = Object.keys(v).filter((k) => k.startsWith('on_'));
       return phases.join(', ');

@@ -6,7 +6,18 @@ import type { BackendJson, EdgeRoutes, HttpsEdgeJson, RouteJson } from '../edgeA
 import { moduleDetail, moduleLabel, protectionOf } from './definitions';
 import type { AgentState } from './state';
 
-export type NodeKind = 'tunnel' | 'upstream' | 'connections' | 'module' | 'requests' | 'request' | 'more' | 'message' | 'edges' | 'edge' | 'route';
+export type NodeKind =
+  | 'tunnel'
+  | 'upstream'
+  | 'connections'
+  | 'module'
+  | 'requests'
+  | 'request'
+  | 'more'
+  | 'message'
+  | 'edges'
+  | 'edge'
+  | 'route';
 
 export interface TreeNode {
   /** Stable across refreshes (keeps expansion and selection). */
@@ -55,12 +66,20 @@ export function statusIcon(status: string | undefined): { id: string; color?: st
 }
 
 export function buildTree(state: AgentState, opts: TreeOptions): TreeNode[] {
-  const nodes = [...state.tunnels.values()].sort((a, b) => a.name.localeCompare(b.name)).map((t) => tunnelNode(state, t, opts));
+  const nodes = [...state.tunnels.values()]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((t) => tunnelNode(state, t, opts));
   // Requests of tunnels that stopped stay inspectable until cleared.
   for (const name of state.stoppedWithRequests.sort()) {
     nodes.push({
-      id: `tunnel:${name}`, kind: 'tunnel', label: name, description: 'stopped', icon: statusIcon('stopped'),
-      contextValue: 'tunnel.stopped', collapsible: 'collapsed', tunnel: name,
+      id: `tunnel:${name}`,
+      kind: 'tunnel',
+      label: name,
+      description: 'stopped',
+      icon: statusIcon('stopped'),
+      contextValue: 'tunnel.stopped',
+      collapsible: 'collapsed',
+      tunnel: name,
       children: [requestsNode(state, name, opts)],
     });
   }
@@ -70,16 +89,48 @@ export function buildTree(state: AgentState, opts: TreeOptions): TreeNode[] {
 
 /** "Edge routes": each HTTPS edge (its hostports), each route under it with its backend and modules. */
 export function edgeRoutesNode(routes: EdgeRoutes | { api: string; error: string }): TreeNode {
-  const base = { id: 'edges', kind: 'edges' as const, label: 'Edge routes', icon: { id: 'globe' }, contextValue: 'edges' };
+  const base = {
+    id: 'edges',
+    kind: 'edges' as const,
+    label: 'Edge routes',
+    icon: { id: 'globe' },
+    contextValue: 'edges',
+  };
   if ('error' in routes) {
     return {
-      ...base, description: 'unavailable', tooltip: `${routes.api}\n${routes.error}`, collapsible: 'expanded',
-      children: [{ id: 'edges:error', kind: 'message', label: routes.error, icon: { id: 'warning', color: 'list.warningForeground' }, contextValue: 'message', collapsible: 'none' }],
+      ...base,
+      description: 'unavailable',
+      tooltip: `${routes.api}\n${routes.error}`,
+      collapsible: 'expanded',
+      children: [
+        {
+          id: 'edges:error',
+          kind: 'message',
+          label: routes.error,
+          icon: { id: 'warning', color: 'list.warningForeground' },
+          contextValue: 'message',
+          collapsible: 'none',
+        },
+      ],
     };
   }
   const children = routes.edges.map((e) => edgeNode(e, routes.backends));
-  if (!children.length) children.push({ id: 'edges:none', kind: 'message', label: 'No HTTPS edges on this edge yet', icon: { id: 'info' }, contextValue: 'message', collapsible: 'none' });
-  return { ...base, description: routes.api, tooltip: `HTTPS edges of ${routes.api}`, collapsible: 'expanded', children };
+  if (!children.length)
+    children.push({
+      id: 'edges:none',
+      kind: 'message',
+      label: 'No HTTPS edges on this edge yet',
+      icon: { id: 'info' },
+      contextValue: 'message',
+      collapsible: 'none',
+    });
+  return {
+    ...base,
+    description: routes.api,
+    tooltip: `HTTPS edges of ${routes.api}`,
+    collapsible: 'expanded',
+    children,
+  };
 }
 
 function edgeNode(e: HttpsEdgeJson, backends: Map<string, BackendJson>): TreeNode {
@@ -87,10 +138,18 @@ function edgeNode(e: HttpsEdgeJson, backends: Map<string, BackendJson>): TreeNod
   const routes = [...e.routes].sort((a, b) => b.match.length - a.match.length || a.match.localeCompare(b.match));
   const online = routes.some((r) => routeOnline(r, backends));
   return {
-    id: `edge:${e.id}`, kind: 'edge', label: hosts.join(', ') || e.id, description: e.description || e.id,
-    tooltip: [`${e.id}${e.description ? ` — ${e.description}` : ''}`, ...e.hostports.map((h) => `https://${h.replace(/:443$/, '')}`)].join('\n'),
+    id: `edge:${e.id}`,
+    kind: 'edge',
+    label: hosts.join(', ') || e.id,
+    description: e.description || e.id,
+    tooltip: [
+      `${e.id}${e.description ? ` — ${e.description}` : ''}`,
+      ...e.hostports.map((h) => `https://${h.replace(/:443$/, '')}`),
+    ].join('\n'),
     icon: online ? { id: 'circle-filled', color: 'testing.iconPassed' } : { id: 'circle-outline' },
-    contextValue: 'edge', collapsible: 'expanded', url: hosts[0] ? `https://${hosts[0]}` : undefined,
+    contextValue: 'edge',
+    collapsible: 'expanded',
+    url: hosts[0] ? `https://${hosts[0]}` : undefined,
     children: routes.map((r) => routeNode(r, backends)),
   };
 }
@@ -98,13 +157,19 @@ function edgeNode(e: HttpsEdgeJson, backends: Map<string, BackendJson>): TreeNod
 /** Route modules that are set, by their API names (backend aside). */
 function routeModules(r: RouteJson): string[] {
   return Object.entries(r)
-    .filter(([k, v]) => v && typeof v === 'object' && !['backend', 'policy'].includes(k) && (v as { enabled?: boolean }).enabled !== false)
+    .filter(
+      ([k, v]) =>
+        v &&
+        typeof v === 'object' &&
+        !['backend', 'policy'].includes(k) &&
+        (v as { enabled?: boolean }).enabled !== false,
+    )
     .map(([k]) => k);
 }
 
 /** The route's backend id, unless the backend module is off. */
 function backendOf(r: RouteJson): string | undefined {
-  return r.backend?.enabled === false ? undefined : r.backend?.backend?.id ?? undefined;
+  return r.backend?.enabled === false ? undefined : (r.backend?.backend?.id ?? undefined);
 }
 
 function routeOnline(r: RouteJson, backends: Map<string, BackendJson>): boolean {
@@ -128,7 +193,9 @@ function describeBackend(id: string | undefined, backends: Map<string, BackendJs
   if (!b) return id;
   switch (b.kind) {
     case 'tunnel_group': {
-      const labels = Object.entries(b.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+      const labels = Object.entries(b.labels ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
       const n = b.tunnels?.length ?? 0;
       return `tunnels ${labels} (${n} online)`;
     }
@@ -147,10 +214,26 @@ function routeNode(r: RouteJson, backends: Map<string, BackendJson>): TreeNode {
   const label = r.match_type === 'exact_path' ? `= ${r.match}` : `${r.match}*`;
   const online = routeOnline(r, backends);
   return {
-    id: `route:${r.edge_id}:${r.id}`, kind: 'route', label, description: [backend, ...modules].join(' · '),
-    tooltip: [`${r.match_type} ${r.match} (${r.id})`, r.description, `Backend: ${backend}`, modules.length ? `Modules: ${modules.join(', ')}` : 'No modules'].filter(Boolean).join('\n'),
-    icon: online ? { id: modules.some((m) => m === 'oauth' || m === 'oidc' || m === 'saml') ? 'lock' : 'arrow-right', color: 'testing.iconPassed' } : { id: 'arrow-right' },
-    contextValue: 'route', collapsible: 'none',
+    id: `route:${r.edge_id}:${r.id}`,
+    kind: 'route',
+    label,
+    description: [backend, ...modules].join(' · '),
+    tooltip: [
+      `${r.match_type} ${r.match} (${r.id})`,
+      r.description,
+      `Backend: ${backend}`,
+      modules.length ? `Modules: ${modules.join(', ')}` : 'No modules',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+    icon: online
+      ? {
+          id: modules.some((m) => m === 'oauth' || m === 'oidc' || m === 'saml') ? 'lock' : 'arrow-right',
+          color: 'testing.iconPassed',
+        }
+      : { id: 'arrow-right' },
+    contextValue: 'route',
+    collapsible: 'none',
   };
 }
 
@@ -158,26 +241,47 @@ function tunnelNode(state: AgentState, t: TunnelJson, opts: TreeOptions): TreeNo
   const status = t.status ?? 'online';
   const protection = protectionOf(t.definition);
   const http = t.proto === 'http' || t.proto === 'https';
-  const context = ['tunnel', status === 'online' ? 'online' : status, http ? 'http' : t.proto, protection ? 'protected' : 'open'].join('.');
+  const context = [
+    'tunnel',
+    status === 'online' ? 'online' : status,
+    http ? 'http' : t.proto,
+    protection ? 'protected' : 'open',
+  ].join('.');
   const children: TreeNode[] = [
     {
-      id: `tunnel:${t.name}:upstream`, kind: 'upstream', label: 'Upstream', description: t.config.addr,
-      icon: { id: 'arrow-right' }, contextValue: 'upstream', collapsible: 'none', tunnel: t.name,
+      id: `tunnel:${t.name}:upstream`,
+      kind: 'upstream',
+      label: 'Upstream',
+      description: t.config.addr,
+      icon: { id: 'arrow-right' },
+      contextValue: 'upstream',
+      collapsible: 'none',
+      tunnel: t.name,
     },
   ];
   const conns = t.metrics?.conns;
   if (conns) {
     children.push({
-      id: `tunnel:${t.name}:conns`, kind: 'connections', label: `${conns.gauge ?? 0} open`,
+      id: `tunnel:${t.name}:conns`,
+      kind: 'connections',
+      label: `${conns.gauge ?? 0} open`,
       description: `${conns.count} total${t.metrics?.http?.count ? ` · ${t.metrics.http.count} HTTP` : ''}`,
-      icon: { id: 'plug' }, contextValue: 'connections', collapsible: 'none', tunnel: t.name,
+      icon: { id: 'plug' },
+      contextValue: 'connections',
+      collapsible: 'none',
+      tunnel: t.name,
     });
   }
   for (const [key, value] of Object.entries(t.definition?.edge ?? {})) {
     children.push({
-      id: `tunnel:${t.name}:module:${key}`, kind: 'module', label: moduleLabel(key), description: moduleDetail(key, value) || undefined,
+      id: `tunnel:${t.name}:module:${key}`,
+      kind: 'module',
+      label: moduleLabel(key),
+      description: moduleDetail(key, value) || undefined,
       icon: { id: key === 'basicAuth' || key === 'oauth' || key === 'oidc' ? 'lock' : 'extensions' },
-      contextValue: `module.${key}`, collapsible: 'none', tunnel: t.name,
+      contextValue: `module.${key}`,
+      collapsible: 'none',
+      tunnel: t.name,
     });
   }
   if (http && t.config.inspect !== false) children.push(requestsNode(state, t.name, opts));
@@ -185,14 +289,24 @@ function tunnelNode(state: AgentState, t: TunnelJson, opts: TreeOptions): TreeNo
     `${t.name} — ${status}`,
     t.public_url && `Public URL: ${t.public_url}`,
     `Upstream: ${t.config.addr}`,
-    protection && `Protected by ${protection === 'basic-auth' ? 'basic auth' : protection === 'oauth' ? 'OAuth' : 'OpenID Connect'}`,
+    protection &&
+      `Protected by ${protection === 'basic-auth' ? 'basic auth' : protection === 'oauth' ? 'OAuth' : 'OpenID Connect'}`,
     t.error && `Error ${t.error.code}: ${t.error.message}`,
-  ].filter(Boolean).join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
   return {
-    id: `tunnel:${t.name}`, kind: 'tunnel', label: t.name,
+    id: `tunnel:${t.name}`,
+    kind: 'tunnel',
+    label: t.name,
     description: t.error && status !== 'online' ? `${t.error.code}` : t.public_url || status,
-    tooltip, icon: protection && status === 'online' ? { id: 'lock', color: 'testing.iconPassed' } : statusIcon(status),
-    contextValue: context, collapsible: 'expanded', children, tunnel: t.name, url: t.public_url || undefined,
+    tooltip,
+    icon: protection && status === 'online' ? { id: 'lock', color: 'testing.iconPassed' } : statusIcon(status),
+    contextValue: context,
+    collapsible: 'expanded',
+    children,
+    tunnel: t.name,
+    url: t.public_url || undefined,
   };
 }
 
@@ -202,17 +316,38 @@ function requestsNode(state: AgentState, tunnel: string, opts: TreeOptions): Tre
   const children: TreeNode[] = all.slice(0, limit).map((r) => requestNode(r));
   if (all.length > limit) {
     children.push({
-      id: `tunnel:${tunnel}:more`, kind: 'more', label: 'Show more…', description: `${all.length - limit} older`,
-      icon: { id: 'ellipsis' }, contextValue: 'more', collapsible: 'none', tunnel,
+      id: `tunnel:${tunnel}:more`,
+      kind: 'more',
+      label: 'Show more…',
+      description: `${all.length - limit} older`,
+      icon: { id: 'ellipsis' },
+      contextValue: 'more',
+      collapsible: 'none',
+      tunnel,
       command: { id: 'burrow.showMoreRequests', title: 'Show more', args: [tunnel] },
     });
   }
   if (all.length === 0) {
-    children.push({ id: `tunnel:${tunnel}:none`, kind: 'message', label: 'No requests yet', icon: { id: 'info' }, contextValue: 'message', collapsible: 'none', tunnel });
+    children.push({
+      id: `tunnel:${tunnel}:none`,
+      kind: 'message',
+      label: 'No requests yet',
+      icon: { id: 'info' },
+      contextValue: 'message',
+      collapsible: 'none',
+      tunnel,
+    });
   }
   return {
-    id: `tunnel:${tunnel}:requests`, kind: 'requests', label: 'Requests', description: String(all.length),
-    icon: { id: 'history' }, contextValue: all.length ? 'requests' : 'requests.empty', collapsible: 'expanded', children, tunnel,
+    id: `tunnel:${tunnel}:requests`,
+    kind: 'requests',
+    label: 'Requests',
+    description: String(all.length),
+    icon: { id: 'history' },
+    contextValue: all.length ? 'requests' : 'requests.empty',
+    collapsible: 'expanded',
+    children,
+    tunnel,
   };
 }
 
@@ -222,10 +357,16 @@ export function requestNode(r: CaptureJson): TreeNode {
   const ms = r.duration > 0 ? formatDuration(r.duration) : '';
   const time = formatTime(r.start);
   return {
-    id: `request:${r.id}`, kind: 'request', label: `${r.request.method} ${r.request.uri}`,
+    id: `request:${r.id}`,
+    kind: 'request',
+    label: `${r.request.method} ${r.request.uri}`,
     description: [status, ms, time].filter(Boolean).join(' · '),
     tooltip: `${r.request.method} ${r.request.uri}\n${r.response?.status ?? status}${ms ? ` in ${ms}` : ''}\n${r.start}${r.remote_addr ? ` from ${r.remote_addr}` : ''}${r.replay_of ? `\nreplay of ${r.replay_of}` : ''}`,
-    icon: requestIcon(r), contextValue: 'request', collapsible: 'none', tunnel: r.tunnel_name, requestId: r.id,
+    icon: requestIcon(r),
+    contextValue: 'request',
+    collapsible: 'none',
+    tunnel: r.tunnel_name,
+    requestId: r.id,
     command: { id: 'burrow.showRequest', title: 'Show Request', args: [r.id] },
   };
 }

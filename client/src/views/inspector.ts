@@ -30,9 +30,11 @@ class InspectorBridge implements vscode.Disposable {
     private readonly webview: vscode.Webview,
   ) {
     this.subscriptions.push(webview.onDidReceiveMessage((m: FromWebview) => void this.onMessage(m)));
-    this.subscriptions.push(ctx.onDidChangeAgent((api) => {
-      if (api && this.wantStream) this.openStream(api.eventsUrl);
-    }));
+    this.subscriptions.push(
+      ctx.onDidChangeAgent((api) => {
+        if (api && this.wantStream) this.openStream(api.eventsUrl);
+      }),
+    );
   }
 
   private openStream(url: string): void {
@@ -58,14 +60,26 @@ class InspectorBridge implements vscode.Disposable {
       case 'request': {
         // Only the agent's API; the path is relative to it.
         if (typeof m.path !== 'string' || !m.path.startsWith('/api/')) {
-          return void this.webview.postMessage({ burrow: 'response', id: m.id, status: 400, headers: {}, body: '{"msg":"only /api/ paths"}' });
+          return void this.webview.postMessage({
+            burrow: 'response',
+            id: m.id,
+            status: 400,
+            headers: {},
+            body: '{"msg":"only /api/ paths"}',
+          });
         }
         try {
           const api = await this.ctx.ensureAgent();
           const res = await api.request(m.method, m.path, m.body);
           void this.webview.postMessage({ burrow: 'response', id: m.id, ...res });
         } catch (err) {
-          void this.webview.postMessage({ burrow: 'response', id: m.id, status: 503, headers: {}, body: JSON.stringify({ msg: (err as Error).message }) });
+          void this.webview.postMessage({
+            burrow: 'response',
+            id: m.id,
+            status: 503,
+            headers: {},
+            body: JSON.stringify({ msg: (err as Error).message }),
+          });
         }
         return;
       }
@@ -99,7 +113,10 @@ class InspectorBridge implements vscode.Disposable {
 export async function saveFromApi(ctx: Ctx, apiPath: string, filename: string): Promise<void> {
   if (!apiPath.startsWith('/api/')) return;
   const target = await vscode.window.showSaveDialog({
-    defaultUri: vscode.Uri.joinPath(vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(process.cwd()), filename),
+    defaultUri: vscode.Uri.joinPath(
+      vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(process.cwd()),
+      filename,
+    ),
     filters: { HAR: ['har'], JSON: ['json'] },
   });
   if (!target) return;
@@ -140,7 +157,10 @@ function inspectorHtml(webview: vscode.Webview, extensionUri: vscode.Uri, mode: 
 function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
   return {
     enableScripts: true,
-    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'inspector'), vscode.Uri.joinPath(extensionUri, 'media')],
+    localResourceRoots: [
+      vscode.Uri.joinPath(extensionUri, 'dist', 'inspector'),
+      vscode.Uri.joinPath(extensionUri, 'media'),
+    ],
   };
 }
 
@@ -183,7 +203,12 @@ export class InspectorViewProvider implements vscode.WebviewViewProvider, vscode
       if (id) this.panel.bridge.select(id);
       return;
     }
-    const panel = vscode.window.createWebviewPanel('burrow.inspectorPanel', 'Burrow Inspector', vscode.ViewColumn.Active, { ...webviewOptions(this.ctx.ext.extensionUri), retainContextWhenHidden: true });
+    const panel = vscode.window.createWebviewPanel(
+      'burrow.inspectorPanel',
+      'Burrow Inspector',
+      vscode.ViewColumn.Active,
+      { ...webviewOptions(this.ctx.ext.extensionUri), retainContextWhenHidden: true },
+    );
     panel.iconPath = vscode.Uri.joinPath(this.ctx.ext.extensionUri, 'media', 'burrow.svg');
     const bridge = new InspectorBridge(this.ctx, panel.webview);
     panel.webview.html = inspectorHtml(panel.webview, this.ctx.ext.extensionUri, 'panel');

@@ -15,19 +15,31 @@ export class TunnelsTreeProvider implements vscode.TreeDataProvider<TreeNode>, v
 
   getChildren(node?: TreeNode): TreeNode[] {
     if (node) return node.children ?? [];
-    return buildTree(this.ctx.state, { requestLimit: (t) => this.ctx.requestLimit(t), edgeRoutes: this.ctx.edgeRoutes });
+    return buildTree(this.ctx.state, {
+      requestLimit: (t) => this.ctx.requestLimit(t),
+      edgeRoutes: this.ctx.edgeRoutes,
+    });
   }
 
   getTreeItem(node: TreeNode): vscode.TreeItem {
-    const state = node.collapsible === 'none' ? vscode.TreeItemCollapsibleState.None
-      : node.collapsible === 'expanded' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed;
+    const state =
+      node.collapsible === 'none'
+        ? vscode.TreeItemCollapsibleState.None
+        : node.collapsible === 'expanded'
+          ? vscode.TreeItemCollapsibleState.Expanded
+          : vscode.TreeItemCollapsibleState.Collapsed;
     const item = new vscode.TreeItem(node.label, state);
     item.id = node.id;
     item.description = node.description;
     item.tooltip = node.tooltip;
     item.contextValue = node.contextValue;
-    if (node.icon) item.iconPath = new vscode.ThemeIcon(node.icon.id, node.icon.color ? new vscode.ThemeColor(node.icon.color) : undefined);
-    if (node.command) item.command = { command: node.command.id, title: node.command.title, arguments: node.command.args };
+    if (node.icon)
+      item.iconPath = new vscode.ThemeIcon(
+        node.icon.id,
+        node.icon.color ? new vscode.ThemeColor(node.icon.color) : undefined,
+      );
+    if (node.command)
+      item.command = { command: node.command.id, title: node.command.title, arguments: node.command.args };
     return item;
   }
 

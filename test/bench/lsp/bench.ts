@@ -31,21 +31,64 @@ const TUNNELS = arg('tunnels', 300);
  */
 export function generateConfig(tunnels: number, format: 'v2' | 'v3' = 'v2'): string {
   if (format === 'v3') {
-    const lines = ['# generated for the language-server benchmark', 'version: "3"', 'agent:', '  authtoken: REDACTED_AUTHTOKEN', '  log_level: info', 'endpoints:'];
+    const lines = [
+      '# generated for the language-server benchmark',
+      'version: "3"',
+      'agent:',
+      '  authtoken: REDACTED_AUTHTOKEN',
+      '  log_level: info',
+      'endpoints:',
+    ];
     for (let i = 0; i < tunnels; i++) {
       if (i % 10 === 0) lines.push(`  # group ${i / 10}`);
-      if (i % 3 === 2) lines.push(`  - name: db-${i}`, `    url: tcp://1.tcp.example.com:${20000 + i}`, '    upstream:', `      url: ${10000 + i}`);
-      else lines.push(`  - name: web-${i}`, `    url: https://app-${i}.example.com`, `    description: app ${i}`, '    upstream:', `      url: ${3000 + i}`, '      protocol: http1');
+      if (i % 3 === 2)
+        lines.push(
+          `  - name: db-${i}`,
+          `    url: tcp://1.tcp.example.com:${20000 + i}`,
+          '    upstream:',
+          `      url: ${10000 + i}`,
+        );
+      else
+        lines.push(
+          `  - name: web-${i}`,
+          `    url: https://app-${i}.example.com`,
+          `    description: app ${i}`,
+          '    upstream:',
+          `      url: ${3000 + i}`,
+          '      protocol: http1',
+        );
     }
     return lines.join('\n') + '\n';
   }
-  const lines = ['# generated for the language-server benchmark', 'version: "2"', 'authtoken: REDACTED_AUTHTOKEN', 'log_level: info', 'web_addr: 127.0.0.1:4040', 'tunnels:'];
+  const lines = [
+    '# generated for the language-server benchmark',
+    'version: "2"',
+    'authtoken: REDACTED_AUTHTOKEN',
+    'log_level: info',
+    'web_addr: 127.0.0.1:4040',
+    'tunnels:',
+  ];
   for (let i = 0; i < tunnels; i++) {
     if (i % 10 === 0) lines.push(`  # group ${i / 10}`);
     if (i % 3 === 2) {
-      lines.push(`  db-${i}:`, '    proto: tcp', `    addr: ${10000 + i}`, `    remote_addr: 1.tcp.example.com:${20000 + i}`, '    inspect: false');
+      lines.push(
+        `  db-${i}:`,
+        '    proto: tcp',
+        `    addr: ${10000 + i}`,
+        `    remote_addr: 1.tcp.example.com:${20000 + i}`,
+        '    inspect: false',
+      );
     } else {
-      lines.push(`  web-${i}:`, '    proto: http', `    addr: ${3000 + i}`, `    domain: app-${i}.example.com`, '    schemes: [https]', '    host_header: rewrite', '    request_header:', '      add: ["x-tunnel: ' + i + '"]');
+      lines.push(
+        `  web-${i}:`,
+        '    proto: http',
+        `    addr: ${3000 + i}`,
+        `    domain: app-${i}.example.com`,
+        '    schemes: [https]',
+        '    host_header: rewrite',
+        '    request_header:',
+        '      add: ["x-tunnel: ' + i + '"]',
+      );
     }
   }
   return lines.join('\n') + '\n';
@@ -69,7 +112,9 @@ const fmt = (n: number) => n.toFixed(2).padStart(8);
 function positions(text: string, i: number): { addr: Position; newKey: Position } {
   const lines = text.split('\n');
   // v2 `  web-7:` … `    addr: 3007`; v3 `  - name: web-7` … `      url: 3007`.
-  const header = lines.findIndex((l) => l === `  web-${i}:` || l === `  db-${i}:` || l === `  - name: web-${i}` || l === `  - name: db-${i}`);
+  const header = lines.findIndex(
+    (l) => l === `  web-${i}:` || l === `  db-${i}:` || l === `  - name: web-${i}` || l === `  - name: db-${i}`,
+  );
   const addrLine = lines.findIndex((l, n) => n > header && (l.startsWith('    addr: ') || l.startsWith('      url: ')));
   return { addr: { line: addrLine, character: lines[addrLine].length }, newKey: { line: header + 1, character: 4 } };
 }
@@ -106,13 +151,19 @@ async function yamlLanguageService(format: 'v2' | 'v3'): Promise<{
     };
   };
   // Our schemas reference each other by their https://burrow.localhost/schemas/… $id: serve them from schemas/.
-  const schemaRequestService = async (uri: string) => readFileSync(path.join(REPO, 'schemas', uri.split('/').pop()!.split('#')[0]), 'utf8');
-  const ls = mod.getLanguageService({ schemaRequestService, workspaceContext: { resolveRelativePath: (p: string) => p } });
+  const schemaRequestService = async (uri: string) =>
+    readFileSync(path.join(REPO, 'schemas', uri.split('/').pop()!.split('#')[0]), 'utf8');
+  const ls = mod.getLanguageService({
+    schemaRequestService,
+    workspaceContext: { resolveRelativePath: (p: string) => p },
+  });
   ls.configure({
     validate: true,
     completion: true,
     hover: true,
-    schemas: [{ uri: `https://burrow.localhost/schemas/ngrok-${format}.schema.json`, fileMatch: ['*.yml'], priority: 3 }],
+    schemas: [
+      { uri: `https://burrow.localhost/schemas/ngrok-${format}.schema.json`, fileMatch: ['*.yml'], priority: 3 },
+    ],
   });
   return {
     validate: async (doc) => (await ls.doValidation(doc, false)).length,
@@ -124,18 +175,24 @@ async function yamlLanguageService(format: 'v2' | 'v3'): Promise<{
 async function inProcess(format: 'v2' | 'v3'): Promise<void> {
   const base = generateConfig(TUNNELS, format);
   const uri = `file:///bench/${format}/ngrok.yml`;
-  console.log(`\n${format}: ${TUNNELS} ${format === 'v2' ? 'tunnels' : 'endpoints'} (${base.split('\n').length} lines, ${(base.length / 1024).toFixed(0)} KiB), ${KEYSTROKES} keystrokes, ${COMPLETIONS} completions`);
+  console.log(
+    `\n${format}: ${TUNNELS} ${format === 'v2' ? 'tunnels' : 'endpoints'} (${base.split('\n').length} lines, ${(base.length / 1024).toFixed(0)} KiB), ${KEYSTROKES} keystrokes, ${COMPLETIONS} completions`,
+  );
   const burrow = new LanguageService();
   const yls = await yamlLanguageService(format);
 
   // Warm up both (schema compilation, JIT) and check both see a clean file.
-  const burrowErrors = burrow.diagnostics(TextDocument.create(uri, 'ngrok-yaml', 0, base)).filter((d) => d.severity === 1).length;
+  const burrowErrors = burrow
+    .diagnostics(TextDocument.create(uri, 'ngrok-yaml', 0, base))
+    .filter((d) => d.severity === 1).length;
   const ylsCount = await yls.validate(TextDocument.create(uri, 'yaml', 0, base));
   for (let i = 0; i < 20; i++) {
     burrow.diagnostics(TextDocument.create(uri, 'ngrok-yaml', 1000 + i, keystroke(base, i, TUNNELS).text));
     await yls.validate(TextDocument.create(uri, 'yaml', 1000 + i, keystroke(base, i, TUNNELS).text));
   }
-  console.log(`sanity: burrow reports ${burrowErrors} errors, yaml-language-server ${ylsCount} diagnostics (deprecation warnings included)`);
+  console.log(
+    `sanity: burrow reports ${burrowErrors} errors, yaml-language-server ${ylsCount} diagnostics (deprecation warnings included)`,
+  );
 
   const texts = Array.from({ length: KEYSTROKES }, (_, k) => keystroke(base, k, TUNNELS).text);
   const ours: number[] = [];
@@ -172,13 +229,22 @@ async function inProcess(format: 'v2' | 'v3'): Promise<void> {
   ];
   console.log('in-process, same documents                 burrow p50 / p95      yaml-ls p50 / p95     ratio (p95)');
   for (const [name, a, b] of rows) {
-    console.log(`${name.padEnd(40)} ${fmt(a.p50)} / ${fmt(a.p95)}   ${fmt(b.p50)} / ${fmt(b.p95)}   ${(b.p95 / a.p95).toFixed(1).padStart(6)}× faster`);
+    console.log(
+      `${name.padEnd(40)} ${fmt(a.p50)} / ${fmt(a.p95)}   ${fmt(b.p50)} / ${fmt(b.p95)}   ${(b.p95 / a.p95).toFixed(1).padStart(6)}× faster`,
+    );
   }
-  console.log(`(completion items per request: burrow ${(oursItems / COMPLETIONS).toFixed(1)}, yaml-language-server ${(theirsItems / COMPLETIONS).toFixed(1)})`);
+  console.log(
+    `(completion items per request: burrow ${(oursItems / COMPLETIONS).toFixed(1)}, yaml-language-server ${(theirsItems / COMPLETIONS).toFixed(1)})`,
+  );
 }
 
 async function main(): Promise<void> {
-  console.log(`language-server benchmark: Burrow vs yaml-language-server with our schemas (node ${process.version}, ${process.platform}/${process.arch}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+  console.log(
+    `language-server benchmark: Burrow vs yaml-language-server with our schemas (node ${process.version}, ${process.platform}/${process.arch}, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')})`,
+  );
   await inProcess('v2');
   await inProcess('v3');
 
@@ -194,7 +260,12 @@ async function main(): Promise<void> {
       const next = keystroke(prev, k, TUNNELS);
       const line = prev.split('\n')[next.pos.line];
       const t = performance.now();
-      await client.change(uri, [{ range: { start: { line: next.pos.line, character: 0 }, end: { line: next.pos.line, character: line.length } }, newText: next.text.split('\n')[next.pos.line] }]);
+      await client.change(uri, [
+        {
+          range: { start: { line: next.pos.line, character: 0 }, end: { line: next.pos.line, character: line.length } },
+          newText: next.text.split('\n')[next.pos.line],
+        },
+      ]);
       e2e.push(performance.now() - t);
     }
     const e2eC: number[] = [];
@@ -206,13 +277,16 @@ async function main(): Promise<void> {
     }
     const a = stats(e2e);
     const c = stats(e2eC);
-    console.log(`\nburrow over stdio (dist/server.js, debounce 0, v2): keystroke → diagnostics p50 ${a.p50.toFixed(2)} ms, p95 ${a.p95.toFixed(2)} ms; completion round trip p50 ${c.p50.toFixed(2)} ms, p95 ${c.p95.toFixed(2)} ms`);
+    console.log(
+      `\nburrow over stdio (dist/server.js, debounce 0, v2): keystroke → diagnostics p50 ${a.p50.toFixed(2)} ms, p95 ${a.p95.toFixed(2)} ms; completion round trip p50 ${c.p50.toFixed(2)} ms, p95 ${c.p95.toFixed(2)} ms`,
+    );
   } finally {
     await client.stop();
   }
 }
 
-if (require.main === module) main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+if (require.main === module)
+  main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });

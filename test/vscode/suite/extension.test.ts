@@ -11,17 +11,35 @@ import type { BurrowApi } from '../../../client/src/extension';
 
 const EXTENSION_ID = 'burrow.burrow';
 const COMMAND_IDS = [
-  'burrow.exposePort', 'burrow.stopTunnel', 'burrow.restartTunnel', 'burrow.copyUrl', 'burrow.openInBrowser',
-  'burrow.startFromConfig', 'burrow.addAuthtoken', 'burrow.connectEdge', 'burrow.openInspector', 'burrow.exportHar',
-  'burrow.replayRequest', 'burrow.copyAsCurl', 'burrow.clearRequests', 'burrow.protectBasicAuth', 'burrow.protectOAuth',
-  'burrow.removeProtection', 'burrow.startTunnelFromConfig', 'burrow.stopTunnelFromConfig',
+  'burrow.exposePort',
+  'burrow.stopTunnel',
+  'burrow.restartTunnel',
+  'burrow.copyUrl',
+  'burrow.openInBrowser',
+  'burrow.startFromConfig',
+  'burrow.addAuthtoken',
+  'burrow.connectEdge',
+  'burrow.openInspector',
+  'burrow.exportHar',
+  'burrow.replayRequest',
+  'burrow.copyAsCurl',
+  'burrow.clearRequests',
+  'burrow.protectBasicAuth',
+  'burrow.protectOAuth',
+  'burrow.removeProtection',
+  'burrow.startTunnelFromConfig',
+  'burrow.stopTunnelFromConfig',
 ];
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
+async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -35,10 +53,15 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined | fal
 function tunnelGet(url: string, pathname: string, headers: Record<string, string> = {}): Promise<number> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: Number(u.port), path: pathname, headers: { host: u.host, ...headers } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    }).on('error', reject);
+    http
+      .get(
+        { host: '127.0.0.1', port: Number(u.port), path: pathname, headers: { host: u.host, ...headers } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      )
+      .on('error', reject);
   });
 }
 
@@ -69,7 +92,9 @@ export function registerSuite(): void {
       upstream = http.createServer((req, res) => res.end(`hello ${req.url}`));
       await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
       port = (upstream.address() as AddressInfo).port;
-      await vscode.workspace.getConfiguration('burrow').update('webAddr', '127.0.0.1:0', vscode.ConfigurationTarget.Global);
+      await vscode.workspace
+        .getConfiguration('burrow')
+        .update('webAddr', '127.0.0.1:0', vscode.ConfigurationTarget.Global);
       const ext = vscode.extensions.getExtension<BurrowApi>(EXTENSION_ID)!;
       api = await ext.activate();
       agent = await api.ensureAgent();
@@ -83,41 +108,84 @@ export function registerSuite(): void {
 
     it('Expose Port: the URL answers and the request is captured; replay adds one', async () => {
       await acceptPrompts(vscode.commands.executeCommand('burrow.exposePort', port), 3);
-      const tunnel = await eventually('the tunnel', async () => (await apiJson<{ tunnels: { name: string; public_url: string }[] }>(agent, '/api/tunnels')).tunnels.find((t) => t.name === `http-${port}`));
+      const tunnel = await eventually('the tunnel', async () =>
+        (await apiJson<{ tunnels: { name: string; public_url: string }[] }>(agent, '/api/tunnels')).tunnels.find(
+          (t) => t.name === `http-${port}`,
+        ),
+      );
       url = tunnel.public_url;
       assert.equal(await tunnelGet(url, '/vscode/hello'), 200);
-      const captured = await eventually('the capture', async () => (await apiJson<{ requests: { id: string; request: { uri: string } }[] }>(agent, '/api/requests/http')).requests.find((r) => r.request.uri === '/vscode/hello'));
+      const captured = await eventually('the capture', async () =>
+        (
+          await apiJson<{ requests: { id: string; request: { uri: string } }[] }>(agent, '/api/requests/http')
+        ).requests.find((r) => r.request.uri === '/vscode/hello'),
+      );
       await vscode.commands.executeCommand('burrow.replayRequest', captured.id);
-      await eventually('the replay', async () => (await apiJson<{ requests: { request: { uri: string } }[] }>(agent, '/api/requests/http')).requests.filter((r) => r.request.uri === '/vscode/hello').length >= 2);
+      await eventually(
+        'the replay',
+        async () =>
+          (await apiJson<{ requests: { request: { uri: string } }[] }>(agent, '/api/requests/http')).requests.filter(
+            (r) => r.request.uri === '/vscode/hello',
+          ).length >= 2,
+      );
     });
 
     it('Protect with Basic Auth: 401 without credentials, 200 with them', async () => {
       await vscode.env.clipboard.writeText('');
       await acceptPrompts(vscode.commands.executeCommand('burrow.protectBasicAuth', `http-${port}`), 3);
-      const creds = await eventually('credentials on the clipboard', async () => /^([^:]+):(.+)$/.exec(await vscode.env.clipboard.readText()) ?? undefined);
+      const creds = await eventually(
+        'credentials on the clipboard',
+        async () => /^([^:]+):(.+)$/.exec(await vscode.env.clipboard.readText()) ?? undefined,
+      );
       assert.equal(await tunnelGet(url, '/private'), 401);
-      assert.equal(await tunnelGet(url, '/private', { authorization: `Basic ${Buffer.from(`${creds[1]}:${creds[2]}`).toString('base64')}` }), 200);
+      assert.equal(
+        await tunnelGet(url, '/private', {
+          authorization: `Basic ${Buffer.from(`${creds[1]}:${creds[2]}`).toString('base64')}`,
+        }),
+        200,
+      );
     });
 
     it('ngrok.yml: a diagnostic, its quick fix, then CodeLens Start brings the tunnel online', async () => {
       const folder = process.env.BURROW_VSCODE_TEST_WORKSPACE!;
       fs.mkdirSync(folder, { recursive: true });
       const file = path.join(folder, 'ngrok.yml');
-      fs.writeFileSync(file, `version: "2"\ntunnels:\n  lens-vscode:\n    proto: http\n    addr: ${port}\n    hostname: lens-vscode.localhost\n`);
+      fs.writeFileSync(
+        file,
+        `version: "2"\ntunnels:\n  lens-vscode:\n    proto: http\n    addr: ${port}\n    hostname: lens-vscode.localhost\n`,
+      );
       const doc = await vscode.workspace.openTextDocument(file);
       await vscode.window.showTextDocument(doc);
       assert.equal(doc.languageId, 'ngrok-yaml');
-      const diag = await eventually('the hostname diagnostic', () => vscode.languages.getDiagnostics(doc.uri).find((d) => /hostname/.test(d.message)));
-      const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', doc.uri, diag.range, vscode.CodeActionKind.QuickFix.value);
+      const diag = await eventually('the hostname diagnostic', () =>
+        vscode.languages.getDiagnostics(doc.uri).find((d) => /hostname/.test(d.message)),
+      );
+      const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+        'vscode.executeCodeActionProvider',
+        doc.uri,
+        diag.range,
+        vscode.CodeActionKind.QuickFix.value,
+      );
       const fix = actions.find((a) => /domain/.test(a.title));
       assert.ok(fix?.edit, 'a quick fix with an edit');
       await vscode.workspace.applyEdit(fix.edit);
-      await eventually('the diagnostic gone', () => !vscode.languages.getDiagnostics(doc.uri).some((d) => /hostname/.test(d.message)));
+      await eventually(
+        'the diagnostic gone',
+        () => !vscode.languages.getDiagnostics(doc.uri).some((d) => /hostname/.test(d.message)),
+      );
       await doc.save();
 
-      const lenses = await eventually('a Start lens', async () => (await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', doc.uri)).find((l) => /Start/.test(l.command?.title ?? '')));
+      const lenses = await eventually('a Start lens', async () =>
+        (await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', doc.uri)).find((l) =>
+          /Start/.test(l.command?.title ?? ''),
+        ),
+      );
       await vscode.commands.executeCommand(lenses.command!.command, ...(lenses.command!.arguments ?? []));
-      const tunnel = await eventually('lens-vscode online', async () => (await apiJson<{ tunnels: { name: string; public_url: string }[] }>(agent, '/api/tunnels')).tunnels.find((t) => t.name === 'lens-vscode'));
+      const tunnel = await eventually('lens-vscode online', async () =>
+        (await apiJson<{ tunnels: { name: string; public_url: string }[] }>(agent, '/api/tunnels')).tunnels.find(
+          (t) => t.name === 'lens-vscode',
+        ),
+      );
       assert.equal(new URL(tunnel.public_url).hostname, 'lens-vscode.localhost');
       assert.equal(await tunnelGet(tunnel.public_url, '/lens'), 200);
     });

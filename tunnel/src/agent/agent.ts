@@ -78,7 +78,10 @@ interface Tunnel extends TunnelState {
 }
 
 export class AgentError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -119,7 +122,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     const embedded = this.embeddedEdge;
     const client = new EdgeClient({
-      url: this.edgeUrl, authtoken, backoffMinMs: this.options.backoffMinMs, backoffMaxMs: this.options.backoffMaxMs,
+      url: this.edgeUrl,
+      authtoken,
+      backoffMinMs: this.options.backoffMinMs,
+      backoffMaxMs: this.options.backoffMaxMs,
       requestTimeoutMs: this.options.edgeRequestTimeoutMs,
       // The embedded edge is in this process: no loopback socket or WebSocket between the two.
       connectInProcess: embedded ? () => embedded.connectInProcess() : undefined,
@@ -157,7 +163,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** Binds an endpoint; rejects with a coded AgentError (bad upstream, name taken, …). */
   async startTunnel(spec: EndpointSpec): Promise<TunnelState> {
     if (!this.client) throw new AgentError('ERR_BURROW_NOT_STARTED', 'agent not started');
-    if (this.tunnelsByName.has(spec.name)) throw new AgentError('ERR_BURROW_TUNNEL_EXISTS', `a tunnel named "${spec.name}" is already running`);
+    if (this.tunnelsByName.has(spec.name))
+      throw new AgentError('ERR_BURROW_TUNNEL_EXISTS', `a tunnel named "${spec.name}" is already running`);
     let upstream: Upstream;
     try {
       upstream = parseUpstream(spec.upstream, spec.proto);
@@ -165,7 +172,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       throw new AgentError('ERR_BURROW_UPSTREAM_ADDR', (err as Error).message);
     }
     const tunnel: Tunnel = {
-      name: spec.name, spec, status: 'starting', urls: [], upstream, upstreamUrl: describeUpstream(upstream, spec),
+      name: spec.name,
+      spec,
+      status: 'starting',
+      urls: [],
+      upstream,
+      upstreamUrl: describeUpstream(upstream, spec),
       conns: { count: 0, open: 0 },
     };
     this.tunnelsByName.set(spec.name, tunnel);
@@ -173,7 +185,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (upstream.kind === 'file') {
         tunnel.fileServer = await startFileServer(upstream.root);
         const port = Number(new URL(tunnel.fileServer.url).port);
-        tunnel.httpUpstream = this.httpUpstream(spec, { protocol: 'http:', host: '127.0.0.1', port, hostPort: `127.0.0.1:${port}` });
+        tunnel.httpUpstream = this.httpUpstream(spec, {
+          protocol: 'http:',
+          host: '127.0.0.1',
+          port,
+          hostPort: `127.0.0.1:${port}`,
+        });
       } else if (upstream.kind === 'http') {
         tunnel.httpUpstream = this.httpUpstream(spec, upstream);
       }
@@ -192,34 +209,58 @@ export class Agent extends EventEmitter<AgentEvents> {
    * skipped), and captures it as a new exchange marked `replayOf`. Returns the new capture id
    * ('' when the tunnel does not capture); the capture reports how it went.
    */
-  replay(tunnelName: string, request: { method: string; uri: string; rawHeaders: string[]; body: Buffer }, meta: { replayOf: string; remoteAddr: string }): string {
+  replay(
+    tunnelName: string,
+    request: { method: string; uri: string; rawHeaders: string[]; body: Buffer },
+    meta: { replayOf: string; remoteAddr: string },
+  ): string {
     const tunnel = this.tunnelsByName.get(tunnelName);
     if (!tunnel) throw new AgentError('ERR_BURROW_TUNNEL_NOT_FOUND', `no tunnel named "${tunnelName}"`);
     const upstream = tunnel.httpUpstream;
-    if (!upstream) throw new AgentError('ERR_BURROW_REPLAY', `tunnel "${tunnelName}" is ${tunnel.spec.proto}: only http tunnels replay requests`);
+    if (!upstream)
+      throw new AgentError(
+        'ERR_BURROW_REPLAY',
+        `tunnel "${tunnelName}" is ${tunnel.spec.proto}: only http tunnels replay requests`,
+      );
     let rawHeaders = withHostHeader(request.rawHeaders, upstream);
     // HTTP/1.1 needs a Host; Node adds none itself when headers are given as a raw list.
-    if (!rawHeaders.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host')) rawHeaders = ['Host', upstream.hostPort, ...rawHeaders];
-    const recording = tunnel.spec.inspect && this.options.capture
-      ? this.options.capture.begin({
-        tunnelName, remoteAddr: meta.remoteAddr, method: request.method, uri: request.uri,
-        httpVersion: upstream.http2 ? '2.0' : '1.1', rawHeaders,
-      }, { replayOf: meta.replayOf })
-      : undefined;
+    if (!rawHeaders.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host'))
+      rawHeaders = ['Host', upstream.hostPort, ...rawHeaders];
+    const recording =
+      tunnel.spec.inspect && this.options.capture
+        ? this.options.capture.begin(
+            {
+              tunnelName,
+              remoteAddr: meta.remoteAddr,
+              method: request.method,
+              uri: request.uri,
+              httpVersion: upstream.http2 ? '2.0' : '1.1',
+              rawHeaders,
+            },
+            { replayOf: meta.replayOf },
+          )
+        : undefined;
     if (request.body.length) recording?.requestData(request.body);
     recording?.requestEnd();
-    const { body } = requestUpstream(upstream, { method: request.method, url: request.uri, rawHeaders }, {
-      response(statusCode, statusMessage, httpVersion, raw, res) {
-        recording?.response(statusCode, statusMessage ?? '', httpVersion, raw);
-        res.on('data', (chunk: Buffer) => recording?.responseData(chunk));
-        res.on('end', () => recording?.finish());
+    const { body } = requestUpstream(
+      upstream,
+      { method: request.method, url: request.uri, rawHeaders },
+      {
+        response(statusCode, statusMessage, httpVersion, raw, res) {
+          recording?.response(statusCode, statusMessage ?? '', httpVersion, raw);
+          res.on('data', (chunk: Buffer) => recording?.responseData(chunk));
+          res.on('end', () => recording?.finish());
+        },
+        upgrade(_status, _message, _version, _raw, socket) {
+          socket.destroy();
+          recording?.finish({
+            code: 'ERR_BURROW_REPLAY',
+            message: 'the upstream switched protocols; upgrades cannot be replayed',
+          });
+        },
+        error: (error) => recording?.finish(error),
       },
-      upgrade(_status, _message, _version, _raw, socket) {
-        socket.destroy();
-        recording?.finish({ code: 'ERR_BURROW_REPLAY', message: 'the upstream switched protocols; upgrades cannot be replayed' });
-      },
-      error: (error) => recording?.finish(error),
-    });
+    );
     body.end(request.body);
     return recording?.id ?? '';
   }
@@ -246,15 +287,30 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.embeddedEdge?.close();
   }
 
-  private httpUpstream(spec: EndpointSpec, u: { protocol: 'http:' | 'https:'; host: string; port: number; hostPort: string }): HttpUpstream {
-    return { ...u, http2: spec.upstreamProtocol === 'http2', hostHeader: spec.hostHeader, responseTimeoutMs: this.options.responseTimeoutMs ?? 5 * 60_000 };
+  private httpUpstream(
+    spec: EndpointSpec,
+    u: { protocol: 'http:' | 'https:'; host: string; port: number; hostPort: string },
+  ): HttpUpstream {
+    return {
+      ...u,
+      http2: spec.upstreamProtocol === 'http2',
+      hostHeader: spec.hostHeader,
+      responseTimeoutMs: this.options.responseTimeoutMs ?? 5 * 60_000,
+    };
   }
 
   private async bind(tunnel: Tunnel): Promise<void> {
     const { spec } = tunnel;
     const binding = await this.client!.bind({
-      name: spec.name, proto: spec.proto, domain: spec.domain, subdomain: spec.subdomain, remoteAddr: spec.remoteAddr,
-      schemes: spec.schemes, edge: spec.edge, labels: spec.labels, previousUrls: tunnel.urls.length ? tunnel.urls : undefined,
+      name: spec.name,
+      proto: spec.proto,
+      domain: spec.domain,
+      subdomain: spec.subdomain,
+      remoteAddr: spec.remoteAddr,
+      schemes: spec.schemes,
+      edge: spec.edge,
+      labels: spec.labels,
+      previousUrls: tunnel.urls.length ? tunnel.urls : undefined,
     });
     tunnel.bindingId = binding.id;
     tunnel.urls = binding.urls;
@@ -297,20 +353,32 @@ export class Agent extends EventEmitter<AgentEvents> {
     stream.once('close', () => {
       tunnel.conns.open--;
       const http = open.kind === 'http' ? { method: open.method, url: open.url, ...outcome } : undefined;
-      this.emit('exchange', { tunnel: tunnel.name, durationMs: performance.now() - started, remoteAddr: open.remoteAddr, http });
+      this.emit('exchange', {
+        tunnel: tunnel.name,
+        durationMs: performance.now() - started,
+        remoteAddr: open.remoteAddr,
+        http,
+      });
     });
-    stream.on('error', () => { /* reported by the forwarder's own listeners */ });
+    stream.on('error', () => {
+      /* reported by the forwarder's own listeners */
+    });
     if (open.kind === 'http') {
       if (!tunnel.httpUpstream) {
         stream.reset({ code: 'ERR_BURROW_PROTOCOL', message: 'http stream for a non-http tunnel' });
         return;
       }
-      const recording = tunnel.spec.inspect && this.options.capture
-        ? this.options.capture.begin({
-          tunnelName: tunnel.name, remoteAddr: open.remoteAddr, method: open.method, uri: open.url,
-          httpVersion: open.httpVersion, rawHeaders: open.rawHeaders,
-        })
-        : undefined;
+      const recording =
+        tunnel.spec.inspect && this.options.capture
+          ? this.options.capture.begin({
+              tunnelName: tunnel.name,
+              remoteAddr: open.remoteAddr,
+              method: open.method,
+              uri: open.url,
+              httpVersion: open.httpVersion,
+              rawHeaders: open.rawHeaders,
+            })
+          : undefined;
       outcome = forwardHttp(stream, open, tunnel.httpUpstream, recording);
     } else if (tunnel.upstream.kind === 'tcp') {
       forwardRaw(stream, tunnel.upstream.host, tunnel.upstream.port);
@@ -321,7 +389,15 @@ export class Agent extends EventEmitter<AgentEvents> {
 }
 
 function publicState(t: Tunnel): TunnelState {
-  return { name: t.name, spec: t.spec, status: t.status, urls: [...t.urls], upstreamUrl: t.upstreamUrl, error: t.error, conns: { ...t.conns } };
+  return {
+    name: t.name,
+    spec: t.spec,
+    status: t.status,
+    urls: [...t.urls],
+    upstreamUrl: t.upstreamUrl,
+    error: t.error,
+    conns: { ...t.conns },
+  };
 }
 
 function describeUpstream(u: Upstream, spec: EndpointSpec): string {
@@ -346,13 +422,21 @@ export function toAgentUrl(edgeUrl: string): string {
 async function startEmbeddedEdge(opts: NonNullable<AgentOptions['embedded']>, authtoken: string): Promise<Edge> {
   const first = opts.port ?? EMBEDDED_PORT;
   const host = opts.host ?? '127.0.0.1';
-  const cs = opts.codespace === undefined ? detectCodespace() : opts.codespace ?? undefined;
-  const portPerEndpoint = cs && { publicUrl: (port: number) => codespaceUrl(cs, port), portOf: (url: string) => codespacePortOf(cs, url) };
+  const cs = opts.codespace === undefined ? detectCodespace() : (opts.codespace ?? undefined);
+  const portPerEndpoint = cs && {
+    publicUrl: (port: number) => codespaceUrl(cs, port),
+    portOf: (url: string) => codespacePortOf(cs, url),
+  };
   // Port 0 means "any"; otherwise try the next few ports if another agent holds this one.
   const candidates = first === 0 ? [0] : Array.from({ length: 20 }, (_, i) => first + i);
   let lastError: unknown;
   for (const port of candidates) {
-    const edge = new Edge({ domain: opts.domain ?? 'localhost', http: { host, port }, tokens: new TokenSet([authtoken]), portPerEndpoint });
+    const edge = new Edge({
+      domain: opts.domain ?? 'localhost',
+      http: { host, port },
+      tokens: new TokenSet([authtoken]),
+      portPerEndpoint,
+    });
     try {
       await edge.start();
       return edge;
@@ -361,5 +445,8 @@ async function startEmbeddedEdge(opts: NonNullable<AgentOptions['embedded']>, au
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') break;
     }
   }
-  throw new AgentError('ERR_BURROW_EMBEDDED_EDGE', `could not start the embedded edge on ${host}:${first}: ${(lastError as Error).message}`);
+  throw new AgentError(
+    'ERR_BURROW_EMBEDDED_EDGE',
+    `could not start the embedded edge on ${host}:${first}: ${(lastError as Error).message}`,
+  );
 }

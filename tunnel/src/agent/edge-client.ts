@@ -5,7 +5,15 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION } from '../protocol/frames';
-import type { BindRequest, BindResult, ControlMessage, StreamOpen, UnbindResult, Welcome, WireError } from '../protocol/messages';
+import type {
+  BindRequest,
+  BindResult,
+  ControlMessage,
+  StreamOpen,
+  UnbindResult,
+  Welcome,
+  WireError,
+} from '../protocol/messages';
 import { MuxSession, type MuxStream } from '../protocol/session';
 import { WebSocketTransport, type Transport } from '../protocol/transport';
 import { VERSION } from '../version';
@@ -60,8 +68,14 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
   /** Connects; resolves when the first session is up, rejects if the edge refuses us for good. */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const onOnline = () => { this.off('fatal', onFatal); resolve(); };
-      const onFatal = (e: WireError) => { this.off('online', onOnline); reject(Object.assign(new Error(e.message), { code: e.code })); };
+      const onOnline = () => {
+        this.off('fatal', onFatal);
+        resolve();
+      };
+      const onFatal = (e: WireError) => {
+        this.off('online', onOnline);
+        reject(Object.assign(new Error(e.message), { code: e.code }));
+      };
       this.once('online', onOnline);
       this.once('fatal', onFatal);
       this.connect();
@@ -69,8 +83,11 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
   }
 
   async bind(req: Omit<BindRequest, 'type' | 'reqId'>): Promise<{ id: string; urls: string[] }> {
-    const result = await this.request({ ...req, type: 'bind', reqId: this.nextReqId++ }) as BindResult;
-    if (result.error || !result.binding) throw Object.assign(new Error(result.error?.message ?? 'bind failed'), { code: result.error?.code ?? 'ERR_BURROW_INTERNAL' });
+    const result = (await this.request({ ...req, type: 'bind', reqId: this.nextReqId++ })) as BindResult;
+    if (result.error || !result.binding)
+      throw Object.assign(new Error(result.error?.message ?? 'bind failed'), {
+        code: result.error?.code ?? 'ERR_BURROW_INTERNAL',
+      });
     return result.binding;
   }
 
@@ -85,9 +102,12 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     this.session?.close();
   }
 
-  private request(msg: BindRequest | { type: 'unbind'; reqId: number; id: string }): Promise<BindResult | UnbindResult> {
+  private request(
+    msg: BindRequest | { type: 'unbind'; reqId: number; id: string },
+  ): Promise<BindResult | UnbindResult> {
     const session = this.session;
-    if (!session || !this.online) return Promise.reject(Object.assign(new Error('not connected to the edge'), { code: 'ERR_NGROK_3210' }));
+    if (!session || !this.online)
+      return Promise.reject(Object.assign(new Error('not connected to the edge'), { code: 'ERR_NGROK_3210' }));
     return new Promise((resolve, reject) => {
       const fail = (code: string, message: string) => {
         this.pending.delete(msg.reqId);
@@ -98,7 +118,10 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
       const onClose = () => fail('ERR_BURROW_SESSION_CLOSED', 'session to the edge closed');
       // An edge that keeps the session alive but never answers must not hang a start or a stop.
       const waitMs = this.options.requestTimeoutMs ?? 30_000;
-      const timer = setTimeout(() => fail('ERR_BURROW_EDGE_TIMEOUT', `the edge did not answer the ${msg.type} within ${waitMs / 1000} s`), waitMs);
+      const timer = setTimeout(
+        () => fail('ERR_BURROW_EDGE_TIMEOUT', `the edge did not answer the ${msg.type} within ${waitMs / 1000} s`),
+        waitMs,
+      );
       session.once('close', onClose);
       this.pending.set(msg.reqId, (result) => {
         session.off('close', onClose);
@@ -123,7 +146,13 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
       handshakeTimeout: 10_000,
       // Masking guards plaintext proxies against browser-driven cache poisoning; over TLS or on
       // loopback there is no such proxy, and a zero mask lets ws skip XOR-ing every byte.
-      ...(loopbackOrTls ? { generateMask: (mask: Buffer) => { mask.fill(0); } } : {}),
+      ...(loopbackOrTls
+        ? {
+            generateMask: (mask: Buffer) => {
+              mask.fill(0);
+            },
+          }
+        : {}),
     });
     let opened = false;
     ws.once('open', () => {
@@ -132,7 +161,10 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     });
     ws.once('unexpected-response', (_req, res) => {
       ws.terminate();
-      this.lost({ code: 'ERR_BURROW_EDGE_HANDSHAKE', message: `edge answered HTTP ${res.statusCode} instead of a websocket` });
+      this.lost({
+        code: 'ERR_BURROW_EDGE_HANDSHAKE',
+        message: `edge answered HTTP ${res.statusCode} instead of a websocket`,
+      });
     });
     ws.once('error', (err) => {
       if (!opened) this.lost({ code: 'ERR_BURROW_EDGE_UNREACHABLE', message: `${url}: ${err.message}` });
@@ -157,7 +189,10 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
       this.lost(error ?? { code: 'ERR_BURROW_SESSION_CLOSED', message: 'the edge closed the session' });
     });
     session.sendControl({
-      type: 'hello', version: PROTOCOL_VERSION, authtoken: this.options.authtoken, clientId: this.clientId,
+      type: 'hello',
+      version: PROTOCOL_VERSION,
+      authtoken: this.options.authtoken,
+      clientId: this.clientId,
       agent: { version: VERSION, os: process.platform, hostname: os.hostname() },
     });
   }
@@ -180,8 +215,11 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     }
     this.emit('offline', error);
     // Full jitter: spread reconnects of many agents after an edge restart.
-    const ceiling = Math.min(this.options.backoffMaxMs ?? 10_000, (this.options.backoffMinMs ?? 200) * 2 ** this.attempt++);
-    const delay = ceiling / 2 + Math.random() * ceiling / 2;
+    const ceiling = Math.min(
+      this.options.backoffMaxMs ?? 10_000,
+      (this.options.backoffMinMs ?? 200) * 2 ** this.attempt++,
+    );
+    const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }

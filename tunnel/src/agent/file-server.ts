@@ -72,7 +72,12 @@ async function resolveRoot(root: string): Promise<string> {
   return real;
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, rootReal: string, allowDotfiles: boolean): Promise<void> {
+async function handle(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  rootReal: string,
+  allowDotfiles: boolean,
+): Promise<void> {
   res.setHeader('X-Content-Type-Options', 'nosniff');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
@@ -89,7 +94,10 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, rootR
   if (stats.isDirectory()) {
     if (!target.pathname.endsWith('/')) {
       // Rebuilt from decoded segments: `//evil.example` cannot become a protocol-relative redirect.
-      res.setHeader('Location', `/${target.segments.map((seg) => `${encodeURIComponent(seg)}/`).join('')}${target.search}`);
+      res.setHeader(
+        'Location',
+        `/${target.segments.map((seg) => `${encodeURIComponent(seg)}/`).join('')}${target.search}`,
+      );
       return respond(res, 301);
     }
     const index = await realpathInside(rootReal, path.join(real, 'index.html'));

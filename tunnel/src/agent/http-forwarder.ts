@@ -29,7 +29,8 @@ const httpsPool = new https.Agent({ keepAlive: true, scheduling: 'lifo', rejectU
 export function upstreamErrorCode(err: NodeJS.ErrnoException): string {
   const code = err.code ?? '';
   if (code === 'ERR_BURROW_UPSTREAM_TIMEOUT') return 'ERR_NGROK_3007';
-  if (code.startsWith('HPE_') || code === 'ERR_HTTP2_PROTOCOL_ERROR' || code === 'ERR_HTTP2_ERROR') return 'ERR_NGROK_3004';
+  if (code.startsWith('HPE_') || code === 'ERR_HTTP2_PROTOCOL_ERROR' || code === 'ERR_HTTP2_ERROR')
+    return 'ERR_NGROK_3004';
   if (code.startsWith('ERR_SSL') || code === 'EPROTO' || code.startsWith('ERR_TLS')) return 'ERR_NGROK_3002';
   return 'ERR_NGROK_8012';
 }
@@ -38,7 +39,12 @@ export function upstreamErrorCode(err: NodeJS.ErrnoException): string {
 export function withHostHeader(rawHeaders: string[], upstream: HttpUpstream): string[] {
   const mode = upstream.hostHeader;
   if (!mode || mode === 'preserve') return rawHeaders;
-  const host = mode === 'rewrite' ? (upstream.port === (upstream.protocol === 'https:' ? 443 : 80) ? upstream.host : upstream.hostPort) : mode;
+  const host =
+    mode === 'rewrite'
+      ? upstream.port === (upstream.protocol === 'https:' ? 443 : 80)
+        ? upstream.host
+        : upstream.hostPort
+      : mode;
   const out: string[] = ['Host', host];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (rawHeaders[i].toLowerCase() !== 'host') out.push(rawHeaders[i], rawHeaders[i + 1]);
@@ -54,9 +60,22 @@ export interface UpstreamRequestHead {
 }
 
 export interface UpstreamHandlers {
-  response(statusCode: number, statusMessage: string | undefined, httpVersion: string, rawHeaders: string[], body: Readable): void;
+  response(
+    statusCode: number,
+    statusMessage: string | undefined,
+    httpVersion: string,
+    rawHeaders: string[],
+    body: Readable,
+  ): void;
   /** The upstream switched protocols (HTTP/1.1 only): bytes flow raw on `socket` from here. */
-  upgrade(statusCode: number, statusMessage: string | undefined, httpVersion: string, rawHeaders: string[], socket: Duplex, head: Buffer): void;
+  upgrade(
+    statusCode: number,
+    statusMessage: string | undefined,
+    httpVersion: string,
+    rawHeaders: string[],
+    socket: Duplex,
+    head: Buffer,
+  ): void;
   error(error: WireError): void;
 }
 
@@ -66,7 +85,11 @@ export interface UpstreamHandlers {
  * live traffic and replays both go through here. Write the request body to `body`; `cancel`
  * aborts the request.
  */
-export function requestUpstream(upstream: HttpUpstream, head: UpstreamRequestHead, handlers: UpstreamHandlers): { body: Writable; cancel(): void } {
+export function requestUpstream(
+  upstream: HttpUpstream,
+  head: UpstreamRequestHead,
+  handlers: UpstreamHandlers,
+): { body: Writable; cancel(): void } {
   let timer: NodeJS.Timeout | undefined;
   const armTimeout = (onTimeout: () => void) => {
     if (upstream.responseTimeoutMs > 0) timer = setTimeout(onTimeout, upstream.responseTimeoutMs);
@@ -75,7 +98,10 @@ export function requestUpstream(upstream: HttpUpstream, head: UpstreamRequestHea
     clearTimeout(timer);
     handlers.error({ code: upstreamErrorCode(err), message: `${upstream.hostPort}: ${err.message}` });
   };
-  const timeoutError = () => Object.assign(new Error(`upstream did not answer within ${upstream.responseTimeoutMs} ms`), { code: 'ERR_BURROW_UPSTREAM_TIMEOUT' });
+  const timeoutError = () =>
+    Object.assign(new Error(`upstream did not answer within ${upstream.responseTimeoutMs} ms`), {
+      code: 'ERR_BURROW_UPSTREAM_TIMEOUT',
+    });
 
   if (upstream.http2) {
     let req: http2.ClientHttp2Stream;
@@ -99,12 +125,23 @@ export function requestUpstream(upstream: HttpUpstream, head: UpstreamRequestHea
       handlers.response(Number(h[':status'] ?? 502), undefined, '2.0', raw, req);
     });
     req.on('error', failed);
-    return { body: req, cancel: () => { clearTimeout(timer); req.close(http2.constants.NGHTTP2_CANCEL); } };
+    return {
+      body: req,
+      cancel: () => {
+        clearTimeout(timer);
+        req.close(http2.constants.NGHTTP2_CANCEL);
+      },
+    };
   }
 
   const req = (upstream.protocol === 'https:' ? https : http).request({
-    protocol: upstream.protocol, host: upstream.host, port: upstream.port,
-    method: head.method, path: head.url, headers: head.rawHeaders as unknown as http.OutgoingHttpHeaders, setHost: false,
+    protocol: upstream.protocol,
+    host: upstream.host,
+    port: upstream.port,
+    method: head.method,
+    path: head.url,
+    headers: head.rawHeaders as unknown as http.OutgoingHttpHeaders,
+    setHost: false,
     agent: upstream.protocol === 'https:' ? httpsPool : httpPool,
   });
   armTimeout(() => req.destroy(timeoutError()));
@@ -118,7 +155,13 @@ export function requestUpstream(upstream: HttpUpstream, head: UpstreamRequestHea
     handlers.upgrade(res.statusCode ?? 101, res.statusMessage, res.httpVersion, res.rawHeaders, socket, upgradeHead);
   });
   req.on('error', failed);
-  return { body: req, cancel: () => { clearTimeout(timer); req.destroy(); } };
+  return {
+    body: req,
+    cancel: () => {
+      clearTimeout(timer);
+      req.destroy();
+    },
+  };
 }
 
 /** How an exchange ended, filled in as it happens (for logs and metrics). */
@@ -128,10 +171,20 @@ export interface HttpOutcome {
 }
 
 /** Forwards one HTTP stream from the edge. `recording` (when capture is on) sees every byte both ways. */
-export function forwardHttp(stream: MuxStream, open: HttpOpen, upstream: HttpUpstream, recording?: Recording): HttpOutcome {
+export function forwardHttp(
+  stream: MuxStream,
+  open: HttpOpen,
+  upstream: HttpUpstream,
+  recording?: Recording,
+): HttpOutcome {
   const outcome: HttpOutcome = {};
   let answered = false;
-  const respond = (statusCode: number, statusMessage: string | undefined, httpVersion: string, rawHeaders: string[]): void => {
+  const respond = (
+    statusCode: number,
+    statusMessage: string | undefined,
+    httpVersion: string,
+    rawHeaders: string[],
+  ): void => {
     answered = true;
     outcome.statusCode = statusCode;
     const head: HttpResponseHead = { kind: 'http-response', statusCode, statusMessage, rawHeaders };
@@ -156,24 +209,28 @@ export function forwardHttp(stream: MuxStream, open: HttpOpen, upstream: HttpUps
     stream.on('data', (chunk: Buffer) => recording.requestData(chunk));
     stream.on('end', () => recording.requestEnd());
   }
-  const { body, cancel } = requestUpstream(upstream, { method: open.method, url: open.url, rawHeaders: withHostHeader(open.rawHeaders, upstream) }, {
-    response(statusCode, statusMessage, httpVersion, rawHeaders, res) {
-      respond(statusCode, statusMessage, httpVersion, rawHeaders);
-      if (recording) res.on('data', (chunk: Buffer) => recording.responseData(chunk));
-      res.on('end', () => recording?.finish());
-      res.pipe(stream);
+  const { body, cancel } = requestUpstream(
+    upstream,
+    { method: open.method, url: open.url, rawHeaders: withHostHeader(open.rawHeaders, upstream) },
+    {
+      response(statusCode, statusMessage, httpVersion, rawHeaders, res) {
+        respond(statusCode, statusMessage, httpVersion, rawHeaders);
+        if (recording) res.on('data', (chunk: Buffer) => recording.responseData(chunk));
+        res.on('end', () => recording?.finish());
+        res.pipe(stream);
+      },
+      upgrade(statusCode, statusMessage, httpVersion, rawHeaders, socket, head) {
+        respond(statusCode, statusMessage, httpVersion, rawHeaders);
+        recording?.finish();
+        // After a 101 the stream and the upstream socket are one raw byte pipe.
+        if (head.length) stream.write(head);
+        stream.pipe(socket).pipe(stream);
+        socket.on('error', () => stream.destroy());
+        stream.on('error', () => socket.destroy());
+      },
+      error: fail,
     },
-    upgrade(statusCode, statusMessage, httpVersion, rawHeaders, socket, head) {
-      respond(statusCode, statusMessage, httpVersion, rawHeaders);
-      recording?.finish();
-      // After a 101 the stream and the upstream socket are one raw byte pipe.
-      if (head.length) stream.write(head);
-      stream.pipe(socket).pipe(stream);
-      socket.on('error', () => stream.destroy());
-      stream.on('error', () => socket.destroy());
-    },
-    error: fail,
-  });
+  );
   // The edge cancelled (client went away): abort the upstream request.
   stream.on('error', cancel);
   // The body of an upgrade request is the raw protocol: only sent after a 101.
@@ -192,15 +249,27 @@ function h2Session(upstream: HttpUpstream): http2.ClientHttp2Session {
   if (!session || session.closed || session.destroyed) {
     session = http2.connect(origin, { rejectUnauthorized: false });
     const created = session;
-    created.on('error', () => { /* surfaces on each request */ });
-    created.on('close', () => { if (h2Sessions.get(origin) === created) h2Sessions.delete(origin); });
+    created.on('error', () => {
+      /* surfaces on each request */
+    });
+    created.on('close', () => {
+      if (h2Sessions.get(origin) === created) h2Sessions.delete(origin);
+    });
     created.unref();
     h2Sessions.set(origin, created);
   }
   return session;
 }
 
-const H2_FORBIDDEN = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
+const H2_FORBIDDEN = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+]);
 
 function h2Headers(head: UpstreamRequestHead): http2.OutgoingHttpHeaders {
   const headers: http2.OutgoingHttpHeaders = { ':method': head.method, ':path': head.url };

@@ -139,7 +139,8 @@ export function exchangeToHarEntry(ex: CapturedExchange, opts: HarOptions = {}):
       ...(text === undefined ? { encoding: 'base64' as const } : {}),
     };
     if (decoded && encoding) content.compression = decoded.length - wire.length;
-    if (!decoded && encoding) content.comment = `still ${encoding}-encoded (${res.body.truncated ? 'truncated' : 'could not decode'})`;
+    if (!decoded && encoding)
+      content.comment = `still ${encoding}-encoded (${res.body.truncated ? 'truncated' : 'could not decode'})`;
     if (res.body.truncated) content._truncated = true;
     entry.response = {
       status: res.statusCode,
@@ -181,7 +182,9 @@ function timings(ex: CapturedExchange): HarEntry['timings'] {
 
 export function exchangesToHar(list: CapturedExchange[], opts: HarOptions = {}): Har {
   // HAR entries are in chronological order; the store lists newest first.
-  const entries = [...list].sort((a, b) => a.startedAt - b.startedAt || (a.id < b.id ? -1 : 1)).map((ex) => exchangeToHarEntry(ex, opts));
+  const entries = [...list]
+    .sort((a, b) => a.startedAt - b.startedAt || (a.id < b.id ? -1 : 1))
+    .map((ex) => exchangeToHarEntry(ex, opts));
   return { log: { version: '1.2', creator: { name: 'Burrow', version: opts.creatorVersion ?? '0.0.0' }, entries } };
 }
 

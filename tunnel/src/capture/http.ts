@@ -22,7 +22,8 @@ export function headerPairs(rawHeaders: string[]): HeaderPair[] {
 /** First value of a header, case-insensitive. */
 export function headerValue(rawHeaders: string[], name: string): string | undefined {
   const lower = name.toLowerCase();
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i].toLowerCase() === lower) return rawHeaders[i + 1];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2)
+    if (rawHeaders[i].toLowerCase() === lower) return rawHeaders[i + 1];
   return undefined;
 }
 
@@ -41,7 +42,17 @@ export function ngrokHeaders(rawHeaders: string[]): Record<string, string[]> {
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus whatever the Connection header names. */
 export function hopByHopNames(rawHeaders: string[]): Set<string> {
-  const names = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+  const names = new Set([
+    'connection',
+    'keep-alive',
+    'proxy-connection',
+    'proxy-authenticate',
+    'proxy-authorization',
+    'te',
+    'trailer',
+    'transfer-encoding',
+    'upgrade',
+  ]);
   for (const { name, value } of headerPairs(rawHeaders)) {
     if (name.toLowerCase() !== 'connection') continue;
     for (const token of value.split(',')) if (token.trim()) names.add(token.trim().toLowerCase());
@@ -50,7 +61,8 @@ export function hopByHopNames(rawHeaders: string[]): Set<string> {
 }
 
 export function isChunked(rawHeaders: string[]): boolean {
-  for (const { name, value } of headerPairs(rawHeaders)) if (name.toLowerCase() === 'transfer-encoding' && /(^|,)\s*chunked\s*$/i.test(value)) return true;
+  for (const { name, value } of headerPairs(rawHeaders))
+    if (name.toLowerCase() === 'transfer-encoding' && /(^|,)\s*chunked\s*$/i.test(value)) return true;
   return false;
 }
 
@@ -113,7 +125,8 @@ export function protoString(httpVersion: string): string {
 /** Scheme + authority the client used, from the forwarding headers the edge adds. */
 export function requestOrigin(ex: CapturedExchange): string {
   const raw = ex.request.rawHeaders;
-  const host = headerValue(raw, 'x-forwarded-host') ?? headerValue(raw, 'host') ?? pseudo(raw, ':authority') ?? 'localhost';
+  const host =
+    headerValue(raw, 'x-forwarded-host') ?? headerValue(raw, 'host') ?? pseudo(raw, ':authority') ?? 'localhost';
   const proto = (headerValue(raw, 'x-forwarded-proto') ?? pseudo(raw, ':scheme') ?? 'http').split(',').pop()!.trim();
   return `${proto === 'https' ? 'https' : 'http'}://${host.split(',')[0].trim()}`;
 }
@@ -138,7 +151,11 @@ export function decodeContent(bytes: Buffer, contentEncoding: string | undefined
   const opts = { maxOutputLength: MAX_DECODED_BYTES };
   try {
     // Encodings are listed in the order applied; undo them last to first.
-    for (const enc of contentEncoding.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean).reverse()) {
+    for (const enc of contentEncoding
+      .split(',')
+      .map((e) => e.trim().toLowerCase())
+      .filter(Boolean)
+      .reverse()) {
       if (enc === 'identity') continue;
       else if (enc === 'gzip' || enc === 'x-gzip') out = zlib.gunzipSync(out, opts);
       else if (enc === 'deflate') out = inflateEither(out, opts);

@@ -105,6 +105,9 @@ function contentType(rawHeaders: string[]): { content_type?: string } {
 }
 
 /** `GET /api/requests/http` body. */
-export function requestListToNgrokJson(list: CapturedExchange[], opts: SerialiseOptions = {}): { requests: NgrokCapturedJson[]; uri: string } {
+export function requestListToNgrokJson(
+  list: CapturedExchange[],
+  opts: SerialiseOptions = {},
+): { requests: NgrokCapturedJson[]; uri: string } {
   return { requests: list.map((ex) => exchangeToNgrokJson(ex, opts)), uri: REQUESTS_URI };
 }

@@ -116,7 +116,12 @@ export class PagePool {
     const slab = Buffer.allocUnsafeSlow(this.maxPages * this.pageBytes);
     // Reversed, so pop() hands out the slab from its start (resident memory grows in order).
     for (let i = this.maxPages - 1; i >= 0; i--) {
-      this.free.push({ bytes: slab.subarray(i * this.pageBytes, (i + 1) * this.pageBytes), used: 0, segments: 0, extra: false });
+      this.free.push({
+        bytes: slab.subarray(i * this.pageBytes, (i + 1) * this.pageBytes),
+        used: 0,
+        segments: 0,
+        extra: false,
+      });
     }
     this.slab = slab;
   }

@@ -217,7 +217,13 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
       durationNs: 0,
       waitNs: 0,
       state: 'request',
-      request: { method: s.method, uri: s.uri, httpVersion: s.httpVersion, rawHeaders: s.rawHeaders, body: new CapturedBody(this.maxBodyBytes, this.pages) },
+      request: {
+        method: s.method,
+        uri: s.uri,
+        httpVersion: s.httpVersion,
+        rawHeaders: s.rawHeaders,
+        body: new CapturedBody(this.maxBodyBytes, this.pages),
+      },
       response: null,
       error: null,
       ...(meta?.replayOf ? { replayOf: meta.replayOf } : {}),
@@ -244,7 +250,13 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
         if (statusCode < 200 && statusCode !== 101) return;
         if (exchange.response || done()) return;
         exchange.waitNs = elapsedNs();
-        exchange.response = { statusCode, statusMessage, httpVersion, rawHeaders, body: new CapturedBody(this.maxBodyBytes, this.pages) };
+        exchange.response = {
+          statusCode,
+          statusMessage,
+          httpVersion,
+          rawHeaders,
+          body: new CapturedBody(this.maxBodyBytes, this.pages),
+        };
         exchange.state = 'response';
         this.account(entry, headerBytes(rawHeaders) + statusMessage.length + 16);
         if (!entry.evicted) this.emit('exchange-update', exchange);

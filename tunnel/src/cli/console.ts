@@ -15,9 +15,16 @@ type Rates = Map<string, { rt1: number; p50: number; p90: number }>;
 
 /** Per-tunnel rows like ngrok's console: connections per second over 1 minute, latencies in seconds. */
 export function consoleRates(backend: Pick<AgentBackend, 'tunnels'>): Rates {
-  return new Map(backend.tunnels().map((t) => [t.name, {
-    rt1: t.metrics.conns.rate1, p50: t.metrics.conns.p50 / 1e9, p90: t.metrics.conns.p90 / 1e9,
-  }]));
+  return new Map(
+    backend.tunnels().map((t) => [
+      t.name,
+      {
+        rt1: t.metrics.conns.rate1,
+        p50: t.metrics.conns.p50 / 1e9,
+        p90: t.metrics.conns.p90 / 1e9,
+      },
+    ]),
+  );
 }
 
 /** The status block; `rates` undefined = a static block without the live rows (latency, counters). */
@@ -35,7 +42,10 @@ export function renderStatus(agent: Agent, info: ConsoleInfo, rates?: Rates): st
   if (rates) lines.push(row('Latency', agent.latencyMs === undefined ? '-' : `${agent.latencyMs.toFixed(1)}ms`));
   if (info.webUrl) lines.push(row('Web Interface', info.webUrl));
   for (const t of tunnels) {
-    for (const url of t.urls) lines.push(row('Forwarding', `${url} ${ARROW} ${t.upstreamUrl}${t.status === 'online' ? '' : `  (${t.status})`}`));
+    for (const url of t.urls)
+      lines.push(
+        row('Forwarding', `${url} ${ARROW} ${t.upstreamUrl}${t.status === 'online' ? '' : `  (${t.status})`}`),
+      );
     if (t.error && t.status !== 'online') lines.push(row('', `${t.error.code}: ${t.error.message}`));
   }
   if (!rates) return lines.join('\n');
@@ -46,7 +56,12 @@ export function renderStatus(agent: Agent, info: ConsoleInfo, rates?: Rates): st
   const rt1 = agg.reduce((a, r) => a + r.rt1, 0);
   const p50 = Math.max(0, ...agg.map((r) => r.p50));
   const p90 = Math.max(0, ...agg.map((r) => r.p90));
-  lines.push(row('', [String(total), String(open), rt1.toFixed(2), p50.toFixed(2), p90.toFixed(2)].map((c) => c.padEnd(8)).join('')));
+  lines.push(
+    row(
+      '',
+      [String(total), String(open), rt1.toFixed(2), p50.toFixed(2), p90.toFixed(2)].map((c) => c.padEnd(8)).join(''),
+    ),
+  );
   return lines.join('\n');
 }
 

@@ -56,7 +56,11 @@ export const ENDPOINT_FLAGS = {
 } as const;
 
 export type EndpointFlagValues = {
-  [K in keyof typeof ENDPOINT_FLAGS]?: (typeof ENDPOINT_FLAGS)[K] extends { multiple: true } ? string[] : (typeof ENDPOINT_FLAGS)[K] extends { type: 'boolean' } ? boolean : string;
+  [K in keyof typeof ENDPOINT_FLAGS]?: (typeof ENDPOINT_FLAGS)[K] extends { multiple: true }
+    ? string[]
+    : (typeof ENDPOINT_FLAGS)[K] extends { type: 'boolean' }
+      ? boolean
+      : string;
 };
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -82,13 +86,23 @@ function rules(add: string[], remove: string[]): HeaderRules | undefined {
 }
 
 export function endpointFromFlags(proto: Proto, addr: string | undefined, flags: EndpointFlagValues): EndpointSpec {
-  if (!addr) throw new UsageError(`burrow ${proto} needs an address to forward to, e.g. burrow ${proto} ${proto === 'http' ? '3000' : '22'}`);
-  const spec: EndpointSpec = { name: flags.name ?? `${proto}-${addr.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '')}`, proto, upstream: addr, inspect: true };
+  if (!addr)
+    throw new UsageError(
+      `burrow ${proto} needs an address to forward to, e.g. burrow ${proto} ${proto === 'http' ? '3000' : '22'}`,
+    );
+  const spec: EndpointSpec = {
+    name: flags.name ?? `${proto}-${addr.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '')}`,
+    proto,
+    upstream: addr,
+    inspect: true,
+  };
   let domain = flags.domain ?? flags.hostname;
   let schemes: Scheme[] | undefined;
   if (flags.url) {
     // ngrok 3's --url: a full URL or a bare host name.
-    const url = new URL(/^[a-z]+:\/\//i.test(flags.url) ? flags.url : `${proto === 'http' ? 'https' : proto}://${flags.url}`);
+    const url = new URL(
+      /^[a-z]+:\/\//i.test(flags.url) ? flags.url : `${proto === 'http' ? 'https' : proto}://${flags.url}`,
+    );
     domain = url.hostname;
     if (url.protocol === 'http:' || url.protocol === 'https:') schemes = [url.protocol.slice(0, -1) as Scheme];
     if (proto === 'tcp') spec.remoteAddr = url.port ? `${url.hostname}:${url.port}` : undefined;
@@ -102,7 +116,8 @@ export function endpointFromFlags(proto: Proto, addr: string | undefined, flags:
   if (flags.scheme) {
     if (proto !== 'http') throw new UsageError('--scheme only applies to http endpoints');
     schemes = flags.scheme.flatMap((s) => s.split(',')).map((s) => s.trim().toLowerCase()) as Scheme[];
-    for (const s of schemes) if (s !== 'http' && s !== 'https') throw new UsageError(`--scheme "${s}": use http, https or http,https`);
+    for (const s of schemes)
+      if (s !== 'http' && s !== 'https') throw new UsageError(`--scheme "${s}": use http, https or http,https`);
   }
   if (schemes) spec.schemes = schemes;
   if (flags.inspect !== undefined) {
@@ -112,57 +127,115 @@ export function endpointFromFlags(proto: Proto, addr: string | undefined, flags:
   if (flags.metadata) spec.metadata = flags.metadata;
   const upstreamProtocol = flags['upstream-protocol'] ?? flags['app-protocol'];
   if (upstreamProtocol) {
-    if (upstreamProtocol !== 'http1' && upstreamProtocol !== 'http2') throw new UsageError(`--upstream-protocol "${upstreamProtocol}": use http1 or http2`);
+    if (upstreamProtocol !== 'http1' && upstreamProtocol !== 'http2')
+      throw new UsageError(`--upstream-protocol "${upstreamProtocol}": use http1 or http2`);
     spec.upstreamProtocol = upstreamProtocol;
   }
   const httpOnly = [
-    'host-header', 'request-header-add', 'request-header-remove', 'response-header-add', 'response-header-remove', 'upstream-protocol',
-    'basic-auth', 'compression', 'circuit-breaker', 'verify-webhook', 'verify-webhook-secret', 'ua-filter-allow', 'ua-filter-deny', 'mutual-tls-cas', 'traffic-policy-file',
-    'oauth', 'oauth-allow-email', 'oauth-allow-domain', 'oauth-scope', 'oauth-client-id', 'oauth-client-secret', 'oidc', 'oidc-client-id', 'oidc-client-secret', 'oidc-scope',
+    'host-header',
+    'request-header-add',
+    'request-header-remove',
+    'response-header-add',
+    'response-header-remove',
+    'upstream-protocol',
+    'basic-auth',
+    'compression',
+    'circuit-breaker',
+    'verify-webhook',
+    'verify-webhook-secret',
+    'ua-filter-allow',
+    'ua-filter-deny',
+    'mutual-tls-cas',
+    'traffic-policy-file',
+    'oauth',
+    'oauth-allow-email',
+    'oauth-allow-domain',
+    'oauth-scope',
+    'oauth-client-id',
+    'oauth-client-secret',
+    'oidc',
+    'oidc-client-id',
+    'oidc-client-secret',
+    'oidc-scope',
   ] as const;
   const edge: EdgeOptions = {};
-  if (flags['cidr-allow'] || flags['cidr-deny']) edge.ipRestriction = { allowCidrs: flags['cidr-allow'], denyCidrs: flags['cidr-deny'] };
+  if (flags['cidr-allow'] || flags['cidr-deny'])
+    edge.ipRestriction = { allowCidrs: flags['cidr-allow'], denyCidrs: flags['cidr-deny'] };
   if (proto !== 'http') {
     for (const f of httpOnly) if (flags[f] !== undefined) throw new UsageError(`--${f} only applies to http endpoints`);
     return withEdge(spec, edge);
   }
   if (flags['host-header']) spec.hostHeader = flags['host-header'];
-  const requestHeaders = rules(headerAdds(flags['request-header-add'], 'request-header-add'), headerRemoves(flags['request-header-remove'], 'request-header-remove'));
-  const responseHeaders = rules(headerAdds(flags['response-header-add'], 'response-header-add'), headerRemoves(flags['response-header-remove'], 'response-header-remove'));
+  const requestHeaders = rules(
+    headerAdds(flags['request-header-add'], 'request-header-add'),
+    headerRemoves(flags['request-header-remove'], 'request-header-remove'),
+  );
+  const responseHeaders = rules(
+    headerAdds(flags['response-header-add'], 'response-header-add'),
+    headerRemoves(flags['response-header-remove'], 'response-header-remove'),
+  );
   if (requestHeaders) edge.requestHeaders = requestHeaders;
   if (responseHeaders) edge.responseHeaders = responseHeaders;
   if (flags['basic-auth']) edge.basicAuth = { credentials: flags['basic-auth'] };
   if (flags.compression) edge.compression = {};
   if (flags['circuit-breaker'] !== undefined) {
     const ratio = Number(flags['circuit-breaker']);
-    if (flags['circuit-breaker'].trim() === '' || !Number.isFinite(ratio)) throw new UsageError(`--circuit-breaker "${flags['circuit-breaker']}": expected an error ratio between 0.0 and 1.0`);
+    if (flags['circuit-breaker'].trim() === '' || !Number.isFinite(ratio))
+      throw new UsageError(
+        `--circuit-breaker "${flags['circuit-breaker']}": expected an error ratio between 0.0 and 1.0`,
+      );
     edge.circuitBreaker = { errorThreshold: ratio };
   }
   if (flags['verify-webhook'] || flags['verify-webhook-secret']) {
     if (!flags['verify-webhook']) throw new UsageError('--verify-webhook-secret needs --verify-webhook PROVIDER');
     edge.webhookVerification = { provider: flags['verify-webhook'], secret: flags['verify-webhook-secret'] ?? '' };
   }
-  if (flags['ua-filter-allow'] || flags['ua-filter-deny']) edge.userAgentFilter = { allow: flags['ua-filter-allow'], deny: flags['ua-filter-deny'] };
-  if (flags['mutual-tls-cas']) edge.mutualTls = { certificateAuthorities: [readFlagFile(flags['mutual-tls-cas'], 'mutual-tls-cas')] };
-  if (flags['traffic-policy-file']) edge.trafficPolicy = readTrafficPolicyFile(flags['traffic-policy-file'], 'traffic-policy-file');
+  if (flags['ua-filter-allow'] || flags['ua-filter-deny'])
+    edge.userAgentFilter = { allow: flags['ua-filter-allow'], deny: flags['ua-filter-deny'] };
+  if (flags['mutual-tls-cas'])
+    edge.mutualTls = { certificateAuthorities: [readFlagFile(flags['mutual-tls-cas'], 'mutual-tls-cas')] };
+  if (flags['traffic-policy-file'])
+    edge.trafficPolicy = readTrafficPolicyFile(flags['traffic-policy-file'], 'traffic-policy-file');
   authFromFlags(flags, edge);
   return withEdge(spec, edge);
 }
 
 function authFromFlags(flags: EndpointFlagValues, edge: EdgeOptions): void {
   const allow = { allowEmails: flags['oauth-allow-email'], allowDomains: flags['oauth-allow-domain'] };
-  const orphan = (['oauth-allow-email', 'oauth-allow-domain', 'oauth-scope', 'oauth-client-id', 'oauth-client-secret'] as const).find((f) => flags[f] !== undefined);
-  if (flags.oauth !== undefined && flags.oidc !== undefined) throw new UsageError('--oauth and --oidc cannot be used together (one login per endpoint)');
+  const orphan = (
+    ['oauth-allow-email', 'oauth-allow-domain', 'oauth-scope', 'oauth-client-id', 'oauth-client-secret'] as const
+  ).find((f) => flags[f] !== undefined);
+  if (flags.oauth !== undefined && flags.oidc !== undefined)
+    throw new UsageError('--oauth and --oidc cannot be used together (one login per endpoint)');
   if (flags.oauth !== undefined) {
-    edge.oauth = clean({ provider: flags.oauth as never, clientId: flags['oauth-client-id'], clientSecret: flags['oauth-client-secret'], scopes: flags['oauth-scope'], ...allow });
+    edge.oauth = clean({
+      provider: flags.oauth as never,
+      clientId: flags['oauth-client-id'],
+      clientSecret: flags['oauth-client-secret'],
+      scopes: flags['oauth-scope'],
+      ...allow,
+    });
   } else if (flags.oidc !== undefined) {
-    const oauthOnly = (['oauth-scope', 'oauth-client-id', 'oauth-client-secret'] as const).find((f) => flags[f] !== undefined);
-    if (oauthOnly) throw new UsageError(`--${oauthOnly} belongs to --oauth; use --oidc-client-id, --oidc-client-secret, --oidc-scope`);
-    edge.oidc = clean({ issuerUrl: flags.oidc, clientId: flags['oidc-client-id'] ?? '', clientSecret: flags['oidc-client-secret'] ?? '', scopes: flags['oidc-scope'], ...allow });
+    const oauthOnly = (['oauth-scope', 'oauth-client-id', 'oauth-client-secret'] as const).find(
+      (f) => flags[f] !== undefined,
+    );
+    if (oauthOnly)
+      throw new UsageError(
+        `--${oauthOnly} belongs to --oauth; use --oidc-client-id, --oidc-client-secret, --oidc-scope`,
+      );
+    edge.oidc = clean({
+      issuerUrl: flags.oidc,
+      clientId: flags['oidc-client-id'] ?? '',
+      clientSecret: flags['oidc-client-secret'] ?? '',
+      scopes: flags['oidc-scope'],
+      ...allow,
+    });
   } else if (orphan) {
     throw new UsageError(`--${orphan} needs --oauth PROVIDER (or --oidc ISSUER)`);
   } else {
-    const oidcOrphan = (['oidc-client-id', 'oidc-client-secret', 'oidc-scope'] as const).find((f) => flags[f] !== undefined);
+    const oidcOrphan = (['oidc-client-id', 'oidc-client-secret', 'oidc-scope'] as const).find(
+      (f) => flags[f] !== undefined,
+    );
     if (oidcOrphan) throw new UsageError(`--${oidcOrphan} needs --oidc ISSUER`);
   }
 }
@@ -189,7 +262,9 @@ function readFlagFile(path: string, flag: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`--${flag} "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new UsageError(
+      `--${flag} "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
 }
 
@@ -200,8 +275,13 @@ export function readTrafficPolicyFile(path: string, flag: string): TrafficPolicy
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new UsageError(`ERR_NGROK_2236: --${flag} "${path}": the policy does not parse: ${(err as Error).message.split('\n')[0]}`);
+    throw new UsageError(
+      `ERR_NGROK_2236: --${flag} "${path}": the policy does not parse: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`ERR_NGROK_2236: --${flag} "${path}": expected a policy document (on_http_request / on_http_response)`);
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new UsageError(
+      `ERR_NGROK_2236: --${flag} "${path}": expected a policy document (on_http_request / on_http_response)`,
+    );
   return doc as TrafficPolicyDocument;
 }

@@ -16,20 +16,28 @@ export interface Logger {
   close(): void;
 }
 
-export function createLogger(target: string | false | undefined, format: LogFormat = 'logfmt', minLevel: LogLevel = 'info'): Logger {
+export function createLogger(
+  target: string | false | undefined,
+  format: LogFormat = 'logfmt',
+  minLevel: LogLevel = 'info',
+): Logger {
   if (!target || target === 'false') {
     return { log: () => undefined, toStdout: false, close: () => undefined };
   }
-  const out: NodeJS.WritableStream = target === 'stdout' ? process.stdout
-    : target === 'stderr' ? process.stderr
-      : fs.createWriteStream(target, { flags: 'a', mode: 0o600 });
+  const out: NodeJS.WritableStream =
+    target === 'stdout'
+      ? process.stdout
+      : target === 'stderr'
+        ? process.stderr
+        : fs.createWriteStream(target, { flags: 'a', mode: 0o600 });
   const color = format === 'term' && (out as NodeJS.WriteStream).isTTY === true;
   return {
     toStdout: target === 'stdout',
     log(level, msg, fields = {}) {
       if (RANK[level] < RANK[minLevel]) return;
       const record: Record<string, unknown> = { t: new Date().toISOString(), lvl: level, msg };
-      for (const [k, v] of Object.entries(fields)) if (v !== undefined) record[k] = SECRET_KEYS.test(k) ? '[redacted]' : v;
+      for (const [k, v] of Object.entries(fields))
+        if (v !== undefined) record[k] = SECRET_KEYS.test(k) ? '[redacted]' : v;
       out.write(`${format === 'json' ? JSON.stringify(record) : logfmt(record, color)}\n`);
     },
     close() {
@@ -39,12 +47,14 @@ export function createLogger(target: string | false | undefined, format: LogForm
 }
 
 function logfmt(record: Record<string, unknown>, color: boolean): string {
-  return Object.entries(record).map(([k, v]) => {
-    const text = typeof v === 'string' ? v : JSON.stringify(v);
-    const value = /[\s"=]/.test(text) || text === '' ? JSON.stringify(text) : text;
-    const pair = `${k}=${value}`;
-    if (!color || k !== 'lvl') return pair;
-    const c = v === 'error' || v === 'crit' ? 31 : v === 'warn' ? 33 : 36;
-    return `\x1b[${c}m${pair}\x1b[0m`;
-  }).join(' ');
+  return Object.entries(record)
+    .map(([k, v]) => {
+      const text = typeof v === 'string' ? v : JSON.stringify(v);
+      const value = /[\s"=]/.test(text) || text === '' ? JSON.stringify(text) : text;
+      const pair = `${k}=${value}`;
+      if (!color || k !== 'lvl') return pair;
+      const c = v === 'error' || v === 'crit' ? 31 : v === 'warn' ? 33 : 36;
+      return `\x1b[${c}m${pair}\x1b[0m`;
+    })
+    .join(' ');
 }

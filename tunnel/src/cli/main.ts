@@ -6,12 +6,27 @@ import { Agent, AgentError } from '../agent/agent';
 import { AgentApiBackend } from '../agent/api/agent-backend';
 import { startApiServer, type ApiServer } from '../agent/api/server';
 import { CaptureStore } from '../capture/store';
-import { formatProblem, hasErrors, loadConfig, runAddAuthtoken, runConfigCheck, type AgentSettings, type LoadedConfig } from '../config';
+import {
+  formatProblem,
+  hasErrors,
+  loadConfig,
+  runAddAuthtoken,
+  runConfigCheck,
+  type AgentSettings,
+  type LoadedConfig,
+} from '../config';
 import { Edge } from '../edge/edge';
 import { buildPipeline } from '../modules/pipeline';
 import { loadCertificate } from '../edge/tls-cert';
 import { TokenSet } from '../edge/tokens';
-import { AdminApi, createHttpsEdges, EdgeFileError, loadEdgeFiles, StateFileError, type HttpsEdges } from '../edge/edges';
+import {
+  AdminApi,
+  createHttpsEdges,
+  EdgeFileError,
+  loadEdgeFiles,
+  StateFileError,
+  type HttpsEdges,
+} from '../edge/edges';
 import { IpPolicyStore } from '../modules/ip-restriction';
 import type { EndpointSpec } from '../model';
 import { VERSION } from '../version';
@@ -120,11 +135,16 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[]
   }
 }
 
-function loggerFrom(values: { log?: string; 'log-format'?: string; 'log-level'?: string }, fallback: string | false): Logger {
+function loggerFrom(
+  values: { log?: string; 'log-format'?: string; 'log-level'?: string },
+  fallback: string | false,
+): Logger {
   const format = values['log-format'] ?? 'logfmt';
-  if (!['term', 'logfmt', 'json'].includes(format)) throw new UsageError(`--log-format "${format}": use term, logfmt or json`);
+  if (!['term', 'logfmt', 'json'].includes(format))
+    throw new UsageError(`--log-format "${format}": use term, logfmt or json`);
   const level = values['log-level'] ?? 'info';
-  if (!['debug', 'info', 'warn', 'error', 'crit'].includes(level)) throw new UsageError(`--log-level "${level}": use debug, info, warn, error or crit`);
+  if (!['debug', 'info', 'warn', 'error', 'crit'].includes(level))
+    throw new UsageError(`--log-level "${level}": use debug, info, warn, error or crit`);
   return createLogger(values.log ?? fallback, format as LogFormat, level as LogLevel);
 }
 
@@ -154,18 +174,32 @@ const validateEndpoint = (spec: EndpointSpec): void => {
 };
 
 class ConfigError extends Error {
-  constructor(message: string, readonly code = 'ERR_BURROW_CONFIG') {
+  constructor(
+    message: string,
+    readonly code = 'ERR_BURROW_CONFIG',
+  ) {
     super(message);
   }
 }
 
-type AgentFlags = { authtoken?: string; edge?: string; config?: string[]; 'web-addr'?: string; log?: string; 'log-format'?: string; 'log-level'?: string };
+type AgentFlags = {
+  authtoken?: string;
+  edge?: string;
+  config?: string[];
+  'web-addr'?: string;
+  log?: string;
+  'log-format'?: string;
+  'log-level'?: string;
+};
 
 /** The config files (default location unless --config), with the CLI flag and env overriding the authtoken. */
 function agentConfig(values: AgentFlags): LoadedConfig {
   const config = loadConfig({ paths: values.config, authtoken: values.authtoken, validateEndpoint });
   for (const p of config.problems) process.stderr.write(`${formatProblem(p)}\n`);
-  if (hasErrors(config.problems)) throw new ConfigError(`the configuration has errors (${config.files.join(', ')}): fix them or run burrow config check`);
+  if (hasErrors(config.problems))
+    throw new ConfigError(
+      `the configuration has errors (${config.files.join(', ')}): fix them or run burrow config check`,
+    );
   return config;
 }
 
@@ -174,7 +208,8 @@ async function runEndpoint(proto: 'http' | 'tcp' | 'tls', args: string[]): Promi
   if (values.help) return help();
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
   const spec = endpointFromFlags(proto, positionals[0], values as EndpointFlagValues);
-  if (proto === 'tls' && !spec.domain && !spec.subdomain) throw new UsageError('burrow tls needs --domain (TLS endpoints are routed by SNI)');
+  if (proto === 'tls' && !spec.domain && !spec.subdomain)
+    throw new UsageError('burrow tls needs --domain (TLS endpoints are routed by SNI)');
   return runAgent([spec], agentConfig(values).settings, values);
 }
 
@@ -192,7 +227,9 @@ async function runStart(args: string[]): Promise<number> {
     const known = new Map(config.endpoints.map((e) => [e.name, e]));
     const missing = positionals.filter((n) => !known.has(n));
     if (missing.length) {
-      throw new ConfigError(`no tunnel or endpoint named ${missing.map((n) => `"${n}"`).join(', ')} in ${config.files.join(', ') || 'the config (no file found)'}; defined: ${[...known.keys()].join(', ') || 'none'}`);
+      throw new ConfigError(
+        `no tunnel or endpoint named ${missing.map((n) => `"${n}"`).join(', ')} in ${config.files.join(', ') || 'the config (no file found)'}; defined: ${[...known.keys()].join(', ') || 'none'}`,
+      );
     }
     specs = positionals.map((n) => known.get(n)!);
   }
@@ -201,7 +238,10 @@ async function runStart(args: string[]): Promise<number> {
 
 async function runConfig(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parse(rest, { help: { type: 'boolean', short: 'h' }, config: { type: 'string', multiple: true } });
+  const { values, positionals } = parse(rest, {
+    help: { type: 'boolean', short: 'h' },
+    config: { type: 'string', multiple: true },
+  });
   if (values.help) return help();
   const stdout = { write: (t: string) => process.stdout.write(t) };
   const stderr = { write: (t: string) => process.stderr.write(t) };
@@ -217,30 +257,55 @@ async function runConfig(args: string[]): Promise<number> {
 }
 
 async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: AgentFlags): Promise<number> {
-  const logger = loggerFrom({ ...values, log: values.log ?? (settings.log === false ? undefined : settings.log), 'log-format': values['log-format'] ?? settings.logFormat }, false);
+  const logger = loggerFrom(
+    {
+      ...values,
+      log: values.log ?? (settings.log === false ? undefined : settings.log),
+      'log-format': values['log-format'] ?? settings.logFormat,
+    },
+    false,
+  );
   const edgeUrl = values.edge ?? process.env.BURROW_EDGE ?? settings.edgeUrl;
-  const webAddr = values['web-addr'] === 'false' ? false : values['web-addr'] ?? settings.webAddr;
+  const webAddr = values['web-addr'] === 'false' ? false : (values['web-addr'] ?? settings.webAddr);
   // Per-body capture cap: the VS Code setting burrow.capture.maxBodyBytes arrives through the environment.
   const maxBodyBytes = Number(process.env.BURROW_CAPTURE_MAX_BODY_BYTES) || undefined;
   const capture = CaptureStore.fromInspectDbSize(settings.inspectDbSize, maxBodyBytes);
   const agent = new Agent({ edgeUrl, authtoken: settings.authtoken, capture });
-  agent.on('tunnel', (t) => logger.log(t.status === 'online' ? 'info' : 'warn', t.status === 'online' ? 'started tunnel' : `tunnel ${t.status}`, {
-    obj: 'tunnels', name: t.name, addr: t.upstreamUrl, url: t.urls.join(' '), err: t.error?.message,
-  }));
+  agent.on('tunnel', (t) =>
+    logger.log(
+      t.status === 'online' ? 'info' : 'warn',
+      t.status === 'online' ? 'started tunnel' : `tunnel ${t.status}`,
+      {
+        obj: 'tunnels',
+        name: t.name,
+        addr: t.upstreamUrl,
+        url: t.urls.join(' '),
+        err: t.error?.message,
+      },
+    ),
+  );
   // One record per HTTP request, modelled on ngrok's http_request_complete.v0 log event.
   agent.on('exchange', (x) => {
     if (!x.http) return;
     const q = x.http.url.indexOf('?');
     logger.log('info', 'http_request_complete.v0', {
-      obj: 'http', name: x.tunnel, 'conn.client_ip': x.remoteAddr,
-      'http.request.method': x.http.method, 'http.request.url.path': q === -1 ? x.http.url : x.http.url.slice(0, q),
+      obj: 'http',
+      name: x.tunnel,
+      'conn.client_ip': x.remoteAddr,
+      'http.request.method': x.http.method,
+      'http.request.url.path': q === -1 ? x.http.url : x.http.url.slice(0, q),
       'http.request.url.query': q === -1 ? undefined : x.http.url.slice(q + 1),
-      'http.response.status_code': x.http.statusCode, 'http.duration_ms': Math.round(x.durationMs * 1000) / 1000,
+      'http.response.status_code': x.http.statusCode,
+      'http.duration_ms': Math.round(x.durationMs * 1000) / 1000,
       'error.code': x.http.errorCode,
     });
   });
-  agent.on('offline', (e) => logger.log('warn', 'session lost, reconnecting', { obj: 'csess', err: `${e.code}: ${e.message}` }));
-  agent.on('online', ({ reconnected }) => logger.log('info', reconnected ? 'session reconnected' : 'session established', { obj: 'csess' }));
+  agent.on('offline', (e) =>
+    logger.log('warn', 'session lost, reconnecting', { obj: 'csess', err: `${e.code}: ${e.message}` }),
+  );
+  agent.on('online', ({ reconnected }) =>
+    logger.log('info', reconnected ? 'session reconnected' : 'session established', { obj: 'csess' }),
+  );
   // The API backend also owns the per-tunnel metrics the console shows, with or without the API.
   const backend = new AgentApiBackend(agent, capture);
   let api: ApiServer | undefined;
@@ -261,7 +326,9 @@ async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: 
     return 1;
   }
   const edgeLabel = agent.embedded ? `embedded (127.0.0.1:${agent.embedded.httpPort})` : agent.edgeUrl;
-  const stopConsole = logger.toStdout ? () => undefined : startConsole(agent, { edge: edgeLabel, webUrl: api?.url }, () => consoleRates(backend));
+  const stopConsole = logger.toStdout
+    ? () => undefined
+    : startConsole(agent, { edge: edgeLabel, webUrl: api?.url }, () => consoleRates(backend));
   let fatal: { code: string; message: string } | undefined;
   agent.on('fatal', (e) => {
     fatal = e;
@@ -289,7 +356,10 @@ async function runEdge(args: string[]): Promise<number> {
   const apiKey = values['api-key'] ?? process.env.BURROW_API_KEY;
   const adminAddr = values['admin-addr'] ? parseListen(values['admin-addr'], 'admin-addr') : undefined;
   if (adminAddr && !apiKey) throw new UsageError('the admin API needs an API key: --api-key KEY or BURROW_API_KEY');
-  if (tokens.size === 0 && !adminAddr) throw new UsageError('the edge needs at least one authtoken: --tokens FILE or BURROW_EDGE_TOKENS=t1,t2 (or --admin-addr to create credentials)');
+  if (tokens.size === 0 && !adminAddr)
+    throw new UsageError(
+      'the edge needs at least one authtoken: --tokens FILE or BURROW_EDGE_TOKENS=t1,t2 (or --admin-addr to create credentials)',
+    );
   if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
   const certificate = values.cert && values.key ? await loadCertificate(values.cert, values.key) : undefined;
   const domain = (values.domain ?? 'localhost').toLowerCase();
@@ -300,7 +370,13 @@ async function runEdge(args: string[]): Promise<number> {
     try {
       httpsEdges = createHttpsEdges({ stateDir: values['state-dir'], domain, ipPolicies, tokens });
       const loaded = loadEdgeFiles(httpsEdges.service, values.edges ?? []);
-      if (values.edges?.length) logger.log('info', 'edges loaded', { obj: 'edges', files: values.edges.join(' '), edges: loaded.edges, backends: loaded.backends });
+      if (values.edges?.length)
+        logger.log('info', 'edges loaded', {
+          obj: 'edges',
+          files: values.edges.join(' '),
+          edges: loaded.edges,
+          backends: loaded.backends,
+        });
     } catch (err) {
       if (err instanceof EdgeFileError || err instanceof StateFileError) throw new ConfigError(err.message, err.code);
       throw err;
@@ -309,18 +385,33 @@ async function runEdge(args: string[]): Promise<number> {
   const edge = new Edge({
     domain,
     http: parseListen(values.listen ?? '127.0.0.1:8080', 'listen'),
-    tls: values['tls-listen'] ? parseListen(values['tls-listen'], 'tls-listen') : edgesOn ? { host: '127.0.0.1', port: 8443 } : undefined,
+    tls: values['tls-listen']
+      ? parseListen(values['tls-listen'], 'tls-listen')
+      : edgesOn
+        ? { host: '127.0.0.1', port: 8443 }
+        : undefined,
     certificate,
     tokens,
     ipPolicies,
     httpsEdges: httpsEdges?.router,
   });
   httpsEdges?.attach(edge);
-  const admin = adminAddr && httpsEdges ? new AdminApi({ service: httpsEdges.service, router: httpsEdges.router, apiKey: apiKey!, ...adminAddr }) : undefined;
-  edge.on('session', (s) => logger.log('info', 'agent connected', { obj: 'sess', id: s.sessionId, addr: s.remoteAddr }));
-  edge.on('session-closed', (s) => logger.log('info', 'agent disconnected', { obj: 'sess', id: s.sessionId, err: s.error?.message }));
-  edge.on('bind', (b) => logger.log('info', 'endpoint bound', { obj: 'endpoint', name: b.name, url: b.urls.join(' ') }));
-  edge.on('unbind', (b) => logger.log('info', 'endpoint unbound', { obj: 'endpoint', name: b.name, url: b.urls.join(' ') }));
+  const admin =
+    adminAddr && httpsEdges
+      ? new AdminApi({ service: httpsEdges.service, router: httpsEdges.router, apiKey: apiKey!, ...adminAddr })
+      : undefined;
+  edge.on('session', (s) =>
+    logger.log('info', 'agent connected', { obj: 'sess', id: s.sessionId, addr: s.remoteAddr }),
+  );
+  edge.on('session-closed', (s) =>
+    logger.log('info', 'agent disconnected', { obj: 'sess', id: s.sessionId, err: s.error?.message }),
+  );
+  edge.on('bind', (b) =>
+    logger.log('info', 'endpoint bound', { obj: 'endpoint', name: b.name, url: b.urls.join(' ') }),
+  );
+  edge.on('unbind', (b) =>
+    logger.log('info', 'endpoint unbound', { obj: 'endpoint', name: b.name, url: b.urls.join(' ') }),
+  );
   try {
     await edge.start();
     await admin?.start();
@@ -329,7 +420,13 @@ async function runEdge(args: string[]): Promise<number> {
     printError(`could not start the edge: ${(err as Error).message}`, (err as { code?: string }).code);
     return 1;
   }
-  logger.log('info', 'edge listening', { obj: 'edge', http: edge.httpPort, tls: edge.tlsPort || undefined, agents: `ws://HOST:${edge.httpPort}/_burrow/session`, admin: admin ? `http://${adminAddr!.host}:${admin.port}` : undefined });
+  logger.log('info', 'edge listening', {
+    obj: 'edge',
+    http: edge.httpPort,
+    tls: edge.tlsPort || undefined,
+    agents: `ws://HOST:${edge.httpPort}/_burrow/session`,
+    admin: admin ? `http://${adminAddr!.host}:${admin.port}` : undefined,
+  });
   await untilSignal(async () => {
     await admin?.close();
     await edge.close();
@@ -340,12 +437,18 @@ async function runEdge(args: string[]): Promise<number> {
 
 function hintFor(code: string | undefined): string | undefined {
   switch (code) {
-    case 'ERR_NGROK_107': return 'check the authtoken (--authtoken, BURROW_AUTHTOKEN or NGROK_AUTHTOKEN) against the edge\'s tokens file';
-    case 'ERR_NGROK_4018': return 'this edge needs an authtoken: pass --authtoken or set BURROW_AUTHTOKEN';
-    case 'ERR_NGROK_334': return 'another agent already serves that name: pick another --domain, or stop the other agent';
-    case 'ERR_BURROW_EDGE_UNREACHABLE': return 'is the edge running, and is --edge right (e.g. wss://edge.example.com)?';
-    case 'ERR_BURROW_UPSTREAM_ADDR': return 'give a port (3000), host:port, http(s)://host:port or file:///abs/path';
-    default: return undefined;
+    case 'ERR_NGROK_107':
+      return "check the authtoken (--authtoken, BURROW_AUTHTOKEN or NGROK_AUTHTOKEN) against the edge's tokens file";
+    case 'ERR_NGROK_4018':
+      return 'this edge needs an authtoken: pass --authtoken or set BURROW_AUTHTOKEN';
+    case 'ERR_NGROK_334':
+      return 'another agent already serves that name: pick another --domain, or stop the other agent';
+    case 'ERR_BURROW_EDGE_UNREACHABLE':
+      return 'is the edge running, and is --edge right (e.g. wss://edge.example.com)?';
+    case 'ERR_BURROW_UPSTREAM_ADDR':
+      return 'give a port (3000), host:port, http(s)://host:port or file:///abs/path';
+    default:
+      return undefined;
   }
 }
 
@@ -375,7 +478,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'config':
         return await runConfig(rest);
       case 'service': {
-        const { values, positionals } = parse(rest, { help: { type: 'boolean', short: 'h' }, config: { type: 'string', multiple: true } });
+        const { values, positionals } = parse(rest, {
+          help: { type: 'boolean', short: 'h' },
+          config: { type: 'string', multiple: true },
+        });
         if (values.help) return help();
         return runService(positionals[0], values.config ?? [], process.stdout);
       }
@@ -403,8 +509,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
-    printError(String((err as Error)?.message ?? err), 'ERR_BURROW_INTERNAL');
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      printError(String((err as Error)?.message ?? err), 'ERR_BURROW_INTERNAL');
+      process.exit(1);
+    },
+  );
 }

@@ -20,16 +20,28 @@ export interface ServiceTarget {
 export function serviceTarget(env: NodeJS.ProcessEnv = process.env): ServiceTarget {
   const user = typeof process.getuid === 'function' ? process.getuid() !== 0 : true;
   // BURROW_SYSTEMD_UNIT_DIR lets packagers (and tests) put the unit elsewhere.
-  const unitDir = env.BURROW_SYSTEMD_UNIT_DIR
-    ?? (user ? path.join(env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'systemd', 'user') : '/etc/systemd/system');
+  const unitDir =
+    env.BURROW_SYSTEMD_UNIT_DIR ??
+    (user
+      ? path.join(env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'systemd', 'user')
+      : '/etc/systemd/system');
   return { user, unitDir };
 }
 
 /** The unit text: the same node and bundle that run this command, `start --all` on the config files. */
 export function unitFile(configs: string[], target: ServiceTarget, script = process.argv[1]): string {
   const quote = (s: string) => (/[\s"\\]/.test(s) ? `"${s.replace(/["\\]/g, '\\$&')}"` : s);
-  const exec = [process.execPath, path.resolve(script), 'start', '--all', ...configs.flatMap((c) => ['--config', path.resolve(c)]), '--log', 'stdout']
-    .map(quote).join(' ');
+  const exec = [
+    process.execPath,
+    path.resolve(script),
+    'start',
+    '--all',
+    ...configs.flatMap((c) => ['--config', path.resolve(c)]),
+    '--log',
+    'stdout',
+  ]
+    .map(quote)
+    .join(' ');
   return `[Unit]
 Description=Burrow tunnel agent
 Documentation=burrow help
@@ -57,12 +69,14 @@ function systemctl(target: ServiceTarget, ...args: string[]): void {
 }
 
 export function runService(action: string | undefined, configs: string[], out: NodeJS.WritableStream): number {
-  if (process.platform !== 'linux') throw new ServiceError(`burrow service supports Linux (systemd) only, not ${process.platform}`);
+  if (process.platform !== 'linux')
+    throw new ServiceError(`burrow service supports Linux (systemd) only, not ${process.platform}`);
   const target = serviceTarget();
   const unitPath = path.join(target.unitDir, UNIT_NAME);
   switch (action) {
     case 'install': {
-      if (configs.length === 0) throw new ServiceError('burrow service install needs --config FILE (the tunnels to start)');
+      if (configs.length === 0)
+        throw new ServiceError('burrow service install needs --config FILE (the tunnels to start)');
       for (const c of configs) if (!fs.existsSync(c)) throw new ServiceError(`config file not found: ${c}`);
       fs.mkdirSync(target.unitDir, { recursive: true });
       fs.writeFileSync(unitPath, unitFile(configs, target));
@@ -74,7 +88,8 @@ export function runService(action: string | undefined, configs: string[], out: N
     case 'start':
     case 'stop':
     case 'restart':
-      if (!fs.existsSync(unitPath)) throw new ServiceError(`not installed (${unitPath} missing): run burrow service install --config FILE`);
+      if (!fs.existsSync(unitPath))
+        throw new ServiceError(`not installed (${unitPath} missing): run burrow service install --config FILE`);
       systemctl(target, action, UNIT_NAME);
       return 0;
     case 'uninstall':
@@ -85,6 +100,8 @@ export function runService(action: string | undefined, configs: string[], out: N
       out.write(`Removed ${unitPath}\n`);
       return 0;
     default:
-      throw new ServiceError(`unknown service action "${action ?? ''}": use install, start, stop, restart or uninstall`);
+      throw new ServiceError(
+        `unknown service action "${action ?? ''}": use install, start, stop, restart or uninstall`,
+      );
   }
 }

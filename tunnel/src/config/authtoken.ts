@@ -22,7 +22,10 @@ export function addAuthtoken(token: string, file: string = defaultConfigPath()):
     return { path: file, created: true };
   }
   const doc = parseDocument(readFileSync(file, 'utf8'));
-  if (doc.errors.length > 0) throw new Error(`${file}: not valid YAML (${doc.errors[0].message.split('\n')[0]}); fix it first with \`burrow config check\``);
+  if (doc.errors.length > 0)
+    throw new Error(
+      `${file}: not valid YAML (${doc.errors[0].message.split('\n')[0]}); fix it first with \`burrow config check\``,
+    );
   if (doc.contents === null) doc.contents = doc.createNode({ version: '3' }) as never;
   if (!isMap(doc.contents)) throw new Error(`${file}: the document is not a mapping; cannot add an authtoken`);
   const version = String(doc.get('version') ?? '');

@@ -9,7 +9,11 @@ export interface Output {
 }
 
 /** Prints every problem as `file:line:col: message`; exit code 1 on any error, else 0 ("valid"). */
-export function runConfigCheck(paths: readonly string[] | undefined, out: Output, validateEndpoint?: (spec: EndpointSpec) => void): number {
+export function runConfigCheck(
+  paths: readonly string[] | undefined,
+  out: Output,
+  validateEndpoint?: (spec: EndpointSpec) => void,
+): number {
   const problems = checkConfig(paths, { validateEndpoint });
   for (const p of problems) out.write(formatProblem(p) + '\n');
   if (hasErrors(problems)) return 1;

@@ -43,7 +43,12 @@ export function resolveConfigPaths(opts: LoadOptions = {}): { files: string[]; p
     const missing = opts.paths.filter((p) => !existsSync(p));
     return {
       files: opts.paths.filter((p) => existsSync(p)),
-      problems: missing.map((p) => ({ ...at1(p), code: 'BURROW_CONFIG_FILE_NOT_FOUND' as const, severity: 'error' as const, message: 'config file not found' })),
+      problems: missing.map((p) => ({
+        ...at1(p),
+        code: 'BURROW_CONFIG_FILE_NOT_FOUND' as const,
+        severity: 'error' as const,
+        message: 'config file not found',
+      })),
     };
   }
   const current = defaultConfigPath(opts);
@@ -60,7 +65,12 @@ function readAll(files: readonly string[]): { configs: UnifiedConfig[]; problems
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      problems.push({ ...at1(file), code: 'BURROW_CONFIG_READ_ERROR', severity: 'error', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      problems.push({
+        ...at1(file),
+        code: 'BURROW_CONFIG_READ_ERROR',
+        severity: 'error',
+        message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      });
       continue;
     }
     const result = validateDocument(text, file, { kind: 'agent' });
@@ -81,21 +91,33 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const settings = settingsFrom(merged.agent);
   const env = opts.env ?? process.env;
   if (opts.authtoken) Object.assign(settings, { authtoken: opts.authtoken, authtokenSource: 'flag' });
-  else if (env.BURROW_AUTHTOKEN) Object.assign(settings, { authtoken: env.BURROW_AUTHTOKEN, authtokenSource: 'BURROW_AUTHTOKEN' });
-  else if (env.NGROK_AUTHTOKEN) Object.assign(settings, { authtoken: env.NGROK_AUTHTOKEN, authtokenSource: 'NGROK_AUTHTOKEN' });
+  else if (env.BURROW_AUTHTOKEN)
+    Object.assign(settings, { authtoken: env.BURROW_AUTHTOKEN, authtokenSource: 'BURROW_AUTHTOKEN' });
+  else if (env.NGROK_AUTHTOKEN)
+    Object.assign(settings, { authtoken: env.NGROK_AUTHTOKEN, authtokenSource: 'NGROK_AUTHTOKEN' });
   const endpoints = hasErrors(problems) ? [] : checkedEndpoints(merged, files, problems, opts.validateEndpoint);
   return { settings, endpoints: hasErrors(problems) ? [] : endpoints, problems: sortProblems(problems), files };
 }
 
 /** Normalizes the merged config and runs `validate` on each endpoint, adding positioned problems. */
-function checkedEndpoints(merged: UnifiedConfig, files: readonly string[], problems: ConfigProblem[], validate?: (spec: EndpointSpec) => void): EndpointSpec[] {
+function checkedEndpoints(
+  merged: UnifiedConfig,
+  files: readonly string[],
+  problems: ConfigProblem[],
+  validate?: (spec: EndpointSpec) => void,
+): EndpointSpec[] {
   let endpoints: EndpointSpec[];
   try {
     endpoints = endpointsFrom(merged);
   } catch (err) {
     // A file a key names (mutual_tls_cas, traffic_policy_file) could not be read or parsed.
     if (!(err instanceof ModuleConfigError)) throw err;
-    problems.push({ ...at1(files[files.length - 1] ?? 'ngrok.yml'), code: 'BURROW_CONFIG_READ_ERROR', severity: 'error', message: `${err.code}: ${err.message}` });
+    problems.push({
+      ...at1(files[files.length - 1] ?? 'ngrok.yml'),
+      code: 'BURROW_CONFIG_READ_ERROR',
+      severity: 'error',
+      message: `${err.code}: ${err.message}`,
+    });
     return [];
   }
   for (const spec of validate ? endpoints : []) {
@@ -103,14 +125,22 @@ function checkedEndpoints(merged: UnifiedConfig, files: readonly string[], probl
       validate!(spec);
     } catch (err) {
       if (!(err instanceof ModuleConfigError)) throw err;
-      problems.push({ ...endpointLocation(files, spec.name), code: 'BURROW_CONFIG_MODULE', severity: 'error', message: `tunnel "${spec.name}": ${err.message} [${err.code}]` });
+      problems.push({
+        ...endpointLocation(files, spec.name),
+        code: 'BURROW_CONFIG_MODULE',
+        severity: 'error',
+        message: `tunnel "${spec.name}": ${err.message} [${err.code}]`,
+      });
     }
   }
   return endpoints;
 }
 
 /** Where the endpoint named `name` is defined: the last file (merge order) that defines it. */
-function endpointLocation(files: readonly string[], name: string): Omit<ConfigProblem, 'code' | 'severity' | 'message'> {
+function endpointLocation(
+  files: readonly string[],
+  name: string,
+): Omit<ConfigProblem, 'code' | 'severity' | 'message'> {
   for (const file of [...files].reverse()) {
     let text: string;
     try {
@@ -129,7 +159,10 @@ function endpointLocation(files: readonly string[], name: string): Omit<ConfigPr
 }
 
 /** Every problem of the given files (or the default file), as `burrow config check` reports them. */
-export function checkConfig(paths?: readonly string[], opts: LocationOptions & Pick<LoadOptions, 'validateEndpoint'> = {}): ConfigProblem[] {
+export function checkConfig(
+  paths?: readonly string[],
+  opts: LocationOptions & Pick<LoadOptions, 'validateEndpoint'> = {},
+): ConfigProblem[] {
   const { files, problems } = resolveConfigPaths({ ...opts, paths });
   const read = readAll(files);
   problems.push(...read.problems);

@@ -7,7 +7,17 @@ import type { EdgeOptions, EndpointSpec, HeaderRules, Scheme } from '../model';
 import { ModuleConfigError } from '../modules/config-error';
 import type { OAuthConfig, OidcConfig } from '../modules/oauth/config';
 import type { TrafficPolicyDocument } from '../modules/traffic-policy';
-import type { AgentKeysCommon, AgentV3, ConfigV2, ConfigV3, EndpointV3, HeaderRulesV2, HttpTunnelV2, TrafficPolicyDoc, TunnelV2 } from './types';
+import type {
+  AgentKeysCommon,
+  AgentV3,
+  ConfigV2,
+  ConfigV3,
+  EndpointV3,
+  HeaderRulesV2,
+  HttpTunnelV2,
+  TrafficPolicyDoc,
+  TunnelV2,
+} from './types';
 import { endpointScheme } from './validate';
 
 /** Agent-level settings Burrow acts on, with ngrok's defaults filled in. */
@@ -46,11 +56,19 @@ const DEFAULT_INSPECT_DB_SIZE = 50 * 1024 * 1024;
 export function unify(data: ConfigV2 | ConfigV3): UnifiedConfig {
   if (String(data.version) === '3') {
     const v3 = data as ConfigV3;
-    return { agent: { ...(v3.agent ?? {}) }, tunnels: { ...(v3.tunnels ?? {}) }, ...(v3.endpoints ? { endpoints: v3.endpoints } : {}) };
+    return {
+      agent: { ...(v3.agent ?? {}) },
+      tunnels: { ...(v3.tunnels ?? {}) },
+      ...(v3.endpoints ? { endpoints: v3.endpoints } : {}),
+    };
   }
   const { version: _version, tunnels, server_addr, root_cas, region: _region, ...agent } = data as ConfigV2;
   return {
-    agent: { ...(agent as AgentKeysCommon), ...(server_addr !== undefined ? { connect_url: server_addr } : {}), ...(root_cas !== undefined ? { connect_cas: root_cas } : {}) },
+    agent: {
+      ...(agent as AgentKeysCommon),
+      ...(server_addr !== undefined ? { connect_url: server_addr } : {}),
+      ...(root_cas !== undefined ? { connect_cas: root_cas } : {}),
+    },
     tunnels: { ...(tunnels ?? {}) },
   };
 }
@@ -119,7 +137,10 @@ function readKeyFile(path: string, key: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ModuleConfigError('ERR_BURROW_CONFIG_FILE', `\`${key}\`: cannot read "${path}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ModuleConfigError(
+      'ERR_BURROW_CONFIG_FILE',
+      `\`${key}\`: cannot read "${path}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
 }
 
@@ -129,13 +150,20 @@ function policyFromFile(path: string, key: string): TrafficPolicyDocument {
     doc = parseYaml(readKeyFile(path, key));
   } catch (err) {
     if (err instanceof ModuleConfigError) throw err;
-    throw new ModuleConfigError('ERR_NGROK_2236', `\`${key}\`: "${path}" does not parse: ${(err as Error).message.split('\n')[0]}`);
+    throw new ModuleConfigError(
+      'ERR_NGROK_2236',
+      `\`${key}\`: "${path}" does not parse: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new ModuleConfigError('ERR_NGROK_2236', `\`${key}\`: "${path}" is not a policy document`);
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new ModuleConfigError('ERR_NGROK_2236', `\`${key}\`: "${path}" is not a policy document`);
   return doc as TrafficPolicyDocument;
 }
 
-function policyOf(t: { traffic_policy?: TrafficPolicyDoc; policy?: { inbound?: unknown[]; outbound?: unknown[] } }): TrafficPolicyDocument | undefined {
+function policyOf(t: {
+  traffic_policy?: TrafficPolicyDoc;
+  policy?: { inbound?: unknown[]; outbound?: unknown[] };
+}): TrafficPolicyDocument | undefined {
   if (t.traffic_policy) return t.traffic_policy as TrafficPolicyDocument;
   if (t.policy) return t.policy as TrafficPolicyDocument; // legacy inbound/outbound phases
   return undefined;
@@ -144,11 +172,14 @@ function policyOf(t: { traffic_policy?: TrafficPolicyDoc; policy?: { inbound?: u
 /** The module keys of a v2 HTTP tunnel → EdgeOptions (ngrok's names → the edge's). */
 function httpEdgeOptions(t: HttpTunnelV2): EdgeOptions {
   const edge: EdgeOptions = {};
-  if (t.ip_restriction) edge.ipRestriction = { allowCidrs: t.ip_restriction.allow_cidrs, denyCidrs: t.ip_restriction.deny_cidrs };
-  if (t.mutual_tls_cas !== undefined) edge.mutualTls = { certificateAuthorities: [readKeyFile(t.mutual_tls_cas, 'mutual_tls_cas')] };
+  if (t.ip_restriction)
+    edge.ipRestriction = { allowCidrs: t.ip_restriction.allow_cidrs, denyCidrs: t.ip_restriction.deny_cidrs };
+  if (t.mutual_tls_cas !== undefined)
+    edge.mutualTls = { certificateAuthorities: [readKeyFile(t.mutual_tls_cas, 'mutual_tls_cas')] };
   if (t.user_agent_filter) edge.userAgentFilter = { allow: t.user_agent_filter.allow, deny: t.user_agent_filter.deny };
   if (t.circuit_breaker !== undefined) edge.circuitBreaker = { errorThreshold: t.circuit_breaker };
-  if (t.verify_webhook) edge.webhookVerification = { provider: t.verify_webhook.provider, secret: t.verify_webhook.secret ?? '' };
+  if (t.verify_webhook)
+    edge.webhookVerification = { provider: t.verify_webhook.provider, secret: t.verify_webhook.secret ?? '' };
   const credentials = [...(t.basic_auth ?? []), ...(t.auth !== undefined ? [t.auth] : [])];
   if (credentials.length) edge.basicAuth = { credentials };
   if (t.oauth) edge.oauth = oauthFromV2(t.oauth);
@@ -171,16 +202,24 @@ function defined<T extends object>(o: T): T {
 /** v2 `oauth:` (schema-validated) → the OAuth module config; the edge checks the rest at bind. */
 function oauthFromV2(o: Record<string, unknown>): OAuthConfig {
   return defined({
-    provider: o.provider as OAuthConfig['provider'], clientId: o.client_id as string | undefined, clientSecret: o.client_secret as string | undefined,
-    scopes: o.scopes as string[] | undefined, allowEmails: o.allow_emails as string[] | undefined, allowDomains: o.allow_domains as string[] | undefined,
+    provider: o.provider as OAuthConfig['provider'],
+    clientId: o.client_id as string | undefined,
+    clientSecret: o.client_secret as string | undefined,
+    scopes: o.scopes as string[] | undefined,
+    allowEmails: o.allow_emails as string[] | undefined,
+    allowDomains: o.allow_domains as string[] | undefined,
   });
 }
 
 /** v2 `oidc:` → the OIDC module config. */
 function oidcFromV2(o: Record<string, unknown>): OidcConfig {
   return defined({
-    issuerUrl: (o.issuer_url as string | undefined) ?? '', clientId: (o.client_id as string | undefined) ?? '', clientSecret: (o.client_secret as string | undefined) ?? '',
-    scopes: o.scopes as string[] | undefined, allowEmails: o.allow_emails as string[] | undefined, allowDomains: o.allow_domains as string[] | undefined,
+    issuerUrl: (o.issuer_url as string | undefined) ?? '',
+    clientId: (o.client_id as string | undefined) ?? '',
+    clientSecret: (o.client_secret as string | undefined) ?? '',
+    scopes: o.scopes as string[] | undefined,
+    allowEmails: o.allow_emails as string[] | undefined,
+    allowDomains: o.allow_domains as string[] | undefined,
   });
 }
 
@@ -193,15 +232,30 @@ export function tunnelToSpec(name: string, t: TunnelV2, inspectAll: boolean): En
     // Labeled tunnel: HTTP to `addr`, reached only through HTTPS edges whose tunnel group selects
     // these labels (`name=value` strings; validation checked the form).
     if (!('labels' in t)) return undefined;
-    const labels = Object.fromEntries(t.labels.map((l) => [l.slice(0, l.indexOf('=')).trim(), l.slice(l.indexOf('=') + 1).trim()]));
-    return { name, proto: 'http', upstream: String(t.addr), inspect: inspectAll && t.inspect !== false, labels, ...(t.metadata !== undefined ? { metadata: t.metadata } : {}) };
+    const labels = Object.fromEntries(
+      t.labels.map((l) => [l.slice(0, l.indexOf('=')).trim(), l.slice(l.indexOf('=') + 1).trim()]),
+    );
+    return {
+      name,
+      proto: 'http',
+      upstream: String(t.addr),
+      inspect: inspectAll && t.inspect !== false,
+      labels,
+      ...(t.metadata !== undefined ? { metadata: t.metadata } : {}),
+    };
   }
-  const spec: EndpointSpec = { name, proto: t.proto, upstream: String(t.addr), inspect: inspectAll && t.inspect !== false };
+  const spec: EndpointSpec = {
+    name,
+    proto: t.proto,
+    upstream: String(t.addr),
+    inspect: inspectAll && t.inspect !== false,
+  };
   if (t.metadata !== undefined) spec.metadata = t.metadata;
   if (t.proto !== 'http') {
     // TCP/TLS: IP restrictions apply per connection; a policy is passed on and judged by the edge.
     const edge: EdgeOptions = {};
-    if (t.ip_restriction) edge.ipRestriction = { allowCidrs: t.ip_restriction.allow_cidrs, denyCidrs: t.ip_restriction.deny_cidrs };
+    if (t.ip_restriction)
+      edge.ipRestriction = { allowCidrs: t.ip_restriction.allow_cidrs, denyCidrs: t.ip_restriction.deny_cidrs };
     const policy = policyOf(t);
     if (policy) edge.trafficPolicy = policy;
     if (Object.keys(edge).length) spec.edge = edge;
@@ -233,7 +287,11 @@ export function endpointToSpec(ep: EndpointV3, inspectAll: boolean): EndpointSpe
   if (ep.metadata !== undefined) spec.metadata = ep.metadata;
   if (ep.description !== undefined) spec.description = ep.description;
   // Judged by the edge at bind time (a tcp/tls endpoint refuses http phases there, with a code).
-  const policy = ep.traffic_policy ? (ep.traffic_policy as TrafficPolicyDocument) : ep.traffic_policy_file ? policyFromFile(ep.traffic_policy_file, 'traffic_policy_file') : undefined;
+  const policy = ep.traffic_policy
+    ? (ep.traffic_policy as TrafficPolicyDocument)
+    : ep.traffic_policy_file
+      ? policyFromFile(ep.traffic_policy_file, 'traffic_policy_file')
+      : undefined;
   if (policy) spec.edge = { trafficPolicy: policy };
   if (proto === 'tcp') {
     if (rest) spec.remoteAddr = rest;

@@ -15,12 +15,16 @@ export const PROBLEM_CODES = {
   BURROW_CONFIG_BAD_VALUE: 'A value is of the right type but not allowed (enum, pattern, range, length).',
   BURROW_CONFIG_TUNNEL_TYPE: 'A tunnel has no valid `proto` (http, tcp, tls) and no `labels`.',
   BURROW_CONFIG_UNKNOWN_ACTION: 'A Traffic Policy action `type` that is not in the action catalog.',
-  BURROW_CONFIG_CONFLICT: 'Two keys that exclude each other (e.g. `domain` with `subdomain`, `policy` with `traffic_policy`).',
+  BURROW_CONFIG_CONFLICT:
+    'Two keys that exclude each other (e.g. `domain` with `subdomain`, `policy` with `traffic_policy`).',
   BURROW_CONFIG_DUPLICATE_NAME: 'Two endpoints share a name.',
-  BURROW_CONFIG_MODULE: 'A module setting the edge would refuse (e.g. a basic-auth password too short); the message ends with the ERR_NGROK_* code.',
-  BURROW_CONFIG_UNSUPPORTED: 'A valid ngrok key whose Burrow module is not implemented yet; refused rather than ignored.',
+  BURROW_CONFIG_MODULE:
+    'A module setting the edge would refuse (e.g. a basic-auth password too short); the message ends with the ERR_NGROK_* code.',
+  BURROW_CONFIG_UNSUPPORTED:
+    'A valid ngrok key whose Burrow module is not implemented yet; refused rather than ignored.',
   BURROW_CONFIG_DEPRECATED: 'Warning: a deprecated key; it still works, the message names the replacement.',
-  BURROW_CONFIG_EMPTY_VALUE: 'Warning: a key with an empty (null) value; it is treated as not set, as the ngrok agent does.',
+  BURROW_CONFIG_EMPTY_VALUE:
+    'Warning: a key with an empty (null) value; it is treated as not set, as the ngrok agent does.',
   BURROW_CONFIG_IGNORED: 'Warning: a valid ngrok agent setting that Burrow accepts but does not act on.',
   BURROW_CONFIG_FILE_NOT_FOUND: 'A file given with --config does not exist.',
   BURROW_CONFIG_READ_ERROR: 'A config file exists but cannot be read or written.',

@@ -29,7 +29,13 @@ export function getAjv(): Ajv {
     ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
     addFormats(ajv);
     // Annotation keywords that editors (VS Code's JSON service, our language server) read.
-    ajv.addVocabulary(['markdownDescription', 'deprecationMessage', 'patternErrorMessage', 'errorMessage', 'markdownEnumDescriptions']);
+    ajv.addVocabulary([
+      'markdownDescription',
+      'deprecationMessage',
+      'patternErrorMessage',
+      'errorMessage',
+      'markdownEnumDescriptions',
+    ]);
     for (const schema of Object.values(roots)) ajv.addSchema(schema);
   }
   return ajv;
@@ -109,7 +115,8 @@ function childSchema(loc: Located, data: unknown, seg: string | number): Located
   if (typeof seg === 'number' || Array.isArray(data)) {
     return isObject(s.items) ? { schema: s.items, base: here.base } : undefined;
   }
-  if (isObject(s.properties) && isObject(s.properties[seg])) return { schema: s.properties[seg] as JsonSchema, base: here.base };
+  if (isObject(s.properties) && isObject(s.properties[seg]))
+    return { schema: s.properties[seg] as JsonSchema, base: here.base };
   if (isObject(s.additionalProperties)) return { schema: s.additionalProperties, base: here.base };
   return undefined;
 }
@@ -128,7 +135,10 @@ function narrow(loc: Located, data: unknown): Located {
       const matches = Object.entries(cond).every(([k, v]) => isObject(v) && v.const === data[k]);
       if (!matches) continue;
       const then = deref({ schema: part.then, base: loc.base }).schema;
-      const props = { ...(isObject(schema.properties) ? schema.properties : {}), ...(isObject(then.properties) ? then.properties : {}) };
+      const props = {
+        ...(isObject(schema.properties) ? schema.properties : {}),
+        ...(isObject(then.properties) ? then.properties : {}),
+      };
       schema = { ...schema, properties: props };
     }
   }
@@ -139,7 +149,11 @@ function narrow(loc: Located, data: unknown): Located {
  * The schema that applies at `path` inside a document of `kind`, given the document's data (needed
  * to pick tunnel branches and action configs). Undefined when the path is outside the schema.
  */
-export function schemaAtPath(kind: SchemaKind, data: unknown, path: readonly (string | number)[]): JsonSchema | undefined {
+export function schemaAtPath(
+  kind: SchemaKind,
+  data: unknown,
+  path: readonly (string | number)[],
+): JsonSchema | undefined {
   let loc: Located | undefined = { schema: rootSchema(kind), base: SCHEMA_IDS[kind] };
   let value: unknown = data;
   for (const seg of path) {
@@ -151,7 +165,11 @@ export function schemaAtPath(kind: SchemaKind, data: unknown, path: readonly (st
 }
 
 /** Calls `visit` for every key in `data` whose schema is marked `deprecated: true`. */
-export function findDeprecated(kind: SchemaKind, data: unknown, visit: (path: (string | number)[], message: string) => void): void {
+export function findDeprecated(
+  kind: SchemaKind,
+  data: unknown,
+  visit: (path: (string | number)[], message: string) => void,
+): void {
   const walk = (loc: Located, value: unknown, path: (string | number)[]): void => {
     if (Array.isArray(value)) {
       value.forEach((item, i) => {
@@ -165,7 +183,8 @@ export function findDeprecated(kind: SchemaKind, data: unknown, visit: (path: (s
       const c = childSchema(loc, value, k);
       if (!c) continue;
       const s = deref(c).schema;
-      if (s.deprecated === true) visit([...path, k], typeof s.deprecationMessage === 'string' ? s.deprecationMessage : 'deprecated');
+      if (s.deprecated === true)
+        visit([...path, k], typeof s.deprecationMessage === 'string' ? s.deprecationMessage : 'deprecated');
       walk(c, v, [...path, k]);
     }
   };

@@ -3,7 +3,10 @@
 // that) and exactly the schema's properties (test/unit/schemas.test.ts checks that).
 
 type Exact<T> = { [K in keyof Required<T>]: true };
-const keysOf = <T>() => <K extends Exact<T>>(keys: K & Record<Exclude<keyof K, keyof T>, never>): (keyof T)[] => Object.keys(keys) as (keyof T)[];
+const keysOf =
+  <T>() =>
+  <K extends Exact<T>>(keys: K & Record<Exclude<keyof K, keyof T>, never>): (keyof T)[] =>
+    Object.keys(keys) as (keyof T)[];
 
 export type Duration = string;
 
@@ -126,7 +129,11 @@ export interface EndpointV3 {
   traffic_policy?: TrafficPolicyDoc;
   traffic_policy_file?: string;
   upstream: { url: string | number; protocol?: 'http1' | 'http2'; proxy_protocol?: string | number };
-  agent_tls_termination?: { server_certificate?: string; server_private_key?: string; mutual_tls_certificate_authorities?: string[] };
+  agent_tls_termination?: {
+    server_certificate?: string;
+    server_private_key?: string;
+    mutual_tls_certificate_authorities?: string[];
+  };
 }
 
 export interface ConfigV3 {
@@ -138,18 +145,137 @@ export interface ConfigV3 {
 
 // Key tables: the compiler checks them against the types, the schema test against the schemas.
 export const CONFIG_V2_KEYS = keysOf<ConfigV2>()({
-  version: true, authtoken: true, api_key: true, connect_interface: true, connect_timeout: true, console_ui: true, console_ui_color: true, crl_noverify: true, crl_url: true, dns_resolver_ips: true, heartbeat_interval: true, heartbeat_tolerance: true, inspect_db_size: true, log_level: true, log_format: true, log: true, metadata: true, proxy_url: true, remote_management: true, update_channel: true, update_check: true, web_addr: true, web_allow_hosts: true, server_addr: true, root_cas: true, region: true, tunnels: true,
+  version: true,
+  authtoken: true,
+  api_key: true,
+  connect_interface: true,
+  connect_timeout: true,
+  console_ui: true,
+  console_ui_color: true,
+  crl_noverify: true,
+  crl_url: true,
+  dns_resolver_ips: true,
+  heartbeat_interval: true,
+  heartbeat_tolerance: true,
+  inspect_db_size: true,
+  log_level: true,
+  log_format: true,
+  log: true,
+  metadata: true,
+  proxy_url: true,
+  remote_management: true,
+  update_channel: true,
+  update_check: true,
+  web_addr: true,
+  web_allow_hosts: true,
+  server_addr: true,
+  root_cas: true,
+  region: true,
+  tunnels: true,
 });
 export const AGENT_V3_KEYS = keysOf<AgentV3>()({
-  authtoken: true, api_key: true, connect_interface: true, connect_timeout: true, console_ui: true, console_ui_color: true, crl_noverify: true, crl_url: true, dns_resolver_ips: true, heartbeat_interval: true, heartbeat_tolerance: true, inspect_db_size: true, log_level: true, log_format: true, log: true, metadata: true, proxy_url: true, remote_management: true, update_channel: true, update_check: true, web_addr: true, web_allow_hosts: true, connect_url: true, connect_cas: true,
+  authtoken: true,
+  api_key: true,
+  connect_interface: true,
+  connect_timeout: true,
+  console_ui: true,
+  console_ui_color: true,
+  crl_noverify: true,
+  crl_url: true,
+  dns_resolver_ips: true,
+  heartbeat_interval: true,
+  heartbeat_tolerance: true,
+  inspect_db_size: true,
+  log_level: true,
+  log_format: true,
+  log: true,
+  metadata: true,
+  proxy_url: true,
+  remote_management: true,
+  update_channel: true,
+  update_check: true,
+  web_addr: true,
+  web_allow_hosts: true,
+  connect_url: true,
+  connect_cas: true,
 });
 export const CONFIG_V3_KEYS = keysOf<ConfigV3>()({ version: true, agent: true, endpoints: true, tunnels: true });
-export const ENDPOINT_V3_KEYS = keysOf<EndpointV3>()({ name: true, url: true, description: true, metadata: true, bindings: true, pooling_enabled: true, traffic_policy: true, traffic_policy_file: true, upstream: true, agent_tls_termination: true });
+export const ENDPOINT_V3_KEYS = keysOf<EndpointV3>()({
+  name: true,
+  url: true,
+  description: true,
+  metadata: true,
+  bindings: true,
+  pooling_enabled: true,
+  traffic_policy: true,
+  traffic_policy_file: true,
+  upstream: true,
+  agent_tls_termination: true,
+});
 export const HTTP_TUNNEL_KEYS = keysOf<HttpTunnelV2>()({
-  proto: true, addr: true, metadata: true, inspect: true, proxy_proto: true, pooling_enabled: true, traffic_policy: true, policy: true, schemes: true, domain: true, subdomain: true, hostname: true, bind_tls: true, auth: true, host_header: true, basic_auth: true, circuit_breaker: true, compression: true, ip_restriction: true, mutual_tls_cas: true, oauth: true, oidc: true, request_header: true, response_header: true, user_agent_filter: true, verify_webhook: true, websocket_tcp_converter: true,
+  proto: true,
+  addr: true,
+  metadata: true,
+  inspect: true,
+  proxy_proto: true,
+  pooling_enabled: true,
+  traffic_policy: true,
+  policy: true,
+  schemes: true,
+  domain: true,
+  subdomain: true,
+  hostname: true,
+  bind_tls: true,
+  auth: true,
+  host_header: true,
+  basic_auth: true,
+  circuit_breaker: true,
+  compression: true,
+  ip_restriction: true,
+  mutual_tls_cas: true,
+  oauth: true,
+  oidc: true,
+  request_header: true,
+  response_header: true,
+  user_agent_filter: true,
+  verify_webhook: true,
+  websocket_tcp_converter: true,
 });
-export const TCP_TUNNEL_KEYS = keysOf<TcpTunnelV2>()({ proto: true, addr: true, metadata: true, inspect: true, proxy_proto: true, pooling_enabled: true, traffic_policy: true, policy: true, remote_addr: true, ip_restriction: true });
+export const TCP_TUNNEL_KEYS = keysOf<TcpTunnelV2>()({
+  proto: true,
+  addr: true,
+  metadata: true,
+  inspect: true,
+  proxy_proto: true,
+  pooling_enabled: true,
+  traffic_policy: true,
+  policy: true,
+  remote_addr: true,
+  ip_restriction: true,
+});
 export const TLS_TUNNEL_KEYS = keysOf<TlsTunnelV2>()({
-  proto: true, addr: true, metadata: true, inspect: true, proxy_proto: true, pooling_enabled: true, traffic_policy: true, policy: true, domain: true, subdomain: true, hostname: true, crt: true, key: true, mutual_tls_cas: true, terminate_at: true, ip_restriction: true,
+  proto: true,
+  addr: true,
+  metadata: true,
+  inspect: true,
+  proxy_proto: true,
+  pooling_enabled: true,
+  traffic_policy: true,
+  policy: true,
+  domain: true,
+  subdomain: true,
+  hostname: true,
+  crt: true,
+  key: true,
+  mutual_tls_cas: true,
+  terminate_at: true,
+  ip_restriction: true,
 });
-export const LABELED_TUNNEL_KEYS = keysOf<LabeledTunnelV2>()({ labels: true, addr: true, metadata: true, inspect: true, crt: true, key: true });
+export const LABELED_TUNNEL_KEYS = keysOf<LabeledTunnelV2>()({
+  labels: true,
+  addr: true,
+  metadata: true,
+  inspect: true,
+  crt: true,
+  key: true,
+});

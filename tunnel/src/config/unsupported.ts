@@ -25,7 +25,12 @@ export const UNSUPPORTED_KEYS: readonly UnsupportedKey[] = [
   { where: 'endpoint', path: ['agent_tls_termination'], feature: 'TLS termination' },
   { where: 'endpoint', path: ['upstream', 'proxy_protocol'], feature: 'PROXY protocol' },
   { where: 'endpoint', path: ['pooling_enabled'], feature: 'endpoint pooling', when: truthy },
-  { where: 'endpoint', path: ['bindings'], feature: 'internal and kubernetes bindings', when: (v) => Array.isArray(v) && v.some((b) => b !== 'public') },
+  {
+    where: 'endpoint',
+    path: ['bindings'],
+    feature: 'internal and kubernetes bindings',
+    when: (v) => Array.isArray(v) && v.some((b) => b !== 'public'),
+  },
 ];
 
 /** The message for a refused key, e.g. "`oauth` is not supported yet (OAuth)". */

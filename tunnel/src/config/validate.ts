@@ -6,7 +6,16 @@ import { LineCounter, isScalar, parseDocument, visit, type Document, type Node }
 import { type ConfigProblem, type ProblemCode, type Severity, sortProblems } from './problems';
 import { findDeprecated, getValidator, pickOneOfBranch, rootSchema, type JsonSchema, type SchemaKind } from './schemas';
 import { UNSUPPORTED_KEYS, unsupportedMessage } from './unsupported';
-import { type PathSegment, firstContentRange, parseInstancePath, rangeAtPath, rangeOfOffsets, findNodeAtPath, rangeOfNode, type SourceRange } from './yaml-nodes';
+import {
+  type PathSegment,
+  firstContentRange,
+  parseInstancePath,
+  rangeAtPath,
+  rangeOfOffsets,
+  findNodeAtPath,
+  rangeOfNode,
+  type SourceRange,
+} from './yaml-nodes';
 
 export type DocumentKind = 'agent' | 'traffic-policy';
 
@@ -23,7 +32,14 @@ export interface ValidationResult {
   data?: Record<string, unknown>;
 }
 
-const POLICY_PHASES = ['on_http_request', 'on_http_response', 'on_tcp_connect', 'on_event_stream_message', 'inbound', 'outbound'];
+const POLICY_PHASES = [
+  'on_http_request',
+  'on_http_response',
+  'on_tcp_connect',
+  'on_event_stream_message',
+  'inbound',
+  'outbound',
+];
 
 /** Keys moved or renamed between formats: a hint added to the "not found" message. */
 const KEY_HINTS: Record<string, string> = {
@@ -60,7 +76,15 @@ function typeName(v: unknown): string {
   return 'a string';
 }
 
-const TYPE_WORDS: Record<string, string> = { string: 'a string', integer: 'an integer', number: 'a number', boolean: 'a boolean', array: 'a list', object: 'a mapping', null: 'empty' };
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'a boolean',
+  array: 'a list',
+  object: 'a mapping',
+  null: 'empty',
+};
 
 function dataAt(data: unknown, path: readonly PathSegment[]): unknown {
   let v: unknown = data;
@@ -128,7 +152,13 @@ class ProblemSink {
     if (!dup) this.problems.push({ file: this.file, ...range, message, code, severity });
   }
 
-  at(path: readonly PathSegment[], target: 'key' | 'value', code: ProblemCode, message: string, severity: Severity = 'error'): void {
+  at(
+    path: readonly PathSegment[],
+    target: 'key' | 'value',
+    code: ProblemCode,
+    message: string,
+    severity: Severity = 'error',
+  ): void {
     this.add(this.rangeFor(path, target), code, message, severity);
   }
 
@@ -137,10 +167,15 @@ class ProblemSink {
     const found = findNodeAtPath(this.doc, path);
     if (target === 'key' && found.depth === path.length && !found.key && found.value && 'items' in found.value) {
       const first = (found.value as { items: { key?: unknown }[] }).items[0];
-      const k = first && isObject(first) && first.key && typeof first.key === 'object' ? rangeOfNode(first.key as never, this.lines) : undefined;
+      const k =
+        first && isObject(first) && first.key && typeof first.key === 'object'
+          ? rangeOfNode(first.key as never, this.lines)
+          : undefined;
       if (k) return k;
     }
-    return path.length === 0 ? firstContentRange(this.doc, this.lines) : rangeAtPath(this.doc, this.lines, path, target);
+    return path.length === 0
+      ? firstContentRange(this.doc, this.lines)
+      : rangeAtPath(this.doc, this.lines, path, target);
   }
 }
 
@@ -151,7 +186,13 @@ function dropEmptyValues(value: unknown, path: PathSegment[], sink: ProblemSink)
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     if (v === null || v === undefined) {
-      sink.at([...path, k], 'key', 'BURROW_CONFIG_EMPTY_VALUE', `\`${describePath([...path, k])}\` is empty; treated as not set`, 'warning');
+      sink.at(
+        [...path, k],
+        'key',
+        'BURROW_CONFIG_EMPTY_VALUE',
+        `\`${describePath([...path, k])}\` is empty; treated as not set`,
+        'warning',
+      );
       continue;
     }
     out[k] = dropEmptyValues(v, [...path, k], sink);
@@ -171,8 +212,16 @@ export function validateDocument(text: string, fileName: string, options: Valida
 
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
-      const code: ProblemCode = e.code === 'DUPLICATE_KEY' ? 'BURROW_CONFIG_DUPLICATE_KEY' : e.code === 'TAB_AS_INDENT' ? 'BURROW_CONFIG_TAB_INDENT' : 'BURROW_CONFIG_YAML_SYNTAX';
-      const message = code === 'BURROW_CONFIG_TAB_INDENT' ? 'tabs are not allowed for indentation; use spaces' : e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      const code: ProblemCode =
+        e.code === 'DUPLICATE_KEY'
+          ? 'BURROW_CONFIG_DUPLICATE_KEY'
+          : e.code === 'TAB_AS_INDENT'
+            ? 'BURROW_CONFIG_TAB_INDENT'
+            : 'BURROW_CONFIG_YAML_SYNTAX';
+      const message =
+        code === 'BURROW_CONFIG_TAB_INDENT'
+          ? 'tabs are not allowed for indentation; use spaces'
+          : e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
       let [start, end] = e.pos;
       if (e.code === 'MISSING_CHAR' && /quote/.test(e.message)) {
         // The parser reports an unclosed quote at the end of the file; point at the opening quote.
@@ -185,15 +234,21 @@ export function validateDocument(text: string, fileName: string, options: Valida
   }
 
   let complexKey: SourceRange | undefined;
-  visit(doc, { Pair(_, pair) {
-    const k = pair.key as Node | null;
-    if (k && !isScalar(k) && k.range) {
-      complexKey = rangeOfOffsets(k.range[0], k.range[1], lines);
-      return visit.BREAK;
-    }
-  } });
+  visit(doc, {
+    Pair(_, pair) {
+      const k = pair.key as Node | null;
+      if (k && !isScalar(k) && k.range) {
+        complexKey = rangeOfOffsets(k.range[0], k.range[1], lines);
+        return visit.BREAK;
+      }
+    },
+  });
   if (complexKey) {
-    sink.add(complexKey, 'BURROW_CONFIG_YAML_SYNTAX', 'a mapping key must be a plain value, not a list or mapping (an unquoted `{{ template }}`? quote it)');
+    sink.add(
+      complexKey,
+      'BURROW_CONFIG_YAML_SYNTAX',
+      'a mapping key must be a plain value, not a list or mapping (an unquoted `{{ template }}`? quote it)',
+    );
     return { problems: sink.problems };
   }
   let raw: unknown;
@@ -202,22 +257,36 @@ export function validateDocument(text: string, fileName: string, options: Valida
   } catch (err) {
     // An alias without its anchor (`authtoken: *****`) or an alias bomb.
     let where = firstContentRange(doc, lines);
-    visit(doc, { Alias(_, node) {
-      if (node.range && !node.resolve(doc)) {
-        where = rangeOfOffsets(node.range[0], node.range[1], lines);
-        return visit.BREAK;
-      }
-    } });
-    sink.add(where, 'BURROW_CONFIG_YAML_SYNTAX', `${(err as Error).message} (quote the value if \`*\` or \`&\` is meant literally)`);
+    visit(doc, {
+      Alias(_, node) {
+        if (node.range && !node.resolve(doc)) {
+          where = rangeOfOffsets(node.range[0], node.range[1], lines);
+          return visit.BREAK;
+        }
+      },
+    });
+    sink.add(
+      where,
+      'BURROW_CONFIG_YAML_SYNTAX',
+      `${(err as Error).message} (quote the value if \`*\` or \`&\` is meant literally)`,
+    );
     return { problems: sink.problems };
   }
   if (raw === null || raw === undefined) {
     if (options.kind === 'traffic-policy') return { problems: [], kind: 'traffic-policy', data: {} };
-    sink.add({ line: 1, col: 1, endLine: 1, endCol: 1 }, 'BURROW_CONFIG_VERSION_REQUIRED', 'the file is empty; `version` is required (add `version: "3"`)');
+    sink.add(
+      { line: 1, col: 1, endLine: 1, endCol: 1 },
+      'BURROW_CONFIG_VERSION_REQUIRED',
+      'the file is empty; `version` is required (add `version: "3"`)',
+    );
     return { problems: sink.problems, kind: 'v3', data: {} };
   }
   if (!isObject(raw)) {
-    sink.add(firstContentRange(doc, lines), 'BURROW_CONFIG_NOT_A_MAPPING', `the document must be a mapping of keys to values, not ${typeName(raw)}`);
+    sink.add(
+      firstContentRange(doc, lines),
+      'BURROW_CONFIG_NOT_A_MAPPING',
+      `the document must be a mapping of keys to values, not ${typeName(raw)}`,
+    );
     return { problems: sink.problems };
   }
   const data = dropEmptyValues(raw, [], sink) as Record<string, unknown>;
@@ -232,12 +301,22 @@ export function validateDocument(text: string, fileName: string, options: Valida
     if (version === undefined) {
       kind = 'agent' in data || 'endpoints' in data ? 'v3' : 'v2';
       const suggest = kind === 'v3' ? '"3"' : '"2"';
-      sink.at([], 'key', 'BURROW_CONFIG_VERSION_REQUIRED', `\`version\` property is required; add \`version: ${suggest}\` at the top (ngrok agent 3 refuses files without it)`);
+      sink.at(
+        [],
+        'key',
+        'BURROW_CONFIG_VERSION_REQUIRED',
+        `\`version\` property is required; add \`version: ${suggest}\` at the top (ngrok agent 3 refuses files without it)`,
+      );
       checked = { ...data, version: kind === 'v3' ? '3' : '2' };
     } else if (version === '2' || version === 2 || version === '3' || version === 3) {
       kind = String(version) === '3' ? 'v3' : 'v2';
     } else {
-      sink.at(['version'], 'value', 'BURROW_CONFIG_BAD_VERSION', `\`version\` must be "2" or "3", got ${JSON.stringify(version)}`);
+      sink.at(
+        ['version'],
+        'value',
+        'BURROW_CONFIG_BAD_VERSION',
+        `\`version\` must be "2" or "3", got ${JSON.stringify(version)}`,
+      );
       return { problems: sortProblems(sink.problems), data };
     }
   }
@@ -249,7 +328,11 @@ export function validateDocument(text: string, fileName: string, options: Valida
 }
 
 function sameError(a: ErrorObject, b: ErrorObject): boolean {
-  return a.instancePath === b.instancePath && a.keyword === b.keyword && JSON.stringify(a.params) === JSON.stringify(b.params);
+  return (
+    a.instancePath === b.instancePath &&
+    a.keyword === b.keyword &&
+    JSON.stringify(a.params) === JSON.stringify(b.params)
+  );
 }
 
 function under(instancePath: string, prefix: string): boolean {
@@ -265,7 +348,8 @@ function mapAjvErrors(all: ErrorObject[], data: unknown, kind: SchemaKind, sink:
     const value = dataAt(data, path);
     const branches = Array.isArray(oneOf.schema) ? (oneOf.schema as unknown[]) : [];
     const chosen = pickOneOfBranch(branches, value);
-    const inside = (e: ErrorObject) => e !== oneOf && under(e.instancePath, oneOf.instancePath) && e.schemaPath.startsWith(oneOf.schemaPath + '/');
+    const inside = (e: ErrorObject) =>
+      e !== oneOf && under(e.instancePath, oneOf.instancePath) && e.schemaPath.startsWith(oneOf.schemaPath + '/');
     const keep = (e: ErrorObject) => chosen >= 0 && e.schemaPath.startsWith(`${oneOf.schemaPath}/${chosen}/`);
     errors = errors.filter((e) => e !== oneOf && (!inside(e) || keep(e)));
     if (chosen >= 0) continue;
@@ -276,15 +360,41 @@ function mapAjvErrors(all: ErrorObject[], data: unknown, kind: SchemaKind, sink:
       errors = errors.filter((e) => !under(e.instancePath, oneOf.instancePath));
       if (value.proto !== undefined) {
         const hint = typeof value.proto === 'string' ? didYouMean(value.proto, ['http', 'tcp', 'tls']) : undefined;
-        const https = value.proto === 'https' ? '; use `proto: http` (https is the default scheme)' : hint ? `; did you mean \`${hint}\`?` : '';
-        sink.at([...path, 'proto'], 'value', 'BURROW_CONFIG_TUNNEL_TYPE', `unsupported tunnel proto ${JSON.stringify(value.proto)}: must be http, tcp or tls${https}`);
+        const https =
+          value.proto === 'https'
+            ? '; use `proto: http` (https is the default scheme)'
+            : hint
+              ? `; did you mean \`${hint}\`?`
+              : '';
+        sink.at(
+          [...path, 'proto'],
+          'value',
+          'BURROW_CONFIG_TUNNEL_TYPE',
+          `unsupported tunnel proto ${JSON.stringify(value.proto)}: must be http, tcp or tls${https}`,
+        );
       } else {
-        sink.at(path, 'key', 'BURROW_CONFIG_TUNNEL_TYPE', `tunnel \`${lastKey(path)}\` needs \`proto\` (http, tcp or tls) or \`labels\``);
+        sink.at(
+          path,
+          'key',
+          'BURROW_CONFIG_TUNNEL_TYPE',
+          `tunnel \`${lastKey(path)}\` needs \`proto\` (http, tcp or tls) or \`labels\``,
+        );
       }
     } else {
       const message = typeof parent.errorMessage === 'string' ? parent.errorMessage : 'does not match any allowed form';
-      errors = errors.filter((e) => !under(e.instancePath, oneOf.instancePath) || e.instancePath !== oneOf.instancePath);
-      sink.at(path, 'value', value === undefined ? 'BURROW_CONFIG_MISSING_KEY' : typeof value === typeof true || typeof value === 'string' || typeof value === 'number' ? 'BURROW_CONFIG_BAD_VALUE' : 'BURROW_CONFIG_WRONG_TYPE', `\`${describePath(path)}\` ${message}, got ${typeName(value)}${typeof value === 'string' || typeof value === 'number' ? ` ${JSON.stringify(value)}` : ''}`);
+      errors = errors.filter(
+        (e) => !under(e.instancePath, oneOf.instancePath) || e.instancePath !== oneOf.instancePath,
+      );
+      sink.at(
+        path,
+        'value',
+        value === undefined
+          ? 'BURROW_CONFIG_MISSING_KEY'
+          : typeof value === typeof true || typeof value === 'string' || typeof value === 'number'
+            ? 'BURROW_CONFIG_BAD_VALUE'
+            : 'BURROW_CONFIG_WRONG_TYPE',
+        `\`${describePath(path)}\` ${message}, got ${typeName(value)}${typeof value === 'string' || typeof value === 'number' ? ` ${JSON.stringify(value)}` : ''}`,
+      );
     }
   }
 
@@ -313,33 +423,59 @@ function mapOneError(e: ErrorObject, data: unknown, kind: SchemaKind, sink: Prob
       return;
     }
     case 'type': {
-      const want = String((e.params as { type: string | string[] }).type).split(',').map((t) => TYPE_WORDS[t] ?? t).join(' or ');
+      const want = String((e.params as { type: string | string[] }).type)
+        .split(',')
+        .map((t) => TYPE_WORDS[t] ?? t)
+        .join(' or ');
       sink.at(path, 'value', 'BURROW_CONFIG_WRONG_TYPE', `${name} must be ${want}, not ${typeName(value)}`);
       return;
     }
     case 'enum': {
-      const allowed = ((e.params as { allowedValues: unknown[] }).allowedValues ?? []).filter((v, i, a) => typeof v === 'string' || !a.includes(String(v)));
+      const allowed = ((e.params as { allowedValues: unknown[] }).allowedValues ?? []).filter(
+        (v, i, a) => typeof v === 'string' || !a.includes(String(v)),
+      );
       const words = allowed.filter((v): v is string => typeof v === 'string');
       const guess = typeof value === 'string' ? didYouMean(value, words) : undefined;
       const hint = guess ? `; did you mean \`${guess}\`?` : '';
       if (lastKey(path) === 'type' && path.includes('actions')) {
         sink.at(path, 'value', 'BURROW_CONFIG_UNKNOWN_ACTION', `unknown action type ${JSON.stringify(value)}${hint}`);
       } else if (allowed.length > 10) {
-        sink.at(path, 'value', 'BURROW_CONFIG_BAD_VALUE', `${name}: ${JSON.stringify(value)} is not a known value${hint}`);
+        sink.at(
+          path,
+          'value',
+          'BURROW_CONFIG_BAD_VALUE',
+          `${name}: ${JSON.stringify(value)} is not a known value${hint}`,
+        );
       } else {
-        sink.at(path, 'value', 'BURROW_CONFIG_BAD_VALUE', `${name} must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}${hint}`);
+        sink.at(
+          path,
+          'value',
+          'BURROW_CONFIG_BAD_VALUE',
+          `${name} must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}${hint}`,
+        );
       }
       return;
     }
     case 'const': {
-      sink.at(path, 'value', 'BURROW_CONFIG_BAD_VALUE', `${name} must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}, got ${JSON.stringify(value)}`);
+      sink.at(
+        path,
+        'value',
+        'BURROW_CONFIG_BAD_VALUE',
+        `${name} must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}, got ${JSON.stringify(value)}`,
+      );
       return;
     }
     case 'pattern': {
-      const custom = typeof parent.patternErrorMessage === 'string' ? parent.patternErrorMessage : `must match ${String((e.params as { pattern: string }).pattern)}`;
+      const custom =
+        typeof parent.patternErrorMessage === 'string'
+          ? parent.patternErrorMessage
+          : `must match ${String((e.params as { pattern: string }).pattern)}`;
       // Credentials (`user:password`) are never echoed whole: a config check's output gets shared.
-      const secret = path.some((p) => p === 'basic_auth' || p === 'auth' || p === 'credentials') && typeof value === 'string';
-      const shown = secret ? JSON.stringify(`${value.slice(0, Math.max(0, value.indexOf(':')))}:********`) : JSON.stringify(value);
+      const secret =
+        path.some((p) => p === 'basic_auth' || p === 'auth' || p === 'credentials') && typeof value === 'string';
+      const shown = secret
+        ? JSON.stringify(`${value.slice(0, Math.max(0, value.indexOf(':')))}:********`)
+        : JSON.stringify(value);
       sink.at(path, 'value', 'BURROW_CONFIG_BAD_VALUE', `${name} ${custom}, got ${shown}`);
       return;
     }
@@ -356,22 +492,30 @@ function mapOneError(e: ErrorObject, data: unknown, kind: SchemaKind, sink: Prob
 
 function unknownKeyMessage(key: string, path: readonly PathSegment[], parent: JsonSchema, kind: SchemaKind): string {
   const title = typeof parent.title === 'string' ? parent.title : undefined;
-  const base = title ? `field ${key} not found in type ${title}` : `unknown key \`${key}\` in \`${describePath(path)}\``;
+  const base = title
+    ? `field ${key} not found in type ${title}`
+    : `unknown key \`${key}\` in \`${describePath(path)}\``;
   const props = isObject(parent.properties) ? parent.properties : {};
   const proto = isObject(props.proto) ? props.proto.const : undefined;
   let hint: string | undefined;
   const v3AgentKeys = allowedKeys((rootSchema('v3').properties as Record<string, JsonSchema>).agent);
-  if (path.length === 0 && kind === 'v3' && v3AgentKeys.includes(key)) hint = `in version 3 files \`${key}\` belongs under \`agent:\``;
-  else if (path.length === 0 && kind === 'v3' && V3_RENAMES[key]) hint = `in version 3 files it is \`agent.${V3_RENAMES[key]}\``;
-  else if (kind === 'v3' && path.length === 1 && path[0] === 'agent' && V3_RENAMES[key]) hint = `in version 3 files it is \`${V3_RENAMES[key]}\``;
-  else if (path.length === 0 && kind === 'v2' && (key === 'agent' || key === 'endpoints')) hint = `\`${key}\` is a version 3 key; set \`version: "3"\``;
-  else if (path.length === 0 && kind === 'v2' && V2_RENAMES[key]) hint = `in version 2 files it is \`${V2_RENAMES[key]}\``;
+  if (path.length === 0 && kind === 'v3' && v3AgentKeys.includes(key))
+    hint = `in version 3 files \`${key}\` belongs under \`agent:\``;
+  else if (path.length === 0 && kind === 'v3' && V3_RENAMES[key])
+    hint = `in version 3 files it is \`agent.${V3_RENAMES[key]}\``;
+  else if (kind === 'v3' && path.length === 1 && path[0] === 'agent' && V3_RENAMES[key])
+    hint = `in version 3 files it is \`${V3_RENAMES[key]}\``;
+  else if (path.length === 0 && kind === 'v2' && (key === 'agent' || key === 'endpoints'))
+    hint = `\`${key}\` is a version 3 key; set \`version: "3"\``;
+  else if (path.length === 0 && kind === 'v2' && V2_RENAMES[key])
+    hint = `in version 2 files it is \`${V2_RENAMES[key]}\``;
   else if (key === 'region' && kind === 'v3') hint = 'regions are not set in version 3 files; remove it';
   else if (KEY_HINTS[key] && !(key in props)) hint = KEY_HINTS[key];
   if (!hint && (proto !== undefined || title === 'LabeledTunnel')) {
     const noun = proto !== undefined ? `${String(proto)} tunnels` : 'labeled tunnels';
     const tunnelKeys = ['http', 'tcp', 'tls'].flatMap((p) => allowedKeysOfTunnel(p));
-    if (tunnelKeys.includes(key) || key === 'proto' || key === 'labels') return `${noun} do not take \`${key}\` (${base})`;
+    if (tunnelKeys.includes(key) || key === 'proto' || key === 'labels')
+      return `${noun} do not take \`${key}\` (${base})`;
   }
   if (!hint) {
     const guess = didYouMean(key, allowedKeys(parent));
@@ -382,14 +526,18 @@ function unknownKeyMessage(key: string, path: readonly PathSegment[], parent: Js
 
 function allowedKeysOfTunnel(proto: string): string[] {
   const tunnel = (rootSchema('v2').definitions as Record<string, JsonSchema>).tunnel;
-  const branch = (tunnel.oneOf as JsonSchema[]).find((b) => (b.properties as Record<string, JsonSchema>).proto?.const === proto);
+  const branch = (tunnel.oneOf as JsonSchema[]).find(
+    (b) => (b.properties as Record<string, JsonSchema>).proto?.const === proto,
+  );
   return branch ? allowedKeys(branch) : [];
 }
 
 // ---- checks the schema cannot express ----
 
 function tunnelEntries(data: Record<string, unknown>): [string, Record<string, unknown>][] {
-  return isObject(data.tunnels) ? (Object.entries(data.tunnels).filter(([, t]) => isObject(t)) as [string, Record<string, unknown>][]) : [];
+  return isObject(data.tunnels)
+    ? (Object.entries(data.tunnels).filter(([, t]) => isObject(t)) as [string, Record<string, unknown>][])
+    : [];
 }
 
 function semanticChecks(data: Record<string, unknown>, kind: SchemaKind, sink: ProblemSink): void {
@@ -409,18 +557,51 @@ function semanticChecks(data: Record<string, unknown>, kind: SchemaKind, sink: P
     for (const [name, t] of tunnelEntries(data)) {
       const base = ['tunnels', name];
       const names = ['domain', 'subdomain', 'hostname'].filter((k) => t[k] !== undefined);
-      if (names.length > 1) sink.at([...base, names[1]], 'key', 'BURROW_CONFIG_CONFLICT', `set only one of \`${names.join('`, `')}\` on tunnel \`${name}\``);
-      if (t.policy !== undefined && t.traffic_policy !== undefined) sink.at([...base, 'policy'], 'key', 'BURROW_CONFIG_CONFLICT', '`policy` and `traffic_policy` cannot both be set; keep `traffic_policy`');
-      if (t.bind_tls !== undefined && t.schemes !== undefined) sink.at([...base, 'bind_tls'], 'key', 'BURROW_CONFIG_CONFLICT', '`bind_tls` is ignored because `schemes` is set', 'warning');
+      if (names.length > 1)
+        sink.at(
+          [...base, names[1]],
+          'key',
+          'BURROW_CONFIG_CONFLICT',
+          `set only one of \`${names.join('`, `')}\` on tunnel \`${name}\``,
+        );
+      if (t.policy !== undefined && t.traffic_policy !== undefined)
+        sink.at(
+          [...base, 'policy'],
+          'key',
+          'BURROW_CONFIG_CONFLICT',
+          '`policy` and `traffic_policy` cannot both be set; keep `traffic_policy`',
+        );
+      if (t.bind_tls !== undefined && t.schemes !== undefined)
+        sink.at(
+          [...base, 'bind_tls'],
+          'key',
+          'BURROW_CONFIG_CONFLICT',
+          '`bind_tls` is ignored because `schemes` is set',
+          'warning',
+        );
       refuse('tunnel', base, t);
     }
     const agent = kind === 'v3' ? (isObject(data.agent) ? data.agent : {}) : data;
     const agentBase = kind === 'v3' ? ['agent'] : [];
     for (const [key, why] of Object.entries(IGNORED_AGENT_KEYS)) {
-      if (agent[key] !== undefined) sink.at([...agentBase, key], 'key', 'BURROW_CONFIG_IGNORED', `\`${key}\` is accepted but not used: ${why}`, 'warning');
+      if (agent[key] !== undefined)
+        sink.at(
+          [...agentBase, key],
+          'key',
+          'BURROW_CONFIG_IGNORED',
+          `\`${key}\` is accepted but not used: ${why}`,
+          'warning',
+        );
     }
     for (const key of ['root_cas', 'connect_cas']) {
-      if (agent[key] !== undefined && agent[key] !== 'trusted') sink.at([...agentBase, key], 'key', 'BURROW_CONFIG_IGNORED', `\`${key}\` is accepted but not used: Burrow verifies the edge with the system trust store`, 'warning');
+      if (agent[key] !== undefined && agent[key] !== 'trusted')
+        sink.at(
+          [...agentBase, key],
+          'key',
+          'BURROW_CONFIG_IGNORED',
+          `\`${key}\` is accepted but not used: Burrow verifies the edge with the system trust store`,
+          'warning',
+        );
     }
   }
 
@@ -430,7 +611,13 @@ function semanticChecks(data: Record<string, unknown>, kind: SchemaKind, sink: P
       if (!isObject(ep)) return;
       const base = ['endpoints', i];
       if (typeof ep.name === 'string') {
-        if (seen.has(ep.name)) sink.at([...base, 'name'], 'value', 'BURROW_CONFIG_DUPLICATE_NAME', `endpoint name ${JSON.stringify(ep.name)} is already used`);
+        if (seen.has(ep.name))
+          sink.at(
+            [...base, 'name'],
+            'value',
+            'BURROW_CONFIG_DUPLICATE_NAME',
+            `endpoint name ${JSON.stringify(ep.name)} is already used`,
+          );
         seen.set(ep.name, i);
       }
       checkEndpointUrls(ep, base, sink);
@@ -459,7 +646,12 @@ function checkEndpointUrls(ep: Record<string, unknown>, base: PathSegment[], sin
   if (url) {
     const port = /:(\d+)$/.exec(url)?.[1];
     if (port && (scheme === 'http' || scheme === 'https') && port !== (scheme === 'http' ? '80' : '443')) {
-      sink.at([...base, 'url'], 'value', 'BURROW_CONFIG_BAD_VALUE', `${scheme} endpoints take port ${scheme === 'http' ? 80 : 443} only, got ${port}`);
+      sink.at(
+        [...base, 'url'],
+        'value',
+        'BURROW_CONFIG_BAD_VALUE',
+        `${scheme} endpoints take port ${scheme === 'http' ? 80 : 443} only, got ${port}`,
+      );
     }
     if ((scheme === 'tcp' || scheme === 'tls') && (up === 'http' || up === 'https')) {
       sink.at(upPath, 'value', 'BURROW_CONFIG_BAD_VALUE', `unsupported scheme for ${scheme} tunnel: ${up}`);
@@ -467,6 +659,11 @@ function checkEndpointUrls(ep: Record<string, unknown>, base: PathSegment[], sin
   }
   if ((scheme === 'http' || scheme === 'https') && (up === 'tcp' || up === 'tls')) {
     const where = url ? [...base, 'url'] : upPath;
-    sink.at(where, 'value', 'BURROW_CONFIG_BAD_VALUE', `endpoint \`${String(ep.name)}\` has a ${up}:// upstream but ${url ? `a ${scheme}` : 'no'} url; set \`url: ${up}://\``);
+    sink.at(
+      where,
+      'value',
+      'BURROW_CONFIG_BAD_VALUE',
+      `endpoint \`${String(ep.name)}\` has a ${up}:// upstream but ${url ? `a ${scheme}` : 'no'} url; set \`url: ${up}://\``,
+    );
   }
 }

@@ -24,7 +24,10 @@ export interface NodeAtPath {
 /** Splits an ajv `instancePath` (`/tunnels/web/addr`, JSON-pointer escaped) into segments. */
 export function parseInstancePath(instancePath: string): string[] {
   if (instancePath === '') return [];
-  return instancePath.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function scalarKeyText(pair: Pair): string | undefined {
@@ -77,11 +80,17 @@ export function rangeOfOffsets(start: number, end: number, lines: LineCounter): 
  * keys, deprecations); `'value'` at the value (type, enum, pattern). Falls back to the key when the
  * value is empty, and to the deepest existing ancestor when the path is not in the document.
  */
-export function rangeAtPath(doc: Document, lines: LineCounter, path: readonly PathSegment[], target: 'key' | 'value'): SourceRange {
+export function rangeAtPath(
+  doc: Document,
+  lines: LineCounter,
+  path: readonly PathSegment[],
+  target: 'key' | 'value',
+): SourceRange {
   const found = findNodeAtPath(doc, path);
   const exact = found.depth === path.length;
   const valueHasText = found.value && found.value.range && found.value.range[1] > found.value.range[0];
-  const pick = exact && target === 'value' && valueHasText ? found.value : found.key ?? (valueHasText ? found.value : undefined);
+  const pick =
+    exact && target === 'value' && valueHasText ? found.value : (found.key ?? (valueHasText ? found.value : undefined));
   const range = pick ? rangeOfNode(pick, lines) : undefined;
   if (range) return range;
   return firstContentRange(doc, lines);

@@ -92,7 +92,10 @@ export interface EdgeEvents {
 }
 
 class BindError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -117,11 +120,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
   constructor(private readonly config: EdgeConfig) {
     super();
     this.ipPolicies = config.ipPolicies ?? new IpPolicyStore();
-    this.httpServer = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) => this.onRequest(req, res, 'http'));
+    this.httpServer = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
+      this.onRequest(req, res, 'http'),
+    );
     this.httpServer.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket as net.Socket, head, 'http'));
     this.httpServer.on('connection', (socket: net.Socket) => this.track(socket));
     this.httpServer.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nngrok-error-code: ERR_BURROW_BAD_REQUEST\r\nconnection: close\r\n\r\n');
+      if (socket.writable)
+        socket.end('HTTP/1.1 400 Bad Request\r\nngrok-error-code: ERR_BURROW_BAD_REQUEST\r\nconnection: close\r\n\r\n');
       else socket.destroy();
     });
   }
@@ -170,7 +176,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return { id: binding.id, session: binding.session, pipeline: binding.pipeline };
   }
 
-  private onRequest(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, scheme: Scheme): void {
+  private onRequest(
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+    scheme: Scheme,
+  ): void {
     if (this.config.httpsEdges?.handleRequest(req, res, scheme)) return;
     const target = this.httpTarget(hostOf(req), scheme);
     if (!target) {
@@ -188,7 +198,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
     if (this.config.httpsEdges?.handleUpgrade(req, socket, head, scheme)) return;
     if (!target) {
-      socket.end('HTTP/1.1 404 Not Found\r\nngrok-error-code: ERR_NGROK_3200\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      socket.end(
+        'HTTP/1.1 404 Not Found\r\nngrok-error-code: ERR_NGROK_3200\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+      );
       return;
     }
     proxyUpgrade(req, socket, head, target, scheme);
@@ -206,11 +218,19 @@ export class Edge extends EventEmitter<EdgeEvents> {
    * An HTTPS (h2 + HTTP/1.1) server fed by onTlsConnection. `extra` (mutual TLS CAs, minimum
    * version) gives an endpoint its own server; the shared one has none.
    */
-  private async createHttpsServer(extra?: tls.SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean }): Promise<http2.Http2SecureServer> {
+  private async createHttpsServer(
+    extra?: tls.SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean },
+  ): Promise<http2.Http2SecureServer> {
     const { requestCert: _requestCert, rejectUnauthorized: _reject, ...contextExtra } = extra ?? {};
-    const https = http2.createSecureServer({ ...(await this.tlsCredentials(contextExtra)), ...(extra ?? {}), allowHTTP1: true });
+    const https = http2.createSecureServer({
+      ...(await this.tlsCredentials(contextExtra)),
+      ...(extra ?? {}),
+      allowHTTP1: true,
+    });
     https.on('request', (req, res) => this.onRequest(req, res, 'https'));
-    https.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.onUpgrade(req, socket, head, 'https'));
+    https.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
+      this.onUpgrade(req, socket, head, 'https'),
+    );
     return https;
   }
 
@@ -219,7 +239,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
    * `*.localhost` wildcards, so each served name gets its own (cached) certificate via SNI.
    * `extra` goes into every context too (client CAs must be in the context SNI switches to).
    */
-  private async tlsCredentials(extra: tls.SecureContextOptions = {}): Promise<tls.SecureContextOptions & { SNICallback?: tls.TlsOptions['SNICallback'] }> {
+  private async tlsCredentials(
+    extra: tls.SecureContextOptions = {},
+  ): Promise<tls.SecureContextOptions & { SNICallback?: tls.TlsOptions['SNICallback'] }> {
     if (this.config.certificate) return { ...this.config.certificate, ...extra };
     const contexts = new Map<string, Promise<tls.SecureContext>>();
     const contextFor = (name: string) => {
@@ -236,8 +258,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
       SNICallback: (name, cb) => {
         const host = normalizeHost(name);
         // Only names we serve: anything else would let clients make us mint certificates at will.
-        if (host !== this.config.domain && !this.httpRouter.lookup(host) && !this.config.httpsEdges?.serves(host)) return cb(new Error(`no endpoint for ${host}`));
-        contextFor(host).then((ctx) => cb(null, ctx), (err: Error) => cb(err));
+        if (host !== this.config.domain && !this.httpRouter.lookup(host) && !this.config.httpsEdges?.serves(host))
+          return cb(new Error(`no endpoint for ${host}`));
+        contextFor(host).then(
+          (ctx) => cb(null, ctx),
+          (err: Error) => cb(err),
+        );
       },
     };
   }
@@ -274,7 +300,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
       socket.destroy(); // ngrok closes refused TCP/TLS connections without a word
       return;
     }
-    const open: RawOpen = { kind: binding.proto === 'tls' ? 'tls' : 'tcp', binding: binding.id, remoteAddr: `${socket.remoteAddress}:${socket.remotePort}` };
+    const open: RawOpen = {
+      kind: binding.proto === 'tls' ? 'tls' : 'tcp',
+      binding: binding.id,
+      remoteAddr: `${socket.remoteAddress}:${socket.remotePort}`,
+    };
     let stream;
     try {
       stream = binding.session.openStream(open);
@@ -300,12 +330,17 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   private onAgent(transport: Transport, remoteAddr: string): void {
     const session = new MuxSession(transport, {
-      role: 'edge', initialWindow: DEFAULT_WINDOW,
-      heartbeatIntervalMs: this.config.heartbeatIntervalMs, heartbeatToleranceMs: this.config.heartbeatToleranceMs,
+      role: 'edge',
+      initialWindow: DEFAULT_WINDOW,
+      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+      heartbeatToleranceMs: this.config.heartbeatToleranceMs,
     });
     const sessionId = randomUUID();
     let hello: Hello | undefined;
-    const helloTimer = setTimeout(() => session.close({ code: 'ERR_BURROW_HELLO_TIMEOUT', message: 'no hello within 10 s' }), 10_000);
+    const helloTimer = setTimeout(
+      () => session.close({ code: 'ERR_BURROW_HELLO_TIMEOUT', message: 'no hello within 10 s' }),
+      10_000,
+    );
     helloTimer.unref();
     session.on('stream', (stream) => {
       stream.reset({ code: 'ERR_BURROW_STREAM_REFUSED', message: 'agents may not open streams' });
@@ -314,32 +349,53 @@ export class Edge extends EventEmitter<EdgeEvents> {
     session.on('control', (msg: ControlMessage) => {
       if (!hello) {
         clearTimeout(helloTimer);
-        if (msg.type !== 'hello') return session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'first message must be hello' });
+        if (msg.type !== 'hello')
+          return session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'first message must be hello' });
         const refusal = this.checkHello(msg);
         if (refusal) return session.close(refusal);
         this.grants.set(session, this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] });
         hello = msg;
         // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
-        this.sessionsByClient.get(msg.clientId)?.close({ code: 'ERR_BURROW_SESSION_REPLACED', message: 'the agent reconnected' });
+        this.sessionsByClient
+          .get(msg.clientId)
+          ?.close({ code: 'ERR_BURROW_SESSION_REPLACED', message: 'the agent reconnected' });
         this.sessionsByClient.set(msg.clientId, session);
         session.sendControl({
-          type: 'welcome', version: PROTOCOL_VERSION, sessionId, initialWindow: DEFAULT_WINDOW,
-          heartbeatIntervalMs: this.config.heartbeatIntervalMs ?? 2000, heartbeatToleranceMs: this.config.heartbeatToleranceMs ?? 6000,
+          type: 'welcome',
+          version: PROTOCOL_VERSION,
+          sessionId,
+          initialWindow: DEFAULT_WINDOW,
+          heartbeatIntervalMs: this.config.heartbeatIntervalMs ?? 2000,
+          heartbeatToleranceMs: this.config.heartbeatToleranceMs ?? 6000,
         });
         this.emit('session', { sessionId, clientId: msg.clientId, remoteAddr });
         return;
       }
       if (msg.type === 'bind') {
         this.bind(session, hello.clientId, msg)
-          .then((b) => session.sendControl({ type: 'bind-result', reqId: msg.reqId, binding: { id: b.id, urls: b.urls } }))
-          .catch((err: BindError) => session.sendControl({ type: 'bind-result', reqId: msg.reqId, error: { code: err.code ?? 'ERR_BURROW_INTERNAL', message: err.message } }));
+          .then((b) =>
+            session.sendControl({ type: 'bind-result', reqId: msg.reqId, binding: { id: b.id, urls: b.urls } }),
+          )
+          .catch((err: BindError) =>
+            session.sendControl({
+              type: 'bind-result',
+              reqId: msg.reqId,
+              error: { code: err.code ?? 'ERR_BURROW_INTERNAL', message: err.message },
+            }),
+          );
       } else if (msg.type === 'unbind') {
         const b = this.bindings.get(msg.id);
-        const error = b && b.session === session ? undefined : { code: 'ERR_BURROW_NOT_BOUND', message: `no endpoint ${msg.id} on this session` };
+        const error =
+          b && b.session === session
+            ? undefined
+            : { code: 'ERR_BURROW_NOT_BOUND', message: `no endpoint ${msg.id} on this session` };
         if (b && !error) this.unbind(b);
         session.sendControl({ type: 'unbind-result', reqId: msg.reqId, error });
       } else {
-        session.close({ code: 'ERR_BURROW_PROTOCOL', message: `unexpected control message ${(msg as { type: string }).type}` });
+        session.close({
+          code: 'ERR_BURROW_PROTOCOL',
+          message: `unexpected control message ${(msg as { type: string }).type}`,
+        });
       }
     });
     session.on('close', (error) => {
@@ -352,18 +408,30 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   private checkHello(hello: Hello): WireError | undefined {
     if (hello.version !== PROTOCOL_VERSION) {
-      return { code: 'ERR_BURROW_PROTOCOL_VERSION', message: `edge speaks protocol ${PROTOCOL_VERSION}, agent sent ${hello.version}: upgrade the older side` };
+      return {
+        code: 'ERR_BURROW_PROTOCOL_VERSION',
+        message: `edge speaks protocol ${PROTOCOL_VERSION}, agent sent ${hello.version}: upgrade the older side`,
+      };
     }
-    if (!hello.authtoken) return { code: 'ERR_NGROK_4018', message: 'no authtoken: pass --authtoken or set BURROW_AUTHTOKEN' };
-    if (!this.config.tokens.accepts(hello.authtoken)) return { code: 'ERR_NGROK_107', message: 'the authtoken is not valid on this edge' };
-    if (typeof hello.clientId !== 'string' || hello.clientId.length < 8) return { code: 'ERR_BURROW_PROTOCOL', message: 'hello needs a clientId' };
+    if (!hello.authtoken)
+      return { code: 'ERR_NGROK_4018', message: 'no authtoken: pass --authtoken or set BURROW_AUTHTOKEN' };
+    if (!this.config.tokens.accepts(hello.authtoken))
+      return { code: 'ERR_NGROK_107', message: 'the authtoken is not valid on this edge' };
+    if (typeof hello.clientId !== 'string' || hello.clientId.length < 8)
+      return { code: 'ERR_BURROW_PROTOCOL', message: 'hello needs a clientId' };
     return undefined;
   }
 
   private async bind(session: MuxSession, clientId: string, req: BindRequest): Promise<Binding> {
     if (session.isClosed) throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed');
     const edge = req.edge ?? {};
-    const base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'> = { id: `ep_${randomBytes(8).toString('hex')}`, name: req.name, session, clientId, edge };
+    const base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'> = {
+      id: `ep_${randomBytes(8).toString('hex')}`,
+      name: req.name,
+      session,
+      clientId,
+      edge,
+    };
     this.checkBindRights(session, req);
     if (req.labels !== undefined) {
       const binding = this.bindLabeled(base, req);
@@ -378,8 +446,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
       } else {
         // TCP and TLS endpoints take an IP restriction (checked per connection) and nothing else.
         const other = Object.keys(edge).filter((k) => k !== 'ipRestriction');
-        if (other.length) throw new BindError('ERR_BURROW_UNSUPPORTED_OPTION', `${req.proto} endpoints do not support the option "${other[0]}"`);
-        if (edge.ipRestriction) base.allowConnection = edge.ipRestriction.enforce === false ? undefined : ipFilter(edge.ipRestriction, this.ipPolicies);
+        if (other.length)
+          throw new BindError(
+            'ERR_BURROW_UNSUPPORTED_OPTION',
+            `${req.proto} endpoints do not support the option "${other[0]}"`,
+          );
+        if (edge.ipRestriction)
+          base.allowConnection =
+            edge.ipRestriction.enforce === false ? undefined : ipFilter(edge.ipRestriction, this.ipPolicies);
       }
     } catch (err) {
       if (err instanceof ModuleConfigError) throw new BindError(err.code, err.message);
@@ -400,26 +474,62 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   /** Credential ACL (ERR_NGROK_316/308/356/399) and names held by HTTPS edges (ERR_NGROK_381). */
   private checkBindRights(session: MuxSession, req: BindRequest): void {
-    const host = req.domain ? req.domain.toLowerCase() : req.subdomain ? `${req.subdomain.toLowerCase()}.${this.config.domain}` : undefined;
-    const denied = checkAcl(this.grants.get(session)?.acl ?? [], { proto: req.proto, host, remoteAddr: req.remoteAddr, labels: req.labels });
+    const host = req.domain
+      ? req.domain.toLowerCase()
+      : req.subdomain
+        ? `${req.subdomain.toLowerCase()}.${this.config.domain}`
+        : undefined;
+    const denied = checkAcl(this.grants.get(session)?.acl ?? [], {
+      proto: req.proto,
+      host,
+      remoteAddr: req.remoteAddr,
+      labels: req.labels,
+    });
     if (denied) throw new BindError(denied.code, denied.message);
     if (host && req.proto !== 'tcp' && this.config.httpsEdges?.serves(host)) {
-      throw new BindError('ERR_NGROK_381', `The host ${host} and port 443 you requested is already reserved by an edge: bind a labeled tunnel its tunnel group selects instead`);
+      throw new BindError(
+        'ERR_NGROK_381',
+        `The host ${host} and port 443 you requested is already reserved by an edge: bind a labeled tunnel its tunnel group selects instead`,
+      );
     }
   }
 
   /** A labeled tunnel: no name or URL of its own; HTTPS edges' tunnel groups route to it. */
   private bindLabeled(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Binding {
-    if (!this.config.httpsEdges) throw new BindError('ERR_NGROK_358', 'this edge has no HTTPS edges, so a labeled tunnel could never be reached: run `burrow edge --admin-addr …` or `--edges FILE`');
+    if (!this.config.httpsEdges)
+      throw new BindError(
+        'ERR_NGROK_358',
+        'this edge has no HTTPS edges, so a labeled tunnel could never be reached: run `burrow edge --admin-addr …` or `--edges FILE`',
+      );
     const entries = req.labels && typeof req.labels === 'object' ? Object.entries(req.labels) : [];
     if (entries.length === 0) throw new BindError('ERR_NGROK_394', 'a labeled tunnel needs at least one label');
     for (const [k, v] of entries) {
-      if (typeof v !== 'string' || !/^[^=]{1,255}$/.test(k) || !/^[^=]{1,255}$/.test(v)) throw new BindError('ERR_NGROK_6531', `the label ${k}=${String(v)} is invalid: keys and values are 1..255 characters without '='`);
+      if (typeof v !== 'string' || !/^[^=]{1,255}$/.test(k) || !/^[^=]{1,255}$/.test(v))
+        throw new BindError(
+          'ERR_NGROK_6531',
+          `the label ${k}=${String(v)} is invalid: keys and values are 1..255 characters without '='`,
+        );
     }
-    if (req.proto !== 'http') throw new BindError('ERR_NGROK_332', 'labeled tunnels carry HTTP (HTTPS edges); tcp and tls edges are not supported');
-    if (req.domain || req.subdomain || req.schemes?.length) throw new BindError('ERR_NGROK_358', 'a labeled tunnel has no domain or schemes of its own (the edge has them)');
-    if (req.edge && Object.keys(req.edge).length) throw new BindError('ERR_BURROW_UNSUPPORTED_OPTION', 'a labeled tunnel takes no modules: configure them on the edge route');
-    const binding: Binding = { ...base, proto: 'http', hosts: [], schemes: [], urls: [], labels: Object.fromEntries(entries) };
+    if (req.proto !== 'http')
+      throw new BindError(
+        'ERR_NGROK_332',
+        'labeled tunnels carry HTTP (HTTPS edges); tcp and tls edges are not supported',
+      );
+    if (req.domain || req.subdomain || req.schemes?.length)
+      throw new BindError('ERR_NGROK_358', 'a labeled tunnel has no domain or schemes of its own (the edge has them)');
+    if (req.edge && Object.keys(req.edge).length)
+      throw new BindError(
+        'ERR_BURROW_UNSUPPORTED_OPTION',
+        'a labeled tunnel takes no modules: configure them on the edge route',
+      );
+    const binding: Binding = {
+      ...base,
+      proto: 'http',
+      hosts: [],
+      schemes: [],
+      urls: [],
+      labels: Object.fromEntries(entries),
+    };
     this.bindings.set(binding.id, binding);
     this.config.httpsEdges?.addBinding(binding);
     return binding;
@@ -446,13 +556,17 @@ export class Edge extends EventEmitter<EdgeEvents> {
     throw new BindError('ERR_BURROW_NAME_EXHAUSTED', 'could not find a free random name');
   }
 
-  private async bindHttp(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Promise<Binding> {
+  private async bindHttp(
+    base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
+    req: BindRequest,
+  ): Promise<Binding> {
     const schemes: Scheme[] = req.schemes?.length ? [...new Set(req.schemes)] : ['http'];
     if (schemes.includes('https')) await this.startTls();
     const host = this.chooseHost(this.httpRouter, req);
     const urls = schemes.map((s) => this.url(s, host, s === 'http' ? this.httpPort : this.tlsPort));
     const binding: Binding = { ...base, proto: 'http', hosts: [host], schemes, urls };
-    if (this.config.portPerEndpoint) await this.listenOwnPort(binding, this.config.portPerEndpoint, req.previousUrls ?? []);
+    if (this.config.portPerEndpoint)
+      await this.listenOwnPort(binding, this.config.portPerEndpoint, req.previousUrls ?? []);
     this.httpRouter.add(host, binding);
     this.bindings.set(binding.id, binding);
     return binding;
@@ -463,22 +577,33 @@ export class Edge extends EventEmitter<EdgeEvents> {
    * and modules see the public URL's origin. Ports count up from the HTTP listener's, so the same
    * tunnels get the same URLs (and OAuth callbacks) after a restart.
    */
-  private async listenOwnPort(binding: Binding, perEndpoint: NonNullable<EdgeConfig['portPerEndpoint']>, previousUrls: string[]): Promise<void> {
+  private async listenOwnPort(
+    binding: Binding,
+    perEndpoint: NonNullable<EdgeConfig['portPerEndpoint']>,
+    previousUrls: string[],
+  ): Promise<void> {
     let target: HttpTarget | undefined;
     let scheme: Scheme = 'http';
-    const server = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) => proxyHttp(req, res, target!, scheme));
+    const server = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
+      proxyHttp(req, res, target!, scheme),
+    );
     server.on('upgrade', (req, socket: net.Socket, head) => proxyUpgrade(req, socket, head, target!, scheme));
     server.on('connection', (socket: net.Socket) => this.track(socket));
     server.on('clientError', (_err, socket) => socket.destroy());
     const previous = previousUrls.map((u) => perEndpoint.portOf(u)).filter((p): p is number => p !== undefined);
-    const candidates = [...previous, ...Array.from({ length: 100 }, (_, i) => this.httpPort + 1 + i).filter((p) => p <= 65535), 0];
+    const candidates = [
+      ...previous,
+      ...Array.from({ length: 100 }, (_, i) => this.httpPort + 1 + i).filter((p) => p <= 65535),
+      0,
+    ];
     let port = -1;
     for (const candidate of candidates) {
       try {
         port = await listen(server, { host: this.config.http.host, port: candidate });
         break;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw new BindError('ERR_BURROW_LISTEN', `cannot listen for ${binding.name}: ${(err as Error).message}`);
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE')
+          throw new BindError('ERR_BURROW_LISTEN', `cannot listen for ${binding.name}: ${(err as Error).message}`);
       }
     }
     const url = new URL(perEndpoint.publicUrl(port));
@@ -488,20 +613,33 @@ export class Edge extends EventEmitter<EdgeEvents> {
     binding.urls.unshift(url.origin);
   }
 
-  private async bindTls(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Promise<Binding> {
+  private async bindTls(
+    base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
+    req: BindRequest,
+  ): Promise<Binding> {
     await this.startTls();
     const host = this.chooseHost(this.tlsRouter, req);
-    const binding: Binding = { ...base, proto: 'tls', hosts: [host], schemes: [], urls: [this.url('tls', host, this.tlsPort)] };
+    const binding: Binding = {
+      ...base,
+      proto: 'tls',
+      hosts: [host],
+      schemes: [],
+      urls: [this.url('tls', host, this.tlsPort)],
+    };
     this.tlsRouter.add(host, binding);
     this.bindings.set(binding.id, binding);
     return binding;
   }
 
-  private async bindTcp(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Promise<Binding> {
+  private async bindTcp(
+    base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
+    req: BindRequest,
+  ): Promise<Binding> {
     let port = 0;
     if (req.remoteAddr) {
       port = Number(req.remoteAddr.slice(req.remoteAddr.lastIndexOf(':') + 1));
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new BindError('ERR_NGROK_9029', `"${req.remoteAddr}" has no valid port`);
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new BindError('ERR_NGROK_9029', `"${req.remoteAddr}" has no valid port`);
     }
     // Half-open allowed: a client that shuts down its sending side still gets the reply.
     const server = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -515,7 +653,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
       throw new BindError('ERR_NGROK_334', `tcp port ${port} is not available: ${(err as Error).message}`);
     }
     const shownHost = host === '0.0.0.0' || host === '::' ? this.config.domain : host;
-    const binding: Binding = { ...base, proto: 'tcp', hosts: [], schemes: [], urls: [`tcp://${shownHost}:${port}`], tcpServer: server };
+    const binding: Binding = {
+      ...base,
+      proto: 'tcp',
+      hosts: [],
+      schemes: [],
+      urls: [`tcp://${shownHost}:${port}`],
+      tcpServer: server,
+    };
     this.bindings.set(binding.id, binding);
     return binding;
   }

@@ -14,24 +14,80 @@ interface EdgeErrorInfo {
 
 /** The edge-generated errors, keyed by ngrok's code where ngrok has one. */
 export const EDGE_ERRORS = {
-  ERR_NGROK_3200: { status: 404, title: 'Endpoint offline', hint: 'No agent is serving this URL. Start the tunnel (burrow http PORT) or check the URL.' },
-  ERR_NGROK_3004: { status: 502, title: 'Invalid response from upstream', hint: 'The agent reached your app, but its response was not valid HTTP.' },
-  ERR_NGROK_3210: { status: 502, title: 'Agent unreachable', hint: 'The agent session dropped before it answered. It reconnects on its own; retry in a moment.' },
+  ERR_NGROK_3200: {
+    status: 404,
+    title: 'Endpoint offline',
+    hint: 'No agent is serving this URL. Start the tunnel (burrow http PORT) or check the URL.',
+  },
+  ERR_NGROK_3004: {
+    status: 502,
+    title: 'Invalid response from upstream',
+    hint: 'The agent reached your app, but its response was not valid HTTP.',
+  },
+  ERR_NGROK_3210: {
+    status: 502,
+    title: 'Agent unreachable',
+    hint: 'The agent session dropped before it answered. It reconnects on its own; retry in a moment.',
+  },
   ERR_NGROK_3007: { status: 504, title: 'Upstream timeout', hint: 'The app behind the tunnel did not answer in time.' },
-  ERR_NGROK_8012: { status: 502, title: 'Upstream refused the connection', hint: 'The agent could not connect to your app. Is it running, and on that port?' },
-  ERR_NGROK_3002: { status: 502, title: 'Upstream TLS handshake failed', hint: 'The agent could not complete TLS with your https upstream.' },
+  ERR_NGROK_8012: {
+    status: 502,
+    title: 'Upstream refused the connection',
+    hint: 'The agent could not connect to your app. Is it running, and on that port?',
+  },
+  ERR_NGROK_3002: {
+    status: 502,
+    title: 'Upstream TLS handshake failed',
+    hint: 'The agent could not complete TLS with your https upstream.',
+  },
   ERR_BURROW_BAD_REQUEST: { status: 400, title: 'Bad request', hint: 'The request could not be parsed.' },
   // Answered by edge modules (tunnel/src/modules).
-  ERR_NGROK_3202: { status: 503, title: 'Circuit breaker open', hint: 'Too many recent requests to this endpoint failed; the edge is holding requests back for a moment.' },
-  ERR_NGROK_3203: { status: 403, title: 'Blocked by IP policy', hint: 'Your IP address is not allowed by the IP policies of this endpoint.' },
-  ERR_NGROK_3204: { status: 403, title: 'Webhook verification failed', hint: 'The request does not carry a valid signature from the webhook provider.' },
-  ERR_NGROK_3205: { status: 403, title: 'Blocked by IP restriction', hint: 'Your IP address is not allowed to reach this endpoint.' },
-  ERR_NGROK_3211: { status: 403, title: 'User agent blocked', hint: 'Requests with this User-Agent are not allowed by this endpoint.' },
+  ERR_NGROK_3202: {
+    status: 503,
+    title: 'Circuit breaker open',
+    hint: 'Too many recent requests to this endpoint failed; the edge is holding requests back for a moment.',
+  },
+  ERR_NGROK_3203: {
+    status: 403,
+    title: 'Blocked by IP policy',
+    hint: 'Your IP address is not allowed by the IP policies of this endpoint.',
+  },
+  ERR_NGROK_3204: {
+    status: 403,
+    title: 'Webhook verification failed',
+    hint: 'The request does not carry a valid signature from the webhook provider.',
+  },
+  ERR_NGROK_3205: {
+    status: 403,
+    title: 'Blocked by IP restriction',
+    hint: 'Your IP address is not allowed to reach this endpoint.',
+  },
+  ERR_NGROK_3211: {
+    status: 403,
+    title: 'User agent blocked',
+    hint: 'Requests with this User-Agent are not allowed by this endpoint.',
+  },
   // Answered by HTTPS edges (tunnel/src/edge/edges).
-  ERR_NGROK_6528: { status: 503, title: 'No endpoint online', hint: 'This edge route has no backend able to serve: start a labeled tunnel whose labels match its tunnel group.' },
-  ERR_BURROW_CLIENT_CERT: { status: 403, title: 'Client certificate required', hint: 'This endpoint needs a TLS client certificate signed by a CA it trusts.' },
-  ERR_BURROW_BODY_TOO_LARGE: { status: 413, title: 'Request body too large', hint: 'The request body is larger than this endpoint can hold for verification.' },
-  ERR_BURROW_RATE_LIMITED: { status: 429, title: 'Too many requests', hint: 'This endpoint limits how often it may be called; retry later.' },
+  ERR_NGROK_6528: {
+    status: 503,
+    title: 'No endpoint online',
+    hint: 'This edge route has no backend able to serve: start a labeled tunnel whose labels match its tunnel group.',
+  },
+  ERR_BURROW_CLIENT_CERT: {
+    status: 403,
+    title: 'Client certificate required',
+    hint: 'This endpoint needs a TLS client certificate signed by a CA it trusts.',
+  },
+  ERR_BURROW_BODY_TOO_LARGE: {
+    status: 413,
+    title: 'Request body too large',
+    hint: 'The request body is larger than this endpoint can hold for verification.',
+  },
+  ERR_BURROW_RATE_LIMITED: {
+    status: 429,
+    title: 'Too many requests',
+    hint: 'This endpoint limits how often it may be called; retry later.',
+  },
 } satisfies Record<string, EdgeErrorInfo>;
 
 export type EdgeErrorCode = keyof typeof EDGE_ERRORS;
@@ -72,7 +128,12 @@ export function rawEdgeError(code: EdgeErrorCode, detail?: string): string {
 /** ngrok's error body shape: `{error_code, status_code, msg, details}`. */
 function errorJson(code: EdgeErrorCode, detail?: string): string {
   const info: EdgeErrorInfo = EDGE_ERRORS[code];
-  return JSON.stringify({ error_code: code, status_code: info.status, msg: info.title, details: { hint: info.hint, ...(detail ? { err: detail } : {}) } });
+  return JSON.stringify({
+    error_code: code,
+    status_code: info.status,
+    msg: info.title,
+    details: { hint: info.hint, ...(detail ? { err: detail } : {}) },
+  });
 }
 
 function renderHtml(code: string, info: EdgeErrorInfo, detail?: string): string {

@@ -29,8 +29,16 @@ type ClientRequest = IncomingMessage | Http2ServerRequest;
 type ClientResponse = ServerResponse | Http2ServerResponse;
 
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
-  'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
 ]);
 
 /** Drops hop-by-hop headers and those named in `Connection:`; HTTP/2 pseudo-headers too. */
@@ -53,7 +61,12 @@ function stripHopByHop(raw: string[], keepUpgrade: boolean): string[] {
 }
 
 /** The request head as the agent receives it (before any module edits). */
-export function upstreamRequestHeaders(req: ClientRequest, scheme: Scheme, clientIp: string, upgrade: boolean): string[] {
+export function upstreamRequestHeaders(
+  req: ClientRequest,
+  scheme: Scheme,
+  clientIp: string,
+  upgrade: boolean,
+): string[] {
   const raw = stripHopByHop(req.rawHeaders, upgrade);
   let xff: string | undefined;
   let xfp: string | undefined;
@@ -62,8 +75,14 @@ export function upstreamRequestHeaders(req: ClientRequest, scheme: Scheme, clien
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
-    if (name === 'x-forwarded-for') { xff = xff ? `${xff}, ${raw[i + 1]}` : raw[i + 1]; continue; }
-    if (name === 'x-forwarded-proto') { xfp = xfp ? `${xfp}, ${raw[i + 1]}` : raw[i + 1]; continue; }
+    if (name === 'x-forwarded-for') {
+      xff = xff ? `${xff}, ${raw[i + 1]}` : raw[i + 1];
+      continue;
+    }
+    if (name === 'x-forwarded-proto') {
+      xfp = xfp ? `${xfp}, ${raw[i + 1]}` : raw[i + 1];
+      continue;
+    }
     if (name === 'x-forwarded-host') hasXfh = true;
     if (name === 'host') hasHost = true;
     out.push(raw[i], raw[i + 1]);
@@ -108,16 +127,35 @@ function errorCodeOf(err: unknown): EdgeErrorCode {
   return code && isEdgeErrorCode(code) ? code : 'ERR_NGROK_3210';
 }
 
-function newContext(req: ClientRequest, res: ClientResponse, target: HttpTarget, scheme: Scheme, clientIp: string, upstreamHeaders: string[], pipeline: Pipeline): RequestContext {
+function newContext(
+  req: ClientRequest,
+  res: ClientResponse,
+  target: HttpTarget,
+  scheme: Scheme,
+  clientIp: string,
+  upstreamHeaders: string[],
+  pipeline: Pipeline,
+): RequestContext {
   return {
-    req, res, clientIp, scheme, host: target.publicHost ?? normalizeHostName(hostOf(req)), requestId: randomUUID(),
-    method: req.method ?? 'GET', url: req.url ?? '/', upstreamHeaders, vars: new Map(),
+    req,
+    res,
+    clientIp,
+    scheme,
+    host: target.publicHost ?? normalizeHostName(hostOf(req)),
+    requestId: randomUUID(),
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    upstreamHeaders,
+    vars: new Map(),
     peerCertificate: pipeline.wantsPeerCertificate ? peerCertificateOf(req.socket) : undefined,
   };
 }
 
 function normalizeHostName(host: string): string {
-  return host.toLowerCase().replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return host
+    .toLowerCase()
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '');
 }
 
 /** Proxies one HTTP request through the agent session, through the endpoint's modules if any. */
@@ -135,7 +173,10 @@ export function proxyHttp(req: ClientRequest, res: ClientResponse, target: HttpT
     if (completed) return;
     completed = true;
     const code = res.getHeader(ERROR_CODE_HEADER);
-    pipeline.complete(ctx, { statusCode: res.headersSent || res.writableFinished ? res.statusCode : 0, ...(code ? { errorCode: String(code) } : {}) });
+    pipeline.complete(ctx, {
+      statusCode: res.headersSent || res.writableFinished ? res.statusCode : 0,
+      ...(code ? { errorCode: String(code) } : {}),
+    });
   });
   let outcome;
   try {
@@ -145,7 +186,12 @@ export function proxyHttp(req: ClientRequest, res: ClientResponse, target: HttpT
     return;
   }
   if (outcome instanceof Promise) {
-    outcome.then((o) => { if (o !== 'handled') forward(req, res, target, scheme, clientIp, ctx.upstreamHeaders, ctx, pipeline); }, (err) => moduleFailed(req, res, err));
+    outcome.then(
+      (o) => {
+        if (o !== 'handled') forward(req, res, target, scheme, clientIp, ctx.upstreamHeaders, ctx, pipeline);
+      },
+      (err) => moduleFailed(req, res, err),
+    );
   } else if (outcome !== 'handled') {
     forward(req, res, target, scheme, clientIp, ctx.upstreamHeaders, ctx, pipeline);
   }
@@ -156,7 +202,16 @@ function moduleFailed(req: ClientRequest, res: ClientResponse, err: unknown): vo
   else sendEdgeError(req, res, 'ERR_NGROK_3210', `edge module failed: ${(err as Error)?.message ?? String(err)}`);
 }
 
-function forward(req: ClientRequest, res: ClientResponse, target: HttpTarget, scheme: Scheme, clientIp: string, rawHeaders: string[], ctx: RequestContext | undefined, pipeline: Pipeline | undefined): void {
+function forward(
+  req: ClientRequest,
+  res: ClientResponse,
+  target: HttpTarget,
+  scheme: Scheme,
+  clientIp: string,
+  rawHeaders: string[],
+  ctx: RequestContext | undefined,
+  pipeline: Pipeline | undefined,
+): void {
   if (res.writableEnded || res.destroyed) return; // the client left while a module was working
   const body = ctx?.requestBody;
   const hasBody = body ? body.length > 0 : requestHasBody(req);
@@ -173,8 +228,14 @@ function forward(req: ClientRequest, res: ClientResponse, target: HttpTarget, sc
     rawHeaders.push('Transfer-Encoding', 'chunked');
   }
   const open: HttpOpen = {
-    kind: 'http', binding: target.id, remoteAddr: clientIp, scheme,
-    method: ctx?.method ?? req.method ?? 'GET', url: ctx?.url ?? req.url ?? '/', httpVersion: req.httpVersion, rawHeaders,
+    kind: 'http',
+    binding: target.id,
+    remoteAddr: clientIp,
+    scheme,
+    method: ctx?.method ?? req.method ?? 'GET',
+    url: ctx?.url ?? req.url ?? '/',
+    httpVersion: req.httpVersion,
+    rawHeaders,
   };
   let stream: MuxStream;
   try {
@@ -191,7 +252,12 @@ function forward(req: ClientRequest, res: ClientResponse, target: HttpTarget, sc
 
   stream.once('meta', (head: HttpResponseHead) => {
     if (head.error) {
-      sendEdgeError(req, res, isEdgeErrorCode(head.error.code) ? head.error.code : 'ERR_NGROK_3004', head.error.message);
+      sendEdgeError(
+        req,
+        res,
+        isEdgeErrorCode(head.error.code) ? head.error.code : 'ERR_NGROK_3004',
+        head.error.message,
+      );
       stream.resume();
       return;
     }
@@ -256,13 +322,24 @@ function writeHead(res: ClientResponse, status: number, message: string | undefi
 }
 
 /** Proxies an upgrade (websocket) request; raw bytes flow both ways only after a real 101. */
-export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: HttpTarget, scheme: Scheme): void {
+export function proxyUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  target: HttpTarget,
+  scheme: Scheme,
+): void {
   // Only websockets become raw byte streams. Any other Upgrade (curl --http2 sends `Upgrade: h2c`
   // on plain http) is served as the ordinary request it also is, the upgrade ignored: an h2c
   // connection would slip past the edge's per-request handling.
   if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
     if (requestHasBody(req) || head.length) {
-      socket.end(rawEdgeError('ERR_BURROW_BAD_REQUEST', `upgrade to "${req.headers.upgrade}" is not supported; send the request without Upgrade`));
+      socket.end(
+        rawEdgeError(
+          'ERR_BURROW_BAD_REQUEST',
+          `upgrade to "${req.headers.upgrade}" is not supported; send the request without Upgrade`,
+        ),
+      );
       return;
     }
     const res = new ServerResponse(req);
@@ -300,14 +377,30 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     socket.end(rawEdgeError('ERR_NGROK_3210', (err as Error).message));
     return;
   }
-  if (outcome instanceof Promise) outcome.then(proceed, (err: Error) => socket.end(rawEdgeError('ERR_NGROK_3210', err.message)));
+  if (outcome instanceof Promise)
+    outcome.then(proceed, (err: Error) => socket.end(rawEdgeError('ERR_NGROK_3210', err.message)));
   else proceed(outcome);
 }
 
-function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: HttpTarget, scheme: Scheme, clientIp: string, rawHeaders: string[], ctx: RequestContext | undefined): void {
+function forwardUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  target: HttpTarget,
+  scheme: Scheme,
+  clientIp: string,
+  rawHeaders: string[],
+  ctx: RequestContext | undefined,
+): void {
   const open: HttpOpen = {
-    kind: 'http', binding: target.id, remoteAddr: clientIp, scheme, upgrade: true,
-    method: ctx?.method ?? req.method ?? 'GET', url: ctx?.url ?? req.url ?? '/', httpVersion: req.httpVersion,
+    kind: 'http',
+    binding: target.id,
+    remoteAddr: clientIp,
+    scheme,
+    upgrade: true,
+    method: ctx?.method ?? req.method ?? 'GET',
+    url: ctx?.url ?? req.url ?? '/',
+    httpVersion: req.httpVersion,
     rawHeaders,
   };
   let stream: MuxStream;
@@ -321,12 +414,19 @@ function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, targ
   socket.on('error', () => stream.destroy());
   stream.once('meta', (resHead: HttpResponseHead) => {
     if (resHead.error) {
-      socket.end(rawEdgeError(isEdgeErrorCode(resHead.error.code) ? resHead.error.code : 'ERR_NGROK_3004', resHead.error.message));
+      socket.end(
+        rawEdgeError(
+          isEdgeErrorCode(resHead.error.code) ? resHead.error.code : 'ERR_NGROK_3004',
+          resHead.error.message,
+        ),
+      );
       stream.destroy();
       return;
     }
     const switching = resHead.statusCode === 101;
-    const headers = switching ? dropHeader(resHead.rawHeaders, ERROR_CODE_HEADER) : clientResponseHeaders(resHead.rawHeaders);
+    const headers = switching
+      ? dropHeader(resHead.rawHeaders, ERROR_CODE_HEADER)
+      : clientResponseHeaders(resHead.rawHeaders);
     let text = `HTTP/1.1 ${resHead.statusCode} ${resHead.statusMessage ?? ''}\r\n`;
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
     if (!switching) text += 'Connection: close\r\n';
@@ -335,7 +435,8 @@ function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, targ
     stream.pipe(socket);
   });
   stream.on('error', (err) => {
-    if (socket.writable && !(socket as { bytesWritten?: number }).bytesWritten) socket.end(rawEdgeError(errorCodeOf(err), err.message));
+    if (socket.writable && !(socket as { bytesWritten?: number }).bytesWritten)
+      socket.end(rawEdgeError(errorCodeOf(err), err.message));
     else socket.destroy();
   });
 }

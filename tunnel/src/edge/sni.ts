@@ -18,9 +18,7 @@
 import type net from 'node:net';
 
 export type SniResult =
-  | { kind: 'ok'; serverName: string | undefined }
-  | { kind: 'incomplete' }
-  | { kind: 'invalid'; reason: string };
+  { kind: 'ok'; serverName: string | undefined } | { kind: 'incomplete' } | { kind: 'invalid'; reason: string };
 
 /** Most input (record headers included) we are willing to buffer while looking for the SNI. */
 export const MAX_HELLO_BYTES = 32 * 1024;
@@ -76,7 +74,8 @@ function reassembleClientHello(input: Buffer): Buffer | undefined {
     gathered += fragment.length;
     if (messageLength === undefined && gathered >= 4) {
       const header = fragments.length === 1 ? fragments[0] : Buffer.concat(fragments);
-      if (header[0] !== HANDSHAKE_CLIENT_HELLO) throw new Invalid(`first handshake message is type ${header[0]}, not ClientHello`);
+      if (header[0] !== HANDSHAKE_CLIENT_HELLO)
+        throw new Invalid(`first handshake message is type ${header[0]}, not ClientHello`);
       messageLength = header.readUIntBE(1, 3);
       if (RECORD_HEADER + 4 + messageLength > MAX_HELLO_BYTES) tooLarge();
     }
@@ -93,13 +92,17 @@ function checkRecordStart(record: Buffer): void {
     if (record[0] & 0x80) throw new Invalid('SSLv2-style ClientHello is not supported');
     throw new Invalid(`not a TLS handshake record (content type ${record[0]})`);
   }
-  if (record.length >= 2 && record[1] !== 0x03) throw new Invalid(`unknown TLS record version ${record[1]}.${record[2] ?? '?'}`);
+  if (record.length >= 2 && record[1] !== 0x03)
+    throw new Invalid(`unknown TLS record version ${record[1]}.${record[2] ?? '?'}`);
 }
 
 /** A bounds-checked reader: any read past the end means the message is malformed. */
 class Reader {
   private pos = 0;
-  constructor(private readonly buf: Buffer, private readonly what: string) {}
+  constructor(
+    private readonly buf: Buffer,
+    private readonly what: string,
+  ) {}
   get remaining(): number {
     return this.buf.length - this.pos;
   }

@@ -42,7 +42,8 @@ export class TlsCertError extends Error {
 export function defaultCacheDir(): string {
   if (process.env.XDG_CACHE_HOME) return path.join(process.env.XDG_CACHE_HOME, 'burrow');
   if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Caches', 'burrow');
-  if (process.platform === 'win32' && process.env.LOCALAPPDATA) return path.join(process.env.LOCALAPPDATA, 'burrow', 'Cache');
+  if (process.platform === 'win32' && process.env.LOCALAPPDATA)
+    return path.join(process.env.LOCALAPPDATA, 'burrow', 'Cache');
   return path.join(os.homedir(), '.cache', 'burrow');
 }
 
@@ -101,22 +102,28 @@ function normalizeHosts(hosts: string[]): string[] {
 async function generateCertificate(hosts: string[]): Promise<TlsCredentials> {
   const notBeforeDate = new Date(Date.now() - 60 * 60 * 1000); // tolerate a little clock skew
   const commonName = hosts.find((h) => !net.isIP(h) && h !== 'localhost') ?? 'localhost';
-  const pems = await generate([{ name: 'commonName', value: commonName }, { name: 'organizationName', value: 'Burrow (local)' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notBeforeDate,
-    notAfterDate: new Date(notBeforeDate.getTime() + VALIDITY_DAYS * DAY_MS),
-    extensions: [
-      { name: 'basicConstraints', cA: false, critical: true },
-      { name: 'keyUsage', digitalSignature: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      {
-        name: 'subjectAltName',
-        altNames: hosts.map((h) => (net.isIP(h) ? { type: 7 as const, ip: h } : { type: 2 as const, value: h })),
-      },
+  const pems = await generate(
+    [
+      { name: 'commonName', value: commonName },
+      { name: 'organizationName', value: 'Burrow (local)' },
     ],
-  });
+    {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      notBeforeDate,
+      notAfterDate: new Date(notBeforeDate.getTime() + VALIDITY_DAYS * DAY_MS),
+      extensions: [
+        { name: 'basicConstraints', cA: false, critical: true },
+        { name: 'keyUsage', digitalSignature: true, critical: true },
+        { name: 'extKeyUsage', serverAuth: true },
+        {
+          name: 'subjectAltName',
+          altNames: hosts.map((h) => (net.isIP(h) ? { type: 7 as const, ip: h } : { type: 2 as const, value: h })),
+        },
+      ],
+    },
+  );
   return { cert: `${pems.cert.trim()}\n`, key: `${pems.private.trim()}\n` };
 }
 

@@ -19,20 +19,48 @@ const MAX_CREDENTIALS = 100;
 
 /** Checks ngrok's rules; `field` names the config key in messages. Never echoes a password. */
 export function validateBasicAuth(config: BasicAuthConfig, field = 'basicAuth'): void {
-  check(config && Array.isArray(config.credentials) && config.credentials.length > 0, 'ERR_NGROK_359', `${field}: at least one "user:password" credential is required`);
-  check(config.credentials.length <= MAX_CREDENTIALS, 'ERR_NGROK_15009', `${field}: at most ${MAX_CREDENTIALS} credentials`);
+  check(
+    config && Array.isArray(config.credentials) && config.credentials.length > 0,
+    'ERR_NGROK_359',
+    `${field}: at least one "user:password" credential is required`,
+  );
+  check(
+    config.credentials.length <= MAX_CREDENTIALS,
+    'ERR_NGROK_15009',
+    `${field}: at most ${MAX_CREDENTIALS} credentials`,
+  );
   config.credentials.forEach((cred, i) => {
     check(typeof cred === 'string', 'ERR_NGROK_359', `${field}.credentials[${i}] must be a "user:password" string`);
     const colon = cred.indexOf(':');
     const user = colon < 0 ? cred : cred.slice(0, colon);
-    check(colon > 0, 'ERR_NGROK_359', `${field}.credentials[${i}]: expected "user:password" with a non-empty user name`);
+    check(
+      colon > 0,
+      'ERR_NGROK_359',
+      `${field}.credentials[${i}]: expected "user:password" with a non-empty user name`,
+    );
     const password = cred.slice(colon + 1);
-    check(user.length <= 128, 'ERR_NGROK_15008', `${field}.credentials[${i}]: the user name "${user.slice(0, 20)}…" is longer than 128 characters`);
-    check(password.length >= 8 && password.length <= 128, 'ERR_NGROK_360', `${field}.credentials[${i}]: the password for "${user}" must be 8 to 128 characters long (it has ${password.length})`);
+    check(
+      user.length <= 128,
+      'ERR_NGROK_15008',
+      `${field}.credentials[${i}]: the user name "${user.slice(0, 20)}…" is longer than 128 characters`,
+    );
+    check(
+      password.length >= 8 && password.length <= 128,
+      'ERR_NGROK_360',
+      `${field}.credentials[${i}]: the password for "${user}" must be 8 to 128 characters long (it has ${password.length})`,
+    );
     // RFC 7617: no control characters in either part.
-    check(!/[\0-\x1f\x7f]/.test(cred), 'ERR_NGROK_15012', `${field}.credentials[${i}]: control characters are not allowed (RFC 7617)`);
+    check(
+      !/[\0-\x1f\x7f]/.test(cred),
+      'ERR_NGROK_15012',
+      `${field}.credentials[${i}]: control characters are not allowed (RFC 7617)`,
+    );
   });
-  check(config.realm === undefined || (typeof config.realm === 'string' && !/["\\\0-\x1f]/.test(config.realm)), 'ERR_BURROW_MODULE_CONFIG', `${field}.realm must be text without quotes or control characters`);
+  check(
+    config.realm === undefined || (typeof config.realm === 'string' && !/["\\\0-\x1f]/.test(config.realm)),
+    'ERR_BURROW_MODULE_CONFIG',
+    `${field}.realm must be text without quotes or control characters`,
+  );
 }
 
 const digest = (s: string | Buffer) => createHash('sha256').update(s).digest();
@@ -66,7 +94,12 @@ export function basicAuthModule(config: BasicAuthConfig): HttpModule {
       }
       if (!enforce) return;
       const body = 'Unauthorized: this endpoint requires a user name and password.\n';
-      ctx.res.writeHead(401, { 'www-authenticate': challenge, 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store' });
+      ctx.res.writeHead(401, {
+        'www-authenticate': challenge,
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': String(Buffer.byteLength(body)),
+        'cache-control': 'no-store',
+      });
       ctx.res.end(body);
       return 'handled';
     },

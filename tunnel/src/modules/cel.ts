@@ -11,13 +11,16 @@ type Vars = Record<string, unknown>;
 let current: Vars = {};
 
 const headersOf = (side: 'req' | 'res'): Record<string, string[]> =>
-  ((current[side] as { headers?: Record<string, string[]> } | undefined)?.headers) ?? {};
+  (current[side] as { headers?: Record<string, string[]> } | undefined)?.headers ?? {};
 const queryOf = (): Record<string, string[]> =>
-  ((current.req as { url?: { query_params?: Record<string, string[]> } } | undefined)?.url?.query_params) ?? {};
+  (current.req as { url?: { query_params?: Record<string, string[]> } } | undefined)?.url?.query_params ?? {};
 
 function cookies(side: 'req' | 'res'): Map<string, string> {
   const out = new Map<string, string>();
-  const lines = side === 'req' ? headersOf('req').cookie ?? [] : (headersOf('res')['set-cookie'] ?? []).map((l) => l.split(';')[0]);
+  const lines =
+    side === 'req'
+      ? (headersOf('req').cookie ?? [])
+      : (headersOf('res')['set-cookie'] ?? []).map((l) => l.split(';')[0]);
   for (const line of lines) {
     for (const part of line.split(';')) {
       const eq = part.indexOf('=');
@@ -53,11 +56,15 @@ const env = new Environment({ unlistedVariablesAreDyn: true })
   .registerFunction('getResCookie(string): string', (n: string) => cookies('res').get(n) ?? '')
   .registerFunction('hasResCookie(string): bool', (n: string) => cookies('res').has(n))
   .registerFunction('inCidrRange(string, string): bool', (ip: string, cidr: string) => inCidr(ip, cidr))
-  .registerFunction('inCidrRanges(string, list<string>): bool', (ip: string, cidrs: string[]) => cidrs.some((c) => inCidr(ip, c)))
+  .registerFunction('inCidrRanges(string, list<string>): bool', (ip: string, cidrs: string[]) =>
+    cidrs.some((c) => inCidr(ip, c)),
+  )
   .registerFunction('string.lower(): string', (s: string) => s.toLowerCase())
   .registerFunction('string.upper(): string', (s: string) => s.toUpperCase())
   .registerFunction('string.replace(string, string): string', (s: string, a: string, b: string) => s.split(a).join(b))
-  .registerFunction('isPrivateIp(string): bool', (ip: string) => ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', 'fc00::/7', '::1/128'].some((c) => inCidr(ip, c)));
+  .registerFunction('isPrivateIp(string): bool', (ip: string) =>
+    ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', 'fc00::/7', '::1/128'].some((c) => inCidr(ip, c)),
+  );
 
 export type CelProgram = (vars: Vars) => unknown;
 
@@ -67,7 +74,10 @@ export function compileCel(expression: string, where: string): CelProgram {
   try {
     program = env.parse(expression);
   } catch (err) {
-    throw new ModuleConfigError('ERR_NGROK_2200', `${where}: invalid CEL expression "${expression}": ${firstLine((err as Error).message)}`);
+    throw new ModuleConfigError(
+      'ERR_NGROK_2200',
+      `${where}: invalid CEL expression "${expression}": ${firstLine((err as Error).message)}`,
+    );
   }
   return (vars) => {
     current = vars;
@@ -115,7 +125,9 @@ function celString(program: CelProgram, vars: Vars): string {
     const v = program(vars);
     if (v === null || v === undefined) return '';
     if (Array.isArray(v)) return v.join(',');
-    return typeof v === 'object' && !(v instanceof Date) ? JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x)) : String(v);
+    return typeof v === 'object' && !(v instanceof Date)
+      ? JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x))
+      : String(v);
   } catch {
     return '';
   }
@@ -133,7 +145,11 @@ export function splitTemplate(text: string): (string | { expr: string })[] {
       let quote = '';
       for (; j < text.length && depth > 0; j++) {
         const c = text[j];
-        if (quote) { if (c === '\\') j++; else if (c === quote) quote = ''; continue; }
+        if (quote) {
+          if (c === '\\') j++;
+          else if (c === quote) quote = '';
+          continue;
+        }
         if (c === '"' || c === "'") quote = c;
         else if (c === '{') depth++;
         else if (c === '}') depth--;

@@ -25,11 +25,32 @@ export interface CircuitBreakerConfig {
 }
 
 export function validateCircuitBreaker(c: CircuitBreakerConfig, field = 'circuitBreaker'): void {
-  check(typeof c.errorThreshold === 'number' && c.errorThreshold >= 0 && c.errorThreshold <= 1, 'ERR_NGROK_361', `${field}: the error threshold must be a number between 0.0 and 1.0`);
-  check(c.volumeThreshold === undefined || (Number.isInteger(c.volumeThreshold) && c.volumeThreshold >= 1 && c.volumeThreshold <= 2_000_000_000), 'ERR_NGROK_2215', `${field}.volumeThreshold must be an integer 1..2000000000`);
-  check(c.windowMs === undefined || (c.windowMs > 0 && Number.isFinite(c.windowMs)), 'ERR_NGROK_7017', `${field}: the rolling window must be longer than 0`);
-  check(c.trippedMs === undefined || (c.trippedMs > 0 && Number.isFinite(c.trippedMs)), 'ERR_NGROK_7016', `${field}: the tripped duration must be longer than 0`);
-  check(c.numBuckets === undefined || (Number.isInteger(c.numBuckets) && c.numBuckets >= 1 && c.numBuckets <= 128), 'ERR_NGROK_7018', `${field}.numBuckets must be 1..128`);
+  check(
+    typeof c.errorThreshold === 'number' && c.errorThreshold >= 0 && c.errorThreshold <= 1,
+    'ERR_NGROK_361',
+    `${field}: the error threshold must be a number between 0.0 and 1.0`,
+  );
+  check(
+    c.volumeThreshold === undefined ||
+      (Number.isInteger(c.volumeThreshold) && c.volumeThreshold >= 1 && c.volumeThreshold <= 2_000_000_000),
+    'ERR_NGROK_2215',
+    `${field}.volumeThreshold must be an integer 1..2000000000`,
+  );
+  check(
+    c.windowMs === undefined || (c.windowMs > 0 && Number.isFinite(c.windowMs)),
+    'ERR_NGROK_7017',
+    `${field}: the rolling window must be longer than 0`,
+  );
+  check(
+    c.trippedMs === undefined || (c.trippedMs > 0 && Number.isFinite(c.trippedMs)),
+    'ERR_NGROK_7016',
+    `${field}: the tripped duration must be longer than 0`,
+  );
+  check(
+    c.numBuckets === undefined || (Number.isInteger(c.numBuckets) && c.numBuckets >= 1 && c.numBuckets <= 128),
+    'ERR_NGROK_7018',
+    `${field}.numBuckets must be 1..128`,
+  );
 }
 
 type State = 'closed' | 'open' | 'half-open';
@@ -43,7 +64,10 @@ export class CircuitBreaker {
   private openedAt = 0;
   private trialInFlight = false;
 
-  constructor(private readonly config: CircuitBreakerConfig, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly config: CircuitBreakerConfig,
+    private readonly now: () => number = Date.now,
+  ) {
     validateCircuitBreaker(config);
     const n = config.numBuckets ?? 10;
     this.bucketMs = (config.windowMs ?? 10_000) / n;
@@ -53,7 +77,8 @@ export class CircuitBreaker {
   }
 
   get currentState(): State {
-    if (this.state === 'open' && this.now() - this.openedAt >= (this.config.trippedMs ?? 10_000)) this.state = 'half-open';
+    if (this.state === 'open' && this.now() - this.openedAt >= (this.config.trippedMs ?? 10_000))
+      this.state = 'half-open';
     return this.state;
   }
 

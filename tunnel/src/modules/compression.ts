@@ -18,18 +18,27 @@ export interface CompressionConfig {
 
 /** Bodies shorter than this (when Content-Length says so) are not worth a compressor. */
 export const MIN_COMPRESS_BYTES = 256;
-const INCOMPRESSIBLE = /^(image\/(?!svg)|video\/|audio\/|font\/woff2|application\/(zip|gzip|x-gzip|x-brotli|zstd|x-7z-compressed|x-rar|pdf))/i;
+const INCOMPRESSIBLE =
+  /^(image\/(?!svg)|video\/|audio\/|font\/woff2|application\/(zip|gzip|x-gzip|x-brotli|zstd|x-7z-compressed|x-rar|pdf))/i;
 const KNOWN = new Set<string>(['gzip', 'deflate', 'br']);
 
 export function validateCompression(config: CompressionConfig, field = 'compression'): void {
   const algs = config.algorithms ?? [];
   check(Array.isArray(algs), 'ERR_BURROW_MODULE_CONFIG', `${field}.algorithms must be a list`);
-  for (const a of algs) check(KNOWN.has(a), 'ERR_NGROK_2214', `${field}: unsupported compression algorithm "${String(a)}"; Burrow offers gzip, deflate and br`);
+  for (const a of algs)
+    check(
+      KNOWN.has(a),
+      'ERR_NGROK_2214',
+      `${field}: unsupported compression algorithm "${String(a)}"; Burrow offers gzip, deflate and br`,
+    );
   check(new Set(algs).size === algs.length, 'ERR_NGROK_2231', `${field}.algorithms has duplicates`);
 }
 
 /** The best encoding both sides accept, or undefined. */
-export function negotiateEncoding(acceptEncoding: string | undefined, offered: readonly CompressionAlgorithm[]): CompressionAlgorithm | undefined {
+export function negotiateEncoding(
+  acceptEncoding: string | undefined,
+  offered: readonly CompressionAlgorithm[],
+): CompressionAlgorithm | undefined {
   if (!acceptEncoding) return undefined;
   const q = new Map<string, number>();
   for (const part of acceptEncoding.split(',')) {
@@ -42,8 +51,11 @@ export function negotiateEncoding(acceptEncoding: string | undefined, offered: r
   let best: CompressionAlgorithm | undefined;
   let bestQ = 0;
   for (const alg of offered) {
-    const v = q.get(alg) ?? (q.has(alg) ? 0 : q.get('*') ?? 0);
-    if (v > bestQ) { best = alg; bestQ = v; }
+    const v = q.get(alg) ?? (q.has(alg) ? 0 : (q.get('*') ?? 0));
+    if (v > bestQ) {
+      best = alg;
+      bestQ = v;
+    }
   }
   return best;
 }
@@ -103,6 +115,10 @@ function chooseFor(ctx: ResponseContext, offered: readonly CompressionAlgorithm[
 export function compressor(alg: string | undefined): Transform | undefined {
   if (alg === 'gzip') return zlib.createGzip({ flush: zlib.constants.Z_SYNC_FLUSH });
   if (alg === 'deflate') return zlib.createDeflate({ flush: zlib.constants.Z_SYNC_FLUSH });
-  if (alg === 'br') return zlib.createBrotliCompress({ flush: zlib.constants.BROTLI_OPERATION_FLUSH, params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } });
+  if (alg === 'br')
+    return zlib.createBrotliCompress({
+      flush: zlib.constants.BROTLI_OPERATION_FLUSH,
+      params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 },
+    });
   return undefined;
 }

@@ -1,7 +1,10 @@
 // The one error type for a module config the edge refuses at bind time (or a config front door
 // refuses earlier). `code` is ngrok's ERR_NGROK_* where ngrok has one, else ERR_BURROW_*.
 export class ModuleConfigError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'ModuleConfigError';
   }

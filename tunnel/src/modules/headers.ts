@@ -29,7 +29,12 @@ export function compileHeaderValue(value: string, where: string): Value {
       if (typeof p === 'string') return () => p;
       const path = p.expr.slice(1);
       if (!isLegacyVariable(path)) {
-        throw new ModuleConfigError('ERR_NGROK_2213', `${where}: unknown template variable "\${.${path}}"; known: ${LEGACY_VARIABLES().map((v) => `\${.${v}}`).join(', ')}`);
+        throw new ModuleConfigError(
+          'ERR_NGROK_2213',
+          `${where}: unknown template variable "\${.${path}}"; known: ${LEGACY_VARIABLES()
+            .map((v) => `\${.${v}}`)
+            .join(', ')}`,
+        );
       }
       return (ctx: RequestContext | ResponseContext) => legacyVariable(path, ctx);
     });
@@ -39,14 +44,21 @@ export function compileHeaderValue(value: string, where: string): Value {
   const legacy: string[] = [];
   const text = value.replace(/\$\{\s*\.([A-Za-z0-9_.]+)\s*\}/g, (_m, path: string) => {
     if (!isLegacyVariable(path)) {
-      throw new ModuleConfigError('ERR_NGROK_2213', `${where}: unknown template variable "\${.${path}}"; known: ${LEGACY_VARIABLES().map((v) => `\${.${v}}`).join(', ')}`);
+      throw new ModuleConfigError(
+        'ERR_NGROK_2213',
+        `${where}: unknown template variable "\${.${path}}"; known: ${LEGACY_VARIABLES()
+          .map((v) => `\${.${v}}`)
+          .join(', ')}`,
+      );
     }
     legacy.push(path);
     return `\${burrow_legacy[${legacy.length - 1}]}`;
   });
   const interpolate: Interpolation = compileInterpolation(text, where);
   return (ctx) => {
-    const vars = legacy.length ? { ...celVariables(ctx), burrow_legacy: legacy.map((p) => legacyVariable(p, ctx)) } : celVariables(ctx);
+    const vars = legacy.length
+      ? { ...celVariables(ctx), burrow_legacy: legacy.map((p) => legacyVariable(p, ctx)) }
+      : celVariables(ctx);
     return interpolate(vars);
   };
 }
@@ -59,25 +71,47 @@ export interface CompiledHeaderRules {
 /** Validates and compiles `{add: ["Name: value"], remove: ["Name"]}` (module form). */
 export function compileHeaderRules(rules: HeaderRules, side: 'request' | 'response'): CompiledHeaderRules {
   const field = side === 'request' ? 'requestHeaders' : 'responseHeaders';
-  check(Array.isArray(rules.add ?? []) && Array.isArray(rules.remove ?? []), 'ERR_BURROW_MODULE_CONFIG', `${field}: add and remove must be lists`);
+  check(
+    Array.isArray(rules.add ?? []) && Array.isArray(rules.remove ?? []),
+    'ERR_BURROW_MODULE_CONFIG',
+    `${field}: add and remove must be lists`,
+  );
   const add = (rules.add ?? []).map((line, i) => {
     const colon = typeof line === 'string' ? line.indexOf(':') : -1;
-    check(colon > 0, side === 'request' ? 'ERR_NGROK_370' : 'ERR_NGROK_371', `${field}.add[${i}]: header should be in key:value format, got "${String(line)}"`);
+    check(
+      colon > 0,
+      side === 'request' ? 'ERR_NGROK_370' : 'ERR_NGROK_371',
+      `${field}.add[${i}]: header should be in key:value format, got "${String(line)}"`,
+    );
     const name = line.slice(0, colon).trim();
     const value = line.slice(colon + 1).trim();
     check(TOKEN.test(name), 'ERR_NGROK_372', `${field}.add[${i}]: "${name}" is not a valid header name`);
-    check(!/[\r\n\0]/.test(value), 'ERR_NGROK_373', `${field}.add[${i}]: the value of "${name}" has a control character`);
+    check(
+      !/[\r\n\0]/.test(value),
+      'ERR_NGROK_373',
+      `${field}.add[${i}]: the value of "${name}" has a control character`,
+    );
     return { name: canonicalHeaderName(name), value: compileHeaderValue(value, `${field}.add[${i}]`) };
   });
-  const remove = new Set((rules.remove ?? []).map((name, i) => {
-    check(typeof name === 'string' && TOKEN.test(name.trim()), 'ERR_NGROK_372', `${field}.remove[${i}]: "${String(name)}" is not a valid header name`);
-    return name.trim().toLowerCase();
-  }));
+  const remove = new Set(
+    (rules.remove ?? []).map((name, i) => {
+      check(
+        typeof name === 'string' && TOKEN.test(name.trim()),
+        'ERR_NGROK_372',
+        `${field}.remove[${i}]: "${String(name)}" is not a valid header name`,
+      );
+      return name.trim().toLowerCase();
+    }),
+  );
   return { add, remove };
 }
 
 /** Applies compiled rules to a raw header list in place: removals, then additions. */
-export function applyCompiledRules(raw: string[], rules: CompiledHeaderRules, ctx: RequestContext | ResponseContext): void {
+export function applyCompiledRules(
+  raw: string[],
+  rules: CompiledHeaderRules,
+  ctx: RequestContext | ResponseContext,
+): void {
   if (rules.remove.size) {
     let w = 0;
     for (let r = 0; r < raw.length; r += 2) {

@@ -39,7 +39,11 @@ export class IpPolicyStore {
   set(policy: IpPolicy): void {
     policy.rules.forEach((r, i) => {
       parseCidr(r.cidr, `ip policy ${policy.id} rule ${i}`);
-      check(r.action === 'allow' || r.action === 'deny', 'ERR_NGROK_1410', `ip policy ${policy.id} rule ${i}: action must be "allow" or "deny"`);
+      check(
+        r.action === 'allow' || r.action === 'deny',
+        'ERR_NGROK_1410',
+        `ip policy ${policy.id} rule ${i}: action must be "allow" or "deny"`,
+      );
     });
     this.policies.set(policy.id, structuredClone(policy));
     this.version++;
@@ -66,7 +70,10 @@ export function parseCidr(cidr: string, where: string): { address: string; prefi
   const family = m ? (net.isIPv4(m[1]) ? 'ipv4' : net.isIPv6(m[1]) ? 'ipv6' : undefined) : undefined;
   const prefix = m ? Number(m[2]) : -1;
   if (!m || !family || prefix > (family === 'ipv4' ? 32 : 128)) {
-    throw new ModuleConfigError('ERR_NGROK_362', `${where}: "${String(cidr)}" is not a CIDR (e.g. 10.0.0.0/8 or 2001:db8::/32)`);
+    throw new ModuleConfigError(
+      'ERR_NGROK_362',
+      `${where}: "${String(cidr)}" is not a CIDR (e.g. 10.0.0.0/8 or 2001:db8::/32)`,
+    );
   }
   return { address: m[1], prefix, family };
 }
@@ -80,14 +87,26 @@ function blockList(cidrs: readonly string[], where: string): net.BlockList {
   return list;
 }
 
-export function validateIpRestriction(config: IpRestrictionConfig, policies?: IpPolicyStore, field = 'ipRestriction'): void {
+export function validateIpRestriction(
+  config: IpRestrictionConfig,
+  policies?: IpPolicyStore,
+  field = 'ipRestriction',
+): void {
   for (const key of ['allowCidrs', 'denyCidrs', 'ipPolicies'] as const) {
-    check(config[key] === undefined || Array.isArray(config[key]), 'ERR_BURROW_MODULE_CONFIG', `${field}.${key} must be a list`);
+    check(
+      config[key] === undefined || Array.isArray(config[key]),
+      'ERR_BURROW_MODULE_CONFIG',
+      `${field}.${key} must be a list`,
+    );
   }
   blockList(config.allowCidrs ?? [], `${field}.allowCidrs`);
   blockList(config.denyCidrs ?? [], `${field}.denyCidrs`);
   const ids = config.ipPolicies ?? [];
-  check(ids.length || config.allowCidrs?.length || config.denyCidrs?.length, 'ERR_NGROK_7025', `${field}: give at least one CIDR or IP policy`);
+  check(
+    ids.length || config.allowCidrs?.length || config.denyCidrs?.length,
+    'ERR_NGROK_7025',
+    `${field}: give at least one CIDR or IP policy`,
+  );
   for (const id of ids) check(policies?.get(id), 'ERR_NGROK_1801', `${field}: no IP policy "${id}" on this edge`);
 }
 
@@ -103,7 +122,8 @@ export function ipFilter(config: IpRestrictionConfig, policies?: IpPolicyStore):
     const denyCidrs = [...(config.denyCidrs ?? [])];
     for (const id of config.ipPolicies ?? []) {
       // A policy deleted after the bind contributes nothing (ngrok refuses deleting one in use).
-      for (const rule of policies?.get(id)?.rules ?? []) (rule.action === 'allow' ? allowCidrs : denyCidrs).push(rule.cidr);
+      for (const rule of policies?.get(id)?.rules ?? [])
+        (rule.action === 'allow' ? allowCidrs : denyCidrs).push(rule.cidr);
     }
     allow = blockList(allowCidrs, 'allow');
     deny = blockList(denyCidrs, 'deny');

@@ -24,26 +24,42 @@ export interface TlsTerminationConfig {
 export const CLIENT_CERT_HEADERS = ['x-tls-client-cn', 'x-tls-client-serial', 'x-tls-client-subject'];
 
 export function validateMutualTls(c: MutualTlsConfig, field = 'mutualTls'): void {
-  check(c && Array.isArray(c.certificateAuthorities) && c.certificateAuthorities.length > 0, 'ERR_BURROW_MODULE_CONFIG', `${field}: give at least one CA certificate (PEM)`);
+  check(
+    c && Array.isArray(c.certificateAuthorities) && c.certificateAuthorities.length > 0,
+    'ERR_BURROW_MODULE_CONFIG',
+    `${field}: give at least one CA certificate (PEM)`,
+  );
   c.certificateAuthorities.forEach((pem, i) => {
-    const blocks = typeof pem === 'string' ? pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) : null;
-    if (!blocks) throw new ModuleConfigError('ERR_NGROK_7072', `${field}.certificateAuthorities[${i}] holds no PEM certificate`);
+    const blocks =
+      typeof pem === 'string' ? pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) : null;
+    if (!blocks)
+      throw new ModuleConfigError('ERR_NGROK_7072', `${field}.certificateAuthorities[${i}] holds no PEM certificate`);
     for (const block of blocks) {
       try {
         new X509Certificate(block);
       } catch (err) {
-        throw new ModuleConfigError('ERR_NGROK_7072', `${field}.certificateAuthorities[${i}] is not a valid certificate: ${(err as Error).message}`);
+        throw new ModuleConfigError(
+          'ERR_NGROK_7072',
+          `${field}.certificateAuthorities[${i}] is not a valid certificate: ${(err as Error).message}`,
+        );
       }
     }
   });
 }
 
 export function validateTlsTermination(c: TlsTerminationConfig, field = 'tlsTermination'): void {
-  check(c && (c.minVersion === undefined || c.minVersion === '1.2' || c.minVersion === '1.3'), 'ERR_NGROK_2204', `${field}.minVersion must be "1.2" or "1.3"`);
+  check(
+    c && (c.minVersion === undefined || c.minVersion === '1.2' || c.minVersion === '1.3'),
+    'ERR_NGROK_2204',
+    `${field}.minVersion must be "1.2" or "1.3"`,
+  );
 }
 
 /** TLS server options for an endpoint with mutual TLS and/or a minimum version; undefined when neither. */
-export function tlsServerOptions(mtls: MutualTlsConfig | undefined, term: TlsTerminationConfig | undefined): (SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean }) | undefined {
+export function tlsServerOptions(
+  mtls: MutualTlsConfig | undefined,
+  term: TlsTerminationConfig | undefined,
+): (SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean }) | undefined {
   if (!mtls && !term?.minVersion) return undefined;
   return {
     ...(term?.minVersion ? { minVersion: term.minVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2' } : {}),
@@ -72,14 +88,27 @@ export function mutualTlsModule(config: MutualTlsConfig): HttpModule {
       const socket = tlsSocketOf(ctx.req.socket);
       const cert = ctx.peerCertificate;
       if (!socket || !socket.authorized || !cert) {
-        const why = !socket ? 'this endpoint only accepts https with a client certificate' : !cert ? 'no client certificate was presented' : `the client certificate was not accepted: ${String(socket.authorizationError ?? 'unknown CA')}`;
+        const why = !socket
+          ? 'this endpoint only accepts https with a client certificate'
+          : !cert
+            ? 'no client certificate was presented'
+            : `the client certificate was not accepted: ${String(socket.authorizationError ?? 'unknown CA')}`;
         sendEdgeError(ctx.req, ctx.res, 'ERR_BURROW_CLIENT_CERT', why);
         return 'handled';
       }
       const h = ctx.upstreamHeaders;
       for (let i = h.length - 2; i >= 0; i -= 2) if (CLIENT_CERT_HEADERS.includes(h[i].toLowerCase())) h.splice(i, 2);
-      const subject = Object.entries(cert.subject ?? {}).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(',');
-      h.push('X-Tls-Client-Cn', String(cert.subject?.CN ?? ''), 'X-Tls-Client-Serial', cert.serialNumber ?? '', 'X-Tls-Client-Subject', subject);
+      const subject = Object.entries(cert.subject ?? {})
+        .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
+        .join(',');
+      h.push(
+        'X-Tls-Client-Cn',
+        String(cert.subject?.CN ?? ''),
+        'X-Tls-Client-Serial',
+        cert.serialNumber ?? '',
+        'X-Tls-Client-Subject',
+        subject,
+      );
     },
   };
 }

@@ -43,15 +43,29 @@ export function registerAuthModule(key: 'oauth' | 'oidc', factory: AuthModuleFac
 
 /** Every EdgeOptions key the edge knows, in pipeline order (tlsTermination configures the listener). */
 export const EDGE_OPTION_KEYS = [
-  'ipRestriction', 'mutualTls', 'tlsTermination', 'userAgentFilter', 'circuitBreaker', 'webhookVerification',
-  'basicAuth', 'oauth', 'oidc', 'trafficPolicy', 'requestHeaders', 'responseHeaders', 'compression',
+  'ipRestriction',
+  'mutualTls',
+  'tlsTermination',
+  'userAgentFilter',
+  'circuitBreaker',
+  'webhookVerification',
+  'basicAuth',
+  'oauth',
+  'oidc',
+  'trafficPolicy',
+  'requestHeaders',
+  'responseHeaders',
+  'compression',
 ] as const satisfies readonly (keyof EdgeOptions)[];
 
 type Builder = (config: never, env: PipelineEnv) => HttpModule | undefined;
 const BUILDERS: Record<(typeof EDGE_OPTION_KEYS)[number], Builder> = {
   ipRestriction: (c, env) => ipRestrictionModule(c, env.ipPolicies),
   mutualTls: (c) => mutualTlsModule(c),
-  tlsTermination: (c) => { validateTlsTermination(c); return undefined; },
+  tlsTermination: (c) => {
+    validateTlsTermination(c);
+    return undefined;
+  },
   userAgentFilter: (c) => userAgentFilterModule(c),
   circuitBreaker: (c, env) => circuitBreakerModule(c, env.now),
   webhookVerification: (c, env) => webhookVerificationModule(c, env.now),
@@ -66,7 +80,11 @@ const BUILDERS: Record<(typeof EDGE_OPTION_KEYS)[number], Builder> = {
 
 function authModule(key: 'oauth' | 'oidc', config: never, env: PipelineEnv): HttpModule {
   const factory = authFactories.get(key);
-  if (!factory) throw new ModuleConfigError('ERR_BURROW_UNSUPPORTED_OPTION', `this edge does not support the endpoint option "${key}" yet`);
+  if (!factory)
+    throw new ModuleConfigError(
+      'ERR_BURROW_UNSUPPORTED_OPTION',
+      `this edge does not support the endpoint option "${key}" yet`,
+    );
   return factory(config, env);
 }
 
@@ -138,12 +156,24 @@ export function hasModules(options: EdgeOptions | undefined): boolean {
  */
 export function buildPipeline(options: EdgeOptions | undefined, env: PipelineEnv = {}): Pipeline | undefined {
   if (!options) return undefined;
-  check(typeof options === 'object' && !Array.isArray(options), 'ERR_BURROW_MODULE_CONFIG', 'edge options must be an object');
+  check(
+    typeof options === 'object' && !Array.isArray(options),
+    'ERR_BURROW_MODULE_CONFIG',
+    'edge options must be an object',
+  );
   for (const key of Object.keys(options)) {
-    check((EDGE_OPTION_KEYS as readonly string[]).includes(key), 'ERR_BURROW_UNSUPPORTED_OPTION', `this edge does not support the endpoint option "${key}"`);
+    check(
+      (EDGE_OPTION_KEYS as readonly string[]).includes(key),
+      'ERR_BURROW_UNSUPPORTED_OPTION',
+      `this edge does not support the endpoint option "${key}"`,
+    );
   }
   const auth = (['basicAuth', 'oauth', 'oidc'] as const).filter((k) => options[k] !== undefined);
-  check(auth.length <= 1, 'ERR_NGROK_7079', `only one of basic auth, OAuth and OIDC per endpoint (got ${auth.join(', ')})`);
+  check(
+    auth.length <= 1,
+    'ERR_NGROK_7079',
+    `only one of basic auth, OAuth and OIDC per endpoint (got ${auth.join(', ')})`,
+  );
   const modules: HttpModule[] = [];
   for (const key of EDGE_OPTION_KEYS) {
     const config = options[key];

@@ -37,14 +37,20 @@ function tlsInfo(ctx: RequestContext): Record<string, unknown> | undefined {
     version: socket.getProtocol() ?? '',
     cipher_suite: socket.getCipher()?.standardName ?? '',
     sni: (socket as TLSSocket & { servername?: string | false }).servername || '',
-    client: cert && Object.keys(cert).length
-      ? {
-        subject: { common_name: cert.subject?.CN ?? '', organization: cert.subject?.O ?? '' },
-        issuer: { common_name: cert.issuer?.CN ?? '', organization: cert.issuer?.O ?? '' },
-        serial_number: cert.serialNumber ?? '',
-        san: { dns_names: (cert.subjectaltname ?? '').split(', ').filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)) },
-      }
-      : undefined,
+    client:
+      cert && Object.keys(cert).length
+        ? {
+            subject: { common_name: cert.subject?.CN ?? '', organization: cert.subject?.O ?? '' },
+            issuer: { common_name: cert.issuer?.CN ?? '', organization: cert.issuer?.O ?? '' },
+            serial_number: cert.serialNumber ?? '',
+            san: {
+              dns_names: (cert.subjectaltname ?? '')
+                .split(', ')
+                .filter((s) => s.startsWith('DNS:'))
+                .map((s) => s.slice(4)),
+            },
+          }
+        : undefined,
   };
 }
 
@@ -89,13 +95,26 @@ export function celVariables(ctx: RequestContext | ResponseContext): Record<stri
       content_type: headers['content-type']?.[0] ?? '',
       user_agent: headers['user-agent']?.[0] ?? '',
       url: {
-        scheme: ctx.scheme, host: url.hostname, port: url.port, authority: url.host, path: url.pathname,
-        raw_path: url.pathname, query: url.search.slice(1), query_params: queryParams(url), raw: url.href, uri: url.pathname + url.search,
+        scheme: ctx.scheme,
+        host: url.hostname,
+        port: url.port,
+        authority: url.host,
+        path: url.pathname,
+        raw_path: url.pathname,
+        query: url.search.slice(1),
+        query_params: queryParams(url),
+        raw: url.href,
+        uri: url.pathname + url.search,
       },
     },
     endpoint: { host: ctx.host, url: url.origin, port: url.port, protocol: ctx.scheme },
     vars: (ctx.vars.get(VAR.policyVars) as Record<string, unknown> | undefined) ?? {},
-    actions: { ngrok: { oauth: { identity: ctx.vars.get(VAR.oauthUser) ?? {} }, basic_auth: { credentials: { username: ctx.vars.get(VAR.basicAuthUsername) ?? '' } } } },
+    actions: {
+      ngrok: {
+        oauth: { identity: ctx.vars.get(VAR.oauthUser) ?? {} },
+        basic_auth: { credentials: { username: ctx.vars.get(VAR.basicAuthUsername) ?? '' } },
+      },
+    },
     time: { now: new Date() },
   };
   if ('statusCode' in ctx) {
@@ -142,13 +161,23 @@ const LEGACY: Record<string, (ctx: RequestContext | ResponseContext) => unknown>
   'oauth.user.name': (c) => (c.vars.get(VAR.oauthUser) as { name?: string } | undefined)?.name ?? '',
 };
 /** Module results read straight from ctx.vars. */
-for (const key of [VAR.basicAuthUsername, VAR.basicAuthDecision, VAR.ipPolicyDecision, VAR.circuitBreakerDecision, VAR.webhookDecision, VAR.compressionAlgorithm, 'oauth.decision']) {
+for (const key of [
+  VAR.basicAuthUsername,
+  VAR.basicAuthDecision,
+  VAR.ipPolicyDecision,
+  VAR.circuitBreakerDecision,
+  VAR.webhookDecision,
+  VAR.compressionAlgorithm,
+  'oauth.decision',
+]) {
   LEGACY[key] = (c) => c.vars.get(key) ?? '';
 }
 
 function subjectString(subject: object | undefined): string {
   if (!subject) return '';
-  return Object.entries(subject as Record<string, string | string[]>).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(',');
+  return Object.entries(subject as Record<string, string | string[]>)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
+    .join(',');
 }
 
 export function isLegacyVariable(path: string): boolean {

@@ -66,9 +66,33 @@ interface CompiledRule {
   actions: CompiledAction[];
 }
 
-const TERMINATING = new Set(['deny', 'custom-response', 'redirect']);
-const NOT_IN_BURROW = new Set(['close-connection', 'forward-internal', 'http-request', 'jwt-validation', 'log', 'owasp-crs-request', 'owasp-crs-response', 'request-body-find-replace', 'response-body-find-replace', 'sse-find-replace', 'terminate-tls', 'ai-gateway', 'saml']);
-const REQUEST_ONLY = new Set(['deny', 'redirect', 'url-rewrite', 'rate-limit', 'basic-auth', 'circuit-breaker', 'verify-webhook', 'oauth', 'openid-connect', 'oidc']);
+const NOT_IN_BURROW = new Set([
+  'close-connection',
+  'forward-internal',
+  'http-request',
+  'jwt-validation',
+  'log',
+  'owasp-crs-request',
+  'owasp-crs-response',
+  'request-body-find-replace',
+  'response-body-find-replace',
+  'sse-find-replace',
+  'terminate-tls',
+  'ai-gateway',
+  'saml',
+]);
+const REQUEST_ONLY = new Set([
+  'deny',
+  'redirect',
+  'url-rewrite',
+  'rate-limit',
+  'basic-auth',
+  'circuit-breaker',
+  'verify-webhook',
+  'oauth',
+  'openid-connect',
+  'oidc',
+]);
 
 // Keys ctx.vars uses between the phases of one request.
 const REPLACED_BODY = 'policy.replacedBody';
@@ -92,7 +116,11 @@ function strMap(v: unknown, where: string, max = 10): Record<string, string> {
   check(entries.length <= max, 'ERR_NGROK_2218', `${where} has more than ${max} entries`);
   for (const [k, val] of entries) {
     check(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k), 'ERR_NGROK_2208', `${where}: "${k}" is not a valid header name`);
-    check(typeof val === 'string' || typeof val === 'number' || typeof val === 'boolean', 'ERR_NGROK_2204', `${where}.${k} must be a string`);
+    check(
+      typeof val === 'string' || typeof val === 'number' || typeof val === 'boolean',
+      'ERR_NGROK_2204',
+      `${where}.${k} must be a string`,
+    );
   }
   return Object.fromEntries(entries.map(([k, val]) => [k, String(val)]));
 }
@@ -100,15 +128,27 @@ function strMap(v: unknown, where: string, max = 10): Record<string, string> {
 function statusOf(v: unknown, where: string, fallback: number, range: [number, number] = [100, 599]): number {
   if (v === undefined) return fallback;
   const n = typeof v === 'string' ? Number(v) : v;
-  check(typeof n === 'number' && Number.isInteger(n) && n >= range[0] && n <= range[1], 'ERR_NGROK_2215', `${where} must be an HTTP status ${range[0]}..${range[1]}`);
+  check(
+    typeof n === 'number' && Number.isInteger(n) && n >= range[0] && n <= range[1],
+    'ERR_NGROK_2215',
+    `${where} must be an HTTP status ${range[0]}..${range[1]}`,
+  );
   return n;
 }
 
 function compileHeaderMap(map: Record<string, string>, where: string): { name: string; value: Interpolation }[] {
-  return Object.entries(map).map(([name, value]) => ({ name: name.toLowerCase(), value: compileInterpolation(value, `${where}.${name}`) }));
+  return Object.entries(map).map(([name, value]) => ({
+    name: name.toLowerCase(),
+    value: compileInterpolation(value, `${where}.${name}`),
+  }));
 }
 
-function sendSimple(ctx: RequestContext, status: number, headers: { name: string; value: string }[], body: string): void {
+function sendSimple(
+  ctx: RequestContext,
+  status: number,
+  headers: { name: string; value: string }[],
+  body: string,
+): void {
   const out: Record<string, string | string[]> = {};
   for (const { name, value } of headers) {
     if (name === ERROR_CODE_HEADER) continue;
@@ -126,7 +166,12 @@ function sendSimple(ctx: RequestContext, status: number, headers: { name: string
 function inferContentType(body: string): string {
   const t = body.trimStart();
   if (/^[[{]/.test(t)) {
-    try { JSON.parse(body); return 'application/json'; } catch { /* not JSON */ }
+    try {
+      JSON.parse(body);
+      return 'application/json';
+    } catch {
+      /* not JSON */
+    }
   }
   if (/^<(!doctype html|html|head|body|div|p|h\d)\b/i.test(t)) return 'text/html; charset=utf-8';
   return 'text/plain; charset=utf-8';
@@ -157,7 +202,11 @@ class SlidingWindow {
   private previous = new Map<string, number>();
   private windowStart = 0;
 
-  constructor(private readonly capacity: number, private readonly rateMs: number, private readonly now: () => number) {}
+  constructor(
+    private readonly capacity: number,
+    private readonly rateMs: number,
+    private readonly now: () => number,
+  ) {}
 
   /** Counts one request; false when the key is over capacity (the request is then not counted). */
   take(key: string): { ok: boolean; retryAfterS: number } {
@@ -170,7 +219,8 @@ class SlidingWindow {
     }
     const weight = 1 - (t - start) / this.rateMs;
     const estimate = (this.previous.get(key) ?? 0) * weight + (this.current.get(key) ?? 0);
-    if (estimate + 1 > this.capacity) return { ok: false, retryAfterS: Math.max(1, Math.ceil((start + this.rateMs - t) / 1000)) };
+    if (estimate + 1 > this.capacity)
+      return { ok: false, retryAfterS: Math.max(1, Math.ceil((start + this.rateMs - t) / 1000)) };
     // Bounded memory: a flood of distinct keys resets the window rather than growing without end.
     if (this.current.size >= 100_000) this.current.clear();
     this.current.set(key, (this.current.get(key) ?? 0) + 1);
@@ -181,30 +231,46 @@ class SlidingWindow {
 /** An action that is a whole module (basic-auth, oauth, circuit-breaker…): same code as the module. */
 function fromModule(module: HttpModule, type: string): CompiledAction {
   return {
-    type, terminating: false,
-    request: module.onRequest ? (ctx) => {
-      const ran = (ctx.vars.get(RAN_MODULES) as HttpModule[] | undefined) ?? [];
-      ran.push(module);
-      ctx.vars.set(RAN_MODULES, ran);
-      return module.onRequest!(ctx);
-    } : undefined,
+    type,
+    terminating: false,
+    request: module.onRequest
+      ? (ctx) => {
+          const ran = (ctx.vars.get(RAN_MODULES) as HttpModule[] | undefined) ?? [];
+          ran.push(module);
+          ctx.vars.set(RAN_MODULES, ran);
+          return module.onRequest!(ctx);
+        }
+      : undefined,
   };
 }
 
 function compileAction(action: TrafficPolicyAction, phase: Phase, where: string, env: PolicyEnv): CompiledAction {
-  check(action && typeof action === 'object' && typeof action.type === 'string', 'ERR_NGROK_2201', `${where}: an action needs a "type"`);
+  check(
+    action && typeof action === 'object' && typeof action.type === 'string',
+    'ERR_NGROK_2201',
+    `${where}: an action needs a "type"`,
+  );
   const type = action.type;
   const c = (action.config ?? {}) as Record<string, unknown>;
   check(typeof c === 'object' && !Array.isArray(c), 'ERR_NGROK_2203', `${where}.config must be a map`);
   const at = `${where} (${type})`;
-  if (NOT_IN_BURROW.has(type)) throw new ModuleConfigError('ERR_NGROK_2201', `${at}: the "${type}" action is not supported by Burrow`);
-  if (phase === 'response' && REQUEST_ONLY.has(type)) throw new ModuleConfigError('ERR_NGROK_2202', `${at}: "${type}" is not allowed in on_http_response`);
+  if (NOT_IN_BURROW.has(type))
+    throw new ModuleConfigError('ERR_NGROK_2201', `${at}: the "${type}" action is not supported by Burrow`);
+  if (phase === 'response' && REQUEST_ONLY.has(type))
+    throw new ModuleConfigError('ERR_NGROK_2202', `${at}: "${type}" is not allowed in on_http_response`);
   const now = env.now ?? Date.now;
 
   switch (type) {
     case 'deny': {
       const status = statusOf(c.status_code, `${at}.status_code`, 403);
-      return { type, terminating: true, request: (ctx) => { sendSimple(ctx, status, [], ''); return 'handled'; } };
+      return {
+        type,
+        terminating: true,
+        request: (ctx) => {
+          sendSimple(ctx, status, [], '');
+          return 'handled';
+        },
+      };
     }
     case 'custom-response': {
       const status = statusOf(c.status_code, `${at}.status_code`, 200);
@@ -215,7 +281,8 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
         return { body: body(vars), headers: headers.map((h) => ({ name: h.name, value: h.value(vars) })) };
       };
       return {
-        type, terminating: true,
+        type,
+        terminating: true,
         request: (ctx) => {
           const r = render(ctx);
           sendSimple(ctx, status, r.headers, r.body);
@@ -226,7 +293,8 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
           ctx.statusCode = status;
           ctx.responseHeaders.length = 0;
           for (const h of r.headers) ctx.responseHeaders.push(h.name, h.value);
-          if (!r.headers.some((h) => h.name === 'content-type') && r.body) ctx.responseHeaders.push('content-type', inferContentType(r.body));
+          if (!r.headers.some((h) => h.name === 'content-type') && r.body)
+            ctx.responseHeaders.push('content-type', inferContentType(r.body));
           ctx.responseHeaders.push('content-length', String(Buffer.byteLength(r.body)));
           ctx.vars.set(REPLACED_BODY, Buffer.from(r.body));
           return 'handled';
@@ -239,11 +307,17 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
       const status = statusOf(c.status_code, `${at}.status_code`, 302, [300, 399]);
       const headers = compileHeaderMap(strMap(c.headers, `${at}.headers`), `${at}.headers`);
       return {
-        type, terminating: true,
+        type,
+        terminating: true,
         request: (ctx) => {
           const location = rewriteUrl(ctx, from, to);
           const vars = celVariables(ctx);
-          sendSimple(ctx, status, [{ name: 'location', value: location }, ...headers.map((h) => ({ name: h.name, value: h.value(vars) }))], '');
+          sendSimple(
+            ctx,
+            status,
+            [{ name: 'location', value: location }, ...headers.map((h) => ({ name: h.name, value: h.value(vars) }))],
+            '',
+          );
           return 'handled';
         },
       };
@@ -252,7 +326,8 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
       const from = c.from === undefined ? undefined : regex(str(c.from, `${at}.from`)!, `${at}.from`);
       const to = compileInterpolation(str(c.to, `${at}.to`, true)!, `${at}.to`);
       return {
-        type, terminating: false,
+        type,
+        terminating: false,
         request: (ctx) => {
           const rewritten = rewriteUrl(ctx, from, to);
           // Only the path and query change; the host stays the endpoint's.
@@ -264,23 +339,55 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
     }
     case 'rate-limit': {
       str(c.name, `${at}.name`, true);
-      check(c.algorithm === undefined || c.algorithm === 'sliding_window', 'ERR_NGROK_2204', `${at}.algorithm must be "sliding_window"`);
+      check(
+        c.algorithm === undefined || c.algorithm === 'sliding_window',
+        'ERR_NGROK_2204',
+        `${at}.algorithm must be "sliding_window"`,
+      );
       const capacity = c.capacity;
-      check(typeof capacity === 'number' && Number.isInteger(capacity) && capacity >= 1 && capacity <= 2_000_000_000, 'ERR_NGROK_2215', `${at}.capacity must be an integer 1..2000000000`);
+      check(
+        typeof capacity === 'number' && Number.isInteger(capacity) && capacity >= 1 && capacity <= 2_000_000_000,
+        'ERR_NGROK_2215',
+        `${at}.capacity must be an integer 1..2000000000`,
+      );
       const rateMs = durationMs(String(str(c.rate, `${at}.rate`, true)));
-      check(Number.isFinite(rateMs) && rateMs >= 1000 && rateMs <= 86_400_000, 'ERR_NGROK_2215', `${at}.rate must be a duration between 1s and 24h`);
-      const keys = (Array.isArray(c.bucket_key) ? c.bucket_key : c.bucket_key === undefined ? ['conn.client_ip'] : [c.bucket_key]).map((k, i) => compileCel(String(k), `${at}.bucket_key[${i}]`));
+      check(
+        Number.isFinite(rateMs) && rateMs >= 1000 && rateMs <= 86_400_000,
+        'ERR_NGROK_2215',
+        `${at}.rate must be a duration between 1s and 24h`,
+      );
+      const keys = (
+        Array.isArray(c.bucket_key) ? c.bucket_key : c.bucket_key === undefined ? ['conn.client_ip'] : [c.bucket_key]
+      ).map((k, i) => compileCel(String(k), `${at}.bucket_key[${i}]`));
       const window = new SlidingWindow(capacity, rateMs, now);
       const enforce = c.enforce !== false;
       return {
-        type, terminating: false,
+        type,
+        terminating: false,
         request: (ctx) => {
           const vars = celVariables(ctx);
-          const key = keys.map((k) => { try { return String(k(vars)); } catch { return ''; } }).join('\0');
+          const key = keys
+            .map((k) => {
+              try {
+                return String(k(vars));
+              } catch {
+                return '';
+              }
+            })
+            .join('\0');
           const { ok, retryAfterS } = window.take(key);
           if (ok || !enforce) return;
-          const body = JSON.stringify({ error_code: 'ERR_BURROW_RATE_LIMITED', status_code: 429, msg: 'Too many requests' });
-          ctx.res.writeHead(429, { 'retry-after': String(retryAfterS), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), [ERROR_CODE_HEADER]: 'ERR_BURROW_RATE_LIMITED' });
+          const body = JSON.stringify({
+            error_code: 'ERR_BURROW_RATE_LIMITED',
+            status_code: 429,
+            msg: 'Too many requests',
+          });
+          ctx.res.writeHead(429, {
+            'retry-after': String(retryAfterS),
+            'content-type': 'application/json',
+            'content-length': String(Buffer.byteLength(body)),
+            [ERROR_CODE_HEADER]: 'ERR_BURROW_RATE_LIMITED',
+          });
           ctx.res.end(body);
           return 'handled';
         },
@@ -292,27 +399,49 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
       const apply = (raw: string[], ctx: RequestContext) => {
         const vars = celVariables(ctx);
         for (const h of headers) {
-          if (h.name === 'host') for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i].toLowerCase() === 'host') raw.splice(i, 2);
+          if (h.name === 'host')
+            for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i].toLowerCase() === 'host') raw.splice(i, 2);
           raw.push(h.name, h.value(vars));
         }
       };
-      return { type, terminating: false, request: (ctx) => apply(ctx.upstreamHeaders, ctx), response: (ctx) => apply(ctx.responseHeaders, ctx) };
+      return {
+        type,
+        terminating: false,
+        request: (ctx) => apply(ctx.upstreamHeaders, ctx),
+        response: (ctx) => apply(ctx.responseHeaders, ctx),
+      };
     }
     case 'remove-headers': {
-      check(Array.isArray(c.headers) && c.headers.length > 0 && c.headers.length <= 10, 'ERR_NGROK_2218', `${at}.headers must list 1..10 header names`);
+      check(
+        Array.isArray(c.headers) && c.headers.length > 0 && c.headers.length <= 10,
+        'ERR_NGROK_2218',
+        `${at}.headers must list 1..10 header names`,
+      );
       const names = new Set((c.headers as unknown[]).map((n) => String(n).toLowerCase()));
       const apply = (raw: string[]) => {
         for (let i = raw.length - 2; i >= 0; i -= 2) if (names.has(raw[i].toLowerCase())) raw.splice(i, 2);
       };
-      return { type, terminating: false, request: (ctx) => apply(ctx.upstreamHeaders), response: (ctx) => apply(ctx.responseHeaders) };
+      return {
+        type,
+        terminating: false,
+        request: (ctx) => apply(ctx.upstreamHeaders),
+        response: (ctx) => apply(ctx.responseHeaders),
+      };
     }
     case 'set-vars': {
-      check(Array.isArray(c.vars) && c.vars.length > 0, 'ERR_NGROK_2234', `${at}.vars must be a list of single-key maps`);
+      check(
+        Array.isArray(c.vars) && c.vars.length > 0,
+        'ERR_NGROK_2234',
+        `${at}.vars must be a list of single-key maps`,
+      );
       const vars = (c.vars as unknown[]).map((entry, i) => {
         const keys = entry && typeof entry === 'object' ? Object.keys(entry) : [];
         check(keys.length === 1, 'ERR_NGROK_2252', `${at}.vars[${i}] must be a map with exactly one key`);
         const value = (entry as Record<string, unknown>)[keys[0]];
-        return { name: keys[0], value: typeof value === 'string' ? compileInterpolation(value, `${at}.vars[${i}]`) : () => value };
+        return {
+          name: keys[0],
+          value: typeof value === 'string' ? compileInterpolation(value, `${at}.vars[${i}]`) : () => value,
+        };
       });
       const run = (ctx: RequestContext) => {
         const target = setVarsOf(ctx);
@@ -322,30 +451,64 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
       return { type, terminating: false, request: run, response: run };
     }
     case 'basic-auth':
-      return fromModule(basicAuthModule({ credentials: c.credentials as string[], realm: c.realm as string | undefined, enforce: c.enforce as boolean | undefined }), type);
+      return fromModule(
+        basicAuthModule({
+          credentials: c.credentials as string[],
+          realm: c.realm as string | undefined,
+          enforce: c.enforce as boolean | undefined,
+        }),
+        type,
+      );
     case 'restrict-ips': {
-      const module = ipRestrictionModule({ allowCidrs: c.allow as string[] | undefined, denyCidrs: c.deny as string[] | undefined, ipPolicies: c.ip_policies as string[] | undefined, enforce: c.enforce as boolean | undefined }, env.ipPolicies);
-      return { ...fromModule(module, type), response: (ctx) => (module.onRequest!(ctx) as RequestOutcome) || undefined };
+      const module = ipRestrictionModule(
+        {
+          allowCidrs: c.allow as string[] | undefined,
+          denyCidrs: c.deny as string[] | undefined,
+          ipPolicies: c.ip_policies as string[] | undefined,
+          enforce: c.enforce as boolean | undefined,
+        },
+        env.ipPolicies,
+      );
+      return {
+        ...fromModule(module, type),
+        response: (ctx) => (module.onRequest!(ctx) as RequestOutcome) || undefined,
+      };
     }
     case 'verify-webhook':
-      return fromModule(webhookVerificationModule({ provider: c.provider as string, secret: c.secret as string, enforce: c.enforce as boolean | undefined }, now), type);
+      return fromModule(
+        webhookVerificationModule(
+          { provider: c.provider as string, secret: c.secret as string, enforce: c.enforce as boolean | undefined },
+          now,
+        ),
+        type,
+      );
     case 'circuit-breaker': {
       const d = (k: string) => (c[k] === undefined ? undefined : durationMs(String(c[k])));
-      const module = circuitBreakerModule({
-        errorThreshold: (c.error_threshold as number | undefined) ?? 0.5, volumeThreshold: c.volume_threshold as number | undefined,
-        windowMs: d('window_duration'), trippedMs: d('tripped_duration'), numBuckets: c.num_buckets as number | undefined, enforce: c.enforce as boolean | undefined,
-      }, now);
+      const module = circuitBreakerModule(
+        {
+          errorThreshold: (c.error_threshold as number | undefined) ?? 0.5,
+          volumeThreshold: c.volume_threshold as number | undefined,
+          windowMs: d('window_duration'),
+          trippedMs: d('tripped_duration'),
+          numBuckets: c.num_buckets as number | undefined,
+          enforce: c.enforce as boolean | undefined,
+        },
+        now,
+      );
       return fromModule(module, type);
     }
     case 'compress-response': {
       const module = compressionModule({ algorithms: c.algorithms as CompressionAlgorithm[] | undefined });
-      const mark = (ctx: RequestContext) => { ctx.vars.set(COMPRESS, module); };
+      const mark = (ctx: RequestContext) => {
+        ctx.vars.set(COMPRESS, module);
+      };
       return { type, terminating: false, request: mark, response: mark };
     }
     default: {
       const auth = authActions.get(type);
       if (auth) return fromModule(auth(c, at), type);
-      if (type === 'oauth' || type === 'openid-connect' || type === 'oidc') throw new ModuleConfigError('ERR_NGROK_2201', `${at}: the "${type}" action is not available in this build`);
+      if (type === 'oauth' || type === 'openid-connect' || type === 'oidc')
+        throw new ModuleConfigError('ERR_NGROK_2201', `${at}: the "${type}" action is not available in this build`);
       throw new ModuleConfigError('ERR_NGROK_2201', `${at}: unknown action type "${type}"`);
     }
   }
@@ -355,7 +518,10 @@ function regex(source: string, where: string): RegExp {
   try {
     return new RegExp(source);
   } catch (err) {
-    throw new ModuleConfigError('ERR_NGROK_2204', `${where}: invalid regular expression "${source}": ${(err as Error).message}`);
+    throw new ModuleConfigError(
+      'ERR_NGROK_2204',
+      `${where}: invalid regular expression "${source}": ${(err as Error).message}`,
+    );
   }
 }
 
@@ -366,7 +532,11 @@ function compileRules(rules: unknown, phase: Phase, key: string, env: PolicyEnv)
   return rules.map((rule: TrafficPolicyRule, i) => {
     const where = `${key}[${i}]${rule?.name ? ` "${rule.name}"` : ''}`;
     check(rule && typeof rule === 'object', 'ERR_NGROK_2236', `${where} must be a rule object`);
-    check(rule.expressions === undefined || Array.isArray(rule.expressions), 'ERR_NGROK_2200', `${where}.expressions must be a list of CEL strings`);
+    check(
+      rule.expressions === undefined || Array.isArray(rule.expressions),
+      'ERR_NGROK_2200',
+      `${where}.expressions must be a list of CEL strings`,
+    );
     check(Array.isArray(rule.actions) && rule.actions.length > 0, 'ERR_NGROK_2206', `${where} has no actions`);
     const expressions = (rule.expressions ?? []).map((e, j) => {
       check(typeof e === 'string', 'ERR_NGROK_2200', `${where}.expressions[${j}] must be a string`);
@@ -374,25 +544,62 @@ function compileRules(rules: unknown, phase: Phase, key: string, env: PolicyEnv)
     });
     const actions = rule.actions.map((a, j) => compileAction(a, phase, `${where}.actions[${j}]`, env));
     actions.forEach((a, j) => {
-      check(!(a.terminating && j < actions.length - 1), 'ERR_NGROK_2207', `${where}.actions[${j + 1}] can never run: "${a.type}" before it ends the request`);
+      check(
+        !(a.terminating && j < actions.length - 1),
+        'ERR_NGROK_2207',
+        `${where}.actions[${j + 1}] can never run: "${a.type}" before it ends the request`,
+      );
       if (['basic-auth', 'oauth', 'openid-connect', 'oidc'].includes(a.type)) authActionsSeen++;
     });
-    check(authActionsSeen <= 1, 'ERR_NGROK_2239', `${key}: only one authentication action (basic-auth, oauth, openid-connect) per policy`);
+    check(
+      authActionsSeen <= 1,
+      'ERR_NGROK_2239',
+      `${key}: only one authentication action (basic-auth, oauth, openid-connect) per policy`,
+    );
     return { where, expressions, actions };
   });
 }
 
 /** Validates and compiles a document; throws ModuleConfigError with ngrok's 22xx codes. */
-export function compileTrafficPolicy(doc: TrafficPolicyDocument, env: PolicyEnv = {}): { request: CompiledRule[]; response: CompiledRule[] } {
-  check(doc && typeof doc === 'object' && !Array.isArray(doc), 'ERR_NGROK_2236', 'trafficPolicy must be a policy document (a map with on_http_request / on_http_response)');
+export function compileTrafficPolicy(
+  doc: TrafficPolicyDocument,
+  env: PolicyEnv = {},
+): { request: CompiledRule[]; response: CompiledRule[] } {
+  check(
+    doc && typeof doc === 'object' && !Array.isArray(doc),
+    'ERR_NGROK_2236',
+    'trafficPolicy must be a policy document (a map with on_http_request / on_http_response)',
+  );
   for (const key of Object.keys(doc)) {
-    check(['on_http_request', 'on_http_response', 'on_tcp_connect', 'inbound', 'outbound'].includes(key), 'ERR_NGROK_2236', `trafficPolicy: unknown phase "${key}"`);
+    check(
+      ['on_http_request', 'on_http_response', 'on_tcp_connect', 'inbound', 'outbound'].includes(key),
+      'ERR_NGROK_2236',
+      `trafficPolicy: unknown phase "${key}"`,
+    );
   }
-  check(!doc.on_tcp_connect?.length, 'ERR_NGROK_2205', 'trafficPolicy: on_tcp_connect rules are not supported by Burrow yet');
-  check(!(doc.inbound && doc.on_http_request) && !(doc.outbound && doc.on_http_response), 'ERR_NGROK_2236', 'trafficPolicy: use on_http_request/on_http_response or the legacy inbound/outbound, not both');
+  check(
+    !doc.on_tcp_connect?.length,
+    'ERR_NGROK_2205',
+    'trafficPolicy: on_tcp_connect rules are not supported by Burrow yet',
+  );
+  check(
+    !(doc.inbound && doc.on_http_request) && !(doc.outbound && doc.on_http_response),
+    'ERR_NGROK_2236',
+    'trafficPolicy: use on_http_request/on_http_response or the legacy inbound/outbound, not both',
+  );
   return {
-    request: compileRules(doc.on_http_request ?? doc.inbound, 'request', doc.inbound ? 'inbound' : 'on_http_request', env),
-    response: compileRules(doc.on_http_response ?? doc.outbound, 'response', doc.outbound ? 'outbound' : 'on_http_response', env),
+    request: compileRules(
+      doc.on_http_request ?? doc.inbound,
+      'request',
+      doc.inbound ? 'inbound' : 'on_http_request',
+      env,
+    ),
+    response: compileRules(
+      doc.on_http_response ?? doc.outbound,
+      'response',
+      doc.outbound ? 'outbound' : 'on_http_response',
+      env,
+    ),
   };
 }
 
@@ -406,17 +613,19 @@ export function trafficPolicyModule(doc: TrafficPolicyDocument, env: PolicyEnv =
   const { request, response } = compileTrafficPolicy(doc, env);
   return {
     name: 'traffic-policy',
-    onRequest: request.length ? async (ctx) => {
-      for (const rule of request) {
-        if (!matches(rule, ctx)) continue;
-        for (const action of rule.actions) {
-          if (!action.request) continue;
-          const outcome = await action.request(ctx);
-          if (outcome === 'handled' || ctx.res.headersSent) return 'handled';
+    onRequest: request.length
+      ? async (ctx) => {
+          for (const rule of request) {
+            if (!matches(rule, ctx)) continue;
+            for (const action of rule.actions) {
+              if (!action.request) continue;
+              const outcome = await action.request(ctx);
+              if (outcome === 'handled' || ctx.res.headersSent) return 'handled';
+            }
+          }
+          return undefined;
         }
-      }
-      return undefined;
-    } : undefined,
+      : undefined,
     onResponse(ctx) {
       for (const module of (ctx.vars.get(RAN_MODULES) as HttpModule[] | undefined) ?? []) module.onResponse?.(ctx);
       outer: for (const rule of response) {
@@ -435,7 +644,8 @@ export function trafficPolicyModule(doc: TrafficPolicyDocument, env: PolicyEnv =
       return compress?.responseBody?.(ctx);
     },
     onComplete(ctx, result) {
-      for (const module of (ctx.vars.get(RAN_MODULES) as HttpModule[] | undefined) ?? []) module.onComplete?.(ctx, result);
+      for (const module of (ctx.vars.get(RAN_MODULES) as HttpModule[] | undefined) ?? [])
+        module.onComplete?.(ctx, result);
     },
   };
 }
@@ -443,7 +653,12 @@ export function trafficPolicyModule(doc: TrafficPolicyDocument, env: PolicyEnv =
 /** Drops the upstream body and sends `body` instead. */
 function replaceBody(body: Buffer): Transform {
   return new Transform({
-    transform(_chunk, _enc, cb) { cb(); },
-    flush(cb) { this.push(body); cb(); },
+    transform(_chunk, _enc, cb) {
+      cb();
+    },
+    flush(cb) {
+      this.push(body);
+      cb();
+    },
   });
 }

@@ -14,20 +14,32 @@ export interface UserAgentFilterConfig {
 
 /** RE2 pattern → RegExp; ERR_NGROK_2090 when it does not compile. */
 export function compileRe2(pattern: string, where: string): RegExp {
-  if (typeof pattern !== 'string') throw new ModuleConfigError('ERR_NGROK_2090', `${where}: a pattern must be a string`);
+  if (typeof pattern !== 'string')
+    throw new ModuleConfigError('ERR_NGROK_2090', `${where}: a pattern must be a string`);
   const m = /^\(\?([ims]+)\)/.exec(pattern);
   try {
     return new RegExp(m ? pattern.slice(m[0].length) : pattern, m ? [...new Set(m[1])].join('') : '');
   } catch (err) {
-    throw new ModuleConfigError('ERR_NGROK_2090', `${where}: invalid regular expression "${pattern}": ${(err as Error).message}`);
+    throw new ModuleConfigError(
+      'ERR_NGROK_2090',
+      `${where}: invalid regular expression "${pattern}": ${(err as Error).message}`,
+    );
   }
 }
 
 export function userAgentFilterModule(config: UserAgentFilterConfig): HttpModule {
-  check(Array.isArray(config.allow ?? []) && Array.isArray(config.deny ?? []), 'ERR_BURROW_MODULE_CONFIG', 'userAgentFilter: allow and deny must be lists');
+  check(
+    Array.isArray(config.allow ?? []) && Array.isArray(config.deny ?? []),
+    'ERR_BURROW_MODULE_CONFIG',
+    'userAgentFilter: allow and deny must be lists',
+  );
   const allow = (config.allow ?? []).map((p, i) => compileRe2(p, `userAgentFilter.allow[${i}]`));
   const deny = (config.deny ?? []).map((p, i) => compileRe2(p, `userAgentFilter.deny[${i}]`));
-  check(allow.length || deny.length, 'ERR_BURROW_MODULE_CONFIG', 'userAgentFilter: give at least one allow or deny pattern');
+  check(
+    allow.length || deny.length,
+    'ERR_BURROW_MODULE_CONFIG',
+    'userAgentFilter: give at least one allow or deny pattern',
+  );
   return {
     name: 'user-agent-filter',
     onRequest(ctx) {

@@ -40,15 +40,25 @@ export interface Frame {
 
 /** A coded protocol error; `code` is stable and documented in PROTOCOL.md. */
 export class ProtocolError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'ProtocolError';
   }
 }
 
 const KNOWN_TYPES = new Set<number>([
-  FrameType.Control, FrameType.Ping, FrameType.Pong, FrameType.GoAway,
-  FrameType.Open, FrameType.Meta, FrameType.Data, FrameType.Window, FrameType.Reset,
+  FrameType.Control,
+  FrameType.Ping,
+  FrameType.Pong,
+  FrameType.GoAway,
+  FrameType.Open,
+  FrameType.Meta,
+  FrameType.Data,
+  FrameType.Window,
+  FrameType.Reset,
 ]);
 
 export function encodeFrame(type: FrameType, flags: number, stream: number, payload?: Buffer | Uint8Array): Buffer {

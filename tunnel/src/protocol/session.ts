@@ -3,8 +3,16 @@
 import { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import {
-  DATA_CHUNK_BYTES, FLAG_FIN, FrameType, MAX_FRAME_PAYLOAD, ProtocolError,
-  decodeFrames, encodeFrame, encodeJsonFrame, parseJsonPayload, type Frame,
+  DATA_CHUNK_BYTES,
+  FLAG_FIN,
+  FrameType,
+  MAX_FRAME_PAYLOAD,
+  ProtocolError,
+  decodeFrames,
+  encodeFrame,
+  encodeJsonFrame,
+  parseJsonPayload,
+  type Frame,
 } from './frames';
 import type { ControlMessage, WireError } from './messages';
 import { CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, type Transport } from './transport';
@@ -47,7 +55,10 @@ export class MuxSession extends EventEmitter<SessionEvents> {
   latencyMs: number | undefined;
   readonly initialWindow: number;
 
-  constructor(private readonly transport: Transport, private readonly options: SessionOptions) {
+  constructor(
+    private readonly transport: Transport,
+    private readonly options: SessionOptions,
+  ) {
     super();
     this.nextStreamId = options.role === 'edge' ? 2 : 1;
     this.initialWindow = options.initialWindow ?? DEFAULT_WINDOW;
@@ -150,7 +161,10 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     for (const stream of this.streams.values()) stream.abort(streamError);
     this.streams.clear();
     if (closeTransport) {
-      this.transport.close(error ? CLOSE_PROTOCOL_ERROR : CLOSE_NORMAL, error ? `${error.code}: ${error.message}` : 'bye');
+      this.transport.close(
+        error ? CLOSE_PROTOCOL_ERROR : CLOSE_NORMAL,
+        error ? `${error.code}: ${error.message}` : 'bye',
+      );
     }
     this.emit('close', error);
   }
@@ -159,15 +173,19 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     if (this.closed) return;
     this.lastSeen = Date.now();
     if (typeof message === 'string') {
-      this.close({ code: 'ERR_BURROW_FRAME_MALFORMED', message: 'text messages are not part of the protocol: frames travel in binary messages' });
+      this.close({
+        code: 'ERR_BURROW_FRAME_MALFORMED',
+        message: 'text messages are not part of the protocol: frames travel in binary messages',
+      });
       return;
     }
     try {
       for (const frame of decodeFrames(message, MAX_FRAME_PAYLOAD)) this.dispatch(frame);
     } catch (err) {
-      const error = err instanceof ProtocolError
-        ? { code: err.code, message: err.message }
-        : { code: 'ERR_BURROW_INTERNAL', message: (err as Error).message };
+      const error =
+        err instanceof ProtocolError
+          ? { code: err.code, message: err.message }
+          : { code: 'ERR_BURROW_INTERNAL', message: (err as Error).message };
       this.close(error);
     }
   }
@@ -220,7 +238,8 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     // a stream that was never opened mean the peer is confused (or hostile): end the session.
     if (!stream) {
       if (frame.stream === 0) throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', 'stream frame on stream 0');
-      if (!this.wasOpened(frame.stream)) throw new ProtocolError('ERR_BURROW_STREAM_ID', `frame for stream ${frame.stream}, which was never opened`);
+      if (!this.wasOpened(frame.stream))
+        throw new ProtocolError('ERR_BURROW_STREAM_ID', `frame for stream ${frame.stream}, which was never opened`);
       return;
     }
     switch (frame.type) {
@@ -232,21 +251,28 @@ export class MuxSession extends EventEmitter<SessionEvents> {
         if (frame.flags & FLAG_FIN) stream.receiveFin();
         return;
       case FrameType.Window:
-        if (frame.payload.length !== 4) throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', 'window frame must carry 4 bytes');
+        if (frame.payload.length !== 4)
+          throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', 'window frame must carry 4 bytes');
         stream.receiveWindowUpdate(frame.payload.readUInt32BE(0));
         return;
       case FrameType.Reset:
         stream.abort(parseJsonPayload<WireError>(frame));
         return;
       default:
-        throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `unexpected frame type 0x${frame.type.toString(16)} on a stream`);
+        throw new ProtocolError(
+          'ERR_BURROW_FRAME_MALFORMED',
+          `unexpected frame type 0x${frame.type.toString(16)} on a stream`,
+        );
     }
   }
 }
 
 /** Error a stream is destroyed with when it is reset (by the peer, the session, or locally). */
 export class StreamResetError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'StreamResetError';
   }
@@ -267,7 +293,11 @@ export class MuxStream extends Duplex {
   private remoteFinReceived = false;
   private resetSent = false;
 
-  constructor(private readonly session: MuxSession, readonly id: number, window: number) {
+  constructor(
+    private readonly session: MuxSession,
+    readonly id: number,
+    window: number,
+  ) {
     super({ allowHalfOpen: true, readableHighWaterMark: window, writableHighWaterMark: DATA_CHUNK_BYTES });
     this.sendWindow = window;
     this.receiveWindow = window;
@@ -300,9 +330,13 @@ export class MuxStream extends Duplex {
 
   receiveData(payload: Buffer): void {
     if (payload.length > this.receiveWindow) {
-      throw new ProtocolError('ERR_BURROW_FLOW_CONTROL', `stream ${this.id} sent ${payload.length} bytes with ${this.receiveWindow} credit`);
+      throw new ProtocolError(
+        'ERR_BURROW_FLOW_CONTROL',
+        `stream ${this.id} sent ${payload.length} bytes with ${this.receiveWindow} credit`,
+      );
     }
-    if (this.remoteFinReceived) throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `data after end on stream ${this.id}`);
+    if (this.remoteFinReceived)
+      throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `data after end on stream ${this.id}`);
     if (payload.length === 0) return;
     this.receiveWindow -= payload.length;
     this.creditOwed += payload.length;
@@ -357,9 +391,12 @@ export class MuxStream extends Duplex {
     // A local destroy (not a reset from the peer) tells the peer to stop too.
     const finished = this.localFinSent && this.remoteFinReceived;
     if (!finished && !this.resetSent && !(error instanceof StreamResetError) && !this.session.isClosed) {
-      this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, {
-        code: 'ERR_BURROW_STREAM_CANCELLED', message: error?.message ?? 'stream closed before it ended',
-      }));
+      this.session.enqueue(
+        encodeJsonFrame(FrameType.Reset, 0, this.id, {
+          code: 'ERR_BURROW_STREAM_CANCELLED',
+          message: error?.message ?? 'stream closed before it ended',
+        }),
+      );
     }
     if (this.pendingWrite) {
       this.pendingWrite.callback(error ?? new StreamResetError('ERR_BURROW_STREAM_CANCELLED', 'stream destroyed'));

@@ -37,7 +37,9 @@ export class WebSocketTransport implements Transport {
 
   onClose(listener: (reason: string) => void): void {
     this.ws.on('close', (code, reason) => listener(reason.toString() || `websocket closed (${code})`));
-    this.ws.on('error', () => { /* 'close' follows every 'error' in ws */ });
+    this.ws.on('error', () => {
+      /* 'close' follows every 'error' in ws */
+    });
   }
 
   close(code: number, reason: string): void {

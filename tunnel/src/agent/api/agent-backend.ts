@@ -9,7 +9,15 @@ import type { CaptureStore } from '../../capture/store';
 import { VERSION } from '../../version';
 import { buildPipeline, ModuleConfigError } from '../../modules/pipeline';
 import { AgentError, type Agent, type TunnelState } from '../agent';
-import { API_ERRORS, ApiError, type AgentBackend, type AgentStatus, type ReplayRequest, type TunnelEvent, type TunnelInfo } from './backend';
+import {
+  API_ERRORS,
+  ApiError,
+  type AgentBackend,
+  type AgentStatus,
+  type ReplayRequest,
+  type TunnelEvent,
+  type TunnelInfo,
+} from './backend';
 import { TunnelMetrics } from './metrics';
 import { buildReplayRequest } from './replay';
 
@@ -70,8 +78,10 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
   }
 
   async startTunnel(def: unknown): Promise<TunnelInfo> {
-    const invalid = (err: string): ApiError => new ApiError(400, API_ERRORS.INVALID_TUNNEL, 'invalid tunnel configuration', { err });
-    if (typeof def !== 'object' || def === null || Array.isArray(def)) throw invalid('the body must be a JSON object with the tunnel definition');
+    const invalid = (err: string): ApiError =>
+      new ApiError(400, API_ERRORS.INVALID_TUNNEL, 'invalid tunnel configuration', { err });
+    if (typeof def !== 'object' || def === null || Array.isArray(def))
+      throw invalid('the body must be a JSON object with the tunnel definition');
     const { name, ...rest } = def as Record<string, unknown>;
     if (typeof name !== 'string' || name.trim() === '') throw invalid('"name" (string) is required');
     // Same schema and checks as ngrok.yml: validate the body as the only tunnel of a v2 file.
@@ -94,8 +104,14 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
       return this.info(await this.agent.startTunnel(spec));
     } catch (err) {
       if (err instanceof AgentError) {
-        const status = err.code === 'ERR_BURROW_TUNNEL_EXISTS' ? 409 : err.code === 'ERR_BURROW_UPSTREAM_ADDR' ? 400 : 502;
-        throw new ApiError(status, status === 400 ? API_ERRORS.INVALID_TUNNEL : API_ERRORS.TUNNEL_START_FAILED, 'could not start the tunnel', { err: `${err.code}: ${err.message}` });
+        const status =
+          err.code === 'ERR_BURROW_TUNNEL_EXISTS' ? 409 : err.code === 'ERR_BURROW_UPSTREAM_ADDR' ? 400 : 502;
+        throw new ApiError(
+          status,
+          status === 400 ? API_ERRORS.INVALID_TUNNEL : API_ERRORS.TUNNEL_START_FAILED,
+          'could not start the tunnel',
+          { err: `${err.code}: ${err.message}` },
+        );
       }
       throw err;
     }
@@ -113,9 +129,14 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
     if (!tunnel) throw new ApiError(404, API_ERRORS.NOT_FOUND, `tunnel "${tunnelName}" not found`);
     const out = buildReplayRequest(ex, req.modifications);
     try {
-      return this.agent.replay(tunnelName, { method: out.method, uri: out.uri, rawHeaders: out.headers.flat(), body: out.body }, { replayOf: ex.id, remoteAddr: ex.remoteAddr });
+      return this.agent.replay(
+        tunnelName,
+        { method: out.method, uri: out.uri, rawHeaders: out.headers.flat(), body: out.body },
+        { replayOf: ex.id, remoteAddr: ex.remoteAddr },
+      );
     } catch (err) {
-      if (err instanceof AgentError) throw new ApiError(400, API_ERRORS.REPLAY_FAILED, 'cannot replay to this tunnel', { err: err.message });
+      if (err instanceof AgentError)
+        throw new ApiError(400, API_ERRORS.REPLAY_FAILED, 'cannot replay to this tunnel', { err: err.message });
       throw err;
     }
   }
@@ -125,7 +146,9 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
     let region = 'local';
     try {
       region = this.agent.embedded ? 'local' : new URL(this.agent.edgeUrl).host;
-    } catch { /* not started yet */ }
+    } catch {
+      /* not started yet */
+    }
     return {
       status: this.agent.online ? 'online' : this.agent.edgeUrl ? 'reconnecting' : 'starting',
       agent_version: VERSION,

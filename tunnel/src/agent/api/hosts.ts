@@ -30,7 +30,8 @@ export class HostAllowList {
       const addr = stripBrackets(entry.slice(0, slash));
       const prefix = Number(entry.slice(slash + 1));
       const family = net.isIP(addr);
-      if (!family || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) throw new Error(`web_allow_hosts: "${raw}" is not a valid CIDR range`);
+      if (!family || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128))
+        throw new Error(`web_allow_hosts: "${raw}" is not a valid CIDR range`);
       this.ips.addSubnet(addr, prefix, family === 4 ? 'ipv4' : 'ipv6');
     } else if (net.isIP(stripBrackets(entry))) {
       const addr = stripBrackets(entry);

@@ -5,7 +5,8 @@
 export const REDACTED = '********';
 
 /** snake_case (ngrok files) and camelCase (internal model) spellings alike. */
-const SECRET_KEY = /(secret|password|passwd|authtoken|auth_?token|api_?key|private_?key|access_?token|refresh_?token|secret_?key)$|^token$/i;
+const SECRET_KEY =
+  /(secret|password|passwd|authtoken|auth_?token|api_?key|private_?key|access_?token|refresh_?token|secret_?key)$|^token$/i;
 /** Values of the form `user:password`. */
 const USER_PASS_KEYS = new Set(['auth', 'basic_auth', 'basicAuth', 'credentials', 'basic_auth_credentials']);
 const SECRET_HEADERS = /^(authorization|proxy-authorization|cookie|x-api-key|api-key)\s*:/i;
@@ -28,7 +29,8 @@ export function redactUrl(url: string): string {
 /** A deep copy of `value` with every secret replaced. */
 export function redactSecrets<T>(value: T, key = ''): T {
   if (Array.isArray(value)) {
-    if (USER_PASS_KEYS.has(key)) return value.map((v) => (typeof v === 'string' ? maskUserPass(v) : redactSecrets(v))) as T;
+    if (USER_PASS_KEYS.has(key))
+      return value.map((v) => (typeof v === 'string' ? maskUserPass(v) : redactSecrets(v))) as T;
     return value.map((v) => (typeof v === 'string' ? maskHeaderLine(v) : redactSecrets(v))) as T;
   }
   if (value !== null && typeof value === 'object') {

@@ -14,18 +14,28 @@ export interface OutgoingRequest {
   body: Buffer;
 }
 
-const replayError = (status: number, msg: string, err: string): ApiError => new ApiError(status, API_ERRORS.REPLAY_FAILED, msg, { err });
+const replayError = (status: number, msg: string, err: string): ApiError =>
+  new ApiError(status, API_ERRORS.REPLAY_FAILED, msg, { err });
 
 /** Builds the request to send: the captured one with `mods` applied, hop-by-hop headers removed. */
 export function buildReplayRequest(ex: CapturedExchange, mods: ReplayModifications = {}): OutgoingRequest {
   const req = ex.request;
   if (ex.response?.statusCode === 101 || headerPairs(req.rawHeaders).some((h) => h.name.toLowerCase() === 'upgrade')) {
-    throw replayError(409, 'cannot replay an upgrade (websocket) request', 'upgraded connections are raw byte streams, not replayable requests');
+    throw replayError(
+      409,
+      'cannot replay an upgrade (websocket) request',
+      'upgraded connections are raw byte streams, not replayable requests',
+    );
   }
   let body: Buffer;
   if (mods.body !== undefined) body = Buffer.from(mods.body, mods.body_encoding === 'base64' ? 'base64' : 'utf8');
   else {
-    if (req.body.truncated) throw replayError(409, 'cannot replay a truncated body', `only ${req.body.stored} of ${req.body.size} body bytes were captured; send a body in "modifications"`);
+    if (req.body.truncated)
+      throw replayError(
+        409,
+        'cannot replay a truncated body',
+        `only ${req.body.stored} of ${req.body.size} body bytes were captured; send a body in "modifications"`,
+      );
     body = req.body.bytes();
   }
   const source = mods.headers ? mods.headers.flat() : req.rawHeaders;
@@ -37,6 +47,12 @@ export function buildReplayRequest(ex: CapturedExchange, mods: ReplayModificatio
     headers.push([name, value]);
   }
   const method = mods.method ?? req.method;
-  if (body.length > 0 || !['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE'].includes(method.toUpperCase())) headers.push(['Content-Length', String(body.length)]);
-  return { method, uri: mods.uri ?? (req.uri.startsWith('/') ? req.uri : new URL(req.uri).pathname + new URL(req.uri).search), headers, body };
+  if (body.length > 0 || !['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE'].includes(method.toUpperCase()))
+    headers.push(['Content-Length', String(body.length)]);
+  return {
+    method,
+    uri: mods.uri ?? (req.uri.startsWith('/') ? req.uri : new URL(req.uri).pathname + new URL(req.uri).search),
+    headers,
+    body,
+  };
 }

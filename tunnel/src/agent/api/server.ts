@@ -36,7 +36,14 @@ import { exchangeToCurl } from '../../capture/curl';
 import { exchangeToNgrokJson, requestListToNgrokJson } from '../../capture/ngrok-json';
 import type { CapturedExchange } from '../../capture/store';
 import { VERSION } from '../../version';
-import { API_ERRORS, ApiError, type AgentBackend, type ReplayRequest, type TunnelEvent, type TunnelInfo } from './backend';
+import {
+  API_ERRORS,
+  ApiError,
+  type AgentBackend,
+  type ReplayRequest,
+  type TunnelEvent,
+  type TunnelInfo,
+} from './backend';
 import { HostAllowList, isCrossOrigin } from './hosts';
 import { redactSecrets } from './redact';
 
@@ -83,7 +90,9 @@ export class ApiServer {
     this.events = new EventStream(opts.backend, opts.eventFlushMs ?? 50);
     this.server.on('upgrade', (req, socket, head) => {
       const refuse = (status: number, msg: string): void => {
-        socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${msg}\n`);
+        socket.end(
+          `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${msg}\n`,
+        );
       };
       if (!this.hosts.allows(req.headers.host)) return refuse(403, 'host not allowed');
       if (isCrossOrigin(req.headers as Record<string, string>)) return refuse(403, 'cross-origin event stream refused');
@@ -143,7 +152,9 @@ export class ApiServer {
     const method = req.method ?? 'GET';
     const safe = method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
     if (!safe && isCrossOrigin(req.headers as Record<string, string>)) {
-      throw new ApiError(403, API_ERRORS.ORIGIN_FORBIDDEN, 'cross-origin request refused', { err: `Origin "${req.headers.origin ?? ''}" does not match Host "${req.headers.host ?? ''}"` });
+      throw new ApiError(403, API_ERRORS.ORIGIN_FORBIDDEN, 'cross-origin request refused', {
+        err: `Origin "${req.headers.origin ?? ''}" does not match Host "${req.headers.host ?? ''}"`,
+      });
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean).map(safeDecode);
@@ -154,13 +165,20 @@ export class ApiServer {
     // /api
     if (route.length === 0) {
       allow(method, ['GET']);
-      return sendJson(res, 200, { uri: '/api', tunnels: '/api/tunnels', requests: '/api/requests/http', status: '/api/status', events: '/api/events' });
+      return sendJson(res, 200, {
+        uri: '/api',
+        tunnels: '/api/tunnels',
+        requests: '/api/requests/http',
+        status: '/api/status',
+        events: '/api/events',
+      });
     }
     // /api/tunnels[/:name]
     if (route[0] === 'tunnels') {
       if (route.length === 1) {
         allow(method, ['GET', 'POST']);
-        if (method === 'GET') return sendJson(res, 200, { tunnels: bound(backend.tunnels()).map(tunnelJson), uri: '/api/tunnels' });
+        if (method === 'GET')
+          return sendJson(res, 200, { tunnels: bound(backend.tunnels()).map(tunnelJson), uri: '/api/tunnels' });
         const body = await readJson(req);
         return sendJson(res, 201, tunnelJson(await backend.startTunnel(body)));
       }
@@ -186,7 +204,10 @@ export class ApiServer {
       const store = backend.capture;
       if (route[1] === 'http.har' && route.length === 2) {
         allow(method, ['GET']);
-        const har = exchangesToHar(store.list({ limit: Number.MAX_SAFE_INTEGER, tunnelName: url.searchParams.get('tunnel_name') ?? undefined }), this.harOptions());
+        const har = exchangesToHar(
+          store.list({ limit: Number.MAX_SAFE_INTEGER, tunnelName: url.searchParams.get('tunnel_name') ?? undefined }),
+          this.harOptions(),
+        );
         return sendJson(res, 200, har, { 'Content-Disposition': 'attachment; filename="burrow-requests.har"' });
       }
       if (route[1] === 'http' && route.length === 2) {
@@ -270,7 +291,12 @@ export class ApiServer {
       res.destroy();
       return;
     }
-    sendJson(res, err.statusCode, err.toJSON(), err.statusCode === 405 && err.details.allow ? { Allow: err.details.allow } : {});
+    sendJson(
+      res,
+      err.statusCode,
+      err.toJSON(),
+      err.statusCode === 405 && err.details.allow ? { Allow: err.details.allow } : {},
+    );
   }
 }
 
@@ -298,7 +324,8 @@ class EventStream {
   private timer: NodeJS.Timeout | undefined;
   private readonly ping: NodeJS.Timeout;
   private readonly onStart = (ex: CapturedExchange): void => this.queue(ex.id, 'request_started');
-  private readonly onUpdate = (ex: CapturedExchange): void => this.queue(ex.id, this.pending.get(ex.id) ?? 'request_updated');
+  private readonly onUpdate = (ex: CapturedExchange): void =>
+    this.queue(ex.id, this.pending.get(ex.id) ?? 'request_updated');
   private readonly onDeleted = (id: string): void => this.dropped(id, 'deleted');
   private readonly onEvicted = (id: string): void => this.dropped(id, 'evicted');
   private readonly onCleared = (): void => {
@@ -328,7 +355,9 @@ class EventStream {
       if (this.clients.size === 0) this.unsubscribe();
     });
     ws.on('error', () => ws.terminate());
-    ws.on('message', () => { /* the stream is one-way; input is ignored */ });
+    ws.on('message', () => {
+      /* the stream is one-way; input is ignored */
+    });
     const limit = parseLimit(new URL(req.url ?? '/', 'http://x').searchParams.get('limit'), SNAPSHOT_LIMIT);
     const capture = this.backend.capture;
     this.send(ws, {
@@ -436,7 +465,10 @@ function tunnelJson(t: TunnelInfo): Record<string, unknown> {
 function parseLimit(value: string | null, fallback = 50): number {
   if (value === null || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new ApiError(400, API_ERRORS.BAD_REQUEST, 'invalid limit', { err: `limit must be a non-negative integer, got "${value}"` });
+  if (!Number.isInteger(n) || n < 0)
+    throw new ApiError(400, API_ERRORS.BAD_REQUEST, 'invalid limit', {
+      err: `limit must be a non-negative integer, got "${value}"`,
+    });
   return n;
 }
 
@@ -444,25 +476,31 @@ function parseReplay(body: unknown): ReplayRequest {
   const bad = (err: string): ApiError => new ApiError(400, API_ERRORS.BAD_REQUEST, 'invalid replay request', { err });
   if (!isRecord(body)) throw bad('the body must be a JSON object {"id": "…"}');
   if (typeof body.id !== 'string' || !body.id) throw bad('"id" (string) is required');
-  if (body.tunnel_name !== undefined && typeof body.tunnel_name !== 'string') throw bad('"tunnel_name" must be a string');
+  if (body.tunnel_name !== undefined && typeof body.tunnel_name !== 'string')
+    throw bad('"tunnel_name" must be a string');
   const out: ReplayRequest = { id: body.id, ...(body.tunnel_name ? { tunnelName: body.tunnel_name } : {}) };
   const m = body.modifications;
   if (m === undefined || m === null) return out;
   if (!isRecord(m)) throw bad('"modifications" must be an object');
   const known = new Set(['method', 'uri', 'headers', 'body', 'body_encoding']);
-  for (const k of Object.keys(m)) if (!known.has(k)) throw bad(`unknown modification "${k}" (allowed: ${[...known].join(', ')})`);
-  if (m.method !== undefined && (typeof m.method !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(m.method))) throw bad('"method" must be an HTTP method token');
-  if (m.uri !== undefined && (typeof m.uri !== 'string' || !m.uri.startsWith('/') || /[\s]/.test(m.uri))) throw bad('"uri" must be a path starting with "/" without spaces');
+  for (const k of Object.keys(m))
+    if (!known.has(k)) throw bad(`unknown modification "${k}" (allowed: ${[...known].join(', ')})`);
+  if (m.method !== undefined && (typeof m.method !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(m.method)))
+    throw bad('"method" must be an HTTP method token');
+  if (m.uri !== undefined && (typeof m.uri !== 'string' || !m.uri.startsWith('/') || /[\s]/.test(m.uri)))
+    throw bad('"uri" must be a path starting with "/" without spaces');
   if (m.headers !== undefined) {
     if (!Array.isArray(m.headers)) throw bad('"headers" must be a list of [name, value] pairs');
     for (const h of m.headers) {
-      if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') throw bad('each header must be a [name, value] pair of strings');
+      if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string')
+        throw bad('each header must be a [name, value] pair of strings');
       if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(h[0])) throw bad(`invalid header name "${h[0]}"`);
       if (/[\r\n\0]/.test(h[1])) throw bad(`header "${h[0]}" has a line break or NUL in its value`);
     }
   }
   if (m.body !== undefined && typeof m.body !== 'string') throw bad('"body" must be a string');
-  if (m.body_encoding !== undefined && m.body_encoding !== 'utf8' && m.body_encoding !== 'base64') throw bad('"body_encoding" must be "utf8" or "base64"');
+  if (m.body_encoding !== undefined && m.body_encoding !== 'utf8' && m.body_encoding !== 'base64')
+    throw bad('"body_encoding" must be "utf8" or "base64"');
   out.modifications = {
     ...(m.method !== undefined ? { method: m.method as string } : {}),
     ...(m.uri !== undefined ? { uri: m.uri as string } : {}),
@@ -481,7 +519,11 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
   const type = (req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
   if (type !== 'application/json') {
     req.resume();
-    return Promise.reject(new ApiError(415, API_ERRORS.BAD_REQUEST, 'unsupported content type', { err: `send application/json, not ${type}` }));
+    return Promise.reject(
+      new ApiError(415, API_ERRORS.BAD_REQUEST, 'unsupported content type', {
+        err: `send application/json, not ${type}`,
+      }),
+    );
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -489,7 +531,11 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new ApiError(413, API_ERRORS.BAD_REQUEST, 'request body too large', { err: `at most ${MAX_BODY_BYTES} bytes` }));
+        reject(
+          new ApiError(413, API_ERRORS.BAD_REQUEST, 'request body too large', {
+            err: `at most ${MAX_BODY_BYTES} bytes`,
+          }),
+        );
         req.destroy();
         return;
       }
@@ -509,7 +555,10 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
 }
 
 function allow(method: string, methods: string[]): void {
-  if (!methods.includes(method)) throw new ApiError(405, API_ERRORS.METHOD_NOT_ALLOWED, `method ${method} not allowed`, { allow: methods.join(', ') });
+  if (!methods.includes(method))
+    throw new ApiError(405, API_ERRORS.METHOD_NOT_ALLOWED, `method ${method} not allowed`, {
+      allow: methods.join(', '),
+    });
 }
 
 function notFound(msg: string): ApiError {
@@ -527,12 +576,15 @@ function safeDecode(s: string): string {
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   const e = err as { code?: string; message?: string };
-  return new ApiError(500, API_ERRORS.INTERNAL, 'internal error', { err: `${e.code ? e.code + ': ' : ''}${e.message ?? String(err)}` });
+  return new ApiError(500, API_ERRORS.INTERNAL, 'internal error', {
+    err: `${e.code ? e.code + ': ' : ''}${e.message ?? String(err)}`,
+  });
 }
 
 const SECURITY_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
-  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'Referrer-Policy': 'no-referrer',
 };
 
@@ -548,12 +600,23 @@ const CONTENT_TYPES: Record<string, string> = {
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...SECURITY_HEADERS, ...headers });
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    ...SECURITY_HEADERS,
+    ...headers,
+  });
   res.end(text);
 }
 
 function sendText(res: http.ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...SECURITY_HEADERS });
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    ...SECURITY_HEADERS,
+  });
   res.end(text);
 }
 

@@ -27,7 +27,9 @@ function bindValues(acl: readonly string[]): string[] | undefined {
 
 function hostAllowed(rules: string[], host: string): boolean {
   const h = host.toLowerCase();
-  return rules.some((r) => !r.includes('=') && (r === h || (r.startsWith('*.') && h.endsWith(r.slice(1)) && h.length > r.length - 1)));
+  return rules.some(
+    (r) => !r.includes('=') && (r === h || (r.startsWith('*.') && h.endsWith(r.slice(1)) && h.length > r.length - 1)),
+  );
 }
 
 function labelAllowed(rules: string[], key: string, value: string): boolean {
@@ -46,16 +48,32 @@ export function checkAcl(acl: readonly string[], ask: BindAsk): AclRefusal | und
   if (!rules) return undefined;
   if (ask.labels && Object.keys(ask.labels).length) {
     for (const [k, v] of Object.entries(ask.labels)) {
-      if (!labelAllowed(rules, k, v)) return { code: 'ERR_NGROK_399', message: `the credential's ACL does not permit binding the label ${k}=${v}` };
+      if (!labelAllowed(rules, k, v))
+        return { code: 'ERR_NGROK_399', message: `the credential's ACL does not permit binding the label ${k}=${v}` };
     }
     return undefined;
   }
   if (ask.proto === 'tcp') {
-    if (!ask.remoteAddr) return { code: 'ERR_NGROK_356', message: 'the credential\'s ACL does not permit binding a random TCP address: ask for one it allows' };
-    return rules.includes(ask.remoteAddr.toLowerCase()) ? undefined : { code: 'ERR_NGROK_308', message: `the credential's ACL does not permit binding the address ${ask.remoteAddr}` };
+    if (!ask.remoteAddr)
+      return {
+        code: 'ERR_NGROK_356',
+        message: "the credential's ACL does not permit binding a random TCP address: ask for one it allows",
+      };
+    return rules.includes(ask.remoteAddr.toLowerCase())
+      ? undefined
+      : {
+          code: 'ERR_NGROK_308',
+          message: `the credential's ACL does not permit binding the address ${ask.remoteAddr}`,
+        };
   }
-  if (!ask.host) return { code: 'ERR_NGROK_316', message: 'the credential\'s ACL does not permit binding a random name: ask for a domain it allows' };
-  return hostAllowed(rules, ask.host) ? undefined : { code: 'ERR_NGROK_316', message: `the credential's ACL does not permit binding the name ${ask.host}` };
+  if (!ask.host)
+    return {
+      code: 'ERR_NGROK_316',
+      message: "the credential's ACL does not permit binding a random name: ask for a domain it allows",
+    };
+  return hostAllowed(rules, ask.host)
+    ? undefined
+    : { code: 'ERR_NGROK_316', message: `the credential's ACL does not permit binding the name ${ask.host}` };
 }
 
 /** Checks rule syntax beyond the schema's pattern: `bind:` values must be a domain, address or label. */

@@ -74,8 +74,16 @@ export class AdminApi {
     try {
       this.authenticate(req);
       const version = req.headers['ngrok-version'];
-      if (version === undefined) throw badRequest('ERR_NGROK_218', 'Your request has not specified an API version. Include the version you wish to use in the Ngrok-Version header. Supported versions: 2.');
-      if (version !== '2') throw badRequest('ERR_NGROK_217', `The provided API version ${String(version)} is invalid or unsupported. Supported versions: 2.`);
+      if (version === undefined)
+        throw badRequest(
+          'ERR_NGROK_218',
+          'Your request has not specified an API version. Include the version you wish to use in the Ngrok-Version header. Supported versions: 2.',
+        );
+      if (version !== '2')
+        throw badRequest(
+          'ERR_NGROK_217',
+          `The provided API version ${String(version)} is invalid or unsupported. Supported versions: 2.`,
+        );
       const url = new URL(req.url ?? '/', 'http://admin');
       const path = url.pathname.replace(/\/+$/, '') || '/';
       let matched: { route: Route; params: string[] } | undefined;
@@ -89,34 +97,61 @@ export class AdminApi {
       if (!matched) throw new ApiError(404, 'ERR_BURROW_NOT_FOUND', `No API resource at ${path}.`);
       const method = req.method ?? 'GET';
       const handler = matched.route.methods[method];
-      if (!handler) throw new ApiError(405, 'ERR_BURROW_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; allowed: ${Object.keys(matched.route.methods).join(', ')}.`);
+      if (!handler)
+        throw new ApiError(
+          405,
+          'ERR_BURROW_METHOD_NOT_ALLOWED',
+          `${method} is not allowed on ${path}; allowed: ${Object.keys(matched.route.methods).join(', ')}.`,
+        );
       const body = await readBody(req, method);
-      const render = new Renderer(`http://${req.headers.host ?? `${this.options.host}:${this.port}`}`, this.options.router);
+      const render = new Renderer(
+        `http://${req.headers.host ?? `${this.options.host}:${this.port}`}`,
+        this.options.router,
+      );
       const result = handler({ method, params: matched.params, body, query: url.searchParams, render, path });
       if (result.body === undefined) {
         res.writeHead(result.status).end();
         return;
       }
       const text = JSON.stringify(result.body);
-      res.writeHead(result.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+      res
+        .writeHead(result.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+        .end(text);
     } catch (err) {
-      const e = err instanceof ApiError ? err : new ApiError(500, 'ERR_NGROK_722', `internal server error: ${(err as Error)?.message ?? String(err)}`);
+      const e =
+        err instanceof ApiError
+          ? err
+          : new ApiError(500, 'ERR_NGROK_722', `internal server error: ${(err as Error)?.message ?? String(err)}`);
       const text = JSON.stringify(e.body(operationId));
       if (res.headersSent) {
         res.destroy();
         return;
       }
-      res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+      res
+        .writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+        .end(text);
     }
   }
 
   private authenticate(req: http.IncomingMessage): void {
     const header = req.headers.authorization;
     const unauthorized = (code: string, msg: string) => new ApiError(401, code, msg);
-    if (!header) throw unauthorized('ERR_NGROK_200', 'The API requires that you set the Authorization header for authentication (Authorization: Bearer <api key>).');
+    if (!header)
+      throw unauthorized(
+        'ERR_NGROK_200',
+        'The API requires that you set the Authorization header for authentication (Authorization: Bearer <api key>).',
+      );
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) throw unauthorized('ERR_NGROK_201', 'The API requires Bearer authentication via the Authorization header. It could not parse the header in this request.');
-    if (!timingSafeEqual(sha256(m[1]), this.keyDigest)) throw unauthorized('ERR_NGROK_203', 'The API authentication you specified is properly formed, but it is invalid.');
+    if (!m)
+      throw unauthorized(
+        'ERR_NGROK_201',
+        'The API requires Bearer authentication via the Authorization header. It could not parse the header in this request.',
+      );
+    if (!timingSafeEqual(sha256(m[1]), this.keyDigest))
+      throw unauthorized(
+        'ERR_NGROK_203',
+        'The API authentication you specified is properly formed, but it is invalid.',
+      );
   }
 }
 
@@ -135,35 +170,59 @@ async function readBody(req: http.IncomingMessage, method: string): Promise<Json
   const text = Buffer.concat(chunks).toString('utf8');
   const wantsBody = method === 'POST' || method === 'PATCH' || method === 'PUT';
   if (!wantsBody) {
-    if (text.trim()) throw badRequest('ERR_NGROK_211', `The ${method} request you made does not expect a body, but you provided one.`);
+    if (text.trim())
+      throw badRequest('ERR_NGROK_211', `The ${method} request you made does not expect a body, but you provided one.`);
     return undefined;
   }
   const type = req.headers['content-type'];
-  if (!type) throw badRequest('ERR_NGROK_216', 'You did not provide a Content-Type with your request. Use application/json.');
-  if (!/^application\/json\s*(;|$)/i.test(type)) throw new ApiError(415, 'ERR_NGROK_210', `The content type you specified ${type} is not supported by the API. Use application/json.`);
+  if (!type)
+    throw badRequest('ERR_NGROK_216', 'You did not provide a Content-Type with your request. Use application/json.');
+  if (!/^application\/json\s*(;|$)/i.test(type))
+    throw new ApiError(
+      415,
+      'ERR_NGROK_210',
+      `The content type you specified ${type} is not supported by the API. Use application/json.`,
+    );
   let parsed: unknown;
   try {
     parsed = JSON.parse(text || '{}');
   } catch (err) {
-    throw badRequest('ERR_NGROK_213', `The application/json request body could not be parsed: ${(err as Error).message}.`);
+    throw badRequest(
+      'ERR_NGROK_213',
+      `The application/json request body could not be parsed: ${(err as Error).message}.`,
+    );
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('ERR_NGROK_213', 'The request body must be a JSON object.');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw badRequest('ERR_NGROK_213', 'The request body must be a JSON object.');
   return parsed as Json;
 }
 
 /** ngrok's list shape with `before_id`/`limit` paging over items sorted newest first. */
-function page<T extends { id: string }>(call: Call, key: string, items: readonly T[], render: (t: T) => unknown): { status: number; body: unknown } {
+function page<T extends { id: string }>(
+  call: Call,
+  key: string,
+  items: readonly T[],
+  render: (t: T) => unknown,
+): { status: number; body: unknown } {
   for (const k of call.query.keys()) {
-    if (k !== 'limit' && k !== 'before_id') throw badRequest('ERR_NGROK_231', `The query part of the requested URI includes unknown parameters: ${k}. The supported parameters are: before_id, limit.`);
+    if (k !== 'limit' && k !== 'before_id')
+      throw badRequest(
+        'ERR_NGROK_231',
+        `The query part of the requested URI includes unknown parameters: ${k}. The supported parameters are: before_id, limit.`,
+      );
   }
   const limitText = call.query.get('limit');
   const limit = limitText === null ? 100 : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw badRequest('ERR_NGROK_233', `The page size limit must be between 1 and 100 but ${limitText} was provided.`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+    throw badRequest('ERR_NGROK_233', `The page size limit must be between 1 and 100 but ${limitText} was provided.`);
   const before = call.query.get('before_id');
-  const sorted = [...items].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)).filter((i) => !before || i.id < before);
+  const sorted = [...items]
+    .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+    .filter((i) => !before || i.id < before);
   const slice = sorted.slice(0, limit);
   const uri = `${call.render.base}${call.path}`;
-  const next = sorted.length > limit ? `${uri}?before_id=${encodeURIComponent(slice[slice.length - 1].id)}&limit=${limit}` : null;
+  const next =
+    sorted.length > limit ? `${uri}?before_id=${encodeURIComponent(slice[slice.length - 1].id)}&limit=${limit}` : null;
   return { status: 200, body: { [key]: slice.map(render), uri, next_page_uri: next } };
 }
 
@@ -214,7 +273,8 @@ function buildRoutes(svc: EdgeService): Route[] {
       pattern: new RegExp(`^/edges/https/${ID}/routes/${ID}/${key}$`),
       methods: {
         GET: (c: Call) => ok(c.render.module(key, svc.getRouteModule(c.params[0], c.params[1], key) as Json | null)),
-        PUT: (c: Call) => ok(c.render.module(key, svc.putRouteModule(c.params[0], c.params[1], key, need(c.body)) as Json | null)),
+        PUT: (c: Call) =>
+          ok(c.render.module(key, svc.putRouteModule(c.params[0], c.params[1], key, need(c.body)) as Json | null)),
         DELETE: (c: Call) => (svc.putRouteModule(c.params[0], c.params[1], key, null), gone()),
       },
     })),

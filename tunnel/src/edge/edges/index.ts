@@ -24,22 +24,42 @@ export interface HttpsEdges {
   attach(edge: Edge): void;
 }
 
-export function createHttpsEdges(opts: { stateDir?: string; domain: string; ipPolicies: IpPolicyStore; tokens: TokenSet }): HttpsEdges {
+export function createHttpsEdges(opts: {
+  stateDir?: string;
+  domain: string;
+  ipPolicies: IpPolicyStore;
+  tokens: TokenSet;
+}): HttpsEdges {
   const store = opts.stateDir ? EdgeStore.open(opts.stateDir) : EdgeStore.memory();
   let edge: Edge | undefined;
-  const service = new EdgeService(store, { domain: opts.domain, ipPolicies: opts.ipPolicies, boundDirectly: (host) => !!edge?.isHostBound(host) });
+  const service = new EdgeService(store, {
+    domain: opts.domain,
+    ipPolicies: opts.ipPolicies,
+    boundDirectly: (host) => !!edge?.isHostBound(host),
+  });
   const router = new HttpsEdgeRouter(store, opts.ipPolicies);
   const credentials: GrantSource = {
     *grants() {
-      for (const c of store.state.credentials) yield { sha256: Buffer.from(c.token_sha256, 'hex'), grant: { credentialId: c.id, acl: c.acl } };
+      for (const c of store.state.credentials)
+        yield { sha256: Buffer.from(c.token_sha256, 'hex'), grant: { credentialId: c.id, acl: c.acl } };
     },
   };
   opts.tokens.addSource(credentials);
-  return { store, service, router, attach: (e) => { edge = e; } };
+  return {
+    store,
+    service,
+    router,
+    attach: (e) => {
+      edge = e;
+    },
+  };
 }
 
 export class EdgeFileError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -52,7 +72,10 @@ export function loadEdgeFiles(service: EdgeService, files: readonly string[]): {
     try {
       doc = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
-      throw new EdgeFileError('ERR_BURROW_EDGE_FILE', `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+      throw new EdgeFileError(
+        'ERR_BURROW_EDGE_FILE',
+        `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+      );
     }
     try {
       const n = service.importDocument(doc, path.resolve(file));

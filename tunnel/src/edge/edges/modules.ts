@@ -33,14 +33,29 @@ function sessionOptions(m: SessionModule) {
 
 function oauthConfig(m: OAuthModule): OAuthConfig {
   const set = Object.entries(m.provider ?? {}).filter(([, v]) => v);
-  if (set.length === 0) throw new ModuleConfigError('ERR_NGROK_7037', 'oauth: the provider object must set one provider (github, google, microsoft, …)');
-  if (set.length > 1) throw new ModuleConfigError('ERR_NGROK_7036', `oauth: only one provider may be set, got ${set.map(([k]) => k).join(', ')}`);
+  if (set.length === 0)
+    throw new ModuleConfigError(
+      'ERR_NGROK_7037',
+      'oauth: the provider object must set one provider (github, google, microsoft, …)',
+    );
+  if (set.length > 1)
+    throw new ModuleConfigError(
+      'ERR_NGROK_7036',
+      `oauth: only one provider may be set, got ${set.map(([k]) => k).join(', ')}`,
+    );
   const [provider, app] = set[0] as [string, NonNullable<OAuthModule['provider'][string]>];
   if (list(app.teams) || list(app.organizations)) {
-    throw new ModuleConfigError('ERR_BURROW_UNSUPPORTED_OPTION', 'oauth.provider.github: teams and organizations are not supported by Burrow yet; allow users by email_addresses or email_domains');
+    throw new ModuleConfigError(
+      'ERR_BURROW_UNSUPPORTED_OPTION',
+      'oauth.provider.github: teams and organizations are not supported by Burrow yet; allow users by email_addresses or email_domains',
+    );
   }
-  for (const e of app.email_addresses ?? []) if (e !== e.toLowerCase()) throw new ModuleConfigError('ERR_NGROK_7067', `oauth: email addresses must be lowercase, "${e}" is not`);
-  for (const e of app.email_domains ?? []) if (e !== e.toLowerCase()) throw new ModuleConfigError('ERR_NGROK_7068', `oauth: email domains must be lowercase, "${e}" is not`);
+  for (const e of app.email_addresses ?? [])
+    if (e !== e.toLowerCase())
+      throw new ModuleConfigError('ERR_NGROK_7067', `oauth: email addresses must be lowercase, "${e}" is not`);
+  for (const e of app.email_domains ?? [])
+    if (e !== e.toLowerCase())
+      throw new ModuleConfigError('ERR_NGROK_7068', `oauth: email domains must be lowercase, "${e}" is not`);
   return defined({
     provider: provider as OAuthConfig['provider'],
     clientId: app.client_id ?? undefined,
@@ -59,9 +74,13 @@ export function policyDocument(value: string | undefined): TrafficPolicyDocument
   try {
     doc = parseYaml(value ?? ''); // YAML is a superset of JSON
   } catch (err) {
-    throw new ModuleConfigError('ERR_NGROK_2236', `traffic_policy.value does not parse: ${(err as Error).message.split('\n')[0]}`);
+    throw new ModuleConfigError(
+      'ERR_NGROK_2236',
+      `traffic_policy.value does not parse: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new ModuleConfigError('ERR_NGROK_2236', 'traffic_policy.value is not a policy document');
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new ModuleConfigError('ERR_NGROK_2236', 'traffic_policy.value is not a policy document');
   return doc as TrafficPolicyDocument;
 }
 
@@ -72,8 +91,17 @@ export function policyDocument(value: string | undefined): TrafficPolicyDocument
  */
 export function routeEdgeOptions(route: RouteModules): EdgeOptions {
   const edge: EdgeOptions = {};
-  if (on(route.ip_restriction)) edge.ipRestriction = { ipPolicies: [...(route.ip_restriction!.ip_policy_ids ?? route.ip_restriction!.ip_policies?.map((r) => r.id) ?? [])] };
-  if (on(route.user_agent_filter)) edge.userAgentFilter = defined({ allow: list(route.user_agent_filter!.allow), deny: list(route.user_agent_filter!.deny) });
+  if (on(route.ip_restriction))
+    edge.ipRestriction = {
+      ipPolicies: [
+        ...(route.ip_restriction!.ip_policy_ids ?? route.ip_restriction!.ip_policies?.map((r) => r.id) ?? []),
+      ],
+    };
+  if (on(route.user_agent_filter))
+    edge.userAgentFilter = defined({
+      allow: list(route.user_agent_filter!.allow),
+      deny: list(route.user_agent_filter!.deny),
+    });
   if (on(route.circuit_breaker)) {
     const c = route.circuit_breaker!;
     edge.circuitBreaker = defined({
@@ -84,14 +112,32 @@ export function routeEdgeOptions(route: RouteModules): EdgeOptions {
       volumeThreshold: c.volume_threshold || undefined,
     });
   }
-  if (on(route.webhook_verification)) edge.webhookVerification = { provider: route.webhook_verification!.provider ?? '', secret: route.webhook_verification!.secret ?? '' };
+  if (on(route.webhook_verification))
+    edge.webhookVerification = {
+      provider: route.webhook_verification!.provider ?? '',
+      secret: route.webhook_verification!.secret ?? '',
+    };
   if (on(route.oauth)) edge.oauth = oauthConfig(route.oauth!);
   if (on(route.oidc)) {
     const o = route.oidc!;
-    edge.oidc = defined({ issuerUrl: o.issuer, clientId: o.client_id, clientSecret: o.client_secret, scopes: list(o.scopes), ...sessionOptions(o) });
+    edge.oidc = defined({
+      issuerUrl: o.issuer,
+      clientId: o.client_id,
+      clientSecret: o.client_secret,
+      scopes: list(o.scopes),
+      ...sessionOptions(o),
+    });
   }
-  if (on(route.saml)) throw new ModuleConfigError('ERR_BURROW_UNSUPPORTED_OPTION', 'saml: SAML is not supported by Burrow yet; use oauth or oidc');
-  if (on(route.websocket_tcp_converter)) throw new ModuleConfigError('ERR_BURROW_UNSUPPORTED_OPTION', 'websocket_tcp_converter is not supported by Burrow yet');
+  if (on(route.saml))
+    throw new ModuleConfigError(
+      'ERR_BURROW_UNSUPPORTED_OPTION',
+      'saml: SAML is not supported by Burrow yet; use oauth or oidc',
+    );
+  if (on(route.websocket_tcp_converter))
+    throw new ModuleConfigError(
+      'ERR_BURROW_UNSUPPORTED_OPTION',
+      'websocket_tcp_converter is not supported by Burrow yet',
+    );
   if (on(route.traffic_policy)) edge.trafficPolicy = policyDocument(route.traffic_policy!.value);
   if (on(route.request_headers)) edge.requestHeaders = headerRules(route.request_headers!);
   if (on(route.response_headers)) edge.responseHeaders = headerRules(route.response_headers!);
@@ -106,5 +152,5 @@ export function isAuthRoute(route: RouteModules): boolean {
 
 /** The backend id a route's backend module names, when on. */
 export function routeBackendId(route: RouteModules): string | undefined {
-  return on(route.backend) ? route.backend!.backend_id ?? route.backend!.backend?.id : undefined;
+  return on(route.backend) ? (route.backend!.backend_id ?? route.backend!.backend?.id) : undefined;
 }

@@ -12,7 +12,6 @@
 // Tables are rebuilt when the store changes; a route's pipeline is reused while its config is
 // unchanged (circuit-breaker counts and sign-in state survive edits elsewhere).
 import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Binding } from '../edge';
 import { rawEdgeError, sendEdgeError } from '../errors';
@@ -58,7 +57,10 @@ export class HttpsEdgeRouter {
   /** The target of each request in flight, filled in by the backend step. */
   private readonly targets = new WeakMap<object, HttpTarget>();
 
-  constructor(private readonly store: EdgeStore, private readonly ipPolicies: IpPolicyStore) {
+  constructor(
+    private readonly store: EdgeStore,
+    private readonly ipPolicies: IpPolicyStore,
+  ) {
     store.on('change', () => this.rebuild());
     this.rebuild();
   }
@@ -169,7 +171,12 @@ export class HttpsEdgeRouter {
         const backendId = routeBackendId(route);
         const choice = backendId ? this.resolve(backendId, 0) : undefined;
         if (!choice) {
-          sendEdgeError(ctx.req, ctx.res, 'ERR_NGROK_6528', backendId ? `no tunnel is online for backend ${backendId}` : `route ${route.id} has no backend`);
+          sendEdgeError(
+            ctx.req,
+            ctx.res,
+            'ERR_NGROK_6528',
+            backendId ? `no tunnel is online for backend ${backendId}` : `route ${route.id} has no backend`,
+          );
           return 'handled';
         }
         if (choice.kind === 'response') {
@@ -203,10 +210,18 @@ export class HttpsEdgeRouter {
     const found = depth < 16 ? this.find(id) : undefined;
     if (!found) return false;
     switch (found.kind) {
-      case 'tunnel_group': return this.tunnelsFor((found.backend as BackendsByKind['tunnel_group']).labels).some((b) => !b.session.isClosed);
-      case 'http_response': return true;
-      case 'failover': return (found.backend as BackendsByKind['failover']).backends.some((b) => this.available(b, depth + 1));
-      case 'weighted': return Object.entries((found.backend as BackendsByKind['weighted']).backends).some(([b, w]) => w > 0 && this.available(b, depth + 1));
+      case 'tunnel_group':
+        return this.tunnelsFor((found.backend as BackendsByKind['tunnel_group']).labels).some(
+          (b) => !b.session.isClosed,
+        );
+      case 'http_response':
+        return true;
+      case 'failover':
+        return (found.backend as BackendsByKind['failover']).backends.some((b) => this.available(b, depth + 1));
+      case 'weighted':
+        return Object.entries((found.backend as BackendsByKind['weighted']).backends).some(
+          ([b, w]) => w > 0 && this.available(b, depth + 1),
+        );
     }
   }
 
@@ -217,7 +232,9 @@ export class HttpsEdgeRouter {
       case 'http_response':
         return { kind: 'response', backend: found.backend as BackendsByKind['http_response'] };
       case 'tunnel_group': {
-        const online = this.tunnelsFor((found.backend as BackendsByKind['tunnel_group']).labels).filter((b) => !b.session.isClosed);
+        const online = this.tunnelsFor((found.backend as BackendsByKind['tunnel_group']).labels).filter(
+          (b) => !b.session.isClosed,
+        );
         if (!online.length) return undefined;
         const turn = this.turns.get(id) ?? 0;
         this.turns.set(id, (turn + 1) % 1_000_000);
@@ -231,7 +248,9 @@ export class HttpsEdgeRouter {
         return undefined;
       }
       case 'weighted': {
-        const ready = Object.entries((found.backend as BackendsByKind['weighted']).backends).filter(([b, w]) => w > 0 && this.available(b, depth + 1));
+        const ready = Object.entries((found.backend as BackendsByKind['weighted']).backends).filter(
+          ([b, w]) => w > 0 && this.available(b, depth + 1),
+        );
         const total = ready.reduce((s, [, w]) => s + w, 0);
         let pick = Math.random() * total;
         for (const [b, w] of ready) {
@@ -249,7 +268,12 @@ function refuseAll(): HttpModule {
   return {
     name: 'refuse',
     onRequest(ctx) {
-      sendEdgeError(ctx.req, ctx.res, 'ERR_NGROK_6528', 'this route\'s modules are misconfigured; fix the route through the admin API');
+      sendEdgeError(
+        ctx.req,
+        ctx.res,
+        'ERR_NGROK_6528',
+        "this route's modules are misconfigured; fix the route through the admin API",
+      );
       return 'handled';
     },
   };

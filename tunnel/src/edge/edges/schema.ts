@@ -45,8 +45,12 @@ function primary(errors: ErrorObject[]): ErrorObject {
 }
 
 function fieldOf(e: ErrorObject): string {
-  const path = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-  if (e.keyword === 'additionalProperties') path.push(String((e.params as { additionalProperty: string }).additionalProperty));
+  const path = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (e.keyword === 'additionalProperties')
+    path.push(String((e.params as { additionalProperty: string }).additionalProperty));
   if (e.keyword === 'required') path.push(String((e.params as { missingProperty: string }).missingProperty));
   return path.join('.') || 'body';
 }
@@ -57,7 +61,11 @@ export function schemaError(errors: ErrorObject[]): ApiError {
   const parent = e.parentSchema as Annotated | undefined;
   if (e.keyword === 'additionalProperties') {
     const supported = Object.keys(parent?.properties ?? {}).filter((k) => k !== '$schema');
-    return badRequest('ERR_NGROK_214', `The request parameter '${field}' is unknown and not expected. The supported fields are: ${supported.join(', ')}.`, { field });
+    return badRequest(
+      'ERR_NGROK_214',
+      `The request parameter '${field}' is unknown and not expected. The supported fields are: ${supported.join(', ')}.`,
+      { field },
+    );
   }
   if (e.keyword === 'required') {
     const missing = (e.params as { missingProperty: string }).missingProperty;
@@ -66,7 +74,11 @@ export function schemaError(errors: ErrorObject[]): ApiError {
     return badRequest(code, `The request parameter '${field}' is required.`, { field });
   }
   const code = parent?.errorCode ?? 'ERR_NGROK_215';
-  return badRequest(code, `The value provided for the request parameter '${field}' is invalid: it ${e.message ?? 'is invalid'}.`, { field });
+  return badRequest(
+    code,
+    `The value provided for the request parameter '${field}' is invalid: it ${e.message ?? 'is invalid'}.`,
+    { field },
+  );
 }
 
 /** Validates `body` against a schema definition (or the edge file root); throws an ApiError. */

@@ -18,8 +18,20 @@ import { isAuthRoute, routeBackendId, routeEdgeOptions } from './modules';
 import { validateBody } from './schema';
 import type { EdgeStore } from './store';
 import {
-  BACKEND_PREFIX, EDGE_MODULES, ROUTE_MODULES, type AnyBackend, type BackendKind, type BackendsByKind, type Credential, type EdgeModuleKey,
-  type HttpsEdge, type HttpsEdgeRoute, type IpPolicyObject, type IpPolicyRuleObject, type ReservedDomain, type RouteModuleKey,
+  BACKEND_PREFIX,
+  EDGE_MODULES,
+  ROUTE_MODULES,
+  type AnyBackend,
+  type BackendKind,
+  type BackendsByKind,
+  type Credential,
+  type EdgeModuleKey,
+  type HttpsEdge,
+  type HttpsEdgeRoute,
+  type IpPolicyObject,
+  type IpPolicyRuleObject,
+  type ReservedDomain,
+  type RouteModuleKey,
 } from './types';
 
 export interface ServiceEnv {
@@ -34,13 +46,17 @@ export interface ServiceEnv {
 type Body = Record<string, unknown>;
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 /** An upserted object keeps its creation time. */
-const createdAt = (list: readonly { id: string; created_at: string }[], id: string | undefined) => (id && list.find((o) => o.id === id)?.created_at) || now();
+const createdAt = (list: readonly { id: string; created_at: string }[], id: string | undefined) =>
+  (id && list.find((o) => o.id === id)?.created_at) || now();
 const pick = <T extends object>(body: Body, keys: readonly string[]): Partial<T> =>
   Object.fromEntries(keys.filter((k) => body[k] !== undefined).map((k) => [k, body[k]])) as Partial<T>;
 const ROUTE_KEYS = ['match_type', 'match', 'description', 'metadata', ...Object.keys(ROUTE_MODULES)];
 
 export class EdgeService {
-  constructor(readonly store: EdgeStore, private readonly env: ServiceEnv) {
+  constructor(
+    readonly store: EdgeStore,
+    private readonly env: ServiceEnv,
+  ) {
     this.syncIpPolicies();
   }
 
@@ -54,7 +70,8 @@ export class EdgeService {
     try {
       const result = change();
       this.store.commit();
-      if (this.state.ip_policies !== before.ip_policies || this.state.ip_policy_rules !== before.ip_policy_rules) this.syncIpPolicies();
+      if (this.state.ip_policies !== before.ip_policies || this.state.ip_policy_rules !== before.ip_policy_rules)
+        this.syncIpPolicies();
       return result;
     } catch (err) {
       Object.assign(this.state, before);
@@ -67,7 +84,9 @@ export class EdgeService {
     const store = this.env.ipPolicies;
     for (const p of store.list()) if (!this.state.ip_policies.some((q) => q.id === p.id)) store.delete(p.id);
     for (const p of this.state.ip_policies) {
-      const rules = this.state.ip_policy_rules.filter((r) => r.ip_policy_id === p.id).map((r) => ({ cidr: r.cidr, action: r.action, description: r.description }));
+      const rules = this.state.ip_policy_rules
+        .filter((r) => r.ip_policy_id === p.id)
+        .map((r) => ({ cidr: r.cidr, action: r.action, description: r.description }));
       store.set({ id: p.id, description: p.description, rules });
     }
   }
@@ -90,9 +109,15 @@ export class EdgeService {
       // Reloading an edge file upserts: same id keeps its creation time and routes added since.
       const old = id ? this.state.https_edges.find((e) => e.id === id) : undefined;
       const edge: HttpsEdge = {
-        description: '', metadata: '', hostports: [], mutual_tls: null, tls_termination: null,
+        description: '',
+        metadata: '',
+        hostports: [],
+        mutual_tls: null,
+        tls_termination: null,
         ...pick<HttpsEdge>(body, ['description', 'metadata', 'hostports', 'mutual_tls', 'tls_termination']),
-        id: id ?? newId('edghts'), created_at: old?.created_at ?? now(), routes: old?.routes ?? [],
+        id: id ?? newId('edghts'),
+        created_at: old?.created_at ?? now(),
+        routes: old?.routes ?? [],
       };
       this.checkEdge(edge);
       this.state.https_edges = [...this.state.https_edges.filter((e) => e.id !== edge.id), edge];
@@ -104,7 +129,10 @@ export class EdgeService {
     validateBody(body, 'HTTPSEdgeCreate');
     return this.mutate(() => {
       const edge = this.getEdge(id);
-      Object.assign(edge, pick<HttpsEdge>(body, ['description', 'metadata', 'hostports', 'mutual_tls', 'tls_termination']));
+      Object.assign(
+        edge,
+        pick<HttpsEdge>(body, ['description', 'metadata', 'hostports', 'mutual_tls', 'tls_termination']),
+      );
       this.checkEdge(edge);
       return edge;
     });
@@ -138,26 +166,54 @@ export class EdgeService {
       const colon = hp.lastIndexOf(':');
       const host = hp.slice(0, colon);
       const port = Number(hp.slice(colon + 1));
-      if (colon < 1 || !Number.isInteger(port)) throw badRequest('ERR_NGROK_7104', `Edge has invalid hostports, must be specified in the format 'hostname:portnumber': ${hp}`);
-      if (port < 1 || port > 65535) throw badRequest('ERR_NGROK_7112', `The hostport ${hp} has port out of range: ${port} is not in range 1-65535.`);
-      if (port !== 443) throw badRequest('ERR_NGROK_7116', `The domain ${hp} is unsupported because it does not use port 443.`);
+      if (colon < 1 || !Number.isInteger(port))
+        throw badRequest(
+          'ERR_NGROK_7104',
+          `Edge has invalid hostports, must be specified in the format 'hostname:portnumber': ${hp}`,
+        );
+      if (port < 1 || port > 65535)
+        throw badRequest(
+          'ERR_NGROK_7112',
+          `The hostport ${hp} has port out of range: ${port} is not in range 1-65535.`,
+        );
+      if (port !== 443)
+        throw badRequest('ERR_NGROK_7116', `The domain ${hp} is unsupported because it does not use port 443.`);
       if (seen.has(host)) continue;
       seen.add(host);
-      if (!this.isReserved(host)) throw badRequest('ERR_NGROK_7117', `The domain ${hp} is not reserved: reserve it (POST /reserved_domains) or use a name under ${this.env.domain}.`);
-      const other = this.state.https_edges.find((e) => e.id !== edge.id && e.hostports.some((h) => h.toLowerCase() === hp));
+      if (!this.isReserved(host))
+        throw badRequest(
+          'ERR_NGROK_7117',
+          `The domain ${hp} is not reserved: reserve it (POST /reserved_domains) or use a name under ${this.env.domain}.`,
+        );
+      const other = this.state.https_edges.find(
+        (e) => e.id !== edge.id && e.hostports.some((h) => h.toLowerCase() === hp),
+      );
       if (other) throw badRequest('ERR_NGROK_7122', `Hostport ${hp} already exists for another edge (${other.id}).`);
-      if (this.env.boundDirectly?.(host)) throw badRequest('ERR_NGROK_7132', `The hostport ${hp} is already in use by an agent directly.`);
+      if (this.env.boundDirectly?.(host))
+        throw badRequest('ERR_NGROK_7132', `The hostport ${hp} is already in use by an agent directly.`);
     }
-    if (edge.tls_termination?.terminate_at && edge.tls_termination.terminate_at !== 'edge') throw badRequest('ERR_NGROK_7109', 'You may not configure the TLS termination parameter \'terminate_at\' for an HTTPS edge.');
+    if (edge.tls_termination?.terminate_at && edge.tls_termination.terminate_at !== 'edge')
+      throw badRequest(
+        'ERR_NGROK_7109',
+        "You may not configure the TLS termination parameter 'terminate_at' for an HTTPS edge.",
+      );
     if (edge.tls_termination && edge.tls_termination.enabled !== false && edge.tls_termination.min_version) {
-      throw badRequest('ERR_BURROW_UNSUPPORTED_OPTION', 'tls_termination.min_version is not supported on HTTPS edges by Burrow yet (the edge listener sets the TLS versions); leave it null');
+      throw badRequest(
+        'ERR_BURROW_UNSUPPORTED_OPTION',
+        'tls_termination.min_version is not supported on HTTPS edges by Burrow yet (the edge listener sets the TLS versions); leave it null',
+      );
     }
     if (edge.mutual_tls && edge.mutual_tls.enabled !== false) {
-      const ids = edge.mutual_tls.certificate_authority_ids ?? edge.mutual_tls.certificate_authorities?.map((r) => r.id) ?? [];
-      throw badRequest('ERR_NGROK_7072', `The CA ID ${ids[0] ?? '(none)'} specified for the Mutual TLS module does not exist (Burrow has no certificate authorities API yet).`);
+      const ids =
+        edge.mutual_tls.certificate_authority_ids ?? edge.mutual_tls.certificate_authorities?.map((r) => r.id) ?? [];
+      throw badRequest(
+        'ERR_NGROK_7072',
+        `The CA ID ${ids[0] ?? '(none)'} specified for the Mutual TLS module does not exist (Burrow has no certificate authorities API yet).`,
+      );
     }
     const auth = edge.routes.filter((r) => isAuthRoute(r));
-    if (auth.length > 1) throw badRequest('ERR_NGROK_7155', 'Enabling OAuth, OIDC, or SAML on more than one route is not supported.');
+    if (auth.length > 1)
+      throw badRequest('ERR_NGROK_7155', 'Enabling OAuth, OIDC, or SAML on more than one route is not supported.');
   }
 
   /** A name under the base domain, or a reserved domain (exact, or a reserved `*.` one level up). */
@@ -165,7 +221,10 @@ export class EdgeService {
     if (host === this.env.domain || host.endsWith(`.${this.env.domain}`)) return true;
     return this.state.reserved_domains.some((d) => {
       const name = d.domain.toLowerCase();
-      return name === host || (name.startsWith('*.') && host.endsWith(name.slice(1)) && !host.slice(0, -(name.length - 1)).includes('.'));
+      return (
+        name === host ||
+        (name.startsWith('*.') && host.endsWith(name.slice(1)) && !host.slice(0, -(name.length - 1)).includes('.'))
+      );
     });
   }
 
@@ -182,10 +241,13 @@ export class EdgeService {
     return this.mutate(() => {
       const edge = this.getEdge(edgeId);
       const route = {
-        description: '', metadata: '',
+        description: '',
+        metadata: '',
         ...(Object.fromEntries(Object.keys(ROUTE_MODULES).map((k) => [k, null])) as object),
         ...pick<HttpsEdgeRoute>(body, ROUTE_KEYS),
-        id: id ?? newId('edghtsrt'), edge_id: edge.id, created_at: createdAt(edge.routes, id),
+        id: id ?? newId('edghtsrt'),
+        edge_id: edge.id,
+        created_at: createdAt(edge.routes, id),
       } as HttpsEdgeRoute;
       edge.routes = [...edge.routes.filter((r) => r.id !== route.id), route];
       this.checkRoute(edge, route);
@@ -231,12 +293,22 @@ export class EdgeService {
   private checkRoute(edge: HttpsEdge, route: HttpsEdgeRoute): void {
     if (!route.match) throw badRequest('ERR_NGROK_7123', 'Edge routes require a match expression.');
     const clash = edge.routes.find((r) => r !== route && r.match === route.match);
-    if (clash) throw badRequest('ERR_NGROK_7126', `Route match expression ${route.match} must be unique across all routes for HTTPS edge (${clash.id} has it).`);
+    if (clash)
+      throw badRequest(
+        'ERR_NGROK_7126',
+        `Route match expression ${route.match} must be unique across all routes for HTTPS edge (${clash.id} has it).`,
+      );
     const backendId = routeBackendId(route);
-    if (route.backend && route.backend.enabled !== false && !backendId) throw badRequest('ERR_NGROK_6501', 'The backend module needs a backend_id.');
-    if (backendId && !this.findBackend(backendId)) throw badRequest('ERR_NGROK_6501', `Cannot save backend reference ${backendId} because it does not exist.`);
+    if (route.backend && route.backend.enabled !== false && !backendId)
+      throw badRequest('ERR_NGROK_6501', 'The backend module needs a backend_id.');
+    if (backendId && !this.findBackend(backendId))
+      throw badRequest('ERR_NGROK_6501', `Cannot save backend reference ${backendId} because it does not exist.`);
     for (const id of route.ip_restriction?.ip_policy_ids ?? []) {
-      if (!this.state.ip_policies.some((p) => p.id === id)) throw badRequest('ERR_NGROK_7007', `The IP Policy ID ${id} specified for the IP Restriction module does not exist.`);
+      if (!this.state.ip_policies.some((p) => p.id === id))
+        throw badRequest(
+          'ERR_NGROK_7007',
+          `The IP Policy ID ${id} specified for the IP Restriction module does not exist.`,
+        );
     }
     try {
       buildPipeline(routeEdgeOptions(route), { ipPolicies: this.env.ipPolicies });
@@ -270,7 +342,14 @@ export class EdgeService {
   createBackend<K extends BackendKind>(kind: K, body: Body, id?: string): BackendsByKind[K] {
     validateBody(body, BACKEND_DEF[kind]);
     return this.mutate(() => {
-      const backend = { id: id ?? newId(BACKEND_PREFIX[kind]), created_at: createdAt(this.state.backends[kind], id), description: '', metadata: '', ...BACKEND_DEFAULTS[kind], ...pick(body, BACKEND_KEYS[kind]) } as unknown as BackendsByKind[K];
+      const backend = {
+        id: id ?? newId(BACKEND_PREFIX[kind]),
+        created_at: createdAt(this.state.backends[kind], id),
+        description: '',
+        metadata: '',
+        ...BACKEND_DEFAULTS[kind],
+        ...pick(body, BACKEND_KEYS[kind]),
+      } as unknown as BackendsByKind[K];
       this.checkBackend(kind, backend);
       this.state.backends[kind] = [...this.state.backends[kind].filter((b) => b.id !== backend.id), backend] as never;
       return backend;
@@ -290,20 +369,33 @@ export class EdgeService {
   deleteBackend(kind: BackendKind, id: string): void {
     this.mutate(() => {
       this.getBackend(kind, id);
-      const inBackend = [...this.state.backends.failover, ...this.state.backends.weighted].find((b) => (Array.isArray(b.backends) ? b.backends : Object.keys(b.backends)).includes(id));
+      const inBackend = [...this.state.backends.failover, ...this.state.backends.weighted].find((b) =>
+        (Array.isArray(b.backends) ? b.backends : Object.keys(b.backends)).includes(id),
+      );
       const inRoute = this.state.https_edges.flatMap((e) => e.routes).find((r) => routeBackendId(r) === id);
-      if (inBackend || inRoute) throw badRequest('ERR_NGROK_6502', `The backend could not be deleted because it is still referenced by ${inBackend ? `backend ${inBackend.id}` : `route ${inRoute!.id}`}.`);
+      if (inBackend || inRoute)
+        throw badRequest(
+          'ERR_NGROK_6502',
+          `The backend could not be deleted because it is still referenced by ${inBackend ? `backend ${inBackend.id}` : `route ${inRoute!.id}`}.`,
+        );
       this.state.backends[kind] = this.state.backends[kind].filter((b) => b.id !== id) as never;
     });
   }
 
   private checkBackend(kind: BackendKind, backend: AnyBackend): void {
     if (kind !== 'failover' && kind !== 'weighted') return;
-    const refs = kind === 'failover' ? (backend as BackendsByKind['failover']).backends : Object.keys((backend as BackendsByKind['weighted']).backends);
+    const refs =
+      kind === 'failover'
+        ? (backend as BackendsByKind['failover']).backends
+        : Object.keys((backend as BackendsByKind['weighted']).backends);
     for (const ref of refs) {
       const found = this.findBackend(ref);
       if (!found) throw badRequest('ERR_NGROK_6501', `Cannot save backend reference ${ref} because it does not exist.`);
-      if (ref === backend.id || this.reaches(ref, backend.id)) throw badRequest(kind === 'failover' ? 'ERR_NGROK_6525' : 'ERR_NGROK_6524', `A ${kind} backend may not reference ${ref}: it would form a loop.`);
+      if (ref === backend.id || this.reaches(ref, backend.id))
+        throw badRequest(
+          kind === 'failover' ? 'ERR_NGROK_6525' : 'ERR_NGROK_6524',
+          `A ${kind} backend may not reference ${ref}: it would form a loop.`,
+        );
     }
   }
 
@@ -312,7 +404,10 @@ export class EdgeService {
     if (depth > 16) return true;
     const found = this.findBackend(from);
     if (!found || (found.kind !== 'failover' && found.kind !== 'weighted')) return false;
-    const refs = found.kind === 'failover' ? (found.backend as BackendsByKind['failover']).backends : Object.keys((found.backend as BackendsByKind['weighted']).backends);
+    const refs =
+      found.kind === 'failover'
+        ? (found.backend as BackendsByKind['failover']).backends
+        : Object.keys((found.backend as BackendsByKind['weighted']).backends);
     return refs.some((r) => r === to || this.reaches(r, to, depth + 1));
   }
 
@@ -329,8 +424,17 @@ export class EdgeService {
     return this.mutate(() => {
       const domain = String(body.domain).toLowerCase();
       const other = this.state.reserved_domains.find((d) => d.domain === domain && d.id !== id);
-      if (other) throw new ApiError(409, 'ERR_BURROW_DOMAIN_EXISTS', `The domain ${domain} is already reserved (${other.id}).`);
-      const rd: ReservedDomain = { id: id ?? newId('rd'), created_at: createdAt(this.state.reserved_domains, id), description: '', metadata: '', region: null, ...pick<ReservedDomain>(body, ['description', 'metadata', 'region']), domain };
+      if (other)
+        throw new ApiError(409, 'ERR_BURROW_DOMAIN_EXISTS', `The domain ${domain} is already reserved (${other.id}).`);
+      const rd: ReservedDomain = {
+        id: id ?? newId('rd'),
+        created_at: createdAt(this.state.reserved_domains, id),
+        description: '',
+        metadata: '',
+        region: null,
+        ...pick<ReservedDomain>(body, ['description', 'metadata', 'region']),
+        domain,
+      };
       this.state.reserved_domains = [...this.state.reserved_domains.filter((d) => d.id !== rd.id), rd];
       return rd;
     });
@@ -338,15 +442,23 @@ export class EdgeService {
 
   updateReservedDomain(id: string, body: Body): ReservedDomain {
     validateBody(body, 'ReservedDomainUpdate');
-    return this.mutate(() => Object.assign(this.getReservedDomain(id), pick<ReservedDomain>(body, ['description', 'metadata'])));
+    return this.mutate(() =>
+      Object.assign(this.getReservedDomain(id), pick<ReservedDomain>(body, ['description', 'metadata'])),
+    );
   }
 
   deleteReservedDomain(id: string): void {
     this.mutate(() => {
       const rd = this.getReservedDomain(id);
       this.state.reserved_domains = this.state.reserved_domains.filter((d) => d.id !== id);
-      const user = this.state.https_edges.find((e) => e.hostports.some((hp) => !this.isReserved(hp.slice(0, hp.lastIndexOf(':')))));
-      if (user) throw badRequest('ERR_NGROK_446', `The domain ${rd.domain} could not be deleted because it is still referenced by edge ${user.id}.`);
+      const user = this.state.https_edges.find((e) =>
+        e.hostports.some((hp) => !this.isReserved(hp.slice(0, hp.lastIndexOf(':')))),
+      );
+      if (user)
+        throw badRequest(
+          'ERR_NGROK_446',
+          `The domain ${rd.domain} could not be deleted because it is still referenced by edge ${user.id}.`,
+        );
     });
   }
 
@@ -361,7 +473,13 @@ export class EdgeService {
   createIpPolicy(body: Body, id?: string): IpPolicyObject {
     validateBody(body, 'IPPolicyCreate');
     return this.mutate(() => {
-      const p: IpPolicyObject = { id: id ?? newId('ipp'), created_at: createdAt(this.state.ip_policies, id), description: '', metadata: '', ...pick<IpPolicyObject>(body, ['description', 'metadata']) };
+      const p: IpPolicyObject = {
+        id: id ?? newId('ipp'),
+        created_at: createdAt(this.state.ip_policies, id),
+        description: '',
+        metadata: '',
+        ...pick<IpPolicyObject>(body, ['description', 'metadata']),
+      };
       this.state.ip_policies = [...this.state.ip_policies.filter((x) => x.id !== p.id), p];
       return p;
     });
@@ -369,14 +487,22 @@ export class EdgeService {
 
   updateIpPolicy(id: string, body: Body): IpPolicyObject {
     validateBody(body, 'IPPolicyUpdate');
-    return this.mutate(() => Object.assign(this.getIpPolicy(id), pick<IpPolicyObject>(body, ['description', 'metadata'])));
+    return this.mutate(() =>
+      Object.assign(this.getIpPolicy(id), pick<IpPolicyObject>(body, ['description', 'metadata'])),
+    );
   }
 
   deleteIpPolicy(id: string): void {
     this.mutate(() => {
       this.getIpPolicy(id);
-      const user = this.state.https_edges.flatMap((e) => e.routes).find((r) => r.ip_restriction?.ip_policy_ids?.includes(id));
-      if (user) throw badRequest('ERR_NGROK_1420', `Cannot delete IP Policy (${id}) because it is referenced by route ${user.id}. Detach it first.`);
+      const user = this.state.https_edges
+        .flatMap((e) => e.routes)
+        .find((r) => r.ip_restriction?.ip_policy_ids?.includes(id));
+      if (user)
+        throw badRequest(
+          'ERR_NGROK_1420',
+          `Cannot delete IP Policy (${id}) because it is referenced by route ${user.id}. Detach it first.`,
+        );
       this.state.ip_policies = this.state.ip_policies.filter((p) => p.id !== id);
       this.state.ip_policy_rules = this.state.ip_policy_rules.filter((r) => r.ip_policy_id !== id);
     });
@@ -391,7 +517,13 @@ export class EdgeService {
   createIpPolicyRule(body: Body, id?: string): IpPolicyRuleObject {
     validateBody(body, 'IPPolicyRuleCreate');
     return this.mutate(() => {
-      const rule = { description: '', metadata: '', ...pick<IpPolicyRuleObject>(body, ['description', 'metadata', 'cidr', 'ip_policy_id', 'action']), id: id ?? newId('ipr'), created_at: createdAt(this.state.ip_policy_rules, id) } as IpPolicyRuleObject;
+      const rule = {
+        description: '',
+        metadata: '',
+        ...pick<IpPolicyRuleObject>(body, ['description', 'metadata', 'cidr', 'ip_policy_id', 'action']),
+        id: id ?? newId('ipr'),
+        created_at: createdAt(this.state.ip_policy_rules, id),
+      } as IpPolicyRuleObject;
       this.checkRule(rule);
       this.state.ip_policy_rules = [...this.state.ip_policy_rules.filter((r) => r.id !== rule.id), rule];
       return rule;
@@ -401,7 +533,10 @@ export class EdgeService {
   updateIpPolicyRule(id: string, body: Body): IpPolicyRuleObject {
     validateBody(body, 'IPPolicyRuleUpdate');
     return this.mutate(() => {
-      const rule = Object.assign(this.getIpPolicyRule(id), pick<IpPolicyRuleObject>(body, ['description', 'metadata', 'cidr']));
+      const rule = Object.assign(
+        this.getIpPolicyRule(id),
+        pick<IpPolicyRuleObject>(body, ['description', 'metadata', 'cidr']),
+      );
       this.checkRule(rule);
       return rule;
     });
@@ -415,9 +550,12 @@ export class EdgeService {
   }
 
   private checkRule(rule: IpPolicyRuleObject): void {
-    if (!this.state.ip_policies.some((p) => p.id === rule.ip_policy_id)) throw notFound('ERR_NGROK_1402', `IP Policy ${rule.ip_policy_id} not found`);
+    if (!this.state.ip_policies.some((p) => p.id === rule.ip_policy_id))
+      throw notFound('ERR_NGROK_1402', `IP Policy ${rule.ip_policy_id} not found`);
     checkRuleCidr(rule.cidr);
-    const dup = this.state.ip_policy_rules.find((r) => r.id !== rule.id && r.ip_policy_id === rule.ip_policy_id && r.cidr === rule.cidr);
+    const dup = this.state.ip_policy_rules.find(
+      (r) => r.id !== rule.id && r.ip_policy_id === rule.ip_policy_id && r.cidr === rule.cidr,
+    );
     if (dup) throw badRequest('ERR_NGROK_1408', `IP Policy Rule with CIDR ${rule.cidr} already exists`);
   }
 
@@ -434,12 +572,23 @@ export class EdgeService {
     validateBody(body, 'CredentialCreate');
     const acl = (body.acl as string[] | null | undefined) ?? [];
     const bad = invalidAclRule(acl);
-    if (bad !== undefined) throw badRequest('ERR_NGROK_600', `Invalid ACL rule. An ACL rule must be '*' or start with 'bind:'. The bind value must match the format of a domain, address, or label. You specified: ${bad}.`, { field: 'acl' });
+    if (bad !== undefined)
+      throw badRequest(
+        'ERR_NGROK_600',
+        `Invalid ACL rule. An ACL rule must be '*' or start with 'bind:'. The bind value must match the format of a domain, address, or label. You specified: ${bad}.`,
+        { field: 'acl' },
+      );
     const token = newToken();
     const credential = this.mutate(() => {
       const c: Credential = {
-        id: newId('cr'), created_at: now(), description: '', metadata: '', owner_id: null,
-        ...pick<Credential>(body, ['description', 'metadata', 'owner_id']), acl: [...acl], token_sha256: createHash('sha256').update(token).digest('hex'),
+        id: newId('cr'),
+        created_at: now(),
+        description: '',
+        metadata: '',
+        owner_id: null,
+        ...pick<Credential>(body, ['description', 'metadata', 'owner_id']),
+        acl: [...acl],
+        token_sha256: createHash('sha256').update(token).digest('hex'),
       };
       this.state.credentials = [...this.state.credentials, c];
       return c;
@@ -450,8 +599,19 @@ export class EdgeService {
   updateCredential(id: string, body: Body): Credential {
     validateBody(body, 'CredentialUpdate');
     const bad = body.acl ? invalidAclRule(body.acl as string[]) : undefined;
-    if (bad !== undefined) throw badRequest('ERR_NGROK_600', `Invalid ACL rule. An ACL rule must be '*' or start with 'bind:'. You specified: ${bad}.`, { field: 'acl' });
-    return this.mutate(() => Object.assign(this.getCredential(id), pick<Credential>(body, ['description', 'metadata']), body.acl !== undefined ? { acl: [...((body.acl as string[] | null) ?? [])] } : {}));
+    if (bad !== undefined)
+      throw badRequest(
+        'ERR_NGROK_600',
+        `Invalid ACL rule. An ACL rule must be '*' or start with 'bind:'. You specified: ${bad}.`,
+        { field: 'acl' },
+      );
+    return this.mutate(() =>
+      Object.assign(
+        this.getCredential(id),
+        pick<Credential>(body, ['description', 'metadata']),
+        body.acl !== undefined ? { acl: [...((body.acl as string[] | null) ?? [])] } : {},
+      ),
+    );
   }
 
   deleteCredential(id: string): void {
@@ -471,8 +631,12 @@ export class EdgeService {
   importDocument(doc: unknown, origin: string): { edges: number; backends: number } {
     validateBody(doc);
     const d = doc as Body;
-    const idOf = (o: Body, prefix: string, where: string) => (typeof o.id === 'string' ? o.id : stableId(prefix, `${origin}#${where}`));
-    const strip = (o: Body, ...keys: string[]) => Object.fromEntries(Object.entries(o).filter(([k]) => !['id', 'uri', 'created_at', '$schema', ...keys].includes(k)));
+    const idOf = (o: Body, prefix: string, where: string) =>
+      typeof o.id === 'string' ? o.id : stableId(prefix, `${origin}#${where}`);
+    const strip = (o: Body, ...keys: string[]) =>
+      Object.fromEntries(
+        Object.entries(o).filter(([k]) => !['id', 'uri', 'created_at', '$schema', ...keys].includes(k)),
+      );
     const bundle = BUNDLE_KEYS.some((k) => k in d) ? d : { https_edges: [d] };
     const list = (k: string) => ((bundle as Body)[k] as Body[] | undefined) ?? [];
     list('ip_policies').forEach((p, i) => this.createIpPolicy(strip(p), idOf(p, 'ipp', `ip_policies/${i}`)));
@@ -481,15 +645,35 @@ export class EdgeService {
       if (!body.ip_policy_id && r.ip_policy) body.ip_policy_id = (r.ip_policy as Body).id;
       this.createIpPolicyRule(body, idOf(r, 'ipr', `ip_policy_rules/${i}`));
     });
-    list('reserved_domains').forEach((rd, i) => this.createReservedDomain(strip(rd, 'cname_target', 'certificate', 'certificate_management_policy', 'certificate_management_status', 'acme_challenge_cname_target'), idOf(rd, 'rd', `reserved_domains/${i}`)));
+    list('reserved_domains').forEach((rd, i) =>
+      this.createReservedDomain(
+        strip(
+          rd,
+          'cname_target',
+          'certificate',
+          'certificate_management_policy',
+          'certificate_management_status',
+          'acme_challenge_cname_target',
+        ),
+        idOf(rd, 'rd', `reserved_domains/${i}`),
+      ),
+    );
     let backends = 0;
     const pending: [BackendKind, Body, string][] = [];
     for (const kind of ['tunnel_group', 'http_response', 'failover', 'weighted'] as const) {
-      list(`${kind}_backends`).forEach((b, i) => pending.push([kind, strip(b, 'tunnels'), idOf(b, BACKEND_PREFIX[kind], `${kind}_backends/${i}`)]));
+      list(`${kind}_backends`).forEach((b, i) =>
+        pending.push([kind, strip(b, 'tunnels'), idOf(b, BACKEND_PREFIX[kind], `${kind}_backends/${i}`)]),
+      );
     }
     // Failover and weighted backends may name each other: create each once what it names exists.
     while (pending.length) {
-      const ready = pending.findIndex(([kind, body]) => !(kind === 'failover' || kind === 'weighted') || (Array.isArray(body.backends) ? body.backends : Object.keys(body.backends as object)).every((r: string) => this.findBackend(r)));
+      const ready = pending.findIndex(
+        ([kind, body]) =>
+          !(kind === 'failover' || kind === 'weighted') ||
+          (Array.isArray(body.backends) ? body.backends : Object.keys(body.backends as object)).every((r: string) =>
+            this.findBackend(r),
+          ),
+      );
       const [kind, body, id] = pending.splice(ready === -1 ? 0 : ready, 1)[0];
       this.createBackend(kind, body, id);
       backends++;
@@ -500,7 +684,8 @@ export class EdgeService {
       this.createEdge(strip(e, 'routes'), edgeId);
       ((e.routes as Body[] | undefined) ?? []).forEach((r, j) => {
         const body = strip(r, 'edge_id', 'policy');
-        for (const key of Object.keys(ROUTE_MODULES)) if (body[key] && typeof body[key] === 'object') body[key] = writeForm(body[key] as Body);
+        for (const key of Object.keys(ROUTE_MODULES))
+          if (body[key] && typeof body[key] === 'object') body[key] = writeForm(body[key] as Body);
         this.createRoute(edgeId, body, idOf(r, 'edghtsrt', `https_edges/${i}/routes/${j}`));
       });
     });
@@ -513,13 +698,23 @@ function writeForm(m: Body): Body {
   const out = { ...m };
   if (out.backend && typeof out.backend === 'object' && !out.backend_id) out.backend_id = (out.backend as Body).id;
   delete out.backend;
-  if (Array.isArray(out.ip_policies) && !out.ip_policy_ids) out.ip_policy_ids = (out.ip_policies as Body[]).map((r) => r.id);
+  if (Array.isArray(out.ip_policies) && !out.ip_policy_ids)
+    out.ip_policy_ids = (out.ip_policies as Body[]).map((r) => r.id);
   delete out.ip_policies;
   return out;
 }
 
 /** The lists an edge bundle file may hold (any of them makes the file a bundle, as in the schema). */
-const BUNDLE_KEYS = ['https_edges', 'tunnel_group_backends', 'failover_backends', 'weighted_backends', 'http_response_backends', 'reserved_domains', 'ip_policies', 'ip_policy_rules'];
+const BUNDLE_KEYS = [
+  'https_edges',
+  'tunnel_group_backends',
+  'failover_backends',
+  'weighted_backends',
+  'http_response_backends',
+  'reserved_domains',
+  'ip_policies',
+  'ip_policy_rules',
+];
 
 export const REDACTED = '**redacted**';
 
@@ -530,7 +725,8 @@ function keepSecrets(body: Body, previous: Body | undefined): Body {
   const walk = (o: Body, p: Body) => {
     for (const [k, v] of Object.entries(o)) {
       if (v === REDACTED && typeof p[k] === 'string') o[k] = p[k];
-      else if (v && typeof v === 'object' && !Array.isArray(v) && p[k] && typeof p[k] === 'object') walk(v as Body, p[k] as Body);
+      else if (v && typeof v === 'object' && !Array.isArray(v) && p[k] && typeof p[k] === 'object')
+        walk(v as Body, p[k] as Body);
     }
   };
   walk(out, previous);
@@ -538,12 +734,20 @@ function keepSecrets(body: Body, previous: Body | undefined): Body {
 }
 
 const BACKEND_DEF: Record<BackendKind, string> = {
-  tunnel_group: 'TunnelGroupBackendCreate', failover: 'FailoverBackendCreate', weighted: 'WeightedBackendCreate', http_response: 'HTTPResponseBackendCreate',
+  tunnel_group: 'TunnelGroupBackendCreate',
+  failover: 'FailoverBackendCreate',
+  weighted: 'WeightedBackendCreate',
+  http_response: 'HTTPResponseBackendCreate',
 };
 const BACKEND_KEYS: Record<BackendKind, string[]> = {
-  tunnel_group: ['description', 'metadata', 'labels'], failover: ['description', 'metadata', 'backends'],
-  weighted: ['description', 'metadata', 'backends'], http_response: ['description', 'metadata', 'body', 'headers', 'status_code'],
+  tunnel_group: ['description', 'metadata', 'labels'],
+  failover: ['description', 'metadata', 'backends'],
+  weighted: ['description', 'metadata', 'backends'],
+  http_response: ['description', 'metadata', 'body', 'headers', 'status_code'],
 };
 const BACKEND_DEFAULTS: Record<BackendKind, Body> = {
-  tunnel_group: { labels: {} }, failover: { backends: [] }, weighted: { backends: {} }, http_response: { body: '', headers: {}, status_code: 200 },
+  tunnel_group: { labels: {} },
+  failover: { backends: [] },
+  weighted: { backends: {} },
+  http_response: { body: '', headers: {}, status_code: 200 },
 };

@@ -29,7 +29,10 @@ export class StateFileError extends Error {
 }
 
 export class EdgeStore extends EventEmitter<{ change: [] }> {
-  private constructor(readonly state: EdgeState, private readonly file: string | undefined) {
+  private constructor(
+    readonly state: EdgeState,
+    private readonly file: string | undefined,
+  ) {
     super();
   }
 
@@ -46,17 +49,23 @@ export class EdgeStore extends EventEmitter<{ change: [] }> {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new StateFileError(`cannot read ${file}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new StateFileError(`cannot read ${file}: ${(err as Error).message}`);
     }
     if (text === undefined) return new EdgeStore(emptyState(), file);
     let state: EdgeState;
     try {
       state = JSON.parse(text) as EdgeState;
     } catch (err) {
-      throw new StateFileError(`${file} is not valid JSON (${(err as Error).message}); restore it from a backup or move it away`);
+      throw new StateFileError(
+        `${file} is not valid JSON (${(err as Error).message}); restore it from a backup or move it away`,
+      );
     }
     if (state?.version !== 1) throw new StateFileError(`${file}: unknown state version ${String(state?.version)}`);
-    return new EdgeStore({ ...emptyState(), ...state, backends: { ...emptyState().backends, ...state.backends } }, file);
+    return new EdgeStore(
+      { ...emptyState(), ...state, backends: { ...emptyState().backends, ...state.backends } },
+      file,
+    );
   }
 
   get cookieSecret(): Buffer {

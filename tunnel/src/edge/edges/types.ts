@@ -14,32 +14,82 @@ interface Common {
   metadata?: string;
 }
 
-export interface BackendModule { enabled?: boolean | null; backend_id?: string; backend?: Ref }
-export interface IpRestrictionModule { enabled?: boolean | null; ip_policy_ids?: string[] | null; ip_policies?: Ref[] }
-export interface CircuitBreakerModule {
-  enabled?: boolean | null; tripped_duration?: number | null; rolling_window?: number | null; num_buckets?: number | null;
-  volume_threshold?: number | null; error_threshold_percentage?: number;
+export interface BackendModule {
+  enabled?: boolean | null;
+  backend_id?: string;
+  backend?: Ref;
 }
-export interface EnabledModule { enabled?: boolean | null }
-export interface HeadersModule { enabled?: boolean | null; add?: Record<string, string> | null; remove?: string[] | null }
-export interface WebhookModule { enabled?: boolean | null; provider?: string; secret?: string }
+export interface IpRestrictionModule {
+  enabled?: boolean | null;
+  ip_policy_ids?: string[] | null;
+  ip_policies?: Ref[];
+}
+export interface CircuitBreakerModule {
+  enabled?: boolean | null;
+  tripped_duration?: number | null;
+  rolling_window?: number | null;
+  num_buckets?: number | null;
+  volume_threshold?: number | null;
+  error_threshold_percentage?: number;
+}
+export interface EnabledModule {
+  enabled?: boolean | null;
+}
+export interface HeadersModule {
+  enabled?: boolean | null;
+  add?: Record<string, string> | null;
+  remove?: string[] | null;
+}
+export interface WebhookModule {
+  enabled?: boolean | null;
+  provider?: string;
+  secret?: string;
+}
 export interface OAuthProviderApp {
-  client_id?: string | null; client_secret?: string | null; scopes?: string[] | null; email_addresses?: string[] | null;
-  email_domains?: string[] | null; teams?: string[] | null; organizations?: string[] | null;
+  client_id?: string | null;
+  client_secret?: string | null;
+  scopes?: string[] | null;
+  email_addresses?: string[] | null;
+  email_domains?: string[] | null;
+  teams?: string[] | null;
+  organizations?: string[] | null;
 }
 export interface SessionModule {
-  enabled?: boolean | null; options_passthrough?: boolean | null; cookie_prefix?: string | null;
-  inactivity_timeout?: number | null; maximum_duration?: number | null;
+  enabled?: boolean | null;
+  options_passthrough?: boolean | null;
+  cookie_prefix?: string | null;
+  inactivity_timeout?: number | null;
+  maximum_duration?: number | null;
 }
 export interface OAuthModule extends SessionModule {
   provider: Partial<Record<string, OAuthProviderApp | null>>;
   auth_check_interval?: number | null;
 }
-export interface OidcModule extends SessionModule { issuer: string; client_id: string; client_secret: string; scopes?: string[] | null }
-export interface UserAgentFilterModule { enabled?: boolean | null; allow?: string[] | null; deny?: string[] | null }
-export interface TrafficPolicyModule { enabled?: boolean | null; value?: string }
-export interface MutualTlsModule { enabled?: boolean | null; certificate_authority_ids?: string[] | null; certificate_authorities?: Ref[] }
-export interface TlsTerminationModule { enabled?: boolean | null; terminate_at?: string | null; min_version?: string | null }
+export interface OidcModule extends SessionModule {
+  issuer: string;
+  client_id: string;
+  client_secret: string;
+  scopes?: string[] | null;
+}
+export interface UserAgentFilterModule {
+  enabled?: boolean | null;
+  allow?: string[] | null;
+  deny?: string[] | null;
+}
+export interface TrafficPolicyModule {
+  enabled?: boolean | null;
+  value?: string;
+}
+export interface MutualTlsModule {
+  enabled?: boolean | null;
+  certificate_authority_ids?: string[] | null;
+  certificate_authorities?: Ref[];
+}
+export interface TlsTerminationModule {
+  enabled?: boolean | null;
+  terminate_at?: string | null;
+  min_version?: string | null;
+}
 
 /** Route module keys in ngrok's order, with their schema definition names. */
 export const ROUTE_MODULES = {
@@ -92,12 +142,27 @@ export interface HttpsEdge extends Common {
 }
 
 export type BackendKind = 'tunnel_group' | 'failover' | 'weighted' | 'http_response';
-export const BACKEND_PREFIX: Record<BackendKind, string> = { tunnel_group: 'bkdtg', failover: 'bkdfo', weighted: 'bkdwd', http_response: 'bkdhr' };
+export const BACKEND_PREFIX: Record<BackendKind, string> = {
+  tunnel_group: 'bkdtg',
+  failover: 'bkdfo',
+  weighted: 'bkdwd',
+  http_response: 'bkdhr',
+};
 
-export interface TunnelGroupBackend extends Common { labels: Record<string, string> }
-export interface FailoverBackend extends Common { backends: string[] }
-export interface WeightedBackend extends Common { backends: Record<string, number> }
-export interface HttpResponseBackend extends Common { body?: string; headers?: Record<string, string> | null; status_code?: number }
+export interface TunnelGroupBackend extends Common {
+  labels: Record<string, string>;
+}
+export interface FailoverBackend extends Common {
+  backends: string[];
+}
+export interface WeightedBackend extends Common {
+  backends: Record<string, number>;
+}
+export interface HttpResponseBackend extends Common {
+  body?: string;
+  headers?: Record<string, string> | null;
+  status_code?: number;
+}
 export interface BackendsByKind {
   tunnel_group: TunnelGroupBackend;
   failover: FailoverBackend;
@@ -106,9 +171,16 @@ export interface BackendsByKind {
 }
 export type AnyBackend = BackendsByKind[BackendKind];
 
-export interface ReservedDomain extends Common { domain: string; region?: string | null }
+export interface ReservedDomain extends Common {
+  domain: string;
+  region?: string | null;
+}
 export type IpPolicyObject = Common;
-export interface IpPolicyRuleObject extends Common { cidr: string; action: 'allow' | 'deny'; ip_policy_id: string }
+export interface IpPolicyRuleObject extends Common {
+  cidr: string;
+  action: 'allow' | 'deny';
+  ip_policy_id: string;
+}
 
 export interface Credential extends Common {
   acl: string[];

@@ -1,7 +1,18 @@
 // The inspector UI: a live request list fed by /api/events, filters, and a detail pane with
 // summary, headers, raw bytes, replay, edit-then-replay, copy as curl and HAR download.
 
-import { base64ToBytes, decodeBody, el, formatBytes, formatDuration, headerValue, hexDump, parseRaw, rawText, renderBody } from './format';
+import {
+  base64ToBytes,
+  decodeBody,
+  el,
+  formatBytes,
+  formatDuration,
+  headerValue,
+  hexDump,
+  parseRaw,
+  rawText,
+  renderBody,
+} from './format';
 import type { ConnectionState, Transport } from './transport';
 
 interface MessageJson {
@@ -59,7 +70,12 @@ export class InspectorApp {
     method: el('select', { 'aria-label': 'Method', 'data-filter': 'method' }),
     status: el('select', { 'aria-label': 'Status', 'data-filter': 'status' }),
     path: el('input', { type: 'search', placeholder: 'Path', 'aria-label': 'Path filter', 'data-filter': 'path' }),
-    text: el('input', { type: 'search', placeholder: 'Search headers, bodies…', 'aria-label': 'Text filter', 'data-filter': 'text' }),
+    text: el('input', {
+      type: 'search',
+      placeholder: 'Search headers, bodies…',
+      'aria-label': 'Text filter',
+      'data-filter': 'text',
+    }),
   };
 
   constructor(
@@ -68,22 +84,52 @@ export class InspectorApp {
   ) {}
 
   start(): void {
-    for (const m of ['', 'GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']) this.filter.method.append(el('option', { value: m }, m || 'All methods'));
-    for (const [v, label] of [['', 'All statuses'], ['2', '2xx'], ['3', '3xx'], ['4', '4xx'], ['5', '5xx'], ['error', 'Failed'], ['pending', 'Pending']]) this.filter.status.append(el('option', { value: v }, label));
+    for (const m of ['', 'GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'])
+      this.filter.method.append(el('option', { value: m }, m || 'All methods'));
+    for (const [v, label] of [
+      ['', 'All statuses'],
+      ['2', '2xx'],
+      ['3', '3xx'],
+      ['4', '4xx'],
+      ['5', '5xx'],
+      ['error', 'Failed'],
+      ['pending', 'Pending'],
+    ])
+      this.filter.status.append(el('option', { value: v }, label));
     for (const f of Object.values(this.filter)) f.addEventListener('input', () => this.queueRender());
     const clear = el('button', { type: 'button', class: 'btn', 'data-action': 'clear' }, 'Clear');
     clear.addEventListener('click', () => void this.api.request('DELETE', '/api/requests/http'));
     const harAll = el('button', { type: 'button', class: 'btn', 'data-action': 'har-all' }, 'Download HAR');
     harAll.addEventListener('click', () => void this.api.download('/api/requests/http.har', 'burrow-requests.har'));
     this.root.replaceChildren(
-      el('header', { class: 'top' }, el('h1', {}, 'Burrow inspector'), this.connEl, this.tunnelsEl, el('span', { class: 'spacer' }), harAll, clear),
-      el('div', { class: 'filters' }, this.filter.method, this.filter.status, this.filter.path, this.filter.text, this.countEl),
+      el(
+        'header',
+        { class: 'top' },
+        el('h1', {}, 'Burrow inspector'),
+        this.connEl,
+        this.tunnelsEl,
+        el('span', { class: 'spacer' }),
+        harAll,
+        clear,
+      ),
+      el(
+        'div',
+        { class: 'filters' },
+        this.filter.method,
+        this.filter.status,
+        this.filter.path,
+        this.filter.text,
+        this.countEl,
+      ),
       el('main', { class: 'panes' }, el('nav', { class: 'list-pane' }, this.listEl), this.detailEl),
     );
     this.listEl.addEventListener('keydown', (e) => this.onListKey(e));
     this.listEl.tabIndex = 0;
     this.renderDetail();
-    this.api.events((m) => this.onEvent(m as EventMessage), (s) => this.onConnection(s));
+    this.api.events(
+      (m) => this.onEvent(m as EventMessage),
+      (s) => this.onConnection(s),
+    );
   }
 
   private onConnection(s: ConnectionState): void {
@@ -157,17 +203,35 @@ export class InspectorApp {
     if (path && !r.request.uri.toLowerCase().includes(path.toLowerCase())) return false;
     const text = this.filter.text.value.trim().toLowerCase();
     if (text) {
-      const hay = [r.request.method, r.request.uri, r.tunnel_name, r.remote_addr, r.response?.status ?? '', r.error?.code ?? '',
+      const hay = [
+        r.request.method,
+        r.request.uri,
+        r.tunnel_name,
+        r.remote_addr,
+        r.response?.status ?? '',
+        r.error?.code ?? '',
         ...Object.entries(r.request.headers).flatMap(([k, v]) => [k, ...v]),
-        ...Object.entries(r.response?.headers ?? {}).flatMap(([k, v]) => [k, ...v])].join('\n').toLowerCase();
+        ...Object.entries(r.response?.headers ?? {}).flatMap(([k, v]) => [k, ...v]),
+      ]
+        .join('\n')
+        .toLowerCase();
       if (!hay.includes(text)) return false;
     }
     return true;
   }
 
   private renderTunnels(): void {
-    this.tunnelsEl.replaceChildren(...[...this.tunnels.values()].map((t) =>
-      el('span', { class: 'tunnel', title: `${t.name} → ${t.config.addr}` }, el('strong', {}, t.name), ' ', el('span', { class: 'muted' }, t.public_url))));
+    this.tunnelsEl.replaceChildren(
+      ...[...this.tunnels.values()].map((t) =>
+        el(
+          'span',
+          { class: 'tunnel', title: `${t.name} → ${t.config.addr}` },
+          el('strong', {}, t.name),
+          ' ',
+          el('span', { class: 'muted' }, t.public_url),
+        ),
+      ),
+    );
   }
 
   private renderList(): void {
@@ -180,16 +244,37 @@ export class InspectorApp {
       rows.push(this.row(r));
     }
     this.countEl.textContent = `${shown} of ${this.order.length}`;
-    this.listEl.replaceChildren(...(rows.length ? rows : [el('li', { class: 'empty muted' }, this.order.length ? 'No request matches the filters' : 'Waiting for requests…')]));
+    this.listEl.replaceChildren(
+      ...(rows.length
+        ? rows
+        : [
+            el(
+              'li',
+              { class: 'empty muted' },
+              this.order.length ? 'No request matches the filters' : 'Waiting for requests…',
+            ),
+          ]),
+    );
   }
 
   private row(r: CaptureJson): HTMLElement {
     const code = r.response?.status_code;
     const statusClass = r.state === 'error' ? 's-err' : code === undefined ? 's-pending' : `s-${String(code)[0]}xx`;
-    const li = el('li', { class: `row${r.id === this.selected ? ' selected' : ''}`, role: 'option', 'data-id': r.id, 'aria-selected': String(r.id === this.selected) },
+    const li = el(
+      'li',
+      {
+        class: `row${r.id === this.selected ? ' selected' : ''}`,
+        role: 'option',
+        'data-id': r.id,
+        'aria-selected': String(r.id === this.selected),
+      },
       el('span', { class: 'method' }, r.request.method),
       el('span', { class: 'path', title: r.request.uri }, r.request.uri),
-      el('span', { class: `status ${statusClass}` }, r.state === 'error' ? (r.error?.code ?? 'error') : code === undefined ? '…' : String(code)),
+      el(
+        'span',
+        { class: `status ${statusClass}` },
+        r.state === 'error' ? (r.error?.code ?? 'error') : code === undefined ? '…' : String(code),
+      ),
       el('span', { class: 'dur muted' }, formatDuration(r.duration)),
       r.replay_of ? el('span', { class: 'badge', title: `replay of ${r.replay_of}` }, 'replay') : null,
     );
@@ -243,15 +328,34 @@ export class InspectorApp {
       b.addEventListener('click', fn);
       return b;
     };
-    const status = r.state === 'error' ? `${r.error?.code}: ${r.error?.message}` : r.response?.status ?? 'waiting for the response…';
-    return el('div', { class: 'detail-head' },
-      el('div', { class: 'title' }, el('span', { class: 'method' }, r.request.method), ' ', el('span', { class: 'path' }, r.request.uri)),
-      el('div', { class: 'meta muted' },
+    const status =
+      r.state === 'error'
+        ? `${r.error?.code}: ${r.error?.message}`
+        : (r.response?.status ?? 'waiting for the response…');
+    return el(
+      'div',
+      { class: 'detail-head' },
+      el(
+        'div',
+        { class: 'title' },
+        el('span', { class: 'method' }, r.request.method),
+        ' ',
+        el('span', { class: 'path' }, r.request.uri),
+      ),
+      el(
+        'div',
+        { class: 'meta muted' },
         `${status} · ${formatDuration(r.duration) || 'in progress'} · ${new Date(r.start).toLocaleString()} · from ${r.remote_addr} · tunnel ${r.tunnel_name}`,
-        r.replay_of ? ` · replay of ${r.replay_of}` : ''),
-      el('div', { class: 'actions' },
+        r.replay_of ? ` · replay of ${r.replay_of}` : '',
+      ),
+      el(
+        'div',
+        { class: 'actions' },
         button('Replay', 'replay', () => void this.replay(r.id)),
-        button('Edit & replay', 'edit', () => { this.tab = 'edit'; void this.renderDetail(); }),
+        button('Edit & replay', 'edit', () => {
+          this.tab = 'edit';
+          void this.renderDetail();
+        }),
         button('Copy as curl', 'curl', () => void this.copyCurl(r.id)),
         button('HAR', 'har', () => void this.api.download(`/api/requests/http/${r.id}/har`, `request-${r.id}.har`)),
         button('Delete', 'delete', () => void this.api.request('DELETE', `/api/requests/http/${r.id}`)),
@@ -261,8 +365,23 @@ export class InspectorApp {
 
   private tabs(): HTMLElement {
     const bar = el('div', { class: 'tabs', role: 'tablist' });
-    for (const [t, label] of [['summary', 'Summary'], ['headers', 'Headers'], ['raw', 'Raw'], ['edit', 'Edit & replay']] as const) {
-      const b = el('button', { type: 'button', role: 'tab', class: `tab${this.tab === t ? ' active' : ''}`, 'aria-selected': String(this.tab === t), 'data-tab': t }, label);
+    for (const [t, label] of [
+      ['summary', 'Summary'],
+      ['headers', 'Headers'],
+      ['raw', 'Raw'],
+      ['edit', 'Edit & replay'],
+    ] as const) {
+      const b = el(
+        'button',
+        {
+          type: 'button',
+          role: 'tab',
+          class: `tab${this.tab === t ? ' active' : ''}`,
+          'aria-selected': String(this.tab === t),
+          'data-tab': t,
+        },
+        label,
+      );
       b.addEventListener('click', () => {
         this.tab = t;
         void this.renderDetail();
@@ -277,25 +396,44 @@ export class InspectorApp {
     const res = r.response?.raw ? parseRaw(base64ToBytes(r.response.raw)) : undefined;
     if (this.tab === 'edit') return this.editForm(r, req);
     if (this.tab === 'raw') {
-      return el('div', { class: 'raw' },
-        el('h3', {}, 'Request'), el('pre', { class: 'raw-text' }, r.request.raw ? rawText(base64ToBytes(r.request.raw)) : ''),
-        el('h3', {}, 'Response'), el('pre', { class: 'raw-text' }, r.response?.raw ? rawText(base64ToBytes(r.response.raw)) : '(none yet)'));
+      return el(
+        'div',
+        { class: 'raw' },
+        el('h3', {}, 'Request'),
+        el('pre', { class: 'raw-text' }, r.request.raw ? rawText(base64ToBytes(r.request.raw)) : ''),
+        el('h3', {}, 'Response'),
+        el('pre', { class: 'raw-text' }, r.response?.raw ? rawText(base64ToBytes(r.response.raw)) : '(none yet)'),
+      );
     }
     if (this.tab === 'headers') {
-      return el('div', {}, el('h3', {}, 'Request headers'), headerTable(req?.headers ?? []), el('h3', {}, 'Response headers'), headerTable(res?.headers ?? []));
+      return el(
+        'div',
+        {},
+        el('h3', {}, 'Request headers'),
+        headerTable(req?.headers ?? []),
+        el('h3', {}, 'Response headers'),
+        headerTable(res?.headers ?? []),
+      );
     }
     const query = new URL(r.request.uri, 'http://x').searchParams;
     const parts: (HTMLElement | null)[] = [
       el('h3', {}, 'Timing'),
-      el('table', { class: 'kv' },
+      el(
+        'table',
+        { class: 'kv' },
         el('tr', {}, el('th', {}, 'Started'), el('td', {}, new Date(r.start).toISOString())),
-        el('tr', {}, el('th', {}, 'Duration'), el('td', {}, formatDuration(r.duration) || 'in progress'))),
+        el('tr', {}, el('th', {}, 'Duration'), el('td', {}, formatDuration(r.duration) || 'in progress')),
+      ),
       [...query].length ? el('h3', {}, 'Query') : null,
-      [...query].length ? el('table', { class: 'kv' }, ...[...query].map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, v)))) : null,
+      [...query].length
+        ? el('table', { class: 'kv' }, ...[...query].map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, v))))
+        : null,
       el('h3', {}, `Request body ${bodyNote(r.request)}`),
       req ? await bodyView(req, r.request) : el('div', {}),
       el('h3', {}, `Response body ${r.response ? bodyNote(r.response) : ''}`),
-      res && r.response ? await bodyView(res, r.response) : el('div', { class: 'muted' }, r.error ? `${r.error.code}: ${r.error.message}` : 'No response yet'),
+      res && r.response
+        ? await bodyView(res, r.response)
+        : el('div', { class: 'muted' }, r.error ? `${r.error.code}: ${r.error.message}` : 'No response yet'),
     ];
     return el('div', { class: 'summary' }, ...parts);
   }
@@ -304,14 +442,28 @@ export class InspectorApp {
     const method = el('input', { value: r.request.method, 'aria-label': 'Method', name: 'method' });
     const uri = el('input', { value: r.request.uri, 'aria-label': 'Path', name: 'uri' });
     const headers = el('textarea', { rows: '8', 'aria-label': 'Headers', name: 'headers', spellcheck: 'false' });
-    headers.value = (req?.headers ?? []).filter(([n]) => !/^(content-length|transfer-encoding|connection)$/i.test(n)).map(([n, v]) => `${n}: ${v}`).join('\n');
+    headers.value = (req?.headers ?? [])
+      .filter(([n]) => !/^(content-length|transfer-encoding|connection)$/i.test(n))
+      .map(([n, v]) => `${n}: ${v}`)
+      .join('\n');
     const body = el('textarea', { rows: '10', 'aria-label': 'Body', name: 'body', spellcheck: 'false' });
     const bodyText = req ? new TextDecoder().decode(req.body) : '';
     body.value = bodyText;
-    const message = el('div', { class: 'muted' }, r.request.body_truncated ? 'The captured body was truncated: edit or replace it before sending.' : '');
+    const message = el(
+      'div',
+      { class: 'muted' },
+      r.request.body_truncated ? 'The captured body was truncated: edit or replace it before sending.' : '',
+    );
     const send = el('button', { type: 'submit', class: 'btn primary', 'data-action': 'send-edited' }, 'Send');
-    const form = el('form', { class: 'edit' },
-      el('label', {}, 'Method', method), el('label', {}, 'Path', uri), el('label', {}, 'Headers (Name: value per line)', headers), el('label', {}, 'Body', body), el('div', {}, send, ' ', message));
+    const form = el(
+      'form',
+      { class: 'edit' },
+      el('label', {}, 'Method', method),
+      el('label', {}, 'Path', uri),
+      el('label', {}, 'Headers (Name: value per line)', headers),
+      el('label', {}, 'Body', body),
+      el('div', {}, send, ' ', message),
+    );
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       const pairs: [string, string][] = [];
@@ -319,19 +471,28 @@ export class InspectorApp {
         const colon = line.indexOf(':');
         if (line.trim() && colon > 0) pairs.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
       }
-      void this.replay(r.id, { method: method.value.trim(), uri: uri.value.trim(), headers: pairs, body: body.value }, message);
+      void this.replay(
+        r.id,
+        { method: method.value.trim(), uri: uri.value.trim(), headers: pairs, body: body.value },
+        message,
+      );
     });
     return form;
   }
 
   private async replay(id: string, modifications?: object, messageEl?: HTMLElement): Promise<void> {
-    const res = await this.api.request('POST', '/api/requests/http', { id, ...(modifications ? { modifications } : {}) });
+    const res = await this.api.request('POST', '/api/requests/http', {
+      id,
+      ...(modifications ? { modifications } : {}),
+    });
     if (res.status !== 204) {
       let msg = `replay failed (${res.status})`;
       try {
         const e = JSON.parse(res.body) as { msg: string; details?: { err?: string } };
         msg = `${e.msg}${e.details?.err ? `: ${e.details.err}` : ''}`;
-      } catch { /* not JSON */ }
+      } catch {
+        /* not JSON */
+      }
       if (messageEl) messageEl.textContent = msg;
       else this.toast(msg);
       return;
@@ -379,6 +540,12 @@ async function bodyView(msg: ReturnType<typeof parseRaw>, meta: MessageJson): Pr
   const encoding = headerValue(msg.headers, 'content-encoding');
   // A truncated compressed body cannot be inflated; a truncated plain one still reads fine.
   const decoded = meta.body_truncated && encoding ? undefined : await decodeBody(msg.body, encoding);
-  if (!decoded) return el('div', {}, el('div', { class: 'muted' }, `${encoding ?? ''}-encoded body, shown as bytes`), hexDump(msg.body));
+  if (!decoded)
+    return el(
+      'div',
+      {},
+      el('div', { class: 'muted' }, `${encoding ?? ''}-encoded body, shown as bytes`),
+      hexDump(msg.body),
+    );
   return renderBody(decoded, meta.content_type);
 }

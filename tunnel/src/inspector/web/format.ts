@@ -1,13 +1,19 @@
 // Parsing captured `raw` bytes and rendering bodies (pretty JSON/XML, form tables, hex) as DOM.
 // Everything captured is attacker-controlled: only textContent, never innerHTML.
 
-export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string | null | undefined | false)[]): HTMLElementTagNameMap[K] {
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: (Node | string | null | undefined | false)[]
+): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'class') node.className = v;
     else node.setAttribute(k, v);
   }
-  for (const c of children) if (c !== null && c !== undefined && c !== false) node.append(typeof c === 'string' ? document.createTextNode(c) : c);
+  for (const c of children)
+    if (c !== null && c !== undefined && c !== false)
+      node.append(typeof c === 'string' ? document.createTextNode(c) : c);
   return node;
 }
 
@@ -26,7 +32,8 @@ export interface ParsedMessage {
 }
 
 function indexOfCrlfCrlf(bytes: Uint8Array): number {
-  for (let i = 0; i + 3 < bytes.length; i++) if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return i;
+  for (let i = 0; i + 3 < bytes.length; i++)
+    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return i;
   return -1;
 }
 
@@ -72,7 +79,10 @@ function dechunk(bytes: Uint8Array): Uint8Array {
 }
 
 /** Undoes gzip/deflate with the browser's DecompressionStream; undefined when it cannot. */
-export async function decodeBody(body: Uint8Array, contentEncoding: string | undefined): Promise<Uint8Array | undefined> {
+export async function decodeBody(
+  body: Uint8Array,
+  contentEncoding: string | undefined,
+): Promise<Uint8Array | undefined> {
   const enc = (contentEncoding ?? '').trim().toLowerCase();
   if (!enc || enc === 'identity') return body;
   const format = enc === 'gzip' || enc === 'x-gzip' ? 'gzip' : enc === 'deflate' ? 'deflate' : undefined;
@@ -143,7 +153,9 @@ function writeJson(out: HTMLElement, v: unknown, depth: number): void {
     out.append(el('span', { class: cls }, JSON.stringify(v)));
     return;
   }
-  const entries: [string | undefined, unknown][] = Array.isArray(v) ? v.map((x) => [undefined, x]) : Object.entries(v as object);
+  const entries: [string | undefined, unknown][] = Array.isArray(v)
+    ? v.map((x) => [undefined, x])
+    : Object.entries(v as object);
   const [open, close] = Array.isArray(v) ? ['[', ']'] : ['{', '}'];
   if (entries.length === 0) {
     out.append(open + close);
@@ -180,7 +192,8 @@ function renderXml(text: string): HTMLElement {
     const attrs = [...e.attributes].map((a) => ` ${a.name}="${a.value}"`).join('');
     const kids = [...e.childNodes].filter((c) => c.nodeType !== Node.TEXT_NODE || (c.textContent ?? '').trim());
     if (kids.length === 0) lines.push(`${pad}<${e.tagName}${attrs}/>`);
-    else if (kids.length === 1 && kids[0].nodeType === Node.TEXT_NODE) lines.push(`${pad}<${e.tagName}${attrs}>${(kids[0].textContent ?? '').trim()}</${e.tagName}>`);
+    else if (kids.length === 1 && kids[0].nodeType === Node.TEXT_NODE)
+      lines.push(`${pad}<${e.tagName}${attrs}>${(kids[0].textContent ?? '').trim()}</${e.tagName}>`);
     else {
       lines.push(`${pad}<${e.tagName}${attrs}>`);
       for (const k of kids) walk(k, depth + 1);
@@ -198,7 +211,12 @@ function renderForm(text: string): HTMLElement {
 }
 
 function syntaxError(kind: string, message: string, text: string): HTMLElement {
-  return el('div', {}, el('div', { class: 'syntax-error' }, `${kind} syntax error: ${message}`), el('pre', { class: 'body-text' }, text));
+  return el(
+    'div',
+    {},
+    el('div', { class: 'syntax-error' }, `${kind} syntax error: ${message}`),
+    el('pre', { class: 'body-text' }, text),
+  );
 }
 
 export function hexDump(bytes: Uint8Array, max = 64 * 1024): HTMLElement {

@@ -26,7 +26,11 @@ declare global {
 
 export function boot(config: InspectorConfig = {}): InspectorApp {
   const root = config.root ?? document.getElementById('burrow-inspector') ?? document.body;
-  const transport = config.transport ?? (config.vscode ? new PostMessageTransport(config.vscode) : new HttpTransport(config.apiBase ?? document.body.dataset.api ?? ''));
+  const transport =
+    config.transport ??
+    (config.vscode
+      ? new PostMessageTransport(config.vscode)
+      : new HttpTransport(config.apiBase ?? document.body.dataset.api ?? ''));
   const app = new InspectorApp(root, transport);
   app.start();
   return app;

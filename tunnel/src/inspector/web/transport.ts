@@ -102,7 +102,10 @@ export class PostMessageTransport implements Transport {
   private onEvent: ((m: unknown) => void) | undefined;
   private onState: ((s: ConnectionState) => void) | undefined;
 
-  constructor(private readonly target: PostMessageTarget, source: Window = window) {
+  constructor(
+    private readonly target: PostMessageTarget,
+    source: Window = window,
+  ) {
     source.addEventListener('message', (e: MessageEvent) => {
       const m = e.data as { burrow?: string; id?: number; message?: unknown; state?: ConnectionState } & ApiResponse;
       if (!m || typeof m !== 'object') return;

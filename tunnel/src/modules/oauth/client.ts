@@ -32,14 +32,20 @@ export interface LoginChecks {
 
 /** A provider failure sorted into ngrok's OAuth error codes. */
 export class ProviderError extends Error {
-  constructor(readonly code: string, message: string, readonly status: number, readonly revoked = false) {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    readonly revoked = false,
+  ) {
     super(message);
     this.name = 'ProviderError';
   }
 }
 
 const TIMEOUT_S = 10;
-const isLoopback = (url: URL) => ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) || url.hostname.endsWith('.localhost');
+const isLoopback = (url: URL) =>
+  ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) || url.hostname.endsWith('.localhost');
 
 export class ProviderClient {
   private constructor(
@@ -63,25 +69,43 @@ export class ProviderClient {
     let discovered: oidc.Configuration;
     try {
       discovered = await oidc.discovery(issuer, config.clientId, undefined, undefined, {
-        timeout: TIMEOUT_S, execute: issuer.protocol === 'http:' && isLoopback(issuer) ? [oidc.allowInsecureRequests] : [],
+        timeout: TIMEOUT_S,
+        execute: issuer.protocol === 'http:' && isLoopback(issuer) ? [oidc.allowInsecureRequests] : [],
       });
     } catch (err) {
-      throw new ProviderError('ERR_NGROK_2227', `the issuer ${issuer.origin} has no usable discovery document: ${describe(err)}`, 502);
+      throw new ProviderError(
+        'ERR_NGROK_2227',
+        `the issuer ${issuer.origin} has no usable discovery document: ${describe(err)}`,
+        502,
+      );
     }
     const meta = discovered.serverMetadata();
     // The OpenID default is client_secret_basic; use post only where basic is not offered.
     const methods = meta.token_endpoint_auth_methods_supported;
-    const auth = !methods || methods.includes('client_secret_basic') ? oidc.ClientSecretBasic(config.clientSecret) : oidc.ClientSecretPost(config.clientSecret);
+    const auth =
+      !methods || methods.includes('client_secret_basic')
+        ? oidc.ClientSecretBasic(config.clientSecret)
+        : oidc.ClientSecretPost(config.clientSecret);
     const client = new oidc.Configuration(meta, config.clientId, undefined, auth);
     client.timeout = TIMEOUT_S;
     if (issuer.protocol === 'http:') oidc.allowInsecureRequests(client);
     const prompts = meta.prompt_values_supported as string[] | undefined;
     const force: Record<string, string> = !prompts || prompts.includes('login') ? { prompt: 'login' } : {};
-    return new ProviderClient(client, issuer.host, true, unique(['openid', 'email', 'profile', ...(config.scopes ?? [])]), config.clientId, config.authzUrlParams ?? {}, force);
+    return new ProviderClient(
+      client,
+      issuer.host,
+      true,
+      unique(['openid', 'email', 'profile', ...(config.scopes ?? [])]),
+      config.clientId,
+      config.authzUrlParams ?? {},
+      force,
+    );
   }
 
   private static async known(config: OAuthConfig): Promise<ProviderClient> {
-    const overrides = Object.fromEntries(Object.entries(config.endpoints ?? {}).filter(([, v]) => typeof v === 'string'));
+    const overrides = Object.fromEntries(
+      Object.entries(config.endpoints ?? {}).filter(([, v]) => typeof v === 'string'),
+    );
     const spec: ProviderSpec = { ...PROVIDERS[config.provider], ...overrides };
     const meta: oidc.ServerMetadata = {
       issuer: spec.issuer ?? new URL(spec.authorizationUrl).origin,
@@ -89,11 +113,31 @@ export class ProviderClient {
       token_endpoint: spec.tokenUrl,
       userinfo_endpoint: spec.userinfoUrl,
     };
-    const client = new oidc.Configuration(meta, config.clientId!, undefined, oidc.ClientSecretPost(config.clientSecret!));
+    const client = new oidc.Configuration(
+      meta,
+      config.clientId!,
+      undefined,
+      oidc.ClientSecretPost(config.clientSecret!),
+    );
     client.timeout = TIMEOUT_S;
-    if ([spec.authorizationUrl, spec.tokenUrl, spec.userinfoUrl].some((u) => new URL(u).protocol === 'http:')) oidc.allowInsecureRequests(client);
-    const force: Record<string, string> = spec.id === 'google' ? { prompt: 'select_account' } : spec.id === 'microsoft' || spec.id === 'gitlab' ? { prompt: 'login' } : {};
-    return new ProviderClient(client, spec.displayName, spec.issuer !== undefined, unique([...spec.scopes, ...(config.scopes ?? [])]), config.clientId!, config.authzUrlParams ?? {}, force, spec);
+    if ([spec.authorizationUrl, spec.tokenUrl, spec.userinfoUrl].some((u) => new URL(u).protocol === 'http:'))
+      oidc.allowInsecureRequests(client);
+    const force: Record<string, string> =
+      spec.id === 'google'
+        ? { prompt: 'select_account' }
+        : spec.id === 'microsoft' || spec.id === 'gitlab'
+          ? { prompt: 'login' }
+          : {};
+    return new ProviderClient(
+      client,
+      spec.displayName,
+      spec.issuer !== undefined,
+      unique([...spec.scopes, ...(config.scopes ?? [])]),
+      config.clientId!,
+      config.authzUrlParams ?? {},
+      force,
+      spec,
+    );
   }
 
   authorizationUrl(req: LoginRequest): URL {
@@ -143,7 +187,11 @@ export class ProviderClient {
           : {};
         const merged: Record<string, unknown> = { ...claims, ...info };
         const verified = merged.email_verified !== false && merged.email_verified !== 'false';
-        return { id: str(merged.sub), name: str(merged.name) || str(merged.preferred_username), email: verified ? str(merged.email) : '' };
+        return {
+          id: str(merged.sub),
+          name: str(merged.name) || str(merged.preferred_username),
+          email: verified ? str(merged.email) : '',
+        };
       }
       const profile = await this.getJson(this.spec.userinfoUrl, accessToken);
       const emails = this.spec.emailsUrl ? await this.getJson(this.spec.emailsUrl, accessToken) : undefined;
@@ -157,11 +205,23 @@ export class ProviderClient {
     const headers = new Headers({ accept: 'application/json', ...this.spec?.userinfoHeaders?.(this.clientId) });
     const res = await oidc.fetchProtectedResource(this.config, accessToken, new URL(url), 'GET', undefined, headers);
     if (res.status === 401 || res.status === 403) {
-      throw new ProviderError('ERR_NGROK_3151', `${this.displayName} rejected the session's token (HTTP ${res.status})`, 401, true);
+      throw new ProviderError(
+        'ERR_NGROK_3151',
+        `${this.displayName} rejected the session's token (HTTP ${res.status})`,
+        401,
+        true,
+      );
     }
-    if (res.status === 429) throw new ProviderError('ERR_NGROK_3161', `${this.displayName} is throttling this application`, 503);
-    if (res.status >= 500) throw new ProviderError('ERR_NGROK_3167', `${this.displayName} answered HTTP ${res.status}`, 503);
-    if (res.status !== 200) throw new ProviderError('ERR_NGROK_3160', `${this.displayName} answered HTTP ${res.status} for ${new URL(url).pathname}`, 502);
+    if (res.status === 429)
+      throw new ProviderError('ERR_NGROK_3161', `${this.displayName} is throttling this application`, 503);
+    if (res.status >= 500)
+      throw new ProviderError('ERR_NGROK_3167', `${this.displayName} answered HTTP ${res.status}`, 503);
+    if (res.status !== 200)
+      throw new ProviderError(
+        'ERR_NGROK_3160',
+        `${this.displayName} answered HTTP ${res.status} for ${new URL(url).pathname}`,
+        502,
+      );
     return res.json();
   }
 }
@@ -191,7 +251,10 @@ function describe(err: unknown): string {
 export function classify(err: unknown, provider: string, recheck: boolean): ProviderError {
   if (err instanceof ProviderError) return err;
   const e = err as { error?: unknown; error_description?: unknown; status?: unknown; code?: unknown; name?: string };
-  const detail = typeof e.error_description === 'string' ? `${String(e.error)}: ${e.error_description}` : String(e.error ?? describe(err));
+  const detail =
+    typeof e.error_description === 'string'
+      ? `${String(e.error)}: ${e.error_description}`
+      : String(e.error ?? describe(err));
   if (e.name === 'WWWAuthenticateChallengeError') {
     return new ProviderError('ERR_NGROK_3151', `${provider} rejected the session's token: ${describe(err)}`, 401, true);
   }
@@ -201,7 +264,11 @@ export function classify(err: unknown, provider: string, recheck: boolean): Prov
       case 'invalid_grant':
         return recheck
           ? new ProviderError('ERR_NGROK_3151', `${provider} rejected the session's token: ${detail}`, 401, true)
-          : new ProviderError('ERR_NGROK_3163', `${provider} refused the authorization code (expired or already used): ${detail}`, 400);
+          : new ProviderError(
+              'ERR_NGROK_3163',
+              `${provider} refused the authorization code (expired or already used): ${detail}`,
+              400,
+            );
       case 'invalid_token':
         return new ProviderError('ERR_NGROK_3151', `${provider} rejected the session's token: ${detail}`, 401, true);
       case 'invalid_client':

@@ -63,17 +63,35 @@ export const MIN_AUTH_CHECK_INTERVAL_MS = 1000;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const DOMAIN = /^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/;
 /** Parameters the module sets itself; a config must not replace them (state, PKCE, redirect). */
-const RESERVED_PARAMS = new Set(['client_id', 'redirect_uri', 'response_type', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'scope']);
+const RESERVED_PARAMS = new Set([
+  'client_id',
+  'redirect_uri',
+  'response_type',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'scope',
+]);
 
 function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host.endsWith('.localhost') || host === '127.0.0.1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    host === '127.0.0.1' ||
+    host === '[::1]' ||
+    /^127\.\d+\.\d+\.\d+$/.test(host)
+  );
 }
 
 /**
  * Bind-time checks. Returns the coded error, or undefined when the config is usable. Messages
  * name the field and never echo the client secret.
  */
-export function validateOAuthConfig(config: AuthModuleConfig, field = isOidcConfig(config) ? 'oidc' : 'oauth'): ModuleConfigError | undefined {
+export function validateOAuthConfig(
+  config: AuthModuleConfig,
+  field = isOidcConfig(config) ? 'oidc' : 'oauth',
+): ModuleConfigError | undefined {
   try {
     checkConfig(config, field);
     return undefined;
@@ -86,47 +104,117 @@ export function validateOAuthConfig(config: AuthModuleConfig, field = isOidcConf
 function checkConfig(config: AuthModuleConfig, field: string): void {
   check(config && typeof config === 'object', 'ERR_BURROW_MODULE_CONFIG', `${field} must be an object`);
   if (isOidcConfig(config)) {
-    check(typeof config.issuerUrl === 'string' && config.issuerUrl !== '', 'ERR_NGROK_387', `${field}: the issuer URL is required`);
+    check(
+      typeof config.issuerUrl === 'string' && config.issuerUrl !== '',
+      'ERR_NGROK_387',
+      `${field}: the issuer URL is required`,
+    );
     let issuer: URL;
     try {
       issuer = new URL(config.issuerUrl);
     } catch {
       throw new ModuleConfigError('ERR_NGROK_2226', `${field}: the issuer "${config.issuerUrl}" is not a URL`);
     }
-    check(issuer.protocol === 'https:' || (issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname)), 'ERR_BURROW_OIDC_INSECURE_ISSUER',
-      `${field}: the issuer must use https (plain http only for a loopback issuer), got "${issuer.origin}"`);
-    check(!issuer.search && !issuer.hash, 'ERR_NGROK_2226', `${field}: the issuer URL must not have a query or fragment`);
-    check(typeof config.clientId === 'string' && config.clientId !== '', 'ERR_NGROK_385', `${field}: the client id is required`);
-    check(typeof config.clientSecret === 'string' && config.clientSecret !== '', 'ERR_NGROK_386', `${field}: the client secret is required`);
+    check(
+      issuer.protocol === 'https:' || (issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname)),
+      'ERR_BURROW_OIDC_INSECURE_ISSUER',
+      `${field}: the issuer must use https (plain http only for a loopback issuer), got "${issuer.origin}"`,
+    );
+    check(
+      !issuer.search && !issuer.hash,
+      'ERR_NGROK_2226',
+      `${field}: the issuer URL must not have a query or fragment`,
+    );
+    check(
+      typeof config.clientId === 'string' && config.clientId !== '',
+      'ERR_NGROK_385',
+      `${field}: the client id is required`,
+    );
+    check(
+      typeof config.clientSecret === 'string' && config.clientSecret !== '',
+      'ERR_NGROK_386',
+      `${field}: the client secret is required`,
+    );
   } else {
-    check(config.provider !== undefined && (config.provider as string) !== '', 'ERR_NGROK_363', `${field}: the provider is required (one of ${OAUTH_PROVIDER_IDS.join(', ')})`);
-    check(isOAuthProviderId(config.provider), 'ERR_NGROK_365', `${field}: unsupported OAuth provider "${String(config.provider)}"; supported: ${OAUTH_PROVIDER_IDS.join(', ')}`);
+    check(
+      config.provider !== undefined && (config.provider as string) !== '',
+      'ERR_NGROK_363',
+      `${field}: the provider is required (one of ${OAUTH_PROVIDER_IDS.join(', ')})`,
+    );
+    check(
+      isOAuthProviderId(config.provider),
+      'ERR_NGROK_365',
+      `${field}: unsupported OAuth provider "${String(config.provider)}"; supported: ${OAUTH_PROVIDER_IDS.join(', ')}`,
+    );
     const hasId = typeof config.clientId === 'string' && config.clientId !== '';
     const hasSecret = typeof config.clientSecret === 'string' && config.clientSecret !== '';
     check(hasId || !hasSecret, 'ERR_NGROK_383', `${field}: a client secret was given without a client id`);
     check(hasSecret || !hasId, 'ERR_NGROK_384', `${field}: a client id was given without a client secret`);
-    check(hasId && hasSecret, 'ERR_NGROK_7166', `${field}: Burrow has no managed ${config.provider} app; register your own and pass its client id and secret (redirect URI: https://YOUR-ENDPOINT/ngrok/callback)`);
+    check(
+      hasId && hasSecret,
+      'ERR_NGROK_7166',
+      `${field}: Burrow has no managed ${config.provider} app; register your own and pass its client id and secret (redirect URI: https://YOUR-ENDPOINT/ngrok/callback)`,
+    );
     for (const [key, url] of Object.entries(config.endpoints ?? {})) {
       let parsed: URL | undefined;
-      try { parsed = new URL(String(url)); } catch { parsed = undefined; }
-      check(parsed && (parsed.protocol === 'https:' || (parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname))), 'ERR_NGROK_2226',
-        `${field}.endpoints.${key}: "${String(url)}" is not an https URL`);
+      try {
+        parsed = new URL(String(url));
+      } catch {
+        parsed = undefined;
+      }
+      check(
+        parsed && (parsed.protocol === 'https:' || (parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname))),
+        'ERR_NGROK_2226',
+        `${field}.endpoints.${key}: "${String(url)}" is not an https URL`,
+      );
     }
   }
-  checkList(config.scopes, `${field}.scopes`, (s) => /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/.test(s), 'ERR_NGROK_391', 'is not a valid scope');
-  checkList(config.allowEmails, `${field}.allowEmails`, (s) => EMAIL.test(s), 'ERR_NGROK_7043', 'is not an email address');
-  checkList(config.allowDomains, `${field}.allowDomains`, (s) => DOMAIN.test(s.toLowerCase()), 'ERR_NGROK_7039', 'is not a domain name (write example.com, without @)');
+  checkList(
+    config.scopes,
+    `${field}.scopes`,
+    (s) => /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/.test(s),
+    'ERR_NGROK_391',
+    'is not a valid scope',
+  );
+  checkList(
+    config.allowEmails,
+    `${field}.allowEmails`,
+    (s) => EMAIL.test(s),
+    'ERR_NGROK_7043',
+    'is not an email address',
+  );
+  checkList(
+    config.allowDomains,
+    `${field}.allowDomains`,
+    (s) => DOMAIN.test(s.toLowerCase()),
+    'ERR_NGROK_7039',
+    'is not a domain name (write example.com, without @)',
+  );
   for (const key of Object.keys(config.authzUrlParams ?? {})) {
-    check(!RESERVED_PARAMS.has(key), 'ERR_NGROK_2219', `${field}.authzUrlParams: "${key}" is set by Burrow and cannot be configured`);
-    check(typeof config.authzUrlParams![key] === 'string', 'ERR_NGROK_2204', `${field}.authzUrlParams.${key} must be a string`);
+    check(
+      !RESERVED_PARAMS.has(key),
+      'ERR_NGROK_2219',
+      `${field}.authzUrlParams: "${key}" is set by Burrow and cannot be configured`,
+    );
+    check(
+      typeof config.authzUrlParams![key] === 'string',
+      'ERR_NGROK_2204',
+      `${field}.authzUrlParams.${key} must be a string`,
+    );
   }
   checkDuration(config.authCheckIntervalMs, `${field}.authCheckInterval`, MIN_AUTH_CHECK_INTERVAL_MS, 'ERR_NGROK_7035');
   checkDuration(config.inactivityTimeoutMs, `${field}.inactivityTimeout`, 1000, 'ERR_NGROK_2215');
   checkDuration(config.maxDurationMs, `${field}.maximumDuration`, 1000, 'ERR_NGROK_2215');
-  check(config.cookiePrefix === undefined || /^[A-Za-z0-9.]{1,64}$/.test(config.cookiePrefix), 'ERR_BURROW_OAUTH_COOKIE_PREFIX',
-    `${field}.cookiePrefix may only contain letters, digits and dots`);
-  check(config.authId === undefined || /^[A-Za-z0-9._-]{1,64}$/.test(config.authId), 'ERR_NGROK_2204',
-    `${field}.authId may only contain letters, digits, '.', '_' and '-'`);
+  check(
+    config.cookiePrefix === undefined || /^[A-Za-z0-9.]{1,64}$/.test(config.cookiePrefix),
+    'ERR_BURROW_OAUTH_COOKIE_PREFIX',
+    `${field}.cookiePrefix may only contain letters, digits and dots`,
+  );
+  check(
+    config.authId === undefined || /^[A-Za-z0-9._-]{1,64}$/.test(config.authId),
+    'ERR_NGROK_2204',
+    `${field}.authId may only contain letters, digits, '.', '_' and '-'`,
+  );
 }
 
 function checkList(list: unknown, field: string, ok: (s: string) => boolean, code: string, what: string): void {

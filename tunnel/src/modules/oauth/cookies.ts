@@ -48,7 +48,10 @@ export class CookieSealer {
       const decipher = createDecipheriv('aes-256-gcm', this.keyFor(host), raw.subarray(0, IV_BYTES));
       decipher.setAAD(Buffer.from(`${VERSION}\n${host}\n${context}`));
       decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-      const text = Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+      const text = Buffer.concat([
+        decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)),
+        decipher.final(),
+      ]).toString('utf8');
       return JSON.parse(text) as T;
     } catch {
       return undefined;
@@ -59,7 +62,7 @@ export class CookieSealer {
 /** Every value of every cookie in a `Cookie` header (a name can appear more than once). */
 export function parseCookies(header: string | string[] | undefined): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  const text = Array.isArray(header) ? header.join('; ') : header ?? '';
+  const text = Array.isArray(header) ? header.join('; ') : (header ?? '');
   for (const part of text.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 1) continue;
@@ -90,7 +93,12 @@ export function serializeCookie(name: string, value: string, attrs: CookieAttrib
  * Set-Cookie values for a sealed value that may exceed one cookie: `name`, `name.1`, … Unused
  * chunk names that the client still sent are deleted.
  */
-export function chunkedCookies(name: string, sealed: string, attrs: CookieAttributes, present: Map<string, string[]>): string[] {
+export function chunkedCookies(
+  name: string,
+  sealed: string,
+  attrs: CookieAttributes,
+  present: Map<string, string[]>,
+): string[] {
   const chunks: string[] = [];
   for (let i = 0; i < sealed.length; i += MAX_CHUNK) chunks.push(sealed.slice(i, i + MAX_CHUNK));
   if (chunks.length > MAX_CHUNKS) throw new Error(`session too large for ${MAX_CHUNKS} cookies`);
@@ -104,7 +112,8 @@ export function chunkedCookies(name: string, sealed: string, attrs: CookieAttrib
 /** Set-Cookie values deleting `name` and any chunks of it the client sent. */
 export function deleteChunkedCookies(name: string, attrs: CookieAttributes, present: Map<string, string[]>): string[] {
   const out = [serializeCookie(name, '', { ...attrs, maxAge: 0 })];
-  for (let i = 1; i < MAX_CHUNKS; i++) if (present.has(`${name}.${i}`)) out.push(serializeCookie(`${name}.${i}`, '', { ...attrs, maxAge: 0 }));
+  for (let i = 1; i < MAX_CHUNKS; i++)
+    if (present.has(`${name}.${i}`)) out.push(serializeCookie(`${name}.${i}`, '', { ...attrs, maxAge: 0 }));
   return out;
 }
 

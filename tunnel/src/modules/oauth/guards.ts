@@ -11,7 +11,7 @@ const MAX_PATH = 2048;
  */
 export function safeReturnPath(target: unknown): string | undefined {
   if (typeof target !== 'string' || target.length === 0 || target.length > MAX_PATH) return undefined;
-  if (target[0] !== '/' || target[1] === '/' ) return undefined;
+  if (target[0] !== '/' || target[1] === '/') return undefined;
   if (/[\0-\x20\x7f\\]/.test(target)) return undefined;
   let url: URL;
   try {
@@ -32,7 +32,10 @@ export function safeReturnPath(target: unknown): string | undefined {
 export class ReplayGuard {
   private readonly used = new Map<string, number>();
 
-  constructor(private readonly ttlMs: number, private readonly max = 100_000) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly max = 100_000,
+  ) {}
 
   /** true the first time `key` is seen within its lifetime; false on every replay. */
   consume(key: string, now: number): boolean {

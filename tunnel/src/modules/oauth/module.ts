@@ -16,7 +16,13 @@ import type { HttpModule, RequestContext, ResponseContext } from '../types';
 import { ProviderClient, ProviderError, type TokenSet } from './client';
 import { DEFAULTS, isOidcConfig, validateOAuthConfig, type AuthModuleConfig } from './config';
 import {
-  chunkedCandidates, chunkedCookies, CookieSealer, deleteChunkedCookies, parseCookies, serializeCookie, type CookieAttributes,
+  chunkedCandidates,
+  chunkedCookies,
+  CookieSealer,
+  deleteChunkedCookies,
+  parseCookies,
+  serializeCookie,
+  type CookieAttributes,
 } from './cookies';
 import { ReplayGuard, safeReturnPath } from './guards';
 import { refusal, sendRedirect, sendRefusal, sendSignedOut, type Refusal } from './pages';
@@ -27,7 +33,11 @@ export const LOGOUT_PATH = '/ngrok/logout';
 export const CALLBACK_PATH = '/ngrok/callback';
 
 /** ngrok's names for the identity headers sent upstream. Inbound copies are always removed. */
-export const USER_HEADERS = { id: 'Ngrok-Auth-User-Id', name: 'Ngrok-Auth-User-Name', email: 'Ngrok-Auth-User-Email' } as const;
+export const USER_HEADERS = {
+  id: 'Ngrok-Auth-User-Id',
+  name: 'Ngrok-Auth-User-Name',
+  email: 'Ngrok-Auth-User-Email',
+} as const;
 const USER_HEADER_NAMES = new Set(Object.values(USER_HEADERS).map((h) => h.toLowerCase()));
 
 /** A login must come back within this long (ngrok: 15 minutes, ERR_NGROK_3119). */
@@ -71,9 +81,7 @@ interface Transaction {
 }
 
 type CheckOutcome =
-  | { kind: 'ok'; session: Session }
-  | { kind: 'reauthorize' }
-  | { kind: 'refused'; refusal: Refusal; clear: boolean };
+  { kind: 'ok'; session: Session } | { kind: 'reauthorize' } | { kind: 'refused'; refusal: Refusal; clear: boolean };
 
 const sha = (s: string) => createHash('sha256').update(s).digest('base64url');
 
@@ -89,7 +97,9 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
   const idleMs = config.inactivityTimeoutMs;
   const cookiePrefix = `${config.cookiePrefix ?? DEFAULTS.cookiePrefix}${config.authId ? `${config.authId}.` : ''}`;
   // Sessions are bound to the app they came from: another provider or client id cannot use them.
-  const binding = sha(JSON.stringify([isOidcConfig(config) ? config.issuerUrl : config.provider, config.clientId, config.authId ?? '']));
+  const binding = sha(
+    JSON.stringify([isOidcConfig(config) ? config.issuerUrl : config.provider, config.clientId, config.authId ?? '']),
+  );
   const allowEmails = new Set((config.allowEmails ?? []).map((e) => e.toLowerCase()));
   const allowDomains = new Set((config.allowDomains ?? []).map((d) => d.toLowerCase()));
 
@@ -98,7 +108,9 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
   const getClient = (): Promise<ProviderClient> => {
     if (!client || (client.failedAt !== undefined && now() - client.failedAt > DISCOVERY_RETRY_MS)) {
       const entry: { promise: Promise<ProviderClient>; failedAt?: number } = { promise: ProviderClient.create(config) };
-      entry.promise.catch(() => { entry.failedAt = now(); });
+      entry.promise.catch(() => {
+        entry.failedAt = now();
+      });
       client = entry;
     }
     return client.promise;
@@ -114,11 +126,21 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
     session: `${https ? '__Host-' : ''}${cookiePrefix}session`,
     transactionPrefix: `${https ? '__Secure-' : ''}${cookiePrefix}nonce.`,
   });
-  const sessionAttrs = (ctx: RequestContext, maxAge?: number): CookieAttributes => ({ secure: ctx.scheme === 'https', maxAge });
-  const txAttrs = (ctx: RequestContext, maxAge?: number): CookieAttributes => ({ secure: ctx.scheme === 'https', path: CALLBACK_PATH, maxAge });
+  const sessionAttrs = (ctx: RequestContext, maxAge?: number): CookieAttributes => ({
+    secure: ctx.scheme === 'https',
+    maxAge,
+  });
+  const txAttrs = (ctx: RequestContext, maxAge?: number): CookieAttributes => ({
+    secure: ctx.scheme === 'https',
+    path: CALLBACK_PATH,
+    maxAge,
+  });
   const sessionContext = (name: string) => `${name}|${binding}`;
 
-  const loginLink = (path = '/') => ({ href: `${LOGIN_PATH}?redirect_path=${encodeURIComponent(path)}${config.authId ? `&auth_id=${encodeURIComponent(config.authId)}` : ''}`, text: 'Sign in again' });
+  const loginLink = (path = '/') => ({
+    href: `${LOGIN_PATH}?redirect_path=${encodeURIComponent(path)}${config.authId ? `&auth_id=${encodeURIComponent(config.authId)}` : ''}`,
+    text: 'Sign in again',
+  });
 
   /** The origin the browser used, for the redirect URI: the Host header's port, our host name. */
   function origin(ctx: RequestContext): string {
@@ -130,11 +152,20 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
 
   function refuseIdentity(user: Identity): Refusal | undefined {
     if (allowEmails.size === 0 && allowDomains.size === 0) return undefined;
-    if (!user.email) return refusal('ERR_NGROK_3109', 'The identity provider did not give a verified email address for your account, and this site only admits listed addresses.', loginLink());
+    if (!user.email)
+      return refusal(
+        'ERR_NGROK_3109',
+        'The identity provider did not give a verified email address for your account, and this site only admits listed addresses.',
+        loginLink(),
+      );
     const email = user.email.toLowerCase();
     const domain = email.slice(email.lastIndexOf('@') + 1);
     if (allowEmails.has(email) || allowDomains.has(domain)) return undefined;
-    return refusal('ERR_NGROK_3105', `${user.email} is not allowed to use this site. Contact its owner to be admitted, or sign in with another account.`, loginLink());
+    return refusal(
+      'ERR_NGROK_3105',
+      `${user.email} is not allowed to use this site. Contact its owner to be admitted, or sign in with another account.`,
+      loginLink(),
+    );
   }
 
   function readSession(ctx: RequestContext, cookies: Map<string, string[]>): Session | undefined {
@@ -158,11 +189,25 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
   }
 
   /** Sends the browser to the provider; `returnTo` is already a safe path. */
-  async function startLogin(ctx: RequestContext, returnTo: string, forceLogin: boolean, setCookies: string[]): Promise<'handled'> {
+  async function startLogin(
+    ctx: RequestContext,
+    returnTo: string,
+    forceLogin: boolean,
+    setCookies: string[],
+  ): Promise<'handled'> {
     // Fetches and other sub-resources cannot follow a login; they get a 401 pointing at it.
     const mode = ctx.req.headers['sec-fetch-mode'];
     if (mode !== undefined && mode !== 'navigate' && !forceLogin) {
-      sendRefusal(ctx.req, ctx.res, refusal('ERR_BURROW_OAUTH_LOGIN_REQUIRED', 'Sign in first: open this site in the browser.', loginLink(returnTo)), setCookies);
+      sendRefusal(
+        ctx.req,
+        ctx.res,
+        refusal(
+          'ERR_BURROW_OAUTH_LOGIN_REQUIRED',
+          'Sign in first: open this site in the browser.',
+          loginLink(returnTo),
+        ),
+        setCookies,
+      );
       return 'handled';
     }
     let provider: ProviderClient;
@@ -173,12 +218,19 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
       return 'handled';
     }
     const tx: Transaction = {
-      v: 1, state: oidc.randomState(), verifier: oidc.randomPKCECodeVerifier(),
-      nonce: provider.usesIdToken ? oidc.randomNonce() : undefined, returnTo, created: now(),
+      v: 1,
+      state: oidc.randomState(),
+      verifier: oidc.randomPKCECodeVerifier(),
+      nonce: provider.usesIdToken ? oidc.randomNonce() : undefined,
+      returnTo,
+      created: now(),
     };
     const url = provider.authorizationUrl({
-      redirectUri: `${origin(ctx)}${CALLBACK_PATH}`, state: tx.state, codeChallenge: await oidc.calculatePKCECodeChallenge(tx.verifier),
-      nonce: tx.nonce, forceLogin,
+      redirectUri: `${origin(ctx)}${CALLBACK_PATH}`,
+      state: tx.state,
+      codeChallenge: await oidc.calculatePKCECodeChallenge(tx.verifier),
+      nonce: tx.nonce,
+      forceLogin,
     });
     // One cookie per pending login (named after its state), so two tabs logging in at once do
     // not overwrite each other; only sent to the callback path, gone after 15 minutes.
@@ -189,7 +241,10 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
   }
 
   async function callback(ctx: RequestContext, url: URL, cookies: Map<string, string[]>): Promise<'handled'> {
-    const send = (r: Refusal, extra: string[] = []) => { sendRefusal(ctx.req, ctx.res, r, [...clearTx, ...extra]); return 'handled' as const; };
+    const send = (r: Refusal, extra: string[] = []) => {
+      sendRefusal(ctx.req, ctx.res, r, [...clearTx, ...extra]);
+      return 'handled' as const;
+    };
     const prefix = names(ctx.scheme === 'https').transactionPrefix;
     const txNames = [...cookies.keys()].filter((n) => n.startsWith(prefix));
     const state = url.searchParams.get('state');
@@ -200,24 +255,72 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
     for (const name of txNames) {
       const t = sealer.unseal<Transaction>(ctx.host, name, cookies.get(name)![0]);
       if (name === txName && t) tx = t;
-      if (name === txName || !t || now() - t.created > LOGIN_TTL_MS) clearTx.push(serializeCookie(name, '', txAttrs(ctx, 0)));
+      if (name === txName || !t || now() - t.created > LOGIN_TTL_MS)
+        clearTx.push(serializeCookie(name, '', txAttrs(ctx, 0)));
     }
     const error = url.searchParams.get('error');
     if (error) {
       const described = `${error}${url.searchParams.get('error_description') ? `: ${url.searchParams.get('error_description')}` : ''}`;
-      return send(error === 'access_denied'
-        ? refusal('ERR_NGROK_3114', `Sign-in was not authorized at the identity provider (${described}).`, loginLink())
-        : refusal('ERR_NGROK_3112', `The identity provider returned an error: ${described.slice(0, 300)}`, loginLink()));
+      return send(
+        error === 'access_denied'
+          ? refusal(
+              'ERR_NGROK_3114',
+              `Sign-in was not authorized at the identity provider (${described}).`,
+              loginLink(),
+            )
+          : refusal(
+              'ERR_NGROK_3112',
+              `The identity provider returned an error: ${described.slice(0, 300)}`,
+              loginLink(),
+            ),
+      );
     }
-    if (!state) return send(refusal('ERR_NGROK_3107', 'The state parameter used to validate this sign-in is missing. Close this page and try again.', loginLink()));
-    if (txNames.length === 0) return send(refusal('ERR_NGROK_3121', 'The login cookie needed to finish this sign-in is missing (was the sign-in started in this browser?). Start over.', loginLink()));
-    if (!cookies.has(txName!)) return send(refusal('ERR_NGROK_3300', 'The state parameter of this sign-in is invalid.', loginLink()));
-    if (!tx) return send(refusal('ERR_NGROK_3108', 'The state of this sign-in cannot be read. Close this page and try again.', loginLink()));
+    if (!state)
+      return send(
+        refusal(
+          'ERR_NGROK_3107',
+          'The state parameter used to validate this sign-in is missing. Close this page and try again.',
+          loginLink(),
+        ),
+      );
+    if (txNames.length === 0)
+      return send(
+        refusal(
+          'ERR_NGROK_3121',
+          'The login cookie needed to finish this sign-in is missing (was the sign-in started in this browser?). Start over.',
+          loginLink(),
+        ),
+      );
+    if (!cookies.has(txName!))
+      return send(refusal('ERR_NGROK_3300', 'The state parameter of this sign-in is invalid.', loginLink()));
+    if (!tx)
+      return send(
+        refusal(
+          'ERR_NGROK_3108',
+          'The state of this sign-in cannot be read. Close this page and try again.',
+          loginLink(),
+        ),
+      );
     const a = Buffer.from(tx.state);
     const b = Buffer.from(state);
-    if (a.length !== b.length || !timingSafeEqual(a, b)) return send(refusal('ERR_NGROK_3300', 'The state parameter of this sign-in is invalid.', loginLink()));
-    if (now() - tx.created > LOGIN_TTL_MS) return send(refusal('ERR_NGROK_3119', 'Signing in took more than 15 minutes and was refused for security. Try again.', loginLink(tx.returnTo)));
-    if (!replay.consume(sha(tx.state), now())) return send(refusal('ERR_NGROK_3123', 'This sign-in was already used. Remove any bookmark to this page and sign in again.', loginLink(tx.returnTo)));
+    if (a.length !== b.length || !timingSafeEqual(a, b))
+      return send(refusal('ERR_NGROK_3300', 'The state parameter of this sign-in is invalid.', loginLink()));
+    if (now() - tx.created > LOGIN_TTL_MS)
+      return send(
+        refusal(
+          'ERR_NGROK_3119',
+          'Signing in took more than 15 minutes and was refused for security. Try again.',
+          loginLink(tx.returnTo),
+        ),
+      );
+    if (!replay.consume(sha(tx.state), now()))
+      return send(
+        refusal(
+          'ERR_NGROK_3123',
+          'This sign-in was already used. Remove any bookmark to this page and sign in again.',
+          loginLink(tx.returnTo),
+        ),
+      );
 
     let user: Identity;
     let tokens: TokenSet;
@@ -229,13 +332,23 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
     } catch (err) {
       return send(providerRefusal(err, tx.returnTo));
     }
-    if (!user.id) return send(refusal('ERR_NGROK_3164', 'The identity provider did not identify the user.', loginLink(tx.returnTo)));
+    if (!user.id)
+      return send(
+        refusal('ERR_NGROK_3164', 'The identity provider did not identify the user.', loginLink(tx.returnTo)),
+      );
     const refused = refuseIdentity(user);
     if (refused) return send(refused, clearSession(ctx, cookies));
     const t = now();
     const session: Session = {
-      v: 1, sid: randomBytes(12).toString('base64url'), user, login: t, seen: t, checked: t,
-      ...(tokens.refreshToken ? { rt: tokens.refreshToken } : { at: tokens.accessToken, atExp: tokens.accessExpiresAt }),
+      v: 1,
+      sid: randomBytes(12).toString('base64url'),
+      user,
+      login: t,
+      seen: t,
+      checked: t,
+      ...(tokens.refreshToken
+        ? { rt: tokens.refreshToken }
+        : { at: tokens.accessToken, atExp: tokens.accessExpiresAt }),
     };
     const returnTo = safeReturnPath(tx.returnTo) ?? '/';
     sendRedirect(ctx.res, returnTo, [...clearTx, ...sessionCookies(ctx, session, cookies)]);
@@ -244,7 +357,11 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
 
   function providerRefusal(err: unknown, returnTo = '/'): Refusal {
     if (err instanceof ProviderError) return refusal(err.code, err.message, loginLink(returnTo), err.status);
-    return refusal('ERR_NGROK_3160', `Unexpected error talking to the identity provider: ${(err as Error)?.message ?? String(err)}`, loginLink(returnTo));
+    return refusal(
+      'ERR_NGROK_3160',
+      `Unexpected error talking to the identity provider: ${(err as Error)?.message ?? String(err)}`,
+      loginLink(returnTo),
+    );
   }
 
   /** The back-channel re-check: refresh, then user info, then the allow lists again. */
@@ -255,7 +372,15 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
       if (rt) {
         const fresh = await provider.refresh(rt);
         if (fresh.claims && typeof fresh.claims.sub === 'string' && fresh.claims.sub !== s.user.id) {
-          return { kind: 'refused', refusal: refusal('ERR_NGROK_3151', 'The identity provider returned a different user for this session.', loginLink()), clear: true };
+          return {
+            kind: 'refused',
+            refusal: refusal(
+              'ERR_NGROK_3151',
+              'The identity provider returned a different user for this session.',
+              loginLink(),
+            ),
+            clear: true,
+          };
         }
         rt = fresh.refreshToken ?? rt;
         at = fresh.accessToken;
@@ -265,14 +390,29 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
       }
       const user = await provider.identity(at!, s.user.id);
       if (user.id !== s.user.id) {
-        return { kind: 'refused', refusal: refusal('ERR_NGROK_3151', 'The identity provider returned a different user for this session.', loginLink()), clear: true };
+        return {
+          kind: 'refused',
+          refusal: refusal(
+            'ERR_NGROK_3151',
+            'The identity provider returned a different user for this session.',
+            loginLink(),
+          ),
+          clear: true,
+        };
       }
       const refused = refuseIdentity(user);
       if (refused) return { kind: 'refused', refusal: refused, clear: true };
-      return { kind: 'ok', session: { ...s, user, checked: now(), ...(rt ? { rt, at: undefined, atExp: undefined } : {}) } };
+      return {
+        kind: 'ok',
+        session: { ...s, user, checked: now(), ...(rt ? { rt, at: undefined, atExp: undefined } : {}) },
+      };
     } catch (err) {
       if (err instanceof ProviderError && err.revoked) {
-        return { kind: 'refused', refusal: refusal('ERR_NGROK_3151', `${err.message}. Your session is no longer valid.`, loginLink()), clear: true };
+        return {
+          kind: 'refused',
+          refusal: refusal('ERR_NGROK_3151', `${err.message}. Your session is no longer valid.`, loginLink()),
+          clear: true,
+        };
       }
       // The provider could not be asked (down, throttling): refuse this request, keep the session.
       return { kind: 'refused', refusal: providerRefusal(err), clear: false };
@@ -320,7 +460,14 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
   function forward(ctx: RequestContext, user: Identity): void {
     ctx.vars.set(VAR.oauthUser, { ...user });
     stripOwnCookies(ctx);
-    ctx.upstreamHeaders.push(USER_HEADERS.id, headerValue(user.id), USER_HEADERS.name, headerValue(user.name), USER_HEADERS.email, headerValue(user.email));
+    ctx.upstreamHeaders.push(
+      USER_HEADERS.id,
+      headerValue(user.id),
+      USER_HEADERS.name,
+      headerValue(user.name),
+      USER_HEADERS.email,
+      headerValue(user.email),
+    );
   }
 
   return {
@@ -341,13 +488,22 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
         const wanted = url.searchParams.get('redirect_path') ?? '/';
         const returnTo = safeReturnPath(wanted);
         if (!returnTo) {
-          sendRefusal(ctx.req, ctx.res, refusal('ERR_NGROK_3117', 'redirect_path must be a path on this site (starting with a single "/").'));
+          sendRefusal(
+            ctx.req,
+            ctx.res,
+            refusal('ERR_NGROK_3117', 'redirect_path must be a path on this site (starting with a single "/").'),
+          );
           return 'handled';
         }
         return startLogin(ctx, returnTo, true, []);
       }
       if (url.pathname === LOGOUT_PATH && ourAuthId) {
-        sendSignedOut(ctx.req, ctx.res, loginLink().href, deleteChunkedCookies(names(ctx.scheme === 'https').session, sessionAttrs(ctx), cookies));
+        sendSignedOut(
+          ctx.req,
+          ctx.res,
+          loginLink().href,
+          deleteChunkedCookies(names(ctx.scheme === 'https').session, sessionAttrs(ctx), cookies),
+        );
         return 'handled';
       }
       if (config.optionsPassthrough && ctx.req.method === 'OPTIONS') return;
@@ -386,7 +542,8 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
       for (let i = ctx.responseHeaders.length - 2; i >= 0; i -= 2) {
         if (ctx.responseHeaders[i].toLowerCase() !== 'set-cookie') continue;
         const name = ctx.responseHeaders[i + 1].slice(0, ctx.responseHeaders[i + 1].indexOf('=')).trim();
-        if (name === session || name.startsWith(`${session}.`) || name.startsWith(transactionPrefix)) ctx.responseHeaders.splice(i, 2);
+        if (name === session || name.startsWith(`${session}.`) || name.startsWith(transactionPrefix))
+          ctx.responseHeaders.splice(i, 2);
       }
       const pending = ctx.vars.get(SET_COOKIE_VAR) as string[] | undefined;
       if (pending) for (const c of pending) ctx.responseHeaders.push('Set-Cookie', c);

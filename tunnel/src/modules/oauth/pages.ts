@@ -70,24 +70,54 @@ function write(res: ClientResponse, status: number, headers: Record<string, stri
 export function sendRefusal(req: ClientRequest, res: ClientResponse, r: Refusal, setCookies: string[] = []): void {
   const html = wantsHtml(req);
   const body = html
-    ? page(r.title, `<h1>${esc(r.title)}</h1><p>${esc(r.message)}</p>${r.link ? `<p><a href="${esc(r.link.href)}">${esc(r.link.text)}</a></p>` : ''}
-<p><code>${esc(r.code)}</code> · Burrow edge</p>`)
-    : JSON.stringify({ error_code: r.code, status_code: r.status, msg: r.title, details: { err: r.message, ...(r.link ? { login_url: r.link.href } : {}) } });
-  write(res, r.status, {
-    'content-type': html ? 'text/html; charset=utf-8' : 'application/json',
-    [ERROR_CODE_HEADER]: r.code,
-    ...(setCookies.length ? { 'set-cookie': setCookies } : {}),
-  }, body);
+    ? page(
+        r.title,
+        `<h1>${esc(r.title)}</h1><p>${esc(r.message)}</p>${r.link ? `<p><a href="${esc(r.link.href)}">${esc(r.link.text)}</a></p>` : ''}
+<p><code>${esc(r.code)}</code> · Burrow edge</p>`,
+      )
+    : JSON.stringify({
+        error_code: r.code,
+        status_code: r.status,
+        msg: r.title,
+        details: { err: r.message, ...(r.link ? { login_url: r.link.href } : {}) },
+      });
+  write(
+    res,
+    r.status,
+    {
+      'content-type': html ? 'text/html; charset=utf-8' : 'application/json',
+      [ERROR_CODE_HEADER]: r.code,
+      ...(setCookies.length ? { 'set-cookie': setCookies } : {}),
+    },
+    body,
+  );
 }
 
 export function sendRedirect(res: ClientResponse, location: string, setCookies: string[] = []): void {
-  write(res, 302, { location, 'content-type': 'text/plain; charset=utf-8', ...(setCookies.length ? { 'set-cookie': setCookies } : {}) }, `Redirecting to ${location}\n`);
+  write(
+    res,
+    302,
+    {
+      location,
+      'content-type': 'text/plain; charset=utf-8',
+      ...(setCookies.length ? { 'set-cookie': setCookies } : {}),
+    },
+    `Redirecting to ${location}\n`,
+  );
 }
 
 export function sendSignedOut(req: ClientRequest, res: ClientResponse, loginHref: string, setCookies: string[]): void {
   const html = wantsHtml(req);
   const body = html
-    ? page('Signed out', `<h1>Signed out</h1><p>You have been signed out of this site.</p><p><a href="${esc(loginHref)}">Sign in again</a></p>`)
+    ? page(
+        'Signed out',
+        `<h1>Signed out</h1><p>You have been signed out of this site.</p><p><a href="${esc(loginHref)}">Sign in again</a></p>`,
+      )
     : JSON.stringify({ signed_out: true, login_url: loginHref });
-  write(res, 200, { 'content-type': html ? 'text/html; charset=utf-8' : 'application/json', 'set-cookie': setCookies }, body);
+  write(
+    res,
+    200,
+    { 'content-type': html ? 'text/html; charset=utf-8' : 'application/json', 'set-cookie': setCookies },
+    body,
+  );
 }

@@ -4,7 +4,16 @@
 // self-managed GitLab). Generic OpenID Connect issuers are not listed here: they are found by
 // discovery (oidc.ts).
 
-export const OAUTH_PROVIDER_IDS = ['amazon', 'facebook', 'github', 'gitlab', 'google', 'linkedin', 'microsoft', 'twitch'] as const;
+export const OAUTH_PROVIDER_IDS = [
+  'amazon',
+  'facebook',
+  'github',
+  'gitlab',
+  'google',
+  'linkedin',
+  'microsoft',
+  'twitch',
+] as const;
 export type OAuthProviderId = (typeof OAUTH_PROVIDER_IDS)[number];
 
 /** Who signed in, as the upstream sees it (Ngrok-Auth-User-Id/-Name/-Email). */
@@ -41,12 +50,18 @@ export interface ProviderSpec extends ProviderEndpoints {
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 /** OIDC-style claims: an address the provider marks unverified does not count. */
-const verifiedEmail = (p: Record<string, unknown>): string => (p.email_verified === false || p.email_verified === 'false' ? '' : str(p.email));
-const oidcIdentity = (p: Record<string, unknown>): Identity => ({ id: str(p.sub), name: str(p.name) || str(p.preferred_username), email: verifiedEmail(p) });
+const verifiedEmail = (p: Record<string, unknown>): string =>
+  p.email_verified === false || p.email_verified === 'false' ? '' : str(p.email);
+const oidcIdentity = (p: Record<string, unknown>): Identity => ({
+  id: str(p.sub),
+  name: str(p.name) || str(p.preferred_username),
+  email: verifiedEmail(p),
+});
 
 export const PROVIDERS: Record<OAuthProviderId, ProviderSpec> = {
   amazon: {
-    id: 'amazon', displayName: 'Amazon',
+    id: 'amazon',
+    displayName: 'Amazon',
     authorizationUrl: 'https://www.amazon.com/ap/oa',
     tokenUrl: 'https://api.amazon.com/auth/o2/token',
     userinfoUrl: 'https://api.amazon.com/user/profile',
@@ -55,7 +70,8 @@ export const PROVIDERS: Record<OAuthProviderId, ProviderSpec> = {
     identity: (p) => ({ id: str(p.user_id), name: str(p.name), email: str(p.email) }),
   },
   facebook: {
-    id: 'facebook', displayName: 'Facebook',
+    id: 'facebook',
+    displayName: 'Facebook',
     authorizationUrl: 'https://www.facebook.com/v19.0/dialog/oauth',
     tokenUrl: 'https://graph.facebook.com/v19.0/oauth/access_token',
     userinfoUrl: 'https://graph.facebook.com/v19.0/me?fields=id,name,email',
@@ -64,7 +80,8 @@ export const PROVIDERS: Record<OAuthProviderId, ProviderSpec> = {
     identity: (p) => ({ id: str(p.id), name: str(p.name), email: str(p.email) }),
   },
   github: {
-    id: 'github', displayName: 'GitHub',
+    id: 'github',
+    displayName: 'GitHub',
     authorizationUrl: 'https://github.com/login/oauth/authorize',
     tokenUrl: 'https://github.com/login/oauth/access_token',
     userinfoUrl: 'https://api.github.com/user',
@@ -78,7 +95,8 @@ export const PROVIDERS: Record<OAuthProviderId, ProviderSpec> = {
     },
   },
   gitlab: {
-    id: 'gitlab', displayName: 'GitLab',
+    id: 'gitlab',
+    displayName: 'GitLab',
     authorizationUrl: 'https://gitlab.com/oauth/authorize',
     tokenUrl: 'https://gitlab.com/oauth/token',
     userinfoUrl: 'https://gitlab.com/oauth/userinfo',
@@ -87,7 +105,8 @@ export const PROVIDERS: Record<OAuthProviderId, ProviderSpec> = {
     identity: oidcIdentity,
   },
   google: {
-    id: 'google', displayName: 'Google',
+    id: 'google',
+    displayName: 'Google',
     authorizationUrl: 'https://accounts.google.com/o/oauth2/v2/auth',
     tokenUrl: 'https://oauth2.googleapis.com/token',
     userinfoUrl: 'https://openidconnect.googleapis.com/v1/userinfo',
@@ -96,7 +115,8 @@ export const PROVIDERS: Record<OAuthProviderId, ProviderSpec> = {
     identity: oidcIdentity,
   },
   linkedin: {
-    id: 'linkedin', displayName: 'LinkedIn',
+    id: 'linkedin',
+    displayName: 'LinkedIn',
     authorizationUrl: 'https://www.linkedin.com/oauth/v2/authorization',
     tokenUrl: 'https://www.linkedin.com/oauth/v2/accessToken',
     userinfoUrl: 'https://api.linkedin.com/v2/userinfo',
@@ -106,7 +126,8 @@ export const PROVIDERS: Record<OAuthProviderId, ProviderSpec> = {
     identity: oidcIdentity,
   },
   microsoft: {
-    id: 'microsoft', displayName: 'Microsoft',
+    id: 'microsoft',
+    displayName: 'Microsoft',
     // The multi-tenant `common` authority issues ID tokens whose issuer names the user's tenant,
     // so identity comes from Microsoft Graph instead. Allow-listing by address trusts Graph's
     // `mail`, which a tenant admin sets: override the URLs with your tenant id to pin one tenant.
@@ -117,7 +138,8 @@ export const PROVIDERS: Record<OAuthProviderId, ProviderSpec> = {
     identity: (p) => ({ id: str(p.id), name: str(p.displayName), email: str(p.mail) }),
   },
   twitch: {
-    id: 'twitch', displayName: 'Twitch',
+    id: 'twitch',
+    displayName: 'Twitch',
     authorizationUrl: 'https://id.twitch.tv/oauth2/authorize',
     tokenUrl: 'https://id.twitch.tv/oauth2/token',
     userinfoUrl: 'https://api.twitch.tv/helix/users',

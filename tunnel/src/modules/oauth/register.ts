@@ -21,18 +21,39 @@ function secretOf(env: PipelineEnv | undefined): Buffer {
   return processSecret;
 }
 
-registerAuthModule('oauth', (config: never, env) => createOAuthModule(config as OAuthConfig, { secret: secretOf(env), now: env.now }));
-registerAuthModule('oidc', (config: never, env) => createOAuthModule(config as OidcConfig, { secret: secretOf(env), now: env.now }));
+registerAuthModule('oauth', (config: never, env) =>
+  createOAuthModule(config as OAuthConfig, { secret: secretOf(env), now: env.now }),
+);
+registerAuthModule('oidc', (config: never, env) =>
+  createOAuthModule(config as OidcConfig, { secret: secretOf(env), now: env.now }),
+);
 
-const ACTION_KEYS = new Set(['provider', 'issuer_url', 'auth_id', 'client_id', 'client_secret', 'scopes', 'authz_url_params', 'max_session_duration',
-  'idle_session_timeout', 'idle_session_duration', 'userinfo_refresh_interval', 'allow_cors_preflight', 'auth_cookie_domain']);
+const ACTION_KEYS = new Set([
+  'provider',
+  'issuer_url',
+  'auth_id',
+  'client_id',
+  'client_secret',
+  'scopes',
+  'authz_url_params',
+  'max_session_duration',
+  'idle_session_timeout',
+  'idle_session_duration',
+  'userinfo_refresh_interval',
+  'allow_cors_preflight',
+  'auth_cookie_domain',
+]);
 
 /** An `oauth` / `openid-connect` action config (snake_case, Go durations) → the module config. */
 export function authActionConfig(type: string, c: Record<string, unknown>, where: string): AuthModuleConfig {
   for (const key of Object.keys(c)) {
     check(ACTION_KEYS.has(key), 'ERR_NGROK_2203', `${where}: unknown field "${key}" in the ${type} action`);
   }
-  check(c.auth_cookie_domain === undefined, 'ERR_NGROK_2219', `${where}: auth_cookie_domain is not supported by Burrow (session cookies are host-only)`);
+  check(
+    c.auth_cookie_domain === undefined,
+    'ERR_NGROK_2219',
+    `${where}: auth_cookie_domain is not supported by Burrow (session cookies are host-only)`,
+  );
   const text = (key: string): string | undefined => {
     if (c[key] === undefined) return undefined;
     check(typeof c[key] === 'string', 'ERR_NGROK_2204', `${where}.${key} must be a string`);
@@ -45,9 +66,22 @@ export function authActionConfig(type: string, c: Record<string, unknown>, where
     check(Number.isFinite(ms), 'ERR_NGROK_2204', `${where}.${key}: "${value}" is not a duration (e.g. 30m, 12h)`);
     return ms;
   };
-  check(c.scopes === undefined || (Array.isArray(c.scopes) && c.scopes.every((s) => typeof s === 'string')), 'ERR_NGROK_2204', `${where}.scopes must be a list of strings`);
-  check(c.authz_url_params === undefined || (typeof c.authz_url_params === 'object' && c.authz_url_params !== null && !Array.isArray(c.authz_url_params)), 'ERR_NGROK_2204', `${where}.authz_url_params must be a map`);
-  check(c.allow_cors_preflight === undefined || typeof c.allow_cors_preflight === 'boolean', 'ERR_NGROK_2204', `${where}.allow_cors_preflight must be true or false`);
+  check(
+    c.scopes === undefined || (Array.isArray(c.scopes) && c.scopes.every((s) => typeof s === 'string')),
+    'ERR_NGROK_2204',
+    `${where}.scopes must be a list of strings`,
+  );
+  check(
+    c.authz_url_params === undefined ||
+      (typeof c.authz_url_params === 'object' && c.authz_url_params !== null && !Array.isArray(c.authz_url_params)),
+    'ERR_NGROK_2204',
+    `${where}.authz_url_params must be a map`,
+  );
+  check(
+    c.allow_cors_preflight === undefined || typeof c.allow_cors_preflight === 'boolean',
+    'ERR_NGROK_2204',
+    `${where}.allow_cors_preflight must be true or false`,
+  );
   const common = {
     authId: text('auth_id'),
     clientId: text('client_id'),
@@ -55,13 +89,21 @@ export function authActionConfig(type: string, c: Record<string, unknown>, where
     scopes: c.scopes as string[] | undefined,
     authzUrlParams: c.authz_url_params as Record<string, string> | undefined,
     maxDurationMs: duration('max_session_duration'),
-    inactivityTimeoutMs: duration(type === 'oauth' ? 'idle_session_timeout' : 'idle_session_duration') ?? duration(type === 'oauth' ? 'idle_session_duration' : 'idle_session_timeout'),
+    inactivityTimeoutMs:
+      duration(type === 'oauth' ? 'idle_session_timeout' : 'idle_session_duration') ??
+      duration(type === 'oauth' ? 'idle_session_duration' : 'idle_session_timeout'),
     authCheckIntervalMs: duration('userinfo_refresh_interval'),
     optionsPassthrough: c.allow_cors_preflight as boolean | undefined,
   };
-  const config: AuthModuleConfig = type === 'oauth'
-    ? { ...common, provider: text('provider') as OAuthProviderId }
-    : { ...common, issuerUrl: text('issuer_url') ?? '', clientId: common.clientId ?? '', clientSecret: common.clientSecret ?? '' };
+  const config: AuthModuleConfig =
+    type === 'oauth'
+      ? { ...common, provider: text('provider') as OAuthProviderId }
+      : {
+          ...common,
+          issuerUrl: text('issuer_url') ?? '',
+          clientId: common.clientId ?? '',
+          clientSecret: common.clientSecret ?? '',
+        };
   // Undefined fields out, so the module's defaults apply.
   return Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) as unknown as AuthModuleConfig;
 }
