@@ -11,7 +11,7 @@ import {
   type Range,
 } from 'vscode-languageserver/node';
 import { cursorContext, type CursorContext } from './cursorContext';
-import type { Analysis } from './service';
+import type { Analysis } from './languageService';
 import {
   enumValues,
   firstOf,

@@ -21,7 +21,7 @@ import {
   type InitializationOptions,
   type LanguageServerSettings,
 } from './protocol';
-import { LanguageService } from './service';
+import { LanguageService } from './languageService';
 
 export const SETTINGS_SECTION = 'burrow.languageServer';
 

@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { LanguageService } from '../../server/src/service';
+import { LanguageService } from '../../server/src/languageService';
 import { splitConfig } from '../../server/src/incremental';
 import { generateConfig } from '../bench/lsp/bench';
 import { CORPUS } from './harness';

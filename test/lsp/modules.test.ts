@@ -5,7 +5,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { cursorContext } from '../../server/src/cursorContext';
 import { CONFIG_NAME_RE, POLICY_NAME_RE, classify } from '../../server/src/classify';
 import { actionCatalog, checkCidr, checkCredential, checkUpstream } from '../../server/src/semantic';
-import { LanguageService } from '../../server/src/service';
+import { LanguageService } from '../../server/src/languageService';
 import { underlined } from './harness';
 
 /** Cursor at the `|` in the text. */

@@ -3,14 +3,14 @@
 // the service and router, and labeled tunnels from ngrok.yml.
 import assert from 'node:assert/strict';
 import schema from '../../schemas/edge-api.schema.json';
-import { checkAcl, invalidAclRule } from '../../tunnel/src/edge/edges/acl';
-import { checkRuleCidr } from '../../tunnel/src/edge/edges/cidr';
-import { ApiError } from '../../tunnel/src/edge/edges/errors';
-import { newId, stableId } from '../../tunnel/src/edge/edges/ids';
-import { routeEdgeOptions } from '../../tunnel/src/edge/edges/modules';
-import { validateBody } from '../../tunnel/src/edge/edges/schema';
-import { EdgeService } from '../../tunnel/src/edge/edges/service';
-import { EdgeStore } from '../../tunnel/src/edge/edges/store';
+import { checkAcl, invalidAclRule } from '../../tunnel/src/edge/admin/acl';
+import { checkRuleCidr } from '../../tunnel/src/edge/admin/cidr';
+import { AdminApiError } from '../../tunnel/src/edge/admin/errors';
+import { newId, stableId } from '../../tunnel/src/edge/admin/ids';
+import { routeEdgeOptions } from '../../tunnel/src/edge/admin/modules';
+import { validateBody } from '../../tunnel/src/edge/admin/schema';
+import { EdgeService } from '../../tunnel/src/edge/admin/operations';
+import { EdgeStore } from '../../tunnel/src/edge/admin/store';
 import { TokenSet } from '../../tunnel/src/edge/tokens';
 import { tunnelToSpec } from '../../tunnel/src/config/normalize';
 import { IpPolicyStore } from '../../tunnel/src/modules/ip-restriction';
@@ -20,7 +20,7 @@ function codeOf(fn: () => unknown): string | undefined {
     fn();
     return undefined;
   } catch (err) {
-    return (err as ApiError).code;
+    return (err as AdminApiError).code;
   }
 }
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Position } from 'vscode-languageserver/node';
-import { LanguageService } from '../../../server/src/service';
+import { LanguageService } from '../../../server/src/languageService';
 import { LspClient, REPO } from '../../lsp/harness';
 
 const arg = (name: string, def: number) => {

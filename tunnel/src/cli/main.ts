@@ -26,12 +26,12 @@ import {
   loadEdgeFiles,
   StateFileError,
   type HttpsEdges,
-} from '../edge/edges';
+} from '../edge/admin';
 import { IpPolicyStore } from '../modules/ip-restriction';
 import type { EndpointSpec } from '../model';
 import { VERSION } from '../version';
 import { consoleRates, startConsole } from './console';
-import { ServiceError, runService } from './service';
+import { ServiceError, runService } from './systemd';
 import { ENDPOINT_FLAGS, UsageError, endpointFromFlags, type EndpointFlagValues } from './endpoint-flags';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from './log';
 

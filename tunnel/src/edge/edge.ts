@@ -23,8 +23,8 @@ import { HostRouter, isValidHostname, normalizeHost } from './router';
 import { ClientHelloError, readClientHello } from './sni';
 import { selfSignedCertificate } from './tls-cert';
 import type { Grant, TokenSet } from './tokens';
-import { checkAcl } from './edges/acl';
-import type { HttpsEdgeRouter } from './edges/router';
+import { checkAcl } from './admin/acl';
+import type { HttpsEdgeRouter } from './admin/router';
 
 /** Path on the public HTTP listener where agents open their session. */
 export const AGENT_PATH = '/_burrow/session';
@@ -51,7 +51,7 @@ export interface EdgeConfig {
   heartbeatToleranceMs?: number;
   /** Named IP policies endpoints may reference (`ipRestriction.ipPolicies`); one is made if omitted. */
   ipPolicies?: IpPolicyStore;
-  /** HTTPS edges (edges/router.ts): serve their hostports first; agents may not bind those names. */
+  /** HTTPS edges (admin/router.ts): serve their hostports first; agents may not bind those names. */
   httpsEdges?: HttpsEdgeRouter;
   /**
    * Behind a forwarder that maps each port to one public URL and does not keep the public Host

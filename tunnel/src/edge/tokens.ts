@@ -1,6 +1,6 @@
 // Authtokens the standalone edge accepts: from a tokens file (one per line, `#` comments) and/or
 // the BURROW_EDGE_TOKENS environment variable (comma separated), plus the credentials of the edge
-// admin API (`POST /credentials`, each with its bind ACL; edges/store.ts keeps only their sha256).
+// admin API (`POST /credentials`, each with its bind ACL; admin/store.ts keeps only their sha256).
 // Compared in constant time: every candidate digest is compared, whatever matched before.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';

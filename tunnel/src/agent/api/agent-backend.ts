@@ -11,7 +11,7 @@ import { buildPipeline, ModuleConfigError } from '../../modules/pipeline';
 import { AgentError, type Agent, type TunnelState } from '../agent';
 import {
   API_ERRORS,
-  ApiError,
+  LocalApiError,
   type AgentBackend,
   type AgentStatus,
   type ReplayRequest,
@@ -78,8 +78,8 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
   }
 
   async startTunnel(def: unknown): Promise<TunnelInfo> {
-    const invalid = (err: string): ApiError =>
-      new ApiError(400, API_ERRORS.INVALID_TUNNEL, 'invalid tunnel configuration', { err });
+    const invalid = (err: string): LocalApiError =>
+      new LocalApiError(400, API_ERRORS.INVALID_TUNNEL, 'invalid tunnel configuration', { err });
     if (typeof def !== 'object' || def === null || Array.isArray(def))
       throw invalid('the body must be a JSON object with the tunnel definition');
     const { name, ...rest } = def as Record<string, unknown>;
@@ -106,7 +106,7 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
       if (err instanceof AgentError) {
         const status =
           err.code === 'ERR_BURROW_TUNNEL_EXISTS' ? 409 : err.code === 'ERR_BURROW_UPSTREAM_ADDR' ? 400 : 502;
-        throw new ApiError(
+        throw new LocalApiError(
           status,
           status === 400 ? API_ERRORS.INVALID_TUNNEL : API_ERRORS.TUNNEL_START_FAILED,
           'could not start the tunnel',
@@ -123,10 +123,10 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
 
   async replay(req: ReplayRequest): Promise<string> {
     const ex = this.capture.get(req.id);
-    if (!ex) throw new ApiError(404, API_ERRORS.NOT_FOUND, `captured request "${req.id}" not found`);
+    if (!ex) throw new LocalApiError(404, API_ERRORS.NOT_FOUND, `captured request "${req.id}" not found`);
     const tunnelName = req.tunnelName ?? ex.tunnelName;
     const tunnel = this.agent.tunnel(tunnelName);
-    if (!tunnel) throw new ApiError(404, API_ERRORS.NOT_FOUND, `tunnel "${tunnelName}" not found`);
+    if (!tunnel) throw new LocalApiError(404, API_ERRORS.NOT_FOUND, `tunnel "${tunnelName}" not found`);
     const out = buildReplayRequest(ex, req.modifications);
     try {
       return this.agent.replay(
@@ -136,7 +136,7 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
       );
     } catch (err) {
       if (err instanceof AgentError)
-        throw new ApiError(400, API_ERRORS.REPLAY_FAILED, 'cannot replay to this tunnel', { err: err.message });
+        throw new LocalApiError(400, API_ERRORS.REPLAY_FAILED, 'cannot replay to this tunnel', { err: err.message });
       throw err;
     }
   }

@@ -74,7 +74,7 @@ export type TunnelEvent =
 
 export interface AgentBackend {
   tunnels(): TunnelInfo[];
-  /** Body of `POST /api/tunnels`: an ngrok v2 tunnel definition including `name`. Rejects with ApiError. */
+  /** Body of `POST /api/tunnels`: an ngrok v2 tunnel definition including `name`. Rejects with LocalApiError. */
   startTunnel(def: unknown): Promise<TunnelInfo>;
   stopTunnel(name: string): Promise<boolean>;
   readonly capture: CaptureStore;
@@ -91,7 +91,7 @@ export interface AgentBackend {
  * An API error in ngrok's body shape:
  * `{"error_code":102,"status_code":400,"msg":"invalid tunnel configuration","details":{"err":"..."}}`.
  */
-export class ApiError extends Error {
+export class LocalApiError extends Error {
   constructor(
     readonly statusCode: number,
     readonly errorCode: number,

@@ -5,7 +5,7 @@
 
 import type { CapturedExchange } from '../../capture/store';
 import { headerPairs, hopByHopNames } from '../../capture/http';
-import { API_ERRORS, ApiError, type ReplayModifications } from './backend';
+import { API_ERRORS, LocalApiError, type ReplayModifications } from './backend';
 
 export interface OutgoingRequest {
   method: string;
@@ -14,8 +14,8 @@ export interface OutgoingRequest {
   body: Buffer;
 }
 
-const replayError = (status: number, msg: string, err: string): ApiError =>
-  new ApiError(status, API_ERRORS.REPLAY_FAILED, msg, { err });
+const replayError = (status: number, msg: string, err: string): LocalApiError =>
+  new LocalApiError(status, API_ERRORS.REPLAY_FAILED, msg, { err });
 
 /** Builds the request to send: the captured one with `mods` applied, hop-by-hop headers removed. */
 export function buildReplayRequest(ex: CapturedExchange, mods: ReplayModifications = {}): OutgoingRequest {

@@ -38,7 +38,7 @@ import type { CapturedExchange } from '../../capture/store';
 import { VERSION } from '../../version';
 import {
   API_ERRORS,
-  ApiError,
+  LocalApiError,
   type AgentBackend,
   type ReplayRequest,
   type TunnelEvent,
@@ -68,7 +68,7 @@ const SNAPSHOT_LIMIT = 1000;
 export function parseWebAddr(addr: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr.trim()) ?? /^()()(\d{1,5})$/.exec(addr.trim());
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new ApiError(400, API_ERRORS.BAD_REQUEST, `web_addr "${addr}" is not host:port`);
+  if (!m || port > 65535) throw new LocalApiError(400, API_ERRORS.BAD_REQUEST, `web_addr "${addr}" is not host:port`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
@@ -145,14 +145,14 @@ export class ApiServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (!this.hosts.allows(req.headers.host)) {
-      throw new ApiError(403, API_ERRORS.HOST_FORBIDDEN, 'host not allowed', {
+      throw new LocalApiError(403, API_ERRORS.HOST_FORBIDDEN, 'host not allowed', {
         err: `the Host header "${req.headers.host ?? ''}" is not localhost and not in web_allow_hosts`,
       });
     }
     const method = req.method ?? 'GET';
     const safe = method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
     if (!safe && isCrossOrigin(req.headers as Record<string, string>)) {
-      throw new ApiError(403, API_ERRORS.ORIGIN_FORBIDDEN, 'cross-origin request refused', {
+      throw new LocalApiError(403, API_ERRORS.ORIGIN_FORBIDDEN, 'cross-origin request refused', {
         err: `Origin "${req.headers.origin ?? ''}" does not match Host "${req.headers.host ?? ''}"`,
       });
     }
@@ -286,7 +286,7 @@ export class ApiServer {
     fs.createReadStream(file).pipe(res);
   }
 
-  private sendError(res: http.ServerResponse, err: ApiError): void {
+  private sendError(res: http.ServerResponse, err: LocalApiError): void {
     if (res.headersSent) {
       res.destroy();
       return;
@@ -466,14 +466,15 @@ function parseLimit(value: string | null, fallback = 50): number {
   if (value === null || value === '') return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0)
-    throw new ApiError(400, API_ERRORS.BAD_REQUEST, 'invalid limit', {
+    throw new LocalApiError(400, API_ERRORS.BAD_REQUEST, 'invalid limit', {
       err: `limit must be a non-negative integer, got "${value}"`,
     });
   return n;
 }
 
 function parseReplay(body: unknown): ReplayRequest {
-  const bad = (err: string): ApiError => new ApiError(400, API_ERRORS.BAD_REQUEST, 'invalid replay request', { err });
+  const bad = (err: string): LocalApiError =>
+    new LocalApiError(400, API_ERRORS.BAD_REQUEST, 'invalid replay request', { err });
   if (!isRecord(body)) throw bad('the body must be a JSON object {"id": "…"}');
   if (typeof body.id !== 'string' || !body.id) throw bad('"id" (string) is required');
   if (body.tunnel_name !== undefined && typeof body.tunnel_name !== 'string')
@@ -520,7 +521,7 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
   if (type !== 'application/json') {
     req.resume();
     return Promise.reject(
-      new ApiError(415, API_ERRORS.BAD_REQUEST, 'unsupported content type', {
+      new LocalApiError(415, API_ERRORS.BAD_REQUEST, 'unsupported content type', {
         err: `send application/json, not ${type}`,
       }),
     );
@@ -532,7 +533,7 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
         reject(
-          new ApiError(413, API_ERRORS.BAD_REQUEST, 'request body too large', {
+          new LocalApiError(413, API_ERRORS.BAD_REQUEST, 'request body too large', {
             err: `at most ${MAX_BODY_BYTES} bytes`,
           }),
         );
@@ -548,7 +549,7 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
       try {
         resolve(JSON.parse(text));
       } catch (err) {
-        reject(new ApiError(400, API_ERRORS.BAD_REQUEST, 'invalid JSON body', { err: (err as Error).message }));
+        reject(new LocalApiError(400, API_ERRORS.BAD_REQUEST, 'invalid JSON body', { err: (err as Error).message }));
       }
     });
   });
@@ -556,13 +557,13 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
 
 function allow(method: string, methods: string[]): void {
   if (!methods.includes(method))
-    throw new ApiError(405, API_ERRORS.METHOD_NOT_ALLOWED, `method ${method} not allowed`, {
+    throw new LocalApiError(405, API_ERRORS.METHOD_NOT_ALLOWED, `method ${method} not allowed`, {
       allow: methods.join(', '),
     });
 }
 
-function notFound(msg: string): ApiError {
-  return new ApiError(404, API_ERRORS.NOT_FOUND, msg);
+function notFound(msg: string): LocalApiError {
+  return new LocalApiError(404, API_ERRORS.NOT_FOUND, msg);
 }
 
 function safeDecode(s: string): string {
@@ -573,10 +574,10 @@ function safeDecode(s: string): string {
   }
 }
 
-function toApiError(err: unknown): ApiError {
-  if (err instanceof ApiError) return err;
+function toApiError(err: unknown): LocalApiError {
+  if (err instanceof LocalApiError) return err;
   const e = err as { code?: string; message?: string };
-  return new ApiError(500, API_ERRORS.INTERNAL, 'internal error', {
+  return new LocalApiError(500, API_ERRORS.INTERNAL, 'internal error', {
     err: `${e.code ? e.code + ': ' : ''}${e.message ?? String(err)}`,
   });
 }

@@ -1,11 +1,11 @@
 // Validation of edge JSON (files and admin API bodies) against schemas/edge-api.schema.json, in
-// the shared ajv instance (tunnel/src/config/schemas.ts). The first problem becomes an ApiError
+// the shared ajv instance (tunnel/src/config/schemas.ts). The first problem becomes an AdminApiError
 // with ngrok's code: each schema property may carry `errorCode` (and `requiredErrorCode` for a
 // missing required field); unknown fields are ERR_NGROK_214, anything else ERR_NGROK_215.
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import schema from '../../../../schemas/edge-api.schema.json';
 import { getAjv } from '../../config/schemas';
-import { badRequest, type ApiError } from './errors';
+import { badRequest, type AdminApiError } from './errors';
 
 export const EDGE_SCHEMA_ID = schema.$id;
 const validators = new Map<string, ValidateFunction>();
@@ -55,7 +55,7 @@ function fieldOf(e: ErrorObject): string {
   return path.join('.') || 'body';
 }
 
-export function schemaError(errors: ErrorObject[]): ApiError {
+export function schemaError(errors: ErrorObject[]): AdminApiError {
   const e = primary(errors);
   const field = fieldOf(e);
   const parent = e.parentSchema as Annotated | undefined;
@@ -81,7 +81,7 @@ export function schemaError(errors: ErrorObject[]): ApiError {
   );
 }
 
-/** Validates `body` against a schema definition (or the edge file root); throws an ApiError. */
+/** Validates `body` against a schema definition (or the edge file root); throws an AdminApiError. */
 export function validateBody(body: unknown, definition?: string): void {
   const v = validatorFor(definition);
   if (!v(body)) throw schemaError(v.errors ?? []);

@@ -1,6 +1,6 @@
 // Admin API errors in ngrok's body shape: {error_code, status_code, msg, details}. Codes are
 // ngrok's where ngrok has one (ERR_NGROK_7124 route not found, ERR_NGROK_214 unknown field…).
-export class ApiError extends Error {
+export class AdminApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -26,5 +26,5 @@ export class ApiError extends Error {
 }
 
 export const badRequest = (code: string, message: string, details?: Record<string, unknown>) =>
-  new ApiError(400, code, message, details);
-export const notFound = (code: string, message: string) => new ApiError(404, code, message);
+  new AdminApiError(400, code, message, details);
+export const notFound = (code: string, message: string) => new AdminApiError(404, code, message);

@@ -2,7 +2,7 @@
 // is present (null when unset) with ngrok's defaults filled in, and secrets are redacted
 // (OAuth/OIDC client secrets, webhook secrets). `base` is the admin API's own URL.
 import type { HttpsEdgeRouter } from './router';
-import { REDACTED } from './service';
+import { REDACTED } from './operations';
 import {
   ROUTE_MODULES,
   type AnyBackend,

@@ -6,13 +6,13 @@ import path from 'node:path';
 import type { Edge } from '../edge';
 import type { IpPolicyStore } from '../../modules/ip-restriction';
 import type { GrantSource, TokenSet } from '../tokens';
-import { ApiError } from './errors';
+import { AdminApiError } from './errors';
 import { HttpsEdgeRouter } from './router';
-import { EdgeService } from './service';
+import { EdgeService } from './operations';
 import { EdgeStore } from './store';
 
 export { AdminApi } from './admin-api';
-export { EdgeService } from './service';
+export { EdgeService } from './operations';
 export { EdgeStore, StateFileError } from './store';
 export { HttpsEdgeRouter } from './router';
 
@@ -82,7 +82,7 @@ export function loadEdgeFiles(service: EdgeService, files: readonly string[]): {
       total.edges += n.edges;
       total.backends += n.backends;
     } catch (err) {
-      if (err instanceof ApiError) {
+      if (err instanceof AdminApiError) {
         const field = typeof err.details.field === 'string' ? ` (at ${err.details.field})` : '';
         throw new EdgeFileError(err.code, `${file}${field}: ${err.message}`);
       }

@@ -12,10 +12,10 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApiError, badRequest } from './errors';
+import { AdminApiError, badRequest } from './errors';
 import { Renderer } from './render';
 import type { HttpsEdgeRouter } from './router';
-import type { EdgeService } from './service';
+import type { EdgeService } from './operations';
 import { EDGE_MODULES, ROUTE_MODULES, type BackendKind, type EdgeModuleKey, type RouteModuleKey } from './types';
 
 const MAX_BODY = 1024 * 1024;
@@ -94,11 +94,11 @@ export class AdminApi {
           break;
         }
       }
-      if (!matched) throw new ApiError(404, 'ERR_BURROW_NOT_FOUND', `No API resource at ${path}.`);
+      if (!matched) throw new AdminApiError(404, 'ERR_BURROW_NOT_FOUND', `No API resource at ${path}.`);
       const method = req.method ?? 'GET';
       const handler = matched.route.methods[method];
       if (!handler)
-        throw new ApiError(
+        throw new AdminApiError(
           405,
           'ERR_BURROW_METHOD_NOT_ALLOWED',
           `${method} is not allowed on ${path}; allowed: ${Object.keys(matched.route.methods).join(', ')}.`,
@@ -119,9 +119,9 @@ export class AdminApi {
         .end(text);
     } catch (err) {
       const e =
-        err instanceof ApiError
+        err instanceof AdminApiError
           ? err
-          : new ApiError(500, 'ERR_NGROK_722', `internal server error: ${(err as Error)?.message ?? String(err)}`);
+          : new AdminApiError(500, 'ERR_NGROK_722', `internal server error: ${(err as Error)?.message ?? String(err)}`);
       const text = JSON.stringify(e.body(operationId));
       if (res.headersSent) {
         res.destroy();
@@ -135,7 +135,7 @@ export class AdminApi {
 
   private authenticate(req: http.IncomingMessage): void {
     const header = req.headers.authorization;
-    const unauthorized = (code: string, msg: string) => new ApiError(401, code, msg);
+    const unauthorized = (code: string, msg: string) => new AdminApiError(401, code, msg);
     if (!header)
       throw unauthorized(
         'ERR_NGROK_200',
@@ -164,7 +164,8 @@ async function readBody(req: http.IncomingMessage, method: string): Promise<Json
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new ApiError(413, 'ERR_NGROK_212', `The request body is larger than ${MAX_BODY} bytes.`);
+    if (size > MAX_BODY)
+      throw new AdminApiError(413, 'ERR_NGROK_212', `The request body is larger than ${MAX_BODY} bytes.`);
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');
@@ -178,7 +179,7 @@ async function readBody(req: http.IncomingMessage, method: string): Promise<Json
   if (!type)
     throw badRequest('ERR_NGROK_216', 'You did not provide a Content-Type with your request. Use application/json.');
   if (!/^application\/json\s*(;|$)/i.test(type))
-    throw new ApiError(
+    throw new AdminApiError(
       415,
       'ERR_NGROK_210',
       `The content type you specified ${type} is not supported by the API. Use application/json.`,

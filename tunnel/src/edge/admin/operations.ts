@@ -12,7 +12,7 @@ import '../../modules/oauth/register'; // routes may sign users in (OAuth/OIDC m
 import type { IpPolicyStore } from '../../modules/ip-restriction';
 import { invalidAclRule } from './acl';
 import { checkRuleCidr } from './cidr';
-import { ApiError, badRequest, notFound } from './errors';
+import { AdminApiError, badRequest, notFound } from './errors';
 import { newId, newToken, stableId } from './ids';
 import { isAuthRoute, routeBackendId, routeEdgeOptions } from './modules';
 import { validateBody } from './schema';
@@ -425,7 +425,11 @@ export class EdgeService {
       const domain = String(body.domain).toLowerCase();
       const other = this.state.reserved_domains.find((d) => d.domain === domain && d.id !== id);
       if (other)
-        throw new ApiError(409, 'ERR_BURROW_DOMAIN_EXISTS', `The domain ${domain} is already reserved (${other.id}).`);
+        throw new AdminApiError(
+          409,
+          'ERR_BURROW_DOMAIN_EXISTS',
+          `The domain ${domain} is already reserved (${other.id}).`,
+        );
       const rd: ReservedDomain = {
         id: id ?? newId('rd'),
         created_at: createdAt(this.state.reserved_domains, id),
