@@ -16,6 +16,7 @@ import {
   type LoadedConfig,
 } from '../config';
 import { Edge } from '../edge/edge';
+import { ClusterError, EdgeCluster } from '../edge/cluster';
 import { buildPipeline } from '../modules/pipeline';
 import { loadCertificate } from '../edge/tls-cert';
 import { TokenSet } from '../edge/tokens';
@@ -25,6 +26,7 @@ import {
   EdgeFileError,
   loadEdgeFiles,
   StateFileError,
+  type EdgeStore,
   type HttpsEdges,
 } from '../edge/admin';
 import { IpPolicyStore } from '../modules/ip-restriction';
@@ -97,6 +99,11 @@ Edge flags:
                                schemas/edge-api.schema.json); reloading updates, never duplicates
   Edges serve their hostports on the TLS listener (default 127.0.0.1:8443 when edges are on).
   Agents join a tunnel group with labels: ngrok.yml v2 \`labels: [team=web]\` in a tunnel.
+  --redis URL                  run as one node of a cluster sharing names, admin state and
+                               counters through Redis (redis://[:PASSWORD@]HOST:PORT/DB); needs
+                               BURROW_CLUSTER_SECRET (same on every node) and --node-addr
+  --node-addr HOST:PORT        where this node listens for other nodes and serves GET /healthz
+                               (must be reachable from the other nodes); see docs/cluster.md
 `;
 
 const COMMON_FLAGS = {
@@ -122,6 +129,8 @@ const EDGE_FLAGS = {
   'api-key': { type: 'string' },
   'state-dir': { type: 'string' },
   edges: { type: 'string', multiple: true },
+  redis: { type: 'string' },
+  'node-addr': { type: 'string' },
   log: { type: 'string' },
   'log-format': { type: 'string' },
   'log-level': { type: 'string' },
@@ -363,12 +372,42 @@ async function runEdge(args: string[]): Promise<number> {
   if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
   const certificate = values.cert && values.key ? await loadCertificate(values.cert, values.key) : undefined;
   const domain = (values.domain ?? 'localhost').toLowerCase();
-  const edgesOn = !!(adminAddr || values.edges?.length || values['state-dir']);
+  const edgesOn = !!(adminAddr || values.edges?.length || values['state-dir'] || values.redis);
   const ipPolicies = new IpPolicyStore();
+  let cluster: EdgeCluster | undefined;
+  if (values.redis || values['node-addr']) {
+    if (!values.redis || !values['node-addr'])
+      throw new UsageError('--redis and --node-addr go together (a cluster node needs both)');
+    if (values['state-dir']) throw new UsageError('with --redis the admin state lives in Redis: drop --state-dir');
+    try {
+      cluster = new EdgeCluster({
+        redisUrl: values.redis,
+        nodeAddr: parseListen(values['node-addr'], 'node-addr'),
+        secret: process.env.BURROW_CLUSTER_SECRET ?? '',
+        log: (level, msg, fields) => logger.log(level, msg, fields ?? {}),
+      });
+    } catch (err) {
+      if (err instanceof ClusterError) throw new ConfigError(err.message, err.code);
+      throw err;
+    }
+  }
   let httpsEdges: HttpsEdges | undefined;
+  let store: EdgeStore | undefined;
+  if (cluster) {
+    try {
+      store = await cluster.connect();
+    } catch (err) {
+      printError(
+        (err as Error).message,
+        (err as { code?: string }).code,
+        'is redis-server running, and is --redis right?',
+      );
+      return 1;
+    }
+  }
   if (edgesOn) {
     try {
-      httpsEdges = createHttpsEdges({ stateDir: values['state-dir'], domain, ipPolicies, tokens });
+      httpsEdges = createHttpsEdges({ stateDir: values['state-dir'], store, domain, ipPolicies, tokens });
       const loaded = loadEdgeFiles(httpsEdges.service, values.edges ?? []);
       if (values.edges?.length)
         logger.log('info', 'edges loaded', {
@@ -394,6 +433,7 @@ async function runEdge(args: string[]): Promise<number> {
     tokens,
     ipPolicies,
     httpsEdges: httpsEdges?.router,
+    cluster,
   });
   httpsEdges?.attach(edge);
   const admin =
@@ -415,8 +455,11 @@ async function runEdge(args: string[]): Promise<number> {
   try {
     await edge.start();
     await admin?.start();
+    await cluster?.listen(edge);
   } catch (err) {
+    await admin?.close().catch(() => undefined);
     await edge.close().catch(() => undefined);
+    await cluster?.close().catch(() => undefined);
     printError(`could not start the edge: ${(err as Error).message}`, (err as { code?: string }).code);
     return 1;
   }
@@ -426,10 +469,17 @@ async function runEdge(args: string[]): Promise<number> {
     tls: edge.tlsPort || undefined,
     agents: `ws://HOST:${edge.httpPort}/_burrow/session`,
     admin: admin ? `http://${adminAddr!.host}:${admin.port}` : undefined,
+    node: cluster ? `${cluster.node} ${values['node-addr']} (redis ${cluster.redisLabel})` : undefined,
   });
   await untilSignal(async () => {
+    // A cluster node drains first: agents move to other nodes, in-flight requests finish.
+    if (cluster) {
+      logger.log('info', 'draining', { obj: 'cluster', node: cluster.node });
+      await edge.drain();
+    }
     await admin?.close();
     await edge.close();
+    await cluster?.close();
   });
   logger.close();
   return 0;

@@ -4,8 +4,9 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { EdgeOptions, Proto, Scheme } from '../model';
 import { PROTOCOL_VERSION } from '../protocol/frames';
@@ -25,6 +26,7 @@ import { selfSignedCertificate } from './tls-cert';
 import type { Grant, TokenSet } from './tokens';
 import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
+import type { ClaimKind, ClusterHooks, Holder, PeerOpen } from './cluster';
 
 /** Path on the public HTTP listener where agents open their session. */
 export const AGENT_PATH = '/_burrow/session';
@@ -59,6 +61,8 @@ export interface EdgeConfig {
    * `publicUrl(port)` first among its URLs. A rebind asks for the port of its previous URL again.
    */
   portPerEndpoint?: { publicUrl(port: number): string; portOf(url: string): number | undefined };
+  /** A node of a cluster (edge/cluster): names are claimed cluster-wide, others' names forwarded. */
+  cluster?: ClusterHooks;
 }
 
 export interface Binding {
@@ -82,6 +86,8 @@ export interface Binding {
   ownHttpServer?: http.Server;
   /** Labeled tunnel: reached only through HTTPS edges' tunnel-group backends. */
   labels?: Record<string, string>;
+  /** Names claimed cluster-wide for this binding (released at unbind). */
+  claims?: { kind: ClaimKind; name: string; holder: Holder }[];
 }
 
 export interface EdgeEvents {
@@ -112,6 +118,13 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private httpsServer?: http2.Http2SecureServer;
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
   private readonly sockets = new Set<net.Socket>();
+  /** Cluster: who each session is, for name claims. */
+  private readonly holders = new WeakMap<MuxSession, Holder>();
+  /** Cluster: connections another node carried here (never forwarded again), and their servers. */
+  private readonly peerSockets = new WeakSet<object>();
+  private peerHttp?: Record<'http' | 'https', http.Server>;
+  /** SIGTERM on a cluster node: no new agent sessions, existing ones told to go elsewhere. */
+  draining = false;
   httpPort = 0;
   tlsPort = 0;
   /** Named IP policies (the admin API edits them; endpoints see changes on their next request). */
@@ -158,6 +171,55 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return this.httpRouter.has(host) || this.tlsRouter.has(host);
   }
 
+  /** Cluster: a visitor connection another node carried here over its peer link. */
+  acceptPeer(stream: Duplex, meta: PeerOpen): void {
+    Object.defineProperties(stream, {
+      remoteAddress: { value: meta.remoteAddr, configurable: true },
+      remotePort: { value: meta.remotePort, configurable: true },
+    });
+    this.peerSockets.add(stream);
+    if (meta.proto === 'tls') return void this.onTlsConnection(stream as net.Socket, true);
+    if (meta.proto === 'tcp') {
+      const binding = [...this.bindings.values()].find(
+        (b) => b.tcpServer && (b.tcpServer.address() as net.AddressInfo | null)?.port === meta.port,
+      );
+      if (binding) this.pipeRaw(stream as net.Socket, binding);
+      else stream.destroy();
+      return;
+    }
+    this.peerHttp ??= { http: this.peerHttpServer('http'), https: this.peerHttpServer('https') };
+    this.peerHttp[meta.proto].emit('connection', stream);
+  }
+
+  private peerHttpServer(scheme: Scheme): http.Server {
+    const server = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
+      this.onRequest(req, res, scheme),
+    );
+    server.on('upgrade', (req, socket: net.Socket, head) => this.onUpgrade(req, socket, head, scheme));
+    server.on('clientError', (_err, socket) => socket.destroy());
+    return server;
+  }
+
+  /**
+   * Cluster node shutdown: refuse new agent sessions, let each session finish its in-flight
+   * streams (up to `graceMs`), then close it with ERR_BURROW_EDGE_DRAINING, the GoAway on which
+   * agents reconnect at once (through the balancer, to another node) and take their names back.
+   */
+  async drain(graceMs = 10_000): Promise<void> {
+    this.draining = true;
+    const deadline = Date.now() + graceMs;
+    await Promise.all(
+      [...new Set(this.sessionsByClient.values())].map(async (session) => {
+        while (session.streamCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        session.close({ code: 'ERR_BURROW_EDGE_DRAINING', message: 'this edge node is shutting down: reconnect' });
+      }),
+    );
+  }
+
+  sessionCount(): number {
+    return this.sessionsByClient.size;
+  }
+
   /** Endpoints currently bound (for status output and the admin API later). */
   listBindings(): Binding[] {
     return [...this.bindings.values()];
@@ -184,6 +246,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (this.config.httpsEdges?.handleRequest(req, res, scheme)) return;
     const target = this.httpTarget(hostOf(req), scheme);
     if (!target) {
+      if (this.config.cluster && !this.peerSockets.has(req.socket))
+        return this.config.cluster.forwardRequest(req, res, scheme);
       sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${normalizeHost(hostOf(req))}`);
       return;
     }
@@ -193,10 +257,18 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, scheme: Scheme): void {
     const target = this.httpTarget(hostOf(req), scheme);
     if (!target && req.url === AGENT_PATH) {
+      if (this.draining) {
+        socket.end(
+          'HTTP/1.1 503 Service Unavailable\r\nngrok-error-code: ERR_BURROW_EDGE_DRAINING\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+        );
+        return;
+      }
       this.wss.handleUpgrade(req, socket, head, (ws) => this.onAgent(new WebSocketTransport(ws), clientIpOf(req)));
       return;
     }
     if (this.config.httpsEdges?.handleUpgrade(req, socket, head, scheme)) return;
+    if (!target && this.config.cluster && !this.peerSockets.has(socket))
+      return this.config.cluster.forwardUpgrade(req, socket, head, scheme);
     if (!target) {
       socket.end(
         'HTTP/1.1 404 Not Found\r\nngrok-error-code: ERR_NGROK_3200\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
@@ -269,7 +341,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /** One port for TLS: a passthrough endpoint when SNI names one, else HTTPS terminated here. */
-  private async onTlsConnection(socket: net.Socket): Promise<void> {
+  private async onTlsConnection(socket: net.Socket, fromPeer = false): Promise<void> {
     this.track(socket);
     socket.on('error', () => socket.destroy());
     let hello: { serverName?: string; head: Buffer };
@@ -288,6 +360,16 @@ export class Edge extends EventEmitter<EdgeEvents> {
       this.pipeRaw(socket, binding, hello.head);
       return;
     }
+    const name = hello.serverName;
+    if (
+      name &&
+      this.config.cluster &&
+      !fromPeer &&
+      !this.httpRouter.lookup(name) &&
+      !this.config.httpsEdges?.serves(normalizeHost(name)) &&
+      (await this.config.cluster.forwardTls(socket, name, hello.head))
+    )
+      return;
     const own = hello.serverName ? this.httpRouter.lookup(hello.serverName)?.httpsServer : undefined;
     // No resume(): a flowing socket would drain the unshifted hello to nobody before the TLS
     // layer reads its buffer; TLSSocket starts reading by itself.
@@ -354,6 +436,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
         const refusal = this.checkHello(msg);
         if (refusal) return session.close(refusal);
         this.grants.set(session, this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] });
+        // Claim identity: the same agent reconnecting through another node takes its names over.
+        const owner = createHash('sha256')
+          .update(`${msg.authtoken ?? ''}\0${msg.clientId}`)
+          .digest('hex');
+        this.holders.set(session, { owner, session: sessionId });
         hello = msg;
         // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
         this.sessionsByClient
@@ -401,7 +488,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     session.on('close', (error) => {
       clearTimeout(helloTimer);
       if (hello && this.sessionsByClient.get(hello.clientId) === session) this.sessionsByClient.delete(hello.clientId);
-      for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b);
+      // Cluster: names stay claimed until the lease runs out, for the agent to take back elsewhere.
+      for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b, false);
       this.emit('session-closed', { sessionId, error });
     });
   }
@@ -460,10 +548,15 @@ export class Edge extends EventEmitter<EdgeEvents> {
       throw err;
     }
     let binding: Binding;
-    if (req.proto === 'http') binding = await this.bindHttp(base, req);
-    else if (req.proto === 'tls') binding = await this.bindTls(base, req);
-    else if (req.proto === 'tcp') binding = await this.bindTcp(base, req);
-    else throw new BindError('ERR_NGROK_332', `unsupported protocol "${String(req.proto)}"`);
+    try {
+      if (req.proto === 'http') binding = await this.bindHttp(base, req);
+      else if (req.proto === 'tls') binding = await this.bindTls(base, req);
+      else if (req.proto === 'tcp') binding = await this.bindTcp(base, req);
+      else throw new BindError('ERR_NGROK_332', `unsupported protocol "${String(req.proto)}"`);
+    } catch (err) {
+      for (const c of base.claims ?? []) this.config.cluster?.release(c.kind, c.name, c.holder);
+      throw err;
+    }
     if (session.isClosed) {
       this.unbind(binding);
       throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed while binding');
@@ -535,25 +628,65 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return binding;
   }
 
-  /** Picks the host name for an http/tls bind: requested domain, subdomain, previous URL or random. */
-  private chooseHost(router: HostRouter<Binding>, req: BindRequest): string {
+  /**
+   * Picks the host name for an http/tls bind: requested domain, subdomain, previous URL or random.
+   * On a cluster node the name is also claimed cluster-wide (into base.claims).
+   */
+  private async chooseHost(
+    router: HostRouter<Binding>,
+    req: BindRequest,
+    base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
+  ): Promise<string> {
+    const kind: ClaimKind = router === this.tlsRouter ? 'tls' : 'http';
     let host: string | undefined;
     if (req.domain) host = req.domain.toLowerCase();
     else if (req.subdomain) host = `${req.subdomain.toLowerCase()}.${this.config.domain}`;
     if (host) {
       if (!isValidHostname(host)) throw new BindError('ERR_NGROK_326', `"${host}" is not a valid host name`);
       if (router.has(host)) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
+      await this.claimName(base, kind, host);
       return host;
     }
     for (const url of req.previousUrls ?? []) {
       const previous = normalizeHost(new URL(url).host);
-      if (!router.has(previous) && previous.endsWith(`.${this.config.domain}`)) return previous;
+      if (
+        !router.has(previous) &&
+        previous.endsWith(`.${this.config.domain}`) &&
+        (await this.tryClaim(base, kind, previous))
+      )
+        return previous;
     }
     for (let attempt = 0; attempt < 20; attempt++) {
       const candidate = `${randomName(attempt)}.${this.config.domain}`;
-      if (!router.has(candidate)) return candidate;
+      if (!router.has(candidate) && (await this.tryClaim(base, kind, candidate))) return candidate;
     }
     throw new BindError('ERR_BURROW_NAME_EXHAUSTED', 'could not find a free random name');
+  }
+
+  /** Cluster: claims `name` for the binding's session (ERR_NGROK_334 when another agent holds it). */
+  private async claimName(
+    base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
+    kind: ClaimKind,
+    name: string,
+  ): Promise<void> {
+    const holder = this.holders.get(base.session);
+    if (!this.config.cluster || !holder) return;
+    await this.config.cluster.claim(kind, name, holder);
+    (base.claims ??= []).push({ kind, name, holder });
+  }
+
+  private async tryClaim(
+    base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
+    kind: ClaimKind,
+    name: string,
+  ): Promise<boolean> {
+    try {
+      await this.claimName(base, kind, name);
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_NGROK_334') return false;
+      throw err;
+    }
   }
 
   private async bindHttp(
@@ -562,7 +695,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   ): Promise<Binding> {
     const schemes: Scheme[] = req.schemes?.length ? [...new Set(req.schemes)] : ['http'];
     if (schemes.includes('https')) await this.startTls();
-    const host = this.chooseHost(this.httpRouter, req);
+    const host = await this.chooseHost(this.httpRouter, req, base);
     const urls = schemes.map((s) => this.url(s, host, s === 'http' ? this.httpPort : this.tlsPort));
     const binding: Binding = { ...base, proto: 'http', hosts: [host], schemes, urls };
     if (this.config.portPerEndpoint)
@@ -618,7 +751,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     req: BindRequest,
   ): Promise<Binding> {
     await this.startTls();
-    const host = this.chooseHost(this.tlsRouter, req);
+    const host = await this.chooseHost(this.tlsRouter, req, base);
     const binding: Binding = {
       ...base,
       proto: 'tls',
@@ -652,6 +785,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
     } catch (err) {
       throw new BindError('ERR_NGROK_334', `tcp port ${port} is not available: ${(err as Error).message}`);
     }
+    try {
+      await this.claimName(base, 'tcp', String(port));
+    } catch (err) {
+      server.close();
+      throw err;
+    }
     const shownHost = host === '0.0.0.0' || host === '::' ? this.config.domain : host;
     const binding: Binding = {
       ...base,
@@ -670,8 +809,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return `${scheme}://${host}${port === defaultPort ? '' : `:${port}`}`;
   }
 
-  private unbind(binding: Binding): void {
+  /** `release`: free cluster claims now (an unbind); else they lapse with their lease (a lost session). */
+  private unbind(binding: Binding, release = true): void {
     if (!this.bindings.delete(binding.id)) return;
+    for (const c of binding.claims ?? [])
+      if (release) this.config.cluster?.release(c.kind, c.name, c.holder);
+      else this.config.cluster?.abandon(c.kind, c.name, c.holder);
     const router = binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
     for (const host of binding.hosts) if (router.get(host) === binding) router.delete(host);
     binding.tcpServer?.close();

@@ -26,11 +26,13 @@ export interface HttpsEdges {
 
 export function createHttpsEdges(opts: {
   stateDir?: string;
+  /** A store kept elsewhere (the cluster's Redis); wins over stateDir. */
+  store?: EdgeStore;
   domain: string;
   ipPolicies: IpPolicyStore;
   tokens: TokenSet;
 }): HttpsEdges {
-  const store = opts.stateDir ? EdgeStore.open(opts.stateDir) : EdgeStore.memory();
+  const store = opts.store ?? (opts.stateDir ? EdgeStore.open(opts.stateDir) : EdgeStore.memory());
   let edge: Edge | undefined;
   const service = new EdgeService(store, {
     domain: opts.domain,
@@ -38,6 +40,8 @@ export function createHttpsEdges(opts: {
     boundDirectly: (host) => !!edge?.isHostBound(host),
   });
   const router = new HttpsEdgeRouter(store, opts.ipPolicies);
+  // Changes made on another cluster node reach the named IP policies endpoints use.
+  store.on('change', () => service.syncIpPolicies());
   const credentials: GrantSource = {
     *grants() {
       for (const c of store.state.credentials)

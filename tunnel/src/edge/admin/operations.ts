@@ -80,7 +80,7 @@ export class EdgeService {
     }
   }
 
-  private syncIpPolicies(): void {
+  syncIpPolicies(): void {
     const store = this.env.ipPolicies;
     for (const p of store.list()) if (!this.state.ip_policies.some((q) => q.id === p.id)) store.delete(p.id);
     for (const p of this.state.ip_policies) {

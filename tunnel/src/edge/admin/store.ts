@@ -28,12 +28,31 @@ export class StateFileError extends Error {
   readonly code = 'ERR_BURROW_EDGE_STATE';
 }
 
+/**
+ * Where the state lives instead of the file (the cluster's Redis, edge/cluster/state.ts). `save`
+ * may throw (the change is then rolled back); changes made elsewhere arrive through onRemoteChange.
+ */
+export interface StateBacking {
+  save(state: EdgeState): void;
+  onRemoteChange(apply: (collections: Record<string, unknown>) => void): void;
+}
+
 export class EdgeStore extends EventEmitter<{ change: [] }> {
   private constructor(
     readonly state: EdgeState,
     private readonly file: string | undefined,
+    private readonly backing?: StateBacking,
   ) {
     super();
+    backing?.onRemoteChange((collections) => {
+      Object.assign(this.state, collections);
+      this.emit('change');
+    });
+  }
+
+  /** Kept by `backing` (already loaded into `state`), not in a file. */
+  static backed(state: EdgeState, backing: StateBacking): EdgeStore {
+    return new EdgeStore(state, undefined, backing);
   }
 
   /** In memory only (tests, or an edge without --state-dir). */
@@ -74,6 +93,7 @@ export class EdgeStore extends EventEmitter<{ change: [] }> {
 
   /** Persists (atomically) and tells listeners (the router rebuilds its tables). */
   commit(): void {
+    this.backing?.save(this.state);
     if (this.file) {
       const tmp = `${this.file}.${process.pid}.tmp`;
       const fd = openSync(tmp, 'w', 0o600);
