@@ -116,7 +116,6 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
     this.redis.on('close', () => {
       if (!this.wasLost && this.heartbeat) {
         this.wasLost = true;
-        this.cache.clear();
         opts.log?.('warn', 'redis connection lost; serving held sessions, refusing new binds', { obj: 'cluster' });
         this.emit('down');
       }
@@ -201,7 +200,8 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
     const now = Date.now();
     const cached = keys.map((k) => this.cache.get(k));
     if (cached.every((c) => c && c.until > now)) return cached.find((c) => c!.claim)?.claim;
-    if (!this.available) return undefined;
+    // Redis away: route by what we last knew, so visitors keep reaching the sessions nodes hold.
+    if (!this.available) return cached.find((c) => c?.claim)?.claim;
     const values = await this.redis.mget(...keys).catch(() => keys.map(() => null));
     let found: Claim | undefined;
     keys.forEach((key, i) => {
