@@ -312,7 +312,7 @@ async function startCluster(ctx) {
   const nodes = [];
   const ports = [];
   for (let i = 0; i < 3; i++) {
-    const [port, nodePort] = [await freePort(), await freePort()];
+    const [port, nodePort, tlsPort] = [await freePort(), await freePort(), await freePort()];
     const edge = startProcess(
       process.execPath,
       [
@@ -321,6 +321,8 @@ async function startCluster(ctx) {
         'edge',
         '--listen',
         `127.0.0.1:${port}`,
+        '--tls-listen',
+        `127.0.0.1:${tlsPort}`,
         '--domain',
         'bench.localhost',
         '--redis',

@@ -111,7 +111,8 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     kv = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 200 });
     kv.on('error', () => undefined);
     await kv.connect();
-    nodes = await Promise.all([startNode(redis.url), startNode(redis.url), startNode(redis.url)]);
+    // Each node's TCP endpoints on its own loopback address, as if on its own machine.
+    nodes = await Promise.all([0, 1, 2].map((i) => startNode(redis.url, ['--tcp-host', `127.0.0.${i + 2}`])));
     lb = new TcpBalancer(() => live().map((n) => n.httpPort));
     await lb.start();
     app = http.createServer((req, res) => {
@@ -282,6 +283,39 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
       }
     } finally {
       tlsApp.close();
+    }
+  });
+
+  it('a TCP endpoint answers on every node', async () => {
+    const echo = net.createServer((s) => s.pipe(s));
+    const echoPort = await new Promise<number>((r) =>
+      echo.listen(0, '127.0.0.1', () => r((echo.address() as net.AddressInfo).port)),
+    );
+    try {
+      const agent = await newAgent(nodes[0].httpPort);
+      const state = await agent.startTunnel({
+        name: 'tcp-echo',
+        proto: 'tcp',
+        inspect: false,
+        upstream: `127.0.0.1:${echoPort}`,
+      } as never);
+      const port = Number(new URL(state.urls[0]).port);
+      for (const host of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) {
+        let text = '';
+        for (let i = 0; i < 50 && text !== `hello ${host}`; i++) {
+          if (i) await delay(100); // other nodes start listening when the claim is announced
+          text = await new Promise<string>((resolve) => {
+            const s = net.connect(port, host, () => s.end(`hello ${host}`));
+            let got = '';
+            s.on('data', (d) => (got += d));
+            s.on('close', () => resolve(got));
+            s.on('error', () => resolve(''));
+          });
+        }
+        assert.equal(text, `hello ${host}`, `tcp port ${port} on ${host}`);
+      }
+    } finally {
+      echo.close();
     }
   });
 

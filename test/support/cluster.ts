@@ -89,7 +89,11 @@ export interface NodeProcess {
 }
 
 /** One `burrow edge` cluster node; resolves once it listens. */
-export async function startNode(redisUrl: string, extraEnv: Record<string, string> = {}): Promise<NodeProcess> {
+export async function startNode(
+  redisUrl: string,
+  extraArgs: string[] = [],
+  extraEnv: Record<string, string> = {},
+): Promise<NodeProcess> {
   const [httpPort, tlsPort, nodePort, adminPort] = [
     await freePort(),
     await freePort(),
@@ -113,6 +117,7 @@ export async function startNode(redisUrl: string, extraEnv: Record<string, strin
       `127.0.0.1:${adminPort}`,
       '--log-format',
       'json',
+      ...extraArgs,
     ],
     {
       env: {

@@ -99,6 +99,7 @@ Edge flags:
                                schemas/edge-api.schema.json); reloading updates, never duplicates
   Edges serve their hostports on the TLS listener (default 127.0.0.1:8443 when edges are on).
   Agents join a tunnel group with labels: ngrok.yml v2 \`labels: [team=web]\` in a tunnel.
+  --tcp-host HOST              address TCP endpoints listen on (default: --listen's host)
   --redis URL                  run as one node of a cluster sharing names, admin state and
                                counters through Redis (redis://[:PASSWORD@]HOST:PORT/DB); needs
                                BURROW_CLUSTER_SECRET (same on every node) and --node-addr
@@ -131,6 +132,7 @@ const EDGE_FLAGS = {
   edges: { type: 'string', multiple: true },
   redis: { type: 'string' },
   'node-addr': { type: 'string' },
+  'tcp-host': { type: 'string' },
   log: { type: 'string' },
   'log-format': { type: 'string' },
   'log-level': { type: 'string' },
@@ -434,6 +436,7 @@ async function runEdge(args: string[]): Promise<number> {
     ipPolicies,
     httpsEdges: httpsEdges?.router,
     cluster,
+    tcpHost: values['tcp-host'],
   });
   httpsEdges?.attach(edge);
   const admin =

@@ -220,6 +220,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return this.sessionsByClient.size;
   }
 
+  get tcpListenHost(): string {
+    return this.config.tcpHost ?? this.config.http.host;
+  }
+
   /** Endpoints currently bound (for status output and the admin API later). */
   listBindings(): Binding[] {
     return [...this.bindings.values()];
@@ -780,16 +784,24 @@ export class Edge extends EventEmitter<EdgeEvents> {
       this.pipeRaw(socket, binding);
     });
     const host = this.config.tcpHost ?? this.config.http.host;
+    // Cluster: a requested port is claimed first, and this node stops forwarding it to another.
+    const requested = port;
+    if (requested && this.config.cluster) {
+      await this.claimName(base, 'tcp', String(requested));
+      await this.config.cluster.yieldTcpPort(requested);
+    }
     try {
       port = await listen(server, { host, port });
     } catch (err) {
       throw new BindError('ERR_NGROK_334', `tcp port ${port} is not available: ${(err as Error).message}`);
     }
-    try {
-      await this.claimName(base, 'tcp', String(port));
-    } catch (err) {
-      server.close();
-      throw err;
+    if (!requested) {
+      try {
+        await this.claimName(base, 'tcp', String(port));
+      } catch (err) {
+        server.close();
+        throw err;
+      }
     }
     const shownHost = host === '0.0.0.0' || host === '::' ? this.config.domain : host;
     const binding: Binding = {

@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type http2 from 'node:http2';
-import type net from 'node:net';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Scheme } from '../../model';
 import type { MuxSession, MuxStream } from '../../protocol/session';
@@ -22,6 +22,9 @@ import { PeerPool, PeerServer, type PeerOpen } from './peers';
 import { ClusterError, RedisNode, claimKey, redactUrl, type Claim, type Holder } from './redis';
 import { ClusterSecret } from './secret';
 import { RedisStateBacking, STATE_CHANNEL } from './state';
+
+/** Announces TCP claims, so every node listens on every TCP endpoint's port. */
+const TCP_CHANNEL = 'burrow:tcp-ports';
 
 export { ClusterError } from './redis';
 export type { Holder } from './redis';
@@ -41,6 +44,8 @@ export interface ClusterHooks {
   forwardUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme): void;
   /** A TLS connection whose SNI names nothing here: true when another node holds the name. */
   forwardTls(socket: Duplex, serverName: string, head: Buffer): Promise<boolean>;
+  /** Before an agent's TCP endpoint listens on `port` here: stop forwarding that port to another node. */
+  yieldTcpPort(port: number): Promise<void>;
 }
 
 /** What the cluster asks of the Edge: serve a visitor connection another node carried here. */
@@ -48,6 +53,8 @@ export interface PeerTarget {
   acceptPeer(stream: MuxStream, meta: PeerOpen): void;
   readonly draining: boolean;
   sessionCount(): number;
+  /** Where this node's TCP endpoints listen: other nodes' TCP ports are forwarded from there too. */
+  readonly tcpListenHost: string;
 }
 
 type ClientRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -78,6 +85,8 @@ export class EdgeCluster implements ClusterHooks {
   private peerServer?: PeerServer;
   private target?: PeerTarget;
   private stateBacking?: RedisStateBacking;
+  /** Ports of TCP endpoints other nodes hold, listened on here and carried to the holder. */
+  private readonly tcpForwarders = new Map<number, net.Server>();
 
   constructor(private readonly opts: ClusterOptions) {
     if (!opts.secret || opts.secret.length < 16)
@@ -103,7 +112,15 @@ export class EdgeCluster implements ClusterHooks {
 
   /** Connects to Redis (a clear error when it is not there) and loads the shared admin state. */
   async connect(): Promise<EdgeStore> {
-    await this.redis.start([STATE_CHANNEL]);
+    await this.redis.start([STATE_CHANNEL, TCP_CHANNEL]);
+    this.redis.on('message', (channel, message) => {
+      if (channel !== TCP_CHANNEL) return;
+      const [op, port, node] = message.split(' ');
+      if (node === this.node || !/^\d{1,5}$/.test(port)) return;
+      // The note only says which port to look at: who holds it is read (and verified) per connection.
+      if (op === 'add') this.forwardTcpPort(Number(port));
+      else if (op === 'del') void this.closeTcpForwarder(Number(port));
+    });
     this.stateBacking = new RedisStateBacking(this.redis, this.secret, this.opts.log);
     const state = await this.stateBacking.load(emptyState());
     return EdgeStore.backed(state, this.stateBacking);
@@ -112,6 +129,12 @@ export class EdgeCluster implements ClusterHooks {
   /** Starts the node listener (peer links and /healthz) once the Edge is there to serve peers. */
   async listen(target: PeerTarget): Promise<number> {
     this.target = target;
+    // TCP endpoints other nodes already hold.
+    for await (const keys of this.redis.redis.scanStream({ match: claimKey('tcp', '*'), count: 100 }) as AsyncIterable<
+      string[]
+    >) {
+      for (const key of keys) this.forwardTcpPort(Number(key.slice(key.lastIndexOf(':') + 1)));
+    }
     this.peerServer = new PeerServer({
       secret: this.secret,
       ...this.opts.nodeAddr,
@@ -146,6 +169,7 @@ export class EdgeCluster implements ClusterHooks {
   }
 
   async close(): Promise<void> {
+    for (const port of [...this.tcpForwarders.keys()]) await this.closeTcpForwarder(port);
     this.peers.close();
     await this.peerServer?.close();
     await this.redis.stop();
@@ -153,12 +177,60 @@ export class EdgeCluster implements ClusterHooks {
 
   // ---- claims ----
 
-  claim(kind: ClaimKind, name: string, holder: Holder): Promise<void> {
-    return this.redis.claim(kind, name, holder);
+  async claim(kind: ClaimKind, name: string, holder: Holder): Promise<void> {
+    await this.redis.claim(kind, name, holder);
+    if (kind === 'tcp') void this.redis.redis.publish(TCP_CHANNEL, `add ${name} ${this.node}`).catch(() => undefined);
   }
 
   release(kind: ClaimKind, name: string, holder: Holder): void {
-    void this.redis.release(claimKey(kind, name), holder);
+    void this.redis.release(claimKey(kind, name), holder).then(() => {
+      if (kind === 'tcp') void this.redis.redis.publish(TCP_CHANNEL, `del ${name} ${this.node}`).catch(() => undefined);
+    });
+  }
+
+  async yieldTcpPort(port: number): Promise<void> {
+    await this.closeTcpForwarder(port);
+  }
+
+  /** Listens on another node's TCP endpoint port here; each connection goes to whoever holds it then. */
+  private forwardTcpPort(port: number): void {
+    if (!this.target || this.tcpForwarders.has(port) || !(port > 0 && port < 65536)) return;
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      socket.on('error', () => socket.destroy());
+      socket.pause();
+      void this.redis.lookup('tcp', [String(port)]).then(async (claim) => {
+        if (!claim || claim.node === this.node) return void socket.destroy();
+        let stream: MuxStream;
+        try {
+          stream = await this.openOnHolder(
+            claim,
+            {
+              kind: 'peer',
+              proto: 'tcp',
+              port,
+              remoteAddr: String(socket.remoteAddress ?? ''),
+              remotePort: socket.remotePort,
+            },
+            'tcp',
+            String(port),
+          );
+        } catch {
+          return void socket.destroy();
+        }
+        pipeBoth(socket, stream);
+        socket.resume();
+      });
+    });
+    this.tcpForwarders.set(port, server);
+    server.once('error', () => this.tcpForwarders.get(port) === server && this.tcpForwarders.delete(port));
+    server.listen(port, this.target.tcpListenHost);
+  }
+
+  private async closeTcpForwarder(port: number): Promise<void> {
+    const server = this.tcpForwarders.get(port);
+    if (!server) return;
+    this.tcpForwarders.delete(port);
+    await new Promise((r) => server.close(r));
   }
 
   abandon(kind: ClaimKind, name: string, holder: Holder): void {
