@@ -164,6 +164,33 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
       const viaLb = await get(lb.port, host, '/lb');
       assert.equal(viaLb.body.toString(), 'app /lb xff=127.0.0.1');
     }
+    // Keep-alive visitors: several requests on one connection, each carried to the holder.
+    const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const { body, reused } = await new Promise<{ body: string; reused: boolean }>((resolve, reject) => {
+          const req = http.get(
+            {
+              host: '127.0.0.1',
+              port: nodes[2].httpPort,
+              path: `/ka${i}`,
+              headers: { host: hosts[0] },
+              agent: keepAlive,
+            },
+            (res) => {
+              let b = '';
+              res.on('data', (d) => (b += d));
+              res.on('end', () => resolve({ body: b, reused: req.reusedSocket }));
+            },
+          );
+          req.on('error', reject);
+        });
+        assert.equal(body, `app /ka${i} xff=127.0.0.1`);
+        assert.equal(reused, i > 0);
+      }
+    } finally {
+      keepAlive.destroy();
+    }
     const missing = await get(nodes[1].httpPort, 'nobody-here.localhost');
     assert.equal(missing.status, 404);
     assert.equal(missing.headers['ngrok-error-code'], 'ERR_NGROK_3200');

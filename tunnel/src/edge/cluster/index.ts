@@ -8,6 +8,7 @@
 //             run once, with the state (circuit breaker, OAuth sessions…) of the node that has
 //             the agent; this node only routes.
 import { createHash, randomBytes } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type http2 from 'node:http2';
 import net from 'node:net';
@@ -264,15 +265,11 @@ export class EdgeCluster implements ClusterHooks {
     const host = normalizeHost(hostOf(req));
     void this.holderOf('http', host).then(async (claim) => {
       if (!claim) return sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${host}`);
-      let stream: MuxStream;
+      let link: MuxSession;
       try {
-        stream = await this.openOnHolder(
-          claim,
-          { kind: 'peer', proto: scheme, remoteAddr: clientIpOf(req) },
-          'http',
-          host,
-        );
+        link = await this.peers.get(claim.addr);
       } catch (err) {
+        this.redis.forget('http', host);
         return sendEdgeError(
           req,
           res,
@@ -280,7 +277,7 @@ export class EdgeCluster implements ClusterHooks {
           `the node holding ${host} is unreachable: ${(err as Error).message}`,
         );
       }
-      relayHttp(req, res, stream);
+      relayHttp(req, res, peerAgentFor(req, claim.addr, scheme, link));
     });
   }
 
@@ -345,6 +342,57 @@ function pipeBoth(socket: Duplex, stream: MuxStream): void {
   socket.on('close', () => stream.destroy());
 }
 
+/**
+ * Keep-alive "connections" (peer streams) to a holder for one visitor connection: its requests
+ * reuse one stream, like a proxy's upstream connection, and the stream's metadata (the visitor's
+ * address) stays true for every request on it.
+ */
+class PeerAgent extends http.Agent {
+  constructor(
+    readonly link: MuxSession,
+    private readonly meta: PeerOpen,
+  ) {
+    super({ keepAlive: true });
+  }
+
+  override createConnection(): Duplex {
+    return this.link.openStream(this.meta);
+  }
+
+  // A peer stream is no TCP socket: nothing to keep alive or unref.
+  override keepSocketAlive(): boolean {
+    return true;
+  }
+
+  override reuseSocket(_socket: unknown, req: http.ClientRequest): void {
+    req.reusedSocket = true;
+  }
+}
+
+const peerAgents = new WeakMap<object, Map<string, PeerAgent>>();
+
+function peerAgentFor(req: ClientRequest, addr: string, scheme: Scheme, link: MuxSession): PeerAgent {
+  // HTTP/2: one visitor connection is the session (req.socket is only a proxy to it).
+  const owner: EventEmitter = 'stream' in req && req.stream ? req.stream.session! : req.socket;
+  let agents = peerAgents.get(owner);
+  if (!agents) {
+    const created = new Map<string, PeerAgent>();
+    agents = created;
+    peerAgents.set(owner, created);
+    owner.once('close', () => {
+      for (const a of created.values()) a.destroy();
+    });
+  }
+  const key = `${scheme} ${addr}`;
+  let agent = agents.get(key);
+  if (!agent || agent.link !== link || link.isClosed) {
+    agent?.destroy();
+    agent = new PeerAgent(link, { kind: 'peer', proto: scheme, remoteAddr: clientIpOf(req) });
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
 const HOP = new Set([
   'connection',
   'keep-alive',
@@ -356,7 +404,7 @@ const HOP = new Set([
 ]);
 
 /** The visitor's request re-sent as HTTP/1.1 on a peer stream; the holder's answer streamed back as is. */
-function relayHttp(req: ClientRequest, res: ClientResponse, stream: MuxStream): void {
+function relayHttp(req: ClientRequest, res: ClientResponse, agent: PeerAgent): void {
   const headers: string[] = [];
   let hasHost = false;
   let hasLength = false;
@@ -371,13 +419,23 @@ function relayHttp(req: ClientRequest, res: ClientResponse, stream: MuxStream): 
   const h2 = 'stream' in req && req.stream;
   const hasBody = h2 ? !req.stream.endAfterHeaders : req.headers['transfer-encoding'] !== undefined || hasLength;
   if (hasBody && !hasLength) headers.push('Transfer-Encoding', 'chunked');
-  const out = http.request({
-    createConnection: () => stream as unknown as net.Socket,
-    method: req.method,
-    path: req.url,
-    headers: headers as unknown as http.OutgoingHttpHeaders,
-    setHost: false,
-  });
+  let out: http.ClientRequest;
+  try {
+    out = http.request({
+      agent,
+      method: req.method,
+      path: req.url,
+      headers: headers as unknown as http.OutgoingHttpHeaders,
+      setHost: false,
+    });
+  } catch (err) {
+    return sendEdgeError(
+      req,
+      res,
+      'ERR_NGROK_3210',
+      `the link to the node holding this endpoint failed: ${(err as Error).message}`,
+    );
+  }
   out.on('response', (back) => {
     const raw: string[] = [];
     for (let i = 0; i < back.rawHeaders.length; i += 2) {
