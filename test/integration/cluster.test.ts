@@ -127,6 +127,10 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
         req.on('end', () => res.end(`${n} ${hash.digest('hex')}`));
         return;
       }
+      if (req.url === '/slow') {
+        setTimeout(() => res.end('slow but complete'), 1000);
+        return;
+      }
       if (req.url === '/big') {
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
         seededStream('cluster-down', 8 * MiB).pipe(res);
@@ -444,8 +448,16 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     const agent = await newAgent();
     const host = await tunnel(agent);
     const holder = await holderOf('http', host);
+    const other = nodes.find((n) => n !== holder)!;
+    // In flight when the signal comes: one straight to the holder, one carried by another node.
+    const inFlight = [get(holder.httpPort, host, '/slow'), get(other.httpPort, host, '/slow')];
+    await delay(300);
     const started = Date.now();
     holder.child.kill('SIGTERM');
+    for (const r of await Promise.all(inFlight)) {
+      assert.equal(r.status, 200);
+      assert.equal(r.body.toString(), 'slow but complete');
+    }
     assert.equal(await holder.exited, 0);
     const survivors = live();
     let ok = false;
