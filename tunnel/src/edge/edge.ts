@@ -220,6 +220,18 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return this.sessionsByClient.size;
   }
 
+  /** Cluster: the name moved to another holder (the agent reconnected elsewhere): unbind it here. */
+  claimLost(kind: ClaimKind, name: string, holder: Holder): void {
+    for (const b of [...this.bindings.values()]) {
+      if (b.claims?.some((c) => c.kind === kind && c.name === name && c.holder === holder)) this.unbind(b, false);
+    }
+  }
+
+  /** Cluster: this node's id (the admin API shows it with each session); undefined on a single edge. */
+  get nodeId(): string | undefined {
+    return this.config.cluster?.node;
+  }
+
   get tcpListenHost(): string {
     return this.config.tcpHost ?? this.config.http.host;
   }

@@ -20,7 +20,7 @@ import { sendEdgeError, rawEdgeError } from '../errors';
 import { clientIpOf, hostOf } from '../http-proxy';
 import { normalizeHost } from '../router';
 import { PeerPool, PeerServer, type PeerOpen } from './peers';
-import { ClusterError, RedisNode, claimKey, redactUrl, type Claim, type Holder } from './redis';
+import { ClusterError, KEY_PREFIX, RedisNode, claimKey, redactUrl, type Claim, type Holder } from './redis';
 import { ClusterSecret } from './secret';
 import { RedisStateBacking, STATE_CHANNEL } from './state';
 
@@ -35,6 +35,8 @@ export type ClaimKind = 'http' | 'tls' | 'tcp';
 
 /** What the Edge asks of the cluster (see the hooks in edge.ts). */
 export interface ClusterHooks {
+  /** This node's id (shown with each session by the admin API). */
+  readonly node: string;
   /** Claims a name cluster-wide for a session: ERR_NGROK_334 when another agent holds it. */
   claim(kind: ClaimKind, name: string, holder: Holder): Promise<void>;
   release(kind: ClaimKind, name: string, holder: Holder): void;
@@ -56,6 +58,8 @@ export interface PeerTarget {
   sessionCount(): number;
   /** Where this node's TCP endpoints listen: other nodes' TCP ports are forwarded from there too. */
   readonly tcpListenHost: string;
+  /** A name a binding here claimed is held elsewhere now: stop serving it here. */
+  claimLost(kind: ClaimKind, name: string, holder: Holder): void;
 }
 
 type ClientRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -130,6 +134,10 @@ export class EdgeCluster implements ClusterHooks {
   /** Starts the node listener (peer links and /healthz) once the Edge is there to serve peers. */
   async listen(target: PeerTarget): Promise<number> {
     this.target = target;
+    this.redis.on('lost', (key, holder) => {
+      const [kind, ...name] = key.slice(`${KEY_PREFIX}claim:`.length).split(':');
+      target.claimLost(kind as ClaimKind, name.join(':'), holder);
+    });
     // TCP endpoints other nodes already hold.
     for await (const keys of this.redis.redis.scanStream({ match: claimKey('tcp', '*'), count: 100 }) as AsyncIterable<
       string[]

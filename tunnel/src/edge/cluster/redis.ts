@@ -84,6 +84,8 @@ export interface RedisNodeEvents {
   down: [];
   /** A pub/sub message on one of our channels (verified by the reader, not here). */
   message: [channel: string, message: string];
+  /** A claim this node held now belongs to someone else (its agent moved, or Redis lost it). */
+  lost: [key: string, holder: Holder];
 }
 
 export class RedisNode extends EventEmitter<RedisNodeEvents> {
@@ -249,7 +251,7 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
         ...entries.map(([, h]) => this.prefix(h)),
       );
       result.forEach((ok, i) => {
-        if (!ok) this.opts.log?.('warn', 'lost a name claim', { obj: 'cluster', key: entries[i][0] });
+        if (!ok) this.lose(...entries[i]);
       });
     } catch {
       /* Redis trouble: 'close' handles it; the next beat retries */
@@ -258,12 +260,20 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
 
   /** After Redis came back (perhaps empty): put our claims back unless someone else took one. */
   private async reassert(): Promise<void> {
-    for (const [key, holder] of this.held) {
+    for (const [key, holder] of [...this.held]) {
+      // Only where free or still this very session: the agent may have moved to another node meanwhile.
       const ok = await this.redis
-        .claimName(key, this.value(key, holder), `${holder.owner}|`, this.leaseMs)
+        .claimName(key, this.value(key, holder), this.prefix(holder), this.leaseMs)
         .catch(() => 1);
-      if (!ok) this.opts.log?.('warn', 'a name was taken while Redis was away', { obj: 'cluster', key });
+      if (!ok) this.lose(key, holder);
     }
+  }
+
+  private lose(key: string, holder: Holder): void {
+    if (this.held.get(key) !== holder) return;
+    this.held.delete(key);
+    this.opts.log?.('warn', 'a name this node held is now held elsewhere', { obj: 'cluster', key });
+    this.emit('lost', key, holder);
   }
 }
 
