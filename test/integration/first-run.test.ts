@@ -42,11 +42,12 @@ function forwarding(
   args: string[],
   cwd = TMP,
 ): Promise<{ url: string; out: () => string }> {
-  const child = spawn(cmd, args, { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so killing it also ends what npx starts under it.
+  const child = spawn(cmd, args, { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.push(child);
   let out = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no tunnel URL within 20 s:\n${out}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`no tunnel URL within 60 s:\n${out}`)), 60_000);
     const onData = (d: Buffer) => {
       out += d.toString();
       const url = /(?:Forwarding\s+|url=)(http:\/\/[a-z0-9-]+\.localhost:\d+)/.exec(out)?.[1];
@@ -62,6 +63,14 @@ function forwarding(
       reject(new Error(`${cmd} exited ${code} before forwarding:\n${out}`));
     });
   });
+}
+
+function kill(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 /** GET through the edge on loopback with the tunnel's Host (glibc may not resolve *.localhost). */
@@ -82,7 +91,8 @@ function get(url: string): Promise<{ status: number; body: string }> {
 }
 
 describe('first run: burrow as users reach it', function () {
-  this.timeout(60_000);
+  // Generous: npx alone takes seconds on a busy machine.
+  this.timeout(180_000);
   let upstream: http.Server;
   let port: number;
   const children: ChildProcess[] = [];
@@ -97,7 +107,7 @@ describe('first run: burrow as users reach it', function () {
     fs.symlinkSync(BIN, link);
   });
   afterEach(() => {
-    for (const c of children.splice(0)) c.kill('SIGKILL');
+    for (const c of children.splice(0)) kill(c);
   });
   after(() => upstream.close());
 
@@ -134,7 +144,7 @@ describe('first run: burrow as users reach it', function () {
 });
 
 describe('first run: the npm package (npm pack, then a global install)', function () {
-  // npm pack runs `prepare` (the bundles and the SDK's type declarations): tens of seconds when busy.
+  // npm pack runs `prepack` and `prepare` (the SDK's type declarations, the bundles): tens of seconds when busy.
   this.timeout(240_000);
   const prefix = path.join(TMP, 'prefix');
   const installed = path.join(prefix, 'bin', 'burrow');
@@ -150,7 +160,7 @@ describe('first run: the npm package (npm pack, then a global install)', functio
     port = (upstream.address() as AddressInfo).port;
   });
   afterEach(() => {
-    for (const c of children.splice(0)) c.kill('SIGKILL');
+    for (const c of children.splice(0)) kill(c);
   });
   after(() => upstream.close());
 
