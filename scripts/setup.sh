@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `npm run setup`: gets a fresh Debian/Ubuntu machine ready for `npm test`. Installs the Debian
 # packages the tests drive when they are missing (chromium for the browser tests, curl and openssl as
-# real clients, redis-server and pebble as a real Redis and a real ACME server), then `npm ci`, which
-# installs the npm packages and builds dist/. Idempotent: a second run only checks.
+# real clients, redis-server and pebble as a real Redis and a real ACME server), then `npm ci` and
+# `npm run build` (dist/). Idempotent: a second run only checks and rebuilds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 npm ci
+npm run build
 
 # npm ci still ran, so what does not need the missing packages works; say what is missing last.
 if [ -n "$unmet" ]; then
