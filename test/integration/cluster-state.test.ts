@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { EdgeStore, emptyState } from '../../tunnel/src/edge/admin/store';
 import { AdminApiError } from '../../tunnel/src/edge/admin/errors';
+import { SharedCounter } from '../../tunnel/src/edge/cluster/counters';
 import { RedisNode } from '../../tunnel/src/edge/cluster/redis';
 import { ClusterSecret } from '../../tunnel/src/edge/cluster/secret';
 import { RedisStateBacking, STATE_CHANNEL } from '../../tunnel/src/edge/cluster/state';
@@ -58,11 +59,26 @@ describe('cluster admin state in Redis', function () {
     assert.deepEqual((c.state as unknown as Record<string, unknown>).future_collection, [{ id: 'fc_1' }]);
   });
 
+  it('shared counters: each node sees the cluster-wide count as soon as it counts', async () => {
+    await node('node_f');
+    await node('node_g');
+    const [f, g] = nodes.slice(-2).map((n) => new SharedCounter(n, secret, 'auth-fail', 60_000));
+    for (let i = 0; i < 3; i++) f.add('203.0.113.9');
+    assert.equal(f.count('203.0.113.9'), 3);
+    g.add('203.0.113.9');
+    await until(() => g.count('203.0.113.9') === 4, 'the other node did not see the cluster-wide count');
+    const stored = await nodes[nodes.length - 1].redis.keys('burrow:count:auth-fail:*');
+    assert.equal(stored.length, 1);
+    assert.ok(!stored[0].includes('203.0.113.9'), 'a client address reached Redis');
+    g.reset('203.0.113.9');
+    assert.equal(g.count('203.0.113.9'), 0);
+  });
+
   it('refuses changes with a coded 503 while Redis is away, and resyncs when it is back', async () => {
     const a = await node('node_d');
     const b = await node('node_e');
     await redis.stop();
-    await until(() => !nodes[nodes.length - 1].available, 'redis still looks available');
+    await until(() => nodes.every((n) => !n.available), 'redis still looks available');
     a.state.ip_policies.push({ id: 'ipp_1' } as never);
     assert.throws(
       () => a.commit(),

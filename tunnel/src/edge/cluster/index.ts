@@ -19,6 +19,7 @@ import { EdgeStore, emptyState } from '../admin/store';
 import { sendEdgeError, rawEdgeError } from '../errors';
 import { clientIpOf, hostOf } from '../http-proxy';
 import { normalizeHost } from '../router';
+import { SharedCounter } from './counters';
 import { PeerPool, PeerServer, type PeerOpen } from './peers';
 import { ClusterError, KEY_PREFIX, RedisNode, claimKey, redactUrl, type Claim, type Holder } from './redis';
 import { ClusterSecret } from './secret';
@@ -109,6 +110,14 @@ export class EdgeCluster implements ClusterHooks {
       log: opts.log,
     });
     this.peers = new PeerPool(this.secret);
+  }
+
+  /**
+   * A counter shared by every node (see counters.ts): the seam for the authtoken-guessing
+   * throttle and any rate limit that must count cluster-wide.
+   */
+  counter(name: string, windowMs: number): SharedCounter {
+    return new SharedCounter(this.redis, this.secret, name, windowMs);
   }
 
   get redisLabel(): string {
