@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import Redis from 'ioredis';
@@ -281,6 +282,30 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     const echoed = await new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));
     assert.equal(echoed, 'ping across nodes');
     ws.close();
+
+    // HTTPS terminated by the holder, reached through another node's TLS port: the visitor's address survives.
+    const secure = await tunnel(agent, { schemes: ['https'] });
+    const secureHolder = await holderOf('http', secure);
+    const secureOther = nodes.find((n) => n !== secureHolder)!;
+    const viaTls = await new Promise<string>((resolve, reject) => {
+      const r = https.get(
+        {
+          host: '127.0.0.1',
+          port: secureOther.tlsPort,
+          path: '/tls',
+          servername: secure,
+          headers: { host: secure },
+          rejectUnauthorized: false,
+        },
+        (res) => {
+          let b = '';
+          res.on('data', (d) => (b += d));
+          res.on('end', () => resolve(b));
+        },
+      );
+      r.on('error', reject);
+    });
+    assert.equal(viaTls, 'app /tls xff=127.0.0.1');
 
     // TLS passthrough: the agent's upstream terminates TLS; the edges only route by SNI.
     const cert = await selfSignedCertificate({ hosts: ['passthrough.localhost'] });

@@ -27,6 +27,7 @@ import type { Grant, TokenSet } from './tokens';
 import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
 import type { ClaimKind, ClusterHooks, Holder, PeerOpen } from './cluster';
+import { adoptPeerAddress } from './cluster/peers';
 
 /** Path on the public HTTP listener where agents open their session. */
 export const AGENT_PATH = '/_burrow/session';
@@ -316,6 +317,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       allowHTTP1: true,
     });
     https.on('request', (req, res) => this.onRequest(req, res, 'https'));
+    https.on('secureConnection', (socket: tls.TLSSocket) => adoptPeerAddress(socket));
     https.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
       this.onUpgrade(req, socket, head, 'https'),
     );

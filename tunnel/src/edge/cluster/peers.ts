@@ -4,7 +4,8 @@
 // visitor connection it carries over, so nothing opens a TCP connection per request. The
 // handshake carries a fresh HMAC token under the cluster secret; without it: 401, no session.
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
+import type tls from 'node:tls';
 import WebSocket, { WebSocketServer } from 'ws';
 import { MuxSession } from '../../protocol/session';
 import { WebSocketTransport } from '../../protocol/transport';
@@ -151,6 +152,27 @@ export class PeerPool {
       ws.once('error', (err) => reject(new Error(`node ${addr} is unreachable: ${err.message}`)));
     });
   }
+}
+
+/**
+ * HTTPS that another node carried here as raw TLS: the TLS socket sits on a peer stream, not a TCP
+ * socket, so it has no address of its own. Give it the visitor's (set on the stream by
+ * Edge.acceptPeer), so X-Forwarded-For and IP rules see the visitor. Reaches into Node's
+ * TLSSocket internals (_handle._parentWrap.stream, _peername); without them nothing changes.
+ */
+export function adoptPeerAddress(socket: tls.TLSSocket): void {
+  if (socket.remoteAddress) return;
+  const internals = socket as unknown as {
+    _handle?: { _parentWrap?: { stream?: { remoteAddress?: string; remotePort?: number } } };
+    _peername?: { address: string; port?: number; family: string };
+  };
+  const inner = internals._handle?._parentWrap?.stream;
+  if (!inner?.remoteAddress) return;
+  internals._peername = {
+    address: inner.remoteAddress,
+    port: inner.remotePort,
+    family: net.isIPv6(inner.remoteAddress) ? 'IPv6' : 'IPv4',
+  };
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {
