@@ -84,7 +84,8 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     this.mux.on('stream', (stream) => this.onStream(stream));
     this.mux.once('close', (error) => this.onClosed(error));
     const authTimer = setTimeout(() => {
-      if (!this.authed) this.close({ code: 'ERR_BURROW_AUTH_TIMEOUT', message: `no Auth within ${AUTH_TIMEOUT_MS} ms` });
+      if (!this.authed)
+        this.close({ code: 'ERR_BURROW_AUTH_TIMEOUT', message: `no Auth within ${AUTH_TIMEOUT_MS} ms` });
     }, AUTH_TIMEOUT_MS);
     authTimer.unref();
     this.timers.push(authTimer);
@@ -238,7 +239,10 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     if (!grant) return refuse('ERR_NGROK_107', 'authentication failed: the authtoken is not valid on this edge');
     const versions = field(body, 'Version');
     if (Array.isArray(versions) && versions.length && !versions.includes('3') && !versions.includes('2'))
-      return refuse('ERR_NGROK_120', `protocol versions ${versions.join(', ')} are not supported: this edge speaks 3 and 2`);
+      return refuse(
+        'ERR_NGROK_120',
+        `protocol versions ${versions.join(', ')} are not supported: this edge speaks 3 and 2`,
+      );
 
     const asked = stringField(body, 'ClientId') ?? '';
     this.id = /^[A-Za-z0-9_-]{8,64}$/.test(asked) ? asked : `sess_${randomBytes(12).toString('hex')}`;

@@ -84,7 +84,12 @@ function ipRestriction(opts: unknown, ipPolicyRef: string | undefined): EdgeOpti
   const r = field(opts, 'IPRestriction');
   const allow = list(field(r, 'allow_cidrs'), 'IPRestriction.allow_cidrs');
   const deny = list(field(r, 'deny_cidrs'), 'IPRestriction.deny_cidrs');
-  const policies = ipPolicyRef ? ipPolicyRef.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  const policies = ipPolicyRef
+    ? ipPolicyRef
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
   if (!allow?.length && !deny?.length && !policies.length) return undefined;
   return {
     ...(allow?.length ? { allowCidrs: allow } : {}),
@@ -234,7 +239,8 @@ export function toBindRequest(
   const extra = field(bind, 'Extra');
   if (field(extra, 'PoolingEnabled') === true) unsupported('endpoint pooling (pooling_enabled)');
   const bindings = list(field(extra, 'Bindings'), 'Extra.Bindings') ?? [];
-  if (bindings.some((b) => b !== 'public')) unsupported(`the endpoint binding "${bindings.find((b) => b !== 'public')}"`);
+  if (bindings.some((b) => b !== 'public'))
+    unsupported(`the endpoint binding "${bindings.find((b) => b !== 'public')}"`);
   const ipPolicyRef = stringField(extra, 'IPPolicyRef') || undefined;
   const proxyProto = field(opts, 'ProxyProto');
   if (isSet(proxyProto)) unsupported('the PROXY protocol (proxy_proto)');

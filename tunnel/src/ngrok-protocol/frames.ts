@@ -140,12 +140,17 @@ function validateHeader(type: number, length: number, stream: number, maxPayload
     case FrameType.Data:
       if (stream === 0) bad('DATA on stream 0');
       if (length > maxPayload)
-        bad(`DATA frame of ${length} bytes (most: ${maxPayload})`, MuxError.FrameSize, 'ERR_BURROW_MUXADO_FRAME_TOO_LARGE');
+        bad(
+          `DATA frame of ${length} bytes (most: ${maxPayload})`,
+          MuxError.FrameSize,
+          'ERR_BURROW_MUXADO_FRAME_TOO_LARGE',
+        );
       return;
     case FrameType.GoAway:
       if (stream !== 0) bad('GOAWAY on a stream');
       if (length < 8) bad('GOAWAY shorter than 8 bytes', MuxError.FrameSize);
-      if (length > 8 + 64 * 1024) bad('GOAWAY message too long', MuxError.FrameSize, 'ERR_BURROW_MUXADO_FRAME_TOO_LARGE');
+      if (length > 8 + 64 * 1024)
+        bad('GOAWAY message too long', MuxError.FrameSize, 'ERR_BURROW_MUXADO_FRAME_TOO_LARGE');
       return;
     default:
       bad(`invalid frame type ${type}`);

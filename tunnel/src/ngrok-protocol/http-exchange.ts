@@ -71,7 +71,9 @@ export class HttpExchange extends Duplex {
     });
     res.on('end', () => this.push(null));
     res.on('error', (err) => this.fail(err));
-    res.on('aborted', () => this.fail(Object.assign(new Error('upstream response cut short'), { code: 'ERR_NGROK_3004' })));
+    res.on('aborted', () =>
+      this.fail(Object.assign(new Error('upstream response cut short'), { code: 'ERR_NGROK_3004' })),
+    );
   }
 
   private onUpgrade(res: http.IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -73,7 +73,9 @@ export class MuxadoSession extends EventEmitter<MuxadoSessionEvents> {
       this.terminate({ code: 'ERR_BURROW_SESSION_CLOSED', message: `connection error: ${err.message}` }),
     );
     socket.on('close', () => this.terminate({ code: 'ERR_BURROW_SESSION_CLOSED', message: 'connection closed' }));
-    socket.on('end', () => this.terminate({ code: 'ERR_BURROW_SESSION_CLOSED', message: 'peer closed the connection' }));
+    socket.on('end', () =>
+      this.terminate({ code: 'ERR_BURROW_SESSION_CLOSED', message: 'peer closed the connection' }),
+    );
   }
 
   get isClosed(): boolean {
@@ -207,7 +209,9 @@ export class MuxadoSession extends EventEmitter<MuxadoSessionEvents> {
     this.closed = true;
     for (const stream of this.streams.values())
       stream.destroy(
-        Object.assign(new Error(error?.message ?? 'session closed'), { code: error?.code ?? 'ERR_BURROW_SESSION_CLOSED' }),
+        Object.assign(new Error(error?.message ?? 'session closed'), {
+          code: error?.code ?? 'ERR_BURROW_SESSION_CLOSED',
+        }),
       );
     this.streams.clear();
     this.emit('close', error);
@@ -272,7 +276,10 @@ export class MuxadoStream extends Duplex {
     this.finSent = this.finReceived = true;
     this.session.forget(this.id);
     this.destroy(
-      Object.assign(new Error(`stream reset by peer (muxado code ${code})`), { code: 'ERR_BURROW_STREAM_RESET', muxCode: code }),
+      Object.assign(new Error(`stream reset by peer (muxado code ${code})`), {
+        code: 'ERR_BURROW_STREAM_RESET',
+        muxCode: code,
+      }),
     );
   }
 
