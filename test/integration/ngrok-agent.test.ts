@@ -303,7 +303,7 @@ function suite(this: Mocha.Suite): void {
     assert.equal((await request(ports.http, allowed.host)).status, 200);
   });
 
-  it('request/response headers and compression from the SDK run in the edge pipeline', async () => {
+  it('request and response header rules from the SDK run in the edge pipeline', async () => {
     const url = new URL(
       (
         await forward({
