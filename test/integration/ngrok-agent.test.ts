@@ -388,6 +388,41 @@ function suite(this: Mocha.Suite): void {
     }
   });
 
+  it('tcp with proxy_proto 1 and 2: the upstream gets a PROXY header naming the visitor, then the bytes', async () => {
+    for (const version of ['1', '2'] as const) {
+      let received = Buffer.alloc(0);
+      const got = new Promise<void>((resolve) => {
+        const server = net.createServer((s) => {
+          s.on('data', (c: Buffer) => {
+            received = Buffer.concat([received, c]);
+            if (received.includes('payload')) {
+              s.end();
+              server.close();
+              resolve();
+            }
+          });
+        });
+        void listen(server).then((port) => forward({ proto: 'tcp', addr: port, proxy_proto: version }).then(connect));
+      });
+      const connect = (listener: import('@ngrok/ngrok').Listener) => {
+        const socket = net.connect(Number(new URL(listener.url()!).port), '127.0.0.1', () => socket.write('payload'));
+        socket.on('error', () => undefined);
+        return socket;
+      };
+      await got;
+      if (version === '1') {
+        assert.match(received.toString('latin1'), /^PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 \d+ \d+\r\npayload$/);
+      } else {
+        assert.equal(received.subarray(0, 12).toString('hex'), '0d0a0d0a000d0a515549540a');
+        assert.equal(received[12], 0x21);
+        assert.equal(received[13], 0x11);
+        assert.equal(received.subarray(16, 20).join('.'), '127.0.0.1');
+        assert.equal(received.subarray(28).toString(), 'payload');
+      }
+      await ngrok.disconnect();
+    }
+  });
+
   it('a labeled tunnel from the SDK serves an HTTPS edge route through its tunnel group', async () => {
     const group = await api('POST', '/backends/tunnel_group', { labels: { team: 'ngrok-sdk' } });
     assert.equal(group.status, 201, JSON.stringify(group.body));

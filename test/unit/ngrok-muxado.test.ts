@@ -20,6 +20,7 @@ import {
 } from '../../tunnel/src/ngrok-protocol/frames';
 import { MuxadoSession, WINDOW, type MuxadoStream } from '../../tunnel/src/ngrok-protocol/session';
 import { readJson, readStreamType, field } from '../../tunnel/src/ngrok-protocol/messages';
+import { parseAddress, proxyHeader } from '../../tunnel/src/ngrok-protocol/proxy-proto';
 import { waitFor } from '../support/tunnel';
 
 const validFrame = fc.oneof(
@@ -328,3 +329,20 @@ function lastGoAwayOffset(wire: Buffer): number {
   }
   return found;
 }
+
+describe('PROXY protocol headers for ngrok tcp/tls tunnels', () => {
+  it('v1 text and v2 binary for IPv4 and IPv6, LOCAL/UNKNOWN without addresses', () => {
+    const src = parseAddress('::ffff:10.1.2.3:5555')!;
+    assert.deepEqual(src, { ip: '10.1.2.3', port: 5555 });
+    const dst = parseAddress('127.0.0.1:443')!;
+    assert.equal(proxyHeader(1, src, dst).toString(), 'PROXY TCP4 10.1.2.3 127.0.0.1 5555 443\r\n');
+    assert.equal(proxyHeader(1).toString(), 'PROXY UNKNOWN\r\n');
+    const v6 = proxyHeader(2, parseAddress('2001:db8::ff00:42:8329:40000'), parseAddress('::1:8443'));
+    assert.equal(v6.subarray(12, 16).toString('hex'), '21210024');
+    assert.equal(v6.subarray(16, 32).toString('hex'), '20010db8000000000000ff0000428329');
+    assert.equal(v6.subarray(32, 48).toString('hex'), '00000000000000000000000000000001');
+    assert.equal(v6.readUInt16BE(48), 40000);
+    assert.equal(v6.readUInt16BE(50), 8443);
+    assert.equal(proxyHeader(2).subarray(12).toString('hex'), '20000000');
+  });
+});

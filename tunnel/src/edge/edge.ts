@@ -305,6 +305,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       kind: binding.proto === 'tls' ? 'tls' : 'tcp',
       binding: binding.id,
       remoteAddr: `${socket.remoteAddress}:${socket.remotePort}`,
+      localAddr: `${socket.localAddress}:${socket.localPort}`,
     };
     let stream;
     try {

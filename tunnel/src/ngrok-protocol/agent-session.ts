@@ -25,6 +25,7 @@ import {
 } from './messages';
 import { toBindRequest, type NgrokTunnelOptions } from './bind-options';
 import { HttpExchange, StreamAgent } from './http-exchange';
+import { parseAddress, proxyHeader } from './proxy-proto';
 
 /** A session must authenticate within this long. */
 const AUTH_TIMEOUT_MS = 10_000;
@@ -116,7 +117,12 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
       tunnel.http ??= new StreamAgent(() => this.proxyStream(tunnel, socketAddress(meta.remoteAddr, false)));
       return new HttpExchange(meta, tunnel.http, tunnel.options.hostRewrite, fin);
     }
-    return this.proxyStream(tunnel, socketAddress(meta.remoteAddr, true));
+    const stream = this.proxyStream(tunnel, socketAddress(meta.remoteAddr, true));
+    if (tunnel.options.proxyProto) {
+      const local = meta.localAddr ? parseAddress(meta.localAddr) : undefined;
+      stream.write(proxyHeader(tunnel.options.proxyProto, parseAddress(meta.remoteAddr), local));
+    }
+    return stream;
   }
 
   /** A type-3 stream to the agent: the proxy header, then the connection's bytes. */

@@ -15,6 +15,8 @@ export interface NgrokTunnelOptions {
   ngrokProto: string;
   /** HostHeaderRewrite: the edge sets Host to the upstream's host:port (from ForwardsTo). */
   hostRewrite?: string;
+  /** tcp/tls: PROXY protocol version the agent expects at the start of each stream. */
+  proxyProto?: 1 | 2;
 }
 
 function isSet(v: unknown): boolean {
@@ -242,12 +244,15 @@ export function toBindRequest(
   if (bindings.some((b) => b !== 'public'))
     unsupported(`the endpoint binding "${bindings.find((b) => b !== 'public')}"`);
   const ipPolicyRef = stringField(extra, 'IPPolicyRef') || undefined;
-  const proxyProto = field(opts, 'ProxyProto');
-  if (isSet(proxyProto)) unsupported('the PROXY protocol (proxy_proto)');
+  const proxyProto = field(opts, 'ProxyProto') ?? 0;
+  if (proxyProto !== 0 && proxyProto !== 1 && proxyProto !== 2)
+    throw new RpcError('ERR_BURROW_RPC_MALFORMED', 'ProxyProto must be 0, 1 or 2');
   const base = { type: 'bind' as const, reqId: 0, name, previousUrls };
 
   if (ngrokProto === 'http' || ngrokProto === 'https') {
     refuseUnknown(opts, HTTP_KEYS, 'http');
+    // Pooled keep-alive streams serve many visitors: one PROXY header per stream would lie.
+    if (proxyProto) unsupported('the PROXY protocol (proxy_proto) on http endpoints');
     const schemes: Scheme[] = [ngrokProto];
     const edge = httpEdgeOptions(opts, ipPolicyRef);
     const tunnel: NgrokTunnelOptions = { ngrokProto };
@@ -266,7 +271,10 @@ export function toBindRequest(
     if (ip) edge.ipRestriction = ip;
     if (trafficPolicy(opts)) unsupported('a traffic policy on a tcp endpoint');
     const addr = stringField(opts, 'Addr') || undefined;
-    return { request: { ...base, proto: 'tcp', remoteAddr: addr, edge }, tunnel: { ngrokProto } };
+    return {
+      request: { ...base, proto: 'tcp', remoteAddr: addr, edge },
+      tunnel: { ngrokProto, ...(proxyProto ? { proxyProto } : {}) },
+    };
   }
   if (ngrokProto === 'tls') {
     refuseUnknown(opts, TLS_KEYS, 'tls');
@@ -276,7 +284,10 @@ export function toBindRequest(
     const edge: EdgeOptions = {};
     const ip = ipRestriction(opts, ipPolicyRef);
     if (ip) edge.ipRestriction = ip;
-    return { request: { ...base, proto: 'tls' as Proto, ...names(opts), edge }, tunnel: { ngrokProto } };
+    return {
+      request: { ...base, proto: 'tls' as Proto, ...names(opts), edge },
+      tunnel: { ngrokProto, ...(proxyProto ? { proxyProto } : {}) },
+    };
   }
   throw new RpcError('ERR_NGROK_332', `unsupported protocol "${ngrokProto}"`);
 }
