@@ -77,32 +77,26 @@ function suite(this: Mocha.Suite): void {
   let upstreamPort: number;
   const seen: http.IncomingHttpHeaders[] = [];
 
-  function startEdge(): Promise<EdgeProc> {
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'edge',
-        '--listen',
-        `127.0.0.1:${ports.http}`,
-        '--tls-listen',
-        `127.0.0.1:${ports.tls}`,
-        '--ngrok-agent-listen',
-        `127.0.0.1:${ports.ngrok}`,
-        '--admin-addr',
-        `127.0.0.1:${ports.admin}`,
-        '--cert',
-        path.join(dir, 'edge.crt'),
-        '--key',
-        path.join(dir, 'edge.key'),
-        '--log-format',
-        'json',
-      ],
-      {
-        env: { ...process.env, BURROW_EDGE_TOKENS: TOKEN, BURROW_API_KEY: API_KEY },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+  function startEdge(
+    args = [
+      '--listen',
+      `127.0.0.1:${ports.http}`,
+      '--tls-listen',
+      `127.0.0.1:${ports.tls}`,
+      '--ngrok-agent-listen',
+      `127.0.0.1:${ports.ngrok}`,
+      '--admin-addr',
+      `127.0.0.1:${ports.admin}`,
+      '--cert',
+      path.join(dir, 'edge.crt'),
+      '--key',
+      path.join(dir, 'edge.key'),
+    ],
+  ): Promise<EdgeProc> {
+    const child = spawn(process.execPath, [BIN, 'edge', ...args, '--log-format', 'json'], {
+      env: { ...process.env, BURROW_EDGE_TOKENS: TOKEN, BURROW_API_KEY: API_KEY },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));
@@ -522,6 +516,41 @@ function suite(this: Mocha.Suite): void {
     }
     return false;
   }
+
+  it('an edge on its self-signed certificate: the SDK trusts that certificate as its CA', async () => {
+    const other = await startEdge(['--listen', '127.0.0.1:0', '--ngrok-agent-listen', '127.0.0.1:0']);
+    try {
+      const line = JSON.parse(
+        other
+          .log()
+          .split('\n')
+          .find((l) => l.includes('edge listening'))!,
+      );
+      const port = Number(String(line.ngrok_agents).split(':').pop());
+      // What a user does: fetch the edge's certificate (SNI = the edge's --domain, localhost here).
+      const pem = await new Promise<string>((resolve, reject) => {
+        const s = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => {
+          const raw = s.getPeerCertificate().raw.toString('base64');
+          s.destroy();
+          resolve(`-----BEGIN CERTIFICATE-----\n${raw.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`);
+        });
+        s.once('error', reject);
+      });
+      const listener = await ngrok.forward({
+        addr: upstreamPort,
+        authtoken: TOKEN,
+        server_addr: `localhost:${port}`,
+        session_ca_cert: pem,
+        schemes: ['HTTP'],
+      });
+      const url = new URL(listener.url()!);
+      const reply = await request(line.http, url.host, { path: '/self-signed' });
+      assert.equal(reply.body.toString(), 'upstream GET /self-signed');
+    } finally {
+      await ngrok.disconnect().catch(() => undefined);
+      await stopEdge(other);
+    }
+  });
 
   it('edge restart: the SDK reconnects on its own and keeps the same URL', async function () {
     this.timeout(90_000);
