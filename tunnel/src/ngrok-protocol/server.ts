@@ -31,8 +31,10 @@ export class NgrokAgentServer {
 
   async start(): Promise<void> {
     const credentials = await this.options.edge.agentTlsOptions();
-    const server = tls.createServer({ ...credentials, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, (socket) =>
-      this.onConnection(socket),
+    // noDelay: muxado frames are small and latency-bound (Nagle + delayed ACK would add ~40 ms).
+    const server = tls.createServer(
+      { ...credentials, minVersion: 'TLSv1.2', handshakeTimeout: 10_000, noDelay: true },
+      (socket) => this.onConnection(socket),
     );
     server.on('connection', (socket: net.Socket) => {
       this.sockets.add(socket);
@@ -59,7 +61,6 @@ export class NgrokAgentServer {
   }
 
   private onConnection(socket: tls.TLSSocket): void {
-    socket.setNoDelay(true);
     const remote = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
     const host: NgrokSessionHost = {
       edge: this.options.edge,
