@@ -479,6 +479,48 @@ function suite(this: Mocha.Suite): void {
     assert.equal(reply.body.toString(), 'upstream GET /still-here');
   });
 
+  it('raw protocol: heartbeat nonces are echoed, SrvInfo answers, case-insensitive keys, Unbind is idempotent', async () => {
+    const socket = tls.connect({ host: '127.0.0.1', port: ports.ngrok, servername: 'localhost', ca: caPem });
+    await new Promise((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    const mux = new MuxadoSession(socket, { role: 'client' });
+    const rpc = async (type: number, body: unknown): Promise<Json> => {
+      const stream = mux.openStream();
+      stream.on('error', () => undefined);
+      const head = Buffer.alloc(4);
+      head.writeUInt32BE(type >>> 0);
+      stream.write(Buffer.concat([head, Buffer.from(JSON.stringify(body))]));
+      let text = '';
+      for await (const c of stream) text += c;
+      return JSON.parse(text);
+    };
+    try {
+      // ngrok-go spells it "Authtoken", ngrok-rust "AuthToken": both are the same key.
+      const auth = await rpc(0, { version: ['3', '2'], clientid: '', extra: { authtoken: TOKEN, os: 'plan9' } });
+      assert.equal(auth.Version, '3');
+      assert.match(auth.ClientId, /^sess_/);
+      const beat = mux.openStream();
+      beat.on('error', () => undefined);
+      const nonce = randomBytes(4);
+      beat.write(Buffer.concat([Buffer.from('ffffffff', 'hex'), nonce]));
+      const echoed = await new Promise<Buffer>((r) => beat.once('data', r));
+      assert.ok(echoed.equals(nonce));
+      assert.deepEqual(await rpc(8, {}), { Region: 'burrow' });
+      const bind = await rpc(1, { Id: '', Proto: 'http', Opts: {}, Extra: {} });
+      assert.equal(bind.Error ?? '', '', bind.Error);
+      assert.match(bind.URL, /^http:\/\/[a-z-]+(-\d+)?\.localhost:\d+$/);
+      assert.deepEqual(await rpc(2, { Id: bind.Id }), {});
+      assert.deepEqual(await rpc(2, { Id: bind.Id }), {});
+      const gone = await request(ports.http, new URL(bind.URL).host);
+      assert.equal(gone.headers['ngrok-error-code'], 'ERR_NGROK_3200');
+    } finally {
+      mux.close();
+      socket.destroy();
+    }
+  });
+
   /** Opens a raw session (authenticated when `auth`), sends `frame`; true when a GOAWAY with an error came back. */
   async function sendMalformed(frame: Buffer, auth: boolean): Promise<boolean> {
     const socket = tls.connect({ host: '127.0.0.1', port: ports.ngrok, servername: 'localhost', ca: caPem });
