@@ -16,6 +16,9 @@ export class StreamAgent extends http.Agent {
 
   override createConnection(_options: unknown, callback?: (err: Error | null, socket: Duplex) => void): Duplex {
     const stream = this.connect();
+    // The agent closing its side (the upstream ended a keep-alive connection): close ours too, so
+    // the stream is finished on both sides and never reused from the pool.
+    stream.once('end', () => stream.end());
     // http.Agent expects socket-like methods; a muxado stream has no Nagle or TCP keep-alive.
     const s = stream as Duplex & Partial<net.Socket>;
     s.setKeepAlive ??= () => s as net.Socket;
