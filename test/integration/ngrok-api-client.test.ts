@@ -66,8 +66,19 @@ describe('@ngrok/ngrok-api against the edge admin API', function () {
       id: route.id,
       module: {
         enabled: true,
+        optionsPassthrough: false,
+        cookiePrefix: 'ngrok.',
+        inactivityTimeout: 3600,
+        maximumDuration: 86400,
+        authCheckInterval: 3600,
         provider: {
-          google: { clientId: 'id-1', clientSecret: 'secret-1', emailDomains: ['example.com'] },
+          google: {
+            clientId: 'id-1',
+            clientSecret: 'secret-1',
+            scopes: [],
+            emailAddresses: [],
+            emailDomains: ['example.com'],
+          },
         },
       },
     });
@@ -83,7 +94,13 @@ describe('@ngrok/ngrok-api against the edge admin API', function () {
     const cb = await ngrok.edgeModules.edgeRouteCircuitBreakerModule.replace({
       edgeId: edge.id,
       id: route.id,
-      module: { errorThresholdPercentage: 0.5 },
+      module: {
+        errorThresholdPercentage: 0.5,
+        trippedDuration: 10,
+        rollingWindow: 10,
+        numBuckets: 10,
+        volumeThreshold: 5,
+      },
     });
     assert.equal(cb.errorThresholdPercentage, 0.5);
     const comp = await ngrok.edgeModules.edgeRouteCompressionModule.replace({
@@ -105,15 +122,31 @@ describe('@ngrok/ngrok-api against the edge admin API', function () {
 
   it('backends, reserved domains, IP policies and rules, credentials: create, get, list, update, delete', async () => {
     const tg = await ngrok.backends.tunnelGroupBackends.create({ labels: new Map([['team', 'web']]) });
-    assert.equal((await ngrok.backends.tunnelGroupBackends.update({ id: tg.id, description: 'tg' })).description, 'tg');
+    assert.equal(
+      (
+        await ngrok.backends.tunnelGroupBackends.update({
+          id: tg.id,
+          description: 'tg',
+          labels: new Map([['team', 'web']]),
+        })
+      ).description,
+      'tg',
+    );
     assert.ok((await ngrok.backends.tunnelGroupBackends.list()).some((b) => b.id === tg.id));
-    const hr = await ngrok.backends.httpResponseBackends.create({ body: 'hi', statusCode: 200 });
+    const hr = await ngrok.backends.httpResponseBackends.create({ body: 'hi', headers: new Map(), statusCode: 200 });
     assert.equal((await ngrok.backends.httpResponseBackends.update({ id: hr.id, body: 'hello' })).body, 'hello');
     const fo = await ngrok.backends.failoverBackends.create({ backends: [tg.id, hr.id] });
     assert.equal((await ngrok.backends.failoverBackends.get(fo.id)).backends.length, 2);
-    assert.equal((await ngrok.backends.failoverBackends.update({ id: fo.id, metadata: 'x' })).metadata, 'x');
+    assert.equal(
+      (await ngrok.backends.failoverBackends.update({ id: fo.id, metadata: 'x', backends: [hr.id] })).metadata,
+      'x',
+    );
     const wd = await ngrok.backends.weightedBackends.create({ backends: new Map([[tg.id, 1]]) });
-    assert.equal((await ngrok.backends.weightedBackends.update({ id: wd.id, description: 'w' })).description, 'w');
+    assert.equal(
+      (await ngrok.backends.weightedBackends.update({ id: wd.id, description: 'w', backends: new Map([[tg.id, 1]]) }))
+        .description,
+      'w',
+    );
     for (const [svc, id] of [
       [ngrok.backends.weightedBackends, wd.id],
       [ngrok.backends.failoverBackends, fo.id],
@@ -122,7 +155,7 @@ describe('@ngrok/ngrok-api against the edge admin API', function () {
     ] as const)
       await deleted((svc as { delete(id: string): Promise<void> }).delete(id));
 
-    const rd = await ngrok.reservedDomains.create({ domain: 'client-c.localhost' });
+    const rd = await ngrok.reservedDomains.create({ domain: 'client-c.localhost', region: '' });
     assert.equal((await ngrok.reservedDomains.update({ id: rd.id, description: 'rd' })).description, 'rd');
     assert.ok((await ngrok.reservedDomains.list()).some((d) => d.id === rd.id));
     assert.equal((await ngrok.reservedDomains.get(rd.id)).domain, 'client-c.localhost');
