@@ -156,7 +156,9 @@ describe('burrow CLI', () => {
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l) as Record<string, string>);
-    const web = await waitFor(() => records().find((o) => o.msg === 'starting web service')?.addr, 'web service');
+    const addr = await waitFor(() => records().find((o) => o.msg === 'starting web service')?.addr, 'web service');
+    assert.match(addr, /^127\.0\.0\.1:\d+$/, "ngrok's form: host:port, no scheme");
+    const web = `http://${addr}`;
     const started = await waitFor(() => records().find((o) => o.msg === 'started tunnel'), 'tunnel');
     const api = async (p: string) => JSON.parse((await get(`${web}${p}`)).body) as Record<string, unknown>;
     const { tunnels } = (await api('/api/tunnels')) as {

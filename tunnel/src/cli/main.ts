@@ -1,6 +1,7 @@
 // The `burrow` command. ngrok's habits: `burrow http 3000`, `burrow tcp 22`, `burrow tls 443 --domain D`,
 // `burrow start NAME…`, `burrow config check`, plus `burrow edge` for a standalone edge.
 // Exit codes: 0 done, 1 runtime failure (refused, unreachable), 2 usage or config error.
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Agent, AgentError } from '../agent/agent';
 import { AgentApiBackend } from '../agent/api/agent-backend';
@@ -108,6 +109,8 @@ const COMMON_FLAGS = {
   log: { type: 'string' },
   'log-format': { type: 'string' },
   'log-level': { type: 'string' },
+  // ngrok v2's region flag, still sent by wrappers (npm ngrok, pyngrok); Burrow has no regions.
+  region: { type: 'string' },
 } as const;
 
 const EDGE_FLAGS = {
@@ -194,7 +197,9 @@ type AgentFlags = {
 
 /** The config files (default location unless --config), with the CLI flag and env overriding the authtoken. */
 function agentConfig(values: AgentFlags): LoadedConfig {
-  const config = loadConfig({ paths: values.config, authtoken: values.authtoken, validateEndpoint });
+  // `--config a.yml,b.yml` as well as repeated --config, as ngrok's flag takes both
+  const paths = values.config?.flatMap((c) => c.split(',')).filter(Boolean);
+  const config = loadConfig({ paths, authtoken: values.authtoken, validateEndpoint });
   for (const p of config.problems) process.stderr.write(`${formatProblem(p)}\n`);
   if (hasErrors(config.problems))
     throw new ConfigError(
@@ -241,6 +246,10 @@ async function runConfig(args: string[]): Promise<number> {
   const { values, positionals } = parse(rest, {
     help: { type: 'boolean', short: 'h' },
     config: { type: 'string', multiple: true },
+    // accepted as ngrok does (pyngrok runs `config add-authtoken T --log=stdout`); nothing to log here
+    log: { type: 'string' },
+    'log-format': { type: 'string' },
+    'log-level': { type: 'string' },
   });
   if (values.help) return help();
   const stdout = { write: (t: string) => process.stdout.write(t) };
@@ -300,12 +309,15 @@ async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: 
       'error.code': x.http.errorCode,
     });
   });
+  // Session lines in ngrok's words: wrappers wait for "client session established" and "tunnel
+  // session started" (pyngrok) and watch for "session closed, starting reconnect loop" (npm ngrok).
   agent.on('offline', (e) =>
-    logger.log('warn', 'session lost, reconnecting', { obj: 'csess', err: `${e.code}: ${e.message}` }),
+    logger.log('warn', 'session closed, starting reconnect loop', { obj: 'csess', err: `${e.code}: ${e.message}` }),
   );
-  agent.on('online', ({ reconnected }) =>
-    logger.log('info', reconnected ? 'session reconnected' : 'session established', { obj: 'csess' }),
-  );
+  agent.on('online', ({ reconnected }) => {
+    logger.log('info', 'client session established', { obj: 'csess', reconnected: reconnected || undefined });
+    logger.log('info', 'tunnel session started', { obj: 'tunnels.session' });
+  });
   // The API backend also owns the per-tunnel metrics the console shows, with or without the API.
   const backend = new AgentApiBackend(agent, capture);
   let api: ApiServer | undefined;
@@ -314,7 +326,8 @@ async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: 
     // The local API (ngrok's :4040) and inspector; the next free port if 4040 is taken.
     if (webAddr !== false) {
       api = await startApiServer({ backend, webAddr, allowHosts: settings.webAllowHosts });
-      logger.log('info', 'starting web service', { obj: 'web', addr: api.url });
+      // ngrok's words and fields: wrappers read `addr=IP:PORT` from this line (no scheme).
+      logger.log('info', 'starting web service', { obj: 'web', addr: api.url.replace(/^https?:\/\//, '') });
     }
     for (const spec of specs) await agent.startTunnel(spec);
   } catch (err) {
@@ -458,6 +471,20 @@ function printError(message: string, code?: string, hint?: string): void {
   if (hint) process.stderr.write(`HINT:  ${hint}\n`);
 }
 
+/** The ngrok agent version whose interface Burrow follows (v3 config, /api/endpoints, pooling). */
+export const NGROK_COMPAT_VERSION = '3.30.0';
+
+/**
+ * `burrow version X`; run through a file named `ngrok` (a symlink to bin/burrow, for wrappers
+ * that start "ngrok"), `ngrok version 3.30.0 (burrow X)`: wrappers read the text after
+ * "ngrok version" (npm ngrok's getVersion) or its leading semver, and it still says it is Burrow.
+ */
+export function versionLine(invokedAs: string = path.basename(process.argv[1] ?? '')): string {
+  return /^ngrok(\.exe)?$/i.test(invokedAs)
+    ? `ngrok version ${NGROK_COMPAT_VERSION} (burrow ${VERSION})`
+    : `burrow version ${VERSION}`;
+}
+
 function help(): number {
   process.stdout.write(HELP);
   return 0;
@@ -487,8 +514,11 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'version':
       case '--version':
-        process.stdout.write(`burrow version ${VERSION}\n`);
+        process.stdout.write(`${versionLine()}\n`);
         return 0;
+      case 'authtoken':
+        // ngrok v2's command (v3 keeps it as an alias of `config add-authtoken`); the npm wrapper uses it
+        return await runConfig(['add-authtoken', ...rest]);
       case undefined:
       case 'help':
       case '--help':

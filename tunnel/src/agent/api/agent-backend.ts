@@ -82,7 +82,8 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
       new LocalApiError(400, API_ERRORS.INVALID_TUNNEL, 'invalid tunnel configuration', { err });
     if (typeof def !== 'object' || def === null || Array.isArray(def))
       throw invalid('the body must be a JSON object with the tunnel definition');
-    const { name, ...rest } = def as Record<string, unknown>;
+    const { name, ...body } = def as Record<string, unknown>;
+    const rest = withoutWrapperOptions(body);
     if (typeof name !== 'string' || name.trim() === '') throw invalid('"name" (string) is required');
     // Same schema and checks as ngrok.yml: validate the body as the only tunnel of a v2 file.
     const doc = JSON.stringify({ version: '2', tunnels: { [name]: rest } }, null, 2);
@@ -156,6 +157,28 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
       edge_url: this.agent.edgeUrl,
     };
   }
+}
+
+/**
+ * The npm `ngrok` wrapper (4.x, also @expo/ngrok) posts its whole options object, so its own
+ * client-side options arrive beside the tunnel keys (functions vanish in JSON; these strings
+ * stay). ngrok 2, the agent that wrapper downloads, ignored unknown keys; ngrok 3 refuses any
+ * unknown key with error 102 ("field X not found in type config.HTTPv2Tunnel"). Burrow drops
+ * exactly these wrapper options (the config path and authtoken were already given on the command
+ * line; Burrow has no regions) and refuses every other unknown key as ngrok 3 does.
+ */
+const WRAPPER_OPTIONS = [
+  'configPath',
+  'binPath',
+  'authtoken',
+  'region',
+  'onStatusChange',
+  'onLogEvent',
+  'onTerminated',
+];
+
+function withoutWrapperOptions(body: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !WRAPPER_OPTIONS.includes(k)));
 }
 
 /** ngrok reports the https URL when a tunnel has both. */
