@@ -332,12 +332,48 @@ describe('oauth: GitHub-style OAuth 2.0 through a real tunnel', function () {
     assert.equal(again.status, 200);
   });
 
-  it("refuses wrong application credentials with ERR_NGROK_3164 and the provider's words, never the secret", async () => {
+  it('refuses wrong application credentials with the credentials code ERR_NGROK_3125, never the secret', async () => {
     const url = await tunnel('gh9', { clientSecret: 'not-the-secret' });
     gh.state.user = octo;
     const r = await new Visitor().get(`${url}/`);
-    assert.equal(r.status, 400);
-    assert.equal(r.headers['ngrok-error-code'], 'ERR_NGROK_3164');
+    assert.equal(r.status, 502);
+    assert.equal(r.headers['ngrok-error-code'], 'ERR_NGROK_3125');
     assert.ok(!r.body.includes('not-the-secret'));
+  });
+
+  it("seed 003's paths: nothing under /auth/ reaches the upstream; /auth/authn logs in, /auth/logout signs out", async () => {
+    gh.state.user = octo;
+    const url = await tunnel('gh12');
+    const v = new Visitor();
+    assert.equal((await v.get(`${url}/`)).status, 200);
+    const before = seen.length;
+    const other = await v.get(`${url}/auth/anything`, {}, false);
+    assert.equal(other.status, 404);
+    assert.equal(other.headers['ngrok-error-code'], 'ERR_BURROW_OAUTH_RESERVED_PATH');
+    const authn = await v.get(`${url}/auth/authn?redirect_path=/after`, {}, false);
+    assert.equal(authn.status, 302, 'a forced login, even with a session');
+    assert.ok(String(authn.headers.location).startsWith(`${gh.base}/login/oauth/authorize?`));
+    const out = await v.get(`${url}/auth/logout`, {}, false);
+    assert.equal(out.status, 200);
+    assert.equal(seen.length, before, 'the upstream saw none of them');
+    const after = await v.get(`${url}/`, {}, false);
+    assert.equal(after.status, 302, 'signed out: back to the provider');
+  });
+
+  it("strips a visitor's identity headers whatever their spelling (_ or -, any case)", async () => {
+    gh.state.user = octo;
+    const url = await tunnel('gh13');
+    const v = new Visitor();
+    assert.equal((await v.get(`${url}/`)).status, 200);
+    const r = await v.get(
+      `${url}/who`,
+      { ngrok_auth_user_email: 'boss@example.com', 'NGROK-AUTH-USER-ID': '1', Ngrok_Auth_User_Name: 'Boss' },
+      false,
+    );
+    const headers = JSON.parse(r.body).headers as Record<string, string>;
+    assert.equal(headers['ngrok-auth-user-email'], 'octo@example.com');
+    assert.equal(headers['ngrok-auth-user-id'], '583231');
+    assert.equal(headers['ngrok-auth-user-name'], 'The Octocat');
+    for (const k of Object.keys(headers)) assert.ok(!k.includes('_'), `${k} reached the upstream`);
   });
 });

@@ -9,6 +9,8 @@
 // Special paths (ngrok's): /ngrok/login[?redirect_path=/p][&auth_id=a] starts a login (forcing
 // re-authentication where the provider supports it), /ngrok/logout signs out, /ngrok/callback is
 // the redirect URI to register at the provider: {scheme}://{endpoint host}/ngrok/callback.
+// The OAuth module's older paths (seed 003) still hold: nothing under /auth/ reaches the upstream;
+// /auth/authn is /ngrok/login, /auth/logout is /ngrok/logout, any other /auth/ path is a 404.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { VAR } from '../request-vars';
@@ -31,6 +33,10 @@ import type { Identity } from './providers';
 export const LOGIN_PATH = '/ngrok/login';
 export const LOGOUT_PATH = '/ngrok/logout';
 export const CALLBACK_PATH = '/ngrok/callback';
+/** Reserved for the module (seed 003): never forwarded upstream. */
+const RESERVED_PREFIX = '/auth/';
+const LEGACY_LOGIN_PATH = '/auth/authn';
+const LEGACY_LOGOUT_PATH = '/auth/logout';
 
 /** ngrok's names for the identity headers sent upstream. Inbound copies are always removed. */
 export const USER_HEADERS = {
@@ -39,6 +45,11 @@ export const USER_HEADERS = {
   email: 'Ngrok-Auth-User-Email',
 } as const;
 const USER_HEADER_NAMES = new Set(Object.values(USER_HEADERS).map((h) => h.toLowerCase()));
+/**
+ * A visitor's look-alike spelling counts too: app servers that fold `_` into `-` (CGI, older
+ * Rack/gunicorn) would read `ngrok_auth_user_email` as the identity.
+ */
+const isUserHeader = (name: string): boolean => USER_HEADER_NAMES.has(name.toLowerCase().replace(/_/g, '-'));
 
 /** A login must come back within this long (ngrok: 15 minutes, ERR_NGROK_3119). */
 const LOGIN_TTL_MS = 15 * 60_000;
@@ -476,9 +487,19 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
     async onRequest(ctx) {
       // A visitor can never present their own identity headers, signed in or not.
       for (let i = ctx.upstreamHeaders.length - 2; i >= 0; i -= 2) {
-        if (USER_HEADER_NAMES.has(ctx.upstreamHeaders[i].toLowerCase())) ctx.upstreamHeaders.splice(i, 2);
+        if (isUserHeader(ctx.upstreamHeaders[i])) ctx.upstreamHeaders.splice(i, 2);
       }
       const url = new URL(ctx.req.url ?? '/', 'http://request.invalid');
+      if (url.pathname === LEGACY_LOGIN_PATH) url.pathname = LOGIN_PATH;
+      else if (url.pathname === LEGACY_LOGOUT_PATH) url.pathname = LOGOUT_PATH;
+      else if (url.pathname.startsWith(RESERVED_PREFIX)) {
+        sendRefusal(
+          ctx.req,
+          ctx.res,
+          refusal('ERR_BURROW_OAUTH_RESERVED_PATH', `${url.pathname} is reserved for sign-in and is not served.`),
+        );
+        return 'handled';
+      }
       const cookies = parseCookies(ctx.req.headers.cookie);
       const authIdParam = url.searchParams.get('auth_id');
       const ourAuthId = authIdParam === null || authIdParam === (config.authId ?? authIdParam);
