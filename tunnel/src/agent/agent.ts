@@ -310,6 +310,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       schemes: spec.schemes,
       edge: spec.edge,
       labels: spec.labels,
+      ...(spec.pooling ? { pooling: true } : {}),
       previousUrls: tunnel.urls.length ? tunnel.urls : undefined,
     });
     tunnel.bindingId = binding.id;

@@ -82,6 +82,14 @@ export interface Binding {
   ownHttpServer?: http.Server;
   /** Labeled tunnel: reached only through HTTPS edges' tunnel-group backends. */
   labels?: Record<string, string>;
+  /** Endpoint pool (`pooling_enabled`): every member's binding shares this object. */
+  pool?: EndpointPool;
+}
+
+/** Agents serving one HTTP name together: requests go round robin; a member leaves on unbind. */
+interface EndpointPool {
+  members: Binding[];
+  next: number;
 }
 
 export interface EdgeEvents {
@@ -171,7 +179,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   private httpTarget(host: string, scheme: Scheme): HttpTarget | undefined {
-    const binding = this.httpRouter.lookup(host);
+    const entry = this.httpRouter.lookup(host);
+    const pool = entry?.pool;
+    const binding = pool ? pool.members[pool.next++ % pool.members.length] : entry;
     if (!binding || !binding.schemes.includes(scheme)) return undefined;
     return { id: binding.id, session: binding.session, pipeline: binding.pipeline };
   }
@@ -542,7 +552,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
     else if (req.subdomain) host = `${req.subdomain.toLowerCase()}.${this.config.domain}`;
     if (host) {
       if (!isValidHostname(host)) throw new BindError('ERR_NGROK_326', `"${host}" is not a valid host name`);
-      if (router.has(host)) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
+      const taken = router.get(host);
+      if (taken && req.pooling && taken.pool && req.proto === 'http') return host; // joins the pool
+      if (taken && !!req.pooling !== !!taken.pool)
+        throw new BindError(
+          'ERR_NGROK_6030',
+          `${host} is served by endpoints that ${taken.pool ? 'pool' : 'do not pool'}: every endpoint of one URL must set pooling_enabled alike`,
+        );
+      if (taken) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
       return host;
     }
     for (const url of req.previousUrls ?? []) {
@@ -565,6 +582,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const host = this.chooseHost(this.httpRouter, req);
     const urls = schemes.map((s) => this.url(s, host, s === 'http' ? this.httpPort : this.tlsPort));
     const binding: Binding = { ...base, proto: 'http', hosts: [host], schemes, urls };
+    const pool = this.httpRouter.get(host)?.pool;
+    if (pool) {
+      binding.pool = pool;
+      pool.members.push(binding);
+      this.bindings.set(binding.id, binding);
+      return binding;
+    }
+    if (req.pooling) binding.pool = { members: [binding], next: 0 };
     if (this.config.portPerEndpoint)
       await this.listenOwnPort(binding, this.config.portPerEndpoint, req.previousUrls ?? []);
     this.httpRouter.add(host, binding);
@@ -673,7 +698,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private unbind(binding: Binding): void {
     if (!this.bindings.delete(binding.id)) return;
     const router = binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
-    for (const host of binding.hosts) if (router.get(host) === binding) router.delete(host);
+    const pool = binding.pool;
+    if (pool) pool.members.splice(pool.members.indexOf(binding), 1);
+    for (const host of binding.hosts) {
+      if (router.get(host) !== binding) continue;
+      // A pool keeps its name while a member is left: the next one holds the router entry.
+      if (pool?.members.length) router.add(host, pool.members[0]);
+      else router.delete(host);
+    }
     binding.tcpServer?.close();
     binding.ownHttpServer?.close();
     binding.httpsServer?.close();

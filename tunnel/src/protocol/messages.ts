@@ -53,6 +53,11 @@ export interface BindRequest {
    * backends select these labels send it their traffic. proto is 'http'; no domain or modules.
    */
   labels?: Record<string, string>;
+  /**
+   * Endpoint pooling (`pooling_enabled`): join the agents already serving this name if they pool
+   * too; traffic is shared round robin. Without it a taken name is ERR_NGROK_334.
+   */
+  pooling?: boolean;
 }
 
 export interface BindResult {
