@@ -376,4 +376,74 @@ describe('oauth: GitHub-style OAuth 2.0 through a real tunnel', function () {
     assert.equal(headers['ngrok-auth-user-name'], 'The Octocat');
     for (const k of Object.keys(headers)) assert.ok(!k.includes('_'), `${k} reached the upstream`);
   });
+
+  it("managed app: endpoints with no client id sign in through the edge's one callback URL, sessions per endpoint", async () => {
+    // The user's managed app for the embedded edge comes from the environment (the extension passes it).
+    process.env.BURROW_OAUTH_APP_GITHUB = 'gh-client:gh-secret-value';
+    let managedAgent: Agent;
+    try {
+      managedAgent = await startAgent(res);
+    } finally {
+      delete process.env.BURROW_OAUTH_APP_GITHUB;
+    }
+    const endpoints = {
+      authorizationUrl: `${gh.base}/login/oauth/authorize`,
+      tokenUrl: `${gh.base}/login/oauth/access_token`,
+      userinfoUrl: `${gh.base}/user`,
+      emailsUrl: `${gh.base}/user/emails`,
+    };
+    const managed = async (subdomain: string) =>
+      (
+        await startTunnel(managedAgent, {
+          upstream: String(upstreamPort),
+          subdomain,
+          edge: { oauth: { provider: 'github', endpoints } },
+        })
+      ).url;
+    const one = await managed('managed1');
+    const two = await managed('managed2');
+    const edgePort = managedAgent.embedded!.httpPort;
+    const callback = `http://localhost:${edgePort}/_burrow/oauth/callback`;
+    gh.state.user = octo;
+
+    const v = new Visitor();
+    const r = await v.get(`${one}/inside`);
+    assert.equal(r.status, 200, v.hops.join('\n'));
+    assert.equal(JSON.parse(r.body).headers['ngrok-auth-user-email'], 'octo@example.com');
+    const authorize = new URL(v.hops.find((h) => h.includes('/login/oauth/authorize'))!.split(' ')[1]);
+    assert.equal(authorize.searchParams.get('redirect_uri'), callback, 'the one URL registered at the provider');
+    assert.ok(
+      v.hops.some((h) => h.startsWith(`302 ${callback}?code=`)),
+      v.hops.join('\n'),
+    );
+    assert.ok(
+      v.hops.some((h) => h.startsWith(`302 ${one}/ngrok/callback?code=`)),
+      v.hops.join('\n'),
+    );
+
+    // The same app serves the second endpoint; its session is its own.
+    const before = v.hops.length;
+    const r2 = await v.get(`${two}/`);
+    assert.equal(r2.status, 200);
+    assert.ok(
+      v.hops.slice(before).some((h) => h.includes('/login/oauth/authorize')),
+      'a new sign-in: no session shared across endpoints',
+    );
+
+    // The edge's callback only hands a sign-in to an endpoint it serves.
+    const forged = Buffer.from('http://elsewhere.example').toString('base64url');
+    const bad = await new Visitor().get(`${callback}?code=c&state=${forged}.x`, {}, false);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.headers['ngrok-error-code'], 'ERR_NGROK_3300');
+
+    // An edge without a managed app refuses the endpoint at bind time, as clearly as before.
+    await assert.rejects(
+      startTunnel(agent, {
+        upstream: String(upstreamPort),
+        subdomain: 'unmanaged',
+        edge: { oauth: { provider: 'github', endpoints } },
+      }),
+      (e: { code?: string; message: string }) => e.code === 'ERR_NGROK_7166' && /no managed github app/.test(e.message),
+    );
+  });
 });

@@ -17,7 +17,7 @@ import {
   type LoadedConfig,
 } from '../config';
 import { Edge } from '../edge/edge';
-import { buildPipeline } from '../modules/pipeline';
+import { buildPipeline, ModuleConfigError } from '../modules/pipeline';
 import { loadCertificate } from '../edge/tls-cert';
 import { TokenSet } from '../edge/tokens';
 import {
@@ -29,6 +29,7 @@ import {
   type HttpsEdges,
 } from '../edge/admin';
 import { IpPolicyStore } from '../modules/ip-restriction';
+import { ManagedAppError, managedAppsFrom } from '../modules/oauth/managed';
 import type { EndpointSpec } from '../model';
 import { VERSION } from '../version';
 import { consoleRates, startConsole } from './console';
@@ -94,6 +95,10 @@ Edge flags:
   --api-key KEY                Bearer key the admin API requires (also BURROW_API_KEY)
   --state-dir DIR              where the edge keeps its admin state (edge-state.json); without it
                                the state lives in memory only
+  --oauth-app PROVIDER=ID:SECRET   a managed OAuth app (repeatable; also BURROW_OAUTH_APP_GOOGLE=ID:SECRET…):
+                               endpoints with --oauth PROVIDER and no client id use it. Register
+                               --oauth-callback-url (default http://DOMAIN:PORT/_burrow/oauth/callback)
+                               as its one redirect URI at the provider
   --edges FILE                 HTTPS edges to load at start, ngrok API v2 JSON (repeatable; see
                                schemas/edge-api.schema.json); reloading updates, never duplicates
   Edges serve their hostports on the TLS listener (default 127.0.0.1:8443 when edges are on).
@@ -125,6 +130,8 @@ const EDGE_FLAGS = {
   'api-key': { type: 'string' },
   'state-dir': { type: 'string' },
   edges: { type: 'string', multiple: true },
+  'oauth-app': { type: 'string', multiple: true },
+  'oauth-callback-url': { type: 'string' },
   log: { type: 'string' },
   'log-format': { type: 'string' },
   'log-level': { type: 'string' },
@@ -205,6 +212,18 @@ function agentConfig(values: AgentFlags): LoadedConfig {
     throw new ConfigError(
       `the configuration has errors (${config.files.join(', ')}): fix them or run burrow config check`,
     );
+  // With the embedded edge its managed OAuth apps are known here: refuse before anything starts.
+  if (!(values.edge ?? process.env.BURROW_EDGE ?? config.settings.edgeUrl)) {
+    const env = { managedOAuth: { apps: managedAppsFrom([], process.env), callbackUrl: 'http://localhost/' } };
+    for (const spec of config.endpoints) {
+      try {
+        if (spec.proto === 'http') buildPipeline(spec.edge, env);
+      } catch (err) {
+        if (err instanceof ModuleConfigError) throw new ConfigError(`tunnel "${spec.name}": ${err.message}`, err.code);
+        throw err;
+      }
+    }
+  }
   return config;
 }
 
@@ -376,6 +395,18 @@ async function runEdge(args: string[]): Promise<number> {
   if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
   const certificate = values.cert && values.key ? await loadCertificate(values.cert, values.key) : undefined;
   const domain = (values.domain ?? 'localhost').toLowerCase();
+  let managedOAuth;
+  try {
+    managedOAuth = {
+      apps: managedAppsFrom(values['oauth-app'] ?? [], process.env),
+      callbackUrl: values['oauth-callback-url'],
+    };
+  } catch (err) {
+    if (err instanceof ManagedAppError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (managedOAuth.callbackUrl !== undefined && !/^https?:\/\/[^/]+\/\S*$/.test(managedOAuth.callbackUrl))
+    throw new UsageError(`--oauth-callback-url "${managedOAuth.callbackUrl}": expected an http(s) URL`);
   const edgesOn = !!(adminAddr || values.edges?.length || values['state-dir']);
   const ipPolicies = new IpPolicyStore();
   let httpsEdges: HttpsEdges | undefined;
@@ -407,6 +438,7 @@ async function runEdge(args: string[]): Promise<number> {
     tokens,
     ipPolicies,
     httpsEdges: httpsEdges?.router,
+    managedOAuth,
   });
   httpsEdges?.attach(edge);
   const admin =

@@ -17,6 +17,7 @@ import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
 import { tlsServerOptions } from '../modules/mutual-tls';
 import { buildPipeline, ModuleConfigError, type Pipeline } from '../modules/pipeline';
+import { handleManagedCallback, MANAGED_CALLBACK_PATH, type ManagedOAuth } from '../modules/oauth/managed';
 import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
 import { HostRouter, isValidHostname, normalizeHost } from './router';
@@ -59,6 +60,11 @@ export interface EdgeConfig {
    * `publicUrl(port)` first among its URLs. A rebind asks for the port of its previous URL again.
    */
   portPerEndpoint?: { publicUrl(port: number): string; portOf(url: string): number | undefined };
+  /**
+   * Managed OAuth apps (modules/oauth/managed.ts): endpoints with `oauth: {provider}` and no client
+   * id use these. `callbackUrl` defaults to http://DOMAIN:HTTP_PORT/_burrow/oauth/callback.
+   */
+  managedOAuth?: { apps: ManagedOAuth['apps']; callbackUrl?: string };
 }
 
 export interface Binding {
@@ -121,6 +127,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
   private readonly sockets = new Set<net.Socket>();
   httpPort = 0;
+  /** Set at start: the apps and the one callback URL their providers know. */
+  /** The apps and the one callback URL their providers know (its default needs the listening port). */
+  readonly managedOAuth: ManagedOAuth;
   tlsPort = 0;
   /** Named IP policies (the admin API edits them; endpoints see changes on their next request). */
   readonly ipPolicies: IpPolicyStore;
@@ -128,6 +137,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
   constructor(private readonly config: EdgeConfig) {
     super();
     this.ipPolicies = config.ipPolicies ?? new IpPolicyStore();
+    const defaultCallback = () =>
+      `http://${config.domain}${this.httpPort === 80 ? '' : `:${this.httpPort}`}${MANAGED_CALLBACK_PATH}`;
+    this.managedOAuth = {
+      apps: config.managedOAuth?.apps ?? {},
+      get callbackUrl() {
+        return config.managedOAuth?.callbackUrl ?? defaultCallback();
+      },
+    };
     this.httpServer = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
       this.onRequest(req, res, 'http'),
     );
@@ -192,6 +209,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     scheme: Scheme,
   ): void {
     if (this.config.httpsEdges?.handleRequest(req, res, scheme)) return;
+    if (handleManagedCallback(req, res, this.managedOAuth, (h) => !!this.httpRouter.lookup(h))) return;
     const target = this.httpTarget(hostOf(req), scheme);
     if (!target) {
       sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${normalizeHost(hostOf(req))}`);
@@ -450,7 +468,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
     try {
       if (req.proto === 'http') {
-        base.pipeline = buildPipeline(edge, { ipPolicies: this.ipPolicies });
+        base.pipeline = buildPipeline(edge, { ipPolicies: this.ipPolicies, managedOAuth: this.managedOAuth });
         const tlsOptions = tlsServerOptions(edge.mutualTls, edge.tlsTermination);
         if (tlsOptions) base.httpsServer = await this.createHttpsServer(tlsOptions);
       } else {

@@ -15,6 +15,7 @@ import { ipRestrictionModule, type IpPolicyStore } from './ip-restriction';
 import { celVariables, requestUrl, VAR } from './request-vars';
 import type { HttpModule, RequestContext, RequestOutcome, ResponseContext } from './types';
 import { webhookVerificationModule } from './webhook-verification';
+import type { ManagedOAuth } from './oauth/managed';
 
 export interface TrafficPolicyAction {
   type: string;
@@ -39,7 +40,7 @@ export interface TrafficPolicyDocument {
 type Phase = 'request' | 'response';
 
 /** Builds an auth module (OAuth / OIDC) from an action config; registered by those modules. */
-export type AuthActionFactory = (config: Record<string, unknown>, where: string) => HttpModule;
+export type AuthActionFactory = (config: Record<string, unknown>, where: string, env: PolicyEnv) => HttpModule;
 const authActions = new Map<string, AuthActionFactory>();
 
 /** Lets the OAuth/OIDC modules plug their actions (`oauth`, `openid-connect`/`oidc`) in. */
@@ -49,6 +50,7 @@ export function registerAuthAction(type: string, factory: AuthActionFactory): vo
 
 export interface PolicyEnv {
   ipPolicies?: IpPolicyStore;
+  managedOAuth?: ManagedOAuth;
   now?: () => number;
 }
 
@@ -506,7 +508,7 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
     }
     default: {
       const auth = authActions.get(type);
-      if (auth) return fromModule(auth(c, at), type);
+      if (auth) return fromModule(auth(c, at, env), type);
       if (type === 'oauth' || type === 'openid-connect' || type === 'oidc')
         throw new ModuleConfigError('ERR_NGROK_2201', `${at}: the "${type}" action is not available in this build`);
       throw new ModuleConfigError('ERR_NGROK_2201', `${at}: unknown action type "${type}"`);

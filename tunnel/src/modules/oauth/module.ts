@@ -29,6 +29,7 @@ import {
 import { ReplayGuard, safeReturnPath } from './guards';
 import { refusal, sendRedirect, sendRefusal, sendSignedOut, type Refusal } from './pages';
 import type { Identity } from './providers';
+import { managedState, type ManagedOAuth } from './managed';
 
 export const LOGIN_PATH = '/ngrok/login';
 export const LOGOUT_PATH = '/ngrok/logout';
@@ -65,6 +66,8 @@ export interface OAuthModuleDeps {
   secret: Buffer;
   /** Clock in ms (tests). */
   now?: () => number;
+  /** The edge's managed OAuth apps; undefined when no edge is known here (a config check). */
+  managed?: ManagedOAuth;
 }
 
 interface Session {
@@ -97,9 +100,15 @@ type CheckOutcome =
 const sha = (s: string) => createHash('sha256').update(s).digest('base64url');
 
 /** Creates the module; throws a ModuleConfigError for a config the edge must refuse. */
-export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDeps): HttpModule {
-  const invalid = validateOAuthConfig(config);
+export function createOAuthModule(given: AuthModuleConfig, deps: OAuthModuleDeps): HttpModule {
+  // No credentials of its own: the edge's managed app for the provider, if it has one.
+  const managedApp =
+    !isOidcConfig(given) && !given.clientId && !given.clientSecret ? deps.managed?.apps[given.provider] : undefined;
+  const invalid = validateOAuthConfig(given, undefined, deps.managed ? !!managedApp : undefined);
   if (invalid) throw invalid;
+  const config: AuthModuleConfig = managedApp ? { ...given, ...managedApp } : given;
+  // Read when used: an edge knows its callback URL once it listens.
+  const managedCallback = (): string | undefined => (managedApp ? deps.managed!.callbackUrl : undefined);
   const now = deps.now ?? Date.now;
   const sealer = new CookieSealer(deps.secret);
   const replay = new ReplayGuard(LOGIN_TTL_MS);
@@ -117,6 +126,14 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
   // The provider client; discovery failures are retried after a pause, not cached forever.
   let client: { promise: Promise<ProviderClient>; failedAt?: number } | undefined;
   const getClient = (): Promise<ProviderClient> => {
+    if (!config.clientId)
+      return Promise.reject(
+        new ProviderError(
+          'ERR_NGROK_7166',
+          `no OAuth app for ${isOidcConfig(config) ? config.issuerUrl : config.provider} on this edge`,
+          502,
+        ),
+      );
     if (!client || (client.failedAt !== undefined && now() - client.failedAt > DISCOVERY_RETRY_MS)) {
       const entry: { promise: Promise<ProviderClient>; failedAt?: number } = { promise: ProviderClient.create(config) };
       entry.promise.catch(() => {
@@ -230,14 +247,14 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
     }
     const tx: Transaction = {
       v: 1,
-      state: oidc.randomState(),
+      state: managedApp ? managedState(origin(ctx), oidc.randomState()) : oidc.randomState(),
       verifier: oidc.randomPKCECodeVerifier(),
       nonce: provider.usesIdToken ? oidc.randomNonce() : undefined,
       returnTo,
       created: now(),
     };
     const url = provider.authorizationUrl({
-      redirectUri: `${origin(ctx)}${CALLBACK_PATH}`,
+      redirectUri: managedCallback() ?? `${origin(ctx)}${CALLBACK_PATH}`,
       state: tx.state,
       codeChallenge: await oidc.calculatePKCECodeChallenge(tx.verifier),
       nonce: tx.nonce,
@@ -337,7 +354,7 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
     let tokens: TokenSet;
     try {
       const provider = await getClient();
-      const current = new URL(`${origin(ctx)}${CALLBACK_PATH}${url.search}`);
+      const current = new URL(`${managedCallback() ?? `${origin(ctx)}${CALLBACK_PATH}`}${url.search}`);
       tokens = await provider.exchange(current, { state: tx.state, codeVerifier: tx.verifier, nonce: tx.nonce });
       user = await provider.identity(tokens.accessToken, undefined, tokens.claims);
     } catch (err) {
