@@ -312,6 +312,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       edge: spec.edge,
       labels: spec.labels,
       ...(spec.pooling ? { pooling: true } : {}),
+      ...(spec.internal ? { internal: true } : {}),
       previousUrls: tunnel.urls.length ? tunnel.urls : undefined,
     });
     tunnel.bindingId = binding.id;

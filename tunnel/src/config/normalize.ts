@@ -301,6 +301,8 @@ export function endpointToSpec(ep: EndpointV3, inspectAll: boolean): EndpointSpe
   }
   const host = rest.replace(/:\d+$/, '');
   if (host) spec.domain = host;
+  // A `.internal` host (or `bindings: [internal]`) makes an internal endpoint.
+  if (host.toLowerCase().endsWith('.internal') || ep.bindings?.includes('internal')) spec.internal = true;
   if (proto === 'http' && hasScheme) spec.schemes = [scheme as Scheme];
   return spec;
 }

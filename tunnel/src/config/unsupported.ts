@@ -26,8 +26,8 @@ export const UNSUPPORTED_KEYS: readonly UnsupportedKey[] = [
   {
     where: 'endpoint',
     path: ['bindings'],
-    feature: 'internal and kubernetes bindings',
-    when: (v) => Array.isArray(v) && v.some((b) => b !== 'public'),
+    feature: 'kubernetes bindings',
+    when: (v) => Array.isArray(v) && v.some((b) => b !== 'public' && b !== 'internal'),
   },
 ];
 

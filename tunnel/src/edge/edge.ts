@@ -90,6 +90,8 @@ export interface Binding {
   labels?: Record<string, string>;
   /** Endpoint pool (`pooling_enabled`): every member's binding shares this object. */
   pool?: EndpointPool;
+  /** Internal endpoint (`*.internal`): only `forward-internal` reaches it. */
+  internal?: boolean;
 }
 
 /** Agents serving one HTTP name together: requests go round robin; a member leaves on unbind. */
@@ -117,6 +119,8 @@ class BindError extends Error {
 export class Edge extends EventEmitter<EdgeEvents> {
   private readonly httpRouter = new HostRouter<Binding>();
   private readonly tlsRouter = new HostRouter<Binding>();
+  /** Internal endpoints by `.internal` name: never matched by the public listeners. */
+  private readonly internalRouter = new HostRouter<Binding>();
   private readonly bindings = new Map<string, Binding>();
   private readonly sessionsByClient = new Map<string, MuxSession>();
   /** What each session's authtoken may bind (credential ACLs). */
@@ -468,7 +472,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
     try {
       if (req.proto === 'http') {
-        base.pipeline = buildPipeline(edge, { ipPolicies: this.ipPolicies, managedOAuth: this.managedOAuth });
+        base.pipeline = buildPipeline(edge, {
+          ipPolicies: this.ipPolicies,
+          managedOAuth: this.managedOAuth,
+          internalEndpoint: (host) => {
+            const b = this.internalRouter.lookup(host);
+            return b && ({ id: b.id, session: b.session } satisfies HttpTarget);
+          },
+        });
         const tlsOptions = tlsServerOptions(edge.mutualTls, edge.tlsTermination);
         if (tlsOptions) base.httpsServer = await this.createHttpsServer(tlsOptions);
       } else {
@@ -488,7 +499,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
       throw err;
     }
     let binding: Binding;
-    if (req.proto === 'http') binding = await this.bindHttp(base, req);
+    if (req.internal || /\.internal$/i.test(req.domain ?? '')) binding = this.bindInternal(base, req);
+    else if (req.proto === 'http') binding = await this.bindHttp(base, req);
     else if (req.proto === 'tls') binding = await this.bindTls(base, req);
     else if (req.proto === 'tcp') binding = await this.bindTcp(base, req);
     else throw new BindError('ERR_NGROK_332', `unsupported protocol "${String(req.proto)}"`);
@@ -560,6 +572,39 @@ export class Edge extends EventEmitter<EdgeEvents> {
     };
     this.bindings.set(binding.id, binding);
     this.config.httpsEdges?.addBinding(binding);
+    return binding;
+  }
+
+  /**
+   * An internal endpoint: an HTTP name under `.internal`, reached only by `forward-internal` from
+   * another endpoint's traffic policy. Its own modules would not run on that path, so it takes none.
+   */
+  private bindInternal(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Binding {
+    const host = (req.domain ?? '').toLowerCase();
+    if (!req.internal || !host.endsWith('.internal') || !isValidHostname(host))
+      throw new BindError(
+        'ERR_BURROW_INTERNAL_URL',
+        `internal endpoints need a URL under .internal (e.g. https://api.internal) and the internal binding; got "${host}"`,
+      );
+    if (req.proto !== 'http')
+      throw new BindError('ERR_BURROW_UNSUPPORTED_OPTION', `internal ${req.proto} endpoints are not supported yet`);
+    if (base.pipeline || Object.keys(base.edge).length)
+      throw new BindError(
+        'ERR_BURROW_UNSUPPORTED_OPTION',
+        'internal endpoints take no modules or traffic policy yet (put them on the public endpoint that forwards)',
+      );
+    if (this.internalRouter.has(host))
+      throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
+    const binding: Binding = {
+      ...base,
+      proto: 'http',
+      hosts: [host],
+      schemes: ['https'],
+      urls: [`https://${host}`],
+      internal: true,
+    };
+    this.internalRouter.add(host, binding);
+    this.bindings.set(binding.id, binding);
     return binding;
   }
 
@@ -715,7 +760,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   private unbind(binding: Binding): void {
     if (!this.bindings.delete(binding.id)) return;
-    const router = binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
+    const router = binding.internal ? this.internalRouter : binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
     const pool = binding.pool;
     if (pool) pool.members.splice(pool.members.indexOf(binding), 1);
     for (const host of binding.hosts) {

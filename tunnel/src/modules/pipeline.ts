@@ -31,6 +31,8 @@ export interface PipelineEnv {
   ipPolicies?: IpPolicyStore;
   /** The edge's managed OAuth apps (modules/oauth/managed.ts); undefined = not an edge (config check). */
   managedOAuth?: ManagedOAuth;
+  /** The edge's internal endpoint for a `.internal` name (traffic policy `forward-internal`). */
+  internalEndpoint?: (host: string) => unknown;
   /** Clock for time-based modules (tests). */
   now?: () => number;
 }

@@ -50,6 +50,8 @@ export function registerAuthAction(type: string, factory: AuthActionFactory): vo
 
 export interface PolicyEnv {
   ipPolicies?: IpPolicyStore;
+  /** The edge's internal endpoint for a `.internal` host name, if one is online (opaque here). */
+  internalEndpoint?: (host: string) => unknown;
   managedOAuth?: ManagedOAuth;
   now?: () => number;
 }
@@ -70,7 +72,6 @@ interface CompiledRule {
 
 const NOT_IN_BURROW = new Set([
   'close-connection',
-  'forward-internal',
   'http-request',
   'jwt-validation',
   'log',
@@ -320,6 +321,44 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
             [{ name: 'location', value: location }, ...headers.map((h) => ({ name: h.name, value: h.value(vars) }))],
             '',
           );
+          return 'handled';
+        },
+      };
+    }
+    case 'forward-internal': {
+      // Sends the request to an internal endpoint (`https://name.internal`) of this edge instead of
+      // this endpoint's upstream; the request as rewritten so far goes there, and no later action runs.
+      for (const key of Object.keys(c))
+        check(['url', 'binding', 'on_error'].includes(key), 'ERR_NGROK_2203', `${at}: unknown field "${key}"`);
+      const url = compileInterpolation(str(c.url, `${at}.url`, true)!, `${at}.url`);
+      check(
+        c.binding === undefined || c.binding === 'internal',
+        'ERR_NGROK_2204',
+        `${at}.binding: only "internal" is supported`,
+      );
+      check(
+        c.on_error === undefined || c.on_error === 'halt' || c.on_error === 'continue',
+        'ERR_NGROK_2204',
+        `${at}.on_error must be "halt" or "continue"`,
+      );
+      return {
+        type,
+        terminating: true,
+        request: (ctx) => {
+          let host = '';
+          try {
+            host = new URL(url(celVariables(ctx))).hostname.toLowerCase();
+          } catch {
+            host = '';
+          }
+          const target = host.endsWith('.internal') ? env.internalEndpoint?.(host) : undefined;
+          if (target) {
+            ctx.vars.set(VAR.forwardTarget, target);
+            return undefined;
+          }
+          if (c.on_error === 'continue') return undefined;
+          ctx.res.setHeader(ERROR_CODE_HEADER, 'ERR_NGROK_3200');
+          sendSimple(ctx, 502, [], `no internal endpoint is online at ${host || 'that URL'}\n`);
           return 'handled';
         },
       };
@@ -623,6 +662,7 @@ export function trafficPolicyModule(doc: TrafficPolicyDocument, env: PolicyEnv =
               if (!action.request) continue;
               const outcome = await action.request(ctx);
               if (outcome === 'handled' || ctx.res.headersSent) return 'handled';
+              if (ctx.vars.has(VAR.forwardTarget)) return undefined; // forward-internal ends the policy
             }
           }
           return undefined;

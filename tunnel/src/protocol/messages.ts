@@ -58,6 +58,11 @@ export interface BindRequest {
    * too; traffic is shared round robin. Without it a taken name is ERR_NGROK_334.
    */
   pooling?: boolean;
+  /**
+   * Internal endpoint (`https://name.internal`, v3 `bindings: [internal]`): reachable only through
+   * other endpoints' `forward-internal` traffic policy action, never from the public listeners.
+   */
+  internal?: boolean;
 }
 
 export interface BindResult {
