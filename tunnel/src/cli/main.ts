@@ -507,14 +507,14 @@ function printError(message: string, code?: string, hint?: string): void {
 export const NGROK_COMPAT_VERSION = '3.30.0';
 
 /**
- * `burrow version X`; run through a file named `ngrok` (a symlink to bin/burrow, for wrappers
+ * What `burrow version` / `--version` print: `burrow version X`; run through a file named `ngrok` (a symlink to bin/burrow, for wrappers
  * that start "ngrok"), `ngrok version 3.30.0 (burrow X)`: wrappers read the text after
  * "ngrok version" (npm ngrok's getVersion) or its leading semver, and it still says it is Burrow.
  */
 export function versionLine(invokedAs: string = path.basename(process.argv[1] ?? '')): string {
   return /^ngrok(\.exe)?$/i.test(invokedAs)
-    ? `ngrok version ${NGROK_COMPAT_VERSION} (burrow ${VERSION})`
-    : `burrow version ${VERSION}`;
+    ? `ngrok version ${NGROK_COMPAT_VERSION} (burrow ${VERSION})\n`
+    : `burrow version ${VERSION}\n`;
 }
 
 function help(): number {
@@ -546,7 +546,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'version':
       case '--version':
-        process.stdout.write(`${versionLine()}\n`);
+        process.stdout.write(versionLine());
         return 0;
       case 'authtoken':
         // ngrok v2's command (v3 keeps it as an alias of `config add-authtoken`); the npm wrapper uses it
@@ -570,8 +570,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
+/** Runs the command and exits with its code: what bin/burrow (and `node dist/burrow.js`) do. */
+export function run(argv: string[]): void {
+  main(argv).then(
     (code) => process.exit(code),
     (err) => {
       printError(String((err as Error)?.message ?? err), 'ERR_BURROW_INTERNAL');
@@ -579,3 +580,8 @@ if (require.main === module) {
     },
   );
 }
+
+// `node dist/burrow.js …` (tests, benchmarks, the extension's child process, service units) runs this
+// bundle as the main script; bin/burrow requires it and calls run() itself, so the command works
+// however it is reached (npx, a global install, a symlink to the bin).
+if (require.main === module) run(process.argv.slice(2));
