@@ -18,6 +18,7 @@ import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
 import { tlsServerOptions } from '../modules/mutual-tls';
 import { buildPipeline, ModuleConfigError, type Pipeline } from '../modules/pipeline';
+import { handleManagedCallback, MANAGED_CALLBACK_PATH, type ManagedOAuth } from '../modules/oauth/managed';
 import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
 import { HostRouter, isValidHostname, normalizeHost } from './router';
@@ -28,6 +29,7 @@ import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
 import type { ClaimKind, ClusterHooks, Holder, PeerOpen } from './cluster';
 import { adoptPeerAddress } from './cluster/peers';
+import type { AgentSession } from './agent-session';
 
 /** Path on the public HTTP listener where agents open their session. */
 export const AGENT_PATH = '/_burrow/session';
@@ -64,6 +66,11 @@ export interface EdgeConfig {
   portPerEndpoint?: { publicUrl(port: number): string; portOf(url: string): number | undefined };
   /** A node of a cluster (edge/cluster): names are claimed cluster-wide, others' names forwarded. */
   cluster?: ClusterHooks;
+  /**
+   * Managed OAuth apps (modules/oauth/managed.ts): endpoints with `oauth: {provider}` and no client
+   * id use these. `callbackUrl` defaults to http://DOMAIN:HTTP_PORT/_burrow/oauth/callback.
+   */
+  managedOAuth?: { apps: ManagedOAuth['apps']; callbackUrl?: string };
 }
 
 export interface Binding {
@@ -73,7 +80,7 @@ export interface Binding {
   hosts: string[];
   schemes: Scheme[];
   urls: string[];
-  session: MuxSession;
+  session: AgentSession;
   clientId: string;
   edge: EdgeOptions;
   /** HTTP endpoints with modules; built and validated at bind time. */
@@ -89,6 +96,16 @@ export interface Binding {
   labels?: Record<string, string>;
   /** Names claimed cluster-wide for this binding (released at unbind). */
   claims?: { kind: ClaimKind; name: string; holder: Holder }[];
+  /** Endpoint pool (`pooling_enabled`): every member's binding shares this object. */
+  pool?: EndpointPool;
+  /** Internal endpoint (`*.internal`): only `forward-internal` reaches it. */
+  internal?: boolean;
+}
+
+/** Agents serving one HTTP name together: requests go round robin; a member leaves on unbind. */
+interface EndpointPool {
+  members: Binding[];
+  next: number;
 }
 
 export interface EdgeEvents {
@@ -110,23 +127,28 @@ class BindError extends Error {
 export class Edge extends EventEmitter<EdgeEvents> {
   private readonly httpRouter = new HostRouter<Binding>();
   private readonly tlsRouter = new HostRouter<Binding>();
+  /** Internal endpoints by `.internal` name: never matched by the public listeners. */
+  private readonly internalRouter = new HostRouter<Binding>();
   private readonly bindings = new Map<string, Binding>();
   private readonly sessionsByClient = new Map<string, MuxSession>();
   /** What each session's authtoken may bind (credential ACLs). */
-  private readonly grants = new WeakMap<MuxSession, Grant>();
+  private readonly grants = new WeakMap<AgentSession, Grant>();
   private readonly httpServer: http.Server;
   private tlsServer?: net.Server;
   private httpsServer?: http2.Http2SecureServer;
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
   private readonly sockets = new Set<net.Socket>();
   /** Cluster: who each session is, for name claims. */
-  private readonly holders = new WeakMap<MuxSession, Holder>();
+  private readonly holders = new WeakMap<AgentSession, Holder>();
   /** Cluster: connections another node carried here (never forwarded again), and their servers. */
   private readonly peerSockets = new WeakSet<object>();
   private peerHttp?: Record<'http' | 'https', http.Server>;
   /** SIGTERM on a cluster node: no new agent sessions, existing ones told to go elsewhere. */
   draining = false;
   httpPort = 0;
+  /** Set at start: the apps and the one callback URL their providers know. */
+  /** The apps and the one callback URL their providers know (its default needs the listening port). */
+  readonly managedOAuth: ManagedOAuth;
   tlsPort = 0;
   /** Named IP policies (the admin API edits them; endpoints see changes on their next request). */
   readonly ipPolicies: IpPolicyStore;
@@ -134,6 +156,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
   constructor(private readonly config: EdgeConfig) {
     super();
     this.ipPolicies = config.ipPolicies ?? new IpPolicyStore();
+    const defaultCallback = () =>
+      `http://${config.domain}${this.httpPort === 80 ? '' : `:${this.httpPort}`}${MANAGED_CALLBACK_PATH}`;
+    this.managedOAuth = {
+      apps: config.managedOAuth?.apps ?? {},
+      get callbackUrl() {
+        return config.managedOAuth?.callbackUrl ?? defaultCallback();
+      },
+    };
     this.httpServer = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
       this.onRequest(req, res, 'http'),
     );
@@ -250,7 +280,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   private httpTarget(host: string, scheme: Scheme): HttpTarget | undefined {
-    const binding = this.httpRouter.lookup(host);
+    const entry = this.httpRouter.lookup(host);
+    const pool = entry?.pool;
+    const binding = pool ? pool.members[pool.next++ % pool.members.length] : entry;
     if (!binding || !binding.schemes.includes(scheme)) return undefined;
     return { id: binding.id, session: binding.session, pipeline: binding.pipeline };
   }
@@ -261,6 +293,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     scheme: Scheme,
   ): void {
     if (this.config.httpsEdges?.handleRequest(req, res, scheme)) return;
+    if (handleManagedCallback(req, res, this.managedOAuth, (h) => !!this.httpRouter.lookup(h))) return;
     const target = this.httpTarget(hostOf(req), scheme);
     if (!target) {
       if (this.config.cluster && !this.peerSockets.has(req.socket))
@@ -404,6 +437,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       kind: binding.proto === 'tls' ? 'tls' : 'tcp',
       binding: binding.id,
       remoteAddr: `${socket.remoteAddress}:${socket.remotePort}`,
+      localAddr: `${socket.localAddress}:${socket.localPort}`,
     };
     let stream;
     try {
@@ -512,6 +546,40 @@ export class Edge extends EventEmitter<EdgeEvents> {
     });
   }
 
+  // ---- sessions of other agent protocols (ngrok's: ngrok-protocol/server.ts) ----
+
+  /** Registers a session with what its credential may bind; its bindings go when it closes. */
+  attachSession(session: AgentSession & { once(event: 'close', fn: () => void): unknown }, grant: Grant): void {
+    this.grants.set(session, grant);
+    session.once('close', () => {
+      for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b);
+    });
+  }
+
+  /** Binds for an attached session exactly as for Burrow's own agents; rejects with `{code, message}`. */
+  bindFor(session: AgentSession, clientId: string, req: BindRequest): Promise<Binding> {
+    // Cluster claims: the same agent (credential + client id) reconnecting may take its names over.
+    if (!this.holders.has(session)) {
+      const credential = this.grants.get(session)?.credentialId ?? '';
+      const owner = createHash('sha256').update(`ngrok\0${credential}\0${clientId}`).digest('hex');
+      this.holders.set(session, { owner, session: randomUUID() });
+    }
+    return this.bind(session, clientId, req);
+  }
+
+  /** Unbinds one of an attached session's bindings; false when it holds no such binding. */
+  unbindFor(session: AgentSession, id: string): boolean {
+    const b = this.bindings.get(id);
+    if (!b || b.session !== session) return false;
+    this.unbind(b);
+    return true;
+  }
+
+  /** The TLS settings of the public TLS listener (certificate or SNI callback), for agent listeners. */
+  agentTlsOptions(): Promise<tls.SecureContextOptions & { SNICallback?: tls.TlsOptions['SNICallback'] }> {
+    return this.tlsCredentials();
+  }
+
   private checkHello(hello: Hello): WireError | undefined {
     if (hello.version !== PROTOCOL_VERSION) {
       return {
@@ -528,7 +596,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return undefined;
   }
 
-  private async bind(session: MuxSession, clientId: string, req: BindRequest): Promise<Binding> {
+  private async bind(session: AgentSession, clientId: string, req: BindRequest): Promise<Binding> {
     if (session.isClosed) throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed');
     const edge = req.edge ?? {};
     const base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'> = {
@@ -546,7 +614,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
     try {
       if (req.proto === 'http') {
-        base.pipeline = buildPipeline(edge, { ipPolicies: this.ipPolicies });
+        base.pipeline = buildPipeline(edge, {
+          ipPolicies: this.ipPolicies,
+          managedOAuth: this.managedOAuth,
+          internalEndpoint: (host) => {
+            const b = this.internalRouter.lookup(host);
+            return b && ({ id: b.id, session: b.session } satisfies HttpTarget);
+          },
+        });
         const tlsOptions = tlsServerOptions(edge.mutualTls, edge.tlsTermination);
         if (tlsOptions) base.httpsServer = await this.createHttpsServer(tlsOptions);
       } else {
@@ -567,7 +642,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
     let binding: Binding;
     try {
-      if (req.proto === 'http') binding = await this.bindHttp(base, req);
+      if (req.internal || /\.internal$/i.test(req.domain ?? '')) binding = this.bindInternal(base, req);
+      else if (req.proto === 'http') binding = await this.bindHttp(base, req);
       else if (req.proto === 'tls') binding = await this.bindTls(base, req);
       else if (req.proto === 'tcp') binding = await this.bindTcp(base, req);
       else throw new BindError('ERR_NGROK_332', `unsupported protocol "${String(req.proto)}"`);
@@ -584,7 +660,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /** Credential ACL (ERR_NGROK_316/308/356/399) and names held by HTTPS edges (ERR_NGROK_381). */
-  private checkBindRights(session: MuxSession, req: BindRequest): void {
+  private checkBindRights(session: AgentSession, req: BindRequest): void {
     const host = req.domain
       ? req.domain.toLowerCase()
       : req.subdomain
@@ -647,6 +723,39 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /**
+   * An internal endpoint: an HTTP name under `.internal`, reached only by `forward-internal` from
+   * another endpoint's traffic policy. Its own modules would not run on that path, so it takes none.
+   */
+  private bindInternal(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Binding {
+    const host = (req.domain ?? '').toLowerCase();
+    if (!req.internal || !host.endsWith('.internal') || !isValidHostname(host))
+      throw new BindError(
+        'ERR_BURROW_INTERNAL_URL',
+        `internal endpoints need a URL under .internal (e.g. https://api.internal) and the internal binding; got "${host}"`,
+      );
+    if (req.proto !== 'http')
+      throw new BindError('ERR_BURROW_UNSUPPORTED_OPTION', `internal ${req.proto} endpoints are not supported yet`);
+    if (base.pipeline || Object.keys(base.edge).length)
+      throw new BindError(
+        'ERR_BURROW_UNSUPPORTED_OPTION',
+        'internal endpoints take no modules or traffic policy yet (put them on the public endpoint that forwards)',
+      );
+    if (this.internalRouter.has(host))
+      throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
+    const binding: Binding = {
+      ...base,
+      proto: 'http',
+      hosts: [host],
+      schemes: ['https'],
+      urls: [`https://${host}`],
+      internal: true,
+    };
+    this.internalRouter.add(host, binding);
+    this.bindings.set(binding.id, binding);
+    return binding;
+  }
+
+  /**
    * Picks the host name for an http/tls bind: requested domain, subdomain, previous URL or random.
    * On a cluster node the name is also claimed cluster-wide (into base.claims).
    */
@@ -661,7 +770,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
     else if (req.subdomain) host = `${req.subdomain.toLowerCase()}.${this.config.domain}`;
     if (host) {
       if (!isValidHostname(host)) throw new BindError('ERR_NGROK_326', `"${host}" is not a valid host name`);
-      if (router.has(host)) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
+      const taken = router.get(host);
+      if (taken && req.pooling && taken.pool && req.proto === 'http') return host; // joins the pool
+      if (taken && !!req.pooling !== !!taken.pool)
+        throw new BindError(
+          'ERR_NGROK_6030',
+          `${host} is served by endpoints that ${taken.pool ? 'pool' : 'do not pool'}: every endpoint of one URL must set pooling_enabled alike`,
+        );
+      if (taken) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
       await this.claimName(base, kind, host);
       return host;
     }
@@ -716,6 +832,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const host = await this.chooseHost(this.httpRouter, req, base);
     const urls = schemes.map((s) => this.url(s, host, s === 'http' ? this.httpPort : this.tlsPort));
     const binding: Binding = { ...base, proto: 'http', hosts: [host], schemes, urls };
+    const pool = this.httpRouter.get(host)?.pool;
+    if (pool) {
+      binding.pool = pool;
+      pool.members.push(binding);
+      this.bindings.set(binding.id, binding);
+      return binding;
+    }
+    if (req.pooling) binding.pool = { members: [binding], next: 0 };
     if (this.config.portPerEndpoint)
       await this.listenOwnPort(binding, this.config.portPerEndpoint, req.previousUrls ?? []);
     this.httpRouter.add(host, binding);
@@ -841,8 +965,15 @@ export class Edge extends EventEmitter<EdgeEvents> {
     for (const c of binding.claims ?? [])
       if (release) this.config.cluster?.release(c.kind, c.name, c.holder);
       else this.config.cluster?.abandon(c.kind, c.name, c.holder);
-    const router = binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
-    for (const host of binding.hosts) if (router.get(host) === binding) router.delete(host);
+    const router = binding.internal ? this.internalRouter : binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
+    const pool = binding.pool;
+    if (pool) pool.members.splice(pool.members.indexOf(binding), 1);
+    for (const host of binding.hosts) {
+      if (router.get(host) !== binding) continue;
+      // A pool keeps its name while a member is left: the next one holds the router entry.
+      if (pool?.members.length) router.add(host, pool.members[0]);
+      else router.delete(host);
+    }
     binding.tcpServer?.close();
     binding.ownHttpServer?.close();
     binding.httpsServer?.close();

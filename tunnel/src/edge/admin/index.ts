@@ -38,8 +38,9 @@ export function createHttpsEdges(opts: {
     domain: opts.domain,
     ipPolicies: opts.ipPolicies,
     boundDirectly: (host) => !!edge?.isHostBound(host),
+    managedOAuth: () => edge?.managedOAuth,
   });
-  const router = new HttpsEdgeRouter(store, opts.ipPolicies);
+  const router = new HttpsEdgeRouter(store, opts.ipPolicies, () => edge?.managedOAuth);
   // Changes made on another cluster node reach the named IP policies endpoints use.
   store.on('change', () => service.syncIpPolicies());
   const credentials: GrantSource = {
