@@ -13,6 +13,7 @@ import type { BindRequest, ControlMessage, Hello, RawOpen, WireError } from '../
 import { DEFAULT_WINDOW, MuxSession } from '../protocol/session';
 import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
 import { sendEdgeError } from './errors';
+import { applyHttpServerLimits, httpServerLimits, onClientError, type ListenerLimits } from './listener-limits';
 import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
 import { tlsServerOptions } from '../modules/mutual-tls';
@@ -59,6 +60,8 @@ export interface EdgeConfig {
    * `publicUrl(port)` first among its URLs. A rebind asks for the port of its previous URL again.
    */
   portPerEndpoint?: { publicUrl(port: number): string; portOf(url: string): number | undefined };
+  /** Time limits of the public HTTP/1.1 listeners (request head, keep-alive idle): listener-limits.ts. */
+  limits?: ListenerLimits;
 }
 
 export interface Binding {
@@ -120,16 +123,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
   constructor(private readonly config: EdgeConfig) {
     super();
     this.ipPolicies = config.ipPolicies ?? new IpPolicyStore();
-    this.httpServer = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
+    this.httpServer = http.createServer(httpServerLimits(config.limits), (req, res) =>
       this.onRequest(req, res, 'http'),
     );
     this.httpServer.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket as net.Socket, head, 'http'));
     this.httpServer.on('connection', (socket: net.Socket) => this.track(socket));
-    this.httpServer.on('clientError', (_err, socket) => {
-      if (socket.writable)
-        socket.end('HTTP/1.1 400 Bad Request\r\nngrok-error-code: ERR_BURROW_BAD_REQUEST\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
-    });
+    this.httpServer.on('clientError', onClientError);
   }
 
   async start(): Promise<void> {
@@ -227,6 +226,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       ...(extra ?? {}),
       allowHTTP1: true,
     });
+    applyHttpServerLimits(https, this.config.limits);
     https.on('request', (req, res) => this.onRequest(req, res, 'https'));
     https.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
       this.onUpgrade(req, socket, head, 'https'),
@@ -584,12 +584,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
   ): Promise<void> {
     let target: HttpTarget | undefined;
     let scheme: Scheme = 'http';
-    const server = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
+    const server = http.createServer(httpServerLimits(this.config.limits), (req, res) =>
       proxyHttp(req, res, target!, scheme),
     );
     server.on('upgrade', (req, socket: net.Socket, head) => proxyUpgrade(req, socket, head, target!, scheme));
     server.on('connection', (socket: net.Socket) => this.track(socket));
-    server.on('clientError', (_err, socket) => socket.destroy());
+    server.on('clientError', onClientError);
     const previous = previousUrls.map((u) => perEndpoint.portOf(u)).filter((p): p is number => p !== undefined);
     const candidates = [
       ...previous,
