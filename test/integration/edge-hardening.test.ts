@@ -5,9 +5,15 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
+import WebSocket from 'ws';
 import { Agent } from '../../tunnel/src/agent/agent';
+import { MemoryAuthThrottle } from '../../tunnel/src/edge/auth-throttle';
 import { Edge, type EdgeConfig } from '../../tunnel/src/edge/edge';
 import { TokenSet } from '../../tunnel/src/edge/tokens';
+import { PROTOCOL_VERSION } from '../../tunnel/src/protocol/frames';
+import type { ControlMessage } from '../../tunnel/src/protocol/messages';
+import { MuxSession } from '../../tunnel/src/protocol/session';
+import { WebSocketTransport } from '../../tunnel/src/protocol/transport';
 import { Resources, delay, listen, request } from '../support/tunnel';
 
 const TOKEN = 'test-token-0123456789';
@@ -141,5 +147,61 @@ describe('edge hardening: slow clients', function () {
     await delay(300);
     assert.ok(!ws.socket.destroyed, 'the upgraded connection is still open');
     assert.match(ws.received(), /^HTTP\/1\.1 101 [\s\S]*ping$/);
+  });
+});
+
+/** Opens a raw agent session, says hello with `authtoken`, resolves with the welcome or the refusal code. */
+async function helloWith(port: number, authtoken: string): Promise<string> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/_burrow/session`);
+  await once(ws, 'open');
+  const session = new MuxSession(new WebSocketTransport(ws), { role: 'agent' });
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no answer to hello within 5 s')), 5_000);
+      session.on('control', (msg: ControlMessage) => {
+        clearTimeout(timer);
+        resolve(msg.type);
+      });
+      session.on('close', (error) => {
+        clearTimeout(timer);
+        resolve(error?.code ?? 'closed');
+      });
+      session.sendControl({
+        type: 'hello',
+        version: PROTOCOL_VERSION,
+        authtoken,
+        clientId: 'raw-client-0001',
+        agent: { version: 'test', os: 'test' },
+      });
+    });
+  } finally {
+    session.close();
+    ws.terminate();
+  }
+}
+
+describe('edge hardening: authtoken guessing', function () {
+  this.timeout(30_000);
+  const res = new Resources();
+  afterEach(() => res.closeAll());
+
+  it('locks an address after a burst of wrong tokens, keeps connected agents, and lets the right token in after the lock', async () => {
+    const edge = await startEdge(res, { authThrottle: new MemoryAuthThrottle({ burst: 5, baseLockMs: 1_500 }) });
+    const host = await tunnelThroughEdge(
+      res,
+      edge,
+      http.createServer((_req, rsp) => rsp.end('still here')),
+    );
+    const codes: string[] = [];
+    for (let i = 0; i < 8; i++) codes.push(await helloWith(edge.httpPort, `wrong-token-${i}`));
+    assert.deepEqual(codes.slice(0, 5), Array(5).fill('ERR_NGROK_107'));
+    assert.equal(codes[5], 'ERR_NGROK_107', 'the failure that sets the lock is still answered normally');
+    assert.deepEqual(codes.slice(6), ['ERR_BURROW_AUTH_THROTTLED', 'ERR_BURROW_AUTH_THROTTLED']);
+    // Locked: even the right token is refused, without being looked at.
+    assert.equal(await helloWith(edge.httpPort, TOKEN), 'ERR_BURROW_AUTH_THROTTLED');
+    // The agent that was already connected keeps serving.
+    assert.equal((await request(edge.httpPort, host)).body.toString(), 'still here');
+    await delay(1_600);
+    assert.equal(await helloWith(edge.httpPort, TOKEN), 'welcome');
   });
 });
