@@ -6,7 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Agent } from '../../tunnel/src/agent/agent';
 import { REPLAY_LIMIT } from '../../tunnel/src/agent/upstream-pool';
-import { Resources, delay, freePort, listen, request, startAgent, startTunnel } from '../support/tunnel';
+import { Resources, delay, freePort, listen, request, startAgent, startTunnel, waitFor } from '../support/tunnel';
 
 /**
  * A raw upstream that answers the first request on each connection (keep-alive, no Keep-Alive
@@ -90,6 +90,14 @@ describe('agent upstream pool: reused connections the upstream closed', function
     const rsp = await request(t.port, t.host);
     assert.equal(rsp.headers['ngrok-error-code'], 'ERR_NGROK_8012');
     assert.match((JSON.parse(rsp.body.toString()) as { details: { err: string } }).details.err, /connection refused/);
+  });
+
+  it('after a failed upstream request, drains the rest of a large request body (no stream left behind)', async () => {
+    const t = await startTunnel(agent, { upstream: String(await freePort()) });
+    const rsp = await request(t.port, t.host, { method: 'POST', body: Buffer.alloc(3 * 1024 * 1024, 7) });
+    assert.equal(rsp.headers['ngrok-error-code'], 'ERR_NGROK_8012');
+    const session = agent.embedded!.listBindings()[0].session;
+    await waitFor(() => session.streamCount === 0, 10_000, 'the edge to forget the stream');
   });
 
   it('never fails against a real upstream with a short keep-alive, announced or not', async () => {

@@ -198,6 +198,9 @@ export function requestUpstream(
         return;
       }
       failed(err, retried);
+      // Unpipes the edge's stream from the body, so the rest of the request body drains (as it
+      // did when the body was the destroyed ClientRequest itself) instead of stalling the stream.
+      body.destroy();
     });
   };
   wire(req);
@@ -207,6 +210,7 @@ export function requestUpstream(
     cancel: () => {
       clearTimeout(timer);
       req.destroy();
+      body.destroy();
     },
   };
 }
@@ -249,6 +253,8 @@ export function forwardHttp(
     answered = true;
     const head: HttpResponseHead = { kind: 'http-response', statusCode: 502, rawHeaders: [], error };
     stream.sendMeta(head);
+    // Drain the rest of the request body: piped into a dead upstream request it would stall the stream.
+    stream.unpipe();
     stream.resume();
     stream.end();
   };
