@@ -13,7 +13,9 @@ import { PROTOCOL_VERSION } from '../protocol/frames';
 import type { BindRequest, ControlMessage, Hello, RawOpen, WireError } from '../protocol/messages';
 import { DEFAULT_WINDOW, MuxSession } from '../protocol/session';
 import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
+import { MemoryAuthThrottle, throttledError, type AuthThrottle } from './auth-throttle';
 import { sendEdgeError } from './errors';
+import { applyHttpServerLimits, httpServerLimits, onClientError, type ListenerLimits } from './listener-limits';
 import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
 import { tlsServerOptions } from '../modules/mutual-tls';
@@ -71,6 +73,10 @@ export interface EdgeConfig {
    * id use these. `callbackUrl` defaults to http://DOMAIN:HTTP_PORT/_burrow/oauth/callback.
    */
   managedOAuth?: { apps: ManagedOAuth['apps']; callbackUrl?: string };
+  /** Time limits of the public HTTP/1.1 listeners (request head, keep-alive idle): listener-limits.ts. */
+  limits?: ListenerLimits;
+  /** Slows authtoken guessing per source address (auth-throttle.ts); in memory when omitted. */
+  authThrottle?: AuthThrottle;
 }
 
 export interface Binding {
@@ -152,6 +158,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   tlsPort = 0;
   /** Named IP policies (the admin API edits them; endpoints see changes on their next request). */
   readonly ipPolicies: IpPolicyStore;
+  private readonly authThrottle: AuthThrottle;
 
   constructor(private readonly config: EdgeConfig) {
     super();
@@ -164,16 +171,13 @@ export class Edge extends EventEmitter<EdgeEvents> {
         return config.managedOAuth?.callbackUrl ?? defaultCallback();
       },
     };
-    this.httpServer = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
+    this.authThrottle = config.authThrottle ?? new MemoryAuthThrottle();
+    this.httpServer = http.createServer(httpServerLimits(config.limits), (req, res) =>
       this.onRequest(req, res, 'http'),
     );
     this.httpServer.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket as net.Socket, head, 'http'));
     this.httpServer.on('connection', (socket: net.Socket) => this.track(socket));
-    this.httpServer.on('clientError', (_err, socket) => {
-      if (socket.writable)
-        socket.end('HTTP/1.1 400 Bad Request\r\nngrok-error-code: ERR_BURROW_BAD_REQUEST\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
-    });
+    this.httpServer.on('clientError', onClientError);
   }
 
   async start(): Promise<void> {
@@ -349,6 +353,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       ...(extra ?? {}),
       allowHTTP1: true,
     });
+    applyHttpServerLimits(https, this.config.limits);
     https.on('request', (req, res) => this.onRequest(req, res, 'https'));
     https.on('secureConnection', (socket: tls.TLSSocket) => adoptPeerAddress(socket));
     https.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
@@ -480,34 +485,44 @@ export class Edge extends EventEmitter<EdgeEvents> {
       stream.reset({ code: 'ERR_BURROW_STREAM_REFUSED', message: 'agents may not open streams' });
       if (!hello) session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'first message must be hello' });
     });
+    let helloPending = false;
+    const accept = (msg: Hello) => {
+      if (session.isClosed) return;
+      this.grants.set(session, this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] });
+      // Claim identity: the same agent reconnecting through another node takes its names over.
+      const owner = createHash('sha256')
+        .update(`${msg.authtoken ?? ''}\0${msg.clientId}`)
+        .digest('hex');
+      this.holders.set(session, { owner, session: sessionId });
+      hello = msg;
+      // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
+      this.sessionsByClient
+        .get(msg.clientId)
+        ?.close({ code: 'ERR_BURROW_SESSION_REPLACED', message: 'the agent reconnected' });
+      this.sessionsByClient.set(msg.clientId, session);
+      session.sendControl({
+        type: 'welcome',
+        version: PROTOCOL_VERSION,
+        sessionId,
+        initialWindow: DEFAULT_WINDOW,
+        heartbeatIntervalMs: this.config.heartbeatIntervalMs ?? 2000,
+        heartbeatToleranceMs: this.config.heartbeatToleranceMs ?? 6000,
+      });
+      this.emit('session', { sessionId, clientId: msg.clientId, remoteAddr });
+    };
     session.on('control', (msg: ControlMessage) => {
       if (!hello) {
         clearTimeout(helloTimer);
-        if (msg.type !== 'hello')
-          return session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'first message must be hello' });
-        const refusal = this.checkHello(msg);
-        if (refusal) return session.close(refusal);
-        this.grants.set(session, this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] });
-        // Claim identity: the same agent reconnecting through another node takes its names over.
-        const owner = createHash('sha256')
-          .update(`${msg.authtoken ?? ''}\0${msg.clientId}`)
-          .digest('hex');
-        this.holders.set(session, { owner, session: sessionId });
-        hello = msg;
-        // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
-        this.sessionsByClient
-          .get(msg.clientId)
-          ?.close({ code: 'ERR_BURROW_SESSION_REPLACED', message: 'the agent reconnected' });
-        this.sessionsByClient.set(msg.clientId, session);
-        session.sendControl({
-          type: 'welcome',
-          version: PROTOCOL_VERSION,
-          sessionId,
-          initialWindow: DEFAULT_WINDOW,
-          heartbeatIntervalMs: this.config.heartbeatIntervalMs ?? 2000,
-          heartbeatToleranceMs: this.config.heartbeatToleranceMs ?? 6000,
-        });
-        this.emit('session', { sessionId, clientId: msg.clientId, remoteAddr });
+        if (msg.type !== 'hello' || helloPending)
+          return session.close({
+            code: 'ERR_BURROW_PROTOCOL',
+            message: 'first message must be hello, then wait for welcome',
+          });
+        helloPending = true;
+        this.checkHello(msg, remoteAddr).then(
+          (refusal) => (refusal ? session.close(refusal) : accept(msg)),
+          () => session.close({ code: 'ERR_BURROW_INTERNAL', message: 'authentication failed on the edge' }),
+        );
         return;
       }
       if (msg.type === 'bind') {
@@ -580,17 +595,25 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return this.tlsCredentials();
   }
 
-  private checkHello(hello: Hello): WireError | undefined {
+  private async checkHello(hello: Hello, remoteAddr: string): Promise<WireError | undefined> {
     if (hello.version !== PROTOCOL_VERSION) {
       return {
         code: 'ERR_BURROW_PROTOCOL_VERSION',
         message: `edge speaks protocol ${PROTOCOL_VERSION}, agent sent ${hello.version}: upgrade the older side`,
       };
     }
-    if (!hello.authtoken)
+    // A locked address is refused before its token is looked at, so guessing learns nothing.
+    const waitMs = await this.authThrottle.check(remoteAddr);
+    if (waitMs > 0) return throttledError(waitMs);
+    if (!hello.authtoken) {
+      await this.authThrottle.failed(remoteAddr);
       return { code: 'ERR_NGROK_4018', message: 'no authtoken: pass --authtoken or set BURROW_AUTHTOKEN' };
-    if (!this.config.tokens.accepts(hello.authtoken))
+    }
+    if (!this.config.tokens.accepts(hello.authtoken)) {
+      await this.authThrottle.failed(remoteAddr);
       return { code: 'ERR_NGROK_107', message: 'the authtoken is not valid on this edge' };
+    }
+    await this.authThrottle.succeeded(remoteAddr);
     if (typeof hello.clientId !== 'string' || hello.clientId.length < 8)
       return { code: 'ERR_BURROW_PROTOCOL', message: 'hello needs a clientId' };
     return undefined;
@@ -859,12 +882,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
   ): Promise<void> {
     let target: HttpTarget | undefined;
     let scheme: Scheme = 'http';
-    const server = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
+    const server = http.createServer(httpServerLimits(this.config.limits), (req, res) =>
       proxyHttp(req, res, target!, scheme),
     );
     server.on('upgrade', (req, socket: net.Socket, head) => proxyUpgrade(req, socket, head, target!, scheme));
     server.on('connection', (socket: net.Socket) => this.track(socket));
-    server.on('clientError', (_err, socket) => socket.destroy());
+    server.on('clientError', onClientError);
     const previous = previousUrls.map((u) => perEndpoint.portOf(u)).filter((p): p is number => p !== undefined);
     const candidates = [
       ...previous,
