@@ -28,6 +28,7 @@ import {
   type HttpsEdges,
 } from '../edge/admin';
 import { IpPolicyStore } from '../modules/ip-restriction';
+import { CertificateStore } from '../edge/certs/store';
 import type { EndpointSpec } from '../model';
 import { VERSION } from '../version';
 import { consoleRates, startConsole } from './console';
@@ -89,7 +90,8 @@ Edge flags:
   --cert FILE --key FILE       certificate for HTTPS (default: self-signed)
   --tokens FILE                accepted authtokens, one per line (also BURROW_EDGE_TOKENS)
   --admin-addr HOST:PORT       serve the admin API (ngrok API v2 subset: HTTPS edges, routes and
-                               their modules, backends, reserved domains, IP policies, credentials)
+                               their modules, backends, reserved domains and addresses, IP policies,
+                               credentials, TLS certificates, endpoint configurations, tunnel sessions)
   --api-key KEY                Bearer key the admin API requires (also BURROW_API_KEY)
   --state-dir DIR              where the edge keeps its admin state (edge-state.json); without it
                                the state lives in memory only
@@ -365,10 +367,19 @@ async function runEdge(args: string[]): Promise<number> {
   const domain = (values.domain ?? 'localhost').toLowerCase();
   const edgesOn = !!(adminAddr || values.edges?.length || values['state-dir']);
   const ipPolicies = new IpPolicyStore();
+  const httpListen = parseListen(values.listen ?? '127.0.0.1:8080', 'listen');
+  const wildcardHost = httpListen.host === '0.0.0.0' || httpListen.host === '::';
   let httpsEdges: HttpsEdges | undefined;
   if (edgesOn) {
     try {
-      httpsEdges = createHttpsEdges({ stateDir: values['state-dir'], domain, ipPolicies, tokens });
+      httpsEdges = createHttpsEdges({
+        stateDir: values['state-dir'],
+        domain,
+        ipPolicies,
+        tokens,
+        tcpHost: wildcardHost ? domain : httpListen.host,
+        tcpBindHost: httpListen.host,
+      });
       const loaded = loadEdgeFiles(httpsEdges.service, values.edges ?? []);
       if (values.edges?.length)
         logger.log('info', 'edges loaded', {
@@ -382,9 +393,12 @@ async function runEdge(args: string[]): Promise<number> {
       throw err;
     }
   }
+  const certificates = edgesOn
+    ? new CertificateStore(httpsEdges && ((host) => httpsEdges!.overlay.uploadedCertificate(host)))
+    : undefined;
   const edge = new Edge({
     domain,
-    http: parseListen(values.listen ?? '127.0.0.1:8080', 'listen'),
+    http: httpListen,
     tls: values['tls-listen']
       ? parseListen(values['tls-listen'], 'tls-listen')
       : edgesOn
@@ -394,11 +408,19 @@ async function runEdge(args: string[]): Promise<number> {
     tokens,
     ipPolicies,
     httpsEdges: httpsEdges?.router,
+    account: httpsEdges?.overlay,
+    certificates,
   });
   httpsEdges?.attach(edge);
   const admin =
     adminAddr && httpsEdges
-      ? new AdminApi({ service: httpsEdges.service, router: httpsEdges.router, apiKey: apiKey!, ...adminAddr })
+      ? new AdminApi({
+          service: httpsEdges.service,
+          router: httpsEdges.router,
+          account: httpsEdges.account,
+          apiKey: apiKey!,
+          ...adminAddr,
+        })
       : undefined;
   edge.on('session', (s) =>
     logger.log('info', 'agent connected', { obj: 'sess', id: s.sessionId, addr: s.remoteAddr }),

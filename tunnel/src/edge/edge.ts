@@ -22,6 +22,7 @@ import { randomName } from './names';
 import { HostRouter, isValidHostname, normalizeHost } from './router';
 import { ClientHelloError, readClientHello } from './sni';
 import { selfSignedCertificate } from './tls-cert';
+import { SessionRegistry } from './sessions';
 import type { Grant, TokenSet } from './tokens';
 import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
@@ -59,6 +60,34 @@ export interface EdgeConfig {
    * `publicUrl(port)` first among its URLs. A rebind asks for the port of its previous URL again.
    */
   portPerEndpoint?: { publicUrl(port: number): string; portOf(url: string): number | undefined };
+  /** Reserved domains' and addresses' endpoint configurations and port reservations (admin/endpoint-configs.ts). */
+  account?: AccountHooks;
+  /** Uploaded and ACME certificates, served by SNI, and ACME challenges (certs/). */
+  certificates?: CertificateHooks;
+}
+
+/** Account resources applied to live bindings. */
+export interface AccountHooks {
+  /** The pipeline a request to `binding` over `scheme` runs (its own, or with a configuration on top). */
+  pipelineFor(binding: Binding, scheme: Scheme): Pipeline | undefined;
+  /** A TCP connection's verdict from an attached configuration; undefined when none applies. */
+  allowConnection(binding: Binding, ip: string): boolean | undefined;
+  /** Refusal for a TCP bind naming an address that is not reserved. */
+  checkRemoteAddr(remoteAddr: string): { code: string; message: string } | undefined;
+  isReservedPort(port: number): boolean;
+}
+
+/** Certificates beyond the configured/self-signed one, and ACME's challenge answers. */
+export interface CertificateHooks {
+  /** The PEM pair for a name; `version` changes whenever the pair does (contexts are cached on it). */
+  certificateFor(host: string): { cert: string; key: string; version: string } | undefined;
+  /** ACME HTTP-01: true when the request was answered. */
+  handleHttp?(
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ): boolean;
+  /** ACME TLS-ALPN-01: true when the connection was taken (`head` is the ClientHello read so far). */
+  handleTls?(socket: net.Socket, head: Buffer, serverName: string): boolean;
 }
 
 export interface Binding {
@@ -116,6 +145,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   tlsPort = 0;
   /** Named IP policies (the admin API edits them; endpoints see changes on their next request). */
   readonly ipPolicies: IpPolicyStore;
+  /** Live agent sessions (`/tunnel_sessions`); every protocol front end registers its sessions here. */
+  readonly sessions = new SessionRegistry();
 
   constructor(private readonly config: EdgeConfig) {
     super();
@@ -173,7 +204,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private httpTarget(host: string, scheme: Scheme): HttpTarget | undefined {
     const binding = this.httpRouter.lookup(host);
     if (!binding || !binding.schemes.includes(scheme)) return undefined;
-    return { id: binding.id, session: binding.session, pipeline: binding.pipeline };
+    const pipeline = this.config.account ? this.config.account.pipelineFor(binding, scheme) : binding.pipeline;
+    return { id: binding.id, session: binding.session, pipeline };
   }
 
   private onRequest(
@@ -181,6 +213,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     res: http.ServerResponse | http2.Http2ServerResponse,
     scheme: Scheme,
   ): void {
+    if (this.config.certificates?.handleHttp?.(req, res)) return;
     if (this.config.httpsEdges?.handleRequest(req, res, scheme)) return;
     const target = this.httpTarget(hostOf(req), scheme);
     if (!target) {
@@ -242,7 +275,25 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private async tlsCredentials(
     extra: tls.SecureContextOptions = {},
   ): Promise<tls.SecureContextOptions & { SNICallback?: tls.TlsOptions['SNICallback'] }> {
-    if (this.config.certificate) return { ...this.config.certificate, ...extra };
+    const certificates = this.config.certificates;
+    if (this.config.certificate && !certificates) return { ...this.config.certificate, ...extra };
+    const managed = new Map<string, { version: string; ctx: tls.SecureContext }>();
+    const managedContext = (host: string): tls.SecureContext | undefined => {
+      const pair = certificates?.certificateFor(host);
+      if (!pair) return undefined;
+      let entry = managed.get(host);
+      if (entry?.version !== pair.version) {
+        entry = { version: pair.version, ctx: tls.createSecureContext({ cert: pair.cert, key: pair.key, ...extra }) };
+        managed.set(host, entry);
+      }
+      return entry.ctx;
+    };
+    if (this.config.certificate)
+      return {
+        ...this.config.certificate,
+        ...extra,
+        SNICallback: (name, cb) => cb(null, managedContext(normalizeHost(name))),
+      };
     const contexts = new Map<string, Promise<tls.SecureContext>>();
     const contextFor = (name: string) => {
       let ctx = contexts.get(name);
@@ -260,6 +311,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
         // Only names we serve: anything else would let clients make us mint certificates at will.
         if (host !== this.config.domain && !this.httpRouter.lookup(host) && !this.config.httpsEdges?.serves(host))
           return cb(new Error(`no endpoint for ${host}`));
+        const own = managedContext(host);
+        if (own) return cb(null, own);
         contextFor(host).then(
           (ctx) => cb(null, ctx),
           (err: Error) => cb(err),
@@ -283,6 +336,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       }
       hello = { head: err.head };
     }
+    if (hello.serverName && this.config.certificates?.handleTls?.(socket, hello.head, hello.serverName)) return;
     const binding = hello.serverName ? this.tlsRouter.lookup(hello.serverName) : undefined;
     if (binding) {
       this.pipeRaw(socket, binding, hello.head);
@@ -296,7 +350,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   private pipeRaw(socket: net.Socket, binding: Binding, head?: Buffer): void {
-    if (binding.allowConnection && !binding.allowConnection((socket.remoteAddress ?? '').replace(/^::ffff:/, ''))) {
+    const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (
+      (binding.allowConnection && !binding.allowConnection(ip)) ||
+      this.config.account?.allowConnection(binding, ip) === false
+    ) {
       socket.destroy(); // ngrok closes refused TCP/TLS connections without a word
       return;
     }
@@ -324,11 +382,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
   /** Opens an agent session inside this process (the embedded edge); returns the agent's end. */
   connectInProcess(): Transport {
     const [edgeEnd, agentEnd] = createTransportPair();
-    this.onAgent(edgeEnd, '127.0.0.1');
+    this.onAgent(edgeEnd, '127.0.0.1', 'burrow/in-process');
     return agentEnd;
   }
 
-  private onAgent(transport: Transport, remoteAddr: string): void {
+  private onAgent(transport: Transport, remoteAddr: string, transportName = 'burrow/ws'): void {
     const session = new MuxSession(transport, {
       role: 'edge',
       initialWindow: DEFAULT_WINDOW,
@@ -337,6 +395,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     });
     const sessionId = randomUUID();
     let hello: Hello | undefined;
+    let unregister: (() => void) | undefined;
     const helloTimer = setTimeout(
       () => session.close({ code: 'ERR_BURROW_HELLO_TIMEOUT', message: 'no hello within 10 s' }),
       10_000,
@@ -353,8 +412,17 @@ export class Edge extends EventEmitter<EdgeEvents> {
           return session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'first message must be hello' });
         const refusal = this.checkHello(msg);
         if (refusal) return session.close(refusal);
-        this.grants.set(session, this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] });
+        const grant = this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] };
+        this.grants.set(session, grant);
         hello = msg;
+        unregister = this.sessions.add({
+          agent_version: String(msg.agent?.version ?? ''),
+          os: String(msg.agent?.os ?? ''),
+          hostname: msg.agent?.hostname,
+          ip: remoteAddr,
+          credential_id: grant.credentialId ?? null,
+          transport: transportName,
+        }).remove;
         // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
         this.sessionsByClient
           .get(msg.clientId)
@@ -400,6 +468,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     });
     session.on('close', (error) => {
       clearTimeout(helloTimer);
+      unregister?.();
       if (hello && this.sessionsByClient.get(hello.clientId) === session) this.sessionsByClient.delete(hello.clientId);
       for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b);
       this.emit('session-closed', { sessionId, error });
@@ -640,6 +709,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
       port = Number(req.remoteAddr.slice(req.remoteAddr.lastIndexOf(':') + 1));
       if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new BindError('ERR_NGROK_9029', `"${req.remoteAddr}" has no valid port`);
+      const refusal = this.config.account?.checkRemoteAddr(req.remoteAddr);
+      if (refusal) throw new BindError(refusal.code, refusal.message);
     }
     // Half-open allowed: a client that shuts down its sending side still gets the reply.
     const server = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -647,8 +718,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
       this.pipeRaw(socket, binding);
     });
     const host = this.config.tcpHost ?? this.config.http.host;
+    const requested = port;
     try {
       port = await listen(server, { host, port });
+      // A random port must not be one a reserved address holds (its owner may be offline now).
+      for (let i = 0; !requested && this.config.account?.isReservedPort(port) && i < 10; i++) {
+        await new Promise((r) => server.close(r));
+        port = await listen(server, { host, port: 0 });
+      }
     } catch (err) {
       throw new BindError('ERR_NGROK_334', `tcp port ${port} is not available: ${(err as Error).message}`);
     }
