@@ -29,6 +29,8 @@ import {
 } from '../edge/admin';
 import { IpPolicyStore } from '../modules/ip-restriction';
 import { CertificateStore } from '../edge/certs/store';
+import { AcmeManager, LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING } from '../edge/acme';
+import { readFileSync } from 'node:fs';
 import type { EndpointSpec } from '../model';
 import { VERSION } from '../version';
 import { consoleRates, startConsole } from './console';
@@ -98,6 +100,15 @@ Edge flags:
   --edges FILE                 HTTPS edges to load at start, ngrok API v2 JSON (repeatable; see
                                schemas/edge-api.schema.json); reloading updates, never duplicates
   Edges serve their hostports on the TLS listener (default 127.0.0.1:8443 when edges are on).
+Automatic certificates (ACME; needs --state-dir, where the account key and certificates live):
+  --acme                       turn ACME on with Let's Encrypt production (any --acme-* flag does too)
+  --acme-directory URL         another ACME directory (step-ca, pebble, …)   --acme-staging  Let's Encrypt staging
+  --acme-email ADDR            account contact   --acme-ca FILE  extra roots for the directory's TLS
+  --acme-dns-hook CMD          DNS-01 for a *.DOMAIN wildcard: runs CMD set|unset RECORD VALUE
+  --acme-challenges LIST       preference among http-01,tls-alpn-01 (default http-01,tls-alpn-01)
+  --acme-orders-per-hour N     at most N orders an hour (default 30)
+  Names: reserved domains with a certificate_management_policy (default for new ones), and each
+  name an agent binds under --domain (ordered at bind time); renewed with a third of the lifetime left.
   Agents join a tunnel group with labels: ngrok.yml v2 \`labels: [team=web]\` in a tunnel.
 `;
 
@@ -124,6 +135,14 @@ const EDGE_FLAGS = {
   'api-key': { type: 'string' },
   'state-dir': { type: 'string' },
   edges: { type: 'string', multiple: true },
+  acme: { type: 'boolean' },
+  'acme-directory': { type: 'string' },
+  'acme-staging': { type: 'boolean' },
+  'acme-email': { type: 'string' },
+  'acme-ca': { type: 'string' },
+  'acme-dns-hook': { type: 'string' },
+  'acme-challenges': { type: 'string' },
+  'acme-orders-per-hour': { type: 'string' },
   log: { type: 'string' },
   'log-format': { type: 'string' },
   'log-level': { type: 'string' },
@@ -365,6 +384,34 @@ async function runEdge(args: string[]): Promise<number> {
   if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
   const certificate = values.cert && values.key ? await loadCertificate(values.cert, values.key) : undefined;
   const domain = (values.domain ?? 'localhost').toLowerCase();
+  const acmeOn = !!(
+    values.acme ||
+    values['acme-directory'] ||
+    values['acme-staging'] ||
+    values['acme-email'] ||
+    values['acme-ca'] ||
+    values['acme-dns-hook']
+  );
+  if (acmeOn && !values['state-dir'])
+    throw new UsageError('ACME needs --state-dir DIR: the account key and the certificates are kept there');
+  if (values['acme-directory'] && values['acme-staging'])
+    throw new UsageError('--acme-directory and --acme-staging are exclusive');
+  const challenges = (values['acme-challenges'] ?? 'http-01,tls-alpn-01').split(',').map((c) => c.trim());
+  if (challenges.some((c) => c !== 'http-01' && c !== 'tls-alpn-01'))
+    throw new UsageError(`--acme-challenges "${values['acme-challenges']}": use http-01 and/or tls-alpn-01`);
+  const ordersPerHour = Number(values['acme-orders-per-hour'] ?? 30);
+  if (!Number.isInteger(ordersPerHour) || ordersPerHour < 1)
+    throw new UsageError('--acme-orders-per-hour needs a positive whole number');
+  let acmeCa: string | undefined;
+  if (values['acme-ca']) {
+    try {
+      acmeCa = readFileSync(values['acme-ca'], 'utf8');
+    } catch (err) {
+      throw new UsageError(`--acme-ca ${values['acme-ca']}: ${(err as Error).message}`);
+    }
+    if (!acmeCa.includes('-----BEGIN CERTIFICATE-----'))
+      throw new UsageError(`--acme-ca ${values['acme-ca']}: no PEM certificate in it`);
+  }
   const edgesOn = !!(adminAddr || values.edges?.length || values['state-dir']);
   const ipPolicies = new IpPolicyStore();
   const httpListen = parseListen(values.listen ?? '127.0.0.1:8080', 'listen');
@@ -379,6 +426,7 @@ async function runEdge(args: string[]): Promise<number> {
         tokens,
         tcpHost: wildcardHost ? domain : httpListen.host,
         tcpBindHost: httpListen.host,
+        acme: acmeOn,
       });
       const loaded = loadEdgeFiles(httpsEdges.service, values.edges ?? []);
       if (values.edges?.length)
@@ -412,6 +460,45 @@ async function runEdge(args: string[]): Promise<number> {
     certificates,
   });
   httpsEdges?.attach(edge);
+  const acme =
+    acmeOn && certificates && httpsEdges
+      ? new AcmeManager(
+          {
+            directoryUrl:
+              values['acme-directory'] ?? (values['acme-staging'] ? LETSENCRYPT_STAGING : LETSENCRYPT_PRODUCTION),
+            email: values['acme-email'],
+            caPem: acmeCa,
+            stateDir: values['state-dir']!,
+            domain,
+            challenges: challenges as ('http-01' | 'tls-alpn-01')[],
+            dnsHook: values['acme-dns-hook'],
+            ordersPerHour,
+            // Test hooks: how often to look for due renewals, and a file shifting the clock.
+            checkIntervalMs: Number(process.env.BURROW_ACME_CHECK_MS) || undefined,
+            clockOffsetFile: process.env.BURROW_ACME_CLOCK_OFFSET_FILE,
+            log: (level, msg, fields) => logger.log(level, msg, fields),
+          },
+          certificates,
+          {
+            isHostBound: (host) => edge.isHostBound(host),
+            reservedDomains: () => httpsEdges!.store.state.reserved_domains,
+            setStatus: (name, status) => httpsEdges!.account.setCertificateStatus(name, status),
+          },
+        )
+      : undefined;
+  if (acme) {
+    edge.on('bind', (b) => acme.onBind(b.hosts));
+    // A reserved domain added or given a policy is looked at without waiting for the next check.
+    let queued = false;
+    httpsEdges!.store.on('change', () => {
+      if (queued) return;
+      queued = true;
+      setImmediate(() => {
+        queued = false;
+        void acme.check();
+      });
+    });
+  }
   const admin =
     adminAddr && httpsEdges
       ? new AdminApi({
@@ -437,6 +524,7 @@ async function runEdge(args: string[]): Promise<number> {
   try {
     await edge.start();
     await admin?.start();
+    acme?.start();
   } catch (err) {
     await edge.close().catch(() => undefined);
     printError(`could not start the edge: ${(err as Error).message}`, (err as { code?: string }).code);
@@ -450,6 +538,7 @@ async function runEdge(args: string[]): Promise<number> {
     admin: admin ? `http://${adminAddr!.host}:${admin.port}` : undefined,
   });
   await untilSignal(async () => {
+    acme?.stop();
     await admin?.close();
     await edge.close();
   });

@@ -175,17 +175,17 @@ export interface CertificateManagementPolicy {
   authority: 'letsencrypt';
   private_key_type: 'ecdsa' | 'rsa';
 }
-/** ACME state of a reserved domain's certificate (written by the edge's ACME manager). */
+/** ACME state of a reserved domain's certificate (written by the edge's ACME manager, edge/acme.ts). */
 export interface CertificateManagementStatus {
+  /** Burrow: `provisioning`, `issued` or `renewal_error` (ngrok shows only the job). */
+  state: 'provisioning' | 'issued' | 'renewal_error';
   renews_at: string | null;
   provisioning_job: {
-    /** `provisioning`, `issued` or `renewal_error` (Burrow shows the state, ngrok only the job). */
-    state: 'provisioning' | 'issued' | 'renewal_error';
     error_code: string | null;
     msg: string;
     started_at: string;
     retries_at: string | null;
-    /** The ACME problem document when the CA refused (RFC 8555 §6.7). */
+    /** The CA's problem document when it refused (RFC 8555 §6.7). */
     problem?: Record<string, unknown> | null;
   } | null;
 }
