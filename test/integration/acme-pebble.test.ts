@@ -94,7 +94,9 @@ describe('ACME certificates from a real pebble', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a name an agent just bound gets a pebble certificate over HTTP-01, trusted by pebble’s root', async () => {
+  it('the edge’s own name, and a name an agent just bound, get pebble certificates over HTTP-01', async () => {
+    await waitFor(() => records(edge, 'certificate issued').some((r) => r.name === DOMAIN), 60_000, 'the edge’s name');
+    assert.ok((await peerCertificate(ports.tls, DOMAIN, root)).authorized);
     await agentOn(edge, 'app');
     assert.ok(
       records(edge, 'serving the self-signed certificate until ACME issues one').some(

@@ -1,6 +1,7 @@
 // Automatic certificates for a public edge (RFC 8555, through `acme-client`: JWS, nonces, orders).
 //
 // Which names:
+//   - the edge's own --domain (agents connect to wss://DOMAIN);
 //   - every reserved domain with a certificate_management_policy (key type from the policy);
 //     a `*.` domain needs DNS-01, so --acme-dns-hook;
 //   - each name an agent binds under the edge's --domain, ordered at bind time (never when a
@@ -213,6 +214,8 @@ export class AcmeManager {
   async check(): Promise<void> {
     const now = this.now();
     const wanted = new Map<string, KeyType>();
+    // The edge's own name: agents connect to wss://DOMAIN.
+    if (this.opts.domain !== 'localhost') wanted.set(this.opts.domain, 'ecdsa');
     if (this.wildcard) wanted.set(this.wildcard, 'ecdsa');
     for (const d of this.env.reservedDomains()) {
       if (d.certificate_management_policy && !d.certificate_id)
@@ -253,7 +256,7 @@ export class AcmeManager {
       if (reserved) this.env.setStatus(name, s);
     };
     try {
-      if (!reserved && name !== this.wildcard && !this.env.isHostBound(name))
+      if (!reserved && name !== this.wildcard && name !== this.opts.domain && !this.env.isHostBound(name))
         throw new AcmeError('ERR_BURROW_ACME_NOT_HELD', `no agent holds ${name}: not ordering a certificate for it`);
       if (name.startsWith('*.') && !this.opts.dnsHook)
         throw new AcmeError(
