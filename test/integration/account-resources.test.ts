@@ -396,6 +396,69 @@ describe('account resources: TLS certificates, reserved addresses, endpoint conf
     });
   });
 
+  describe('/reserved_addrs with ngrok.yml and a tcp endpoint configuration', () => {
+    it('ngrok.yml remote_addr binds the reserved address; its ip_policy closes and, detached, opens connections', async () => {
+      const policy = await api(edge.admin, 'POST', '/ip_policies', {});
+      await api(edge.admin, 'POST', '/ip_policy_rules', {
+        ip_policy_id: policy.body.id,
+        cidr: '127.0.0.0/8',
+        action: 'deny',
+      });
+      const ec = await api(edge.admin, 'POST', '/endpoint_configurations', {
+        type: 'tcp',
+        ip_policy: { ip_policy_ids: [policy.body.id] },
+      });
+      assert.equal(ec.status, 201, JSON.stringify(ec.body));
+      const ra = await api(edge.admin, 'POST', '/reserved_addrs', { endpoint_configuration_id: ec.body.id });
+      assert.equal(ra.body.endpoint_configuration.id, ec.body.id);
+      const echo = await listen(res.server(net.createServer((c) => c.pipe(c))));
+      const config = path.join(dir, 'ngrok.yml');
+      fs.writeFileSync(
+        config,
+        `version: "2"\nauthtoken: ${TOKEN}\ntunnels:\n  db:\n    proto: tcp\n    addr: ${echo}\n    remote_addr: ${ra.body.addr}\n`,
+      );
+      const child = spawn(
+        process.execPath,
+        [
+          BIN,
+          'start',
+          'db',
+          '--config',
+          config,
+          '--edge',
+          `ws://127.0.0.1:${edge.http}/_burrow/session`,
+          '--log',
+          'stdout',
+          '--log-format',
+          'json',
+          '--web-addr',
+          'false',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      res.add(child, (c) => c.kill('SIGTERM'));
+      await waitFor(() => /started tunnel/.test(out), 15_000, `the tcp tunnel to start:\n${out}`);
+      assert.ok(out.includes(`tcp://${ra.body.addr}`), out);
+      const port = Number(ra.body.addr.split(':')[1]);
+      const exchange = () =>
+        new Promise<string>((resolve) => {
+          const s = net.connect(port, '127.0.0.1', () => s.end('ping'));
+          let t = '';
+          s.on('data', (d) => (t += d));
+          s.on('close', () => resolve(t));
+          s.on('error', () => undefined);
+        });
+      assert.equal(await exchange(), '', 'the ip_policy closes loopback connections');
+      await api(edge.admin, 'PATCH', `/reserved_addrs/${ra.body.id}`, { endpoint_configuration_id: null });
+      assert.equal(await exchange(), 'ping');
+      const inUse = await api(edge.admin, 'DELETE', `/ip_policies/${policy.body.id}`);
+      assert.equal(inUse.body.error_code, 'ERR_NGROK_1420');
+    });
+  });
+
   describe('/tunnel_sessions', () => {
     it('lists live agent sessions in ngrok shape', async () => {
       const r = await api(edge.admin, 'GET', '/tunnel_sessions');

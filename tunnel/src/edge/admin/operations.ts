@@ -512,6 +512,12 @@ export class EdgeService {
           'ERR_NGROK_1420',
           `Cannot delete IP Policy (${id}) because it is referenced by route ${user.id}. Detach it first.`,
         );
+      const config = this.state.endpoint_configurations.find((ec) => ec.ip_policy?.ip_policy_ids?.includes(id));
+      if (config)
+        throw badRequest(
+          'ERR_NGROK_1420',
+          `Cannot delete IP Policy (${id}) because it is referenced by endpoint configuration ${config.id}. Detach it first.`,
+        );
       this.state.ip_policies = this.state.ip_policies.filter((p) => p.id !== id);
       this.state.ip_policy_rules = this.state.ip_policy_rules.filter((r) => r.ip_policy_id !== id);
     });
