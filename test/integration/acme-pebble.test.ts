@@ -78,7 +78,8 @@ describe('ACME certificates from a real pebble', function () {
   ];
   const env = { BURROW_ACME_CHECK_MS: '300', BURROW_ACME_CLOCK_OFFSET_FILE: clockFile };
 
-  before(async () => {
+  before(async function () {
+    this.timeout(600_000); // may apt-get install pebble first
     upstream = await listen(res.server(http.createServer((_q, r) => r.end('hello over acme'))));
     ports = { http: await freePort(), tls: await freePort(), admin: await freePort() };
     pebble = await startPebble(path.join(dir, 'pebble'), ports);

@@ -27,7 +27,11 @@ function ensureInstalled(): void {
   try {
     execFileSync('sh', ['-c', 'command -v pebble && command -v pebble-challtestsrv'], { stdio: 'ignore' });
   } catch {
-    execFileSync('apt-get', ['install', '-y', 'pebble'], { stdio: 'ignore', timeout: 300_000 });
+    // Package lists may be missing on a fresh machine: update once, then install.
+    execFileSync('sh', ['-c', 'apt-get install -y pebble || (apt-get update && apt-get install -y pebble)'], {
+      stdio: 'ignore',
+      timeout: 600_000,
+    });
   }
 }
 
