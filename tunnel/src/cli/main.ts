@@ -487,7 +487,10 @@ async function runEdge(args: string[]): Promise<number> {
         )
       : undefined;
   if (acme) {
-    edge.on('bind', (b) => acme.onBind(b.hosts));
+    // HTTP endpoints only: TLS endpoints pass TLS through to the agent, whose certificate is its own.
+    edge.on('bind', (b) => {
+      if (b.proto === 'http') acme.onBind(b.hosts);
+    });
     // A reserved domain added or given a policy is looked at without waiting for the next check.
     let queued = false;
     httpsEdges!.store.on('change', () => {
