@@ -296,7 +296,8 @@ export class AcmeManager {
         err instanceof AcmeError ? err : new AcmeError('ERR_BURROW_ACME', (err as Error)?.message ?? String(err));
       const previous = this.failures.get(name);
       const attempts = (previous?.attempts ?? 0) + 1;
-      const retryAt = Date.now() + Math.min(60 * 60_000, 60_000 * 2 ** (attempts - 1));
+      // 5, 10, 20, 40, 60 min: under Let's Encrypt's 5 failed validations per name an hour.
+      const retryAt = Date.now() + Math.min(60 * 60_000, 5 * 60_000 * 2 ** (attempts - 1));
       this.failures.set(name, { retryAt, attempts });
       status({
         state: 'renewal_error',
