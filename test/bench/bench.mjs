@@ -17,7 +17,8 @@ import { createServer } from 'node:net';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { connect as tlsConnect } from 'node:tls';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -210,6 +211,8 @@ const ROWS = [
   { name: 'direct', start: startDirect },
   { name: 'burrow embedded', start: (ctx) => startEmbedded(ctx, []) },
   { name: 'burrow + edge', start: (ctx) => startWithEdge(ctx, []) },
+  // ngrok's own SDK (native ngrok-rust) on the same edge through --ngrok-agent-listen.
+  { name: 'ngrok SDK + edge', start: (ctx) => startWithNgrokSdk(ctx) },
   // Edge modules on the request path: the pipeline's cost (/small is below the compression threshold).
   {
     name: 'with basic auth + headers + compression',
@@ -290,6 +293,54 @@ async function startWithEdge(ctx, extraArgs) {
       ...extraArgs,
     ],
     { name: 'burrow http --edge', env: { BURROW_AUTHTOKEN: token } },
+  );
+  const url = new URL(await waitForOutput(agent, forwarding));
+  return { url: `http://127.0.0.1:${url.port}`, host: url.host, processes: [edge, agent] };
+}
+
+/** `burrow edge --ngrok-agent-listen` + @ngrok/ngrok's forward() in its own process. */
+async function startWithNgrokSdk(ctx) {
+  const port = await freePort();
+  const ngrokPort = await freePort();
+  const token = randomBytes(16).toString('hex');
+  const edge = startProcess(
+    process.execPath,
+    [
+      ...nodeArgs(ctx, 'edge'),
+      BURROW,
+      'edge',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--ngrok-agent-listen',
+      `127.0.0.1:${ngrokPort}`,
+      '--domain',
+      'localhost',
+      '--log',
+      'stdout',
+      '--log-format',
+      'json',
+    ],
+    { name: 'burrow edge (ngrok agents)', env: { BURROW_EDGE_TOKENS: token } },
+  );
+  await waitForOutput(edge, (out) => out.includes('"edge listening"'));
+  // The edge's self-signed certificate is the CA the SDK trusts (SNI = the edge's --domain).
+  const pem = await new Promise((resolve, reject) => {
+    const s = tlsConnect(
+      { host: '127.0.0.1', port: ngrokPort, servername: 'localhost', rejectUnauthorized: false },
+      () => {
+        const raw = s.getPeerCertificate().raw.toString('base64');
+        s.destroy();
+        resolve(`-----BEGIN CERTIFICATE-----\n${raw.match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n`);
+      },
+    );
+    s.once('error', reject);
+  });
+  const caFile = path.join(tmpdir(), `burrow-bench-ca-${process.pid}.pem`);
+  writeFileSync(caFile, pem);
+  const agent = startProcess(
+    process.execPath,
+    [path.join(HERE, 'ngrok-sdk-agent.mjs'), String(ctx.upstreamPort), `localhost:${ngrokPort}`, caFile],
+    { name: 'ngrok SDK forward()', env: { NGROK_AUTHTOKEN: token } },
   );
   const url = new URL(await waitForOutput(agent, forwarding));
   return { url: `http://127.0.0.1:${url.port}`, host: url.host, processes: [edge, agent] };

@@ -19,6 +19,7 @@ import { Edge } from '../edge/edge';
 import { buildPipeline } from '../modules/pipeline';
 import { loadCertificate } from '../edge/tls-cert';
 import { TokenSet } from '../edge/tokens';
+import { NgrokAgentServer } from '../ngrok-protocol/server';
 import {
   AdminApi,
   createHttpsEdges,
@@ -91,6 +92,8 @@ Edge flags:
   --tls-listen HOST:PORT       public TLS listener (HTTPS and TLS passthrough)
   --cert FILE --key FILE       certificate for HTTPS (default: self-signed)
   --tokens FILE                accepted authtokens, one per line (also BURROW_EDGE_TOKENS)
+  --ngrok-agent-listen HOST:PORT   also accept ngrok's own agents and SDKs here (TLS, ngrok's
+                               agent protocol; they need server_addr and this edge's CA)
   --admin-addr HOST:PORT       serve the admin API (ngrok API v2 subset: HTTPS edges, routes and
                                their modules, backends, reserved domains and addresses, IP policies,
                                credentials, TLS certificates, endpoint configurations, tunnel sessions)
@@ -128,6 +131,7 @@ const EDGE_FLAGS = {
   domain: { type: 'string' },
   listen: { type: 'string' },
   'tls-listen': { type: 'string' },
+  'ngrok-agent-listen': { type: 'string' },
   cert: { type: 'string' },
   key: { type: 'string' },
   tokens: { type: 'string' },
@@ -502,6 +506,9 @@ async function runEdge(args: string[]): Promise<number> {
       });
     });
   }
+  const ngrokAgents = values['ngrok-agent-listen']
+    ? new NgrokAgentServer({ edge, tokens, listen: parseListen(values['ngrok-agent-listen'], 'ngrok-agent-listen') })
+    : undefined;
   const admin =
     adminAddr && httpsEdges
       ? new AdminApi({
@@ -526,9 +533,11 @@ async function runEdge(args: string[]): Promise<number> {
   );
   try {
     await edge.start();
+    await ngrokAgents?.start();
     await admin?.start();
     acme?.start();
   } catch (err) {
+    await ngrokAgents?.close().catch(() => undefined);
     await edge.close().catch(() => undefined);
     printError(`could not start the edge: ${(err as Error).message}`, (err as { code?: string }).code);
     return 1;
@@ -538,11 +547,13 @@ async function runEdge(args: string[]): Promise<number> {
     http: edge.httpPort,
     tls: edge.tlsPort || undefined,
     agents: `ws://HOST:${edge.httpPort}/_burrow/session`,
+    ngrok_agents: ngrokAgents ? `${values['ngrok-agent-listen']!.replace(/:\d+$/, '')}:${ngrokAgents.port}` : undefined,
     admin: admin ? `http://${adminAddr!.host}:${admin.port}` : undefined,
   });
   await untilSignal(async () => {
     acme?.stop();
     await admin?.close();
+    await ngrokAgents?.close();
     await edge.close();
   });
   logger.close();

@@ -26,6 +26,7 @@ import { SessionRegistry } from './sessions';
 import type { Grant, TokenSet } from './tokens';
 import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
+import type { AgentSession } from './agent-session';
 
 /** Path on the public HTTP listener where agents open their session. */
 export const AGENT_PATH = '/_burrow/session';
@@ -97,7 +98,7 @@ export interface Binding {
   hosts: string[];
   schemes: Scheme[];
   urls: string[];
-  session: MuxSession;
+  session: AgentSession;
   clientId: string;
   edge: EdgeOptions;
   /** HTTP endpoints with modules; built and validated at bind time. */
@@ -135,7 +136,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private readonly bindings = new Map<string, Binding>();
   private readonly sessionsByClient = new Map<string, MuxSession>();
   /** What each session's authtoken may bind (credential ACLs). */
-  private readonly grants = new WeakMap<MuxSession, Grant>();
+  private readonly grants = new WeakMap<AgentSession, Grant>();
   private readonly httpServer: http.Server;
   private tlsServer?: net.Server;
   private httpsServer?: http2.Http2SecureServer;
@@ -362,6 +363,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       kind: binding.proto === 'tls' ? 'tls' : 'tcp',
       binding: binding.id,
       remoteAddr: `${socket.remoteAddress}:${socket.remotePort}`,
+      localAddr: `${socket.localAddress}:${socket.localPort}`,
     };
     let stream;
     try {
@@ -475,6 +477,48 @@ export class Edge extends EventEmitter<EdgeEvents> {
     });
   }
 
+  // ---- sessions of other agent protocols (ngrok's: ngrok-protocol/server.ts) ----
+
+  /** Registers a session with what its credential may bind; its bindings go when it closes. */
+  attachSession(session: AgentSession & { once(event: 'close', fn: () => void): unknown }, grant: Grant): void {
+    this.grants.set(session, grant);
+    // Listed in /tunnel_sessions with what the session says about its agent.
+    const about = session as Partial<
+      Record<'agentVersion' | 'os' | 'remoteAddr' | 'protocol' | 'hostname' | 'metadata', string>
+    >;
+    const entry = this.sessions.add({
+      agent_version: about.agentVersion ?? '',
+      os: about.os ?? '',
+      ip: (about.remoteAddr ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'),
+      credential_id: grant.credentialId ?? null,
+      transport: about.protocol === 'ngrok' ? 'ngrok/muxado' : (about.protocol ?? 'other'),
+      hostname: about.hostname || undefined,
+      metadata: about.metadata ?? '',
+    });
+    session.once('close', () => {
+      entry.remove();
+      for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b);
+    });
+  }
+
+  /** Binds for an attached session exactly as for Burrow's own agents; rejects with `{code, message}`. */
+  bindFor(session: AgentSession, clientId: string, req: BindRequest): Promise<Binding> {
+    return this.bind(session, clientId, req);
+  }
+
+  /** Unbinds one of an attached session's bindings; false when it holds no such binding. */
+  unbindFor(session: AgentSession, id: string): boolean {
+    const b = this.bindings.get(id);
+    if (!b || b.session !== session) return false;
+    this.unbind(b);
+    return true;
+  }
+
+  /** The TLS settings of the public TLS listener (certificate or SNI callback), for agent listeners. */
+  agentTlsOptions(): Promise<tls.SecureContextOptions & { SNICallback?: tls.TlsOptions['SNICallback'] }> {
+    return this.tlsCredentials();
+  }
+
   private checkHello(hello: Hello): WireError | undefined {
     if (hello.version !== PROTOCOL_VERSION) {
       return {
@@ -491,7 +535,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return undefined;
   }
 
-  private async bind(session: MuxSession, clientId: string, req: BindRequest): Promise<Binding> {
+  private async bind(session: AgentSession, clientId: string, req: BindRequest): Promise<Binding> {
     if (session.isClosed) throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed');
     const edge = req.edge ?? {};
     const base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'> = {
@@ -542,7 +586,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /** Credential ACL (ERR_NGROK_316/308/356/399) and names held by HTTPS edges (ERR_NGROK_381). */
-  private checkBindRights(session: MuxSession, req: BindRequest): void {
+  private checkBindRights(session: AgentSession, req: BindRequest): void {
     const host = req.domain
       ? req.domain.toLowerCase()
       : req.subdomain

@@ -12,13 +12,13 @@ import type { Pipeline } from '../modules/pipeline';
 import { peerCertificateOf } from '../modules/mutual-tls';
 import type { RequestContext, ResponseContext } from '../modules/types';
 import type { HttpOpen, HttpResponseHead } from '../protocol/messages';
-import type { MuxSession, MuxStream } from '../protocol/session';
+import type { AgentSession } from './agent-session';
 import { ERROR_CODE_HEADER, isEdgeErrorCode, rawEdgeError, sendEdgeError, type EdgeErrorCode } from './errors';
 
 /** What the proxy needs to know about the endpoint a request was routed to. */
 export interface HttpTarget {
   id: string;
-  session: MuxSession;
+  session: AgentSession;
   /** The endpoint's modules (header rules included); undefined = none, the fast path. */
   pipeline?: Pipeline;
   /** The public host modules see, when a forwarder in front does not keep it (Codespaces). */
@@ -237,7 +237,7 @@ function forward(
     httpVersion: req.httpVersion,
     rawHeaders,
   };
-  let stream: MuxStream;
+  let stream: Duplex;
   try {
     stream = target.session.openStream(open, !hasBody);
   } catch {
@@ -403,7 +403,7 @@ function forwardUpgrade(
     httpVersion: req.httpVersion,
     rawHeaders,
   };
-  let stream: MuxStream;
+  let stream: Duplex;
   try {
     stream = target.session.openStream(open);
   } catch {

@@ -101,6 +101,8 @@ export interface RawOpen {
   kind: 'tcp' | 'tls';
   binding: string;
   remoteAddr: string;
+  /** The edge's address the visitor connected to (ngrok agents' PROXY protocol headers need it). */
+  localAddr?: string;
 }
 
 export type StreamOpen = HttpOpen | RawOpen;
