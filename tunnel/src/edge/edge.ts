@@ -17,6 +17,7 @@ import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
 import { tlsServerOptions } from '../modules/mutual-tls';
 import { buildPipeline, ModuleConfigError, type Pipeline } from '../modules/pipeline';
+import { handleManagedCallback, MANAGED_CALLBACK_PATH, type ManagedOAuth } from '../modules/oauth/managed';
 import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
 import { HostRouter, isValidHostname, normalizeHost } from './router';
@@ -65,6 +66,11 @@ export interface EdgeConfig {
   account?: AccountHooks;
   /** Uploaded and ACME certificates, served by SNI, and ACME challenges (certs/). */
   certificates?: CertificateHooks;
+  /**
+   * Managed OAuth apps (modules/oauth/managed.ts): endpoints with `oauth: {provider}` and no client
+   * id use these. `callbackUrl` defaults to http://DOMAIN:HTTP_PORT/_burrow/oauth/callback.
+   */
+  managedOAuth?: { apps: ManagedOAuth['apps']; callbackUrl?: string };
 }
 
 /** Account resources applied to live bindings. */
@@ -112,6 +118,16 @@ export interface Binding {
   ownHttpServer?: http.Server;
   /** Labeled tunnel: reached only through HTTPS edges' tunnel-group backends. */
   labels?: Record<string, string>;
+  /** Endpoint pool (`pooling_enabled`): every member's binding shares this object. */
+  pool?: EndpointPool;
+  /** Internal endpoint (`*.internal`): only `forward-internal` reaches it. */
+  internal?: boolean;
+}
+
+/** Agents serving one HTTP name together: requests go round robin; a member leaves on unbind. */
+interface EndpointPool {
+  members: Binding[];
+  next: number;
 }
 
 export interface EdgeEvents {
@@ -133,6 +149,8 @@ class BindError extends Error {
 export class Edge extends EventEmitter<EdgeEvents> {
   private readonly httpRouter = new HostRouter<Binding>();
   private readonly tlsRouter = new HostRouter<Binding>();
+  /** Internal endpoints by `.internal` name: never matched by the public listeners. */
+  private readonly internalRouter = new HostRouter<Binding>();
   private readonly bindings = new Map<string, Binding>();
   private readonly sessionsByClient = new Map<string, MuxSession>();
   /** What each session's authtoken may bind (credential ACLs). */
@@ -143,6 +161,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
   private readonly sockets = new Set<net.Socket>();
   httpPort = 0;
+  /** Set at start: the apps and the one callback URL their providers know. */
+  /** The apps and the one callback URL their providers know (its default needs the listening port). */
+  readonly managedOAuth: ManagedOAuth;
   tlsPort = 0;
   /** Named IP policies (the admin API edits them; endpoints see changes on their next request). */
   readonly ipPolicies: IpPolicyStore;
@@ -152,6 +173,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
   constructor(private readonly config: EdgeConfig) {
     super();
     this.ipPolicies = config.ipPolicies ?? new IpPolicyStore();
+    const defaultCallback = () =>
+      `http://${config.domain}${this.httpPort === 80 ? '' : `:${this.httpPort}`}${MANAGED_CALLBACK_PATH}`;
+    this.managedOAuth = {
+      apps: config.managedOAuth?.apps ?? {},
+      get callbackUrl() {
+        return config.managedOAuth?.callbackUrl ?? defaultCallback();
+      },
+    };
     this.httpServer = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
       this.onRequest(req, res, 'http'),
     );
@@ -203,7 +232,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   private httpTarget(host: string, scheme: Scheme): HttpTarget | undefined {
-    const binding = this.httpRouter.lookup(host);
+    const entry = this.httpRouter.lookup(host);
+    const pool = entry?.pool;
+    const binding = pool ? pool.members[pool.next++ % pool.members.length] : entry;
     if (!binding || !binding.schemes.includes(scheme)) return undefined;
     const pipeline = this.config.account ? this.config.account.pipelineFor(binding, scheme) : binding.pipeline;
     return { id: binding.id, session: binding.session, pipeline };
@@ -216,6 +247,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   ): void {
     if (this.config.certificates?.handleHttp?.(req, res)) return;
     if (this.config.httpsEdges?.handleRequest(req, res, scheme)) return;
+    if (handleManagedCallback(req, res, this.managedOAuth, (h) => !!this.httpRouter.lookup(h))) return;
     const target = this.httpTarget(hostOf(req), scheme);
     if (!target) {
       sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${normalizeHost(hostOf(req))}`);
@@ -553,7 +585,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
     try {
       if (req.proto === 'http') {
-        base.pipeline = buildPipeline(edge, { ipPolicies: this.ipPolicies });
+        base.pipeline = buildPipeline(edge, {
+          ipPolicies: this.ipPolicies,
+          managedOAuth: this.managedOAuth,
+          internalEndpoint: (host) => {
+            const b = this.internalRouter.lookup(host);
+            return b && ({ id: b.id, session: b.session } satisfies HttpTarget);
+          },
+        });
         const tlsOptions = tlsServerOptions(edge.mutualTls, edge.tlsTermination);
         if (tlsOptions) base.httpsServer = await this.createHttpsServer(tlsOptions);
       } else {
@@ -573,7 +612,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
       throw err;
     }
     let binding: Binding;
-    if (req.proto === 'http') binding = await this.bindHttp(base, req);
+    if (req.internal || /\.internal$/i.test(req.domain ?? '')) binding = this.bindInternal(base, req);
+    else if (req.proto === 'http') binding = await this.bindHttp(base, req);
     else if (req.proto === 'tls') binding = await this.bindTls(base, req);
     else if (req.proto === 'tcp') binding = await this.bindTcp(base, req);
     else throw new BindError('ERR_NGROK_332', `unsupported protocol "${String(req.proto)}"`);
@@ -648,6 +688,39 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return binding;
   }
 
+  /**
+   * An internal endpoint: an HTTP name under `.internal`, reached only by `forward-internal` from
+   * another endpoint's traffic policy. Its own modules would not run on that path, so it takes none.
+   */
+  private bindInternal(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Binding {
+    const host = (req.domain ?? '').toLowerCase();
+    if (!req.internal || !host.endsWith('.internal') || !isValidHostname(host))
+      throw new BindError(
+        'ERR_BURROW_INTERNAL_URL',
+        `internal endpoints need a URL under .internal (e.g. https://api.internal) and the internal binding; got "${host}"`,
+      );
+    if (req.proto !== 'http')
+      throw new BindError('ERR_BURROW_UNSUPPORTED_OPTION', `internal ${req.proto} endpoints are not supported yet`);
+    if (base.pipeline || Object.keys(base.edge).length)
+      throw new BindError(
+        'ERR_BURROW_UNSUPPORTED_OPTION',
+        'internal endpoints take no modules or traffic policy yet (put them on the public endpoint that forwards)',
+      );
+    if (this.internalRouter.has(host))
+      throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
+    const binding: Binding = {
+      ...base,
+      proto: 'http',
+      hosts: [host],
+      schemes: ['https'],
+      urls: [`https://${host}`],
+      internal: true,
+    };
+    this.internalRouter.add(host, binding);
+    this.bindings.set(binding.id, binding);
+    return binding;
+  }
+
   /** Picks the host name for an http/tls bind: requested domain, subdomain, previous URL or random. */
   private chooseHost(router: HostRouter<Binding>, req: BindRequest): string {
     let host: string | undefined;
@@ -655,7 +728,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
     else if (req.subdomain) host = `${req.subdomain.toLowerCase()}.${this.config.domain}`;
     if (host) {
       if (!isValidHostname(host)) throw new BindError('ERR_NGROK_326', `"${host}" is not a valid host name`);
-      if (router.has(host)) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
+      const taken = router.get(host);
+      if (taken && req.pooling && taken.pool && req.proto === 'http') return host; // joins the pool
+      if (taken && !!req.pooling !== !!taken.pool)
+        throw new BindError(
+          'ERR_NGROK_6030',
+          `${host} is served by endpoints that ${taken.pool ? 'pool' : 'do not pool'}: every endpoint of one URL must set pooling_enabled alike`,
+        );
+      if (taken) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
       return host;
     }
     for (const url of req.previousUrls ?? []) {
@@ -678,6 +758,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const host = this.chooseHost(this.httpRouter, req);
     const urls = schemes.map((s) => this.url(s, host, s === 'http' ? this.httpPort : this.tlsPort));
     const binding: Binding = { ...base, proto: 'http', hosts: [host], schemes, urls };
+    const pool = this.httpRouter.get(host)?.pool;
+    if (pool) {
+      binding.pool = pool;
+      pool.members.push(binding);
+      this.bindings.set(binding.id, binding);
+      return binding;
+    }
+    if (req.pooling) binding.pool = { members: [binding], next: 0 };
     if (this.config.portPerEndpoint)
       await this.listenOwnPort(binding, this.config.portPerEndpoint, req.previousUrls ?? []);
     this.httpRouter.add(host, binding);
@@ -793,8 +881,15 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   private unbind(binding: Binding): void {
     if (!this.bindings.delete(binding.id)) return;
-    const router = binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
-    for (const host of binding.hosts) if (router.get(host) === binding) router.delete(host);
+    const router = binding.internal ? this.internalRouter : binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
+    const pool = binding.pool;
+    if (pool) pool.members.splice(pool.members.indexOf(binding), 1);
+    for (const host of binding.hosts) {
+      if (router.get(host) !== binding) continue;
+      // A pool keeps its name while a member is left: the next one holds the router entry.
+      if (pool?.members.length) router.add(host, pool.members[0]);
+      else router.delete(host);
+    }
     binding.tcpServer?.close();
     binding.ownHttpServer?.close();
     binding.httpsServer?.close();

@@ -9,6 +9,7 @@ import { ServerResponse } from 'node:http';
 import { pipeline as pipeStreams, type Duplex, type Transform } from 'node:stream';
 import type { Scheme } from '../model';
 import type { Pipeline } from '../modules/pipeline';
+import { VAR } from '../modules/request-vars';
 import { peerCertificateOf } from '../modules/mutual-tls';
 import type { RequestContext, ResponseContext } from '../modules/types';
 import type { HttpOpen, HttpResponseHead } from '../protocol/messages';
@@ -185,15 +186,17 @@ export function proxyHttp(req: ClientRequest, res: ClientResponse, target: HttpT
     moduleFailed(req, res, err);
     return;
   }
+  // `forward-internal` (traffic policy) may have picked an internal endpoint instead.
+  const to = () => (ctx.vars.get(VAR.forwardTarget) as HttpTarget | undefined) ?? target;
   if (outcome instanceof Promise) {
     outcome.then(
       (o) => {
-        if (o !== 'handled') forward(req, res, target, scheme, clientIp, ctx.upstreamHeaders, ctx, pipeline);
+        if (o !== 'handled') forward(req, res, to(), scheme, clientIp, ctx.upstreamHeaders, ctx, pipeline);
       },
       (err) => moduleFailed(req, res, err),
     );
   } else if (outcome !== 'handled') {
-    forward(req, res, target, scheme, clientIp, ctx.upstreamHeaders, ctx, pipeline);
+    forward(req, res, to(), scheme, clientIp, ctx.upstreamHeaders, ctx, pipeline);
   }
 }
 

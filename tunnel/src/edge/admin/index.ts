@@ -56,9 +56,10 @@ export function createHttpsEdges(opts: {
     ipPolicies: opts.ipPolicies,
     boundDirectly: (host) => !!edge?.isHostBound(host),
     account,
+    managedOAuth: () => edge?.managedOAuth,
   });
   const overlay = new EndpointConfigOverlay(store, opts.ipPolicies);
-  const router = new HttpsEdgeRouter(store, opts.ipPolicies);
+  const router = new HttpsEdgeRouter(store, opts.ipPolicies, () => edge?.managedOAuth);
   const credentials: GrantSource = {
     *grants() {
       for (const c of store.state.credentials)
