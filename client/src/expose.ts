@@ -6,7 +6,16 @@ import type { TunnelJson } from './agent/api';
 import { codespacePortOf } from './codespaces';
 import type { Ctx } from './ctx';
 import { checkBasicAuth, generatePassword, type TunnelDefinition } from './model/definitions';
-import { listListeningPorts, portFromArg, portOfUrl, validateUpstream, type ListeningPort } from './ports';
+import { rememberCredentials } from './protect';
+import {
+  isBurrowProcess,
+  listListeningPorts,
+  portFromArg,
+  portOfUrl,
+  rankPorts,
+  validateUpstream,
+  type ListeningPort,
+} from './ports';
 
 const CONSENT_KEY = 'burrow.exposeConsent';
 
@@ -43,13 +52,11 @@ async function pickPort(ctx: Ctx): Promise<string | undefined> {
     if (port) own.add(port);
   }
   const exposed = new Map([...ctx.state.tunnels.values()].map((t) => [portOfUrl(t.config.addr), t.name]));
-  // App-like ports first; ephemeral ones (32768+, usually tools' own sockets) after them.
-  const ordered = ports
-    .filter((p) => !own.has(p.port))
-    .sort((a, b) => Number(a.port >= 32768) - Number(b.port >= 32768) || a.port - b.port);
+  // Likely dev servers first; Burrow's own ports (this agent's, other agents' and edges) are hidden.
+  const ordered = rankPorts(ports.filter((p) => !own.has(p.port) && !isBurrowProcess(p)));
   const items: PortItem[] = ordered.map((p) => ({
     label: `$(plug) ${p.port}`,
-    description: [p.address, p.process].filter(Boolean).join(' · '),
+    description: [p.command ?? p.process, p.address, p.pid && `PID ${p.pid}`].filter(Boolean).join(' · '),
     detail: exposed.has(p.port) ? `already exposed as ${exposed.get(p.port)}` : undefined,
     port: p.port,
   }));
@@ -230,17 +237,15 @@ export async function exposePort(ctx: Ctx, arg?: unknown): Promise<void> {
   )
     return;
   const { url } = await bindTunnel(ctx, def, `localhost:${upstream}`);
-  if (opts.basicAuth) await vscode.env.clipboard.writeText(`${opts.basicAuth.username}:${opts.basicAuth.password}`);
+  if (opts.basicAuth) {
+    const credentials = `${opts.basicAuth.username}:${opts.basicAuth.password}`;
+    await rememberCredentials(ctx, opts.name, credentials);
+    await vscode.env.clipboard.writeText(credentials).then(undefined, () => undefined);
+  }
   if (opts.oauth) {
     await vscode.commands.executeCommand('burrow.protectOAuth', opts.name);
     return;
   }
   // Not awaited: the notification stays until the user acts, the command is done.
-  void announce(
-    ctx,
-    opts.name,
-    url,
-    upstream,
-    opts.basicAuth ? ` (basic auth; ${opts.basicAuth.username}:… copied)` : '',
-  );
+  void announce(ctx, opts.name, url, upstream, opts.basicAuth ? ` (${opts.basicAuth.username}:… copied)` : '');
 }

@@ -1,5 +1,7 @@
 // Which TCP ports are listening on this machine, for the "Expose Port…" quick pick.
-// Linux: /proc/net/tcp and /proc/net/tcp6 (no child process); macOS/BSD: `lsof`; Windows: `netstat`.
+// Linux: /proc/net/tcp and /proc/net/tcp6 (no child process), and the owning process from the
+// socket inodes in /proc/PID/fd (only our own user's processes are readable; others stay nameless);
+// macOS/BSD: `lsof`; Windows: `netstat`.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 
@@ -7,9 +9,13 @@ export interface ListeningPort {
   port: number;
   /** Local address it listens on: 127.0.0.1, 0.0.0.0, ::, ::1, … */
   address: string;
-  /** Process name when the source tells it (lsof). */
+  /** Process name when the source tells it (lsof, /proc). */
   process?: string;
   pid?: number;
+  /** The process's command line, when known (/proc): `node server.js`. */
+  command?: string;
+  /** Socket inode (/proc/net/tcp), to find the owning process. */
+  inode?: number;
 }
 
 const TCP_LISTEN = '0A';
@@ -50,7 +56,8 @@ export function parseProcNetTcp(text: string): ListeningPort[] {
     if (f.length < 4 || f[3] !== TCP_LISTEN) continue;
     const [addr, port] = f[1].split(':');
     if (!addr || !port) continue;
-    out.push({ port: parseInt(port, 16), address: procAddress(addr) });
+    const inode = Number(f[9]);
+    out.push({ port: parseInt(port, 16), address: procAddress(addr), ...(inode > 0 ? { inode } : {}) });
   }
   return out;
 }
@@ -122,6 +129,73 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
   });
 }
 
+/**
+ * Names the owners of `ports` from /proc: each /proc/PID/fd link `socket:[INODE]` whose inode is a
+ * listening socket, then /proc/PID/comm and cmdline. Bounded: stops after `budgetMs` (a machine with
+ * many processes keeps the names found so far).
+ */
+export async function procOwners(ports: ListeningPort[], proc = '/proc', budgetMs = 1500): Promise<void> {
+  const byInode = new Map<number, ListeningPort[]>();
+  for (const p of ports) if (p.inode) byInode.set(p.inode, [...(byInode.get(p.inode) ?? []), p]);
+  if (byInode.size === 0) return;
+  const deadline = Date.now() + budgetMs;
+  const pids = (await fs.readdir(proc).catch(() => [] as string[])).filter((d) => /^\d+$/.test(d));
+  for (const pid of pids) {
+    if (byInode.size === 0 || Date.now() > deadline) return;
+    const fds = await fs.readdir(`${proc}/${pid}/fd`).catch(() => [] as string[]);
+    const owned: ListeningPort[] = [];
+    for (const fd of fds) {
+      const link = await fs.readlink(`${proc}/${pid}/fd/${fd}`).catch(() => '');
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      const hit = m && byInode.get(Number(m[1]));
+      if (!hit) continue;
+      owned.push(...hit);
+      byInode.delete(Number(m[1]));
+    }
+    if (!owned.length) continue;
+    const comm = (await fs.readFile(`${proc}/${pid}/comm`, 'utf8').catch(() => '')).trim();
+    const argv = (await fs.readFile(`${proc}/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').filter(Boolean);
+    for (const p of owned) {
+      p.pid = Number(pid);
+      p.process = comm || (argv[0] ? argv[0].split('/').pop() : undefined);
+      if (argv.length) p.command = commandLabel(argv);
+    }
+  }
+}
+
+/** `/usr/bin/node /home/me/app/server.js --port 3000` → `node server.js --port 3000` (shortened). */
+export function commandLabel(argv: string[]): string {
+  const base = (s: string): string => (/^\//.test(s) ? (s.split('/').pop() ?? s) : s);
+  const text = [base(argv[0]), ...argv.slice(1).map(base)].join(' ');
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+}
+
+const DEV_PROCESSES =
+  /^(node|nodejs|deno|bun|python\d*(\.\d+)?|ruby|php|java|dotnet|go|cargo|rails|uvicorn|gunicorn|flask|hugo|jekyll|vite|next-server|esbuild|webpack)$/i;
+const DEV_PORTS = (port: number): boolean =>
+  (port >= 3000 && port < 4000) || (port >= 5000 && port < 6000) || (port >= 8000 && port < 9000) || port === 4200;
+
+/** Another Burrow (agent or edge) owns it: not something to expose. */
+export function isBurrowProcess(p: ListeningPort): boolean {
+  return /(^|[\s/])(burrow\.js|burrow)\s+(start|http|tcp|tls|edge)\b/.test(p.command ?? '');
+}
+
+/**
+ * The order of the quick pick: likely dev servers first (a dev runtime, or a dev-server port),
+ * then other app ports, then ephemeral ones (32768+, usually tools' own sockets); by port within.
+ */
+export function rankPorts(ports: ListeningPort[]): ListeningPort[] {
+  const rank = (p: ListeningPort): number =>
+    p.port >= 32768
+      ? 3
+      : DEV_PROCESSES.test(p.process ?? '') || (!p.process && DEV_PORTS(p.port))
+        ? 0
+        : DEV_PORTS(p.port)
+          ? 1
+          : 2;
+  return [...ports].sort((a, b) => rank(a) - rank(b) || a.port - b.port);
+}
+
 /** Listening TCP ports on this machine; an empty list when no source is available. */
 export async function listListeningPorts(
   platform: NodeJS.Platform = process.platform,
@@ -131,7 +205,9 @@ export async function listListeningPorts(
     const texts = await Promise.all(
       ['/proc/net/tcp', '/proc/net/tcp6'].map((f) => fs.readFile(f, 'utf8').catch(() => '')),
     );
-    return uniquePorts(texts.flatMap(parseProcNetTcp));
+    const all = texts.flatMap(parseProcNetTcp);
+    await procOwners(all);
+    return uniquePorts(all);
   }
   if (platform === 'win32') return uniquePorts(parseNetstat(await run('netstat', ['-ano', '-p', 'TCP'], timeoutMs)));
   const lsof = await run('lsof', ['-nP', '-iTCP', '-sTCP:LISTEN', '-F', 'pcn'], timeoutMs);

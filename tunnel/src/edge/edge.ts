@@ -16,7 +16,7 @@ import { sendEdgeError } from './errors';
 import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
 import { tlsServerOptions } from '../modules/mutual-tls';
-import { buildPipeline, ModuleConfigError, type Pipeline } from '../modules/pipeline';
+import { buildPipeline, ModuleConfigError, type Pipeline, type PipelineEnv } from '../modules/pipeline';
 import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
 import { HostRouter, isValidHostname, normalizeHost } from './router';
@@ -59,6 +59,43 @@ export interface EdgeConfig {
    * `publicUrl(port)` first among its URLs. A rebind asks for the port of its previous URL again.
    */
   portPerEndpoint?: { publicUrl(port: number): string; portOf(url: string): number | undefined };
+  /** A request an endpoint's module answered itself (the agent never saw it): the embedded edge's capture hook. */
+  onRefused?: (r: RefusedRequest) => void;
+}
+
+/** What `onRefused` gets: the request as the client sent it (credentials dropped) and the edge's answer. */
+/**
+ * The headers a response sent. Modules answer with `writeHead(status, {…})`, which HTTP/1's
+ * ServerResponse writes without keeping them (getHeaders() is empty), so read the head it wrote.
+ */
+function sentHeaders(res: http.ServerResponse | http2.Http2ServerResponse): string[] {
+  const out: string[] = [];
+  const head = (res as { _header?: unknown })._header;
+  if (typeof head === 'string') {
+    for (const line of head.split('\r\n').slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon > 0) out.push(line.slice(0, colon), line.slice(colon + 1).trim());
+    }
+    return out;
+  }
+  for (const [name, value] of Object.entries(res.getHeaders()))
+    for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) out.push(name, String(v));
+  return out;
+}
+
+export interface RefusedRequest {
+  /** The endpoint's name as the agent bound it. */
+  endpoint: string;
+  /** The module that answered: `basic-auth`, `oauth`, `ip-restriction`, … */
+  module: string;
+  remoteAddr: string;
+  method: string;
+  url: string;
+  httpVersion: string;
+  rawHeaders: string[];
+  statusCode: number;
+  statusMessage: string;
+  responseHeaders: string[];
 }
 
 export interface Binding {
@@ -422,6 +459,32 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return undefined;
   }
 
+  private refusedHook(endpoint: string): PipelineEnv['onRefused'] {
+    const report = this.config.onRefused;
+    if (!report) return undefined;
+    return (ctx, result, module) => {
+      const raw = ctx.req.rawHeaders;
+      const rawHeaders: string[] = [];
+      // The credentials a visitor tried are not kept (a wrong password is still a password).
+      for (let i = 0; i < raw.length; i += 2)
+        if (raw[i].toLowerCase() !== 'authorization' && !raw[i].startsWith(':')) rawHeaders.push(raw[i], raw[i + 1]);
+      const res = ctx.res;
+      const responseHeaders = sentHeaders(res);
+      report({
+        endpoint,
+        module,
+        remoteAddr: ctx.clientIp,
+        method: ctx.req.method ?? 'GET',
+        url: ctx.req.url ?? '/',
+        httpVersion: ctx.req.httpVersion,
+        rawHeaders,
+        statusCode: result.statusCode,
+        statusMessage: ('statusMessage' in res && res.statusMessage) || http.STATUS_CODES[result.statusCode] || '',
+        responseHeaders,
+      });
+    };
+  }
+
   private async bind(session: MuxSession, clientId: string, req: BindRequest): Promise<Binding> {
     if (session.isClosed) throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed');
     const edge = req.edge ?? {};
@@ -440,7 +503,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
     try {
       if (req.proto === 'http') {
-        base.pipeline = buildPipeline(edge, { ipPolicies: this.ipPolicies });
+        base.pipeline = buildPipeline(edge, { ipPolicies: this.ipPolicies, onRefused: this.refusedHook(req.name) });
         const tlsOptions = tlsServerOptions(edge.mutualTls, edge.tlsTermination);
         if (tlsOptions) base.httpsServer = await this.createHttpsServer(tlsOptions);
       } else {
