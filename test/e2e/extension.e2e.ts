@@ -143,22 +143,29 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     const frame = await w.waitForWebviewText(['Edit & replay', '/e2e/hello']);
     // Each tab on one line (no "Edit repla"), inside the view; the ISO timestamp on one line; the
     // facts of the head wrap between, never inside, themselves.
-    const layout = await frame.evaluate(() => {
-      const lines = (el: Element): number => {
+    // A string, not a function: the test runner's transpiler would wrap the inner helper in a
+    // function the webview does not have.
+    const layout = (await frame.evaluate(`(() => {
+      const lines = (el) => {
         const r = document.createRange();
         r.selectNodeContents(el);
         return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size;
       };
       const body = document.body.getBoundingClientRect();
       const tabs = [...document.querySelectorAll('.tab')].map((t) => ({
-        text: (t as HTMLElement).innerText,
+        text: t.innerText,
         lines: lines(t),
         inside: t.getBoundingClientRect().right <= body.right + 1,
       }));
       const time = document.querySelector('td.time');
       const facts = [...document.querySelectorAll('.meta .fact')].map((f) => lines(f));
       return { width: body.width, tabs, timeLines: time ? lines(time) : -1, facts };
-    });
+    })()`)) as {
+      width: number;
+      tabs: { text: string; lines: number; inside: boolean }[];
+      timeLines: number;
+      facts: number[];
+    };
     for (const t of layout.tabs) {
       assert.equal(t.lines, 1, `tab "${t.text}" on one line at ${layout.width} px`);
       assert.ok(t.inside, `tab "${t.text}" inside the view`);

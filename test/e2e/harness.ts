@@ -472,19 +472,20 @@ export class Workbench {
    * go between two looks); `seenNotifications()` returns them.
    */
   async recordNotifications(): Promise<void> {
-    await this.page.evaluate(() => {
-      const w = window as unknown as { __burrowToasts?: string[] };
-      if (w.__burrowToasts) return;
-      const seen: string[] = (w.__burrowToasts = []);
-      const look = (): void => {
+    // A string, not a function: the test runner's transpiler would wrap named inner functions in a
+    // helper the page does not have.
+    await this.page.evaluate(`(() => {
+      if (window.__burrowToasts) return;
+      const seen = (window.__burrowToasts = []);
+      const look = () => {
         for (const el of document.querySelectorAll('.notification-list-item-message')) {
-          const text = (el as HTMLElement).innerText;
+          const text = el.innerText;
           if (text && !seen.includes(text)) seen.push(text);
         }
       };
       new MutationObserver(look).observe(document.body, { childList: true, subtree: true, characterData: true });
       look();
-    });
+    })()`);
   }
 
   async seenNotifications(): Promise<string[]> {
