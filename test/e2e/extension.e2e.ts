@@ -22,7 +22,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
 
   before(async function () {
     this.timeout(180_000);
-    suite = new E2eSuite('the VS Code suite', 290_000);
+    suite = new E2eSuite('the VS Code suite', 600_000);
     // Screenshots go to docs/img only when asked; otherwise next to the run, outside the scratch folder we delete.
     shots =
       process.env.BURROW_UPDATE_SCREENSHOTS === '1'

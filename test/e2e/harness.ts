@@ -742,7 +742,7 @@ export class E2eSuite {
     const file = path.join(this.scratch, 'failures', `${test.title.replace(/[^\w-]+/g, '_').slice(0, 80)}.png`);
     await this.page.screenshot(file).catch(() => undefined);
     console.log(
-      `      failure screenshot: ${file}\n      notifications: ${(await this.page.notificationTexts()).join(' | ') || '(none)'}`,
+      `      failure screenshot: ${file}\n      notifications: ${(await this.page.notificationTexts()).join(' | ') || '(none)'}\n      error: ${test.err?.message?.split('\n').slice(0, 6).join('\n        ')}`,
     );
     await this.page.dismiss().catch(() => undefined);
   }

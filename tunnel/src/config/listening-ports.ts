@@ -132,28 +132,30 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
 
 /**
  * Names the owners of `ports` from /proc: each /proc/PID/fd link `socket:[INODE]` whose inode is a
- * listening socket, then /proc/PID/comm and cmdline. Bounded: stops after `budgetMs` (a machine with
- * many processes keeps the names found so far).
+ * listening socket, then /proc/PID/comm and cmdline. Newest processes first (a dev server is
+ * usually younger than the desktop around it), a few at a time; bounded by `budgetMs` (a machine
+ * with many processes keeps the names found so far).
  */
-export async function procOwners(ports: ListeningPort[], proc = '/proc', budgetMs = 1500): Promise<void> {
+export async function procOwners(ports: ListeningPort[], proc = '/proc', budgetMs = 2000): Promise<void> {
   const byInode = new Map<number, ListeningPort[]>();
   for (const p of ports) if (p.inode) byInode.set(p.inode, [...(byInode.get(p.inode) ?? []), p]);
   if (byInode.size === 0) return;
   const deadline = Date.now() + budgetMs;
-  const pids = (await fs.readdir(proc).catch(() => [] as string[])).filter((d) => /^\d+$/.test(d));
-  for (const pid of pids) {
-    if (byInode.size === 0 || Date.now() > deadline) return;
+  const pids = (await fs.readdir(proc).catch(() => [] as string[]))
+    .filter((d) => /^\d+$/.test(d))
+    .sort((a, b) => Number(b) - Number(a));
+  const scan = async (pid: string): Promise<void> => {
     const fds = await fs.readdir(`${proc}/${pid}/fd`).catch(() => [] as string[]);
+    const links = await Promise.all(fds.map((fd) => fs.readlink(`${proc}/${pid}/fd/${fd}`).catch(() => '')));
     const owned: ListeningPort[] = [];
-    for (const fd of fds) {
-      const link = await fs.readlink(`${proc}/${pid}/fd/${fd}`).catch(() => '');
+    for (const link of links) {
       const m = /^socket:\[(\d+)\]$/.exec(link);
       const hit = m && byInode.get(Number(m[1]));
       if (!hit) continue;
       owned.push(...hit);
       byInode.delete(Number(m[1]));
     }
-    if (!owned.length) continue;
+    if (!owned.length) return;
     const comm = (await fs.readFile(`${proc}/${pid}/comm`, 'utf8').catch(() => '')).trim();
     const argv = (await fs.readFile(`${proc}/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').filter(Boolean);
     for (const p of owned) {
@@ -161,7 +163,9 @@ export async function procOwners(ports: ListeningPort[], proc = '/proc', budgetM
       p.process = comm || (argv[0] ? argv[0].split('/').pop() : undefined);
       if (argv.length) p.command = commandLabel(argv);
     }
-  }
+  };
+  for (let i = 0; i < pids.length && byInode.size > 0 && Date.now() < deadline; i += 8)
+    await Promise.all(pids.slice(i, i + 8).map(scan));
 }
 
 /** `/usr/bin/node /home/me/app/server.js --port 3000` → `node server.js --port 3000` (shortened). */
