@@ -629,7 +629,7 @@ export async function exposeAppPort(
   let portRowText: string | undefined;
   let pickerRows: string[] | undefined;
   if (
-    await portRow.waitFor({ state: 'visible', timeout: 5000 }).then(
+    await portRow.waitFor({ state: 'visible', timeout: 15_000 }).then(
       () => true,
       () => false,
     )
