@@ -42,7 +42,9 @@ async function pickPort(ctx: Ctx): Promise<string | undefined> {
   );
   const listing = performance.now();
   const ports: ListeningPort[] = await listListeningPorts().catch(() => []);
-  ctx.output.info(`port picker: ${ports.length} listening ports in ${Math.round(performance.now() - listing)} ms`);
+  ctx.output.info(
+    `port picker: ${ports.length} listening ports in ${Math.round(performance.now() - listing)} ms (${ports.map((p) => `${p.port}${p.process ? `:${p.process}` : ''}`).join(' ')})`,
+  );
   const api = ctx.api;
   if (api) own.add(Number(new URL(api.base).port));
   const edgePort = portOfUrl(ctx.state.status?.edge_url?.replace(/^ws/, 'http') ?? '');

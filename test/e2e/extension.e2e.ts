@@ -526,9 +526,12 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
         20_000,
       );
       // This window is told to use that address, and reconnects.
-      const settingsFile = path.join(suite.server!.userDataDir, 'User', 'settings.json');
-      const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
-      fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, 'burrow.webAddr': api }, null, 2));
+      // (The server's Machine settings override the user's in a remote window: change both.)
+      for (const scope of ['User', 'Machine']) {
+        const settingsFile = path.join(suite.server!.userDataDir, scope, 'settings.json');
+        const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
+        fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, 'burrow.webAddr': api }, null, 2));
+      }
       // Restart Agent once the window has read the new setting (the file watcher takes a moment).
       await w.runCommand(/View: Show Burrow/);
       const description = w.paneDescription('Tunnels');

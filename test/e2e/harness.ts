@@ -638,6 +638,9 @@ export async function exposeAppPort(
     pickerRows = (await w.quickPickRows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
     await portRow.click();
   } else {
+    console.log(
+      `      (port ${port} not in the picker; it shows: ${(await w.quickPickRows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ')).join(' | ')})`,
+    );
     await w.pick(/Other/);
     await w.answerInput(String(port));
   }
