@@ -625,7 +625,10 @@ export async function exposeAppPort(
   await w.runCommand(/Burrow: Expose Port/);
   await w.quickInput.waitFor({ state: 'visible' });
   // The app is listening, so it should be among the detected ports; "Other…" is the way in when not.
-  const portRow = w.quickPickRows.filter({ hasText: new RegExp(`\\b${port}\\b`) }).first();
+  // By the row's label (the port); its description (the process, e.g. "node app.js") follows it with no space.
+  const portRow = w.quickPickRows
+    .filter({ has: w.page.locator('.label-name', { hasText: new RegExp(`(^|\\D)${port}\\s*$`) }) })
+    .first();
   let portRowText: string | undefined;
   let pickerRows: string[] | undefined;
   if (
