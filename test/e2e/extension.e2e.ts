@@ -287,18 +287,18 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       .filter({ hasText: /edge: basic-auth/ });
     await refusedRow.first().waitFor({ state: 'visible', timeout: 10_000 });
     assert.match(await refusedRow.first().innerText(), /401/);
-    // Counts came with the event stream and survived the re-creation protection needs: the two
-    // requests of (a) and the one allowed here.
+    // Counts came with the event stream and survived the re-creation protection needs: the request
+    // of (a) and the one allowed here (a replay is not a connection; the edge's 401s never reach the agent).
     const conns = w.treeRows('Tunnels').filter({ hasText: / open/ }).filter({ hasText: /total/ }).first();
     const total = await eventually(
       'the connection counts',
       async () => {
         const m = /(\d+) total/.exec(await conns.innerText());
-        return m && Number(m[1]) >= 3 ? Number(m[1]) : undefined;
+        return m && Number(m[1]) >= 2 ? Number(m[1]) : undefined;
       },
       10_000,
     );
-    assert.ok(total >= 3, `counts kept across the protection change: ${total}`);
+    assert.ok(total >= 2, `counts kept across the protection change: ${total}`);
   });
 
   it('(b2) VS Code\'s port forwarding leaves Burrow\'s own ports alone (no "Your application running on port" toast)', async function () {
