@@ -20,6 +20,7 @@ import { normalizeHost } from '../router';
 import type { Scheme } from '../../model';
 import type { IpPolicyStore } from '../../modules/ip-restriction';
 import { buildPipeline, Pipeline, type PipelineEnv } from '../../modules/pipeline';
+import type { ManagedOAuth } from '../../modules/oauth/managed';
 import type { ClientRequest, ClientResponse, HttpModule } from '../../modules/types';
 import { isAuthRoute, routeBackendId, routeEdgeOptions } from './modules';
 import type { EdgeStore } from './store';
@@ -60,6 +61,8 @@ export class HttpsEdgeRouter {
   constructor(
     private readonly store: EdgeStore,
     private readonly ipPolicies: IpPolicyStore,
+    /** The edge's managed OAuth apps once it runs. */
+    private readonly managedOAuth: () => ManagedOAuth | undefined = () => undefined,
   ) {
     store.on('change', () => this.rebuild());
     this.rebuild();
@@ -131,7 +134,11 @@ export class HttpsEdgeRouter {
   }
 
   private rebuild(): void {
-    const env = { ipPolicies: this.ipPolicies, cookieSecret: this.store.cookieSecret } as PipelineEnv;
+    const env = {
+      ipPolicies: this.ipPolicies,
+      cookieSecret: this.store.cookieSecret,
+      managedOAuth: this.managedOAuth(),
+    } as PipelineEnv;
     const hosts = new Map<string, CompiledEdge>();
     const compiled = new Map<string, CompiledRoute>();
     for (const edge of this.store.state.https_edges) {
