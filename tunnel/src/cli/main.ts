@@ -108,6 +108,8 @@ Edge flags:
                                as its one redirect URI at the provider
   --edges FILE                 HTTPS edges to load at start, ngrok API v2 JSON (repeatable; see
                                schemas/edge-api.schema.json); reloading updates, never duplicates
+  --headers-timeout SECONDS    time a visitor has to send a complete request head (default 30)
+  --idle-timeout SECONDS       idle time of a visitor's keep-alive connection (default 75)
   Edges serve their hostports on the TLS listener (default 127.0.0.1:8443 when edges are on).
 Automatic certificates (ACME; needs --state-dir, where the account key and certificates live):
   --acme                       turn ACME on with Let's Encrypt production (any --acme-* flag does too)
@@ -157,6 +159,8 @@ const EDGE_FLAGS = {
   'acme-orders-per-hour': { type: 'string' },
   'oauth-app': { type: 'string', multiple: true },
   'oauth-callback-url': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'idle-timeout': { type: 'string' },
   log: { type: 'string' },
   'log-format': { type: 'string' },
   'log-level': { type: 'string' },
@@ -181,6 +185,15 @@ function loggerFrom(
   if (!['debug', 'info', 'warn', 'error', 'crit'].includes(level))
     throw new UsageError(`--log-level "${level}": use debug, info, warn, error or crit`);
   return createLogger(values.log ?? fallback, format as LogFormat, level as LogLevel);
+}
+
+/** A positive number of seconds as milliseconds (undefined when the flag is absent). */
+function seconds(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--${flag} needs a positive number of seconds, got "${text}"`);
+  return Math.round(n * 1000);
 }
 
 function parseListen(text: string, flag: string): { host: string; port: number } {
@@ -507,6 +520,10 @@ async function runEdge(args: string[]): Promise<number> {
     account: httpsEdges?.overlay,
     certificates,
     managedOAuth,
+    limits: {
+      headersTimeoutMs: seconds(values['headers-timeout'], 'headers-timeout'),
+      keepAliveTimeoutMs: seconds(values['idle-timeout'], 'idle-timeout'),
+    },
   });
   httpsEdges?.attach(edge);
   const acme =

@@ -12,11 +12,13 @@ import { PROTOCOL_VERSION } from '../protocol/frames';
 import type { BindRequest, ControlMessage, Hello, RawOpen, WireError } from '../protocol/messages';
 import { DEFAULT_WINDOW, MuxSession } from '../protocol/session';
 import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
+import { MemoryAuthThrottle, throttledError, type AuthThrottle } from './auth-throttle';
 import { sendEdgeError } from './errors';
+import { applyHttpServerLimits, httpServerLimits, onClientError, type ListenerLimits } from './listener-limits';
 import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
 import { tlsServerOptions } from '../modules/mutual-tls';
-import { buildPipeline, ModuleConfigError, type Pipeline } from '../modules/pipeline';
+import { buildPipeline, ModuleConfigError, type Pipeline, type PipelineEnv } from '../modules/pipeline';
 import { handleManagedCallback, MANAGED_CALLBACK_PATH, type ManagedOAuth } from '../modules/oauth/managed';
 import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
@@ -71,6 +73,47 @@ export interface EdgeConfig {
    * id use these. `callbackUrl` defaults to http://DOMAIN:HTTP_PORT/_burrow/oauth/callback.
    */
   managedOAuth?: { apps: ManagedOAuth['apps']; callbackUrl?: string };
+  /** Time limits of the public HTTP/1.1 listeners (request head, keep-alive idle): listener-limits.ts. */
+  limits?: ListenerLimits;
+  /** Slows authtoken guessing per source address (auth-throttle.ts); in memory when omitted. */
+  authThrottle?: AuthThrottle;
+  /** A request an endpoint's module answered itself (the agent never saw it): the embedded edge's capture hook. */
+  onRefused?: (r: RefusedRequest) => void;
+}
+
+/**
+ * The headers a response sent. Modules answer with `writeHead(status, {…})`, which HTTP/1's
+ * ServerResponse writes without keeping them (getHeaders() is empty), so read the head it wrote.
+ */
+function sentHeaders(res: http.ServerResponse | http2.Http2ServerResponse): string[] {
+  const out: string[] = [];
+  const head = (res as { _header?: unknown })._header;
+  if (typeof head === 'string') {
+    for (const line of head.split('\r\n').slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon > 0) out.push(line.slice(0, colon), line.slice(colon + 1).trim());
+    }
+    return out;
+  }
+  for (const [name, value] of Object.entries(res.getHeaders()))
+    for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) out.push(name, String(v));
+  return out;
+}
+
+/** What `onRefused` gets: the request as the client sent it (credentials dropped) and the edge's answer. */
+export interface RefusedRequest {
+  /** The endpoint's name as the agent bound it. */
+  endpoint: string;
+  /** The module that answered: `basic-auth`, `oauth`, `ip-restriction`, … */
+  module: string;
+  remoteAddr: string;
+  method: string;
+  url: string;
+  httpVersion: string;
+  rawHeaders: string[];
+  statusCode: number;
+  statusMessage: string;
+  responseHeaders: string[];
 }
 
 /** Account resources applied to live bindings. */
@@ -169,6 +212,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   readonly ipPolicies: IpPolicyStore;
   /** Live agent sessions (`/tunnel_sessions`); every protocol front end registers its sessions here. */
   readonly sessions = new SessionRegistry();
+  private readonly authThrottle: AuthThrottle;
 
   constructor(private readonly config: EdgeConfig) {
     super();
@@ -181,16 +225,13 @@ export class Edge extends EventEmitter<EdgeEvents> {
         return config.managedOAuth?.callbackUrl ?? defaultCallback();
       },
     };
-    this.httpServer = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
+    this.authThrottle = config.authThrottle ?? new MemoryAuthThrottle();
+    this.httpServer = http.createServer(httpServerLimits(config.limits), (req, res) =>
       this.onRequest(req, res, 'http'),
     );
     this.httpServer.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket as net.Socket, head, 'http'));
     this.httpServer.on('connection', (socket: net.Socket) => this.track(socket));
-    this.httpServer.on('clientError', (_err, socket) => {
-      if (socket.writable)
-        socket.end('HTTP/1.1 400 Bad Request\r\nngrok-error-code: ERR_BURROW_BAD_REQUEST\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
-    });
+    this.httpServer.on('clientError', onClientError);
   }
 
   async start(): Promise<void> {
@@ -293,6 +334,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       ...(extra ?? {}),
       allowHTTP1: true,
     });
+    applyHttpServerLimits(https, this.config.limits);
     https.on('request', (req, res) => this.onRequest(req, res, 'https'));
     https.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
       this.onUpgrade(req, socket, head, 'https'),
@@ -439,38 +481,48 @@ export class Edge extends EventEmitter<EdgeEvents> {
       stream.reset({ code: 'ERR_BURROW_STREAM_REFUSED', message: 'agents may not open streams' });
       if (!hello) session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'first message must be hello' });
     });
+    let helloPending = false;
+    const accept = (msg: Hello) => {
+      if (session.isClosed) return;
+      const grant = this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] };
+      this.grants.set(session, grant);
+      hello = msg;
+      unregister = this.sessions.add({
+        agent_version: String(msg.agent?.version ?? ''),
+        os: String(msg.agent?.os ?? ''),
+        hostname: msg.agent?.hostname,
+        ip: remoteAddr,
+        credential_id: grant.credentialId ?? null,
+        transport: transportName,
+      }).remove;
+      // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
+      this.sessionsByClient
+        .get(msg.clientId)
+        ?.close({ code: 'ERR_BURROW_SESSION_REPLACED', message: 'the agent reconnected' });
+      this.sessionsByClient.set(msg.clientId, session);
+      session.sendControl({
+        type: 'welcome',
+        version: PROTOCOL_VERSION,
+        sessionId,
+        initialWindow: DEFAULT_WINDOW,
+        heartbeatIntervalMs: this.config.heartbeatIntervalMs ?? 2000,
+        heartbeatToleranceMs: this.config.heartbeatToleranceMs ?? 6000,
+      });
+      this.emit('session', { sessionId, clientId: msg.clientId, remoteAddr });
+    };
     session.on('control', (msg: ControlMessage) => {
       if (!hello) {
         clearTimeout(helloTimer);
-        if (msg.type !== 'hello')
-          return session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'first message must be hello' });
-        const refusal = this.checkHello(msg);
-        if (refusal) return session.close(refusal);
-        const grant = this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] };
-        this.grants.set(session, grant);
-        hello = msg;
-        unregister = this.sessions.add({
-          agent_version: String(msg.agent?.version ?? ''),
-          os: String(msg.agent?.os ?? ''),
-          hostname: msg.agent?.hostname,
-          ip: remoteAddr,
-          credential_id: grant.credentialId ?? null,
-          transport: transportName,
-        }).remove;
-        // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
-        this.sessionsByClient
-          .get(msg.clientId)
-          ?.close({ code: 'ERR_BURROW_SESSION_REPLACED', message: 'the agent reconnected' });
-        this.sessionsByClient.set(msg.clientId, session);
-        session.sendControl({
-          type: 'welcome',
-          version: PROTOCOL_VERSION,
-          sessionId,
-          initialWindow: DEFAULT_WINDOW,
-          heartbeatIntervalMs: this.config.heartbeatIntervalMs ?? 2000,
-          heartbeatToleranceMs: this.config.heartbeatToleranceMs ?? 6000,
-        });
-        this.emit('session', { sessionId, clientId: msg.clientId, remoteAddr });
+        if (msg.type !== 'hello' || helloPending)
+          return session.close({
+            code: 'ERR_BURROW_PROTOCOL',
+            message: 'first message must be hello, then wait for welcome',
+          });
+        helloPending = true;
+        this.checkHello(msg, remoteAddr).then(
+          (refusal) => (refusal ? session.close(refusal) : accept(msg)),
+          () => session.close({ code: 'ERR_BURROW_INTERNAL', message: 'authentication failed on the edge' }),
+        );
         return;
       }
       if (msg.type === 'bind') {
@@ -551,20 +603,54 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return this.tlsCredentials();
   }
 
-  private checkHello(hello: Hello): WireError | undefined {
+  private async checkHello(hello: Hello, remoteAddr: string): Promise<WireError | undefined> {
     if (hello.version !== PROTOCOL_VERSION) {
       return {
         code: 'ERR_BURROW_PROTOCOL_VERSION',
         message: `edge speaks protocol ${PROTOCOL_VERSION}, agent sent ${hello.version}: upgrade the older side`,
       };
     }
-    if (!hello.authtoken)
+    // A locked address is refused before its token is looked at, so guessing learns nothing.
+    const waitMs = await this.authThrottle.check(remoteAddr);
+    if (waitMs > 0) return throttledError(waitMs);
+    if (!hello.authtoken) {
+      await this.authThrottle.failed(remoteAddr);
       return { code: 'ERR_NGROK_4018', message: 'no authtoken: pass --authtoken or set BURROW_AUTHTOKEN' };
-    if (!this.config.tokens.accepts(hello.authtoken))
+    }
+    if (!this.config.tokens.accepts(hello.authtoken)) {
+      await this.authThrottle.failed(remoteAddr);
       return { code: 'ERR_NGROK_107', message: 'the authtoken is not valid on this edge' };
+    }
+    await this.authThrottle.succeeded(remoteAddr);
     if (typeof hello.clientId !== 'string' || hello.clientId.length < 8)
       return { code: 'ERR_BURROW_PROTOCOL', message: 'hello needs a clientId' };
     return undefined;
+  }
+
+  private refusedHook(endpoint: string): PipelineEnv['onRefused'] {
+    const report = this.config.onRefused;
+    if (!report) return undefined;
+    return (ctx, result, module) => {
+      const raw = ctx.req.rawHeaders;
+      const rawHeaders: string[] = [];
+      // The credentials a visitor tried are not kept (a wrong password is still a password).
+      for (let i = 0; i < raw.length; i += 2)
+        if (raw[i].toLowerCase() !== 'authorization' && !raw[i].startsWith(':')) rawHeaders.push(raw[i], raw[i + 1]);
+      const res = ctx.res;
+      const responseHeaders = sentHeaders(res);
+      report({
+        endpoint,
+        module,
+        remoteAddr: ctx.clientIp,
+        method: ctx.req.method ?? 'GET',
+        url: ctx.req.url ?? '/',
+        httpVersion: ctx.req.httpVersion,
+        rawHeaders,
+        statusCode: result.statusCode,
+        statusMessage: ('statusMessage' in res && res.statusMessage) || http.STATUS_CODES[result.statusCode] || '',
+        responseHeaders,
+      });
+    };
   }
 
   private async bind(session: AgentSession, clientId: string, req: BindRequest): Promise<Binding> {
@@ -588,6 +674,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         base.pipeline = buildPipeline(edge, {
           ipPolicies: this.ipPolicies,
           managedOAuth: this.managedOAuth,
+          onRefused: this.refusedHook(req.name),
           internalEndpoint: (host) => {
             const b = this.internalRouter.lookup(host);
             return b && ({ id: b.id, session: b.session } satisfies HttpTarget);
@@ -785,12 +872,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
   ): Promise<void> {
     let target: HttpTarget | undefined;
     let scheme: Scheme = 'http';
-    const server = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
+    const server = http.createServer(httpServerLimits(this.config.limits), (req, res) =>
       proxyHttp(req, res, target!, scheme),
     );
     server.on('upgrade', (req, socket: net.Socket, head) => proxyUpgrade(req, socket, head, target!, scheme));
     server.on('connection', (socket: net.Socket) => this.track(socket));
-    server.on('clientError', (_err, socket) => socket.destroy());
+    server.on('clientError', onClientError);
     const previous = previousUrls.map((u) => perEndpoint.portOf(u)).filter((p): p is number => p !== undefined);
     const candidates = [
       ...previous,

@@ -303,9 +303,15 @@ function forward(
     if (!res.headersSent) sendEdgeError(req, res, errorCodeOf(err), (err as Error).message);
     else res.destroy();
   });
-  // Client went away before the response finished: cancel the upstream request too.
+  // Client went away before the response finished, or the response ended (an error page, an
+  // early answer) before the request body did: cancel the stream, or it would wait forever for
+  // the rest of the body; what the client still sends is drained.
   res.on('close', () => {
     if (!res.writableFinished) stream.destroy();
+    else if (hasBody && !body && !req.complete) {
+      stream.destroy();
+      req.resume();
+    }
   });
 }
 
