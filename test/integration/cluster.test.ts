@@ -196,6 +196,17 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     } finally {
       keepAlive.destroy();
     }
+    // /tunnel_sessions on each node lists the sessions it holds, each naming the node.
+    const nodeIds = new Set<string>();
+    for (const n of nodes) {
+      const list = await admin(n, 'GET', '/tunnel_sessions');
+      assert.equal(list.status, 200, list.body.toString());
+      const sessions = (JSON.parse(list.body.toString()) as { tunnel_sessions: { node?: string }[] }).tunnel_sessions;
+      assert.ok(sessions.length >= 1, `node :${n.adminPort} lists no session`);
+      for (const s of sessions) assert.ok(typeof s.node === 'string' && s.node, 'a session without its node');
+      nodeIds.add(sessions[0].node!);
+    }
+    assert.equal(nodeIds.size, 3, 'the three nodes name themselves alike');
     const missing = await get(nodes[1].httpPort, 'nobody-here.localhost');
     assert.equal(missing.status, 404);
     assert.equal(missing.headers['ngrok-error-code'], 'ERR_NGROK_3200');

@@ -19,13 +19,14 @@ import { applyHttpServerLimits, httpServerLimits, onClientError, type ListenerLi
 import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
 import { tlsServerOptions } from '../modules/mutual-tls';
-import { buildPipeline, ModuleConfigError, type Pipeline } from '../modules/pipeline';
+import { buildPipeline, ModuleConfigError, type Pipeline, type PipelineEnv } from '../modules/pipeline';
 import { handleManagedCallback, MANAGED_CALLBACK_PATH, type ManagedOAuth } from '../modules/oauth/managed';
 import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
 import { HostRouter, isValidHostname, normalizeHost } from './router';
 import { ClientHelloError, readClientHello } from './sni';
 import { selfSignedCertificate } from './tls-cert';
+import { SessionRegistry } from './sessions';
 import type { Grant, TokenSet } from './tokens';
 import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
@@ -68,6 +69,10 @@ export interface EdgeConfig {
   portPerEndpoint?: { publicUrl(port: number): string; portOf(url: string): number | undefined };
   /** A node of a cluster (edge/cluster): names are claimed cluster-wide, others' names forwarded. */
   cluster?: ClusterHooks;
+  /** Reserved domains' and addresses' endpoint configurations and port reservations (admin/endpoint-configs.ts). */
+  account?: AccountHooks;
+  /** Uploaded and ACME certificates, served by SNI, and ACME challenges (certs/). */
+  certificates?: CertificateHooks;
   /**
    * Managed OAuth apps (modules/oauth/managed.ts): endpoints with `oauth: {provider}` and no client
    * id use these. `callbackUrl` defaults to http://DOMAIN:HTTP_PORT/_burrow/oauth/callback.
@@ -77,6 +82,67 @@ export interface EdgeConfig {
   limits?: ListenerLimits;
   /** Slows authtoken guessing per source address (auth-throttle.ts); in memory when omitted. */
   authThrottle?: AuthThrottle;
+  /** A request an endpoint's module answered itself (the agent never saw it): the embedded edge's capture hook. */
+  onRefused?: (r: RefusedRequest) => void;
+}
+
+/**
+ * The headers a response sent. Modules answer with `writeHead(status, {…})`, which HTTP/1's
+ * ServerResponse writes without keeping them (getHeaders() is empty), so read the head it wrote.
+ */
+function sentHeaders(res: http.ServerResponse | http2.Http2ServerResponse): string[] {
+  const out: string[] = [];
+  const head = (res as { _header?: unknown })._header;
+  if (typeof head === 'string') {
+    for (const line of head.split('\r\n').slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon > 0) out.push(line.slice(0, colon), line.slice(colon + 1).trim());
+    }
+    return out;
+  }
+  for (const [name, value] of Object.entries(res.getHeaders()))
+    for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) out.push(name, String(v));
+  return out;
+}
+
+/** What `onRefused` gets: the request as the client sent it (credentials dropped) and the edge's answer. */
+export interface RefusedRequest {
+  /** The endpoint's name as the agent bound it. */
+  endpoint: string;
+  /** The module that answered: `basic-auth`, `oauth`, `ip-restriction`, … */
+  module: string;
+  remoteAddr: string;
+  method: string;
+  url: string;
+  httpVersion: string;
+  rawHeaders: string[];
+  statusCode: number;
+  statusMessage: string;
+  responseHeaders: string[];
+}
+
+/** Account resources applied to live bindings. */
+export interface AccountHooks {
+  /** The pipeline a request to `binding` over `scheme` runs (its own, or with a configuration on top). */
+  pipelineFor(binding: Binding, scheme: Scheme): Pipeline | undefined;
+  /** A TCP connection's verdict from an attached configuration; undefined when none applies. */
+  allowConnection(binding: Binding, ip: string): boolean | undefined;
+  /** Refusal for a TCP bind naming an address that is not reserved. */
+  checkRemoteAddr(remoteAddr: string): { code: string; message: string } | undefined;
+  isReservedPort(port: number): boolean;
+}
+
+/** Certificates beyond the configured/self-signed one, and ACME's challenge answers. */
+export interface CertificateHooks {
+  /** The PEM pair for a name; `version` changes whenever the pair does (contexts are cached on it). */
+  certificateFor(host: string): { cert: string; key: string; version: string } | undefined;
+  /** ACME HTTP-01: true when the request was answered. */
+  handleHttp?(
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ): boolean;
+  /** ACME TLS-ALPN-01: true when the connection was taken (`head` is the ClientHello read so far). */
+  handleTls?(socket: net.Socket, head: Buffer, serverName: string): boolean;
 }
 
 export interface Binding {
@@ -158,6 +224,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   tlsPort = 0;
   /** Named IP policies (the admin API edits them; endpoints see changes on their next request). */
   readonly ipPolicies: IpPolicyStore;
+  /** Live agent sessions (`/tunnel_sessions`); every protocol front end registers its sessions here. */
+  readonly sessions = new SessionRegistry(() => (this.nodeId ? { node: this.nodeId } : undefined));
   private readonly authThrottle: AuthThrottle;
 
   constructor(private readonly config: EdgeConfig) {
@@ -288,7 +356,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const pool = entry?.pool;
     const binding = pool ? pool.members[pool.next++ % pool.members.length] : entry;
     if (!binding || !binding.schemes.includes(scheme)) return undefined;
-    return { id: binding.id, session: binding.session, pipeline: binding.pipeline };
+    const pipeline = this.config.account ? this.config.account.pipelineFor(binding, scheme) : binding.pipeline;
+    return { id: binding.id, session: binding.session, pipeline };
   }
 
   private onRequest(
@@ -296,6 +365,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     res: http.ServerResponse | http2.Http2ServerResponse,
     scheme: Scheme,
   ): void {
+    if (this.config.certificates?.handleHttp?.(req, res)) return;
     if (this.config.httpsEdges?.handleRequest(req, res, scheme)) return;
     if (handleManagedCallback(req, res, this.managedOAuth, (h) => !!this.httpRouter.lookup(h))) return;
     const target = this.httpTarget(hostOf(req), scheme);
@@ -370,7 +440,25 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private async tlsCredentials(
     extra: tls.SecureContextOptions = {},
   ): Promise<tls.SecureContextOptions & { SNICallback?: tls.TlsOptions['SNICallback'] }> {
-    if (this.config.certificate) return { ...this.config.certificate, ...extra };
+    const certificates = this.config.certificates;
+    if (this.config.certificate && !certificates) return { ...this.config.certificate, ...extra };
+    const managed = new Map<string, { version: string; ctx: tls.SecureContext }>();
+    const managedContext = (host: string): tls.SecureContext | undefined => {
+      const pair = certificates?.certificateFor(host);
+      if (!pair) return undefined;
+      let entry = managed.get(host);
+      if (entry?.version !== pair.version) {
+        entry = { version: pair.version, ctx: tls.createSecureContext({ cert: pair.cert, key: pair.key, ...extra }) };
+        managed.set(host, entry);
+      }
+      return entry.ctx;
+    };
+    if (this.config.certificate)
+      return {
+        ...this.config.certificate,
+        ...extra,
+        SNICallback: (name, cb) => cb(null, managedContext(normalizeHost(name))),
+      };
     const contexts = new Map<string, Promise<tls.SecureContext>>();
     const contextFor = (name: string) => {
       let ctx = contexts.get(name);
@@ -388,6 +476,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
         // Only names we serve: anything else would let clients make us mint certificates at will.
         if (host !== this.config.domain && !this.httpRouter.lookup(host) && !this.config.httpsEdges?.serves(host))
           return cb(new Error(`no endpoint for ${host}`));
+        const own = managedContext(host);
+        if (own) return cb(null, own);
         contextFor(host).then(
           (ctx) => cb(null, ctx),
           (err: Error) => cb(err),
@@ -411,6 +501,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       }
       hello = { head: err.head };
     }
+    if (hello.serverName && this.config.certificates?.handleTls?.(socket, hello.head, hello.serverName)) return;
     const binding = hello.serverName ? this.tlsRouter.lookup(hello.serverName) : undefined;
     if (binding) {
       this.pipeRaw(socket, binding, hello.head);
@@ -434,7 +525,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   private pipeRaw(socket: net.Socket, binding: Binding, head?: Buffer): void {
-    if (binding.allowConnection && !binding.allowConnection((socket.remoteAddress ?? '').replace(/^::ffff:/, ''))) {
+    const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (
+      (binding.allowConnection && !binding.allowConnection(ip)) ||
+      this.config.account?.allowConnection(binding, ip) === false
+    ) {
       socket.destroy(); // ngrok closes refused TCP/TLS connections without a word
       return;
     }
@@ -463,11 +558,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
   /** Opens an agent session inside this process (the embedded edge); returns the agent's end. */
   connectInProcess(): Transport {
     const [edgeEnd, agentEnd] = createTransportPair();
-    this.onAgent(edgeEnd, '127.0.0.1');
+    this.onAgent(edgeEnd, '127.0.0.1', 'burrow/in-process');
     return agentEnd;
   }
 
-  private onAgent(transport: Transport, remoteAddr: string): void {
+  private onAgent(transport: Transport, remoteAddr: string, transportName = 'burrow/ws'): void {
     const session = new MuxSession(transport, {
       role: 'edge',
       initialWindow: DEFAULT_WINDOW,
@@ -476,6 +571,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     });
     const sessionId = randomUUID();
     let hello: Hello | undefined;
+    let unregister: (() => void) | undefined;
     const helloTimer = setTimeout(
       () => session.close({ code: 'ERR_BURROW_HELLO_TIMEOUT', message: 'no hello within 10 s' }),
       10_000,
@@ -488,13 +584,22 @@ export class Edge extends EventEmitter<EdgeEvents> {
     let helloPending = false;
     const accept = (msg: Hello) => {
       if (session.isClosed) return;
-      this.grants.set(session, this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] });
+      const grant = this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] };
+      this.grants.set(session, grant);
       // Claim identity: the same agent reconnecting through another node takes its names over.
       const owner = createHash('sha256')
         .update(`${msg.authtoken ?? ''}\0${msg.clientId}`)
         .digest('hex');
       this.holders.set(session, { owner, session: sessionId });
       hello = msg;
+      unregister = this.sessions.add({
+        agent_version: String(msg.agent?.version ?? ''),
+        os: String(msg.agent?.os ?? ''),
+        hostname: msg.agent?.hostname,
+        ip: remoteAddr,
+        credential_id: grant.credentialId ?? null,
+        transport: transportName,
+      }).remove;
       // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
       this.sessionsByClient
         .get(msg.clientId)
@@ -554,6 +659,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     });
     session.on('close', (error) => {
       clearTimeout(helloTimer);
+      unregister?.();
       if (hello && this.sessionsByClient.get(hello.clientId) === session) this.sessionsByClient.delete(hello.clientId);
       // Cluster: names stay claimed until the lease runs out, for the agent to take back elsewhere.
       for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b, false);
@@ -566,7 +672,21 @@ export class Edge extends EventEmitter<EdgeEvents> {
   /** Registers a session with what its credential may bind; its bindings go when it closes. */
   attachSession(session: AgentSession & { once(event: 'close', fn: () => void): unknown }, grant: Grant): void {
     this.grants.set(session, grant);
+    // Listed in /tunnel_sessions with what the session says about its agent.
+    const about = session as Partial<
+      Record<'agentVersion' | 'os' | 'remoteAddr' | 'protocol' | 'hostname' | 'metadata', string>
+    >;
+    const entry = this.sessions.add({
+      agent_version: about.agentVersion ?? '',
+      os: about.os ?? '',
+      ip: (about.remoteAddr ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'),
+      credential_id: grant.credentialId ?? null,
+      transport: about.protocol === 'ngrok' ? 'ngrok/muxado' : (about.protocol ?? 'other'),
+      hostname: about.hostname || undefined,
+      metadata: about.metadata ?? '',
+    });
     session.once('close', () => {
+      entry.remove();
       for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b);
     });
   }
@@ -619,6 +739,32 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return undefined;
   }
 
+  private refusedHook(endpoint: string): PipelineEnv['onRefused'] {
+    const report = this.config.onRefused;
+    if (!report) return undefined;
+    return (ctx, result, module) => {
+      const raw = ctx.req.rawHeaders;
+      const rawHeaders: string[] = [];
+      // The credentials a visitor tried are not kept (a wrong password is still a password).
+      for (let i = 0; i < raw.length; i += 2)
+        if (raw[i].toLowerCase() !== 'authorization' && !raw[i].startsWith(':')) rawHeaders.push(raw[i], raw[i + 1]);
+      const res = ctx.res;
+      const responseHeaders = sentHeaders(res);
+      report({
+        endpoint,
+        module,
+        remoteAddr: ctx.clientIp,
+        method: ctx.req.method ?? 'GET',
+        url: ctx.req.url ?? '/',
+        httpVersion: ctx.req.httpVersion,
+        rawHeaders,
+        statusCode: result.statusCode,
+        statusMessage: ('statusMessage' in res && res.statusMessage) || http.STATUS_CODES[result.statusCode] || '',
+        responseHeaders,
+      });
+    };
+  }
+
   private async bind(session: AgentSession, clientId: string, req: BindRequest): Promise<Binding> {
     if (session.isClosed) throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed');
     const edge = req.edge ?? {};
@@ -640,6 +786,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         base.pipeline = buildPipeline(edge, {
           ipPolicies: this.ipPolicies,
           managedOAuth: this.managedOAuth,
+          onRefused: this.refusedHook(req.name),
           internalEndpoint: (host) => {
             const b = this.internalRouter.lookup(host);
             return b && ({ id: b.id, session: b.session } satisfies HttpTarget);
@@ -938,6 +1085,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
       port = Number(req.remoteAddr.slice(req.remoteAddr.lastIndexOf(':') + 1));
       if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new BindError('ERR_NGROK_9029', `"${req.remoteAddr}" has no valid port`);
+      const refusal = this.config.account?.checkRemoteAddr(req.remoteAddr);
+      if (refusal) throw new BindError(refusal.code, refusal.message);
     }
     // Half-open allowed: a client that shuts down its sending side still gets the reply.
     const server = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -953,6 +1102,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
     try {
       port = await listen(server, { host, port });
+      // A random port must not be one a reserved address holds (its owner may be offline now).
+      for (let i = 0; !requested && this.config.account?.isReservedPort(port) && i < 10; i++) {
+        await new Promise((r) => server.close(r));
+        port = await listen(server, { host, port: 0 });
+      }
     } catch (err) {
       throw new BindError('ERR_NGROK_334', `tcp port ${port} is not available: ${(err as Error).message}`);
     }

@@ -1,4 +1,5 @@
-// The edge's own state: edges, routes, backends, reserved domains, IP policies and credentials,
+// The edge's own state: edges, routes, backends, reserved domains and addresses, IP policies,
+// credentials, TLS certificates and endpoint configurations,
 // kept in memory and persisted as one JSON file in the state directory. Every write goes to a
 // temporary file that is fsynced and renamed over the old one, so a crash leaves either the old
 // state or the new one, never half a file. The file is mode 0600: it holds OAuth client secrets
@@ -20,6 +21,9 @@ export function emptyState(): EdgeState {
     ip_policies: [],
     ip_policy_rules: [],
     credentials: [],
+    tls_certificates: [],
+    reserved_addrs: [],
+    endpoint_configurations: [],
     cookie_secret: randomBytes(32).toString('hex'),
   };
 }
