@@ -159,11 +159,13 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       }));
       const time = document.querySelector('td.time');
       const facts = [...document.querySelectorAll('.meta .fact')].map((f) => lines(f));
-      return { width: body.width, tabs, timeLines: time ? lines(time) : -1, facts };
+      const timeInside = !!time && time.getBoundingClientRect().right <= body.right + 1;
+      return { width: body.width, tabs, timeLines: time ? lines(time) : -1, timeInside, facts };
     })()`)) as {
       width: number;
       tabs: { text: string; lines: number; inside: boolean }[];
       timeLines: number;
+      timeInside: boolean;
       facts: number[];
     };
     for (const t of layout.tabs) {
@@ -171,6 +173,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       assert.ok(t.inside, `tab "${t.text}" inside the view`);
     }
     assert.equal(layout.timeLines, 1, 'the start time on one line');
+    assert.ok(layout.timeInside, 'the start time is not clipped');
     assert.ok(
       layout.facts.every((n) => n === 1),
       `head facts unbroken: ${layout.facts.join(',')}`,

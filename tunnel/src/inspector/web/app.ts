@@ -440,7 +440,12 @@ export class InspectorApp {
           'tr',
           {},
           el('th', {}, 'Started'),
-          el('td', { class: 'time' }, new Date(r.start).toISOString().replace('T', ' ')),
+          // The time of day to the millisecond (the date is in the head line); the full ISO time on hover.
+          el(
+            'td',
+            { class: 'time', title: new Date(r.start).toISOString() },
+            new Date(r.start).toISOString().slice(11),
+          ),
         ),
         el('tr', {}, el('th', {}, 'Duration'), el('td', {}, formatDuration(r.duration) || 'in progress')),
       ),
