@@ -168,7 +168,7 @@ function fixesFor(doc: TextDocument, a: Analysis, diagnostic: Diagnostic): CodeA
     isPreferred: preferred,
     edit: { changes: { [doc.uri]: edits } },
   });
-  switch (data.fix) {
+  switch (data.kind) {
     case 'rename-key': {
       const hit = pairAtKey(a, start);
       const range = hit

@@ -21,7 +21,6 @@ import { validate } from './validate';
 import { PieceCache, composeValue, splitConfig, validateSplit, type Split } from './incremental';
 import type { TreeView } from './symbols';
 import { fromConfigProblems, lineStartsOf } from './configCheck';
-import { mergeProblems } from './problems';
 
 /** Below this size a whole-file parse is already fast; piecewise validation pays off above it. */
 const PIECEWISE_MIN_CHARS = 4000;
@@ -119,11 +118,7 @@ export class LanguageService {
       associations: this.associations,
     });
     if (classification.kind !== 'ngrok-config' || classification.configVersion !== split.version) return undefined;
-    const starts = lineStartsOf(text);
-    const at = ([line, col]: [number, number]) => Math.min((starts[line] ?? text.length) + col, text.length);
-    const schema = fromConfigProblems(text, starts, result.config);
-    const semantic = result.semantic.map(({ problem, start, end }) => ({ ...problem, start: at(start), end: at(end) }));
-    const problems = mergeProblems(schema, semantic);
+    const problems = fromConfigProblems(text, lineStartsOf(text), result.config);
     let parsed: ParsedText | undefined;
     return {
       uri: doc.uri,

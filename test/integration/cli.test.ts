@@ -267,7 +267,7 @@ describe('burrow CLI', () => {
       assert.equal(ok.stdout, 'valid\n');
     });
 
-    it('reports a module setting the edge would refuse at its tunnel, before anything starts', async () => {
+    it('reports a module setting the edge would refuse at the offending value, before anything starts', async () => {
       const file = write(
         'oauth.yml',
         'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 3000\n  sso:\n    proto: http\n    addr: 3002\n    oauth:\n      provider: google\n',
@@ -277,12 +277,12 @@ describe('burrow CLI', () => {
       assert.match(
         check.stdout,
         new RegExp(
-          `${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:6:3: tunnel "sso": .*\\[ERR_NGROK_7166\\] \\[BURROW_CONFIG_MODULE\\]`,
+          `${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:10:17: tunnel "sso": .*\\[ERR_NGROK_7166\\] \\[BURROW_CONFIG_MODULE\\]`,
         ),
       );
       const start = run(['start', '--all', '--config', file]);
       assert.equal(await start.exited, 2);
-      assert.match(start.stderr, /:6:3: tunnel "sso"/);
+      assert.match(start.stderr, /:10:17: tunnel "sso"/);
       assert.doesNotMatch(start.stdout, /Forwarding/, 'nothing half-starts');
     });
 

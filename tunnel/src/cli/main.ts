@@ -16,7 +16,6 @@ import {
   type LoadedConfig,
 } from '../config';
 import { Edge } from '../edge/edge';
-import { buildPipeline } from '../modules/pipeline';
 import { loadCertificate } from '../edge/tls-cert';
 import { TokenSet } from '../edge/tokens';
 import {
@@ -168,11 +167,6 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
   });
 }
 
-/** The edge's own bind-time check of an endpoint's modules, run while loading ngrok.yml. */
-const validateEndpoint = (spec: EndpointSpec): void => {
-  buildPipeline(spec.edge);
-};
-
 class ConfigError extends Error {
   constructor(
     message: string,
@@ -194,7 +188,7 @@ type AgentFlags = {
 
 /** The config files (default location unless --config), with the CLI flag and env overriding the authtoken. */
 function agentConfig(values: AgentFlags): LoadedConfig {
-  const config = loadConfig({ paths: values.config, authtoken: values.authtoken, validateEndpoint });
+  const config = loadConfig({ paths: values.config, authtoken: values.authtoken });
   for (const p of config.problems) process.stderr.write(`${formatProblem(p)}\n`);
   if (hasErrors(config.problems))
     throw new ConfigError(
@@ -247,7 +241,7 @@ async function runConfig(args: string[]): Promise<number> {
   const stderr = { write: (t: string) => process.stderr.write(t) };
   if (sub === 'check') {
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}" (use --config FILE)`);
-    return runConfigCheck(values.config, stdout, validateEndpoint) === 0 ? 0 : 2;
+    return runConfigCheck(values.config, stdout) === 0 ? 0 : 2;
   }
   if (sub === 'add-authtoken') {
     if (positionals.length !== 1) throw new UsageError('usage: burrow config add-authtoken TOKEN [--config FILE]');

@@ -7,7 +7,7 @@ import { tunnelToSpec, validateDocument } from '../../config';
 import type { TunnelV2 } from '../../config/types';
 import type { CaptureStore } from '../../capture/store';
 import { VERSION } from '../../version';
-import { buildPipeline, ModuleConfigError } from '../../modules/pipeline';
+import { ModuleConfigError } from '../../modules/config-error';
 import { AgentError, type Agent, type TunnelState } from '../agent';
 import {
   API_ERRORS,
@@ -84,18 +84,16 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
       throw invalid('the body must be a JSON object with the tunnel definition');
     const { name, ...rest } = def as Record<string, unknown>;
     if (typeof name !== 'string' || name.trim() === '') throw invalid('"name" (string) is required');
-    // Same schema and checks as ngrok.yml: validate the body as the only tunnel of a v2 file.
+    // Same checks as ngrok.yml (schema, semantics, each module's own): the body as the only tunnel of a v2 file.
     const doc = JSON.stringify({ version: '2', tunnels: { [name]: rest } }, null, 2);
     const result = validateDocument(doc, 'POST /api/tunnels', { kind: 'agent' });
     const errors = result.problems.filter((p) => p.severity === 'error');
-    if (errors.length) throw invalid(errors.map((p) => p.message).join('; '));
+    if (errors.length) throw invalid(errors.map((p) => p.ngrokMessage ?? p.message).join('; '));
     const tunnels = (result.data as { tunnels?: Record<string, TunnelV2> } | undefined)?.tunnels;
     let spec;
     try {
       spec = tunnels?.[name] && tunnelToSpec(name, tunnels[name], this.capture.enabled);
       if (!spec) throw invalid('labeled tunnels are not supported; give the tunnel a "proto"');
-      // Module configs (basic auth lengths, CIDRs, policies…) get the edge's own check and codes as a 400.
-      buildPipeline(spec.proto === 'http' ? spec.edge : undefined);
     } catch (err) {
       if (err instanceof ModuleConfigError) throw invalid(`${err.code}: ${err.message}`);
       throw err;
