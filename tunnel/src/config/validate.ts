@@ -2,7 +2,8 @@
 // Schemas through ajv, then the checks a schema cannot express. Every problem carries a code and a
 // 1-based range. Pure: no fs, no process, so the language server calls it on unsaved text.
 import type { ErrorObject } from 'ajv';
-import { LineCounter, isScalar, parseDocument, visit, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { MAX_NESTING, collectionKey, cyclicAlias, tooDeep } from './yaml-guard';
 import { endpointModuleProblems, policyModuleProblems, tunnelModuleProblems } from './module-checks';
 import { endpointScheme } from './normalize';
 import { type ConfigProblem, type ProblemCode, type ProblemFix, type Severity, sortProblems } from './problems';
@@ -16,6 +17,7 @@ import {
   rangeAtPath,
   rangeOfOffsets,
   findNodeAtPath,
+  lineCounterOf,
   rangeOfNode,
   type SourceRange,
 } from './yaml-nodes';
@@ -229,10 +231,55 @@ function guessKind(data: Record<string, unknown>): DocumentKind {
   return data.version === undefined && POLICY_PHASES.some((p) => p in data) ? 'traffic-policy' : 'agent';
 }
 
-/** Validates one document. `fileName` is only used in the problems it returns. */
+/**
+ * Validates one document. `fileName` is only used in the problems it returns. Never throws, and
+ * stays bounded whatever the text holds (yaml-guard.ts): what cannot be read is a problem at its place.
+ */
 export function validateDocument(text: string, fileName: string, options: ValidateOptions = {}): ValidationResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
+  const lines = lineCounterOf(text);
+  const deep = tooDeep(text);
+  if (deep !== undefined) {
+    return {
+      problems: [
+        {
+          file: fileName,
+          ...rangeOfOffsets(deep, deep + 1, lines),
+          code: 'BURROW_CONFIG_YAML_SYNTAX',
+          severity: 'error',
+          message: `collections are nested more than ${MAX_NESTING} levels deep here; Burrow does not read further`,
+        },
+      ],
+    };
+  }
+  try {
+    return validateParsed(text, fileName, options, lines);
+  } catch (err) {
+    // A last resort for input the guards did not foresee (the parser's own recursion): a problem, not a crash.
+    if (!(err instanceof RangeError)) throw err;
+    return {
+      problems: [
+        {
+          file: fileName,
+          line: 1,
+          col: 1,
+          endLine: 1,
+          endCol: 1,
+          code: 'BURROW_CONFIG_YAML_SYNTAX',
+          severity: 'error',
+          message: `the file is too deeply nested to check (${err.message})`,
+        },
+      ],
+    };
+  }
+}
+
+function validateParsed(
+  text: string,
+  fileName: string,
+  options: ValidateOptions,
+  lines: LineCounter,
+): ValidationResult {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const sink = new ProblemSink(fileName, doc, lines);
 
   if (doc.errors.length > 0) {
@@ -258,21 +305,21 @@ export function validateDocument(text: string, fileName: string, options: Valida
     return { problems: sortProblems(sink.problems) };
   }
 
-  let complexKey: SourceRange | undefined;
-  visit(doc, {
-    Pair(_, pair) {
-      const k = pair.key as Node | null;
-      if (k && !isScalar(k) && k.range) {
-        complexKey = rangeOfOffsets(k.range[0], k.range[1], lines);
-        return visit.BREAK;
-      }
-    },
-  });
-  if (complexKey) {
+  const complexKey = collectionKey(doc);
+  if (complexKey?.range) {
     sink.add(
-      complexKey,
+      rangeOfOffsets(complexKey.range[0], complexKey.range[1], lines),
       'BURROW_CONFIG_YAML_SYNTAX',
       'a mapping key must be a plain value, not a list or mapping (an unquoted `{{ template }}`? quote it)',
+    );
+    return { problems: sink.problems };
+  }
+  const cycle = cyclicAlias(doc);
+  if (cycle?.range) {
+    sink.add(
+      rangeOfOffsets(cycle.range[0], cycle.range[1], lines),
+      'BURROW_CONFIG_YAML_SYNTAX',
+      `the alias \`${text.slice(cycle.range[0], cycle.range[1])}\` refers to a collection it is inside of (a cycle)`,
     );
     return { problems: sink.problems };
   }
