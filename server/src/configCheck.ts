@@ -41,6 +41,7 @@ export function fromConfigProblems(text: string, starts: readonly number[], prob
       severity: p.severity,
       source: SYNTAX_CODES.has(p.code) ? 'syntax' : 'schema',
       ...(p.code === 'BURROW_CONFIG_DEPRECATED' ? { tags: ['deprecated' as const] } : {}),
+      ...(p.code === 'BURROW_CONFIG_UNREACHABLE' ? { tags: ['unnecessary' as const] } : {}),
       ...(p.fix ? { data: p.fix } : {}),
     } satisfies Problem;
   });
