@@ -12,7 +12,7 @@ import {
 } from 'vscode-languageserver/node';
 import { isMap } from 'yaml';
 import type { Pair, ParsedNode } from 'yaml';
-import type { Analysis } from './languageService';
+import type { Analysis } from './analysis';
 import type { FixData } from './problems';
 import type { SchemaStore } from './schemaModel';
 import { migrateToV3, V2_AGENT_KEYS } from './migrate';

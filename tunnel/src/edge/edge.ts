@@ -12,7 +12,7 @@ import { PROTOCOL_VERSION } from '../protocol/frames';
 import type { BindRequest, ControlMessage, Hello, RawOpen, WireError } from '../protocol/messages';
 import { DEFAULT_WINDOW, MuxSession } from '../protocol/session';
 import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
-import { sendEdgeError } from './errors';
+import { sendEdgeError } from '../edge-errors';
 import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
 import { tlsServerOptions } from '../modules/mutual-tls';

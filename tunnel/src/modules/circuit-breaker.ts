@@ -4,7 +4,7 @@
 // share of failures (5xx, including the edge's own 502/504) reaches `errorThreshold`, the breaker
 // opens: requests get 503 with ERR_NGROK_3202 for `trippedMs`. Then one trial request goes
 // through (half-open): success closes the breaker and clears the window, failure re-opens it.
-import { sendEdgeError } from '../edge/errors';
+import { sendEdgeError } from '../edge-errors';
 import { check } from './config-error';
 import { VAR } from './request-vars';
 import type { HttpModule } from './types';

@@ -5,7 +5,7 @@
 // deny-only list with ERR_NGROK_393). Named IP policies are reusable rule sets; the union of
 // the endpoint's own CIDRs and all its policies' rules applies.
 import net from 'node:net';
-import { sendEdgeError } from '../edge/errors';
+import { sendEdgeError } from '../edge-errors';
 import { check, ModuleConfigError, within } from './config-error';
 import { VAR } from './request-vars';
 import type { HttpModule } from './types';

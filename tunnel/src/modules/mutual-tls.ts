@@ -7,7 +7,7 @@
 // dropped first, so they cannot be forged).
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls';
-import { sendEdgeError } from '../edge/errors';
+import { sendEdgeError } from '../edge-errors';
 import { check, ModuleConfigError, within } from './config-error';
 import type { HttpModule } from './types';
 

@@ -5,7 +5,7 @@
 // openid-connect once registered); the rest are implemented here. Everything is compiled at bind
 // time: a bad expression is ERR_NGROK_2200, an unknown action ERR_NGROK_2201 naming it.
 import { Transform } from 'node:stream';
-import { ERROR_CODE_HEADER } from '../edge/errors';
+import { ERROR_CODE_HEADER } from '../edge-errors';
 import { basicAuthModule } from './basic-auth';
 import { celTrue, compileCel, compileInterpolation, type CelProgram, type Interpolation } from './cel';
 import { circuitBreakerModule } from './circuit-breaker';

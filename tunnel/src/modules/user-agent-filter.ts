@@ -3,7 +3,7 @@
 // subset people use, and a leading `(?i)`/`(?s)`/`(?m)` flag group becomes the JS flag.
 // Decision (as ngrok's module): a User-Agent matching an allow pattern passes; otherwise one
 // matching a deny pattern is refused; with only allow patterns, anything not allowed is refused.
-import { sendEdgeError } from '../edge/errors';
+import { sendEdgeError } from '../edge-errors';
 import { check, ModuleConfigError, within } from './config-error';
 import type { HttpModule } from './types';
 

@@ -11,7 +11,7 @@ import {
   verify as verifySignature,
   type KeyObject,
 } from 'node:crypto';
-import { sendEdgeError } from '../edge/errors';
+import { sendEdgeError } from '../edge-errors';
 import { check, ModuleConfigError, within } from './config-error';
 import { requestUrl, VAR } from './request-vars';
 import type { HttpModule, RequestContext } from './types';
