@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium';
 import { eventually, request, startRig, startUpstream, throughTunnel, type Rig, type Upstream } from './api-support';
 
-const CHROMIUM = '/usr/bin/chromium';
 // BURROW_UPDATE_SCREENSHOTS=1 rewrites it.
 const SCREENSHOT = path.resolve(__dirname, '../../docs/img/inspector.png');
 
@@ -20,21 +20,11 @@ describe('inspector in headless Chromium', function () {
   const pageErrors: string[] = [];
 
   before(async function () {
-    assert.ok(fs.existsSync(CHROMIUM), 'Debian chromium is required (apt-get install chromium)');
     assert.ok(
       fs.existsSync(path.resolve(__dirname, '../../dist/inspector/inspector.js')),
       'build first (node scripts/build.mjs)',
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -8,14 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import fs from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Cookie, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Cookie, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium';
 import type { Agent } from '../../tunnel/src/agent/agent';
 import '../../tunnel/src/modules/oauth/register';
 import { Resources, listen, startAgent, startTunnel } from '../support/tunnel';
 import { startTestIdp, type TestIdp } from './oauth-support';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ACCOUNTS = [
   { id: 'alice', email: 'alice@example.com', name: 'Alice Example', password: 'alice-password' },
   { id: 'bob', email: 'bob@elsewhere.test', name: 'Bob Elsewhere', password: 'bob-password' },
@@ -38,7 +37,7 @@ describe('oauth: OIDC end to end with a real provider and headless Chromium', fu
   const seen: Seen[] = [];
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+    browser = res.add(await launchChromium(), (b) => b.close());
     const upstream = res.server(
       http.createServer((req, rsp) => {
         seen.push({ path: req.url ?? '', headers: req.headers });
@@ -69,17 +68,6 @@ describe('oauth: OIDC end to end with a real provider and headless Chromium', fu
     });
     assert.equal(a.url, app);
     assert.equal(c.url, chk);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    res.add(browser, (b) => b.close());
   });
 
   after(() => res.closeAll());

@@ -28,7 +28,7 @@ import type { DocumentKindParams, EndpointLensesResult, MigrateToV3Result } from
 
 export const REPO = path.resolve(__dirname, '../..');
 export const SERVER_BUNDLE = path.join(REPO, 'dist/server.js');
-export const CORPUS = path.resolve(__dirname, '../fixtures/corpus/ngrok-yml');
+export const CORPUS = path.resolve(__dirname, '../fixtures/ngrok-yml');
 
 export interface OpenOptions {
   languageId?: string;

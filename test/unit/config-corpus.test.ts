@@ -1,4 +1,4 @@
-// Every real-world file in test/fixtures/corpus/ngrok-yml (a copy of the shared corpus): the ones ngrok accepts load without errors,
+// Every real-world file in test/fixtures/ngrok-yml: the ones ngrok accepts load without errors,
 // the ones it refuses (judged in test/fixtures/README.md) get an error at the expected line.
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -6,7 +6,7 @@ import path from 'node:path';
 import { validateDocument } from '../../tunnel/src/config';
 import { MODULE_REFUSED } from '../support/corpus-judgement';
 
-const CORPUS = path.resolve(__dirname, '../fixtures/corpus/ngrok-yml');
+const CORPUS = path.resolve(__dirname, '../fixtures/ngrok-yml');
 
 /** Files ngrok refuses: file prefix → [line of an expected error, its code]. Reasons in test/fixtures/README.md. */
 const INVALID: Record<string, [number, string]> = {
@@ -75,7 +75,7 @@ const REFUSED: Record<string, string[]> = {
 
 const prefixOf = (file: string) => (file.startsWith('policy-') ? file.slice(0, 10) : file.slice(0, 3));
 
-describe('config corpus (test/fixtures/corpus/ngrok-yml)', () => {
+describe('config corpus (test/fixtures/ngrok-yml)', () => {
   const files = readdirSync(CORPUS)
     .filter((f) => /\.ya?ml$/.test(f))
     .sort();

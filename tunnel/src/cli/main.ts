@@ -481,7 +481,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'version':
       case '--version':
-        process.stdout.write(`burrow version ${VERSION}\n`);
+        process.stdout.write(versionLine());
         return 0;
       case undefined:
       case 'help':
@@ -502,8 +502,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
+/** What `burrow version` / `--version` print. */
+export function versionLine(): string {
+  return `burrow version ${VERSION}\n`;
+}
+
+/** Runs the command and exits with its code: what bin/burrow (and `node dist/burrow.js`) do. */
+export function run(argv: string[]): void {
+  main(argv).then(
     (code) => process.exit(code),
     (err) => {
       printError(String((err as Error)?.message ?? err), 'ERR_BURROW_INTERNAL');
@@ -511,3 +517,8 @@ if (require.main === module) {
     },
   );
 }
+
+// `node dist/burrow.js …` (tests, benchmarks, the extension's child process, service units) runs this
+// bundle as the main script; bin/burrow requires it and calls run() itself, so the command works
+// however it is reached (npx, a global install, a symlink to the bin).
+if (require.main === module) run(process.argv.slice(2));

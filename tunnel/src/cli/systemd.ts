@@ -28,8 +28,12 @@ export function serviceTarget(env: NodeJS.ProcessEnv = process.env): ServiceTarg
   return { user, unitDir };
 }
 
-/** The unit text: the same node and bundle that run this command, `start --all` on the config files. */
-export function unitFile(configs: string[], target: ServiceTarget, script = process.argv[1]): string {
+/**
+ * The unit text: the same node and bundle that run this command, `start --all` on the config files.
+ * The bundle is this file's own (`__filename` is dist/burrow.js once bundled), by its real path: argv[1]
+ * may be bin/burrow, an npx shim or a symlink that moves with the next install.
+ */
+export function unitFile(configs: string[], target: ServiceTarget, script = fs.realpathSync(__filename)): string {
   const quote = (s: string) => (/[\s"\\]/.test(s) ? `"${s.replace(/["\\]/g, '\\$&')}"` : s);
   const exec = [
     process.execPath,
