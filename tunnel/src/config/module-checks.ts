@@ -16,6 +16,21 @@ export interface ModuleProblem {
   message: string;
   /** Point at the key rather than its value (an option refused as a whole). */
   atKey?: boolean;
+  warning?: boolean;
+}
+
+/**
+ * A client id without its secret (ERR_NGROK_384) is how the VS Code extension writes OAuth: the
+ * secret stays in SecretStorage and is added when the extension starts the tunnel. Shown as a
+ * warning (the edge still refuses it at bind if nothing adds the secret).
+ */
+function moduleProblem(path: PathSegment[], err: ModuleConfigError): ModuleProblem {
+  if (err.code !== 'ERR_NGROK_384') return { path, message: `${err.message} [${err.code}]` };
+  return {
+    path,
+    warning: true,
+    message: `${err.message}: the Burrow extension adds it from SecretStorage when it starts the endpoint; \`burrow start\` needs it in the file [${err.code}]`,
+  };
 }
 
 type Obj = Record<string, unknown>;
@@ -74,7 +89,7 @@ function refusals(spec: EndpointSpec, toYaml: (key: string, rest: ConfigPath) =>
   }));
   for (const err of edgeOptionErrors(options)) {
     const [key, ...rest] = err.path;
-    out.push({ path: toYaml(String(key), rest), message: `${err.message} [${err.code}]` });
+    out.push(moduleProblem(toYaml(String(key), rest), err));
   }
   return out;
 }
@@ -112,8 +127,7 @@ export function endpointModuleProblems(ep: Obj): ModuleProblem[] {
 
 /** Refusals of a traffic-policy document, at document paths. */
 export function policyModuleProblems(doc: Obj): ModuleProblem[] {
-  return edgeOptionErrors({ trafficPolicy: doc as EdgeOptions['trafficPolicy'] }).map((err) => ({
-    path: err.path.slice(1),
-    message: `${err.message} [${err.code}]`,
-  }));
+  return edgeOptionErrors({ trafficPolicy: doc as EdgeOptions['trafficPolicy'] }).map((err) =>
+    moduleProblem(err.path.slice(1), err),
+  );
 }

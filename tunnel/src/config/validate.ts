@@ -803,7 +803,8 @@ function moduleChecks(
 ): void {
   if (kind === 'traffic-policy') {
     if (schemaRefused([])) return;
-    for (const p of policyModuleProblems(data)) sink.at(p.path, 'value', 'BURROW_CONFIG_MODULE', p.message);
+    for (const p of policyModuleProblems(data))
+      sink.at(p.path, 'value', 'BURROW_CONFIG_MODULE', p.message, p.warning ? 'warning' : 'error');
     return;
   }
   for (const [name, t] of tunnelEntries(data)) {
@@ -815,6 +816,7 @@ function moduleChecks(
         p.atKey ? 'key' : 'value',
         'BURROW_CONFIG_MODULE',
         `tunnel "${name}": ${p.message}`,
+        p.warning ? 'warning' : 'error',
       );
   }
   if (kind !== 'v3' || !Array.isArray(data.endpoints)) return;
@@ -827,6 +829,7 @@ function moduleChecks(
         p.atKey ? 'key' : 'value',
         'BURROW_CONFIG_MODULE',
         `endpoint "${String(ep.name)}": ${p.message}`,
+        p.warning ? 'warning' : 'error',
       );
   });
 }
