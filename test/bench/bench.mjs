@@ -17,7 +17,8 @@ import { createServer } from 'node:net';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { connect as tlsConnect } from 'node:tls';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -34,7 +35,7 @@ const POST_BYTES = 10 * ONE_MIB;
 const USAGE = `usage: npm run bench -- [--duration S] [--rows a,b] [--row NAME=MODE[:ARGS]]... [--tests t1,t2]
                        [--cpu-prof DIR] [--json FILE] [--no-build] [--max-seconds N]
   --duration S     seconds per measured test (default 5)
-  --rows a,b       only these rows (default: all; 'direct' is always run first)
+  --rows a,b       only these rows (default: all; 'direct' and 'node-pipe' always run first)
   --row N=M[:A]    extra row N: MODE embedded|edge, A = extra args for 'burrow http' (repeatable)
   --tests a,b      subset of: small1,small50,get1m,post10m,ws (default: all)
   --cpu-prof DIR   run Burrow's processes with node --cpu-prof (profiles written to DIR on exit)
@@ -93,6 +94,7 @@ function parseRowSpec(spec) {
   const extraArgs = (m[3] ?? '').trim().split(/\s+/).filter(Boolean);
   return {
     name: m[1].trim(),
+    kind: m[2],
     start: m[2] === 'embedded' ? (ctx) => startEmbedded(ctx, extraArgs) : (ctx) => startWithEdge(ctx, extraArgs),
   };
 }
@@ -208,11 +210,16 @@ for (const sig of ['SIGINT', 'SIGTERM'])
 
 const ROWS = [
   { name: 'direct', start: startDirect },
-  { name: 'burrow embedded', start: (ctx) => startEmbedded(ctx, []) },
-  { name: 'burrow + edge', start: (ctx) => startWithEdge(ctx, []) },
+  // The floor for any relay written in Node (the shared harness's peer): what issue 11's targets are ratios to.
+  { name: 'node-pipe', start: startNodePipe },
+  { name: 'burrow embedded', kind: 'embedded', start: (ctx) => startEmbedded(ctx, []) },
+  { name: 'burrow + edge', kind: 'edge', start: (ctx) => startWithEdge(ctx, []) },
+  // ngrok's own SDK (native ngrok-rust) on the same edge through --ngrok-agent-listen.
+  { name: 'ngrok SDK + edge', start: (ctx) => startWithNgrokSdk(ctx) },
   // Edge modules on the request path: the pipeline's cost (/small is below the compression threshold).
   {
     name: 'with basic auth + headers + compression',
+    kind: 'embedded',
     start: async (ctx) => ({
       ...(await startEmbedded(ctx, [
         '--basic-auth',
@@ -231,6 +238,18 @@ const ROWS = [
 
 async function startDirect(ctx) {
   return { url: `http://127.0.0.1:${ctx.upstreamPort}`, host: undefined, processes: [] };
+}
+
+/** A copy of ../shared/bench/peers/node-pipe.sh: each visitor socket piped to a fresh upstream socket. */
+async function startNodePipe(ctx) {
+  const port = await freePort();
+  const code = `const net=require('net');
+net.createServer({noDelay:true},(c)=>{const u=net.connect({port:${ctx.upstreamPort},host:'127.0.0.1',noDelay:true});
+ c.pipe(u).pipe(c); const end=()=>{c.destroy();u.destroy()}; c.on('error',end); u.on('error',end); c.on('close',end); u.on('close',end);
+}).listen({port:${port},host:'127.0.0.1',backlog:1024},()=>console.log('LISTENING'));`;
+  const pipe = startProcess(process.execPath, ['-e', code], { name: 'node-pipe' });
+  await waitForOutput(pipe, (out) => out.includes('LISTENING'));
+  return { url: `http://127.0.0.1:${port}`, host: undefined, processes: [pipe] };
 }
 
 function nodeArgs(ctx, label) {
@@ -290,6 +309,54 @@ async function startWithEdge(ctx, extraArgs) {
       ...extraArgs,
     ],
     { name: 'burrow http --edge', env: { BURROW_AUTHTOKEN: token } },
+  );
+  const url = new URL(await waitForOutput(agent, forwarding));
+  return { url: `http://127.0.0.1:${url.port}`, host: url.host, processes: [edge, agent] };
+}
+
+/** `burrow edge --ngrok-agent-listen` + @ngrok/ngrok's forward() in its own process. */
+async function startWithNgrokSdk(ctx) {
+  const port = await freePort();
+  const ngrokPort = await freePort();
+  const token = randomBytes(16).toString('hex');
+  const edge = startProcess(
+    process.execPath,
+    [
+      ...nodeArgs(ctx, 'edge'),
+      BURROW,
+      'edge',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--ngrok-agent-listen',
+      `127.0.0.1:${ngrokPort}`,
+      '--domain',
+      'localhost',
+      '--log',
+      'stdout',
+      '--log-format',
+      'json',
+    ],
+    { name: 'burrow edge (ngrok agents)', env: { BURROW_EDGE_TOKENS: token } },
+  );
+  await waitForOutput(edge, (out) => out.includes('"edge listening"'));
+  // The edge's self-signed certificate is the CA the SDK trusts (SNI = the edge's --domain).
+  const pem = await new Promise((resolve, reject) => {
+    const s = tlsConnect(
+      { host: '127.0.0.1', port: ngrokPort, servername: 'localhost', rejectUnauthorized: false },
+      () => {
+        const raw = s.getPeerCertificate().raw.toString('base64');
+        s.destroy();
+        resolve(`-----BEGIN CERTIFICATE-----\n${raw.match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n`);
+      },
+    );
+    s.once('error', reject);
+  });
+  const caFile = path.join(tmpdir(), `burrow-bench-ca-${process.pid}.pem`);
+  writeFileSync(caFile, pem);
+  const agent = startProcess(
+    process.execPath,
+    [path.join(HERE, 'ngrok-sdk-agent.mjs'), String(ctx.upstreamPort), `localhost:${ngrokPort}`, caFile],
+    { name: 'ngrok SDK forward()', env: { NGROK_AUTHTOKEN: token } },
   );
   const url = new URL(await waitForOutput(agent, forwarding));
   return { url: `http://127.0.0.1:${url.port}`, host: url.host, processes: [edge, agent] };
@@ -512,6 +579,47 @@ const TARGETS = [
   { title: 'WS RTT p50 ms', label: 'WS RTT p50', max: 2.0 },
 ];
 
+// Issue 11's targets, as ratios to node-pipe in the same run, per kind of row.
+const PIPE_TARGETS = {
+  embedded: {
+    'small c=1 req/s': 0.75,
+    'small c=50 req/s': 0.75,
+    'GET 1 MiB MiB/s': 1.0,
+    'POST 10 MiB MiB/s': 0.9,
+    'WS RTT p50 ms': 1.1,
+  },
+  edge: {
+    'small c=1 req/s': 0.6,
+    'small c=50 req/s': 0.6,
+    'GET 1 MiB MiB/s': 0.8,
+    'POST 10 MiB MiB/s': 0.75,
+    'WS RTT p50 ms': 1.4,
+  },
+};
+
+function pipeTargets(results, rows) {
+  const pipe = results.find((r) => r.name === 'node-pipe');
+  if (!pipe || pipe.error) return '';
+  const titles = Object.keys(PIPE_TARGETS.embedded);
+  const lines = [`| row | ${titles.join(' | ')} |`, `| --- |${titles.map(() => ' --- |').join('')}`];
+  for (const r of results) {
+    const kind = rows.find((row) => row.name === r.name)?.kind;
+    if (!kind || r.error) continue;
+    const cells = titles.map((title) => {
+      const col = COLUMNS.find((c) => c.title === title);
+      const v = col.get(r.tests);
+      const base = col.get(pipe.tests);
+      if (v === undefined || !base) return '–';
+      const ratio = v / base;
+      const goal = PIPE_TARGETS[kind][title];
+      const met = title.startsWith('WS') ? ratio <= goal : ratio >= goal;
+      return `${ratio.toFixed(2)} (${title.startsWith('WS') ? '≤' : '≥'} ${goal}) ${met ? 'met' : 'MISSED'}`;
+    });
+    lines.push(`| ${r.name} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 function report(results) {
   const direct = results.find((r) => r.name === 'direct');
   const lines = [];
@@ -581,7 +689,10 @@ async function main() {
   let rows = [...ROWS, ...opts.extraRows];
   if (opts.rows)
     rows = rows.filter(
-      (r) => r.name === 'direct' || opts.rows.some((want) => r.name === want || r.name.includes(want)),
+      (r) =>
+        r.name === 'direct' ||
+        r.name === 'node-pipe' ||
+        opts.rows.some((want) => r.name === want || r.name.includes(want)),
     );
   const tests = opts.tests ? TESTS.filter((t) => opts.tests.includes(t.id)) : TESTS;
 
@@ -644,6 +755,8 @@ async function main() {
     `Machine: ${machine}; 1-min load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after\nLoad: wrk -t1 (small, 1 MiB, POST 10 MiB /upload), ws client in this process (64-byte ping-pong); upstream test/bench/upstream.mjs\n\n`,
   );
   process.stdout.write(`${table}\n\nTargets (ratio to direct):\n\n${targets}\n`);
+  const byPipe = pipeTargets(results, rows);
+  if (byPipe) process.stdout.write(`\nIssue 11 targets (ratio to node-pipe, same run):\n\n${byPipe}\n`);
   if (opts.json)
     writeFileSync(
       opts.json,

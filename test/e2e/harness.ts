@@ -261,9 +261,9 @@ export class CodeServer {
     for (;;) {
       const logs = this.readLogs();
       const m =
-        /"msg":"starting web service"[^\n]*?"addr":"(http:\/\/[^"]+)"/.exec(logs) ??
-        /local API at (http:\/\/[\d.]+:\d+)/.exec(logs);
-      if (m) return m[1]!;
+        /"msg":"starting web service"[^\n]*?"addr":"(?:http:\/\/)?([^"]+)"/.exec(logs) ??
+        /local API at http:\/\/([\d.]+:\d+)/.exec(logs);
+      if (m) return `http://${m[1]!}`;
       if (this.child?.pid) {
         for (const agent of findDescendant(this.child.pid, /burrow\.js\s+start\b/)) {
           for (const port of listeningPorts(agent.pid)) {

@@ -332,12 +332,118 @@ describe('oauth: GitHub-style OAuth 2.0 through a real tunnel', function () {
     assert.equal(again.status, 200);
   });
 
-  it("refuses wrong application credentials with ERR_NGROK_3164 and the provider's words, never the secret", async () => {
+  it('refuses wrong application credentials with the credentials code ERR_NGROK_3125, never the secret', async () => {
     const url = await tunnel('gh9', { clientSecret: 'not-the-secret' });
     gh.state.user = octo;
     const r = await new Visitor().get(`${url}/`);
-    assert.equal(r.status, 400);
-    assert.equal(r.headers['ngrok-error-code'], 'ERR_NGROK_3164');
+    assert.equal(r.status, 502);
+    assert.equal(r.headers['ngrok-error-code'], 'ERR_NGROK_3125');
     assert.ok(!r.body.includes('not-the-secret'));
+  });
+
+  it("seed 003's paths: nothing under /auth/ reaches the upstream; /auth/authn logs in, /auth/logout signs out", async () => {
+    gh.state.user = octo;
+    const url = await tunnel('gh12');
+    const v = new Visitor();
+    assert.equal((await v.get(`${url}/`)).status, 200);
+    const before = seen.length;
+    const other = await v.get(`${url}/auth/anything`, {}, false);
+    assert.equal(other.status, 404);
+    assert.equal(other.headers['ngrok-error-code'], 'ERR_BURROW_OAUTH_RESERVED_PATH');
+    const authn = await v.get(`${url}/auth/authn?redirect_path=/after`, {}, false);
+    assert.equal(authn.status, 302, 'a forced login, even with a session');
+    assert.ok(String(authn.headers.location).startsWith(`${gh.base}/login/oauth/authorize?`));
+    const out = await v.get(`${url}/auth/logout`, {}, false);
+    assert.equal(out.status, 200);
+    assert.equal(seen.length, before, 'the upstream saw none of them');
+    const after = await v.get(`${url}/`, {}, false);
+    assert.equal(after.status, 302, 'signed out: back to the provider');
+  });
+
+  it("strips a visitor's identity headers whatever their spelling (_ or -, any case)", async () => {
+    gh.state.user = octo;
+    const url = await tunnel('gh13');
+    const v = new Visitor();
+    assert.equal((await v.get(`${url}/`)).status, 200);
+    const r = await v.get(
+      `${url}/who`,
+      { ngrok_auth_user_email: 'boss@example.com', 'NGROK-AUTH-USER-ID': '1', Ngrok_Auth_User_Name: 'Boss' },
+      false,
+    );
+    const headers = JSON.parse(r.body).headers as Record<string, string>;
+    assert.equal(headers['ngrok-auth-user-email'], 'octo@example.com');
+    assert.equal(headers['ngrok-auth-user-id'], '583231');
+    assert.equal(headers['ngrok-auth-user-name'], 'The Octocat');
+    for (const k of Object.keys(headers)) assert.ok(!k.includes('_'), `${k} reached the upstream`);
+  });
+
+  it("managed app: endpoints with no client id sign in through the edge's one callback URL, sessions per endpoint", async () => {
+    // The user's managed app for the embedded edge comes from the environment (the extension passes it).
+    process.env.BURROW_OAUTH_APP_GITHUB = 'gh-client:gh-secret-value';
+    let managedAgent: Agent;
+    try {
+      managedAgent = await startAgent(res);
+    } finally {
+      delete process.env.BURROW_OAUTH_APP_GITHUB;
+    }
+    const endpoints = {
+      authorizationUrl: `${gh.base}/login/oauth/authorize`,
+      tokenUrl: `${gh.base}/login/oauth/access_token`,
+      userinfoUrl: `${gh.base}/user`,
+      emailsUrl: `${gh.base}/user/emails`,
+    };
+    const managed = async (subdomain: string) =>
+      (
+        await startTunnel(managedAgent, {
+          upstream: String(upstreamPort),
+          subdomain,
+          edge: { oauth: { provider: 'github', endpoints } },
+        })
+      ).url;
+    const one = await managed('managed1');
+    const two = await managed('managed2');
+    const edgePort = managedAgent.embedded!.httpPort;
+    const callback = `http://localhost:${edgePort}/_burrow/oauth/callback`;
+    gh.state.user = octo;
+
+    const v = new Visitor();
+    const r = await v.get(`${one}/inside`);
+    assert.equal(r.status, 200, v.hops.join('\n'));
+    assert.equal(JSON.parse(r.body).headers['ngrok-auth-user-email'], 'octo@example.com');
+    const authorize = new URL(v.hops.find((h) => h.includes('/login/oauth/authorize'))!.split(' ')[1]);
+    assert.equal(authorize.searchParams.get('redirect_uri'), callback, 'the one URL registered at the provider');
+    assert.ok(
+      v.hops.some((h) => h.startsWith(`302 ${callback}?code=`)),
+      v.hops.join('\n'),
+    );
+    assert.ok(
+      v.hops.some((h) => h.startsWith(`302 ${one}/ngrok/callback?code=`)),
+      v.hops.join('\n'),
+    );
+
+    // The same app serves the second endpoint; its session is its own.
+    const before = v.hops.length;
+    const r2 = await v.get(`${two}/`);
+    assert.equal(r2.status, 200);
+    assert.ok(
+      v.hops.slice(before).some((h) => h.includes('/login/oauth/authorize')),
+      'a new sign-in: no session shared across endpoints',
+    );
+
+    // The edge's callback only hands a sign-in to an endpoint it serves.
+    const forged = Buffer.from('http://elsewhere.example').toString('base64url');
+    const bad = await new Visitor().get(`${callback}?code=c&state=${forged}.x`, {}, false);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.headers['ngrok-error-code'], 'ERR_NGROK_3300');
+
+    // An edge without a managed app refuses the endpoint at bind time, as clearly as before.
+    await assert.rejects(
+      startTunnel(agent, {
+        upstream: String(upstreamPort),
+        subdomain: 'unmanaged',
+        edge: { oauth: { provider: 'github', endpoints } },
+      }),
+      (e: { code?: string; message: string }) => e.code === 'ERR_NGROK_7166' && /no managed github app/.test(e.message),
+    );
   });
 });

@@ -102,9 +102,9 @@ const CASES: Case[] = [
     says: /myspace|ERR_NGROK_365/,
   },
   {
-    what: 'OAuth without an app of your own',
-    yaml: v2(['    oauth:', '      provider: @@github']).join('\n'),
-    says: /ERR_NGROK_7166/,
+    what: 'scopes on a managed OAuth app',
+    yaml: v2(['    oauth:', '      provider: github', '      scopes: @@[read:org]']).join('\n'),
+    says: /ERR_NGROK_7034/,
   },
   {
     what: 'a basic-auth credential',

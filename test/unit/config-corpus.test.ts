@@ -69,9 +69,7 @@ const INVALID: Record<string, [number, string]> = {
 };
 
 /** Valid files that use a module Burrow does not implement yet: refused, never ignored. */
-const REFUSED: Record<string, string[]> = {
-  '142': ['pooling_enabled'],
-};
+const REFUSED: Record<string, string[]> = {};
 
 const prefixOf = (file: string) => (file.startsWith('policy-') ? file.slice(0, 10) : file.slice(0, 3));
 

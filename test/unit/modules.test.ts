@@ -499,10 +499,20 @@ describe('modules: traffic policy compilation (CEL via @marcbachmann/cel-js)', (
     assert.equal(
       code(() =>
         compileTrafficPolicy({
-          on_http_request: [{ actions: [{ type: 'forward-internal', config: { url: 'https://x.internal' } }] }],
+          on_http_request: [{ actions: [{ type: 'jwt-validation', config: {} }] }],
         }),
       ),
       'ERR_NGROK_2201',
+    );
+    assert.equal(
+      code(() =>
+        compileTrafficPolicy({
+          on_http_request: [
+            { actions: [{ type: 'forward-internal', config: { url: 'https://x.internal', on_error: 'maybe' } }] },
+          ],
+        }),
+      ),
+      'ERR_NGROK_2204',
     );
     assert.equal(
       code(() =>

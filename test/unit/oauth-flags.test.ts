@@ -53,7 +53,6 @@ describe('oauth: CLI flags', () => {
       );
     };
     fails({ oauth: 'myspace', 'oauth-client-id': 'i', 'oauth-client-secret': 'csecret' }, /ERR_NGROK_365/);
-    fails({ oauth: 'github' }, /ERR_NGROK_7166.*client id and secret/);
     fails({ oauth: 'github', 'oauth-client-secret': 'csecret' }, /ERR_NGROK_383/);
     fails(
       {
@@ -120,6 +119,6 @@ describe('oauth: ngrok.yml v2 keys', () => {
     assert.deepEqual(sso?.edge?.oidc, { issuerUrl: 'https://id.example.com', clientId: 'i', clientSecret: 's' });
     // ngrok's managed-app form loads, and the edge refuses it at bind time with a clear code.
     const managed = tunnelToSpec('m', { proto: 'http', addr: 3000, oauth: { provider: 'google' } } as TunnelV2, true);
-    assert.equal(validateOAuthConfig(managed!.edge!.oauth!)?.code, 'ERR_NGROK_7166');
+    assert.equal(validateOAuthConfig(managed!.edge!.oauth!, 'oauth', false)?.code, 'ERR_NGROK_7166');
   });
 });

@@ -178,7 +178,18 @@ describe('oauth: config checks', () => {
     assert.equal(code({ provider: 'myspace', ...own }), 'ERR_NGROK_365');
     assert.equal(code({ provider: 'github', clientSecret: 's' }), 'ERR_NGROK_383');
     assert.equal(code({ provider: 'github', clientId: 'i' }), 'ERR_NGROK_384');
-    assert.equal(code({ provider: 'github' }), 'ERR_NGROK_7166', 'no managed apps in Burrow');
+    assert.equal(code({ provider: 'github' }), undefined, 'no edge known here (a config check): the edge decides');
+    assert.equal(
+      validateOAuthConfig({ provider: 'github' }, 'oauth', false)?.code,
+      'ERR_NGROK_7166',
+      'an edge without a managed github app',
+    );
+    assert.equal(validateOAuthConfig({ provider: 'github' }, 'oauth', true), undefined, 'an edge with one');
+    assert.equal(
+      validateOAuthConfig({ provider: 'github', scopes: ['repo'] }, 'oauth', true)?.code,
+      'ERR_NGROK_7034',
+      'a managed app takes no scopes',
+    );
     assert.equal(code({ issuerUrl: '', ...own }), 'ERR_NGROK_387');
     assert.equal(code({ issuerUrl: 'https://id.example.com', clientSecret: 's' }), 'ERR_NGROK_385');
     assert.equal(code({ issuerUrl: 'https://id.example.com', clientId: 'i' }), 'ERR_NGROK_386');
@@ -211,7 +222,8 @@ describe('oauth: config checks', () => {
       '<redacted>',
     );
     assert.throws(
-      () => createOAuthModule({ provider: 'github' }, { secret }),
+      () =>
+        createOAuthModule({ provider: 'github' }, { secret, managed: { apps: {}, callbackUrl: 'http://localhost/' } }),
       (e: Error & { code?: string }) => e.code === 'ERR_NGROK_7166',
     );
   });

@@ -21,8 +21,8 @@ export const EDGE_ERRORS = {
   },
   ERR_NGROK_3004: {
     status: 502,
-    title: 'Invalid response from upstream',
-    hint: 'The agent reached your app, but its response was not valid HTTP.',
+    title: 'Invalid or incomplete response from upstream',
+    hint: 'The agent reached your app, but the app closed the connection before a complete response, or its response was not valid HTTP.',
   },
   ERR_NGROK_3210: {
     status: 502,
@@ -32,7 +32,7 @@ export const EDGE_ERRORS = {
   ERR_NGROK_3007: { status: 504, title: 'Upstream timeout', hint: 'The app behind the tunnel did not answer in time.' },
   ERR_NGROK_8012: {
     status: 502,
-    title: 'Upstream refused the connection',
+    title: 'Could not connect to the upstream',
     hint: 'The agent could not connect to your app. Is it running, and on that port?',
   },
   ERR_NGROK_3002: {

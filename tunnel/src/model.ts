@@ -72,6 +72,10 @@ export interface EndpointSpec {
   description?: string;
   /** Edge-side request handling: the endpoint's modules. */
   edge?: EdgeOptions;
+  /** `pooling_enabled`: share the URL with other agents' endpoints that also pool (round robin). */
+  pooling?: boolean;
+  /** Internal endpoint: `domain` ends in `.internal`; only `forward-internal` reaches it. */
+  internal?: boolean;
   /** Labeled tunnel (ngrok.yml v2 `labels`): served through HTTPS edges' tunnel groups, no URL of its own. */
   labels?: Record<string, string>;
 }

@@ -145,7 +145,9 @@ export function startAgent(opts: AgentLaunchOptions): Promise<RunningAgent> {
 export function webServiceAddr(line: string): string | undefined {
   try {
     const rec = JSON.parse(line) as { msg?: string; addr?: string };
-    return rec.msg === 'starting web service' && typeof rec.addr === 'string' ? rec.addr : undefined;
+    if (rec.msg !== 'starting web service' || typeof rec.addr !== 'string') return undefined;
+    // ngrok's field is host:port (wrappers add the scheme); older agents wrote a URL
+    return /^https?:\/\//.test(rec.addr) ? rec.addr : `http://${rec.addr}`;
   } catch {
     return undefined;
   }

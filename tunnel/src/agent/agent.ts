@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { CaptureStore } from '../capture/store';
 import { Edge } from '../edge/edge';
 import { TokenSet } from '../edge/tokens';
+import { managedAppsFrom } from '../modules/oauth/managed';
 import type { EndpointSpec } from '../model';
 import type { StreamOpen, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
@@ -310,6 +311,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       schemes: spec.schemes,
       edge: spec.edge,
       labels: spec.labels,
+      ...(spec.pooling ? { pooling: true } : {}),
+      ...(spec.internal ? { internal: true } : {}),
       previousUrls: tunnel.urls.length ? tunnel.urls : undefined,
     });
     tunnel.bindingId = binding.id;
@@ -436,6 +439,8 @@ async function startEmbeddedEdge(opts: NonNullable<AgentOptions['embedded']>, au
       http: { host, port },
       tokens: new TokenSet([authtoken]),
       portPerEndpoint,
+      // The user's own managed OAuth apps (BURROW_OAUTH_APP_GOOGLE=ID:SECRET…; the extension passes them).
+      managedOAuth: { apps: managedAppsFrom([], process.env) },
     });
     try {
       await edge.start();

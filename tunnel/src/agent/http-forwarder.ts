@@ -7,6 +7,7 @@ import { PassThrough, type Duplex, type Readable, type Writable } from 'node:str
 import type { Recording } from '../capture/store';
 import type { HttpOpen, HttpResponseHead, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
+import { expireIdle, RetryableBody, retryable } from './upstream-pool';
 
 export interface HttpUpstream {
   protocol: 'http:' | 'https:';
@@ -21,9 +22,10 @@ export interface HttpUpstream {
   responseTimeoutMs: number;
 }
 
-// One pool per agent process; upstream certificates are not verified (local dev servers).
-const httpPool = new http.Agent({ keepAlive: true, scheduling: 'lifo' });
-const httpsPool = new https.Agent({ keepAlive: true, scheduling: 'lifo', rejectUnauthorized: false });
+// One pool per agent process; upstream certificates are not verified (local dev servers). Idle
+// connections expire before the upstream's keep-alive does (upstream-pool.ts).
+const httpPool = expireIdle(new http.Agent({ keepAlive: true, scheduling: 'lifo' }));
+const httpsPool = expireIdle(new https.Agent({ keepAlive: true, scheduling: 'lifo', rejectUnauthorized: false }));
 
 /** Maps a socket/parser error of the upstream request to the edge error the client sees. */
 export function upstreamErrorCode(err: NodeJS.ErrnoException): string {
@@ -32,7 +34,28 @@ export function upstreamErrorCode(err: NodeJS.ErrnoException): string {
   if (code.startsWith('HPE_') || code === 'ERR_HTTP2_PROTOCOL_ERROR' || code === 'ERR_HTTP2_ERROR')
     return 'ERR_NGROK_3004';
   if (code.startsWith('ERR_SSL') || code === 'EPROTO' || code.startsWith('ERR_TLS')) return 'ERR_NGROK_3002';
+  // Connected, then the connection went away before a complete response.
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED') return 'ERR_NGROK_3004';
   return 'ERR_NGROK_8012';
+}
+
+/** The error the visitor sees, worded after what happened (refused, not found, closed, timed out). */
+export function upstreamError(err: NodeJS.ErrnoException, hostPort: string, retried = false): WireError {
+  const code = upstreamErrorCode(err);
+  const what: Record<string, string> = {
+    ECONNREFUSED: 'connection refused: nothing listens on that port',
+    ENOTFOUND: 'host not found',
+    EAI_AGAIN: 'host name lookup failed',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+    ETIMEDOUT: 'connection timed out',
+    ECONNRESET: 'the app closed the connection before it sent a complete response',
+    EPIPE: 'the app closed the connection while the request was being sent',
+    ECONNABORTED: 'the connection was aborted before a complete response',
+  };
+  const detail = what[err.code ?? ''] ?? err.message;
+  const again = retried ? ' (sent again on a fresh connection after a reused one failed: same result)' : '';
+  return { code, message: `${hostPort}: ${detail}${again}` };
 }
 
 /** Applies the tunnel's host_header rule (`rewrite`, a literal, or `preserve`/unset). */
@@ -94,9 +117,9 @@ export function requestUpstream(
   const armTimeout = (onTimeout: () => void) => {
     if (upstream.responseTimeoutMs > 0) timer = setTimeout(onTimeout, upstream.responseTimeoutMs);
   };
-  const failed = (err: NodeJS.ErrnoException) => {
+  const failed = (err: NodeJS.ErrnoException, retried = false) => {
     clearTimeout(timer);
-    handlers.error({ code: upstreamErrorCode(err), message: `${upstream.hostPort}: ${err.message}` });
+    handlers.error(upstreamError(err, upstream.hostPort, retried));
   };
   const timeoutError = () =>
     Object.assign(new Error(`upstream did not answer within ${upstream.responseTimeoutMs} ms`), {
@@ -134,32 +157,60 @@ export function requestUpstream(
     };
   }
 
-  const req = (upstream.protocol === 'https:' ? https : http).request({
-    protocol: upstream.protocol,
-    host: upstream.host,
-    port: upstream.port,
-    method: head.method,
-    path: head.url,
-    headers: head.rawHeaders as unknown as http.OutgoingHttpHeaders,
-    setHost: false,
-    agent: upstream.protocol === 'https:' ? httpsPool : httpPool,
-  });
+  // `fresh`: a retry gets a connection of its own, not the pool's next idle one (as old, or older).
+  const send = (fresh: boolean) =>
+    (upstream.protocol === 'https:' ? https : http).request({
+      protocol: upstream.protocol,
+      host: upstream.host,
+      port: upstream.port,
+      method: head.method,
+      path: head.url,
+      headers: head.rawHeaders as unknown as http.OutgoingHttpHeaders,
+      setHost: false,
+      agent: fresh ? false : upstream.protocol === 'https:' ? httpsPool : httpPool,
+      ...(upstream.protocol === 'https:' ? { rejectUnauthorized: false } : {}),
+    });
+  let req = send(false);
+  const body = new RetryableBody(req);
+  let responded = false;
+  let retried = false;
+  const wire = (r: http.ClientRequest) => {
+    r.on('response', (res) => {
+      responded = true;
+      body.forget();
+      clearTimeout(timer);
+      res.on('error', (err) => handlers.error({ code: 'ERR_NGROK_3004', message: err.message }));
+      handlers.response(res.statusCode ?? 502, res.statusMessage, res.httpVersion, res.rawHeaders, res);
+    });
+    r.on('upgrade', (res, socket, upgradeHead) => {
+      responded = true;
+      body.forget();
+      clearTimeout(timer);
+      handlers.upgrade(res.statusCode ?? 101, res.statusMessage, res.httpVersion, res.rawHeaders, socket, upgradeHead);
+    });
+    r.on('error', (err: NodeJS.ErrnoException) => {
+      if (r !== req) return;
+      if (!retried && body.replayable && retryable(r, err, responded)) {
+        retried = true;
+        req = send(true);
+        wire(req);
+        body.replayTo(req);
+        return;
+      }
+      failed(err, retried);
+      // Unpipes the edge's stream from the body, so the rest of the request body drains (as it
+      // did when the body was the destroyed ClientRequest itself) instead of stalling the stream.
+      body.destroy();
+    });
+  };
+  wire(req);
   armTimeout(() => req.destroy(timeoutError()));
-  req.on('response', (res) => {
-    clearTimeout(timer);
-    res.on('error', (err) => handlers.error({ code: 'ERR_NGROK_3004', message: err.message }));
-    handlers.response(res.statusCode ?? 502, res.statusMessage, res.httpVersion, res.rawHeaders, res);
-  });
-  req.on('upgrade', (res, socket, upgradeHead) => {
-    clearTimeout(timer);
-    handlers.upgrade(res.statusCode ?? 101, res.statusMessage, res.httpVersion, res.rawHeaders, socket, upgradeHead);
-  });
-  req.on('error', failed);
   return {
-    body: req,
+    body,
     cancel: () => {
       clearTimeout(timer);
       req.destroy();
+      body.destroy();
     },
   };
 }
@@ -202,6 +253,8 @@ export function forwardHttp(
     answered = true;
     const head: HttpResponseHead = { kind: 'http-response', statusCode: 502, rawHeaders: [], error };
     stream.sendMeta(head);
+    // Drain the rest of the request body: piped into a dead upstream request it would stall the stream.
+    stream.unpipe();
     stream.resume();
     stream.end();
   };

@@ -1,6 +1,7 @@
 // The `burrow` command. ngrok's habits: `burrow http 3000`, `burrow tcp 22`, `burrow tls 443 --domain D`,
 // `burrow start NAME…`, `burrow config check`, plus `burrow edge` for a standalone edge.
 // Exit codes: 0 done, 1 runtime failure (refused, unreachable), 2 usage or config error.
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Agent, AgentError } from '../agent/agent';
 import { AgentApiBackend } from '../agent/api/agent-backend';
@@ -16,8 +17,10 @@ import {
   type LoadedConfig,
 } from '../config';
 import { Edge } from '../edge/edge';
+import { buildPipeline, ModuleConfigError } from '../modules/pipeline';
 import { loadCertificate } from '../edge/tls-cert';
 import { TokenSet } from '../edge/tokens';
+import { NgrokAgentServer } from '../ngrok-protocol/server';
 import {
   AdminApi,
   createHttpsEdges,
@@ -27,6 +30,7 @@ import {
   type HttpsEdges,
 } from '../edge/admin';
 import { IpPolicyStore } from '../modules/ip-restriction';
+import { ManagedAppError, managedAppsFrom } from '../modules/oauth/managed';
 import type { EndpointSpec } from '../model';
 import { VERSION } from '../version';
 import { consoleRates, startConsole } from './console';
@@ -87,13 +91,21 @@ Edge flags:
   --tls-listen HOST:PORT       public TLS listener (HTTPS and TLS passthrough)
   --cert FILE --key FILE       certificate for HTTPS (default: self-signed)
   --tokens FILE                accepted authtokens, one per line (also BURROW_EDGE_TOKENS)
+  --ngrok-agent-listen HOST:PORT   also accept ngrok's own agents and SDKs here (TLS, ngrok's
+                               agent protocol; they need server_addr and this edge's CA)
   --admin-addr HOST:PORT       serve the admin API (ngrok API v2 subset: HTTPS edges, routes and
                                their modules, backends, reserved domains, IP policies, credentials)
   --api-key KEY                Bearer key the admin API requires (also BURROW_API_KEY)
   --state-dir DIR              where the edge keeps its admin state (edge-state.json); without it
                                the state lives in memory only
+  --oauth-app PROVIDER=ID:SECRET   a managed OAuth app (repeatable; also BURROW_OAUTH_APP_GOOGLE=ID:SECRET…):
+                               endpoints with --oauth PROVIDER and no client id use it. Register
+                               --oauth-callback-url (default http://DOMAIN:PORT/_burrow/oauth/callback)
+                               as its one redirect URI at the provider
   --edges FILE                 HTTPS edges to load at start, ngrok API v2 JSON (repeatable; see
                                schemas/edge-api.schema.json); reloading updates, never duplicates
+  --headers-timeout SECONDS    time a visitor has to send a complete request head (default 30)
+  --idle-timeout SECONDS       idle time of a visitor's keep-alive connection (default 75)
   Edges serve their hostports on the TLS listener (default 127.0.0.1:8443 when edges are on).
   Agents join a tunnel group with labels: ngrok.yml v2 \`labels: [team=web]\` in a tunnel.
 `;
@@ -107,6 +119,8 @@ const COMMON_FLAGS = {
   log: { type: 'string' },
   'log-format': { type: 'string' },
   'log-level': { type: 'string' },
+  // ngrok v2's region flag, still sent by wrappers (npm ngrok, pyngrok); Burrow has no regions.
+  region: { type: 'string' },
 } as const;
 
 const EDGE_FLAGS = {
@@ -114,6 +128,7 @@ const EDGE_FLAGS = {
   domain: { type: 'string' },
   listen: { type: 'string' },
   'tls-listen': { type: 'string' },
+  'ngrok-agent-listen': { type: 'string' },
   cert: { type: 'string' },
   key: { type: 'string' },
   tokens: { type: 'string' },
@@ -121,6 +136,10 @@ const EDGE_FLAGS = {
   'api-key': { type: 'string' },
   'state-dir': { type: 'string' },
   edges: { type: 'string', multiple: true },
+  'oauth-app': { type: 'string', multiple: true },
+  'oauth-callback-url': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'idle-timeout': { type: 'string' },
   log: { type: 'string' },
   'log-format': { type: 'string' },
   'log-level': { type: 'string' },
@@ -145,6 +164,15 @@ function loggerFrom(
   if (!['debug', 'info', 'warn', 'error', 'crit'].includes(level))
     throw new UsageError(`--log-level "${level}": use debug, info, warn, error or crit`);
   return createLogger(values.log ?? fallback, format as LogFormat, level as LogLevel);
+}
+
+/** A positive number of seconds as milliseconds (undefined when the flag is absent). */
+function seconds(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--${flag} needs a positive number of seconds, got "${text}"`);
+  return Math.round(n * 1000);
 }
 
 function parseListen(text: string, flag: string): { host: string; port: number } {
@@ -188,12 +216,26 @@ type AgentFlags = {
 
 /** The config files (default location unless --config), with the CLI flag and env overriding the authtoken. */
 function agentConfig(values: AgentFlags): LoadedConfig {
-  const config = loadConfig({ paths: values.config, authtoken: values.authtoken });
+  // `--config a.yml,b.yml` as well as repeated --config, as ngrok's flag takes both
+  const paths = values.config?.flatMap((c) => c.split(',')).filter(Boolean);
+  const config = loadConfig({ paths, authtoken: values.authtoken });
   for (const p of config.problems) process.stderr.write(`${formatProblem(p)}\n`);
   if (hasErrors(config.problems))
     throw new ConfigError(
       `the configuration has errors (${config.files.join(', ')}): fix them or run burrow config check`,
     );
+  // With the embedded edge its managed OAuth apps are known here: refuse before anything starts.
+  if (!(values.edge ?? process.env.BURROW_EDGE ?? config.settings.edgeUrl)) {
+    const env = { managedOAuth: { apps: managedAppsFrom([], process.env), callbackUrl: 'http://localhost/' } };
+    for (const spec of config.endpoints) {
+      try {
+        if (spec.proto === 'http') buildPipeline(spec.edge, env);
+      } catch (err) {
+        if (err instanceof ModuleConfigError) throw new ConfigError(`tunnel "${spec.name}": ${err.message}`, err.code);
+        throw err;
+      }
+    }
+  }
   return config;
 }
 
@@ -235,6 +277,10 @@ async function runConfig(args: string[]): Promise<number> {
   const { values, positionals } = parse(rest, {
     help: { type: 'boolean', short: 'h' },
     config: { type: 'string', multiple: true },
+    // accepted as ngrok does (pyngrok runs `config add-authtoken T --log=stdout`); nothing to log here
+    log: { type: 'string' },
+    'log-format': { type: 'string' },
+    'log-level': { type: 'string' },
   });
   if (values.help) return help();
   const stdout = { write: (t: string) => process.stdout.write(t) };
@@ -294,12 +340,15 @@ async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: 
       'error.code': x.http.errorCode,
     });
   });
+  // Session lines in ngrok's words: wrappers wait for "client session established" and "tunnel
+  // session started" (pyngrok) and watch for "session closed, starting reconnect loop" (npm ngrok).
   agent.on('offline', (e) =>
-    logger.log('warn', 'session lost, reconnecting', { obj: 'csess', err: `${e.code}: ${e.message}` }),
+    logger.log('warn', 'session closed, starting reconnect loop', { obj: 'csess', err: `${e.code}: ${e.message}` }),
   );
-  agent.on('online', ({ reconnected }) =>
-    logger.log('info', reconnected ? 'session reconnected' : 'session established', { obj: 'csess' }),
-  );
+  agent.on('online', ({ reconnected }) => {
+    logger.log('info', 'client session established', { obj: 'csess', reconnected: reconnected || undefined });
+    logger.log('info', 'tunnel session started', { obj: 'tunnels.session' });
+  });
   // The API backend also owns the per-tunnel metrics the console shows, with or without the API.
   const backend = new AgentApiBackend(agent, capture);
   let api: ApiServer | undefined;
@@ -308,7 +357,8 @@ async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: 
     // The local API (ngrok's :4040) and inspector; the next free port if 4040 is taken.
     if (webAddr !== false) {
       api = await startApiServer({ backend, webAddr, allowHosts: settings.webAllowHosts });
-      logger.log('info', 'starting web service', { obj: 'web', addr: api.url });
+      // ngrok's words and fields: wrappers read `addr=IP:PORT` from this line (no scheme).
+      logger.log('info', 'starting web service', { obj: 'web', addr: api.url.replace(/^https?:\/\//, '') });
     }
     for (const spec of specs) await agent.startTunnel(spec);
   } catch (err) {
@@ -357,6 +407,18 @@ async function runEdge(args: string[]): Promise<number> {
   if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
   const certificate = values.cert && values.key ? await loadCertificate(values.cert, values.key) : undefined;
   const domain = (values.domain ?? 'localhost').toLowerCase();
+  let managedOAuth;
+  try {
+    managedOAuth = {
+      apps: managedAppsFrom(values['oauth-app'] ?? [], process.env),
+      callbackUrl: values['oauth-callback-url'],
+    };
+  } catch (err) {
+    if (err instanceof ManagedAppError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (managedOAuth.callbackUrl !== undefined && !/^https?:\/\/[^/]+\/\S*$/.test(managedOAuth.callbackUrl))
+    throw new UsageError(`--oauth-callback-url "${managedOAuth.callbackUrl}": expected an http(s) URL`);
   const edgesOn = !!(adminAddr || values.edges?.length || values['state-dir']);
   const ipPolicies = new IpPolicyStore();
   let httpsEdges: HttpsEdges | undefined;
@@ -388,8 +450,16 @@ async function runEdge(args: string[]): Promise<number> {
     tokens,
     ipPolicies,
     httpsEdges: httpsEdges?.router,
+    managedOAuth,
+    limits: {
+      headersTimeoutMs: seconds(values['headers-timeout'], 'headers-timeout'),
+      keepAliveTimeoutMs: seconds(values['idle-timeout'], 'idle-timeout'),
+    },
   });
   httpsEdges?.attach(edge);
+  const ngrokAgents = values['ngrok-agent-listen']
+    ? new NgrokAgentServer({ edge, tokens, listen: parseListen(values['ngrok-agent-listen'], 'ngrok-agent-listen') })
+    : undefined;
   const admin =
     adminAddr && httpsEdges
       ? new AdminApi({ service: httpsEdges.service, router: httpsEdges.router, apiKey: apiKey!, ...adminAddr })
@@ -408,8 +478,10 @@ async function runEdge(args: string[]): Promise<number> {
   );
   try {
     await edge.start();
+    await ngrokAgents?.start();
     await admin?.start();
   } catch (err) {
+    await ngrokAgents?.close().catch(() => undefined);
     await edge.close().catch(() => undefined);
     printError(`could not start the edge: ${(err as Error).message}`, (err as { code?: string }).code);
     return 1;
@@ -419,10 +491,12 @@ async function runEdge(args: string[]): Promise<number> {
     http: edge.httpPort,
     tls: edge.tlsPort || undefined,
     agents: `ws://HOST:${edge.httpPort}/_burrow/session`,
+    ngrok_agents: ngrokAgents ? `${values['ngrok-agent-listen']!.replace(/:\d+$/, '')}:${ngrokAgents.port}` : undefined,
     admin: admin ? `http://${adminAddr!.host}:${admin.port}` : undefined,
   });
   await untilSignal(async () => {
     await admin?.close();
+    await ngrokAgents?.close();
     await edge.close();
   });
   logger.close();
@@ -450,6 +524,20 @@ function printError(message: string, code?: string, hint?: string): void {
   process.stderr.write(`ERROR: ${message}\n`);
   if (code) process.stderr.write(`ERROR: code ${code}\n`);
   if (hint) process.stderr.write(`HINT:  ${hint}\n`);
+}
+
+/** The ngrok agent version whose interface Burrow follows (v3 config, /api/endpoints, pooling). */
+export const NGROK_COMPAT_VERSION = '3.30.0';
+
+/**
+ * What `burrow version` / `--version` print: `burrow version X`; run through a file named `ngrok` (a symlink to bin/burrow, for wrappers
+ * that start "ngrok"), `ngrok version 3.30.0 (burrow X)`: wrappers read the text after
+ * "ngrok version" (npm ngrok's getVersion) or its leading semver, and it still says it is Burrow.
+ */
+export function versionLine(invokedAs: string = path.basename(process.argv[1] ?? '')): string {
+  return /^ngrok(\.exe)?$/i.test(invokedAs)
+    ? `ngrok version ${NGROK_COMPAT_VERSION} (burrow ${VERSION})\n`
+    : `burrow version ${VERSION}\n`;
 }
 
 function help(): number {
@@ -483,6 +571,9 @@ export async function main(argv: string[]): Promise<number> {
       case '--version':
         process.stdout.write(versionLine());
         return 0;
+      case 'authtoken':
+        // ngrok v2's command (v3 keeps it as an alias of `config add-authtoken`); the npm wrapper uses it
+        return await runConfig(['add-authtoken', ...rest]);
       case undefined:
       case 'help':
       case '--help':
@@ -500,11 +591,6 @@ export async function main(argv: string[]): Promise<number> {
     printError(e.message, e.code ?? (err instanceof AgentError ? err.code : 'ERR_BURROW_INTERNAL'));
     return 1;
   }
-}
-
-/** What `burrow version` / `--version` print. */
-export function versionLine(): string {
-  return `burrow version ${VERSION}\n`;
 }
 
 /** Runs the command and exits with its code: what bin/burrow (and `node dist/burrow.js`) do. */

@@ -258,6 +258,7 @@ export function tunnelToSpec(name: string, t: TunnelV2, inspectAll: boolean): En
     inspect: inspectAll && t.inspect !== false,
   };
   if (t.metadata !== undefined) spec.metadata = t.metadata;
+  if ('pooling_enabled' in t && t.pooling_enabled === true) spec.pooling = true;
   if (t.proto !== 'http') {
     // TCP/TLS: IP restrictions apply per connection; a policy is passed on and judged by the edge.
     const edge: EdgeOptions = {};
@@ -293,6 +294,7 @@ export function endpointToSpec(ep: EndpointV3, inspectAll: boolean): EndpointSpe
   if (ep.upstream.protocol) spec.upstreamProtocol = ep.upstream.protocol;
   if (ep.metadata !== undefined) spec.metadata = ep.metadata;
   if (ep.description !== undefined) spec.description = ep.description;
+  if (ep.pooling_enabled === true) spec.pooling = true;
   // Judged by the edge at bind time (a tcp/tls endpoint refuses http phases there, with a code).
   const policy = ep.traffic_policy
     ? (ep.traffic_policy as TrafficPolicyDocument)
@@ -306,6 +308,8 @@ export function endpointToSpec(ep: EndpointV3, inspectAll: boolean): EndpointSpe
   }
   const host = rest.replace(/:\d+$/, '');
   if (host) spec.domain = host;
+  // A `.internal` host (or `bindings: [internal]`) makes an internal endpoint.
+  if (host.toLowerCase().endsWith('.internal') || ep.bindings?.includes('internal')) spec.internal = true;
   if (proto === 'http' && hasScheme) spec.schemes = [scheme as Scheme];
   return spec;
 }

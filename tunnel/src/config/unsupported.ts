@@ -21,15 +21,13 @@ export const UNSUPPORTED_KEYS: readonly UnsupportedKey[] = [
   { where: 'tunnel', path: ['key'], feature: 'TLS termination' },
   { where: 'tunnel', path: ['terminate_at'], feature: 'TLS termination', when: (v) => v !== 'upstream' },
   { where: 'tunnel', path: ['proxy_proto'], feature: 'PROXY protocol', when: truthy },
-  { where: 'tunnel', path: ['pooling_enabled'], feature: 'endpoint pooling', when: truthy },
   { where: 'endpoint', path: ['agent_tls_termination'], feature: 'TLS termination' },
   { where: 'endpoint', path: ['upstream', 'proxy_protocol'], feature: 'PROXY protocol' },
-  { where: 'endpoint', path: ['pooling_enabled'], feature: 'endpoint pooling', when: truthy },
   {
     where: 'endpoint',
     path: ['bindings'],
-    feature: 'internal and kubernetes bindings',
-    when: (v) => Array.isArray(v) && v.some((b) => b !== 'public'),
+    feature: 'kubernetes bindings',
+    when: (v) => Array.isArray(v) && v.some((b) => b !== 'public' && b !== 'internal'),
   },
 ];
 

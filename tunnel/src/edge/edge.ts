@@ -13,10 +13,13 @@ import type { BindRequest, ControlMessage, Hello, RawOpen, WireError } from '../
 import { DEFAULT_WINDOW, MuxSession } from '../protocol/session';
 import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
 import { sendEdgeError } from '../edge-errors';
+import { MemoryAuthThrottle, throttledError, type AuthThrottle } from './auth-throttle';
+import { applyHttpServerLimits, httpServerLimits, onClientError, type ListenerLimits } from './listener-limits';
 import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
 import { tlsServerOptions } from '../modules/mutual-tls';
 import { buildPipeline, ModuleConfigError, type Pipeline } from '../modules/pipeline';
+import { handleManagedCallback, MANAGED_CALLBACK_PATH, type ManagedOAuth } from '../modules/oauth/managed';
 import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
 import { HostRouter, isValidHostname, normalizeHost } from './router';
@@ -25,6 +28,7 @@ import { selfSignedCertificate } from './tls-cert';
 import type { Grant, TokenSet } from './tokens';
 import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
+import type { AgentSession } from './agent-session';
 
 /** Path on the public HTTP listener where agents open their session. */
 export const AGENT_PATH = '/_burrow/session';
@@ -59,6 +63,15 @@ export interface EdgeConfig {
    * `publicUrl(port)` first among its URLs. A rebind asks for the port of its previous URL again.
    */
   portPerEndpoint?: { publicUrl(port: number): string; portOf(url: string): number | undefined };
+  /**
+   * Managed OAuth apps (modules/oauth/managed.ts): endpoints with `oauth: {provider}` and no client
+   * id use these. `callbackUrl` defaults to http://DOMAIN:HTTP_PORT/_burrow/oauth/callback.
+   */
+  managedOAuth?: { apps: ManagedOAuth['apps']; callbackUrl?: string };
+  /** Time limits of the public HTTP/1.1 listeners (request head, keep-alive idle): listener-limits.ts. */
+  limits?: ListenerLimits;
+  /** Slows authtoken guessing per source address (auth-throttle.ts); in memory when omitted. */
+  authThrottle?: AuthThrottle;
 }
 
 export interface Binding {
@@ -68,7 +81,7 @@ export interface Binding {
   hosts: string[];
   schemes: Scheme[];
   urls: string[];
-  session: MuxSession;
+  session: AgentSession;
   clientId: string;
   edge: EdgeOptions;
   /** HTTP endpoints with modules; built and validated at bind time. */
@@ -82,6 +95,16 @@ export interface Binding {
   ownHttpServer?: http.Server;
   /** Labeled tunnel: reached only through HTTPS edges' tunnel-group backends. */
   labels?: Record<string, string>;
+  /** Endpoint pool (`pooling_enabled`): every member's binding shares this object. */
+  pool?: EndpointPool;
+  /** Internal endpoint (`*.internal`): only `forward-internal` reaches it. */
+  internal?: boolean;
+}
+
+/** Agents serving one HTTP name together: requests go round robin; a member leaves on unbind. */
+interface EndpointPool {
+  members: Binding[];
+  next: number;
 }
 
 export interface EdgeEvents {
@@ -103,33 +126,44 @@ class BindError extends Error {
 export class Edge extends EventEmitter<EdgeEvents> {
   private readonly httpRouter = new HostRouter<Binding>();
   private readonly tlsRouter = new HostRouter<Binding>();
+  /** Internal endpoints by `.internal` name: never matched by the public listeners. */
+  private readonly internalRouter = new HostRouter<Binding>();
   private readonly bindings = new Map<string, Binding>();
   private readonly sessionsByClient = new Map<string, MuxSession>();
   /** What each session's authtoken may bind (credential ACLs). */
-  private readonly grants = new WeakMap<MuxSession, Grant>();
+  private readonly grants = new WeakMap<AgentSession, Grant>();
   private readonly httpServer: http.Server;
   private tlsServer?: net.Server;
   private httpsServer?: http2.Http2SecureServer;
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
   private readonly sockets = new Set<net.Socket>();
   httpPort = 0;
+  /** Set at start: the apps and the one callback URL their providers know. */
+  /** The apps and the one callback URL their providers know (its default needs the listening port). */
+  readonly managedOAuth: ManagedOAuth;
   tlsPort = 0;
   /** Named IP policies (the admin API edits them; endpoints see changes on their next request). */
   readonly ipPolicies: IpPolicyStore;
+  private readonly authThrottle: AuthThrottle;
 
   constructor(private readonly config: EdgeConfig) {
     super();
     this.ipPolicies = config.ipPolicies ?? new IpPolicyStore();
-    this.httpServer = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
+    const defaultCallback = () =>
+      `http://${config.domain}${this.httpPort === 80 ? '' : `:${this.httpPort}`}${MANAGED_CALLBACK_PATH}`;
+    this.managedOAuth = {
+      apps: config.managedOAuth?.apps ?? {},
+      get callbackUrl() {
+        return config.managedOAuth?.callbackUrl ?? defaultCallback();
+      },
+    };
+    this.authThrottle = config.authThrottle ?? new MemoryAuthThrottle();
+    this.httpServer = http.createServer(httpServerLimits(config.limits), (req, res) =>
       this.onRequest(req, res, 'http'),
     );
     this.httpServer.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket as net.Socket, head, 'http'));
     this.httpServer.on('connection', (socket: net.Socket) => this.track(socket));
-    this.httpServer.on('clientError', (_err, socket) => {
-      if (socket.writable)
-        socket.end('HTTP/1.1 400 Bad Request\r\nngrok-error-code: ERR_BURROW_BAD_REQUEST\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
-    });
+    this.httpServer.on('clientError', onClientError);
   }
 
   async start(): Promise<void> {
@@ -171,7 +205,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   private httpTarget(host: string, scheme: Scheme): HttpTarget | undefined {
-    const binding = this.httpRouter.lookup(host);
+    const entry = this.httpRouter.lookup(host);
+    const pool = entry?.pool;
+    const binding = pool ? pool.members[pool.next++ % pool.members.length] : entry;
     if (!binding || !binding.schemes.includes(scheme)) return undefined;
     return { id: binding.id, session: binding.session, pipeline: binding.pipeline };
   }
@@ -182,6 +218,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     scheme: Scheme,
   ): void {
     if (this.config.httpsEdges?.handleRequest(req, res, scheme)) return;
+    if (handleManagedCallback(req, res, this.managedOAuth, (h) => !!this.httpRouter.lookup(h))) return;
     const target = this.httpTarget(hostOf(req), scheme);
     if (!target) {
       sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${normalizeHost(hostOf(req))}`);
@@ -227,6 +264,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       ...(extra ?? {}),
       allowHTTP1: true,
     });
+    applyHttpServerLimits(https, this.config.limits);
     https.on('request', (req, res) => this.onRequest(req, res, 'https'));
     https.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
       this.onUpgrade(req, socket, head, 'https'),
@@ -304,6 +342,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       kind: binding.proto === 'tls' ? 'tls' : 'tcp',
       binding: binding.id,
       remoteAddr: `${socket.remoteAddress}:${socket.remotePort}`,
+      localAddr: `${socket.localAddress}:${socket.localPort}`,
     };
     let stream;
     try {
@@ -346,29 +385,39 @@ export class Edge extends EventEmitter<EdgeEvents> {
       stream.reset({ code: 'ERR_BURROW_STREAM_REFUSED', message: 'agents may not open streams' });
       if (!hello) session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'first message must be hello' });
     });
+    let helloPending = false;
+    const accept = (msg: Hello) => {
+      if (session.isClosed) return;
+      this.grants.set(session, this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] });
+      hello = msg;
+      // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
+      this.sessionsByClient
+        .get(msg.clientId)
+        ?.close({ code: 'ERR_BURROW_SESSION_REPLACED', message: 'the agent reconnected' });
+      this.sessionsByClient.set(msg.clientId, session);
+      session.sendControl({
+        type: 'welcome',
+        version: PROTOCOL_VERSION,
+        sessionId,
+        initialWindow: DEFAULT_WINDOW,
+        heartbeatIntervalMs: this.config.heartbeatIntervalMs ?? 2000,
+        heartbeatToleranceMs: this.config.heartbeatToleranceMs ?? 6000,
+      });
+      this.emit('session', { sessionId, clientId: msg.clientId, remoteAddr });
+    };
     session.on('control', (msg: ControlMessage) => {
       if (!hello) {
         clearTimeout(helloTimer);
-        if (msg.type !== 'hello')
-          return session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'first message must be hello' });
-        const refusal = this.checkHello(msg);
-        if (refusal) return session.close(refusal);
-        this.grants.set(session, this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] });
-        hello = msg;
-        // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
-        this.sessionsByClient
-          .get(msg.clientId)
-          ?.close({ code: 'ERR_BURROW_SESSION_REPLACED', message: 'the agent reconnected' });
-        this.sessionsByClient.set(msg.clientId, session);
-        session.sendControl({
-          type: 'welcome',
-          version: PROTOCOL_VERSION,
-          sessionId,
-          initialWindow: DEFAULT_WINDOW,
-          heartbeatIntervalMs: this.config.heartbeatIntervalMs ?? 2000,
-          heartbeatToleranceMs: this.config.heartbeatToleranceMs ?? 6000,
-        });
-        this.emit('session', { sessionId, clientId: msg.clientId, remoteAddr });
+        if (msg.type !== 'hello' || helloPending)
+          return session.close({
+            code: 'ERR_BURROW_PROTOCOL',
+            message: 'first message must be hello, then wait for welcome',
+          });
+        helloPending = true;
+        this.checkHello(msg, remoteAddr).then(
+          (refusal) => (refusal ? session.close(refusal) : accept(msg)),
+          () => session.close({ code: 'ERR_BURROW_INTERNAL', message: 'authentication failed on the edge' }),
+        );
         return;
       }
       if (msg.type === 'bind') {
@@ -406,23 +455,59 @@ export class Edge extends EventEmitter<EdgeEvents> {
     });
   }
 
-  private checkHello(hello: Hello): WireError | undefined {
+  // ---- sessions of other agent protocols (ngrok's: ngrok-protocol/server.ts) ----
+
+  /** Registers a session with what its credential may bind; its bindings go when it closes. */
+  attachSession(session: AgentSession & { once(event: 'close', fn: () => void): unknown }, grant: Grant): void {
+    this.grants.set(session, grant);
+    session.once('close', () => {
+      for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b);
+    });
+  }
+
+  /** Binds for an attached session exactly as for Burrow's own agents; rejects with `{code, message}`. */
+  bindFor(session: AgentSession, clientId: string, req: BindRequest): Promise<Binding> {
+    return this.bind(session, clientId, req);
+  }
+
+  /** Unbinds one of an attached session's bindings; false when it holds no such binding. */
+  unbindFor(session: AgentSession, id: string): boolean {
+    const b = this.bindings.get(id);
+    if (!b || b.session !== session) return false;
+    this.unbind(b);
+    return true;
+  }
+
+  /** The TLS settings of the public TLS listener (certificate or SNI callback), for agent listeners. */
+  agentTlsOptions(): Promise<tls.SecureContextOptions & { SNICallback?: tls.TlsOptions['SNICallback'] }> {
+    return this.tlsCredentials();
+  }
+
+  private async checkHello(hello: Hello, remoteAddr: string): Promise<WireError | undefined> {
     if (hello.version !== PROTOCOL_VERSION) {
       return {
         code: 'ERR_BURROW_PROTOCOL_VERSION',
         message: `edge speaks protocol ${PROTOCOL_VERSION}, agent sent ${hello.version}: upgrade the older side`,
       };
     }
-    if (!hello.authtoken)
+    // A locked address is refused before its token is looked at, so guessing learns nothing.
+    const waitMs = await this.authThrottle.check(remoteAddr);
+    if (waitMs > 0) return throttledError(waitMs);
+    if (!hello.authtoken) {
+      await this.authThrottle.failed(remoteAddr);
       return { code: 'ERR_NGROK_4018', message: 'no authtoken: pass --authtoken or set BURROW_AUTHTOKEN' };
-    if (!this.config.tokens.accepts(hello.authtoken))
+    }
+    if (!this.config.tokens.accepts(hello.authtoken)) {
+      await this.authThrottle.failed(remoteAddr);
       return { code: 'ERR_NGROK_107', message: 'the authtoken is not valid on this edge' };
+    }
+    await this.authThrottle.succeeded(remoteAddr);
     if (typeof hello.clientId !== 'string' || hello.clientId.length < 8)
       return { code: 'ERR_BURROW_PROTOCOL', message: 'hello needs a clientId' };
     return undefined;
   }
 
-  private async bind(session: MuxSession, clientId: string, req: BindRequest): Promise<Binding> {
+  private async bind(session: AgentSession, clientId: string, req: BindRequest): Promise<Binding> {
     if (session.isClosed) throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed');
     const edge = req.edge ?? {};
     const base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'> = {
@@ -440,7 +525,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
     try {
       if (req.proto === 'http') {
-        base.pipeline = buildPipeline(edge, { ipPolicies: this.ipPolicies });
+        base.pipeline = buildPipeline(edge, {
+          ipPolicies: this.ipPolicies,
+          managedOAuth: this.managedOAuth,
+          internalEndpoint: (host) => {
+            const b = this.internalRouter.lookup(host);
+            return b && ({ id: b.id, session: b.session } satisfies HttpTarget);
+          },
+        });
         const tlsOptions = tlsServerOptions(edge.mutualTls, edge.tlsTermination);
         if (tlsOptions) base.httpsServer = await this.createHttpsServer(tlsOptions);
       } else {
@@ -460,7 +552,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
       throw err;
     }
     let binding: Binding;
-    if (req.proto === 'http') binding = await this.bindHttp(base, req);
+    if (req.internal || /\.internal$/i.test(req.domain ?? '')) binding = this.bindInternal(base, req);
+    else if (req.proto === 'http') binding = await this.bindHttp(base, req);
     else if (req.proto === 'tls') binding = await this.bindTls(base, req);
     else if (req.proto === 'tcp') binding = await this.bindTcp(base, req);
     else throw new BindError('ERR_NGROK_332', `unsupported protocol "${String(req.proto)}"`);
@@ -473,7 +566,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /** Credential ACL (ERR_NGROK_316/308/356/399) and names held by HTTPS edges (ERR_NGROK_381). */
-  private checkBindRights(session: MuxSession, req: BindRequest): void {
+  private checkBindRights(session: AgentSession, req: BindRequest): void {
     const host = req.domain
       ? req.domain.toLowerCase()
       : req.subdomain
@@ -535,6 +628,39 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return binding;
   }
 
+  /**
+   * An internal endpoint: an HTTP name under `.internal`, reached only by `forward-internal` from
+   * another endpoint's traffic policy. Its own modules would not run on that path, so it takes none.
+   */
+  private bindInternal(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Binding {
+    const host = (req.domain ?? '').toLowerCase();
+    if (!req.internal || !host.endsWith('.internal') || !isValidHostname(host))
+      throw new BindError(
+        'ERR_BURROW_INTERNAL_URL',
+        `internal endpoints need a URL under .internal (e.g. https://api.internal) and the internal binding; got "${host}"`,
+      );
+    if (req.proto !== 'http')
+      throw new BindError('ERR_BURROW_UNSUPPORTED_OPTION', `internal ${req.proto} endpoints are not supported yet`);
+    if (base.pipeline || Object.keys(base.edge).length)
+      throw new BindError(
+        'ERR_BURROW_UNSUPPORTED_OPTION',
+        'internal endpoints take no modules or traffic policy yet (put them on the public endpoint that forwards)',
+      );
+    if (this.internalRouter.has(host))
+      throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
+    const binding: Binding = {
+      ...base,
+      proto: 'http',
+      hosts: [host],
+      schemes: ['https'],
+      urls: [`https://${host}`],
+      internal: true,
+    };
+    this.internalRouter.add(host, binding);
+    this.bindings.set(binding.id, binding);
+    return binding;
+  }
+
   /** Picks the host name for an http/tls bind: requested domain, subdomain, previous URL or random. */
   private chooseHost(router: HostRouter<Binding>, req: BindRequest): string {
     let host: string | undefined;
@@ -542,7 +668,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
     else if (req.subdomain) host = `${req.subdomain.toLowerCase()}.${this.config.domain}`;
     if (host) {
       if (!isValidHostname(host)) throw new BindError('ERR_NGROK_326', `"${host}" is not a valid host name`);
-      if (router.has(host)) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
+      const taken = router.get(host);
+      if (taken && req.pooling && taken.pool && req.proto === 'http') return host; // joins the pool
+      if (taken && !!req.pooling !== !!taken.pool)
+        throw new BindError(
+          'ERR_NGROK_6030',
+          `${host} is served by endpoints that ${taken.pool ? 'pool' : 'do not pool'}: every endpoint of one URL must set pooling_enabled alike`,
+        );
+      if (taken) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
       return host;
     }
     for (const url of req.previousUrls ?? []) {
@@ -565,6 +698,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const host = this.chooseHost(this.httpRouter, req);
     const urls = schemes.map((s) => this.url(s, host, s === 'http' ? this.httpPort : this.tlsPort));
     const binding: Binding = { ...base, proto: 'http', hosts: [host], schemes, urls };
+    const pool = this.httpRouter.get(host)?.pool;
+    if (pool) {
+      binding.pool = pool;
+      pool.members.push(binding);
+      this.bindings.set(binding.id, binding);
+      return binding;
+    }
+    if (req.pooling) binding.pool = { members: [binding], next: 0 };
     if (this.config.portPerEndpoint)
       await this.listenOwnPort(binding, this.config.portPerEndpoint, req.previousUrls ?? []);
     this.httpRouter.add(host, binding);
@@ -584,12 +725,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
   ): Promise<void> {
     let target: HttpTarget | undefined;
     let scheme: Scheme = 'http';
-    const server = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
+    const server = http.createServer(httpServerLimits(this.config.limits), (req, res) =>
       proxyHttp(req, res, target!, scheme),
     );
     server.on('upgrade', (req, socket: net.Socket, head) => proxyUpgrade(req, socket, head, target!, scheme));
     server.on('connection', (socket: net.Socket) => this.track(socket));
-    server.on('clientError', (_err, socket) => socket.destroy());
+    server.on('clientError', onClientError);
     const previous = previousUrls.map((u) => perEndpoint.portOf(u)).filter((p): p is number => p !== undefined);
     const candidates = [
       ...previous,
@@ -672,8 +813,15 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   private unbind(binding: Binding): void {
     if (!this.bindings.delete(binding.id)) return;
-    const router = binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
-    for (const host of binding.hosts) if (router.get(host) === binding) router.delete(host);
+    const router = binding.internal ? this.internalRouter : binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
+    const pool = binding.pool;
+    if (pool) pool.members.splice(pool.members.indexOf(binding), 1);
+    for (const host of binding.hosts) {
+      if (router.get(host) !== binding) continue;
+      // A pool keeps its name while a member is left: the next one holds the router entry.
+      if (pool?.members.length) router.add(host, pool.members[0]);
+      else router.delete(host);
+    }
     binding.tcpServer?.close();
     binding.ownHttpServer?.close();
     binding.httpsServer?.close();

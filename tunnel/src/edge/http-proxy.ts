@@ -9,16 +9,17 @@ import { ServerResponse } from 'node:http';
 import { pipeline as pipeStreams, type Duplex, type Transform } from 'node:stream';
 import type { Scheme } from '../model';
 import type { Pipeline } from '../modules/pipeline';
+import { VAR } from '../modules/request-vars';
 import { peerCertificateOf } from '../modules/mutual-tls';
 import type { RequestContext, ResponseContext } from '../modules/types';
 import type { HttpOpen, HttpResponseHead } from '../protocol/messages';
-import type { MuxSession, MuxStream } from '../protocol/session';
+import type { AgentSession } from './agent-session';
 import { ERROR_CODE_HEADER, isEdgeErrorCode, rawEdgeError, sendEdgeError, type EdgeErrorCode } from '../edge-errors';
 
 /** What the proxy needs to know about the endpoint a request was routed to. */
 export interface HttpTarget {
   id: string;
-  session: MuxSession;
+  session: AgentSession;
   /** The endpoint's modules (header rules included); undefined = none, the fast path. */
   pipeline?: Pipeline;
   /** The public host modules see, when a forwarder in front does not keep it (Codespaces). */
@@ -185,15 +186,17 @@ export function proxyHttp(req: ClientRequest, res: ClientResponse, target: HttpT
     moduleFailed(req, res, err);
     return;
   }
+  // `forward-internal` (traffic policy) may have picked an internal endpoint instead.
+  const to = () => (ctx.vars.get(VAR.forwardTarget) as HttpTarget | undefined) ?? target;
   if (outcome instanceof Promise) {
     outcome.then(
       (o) => {
-        if (o !== 'handled') forward(req, res, target, scheme, clientIp, ctx.upstreamHeaders, ctx, pipeline);
+        if (o !== 'handled') forward(req, res, to(), scheme, clientIp, ctx.upstreamHeaders, ctx, pipeline);
       },
       (err) => moduleFailed(req, res, err),
     );
   } else if (outcome !== 'handled') {
-    forward(req, res, target, scheme, clientIp, ctx.upstreamHeaders, ctx, pipeline);
+    forward(req, res, to(), scheme, clientIp, ctx.upstreamHeaders, ctx, pipeline);
   }
 }
 
@@ -237,7 +240,7 @@ function forward(
     httpVersion: req.httpVersion,
     rawHeaders,
   };
-  let stream: MuxStream;
+  let stream: Duplex;
   try {
     stream = target.session.openStream(open, !hasBody);
   } catch {
@@ -300,9 +303,15 @@ function forward(
     if (!res.headersSent) sendEdgeError(req, res, errorCodeOf(err), (err as Error).message);
     else res.destroy();
   });
-  // Client went away before the response finished: cancel the upstream request too.
+  // Client went away before the response finished, or the response ended (an error page, an
+  // early answer) before the request body did: cancel the stream, or it would wait forever for
+  // the rest of the body; what the client still sends is drained.
   res.on('close', () => {
     if (!res.writableFinished) stream.destroy();
+    else if (hasBody && !body && !req.complete) {
+      stream.destroy();
+      req.resume();
+    }
   });
 }
 
@@ -403,7 +412,7 @@ function forwardUpgrade(
     httpVersion: req.httpVersion,
     rawHeaders,
   };
-  let stream: MuxStream;
+  let stream: Duplex;
   try {
     stream = target.session.openStream(open);
   } catch {

@@ -19,6 +19,7 @@ import { requestHeadersModule, responseHeadersModule } from './headers';
 import { ipRestrictionModule, type IpPolicyStore } from './ip-restriction';
 import { mutualTlsModule, validateTlsTermination } from './mutual-tls';
 import { trafficPolicyModule } from './traffic-policy';
+import type { ManagedOAuth } from './oauth/managed';
 import type { HttpModule, RequestContext, RequestOutcome, ResponseContext } from './types';
 import { userAgentFilterModule } from './user-agent-filter';
 import { webhookVerificationModule } from './webhook-verification';
@@ -30,6 +31,10 @@ export interface PipelineEnv {
   ipPolicies?: IpPolicyStore;
   /** Config checks: collect every traffic-policy refusal here instead of throwing the first. */
   collect?: ModuleConfigError[];
+  /** The edge's managed OAuth apps (modules/oauth/managed.ts); undefined = not an edge (config check). */
+  managedOAuth?: ManagedOAuth;
+  /** The edge's internal endpoint for a `.internal` name (traffic policy `forward-internal`). */
+  internalEndpoint?: (host: string) => unknown;
   /** Clock for time-based modules (tests). */
   now?: () => number;
 }

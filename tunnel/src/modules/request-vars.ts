@@ -17,6 +17,8 @@ export const VAR = {
   oauthUser: 'oauth.user',
   /** Traffic-policy `set-vars` values (`vars.*` in CEL). */
   policyVars: 'policy.vars',
+  /** Set by `forward-internal`: the internal endpoint (edge HttpTarget) the request goes to instead. */
+  forwardTarget: 'policy.forward_target',
 } as const;
 
 function headerMap(raw: readonly string[]): Record<string, string[]> {

@@ -15,6 +15,7 @@ import { ipRestrictionModule, type IpPolicyStore } from './ip-restriction';
 import { celVariables, requestUrl, VAR } from './request-vars';
 import type { HttpModule, RequestContext, RequestOutcome, ResponseContext } from './types';
 import { webhookVerificationModule } from './webhook-verification';
+import type { ManagedOAuth } from './oauth/managed';
 
 export interface TrafficPolicyAction {
   type: string;
@@ -39,7 +40,7 @@ export interface TrafficPolicyDocument {
 type Phase = 'request' | 'response';
 
 /** Builds an auth module (OAuth / OIDC) from an action config; registered by those modules. */
-export type AuthActionFactory = (config: Record<string, unknown>, where: string) => HttpModule;
+export type AuthActionFactory = (config: Record<string, unknown>, where: string, env: PolicyEnv) => HttpModule;
 const authActions = new Map<string, AuthActionFactory>();
 
 /** Lets the OAuth/OIDC modules plug their actions (`oauth`, `openid-connect`/`oidc`) in. */
@@ -49,6 +50,9 @@ export function registerAuthAction(type: string, factory: AuthActionFactory): vo
 
 export interface PolicyEnv {
   ipPolicies?: IpPolicyStore;
+  /** The edge's internal endpoint for a `.internal` host name, if one is online (opaque here). */
+  internalEndpoint?: (host: string) => unknown;
+  managedOAuth?: ManagedOAuth;
   now?: () => number;
   /** Config checks: collect every refusal here and go on, instead of throwing the first. */
   collect?: ModuleConfigError[];
@@ -70,7 +74,6 @@ interface CompiledRule {
 
 const NOT_IN_BURROW = new Set([
   'close-connection',
-  'forward-internal',
   'http-request',
   'jwt-validation',
   'log',
@@ -98,6 +101,7 @@ const BUILT_IN_ACTIONS = new Set([
   'verify-webhook',
   'circuit-breaker',
   'compress-response',
+  'forward-internal',
 ]);
 
 /** Module config names → the action's own keys, where they differ by more than camel → snake case. */
@@ -128,6 +132,7 @@ export function snakeCase(name: string): string {
 
 const REQUEST_ONLY = new Set([
   'deny',
+  'forward-internal',
   'redirect',
   'url-rewrite',
   'rate-limit',
@@ -385,6 +390,47 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
         },
       };
     }
+    case 'forward-internal': {
+      // Sends the request to an internal endpoint (`https://name.internal`) of this edge instead of
+      // this endpoint's upstream; the request as rewritten so far goes there, and no later action runs.
+      for (const key of Object.keys(c))
+        check(['url', 'binding', 'on_error'].includes(key), 'ERR_NGROK_2203', `${at}: unknown field "${key}"`, [key]);
+      const url = within(['url'], () => compileInterpolation(str(c.url, `${at}.url`, true)!, `${at}.url`));
+      check(
+        c.binding === undefined || c.binding === 'internal',
+        'ERR_NGROK_2204',
+        `${at}.binding: only "internal" is supported`,
+        ['binding'],
+      );
+      check(
+        c.on_error === undefined || c.on_error === 'halt' || c.on_error === 'continue',
+        'ERR_NGROK_2204',
+        `${at}.on_error must be "halt" or "continue"`,
+        ['on_error'],
+      );
+      return {
+        type,
+        // on_error: continue falls through to the next action (ngrok's "fallback" pattern)
+        terminating: c.on_error !== 'continue',
+        request: (ctx) => {
+          let host = '';
+          try {
+            host = new URL(url(celVariables(ctx))).hostname.toLowerCase();
+          } catch {
+            host = '';
+          }
+          const target = host.endsWith('.internal') ? env.internalEndpoint?.(host) : undefined;
+          if (target) {
+            ctx.vars.set(VAR.forwardTarget, target);
+            return undefined;
+          }
+          if (c.on_error === 'continue') return undefined;
+          ctx.res.setHeader(ERROR_CODE_HEADER, 'ERR_NGROK_3200');
+          sendSimple(ctx, 502, [], `no internal endpoint is online at ${host || 'that URL'}\n`);
+          return 'handled';
+        },
+      };
+    }
     case 'url-rewrite': {
       const from = within(['from'], () =>
         c.from === undefined ? undefined : regex(str(c.from, `${at}.from`)!, `${at}.from`),
@@ -593,7 +639,7 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
     }
     default: {
       return fromModule(
-        actionModule(AUTH_ACTION_KEYS, () => authActions.get(type)!(c, at)),
+        actionModule(AUTH_ACTION_KEYS, () => authActions.get(type)!(c, at, env)),
         type,
       );
     }
@@ -755,6 +801,7 @@ export function trafficPolicyModule(doc: TrafficPolicyDocument, env: PolicyEnv =
               if (!action.request) continue;
               const outcome = await action.request(ctx);
               if (outcome === 'handled' || ctx.res.headersSent) return 'handled';
+              if (ctx.vars.has(VAR.forwardTarget)) return undefined; // forward-internal ends the policy
             }
           }
           return undefined;

@@ -53,6 +53,16 @@ export interface BindRequest {
    * backends select these labels send it their traffic. proto is 'http'; no domain or modules.
    */
   labels?: Record<string, string>;
+  /**
+   * Endpoint pooling (`pooling_enabled`): join the agents already serving this name if they pool
+   * too; traffic is shared round robin. Without it a taken name is ERR_NGROK_334.
+   */
+  pooling?: boolean;
+  /**
+   * Internal endpoint (`https://name.internal`, v3 `bindings: [internal]`): reachable only through
+   * other endpoints' `forward-internal` traffic policy action, never from the public listeners.
+   */
+  internal?: boolean;
 }
 
 export interface BindResult {
@@ -101,6 +111,8 @@ export interface RawOpen {
   kind: 'tcp' | 'tls';
   binding: string;
   remoteAddr: string;
+  /** The edge's address the visitor connected to (ngrok agents' PROXY protocol headers need it). */
+  localAddr?: string;
 }
 
 export type StreamOpen = HttpOpen | RawOpen;

@@ -137,6 +137,27 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     }
   }
 
+  /**
+   * Queues a DATA frame without copying its payload: the header and a view of `payload` wait in
+   * the outbox and are copied once, together, into the transport message at flush (encoding the
+   * frame first and concatenating at flush copied every body byte twice).
+   */
+  enqueueData(stream: number, payload: Buffer): void {
+    if (this.closed) return;
+    const header = encodeFrame(FrameType.Data, 0, stream);
+    header.writeUInt32BE(payload.length, 6);
+    this.outbox.push(header, payload);
+    this.outboxBytes += header.length + payload.length;
+    if (this.outboxBytes >= MAX_MESSAGE_BYTES) {
+      this.flush();
+      return;
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushSoon);
+    }
+  }
+
   private readonly flushSoon = (): void => this.flush();
 
   forget(id: number): void {
@@ -298,7 +319,8 @@ export class MuxStream extends Duplex {
     readonly id: number,
     window: number,
   ) {
-    super({ allowHalfOpen: true, readableHighWaterMark: window, writableHighWaterMark: DATA_CHUNK_BYTES });
+    // The writable buffer stays at 64 KiB (memory per stream); a larger chunk still goes out whole.
+    super({ allowHalfOpen: true, readableHighWaterMark: window, writableHighWaterMark: 64 * 1024 });
     this.sendWindow = window;
     this.receiveWindow = window;
   }
@@ -414,7 +436,7 @@ export class MuxStream extends Duplex {
         return;
       }
       const n = Math.min(rest.length, this.sendWindow, DATA_CHUNK_BYTES);
-      this.session.enqueue(encodeFrame(FrameType.Data, 0, this.id, rest.subarray(0, n)));
+      this.session.enqueueData(this.id, rest.subarray(0, n));
       this.sendWindow -= n;
       rest = rest.subarray(n);
     }

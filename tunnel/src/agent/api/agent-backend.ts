@@ -3,8 +3,9 @@
 // and implements replay. The API server only ever sees the AgentBackend interface.
 
 import { EventEmitter } from 'node:events';
-import { tunnelToSpec, validateDocument } from '../../config';
-import type { TunnelV2 } from '../../config/types';
+import { endpointToSpec, tunnelToSpec, validateDocument } from '../../config';
+import type { EndpointV3, TunnelV2 } from '../../config/types';
+import type { EndpointSpec } from '../../model';
 import type { CaptureStore } from '../../capture/store';
 import { VERSION } from '../../version';
 import { ModuleConfigError } from '../../modules/config-error';
@@ -82,7 +83,8 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
       new LocalApiError(400, API_ERRORS.INVALID_TUNNEL, 'invalid tunnel configuration', { err });
     if (typeof def !== 'object' || def === null || Array.isArray(def))
       throw invalid('the body must be a JSON object with the tunnel definition');
-    const { name, ...rest } = def as Record<string, unknown>;
+    const { name, ...body } = def as Record<string, unknown>;
+    const rest = withoutWrapperOptions(body);
     if (typeof name !== 'string' || name.trim() === '') throw invalid('"name" (string) is required');
     // Same checks as ngrok.yml (schema, semantics, each module's own): the body as the only tunnel of a v2 file.
     const doc = JSON.stringify({ version: '2', tunnels: { [name]: rest } }, null, 2);
@@ -90,10 +92,34 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
     const errors = result.problems.filter((p) => p.severity === 'error');
     if (errors.length) throw invalid(errors.map((p) => p.ngrokMessage ?? p.message).join('; '));
     const tunnels = (result.data as { tunnels?: Record<string, TunnelV2> } | undefined)?.tunnels;
-    let spec;
-    try {
-      spec = tunnels?.[name] && tunnelToSpec(name, tunnels[name], this.capture.enabled);
+    return this.start(invalid, () => {
+      const spec = tunnels?.[name] && tunnelToSpec(name, tunnels[name], this.capture.enabled);
       if (!spec) throw invalid('labeled tunnels are not supported; give the tunnel a "proto"');
+      return spec;
+    });
+  }
+
+  async startEndpoint(def: unknown): Promise<TunnelInfo> {
+    const invalid = (err: string): LocalApiError =>
+      new LocalApiError(400, API_ERRORS.INVALID_TUNNEL, 'invalid endpoint configuration', { err });
+    if (typeof def !== 'object' || def === null || Array.isArray(def))
+      throw invalid('the body must be a JSON object with the endpoint definition');
+    const { name } = def as Record<string, unknown>;
+    if (typeof name !== 'string' || name.trim() === '') throw invalid('"name" (string) is required');
+    // Same checks as ngrok.yml (schema, semantics, each module's own): the body as the only endpoint of a v3 file.
+    const doc = JSON.stringify({ version: '3', agent: {}, endpoints: [def] }, null, 2);
+    const result = validateDocument(doc, 'POST /api/endpoints', { kind: 'agent' });
+    const errors = result.problems.filter((p) => p.severity === 'error');
+    if (errors.length) throw invalid(errors.map((p) => p.ngrokMessage ?? p.message).join('; '));
+    const endpoint = (result.data as { endpoints: EndpointV3[] }).endpoints[0];
+    return this.start(invalid, () => endpointToSpec(endpoint, this.capture.enabled));
+  }
+
+  /** Builds the spec (module configs were checked by validateDocument, as the edge will) and starts it. */
+  private async start(invalid: (err: string) => LocalApiError, toSpec: () => EndpointSpec): Promise<TunnelInfo> {
+    let spec: EndpointSpec;
+    try {
+      spec = toSpec();
     } catch (err) {
       if (err instanceof ModuleConfigError) throw invalid(`${err.code}: ${err.message}`);
       throw err;
@@ -154,6 +180,28 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
       edge_url: this.agent.edgeUrl,
     };
   }
+}
+
+/**
+ * The npm `ngrok` wrapper (4.x, also @expo/ngrok) posts its whole options object, so its own
+ * client-side options arrive beside the tunnel keys (functions vanish in JSON; these strings
+ * stay). ngrok 2, the agent that wrapper downloads, ignored unknown keys; ngrok 3 refuses any
+ * unknown key with error 102 ("field X not found in type config.HTTPv2Tunnel"). Burrow drops
+ * exactly these wrapper options (the config path and authtoken were already given on the command
+ * line; Burrow has no regions) and refuses every other unknown key as ngrok 3 does.
+ */
+const WRAPPER_OPTIONS = [
+  'configPath',
+  'binPath',
+  'authtoken',
+  'region',
+  'onStatusChange',
+  'onLogEvent',
+  'onTerminated',
+];
+
+function withoutWrapperOptions(body: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !WRAPPER_OPTIONS.includes(k)));
 }
 
 /** ngrok reports the https URL when a tunnel has both. */

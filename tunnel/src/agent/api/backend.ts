@@ -76,6 +76,8 @@ export interface AgentBackend {
   tunnels(): TunnelInfo[];
   /** Body of `POST /api/tunnels`: an ngrok v2 tunnel definition including `name`. Rejects with LocalApiError. */
   startTunnel(def: unknown): Promise<TunnelInfo>;
+  /** Body of `POST /api/endpoints`: an ngrok.yml v3 endpoint definition (`name`, `url`, `upstream`…). */
+  startEndpoint(def: unknown): Promise<TunnelInfo>;
   stopTunnel(name: string): Promise<boolean>;
   readonly capture: CaptureStore;
   /** Sends a captured request to a tunnel's upstream; the new exchange is captured. Resolves with its id. */

@@ -5,6 +5,9 @@
 //   POST   /api/tunnels                     start: ngrok v2 tunnel JSON incl. `name` → 201 tunnel
 //   GET    /api/tunnels/:name               tunnel
 //   DELETE /api/tunnels/:name               stop → 204
+//   GET    /api/endpoints                   {endpoints:[…], uri}: ngrok's v3 view of the same tunnels
+//   POST   /api/endpoints                   start: ngrok.yml v3 endpoint JSON → 201 endpoint
+//   GET|DELETE /api/endpoints/:name          endpoint; stop → 204
 //   GET    /api/requests/http               ?limit= (default 50) &tunnel_name= → {requests:[…], uri}
 //   POST   /api/requests/http               replay {id, tunnel_name?, modifications?} → 204
 //                                           (header Burrow-Replay-Id: the new capture's id)
@@ -35,6 +38,7 @@ import { exchangesToHar, exchangeToHarEntry } from '../../capture/har';
 import { exchangeToCurl } from '../../capture/curl';
 import { exchangeToNgrokJson, requestListToNgrokJson } from '../../capture/ngrok-json';
 import type { CapturedExchange } from '../../capture/store';
+import type { EndpointSpec } from '../../model';
 import { VERSION } from '../../version';
 import {
   API_ERRORS,
@@ -168,6 +172,7 @@ export class ApiServer {
       return sendJson(res, 200, {
         uri: '/api',
         tunnels: '/api/tunnels',
+        endpoints: '/api/endpoints',
         requests: '/api/requests/http',
         status: '/api/status',
         events: '/api/events',
@@ -192,6 +197,26 @@ export class ApiServer {
         const t = bound(backend.tunnels()).find((x) => x.name === name);
         if (!t) throw notFound(`tunnel "${name}" not found`);
         return sendJson(res, 200, tunnelJson(t));
+      }
+    }
+    // /api/endpoints[/:name]: the v3 view (ngrok agent ≥ 3.16; pyngrok with config_version 3)
+    if (route[0] === 'endpoints') {
+      if (route.length === 1) {
+        allow(method, ['GET', 'POST']);
+        if (method === 'GET')
+          return sendJson(res, 200, { endpoints: bound(backend.tunnels()).map(endpointJson), uri: '/api/endpoints' });
+        return sendJson(res, 201, endpointJson(await backend.startEndpoint(await readJson(req))));
+      }
+      if (route.length === 2) {
+        allow(method, ['GET', 'DELETE']);
+        const name = route[1];
+        if (method === 'DELETE') {
+          if (!(await backend.stopTunnel(name))) throw notFound(`endpoint "${name}" not found`);
+          return sendEmpty(res, 204);
+        }
+        const t = bound(backend.tunnels()).find((x) => x.name === name);
+        if (!t) throw notFound(`endpoint "${name}" not found`);
+        return sendJson(res, 200, endpointJson(t));
       }
     }
     // /api/status
@@ -459,6 +484,27 @@ function tunnelJson(t: TunnelInfo): Record<string, unknown> {
     status: t.status,
     ...(t.error ? { error: t.error } : {}),
     ...(t.definition !== undefined ? { definition: t.definition } : {}),
+  });
+}
+
+/** ngrok's v3 endpoint object (`url`, `upstream: {url, protocol}`), secrets redacted. */
+function endpointJson(t: TunnelInfo): Record<string, unknown> {
+  const spec = t.definition as EndpointSpec | undefined;
+  return redactSecrets({
+    name: t.name,
+    uri: `/api/endpoints/${encodeURIComponent(t.name)}`,
+    url: t.public_url,
+    proto: t.proto,
+    upstream: {
+      url: t.config.addr,
+      ...(spec?.proto === 'http' ? { protocol: spec.upstreamProtocol ?? 'http1' } : {}),
+    },
+    ...(spec?.metadata !== undefined ? { metadata: spec.metadata } : {}),
+    ...(spec?.description !== undefined ? { description: spec.description } : {}),
+    ...(spec?.edge?.trafficPolicy ? { traffic_policy: spec.edge.trafficPolicy } : {}),
+    metrics: t.metrics,
+    status: t.status,
+    ...(t.error ? { error: t.error } : {}),
   });
 }
 

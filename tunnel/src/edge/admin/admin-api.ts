@@ -9,6 +9,7 @@
 // PATCH (200), module replace = PUT (200), delete = DELETE (204). Lists take `limit` (1..100) and
 // `before_id`, newest first, and answer {<items>, uri, next_page_uri}. Bodies are JSON, checked
 // against schemas/edge-api.schema.json; errors are {error_code, status_code, msg, details}.
+// ngrok's generated clients work unchanged (decodeClientBody, clientQuery below).
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -103,12 +104,19 @@ export class AdminApi {
           'ERR_BURROW_METHOD_NOT_ALLOWED',
           `${method} is not allowed on ${path}; allowed: ${Object.keys(matched.route.methods).join(', ')}.`,
         );
-      const body = await readBody(req, method);
+      const body = decodeClientBody(await readBody(req, method), matched.params, method);
       const render = new Renderer(
         `http://${req.headers.host ?? `${this.options.host}:${this.port}`}`,
         this.options.router,
       );
-      const result = handler({ method, params: matched.params, body, query: url.searchParams, render, path });
+      const result = handler({
+        method,
+        params: matched.params,
+        body,
+        query: clientQuery(url.searchParams),
+        render,
+        path,
+      });
       if (result.body === undefined) {
         res.writeHead(result.status).end();
         return;
@@ -196,6 +204,37 @@ async function readBody(req: http.IncomingMessage, method: string): Promise<Json
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
     throw badRequest('ERR_NGROK_213', 'The request body must be a JSON object.');
   return parsed as Json;
+}
+
+/**
+ * What ngrok's generated API clients send, made into the documented request (one place, so every
+ * resource gets it): they repeat the path's ids in the body (`id`, and `edge_id` under an edge),
+ * dropped here when they equal a path parameter (a different value stays, and the schema refuses
+ * it as unknown); module PUTs arrive wrapped as `{edge_id, id, module: {…}}`.
+ */
+function decodeClientBody(body: Json | undefined, params: readonly string[], method: string): Json | undefined {
+  if (!body) return body;
+  let out = body;
+  for (const key of ['id', 'edge_id'])
+    if (key in out && params.includes(out[key] as string)) {
+      const { [key]: _dropped, ...rest } = out;
+      out = rest;
+    }
+  const keys = Object.keys(out);
+  if (method === 'PUT' && keys.length === 1 && keys[0] === 'module') {
+    const inner = out.module;
+    if (inner === null || (typeof inner === 'object' && !Array.isArray(inner))) return (inner ?? {}) as Json;
+  }
+  return out;
+}
+
+/** The JS client (0.11) pages with `beforeId` (its camelCase argument name, not converted to snake case). */
+function clientQuery(query: URLSearchParams): URLSearchParams {
+  if (!query.has('beforeId')) return query;
+  const out = new URLSearchParams(query);
+  if (!out.has('before_id')) out.set('before_id', out.get('beforeId')!);
+  out.delete('beforeId');
+  return out;
 }
 
 /** ngrok's list shape with `before_id`/`limit` paging over items sorted newest first. */

@@ -36,8 +36,9 @@ export function createHttpsEdges(opts: {
     domain: opts.domain,
     ipPolicies: opts.ipPolicies,
     boundDirectly: (host) => !!edge?.isHostBound(host),
+    managedOAuth: () => edge?.managedOAuth,
   });
-  const router = new HttpsEdgeRouter(store, opts.ipPolicies);
+  const router = new HttpsEdgeRouter(store, opts.ipPolicies, () => edge?.managedOAuth);
   const credentials: GrantSource = {
     *grants() {
       for (const c of store.state.credentials)

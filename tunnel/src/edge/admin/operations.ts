@@ -8,6 +8,7 @@
 // hostport, agents cannot bind that name directly (ERR_NGROK_381, checked by the router at bind).
 import { createHash } from 'node:crypto';
 import { buildPipeline, ModuleConfigError } from '../../modules/pipeline';
+import type { ManagedOAuth } from '../../modules/oauth/managed';
 import '../../modules/oauth/register'; // routes may sign users in (OAuth/OIDC modules)
 import type { IpPolicyStore } from '../../modules/ip-restriction';
 import { invalidAclRule } from './acl';
@@ -41,6 +42,8 @@ export interface ServiceEnv {
   ipPolicies: IpPolicyStore;
   /** True when an agent binds this host directly right now (ERR_NGROK_7132). */
   boundDirectly?: (host: string) => boolean;
+  /** The edge's managed OAuth apps, once it runs (an OAuth module without a client id uses them). */
+  managedOAuth?: () => ManagedOAuth | undefined;
 }
 
 type Body = Record<string, unknown>;
@@ -311,7 +314,10 @@ export class EdgeService {
         );
     }
     try {
-      buildPipeline(routeEdgeOptions(route), { ipPolicies: this.env.ipPolicies });
+      buildPipeline(routeEdgeOptions(route), {
+        ipPolicies: this.env.ipPolicies,
+        managedOAuth: this.env.managedOAuth?.(),
+      });
     } catch (err) {
       if (err instanceof ModuleConfigError) throw badRequest(err.code, err.message);
       throw err;

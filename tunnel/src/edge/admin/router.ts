@@ -13,13 +13,14 @@
 // unchanged (circuit-breaker counts and sign-in state survive edits elsewhere).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { MuxSession } from '../../protocol/session';
+import type { AgentSession } from '../agent-session';
 import { rawEdgeError, sendEdgeError } from '../../edge-errors';
 import { proxyHttp, proxyUpgrade, type HttpTarget } from '../http-proxy';
 import { normalizeHost } from '../router';
 import type { Scheme } from '../../model';
 import type { IpPolicyStore } from '../../modules/ip-restriction';
 import { buildPipeline, Pipeline, type PipelineEnv } from '../../modules/pipeline';
+import type { ManagedOAuth } from '../../modules/oauth/managed';
 import type { ClientRequest, ClientResponse, HttpModule } from '../../modules/types';
 import { isAuthRoute, routeBackendId, routeEdgeOptions } from './modules';
 import type { EdgeStore } from './store';
@@ -47,7 +48,7 @@ interface CompiledEdge {
  */
 export interface Binding {
   id: string;
-  session: MuxSession;
+  session: AgentSession;
   labels?: Record<string, string>;
 }
 
@@ -70,6 +71,8 @@ export class HttpsEdgeRouter {
   constructor(
     private readonly store: EdgeStore,
     private readonly ipPolicies: IpPolicyStore,
+    /** The edge's managed OAuth apps once it runs. */
+    private readonly managedOAuth: () => ManagedOAuth | undefined = () => undefined,
   ) {
     store.on('change', () => this.rebuild());
     this.rebuild();
@@ -141,7 +144,11 @@ export class HttpsEdgeRouter {
   }
 
   private rebuild(): void {
-    const env = { ipPolicies: this.ipPolicies, cookieSecret: this.store.cookieSecret } as PipelineEnv;
+    const env = {
+      ipPolicies: this.ipPolicies,
+      cookieSecret: this.store.cookieSecret,
+      managedOAuth: this.managedOAuth(),
+    } as PipelineEnv;
     const hosts = new Map<string, CompiledEdge>();
     const compiled = new Map<string, CompiledRoute>();
     for (const edge of this.store.state.https_edges) {

@@ -165,7 +165,7 @@ export class ProviderClient {
       });
       return toTokenSet(tokens);
     } catch (err) {
-      throw classify(err, this.displayName, false);
+      throw classify(tokenEndpointError(err), this.displayName, false);
     }
   }
 
@@ -173,7 +173,7 @@ export class ProviderClient {
     try {
       return toTokenSet(await oidc.refreshTokenGrant(this.config, refreshToken));
     } catch (err) {
-      throw classify(err, this.displayName, true);
+      throw classify(tokenEndpointError(err), this.displayName, true);
     }
   }
 
@@ -245,6 +245,23 @@ function describe(err: unknown): string {
 }
 
 /**
+ * A 401 challenge from the token endpoint is about the client (id or secret), not the user's
+ * session: RFC 6749 §5.2 answers a failed client authentication with 401 + WWW-Authenticate.
+ */
+function tokenEndpointError(err: unknown): unknown {
+  type Body = { body?: { error?: unknown; error_description?: unknown } };
+  const e = err as { name?: string; cause?: Body & { cause?: Body } };
+  if (e?.name === 'WWWAuthenticateChallengeError')
+    return Object.assign(new Error(describe(err)), { error: 'invalid_client' });
+  // GitHub-style providers answer token errors with HTTP 200 and {error}: openid-client reports a
+  // missing access_token, with the body beside it.
+  const body = e?.cause?.body ?? e?.cause?.cause?.body;
+  if (body && typeof body.error === 'string')
+    return Object.assign(new Error(describe(err)), { error: body.error, error_description: body.error_description });
+  return err;
+}
+
+/**
  * openid-client errors → ngrok codes. `recheck`: a refusal here means the session is no longer
  * good (revoked at the provider), not that a login went wrong.
  */
@@ -273,6 +290,7 @@ export function classify(err: unknown, provider: string, recheck: boolean): Prov
         return new ProviderError('ERR_NGROK_3151', `${provider} rejected the session's token: ${detail}`, 401, true);
       case 'invalid_client':
       case 'unauthorized_client':
+      case 'incorrect_client_credentials': // GitHub's word for it (HTTP 200)
         return new ProviderError('ERR_NGROK_3125', `${provider} refused this application's client id or secret`, 502);
       case 'invalid_scope':
         return new ProviderError('ERR_NGROK_3126', `${provider} refused a requested scope: ${detail}`, 502);

@@ -87,13 +87,17 @@ function isLoopbackHost(host: string): boolean {
 /**
  * Bind-time checks. Returns the coded error, or undefined when the config is usable. Messages
  * name the field and never echo the client secret.
+ * `managed`: whether the edge has a managed app for the provider (managed.ts); undefined = not
+ * known here (the agent checking a config for a remote edge): a config without credentials passes
+ * and the edge decides at bind time.
  */
 export function validateOAuthConfig(
   config: AuthModuleConfig,
   field = isOidcConfig(config) ? 'oidc' : 'oauth',
+  managed?: boolean,
 ): ModuleConfigError | undefined {
   try {
-    checkConfig(config, field);
+    checkConfig(config, field, managed);
     return undefined;
   } catch (err) {
     if (err instanceof ModuleConfigError) return err;
@@ -101,7 +105,7 @@ export function validateOAuthConfig(
   }
 }
 
-function checkConfig(config: AuthModuleConfig, field: string): void {
+function checkConfig(config: AuthModuleConfig, field: string, managed: boolean | undefined): void {
   check(config && typeof config === 'object', 'ERR_BURROW_MODULE_CONFIG', `${field} must be an object`);
   if (isOidcConfig(config)) {
     check(
@@ -164,10 +168,16 @@ function checkConfig(config: AuthModuleConfig, field: string): void {
       'clientId',
     ]);
     check(
-      hasId && hasSecret,
+      (hasId && hasSecret) || managed !== false,
       'ERR_NGROK_7166',
-      `${field}: Burrow has no managed ${config.provider} app; register your own and pass its client id and secret (redirect URI: https://YOUR-ENDPOINT/ngrok/callback)`,
+      `${field}: this edge has no managed ${config.provider} app; register your own and pass its client id and secret (redirect URI: https://YOUR-ENDPOINT/ngrok/callback), or have the edge's operator register one (burrow edge --oauth-app ${config.provider}=ID:SECRET)`,
       ['provider'],
+    );
+    check(
+      hasId || !config.scopes?.length,
+      'ERR_NGROK_7034',
+      `${field}: scopes can only be set with your own OAuth app (client id and secret), not a managed one`,
+      ['scopes'],
     );
     for (const [key, url] of Object.entries(config.endpoints ?? {})) {
       let parsed: URL | undefined;

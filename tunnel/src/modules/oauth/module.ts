@@ -9,6 +9,8 @@
 // Special paths (ngrok's): /ngrok/login[?redirect_path=/p][&auth_id=a] starts a login (forcing
 // re-authentication where the provider supports it), /ngrok/logout signs out, /ngrok/callback is
 // the redirect URI to register at the provider: {scheme}://{endpoint host}/ngrok/callback.
+// The OAuth module's older paths (seed 003) still hold: nothing under /auth/ reaches the upstream;
+// /auth/authn is /ngrok/login, /auth/logout is /ngrok/logout, any other /auth/ path is a 404.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { VAR } from '../request-vars';
@@ -27,10 +29,15 @@ import {
 import { ReplayGuard, safeReturnPath } from './guards';
 import { refusal, sendRedirect, sendRefusal, sendSignedOut, type Refusal } from './pages';
 import type { Identity } from './providers';
+import { managedState, type ManagedOAuth } from './managed';
 
 export const LOGIN_PATH = '/ngrok/login';
 export const LOGOUT_PATH = '/ngrok/logout';
 export const CALLBACK_PATH = '/ngrok/callback';
+/** Reserved for the module (seed 003): never forwarded upstream. */
+const RESERVED_PREFIX = '/auth/';
+const LEGACY_LOGIN_PATH = '/auth/authn';
+const LEGACY_LOGOUT_PATH = '/auth/logout';
 
 /** ngrok's names for the identity headers sent upstream. Inbound copies are always removed. */
 export const USER_HEADERS = {
@@ -39,6 +46,11 @@ export const USER_HEADERS = {
   email: 'Ngrok-Auth-User-Email',
 } as const;
 const USER_HEADER_NAMES = new Set(Object.values(USER_HEADERS).map((h) => h.toLowerCase()));
+/**
+ * A visitor's look-alike spelling counts too: app servers that fold `_` into `-` (CGI, older
+ * Rack/gunicorn) would read `ngrok_auth_user_email` as the identity.
+ */
+const isUserHeader = (name: string): boolean => USER_HEADER_NAMES.has(name.toLowerCase().replace(/_/g, '-'));
 
 /** A login must come back within this long (ngrok: 15 minutes, ERR_NGROK_3119). */
 const LOGIN_TTL_MS = 15 * 60_000;
@@ -54,6 +66,8 @@ export interface OAuthModuleDeps {
   secret: Buffer;
   /** Clock in ms (tests). */
   now?: () => number;
+  /** The edge's managed OAuth apps; undefined when no edge is known here (a config check). */
+  managed?: ManagedOAuth;
 }
 
 interface Session {
@@ -86,9 +100,15 @@ type CheckOutcome =
 const sha = (s: string) => createHash('sha256').update(s).digest('base64url');
 
 /** Creates the module; throws a ModuleConfigError for a config the edge must refuse. */
-export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDeps): HttpModule {
-  const invalid = validateOAuthConfig(config);
+export function createOAuthModule(given: AuthModuleConfig, deps: OAuthModuleDeps): HttpModule {
+  // No credentials of its own: the edge's managed app for the provider, if it has one.
+  const managedApp =
+    !isOidcConfig(given) && !given.clientId && !given.clientSecret ? deps.managed?.apps[given.provider] : undefined;
+  const invalid = validateOAuthConfig(given, undefined, deps.managed ? !!managedApp : undefined);
   if (invalid) throw invalid;
+  const config: AuthModuleConfig = managedApp ? { ...given, ...managedApp } : given;
+  // Read when used: an edge knows its callback URL once it listens.
+  const managedCallback = (): string | undefined => (managedApp ? deps.managed!.callbackUrl : undefined);
   const now = deps.now ?? Date.now;
   const sealer = new CookieSealer(deps.secret);
   const replay = new ReplayGuard(LOGIN_TTL_MS);
@@ -106,6 +126,14 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
   // The provider client; discovery failures are retried after a pause, not cached forever.
   let client: { promise: Promise<ProviderClient>; failedAt?: number } | undefined;
   const getClient = (): Promise<ProviderClient> => {
+    if (!config.clientId)
+      return Promise.reject(
+        new ProviderError(
+          'ERR_NGROK_7166',
+          `no OAuth app for ${isOidcConfig(config) ? config.issuerUrl : config.provider} on this edge`,
+          502,
+        ),
+      );
     if (!client || (client.failedAt !== undefined && now() - client.failedAt > DISCOVERY_RETRY_MS)) {
       const entry: { promise: Promise<ProviderClient>; failedAt?: number } = { promise: ProviderClient.create(config) };
       entry.promise.catch(() => {
@@ -219,14 +247,14 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
     }
     const tx: Transaction = {
       v: 1,
-      state: oidc.randomState(),
+      state: managedApp ? managedState(origin(ctx), oidc.randomState()) : oidc.randomState(),
       verifier: oidc.randomPKCECodeVerifier(),
       nonce: provider.usesIdToken ? oidc.randomNonce() : undefined,
       returnTo,
       created: now(),
     };
     const url = provider.authorizationUrl({
-      redirectUri: `${origin(ctx)}${CALLBACK_PATH}`,
+      redirectUri: managedCallback() ?? `${origin(ctx)}${CALLBACK_PATH}`,
       state: tx.state,
       codeChallenge: await oidc.calculatePKCECodeChallenge(tx.verifier),
       nonce: tx.nonce,
@@ -326,7 +354,7 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
     let tokens: TokenSet;
     try {
       const provider = await getClient();
-      const current = new URL(`${origin(ctx)}${CALLBACK_PATH}${url.search}`);
+      const current = new URL(`${managedCallback() ?? `${origin(ctx)}${CALLBACK_PATH}`}${url.search}`);
       tokens = await provider.exchange(current, { state: tx.state, codeVerifier: tx.verifier, nonce: tx.nonce });
       user = await provider.identity(tokens.accessToken, undefined, tokens.claims);
     } catch (err) {
@@ -476,9 +504,19 @@ export function createOAuthModule(config: AuthModuleConfig, deps: OAuthModuleDep
     async onRequest(ctx) {
       // A visitor can never present their own identity headers, signed in or not.
       for (let i = ctx.upstreamHeaders.length - 2; i >= 0; i -= 2) {
-        if (USER_HEADER_NAMES.has(ctx.upstreamHeaders[i].toLowerCase())) ctx.upstreamHeaders.splice(i, 2);
+        if (isUserHeader(ctx.upstreamHeaders[i])) ctx.upstreamHeaders.splice(i, 2);
       }
       const url = new URL(ctx.req.url ?? '/', 'http://request.invalid');
+      if (url.pathname === LEGACY_LOGIN_PATH) url.pathname = LOGIN_PATH;
+      else if (url.pathname === LEGACY_LOGOUT_PATH) url.pathname = LOGOUT_PATH;
+      else if (url.pathname.startsWith(RESERVED_PREFIX)) {
+        sendRefusal(
+          ctx.req,
+          ctx.res,
+          refusal('ERR_BURROW_OAUTH_RESERVED_PATH', `${url.pathname} is reserved for sign-in and is not served.`),
+        );
+        return 'handled';
+      }
       const cookies = parseCookies(ctx.req.headers.cookie);
       const authIdParam = url.searchParams.get('auth_id');
       const ourAuthId = authIdParam === null || authIdParam === (config.authId ?? authIdParam);

@@ -42,6 +42,7 @@ export const OAUTH_ERRORS: Record<string, { status: number; title: string }> = {
   ERR_NGROK_3300: { status: 400, title: 'Invalid state parameter' },
   ERR_NGROK_2227: { status: 502, title: 'OpenID Provider discovery failed' },
   ERR_BURROW_OAUTH_LOGIN_REQUIRED: { status: 401, title: 'Sign-in required' },
+  ERR_BURROW_OAUTH_RESERVED_PATH: { status: 404, title: 'Not found' },
 };
 
 export function refusal(code: string, message: string, link?: Refusal['link'], status?: number): Refusal {

@@ -22,10 +22,10 @@ function secretOf(env: PipelineEnv | undefined): Buffer {
 }
 
 registerAuthModule('oauth', (config: never, env) =>
-  createOAuthModule(config as OAuthConfig, { secret: secretOf(env), now: env.now }),
+  createOAuthModule(config as OAuthConfig, { secret: secretOf(env), now: env.now, managed: env.managedOAuth }),
 );
 registerAuthModule('oidc', (config: never, env) =>
-  createOAuthModule(config as OidcConfig, { secret: secretOf(env), now: env.now }),
+  createOAuthModule(config as OidcConfig, { secret: secretOf(env), now: env.now, managed: env.managedOAuth }),
 );
 
 const ACTION_KEYS = new Set([
@@ -115,10 +115,10 @@ export function authActionConfig(type: string, c: Record<string, unknown>, where
 }
 
 for (const type of ['oauth', 'openid-connect', 'oidc']) {
-  registerAuthAction(type, (c, where) => {
+  registerAuthAction(type, (c, where, env) => {
     const config = authActionConfig(type, c, where);
     try {
-      return createOAuthModule(config, { secret: secretOf(undefined) });
+      return createOAuthModule(config, { secret: secretOf(undefined), managed: env.managedOAuth });
     } catch (err) {
       if (err instanceof ModuleConfigError) throw new ModuleConfigError(err.code, `${where}: ${err.message}`, err.path);
       throw err;

@@ -1,0 +1,662 @@
+// ngrok's own SDK (@ngrok/ngrok, its native ngrok-rust client) against a Burrow edge: the built
+// `burrow edge --ngrok-agent-listen` as a child process with a test CA's certificate, the SDK's
+// forward() pointed at it with server_addr + session_ca_cert, real upstreams and clients.
+// Where the machine allows, the whole suite re-runs itself inside `unshare -rn` (a network
+// namespace with only loopback), so the SDK can reach nothing but this edge.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import WebSocket, { WebSocketServer } from 'ws';
+import { FLAG_FIN, FLAG_SYN, FrameType, HEADER_BYTES, encodeFrame } from '../../tunnel/src/ngrok-protocol/frames';
+import { MuxadoSession } from '../../tunnel/src/ngrok-protocol/session';
+import { digestOf, freePort, listen, MiB, request, seededStream, waitFor } from '../support/tunnel';
+
+const ngrok = require('@ngrok/ngrok') as typeof import('@ngrok/ngrok');
+
+const BIN = path.resolve(__dirname, '../../dist/burrow.js');
+const TOKEN = 'ngrok-sdk-token-0123456789';
+const API_KEY = 'ngrok-test-api-key-0123456789';
+const INSIDE = process.env.BURROW_TEST_NETNS === '1';
+
+function netnsAvailable(): boolean {
+  if (process.platform !== 'linux' || INSIDE) return false;
+  const r = spawnSync('unshare', ['-rn', 'sh', '-c', 'ip link set lo up'], { timeout: 10_000 });
+  return r.status === 0;
+}
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+if (netnsAvailable()) {
+  describe('ngrok agents on a Burrow edge (inside a loopback-only network namespace)', () => {
+    it('passes every ngrok SDK test with only loopback reachable', async function () {
+      this.timeout(6 * 60_000);
+      const mocha = require.resolve('mocha/bin/mocha.js');
+      const child = spawn(
+        'unshare',
+        ['-rn', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" "${mocha}" "${__filename}"`],
+        {
+          env: { ...process.env, BURROW_TEST_NETNS: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+          cwd: path.resolve(__dirname, '../..'),
+        },
+      );
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      child.stderr!.on('data', (d) => (out += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5.5 * 60_000);
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      clearTimeout(timer);
+      process.stdout.write(out.replace(/^/gm, '    │ '));
+      assert.equal(code, 0, 'the ngrok SDK suite failed inside the namespace (output above)');
+    });
+  });
+} else {
+  describe('ngrok agents on a Burrow edge' + (INSIDE ? ' [netns]' : ' [loopback]'), suite);
+}
+
+interface EdgeProc {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  log: () => string;
+}
+
+function suite(this: Mocha.Suite): void {
+  this.timeout(60_000);
+  let dir: string;
+  let caPem: string;
+  const ports = { http: 0, tls: 0, ngrok: 0, admin: 0 };
+  let edge: EdgeProc;
+  let upstream: http.Server;
+  let upstreamPort: number;
+  const seen: http.IncomingHttpHeaders[] = [];
+
+  function startEdge(
+    args = [
+      '--listen',
+      `127.0.0.1:${ports.http}`,
+      '--tls-listen',
+      `127.0.0.1:${ports.tls}`,
+      '--ngrok-agent-listen',
+      `127.0.0.1:${ports.ngrok}`,
+      '--admin-addr',
+      `127.0.0.1:${ports.admin}`,
+      '--cert',
+      path.join(dir, 'edge.crt'),
+      '--key',
+      path.join(dir, 'edge.key'),
+    ],
+  ): Promise<EdgeProc> {
+    const child = spawn(process.execPath, [BIN, 'edge', ...args, '--log-format', 'json'], {
+      env: { ...process.env, BURROW_EDGE_TOKENS: TOKEN, BURROW_API_KEY: API_KEY },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    let gone = false;
+    void exited.then(() => (gone = true));
+    return waitFor(() => /edge listening/.test(out) || gone, 15_000, 'the edge to listen').then(() => {
+      if (gone) throw new Error(`burrow edge exited:\n${out}`);
+      return { child, exited, log: () => out };
+    });
+  }
+
+  async function stopEdge(e: EdgeProc): Promise<void> {
+    e.child.kill('SIGTERM');
+    await Promise.race([e.exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (e.child.exitCode === null) e.child.kill('SIGKILL');
+  }
+
+  /** forward() as a user would call it, changed only by server_addr and the CA. */
+  function forward(config: Json): Promise<import('@ngrok/ngrok').Listener> {
+    return ngrok.forward({
+      addr: upstreamPort,
+      authtoken: TOKEN,
+      server_addr: `localhost:${ports.ngrok}`,
+      session_ca_cert: caPem,
+      ...config,
+    });
+  }
+
+  async function refusal(config: Json): Promise<{ message: string; errorCode?: string }> {
+    try {
+      const l = await forward(config);
+      await l.close();
+    } catch (err) {
+      return err as { message: string; errorCode?: string };
+    }
+    assert.fail(`forward(${JSON.stringify(config)}) was accepted`);
+  }
+
+  function api(method: string, p: string, body?: unknown): Promise<{ status: number; body: Json }> {
+    return new Promise((resolve, reject) => {
+      const text = body === undefined ? undefined : JSON.stringify(body);
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: ports.admin,
+          method,
+          path: p,
+          headers: {
+            authorization: `Bearer ${API_KEY}`,
+            'ngrok-version': '2',
+            ...(text ? { 'content-type': 'application/json' } : {}),
+          },
+        },
+        (res) => {
+          let data = '';
+          res.on('data', (c) => (data += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data ? JSON.parse(data) : undefined }));
+        },
+      );
+      req.on('error', reject);
+      req.end(text);
+    });
+  }
+
+  function httpsGet(host: string, p = '/'): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', port: ports.tls, path: p, servername: host, headers: { host }, ca: caPem }, (res) => {
+          let data = '';
+          res.on('data', (c) => (data += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+        })
+        .on('error', reject);
+    });
+  }
+
+  before(async function () {
+    this.timeout(60_000);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-ngrok-'));
+    // A CA and a leaf for localhost: the SDK pins the CA it is given (rustls refuses a self-signed
+    // certificate used directly as the server's).
+    const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    ossl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key');
+    ossl('req', '-x509', '-new', '-key', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Burrow test CA');
+    ossl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'edge.key');
+    ossl('req', '-new', '-key', 'edge.key', '-out', 'edge.csr', '-subj', '/CN=localhost');
+    fs.writeFileSync(
+      path.join(dir, 'ext.cnf'),
+      'subjectAltName=DNS:localhost,DNS:sdk-app.localhost,DNS:labeled.localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
+    );
+    ossl(
+      'x509',
+      '-req',
+      '-in',
+      'edge.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'edge.crt',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+    );
+    caPem = fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8');
+    for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
+
+    upstream = http.createServer((req, res) => {
+      seen.push(req.headers);
+      if (req.url === '/big') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        seededStream('down', 64 * MiB).pipe(res);
+        return;
+      }
+      if (req.url === '/hash') {
+        const h = createHash('sha256');
+        let n = 0;
+        req.on('data', (c: Buffer) => {
+          h.update(c);
+          n += c.length;
+        });
+        req.on('end', () => res.end(JSON.stringify({ digest: h.digest('hex'), length: n })));
+        return;
+      }
+      res.end(`upstream ${req.method} ${req.url}`);
+    });
+    const wss = new WebSocketServer({ server: upstream });
+    wss.on('connection', (ws) => ws.on('message', (m, binary) => ws.send(binary ? m : `echo ${String(m)}`)));
+    upstreamPort = await listen(upstream);
+    edge = await startEdge();
+  });
+
+  after(async function () {
+    this.timeout(20_000);
+    await ngrok.kill().catch(() => undefined);
+    if (edge) await stopEdge(edge);
+    upstream?.closeAllConnections();
+    await new Promise((r) => upstream?.close(r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  afterEach(async () => {
+    await ngrok.disconnect().catch(() => undefined);
+  });
+
+  it('http with a random name: the SDK gets a URL under the edge domain and the upstream answers through it', async () => {
+    const listener = await forward({ schemes: ['HTTP'] });
+    const url = new URL(listener.url()!);
+    assert.match(url.hostname, /^[a-z]+-[a-z]+(-\d+)?\.localhost$/);
+    assert.equal(url.protocol, 'http:');
+    assert.equal(Number(url.port), ports.http);
+    const reply = await request(ports.http, url.host, { path: '/hello?x=1' });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.toString(), 'upstream GET /hello?x=1');
+    // The edge adds the forwarding headers (ngrok's agent only carries bytes).
+    assert.equal(seen.at(-1)!['x-forwarded-for'], '127.0.0.1');
+    assert.equal(seen.at(-1)!['x-forwarded-proto'], 'http');
+  });
+
+  it('https (the SDK default) with a domain: https://DOMAIN on the TLS listener', async () => {
+    const listener = await forward({ domain: 'sdk-app.localhost' });
+    assert.equal(listener.url(), `https://sdk-app.localhost:${ports.tls}`);
+    const reply = await httpsGet('sdk-app.localhost', '/secure');
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body, 'upstream GET /secure');
+    assert.equal(seen.at(-1)!['x-forwarded-proto'], 'https');
+  });
+
+  it('basic auth and IP restrictions set from the SDK are enforced at the edge', async () => {
+    const authed = new URL(
+      (await forward({ schemes: ['HTTP'], basic_auth: ['alice:correct-horse'], domain: 'ba.localhost' })).url()!,
+    );
+    const none = await request(ports.http, authed.host);
+    assert.equal(none.status, 401);
+    assert.match(String(none.headers['www-authenticate']), /^Basic/);
+    const ok = await request(ports.http, authed.host, {
+      headers: { authorization: `Basic ${Buffer.from('alice:correct-horse').toString('base64')}` },
+    });
+    assert.equal(ok.status, 200);
+
+    const denied = new URL(
+      (
+        await forward({ schemes: ['HTTP'], ip_restriction_deny_cidrs: ['127.0.0.0/8'], domain: 'deny.localhost' })
+      ).url()!,
+    );
+    const refused = await request(ports.http, denied.host);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.headers['ngrok-error-code'], 'ERR_NGROK_3205');
+    const allowed = new URL(
+      (
+        await forward({ schemes: ['HTTP'], ip_restriction_allow_cidrs: ['127.0.0.1/32'], domain: 'allow.localhost' })
+      ).url()!,
+    );
+    assert.equal((await request(ports.http, allowed.host)).status, 200);
+  });
+
+  it('request and response header rules from the SDK run in the edge pipeline', async () => {
+    const url = new URL(
+      (
+        await forward({
+          schemes: ['HTTP'],
+          request_header_add: ['X-From-Edge:yes'],
+          response_header_add: ['X-Resp:added'],
+        })
+      ).url()!,
+    );
+    const reply = await request(ports.http, url.host);
+    assert.equal(reply.status, 200);
+    assert.equal(seen.at(-1)!['x-from-edge'], 'yes');
+    assert.equal(reply.headers['x-resp'], 'added');
+  });
+
+  it('64 MiB each way with sha256 intact (256 KiB muxado windows, bounded memory)', async function () {
+    this.timeout(180_000);
+    const url = new URL((await forward({ schemes: ['HTTP'] })).url()!);
+    // Up: the upstream hashes what it receives.
+    const up = await request(ports.http, url.host, {
+      method: 'POST',
+      path: '/hash',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: seededStream('up', 64 * MiB),
+    });
+    assert.equal(up.status, 200);
+    const expectedUp = await digestOf(seededStream('up', 64 * MiB));
+    assert.deepEqual(JSON.parse(up.body.toString()), { digest: expectedUp.digest, length: 64 * MiB });
+    // Down: hash the streamed response here.
+    const down = await new Promise<{ digest: string; length: number }>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: ports.http, path: '/big', headers: { host: url.host } }, (res) => {
+          assert.equal(res.statusCode, 200);
+          digestOf(res).then(resolve, reject);
+        })
+        .on('error', reject);
+    });
+    assert.deepEqual(down, await digestOf(seededStream('down', 64 * MiB)));
+  });
+
+  it('websockets: the upgrade goes through the agent, then frames flow both ways', async () => {
+    const url = new URL((await forward({ schemes: ['HTTP'] })).url()!);
+    const ws = new WebSocket(`ws://127.0.0.1:${ports.http}/socket`, { headers: { host: url.host } });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const text = new Promise<string>((r) => ws.once('message', (m) => r(String(m))));
+    ws.send('hi');
+    assert.equal(await text, 'echo hi');
+    const big = randomBytes(1024 * 1024);
+    const binary = new Promise<Buffer>((r) => ws.once('message', (m) => r(m as Buffer)));
+    ws.send(big);
+    assert.ok((await binary).equals(big));
+    ws.close();
+  });
+
+  it('tcp: a public port whose bytes reach the upstream through the agent', async () => {
+    const echo = net.createServer((s) => s.pipe(s));
+    const echoPort = await listen(echo);
+    try {
+      const listener = await forward({ proto: 'tcp', addr: echoPort });
+      const url = new URL(listener.url()!);
+      assert.equal(url.protocol, 'tcp:');
+      const socket = net.connect(Number(url.port), '127.0.0.1');
+      const payload = randomBytes(512 * 1024);
+      const got: Buffer[] = [];
+      let n = 0;
+      await new Promise<void>((resolve, reject) => {
+        socket.on('data', (c: Buffer) => {
+          got.push(c);
+          n += c.length;
+          if (n >= payload.length) resolve();
+        });
+        socket.on('error', reject);
+        socket.write(payload);
+      });
+      socket.destroy();
+      assert.ok(Buffer.concat(got).equals(payload));
+    } finally {
+      echo.close();
+    }
+  });
+
+  it('tcp with proxy_proto 1 and 2: the upstream gets a PROXY header naming the visitor, then the bytes', async () => {
+    for (const version of ['1', '2'] as const) {
+      let received = Buffer.alloc(0);
+      const got = new Promise<void>((resolve) => {
+        const server = net.createServer((s) => {
+          s.on('data', (c: Buffer) => {
+            received = Buffer.concat([received, c]);
+            if (received.includes('payload')) {
+              s.end();
+              server.close();
+              resolve();
+            }
+          });
+        });
+        void listen(server).then((port) => forward({ proto: 'tcp', addr: port, proxy_proto: version }).then(connect));
+      });
+      const connect = (listener: import('@ngrok/ngrok').Listener) => {
+        const socket = net.connect(Number(new URL(listener.url()!).port), '127.0.0.1', () => socket.write('payload'));
+        socket.on('error', () => undefined);
+        return socket;
+      };
+      await got;
+      if (version === '1') {
+        assert.match(received.toString('latin1'), /^PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 \d+ \d+\r\npayload$/);
+      } else {
+        assert.equal(received.subarray(0, 12).toString('hex'), '0d0a0d0a000d0a515549540a');
+        assert.equal(received[12], 0x21);
+        assert.equal(received[13], 0x11);
+        assert.equal(received.subarray(16, 20).join('.'), '127.0.0.1');
+        assert.equal(received.subarray(28).toString(), 'payload');
+      }
+      await ngrok.disconnect();
+    }
+  });
+
+  it('a labeled tunnel from the SDK serves an HTTPS edge route through its tunnel group', async () => {
+    const group = await api('POST', '/backends/tunnel_group', { labels: { team: 'ngrok-sdk' } });
+    assert.equal(group.status, 201, JSON.stringify(group.body));
+    const e = await api('POST', '/edges/https', { hostports: ['labeled.localhost:443'] });
+    assert.equal(e.status, 201, JSON.stringify(e.body));
+    const route = await api('POST', `/edges/https/${e.body.id}/routes`, {
+      match_type: 'path_prefix',
+      match: '/',
+      backend: { backend_id: group.body.id },
+    });
+    assert.equal(route.status, 201, JSON.stringify(route.body));
+    await forward({ proto: 'labeled', labels: ['team:ngrok-sdk'] });
+    const reply = await httpsGet('labeled.localhost', '/through-edge');
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body, 'upstream GET /through-edge');
+    const backend = await api('GET', `/backends/tunnel_group/${group.body.id}`);
+    assert.equal(backend.body.tunnels.length, 1);
+  });
+
+  it('refusals carry codes: wrong token, a name the credential may not bind, options Burrow cannot honour', async () => {
+    const wrong = await refusal({ authtoken: 'not-a-token', schemes: ['HTTP'] });
+    assert.equal(wrong.errorCode, 'ERR_NGROK_107', wrong.message);
+
+    const cred = await api('POST', '/credentials', { acl: ['bind:only-this.localhost'] });
+    assert.equal(cred.status, 201, JSON.stringify(cred.body));
+    const forbidden = await refusal({ authtoken: cred.body.token, domain: 'other.localhost', schemes: ['HTTP'] });
+    assert.equal(forbidden.errorCode, 'ERR_NGROK_316', forbidden.message);
+    const allowed = await forward({ authtoken: cred.body.token, domain: 'only-this.localhost', schemes: ['HTTP'] });
+    assert.equal(allowed.url(), `http://only-this.localhost:${ports.http}`);
+
+    const taken = await refusal({ domain: 'only-this.localhost', schemes: ['HTTP'] });
+    assert.equal(taken.errorCode, 'ERR_NGROK_334', taken.message);
+
+    for (const option of [
+      { schemes: ['HTTP'], websocket_tcp_converter: true },
+      { schemes: ['HTTP'], proxy_proto: '1' },
+      { proto: 'tls', domain: 'term.localhost', crt: 'cert', key: 'key' },
+    ]) {
+      const refused = await refusal(option);
+      assert.match(refused.message, /ERR_BURROW_UNSUPPORTED_OPTION/, JSON.stringify(option));
+    }
+    const badPolicy = await refusal({ schemes: ['HTTP'], traffic_policy: '{"on_http_request": "nope"}' });
+    assert.match(badPolicy.errorCode ?? badPolicy.message, /ERR_NGROK_\d+/);
+  });
+
+  it('1,000 random malformed frames: each session ends with a coded GOAWAY, the edge keeps serving', async function () {
+    this.timeout(180_000);
+    const live = new URL((await forward({ schemes: ['HTTP'] })).url()!);
+    const frames = Array.from({ length: 1000 }, (_, i) => malformedFrame(i));
+    let goaways = 0;
+    for (let i = 0; i < frames.length; i += 50) {
+      const batch = frames.slice(i, i + 50);
+      const results = await Promise.all(batch.map((f, j) => sendMalformed(f, (i + j) % 10 === 0)));
+      goaways += results.filter(Boolean).length;
+    }
+    assert.equal(goaways, frames.length);
+    assert.equal(edge.child.exitCode, null, 'the edge is still running');
+    const reply = await request(ports.http, live.host, { path: '/still-here' });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.toString(), 'upstream GET /still-here');
+  });
+
+  it('raw protocol: heartbeat nonces are echoed, SrvInfo answers, case-insensitive keys, Unbind is idempotent', async () => {
+    const socket = tls.connect({ host: '127.0.0.1', port: ports.ngrok, servername: 'localhost', ca: caPem });
+    await new Promise((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    const mux = new MuxadoSession(socket, { role: 'client' });
+    const rpc = async (type: number, body: unknown): Promise<Json> => {
+      const stream = mux.openStream();
+      stream.on('error', () => undefined);
+      const head = Buffer.alloc(4);
+      head.writeUInt32BE(type >>> 0);
+      stream.write(Buffer.concat([head, Buffer.from(JSON.stringify(body))]));
+      let text = '';
+      for await (const c of stream) text += c;
+      return JSON.parse(text);
+    };
+    try {
+      // ngrok-go spells it "Authtoken", ngrok-rust "AuthToken": both are the same key.
+      const auth = await rpc(0, { version: ['3', '2'], clientid: '', extra: { authtoken: TOKEN, os: 'plan9' } });
+      assert.equal(auth.Version, '3');
+      assert.match(auth.ClientId, /^sess_/);
+      const beat = mux.openStream();
+      beat.on('error', () => undefined);
+      const nonce = randomBytes(4);
+      beat.write(Buffer.concat([Buffer.from('ffffffff', 'hex'), nonce]));
+      const echoed = await new Promise<Buffer>((r) => beat.once('data', r));
+      assert.ok(echoed.equals(nonce));
+      assert.deepEqual(await rpc(8, {}), { Region: 'burrow' });
+      const bind = await rpc(1, { Id: '', Proto: 'http', Opts: {}, Extra: {} });
+      assert.equal(bind.Error ?? '', '', bind.Error);
+      assert.match(bind.URL, /^http:\/\/[a-z-]+(-\d+)?\.localhost:\d+$/);
+      assert.deepEqual(await rpc(2, { Id: bind.Id }), {});
+      assert.deepEqual(await rpc(2, { Id: bind.Id }), {});
+      const gone = await request(ports.http, new URL(bind.URL).host);
+      assert.equal(gone.headers['ngrok-error-code'], 'ERR_NGROK_3200');
+    } finally {
+      mux.close();
+      socket.destroy();
+    }
+  });
+
+  /** Opens a raw session (authenticated when `auth`), sends `frame`; true when a GOAWAY with an error came back. */
+  async function sendMalformed(frame: Buffer, auth: boolean): Promise<boolean> {
+    const socket = tls.connect({ host: '127.0.0.1', port: ports.ngrok, servername: 'localhost', ca: caPem });
+    await new Promise((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    if (auth) {
+      const mux = new MuxadoSession(socket, { role: 'client' });
+      const stream = mux.openStream();
+      stream.on('error', () => undefined);
+      const body = Buffer.from(JSON.stringify({ Version: ['3'], ClientId: '', Extra: { Authtoken: TOKEN } }));
+      stream.write(Buffer.concat([Buffer.alloc(4), body]));
+      const resp = await new Promise<string>((resolve) => {
+        let text = '';
+        stream.on('data', (c) => (text += c));
+        stream.on('end', () => resolve(text));
+      });
+      assert.equal(JSON.parse(resp).Error ?? '', '');
+      socket.removeAllListeners('data');
+    }
+    const received: Buffer[] = [];
+    socket.on('data', (c: Buffer) => received.push(c));
+    socket.on('error', () => undefined);
+    socket.write(frame);
+    await Promise.race([new Promise((r) => socket.once('close', r)), new Promise((r) => setTimeout(r, 15_000))]);
+    socket.destroy();
+    const all = Buffer.concat(received);
+    // Find the GOAWAY among what came back (an authenticated session may also see WNDINCs).
+    for (let off = 0; off + HEADER_BYTES <= all.length;) {
+      const len = all.readUIntBE(off, 3);
+      const type = all[off + 3] >> 4;
+      if (type === FrameType.GoAway) return all.readUInt32BE(off + HEADER_BYTES + 4) !== 0;
+      off += HEADER_BYTES + len;
+    }
+    return false;
+  }
+
+  it('an edge on its self-signed certificate: the SDK trusts that certificate as its CA', async () => {
+    const other = await startEdge(['--listen', '127.0.0.1:0', '--ngrok-agent-listen', '127.0.0.1:0']);
+    try {
+      const line = JSON.parse(
+        other
+          .log()
+          .split('\n')
+          .find((l) => l.includes('edge listening'))!,
+      );
+      const port = Number(String(line.ngrok_agents).split(':').pop());
+      // What a user does: fetch the edge's certificate (SNI = the edge's --domain, localhost here).
+      const pem = await new Promise<string>((resolve, reject) => {
+        const s = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => {
+          const raw = s.getPeerCertificate().raw.toString('base64');
+          s.destroy();
+          resolve(`-----BEGIN CERTIFICATE-----\n${raw.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`);
+        });
+        s.once('error', reject);
+      });
+      const listener = await ngrok.forward({
+        addr: upstreamPort,
+        authtoken: TOKEN,
+        server_addr: `localhost:${port}`,
+        session_ca_cert: pem,
+        schemes: ['HTTP'],
+      });
+      const url = new URL(listener.url()!);
+      const reply = await request(line.http, url.host, { path: '/self-signed' });
+      assert.equal(reply.body.toString(), 'upstream GET /self-signed');
+    } finally {
+      await ngrok.disconnect().catch(() => undefined);
+      await stopEdge(other);
+    }
+  });
+
+  it('edge restart: the SDK reconnects on its own and keeps the same URL', async function () {
+    this.timeout(90_000);
+    const listener = await forward({ schemes: ['HTTP'] });
+    const url = new URL(listener.url()!);
+    assert.equal((await request(ports.http, url.host)).status, 200);
+    await stopEdge(edge);
+    edge = await startEdge();
+    let status = 0;
+    await waitFor(
+      () => {
+        request(ports.http, url.host, { path: '/after-restart' }).then(
+          (r) => (status = r.status),
+          () => undefined,
+        );
+        return status === 200;
+      },
+      60_000,
+      'the SDK to rebind after the edge restarted',
+    );
+    assert.equal(listener.url(), url.origin);
+    assert.equal(seen.at(-1)!.host, url.host);
+  });
+}
+
+/** A frame the edge must refuse; `i` picks the kind, the rest is random. */
+function malformedFrame(i: number): Buffer {
+  const r = randomBytes(16);
+  const junk = randomBytes(r[0] % 32);
+  switch (i % 8) {
+    case 0: // invalid frame type 4..15
+      return withType(4 + (r[1] % 12), r[2] & 0xf, r.readUInt32BE(4) & 0x7fffffff, junk);
+    case 1: // RST / WNDINC with a length other than 4
+      return withType(
+        r[1] & 1 ? FrameType.Rst : FrameType.WndInc,
+        0,
+        1 + 2 * (r[2] % 100),
+        Buffer.alloc(5 + (r[3] % 9)),
+      );
+    case 2: // DATA on stream 0
+      return encodeFrame(FrameType.Data, FLAG_SYN, 0, junk);
+    case 3: // GOAWAY on a stream / too short
+      return r[1] & 1
+        ? encodeFrame(FrameType.GoAway, 0, 1 + (r[2] % 99), Buffer.alloc(8))
+        : withType(FrameType.GoAway, 0, 0, Buffer.alloc(r[2] % 8));
+    case 4: {
+      // DATA announcing more than a window (header only: refused before the payload)
+      const h = Buffer.alloc(HEADER_BYTES);
+      h.writeUIntBE(256 * 1024 + 1 + (r.readUInt16BE(2) << 4), 0, 3);
+      h[3] = (FrameType.Data << 4) | FLAG_SYN;
+      h.writeUInt32BE(1, 4);
+      return h;
+    }
+    case 5: // DATA without SYN on a stream never opened
+      return encodeFrame(FrameType.Data, FLAG_FIN, 101 + 2 * (r.readUInt16BE(2) % 1000), junk);
+    case 6: // SYN with the server's (even) parity
+      return encodeFrame(FrameType.Data, FLAG_SYN, 2 + 2 * (r.readUInt16BE(2) % 1000), junk);
+    default: // WNDINC for a stream never opened
+      return encodeFrame(FrameType.WndInc, 0, 201 + 2 * (r.readUInt16BE(2) % 1000), r.subarray(0, 4));
+  }
+}
+
+function withType(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const f = encodeFrame(FrameType.Data, 0, stream, payload);
+  f[3] = (type << 4) | (flags & 0xf);
+  return f;
+}

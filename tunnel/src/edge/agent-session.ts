@@ -1,0 +1,16 @@
+// What the edge needs of an agent session, whichever protocol the agent speaks: Burrow's own
+// (protocol/session.ts MuxSession) or ngrok's (ngrok-protocol/agent-session.ts). Bindings hold one,
+// and the proxy (http-proxy.ts, edge.ts pipeRaw) opens a stream on it per request or connection.
+import type { Duplex } from 'node:stream';
+import type { StreamOpen, WireError } from '../protocol/messages';
+
+export interface AgentSession {
+  readonly isClosed: boolean;
+  /**
+   * One proxied TCP/TLS connection (raw bytes both ways) or one HTTP exchange: the writable side
+   * is the request body (`fin`: there is none), then the stream emits 'meta' with the
+   * HttpResponseHead and its readable side is the response body (raw bytes after a 101).
+   */
+  openStream(meta: StreamOpen, fin?: boolean): Duplex;
+  close(error?: WireError): void;
+}

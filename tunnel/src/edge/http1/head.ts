@@ -1,0 +1,196 @@
+// A strict HTTP/1.1 head parser (RFC 9110/9112) for the raw data path: only the request head and
+// the response head are parsed; bodies move as raw bytes framed by what this returns. Strict
+// where a lenient parser opens the door to request smuggling: anything ambiguous is refused, never
+// guessed. Refused: obs-fold, bare LF or CR, whitespace before the colon, control characters,
+// duplicate or malformed Content-Length, Content-Length with Transfer-Encoding in a request, any
+// request transfer coding but a single `chunked`, a missing or repeated Host in HTTP/1.1.
+// Node's own parser (llhttp) is not public API; test/unit/http1-head.test.ts checks this one
+// against it (never accept what llhttp refuses, and agree on what both accept) and fuzzes it.
+
+import { METHODS as METHODS_LIST } from 'node:http';
+
+export class HeadParseError extends Error {
+  constructor(
+    readonly code: 'ERR_BURROW_BAD_REQUEST' | 'ERR_NGROK_3004',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** How the message's body is delimited on the wire. */
+export type BodyFraming =
+  | { kind: 'none' }
+  | { kind: 'length'; length: number }
+  | { kind: 'chunked' }
+  /** Response only: the body runs until the upstream closes the connection. */
+  | { kind: 'close' };
+
+export interface RequestHead {
+  method: string;
+  target: string;
+  version: '1.0' | '1.1';
+  /** Names and values alternating, names as sent, values without surrounding whitespace. */
+  rawHeaders: string[];
+  body: BodyFraming;
+  /** The client wants the connection kept open after this exchange. */
+  keepAlive: boolean;
+  /** The Upgrade header when Connection names `upgrade` (websocket, h2c, …). */
+  upgrade?: string;
+}
+
+export interface ResponseHead {
+  status: number;
+  reason: string;
+  version: '1.0' | '1.1';
+  rawHeaders: string[];
+  body: BodyFraming;
+  /** The connection may carry another request after this response. */
+  keepAlive: boolean;
+}
+
+export const MAX_HEAD_BYTES = 64 * 1024;
+export const MAX_HEADERS = 256;
+
+const CR = 13;
+const LF = 10;
+
+/**
+ * Where the head in `buf` ends (the index just after its blank line), or -1 if it is not complete
+ * yet. Throws on a bare LF (refused, not tolerated) or a head over `maxBytes`.
+ */
+export function findHeadEnd(
+  buf: Buffer,
+  maxBytes = MAX_HEAD_BYTES,
+  badCode: HeadParseError['code'] = 'ERR_BURROW_BAD_REQUEST',
+): number {
+  let i = buf.indexOf(LF);
+  while (i !== -1) {
+    if (i === 0 || buf[i - 1] !== CR) throw new HeadParseError(badCode, 'bare LF in the message head');
+    if (i >= 3 && buf[i - 2] === LF && buf[i - 3] === CR) {
+      if (i + 1 > maxBytes) throw new HeadParseError(badCode, `message head larger than ${maxBytes} bytes`);
+      return i + 1;
+    }
+    i = buf.indexOf(LF, i + 1);
+  }
+  if (buf.length > maxBytes) throw new HeadParseError(badCode, `message head larger than ${maxBytes} bytes`);
+  return -1;
+}
+
+// tchar (RFC 9110 §5.6.2)
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// field-value: VCHAR / obs-text with SP or HTAB inside (no CTLs, no DEL)
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+// request-target: origin-form, absolute-form or `*` (authority-form is CONNECT's, refused below).
+const TARGET = /^(?:\/[\x21-\x7e]*|\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/[\x21-\x7e]+)$/;
+// The methods Node's parser knows (what the edge has always accepted); any other token is refused.
+const METHODS = new Set(METHODS_LIST);
+
+/** Splits a complete head (as found by findHeadEnd) into its start line and header fields. */
+function splitHead(head: Buffer, code: HeadParseError['code']): { start: string; rawHeaders: string[] } {
+  const text = head.toString('latin1', 0, head.length - 4);
+  const lines = text.split('\r\n');
+  const start = lines[0];
+  if (/[\r\n]/.test(text.replace(/\r\n/g, ''))) throw new HeadParseError(code, 'bare CR or LF in the message head');
+  const rawHeaders: string[] = [];
+  if (lines.length - 1 > MAX_HEADERS) throw new HeadParseError(code, `more than ${MAX_HEADERS} header fields`);
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    if (line[0] === ' ' || line[0] === '\t') throw new HeadParseError(code, 'obsolete line folding in a header field');
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new HeadParseError(code, 'header field without a name and colon');
+    const name = line.slice(0, colon);
+    if (!TOKEN.test(name)) throw new HeadParseError(code, `invalid header field name ${JSON.stringify(name)}`);
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    if (!FIELD_VALUE.test(value)) throw new HeadParseError(code, `invalid character in header field ${name}`);
+    rawHeaders.push(name, value);
+  }
+  return { start, rawHeaders };
+}
+
+/** All values of a header (case-insensitive name). */
+function valuesOf(rawHeaders: string[], lowerName: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2)
+    if (rawHeaders[i].toLowerCase() === lowerName) out.push(rawHeaders[i + 1]);
+  return out;
+}
+
+function tokensOf(values: string[]): string[] {
+  return values
+    .flatMap((v) => v.split(','))
+    .map((t) => t.trim().toLowerCase())
+    .filter(Boolean);
+}
+
+function contentLength(values: string[], code: HeadParseError['code'], allowSameRepeated: boolean): number | undefined {
+  if (values.length === 0) return undefined;
+  const parts = values.flatMap((v) => v.split(',').map((p) => p.trim()));
+  if (parts.length > 1 && (!allowSameRepeated || parts.some((p) => p !== parts[0])))
+    throw new HeadParseError(code, 'more than one Content-Length');
+  if (!/^\d{1,15}$/.test(parts[0]))
+    throw new HeadParseError(code, `invalid Content-Length ${JSON.stringify(parts[0])}`);
+  return Number(parts[0]);
+}
+
+/** Parses a complete request head (the bytes up to and including its blank line). */
+export function parseRequestHead(head: Buffer): RequestHead {
+  const code = 'ERR_BURROW_BAD_REQUEST';
+  const { start, rawHeaders } = splitHead(head, code);
+  const m = /^([^ ]+) ([^ ]+) HTTP\/1\.([01])$/.exec(start);
+  if (!m || !METHODS.has(m[1]) || !TARGET.test(m[2])) throw new HeadParseError(code, 'invalid request line');
+  // A reverse proxy serves no CONNECT tunnels (Node's server closes them unanswered as well).
+  if (m[1] === 'CONNECT') throw new HeadParseError(code, 'CONNECT is not served here');
+  const version = m[3] === '1' ? '1.1' : '1.0';
+  const hosts = valuesOf(rawHeaders, 'host');
+  if (hosts.length > 1) throw new HeadParseError(code, 'more than one Host header');
+  if (version === '1.1' && hosts.length === 0) throw new HeadParseError(code, 'HTTP/1.1 request without Host');
+  const te = valuesOf(rawHeaders, 'transfer-encoding');
+  const cl = contentLength(valuesOf(rawHeaders, 'content-length'), code, false);
+  let body: BodyFraming = { kind: 'none' };
+  if (te.length) {
+    if (cl !== undefined) throw new HeadParseError(code, 'both Content-Length and Transfer-Encoding');
+    if (version === '1.0') throw new HeadParseError(code, 'Transfer-Encoding in an HTTP/1.0 request');
+    const codings = tokensOf(te);
+    if (codings.length !== 1 || codings[0] !== 'chunked')
+      throw new HeadParseError(code, `unsupported Transfer-Encoding ${JSON.stringify(te.join(', '))}`);
+    body = { kind: 'chunked' };
+  } else if (cl !== undefined && cl > 0) body = { kind: 'length', length: cl };
+  const connection = tokensOf(valuesOf(rawHeaders, 'connection'));
+  const keepAlive = version === '1.1' ? !connection.includes('close') : connection.includes('keep-alive');
+  const upgradeValues = valuesOf(rawHeaders, 'upgrade');
+  const upgrade = connection.includes('upgrade') && upgradeValues.length === 1 ? upgradeValues[0] : undefined;
+  return { method: m[1], target: m[2], version, rawHeaders, body, keepAlive, ...(upgrade ? { upgrade } : {}) };
+}
+
+/**
+ * Parses a complete response head. `requestMethod` decides the framing of bodiless responses
+ * (HEAD); errors carry ERR_NGROK_3004 (invalid response from the upstream).
+ */
+export function parseResponseHead(head: Buffer, requestMethod: string): ResponseHead {
+  const code = 'ERR_NGROK_3004';
+  const { start, rawHeaders } = splitHead(head, code);
+  const m = /^HTTP\/1\.([01]) (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/.exec(start);
+  if (!m) throw new HeadParseError(code, 'invalid status line');
+  const version = m[1] === '1' ? '1.1' : '1.0';
+  const status = Number(m[2]);
+  if (status < 100) throw new HeadParseError(code, `invalid status ${status}`);
+  const te = valuesOf(rawHeaders, 'transfer-encoding');
+  const cl = contentLength(valuesOf(rawHeaders, 'content-length'), code, true);
+  const connection = tokensOf(valuesOf(rawHeaders, 'connection'));
+  let keepAlive = version === '1.1' ? !connection.includes('close') : connection.includes('keep-alive');
+  let body: BodyFraming;
+  if (requestMethod === 'HEAD' || status < 200 || status === 204 || status === 304) body = { kind: 'none' };
+  else if (te.length) {
+    // RFC 9112 §6.3: chunked last → chunked; otherwise read until close. With a Content-Length
+    // too, Transfer-Encoding wins and the connection must not be reused.
+    const codings = tokensOf(te);
+    body = codings.at(-1) === 'chunked' ? { kind: 'chunked' } : { kind: 'close' };
+    if (cl !== undefined || body.kind === 'close') keepAlive = false;
+  } else if (cl !== undefined) body = cl > 0 ? { kind: 'length', length: cl } : { kind: 'none' };
+  else {
+    body = { kind: 'close' };
+    keepAlive = false;
+  }
+  return { status, reason: m[3] ?? '', version, rawHeaders, body, keepAlive };
+}
