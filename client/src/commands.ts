@@ -8,7 +8,7 @@ import { AgentDownError, type Ctx } from './ctx';
 import { announce, bindTunnel, consentToPublic, exposePort } from './expose';
 import { REQUEST_LIMIT_STEP, type TreeNode } from './model/tree';
 import { entryToDefinition, fillOAuthSecrets, listEntries } from './ngrokYaml';
-import { protectBasicAuth, protectOAuth, removeProtection } from './protect';
+import { basicAuthCredentials, forgetCredentials, protectBasicAuth, protectOAuth, removeProtection } from './protect';
 import { SECRET_KEYS } from './settings';
 import type { InspectorViewProvider } from './views/inspector';
 
@@ -116,6 +116,7 @@ export const COMMANDS: Record<string, Handler> = {
     await ctx.requireAgent('stop').stopTunnel(name);
     ctx.definitions.delete(name);
     ctx.fromConfig.delete(name);
+    await forgetCredentials(ctx, name);
   },
 
   'burrow.restartTunnel': async ({ ctx }, arg) => {
@@ -354,6 +355,26 @@ export const COMMANDS: Record<string, Handler> = {
   },
 
   'burrow.stopAgent': ({ ctx }) => ctx.stopAgent(),
+
+  'burrow.startOwnAgent': async ({ ctx }) => {
+    const api = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Burrow: starting an agent for this window…' },
+      () => ctx.startOwnAgent(),
+    );
+    void vscode.window.setStatusBarMessage(`Burrow: own agent at ${api.base}`, 5000);
+  },
+
+  'burrow.copyCredentials': async ({ ctx }, arg) => {
+    const name = await tunnelArg(ctx, arg, 'copy the credentials of', (t) => Boolean(t.definition?.edge?.basicAuth));
+    if (!name) return;
+    const credentials = await basicAuthCredentials(ctx, name);
+    if (!credentials)
+      throw new Error(
+        `the password of "${name}" was set outside this window (only its user name is known here); protect it again to get new credentials`,
+      );
+    await vscode.env.clipboard.writeText(credentials);
+    void vscode.window.setStatusBarMessage(`Burrow: ${credentials.split(':')[0]}:… copied`, 3000);
+  },
 };
 
 /** Registers every command; errors become one notification with a way to the log. */

@@ -45,9 +45,12 @@ export class Ctx implements vscode.Disposable {
   private connecting: Promise<AgentApi> | undefined;
   private stopping = false;
   private changeTimer: NodeJS.Timeout | undefined;
-  private metricsTimer: NodeJS.Timeout | undefined;
   private routesTimer: NodeJS.Timeout | undefined;
   private restarts: number[] = [];
+  /** "Start an Agent of This Window's Own": never attach until the window closes. */
+  private ownOnly = false;
+  /** The attached agent's process id, from its /api/status (an own agent's is its child's). */
+  agentPid: number | undefined;
   mode: AgentMode = 'stopped';
   lastError: string | undefined;
 
@@ -109,10 +112,17 @@ export class Ctx implements vscode.Disposable {
     const settings = this.settings;
     this.setMode('starting');
     try {
-      const attached = settings.webAddr.endsWith(':0') ? undefined : await probeAgent(settings.webAddr);
+      const attached = settings.webAddr.endsWith(':0') || this.ownOnly ? undefined : await probeAgent(settings.webAddr);
       if (attached) {
-        this.output.info(`attached to the agent already listening at ${attached}`);
-        this.useApi(new AgentApi(attached), 'attached');
+        const api = new AgentApi(attached);
+        this.agentPid = await api.status().then(
+          (s) => s.pid,
+          () => undefined,
+        );
+        this.output.info(
+          `attached to the agent already listening at ${attached}${this.agentPid ? ` (pid ${this.agentPid})` : ''}; "Burrow: Start an Agent of This Window's Own" starts a separate one`,
+        );
+        this.useApi(api, 'attached');
         return this.currentApi!;
       }
       const authtoken = await this.ext.secrets.get(SECRET_KEYS.authtoken);
@@ -131,6 +141,7 @@ export class Ctx implements vscode.Disposable {
         onLog: (line) => this.output.info(`[agent] ${line}`),
       });
       const agent = this.own;
+      this.agentPid = agent.child.pid;
       this.output.info(
         `started the agent (pid ${agent.child.pid}); local API at ${agent.url}${settings.edgeUrl ? `, edge ${settings.edgeUrl}` : ', embedded edge'}`,
       );
@@ -252,6 +263,33 @@ export class Ctx implements vscode.Disposable {
     }
   }
 
+  /**
+   * Leaves the agent this window attached to (it keeps running, with its tunnels) and starts one of
+   * our own, on the next free port when `burrow.webAddr` is taken.
+   */
+  async startOwnAgent(): Promise<AgentApi> {
+    this.ownOnly = true;
+    if (this.mode === 'running' && this.currentApi) return this.currentApi;
+    this.stream?.stop();
+    this.stream = undefined;
+    this.currentApi = undefined;
+    this.state.reset();
+    this.setMode('stopped');
+    const api = await this.ensureAgent();
+    await this.restoreTunnels();
+    return api;
+  }
+
+  /** Which agent the views show, for the Tunnels view's description and the status bar. */
+  get agentLabel(): string | undefined {
+    const base = this.currentApi?.base.replace(/^https?:\/\//, '');
+    if (!base) return undefined;
+    const pid = this.agentPid ? `PID ${this.agentPid}` : undefined;
+    if (this.mode === 'attached') return `attached to ${[pid, base].filter(Boolean).join(' at ')}`;
+    if (this.mode === 'running') return `own agent${pid ? ` (${pid})` : ''} · ${base}`;
+    return undefined;
+  }
+
   /** Restart with the current settings, re-creating this window's tunnels. */
   async restartAgent(): Promise<AgentApi> {
     if (this.mode === 'attached') {
@@ -303,37 +341,14 @@ export class Ctx implements vscode.Disposable {
     this.definitions.set(name, def);
   }
 
-  /**
-   * Connection counts are not pushed by the event stream: while the tree is visible, read them from
-   * GET /api/tunnels every 2 s (only for tunnels the stream already knows, so a stale answer never
-   * brings back a stopped tunnel).
-   */
+  /** While the tree is visible, refresh the standalone edge's routes (counts come with the event stream). */
   setLiveMetrics(on: boolean): void {
-    clearInterval(this.metricsTimer);
     clearInterval(this.routesTimer);
-    this.metricsTimer = undefined;
     this.routesTimer = undefined;
     if (!on) return;
     // Routes change rarely (someone edits the edge through its API): every 15 s is enough.
     void this.refreshEdgeRoutes();
     this.routesTimer = setInterval(() => void this.refreshEdgeRoutes(), 15_000);
-    this.metricsTimer = setInterval(() => {
-      const api = this.currentApi;
-      if (!api || this.state.tunnels.size === 0) return;
-      api.tunnels().then(
-        (list) => {
-          let changed = false;
-          for (const t of list) {
-            const known = this.state.tunnels.get(t.name);
-            if (!known || JSON.stringify(known.metrics) === JSON.stringify(t.metrics)) continue;
-            known.metrics = t.metrics;
-            changed = true;
-          }
-          if (changed) this.fireChanged();
-        },
-        () => undefined,
-      );
-    }, 2000);
   }
 
   /** Reads the edge's routes from its admin API (`burrow.edgeApiUrl`, key in SecretStorage). */
@@ -360,7 +375,9 @@ export class Ctx implements vscode.Disposable {
 
   private setMode(mode: AgentMode): void {
     this.mode = mode;
+    if (mode === 'stopped' || mode === 'failed') this.agentPid = undefined;
     void vscode.commands.executeCommand('setContext', 'burrow.agentRunning', mode === 'running' || mode === 'attached');
+    void vscode.commands.executeCommand('setContext', 'burrow.agentAttached', mode === 'attached');
     this.fireChanged();
   }
 
@@ -391,13 +408,12 @@ export class Ctx implements vscode.Disposable {
       const total = this.state.tunnels.size;
       const stream = this.streamState === 'open' ? '' : ' $(debug-disconnect)';
       s.text = `$(broadcast) ${online}${stream}`;
-      s.tooltip = `Burrow: ${online} of ${total} tunnel${total === 1 ? '' : 's'} online (${this.mode === 'attached' ? 'attached agent' : 'agent'} at ${this.currentApi?.base})${stream ? ' — reconnecting to the event stream' : ''}`;
+      s.tooltip = `Burrow: ${online} of ${total} tunnel${total === 1 ? '' : 's'} online — ${this.agentLabel}${this.mode === 'attached' ? ' (started elsewhere; "Start an Agent of This Window\'s Own" for a separate one)' : ''}${stream ? ' — reconnecting to the event stream' : ''}`;
     }
   }
 
   async dispose(): Promise<void> {
     clearTimeout(this.changeTimer);
-    clearInterval(this.metricsTimer);
     clearInterval(this.routesTimer);
     const own = this.own;
     // Only a detached agent (started with keepRunning on) outlives the window; a piped one would lose its stdout.

@@ -6,7 +6,16 @@ import type { TunnelJson } from './agent/api';
 import { codespacePortOf } from './codespaces';
 import type { Ctx } from './ctx';
 import { checkBasicAuth, generatePassword, type TunnelDefinition } from './model/definitions';
-import { listListeningPorts, portFromArg, portOfUrl, validateUpstream, type ListeningPort } from './ports';
+import { rememberCredentials } from './protect';
+import {
+  isBurrowProcess,
+  listListeningPorts,
+  portFromArg,
+  portOfUrl,
+  rankPorts,
+  validateUpstream,
+  type ListeningPort,
+} from './ports';
 
 const CONSENT_KEY = 'burrow.exposeConsent';
 
@@ -31,7 +40,11 @@ async function pickPort(ctx: Ctx): Promise<string | undefined> {
     () => undefined,
     () => undefined,
   );
+  const listing = performance.now();
   const ports: ListeningPort[] = await listListeningPorts().catch(() => []);
+  ctx.output.info(
+    `port picker: ${ports.length} listening ports in ${Math.round(performance.now() - listing)} ms (${ports.map((p) => `${p.port}${p.process ? `:${p.process}` : ''}`).join(' ')})`,
+  );
   const api = ctx.api;
   if (api) own.add(Number(new URL(api.base).port));
   const edgePort = portOfUrl(ctx.state.status?.edge_url?.replace(/^ws/, 'http') ?? '');
@@ -43,13 +56,11 @@ async function pickPort(ctx: Ctx): Promise<string | undefined> {
     if (port) own.add(port);
   }
   const exposed = new Map([...ctx.state.tunnels.values()].map((t) => [portOfUrl(t.config.addr), t.name]));
-  // App-like ports first; ephemeral ones (32768+, usually tools' own sockets) after them.
-  const ordered = ports
-    .filter((p) => !own.has(p.port))
-    .sort((a, b) => Number(a.port >= 32768) - Number(b.port >= 32768) || a.port - b.port);
+  // Likely dev servers first; Burrow's own ports (this agent's, other agents' and edges) are hidden.
+  const ordered = rankPorts(ports.filter((p) => !own.has(p.port) && !isBurrowProcess(p)));
   const items: PortItem[] = ordered.map((p) => ({
     label: `$(plug) ${p.port}`,
-    description: [p.address, p.process].filter(Boolean).join(' · '),
+    description: [p.command ?? p.process, p.address, p.pid && `PID ${p.pid}`].filter(Boolean).join(' · '),
     detail: exposed.has(p.port) ? `already exposed as ${exposed.get(p.port)}` : undefined,
     port: p.port,
   }));
@@ -230,17 +241,15 @@ export async function exposePort(ctx: Ctx, arg?: unknown): Promise<void> {
   )
     return;
   const { url } = await bindTunnel(ctx, def, `localhost:${upstream}`);
-  if (opts.basicAuth) await vscode.env.clipboard.writeText(`${opts.basicAuth.username}:${opts.basicAuth.password}`);
+  if (opts.basicAuth) {
+    const credentials = `${opts.basicAuth.username}:${opts.basicAuth.password}`;
+    await rememberCredentials(ctx, opts.name, credentials);
+    await vscode.env.clipboard.writeText(credentials).then(undefined, () => undefined);
+  }
   if (opts.oauth) {
     await vscode.commands.executeCommand('burrow.protectOAuth', opts.name);
     return;
   }
   // Not awaited: the notification stays until the user acts, the command is done.
-  void announce(
-    ctx,
-    opts.name,
-    url,
-    upstream,
-    opts.basicAuth ? ` (basic auth; ${opts.basicAuth.username}:… copied)` : '',
-  );
+  void announce(ctx, opts.name, url, upstream, opts.basicAuth ? ` (${opts.basicAuth.username}:… copied)` : '');
 }

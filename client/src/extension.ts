@@ -41,6 +41,8 @@ export function activate(context: vscode.ExtensionContext): BurrowApi {
       new EndpointCodeLensProvider(c, languageClient),
     ),
     ...registerCommands({ ctx: c, inspector }),
+    // Which agent the tree shows: this window's own, or one started elsewhere that it attached to.
+    c.onDidChange(() => (treeView.description = c.agentLabel)),
     // The tree is live while it is visible: connect (attach or start) when it is shown.
     treeView.onDidChangeVisibility((e) => {
       c.setLiveMetrics(e.visible);

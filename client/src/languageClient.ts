@@ -97,6 +97,11 @@ export class BurrowLanguageClient implements vscode.Disposable {
     }
   }
 
+  /** True once the server answers requests. */
+  get running(): boolean {
+    return this.client !== undefined;
+  }
+
   /** CodeLens data for an open config; undefined while the server is not running. */
   async endpointLenses(doc: vscode.TextDocument): Promise<EndpointLensesResult | undefined> {
     const client = this.client ?? (await this.start());

@@ -119,10 +119,37 @@ export async function protectBasicAuth(ctx: Ctx, name: string): Promise<void> {
     password = typed;
   }
   await applyProtectionLive(ctx, name, { kind: 'basic-auth', username, password }, 'Protect with Basic Auth');
-  await vscode.env.clipboard.writeText(`${username}:${password}`);
-  void vscode.window.showInformationMessage(
-    `Burrow: ${name} now asks for a password. "${username}:…" is copied to the clipboard.`,
+  await rememberCredentials(ctx, name, `${username}:${password}`);
+  const copied = await vscode.env.clipboard.writeText(`${username}:${password}`).then(
+    () => true,
+    () => false,
   );
+  // Short, so the toast is never cut; "Copy Credentials" on the tunnel copies them again.
+  void vscode.window
+    .showInformationMessage(
+      copied ? `Burrow: ${name} is protected. Credentials copied.` : `Burrow: ${name} is protected.`,
+      'Copy Credentials',
+    )
+    .then((pick) => {
+      if (pick) void vscode.commands.executeCommand('burrow.copyCredentials', name);
+    });
+}
+
+/** Keeps `user:password` in SecretStorage, so "Copy Credentials" works after the clipboard moved on. */
+export async function rememberCredentials(ctx: Ctx, name: string, credentials: string): Promise<void> {
+  await ctx.ext.secrets.store(SECRET_KEYS.basicAuth(name), credentials);
+}
+
+export async function forgetCredentials(ctx: Ctx, name: string): Promise<void> {
+  await ctx.ext.secrets.delete(SECRET_KEYS.basicAuth(name));
+}
+
+/** The basic-auth `user:password` of a tunnel, if this window set it (SecretStorage or ngrok.yml). */
+export async function basicAuthCredentials(ctx: Ctx, name: string): Promise<string | undefined> {
+  const stored = await ctx.ext.secrets.get(SECRET_KEYS.basicAuth(name));
+  if (stored) return stored;
+  const known = ctx.definitions.get(name)?.basic_auth;
+  return Array.isArray(known) && typeof known[0] === 'string' ? known[0] : undefined;
 }
 
 export async function protectOAuth(ctx: Ctx, name: string): Promise<void> {
@@ -190,6 +217,7 @@ export async function protectOAuth(ctx: Ctx, name: string): Promise<void> {
     },
     'Protect with OAuth',
   );
+  await forgetCredentials(ctx, name);
   void vscode.window
     .showInformationMessage(
       `Burrow: ${name} now requires a ${guide.label} login${emails.length || domains.length ? ` (${[...emails, ...domains.map((d) => `@${d}`)].join(', ')})` : ''}. Callback URL: ${callback}`,
@@ -202,5 +230,6 @@ export async function protectOAuth(ctx: Ctx, name: string): Promise<void> {
 
 export async function removeProtection(ctx: Ctx, name: string): Promise<void> {
   await applyProtectionLive(ctx, name, { kind: 'none' }, 'Remove Protection');
+  await forgetCredentials(ctx, name);
   void vscode.window.showInformationMessage(`Burrow: ${name} is open again (no login).`);
 }

@@ -36,4 +36,6 @@ export const SECRET_KEYS = {
   authtoken: 'burrow.authtoken',
   edgeApiKey: 'burrow.edgeApiKey',
   oauthClientSecret: (provider: string, clientId: string): string => `burrow.oauth.${provider}.${clientId}`,
+  /** `user:password` of a tunnel this window protected with basic auth ("Copy Credentials"). */
+  basicAuth: (tunnel: string): string => `burrow.basicAuth.${tunnel}`,
 } as const;

@@ -29,7 +29,18 @@ export const TRAFFIC_POLICY_PHASES = [
 ] as const;
 
 /** Top-level keys of an ngrok edge/API object that no agent config or policy has. */
-const EDGE_KEYS = ['hostports', 'routes', 'match_type', 'tls_termination', 'mutual_tls', 'backend', 'backends'];
+const EDGE_KEYS = [
+  'hostports',
+  'routes',
+  'match_type',
+  'tls_termination',
+  'mutual_tls',
+  'backend',
+  'backends',
+  'endpoint_configurations',
+  'reserved_addrs',
+  'tls_certificates',
+];
 const EDGE_ID_RE = /^(?:edghts|edghtsrt|edgtcp|edgtls|bkdtg|bkdfo|bkdhr|bkdwd|bkdsc)_/;
 
 export interface Classification {

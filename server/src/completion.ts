@@ -233,11 +233,25 @@ function isTunnelPath(a: Pick<Analysis, 'classification'>, path: Segment[]): boo
 
 // ---- completion ---------------------------------------------------------------------------------
 
+/** A port listening on this machine, offered for `addr` / `upstream.url` values. */
+export interface PortHint {
+  port: number;
+  /** The process behind it (`node server.js`), when known. */
+  process?: string;
+}
+
+/** True when the value at `path` is where an ngrok config names its upstream (v2 `addr`, v3 `upstream.url`). */
+export function isUpstreamValue(path: Segment[]): boolean {
+  const last = path[path.length - 1];
+  return last === 'addr' || (last === 'url' && path[path.length - 2] === 'upstream');
+}
+
 export function complete(
   doc: TextDocument,
   position: Position,
   a: Pick<Analysis, 'classification' | 'value'>,
   store: SchemaStore,
+  ports: PortHint[] = [],
 ): CompletionItem[] {
   const root = rootSchemaFor(a, store);
   // Block YAML only: JSON files get completion from VS Code's JSON server (see server/README.md).
@@ -248,7 +262,12 @@ export function complete(
   const value = a.value;
   const range = replaceRange(ctx, position);
 
-  if (ctx.kind === 'value') return valueItems(schemasAtPath(store, root, value, ctx.path), range);
+  if (ctx.kind === 'value') {
+    const items = valueItems(schemasAtPath(store, root, value, ctx.path), range);
+    if (a.classification.kind === 'ngrok-config' && isUpstreamValue(ctx.path))
+      items.unshift(...portItems(ports, range));
+    return items;
+  }
 
   const here = schemasAtPath(store, root, value, ctx.path);
   const items: CompletionItem[] = [];
@@ -300,6 +319,18 @@ export function complete(
     });
   });
   return items;
+}
+
+/** The machine's listening ports as values (`3000`), each with the process behind it. */
+function portItems(ports: PortHint[], range: Range): CompletionItem[] {
+  return ports.map((p, i) => ({
+    label: String(p.port),
+    kind: CompletionItemKind.Value,
+    detail: p.process ? `listening: ${p.process}` : 'listening on this machine',
+    textEdit: { range, newText: String(p.port) },
+    sortText: `0${String(i).padStart(3, '0')}`,
+    filterText: String(p.port),
+  }));
 }
 
 /** True when the sequence item at `path` is empty or only holds the key being typed. */

@@ -28,7 +28,7 @@ import { fromConfigProblems, lineStartsOf } from './configCheck';
 /** Below this size a whole-file parse is already fast; piecewise validation pays off above it. */
 const PIECEWISE_MIN_CHARS = 4000;
 import { documentSymbols, endpointLenses } from './symbols';
-import { complete } from './completion';
+import { complete, type PortHint } from './completion';
 import { hover, type PieceView } from './hover';
 import { codeActions, resolveCodeAction, type MigrateData } from './codeActions';
 import { migrateToV3 } from './migrate';
@@ -192,9 +192,9 @@ export class LanguageService {
     });
   }
 
-  complete(doc: TextDocument, position: Position): CompletionItem[] {
+  complete(doc: TextDocument, position: Position, ports: PortHint[] = []): CompletionItem[] {
     const a = this.analyzeForCompletion(doc);
-    return a.classification.kind === 'none' ? [] : complete(doc, position, a, this.schemas);
+    return a.classification.kind === 'none' ? [] : complete(doc, position, a, this.schemas, ports);
   }
 
   /**

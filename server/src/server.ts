@@ -21,6 +21,8 @@ import {
   type InitializationOptions,
   type LanguageServerSettings,
 } from './protocol';
+import { isBurrowProcess, listListeningPorts, rankPorts } from '../../tunnel/src/config/listening-ports';
+import type { PortHint } from './completion';
 import { LanguageService } from './languageService';
 
 export const SETTINGS_SECTION = 'burrow.languageServer';
@@ -38,6 +40,28 @@ const DEFAULT_DELAY_MS = 150;
 export interface ServerOptions {
   /** Overrides `initializationOptions.validationDelayMs`. */
   validationDelayMs?: number;
+}
+
+let portHints: { at: number; hints: Promise<PortHint[]> } | undefined;
+
+/** This machine's listening ports, likely dev servers first, Burrow's own left out; cached for 3 s. */
+function listeningPortHints(): Promise<PortHint[]> {
+  if (!portHints || Date.now() - portHints.at > 3000) {
+    portHints = {
+      at: Date.now(),
+      hints: listListeningPorts(process.platform, 1000)
+        .then((ports) =>
+          rankPorts(ports.filter((p) => !isBurrowProcess(p)))
+            .slice(0, 50)
+            .map((p) => ({
+              port: p.port,
+              process: p.command ?? p.process,
+            })),
+        )
+        .catch(() => []),
+    };
+  }
+  return portHints.hints;
 }
 
 export function startServer(connection: Connection, options: ServerOptions = {}): void {
@@ -166,7 +190,13 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     }
   };
 
-  connection.onCompletion((p) => withDoc(p.textDocument.uri, [], (d) => service.complete(d, p.position)));
+  connection.onCompletion(async (p) => {
+    // Listening ports only when the cursor is on an upstream value (`addr:` / `url:`): reading /proc costs.
+    const doc = documents.get(p.textDocument.uri);
+    const line = doc?.getText({ start: { line: p.position.line, character: 0 }, end: p.position }) ?? '';
+    const ports = /^\s*(-\s+)?(addr|url)\s*:/.test(line) ? await listeningPortHints() : [];
+    return withDoc(p.textDocument.uri, [], (d) => service.complete(d, p.position, ports));
+  });
   connection.onHover((p) => withDoc(p.textDocument.uri, null, (d) => service.hover(d, p.position)));
   connection.onCodeAction((p) =>
     withDoc(p.textDocument.uri, [], (d) => service.codeActions(d, p.range, p.context.diagnostics)),

@@ -214,6 +214,9 @@ const ROWS = [
   { name: 'node-pipe', start: startNodePipe },
   { name: 'burrow embedded', kind: 'embedded', start: (ctx) => startEmbedded(ctx, []) },
   { name: 'burrow + edge', kind: 'edge', start: (ctx) => startWithEdge(ctx, []) },
+  // Three `burrow edge --redis` nodes; the agent on node 1, every visitor on node 2 (a non-holder):
+  // each request crosses the peer link. Needs Debian redis-server.
+  { name: 'burrow cluster (3 nodes, visitor on a non-holder)', start: startCluster },
   // ngrok's own SDK (native ngrok-rust) on the same edge through --ngrok-agent-listen.
   { name: 'ngrok SDK + edge', start: (ctx) => startWithNgrokSdk(ctx) },
   // Edge modules on the request path: the pipeline's cost (/small is below the compression threshold).
@@ -312,6 +315,66 @@ async function startWithEdge(ctx, extraArgs) {
   );
   const url = new URL(await waitForOutput(agent, forwarding));
   return { url: `http://127.0.0.1:${url.port}`, host: url.host, processes: [edge, agent] };
+}
+
+/** redis-server + three cluster nodes; the agent binds on node 1, the URL points at node 2. */
+async function startCluster(ctx) {
+  const redisPort = await freePort();
+  const redis = startProcess(
+    '/usr/bin/redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { name: 'redis-server' },
+  );
+  await waitForOutput(redis, (out) => out.includes('Ready to accept connections'));
+  const token = randomBytes(16).toString('hex');
+  const secret = randomBytes(24).toString('hex');
+  const nodes = [];
+  const ports = [];
+  for (let i = 0; i < 3; i++) {
+    const [port, nodePort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+    const edge = startProcess(
+      process.execPath,
+      [
+        ...nodeArgs(ctx, `node${i}`),
+        BURROW,
+        'edge',
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--tls-listen',
+        `127.0.0.1:${tlsPort}`,
+        '--domain',
+        'bench.localhost',
+        '--redis',
+        `redis://127.0.0.1:${redisPort}`,
+        '--node-addr',
+        `127.0.0.1:${nodePort}`,
+        '--log',
+        'stdout',
+        '--log-format',
+        'json',
+      ],
+      { name: `burrow edge node ${i}`, env: { BURROW_EDGE_TOKENS: token, BURROW_CLUSTER_SECRET: secret } },
+    );
+    await waitForOutput(edge, (out) => out.includes('"edge listening"'));
+    nodes.push(edge);
+    ports.push(port);
+  }
+  const agent = startProcess(
+    process.execPath,
+    [
+      ...nodeArgs(ctx, 'agent'),
+      BURROW,
+      'http',
+      String(ctx.upstreamPort),
+      '--edge',
+      `ws://127.0.0.1:${ports[0]}`,
+      '--domain',
+      'app.bench.localhost',
+    ],
+    { name: 'burrow http --edge (node 1)', env: { BURROW_AUTHTOKEN: token } },
+  );
+  const url = new URL(await waitForOutput(agent, forwarding));
+  return { url: `http://127.0.0.1:${ports[1]}`, host: url.host, processes: [...nodes, agent, redis] };
 }
 
 /** `burrow edge --ngrok-agent-listen` + @ngrok/ngrok's forward() in its own process. */

@@ -467,6 +467,31 @@ export class Workbench {
     return toast;
   }
 
+  /**
+   * Starts recording the text of every notification toast that ever appears (a toast can come and
+   * go between two looks); `seenNotifications()` returns them.
+   */
+  async recordNotifications(): Promise<void> {
+    // A string, not a function: the test runner's transpiler would wrap named inner functions in a
+    // helper the page does not have.
+    await this.page.evaluate(`(() => {
+      if (window.__burrowToasts) return;
+      const seen = (window.__burrowToasts = []);
+      const look = () => {
+        for (const el of document.querySelectorAll('.notification-list-item-message')) {
+          const text = el.innerText;
+          if (text && !seen.includes(text)) seen.push(text);
+        }
+      };
+      new MutationObserver(look).observe(document.body, { childList: true, subtree: true, characterData: true });
+      look();
+    })()`);
+  }
+
+  async seenNotifications(): Promise<string[]> {
+    return this.page.evaluate(() => (window as unknown as { __burrowToasts?: string[] }).__burrowToasts ?? []);
+  }
+
   async notificationTexts(): Promise<string[]> {
     return this.page
       .locator('.notifications-toasts .notification-toast .notification-list-item-message')
@@ -497,6 +522,19 @@ export class Workbench {
       .locator('.pane')
       .filter({ has: this.page.locator('.pane-header', { hasText: title }) })
       .first();
+  }
+
+  /** The description a view shows in its header (TreeView.description). */
+  paneDescription(title: string): Locator {
+    return this.pane(title).locator('.pane-header .description').first();
+  }
+
+  /** Right-click a row and choose a context-menu entry. */
+  async contextMenu(row: Locator, entry: string | RegExp): Promise<void> {
+    await row.click({ button: 'right' });
+    const item = this.page.locator('.context-view .monaco-menu .action-item', { hasText: entry }).first();
+    await item.waitFor({ state: 'visible', timeout: 5000 });
+    await item.click();
   }
 
   /** Rows of the tree inside a view pane. */
@@ -580,19 +618,32 @@ export function checkInstalled(): void {
  * Expose Port… on an app's port through the palette. Resolves with the URL from the notification,
  * and the text of the consent dialog when one was shown (it is when the port leaves the machine).
  */
-export async function exposeAppPort(w: Workbench, port: number): Promise<{ url: string; consent?: string }> {
+export async function exposeAppPort(
+  w: Workbench,
+  port: number,
+): Promise<{ url: string; consent?: string; portRow?: string; pickerRows?: string[] }> {
   await w.runCommand(/Burrow: Expose Port/);
   await w.quickInput.waitFor({ state: 'visible' });
   // The app is listening, so it should be among the detected ports; "Other…" is the way in when not.
-  const portRow = w.quickPickRows.filter({ hasText: new RegExp(`\\b${port}\\b`) }).first();
+  // By the row's label (the port); its description (the process, e.g. "node app.js") follows it with no space.
+  const portRow = w.quickPickRows
+    .filter({ has: w.page.locator('.label-name', { hasText: new RegExp(`(^|\\D)${port}\\s*$`) }) })
+    .first();
+  let portRowText: string | undefined;
+  let pickerRows: string[] | undefined;
   if (
-    await portRow.waitFor({ state: 'visible', timeout: 5000 }).then(
+    await portRow.waitFor({ state: 'visible', timeout: 15_000 }).then(
       () => true,
       () => false,
     )
-  )
+  ) {
+    portRowText = (await portRow.innerText()).replace(/\s+/g, ' ');
+    pickerRows = (await w.quickPickRows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
     await portRow.click();
-  else {
+  } else {
+    console.log(
+      `      (port ${port} not in the picker; it shows: ${(await w.quickPickRows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ')).join(' | ')})`,
+    );
     await w.pick(/Other/);
     await w.answerInput(String(port));
   }
@@ -618,7 +669,7 @@ export async function exposeAppPort(w: Workbench, port: number): Promise<{ url: 
   const text = await note.innerText();
   const url = /(https?:\/\/[^\s→]+)\s*→/.exec(text)?.[1];
   if (!url) throw new Error(`no URL in the notification: ${text}`);
-  return { url: url.replace(/\/$/, ''), consent };
+  return { url: url.replace(/\/$/, ''), consent, portRow: portRowText, pickerRows };
 }
 
 /**
@@ -697,7 +748,7 @@ export class E2eSuite {
     const file = path.join(this.scratch, 'failures', `${test.title.replace(/[^\w-]+/g, '_').slice(0, 80)}.png`);
     await this.page.screenshot(file).catch(() => undefined);
     console.log(
-      `      failure screenshot: ${file}\n      notifications: ${(await this.page.notificationTexts()).join(' | ') || '(none)'}`,
+      `      failure screenshot: ${file}\n      notifications: ${(await this.page.notificationTexts()).join(' | ') || '(none)'}\n      error: ${test.err?.message?.split('\n').slice(0, 6).join('\n        ')}`,
     );
     await this.page.dismiss().catch(() => undefined);
   }

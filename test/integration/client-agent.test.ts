@@ -140,6 +140,11 @@ describe('client agent: a real agent process', function () {
     const captured = await seen;
     assert.equal(captured.request.uri, '/hello?x=1');
     assert.equal(state.requestsOf('web')[0].id, captured.id);
+    // The counts come with the event stream (no polling), and say which process the agent is.
+    for (let i = 0; i < 100 && !state.tunnels.get('web')?.metrics?.http.count; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.equal(state.tunnels.get('web')?.metrics?.conns.count, 1);
+    assert.equal((await api.status()).pid, agent.child.pid);
 
     // Replay adds a capture; curl names the public URL.
     const replayed = waitFor(stream, (e) =>
@@ -158,7 +163,26 @@ describe('client agent: a real agent process', function () {
       withProtection(def, { kind: 'basic-auth', username: 'burrow', password }),
     );
     assert.equal(protectedTunnel.public_url, t.public_url, 'the URL survives the restart');
-    assert.equal((await get(t.public_url, '/')).status, 401);
+    assert.ok((protectedTunnel.metrics?.http.count ?? 0) >= 1, 'the counts survive the re-creation');
+    // The edge answers the 401 itself; the capture shows it, marked, without the credentials tried.
+    const refused = waitFor(stream, (e) =>
+      (e.type === 'request_started' || e.type === 'request_updated') && e.request.edge_module ? e.request : undefined,
+    );
+    assert.equal((await get(t.public_url, '/secret', { Authorization: 'Basic d3Jvbmc6Z3Vlc3M=' })).status, 401);
+    const edgeAnswer = await refused;
+    assert.equal(edgeAnswer.edge_module, 'basic-auth');
+    assert.equal(edgeAnswer.request.uri, '/secret');
+    assert.equal(edgeAnswer.response?.status_code, 401);
+    assert.equal(edgeAnswer.tunnel_name, 'web');
+    const full = JSON.parse((await api.request('GET', `/api/requests/http/${edgeAnswer.id}`)).body) as {
+      request: { headers: Record<string, string[]> };
+      response: { headers: Record<string, string[]> };
+    };
+    assert.ok(!Object.keys(full.request.headers).some((h) => h.toLowerCase() === 'authorization'));
+    assert.match(
+      String(Object.entries(full.response.headers).find(([h]) => /www-authenticate/i.test(h))?.[1]),
+      /Basic/,
+    );
     const auth = `Basic ${Buffer.from(`burrow:${password}`).toString('base64')}`;
     assert.equal((await get(t.public_url, '/', { Authorization: auth })).status, 200);
     assert.ok(!JSON.stringify(await api.tunnels()).includes(password), 'the API never shows the password');

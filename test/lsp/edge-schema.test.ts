@@ -34,4 +34,44 @@ describe('edge JSON with schemas/edge-api.schema.json', function () {
     );
     assert.deepEqual(await client.open('file:///work/edges/ok-edge.json', good, { languageId: 'json' }), []);
   });
+
+  it('validates the account resources of an edge bundle (endpoint configurations, reserved addresses)', async () => {
+    const bad = JSON.stringify(
+      {
+        endpoint_configurations: [
+          {
+            type: 'https',
+            ip_policy: { ip_policy_ids: ['ipp_1'], colour: 'red' },
+            basic_auth: { auth_password: 'short' },
+          },
+        ],
+        reserved_addrs: [{ addr: '127.0.0.1:2222', endpoint_configuration_id: 42 }],
+      },
+      null,
+      2,
+    );
+    const diags = await client.open('file:///work/edges/account.json', bad, { languageId: 'json' });
+    const texts = diags.map((d) => underlined(bad, d.range));
+    assert.ok(
+      texts.some((t) => t.includes('colour')),
+      JSON.stringify(diags),
+    );
+    assert.ok(
+      texts.some((t) => t.includes('short')),
+      JSON.stringify(diags),
+    );
+    assert.ok(texts.includes('42'), JSON.stringify(diags));
+    await client.close('file:///work/edges/account.json');
+    const good = JSON.stringify(
+      {
+        endpoint_configurations: [
+          { id: 'ec_1', type: 'http', ip_policy: { ip_policy_ids: ['ipp_1'] }, compression: { enabled: true } },
+        ],
+        reserved_addrs: [{ id: 'ra_1', addr: 'edge.example.com:2222', endpoint_configuration_id: null }],
+      },
+      null,
+      2,
+    );
+    assert.deepEqual(await client.open('file:///work/edges/account-ok.json', good, { languageId: 'json' }), []);
+  });
 });

@@ -1,6 +1,7 @@
 // Completion, hover and code actions through the real server bundle over JSON-RPC; every code
 // action's edit is applied like an editor would and the result re-validated by the server.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import type { CompletionItem, Diagnostic, MarkupContent } from 'vscode-languageserver/node';
 import { LspClient, posOf, underlined } from './harness';
 
@@ -87,6 +88,29 @@ describe('language server features over stdio', function () {
       assert.deepEqual(labels(await client.completion(uri, { line: 3, character: 11 })), ['http', 'tcp', 'tls']);
       assert.deepEqual(labels(await client.completion(uri, { line: 6, character: 8 })), ['http', 'https']);
       await client.close(uri);
+    });
+
+    it('offers the ports listening on this machine for addr and upstream.url, with their process', async () => {
+      const server = net.createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      try {
+        const v2 = uniqueUri();
+        await client.open(v2, 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: \n');
+        const items = await client.completion(v2, { line: 4, character: 10 });
+        const mine = items.find((i) => i.label === String(port));
+        assert.ok(mine, `port ${port} offered: ${labels(items).join()}`);
+        if (process.platform === 'linux') assert.match(String(mine.detail), /^listening: node /);
+        const v3 = uniqueUri();
+        await client.open(v3, 'version: "3"\nendpoints:\n  - name: web\n    upstream:\n      url: \n');
+        assert.ok(labels(await client.completion(v3, { line: 4, character: 11 })).includes(String(port)));
+        // Not for other values.
+        assert.ok(!labels(await client.completion(v2, { line: 3, character: 11 })).includes(String(port)));
+        await client.close(v2);
+        await client.close(v3);
+      } finally {
+        server.close();
+      }
     });
 
     it('offers snippets for whole tunnels, endpoints and policy rules', async () => {

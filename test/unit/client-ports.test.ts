@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
+  commandLabel,
+  isBurrowProcess,
   listListeningPorts,
+  rankPorts,
   parseLsof,
   parseNetstat,
   parseProcNetTcp,
@@ -27,16 +30,16 @@ const PROC_TCP6 = `  sl  local_address                         remote_address   
 describe('client ports: parsers', () => {
   it('reads LISTEN sockets from /proc/net/tcp and skips established ones', () => {
     assert.deepEqual(parseProcNetTcp(PROC_TCP), [
-      { port: 3000, address: '127.0.0.1' },
-      { port: 8080, address: '0.0.0.0' },
+      { port: 3000, address: '127.0.0.1', inode: 40012 },
+      { port: 8080, address: '0.0.0.0', inode: 40013 },
     ]);
   });
 
   it('decodes IPv6 addresses from /proc/net/tcp6 (any, loopback, v4-mapped)', () => {
     assert.deepEqual(parseProcNetTcp(PROC_TCP6), [
-      { port: 5432, address: '::' },
-      { port: 80, address: '::1' },
-      { port: 5001, address: '127.0.0.1' },
+      { port: 5432, address: '::', inode: 50001 },
+      { port: 80, address: '::1', inode: 50002 },
+      { port: 5001, address: '127.0.0.1', inode: 50003 },
     ]);
   });
 
@@ -79,6 +82,34 @@ describe('client ports: parsers', () => {
   });
 });
 
+describe('client ports: order and names', () => {
+  it('puts likely dev servers first, then app ports, then ephemeral ones', () => {
+    const ranked = rankPorts([
+      { port: 40123, address: '127.0.0.1', process: 'node' },
+      { port: 22, address: '0.0.0.0', process: 'sshd' },
+      { port: 5432, address: '127.0.0.1', process: 'postgres' },
+      { port: 9229, address: '127.0.0.1', process: 'node' },
+      { port: 3000, address: '0.0.0.0' },
+      { port: 8080, address: '0.0.0.0', process: 'python3' },
+    ]).map((p) => p.port);
+    assert.deepEqual(ranked, [3000, 8080, 9229, 5432, 22, 40123]);
+  });
+
+  it("shortens a command line and recognises Burrow's own processes", () => {
+    assert.equal(
+      commandLabel(['/usr/bin/node', '/home/me/app/server.js', '--port', '3000']),
+      'node server.js --port 3000',
+    );
+    assert.ok(commandLabel(['node', 'x'.repeat(200)]).length <= 80);
+    const burrow = (command: string) => isBurrowProcess({ port: 1, address: '', command });
+    assert.ok(burrow('node burrow.js start --none --web-addr 127.0.0.1:0'));
+    assert.ok(burrow('node burrow http 3000'));
+    assert.ok(burrow('node burrow edge --domain x'));
+    assert.ok(!burrow('node server.js'));
+    assert.ok(!burrow('node burrow-docs.js'));
+  });
+});
+
 describe('client ports: this machine', () => {
   const servers: net.Server[] = [];
   after(async () => {
@@ -106,6 +137,13 @@ describe('client ports: this machine', () => {
     const ports = await listListeningPorts();
     const found = new Map(ports.map((p) => [p.port, p.address]));
     assert.equal(found.get(v4!), '127.0.0.1');
+    // Linux names the owner from /proc (this test's own process).
+    if (process.platform === 'linux') {
+      const mine = ports.find((p) => p.port === v4)!;
+      assert.equal(mine.pid, process.pid);
+      assert.equal(mine.process, 'node');
+      assert.match(mine.command ?? '', /^node /);
+    }
     if (v6) assert.equal(found.get(v6), '::1');
     // A closed port is not reported.
     const closing = servers.shift()!;

@@ -113,6 +113,25 @@ describe('client tree: state from the event stream', () => {
     s.apply({ type: 'tunnel_stopped', name: 'a' });
     assert.deepEqual(s.stoppedWithRequests, ['a']);
   });
+
+  it('counts arrive as tunnel_metrics events; one for an unknown tunnel changes nothing', () => {
+    const s = new AgentState();
+    s.apply({ type: 'tunnel_started', tunnel: tunnel('web') });
+    const metrics = { conns: { ...zero, count: 9, gauge: 1 }, http: { ...zero, count: 8 } };
+    assert.equal(s.apply({ type: 'tunnel_metrics', name: 'web', metrics }), true);
+    assert.equal(find(buildTree(s, { requestLimit: () => 5 }), 'tunnel:web:conns')!.description, '9 total · 8 HTTP');
+    assert.equal(s.apply({ type: 'tunnel_metrics', name: 'gone', metrics }), false);
+  });
+
+  it('a request the edge answered is marked with its module', () => {
+    const s = new AgentState();
+    s.apply({ type: 'tunnel_started', tunnel: tunnel('web') });
+    s.apply({ type: 'request_started', request: capture('web', '/private', 401, { edge_module: 'basic-auth' }) });
+    const row = find(buildTree(s, { requestLimit: () => 5 }), 'tunnel:web:requests')!.children![0];
+    assert.match(row.description!, /^401 · edge: basic-auth · /);
+    assert.match(row.tooltip!, /answered by the edge \(basic-auth\)/);
+    assert.equal(row.icon?.id, 'shield');
+  });
 });
 
 describe('client tree: nodes', () => {
@@ -134,9 +153,9 @@ describe('client tree: nodes', () => {
     assert.equal(tree.length, 1);
     const node = tree[0];
     assert.equal(node.description, 'http://web-x.localhost:8480');
-    assert.equal(node.contextValue, 'tunnel.online.http.protected');
+    assert.equal(node.contextValue, 'tunnel.online.http.protected.basicauth');
     assert.equal(node.icon?.id, 'lock');
-    assert.match(node.tooltip!, /Protected by basic auth/);
+    assert.match(node.tooltip!, /Protected by basic auth \(user ann\)/);
     assert.deepEqual(
       node.children!.map((c) => c.kind),
       ['upstream', 'connections', 'module', 'module', 'requests'],

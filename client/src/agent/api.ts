@@ -73,6 +73,8 @@ export interface CaptureJson {
   state?: 'request' | 'response' | 'complete' | 'error';
   error?: { code: string; message: string } | null;
   replay_of?: string;
+  /** The edge's module answered it (basic-auth, oauth, ip-restriction…); the upstream never saw it. */
+  edge_module?: string;
   request: { method: string; uri: string; headers?: Record<string, string[]> };
   response: { status?: string; status_code: number } | null;
 }
@@ -81,6 +83,8 @@ export interface StatusJson {
   status: string;
   agent_version: string;
   edge_url?: string;
+  /** The agent's process id (Burrow addition). */
+  pid?: number;
   session?: { legs: { region: string; latency: number }[] };
 }
 

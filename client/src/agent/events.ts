@@ -10,6 +10,7 @@ export type AgentEvent =
   | { type: 'snapshot'; status: StatusJson; tunnels: TunnelJson[]; requests: CaptureJson[] }
   | { type: 'tunnel_started' | 'tunnel_updated'; tunnel: TunnelJson }
   | { type: 'tunnel_stopped'; name: string }
+  | { type: 'tunnel_metrics'; name: string; metrics: NonNullable<TunnelJson['metrics']> }
   | { type: 'request_started' | 'request_updated'; request: CaptureJson }
   | { type: 'request_deleted'; id: string; reason?: string }
   | { type: 'requests_cleared' };

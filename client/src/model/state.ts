@@ -31,6 +31,12 @@ export class AgentState {
         return true;
       case 'tunnel_stopped':
         return this.tunnels.delete(e.name);
+      case 'tunnel_metrics': {
+        const t = this.tunnels.get(e.name);
+        if (!t) return false;
+        t.metrics = e.metrics;
+        return true;
+      }
       case 'request_started':
       case 'request_updated':
         this.upsert(e.request);

@@ -246,7 +246,9 @@ function tunnelNode(state: AgentState, t: TunnelJson, opts: TreeOptions): TreeNo
     status === 'online' ? 'online' : status,
     http ? 'http' : t.proto,
     protection ? 'protected' : 'open',
+    ...(t.definition?.edge?.basicAuth ? ['basicauth'] : []),
   ].join('.');
+  const users = t.definition?.edge?.basicAuth ? moduleDetail('basicAuth', t.definition.edge.basicAuth) : '';
   const children: TreeNode[] = [
     {
       id: `tunnel:${t.name}:upstream`,
@@ -290,7 +292,7 @@ function tunnelNode(state: AgentState, t: TunnelJson, opts: TreeOptions): TreeNo
     t.public_url && `Public URL: ${t.public_url}`,
     `Upstream: ${t.config.addr}`,
     protection &&
-      `Protected by ${protection === 'basic-auth' ? 'basic auth' : protection === 'oauth' ? 'OAuth' : 'OpenID Connect'}`,
+      `Protected by ${protection === 'basic-auth' ? `basic auth${users ? ` (user ${users})` : ''}` : protection === 'oauth' ? 'OAuth' : 'OpenID Connect'}`,
     t.error && `Error ${t.error.code}: ${t.error.message}`,
   ]
     .filter(Boolean)
@@ -360,8 +362,8 @@ export function requestNode(r: CaptureJson): TreeNode {
     id: `request:${r.id}`,
     kind: 'request',
     label: `${r.request.method} ${r.request.uri}`,
-    description: [status, ms, time].filter(Boolean).join(' · '),
-    tooltip: `${r.request.method} ${r.request.uri}\n${r.response?.status ?? status}${ms ? ` in ${ms}` : ''}\n${r.start}${r.remote_addr ? ` from ${r.remote_addr}` : ''}${r.replay_of ? `\nreplay of ${r.replay_of}` : ''}`,
+    description: [status, r.edge_module && `edge: ${r.edge_module}`, ms, time].filter(Boolean).join(' · '),
+    tooltip: `${r.request.method} ${r.request.uri}\n${r.response?.status ?? status}${ms ? ` in ${ms}` : ''}\n${r.start}${r.remote_addr ? ` from ${r.remote_addr}` : ''}${r.replay_of ? `\nreplay of ${r.replay_of}` : ''}${r.edge_module ? `\nanswered by the edge (${r.edge_module}); the upstream never saw it` : ''}`,
     icon: requestIcon(r),
     contextValue: 'request',
     collapsible: 'none',
@@ -373,6 +375,7 @@ export function requestNode(r: CaptureJson): TreeNode {
 
 function requestIcon(r: CaptureJson): { id: string; color?: string } {
   if (r.state === 'error') return { id: 'error', color: 'testing.iconFailed' };
+  if (r.edge_module) return { id: 'shield', color: 'list.warningForeground' };
   const code = r.response?.status_code;
   if (code === undefined) return { id: 'loading~spin' };
   if (code >= 500) return { id: 'circle-filled', color: 'testing.iconFailed' };

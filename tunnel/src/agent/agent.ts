@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { CaptureStore } from '../capture/store';
-import { Edge } from '../edge/edge';
+import { Edge, type RefusedRequest } from '../edge/edge';
 import { TokenSet } from '../edge/tokens';
 import { managedAppsFrom } from '../modules/oauth/managed';
 import type { EndpointSpec } from '../model';
@@ -118,7 +118,9 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.edgeUrl = toAgentUrl(this.options.edgeUrl);
     } else {
       authtoken = randomBytes(24).toString('base64url');
-      this.embeddedEdge = await startEmbeddedEdge(this.options.embedded ?? {}, authtoken);
+      this.embeddedEdge = await startEmbeddedEdge(this.options.embedded ?? {}, authtoken, (r) =>
+        this.captureRefused(r),
+      );
       this.edgeUrl = `ws://127.0.0.1:${this.embeddedEdge.httpPort}/_burrow/session`;
     }
     const embedded = this.embeddedEdge;
@@ -264,6 +266,26 @@ export class Agent extends EventEmitter<AgentEvents> {
     );
     body.end(request.body);
     return recording?.id ?? '';
+  }
+
+  /** The embedded edge answered a request itself (401, OAuth redirect, denial): captured, marked with the module. */
+  private captureRefused(r: RefusedRequest): void {
+    const tunnel = this.tunnelsByName.get(r.endpoint);
+    if (!tunnel?.spec.inspect || !this.options.capture) return;
+    const rec = this.options.capture.begin(
+      {
+        tunnelName: tunnel.name,
+        remoteAddr: r.remoteAddr,
+        method: r.method,
+        uri: r.url,
+        httpVersion: r.httpVersion,
+        rawHeaders: r.rawHeaders,
+      },
+      { edgeModule: r.module },
+    );
+    rec.requestEnd();
+    rec.response(r.statusCode, r.statusMessage, r.httpVersion, r.responseHeaders);
+    rec.finish();
   }
 
   async stopTunnel(name: string): Promise<boolean> {
@@ -422,7 +444,11 @@ export function toAgentUrl(edgeUrl: string): string {
 }
 
 /** The zero-set-up edge: loopback only, names under *.localhost, a token only this process knows. */
-async function startEmbeddedEdge(opts: NonNullable<AgentOptions['embedded']>, authtoken: string): Promise<Edge> {
+async function startEmbeddedEdge(
+  opts: NonNullable<AgentOptions['embedded']>,
+  authtoken: string,
+  onRefused: (r: RefusedRequest) => void,
+): Promise<Edge> {
   const first = opts.port ?? EMBEDDED_PORT;
   const host = opts.host ?? '127.0.0.1';
   const cs = opts.codespace === undefined ? detectCodespace() : (opts.codespace ?? undefined);
@@ -439,6 +465,7 @@ async function startEmbeddedEdge(opts: NonNullable<AgentOptions['embedded']>, au
       http: { host, port },
       tokens: new TokenSet([authtoken]),
       portPerEndpoint,
+      onRefused,
       // The user's own managed OAuth apps (BURROW_OAUTH_APP_GOOGLE=ID:SECRET…; the extension passes them).
       managedOAuth: { apps: managedAppsFrom([], process.env) },
     });

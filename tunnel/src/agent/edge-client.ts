@@ -219,7 +219,8 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
       this.options.backoffMaxMs ?? 10_000,
       (this.options.backoffMinMs ?? 200) * 2 ** this.attempt++,
     );
-    const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
+    // A draining cluster node asks for a reconnect (through the balancer, to another node) now.
+    const delay = error.code === 'ERR_BURROW_EDGE_DRAINING' ? 0 : ceiling / 2 + (Math.random() * ceiling) / 2;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }

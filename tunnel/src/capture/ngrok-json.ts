@@ -5,7 +5,7 @@
 //     response: { status, status_code, proto, headers, raw } | null }
 //
 // `raw` is base64 of the HTTP/1.1 bytes (head + captured body). ngrok promises additive-only changes
-// and so do we: Burrow's extra fields (`state`, `error`, `replay_of`, `body_size`,
+// and so do we: Burrow's extra fields (`state`, `error`, `replay_of`, `edge_module`, `body_size`,
 // `body_truncated`) never rename or retype ngrok's.
 
 import { headerValue, ngrokHeaders, protoString, rawMessage, statusText } from './http';
@@ -50,6 +50,8 @@ export interface NgrokCapturedJson {
   state: ExchangeState;
   error: CaptureError | null;
   replay_of?: string;
+  /** Answered by the edge's module of this name (basic-auth, oauth, ip-restriction…), not by the upstream. */
+  edge_module?: string;
 }
 
 export interface SerialiseOptions {
@@ -96,6 +98,7 @@ export function exchangeToNgrokJson(ex: CapturedExchange, opts: SerialiseOptions
     state: ex.state,
     error: ex.error,
     ...(ex.replayOf ? { replay_of: ex.replayOf } : {}),
+    ...(ex.edgeModule ? { edge_module: ex.edgeModule } : {}),
   };
 }
 

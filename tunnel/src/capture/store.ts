@@ -125,6 +125,8 @@ export interface CapturedExchange {
   error: CaptureError | null;
   /** Set when this exchange was replayed from another capture. */
   replayOf?: string;
+  /** Set when the edge answered it itself (the upstream never saw it): the module, e.g. `basic-auth`. */
+  edgeModule?: string;
 }
 
 export interface CaptureStoreOptions {
@@ -213,7 +215,7 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     return this.idPrefix + this.counter.toString(16).padStart(8, '0');
   }
 
-  begin(s: CaptureStart, meta?: { replayOf?: string }): Recording {
+  begin(s: CaptureStart, meta?: { replayOf?: string; edgeModule?: string }): Recording {
     const id = this.nextId();
     const exchange: CapturedExchange = {
       id,
@@ -233,6 +235,7 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
       response: null,
       error: null,
       ...(meta?.replayOf ? { replayOf: meta.replayOf } : {}),
+      ...(meta?.edgeModule ? { edgeModule: meta.edgeModule } : {}),
     };
     const entry: Entry = { exchange, bytes: 0, startNs: process.hrtime.bigint(), evicted: !this.enabled };
     if (this.enabled) {

@@ -17,6 +17,7 @@ import {
   type LoadedConfig,
 } from '../config';
 import { Edge } from '../edge/edge';
+import { ClusterError, EdgeCluster } from '../edge/cluster';
 import { buildPipeline, ModuleConfigError } from '../modules/pipeline';
 import { loadCertificate } from '../edge/tls-cert';
 import { TokenSet } from '../edge/tokens';
@@ -27,9 +28,13 @@ import {
   EdgeFileError,
   loadEdgeFiles,
   StateFileError,
+  type EdgeStore,
   type HttpsEdges,
 } from '../edge/admin';
 import { IpPolicyStore } from '../modules/ip-restriction';
+import { CertificateStore } from '../edge/certs/store';
+import { AcmeManager, LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING } from '../edge/acme';
+import { readFileSync } from 'node:fs';
 import { ManagedAppError, managedAppsFrom } from '../modules/oauth/managed';
 import type { EndpointSpec } from '../model';
 import { VERSION } from '../version';
@@ -94,7 +99,8 @@ Edge flags:
   --ngrok-agent-listen HOST:PORT   also accept ngrok's own agents and SDKs here (TLS, ngrok's
                                agent protocol; they need server_addr and this edge's CA)
   --admin-addr HOST:PORT       serve the admin API (ngrok API v2 subset: HTTPS edges, routes and
-                               their modules, backends, reserved domains, IP policies, credentials)
+                               their modules, backends, reserved domains and addresses, IP policies,
+                               credentials, TLS certificates, endpoint configurations, tunnel sessions)
   --api-key KEY                Bearer key the admin API requires (also BURROW_API_KEY)
   --state-dir DIR              where the edge keeps its admin state (edge-state.json); without it
                                the state lives in memory only
@@ -107,7 +113,22 @@ Edge flags:
   --headers-timeout SECONDS    time a visitor has to send a complete request head (default 30)
   --idle-timeout SECONDS       idle time of a visitor's keep-alive connection (default 75)
   Edges serve their hostports on the TLS listener (default 127.0.0.1:8443 when edges are on).
+Automatic certificates (ACME; needs --state-dir, where the account key and certificates live):
+  --acme                       turn ACME on with Let's Encrypt production (any --acme-* flag does too)
+  --acme-directory URL         another ACME directory (step-ca, pebble, …)   --acme-staging  Let's Encrypt staging
+  --acme-email ADDR            account contact   --acme-ca FILE  extra roots for the directory's TLS
+  --acme-dns-hook CMD          DNS-01 for a *.DOMAIN wildcard: runs CMD set|unset RECORD VALUE
+  --acme-challenges LIST       preference among http-01,tls-alpn-01 (default http-01,tls-alpn-01)
+  --acme-orders-per-hour N     at most N orders an hour (default 30)
+  Names: reserved domains with a certificate_management_policy (default for new ones), and each
+  name an agent binds under --domain (ordered at bind time); renewed with a third of the lifetime left.
   Agents join a tunnel group with labels: ngrok.yml v2 \`labels: [team=web]\` in a tunnel.
+  --tcp-host HOST              address TCP endpoints listen on (default: --listen's host)
+  --redis URL                  run as one node of a cluster sharing names, admin state and
+                               counters through Redis (redis://[:PASSWORD@]HOST:PORT/DB); needs
+                               BURROW_CLUSTER_SECRET (same on every node) and --node-addr
+  --node-addr HOST:PORT        where this node listens for other nodes and serves GET /healthz
+                               (must be reachable from the other nodes); see docs/cluster.md
 `;
 
 const COMMON_FLAGS = {
@@ -136,6 +157,17 @@ const EDGE_FLAGS = {
   'api-key': { type: 'string' },
   'state-dir': { type: 'string' },
   edges: { type: 'string', multiple: true },
+  redis: { type: 'string' },
+  'node-addr': { type: 'string' },
+  'tcp-host': { type: 'string' },
+  acme: { type: 'boolean' },
+  'acme-directory': { type: 'string' },
+  'acme-staging': { type: 'boolean' },
+  'acme-email': { type: 'string' },
+  'acme-ca': { type: 'string' },
+  'acme-dns-hook': { type: 'string' },
+  'acme-challenges': { type: 'string' },
+  'acme-orders-per-hour': { type: 'string' },
   'oauth-app': { type: 'string', multiple: true },
   'oauth-callback-url': { type: 'string' },
   'headers-timeout': { type: 'string' },
@@ -407,6 +439,34 @@ async function runEdge(args: string[]): Promise<number> {
   if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
   const certificate = values.cert && values.key ? await loadCertificate(values.cert, values.key) : undefined;
   const domain = (values.domain ?? 'localhost').toLowerCase();
+  const acmeOn = !!(
+    values.acme ||
+    values['acme-directory'] ||
+    values['acme-staging'] ||
+    values['acme-email'] ||
+    values['acme-ca'] ||
+    values['acme-dns-hook']
+  );
+  if (acmeOn && !values['state-dir'])
+    throw new UsageError('ACME needs --state-dir DIR: the account key and the certificates are kept there');
+  if (values['acme-directory'] && values['acme-staging'])
+    throw new UsageError('--acme-directory and --acme-staging are exclusive');
+  const challenges = (values['acme-challenges'] ?? 'http-01,tls-alpn-01').split(',').map((c) => c.trim());
+  if (challenges.some((c) => c !== 'http-01' && c !== 'tls-alpn-01'))
+    throw new UsageError(`--acme-challenges "${values['acme-challenges']}": use http-01 and/or tls-alpn-01`);
+  const ordersPerHour = Number(values['acme-orders-per-hour'] ?? 30);
+  if (!Number.isInteger(ordersPerHour) || ordersPerHour < 1)
+    throw new UsageError('--acme-orders-per-hour needs a positive whole number');
+  let acmeCa: string | undefined;
+  if (values['acme-ca']) {
+    try {
+      acmeCa = readFileSync(values['acme-ca'], 'utf8');
+    } catch (err) {
+      throw new UsageError(`--acme-ca ${values['acme-ca']}: ${(err as Error).message}`);
+    }
+    if (!acmeCa.includes('-----BEGIN CERTIFICATE-----'))
+      throw new UsageError(`--acme-ca ${values['acme-ca']}: no PEM certificate in it`);
+  }
   let managedOAuth;
   try {
     managedOAuth = {
@@ -419,12 +479,53 @@ async function runEdge(args: string[]): Promise<number> {
   }
   if (managedOAuth.callbackUrl !== undefined && !/^https?:\/\/[^/]+\/\S*$/.test(managedOAuth.callbackUrl))
     throw new UsageError(`--oauth-callback-url "${managedOAuth.callbackUrl}": expected an http(s) URL`);
-  const edgesOn = !!(adminAddr || values.edges?.length || values['state-dir']);
+  const edgesOn = !!(adminAddr || values.edges?.length || values['state-dir'] || values.redis);
   const ipPolicies = new IpPolicyStore();
+  let cluster: EdgeCluster | undefined;
+  if (values.redis || values['node-addr']) {
+    if (!values.redis || !values['node-addr'])
+      throw new UsageError('--redis and --node-addr go together (a cluster node needs both)');
+    if (values['state-dir']) throw new UsageError('with --redis the admin state lives in Redis: drop --state-dir');
+    try {
+      cluster = new EdgeCluster({
+        redisUrl: values.redis,
+        nodeAddr: parseListen(values['node-addr'], 'node-addr'),
+        secret: process.env.BURROW_CLUSTER_SECRET ?? '',
+        log: (level, msg, fields) => logger.log(level, msg, fields ?? {}),
+      });
+    } catch (err) {
+      if (err instanceof ClusterError) throw new ConfigError(err.message, err.code);
+      throw err;
+    }
+  }
+  const httpListen = parseListen(values.listen ?? '127.0.0.1:8080', 'listen');
+  const wildcardHost = httpListen.host === '0.0.0.0' || httpListen.host === '::';
   let httpsEdges: HttpsEdges | undefined;
+  let store: EdgeStore | undefined;
+  if (cluster) {
+    try {
+      store = await cluster.connect();
+    } catch (err) {
+      printError(
+        (err as Error).message,
+        (err as { code?: string }).code,
+        'is redis-server running, and is --redis right?',
+      );
+      return 1;
+    }
+  }
   if (edgesOn) {
     try {
-      httpsEdges = createHttpsEdges({ stateDir: values['state-dir'], domain, ipPolicies, tokens });
+      httpsEdges = createHttpsEdges({
+        stateDir: values['state-dir'],
+        store,
+        domain,
+        ipPolicies,
+        tokens,
+        tcpHost: wildcardHost ? domain : httpListen.host,
+        tcpBindHost: httpListen.host,
+        acme: acmeOn,
+      });
       const loaded = loadEdgeFiles(httpsEdges.service, values.edges ?? []);
       if (values.edges?.length)
         logger.log('info', 'edges loaded', {
@@ -438,9 +539,12 @@ async function runEdge(args: string[]): Promise<number> {
       throw err;
     }
   }
+  const certificates = edgesOn
+    ? new CertificateStore(httpsEdges && ((host) => httpsEdges!.overlay.uploadedCertificate(host)))
+    : undefined;
   const edge = new Edge({
     domain,
-    http: parseListen(values.listen ?? '127.0.0.1:8080', 'listen'),
+    http: httpListen,
     tls: values['tls-listen']
       ? parseListen(values['tls-listen'], 'tls-listen')
       : edgesOn
@@ -450,6 +554,10 @@ async function runEdge(args: string[]): Promise<number> {
     tokens,
     ipPolicies,
     httpsEdges: httpsEdges?.router,
+    cluster,
+    tcpHost: values['tcp-host'],
+    account: httpsEdges?.overlay,
+    certificates,
     managedOAuth,
     limits: {
       headersTimeoutMs: seconds(values['headers-timeout'], 'headers-timeout'),
@@ -457,12 +565,60 @@ async function runEdge(args: string[]): Promise<number> {
     },
   });
   httpsEdges?.attach(edge);
+  const acme =
+    acmeOn && certificates && httpsEdges
+      ? new AcmeManager(
+          {
+            directoryUrl:
+              values['acme-directory'] ?? (values['acme-staging'] ? LETSENCRYPT_STAGING : LETSENCRYPT_PRODUCTION),
+            email: values['acme-email'],
+            caPem: acmeCa,
+            stateDir: values['state-dir']!,
+            domain,
+            challenges: challenges as ('http-01' | 'tls-alpn-01')[],
+            dnsHook: values['acme-dns-hook'],
+            ordersPerHour,
+            // Test hooks: how often to look for due renewals, and a file shifting the clock.
+            checkIntervalMs: Number(process.env.BURROW_ACME_CHECK_MS) || undefined,
+            clockOffsetFile: process.env.BURROW_ACME_CLOCK_OFFSET_FILE,
+            log: (level, msg, fields) => logger.log(level, msg, fields),
+          },
+          certificates,
+          {
+            isHostBound: (host) => edge.isHostBound(host),
+            reservedDomains: () => httpsEdges!.store.state.reserved_domains,
+            setStatus: (name, status) => httpsEdges!.account.setCertificateStatus(name, status),
+          },
+        )
+      : undefined;
+  if (acme) {
+    // HTTP endpoints only: TLS endpoints pass TLS through to the agent, whose certificate is its own.
+    edge.on('bind', (b) => {
+      if (b.proto === 'http') acme.onBind(b.hosts);
+    });
+    // A reserved domain added or given a policy is looked at without waiting for the next check.
+    let queued = false;
+    httpsEdges!.store.on('change', () => {
+      if (queued) return;
+      queued = true;
+      setImmediate(() => {
+        queued = false;
+        void acme.check();
+      });
+    });
+  }
   const ngrokAgents = values['ngrok-agent-listen']
     ? new NgrokAgentServer({ edge, tokens, listen: parseListen(values['ngrok-agent-listen'], 'ngrok-agent-listen') })
     : undefined;
   const admin =
     adminAddr && httpsEdges
-      ? new AdminApi({ service: httpsEdges.service, router: httpsEdges.router, apiKey: apiKey!, ...adminAddr })
+      ? new AdminApi({
+          service: httpsEdges.service,
+          router: httpsEdges.router,
+          account: httpsEdges.account,
+          apiKey: apiKey!,
+          ...adminAddr,
+        })
       : undefined;
   edge.on('session', (s) =>
     logger.log('info', 'agent connected', { obj: 'sess', id: s.sessionId, addr: s.remoteAddr }),
@@ -480,9 +636,13 @@ async function runEdge(args: string[]): Promise<number> {
     await edge.start();
     await ngrokAgents?.start();
     await admin?.start();
+    await cluster?.listen(edge);
+    acme?.start();
   } catch (err) {
+    await admin?.close().catch(() => undefined);
     await ngrokAgents?.close().catch(() => undefined);
     await edge.close().catch(() => undefined);
+    await cluster?.close().catch(() => undefined);
     printError(`could not start the edge: ${(err as Error).message}`, (err as { code?: string }).code);
     return 1;
   }
@@ -493,11 +653,19 @@ async function runEdge(args: string[]): Promise<number> {
     agents: `ws://HOST:${edge.httpPort}/_burrow/session`,
     ngrok_agents: ngrokAgents ? `${values['ngrok-agent-listen']!.replace(/:\d+$/, '')}:${ngrokAgents.port}` : undefined,
     admin: admin ? `http://${adminAddr!.host}:${admin.port}` : undefined,
+    node: cluster ? `${cluster.node} ${values['node-addr']} (redis ${cluster.redisLabel})` : undefined,
   });
   await untilSignal(async () => {
+    // A cluster node drains first: agents move to other nodes, in-flight requests finish.
+    if (cluster) {
+      logger.log('info', 'draining', { obj: 'cluster', node: cluster.node });
+      await edge.drain();
+    }
+    acme?.stop();
     await admin?.close();
     await ngrokAgents?.close();
     await edge.close();
+    await cluster?.close();
   });
   logger.close();
   return 0;

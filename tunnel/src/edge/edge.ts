@@ -4,8 +4,9 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { EdgeOptions, Proto, Scheme } from '../model';
 import { PROTOCOL_VERSION } from '../protocol/frames';
@@ -18,16 +19,19 @@ import { applyHttpServerLimits, httpServerLimits, onClientError, type ListenerLi
 import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
 import { tlsServerOptions } from '../modules/mutual-tls';
-import { buildPipeline, ModuleConfigError, type Pipeline } from '../modules/pipeline';
+import { buildPipeline, ModuleConfigError, type Pipeline, type PipelineEnv } from '../modules/pipeline';
 import { handleManagedCallback, MANAGED_CALLBACK_PATH, type ManagedOAuth } from '../modules/oauth/managed';
 import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
 import { HostRouter, isValidHostname, normalizeHost } from './router';
 import { ClientHelloError, readClientHello } from './sni';
 import { selfSignedCertificate } from './tls-cert';
+import { SessionRegistry } from './sessions';
 import type { Grant, TokenSet } from './tokens';
 import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
+import type { ClaimKind, ClusterHooks, Holder, PeerOpen } from './cluster';
+import { adoptPeerAddress } from './cluster/peers';
 import type { AgentSession } from './agent-session';
 
 /** Path on the public HTTP listener where agents open their session. */
@@ -63,6 +67,12 @@ export interface EdgeConfig {
    * `publicUrl(port)` first among its URLs. A rebind asks for the port of its previous URL again.
    */
   portPerEndpoint?: { publicUrl(port: number): string; portOf(url: string): number | undefined };
+  /** A node of a cluster (edge/cluster): names are claimed cluster-wide, others' names forwarded. */
+  cluster?: ClusterHooks;
+  /** Reserved domains' and addresses' endpoint configurations and port reservations (admin/endpoint-configs.ts). */
+  account?: AccountHooks;
+  /** Uploaded and ACME certificates, served by SNI, and ACME challenges (certs/). */
+  certificates?: CertificateHooks;
   /**
    * Managed OAuth apps (modules/oauth/managed.ts): endpoints with `oauth: {provider}` and no client
    * id use these. `callbackUrl` defaults to http://DOMAIN:HTTP_PORT/_burrow/oauth/callback.
@@ -72,6 +82,67 @@ export interface EdgeConfig {
   limits?: ListenerLimits;
   /** Slows authtoken guessing per source address (auth-throttle.ts); in memory when omitted. */
   authThrottle?: AuthThrottle;
+  /** A request an endpoint's module answered itself (the agent never saw it): the embedded edge's capture hook. */
+  onRefused?: (r: RefusedRequest) => void;
+}
+
+/**
+ * The headers a response sent. Modules answer with `writeHead(status, {…})`, which HTTP/1's
+ * ServerResponse writes without keeping them (getHeaders() is empty), so read the head it wrote.
+ */
+function sentHeaders(res: http.ServerResponse | http2.Http2ServerResponse): string[] {
+  const out: string[] = [];
+  const head = (res as { _header?: unknown })._header;
+  if (typeof head === 'string') {
+    for (const line of head.split('\r\n').slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon > 0) out.push(line.slice(0, colon), line.slice(colon + 1).trim());
+    }
+    return out;
+  }
+  for (const [name, value] of Object.entries(res.getHeaders()))
+    for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) out.push(name, String(v));
+  return out;
+}
+
+/** What `onRefused` gets: the request as the client sent it (credentials dropped) and the edge's answer. */
+export interface RefusedRequest {
+  /** The endpoint's name as the agent bound it. */
+  endpoint: string;
+  /** The module that answered: `basic-auth`, `oauth`, `ip-restriction`, … */
+  module: string;
+  remoteAddr: string;
+  method: string;
+  url: string;
+  httpVersion: string;
+  rawHeaders: string[];
+  statusCode: number;
+  statusMessage: string;
+  responseHeaders: string[];
+}
+
+/** Account resources applied to live bindings. */
+export interface AccountHooks {
+  /** The pipeline a request to `binding` over `scheme` runs (its own, or with a configuration on top). */
+  pipelineFor(binding: Binding, scheme: Scheme): Pipeline | undefined;
+  /** A TCP connection's verdict from an attached configuration; undefined when none applies. */
+  allowConnection(binding: Binding, ip: string): boolean | undefined;
+  /** Refusal for a TCP bind naming an address that is not reserved. */
+  checkRemoteAddr(remoteAddr: string): { code: string; message: string } | undefined;
+  isReservedPort(port: number): boolean;
+}
+
+/** Certificates beyond the configured/self-signed one, and ACME's challenge answers. */
+export interface CertificateHooks {
+  /** The PEM pair for a name; `version` changes whenever the pair does (contexts are cached on it). */
+  certificateFor(host: string): { cert: string; key: string; version: string } | undefined;
+  /** ACME HTTP-01: true when the request was answered. */
+  handleHttp?(
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ): boolean;
+  /** ACME TLS-ALPN-01: true when the connection was taken (`head` is the ClientHello read so far). */
+  handleTls?(socket: net.Socket, head: Buffer, serverName: string): boolean;
 }
 
 export interface Binding {
@@ -95,6 +166,8 @@ export interface Binding {
   ownHttpServer?: http.Server;
   /** Labeled tunnel: reached only through HTTPS edges' tunnel-group backends. */
   labels?: Record<string, string>;
+  /** Names claimed cluster-wide for this binding (released at unbind). */
+  claims?: { kind: ClaimKind; name: string; holder: Holder }[];
   /** Endpoint pool (`pooling_enabled`): every member's binding shares this object. */
   pool?: EndpointPool;
   /** Internal endpoint (`*.internal`): only `forward-internal` reaches it. */
@@ -137,6 +210,13 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private httpsServer?: http2.Http2SecureServer;
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
   private readonly sockets = new Set<net.Socket>();
+  /** Cluster: who each session is, for name claims. */
+  private readonly holders = new WeakMap<AgentSession, Holder>();
+  /** Cluster: connections another node carried here (never forwarded again), and their servers. */
+  private readonly peerSockets = new WeakSet<object>();
+  private peerHttp?: Record<'http' | 'https', http.Server>;
+  /** SIGTERM on a cluster node: no new agent sessions, existing ones told to go elsewhere. */
+  draining = false;
   httpPort = 0;
   /** Set at start: the apps and the one callback URL their providers know. */
   /** The apps and the one callback URL their providers know (its default needs the listening port). */
@@ -144,6 +224,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   tlsPort = 0;
   /** Named IP policies (the admin API edits them; endpoints see changes on their next request). */
   readonly ipPolicies: IpPolicyStore;
+  /** Live agent sessions (`/tunnel_sessions`); every protocol front end registers its sessions here. */
+  readonly sessions = new SessionRegistry(() => (this.nodeId ? { node: this.nodeId } : undefined));
   private readonly authThrottle: AuthThrottle;
 
   constructor(private readonly config: EdgeConfig) {
@@ -192,6 +274,71 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return this.httpRouter.has(host) || this.tlsRouter.has(host);
   }
 
+  /** Cluster: a visitor connection another node carried here over its peer link. */
+  acceptPeer(stream: Duplex, meta: PeerOpen): void {
+    Object.defineProperties(stream, {
+      remoteAddress: { value: meta.remoteAddr, configurable: true },
+      remotePort: { value: meta.remotePort, configurable: true },
+    });
+    this.peerSockets.add(stream);
+    if (meta.proto === 'tls') return void this.onTlsConnection(stream as net.Socket, true);
+    if (meta.proto === 'tcp') {
+      const binding = [...this.bindings.values()].find(
+        (b) => b.tcpServer && (b.tcpServer.address() as net.AddressInfo | null)?.port === meta.port,
+      );
+      if (binding) this.pipeRaw(stream as net.Socket, binding);
+      else stream.destroy();
+      return;
+    }
+    this.peerHttp ??= { http: this.peerHttpServer('http'), https: this.peerHttpServer('https') };
+    this.peerHttp[meta.proto].emit('connection', stream);
+  }
+
+  private peerHttpServer(scheme: Scheme): http.Server {
+    const server = http.createServer({ keepAliveTimeout: 5 * 60_000, requestTimeout: 0 }, (req, res) =>
+      this.onRequest(req, res, scheme),
+    );
+    server.on('upgrade', (req, socket: net.Socket, head) => this.onUpgrade(req, socket, head, scheme));
+    server.on('clientError', (_err, socket) => socket.destroy());
+    return server;
+  }
+
+  /**
+   * Cluster node shutdown: refuse new agent sessions, let each session finish its in-flight
+   * streams (up to `graceMs`), then close it with ERR_BURROW_EDGE_DRAINING, the GoAway on which
+   * agents reconnect at once (through the balancer, to another node) and take their names back.
+   */
+  async drain(graceMs = 10_000): Promise<void> {
+    this.draining = true;
+    const deadline = Date.now() + graceMs;
+    await Promise.all(
+      [...new Set(this.sessionsByClient.values())].map(async (session) => {
+        while (session.streamCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        session.close({ code: 'ERR_BURROW_EDGE_DRAINING', message: 'this edge node is shutting down: reconnect' });
+      }),
+    );
+  }
+
+  sessionCount(): number {
+    return this.sessionsByClient.size;
+  }
+
+  /** Cluster: the name moved to another holder (the agent reconnected elsewhere): unbind it here. */
+  claimLost(kind: ClaimKind, name: string, holder: Holder): void {
+    for (const b of [...this.bindings.values()]) {
+      if (b.claims?.some((c) => c.kind === kind && c.name === name && c.holder === holder)) this.unbind(b, false);
+    }
+  }
+
+  /** Cluster: this node's id (the admin API shows it with each session); undefined on a single edge. */
+  get nodeId(): string | undefined {
+    return this.config.cluster?.node;
+  }
+
+  get tcpListenHost(): string {
+    return this.config.tcpHost ?? this.config.http.host;
+  }
+
   /** Endpoints currently bound (for status output and the admin API later). */
   listBindings(): Binding[] {
     return [...this.bindings.values()];
@@ -209,7 +356,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const pool = entry?.pool;
     const binding = pool ? pool.members[pool.next++ % pool.members.length] : entry;
     if (!binding || !binding.schemes.includes(scheme)) return undefined;
-    return { id: binding.id, session: binding.session, pipeline: binding.pipeline };
+    const pipeline = this.config.account ? this.config.account.pipelineFor(binding, scheme) : binding.pipeline;
+    return { id: binding.id, session: binding.session, pipeline };
   }
 
   private onRequest(
@@ -217,10 +365,13 @@ export class Edge extends EventEmitter<EdgeEvents> {
     res: http.ServerResponse | http2.Http2ServerResponse,
     scheme: Scheme,
   ): void {
+    if (this.config.certificates?.handleHttp?.(req, res)) return;
     if (this.config.httpsEdges?.handleRequest(req, res, scheme)) return;
     if (handleManagedCallback(req, res, this.managedOAuth, (h) => !!this.httpRouter.lookup(h))) return;
     const target = this.httpTarget(hostOf(req), scheme);
     if (!target) {
+      if (this.config.cluster && !this.peerSockets.has(req.socket))
+        return this.config.cluster.forwardRequest(req, res, scheme);
       sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${normalizeHost(hostOf(req))}`);
       return;
     }
@@ -230,10 +381,18 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, scheme: Scheme): void {
     const target = this.httpTarget(hostOf(req), scheme);
     if (!target && req.url === AGENT_PATH) {
+      if (this.draining) {
+        socket.end(
+          'HTTP/1.1 503 Service Unavailable\r\nngrok-error-code: ERR_BURROW_EDGE_DRAINING\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+        );
+        return;
+      }
       this.wss.handleUpgrade(req, socket, head, (ws) => this.onAgent(new WebSocketTransport(ws), clientIpOf(req)));
       return;
     }
     if (this.config.httpsEdges?.handleUpgrade(req, socket, head, scheme)) return;
+    if (!target && this.config.cluster && !this.peerSockets.has(socket))
+      return this.config.cluster.forwardUpgrade(req, socket, head, scheme);
     if (!target) {
       socket.end(
         'HTTP/1.1 404 Not Found\r\nngrok-error-code: ERR_NGROK_3200\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
@@ -266,6 +425,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     });
     applyHttpServerLimits(https, this.config.limits);
     https.on('request', (req, res) => this.onRequest(req, res, 'https'));
+    https.on('secureConnection', (socket: tls.TLSSocket) => adoptPeerAddress(socket));
     https.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
       this.onUpgrade(req, socket, head, 'https'),
     );
@@ -280,7 +440,25 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private async tlsCredentials(
     extra: tls.SecureContextOptions = {},
   ): Promise<tls.SecureContextOptions & { SNICallback?: tls.TlsOptions['SNICallback'] }> {
-    if (this.config.certificate) return { ...this.config.certificate, ...extra };
+    const certificates = this.config.certificates;
+    if (this.config.certificate && !certificates) return { ...this.config.certificate, ...extra };
+    const managed = new Map<string, { version: string; ctx: tls.SecureContext }>();
+    const managedContext = (host: string): tls.SecureContext | undefined => {
+      const pair = certificates?.certificateFor(host);
+      if (!pair) return undefined;
+      let entry = managed.get(host);
+      if (entry?.version !== pair.version) {
+        entry = { version: pair.version, ctx: tls.createSecureContext({ cert: pair.cert, key: pair.key, ...extra }) };
+        managed.set(host, entry);
+      }
+      return entry.ctx;
+    };
+    if (this.config.certificate)
+      return {
+        ...this.config.certificate,
+        ...extra,
+        SNICallback: (name, cb) => cb(null, managedContext(normalizeHost(name))),
+      };
     const contexts = new Map<string, Promise<tls.SecureContext>>();
     const contextFor = (name: string) => {
       let ctx = contexts.get(name);
@@ -298,6 +476,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
         // Only names we serve: anything else would let clients make us mint certificates at will.
         if (host !== this.config.domain && !this.httpRouter.lookup(host) && !this.config.httpsEdges?.serves(host))
           return cb(new Error(`no endpoint for ${host}`));
+        const own = managedContext(host);
+        if (own) return cb(null, own);
         contextFor(host).then(
           (ctx) => cb(null, ctx),
           (err: Error) => cb(err),
@@ -307,7 +487,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /** One port for TLS: a passthrough endpoint when SNI names one, else HTTPS terminated here. */
-  private async onTlsConnection(socket: net.Socket): Promise<void> {
+  private async onTlsConnection(socket: net.Socket, fromPeer = false): Promise<void> {
     this.track(socket);
     socket.on('error', () => socket.destroy());
     let hello: { serverName?: string; head: Buffer };
@@ -321,11 +501,22 @@ export class Edge extends EventEmitter<EdgeEvents> {
       }
       hello = { head: err.head };
     }
+    if (hello.serverName && this.config.certificates?.handleTls?.(socket, hello.head, hello.serverName)) return;
     const binding = hello.serverName ? this.tlsRouter.lookup(hello.serverName) : undefined;
     if (binding) {
       this.pipeRaw(socket, binding, hello.head);
       return;
     }
+    const name = hello.serverName;
+    if (
+      name &&
+      this.config.cluster &&
+      !fromPeer &&
+      !this.httpRouter.lookup(name) &&
+      !this.config.httpsEdges?.serves(normalizeHost(name)) &&
+      (await this.config.cluster.forwardTls(socket, name, hello.head))
+    )
+      return;
     const own = hello.serverName ? this.httpRouter.lookup(hello.serverName)?.httpsServer : undefined;
     // No resume(): a flowing socket would drain the unshifted hello to nobody before the TLS
     // layer reads its buffer; TLSSocket starts reading by itself.
@@ -334,7 +525,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   private pipeRaw(socket: net.Socket, binding: Binding, head?: Buffer): void {
-    if (binding.allowConnection && !binding.allowConnection((socket.remoteAddress ?? '').replace(/^::ffff:/, ''))) {
+    const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (
+      (binding.allowConnection && !binding.allowConnection(ip)) ||
+      this.config.account?.allowConnection(binding, ip) === false
+    ) {
       socket.destroy(); // ngrok closes refused TCP/TLS connections without a word
       return;
     }
@@ -363,11 +558,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
   /** Opens an agent session inside this process (the embedded edge); returns the agent's end. */
   connectInProcess(): Transport {
     const [edgeEnd, agentEnd] = createTransportPair();
-    this.onAgent(edgeEnd, '127.0.0.1');
+    this.onAgent(edgeEnd, '127.0.0.1', 'burrow/in-process');
     return agentEnd;
   }
 
-  private onAgent(transport: Transport, remoteAddr: string): void {
+  private onAgent(transport: Transport, remoteAddr: string, transportName = 'burrow/ws'): void {
     const session = new MuxSession(transport, {
       role: 'edge',
       initialWindow: DEFAULT_WINDOW,
@@ -376,6 +571,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     });
     const sessionId = randomUUID();
     let hello: Hello | undefined;
+    let unregister: (() => void) | undefined;
     const helloTimer = setTimeout(
       () => session.close({ code: 'ERR_BURROW_HELLO_TIMEOUT', message: 'no hello within 10 s' }),
       10_000,
@@ -388,8 +584,22 @@ export class Edge extends EventEmitter<EdgeEvents> {
     let helloPending = false;
     const accept = (msg: Hello) => {
       if (session.isClosed) return;
-      this.grants.set(session, this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] });
+      const grant = this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] };
+      this.grants.set(session, grant);
+      // Claim identity: the same agent reconnecting through another node takes its names over.
+      const owner = createHash('sha256')
+        .update(`${msg.authtoken ?? ''}\0${msg.clientId}`)
+        .digest('hex');
+      this.holders.set(session, { owner, session: sessionId });
       hello = msg;
+      unregister = this.sessions.add({
+        agent_version: String(msg.agent?.version ?? ''),
+        os: String(msg.agent?.os ?? ''),
+        hostname: msg.agent?.hostname,
+        ip: remoteAddr,
+        credential_id: grant.credentialId ?? null,
+        transport: transportName,
+      }).remove;
       // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
       this.sessionsByClient
         .get(msg.clientId)
@@ -449,8 +659,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
     });
     session.on('close', (error) => {
       clearTimeout(helloTimer);
+      unregister?.();
       if (hello && this.sessionsByClient.get(hello.clientId) === session) this.sessionsByClient.delete(hello.clientId);
-      for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b);
+      // Cluster: names stay claimed until the lease runs out, for the agent to take back elsewhere.
+      for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b, false);
       this.emit('session-closed', { sessionId, error });
     });
   }
@@ -460,13 +672,33 @@ export class Edge extends EventEmitter<EdgeEvents> {
   /** Registers a session with what its credential may bind; its bindings go when it closes. */
   attachSession(session: AgentSession & { once(event: 'close', fn: () => void): unknown }, grant: Grant): void {
     this.grants.set(session, grant);
+    // Listed in /tunnel_sessions with what the session says about its agent.
+    const about = session as Partial<
+      Record<'agentVersion' | 'os' | 'remoteAddr' | 'protocol' | 'hostname' | 'metadata', string>
+    >;
+    const entry = this.sessions.add({
+      agent_version: about.agentVersion ?? '',
+      os: about.os ?? '',
+      ip: (about.remoteAddr ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'),
+      credential_id: grant.credentialId ?? null,
+      transport: about.protocol === 'ngrok' ? 'ngrok/muxado' : (about.protocol ?? 'other'),
+      hostname: about.hostname || undefined,
+      metadata: about.metadata ?? '',
+    });
     session.once('close', () => {
+      entry.remove();
       for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b);
     });
   }
 
   /** Binds for an attached session exactly as for Burrow's own agents; rejects with `{code, message}`. */
   bindFor(session: AgentSession, clientId: string, req: BindRequest): Promise<Binding> {
+    // Cluster claims: the same agent (credential + client id) reconnecting may take its names over.
+    if (!this.holders.has(session)) {
+      const credential = this.grants.get(session)?.credentialId ?? '';
+      const owner = createHash('sha256').update(`ngrok\0${credential}\0${clientId}`).digest('hex');
+      this.holders.set(session, { owner, session: randomUUID() });
+    }
     return this.bind(session, clientId, req);
   }
 
@@ -507,6 +739,32 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return undefined;
   }
 
+  private refusedHook(endpoint: string): PipelineEnv['onRefused'] {
+    const report = this.config.onRefused;
+    if (!report) return undefined;
+    return (ctx, result, module) => {
+      const raw = ctx.req.rawHeaders;
+      const rawHeaders: string[] = [];
+      // The credentials a visitor tried are not kept (a wrong password is still a password).
+      for (let i = 0; i < raw.length; i += 2)
+        if (raw[i].toLowerCase() !== 'authorization' && !raw[i].startsWith(':')) rawHeaders.push(raw[i], raw[i + 1]);
+      const res = ctx.res;
+      const responseHeaders = sentHeaders(res);
+      report({
+        endpoint,
+        module,
+        remoteAddr: ctx.clientIp,
+        method: ctx.req.method ?? 'GET',
+        url: ctx.req.url ?? '/',
+        httpVersion: ctx.req.httpVersion,
+        rawHeaders,
+        statusCode: result.statusCode,
+        statusMessage: ('statusMessage' in res && res.statusMessage) || http.STATUS_CODES[result.statusCode] || '',
+        responseHeaders,
+      });
+    };
+  }
+
   private async bind(session: AgentSession, clientId: string, req: BindRequest): Promise<Binding> {
     if (session.isClosed) throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed');
     const edge = req.edge ?? {};
@@ -528,6 +786,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         base.pipeline = buildPipeline(edge, {
           ipPolicies: this.ipPolicies,
           managedOAuth: this.managedOAuth,
+          onRefused: this.refusedHook(req.name),
           internalEndpoint: (host) => {
             const b = this.internalRouter.lookup(host);
             return b && ({ id: b.id, session: b.session } satisfies HttpTarget);
@@ -552,11 +811,16 @@ export class Edge extends EventEmitter<EdgeEvents> {
       throw err;
     }
     let binding: Binding;
-    if (req.internal || /\.internal$/i.test(req.domain ?? '')) binding = this.bindInternal(base, req);
-    else if (req.proto === 'http') binding = await this.bindHttp(base, req);
-    else if (req.proto === 'tls') binding = await this.bindTls(base, req);
-    else if (req.proto === 'tcp') binding = await this.bindTcp(base, req);
-    else throw new BindError('ERR_NGROK_332', `unsupported protocol "${String(req.proto)}"`);
+    try {
+      if (req.internal || /\.internal$/i.test(req.domain ?? '')) binding = this.bindInternal(base, req);
+      else if (req.proto === 'http') binding = await this.bindHttp(base, req);
+      else if (req.proto === 'tls') binding = await this.bindTls(base, req);
+      else if (req.proto === 'tcp') binding = await this.bindTcp(base, req);
+      else throw new BindError('ERR_NGROK_332', `unsupported protocol "${String(req.proto)}"`);
+    } catch (err) {
+      for (const c of base.claims ?? []) this.config.cluster?.release(c.kind, c.name, c.holder);
+      throw err;
+    }
     if (session.isClosed) {
       this.unbind(binding);
       throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed while binding');
@@ -661,8 +925,16 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return binding;
   }
 
-  /** Picks the host name for an http/tls bind: requested domain, subdomain, previous URL or random. */
-  private chooseHost(router: HostRouter<Binding>, req: BindRequest): string {
+  /**
+   * Picks the host name for an http/tls bind: requested domain, subdomain, previous URL or random.
+   * On a cluster node the name is also claimed cluster-wide (into base.claims).
+   */
+  private async chooseHost(
+    router: HostRouter<Binding>,
+    req: BindRequest,
+    base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
+  ): Promise<string> {
+    const kind: ClaimKind = router === this.tlsRouter ? 'tls' : 'http';
     let host: string | undefined;
     if (req.domain) host = req.domain.toLowerCase();
     else if (req.subdomain) host = `${req.subdomain.toLowerCase()}.${this.config.domain}`;
@@ -676,17 +948,49 @@ export class Edge extends EventEmitter<EdgeEvents> {
           `${host} is served by endpoints that ${taken.pool ? 'pool' : 'do not pool'}: every endpoint of one URL must set pooling_enabled alike`,
         );
       if (taken) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
+      await this.claimName(base, kind, host);
       return host;
     }
     for (const url of req.previousUrls ?? []) {
       const previous = normalizeHost(new URL(url).host);
-      if (!router.has(previous) && previous.endsWith(`.${this.config.domain}`)) return previous;
+      if (
+        !router.has(previous) &&
+        previous.endsWith(`.${this.config.domain}`) &&
+        (await this.tryClaim(base, kind, previous))
+      )
+        return previous;
     }
     for (let attempt = 0; attempt < 20; attempt++) {
       const candidate = `${randomName(attempt)}.${this.config.domain}`;
-      if (!router.has(candidate)) return candidate;
+      if (!router.has(candidate) && (await this.tryClaim(base, kind, candidate))) return candidate;
     }
     throw new BindError('ERR_BURROW_NAME_EXHAUSTED', 'could not find a free random name');
+  }
+
+  /** Cluster: claims `name` for the binding's session (ERR_NGROK_334 when another agent holds it). */
+  private async claimName(
+    base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
+    kind: ClaimKind,
+    name: string,
+  ): Promise<void> {
+    const holder = this.holders.get(base.session);
+    if (!this.config.cluster || !holder) return;
+    await this.config.cluster.claim(kind, name, holder);
+    (base.claims ??= []).push({ kind, name, holder });
+  }
+
+  private async tryClaim(
+    base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
+    kind: ClaimKind,
+    name: string,
+  ): Promise<boolean> {
+    try {
+      await this.claimName(base, kind, name);
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_NGROK_334') return false;
+      throw err;
+    }
   }
 
   private async bindHttp(
@@ -695,7 +999,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   ): Promise<Binding> {
     const schemes: Scheme[] = req.schemes?.length ? [...new Set(req.schemes)] : ['http'];
     if (schemes.includes('https')) await this.startTls();
-    const host = this.chooseHost(this.httpRouter, req);
+    const host = await this.chooseHost(this.httpRouter, req, base);
     const urls = schemes.map((s) => this.url(s, host, s === 'http' ? this.httpPort : this.tlsPort));
     const binding: Binding = { ...base, proto: 'http', hosts: [host], schemes, urls };
     const pool = this.httpRouter.get(host)?.pool;
@@ -759,7 +1063,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     req: BindRequest,
   ): Promise<Binding> {
     await this.startTls();
-    const host = this.chooseHost(this.tlsRouter, req);
+    const host = await this.chooseHost(this.tlsRouter, req, base);
     const binding: Binding = {
       ...base,
       proto: 'tls',
@@ -781,6 +1085,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
       port = Number(req.remoteAddr.slice(req.remoteAddr.lastIndexOf(':') + 1));
       if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new BindError('ERR_NGROK_9029', `"${req.remoteAddr}" has no valid port`);
+      const refusal = this.config.account?.checkRemoteAddr(req.remoteAddr);
+      if (refusal) throw new BindError(refusal.code, refusal.message);
     }
     // Half-open allowed: a client that shuts down its sending side still gets the reply.
     const server = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -788,10 +1094,29 @@ export class Edge extends EventEmitter<EdgeEvents> {
       this.pipeRaw(socket, binding);
     });
     const host = this.config.tcpHost ?? this.config.http.host;
+    // Cluster: a requested port is claimed first, and this node stops forwarding it to another.
+    const requested = port;
+    if (requested && this.config.cluster) {
+      await this.claimName(base, 'tcp', String(requested));
+      await this.config.cluster.yieldTcpPort(requested);
+    }
     try {
       port = await listen(server, { host, port });
+      // A random port must not be one a reserved address holds (its owner may be offline now).
+      for (let i = 0; !requested && this.config.account?.isReservedPort(port) && i < 10; i++) {
+        await new Promise((r) => server.close(r));
+        port = await listen(server, { host, port: 0 });
+      }
     } catch (err) {
       throw new BindError('ERR_NGROK_334', `tcp port ${port} is not available: ${(err as Error).message}`);
+    }
+    if (!requested) {
+      try {
+        await this.claimName(base, 'tcp', String(port));
+      } catch (err) {
+        server.close();
+        throw err;
+      }
     }
     const shownHost = host === '0.0.0.0' || host === '::' ? this.config.domain : host;
     const binding: Binding = {
@@ -811,8 +1136,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return `${scheme}://${host}${port === defaultPort ? '' : `:${port}`}`;
   }
 
-  private unbind(binding: Binding): void {
+  /** `release`: free cluster claims now (an unbind); else they lapse with their lease (a lost session). */
+  private unbind(binding: Binding, release = true): void {
     if (!this.bindings.delete(binding.id)) return;
+    for (const c of binding.claims ?? [])
+      if (release) this.config.cluster?.release(c.kind, c.name, c.holder);
+      else this.config.cluster?.abandon(c.kind, c.name, c.holder);
     const router = binding.internal ? this.internalRouter : binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
     const pool = binding.pool;
     if (pool) pool.members.splice(pool.members.indexOf(binding), 1);

@@ -250,3 +250,38 @@ export function readClientHello(socket: net.Socket, timeoutMs: number): Promise<
     socket.resume();
   });
 }
+
+const EXT_ALPN = 0x0010;
+
+/**
+ * The ALPN protocols (RFC 7301) a complete ClientHello offers; undefined when it offers none or
+ * does not parse. The edge uses it to hand ACME's `acme-tls/1` validations to their own server.
+ */
+export function alpnProtocols(head: Buffer): string[] | undefined {
+  try {
+    const body = reassembleClientHello(head);
+    if (!body) return undefined;
+    const hello = new Reader(body, 'ClientHello');
+    hello.bytes(2 + 32);
+    hello.vector(1, 'session id');
+    hello.vector(2, 'cipher suites');
+    hello.vector(1, 'compression methods');
+    if (hello.remaining === 0) return undefined;
+    const extensions = hello.vector(2, 'extensions');
+    while (extensions.remaining > 0) {
+      const type = extensions.u16();
+      const data = extensions.vector(2, `extension ${type}`);
+      if (type !== EXT_ALPN) continue;
+      const list = data.vector(2, 'ALPN list');
+      const out: string[] = [];
+      while (list.remaining > 0) {
+        const name = list.vector(1, 'protocol name');
+        out.push(name.bytes(name.remaining).toString('latin1'));
+      }
+      return out;
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}

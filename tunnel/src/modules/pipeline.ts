@@ -37,6 +37,12 @@ export interface PipelineEnv {
   internalEndpoint?: (host: string) => unknown;
   /** Clock for time-based modules (tests). */
   now?: () => number;
+  /**
+   * Told once a request that a module answered itself (basic auth's 401, an OAuth redirect, an IP
+   * denial) has been sent: the embedded edge hands it to the agent's capture store, so the
+   * inspector shows what the upstream never saw.
+   */
+  onRefused?: (ctx: RequestContext, result: { statusCode: number; errorCode?: string }, module: string) => void;
 }
 
 /** Builds an auth module (OAuth, OIDC) from its EdgeOptions config; registered by those modules. */
@@ -103,7 +109,10 @@ export class Pipeline {
   /** The request phase reads the visitor's certificate (mutual TLS, TLS templates). */
   readonly wantsPeerCertificate: boolean;
 
-  constructor(readonly modules: readonly HttpModule[]) {
+  constructor(
+    readonly modules: readonly HttpModule[],
+    private readonly onRefused?: PipelineEnv['onRefused'],
+  ) {
     this.requestModules = modules.filter((m) => m.onRequest);
     this.responseModules = modules.filter((m) => m.onResponse);
     this.bodyModules = modules.filter((m) => m.responseBody);
@@ -118,11 +127,19 @@ export class Pipeline {
   /** Runs the request phase; synchronous while every module is, a promise from the first async one. */
   runRequest(ctx: RequestContext, from = 0): RequestOutcome | Promise<RequestOutcome> {
     for (let i = from; i < this.requestModules.length; i++) {
-      const outcome = this.requestModules[i].onRequest!(ctx);
+      const module = this.requestModules[i];
+      const outcome = module.onRequest!(ctx);
       if (outcome instanceof Promise) {
-        return outcome.then((o) => (o === 'handled' || ctx.res.headersSent ? 'handled' : this.runRequest(ctx, i + 1)));
+        return outcome.then((o) => {
+          if (o !== 'handled' && !ctx.res.headersSent) return this.runRequest(ctx, i + 1);
+          ctx.answeredBy = module.name;
+          return 'handled';
+        });
       }
-      if (outcome === 'handled' || ctx.res.headersSent) return 'handled';
+      if (outcome === 'handled' || ctx.res.headersSent) {
+        ctx.answeredBy = module.name;
+        return 'handled';
+      }
     }
     return undefined;
   }
@@ -142,6 +159,13 @@ export class Pipeline {
   }
 
   complete(ctx: RequestContext, result: { statusCode: number; errorCode?: string }): void {
+    if (ctx.answeredBy && this.onRefused) {
+      try {
+        this.onRefused(ctx, result, ctx.answeredBy);
+      } catch {
+        // Capture must never break a finished request.
+      }
+    }
     for (const m of this.completeModules) {
       try {
         m.onComplete!(ctx, result);
@@ -164,7 +188,7 @@ export function hasModules(options: EdgeOptions | undefined): boolean {
 export function buildPipeline(options: EdgeOptions | undefined, env: PipelineEnv = {}): Pipeline | undefined {
   const { modules, errors } = buildModules(options, env, true);
   if (errors.length) throw errors[0];
-  return modules.length ? new Pipeline(modules) : undefined;
+  return modules.length ? new Pipeline(modules, env.onRefused) : undefined;
 }
 
 /**

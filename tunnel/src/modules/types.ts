@@ -35,6 +35,8 @@ export interface RequestContext {
   readonly vars: Map<string, unknown>;
   /** The visitor's certificate when mutual TLS is on. */
   readonly peerCertificate?: PeerCertificate;
+  /** Set by the pipeline: the module that answered the client itself (a 401, a redirect, a denial). */
+  answeredBy?: string;
 }
 
 export interface ResponseContext extends RequestContext {

@@ -22,7 +22,11 @@ import {
 import { TunnelMetrics } from './metrics';
 import { buildReplayRequest } from './replay';
 
+/** Counters of stopped tunnels kept for their name (a protection change re-creates a tunnel). */
+const KEPT_METRICS = 100;
+
 export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> implements AgentBackend {
+  /** Per tunnel name, kept when the tunnel stops: like its captured requests, its counts survive a re-creation. */
   private readonly metrics = new Map<string, TunnelMetrics>();
   private readonly known = new Set<string>();
 
@@ -38,14 +42,26 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
     });
     agent.on('tunnel-removed', (t) => {
       this.known.delete(t.name);
-      this.metrics.delete(t.name);
+      // Oldest stopped names first (Map order); running tunnels' counters are never dropped.
+      for (const name of this.metrics.keys()) {
+        if (this.metrics.size - this.known.size <= KEPT_METRICS) break;
+        if (!this.known.has(name)) this.metrics.delete(name);
+      }
       this.emit('tunnel', { type: 'tunnel_stopped', name: t.name });
     });
     agent.on('exchange', ({ tunnel, durationMs }) => {
       const m = this.metricsFor(tunnel);
       m.connClosed(durationMs);
       if (agent.tunnel(tunnel)?.spec.proto === 'http') m.httpRequest(durationMs);
+      this.metricsChanged(tunnel);
     });
+    // A captured request has just opened its connection: the open count changed.
+    capture.on('exchange', (ex) => this.metricsChanged(ex.tunnelName));
+  }
+
+  private metricsChanged(name: string): void {
+    const t = this.agent.tunnel(name);
+    if (t) this.emit('tunnel', { type: 'tunnel_metrics', name, metrics: this.metricsFor(name).toJSON(t.conns.open) });
   }
 
   private metricsFor(name: string): TunnelMetrics {
@@ -178,6 +194,7 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
       agent_version: VERSION,
       session: { legs: this.agent.online ? [{ region, latency: Math.round((latency ?? 0) * 1e6) }] : [] },
       edge_url: this.agent.edgeUrl,
+      pid: process.pid,
     };
   }
 }

@@ -45,6 +45,8 @@ export interface AgentStatus {
   session: { legs: { region: string; latency: number }[] };
   /** Burrow addition: the edge the agent talks to. */
   edge_url?: string;
+  /** Burrow addition: the agent's process id (the extension shows which agent a window is on). */
+  pid?: number;
 }
 
 /** Edit-then-replay: what to change before sending a captured request again. */
@@ -70,7 +72,9 @@ export interface ReplayRequest {
 export type TunnelEvent =
   | { type: 'tunnel_started'; tunnel: TunnelInfo }
   | { type: 'tunnel_updated'; tunnel: TunnelInfo }
-  | { type: 'tunnel_stopped'; name: string };
+  | { type: 'tunnel_stopped'; name: string }
+  /** A tunnel's counters changed (a connection opened or finished); the event stream coalesces these. */
+  | { type: 'tunnel_metrics'; name: string; metrics: TunnelMetricsJson };
 
 export interface AgentBackend {
   tunnels(): TunnelInfo[];

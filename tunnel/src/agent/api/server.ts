@@ -338,14 +338,17 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
  * `GET /api/events` (WebSocket). Text messages, JSON:
  *   {type:"snapshot", status, tunnels:[tunnel…], requests:[capture…]}   first, once
  *   {type:"tunnel_started"|"tunnel_updated", tunnel}   {type:"tunnel_stopped", name}
+ *   {type:"tunnel_metrics", name, metrics}             a tunnel's counters (the tunnel object's `metrics`)
  *   {type:"request_started"|"request_updated", request}                 ngrok capture shape without `raw`
  *   {type:"request_deleted", id, reason:"deleted"|"evicted"}   {type:"requests_cleared"}
- * Request events are coalesced per flush interval (the latest state wins). A client that cannot
+ * Request and metrics events are coalesced per flush interval (the latest state wins). A client that cannot
  * keep up (8 MiB unsent) is closed with 1013 and should reconnect for a fresh snapshot.
  */
 class EventStream {
   private readonly clients = new Set<WebSocket>();
   private readonly pending = new Map<string, 'request_started' | 'request_updated'>();
+  /** Latest counters per tunnel name since the last flush. */
+  private readonly pendingMetrics = new Map<string, TunnelEvent & { type: 'tunnel_metrics' }>();
   private timer: NodeJS.Timeout | undefined;
   private readonly ping: NodeJS.Timeout;
   private readonly onStart = (ex: CapturedExchange): void => this.queue(ex.id, 'request_started');
@@ -358,6 +361,11 @@ class EventStream {
     this.broadcast({ type: 'requests_cleared' });
   };
   private readonly onTunnel = (e: TunnelEvent): void => {
+    if (e.type === 'tunnel_metrics') {
+      this.pendingMetrics.set(e.name, e);
+      this.timer ??= setTimeout(() => this.flush(), this.flushMs);
+      return;
+    }
     this.flush();
     this.broadcast(e.type === 'tunnel_stopped' ? e : { type: e.type, tunnel: tunnelJson(e.tunnel) });
   };
@@ -418,6 +426,7 @@ class EventStream {
     c.off('cleared', this.onCleared);
     this.backend.off('tunnel', this.onTunnel);
     this.pending.clear();
+    this.pendingMetrics.clear();
   }
 
   private queue(id: string, type: 'request_started' | 'request_updated'): void {
@@ -443,6 +452,8 @@ class EventStream {
       if (ex) this.broadcast({ type, request: exchangeToNgrokJson(ex, { raw: false }) });
     }
     this.pending.clear();
+    for (const e of this.pendingMetrics.values()) this.broadcast(e);
+    this.pendingMetrics.clear();
   }
 
   private broadcast(msg: object): void {

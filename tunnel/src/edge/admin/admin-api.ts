@@ -5,7 +5,8 @@
 // (+ every route module: backend, ip_restriction, circuit_breaker, compression, request_headers,
 // response_headers, webhook_verification, oauth, saml, oidc, websocket_tcp_converter,
 // user_agent_filter, traffic_policy), /backends/{tunnel_group|failover|weighted|http_response},
-// /reserved_domains, /ip_policies, /ip_policy_rules, /credentials. Create = POST (201), update =
+// /reserved_domains, /ip_policies, /ip_policy_rules, /credentials, and (account-api.ts)
+// /tls_certificates, /reserved_addrs, /endpoint_configurations (+ modules), /tunnel_sessions. Create = POST (201), update =
 // PATCH (200), module replace = PUT (200), delete = DELETE (204). Lists take `limit` (1..100) and
 // `before_id`, newest first, and answer {<items>, uri, next_page_uri}. Bodies are JSON, checked
 // against schemas/edge-api.schema.json; errors are {error_code, status_code, msg, details}.
@@ -13,6 +14,8 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { AccountService } from './account';
+import { accountRoutes } from './account-api';
 import { AdminApiError, badRequest } from './errors';
 import { Renderer } from './render';
 import type { HttpsEdgeRouter } from './router';
@@ -23,7 +26,7 @@ const MAX_BODY = 1024 * 1024;
 const BACKEND_KINDS = ['tunnel_group', 'failover', 'weighted', 'http_response'] as const;
 
 type Json = Record<string, unknown>;
-interface Call {
+export interface Call {
   method: string;
   params: string[];
   body: Json | undefined;
@@ -31,14 +34,16 @@ interface Call {
   render: Renderer;
   path: string;
 }
-type Handler = (call: Call) => { status: number; body?: unknown };
-interface Route {
+type Handler = (call: Call) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
+export interface Route {
   pattern: RegExp;
   methods: Partial<Record<string, Handler>>;
 }
 
 export interface AdminApiOptions {
   service: EdgeService;
+  /** TLS certificates, reserved addresses, endpoint configurations, tunnel sessions. */
+  account?: AccountService;
   router?: HttpsEdgeRouter;
   apiKey: string;
   host: string;
@@ -53,7 +58,7 @@ export class AdminApi {
 
   constructor(private readonly options: AdminApiOptions) {
     this.keyDigest = sha256(options.apiKey);
-    this.routes = buildRoutes(options.service);
+    this.routes = [...buildRoutes(options.service), ...(options.account ? accountRoutes(options.account) : [])];
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
 
@@ -109,7 +114,7 @@ export class AdminApi {
         `http://${req.headers.host ?? `${this.options.host}:${this.port}`}`,
         this.options.router,
       );
-      const result = handler({
+      const result = await handler({
         method,
         params: matched.params,
         body,
@@ -238,7 +243,7 @@ function clientQuery(query: URLSearchParams): URLSearchParams {
 }
 
 /** ngrok's list shape with `before_id`/`limit` paging over items sorted newest first. */
-function page<T extends { id: string }>(
+export function page<T extends { id: string }>(
   call: Call,
   key: string,
   items: readonly T[],
@@ -266,10 +271,10 @@ function page<T extends { id: string }>(
   return { status: 200, body: { [key]: slice.map(render), uri, next_page_uri: next } };
 }
 
-const ok = (body: unknown) => ({ status: 200, body });
-const created = (body: unknown) => ({ status: 201, body });
-const gone = () => ({ status: 204 });
-const need = (body: Json | undefined): Json => body ?? {};
+export const ok = (body: unknown) => ({ status: 200, body });
+export const created = (body: unknown) => ({ status: 201, body });
+export const gone = () => ({ status: 204 });
+export const need = (body: Json | undefined): Json => body ?? {};
 
 function buildRoutes(svc: EdgeService): Route[] {
   const ID = '([A-Za-z0-9_]+)';

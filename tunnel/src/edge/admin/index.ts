@@ -6,6 +6,8 @@ import path from 'node:path';
 import type { Edge } from '../edge';
 import type { IpPolicyStore } from '../../modules/ip-restriction';
 import type { GrantSource, TokenSet } from '../tokens';
+import { AccountService } from './account';
+import { EndpointConfigOverlay } from './endpoint-configs';
 import { AdminApiError } from './errors';
 import { HttpsEdgeRouter } from './router';
 import { EdgeService } from './operations';
@@ -15,30 +17,53 @@ export { AdminApi } from './admin-api';
 export { EdgeService } from './operations';
 export { EdgeStore, StateFileError } from './store';
 export { HttpsEdgeRouter } from './router';
+export { AccountService } from './account';
+export { EndpointConfigOverlay } from './endpoint-configs';
 
 export interface HttpsEdges {
   store: EdgeStore;
   service: EdgeService;
   router: HttpsEdgeRouter;
+  /** TLS certificates, reserved addresses, endpoint configurations, tunnel sessions. */
+  account: AccountService;
+  /** What those do to live bindings (EdgeConfig.account). */
+  overlay: EndpointConfigOverlay;
   /** Call once the Edge exists, so edges can refuse hostports agents bind directly (7132). */
   attach(edge: Edge): void;
 }
 
 export function createHttpsEdges(opts: {
   stateDir?: string;
+  /** A store kept elsewhere (the cluster's Redis); wins over stateDir. */
+  store?: EdgeStore;
   domain: string;
   ipPolicies: IpPolicyStore;
   tokens: TokenSet;
+  /** Host reserved TCP addresses show (default: the domain) and the host TCP listeners bind. */
+  tcpHost?: string;
+  tcpBindHost?: string;
+  /** ACME is on: new reserved domains get a certificate management policy by default. */
+  acme?: boolean;
 }): HttpsEdges {
-  const store = opts.stateDir ? EdgeStore.open(opts.stateDir) : EdgeStore.memory();
+  const store = opts.store ?? (opts.stateDir ? EdgeStore.open(opts.stateDir) : EdgeStore.memory());
   let edge: Edge | undefined;
+  const account = new AccountService(store, {
+    ipPolicies: opts.ipPolicies,
+    tcpHost: opts.tcpHost ?? opts.domain,
+    tcpBindHost: opts.tcpBindHost ?? '127.0.0.1',
+    acme: opts.acme,
+  });
   const service = new EdgeService(store, {
     domain: opts.domain,
     ipPolicies: opts.ipPolicies,
     boundDirectly: (host) => !!edge?.isHostBound(host),
+    account,
     managedOAuth: () => edge?.managedOAuth,
   });
+  const overlay = new EndpointConfigOverlay(store, opts.ipPolicies);
   const router = new HttpsEdgeRouter(store, opts.ipPolicies, () => edge?.managedOAuth);
+  // Changes made on another cluster node reach the named IP policies endpoints use.
+  store.on('change', () => service.syncIpPolicies());
   const credentials: GrantSource = {
     *grants() {
       for (const c of store.state.credentials)
@@ -50,8 +75,11 @@ export function createHttpsEdges(opts: {
     store,
     service,
     router,
+    account,
+    overlay,
     attach: (e) => {
       edge = e;
+      account.env.sessions = e.sessions;
     },
   };
 }

@@ -42,6 +42,8 @@ export interface ServiceEnv {
   ipPolicies: IpPolicyStore;
   /** True when an agent binds this host directly right now (ERR_NGROK_7132). */
   boundDirectly?: (host: string) => boolean;
+  /** Certificate and endpoint-configuration fields of reserved domains (account.ts). */
+  account?: { applyReservedDomain(rd: ReservedDomain, body: Body, created: boolean): void };
   /** The edge's managed OAuth apps, once it runs (an OAuth module without a client id uses them). */
   managedOAuth?: () => ManagedOAuth | undefined;
 }
@@ -83,7 +85,7 @@ export class EdgeService {
     }
   }
 
-  private syncIpPolicies(): void {
+  syncIpPolicies(): void {
     const store = this.env.ipPolicies;
     for (const p of store.list()) if (!this.state.ip_policies.some((q) => q.id === p.id)) store.delete(p.id);
     for (const p of this.state.ip_policies) {
@@ -445,6 +447,7 @@ export class EdgeService {
         ...pick<ReservedDomain>(body, ['description', 'metadata', 'region']),
         domain,
       };
+      this.env.account?.applyReservedDomain(rd, body, true);
       this.state.reserved_domains = [...this.state.reserved_domains.filter((d) => d.id !== rd.id), rd];
       return rd;
     });
@@ -452,9 +455,11 @@ export class EdgeService {
 
   updateReservedDomain(id: string, body: Body): ReservedDomain {
     validateBody(body, 'ReservedDomainUpdate');
-    return this.mutate(() =>
-      Object.assign(this.getReservedDomain(id), pick<ReservedDomain>(body, ['description', 'metadata'])),
-    );
+    return this.mutate(() => {
+      const rd = Object.assign(this.getReservedDomain(id), pick<ReservedDomain>(body, ['description', 'metadata']));
+      this.env.account?.applyReservedDomain(rd, body, false);
+      return rd;
+    });
   }
 
   deleteReservedDomain(id: string): void {
@@ -512,6 +517,12 @@ export class EdgeService {
         throw badRequest(
           'ERR_NGROK_1420',
           `Cannot delete IP Policy (${id}) because it is referenced by route ${user.id}. Detach it first.`,
+        );
+      const config = this.state.endpoint_configurations.find((ec) => ec.ip_policy?.ip_policy_ids?.includes(id));
+      if (config)
+        throw badRequest(
+          'ERR_NGROK_1420',
+          `Cannot delete IP Policy (${id}) because it is referenced by endpoint configuration ${config.id}. Detach it first.`,
         );
       this.state.ip_policies = this.state.ip_policies.filter((p) => p.id !== id);
       this.state.ip_policy_rules = this.state.ip_policy_rules.filter((r) => r.ip_policy_id !== id);
@@ -648,6 +659,15 @@ export class EdgeService {
         Object.entries(o).filter(([k]) => !['id', 'uri', 'created_at', '$schema', ...keys].includes(k)),
       );
     const bundle = BUNDLE_KEYS.some((k) => k in d) ? d : { https_edges: [d] };
+    const apiOnly = ['tls_certificates', 'reserved_addrs', 'endpoint_configurations'].find((k) => k in d);
+    if (apiOnly)
+      throw badRequest(
+        'ERR_BURROW_EDGE_FILE',
+        `${apiOnly} are created through the admin API, not loaded from edge files.`,
+        {
+          field: apiOnly,
+        },
+      );
     const list = (k: string) => ((bundle as Body)[k] as Body[] | undefined) ?? [];
     list('ip_policies').forEach((p, i) => this.createIpPolicy(strip(p), idOf(p, 'ipp', `ip_policies/${i}`)));
     list('ip_policy_rules').forEach((r, i) => {
@@ -664,6 +684,8 @@ export class EdgeService {
           'certificate_management_policy',
           'certificate_management_status',
           'acme_challenge_cname_target',
+          'http_endpoint_configuration',
+          'https_endpoint_configuration',
         ),
         idOf(rd, 'rd', `reserved_domains/${i}`),
       ),

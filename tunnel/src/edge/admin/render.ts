@@ -1,6 +1,7 @@
 // Stored objects → the read shapes of ngrok API v2: ids become Refs with `uri`s, every module key
 // is present (null when unset) with ngrok's defaults filled in, and secrets are redacted
 // (OAuth/OIDC client secrets, webhook secrets). `base` is the admin API's own URL.
+import { renderReservedDomainExtras } from './account';
 import type { HttpsEdgeRouter } from './router';
 import { REDACTED } from './operations';
 import {
@@ -184,9 +185,7 @@ export class Renderer {
       domain: d.domain,
       region: d.region ?? '',
       cname_target: null,
-      certificate: null,
-      certificate_management_policy: null,
-      certificate_management_status: null,
+      ...renderReservedDomainExtras(this, d),
       acme_challenge_cname_target: null,
     };
   }

@@ -1,4 +1,5 @@
-// The edge's own state: edges, routes, backends, reserved domains, IP policies and credentials,
+// The edge's own state: edges, routes, backends, reserved domains and addresses, IP policies,
+// credentials, TLS certificates and endpoint configurations,
 // kept in memory and persisted as one JSON file in the state directory. Every write goes to a
 // temporary file that is fsynced and renamed over the old one, so a crash leaves either the old
 // state or the new one, never half a file. The file is mode 0600: it holds OAuth client secrets
@@ -20,6 +21,9 @@ export function emptyState(): EdgeState {
     ip_policies: [],
     ip_policy_rules: [],
     credentials: [],
+    tls_certificates: [],
+    reserved_addrs: [],
+    endpoint_configurations: [],
     cookie_secret: randomBytes(32).toString('hex'),
   };
 }
@@ -28,12 +32,31 @@ export class StateFileError extends Error {
   readonly code = 'ERR_BURROW_EDGE_STATE';
 }
 
+/**
+ * Where the state lives instead of the file (the cluster's Redis, edge/cluster/state.ts). `save`
+ * may throw (the change is then rolled back); changes made elsewhere arrive through onRemoteChange.
+ */
+export interface StateBacking {
+  save(state: EdgeState): void;
+  onRemoteChange(apply: (collections: Record<string, unknown>) => void): void;
+}
+
 export class EdgeStore extends EventEmitter<{ change: [] }> {
   private constructor(
     readonly state: EdgeState,
     private readonly file: string | undefined,
+    private readonly backing?: StateBacking,
   ) {
     super();
+    backing?.onRemoteChange((collections) => {
+      Object.assign(this.state, collections);
+      this.emit('change');
+    });
+  }
+
+  /** Kept by `backing` (already loaded into `state`), not in a file. */
+  static backed(state: EdgeState, backing: StateBacking): EdgeStore {
+    return new EdgeStore(state, undefined, backing);
   }
 
   /** In memory only (tests, or an edge without --state-dir). */
@@ -74,6 +97,7 @@ export class EdgeStore extends EventEmitter<{ change: [] }> {
 
   /** Persists (atomically) and tells listeners (the router rebuilds its tables). */
   commit(): void {
+    this.backing?.save(this.state);
     if (this.file) {
       const tmp = `${this.file}.${process.pid}.tmp`;
       const fd = openSync(tmp, 'w', 0o600);

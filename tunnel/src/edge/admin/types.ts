@@ -171,9 +171,86 @@ export interface BackendsByKind {
 }
 export type AnyBackend = BackendsByKind[BackendKind];
 
+export interface CertificateManagementPolicy {
+  authority: 'letsencrypt';
+  private_key_type: 'ecdsa' | 'rsa';
+}
+/** ACME state of a reserved domain's certificate (written by the edge's ACME manager, edge/acme.ts). */
+export interface CertificateManagementStatus {
+  /** Burrow: `provisioning`, `issued` or `renewal_error` (ngrok shows only the job). */
+  state: 'provisioning' | 'issued' | 'renewal_error';
+  renews_at: string | null;
+  provisioning_job: {
+    error_code: string | null;
+    msg: string;
+    started_at: string;
+    retries_at: string | null;
+    /** The CA's problem document when it refused (RFC 8555 §6.7). */
+    problem?: Record<string, unknown> | null;
+  } | null;
+}
+
 export interface ReservedDomain extends Common {
   domain: string;
   region?: string | null;
+  /** An uploaded TLS certificate (`cert_…`) the edge terminates this name with. */
+  certificate_id?: string | null;
+  certificate_management_policy?: CertificateManagementPolicy | null;
+  certificate_management_status?: CertificateManagementStatus | null;
+  http_endpoint_configuration_id?: string | null;
+  https_endpoint_configuration_id?: string | null;
+}
+
+/** An uploaded certificate bundle (`/tls_certificates`); the key never leaves the edge. */
+export interface TlsCertificateObject extends Common {
+  certificate_pem: string;
+  private_key_pem: string;
+}
+
+/** A reserved TCP address (`/reserved_addrs`): only binds naming it may take its port. */
+export interface ReservedAddr extends Common {
+  addr: string;
+  region?: string | null;
+  endpoint_configuration_id?: string | null;
+}
+
+/** Endpoint configuration modules (ngrok's pre-edge objects) and the types that allow each. */
+export const ENDPOINT_CONFIG_MODULES = {
+  circuit_breaker: ['http', 'https'],
+  compression: ['http', 'https'],
+  request_headers: ['http', 'https'],
+  response_headers: ['http', 'https'],
+  ip_policy: ['http', 'https', 'tcp'],
+  mutual_tls: ['https'],
+  tls_termination: ['https'],
+  webhook_validation: ['http', 'https'],
+  oauth: ['http', 'https'],
+  oidc: ['http', 'https'],
+  basic_auth: ['http', 'https'],
+} as const;
+export type EndpointConfigModuleKey = keyof typeof ENDPOINT_CONFIG_MODULES;
+export type EndpointConfigType = 'http' | 'https' | 'tcp';
+
+export interface BasicAuthModule {
+  enabled?: boolean | null;
+  auth_username?: string;
+  auth_password?: string;
+  allow_options?: boolean | null;
+}
+
+export interface EndpointConfiguration extends Common {
+  type: EndpointConfigType;
+  circuit_breaker?: CircuitBreakerModule | null;
+  compression?: EnabledModule | null;
+  request_headers?: HeadersModule | null;
+  response_headers?: HeadersModule | null;
+  ip_policy?: IpRestrictionModule | null;
+  mutual_tls?: MutualTlsModule | null;
+  tls_termination?: TlsTerminationModule | null;
+  webhook_validation?: WebhookModule | null;
+  oauth?: OAuthModule | null;
+  oidc?: OidcModule | null;
+  basic_auth?: BasicAuthModule | null;
 }
 export type IpPolicyObject = Common;
 export interface IpPolicyRuleObject extends Common {
@@ -198,6 +275,9 @@ export interface EdgeState {
   ip_policies: IpPolicyObject[];
   ip_policy_rules: IpPolicyRuleObject[];
   credentials: Credential[];
+  tls_certificates: TlsCertificateObject[];
+  reserved_addrs: ReservedAddr[];
+  endpoint_configurations: EndpointConfiguration[];
   /** Key for OAuth/OIDC session cookies (hex), so sign-ins survive edge restarts. */
   cookie_secret: string;
 }

@@ -31,6 +31,8 @@ interface CaptureJson {
   state: 'request' | 'response' | 'complete' | 'error';
   error: { code: string; message: string } | null;
   replay_of?: string;
+  /** The edge's module answered it itself (the upstream never saw it). */
+  edge_module?: string;
   request: MessageJson & { method: string; proto: string; uri: string };
   response: (MessageJson & { status: string; status_code: number; proto: string }) | null;
 }
@@ -277,6 +279,9 @@ export class InspectorApp {
       ),
       el('span', { class: 'dur muted' }, formatDuration(r.duration)),
       r.replay_of ? el('span', { class: 'badge', title: `replay of ${r.replay_of}` }, 'replay') : null,
+      r.edge_module
+        ? el('span', { class: 'badge', title: `answered by the edge (${r.edge_module})` }, r.edge_module)
+        : null,
     );
     li.addEventListener('click', () => this.select(r.id));
     return li;
@@ -342,11 +347,21 @@ export class InspectorApp {
         ' ',
         el('span', { class: 'path' }, r.request.uri),
       ),
+      // One span per fact: a narrow sidebar wraps between them, never inside a date or an address.
       el(
         'div',
         { class: 'meta muted' },
-        `${status} · ${formatDuration(r.duration) || 'in progress'} · ${new Date(r.start).toLocaleString()} · from ${r.remote_addr} · tunnel ${r.tunnel_name}`,
-        r.replay_of ? ` · replay of ${r.replay_of}` : '',
+        ...[
+          status,
+          r.edge_module ? `answered by the edge (${r.edge_module})` : '',
+          formatDuration(r.duration) || 'in progress',
+          new Date(r.start).toLocaleString(),
+          `from ${r.remote_addr}`,
+          `tunnel ${r.tunnel_name}`,
+          r.replay_of ? `replay of ${r.replay_of}` : '',
+        ]
+          .filter(Boolean)
+          .map((text) => el('span', { class: 'fact' }, text)),
       ),
       el(
         'div',
@@ -421,7 +436,7 @@ export class InspectorApp {
       el(
         'table',
         { class: 'kv' },
-        el('tr', {}, el('th', {}, 'Started'), el('td', {}, new Date(r.start).toISOString())),
+        el('tr', {}, el('th', {}, 'Started'), el('td', { class: 'time' }, new Date(r.start).toISOString())),
         el('tr', {}, el('th', {}, 'Duration'), el('td', {}, formatDuration(r.duration) || 'in progress')),
       ),
       [...query].length ? el('h3', {}, 'Query') : null,

@@ -1,0 +1,532 @@
+// Three `burrow edge` nodes on one real redis-server, behind a TCP balancer: agents and visitors
+// land on any node, and the cluster behaves like one edge that does not go down with a node.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import Redis from 'ioredis';
+import WebSocket, { WebSocketServer } from 'ws';
+import { Agent, AgentError } from '../../tunnel/src/agent/agent';
+import { selfSignedCertificate } from '../../tunnel/src/edge/tls-cert';
+import {
+  API_KEY,
+  BIN,
+  CLUSTER_SECRET,
+  EDGE_TOKEN,
+  RedisProcess,
+  TcpBalancer,
+  startNode,
+  stopNode,
+  type NodeProcess,
+} from '../support/cluster';
+import { delay, freePort, request, seededStream, type Reply } from '../support/tunnel';
+
+const MiB = 1024 * 1024;
+
+describe('edge cluster (3 nodes, redis, balancer)', function () {
+  this.timeout(120_000);
+  let redis: RedisProcess;
+  let nodes: NodeProcess[] = [];
+  let lb: TcpBalancer;
+  let app: http.Server;
+  let appPort: number;
+  let kv: Redis;
+  const agents: Agent[] = [];
+
+  const live = () => nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
+
+  async function newAgent(edgePort = lb.port): Promise<Agent> {
+    const agent = new Agent({
+      edgeUrl: `ws://127.0.0.1:${edgePort}`,
+      authtoken: EDGE_TOKEN,
+      backoffMinMs: 50,
+      backoffMaxMs: 500,
+      edgeRequestTimeoutMs: 10_000,
+    });
+    agents.push(agent);
+    await agent.start();
+    return agent;
+  }
+
+  async function tunnel(agent: Agent, spec: Record<string, unknown> = {}): Promise<string> {
+    const state = await agent.startTunnel({
+      name: `t${Math.random().toString(36).slice(2, 8)}`,
+      proto: 'http',
+      inspect: false,
+      upstream: `http://127.0.0.1:${appPort}`,
+      ...spec,
+    } as never);
+    return new URL(state.urls[0]).hostname;
+  }
+
+  /** The node whose session holds `host` (from its claim in Redis). */
+  async function holderOf(kind: string, name: string): Promise<NodeProcess> {
+    const value = await kv.get(`burrow:claim:${kind}:${name}`);
+    assert.ok(value, `no claim for ${name}`);
+    const addr = value.split('|')[3];
+    const node = nodes.find((n) => `127.0.0.1:${n.nodePort}` === addr);
+    assert.ok(node, `claim names an unknown node ${addr}`);
+    return node;
+  }
+
+  function get(port: number, host: string, path = '/'): Promise<Reply> {
+    return Promise.race([
+      request(port, host, { path }),
+      delay(10_000).then(() => {
+        throw new Error(`request to ${host} on :${port} hung`);
+      }),
+    ]);
+  }
+
+  function admin(node: NodeProcess, method: string, path: string, body?: unknown): Promise<Reply> {
+    return request(node.adminPort, `127.0.0.1:${node.adminPort}`, {
+      method,
+      path,
+      headers: {
+        authorization: `Bearer ${API_KEY}`,
+        'ngrok-version': '2',
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  }
+
+  function health(node: NodeProcess): Promise<{ status: number; body: Record<string, unknown> }> {
+    return new Promise((resolve, reject) =>
+      http
+        .get(`http://127.0.0.1:${node.nodePort}/healthz`, (res) => {
+          let b = '';
+          res.on('data', (d) => (b += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(b) as Record<string, unknown> }));
+        })
+        .on('error', reject),
+    );
+  }
+
+  before(async () => {
+    redis = new RedisProcess(await freePort());
+    await redis.start();
+    kv = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 200 });
+    kv.on('error', () => undefined);
+    await kv.connect();
+    // Each node's TCP endpoints on its own loopback address, as if on its own machine.
+    nodes = await Promise.all([0, 1, 2].map((i) => startNode(redis.url, ['--tcp-host', `127.0.0.${i + 2}`])));
+    lb = new TcpBalancer(() => live().map((n) => n.httpPort));
+    await lb.start();
+    app = http.createServer((req, res) => {
+      if (req.method === 'POST') {
+        // Echo the body's sha256 and length: 8 MiB checked without holding it twice.
+        const hash = createHash('sha256');
+        let n = 0;
+        req.on('data', (c: Buffer) => {
+          hash.update(c);
+          n += c.length;
+        });
+        req.on('end', () => res.end(`${n} ${hash.digest('hex')}`));
+        return;
+      }
+      if (req.url === '/slow') {
+        setTimeout(() => res.end('slow but complete'), 1000);
+        return;
+      }
+      if (req.url === '/big') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        seededStream('cluster-down', 8 * MiB).pipe(res);
+        return;
+      }
+      res.end(`app ${req.url} xff=${req.headers['x-forwarded-for'] ?? ''}`);
+    });
+    const wss = new WebSocketServer({ server: app });
+    wss.on('connection', (ws) => ws.on('message', (m, binary) => ws.send(m, { binary })));
+    appPort = await new Promise<number>((r) =>
+      app.listen(0, '127.0.0.1', () => r((app.address() as net.AddressInfo).port)),
+    );
+  });
+
+  after(async () => {
+    for (const a of agents) await Promise.race([a.close().catch(() => undefined), delay(3000)]);
+    await lb?.close();
+    for (const n of nodes) await stopNode(n, 'SIGKILL');
+    kv?.disconnect();
+    await redis?.stop();
+    app?.closeAllConnections();
+    await new Promise((r) => app?.close(r));
+  });
+
+  it('every node answers for every name, whichever node holds it', async () => {
+    // Agents straight to each node, so each node holds one name.
+    const hosts: string[] = [];
+    for (const n of nodes) hosts.push(await tunnel(await newAgent(n.httpPort)));
+    for (const host of hosts) {
+      for (const n of nodes) {
+        const r = await get(n.httpPort, host, '/hello');
+        assert.equal(r.status, 200, `${host} on :${n.httpPort}: ${r.body}`);
+        assert.equal(r.body.toString(), 'app /hello xff=127.0.0.1');
+      }
+      const viaLb = await get(lb.port, host, '/lb');
+      assert.equal(viaLb.body.toString(), 'app /lb xff=127.0.0.1');
+    }
+    // Keep-alive visitors: several requests on one connection, each carried to the holder.
+    const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const { body, reused } = await new Promise<{ body: string; reused: boolean }>((resolve, reject) => {
+          const req = http.get(
+            {
+              host: '127.0.0.1',
+              port: nodes[2].httpPort,
+              path: `/ka${i}`,
+              headers: { host: hosts[0] },
+              agent: keepAlive,
+            },
+            (res) => {
+              let b = '';
+              res.on('data', (d) => (b += d));
+              res.on('end', () => resolve({ body: b, reused: req.reusedSocket }));
+            },
+          );
+          req.on('error', reject);
+        });
+        assert.equal(body, `app /ka${i} xff=127.0.0.1`);
+        assert.equal(reused, i > 0);
+      }
+    } finally {
+      keepAlive.destroy();
+    }
+    // /tunnel_sessions on each node lists the sessions it holds, each naming the node.
+    const nodeIds = new Set<string>();
+    for (const n of nodes) {
+      const list = await admin(n, 'GET', '/tunnel_sessions');
+      assert.equal(list.status, 200, list.body.toString());
+      const sessions = (JSON.parse(list.body.toString()) as { tunnel_sessions: { node?: string }[] }).tunnel_sessions;
+      assert.ok(sessions.length >= 1, `node :${n.adminPort} lists no session`);
+      for (const s of sessions) assert.ok(typeof s.node === 'string' && s.node, 'a session without its node');
+      nodeIds.add(sessions[0].node!);
+    }
+    assert.equal(nodeIds.size, 3, 'the three nodes name themselves alike');
+    const missing = await get(nodes[1].httpPort, 'nobody-here.localhost');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers['ngrok-error-code'], 'ERR_NGROK_3200');
+  });
+
+  it('a second agent cannot take a held name through another node (ERR_NGROK_334)', async () => {
+    const first = await newAgent(nodes[0].httpPort);
+    const host = await tunnel(first, { subdomain: 'held-name' });
+    assert.equal(host, 'held-name.localhost');
+    for (const n of nodes) {
+      const other = await newAgent(n.httpPort);
+      await assert.rejects(
+        tunnel(other, { subdomain: 'held-name' }),
+        (err: AgentError) => err.code === 'ERR_NGROK_334',
+        `node :${n.httpPort} let a second agent take the name`,
+      );
+    }
+    const r = await get(nodes[2].httpPort, host);
+    assert.equal(r.status, 200);
+  });
+
+  it('an admin change on one node is read on another at once', async () => {
+    const made = await admin(nodes[0], 'POST', '/reserved_domains', {
+      domain: 'shared.example.test',
+      description: 'c',
+    });
+    assert.equal(made.status, 201, made.body.toString());
+    const id = JSON.parse(made.body.toString()).id as string;
+    for (const n of nodes.slice(1)) {
+      let found: Reply | undefined;
+      for (let i = 0; i < 40 && found?.status !== 200; i++) {
+        if (i) await delay(50);
+        found = await admin(n, 'GET', `/reserved_domains/${id}`);
+      }
+      assert.equal(found!.status, 200, `node :${n.adminPort} does not see ${id}`);
+      assert.equal(JSON.parse(found!.body.toString()).domain, 'shared.example.test');
+    }
+    const del = await admin(nodes[2], 'DELETE', `/reserved_domains/${id}`);
+    assert.equal(del.status, 204);
+    let gone: Reply | undefined;
+    for (let i = 0; i < 40 && gone?.status !== 404; i++) {
+      if (i) await delay(50);
+      gone = await admin(nodes[0], 'GET', `/reserved_domains/${id}`);
+    }
+    assert.equal(gone!.status, 404);
+  });
+
+  it('8 MiB each way, intact, through a node that does not hold the session', async () => {
+    const agent = await newAgent(nodes[0].httpPort);
+    const host = await tunnel(agent);
+    const holder = await holderOf('http', host);
+    const other = nodes.find((n) => n !== holder)!;
+    const up = await request(other.httpPort, host, {
+      method: 'POST',
+      path: '/up',
+      body: seededStream('cluster-up', 8 * MiB),
+    });
+    const want = createHash('sha256');
+    await new Promise<void>((resolve) =>
+      seededStream('cluster-up', 8 * MiB)
+        .on('data', (c: Buffer) => want.update(c))
+        .on('end', resolve),
+    );
+    assert.equal(up.body.toString(), `${8 * MiB} ${want.digest('hex')}`);
+    const down = await request(other.httpPort, host, { path: '/big' });
+    const wantDown = createHash('sha256');
+    await new Promise<void>((resolve) =>
+      seededStream('cluster-down', 8 * MiB)
+        .on('data', (c: Buffer) => wantDown.update(c))
+        .on('end', resolve),
+    );
+    assert.equal(down.body.length, 8 * MiB);
+    assert.equal(createHash('sha256').update(down.body).digest('hex'), wantDown.digest('hex'));
+  });
+
+  it('websockets and TLS passthrough cross nodes too', async () => {
+    const agent = await newAgent(nodes[1].httpPort);
+    const host = await tunnel(agent);
+    const holder = await holderOf('http', host);
+    const other = nodes.find((n) => n !== holder)!;
+    const ws = new WebSocket(`ws://127.0.0.1:${other.httpPort}/ws`, { headers: { host } });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send('ping across nodes');
+    const echoed = await new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));
+    assert.equal(echoed, 'ping across nodes');
+    ws.close();
+
+    // HTTPS terminated by the holder, reached through another node's TLS port: the visitor's address survives.
+    const secure = await tunnel(agent, { schemes: ['https'] });
+    const secureHolder = await holderOf('http', secure);
+    const secureOther = nodes.find((n) => n !== secureHolder)!;
+    const viaTls = await new Promise<string>((resolve, reject) => {
+      const r = https.get(
+        {
+          host: '127.0.0.1',
+          port: secureOther.tlsPort,
+          path: '/tls',
+          servername: secure,
+          headers: { host: secure },
+          rejectUnauthorized: false,
+        },
+        (res) => {
+          let b = '';
+          res.on('data', (d) => (b += d));
+          res.on('end', () => resolve(b));
+        },
+      );
+      r.on('error', reject);
+    });
+    assert.equal(viaTls, 'app /tls xff=127.0.0.1');
+
+    // TLS passthrough: the agent's upstream terminates TLS; the edges only route by SNI.
+    const cert = await selfSignedCertificate({ hosts: ['passthrough.localhost'] });
+    const tlsApp = tls.createServer(cert, (s) => s.end('tls upstream says hi'));
+    const tlsPort = await new Promise<number>((r) =>
+      tlsApp.listen(0, '127.0.0.1', () => r((tlsApp.address() as net.AddressInfo).port)),
+    );
+    try {
+      await agent.startTunnel({
+        name: 'tls-pass',
+        proto: 'tls',
+        inspect: false,
+        subdomain: 'passthrough',
+        upstream: `127.0.0.1:${tlsPort}`,
+      } as never);
+      const tlsHolder = await holderOf('tls', 'passthrough.localhost');
+      for (const n of nodes.filter((x) => x !== tlsHolder)) {
+        const text = await new Promise<string>((resolve, reject) => {
+          const s = tls.connect({
+            host: '127.0.0.1',
+            port: n.tlsPort,
+            servername: 'passthrough.localhost',
+            ca: cert.cert,
+          });
+          let got = '';
+          s.on('data', (d) => (got += d));
+          s.on('end', () => resolve(got));
+          s.on('error', reject);
+        });
+        assert.equal(text, 'tls upstream says hi');
+      }
+    } finally {
+      tlsApp.close();
+    }
+  });
+
+  it('a TCP endpoint answers on every node', async () => {
+    const echo = net.createServer((s) => s.pipe(s));
+    const echoPort = await new Promise<number>((r) =>
+      echo.listen(0, '127.0.0.1', () => r((echo.address() as net.AddressInfo).port)),
+    );
+    try {
+      const agent = await newAgent(nodes[0].httpPort);
+      const state = await agent.startTunnel({
+        name: 'tcp-echo',
+        proto: 'tcp',
+        inspect: false,
+        upstream: `127.0.0.1:${echoPort}`,
+      } as never);
+      const port = Number(new URL(state.urls[0]).port);
+      for (const host of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) {
+        let text = '';
+        for (let i = 0; i < 50 && text !== `hello ${host}`; i++) {
+          if (i) await delay(100); // other nodes start listening when the claim is announced
+          text = await new Promise<string>((resolve) => {
+            const s = net.connect(port, host, () => s.end(`hello ${host}`));
+            let got = '';
+            s.on('data', (d) => (got += d));
+            s.on('close', () => resolve(got));
+            s.on('error', () => resolve(''));
+          });
+        }
+        assert.equal(text, `hello ${host}`, `tcp port ${port} on ${host}`);
+      }
+    } finally {
+      echo.close();
+    }
+  });
+
+  it('node-to-node links and Redis values without the cluster secret are refused', async () => {
+    const node = nodes[0];
+    for (const headers of [{}, { 'x-burrow-cluster-auth': `${Date.now()}.${'0'.repeat(24)}.${'a'.repeat(64)}` }]) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${node.nodePort}/_burrow/peer`, { headers });
+        ws.once('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          ws.terminate();
+        });
+        ws.once('open', () => reject(new Error('a peer link opened without the secret')));
+        ws.once('error', () => undefined);
+      });
+      assert.equal(status, 401);
+    }
+    // A claim someone wrote into Redis without the secret routes nothing.
+    await kv.set('burrow:claim:http:forged.localhost', `x|y|node_evil|127.0.0.1:${node.httpPort}|${'b'.repeat(64)}`);
+    const r = await get(nodes[1].httpPort, 'forged.localhost');
+    assert.equal(r.status, 404);
+    assert.equal(r.headers['ngrok-error-code'], 'ERR_NGROK_3200');
+    // Admin state likewise: a forged collection is ignored by the nodes.
+    await kv.hset('burrow:state', 'reserved_domains', `${'c'.repeat(64)}|[{"id":"rd_forged","domain":"evil.test"}]`);
+    await kv.publish('burrow:state-changed', JSON.stringify({ node: 'node_evil', fields: ['reserved_domains'] }));
+    await delay(200);
+    const list = await admin(nodes[2], 'GET', '/reserved_domains');
+    assert.ok(!list.body.toString().includes('rd_forged'));
+    const h = await health(node);
+    assert.equal(h.status, 200);
+    assert.equal(h.body.redis, 'ready');
+    assert.equal(h.body.draining, false);
+  });
+
+  it('kill -9 the node holding a session: the name answers on every live node within 5 s, coded errors meanwhile', async () => {
+    const agent = await newAgent();
+    const host = await tunnel(agent);
+    const holder = await holderOf('http', host);
+    const killedAt = Date.now();
+    holder.child.kill('SIGKILL');
+    await holder.exited;
+    const survivors = live();
+    assert.equal(survivors.length, 2);
+    const pending = new Set(survivors);
+    while (pending.size && Date.now() - killedAt < 15_000) {
+      for (const n of [...pending]) {
+        const r = await get(n.httpPort, host, '/after');
+        if (r.status === 200) pending.delete(n);
+        else assert.ok(r.headers['ngrok-error-code'], `uncoded ${r.status} while failing over`);
+      }
+      if (pending.size) await delay(100);
+    }
+    const took = Date.now() - killedAt;
+    assert.equal(pending.size, 0, 'the name never came back');
+    assert.ok(took < 5000, `failover took ${took} ms`);
+    // Back to three nodes for what follows.
+    nodes = [...survivors, await startNode(redis.url)];
+  });
+
+  it('Redis restarted mid-run: held sessions keep serving, binds are refused with a code, then state resyncs', async () => {
+    const agent = await newAgent(nodes[0].httpPort);
+    const host = await tunnel(agent);
+    const made = await admin(nodes[0], 'POST', '/reserved_domains', { domain: 'survives.example.test' });
+    assert.equal(made.status, 201);
+    const id = JSON.parse(made.body.toString()).id as string;
+    // Every node has routed this name once (so it knows the holder).
+    for (const n of nodes) assert.equal((await get(n.httpPort, host)).status, 200);
+
+    await redis.stop();
+    await delay(300);
+    for (const n of nodes) {
+      const r = await get(n.httpPort, host, '/while-down');
+      assert.equal(r.status, 200, `node :${n.httpPort} stopped serving while Redis was down`);
+    }
+    const second = await newAgent(nodes[1].httpPort);
+    await assert.rejects(tunnel(second), (err: AgentError) => err.code === 'ERR_BURROW_CLUSTER_UNAVAILABLE');
+    const refused = await admin(nodes[1], 'POST', '/reserved_domains', { domain: 'refused.example.test' });
+    assert.equal(refused.status, 503);
+
+    await redis.start(); // same port, empty: the nodes put back their claims and state
+    const deadline = Date.now() + 20_000;
+    let resynced = false;
+    while (!resynced && Date.now() < deadline) {
+      await delay(200);
+      const claim = await kv.get(`burrow:claim:http:${host}`).catch(() => null);
+      const state = await kv.hget('burrow:state', 'reserved_domains').catch(() => null);
+      const healths = await Promise.all(nodes.map((n) => health(n).catch(() => undefined)));
+      resynced = !!claim && !!state?.includes(id) && healths.every((h) => h?.body.redis === 'ready');
+    }
+    assert.ok(resynced, 'claims and admin state did not come back into Redis');
+    for (const n of nodes) assert.equal((await get(n.httpPort, host, '/after')).status, 200);
+    const fresh = await tunnel(second);
+    assert.equal((await get(nodes[2].httpPort, fresh)).status, 200);
+    const after = await admin(nodes[2], 'GET', `/reserved_domains/${id}`);
+    assert.equal(after.status, 200);
+  });
+
+  it('SIGTERM drains a node: its agents move to another node and keep their names', async () => {
+    const agent = await newAgent();
+    const host = await tunnel(agent);
+    const holder = await holderOf('http', host);
+    const other = nodes.find((n) => n !== holder)!;
+    // In flight when the signal comes: one straight to the holder, one carried by another node.
+    const inFlight = [get(holder.httpPort, host, '/slow'), get(other.httpPort, host, '/slow')];
+    await delay(300);
+    const started = Date.now();
+    holder.child.kill('SIGTERM');
+    for (const r of await Promise.all(inFlight)) {
+      assert.equal(r.status, 200);
+      assert.equal(r.body.toString(), 'slow but complete');
+    }
+    assert.equal(await holder.exited, 0);
+    const survivors = live();
+    let ok = false;
+    while (!ok && Date.now() - started < 15_000) {
+      const r = await get(survivors[0].httpPort, host);
+      ok = r.status === 200;
+      if (!ok) await delay(100);
+    }
+    assert.ok(ok, 'the drained agent did not come back on another node');
+    assert.notEqual(await holderOf('http', host), holder);
+    nodes = [...survivors, await startNode(redis.url)];
+  });
+
+  it('refuses to start without the secret or without Redis, with coded errors', async () => {
+    const runEdge = (args: string[], env: Record<string, string>) =>
+      new Promise<{ code: number | null; err: string }>((resolve) => {
+        const child = spawn(process.execPath, [BIN, 'edge', '--listen', '127.0.0.1:0', ...args], {
+          env: { ...process.env, BURROW_EDGE_TOKENS: EDGE_TOKEN, BURROW_CLUSTER_SECRET: '', ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let err = '';
+        child.stderr!.on('data', (d) => (err += d));
+        child.on('exit', (code) => resolve({ code, err }));
+      });
+    const nodeAddr = `127.0.0.1:${await freePort()}`;
+    const noSecret = await runEdge(['--redis', redis.url, '--node-addr', nodeAddr], {});
+    assert.equal(noSecret.code, 2); // a configuration error, like every other
+    assert.match(noSecret.err, /ERR_BURROW_CLUSTER_SECRET/);
+    const noRedis = await runEdge(['--redis', `redis://127.0.0.1:${await freePort()}`, '--node-addr', nodeAddr], {
+      BURROW_CLUSTER_SECRET: CLUSTER_SECRET,
+    });
+    assert.equal(noRedis.code, 1);
+    assert.match(noRedis.err, /ERR_BURROW_REDIS_UNREACHABLE/);
+    assert.doesNotMatch(noRedis.err, /\n\s+at /, 'a stack trace');
+  });
+});

@@ -1,0 +1,127 @@
+// The built `burrow edge` as a child process, and one-call clients for its admin API and its
+// TLS listener, shared by the account-resource and ACME tests.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import tls from 'node:tls';
+import { waitFor } from './tunnel';
+
+export const BIN = path.resolve(__dirname, '../../dist/burrow.js');
+export const API_KEY = 'test-api-key-0123456789';
+export const TOKEN = 'file-token-abcdef';
+
+export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export interface EdgeProc {
+  child: ChildProcess;
+  http: number;
+  tls: number;
+  admin: number;
+  log: () => string;
+  exited: Promise<number | null>;
+}
+
+export async function startEdge(
+  ports: { http: number; tls: number; admin: number },
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<EdgeProc> {
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'edge',
+      '--listen',
+      `127.0.0.1:${ports.http}`,
+      '--tls-listen',
+      `127.0.0.1:${ports.tls}`,
+      '--admin-addr',
+      `127.0.0.1:${ports.admin}`,
+      '--log-format',
+      'json',
+      ...extra,
+    ],
+    {
+      env: { ...process.env, BURROW_API_KEY: API_KEY, BURROW_EDGE_TOKENS: TOKEN, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  await waitFor(() => /edge listening/.test(out) || gone, 15_000, 'the edge to listen');
+  if (gone) throw new Error(`burrow edge exited:\n${out}`);
+  return { child, ...ports, log: () => out, exited };
+}
+
+export async function stopEdge(e: EdgeProc | undefined): Promise<void> {
+  if (!e || e.child.exitCode !== null) return;
+  e.child.kill('SIGTERM');
+  await Promise.race([e.exited, new Promise((r) => setTimeout(r, 5000))]);
+  if (e.child.exitCode === null) e.child.kill('SIGKILL');
+}
+
+/** One admin API call. */
+export function api(port: number, method: string, p: string, body?: unknown): Promise<{ status: number; body: Json }> {
+  return new Promise((resolve, reject) => {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: p,
+        headers: {
+          authorization: `Bearer ${API_KEY}`,
+          'ngrok-version': '2',
+          ...(text ? { 'content-type': 'application/json' } : {}),
+        },
+      },
+      (res) => {
+        let data = '';
+        res.on('data', (c) => {
+          data += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, body: data ? JSON.parse(data) : {} }));
+      },
+    );
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
+/** The certificate the TLS listener presents for `servername` (not verified), and whether `ca` verifies it. */
+export function peerCertificate(
+  port: number,
+  servername: string,
+  ca?: string,
+): Promise<{ cert: tls.PeerCertificate; authorized: boolean; error?: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername, ca, rejectUnauthorized: false }, () => {
+      const cert = socket.getPeerCertificate();
+      resolve({ cert, authorized: socket.authorized, error: socket.authorizationError?.toString() });
+      socket.end();
+    });
+    socket.setTimeout(10_000, () => socket.destroy(new Error('TLS handshake timed out')));
+    socket.on('error', reject);
+  });
+}
+
+/** Runs openssl in `dir` (tests make their own CAs and keys with the real tool). */
+export function openssl(dir: string, args: string[]): string {
+  return execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+}
+
+export function read(dir: string, file: string): string {
+  return fs.readFileSync(path.join(dir, file), 'utf8');
+}

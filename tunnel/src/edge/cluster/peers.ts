@@ -1,0 +1,181 @@
+// Node-to-node links. Each node listens on its node address for two things: `GET /healthz` (for
+// the load balancer) and `/_burrow/peer`, a WebSocket carrying Burrow's own wire protocol
+// (MuxSession) from another node. A node keeps one link per peer and opens one stream on it per
+// visitor connection it carries over, so nothing opens a TCP connection per request. The
+// handshake carries a fresh HMAC token under the cluster secret; without it: 401, no session.
+import http from 'node:http';
+import net from 'node:net';
+import type tls from 'node:tls';
+import WebSocket, { WebSocketServer } from 'ws';
+import { MuxSession } from '../../protocol/session';
+import { WebSocketTransport } from '../../protocol/transport';
+import { PEER_AUTH_HEADER, type ClusterSecret } from './secret';
+
+export const PEER_PATH = '/_burrow/peer';
+export const HEALTH_PATH = '/healthz';
+
+/** The metadata of a stream one node opens on another: a visitor connection to serve there. */
+export interface PeerOpen {
+  kind: 'peer';
+  /** http/https: an HTTP/1.1 connection (https: the visitor used TLS at the first node); tls: raw TLS bytes; tcp: raw bytes for a TCP port. */
+  proto: 'http' | 'https' | 'tls' | 'tcp';
+  /** The visitor's address as the first node saw it. */
+  remoteAddr: string;
+  remotePort?: number;
+  /** tcp: the endpoint's port. */
+  port?: number;
+}
+
+export interface PeerServerOptions {
+  secret: ClusterSecret;
+  host: string;
+  port: number;
+  health: () => { status: number; body: Record<string, unknown> };
+  onStream: (stream: import('../../protocol/session').MuxStream, meta: PeerOpen) => void;
+}
+
+export class PeerServer {
+  private readonly server: http.Server;
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
+  private readonly sessions = new Set<MuxSession>();
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  constructor(private readonly opts: PeerServerOptions) {
+    this.server = http.createServer((req, res) => {
+      if (req.method === 'GET' && req.url?.split('?')[0] === HEALTH_PATH) {
+        const { status, body } = opts.health();
+        res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(`${JSON.stringify(body)}\n`);
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    });
+    this.server.on('connection', (s: net.Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      if (req.url !== PEER_PATH) return void socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
+      if (!opts.secret.checkPeerToken(header(req, PEER_AUTH_HEADER))) {
+        socket.end(
+          'HTTP/1.1 401 Unauthorized\r\nngrok-error-code: ERR_BURROW_CLUSTER_AUTH\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: 52\r\n\r\nnode-to-node links need the cluster secret (HMAC)\r\n\r\n',
+        );
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions) s.close();
+    const closed = new Promise((r) => this.server.close(r));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  private accept(ws: WebSocket): void {
+    ws.on('open', () => undefined);
+    (ws as unknown as { _socket?: net.Socket })._socket?.setNoDelay(true);
+    const session = new MuxSession(new WebSocketTransport(ws), { role: 'edge' });
+    this.sessions.add(session);
+    session.on('close', () => this.sessions.delete(session));
+    session.on('control', () =>
+      session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'peer links carry streams only' }),
+    );
+    session.on('stream', (stream, meta) => {
+      const m = meta as PeerOpen;
+      if (m?.kind !== 'peer' || !['http', 'https', 'tls', 'tcp'].includes(m.proto)) {
+        stream.reset({ code: 'ERR_BURROW_PROTOCOL', message: 'not a peer stream' });
+        return;
+      }
+      this.opts.onStream(stream, m);
+    });
+  }
+}
+
+/** One multiplexed link per peer node, opened on first use and again after it drops. */
+export class PeerPool {
+  private readonly links = new Map<string, Promise<MuxSession>>();
+
+  constructor(private readonly secret: ClusterSecret) {}
+
+  get(addr: string): Promise<MuxSession> {
+    let link = this.links.get(addr);
+    if (!link) {
+      link = this.connect(addr);
+      this.links.set(addr, link);
+      link.then(
+        (s) => s.once('close', () => this.links.get(addr) === link && this.links.delete(addr)),
+        () => this.links.get(addr) === link && this.links.delete(addr),
+      );
+    }
+    return link;
+  }
+
+  close(): void {
+    for (const link of this.links.values())
+      link.then(
+        (s) => s.close(),
+        () => undefined,
+      );
+    this.links.clear();
+  }
+
+  private connect(addr: string): Promise<MuxSession> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://${addr}${PEER_PATH}`, {
+        headers: { [PEER_AUTH_HEADER]: this.secret.peerToken() },
+        perMessageDeflate: false,
+        handshakeTimeout: 3000,
+        maxPayload: 4 * 1024 * 1024,
+      });
+      ws.once('open', () => {
+        (ws as unknown as { _socket?: net.Socket })._socket?.setNoDelay(true);
+        resolve(new MuxSession(new WebSocketTransport(ws), { role: 'agent' }));
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        ws.terminate();
+        reject(new Error(`node ${addr} refused the link (HTTP ${res.statusCode})`));
+      });
+      ws.once('error', (err) => reject(new Error(`node ${addr} is unreachable: ${err.message}`)));
+    });
+  }
+}
+
+/**
+ * HTTPS that another node carried here as raw TLS: the TLS socket sits on a peer stream, not a TCP
+ * socket, so it has no address of its own. Give it the visitor's (set on the stream by
+ * Edge.acceptPeer), so X-Forwarded-For and IP rules see the visitor. Reaches into Node's
+ * TLSSocket internals (_handle._parentWrap.stream, _peername); without them nothing changes.
+ */
+export function adoptPeerAddress(socket: tls.TLSSocket): void {
+  if (socket.remoteAddress) return;
+  const internals = socket as unknown as {
+    _handle?: { _parentWrap?: { stream?: { remoteAddress?: string; remotePort?: number } } };
+    _peername?: { address: string; port?: number; family: string };
+  };
+  const inner = internals._handle?._parentWrap?.stream;
+  if (!inner?.remoteAddress) return;
+  internals._peername = {
+    address: inner.remoteAddress,
+    port: inner.remotePort,
+    family: net.isIPv6(inner.remoteAddress) ? 'IPv6' : 'IPv4',
+  };
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
