@@ -22,6 +22,7 @@ import {
   stopNode,
   type NodeProcess,
 } from '../support/cluster';
+import { helloWith } from '../support/hello';
 import { delay, freePort, request, seededStream, type Reply } from '../support/tunnel';
 
 const MiB = 1024 * 1024;
@@ -226,6 +227,17 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     }
     const r = await get(nodes[2].httpPort, host);
     assert.equal(r.status, 200);
+  });
+
+  it('authtoken guessing counts across nodes: a lock earned on one node holds on the others', async () => {
+    // Ten failures are free; the eleventh, spread over the nodes, locks the address everywhere.
+    for (let i = 0; i < 11; i++) assert.equal(await helloWith(nodes[i % 3].httpPort, `guess-${i}`), 'ERR_NGROK_107');
+    for (const n of nodes) assert.equal(await helloWith(n.httpPort, EDGE_TOKEN), 'ERR_BURROW_AUTH_THROTTLED');
+    const locks = await kv.keys('burrow:auth:lock:*');
+    assert.equal(locks.length, 1, 'one lock in Redis, under a hashed key');
+    assert.ok(!locks[0].includes('127.0.0.1'), 'the client address reached Redis');
+    await delay(1300);
+    assert.equal(await helloWith(nodes[1].httpPort, EDGE_TOKEN), 'welcome');
   });
 
   it('an admin change on one node is read on another at once', async () => {

@@ -5,15 +5,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
-import WebSocket from 'ws';
 import { Agent } from '../../tunnel/src/agent/agent';
 import { MemoryAuthThrottle } from '../../tunnel/src/edge/auth-throttle';
 import { Edge, type EdgeConfig } from '../../tunnel/src/edge/edge';
 import { TokenSet } from '../../tunnel/src/edge/tokens';
-import { PROTOCOL_VERSION } from '../../tunnel/src/protocol/frames';
-import type { ControlMessage } from '../../tunnel/src/protocol/messages';
-import { MuxSession } from '../../tunnel/src/protocol/session';
-import { WebSocketTransport } from '../../tunnel/src/protocol/transport';
+import { helloWith } from '../support/hello';
 import { Resources, delay, listen, request } from '../support/tunnel';
 
 const TOKEN = 'test-token-0123456789';
@@ -149,36 +145,6 @@ describe('edge hardening: slow clients', function () {
     assert.match(ws.received(), /^HTTP\/1\.1 101 [\s\S]*ping$/);
   });
 });
-
-/** Opens a raw agent session, says hello with `authtoken`, resolves with the welcome or the refusal code. */
-async function helloWith(port: number, authtoken: string): Promise<string> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/_burrow/session`);
-  await once(ws, 'open');
-  const session = new MuxSession(new WebSocketTransport(ws), { role: 'agent' });
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no answer to hello within 5 s')), 5_000);
-      session.on('control', (msg: ControlMessage) => {
-        clearTimeout(timer);
-        resolve(msg.type);
-      });
-      session.on('close', (error) => {
-        clearTimeout(timer);
-        resolve(error?.code ?? 'closed');
-      });
-      session.sendControl({
-        type: 'hello',
-        version: PROTOCOL_VERSION,
-        authtoken,
-        clientId: 'raw-client-0001',
-        agent: { version: 'test', os: 'test' },
-      });
-    });
-  } finally {
-    session.close();
-    ws.terminate();
-  }
-}
 
 describe('edge hardening: authtoken guessing', function () {
   this.timeout(30_000);

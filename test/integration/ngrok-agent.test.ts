@@ -16,7 +16,7 @@ import tls from 'node:tls';
 import WebSocket, { WebSocketServer } from 'ws';
 import { FLAG_FIN, FLAG_SYN, FrameType, HEADER_BYTES, encodeFrame } from '../../tunnel/src/ngrok-protocol/frames';
 import { MuxadoSession } from '../../tunnel/src/ngrok-protocol/session';
-import { digestOf, freePort, listen, MiB, request, seededStream, waitFor } from '../support/tunnel';
+import { delay, digestOf, freePort, listen, MiB, request, seededStream, waitFor } from '../support/tunnel';
 
 const ngrok = require('@ngrok/ngrok') as typeof import('@ngrok/ngrok');
 
@@ -477,6 +477,40 @@ function suite(this: Mocha.Suite): void {
     const reply = await request(ports.http, live.host, { path: '/still-here' });
     assert.equal(reply.status, 200);
     assert.equal(reply.body.toString(), 'upstream GET /still-here');
+  });
+
+  it('authtoken guessing is throttled per address, as for Burrow agents; the right token works after the lock', async () => {
+    // One raw Auth per session: what the edge answers to `authtoken`.
+    const auth = async (authtoken: string): Promise<Json> => {
+      const socket = tls.connect({ host: '127.0.0.1', port: ports.ngrok, servername: 'localhost', ca: caPem });
+      await new Promise((resolve, reject) => {
+        socket.once('secureConnect', resolve);
+        socket.once('error', reject);
+      });
+      const mux = new MuxadoSession(socket, { role: 'client' });
+      try {
+        const stream = mux.openStream();
+        stream.on('error', () => undefined);
+        const head = Buffer.alloc(4);
+        stream.write(
+          Buffer.concat([head, Buffer.from(JSON.stringify({ Version: ['3'], Extra: { Authtoken: authtoken } }))]),
+        );
+        let text = '';
+        for await (const c of stream) text += c;
+        return JSON.parse(text);
+      } finally {
+        mux.close();
+        socket.destroy();
+      }
+    };
+    // Ten failures are free; the eleventh locks the address (1 s, doubling with each further failure).
+    for (let i = 0; i < 11; i++) assert.match((await auth(`guess-${i}`)).Error ?? '', /ERR_NGROK_107/);
+    // While locked, a try is refused before the token is looked at, even the right one.
+    assert.match((await auth(TOKEN)).Error ?? '', /ERR_BURROW_AUTH_THROTTLED/);
+    await delay(1300);
+    const ok = await auth(TOKEN);
+    assert.equal(ok.Error ?? '', '', ok.Error);
+    assert.equal(ok.Version, '3');
   });
 
   it('raw protocol: heartbeat nonces are echoed, SrvInfo answers, case-insensitive keys, Unbind is idempotent', async () => {

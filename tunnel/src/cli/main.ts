@@ -555,6 +555,7 @@ async function runEdge(args: string[]): Promise<number> {
     ipPolicies,
     httpsEdges: httpsEdges?.router,
     cluster,
+    authThrottle: cluster?.authThrottle(),
     tcpHost: values['tcp-host'],
     account: httpsEdges?.overlay,
     certificates,

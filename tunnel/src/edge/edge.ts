@@ -226,7 +226,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   readonly ipPolicies: IpPolicyStore;
   /** Live agent sessions (`/tunnel_sessions`); every protocol front end registers its sessions here. */
   readonly sessions = new SessionRegistry(() => (this.nodeId ? { node: this.nodeId } : undefined));
-  private readonly authThrottle: AuthThrottle;
+  /** Every agent front door (this session handler, ngrok's Auth) counts failed credentials here. */
+  readonly authThrottle: AuthThrottle;
 
   constructor(private readonly config: EdgeConfig) {
     super();

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Binding, Edge } from '../edge/edge';
 import type { AgentSession } from '../edge/agent-session';
 import type { Grant, TokenSet } from '../edge/tokens';
+import { throttledError } from '../edge/auth-throttle';
 import type { BindRequest, StreamOpen, WireError } from '../protocol/messages';
 import { MuxError } from './frames';
 import { MuxadoSession, type MuxadoStream } from './session';
@@ -73,6 +74,8 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
   private readonly tunnels = new Map<string, Tunnel>();
   private readonly byBinding = new Map<string, Tunnel>();
   private readonly mux: MuxadoSession;
+  /** An Auth is being checked (the throttle is async): a second one ends the session. */
+  private authing = false;
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
@@ -208,7 +211,7 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     try {
       switch (type) {
         case StreamType.Auth:
-          return this.onAuth(stream, body);
+          return await this.onAuth(stream, body);
         case StreamType.Bind:
           return respond(stream, await this.onBind(body as Bind));
         case StreamType.BindLabeled:
@@ -230,8 +233,9 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     }
   }
 
-  private onAuth(stream: MuxadoStream, body: unknown): void {
-    if (this.authed) return this.close({ code: 'ERR_BURROW_PROTOCOL', message: 'Auth sent twice' });
+  private async onAuth(stream: MuxadoStream, body: unknown): Promise<void> {
+    if (this.authed || this.authing) return this.close({ code: 'ERR_BURROW_PROTOCOL', message: 'Auth sent twice' });
+    this.authing = true;
     const extra = field(body, 'Extra');
     const token = stringField(extra, 'Authtoken');
     const refuse = (code: string, message: string) => {
@@ -240,9 +244,27 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
       // Let the refusal reach the agent before the session goes.
       setTimeout(() => this.close({ code, message }), 200).unref();
     };
-    if (!token) return refuse('ERR_NGROK_4018', 'authentication failed: no authtoken was sent');
+    // The edge's authtoken throttle (auth-throttle.ts), as for Burrow's own agents: a locked address
+    // is refused before its token is looked at.
+    const throttle = this.host.edge.authThrottle;
+    const ip = this.remoteAddr.replace(/:\d+$/, '');
+    const waitMs = await throttle.check(ip);
+    if (this.isClosed) return;
+    if (waitMs > 0) {
+      const locked = throttledError(waitMs);
+      return refuse(locked.code, locked.message);
+    }
+    if (!token) {
+      await throttle.failed(ip);
+      return refuse('ERR_NGROK_4018', 'authentication failed: no authtoken was sent');
+    }
     const grant: Grant | undefined = this.host.tokens.grantFor(token);
-    if (!grant) return refuse('ERR_NGROK_107', 'authentication failed: the authtoken is not valid on this edge');
+    if (!grant) {
+      await throttle.failed(ip);
+      return refuse('ERR_NGROK_107', 'authentication failed: the authtoken is not valid on this edge');
+    }
+    await throttle.succeeded(ip);
+    if (this.isClosed) return;
     const versions = field(body, 'Version');
     if (Array.isArray(versions) && versions.length && !versions.includes('3') && !versions.includes('2'))
       return refuse(

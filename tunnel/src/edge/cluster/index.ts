@@ -19,6 +19,7 @@ import { EdgeStore, emptyState } from '../admin/store';
 import { sendEdgeError, rawEdgeError } from '../../edge-errors';
 import { clientIpOf, hostOf } from '../http-proxy';
 import { normalizeHost } from '../router';
+import { ClusterAuthThrottle } from './auth-throttle';
 import { SharedCounter } from './counters';
 import { PeerPool, PeerServer, type PeerOpen } from './peers';
 import { ClusterError, KEY_PREFIX, RedisNode, claimKey, redactUrl, type Claim, type Holder } from './redis';
@@ -113,11 +114,16 @@ export class EdgeCluster implements ClusterHooks {
   }
 
   /**
-   * A counter shared by every node (see counters.ts): the seam for the authtoken-guessing
-   * throttle and any rate limit that must count cluster-wide.
+   * A counter shared by every node (see counters.ts): the seam for any rate limit that must
+   * count cluster-wide.
    */
   counter(name: string, windowMs: number): SharedCounter {
     return new SharedCounter(this.redis, this.secret, name, windowMs);
+  }
+
+  /** The authtoken-guessing throttle, counted cluster-wide (auth-throttle.ts). */
+  authThrottle(): ClusterAuthThrottle {
+    return new ClusterAuthThrottle(this.redis, this.secret);
   }
 
   get redisLabel(): string {

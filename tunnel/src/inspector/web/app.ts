@@ -436,7 +436,12 @@ export class InspectorApp {
       el(
         'table',
         { class: 'kv' },
-        el('tr', {}, el('th', {}, 'Started'), el('td', { class: 'time' }, new Date(r.start).toISOString())),
+        el(
+          'tr',
+          {},
+          el('th', {}, 'Started'),
+          el('td', { class: 'time' }, new Date(r.start).toISOString().replace('T', ' ')),
+        ),
         el('tr', {}, el('th', {}, 'Duration'), el('td', {}, formatDuration(r.duration) || 'in progress')),
       ),
       [...query].length ? el('h3', {}, 'Query') : null,
