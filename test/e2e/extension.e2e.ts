@@ -522,7 +522,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       other.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       const api = await eventually(
         'the other agent listening',
-        () => /"msg":"starting web service"[^\n]*?"addr":"http:\/\/([^"]+)"/.exec(out)?.[1],
+        () => /"msg":"starting web service"[^\n]*?"addr":"(?:http:\/\/)?([^"]+)"/.exec(out)?.[1],
         20_000,
       );
       // This window is told to use that address, and reconnects.

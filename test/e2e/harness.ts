@@ -535,6 +535,18 @@ export class Workbench {
     const item = this.page.locator('.context-view .monaco-menu .action-item', { hasText: entry }).first();
     await item.waitFor({ state: 'visible', timeout: 5000 });
     await item.click();
+    // On a busy machine the menu sometimes keeps the click as a hover (item highlighted, menu open):
+    // then Enter runs the highlighted entry.
+    const menu = this.page.locator('.context-view .monaco-menu');
+    const closed = await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(
+      () => true,
+      () => false,
+    );
+    if (!closed) {
+      await item.hover();
+      await this.page.keyboard.press('Enter');
+      await menu.waitFor({ state: 'hidden', timeout: 3000 }).catch(() => undefined);
+    }
   }
 
   /** Rows of the tree inside a view pane. */
