@@ -12,7 +12,7 @@ import {
 } from 'vscode-languageserver/node';
 import { isMap } from 'yaml';
 import type { Pair, ParsedNode } from 'yaml';
-import type { Analysis } from './languageService';
+import type { Analysis } from './analysis';
 import type { FixData } from './problems';
 import type { SchemaStore } from './schemaModel';
 import { migrateToV3, V2_AGENT_KEYS } from './migrate';
@@ -168,7 +168,7 @@ function fixesFor(doc: TextDocument, a: Analysis, diagnostic: Diagnostic): CodeA
     isPreferred: preferred,
     edit: { changes: { [doc.uri]: edits } },
   });
-  switch (data.fix) {
+  switch (data.kind) {
     case 'rename-key': {
       const hit = pairAtKey(a, start);
       const range = hit

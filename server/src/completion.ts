@@ -11,7 +11,7 @@ import {
   type Range,
 } from 'vscode-languageserver/node';
 import { cursorContext, type CursorContext } from './cursorContext';
-import type { Analysis } from './languageService';
+import type { Analysis } from './analysis';
 import {
   enumValues,
   firstOf,

@@ -1,14 +1,16 @@
 // Adapter onto the validator in tunnel/src/config — `validateDocument`, the same code behind
 // `burrow config check` — turning its 1-based line/column problems into the server's offset-based
-// `Problem`s and attaching the data quick fixes need (read from the problem's code and message).
+// `Problem`s, with the validator's structured fix data for quick fixes.
 // Edge JSON has no validator there yet; it is checked with ajv against `schemas/edge-*.schema.json`
 // only when such a file exists.
 import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { describePath, validateDocument, type ConfigProblem } from '../../tunnel/src/config';
-import type { FixData, Problem } from './problems';
-import type { ValidateInput } from './validate';
+import type { Problem } from './problems';
+import type { Classification } from './classify';
+import type { SchemaStore } from './schemaModel';
+import type { ParsedText } from './yamlText';
 import { nodeAtPath, valueAtPath as valueAt } from './yamlText';
 
 const SYNTAX_CODES = new Set(['BURROW_CONFIG_YAML_SYNTAX', 'BURROW_CONFIG_TAB_INDENT', 'BURROW_CONFIG_DUPLICATE_KEY']);
@@ -25,38 +27,12 @@ function offsetOf(text: string, starts: readonly number[], line: number, col: nu
   return Math.min(lineStart + Math.max(col - 1, 0), text.length);
 }
 
-/** What a quick fix needs to know, from the validator's code and wording (kept in one place). */
-function fixFor(p: ConfigProblem, underlined: string): FixData | undefined {
-  const suggestion = /did you mean `([^`]+)`\?/.exec(p.message)?.[1];
-  switch (p.code) {
-    case 'BURROW_CONFIG_VERSION_REQUIRED':
-      return { fix: 'add-version', version: /version: "3"/.test(p.message) ? '3' : '2' };
-    case 'BURROW_CONFIG_DEPRECATED':
-      return { fix: 'replace-deprecated', key: underlined.replace(/^["']|["']$/g, '') };
-    case 'BURROW_CONFIG_UNKNOWN_KEY':
-      if (/belongs under `agent:`|it is `agent\./.test(p.message))
-        return { fix: 'move-under-agent', key: underlined.replace(/^["']|["']$/g, '') };
-      if (/it is `([^`.]+)`/.test(p.message) && !suggestion)
-        return { fix: 'rename-key', to: /it is `([^`.]+)`/.exec(p.message)![1] };
-      if (/; use `([a-z_]+)`$/.test(p.message))
-        return { fix: 'rename-key', to: /; use `([a-z_]+)`$/.exec(p.message)![1] };
-      return suggestion ? { fix: 'rename-key', to: suggestion } : undefined;
-    case 'BURROW_CONFIG_UNKNOWN_ACTION':
-    case 'BURROW_CONFIG_BAD_VALUE':
-    case 'BURROW_CONFIG_TUNNEL_TYPE':
-      if (/use `proto: http`/.test(p.message)) return { fix: 'replace-value', to: 'http' };
-      return suggestion ? { fix: 'replace-value', to: suggestion } : undefined;
-    default:
-      return undefined;
-  }
-}
-
 /** The validator's 1-based line/column problems as offset-based `Problem`s of `text`. */
 export function fromConfigProblems(text: string, starts: readonly number[], problems: ConfigProblem[]): Problem[] {
   return problems.map((p) => {
     const start = offsetOf(text, starts, p.line, p.col);
-    const end = Math.max(offsetOf(text, starts, p.endLine, p.endCol), start);
-    const data = fixFor(p, text.slice(start, end));
+    let end = Math.max(offsetOf(text, starts, p.endLine, p.endCol), start);
+    while (end > start && /\s/.test(text[end - 1])) end--; // a block collection's range ends after its newline
     return {
       start,
       end,
@@ -65,9 +41,17 @@ export function fromConfigProblems(text: string, starts: readonly number[], prob
       severity: p.severity,
       source: SYNTAX_CODES.has(p.code) ? 'syntax' : 'schema',
       ...(p.code === 'BURROW_CONFIG_DEPRECATED' ? { tags: ['deprecated' as const] } : {}),
-      ...(data ? { data } : {}),
+      ...(p.code === 'BURROW_CONFIG_UNREACHABLE' ? { tags: ['unnecessary' as const] } : {}),
+      ...(p.fix ? { data: p.fix } : {}),
     } satisfies Problem;
   });
+}
+
+export interface ValidateInput {
+  uri: string;
+  parsed: ParsedText;
+  classification: Classification;
+  schemas: SchemaStore;
 }
 
 let edgeAjv: Ajv | undefined;

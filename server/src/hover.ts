@@ -3,7 +3,7 @@
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Document } from 'yaml';
 import { MarkupKind, type Hover, type Position } from 'vscode-languageserver/node';
-import type { Analysis } from './languageService';
+import type { Analysis } from './analysis';
 import { enumValues, firstOf, isDeprecated, schemasAtPath, type SchemaStore } from './schemaModel';
 import { rootSchemaFor } from './completion';
 import { nodeAtOffset, valueAtPath, type Segment } from './yamlText';

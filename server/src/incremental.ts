@@ -11,8 +11,6 @@
 // `endpoints:`, duplicate names, document markers, tabs, versions other than 2/3) go the whole-file way.
 import { validateDocument, type ConfigProblem } from '../../tunnel/src/config';
 import { parseText, type ParsedText } from './yamlText';
-import { semanticChecks } from './semantic';
-import type { Problem } from './problems';
 
 export interface Piece {
   /** The small document that is parsed and validated. */
@@ -211,7 +209,7 @@ const SYNTAX = new Set(['BURROW_CONFIG_YAML_SYNTAX', 'BURROW_CONFIG_TAB_INDENT',
 interface PieceResult {
   parsed: ParsedText;
   /** Filled on first validation (completion only needs the parse). */
-  checked?: { config: ConfigProblem[]; semantic: Problem[] };
+  checked?: { config: ConfigProblem[] };
 }
 
 /** Parses and validates pieces with a cache keyed by their text; bounded (LRU), so editing a huge file cannot grow it forever. */
@@ -232,16 +230,9 @@ export class PieceCache {
     return result;
   }
 
-  check(text: string, version: '2' | '3'): Required<PieceResult> {
+  check(text: string): Required<PieceResult> {
     const result = this.parse(text);
-    if (!result.checked) {
-      const config = validateDocument(text, '', { kind: 'agent' }).problems;
-      const broken = config.some((p) => SYNTAX.has(p.code));
-      result.checked = {
-        config,
-        semantic: broken ? [] : semanticChecks({ doc: result.parsed.doc, text, kind: 'ngrok-config', version }),
-      };
-    }
+    result.checked ??= { config: validateDocument(text, '', { kind: 'agent' }).problems };
     return result as Required<PieceResult>;
   }
 }
@@ -249,8 +240,6 @@ export class PieceCache {
 export interface IncrementalResult {
   /** Problems with 1-based original lines (as ConfigProblem) — the validator's, mapped back. */
   config: ConfigProblem[];
-  /** Semantic problems as original [line, col] pairs (0-based line, 0-based col) for start and end. */
-  semantic: { problem: Problem; start: [number, number]; end: [number, number] }[];
   /** The document's value, composed from the pieces (equal to parsing the whole file). */
   value: unknown;
   /** True when some piece has a syntax error: then only syntax problems are reported, as for the whole file. */
@@ -266,19 +255,6 @@ function mapConfig(piece: Piece, problems: ConfigProblem[]): ConfigProblem[] {
     const message =
       piece.index !== undefined ? p.message.replace(/endpoints\[0\]/g, `endpoints[${piece.index}]`) : p.message;
     out.push({ ...p, message, line: line + 1, endLine: (endLine !== undefined && endLine >= 0 ? endLine : line) + 1 });
-  }
-  return out;
-}
-
-function mapSemantic(piece: Piece, parsed: ParsedText, problems: Problem[]): IncrementalResult['semantic'] {
-  const out: IncrementalResult['semantic'] = [];
-  for (const p of problems) {
-    const a = parsed.lineCounter.linePos(p.start);
-    const b = parsed.lineCounter.linePos(p.end);
-    const la = piece.lineMap[a.line - 1];
-    const lb = piece.lineMap[b.line - 1];
-    if (la === undefined || la < 0) continue;
-    out.push({ problem: p, start: [la, a.col - 1], end: [lb !== undefined && lb >= 0 ? lb : la, b.col - 1] });
   }
   return out;
 }
@@ -299,14 +275,11 @@ export function composeValue(split: Split, cache: PieceCache): unknown {
 export function validateSplit(split: Split, cache: PieceCache): IncrementalResult {
   const all = [split.header, ...split.tunnels, ...split.endpoints].map((piece) => ({
     piece,
-    result: cache.check(piece.text, split.version),
+    result: cache.check(piece.text),
   }));
   const broken = all.some(({ result }) => result.checked.config.some((p) => SYNTAX.has(p.code)));
   const config = all.flatMap(({ piece, result }) =>
     mapConfig(piece, broken ? result.checked.config.filter((p) => SYNTAX.has(p.code)) : result.checked.config),
   );
-  const semantic = broken
-    ? []
-    : all.flatMap(({ piece, result }) => mapSemantic(piece, result.parsed, result.checked.semantic));
-  return { config, semantic, value: composeValue(split, cache), broken };
+  return { config, value: composeValue(split, cache), broken };
 }

@@ -12,16 +12,18 @@ import type {
   Range,
 } from 'vscode-languageserver/node';
 import { DiagnosticSeverity, DiagnosticTag } from 'vscode-languageserver/node';
-import { classify, type Classification } from './classify';
+import { classify } from './classify';
 import type { AssociationKind, EndpointLensesResult, MigrateToV3Result } from './protocol';
 import type { Problem } from './problems';
 import { SchemaStore } from './schemaModel';
 import { parseText, type ParsedText } from './yamlText';
 import { validate } from './validate';
 import { PieceCache, composeValue, splitConfig, validateSplit, type Split } from './incremental';
+import type { Analysis } from './analysis';
+
+export type { Analysis };
 import type { TreeView } from './symbols';
 import { fromConfigProblems, lineStartsOf } from './configCheck';
-import { mergeProblems } from './problems';
 
 /** Below this size a whole-file parse is already fast; piecewise validation pays off above it. */
 const PIECEWISE_MIN_CHARS = 4000;
@@ -30,20 +32,6 @@ import { complete, type PortHint } from './completion';
 import { hover, type PieceView } from './hover';
 import { codeActions, resolveCodeAction, type MigrateData } from './codeActions';
 import { migrateToV3 } from './migrate';
-
-export interface Analysis {
-  uri: string;
-  version: number;
-  text: string;
-  classification: Classification;
-  problems: Problem[];
-  /** The document's value (`toJS()`), undefined when it does not parse to one. */
-  value: unknown;
-  /** The whole document with positions; parsed on first use (big configs are validated piecewise without it). */
-  readonly parsed: ParsedText;
-  /** Set when the document was validated piecewise: its pieces (see incremental.ts). */
-  split?: Split;
-}
 
 export interface ServiceOptions {
   associations?: Record<string, AssociationKind>;
@@ -119,11 +107,7 @@ export class LanguageService {
       associations: this.associations,
     });
     if (classification.kind !== 'ngrok-config' || classification.configVersion !== split.version) return undefined;
-    const starts = lineStartsOf(text);
-    const at = ([line, col]: [number, number]) => Math.min((starts[line] ?? text.length) + col, text.length);
-    const schema = fromConfigProblems(text, starts, result.config);
-    const semantic = result.semantic.map(({ problem, start, end }) => ({ ...problem, start: at(start), end: at(end) }));
-    const problems = mergeProblems(schema, semantic);
+    const problems = fromConfigProblems(text, lineStartsOf(text), result.config);
     let parsed: ParsedText | undefined;
     return {
       uri: doc.uri,

@@ -126,8 +126,10 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     const current = documents.get(doc.uri);
     if (!current || current.version !== doc.version) return; // stale: a newer version is scheduled
     let diagnostics: Diagnostic[];
+    let a: ReturnType<typeof service.analyze> | undefined;
     try {
       diagnostics = service.diagnostics(current);
+      a = service.analyze(current);
     } catch (err) {
       // A bug in a check must not kill the server; log it and publish nothing for this version.
       connection.console.error(
@@ -135,9 +137,8 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       );
       diagnostics = [];
     }
-    const a = service.analyze(current);
-    const kindKey = `${a.classification.kind}:${a.classification.configVersion ?? ''}`;
-    if (lastKind.get(current.uri) !== kindKey) {
+    const kindKey = a ? `${a.classification.kind}:${a.classification.configVersion ?? ''}` : undefined;
+    if (a && kindKey && lastKind.get(current.uri) !== kindKey) {
       lastKind.set(current.uri, kindKey);
       void connection.sendNotification(documentKind, {
         uri: current.uri,

@@ -3,7 +3,7 @@ import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { SymbolKind, type DocumentSymbol } from 'vscode-languageserver/node';
 import { isMap, isScalar, isSeq } from 'yaml';
 import type { Pair, ParsedNode } from 'yaml';
-import type { Analysis } from './languageService';
+import type { Analysis } from './analysis';
 import type { EndpointLens, EndpointLensesResult } from './protocol';
 import { scalarKey } from './yamlText';
 

@@ -1,20 +1,11 @@
 // Diagnostics for one document: the validator shared with `burrow config check`
-// (tunnel/src/config) for ngrok configs and traffic-policy files, ajv against an edge schema for
-// edge JSON (only when a `schemas/edge-*.schema.json` exists), plus this server's semantic checks.
+// (tunnel/src/config: schema, semantics, each module's own option check) for ngrok configs and
+// traffic-policy files, ajv against an edge schema for edge JSON (only when a
+// `schemas/edge-*.schema.json` exists). The server has no checks of its own: one verdict.
 import type { Problem } from './problems';
-import { mergeProblems } from './problems';
-import { semanticChecks } from './semantic';
-import type { Classification } from './classify';
-import type { ParsedText } from './yamlText';
-import type { SchemaStore } from './schemaModel';
-import { schemaProblems } from './configCheck';
+import { schemaProblems, type ValidateInput } from './configCheck';
 
-export interface ValidateInput {
-  uri: string;
-  parsed: ParsedText;
-  classification: Classification;
-  schemas: SchemaStore;
-}
+export type { ValidateInput };
 
 export function validate(input: ValidateInput): Problem[] {
   const { parsed, classification } = input;
@@ -35,19 +26,7 @@ export function validate(input: ValidateInput): Problem[] {
       },
     ];
   }
-  const schema = schemaProblems(input);
-  if (classification.kind === 'edge-json') return schema;
-  // Semantic checks need a tree; on a syntax error the parser's message is the useful one.
-  const broken = schema.some((p) => p.source === 'syntax' && p.severity === 'error');
-  const semantic = broken
-    ? []
-    : semanticChecks({
-        doc: parsed.doc,
-        text: parsed.text,
-        kind: classification.kind,
-        version: classification.configVersion ?? '2',
-      });
-  return mergeProblems(schema, semantic);
+  return schemaProblems(input);
 }
 
 /** Offset of the first line that is neither blank, a comment nor a `---` marker. */

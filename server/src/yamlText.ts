@@ -1,7 +1,9 @@
 // YAML (and JSON, which `yaml` parses as flow YAML) with positions: one parse per document version,
 // lookups from an offset to the node under it and from a JSON-pointer-like path to a node.
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, parseDocument, type LineCounter } from 'yaml';
 import type { Document, Node, Pair, ParsedNode } from 'yaml';
+import { collectionKey, cyclicAlias, tooDeep } from '../../tunnel/src/config/yaml-guard';
+import { lineCounterOf } from '../../tunnel/src/config/yaml-nodes';
 
 export type Segment = string | number;
 
@@ -14,14 +16,23 @@ export interface ParsedText {
 }
 
 export function parseText(text: string): ParsedText {
-  const lineCounter = new LineCounter();
+  const lineCounter = lineCounterOf(text);
+  // Nesting the parser's recursion cannot take is not parsed at all (the validator reports it);
+  // features then see an empty document.
+  const readable = tooDeep(text) === undefined;
   // uniqueKeys stays on: a duplicate tunnel name is a real error for the agent too.
-  const doc = parseDocument(text, { lineCounter, keepSourceTokens: true, prettyErrors: false, strict: false });
+  const doc = parseDocument(readable ? text : '', {
+    keepSourceTokens: true,
+    prettyErrors: false,
+    strict: false,
+  });
   let value: unknown;
   try {
-    value = doc.toJS({ maxAliasCount: 100 });
+    // Collection keys (stringified by toJS, exponentially when nested) and cyclic aliases have no
+    // plain value: features fall back to the AST, as for alias bombs and undefined aliases.
+    value = collectionKey(doc) || cyclicAlias(doc) ? undefined : doc.toJS({ maxAliasCount: 100 });
   } catch {
-    value = undefined; // alias bombs or undefined aliases: features fall back to the AST
+    value = undefined;
   }
   return { text, doc, lineCounter, value };
 }

@@ -269,7 +269,7 @@ describe('burrow CLI', () => {
       assert.equal(ok.stdout, 'valid\n');
     });
 
-    it('reports a module setting the edge would refuse at its tunnel, before anything starts', async () => {
+    it('reports a module setting the edge would refuse at the offending value, before anything starts', async () => {
       const file = write(
         'oauth.yml',
         'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 3000\n  sso:\n    proto: http\n    addr: 3002\n    oauth:\n      provider: google\n',

@@ -11,9 +11,13 @@ import path from 'node:path';
 import { LspClient, CORPUS } from './harness';
 import { CONFIG_NAME_RE } from '../../server/src/classify';
 import { UNSUPPORTED_KEYS } from '../../tunnel/src/config';
+import { MODULE_REFUSED } from '../support/corpus-judgement';
 
 /** Same judgement as test/unit/config-corpus.test.ts (reasons in test/fixtures/README.md): prefix → [1-based line, code]. */
 const INVALID: Record<string, [number, string]> = {
+  // CEL variables ngrok does not have: ngrok refuses the policy (ERR_NGROK_2200).
+  '103': [34, 'BURROW_CONFIG_MODULE'],
+  'policy-008': [4, 'BURROW_CONFIG_MODULE'],
   '002': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
   '003': [31, 'BURROW_CONFIG_UNKNOWN_KEY'],
   '011': [1, 'BURROW_CONFIG_VERSION_REQUIRED'],
@@ -158,6 +162,24 @@ describe('the real-world corpus through the language server', function () {
           show(),
         );
         assert.equal(client.kinds.get(uri)?.kind, 'none');
+      } else if (prefix in MODULE_REFUSED) {
+        // Refused by the module's own check, at the offending value, exactly as `burrow config check`.
+        seen.valid.push(prefix);
+        const [line, ngrokCode] = MODULE_REFUSED[prefix];
+        assert.ok(
+          errors.some(
+            (d) =>
+              d.range.start.line + 1 === line &&
+              d.code === 'BURROW_CONFIG_MODULE' &&
+              String(d.message).includes(`[${ngrokCode}]`),
+          ),
+          `expected ${ngrokCode} on line ${line}:\n${show()}`,
+        );
+        assert.deepEqual(
+          errors.filter((d) => d.code !== 'BURROW_CONFIG_MODULE').map((d) => String(d.message)),
+          [],
+          show(),
+        );
       } else if (prefix in INVALID) {
         seen.invalid.push(prefix);
         const [line, code] = INVALID[prefix];

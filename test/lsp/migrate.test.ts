@@ -95,6 +95,8 @@ describe('v2 → v3 migration over the corpus', () => {
       '    addr: 8081',
       '    oauth:',
       '      provider: google',
+      '      client_id: id.apps.example.com',
+      '      client_secret: s3cret',
       '',
     ].join('\n');
     const before = validateDocument(text, 'modules.yml', { kind: 'agent' });

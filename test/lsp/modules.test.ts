@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { cursorContext } from '../../server/src/cursorContext';
 import { CONFIG_NAME_RE, POLICY_NAME_RE, classify } from '../../server/src/classify';
-import { actionCatalog, checkCidr, checkCredential, checkUpstream } from '../../server/src/semantic';
+import { checkUpstream, unreachableActions } from '../../tunnel/src/config/value-checks';
 import { LanguageService } from '../../server/src/languageService';
 import { underlined } from './harness';
 
@@ -110,33 +110,29 @@ describe('value checks', () => {
     assert.match(checkUpstream('localhost', 'tcp')!, /no port/);
   });
 
-  it('credentials and CIDRs', () => {
-    assert.equal(checkCredential('alice:password1'), undefined);
-    assert.match(checkCredential('alice:short')!, /8 to 128/);
-    assert.match(checkCredential(':password1')!, /empty/);
-    assert.equal(checkCredential('${USER}:${PASS}'), undefined);
-    for (const ok of ['10.0.0.0/8', '192.0.2.1', '2001:db8::/32', '::1/128'])
-      assert.equal(checkCidr(ok), undefined, ok);
-    assert.match(checkCidr('10.0.0.0/33')!, /too long/);
-    assert.match(checkCidr('300.1.1.1/8')!, /not an IP/);
-  });
-
-  it('reads the action catalog (phases, terminating) from the policy schema', () => {
-    const cat = actionCatalog();
-    assert.deepEqual(cat['basic-auth'], { phases: ['on_http_request'], terminating: false });
-    assert.equal(cat.deny.terminating, true);
-    assert.ok(cat.deny.phases.includes('on_tcp_connect'));
-    assert.ok(Object.keys(cat).length >= 25);
+  it('unreachable policy actions: after an always-matching rule that ends the request', () => {
+    const rules = [
+      { expressions: ["req.method == 'POST'"], actions: [{ type: 'deny' }] },
+      { actions: [{ type: 'add-headers' }, { type: 'custom-response' }] },
+      { actions: [{ type: 'log' }, { type: 'deny' }] },
+    ];
+    assert.deepEqual(
+      [...unreachableActions(rules)],
+      [
+        [2, 0, 'custom-response'],
+        [2, 1, 'custom-response'],
+      ],
+    );
+    assert.deepEqual([...unreachableActions('not a list')], []);
   });
 });
 
-describe('semantic checks (BURROW_LSP_*) at exact ranges', () => {
+describe("diagnostics from the shared validator at exact ranges (no checks of the server's own)", () => {
   const service = new LanguageService();
   let v = 0;
   const check = (text: string, languageId = 'ngrok-yaml', uri = 'file:///s/ngrok.yml') =>
     service
       .diagnostics(TextDocument.create(uri, languageId, ++v, text))
-      .filter((d) => String(d.code).startsWith('BURROW_LSP_'))
       .map((d) => [d.code, underlined(text, d.range), d.severity]);
 
   it('policy phases, unreachable actions, multiple auth, CIDRs', () => {
@@ -148,31 +144,34 @@ describe('semantic checks (BURROW_LSP_*) at exact ranges', () => {
       'on_http_request:',
       '  - actions:',
       '      - type: oauth',
-      '        config: { provider: google }',
+      '        config: { provider: google, client_id: id, client_secret: secret }',
+      '      - type: basic-auth',
+      '        config: { credentials: ["a:password1"] }',
+      '  - actions:',
       '      - type: restrict-ips',
       '        config: { allow: [10.0.0.0/40] }',
       '  - actions:',
       '      - type: deny',
       '  - actions:',
-      '      - type: log',
-      '        config: { metadata: { a: b } }',
+      '      - type: add-headers',
+      '        config: { headers: { a: b } }',
       '',
     ].join('\n');
     assert.deepEqual(check(text, 'yaml', 'file:///s/traffic-policy.yml'), [
-      ['BURROW_LSP_ACTION_PHASE', 'basic-auth', 1],
-      ['BURROW_LSP_MULTIPLE_AUTH', 'oauth', 2],
-      ['BURROW_LSP_CIDR', '10.0.0.0/40', 1],
-      ['BURROW_LSP_POLICY_UNREACHABLE', 'type: log\n        config: { metadata: { a: b } }', 2],
+      ['BURROW_CONFIG_MODULE', 'basic-auth', 1],
+      ['BURROW_CONFIG_MODULE', 'basic-auth', 1],
+      ['BURROW_CONFIG_MODULE', '10.0.0.0/40', 1],
+      ['BURROW_CONFIG_UNREACHABLE', 'type: add-headers\n        config: { headers: { a: b } }', 2],
     ]);
   });
 
   it('a deny inside a rule with expressions does not make later rules unreachable', () => {
     const text =
-      'on_http_request:\n  - expressions: ["req.method == \'POST\'"]\n    actions:\n      - type: deny\n  - actions:\n      - type: log\n        config: { metadata: { a: b } }\n';
+      'on_http_request:\n  - expressions: ["req.method == \'POST\'"]\n    actions:\n      - type: deny\n  - actions:\n      - type: add-headers\n        config: { headers: { a: b } }\n';
     assert.deepEqual(check(text, 'yaml', 'file:///s/policy.yml'), []);
   });
 
-  it('http phases on a tcp tunnel, upstream and endpoint URL ports', () => {
+  it('a policy on a tcp endpoint, upstream and endpoint URL ports', () => {
     const text = [
       'version: "3"',
       'agent:',
@@ -188,16 +187,23 @@ describe('semantic checks (BURROW_LSP_*) at exact ranges', () => {
       '            - type: deny',
       '',
     ].join('\n');
-    const found = check(text);
-    assert.deepEqual(found, [
-      ['BURROW_LSP_PORT', 'tcp://1.tcp.example.com:99999', 1],
-      ['BURROW_LSP_ADDR', 'localhost', 1],
-      ['BURROW_LSP_POLICY_PHASE', 'on_http_request', 1],
+    assert.deepEqual(check(text), [
+      ['BURROW_CONFIG_BAD_VALUE', 'tcp://1.tcp.example.com:99999', 1],
+      ['BURROW_CONFIG_BAD_VALUE', 'localhost', 1],
+      ['BURROW_CONFIG_MODULE', 'traffic_policy', 1],
     ]);
   });
 
-  it('never judges templated values', () => {
-    const text = 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: ${PORT}\n    auth: "${USER}:${PASS}"\n';
-    assert.deepEqual(check(text), []);
+  it('never judges templated addresses; credentials are judged as written (Burrow expands no variables)', () => {
+    const ok = 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: ${PORT}\n    auth: "${USER}:${PASSWORD}"\n';
+    assert.deepEqual(
+      check(ok).filter((d) => d[2] === 1),
+      [],
+    );
+    const short = 'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: ${PORT}\n    auth: "${USER}:${PASS}"\n';
+    assert.deepEqual(
+      check(short).filter((d) => d[2] === 1),
+      [['BURROW_CONFIG_MODULE', '"${USER}:${PASS}"', 1]],
+    );
   });
 });

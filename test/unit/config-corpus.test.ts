@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { validateDocument } from '../../tunnel/src/config';
+import { MODULE_REFUSED } from '../support/corpus-judgement';
 
 const CORPUS = path.resolve(__dirname, '../fixtures/ngrok-yml');
 
@@ -62,6 +63,9 @@ const INVALID: Record<string, [number, string]> = {
   'policy-033': [3, 'BURROW_CONFIG_UNKNOWN_KEY'],
   'policy-130': [3, 'BURROW_CONFIG_UNKNOWN_KEY'],
   'policy-137': [3, 'BURROW_CONFIG_UNKNOWN_ACTION'],
+  // CEL variables ngrok does not have (`req.Headers`, `env.AUTH_TOKEN`): ngrok refuses the policy (ERR_NGROK_2200).
+  '103': [34, 'BURROW_CONFIG_MODULE'],
+  'policy-008': [4, 'BURROW_CONFIG_MODULE'],
 };
 
 /** Valid files that use a module Burrow does not implement yet: refused, never ignored. */
@@ -77,7 +81,7 @@ describe('config corpus (test/fixtures/ngrok-yml)', () => {
   it('has the corpus and every table entry names a real file', () => {
     assert.ok(files.length >= 150, `expected the 150-file corpus, found ${files.length}`);
     const prefixes = new Set(files.map(prefixOf));
-    for (const p of [...Object.keys(INVALID), ...Object.keys(REFUSED)])
+    for (const p of [...Object.keys(INVALID), ...Object.keys(REFUSED), ...Object.keys(MODULE_REFUSED)])
       assert.ok(prefixes.has(p), `no corpus file ${p}`);
   });
 
@@ -93,6 +97,23 @@ describe('config corpus (test/fixtures/ngrok-yml)', () => {
         assert.ok(
           errors.some((e) => e.line === line && e.code === code),
           `expected ${code} at line ${line}, got:\n${errors.map((e) => `${e.line}:${e.col} ${e.code} ${e.message}`).join('\n')}`,
+        );
+        return;
+      }
+      const refusedModule = MODULE_REFUSED[prefix];
+      if (refusedModule) {
+        const [line, ngrokCode] = refusedModule;
+        const hit = errors.filter(
+          (e) => e.code === 'BURROW_CONFIG_MODULE' && e.line === line && e.message.includes(`[${ngrokCode}]`),
+        );
+        assert.ok(
+          hit.length,
+          `expected ${ngrokCode} at line ${line}, got:\n${errors.map((e) => `${e.line}:${e.col} ${e.message}`).join('\n')}`,
+        );
+        assert.deepEqual(
+          errors.filter((e) => e.code !== 'BURROW_CONFIG_MODULE'),
+          [],
+          'nothing else is refused',
         );
         return;
       }

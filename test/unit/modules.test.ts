@@ -451,7 +451,26 @@ describe('modules: traffic policy compilation (CEL via @marcbachmann/cel-js)', (
     assert.equal(celTrue(compileCel("hasReqHeader('X-Token') && getReqHeader('x-token')[0] == 't'", 'e'), vars), true);
     assert.equal(celTrue(compileCel("inCidrRange(conn.client_ip, '10.0.0.0/8')", 'e'), vars), true);
     assert.equal(celTrue(compileCel("inCidrRanges(conn.client_ip, ['192.0.2.0/24'])", 'e'), vars), false);
-    assert.equal(celTrue(compileCel('req.no.such.key == 1', 'e'), vars), false, 'evaluation errors count as false');
+    assert.equal(celTrue(compileCel('req.headers.nope[0] == 1', 'e'), vars), false, 'evaluation errors count as false');
+  });
+
+  it('refuses variables ngrok does not have, as ngrok does (ERR_NGROK_2200), with the likely one', () => {
+    assert.throws(
+      () => compileCel("req.path.startsWith('/greetings')", 'e'),
+      (e: ModuleConfigError) =>
+        e.code === 'ERR_NGROK_2200' && /unknown variable "req.path".*did you mean "req.url.path"\?/.test(e.message),
+    );
+    assert.throws(() => compileCel('request.method == "GET"', 'e'), /unknown variable "request"/);
+    // Maps, macros' bound names, namespaced functions and open objects are fine.
+    for (const ok of [
+      "req.headers['x'].exists(h, h == 'y')",
+      'vars.anything.at_all == 1',
+      "actions.ngrok.oauth.identity.email != ''",
+      'conn.client_ip.is_tor_node',
+      'req.url.query_params.map(k, k).size() > 0',
+      "has(req.url.path) && time.now > timestamp('2020-01-01T00:00:00Z')",
+    ])
+      compileCel(ok, 'e');
   });
 
   it('refuses bad expressions, unknown and misplaced actions, unreachable actions', () => {

@@ -227,11 +227,6 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
   });
 }
 
-/** The edge's own bind-time check of an endpoint's modules, run while loading ngrok.yml. */
-const validateEndpoint = (spec: EndpointSpec): void => {
-  buildPipeline(spec.edge);
-};
-
 class ConfigError extends Error {
   constructor(
     message: string,
@@ -255,7 +250,7 @@ type AgentFlags = {
 function agentConfig(values: AgentFlags): LoadedConfig {
   // `--config a.yml,b.yml` as well as repeated --config, as ngrok's flag takes both
   const paths = values.config?.flatMap((c) => c.split(',')).filter(Boolean);
-  const config = loadConfig({ paths, authtoken: values.authtoken, validateEndpoint });
+  const config = loadConfig({ paths, authtoken: values.authtoken });
   for (const p of config.problems) process.stderr.write(`${formatProblem(p)}\n`);
   if (hasErrors(config.problems))
     throw new ConfigError(
@@ -324,7 +319,7 @@ async function runConfig(args: string[]): Promise<number> {
   const stderr = { write: (t: string) => process.stderr.write(t) };
   if (sub === 'check') {
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}" (use --config FILE)`);
-    return runConfigCheck(values.config, stdout, validateEndpoint) === 0 ? 0 : 2;
+    return runConfigCheck(values.config, stdout) === 0 ? 0 : 2;
   }
   if (sub === 'add-authtoken') {
     if (positionals.length !== 1) throw new UsageError('usage: burrow config add-authtoken TOKEN [--config FILE]');

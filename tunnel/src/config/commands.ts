@@ -1,5 +1,4 @@
 // What `burrow config check` and `burrow config add-authtoken` do; the CLI only parses flags.
-import type { EndpointSpec } from '../model';
 import { checkConfig } from './load';
 import { addAuthtoken } from './authtoken';
 import { formatProblem, hasErrors } from './problems';
@@ -9,12 +8,8 @@ export interface Output {
 }
 
 /** Prints every problem as `file:line:col: message`; exit code 1 on any error, else 0 ("valid"). */
-export function runConfigCheck(
-  paths: readonly string[] | undefined,
-  out: Output,
-  validateEndpoint?: (spec: EndpointSpec) => void,
-): number {
-  const problems = checkConfig(paths, { validateEndpoint });
+export function runConfigCheck(paths: readonly string[] | undefined, out: Output): number {
+  const problems = checkConfig(paths);
   for (const p of problems) out.write(formatProblem(p) + '\n');
   if (hasErrors(problems)) return 1;
   out.write(problems.length ? 'valid (with warnings)\n' : 'valid\n');

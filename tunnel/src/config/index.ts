@@ -4,7 +4,6 @@ export {
   validateDocument,
   describePath,
   didYouMean,
-  endpointScheme,
   type DocumentKind,
   type ValidateOptions,
   type ValidationResult,
@@ -36,6 +35,7 @@ export {
   sortProblems,
   type ConfigProblem,
   type ProblemCode,
+  type ProblemFix,
   type Severity,
 } from './problems';
 export { UNSUPPORTED_KEYS, type UnsupportedKey } from './unsupported';
@@ -47,6 +47,7 @@ export {
   tunnelToSpec,
   endpointToSpec,
   parseDuration,
+  endpointScheme,
   type AgentSettings,
   type UnifiedConfig,
 } from './normalize';

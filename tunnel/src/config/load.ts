@@ -1,7 +1,6 @@
 // Reads config files from disk: default locations, repeatable --config with ngrok's merge,
 // authtoken overrides from the environment and the CLI flag.
 import { existsSync, readFileSync } from 'node:fs';
-import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { EndpointSpec } from '../model';
 import { ModuleConfigError } from '../modules/config-error';
 import { type AgentSettings, endpointsFrom, mergeConfigs, settingsFrom, unify, type UnifiedConfig } from './normalize';
@@ -9,19 +8,12 @@ import { type ConfigProblem, hasErrors, sortProblems } from './problems';
 import type { ConfigV2, ConfigV3 } from './types';
 import { defaultConfigPath, legacyConfigPath, type LocationOptions } from './locations';
 import { validateDocument } from './validate';
-import { rangeAtPath } from './yaml-nodes';
 
 export interface LoadOptions extends LocationOptions {
   /** `--config` values in order; later files override earlier ones. Empty/absent = default file. */
   paths?: readonly string[];
   /** Environment for BURROW_AUTHTOKEN / NGROK_AUTHTOKEN (default process.env). */
   env?: Record<string, string | undefined>;
-  /**
-   * Checks one endpoint the way the edge will at bind time (module configs: basic-auth lengths,
-   * OAuth settings, CIDRs…); throws a ModuleConfigError. The agent passes the module pipeline's
-   * builder, so a bad module setting is reported at its tunnel's file:line:col before anything starts.
-   */
-  validateEndpoint?: (spec: EndpointSpec) => void;
   /** `--authtoken` flag; beats the environment and the files. */
   authtoken?: string;
 }
@@ -95,77 +87,32 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     Object.assign(settings, { authtoken: env.BURROW_AUTHTOKEN, authtokenSource: 'BURROW_AUTHTOKEN' });
   else if (env.NGROK_AUTHTOKEN)
     Object.assign(settings, { authtoken: env.NGROK_AUTHTOKEN, authtokenSource: 'NGROK_AUTHTOKEN' });
-  const endpoints = hasErrors(problems) ? [] : checkedEndpoints(merged, files, problems, opts.validateEndpoint);
+  const endpoints = hasErrors(problems) ? [] : checkedEndpoints(merged, files, problems);
   return { settings, endpoints: hasErrors(problems) ? [] : endpoints, problems: sortProblems(problems), files };
 }
 
-/** Normalizes the merged config and runs `validate` on each endpoint, adding positioned problems. */
-function checkedEndpoints(
-  merged: UnifiedConfig,
-  files: readonly string[],
-  problems: ConfigProblem[],
-  validate?: (spec: EndpointSpec) => void,
-): EndpointSpec[] {
-  let endpoints: EndpointSpec[];
+/**
+ * Normalizes the merged config. Each file's modules were checked by validateDocument; a file a key
+ * names (mutual_tls_cas, traffic_policy_file) may still have gone since, reported here.
+ */
+function checkedEndpoints(merged: UnifiedConfig, files: readonly string[], problems: ConfigProblem[]): EndpointSpec[] {
   try {
-    endpoints = endpointsFrom(merged);
+    return endpointsFrom(merged);
   } catch (err) {
-    // A file a key names (mutual_tls_cas, traffic_policy_file) could not be read or parsed.
     if (!(err instanceof ModuleConfigError)) throw err;
     problems.push({
       ...at1(files[files.length - 1] ?? 'ngrok.yml'),
       code: 'BURROW_CONFIG_READ_ERROR',
       severity: 'error',
-      message: `${err.code}: ${err.message}`,
+      message: `${err.message} [${err.code}]`,
     });
     return [];
   }
-  for (const spec of validate ? endpoints : []) {
-    try {
-      validate!(spec);
-    } catch (err) {
-      if (!(err instanceof ModuleConfigError)) throw err;
-      problems.push({
-        ...endpointLocation(files, spec.name),
-        code: 'BURROW_CONFIG_MODULE',
-        severity: 'error',
-        message: `tunnel "${spec.name}": ${err.message} [${err.code}]`,
-      });
-    }
-  }
-  return endpoints;
-}
-
-/** Where the endpoint named `name` is defined: the last file (merge order) that defines it. */
-function endpointLocation(
-  files: readonly string[],
-  name: string,
-): Omit<ConfigProblem, 'code' | 'severity' | 'message'> {
-  for (const file of [...files].reverse()) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    const lines = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lines });
-    const endpoints = doc.get('endpoints');
-    const index = isSeq(endpoints) ? endpoints.items.findIndex((e) => isMap(e) && e.get('name') === name) : -1;
-    const path = index >= 0 ? ['endpoints', index] : doc.hasIn(['tunnels', name]) ? ['tunnels', name] : undefined;
-    if (path) return { file, ...rangeAtPath(doc, lines, path, 'key') };
-  }
-  return at1(files[files.length - 1] ?? 'ngrok.yml');
 }
 
 /** Every problem of the given files (or the default file), as `burrow config check` reports them. */
-export function checkConfig(
-  paths?: readonly string[],
-  opts: LocationOptions & Pick<LoadOptions, 'validateEndpoint'> = {},
-): ConfigProblem[] {
+export function checkConfig(paths?: readonly string[], opts: LocationOptions = {}): ConfigProblem[] {
   const { files, problems } = resolveConfigPaths({ ...opts, paths });
-  const read = readAll(files);
-  problems.push(...read.problems);
-  if (!hasErrors(problems)) checkedEndpoints(mergeConfigs(read.configs), files, problems, opts.validateEndpoint);
+  problems.push(...readAll(files).problems);
   return sortProblems(problems);
 }

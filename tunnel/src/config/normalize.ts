@@ -18,7 +18,12 @@ import type {
   TrafficPolicyDoc,
   TunnelV2,
 } from './types';
-import { endpointScheme } from './validate';
+
+/** Scheme of an endpoint `url` (or `https` when omitted), as the real agent infers it. */
+export function endpointScheme(url: string | undefined): 'http' | 'https' | 'tcp' | 'tls' {
+  const m = /^([a-z0-9+.-]+):\/\//i.exec(url ?? '');
+  return m ? (m[1].toLowerCase() as 'http' | 'https' | 'tcp' | 'tls') : 'https';
+}
 
 /** Agent-level settings Burrow acts on, with ngrok's defaults filled in. */
 export interface AgentSettings {
@@ -140,6 +145,7 @@ function readKeyFile(path: string, key: string): string {
     throw new ModuleConfigError(
       'ERR_BURROW_CONFIG_FILE',
       `\`${key}\`: cannot read "${path}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      [key],
     );
   }
 }
@@ -153,10 +159,11 @@ function policyFromFile(path: string, key: string): TrafficPolicyDocument {
     throw new ModuleConfigError(
       'ERR_NGROK_2236',
       `\`${key}\`: "${path}" does not parse: ${(err as Error).message.split('\n')[0]}`,
+      [key],
     );
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc))
-    throw new ModuleConfigError('ERR_NGROK_2236', `\`${key}\`: "${path}" is not a policy document`);
+    throw new ModuleConfigError('ERR_NGROK_2236', `\`${key}\`: "${path}" is not a policy document`, [key]);
   return doc as TrafficPolicyDocument;
 }
 

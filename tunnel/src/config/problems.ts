@@ -26,12 +26,26 @@ export const PROBLEM_CODES = {
   BURROW_CONFIG_EMPTY_VALUE:
     'Warning: a key with an empty (null) value; it is treated as not set, as the ngrok agent does.',
   BURROW_CONFIG_IGNORED: 'Warning: a valid ngrok agent setting that Burrow accepts but does not act on.',
+  BURROW_CONFIG_UNREACHABLE:
+    'Warning: a Traffic Policy rule no request reaches (an earlier rule always ends the request; ERR_NGROK_2207).',
   BURROW_CONFIG_FILE_NOT_FOUND: 'A file given with --config does not exist.',
   BURROW_CONFIG_READ_ERROR: 'A config file exists but cannot be read or written.',
 } as const;
 
 export type ProblemCode = keyof typeof PROBLEM_CODES;
 export type Severity = 'error' | 'warning';
+
+/**
+ * What would fix a problem, as data (an editor's quick fix applies it; nothing parses messages):
+ * rename the underlined key, replace the underlined value, add `version`, move a top-level key
+ * under `agent:`, or replace a deprecated key by its successor.
+ */
+export type ProblemFix =
+  | { kind: 'rename-key'; to: string }
+  | { kind: 'replace-value'; to: string }
+  | { kind: 'add-version'; version: '2' | '3' }
+  | { kind: 'move-under-agent'; key: string }
+  | { kind: 'replace-deprecated'; key: string };
 
 /** One diagnostic. Lines and columns are 1-based; end is exclusive. */
 export interface ConfigProblem {
@@ -43,6 +57,9 @@ export interface ConfigProblem {
   message: string;
   code: ProblemCode;
   severity: Severity;
+  fix?: ProblemFix;
+  /** The ngrok agent's own wording where an ngrok-compatible API repeats it (`field x not found in type HTTPv2Tunnel`). */
+  ngrokMessage?: string;
 }
 
 /** `file:line:col: message` — the form `burrow config check` prints; warnings say so. */

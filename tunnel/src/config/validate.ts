@@ -2,10 +2,14 @@
 // Schemas through ajv, then the checks a schema cannot express. Every problem carries a code and a
 // 1-based range. Pure: no fs, no process, so the language server calls it on unsaved text.
 import type { ErrorObject } from 'ajv';
-import { LineCounter, isScalar, parseDocument, visit, type Document, type Node } from 'yaml';
-import { type ConfigProblem, type ProblemCode, type Severity, sortProblems } from './problems';
+import { LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { MAX_NESTING, collectionKey, cyclicAlias, tooDeep } from './yaml-guard';
+import { endpointModuleProblems, policyModuleProblems, tunnelModuleProblems } from './module-checks';
+import { endpointScheme } from './normalize';
+import { type ConfigProblem, type ProblemCode, type ProblemFix, type Severity, sortProblems } from './problems';
 import { findDeprecated, getValidator, pickOneOfBranch, rootSchema, type JsonSchema, type SchemaKind } from './schemas';
 import { UNSUPPORTED_KEYS, unsupportedMessage } from './unsupported';
+import { checkPort, checkUpstream, unreachableActions } from './value-checks';
 import {
   type PathSegment,
   firstContentRange,
@@ -13,6 +17,7 @@ import {
   rangeAtPath,
   rangeOfOffsets,
   findNodeAtPath,
+  lineCounterOf,
   rangeOfNode,
   type SourceRange,
 } from './yaml-nodes';
@@ -141,15 +146,23 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
 
 class ProblemSink {
   readonly problems: ConfigProblem[] = [];
+  /** Paths of the errors reported through `at`, to skip deeper checks of a part already refused. */
+  private readonly errorPaths: string[] = [];
   constructor(
     private readonly file: string,
     readonly doc: Document,
     readonly lines: LineCounter,
   ) {}
 
-  add(range: SourceRange, code: ProblemCode, message: string, severity: Severity = 'error'): void {
+  add(
+    range: SourceRange,
+    code: ProblemCode,
+    message: string,
+    severity: Severity = 'error',
+    extra: Pick<ConfigProblem, 'fix' | 'ngrokMessage'> = {},
+  ): void {
     const dup = this.problems.some((p) => p.line === range.line && p.col === range.col && p.message === message);
-    if (!dup) this.problems.push({ file: this.file, ...range, message, code, severity });
+    if (!dup) this.problems.push({ file: this.file, ...range, message, code, severity, ...extra });
   }
 
   at(
@@ -158,8 +171,22 @@ class ProblemSink {
     code: ProblemCode,
     message: string,
     severity: Severity = 'error',
+    extra: Pick<ConfigProblem, 'fix' | 'ngrokMessage'> = {},
   ): void {
-    this.add(this.rangeFor(path, target), code, message, severity);
+    if (severity === 'error') this.errorPaths.push(path.map(String).join('\0'));
+    this.add(this.rangeFor(path, target), code, message, severity, extra);
+  }
+
+  /** How many errors have been reported through `at` so far (for `hasErrorUnder`). */
+  get errorCount(): number {
+    return this.errorPaths.length;
+  }
+
+  /** True when one of the first `upTo` errors was reported at `path` or inside it. */
+  hasErrorUnder(path: readonly PathSegment[], upTo = Infinity): boolean {
+    const prefix = path.map(String).join('\0');
+    const reported = this.errorPaths.slice(0, upTo);
+    return path.length === 0 ? reported.length > 0 : reported.some((p) => p === prefix || p.startsWith(prefix + '\0'));
   }
 
   /** Range for a path; a mapping without a key (a list item) is reported at its first key. */
@@ -204,10 +231,55 @@ function guessKind(data: Record<string, unknown>): DocumentKind {
   return data.version === undefined && POLICY_PHASES.some((p) => p in data) ? 'traffic-policy' : 'agent';
 }
 
-/** Validates one document. `fileName` is only used in the problems it returns. */
+/**
+ * Validates one document. `fileName` is only used in the problems it returns. Never throws, and
+ * stays bounded whatever the text holds (yaml-guard.ts): what cannot be read is a problem at its place.
+ */
 export function validateDocument(text: string, fileName: string, options: ValidateOptions = {}): ValidationResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
+  const lines = lineCounterOf(text);
+  const deep = tooDeep(text);
+  if (deep !== undefined) {
+    return {
+      problems: [
+        {
+          file: fileName,
+          ...rangeOfOffsets(deep, deep + 1, lines),
+          code: 'BURROW_CONFIG_YAML_SYNTAX',
+          severity: 'error',
+          message: `collections are nested more than ${MAX_NESTING} levels deep here; Burrow does not read further`,
+        },
+      ],
+    };
+  }
+  try {
+    return validateParsed(text, fileName, options, lines);
+  } catch (err) {
+    // A last resort for input the guards did not foresee (the parser's own recursion): a problem, not a crash.
+    if (!(err instanceof RangeError)) throw err;
+    return {
+      problems: [
+        {
+          file: fileName,
+          line: 1,
+          col: 1,
+          endLine: 1,
+          endCol: 1,
+          code: 'BURROW_CONFIG_YAML_SYNTAX',
+          severity: 'error',
+          message: `the file is too deeply nested to check (${err.message})`,
+        },
+      ],
+    };
+  }
+}
+
+function validateParsed(
+  text: string,
+  fileName: string,
+  options: ValidateOptions,
+  lines: LineCounter,
+): ValidationResult {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const sink = new ProblemSink(fileName, doc, lines);
 
   if (doc.errors.length > 0) {
@@ -233,21 +305,21 @@ export function validateDocument(text: string, fileName: string, options: Valida
     return { problems: sortProblems(sink.problems) };
   }
 
-  let complexKey: SourceRange | undefined;
-  visit(doc, {
-    Pair(_, pair) {
-      const k = pair.key as Node | null;
-      if (k && !isScalar(k) && k.range) {
-        complexKey = rangeOfOffsets(k.range[0], k.range[1], lines);
-        return visit.BREAK;
-      }
-    },
-  });
-  if (complexKey) {
+  const complexKey = collectionKey(doc);
+  if (complexKey?.range) {
     sink.add(
-      complexKey,
+      rangeOfOffsets(complexKey.range[0], complexKey.range[1], lines),
       'BURROW_CONFIG_YAML_SYNTAX',
       'a mapping key must be a plain value, not a list or mapping (an unquoted `{{ template }}`? quote it)',
+    );
+    return { problems: sink.problems };
+  }
+  const cycle = cyclicAlias(doc);
+  if (cycle?.range) {
+    sink.add(
+      rangeOfOffsets(cycle.range[0], cycle.range[1], lines),
+      'BURROW_CONFIG_YAML_SYNTAX',
+      `the alias \`${text.slice(cycle.range[0], cycle.range[1])}\` refers to a collection it is inside of (a cycle)`,
     );
     return { problems: sink.problems };
   }
@@ -306,6 +378,8 @@ export function validateDocument(text: string, fileName: string, options: Valida
         'key',
         'BURROW_CONFIG_VERSION_REQUIRED',
         `\`version\` property is required; add \`version: ${suggest}\` at the top (ngrok agent 3 refuses files without it)`,
+        'error',
+        { fix: { kind: 'add-version', version: kind === 'v3' ? '3' : '2' } },
       );
       checked = { ...data, version: kind === 'v3' ? '3' : '2' };
     } else if (version === '2' || version === 2 || version === '3' || version === 3) {
@@ -323,7 +397,10 @@ export function validateDocument(text: string, fileName: string, options: Valida
 
   const validate = getValidator(kind);
   if (!validate(checked)) mapAjvErrors(validate.errors ?? [], checked, kind, sink);
+  const schemaErrors = sink.errorCount;
+  const schemaRefused = (path: PathSegment[]) => sink.hasErrorUnder(path, schemaErrors);
   semanticChecks(checked, kind, sink);
+  moduleChecks(checked, kind, sink, schemaRefused);
   return { problems: sortProblems(sink.problems), kind, data };
 }
 
@@ -366,11 +443,14 @@ function mapAjvErrors(all: ErrorObject[], data: unknown, kind: SchemaKind, sink:
             : hint
               ? `; did you mean \`${hint}\`?`
               : '';
+        const to = value.proto === 'https' ? 'http' : hint;
         sink.at(
           [...path, 'proto'],
           'value',
           'BURROW_CONFIG_TUNNEL_TYPE',
           `unsupported tunnel proto ${JSON.stringify(value.proto)}: must be http, tcp or tls${https}`,
+          'error',
+          to ? { fix: { kind: 'replace-value', to } } : {},
         );
       } else {
         sink.at(
@@ -398,6 +478,20 @@ function mapAjvErrors(all: ErrorObject[], data: unknown, kind: SchemaKind, sink:
     }
   }
 
+  // A misspelled required key is one mistake: report the unknown key (with its suggestion), not
+  // also the missing one.
+  const typos = new Set<string>();
+  for (const e of errors) {
+    if (e.keyword !== 'additionalProperties') continue;
+    const key = String((e.params as { additionalProperty: string }).additionalProperty);
+    const guess = didYouMean(key, allowedKeys((e.parentSchema ?? {}) as JsonSchema));
+    if (guess) typos.add(`${e.instancePath}\0${guess}`);
+  }
+  errors = errors.filter(
+    (e) =>
+      e.keyword !== 'required' ||
+      !typos.has(`${e.instancePath}\0${(e.params as { missingProperty: string }).missingProperty}`),
+  );
   for (const e of errors) mapOneError(e, data, kind, sink);
 }
 
@@ -413,7 +507,8 @@ function mapOneError(e: ErrorObject, data: unknown, kind: SchemaKind, sink: Prob
   switch (e.keyword) {
     case 'additionalProperties': {
       const key = String((e.params as { additionalProperty: string }).additionalProperty);
-      sink.at([...path, key], 'key', 'BURROW_CONFIG_UNKNOWN_KEY', unknownKeyMessage(key, path, parent, kind));
+      const { message, fix, ngrokMessage } = unknownKey(key, path, parent, kind);
+      sink.at([...path, key], 'key', 'BURROW_CONFIG_UNKNOWN_KEY', message, 'error', { fix, ngrokMessage });
       return;
     }
     case 'required': {
@@ -437,14 +532,24 @@ function mapOneError(e: ErrorObject, data: unknown, kind: SchemaKind, sink: Prob
       const words = allowed.filter((v): v is string => typeof v === 'string');
       const guess = typeof value === 'string' ? didYouMean(value, words) : undefined;
       const hint = guess ? `; did you mean \`${guess}\`?` : '';
+      const extra = guess ? { fix: { kind: 'replace-value', to: guess } as const } : {};
       if (lastKey(path) === 'type' && path.includes('actions')) {
-        sink.at(path, 'value', 'BURROW_CONFIG_UNKNOWN_ACTION', `unknown action type ${JSON.stringify(value)}${hint}`);
+        sink.at(
+          path,
+          'value',
+          'BURROW_CONFIG_UNKNOWN_ACTION',
+          `unknown action type ${JSON.stringify(value)}${hint}`,
+          'error',
+          extra,
+        );
       } else if (allowed.length > 10) {
         sink.at(
           path,
           'value',
           'BURROW_CONFIG_BAD_VALUE',
           `${name}: ${JSON.stringify(value)} is not a known value${hint}`,
+          'error',
+          extra,
         );
       } else {
         sink.at(
@@ -452,6 +557,8 @@ function mapOneError(e: ErrorObject, data: unknown, kind: SchemaKind, sink: Prob
           'value',
           'BURROW_CONFIG_BAD_VALUE',
           `${name} must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}${hint}`,
+          'error',
+          extra,
         );
       }
       return;
@@ -490,38 +597,69 @@ function mapOneError(e: ErrorObject, data: unknown, kind: SchemaKind, sink: Prob
   }
 }
 
-function unknownKeyMessage(key: string, path: readonly PathSegment[], parent: JsonSchema, kind: SchemaKind): string {
+/** How a message names the mapping a key is in, in the user's words. */
+function placeOf(path: readonly PathSegment[]): string {
+  if (path.length === 0) return 'at the top level';
+  if (path.length === 2 && path[0] === 'endpoints') return 'in this endpoint';
+  if (path.length === 2 && path[0] === 'tunnels') return 'in this tunnel';
+  return `in \`${describePath(path)}\``;
+}
+
+const sentence = (s: string) => s.charAt(0).toUpperCase() + s.slice(1).replace(/[.?]?$/, (m) => m || '.');
+
+/**
+ * An unknown key, in the user's words: "Unknown key `upstrem` in this endpoint. Did you mean
+ * `upstream`?" — with the fix as data, and ngrok's own wording (Go type names) for the
+ * ngrok-compatible local API.
+ */
+function unknownKey(
+  key: string,
+  path: readonly PathSegment[],
+  parent: JsonSchema,
+  kind: SchemaKind,
+): { message: string; fix?: ProblemFix; ngrokMessage?: string } {
   const title = typeof parent.title === 'string' ? parent.title : undefined;
-  const base = title
-    ? `field ${key} not found in type ${title}`
-    : `unknown key \`${key}\` in \`${describePath(path)}\``;
+  const ngrokMessage = title ? `field ${key} not found in type ${title}` : undefined;
+  const base = `Unknown key \`${key}\` ${placeOf(path)}`;
   const props = isObject(parent.properties) ? parent.properties : {};
   const proto = isObject(props.proto) ? props.proto.const : undefined;
   let hint: string | undefined;
+  let fix: ProblemFix | undefined;
   const v3AgentKeys = allowedKeys((rootSchema('v3').properties as Record<string, JsonSchema>).agent);
-  if (path.length === 0 && kind === 'v3' && v3AgentKeys.includes(key))
+  if (path.length === 0 && kind === 'v3' && v3AgentKeys.includes(key)) {
     hint = `in version 3 files \`${key}\` belongs under \`agent:\``;
-  else if (path.length === 0 && kind === 'v3' && V3_RENAMES[key])
+    fix = { kind: 'move-under-agent', key };
+  } else if (path.length === 0 && kind === 'v3' && V3_RENAMES[key]) {
     hint = `in version 3 files it is \`agent.${V3_RENAMES[key]}\``;
-  else if (kind === 'v3' && path.length === 1 && path[0] === 'agent' && V3_RENAMES[key])
+    fix = { kind: 'move-under-agent', key };
+  } else if (kind === 'v3' && path.length === 1 && path[0] === 'agent' && V3_RENAMES[key]) {
     hint = `in version 3 files it is \`${V3_RENAMES[key]}\``;
-  else if (path.length === 0 && kind === 'v2' && (key === 'agent' || key === 'endpoints'))
+    fix = { kind: 'rename-key', to: V3_RENAMES[key] };
+  } else if (path.length === 0 && kind === 'v2' && (key === 'agent' || key === 'endpoints'))
     hint = `\`${key}\` is a version 3 key; set \`version: "3"\``;
-  else if (path.length === 0 && kind === 'v2' && V2_RENAMES[key])
+  else if (path.length === 0 && kind === 'v2' && V2_RENAMES[key]) {
     hint = `in version 2 files it is \`${V2_RENAMES[key]}\``;
-  else if (key === 'region' && kind === 'v3') hint = 'regions are not set in version 3 files; remove it';
-  else if (KEY_HINTS[key] && !(key in props)) hint = KEY_HINTS[key];
+    fix = { kind: 'rename-key', to: V2_RENAMES[key] };
+  } else if (key === 'region' && kind === 'v3') hint = 'regions are not set in version 3 files; remove it';
+  else if (KEY_HINTS[key] && !(key in props)) {
+    hint = KEY_HINTS[key];
+    const to = /^use `([a-z_]+)`$/.exec(hint)?.[1];
+    if (to && to in props) fix = { kind: 'rename-key', to };
+  }
   if (!hint && (proto !== undefined || title === 'LabeledTunnel')) {
     const noun = proto !== undefined ? `${String(proto)} tunnels` : 'labeled tunnels';
     const tunnelKeys = ['http', 'tcp', 'tls'].flatMap((p) => allowedKeysOfTunnel(p));
     if (tunnelKeys.includes(key) || key === 'proto' || key === 'labels')
-      return `${noun} do not take \`${key}\` (${base})`;
+      return { message: `${noun} do not take \`${key}\``, ngrokMessage };
   }
   if (!hint) {
     const guess = didYouMean(key, allowedKeys(parent));
-    if (guess) hint = `did you mean \`${guess}\`?`;
+    if (guess) {
+      hint = `did you mean \`${guess}\`?`;
+      fix = { kind: 'rename-key', to: guess };
+    }
   }
-  return hint ? `${base}; ${hint}` : base;
+  return { message: hint ? `${base}. ${sentence(hint)}` : `${base}.`, fix, ngrokMessage };
 }
 
 function allowedKeysOfTunnel(proto: string): string[] {
@@ -580,6 +718,11 @@ function semanticChecks(data: Record<string, unknown>, kind: SchemaKind, sink: P
           'warning',
         );
       refuse('tunnel', base, t);
+      if (typeof t.addr === 'string' || typeof t.addr === 'number') {
+        const bad = checkUpstream(String(t.addr), typeof t.proto === 'string' ? t.proto : undefined);
+        if (bad) sink.at([...base, 'addr'], 'value', 'BURROW_CONFIG_BAD_VALUE', bad);
+      }
+      for (const key of ['traffic_policy', 'policy']) policyLints(t[key], [...base, key], sink);
     }
     const agent = kind === 'v3' ? (isObject(data.agent) ? data.agent : {}) : data;
     const agentBase = kind === 'v3' ? ['agent'] : [];
@@ -622,19 +765,73 @@ function semanticChecks(data: Record<string, unknown>, kind: SchemaKind, sink: P
       }
       checkEndpointUrls(ep, base, sink);
       refuse('endpoint', base, ep);
+      policyLints(ep.traffic_policy, [...base, 'traffic_policy'], sink);
     });
   }
 
+  if (kind === 'traffic-policy') policyLints(data, [], sink);
+
   findDeprecated(kind, data, (path, message) => {
     if (refused.has(describePath(path))) return;
-    sink.at(path, 'key', 'BURROW_CONFIG_DEPRECATED', `\`${lastKey(path)}\` is deprecated: ${message}`, 'warning');
+    sink.at(path, 'key', 'BURROW_CONFIG_DEPRECATED', `\`${lastKey(path)}\` is deprecated: ${message}`, 'warning', {
+      fix: { kind: 'replace-deprecated', key: lastKey(path) },
+    });
   });
 }
 
-/** Scheme of an endpoint `url` (or `https` when omitted), as the real agent infers it. */
-export function endpointScheme(url: string | undefined): 'http' | 'https' | 'tcp' | 'tls' {
-  const m = /^([a-z0-9+.-]+):\/\//i.exec(url ?? '');
-  return m ? (m[1].toLowerCase() as 'http' | 'https' | 'tcp' | 'tls') : 'https';
+/** Policy rules no request reaches: a warning at each dead action (ngrok accepts them). */
+function policyLints(policy: unknown, base: PathSegment[], sink: ProblemSink): void {
+  if (!isObject(policy)) return;
+  for (const [phase, rules] of Object.entries(policy)) {
+    for (const [i, j, by] of unreachableActions(rules))
+      sink.at(
+        [...base, phase, i, 'actions', j],
+        'value',
+        'BURROW_CONFIG_UNREACHABLE',
+        `never runs: an earlier \`${by}\` in \`${phase}\` always ends the request`,
+        'warning',
+      );
+  }
+}
+
+/** Each module's own option check (the edge's bind-time code), on every part the schema accepted. */
+function moduleChecks(
+  data: Record<string, unknown>,
+  kind: SchemaKind,
+  sink: ProblemSink,
+  schemaRefused: (path: PathSegment[]) => boolean,
+): void {
+  if (kind === 'traffic-policy') {
+    if (schemaRefused([])) return;
+    for (const p of policyModuleProblems(data))
+      sink.at(p.path, 'value', 'BURROW_CONFIG_MODULE', p.message, p.warning ? 'warning' : 'error');
+    return;
+  }
+  for (const [name, t] of tunnelEntries(data)) {
+    const base = ['tunnels', name];
+    if (schemaRefused(base)) continue;
+    for (const p of tunnelModuleProblems(name, t))
+      sink.at(
+        [...base, ...p.path],
+        p.atKey ? 'key' : 'value',
+        'BURROW_CONFIG_MODULE',
+        `tunnel "${name}": ${p.message}`,
+        p.warning ? 'warning' : 'error',
+      );
+  }
+  if (kind !== 'v3' || !Array.isArray(data.endpoints)) return;
+  data.endpoints.forEach((ep, i) => {
+    const base = ['endpoints', i];
+    if (!isObject(ep) || schemaRefused(base)) return;
+    for (const p of endpointModuleProblems(ep))
+      sink.at(
+        [...base, ...p.path],
+        p.atKey ? 'key' : 'value',
+        'BURROW_CONFIG_MODULE',
+        `endpoint "${String(ep.name)}": ${p.message}`,
+        p.warning ? 'warning' : 'error',
+      );
+  });
 }
 
 function checkEndpointUrls(ep: Record<string, unknown>, base: PathSegment[], sink: ProblemSink): void {
@@ -643,9 +840,18 @@ function checkEndpointUrls(ep: Record<string, unknown>, base: PathSegment[], sin
   const upstream = isObject(ep.upstream) ? ep.upstream.url : undefined;
   const up = typeof upstream === 'string' ? /^([a-z0-9+.-]+):\/\//i.exec(upstream)?.[1]?.toLowerCase() : undefined;
   const upPath = [...base, 'upstream', 'url'];
+  const mismatch =
+    ((scheme === 'tcp' || scheme === 'tls') && (up === 'http' || up === 'https')) ||
+    ((scheme === 'http' || scheme === 'https') && (up === 'tcp' || up === 'tls'));
+  if (!mismatch && (typeof upstream === 'string' || typeof upstream === 'number')) {
+    const bad = checkUpstream(String(upstream), scheme === 'http' || scheme === 'https' ? undefined : scheme);
+    if (bad) sink.at(upPath, 'value', 'BURROW_CONFIG_BAD_VALUE', bad);
+  }
   if (url) {
     const port = /:(\d+)$/.exec(url)?.[1];
-    if (port && (scheme === 'http' || scheme === 'https') && port !== (scheme === 'http' ? '80' : '443')) {
+    const portProblem = port ? checkPort(port) : undefined;
+    if (portProblem) sink.at([...base, 'url'], 'value', 'BURROW_CONFIG_BAD_VALUE', portProblem);
+    else if (port && (scheme === 'http' || scheme === 'https') && port !== (scheme === 'http' ? '80' : '443')) {
       sink.at(
         [...base, 'url'],
         'value',

@@ -1,6 +1,6 @@
 // Path → YAML node: turns a JSON path (as ajv reports it) into a source range, so every problem
 // points at the exact key or value. Pure: no fs, no process; the language server reuses it.
-import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair } from 'yaml';
+import { LineCounter, isMap, isPair, isScalar, isSeq, type Document, type Node, type Pair } from 'yaml';
 
 export type PathSegment = string | number;
 
@@ -58,6 +58,17 @@ export function findNodeAtPath(doc: Document, path: readonly PathSegment[]): Nod
     depth++;
   }
   return { key, value: (current ?? undefined) as Node | undefined, depth };
+}
+
+/**
+ * Line starts of `text`, every `\n` counted. (The parser's own LineCounter misses the line breaks
+ * inside a scalar it could not close, which would put later positions on the wrong line.)
+ */
+export function lineCounterOf(text: string): LineCounter {
+  const lines = new LineCounter();
+  lines.addNewLine(0);
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1);
+  return lines;
 }
 
 /** Range of a node's text (not its trailing comment). */

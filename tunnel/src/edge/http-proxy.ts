@@ -14,7 +14,7 @@ import { peerCertificateOf } from '../modules/mutual-tls';
 import type { RequestContext, ResponseContext } from '../modules/types';
 import type { HttpOpen, HttpResponseHead } from '../protocol/messages';
 import type { AgentSession } from './agent-session';
-import { ERROR_CODE_HEADER, isEdgeErrorCode, rawEdgeError, sendEdgeError, type EdgeErrorCode } from './errors';
+import { ERROR_CODE_HEADER, isEdgeErrorCode, rawEdgeError, sendEdgeError, type EdgeErrorCode } from '../edge-errors';
 
 /** What the proxy needs to know about the endpoint a request was routed to. */
 export interface HttpTarget {

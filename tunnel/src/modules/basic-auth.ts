@@ -1,7 +1,7 @@
 // Basic auth (`--basic-auth user:pass`, `basic_auth:`, the basic-auth action): several
 // credentials, ngrok's length rules, constant-time compare, a WWW-Authenticate realm.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { check } from './config-error';
+import { check, within } from './config-error';
 import { VAR } from './request-vars';
 import type { HttpModule, RequestContext } from './types';
 
@@ -23,43 +23,47 @@ export function validateBasicAuth(config: BasicAuthConfig, field = 'basicAuth'):
     config && Array.isArray(config.credentials) && config.credentials.length > 0,
     'ERR_NGROK_359',
     `${field}: at least one "user:password" credential is required`,
+    ['credentials'],
   );
   check(
     config.credentials.length <= MAX_CREDENTIALS,
     'ERR_NGROK_15009',
     `${field}: at most ${MAX_CREDENTIALS} credentials`,
   );
-  config.credentials.forEach((cred, i) => {
-    check(typeof cred === 'string', 'ERR_NGROK_359', `${field}.credentials[${i}] must be a "user:password" string`);
-    const colon = cred.indexOf(':');
-    const user = colon < 0 ? cred : cred.slice(0, colon);
-    check(
-      colon > 0,
-      'ERR_NGROK_359',
-      `${field}.credentials[${i}]: expected "user:password" with a non-empty user name`,
-    );
-    const password = cred.slice(colon + 1);
-    check(
-      user.length <= 128,
-      'ERR_NGROK_15008',
-      `${field}.credentials[${i}]: the user name "${user.slice(0, 20)}…" is longer than 128 characters`,
-    );
-    check(
-      password.length >= 8 && password.length <= 128,
-      'ERR_NGROK_360',
-      `${field}.credentials[${i}]: the password for "${user}" must be 8 to 128 characters long (it has ${password.length})`,
-    );
-    // RFC 7617: no control characters in either part.
-    check(
-      !/[\0-\x1f\x7f]/.test(cred),
-      'ERR_NGROK_15012',
-      `${field}.credentials[${i}]: control characters are not allowed (RFC 7617)`,
-    );
-  });
+  config.credentials.forEach((cred, i) =>
+    within(['credentials', i], () => {
+      check(typeof cred === 'string', 'ERR_NGROK_359', `${field}.credentials[${i}] must be a "user:password" string`);
+      const colon = cred.indexOf(':');
+      const user = colon < 0 ? cred : cred.slice(0, colon);
+      check(
+        colon > 0,
+        'ERR_NGROK_359',
+        `${field}.credentials[${i}]: expected "user:password" with a non-empty user name`,
+      );
+      const password = cred.slice(colon + 1);
+      check(
+        user.length <= 128,
+        'ERR_NGROK_15008',
+        `${field}.credentials[${i}]: the user name "${user.slice(0, 20)}…" is longer than 128 characters`,
+      );
+      check(
+        password.length >= 8 && password.length <= 128,
+        'ERR_NGROK_360',
+        `${field}.credentials[${i}]: the password for "${user}" must be 8 to 128 characters long (it has ${password.length})`,
+      );
+      // RFC 7617: no control characters in either part.
+      check(
+        !/[\0-\x1f\x7f]/.test(cred),
+        'ERR_NGROK_15012',
+        `${field}.credentials[${i}]: control characters are not allowed (RFC 7617)`,
+      );
+    }),
+  );
   check(
     config.realm === undefined || (typeof config.realm === 'string' && !/["\\\0-\x1f]/.test(config.realm)),
     'ERR_BURROW_MODULE_CONFIG',
     `${field}.realm must be text without quotes or control characters`,
+    ['realm'],
   );
 }
 

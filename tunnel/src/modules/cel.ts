@@ -68,6 +68,175 @@ const env = new Environment({ unlistedVariablesAreDyn: true })
 
 export type CelProgram = (vars: Vars) => unknown;
 
+// ngrok's variable set (docs: traffic-policy/variables): a tree of known names; `true` leaves take
+// any further field (maps like headers and vars, or objects this list does not spell out).
+type VarTree = { [name: string]: VarTree | true };
+const ANY = true;
+const IP_INFO = ANY; // categories, is_tor_node, as.*, geo.* …
+const NGROK_VARIABLES: VarTree = {
+  conn: {
+    bytes_in: ANY,
+    bytes_out: ANY,
+    client_ip: IP_INFO,
+    client_port: ANY,
+    server_ip: IP_INFO,
+    server_port: ANY,
+    server_region: ANY,
+    ts: { start: ANY },
+    geo: { city: ANY, country: ANY, country_code: ANY, latitude: ANY, longitude: ANY, radius: ANY, subdivision: ANY },
+    tls: {
+      cipher_suite: ANY,
+      ja4_fingerprint: ANY,
+      negotiated_alpn: ANY,
+      session_resumed: ANY,
+      sni: ANY,
+      version: ANY,
+      client: ANY,
+      server: ANY,
+    },
+    k8s: ANY,
+  },
+  req: {
+    method: ANY,
+    host: ANY,
+    headers: ANY,
+    trailers: ANY,
+    cookies: ANY,
+    content_type: ANY,
+    content_encoding: ANY,
+    content_length: ANY,
+    location: ANY,
+    user_agent: ANY,
+    ts: { header_received: ANY, body_received: ANY },
+    url: {
+      scheme: ANY,
+      authority: ANY,
+      host: ANY,
+      port: ANY,
+      path: ANY,
+      raw_path: ANY,
+      query: ANY,
+      query_params: ANY,
+      raw: ANY,
+      uri: ANY,
+      user_password: ANY,
+    },
+  },
+  res: {
+    status_code: ANY,
+    headers: ANY,
+    trailers: ANY,
+    cookies: ANY,
+    content_type: ANY,
+    content_encoding: ANY,
+    content_length: ANY,
+    location: ANY,
+  },
+  endpoint: { id: ANY, url: ANY, addr: ANY, host: ANY, port: ANY, protocol: ANY },
+  time: { now: ANY },
+  vars: ANY,
+  actions: ANY,
+  secrets: ANY,
+  // Placeholders Burrow substitutes for legacy `${.a.b}` header templates (modules/headers.ts).
+  burrow_legacy: ANY,
+};
+/** Receivers of namespaced functions (`json.decode(…)`), not variables. */
+const FUNCTION_NAMESPACES = new Set([
+  'json',
+  'queryString',
+  'url',
+  'rand',
+  'basic_auth',
+  'bytes',
+  'lists',
+  'cel',
+  'math',
+  'strings',
+  'base64',
+]);
+/** Macros whose first argument names a variable bound in the others (`list.exists(x, x > 1)`). */
+const BINDING_MACROS = new Set([
+  'all',
+  'exists',
+  'exists_one',
+  'map',
+  'filter',
+  'sortBy',
+  'bind',
+  'transformList',
+  'transformMap',
+]);
+
+interface AstNode {
+  op: string;
+  args: unknown;
+}
+const isNode = (v: unknown): v is AstNode => typeof v === 'object' && v !== null && 'op' in v;
+
+/** The first variable the expression reads that ngrok does not have, as `a.b.c`. */
+function unknownVariable(node: unknown, bound: ReadonlySet<string>): string | undefined {
+  if (Array.isArray(node)) {
+    for (const n of node) {
+      const bad = unknownVariable(n, bound);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  if (!isNode(node)) return undefined;
+  if (node.op === '.' || node.op === '.?' || node.op === 'id') {
+    const path: string[] = [];
+    let n: unknown = node;
+    while (isNode(n) && (n.op === '.' || n.op === '.?')) {
+      const [target, field] = n.args as [unknown, string];
+      path.unshift(field);
+      n = target;
+    }
+    if (isNode(n) && n.op === 'id') {
+      const root = n.args as string;
+      if (bound.has(root)) return undefined;
+      let tree: VarTree | true | undefined = NGROK_VARIABLES;
+      for (const name of [root, ...path]) {
+        if (tree === true) return undefined;
+        tree = Object.hasOwn(tree, name) ? tree[name] : undefined;
+        if (tree === undefined) return [root, ...path.slice(0, path.indexOf(name) + 1)].join('.');
+      }
+      return undefined;
+    }
+    return unknownVariable(n, bound);
+  }
+  if (node.op === 'rcall') {
+    const [method, receiver, args] = node.args as [string, unknown, unknown[]];
+    const isNamespace = isNode(receiver) && receiver.op === 'id' && FUNCTION_NAMESPACES.has(receiver.args as string);
+    const bad = isNamespace ? undefined : unknownVariable(receiver, bound);
+    if (bad) return bad;
+    const first = args[0];
+    if (BINDING_MACROS.has(method) && args.length >= 2 && isNode(first) && first.op === 'id') {
+      return unknownVariable(args.slice(1), new Set([...bound, first.args as string]));
+    }
+    return unknownVariable(args, bound);
+  }
+  if (node.op === 'call') return unknownVariable((node.args as [string, unknown[]])[1], bound);
+  return unknownVariable(node.args, bound);
+}
+
+/** The known variable closest to an unknown one (same last name), for the "did you mean". */
+function knownVariableLike(name: string): string | undefined {
+  const [root, ...rest] = name.split('.');
+  const leaf = rest[rest.length - 1];
+  const walk = (tree: VarTree, prefix: string): string | undefined => {
+    for (const [k, v] of Object.entries(tree)) {
+      if (k === leaf) return `${prefix}.${k}`;
+      if (v !== true) {
+        const found = walk(v, `${prefix}.${k}`);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  const tree = NGROK_VARIABLES[root];
+  return leaf && tree && tree !== true ? walk(tree, root) : undefined;
+}
+
 /** Compiles one expression; `where` names it in the error (e.g. "on_http_request[0].expressions[1]"). */
 export function compileCel(expression: string, where: string): CelProgram {
   let program: ReturnType<Environment['parse']>;
@@ -77,6 +246,15 @@ export function compileCel(expression: string, where: string): CelProgram {
     throw new ModuleConfigError(
       'ERR_NGROK_2200',
       `${where}: invalid CEL expression "${expression}": ${firstLine((err as Error).message)}`,
+    );
+  }
+  // As ngrok: an expression naming a variable that does not exist is refused, not false at run time.
+  const unknown = unknownVariable(program.ast, new Set());
+  if (unknown) {
+    const like = knownVariableLike(unknown);
+    throw new ModuleConfigError(
+      'ERR_NGROK_2200',
+      `${where}: unknown variable "${unknown}" in CEL expression "${expression}"${like ? `; did you mean "${like}"?` : ''}`,
     );
   }
   return (vars) => {

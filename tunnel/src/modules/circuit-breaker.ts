@@ -4,7 +4,7 @@
 // share of failures (5xx, including the edge's own 502/504) reaches `errorThreshold`, the breaker
 // opens: requests get 503 with ERR_NGROK_3202 for `trippedMs`. Then one trial request goes
 // through (half-open): success closes the breaker and clears the window, failure re-opens it.
-import { sendEdgeError } from '../edge/errors';
+import { sendEdgeError } from '../edge-errors';
 import { check } from './config-error';
 import { VAR } from './request-vars';
 import type { HttpModule } from './types';
@@ -29,27 +29,32 @@ export function validateCircuitBreaker(c: CircuitBreakerConfig, field = 'circuit
     typeof c.errorThreshold === 'number' && c.errorThreshold >= 0 && c.errorThreshold <= 1,
     'ERR_NGROK_361',
     `${field}: the error threshold must be a number between 0.0 and 1.0`,
+    ['errorThreshold'],
   );
   check(
     c.volumeThreshold === undefined ||
       (Number.isInteger(c.volumeThreshold) && c.volumeThreshold >= 1 && c.volumeThreshold <= 2_000_000_000),
     'ERR_NGROK_2215',
     `${field}.volumeThreshold must be an integer 1..2000000000`,
+    ['volumeThreshold'],
   );
   check(
     c.windowMs === undefined || (c.windowMs > 0 && Number.isFinite(c.windowMs)),
     'ERR_NGROK_7017',
     `${field}: the rolling window must be longer than 0`,
+    ['windowMs'],
   );
   check(
     c.trippedMs === undefined || (c.trippedMs > 0 && Number.isFinite(c.trippedMs)),
     'ERR_NGROK_7016',
     `${field}: the tripped duration must be longer than 0`,
+    ['trippedMs'],
   );
   check(
     c.numBuckets === undefined || (Number.isInteger(c.numBuckets) && c.numBuckets >= 1 && c.numBuckets <= 128),
     'ERR_NGROK_7018',
     `${field}.numBuckets must be 1..128`,
+    ['numBuckets'],
   );
 }
 

@@ -24,14 +24,18 @@ const KNOWN = new Set<string>(['gzip', 'deflate', 'br']);
 
 export function validateCompression(config: CompressionConfig, field = 'compression'): void {
   const algs = config.algorithms ?? [];
-  check(Array.isArray(algs), 'ERR_BURROW_MODULE_CONFIG', `${field}.algorithms must be a list`);
-  for (const a of algs)
+  check(Array.isArray(algs), 'ERR_BURROW_MODULE_CONFIG', `${field}.algorithms must be a list`, ['algorithms']);
+  algs.forEach((a, i) =>
     check(
       KNOWN.has(a),
       'ERR_NGROK_2214',
       `${field}: unsupported compression algorithm "${String(a)}"; Burrow offers gzip, deflate and br`,
-    );
-  check(new Set(algs).size === algs.length, 'ERR_NGROK_2231', `${field}.algorithms has duplicates`);
+      ['algorithms', i],
+    ),
+  );
+  algs.forEach((a, i) =>
+    check(algs.indexOf(a) === i, 'ERR_NGROK_2231', `${field}.algorithms has duplicates`, ['algorithms', i]),
+  );
 }
 
 /** The best encoding both sides accept, or undefined. */

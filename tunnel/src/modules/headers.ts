@@ -6,7 +6,7 @@
 // `${cel expression}` as in traffic policy.
 import type { HeaderRules } from '../model';
 import { compileInterpolation, splitTemplate, type Interpolation } from './cel';
-import { check, ModuleConfigError } from './config-error';
+import { check, ModuleConfigError, within } from './config-error';
 import { celVariables, isLegacyVariable, legacyVariable, LEGACY_VARIABLES } from './request-vars';
 import type { HttpModule, RequestContext, ResponseContext } from './types';
 
@@ -76,29 +76,32 @@ export function compileHeaderRules(rules: HeaderRules, side: 'request' | 'respon
     'ERR_BURROW_MODULE_CONFIG',
     `${field}: add and remove must be lists`,
   );
-  const add = (rules.add ?? []).map((line, i) => {
-    const colon = typeof line === 'string' ? line.indexOf(':') : -1;
-    check(
-      colon > 0,
-      side === 'request' ? 'ERR_NGROK_370' : 'ERR_NGROK_371',
-      `${field}.add[${i}]: header should be in key:value format, got "${String(line)}"`,
-    );
-    const name = line.slice(0, colon).trim();
-    const value = line.slice(colon + 1).trim();
-    check(TOKEN.test(name), 'ERR_NGROK_372', `${field}.add[${i}]: "${name}" is not a valid header name`);
-    check(
-      !/[\r\n\0]/.test(value),
-      'ERR_NGROK_373',
-      `${field}.add[${i}]: the value of "${name}" has a control character`,
-    );
-    return { name: canonicalHeaderName(name), value: compileHeaderValue(value, `${field}.add[${i}]`) };
-  });
+  const add = (rules.add ?? []).map((line, i) =>
+    within(['add', i], () => {
+      const colon = typeof line === 'string' ? line.indexOf(':') : -1;
+      check(
+        colon > 0,
+        side === 'request' ? 'ERR_NGROK_370' : 'ERR_NGROK_371',
+        `${field}.add[${i}]: header should be in key:value format, got "${String(line)}"`,
+      );
+      const name = line.slice(0, colon).trim();
+      const value = line.slice(colon + 1).trim();
+      check(TOKEN.test(name), 'ERR_NGROK_372', `${field}.add[${i}]: "${name}" is not a valid header name`);
+      check(
+        !/[\r\n\0]/.test(value),
+        'ERR_NGROK_373',
+        `${field}.add[${i}]: the value of "${name}" has a control character`,
+      );
+      return { name: canonicalHeaderName(name), value: compileHeaderValue(value, `${field}.add[${i}]`) };
+    }),
+  );
   const remove = new Set(
     (rules.remove ?? []).map((name, i) => {
       check(
         typeof name === 'string' && TOKEN.test(name.trim()),
         'ERR_NGROK_372',
         `${field}.remove[${i}]: "${String(name)}" is not a valid header name`,
+        ['remove', i],
       );
       return name.trim().toLowerCase();
     }),

@@ -5,8 +5,8 @@
 // deny-only list with ERR_NGROK_393). Named IP policies are reusable rule sets; the union of
 // the endpoint's own CIDRs and all its policies' rules applies.
 import net from 'node:net';
-import { sendEdgeError } from '../edge/errors';
-import { check, ModuleConfigError } from './config-error';
+import { sendEdgeError } from '../edge-errors';
+import { check, ModuleConfigError, within } from './config-error';
 import { VAR } from './request-vars';
 import type { HttpModule } from './types';
 
@@ -81,7 +81,7 @@ export function parseCidr(cidr: string, where: string): { address: string; prefi
 function blockList(cidrs: readonly string[], where: string): net.BlockList {
   const list = new net.BlockList();
   cidrs.forEach((c, i) => {
-    const { address, prefix, family } = parseCidr(c, `${where}[${i}]`);
+    const { address, prefix, family } = within([i], () => parseCidr(c, `${where}[${i}]`));
     list.addSubnet(address, prefix, family);
   });
   return list;
@@ -97,17 +97,20 @@ export function validateIpRestriction(
       config[key] === undefined || Array.isArray(config[key]),
       'ERR_BURROW_MODULE_CONFIG',
       `${field}.${key} must be a list`,
+      [key],
     );
   }
-  blockList(config.allowCidrs ?? [], `${field}.allowCidrs`);
-  blockList(config.denyCidrs ?? [], `${field}.denyCidrs`);
+  within(['allowCidrs'], () => blockList(config.allowCidrs ?? [], `${field}.allowCidrs`));
+  within(['denyCidrs'], () => blockList(config.denyCidrs ?? [], `${field}.denyCidrs`));
   const ids = config.ipPolicies ?? [];
   check(
     ids.length || config.allowCidrs?.length || config.denyCidrs?.length,
     'ERR_NGROK_7025',
     `${field}: give at least one CIDR or IP policy`,
   );
-  for (const id of ids) check(policies?.get(id), 'ERR_NGROK_1801', `${field}: no IP policy "${id}" on this edge`);
+  ids.forEach((id, i) =>
+    check(policies?.get(id), 'ERR_NGROK_1801', `${field}: no IP policy "${id}" on this edge`, ['ipPolicies', i]),
+  );
 }
 
 /** Validates `config` and returns the allow/deny decision for an address (policies re-read when they change). */

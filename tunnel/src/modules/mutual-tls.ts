@@ -7,8 +7,8 @@
 // dropped first, so they cannot be forged).
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls';
-import { sendEdgeError } from '../edge/errors';
-import { check, ModuleConfigError } from './config-error';
+import { sendEdgeError } from '../edge-errors';
+import { check, ModuleConfigError, within } from './config-error';
 import type { HttpModule } from './types';
 
 export interface MutualTlsConfig {
@@ -29,22 +29,24 @@ export function validateMutualTls(c: MutualTlsConfig, field = 'mutualTls'): void
     'ERR_BURROW_MODULE_CONFIG',
     `${field}: give at least one CA certificate (PEM)`,
   );
-  c.certificateAuthorities.forEach((pem, i) => {
-    const blocks =
-      typeof pem === 'string' ? pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) : null;
-    if (!blocks)
-      throw new ModuleConfigError('ERR_NGROK_7072', `${field}.certificateAuthorities[${i}] holds no PEM certificate`);
-    for (const block of blocks) {
-      try {
-        new X509Certificate(block);
-      } catch (err) {
-        throw new ModuleConfigError(
-          'ERR_NGROK_7072',
-          `${field}.certificateAuthorities[${i}] is not a valid certificate: ${(err as Error).message}`,
-        );
+  c.certificateAuthorities.forEach((pem, i) =>
+    within(['certificateAuthorities', i], () => {
+      const blocks =
+        typeof pem === 'string' ? pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) : null;
+      if (!blocks)
+        throw new ModuleConfigError('ERR_NGROK_7072', `${field}.certificateAuthorities[${i}] holds no PEM certificate`);
+      for (const block of blocks) {
+        try {
+          new X509Certificate(block);
+        } catch (err) {
+          throw new ModuleConfigError(
+            'ERR_NGROK_7072',
+            `${field}.certificateAuthorities[${i}] is not a valid certificate: ${(err as Error).message}`,
+          );
+        }
       }
-    }
-  });
+    }),
+  );
 }
 
 export function validateTlsTermination(c: TlsTerminationConfig, field = 'tlsTermination'): void {
@@ -52,6 +54,7 @@ export function validateTlsTermination(c: TlsTerminationConfig, field = 'tlsTerm
     c && (c.minVersion === undefined || c.minVersion === '1.2' || c.minVersion === '1.3'),
     'ERR_NGROK_2204',
     `${field}.minVersion must be "1.2" or "1.3"`,
+    ['minVersion'],
   );
 }
 

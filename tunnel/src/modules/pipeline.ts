@@ -14,7 +14,7 @@ import type { EdgeOptions } from '../model';
 import { basicAuthModule } from './basic-auth';
 import { circuitBreakerModule } from './circuit-breaker';
 import { compressionModule } from './compression';
-import { check, ModuleConfigError } from './config-error';
+import { check, ModuleConfigError, within } from './config-error';
 import { requestHeadersModule, responseHeadersModule } from './headers';
 import { ipRestrictionModule, type IpPolicyStore } from './ip-restriction';
 import { mutualTlsModule, validateTlsTermination } from './mutual-tls';
@@ -29,6 +29,8 @@ export { ModuleConfigError } from './config-error';
 /** What the edge offers modules beyond their own config. */
 export interface PipelineEnv {
   ipPolicies?: IpPolicyStore;
+  /** Config checks: collect every traffic-policy refusal here instead of throwing the first. */
+  collect?: ModuleConfigError[];
   /** The edge's managed OAuth apps (modules/oauth/managed.ts); undefined = not an edge (config check). */
   managedOAuth?: ManagedOAuth;
   /** The edge's internal endpoint for a `.internal` name (traffic policy `forward-internal`). */
@@ -184,31 +186,74 @@ export function hasModules(options: EdgeOptions | undefined): boolean {
  * Unknown keys are refused (ERR_BURROW_UNSUPPORTED_OPTION): an edge never ignores a module.
  */
 export function buildPipeline(options: EdgeOptions | undefined, env: PipelineEnv = {}): Pipeline | undefined {
-  if (!options) return undefined;
-  check(
-    typeof options === 'object' && !Array.isArray(options),
-    'ERR_BURROW_MODULE_CONFIG',
-    'edge options must be an object',
-  );
-  for (const key of Object.keys(options)) {
-    check(
-      (EDGE_OPTION_KEYS as readonly string[]).includes(key),
-      'ERR_BURROW_UNSUPPORTED_OPTION',
-      `this edge does not support the endpoint option "${key}"`,
-    );
-  }
-  const auth = (['basicAuth', 'oauth', 'oidc'] as const).filter((k) => options[k] !== undefined);
-  check(
-    auth.length <= 1,
-    'ERR_NGROK_7079',
-    `only one of basic auth, OAuth and OIDC per endpoint (got ${auth.join(', ')})`,
-  );
+  const { modules, errors } = buildModules(options, env, true);
+  if (errors.length) throw errors[0];
+  return modules.length ? new Pipeline(modules, env.onRefused) : undefined;
+}
+
+/**
+ * Every refusal `buildPipeline` would make, not just the first: each module's config checked on its
+ * own, each error's `path` starting at its EdgeOptions key. For config front doors (ngrok.yml
+ * checks, the language server) that report all problems at once.
+ */
+export function edgeOptionErrors(options: EdgeOptions | undefined, env: PipelineEnv = {}): ModuleConfigError[] {
+  return buildModules(options, env, false).errors;
+}
+
+function buildModules(
+  options: EdgeOptions | undefined,
+  env: PipelineEnv,
+  stopAtFirst: boolean,
+): { modules: HttpModule[]; errors: ModuleConfigError[] } {
   const modules: HttpModule[] = [];
+  const errors: ModuleConfigError[] = [];
+  const attempt = (fn: () => void): boolean => {
+    try {
+      fn();
+      return true;
+    } catch (err) {
+      if (!(err instanceof ModuleConfigError)) throw err;
+      errors.push(err);
+      return false;
+    }
+  };
+  if (!options) return { modules, errors };
+  const ok = attempt(() => {
+    check(
+      typeof options === 'object' && !Array.isArray(options),
+      'ERR_BURROW_MODULE_CONFIG',
+      'edge options must be an object',
+    );
+    for (const key of Object.keys(options)) {
+      check(
+        (EDGE_OPTION_KEYS as readonly string[]).includes(key),
+        'ERR_BURROW_UNSUPPORTED_OPTION',
+        `this edge does not support the endpoint option "${key}"`,
+        [key],
+      );
+    }
+    const auth = (['basicAuth', 'oauth', 'oidc'] as const).filter((k) => options[k] !== undefined);
+    check(
+      auth.length <= 1,
+      'ERR_NGROK_7079',
+      `only one of basic auth, OAuth and OIDC per endpoint (got ${auth.join(', ')})`,
+      [auth[1] ?? 'basicAuth'],
+    );
+  });
+  if (!ok && stopAtFirst) return { modules, errors };
   for (const key of EDGE_OPTION_KEYS) {
     const config = options[key];
     if (config === undefined) continue;
-    const module = BUILDERS[key](config as never, env);
-    if (module) modules.push(module);
+    // A policy has many parts: config checks want each part's refusal, not only the first.
+    const collect: ModuleConfigError[] = [];
+    const built = attempt(() => {
+      const module = within([key], () =>
+        BUILDERS[key](config as never, key === 'trafficPolicy' && !stopAtFirst ? { ...env, collect } : env),
+      );
+      if (module) modules.push(module);
+    });
+    for (const err of collect) errors.push(Object.assign(err, { path: [key, ...err.path] }));
+    if (!built && stopAtFirst) break;
   }
-  return modules.length ? new Pipeline(modules, env.onRefused) : undefined;
+  return { modules, errors };
 }

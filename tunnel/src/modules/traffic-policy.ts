@@ -5,12 +5,12 @@
 // openid-connect once registered); the rest are implemented here. Everything is compiled at bind
 // time: a bad expression is ERR_NGROK_2200, an unknown action ERR_NGROK_2201 naming it.
 import { Transform } from 'node:stream';
-import { ERROR_CODE_HEADER } from '../edge/errors';
+import { ERROR_CODE_HEADER } from '../edge-errors';
 import { basicAuthModule } from './basic-auth';
 import { celTrue, compileCel, compileInterpolation, type CelProgram, type Interpolation } from './cel';
 import { circuitBreakerModule } from './circuit-breaker';
 import { compressionModule, type CompressionAlgorithm } from './compression';
-import { check, durationMs, ModuleConfigError } from './config-error';
+import { check, durationMs, ModuleConfigError, within, type ConfigPath } from './config-error';
 import { ipRestrictionModule, type IpPolicyStore } from './ip-restriction';
 import { celVariables, requestUrl, VAR } from './request-vars';
 import type { HttpModule, RequestContext, RequestOutcome, ResponseContext } from './types';
@@ -54,6 +54,8 @@ export interface PolicyEnv {
   internalEndpoint?: (host: string) => unknown;
   managedOAuth?: ManagedOAuth;
   now?: () => number;
+  /** Config checks: collect every refusal here and go on, instead of throwing the first. */
+  collect?: ModuleConfigError[];
 }
 
 /** One compiled action; returns 'handled' when it answered the client. */
@@ -84,8 +86,53 @@ const NOT_IN_BURROW = new Set([
   'ai-gateway',
   'saml',
 ]);
+/** The actions compiled here (the auth actions are registered by their modules). */
+const BUILT_IN_ACTIONS = new Set([
+  'deny',
+  'custom-response',
+  'redirect',
+  'url-rewrite',
+  'rate-limit',
+  'add-headers',
+  'remove-headers',
+  'set-vars',
+  'basic-auth',
+  'restrict-ips',
+  'verify-webhook',
+  'circuit-breaker',
+  'compress-response',
+  'forward-internal',
+]);
+
+/** Module config names → the action's own keys, where they differ by more than camel → snake case. */
+const AUTH_ACTION_KEYS: Record<string, string> = {
+  inactivityTimeoutMs: 'idle_session_timeout',
+  maxDurationMs: 'max_session_duration',
+  authCheckIntervalMs: 'userinfo_refresh_interval',
+  optionsPassthrough: 'allow_cors_preflight',
+};
+
+/** Builds a module for an action; its config errors are located at the action's own key names. */
+function actionModule<T>(renames: Record<string, string>, build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof ModuleConfigError && typeof err.path[0] === 'string') {
+      const [first, ...rest] = err.path as ConfigPath;
+      err.path = [renames[first as string] ?? snakeCase(first as string), ...rest];
+    }
+    throw err;
+  }
+}
+
+/** `allowCidrs` → `allow_cidrs`. */
+export function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
 const REQUEST_ONLY = new Set([
   'deny',
+  'forward-internal',
   'redirect',
   'url-rewrite',
   'rate-limit',
@@ -118,11 +165,14 @@ function strMap(v: unknown, where: string, max = 10): Record<string, string> {
   const entries = Object.entries(v as Record<string, unknown>);
   check(entries.length <= max, 'ERR_NGROK_2218', `${where} has more than ${max} entries`);
   for (const [k, val] of entries) {
-    check(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k), 'ERR_NGROK_2208', `${where}: "${k}" is not a valid header name`);
+    check(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k), 'ERR_NGROK_2208', `${where}: "${k}" is not a valid header name`, [
+      k,
+    ]);
     check(
       typeof val === 'string' || typeof val === 'number' || typeof val === 'boolean',
       'ERR_NGROK_2204',
       `${where}.${k} must be a string`,
+      [k],
     );
   }
   return Object.fromEntries(entries.map(([k, val]) => [k, String(val)]));
@@ -142,7 +192,7 @@ function statusOf(v: unknown, where: string, fallback: number, range: [number, n
 function compileHeaderMap(map: Record<string, string>, where: string): { name: string; value: Interpolation }[] {
   return Object.entries(map).map(([name, value]) => ({
     name: name.toLowerCase(),
-    value: compileInterpolation(value, `${where}.${name}`),
+    value: within([name], () => compileInterpolation(value, `${where}.${name}`)),
   }));
 }
 
@@ -252,20 +302,31 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
     action && typeof action === 'object' && typeof action.type === 'string',
     'ERR_NGROK_2201',
     `${where}: an action needs a "type"`,
+    ['type'],
   );
   const type = action.type;
   const c = (action.config ?? {}) as Record<string, unknown>;
-  check(typeof c === 'object' && !Array.isArray(c), 'ERR_NGROK_2203', `${where}.config must be a map`);
+  check(typeof c === 'object' && !Array.isArray(c), 'ERR_NGROK_2203', `${where}.config must be a map`, ['config']);
   const at = `${where} (${type})`;
   if (NOT_IN_BURROW.has(type))
-    throw new ModuleConfigError('ERR_NGROK_2201', `${at}: the "${type}" action is not supported by Burrow`);
+    throw new ModuleConfigError('ERR_NGROK_2201', `${at}: the "${type}" action is not supported by Burrow`, ['type']);
   if (phase === 'response' && REQUEST_ONLY.has(type))
-    throw new ModuleConfigError('ERR_NGROK_2202', `${at}: "${type}" is not allowed in on_http_response`);
-  const now = env.now ?? Date.now;
+    throw new ModuleConfigError('ERR_NGROK_2202', `${at}: "${type}" is not allowed in on_http_response`, ['type']);
+  if (!authActions.has(type) && !BUILT_IN_ACTIONS.has(type)) {
+    if (type === 'oauth' || type === 'openid-connect' || type === 'oidc')
+      throw new ModuleConfigError('ERR_NGROK_2201', `${at}: the "${type}" action is not available in this build`, [
+        'type',
+      ]);
+    throw new ModuleConfigError('ERR_NGROK_2201', `${at}: unknown action type "${type}"`, ['type']);
+  }
+  return within(['config'], () => compileActionConfig(type, c, at, env));
+}
 
+function compileActionConfig(type: string, c: Record<string, unknown>, at: string, env: PolicyEnv): CompiledAction {
+  const now = env.now ?? Date.now;
   switch (type) {
     case 'deny': {
-      const status = statusOf(c.status_code, `${at}.status_code`, 403);
+      const status = within(['status_code'], () => statusOf(c.status_code, `${at}.status_code`, 403));
       return {
         type,
         terminating: true,
@@ -276,9 +337,11 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
       };
     }
     case 'custom-response': {
-      const status = statusOf(c.status_code, `${at}.status_code`, 200);
-      const body = compileInterpolation(str(c.body ?? c.content, `${at}.body`) ?? '', `${at}.body`);
-      const headers = compileHeaderMap(strMap(c.headers, `${at}.headers`), `${at}.headers`);
+      const status = within(['status_code'], () => statusOf(c.status_code, `${at}.status_code`, 200));
+      const body = within([c.body === undefined && c.content !== undefined ? 'content' : 'body'], () =>
+        compileInterpolation(str(c.body ?? c.content, `${at}.body`) ?? '', `${at}.body`),
+      );
+      const headers = within(['headers'], () => compileHeaderMap(strMap(c.headers, `${at}.headers`), `${at}.headers`));
       const render = (ctx: RequestContext) => {
         const vars = celVariables(ctx);
         return { body: body(vars), headers: headers.map((h) => ({ name: h.name, value: h.value(vars) })) };
@@ -305,10 +368,12 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
       };
     }
     case 'redirect': {
-      const from = c.from === undefined ? undefined : regex(str(c.from, `${at}.from`)!, `${at}.from`);
-      const to = compileInterpolation(str(c.to, `${at}.to`, true)!, `${at}.to`);
-      const status = statusOf(c.status_code, `${at}.status_code`, 302, [300, 399]);
-      const headers = compileHeaderMap(strMap(c.headers, `${at}.headers`), `${at}.headers`);
+      const from = within(['from'], () =>
+        c.from === undefined ? undefined : regex(str(c.from, `${at}.from`)!, `${at}.from`),
+      );
+      const to = within(['to'], () => compileInterpolation(str(c.to, `${at}.to`, true)!, `${at}.to`));
+      const status = within(['status_code'], () => statusOf(c.status_code, `${at}.status_code`, 302, [300, 399]));
+      const headers = within(['headers'], () => compileHeaderMap(strMap(c.headers, `${at}.headers`), `${at}.headers`));
       return {
         type,
         terminating: true,
@@ -329,21 +394,24 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
       // Sends the request to an internal endpoint (`https://name.internal`) of this edge instead of
       // this endpoint's upstream; the request as rewritten so far goes there, and no later action runs.
       for (const key of Object.keys(c))
-        check(['url', 'binding', 'on_error'].includes(key), 'ERR_NGROK_2203', `${at}: unknown field "${key}"`);
-      const url = compileInterpolation(str(c.url, `${at}.url`, true)!, `${at}.url`);
+        check(['url', 'binding', 'on_error'].includes(key), 'ERR_NGROK_2203', `${at}: unknown field "${key}"`, [key]);
+      const url = within(['url'], () => compileInterpolation(str(c.url, `${at}.url`, true)!, `${at}.url`));
       check(
         c.binding === undefined || c.binding === 'internal',
         'ERR_NGROK_2204',
         `${at}.binding: only "internal" is supported`,
+        ['binding'],
       );
       check(
         c.on_error === undefined || c.on_error === 'halt' || c.on_error === 'continue',
         'ERR_NGROK_2204',
         `${at}.on_error must be "halt" or "continue"`,
+        ['on_error'],
       );
       return {
         type,
-        terminating: true,
+        // on_error: continue falls through to the next action (ngrok's "fallback" pattern)
+        terminating: c.on_error !== 'continue',
         request: (ctx) => {
           let host = '';
           try {
@@ -364,8 +432,10 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
       };
     }
     case 'url-rewrite': {
-      const from = c.from === undefined ? undefined : regex(str(c.from, `${at}.from`)!, `${at}.from`);
-      const to = compileInterpolation(str(c.to, `${at}.to`, true)!, `${at}.to`);
+      const from = within(['from'], () =>
+        c.from === undefined ? undefined : regex(str(c.from, `${at}.from`)!, `${at}.from`),
+      );
+      const to = within(['to'], () => compileInterpolation(str(c.to, `${at}.to`, true)!, `${at}.to`));
       return {
         type,
         terminating: false,
@@ -379,27 +449,34 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
       };
     }
     case 'rate-limit': {
-      str(c.name, `${at}.name`, true);
+      within(['name'], () => str(c.name, `${at}.name`, true));
       check(
         c.algorithm === undefined || c.algorithm === 'sliding_window',
         'ERR_NGROK_2204',
         `${at}.algorithm must be "sliding_window"`,
+        ['algorithm'],
       );
       const capacity = c.capacity;
       check(
         typeof capacity === 'number' && Number.isInteger(capacity) && capacity >= 1 && capacity <= 2_000_000_000,
         'ERR_NGROK_2215',
         `${at}.capacity must be an integer 1..2000000000`,
+        ['capacity'],
       );
-      const rateMs = durationMs(String(str(c.rate, `${at}.rate`, true)));
+      const rateMs = durationMs(String(within(['rate'], () => str(c.rate, `${at}.rate`, true))));
       check(
         Number.isFinite(rateMs) && rateMs >= 1000 && rateMs <= 86_400_000,
         'ERR_NGROK_2215',
         `${at}.rate must be a duration between 1s and 24h`,
+        ['rate'],
       );
       const keys = (
         Array.isArray(c.bucket_key) ? c.bucket_key : c.bucket_key === undefined ? ['conn.client_ip'] : [c.bucket_key]
-      ).map((k, i) => compileCel(String(k), `${at}.bucket_key[${i}]`));
+      ).map((k, i) =>
+        within(Array.isArray(c.bucket_key) ? ['bucket_key', i] : ['bucket_key'], () =>
+          compileCel(String(k), `${at}.bucket_key[${i}]`),
+        ),
+      );
       const window = new SlidingWindow(capacity, rateMs, now);
       const enforce = c.enforce !== false;
       return {
@@ -435,8 +512,8 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
       };
     }
     case 'add-headers': {
-      const headers = compileHeaderMap(strMap(c.headers, `${at}.headers`), `${at}.headers`);
-      check(headers.length > 0, 'ERR_NGROK_2234', `${at}.headers needs at least one header`);
+      const headers = within(['headers'], () => compileHeaderMap(strMap(c.headers, `${at}.headers`), `${at}.headers`));
+      check(headers.length > 0, 'ERR_NGROK_2234', `${at}.headers needs at least one header`, ['headers']);
       const apply = (raw: string[], ctx: RequestContext) => {
         const vars = celVariables(ctx);
         for (const h of headers) {
@@ -457,6 +534,7 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
         Array.isArray(c.headers) && c.headers.length > 0 && c.headers.length <= 10,
         'ERR_NGROK_2218',
         `${at}.headers must list 1..10 header names`,
+        ['headers'],
       );
       const names = new Set((c.headers as unknown[]).map((n) => String(n).toLowerCase()));
       const apply = (raw: string[]) => {
@@ -474,14 +552,18 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
         Array.isArray(c.vars) && c.vars.length > 0,
         'ERR_NGROK_2234',
         `${at}.vars must be a list of single-key maps`,
+        ['vars'],
       );
       const vars = (c.vars as unknown[]).map((entry, i) => {
         const keys = entry && typeof entry === 'object' ? Object.keys(entry) : [];
-        check(keys.length === 1, 'ERR_NGROK_2252', `${at}.vars[${i}] must be a map with exactly one key`);
+        check(keys.length === 1, 'ERR_NGROK_2252', `${at}.vars[${i}] must be a map with exactly one key`, ['vars', i]);
         const value = (entry as Record<string, unknown>)[keys[0]];
         return {
           name: keys[0],
-          value: typeof value === 'string' ? compileInterpolation(value, `${at}.vars[${i}]`) : () => value,
+          value:
+            typeof value === 'string'
+              ? within(['vars', i, keys[0]], () => compileInterpolation(value, `${at}.vars[${i}]`))
+              : () => value,
         };
       });
       const run = (ctx: RequestContext) => {
@@ -493,22 +575,26 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
     }
     case 'basic-auth':
       return fromModule(
-        basicAuthModule({
-          credentials: c.credentials as string[],
-          realm: c.realm as string | undefined,
-          enforce: c.enforce as boolean | undefined,
-        }),
+        actionModule({}, () =>
+          basicAuthModule({
+            credentials: c.credentials as string[],
+            realm: c.realm as string | undefined,
+            enforce: c.enforce as boolean | undefined,
+          }),
+        ),
         type,
       );
     case 'restrict-ips': {
-      const module = ipRestrictionModule(
-        {
-          allowCidrs: c.allow as string[] | undefined,
-          denyCidrs: c.deny as string[] | undefined,
-          ipPolicies: c.ip_policies as string[] | undefined,
-          enforce: c.enforce as boolean | undefined,
-        },
-        env.ipPolicies,
+      const module = actionModule({ allowCidrs: 'allow', denyCidrs: 'deny' }, () =>
+        ipRestrictionModule(
+          {
+            allowCidrs: c.allow as string[] | undefined,
+            denyCidrs: c.deny as string[] | undefined,
+            ipPolicies: c.ip_policies as string[] | undefined,
+            enforce: c.enforce as boolean | undefined,
+          },
+          env.ipPolicies,
+        ),
       );
       return {
         ...fromModule(module, type),
@@ -517,40 +603,45 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
     }
     case 'verify-webhook':
       return fromModule(
-        webhookVerificationModule(
-          { provider: c.provider as string, secret: c.secret as string, enforce: c.enforce as boolean | undefined },
-          now,
+        actionModule({}, () =>
+          webhookVerificationModule(
+            { provider: c.provider as string, secret: c.secret as string, enforce: c.enforce as boolean | undefined },
+            now,
+          ),
         ),
         type,
       );
     case 'circuit-breaker': {
       const d = (k: string) => (c[k] === undefined ? undefined : durationMs(String(c[k])));
-      const module = circuitBreakerModule(
-        {
-          errorThreshold: (c.error_threshold as number | undefined) ?? 0.5,
-          volumeThreshold: c.volume_threshold as number | undefined,
-          windowMs: d('window_duration'),
-          trippedMs: d('tripped_duration'),
-          numBuckets: c.num_buckets as number | undefined,
-          enforce: c.enforce as boolean | undefined,
-        },
-        now,
+      const module = actionModule({ windowMs: 'window_duration', trippedMs: 'tripped_duration' }, () =>
+        circuitBreakerModule(
+          {
+            errorThreshold: (c.error_threshold as number | undefined) ?? 0.5,
+            volumeThreshold: c.volume_threshold as number | undefined,
+            windowMs: d('window_duration'),
+            trippedMs: d('tripped_duration'),
+            numBuckets: c.num_buckets as number | undefined,
+            enforce: c.enforce as boolean | undefined,
+          },
+          now,
+        ),
       );
       return fromModule(module, type);
     }
     case 'compress-response': {
-      const module = compressionModule({ algorithms: c.algorithms as CompressionAlgorithm[] | undefined });
+      const module = actionModule({}, () =>
+        compressionModule({ algorithms: c.algorithms as CompressionAlgorithm[] | undefined }),
+      );
       const mark = (ctx: RequestContext) => {
         ctx.vars.set(COMPRESS, module);
       };
       return { type, terminating: false, request: mark, response: mark };
     }
     default: {
-      const auth = authActions.get(type);
-      if (auth) return fromModule(auth(c, at, env), type);
-      if (type === 'oauth' || type === 'openid-connect' || type === 'oidc')
-        throw new ModuleConfigError('ERR_NGROK_2201', `${at}: the "${type}" action is not available in this build`);
-      throw new ModuleConfigError('ERR_NGROK_2201', `${at}: unknown action type "${type}"`);
+      return fromModule(
+        actionModule(AUTH_ACTION_KEYS, () => authActions.get(type)!(c, at, env)),
+        type,
+      );
     }
   }
 }
@@ -568,37 +659,82 @@ function regex(source: string, where: string): RegExp {
 
 function compileRules(rules: unknown, phase: Phase, key: string, env: PolicyEnv): CompiledRule[] {
   if (rules === undefined) return [];
-  check(Array.isArray(rules), 'ERR_NGROK_2236', `${key} must be a list of rules`);
+  check(Array.isArray(rules), 'ERR_NGROK_2236', `${key} must be a list of rules`, [key]);
   let authActionsSeen = 0;
-  return rules.map((rule: TrafficPolicyRule, i) => {
+  const compiled = rules.map((rule: TrafficPolicyRule, i) => {
     const where = `${key}[${i}]${rule?.name ? ` "${rule.name}"` : ''}`;
-    check(rule && typeof rule === 'object', 'ERR_NGROK_2236', `${where} must be a rule object`);
-    check(
-      rule.expressions === undefined || Array.isArray(rule.expressions),
-      'ERR_NGROK_2200',
-      `${where}.expressions must be a list of CEL strings`,
-    );
-    check(Array.isArray(rule.actions) && rule.actions.length > 0, 'ERR_NGROK_2206', `${where} has no actions`);
-    const expressions = (rule.expressions ?? []).map((e, j) => {
+    return attempt(env, [key, i], () => compileRule(rule, where, phase, key, env, [key, i], () => ++authActionsSeen));
+  });
+  return compiled.filter((r): r is CompiledRule => r !== undefined);
+}
+
+/**
+ * Runs one part of the compilation. With `env.collect` (config checks that report every problem)
+ * a refusal is collected at `path` and compilation goes on; otherwise it is thrown.
+ */
+function attempt<T>(env: PolicyEnv, path: ConfigPath, fn: () => T): T | undefined {
+  if (!env.collect) return within(path, fn);
+  try {
+    return fn();
+  } catch (err) {
+    if (!(err instanceof ModuleConfigError)) throw err;
+    err.path = [...path, ...err.path];
+    env.collect.push(err);
+    return undefined;
+  }
+}
+
+function compileRule(
+  rule: TrafficPolicyRule,
+  where: string,
+  phase: Phase,
+  key: string,
+  env: PolicyEnv,
+  at: ConfigPath,
+  countAuth: () => number,
+): CompiledRule {
+  check(rule && typeof rule === 'object', 'ERR_NGROK_2236', `${where} must be a rule object`);
+  check(
+    rule.expressions === undefined || Array.isArray(rule.expressions),
+    'ERR_NGROK_2200',
+    `${where}.expressions must be a list of CEL strings`,
+    ['expressions'],
+  );
+  check(Array.isArray(rule.actions) && rule.actions.length > 0, 'ERR_NGROK_2206', `${where} has no actions`, [
+    Array.isArray(rule.actions) ? 'actions' : 'expressions',
+  ]);
+  const expressions = (rule.expressions ?? []).map((e, j) =>
+    attempt(env, [...at, 'expressions', j], () => {
       check(typeof e === 'string', 'ERR_NGROK_2200', `${where}.expressions[${j}] must be a string`);
       return compileCel(e, `${where}.expressions[${j}]`);
-    });
-    const actions = rule.actions.map((a, j) => compileAction(a, phase, `${where}.actions[${j}]`, env));
-    actions.forEach((a, j) => {
+    }),
+  );
+  const actions = rule.actions.map((a, j) =>
+    attempt(env, [...at, 'actions', j], () => compileAction(a, phase, `${where}.actions[${j}]`, env)),
+  );
+  actions.forEach((a, j) => {
+    if (!a) return;
+    attempt(env, [...at, 'actions'], () => {
       check(
         !(a.terminating && j < actions.length - 1),
         'ERR_NGROK_2207',
         `${where}.actions[${j + 1}] can never run: "${a.type}" before it ends the request`,
+        [j + 1],
       );
-      if (['basic-auth', 'oauth', 'openid-connect', 'oidc'].includes(a.type)) authActionsSeen++;
+      if (['basic-auth', 'oauth', 'openid-connect', 'oidc'].includes(a.type))
+        check(
+          countAuth() <= 1,
+          'ERR_NGROK_2239',
+          `${key}: only one authentication action (basic-auth, oauth, openid-connect) per policy`,
+          [j, 'type'],
+        );
     });
-    check(
-      authActionsSeen <= 1,
-      'ERR_NGROK_2239',
-      `${key}: only one authentication action (basic-auth, oauth, openid-connect) per policy`,
-    );
-    return { where, expressions, actions };
   });
+  return {
+    where,
+    expressions: expressions.filter((e): e is CelProgram => e !== undefined),
+    actions: actions.filter((a): a is CompiledAction => a !== undefined),
+  };
 }
 
 /** Validates and compiles a document; throws ModuleConfigError with ngrok's 22xx codes. */
@@ -616,17 +752,20 @@ export function compileTrafficPolicy(
       ['on_http_request', 'on_http_response', 'on_tcp_connect', 'inbound', 'outbound'].includes(key),
       'ERR_NGROK_2236',
       `trafficPolicy: unknown phase "${key}"`,
+      [key],
     );
   }
   check(
     !doc.on_tcp_connect?.length,
     'ERR_NGROK_2205',
     'trafficPolicy: on_tcp_connect rules are not supported by Burrow yet',
+    ['on_tcp_connect'],
   );
   check(
     !(doc.inbound && doc.on_http_request) && !(doc.outbound && doc.on_http_response),
     'ERR_NGROK_2236',
     'trafficPolicy: use on_http_request/on_http_response or the legacy inbound/outbound, not both',
+    [doc.inbound ? 'inbound' : 'outbound'],
   );
   return {
     request: compileRules(

@@ -3,8 +3,8 @@
 // subset people use, and a leading `(?i)`/`(?s)`/`(?m)` flag group becomes the JS flag.
 // Decision (as ngrok's module): a User-Agent matching an allow pattern passes; otherwise one
 // matching a deny pattern is refused; with only allow patterns, anything not allowed is refused.
-import { sendEdgeError } from '../edge/errors';
-import { check, ModuleConfigError } from './config-error';
+import { sendEdgeError } from '../edge-errors';
+import { check, ModuleConfigError, within } from './config-error';
 import type { HttpModule } from './types';
 
 export interface UserAgentFilterConfig {
@@ -33,8 +33,12 @@ export function userAgentFilterModule(config: UserAgentFilterConfig): HttpModule
     'ERR_BURROW_MODULE_CONFIG',
     'userAgentFilter: allow and deny must be lists',
   );
-  const allow = (config.allow ?? []).map((p, i) => compileRe2(p, `userAgentFilter.allow[${i}]`));
-  const deny = (config.deny ?? []).map((p, i) => compileRe2(p, `userAgentFilter.deny[${i}]`));
+  const allow = (config.allow ?? []).map((p, i) =>
+    within(['allow', i], () => compileRe2(p, `userAgentFilter.allow[${i}]`)),
+  );
+  const deny = (config.deny ?? []).map((p, i) =>
+    within(['deny', i], () => compileRe2(p, `userAgentFilter.deny[${i}]`)),
+  );
   check(
     allow.length || deny.length,
     'ERR_BURROW_MODULE_CONFIG',

@@ -11,8 +11,8 @@ import {
   verify as verifySignature,
   type KeyObject,
 } from 'node:crypto';
-import { sendEdgeError } from '../edge/errors';
-import { check, ModuleConfigError } from './config-error';
+import { sendEdgeError } from '../edge-errors';
+import { check, ModuleConfigError, within } from './config-error';
 import { requestUrl, VAR } from './request-vars';
 import type { HttpModule, RequestContext } from './types';
 
@@ -209,34 +209,40 @@ export function validateWebhookVerification(c: WebhookVerificationConfig, field 
     c && typeof c.provider === 'string' && c.provider !== '',
     'ERR_NGROK_363',
     `${field}: a provider is required (${WEBHOOK_PROVIDERS.join(', ')})`,
+    ['provider'],
   );
   const provider = c.provider.toLowerCase();
   check(
     Object.hasOwn(PROVIDERS, provider),
     'ERR_NGROK_364',
     `${field}: webhook provider "${c.provider}" is not supported by Burrow; supported: ${WEBHOOK_PROVIDERS.join(', ')}`,
+    ['provider'],
   );
   check(
     typeof c.secret === 'string' && c.secret !== '',
     'ERR_NGROK_2032',
     `${field}: the "${provider}" provider needs a secret`,
+    ['secret'],
   );
   check(
     c.maxBodyBytes === undefined || (Number.isInteger(c.maxBodyBytes) && c.maxBodyBytes > 0),
     'ERR_BURROW_MODULE_CONFIG',
     `${field}.maxBodyBytes must be a positive integer`,
+    ['maxBodyBytes'],
   );
   check(
     c.algorithm === undefined || ['sha1', 'sha256', 'sha512'].includes(c.algorithm),
     'ERR_BURROW_MODULE_CONFIG',
     `${field}.algorithm must be sha1, sha256 or sha512`,
+    ['algorithm'],
   );
   check(
     c.encoding === undefined || ['hex', 'base64'].includes(c.encoding),
     'ERR_BURROW_MODULE_CONFIG',
     `${field}.encoding must be hex or base64`,
+    ['encoding'],
   );
-  return PROVIDERS[provider](c.secret, c);
+  return within(['secret'], () => PROVIDERS[provider](c.secret, c));
 }
 
 /** Reads the request body up to `limit` bytes; undefined when it is larger. */

@@ -8,7 +8,7 @@ import type { EndpointV3, TunnelV2 } from '../../config/types';
 import type { EndpointSpec } from '../../model';
 import type { CaptureStore } from '../../capture/store';
 import { VERSION } from '../../version';
-import { buildPipeline, ModuleConfigError } from '../../modules/pipeline';
+import { ModuleConfigError } from '../../modules/config-error';
 import { AgentError, type Agent, type TunnelState } from '../agent';
 import {
   API_ERRORS,
@@ -102,11 +102,11 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
     const { name, ...body } = def as Record<string, unknown>;
     const rest = withoutWrapperOptions(body);
     if (typeof name !== 'string' || name.trim() === '') throw invalid('"name" (string) is required');
-    // Same schema and checks as ngrok.yml: validate the body as the only tunnel of a v2 file.
+    // Same checks as ngrok.yml (schema, semantics, each module's own): the body as the only tunnel of a v2 file.
     const doc = JSON.stringify({ version: '2', tunnels: { [name]: rest } }, null, 2);
     const result = validateDocument(doc, 'POST /api/tunnels', { kind: 'agent' });
     const errors = result.problems.filter((p) => p.severity === 'error');
-    if (errors.length) throw invalid(errors.map((p) => p.message).join('; '));
+    if (errors.length) throw invalid(errors.map((p) => p.ngrokMessage ?? p.message).join('; '));
     const tunnels = (result.data as { tunnels?: Record<string, TunnelV2> } | undefined)?.tunnels;
     return this.start(invalid, () => {
       const spec = tunnels?.[name] && tunnelToSpec(name, tunnels[name], this.capture.enabled);
@@ -122,22 +122,20 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
       throw invalid('the body must be a JSON object with the endpoint definition');
     const { name } = def as Record<string, unknown>;
     if (typeof name !== 'string' || name.trim() === '') throw invalid('"name" (string) is required');
-    // Same schema and checks as ngrok.yml: validate the body as the only endpoint of a v3 file.
+    // Same checks as ngrok.yml (schema, semantics, each module's own): the body as the only endpoint of a v3 file.
     const doc = JSON.stringify({ version: '3', agent: {}, endpoints: [def] }, null, 2);
     const result = validateDocument(doc, 'POST /api/endpoints', { kind: 'agent' });
     const errors = result.problems.filter((p) => p.severity === 'error');
-    if (errors.length) throw invalid(errors.map((p) => p.message).join('; '));
+    if (errors.length) throw invalid(errors.map((p) => p.ngrokMessage ?? p.message).join('; '));
     const endpoint = (result.data as { endpoints: EndpointV3[] }).endpoints[0];
     return this.start(invalid, () => endpointToSpec(endpoint, this.capture.enabled));
   }
 
-  /** Builds the spec, checks its modules as the edge will (a 400 with the edge's code), starts it. */
+  /** Builds the spec (module configs were checked by validateDocument, as the edge will) and starts it. */
   private async start(invalid: (err: string) => LocalApiError, toSpec: () => EndpointSpec): Promise<TunnelInfo> {
     let spec: EndpointSpec;
     try {
       spec = toSpec();
-      // Module configs (basic auth lengths, CIDRs, policies…) get the edge's own check and codes as a 400.
-      buildPipeline(spec.proto === 'http' ? spec.edge : undefined);
     } catch (err) {
       if (err instanceof ModuleConfigError) throw invalid(`${err.code}: ${err.message}`);
       throw err;

@@ -13,8 +13,8 @@
 // unchanged (circuit-breaker counts and sign-in state survive edits elsewhere).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Binding } from '../edge';
-import { rawEdgeError, sendEdgeError } from '../errors';
+import type { AgentSession } from '../agent-session';
+import { rawEdgeError, sendEdgeError } from '../../edge-errors';
 import { proxyHttp, proxyUpgrade, type HttpTarget } from '../http-proxy';
 import { normalizeHost } from '../router';
 import type { Scheme } from '../../model';
@@ -40,6 +40,16 @@ interface CompiledEdge {
   /** Longest match first. */
   prefixes: CompiledRoute[];
   auth?: CompiledRoute;
+}
+
+/**
+ * What routing needs of an agent's labeled binding (edge.ts's Binding has it). Declared here, not
+ * imported, so the admin API does not import the edge that imports it.
+ */
+export interface Binding {
+  id: string;
+  session: AgentSession;
+  labels?: Record<string, string>;
 }
 
 type Choice = { kind: 'binding'; binding: Binding } | { kind: 'response'; backend: BackendsByKind['http_response'] };

@@ -16,7 +16,7 @@ import type { Duplex } from 'node:stream';
 import type { Scheme } from '../../model';
 import type { MuxSession, MuxStream } from '../../protocol/session';
 import { EdgeStore, emptyState } from '../admin/store';
-import { sendEdgeError, rawEdgeError } from '../errors';
+import { sendEdgeError, rawEdgeError } from '../../edge-errors';
 import { clientIpOf, hostOf } from '../http-proxy';
 import { normalizeHost } from '../router';
 import { ClusterAuthThrottle } from './auth-throttle';

@@ -2,7 +2,7 @@
 // ngrok.yml `oauth:`/`oidc:`, the `oauth`/`openid-connect` actions, edge-route modules), and the
 // bind-time checks with ngrok's error codes. Durations are milliseconds here; the front doors
 // convert ngrok's seconds and Go duration strings.
-import { check, ModuleConfigError } from '../config-error';
+import { check, ModuleConfigError, within, type ConfigPath } from '../config-error';
 import { isOAuthProviderId, OAUTH_PROVIDER_IDS, type OAuthProviderId, type ProviderEndpoints } from './providers';
 
 /** Options both modules share. */
@@ -87,8 +87,6 @@ function isLoopbackHost(host: string): boolean {
 /**
  * Bind-time checks. Returns the coded error, or undefined when the config is usable. Messages
  * name the field and never echo the client secret.
- */
-/**
  * `managed`: whether the edge has a managed app for the provider (managed.ts); undefined = not
  * known here (the agent checking a config for a remote edge): a config without credentials passes
  * and the edge decides at bind time.
@@ -114,57 +112,72 @@ function checkConfig(config: AuthModuleConfig, field: string, managed: boolean |
       typeof config.issuerUrl === 'string' && config.issuerUrl !== '',
       'ERR_NGROK_387',
       `${field}: the issuer URL is required`,
+      ['issuerUrl'],
     );
     let issuer: URL;
     try {
       issuer = new URL(config.issuerUrl);
     } catch {
-      throw new ModuleConfigError('ERR_NGROK_2226', `${field}: the issuer "${config.issuerUrl}" is not a URL`);
+      throw new ModuleConfigError('ERR_NGROK_2226', `${field}: the issuer "${config.issuerUrl}" is not a URL`, [
+        'issuerUrl',
+      ]);
     }
     check(
       issuer.protocol === 'https:' || (issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname)),
       'ERR_BURROW_OIDC_INSECURE_ISSUER',
       `${field}: the issuer must use https (plain http only for a loopback issuer), got "${issuer.origin}"`,
+      ['issuerUrl'],
     );
     check(
       !issuer.search && !issuer.hash,
       'ERR_NGROK_2226',
       `${field}: the issuer URL must not have a query or fragment`,
+      ['issuerUrl'],
     );
     check(
       typeof config.clientId === 'string' && config.clientId !== '',
       'ERR_NGROK_385',
       `${field}: the client id is required`,
+      ['clientId'],
     );
     check(
       typeof config.clientSecret === 'string' && config.clientSecret !== '',
       'ERR_NGROK_386',
       `${field}: the client secret is required`,
+      ['clientSecret'],
     );
   } else {
     check(
       config.provider !== undefined && (config.provider as string) !== '',
       'ERR_NGROK_363',
       `${field}: the provider is required (one of ${OAUTH_PROVIDER_IDS.join(', ')})`,
+      ['provider'],
     );
     check(
       isOAuthProviderId(config.provider),
       'ERR_NGROK_365',
       `${field}: unsupported OAuth provider "${String(config.provider)}"; supported: ${OAUTH_PROVIDER_IDS.join(', ')}`,
+      ['provider'],
     );
     const hasId = typeof config.clientId === 'string' && config.clientId !== '';
     const hasSecret = typeof config.clientSecret === 'string' && config.clientSecret !== '';
-    check(hasId || !hasSecret, 'ERR_NGROK_383', `${field}: a client secret was given without a client id`);
-    check(hasSecret || !hasId, 'ERR_NGROK_384', `${field}: a client id was given without a client secret`);
+    check(hasId || !hasSecret, 'ERR_NGROK_383', `${field}: a client secret was given without a client id`, [
+      'clientSecret',
+    ]);
+    check(hasSecret || !hasId, 'ERR_NGROK_384', `${field}: a client id was given without a client secret`, [
+      'clientId',
+    ]);
     check(
       (hasId && hasSecret) || managed !== false,
       'ERR_NGROK_7166',
       `${field}: this edge has no managed ${config.provider} app; register your own and pass its client id and secret (redirect URI: https://YOUR-ENDPOINT/ngrok/callback), or have the edge's operator register one (burrow edge --oauth-app ${config.provider}=ID:SECRET)`,
+      ['provider'],
     );
     check(
       hasId || !config.scopes?.length,
       'ERR_NGROK_7034',
       `${field}: scopes can only be set with your own OAuth app (client id and secret), not a managed one`,
+      ['scopes'],
     );
     for (const [key, url] of Object.entries(config.endpoints ?? {})) {
       let parsed: URL | undefined;
@@ -177,12 +190,14 @@ function checkConfig(config: AuthModuleConfig, field: string, managed: boolean |
         parsed && (parsed.protocol === 'https:' || (parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname))),
         'ERR_NGROK_2226',
         `${field}.endpoints.${key}: "${String(url)}" is not an https URL`,
+        ['endpoints', key],
       );
     }
   }
   checkList(
     config.scopes,
     `${field}.scopes`,
+    ['scopes'],
     (s) => /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/.test(s),
     'ERR_NGROK_391',
     'is not a valid scope',
@@ -190,6 +205,7 @@ function checkConfig(config: AuthModuleConfig, field: string, managed: boolean |
   checkList(
     config.allowEmails,
     `${field}.allowEmails`,
+    ['allowEmails'],
     (s) => EMAIL.test(s),
     'ERR_NGROK_7043',
     'is not an email address',
@@ -197,6 +213,7 @@ function checkConfig(config: AuthModuleConfig, field: string, managed: boolean |
   checkList(
     config.allowDomains,
     `${field}.allowDomains`,
+    ['allowDomains'],
     (s) => DOMAIN.test(s.toLowerCase()),
     'ERR_NGROK_7039',
     'is not a domain name (write example.com, without @)',
@@ -206,38 +223,60 @@ function checkConfig(config: AuthModuleConfig, field: string, managed: boolean |
       !RESERVED_PARAMS.has(key),
       'ERR_NGROK_2219',
       `${field}.authzUrlParams: "${key}" is set by Burrow and cannot be configured`,
+      ['authzUrlParams', key],
     );
     check(
       typeof config.authzUrlParams![key] === 'string',
       'ERR_NGROK_2204',
       `${field}.authzUrlParams.${key} must be a string`,
+      ['authzUrlParams', key],
     );
   }
-  checkDuration(config.authCheckIntervalMs, `${field}.authCheckInterval`, MIN_AUTH_CHECK_INTERVAL_MS, 'ERR_NGROK_7035');
-  checkDuration(config.inactivityTimeoutMs, `${field}.inactivityTimeout`, 1000, 'ERR_NGROK_2215');
-  checkDuration(config.maxDurationMs, `${field}.maximumDuration`, 1000, 'ERR_NGROK_2215');
+  within(['authCheckIntervalMs'], () =>
+    checkDuration(
+      config.authCheckIntervalMs,
+      `${field}.authCheckInterval`,
+      MIN_AUTH_CHECK_INTERVAL_MS,
+      'ERR_NGROK_7035',
+    ),
+  );
+  within(['inactivityTimeoutMs'], () =>
+    checkDuration(config.inactivityTimeoutMs, `${field}.inactivityTimeout`, 1000, 'ERR_NGROK_2215'),
+  );
+  within(['maxDurationMs'], () =>
+    checkDuration(config.maxDurationMs, `${field}.maximumDuration`, 1000, 'ERR_NGROK_2215'),
+  );
   check(
     config.cookiePrefix === undefined || /^[A-Za-z0-9.]{1,64}$/.test(config.cookiePrefix),
     'ERR_BURROW_OAUTH_COOKIE_PREFIX',
     `${field}.cookiePrefix may only contain letters, digits and dots`,
+    ['cookiePrefix'],
   );
   check(
     config.authId === undefined || /^[A-Za-z0-9._-]{1,64}$/.test(config.authId),
     'ERR_NGROK_2204',
     `${field}.authId may only contain letters, digits, '.', '_' and '-'`,
+    ['authId'],
   );
 }
 
-function checkList(list: unknown, field: string, ok: (s: string) => boolean, code: string, what: string): void {
+function checkList(
+  list: unknown,
+  field: string,
+  path: ConfigPath,
+  ok: (s: string) => boolean,
+  code: string,
+  what: string,
+): void {
   if (list === undefined) return;
-  check(Array.isArray(list), 'ERR_NGROK_2204', `${field} must be a list`);
+  check(Array.isArray(list), 'ERR_NGROK_2204', `${field} must be a list`, path);
   const seen = new Set<string>();
-  for (const item of list as unknown[]) {
-    check(typeof item === 'string' && item !== '', code, `${field}: entries must not be empty`);
-    check(ok(item), code, `${field}: "${item}" ${what}`);
-    check(!seen.has(item.toLowerCase()), 'ERR_NGROK_2231', `${field}: "${item}" is listed twice`);
+  (list as unknown[]).forEach((item, i) => {
+    check(typeof item === 'string' && item !== '', code, `${field}: entries must not be empty`, [...path, i]);
+    check(ok(item), code, `${field}: "${item}" ${what}`, [...path, i]);
+    check(!seen.has(item.toLowerCase()), 'ERR_NGROK_2231', `${field}: "${item}" is listed twice`, [...path, i]);
     seen.add(item.toLowerCase());
-  }
+  });
 }
 
 function checkDuration(ms: unknown, field: string, min: number, code: string): void {

@@ -47,40 +47,46 @@ const ACTION_KEYS = new Set([
 /** An `oauth` / `openid-connect` action config (snake_case, Go durations) → the module config. */
 export function authActionConfig(type: string, c: Record<string, unknown>, where: string): AuthModuleConfig {
   for (const key of Object.keys(c)) {
-    check(ACTION_KEYS.has(key), 'ERR_NGROK_2203', `${where}: unknown field "${key}" in the ${type} action`);
+    check(ACTION_KEYS.has(key), 'ERR_NGROK_2203', `${where}: unknown field "${key}" in the ${type} action`, [key]);
   }
   check(
     c.auth_cookie_domain === undefined,
     'ERR_NGROK_2219',
     `${where}: auth_cookie_domain is not supported by Burrow (session cookies are host-only)`,
+    ['auth_cookie_domain'],
   );
   const text = (key: string): string | undefined => {
     if (c[key] === undefined) return undefined;
-    check(typeof c[key] === 'string', 'ERR_NGROK_2204', `${where}.${key} must be a string`);
+    check(typeof c[key] === 'string', 'ERR_NGROK_2204', `${where}.${key} must be a string`, [key]);
     return c[key] as string;
   };
   const duration = (key: string): number | undefined => {
     const value = text(key);
     if (value === undefined) return undefined;
     const ms = durationMs(value);
-    check(Number.isFinite(ms), 'ERR_NGROK_2204', `${where}.${key}: "${value}" is not a duration (e.g. 30m, 12h)`);
+    check(Number.isFinite(ms), 'ERR_NGROK_2204', `${where}.${key}: "${value}" is not a duration (e.g. 30m, 12h)`, [
+      key,
+    ]);
     return ms;
   };
   check(
     c.scopes === undefined || (Array.isArray(c.scopes) && c.scopes.every((s) => typeof s === 'string')),
     'ERR_NGROK_2204',
     `${where}.scopes must be a list of strings`,
+    ['scopes'],
   );
   check(
     c.authz_url_params === undefined ||
       (typeof c.authz_url_params === 'object' && c.authz_url_params !== null && !Array.isArray(c.authz_url_params)),
     'ERR_NGROK_2204',
     `${where}.authz_url_params must be a map`,
+    ['authz_url_params'],
   );
   check(
     c.allow_cors_preflight === undefined || typeof c.allow_cors_preflight === 'boolean',
     'ERR_NGROK_2204',
     `${where}.allow_cors_preflight must be true or false`,
+    ['allow_cors_preflight'],
   );
   const common = {
     authId: text('auth_id'),
@@ -114,7 +120,7 @@ for (const type of ['oauth', 'openid-connect', 'oidc']) {
     try {
       return createOAuthModule(config, { secret: secretOf(undefined), managed: env.managedOAuth });
     } catch (err) {
-      if (err instanceof ModuleConfigError) throw new ModuleConfigError(err.code, `${where}: ${err.message}`);
+      if (err instanceof ModuleConfigError) throw new ModuleConfigError(err.code, `${where}: ${err.message}`, err.path);
       throw err;
     }
   });
