@@ -14,7 +14,7 @@ import {
   renderSession,
   type AccountService,
 } from './account';
-import { created, gone, need, ok, page, type Call, type Route } from './admin-api';
+import { created, gone, need, ok, page, type Call, type Route } from './api-kit';
 
 export function accountRoutes(acct: AccountService): Route[] {
   const ID = '([A-Za-z0-9_]+)';

@@ -507,18 +507,3 @@ export function renderSession(r: Renderer, s: TunnelSessionEntry): Json {
     ...(s.extra ?? {}),
   };
 }
-
-/** The certificate and endpoint-configuration fields of a reserved domain's read shape. */
-export function renderReservedDomainExtras(r: Renderer, d: ReservedDomain): Json {
-  return {
-    certificate: d.certificate_id ? r.ref('tls_certificates', d.certificate_id) : null,
-    certificate_management_policy: d.certificate_management_policy ?? null,
-    certificate_management_status: d.certificate_management_status ?? null,
-    http_endpoint_configuration: d.http_endpoint_configuration_id
-      ? r.ref('endpoint_configurations', d.http_endpoint_configuration_id)
-      : null,
-    https_endpoint_configuration: d.https_endpoint_configuration_id
-      ? r.ref('endpoint_configurations', d.https_endpoint_configuration_id)
-      : null,
-  };
-}

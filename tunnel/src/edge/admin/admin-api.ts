@@ -16,6 +16,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AccountService } from './account';
 import { accountRoutes } from './account-api';
+import { created, gone, need, ok, page, type Call, type Route } from './api-kit';
 import { AdminApiError, badRequest } from './errors';
 import { Renderer } from './render';
 import type { HttpsEdgeRouter } from './router';
@@ -26,20 +27,6 @@ const MAX_BODY = 1024 * 1024;
 const BACKEND_KINDS = ['tunnel_group', 'failover', 'weighted', 'http_response'] as const;
 
 type Json = Record<string, unknown>;
-export interface Call {
-  method: string;
-  params: string[];
-  body: Json | undefined;
-  query: URLSearchParams;
-  render: Renderer;
-  path: string;
-}
-type Handler = (call: Call) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
-export interface Route {
-  pattern: RegExp;
-  methods: Partial<Record<string, Handler>>;
-}
-
 export interface AdminApiOptions {
   service: EdgeService;
   /** TLS certificates, reserved addresses, endpoint configurations, tunnel sessions. */
@@ -241,40 +228,6 @@ function clientQuery(query: URLSearchParams): URLSearchParams {
   out.delete('beforeId');
   return out;
 }
-
-/** ngrok's list shape with `before_id`/`limit` paging over items sorted newest first. */
-export function page<T extends { id: string }>(
-  call: Call,
-  key: string,
-  items: readonly T[],
-  render: (t: T) => unknown,
-): { status: number; body: unknown } {
-  for (const k of call.query.keys()) {
-    if (k !== 'limit' && k !== 'before_id')
-      throw badRequest(
-        'ERR_NGROK_231',
-        `The query part of the requested URI includes unknown parameters: ${k}. The supported parameters are: before_id, limit.`,
-      );
-  }
-  const limitText = call.query.get('limit');
-  const limit = limitText === null ? 100 : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
-    throw badRequest('ERR_NGROK_233', `The page size limit must be between 1 and 100 but ${limitText} was provided.`);
-  const before = call.query.get('before_id');
-  const sorted = [...items]
-    .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
-    .filter((i) => !before || i.id < before);
-  const slice = sorted.slice(0, limit);
-  const uri = `${call.render.base}${call.path}`;
-  const next =
-    sorted.length > limit ? `${uri}?before_id=${encodeURIComponent(slice[slice.length - 1].id)}&limit=${limit}` : null;
-  return { status: 200, body: { [key]: slice.map(render), uri, next_page_uri: next } };
-}
-
-export const ok = (body: unknown) => ({ status: 200, body });
-export const created = (body: unknown) => ({ status: 201, body });
-export const gone = () => ({ status: 204 });
-export const need = (body: Json | undefined): Json => body ?? {};
 
 function buildRoutes(svc: EdgeService): Route[] {
   const ID = '([A-Za-z0-9_]+)';

@@ -1,7 +1,6 @@
 // Stored objects → the read shapes of ngrok API v2: ids become Refs with `uri`s, every module key
 // is present (null when unset) with ngrok's defaults filled in, and secrets are redacted
 // (OAuth/OIDC client secrets, webhook secrets). `base` is the admin API's own URL.
-import { renderReservedDomainExtras } from './account';
 import type { HttpsEdgeRouter } from './router';
 import { REDACTED } from './operations';
 import {
@@ -225,4 +224,19 @@ export class Renderer {
       owner_id: c.owner_id ?? null,
     };
   }
+}
+
+/** The certificate and endpoint-configuration fields of a reserved domain's read shape. */
+export function renderReservedDomainExtras(r: Renderer, d: ReservedDomain): Json {
+  return {
+    certificate: d.certificate_id ? r.ref('tls_certificates', d.certificate_id) : null,
+    certificate_management_policy: d.certificate_management_policy ?? null,
+    certificate_management_status: d.certificate_management_status ?? null,
+    http_endpoint_configuration: d.http_endpoint_configuration_id
+      ? r.ref('endpoint_configurations', d.http_endpoint_configuration_id)
+      : null,
+    https_endpoint_configuration: d.https_endpoint_configuration_id
+      ? r.ref('endpoint_configurations', d.https_endpoint_configuration_id)
+      : null,
+  };
 }
