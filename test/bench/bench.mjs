@@ -243,7 +243,7 @@ async function startDirect(ctx) {
   return { url: `http://127.0.0.1:${ctx.upstreamPort}`, host: undefined, processes: [] };
 }
 
-/** A copy of ../shared/bench/peers/node-pipe.sh: each visitor socket piped to a fresh upstream socket. */
+/** The peer harness's node-pipe row, copied here: each visitor socket piped to a fresh upstream socket. */
 async function startNodePipe(ctx) {
   const port = await freePort();
   const code = `const net=require('net');

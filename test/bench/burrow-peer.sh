@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start script for the shared tunnel benchmark (../shared/bench/run.sh --peer burrow=test/bench/burrow-peer.sh).
-# Contract (../shared/bench/README.md, "Adding our tunnel"): $1 = upstream port on 127.0.0.1;
+# Start script for the team's peer tunnel benchmark (its run.sh --peer burrow=test/bench/burrow-peer.sh;
+# not part of this repository). Contract (that harness's README, "Adding our tunnel"): $1 = upstream port on 127.0.0.1;
 # BENCH_PORT_BASE = first of 10 free loopback ports for us; BENCH_TMP = scratch dir. Prints
 # VERSION=…, then URL=http://NAME.localhost:PORT once the tunnel carries traffic; stays in the
 # foreground; the harness SIGTERMs the process group when done.

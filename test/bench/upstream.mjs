@@ -1,5 +1,5 @@
-// Upstream HTTP + WebSocket server for `npm run bench` (modelled on ../shared/bench/upstream.mjs,
-// so Burrow's numbers compare with the shared harness). Listens on 127.0.0.1 only and prints
+// Upstream HTTP + WebSocket server for `npm run bench` (modelled on the peer benchmark
+// harness's upstream, so Burrow's numbers compare with it). Listens on 127.0.0.1 only and prints
 // "PORT=<n>" once listening.
 //
 //   GET  /small   -> fixed 12-byte body "hello world\n"

@@ -1,4 +1,4 @@
--- wrk script used by test/bench/bench.mjs (same as ../shared/bench/wrk-report.lua).
+-- wrk script used by test/bench/bench.mjs (the same as the peer benchmark harness uses).
 -- Env: BENCH_METHOD (GET|POST), BENCH_BODY_BYTES (POST body size),
 --      BENCH_HOST (optional Host header override, for name-routed tunnels).
 -- Prints one line "BENCHJSON {...}" with raw counters; latency in microseconds.
