@@ -2,7 +2,7 @@
 // process (admin API, state directory, edge files), real agents with labeled tunnels, real HTTPS
 // clients, and seed 004's three curl calls run with the real `curl`.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -14,106 +14,28 @@ import { AgentState } from '../../client/src/model/state';
 import { buildTree } from '../../client/src/model/tree';
 import { Agent } from '../../tunnel/src/agent/agent';
 import type { EndpointSpec } from '../../tunnel/src/model';
-import { freePort, listen, Resources, waitFor } from '../support/tunnel';
+import {
+  API_KEY,
+  api,
+  startEdge as startEdgeProcess,
+  stopEdge,
+  TOKEN,
+  type EdgeProc,
+  type Json,
+} from '../support/edge-process';
+import { freePort, listen, Resources } from '../support/tunnel';
 
-const BIN = path.resolve(__dirname, '../../dist/burrow.js');
-const API_KEY = 'test-api-key-0123456789';
-const TOKEN = 'file-token-abcdef';
 // Seed 004's ids, verbatim.
 const SEED_EDGE = 'edghts_2cSjzFvGsN6xazdj1TeJTxpF9iv';
 const SEED_ROUTE = 'edghtsrt_2cSjzGPpXHjudF63YRbIZ7arna7';
 
-interface EdgeProc {
-  child: ChildProcess;
-  http: number;
-  tls: number;
-  admin: number;
-  log: () => string;
-  exited: Promise<number | null>;
-}
-
-async function startEdge(
+/** An edge on `ports` keeping its admin state in `stateDir`. */
+function startEdge(
   stateDir: string,
   ports: { http: number; tls: number; admin: number },
   extra: string[] = [],
 ): Promise<EdgeProc> {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'edge',
-      '--listen',
-      `127.0.0.1:${ports.http}`,
-      '--tls-listen',
-      `127.0.0.1:${ports.tls}`,
-      '--admin-addr',
-      `127.0.0.1:${ports.admin}`,
-      '--state-dir',
-      stateDir,
-      '--log-format',
-      'json',
-      ...extra,
-    ],
-    { env: { ...process.env, BURROW_API_KEY: API_KEY, BURROW_EDGE_TOKENS: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  child.stderr!.on('data', (d) => {
-    out += d;
-  });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
-  });
-  await waitFor(() => /edge listening/.test(out) || gone, 10_000, 'the edge to listen');
-  if (gone) throw new Error(`burrow edge exited:\n${out}`);
-  return { child, ...ports, log: () => out, exited };
-}
-
-async function stopEdge(e: EdgeProc): Promise<void> {
-  e.child.kill('SIGTERM');
-  await Promise.race([e.exited, new Promise((r) => setTimeout(r, 5000))]);
-  if (e.child.exitCode === null) e.child.kill('SIGKILL');
-}
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** One admin API call (Node's HTTP client); `headers` replaces the defaults when given. */
-function api(
-  port: number,
-  method: string,
-  p: string,
-  body?: unknown,
-  headers?: Record<string, string>,
-): Promise<{ status: number; body: Json }> {
-  return new Promise((resolve, reject) => {
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        method,
-        path: p,
-        headers: headers ?? {
-          authorization: `Bearer ${API_KEY}`,
-          'ngrok-version': '2',
-          ...(text ? { 'content-type': 'application/json' } : {}),
-        },
-      },
-      (res) => {
-        let data = '';
-        res.on('data', (c) => {
-          data += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode!, body: data ? JSON.parse(data) : {} }));
-      },
-    );
-    req.on('error', reject);
-    req.end(text);
-  });
+  return startEdgeProcess(ports, ['--state-dir', stateDir, ...extra]);
 }
 
 /** HTTPS to the edge's TLS listener with SNI and Host `host` (self-signed certificate). */

@@ -71,8 +71,14 @@ export async function stopEdge(e: EdgeProc | undefined): Promise<void> {
   if (e.child.exitCode === null) e.child.kill('SIGKILL');
 }
 
-/** One admin API call. */
-export function api(port: number, method: string, p: string, body?: unknown): Promise<{ status: number; body: Json }> {
+/** One admin API call (Node's HTTP client); `headers` replaces the defaults when given. */
+export function api(
+  port: number,
+  method: string,
+  p: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+): Promise<{ status: number; body: Json }> {
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request(
@@ -81,7 +87,7 @@ export function api(port: number, method: string, p: string, body?: unknown): Pr
         port,
         method,
         path: p,
-        headers: {
+        headers: headers ?? {
           authorization: `Bearer ${API_KEY}`,
           'ngrok-version': '2',
           ...(text ? { 'content-type': 'application/json' } : {}),
