@@ -32,6 +32,8 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
   let redis: RedisProcess;
   let nodes: NodeProcess[] = [];
   let lb: TcpBalancer;
+  /** The same balancer in front of the nodes' TLS listeners (HTTPS edges' hostports). */
+  let lbTls: TcpBalancer;
   let app: http.Server;
   let appPort: number;
   let kv: Redis;
@@ -82,6 +84,41 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     ]);
   }
 
+  /** An HTTPS request with SNI and Host `host` (self-signed certificates accepted). */
+  function getTls(port: number, host: string, path = '/'): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const req = https.get(
+        { host: '127.0.0.1', port, path, servername: host, headers: { host }, rejectUnauthorized: false, agent: false },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              rawHeaders: res.rawHeaders,
+              body: Buffer.concat(chunks),
+            }),
+          );
+        },
+      );
+      req.setTimeout(10_000, () => req.destroy(new Error(`request to ${host} on :${port} hung`)));
+      req.on('error', reject);
+    });
+  }
+
+  /** Waits until every node's admin API answers 200 for `path` (a change made on one node spread). */
+  async function seenEverywhere(path: string): Promise<void> {
+    for (const n of nodes) {
+      let r: Reply | undefined;
+      for (let i = 0; i < 100 && r?.status !== 200; i++) {
+        if (i) await delay(50);
+        r = await admin(n, 'GET', path);
+      }
+      assert.equal(r!.status, 200, `node :${n.adminPort} does not see ${path}`);
+    }
+  }
+
   function admin(node: NodeProcess, method: string, path: string, body?: unknown): Promise<Reply> {
     return request(node.adminPort, `127.0.0.1:${node.adminPort}`, {
       method,
@@ -117,6 +154,8 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     nodes = await Promise.all([0, 1, 2].map((i) => startNode(redis.url, ['--tcp-host', `127.0.0.${i + 2}`])));
     lb = new TcpBalancer(() => live().map((n) => n.httpPort));
     await lb.start();
+    lbTls = new TcpBalancer(() => live().map((n) => n.tlsPort));
+    await lbTls.start();
     app = http.createServer((req, res) => {
       if (req.method === 'POST') {
         // Echo the body's sha256 and length: 8 MiB checked without holding it twice.
@@ -150,6 +189,7 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
   after(async () => {
     for (const a of agents) await Promise.race([a.close().catch(() => undefined), delay(3000)]);
     await lb?.close();
+    await lbTls?.close();
     for (const n of nodes) await stopNode(n, 'SIGKILL');
     kv?.disconnect();
     await redis?.stop();
@@ -264,6 +304,63 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
       gone = await admin(nodes[0], 'GET', `/reserved_domains/${id}`);
     }
     assert.equal(gone!.status, 404);
+  });
+
+  it('a rate-limit counts across nodes: visitors spread over three nodes get the limit once, not three times', async () => {
+    // An HTTPS edge route's modules run on whichever node the visitor reached: only a shared window
+    // keeps its limit. Fifteen requests at once through the balancer, five per node.
+    const fixed = await admin(nodes[0], 'POST', '/backends/http_response', { body: 'within limit', status_code: 200 });
+    assert.equal(fixed.status, 201, fixed.body.toString());
+    const edge = await admin(nodes[1], 'POST', '/edges/https', { hostports: ['limited.localhost:443'] });
+    assert.equal(edge.status, 201, edge.body.toString());
+    const edgeId = JSON.parse(edge.body.toString()).id as string;
+    const policy = {
+      on_http_request: [
+        {
+          actions: [
+            { type: 'rate-limit', config: { name: 'six', capacity: 6, rate: '60s', bucket_key: ['conn.client_ip'] } },
+          ],
+        },
+      ],
+    };
+    const route = await admin(nodes[2], 'POST', `/edges/https/${edgeId}/routes`, {
+      match_type: 'path_prefix',
+      match: '/',
+      backend: { backend_id: JSON.parse(fixed.body.toString()).id },
+      traffic_policy: { value: JSON.stringify(policy) },
+    });
+    assert.equal(route.status, 201, route.body.toString());
+    await seenEverywhere(`/edges/https/${edgeId}/routes/${JSON.parse(route.body.toString()).id}`);
+    const replies = await Promise.all(Array.from({ length: 15 }, () => getTls(lbTls.port, 'limited.localhost')));
+    const ok = replies.filter((r) => r.status === 200);
+    const limited = replies.filter((r) => r.status === 429);
+    assert.equal(ok.length, 6, `statuses: ${replies.map((r) => r.status).join(' ')}`);
+    assert.equal(limited.length, 9);
+    for (const r of limited) {
+      assert.equal(r.headers['ngrok-error-code'], 'ERR_BURROW_RATE_LIMITED');
+      assert.ok(Number(r.headers['retry-after']) >= 1);
+    }
+    // Still limited on every node, straight to each.
+    for (const n of nodes) assert.equal((await getTls(n.tlsPort, 'limited.localhost')).status, 429);
+    const keys = await kv.keys('burrow:rate:*');
+    assert.ok(keys.length >= 1 && keys.every((k) => !k.includes('127.0.0.1')), 'bucket keys are hashed');
+  });
+
+  it('an HTTPS edge cannot take a hostport an agent binds directly on any node (ERR_NGROK_7132)', async () => {
+    const agent = await newAgent(nodes[0].httpPort);
+    const host = await tunnel(agent, { subdomain: 'direct-7132' });
+    for (const n of nodes) {
+      const r = await admin(n, 'POST', '/edges/https', { hostports: [`${host}:443`] });
+      assert.equal(r.status, 400, `node :${n.adminPort}: ${r.body.toString()}`);
+      assert.equal(JSON.parse(r.body.toString()).error_code, 'ERR_NGROK_7132');
+    }
+    const free = await admin(nodes[2], 'POST', '/edges/https', { hostports: ['nobody-binds-this.localhost:443'] });
+    assert.equal(free.status, 201, free.body.toString());
+    const moved = await admin(nodes[1], 'PATCH', `/edges/https/${JSON.parse(free.body.toString()).id}`, {
+      hostports: [`${host}:443`],
+    });
+    assert.equal(moved.status, 400);
+    assert.equal(JSON.parse(moved.body.toString()).error_code, 'ERR_NGROK_7132');
   });
 
   it('8 MiB each way, intact, through a node that does not hold the session', async () => {

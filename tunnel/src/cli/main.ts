@@ -498,6 +498,7 @@ async function runEdge(args: string[]): Promise<number> {
       throw err;
     }
   }
+  const rateLimiter = cluster?.rateLimiter();
   const httpListen = parseListen(values.listen ?? '127.0.0.1:8080', 'listen');
   const wildcardHost = httpListen.host === '0.0.0.0' || httpListen.host === '::';
   let httpsEdges: HttpsEdges | undefined;
@@ -525,6 +526,8 @@ async function runEdge(args: string[]): Promise<number> {
         tcpHost: wildcardHost ? domain : httpListen.host,
         tcpBindHost: httpListen.host,
         acme: acmeOn,
+        rateLimiter,
+        boundInCluster: cluster && ((host) => cluster!.isBound(host)),
       });
       const loaded = loadEdgeFiles(httpsEdges.service, values.edges ?? []);
       if (values.edges?.length)
@@ -556,6 +559,7 @@ async function runEdge(args: string[]): Promise<number> {
     httpsEdges: httpsEdges?.router,
     cluster,
     authThrottle: cluster?.authThrottle(),
+    rateLimiter,
     tcpHost: values['tcp-host'],
     account: httpsEdges?.overlay,
     certificates,

@@ -80,6 +80,8 @@ export interface EdgeConfig {
   managedOAuth?: { apps: ManagedOAuth['apps']; callbackUrl?: string };
   /** Time limits of the public HTTP/1.1 listeners (request head, keep-alive idle): listener-limits.ts. */
   limits?: ListenerLimits;
+  /** Rate limits counted across cluster nodes (cluster/counters.ts); per pipeline when omitted. */
+  rateLimiter?: PipelineEnv['rateLimiter'];
   /** Slows authtoken guessing per source address (auth-throttle.ts); in memory when omitted. */
   authThrottle?: AuthThrottle;
   /** A request an endpoint's module answered itself (the agent never saw it): the embedded edge's capture hook. */
@@ -782,11 +784,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
       this.emit('bind', binding);
       return binding;
     }
+    let bound: Binding | undefined;
     try {
       if (req.proto === 'http') {
         base.pipeline = buildPipeline(edge, {
           ipPolicies: this.ipPolicies,
           managedOAuth: this.managedOAuth,
+          rateLimiter: this.config.rateLimiter,
+          rateScope: () => `endpoint:${bound?.hosts[0] ?? base.id}`,
           onRefused: this.refusedHook(req.name),
           internalEndpoint: (host) => {
             const b = this.internalRouter.lookup(host);
@@ -818,6 +823,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       else if (req.proto === 'tls') binding = await this.bindTls(base, req);
       else if (req.proto === 'tcp') binding = await this.bindTcp(base, req);
       else throw new BindError('ERR_NGROK_332', `unsupported protocol "${String(req.proto)}"`);
+      bound = binding;
     } catch (err) {
       for (const c of base.claims ?? []) this.config.cluster?.release(c.kind, c.name, c.holder);
       throw err;

@@ -73,6 +73,8 @@ export class HttpsEdgeRouter {
     private readonly ipPolicies: IpPolicyStore,
     /** The edge's managed OAuth apps once it runs. */
     private readonly managedOAuth: () => ManagedOAuth | undefined = () => undefined,
+    /** Rate limits counted across cluster nodes (route modules run on the node the visitor reached). */
+    private readonly rateLimiter?: PipelineEnv['rateLimiter'],
   ) {
     store.on('change', () => this.rebuild());
     this.rebuild();
@@ -159,7 +161,10 @@ export class HttpsEdgeRouter {
         if (!cr || cr.key !== key) {
           let modules: readonly HttpModule[] = [];
           try {
-            modules = buildPipeline(routeEdgeOptions(route), env)?.modules ?? [];
+            const scope = `route:${route.id}`;
+            modules =
+              buildPipeline(routeEdgeOptions(route), { ...env, rateLimiter: this.rateLimiter, rateScope: () => scope })
+                ?.modules ?? [];
           } catch {
             // The service refuses configs that do not build; a stored one that no longer does
             // (e.g. its IP policy was edited away) serves nothing rather than serving unprotected.

@@ -20,7 +20,7 @@ import { sendEdgeError, rawEdgeError } from '../../edge-errors';
 import { clientIpOf, hostOf } from '../http-proxy';
 import { normalizeHost } from '../router';
 import { ClusterAuthThrottle } from './auth-throttle';
-import { SharedCounter } from './counters';
+import { SharedRateWindows } from './counters';
 import { PeerPool, PeerServer, type PeerOpen } from './peers';
 import { ClusterError, KEY_PREFIX, RedisNode, claimKey, redactUrl, type Claim, type Holder } from './redis';
 import { ClusterSecret } from './secret';
@@ -113,12 +113,9 @@ export class EdgeCluster implements ClusterHooks {
     this.peers = new PeerPool(this.secret);
   }
 
-  /**
-   * A counter shared by every node (see counters.ts): the seam for any rate limit that must
-   * count cluster-wide.
-   */
-  counter(name: string, windowMs: number): SharedCounter {
-    return new SharedCounter(this.redis, this.secret, name, windowMs);
+  /** Rate-limit windows every node counts in together (counters.ts). */
+  rateLimiter(): SharedRateWindows {
+    return new SharedRateWindows(this.redis, this.secret);
   }
 
   /** The authtoken-guessing throttle, counted cluster-wide (auth-throttle.ts). */
@@ -255,6 +252,12 @@ export class EdgeCluster implements ClusterHooks {
     if (!server) return;
     this.tcpForwarders.delete(port);
     await new Promise((r) => server.close(r));
+  }
+
+  /** True when an agent on any node binds `host` as an HTTP or TLS endpoint (ERR_NGROK_7132). */
+  async isBound(host: string): Promise<boolean> {
+    const name = normalizeHost(host);
+    return !!(await this.redis.lookup('http', [name])) || !!(await this.redis.lookup('tls', [name]));
   }
 
   abandon(kind: ClaimKind, name: string, holder: Holder): void {
