@@ -37,6 +37,7 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
   let app: http.Server;
   let appPort: number;
   let kv: Redis;
+  const upstreams: http.Server[] = [];
   const agents: Agent[] = [];
 
   const live = () => nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
@@ -193,6 +194,7 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     for (const n of nodes) await stopNode(n, 'SIGKILL');
     kv?.disconnect();
     await redis?.stop();
+    for (const u of upstreams) u.close();
     app?.closeAllConnections();
     await new Promise((r) => app?.close(r));
   });
@@ -361,6 +363,148 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     });
     assert.equal(moved.status, 400);
     assert.equal(JSON.parse(moved.body.toString()).error_code, 'ERR_NGROK_7132');
+  });
+
+  /** An upstream answering with its name (which pool member or labeled tunnel served). */
+  async function namedUpstream(name: string): Promise<string> {
+    const server = http.createServer((req, res) => {
+      let n = 0;
+      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('end', () => res.end(`${name} xff=${req.headers['x-forwarded-for'] ?? ''} ${n}`));
+    });
+    upstreams.push(server);
+    const port = await new Promise<number>((r) =>
+      server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)),
+    );
+    return `http://127.0.0.1:${port}`;
+  }
+
+  it('an endpoint pool spans nodes: round robin over every member from any node; the member of a dead node drops at once', async () => {
+    // One pooling agent straight to each node, all on one name.
+    for (const [i, n] of nodes.entries()) {
+      const host = await tunnel(await newAgent(n.httpPort), {
+        upstream: await namedUpstream(`member${i}`),
+        domain: 'pooled.localhost',
+        pooling: true,
+      });
+      assert.equal(host, 'pooled.localhost');
+    }
+    // A second agent without pooling is refused through any node.
+    await assert.rejects(
+      tunnel(await newAgent(nodes[1].httpPort), { domain: 'pooled.localhost' }),
+      (err: AgentError) => err.code === 'ERR_NGROK_334' || err.code === 'ERR_NGROK_6030',
+    );
+    for (const n of nodes) {
+      const served = new Map<string, number>();
+      for (let i = 0; i < 6; i++) {
+        const r = await get(n.httpPort, 'pooled.localhost');
+        assert.equal(r.status, 200, r.body.toString());
+        const [who, xff] = r.body.toString().split(' ');
+        assert.equal(xff, 'xff=127.0.0.1');
+        served.set(who, (served.get(who) ?? 0) + 1);
+      }
+      assert.deepEqual(
+        [...served.entries()].sort(),
+        [
+          ['member0', 2],
+          ['member1', 2],
+          ['member2', 2],
+        ],
+        `round robin from node :${n.httpPort}`,
+      );
+    }
+    // kill -9 the node of member2: the other nodes stop picking it at once, no visitor sees an error.
+    const victim = nodes[2];
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    await delay(100);
+    for (const n of nodes.slice(0, 2)) {
+      for (let i = 0; i < 6; i++) {
+        const r = await get(n.httpPort, 'pooled.localhost');
+        assert.equal(r.status, 200, `node :${n.httpPort} after the kill: ${r.status} ${r.body.toString()}`);
+        assert.notEqual(r.body.toString().split(' ')[0], 'member2');
+      }
+    }
+    nodes = [nodes[0], nodes[1], await startNode(redis.url, ['--tcp-host', '127.0.0.4'])];
+  });
+
+  it('tunnel groups span nodes: an HTTPS edge route on any node reaches labeled tunnels on others, round robin', async () => {
+    // Labeled tunnels (no URL of their own) on nodes 0 and 1; the edge and its route made on node 2.
+    for (const i of [0, 1]) {
+      const state = await (
+        await newAgent(nodes[i].httpPort)
+      ).startTunnel({
+        name: `labeled${i}`,
+        proto: 'http',
+        inspect: false,
+        upstream: await namedUpstream(`labeled${i}`),
+        labels: { team: 'spread' },
+      } as never);
+      assert.equal(state.status, 'online');
+    }
+    const group = await admin(nodes[2], 'POST', '/backends/tunnel_group', { labels: { team: 'spread' } });
+    assert.equal(group.status, 201, group.body.toString());
+    const groupId = JSON.parse(group.body.toString()).id as string;
+    const edge = await admin(nodes[2], 'POST', '/edges/https', { hostports: ['grouped.localhost:443'] });
+    const edgeId = JSON.parse(edge.body.toString()).id as string;
+    const route = await admin(nodes[2], 'POST', `/edges/https/${edgeId}/routes`, {
+      match_type: 'path_prefix',
+      match: '/',
+      backend: { backend_id: groupId },
+    });
+    assert.equal(route.status, 201, route.body.toString());
+    await seenEverywhere(`/edges/https/${edgeId}/routes/${JSON.parse(route.body.toString()).id}`);
+    // Every node's admin API lists both tunnels in the group.
+    for (const n of nodes) {
+      let tunnels: unknown[] = [];
+      for (let i = 0; i < 100 && tunnels.length < 2; i++) {
+        if (i) await delay(50);
+        tunnels = JSON.parse((await admin(n, 'GET', `/backends/tunnel_group/${groupId}`)).body.toString()).tunnels;
+      }
+      assert.equal(tunnels.length, 2, `node :${n.adminPort} sees ${tunnels.length} labeled tunnels`);
+    }
+    for (const n of nodes) {
+      const served = new Set<string>();
+      for (let i = 0; i < 4; i++) {
+        const r = await getTls(n.tlsPort, 'grouped.localhost', '/g');
+        assert.equal(r.status, 200, `node :${n.tlsPort}: ${r.status} ${r.body.toString()}`);
+        const [who, xff] = r.body.toString().split(' ');
+        assert.equal(xff, 'xff=127.0.0.1', 'the route ran once: one X-Forwarded-For hop');
+        served.add(who);
+      }
+      assert.deepEqual([...served].sort(), ['labeled0', 'labeled1'], `round robin from node :${n.tlsPort}`);
+    }
+    // 8 MiB up through a node that holds neither tunnel, relayed to a labeled one intact.
+    const big = await new Promise<Reply>((resolve, reject) => {
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port: nodes[2].tlsPort,
+          method: 'POST',
+          path: '/up',
+          servername: 'grouped.localhost',
+          headers: { host: 'grouped.localhost' },
+          rejectUnauthorized: false,
+          agent: false,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              rawHeaders: res.rawHeaders,
+              body: Buffer.concat(chunks),
+            }),
+          );
+        },
+      );
+      req.on('error', reject);
+      seededStream('group-up', 8 * MiB).pipe(req);
+    });
+    assert.equal(big.status, 200);
+    assert.match(big.body.toString(), new RegExp(`^labeled[01] xff=127\\.0\\.0\\.1 ${8 * MiB}$`));
   });
 
   it('8 MiB each way, intact, through a node that does not hold the session', async () => {

@@ -528,6 +528,7 @@ async function runEdge(args: string[]): Promise<number> {
         acme: acmeOn,
         rateLimiter,
         boundInCluster: cluster && ((host) => cluster!.isBound(host)),
+        remoteLabeled: cluster && (() => cluster!.labeledElsewhere()),
       });
       const loaded = loadEdgeFiles(httpsEdges.service, values.edges ?? []);
       if (values.edges?.length)

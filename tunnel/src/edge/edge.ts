@@ -11,7 +11,7 @@ import { WebSocketServer } from 'ws';
 import type { EdgeOptions, Proto, Scheme } from '../model';
 import { PROTOCOL_VERSION } from '../protocol/frames';
 import type { BindRequest, ControlMessage, Hello, RawOpen, WireError } from '../protocol/messages';
-import { DEFAULT_WINDOW, MuxSession } from '../protocol/session';
+import { DEFAULT_WINDOW, MuxSession, type MuxStream } from '../protocol/session';
 import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
 import { sendEdgeError } from '../edge-errors';
 import { MemoryAuthThrottle, throttledError, type AuthThrottle } from './auth-throttle';
@@ -30,8 +30,10 @@ import { SessionRegistry } from './sessions';
 import type { Grant, TokenSet } from './tokens';
 import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
-import type { ClaimKind, ClusterHooks, Holder, PeerOpen } from './cluster';
+import type { ClaimKind, ClusterHooks, Holder, Member, PeerOpen } from './cluster';
+import { relayToBinding } from './cluster/index';
 import { adoptPeerAddress } from './cluster/peers';
+import { POOL_OWNER } from './cluster/redis';
 import type { AgentSession } from './agent-session';
 
 /** Path on the public HTTP listener where agents open their session. */
@@ -216,6 +218,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private readonly holders = new WeakMap<AgentSession, Holder>();
   /** Cluster: connections another node carried here (never forwarded again), and their servers. */
   private readonly peerSockets = new WeakSet<object>();
+  /** Cluster: peer connections for one pool member (the node that carried them picked it). */
+  private readonly pins = new WeakMap<object, string>();
   private peerHttp?: Record<'http' | 'https', http.Server>;
   /** SIGTERM on a cluster node: no new agent sessions, existing ones told to go elsewhere. */
   draining = false;
@@ -284,6 +288,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
       remotePort: { value: meta.remotePort, configurable: true },
     });
     this.peerSockets.add(stream);
+    if (meta.proto === 'binding')
+      return relayToBinding(stream as MuxStream, this.bindings.get(meta.binding ?? '')?.session, meta);
+    if (meta.binding) this.pins.set(stream, meta.binding);
     if (meta.proto === 'tls') return void this.onTlsConnection(stream as net.Socket, true);
     if (meta.proto === 'tcp') {
       const binding = [...this.bindings.values()].find(
@@ -294,7 +301,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       return;
     }
     this.peerHttp ??= { http: this.peerHttpServer('http'), https: this.peerHttpServer('https') };
-    this.peerHttp[meta.proto].emit('connection', stream);
+    this.peerHttp[meta.proto as Scheme].emit('connection', stream);
   }
 
   private peerHttpServer(scheme: Scheme): http.Server {
@@ -354,10 +361,26 @@ export class Edge extends EventEmitter<EdgeEvents> {
     socket.once('close', () => this.sockets.delete(socket));
   }
 
-  private httpTarget(host: string, scheme: Scheme): HttpTarget | undefined {
+  /** The endpoint serving `host`; on a cluster, a pool's member on another node (`from`: the visitor's connection). */
+  private httpTarget(host: string, scheme: Scheme, from?: object): HttpTarget | Member | undefined {
     const entry = this.httpRouter.lookup(host);
     const pool = entry?.pool;
-    const binding = pool ? pool.members[pool.next++ % pool.members.length] : entry;
+    let binding = entry;
+    if (pool) {
+      const cluster = this.config.cluster;
+      const pinned = from && this.bindings.get(this.pins.get(from) ?? '');
+      // Round robin over the members on every node; a connection another node carried stays here.
+      const member =
+        pinned || !cluster || this.peerSockets.has(from ?? {})
+          ? undefined
+          : cluster.pickMember(`pool:${entry.hosts[0]}`);
+      if (member && member.node !== cluster!.node) return member;
+      const mine = member && this.bindings.get(member.binding);
+      binding =
+        (pinned?.pool === pool && pinned) ||
+        (mine?.pool === pool && mine) ||
+        pool.members[pool.next++ % pool.members.length];
+    }
     if (!binding || !binding.schemes.includes(scheme)) return undefined;
     const pipeline = this.config.account ? this.config.account.pipelineFor(binding, scheme) : binding.pipeline;
     return { id: binding.id, session: binding.session, pipeline };
@@ -371,7 +394,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (this.config.certificates?.handleHttp?.(req, res)) return;
     if (this.config.httpsEdges?.handleRequest(req, res, scheme)) return;
     if (handleManagedCallback(req, res, this.managedOAuth, (h) => !!this.httpRouter.lookup(h))) return;
-    const target = this.httpTarget(hostOf(req), scheme);
+    const target = this.httpTarget(hostOf(req), scheme, req.socket);
+    if (target && 'group' in target) return this.config.cluster!.forwardRequest(req, res, scheme, target);
     if (!target) {
       if (this.config.cluster && !this.peerSockets.has(req.socket))
         return this.config.cluster.forwardRequest(req, res, scheme);
@@ -382,7 +406,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, scheme: Scheme): void {
-    const target = this.httpTarget(hostOf(req), scheme);
+    const found = this.httpTarget(hostOf(req), scheme, socket);
+    if (found && 'group' in found) return this.config.cluster!.forwardUpgrade(req, socket, head, scheme, found);
+    const target = found;
     if (!target && req.url === AGENT_PATH) {
       if (this.draining) {
         socket.end(
@@ -896,6 +922,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     };
     this.bindings.set(binding.id, binding);
     this.config.httpsEdges?.addBinding(binding);
+    this.config.cluster?.join('labels', binding.id, binding.labels);
     return binding;
   }
 
@@ -948,14 +975,18 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (host) {
       if (!isValidHostname(host)) throw new BindError('ERR_NGROK_326', `"${host}" is not a valid host name`);
       const taken = router.get(host);
-      if (taken && req.pooling && taken.pool && req.proto === 'http') return host; // joins the pool
+      const pooled = !!req.pooling && req.proto === 'http';
+      if (taken && pooled && taken.pool) {
+        await this.claimName(base, kind, host, true); // joins the pool (keeps its name claimed while here)
+        return host;
+      }
       if (taken && !!req.pooling !== !!taken.pool)
         throw new BindError(
           'ERR_NGROK_6030',
           `${host} is served by endpoints that ${taken.pool ? 'pool' : 'do not pool'}: every endpoint of one URL must set pooling_enabled alike`,
         );
       if (taken) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
-      await this.claimName(base, kind, host);
+      await this.claimName(base, kind, host, pooled);
       return host;
     }
     for (const url of req.previousUrls ?? []) {
@@ -979,9 +1010,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
     base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
     kind: ClaimKind,
     name: string,
+    pooled = false,
   ): Promise<void> {
-    const holder = this.holders.get(base.session);
-    if (!this.config.cluster || !holder) return;
+    const agent = this.holders.get(base.session);
+    if (!this.config.cluster || !agent) return;
+    // A pooled name belongs to the pool: any pooling agent on any node may bind it too.
+    const holder = pooled ? { owner: POOL_OWNER, session: agent.session } : agent;
     await this.config.cluster.claim(kind, name, holder);
     (base.claims ??= []).push({ kind, name, holder });
   }
@@ -1014,9 +1048,13 @@ export class Edge extends EventEmitter<EdgeEvents> {
       binding.pool = pool;
       pool.members.push(binding);
       this.bindings.set(binding.id, binding);
+      this.config.cluster?.join(`pool:${host}`, binding.id);
       return binding;
     }
-    if (req.pooling) binding.pool = { members: [binding], next: 0 };
+    if (req.pooling) {
+      binding.pool = { members: [binding], next: 0 };
+      this.config.cluster?.join(`pool:${host}`, binding.id);
+    }
     if (this.config.portPerEndpoint)
       await this.listenOwnPort(binding, this.config.portPerEndpoint, req.previousUrls ?? []);
     this.httpRouter.add(host, binding);
@@ -1146,12 +1184,15 @@ export class Edge extends EventEmitter<EdgeEvents> {
   /** `release`: free cluster claims now (an unbind); else they lapse with their lease (a lost session). */
   private unbind(binding: Binding, release = true): void {
     if (!this.bindings.delete(binding.id)) return;
-    for (const c of binding.claims ?? [])
+    // A pool's name stays claimed while another member is bound here.
+    const poolStays = !!binding.pool?.members.some((m) => m !== binding);
+    for (const c of poolStays ? [] : (binding.claims ?? []))
       if (release) this.config.cluster?.release(c.kind, c.name, c.holder);
       else this.config.cluster?.abandon(c.kind, c.name, c.holder);
     const router = binding.internal ? this.internalRouter : binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
     const pool = binding.pool;
     if (pool) pool.members.splice(pool.members.indexOf(binding), 1);
+    if (pool || binding.labels) this.config.cluster?.leave(binding.id);
     for (const host of binding.hosts) {
       if (router.get(host) !== binding) continue;
       // A pool keeps its name while a member is left: the next one holds the router entry.

@@ -10,7 +10,7 @@ import type { GrantSource, TokenSet } from '../tokens';
 import { AccountService } from './account';
 import { EndpointConfigOverlay } from './endpoint-configs';
 import { AdminApiError } from './errors';
-import { HttpsEdgeRouter } from './router';
+import { HttpsEdgeRouter, type Binding } from './router';
 import { EdgeService } from './operations';
 import { EdgeStore } from './store';
 
@@ -49,6 +49,8 @@ export function createHttpsEdges(opts: {
   rateLimiter?: PipelineEnv['rateLimiter'];
   /** Cluster: an agent on any node binds this host directly (ERR_NGROK_7132). */
   boundInCluster?: (host: string) => Promise<boolean>;
+  /** Cluster: labeled tunnels on other nodes, for tunnel-group backends. */
+  remoteLabeled?: () => Iterable<Binding>;
 }): HttpsEdges {
   const store = opts.store ?? (opts.stateDir ? EdgeStore.open(opts.stateDir) : EdgeStore.memory());
   let edge: Edge | undefined;
@@ -67,7 +69,13 @@ export function createHttpsEdges(opts: {
     managedOAuth: () => edge?.managedOAuth,
   });
   const overlay = new EndpointConfigOverlay(store, opts.ipPolicies);
-  const router = new HttpsEdgeRouter(store, opts.ipPolicies, () => edge?.managedOAuth, opts.rateLimiter);
+  const router = new HttpsEdgeRouter(
+    store,
+    opts.ipPolicies,
+    () => edge?.managedOAuth,
+    opts.rateLimiter,
+    opts.remoteLabeled,
+  );
   // Changes made on another cluster node reach the named IP policies endpoints use.
   store.on('change', () => service.syncIpPolicies());
   const credentials: GrantSource = {

@@ -75,6 +75,8 @@ export class HttpsEdgeRouter {
     private readonly managedOAuth: () => ManagedOAuth | undefined = () => undefined,
     /** Rate limits counted across cluster nodes (route modules run on the node the visitor reached). */
     private readonly rateLimiter?: PipelineEnv['rateLimiter'],
+    /** Cluster: labeled tunnels other nodes hold (their sessions relay over the node link). */
+    private readonly remoteLabeled: () => Iterable<Binding> = () => [],
   ) {
     store.on('change', () => this.rebuild());
     this.rebuild();
@@ -95,9 +97,9 @@ export class HttpsEdgeRouter {
     this.labeled.delete(b);
   }
 
-  /** Labeled tunnels online now that serve a tunnel-group backend's labels. */
+  /** Labeled tunnels online now that serve a tunnel-group backend's labels (on every cluster node). */
   tunnelsFor(labels: Record<string, string>): Binding[] {
-    return [...this.labeled].filter((b) => labelsMatch(b.labels, labels));
+    return [...this.labeled, ...this.remoteLabeled()].filter((b) => labelsMatch(b.labels, labels));
   }
 
   handleRequest(req: ClientRequest, res: ClientResponse, scheme: Scheme): boolean {
