@@ -218,6 +218,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private readonly holders = new WeakMap<AgentSession, Holder>();
   /** Cluster: connections another node carried here (never forwarded again), and their servers. */
   private readonly peerSockets = new WeakSet<object>();
+  /** Cluster: requests routed a second time (Redis named this node while they looked): never forwarded again. */
+  private readonly routedAgain = new WeakSet<object>();
   /** Cluster: peer connections for one pool member (the node that carried them picked it). */
   private readonly pins = new WeakMap<object, string>();
   private peerHttp?: Record<'http' | 'https', http.Server>;
@@ -314,19 +316,59 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /**
-   * Cluster node shutdown: refuse new agent sessions, let each session finish its in-flight
-   * streams (up to `graceMs`), then close it with ERR_BURROW_EDGE_DRAINING, the GoAway on which
-   * agents reconnect at once (through the balancer, to another node) and take their names back.
+   * Cluster node shutdown, within `timeoutMs`: refuse new agent sessions (and /healthz says 503);
+   * ask each agent to move (`reconnect`): it binds its endpoints on another node, which takes the
+   * names over, and closes this session once its streams are done. Sessions still here after half
+   * the time (agents that do not know `reconnect`) finish their streams and get the GoAway
+   * ERR_BURROW_EDGE_DRAINING, on which they reconnect at once. Then the visitors' requests still in
+   * flight here (answered, or carried to other nodes) finish; what is left at the deadline is cut.
    */
-  async drain(graceMs = 10_000): Promise<void> {
+  async drain(timeoutMs = 30_000): Promise<void> {
     this.draining = true;
-    const deadline = Date.now() + graceMs;
+    const deadline = Date.now() + timeoutMs;
+    const handoffUntil = Date.now() + timeoutMs / 2;
+    const tick = () => new Promise((r) => setTimeout(r, 20));
+    const sessions = [...new Set(this.sessionsByClient.values())];
+    const message = 'this edge node is shutting down: reconnect';
+    const bound = new Set([...this.bindings.values()].map((b) => b.session));
+    for (const s of sessions) {
+      // Nothing bound, nothing to move: the agent may go now.
+      if (!bound.has(s)) s.close({ code: 'ERR_BURROW_EDGE_DRAINING', message });
+      else s.sendControl({ type: 'reconnect', code: 'ERR_BURROW_EDGE_DRAINING', message });
+    }
     await Promise.all(
-      [...new Set(this.sessionsByClient.values())].map(async (session) => {
-        while (session.streamCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-        session.close({ code: 'ERR_BURROW_EDGE_DRAINING', message: 'this edge node is shutting down: reconnect' });
+      sessions.map(async (session) => {
+        while (!session.isClosed && Date.now() < handoffUntil) await tick();
+        while (!session.isClosed && session.streamCount > 0 && Date.now() < deadline) await tick();
+        session.close({ code: 'ERR_BURROW_EDGE_DRAINING', message });
       }),
     );
+    // Stop taking visitors (a balancer retries another node) and let the requests in flight end.
+    this.httpServer.close();
+    this.tlsServer?.close();
+    this.httpServer.closeIdleConnections();
+    while (this.sockets.size && Date.now() < deadline) {
+      this.httpServer.closeIdleConnections();
+      await tick();
+    }
+  }
+
+  routeAgain(
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+    scheme: Scheme,
+  ): boolean {
+    if (this.routedAgain.has(req)) return false;
+    this.routedAgain.add(req);
+    this.onRequest(req, res, scheme);
+    return true;
+  }
+
+  routeUpgradeAgain(req: http.IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme): boolean {
+    if (this.routedAgain.has(req)) return false;
+    this.routedAgain.add(req);
+    this.onUpgrade(req, socket as net.Socket, head, scheme);
+    return true;
   }
 
   sessionCount(): number {
@@ -397,8 +439,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const target = this.httpTarget(hostOf(req), scheme, req.socket);
     if (target && 'group' in target) return this.config.cluster!.forwardRequest(req, res, scheme, target);
     if (!target) {
-      if (this.config.cluster && !this.peerSockets.has(req.socket))
-        return this.config.cluster.forwardRequest(req, res, scheme);
+      // Carried here by a node that thought this one holds the name (it just moved): one more hop,
+      // to the holder Redis names now.
+      if (this.config.cluster && !this.routedAgain.has(req))
+        return this.config.cluster.forwardRequest(req, res, scheme, undefined, this.peerSockets.has(req.socket));
       sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${normalizeHost(hostOf(req))}`);
       return;
     }
@@ -420,8 +464,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
       return;
     }
     if (this.config.httpsEdges?.handleUpgrade(req, socket, head, scheme)) return;
-    if (!target && this.config.cluster && !this.peerSockets.has(socket))
-      return this.config.cluster.forwardUpgrade(req, socket, head, scheme);
+    if (!target && this.config.cluster && !this.routedAgain.has(req))
+      return this.config.cluster.forwardUpgrade(req, socket, head, scheme, undefined, this.peerSockets.has(socket));
     if (!target) {
       socket.end(
         'HTTP/1.1 404 Not Found\r\nngrok-error-code: ERR_NGROK_3200\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',

@@ -28,6 +28,7 @@ import {
   ClusterError,
   KEY_PREFIX,
   MEMBERS_CHANNEL,
+  MOVED_CHANNEL,
   POOL_OWNER,
   RedisNode,
   claimKey,
@@ -58,8 +59,16 @@ export interface ClusterHooks {
   /** Stops renewing a claim (its session is gone): it lapses within the lease unless the agent takes it back. */
   abandon(kind: ClaimKind, name: string, holder: Holder): void;
   /** An HTTP request for a name not bound here: carried to its holder, or answered 3200. */
-  forwardRequest(req: ClientRequest, res: ClientResponse, scheme: Scheme, member?: Member): void;
-  forwardUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme, member?: Member): void;
+  /** `fresh`: the request came from another node whose view was stale (the name moved): ask Redis. */
+  forwardRequest(req: ClientRequest, res: ClientResponse, scheme: Scheme, member?: Member, fresh?: boolean): void;
+  forwardUpgrade(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    scheme: Scheme,
+    member?: Member,
+    fresh?: boolean,
+  ): void;
   /** A TLS connection whose SNI names nothing here: true when another node holds the name. */
   forwardTls(socket: Duplex, serverName: string, head: Buffer): Promise<boolean>;
   /** Before an agent's TCP endpoint listens on `port` here: stop forwarding that port to another node. */
@@ -83,6 +92,9 @@ export interface PeerTarget {
   readonly tcpListenHost: string;
   /** A name a binding here claimed is held elsewhere now: stop serving it here. */
   claimLost(kind: ClaimKind, name: string, holder: Holder): void;
+  /** Redis says this node holds the name after all (just bound): route once more here; false if done before. */
+  routeAgain(req: ClientRequest, res: ClientResponse, scheme: Scheme): boolean;
+  routeUpgradeAgain(req: http.IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme): boolean;
 }
 
 type ClientRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -158,9 +170,10 @@ export class EdgeCluster implements ClusterHooks {
 
   /** Connects to Redis (a clear error when it is not there) and loads the shared admin state. */
   async connect(): Promise<EdgeStore> {
-    await this.redis.start([STATE_CHANNEL, TCP_CHANNEL, MEMBERS_CHANNEL]);
+    await this.redis.start([STATE_CHANNEL, TCP_CHANNEL, MEMBERS_CHANNEL, MOVED_CHANNEL]);
     this.redis.on('message', (channel, message) => {
       if (channel === MEMBERS_CHANNEL && message !== this.node) void this.refreshMembers();
+      if (channel === MOVED_CHANNEL && message.startsWith(`${KEY_PREFIX}claim:`)) this.redis.moved(message);
       if (channel !== TCP_CHANNEL) return;
       const [op, port, node] = message.split(' ');
       if (node === this.node || !/^\d{1,5}$/.test(port)) return;
@@ -372,12 +385,18 @@ export class EdgeCluster implements ClusterHooks {
 
   // ---- routing to the holder ----
 
-  /** The other node holding `host` (exact name, then the wildcard one label up). */
-  private async holderOf(kind: ClaimKind, host: string): Promise<Claim | undefined> {
+  /** The node holding `host` (exact name, then the wildcard one label up); `fresh`: ask Redis. */
+  private async claimOf(kind: ClaimKind, host: string, fresh = false): Promise<Claim | undefined> {
     const names = [host];
     const dot = host.indexOf('.');
     if (dot > 0) names.push(`*.${host.slice(dot + 1)}`);
-    const claim = await this.redis.lookup(kind, names).catch(() => undefined);
+    if (fresh) this.redis.forgetAll(kind, names);
+    return this.redis.lookup(kind, names).catch(() => undefined);
+  }
+
+  /** The other node holding `host`. */
+  private async holderOf(kind: ClaimKind, host: string): Promise<Claim | undefined> {
+    const claim = await this.claimOf(kind, host);
     return claim && claim.node !== this.node ? claim : undefined;
   }
 
@@ -398,10 +417,13 @@ export class EdgeCluster implements ClusterHooks {
     }
   }
 
-  forwardRequest(req: ClientRequest, res: ClientResponse, scheme: Scheme, member?: Member): void {
+  forwardRequest(req: ClientRequest, res: ClientResponse, scheme: Scheme, member?: Member, fresh = false): void {
     const host = normalizeHost(hostOf(req));
-    void this.destination(host, member).then(async (dest) => {
-      if (!dest) return sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${host}`);
+    void this.destination(host, member, fresh).then(async (dest) => {
+      // This node bound the name while the request was looking (an agent moving here): serve it.
+      if (dest === 'here' && this.target?.routeAgain(req, res, scheme)) return;
+      if (!dest || dest === 'here')
+        return sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${host}`);
       let link: MuxSession;
       try {
         link = await this.peers.get(dest.addr);
@@ -426,9 +448,14 @@ export class EdgeCluster implements ClusterHooks {
    * Where to carry a request for `host`: the given pool member, or the holder of the name (a
    * pooled name: one of its members on another node).
    */
-  private async destination(host: string, member?: Member): Promise<{ addr: string; binding?: string } | undefined> {
+  private async destination(
+    host: string,
+    member?: Member,
+    fresh = false,
+  ): Promise<{ addr: string; binding?: string } | 'here' | undefined> {
     if (member) return { addr: member.addr, binding: member.binding };
-    const claim = await this.holderOf('http', host);
+    const claim = await this.claimOf('http', host, fresh);
+    if (claim?.node === this.node && claim.owner !== POOL_OWNER) return 'here';
     if (!claim || claim.owner !== POOL_OWNER) return claim && { addr: claim.addr };
     for (let i = 0; i < 8; i++) {
       const m = this.pickMember(`pool:${host}`);
@@ -438,10 +465,18 @@ export class EdgeCluster implements ClusterHooks {
     return undefined;
   }
 
-  forwardUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme, member?: Member): void {
+  forwardUpgrade(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    scheme: Scheme,
+    member?: Member,
+    fresh = false,
+  ): void {
     const host = normalizeHost(hostOf(req));
-    void this.destination(host, member).then(async (dest) => {
-      if (!dest) {
+    void this.destination(host, member, fresh).then(async (dest) => {
+      if (dest === 'here' && this.target?.routeUpgradeAgain(req, socket, head, scheme)) return;
+      if (!dest || dest === 'here') {
         socket.end(rawEdgeError('ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${host}`));
         return;
       }

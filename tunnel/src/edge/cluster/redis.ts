@@ -19,6 +19,8 @@ export const KEY_PREFIX = 'burrow:';
 export const MEMBERS_KEY = `${KEY_PREFIX}members`;
 /** A node joined or left a group: every node re-reads the members at once. */
 export const MEMBERS_CHANNEL = `${KEY_PREFIX}members-changed`;
+/** A name was taken over by another session (an agent moved): holders check theirs, caches drop it. */
+export const MOVED_CHANNEL = `${KEY_PREFIX}claim-moved`;
 /** The claim owner of a pooled name: any pooling agent may bind it, nobody else. */
 export const POOL_OWNER = 'pool';
 /** A claim lives this long without renewal: how soon a dead node's names are free for others. */
@@ -54,11 +56,13 @@ export interface Claim extends Holder {
   addr: string;
 }
 
-// Claim if free, or if the same agent identity holds it (a reconnect through another node).
+// Claim if free, or if the same agent identity holds it (a reconnect through another node):
+// 1, or 2 when that took the name from another session (the old holder is told at once).
 const CLAIM_LUA = `
 local v = redis.call('GET', KEYS[1])
 if (not v) or string.sub(v, 1, #ARGV[2]) == ARGV[2] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  if v and v ~= ARGV[1] then return 2 end
   return 1
 end
 return 0`;
@@ -209,6 +213,13 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
     if (!ok) throw new ClusterError('ERR_NGROK_334', `${name} is already bound by another session`);
     this.held.set(key, holder);
     this.cache.delete(key);
+    if (ok === 2) void this.redis.publish(MOVED_CHANNEL, key).catch(() => undefined);
+  }
+
+  /** Another node took `key` over: forget where it was, and if we held it, find out now. */
+  moved(key: string): void {
+    this.cache.delete(key);
+    if (this.held.has(key)) void this.renew();
   }
 
   async release(key: string, holder: Holder): Promise<void> {
@@ -294,6 +305,11 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
 
   forget(kind: string, name: string): void {
     this.cache.delete(claimKey(kind, name));
+  }
+
+  /** Drops what `lookup` cached for `names`: the next one asks Redis. */
+  forgetAll(kind: string, names: string[]): void {
+    for (const n of names) this.cache.delete(claimKey(kind, n));
   }
 
   private prefix(h: Holder): string {
