@@ -68,7 +68,7 @@ export interface ExchangeInfo {
   tunnel: string;
   durationMs: number;
   remoteAddr: string;
-  http?: { method: string; url: string; statusCode?: number; errorCode?: string };
+  http?: { method: string; url: string; statusCode?: number; errorCode?: string; logs?: { metadata: unknown }[] };
 }
 
 interface Tunnel extends TunnelState {

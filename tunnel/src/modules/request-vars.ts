@@ -19,6 +19,8 @@ export const VAR = {
   policyVars: 'policy.vars',
   /** Set by `forward-internal`: the internal endpoint (edge HttpTarget) the request goes to instead. */
   forwardTarget: 'policy.forward_target',
+  /** `{metadata}` entries the `log` action recorded, both phases (ngrok's `traffic_policy.logs`). */
+  policyLogs: 'policy.logs',
 } as const;
 
 function headerMap(raw: readonly string[]): Record<string, string[]> {
