@@ -1,7 +1,7 @@
 // Endpoint pooling (`pooling_enabled`, ngrok v3): agents that bind the same URL (HTTP, TLS name or
-// tcp:// address) with pooling share
-// its traffic round robin, and a member that goes away is dropped at once; without pooling a
-// second bind is refused (ERR_NGROK_334), and mixing the two is ERR_NGROK_6030.
+// tcp:// address) with pooling share its traffic round robin, and a member that goes away is dropped
+// at once; without pooling a second bind is refused (ERR_NGROK_334), and mixing the two is
+// ERR_NGROK_6030.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Edge } from '../../tunnel/src/edge/edge';
