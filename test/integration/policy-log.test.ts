@@ -80,6 +80,39 @@ describe('traffic policy: the log action', function () {
     assert.equal(exchangeToNgrokJson(capture.list()[0]).traffic_policy, undefined);
   });
 
+  it('sets actions.ngrok.log.metadata for the actions after it', async () => {
+    const capture = new CaptureStore({ maxTotalBytes: 1024 * 1024 });
+    const agent = await startAgent(res, { capture });
+    const state = await agent.startTunnel({
+      name: 'log-result',
+      proto: 'http',
+      upstream: String(upstreamPort),
+      inspect: true,
+      edge: {
+        trafficPolicy: {
+          on_http_request: [
+            {
+              actions: [
+                { type: 'log', config: { metadata: { path: '${req.url.path}', n: 1, tags: ['a', '${req.method}'] } } },
+                { type: 'add-headers', config: { headers: { 'x-logged': '${actions.ngrok.log.metadata.path}' } } },
+              ],
+            },
+          ],
+        },
+      },
+    });
+    const host = new URL(state.urls[0]).host.replace(/:\d+$/, '');
+    const reply = await request(agent.embedded!.httpPort, host, { path: '/x' });
+    assert.equal(reply.status, 200);
+    await waitFor(() => capture.list()[0]?.state === 'complete', 5_000, 'the capture');
+    const [ex] = capture.list();
+    assert.deepEqual(ex.policyLogs, [{ metadata: { path: '/x', n: 1, tags: ['a', 'GET'] } }]);
+    assert.deepEqual(
+      ex.request.rawHeaders.filter((_, i, a) => i % 2 === 1 && a[i - 1].toLowerCase() === 'x-logged'),
+      ['/x'],
+    );
+  });
+
   it('writes the entries into the http_request_complete.v0 logfmt line of `burrow start`', async () => {
     const file = path.join(dir, 'cli.yml');
     fs.writeFileSync(file, adapted(upstreamPort).replace('version: "2"', 'version: "2"\nweb_addr: false'));

@@ -117,6 +117,10 @@ export function celVariables(ctx: RequestContext | ResponseContext): Record<stri
       ngrok: {
         oauth: { identity: ctx.vars.get(VAR.oauthUser) ?? {} },
         basic_auth: { credentials: { username: ctx.vars.get(VAR.basicAuthUsername) ?? '' } },
+        // The last `log` action's metadata (ngrok: "results are not concatenated").
+        log: {
+          metadata: (ctx.vars.get(VAR.policyLogs) as { metadata: unknown }[] | undefined)?.at(-1)?.metadata ?? {},
+        },
       },
     },
     time: { now: new Date() },

@@ -454,6 +454,7 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
         if (!logs) ctx.vars.set(VAR.policyLogs, (logs = []));
         // Bounded: a rule in a loop of redirects cannot grow one request's record without end.
         if (logs.length < 64) logs.push({ metadata: render(celVariables(ctx)) });
+        invalidateCel(ctx); // actions.ngrok.log.metadata changed
       };
       return { type, terminating: false, request: record, response: record, warnings };
     }
