@@ -113,6 +113,33 @@ describe('traffic policy: the log action', function () {
     );
   });
 
+  it('records the entries of a request the edge answers itself (log, then deny)', async () => {
+    const capture = new CaptureStore({ maxTotalBytes: 1024 * 1024 });
+    const agent = await startAgent(res, { capture });
+    const state = await agent.startTunnel({
+      name: 'log-deny',
+      proto: 'http',
+      upstream: String(upstreamPort),
+      inspect: true,
+      edge: {
+        trafficPolicy: {
+          on_http_request: [
+            {
+              expressions: ["req.url.path.startsWith('/admin')"],
+              actions: [{ type: 'log', config: { metadata: { denied: '${req.url.path}' } } }, { type: 'deny' }],
+            },
+          ],
+        },
+      },
+    });
+    const host = new URL(state.urls[0]).host.replace(/:\d+$/, '');
+    assert.equal((await request(agent.embedded!.httpPort, host, { path: '/admin/x' })).status, 403);
+    await waitFor(() => capture.list().length === 1, 5_000, 'the capture');
+    const json = exchangeToNgrokJson(capture.list()[0]);
+    assert.equal(json.edge_module, 'traffic-policy');
+    assert.deepEqual(json.traffic_policy, { logs: [{ metadata: { denied: '/admin/x' } }] });
+  });
+
   it('writes the entries into the http_request_complete.v0 logfmt line of `burrow start`', async () => {
     const file = path.join(dir, 'cli.yml');
     fs.writeFileSync(file, adapted(upstreamPort).replace('version: "2"', 'version: "2"\nweb_addr: false'));

@@ -284,6 +284,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       { edgeModule: r.module },
     );
     rec.requestEnd();
+    rec.addPolicyLogs(r.logs ?? []);
     rec.response(r.statusCode, r.statusMessage, r.httpVersion, r.responseHeaders);
     rec.finish();
   }

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { EdgeOptions, Proto, Scheme } from '../model';
 import { PROTOCOL_VERSION } from '../protocol/frames';
-import type { BindRequest, ControlMessage, Hello, RawOpen, WireError } from '../protocol/messages';
+import type { BindRequest, ControlMessage, Hello, PolicyLogEntry, RawOpen, WireError } from '../protocol/messages';
 import { DEFAULT_WINDOW, MuxSession } from '../protocol/session';
 import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
 import { sendEdgeError } from '../edge-errors';
@@ -20,6 +20,7 @@ import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
 import { tlsServerOptions } from '../modules/mutual-tls';
 import { buildPipeline, ModuleConfigError, type Pipeline, type PipelineEnv } from '../modules/pipeline';
+import { VAR } from '../modules/request-vars';
 import { handleManagedCallback, MANAGED_CALLBACK_PATH, type ManagedOAuth } from '../modules/oauth/managed';
 import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
@@ -119,6 +120,8 @@ export interface RefusedRequest {
   statusCode: number;
   statusMessage: string;
   responseHeaders: string[];
+  /** Traffic-policy `log` entries recorded before the edge answered. */
+  logs?: PolicyLogEntry[];
 }
 
 /** Account resources applied to live bindings. */
@@ -783,6 +786,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         statusCode: result.statusCode,
         statusMessage: ('statusMessage' in res && res.statusMessage) || http.STATUS_CODES[result.statusCode] || '',
         responseHeaders,
+        logs: ctx.vars.get(VAR.policyLogs) as PolicyLogEntry[] | undefined,
       });
     };
   }
