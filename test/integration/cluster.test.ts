@@ -316,6 +316,9 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     const edge = await admin(nodes[1], 'POST', '/edges/https', { hostports: ['limited.localhost:443'] });
     assert.equal(edge.status, 201, edge.body.toString());
     const edgeId = JSON.parse(edge.body.toString()).id as string;
+    // Made on three different nodes: each change must have reached the node that uses it next.
+    await seenEverywhere(`/backends/http_response/${JSON.parse(fixed.body.toString()).id}`);
+    await seenEverywhere(`/edges/https/${edgeId}`);
     const policy = {
       on_http_request: [
         {
