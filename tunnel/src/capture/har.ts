@@ -18,6 +18,7 @@ import {
   utf8OrUndefined,
   type HeaderPair,
 } from './http';
+import { cookiePairs, setCookiePair } from '../net/cookies';
 import type { CapturedExchange } from './store';
 
 export interface HarNameValue {
@@ -203,24 +204,16 @@ function queryString(url: string): HarNameValue[] {
 }
 
 function requestCookies(rawHeaders: string[]): HarNameValue[] {
-  const out: HarNameValue[] = [];
-  for (const { name, value } of headerPairs(rawHeaders)) {
-    if (name.toLowerCase() !== 'cookie') continue;
-    for (const part of value.split(';')) {
-      const eq = part.indexOf('=');
-      if (eq > 0) out.push({ name: part.slice(0, eq).trim(), value: part.slice(eq + 1).trim() });
-    }
-  }
-  return out;
+  return cookiePairs(
+    headerPairs(rawHeaders)
+      .filter((h) => h.name.toLowerCase() === 'cookie')
+      .map((h) => h.value),
+  );
 }
 
 function responseCookies(rawHeaders: string[]): HarNameValue[] {
-  const out: HarNameValue[] = [];
-  for (const { name, value } of headerPairs(rawHeaders)) {
-    if (name.toLowerCase() !== 'set-cookie') continue;
-    const first = value.split(';')[0];
-    const eq = first.indexOf('=');
-    if (eq > 0) out.push({ name: first.slice(0, eq).trim(), value: first.slice(eq + 1).trim() });
-  }
-  return out;
+  return headerPairs(rawHeaders)
+    .filter((h) => h.name.toLowerCase() === 'set-cookie')
+    .map((h) => setCookiePair(h.value))
+    .filter((c) => c !== undefined);
 }

@@ -23,7 +23,8 @@ import { buildPipeline, ModuleConfigError, type Pipeline, type PipelineEnv } fro
 import { handleManagedCallback, MANAGED_CALLBACK_PATH, type ManagedOAuth } from '../modules/oauth/managed';
 import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
-import { HostRouter, isValidHostname, normalizeHost } from './router';
+import { normalizeHost } from '../net/host';
+import { HostRouter, isValidHostname } from './router';
 import { ClientHelloError, readClientHello } from './sni';
 import { selfSignedCertificate } from './tls-cert';
 import { SessionRegistry } from './sessions';

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ServerResponse } from 'node:http';
 import { pipeline as pipeStreams, type Duplex, type Transform } from 'node:stream';
 import type { Scheme } from '../model';
+import { normalizeHost } from '../net/host';
 import type { Pipeline } from '../modules/pipeline';
 import { VAR } from '../modules/request-vars';
 import { peerCertificateOf } from '../modules/mutual-tls';
@@ -142,7 +143,7 @@ function newContext(
     res,
     clientIp,
     scheme,
-    host: target.publicHost ?? normalizeHostName(hostOf(req)),
+    host: target.publicHost ?? normalizeHost(hostOf(req)),
     requestId: randomUUID(),
     method: req.method ?? 'GET',
     url: req.url ?? '/',
@@ -150,13 +151,6 @@ function newContext(
     vars: new Map(),
     peerCertificate: pipeline.wantsPeerCertificate ? peerCertificateOf(req.socket) : undefined,
   };
-}
-
-function normalizeHostName(host: string): string {
-  return host
-    .toLowerCase()
-    .replace(/:\d+$/, '')
-    .replace(/^\[|\]$/g, '');
 }
 
 /** Proxies one HTTP request through the agent session, through the endpoint's modules if any. */

@@ -18,7 +18,7 @@ import type { MuxSession, MuxStream } from '../../protocol/session';
 import { EdgeStore, emptyState } from '../admin/store';
 import { sendEdgeError, rawEdgeError } from '../../edge-errors';
 import { clientIpOf, hostOf } from '../http-proxy';
-import { normalizeHost } from '../router';
+import { normalizeHost } from '../../net/host';
 import { ClusterAuthThrottle } from './auth-throttle';
 import { SharedCounter } from './counters';
 import { PeerPool, PeerServer, type PeerOpen } from './peers';

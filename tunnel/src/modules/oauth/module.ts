@@ -13,6 +13,8 @@
 // /auth/authn is /ngrok/login, /auth/logout is /ngrok/logout, any other /auth/ path is a 404.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
+import { cookieJar, cookiePairs } from '../../net/cookies';
+import { splitHost } from '../../net/host';
 import { VAR } from '../request-vars';
 import type { HttpModule, RequestContext, ResponseContext } from '../types';
 import { ProviderClient, ProviderError, type TokenSet } from './client';
@@ -22,7 +24,6 @@ import {
   chunkedCookies,
   CookieSealer,
   deleteChunkedCookies,
-  parseCookies,
   serializeCookie,
   type CookieAttributes,
 } from './cookies';
@@ -172,10 +173,8 @@ export function createOAuthModule(given: AuthModuleConfig, deps: OAuthModuleDeps
 
   /** The origin the browser used, for the redirect URI: the Host header's port, our host name. */
   function origin(ctx: RequestContext): string {
-    const hostHeader = String(ctx.req.headers.host ?? ctx.req.headers[':authority'] ?? '');
-    const m = /^(.*?)(?::(\d{1,5}))?$/.exec(hostHeader);
-    const port = m && m[1].toLowerCase() === ctx.host && m[2] ? `:${m[2]}` : '';
-    return `${ctx.scheme}://${ctx.host}${port}`;
+    const { name, port } = splitHost(String(ctx.req.headers.host ?? ctx.req.headers[':authority'] ?? ''));
+    return `${ctx.scheme}://${ctx.host}${name === ctx.host && /^\d{1,5}$/.test(port) ? `:${port}` : ''}`;
   }
 
   function refuseIdentity(user: Identity): Refusal | undefined {
@@ -476,10 +475,8 @@ export function createOAuthModule(given: AuthModuleConfig, deps: OAuthModuleDeps
         out.push(ctx.upstreamHeaders[i], ctx.upstreamHeaders[i + 1]);
         continue;
       }
-      for (const part of ctx.upstreamHeaders[i + 1].split(';')) {
-        const name = part.slice(0, part.indexOf('=')).trim();
-        if (part.trim() && !ours(name)) kept.push(part.trim());
-      }
+      for (const { name, value } of cookiePairs(ctx.upstreamHeaders[i + 1]))
+        if (!ours(name)) kept.push(`${name}=${value}`);
     }
     if (kept.length) out.push('Cookie', kept.join('; '));
     ctx.upstreamHeaders.splice(0, ctx.upstreamHeaders.length, ...out);
@@ -517,7 +514,7 @@ export function createOAuthModule(given: AuthModuleConfig, deps: OAuthModuleDeps
         );
         return 'handled';
       }
-      const cookies = parseCookies(ctx.req.headers.cookie);
+      const cookies = cookieJar(ctx.req.headers.cookie);
       const authIdParam = url.searchParams.get('auth_id');
       const ourAuthId = authIdParam === null || authIdParam === (config.authId ?? authIdParam);
 
