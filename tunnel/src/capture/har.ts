@@ -10,7 +10,6 @@
 import {
   decodeContent,
   headerPairs,
-  headerValue,
   requestHead,
   requestUrl,
   responseHead,
@@ -19,6 +18,7 @@ import {
   type HeaderPair,
 } from './http';
 import { cookiePairs, setCookiePair } from '../net/cookies';
+import { rawHeader } from '../net/raw-headers';
 import type { CapturedExchange } from './store';
 
 export interface HarNameValue {
@@ -120,7 +120,7 @@ export function exchangeToHarEntry(ex: CapturedExchange, opts: HarOptions = {}):
     const bytes = req.body.bytes();
     const text = utf8OrUndefined(bytes);
     entry.request.postData = {
-      mimeType: headerValue(req.rawHeaders, 'content-type') ?? '',
+      mimeType: rawHeader(req.rawHeaders, 'content-type') ?? '',
       text: text ?? bytes.toString('base64'),
       ...(text === undefined ? { _encoding: 'base64' as const } : {}),
       ...(req.body.truncated ? { _truncated: true } : {}),
@@ -129,13 +129,13 @@ export function exchangeToHarEntry(ex: CapturedExchange, opts: HarOptions = {}):
   const res = ex.response;
   if (res) {
     const wire = res.body.bytes();
-    const encoding = headerValue(res.rawHeaders, 'content-encoding');
+    const encoding = rawHeader(res.rawHeaders, 'content-encoding');
     const decoded = res.body.truncated ? undefined : decodeContent(wire, encoding);
     const bytes = decoded ?? wire;
     const text = utf8OrUndefined(bytes);
     const content: HarContent = {
       size: bytes.length,
-      mimeType: headerValue(res.rawHeaders, 'content-type') ?? '',
+      mimeType: rawHeader(res.rawHeaders, 'content-type') ?? '',
       text: text ?? bytes.toString('base64'),
       ...(text === undefined ? { encoding: 'base64' as const } : {}),
     };
@@ -150,7 +150,7 @@ export function exchangeToHarEntry(ex: CapturedExchange, opts: HarOptions = {}):
       cookies: responseCookies(res.rawHeaders),
       headers: pairs(headerPairs(res.rawHeaders)),
       content,
-      redirectURL: headerValue(res.rawHeaders, 'location') ?? '',
+      redirectURL: rawHeader(res.rawHeaders, 'location') ?? '',
       headersSize: Buffer.byteLength(responseHead(res), 'latin1'),
       bodySize: res.body.size,
       ...(ex.error ? { _error: `${ex.error.code}: ${ex.error.message}` } : {}),

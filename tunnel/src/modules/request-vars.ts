@@ -3,6 +3,7 @@
 // JSONPath header templates (`${.ngrok.request_id}`, `${.conn.client_ip}`, …). Built lazily, only
 // for endpoints that use templates or expressions.
 import type { TLSSocket } from 'node:tls';
+import { rawHeadersMap } from '../net/raw-headers';
 import type { RequestContext, ResponseContext } from './types';
 
 /** Module results other modules and templates read, keyed `<module>.<field>` in ctx.vars. */
@@ -20,16 +21,6 @@ export const VAR = {
   /** Set by `forward-internal`: the internal endpoint (edge HttpTarget) the request goes to instead. */
   forwardTarget: 'policy.forward_target',
 } as const;
-
-function headerMap(raw: readonly string[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
-    if (name.startsWith(':')) continue;
-    (out[name] ??= []).push(raw[i + 1]);
-  }
-  return out;
-}
 
 function tlsInfo(ctx: RequestContext): Record<string, unknown> | undefined {
   const socket = ctx.req.socket as TLSSocket | undefined;
@@ -78,7 +69,7 @@ export function celVariables(ctx: RequestContext | ResponseContext): Record<stri
   const cached = ctx.vars.get(phase) as Record<string, unknown> | undefined;
   if (cached) return cached;
   const url = requestUrl(ctx);
-  const headers = headerMap(ctx.req.rawHeaders);
+  const headers = rawHeadersMap(ctx.req.rawHeaders);
   const socket = ctx.req.socket;
   const contentLength = Number(headers['content-length']?.[0] ?? -1);
   const out: Record<string, unknown> = {
@@ -120,7 +111,7 @@ export function celVariables(ctx: RequestContext | ResponseContext): Record<stri
     time: { now: new Date() },
   };
   if ('statusCode' in ctx) {
-    const resHeaders = headerMap(ctx.responseHeaders);
+    const resHeaders = rawHeadersMap(ctx.responseHeaders);
     const len = Number(resHeaders['content-length']?.[0] ?? -1);
     out.res = {
       status_code: ctx.statusCode,

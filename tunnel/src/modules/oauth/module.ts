@@ -13,8 +13,9 @@
 // /auth/authn is /ngrok/login, /auth/logout is /ngrok/logout, any other /auth/ path is a 404.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
-import { cookieJar, cookiePairs } from '../../net/cookies';
+import { cookieJar, cookiePairs, setCookiePair } from '../../net/cookies';
 import { splitHost } from '../../net/host';
+import { rawHeaderValues, removeRawHeaders } from '../../net/raw-headers';
 import { VAR } from '../request-vars';
 import type { HttpModule, RequestContext, ResponseContext } from '../types';
 import { ProviderClient, ProviderError, type TokenSet } from './client';
@@ -468,18 +469,9 @@ export function createOAuthModule(given: AuthModuleConfig, deps: OAuthModuleDeps
   function stripOwnCookies(ctx: RequestContext): void {
     const { session, transactionPrefix } = names(ctx.scheme === 'https');
     const ours = (n: string) => n === session || n.startsWith(`${session}.`) || n.startsWith(transactionPrefix);
-    const out: string[] = [];
-    const kept: string[] = [];
-    for (let i = 0; i < ctx.upstreamHeaders.length; i += 2) {
-      if (ctx.upstreamHeaders[i].toLowerCase() !== 'cookie') {
-        out.push(ctx.upstreamHeaders[i], ctx.upstreamHeaders[i + 1]);
-        continue;
-      }
-      for (const { name, value } of cookiePairs(ctx.upstreamHeaders[i + 1]))
-        if (!ours(name)) kept.push(`${name}=${value}`);
-    }
-    if (kept.length) out.push('Cookie', kept.join('; '));
-    ctx.upstreamHeaders.splice(0, ctx.upstreamHeaders.length, ...out);
+    const kept = cookiePairs(rawHeaderValues(ctx.upstreamHeaders, 'cookie')).filter((c) => !ours(c.name));
+    removeRawHeaders(ctx.upstreamHeaders, (n) => n === 'cookie');
+    if (kept.length) ctx.upstreamHeaders.push('Cookie', kept.map((c) => `${c.name}=${c.value}`).join('; '));
   }
 
   function forward(ctx: RequestContext, user: Identity): void {
@@ -500,9 +492,7 @@ export function createOAuthModule(given: AuthModuleConfig, deps: OAuthModuleDeps
 
     async onRequest(ctx) {
       // A visitor can never present their own identity headers, signed in or not.
-      for (let i = ctx.upstreamHeaders.length - 2; i >= 0; i -= 2) {
-        if (isUserHeader(ctx.upstreamHeaders[i])) ctx.upstreamHeaders.splice(i, 2);
-      }
+      removeRawHeaders(ctx.upstreamHeaders, isUserHeader);
       const url = new URL(ctx.req.url ?? '/', 'http://request.invalid');
       if (url.pathname === LEGACY_LOGIN_PATH) url.pathname = LOGIN_PATH;
       else if (url.pathname === LEGACY_LOGOUT_PATH) url.pathname = LOGOUT_PATH;
@@ -574,12 +564,13 @@ export function createOAuthModule(given: AuthModuleConfig, deps: OAuthModuleDeps
     onResponse(ctx: ResponseContext) {
       // An upstream may not replace or delete the edge's own cookies.
       const { session, transactionPrefix } = names(ctx.scheme === 'https');
-      for (let i = ctx.responseHeaders.length - 2; i >= 0; i -= 2) {
-        if (ctx.responseHeaders[i].toLowerCase() !== 'set-cookie') continue;
-        const name = ctx.responseHeaders[i + 1].slice(0, ctx.responseHeaders[i + 1].indexOf('=')).trim();
-        if (name === session || name.startsWith(`${session}.`) || name.startsWith(transactionPrefix))
-          ctx.responseHeaders.splice(i, 2);
-      }
+      removeRawHeaders(ctx.responseHeaders, (n, value) => {
+        const name = n === 'set-cookie' ? setCookiePair(value)?.name : undefined;
+        return (
+          name !== undefined &&
+          (name === session || name.startsWith(`${session}.`) || name.startsWith(transactionPrefix))
+        );
+      });
       const pending = ctx.vars.get(SET_COOKIE_VAR) as string[] | undefined;
       if (pending) for (const c of pending) ctx.responseHeaders.push('Set-Cookie', c);
     },
