@@ -1,5 +1,8 @@
-// The shared small helpers in tunnel/src/net: CIDRs, host names, cookies.
+// The shared small helpers in tunnel/src/net: CIDRs, host names, cookies, bounded bodies, raw headers.
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PassThrough, Readable } from 'node:stream';
 import { parseSetCookie } from 'cookie';
 import { checkRuleCidr } from '../../tunnel/src/edge/admin/cidr';
 import { ipFilter } from '../../tunnel/src/modules/ip-restriction';
@@ -8,6 +11,17 @@ import { cookieJar, cookiePairs, serializeSetCookie, setCookiePair } from '../..
 import { normalizeHost, splitHost } from '../../tunnel/src/net/host';
 import { HostRouter } from '../../tunnel/src/edge/router';
 import { HostAllowList } from '../../tunnel/src/agent/api/hosts';
+import { BodyTooLargeError, readBody } from '../../tunnel/src/net/body';
+import {
+  filterRawHeaders,
+  hasRawHeader,
+  rawHeader,
+  rawHeadersMap,
+  rawHeadersObject,
+  rawHeadersText,
+  rawHeaderValues,
+  removeRawHeaders,
+} from '../../tunnel/src/net/raw-headers';
 
 function cidr(text: string): Cidr {
   const parsed = parseCidr(text);
@@ -141,5 +155,84 @@ describe('net: cookies', () => {
     assert.deepEqual(cookiePairs(header.slice(0, header.indexOf(';'))), [{ name: '__Host-s', value }]);
     assert.equal(setCookiePair('no-equals-sign'), undefined);
     assert.throws(() => serializeSetCookie('s', 'a;b', {}), /invalid/, 'an unsafe value is refused, not smuggled');
+  });
+});
+
+describe('net: bounded bodies', () => {
+  it('reads a body up to the cap, byte for byte', async () => {
+    const body = await readBody(Readable.from([Buffer.from('ab'), 'cd', Buffer.alloc(6, 1)]), 10);
+    assert.deepEqual(body, Buffer.concat([Buffer.from('abcd'), Buffer.alloc(6, 1)]));
+    assert.equal((await readBody(Readable.from([]), 0)).length, 0);
+  });
+
+  it('refuses one byte over the cap and stops buffering', async () => {
+    const stream = new PassThrough();
+    const read = readBody(stream, 10);
+    stream.write(Buffer.alloc(8));
+    stream.write(Buffer.alloc(3));
+    await assert.rejects(read, (e: unknown) => e instanceof BodyTooLargeError && e.limit === 10);
+    assert.ok(stream.destroyed, 'destroy: the stream ends at once');
+  });
+
+  it('drains the rest so a server can still answer on the connection', async () => {
+    const server = http.createServer((req, res) => {
+      readBody(req, 16, 'drain').then(
+        (b) => res.end(`ok ${b.length}`),
+        (e: Error) => res.writeHead(413).end(e.message),
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const post = (bytes: number) =>
+      new Promise<{ status?: number; body: string }>((resolve, reject) => {
+        const req = http.request({ port, host: '127.0.0.1', method: 'POST' }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode, body }));
+        });
+        req.on('error', reject);
+        req.end(Buffer.alloc(bytes));
+      });
+    try {
+      assert.deepEqual(await post(16), { status: 200, body: 'ok 16' });
+      assert.deepEqual(await post(64 * 1024), { status: 413, body: 'body larger than 16 bytes' });
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('net: raw header lists', () => {
+  const raw = ['Host', 'a.test', 'Cookie', 'x=1', 'cookie', 'y=2', ':authority', 'b.test', 'X-Id', '7'];
+
+  it('reads values case-insensitively, in order', () => {
+    assert.deepEqual(rawHeaderValues(raw, 'COOKIE'), ['x=1', 'y=2']);
+    assert.equal(rawHeader(raw, 'x-id'), '7');
+    assert.equal(rawHeader(raw, ':authority'), 'b.test');
+    assert.equal(rawHeader(raw, 'missing'), undefined);
+    assert.equal(hasRawHeader(raw, 'HOST'), true);
+    assert.equal(hasRawHeader(['Odd'], 'odd'), false, 'a dangling name has no value');
+  });
+
+  it('filters into a copy and removes in place, keeping names as sent', () => {
+    assert.deepEqual(
+      filterRawHeaders(raw, (n) => n !== 'cookie' && !n.startsWith(':')),
+      ['Host', 'a.test', 'X-Id', '7'],
+    );
+    const edited = [...raw];
+    removeRawHeaders(edited, (n, v) => n === 'cookie' && v.startsWith('y'));
+    assert.deepEqual(rawHeaderValues(edited, 'cookie'), ['x=1']);
+    assert.equal(edited.length, raw.length - 2);
+  });
+
+  it('builds the HTTP/2 object, the CEL map and an HTTP/1.1 head', () => {
+    assert.deepEqual(rawHeadersObject(raw), {
+      host: 'a.test',
+      cookie: ['x=1', 'y=2'],
+      ':authority': 'b.test',
+      'x-id': '7',
+    });
+    assert.deepEqual(rawHeadersMap(raw), { host: ['a.test'], cookie: ['x=1', 'y=2'], 'x-id': ['7'] });
+    assert.equal(rawHeadersText(['Host', 'a', 'X', 'b']), 'Host: a\r\nX: b\r\n');
   });
 });
