@@ -7,6 +7,7 @@ import { Edge, type RefusedRequest } from '../edge/edge';
 import { TokenSet } from '../edge/tokens';
 import { managedAppsFrom } from '../modules/oauth/managed';
 import type { EndpointSpec } from '../model';
+import { hasRawHeader } from '../net/raw-headers';
 import type { StreamOpen, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
 import { codespacePortOf, codespaceUrl, detectCodespace, type Codespace } from './codespaces';
@@ -241,8 +242,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       );
     let rawHeaders = withHostHeader(request.rawHeaders, upstream);
     // HTTP/1.1 needs a Host; Node adds none itself when headers are given as a raw list.
-    if (!rawHeaders.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host'))
-      rawHeaders = ['Host', upstream.hostPort, ...rawHeaders];
+    if (!hasRawHeader(rawHeaders, 'host')) rawHeaders = ['Host', upstream.hostPort, ...rawHeaders];
     const recording =
       tunnel.spec.inspect && this.options.capture
         ? this.options.capture.begin(

@@ -24,7 +24,9 @@ import { VAR } from '../modules/request-vars';
 import { handleManagedCallback, MANAGED_CALLBACK_PATH, type ManagedOAuth } from '../modules/oauth/managed';
 import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
-import { HostRouter, isValidHostname, normalizeHost } from './router';
+import { normalizeHost } from '../net/host';
+import { filterRawHeaders } from '../net/raw-headers';
+import { HostRouter, isValidHostname } from './router';
 import { ClientHelloError, readClientHello } from './sni';
 import { selfSignedCertificate } from './tls-cert';
 import { SessionRegistry } from './sessions';
@@ -839,10 +841,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (!report) return undefined;
     return (ctx, result, module) => {
       const raw = ctx.req.rawHeaders;
-      const rawHeaders: string[] = [];
       // The credentials a visitor tried are not kept (a wrong password is still a password).
-      for (let i = 0; i < raw.length; i += 2)
-        if (raw[i].toLowerCase() !== 'authorization' && !raw[i].startsWith(':')) rawHeaders.push(raw[i], raw[i + 1]);
+      const rawHeaders = filterRawHeaders(raw, (name) => name !== 'authorization' && !name.startsWith(':'));
       const res = ctx.res;
       const responseHeaders = sentHeaders(res);
       report({

@@ -6,6 +6,7 @@
 // time: a bad expression is ERR_NGROK_2200, an unknown action ERR_NGROK_2201 naming it.
 import { Transform } from 'node:stream';
 import { ERROR_CODE_HEADER } from '../edge-errors';
+import { removeRawHeaders } from '../net/raw-headers';
 import { basicAuthModule } from './basic-auth';
 import { celTrue, compileCel, compileInterpolation, type CelProgram, type Interpolation } from './cel';
 import { circuitBreakerModule } from './circuit-breaker';
@@ -562,8 +563,7 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
       const apply = (raw: string[], ctx: RequestContext) => {
         const vars = celVariables(ctx);
         for (const h of headers) {
-          if (h.name === 'host')
-            for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i].toLowerCase() === 'host') raw.splice(i, 2);
+          if (h.name === 'host') removeRawHeaders(raw, (n) => n === 'host');
           raw.push(h.name, h.value(vars));
         }
       };
@@ -583,7 +583,7 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
       );
       const names = new Set((c.headers as unknown[]).map((n) => String(n).toLowerCase()));
       const apply = (raw: string[]) => {
-        for (let i = raw.length - 2; i >= 0; i -= 2) if (names.has(raw[i].toLowerCase())) raw.splice(i, 2);
+        removeRawHeaders(raw, (n) => names.has(n));
       };
       return {
         type,

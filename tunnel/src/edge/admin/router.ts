@@ -16,7 +16,7 @@ import type { Duplex } from 'node:stream';
 import type { AgentSession } from '../agent-session';
 import { rawEdgeError, sendEdgeError } from '../../edge-errors';
 import { proxyHttp, proxyUpgrade, type HttpTarget } from '../http-proxy';
-import { normalizeHost } from '../router';
+import { normalizeHost } from '../../net/host';
 import type { Scheme } from '../../model';
 import type { IpPolicyStore } from '../../modules/ip-restriction';
 import { buildPipeline, Pipeline, type PipelineEnv } from '../../modules/pipeline';
@@ -180,7 +180,7 @@ export class HttpsEdgeRouter {
         if (isAuthRoute(route)) c.auth = cr;
       }
       c.prefixes.sort((a, b) => b.route.match.length - a.route.match.length);
-      for (const hp of edge.hostports) hosts.set(hp.slice(0, hp.lastIndexOf(':')).toLowerCase(), c);
+      for (const hp of edge.hostports) hosts.set(normalizeHost(hp), c);
     }
     this.hosts = hosts;
     this.compiled = compiled;

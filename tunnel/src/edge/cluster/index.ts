@@ -20,7 +20,8 @@ import type { AgentSession } from '../agent-session';
 import { EdgeStore, emptyState } from '../admin/store';
 import { sendEdgeError, rawEdgeError } from '../../edge-errors';
 import { clientIpOf, hostOf } from '../http-proxy';
-import { normalizeHost } from '../router';
+import { normalizeHost } from '../../net/host';
+import { filterRawHeaders, rawHeadersObject, rawHeadersText } from '../../net/raw-headers';
 import { ClusterAuthThrottle } from './auth-throttle';
 import { SharedRateWindows } from './counters';
 import { PeerPool, PeerServer, type PeerOpen } from './peers';
@@ -496,7 +497,7 @@ export class EdgeCluster implements ClusterHooks {
       }
       // The holder's HTTP server parses the request again and answers the upgrade itself.
       let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
-      for (let i = 0; i < req.rawHeaders.length; i += 2) text += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+      text += rawHeadersText(req.rawHeaders);
       stream.write(`${text}\r\n`);
       if (head.length) stream.write(head);
       pipeBoth(socket, stream);
@@ -689,19 +690,10 @@ function relayHttp(req: ClientRequest, res: ClientResponse, agent: PeerAgent): v
     );
   }
   out.on('response', (back) => {
-    const raw: string[] = [];
-    for (let i = 0; i < back.rawHeaders.length; i += 2) {
-      if (!HOP.has(back.rawHeaders[i].toLowerCase())) raw.push(back.rawHeaders[i], back.rawHeaders[i + 1]);
-    }
+    const raw = filterRawHeaders(back.rawHeaders, (name) => !HOP.has(name));
     try {
       if ('stream' in res) {
-        const obj: Record<string, string | string[]> = {};
-        for (let i = 0; i < raw.length; i += 2) {
-          const name = raw[i].toLowerCase();
-          const prev = obj[name];
-          obj[name] = prev === undefined ? raw[i + 1] : ([] as string[]).concat(prev, raw[i + 1]);
-        }
-        res.writeHead(back.statusCode ?? 502, obj);
+        res.writeHead(back.statusCode ?? 502, rawHeadersObject(raw));
       } else {
         res.writeHead(back.statusCode ?? 502, back.statusMessage, raw as unknown as http.OutgoingHttpHeaders);
       }
