@@ -98,6 +98,10 @@ Edge flags:
   --tokens FILE                accepted authtokens, one per line (also BURROW_EDGE_TOKENS)
   --ngrok-agent-listen HOST:PORT   also accept ngrok's own agents and SDKs here (TLS, ngrok's
                                agent protocol; they need server_addr and this edge's CA)
+  --ngrok-response-timeout SECONDS   time an ngrok agent has to answer an HTTP request (default
+                               300; then 504 ERR_NGROK_3007; 0 = no limit)
+  --ngrok-inspect-db-size BYTES   the edge's capture of ngrok agents' HTTP requests, read at the
+                               admin API's /requests/http (default 50 MB; -1 = off)
   --admin-addr HOST:PORT       serve the admin API (ngrok API v2 subset: HTTPS edges, routes and
                                their modules, backends, reserved domains and addresses, IP policies,
                                credentials, TLS certificates, endpoint configurations, tunnel sessions)
@@ -150,6 +154,8 @@ const EDGE_FLAGS = {
   listen: { type: 'string' },
   'tls-listen': { type: 'string' },
   'ngrok-agent-listen': { type: 'string' },
+  'ngrok-response-timeout': { type: 'string' },
+  'ngrok-inspect-db-size': { type: 'string' },
   cert: { type: 'string' },
   key: { type: 'string' },
   tokens: { type: 'string' },
@@ -199,12 +205,19 @@ function loggerFrom(
 }
 
 /** A positive number of seconds as milliseconds (undefined when the flag is absent). */
-function seconds(text: string | undefined, flag: string): number | undefined {
+function seconds(text: string | undefined, flag: string, zeroOk = false): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0)
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zeroOk))
     throw new UsageError(`--${flag} needs a positive number of seconds, got "${text}"`);
   return Math.round(n * 1000);
+}
+
+function integer(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`--${flag} needs a whole number, got "${text}"`);
+  return n;
 }
 
 function parseListen(text: string, flag: string): { host: string; port: number } {
@@ -608,8 +621,17 @@ async function runEdge(args: string[]): Promise<number> {
       });
     });
   }
+  const ngrokCapture = values['ngrok-agent-listen']
+    ? CaptureStore.fromInspectDbSize(integer(values['ngrok-inspect-db-size'], 'ngrok-inspect-db-size'))
+    : undefined;
   const ngrokAgents = values['ngrok-agent-listen']
-    ? new NgrokAgentServer({ edge, tokens, listen: parseListen(values['ngrok-agent-listen'], 'ngrok-agent-listen') })
+    ? new NgrokAgentServer({
+        edge,
+        tokens,
+        listen: parseListen(values['ngrok-agent-listen'], 'ngrok-agent-listen'),
+        capture: ngrokCapture?.enabled ? ngrokCapture : undefined,
+        responseTimeoutMs: seconds(values['ngrok-response-timeout'], 'ngrok-response-timeout', true),
+      })
     : undefined;
   const admin =
     adminAddr && httpsEdges
@@ -617,6 +639,7 @@ async function runEdge(args: string[]): Promise<number> {
           service: httpsEdges.service,
           router: httpsEdges.router,
           account: httpsEdges.account,
+          captures: ngrokCapture?.enabled ? ngrokCapture : undefined,
           apiKey: apiKey!,
           ...adminAddr,
         })

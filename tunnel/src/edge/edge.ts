@@ -26,7 +26,7 @@ import { randomName } from './names';
 import { HostRouter, isValidHostname, normalizeHost } from './router';
 import { ClientHelloError, readClientHello } from './sni';
 import { selfSignedCertificate } from './tls-cert';
-import { SessionRegistry } from './sessions';
+import { SessionRegistry, type SessionControl } from './sessions';
 import type { Grant, TokenSet } from './tokens';
 import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
@@ -593,14 +593,17 @@ export class Edge extends EventEmitter<EdgeEvents> {
         .digest('hex');
       this.holders.set(session, { owner, session: sessionId });
       hello = msg;
-      unregister = this.sessions.add({
-        agent_version: String(msg.agent?.version ?? ''),
-        os: String(msg.agent?.os ?? ''),
-        hostname: msg.agent?.hostname,
-        ip: remoteAddr,
-        credential_id: grant.credentialId ?? null,
-        transport: transportName,
-      }).remove;
+      unregister = this.sessions.add(
+        {
+          agent_version: String(msg.agent?.version ?? ''),
+          os: String(msg.agent?.os ?? ''),
+          hostname: msg.agent?.hostname,
+          ip: remoteAddr,
+          credential_id: grant.credentialId ?? null,
+          transport: transportName,
+        },
+        burrowSessionControl(session),
+      ).remove;
       // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
       this.sessionsByClient
         .get(msg.clientId)
@@ -671,21 +674,28 @@ export class Edge extends EventEmitter<EdgeEvents> {
   // ---- sessions of other agent protocols (ngrok's: ngrok-protocol/server.ts) ----
 
   /** Registers a session with what its credential may bind; its bindings go when it closes. */
-  attachSession(session: AgentSession & { once(event: 'close', fn: () => void): unknown }, grant: Grant): void {
+  attachSession(
+    session: AgentSession & { once(event: 'close', fn: () => void): unknown },
+    grant: Grant,
+    control?: SessionControl,
+  ): void {
     this.grants.set(session, grant);
     // Listed in /tunnel_sessions with what the session says about its agent.
     const about = session as Partial<
       Record<'agentVersion' | 'os' | 'remoteAddr' | 'protocol' | 'hostname' | 'metadata', string>
     >;
-    const entry = this.sessions.add({
-      agent_version: about.agentVersion ?? '',
-      os: about.os ?? '',
-      ip: (about.remoteAddr ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'),
-      credential_id: grant.credentialId ?? null,
-      transport: about.protocol === 'ngrok' ? 'ngrok/muxado' : (about.protocol ?? 'other'),
-      hostname: about.hostname || undefined,
-      metadata: about.metadata ?? '',
-    });
+    const entry = this.sessions.add(
+      {
+        agent_version: about.agentVersion ?? '',
+        os: about.os ?? '',
+        ip: (about.remoteAddr ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'),
+        credential_id: grant.credentialId ?? null,
+        transport: about.protocol === 'ngrok' ? 'ngrok/muxado' : (about.protocol ?? 'other'),
+        hostname: about.hostname || undefined,
+        metadata: about.metadata ?? '',
+      },
+      control,
+    );
     session.once('close', () => {
       entry.remove();
       for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b);
@@ -1168,4 +1178,21 @@ function listen(server: net.Server, addr: ListenAddress): Promise<number> {
       resolve((server.address() as net.AddressInfo).port);
     });
   });
+}
+
+/**
+ * Stop / restart of one of Burrow's own agents from the admin API: the session ends with a code the
+ * agent knows (edge-client.ts): STOPPED makes it give up, RESTART makes it reconnect at once.
+ */
+function burrowSessionControl(session: MuxSession): SessionControl {
+  return {
+    stop: async () => session.close({ code: 'ERR_BURROW_SESSION_STOPPED', message: 'stopped through the admin API' }),
+    restart: async () =>
+      session.close({ code: 'ERR_BURROW_SESSION_RESTART', message: 'restarted through the admin API: reconnect' }),
+    update: () =>
+      Promise.reject({
+        code: 'ERR_BURROW_UNSUPPORTED',
+        message: "Burrow's agents do not update themselves: upgrade the burrow package where the agent runs",
+      }),
+  };
 }
