@@ -39,7 +39,7 @@ type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 if (netnsAvailable()) {
   describe('ngrok agents on a Burrow edge (inside a loopback-only network namespace)', () => {
     it('passes every ngrok SDK test with only loopback reachable', async function () {
-      this.timeout(6 * 60_000);
+      this.timeout(10 * 60_000);
       const mocha = require.resolve('mocha/bin/mocha.js');
       const child = spawn(
         'unshare',
@@ -53,7 +53,7 @@ if (netnsAvailable()) {
       let out = '';
       child.stdout!.on('data', (d) => (out += d));
       child.stderr!.on('data', (d) => (out += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5.5 * 60_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 9.5 * 60_000);
       const code = await new Promise<number | null>((r) => child.on('exit', r));
       clearTimeout(timer);
       process.stdout.write(out.replace(/^/gm, '    │ '));
@@ -1017,7 +1017,10 @@ function suite(this: Mocha.Suite): void {
   });
 
   it('edge restart: the SDK reconnects on its own and keeps the same URL', async function () {
-    this.timeout(90_000);
+    // ngrok-rust retries after 50 ms, 2.5 s, then 125 s (tokio-retry's ExponentialBackoff::from_millis(50)
+    // squares its base): an edge that takes over 2.5 s to come back (a loaded machine) is found by the
+    // third try only.
+    this.timeout(200_000);
     const listener = await forward({ schemes: ['HTTP'] });
     const url = new URL(listener.url()!);
     assert.equal((await request(ports.http, url.host)).status, 200);
@@ -1032,8 +1035,8 @@ function suite(this: Mocha.Suite): void {
         );
         return status === 200;
       },
-      60_000,
-      `the SDK to rebind after the edge restarted:\n${edge.log()}`,
+      170_000,
+      'the SDK to rebind after the edge restarted',
     );
     assert.equal(listener.url(), url.origin);
     assert.equal(seen.at(-1)!.host, url.host);
