@@ -26,7 +26,9 @@ export interface NgrokTunnelOptions {
  * the agent pipes to the upstream. Only http endpoints and labeled tunnels have a choice.
  */
 export function forwardsHttp2(body: unknown, httpLike: boolean): boolean {
-  const proto = stringField(body, 'ForwardsProto') ?? '';
+  const raw = field(body, 'ForwardsProto') ?? '';
+  if (typeof raw !== 'string') throw new RpcError('ERR_BURROW_RPC_MALFORMED', 'ForwardsProto must be a string');
+  const proto = raw;
   if (proto === '' || (httpLike && proto === 'http1')) return false;
   if (httpLike && proto === 'http2') return true;
   unsupported(`app_protocol "${proto}"${httpLike ? '' : ' on a tcp or tls endpoint'} (use http1 or http2)`);
