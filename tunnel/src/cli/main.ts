@@ -100,8 +100,8 @@ Edge flags:
                                agent protocol; they need server_addr and this edge's CA)
   --ngrok-response-timeout SECONDS   time an ngrok agent has to answer an HTTP request (default
                                300; then 504 ERR_NGROK_3007; 0 = no limit)
-  --ngrok-inspect-db-size BYTES   the edge's capture of ngrok agents' HTTP requests, read at the
-                               admin API's /requests/http (default 50 MB; -1 = off)
+  --ngrok-inspect-db-size BYTES   with --admin-addr: the edge captures ngrok agents' HTTP requests
+                               for its /requests/http (default 50 MB; --ngrok-inspect-db-size=-1: off)
   --admin-addr HOST:PORT       serve the admin API (ngrok API v2 subset: HTTPS edges, routes and
                                their modules, backends, reserved domains and addresses, IP policies,
                                credentials, TLS certificates, endpoint configurations, tunnel sessions)
@@ -621,9 +621,11 @@ async function runEdge(args: string[]): Promise<number> {
       });
     });
   }
-  const ngrokCapture = values['ngrok-agent-listen']
-    ? CaptureStore.fromInspectDbSize(integer(values['ngrok-inspect-db-size'], 'ngrok-inspect-db-size'))
-    : undefined;
+  // Only the admin API reads the capture: without one, capturing would be work for nobody.
+  const ngrokCapture =
+    values['ngrok-agent-listen'] && adminAddr
+      ? CaptureStore.fromInspectDbSize(integer(values['ngrok-inspect-db-size'], 'ngrok-inspect-db-size'))
+      : undefined;
   const ngrokAgents = values['ngrok-agent-listen']
     ? new NgrokAgentServer({
         edge,
