@@ -593,17 +593,15 @@ export class Edge extends EventEmitter<EdgeEvents> {
         .digest('hex');
       this.holders.set(session, { owner, session: sessionId });
       hello = msg;
-      unregister = this.sessions.add(
-        {
-          agent_version: String(msg.agent?.version ?? ''),
-          os: String(msg.agent?.os ?? ''),
-          hostname: msg.agent?.hostname,
-          ip: remoteAddr,
-          credential_id: grant.credentialId ?? null,
-          transport: transportName,
-        },
-        burrowSessionControl(session),
-      ).remove;
+      unregister = this.sessions.add({
+        agent_version: String(msg.agent?.version ?? ''),
+        os: String(msg.agent?.os ?? ''),
+        hostname: msg.agent?.hostname,
+        ip: remoteAddr,
+        credential_id: grant.credentialId ?? null,
+        transport: transportName,
+        control: burrowSessionControl(session),
+      }).remove;
       // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
       this.sessionsByClient
         .get(msg.clientId)
@@ -674,28 +672,22 @@ export class Edge extends EventEmitter<EdgeEvents> {
   // ---- sessions of other agent protocols (ngrok's: ngrok-protocol/server.ts) ----
 
   /** Registers a session with what its credential may bind; its bindings go when it closes. */
-  attachSession(
-    session: AgentSession & { once(event: 'close', fn: () => void): unknown },
-    grant: Grant,
-    control?: SessionControl,
-  ): void {
+  attachSession(session: AgentSession & { once(event: 'close', fn: () => void): unknown }, grant: Grant): void {
     this.grants.set(session, grant);
     // Listed in /tunnel_sessions with what the session says about its agent.
     const about = session as Partial<
       Record<'agentVersion' | 'os' | 'remoteAddr' | 'protocol' | 'hostname' | 'metadata', string>
     >;
-    const entry = this.sessions.add(
-      {
-        agent_version: about.agentVersion ?? '',
-        os: about.os ?? '',
-        ip: (about.remoteAddr ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'),
-        credential_id: grant.credentialId ?? null,
-        transport: about.protocol === 'ngrok' ? 'ngrok/muxado' : (about.protocol ?? 'other'),
-        hostname: about.hostname || undefined,
-        metadata: about.metadata ?? '',
-      },
-      control,
-    );
+    const entry = this.sessions.add({
+      agent_version: about.agentVersion ?? '',
+      os: about.os ?? '',
+      ip: (about.remoteAddr ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'),
+      credential_id: grant.credentialId ?? null,
+      transport: about.protocol === 'ngrok' ? 'ngrok/muxado' : (about.protocol ?? 'other'),
+      hostname: about.hostname || undefined,
+      metadata: about.metadata ?? '',
+      control: (session as { control?: SessionControl }).control,
+    });
     session.once('close', () => {
       entry.remove();
       for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b);

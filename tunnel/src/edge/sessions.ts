@@ -35,7 +35,10 @@ export interface SessionControl {
 }
 
 export type NewSession = Omit<TunnelSessionEntry, 'id' | 'started_at' | 'region' | 'metadata'> &
-  Partial<Pick<TunnelSessionEntry, 'region' | 'metadata'>>;
+  Partial<Pick<TunnelSessionEntry, 'region' | 'metadata'>> & {
+    /** How the admin API stops / restarts / updates it (kept beside the entry, never rendered). */
+    control?: SessionControl;
+  };
 
 export class SessionRegistry {
   private readonly entries = new Map<string, TunnelSessionEntry>();
@@ -45,7 +48,7 @@ export class SessionRegistry {
   constructor(private readonly extraFor: () => Record<string, unknown> | undefined = () => undefined) {}
 
   /** Registers a live session; call the returned function when it ends. */
-  add(session: NewSession, control?: SessionControl): { entry: TunnelSessionEntry; remove: () => void } {
+  add({ control, ...session }: NewSession): { entry: TunnelSessionEntry; remove: () => void } {
     const entry: TunnelSessionEntry = {
       region: 'global',
       metadata: '',

@@ -200,8 +200,8 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     return this.command(StreamType.Update, { Version: '', PermitMajorVersion: false });
   }
 
-  /** The admin API's stop/restart/update of this session: rejects with a code when the agent refuses. */
-  private control(): SessionControl {
+  /** The admin API's stop/restart/update (Edge.attachSession reads it): rejects with a code on refusal. */
+  get control(): SessionControl {
     const run = (name: 'Stop' | 'Restart' | 'Update', send: () => Promise<string>) => async () => {
       const verb = name.toLowerCase();
       // The agent said in Auth it cannot: refuse without asking, as ngrok does.
@@ -361,7 +361,7 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     // The same agent reconnecting (same token and ClientId) replaces its old session, freeing its names.
     this.registryKey = `${tokenDigest.toString('hex')}:${this.id}`;
     this.host.register(this, this.registryKey);
-    this.host.edge.attachSession(this, grant, this.control());
+    this.host.edge.attachSession(this, grant);
     this.superviseHeartbeat(field(extra, 'HeartbeatInterval'), field(extra, 'HeartbeatTolerance'));
     const resp: AuthResp = { Version: '3', ClientId: this.id, Extra: { Region: this.host.region, Version: '3' } };
     respond(stream, resp);
