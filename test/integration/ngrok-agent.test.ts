@@ -851,8 +851,11 @@ function suite(this: Mocha.Suite): void {
     assert.match(id, /^ts_/);
     await noContent(client.tunnelSessions.restart(id));
     await noContent(client.tunnelSessions.update({ id }));
+    // The SDK calls the JS handler on the event loop, maybe after the API call returned.
+    await waitFor(() => calls.length >= 2, 10_000, 'the restart and update handlers to run');
     assert.deepEqual(calls, ['restart', 'update']);
     await noContent(client.tunnelSessions.stop(id));
+    await waitFor(() => calls.length >= 3, 10_000, 'the stop handler to run');
     assert.deepEqual(calls, ['restart', 'update', 'stop']);
     let offline = '';
     await waitFor(
