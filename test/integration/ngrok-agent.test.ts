@@ -13,10 +13,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import http2 from 'node:http2';
+import { Ngrok } from '@ngrok/ngrok-api';
+import { PassThrough } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { FLAG_FIN, FLAG_SYN, FrameType, HEADER_BYTES, encodeFrame } from '../../tunnel/src/ngrok-protocol/frames';
 import { MuxadoSession } from '../../tunnel/src/ngrok-protocol/session';
-import { api as adminApi, spawnEdge, stopEdge, type EdgeChild } from '../support/edge-process';
+import { API_KEY, BIN, api as adminApi, spawnEdge, stopEdge, type EdgeChild } from '../support/edge-process';
 import { delay, digestOf, freePort, listen, MiB, request, seededStream, waitFor } from '../support/tunnel';
 
 const ngrok = require('@ngrok/ngrok') as typeof import('@ngrok/ngrok');
@@ -35,7 +38,7 @@ type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 if (netnsAvailable()) {
   describe('ngrok agents on a Burrow edge (inside a loopback-only network namespace)', () => {
     it('passes every ngrok SDK test with only loopback reachable', async function () {
-      this.timeout(6 * 60_000);
+      this.timeout(10 * 60_000);
       const mocha = require.resolve('mocha/bin/mocha.js');
       const child = spawn(
         'unshare',
@@ -49,7 +52,7 @@ if (netnsAvailable()) {
       let out = '';
       child.stdout!.on('data', (d) => (out += d));
       child.stderr!.on('data', (d) => (out += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5.5 * 60_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 9.5 * 60_000);
       const code = await new Promise<number | null>((r) => child.on('exit', r));
       clearTimeout(timer);
       process.stdout.write(out.replace(/^/gm, '    │ '));
@@ -69,6 +72,8 @@ function suite(this: Mocha.Suite): void {
   let upstream: http.Server;
   let upstreamPort: number;
   const seen: http.IncomingHttpHeaders[] = [];
+  /** Requests to /never, which the upstream accepts and does not answer (until a test says so). */
+  const neverAnswered: http.ServerResponse[] = [];
 
   function startEdge(
     args = [
@@ -110,6 +115,17 @@ function suite(this: Mocha.Suite): void {
       return err as { message: string; errorCode?: string };
     }
     assert.fail(`forward(${JSON.stringify(config)}) was accepted`);
+  }
+
+  /**
+   * A 204 through @ngrok/ngrok-api 0.11: the client still calls `.json()` on the empty body, which
+   * rejects with a SyntaxError after the call succeeded (as against api.ngrok.com). Any other
+   * rejection is a failure.
+   */
+  async function noContent(call: Promise<unknown>): Promise<void> {
+    await call.catch((err: Error) => {
+      if (!(err instanceof SyntaxError)) throw err;
+    });
   }
 
   function httpsGet(host: string, p = '/'): Promise<{ status: number; body: string }> {
@@ -173,6 +189,23 @@ function suite(this: Mocha.Suite): void {
           n += c.length;
         });
         req.on('end', () => res.end(JSON.stringify({ digest: h.digest('hex'), length: n })));
+        return;
+      }
+      if (req.url === '/never') {
+        neverAnswered.push(res);
+        return;
+      }
+      if (req.url === '/slow') {
+        // A live response slower than the edge's response timeout: the head now, a chunk every 0.7 s.
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        let n = 0;
+        const tick = setInterval(() => {
+          res.write(`chunk ${n}\n`);
+          if (++n === 5) {
+            clearInterval(tick);
+            res.end();
+          }
+        }, 700);
         return;
       }
       res.end(`upstream ${req.method} ${req.url}`);
@@ -578,8 +611,369 @@ function suite(this: Mocha.Suite): void {
     }
   });
 
-  it('edge restart: the SDK reconnects on its own and keeps the same URL', async function () {
+  it("the edge captures ngrok agents' HTTP exchanges: /requests/http of the admin API, as the agent API shows them", async () => {
+    const url = new URL((await forward({ schemes: ['HTTP'] })).url()!);
+    const reply = await request(ports.http, url.host, {
+      method: 'POST',
+      path: '/captured?q=1',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hello capture',
+    });
+    assert.equal(reply.status, 200);
+    let list: Json;
+    await waitFor(
+      () => {
+        void api('GET', `/requests/http?tunnel_name=${encodeURIComponent(url.origin)}`).then((r) => (list = r.body));
+        return list?.requests?.[0]?.state === 'complete';
+      },
+      10_000,
+      'the exchange to be captured',
+    );
+    assert.equal(list!.requests.length, 1);
+    const ex = list!.requests[0];
+    assert.match(ex.id, /^[0-9a-f]{16}$/);
+    assert.equal(ex.tunnel_name, url.origin);
+    assert.equal(ex.remote_addr, '127.0.0.1');
+    assert.equal(ex.request.method, 'POST');
+    assert.equal(ex.request.uri, '/captured?q=1');
+    assert.deepEqual(ex.request.headers['X-Forwarded-For'], ['127.0.0.1']);
+    assert.match(Buffer.from(ex.request.raw, 'base64').toString(), /\r\n\r\nhello capture$/);
+    assert.equal(ex.response.status_code, 200);
+    assert.match(Buffer.from(ex.response.raw, 'base64').toString(), /upstream POST \/captured\?q=1$/);
+    assert.ok(ex.duration > 0);
+    assert.equal(ex.uri, `http://127.0.0.1:${ports.admin}/requests/http/${ex.id}`);
+    const one = await api('GET', `/requests/http/${ex.id}`);
+    assert.equal(one.status, 200);
+    assert.equal(one.body.id, ex.id);
+    const har = await api('GET', `/requests/http/${ex.id}/har`);
+    assert.equal(har.body.log.entries[0].request.url, `${url.origin}/captured?q=1`);
+    assert.equal((await api('DELETE', `/requests/http/${ex.id}`)).status, 204);
+    assert.equal((await api('GET', `/requests/http/${ex.id}`)).body.error_code, 'ERR_BURROW_NOT_FOUND');
+    assert.equal((await api('GET', '/requests/http?limit=x')).body.error_code, 'ERR_NGROK_233');
+  });
+
+  it('an agent that never answers: 504 ERR_NGROK_3007 after --ngrok-response-timeout, the stream reset; slow but live exchanges are not cut', async function () {
     this.timeout(90_000);
+    const p = { http: await freePort(), ngrok: await freePort() };
+    const other = await startEdge([
+      '--listen',
+      `127.0.0.1:${p.http}`,
+      '--ngrok-agent-listen',
+      `127.0.0.1:${p.ngrok}`,
+      '--cert',
+      path.join(dir, 'edge.crt'),
+      '--key',
+      path.join(dir, 'edge.key'),
+      '--ngrok-response-timeout',
+      '2',
+    ]);
+    try {
+      const listener = await ngrok.forward({
+        addr: upstreamPort,
+        authtoken: TOKEN,
+        server_addr: `localhost:${p.ngrok}`,
+        session_ca_cert: caPem,
+        schemes: ['HTTP'],
+      });
+      const host = new URL(listener.url()!).host;
+      const before = neverAnswered.length;
+      const started = Date.now();
+      const never = await request(p.http, host, { path: '/never' });
+      const elapsed = Date.now() - started;
+      assert.equal(never.status, 504);
+      assert.equal(never.headers['ngrok-error-code'], 'ERR_NGROK_3007');
+      assert.ok(elapsed >= 1900, `answered after ${elapsed} ms, before the 2 s timeout`);
+      // The edge reset the proxied stream: an answer that comes after all goes nowhere, and the
+      // agent (whose write to the reset stream fails) drops the upstream connection.
+      assert.equal(neverAnswered.length, before + 1);
+      const late = neverAnswered[before];
+      late.end('too late');
+      await waitFor(() => late.socket?.destroyed !== false, 15_000, 'the agent to drop the upstream connection');
+
+      // A response head at once and then a body slower than the timeout: delivered whole.
+      const slow = await request(p.http, host, { path: '/slow' });
+      assert.equal(slow.status, 200);
+      assert.equal(slow.body.toString(), 'chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n');
+      // A request body slower than the timeout: the clock starts once the request is sent.
+      const upload = new PassThrough();
+      const uploaded = request(p.http, host, { method: 'POST', path: '/hash', body: upload });
+      for (let i = 0; i < 4; i++) {
+        upload.write(Buffer.alloc(1000, i));
+        await delay(800);
+      }
+      upload.end();
+      const hashed = await uploaded;
+      assert.equal(hashed.status, 200);
+      assert.equal(JSON.parse(hashed.body.toString()).length, 4000);
+    } finally {
+      await ngrok.disconnect().catch(() => undefined);
+      await stopEdge(other);
+    }
+  });
+
+  it("app_protocol http2: the edge speaks HTTP/2 (prior knowledge) over the agent's stream to an h2c upstream", async () => {
+    const h2 = http2.createServer((req, res) => {
+      let n = 0;
+      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('end', () =>
+        res.end(
+          JSON.stringify({
+            version: req.httpVersion,
+            method: req.method,
+            path: req.url,
+            host: req.headers[':authority'],
+            n,
+          }),
+        ),
+      );
+    });
+    const h2Port = await listen(h2 as unknown as net.Server);
+    try {
+      const url = new URL((await forward({ addr: h2Port, app_protocol: 'http2', schemes: ['HTTP'] })).url()!);
+      const get = await request(ports.http, url.host, { path: '/over-h2?x=1' });
+      assert.equal(get.status, 200);
+      assert.deepEqual(JSON.parse(get.body.toString()), {
+        version: '2.0',
+        method: 'GET',
+        path: '/over-h2?x=1',
+        host: url.host,
+        n: 0,
+      });
+      // Several requests at once share the tunnel's one HTTP/2 session; bodies stream.
+      const posts = await Promise.all(
+        [1, 2, 3].map((i) =>
+          request(ports.http, url.host, { method: 'POST', path: `/p${i}`, body: seededStream(`h2-${i}`, i * MiB) }),
+        ),
+      );
+      posts.forEach((r, i) => assert.equal(JSON.parse(r.body.toString()).n, (i + 1) * MiB));
+      // A websocket cannot go over HTTP/2 to this upstream: a coded 502, not a hang.
+      const ws = await request(ports.http, url.host, {
+        path: '/ws',
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        },
+      }).catch((err: Error) => err);
+      if (!(ws instanceof Error)) assert.equal(ws.headers['ngrok-error-code'], 'ERR_NGROK_3004');
+      const refused = await refusal({ schemes: ['HTTP'], app_protocol: 'http3' });
+      assert.match(refused.message, /ERR_BURROW_UNSUPPORTED_OPTION/);
+    } finally {
+      h2.close();
+    }
+  });
+
+  it("stop / restart / update from the admin API (@ngrok/ngrok-api): the SDK's handlers run, an agent without one refuses with its text", async function () {
+    this.timeout(60_000);
+    const client = new Ngrok({ apiToken: API_KEY, baseUrl: `http://127.0.0.1:${ports.admin}` });
+    const sessionWith = async (metadata: string): Promise<string> => {
+      let id = '';
+      await waitFor(
+        () => {
+          void client.tunnelSessions.list().then((l) => (id = l.find((s) => s.metadata === metadata)?.id ?? ''));
+          return !!id;
+        },
+        10_000,
+        `the session "${metadata}" to be listed`,
+      );
+      return id;
+    };
+    const calls: string[] = [];
+    // What the program does on each command is its own choice (ngrok's docs): here Stop closes the
+    // listener, so its URL goes offline.
+    let listener: import('@ngrok/ngrok').Listener | undefined;
+    const session = await new ngrok.SessionBuilder()
+      .authtoken(TOKEN)
+      .serverAddr(`localhost:${ports.ngrok}`)
+      .caCert(Buffer.from(caPem))
+      .metadata('sdk-with-handlers')
+      .handleRestartCommand(() => void calls.push('restart'))
+      .handleUpdateCommand(() => void calls.push('update'))
+      .handleStopCommand(() => {
+        calls.push('stop');
+        void listener?.close();
+      })
+      .connect();
+    listener = await session.httpEndpoint().listenAndForward(`http://127.0.0.1:${upstreamPort}`);
+    const url = new URL(listener.url()!);
+    const id = await sessionWith('sdk-with-handlers');
+    assert.match(id, /^ts_/);
+    await noContent(client.tunnelSessions.restart(id));
+    await noContent(client.tunnelSessions.update({ id }));
+    // The SDK calls the JS handler on the event loop, maybe after the API call returned.
+    await waitFor(() => calls.length >= 2, 10_000, 'the restart and update handlers to run');
+    assert.deepEqual(calls, ['restart', 'update']);
+    await noContent(client.tunnelSessions.stop(id));
+    await waitFor(() => calls.length >= 3, 10_000, 'the stop handler to run');
+    assert.deepEqual(calls, ['restart', 'update', 'stop']);
+    let offline = '';
+    await waitFor(
+      () => {
+        void request(ports.http, url.host).then((r) => (offline = String(r.headers['ngrok-error-code'])));
+        return offline === 'ERR_NGROK_3200';
+      },
+      10_000,
+      'the stop handler to take the URL offline',
+    );
+    await session.close();
+
+    // forward() registers no handlers: the SDK said so at Auth, and the API answers with its words.
+    await ngrok.forward({
+      addr: upstreamPort,
+      authtoken: TOKEN,
+      server_addr: `localhost:${ports.ngrok}`,
+      session_ca_cert: caPem,
+      session_metadata: 'sdk-without-handlers',
+    } as Json);
+    const plain = await sessionWith('sdk-without-handlers');
+    const stop = await api('POST', `/tunnel_sessions/${plain}/stop`, plain);
+    assert.equal(stop.status, 400);
+    assert.equal(stop.body.error_code, 'ERR_BURROW_AGENT_REFUSED');
+    assert.match(stop.body.msg, /callback for this operation/);
+    // Bad input to a command is a coded error; an unknown session a 404.
+    assert.equal((await api('POST', `/tunnel_sessions/${plain}/stop`, { nope: 1 })).body.error_code, 'ERR_NGROK_213');
+    assert.equal((await api('POST', '/tunnel_sessions/ts_nope/restart')).status, 404);
+  });
+
+  it('the ngrok v2 agent binary (2.3.41, @expo/ngrok-bin-linux-x64) with server_addr + root_cas: tunnels, stop and restart', async function () {
+    this.timeout(120_000);
+    assert.equal(`${process.platform}-${process.arch}`, 'linux-x64', 'this test runs the linux-x64 ngrok v2 binary');
+    const bin = path.join(path.dirname(require.resolve('@expo/ngrok-bin-linux-x64/package.json')), 'ngrok');
+    const config = path.join(dir, 'ngrok-v2.yml');
+    fs.writeFileSync(
+      config,
+      [
+        'version: "2"',
+        `authtoken: ${TOKEN}`,
+        `server_addr: 127.0.0.1:${ports.ngrok}`,
+        `root_cas: ${path.join(dir, 'ca.crt')}`,
+        'metadata: ngrok-v2-agent',
+        'update_check: false',
+        'web_addr: false',
+        'console_ui: false',
+        'log: stdout',
+        'log_format: logfmt',
+        '',
+      ].join('\n'),
+    );
+    const client = new Ngrok({ apiToken: API_KEY, baseUrl: `http://127.0.0.1:${ports.admin}` });
+    const v2Sessions = async () => (await client.tunnelSessions.list()).filter((s) => s.metadata === 'ngrok-v2-agent');
+    const startAgent = () => {
+      const child = spawn(bin, ['http', '-config', config, '-bind-tls=false', String(upstreamPort)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, HOME: dir },
+      });
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      child.stderr!.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      return { child, exited, out: () => out };
+    };
+    const urlsIn = (out: string) => [...out.matchAll(/msg="started tunnel".* url=(http:\/\/\S+)/g)].map((m) => m[1]);
+
+    const agent = startAgent();
+    try {
+      await waitFor(() => urlsIn(agent.out()).length > 0, 30_000, `the v2 agent to start a tunnel:\n${agent.out()}`);
+      const first = new URL(urlsIn(agent.out())[0]);
+      const reply = await request(ports.http, first.host, { path: '/from-v2' });
+      assert.equal(reply.body.toString(), 'upstream GET /from-v2');
+      const [s1] = await v2Sessions();
+      assert.equal(s1.agentVersion, '2.3.41');
+      assert.equal(s1.transport, 'ngrok/muxado');
+
+      // Restart: the agent restarts its session in the same process and comes back as a new session.
+      await noContent(client.tunnelSessions.restart(s1.id));
+      await waitFor(() => urlsIn(agent.out()).length > 1, 30_000, `the v2 agent to restart:\n${agent.out()}`);
+      assert.equal(agent.child.exitCode, null);
+      let after: { id: string }[] = [];
+      await waitFor(
+        () => {
+          void v2Sessions().then((l) => (after = l));
+          return after.length === 1 && after[0].id !== s1.id;
+        },
+        15_000,
+        'one new v2 session after the restart',
+      );
+      const second = new URL(urlsIn(agent.out())[1]);
+      assert.equal((await request(ports.http, second.host, { path: '/again' })).body.toString(), 'upstream GET /again');
+
+      // Stop: the agent exits.
+      await noContent(client.tunnelSessions.stop(after[0].id));
+      const code = await Promise.race([agent.exited, delay(20_000).then(() => 'still running')]);
+      assert.notEqual(code, 'still running', agent.out());
+      await waitFor(
+        () => {
+          void v2Sessions().then((l) => (after = l));
+          return after.length === 0;
+        },
+        15_000,
+        'the stopped v2 session to leave /tunnel_sessions',
+      );
+    } finally {
+      agent.child.kill('SIGKILL');
+    }
+  });
+
+  it("stop / restart of Burrow's own agent from the admin API: stop ends it for good, restart reconnects it at once", async function () {
+    this.timeout(60_000);
+    const client = new Ngrok({ apiToken: API_KEY, baseUrl: `http://127.0.0.1:${ports.admin}` });
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'http',
+        String(upstreamPort),
+        '--edge',
+        `ws://127.0.0.1:${ports.http}/_burrow/session`,
+        '--authtoken',
+        TOKEN,
+        '--log',
+        'stdout',
+        '--log-format',
+        'json',
+        '--web-addr',
+        'false',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      await waitFor(() => /started tunnel/.test(out), 15_000, `the Burrow agent to start:\n${out}`);
+      const burrowSessions = async () =>
+        (await client.tunnelSessions.list()).filter((s) => s.transport === 'burrow/ws');
+      const [first] = await burrowSessions();
+      assert.ok(first, 'the Burrow agent is listed');
+      await noContent(client.tunnelSessions.restart(first.id));
+      let now: { id: string }[] = [];
+      await waitFor(
+        () => {
+          void burrowSessions().then((l) => (now = l));
+          return now.length === 1 && now[0].id !== first.id;
+        },
+        15_000,
+        'the Burrow agent to reconnect as a new session',
+      );
+      const update = await api('POST', `/tunnel_sessions/${now[0].id}/update`);
+      assert.equal(update.body.error_code, 'ERR_BURROW_UNSUPPORTED');
+      await noContent(client.tunnelSessions.stop(now[0].id));
+      const code = await Promise.race([exited, delay(15_000).then(() => 'still running')]);
+      assert.notEqual(code, 'still running', out);
+      assert.notEqual(code, 0);
+      assert.match(out, /ERR_BURROW_SESSION_STOPPED/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('edge restart: the SDK reconnects on its own and keeps the same URL', async function () {
+    // ngrok-rust retries after 50 ms, 2.5 s, then 125 s (tokio-retry's ExponentialBackoff::from_millis(50)
+    // squares its base): an edge that takes over 2.5 s to come back (a loaded machine) is found by the
+    // third try only.
+    this.timeout(200_000);
     const listener = await forward({ schemes: ['HTTP'] });
     const url = new URL(listener.url()!);
     assert.equal((await request(ports.http, url.host)).status, 200);
@@ -594,7 +988,7 @@ function suite(this: Mocha.Suite): void {
         );
         return status === 200;
       },
-      60_000,
+      170_000,
       'the SDK to rebind after the edge restarted',
     );
     assert.equal(listener.url(), url.origin);

@@ -43,7 +43,15 @@ export interface EdgeClientEvents {
 }
 
 /** Errors after which retrying cannot help. */
-const FATAL_CODES = new Set(['ERR_NGROK_107', 'ERR_NGROK_4018', 'ERR_BURROW_PROTOCOL_VERSION']);
+const FATAL_CODES = new Set([
+  'ERR_NGROK_107',
+  'ERR_NGROK_4018',
+  'ERR_BURROW_PROTOCOL_VERSION',
+  // The edge's admin API stopped this agent (POST /tunnel_sessions/{id}/stop).
+  'ERR_BURROW_SESSION_STOPPED',
+]);
+/** The edge asks for a reconnect now: a draining cluster node, or the admin API's restart. */
+const RECONNECT_NOW = new Set(['ERR_BURROW_EDGE_DRAINING', 'ERR_BURROW_SESSION_RESTART']);
 
 export class EdgeClient extends EventEmitter<EdgeClientEvents> {
   readonly clientId = randomUUID();
@@ -266,7 +274,7 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
       (this.options.backoffMinMs ?? 200) * 2 ** this.attempt++,
     );
     // A draining cluster node asks for a reconnect (through the balancer, to another node) now.
-    const delay = error.code === 'ERR_BURROW_EDGE_DRAINING' ? 0 : ceiling / 2 + (Math.random() * ceiling) / 2;
+    const delay = RECONNECT_NOW.has(error.code) ? 0 : ceiling / 2 + (Math.random() * ceiling) / 2;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }

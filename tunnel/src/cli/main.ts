@@ -98,6 +98,10 @@ Edge flags:
   --tokens FILE                accepted authtokens, one per line (also BURROW_EDGE_TOKENS)
   --ngrok-agent-listen HOST:PORT   also accept ngrok's own agents and SDKs here (TLS, ngrok's
                                agent protocol; they need server_addr and this edge's CA)
+  --ngrok-response-timeout SECONDS   time an ngrok agent has to answer an HTTP request (default
+                               300; then 504 ERR_NGROK_3007; 0 = no limit)
+  --ngrok-inspect-db-size BYTES   with --admin-addr: the edge captures ngrok agents' HTTP requests
+                               for its /requests/http (default 50 MB; --ngrok-inspect-db-size=-1: off)
   --admin-addr HOST:PORT       serve the admin API (ngrok API v2 subset: HTTPS edges, routes and
                                their modules, backends, reserved domains and addresses, IP policies,
                                credentials, TLS certificates, endpoint configurations, tunnel sessions)
@@ -152,6 +156,8 @@ const EDGE_FLAGS = {
   listen: { type: 'string' },
   'tls-listen': { type: 'string' },
   'ngrok-agent-listen': { type: 'string' },
+  'ngrok-response-timeout': { type: 'string' },
+  'ngrok-inspect-db-size': { type: 'string' },
   cert: { type: 'string' },
   key: { type: 'string' },
   tokens: { type: 'string' },
@@ -202,12 +208,19 @@ function loggerFrom(
 }
 
 /** A positive number of seconds as milliseconds (undefined when the flag is absent). */
-function seconds(text: string | undefined, flag: string): number | undefined {
+function seconds(text: string | undefined, flag: string, zeroOk = false): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0)
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zeroOk))
     throw new UsageError(`--${flag} needs a positive number of seconds, got "${text}"`);
   return Math.round(n * 1000);
+}
+
+function integer(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`--${flag} needs a whole number, got "${text}"`);
+  return n;
 }
 
 function parseListen(text: string, flag: string): { host: string; port: number } {
@@ -619,8 +632,19 @@ async function runEdge(args: string[]): Promise<number> {
       });
     });
   }
+  // Only the admin API reads the capture: without one, capturing would be work for nobody.
+  const ngrokCapture =
+    values['ngrok-agent-listen'] && adminAddr
+      ? CaptureStore.fromInspectDbSize(integer(values['ngrok-inspect-db-size'], 'ngrok-inspect-db-size'))
+      : undefined;
   const ngrokAgents = values['ngrok-agent-listen']
-    ? new NgrokAgentServer({ edge, tokens, listen: parseListen(values['ngrok-agent-listen'], 'ngrok-agent-listen') })
+    ? new NgrokAgentServer({
+        edge,
+        tokens,
+        listen: parseListen(values['ngrok-agent-listen'], 'ngrok-agent-listen'),
+        capture: ngrokCapture?.enabled ? ngrokCapture : undefined,
+        responseTimeoutMs: seconds(values['ngrok-response-timeout'], 'ngrok-response-timeout', true),
+      })
     : undefined;
   const admin =
     adminAddr && httpsEdges
@@ -628,6 +652,7 @@ async function runEdge(args: string[]): Promise<number> {
           service: httpsEdges.service,
           router: httpsEdges.router,
           account: httpsEdges.account,
+          captures: ngrokCapture?.enabled ? ngrokCapture : undefined,
           apiKey: apiKey!,
           ...adminAddr,
         })

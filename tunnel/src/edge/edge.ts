@@ -29,7 +29,7 @@ import { filterRawHeaders } from '../net/raw-headers';
 import { HostRouter, isValidHostname } from './router';
 import { ClientHelloError, readClientHello } from './sni';
 import { selfSignedCertificate } from './tls-cert';
-import { SessionRegistry } from './sessions';
+import { SessionRegistry, type SessionControl } from './sessions';
 import type { Grant, TokenSet } from './tokens';
 import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
@@ -696,6 +696,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         ip: remoteAddr,
         credential_id: grant.credentialId ?? null,
         transport: transportName,
+        control: burrowSessionControl(session),
       }).remove;
       // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
       this.sessionsByClient
@@ -781,6 +782,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       transport: about.protocol === 'ngrok' ? 'ngrok/muxado' : (about.protocol ?? 'other'),
       hostname: about.hostname || undefined,
       metadata: about.metadata ?? '',
+      control: (session as { control?: SessionControl }).control,
     });
     session.once('close', () => {
       entry.remove();
@@ -1307,4 +1309,21 @@ function listen(server: net.Server, addr: ListenAddress): Promise<number> {
       resolve((server.address() as net.AddressInfo).port);
     });
   });
+}
+
+/**
+ * Stop / restart of one of Burrow's own agents from the admin API: the session ends with a code the
+ * agent knows (edge-client.ts): STOPPED makes it give up, RESTART makes it reconnect at once.
+ */
+function burrowSessionControl(session: MuxSession): SessionControl {
+  return {
+    stop: async () => session.close({ code: 'ERR_BURROW_SESSION_STOPPED', message: 'stopped through the admin API' }),
+    restart: async () =>
+      session.close({ code: 'ERR_BURROW_SESSION_RESTART', message: 'restarted through the admin API: reconnect' }),
+    update: () =>
+      Promise.reject({
+        code: 'ERR_BURROW_UNSUPPORTED',
+        message: "Burrow's agents do not update themselves: upgrade the burrow package where the agent runs",
+      }),
+  };
 }

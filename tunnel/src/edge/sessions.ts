@@ -23,17 +23,32 @@ export interface TunnelSessionEntry {
   extra?: Record<string, unknown>;
 }
 
+/**
+ * What the admin API's `POST /tunnel_sessions/{id}/stop|restart|update` ask of a live session
+ * (ngrok's Stop, Restart and Update commands). Each resolves once the agent agreed and rejects
+ * with `{code, message}` when it refused, did not answer, or cannot do that.
+ */
+export interface SessionControl {
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  update(): Promise<void>;
+}
+
 export type NewSession = Omit<TunnelSessionEntry, 'id' | 'started_at' | 'region' | 'metadata'> &
-  Partial<Pick<TunnelSessionEntry, 'region' | 'metadata'>>;
+  Partial<Pick<TunnelSessionEntry, 'region' | 'metadata'>> & {
+    /** How the admin API stops / restarts / updates it (kept beside the entry, never rendered). */
+    control?: SessionControl;
+  };
 
 export class SessionRegistry {
   private readonly entries = new Map<string, TunnelSessionEntry>();
+  private readonly controls = new Map<string, SessionControl>();
 
   /** `extraFor` adds fields to every session (a cluster node names itself: `{node}`). */
   constructor(private readonly extraFor: () => Record<string, unknown> | undefined = () => undefined) {}
 
   /** Registers a live session; call the returned function when it ends. */
-  add(session: NewSession): { entry: TunnelSessionEntry; remove: () => void } {
+  add({ control, ...session }: NewSession): { entry: TunnelSessionEntry; remove: () => void } {
     const entry: TunnelSessionEntry = {
       region: 'global',
       metadata: '',
@@ -43,7 +58,14 @@ export class SessionRegistry {
       started_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     };
     this.entries.set(entry.id, entry);
-    return { entry, remove: () => this.entries.delete(entry.id) };
+    if (control) this.controls.set(entry.id, control);
+    return {
+      entry,
+      remove: () => {
+        this.entries.delete(entry.id);
+        this.controls.delete(entry.id);
+      },
+    };
   }
 
   list(): TunnelSessionEntry[] {
@@ -52,5 +74,10 @@ export class SessionRegistry {
 
   get(id: string): TunnelSessionEntry | undefined {
     return this.entries.get(id);
+  }
+
+  /** The session's stop/restart/update, when it is live on this edge (node). */
+  control(id: string): SessionControl | undefined {
+    return this.controls.get(id);
   }
 }

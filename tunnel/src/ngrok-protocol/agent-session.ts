@@ -2,10 +2,12 @@
 // typed streams, and the AgentSession the edge's bindings and proxy use (tunnel/NGROK-PROTOCOL.md).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Binding, Edge } from '../edge/edge';
 import type { AgentSession } from '../edge/agent-session';
 import type { Grant, TokenSet } from '../edge/tokens';
+import type { SessionControl } from '../edge/sessions';
 import { throttledError } from '../edge/auth-throttle';
 import type { BindRequest, StreamOpen, WireError } from '../protocol/messages';
 import { MuxError } from './frames';
@@ -24,8 +26,9 @@ import {
   type BindResp,
   type ProxyHeader,
 } from './messages';
-import { toBindRequest, type NgrokTunnelOptions } from './bind-options';
-import { HttpExchange, StreamAgent } from './http-exchange';
+import { forwardsHttp2, toBindRequest, type NgrokTunnelOptions } from './bind-options';
+import { Http2Exchange, HttpExchange, StreamAgent } from './http-exchange';
+import type { CaptureStore } from '../capture/store';
 import { parseAddress, proxyHeader } from './proxy-proto';
 
 /** A session must authenticate within this long. */
@@ -39,12 +42,18 @@ interface Tunnel {
   options: NgrokTunnelOptions;
   labeled: boolean;
   http?: StreamAgent;
+  /** `app_protocol: http2`: one HTTP/2 session over one proxied stream, replaced when it ends. */
+  h2?: http2.ClientHttp2Session;
 }
 
 export interface NgrokSessionHost {
   edge: Edge;
   tokens: TokenSet;
   region: string;
+  /** Where the edge records these agents' HTTP exchanges (ngrok's agents have no inspector here). */
+  capture?: CaptureStore;
+  /** How long an agent may take to start answering an HTTP request (ms; 0 = no limit). */
+  responseTimeoutMs: number;
   /** Called once a session has authenticated, to replace an older one of the same agent. */
   register(session: NgrokAgentSession, key: string): void;
   unregister(session: NgrokAgentSession, key: string): void;
@@ -68,6 +77,8 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
   hostname = '';
   metadata = '';
   credentialId?: string;
+  /** Why the agent cannot Stop / Restart / Update, as it said in Auth ('' = it can, or did not say). */
+  private readonly unsupported: Record<'Stop' | 'Restart' | 'Update', string> = { Stop: '', Restart: '', Update: '' };
   private authed = false;
   private bindKey?: Buffer;
   private registryKey?: string;
@@ -115,10 +126,25 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     if (!tunnel || this.isClosed)
       throw Object.assign(new Error('no such tunnel on this session'), { code: 'ERR_NGROK_3210' });
     if (meta.kind === 'http') {
-      // Pooled keep-alive streams serve many clients: the header names the first (the
-      // upstream sees X-Forwarded-For from the edge's headers for each request).
-      tunnel.http ??= new StreamAgent(() => this.proxyStream(tunnel, socketAddress(meta.remoteAddr, false)));
-      return new HttpExchange(meta, tunnel.http, tunnel.options.hostRewrite, fin);
+      const recording = this.host.capture?.begin({
+        tunnelName: tunnel.binding.urls[0] ?? tunnel.ngrokId,
+        remoteAddr: meta.remoteAddr,
+        method: meta.method,
+        uri: meta.url,
+        httpVersion: meta.httpVersion,
+        rawHeaders: meta.rawHeaders,
+      });
+      const options = {
+        hostRewrite: tunnel.options.hostRewrite,
+        responseTimeoutMs: this.host.responseTimeoutMs,
+        recording,
+      };
+      // Pooled streams serve many clients: the proxy header names the first (the upstream sees
+      // X-Forwarded-For from the edge's headers for each request).
+      const clientAddr = socketAddress(meta.remoteAddr, false);
+      if (tunnel.options.http2) return new Http2Exchange(meta, this.h2Session(tunnel, clientAddr), options, fin);
+      tunnel.http ??= new StreamAgent(() => this.proxyStream(tunnel, clientAddr));
+      return new HttpExchange(meta, tunnel.http, options, fin);
     }
     const stream = this.proxyStream(tunnel, socketAddress(meta.remoteAddr, true));
     if (tunnel.options.proxyProto) {
@@ -126,6 +152,17 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
       stream.write(proxyHeader(tunnel.options.proxyProto, parseAddress(meta.remoteAddr), local));
     }
     return stream;
+  }
+
+  /** The tunnel's HTTP/2 session (prior knowledge) over one proxied stream; a new one once it ends. */
+  private h2Session(tunnel: Tunnel, clientAddr: string): http2.ClientHttp2Session {
+    if (tunnel.h2 && !tunnel.h2.closed && !tunnel.h2.destroyed) return tunnel.h2;
+    const stream = this.proxyStream(tunnel, clientAddr);
+    const session = http2.connect('http://ngrok-agent.invalid', { createConnection: () => stream });
+    session.on('error', () => undefined); // each request sees its own error
+    stream.once('end', () => stream.end());
+    tunnel.h2 = session;
+    return session;
   }
 
   /** A type-3 stream to the agent: the proxy header, then the connection's bytes. */
@@ -156,6 +193,40 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
   /** Asks the agent to restart itself (ngrok's Restart). */
   restart(): Promise<string> {
     return this.command(StreamType.Restart, {});
+  }
+
+  /** Asks the agent to update itself (ngrok's Update; the agent decides where from). */
+  update(): Promise<string> {
+    return this.command(StreamType.Update, { Version: '', PermitMajorVersion: false });
+  }
+
+  /** The admin API's stop/restart/update (Edge.attachSession reads it): rejects with a code on refusal. */
+  get control(): SessionControl {
+    const run = (name: 'Stop' | 'Restart' | 'Update', send: () => Promise<string>) => async () => {
+      const verb = name.toLowerCase();
+      // The agent said in Auth it cannot: refuse without asking, as ngrok does.
+      if (this.unsupported[name])
+        throw { code: 'ERR_BURROW_AGENT_REFUSED', message: `the agent cannot ${verb}: ${this.unsupported[name]}` };
+      let refusal: string;
+      try {
+        refusal = await send();
+      } catch (err) {
+        // An agent that acts at once (the CLI agent exits or re-execs) may drop the session first.
+        if (this.isClosed && name !== 'Update') return;
+        const timeout = (err as RpcError).code === 'ERR_BURROW_RPC_TIMEOUT';
+        throw {
+          code: timeout ? 'ERR_BURROW_AGENT_TIMEOUT' : 'ERR_BURROW_AGENT_UNREACHABLE',
+          message: `the agent did not answer the ${verb} command: ${(err as Error).message}`,
+        };
+      }
+      if (refusal)
+        throw { code: 'ERR_BURROW_AGENT_REFUSED', message: `the agent refused to ${verb}: ${refusal.trim()}` };
+    };
+    return {
+      stop: run('Stop', () => this.stop()),
+      restart: run('Restart', () => this.restart()),
+      update: run('Update', () => this.update()),
+    };
   }
 
   /** Tells the agent one of its tunnels was stopped by the edge (ngrok's StopTunnel; no reply). */
@@ -281,6 +352,8 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     this.userAgent = stringField(extra, 'UserAgent') ?? '';
     this.hostname = stringField(extra, 'Hostname') ?? '';
     this.metadata = stringField(extra, 'Metadata') ?? '';
+    for (const name of ['Stop', 'Restart', 'Update'] as const)
+      this.unsupported[name] = stringField(extra, `${name}UnsupportedError`) ?? '';
     this.credentialId = grant.credentialId;
     const tokenDigest = createHash('sha256').update(token).digest();
     this.bindKey = createHash('sha256').update('burrow-ngrok-bind-id\0').update(tokenDigest).digest();
@@ -359,6 +432,13 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     const labels = field(body, 'Labels');
     if (!labels || typeof labels !== 'object' || Array.isArray(labels))
       return { Id: '', Error: errorText('ERR_NGROK_394', 'a labeled tunnel needs at least one label') };
+    let http2 = false;
+    try {
+      http2 = forwardsHttp2(body, true);
+    } catch (err) {
+      const e = err as RpcError;
+      return { Id: '', Error: errorText(e.code, e.message) };
+    }
     let binding: Binding;
     try {
       binding = await this.host.edge.bindFor(this, this.id, {
@@ -373,7 +453,7 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
       return { Id: '', Error: errorText(e.code ?? 'ERR_BURROW_INTERNAL', e.message) };
     }
     const ngrokId = `lab_${randomBytes(10).toString('hex')}`;
-    this.addTunnel({ ngrokId, binding, options: { ngrokProto: 'https' }, labeled: true });
+    this.addTunnel({ ngrokId, binding, options: { ngrokProto: 'https', ...(http2 ? { http2 } : {}) }, labeled: true });
     return { Id: ngrokId };
   }
 
@@ -395,6 +475,7 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     this.tunnels.delete(tunnel.ngrokId);
     this.byBinding.delete(tunnel.binding.id);
     tunnel.http?.destroy();
+    tunnel.h2?.destroy();
     this.host.edge.unbindFor(this, tunnel.binding.id);
   }
 
@@ -418,7 +499,10 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
 
   private onClosed(error: WireError | undefined): void {
     for (const t of this.timers) clearTimeout(t);
-    for (const tunnel of this.tunnels.values()) tunnel.http?.destroy();
+    for (const tunnel of this.tunnels.values()) {
+      tunnel.http?.destroy();
+      tunnel.h2?.destroy();
+    }
     if (this.registryKey) this.host.unregister(this, this.registryKey);
     this.emit('close', error);
     if (this.authed) this.host.edge.emit('session-closed', { sessionId: this.id, error });

@@ -17,6 +17,21 @@ export interface NgrokTunnelOptions {
   hostRewrite?: string;
   /** tcp/tls: PROXY protocol version the agent expects at the start of each stream. */
   proxyProto?: 1 | 2;
+  /** `app_protocol: http2` (ForwardsProto): the edge speaks HTTP/2 with prior knowledge to the agent. */
+  http2?: boolean;
+}
+
+/**
+ * ForwardsProto (the SDKs' `app_protocol`): how the edge talks HTTP to the agent's streams, which
+ * the agent pipes to the upstream. Only http endpoints and labeled tunnels have a choice.
+ */
+export function forwardsHttp2(body: unknown, httpLike: boolean): boolean {
+  const raw = field(body, 'ForwardsProto') ?? '';
+  if (typeof raw !== 'string') throw new RpcError('ERR_BURROW_RPC_MALFORMED', 'ForwardsProto must be a string');
+  const proto = raw;
+  if (proto === '' || (httpLike && proto === 'http1')) return false;
+  if (httpLike && proto === 'http2') return true;
+  unsupported(`app_protocol "${proto}"${httpLike ? '' : ' on a tcp or tls endpoint'} (use http1 or http2)`);
 }
 
 function isSet(v: unknown): boolean {
@@ -255,7 +270,7 @@ export function toBindRequest(
     if (proxyProto) unsupported('the PROXY protocol (proxy_proto) on http endpoints');
     const schemes: Scheme[] = [ngrokProto];
     const edge = httpEdgeOptions(opts, ipPolicyRef);
-    const tunnel: NgrokTunnelOptions = { ngrokProto };
+    const tunnel: NgrokTunnelOptions = { ngrokProto, ...(forwardsHttp2(bind, true) ? { http2: true } : {}) };
     if (field(opts, 'HostHeaderRewrite') === true) {
       const forwardsTo = stringField(bind, 'ForwardsTo') ?? '';
       const host = hostPortOf(forwardsTo);
@@ -266,6 +281,7 @@ export function toBindRequest(
   }
   if (ngrokProto === 'tcp') {
     refuseUnknown(opts, TCP_KEYS, 'tcp');
+    forwardsHttp2(bind, false);
     const edge: EdgeOptions = {};
     const ip = ipRestriction(opts, ipPolicyRef);
     if (ip) edge.ipRestriction = ip;
@@ -278,6 +294,7 @@ export function toBindRequest(
   }
   if (ngrokProto === 'tls') {
     refuseUnknown(opts, TLS_KEYS, 'tls');
+    forwardsHttp2(bind, false);
     if (isSet(field(opts, 'TLSTermination'))) unsupported('TLS termination at the edge for tls endpoints (crt/key)');
     if (isSet(field(opts, 'MutualTLSAtEdge'))) unsupported('mutual TLS at the edge for tls endpoints');
     if (trafficPolicy(opts)) unsupported('a traffic policy on a tls endpoint');

@@ -5,6 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Edge, ListenAddress } from '../edge/edge';
 import type { TokenSet } from '../edge/tokens';
+import type { CaptureStore } from '../capture/store';
 import { NgrokAgentSession, type NgrokSessionHost } from './agent-session';
 
 export interface NgrokAgentServerOptions {
@@ -13,7 +14,13 @@ export interface NgrokAgentServerOptions {
   listen: ListenAddress;
   /** What SrvInfo and AuthResp report as the region. */
   region?: string;
+  /** Where the edge records these agents' HTTP exchanges (the admin API's /requests/http). */
+  capture?: CaptureStore;
+  /** How long an agent may take to answer an HTTP request with a response head (ms; default 5 min, 0 = no limit). */
+  responseTimeoutMs?: number;
 }
+
+export const DEFAULT_RESPONSE_TIMEOUT_MS = 5 * 60_000;
 
 export class NgrokAgentServer {
   private server?: tls.Server;
@@ -66,6 +73,8 @@ export class NgrokAgentServer {
       edge: this.options.edge,
       tokens: this.options.tokens,
       region: this.options.region ?? 'burrow',
+      capture: this.options.capture,
+      responseTimeoutMs: this.options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS,
       register: (session, key) => {
         const old = this.byAgent.get(key);
         this.byAgent.set(key, session);

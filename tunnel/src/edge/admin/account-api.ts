@@ -5,6 +5,7 @@
 //   /endpoint_configurations[/{id}]               GET list, POST, GET, PATCH, DELETE
 //   /endpoint_configurations/{id}/{module}        GET, PUT (replace), DELETE
 //   /tunnel_sessions[/{id}]                       GET list, GET
+//   /tunnel_sessions/{id}/{stop|restart|update}   POST: ngrok's commands to the agent (204 once it agreed)
 import { ENDPOINT_CONFIG_MODULES, type EndpointConfigModuleKey } from './types';
 import {
   renderCertificate,
@@ -90,5 +91,10 @@ export function accountRoutes(acct: AccountService): Route[] {
         GET: (c) => ok(renderSession(c.render, acct.getSession(c.params[0]))),
       },
     },
+    ...(['stop', 'restart', 'update'] as const).map((command): Route => ({
+      pattern: new RegExp(`^/tunnel_sessions/${ID}/${command}$`),
+      idBody: true,
+      methods: { POST: async (c) => (await acct.commandSession(c.params[0], command), gone()) },
+    })),
   ];
 }

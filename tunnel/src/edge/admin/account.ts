@@ -373,6 +373,21 @@ export class AccountService {
     if (!s) throw notFound('ERR_BURROW_NOT_FOUND', `Tunnel session ${id} not found.`);
     return s;
   }
+
+  /** ngrok's stop / restart / update of a session: resolves once the agent agreed. */
+  async commandSession(id: string, command: 'stop' | 'restart' | 'update'): Promise<void> {
+    this.getSession(id);
+    const control = this.env.sessions?.control(id);
+    if (!control) throw badRequest('ERR_BURROW_UNSUPPORTED', `Tunnel session ${id} cannot be sent commands.`);
+    try {
+      await control[command]();
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      const status =
+        e.code === 'ERR_BURROW_AGENT_TIMEOUT' ? 504 : e.code === 'ERR_BURROW_AGENT_UNREACHABLE' ? 502 : 400;
+      throw new AdminApiError(status, e.code ?? 'ERR_BURROW_INTERNAL', e.message ?? String(err));
+    }
+  }
 }
 
 function portOf(addr: string): number {

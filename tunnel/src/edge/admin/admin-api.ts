@@ -6,7 +6,8 @@
 // response_headers, webhook_verification, oauth, saml, oidc, websocket_tcp_converter,
 // user_agent_filter, traffic_policy), /backends/{tunnel_group|failover|weighted|http_response},
 // /reserved_domains, /ip_policies, /ip_policy_rules, /credentials, and (account-api.ts)
-// /tls_certificates, /reserved_addrs, /endpoint_configurations (+ modules), /tunnel_sessions. Create = POST (201), update =
+// /tls_certificates, /reserved_addrs, /endpoint_configurations (+ modules), /tunnel_sessions (+ stop,
+// restart, update), and (captures-api.ts) /requests/http. Create = POST (201), update =
 // PATCH (200), module replace = PUT (200), delete = DELETE (204). Lists take `limit` (1..100) and
 // `before_id`, newest first, and answer {<items>, uri, next_page_uri}. Bodies are JSON, checked
 // against schemas/edge-api.schema.json; errors are {error_code, status_code, msg, details}.
@@ -17,6 +18,8 @@ import type { AddressInfo } from 'node:net';
 import { BodyTooLargeError, readBody as readBounded } from '../../net/body';
 import type { AccountService } from './account';
 import { accountRoutes } from './account-api';
+import { captureRoutes } from './captures-api';
+import type { CaptureStore } from '../../capture/store';
 import { created, gone, need, ok, page, type Call, type Route } from './api-kit';
 import { AdminApiError, badRequest } from './errors';
 import { Renderer } from './render';
@@ -33,6 +36,8 @@ export interface AdminApiOptions {
   /** TLS certificates, reserved addresses, endpoint configurations, tunnel sessions. */
   account?: AccountService;
   router?: HttpsEdgeRouter;
+  /** Requests the edge captured (ngrok's agents' HTTP exchanges): `/requests/http`. */
+  captures?: CaptureStore;
   apiKey: string;
   host: string;
   port: number;
@@ -46,7 +51,11 @@ export class AdminApi {
 
   constructor(private readonly options: AdminApiOptions) {
     this.keyDigest = sha256(options.apiKey);
-    this.routes = [...buildRoutes(options.service), ...(options.account ? accountRoutes(options.account) : [])];
+    this.routes = [
+      ...buildRoutes(options.service),
+      ...(options.account ? accountRoutes(options.account) : []),
+      ...(options.captures ? captureRoutes(options.captures) : []),
+    ];
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
 
@@ -97,7 +106,9 @@ export class AdminApi {
           'ERR_BURROW_METHOD_NOT_ALLOWED',
           `${method} is not allowed on ${path}; allowed: ${Object.keys(matched.route.methods).join(', ')}.`,
         );
-      const body = decodeClientBody(await readBody(req, method), matched.params, method);
+      const body = matched.route.idBody
+        ? await readIdBody(req, matched.params[0])
+        : decodeClientBody(await readBody(req, method), matched.params, method);
       const render = new Renderer(
         `http://${req.headers.host ?? `${this.options.host}:${this.port}`}`,
         this.options.router,
@@ -160,14 +171,35 @@ function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
+async function readText(req: http.IncomingMessage): Promise<string> {
+  const body = await readBounded(req, MAX_BODY).catch((err: unknown) => {
+    if (err instanceof BodyTooLargeError)
+      throw new AdminApiError(413, 'ERR_NGROK_212', `The request body is larger than ${MAX_BODY} bytes.`);
+    throw err;
+  });
+  return body.toString('utf8');
+}
+
+/** A command's body (Route.idBody): nothing but the resource's own id. */
+async function readIdBody(req: http.IncomingMessage, id: string): Promise<undefined> {
+  const text = (await readText(req)).trim();
+  if (text === '' || text === id) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === id) return undefined;
+  if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+    const keys = Object.keys(parsed);
+    if (keys.length === 0 || (keys.length === 1 && (parsed as Json).id === id)) return undefined;
+  }
+  throw badRequest('ERR_NGROK_213', `This request takes no body but the id ${id}.`);
+}
+
 async function readBody(req: http.IncomingMessage, method: string): Promise<Json | undefined> {
-  const text = (
-    await readBounded(req, MAX_BODY).catch((err: unknown) => {
-      if (err instanceof BodyTooLargeError)
-        throw new AdminApiError(413, 'ERR_NGROK_212', `The request body is larger than ${MAX_BODY} bytes.`);
-      throw err;
-    })
-  ).toString('utf8');
+  const text = await readText(req);
   const wantsBody = method === 'POST' || method === 'PATCH' || method === 'PUT';
   if (!wantsBody) {
     if (text.trim())

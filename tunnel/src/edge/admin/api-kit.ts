@@ -16,6 +16,12 @@ type Handler = (call: Call) => { status: number; body?: unknown } | Promise<{ st
 export interface Route {
   pattern: RegExp;
   methods: Partial<Record<string, Handler>>;
+  /**
+   * A command on the resource in the path (`POST /tunnel_sessions/{id}/stop`): its only body is that
+   * id, which ngrok's generated clients post bare (`ts_…`, not JSON). Empty, the id, the id as a JSON
+   * string or `{"id": id}` are accepted; anything else is ERR_NGROK_213.
+   */
+  idBody?: boolean;
 }
 
 /** ngrok's list shape with `before_id`/`limit` paging over items sorted newest first. */
