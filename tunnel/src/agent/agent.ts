@@ -3,11 +3,11 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { CaptureStore } from '../capture/store';
-import { Edge, type RefusedRequest } from '../edge/edge';
+import { Edge } from '../edge/edge';
 import { TokenSet } from '../edge/tokens';
 import { managedAppsFrom } from '../modules/oauth/managed';
 import type { EndpointSpec } from '../model';
-import type { StreamOpen, WireError } from '../protocol/messages';
+import type { RefusedNotice, StreamOpen, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
 import { codespacePortOf, codespaceUrl, detectCodespace, type Codespace } from './codespaces';
 import { EdgeClient } from './edge-client';
@@ -118,9 +118,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.edgeUrl = toAgentUrl(this.options.edgeUrl);
     } else {
       authtoken = randomBytes(24).toString('base64url');
-      this.embeddedEdge = await startEmbeddedEdge(this.options.embedded ?? {}, authtoken, (r) =>
-        this.captureRefused(r),
-      );
+      this.embeddedEdge = await startEmbeddedEdge(this.options.embedded ?? {}, authtoken);
       this.edgeUrl = `ws://127.0.0.1:${this.embeddedEdge.httpPort}/_burrow/session`;
     }
     const embedded = this.embeddedEdge;
@@ -135,6 +133,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     this.client = client;
     client.on('stream', (stream, open) => this.onStream(stream, open));
+    client.on('refused', (notice: RefusedNotice) => this.captureRefused(notice));
     client.on('online', ({ reconnected }) => {
       this.emit('online', { reconnected });
       if (reconnected) void this.rebindAll();
@@ -268,9 +267,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     return recording?.id ?? '';
   }
 
-  /** The embedded edge answered a request itself (401, OAuth redirect, denial): captured, marked with the module. */
-  private captureRefused(r: RefusedRequest): void {
-    const tunnel = this.tunnelsByName.get(r.endpoint);
+  /** The edge answered a request itself (401, OAuth redirect, denial): captured, marked with the module. */
+  private captureRefused(r: RefusedNotice): void {
+    const tunnel = this.tunnelsByBinding.get(r.binding);
     if (!tunnel?.spec.inspect || !this.options.capture) return;
     const rec = this.options.capture.begin(
       {
@@ -444,11 +443,7 @@ export function toAgentUrl(edgeUrl: string): string {
 }
 
 /** The zero-set-up edge: loopback only, names under *.localhost, a token only this process knows. */
-async function startEmbeddedEdge(
-  opts: NonNullable<AgentOptions['embedded']>,
-  authtoken: string,
-  onRefused: (r: RefusedRequest) => void,
-): Promise<Edge> {
+async function startEmbeddedEdge(opts: NonNullable<AgentOptions['embedded']>, authtoken: string): Promise<Edge> {
   const first = opts.port ?? EMBEDDED_PORT;
   const host = opts.host ?? '127.0.0.1';
   const cs = opts.codespace === undefined ? detectCodespace() : (opts.codespace ?? undefined);
@@ -465,7 +460,6 @@ async function startEmbeddedEdge(
       http: { host, port },
       tokens: new TokenSet([authtoken]),
       portPerEndpoint,
-      onRefused,
       // The user's own managed OAuth apps (BURROW_OAUTH_APP_GOOGLE=ID:SECRET…; the extension passes them).
       managedOAuth: { apps: managedAppsFrom([], process.env) },
     });

@@ -86,7 +86,28 @@ export interface UnbindResult {
   error?: WireError;
 }
 
-export type ControlMessage = Hello | Welcome | BindRequest | BindResult | UnbindRequest | UnbindResult;
+/**
+ * edge → agent: a module of one of the agent's endpoints answered a request itself (a basic-auth
+ * 401, an OAuth redirect, an IP denial), so the agent never saw it; its inspector shows it. The
+ * visitor's Authorization header is not included. Agents that do not know it ignore it.
+ */
+export interface RefusedNotice {
+  type: 'refused';
+  /** The binding id from bind-result. */
+  binding: string;
+  /** The module that answered: `basic-auth`, `oauth`, `ip-restriction`, … */
+  module: string;
+  remoteAddr: string;
+  method: string;
+  url: string;
+  httpVersion: string;
+  rawHeaders: string[];
+  statusCode: number;
+  statusMessage: string;
+  responseHeaders: string[];
+}
+
+export type ControlMessage = Hello | Welcome | BindRequest | BindResult | UnbindRequest | UnbindResult | RefusedNotice;
 
 // ---- Stream metadata (FrameType.Open / FrameType.Meta) ----
 
