@@ -12,7 +12,9 @@ const entries = [
   { ...node, entryPoints: ['tunnel/src/sdk.ts'], outfile: 'dist/sdk.js' },
   { ...node, entryPoints: ['server/src/main.ts'], outfile: 'dist/server.js' },
   // The extension: a small, minified activation bundle, and its heavy libraries in a second one
-  // loaded on first use (client/src/lazyLibs.ts), so activation parses little code.
+  // loaded on first use (client/src/lazyLibs.ts), so activation parses little code. Its files say
+  // `import vscode = require('vscode')`: a plain require, where `import * as` made esbuild copy the
+  // ~300 members of the API object into getters once per file (~5 ms of activation).
   {
     ...node,
     minify: true,

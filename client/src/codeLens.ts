@@ -7,7 +7,7 @@
 // (the server validates after a debounce) never removes lenses: the entries are read from the current
 // text and keep the validity the server last reported for them. And the lenses are refreshed the
 // moment the server publishes diagnostics, so "fix the errors" appears with the squiggles.
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import type { Ctx } from './ctx';
 import type { BurrowLanguageClient } from './languageClient';
 import { listEntries } from './ngrokYaml';

@@ -2,7 +2,7 @@
 // registered at activation, whatever the agent's state; one that needs a running agent says so
 // (or starts it) instead of failing with "command not found".
 import fs from 'node:fs/promises';
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import type { TunnelJson } from './agent/api';
 import { AgentDownError, type Ctx } from './ctx';
 import { announce, bindTunnel, consentToPublic, exposePort } from './expose';

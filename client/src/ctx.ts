@@ -1,7 +1,7 @@
 // The context object (rust-analyzer's `Ctx`): owns the agent's lifecycle (attach or start, event
 // stream, restart), the state every view reads, the status bar and the subscriptions. Commands are
 // plain functions over it (commands.ts); views subscribe to `onDidChange`.
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { AgentApi, type TunnelJson } from './agent/api';
 import { EdgeAdminApi, type EdgeRoutes } from './edgeAdminApi';
 import { AgentEventStream, type StreamState } from './agent/events';

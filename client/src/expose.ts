@@ -1,7 +1,7 @@
 // "Expose Port…": pick a listening port (or type one), optionally set name/domain/protection, give
 // consent when the port becomes reachable from outside the machine, bind with progress, then a
 // notification with the URL. The default path is two Enter presses: the port, then "Expose".
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import type { TunnelJson } from './agent/api';
 import { codespacePortOf } from './codespaces';
 import type { Ctx } from './ctx';

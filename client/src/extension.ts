@@ -2,7 +2,7 @@
 // the language client. Activation reads settings and registers things, nothing more: the agent
 // starts when a command or the Tunnels view needs it, the language server on the first document
 // it serves.
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { EndpointCodeLensProvider } from './codeLens';
 import { registerCommands } from './commands';
 import { Ctx } from './ctx';

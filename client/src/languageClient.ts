@@ -1,7 +1,7 @@
 // The language client for server/ (dist/server.js over IPC). The document selector and the settings
 // section are the contract in server/README.md. Started on the first document it can serve, not
 // during activation, so activating the extension stays free of I/O.
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import type { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
 import { lazyLibs } from './lazyLibs';
 import type {

@@ -1,7 +1,7 @@
 // One-click protection: basic auth, OAuth, or none, applied live (stop + start the tunnel through
 // the API with the edited definition, same URL), and for tunnels from ngrok.yml written back to
 // the file as a reviewable edit (applied unsaved, with Save / Show Changes / Undo) that keeps comments.
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import type { Ctx } from './ctx';
 import {
   checkBasicAuth,

@@ -1,5 +1,5 @@
 // The extension's settings (package.json `contributes.configuration`), read in one place.
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 
 export interface BurrowSettings {
   /** Standalone edge (wss://…); empty = the embedded loopback edge. */

@@ -21,7 +21,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
   let exposedUrl: string | undefined;
 
   before(async function () {
-    this.timeout(180_000);
+    this.timeout(300_000);
     suite = new E2eSuite('the VS Code suite', 600_000);
     // Screenshots go to docs/img only when asked; otherwise next to the run, outside the scratch folder we delete.
     shots =
@@ -253,6 +253,14 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       401,
       'a wrong password is refused',
     );
+    // A websocket upgrade without credentials is refused the same way (and listed, below).
+    const upgrade = {
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-version': '13',
+      'sec-websocket-key': Buffer.from('e2e-socket-key-1').toString('base64'),
+    };
+    assert.equal((await tunnelGet(current, '/e2e/socket', upgrade)).status, 401);
     assert.equal(suite.app!.hitsFor('/e2e/private').length, before, 'refused requests never reach the app');
     const allowed = await tunnelGet(current, '/e2e/private', { authorization: basic(user!, password!) });
     assert.equal(allowed.status, 200);
@@ -290,6 +298,13 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       .filter({ hasText: /edge: basic-auth/ });
     await refusedRow.first().waitFor({ state: 'visible', timeout: 10_000 });
     assert.match(await refusedRow.first().innerText(), /401/);
+    const refusedUpgrade = w
+      .treeRows('Tunnels')
+      .filter({ hasText: '/e2e/socket' })
+      .filter({ hasText: /edge: basic-auth/ })
+      .first();
+    await refusedUpgrade.waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match(await refusedUpgrade.innerText(), /401/);
     // Counts came with the event stream and survived the re-creation protection needs: the request
     // of (a) and the one allowed here (a replay is not a connection; the edge's 401s never reach the agent).
     const conns = w.treeRows('Tunnels').filter({ hasText: / open/ }).filter({ hasText: /total/ }).first();
@@ -426,6 +441,62 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     await w.runCommand(/File: Revert File/);
   });
 
+  it('(c3) a typo under the cursor: the CodeLens turns into "fix the errors" with the squiggle, and no line moves', async function () {
+    const w = suite.wb;
+    // A file of its own (a valid tunnel: the lens says Start), whatever the other scenarios did to ngrok.yml.
+    const file = path.join(suite.workspace, 'lens.ngrok.yml');
+    fs.writeFileSync(file, 'version: "2"\ntunnels:\n  lens-shift:\n    proto: http\n    addr: 1\n    inspect: true\n');
+    await w.openFile('lens.ngrok.yml');
+    const lens = w.page.locator('.monaco-editor .codelens-decoration');
+    await lens.filter({ hasText: /Start/ }).first().waitFor({ state: 'visible', timeout: 30_000 });
+    await w.page.locator('.monaco-editor .view-line', { hasText: 'inspect: true' }).first().click();
+    await w.page.keyboard.press('End');
+    await w.page.keyboard.press('Enter');
+    // From here on the cursor only moves right: record, on every change of the editor's DOM, where
+    // the cursor's line is, how many lenses there are and whether a squiggle is drawn.
+    // A string, not a function: tsx's helpers (__name) do not exist in the page.
+    await w.page.evaluate(`(() => {
+      const editor = document.querySelector('.monaco-editor.focused');
+      const samples = [];
+      const sample = () => {
+        const cursor = editor.querySelector('.cursors-layer .cursor');
+        if (!cursor) return;
+        samples.push({
+          top: Math.round(cursor.getBoundingClientRect().top),
+          lenses: editor.querySelectorAll('.codelens-decoration').length,
+          squiggle: !!editor.querySelector('.squiggly-error'),
+        });
+      };
+      const observer = new MutationObserver(sample);
+      observer.observe(editor, { subtree: true, childList: true, attributes: true, characterData: true });
+      sample();
+      window.lensRecord = { samples, stop: () => observer.disconnect() };
+    })()`);
+    await w.page.keyboard.type('inspec: true', { delay: 80 });
+    await lens
+      .filter({ hasText: /fix the errors/i })
+      .first()
+      .waitFor({ state: 'visible', timeout: 20_000 });
+    await w.page.locator('.monaco-editor .squiggly-error').first().waitFor({ state: 'attached', timeout: 20_000 });
+    const samples = (await w.page.evaluate(
+      '(() => { window.lensRecord.stop(); return window.lensRecord.samples; })()',
+    )) as { top: number; lenses: number; squiggle: boolean }[];
+    const tops = [...new Set(samples.map((x) => x.top))];
+    console.log(`      ${samples.length} samples while typing; cursor line at ${tops.join(', ')} px`);
+    assert.ok(
+      samples.some((x) => x.squiggle),
+      'the squiggle was seen while recording',
+    );
+    assert.deepEqual(tops, [samples[0]!.top], 'the line under the cursor never moved');
+    assert.ok(
+      samples.every((x) => x.lenses > 0),
+      'the lens line stayed in place from the first key to the diagnostics',
+    );
+    await w.runCommand(/File: Revert File/);
+    await w.runCommand(/View: Close Editor$/);
+    fs.rmSync(file);
+  });
+
   it('(d) CodeLens "Start" above a tunnel in ngrok.yml brings it online', async function () {
     const w = suite.wb;
     await w.openFile('ngrok.yml');
@@ -477,7 +548,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     const figures = async (): Promise<string> => {
       await w.runCommand(/Developer: Show Running Extensions/);
       const row = w.page.locator('.runtime-extensions-editor .monaco-list-row', { hasText: /Burrow/ }).first();
-      await row.waitFor({ state: 'visible', timeout: 15_000 });
+      await row.waitFor({ state: 'visible', timeout: 60_000 });
       const text = (await row.innerText()).replace(/\s+/g, ' ');
       const vscodeMs = /(\d+)\s*ms/.exec(text)?.[1];
       assert.ok(vscodeMs, `an activation time on the Burrow row: ${text}`);
@@ -494,7 +565,7 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     for (let i = 0; i < 3; i++) {
       const before = activations();
       await w.runCommand(/Developer: Reload Window/);
-      await eventually('Burrow activated again after the reload', () => activations() > before, 45_000);
+      await eventually('Burrow activated again after the reload', () => activations() > before, 120_000);
       await w.waitForContainer('Burrow');
       afterReload.push(await figures());
     }

@@ -316,9 +316,14 @@ export class Workbench {
       // workbench is the browser's clipboard: the test reads what a user would paste.
       await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: codeServerUrl });
       const page = await context.newPage();
-      await page.goto(`${codeServerUrl}/?folder=${encodeURIComponent(folder)}`, { timeout: 30_000 });
-      await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
-      await page.waitForSelector('.statusbar', { timeout: 30_000 });
+      // The workbench itself is what we wait for (not every resource's load event): generous, as a
+      // machine shared by several test runs can take over a minute to serve it.
+      await page.goto(`${codeServerUrl}/?folder=${encodeURIComponent(folder)}`, {
+        waitUntil: 'domcontentloaded',
+        timeout: 120_000,
+      });
+      await page.waitForSelector('.monaco-workbench', { timeout: 120_000 });
+      await page.waitForSelector('.statusbar', { timeout: 60_000 });
       return new Workbench(browser, context, page);
     } catch (err) {
       await browser.close();
@@ -386,7 +391,7 @@ export class Workbench {
   }
 
   /** Waits until the extension's contributions are in the workbench (its activity-bar container). */
-  async waitForContainer(title: string, timeoutMs = 30_000): Promise<void> {
+  async waitForContainer(title: string, timeoutMs = 90_000): Promise<void> {
     await this.page
       .locator(`.activitybar .action-item [aria-label^="${title}"]`)
       .first()

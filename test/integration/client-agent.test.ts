@@ -205,6 +205,20 @@ describe('client agent: a real agent process', function () {
       String(Object.entries(full.response.headers).find(([h]) => /www-authenticate/i.test(h))?.[1]),
       /Basic/,
     );
+    // A websocket upgrade the module refuses is captured the same way.
+    const refusedUpgrade = waitFor(stream, (e) =>
+      (e.type === 'request_started' || e.type === 'request_updated') &&
+      e.request.edge_module &&
+      e.request.request.uri === '/socket'
+        ? e.request
+        : undefined,
+    );
+    const upgrade = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' };
+    const wsKey = { 'Sec-WebSocket-Key': Buffer.from('0123456789abcdef').toString('base64') };
+    assert.equal((await get(t.public_url, '/socket', { ...upgrade, ...wsKey })).status, 401);
+    const upgradeAnswer = await refusedUpgrade;
+    assert.equal(upgradeAnswer.edge_module, 'basic-auth');
+    assert.equal(upgradeAnswer.response?.status_code, 401);
     const auth = `Basic ${Buffer.from(`burrow:${password}`).toString('base64')}`;
     assert.equal((await get(t.public_url, '/', { Authorization: auth })).status, 200);
     assert.ok(!JSON.stringify(await api.tunnels()).includes(password), 'the API never shows the password');

@@ -5,7 +5,7 @@
 // relays the event stream (protocol in tunnel/src/inspector/web/transport.ts).
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { AgentEventStream } from '../agent/events';
 import type { Ctx } from '../ctx';
 

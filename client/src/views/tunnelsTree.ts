@@ -1,6 +1,6 @@
 // The Tunnels tree (tree-view-sample's shape: one TreeDataProvider, one EventEmitter). Nodes come
 // from the pure model in model/tree.ts; this file only maps them onto TreeItems.
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import type { Ctx } from '../ctx';
 import { buildTree, type TreeNode } from '../model/tree';
 

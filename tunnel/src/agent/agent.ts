@@ -3,12 +3,12 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { CaptureStore } from '../capture/store';
-import { Edge, type RefusedRequest } from '../edge/edge';
+import { Edge } from '../edge/edge';
 import { TokenSet } from '../edge/tokens';
 import { managedAppsFrom } from '../modules/oauth/managed';
 import type { EndpointSpec } from '../model';
 import { hasRawHeader } from '../net/raw-headers';
-import type { StreamOpen, WireError } from '../protocol/messages';
+import type { RefusedNotice, StreamOpen, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
 import { codespacePortOf, codespaceUrl, detectCodespace, type Codespace } from './codespaces';
 import { EdgeClient } from './edge-client';
@@ -121,9 +121,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.edgeUrl = toAgentUrl(this.options.edgeUrl);
     } else {
       authtoken = randomBytes(24).toString('base64url');
-      this.embeddedEdge = await startEmbeddedEdge(this.options.embedded ?? {}, authtoken, (r) =>
-        this.captureRefused(r),
-      );
+      this.embeddedEdge = await startEmbeddedEdge(this.options.embedded ?? {}, authtoken);
       this.edgeUrl = `ws://127.0.0.1:${this.embeddedEdge.httpPort}/_burrow/session`;
     }
     const embedded = this.embeddedEdge;
@@ -138,6 +136,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     this.client = client;
     client.on('stream', (stream, open) => this.onStream(stream, open));
+    client.on('refused', (notice: RefusedNotice) => this.captureRefused(notice));
     client.on('online', ({ reconnected, handoff }) => {
       this.emit('online', { reconnected });
       if (handoff) {
@@ -282,9 +281,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     return recording?.id ?? '';
   }
 
-  /** The embedded edge answered a request itself (401, OAuth redirect, denial): captured, marked with the module. */
-  private captureRefused(r: RefusedRequest): void {
-    const tunnel = this.tunnelsByName.get(r.endpoint);
+  /** The edge answered a request itself (401, OAuth redirect, denial): captured, marked with the module. */
+  private captureRefused(r: RefusedNotice): void {
+    const tunnel = this.tunnelsByBinding.get(r.binding);
     if (!tunnel?.spec.inspect || !this.options.capture) return;
     const rec = this.options.capture.begin(
       {
@@ -462,11 +461,7 @@ export function toAgentUrl(edgeUrl: string): string {
 }
 
 /** The zero-set-up edge: loopback only, names under *.localhost, a token only this process knows. */
-async function startEmbeddedEdge(
-  opts: NonNullable<AgentOptions['embedded']>,
-  authtoken: string,
-  onRefused: (r: RefusedRequest) => void,
-): Promise<Edge> {
+async function startEmbeddedEdge(opts: NonNullable<AgentOptions['embedded']>, authtoken: string): Promise<Edge> {
   const first = opts.port ?? EMBEDDED_PORT;
   const host = opts.host ?? '127.0.0.1';
   const cs = opts.codespace === undefined ? detectCodespace() : (opts.codespace ?? undefined);
@@ -483,7 +478,6 @@ async function startEmbeddedEdge(
       http: { host, port },
       tokens: new TokenSet([authtoken]),
       portPerEndpoint,
-      onRefused,
       // The user's own managed OAuth apps (BURROW_OAUTH_APP_GOOGLE=ID:SECRET…; the extension passes them).
       managedOAuth: { apps: managedAppsFrom([], process.env) },
     });

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION } from '../protocol/frames';
 import type {
+  RefusedNotice,
   BindRequest,
   BindResult,
   ControlMessage,
@@ -40,6 +41,8 @@ export interface EdgeClientEvents {
   /** Refused for good (bad authtoken, incompatible edge): no more reconnects. */
   fatal: [error: WireError];
   stream: [stream: MuxStream, open: StreamOpen];
+  /** The edge answered a request for one of our endpoints itself (PROTOCOL.md `refused`). */
+  refused: [notice: RefusedNotice];
 }
 
 /** Errors after which retrying cannot help. */
@@ -211,6 +214,8 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
         this.pending.delete(msg.reqId);
         resolve?.(msg);
       }
+      // A request one of our endpoints' modules answered at the edge (the agent captures it).
+      if (msg.type === 'refused') this.emit('refused', msg);
     });
     session.on('stream', (stream, meta) => this.emit('stream', stream, meta as StreamOpen));
     session.on('close', (error) => {

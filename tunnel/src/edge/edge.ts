@@ -42,6 +42,9 @@ import type { AgentSession } from './agent-session';
 /** Path on the public HTTP listener where agents open their session. */
 export const AGENT_PATH = '/_burrow/session';
 
+/** Refused requests an endpoint reports to its agent per second (the rest are only answered). */
+const REFUSED_NOTICES_PER_SECOND = 50;
+
 export interface ListenAddress {
   host: string;
   port: number;
@@ -89,8 +92,6 @@ export interface EdgeConfig {
   rateLimiter?: PipelineEnv['rateLimiter'];
   /** Slows authtoken guessing per source address (auth-throttle.ts); in memory when omitted. */
   authThrottle?: AuthThrottle;
-  /** A request an endpoint's module answered itself (the agent never saw it): the embedded edge's capture hook. */
-  onRefused?: (r: RefusedRequest) => void;
 }
 
 /**
@@ -110,24 +111,6 @@ function sentHeaders(res: http.ServerResponse | http2.Http2ServerResponse): stri
   for (const [name, value] of Object.entries(res.getHeaders()))
     for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) out.push(name, String(v));
   return out;
-}
-
-/** What `onRefused` gets: the request as the client sent it (credentials dropped) and the edge's answer. */
-export interface RefusedRequest {
-  /** The endpoint's name as the agent bound it. */
-  endpoint: string;
-  /** The module that answered: `basic-auth`, `oauth`, `ip-restriction`, … */
-  module: string;
-  remoteAddr: string;
-  method: string;
-  url: string;
-  httpVersion: string;
-  rawHeaders: string[];
-  statusCode: number;
-  statusMessage: string;
-  responseHeaders: string[];
-  /** Traffic-policy `log` entries recorded before the edge answered. */
-  logs?: PolicyLogEntry[];
 }
 
 /** Account resources applied to live bindings. */
@@ -838,17 +821,26 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return undefined;
   }
 
-  private refusedHook(endpoint: string): PipelineEnv['onRefused'] {
-    const report = this.config.onRefused;
-    if (!report) return undefined;
+  /**
+   * A request a module answered itself never reaches the agent: tell a Burrow agent about it (a
+   * `refused` control message, PROTOCOL.md) so its inspector shows it. ngrok agents have no such
+   * message. At most REFUSED_NOTICES_PER_SECOND per endpoint: a flood of 401s is not echoed in full.
+   */
+  private refusedHook(session: AgentSession, binding: string): PipelineEnv['onRefused'] {
+    if (!(session instanceof MuxSession)) return undefined;
+    let second = 0;
+    let sent = 0;
     return (ctx, result, module) => {
+      const now = Math.floor(Date.now() / 1000);
+      if (now !== second) [second, sent] = [now, 0];
+      if (session.isClosed || ++sent > REFUSED_NOTICES_PER_SECOND) return;
       const raw = ctx.req.rawHeaders;
       // The credentials a visitor tried are not kept (a wrong password is still a password).
       const rawHeaders = filterRawHeaders(raw, (name) => name !== 'authorization' && !name.startsWith(':'));
       const res = ctx.res;
-      const responseHeaders = sentHeaders(res);
-      report({
-        endpoint,
+      session.sendControl({
+        type: 'refused',
+        binding,
         module,
         remoteAddr: ctx.clientIp,
         method: ctx.req.method ?? 'GET',
@@ -857,7 +849,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         rawHeaders,
         statusCode: result.statusCode,
         statusMessage: ('statusMessage' in res && res.statusMessage) || http.STATUS_CODES[result.statusCode] || '',
-        responseHeaders,
+        responseHeaders: sentHeaders(res),
         logs: ctx.vars.get(VAR.policyLogs) as PolicyLogEntry[] | undefined,
       });
     };
@@ -887,7 +879,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
           managedOAuth: this.managedOAuth,
           rateLimiter: this.config.rateLimiter,
           rateScope: () => `endpoint:${bound?.hosts[0] ?? base.id}`,
-          onRefused: this.refusedHook(req.name),
+          onRefused: this.refusedHook(session, base.id),
           internalEndpoint: (host) => {
             const b = this.internalRouter.lookup(host);
             return b && ({ id: b.id, session: b.session } satisfies HttpTarget);

@@ -365,7 +365,11 @@ export function proxyUpgrade(
   const ctx = newContext(req, res, target, scheme, clientIp, rawHeaders, pipeline);
   const proceed = (o: unknown) => {
     if (o === 'handled' || res.headersSent) {
-      res.once('finish', () => socket.end());
+      res.once('finish', () => {
+        socket.end();
+        // A module answered the upgrade itself (a 401, a denial): reported like a plain request's.
+        pipeline.complete(ctx, { statusCode: res.statusCode });
+      });
       return;
     }
     res.detachSocket(socket as net.Socket);

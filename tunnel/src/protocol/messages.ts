@@ -87,6 +87,29 @@ export interface UnbindResult {
 }
 
 /**
+ * edge → agent: a module of one of the agent's endpoints answered a request itself (a basic-auth
+ * 401, an OAuth redirect, an IP denial), so the agent never saw it; its inspector shows it. The
+ * visitor's Authorization header is not included. Agents that do not know it ignore it.
+ */
+export interface RefusedNotice {
+  type: 'refused';
+  /** The binding id from bind-result. */
+  binding: string;
+  /** The module that answered: `basic-auth`, `oauth`, `ip-restriction`, … */
+  module: string;
+  remoteAddr: string;
+  method: string;
+  url: string;
+  httpVersion: string;
+  rawHeaders: string[];
+  statusCode: number;
+  statusMessage: string;
+  responseHeaders: string[];
+  /** Traffic-policy `log` entries recorded before the edge answered. */
+  logs?: PolicyLogEntry[];
+}
+
+/**
  * edge → agent: this edge (a draining cluster node) asks the agent to move. The agent opens a new
  * session (through the load balancer, to another node), binds its endpoints there, then closes
  * this one once its streams are done; until then this session keeps serving. Agents that do not
@@ -98,7 +121,8 @@ export interface Reconnect {
   message: string;
 }
 
-export type ControlMessage = Hello | Welcome | BindRequest | BindResult | UnbindRequest | UnbindResult | Reconnect;
+export type ControlMessage =
+  Hello | Welcome | BindRequest | BindResult | UnbindRequest | UnbindResult | RefusedNotice | Reconnect;
 
 // ---- Stream metadata (FrameType.Open / FrameType.Meta) ----
 
