@@ -368,8 +368,8 @@ async function startCluster(ctx) {
   const agent = startProcess(
     process.execPath,
     [
-      ...nodeArgs(ctx, `${tag}agent`),
-      bin,
+      ...nodeArgs(ctx, 'agent'),
+      BURROW,
       'http',
       String(ctx.upstreamPort),
       '--edge',
@@ -391,8 +391,8 @@ async function startWithNgrokSdk(ctx) {
   const edge = startProcess(
     process.execPath,
     [
-      ...nodeArgs(ctx, `${tag}edge`),
-      bin,
+      ...nodeArgs(ctx, 'edge'),
+      BURROW,
       'edge',
       '--listen',
       `127.0.0.1:${port}`,
