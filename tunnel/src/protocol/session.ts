@@ -9,6 +9,7 @@ import {
   MAX_FRAME_PAYLOAD,
   ProtocolError,
   decodeFrames,
+  decodeParts,
   encodeFrame,
   encodeJsonFrame,
   parseJsonPayload,
@@ -167,10 +168,14 @@ export class MuxSession extends EventEmitter<SessionEvents> {
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.outbox.length === 0) return;
-    const message = this.outbox.length === 1 ? this.outbox[0] : Buffer.concat(this.outbox, this.outboxBytes);
+    const parts = this.outbox;
+    const bytes = this.outboxBytes;
     this.outbox = [];
     this.outboxBytes = 0;
-    this.transport.send(message);
+    if (parts.length === 1) this.transport.send(parts[0]);
+    // In process (the embedded edge) the parts go as they are: no copy of the body bytes at all.
+    else if (this.transport.sendParts) this.transport.sendParts(parts);
+    else this.transport.send(Buffer.concat(parts, bytes));
   }
 
   private terminate(error: WireError | undefined, closeTransport: boolean): void {
@@ -190,7 +195,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     this.emit('close', error);
   }
 
-  private receive(message: Buffer | string): void {
+  private receive(message: Buffer | Buffer[] | string): void {
     if (this.closed) return;
     this.lastSeen = Date.now();
     if (typeof message === 'string') {
@@ -201,7 +206,10 @@ export class MuxSession extends EventEmitter<SessionEvents> {
       return;
     }
     try {
-      for (const frame of decodeFrames(message, MAX_FRAME_PAYLOAD)) this.dispatch(frame);
+      const frames = Array.isArray(message)
+        ? decodeParts(message, MAX_FRAME_PAYLOAD)
+        : decodeFrames(message, MAX_FRAME_PAYLOAD);
+      for (const frame of frames) this.dispatch(frame);
     } catch (err) {
       const error =
         err instanceof ProtocolError
