@@ -34,12 +34,22 @@ export const enum FrameType {
 }
 
 export const FLAG_FIN = 0x01;
+/**
+ * DATA only, and only to a peer that announced the `split-data` feature (Hello/Welcome): this
+ * frame ends its message without its payload; the payload is the whole next transport message.
+ * Bulk payloads then cross a WebSocket as they are, never joined with other frames into one buffer.
+ */
+export const FLAG_SPLIT = 0x02;
+/** The feature name peers announce in Hello/Welcome to receive split DATA frames. */
+export const FEATURE_SPLIT_DATA = 'split-data';
 
 export interface Frame {
   type: FrameType;
   flags: number;
   stream: number;
   payload: Buffer;
+  /** Set on a split DATA frame (FLAG_SPLIT): the size of the payload, which is the next message. */
+  splitLength?: number;
 }
 
 /** A coded protocol error; `code` is stable and documented in PROTOCOL.md. */
@@ -98,14 +108,21 @@ function readHeader(message: Buffer, offset: number, maxPayload: number): Omit<F
 
 /**
  * Splits one transport message into frames. Payloads are views into `message` (no copy).
- * Throws ProtocolError on anything malformed; the session turns that into a GoAway.
+ * Throws ProtocolError on anything malformed; the session turns that into a GoAway. With
+ * `allowSplit` (sessions) a DATA frame flagged FLAG_SPLIT may end the message without its payload.
  */
-export function decodeFrames(message: Buffer, maxPayload = MAX_FRAME_PAYLOAD): Frame[] {
+export function decodeFrames(message: Buffer, maxPayload = MAX_FRAME_PAYLOAD, allowSplit = false): Frame[] {
   const frames: Frame[] = [];
   let offset = 0;
   while (offset < message.length) {
     const { length, ...header } = readHeader(message, offset, maxPayload);
     const start = offset + FRAME_HEADER_BYTES;
+    if (allowSplit && header.flags & FLAG_SPLIT && header.type === FrameType.Data) {
+      if (start !== message.length || length === 0)
+        throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', 'a split DATA frame must end its message');
+      frames.push({ ...header, payload: message.subarray(start), splitLength: length });
+      break;
+    }
     if (start + length > message.length) {
       throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `frame payload truncated (${length} bytes announced)`);
     }
