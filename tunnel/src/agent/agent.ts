@@ -68,7 +68,7 @@ export interface ExchangeInfo {
   tunnel: string;
   durationMs: number;
   remoteAddr: string;
-  http?: { method: string; url: string; statusCode?: number; errorCode?: string };
+  http?: { method: string; url: string; statusCode?: number; errorCode?: string; logs?: { metadata: unknown }[] };
 }
 
 interface Tunnel extends TunnelState {
@@ -284,6 +284,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       { edgeModule: r.module },
     );
     rec.requestEnd();
+    rec.addPolicyLogs(r.logs ?? []);
     rec.response(r.statusCode, r.statusMessage, r.httpVersion, r.responseHeaders);
     rec.finish();
   }

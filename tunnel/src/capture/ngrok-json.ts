@@ -6,7 +6,7 @@
 //
 // `raw` is base64 of the HTTP/1.1 bytes (head + captured body). ngrok promises additive-only changes
 // and so do we: Burrow's extra fields (`state`, `error`, `replay_of`, `edge_module`, `body_size`,
-// `body_truncated`) never rename or retype ngrok's.
+// `body_truncated`, `traffic_policy`) never rename or retype ngrok's.
 
 import { headerValue, ngrokHeaders, protoString, rawMessage, statusText } from './http';
 import type { CaptureError, CapturedExchange, ExchangeState } from './store';
@@ -52,6 +52,8 @@ export interface NgrokCapturedJson {
   replay_of?: string;
   /** Answered by the edge's module of this name (basic-auth, oauth, ip-restriction…), not by the upstream. */
   edge_module?: string;
+  /** The traffic-policy `log` action's entries, as in ngrok's http_request_complete.v0 event. */
+  traffic_policy?: { logs: { metadata: unknown }[] };
 }
 
 export interface SerialiseOptions {
@@ -99,6 +101,7 @@ export function exchangeToNgrokJson(ex: CapturedExchange, opts: SerialiseOptions
     error: ex.error,
     ...(ex.replayOf ? { replay_of: ex.replayOf } : {}),
     ...(ex.edgeModule ? { edge_module: ex.edgeModule } : {}),
+    ...(ex.policyLogs ? { traffic_policy: { logs: ex.policyLogs } } : {}),
   };
 }
 

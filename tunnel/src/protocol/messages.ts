@@ -108,6 +108,24 @@ export interface HttpOpen {
   rawHeaders: string[];
   /** The client asked for a protocol upgrade (websocket); after a 101 the stream is raw bytes. */
   upgrade?: boolean;
+  /** Traffic-policy `log` entries of the request phase (ngrok's `traffic_policy.logs`). */
+  logs?: PolicyLogEntry[];
+  /**
+   * The endpoint's response phase has `log` actions: after the response head the edge sends one
+   * PolicyLogs Meta (possibly empty), and the agent ends the stream only once it came (or a timeout).
+   */
+  logsResponse?: boolean;
+}
+
+/** One traffic-policy `log` action's record. */
+export interface PolicyLogEntry {
+  metadata: unknown;
+}
+
+/** edge → agent, Meta on an HTTP stream: the `log` entries of the response phase. */
+export interface PolicyLogs {
+  kind: 'policy-logs';
+  logs: PolicyLogEntry[];
 }
 
 /** edge → agent: one raw TCP (or TLS passthrough) connection. */
