@@ -236,14 +236,20 @@ function buildRoutes(svc: EdgeService): Route[] {
       pattern: /^\/edges\/https$/,
       methods: {
         GET: (c) => page(c, 'https_edges', svc.listEdges(), (e) => c.render.edge(e)),
-        POST: (c) => created(c.render.edge(svc.createEdge(need(c.body)))),
+        POST: async (c) => {
+          await svc.checkHostportsFree(need(c.body));
+          return created(c.render.edge(svc.createEdge(need(c.body))));
+        },
       },
     },
     {
       pattern: new RegExp(`^/edges/https/${ID}$`),
       methods: {
         GET: (c) => ok(c.render.edge(svc.getEdge(c.params[0]))),
-        PATCH: (c) => ok(c.render.edge(svc.updateEdge(c.params[0], need(c.body)))),
+        PATCH: async (c) => {
+          await svc.checkHostportsFree(need(c.body));
+          return ok(c.render.edge(svc.updateEdge(c.params[0], need(c.body))));
+        },
         DELETE: (c) => (svc.deleteEdge(c.params[0]), gone()),
       },
     },
