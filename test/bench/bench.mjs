@@ -36,7 +36,7 @@ const USAGE = `usage: npm run bench -- [--duration S] [--rows a,b] [--row NAME=M
                        [--cpu-prof DIR] [--json FILE] [--no-build] [--max-seconds N]
   --duration S     seconds per measured test (default 5)
   --rows a,b       only these rows (default: all; 'direct' and 'node-pipe' always run first)
-  --row N=M[:A]    extra row N: MODE embedded|edge, A = extra args for 'burrow http' (repeatable)
+  --row N=M[@B][:A] extra row N: MODE embedded|edge, B = another build's burrow.js, A = extra args for 'burrow http' (repeatable)
   --tests a,b      subset of: small1,small50,get1m,post10m,ws (default: all)
   --cpu-prof DIR   run Burrow's processes with node --cpu-prof (profiles written to DIR on exit)
   --json FILE      also write the raw results as JSON
@@ -89,13 +89,19 @@ function parseOptions(argv) {
 }
 
 function parseRowSpec(spec) {
-  const m = /^([^=]+)=(embedded|edge)(?::(.*))?$/.exec(spec);
-  if (!m) fail(`--row "${spec}": expected NAME=embedded[:ARGS] or NAME=edge[:ARGS]`);
-  const extraArgs = (m[3] ?? '').trim().split(/\s+/).filter(Boolean);
+  const m = /^([^=]+)=(embedded|edge)(?:@([^:]+))?(?::(.*))?$/.exec(spec);
+  if (!m) fail(`--row "${spec}": expected NAME=embedded[@BIN][:ARGS] or NAME=edge[@BIN][:ARGS]`);
+  const extraArgs = (m[4] ?? '').trim().split(/\s+/).filter(Boolean);
+  // @BIN: another build's burrow.js for this row only (before/after in one run, same load).
+  const bin = m[3] ? path.resolve(m[3]) : BURROW;
+  const tag = m[3] ? `${m[1].trim().replace(/[^\w-]+/g, '_')}-` : '';
   return {
     name: m[1].trim(),
     kind: m[2],
-    start: m[2] === 'embedded' ? (ctx) => startEmbedded(ctx, extraArgs) : (ctx) => startWithEdge(ctx, extraArgs),
+    start:
+      m[2] === 'embedded'
+        ? (ctx) => startEmbedded(ctx, extraArgs, bin, tag)
+        : (ctx) => startWithEdge(ctx, extraArgs, bin, tag),
   };
 }
 
@@ -266,10 +272,10 @@ function nodeArgs(ctx, label) {
 const forwarding = (out) => /Forwarding\s+(https?:\/\/\S+)\s+->/.exec(out)?.[1];
 
 /** `burrow http PORT`: agent and embedded edge in one process. */
-async function startEmbedded(ctx, extraArgs) {
+async function startEmbedded(ctx, extraArgs, bin = BURROW, tag = '') {
   const agent = startProcess(
     process.execPath,
-    [...nodeArgs(ctx, 'embedded'), BURROW, 'http', String(ctx.upstreamPort), ...extraArgs],
+    [...nodeArgs(ctx, `${tag}embedded`), bin, 'http', String(ctx.upstreamPort), ...extraArgs],
     { name: 'burrow http (embedded)' },
   );
   const url = new URL(await waitForOutput(agent, forwarding));
@@ -277,14 +283,14 @@ async function startEmbedded(ctx, extraArgs) {
 }
 
 /** `burrow edge` + `burrow http --edge`: two processes, like a real deployment. */
-async function startWithEdge(ctx, extraArgs) {
+async function startWithEdge(ctx, extraArgs, bin = BURROW, tag = '') {
   const port = await freePort();
   const token = randomBytes(16).toString('hex');
   const edge = startProcess(
     process.execPath,
     [
-      ...nodeArgs(ctx, 'edge'),
-      BURROW,
+      ...nodeArgs(ctx, `${tag}edge`),
+      bin,
       'edge',
       '--listen',
       `127.0.0.1:${port}`,
@@ -301,8 +307,8 @@ async function startWithEdge(ctx, extraArgs) {
   const agent = startProcess(
     process.execPath,
     [
-      ...nodeArgs(ctx, 'agent'),
-      BURROW,
+      ...nodeArgs(ctx, `${tag}agent`),
+      bin,
       'http',
       String(ctx.upstreamPort),
       '--edge',
@@ -755,6 +761,7 @@ async function main() {
       (r) =>
         r.name === 'direct' ||
         r.name === 'node-pipe' ||
+        opts.extraRows.includes(r) ||
         opts.rows.some((want) => r.name === want || r.name.includes(want)),
     );
   const tests = opts.tests ? TESTS.filter((t) => opts.tests.includes(t.id)) : TESTS;

@@ -12,6 +12,8 @@ import { Agent } from '../../tunnel/src/agent/agent';
 import type { Edge } from '../../tunnel/src/edge/edge';
 import {
   FLAG_FIN,
+  FLAG_SPLIT,
+  FRAME_HEADER_BYTES,
   FrameType,
   PROTOCOL_VERSION,
   decodeFrames,
@@ -21,7 +23,18 @@ import {
 import type { BindResult, ControlMessage, Hello, WireError } from '../../tunnel/src/protocol/messages';
 import { MuxSession } from '../../tunnel/src/protocol/session';
 import { WebSocketTransport } from '../../tunnel/src/protocol/transport';
-import { EDGE_TOKEN, Resources, startEdge, delay, freePort, listen, request, waitFor } from '../support/tunnel';
+import {
+  EDGE_TOKEN,
+  Resources,
+  startEdge,
+  delay,
+  digestOf,
+  freePort,
+  listen,
+  request,
+  seededStream,
+  waitFor,
+} from '../support/tunnel';
 
 const TOKEN = EDGE_TOKEN;
 
@@ -474,5 +487,54 @@ describe('tunnel: sessions', function () {
       assert.ok(Date.now() - frozenAt < 1500);
       await waitFor(() => agent.online, 5000, 'reconnect through a fresh connection');
     });
+  });
+});
+
+describe('tunnel: bulk bytes over the WebSocket session (split DATA frames)', function () {
+  this.timeout(60_000);
+  const res = new Resources();
+  after(() => res.closeAll());
+
+  it('an agent and a standalone edge carry 8 MiB each way intact, the payloads sent split', async () => {
+    const edge = await startEdge(res);
+    // An echo upstream: the response body is the request body.
+    const upstream = res.server(http.createServer((req, rsp) => req.pipe(rsp)));
+    const agent = agentFor(res, edge.httpPort);
+    await agent.start();
+    const state = await agent.startTunnel({
+      name: 'echo',
+      proto: 'http',
+      upstream: String(await listen(upstream)),
+      inspect: false,
+    });
+    const host = new URL(state.urls[0]).host;
+    // Count the split DATA headers the edge's and the agent's sessions send.
+    let split = 0;
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (this: WebSocket, data: unknown, ...rest: unknown[]) {
+      if (Buffer.isBuffer(data) && data.length >= FRAME_HEADER_BYTES) {
+        try {
+          if (decodeFrames(data, undefined, true).at(-1)!.flags & FLAG_SPLIT) split++;
+        } catch {
+          // a payload message is not frames
+        }
+      }
+      return (send as (...a: unknown[]) => void).call(this, data, ...rest);
+    } as typeof WebSocket.prototype.send;
+    try {
+      const size = 8 * 1024 * 1024;
+      const reply = await new Promise<{ digest: string; length: number }>((resolve, reject) => {
+        const req = http.request(
+          { host: '127.0.0.1', port: edge.httpPort, method: 'POST', path: '/', headers: { host }, agent: false },
+          (rsp) => digestOf(rsp).then(resolve, reject),
+        );
+        req.on('error', reject);
+        seededStream('split', size).pipe(req);
+      });
+      assert.deepEqual(reply, await digestOf(seededStream('split', size)));
+    } finally {
+      WebSocket.prototype.send = send;
+    }
+    assert.ok(split >= 2 * 32, `both directions sent their 256 KiB payloads split (${split} split headers)`);
   });
 });

@@ -12,7 +12,7 @@ import {
   parseRequestHead,
   parseResponseHead,
   type RequestHead,
-} from '../../tunnel/src/edge/http1/head';
+} from '../../tunnel/src/http1/head';
 import { Resources, listen } from '../support/tunnel';
 
 const req = (text: string): RequestHead => {

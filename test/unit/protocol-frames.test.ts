@@ -11,6 +11,7 @@ import {
   MAX_FRAME_PAYLOAD,
   ProtocolError,
   decodeFrames,
+  decodeParts,
   encodeFrame,
   encodeJsonFrame,
   parseJsonPayload,
@@ -99,6 +100,34 @@ describe('protocol: frames', () => {
     for (const type of [0x00, 0x05, 0x0f, 0x15, 0x7f, 0xff]) {
       rejectsWith('ERR_BURROW_FRAME_MALFORMED', () => decodeFrames(encodeFrame(type as FrameType, 0, 0)));
     }
+  });
+
+  it('decodes a message given as parts (in process): a DATA header alone, its payload the next part, no copy', () => {
+    const payload = Buffer.from('body bytes, not copied');
+    const header = encodeFrame(FrameType.Data, FLAG_FIN, 7);
+    header.writeUInt32BE(payload.length, 6);
+    const batch = Buffer.concat([
+      encodeJsonFrame(FrameType.Meta, 0, 7, { a: 1 }),
+      encodeFrame(FrameType.Window, 0, 7, Buffer.alloc(4)),
+    ]);
+    const frames = decodeParts([batch, header, payload, encodeFrame(FrameType.Ping, 0, 0, Buffer.alloc(8))]);
+    assert.deepEqual(
+      frames.map((f) => f.type),
+      [FrameType.Meta, FrameType.Window, FrameType.Data, FrameType.Ping],
+    );
+    assert.equal(frames[2].payload, payload, 'the very buffer that was written');
+    assert.equal(frames[2].flags, FLAG_FIN);
+    assert.equal(frames[2].stream, 7);
+    const refused = (parts: Buffer[], pattern: RegExp) =>
+      assert.throws(
+        () => decodeParts(parts),
+        (e: unknown) => e instanceof ProtocolError && pattern.test(e.message),
+      );
+    refused([header], /payload part missing/);
+    refused([header, payload.subarray(1)], /payload part missing/);
+    const big = Buffer.from(header);
+    big.writeUInt32BE(MAX_FRAME_PAYLOAD + 1, 6);
+    refused([big, Buffer.alloc(MAX_FRAME_PAYLOAD + 1)], /exceeds/);
   });
 
   it('decodes an empty message as no frames', () => {

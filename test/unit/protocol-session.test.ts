@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { FrameType, decodeFrames, encodeFrame } from '../../tunnel/src/protocol/frames';
+import { FLAG_SPLIT, FrameType, decodeFrames, encodeFrame } from '../../tunnel/src/protocol/frames';
 import type { WireError } from '../../tunnel/src/protocol/messages';
 import { MuxSession, type MuxStream } from '../../tunnel/src/protocol/session';
 import type { Transport } from '../../tunnel/src/protocol/transport';
@@ -94,6 +94,56 @@ describe('protocol: sessions and streams', () => {
     const a1 = open(agent, { kind: 'x' });
     assert.equal(a1.id % 2, 1);
     assert.equal((await back)[0].id, a1.id);
+  });
+
+  it('sends bulk DATA split (payload as its own message) only to a peer that takes it, bytes intact both ways', async () => {
+    const { edge, agent, edgeWire, agentWire } = track(pair({ window: 4 * 1024 * 1024 }));
+    edge.splitData = true; // the agent announced split-data; the edge did not (agent.splitData stays false)
+    const incoming = nextStream(agent);
+    const s = open(edge);
+    const [r] = await incoming;
+    const down = Buffer.alloc(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < down.length; i++) down[i] = (i * 7) & 0xff;
+    const up = Buffer.from(down).reverse();
+    const got = (stream: MuxStream) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      return once(stream, 'end').then(() => Buffer.concat(chunks));
+    };
+    const atAgent = got(r);
+    const atEdge = got(s);
+    s.write('small first');
+    s.end(down);
+    r.end(up);
+    assert.deepEqual(await atAgent, Buffer.concat([Buffer.from('small first'), down]));
+    assert.deepEqual(await atEdge, up);
+    // The edge's bulk payloads travelled as messages of their own, each after a message ending in a split header.
+    const splitHeaders = edgeWire.sent.filter((m) => {
+      try {
+        return decodeFrames(m, undefined, true).at(-1)!.flags & FLAG_SPLIT;
+      } catch {
+        return false; // a payload message is not frames
+      }
+    });
+    assert.ok(splitHeaders.length >= 12, `split frames sent: ${splitHeaders.length}`);
+    assert.ok(
+      agentWire.sent.every((m) => decodeFrames(m).every((f) => !(f.flags & FLAG_SPLIT))),
+      'the agent sent nothing split to an edge that did not announce it',
+    );
+  });
+
+  it('ends the session when the message after a split DATA header is not its payload', async () => {
+    const { edge, agent, agentWire } = track(pair());
+    const incoming = nextStream(agent);
+    open(edge);
+    await incoming;
+    const closed = once(edge, 'close');
+    const header = encodeFrame(FrameType.Data, FLAG_SPLIT, 2);
+    header.writeUInt32BE(100, 6);
+    agentWire.peer.inject(header);
+    agentWire.peer.inject(Buffer.alloc(99));
+    const [error] = (await closed) as [WireError];
+    assert.equal(error.code, 'ERR_BURROW_FRAME_MALFORMED');
   });
 
   it('carries bytes both ways with half-close, then forgets the stream', async () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import { PROTOCOL_VERSION } from '../protocol/frames';
+import { FEATURE_SPLIT_DATA, PROTOCOL_VERSION } from '../protocol/frames';
 import type {
   RefusedNotice,
   BindRequest,
@@ -235,10 +235,12 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
       authtoken: this.options.authtoken,
       clientId: this.clientId,
       agent: { version: VERSION, os: process.platform, hostname: os.hostname() },
+      features: [FEATURE_SPLIT_DATA],
     });
   }
 
   private welcomed(session: MuxSession, welcome: Welcome): void {
+    session.splitData = Array.isArray(welcome.features) && welcome.features.includes(FEATURE_SPLIT_DATA);
     session.startHeartbeat(welcome.heartbeatIntervalMs, welcome.heartbeatToleranceMs);
     this.sessionId = welcome.sessionId;
     this.attempt = 0;

@@ -1,6 +1,6 @@
 // The agent's HTTP data path: a stream from the edge becomes one request to the upstream
-// (HTTP/1.1 keep-alive pool, HTTPS without verification, or h2c), and its response streams back.
-import http from 'node:http';
+// (HTTP/1.1 on pooled raw sockets, HTTPS without verification, or h2c), and its response streams back.
+import type http from 'node:http';
 import https from 'node:https';
 import http2 from 'node:http2';
 import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
@@ -8,6 +8,7 @@ import type { Recording } from '../capture/store';
 import { filterRawHeaders } from '../net/raw-headers';
 import type { HttpOpen, HttpResponseHead, PolicyLogEntry, PolicyLogs, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
+import { rawRequest } from './raw-http-forwarder';
 import { expireIdle, RetryableBody, retryable } from './upstream-pool';
 
 export interface HttpUpstream {
@@ -23,15 +24,16 @@ export interface HttpUpstream {
   responseTimeoutMs: number;
 }
 
-// One pool per agent process; upstream certificates are not verified (local dev servers). Idle
-// connections expire before the upstream's keep-alive does (upstream-pool.ts).
-const httpPool = expireIdle(new http.Agent({ keepAlive: true, scheduling: 'lifo' }));
+// One pool per agent process for https upstreams (plain http ones have raw-http-forwarder.ts's);
+// certificates are not verified (local dev servers). Idle connections expire before the
+// upstream's keep-alive does (upstream-pool.ts).
 const httpsPool = expireIdle(new https.Agent({ keepAlive: true, scheduling: 'lifo', rejectUnauthorized: false }));
 
 /** Maps a socket/parser error of the upstream request to the edge error the client sees. */
 export function upstreamErrorCode(err: NodeJS.ErrnoException): string {
   const code = err.code ?? '';
   if (code === 'ERR_BURROW_UPSTREAM_TIMEOUT') return 'ERR_NGROK_3007';
+  if (code === 'ERR_NGROK_3004') return code; // the raw path's parsers: an invalid response
   if (code.startsWith('HPE_') || code === 'ERR_HTTP2_PROTOCOL_ERROR' || code === 'ERR_HTTP2_ERROR')
     return 'ERR_NGROK_3004';
   if (code.startsWith('ERR_SSL') || code === 'EPROTO' || code.startsWith('ERR_TLS')) return 'ERR_NGROK_3002';
@@ -77,6 +79,8 @@ export interface UpstreamRequestHead {
   url: string;
   /** As they go upstream (host_header already applied). */
   rawHeaders: string[];
+  /** The request asks for a protocol switch (its body is the raw protocol, sent after a 101). */
+  upgrade?: boolean;
 }
 
 export interface UpstreamHandlers {
@@ -154,9 +158,23 @@ export function requestUpstream(
     };
   }
 
+  if (upstream.protocol === 'http:') {
+    const raw = rawRequest(
+      upstream,
+      head,
+      {
+        response: handlers.response,
+        upgrade: handlers.upgrade,
+        error: (err, retried) => handlers.error(upstreamError(err, upstream.hostPort, retried)),
+      },
+      head.upgrade,
+    );
+    return raw;
+  }
+
   // `fresh`: a retry gets a connection of its own, not the pool's next idle one (as old, or older).
   const send = (fresh: boolean) =>
-    (upstream.protocol === 'https:' ? https : http).request({
+    https.request({
       protocol: upstream.protocol,
       host: upstream.host,
       port: upstream.port,
@@ -164,8 +182,8 @@ export function requestUpstream(
       path: head.url,
       headers: head.rawHeaders as unknown as http.OutgoingHttpHeaders,
       setHost: false,
-      agent: fresh ? false : upstream.protocol === 'https:' ? httpsPool : httpPool,
-      ...(upstream.protocol === 'https:' ? { rejectUnauthorized: false } : {}),
+      agent: fresh ? false : httpsPool,
+      rejectUnauthorized: false,
     });
   let req = send(false);
   const body = new RetryableBody(req);
@@ -286,7 +304,12 @@ export function forwardHttp(
   }
   const { body, cancel } = requestUpstream(
     upstream,
-    { method: open.method, url: open.url, rawHeaders: withHostHeader(open.rawHeaders, upstream) },
+    {
+      method: open.method,
+      url: open.url,
+      rawHeaders: withHostHeader(open.rawHeaders, upstream),
+      upgrade: open.upgrade,
+    },
     {
       response(statusCode, statusMessage, httpVersion, rawHeaders, res) {
         respond(statusCode, statusMessage, httpVersion, rawHeaders);

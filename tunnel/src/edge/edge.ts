@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { EdgeOptions, Proto, Scheme } from '../model';
-import { PROTOCOL_VERSION } from '../protocol/frames';
+import { FEATURE_SPLIT_DATA, PROTOCOL_VERSION } from '../protocol/frames';
 import type { BindRequest, ControlMessage, Hello, PolicyLogEntry, RawOpen, WireError } from '../protocol/messages';
 import { DEFAULT_WINDOW, MuxSession, type MuxStream } from '../protocol/session';
 import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
@@ -672,6 +672,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         .digest('hex');
       this.holders.set(session, { owner, session: sessionId });
       hello = msg;
+      session.splitData = Array.isArray(msg.features) && msg.features.includes(FEATURE_SPLIT_DATA);
       unregister = this.sessions.add({
         agent_version: String(msg.agent?.version ?? ''),
         os: String(msg.agent?.os ?? ''),
@@ -693,6 +694,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         initialWindow: DEFAULT_WINDOW,
         heartbeatIntervalMs: this.config.heartbeatIntervalMs ?? 2000,
         heartbeatToleranceMs: this.config.heartbeatToleranceMs ?? 6000,
+        features: [FEATURE_SPLIT_DATA],
       });
       this.emit('session', { sessionId, clientId: msg.clientId, remoteAddr });
     };

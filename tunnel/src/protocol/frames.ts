@@ -34,12 +34,22 @@ export const enum FrameType {
 }
 
 export const FLAG_FIN = 0x01;
+/**
+ * DATA only, and only to a peer that announced the `split-data` feature (Hello/Welcome): this
+ * frame ends its message without its payload; the payload is the whole next transport message.
+ * Bulk payloads then cross a WebSocket as they are, never joined with other frames into one buffer.
+ */
+export const FLAG_SPLIT = 0x02;
+/** The feature name peers announce in Hello/Welcome to receive split DATA frames. */
+export const FEATURE_SPLIT_DATA = 'split-data';
 
 export interface Frame {
   type: FrameType;
   flags: number;
   stream: number;
   payload: Buffer;
+  /** Set on a split DATA frame (FLAG_SPLIT): the size of the payload, which is the next message. */
+  splitLength?: number;
 }
 
 /** A coded protocol error; `code` is stable and documented in PROTOCOL.md. */
@@ -80,33 +90,64 @@ export function encodeJsonFrame(type: FrameType, flags: number, stream: number, 
   return encodeFrame(type, flags, stream, Buffer.from(JSON.stringify(value)));
 }
 
+/** Reads and checks the frame header at `offset` (the payload is not looked at). */
+function readHeader(message: Buffer, offset: number, maxPayload: number): Omit<Frame, 'payload'> & { length: number } {
+  if (message.length - offset < FRAME_HEADER_BYTES) {
+    throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `truncated frame header at byte ${offset}`);
+  }
+  const type = message[offset];
+  const length = message.readUInt32BE(offset + 6);
+  if (!KNOWN_TYPES.has(type)) {
+    throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `unknown frame type 0x${type.toString(16)}`);
+  }
+  if (length > maxPayload) {
+    throw new ProtocolError('ERR_BURROW_FRAME_TOO_LARGE', `frame payload of ${length} bytes exceeds ${maxPayload}`);
+  }
+  return { type, flags: message[offset + 1], stream: message.readUInt32BE(offset + 2), length };
+}
+
 /**
  * Splits one transport message into frames. Payloads are views into `message` (no copy).
- * Throws ProtocolError on anything malformed; the session turns that into a GoAway.
+ * Throws ProtocolError on anything malformed; the session turns that into a GoAway. With
+ * `allowSplit` (sessions) a DATA frame flagged FLAG_SPLIT may end the message without its payload.
  */
-export function decodeFrames(message: Buffer, maxPayload = MAX_FRAME_PAYLOAD): Frame[] {
+export function decodeFrames(message: Buffer, maxPayload = MAX_FRAME_PAYLOAD, allowSplit = false): Frame[] {
   const frames: Frame[] = [];
   let offset = 0;
   while (offset < message.length) {
-    if (message.length - offset < FRAME_HEADER_BYTES) {
-      throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `truncated frame header at byte ${offset}`);
-    }
-    const type = message[offset];
-    const flags = message[offset + 1];
-    const stream = message.readUInt32BE(offset + 2);
-    const length = message.readUInt32BE(offset + 6);
-    if (!KNOWN_TYPES.has(type)) {
-      throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `unknown frame type 0x${type.toString(16)}`);
-    }
-    if (length > maxPayload) {
-      throw new ProtocolError('ERR_BURROW_FRAME_TOO_LARGE', `frame payload of ${length} bytes exceeds ${maxPayload}`);
-    }
+    const { length, ...header } = readHeader(message, offset, maxPayload);
     const start = offset + FRAME_HEADER_BYTES;
+    if (allowSplit && header.flags & FLAG_SPLIT && header.type === FrameType.Data) {
+      if (start !== message.length || length === 0)
+        throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', 'a split DATA frame must end its message');
+      frames.push({ ...header, payload: message.subarray(start), splitLength: length });
+      break;
+    }
     if (start + length > message.length) {
       throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `frame payload truncated (${length} bytes announced)`);
     }
-    frames.push({ type, flags, stream, payload: message.subarray(start, start + length) });
+    frames.push({ ...header, payload: message.subarray(start, start + length) });
     offset = start + length;
+  }
+  return frames;
+}
+
+/**
+ * Splits a message that an in-process transport delivered as its parts (Transport.sendParts):
+ * each part holds whole frames, except a DATA header queued alone, whose payload is the next part.
+ */
+export function decodeParts(parts: Buffer[], maxPayload = MAX_FRAME_PAYLOAD): Frame[] {
+  const frames: Frame[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (part.length === FRAME_HEADER_BYTES && part.readUInt32BE(6) > 0) {
+      const { length, ...header } = readHeader(part, 0, maxPayload);
+      const payload = parts[++i];
+      if (payload?.length !== length) {
+        throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `frame payload part missing (${length} bytes announced)`);
+      }
+      frames.push({ ...header, payload });
+    } else frames.push(...decodeFrames(part, maxPayload));
   }
   return frames;
 }

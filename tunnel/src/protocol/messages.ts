@@ -17,6 +17,8 @@ export interface Hello {
   /** Stable per agent process; lets the edge tell a reconnect from a different agent. */
   clientId: string;
   agent: { version: string; os: string; hostname?: string };
+  /** Optional protocol features the agent understands (`split-data`: frames.ts FLAG_SPLIT). */
+  features?: string[];
 }
 
 /** edge → agent, answer to Hello when the session is accepted. */
@@ -29,6 +31,8 @@ export interface Welcome {
   heartbeatToleranceMs: number;
   /** Per-stream receive window both sides start with. */
   initialWindow: number;
+  /** Optional protocol features the edge understands (`split-data`: frames.ts FLAG_SPLIT). */
+  features?: string[];
 }
 
 /** agent → edge: make an endpoint reachable. */

@@ -5,10 +5,12 @@ import { EventEmitter } from 'node:events';
 import {
   DATA_CHUNK_BYTES,
   FLAG_FIN,
+  FLAG_SPLIT,
   FrameType,
   MAX_FRAME_PAYLOAD,
   ProtocolError,
   decodeFrames,
+  decodeParts,
   encodeFrame,
   encodeJsonFrame,
   parseJsonPayload,
@@ -18,6 +20,8 @@ import type { ControlMessage, WireError } from './messages';
 import { CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, type Transport } from './transport';
 
 export const DEFAULT_WINDOW = 1024 * 1024;
+/** DATA payloads from this size on go split (FLAG_SPLIT) to a peer that takes them. */
+export const SPLIT_MIN_BYTES = 16 * 1024;
 /** A flush sends at most about this much in one transport message. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -47,6 +51,15 @@ export class MuxSession extends EventEmitter<SessionEvents> {
   private lastPeerStreamId = 0;
   private outbox: Buffer[] = [];
   private outboxBytes = 0;
+  /** Outbox indices of DATA headers whose payload (the next part) is big enough to go split. */
+  private outboxSplits: number[] = [];
+  /** A split DATA frame whose payload is the next message. */
+  private splitPending: Frame | undefined;
+  /**
+   * The peer announced `split-data`: bulk DATA payloads go as transport messages of their own
+   * (FLAG_SPLIT), not joined into one buffer with the frames around them (a copy of every byte).
+   */
+  splitData = false;
   private flushScheduled = false;
   private closed = false;
   private lastSeen = Date.now();
@@ -146,6 +159,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     if (this.closed) return;
     const header = encodeFrame(FrameType.Data, 0, stream);
     header.writeUInt32BE(payload.length, 6);
+    if (this.splitData && payload.length >= SPLIT_MIN_BYTES) this.outboxSplits.push(this.outbox.length);
     this.outbox.push(header, payload);
     this.outboxBytes += header.length + payload.length;
     if (this.outboxBytes >= MAX_MESSAGE_BYTES) {
@@ -167,10 +181,28 @@ export class MuxSession extends EventEmitter<SessionEvents> {
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.outbox.length === 0) return;
-    const message = this.outbox.length === 1 ? this.outbox[0] : Buffer.concat(this.outbox, this.outboxBytes);
+    const parts = this.outbox;
+    const bytes = this.outboxBytes;
+    const splits = this.outboxSplits;
     this.outbox = [];
     this.outboxBytes = 0;
-    this.transport.send(message);
+    this.outboxSplits = [];
+    if (parts.length === 1) this.transport.send(parts[0]);
+    // In process (the embedded edge) the parts go as they are: no copy of the body bytes at all.
+    else if (this.transport.sendParts) this.transport.sendParts(parts);
+    else if (splits.length === 0) this.transport.send(Buffer.concat(parts, bytes));
+    else {
+      // Each big payload goes alone, right after the message that ends with its header.
+      let from = 0;
+      for (const at of splits) {
+        parts[at][1] |= FLAG_SPLIT;
+        this.transport.send(at === from ? parts[at] : Buffer.concat(parts.slice(from, at + 1)));
+        this.transport.send(parts[at + 1]);
+        from = at + 2;
+      }
+      if (from < parts.length)
+        this.transport.send(from === parts.length - 1 ? parts[from] : Buffer.concat(parts.slice(from)));
+    }
   }
 
   private terminate(error: WireError | undefined, closeTransport: boolean): void {
@@ -178,6 +210,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.outbox = [];
+    this.outboxSplits = [];
     const streamError = error ?? { code: 'ERR_BURROW_SESSION_CLOSED', message: 'session closed' };
     for (const stream of this.streams.values()) stream.abort(streamError);
     this.streams.clear();
@@ -190,7 +223,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     this.emit('close', error);
   }
 
-  private receive(message: Buffer | string): void {
+  private receive(message: Buffer | Buffer[] | string): void {
     if (this.closed) return;
     this.lastSeen = Date.now();
     if (typeof message === 'string') {
@@ -201,7 +234,25 @@ export class MuxSession extends EventEmitter<SessionEvents> {
       return;
     }
     try {
-      for (const frame of decodeFrames(message, MAX_FRAME_PAYLOAD)) this.dispatch(frame);
+      const split = this.splitPending;
+      if (split) {
+        this.splitPending = undefined;
+        if (Array.isArray(message) || message.length !== split.splitLength)
+          throw new ProtocolError(
+            'ERR_BURROW_FRAME_MALFORMED',
+            'the message after a split DATA frame is not its payload',
+          );
+        this.dispatch({ ...split, payload: message });
+        return;
+      }
+      const frames = Array.isArray(message)
+        ? decodeParts(message, MAX_FRAME_PAYLOAD)
+        : decodeFrames(message, MAX_FRAME_PAYLOAD, true);
+      for (const frame of frames) {
+        if (frame.splitLength !== undefined)
+          this.splitPending = frame; // always the message's last frame
+        else this.dispatch(frame);
+      }
     } catch (err) {
       const error =
         err instanceof ProtocolError

@@ -3,10 +3,18 @@ import type WebSocket from 'ws';
 
 export interface Transport {
   send(message: Buffer): void;
+  /**
+   * In-process transports only: one message given as its parts, delivered as the same array
+   * without joining them (decodeParts in frames.ts reads it). Others get one joined Buffer.
+   */
+  sendParts?(parts: Buffer[]): void;
   /** Bytes handed to send() that the socket has not written yet (for back-pressure and stats). */
   readonly bufferedAmount: number;
-  /** `message` is a string only when a peer broke the protocol by sending a text message. */
-  onMessage(listener: (message: Buffer | string) => void): void;
+  /**
+   * `message` is a string only when a peer broke the protocol by sending a text message, and an
+   * array only from an in-process transport's sendParts.
+   */
+  onMessage(listener: (message: Buffer | Buffer[] | string) => void): void;
   onClose(listener: (reason: string) => void): void;
   close(code: number, reason: string): void;
 }
@@ -66,22 +74,27 @@ export function createTransportPair(): [Transport, Transport] {
 
 class MemoryTransport implements Transport {
   peer?: MemoryTransport;
-  private messageListener?: (message: Buffer) => void;
+  private messageListener?: (message: Buffer | Buffer[]) => void;
   private readonly closeListeners: ((reason: string) => void)[] = [];
   private closed = false;
   readonly bufferedAmount = 0;
 
-  send(message: Buffer): void {
+  send(message: Buffer | Buffer[]): void {
     // Delivered in a microtask: in order, and never re-entering the peer while it dispatches.
     const peer = this.peer;
     if (!this.closed && peer) queueMicrotask(() => peer.deliver(message));
   }
 
-  private deliver(message: Buffer): void {
+  /** No copy at all: body bytes reach the other session as the very buffers that were written. */
+  sendParts(parts: Buffer[]): void {
+    this.send(parts);
+  }
+
+  private deliver(message: Buffer | Buffer[]): void {
     if (!this.closed) this.messageListener?.(message);
   }
 
-  onMessage(listener: (message: Buffer) => void): void {
+  onMessage(listener: (message: Buffer | Buffer[]) => void): void {
     this.messageListener = listener;
   }
 

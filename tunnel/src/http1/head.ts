@@ -8,7 +8,7 @@
 // against it (never accept what llhttp refuses, and agree on what both accept) and fuzzes it.
 
 import { METHODS as METHODS_LIST } from 'node:http';
-import { rawHeaderValues } from '../../net/raw-headers';
+import { rawHeaderValues } from '../net/raw-headers';
 
 export class HeadParseError extends Error {
   constructor(

@@ -1,0 +1,462 @@
+// The agent's raw path to plain HTTP/1.1 upstreams: the request head is written as bytes, the
+// body framed as its headers say (Content-Length as is, chunked encoded here), and only the
+// response head is parsed (http1/head.ts); the body goes on as slices of the socket's reads
+// (Content-Length, chunked decoded by http1/chunked.ts, or until the upstream closes). No
+// http.ClientRequest / IncomingMessage per request: those were most of the agent's CPU per request.
+//
+// Pooled connections keep the rules of upstream-pool.ts: idle ones expire before the upstream's
+// keep-alive, and a request that meets a reused connection the upstream closed (reset or EOF
+// before any response byte) is sent again, once, on a fresh one while its body is small enough
+// to keep. A connection is reused only when both messages ended exactly where their framing said.
+import net from 'node:net';
+import { Readable, Writable, type Duplex } from 'node:stream';
+import { ChunkedDecoder, encodeChunk, lastChunk } from '../http1/chunked';
+import { findHeadEnd, HeadParseError, MAX_HEAD_BYTES, parseResponseHead, type ResponseHead } from '../http1/head';
+import { DEFAULT_POOL_IDLE_MS, REPLAY_LIMIT } from './upstream-pool';
+
+export interface RawUpstream {
+  host: string;
+  port: number;
+  /** No response head within this many ms → ERR_BURROW_UPSTREAM_TIMEOUT (0 = wait forever). */
+  responseTimeoutMs: number;
+}
+
+export interface RawRequestHead {
+  method: string;
+  url: string;
+  /** As they go upstream; Content-Length or Transfer-Encoding: chunked say how the body is framed. */
+  rawHeaders: string[];
+}
+
+export interface RawHandlers {
+  response(statusCode: number, statusMessage: string, httpVersion: string, rawHeaders: string[], body: Readable): void;
+  upgrade(
+    statusCode: number,
+    statusMessage: string,
+    httpVersion: string,
+    rawHeaders: string[],
+    socket: Duplex,
+    head: Buffer,
+  ): void;
+  /** `retried`: the request had been sent again on a fresh connection after a reused one failed. */
+  error(err: NodeJS.ErrnoException, retried: boolean): void;
+}
+
+/** Idle connections kept per upstream at most (Node's http.Agent keeps 256 too). */
+const MAX_IDLE_PER_UPSTREAM = 256;
+/** Socket errors that mean "the connection went away", as opposed to "could not connect". */
+const GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+// Node's ClientRequest refuses the same in a path.
+const BAD_TARGET = /[^\x21-\xff]/;
+// Methods for which Node's client announces an empty body (Content-Length: 0) when none is framed.
+const NO_BODY_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
+
+function coded(code: string, message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code });
+}
+
+// ---- the pool ----
+
+const idle = new Map<string, net.Socket[]>();
+const idleCleanup = new WeakMap<net.Socket, () => void>();
+
+function takeIdle(key: string): net.Socket | undefined {
+  const list = idle.get(key);
+  while (list && list.length) {
+    const socket = list.pop()!;
+    if (list.length === 0) idle.delete(key);
+    idleCleanup.get(socket)?.();
+    if (!socket.destroyed && socket.readable && socket.writable) return socket;
+    socket.destroy();
+  }
+  return undefined;
+}
+
+/** Keeps `socket` for the next request to `key`; dropped after `idleMs`, or when the upstream closes or talks. */
+function giveIdle(key: string, socket: net.Socket, idleMs: number): void {
+  let list = idle.get(key);
+  if (!list) idle.set(key, (list = []));
+  if (list.length >= MAX_IDLE_PER_UPSTREAM) {
+    socket.destroy();
+    return;
+  }
+  const owner = list;
+  const drop = () => {
+    cleanup();
+    const at = owner.indexOf(socket);
+    if (at >= 0) owner.splice(at, 1);
+    if (owner.length === 0 && idle.get(key) === owner) idle.delete(key);
+    socket.destroy();
+  };
+  const cleanup = () => {
+    idleCleanup.delete(socket);
+    socket.setTimeout(0);
+    socket.off('timeout', drop).off('end', drop).off('close', drop).off('error', drop).off('data', drop);
+    socket.ref();
+  };
+  socket.setTimeout(idleMs);
+  // An idle connection has nothing to say: any byte, EOF or error ends it.
+  socket.on('timeout', drop).on('end', drop).on('close', drop).on('error', drop).on('data', drop);
+  socket.resume();
+  socket.unref();
+  idleCleanup.set(socket, cleanup);
+  list.push(socket);
+}
+
+/** How long an idle connection may be kept after `res` (the upstream's Keep-Alive hint minus 1 s). */
+function idleMsAfter(res: ResponseHead): number {
+  for (let i = 0; i < res.rawHeaders.length; i += 2) {
+    if (res.rawHeaders[i].toLowerCase() !== 'keep-alive') continue;
+    const hint = /(?:^|[\s,])timeout=(\d+)/i.exec(res.rawHeaders[i + 1])?.[1];
+    if (hint !== undefined) return Math.min(DEFAULT_POOL_IDLE_MS, Number(hint) * 1000 - 1000);
+  }
+  return DEFAULT_POOL_IDLE_MS;
+}
+
+// ---- one request ----
+
+type Framing = { kind: 'none' } | { kind: 'length'; left: number } | { kind: 'chunked' };
+
+/** The request head as bytes, and how its body is framed; throws a coded error on a head Node would refuse. */
+function serializeHead(head: RawRequestHead): { bytes: Buffer; framing: Framing; close: boolean } {
+  if (!TOKEN.test(head.method)) throw coded('ERR_INVALID_HTTP_TOKEN', `invalid method ${JSON.stringify(head.method)}`);
+  if (BAD_TARGET.test(head.url)) throw coded('ERR_UNESCAPED_CHARACTERS', 'request path contains unescaped characters');
+  const raw = head.rawHeaders;
+  let text = `${head.method} ${head.url} HTTP/1.1\r\n`;
+  let length: string | undefined;
+  let te: string | undefined;
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    if (!TOKEN.test(name)) throw coded('ERR_INVALID_HTTP_TOKEN', `invalid header name ${JSON.stringify(name)}`);
+    if (BAD_VALUE.test(value)) throw coded('ERR_INVALID_CHAR', `invalid character in header ${name}`);
+    const lower = name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : '';
+    if (lower === 'content-length') {
+      if (length !== undefined && length !== value) throw coded('ERR_INVALID_CHAR', 'more than one Content-Length');
+      length = value;
+    } else if (lower === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
+    else if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+    text += `${name}: ${value}\r\n`;
+  }
+  let framing: Framing;
+  if (te !== undefined) {
+    // The body arrives decoded; it goes upstream chunked, the only coding a request may end with.
+    if (length !== undefined || te.split(',').at(-1)?.trim().toLowerCase() !== 'chunked')
+      throw coded('ERR_INVALID_CHAR', `request framing the upstream could misread: Transfer-Encoding ${te}`);
+    framing = { kind: 'chunked' };
+  } else if (length !== undefined) {
+    if (!/^\d{1,15}$/.test(length)) throw coded('ERR_INVALID_CHAR', `invalid Content-Length ${length}`);
+    framing = Number(length) > 0 ? { kind: 'length', left: Number(length) } : { kind: 'none' };
+  } else {
+    framing = { kind: 'none' };
+    if (!NO_BODY_BY_DEFAULT.has(head.method)) text += 'Content-Length: 0\r\n';
+  }
+  if (connection === undefined) text += 'Connection: keep-alive\r\n';
+  const tokens = (connection ?? '').toLowerCase().split(',');
+  const close = tokens.some((t) => t.trim() === 'close' || t.trim() === 'upgrade');
+  return { bytes: Buffer.from(`${text}\r\n`, 'latin1'), framing, close };
+}
+
+/**
+ * Sends one request to a plain HTTP/1.1 upstream on a pooled (or new) raw connection. Write the
+ * request body to `body` (already decoded; framed here); `cancel` aborts the exchange.
+ */
+export function rawRequest(
+  upstream: RawUpstream,
+  head: RawRequestHead,
+  handlers: RawHandlers,
+  upgrade = false,
+): { body: Writable; cancel(): void } {
+  let serialized;
+  try {
+    serialized = serializeHead(head);
+  } catch (err) {
+    handlers.error(err as NodeJS.ErrnoException, false);
+    return { body: new Writable({ write: (_c, _e, cb) => cb() }), cancel: () => undefined };
+  }
+  const exchange = new RawExchange(upstream, head.method, serialized, handlers, upgrade);
+  return { body: exchange.body, cancel: () => exchange.cancel() };
+}
+
+class RawExchange {
+  readonly body: RequestBody;
+  private readonly key: string;
+  private socket!: net.Socket;
+  private reused = false;
+  private retried = false;
+  /** Wire bytes of the request so far (head + framed body), kept for one retry while small. */
+  private kept: Buffer[] | undefined;
+  private keptBytes = 0;
+  private framing: Framing;
+  /** The request's last byte has been written. */
+  private requestDone: boolean;
+  private phase: 'head' | 'body' | 'done' = 'head';
+  private partial: Buffer | undefined;
+  private gotResponseBytes = false;
+  private res: ResponseHead | undefined;
+  private readable: Readable | undefined;
+  private decoder: ChunkedDecoder | undefined;
+  private left = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private drainWaiter: (() => void) | undefined;
+
+  constructor(
+    private readonly upstream: RawUpstream,
+    private readonly method: string,
+    private readonly request: { bytes: Buffer; framing: Framing; close: boolean },
+    private readonly handlers: RawHandlers,
+    private readonly upgrade: boolean,
+  ) {
+    this.key = `${upstream.host}:${upstream.port}`;
+    this.framing = request.framing;
+    this.requestDone = request.framing.kind === 'none';
+    this.body = new RequestBody(this);
+    this.kept = [request.bytes];
+    this.keptBytes = 0;
+    const pooled = takeIdle(this.key);
+    this.attach(pooled ?? this.connect(), pooled !== undefined);
+    this.socket.write(request.bytes);
+    if (upstream.responseTimeoutMs > 0)
+      this.timer = setTimeout(
+        () =>
+          this.fail(
+            coded('ERR_BURROW_UPSTREAM_TIMEOUT', `upstream did not answer within ${upstream.responseTimeoutMs} ms`),
+          ),
+        upstream.responseTimeoutMs,
+      );
+  }
+
+  private connect(): net.Socket {
+    const socket = net.connect({ host: this.upstream.host, port: this.upstream.port, noDelay: true });
+    socket.setKeepAlive(true, 1000);
+    return socket;
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      if (this.phase === 'head') this.headBytes(chunk);
+      else if (this.phase === 'body') this.bodyBytes(chunk);
+    } catch (err) {
+      this.fail(err instanceof HeadParseError ? coded(err.code, err.message) : (err as Error));
+    }
+  };
+  private readonly onEnd = (): void => {
+    if (this.phase === 'body' && this.res?.body.kind === 'close') this.finish(false);
+    else this.socketGone(coded('ECONNRESET', 'socket hang up'));
+  };
+  private readonly onError = (err: Error): void => this.socketGone(err);
+  private readonly onClose = (): void => this.socketGone(coded('ECONNRESET', 'socket hang up'));
+
+  private attach(socket: net.Socket, reused: boolean): void {
+    this.socket = socket;
+    this.reused = reused;
+    socket.on('data', this.onData).on('end', this.onEnd).on('error', this.onError).on('close', this.onClose);
+    socket.resume();
+  }
+
+  private detach(): net.Socket {
+    const socket = this.socket;
+    socket.off('data', this.onData).off('end', this.onEnd).off('error', this.onError).off('close', this.onClose);
+    return socket;
+  }
+
+  // ---- request body ----
+
+  writeBody(chunk: Buffer, cb: () => void): void {
+    if (this.phase === 'done' || this.requestDone) {
+      cb(); // drained: the exchange is over, or the body is longer than its Content-Length said
+      return;
+    }
+    let pieces: Buffer[];
+    if (this.framing.kind === 'chunked') pieces = encodeChunk(chunk);
+    else if (this.framing.kind === 'length') {
+      const piece = chunk.length > this.framing.left ? chunk.subarray(0, this.framing.left) : chunk;
+      this.framing.left -= piece.length;
+      if (this.framing.left === 0) this.requestDone = true;
+      pieces = [piece];
+    } else pieces = [];
+    if (this.send(pieces)) cb();
+    else this.drainWaiter = cb;
+  }
+
+  endBody(): void {
+    if (this.phase === 'done' || this.requestDone) return;
+    if (this.framing.kind === 'chunked') {
+      this.requestDone = true;
+      this.send([lastChunk()]);
+    }
+    // A Content-Length body that ended short: the upstream waits for the rest, as it would from
+    // the client; the visitor's own connection closing cancels the exchange.
+  }
+
+  private send(pieces: Buffer[]): boolean {
+    if (this.kept) {
+      for (const p of pieces) this.keptBytes += p.length;
+      if (this.keptBytes <= REPLAY_LIMIT) this.kept.push(...pieces);
+      else this.kept = undefined;
+    }
+    const socket = this.socket;
+    let ok = true;
+    if (pieces.length > 1) socket.cork();
+    for (const p of pieces) ok = socket.write(p);
+    if (pieces.length > 1) socket.uncork();
+    if (!ok) socket.once('drain', this.releaseWriter);
+    return ok;
+  }
+
+  private readonly releaseWriter = (): void => {
+    const cb = this.drainWaiter;
+    this.drainWaiter = undefined;
+    cb?.();
+  };
+
+  // ---- response ----
+
+  private headBytes(chunk: Buffer): void {
+    this.gotResponseBytes = true;
+    let buf = this.partial ? Buffer.concat([this.partial, chunk]) : chunk;
+    this.partial = undefined;
+    for (;;) {
+      const end = findHeadEnd(buf, MAX_HEAD_BYTES, 'ERR_NGROK_3004');
+      if (end < 0) {
+        this.partial = buf;
+        return;
+      }
+      const res = parseResponseHead(buf.subarray(0, end), this.method);
+      const rest = buf.subarray(end);
+      if (res.status < 200 && res.status !== 101) {
+        // 1xx (100 Continue, 103 Early Hints): informational, not passed on (as before).
+        if (rest.length === 0) return;
+        buf = rest;
+        continue;
+      }
+      clearTimeout(this.timer);
+      this.kept = undefined;
+      if (res.status === 101) {
+        if (!this.upgrade) throw new HeadParseError('ERR_NGROK_3004', 'the app switched protocols unasked');
+        this.switchProtocols(res, rest);
+        return;
+      }
+      this.startBody(res, rest);
+      return;
+    }
+  }
+
+  private switchProtocols(res: ResponseHead, rest: Buffer): void {
+    this.phase = 'done';
+    const socket = this.detach();
+    socket.pause();
+    this.releaseWriter();
+    this.handlers.upgrade(res.status, res.reason, res.version, res.rawHeaders, socket, rest);
+  }
+
+  private startBody(res: ResponseHead, rest: Buffer): void {
+    this.res = res;
+    this.phase = 'body';
+    const readable = new Readable({
+      read: () => {
+        if (this.phase === 'body') this.socket.resume();
+      },
+    });
+    this.readable = readable;
+    if (res.body.kind === 'length') this.left = res.body.length;
+    else if (res.body.kind === 'chunked') this.decoder = new ChunkedDecoder();
+    this.handlers.response(res.status, res.reason, res.version, res.rawHeaders, readable);
+    if (res.body.kind === 'none') this.finish(rest.length > 0);
+    else if (rest.length) this.bodyBytes(rest);
+  }
+
+  private bodyBytes(chunk: Buffer): void {
+    const kind = this.res!.body.kind;
+    if (kind === 'length') {
+      const n = Math.min(this.left, chunk.length);
+      this.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+      this.left -= n;
+      if (this.left === 0) this.finish(n < chunk.length);
+    } else if (kind === 'chunked') {
+      const used = this.decoder!.write(chunk, this.push);
+      if (this.decoder!.done) this.finish(used < chunk.length);
+    } else this.push(chunk);
+  }
+
+  private readonly push = (piece: Buffer): void => {
+    if (!this.readable!.push(piece)) this.socket.pause();
+  };
+
+  /** The response ended where its framing said; `extra`: bytes followed it (never reuse then). */
+  private finish(extra: boolean): void {
+    this.phase = 'done';
+    this.readable!.push(null);
+    const socket = this.detach();
+    this.releaseWriter();
+    const res = this.res!;
+    const idleMs = idleMsAfter(res);
+    if (res.keepAlive && !extra && this.requestDone && !this.request.close && !this.upgrade && idleMs > 0)
+      giveIdle(this.key, socket, idleMs);
+    else socket.destroy();
+  }
+
+  /** The connection failed or closed: a retry if nothing came back on a reused one, else an error. */
+  private socketGone(err: NodeJS.ErrnoException): void {
+    if (this.phase === 'done') return;
+    if (
+      this.phase === 'head' &&
+      this.reused &&
+      !this.retried &&
+      !this.gotResponseBytes &&
+      this.kept &&
+      GONE.has(err.code ?? '')
+    ) {
+      this.retried = true;
+      this.detach().destroy();
+      this.attach(this.connect(), false);
+      const kept = this.kept;
+      this.socket.cork();
+      for (const p of kept) this.socket.write(p);
+      this.socket.uncork();
+      this.releaseWriter();
+      return;
+    }
+    this.fail(err);
+  }
+
+  private fail(err: NodeJS.ErrnoException): void {
+    if (this.phase === 'done') return;
+    const wasBody = this.phase === 'body';
+    this.phase = 'done';
+    clearTimeout(this.timer);
+    this.detach().destroy();
+    this.releaseWriter();
+    this.handlers.error(wasBody && GONE.has(err.code ?? '') ? coded('ECONNRESET', err.message) : err, this.retried);
+    this.readable?.destroy();
+    this.body.destroy();
+  }
+
+  cancel(): void {
+    if (this.phase === 'done') return;
+    this.phase = 'done';
+    clearTimeout(this.timer);
+    this.detach().destroy();
+    this.releaseWriter();
+    this.readable?.destroy();
+  }
+}
+
+/** The request body the caller writes into (decoded bytes; framed by the exchange). */
+class RequestBody extends Writable {
+  constructor(private readonly exchange: RawExchange) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.exchange.writeBody(chunk, cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.exchange.endBody();
+    cb();
+  }
+}
