@@ -8,6 +8,7 @@ import { TokenSet } from '../edge/tokens';
 import { managedAppsFrom } from '../modules/oauth/managed';
 import type { EndpointSpec } from '../model';
 import type { StreamOpen, WireError } from '../protocol/messages';
+import { toWireEdgeOptions } from '../wire-options';
 import type { MuxStream } from '../protocol/session';
 import { codespacePortOf, codespaceUrl, detectCodespace, type Codespace } from './codespaces';
 import { EdgeClient } from './edge-client';
@@ -331,7 +332,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       subdomain: spec.subdomain,
       remoteAddr: spec.remoteAddr,
       schemes: spec.schemes,
-      edge: spec.edge,
+      edge: spec.edge && toWireEdgeOptions(spec.edge),
       labels: spec.labels,
       ...(spec.pooling ? { pooling: true } : {}),
       ...(spec.internal ? { internal: true } : {}),

@@ -5,15 +5,18 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION } from '../protocol/frames';
-import type {
-  BindRequest,
-  BindResult,
-  ControlMessage,
-  StreamOpen,
-  UnbindResult,
-  Welcome,
-  WireError,
+import {
+  controlMessage,
+  MESSAGE_MALFORMED,
+  type BindRequest,
+  type BindResult,
+  type ControlMessage,
+  type StreamOpen,
+  type UnbindResult,
+  type Welcome,
+  type WireError,
 } from '../protocol/messages';
+import { ShapeError } from '../protocol/shape';
 import { MuxSession, type MuxStream } from '../protocol/session';
 import { WebSocketTransport, type Transport } from '../protocol/transport';
 import { VERSION } from '../version';
@@ -83,7 +86,18 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
   }
 
   async bind(req: Omit<BindRequest, 'type' | 'reqId'>): Promise<{ id: string; urls: string[] }> {
-    const result = (await this.request({ ...req, type: 'bind', reqId: this.nextReqId++ })) as BindResult;
+    const msg: BindRequest = { ...req, type: 'bind', reqId: this.nextReqId++ };
+    // The edge ends a session over a malformed message: refuse this bind here instead.
+    try {
+      controlMessage(JSON.parse(JSON.stringify(msg)), 'bind');
+    } catch (err) {
+      if (err instanceof ShapeError)
+        throw Object.assign(new Error(`the endpoint cannot be sent to the edge: ${err.message}`), {
+          code: MESSAGE_MALFORMED,
+        });
+      throw err;
+    }
+    const result = (await this.request(msg)) as BindResult;
     if (result.error || !result.binding)
       throw Object.assign(new Error(result.error?.message ?? 'bind failed'), {
         code: result.error?.code ?? 'ERR_BURROW_INTERNAL',

@@ -14,7 +14,8 @@ import {
   parseJsonPayload,
   type Frame,
 } from './frames';
-import type { ControlMessage, WireError } from './messages';
+import { controlMessage, MESSAGE_MALFORMED, wireError, type ControlMessage, type WireError } from './messages';
+import { ShapeError, type Shape } from './shape';
 import { CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, type Transport } from './transport';
 
 export const DEFAULT_WINDOW = 1024 * 1024;
@@ -214,7 +215,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
   private dispatch(frame: Frame): void {
     switch (frame.type) {
       case FrameType.Control:
-        this.emit('control', parseJsonPayload<ControlMessage>(frame));
+        this.emit('control', checked(controlMessage, frame, 'control'));
         return;
       case FrameType.Ping:
         this.enqueue(encodeFrame(FrameType.Pong, 0, 0, frame.payload));
@@ -223,8 +224,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
         if (frame.payload.length === 8) this.latencyMs = performance.now() - frame.payload.readDoubleBE(0);
         return;
       case FrameType.GoAway: {
-        const error = parseJsonPayload<WireError>(frame);
-        this.terminate({ code: String(error.code), message: String(error.message) }, true);
+        this.terminate(checked(wireError, frame, 'goaway'), true);
         return;
       }
       case FrameType.Open:
@@ -277,7 +277,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
         stream.receiveWindowUpdate(frame.payload.readUInt32BE(0));
         return;
       case FrameType.Reset:
-        stream.abort(parseJsonPayload<WireError>(frame));
+        stream.abort(checked(wireError, frame, 'reset'));
         return;
       default:
         throw new ProtocolError(
@@ -285,6 +285,17 @@ export class MuxSession extends EventEmitter<SessionEvents> {
           `unexpected frame type 0x${frame.type.toString(16)} on a stream`,
         );
     }
+  }
+}
+
+/** A frame's JSON, checked against its message type: a wrong shape is a ProtocolError (ends the session). */
+function checked<T>(shape: Shape<T>, frame: Frame, what: string): T {
+  const value = parseJsonPayload<unknown>(frame);
+  try {
+    return shape(value, what);
+  } catch (err) {
+    if (err instanceof ShapeError) throw new ProtocolError(MESSAGE_MALFORMED, `malformed ${err.message}`);
+    throw err;
   }
 }
 
