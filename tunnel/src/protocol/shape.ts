@@ -8,9 +8,9 @@
 export class ShapeError extends Error {
   constructor(
     readonly path: string,
-    readonly expected: string,
+    readonly problem: string,
   ) {
-    super(`${path}: expected ${expected}`);
+    super(`${path}: ${problem}`);
     this.name = 'ShapeError';
   }
 }
@@ -22,7 +22,7 @@ export type Shape<T> = (value: unknown, path: string) => T;
 export type Fields<T> = { [K in keyof T]-?: Shape<T[K]> };
 
 function fail(path: string, expected: string): never {
-  throw new ShapeError(path, expected);
+  throw new ShapeError(path, `expected ${expected}`);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -93,7 +93,7 @@ export function object<T>(fields: Fields<T>, opts: { extra?: 'refuse' | 'allow' 
     if (!isPlainObject(v)) return fail(path, `an object, not ${describe(v)}`);
     for (const [k, check] of Object.entries(fields) as [string, Shape<unknown>][]) check(v[k], `${path}.${k}`);
     if (opts.extra !== 'allow')
-      for (const k of Object.keys(v)) if (!known.has(k)) fail(`${path}.${k}`, 'no such field');
+      for (const k of Object.keys(v)) if (!known.has(k)) throw new ShapeError(`${path}.${k}`, 'unknown field');
     return v as T;
   };
 }
