@@ -10,7 +10,10 @@ import { Agent } from '../../tunnel/src/agent/agent';
 import { Edge } from '../../tunnel/src/edge/edge';
 import { TokenSet } from '../../tunnel/src/edge/tokens';
 import { decodeFrames, encodeFrame, FrameType, PROTOCOL_VERSION } from '../../tunnel/src/protocol/frames';
-import type { ControlMessage, WireError } from '../../tunnel/src/protocol/messages';
+import { EdgeClient } from '../../tunnel/src/agent/edge-client';
+import type { ControlMessage, StreamOpen, WireError } from '../../tunnel/src/protocol/messages';
+import { DEFAULT_WINDOW, MuxSession, StreamResetError } from '../../tunnel/src/protocol/session';
+import { createTransportPair } from '../../tunnel/src/protocol/transport';
 import { Resources, listen, request, waitFor } from '../support/tunnel';
 
 const TOKEN = 'test-token-0123456789';
@@ -196,5 +199,46 @@ describe('wire protocol: control messages are checked before use', function () {
     const ok = await result(3);
     assert.equal(ok.error, undefined, JSON.stringify(ok));
     assert.equal(ok.binding?.urls.length, 1);
+  });
+});
+
+describe('wire protocol: the agent checks what the edge opens', function () {
+  this.timeout(10_000);
+
+  it('refuses a stream whose metadata is malformed with a coded Reset; the session and other streams go on', async () => {
+    const [edgeEnd, agentEnd] = createTransportPair();
+    const edgeSide = new MuxSession(edgeEnd, { role: 'edge' });
+    edgeSide.on('control', (msg) => {
+      if (msg.type === 'hello')
+        edgeSide.sendControl({
+          type: 'welcome',
+          version: PROTOCOL_VERSION,
+          sessionId: 'fake-edge',
+          heartbeatIntervalMs: 2000,
+          heartbeatToleranceMs: 6000,
+          initialWindow: DEFAULT_WINDOW,
+        });
+    });
+    const client = new EdgeClient({ url: 'ws://unused', connectInProcess: () => agentEnd });
+    const opened: StreamOpen[] = [];
+    client.on('stream', (stream, open) => {
+      opened.push(open);
+      stream.end();
+    });
+    try {
+      await client.start();
+      const bad = edgeSide.openStream({ kind: 'http', binding: 5, remoteAddr: '1.2.3.4' }, true);
+      const reset = await new Promise<Error>((resolve) => bad.on('error', resolve));
+      assert.ok(reset instanceof StreamResetError && reset.code === MALFORMED, String(reset));
+      assert.match(reset.message, /^malformed open\.binding: expected a string/);
+      const good = edgeSide.openStream({ kind: 'tcp', binding: 'ep_1', remoteAddr: '1.2.3.4:5' }, true);
+      good.resume();
+      await waitFor(() => opened.length === 1, 5000, 'the good stream');
+      assert.deepEqual(opened, [{ kind: 'tcp', binding: 'ep_1', remoteAddr: '1.2.3.4:5' }]);
+      assert.equal(client.online, true);
+    } finally {
+      client.close();
+      edgeSide.close();
+    }
   });
 });

@@ -8,6 +8,7 @@ import { PROTOCOL_VERSION } from '../protocol/frames';
 import {
   controlMessage,
   MESSAGE_MALFORMED,
+  streamOpen,
   type BindRequest,
   type BindResult,
   type ControlMessage,
@@ -196,7 +197,16 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
         resolve?.(msg);
       }
     });
-    session.on('stream', (stream, meta) => this.emit('stream', stream, meta as StreamOpen));
+    session.on('stream', (stream, meta) => {
+      let open: StreamOpen;
+      try {
+        open = streamOpen(meta, 'open');
+      } catch (err) {
+        // One bad stream is refused; the session and its other streams go on.
+        return stream.reset({ code: MESSAGE_MALFORMED, message: `malformed ${(err as Error).message}` });
+      }
+      this.emit('stream', stream, open);
+    });
     session.on('close', (error) => {
       if (this.session === session) this.session = undefined;
       this.sessionId = undefined;

@@ -183,3 +183,22 @@ export const controlMessage: Shape<ControlMessage> = tagged<ControlMessage>('typ
   unbind: object<UnbindRequest>({ type: literal('unbind'), reqId: int, id: str }),
   'unbind-result': object<UnbindResult>({ type: literal('unbind-result'), reqId: int, error: optional(wireError) }),
 });
+
+const rawHeaders = array(str);
+
+/** Stream metadata of an `Open` (edge → agent), told apart by `kind`. */
+export const streamOpen: Shape<StreamOpen> = tagged<StreamOpen>('kind', {
+  http: object<HttpOpen>({
+    kind: literal('http'),
+    binding: str,
+    remoteAddr: str,
+    scheme: literal('http', 'https'),
+    method: str,
+    url: str,
+    httpVersion: str,
+    rawHeaders,
+    upgrade: optional(bool),
+  }),
+  tcp: object<RawOpen>({ kind: literal('tcp', 'tls'), binding: str, remoteAddr: str, localAddr: optional(str) }),
+  tls: object<RawOpen>({ kind: literal('tcp', 'tls'), binding: str, remoteAddr: str, localAddr: optional(str) }),
+});
