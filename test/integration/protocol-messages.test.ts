@@ -32,18 +32,20 @@ const bind = { type: 'bind', reqId: 1, name: 'raw', proto: 'http' };
 async function rawSession(res: Resources, port: number) {
   const ws = res.add(new WebSocket(`ws://127.0.0.1:${port}/_burrow/session`), (w) => w.terminate());
   const controls: ControlMessage[] = [];
+  const opens: number[] = [];
   let goAway: WireError | undefined;
   ws.on('message', (data: Buffer) => {
     for (const frame of decodeFrames(data)) {
+      if (frame.type === FrameType.Open) opens.push(frame.stream);
       if (frame.type === FrameType.Control) controls.push(JSON.parse(frame.payload.toString()) as ControlMessage);
       if (frame.type === FrameType.GoAway) goAway = JSON.parse(frame.payload.toString()) as WireError;
     }
   });
   const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
   await once(ws, 'open');
-  const send = (type: FrameType, value: unknown) =>
-    ws.send(encodeFrame(type, 0, 0, Buffer.from(JSON.stringify(value))));
-  return { ws, controls, send, goAway: closed.then(() => goAway), closed };
+  const send = (type: FrameType, value: unknown, stream = 0) =>
+    ws.send(encodeFrame(type, 0, stream, Buffer.from(JSON.stringify(value))));
+  return { ws, controls, opens, send, goAway: closed.then(() => goAway), closed };
 }
 
 describe('wire protocol: control messages are checked before use', function () {
@@ -177,6 +179,25 @@ describe('wire protocol: control messages are checked before use', function () {
     raw.send(FrameType.Control, { type: 'unbind-result', reqId: 1 });
     await raw.closed;
     assert.equal((await raw.goAway)?.code, 'ERR_BURROW_PROTOCOL');
+  });
+
+  it(`ends the session on a response head of the wrong shape (${MALFORMED}); the visitor gets a coded 502`, async () => {
+    const raw = await rawSession(res, edge.httpPort);
+    raw.send(FrameType.Control, hello);
+    await waitFor(() => raw.controls.some((m) => m.type === 'welcome'), 5000, 'welcome');
+    raw.send(FrameType.Control, { ...bind, domain: 'meta.example.test' });
+    await waitFor(() => raw.controls.some((m) => m.type === 'bind-result'), 5000, 'bind-result');
+    const visitor = request(edge.httpPort, 'meta.example.test', { path: '/x' });
+    await waitFor(() => raw.opens.length === 1, 5000, 'the visitor stream');
+    raw.send(FrameType.Meta, { kind: 'http-response', statusCode: '200', rawHeaders: [] }, raw.opens[0]);
+    assert.equal(await raw.closed, 4002);
+    const goAway = await raw.goAway;
+    assert.equal(goAway?.code, MALFORMED);
+    assert.match(goAway.message, /^malformed meta\.statusCode: expected an integer/);
+    const reply = await visitor;
+    assert.equal(reply.status, 502);
+    assert.equal(reply.headers['ngrok-error-code'], 'ERR_NGROK_3210');
+    assert.equal((await request(edge.httpPort, host, { path: '/still' })).body.toString(), 'served /still');
   });
 
   it('an option the edge does not know, or a bad value, refuses that bind only: the session goes on', async () => {

@@ -6,7 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import type { EdgeOptions } from '../model';
 import { PROTOCOL_VERSION } from '../protocol/frames';
-import type { BindRequest, ControlMessage, Hello, WireError } from '../protocol/messages';
+import {
+  httpResponseHead,
+  type BindRequest,
+  type ControlMessage,
+  type Hello,
+  type WireError,
+} from '../protocol/messages';
 import { DEFAULT_WINDOW, MuxSession } from '../protocol/session';
 import type { Transport } from '../protocol/transport';
 import { fromWireEdgeOptions } from '../wire-options';
@@ -49,6 +55,8 @@ export function serveAgent(host: AgentHost, transport: Transport, info: Omit<Age
     initialWindow: DEFAULT_WINDOW,
     heartbeatIntervalMs: host.heartbeatIntervalMs,
     heartbeatToleranceMs: host.heartbeatToleranceMs,
+    // Agents send one kind of Meta: the response head of an HTTP stream.
+    meta: httpResponseHead,
   });
   const agent: AgentInfo = { ...info, sessionId: randomUUID() };
   let hello: Hello | undefined;

@@ -202,3 +202,12 @@ export const streamOpen: Shape<StreamOpen> = tagged<StreamOpen>('kind', {
   tcp: object<RawOpen>({ kind: literal('tcp', 'tls'), binding: str, remoteAddr: str, localAddr: optional(str) }),
   tls: object<RawOpen>({ kind: literal('tcp', 'tls'), binding: str, remoteAddr: str, localAddr: optional(str) }),
 });
+
+/** The `Meta` of an HTTP stream (agent → edge): the upstream's response head. */
+export const httpResponseHead: Shape<HttpResponseHead> = object<HttpResponseHead>({
+  kind: literal('http-response'),
+  statusCode: int,
+  statusMessage: optional(str),
+  rawHeaders,
+  error: optional(wireError),
+});

@@ -29,6 +29,8 @@ export interface SessionOptions {
   initialWindow?: number;
   heartbeatIntervalMs?: number;
   heartbeatToleranceMs?: number;
+  /** Checks every `Meta` the peer sends (a malformed one ends the session); unchecked when omitted. */
+  meta?: Shape<unknown>;
 }
 
 export interface SessionEvents {
@@ -110,7 +112,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
   /** Ends the session: GoAway to the peer (when there is an error), then close the transport. */
   close(error?: WireError): void {
     if (this.closed) return;
-    if (error) this.enqueue(encodeJsonFrame(FrameType.GoAway, 0, 0, error));
+    if (error) this.enqueue(encodeJsonFrame(FrameType.GoAway, 0, 0, wireErrorOf(error)));
     this.flush();
     this.terminate(error, true);
   }
@@ -265,7 +267,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     }
     switch (frame.type) {
       case FrameType.Meta:
-        stream.emit('meta', parseJsonPayload<unknown>(frame));
+        stream.emit('meta', this.options.meta ? checked(this.options.meta, frame, 'meta') : parseJsonPayload(frame));
         return;
       case FrameType.Data:
         stream.receiveData(frame.payload);
@@ -286,6 +288,11 @@ export class MuxSession extends EventEmitter<SessionEvents> {
         );
     }
   }
+}
+
+/** Exactly `{code, message}` (peers refuse other fields), whatever object the error came in. */
+function wireErrorOf(error: WireError): WireError {
+  return { code: String(error.code), message: String(error.message) };
 }
 
 /** A frame's JSON, checked against its message type: a wrong shape is a ProtocolError (ends the session). */
@@ -348,7 +355,7 @@ export class MuxStream extends Duplex {
    */
   reset(error: WireError): void {
     if (!this.destroyed) {
-      this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, error));
+      this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, wireErrorOf(error)));
       this.resetSent = true;
       this.destroy();
     }
