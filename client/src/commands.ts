@@ -9,6 +9,8 @@ import { announce, bindTunnel, consentToPublic, exposePort } from './expose';
 import { REQUEST_LIMIT_STEP, type TreeNode } from './model/tree';
 import { entryToDefinition, fillOAuthSecrets, listEntries } from './ngrokYaml';
 import { basicAuthCredentials, forgetCredentials, protectBasicAuth, protectOAuth, removeProtection } from './protect';
+import { embeddedCallbackUrl, forgetManagedApp, readManagedApps, registerManagedApp } from './managedOAuthApps';
+import { PROVIDER_GUIDES } from './oauthProviders';
 import { SECRET_KEYS } from './settings';
 import type { InspectorViewProvider } from './views/inspector';
 
@@ -103,6 +105,62 @@ async function startFromFile(deps: CommandDeps, file: vscode.Uri, name: string):
   const { url } = await bindTunnel(ctx, def, name);
   ctx.fromConfig.set(name, file);
   void announce(ctx, name, url, String(def.addr));
+}
+
+/**
+ * "Burrow: Register OAuth App…": one app per provider for the embedded edge's managed OAuth (endpoints
+ * with `oauth: {provider}` and no client id). Kept in SecretStorage; the agent gets it in its
+ * environment when it (re)starts. An empty client id removes the provider's app.
+ */
+async function registerOAuthApp(ctx: Ctx): Promise<void> {
+  const apps = await readManagedApps(ctx.ext.secrets);
+  const pick = await vscode.window.showQuickPick(
+    PROVIDER_GUIDES.map((g) => ({ label: g.label, id: g.id, description: apps[g.id] ? 'registered' : undefined })),
+    { title: 'Burrow: OAuth provider of the app to register' },
+  );
+  if (!pick) return;
+  const guide = PROVIDER_GUIDES.find((g) => g.id === pick.id)!;
+  const callback = embeddedCallbackUrl(ctx.settings.edgeUrl ? undefined : ctx.state.status?.edge_url);
+  const clientId = await vscode.window.showInputBox({
+    title: `${guide.label} OAuth app: client id`,
+    prompt: `Create the app at ${guide.consoleUrl} with ${guide.redirectField}: ${callback}. Leave empty to remove the registered app.`,
+    value: apps[guide.id]?.clientId ?? '',
+    ignoreFocusOut: true,
+    validateInput: (v) => (v.trim() && /[:\s]/.test(v.trim()) ? 'no ":" or spaces' : undefined),
+  });
+  if (clientId === undefined) return;
+  if (!clientId.trim()) {
+    if (!apps[guide.id]) return;
+    await forgetManagedApp(ctx.ext.secrets, guide.id);
+  } else {
+    const clientSecret = await vscode.window.showInputBox({
+      title: `${guide.label} OAuth app: client secret`,
+      prompt: 'Kept in VS Code SecretStorage; the agent gets it in its environment, never on its command line.',
+      password: true,
+      ignoreFocusOut: true,
+      validateInput: (v) => (v.trim() ? undefined : 'required'),
+    });
+    if (!clientSecret) return;
+    await registerManagedApp(ctx.ext.secrets, guide.id, {
+      clientId: clientId.trim(),
+      clientSecret: clientSecret.trim(),
+    });
+  }
+  if (ctx.settings.edgeUrl) {
+    void vscode.window.showInformationMessage(
+      `Burrow: saved for the embedded edge. The edge at ${ctx.settings.edgeUrl} uses its operator's apps (burrow edge --oauth-app).`,
+    );
+    return;
+  }
+  const done = clientId.trim()
+    ? `Burrow: ${guide.label} app registered. Endpoints with oauth provider "${guide.id}" and no client id sign in through ${callback}.`
+    : `Burrow: ${guide.label} app removed.`;
+  if (ctx.mode !== 'running') return void vscode.window.showInformationMessage(done);
+  const answer = await vscode.window.showInformationMessage(
+    `${done} The running agent picks it up when it restarts.`,
+    'Restart Agent',
+  );
+  if (answer === 'Restart Agent') await ctx.restartAgent();
 }
 
 export const COMMANDS: Record<string, Handler> = {
@@ -201,6 +259,8 @@ export const COMMANDS: Record<string, Handler> = {
     if (ctx.settings.edgeUrl && ctx.mode === 'running') await ctx.restartAgent();
     void vscode.window.showInformationMessage('Burrow: authtoken saved.');
   },
+
+  'burrow.registerOAuthApp': ({ ctx }) => registerOAuthApp(ctx),
 
   'burrow.connectEdge': async ({ ctx }) => {
     const url = await vscode.window.showInputBox({

@@ -10,6 +10,7 @@ import { codespacePortOf, detectCodespace, publishPort, type Codespace } from '.
 import { definitionFromTunnel, type TunnelDefinition } from './model/definitions';
 import { AgentState } from './model/state';
 import { DEFAULT_REQUEST_LIMIT } from './model/tree';
+import { readManagedApps } from './managedOAuthApps';
 import { readSettings, SECRET_KEYS, type BurrowSettings } from './settings';
 
 export type AgentMode = 'stopped' | 'starting' | 'running' | 'attached' | 'failed';
@@ -135,6 +136,8 @@ export class Ctx implements vscode.Disposable {
         authtoken: settings.edgeUrl ? authtoken : undefined,
         configFile: writeAgentConfig(storage, { inspectDbSize: settings.inspectDbSize }),
         maxBodyBytes: settings.maxBodyBytes,
+        // The user's managed OAuth apps serve the embedded edge only (a standalone edge has its operator's).
+        oauthApps: settings.edgeUrl ? undefined : await readManagedApps(this.ext.secrets),
         detachedLogFile: settings.keepRunning
           ? vscode.Uri.joinPath(this.ext.globalStorageUri, 'agent.log').fsPath
           : undefined,

@@ -74,7 +74,14 @@ describe('local API contract: what a real agent sends matches contract.ts', func
       upstream: { url: String(upstream.port), protocol: 'http1' },
       description: 'a v3 endpoint',
       traffic_policy: {
-        on_http_request: [{ actions: [{ type: 'add-headers', config: { headers: { 'x-a': '1' } } }] }],
+        on_http_request: [
+          {
+            actions: [
+              { type: 'add-headers', config: { headers: { 'x-a': '1' } } },
+              { type: 'log', config: { metadata: { path: '${req.url.path}' } } },
+            ],
+          },
+        ],
       },
     });
     const list = await call(checkTunnelList, 'GET', '/api/tunnels', 200);
@@ -90,8 +97,9 @@ describe('local API contract: what a real agent sends matches contract.ts', func
       body: 'a body longer than sixteen bytes',
     });
     await throughTunnel(rig, 'web', 'GET', '/refused');
+    await throughTunnel(rig, 'v3', 'GET', '/logged');
     await eventually(
-      () => rig.capture.list().length >= 2 && rig.capture.list().every((x) => x.state !== 'request'),
+      () => rig.capture.list().length >= 3 && rig.capture.list().every((x) => x.state !== 'request'),
       'captures',
     );
     const captures = await call(checkCaptureList, 'GET', '/api/requests/http', 200);
@@ -102,6 +110,10 @@ describe('local API contract: what a real agent sends matches contract.ts', func
     assert.ok(
       captures.requests.some((c) => c.request.body_truncated),
       'a truncated capture',
+    );
+    assert.ok(
+      captures.requests.some((c) => c.traffic_policy?.logs.length),
+      'a capture with traffic-policy logs',
     );
     const first = captures.requests.find((c) => c.request.uri === '/items?x=1')!;
     await call(checkCapture, 'GET', `/api/requests/http/${first.id}`, 200);

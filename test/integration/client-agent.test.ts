@@ -18,6 +18,12 @@ import {
 } from '../../client/src/agent/process';
 import { definitionFromTunnel, generatePassword, withProtection } from '../../client/src/model/definitions';
 import { AgentState } from '../../client/src/model/state';
+import {
+  checkManagedApp,
+  embeddedCallbackUrl,
+  readManagedApps,
+  registerManagedApp,
+} from '../../client/src/managedOAuthApps';
 import { startUpstream, type Upstream } from './api-support';
 
 const SCRIPT = path.resolve(__dirname, '../../dist/burrow.js');
@@ -36,6 +42,22 @@ function get(
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** GET `pathname` at `base`'s origin through 127.0.0.1, without following redirects. */
+function rawGet(base: string, pathname: string): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: Number(u.port), path: pathname, headers: { Host: u.host } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
       },
     );
     req.on('error', reject);
@@ -224,6 +246,73 @@ describe('client agent: a real agent process', function () {
     assert.equal((await new AgentApi(agent.url).status()).agent_version.length > 0, true);
     await agent.stop();
     assert.equal(await probeAgent(agent.url, 500), undefined);
+  });
+
+  it('a managed OAuth app from SecretStorage reaches the agent in its environment only, and serves oauth with no client id', async () => {
+    // SecretStorage as the extension has it (an in-memory stand-in for vscode.SecretStorage).
+    const stored = new Map<string, string>();
+    const secrets = {
+      get: async (k: string) => stored.get(k),
+      store: async (k: string, v: string) => void stored.set(k, v),
+      delete: async (k: string) => void stored.delete(k),
+    };
+    const SECRET = 'GOCSPX-managed-app-secret-0123';
+    await registerManagedApp(secrets, 'google', {
+      clientId: 'burrow-test.apps.googleusercontent.com',
+      clientSecret: SECRET,
+    });
+    assert.ok(checkManagedApp('a:b', 's'), 'an id with ":" would not survive the ID:SECRET form');
+    const apps = await readManagedApps(secrets);
+    assert.deepEqual(Object.keys(apps), ['google']);
+
+    const logs: string[] = [];
+    const agent = await startAgent({
+      nodePath: process.execPath,
+      script: SCRIPT,
+      webAddr: '127.0.0.1:0',
+      configFile: writeAgentConfig(dir, {}),
+      oauthApps: apps,
+      onLog: (line) => logs.push(line),
+    });
+    running.push(agent);
+    if (process.platform === 'linux') {
+      const cmdline = fs.readFileSync(`/proc/${agent.child.pid}/cmdline`, 'utf8');
+      assert.ok(!cmdline.includes(SECRET) && !cmdline.includes('googleusercontent'), cmdline);
+      const environ = fs.readFileSync(`/proc/${agent.child.pid}/environ`, 'utf8').split('\0');
+      assert.ok(environ.includes(`BURROW_OAUTH_APP_GOOGLE=burrow-test.apps.googleusercontent.com:${SECRET}`));
+    }
+    const api = new AgentApi(agent.url);
+    const t = await api.startTunnel({
+      name: 'managed',
+      proto: 'http',
+      addr: String(upstream.port),
+      oauth: { provider: 'google' },
+    });
+    const callback = embeddedCallbackUrl((await api.status()).edge_url);
+    assert.equal(callback, `http://localhost:${new URL(t.public_url).port}/_burrow/oauth/callback`);
+
+    // A visitor is sent to the provider with the registered app's id and the edge's one callback URL.
+    const visit = await rawGet(t.public_url, '/private');
+    assert.equal(visit.status, 302);
+    const authorize = new URL(String(visit.headers.location));
+    assert.equal(authorize.origin + authorize.pathname, 'https://accounts.google.com/o/oauth2/v2/auth');
+    assert.equal(authorize.searchParams.get('client_id'), 'burrow-test.apps.googleusercontent.com');
+    assert.equal(authorize.searchParams.get('redirect_uri'), callback);
+    // The provider's answer comes back to that callback, which hands it on to this endpoint.
+    const state = authorize.searchParams.get('state')!;
+    const back = await rawGet(
+      callback,
+      `/_burrow/oauth/callback?code=provider-code&state=${encodeURIComponent(state)}`,
+    );
+    assert.equal(back.status, 302);
+    assert.ok(
+      String(back.headers.location).startsWith(`${t.public_url}/ngrok/callback?`),
+      String(back.headers.location),
+    );
+
+    assert.ok(!logs.some((l) => l.includes(SECRET)), 'the secret is in no log line');
+    assert.ok(!JSON.stringify(await api.tunnels()).includes(SECRET));
+    await agent.stop();
   });
 
   it('reports why the agent could not start', async () => {

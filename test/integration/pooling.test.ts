@@ -1,15 +1,32 @@
-// Endpoint pooling (`pooling_enabled`, ngrok v3): agents that bind the same URL with pooling share
-// its traffic round robin, and a member that goes away is dropped at once; without pooling a
-// second bind is refused (ERR_NGROK_334), and mixing the two is ERR_NGROK_6030.
+// Endpoint pooling (`pooling_enabled`, ngrok v3): agents that bind the same URL (HTTP, TLS name or
+// tcp:// address) with pooling share its traffic round robin, and a member that goes away is dropped
+// at once; without pooling a second bind is refused (ERR_NGROK_334), and mixing the two is
+// ERR_NGROK_6030.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Edge } from '../../tunnel/src/edge/edge';
 import { TokenSet } from '../../tunnel/src/edge/tokens';
 import { loadConfig } from '../../tunnel/src/config';
-import { delay, listen, request, Resources, startAgent, startTunnel } from '../support/tunnel';
+import { delay, freePort, listen, request, Resources, startAgent, startTunnel, waitFor } from '../support/tunnel';
+import { selfSignedCertificate } from '../../tunnel/src/edge/tls-cert';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
+
+/** Everything a raw connection answers until it ends. */
+function answer(socket: net.Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('end', () => resolve(text));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+  });
+}
 
 const TOKEN = 'pool-token-0123456789';
 
@@ -32,6 +49,7 @@ describe('endpoint pooling', function () {
   });
   after(() => res.closeAll());
 
+  const members = (url: string) => edge.listBindings().filter((b) => b.urls.includes(url)).length;
   const agent = () => startAgent(res, { edgeUrl: `ws://127.0.0.1:${edge.httpPort}`, authtoken: TOKEN });
 
   it('shares one URL between agents round robin and drops a member that leaves at once', async () => {
@@ -76,6 +94,72 @@ describe('endpoint pooling', function () {
     await startTunnel(one, { upstream: String(upstreams[0]), domain: 'pooled.localhost', pooling: true });
     await assert.rejects(
       startTunnel(two, { upstream: String(upstreams[1]), domain: 'pooled.localhost' }),
+      (e: { code?: string }) => e.code === 'ERR_NGROK_6030',
+    );
+  });
+
+  it('pools a tcp:// address: connections round robin, a member that leaves dropped at once', async () => {
+    const names = ['tcp-a', 'tcp-b'];
+    const ports = [];
+    for (const name of names) ports.push(await listen(res.server(net.createServer((socket) => socket.end(name)))));
+    const port = await freePort();
+    const first = await agent();
+    const second = await agent();
+    const spec = { proto: 'tcp' as const, remoteAddr: `127.0.0.1:${port}`, pooling: true };
+    const a = await startTunnel(first, { ...spec, upstream: String(ports[0]) });
+    const b = await startTunnel(second, { ...spec, upstream: String(ports[1]) });
+    assert.equal(a.url, b.url);
+    const dial = () => answer(net.connect(port, '127.0.0.1'));
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) answers.push(await dial());
+    assert.deepEqual([...answers].sort(), ['tcp-a', 'tcp-a', 'tcp-a', 'tcp-b', 'tcp-b', 'tcp-b'], answers.join());
+    assert.notEqual(answers[0], answers[1], 'round robin');
+
+    // The member whose listener holds the port leaves: the other keeps the address, alone, from
+    // the moment the edge sees the session end.
+    await first.close();
+    await waitFor(() => members(a.url) === 1, 5_000, 'the edge to drop the member');
+    for (let i = 0; i < 4; i++) assert.equal(await dial(), 'tcp-b');
+    // Without pooling a second bind of a taken port is refused; mixing is 6030.
+    const solo = await freePort();
+    await startTunnel(await agent(), {
+      proto: 'tcp',
+      remoteAddr: `127.0.0.1:${solo}`,
+      upstream: String(ports[0]),
+    });
+    await assert.rejects(
+      startTunnel(second, { proto: 'tcp', remoteAddr: `127.0.0.1:${solo}`, upstream: String(ports[1]) }),
+      (e: { code?: string }) => e.code === 'ERR_NGROK_334',
+    );
+    await assert.rejects(
+      startTunnel(second, { ...spec, remoteAddr: `127.0.0.1:${solo}`, upstream: String(ports[1]) }),
+      (e: { code?: string }) => e.code === 'ERR_NGROK_6030',
+    );
+  });
+
+  it('pools a TLS name: connections round robin by SNI, a member that leaves dropped at once', async () => {
+    const host = 'pooltls.localhost';
+    const cred = await selfSignedCertificate({ hosts: [host] });
+    const ports = [];
+    for (const name of ['tls-a', 'tls-b'])
+      ports.push(await listen(res.server(tls.createServer(cred, (socket) => socket.end(name)))));
+    const first = await agent();
+    const second = await agent();
+    const a = await startTunnel(first, { proto: 'tls', domain: host, pooling: true, upstream: String(ports[0]) });
+    const b = await startTunnel(second, { proto: 'tls', domain: host, pooling: true, upstream: String(ports[1]) });
+    assert.equal(a.url, b.url);
+    const dial = () => answer(tls.connect({ host: '127.0.0.1', port: edge.tlsPort, servername: host, ca: cred.cert }));
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) answers.push(await dial());
+    assert.deepEqual([...answers].sort(), ['tls-a', 'tls-a', 'tls-a', 'tls-b', 'tls-b', 'tls-b'], answers.join());
+    assert.notEqual(answers[0], answers[1], 'round robin');
+    await first.close();
+    await waitFor(() => members(a.url) === 1, 5_000, 'the edge to drop the member');
+    let last = '';
+    // the router entry moves to the member left (the first held it)
+    for (let i = 0; i < 4; i++) assert.equal((last = await dial()), 'tls-b', last);
+    await assert.rejects(
+      startTunnel(await agent(), { proto: 'tls', domain: host, upstream: String(ports[0]) }),
       (e: { code?: string }) => e.code === 'ERR_NGROK_6030',
     );
   });

@@ -13,7 +13,6 @@ const CORPUS = path.resolve(__dirname, '../fixtures/ngrok-yml');
 const REFUSED_AT_LOAD: Record<string, string> = {
   '045': 'ERR_NGROK_7043', // allow_emails: ["<email>"], a placeholder: ngrok refuses it at start
   '106': 'ERR_NGROK_7043', // allow_emails: ["${ALLOWED_EMAIL}"], likewise
-  '131': 'ERR_NGROK_2201', // the `log` action
 };
 
 describe('config corpus: valid files load with the edge module checks', () => {

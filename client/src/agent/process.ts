@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import { managedAppEnv, type ManagedApps } from '../managedOAuthApps';
 import { AgentApi } from './api';
 
 export interface AgentLaunchOptions {
@@ -22,6 +23,8 @@ export interface AgentLaunchOptions {
   configFile?: string;
   /** Capture body cap (bytes), exported as BURROW_CAPTURE_MAX_BODY_BYTES. */
   maxBodyBytes?: number;
+  /** Managed OAuth apps for the embedded edge: in the environment (BURROW_OAUTH_APP_*), like the authtoken. */
+  oauthApps?: ManagedApps;
   /** Log lines (JSON records) as they arrive, for the output channel. */
   onLog?: (line: string) => void;
   timeoutMs?: number;
@@ -85,6 +88,7 @@ export function startAgent(opts: AgentLaunchOptions): Promise<RunningAgent> {
   delete env.NGROK_AUTHTOKEN;
   if (opts.authtoken) env.BURROW_AUTHTOKEN = opts.authtoken;
   if (opts.maxBodyBytes !== undefined) env.BURROW_CAPTURE_MAX_BODY_BYTES = String(opts.maxBodyBytes);
+  Object.assign(env, managedAppEnv(opts.oauthApps ?? {}));
   if (opts.detachedLogFile) return startDetached(opts, env);
   const child = spawn(opts.nodePath, agentArgs(opts), { env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
   const exited = new Promise<number | null>((resolve) => {

@@ -69,7 +69,7 @@ export interface ExchangeInfo {
   tunnel: string;
   durationMs: number;
   remoteAddr: string;
-  http?: { method: string; url: string; statusCode?: number; errorCode?: string };
+  http?: { method: string; url: string; statusCode?: number; errorCode?: string; logs?: { metadata: unknown }[] };
 }
 
 interface Tunnel extends TunnelState {
@@ -285,6 +285,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       { edgeModule: r.module },
     );
     rec.requestEnd();
+    rec.addPolicyLogs(r.logs ?? []);
     rec.response(r.statusCode, r.statusMessage, r.httpVersion, r.responseHeaders);
     rec.finish();
   }

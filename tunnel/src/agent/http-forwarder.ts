@@ -5,7 +5,7 @@ import https from 'node:https';
 import http2 from 'node:http2';
 import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
 import type { Recording } from '../capture/store';
-import type { HttpOpen, HttpResponseHead, WireError } from '../protocol/messages';
+import type { HttpOpen, HttpResponseHead, PolicyLogEntry, PolicyLogs, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
 import { expireIdle, RetryableBody, retryable } from './upstream-pool';
 
@@ -219,7 +219,12 @@ export function requestUpstream(
 export interface HttpOutcome {
   statusCode?: number;
   errorCode?: string;
+  /** Traffic-policy `log` entries the edge recorded for this request (both phases). */
+  logs?: PolicyLogEntry[];
 }
+
+/** How long the agent holds a response's end for the edge's response-phase `log` entries. */
+const POLICY_LOGS_WAIT_MS = 5_000;
 
 /** Forwards one HTTP stream from the edge. `recording` (when capture is on) sees every byte both ways. */
 export function forwardHttp(
@@ -228,7 +233,27 @@ export function forwardHttp(
   upstream: HttpUpstream,
   recording?: Recording,
 ): HttpOutcome {
-  const outcome: HttpOutcome = {};
+  const outcome: HttpOutcome = open.logs?.length ? { logs: [...open.logs] } : {};
+  recording?.addPolicyLogs(open.logs ?? []);
+  // Response-phase `log` entries come in a Meta after the head the edge received; the response's
+  // end waits for them so the capture and the log line are complete when the stream closes.
+  let responseLogs: Promise<void> | undefined;
+  if (open.logsResponse) {
+    responseLogs = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, POLICY_LOGS_WAIT_MS);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      stream.on('meta', (meta: PolicyLogs) => {
+        if (meta?.kind !== 'policy-logs' || !Array.isArray(meta.logs)) return;
+        if (meta.logs.length) (outcome.logs ??= []).push(...meta.logs.slice(0, 64));
+        recording?.addPolicyLogs(meta.logs.slice(0, 64));
+        done();
+      });
+      stream.once('close', done);
+    });
+  }
   let answered = false;
   const respond = (
     statusCode: number,
@@ -274,8 +299,20 @@ export function forwardHttp(
       response(statusCode, statusMessage, httpVersion, rawHeaders, res) {
         respond(statusCode, statusMessage, httpVersion, rawHeaders);
         if (recording) res.on('data', (chunk: Buffer) => recording.responseData(chunk));
-        res.on('end', () => recording?.finish());
-        res.pipe(stream);
+        if (!responseLogs) {
+          res.on('end', () => recording?.finish());
+          res.pipe(stream);
+          return;
+        }
+        res.on(
+          'end',
+          () =>
+            void responseLogs.then(() => {
+              recording?.finish();
+              stream.end();
+            }),
+        );
+        res.pipe(stream, { end: false });
       },
       upgrade(statusCode, statusMessage, httpVersion, rawHeaders, socket, head) {
         respond(statusCode, statusMessage, httpVersion, rawHeaders);

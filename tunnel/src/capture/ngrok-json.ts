@@ -7,7 +7,7 @@
 //
 // `raw` is base64 of the HTTP/1.1 bytes (head + captured body). ngrok promises additive-only changes
 // and so do we: Burrow's extra fields (`state`, `error`, `replay_of`, `edge_module`, `body_size`,
-// `body_truncated`) never rename or retype ngrok's.
+// `body_truncated`, `traffic_policy`) never rename or retype ngrok's.
 
 import { headerValue, ngrokHeaders, protoString, rawMessage, statusText } from './http';
 import type { CaptureJson, CaptureListJson, CapturedRequestJson, CapturedResponseJson } from '../agent/api/contract';
@@ -60,6 +60,7 @@ export function exchangeToNgrokJson(ex: CapturedExchange, opts: SerialiseOptions
     error: ex.error,
     ...(ex.replayOf ? { replay_of: ex.replayOf } : {}),
     ...(ex.edgeModule ? { edge_module: ex.edgeModule } : {}),
+    ...(ex.policyLogs ? { traffic_policy: { logs: ex.policyLogs } } : {}),
   };
 }
 

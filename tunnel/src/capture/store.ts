@@ -41,6 +41,8 @@ export interface Recording {
   requestEnd(): void;
   response(statusCode: number, statusMessage: string, httpVersion: string, rawHeaders: string[]): void;
   responseData(chunk: Buffer): void;
+  /** Traffic-policy `log` entries the edge recorded for this request (ngrok's `traffic_policy.logs`). */
+  addPolicyLogs(logs: { metadata: unknown }[]): void;
   finish(error?: CaptureError): void;
 }
 
@@ -127,6 +129,8 @@ export interface CapturedExchange {
   replayOf?: string;
   /** Set when the edge answered it itself (the upstream never saw it): the module, e.g. `basic-auth`. */
   edgeModule?: string;
+  /** Traffic-policy `log` action entries, in the order they ran. */
+  policyLogs?: { metadata: unknown }[];
 }
 
 export interface CaptureStoreOptions {
@@ -253,6 +257,11 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
       },
       requestEnd: () => {
         exchange.request.body.complete = true;
+      },
+      addPolicyLogs: (logs) => {
+        if (!logs.length) return;
+        (exchange.policyLogs ??= []).push(...logs);
+        if (!entry.evicted) this.account(entry, JSON.stringify(logs).length);
       },
       response: (statusCode, statusMessage, httpVersion, rawHeaders) => {
         // Interim 1xx answers (100 Continue, 103 Early Hints) are not the response; 101 is.

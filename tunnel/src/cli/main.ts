@@ -370,6 +370,8 @@ async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: 
       'http.response.status_code': x.http.statusCode,
       'http.duration_ms': Math.round(x.durationMs * 1000) / 1000,
       'error.code': x.http.errorCode,
+      // The traffic-policy `log` action's entries, under ngrok's event key.
+      'traffic_policy.logs': x.http.logs,
     });
   });
   // Session lines in ngrok's words: wrappers wait for "client session established" and "tunnel

@@ -25,6 +25,7 @@ export interface ModuleProblem {
  * warning (the edge still refuses it at bind if nothing adds the secret).
  */
 function moduleProblem(path: PathSegment[], err: ModuleConfigError): ModuleProblem {
+  if (err.warning) return { path, warning: true, message: `${err.message} [${err.code}]` };
   if (err.code !== 'ERR_NGROK_384') return { path, message: `${err.message} [${err.code}]` };
   return {
     path,

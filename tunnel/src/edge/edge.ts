@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { EdgeOptions, Proto, Scheme } from '../model';
-import type { RawOpen, WireError } from '../protocol/messages';
+import type { PolicyLogEntry, RawOpen, WireError } from '../protocol/messages';
 import type { MuxSession } from '../protocol/session';
 import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
 import { sendEdgeError } from '../edge-errors';
@@ -20,6 +20,7 @@ import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
 import { tlsServerOptions } from '../modules/mutual-tls';
 import { buildPipeline, ModuleConfigError, type Pipeline, type PipelineEnv } from '../modules/pipeline';
+import { VAR } from '../modules/request-vars';
 import { handleManagedCallback, MANAGED_CALLBACK_PATH, type ManagedOAuth } from '../modules/oauth/managed';
 import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
@@ -119,6 +120,8 @@ export interface RefusedRequest {
   statusCode: number;
   statusMessage: string;
   responseHeaders: string[];
+  /** Traffic-policy `log` entries recorded before the edge answered. */
+  logs?: PolicyLogEntry[];
 }
 
 /** Account resources applied to live bindings. */
@@ -174,10 +177,26 @@ export interface Binding {
   internal?: boolean;
 }
 
-/** Agents serving one HTTP name together: requests go round robin; a member leaves on unbind. */
+/**
+ * Agents serving one URL together (an HTTP or TLS name, a TCP port): requests and connections go
+ * round robin; a member leaves on unbind (its session's end included), and a member whose session
+ * is already closed is skipped. The members are this edge's bindings; a cluster would add its
+ * other nodes' members beside them.
+ */
 interface EndpointPool {
   members: Binding[];
   next: number;
+}
+
+/** The binding that serves the next request or connection of `entry`'s URL (itself when not pooled). */
+function pooled(entry: Binding): Binding {
+  const pool = entry.pool;
+  if (!pool?.members.length) return entry;
+  for (let i = 0; i < pool.members.length; i++) {
+    const member = pool.members[pool.next++ % pool.members.length];
+    if (!member.session.isClosed) return member;
+  }
+  return entry;
 }
 
 export interface EdgeEvents {
@@ -284,9 +303,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     this.peerSockets.add(stream);
     if (meta.proto === 'tls') return void this.onTlsConnection(stream as net.Socket, true);
     if (meta.proto === 'tcp') {
-      const binding = [...this.bindings.values()].find(
-        (b) => b.tcpServer && (b.tcpServer.address() as net.AddressInfo | null)?.port === meta.port,
-      );
+      const binding = this.tcpHolder(meta.port);
       if (binding) this.pipeRaw(stream as net.Socket, binding);
       else stream.destroy();
       return;
@@ -354,8 +371,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   private httpTarget(host: string, scheme: Scheme): HttpTarget | undefined {
     const entry = this.httpRouter.lookup(host);
-    const pool = entry?.pool;
-    const binding = pool ? pool.members[pool.next++ % pool.members.length] : entry;
+    const binding = entry && pooled(entry);
     if (!binding || !binding.schemes.includes(scheme)) return undefined;
     const pipeline = this.config.account ? this.config.account.pipelineFor(binding, scheme) : binding.pipeline;
     return { id: binding.id, session: binding.session, pipeline };
@@ -525,7 +541,15 @@ export class Edge extends EventEmitter<EdgeEvents> {
     (own ?? this.httpsServer!).emit('connection', socket);
   }
 
-  private pipeRaw(socket: net.Socket, binding: Binding, head?: Buffer): void {
+  /** The binding whose listener holds TCP port `port` (a pool's current holder). */
+  private tcpHolder(port: number | undefined): Binding | undefined {
+    return [...this.bindings.values()].find(
+      (b) => b.tcpServer && (b.tcpServer.address() as net.AddressInfo | null)?.port === port,
+    );
+  }
+
+  private pipeRaw(socket: net.Socket, entry: Binding, head?: Buffer): void {
+    const binding = pooled(entry);
     const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     if (
       (binding.allowConnection && !binding.allowConnection(ip)) ||
@@ -681,6 +705,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         statusCode: result.statusCode,
         statusMessage: ('statusMessage' in res && res.statusMessage) || http.STATUS_CODES[result.statusCode] || '',
         responseHeaders,
+        logs: ctx.vars.get(VAR.policyLogs) as PolicyLogEntry[] | undefined,
       });
     };
   }
@@ -861,7 +886,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (host) {
       if (!isValidHostname(host)) throw new BindError('ERR_NGROK_326', `"${host}" is not a valid host name`);
       const taken = router.get(host);
-      if (taken && req.pooling && taken.pool && req.proto === 'http') return host; // joins the pool
+      if (taken && req.pooling && taken.pool) return host; // joins the pool
       if (taken && !!req.pooling !== !!taken.pool)
         throw new BindError(
           'ERR_NGROK_6030',
@@ -985,6 +1010,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
       schemes: [],
       urls: [this.url('tls', host, this.tlsPort)],
     };
+    const pool = this.tlsRouter.get(host)?.pool;
+    if (pool) {
+      binding.pool = pool;
+      pool.members.push(binding);
+      this.bindings.set(binding.id, binding);
+      return binding;
+    }
+    if (req.pooling) binding.pool = { members: [binding], next: 0 };
     this.tlsRouter.add(host, binding);
     this.bindings.set(binding.id, binding);
     return binding;
@@ -998,6 +1031,20 @@ export class Edge extends EventEmitter<EdgeEvents> {
         throw new BindError('ERR_NGROK_9029', `"${req.remoteAddr}" has no valid port`);
       const refusal = this.config.account?.checkRemoteAddr(req.remoteAddr);
       if (refusal) throw new BindError(refusal.code, refusal.message);
+      const holder = this.tcpHolder(port);
+      if (holder && !!req.pooling !== !!holder.pool)
+        throw new BindError(
+          'ERR_NGROK_6030',
+          `tcp port ${port} is served by endpoints that ${holder.pool ? 'pool' : 'do not pool'}: every endpoint of one address must set pooling_enabled alike`,
+        );
+      if (holder?.pool) {
+        // Joins the pool: the holder's listener hands this member its share of the connections.
+        const binding: Binding = { ...base, proto: 'tcp', hosts: [], schemes: [], urls: [...holder.urls] };
+        binding.pool = holder.pool;
+        holder.pool.members.push(binding);
+        this.bindings.set(binding.id, binding);
+        return binding;
+      }
     }
     // Half-open allowed: a client that shuts down its sending side still gets the reply.
     const server = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -1038,6 +1085,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       urls: [`tcp://${shownHost}:${port}`],
       tcpServer: server,
     };
+    if (req.pooling) binding.pool = { members: [binding], next: 0 };
     this.bindings.set(binding.id, binding);
     return binding;
   }
@@ -1062,7 +1110,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
       if (pool?.members.length) router.add(host, pool.members[0]);
       else router.delete(host);
     }
-    binding.tcpServer?.close();
+    // A pooled TCP address keeps its listener while a member is left: the next one holds it.
+    if (binding.tcpServer && pool?.members.length) pool.members[0].tcpServer = binding.tcpServer;
+    else binding.tcpServer?.close();
     binding.ownHttpServer?.close();
     binding.httpsServer?.close();
     if (binding.labels) this.config.httpsEdges?.removeBinding(binding);

@@ -12,7 +12,8 @@ import type { Pipeline } from '../modules/pipeline';
 import { VAR } from '../modules/request-vars';
 import { peerCertificateOf } from '../modules/mutual-tls';
 import type { RequestContext, ResponseContext } from '../modules/types';
-import type { HttpOpen, HttpResponseHead } from '../protocol/messages';
+import type { HttpOpen, HttpResponseHead, PolicyLogEntry, PolicyLogs } from '../protocol/messages';
+import type { MuxStream } from '../protocol/session';
 import type { AgentSession } from './agent-session';
 import { ERROR_CODE_HEADER, isEdgeErrorCode, rawEdgeError, sendEdgeError, type EdgeErrorCode } from '../edge-errors';
 
@@ -240,6 +241,9 @@ function forward(
     httpVersion: req.httpVersion,
     rawHeaders,
   };
+  const logs = ctx?.vars.get(VAR.policyLogs) as PolicyLogEntry[] | undefined;
+  if (logs?.length) open.logs = [...logs];
+  if (pipeline?.logsResponse) open.logsResponse = true;
   let stream: Duplex;
   try {
     stream = target.session.openStream(open, !hasBody);
@@ -279,6 +283,11 @@ function forward(
         stream.destroy();
         moduleFailed(req, res, err);
         return;
+      }
+      if (open.logsResponse) {
+        const all = (ctx.vars.get(VAR.policyLogs) as PolicyLogEntry[] | undefined) ?? [];
+        const meta: PolicyLogs = { kind: 'policy-logs', logs: all.slice(open.logs?.length ?? 0) };
+        (stream as Partial<MuxStream>).sendMeta?.(meta);
       }
       if (rctx.statusCode !== status) message = undefined;
       status = rctx.statusCode;

@@ -283,8 +283,16 @@ function firstLine(text: string): string {
 /** A string whose `${expr}` parts are CEL, compiled once. */
 export type Interpolation = (vars: Vars) => string;
 
-/** Compiles `text` with `${…}` CEL parts (no parts: a constant). Errors: ERR_NGROK_2224. */
-export function compileInterpolation(text: string, where: string): Interpolation {
+/**
+ * Compiles `text` with `${…}` CEL parts (no parts: a constant). Errors: ERR_NGROK_2224. With
+ * `onUnknown` (the `log` action, which only records), a part naming a variable that does not
+ * exist is reported there (ERR_NGROK_2238, "fails to resolve") and renders as "" instead.
+ */
+export function compileInterpolation(
+  text: string,
+  where: string,
+  onUnknown?: (err: ModuleConfigError) => void,
+): Interpolation {
   const parts = splitTemplate(text);
   if (parts.every((p) => typeof p === 'string')) return () => text;
   const compiled = parts.map((p) => {
@@ -292,7 +300,12 @@ export function compileInterpolation(text: string, where: string): Interpolation
     try {
       return compileCel(p.expr, where);
     } catch (err) {
-      throw new ModuleConfigError('ERR_NGROK_2224', (err as Error).message);
+      const message = (err as Error).message;
+      if (onUnknown && message.includes('unknown variable')) {
+        onUnknown(new ModuleConfigError('ERR_NGROK_2238', `${message}: it is recorded as ""`, [], true));
+        return '';
+      }
+      throw new ModuleConfigError('ERR_NGROK_2224', message);
     }
   });
   return (vars) => compiled.map((p) => (typeof p === 'string' ? p : celString(p, vars))).join('');

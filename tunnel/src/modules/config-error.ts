@@ -10,6 +10,8 @@ export class ModuleConfigError extends Error {
     readonly code: string,
     message: string,
     public path: ConfigPath = [],
+    /** Reported by config checks as a warning; the edge binds anyway. */
+    readonly warning = false,
   ) {
     super(message);
     this.name = 'ModuleConfigError';

@@ -108,6 +108,8 @@ export class Pipeline {
   private readonly completeModules: HttpModule[];
   /** The request phase reads the visitor's certificate (mutual TLS, TLS templates). */
   readonly wantsPeerCertificate: boolean;
+  /** A traffic-policy `log` action runs in the response phase (see HttpModule.logsResponse). */
+  readonly logsResponse: boolean;
 
   constructor(
     readonly modules: readonly HttpModule[],
@@ -118,6 +120,7 @@ export class Pipeline {
     this.bodyModules = modules.filter((m) => m.responseBody);
     this.completeModules = modules.filter((m) => m.onComplete);
     this.wantsPeerCertificate = modules.some((m) => m.name === 'mutual-tls');
+    this.logsResponse = modules.some((m) => m.logsResponse);
   }
 
   get hasResponsePhase(): boolean {

@@ -19,6 +19,8 @@ export const VAR = {
   policyVars: 'policy.vars',
   /** Set by `forward-internal`: the internal endpoint (edge HttpTarget) the request goes to instead. */
   forwardTarget: 'policy.forward_target',
+  /** `{metadata}` entries the `log` action recorded, both phases (ngrok's `traffic_policy.logs`). */
+  policyLogs: 'policy.logs',
 } as const;
 
 function headerMap(raw: readonly string[]): Record<string, string[]> {
@@ -115,6 +117,10 @@ export function celVariables(ctx: RequestContext | ResponseContext): Record<stri
       ngrok: {
         oauth: { identity: ctx.vars.get(VAR.oauthUser) ?? {} },
         basic_auth: { credentials: { username: ctx.vars.get(VAR.basicAuthUsername) ?? '' } },
+        // The last `log` action's metadata (ngrok: "results are not concatenated").
+        log: {
+          metadata: (ctx.vars.get(VAR.policyLogs) as { metadata: unknown }[] | undefined)?.at(-1)?.metadata ?? {},
+        },
       },
     },
     time: { now: new Date() },

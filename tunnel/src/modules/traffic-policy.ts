@@ -62,6 +62,8 @@ export interface PolicyEnv {
 interface CompiledAction {
   type: string;
   terminating: boolean;
+  /** Config problems that do not stop the edge (paths inside the action), for config checks. */
+  warnings?: ModuleConfigError[];
   request?(ctx: RequestContext): RequestOutcome | Promise<RequestOutcome>;
   response?(ctx: ResponseContext): 'handled' | void;
 }
@@ -76,7 +78,6 @@ const NOT_IN_BURROW = new Set([
   'close-connection',
   'http-request',
   'jwt-validation',
-  'log',
   'owasp-crs-request',
   'owasp-crs-response',
   'request-body-find-replace',
@@ -102,6 +103,7 @@ const BUILT_IN_ACTIONS = new Set([
   'circuit-breaker',
   'compress-response',
   'forward-internal',
+  'log',
 ]);
 
 /** Module config names → the action's own keys, where they differ by more than camel → snake case. */
@@ -431,6 +433,31 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
         },
       };
     }
+    case 'log': {
+      // ngrok: the metadata is "collected on the http_request_complete.v0 event under the
+      // traffic_policy.logs key". Burrow's event is the request's capture and its log line: the
+      // entries travel to the agent with the request (and, for on_http_response, after its head).
+      for (const key of Object.keys(c))
+        check(key === 'metadata', 'ERR_NGROK_2203', `${at}: unknown field "${key}"`, [key]);
+      const m = c.metadata;
+      check(m !== undefined && m !== null, 'ERR_NGROK_2234', `${at}.metadata is required`, ['metadata']);
+      check(
+        typeof m === 'object' && !Array.isArray(m) && Object.keys(m).length > 0,
+        'ERR_NGROK_2204',
+        `${at}.metadata must be a map of name to value with at least one entry`,
+        ['metadata'],
+      );
+      const warnings: ModuleConfigError[] = [];
+      const render = compileMetadata(m, `${at}.metadata`, ['metadata'], warnings);
+      const record = (ctx: RequestContext) => {
+        let logs = ctx.vars.get(VAR.policyLogs) as { metadata: unknown }[] | undefined;
+        if (!logs) ctx.vars.set(VAR.policyLogs, (logs = []));
+        // Bounded: a rule in a loop of redirects cannot grow one request's record without end.
+        if (logs.length < 64) logs.push({ metadata: render(celVariables(ctx)) });
+        invalidateCel(ctx); // actions.ngrok.log.metadata changed
+      };
+      return { type, terminating: false, request: record, response: record, warnings };
+    }
     case 'url-rewrite': {
       const from = within(['from'], () =>
         c.from === undefined ? undefined : regex(str(c.from, `${at}.from`)!, `${at}.from`),
@@ -646,6 +673,35 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
   }
 }
 
+/**
+ * The `log` action's metadata: any JSON value, its strings CEL-interpolated. An unknown variable is
+ * a warning (ERR_NGROK_2238, rendered as ""), never a refusal: logging must not stop an endpoint.
+ */
+function compileMetadata(
+  value: unknown,
+  where: string,
+  path: ConfigPath,
+  warnings: ModuleConfigError[],
+): (vars: Record<string, unknown>) => unknown {
+  if (typeof value === 'string') {
+    const text = within(path, () =>
+      compileInterpolation(value, where, (w) => warnings.push(Object.assign(w, { path: [...path] }))),
+    );
+    return (vars) => text(vars);
+  }
+  if (Array.isArray(value)) {
+    const items = value.map((v, i) => compileMetadata(v, `${where}[${i}]`, [...path, i], warnings));
+    return (vars) => items.map((item) => item(vars));
+  }
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).map(
+      ([k, v]) => [k, compileMetadata(v, `${where}.${k}`, [...path, k], warnings)] as const,
+    );
+    return (vars) => Object.fromEntries(entries.map(([k, item]) => [k, item(vars)]));
+  }
+  return () => value;
+}
+
 function regex(source: string, where: string): RegExp {
   try {
     return new RegExp(source);
@@ -712,6 +768,10 @@ function compileRule(
   const actions = rule.actions.map((a, j) =>
     attempt(env, [...at, 'actions', j], () => compileAction(a, phase, `${where}.actions[${j}]`, env)),
   );
+  actions.forEach((a, j) => {
+    for (const w of a?.warnings ?? [])
+      env.collect?.push(Object.assign(w, { path: [...at, 'actions', j, 'config', ...w.path] }));
+  });
   actions.forEach((a, j) => {
     if (!a) return;
     attempt(env, [...at, 'actions'], () => {
@@ -793,6 +853,7 @@ export function trafficPolicyModule(doc: TrafficPolicyDocument, env: PolicyEnv =
   const { request, response } = compileTrafficPolicy(doc, env);
   return {
     name: 'traffic-policy',
+    logsResponse: response.some((rule) => rule.actions.some((a) => a.type === 'log')),
     onRequest: request.length
       ? async (ctx) => {
           for (const rule of request) {

@@ -50,6 +50,11 @@ export type RequestOutcome = void | 'handled';
 
 export interface HttpModule {
   readonly name: string;
+  /**
+   * The response phase may record traffic-policy `log` entries (ctx.vars `policy.logs`): the edge
+   * sends them to the agent after the response head, and the agent waits for them.
+   */
+  readonly logsResponse?: boolean;
   onRequest?(ctx: RequestContext): RequestOutcome | Promise<RequestOutcome>;
   onResponse?(ctx: ResponseContext): void;
   /** A transform for the response body (compression); undefined passes it through untouched. */

@@ -3,7 +3,7 @@
 // Self-contained: nothing here depends on the rest of Burrow, so only an edit in this folder
 // changes what goes on the wire.
 import { wireEdgeOptions, type WireEdgeOptions } from './edge-options';
-import { array, bool, int, literal, object, optional, record, str, tagged, type Shape } from './shape';
+import { array, bool, int, json, literal, object, optional, record, str, tagged, type Shape } from './shape';
 
 export type Proto = 'http' | 'tcp' | 'tls';
 export type Scheme = 'http' | 'https';
@@ -111,6 +111,24 @@ export interface HttpOpen {
   rawHeaders: string[];
   /** The client asked for a protocol upgrade (websocket); after a 101 the stream is raw bytes. */
   upgrade?: boolean;
+  /** Traffic-policy `log` entries of the request phase (ngrok's `traffic_policy.logs`). */
+  logs?: PolicyLogEntry[];
+  /**
+   * The endpoint's response phase has `log` actions: after the response head the edge sends one
+   * PolicyLogs Meta (possibly empty), and the agent ends the stream only once it came (or a timeout).
+   */
+  logsResponse?: boolean;
+}
+
+/** One traffic-policy `log` action's record. */
+export interface PolicyLogEntry {
+  metadata: unknown;
+}
+
+/** edge → agent, Meta on an HTTP stream: the `log` entries of the response phase. */
+export interface PolicyLogs {
+  kind: 'policy-logs';
+  logs: PolicyLogEntry[];
 }
 
 /** edge → agent: one raw TCP (or TLS passthrough) connection. */
@@ -198,6 +216,8 @@ export const streamOpen: Shape<StreamOpen> = tagged<StreamOpen>('kind', {
     httpVersion: str,
     rawHeaders,
     upgrade: optional(bool),
+    logs: optional(array(object<PolicyLogEntry>({ metadata: json }))),
+    logsResponse: optional(bool),
   }),
   tcp: object<RawOpen>({ kind: literal('tcp', 'tls'), binding: str, remoteAddr: str, localAddr: optional(str) }),
   tls: object<RawOpen>({ kind: literal('tcp', 'tls'), binding: str, remoteAddr: str, localAddr: optional(str) }),

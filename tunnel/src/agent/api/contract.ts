@@ -14,6 +14,7 @@ import {
   array,
   bool,
   int,
+  json,
   jsonObject,
   literal,
   nullable,
@@ -213,6 +214,8 @@ export interface CaptureJson {
   replay_of?: string;
   /** Burrow: the edge module that answered it (basic-auth, oauth, ip-restriction…); the upstream never saw it. */
   edge_module?: string;
+  /** The traffic-policy `log` action's entries, as in ngrok's http_request_complete.v0 event. */
+  traffic_policy?: { logs: { metadata: unknown }[] };
 }
 
 export interface CaptureListJson {
@@ -380,6 +383,11 @@ export const checkCapture: Shape<CaptureJson> = object<CaptureJson>({
   error: nullable(object<NonNullable<CaptureJson['error']>>({ code: str, message: str })),
   replay_of: optional(str),
   edge_module: optional(str),
+  traffic_policy: optional(
+    object<NonNullable<CaptureJson['traffic_policy']>>({
+      logs: array(object<{ metadata: unknown }>({ metadata: json })),
+    }),
+  ),
 });
 
 export const checkCaptureList: Shape<CaptureListJson> = object<CaptureListJson>({
