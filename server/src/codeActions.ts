@@ -16,7 +16,8 @@ import type { Analysis } from './analysis';
 import type { FixData } from './problems';
 import type { SchemaStore } from './schemaModel';
 import { migrateToV3, V2_AGENT_KEYS } from './migrate';
-import { nodeAtOffset, scalarKey, valueAtPath, type Segment } from './yamlText';
+import { scalarKey } from '../../tunnel/src/config/yaml-nodes';
+import { nodeAtOffset, valueAtPath, type Segment } from './yamlText';
 
 type PPair = Pair<ParsedNode, ParsedNode | null>;
 

@@ -11,7 +11,8 @@ import type { Problem } from './problems';
 import type { Classification } from './classify';
 import type { SchemaStore } from './schemaModel';
 import type { ParsedText } from './yamlText';
-import { nodeAtPath, valueAtPath as valueAt } from './yamlText';
+import { findNodeAtPath, parseInstancePath } from '../../tunnel/src/config/yaml-nodes';
+import { valueAtPath as valueAt } from './yamlText';
 
 const SYNTAX_CODES = new Set(['BURROW_CONFIG_YAML_SYNTAX', 'BURROW_CONFIG_TAB_INDENT', 'BURROW_CONFIG_DUPLICATE_KEY']);
 
@@ -92,15 +93,12 @@ function edgeProblems(input: ValidateInput): Problem[] {
   return (validateEdge.errors ?? [])
     .filter((e) => e.keyword !== 'if')
     .map((e) => {
-      const path = e.instancePath
-        .split('/')
-        .slice(1)
-        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+      const path = parseInstancePath(e.instancePath);
       const extra =
         e.keyword === 'additionalProperties'
           ? [String((e.params as { additionalProperty: string }).additionalProperty)]
           : [];
-      const hit = nodeAtPath(doc, [...path, ...extra]);
+      const hit = findNodeAtPath(doc, [...path, ...extra]);
       const node = extra.length && hit.key ? hit.key : (hit.value ?? hit.deepest);
       const r = node?.range ?? [0, 0];
       const where = `\`${describePath(path)}\``;

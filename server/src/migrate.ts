@@ -13,7 +13,7 @@ import { Document, isMap, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap,
 import type { Node, ParsedNode } from 'yaml';
 import type { MigrateToV3Result } from './protocol';
 import type { ParsedText } from './yamlText';
-import { scalarKey } from './yamlText';
+import { scalarKey } from '../../tunnel/src/config/yaml-nodes';
 
 /** v2 top-level agent keys → their v3 `agent:` names (null = dropped in v3). */
 export const V2_AGENT_KEYS: Record<string, string | null> = {

@@ -36,6 +36,12 @@ const migrateToV3 = new RequestType<MigrateToV3Request.Params, MigrateToV3Reques
 );
 const documentKind = new NotificationType<DocumentKindNotification.Params>(DocumentKindNotification.method);
 const DEFAULT_DELAY_MS = 150;
+/** First guess of a document's validation cost before it was ever measured (~1 MB in 200 ms here). */
+const BYTES_PER_MS = 5000;
+/** A document expected to take this long gives way to cheaper ones that are about to arrive. */
+const EXPENSIVE_MS = 50;
+/** How often an expensive document gives way before it runs regardless (no starvation). */
+const MAX_GIVE_WAY = 3;
 
 export interface ServerOptions {
   /** Overrides `initializationOptions.validationDelayMs`. */
@@ -69,6 +75,12 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   const service = new LanguageService();
   const timers = new Map<string, NodeJS.Timeout>();
   const lastKind = new Map<string, string>();
+  // Validation is synchronous, so documents due at once are validated one per macrotask, cheapest
+  // first (measured cost, or a guess from the size): a slow document never holds up the others.
+  const ready = new Set<string>();
+  const cost = new Map<string, number>();
+  const gaveWay = new Map<string, number>();
+  let pending: { kind: 'now' | 'beat'; handle: NodeJS.Immediate | NodeJS.Timeout } | undefined;
   let delayMs = options.validationDelayMs ?? DEFAULT_DELAY_MS;
   let canPullConfiguration = false;
   let initAssociations: InitializationOptions['associations'];
@@ -122,9 +134,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     for (const d of documents.all()) schedule(d, 0);
   }
 
-  function publish(doc: TextDocument): void {
-    const current = documents.get(doc.uri);
-    if (!current || current.version !== doc.version) return; // stale: a newer version is scheduled
+  function publish(current: TextDocument): void {
     let diagnostics: Diagnostic[];
     let a: ReturnType<typeof service.analyze> | undefined;
     try {
@@ -133,7 +143,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     } catch (err) {
       // A bug in a check must not kill the server; log it and publish nothing for this version.
       connection.console.error(
-        `burrow: validating ${doc.uri} failed: ${err instanceof Error ? err.stack : String(err)}`,
+        `burrow: validating ${current.uri} failed: ${err instanceof Error ? err.stack : String(err)}`,
       );
       diagnostics = [];
     }
@@ -153,13 +163,59 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   /** Debounced per document: a burst of keystrokes costs one validation, of the newest version. */
   function schedule(doc: TextDocument, delay = delayMs): void {
     clearTimeout(timers.get(doc.uri));
+    timers.delete(doc.uri);
+    if (delay <= 0) return markReady(doc.uri);
     timers.set(
       doc.uri,
       setTimeout(() => {
         timers.delete(doc.uri);
-        publish(doc);
+        markReady(doc.uri);
       }, delay),
     );
+  }
+
+  function markReady(uri: string): void {
+    ready.add(uri);
+    // A document waiting for others to arrive runs after this one instead, if this one is cheaper.
+    if (pending?.kind === 'beat') {
+      clearTimeout(pending.handle as NodeJS.Timeout);
+      pending = undefined;
+    }
+    if (!pending) pending = { kind: 'now', handle: setImmediate(validateNext) };
+  }
+
+  const estimate = (doc: TextDocument) => cost.get(doc.uri) ?? doc.getText().length / BYTES_PER_MS;
+
+  function validateNext(): void {
+    pending = undefined;
+    let next: TextDocument | undefined;
+    let best = Infinity;
+    for (const uri of ready) {
+      const doc = documents.get(uri);
+      if (!doc) ready.delete(uri);
+      else if (estimate(doc) < best) [next, best] = [doc, estimate(doc)];
+    }
+    if (!next) return;
+    const gave = gaveWay.get(next.uri) ?? 0;
+    if (best >= EXPENSIVE_MS && gave < MAX_GIVE_WAY) {
+      // Alone and slow: wait a beat (a fraction of its cost) so documents opened with it go first;
+      // a beat nobody interrupts ends in its validation.
+      const uri = next.uri;
+      gaveWay.set(uri, gave + 1);
+      const beat = () => {
+        gaveWay.set(uri, MAX_GIVE_WAY);
+        validateNext();
+      };
+      pending = { kind: 'beat', handle: setTimeout(beat, Math.min(best / 2, 250)) };
+      return;
+    }
+    ready.delete(next.uri);
+    gaveWay.delete(next.uri);
+    const t0 = performance.now();
+    publish(next);
+    const took = performance.now() - t0;
+    cost.set(next.uri, (took + (cost.get(next.uri) ?? took)) / 2);
+    if (ready.size && !pending) pending = { kind: 'now', handle: setImmediate(validateNext) };
   }
 
   documents.onDidOpen((e) => schedule(e.document, 0));
@@ -167,6 +223,9 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   documents.onDidClose((e) => {
     clearTimeout(timers.get(e.document.uri));
     timers.delete(e.document.uri);
+    ready.delete(e.document.uri);
+    cost.delete(e.document.uri);
+    gaveWay.delete(e.document.uri);
     lastKind.delete(e.document.uri);
     service.forget(e.document.uri);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });

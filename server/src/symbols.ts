@@ -5,7 +5,7 @@ import { isMap, isScalar, isSeq } from 'yaml';
 import type { Pair, ParsedNode } from 'yaml';
 import type { Analysis } from './analysis';
 import type { EndpointLens, EndpointLensesResult } from './protocol';
-import { scalarKey } from './yamlText';
+import { scalarKey } from '../../tunnel/src/config/yaml-nodes';
 
 type PNode = ParsedNode | null;
 type PPair = Pair<ParsedNode, PNode>;

@@ -1,11 +1,11 @@
 // YAML (and JSON, which `yaml` parses as flow YAML) with positions: one parse per document version,
-// lookups from an offset to the node under it and from a JSON-pointer-like path to a node.
-import { isMap, isPair, isScalar, isSeq, parseDocument, type LineCounter } from 'yaml';
+// lookups from an offset to the node under it (path → node is config/yaml-nodes.ts's findNodeAtPath).
+import { isMap, isSeq, parseDocument, type LineCounter } from 'yaml';
 import type { Document, Node, Pair, ParsedNode } from 'yaml';
 import { collectionKey, cyclicAlias, tooDeep } from '../../tunnel/src/config/yaml-guard';
-import { lineCounterOf } from '../../tunnel/src/config/yaml-nodes';
+import { lineCounterOf, scalarKey, type PathSegment } from '../../tunnel/src/config/yaml-nodes';
 
-export type Segment = string | number;
+export type Segment = PathSegment;
 
 export interface ParsedText {
   text: string;
@@ -35,58 +35,6 @@ export function parseText(text: string): ParsedText {
     value = undefined;
   }
   return { text, doc, lineCounter, value };
-}
-
-/** Node range in offsets: [start, end) of the value itself (without trailing comments). */
-export function nodeSpan(node: Node | null | undefined): [number, number] | undefined {
-  const r = node?.range;
-  return r ? [r[0], r[1]] : undefined;
-}
-
-export function scalarKey(pair: Pair): string | undefined {
-  const k = pair.key;
-  if (isScalar(k)) return k.value === null ? undefined : String(k.value);
-  return undefined;
-}
-
-export interface NodeAtPath {
-  /** The pair's key node when the last segment was a map key. */
-  key?: ParsedNode;
-  value?: ParsedNode | null;
-  pair?: Pair<ParsedNode, ParsedNode | null>;
-  /** The deepest node reached (useful when the path goes further than the document). */
-  deepest: ParsedNode | null;
-  /** How many segments were resolved. */
-  depth: number;
-}
-
-/** Walks map keys (compared as strings) and sequence indexes down from the document root. */
-export function nodeAtPath(doc: Document.Parsed, path: readonly Segment[]): NodeAtPath {
-  let node = doc.contents as ParsedNode | null;
-  const out: NodeAtPath = { value: node, deepest: node, depth: 0 };
-  for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => scalarKey(p) === String(seg)) as
-        Pair<ParsedNode, ParsedNode | null> | undefined;
-      if (!pair) return out;
-      node = pair.value;
-      out.pair = pair;
-      out.key = pair.key;
-      out.value = pair.value;
-    } else if ((isSeq(node) && typeof seg === 'number') || (isSeq(node) && /^\d+$/.test(String(seg)))) {
-      const item = (node as { items: unknown[] }).items[Number(seg)] as ParsedNode | undefined;
-      if (!item) return out;
-      node = item;
-      out.pair = undefined;
-      out.key = undefined;
-      out.value = item;
-    } else {
-      return out;
-    }
-    out.depth++;
-    if (node) out.deepest = node;
-  }
-  return out;
 }
 
 export interface OffsetHit {
@@ -144,5 +92,3 @@ export function valueAtPath(root: unknown, path: readonly Segment[]): unknown {
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
-
-export { isMap, isPair, isScalar, isSeq };

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { EdgeStore, emptyState } from '../../tunnel/src/edge/admin/store';
 import { AdminApiError } from '../../tunnel/src/edge/admin/errors';
-import { SharedCounter } from '../../tunnel/src/edge/cluster/counters';
+import { SharedRateWindows } from '../../tunnel/src/edge/cluster/counters';
 import { RedisNode } from '../../tunnel/src/edge/cluster/redis';
 import { ClusterSecret } from '../../tunnel/src/edge/cluster/secret';
 import { RedisStateBacking, STATE_CHANNEL } from '../../tunnel/src/edge/cluster/state';
@@ -59,19 +59,23 @@ describe('cluster admin state in Redis', function () {
     assert.deepEqual((c.state as unknown as Record<string, unknown>).future_collection, [{ id: 'fc_1' }]);
   });
 
-  it('shared counters: each node sees the cluster-wide count as soon as it counts', async () => {
+  it('rate windows: nodes admitting at once never let more than the capacity through', async () => {
     await node('node_f');
     await node('node_g');
-    const [f, g] = nodes.slice(-2).map((n) => new SharedCounter(n, secret, 'auth-fail', 60_000));
-    for (let i = 0; i < 3; i++) f.add('203.0.113.9');
-    assert.equal(f.count('203.0.113.9'), 3);
-    g.add('203.0.113.9');
-    await until(() => g.count('203.0.113.9') === 4, 'the other node did not see the cluster-wide count');
-    const stored = await nodes[nodes.length - 1].redis.keys('burrow:count:auth-fail:*');
+    let clock = 60_000 * 1000 + 10; // just after a window starts
+    const [f, g] = nodes.slice(-2).map((n) => new SharedRateWindows(n, secret, () => clock));
+    const bucket = 'route:rt_1|rule|203.0.113.9';
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? f : g).take(bucket, 5, 60_000)!));
+    assert.equal(answers.filter((a) => a.ok).length, 5);
+    assert.ok(answers.filter((a) => !a.ok).every((a) => a.retryAfterS === 60));
+    const stored = await nodes[nodes.length - 1].redis.keys('burrow:rate:*');
     assert.equal(stored.length, 1);
-    assert.ok(!stored[0].includes('203.0.113.9'), 'a client address reached Redis');
-    g.reset('203.0.113.9');
-    assert.equal(g.count('203.0.113.9'), 0);
+    assert.ok(!stored.some((k) => k.includes('203.0.113.9')), 'a client address reached Redis');
+    // Half way into the next window half of the previous one still counts: 5 * 0.5 + 1 > 3.
+    clock += 90_000;
+    assert.equal((await f.take(bucket, 3, 60_000)!).ok, false);
+    assert.equal((await g.take(bucket, 4, 60_000)!).ok, true);
+    assert.equal((await f.take('another', 1, 60_000)!).ok, true, 'buckets are apart');
   });
 
   it('refuses changes with a coded 503 while Redis is away, and resyncs when it is back', async () => {
@@ -79,6 +83,7 @@ describe('cluster admin state in Redis', function () {
     const b = await node('node_e');
     await redis.stop();
     await until(() => nodes.every((n) => !n.available), 'redis still looks available');
+    assert.equal(new SharedRateWindows(nodes[0], secret).take('b', 1, 1000), undefined, 'counts locally meanwhile');
     a.state.ip_policies.push({ id: 'ipp_1' } as never);
     assert.throws(
       () => a.commit(),

@@ -7,26 +7,11 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { Agent } from '../../tunnel/src/agent/agent';
 import { MemoryAuthThrottle } from '../../tunnel/src/edge/auth-throttle';
-import { Edge, type EdgeConfig } from '../../tunnel/src/edge/edge';
-import { TokenSet } from '../../tunnel/src/edge/tokens';
+import type { Edge } from '../../tunnel/src/edge/edge';
 import { helloWith } from '../support/hello';
-import { Resources, delay, listen, request } from '../support/tunnel';
+import { EDGE_TOKEN, Resources, startEdge, delay, listen, request } from '../support/tunnel';
 
-const TOKEN = 'test-token-0123456789';
-
-async function startEdge(res: Resources, config: Partial<EdgeConfig> = {}): Promise<Edge> {
-  const edge = res.add(
-    new Edge({
-      domain: 'example.test',
-      http: { host: '127.0.0.1', port: 0 },
-      tokens: new TokenSet([TOKEN]),
-      ...config,
-    }),
-    (e) => e.close(),
-  );
-  await edge.start();
-  return edge;
-}
+const TOKEN = EDGE_TOKEN;
 
 /** A raw connection that records everything it receives and when it closed. */
 function rawConnection(

@@ -4,7 +4,7 @@
 // Where the machine allows, the whole suite re-runs itself inside `unshare -rn` (a network
 // namespace with only loopback), so the SDK can reach nothing but this edge.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -16,13 +16,12 @@ import tls from 'node:tls';
 import WebSocket, { WebSocketServer } from 'ws';
 import { FLAG_FIN, FLAG_SYN, FrameType, HEADER_BYTES, encodeFrame } from '../../tunnel/src/ngrok-protocol/frames';
 import { MuxadoSession } from '../../tunnel/src/ngrok-protocol/session';
+import { api as adminApi, spawnEdge, stopEdge, type EdgeChild } from '../support/edge-process';
 import { delay, digestOf, freePort, listen, MiB, request, seededStream, waitFor } from '../support/tunnel';
 
 const ngrok = require('@ngrok/ngrok') as typeof import('@ngrok/ngrok');
 
-const BIN = path.resolve(__dirname, '../../dist/burrow.js');
 const TOKEN = 'ngrok-sdk-token-0123456789';
-const API_KEY = 'ngrok-test-api-key-0123456789';
 const INSIDE = process.env.BURROW_TEST_NETNS === '1';
 
 function netnsAvailable(): boolean {
@@ -61,18 +60,12 @@ if (netnsAvailable()) {
   describe('ngrok agents on a Burrow edge' + (INSIDE ? ' [netns]' : ' [loopback]'), suite);
 }
 
-interface EdgeProc {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  log: () => string;
-}
-
 function suite(this: Mocha.Suite): void {
   this.timeout(60_000);
   let dir: string;
   let caPem: string;
   const ports = { http: 0, tls: 0, ngrok: 0, admin: 0 };
-  let edge: EdgeProc;
+  let edge: EdgeChild;
   let upstream: http.Server;
   let upstreamPort: number;
   const seen: http.IncomingHttpHeaders[] = [];
@@ -92,28 +85,11 @@ function suite(this: Mocha.Suite): void {
       '--key',
       path.join(dir, 'edge.key'),
     ],
-  ): Promise<EdgeProc> {
-    const child = spawn(process.execPath, [BIN, 'edge', ...args, '--log-format', 'json'], {
-      env: { ...process.env, BURROW_EDGE_TOKENS: TOKEN, BURROW_API_KEY: API_KEY },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    let gone = false;
-    void exited.then(() => (gone = true));
-    return waitFor(() => /edge listening/.test(out) || gone, 15_000, 'the edge to listen').then(() => {
-      if (gone) throw new Error(`burrow edge exited:\n${out}`);
-      return { child, exited, log: () => out };
-    });
+  ): Promise<EdgeChild> {
+    return spawnEdge(args, { BURROW_EDGE_TOKENS: TOKEN });
   }
 
-  async function stopEdge(e: EdgeProc): Promise<void> {
-    e.child.kill('SIGTERM');
-    await Promise.race([e.exited, new Promise((r) => setTimeout(r, 5000))]);
-    if (e.child.exitCode === null) e.child.kill('SIGKILL');
-  }
+  const api = (method: string, p: string, body?: unknown) => adminApi(ports.admin, method, p, body);
 
   /** forward() as a user would call it, changed only by server_addr and the CA. */
   function forward(config: Json): Promise<import('@ngrok/ngrok').Listener> {
@@ -134,32 +110,6 @@ function suite(this: Mocha.Suite): void {
       return err as { message: string; errorCode?: string };
     }
     assert.fail(`forward(${JSON.stringify(config)}) was accepted`);
-  }
-
-  function api(method: string, p: string, body?: unknown): Promise<{ status: number; body: Json }> {
-    return new Promise((resolve, reject) => {
-      const text = body === undefined ? undefined : JSON.stringify(body);
-      const req = http.request(
-        {
-          host: '127.0.0.1',
-          port: ports.admin,
-          method,
-          path: p,
-          headers: {
-            authorization: `Bearer ${API_KEY}`,
-            'ngrok-version': '2',
-            ...(text ? { 'content-type': 'application/json' } : {}),
-          },
-        },
-        (res) => {
-          let data = '';
-          res.on('data', (c) => (data += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data ? JSON.parse(data) : undefined }));
-        },
-      );
-      req.on('error', reject);
-      req.end(text);
-    });
   }
 
   function httpsGet(host: string, p = '/'): Promise<{ status: number; body: string }> {

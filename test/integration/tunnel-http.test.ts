@@ -119,6 +119,14 @@ describe('tunnel: HTTP', function () {
     assert.equal(tunnel.port, agent.embedded!.httpPort);
   });
 
+  it('routes a rooted, upper-case Host (`Name.LOCALHOST.:port`) like the plain name', async () => {
+    const [name, port] = tunnel.host.split(':');
+    const reply = await request(tunnel.port, `${name.toUpperCase()}.:${port}`, { path: '/headers' });
+    assert.equal(reply.status, 200, reply.body.toString());
+    const miss = await request(tunnel.port, `x${name}.:${port}`, { path: '/headers' });
+    assert.equal(miss.status, 404, 'another name still misses');
+  });
+
   it('carries small bodies both ways', async () => {
     const reply = await request(tunnel.port, tunnel.host, {
       method: 'POST',

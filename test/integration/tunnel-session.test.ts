@@ -9,8 +9,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import WebSocket from 'ws';
 import { Agent } from '../../tunnel/src/agent/agent';
-import { Edge, type EdgeConfig } from '../../tunnel/src/edge/edge';
-import { TokenSet } from '../../tunnel/src/edge/tokens';
+import type { Edge } from '../../tunnel/src/edge/edge';
 import {
   FLAG_FIN,
   FrameType,
@@ -22,23 +21,9 @@ import {
 import type { BindResult, ControlMessage, Hello, WireError } from '../../tunnel/src/protocol/messages';
 import { MuxSession } from '../../tunnel/src/protocol/session';
 import { WebSocketTransport } from '../../tunnel/src/protocol/transport';
-import { Resources, delay, freePort, listen, request, waitFor } from '../support/tunnel';
+import { EDGE_TOKEN, Resources, startEdge, delay, freePort, listen, request, waitFor } from '../support/tunnel';
 
-const TOKEN = 'test-token-0123456789';
-
-async function startEdge(res: Resources, config: Partial<EdgeConfig> = {}): Promise<Edge> {
-  const edge = res.add(
-    new Edge({
-      domain: 'example.test',
-      http: { host: '127.0.0.1', port: 0 },
-      tokens: new TokenSet([TOKEN]),
-      ...config,
-    }),
-    (e) => e.close(),
-  );
-  await edge.start();
-  return edge;
-}
+const TOKEN = EDGE_TOKEN;
 
 function agentFor(res: Resources, port: number, options: { authtoken?: string } = { authtoken: TOKEN }): Agent {
   return res.agent(

@@ -114,6 +114,40 @@ describe('hostile documents: bounded, located, never a crash', function () {
     );
   });
 
+  it('a slow document never delays the others: documents opened or edited with it are answered first', async () => {
+    const client = await LspClient.start({ validationDelayMs: 0 });
+    try {
+      await client.open('file:///warm/ngrok.yml', texts[0]);
+      const slow = 'file:///slow/ngrok.yml';
+      const slowText =
+        'version: "2"\ntunnels:\n  web:\n    proto: http\n    addr: 8080\n    metadata: ' +
+        'x'.repeat(1_000_000) +
+        '\n';
+      const normal = texts.slice(0, 6).map((t, i) => ({ uri: `file:///normal/${i}/ngrok.yml`, text: t }));
+      const order: string[] = [];
+      const seen = (uri: string) => (): void => void order.push(uri);
+
+      // Opened together, the slow one first: it is guessed slow from its size.
+      const opened = [client.open(slow, slowText).then(seen(slow))];
+      for (const n of normal) opened.push(client.open(n.uri, n.text).then(seen(n.uri)));
+      await Promise.all(opened);
+      assert.equal(order.at(-1), slow, `diagnostics arrived in this order: ${order.join(', ')}`);
+
+      // Edited together, the slow one first: now its measured cost puts it last.
+      order.length = 0;
+      const edit = [
+        { range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: '# edited\n' },
+      ];
+      const changed = [client.change(slow, edit).then(seen(slow))];
+      for (const n of normal) changed.push(client.change(n.uri, edit).then(seen(n.uri)));
+      await Promise.all(changed);
+      assert.equal(order.at(-1), slow, `diagnostics arrived in this order: ${order.join(', ')}`);
+      assert.equal(order.length, normal.length + 1);
+    } finally {
+      await client.stop();
+    }
+  });
+
   it('the real server survives every hostile document and keeps answering the others', async () => {
     const client = await LspClient.start({ validationDelayMs: 0 });
     try {

@@ -1,5 +1,5 @@
 // The built `burrow edge` as a child process, and one-call clients for its admin API and its
-// TLS listener, shared by the account-resource and ACME tests.
+// TLS listener, shared by the edge, account-resource, ACME and ngrok-SDK tests.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -13,40 +13,34 @@ export const TOKEN = 'file-token-abcdef';
 
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export interface EdgeProc {
+export interface EdgeChild {
   child: ChildProcess;
-  http: number;
-  tls: number;
-  admin: number;
   log: () => string;
   exited: Promise<number | null>;
 }
 
+export interface EdgeProc extends EdgeChild {
+  http: number;
+  tls: number;
+  admin: number;
+}
+
+/** An edge on these three loopback ports (plus `extra` flags). */
 export async function startEdge(
   ports: { http: number; tls: number; admin: number },
   extra: string[] = [],
   env: Record<string, string> = {},
 ): Promise<EdgeProc> {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'edge',
-      '--listen',
-      `127.0.0.1:${ports.http}`,
-      '--tls-listen',
-      `127.0.0.1:${ports.tls}`,
-      '--admin-addr',
-      `127.0.0.1:${ports.admin}`,
-      '--log-format',
-      'json',
-      ...extra,
-    ],
-    {
-      env: { ...process.env, BURROW_API_KEY: API_KEY, BURROW_EDGE_TOKENS: TOKEN, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const args = ['--listen', `127.0.0.1:${ports.http}`, '--tls-listen', `127.0.0.1:${ports.tls}`];
+  return { ...(await spawnEdge([...args, '--admin-addr', `127.0.0.1:${ports.admin}`, ...extra], env)), ...ports };
+}
+
+/** `burrow edge ARGS` (JSON logs, the test API key and token unless `env` says otherwise), once it listens. */
+export async function spawnEdge(args: string[], env: Record<string, string> = {}): Promise<EdgeChild> {
+  const child = spawn(process.execPath, [BIN, 'edge', ...args, '--log-format', 'json'], {
+    env: { ...process.env, BURROW_API_KEY: API_KEY, BURROW_EDGE_TOKENS: TOKEN, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => {
     out += d;
@@ -61,10 +55,10 @@ export async function startEdge(
   });
   await waitFor(() => /edge listening/.test(out) || gone, 15_000, 'the edge to listen');
   if (gone) throw new Error(`burrow edge exited:\n${out}`);
-  return { child, ...ports, log: () => out, exited };
+  return { child, log: () => out, exited };
 }
 
-export async function stopEdge(e: EdgeProc | undefined): Promise<void> {
+export async function stopEdge(e: EdgeChild | undefined): Promise<void> {
   if (!e || e.child.exitCode !== null) return;
   e.child.kill('SIGTERM');
   await Promise.race([e.exited, new Promise((r) => setTimeout(r, 5000))]);

@@ -8,6 +8,8 @@ import http from 'node:http';
 import type net from 'node:net';
 import { Readable, type Writable } from 'node:stream';
 import { Agent, type AgentOptions } from '../../tunnel/src/agent/agent';
+import { Edge, type EdgeConfig } from '../../tunnel/src/edge/edge';
+import { TokenSet } from '../../tunnel/src/edge/tokens';
 import type { EndpointSpec } from '../../tunnel/src/model';
 
 export type Reply = { status: number; headers: http.IncomingHttpHeaders; rawHeaders: string[]; body: Buffer };
@@ -68,6 +70,24 @@ export async function freePort(): Promise<number> {
 }
 
 /** An embedded-edge agent on port 0; tests shorten timeouts through `options`. */
+/** The authtoken `startEdge` accepts. */
+export const EDGE_TOKEN = 'test-token-0123456789';
+
+/** An in-process edge for `example.test` on a free loopback port, closed with `res`. */
+export async function startEdge(res: Resources, config: Partial<EdgeConfig> = {}): Promise<Edge> {
+  const edge = res.add(
+    new Edge({
+      domain: 'example.test',
+      http: { host: '127.0.0.1', port: 0 },
+      tokens: new TokenSet([EDGE_TOKEN]),
+      ...config,
+    }),
+    (e) => e.close(),
+  );
+  await edge.start();
+  return edge;
+}
+
 export async function startAgent(res: Resources, options: AgentOptions = {}): Promise<Agent> {
   const agent = res.agent(new Agent({ embedded: { port: 0 }, ...options }));
   await agent.start();

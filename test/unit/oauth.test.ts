@@ -17,9 +17,10 @@ import {
   chunkedCookies,
   CookieSealer,
   deleteChunkedCookies,
-  parseCookies,
   serializeCookie,
 } from '../../tunnel/src/modules/oauth/cookies';
+import { cookieJar as parseCookies } from '../../tunnel/src/net/cookies';
+import { parseSetCookie } from 'cookie';
 import { ReplayGuard, safeReturnPath } from '../../tunnel/src/modules/oauth/guards';
 import { createOAuthModule } from '../../tunnel/src/modules/oauth/module';
 import { OAUTH_PROVIDER_IDS, PROVIDERS } from '../../tunnel/src/modules/oauth/providers';
@@ -77,9 +78,15 @@ describe('oauth: sealed cookies', () => {
 
   it('serializes host-only, HttpOnly, SameSite=Lax cookies, Secure only on https', () => {
     const plain = serializeCookie('ngrok.session', 'v', { secure: false, maxAge: 60 });
-    assert.equal(plain, 'ngrok.session=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=60');
+    assert.deepEqual(
+      { ...parseSetCookie(plain) },
+      { name: 'ngrok.session', value: 'v', path: '/', httpOnly: true, sameSite: 'lax', maxAge: 60 },
+    );
     const secure = serializeCookie('__Host-ngrok.session', 'v', { secure: true });
-    assert.equal(secure, '__Host-ngrok.session=v; Path=/; HttpOnly; SameSite=Lax; Secure');
+    assert.deepEqual(
+      { ...parseSetCookie(secure) },
+      { name: '__Host-ngrok.session', value: 'v', path: '/', httpOnly: true, sameSite: 'lax', secure: true },
+    );
     assert.ok(!/domain=/i.test(plain + secure));
     assert.match(serializeCookie('n', '', { secure: false, maxAge: -5 }), /Max-Age=0/);
   });

@@ -8,7 +8,8 @@ import { toAgentUrl } from '../../tunnel/src/agent/agent';
 import { upstreamErrorCode } from '../../tunnel/src/agent/http-forwarder';
 import { parseUpstream } from '../../tunnel/src/agent/upstream';
 import { clientResponseHeaders, upstreamRequestHeaders } from '../../tunnel/src/edge/http-proxy';
-import { HostRouter, isValidHostname, normalizeHost } from '../../tunnel/src/edge/router';
+import { normalizeHost } from '../../tunnel/src/net/host';
+import { HostRouter, isValidHostname } from '../../tunnel/src/edge/router';
 import { TokenSet } from '../../tunnel/src/edge/tokens';
 
 describe('protocol: host router', () => {

@@ -11,6 +11,7 @@ import type {
   TunnelJson,
   TunnelListJson,
 } from '../../../tunnel/src/agent/api/contract';
+import { readBody } from '../../../tunnel/src/net/body';
 
 /** ngrok's error body: {"error_code":102,"status_code":400,"msg":"…","details":{"err":"…"}}. */
 export class AgentApiError extends Error {
@@ -65,21 +66,12 @@ export class AgentApi {
           headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {},
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > MAX_RESPONSE_BYTES)
-              return void req.destroy(new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
-            chunks.push(c);
-          });
-          res.on('end', () => {
+          readBody(res, MAX_RESPONSE_BYTES).then((body) => {
             const headers: Record<string, string> = {};
             for (const [k, v] of Object.entries(res.headers))
               if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-            resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') });
-          });
-          res.on('error', reject);
+            resolve({ status: res.statusCode ?? 0, headers, body: body.toString('utf8') });
+          }, reject);
         },
       );
       req.on('timeout', () =>

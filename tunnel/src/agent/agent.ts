@@ -7,6 +7,7 @@ import { Edge, type RefusedRequest } from '../edge/edge';
 import { TokenSet } from '../edge/tokens';
 import { managedAppsFrom } from '../modules/oauth/managed';
 import type { EndpointSpec } from '../model';
+import { hasRawHeader } from '../net/raw-headers';
 import type { StreamOpen, WireError } from '../protocol/messages';
 import { toWireEdgeOptions } from '../wire-options';
 import type { MuxStream } from '../protocol/session';
@@ -91,6 +92,8 @@ export class AgentError extends Error {
 export class Agent extends EventEmitter<AgentEvents> {
   private readonly tunnelsByName = new Map<string, Tunnel>();
   private readonly tunnelsByBinding = new Map<string, Tunnel>();
+  /** Bindings of a session we moved away from (handoff), still serving their last streams. */
+  private readonly retiredBindings = new Set<string>();
   private client?: EdgeClient;
   private embeddedEdge?: Edge;
   /** URL of the edge in use (the embedded one's once started). */
@@ -136,9 +139,21 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     this.client = client;
     client.on('stream', (stream, open) => this.onStream(stream, open));
-    client.on('online', ({ reconnected }) => {
+    client.on('online', ({ reconnected, handoff }) => {
       this.emit('online', { reconnected });
-      if (reconnected) void this.rebindAll();
+      if (handoff) {
+        // Moving off a draining node: bind everything on the new session (the old bindings keep
+        // serving their streams), then let the old session go.
+        for (const t of this.tunnelsByName.values()) {
+          if (t.bindingId) this.retiredBindings.add(t.bindingId);
+          t.bindingId = undefined;
+        }
+        void this.rebindAll().then(() => client.retire());
+      } else if (reconnected) void this.rebindAll();
+    });
+    client.on('retired', () => {
+      for (const id of this.retiredBindings) this.tunnelsByBinding.delete(id);
+      this.retiredBindings.clear();
     });
     client.on('offline', (error) => {
       for (const t of this.tunnelsByName.values()) {
@@ -228,8 +243,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       );
     let rawHeaders = withHostHeader(request.rawHeaders, upstream);
     // HTTP/1.1 needs a Host; Node adds none itself when headers are given as a raw list.
-    if (!rawHeaders.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host'))
-      rawHeaders = ['Host', upstream.hostPort, ...rawHeaders];
+    if (!hasRawHeader(rawHeaders, 'host')) rawHeaders = ['Host', upstream.hostPort, ...rawHeaders];
     const recording =
       tunnel.spec.inspect && this.options.capture
         ? this.options.capture.begin(
@@ -367,9 +381,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.tunnelsByName.get(tunnel.name) === tunnel) this.emit('tunnel', publicState(tunnel));
   }
 
-  private onStream(stream: MuxStream, open: StreamOpen): void {
+  private onStream(stream: MuxStream, open: StreamOpen, retried = false): void {
     const tunnel = this.tunnelsByBinding.get(open.binding);
     if (!tunnel) {
+      // A request can arrive in the same message as its bind-result, before bind() has recorded
+      // the new binding id (promise continuations run after the frames are dispatched): look again.
+      if (!retried) return void setImmediate(() => this.onStream(stream, open, true));
       stream.reset({ code: 'ERR_NGROK_3200', message: 'the agent no longer serves this endpoint' });
       return;
     }

@@ -36,7 +36,10 @@ export interface EdgeClientOptions {
 }
 
 export interface EdgeClientEvents {
-  online: [info: { sessionId: string; reconnected: boolean }];
+  /** `handoff`: the edge asked us to move; the previous session still serves its streams. */
+  online: [info: { sessionId: string; reconnected: boolean; handoff: boolean }];
+  /** The session we moved away from (handoff) has closed: its bindings are gone for good. */
+  retired: [];
   offline: [error: WireError];
   /** Refused for good (bad authtoken, incompatible edge): no more reconnects. */
   fatal: [error: WireError];
@@ -55,6 +58,9 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
   private stopped = false;
   private everOnline = false;
   private retryTimer?: NodeJS.Timeout;
+  /** The session a draining edge asked us to leave: serving its streams until we close it. */
+  private retiring?: MuxSession;
+  private handingOff = false;
   sessionId: string | undefined;
 
   constructor(private readonly options: EdgeClientOptions) {
@@ -115,6 +121,21 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     this.session?.close();
+    this.retiring?.close();
+  }
+
+  /**
+   * After a handoff, once the endpoints are bound on the new session: close the old one when its
+   * streams are done (at most `maxWaitMs`; what is left then is cut and answered 502 by the edge).
+   */
+  async retire(maxWaitMs = 30_000): Promise<void> {
+    const old = this.retiring;
+    if (!old) return;
+    const until = Date.now() + maxWaitMs;
+    // Visitors' requests routed by other nodes before they saw the move still land here briefly.
+    await new Promise((r) => setTimeout(r, 200));
+    while (!old.isClosed && old.streamCount > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    old.close();
   }
 
   private request(
@@ -191,6 +212,7 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     this.session = session;
     session.on('control', (msg: ControlMessage) => {
       if (msg.type === 'welcome') return this.welcomed(session, msg);
+      if (msg.type === 'reconnect') return this.moveFrom(session);
       if (msg.type === 'bind-result' || msg.type === 'unbind-result') {
         const resolve = this.pending.get(msg.reqId);
         this.pending.delete(msg.reqId);
@@ -208,7 +230,13 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
       this.emit('stream', stream, open);
     });
     session.on('close', (error) => {
-      if (this.session === session) this.session = undefined;
+      if (session === this.retiring) {
+        this.retiring = undefined;
+        this.emit('retired');
+      }
+      // A session we already moved away from: nothing to reconnect.
+      if (this.session !== session) return;
+      this.session = undefined;
       this.sessionId = undefined;
       this.lost(error ?? { code: 'ERR_BURROW_SESSION_CLOSED', message: 'the edge closed the session' });
     });
@@ -227,7 +255,18 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     this.attempt = 0;
     const reconnected = this.everOnline;
     this.everOnline = true;
-    this.emit('online', { sessionId: welcome.sessionId, reconnected });
+    const handoff = this.handingOff;
+    this.handingOff = false;
+    this.emit('online', { sessionId: welcome.sessionId, reconnected, handoff });
+  }
+
+  /** A draining edge asked us to move: a new session now, the old one serving until we retire it. */
+  private moveFrom(session: MuxSession): void {
+    if (session !== this.session || this.handingOff || this.stopped) return;
+    this.handingOff = true;
+    this.retiring = session;
+    clearTimeout(this.retryTimer);
+    this.connect();
   }
 
   private lost(error: WireError): void {
@@ -235,6 +274,13 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     if (FATAL_CODES.has(error.code)) {
       this.stopped = true;
       this.emit('fatal', error);
+      return;
+    }
+    // Moving off a draining node that still serves: retry soon (the balancer may pick the draining
+    // node again, which refuses), and stay online meanwhile.
+    if (this.retiring && !this.retiring.isClosed && this.handingOff) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.connect(), 50 + Math.random() * 100);
       return;
     }
     this.emit('offline', error);

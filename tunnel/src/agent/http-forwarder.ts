@@ -5,6 +5,7 @@ import https from 'node:https';
 import http2 from 'node:http2';
 import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
 import type { Recording } from '../capture/store';
+import { filterRawHeaders } from '../net/raw-headers';
 import type { HttpOpen, HttpResponseHead, PolicyLogEntry, PolicyLogs, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
 import { expireIdle, RetryableBody, retryable } from './upstream-pool';
@@ -68,11 +69,7 @@ export function withHostHeader(rawHeaders: string[], upstream: HttpUpstream): st
         ? upstream.host
         : upstream.hostPort
       : mode;
-  const out: string[] = ['Host', host];
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i].toLowerCase() !== 'host') out.push(rawHeaders[i], rawHeaders[i + 1]);
-  }
-  return out;
+  return ['Host', host, ...filterRawHeaders(rawHeaders, (name) => name !== 'host')];
 }
 
 export interface UpstreamRequestHead {

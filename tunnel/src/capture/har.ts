@@ -10,7 +10,6 @@
 import {
   decodeContent,
   headerPairs,
-  headerValue,
   requestHead,
   requestUrl,
   responseHead,
@@ -18,6 +17,8 @@ import {
   utf8OrUndefined,
   type HeaderPair,
 } from './http';
+import { cookiePairs, setCookiePair } from '../net/cookies';
+import { rawHeader } from '../net/raw-headers';
 import type { CapturedExchange } from './store';
 
 export interface HarNameValue {
@@ -119,7 +120,7 @@ export function exchangeToHarEntry(ex: CapturedExchange, opts: HarOptions = {}):
     const bytes = req.body.bytes();
     const text = utf8OrUndefined(bytes);
     entry.request.postData = {
-      mimeType: headerValue(req.rawHeaders, 'content-type') ?? '',
+      mimeType: rawHeader(req.rawHeaders, 'content-type') ?? '',
       text: text ?? bytes.toString('base64'),
       ...(text === undefined ? { _encoding: 'base64' as const } : {}),
       ...(req.body.truncated ? { _truncated: true } : {}),
@@ -128,13 +129,13 @@ export function exchangeToHarEntry(ex: CapturedExchange, opts: HarOptions = {}):
   const res = ex.response;
   if (res) {
     const wire = res.body.bytes();
-    const encoding = headerValue(res.rawHeaders, 'content-encoding');
+    const encoding = rawHeader(res.rawHeaders, 'content-encoding');
     const decoded = res.body.truncated ? undefined : decodeContent(wire, encoding);
     const bytes = decoded ?? wire;
     const text = utf8OrUndefined(bytes);
     const content: HarContent = {
       size: bytes.length,
-      mimeType: headerValue(res.rawHeaders, 'content-type') ?? '',
+      mimeType: rawHeader(res.rawHeaders, 'content-type') ?? '',
       text: text ?? bytes.toString('base64'),
       ...(text === undefined ? { encoding: 'base64' as const } : {}),
     };
@@ -149,7 +150,7 @@ export function exchangeToHarEntry(ex: CapturedExchange, opts: HarOptions = {}):
       cookies: responseCookies(res.rawHeaders),
       headers: pairs(headerPairs(res.rawHeaders)),
       content,
-      redirectURL: headerValue(res.rawHeaders, 'location') ?? '',
+      redirectURL: rawHeader(res.rawHeaders, 'location') ?? '',
       headersSize: Buffer.byteLength(responseHead(res), 'latin1'),
       bodySize: res.body.size,
       ...(ex.error ? { _error: `${ex.error.code}: ${ex.error.message}` } : {}),
@@ -203,24 +204,16 @@ function queryString(url: string): HarNameValue[] {
 }
 
 function requestCookies(rawHeaders: string[]): HarNameValue[] {
-  const out: HarNameValue[] = [];
-  for (const { name, value } of headerPairs(rawHeaders)) {
-    if (name.toLowerCase() !== 'cookie') continue;
-    for (const part of value.split(';')) {
-      const eq = part.indexOf('=');
-      if (eq > 0) out.push({ name: part.slice(0, eq).trim(), value: part.slice(eq + 1).trim() });
-    }
-  }
-  return out;
+  return cookiePairs(
+    headerPairs(rawHeaders)
+      .filter((h) => h.name.toLowerCase() === 'cookie')
+      .map((h) => h.value),
+  );
 }
 
 function responseCookies(rawHeaders: string[]): HarNameValue[] {
-  const out: HarNameValue[] = [];
-  for (const { name, value } of headerPairs(rawHeaders)) {
-    if (name.toLowerCase() !== 'set-cookie') continue;
-    const first = value.split(';')[0];
-    const eq = first.indexOf('=');
-    if (eq > 0) out.push({ name: first.slice(0, eq).trim(), value: first.slice(eq + 1).trim() });
-  }
-  return out;
+  return headerPairs(rawHeaders)
+    .filter((h) => h.name.toLowerCase() === 'set-cookie')
+    .map((h) => setCookiePair(h.value))
+    .filter((c) => c !== undefined);
 }

@@ -2,6 +2,7 @@
 
 import { STATUS_CODES } from 'node:http';
 import zlib from 'node:zlib';
+import { rawHeader } from '../net/raw-headers';
 import type { CapturedBody, CapturedExchange, CapturedRequest, CapturedResponse } from './store';
 
 export interface HeaderPair {
@@ -17,14 +18,6 @@ export function headerPairs(rawHeaders: string[]): HeaderPair[] {
     out.push({ name: rawHeaders[i], value: rawHeaders[i + 1] });
   }
   return out;
-}
-
-/** First value of a header, case-insensitive. */
-export function headerValue(rawHeaders: string[], name: string): string | undefined {
-  const lower = name.toLowerCase();
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2)
-    if (rawHeaders[i].toLowerCase() === lower) return rawHeaders[i + 1];
-  return undefined;
 }
 
 /** Go's textproto.CanonicalMIMEHeaderKey, which is how ngrok spells header names in its JSON. */
@@ -74,14 +67,9 @@ function headBlock(startLine: string, rawHeaders: string[]): string {
     head += `${name}: ${value}\r\n`;
   }
   // HTTP/2 carries the host in :authority; an HTTP/1.1 rendering needs a Host header.
-  const authority = hasHost ? undefined : pseudo(rawHeaders, ':authority');
+  const authority = hasHost ? undefined : rawHeader(rawHeaders, ':authority');
   if (authority) head = head.replace('\r\n', `\r\nHost: ${authority}\r\n`);
   return head + '\r\n';
-}
-
-function pseudo(rawHeaders: string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i] === name) return rawHeaders[i + 1];
-  return undefined;
 }
 
 /** HTTP/2 exchanges are rendered as HTTP/1.1 in `raw`; `proto` still says HTTP/2.0. */
@@ -126,8 +114,8 @@ export function protoString(httpVersion: string): string {
 export function requestOrigin(ex: CapturedExchange): string {
   const raw = ex.request.rawHeaders;
   const host =
-    headerValue(raw, 'x-forwarded-host') ?? headerValue(raw, 'host') ?? pseudo(raw, ':authority') ?? 'localhost';
-  const proto = (headerValue(raw, 'x-forwarded-proto') ?? pseudo(raw, ':scheme') ?? 'http').split(',').pop()!.trim();
+    rawHeader(raw, 'x-forwarded-host') ?? rawHeader(raw, 'host') ?? rawHeader(raw, ':authority') ?? 'localhost';
+  const proto = (rawHeader(raw, 'x-forwarded-proto') ?? rawHeader(raw, ':scheme') ?? 'http').split(',').pop()!.trim();
   return `${proto === 'https' ? 'https' : 'http'}://${host.split(',')[0].trim()}`;
 }
 

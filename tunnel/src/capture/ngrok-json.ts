@@ -9,7 +9,8 @@
 // and so do we: Burrow's extra fields (`state`, `error`, `replay_of`, `edge_module`, `body_size`,
 // `body_truncated`, `traffic_policy`) never rename or retype ngrok's.
 
-import { headerValue, ngrokHeaders, protoString, rawMessage, statusText } from './http';
+import { rawHeader } from '../net/raw-headers';
+import { ngrokHeaders, protoString, rawMessage, statusText } from './http';
 import type { CaptureJson, CaptureListJson, CapturedRequestJson, CapturedResponseJson } from '../agent/api/contract';
 import type { CapturedExchange } from './store';
 
@@ -65,7 +66,7 @@ export function exchangeToNgrokJson(ex: CapturedExchange, opts: SerialiseOptions
 }
 
 function contentType(rawHeaders: string[]): { content_type?: string } {
-  const value = headerValue(rawHeaders, 'content-type');
+  const value = rawHeader(rawHeaders, 'content-type');
   return value === undefined ? {} : { content_type: value };
 }
 

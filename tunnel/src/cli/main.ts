@@ -129,6 +129,8 @@ Automatic certificates (ACME; needs --state-dir, where the account key and certi
                                BURROW_CLUSTER_SECRET (same on every node) and --node-addr
   --node-addr HOST:PORT        where this node listens for other nodes and serves GET /healthz
                                (must be reachable from the other nodes); see docs/cluster.md
+  --drain-timeout SECONDS      on SIGTERM a node drains: agents move, requests in flight finish,
+                               for at most this long (default 30)
 `;
 
 const COMMON_FLAGS = {
@@ -172,6 +174,7 @@ const EDGE_FLAGS = {
   'oauth-callback-url': { type: 'string' },
   'headers-timeout': { type: 'string' },
   'idle-timeout': { type: 'string' },
+  'drain-timeout': { type: 'string' },
   log: { type: 'string' },
   'log-format': { type: 'string' },
   'log-level': { type: 'string' },
@@ -500,6 +503,8 @@ async function runEdge(args: string[]): Promise<number> {
       throw err;
     }
   }
+  const rateLimiter = cluster?.rateLimiter();
+  const drainMs = (seconds(values['drain-timeout'], 'drain-timeout') ?? 30_000) as number;
   const httpListen = parseListen(values.listen ?? '127.0.0.1:8080', 'listen');
   const wildcardHost = httpListen.host === '0.0.0.0' || httpListen.host === '::';
   let httpsEdges: HttpsEdges | undefined;
@@ -527,6 +532,9 @@ async function runEdge(args: string[]): Promise<number> {
         tcpHost: wildcardHost ? domain : httpListen.host,
         tcpBindHost: httpListen.host,
         acme: acmeOn,
+        rateLimiter,
+        boundInCluster: cluster && ((host) => cluster!.isBound(host)),
+        remoteLabeled: cluster && (() => cluster!.labeledElsewhere()),
       });
       const loaded = loadEdgeFiles(httpsEdges.service, values.edges ?? []);
       if (values.edges?.length)
@@ -558,6 +566,7 @@ async function runEdge(args: string[]): Promise<number> {
     httpsEdges: httpsEdges?.router,
     cluster,
     authThrottle: cluster?.authThrottle(),
+    rateLimiter,
     tcpHost: values['tcp-host'],
     account: httpsEdges?.overlay,
     certificates,
@@ -662,7 +671,7 @@ async function runEdge(args: string[]): Promise<number> {
     // A cluster node drains first: agents move to other nodes, in-flight requests finish.
     if (cluster) {
       logger.log('info', 'draining', { obj: 'cluster', node: cluster.node });
-      await edge.drain();
+      await edge.drain(drainMs);
     }
     acme?.stop();
     await admin?.close();

@@ -1,5 +1,6 @@
 // Path → YAML node: turns a JSON path (as ajv reports it) into a source range, so every problem
-// points at the exact key or value. Pure: no fs, no process; the language server reuses it.
+// points at the exact key or value. Pure: no fs, no process; the config loader and the language
+// server (quick fixes, symbols, edge JSON checks) walk documents with these same functions.
 import { LineCounter, isMap, isPair, isScalar, isSeq, type Document, type Node, type Pair } from 'yaml';
 
 export type PathSegment = string | number;
@@ -17,6 +18,10 @@ export interface NodeAtPath {
   key?: Node;
   /** The value node (undefined when the value is empty or the path is not in the document). */
   value?: Node;
+  /** The pair of the last segment when it is a mapping key. */
+  pair?: Pair;
+  /** The deepest node that exists on the path (the root when nothing matched). */
+  deepest?: Node;
   /** How many segments were found; less than the path length when the path goes past the document. */
   depth: number;
 }
@@ -30,7 +35,8 @@ export function parseInstancePath(instancePath: string): string[] {
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-function scalarKeyText(pair: Pair): string | undefined {
+/** A mapping key as text ('' for an empty key); undefined for a collection used as a key. */
+export function scalarKey(pair: Pair): string | undefined {
   const k = pair.key;
   if (isScalar(k)) return k.value === null ? '' : String(k.value);
   return undefined;
@@ -40,24 +46,29 @@ function scalarKeyText(pair: Pair): string | undefined {
 export function findNodeAtPath(doc: Document, path: readonly PathSegment[]): NodeAtPath {
   let current: unknown = doc.contents;
   let key: Node | undefined;
+  let pair: Pair | undefined;
+  let deepest = (current ?? undefined) as Node | undefined;
   let depth = 0;
   for (const seg of path) {
     if (isMap(current)) {
-      const pair = current.items.find((p) => isPair(p) && scalarKeyText(p) === String(seg));
-      if (!pair) break;
-      key = pair.key as Node;
-      current = pair.value;
+      const found = current.items.find((p) => isPair(p) && scalarKey(p) === String(seg));
+      if (!found) break;
+      pair = found;
+      key = found.key as Node;
+      current = found.value;
     } else if (isSeq(current)) {
       const index = typeof seg === 'number' ? seg : Number(seg);
       if (!Number.isInteger(index) || index < 0 || index >= current.items.length) break;
+      pair = undefined;
       key = undefined;
       current = current.items[index];
     } else {
       break;
     }
     depth++;
+    if (current) deepest = current as Node;
   }
-  return { key, value: (current ?? undefined) as Node | undefined, depth };
+  return { key, value: (current ?? undefined) as Node | undefined, pair, deepest, depth };
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { EdgeOptions, Proto, Scheme } from '../model';
 import type { PolicyLogEntry, RawOpen, WireError } from '../protocol/messages';
-import type { MuxSession } from '../protocol/session';
+import type { MuxSession, MuxStream } from '../protocol/session';
 import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
 import { sendEdgeError } from '../edge-errors';
 import { MemoryAuthThrottle, type AuthThrottle } from './auth-throttle';
@@ -24,15 +24,19 @@ import { VAR } from '../modules/request-vars';
 import { handleManagedCallback, MANAGED_CALLBACK_PATH, type ManagedOAuth } from '../modules/oauth/managed';
 import '../modules/oauth/register'; // plugs OAuth/OIDC into the pipeline and traffic policy
 import { randomName } from './names';
-import { HostRouter, isValidHostname, normalizeHost } from './router';
+import { normalizeHost } from '../net/host';
+import { filterRawHeaders } from '../net/raw-headers';
+import { HostRouter, isValidHostname } from './router';
 import { ClientHelloError, readClientHello } from './sni';
 import { selfSignedCertificate } from './tls-cert';
 import { SessionRegistry } from './sessions';
 import type { Grant, TokenSet } from './tokens';
 import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
-import type { ClaimKind, ClusterHooks, Holder, PeerOpen } from './cluster';
+import type { ClaimKind, ClusterHooks, Holder, Member, PeerOpen } from './cluster';
+import { relayToBinding } from './cluster/index';
 import { adoptPeerAddress } from './cluster/peers';
+import { POOL_OWNER } from './cluster/redis';
 import type { AgentSession } from './agent-session';
 
 /** Path on the public HTTP listener where agents open their session. */
@@ -81,6 +85,8 @@ export interface EdgeConfig {
   managedOAuth?: { apps: ManagedOAuth['apps']; callbackUrl?: string };
   /** Time limits of the public HTTP/1.1 listeners (request head, keep-alive idle): listener-limits.ts. */
   limits?: ListenerLimits;
+  /** Rate limits counted across cluster nodes (cluster/counters.ts); per pipeline when omitted. */
+  rateLimiter?: PipelineEnv['rateLimiter'];
   /** Slows authtoken guessing per source address (auth-throttle.ts); in memory when omitted. */
   authThrottle?: AuthThrottle;
   /** A request an endpoint's module answered itself (the agent never saw it): the embedded edge's capture hook. */
@@ -233,6 +239,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private readonly holders = new WeakMap<AgentSession, Holder>();
   /** Cluster: connections another node carried here (never forwarded again), and their servers. */
   private readonly peerSockets = new WeakSet<object>();
+  /** Cluster: requests routed a second time (Redis named this node while they looked): never forwarded again. */
+  private readonly routedAgain = new WeakSet<object>();
+  /** Cluster: peer connections for one pool member (the node that carried them picked it). */
+  private readonly pins = new WeakMap<object, string>();
   private peerHttp?: Record<'http' | 'https', http.Server>;
   /** SIGTERM on a cluster node: no new agent sessions, existing ones told to go elsewhere. */
   draining = false;
@@ -301,6 +311,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
       remotePort: { value: meta.remotePort, configurable: true },
     });
     this.peerSockets.add(stream);
+    if (meta.proto === 'binding')
+      return relayToBinding(stream as MuxStream, this.bindings.get(meta.binding ?? '')?.session, meta);
+    if (meta.binding) this.pins.set(stream, meta.binding);
     if (meta.proto === 'tls') return void this.onTlsConnection(stream as net.Socket, true);
     if (meta.proto === 'tcp') {
       const binding = this.tcpHolder(meta.port);
@@ -309,7 +322,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       return;
     }
     this.peerHttp ??= { http: this.peerHttpServer('http'), https: this.peerHttpServer('https') };
-    this.peerHttp[meta.proto].emit('connection', stream);
+    this.peerHttp[meta.proto as Scheme].emit('connection', stream);
   }
 
   private peerHttpServer(scheme: Scheme): http.Server {
@@ -322,19 +335,59 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /**
-   * Cluster node shutdown: refuse new agent sessions, let each session finish its in-flight
-   * streams (up to `graceMs`), then close it with ERR_BURROW_EDGE_DRAINING, the GoAway on which
-   * agents reconnect at once (through the balancer, to another node) and take their names back.
+   * Cluster node shutdown, within `timeoutMs`: refuse new agent sessions (and /healthz says 503);
+   * ask each agent to move (`reconnect`): it binds its endpoints on another node, which takes the
+   * names over, and closes this session once its streams are done. Sessions still here after half
+   * the time (agents that do not know `reconnect`) finish their streams and get the GoAway
+   * ERR_BURROW_EDGE_DRAINING, on which they reconnect at once. Then the visitors' requests still in
+   * flight here (answered, or carried to other nodes) finish; what is left at the deadline is cut.
    */
-  async drain(graceMs = 10_000): Promise<void> {
+  async drain(timeoutMs = 30_000): Promise<void> {
     this.draining = true;
-    const deadline = Date.now() + graceMs;
+    const deadline = Date.now() + timeoutMs;
+    const handoffUntil = Date.now() + timeoutMs / 2;
+    const tick = () => new Promise((r) => setTimeout(r, 20));
+    const sessions = [...new Set(this.sessionsByClient.values())];
+    const message = 'this edge node is shutting down: reconnect';
+    const bound = new Set([...this.bindings.values()].map((b) => b.session));
+    for (const s of sessions) {
+      // Nothing bound, nothing to move: the agent may go now.
+      if (!bound.has(s)) s.close({ code: 'ERR_BURROW_EDGE_DRAINING', message });
+      else s.sendControl({ type: 'reconnect', code: 'ERR_BURROW_EDGE_DRAINING', message });
+    }
     await Promise.all(
-      [...new Set(this.sessionsByClient.values())].map(async (session) => {
-        while (session.streamCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-        session.close({ code: 'ERR_BURROW_EDGE_DRAINING', message: 'this edge node is shutting down: reconnect' });
+      sessions.map(async (session) => {
+        while (!session.isClosed && Date.now() < handoffUntil) await tick();
+        while (!session.isClosed && session.streamCount > 0 && Date.now() < deadline) await tick();
+        session.close({ code: 'ERR_BURROW_EDGE_DRAINING', message });
       }),
     );
+    // Stop taking visitors (a balancer retries another node) and let the requests in flight end.
+    this.httpServer.close();
+    this.tlsServer?.close();
+    this.httpServer.closeIdleConnections();
+    while (this.sockets.size && Date.now() < deadline) {
+      this.httpServer.closeIdleConnections();
+      await tick();
+    }
+  }
+
+  routeAgain(
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+    scheme: Scheme,
+  ): boolean {
+    if (this.routedAgain.has(req)) return false;
+    this.routedAgain.add(req);
+    this.onRequest(req, res, scheme);
+    return true;
+  }
+
+  routeUpgradeAgain(req: http.IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme): boolean {
+    if (this.routedAgain.has(req)) return false;
+    this.routedAgain.add(req);
+    this.onUpgrade(req, socket as net.Socket, head, scheme);
+    return true;
   }
 
   sessionCount(): number {
@@ -369,9 +422,23 @@ export class Edge extends EventEmitter<EdgeEvents> {
     socket.once('close', () => this.sockets.delete(socket));
   }
 
-  private httpTarget(host: string, scheme: Scheme): HttpTarget | undefined {
+  /** The endpoint serving `host`; on a cluster, a pool's member on another node (`from`: the visitor's connection). */
+  private httpTarget(host: string, scheme: Scheme, from?: object): HttpTarget | Member | undefined {
     const entry = this.httpRouter.lookup(host);
-    const binding = entry && pooled(entry);
+    const pool = entry?.pool;
+    let binding = entry && pooled(entry);
+    if (pool) {
+      const cluster = this.config.cluster;
+      const pinned = from && this.bindings.get(this.pins.get(from) ?? '');
+      // Round robin over the members on every node; a connection another node carried stays here.
+      const member =
+        pinned || !cluster || this.peerSockets.has(from ?? {})
+          ? undefined
+          : cluster.pickMember(`pool:${entry.hosts[0]}`);
+      if (member && member.node !== cluster!.node) return member;
+      const mine = member && this.bindings.get(member.binding);
+      binding = (pinned?.pool === pool && pinned) || (mine?.pool === pool && mine) || binding;
+    }
     if (!binding || !binding.schemes.includes(scheme)) return undefined;
     const pipeline = this.config.account ? this.config.account.pipelineFor(binding, scheme) : binding.pipeline;
     return { id: binding.id, session: binding.session, pipeline };
@@ -385,10 +452,13 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (this.config.certificates?.handleHttp?.(req, res)) return;
     if (this.config.httpsEdges?.handleRequest(req, res, scheme)) return;
     if (handleManagedCallback(req, res, this.managedOAuth, (h) => !!this.httpRouter.lookup(h))) return;
-    const target = this.httpTarget(hostOf(req), scheme);
+    const target = this.httpTarget(hostOf(req), scheme, req.socket);
+    if (target && 'group' in target) return this.config.cluster!.forwardRequest(req, res, scheme, target);
     if (!target) {
-      if (this.config.cluster && !this.peerSockets.has(req.socket))
-        return this.config.cluster.forwardRequest(req, res, scheme);
+      // Carried here by a node that thought this one holds the name (it just moved): one more hop,
+      // to the holder Redis names now.
+      if (this.config.cluster && !this.routedAgain.has(req))
+        return this.config.cluster.forwardRequest(req, res, scheme, undefined, this.peerSockets.has(req.socket));
       sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${normalizeHost(hostOf(req))}`);
       return;
     }
@@ -396,7 +466,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, scheme: Scheme): void {
-    const target = this.httpTarget(hostOf(req), scheme);
+    const found = this.httpTarget(hostOf(req), scheme, socket);
+    if (found && 'group' in found) return this.config.cluster!.forwardUpgrade(req, socket, head, scheme, found);
+    const target = found;
     if (!target && req.url === AGENT_PATH) {
       if (this.draining) {
         socket.end(
@@ -408,8 +480,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
       return;
     }
     if (this.config.httpsEdges?.handleUpgrade(req, socket, head, scheme)) return;
-    if (!target && this.config.cluster && !this.peerSockets.has(socket))
-      return this.config.cluster.forwardUpgrade(req, socket, head, scheme);
+    if (!target && this.config.cluster && !this.routedAgain.has(req))
+      return this.config.cluster.forwardUpgrade(req, socket, head, scheme, undefined, this.peerSockets.has(socket));
     if (!target) {
       socket.end(
         'HTTP/1.1 404 Not Found\r\nngrok-error-code: ERR_NGROK_3200\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
@@ -688,10 +760,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (!report) return undefined;
     return (ctx, result, module) => {
       const raw = ctx.req.rawHeaders;
-      const rawHeaders: string[] = [];
       // The credentials a visitor tried are not kept (a wrong password is still a password).
-      for (let i = 0; i < raw.length; i += 2)
-        if (raw[i].toLowerCase() !== 'authorization' && !raw[i].startsWith(':')) rawHeaders.push(raw[i], raw[i + 1]);
+      const rawHeaders = filterRawHeaders(raw, (name) => name !== 'authorization' && !name.startsWith(':'));
       const res = ctx.res;
       const responseHeaders = sentHeaders(res);
       report({
@@ -726,11 +796,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
       this.emit('bind', binding);
       return binding;
     }
+    let bound: Binding | undefined;
     try {
       if (req.proto === 'http') {
         base.pipeline = buildPipeline(edge, {
           ipPolicies: this.ipPolicies,
           managedOAuth: this.managedOAuth,
+          rateLimiter: this.config.rateLimiter,
+          rateScope: () => `endpoint:${bound?.hosts[0] ?? base.id}`,
           onRefused: this.refusedHook(req.name),
           internalEndpoint: (host) => {
             const b = this.internalRouter.lookup(host);
@@ -762,6 +835,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       else if (req.proto === 'tls') binding = await this.bindTls(base, req);
       else if (req.proto === 'tcp') binding = await this.bindTcp(base, req);
       else throw new BindError('ERR_NGROK_332', `unsupported protocol "${String(req.proto)}"`);
+      bound = binding;
     } catch (err) {
       for (const c of base.claims ?? []) this.config.cluster?.release(c.kind, c.name, c.holder);
       throw err;
@@ -834,6 +908,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     };
     this.bindings.set(binding.id, binding);
     this.config.httpsEdges?.addBinding(binding);
+    this.config.cluster?.join('labels', binding.id, binding.labels);
     return binding;
   }
 
@@ -886,14 +961,18 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (host) {
       if (!isValidHostname(host)) throw new BindError('ERR_NGROK_326', `"${host}" is not a valid host name`);
       const taken = router.get(host);
-      if (taken && req.pooling && taken.pool) return host; // joins the pool
+      if (taken && req.pooling && taken.pool) {
+        // Joins the pool; an HTTP pool's name is claimed by the pool, on every node (keeps it claimed while here).
+        if (req.proto === 'http') await this.claimName(base, kind, host, true);
+        return host;
+      }
       if (taken && !!req.pooling !== !!taken.pool)
         throw new BindError(
           'ERR_NGROK_6030',
           `${host} is served by endpoints that ${taken.pool ? 'pool' : 'do not pool'}: every endpoint of one URL must set pooling_enabled alike`,
         );
       if (taken) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
-      await this.claimName(base, kind, host);
+      await this.claimName(base, kind, host, !!req.pooling && req.proto === 'http');
       return host;
     }
     for (const url of req.previousUrls ?? []) {
@@ -917,9 +996,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
     base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
     kind: ClaimKind,
     name: string,
+    pooled = false,
   ): Promise<void> {
-    const holder = this.holders.get(base.session);
-    if (!this.config.cluster || !holder) return;
+    const agent = this.holders.get(base.session);
+    if (!this.config.cluster || !agent) return;
+    // A pooled name belongs to the pool: any pooling agent on any node may bind it too.
+    const holder = pooled ? { owner: POOL_OWNER, session: agent.session } : agent;
     await this.config.cluster.claim(kind, name, holder);
     (base.claims ??= []).push({ kind, name, holder });
   }
@@ -949,9 +1031,13 @@ export class Edge extends EventEmitter<EdgeEvents> {
       binding.pool = pool;
       pool.members.push(binding);
       this.bindings.set(binding.id, binding);
+      this.config.cluster?.join(`pool:${host}`, binding.id);
       return binding;
     }
-    if (req.pooling) binding.pool = { members: [binding], next: 0 };
+    if (req.pooling) {
+      binding.pool = { members: [binding], next: 0 };
+      this.config.cluster?.join(`pool:${host}`, binding.id);
+    }
     if (this.config.portPerEndpoint)
       await this.listenOwnPort(binding, this.config.portPerEndpoint, req.previousUrls ?? []);
     this.httpRouter.add(host, binding);
@@ -1098,12 +1184,15 @@ export class Edge extends EventEmitter<EdgeEvents> {
   /** `release`: free cluster claims now (an unbind); else they lapse with their lease (a lost session). */
   private unbind(binding: Binding, release = true): void {
     if (!this.bindings.delete(binding.id)) return;
-    for (const c of binding.claims ?? [])
+    // A pool's name stays claimed while another member is bound here.
+    const poolStays = !!binding.pool?.members.some((m) => m !== binding);
+    for (const c of poolStays ? [] : (binding.claims ?? []))
       if (release) this.config.cluster?.release(c.kind, c.name, c.holder);
       else this.config.cluster?.abandon(c.kind, c.name, c.holder);
     const router = binding.internal ? this.internalRouter : binding.proto === 'tls' ? this.tlsRouter : this.httpRouter;
     const pool = binding.pool;
     if (pool) pool.members.splice(pool.members.indexOf(binding), 1);
+    if (pool || binding.labels) this.config.cluster?.leave(binding.id);
     for (const host of binding.hosts) {
       if (router.get(host) !== binding) continue;
       // A pool keeps its name while a member is left: the next one holds the router entry.

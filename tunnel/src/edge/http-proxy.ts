@@ -8,6 +8,15 @@ import { randomUUID } from 'node:crypto';
 import { ServerResponse } from 'node:http';
 import { pipeline as pipeStreams, type Duplex, type Transform } from 'node:stream';
 import type { Scheme } from '../model';
+import { normalizeHost } from '../net/host';
+import {
+  filterRawHeaders,
+  hasRawHeader,
+  rawHeadersObject,
+  rawHeadersText,
+  rawHeaderValues,
+  removeRawHeaders,
+} from '../net/raw-headers';
 import type { Pipeline } from '../modules/pipeline';
 import { VAR } from '../modules/request-vars';
 import { peerCertificateOf } from '../modules/mutual-tls';
@@ -45,21 +54,17 @@ const HOP_BY_HOP = new Set([
 
 /** Drops hop-by-hop headers and those named in `Connection:`; HTTP/2 pseudo-headers too. */
 function stripHopByHop(raw: string[], keepUpgrade: boolean): string[] {
-  const named = new Set<string>();
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].toLowerCase() === 'connection') {
-      for (const token of raw[i + 1].split(',')) named.add(token.trim().toLowerCase());
-    }
-  }
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
-    if (name.startsWith(':')) continue;
-    if (keepUpgrade && (name === 'upgrade' || name === 'connection')) continue; // re-added below
-    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
-    out.push(raw[i], raw[i + 1]);
-  }
-  return out;
+  const named = new Set(
+    rawHeaderValues(raw, 'connection').flatMap((v) => v.split(',').map((t) => t.trim().toLowerCase())),
+  );
+  return filterRawHeaders(
+    raw,
+    (name) =>
+      !name.startsWith(':') &&
+      !(keepUpgrade && (name === 'upgrade' || name === 'connection')) && // re-added by the caller
+      !HOP_BY_HOP.has(name) &&
+      !named.has(name),
+  );
 }
 
 /** The request head as the agent receives it (before any module edits). */
@@ -100,13 +105,7 @@ export function upstreamRequestHeaders(
 
 /** The response head as the client receives it: an upstream can never forge the error header. */
 export function clientResponseHeaders(raw: string[]): string[] {
-  return dropHeader(stripHopByHop(raw, false), ERROR_CODE_HEADER);
-}
-
-function dropHeader(raw: string[], lowerName: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() !== lowerName) out.push(raw[i], raw[i + 1]);
-  return out;
+  return filterRawHeaders(stripHopByHop(raw, false), (name) => name !== ERROR_CODE_HEADER);
 }
 
 export function hostOf(req: ClientRequest): string {
@@ -143,7 +142,7 @@ function newContext(
     res,
     clientIp,
     scheme,
-    host: target.publicHost ?? normalizeHostName(hostOf(req)),
+    host: target.publicHost ?? normalizeHost(hostOf(req)),
     requestId: randomUUID(),
     method: req.method ?? 'GET',
     url: req.url ?? '/',
@@ -151,13 +150,6 @@ function newContext(
     vars: new Map(),
     peerCertificate: pipeline.wantsPeerCertificate ? peerCertificateOf(req.socket) : undefined,
   };
-}
-
-function normalizeHostName(host: string): string {
-  return host
-    .toLowerCase()
-    .replace(/:\d+$/, '')
-    .replace(/^\[|\]$/g, '');
 }
 
 /** Proxies one HTTP request through the agent session, through the endpoint's modules if any. */
@@ -221,12 +213,9 @@ function forward(
   const hasBody = body ? body.length > 0 : requestHasBody(req);
   if (body) {
     // A module read the body (bounded): send exactly those bytes with a fresh length.
-    for (let i = rawHeaders.length - 2; i >= 0; i -= 2) {
-      const name = rawHeaders[i].toLowerCase();
-      if (name === 'content-length' || name === 'transfer-encoding') rawHeaders.splice(i, 2);
-    }
+    removeRawHeaders(rawHeaders, (name) => name === 'content-length' || name === 'transfer-encoding');
     if (body.length > 0) rawHeaders.push('Content-Length', String(body.length));
-  } else if (hasBody && !rawHeaders.some((v, i) => i % 2 === 0 && v.toLowerCase() === 'content-length')) {
+  } else if (hasBody && !hasRawHeader(rawHeaders, 'content-length')) {
     // Framing is re-serialized, never copied: a body without Content-Length (chunked, or HTTP/2)
     // goes upstream chunked whatever the method, or a GET/DELETE body would be read as a new request.
     rawHeaders.push('Transfer-Encoding', 'chunked');
@@ -327,13 +316,7 @@ function forward(
 function writeHead(res: ClientResponse, status: number, message: string | undefined, raw: string[]): void {
   if ('stream' in res) {
     // HTTP/2 responses take an object and no status message.
-    const headers: Record<string, string | string[]> = {};
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i].toLowerCase();
-      const prev = headers[name];
-      headers[name] = prev === undefined ? raw[i + 1] : ([] as string[]).concat(prev, raw[i + 1]);
-    }
-    res.writeHead(status, headers);
+    res.writeHead(status, rawHeadersObject(raw));
   } else {
     res.writeHead(status, message, raw as unknown as Record<string, string>);
   }
@@ -443,10 +426,10 @@ function forwardUpgrade(
     }
     const switching = resHead.statusCode === 101;
     const headers = switching
-      ? dropHeader(resHead.rawHeaders, ERROR_CODE_HEADER)
+      ? filterRawHeaders(resHead.rawHeaders, (name) => name !== ERROR_CODE_HEADER)
       : clientResponseHeaders(resHead.rawHeaders);
     let text = `HTTP/1.1 ${resHead.statusCode} ${resHead.statusMessage ?? ''}\r\n`;
-    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    text += rawHeadersText(headers);
     if (!switching) text += 'Connection: close\r\n';
     socket.write(`${text}\r\n`);
     if (switching) socket.pipe(stream);

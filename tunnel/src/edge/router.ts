@@ -1,13 +1,7 @@
 // Host → binding lookup: exact names first, then a wildcard one label up (`*.example.test`
 // matches `a.example.test`, not `a.b.example.test`), so the most specific name always wins.
 
-export function normalizeHost(host: string): string {
-  let h = host.trim().toLowerCase();
-  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
-  const colon = h.lastIndexOf(':');
-  if (colon !== -1 && h.indexOf(':') === colon) h = h.slice(0, colon);
-  return h.endsWith('.') ? h.slice(0, -1) : h;
-}
+import { normalizeHost } from '../net/host';
 
 export class HostRouter<T> {
   private readonly exact = new Map<string, T>();

@@ -3,8 +3,9 @@
 // syntax error there is ERR_NGROK_2200. The ngrok macros that read the request (getReqHeader,
 // getQueryParam, inCidrRange, …) are registered here; they read the activation of the
 // evaluation in progress (evaluation is synchronous, so one slot is enough).
-import net from 'node:net';
 import { Environment } from '@marcbachmann/cel-js';
+import { ipInCidr } from '../net/cidr';
+import { cookiePairs, setCookiePair } from '../net/cookies';
 import { ModuleConfigError } from './config-error';
 
 type Vars = Record<string, unknown>;
@@ -15,33 +16,13 @@ const headersOf = (side: 'req' | 'res'): Record<string, string[]> =>
 const queryOf = (): Record<string, string[]> =>
   (current.req as { url?: { query_params?: Record<string, string[]> } } | undefined)?.url?.query_params ?? {};
 
+/** name → value of the request's cookies or the response's Set-Cookies (the last one of a name wins). */
 function cookies(side: 'req' | 'res'): Map<string, string> {
-  const out = new Map<string, string>();
-  const lines =
+  const pairs =
     side === 'req'
-      ? (headersOf('req').cookie ?? [])
-      : (headersOf('res')['set-cookie'] ?? []).map((l) => l.split(';')[0]);
-  for (const line of lines) {
-    for (const part of line.split(';')) {
-      const eq = part.indexOf('=');
-      if (eq > 0) out.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
-    }
-  }
-  return out;
-}
-
-function inCidr(ip: string, cidr: string): boolean {
-  const slash = cidr.indexOf('/');
-  const base = slash < 0 ? cidr : cidr.slice(0, slash);
-  const family = net.isIPv6(base) ? 'ipv6' : net.isIPv4(base) ? 'ipv4' : undefined;
-  if (!family || !net.isIP(ip)) return false;
-  const list = new net.BlockList();
-  try {
-    list.addSubnet(base, slash < 0 ? (family === 'ipv4' ? 32 : 128) : Number(cidr.slice(slash + 1)), family);
-  } catch {
-    return false;
-  }
-  return list.check(ip, net.isIPv6(ip) ? 'ipv6' : 'ipv4');
+      ? cookiePairs(headersOf('req').cookie)
+      : (headersOf('res')['set-cookie'] ?? []).map(setCookiePair).filter((p) => p !== undefined);
+  return new Map(pairs.map((p) => [p.name, p.value]));
 }
 
 const env = new Environment({ unlistedVariablesAreDyn: true })
@@ -55,15 +36,17 @@ const env = new Environment({ unlistedVariablesAreDyn: true })
   .registerFunction('hasReqCookie(string): bool', (n: string) => cookies('req').has(n))
   .registerFunction('getResCookie(string): string', (n: string) => cookies('res').get(n) ?? '')
   .registerFunction('hasResCookie(string): bool', (n: string) => cookies('res').has(n))
-  .registerFunction('inCidrRange(string, string): bool', (ip: string, cidr: string) => inCidr(ip, cidr))
+  .registerFunction('inCidrRange(string, string): bool', (ip: string, cidr: string) => ipInCidr(ip, cidr))
   .registerFunction('inCidrRanges(string, list<string>): bool', (ip: string, cidrs: string[]) =>
-    cidrs.some((c) => inCidr(ip, c)),
+    cidrs.some((c) => ipInCidr(ip, c)),
   )
   .registerFunction('string.lower(): string', (s: string) => s.toLowerCase())
   .registerFunction('string.upper(): string', (s: string) => s.toUpperCase())
   .registerFunction('string.replace(string, string): string', (s: string, a: string, b: string) => s.split(a).join(b))
   .registerFunction('isPrivateIp(string): bool', (ip: string) =>
-    ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', 'fc00::/7', '::1/128'].some((c) => inCidr(ip, c)),
+    ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', 'fc00::/7', '::1/128'].some((c) =>
+      ipInCidr(ip, c),
+    ),
   );
 
 export type CelProgram = (vars: Vars) => unknown;

@@ -5,6 +5,7 @@
 // upstream already encoded, bodiless responses, known-small bodies and already-compressed media.
 import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
+import { rawHeader } from '../net/raw-headers';
 import { check } from './config-error';
 import { VAR } from './request-vars';
 import type { HttpModule, ResponseContext } from './types';
@@ -64,11 +65,6 @@ export function negotiateEncoding(
   return best;
 }
 
-function header(raw: readonly string[], lower: string): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === lower) return raw[i + 1];
-  return undefined;
-}
-
 export function compressionModule(config: CompressionConfig): HttpModule {
   validateCompression(config);
   const offered = config.algorithms?.length ? config.algorithms : (['gzip', 'deflate'] as CompressionAlgorithm[]);
@@ -105,12 +101,12 @@ export function compressionModule(config: CompressionConfig): HttpModule {
 function chooseFor(ctx: ResponseContext, offered: readonly CompressionAlgorithm[]): CompressionAlgorithm | undefined {
   const status = ctx.statusCode;
   if (ctx.method === 'HEAD' || status < 200 || status === 204 || status === 304) return undefined;
-  const encoding = header(ctx.responseHeaders, 'content-encoding');
+  const encoding = rawHeader(ctx.responseHeaders, 'content-encoding');
   if (encoding && encoding.toLowerCase() !== 'identity') return undefined;
-  const length = header(ctx.responseHeaders, 'content-length');
+  const length = rawHeader(ctx.responseHeaders, 'content-length');
   if (length !== undefined && Number(length) < MIN_COMPRESS_BYTES) return undefined;
-  if (INCOMPRESSIBLE.test(header(ctx.responseHeaders, 'content-type') ?? '')) return undefined;
-  if (/no-transform/i.test(header(ctx.responseHeaders, 'cache-control') ?? '')) return undefined;
+  if (INCOMPRESSIBLE.test(rawHeader(ctx.responseHeaders, 'content-type') ?? '')) return undefined;
+  if (/no-transform/i.test(rawHeader(ctx.responseHeaders, 'cache-control') ?? '')) return undefined;
   const accept = ctx.req.headers['accept-encoding'];
   return negotiateEncoding(Array.isArray(accept) ? accept.join(',') : accept, offered);
 }

@@ -5,6 +5,7 @@
 // Values may hold templates: `${.ngrok.request_id}`-style legacy paths (request-vars.ts) or
 // `${cel expression}` as in traffic policy.
 import type { HeaderRules } from '../model';
+import { removeRawHeaders } from '../net/raw-headers';
 import { compileInterpolation, splitTemplate, type Interpolation } from './cel';
 import { check, ModuleConfigError, within } from './config-error';
 import { celVariables, isLegacyVariable, legacyVariable, LEGACY_VARIABLES } from './request-vars';
@@ -128,7 +129,7 @@ export function applyCompiledRules(
     const v = value(ctx);
     if (name.toLowerCase() === 'host') {
       // One Host only: adding it replaces the client's.
-      for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i].toLowerCase() === 'host') raw.splice(i, 2);
+      removeRawHeaders(raw, (n) => n === 'host');
     }
     raw.push(name, v);
   }

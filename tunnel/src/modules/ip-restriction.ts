@@ -4,8 +4,8 @@
 // entry at all, everything not denied is allowed (current ngrok docs; old agents refused a
 // deny-only list with ERR_NGROK_393). Named IP policies are reusable rule sets; the union of
 // the endpoint's own CIDRs and all its policies' rules applies.
-import net from 'node:net';
 import { sendEdgeError } from '../edge-errors';
+import { type Cidr, CidrSet, parseCidr } from '../net/cidr';
 import { check, ModuleConfigError, within } from './config-error';
 import { VAR } from './request-vars';
 import type { HttpModule } from './types';
@@ -38,7 +38,7 @@ export class IpPolicyStore {
 
   set(policy: IpPolicy): void {
     policy.rules.forEach((r, i) => {
-      parseCidr(r.cidr, `ip policy ${policy.id} rule ${i}`);
+      moduleCidr(r.cidr, `ip policy ${policy.id} rule ${i}`);
       check(
         r.action === 'allow' || r.action === 'deny',
         'ERR_NGROK_1410',
@@ -64,27 +64,18 @@ export class IpPolicyStore {
   }
 }
 
-/** `a.b.c.d/n` or `x::/n` → parts; ERR_NGROK_362 otherwise (a mask is required). */
-export function parseCidr(cidr: string, where: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } {
-  const m = typeof cidr === 'string' ? /^([^/]+)\/(\d{1,3})$/.exec(cidr.trim()) : null;
-  const family = m ? (net.isIPv4(m[1]) ? 'ipv4' : net.isIPv6(m[1]) ? 'ipv6' : undefined) : undefined;
-  const prefix = m ? Number(m[2]) : -1;
-  if (!m || !family || prefix > (family === 'ipv4' ? 32 : 128)) {
-    throw new ModuleConfigError(
-      'ERR_NGROK_362',
-      `${where}: "${String(cidr)}" is not a CIDR (e.g. 10.0.0.0/8 or 2001:db8::/32)`,
-    );
-  }
-  return { address: m[1], prefix, family };
+/** `a.b.c.d/n` or `x::/n` → the range; ERR_NGROK_362 otherwise (a mask is required). */
+function moduleCidr(cidr: string, where: string): Cidr {
+  const parsed = parseCidr(cidr);
+  if ('cidr' in parsed) return parsed.cidr;
+  throw new ModuleConfigError(
+    'ERR_NGROK_362',
+    `${where}: "${String(cidr)}" is not a CIDR (e.g. 10.0.0.0/8 or 2001:db8::/32)`,
+  );
 }
 
-function blockList(cidrs: readonly string[], where: string): net.BlockList {
-  const list = new net.BlockList();
-  cidrs.forEach((c, i) => {
-    const { address, prefix, family } = within([i], () => parseCidr(c, `${where}[${i}]`));
-    list.addSubnet(address, prefix, family);
-  });
-  return list;
+function cidrSet(cidrs: readonly string[], where: string): CidrSet {
+  return new CidrSet(cidrs.map((c, i) => within([i], () => moduleCidr(c, `${where}[${i}]`))));
 }
 
 export function validateIpRestriction(
@@ -100,8 +91,8 @@ export function validateIpRestriction(
       [key],
     );
   }
-  within(['allowCidrs'], () => blockList(config.allowCidrs ?? [], `${field}.allowCidrs`));
-  within(['denyCidrs'], () => blockList(config.denyCidrs ?? [], `${field}.denyCidrs`));
+  within(['allowCidrs'], () => cidrSet(config.allowCidrs ?? [], `${field}.allowCidrs`));
+  within(['denyCidrs'], () => cidrSet(config.denyCidrs ?? [], `${field}.denyCidrs`));
   const ids = config.ipPolicies ?? [];
   check(
     ids.length || config.allowCidrs?.length || config.denyCidrs?.length,
@@ -117,9 +108,8 @@ export function validateIpRestriction(
 export function ipFilter(config: IpRestrictionConfig, policies?: IpPolicyStore): (ip: string) => boolean {
   validateIpRestriction(config, policies);
   let built = -1;
-  let allow = new net.BlockList();
-  let deny = new net.BlockList();
-  let hasAllow = false;
+  let allow = new CidrSet();
+  let deny = new CidrSet();
   const rebuild = () => {
     const allowCidrs = [...(config.allowCidrs ?? [])];
     const denyCidrs = [...(config.denyCidrs ?? [])];
@@ -128,15 +118,13 @@ export function ipFilter(config: IpRestrictionConfig, policies?: IpPolicyStore):
       for (const rule of policies?.get(id)?.rules ?? [])
         (rule.action === 'allow' ? allowCidrs : denyCidrs).push(rule.cidr);
     }
-    allow = blockList(allowCidrs, 'allow');
-    deny = blockList(denyCidrs, 'deny');
-    hasAllow = allowCidrs.length > 0;
+    allow = cidrSet(allowCidrs, 'allow');
+    deny = cidrSet(denyCidrs, 'deny');
     built = policies?.version ?? 0;
   };
   return (ip) => {
     if (built !== (policies?.version ?? 0)) rebuild();
-    const family = net.isIPv6(ip) ? 'ipv6' : 'ipv4';
-    return (!hasAllow || allow.check(ip, family)) && !deny.check(ip, family);
+    return (allow.size === 0 || allow.has(ip)) && !deny.has(ip);
   };
 }
 

@@ -8,6 +8,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls';
 import { sendEdgeError } from '../edge-errors';
+import { removeRawHeaders } from '../net/raw-headers';
 import { check, ModuleConfigError, within } from './config-error';
 import type { HttpModule } from './types';
 
@@ -99,12 +100,11 @@ export function mutualTlsModule(config: MutualTlsConfig): HttpModule {
         sendEdgeError(ctx.req, ctx.res, 'ERR_BURROW_CLIENT_CERT', why);
         return 'handled';
       }
-      const h = ctx.upstreamHeaders;
-      for (let i = h.length - 2; i >= 0; i -= 2) if (CLIENT_CERT_HEADERS.includes(h[i].toLowerCase())) h.splice(i, 2);
+      removeRawHeaders(ctx.upstreamHeaders, (n) => CLIENT_CERT_HEADERS.includes(n));
       const subject = Object.entries(cert.subject ?? {})
         .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
         .join(',');
-      h.push(
+      ctx.upstreamHeaders.push(
         'X-Tls-Client-Cn',
         String(cert.subject?.CN ?? ''),
         'X-Tls-Client-Serial',

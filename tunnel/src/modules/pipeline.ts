@@ -20,7 +20,7 @@ import { ipRestrictionModule, type IpPolicyStore } from './ip-restriction';
 import { mutualTlsModule, validateTlsTermination } from './mutual-tls';
 import { trafficPolicyModule } from './traffic-policy';
 import type { ManagedOAuth } from './oauth/managed';
-import type { HttpModule, RequestContext, RequestOutcome, ResponseContext } from './types';
+import type { HttpModule, RequestContext, RequestOutcome, ResponseContext, SharedRateLimiter } from './types';
 import { userAgentFilterModule } from './user-agent-filter';
 import { webhookVerificationModule } from './webhook-verification';
 
@@ -37,6 +37,10 @@ export interface PipelineEnv {
   internalEndpoint?: (host: string) => unknown;
   /** Clock for time-based modules (tests). */
   now?: () => number;
+  /** Rate limits counted across the nodes of a cluster; each pipeline counts on its own without it. */
+  rateLimiter?: SharedRateLimiter;
+  /** Whose limits these are (`endpoint:NAME`, `route:ID`): the same on every node, read per request. */
+  rateScope?: () => string;
   /**
    * Told once a request that a module answered itself (basic auth's 401, an OAuth redirect, an IP
    * denial) has been sent: the embedded edge hands it to the agent's capture store, so the

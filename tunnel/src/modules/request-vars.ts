@@ -3,6 +3,7 @@
 // JSONPath header templates (`${.ngrok.request_id}`, `${.conn.client_ip}`, …). Built lazily, only
 // for endpoints that use templates or expressions.
 import type { TLSSocket } from 'node:tls';
+import { rawHeadersMap } from '../net/raw-headers';
 import type { RequestContext, ResponseContext } from './types';
 
 /** Module results other modules and templates read, keyed `<module>.<field>` in ctx.vars. */
@@ -22,16 +23,6 @@ export const VAR = {
   /** `{metadata}` entries the `log` action recorded, both phases (ngrok's `traffic_policy.logs`). */
   policyLogs: 'policy.logs',
 } as const;
-
-function headerMap(raw: readonly string[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
-    if (name.startsWith(':')) continue;
-    (out[name] ??= []).push(raw[i + 1]);
-  }
-  return out;
-}
 
 function tlsInfo(ctx: RequestContext): Record<string, unknown> | undefined {
   const socket = ctx.req.socket as TLSSocket | undefined;
@@ -80,7 +71,7 @@ export function celVariables(ctx: RequestContext | ResponseContext): Record<stri
   const cached = ctx.vars.get(phase) as Record<string, unknown> | undefined;
   if (cached) return cached;
   const url = requestUrl(ctx);
-  const headers = headerMap(ctx.req.rawHeaders);
+  const headers = rawHeadersMap(ctx.req.rawHeaders);
   const socket = ctx.req.socket;
   const contentLength = Number(headers['content-length']?.[0] ?? -1);
   const out: Record<string, unknown> = {
@@ -126,7 +117,7 @@ export function celVariables(ctx: RequestContext | ResponseContext): Record<stri
     time: { now: new Date() },
   };
   if ('statusCode' in ctx) {
-    const resHeaders = headerMap(ctx.responseHeaders);
+    const resHeaders = rawHeadersMap(ctx.responseHeaders);
     const len = Number(resHeaders['content-length']?.[0] ?? -1);
     out.res = {
       status_code: ctx.statusCode,

@@ -6,6 +6,7 @@
 // time: a bad expression is ERR_NGROK_2200, an unknown action ERR_NGROK_2201 naming it.
 import { Transform } from 'node:stream';
 import { ERROR_CODE_HEADER } from '../edge-errors';
+import { removeRawHeaders } from '../net/raw-headers';
 import { basicAuthModule } from './basic-auth';
 import { celTrue, compileCel, compileInterpolation, type CelProgram, type Interpolation } from './cel';
 import { circuitBreakerModule } from './circuit-breaker';
@@ -13,7 +14,7 @@ import { compressionModule, type CompressionAlgorithm } from './compression';
 import { check, durationMs, ModuleConfigError, within, type ConfigPath } from './config-error';
 import { ipRestrictionModule, type IpPolicyStore } from './ip-restriction';
 import { celVariables, requestUrl, VAR } from './request-vars';
-import type { HttpModule, RequestContext, RequestOutcome, ResponseContext } from './types';
+import type { HttpModule, RequestContext, RequestOutcome, ResponseContext, SharedRateLimiter } from './types';
 import { webhookVerificationModule } from './webhook-verification';
 import type { ManagedOAuth } from './oauth/managed';
 
@@ -54,6 +55,9 @@ export interface PolicyEnv {
   internalEndpoint?: (host: string) => unknown;
   managedOAuth?: ManagedOAuth;
   now?: () => number;
+  /** Rate limits counted across cluster nodes (PipelineEnv.rateLimiter), scoped by `rateScope`. */
+  rateLimiter?: SharedRateLimiter;
+  rateScope?: () => string;
   /** Config checks: collect every refusal here and go on, instead of throwing the first. */
   collect?: ModuleConfigError[];
 }
@@ -506,6 +510,22 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
       );
       const window = new SlidingWindow(capacity, rateMs, now);
       const enforce = c.enforce !== false;
+      const refuse = (ctx: RequestContext, retryAfterS: number): RequestOutcome => {
+        if (!enforce) return;
+        const body = JSON.stringify({
+          error_code: 'ERR_BURROW_RATE_LIMITED',
+          status_code: 429,
+          msg: 'Too many requests',
+        });
+        ctx.res.writeHead(429, {
+          'retry-after': String(retryAfterS),
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+          [ERROR_CODE_HEADER]: 'ERR_BURROW_RATE_LIMITED',
+        });
+        ctx.res.end(body);
+        return 'handled';
+      };
       return {
         type,
         terminating: false,
@@ -520,21 +540,20 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
               }
             })
             .join('\0');
+          // On a cluster the window is shared by every node (one Redis round trip); locally while
+          // the shared store is away.
+          const shared = env.rateLimiter?.take(`${env.rateScope?.() ?? ''}\0${at}\0${key}`, capacity, rateMs);
+          if (shared) {
+            return shared.then(
+              (r) => (r.ok ? undefined : refuse(ctx, r.retryAfterS)),
+              () => {
+                const r = window.take(key);
+                return r.ok ? undefined : refuse(ctx, r.retryAfterS);
+              },
+            );
+          }
           const { ok, retryAfterS } = window.take(key);
-          if (ok || !enforce) return;
-          const body = JSON.stringify({
-            error_code: 'ERR_BURROW_RATE_LIMITED',
-            status_code: 429,
-            msg: 'Too many requests',
-          });
-          ctx.res.writeHead(429, {
-            'retry-after': String(retryAfterS),
-            'content-type': 'application/json',
-            'content-length': String(Buffer.byteLength(body)),
-            [ERROR_CODE_HEADER]: 'ERR_BURROW_RATE_LIMITED',
-          });
-          ctx.res.end(body);
-          return 'handled';
+          return ok ? undefined : refuse(ctx, retryAfterS);
         },
       };
     }
@@ -544,8 +563,7 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
       const apply = (raw: string[], ctx: RequestContext) => {
         const vars = celVariables(ctx);
         for (const h of headers) {
-          if (h.name === 'host')
-            for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i].toLowerCase() === 'host') raw.splice(i, 2);
+          if (h.name === 'host') removeRawHeaders(raw, (n) => n === 'host');
           raw.push(h.name, h.value(vars));
         }
       };
@@ -565,7 +583,7 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
       );
       const names = new Set((c.headers as unknown[]).map((n) => String(n).toLowerCase()));
       const apply = (raw: string[]) => {
-        for (let i = raw.length - 2; i >= 0; i -= 2) if (names.has(raw[i].toLowerCase())) raw.splice(i, 2);
+        removeRawHeaders(raw, (n) => names.has(n));
       };
       return {
         type,

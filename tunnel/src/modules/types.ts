@@ -62,3 +62,12 @@ export interface HttpModule {
   /** Called once per request with the final status (circuit breaker statistics, logs). */
   onComplete?(ctx: RequestContext, result: { statusCode: number; errorCode?: string }): void;
 }
+
+/**
+ * A rate-limit window counted beyond this process: the nodes of an edge cluster share it (edge
+ * cluster/counters.ts). `take` counts one request in `bucket` unless the sliding-window estimate
+ * is at `capacity` per `rateMs`; undefined means "count locally" (the shared store is away).
+ */
+export interface SharedRateLimiter {
+  take(bucket: string, capacity: number, rateMs: number): Promise<{ ok: boolean; retryAfterS: number }> | undefined;
+}

@@ -12,9 +12,10 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { sendEdgeError } from '../edge-errors';
+import { BodyTooLargeError, readBody } from '../net/body';
 import { check, ModuleConfigError, within } from './config-error';
 import { requestUrl, VAR } from './request-vars';
-import type { HttpModule, RequestContext } from './types';
+import type { HttpModule } from './types';
 
 /** Bodies above this are refused (413): the whole body is held in memory until it is verified. */
 export const MAX_WEBHOOK_BODY = 2 * 1024 * 1024;
@@ -245,41 +246,6 @@ export function validateWebhookVerification(c: WebhookVerificationConfig, field 
   return within(['secret'], () => PROVIDERS[provider](c.secret, c));
 }
 
-/** Reads the request body up to `limit` bytes; undefined when it is larger. */
-export function readBounded(ctx: RequestContext, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const req = ctx.req;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        req.resume(); // drain what is left so the connection can answer
-        resolve(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', onError);
-  });
-}
-
 export function webhookVerificationModule(config: WebhookVerificationConfig, now: () => number = Date.now): HttpModule {
   const verifier = validateWebhookVerification(config);
   const provider = config.provider.toLowerCase();
@@ -302,7 +268,11 @@ export function webhookVerificationModule(config: WebhookVerificationConfig, now
         ctx.res.end(body);
         return 'handled';
       }
-      const body = await readBounded(ctx, limit);
+      // The signature covers the raw bytes, so the body is read whole (drained past the limit).
+      const body = await readBody(ctx.req, limit, 'drain').catch((err: unknown) => {
+        if (err instanceof BodyTooLargeError) return undefined;
+        throw err;
+      });
       if (!body) {
         sendEdgeError(
           ctx.req,

@@ -93,7 +93,19 @@ export interface UnbindResult {
   error?: WireError;
 }
 
-export type ControlMessage = Hello | Welcome | BindRequest | BindResult | UnbindRequest | UnbindResult;
+/**
+ * edge → agent: this edge (a draining cluster node) asks the agent to move. The agent opens a new
+ * session (through the load balancer, to another node), binds its endpoints there, then closes
+ * this one once its streams are done; until then this session keeps serving. Agents that do not
+ * know it ignore it and get a GoAway `ERR_BURROW_EDGE_DRAINING` later.
+ */
+export interface Reconnect {
+  type: 'reconnect';
+  code: string;
+  message: string;
+}
+
+export type ControlMessage = Hello | Welcome | BindRequest | BindResult | UnbindRequest | UnbindResult | Reconnect;
 
 // ---- Stream metadata (FrameType.Open / FrameType.Meta) ----
 

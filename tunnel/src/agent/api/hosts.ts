@@ -6,17 +6,17 @@
 // host name, or `.suffix` (the domain and every name under it). The port is ignored. Configured
 // entries add to the localhost defaults.
 
-import net from 'node:net';
+import { CidrSet, ipFamily, parseCidr } from '../../net/cidr';
+import { normalizeHost } from '../../net/host';
 
 export class HostAllowList {
-  private readonly ips = new net.BlockList();
+  private readonly ips = new CidrSet();
   private readonly names = new Set<string>();
   private readonly suffixes: string[] = [];
 
   constructor(entries: readonly string[] = []) {
-    this.ips.addSubnet('127.0.0.0', 8, 'ipv4');
-    this.ips.addAddress('::1', 'ipv6');
-    this.ips.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+    this.ips.add({ address: '127.0.0.0', prefix: 8, family: 'ipv4' }); // ::ffff:127.x too (CidrSet)
+    this.ips.add({ address: '::1', prefix: 128, family: 'ipv6' });
     this.names.add('localhost');
     this.suffixes.push('.localhost');
     for (const raw of entries) this.add(raw);
@@ -27,15 +27,12 @@ export class HostAllowList {
     const entry = raw.trim().toLowerCase().replace(/\.$/, '');
     const slash = entry.indexOf('/');
     if (slash > 0) {
-      const addr = stripBrackets(entry.slice(0, slash));
-      const prefix = Number(entry.slice(slash + 1));
-      const family = net.isIP(addr);
-      if (!family || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128))
-        throw new Error(`web_allow_hosts: "${raw}" is not a valid CIDR range`);
-      this.ips.addSubnet(addr, prefix, family === 4 ? 'ipv4' : 'ipv6');
-    } else if (net.isIP(stripBrackets(entry))) {
-      const addr = stripBrackets(entry);
-      this.ips.addAddress(addr, net.isIP(addr) === 4 ? 'ipv4' : 'ipv6');
+      const parsed = parseCidr(`${stripBrackets(entry.slice(0, slash))}${entry.slice(slash)}`);
+      if (!('cidr' in parsed)) throw new Error(`web_allow_hosts: "${raw}" is not a valid CIDR range`);
+      this.ips.add(parsed.cidr);
+    } else if (ipFamily(stripBrackets(entry))) {
+      const parsed = parseCidr(stripBrackets(entry), 'host');
+      if ('cidr' in parsed) this.ips.add(parsed.cidr);
     } else if (entry.startsWith('.') && /^(\.[a-z0-9_-]+)+$/.test(entry)) {
       this.suffixes.push(entry);
     } else if (/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(entry)) {
@@ -46,10 +43,9 @@ export class HostAllowList {
   /** `host` is a Host header value (port allowed). */
   allows(host: string | undefined): boolean {
     if (!host) return false;
-    const name = hostWithoutPort(host);
+    const name = normalizeHost(host);
     if (!name) return false;
-    const family = net.isIP(name);
-    if (family) return this.ips.check(name, family === 4 ? 'ipv4' : 'ipv6');
+    if (name.startsWith('[') || ipFamily(name)) return this.ips.has(stripBrackets(name));
     if (this.names.has(name)) return true;
     return this.suffixes.some((s) => name.endsWith(s) || name === s.slice(1));
   }
@@ -57,19 +53,6 @@ export class HostAllowList {
 
 function stripBrackets(s: string): string {
   return s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s;
-}
-
-/** `example.com:4040` → `example.com`, `[::1]:4040` → `::1`; lower case, no trailing dot. */
-export function hostWithoutPort(host: string): string {
-  let h = host.trim().toLowerCase();
-  if (h.startsWith('[')) {
-    const end = h.indexOf(']');
-    return end > 0 ? h.slice(1, end) : '';
-  }
-  if (net.isIP(h) === 6) return h; // bare IPv6 without brackets or port
-  const colon = h.lastIndexOf(':');
-  if (colon >= 0) h = h.slice(0, colon);
-  return h.replace(/\.$/, '');
 }
 
 /**

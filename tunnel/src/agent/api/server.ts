@@ -38,6 +38,7 @@ import { exchangesToHar, exchangeToHarEntry } from '../../capture/har';
 import { exchangeToCurl } from '../../capture/curl';
 import { exchangeToNgrokJson, requestListToNgrokJson } from '../../capture/ngrok-json';
 import type { CapturedExchange } from '../../capture/store';
+import { BodyTooLargeError, readBody } from '../../net/body';
 import { VERSION } from '../../version';
 import {
   API_ERRORS,
@@ -597,33 +598,23 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
       }),
     );
   }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(
-          new LocalApiError(413, API_ERRORS.BAD_REQUEST, 'request body too large', {
-            err: `at most ${MAX_BODY_BYTES} bytes`,
-          }),
-        );
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (text.trim() === '') return resolve({});
+  return readBody(req, MAX_BODY_BYTES).then(
+    (body) => {
+      const text = body.toString('utf8');
+      if (text.trim() === '') return {};
       try {
-        resolve(JSON.parse(text));
+        return JSON.parse(text) as unknown;
       } catch (err) {
-        reject(new LocalApiError(400, API_ERRORS.BAD_REQUEST, 'invalid JSON body', { err: (err as Error).message }));
+        throw new LocalApiError(400, API_ERRORS.BAD_REQUEST, 'invalid JSON body', { err: (err as Error).message });
       }
-    });
-  });
+    },
+    (err: unknown) => {
+      if (!(err instanceof BodyTooLargeError)) throw err;
+      throw new LocalApiError(413, API_ERRORS.BAD_REQUEST, 'request body too large', {
+        err: `at most ${MAX_BODY_BYTES} bytes`,
+      });
+    },
+  );
 }
 
 function allow(method: string, methods: string[]): void {

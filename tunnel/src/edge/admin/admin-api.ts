@@ -14,6 +14,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BodyTooLargeError, readBody as readBounded } from '../../net/body';
 import type { AccountService } from './account';
 import { accountRoutes } from './account-api';
 import { created, gone, need, ok, page, type Call, type Route } from './api-kit';
@@ -160,15 +161,13 @@ function sha256(text: string): Buffer {
 }
 
 async function readBody(req: http.IncomingMessage, method: string): Promise<Json | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY)
-      throw new AdminApiError(413, 'ERR_NGROK_212', `The request body is larger than ${MAX_BODY} bytes.`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = (
+    await readBounded(req, MAX_BODY).catch((err: unknown) => {
+      if (err instanceof BodyTooLargeError)
+        throw new AdminApiError(413, 'ERR_NGROK_212', `The request body is larger than ${MAX_BODY} bytes.`);
+      throw err;
+    })
+  ).toString('utf8');
   const wantsBody = method === 'POST' || method === 'PATCH' || method === 'PUT';
   if (!wantsBody) {
     if (text.trim())
@@ -236,14 +235,20 @@ function buildRoutes(svc: EdgeService): Route[] {
       pattern: /^\/edges\/https$/,
       methods: {
         GET: (c) => page(c, 'https_edges', svc.listEdges(), (e) => c.render.edge(e)),
-        POST: (c) => created(c.render.edge(svc.createEdge(need(c.body)))),
+        POST: async (c) => {
+          await svc.checkHostportsFree(need(c.body));
+          return created(c.render.edge(svc.createEdge(need(c.body))));
+        },
       },
     },
     {
       pattern: new RegExp(`^/edges/https/${ID}$`),
       methods: {
         GET: (c) => ok(c.render.edge(svc.getEdge(c.params[0]))),
-        PATCH: (c) => ok(c.render.edge(svc.updateEdge(c.params[0], need(c.body)))),
+        PATCH: async (c) => {
+          await svc.checkHostportsFree(need(c.body));
+          return ok(c.render.edge(svc.updateEdge(c.params[0], need(c.body))));
+        },
         DELETE: (c) => (svc.deleteEdge(c.params[0]), gone()),
       },
     },

@@ -5,11 +5,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Edge } from '../edge';
 import type { IpPolicyStore } from '../../modules/ip-restriction';
+import type { PipelineEnv } from '../../modules/pipeline';
 import type { GrantSource, TokenSet } from '../tokens';
 import { AccountService } from './account';
 import { EndpointConfigOverlay } from './endpoint-configs';
 import { AdminApiError } from './errors';
-import { HttpsEdgeRouter } from './router';
+import { HttpsEdgeRouter, type Binding } from './router';
 import { EdgeService } from './operations';
 import { EdgeStore } from './store';
 
@@ -44,6 +45,12 @@ export function createHttpsEdges(opts: {
   tcpBindHost?: string;
   /** ACME is on: new reserved domains get a certificate management policy by default. */
   acme?: boolean;
+  /** Cluster: route rate limits count across nodes. */
+  rateLimiter?: PipelineEnv['rateLimiter'];
+  /** Cluster: an agent on any node binds this host directly (ERR_NGROK_7132). */
+  boundInCluster?: (host: string) => Promise<boolean>;
+  /** Cluster: labeled tunnels on other nodes, for tunnel-group backends. */
+  remoteLabeled?: () => Iterable<Binding>;
 }): HttpsEdges {
   const store = opts.store ?? (opts.stateDir ? EdgeStore.open(opts.stateDir) : EdgeStore.memory());
   let edge: Edge | undefined;
@@ -57,11 +64,18 @@ export function createHttpsEdges(opts: {
     domain: opts.domain,
     ipPolicies: opts.ipPolicies,
     boundDirectly: (host) => !!edge?.isHostBound(host),
+    boundInCluster: opts.boundInCluster,
     account,
     managedOAuth: () => edge?.managedOAuth,
   });
   const overlay = new EndpointConfigOverlay(store, opts.ipPolicies);
-  const router = new HttpsEdgeRouter(store, opts.ipPolicies, () => edge?.managedOAuth);
+  const router = new HttpsEdgeRouter(
+    store,
+    opts.ipPolicies,
+    () => edge?.managedOAuth,
+    opts.rateLimiter,
+    opts.remoteLabeled,
+  );
   // Changes made on another cluster node reach the named IP policies endpoints use.
   store.on('change', () => service.syncIpPolicies());
   const credentials: GrantSource = {

@@ -42,6 +42,8 @@ export interface ServiceEnv {
   ipPolicies: IpPolicyStore;
   /** True when an agent binds this host directly right now (ERR_NGROK_7132). */
   boundDirectly?: (host: string) => boolean;
+  /** Cluster: true when an agent binds this host directly on any node (read from the claims in Redis). */
+  boundInCluster?: (host: string) => Promise<boolean>;
   /** Certificate and endpoint-configuration fields of reserved domains (account.ts). */
   account?: { applyReservedDomain(rd: ReservedDomain, body: Body, created: boolean): void };
   /** The edge's managed OAuth apps, once it runs (an OAuth module without a client id uses them). */
@@ -128,6 +130,22 @@ export class EdgeService {
       this.state.https_edges = [...this.state.https_edges.filter((e) => e.id !== edge.id), edge];
       return edge;
     });
+  }
+
+  /**
+   * ERR_NGROK_7132 across a cluster: an agent on another node may bind one of the hostports. Asked
+   * before createEdge/updateEdge (which check this node's agents themselves, synchronously).
+   */
+  async checkHostportsFree(body: Body | undefined): Promise<void> {
+    const hostports = Array.isArray(body?.hostports) ? body.hostports : [];
+    if (!this.env.boundInCluster) return;
+    for (const hp of hostports) {
+      if (typeof hp !== 'string' || hp.lastIndexOf(':') < 1) continue; // the sync checks say what is wrong
+      const host = hp.slice(0, hp.lastIndexOf(':')).toLowerCase();
+      if (this.state.https_edges.some((e) => e.hostports.includes(`${host}:443`))) continue;
+      if (await this.env.boundInCluster(host))
+        throw badRequest('ERR_NGROK_7132', `The hostport ${hp.toLowerCase()} is already in use by an agent directly.`);
+    }
   }
 
   updateEdge(id: string, body: Body): HttpsEdge {

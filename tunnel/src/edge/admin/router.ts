@@ -16,7 +16,7 @@ import type { Duplex } from 'node:stream';
 import type { AgentSession } from '../agent-session';
 import { rawEdgeError, sendEdgeError } from '../../edge-errors';
 import { proxyHttp, proxyUpgrade, type HttpTarget } from '../http-proxy';
-import { normalizeHost } from '../router';
+import { normalizeHost } from '../../net/host';
 import type { Scheme } from '../../model';
 import type { IpPolicyStore } from '../../modules/ip-restriction';
 import { buildPipeline, Pipeline, type PipelineEnv } from '../../modules/pipeline';
@@ -73,6 +73,10 @@ export class HttpsEdgeRouter {
     private readonly ipPolicies: IpPolicyStore,
     /** The edge's managed OAuth apps once it runs. */
     private readonly managedOAuth: () => ManagedOAuth | undefined = () => undefined,
+    /** Rate limits counted across cluster nodes (route modules run on the node the visitor reached). */
+    private readonly rateLimiter?: PipelineEnv['rateLimiter'],
+    /** Cluster: labeled tunnels other nodes hold (their sessions relay over the node link). */
+    private readonly remoteLabeled: () => Iterable<Binding> = () => [],
   ) {
     store.on('change', () => this.rebuild());
     this.rebuild();
@@ -93,9 +97,9 @@ export class HttpsEdgeRouter {
     this.labeled.delete(b);
   }
 
-  /** Labeled tunnels online now that serve a tunnel-group backend's labels. */
+  /** Labeled tunnels online now that serve a tunnel-group backend's labels (on every cluster node). */
   tunnelsFor(labels: Record<string, string>): Binding[] {
-    return [...this.labeled].filter((b) => labelsMatch(b.labels, labels));
+    return [...this.labeled, ...this.remoteLabeled()].filter((b) => labelsMatch(b.labels, labels));
   }
 
   handleRequest(req: ClientRequest, res: ClientResponse, scheme: Scheme): boolean {
@@ -159,7 +163,10 @@ export class HttpsEdgeRouter {
         if (!cr || cr.key !== key) {
           let modules: readonly HttpModule[] = [];
           try {
-            modules = buildPipeline(routeEdgeOptions(route), env)?.modules ?? [];
+            const scope = `route:${route.id}`;
+            modules =
+              buildPipeline(routeEdgeOptions(route), { ...env, rateLimiter: this.rateLimiter, rateScope: () => scope })
+                ?.modules ?? [];
           } catch {
             // The service refuses configs that do not build; a stored one that no longer does
             // (e.g. its IP policy was edited away) serves nothing rather than serving unprotected.
@@ -173,7 +180,7 @@ export class HttpsEdgeRouter {
         if (isAuthRoute(route)) c.auth = cr;
       }
       c.prefixes.sort((a, b) => b.route.match.length - a.route.match.length);
-      for (const hp of edge.hostports) hosts.set(hp.slice(0, hp.lastIndexOf(':')).toLowerCase(), c);
+      for (const hp of edge.hostports) hosts.set(normalizeHost(hp), c);
     }
     this.hosts = hosts;
     this.compiled = compiled;

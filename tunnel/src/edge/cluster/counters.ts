@@ -1,71 +1,49 @@
-// Counters that count across nodes (the authtoken-guessing throttle, rate limits): fixed windows in
-// Redis (`burrow:count:<name>:<key>`, INCRBY + PEXPIRE in one script). The callers' checks are
-// synchronous, so `add` counts locally at once and in Redis in the background, and `count` answers
-// from the larger of the local count and the cluster total Redis last returned: a node never lets
-// more through than it would alone, and sees the other nodes' counts within one round trip.
-// Keys are hashed (HMAC under the cluster secret): client IPs and token prefixes never reach Redis.
+// Rate limits counted across nodes (traffic policy `rate-limit`, on endpoints and on HTTPS edge
+// routes alike).
+import type { SharedRateLimiter } from '../../modules/types';
 import { KEY_PREFIX, type RedisNode } from './redis';
 import type { ClusterSecret } from './secret';
 
-const ADD_LUA = `
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
-if n == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return n`;
+// Sliding window over two fixed windows (ngrok's `sliding_window`): the previous window's count,
+// weighted by how much of it still overlaps, plus the current one. Checked and counted in one
+// script, so N nodes admitting at once never let more than `capacity` through.
+const WINDOW_LUA = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local prev = tonumber(redis.call('GET', KEYS[2]) or '0')
+if prev * tonumber(ARGV[2]) + cur + 1 > tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[1])
+if cur == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1`;
 
-type CounterRedis = { addCount(key: string, n: number, windowMs: number): Promise<number> };
+type WindowRedis = {
+  rateTake(cur: string, prev: string, capacity: number, weight: string, ttlMs: number): Promise<number>;
+};
 
-export class SharedCounter {
-  private readonly local = new Map<string, { n: number; cluster: number; until: number }>();
-
+/**
+ * Rate limits (traffic policy `rate-limit`) counted by every node together. Keys are
+ * `burrow:rate:<hmac of scope, rule and bucket key>:<window start>` (client addresses never reach
+ * Redis). While Redis is away `take` answers undefined and each node counts on its own.
+ */
+export class SharedRateWindows implements SharedRateLimiter {
   constructor(
     private readonly node: RedisNode,
     private readonly secret: ClusterSecret,
-    /** Namespace, e.g. `auth-fail`. */
-    private readonly name: string,
-    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
   ) {
-    if (!('addCount' in node.redis)) node.redis.defineCommand('addCount', { numberOfKeys: 1, lua: ADD_LUA });
+    if (!('rateTake' in node.redis)) node.redis.defineCommand('rateTake', { numberOfKeys: 2, lua: WINDOW_LUA });
   }
 
-  /** Counts `n` for `key` now (locally) and in Redis (cluster-wide, in the background). */
-  add(key: string, n = 1): void {
-    const entry = this.entry(key);
-    entry.n += n;
-    if (!this.node.available) return;
-    (this.node.redis as unknown as CounterRedis)
-      .addCount(this.redisKey(key), n, this.windowMs)
-      .then((total) => {
-        const e = this.local.get(key);
-        if (e) e.cluster = Math.max(e.cluster, total);
-      })
-      .catch(() => undefined);
-  }
-
-  /** The count in the current window: cluster-wide as far as this node knows. */
-  count(key: string): number {
-    const e = this.local.get(key);
-    if (!e || e.until <= Date.now()) return 0;
-    return Math.max(e.n, e.cluster);
-  }
-
-  reset(key: string): void {
-    this.local.delete(key);
-    if (this.node.available) void this.node.redis.del(this.redisKey(key)).catch(() => undefined);
-  }
-
-  private entry(key: string) {
-    const now = Date.now();
-    let e = this.local.get(key);
-    if (!e || e.until <= now) {
-      // Bounded memory: expired entries go whenever the map grows large.
-      if (this.local.size >= 100_000) for (const [k, v] of this.local) if (v.until <= now) this.local.delete(k);
-      e = { n: 0, cluster: 0, until: now + this.windowMs };
-      this.local.set(key, e);
-    }
-    return e;
-  }
-
-  private redisKey(key: string): string {
-    return `${KEY_PREFIX}count:${this.name}:${this.secret.sign(key).slice(0, 32)}`;
+  take(bucket: string, capacity: number, rateMs: number): Promise<{ ok: boolean; retryAfterS: number }> | undefined {
+    if (!this.node.available) return undefined;
+    const t = this.now();
+    const start = Math.floor(t / rateMs) * rateMs;
+    const base = `${KEY_PREFIX}rate:${this.secret.sign(`rate|${bucket}`).slice(0, 32)}`;
+    const weight = (1 - (t - start) / rateMs).toFixed(6);
+    return (this.node.redis as unknown as WindowRedis)
+      .rateTake(`${base}:${start}`, `${base}:${start - rateMs}`, capacity, weight, 2 * rateMs)
+      .then((ok) => ({
+        ok: ok === 1,
+        retryAfterS: ok === 1 ? 0 : Math.max(1, Math.ceil((start + rateMs - t) / 1000)),
+      }));
   }
 }

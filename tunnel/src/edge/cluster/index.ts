@@ -14,23 +14,38 @@ import type http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Scheme } from '../../model';
+import type { StreamOpen } from '../../protocol/messages';
 import type { MuxSession, MuxStream } from '../../protocol/session';
+import type { AgentSession } from '../agent-session';
 import { EdgeStore, emptyState } from '../admin/store';
 import { sendEdgeError, rawEdgeError } from '../../edge-errors';
 import { clientIpOf, hostOf } from '../http-proxy';
-import { normalizeHost } from '../router';
+import { normalizeHost } from '../../net/host';
+import { filterRawHeaders, rawHeadersObject, rawHeadersText } from '../../net/raw-headers';
 import { ClusterAuthThrottle } from './auth-throttle';
-import { SharedCounter } from './counters';
+import { SharedRateWindows } from './counters';
 import { PeerPool, PeerServer, type PeerOpen } from './peers';
-import { ClusterError, KEY_PREFIX, RedisNode, claimKey, redactUrl, type Claim, type Holder } from './redis';
+import {
+  ClusterError,
+  KEY_PREFIX,
+  MEMBERS_CHANNEL,
+  MOVED_CHANNEL,
+  POOL_OWNER,
+  RedisNode,
+  claimKey,
+  redactUrl,
+  type Claim,
+  type Holder,
+  type Member,
+} from './redis';
 import { ClusterSecret } from './secret';
 import { RedisStateBacking, STATE_CHANNEL } from './state';
 
 /** Announces TCP claims, so every node listens on every TCP endpoint's port. */
 const TCP_CHANNEL = 'burrow:tcp-ports';
 
-export { ClusterError } from './redis';
-export type { Holder } from './redis';
+export { ClusterError, POOL_OWNER } from './redis';
+export type { Holder, Member } from './redis';
 export type { PeerOpen } from './peers';
 
 export type ClaimKind = 'http' | 'tls' | 'tcp';
@@ -45,12 +60,28 @@ export interface ClusterHooks {
   /** Stops renewing a claim (its session is gone): it lapses within the lease unless the agent takes it back. */
   abandon(kind: ClaimKind, name: string, holder: Holder): void;
   /** An HTTP request for a name not bound here: carried to its holder, or answered 3200. */
-  forwardRequest(req: ClientRequest, res: ClientResponse, scheme: Scheme): void;
-  forwardUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme): void;
+  /** `fresh`: the request came from another node whose view was stale (the name moved): ask Redis. */
+  forwardRequest(req: ClientRequest, res: ClientResponse, scheme: Scheme, member?: Member, fresh?: boolean): void;
+  forwardUpgrade(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    scheme: Scheme,
+    member?: Member,
+    fresh?: boolean,
+  ): void;
   /** A TLS connection whose SNI names nothing here: true when another node holds the name. */
   forwardTls(socket: Duplex, serverName: string, head: Buffer): Promise<boolean>;
   /** Before an agent's TCP endpoint listens on `port` here: stop forwarding that port to another node. */
   yieldTcpPort(port: number): Promise<void>;
+  /** A binding joins a group spanning nodes: `pool:<name>` (endpoint pool) or `labels` (labeled tunnel). */
+  join(group: string, binding: string, labels?: Record<string, string>): void;
+  leave(binding: string): void;
+  /**
+   * The next member of a group, round robin over every node's members (this node's included);
+   * undefined when the cluster knows none yet (serve the local ones).
+   */
+  pickMember(group: string): Member | undefined;
 }
 
 /** What the cluster asks of the Edge: serve a visitor connection another node carried here. */
@@ -62,6 +93,9 @@ export interface PeerTarget {
   readonly tcpListenHost: string;
   /** A name a binding here claimed is held elsewhere now: stop serving it here. */
   claimLost(kind: ClaimKind, name: string, holder: Holder): void;
+  /** Redis says this node holds the name after all (just bound): route once more here; false if done before. */
+  routeAgain(req: ClientRequest, res: ClientResponse, scheme: Scheme): boolean;
+  routeUpgradeAgain(req: http.IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme): boolean;
 }
 
 type ClientRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -94,6 +128,14 @@ export class EdgeCluster implements ClusterHooks {
   private stateBacking?: RedisStateBacking;
   /** Ports of TCP endpoints other nodes hold, listened on here and carried to the holder. */
   private readonly tcpForwarders = new Map<number, net.Server>();
+  /** Every node's pool members and labeled tunnels, re-read on each join/leave note and every beat. */
+  private members: Member[] = [];
+  private membersTimer?: NodeJS.Timeout;
+  private refreshing?: Promise<void>;
+  private refreshAgain = false;
+  private readonly turns = new Map<string, number>();
+  /** Labeled tunnels on other nodes, as bindings the HTTPS edge router can pick (stable per member). */
+  private remoteLabeled = new Map<string, RemoteBinding>();
 
   constructor(private readonly opts: ClusterOptions) {
     if (!opts.secret || opts.secret.length < 16)
@@ -113,12 +155,9 @@ export class EdgeCluster implements ClusterHooks {
     this.peers = new PeerPool(this.secret);
   }
 
-  /**
-   * A counter shared by every node (see counters.ts): the seam for any rate limit that must
-   * count cluster-wide.
-   */
-  counter(name: string, windowMs: number): SharedCounter {
-    return new SharedCounter(this.redis, this.secret, name, windowMs);
+  /** Rate-limit windows every node counts in together (counters.ts). */
+  rateLimiter(): SharedRateWindows {
+    return new SharedRateWindows(this.redis, this.secret);
   }
 
   /** The authtoken-guessing throttle, counted cluster-wide (auth-throttle.ts). */
@@ -132,8 +171,10 @@ export class EdgeCluster implements ClusterHooks {
 
   /** Connects to Redis (a clear error when it is not there) and loads the shared admin state. */
   async connect(): Promise<EdgeStore> {
-    await this.redis.start([STATE_CHANNEL, TCP_CHANNEL]);
+    await this.redis.start([STATE_CHANNEL, TCP_CHANNEL, MEMBERS_CHANNEL, MOVED_CHANNEL]);
     this.redis.on('message', (channel, message) => {
+      if (channel === MEMBERS_CHANNEL && message !== this.node) void this.refreshMembers();
+      if (channel === MOVED_CHANNEL && message.startsWith(`${KEY_PREFIX}claim:`)) this.redis.moved(message);
       if (channel !== TCP_CHANNEL) return;
       const [op, port, node] = message.split(' ');
       if (node === this.node || !/^\d{1,5}$/.test(port)) return;
@@ -141,6 +182,11 @@ export class EdgeCluster implements ClusterHooks {
       if (op === 'add') this.forwardTcpPort(Number(port));
       else if (op === 'del') void this.closeTcpForwarder(Number(port));
     });
+    this.redis.on('resync', () => void this.refreshMembers());
+    await this.refreshMembers();
+    // Members of a node that died expire from Redis: look again every third of a lease.
+    this.membersTimer = setInterval(() => void this.refreshMembers(), Math.max(200, this.redis.leaseMs / 3));
+    this.membersTimer.unref();
     this.stateBacking = new RedisStateBacking(this.redis, this.secret, this.opts.log);
     const state = await this.stateBacking.load(emptyState());
     return EdgeStore.backed(state, this.stateBacking);
@@ -193,6 +239,7 @@ export class EdgeCluster implements ClusterHooks {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.membersTimer);
     for (const port of [...this.tcpForwarders.keys()]) await this.closeTcpForwarder(port);
     this.peers.close();
     await this.peerServer?.close();
@@ -257,22 +304,109 @@ export class EdgeCluster implements ClusterHooks {
     await new Promise((r) => server.close(r));
   }
 
+  // ---- groups spanning nodes: endpoint pools, labeled tunnels ----
+
+  join(group: string, binding: string, labels?: Record<string, string>): void {
+    const member: Member = { group, binding, node: this.node, addr: this.redis.addr, ...(labels ? { labels } : {}) };
+    this.members = [...this.members, member].sort((a, b) => (a.binding < b.binding ? -1 : 1));
+    void this.redis.join(member);
+  }
+
+  leave(binding: string): void {
+    this.members = this.members.filter((m) => !(m.node === this.node && m.binding === binding));
+    this.redis.leave(binding);
+  }
+
+  pickMember(group: string): Member | undefined {
+    const all = this.members.filter((m) => m.group === group && this.usable(m));
+    if (!all.length) return undefined;
+    const turn = this.turns.get(group) ?? 0;
+    this.turns.set(group, (turn + 1) % 1_000_000);
+    return all[turn % all.length];
+  }
+
+  /** Labeled tunnels other nodes hold whose link is up (HTTPS edges' tunnel groups pick among them). */
+  labeledElsewhere(): RemoteBinding[] {
+    const out: RemoteBinding[] = [];
+    for (const m of this.members) {
+      if (m.group !== 'labels' || m.node === this.node) continue;
+      const key = `${m.addr} ${m.binding}`;
+      let b = this.remoteLabeled.get(key);
+      if (!b) {
+        b = new RemoteBinding(m, this.peers);
+        this.remoteLabeled.set(key, b);
+      }
+      if (!b.session.isClosed) out.push(b);
+    }
+    return out;
+  }
+
+  /** A member here, or on a node whose link is up (or being opened for the first time). */
+  private usable(m: Member): boolean {
+    return m.node === this.node || this.peers.isUp(m.addr);
+  }
+
+  private refreshMembers(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        if (!this.redis.available) break;
+        const listed = await this.redis.members().catch(() => undefined);
+        if (!listed) break;
+        // What this node joined counts even before Redis has it (joins made while it was away).
+        const mine = this.members.filter((m) => m.node === this.node);
+        const others = listed.filter((m) => m.node !== this.node);
+        // One order on every node (by binding id), so round robin does not skip when Redis reorders.
+        this.members = [...mine, ...others].sort((a, b) => (a.binding < b.binding ? -1 : 1));
+        const keys = new Set(others.map((m) => `${m.addr} ${m.binding}`));
+        for (const key of this.remoteLabeled.keys()) if (!keys.has(key)) this.remoteLabeled.delete(key);
+        // Warm the links, so the first visitor does not wait for a handshake; retry nodes marked down.
+        for (const addr of new Set(others.map((m) => m.addr))) {
+          this.peers.retry(addr);
+          this.peers.ready(addr);
+        }
+      } while (this.refreshAgain);
+    })().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  /** True when an agent on any node binds `host` as an HTTP or TLS endpoint (ERR_NGROK_7132). */
+  async isBound(host: string): Promise<boolean> {
+    const name = normalizeHost(host);
+    return !!(await this.redis.lookup('http', [name])) || !!(await this.redis.lookup('tls', [name]));
+  }
+
   abandon(kind: ClaimKind, name: string, holder: Holder): void {
     this.redis.abandon(claimKey(kind, name), holder);
   }
 
   // ---- routing to the holder ----
 
-  /** The other node holding `host` (exact name, then the wildcard one label up). */
-  private async holderOf(kind: ClaimKind, host: string): Promise<Claim | undefined> {
+  /** The node holding `host` (exact name, then the wildcard one label up); `fresh`: ask Redis. */
+  private async claimOf(kind: ClaimKind, host: string, fresh = false): Promise<Claim | undefined> {
     const names = [host];
     const dot = host.indexOf('.');
     if (dot > 0) names.push(`*.${host.slice(dot + 1)}`);
-    const claim = await this.redis.lookup(kind, names).catch(() => undefined);
+    if (fresh) this.redis.forgetAll(kind, names);
+    return this.redis.lookup(kind, names).catch(() => undefined);
+  }
+
+  /** The other node holding `host`. */
+  private async holderOf(kind: ClaimKind, host: string): Promise<Claim | undefined> {
+    const claim = await this.claimOf(kind, host);
     return claim && claim.node !== this.node ? claim : undefined;
   }
 
-  private async openOnHolder(claim: Claim, meta: PeerOpen, kind: ClaimKind, host: string): Promise<MuxStream> {
+  private async openOnHolder(
+    claim: { addr: string },
+    meta: PeerOpen,
+    kind: ClaimKind,
+    host: string,
+  ): Promise<MuxStream> {
     let link: MuxSession;
     try {
       link = await this.peers.get(claim.addr);
@@ -284,15 +418,22 @@ export class EdgeCluster implements ClusterHooks {
     }
   }
 
-  forwardRequest(req: ClientRequest, res: ClientResponse, scheme: Scheme): void {
+  forwardRequest(req: ClientRequest, res: ClientResponse, scheme: Scheme, member?: Member, fresh = false): void {
     const host = normalizeHost(hostOf(req));
-    void this.holderOf('http', host).then(async (claim) => {
-      if (!claim) return sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${host}`);
+    void this.destination(host, member, fresh).then(async (dest) => {
+      // This node bound the name while the request was looking (an agent moving here): serve it.
+      if (dest === 'here' && this.target?.routeAgain(req, res, scheme)) return;
+      if (!dest || dest === 'here')
+        return sendEdgeError(req, res, 'ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${host}`);
       let link: MuxSession;
       try {
-        link = await this.peers.get(claim.addr);
+        link = await this.peers.get(dest.addr);
       } catch (err) {
         this.redis.forget('http', host);
+        // A pool member's node is gone: another member serves (the dead node is left out now).
+        const next = dest.binding ? this.pickMember(`pool:${host}`) : undefined;
+        if (next && next.addr !== dest.addr && next.node !== this.node)
+          return this.forwardRequest(req, res, scheme, next);
         return sendEdgeError(
           req,
           res,
@@ -300,22 +441,51 @@ export class EdgeCluster implements ClusterHooks {
           `the node holding ${host} is unreachable: ${(err as Error).message}`,
         );
       }
-      relayHttp(req, res, peerAgentFor(req, claim.addr, scheme, link));
+      relayHttp(req, res, peerAgentFor(req, dest.addr, scheme, link, dest.binding));
     });
   }
 
-  forwardUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme): void {
+  /**
+   * Where to carry a request for `host`: the given pool member, or the holder of the name (a
+   * pooled name: one of its members on another node).
+   */
+  private async destination(
+    host: string,
+    member?: Member,
+    fresh = false,
+  ): Promise<{ addr: string; binding?: string } | 'here' | undefined> {
+    if (member) return { addr: member.addr, binding: member.binding };
+    const claim = await this.claimOf('http', host, fresh);
+    if (claim?.node === this.node && claim.owner !== POOL_OWNER) return 'here';
+    if (!claim || claim.owner !== POOL_OWNER) return claim && { addr: claim.addr };
+    for (let i = 0; i < 8; i++) {
+      const m = this.pickMember(`pool:${host}`);
+      if (!m) break;
+      if (m.node !== this.node) return { addr: m.addr, binding: m.binding };
+    }
+    return undefined;
+  }
+
+  forwardUpgrade(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    scheme: Scheme,
+    member?: Member,
+    fresh = false,
+  ): void {
     const host = normalizeHost(hostOf(req));
-    void this.holderOf('http', host).then(async (claim) => {
-      if (!claim) {
+    void this.destination(host, member, fresh).then(async (dest) => {
+      if (dest === 'here' && this.target?.routeUpgradeAgain(req, socket, head, scheme)) return;
+      if (!dest || dest === 'here') {
         socket.end(rawEdgeError('ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${host}`));
         return;
       }
       let stream: MuxStream;
       try {
         stream = await this.openOnHolder(
-          claim,
-          { kind: 'peer', proto: scheme, remoteAddr: clientIpOf(req) },
+          dest,
+          { kind: 'peer', proto: scheme, remoteAddr: clientIpOf(req), binding: dest.binding },
           'http',
           host,
         );
@@ -327,7 +497,7 @@ export class EdgeCluster implements ClusterHooks {
       }
       // The holder's HTTP server parses the request again and answers the upgrade itself.
       let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
-      for (let i = 0; i < req.rawHeaders.length; i += 2) text += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+      text += rawHeadersText(req.rawHeaders);
       stream.write(`${text}\r\n`);
       if (head.length) stream.write(head);
       pipeBoth(socket, stream);
@@ -356,6 +526,66 @@ export class EdgeCluster implements ClusterHooks {
     socket.resume();
     return true;
   }
+}
+
+/**
+ * A labeled tunnel on another node, as the HTTPS edge router sees a binding: streams opened on its
+ * "session" go over the peer link and are relayed as they are to the agent's binding there (the
+ * route's modules already ran here).
+ */
+export class RemoteBinding {
+  readonly id: string;
+  readonly labels?: Record<string, string>;
+  readonly session: AgentSession;
+
+  constructor(member: Member, peers: PeerPool) {
+    this.id = member.binding;
+    this.labels = member.labels;
+    this.session = {
+      get isClosed() {
+        return !peers.ready(member.addr);
+      },
+      openStream(open: StreamOpen, fin = false): Duplex {
+        const link = peers.ready(member.addr);
+        if (!link) throw new ClusterError('ERR_NGROK_3210', 'the node holding this tunnel is unreachable');
+        const meta: PeerOpen = {
+          kind: 'peer',
+          proto: 'binding',
+          remoteAddr: open.remoteAddr,
+          binding: member.binding,
+          open,
+          fin,
+        };
+        return link.openStream(meta, fin);
+      },
+      close() {},
+    };
+  }
+}
+
+/** On the node holding `binding`: one agent stream another node opened for it, relayed both ways. */
+export function relayToBinding(peer: MuxStream, session: AgentSession | undefined, meta: PeerOpen): void {
+  if (!session || session.isClosed || !meta.open) {
+    peer.reset({ code: 'ERR_NGROK_3210', message: 'the tunnel is no longer bound on this node' });
+    return;
+  }
+  let agent: Duplex;
+  try {
+    agent = session.openStream(meta.open, !!meta.fin);
+  } catch (err) {
+    peer.reset({ code: 'ERR_NGROK_3210', message: (err as Error).message });
+    return;
+  }
+  agent.on('meta', (head: unknown) => peer.sendMeta(head));
+  if (!meta.fin) peer.pipe(agent);
+  agent.pipe(peer);
+  agent.on('error', (err: Error & { code?: string }) =>
+    peer.reset({ code: err.code ?? 'ERR_NGROK_3210', message: err.message }),
+  );
+  peer.on('error', () => agent.destroy());
+  peer.on('close', () => {
+    if (!agent.writableFinished || !agent.readableEnded) agent.destroy();
+  });
 }
 
 function pipeBoth(socket: Duplex, stream: MuxStream): void {
@@ -394,7 +624,7 @@ class PeerAgent extends http.Agent {
 
 const peerAgents = new WeakMap<object, Map<string, PeerAgent>>();
 
-function peerAgentFor(req: ClientRequest, addr: string, scheme: Scheme, link: MuxSession): PeerAgent {
+function peerAgentFor(req: ClientRequest, addr: string, scheme: Scheme, link: MuxSession, binding?: string): PeerAgent {
   // HTTP/2: one visitor connection is the session (req.socket is only a proxy to it).
   const owner: EventEmitter = 'stream' in req && req.stream ? req.stream.session! : req.socket;
   let agents = peerAgents.get(owner);
@@ -406,11 +636,11 @@ function peerAgentFor(req: ClientRequest, addr: string, scheme: Scheme, link: Mu
       for (const a of created.values()) a.destroy();
     });
   }
-  const key = `${scheme} ${addr}`;
+  const key = `${scheme} ${addr} ${binding ?? ''}`;
   let agent = agents.get(key);
   if (!agent || agent.link !== link || link.isClosed) {
     agent?.destroy();
-    agent = new PeerAgent(link, { kind: 'peer', proto: scheme, remoteAddr: clientIpOf(req) });
+    agent = new PeerAgent(link, { kind: 'peer', proto: scheme, remoteAddr: clientIpOf(req), binding });
     agents.set(key, agent);
   }
   return agent;
@@ -460,19 +690,10 @@ function relayHttp(req: ClientRequest, res: ClientResponse, agent: PeerAgent): v
     );
   }
   out.on('response', (back) => {
-    const raw: string[] = [];
-    for (let i = 0; i < back.rawHeaders.length; i += 2) {
-      if (!HOP.has(back.rawHeaders[i].toLowerCase())) raw.push(back.rawHeaders[i], back.rawHeaders[i + 1]);
-    }
+    const raw = filterRawHeaders(back.rawHeaders, (name) => !HOP.has(name));
     try {
       if ('stream' in res) {
-        const obj: Record<string, string | string[]> = {};
-        for (let i = 0; i < raw.length; i += 2) {
-          const name = raw[i].toLowerCase();
-          const prev = obj[name];
-          obj[name] = prev === undefined ? raw[i + 1] : ([] as string[]).concat(prev, raw[i + 1]);
-        }
-        res.writeHead(back.statusCode ?? 502, obj);
+        res.writeHead(back.statusCode ?? 502, rawHeadersObject(raw));
       } else {
         res.writeHead(back.statusCode ?? 502, back.statusMessage, raw as unknown as http.OutgoingHttpHeaders);
       }

@@ -17,13 +17,22 @@ export const HEALTH_PATH = '/healthz';
 /** The metadata of a stream one node opens on another: a visitor connection to serve there. */
 export interface PeerOpen {
   kind: 'peer';
-  /** http/https: an HTTP/1.1 connection (https: the visitor used TLS at the first node); tls: raw TLS bytes; tcp: raw bytes for a TCP port. */
-  proto: 'http' | 'https' | 'tls' | 'tcp';
+  /**
+   * http/https: an HTTP/1.1 connection (https: the visitor used TLS at the first node); tls: raw
+   * TLS bytes; tcp: raw bytes for a TCP port; binding: one agent stream (`open`) relayed as is to
+   * the binding `binding` (a labeled tunnel whose edge route already ran on the first node).
+   */
+  proto: 'http' | 'https' | 'tls' | 'tcp' | 'binding';
   /** The visitor's address as the first node saw it. */
   remoteAddr: string;
   remotePort?: number;
   /** tcp: the endpoint's port. */
   port?: number;
+  /** http/https: serve these requests with this pool member; binding: the binding to relay to. */
+  binding?: string;
+  /** binding: the agent stream's own open message, and whether it has no body. */
+  open?: import('../../protocol/messages').StreamOpen;
+  fin?: boolean;
 }
 
 export interface PeerServerOptions {
@@ -96,7 +105,7 @@ export class PeerServer {
     );
     session.on('stream', (stream, meta) => {
       const m = meta as PeerOpen;
-      if (m?.kind !== 'peer' || !['http', 'https', 'tls', 'tcp'].includes(m.proto)) {
+      if (m?.kind !== 'peer' || !['http', 'https', 'tls', 'tcp', 'binding'].includes(m.proto)) {
         stream.reset({ code: 'ERR_BURROW_PROTOCOL', message: 'not a peer stream' });
         return;
       }
@@ -108,23 +117,61 @@ export class PeerServer {
 /** One multiplexed link per peer node, opened on first use and again after it drops. */
 export class PeerPool {
   private readonly links = new Map<string, Promise<MuxSession>>();
+  /** Links that are up now (what synchronous routing may use). */
+  private readonly open = new Map<string, MuxSession>();
+  /** Nodes whose link failed and could not be opened again: left out of pools and groups. */
+  private readonly down = new Set<string>();
 
   constructor(private readonly secret: ClusterSecret) {}
 
   get(addr: string): Promise<MuxSession> {
     let link = this.links.get(addr);
     if (!link) {
-      link = this.connect(addr);
-      this.links.set(addr, link);
-      link.then(
-        (s) => s.once('close', () => this.links.get(addr) === link && this.links.delete(addr)),
-        () => this.links.get(addr) === link && this.links.delete(addr),
+      const made = this.connect(addr);
+      link = made;
+      this.links.set(addr, made);
+      made.then(
+        (s) => {
+          this.down.delete(addr);
+          this.open.set(addr, s);
+          s.once('close', () => {
+            if (this.open.get(addr) === s) this.open.delete(addr);
+            if (this.links.get(addr) === made) this.links.delete(addr);
+            // A node that died drops out at once: dial again now, and mark it down if that fails.
+            if (!this.closed) this.get(addr).catch(() => undefined);
+          });
+        },
+        () => {
+          this.down.add(addr);
+          if (this.links.get(addr) === made) this.links.delete(addr);
+        },
       );
     }
     return link;
   }
 
+  /** The link to `addr` if it is up now; else undefined (and it is being opened). */
+  ready(addr: string): MuxSession | undefined {
+    const s = this.open.get(addr);
+    if (s && !s.isClosed) return s;
+    if (!this.down.has(addr)) this.get(addr).catch(() => undefined);
+    return undefined;
+  }
+
+  /** False once a link to `addr` failed and could not be opened again (until one opens). */
+  isUp(addr: string): boolean {
+    return !this.down.has(addr);
+  }
+
+  /** Try a node marked down again (its address appeared anew in Redis). */
+  retry(addr: string): void {
+    if (this.down.has(addr) && !this.links.has(addr)) this.get(addr).catch(() => undefined);
+  }
+
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     for (const link of this.links.values())
       link.then(
         (s) => s.close(),

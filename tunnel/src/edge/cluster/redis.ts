@@ -12,6 +12,17 @@ import Redis from 'ioredis';
 import type { ClusterSecret } from './secret';
 
 export const KEY_PREFIX = 'burrow:';
+/**
+ * Members of groups that span nodes: endpoint pools (`pool:<name>`) and labeled tunnels (`labels`).
+ * One sorted set, each member a signed JSON value scored by when its lease ends.
+ */
+export const MEMBERS_KEY = `${KEY_PREFIX}members`;
+/** A node joined or left a group: every node re-reads the members at once. */
+export const MEMBERS_CHANNEL = `${KEY_PREFIX}members-changed`;
+/** A name was taken over by another session (an agent moved): holders check theirs, caches drop it. */
+export const MOVED_CHANNEL = `${KEY_PREFIX}claim-moved`;
+/** The claim owner of a pooled name: any pooling agent may bind it, nobody else. */
+export const POOL_OWNER = 'pool';
 /** A claim lives this long without renewal: how soon a dead node's names are free for others. */
 export const LEASE_MS = 6000;
 
@@ -30,17 +41,28 @@ export interface Holder {
   session: string;
 }
 
+/** One binding serving a group (a pool's name, or labeled tunnels), on some node. */
+export interface Member {
+  group: string;
+  binding: string;
+  node: string;
+  addr: string;
+  labels?: Record<string, string>;
+}
+
 /** A verified claim read from Redis. */
 export interface Claim extends Holder {
   node: string;
   addr: string;
 }
 
-// Claim if free, or if the same agent identity holds it (a reconnect through another node).
+// Claim if free, or if the same agent identity holds it (a reconnect through another node):
+// 1, or 2 when that took the name from another session (the old holder is told at once).
 const CLAIM_LUA = `
 local v = redis.call('GET', KEYS[1])
 if (not v) or string.sub(v, 1, #ARGV[2]) == ARGV[2] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  if v and v ~= ARGV[1] then return 2 end
   return 1
 end
 return 0`;
@@ -93,6 +115,8 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
   /** Pub/sub needs a connection of its own. */
   readonly sub: Redis;
   private readonly held = new Map<string, Holder>();
+  /** Group members bound on this node, by binding id: their signed values, renewed with the claims. */
+  private readonly memberValues = new Map<string, string>();
   private readonly cache = new Map<string, { claim: Claim | undefined; until: number }>();
   private heartbeat?: NodeJS.Timeout;
   private wasLost = false;
@@ -135,6 +159,11 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
 
   get node(): string {
     return this.opts.node;
+  }
+
+  /** The node address peers dial. */
+  get addr(): string {
+    return this.opts.addr;
   }
 
   get available(): boolean {
@@ -184,16 +213,75 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
     if (!ok) throw new ClusterError('ERR_NGROK_334', `${name} is already bound by another session`);
     this.held.set(key, holder);
     this.cache.delete(key);
+    if (ok === 2) void this.redis.publish(MOVED_CHANNEL, key).catch(() => undefined);
+  }
+
+  /** Another node took `key` over: forget where it was, and if we held it, find out now. */
+  moved(key: string): void {
+    this.cache.delete(key);
+    if (this.held.has(key)) void this.renew();
   }
 
   async release(key: string, holder: Holder): Promise<void> {
+    // A pooled name is shared: it lapses with its lease once no node renews it.
+    if (holder.owner === POOL_OWNER) return void this.held.delete(key);
     if (this.held.get(key) === holder) this.held.delete(key);
     this.cache.delete(key);
     await this.redis.releaseName(key, this.prefix(holder)).catch(() => undefined);
   }
 
   abandon(key: string, holder: Holder): void {
-    if (this.held.get(key) === holder) this.held.delete(key);
+    if (this.held.get(key) === holder || holder.owner === POOL_OWNER) this.held.delete(key);
+  }
+
+  // ---- group members (pools, labeled tunnels) ----
+
+  async join(member: Member): Promise<void> {
+    const json = JSON.stringify(member);
+    const value = `${json}|${this.opts.secret.sign(`member|${json}`)}`;
+    this.memberValues.set(member.binding, value);
+    if (!this.available) return; // put in at the next renewal after Redis is back
+    await this.redis
+      .multi()
+      .zadd(MEMBERS_KEY, Date.now() + this.leaseMs, value)
+      .publish(MEMBERS_CHANNEL, this.opts.node)
+      .exec()
+      .catch(() => undefined);
+  }
+
+  leave(binding: string): void {
+    const value = this.memberValues.get(binding);
+    if (!value) return;
+    this.memberValues.delete(binding);
+    if (!this.available) return;
+    void this.redis
+      .multi()
+      .zrem(MEMBERS_KEY, value)
+      .publish(MEMBERS_CHANNEL, this.opts.node)
+      .exec()
+      .catch(() => undefined);
+  }
+
+  /** Every live member on every node (expired ones pruned), verified. */
+  async members(): Promise<Member[]> {
+    const now = Date.now();
+    const result = await this.redis
+      .multi()
+      .zremrangebyscore(MEMBERS_KEY, '-inf', now)
+      .zrangebyscore(MEMBERS_KEY, now, '+inf')
+      .exec();
+    const out: Member[] = [];
+    for (const value of (result?.[1]?.[1] ?? []) as string[]) {
+      const cut = value.lastIndexOf('|');
+      const json = value.slice(0, cut);
+      if (cut < 0 || !this.opts.secret.verify(`member|${json}`, value.slice(cut + 1))) continue;
+      try {
+        out.push(JSON.parse(json) as Member);
+      } catch {
+        /* not ours */
+      }
+    }
+    return out;
   }
 
   /** Who holds the first of `names` that is claimed (exact name before wildcard); cached briefly. */
@@ -219,7 +307,14 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
     this.cache.delete(claimKey(kind, name));
   }
 
+  /** Drops what `lookup` cached for `names`: the next one asks Redis. */
+  forgetAll(kind: string, names: string[]): void {
+    for (const n of names) this.cache.delete(claimKey(kind, n));
+  }
+
   private prefix(h: Holder): string {
+    // Any node serving a pool keeps its name alive.
+    if (h.owner === POOL_OWNER) return `${POOL_OWNER}|`;
     return `${h.owner}|${h.session}|${this.opts.node}|`;
   }
 
@@ -241,7 +336,14 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
   }
 
   private async renew(): Promise<void> {
-    if (!this.held.size || !this.available) return;
+    if (!this.available) return;
+    if (this.memberValues.size) {
+      // ZADD again, not only update: after a Redis restart this puts them back.
+      const until = Date.now() + this.leaseMs;
+      const args = [...this.memberValues.values()].flatMap((v) => [until, v]);
+      await this.redis.zadd(MEMBERS_KEY, ...args).catch(() => undefined);
+    }
+    if (!this.held.size) return;
     const entries = [...this.held];
     try {
       const result = await this.redis.renewNames(

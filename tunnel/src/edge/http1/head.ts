@@ -8,6 +8,7 @@
 // against it (never accept what llhttp refuses, and agree on what both accept) and fuzzes it.
 
 import { METHODS as METHODS_LIST } from 'node:http';
+import { rawHeaderValues } from '../../net/raw-headers';
 
 export class HeadParseError extends Error {
   constructor(
@@ -108,14 +109,6 @@ function splitHead(head: Buffer, code: HeadParseError['code']): { start: string;
   return { start, rawHeaders };
 }
 
-/** All values of a header (case-insensitive name). */
-function valuesOf(rawHeaders: string[], lowerName: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < rawHeaders.length; i += 2)
-    if (rawHeaders[i].toLowerCase() === lowerName) out.push(rawHeaders[i + 1]);
-  return out;
-}
-
 function tokensOf(values: string[]): string[] {
   return values
     .flatMap((v) => v.split(','))
@@ -142,11 +135,11 @@ export function parseRequestHead(head: Buffer): RequestHead {
   // A reverse proxy serves no CONNECT tunnels (Node's server closes them unanswered as well).
   if (m[1] === 'CONNECT') throw new HeadParseError(code, 'CONNECT is not served here');
   const version = m[3] === '1' ? '1.1' : '1.0';
-  const hosts = valuesOf(rawHeaders, 'host');
+  const hosts = rawHeaderValues(rawHeaders, 'host');
   if (hosts.length > 1) throw new HeadParseError(code, 'more than one Host header');
   if (version === '1.1' && hosts.length === 0) throw new HeadParseError(code, 'HTTP/1.1 request without Host');
-  const te = valuesOf(rawHeaders, 'transfer-encoding');
-  const cl = contentLength(valuesOf(rawHeaders, 'content-length'), code, false);
+  const te = rawHeaderValues(rawHeaders, 'transfer-encoding');
+  const cl = contentLength(rawHeaderValues(rawHeaders, 'content-length'), code, false);
   let body: BodyFraming = { kind: 'none' };
   if (te.length) {
     if (cl !== undefined) throw new HeadParseError(code, 'both Content-Length and Transfer-Encoding');
@@ -156,9 +149,9 @@ export function parseRequestHead(head: Buffer): RequestHead {
       throw new HeadParseError(code, `unsupported Transfer-Encoding ${JSON.stringify(te.join(', '))}`);
     body = { kind: 'chunked' };
   } else if (cl !== undefined && cl > 0) body = { kind: 'length', length: cl };
-  const connection = tokensOf(valuesOf(rawHeaders, 'connection'));
+  const connection = tokensOf(rawHeaderValues(rawHeaders, 'connection'));
   const keepAlive = version === '1.1' ? !connection.includes('close') : connection.includes('keep-alive');
-  const upgradeValues = valuesOf(rawHeaders, 'upgrade');
+  const upgradeValues = rawHeaderValues(rawHeaders, 'upgrade');
   const upgrade = connection.includes('upgrade') && upgradeValues.length === 1 ? upgradeValues[0] : undefined;
   return { method: m[1], target: m[2], version, rawHeaders, body, keepAlive, ...(upgrade ? { upgrade } : {}) };
 }
@@ -175,9 +168,9 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
   const version = m[1] === '1' ? '1.1' : '1.0';
   const status = Number(m[2]);
   if (status < 100) throw new HeadParseError(code, `invalid status ${status}`);
-  const te = valuesOf(rawHeaders, 'transfer-encoding');
-  const cl = contentLength(valuesOf(rawHeaders, 'content-length'), code, true);
-  const connection = tokensOf(valuesOf(rawHeaders, 'connection'));
+  const te = rawHeaderValues(rawHeaders, 'transfer-encoding');
+  const cl = contentLength(rawHeaderValues(rawHeaders, 'content-length'), code, true);
+  const connection = tokensOf(rawHeaderValues(rawHeaders, 'connection'));
   let keepAlive = version === '1.1' ? !connection.includes('close') : connection.includes('keep-alive');
   let body: BodyFraming;
   if (requestMethod === 'HEAD' || status < 200 || status === 204 || status === 304) body = { kind: 'none' };

@@ -4,6 +4,7 @@
 // (the name is associated data) fails to open. Cookies are host-only (no Domain), HttpOnly,
 // SameSite=Lax, Path=/ unless narrower, and Secure on https.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { serializeSetCookie } from '../../net/cookies';
 
 const VERSION = 'v1';
 const IV_BYTES = 12;
@@ -59,22 +60,6 @@ export class CookieSealer {
   }
 }
 
-/** Every value of every cookie in a `Cookie` header (a name can appear more than once). */
-export function parseCookies(header: string | string[] | undefined): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  const text = Array.isArray(header) ? header.join('; ') : (header ?? '');
-  for (const part of text.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 1) continue;
-    const name = part.slice(0, eq).trim();
-    const value = part.slice(eq + 1).trim();
-    const list = out.get(name);
-    if (list) list.push(value);
-    else out.set(name, [value]);
-  }
-  return out;
-}
-
 export interface CookieAttributes {
   secure: boolean;
   path?: string;
@@ -83,10 +68,13 @@ export interface CookieAttributes {
 }
 
 export function serializeCookie(name: string, value: string, attrs: CookieAttributes): string {
-  let out = `${name}=${value}; Path=${attrs.path ?? '/'}; HttpOnly; SameSite=Lax`;
-  if (attrs.maxAge !== undefined) out += `; Max-Age=${Math.max(0, Math.floor(attrs.maxAge))}`;
-  if (attrs.secure) out += '; Secure';
-  return out;
+  return serializeSetCookie(name, value, {
+    path: attrs.path ?? '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: attrs.secure,
+    ...(attrs.maxAge !== undefined ? { maxAge: Math.max(0, Math.floor(attrs.maxAge)) } : {}),
+  });
 }
 
 /**

@@ -13,6 +13,7 @@
 // every endpoint on the edge shares its provider quota.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { splitHost } from '../../net/host';
 import { OAUTH_PROVIDER_IDS, type OAuthProviderId } from './providers';
 
 export const MANAGED_CALLBACK_PATH = '/_burrow/oauth/callback';
@@ -78,8 +79,9 @@ export function handleManagedCallback(
   if (!managed) return false;
   const callback = new URL(managed.callbackUrl);
   const url = new URL(req.url ?? '/', 'http://request.invalid');
-  const host = String(req.headers.host ?? req.headers[':authority'] ?? '').toLowerCase();
-  if (url.pathname !== callback.pathname || host !== callback.host.toLowerCase()) return false;
+  const host = splitHost(String(req.headers.host ?? req.headers[':authority'] ?? ''));
+  const expected = splitHost(callback.host);
+  if (url.pathname !== callback.pathname || host.name !== expected.name || host.port !== expected.port) return false;
   const state = url.searchParams.get('state') ?? '';
   let origin: URL | undefined;
   try {

@@ -13,6 +13,9 @@
 // /auth/authn is /ngrok/login, /auth/logout is /ngrok/logout, any other /auth/ path is a 404.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
+import { cookieJar, cookiePairs, setCookiePair } from '../../net/cookies';
+import { splitHost } from '../../net/host';
+import { rawHeaderValues, removeRawHeaders } from '../../net/raw-headers';
 import { VAR } from '../request-vars';
 import type { HttpModule, RequestContext, ResponseContext } from '../types';
 import { ProviderClient, ProviderError, type TokenSet } from './client';
@@ -22,7 +25,6 @@ import {
   chunkedCookies,
   CookieSealer,
   deleteChunkedCookies,
-  parseCookies,
   serializeCookie,
   type CookieAttributes,
 } from './cookies';
@@ -172,10 +174,8 @@ export function createOAuthModule(given: AuthModuleConfig, deps: OAuthModuleDeps
 
   /** The origin the browser used, for the redirect URI: the Host header's port, our host name. */
   function origin(ctx: RequestContext): string {
-    const hostHeader = String(ctx.req.headers.host ?? ctx.req.headers[':authority'] ?? '');
-    const m = /^(.*?)(?::(\d{1,5}))?$/.exec(hostHeader);
-    const port = m && m[1].toLowerCase() === ctx.host && m[2] ? `:${m[2]}` : '';
-    return `${ctx.scheme}://${ctx.host}${port}`;
+    const { name, port } = splitHost(String(ctx.req.headers.host ?? ctx.req.headers[':authority'] ?? ''));
+    return `${ctx.scheme}://${ctx.host}${name === ctx.host && /^\d{1,5}$/.test(port) ? `:${port}` : ''}`;
   }
 
   function refuseIdentity(user: Identity): Refusal | undefined {
@@ -469,20 +469,9 @@ export function createOAuthModule(given: AuthModuleConfig, deps: OAuthModuleDeps
   function stripOwnCookies(ctx: RequestContext): void {
     const { session, transactionPrefix } = names(ctx.scheme === 'https');
     const ours = (n: string) => n === session || n.startsWith(`${session}.`) || n.startsWith(transactionPrefix);
-    const out: string[] = [];
-    const kept: string[] = [];
-    for (let i = 0; i < ctx.upstreamHeaders.length; i += 2) {
-      if (ctx.upstreamHeaders[i].toLowerCase() !== 'cookie') {
-        out.push(ctx.upstreamHeaders[i], ctx.upstreamHeaders[i + 1]);
-        continue;
-      }
-      for (const part of ctx.upstreamHeaders[i + 1].split(';')) {
-        const name = part.slice(0, part.indexOf('=')).trim();
-        if (part.trim() && !ours(name)) kept.push(part.trim());
-      }
-    }
-    if (kept.length) out.push('Cookie', kept.join('; '));
-    ctx.upstreamHeaders.splice(0, ctx.upstreamHeaders.length, ...out);
+    const kept = cookiePairs(rawHeaderValues(ctx.upstreamHeaders, 'cookie')).filter((c) => !ours(c.name));
+    removeRawHeaders(ctx.upstreamHeaders, (n) => n === 'cookie');
+    if (kept.length) ctx.upstreamHeaders.push('Cookie', kept.map((c) => `${c.name}=${c.value}`).join('; '));
   }
 
   function forward(ctx: RequestContext, user: Identity): void {
@@ -503,9 +492,7 @@ export function createOAuthModule(given: AuthModuleConfig, deps: OAuthModuleDeps
 
     async onRequest(ctx) {
       // A visitor can never present their own identity headers, signed in or not.
-      for (let i = ctx.upstreamHeaders.length - 2; i >= 0; i -= 2) {
-        if (isUserHeader(ctx.upstreamHeaders[i])) ctx.upstreamHeaders.splice(i, 2);
-      }
+      removeRawHeaders(ctx.upstreamHeaders, isUserHeader);
       const url = new URL(ctx.req.url ?? '/', 'http://request.invalid');
       if (url.pathname === LEGACY_LOGIN_PATH) url.pathname = LOGIN_PATH;
       else if (url.pathname === LEGACY_LOGOUT_PATH) url.pathname = LOGOUT_PATH;
@@ -517,7 +504,7 @@ export function createOAuthModule(given: AuthModuleConfig, deps: OAuthModuleDeps
         );
         return 'handled';
       }
-      const cookies = parseCookies(ctx.req.headers.cookie);
+      const cookies = cookieJar(ctx.req.headers.cookie);
       const authIdParam = url.searchParams.get('auth_id');
       const ourAuthId = authIdParam === null || authIdParam === (config.authId ?? authIdParam);
 
@@ -577,12 +564,13 @@ export function createOAuthModule(given: AuthModuleConfig, deps: OAuthModuleDeps
     onResponse(ctx: ResponseContext) {
       // An upstream may not replace or delete the edge's own cookies.
       const { session, transactionPrefix } = names(ctx.scheme === 'https');
-      for (let i = ctx.responseHeaders.length - 2; i >= 0; i -= 2) {
-        if (ctx.responseHeaders[i].toLowerCase() !== 'set-cookie') continue;
-        const name = ctx.responseHeaders[i + 1].slice(0, ctx.responseHeaders[i + 1].indexOf('=')).trim();
-        if (name === session || name.startsWith(`${session}.`) || name.startsWith(transactionPrefix))
-          ctx.responseHeaders.splice(i, 2);
-      }
+      removeRawHeaders(ctx.responseHeaders, (n, value) => {
+        const name = n === 'set-cookie' ? setCookiePair(value)?.name : undefined;
+        return (
+          name !== undefined &&
+          (name === session || name.startsWith(`${session}.`) || name.startsWith(transactionPrefix))
+        );
+      });
       const pending = ctx.vars.get(SET_COOKIE_VAR) as string[] | undefined;
       if (pending) for (const c of pending) ctx.responseHeaders.push('Set-Cookie', c);
     },
