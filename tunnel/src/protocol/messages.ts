@@ -212,6 +212,7 @@ export const controlMessage: Shape<ControlMessage> = tagged<ControlMessage>('typ
   }),
   unbind: object<UnbindRequest>({ type: literal('unbind'), reqId: int, id: str }),
   'unbind-result': object<UnbindResult>({ type: literal('unbind-result'), reqId: int, error: optional(wireError) }),
+  reconnect: object<Reconnect>({ type: literal('reconnect'), code: str, message: str }),
 });
 
 const rawHeaders = array(str);
