@@ -22,33 +22,9 @@ import { WebSocketTransport } from '../../tunnel/src/protocol/transport';
 import { HostAllowList, isCrossOrigin } from '../../tunnel/src/agent/api/hosts';
 import { redactSecrets, REDACTED } from '../../tunnel/src/agent/api/redact';
 import { Meter, Timer } from '../../tunnel/src/agent/api/metrics';
+import type { CaptureJson, TunnelJson } from '../../tunnel/src/agent/api/contract';
 import { eventually, request, startRig, startUpstream, throughTunnel, type Rig, type Upstream } from './api-support';
 
-interface TunnelJson {
-  name: string;
-  uri: string;
-  public_url: string;
-  proto: string;
-  config: { addr: string; inspect: boolean };
-  metrics: { conns: Record<string, number>; http: Record<string, number> };
-}
-interface CaptureJson {
-  uri: string;
-  id: string;
-  tunnel_name: string;
-  remote_addr: string;
-  start: string;
-  duration: number;
-  request: { method: string; proto: string; headers: Record<string, string[]>; uri: string; raw: string };
-  response: {
-    status: string;
-    status_code: number;
-    proto: string;
-    headers: Record<string, string[]>;
-    raw: string;
-  } | null;
-  replay_of?: string;
-}
 const METRIC_KEYS = ['count', 'rate1', 'rate5', 'rate15', 'p50', 'p90', 'p95', 'p99'];
 const json = { 'content-type': 'application/json' };
 
@@ -201,7 +177,7 @@ describe('local API (real agent, edge and upstream)', function () {
     assert.equal(one.request.method, 'POST');
     assert.equal(one.request.proto, 'HTTP/1.1');
     assert.deepEqual(one.request.headers['X-Test'], ['a']);
-    const raw = Buffer.from(one.request.raw, 'base64').toString();
+    const raw = Buffer.from(one.request.raw!, 'base64').toString();
     assert.match(raw, /^POST \/items\?q=1 HTTP\/1\.1\r\n/);
     assert.ok(raw.endsWith('\r\n\r\nhello'));
     assert.equal(one.response!.status, '200 OK');
@@ -209,7 +185,7 @@ describe('local API (real agent, edge and upstream)', function () {
     assert.deepEqual(one.response!.headers['X-Upstream'], ['main']);
     // The upstream answered chunked; raw keeps that framing.
     assert.match(
-      Buffer.from(one.response!.raw, 'base64').toString(),
+      Buffer.from(one.response!.raw!, 'base64').toString(),
       /^HTTP\/1\.1 200 OK\r\n(?:[^\r\n]+\r\n)*Transfer-Encoding: chunked\r\n(?:[^\r\n]+\r\n)*\r\n[0-9a-f]+\r\n\{[^\r\n]*"bytes":5\}\r\n0\r\n\r\n$/,
     );
 
@@ -266,7 +242,7 @@ describe('local API (real agent, edge and upstream)', function () {
     assert.equal(replayed.replay_of, original.id);
     assert.equal(replayed.tunnel_name, 'web');
     assert.equal(replayed.response!.status_code, 200);
-    assert.equal(Buffer.from(replayed.request.raw, 'base64').toString().split('\r\n\r\n')[1], '{"a":1}');
+    assert.equal(Buffer.from(replayed.request.raw!, 'base64').toString().split('\r\n\r\n')[1], '{"a":1}');
 
     const mods = {
       method: 'PUT',

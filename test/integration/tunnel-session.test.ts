@@ -361,7 +361,8 @@ describe('tunnel: sessions', function () {
       {
         name: 'a control message before hello',
         helloFirst: false,
-        send: (ws) => ws.send(encodeJsonFrame(FrameType.Control, 0, 0, { type: 'bind', reqId: 1 })),
+        send: (ws) =>
+          ws.send(encodeJsonFrame(FrameType.Control, 0, 0, { type: 'bind', reqId: 1, name: 'x', proto: 'http' })),
         code: 'ERR_BURROW_PROTOCOL',
       },
       {

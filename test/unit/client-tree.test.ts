@@ -32,6 +32,17 @@ function tunnel(name: string, extra: Partial<TunnelJson> = {}): TunnelJson {
   };
 }
 
+function response(status: number): NonNullable<CaptureJson['response']> {
+  return {
+    status: `${status} OK`,
+    status_code: status,
+    proto: 'HTTP/1.1',
+    headers: {},
+    body_size: 0,
+    body_truncated: false,
+  };
+}
+
 let seq = 0;
 function capture(tunnelName: string, uri: string, status?: number, extra: Partial<CaptureJson> = {}): CaptureJson {
   seq++;
@@ -43,8 +54,9 @@ function capture(tunnelName: string, uri: string, status?: number, extra: Partia
     duration: status === undefined ? 0 : 12_400_000,
     state: status === undefined ? 'request' : 'complete',
     error: null,
-    request: { method: 'GET', uri, headers: {} },
-    response: status === undefined ? null : { status: `${status} OK`, status_code: status },
+    uri: `/api/requests/http/ex_${seq}`,
+    request: { method: 'GET', uri, proto: 'HTTP/1.1', headers: {}, body_size: 0, body_truncated: false },
+    response: status === undefined ? null : response(status),
     ...extra,
   };
 }
@@ -65,7 +77,7 @@ describe('client tree: state from the event stream', () => {
     const newer = capture('web', '/new', 404);
     s.apply({
       type: 'snapshot',
-      status: { status: 'online', agent_version: '0.1.0' },
+      status: { status: 'online', agent_version: '0.1.0', session: { legs: [] } },
       tunnels: [tunnel('web')],
       requests: [newer, old],
     });
@@ -78,7 +90,7 @@ describe('client tree: state from the event stream', () => {
     assert.equal(s.requestsOf('web')[0].response, null);
     s.apply({
       type: 'request_updated',
-      request: { ...pending, state: 'complete', duration: 3_000_000, response: { status_code: 201 } },
+      request: { ...pending, state: 'complete', duration: 3_000_000, response: response(201) },
     });
     assert.equal(s.requestsOf('web').length, 3);
     assert.equal(s.requestsOf('web')[0].response?.status_code, 201);
@@ -146,7 +158,12 @@ describe('client tree: nodes', () => {
         edge: { basicAuth: { credentials: ['ann:********'] }, ipRestriction: { allowCidrs: ['10.0.0.0/8'] } },
       },
     });
-    s.apply({ type: 'snapshot', status: { status: 'online', agent_version: '0.1.0' }, tunnels: [t], requests: [] });
+    s.apply({
+      type: 'snapshot',
+      status: { status: 'online', agent_version: '0.1.0', session: { legs: [] } },
+      tunnels: [t],
+      requests: [],
+    });
     for (let i = 0; i < 4; i++)
       s.apply({ type: 'request_started', request: capture('web', `/p${i}`, i === 3 ? 500 : 200) });
     const tree = buildTree(s, { requestLimit: () => 2 });
@@ -189,7 +206,7 @@ describe('client tree: nodes', () => {
       tunnel: tunnel('db', {
         proto: 'tcp',
         public_url: 'tcp://localhost:20001',
-        definition: { name: 'db', proto: 'tcp', upstream: '5432' },
+        definition: { name: 'db', proto: 'tcp', upstream: '5432', inspect: true },
       }),
     });
     s.apply({
@@ -313,11 +330,12 @@ describe('client tree: definitions for restart and protection', () => {
         name: 'x',
         proto: 'http',
         upstream: '1',
+        inspect: true,
         edge: { trafficPolicy: { on_http_request: [{ actions: [{ type: 'oauth' }] }] } },
       }),
       'oauth',
     );
-    assert.equal(protectionOf({ name: 'x', proto: 'http', upstream: '1' }), undefined);
+    assert.equal(protectionOf({ name: 'x', proto: 'http', upstream: '1', inspect: true }), undefined);
   });
 });
 

@@ -1,6 +1,16 @@
 // A small client for the agent's ngrok-compatible local API (tunnel/src/agent/api/server.ts).
 // No `vscode` import: the tree, the commands and the unit tests all use this same class.
 import http from 'node:http';
+import type {
+  ApiErrorJson,
+  CaptureJson,
+  CaptureListJson,
+  ReplayBody,
+  StartTunnelBody,
+  StatusJson,
+  TunnelJson,
+  TunnelListJson,
+} from '../../../tunnel/src/agent/api/contract';
 import { readBody } from '../../../tunnel/src/net/body';
 
 /** ngrok's error body: {"error_code":102,"status_code":400,"msg":"…","details":{"err":"…"}}. */
@@ -26,68 +36,15 @@ export interface RawResponse {
   body: string;
 }
 
-export interface MeterJson {
-  count: number;
-  gauge?: number;
-  rate1: number;
-}
-
-/** `GET /api/tunnels` item (Burrow's additive fields included). */
-export interface TunnelJson {
-  name: string;
-  uri?: string;
-  public_url: string;
-  public_urls?: string[];
-  proto: string;
-  config: { addr: string; inspect: boolean };
-  metrics?: { conns: MeterJson; http: MeterJson };
-  status?: string;
-  error?: { code: string; message: string };
-  /** The endpoint as started (Burrow's EndpointSpec), secrets redacted. */
-  definition?: EndpointSpecJson;
-}
-
-/** The parts of Burrow's EndpointSpec the extension reads (tunnel/src/model.ts). */
-export interface EndpointSpecJson {
-  name: string;
-  proto: 'http' | 'tcp' | 'tls';
-  upstream: string;
-  domain?: string;
-  subdomain?: string;
-  remoteAddr?: string;
-  schemes?: ('http' | 'https')[];
-  hostHeader?: string;
-  inspect?: boolean;
-  metadata?: string;
-  description?: string;
-  upstreamProtocol?: 'http1' | 'http2';
-  edge?: Record<string, unknown>;
-}
-
-export interface CaptureJson {
-  id: string;
-  tunnel_name: string;
-  remote_addr?: string;
-  start: string;
-  /** Nanoseconds; 0 while running. */
-  duration: number;
-  state?: 'request' | 'response' | 'complete' | 'error';
-  error?: { code: string; message: string } | null;
-  replay_of?: string;
-  /** The edge's module answered it (basic-auth, oauth, ip-restriction…); the upstream never saw it. */
-  edge_module?: string;
-  request: { method: string; uri: string; headers?: Record<string, string[]> };
-  response: { status?: string; status_code: number } | null;
-}
-
-export interface StatusJson {
-  status: string;
-  agent_version: string;
-  edge_url?: string;
-  /** The agent's process id (Burrow addition). */
-  pid?: number;
-  session?: { legs: { region: string; latency: number }[] };
-}
+// The JSON of every answer is declared once, with the server (type-only: nothing of the agent is bundled).
+export type {
+  AgentStatusJson,
+  CaptureJson,
+  EndpointDefinitionJson,
+  StatusJson,
+  TunnelJson,
+  TunnelMetricsJson,
+} from '../../../tunnel/src/agent/api/contract';
 
 const TIMEOUT_MS = 15_000;
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -140,11 +97,11 @@ export class AgentApi {
   }
 
   async tunnels(): Promise<TunnelJson[]> {
-    return (await this.json<{ tunnels: TunnelJson[] }>('GET', '/api/tunnels')).tunnels;
+    return (await this.json<TunnelListJson>('GET', '/api/tunnels')).tunnels;
   }
 
   /** `POST /api/tunnels` with an ngrok v2 tunnel definition plus `name`. */
-  startTunnel(def: Record<string, unknown> & { name: string }): Promise<TunnelJson> {
+  startTunnel(def: StartTunnelBody): Promise<TunnelJson> {
     return this.json('POST', '/api/tunnels', def);
   }
 
@@ -156,15 +113,13 @@ export class AgentApi {
     const q = new URLSearchParams();
     if (opts.limit !== undefined) q.set('limit', String(opts.limit));
     if (opts.tunnelName) q.set('tunnel_name', opts.tunnelName);
-    return (await this.json<{ requests: CaptureJson[] }>('GET', `/api/requests/http?${q}`)).requests;
+    return (await this.json<CaptureListJson>('GET', `/api/requests/http?${q}`)).requests;
   }
 
   /** Replays a capture; resolves with the new capture's id. */
   async replay(id: string, tunnelName?: string): Promise<string | undefined> {
-    const res = await this.request('POST', '/api/requests/http', {
-      id,
-      ...(tunnelName ? { tunnel_name: tunnelName } : {}),
-    });
+    const body: ReplayBody = { id, ...(tunnelName ? { tunnel_name: tunnelName } : {}) };
+    const res = await this.request('POST', '/api/requests/http', body);
     if (res.status >= 400) throw toApiError(res);
     return res.headers['burrow-replay-id'];
   }
@@ -199,7 +154,7 @@ export class AgentApi {
 
 export function toApiError(res: RawResponse): AgentApiError {
   try {
-    const body = JSON.parse(res.body) as { error_code?: number; msg?: string; details?: { err?: string } };
+    const body = JSON.parse(res.body) as Partial<ApiErrorJson>;
     return new AgentApiError(res.status, body.error_code, body.msg ?? `HTTP ${res.status}`, body.details?.err);
   } catch {
     return new AgentApiError(res.status, undefined, `HTTP ${res.status}`, res.body.slice(0, 200) || undefined);

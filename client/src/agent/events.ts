@@ -4,16 +4,10 @@
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
 import { lazyLibs } from '../lazyLibs';
-import type { CaptureJson, StatusJson, TunnelJson } from './api';
+import type { AgentEventJson } from '../../../tunnel/src/agent/api/contract';
 
-export type AgentEvent =
-  | { type: 'snapshot'; status: StatusJson; tunnels: TunnelJson[]; requests: CaptureJson[] }
-  | { type: 'tunnel_started' | 'tunnel_updated'; tunnel: TunnelJson }
-  | { type: 'tunnel_stopped'; name: string }
-  | { type: 'tunnel_metrics'; name: string; metrics: NonNullable<TunnelJson['metrics']> }
-  | { type: 'request_started' | 'request_updated'; request: CaptureJson }
-  | { type: 'request_deleted'; id: string; reason?: string }
-  | { type: 'requests_cleared' };
+/** One message of the event stream (declared with the server: tunnel/src/agent/api/contract.ts). */
+export type AgentEvent = AgentEventJson;
 
 export type StreamState = 'connecting' | 'open' | 'closed';
 

@@ -3,7 +3,7 @@
 // commands can apply a change by stopping and starting the same tunnel with an edited definition.
 // For a tunnel somebody else started, the definition is rebuilt from the API's (redacted) spec.
 import crypto from 'node:crypto';
-import type { EndpointSpecJson, TunnelJson } from '../agent/api';
+import type { EndpointDefinitionJson, TunnelJson } from '../agent/api';
 
 export type TunnelDefinition = Record<string, unknown> & { name: string; proto: string; addr: string | number };
 
@@ -51,7 +51,7 @@ export function withProtection(def: TunnelDefinition, p: Protection): TunnelDefi
 }
 
 /** Which protection a running tunnel has, from its spec's edge modules. */
-export function protectionOf(spec: EndpointSpecJson | undefined): 'basic-auth' | 'oauth' | 'oidc' | undefined {
+export function protectionOf(spec: EndpointDefinitionJson | undefined): 'basic-auth' | 'oauth' | 'oidc' | undefined {
   const edge = spec?.edge ?? {};
   if (edge.oauth) return 'oauth';
   if (edge.oidc) return 'oidc';

@@ -1,13 +1,13 @@
 // What the extension knows about the agent, kept up to date from the event stream. A pure
 // reducer: the tree, the status bar and the CodeLens all read this one object.
-import type { CaptureJson, StatusJson, TunnelJson } from '../agent/api';
+import type { AgentStatusJson, CaptureJson, TunnelJson } from '../agent/api';
 import type { AgentEvent } from '../agent/events';
 
 /** Captures kept per tunnel (the tree shows fewer; the inspector asks the API for the rest). */
 export const MAX_REQUESTS_PER_TUNNEL = 500;
 
 export class AgentState {
-  status: StatusJson | undefined;
+  status: AgentStatusJson | undefined;
   readonly tunnels = new Map<string, TunnelJson>();
   /** Per tunnel, newest first. */
   private readonly requests = new Map<string, CaptureJson[]>();

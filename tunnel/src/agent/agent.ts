@@ -9,6 +9,7 @@ import { managedAppsFrom } from '../modules/oauth/managed';
 import type { EndpointSpec } from '../model';
 import { hasRawHeader } from '../net/raw-headers';
 import type { RefusedNotice, StreamOpen, WireError } from '../protocol/messages';
+import { toWireEdgeOptions } from '../wire-options';
 import type { MuxStream } from '../protocol/session';
 import { codespacePortOf, codespaceUrl, detectCodespace, type Codespace } from './codespaces';
 import { EdgeClient } from './edge-client';
@@ -345,7 +346,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       subdomain: spec.subdomain,
       remoteAddr: spec.remoteAddr,
       schemes: spec.schemes,
-      edge: spec.edge,
+      edge: spec.edge && toWireEdgeOptions(spec.edge),
       labels: spec.labels,
       ...(spec.pooling ? { pooling: true } : {}),
       ...(spec.internal ? { internal: true } : {}),

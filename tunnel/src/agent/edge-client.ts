@@ -5,16 +5,20 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { FEATURE_SPLIT_DATA, PROTOCOL_VERSION } from '../protocol/frames';
-import type {
-  RefusedNotice,
-  BindRequest,
-  BindResult,
-  ControlMessage,
-  StreamOpen,
-  UnbindResult,
-  Welcome,
-  WireError,
+import {
+  controlMessage,
+  MESSAGE_MALFORMED,
+  streamOpen,
+  type RefusedNotice,
+  type BindRequest,
+  type BindResult,
+  type ControlMessage,
+  type StreamOpen,
+  type UnbindResult,
+  type Welcome,
+  type WireError,
 } from '../protocol/messages';
+import { ShapeError } from '../protocol/shape';
 import { MuxSession, type MuxStream } from '../protocol/session';
 import { WebSocketTransport, type Transport } from '../protocol/transport';
 import { VERSION } from '../version';
@@ -100,7 +104,18 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
   }
 
   async bind(req: Omit<BindRequest, 'type' | 'reqId'>): Promise<{ id: string; urls: string[] }> {
-    const result = (await this.request({ ...req, type: 'bind', reqId: this.nextReqId++ })) as BindResult;
+    const msg: BindRequest = { ...req, type: 'bind', reqId: this.nextReqId++ };
+    // The edge ends a session over a malformed message: refuse this bind here instead.
+    try {
+      controlMessage(JSON.parse(JSON.stringify(msg)), 'bind');
+    } catch (err) {
+      if (err instanceof ShapeError)
+        throw Object.assign(new Error(`the endpoint cannot be sent to the edge: ${err.message}`), {
+          code: MESSAGE_MALFORMED,
+        });
+      throw err;
+    }
+    const result = (await this.request(msg)) as BindResult;
     if (result.error || !result.binding)
       throw Object.assign(new Error(result.error?.message ?? 'bind failed'), {
         code: result.error?.code ?? 'ERR_BURROW_INTERNAL',
@@ -217,7 +232,16 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
       // A request one of our endpoints' modules answered at the edge (the agent captures it).
       if (msg.type === 'refused') this.emit('refused', msg);
     });
-    session.on('stream', (stream, meta) => this.emit('stream', stream, meta as StreamOpen));
+    session.on('stream', (stream, meta) => {
+      let open: StreamOpen;
+      try {
+        open = streamOpen(meta, 'open');
+      } catch (err) {
+        // One bad stream is refused; the session and its other streams go on.
+        return stream.reset({ code: MESSAGE_MALFORMED, message: `malformed ${(err as Error).message}` });
+      }
+      this.emit('stream', stream, open);
+    });
     session.on('close', (error) => {
       if (session === this.retiring) {
         this.retiring = undefined;

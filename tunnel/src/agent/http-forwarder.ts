@@ -291,7 +291,12 @@ export function forwardHttp(
       return;
     }
     answered = true;
-    const head: HttpResponseHead = { kind: 'http-response', statusCode: 502, rawHeaders: [], error };
+    const head: HttpResponseHead = {
+      kind: 'http-response',
+      statusCode: 502,
+      rawHeaders: [],
+      error: { code: error.code, message: error.message },
+    };
     stream.sendMeta(head);
     // Drain the rest of the request body: piped into a dead upstream request it would stall the stream.
     stream.unpipe();

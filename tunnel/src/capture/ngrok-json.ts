@@ -1,4 +1,5 @@
-// Captured exchanges in the JSON shape of ngrok's `GET /api/requests/http` (docs `agent/api.mdx`):
+// Captured exchanges in the JSON shape of ngrok's `GET /api/requests/http` (docs `agent/api.mdx`;
+// declared in agent/api/contract.ts):
 //
 //   { uri, id, tunnel_name, remote_addr, start, duration,
 //     request:  { method, proto, headers: {Name: [values]}, uri, raw },
@@ -10,62 +11,20 @@
 
 import { rawHeader } from '../net/raw-headers';
 import { ngrokHeaders, protoString, rawMessage, statusText } from './http';
-import type { CaptureError, CapturedExchange, ExchangeState } from './store';
+import type { CaptureJson, CaptureListJson, CapturedRequestJson, CapturedResponseJson } from '../agent/api/contract';
+import type { CapturedExchange } from './store';
 
 export const REQUESTS_URI = '/api/requests/http';
-
-export interface NgrokRequestJson {
-  method: string;
-  proto: string;
-  headers: Record<string, string[]>;
-  uri: string;
-  /** Omitted in summaries (event stream); always present from the REST API. */
-  raw?: string;
-  body_size: number;
-  body_truncated: boolean;
-  content_type?: string;
-}
-
-export interface NgrokResponseJson {
-  status: string;
-  status_code: number;
-  proto: string;
-  headers: Record<string, string[]>;
-  raw?: string;
-  body_size: number;
-  body_truncated: boolean;
-  content_type?: string;
-}
-
-export interface NgrokCapturedJson {
-  uri: string;
-  id: string;
-  tunnel_name: string;
-  remote_addr: string;
-  /** RFC 3339. */
-  start: string;
-  /** Nanoseconds; 0 while the exchange is still running. */
-  duration: number;
-  request: NgrokRequestJson;
-  response: NgrokResponseJson | null;
-  state: ExchangeState;
-  error: CaptureError | null;
-  replay_of?: string;
-  /** Answered by the edge's module of this name (basic-auth, oauth, ip-restriction…), not by the upstream. */
-  edge_module?: string;
-  /** The traffic-policy `log` action's entries, as in ngrok's http_request_complete.v0 event. */
-  traffic_policy?: { logs: { metadata: unknown }[] };
-}
 
 export interface SerialiseOptions {
   /** Include base64 `raw` (default true, as ngrok does). */
   raw?: boolean;
 }
 
-export function exchangeToNgrokJson(ex: CapturedExchange, opts: SerialiseOptions = {}): NgrokCapturedJson {
+export function exchangeToNgrokJson(ex: CapturedExchange, opts: SerialiseOptions = {}): CaptureJson {
   const withRaw = opts.raw ?? true;
   const req = ex.request;
-  const request: NgrokRequestJson = {
+  const request: CapturedRequestJson = {
     method: req.method,
     proto: protoString(req.httpVersion),
     headers: ngrokHeaders(req.rawHeaders),
@@ -75,7 +34,7 @@ export function exchangeToNgrokJson(ex: CapturedExchange, opts: SerialiseOptions
     body_truncated: req.body.truncated,
     ...contentType(req.rawHeaders),
   };
-  let response: NgrokResponseJson | null = null;
+  let response: CapturedResponseJson | null = null;
   const res = ex.response;
   if (res) {
     response = {
@@ -112,9 +71,6 @@ function contentType(rawHeaders: string[]): { content_type?: string } {
 }
 
 /** `GET /api/requests/http` body. */
-export function requestListToNgrokJson(
-  list: CapturedExchange[],
-  opts: SerialiseOptions = {},
-): { requests: NgrokCapturedJson[]; uri: string } {
+export function requestListToNgrokJson(list: CapturedExchange[], opts: SerialiseOptions = {}): CaptureListJson {
   return { requests: list.map((ex) => exchangeToNgrokJson(ex, opts)), uri: REQUESTS_URI };
 }

@@ -9,12 +9,12 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { EdgeOptions, Proto, Scheme } from '../model';
-import { FEATURE_SPLIT_DATA, PROTOCOL_VERSION } from '../protocol/frames';
-import type { BindRequest, ControlMessage, Hello, PolicyLogEntry, RawOpen, WireError } from '../protocol/messages';
-import { DEFAULT_WINDOW, MuxSession, type MuxStream } from '../protocol/session';
+import type { PolicyLogEntry, RawOpen, WireError } from '../protocol/messages';
+import { MuxSession, type MuxStream } from '../protocol/session';
 import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
 import { sendEdgeError } from '../edge-errors';
-import { MemoryAuthThrottle, throttledError, type AuthThrottle } from './auth-throttle';
+import { MemoryAuthThrottle, type AuthThrottle } from './auth-throttle';
+import { serveAgent, type AgentHost, type BindSpec } from './agent-handshake';
 import { applyHttpServerLimits, httpServerLimits, onClientError, type ListenerLimits } from './listener-limits';
 import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
 import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
@@ -643,111 +643,52 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   private onAgent(transport: Transport, remoteAddr: string, transportName = 'burrow/ws'): void {
-    const session = new MuxSession(transport, {
-      role: 'edge',
-      initialWindow: DEFAULT_WINDOW,
+    serveAgent(this.agentHost(), transport, { remoteAddr, transportName });
+  }
+
+  /** What Burrow's agent sessions (agent-handshake.ts) do to this edge. */
+  private agentHost(): AgentHost {
+    return {
+      tokens: this.config.tokens,
+      authThrottle: this.authThrottle,
       heartbeatIntervalMs: this.config.heartbeatIntervalMs,
       heartbeatToleranceMs: this.config.heartbeatToleranceMs,
-    });
-    const sessionId = randomUUID();
-    let hello: Hello | undefined;
-    let unregister: (() => void) | undefined;
-    const helloTimer = setTimeout(
-      () => session.close({ code: 'ERR_BURROW_HELLO_TIMEOUT', message: 'no hello within 10 s' }),
-      10_000,
-    );
-    helloTimer.unref();
-    session.on('stream', (stream) => {
-      stream.reset({ code: 'ERR_BURROW_STREAM_REFUSED', message: 'agents may not open streams' });
-      if (!hello) session.close({ code: 'ERR_BURROW_PROTOCOL', message: 'first message must be hello' });
-    });
-    let helloPending = false;
-    const accept = (msg: Hello) => {
-      if (session.isClosed) return;
-      const grant = this.config.tokens.grantFor(msg.authtoken) ?? { acl: [] };
-      this.grants.set(session, grant);
-      // Claim identity: the same agent reconnecting through another node takes its names over.
-      const owner = createHash('sha256')
-        .update(`${msg.authtoken ?? ''}\0${msg.clientId}`)
-        .digest('hex');
-      this.holders.set(session, { owner, session: sessionId });
-      hello = msg;
-      session.splitData = Array.isArray(msg.features) && msg.features.includes(FEATURE_SPLIT_DATA);
-      unregister = this.sessions.add({
-        agent_version: String(msg.agent?.version ?? ''),
-        os: String(msg.agent?.os ?? ''),
-        hostname: msg.agent?.hostname,
-        ip: remoteAddr,
-        credential_id: grant.credentialId ?? null,
-        transport: transportName,
-        control: burrowSessionControl(session),
-      }).remove;
-      // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
-      this.sessionsByClient
-        .get(msg.clientId)
-        ?.close({ code: 'ERR_BURROW_SESSION_REPLACED', message: 'the agent reconnected' });
-      this.sessionsByClient.set(msg.clientId, session);
-      session.sendControl({
-        type: 'welcome',
-        version: PROTOCOL_VERSION,
-        sessionId,
-        initialWindow: DEFAULT_WINDOW,
-        heartbeatIntervalMs: this.config.heartbeatIntervalMs ?? 2000,
-        heartbeatToleranceMs: this.config.heartbeatToleranceMs ?? 6000,
-        features: [FEATURE_SPLIT_DATA],
-      });
-      this.emit('session', { sessionId, clientId: msg.clientId, remoteAddr });
-    };
-    session.on('control', (msg: ControlMessage) => {
-      if (!hello) {
-        clearTimeout(helloTimer);
-        if (msg.type !== 'hello' || helloPending)
-          return session.close({
-            code: 'ERR_BURROW_PROTOCOL',
-            message: 'first message must be hello, then wait for welcome',
-          });
-        helloPending = true;
-        this.checkHello(msg, remoteAddr).then(
-          (refusal) => (refusal ? session.close(refusal) : accept(msg)),
-          () => session.close({ code: 'ERR_BURROW_INTERNAL', message: 'authentication failed on the edge' }),
-        );
-        return;
-      }
-      if (msg.type === 'bind') {
-        this.bind(session, hello.clientId, msg)
-          .then((b) =>
-            session.sendControl({ type: 'bind-result', reqId: msg.reqId, binding: { id: b.id, urls: b.urls } }),
-          )
-          .catch((err: BindError) =>
-            session.sendControl({
-              type: 'bind-result',
-              reqId: msg.reqId,
-              error: { code: err.code ?? 'ERR_BURROW_INTERNAL', message: err.message },
-            }),
-          );
-      } else if (msg.type === 'unbind') {
-        const b = this.bindings.get(msg.id);
-        const error =
-          b && b.session === session
-            ? undefined
-            : { code: 'ERR_BURROW_NOT_BOUND', message: `no endpoint ${msg.id} on this session` };
-        if (b && !error) this.unbind(b);
-        session.sendControl({ type: 'unbind-result', reqId: msg.reqId, error });
-      } else {
-        session.close({
-          code: 'ERR_BURROW_PROTOCOL',
-          message: `unexpected control message ${(msg as { type: string }).type}`,
+      register: (session, hello, { sessionId, remoteAddr, transportName }) => {
+        const grant = this.config.tokens.grantFor(hello.authtoken) ?? { acl: [] };
+        this.grants.set(session, grant);
+        // Claim identity: the same agent reconnecting through another node takes its names over.
+        const owner = createHash('sha256')
+          .update(`${hello.authtoken ?? ''}\0${hello.clientId}`)
+          .digest('hex');
+        this.holders.set(session, { owner, session: sessionId });
+        const entry = this.sessions.add({
+          agent_version: hello.agent.version,
+          os: hello.agent.os,
+          hostname: hello.agent.hostname,
+          ip: remoteAddr,
+          credential_id: grant.credentialId ?? null,
+          transport: transportName,
+          control: burrowSessionControl(session),
         });
-      }
-    });
-    session.on('close', (error) => {
-      clearTimeout(helloTimer);
-      unregister?.();
-      if (hello && this.sessionsByClient.get(hello.clientId) === session) this.sessionsByClient.delete(hello.clientId);
-      // Cluster: names stay claimed until the lease runs out, for the agent to take back elsewhere.
-      for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b, false);
-      this.emit('session-closed', { sessionId, error });
-    });
+        // The same agent reconnecting replaces its old session at once (it may not have timed out yet).
+        this.sessionsByClient
+          .get(hello.clientId)
+          ?.close({ code: 'ERR_BURROW_SESSION_REPLACED', message: 'the agent reconnected' });
+        this.sessionsByClient.set(hello.clientId, session);
+        this.emit('session', { sessionId, clientId: hello.clientId, remoteAddr });
+        return () => {
+          entry.remove();
+          if (this.sessionsByClient.get(hello.clientId) === session) this.sessionsByClient.delete(hello.clientId);
+        };
+      },
+      bind: (session, clientId, spec) => this.bind(session, clientId, spec),
+      unbind: (session, id) => this.unbindFor(session, id),
+      closed: (session, { sessionId }, error) => {
+        // Cluster: names stay claimed until the lease runs out, for the agent to take back elsewhere.
+        for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b, false);
+        this.emit('session-closed', { sessionId, error });
+      },
+    };
   }
 
   // ---- sessions of other agent protocols (ngrok's: ngrok-protocol/server.ts) ----
@@ -776,7 +717,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /** Binds for an attached session exactly as for Burrow's own agents; rejects with `{code, message}`. */
-  bindFor(session: AgentSession, clientId: string, req: BindRequest): Promise<Binding> {
+  bindFor(session: AgentSession, clientId: string, req: BindSpec): Promise<Binding> {
     // Cluster claims: the same agent (credential + client id) reconnecting may take its names over.
     if (!this.holders.has(session)) {
       const credential = this.grants.get(session)?.credentialId ?? '';
@@ -797,30 +738,6 @@ export class Edge extends EventEmitter<EdgeEvents> {
   /** The TLS settings of the public TLS listener (certificate or SNI callback), for agent listeners. */
   agentTlsOptions(): Promise<tls.SecureContextOptions & { SNICallback?: tls.TlsOptions['SNICallback'] }> {
     return this.tlsCredentials();
-  }
-
-  private async checkHello(hello: Hello, remoteAddr: string): Promise<WireError | undefined> {
-    if (hello.version !== PROTOCOL_VERSION) {
-      return {
-        code: 'ERR_BURROW_PROTOCOL_VERSION',
-        message: `edge speaks protocol ${PROTOCOL_VERSION}, agent sent ${hello.version}: upgrade the older side`,
-      };
-    }
-    // A locked address is refused before its token is looked at, so guessing learns nothing.
-    const waitMs = await this.authThrottle.check(remoteAddr);
-    if (waitMs > 0) return throttledError(waitMs);
-    if (!hello.authtoken) {
-      await this.authThrottle.failed(remoteAddr);
-      return { code: 'ERR_NGROK_4018', message: 'no authtoken: pass --authtoken or set BURROW_AUTHTOKEN' };
-    }
-    if (!this.config.tokens.accepts(hello.authtoken)) {
-      await this.authThrottle.failed(remoteAddr);
-      return { code: 'ERR_NGROK_107', message: 'the authtoken is not valid on this edge' };
-    }
-    await this.authThrottle.succeeded(remoteAddr);
-    if (typeof hello.clientId !== 'string' || hello.clientId.length < 8)
-      return { code: 'ERR_BURROW_PROTOCOL', message: 'hello needs a clientId' };
-    return undefined;
   }
 
   /**
@@ -857,7 +774,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     };
   }
 
-  private async bind(session: AgentSession, clientId: string, req: BindRequest): Promise<Binding> {
+  private async bind(session: AgentSession, clientId: string, req: BindSpec): Promise<Binding> {
     if (session.isClosed) throw new BindError('ERR_BURROW_SESSION_CLOSED', 'session closed');
     const edge = req.edge ?? {};
     const base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'> = {
@@ -926,7 +843,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /** Credential ACL (ERR_NGROK_316/308/356/399) and names held by HTTPS edges (ERR_NGROK_381). */
-  private checkBindRights(session: AgentSession, req: BindRequest): void {
+  private checkBindRights(session: AgentSession, req: BindSpec): void {
     const host = req.domain
       ? req.domain.toLowerCase()
       : req.subdomain
@@ -948,7 +865,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /** A labeled tunnel: no name or URL of its own; HTTPS edges' tunnel groups route to it. */
-  private bindLabeled(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Binding {
+  private bindLabeled(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindSpec): Binding {
     if (!this.config.httpsEdges)
       throw new BindError(
         'ERR_NGROK_358',
@@ -993,7 +910,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
    * An internal endpoint: an HTTP name under `.internal`, reached only by `forward-internal` from
    * another endpoint's traffic policy. Its own modules would not run on that path, so it takes none.
    */
-  private bindInternal(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindRequest): Binding {
+  private bindInternal(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindSpec): Binding {
     const host = (req.domain ?? '').toLowerCase();
     if (!req.internal || !host.endsWith('.internal') || !isValidHostname(host))
       throw new BindError(
@@ -1028,7 +945,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
    */
   private async chooseHost(
     router: HostRouter<Binding>,
-    req: BindRequest,
+    req: BindSpec,
     base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
   ): Promise<string> {
     const kind: ClaimKind = router === this.tlsRouter ? 'tls' : 'http';
@@ -1097,10 +1014,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
   }
 
-  private async bindHttp(
-    base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
-    req: BindRequest,
-  ): Promise<Binding> {
+  private async bindHttp(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindSpec): Promise<Binding> {
     const schemes: Scheme[] = req.schemes?.length ? [...new Set(req.schemes)] : ['http'];
     if (schemes.includes('https')) await this.startTls();
     const host = await this.chooseHost(this.httpRouter, req, base);
@@ -1166,10 +1080,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     binding.urls.unshift(url.origin);
   }
 
-  private async bindTls(
-    base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
-    req: BindRequest,
-  ): Promise<Binding> {
+  private async bindTls(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindSpec): Promise<Binding> {
     await this.startTls();
     const host = await this.chooseHost(this.tlsRouter, req, base);
     const binding: Binding = {
@@ -1192,10 +1103,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return binding;
   }
 
-  private async bindTcp(
-    base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>,
-    req: BindRequest,
-  ): Promise<Binding> {
+  private async bindTcp(base: Omit<Binding, 'proto' | 'hosts' | 'schemes' | 'urls'>, req: BindSpec): Promise<Binding> {
     let port = 0;
     if (req.remoteAddr) {
       port = Number(req.remoteAddr.slice(req.remoteAddr.lastIndexOf(':') + 1));

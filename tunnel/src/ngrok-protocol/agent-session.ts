@@ -9,7 +9,8 @@ import type { AgentSession } from '../edge/agent-session';
 import type { Grant, TokenSet } from '../edge/tokens';
 import type { SessionControl } from '../edge/sessions';
 import { throttledError } from '../edge/auth-throttle';
-import type { BindRequest, StreamOpen, WireError } from '../protocol/messages';
+import type { StreamOpen, WireError } from '../protocol/messages';
+import type { BindSpec } from '../edge/agent-handshake';
 import { MuxError } from './frames';
 import { MuxadoSession, type MuxadoStream } from './session';
 import {
@@ -396,7 +397,7 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
       Extra: { Token: '' },
     });
     const previous = this.previousUrl(stringField(bind, 'Id') ?? '');
-    let mapped: { request: BindRequest; tunnel: NgrokTunnelOptions };
+    let mapped: { request: BindSpec; tunnel: NgrokTunnelOptions };
     try {
       mapped = toBindRequest(bind, `ngrok-${ngrokProto}`, previous ? [previous] : []);
     } catch (err) {
@@ -417,7 +418,7 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     return { Id: ngrokId, URL: url, Proto: ngrokProto, Opts: opts, Extra: { Token: '' } };
   }
 
-  private async bindAt(request: BindRequest, previousPort: number | undefined): Promise<Binding> {
+  private async bindAt(request: BindSpec, previousPort: number | undefined): Promise<Binding> {
     if (previousPort) {
       try {
         return await this.host.edge.bindFor(this, this.id, { ...request, remoteAddr: String(previousPort) });
@@ -442,8 +443,6 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     let binding: Binding;
     try {
       binding = await this.host.edge.bindFor(this, this.id, {
-        type: 'bind',
-        reqId: 0,
         name: 'ngrok-labeled',
         proto: 'http',
         labels: labels as Record<string, string>,

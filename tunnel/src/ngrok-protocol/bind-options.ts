@@ -1,7 +1,7 @@
-// ngrok's Bind → Burrow's BindRequest: the same request Burrow's own agents send, so names, ACLs
+// ngrok's Bind → Burrow's BindSpec: the same bind Burrow's own agents make, so names, ACLs
 // and the module pipeline are shared (edge.ts builds and validates the modules). Every Opts key
 // ngrok's SDKs send is mapped or refused here; none is ignored (tunnel/NGROK-PROTOCOL.md §4).
-import type { BindRequest } from '../protocol/messages';
+import type { BindSpec } from '../edge/agent-handshake';
 import type { EdgeOptions, HeaderRules, Proto, Scheme } from '../model';
 import type { TrafficPolicyDocument } from '../modules/traffic-policy';
 import { field, stringField, RpcError, type Bind } from './messages';
@@ -9,7 +9,7 @@ import { field, stringField, RpcError, type Bind } from './messages';
 /** ngrok has no code for "this server does not implement that": Burrow's own, in the error text. */
 export const UNSUPPORTED = 'ERR_BURROW_UNSUPPORTED_OPTION';
 
-/** What the session needs besides the BindRequest to serve a tunnel. */
+/** What the session needs besides the BindSpec to serve a tunnel. */
 export interface NgrokTunnelOptions {
   /** The Proto the agent asked for ('http' | 'https' | 'tcp' | 'tls'): echoed in proxy headers. */
   ngrokProto: string;
@@ -241,14 +241,14 @@ function names(opts: unknown): { domain?: string; subdomain?: string } {
 }
 
 /**
- * Maps an ngrok Bind onto Burrow's BindRequest. `name` is the tunnel's name at the edge;
+ * Maps an ngrok Bind onto Burrow's BindSpec. `name` is the tunnel's name at the edge;
  * `previousUrls` come from the bind Id of a reconnecting agent.
  */
 export function toBindRequest(
   bind: Bind,
   name: string,
   previousUrls: string[],
-): { request: BindRequest; tunnel: NgrokTunnelOptions } {
+): { request: BindSpec; tunnel: NgrokTunnelOptions } {
   const ngrokProto = stringField(bind, 'Proto') ?? '';
   const opts = (field(bind, 'Opts') ?? {}) as Record<string, unknown>;
   if (typeof opts !== 'object' || Array.isArray(opts))
@@ -262,7 +262,7 @@ export function toBindRequest(
   const proxyProto = field(opts, 'ProxyProto') ?? 0;
   if (proxyProto !== 0 && proxyProto !== 1 && proxyProto !== 2)
     throw new RpcError('ERR_BURROW_RPC_MALFORMED', 'ProxyProto must be 0, 1 or 2');
-  const base = { type: 'bind' as const, reqId: 0, name, previousUrls };
+  const base = { name, previousUrls };
 
   if (ngrokProto === 'http' || ngrokProto === 'https') {
     refuseUnknown(opts, HTTP_KEYS, 'http');

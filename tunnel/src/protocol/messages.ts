@@ -1,5 +1,12 @@
-// Every JSON message of the wire protocol, as named types (see tunnel/PROTOCOL.md).
-import type { EdgeOptions, Proto, Scheme } from '../model';
+// Every JSON message of the wire protocol, as named types (see tunnel/PROTOCOL.md), and the
+// checks every decoded control message passes before anyone uses it (MuxSession runs them).
+// Self-contained: nothing here depends on the rest of Burrow, so only an edit in this folder
+// changes what goes on the wire.
+import { wireEdgeOptions, type WireEdgeOptions } from './edge-options';
+import { array, bool, int, json, literal, object, optional, record, str, tagged, type Shape } from './shape';
+
+export type Proto = 'http' | 'tcp' | 'tls';
+export type Scheme = 'http' | 'https';
 
 /** A typed error carried on the wire: `code` is ERR_NGROK_* where ngrok has one, else ERR_BURROW_*. */
 export interface WireError {
@@ -48,8 +55,8 @@ export interface BindRequest {
   /** TCP: requested port or host:port. */
   remoteAddr?: string;
   schemes?: Scheme[];
-  /** Edge-side handling the edge must apply (header rules now, modules later). */
-  edge?: EdgeOptions;
+  /** The endpoint's modules, applied by the edge (protocol/edge-options.ts). */
+  edge?: WireEdgeOptions;
   /** A name this agent held before a reconnect, so it gets the same URL back. */
   previousUrls?: string[];
   /**
@@ -184,3 +191,107 @@ export interface HttpResponseHead {
   /** Set when the agent could not get a response; the edge renders its own error page. */
   error?: WireError;
 }
+
+// ---- checks ----
+
+/** Code of the GoAway that ends a session whose peer sent a message of the wrong shape. */
+export const MESSAGE_MALFORMED = 'ERR_BURROW_MESSAGE_MALFORMED';
+
+export const wireError: Shape<WireError> = object<WireError>({ code: str, message: str });
+const strings = array(str);
+
+const policyLogs = array(object<PolicyLogEntry>({ metadata: json }));
+
+/**
+ * Every control message, told apart by `type`; an unknown type or a field of the wrong shape throws.
+ * The map is typed by ControlMessage's `type`s, so a message added there without a check here does
+ * not compile (a missing check would cut every session that receives the new message).
+ */
+const controlVariants: { [K in ControlMessage['type']]: Shape<ControlMessage> } = {
+  hello: object<Hello>({
+    type: literal('hello'),
+    version: int,
+    authtoken: optional(str),
+    clientId: str,
+    agent: object<Hello['agent']>({ version: str, os: str, hostname: optional(str) }),
+    features: optional(strings),
+  }),
+  welcome: object<Welcome>({
+    type: literal('welcome'),
+    version: int,
+    sessionId: str,
+    heartbeatIntervalMs: int,
+    heartbeatToleranceMs: int,
+    initialWindow: int,
+    features: optional(strings),
+  }),
+  bind: object<BindRequest>({
+    type: literal('bind'),
+    reqId: int,
+    name: str,
+    proto: literal('http', 'tcp', 'tls'),
+    domain: optional(str),
+    subdomain: optional(str),
+    remoteAddr: optional(str),
+    schemes: optional(array(literal('http', 'https'))),
+    edge: optional(wireEdgeOptions),
+    previousUrls: optional(strings),
+    labels: optional(record(str)),
+    pooling: optional(bool),
+    internal: optional(bool),
+  }),
+  'bind-result': object<BindResult>({
+    type: literal('bind-result'),
+    reqId: int,
+    binding: optional(object<NonNullable<BindResult['binding']>>({ id: str, urls: strings })),
+    error: optional(wireError),
+  }),
+  unbind: object<UnbindRequest>({ type: literal('unbind'), reqId: int, id: str }),
+  'unbind-result': object<UnbindResult>({ type: literal('unbind-result'), reqId: int, error: optional(wireError) }),
+  reconnect: object<Reconnect>({ type: literal('reconnect'), code: str, message: str }),
+  refused: object<RefusedNotice>({
+    type: literal('refused'),
+    binding: str,
+    module: str,
+    remoteAddr: str,
+    method: str,
+    url: str,
+    httpVersion: str,
+    rawHeaders: strings,
+    statusCode: int,
+    statusMessage: str,
+    responseHeaders: strings,
+    logs: optional(policyLogs),
+  }),
+};
+export const controlMessage: Shape<ControlMessage> = tagged<ControlMessage>('type', controlVariants);
+
+const rawHeaders = array(str);
+
+/** Stream metadata of an `Open` (edge → agent), told apart by `kind`. */
+export const streamOpen: Shape<StreamOpen> = tagged<StreamOpen>('kind', {
+  http: object<HttpOpen>({
+    kind: literal('http'),
+    binding: str,
+    remoteAddr: str,
+    scheme: literal('http', 'https'),
+    method: str,
+    url: str,
+    httpVersion: str,
+    rawHeaders,
+    upgrade: optional(bool),
+    logs: optional(policyLogs),
+    logsResponse: optional(bool),
+  }),
+  tcp: object<RawOpen>({ kind: literal('tcp', 'tls'), binding: str, remoteAddr: str, localAddr: optional(str) }),
+  tls: object<RawOpen>({ kind: literal('tcp', 'tls'), binding: str, remoteAddr: str, localAddr: optional(str) }),
+});
+
+/** The `Meta` of an HTTP stream (agent → edge): the upstream's response head. */
+export const httpResponseHead: Shape<HttpResponseHead> = object<HttpResponseHead>({
+  kind: literal('http-response'),
+  statusCode: int,
+  statusMessage: optional(str),
+  rawHeaders,
+  error: optional(wireError),
+});

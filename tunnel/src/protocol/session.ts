@@ -16,7 +16,8 @@ import {
   parseJsonPayload,
   type Frame,
 } from './frames';
-import type { ControlMessage, WireError } from './messages';
+import { controlMessage, MESSAGE_MALFORMED, wireError, type ControlMessage, type WireError } from './messages';
+import { ShapeError, type Shape } from './shape';
 import { CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, type Transport } from './transport';
 
 export const DEFAULT_WINDOW = 1024 * 1024;
@@ -32,6 +33,8 @@ export interface SessionOptions {
   initialWindow?: number;
   heartbeatIntervalMs?: number;
   heartbeatToleranceMs?: number;
+  /** Checks every `Meta` the peer sends (a malformed one ends the session); unchecked when omitted. */
+  meta?: Shape<unknown>;
 }
 
 export interface SessionEvents {
@@ -122,7 +125,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
   /** Ends the session: GoAway to the peer (when there is an error), then close the transport. */
   close(error?: WireError): void {
     if (this.closed) return;
-    if (error) this.enqueue(encodeJsonFrame(FrameType.GoAway, 0, 0, error));
+    if (error) this.enqueue(encodeJsonFrame(FrameType.GoAway, 0, 0, wireErrorOf(error)));
     this.flush();
     this.terminate(error, true);
   }
@@ -265,7 +268,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
   private dispatch(frame: Frame): void {
     switch (frame.type) {
       case FrameType.Control:
-        this.emit('control', parseJsonPayload<ControlMessage>(frame));
+        this.emit('control', checked(controlMessage, frame, 'control'));
         return;
       case FrameType.Ping:
         this.enqueue(encodeFrame(FrameType.Pong, 0, 0, frame.payload));
@@ -274,8 +277,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
         if (frame.payload.length === 8) this.latencyMs = performance.now() - frame.payload.readDoubleBE(0);
         return;
       case FrameType.GoAway: {
-        const error = parseJsonPayload<WireError>(frame);
-        this.terminate({ code: String(error.code), message: String(error.message) }, true);
+        this.terminate(checked(wireError, frame, 'goaway'), true);
         return;
       }
       case FrameType.Open:
@@ -316,7 +318,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     }
     switch (frame.type) {
       case FrameType.Meta:
-        stream.emit('meta', parseJsonPayload<unknown>(frame));
+        stream.emit('meta', this.options.meta ? checked(this.options.meta, frame, 'meta') : parseJsonPayload(frame));
         return;
       case FrameType.Data:
         stream.receiveData(frame.payload);
@@ -328,7 +330,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
         stream.receiveWindowUpdate(frame.payload.readUInt32BE(0));
         return;
       case FrameType.Reset:
-        stream.abort(parseJsonPayload<WireError>(frame));
+        stream.abort(checked(wireError, frame, 'reset'));
         return;
       default:
         throw new ProtocolError(
@@ -336,6 +338,22 @@ export class MuxSession extends EventEmitter<SessionEvents> {
           `unexpected frame type 0x${frame.type.toString(16)} on a stream`,
         );
     }
+  }
+}
+
+/** Exactly `{code, message}` (peers refuse other fields), whatever object the error came in. */
+function wireErrorOf(error: WireError): WireError {
+  return { code: String(error.code), message: String(error.message) };
+}
+
+/** A frame's JSON, checked against its message type: a wrong shape is a ProtocolError (ends the session). */
+function checked<T>(shape: Shape<T>, frame: Frame, what: string): T {
+  const value = parseJsonPayload<unknown>(frame);
+  try {
+    return shape(value, what);
+  } catch (err) {
+    if (err instanceof ShapeError) throw new ProtocolError(MESSAGE_MALFORMED, `malformed ${err.message}`);
+    throw err;
   }
 }
 
@@ -388,7 +406,7 @@ export class MuxStream extends Duplex {
    */
   reset(error: WireError): void {
     if (!this.destroyed) {
-      this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, error));
+      this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, wireErrorOf(error)));
       this.resetSent = true;
       this.destroy();
     }

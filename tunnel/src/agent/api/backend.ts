@@ -3,23 +3,10 @@
 // server runs over the real Agent (see agent-backend.ts) and nothing else.
 
 import type { CaptureStore } from '../../capture/store';
+import type { EndpointSpec } from '../../model';
+import type { AgentStatusJson, ReplayModificationsJson, TunnelMetricsJson } from './contract';
 
-/** ngrok's metrics object (go-metrics meters/timers): rates are events per second, p* in nanoseconds. */
-export interface MeterTimerJson {
-  count: number;
-  rate1: number;
-  rate5: number;
-  rate15: number;
-  p50: number;
-  p90: number;
-  p95: number;
-  p99: number;
-}
-
-export interface TunnelMetricsJson {
-  conns: MeterTimerJson & { gauge: number };
-  http: MeterTimerJson;
-}
+export type { MeterTimerJson, TunnelMetricsJson } from './contract';
 
 /** What the API needs to render ngrok's tunnel object. */
 export interface TunnelInfo {
@@ -36,37 +23,17 @@ export interface TunnelInfo {
   status: string;
   error?: { code: string; message: string };
   /** The endpoint definition as started, secrets redacted by the server before output. */
-  definition?: unknown;
+  definition?: EndpointSpec;
 }
 
-export interface AgentStatus {
-  status: 'online' | 'reconnecting' | 'offline' | 'starting';
-  agent_version: string;
-  session: { legs: { region: string; latency: number }[] };
-  /** Burrow addition: the edge the agent talks to. */
-  edge_url?: string;
-  /** Burrow addition: the agent's process id (the extension shows which agent a window is on). */
-  pid?: number;
-}
-
-/** Edit-then-replay: what to change before sending a captured request again. */
-export interface ReplayModifications {
-  method?: string;
-  /** Path and query (origin-form, e.g. `/items?x=1`). */
-  uri?: string;
-  /** Replaces all headers: [[name, value], …] in order. */
-  headers?: [string, string][];
-  /** Replaces the body; `body_encoding: "base64"` for binary. */
-  body?: string;
-  body_encoding?: 'utf8' | 'base64';
-}
+export type AgentStatus = AgentStatusJson;
 
 export interface ReplayRequest {
   /** Id of the captured request to send again. */
   id: string;
   /** Send to this tunnel's upstream instead of the one that captured it (ngrok's `tunnel_name`). */
   tunnelName?: string;
-  modifications?: ReplayModifications;
+  modifications?: ReplayModificationsJson;
 }
 
 export type TunnelEvent =

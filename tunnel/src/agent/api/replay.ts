@@ -5,7 +5,8 @@
 
 import type { CapturedExchange } from '../../capture/store';
 import { headerPairs, hopByHopNames } from '../../capture/http';
-import { API_ERRORS, LocalApiError, type ReplayModifications } from './backend';
+import { API_ERRORS, LocalApiError } from './backend';
+import type { ReplayModificationsJson } from './contract';
 
 export interface OutgoingRequest {
   method: string;
@@ -18,7 +19,7 @@ const replayError = (status: number, msg: string, err: string): LocalApiError =>
   new LocalApiError(status, API_ERRORS.REPLAY_FAILED, msg, { err });
 
 /** Builds the request to send: the captured one with `mods` applied, hop-by-hop headers removed. */
-export function buildReplayRequest(ex: CapturedExchange, mods: ReplayModifications = {}): OutgoingRequest {
+export function buildReplayRequest(ex: CapturedExchange, mods: ReplayModificationsJson = {}): OutgoingRequest {
   const req = ex.request;
   if (ex.response?.statusCode === 101 || headerPairs(req.rawHeaders).some((h) => h.name.toLowerCase() === 'upgrade')) {
     throw replayError(

@@ -39,7 +39,6 @@ import { exchangeToCurl } from '../../capture/curl';
 import { exchangeToNgrokJson, requestListToNgrokJson } from '../../capture/ngrok-json';
 import type { CapturedExchange } from '../../capture/store';
 import { BodyTooLargeError, readBody } from '../../net/body';
-import type { EndpointSpec } from '../../model';
 import { VERSION } from '../../version';
 import {
   API_ERRORS,
@@ -49,6 +48,15 @@ import {
   type TunnelEvent,
   type TunnelInfo,
 } from './backend';
+import type {
+  AgentEventJson,
+  ApiIndexJson,
+  EndpointJson,
+  EndpointListJson,
+  StatusJson,
+  TunnelJson,
+  TunnelListJson,
+} from './contract';
 import { HostAllowList, isCrossOrigin } from './hosts';
 import { redactSecrets } from './redact';
 
@@ -170,7 +178,7 @@ export class ApiServer {
     // /api
     if (route.length === 0) {
       allow(method, ['GET']);
-      return sendJson(res, 200, {
+      return sendJson<ApiIndexJson>(res, 200, {
         uri: '/api',
         tunnels: '/api/tunnels',
         endpoints: '/api/endpoints',
@@ -184,7 +192,10 @@ export class ApiServer {
       if (route.length === 1) {
         allow(method, ['GET', 'POST']);
         if (method === 'GET')
-          return sendJson(res, 200, { tunnels: bound(backend.tunnels()).map(tunnelJson), uri: '/api/tunnels' });
+          return sendJson<TunnelListJson>(res, 200, {
+            tunnels: bound(backend.tunnels()).map(tunnelJson),
+            uri: '/api/tunnels',
+          });
         const body = await readJson(req);
         return sendJson(res, 201, tunnelJson(await backend.startTunnel(body)));
       }
@@ -205,7 +216,10 @@ export class ApiServer {
       if (route.length === 1) {
         allow(method, ['GET', 'POST']);
         if (method === 'GET')
-          return sendJson(res, 200, { endpoints: bound(backend.tunnels()).map(endpointJson), uri: '/api/endpoints' });
+          return sendJson<EndpointListJson>(res, 200, {
+            endpoints: bound(backend.tunnels()).map(endpointJson),
+            uri: '/api/endpoints',
+          });
         return sendJson(res, 201, endpointJson(await backend.startEndpoint(await readJson(req))));
       }
       if (route.length === 2) {
@@ -223,7 +237,7 @@ export class ApiServer {
     // /api/status
     if (route[0] === 'status' && route.length === 1) {
       allow(method, ['GET']);
-      return sendJson(res, 200, redactSecrets({ ...backend.status(), uri: '/api/status' }));
+      return sendJson<StatusJson>(res, 200, redactSecrets({ ...backend.status(), uri: '/api/status' }));
     }
     // /api/requests/http…
     if (route[0] === 'requests') {
@@ -457,12 +471,12 @@ class EventStream {
     this.pendingMetrics.clear();
   }
 
-  private broadcast(msg: object): void {
+  private broadcast(msg: AgentEventJson): void {
     const text = JSON.stringify(msg);
     for (const ws of this.clients) this.send(ws, text);
   }
 
-  private send(ws: WebSocket, msg: object | string): void {
+  private send(ws: WebSocket, msg: AgentEventJson | string): void {
     if (ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > WS_MAX_BUFFERED) {
       ws.close(1013, 'event stream client too slow; reconnect for a fresh snapshot');
@@ -484,8 +498,8 @@ function bound<T extends { status?: string }>(tunnels: T[]): T[] {
   return tunnels.filter((t) => t.status !== 'starting');
 }
 
-function tunnelJson(t: TunnelInfo): Record<string, unknown> {
-  return redactSecrets({
+function tunnelJson(t: TunnelInfo): TunnelJson {
+  return redactSecrets<TunnelJson>({
     name: t.name,
     uri: `/api/tunnels/${encodeURIComponent(t.name)}`,
     public_url: t.public_url,
@@ -500,9 +514,9 @@ function tunnelJson(t: TunnelInfo): Record<string, unknown> {
 }
 
 /** ngrok's v3 endpoint object (`url`, `upstream: {url, protocol}`), secrets redacted. */
-function endpointJson(t: TunnelInfo): Record<string, unknown> {
-  const spec = t.definition as EndpointSpec | undefined;
-  return redactSecrets({
+function endpointJson(t: TunnelInfo): EndpointJson {
+  const spec = t.definition;
+  return redactSecrets<EndpointJson>({
     name: t.name,
     uri: `/api/endpoints/${encodeURIComponent(t.name)}`,
     url: t.public_url,
@@ -647,7 +661,8 @@ const CONTENT_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+/** `T` names the contract type of the body where there is one (contract.ts). */
+function sendJson<T>(res: http.ServerResponse, status: number, body: T, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json',

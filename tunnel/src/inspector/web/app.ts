@@ -14,41 +14,10 @@ import {
   renderBody,
 } from './format';
 import type { ConnectionState, Transport } from './transport';
+import type { AgentEventJson, CaptureJson, TunnelJson } from '../../agent/api/contract';
 
-interface MessageJson {
-  headers: Record<string, string[]>;
-  raw?: string;
-  body_size: number;
-  body_truncated: boolean;
-  content_type?: string;
-}
-interface CaptureJson {
-  id: string;
-  tunnel_name: string;
-  remote_addr: string;
-  start: string;
-  duration: number;
-  state: 'request' | 'response' | 'complete' | 'error';
-  error: { code: string; message: string } | null;
-  replay_of?: string;
-  /** The edge's module answered it itself (the upstream never saw it). */
-  edge_module?: string;
-  request: MessageJson & { method: string; proto: string; uri: string };
-  response: (MessageJson & { status: string; status_code: number; proto: string }) | null;
-}
-interface TunnelJson {
-  name: string;
-  public_url: string;
-  config: { addr: string; inspect: boolean };
-  status?: string;
-}
-type EventMessage =
-  | { type: 'snapshot'; tunnels: TunnelJson[]; requests: CaptureJson[] }
-  | { type: 'request_started' | 'request_updated'; request: CaptureJson }
-  | { type: 'request_deleted'; id: string }
-  | { type: 'requests_cleared' }
-  | { type: 'tunnel_started' | 'tunnel_updated'; tunnel: TunnelJson }
-  | { type: 'tunnel_stopped'; name: string };
+/** Either side of a capture: headers, raw bytes, body size. */
+type MessageJson = CaptureJson['request'] | NonNullable<CaptureJson['response']>;
 
 const MAX_ROWS = 1000;
 
@@ -129,7 +98,7 @@ export class InspectorApp {
     this.listEl.tabIndex = 0;
     this.renderDetail();
     this.api.events(
-      (m) => this.onEvent(m as EventMessage),
+      (m) => this.onEvent(m as AgentEventJson),
       (s) => this.onConnection(s),
     );
   }
@@ -139,7 +108,7 @@ export class InspectorApp {
     this.connEl.textContent = s === 'open' ? 'live' : s === 'connecting' ? 'connecting…' : 'offline';
   }
 
-  private onEvent(m: EventMessage): void {
+  private onEvent(m: AgentEventJson): void {
     switch (m.type) {
       case 'snapshot':
         this.requests.clear();
