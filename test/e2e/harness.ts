@@ -584,13 +584,27 @@ export class Workbench {
     }
   }
 
-  /** Opens a workspace file through Quick Open (Ctrl+P). */
+  /**
+   * Opens a workspace file through Quick Open (Ctrl+P). A file written a moment ago may not be in
+   * Quick Open's file index yet (the watcher reports it later on a busy machine): ask again.
+   */
   async openFile(name: string): Promise<void> {
-    await this.dismiss();
-    await this.page.keyboard.press('Control+P');
-    await this.quickInput.waitFor({ state: 'visible', timeout: 10_000 });
-    await this.page.keyboard.type(name);
-    await this.quickPickRows.filter({ hasText: name }).first().waitFor({ state: 'visible', timeout: 10_000 });
+    const row = this.quickPickRows.filter({ hasText: name }).first();
+    for (let attempt = 1; ; attempt++) {
+      await this.dismiss();
+      await this.page.keyboard.press('Control+P');
+      await this.quickInput.waitFor({ state: 'visible', timeout: 10_000 });
+      await this.page.keyboard.type(name);
+      const found = await row.waitFor({ state: 'visible', timeout: 10_000 }).then(
+        () => true,
+        (err: unknown) => {
+          if (attempt >= 4) throw err;
+          return false;
+        },
+      );
+      if (found) break;
+      await this.page.keyboard.press('Escape');
+    }
     await this.page.keyboard.press('Enter');
     await this.page
       .locator(`.tabs-container .tab.active:has-text("${name}")`)
