@@ -652,6 +652,32 @@ function suite(this: Mocha.Suite): void {
     assert.equal((await api('GET', '/requests/http?limit=x')).body.error_code, 'ERR_NGROK_233');
   });
 
+  it('a request a module of an ngrok endpoint answers at the edge (basic auth 401) is captured too, without the credentials tried', async () => {
+    const url = new URL(
+      (await forward({ schemes: ['HTTP'], basic_auth: ['carol:battery-staple'], domain: 'refused.localhost' })).url()!,
+    );
+    const wrong = await request(ports.http, url.host, {
+      path: '/private',
+      headers: { authorization: `Basic ${Buffer.from('carol:guess').toString('base64')}` },
+    });
+    assert.equal(wrong.status, 401);
+    let list: Json;
+    await waitFor(
+      () => {
+        void api('GET', `/requests/http?tunnel_name=${encodeURIComponent(url.origin)}`).then((r) => (list = r.body));
+        return list?.requests?.length === 1;
+      },
+      10_000,
+      'the refused exchange to be captured',
+    );
+    const ex = list!.requests[0];
+    assert.equal(ex.edge_module, 'basic-auth');
+    assert.equal(ex.request.uri, '/private');
+    assert.equal(ex.response.status_code, 401);
+    assert.equal(ex.request.headers.Authorization, undefined, 'the password tried is not kept');
+    assert.ok(!Buffer.from(ex.request.raw, 'base64').toString().toLowerCase().includes('authorization'));
+  });
+
   it('an agent that never answers: 504 ERR_NGROK_3007 after --ngrok-response-timeout, the stream reset; slow but live exchanges are not cut', async function () {
     this.timeout(90_000);
     const p = { http: await freePort(), ngrok: await freePort() };

@@ -2,7 +2,7 @@
 // (protocol/session.ts MuxSession) or ngrok's (ngrok-protocol/agent-session.ts). Bindings hold one,
 // and the proxy (http-proxy.ts, edge.ts pipeRaw) opens a stream on it per request or connection.
 import type { Duplex } from 'node:stream';
-import type { StreamOpen, WireError } from '../protocol/messages';
+import type { RefusedNotice, StreamOpen, WireError } from '../protocol/messages';
 
 export interface AgentSession {
   readonly isClosed: boolean;
@@ -13,4 +13,10 @@ export interface AgentSession {
    */
   openStream(meta: StreamOpen, fin?: boolean): Duplex;
   close(error?: WireError): void;
+  /**
+   * A module of one of this session's endpoints answered a request itself (a basic-auth 401, an
+   * IP denial): the session records it where its inspector reads captures. Burrow's agents get a
+   * `refused` control message instead (edge.ts refusedHook).
+   */
+  refused?(notice: RefusedNotice): void;
 }

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { EdgeOptions, Proto, Scheme } from '../model';
-import type { PolicyLogEntry, RawOpen, WireError } from '../protocol/messages';
+import type { PolicyLogEntry, RawOpen, RefusedNotice, WireError } from '../protocol/messages';
 import { MuxSession, type MuxStream } from '../protocol/session';
 import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
 import { sendEdgeError } from '../edge-errors';
@@ -746,7 +746,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
    * message. At most REFUSED_NOTICES_PER_SECOND per endpoint: a flood of 401s is not echoed in full.
    */
   private refusedHook(session: AgentSession, binding: string): PipelineEnv['onRefused'] {
-    if (!(session instanceof MuxSession)) return undefined;
+    const deliver =
+      session instanceof MuxSession
+        ? (notice: RefusedNotice) => session.sendControl(notice)
+        : session.refused?.bind(session);
+    if (!deliver) return undefined;
     let second = 0;
     let sent = 0;
     return (ctx, result, module) => {
@@ -757,7 +761,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       // The credentials a visitor tried are not kept (a wrong password is still a password).
       const rawHeaders = filterRawHeaders(raw, (name) => name !== 'authorization' && !name.startsWith(':'));
       const res = ctx.res;
-      session.sendControl({
+      deliver({
         type: 'refused',
         binding,
         module,

@@ -9,7 +9,7 @@ import type { AgentSession } from '../edge/agent-session';
 import type { Grant, TokenSet } from '../edge/tokens';
 import type { SessionControl } from '../edge/sessions';
 import { throttledError } from '../edge/auth-throttle';
-import type { StreamOpen, WireError } from '../protocol/messages';
+import type { RefusedNotice, StreamOpen, WireError } from '../protocol/messages';
 import type { BindSpec } from '../edge/agent-handshake';
 import { MuxError } from './frames';
 import { MuxadoSession, type MuxadoStream } from './session';
@@ -153,6 +153,28 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
       stream.write(proxyHeader(tunnel.options.proxyProto, parseAddress(meta.remoteAddr), local));
     }
     return stream;
+  }
+
+  /** A module answered a request of one of our endpoints at the edge: the edge's capture keeps it. */
+  refused(r: RefusedNotice): void {
+    const tunnel = this.byBinding.get(r.binding);
+    const capture = this.host.capture;
+    if (!tunnel || !capture) return;
+    const rec = capture.begin(
+      {
+        tunnelName: tunnel.binding.urls[0] ?? tunnel.ngrokId,
+        remoteAddr: r.remoteAddr,
+        method: r.method,
+        uri: r.url,
+        httpVersion: r.httpVersion,
+        rawHeaders: r.rawHeaders,
+      },
+      { edgeModule: r.module },
+    );
+    rec.requestEnd();
+    rec.addPolicyLogs(r.logs ?? []);
+    rec.response(r.statusCode, r.statusMessage, r.httpVersion, r.responseHeaders);
+    rec.finish();
   }
 
   /** The tunnel's HTTP/2 session (prior knowledge) over one proxied stream; a new one once it ends. */
