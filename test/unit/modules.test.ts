@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { validateBasicAuth } from '../../tunnel/src/modules/basic-auth';
-import { celTrue, compileCel, compileInterpolation, splitTemplate } from '../../tunnel/src/modules/cel';
+import { CelUrl, celTrue, compileCel, compileInterpolation, splitTemplate } from '../../tunnel/src/modules/cel';
 import { CircuitBreaker } from '../../tunnel/src/modules/circuit-breaker';
 import { negotiateEncoding, validateCompression } from '../../tunnel/src/modules/compression';
 import { ModuleConfigError } from '../../tunnel/src/modules/config-error';
@@ -452,6 +452,24 @@ describe('modules: traffic policy compilation (CEL via @marcbachmann/cel-js)', (
     assert.equal(celTrue(compileCel("inCidrRange(conn.client_ip, '10.0.0.0/8')", 'e'), vars), true);
     assert.equal(celTrue(compileCel("inCidrRanges(conn.client_ip, ['192.0.2.0/24'])", 'e'), vars), false);
     assert.equal(celTrue(compileCel('req.headers.nope[0] == 1', 'e'), vars), false, 'evaluation errors count as false');
+  });
+
+  it('req.url is the whole URL and the map of its parts, as in ngrok', () => {
+    const raw = 'https://app.example.com/admin/users?page=2';
+    const url = new CelUrl({ raw, path: '/admin/users', host: 'app.example.com', query_params: { page: ['2'] } });
+    const vars = { req: { method: 'GET', url } };
+    const yes = (expr: string) => celTrue(compileCel(expr, 'e'), vars);
+    assert.equal(yes("req.url.contains('/admin')"), true);
+    assert.equal(yes("req.url.contains('/nope')"), false);
+    assert.equal(yes("req.url.startsWith('https://app.')"), true);
+    assert.equal(yes("req.url.endsWith('page=2')"), true);
+    assert.equal(yes("req.url.matches('^https://[a-z.]+/admin')"), true);
+    assert.equal(yes(`req.url == '${raw}'`), true);
+    assert.equal(yes("req.url != 'x'"), true);
+    assert.equal(yes(`size(req.url) == ${raw.length}`), true);
+    assert.equal(yes("req.url.path == '/admin/users' && req.url.host == 'app.example.com'"), true);
+    assert.equal(yes("req.url.query_params['page'][0] == '2'"), true);
+    assert.equal(compileInterpolation('${req.url}|${req.url.path}', 't')(vars), `${raw}|/admin/users`);
   });
 
   it('refuses variables ngrok does not have, as ngrok does (ERR_NGROK_2200), with the likely one', () => {

@@ -25,7 +25,31 @@ function cookies(side: 'req' | 'res'): Map<string, string> {
   return new Map(pairs.map((p) => [p.name, p.value]));
 }
 
+/**
+ * ngrok's `req.url` is both the whole URL (`req.url.contains('/admin')`, `req.url == '…'`,
+ * `${req.url}`) and the map of its parts (`req.url.path`, `req.url.query_params`): a CEL type of
+ * its own whose fields are the parts and whose string functions read `raw`.
+ */
+export class CelUrl {
+  declare readonly raw: string;
+  constructor(parts: Record<string, unknown> & { raw: string }) {
+    Object.assign(this, parts);
+  }
+  toString(): string {
+    return this.raw;
+  }
+}
+
 const env = new Environment({ unlistedVariablesAreDyn: true })
+  .registerType('NgrokURL', CelUrl)
+  .registerFunction('NgrokURL.contains(string): bool', (u: CelUrl, s: string) => u.raw.includes(s))
+  .registerFunction('NgrokURL.startsWith(string): bool', (u: CelUrl, s: string) => u.raw.startsWith(s))
+  .registerFunction('NgrokURL.endsWith(string): bool', (u: CelUrl, s: string) => u.raw.endsWith(s))
+  .registerFunction('NgrokURL.matches(string): bool', (u: CelUrl, re: string) => new RegExp(re, 'u').test(u.raw))
+  .registerFunction('NgrokURL.lower(): string', (u: CelUrl) => u.raw.toLowerCase())
+  .registerFunction('size(NgrokURL): int', (u: CelUrl) => BigInt(u.raw.length))
+  .registerFunction('string(NgrokURL): string', (u: CelUrl) => u.raw)
+  .registerOperator('NgrokURL == string', (u: CelUrl, s: string) => u.raw === s)
   .registerFunction('getReqHeader(string): list<string>', (n: string) => headersOf('req')[n.toLowerCase()] ?? [])
   .registerFunction('hasReqHeader(string): bool', (n: string) => Object.hasOwn(headersOf('req'), n.toLowerCase()))
   .registerFunction('getResHeader(string): list<string>', (n: string) => headersOf('res')[n.toLowerCase()] ?? [])
@@ -299,6 +323,7 @@ function celString(program: CelProgram, vars: Vars): string {
     const v = program(vars);
     if (v === null || v === undefined) return '';
     if (Array.isArray(v)) return v.join(',');
+    if (v instanceof CelUrl) return v.raw;
     return typeof v === 'object' && !(v instanceof Date)
       ? JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x))
       : String(v);

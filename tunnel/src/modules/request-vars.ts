@@ -4,6 +4,7 @@
 // for endpoints that use templates or expressions.
 import type { TLSSocket } from 'node:tls';
 import { rawHeadersMap } from '../net/raw-headers';
+import { CelUrl } from './cel';
 import type { RequestContext, ResponseContext } from './types';
 
 /** Module results other modules and templates read, keyed `<module>.<field>` in ctx.vars. */
@@ -89,7 +90,7 @@ export function celVariables(ctx: RequestContext | ResponseContext): Record<stri
       content_length: Number.isFinite(contentLength) ? contentLength : -1,
       content_type: headers['content-type']?.[0] ?? '',
       user_agent: headers['user-agent']?.[0] ?? '',
-      url: {
+      url: new CelUrl({
         scheme: ctx.scheme,
         host: url.hostname,
         port: url.port,
@@ -100,7 +101,7 @@ export function celVariables(ctx: RequestContext | ResponseContext): Record<stri
         query_params: queryParams(url),
         raw: url.href,
         uri: url.pathname + url.search,
-      },
+      }),
     },
     endpoint: { host: ctx.host, url: url.origin, port: url.port, protocol: ctx.scheme },
     vars: (ctx.vars.get(VAR.policyVars) as Record<string, unknown> | undefined) ?? {},
