@@ -30,7 +30,7 @@ const refused = (text: string, pattern: RegExp) =>
 describe('http1 chunked decoder: edge cases', () => {
   it('decodes sizes in either case, extensions, trailers, and stops where the body ends', () => {
     const wire = Buffer.from(
-      '5;a=b\r\nhello\r\nA \t;x\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\nHTTP/1.1 200 OK\r\n',
+      '5;a=b\r\nhello\r\nA;x;y=1\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\nHTTP/1.1 200 OK\r\n',
       'latin1',
     );
     const r = decode(wire);
@@ -56,6 +56,11 @@ describe('http1 chunked decoder: edge cases', () => {
     refused(' 5\r\nhello\r\n0\r\n\r\n', /size/);
     refused('\r\nhello\r\n0\r\n\r\n', /size/);
     refused('5 5\r\nhello\r\n0\r\n\r\n', /size/);
+    // Chunk extensions as Node's llhttp reads them: a name after each `;`, no whitespace around it.
+    refused('2;\r\nhi\r\n0\r\n\r\n', /size/);
+    refused('2 ;a\r\nhi\r\n0\r\n\r\n', /size/);
+    refused('2;=b\r\nhi\r\n0\r\n\r\n', /size/);
+    refused('2;a=\r\nhi\r\n0\r\n\r\n', /size/);
     refused('fffffffffffffff\r\n', /size/); // over 13 significant digits: not a safe size
     refused('0\r\nX T: 1\r\n\r\n', /trailer/);
     refused('0\r\n folded\r\n\r\n', /trailer/);
