@@ -286,7 +286,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private captureRefused(r: RefusedNotice): void {
     const tunnel = this.tunnelsByBinding.get(r.binding);
     if (!tunnel?.spec.inspect || !this.options.capture) return;
-    const rec = this.options.capture.begin(
+    this.options.capture.recordAnswered(
       {
         tunnelName: tunnel.name,
         remoteAddr: r.remoteAddr,
@@ -295,12 +295,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         httpVersion: r.httpVersion,
         rawHeaders: r.rawHeaders,
       },
-      { edgeModule: r.module },
+      r,
     );
-    rec.requestEnd();
-    rec.addPolicyLogs(r.logs ?? []);
-    rec.response(r.statusCode, r.statusMessage, r.httpVersion, r.responseHeaders);
-    rec.finish();
   }
 
   async stopTunnel(name: string): Promise<boolean> {

@@ -24,6 +24,15 @@ export interface CaptureStart {
   rawHeaders: string[];
 }
 
+/** What the edge answered in place of the upstream (capture/store.ts recordAnswered). */
+export interface AnsweredByEdge {
+  module: string;
+  statusCode: number;
+  statusMessage: string;
+  responseHeaders: string[];
+  logs?: { metadata: unknown }[];
+}
+
 export interface CaptureError {
   /** Edge/agent error code, e.g. ERR_NGROK_8012. */
   code: string;
@@ -217,6 +226,18 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
   private nextId(): string {
     this.counter = (this.counter + 1) >>> 0;
     return this.idPrefix + this.counter.toString(16).padStart(8, '0');
+  }
+
+  /**
+   * A request an edge module answered itself (a basic-auth 401, an IP denial): request and response
+   * heads in one go, no bodies, marked with the module that answered.
+   */
+  recordAnswered(s: CaptureStart, answer: AnsweredByEdge): void {
+    const rec = this.begin(s, { edgeModule: answer.module });
+    rec.requestEnd();
+    rec.addPolicyLogs(answer.logs ?? []);
+    rec.response(answer.statusCode, answer.statusMessage, s.httpVersion, answer.responseHeaders);
+    rec.finish();
   }
 
   begin(s: CaptureStart, meta?: { replayOf?: string; edgeModule?: string }): Recording {

@@ -158,9 +158,8 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
   /** A module answered a request of one of our endpoints at the edge: the edge's capture keeps it. */
   refused(r: RefusedNotice): void {
     const tunnel = this.byBinding.get(r.binding);
-    const capture = this.host.capture;
-    if (!tunnel || !capture) return;
-    const rec = capture.begin(
+    if (!tunnel) return;
+    this.host.capture?.recordAnswered(
       {
         tunnelName: tunnel.binding.urls[0] ?? tunnel.ngrokId,
         remoteAddr: r.remoteAddr,
@@ -169,12 +168,8 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
         httpVersion: r.httpVersion,
         rawHeaders: r.rawHeaders,
       },
-      { edgeModule: r.module },
+      r,
     );
-    rec.requestEnd();
-    rec.addPolicyLogs(r.logs ?? []);
-    rec.response(r.statusCode, r.statusMessage, r.httpVersion, r.responseHeaders);
-    rec.finish();
   }
 
   /** The tunnel's HTTP/2 session (prior knowledge) over one proxied stream; a new one once it ends. */
