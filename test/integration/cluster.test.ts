@@ -85,11 +85,20 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     ]);
   }
 
-  /** An HTTPS request with SNI and Host `host` (self-signed certificates accepted). */
-  function getTls(port: number, host: string, path = '/'): Promise<Reply> {
+  /** An HTTPS request with SNI and Host `host` (self-signed certificates accepted); a POST of `upload` if given. */
+  function getTls(port: number, host: string, path = '/', upload?: NodeJS.ReadableStream): Promise<Reply> {
     return new Promise((resolve, reject) => {
-      const req = https.get(
-        { host: '127.0.0.1', port, path, servername: host, headers: { host }, rejectUnauthorized: false, agent: false },
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port,
+          path,
+          method: upload ? 'POST' : 'GET',
+          servername: host,
+          headers: { host },
+          rejectUnauthorized: false,
+          agent: false,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -105,6 +114,8 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
       );
       req.setTimeout(10_000, () => req.destroy(new Error(`request to ${host} on :${port} hung`)));
       req.on('error', reject);
+      if (upload) upload.pipe(req);
+      else req.end();
     });
   }
 
@@ -478,34 +489,7 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
       assert.deepEqual([...served].sort(), ['labeled0', 'labeled1'], `round robin from node :${n.tlsPort}`);
     }
     // 8 MiB up through a node that holds neither tunnel, relayed to a labeled one intact.
-    const big = await new Promise<Reply>((resolve, reject) => {
-      const req = https.request(
-        {
-          host: '127.0.0.1',
-          port: nodes[2].tlsPort,
-          method: 'POST',
-          path: '/up',
-          servername: 'grouped.localhost',
-          headers: { host: 'grouped.localhost' },
-          rejectUnauthorized: false,
-          agent: false,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              rawHeaders: res.rawHeaders,
-              body: Buffer.concat(chunks),
-            }),
-          );
-        },
-      );
-      req.on('error', reject);
-      seededStream('group-up', 8 * MiB).pipe(req);
-    });
+    const big = await getTls(nodes[2].tlsPort, 'grouped.localhost', '/up', seededStream('group-up', 8 * MiB));
     assert.equal(big.status, 200);
     assert.match(big.body.toString(), new RegExp(`^labeled[01] xff=127\\.0\\.0\\.1 ${8 * MiB}$`));
   });
