@@ -247,6 +247,29 @@ describe('route modules → pipeline options', () => {
   });
 });
 
+describe('edge store transactions', () => {
+  it('commits a change that passes, and restores the state (no commit) when the change throws', () => {
+    const store = EdgeStore.memory();
+    let commits = 0;
+    store.on('change', () => commits++);
+    store.transact(() => store.state.ip_policies.push({ id: 'ipp_1' } as never));
+    assert.equal(commits, 1);
+    assert.throws(
+      () =>
+        store.transact(() => {
+          store.state.ip_policies.push({ id: 'ipp_2' } as never);
+          throw new Error('a failed check');
+        }),
+      /a failed check/,
+    );
+    assert.equal(commits, 1, 'nothing committed');
+    assert.deepEqual(
+      store.state.ip_policies.map((p) => p.id),
+      ['ipp_1'],
+    );
+  });
+});
+
 describe('edge service', () => {
   function service(): EdgeService {
     return new EdgeService(EdgeStore.memory(), { domain: 'localhost', ipPolicies: new IpPolicyStore() });

@@ -92,17 +92,9 @@ export class AccountService {
     return this.store.state;
   }
 
-  /** Runs `change`; commits only if it did not throw (then restores the state as it was). */
+  /** Runs `change`; commits only if it did not throw (EdgeStore.transact). */
   private mutate<T>(change: () => T): T {
-    const before = structuredClone(this.state);
-    try {
-      const result = change();
-      this.store.commit();
-      return result;
-    } catch (err) {
-      Object.assign(this.state, before);
-      throw err;
-    }
+    return this.store.transact(change);
   }
 
   // ---- TLS certificates ----

@@ -71,19 +71,17 @@ export class EdgeService {
     return this.store.state;
   }
 
-  /** Runs `change` on a copy of the state; commits only if every check passed. */
+  /**
+   * Runs `change`; commits only if every check passed (EdgeStore.transact). The IP policies the
+   * modules read follow the stored ones whenever those were replaced (a change or a rollback).
+   */
   private mutate<T>(change: () => T): T {
-    const before = structuredClone(this.state);
+    const { ip_policies, ip_policy_rules } = this.state;
     try {
-      const result = change();
-      this.store.commit();
-      if (this.state.ip_policies !== before.ip_policies || this.state.ip_policy_rules !== before.ip_policy_rules)
+      return this.store.transact(change);
+    } finally {
+      if (this.state.ip_policies !== ip_policies || this.state.ip_policy_rules !== ip_policy_rules)
         this.syncIpPolicies();
-      return result;
-    } catch (err) {
-      Object.assign(this.state, before);
-      this.syncIpPolicies();
-      throw err;
     }
   }
 

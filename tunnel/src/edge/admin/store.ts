@@ -95,6 +95,22 @@ export class EdgeStore extends EventEmitter<{ change: [] }> {
     return Buffer.from(this.state.cookie_secret, 'hex');
   }
 
+  /**
+   * Runs `change` on the state and commits; if it throws (a failed check), the state is restored
+   * as it was and nothing is committed.
+   */
+  transact<T>(change: () => T): T {
+    const before = structuredClone(this.state);
+    try {
+      const result = change();
+      this.commit();
+      return result;
+    } catch (err) {
+      Object.assign(this.state, before);
+      throw err;
+    }
+  }
+
   /** Persists (atomically) and tells listeners (the router rebuilds its tables). */
   commit(): void {
     this.backing?.save(this.state);
