@@ -158,9 +158,9 @@ export class MuxSession extends EventEmitter<SessionEvents> {
    * the outbox and are copied once, together, into the transport message at flush (encoding the
    * frame first and concatenating at flush copied every body byte twice).
    */
-  enqueueData(stream: number, payload: Buffer): void {
+  enqueueData(stream: number, payload: Buffer, fin = false): void {
     if (this.closed) return;
-    const header = encodeFrame(FrameType.Data, 0, stream);
+    const header = encodeFrame(FrameType.Data, fin ? FLAG_FIN : 0, stream);
     header.writeUInt32BE(payload.length, 6);
     if (this.splitData && payload.length >= SPLIT_MIN_BYTES) this.outboxSplits.push(this.outbox.length);
     this.outbox.push(header, payload);
@@ -382,6 +382,8 @@ export class MuxStream extends Duplex {
   private localFinSent = false;
   private remoteFinReceived = false;
   private resetSent = false;
+  /** sendData() chunks waiting for credit behind pendingWrite (and a FIN to follow them). */
+  private backlog?: { chunks: Buffer[]; fin: boolean; resume: () => void };
 
   constructor(
     private readonly session: MuxSession,
@@ -397,6 +399,73 @@ export class MuxStream extends Duplex {
   /** Sends JSON metadata on this stream (e.g. the HTTP response head). */
   sendMeta(meta: unknown): void {
     this.session.enqueue(encodeJsonFrame(FrameType.Meta, 0, this.id, meta));
+  }
+
+  /** The peer sent its FIN (e.g. an HTTP request without a body: FIN on the Open frame). */
+  get remoteEnded(): boolean {
+    return this.remoteFinReceived;
+  }
+
+  /**
+   * Queues `chunk` straight into the session's outbox, past the Writable machinery (no buffering,
+   * callbacks or pipe per chunk: the agent's response bodies). Returns false when the peer's
+   * credit ran out: what does not fit waits (with anything sent after it) for Window frames, and
+   * `resume` is called once all of it is queued. The caller should stop reading until then, which
+   * keeps the wait bounded. Do not mix with write()/end() on the same stream.
+   */
+  sendData(chunk: Buffer, resume: () => void): boolean {
+    if (this.destroyed || this.localFinSent) return true;
+    if (this.backlog) {
+      this.backlog.chunks.push(chunk);
+      this.backlog.resume = resume;
+      return false;
+    }
+    if (this.queueChunk(chunk)) return true;
+    this.backlog = { chunks: [], fin: false, resume };
+    return false;
+  }
+
+  /**
+   * Ends the sending side after sendData(): `last` (if any) and the FIN go in one DATA frame when
+   * the peer's credit allows, so a small response is Meta + one DATA frame in one message.
+   */
+  endData(last?: Buffer): void {
+    if (this.destroyed || this.localFinSent) return;
+    if (this.backlog) {
+      if (last?.length) this.backlog.chunks.push(last);
+      this.backlog.fin = true;
+      return;
+    }
+    if (last?.length) {
+      if (last.length > this.sendWindow || last.length > DATA_CHUNK_BYTES) {
+        if (this.sendData(last, () => undefined)) this.endData();
+        else this.backlog!.fin = true;
+        return;
+      }
+      this.sendWindow -= last.length;
+      this.session.enqueueData(this.id, last, true);
+    } else this.session.enqueue(encodeFrame(FrameType.Data, FLAG_FIN, this.id));
+    this.markLocalFinSent();
+  }
+
+  /** True when all of `chunk` went into the outbox; else the rest waits for credit (pendingWrite). */
+  private queueChunk(chunk: Buffer): boolean {
+    let queued = false;
+    let sync = true;
+    this.writeChunk(chunk, (err) => {
+      queued = true;
+      if (!sync && !err) this.drainBacklog();
+    });
+    sync = false;
+    return queued;
+  }
+
+  private drainBacklog(): void {
+    const backlog = this.backlog!;
+    while (backlog.chunks.length) if (!this.queueChunk(backlog.chunks.shift()!)) return;
+    this.backlog = undefined;
+    if (backlog.fin) this.endData();
+    else backlog.resume();
   }
 
   /**
