@@ -374,9 +374,17 @@ export function forwardHttp(
       upgrade(statusCode, statusMessage, httpVersion, rawHeaders, socket, head) {
         respond(statusCode, statusMessage, httpVersion, rawHeaders);
         recording?.finish();
-        // After a 101 the stream and the upstream socket are one raw byte pipe.
-        if (head.length) stream.write(head);
-        stream.pipe(socket).pipe(stream);
+        // After a 101 the stream and the upstream socket are one raw byte pipe. Upstream bytes go
+        // straight into the session's outbox (sendData: no Writable per message, which is most
+        // of a websocket message's cost here); the socket pauses while the edge has no credit.
+        stream.pipe(socket);
+        const resume = () => socket.resume();
+        socket.pause();
+        socket.on('data', (chunk: Buffer) => {
+          if (!stream.sendData(chunk, resume)) socket.pause();
+        });
+        socket.on('end', () => stream.endData());
+        if (!head.length || stream.sendData(head, resume)) socket.resume();
         socket.on('error', () => stream.destroy());
         stream.on('error', () => socket.destroy());
       },

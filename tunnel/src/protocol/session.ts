@@ -25,6 +25,7 @@ export const DEFAULT_WINDOW = 1024 * 1024;
 export const SPLIT_MIN_BYTES = 16 * 1024;
 /** A flush sends at most about this much in one transport message. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 export interface SessionOptions {
   /** The edge opens streams with even ids, the agent with odd ids. */
@@ -36,6 +37,9 @@ export interface SessionOptions {
   /** Checks every `Meta` the peer sends (a malformed one ends the session); unchecked when omitted. */
   meta?: Shape<unknown>;
 }
+
+/** The session on each transport, so that an in-process pair can find its peer (Transport.directPeer). */
+const sessionOf = new WeakMap<Transport, MuxSession>();
 
 export interface SessionEvents {
   stream: [stream: MuxStream, meta: unknown];
@@ -78,6 +82,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     super();
     this.nextStreamId = options.role === 'edge' ? 2 : 1;
     this.initialWindow = options.initialWindow ?? DEFAULT_WINDOW;
+    sessionOf.set(transport, this);
     transport.onMessage((message) => this.receive(message));
     transport.onClose((reason) => this.terminate({ code: 'ERR_BURROW_SESSION_CLOSED', message: reason }, false));
     this.startHeartbeat(options.heartbeatIntervalMs ?? 2000, options.heartbeatToleranceMs ?? 6000);
@@ -117,8 +122,27 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     this.nextStreamId += 2;
     const stream = new MuxStream(this, id, this.initialWindow);
     this.streams.set(id, stream);
-    this.enqueue(encodeJsonFrame(FrameType.Open, fin ? FLAG_FIN : 0, id, meta));
+    const peer = this.transport.directPeer && sessionOf.get(this.transport.directPeer);
+    if (peer && !peer.closed) stream.peer = peer.acceptDirect(id, meta, fin, stream);
+    else this.enqueue(encodeJsonFrame(FrameType.Open, fin ? FLAG_FIN : 0, id, meta));
     if (fin) stream.markLocalFinSent();
+    return stream;
+  }
+
+  /**
+   * The in-process peer opened a stream (Transport.directPeer): its twin here, linked to it. The
+   * 'stream' event comes in a microtask, as a frame would, and before anything sent on it.
+   */
+  private acceptDirect(id: number, meta: unknown, fin: boolean, opener: MuxStream): MuxStream {
+    this.lastPeerStreamId = id;
+    const stream = new MuxStream(this, id, this.initialWindow);
+    stream.peer = opener;
+    this.streams.set(id, stream);
+    queueMicrotask(() => {
+      if (this.closed || stream.destroyed) return;
+      if (fin) stream.receiveFin();
+      this.emit('stream', stream, meta);
+    });
     return stream;
   }
 
@@ -382,6 +406,11 @@ export class MuxStream extends Duplex {
   private localFinSent = false;
   private remoteFinReceived = false;
   private resetSent = false;
+  /**
+   * The twin of this stream in the in-process peer session (Transport.directPeer): what would be
+   * frames are calls on it, each in a microtask (in order, never re-entering the sender).
+   */
+  peer?: MuxStream;
   /** sendData() chunks waiting for credit behind pendingWrite (and a FIN to follow them). */
   private backlog?: { chunks: Buffer[]; fin: boolean; resume: () => void };
 
@@ -398,7 +427,8 @@ export class MuxStream extends Duplex {
 
   /** Sends JSON metadata on this stream (e.g. the HTTP response head). */
   sendMeta(meta: unknown): void {
-    this.session.enqueue(encodeJsonFrame(FrameType.Meta, 0, this.id, meta));
+    if (this.peer) this.deliver((peer) => peer.emit('meta', meta));
+    else this.session.enqueue(encodeJsonFrame(FrameType.Meta, 0, this.id, meta));
   }
 
   /** The peer sent its FIN (e.g. an HTTP request without a body: FIN on the Open frame). */
@@ -443,8 +473,8 @@ export class MuxStream extends Duplex {
         return;
       }
       this.sendWindow -= last.length;
-      this.session.enqueueData(this.id, last, true);
-    } else this.session.enqueue(encodeFrame(FrameType.Data, FLAG_FIN, this.id));
+      this.out(last, true);
+    } else this.out(EMPTY, true);
     this.markLocalFinSent();
   }
 
@@ -475,7 +505,9 @@ export class MuxStream extends Duplex {
    */
   reset(error: WireError): void {
     if (!this.destroyed) {
-      this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, wireErrorOf(error)));
+      const wire = wireErrorOf(error);
+      if (this.peer) this.deliver((peer) => peer.abort(wire));
+      else this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, wire));
       this.resetSent = true;
       this.destroy();
     }
@@ -541,7 +573,7 @@ export class MuxStream extends Duplex {
   override _final(callback: (error?: Error | null) => void): void {
     if (!this.localFinSent) {
       this.localFinSent = true;
-      this.session.enqueue(encodeFrame(FrameType.Data, FLAG_FIN, this.id));
+      this.out(EMPTY, true);
     }
     callback();
     this.maybeForget();
@@ -551,12 +583,9 @@ export class MuxStream extends Duplex {
     // A local destroy (not a reset from the peer) tells the peer to stop too.
     const finished = this.localFinSent && this.remoteFinReceived;
     if (!finished && !this.resetSent && !(error instanceof StreamResetError) && !this.session.isClosed) {
-      this.session.enqueue(
-        encodeJsonFrame(FrameType.Reset, 0, this.id, {
-          code: 'ERR_BURROW_STREAM_CANCELLED',
-          message: error?.message ?? 'stream closed before it ended',
-        }),
-      );
+      const wire = { code: 'ERR_BURROW_STREAM_CANCELLED', message: error?.message ?? 'stream closed before it ended' };
+      if (this.peer) this.deliver((peer) => peer.abort(wire));
+      else this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, wire));
     }
     if (this.pendingWrite) {
       this.pendingWrite.callback(error ?? new StreamResetError('ERR_BURROW_STREAM_CANCELLED', 'stream destroyed'));
@@ -574,7 +603,7 @@ export class MuxStream extends Duplex {
         return;
       }
       const n = Math.min(rest.length, this.sendWindow, DATA_CHUNK_BYTES);
-      this.session.enqueueData(this.id, rest.subarray(0, n));
+      this.out(rest.subarray(0, n), false);
       this.sendWindow -= n;
       rest = rest.subarray(n);
     }
@@ -585,12 +614,41 @@ export class MuxStream extends Duplex {
   private maybeGrantCredit(force = false): void {
     if (this.creditOwed === 0 || this.remoteFinReceived) return;
     if (force || this.creditOwed >= this.session.initialWindow / 4) {
-      const grant = Buffer.allocUnsafe(4);
-      grant.writeUInt32BE(this.creditOwed);
-      this.session.enqueue(encodeFrame(FrameType.Window, 0, this.id, grant));
+      const credit = this.creditOwed;
+      if (this.peer) this.deliver((peer) => peer.receiveWindowUpdate(credit));
+      else {
+        const grant = Buffer.allocUnsafe(4);
+        grant.writeUInt32BE(credit);
+        this.session.enqueue(encodeFrame(FrameType.Window, 0, this.id, grant));
+      }
       this.receiveWindow += this.creditOwed;
       this.creditOwed = 0;
     }
+  }
+
+  /** DATA (and/or FIN) to the peer: a frame, or a call on the in-process twin. */
+  private out(payload: Buffer, fin: boolean): void {
+    if (this.peer)
+      this.deliver((peer) => {
+        if (payload.length) peer.receiveData(payload);
+        if (fin) peer.receiveFin();
+      });
+    else if (payload.length) this.session.enqueueData(this.id, payload, fin);
+    else this.session.enqueue(encodeFrame(FrameType.Data, fin ? FLAG_FIN : 0, this.id));
+  }
+
+  /** Runs `fn` on the in-process twin in a microtask, unless either session or the twin is gone by then. */
+  private deliver(fn: (peer: MuxStream) => void): void {
+    const peer = this.peer!;
+    if (this.session.isClosed) return;
+    queueMicrotask(() => {
+      if (peer.destroyed || peer.session.isClosed) return;
+      try {
+        fn(peer);
+      } catch (err) {
+        peer.destroy(err as Error);
+      }
+    });
   }
 
   private maybeForget(): void {
