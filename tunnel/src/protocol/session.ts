@@ -68,6 +68,8 @@ export class MuxSession extends EventEmitter<SessionEvents> {
    */
   splitData = false;
   private flushScheduled = false;
+  /** Calls on direct streams (in-process peer) waiting for runDirect. */
+  private directCalls: (() => void)[] = [];
   private closed = false;
   private lastSeen = Date.now();
   private heartbeat?: NodeJS.Timeout;
@@ -131,20 +133,38 @@ export class MuxSession extends EventEmitter<SessionEvents> {
 
   /**
    * The in-process peer opened a stream (Transport.directPeer): its twin here, linked to it. The
-   * 'stream' event comes in a microtask, as a frame would, and before anything sent on it.
+   * 'stream' event comes later (runDirect), as a frame would, and before anything sent on it.
    */
   private acceptDirect(id: number, meta: unknown, fin: boolean, opener: MuxStream): MuxStream {
     this.lastPeerStreamId = id;
     const stream = new MuxStream(this, id, this.initialWindow);
     stream.peer = opener;
     this.streams.set(id, stream);
-    queueMicrotask(() => {
+    this.queueDirect(() => {
       if (this.closed || stream.destroyed) return;
       if (fin) stream.receiveFin();
       this.emit('stream', stream, meta);
     });
     return stream;
   }
+
+  /**
+   * Queues a call on a direct stream of this session (the in-process peer sent it). The calls of
+   * one event-loop turn run together, in order, in setImmediate, as a frame flush would deliver
+   * them: a response's chunks then reach the visitor socket in one go (fewer writes than one
+   * delivery per chunk: embedded GET 1 MiB cost ≈ 15 % more CPU per MiB that way).
+   */
+  queueDirect(call: () => void): void {
+    if (this.closed) return;
+    this.directCalls.push(call);
+    if (this.directCalls.length === 1) setImmediate(this.runDirect);
+  }
+
+  private readonly runDirect = (): void => {
+    const calls = this.directCalls;
+    this.directCalls = [];
+    for (const call of calls) call();
+  };
 
   /** Ends the session: GoAway to the peer (when there is an error), then close the transport. */
   close(error?: WireError): void {
@@ -408,7 +428,7 @@ export class MuxStream extends Duplex {
   private resetSent = false;
   /**
    * The twin of this stream in the in-process peer session (Transport.directPeer): what would be
-   * frames are calls on it, each in a microtask (in order, never re-entering the sender).
+   * frames are calls on it, queued in order on its session (queueDirect), never re-entering the sender.
    */
   peer?: MuxStream;
   /** sendData() chunks waiting for credit behind pendingWrite (and a FIN to follow them). */
@@ -637,11 +657,11 @@ export class MuxStream extends Duplex {
     else this.session.enqueue(encodeFrame(FrameType.Data, fin ? FLAG_FIN : 0, this.id));
   }
 
-  /** Runs `fn` on the in-process twin in a microtask, unless either session or the twin is gone by then. */
+  /** Runs `fn` on the in-process twin (in its session's next runDirect), unless either session or the twin is gone by then. */
   private deliver(fn: (peer: MuxStream) => void): void {
     const peer = this.peer!;
     if (this.session.isClosed) return;
-    queueMicrotask(() => {
+    peer.session.queueDirect(() => {
       if (peer.destroyed || peer.session.isClosed) return;
       try {
         fn(peer);
