@@ -3,7 +3,6 @@
 // agent) and on HTTP endpoints (judged once per visitor connection). Real sockets; the second
 // visitor address is 127.0.0.2 (loopback), so CEL `conn.client_ip` tells the two apart.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -12,6 +11,7 @@ import path from 'node:path';
 import type { Agent, ExchangeInfo } from '../../tunnel/src/agent/agent';
 import { CaptureStore } from '../../tunnel/src/capture/store';
 import type { TrafficPolicyDocument } from '../../tunnel/src/modules/traffic-policy';
+import { policyLogsOfLine, startAgentProcess } from '../support/agent-process';
 import { listen, Resources, startAgent, startTunnel, waitFor } from '../support/tunnel';
 
 /** Connects from `from`, sends `text`, half-closes, and returns what came back (or 'closed' on a reset). */
@@ -171,34 +171,24 @@ describe('traffic policy: on_tcp_connect', function () {
   });
 
   it('`burrow tcp --traffic-policy-file` logs the connection as tcp_connection_closed.v0 with its entries', async () => {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-tcp-policy-'));
-    res.add(home, (dir) => fs.rmSync(dir, { recursive: true, force: true }));
-    const file = path.join(home, 'policy.yml');
+    const dir = res.add(fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-tcp-policy-')), (d) =>
+      fs.rmSync(d, { recursive: true, force: true }),
+    );
+    const file = path.join(dir, 'policy.yml');
     fs.writeFileSync(
       file,
       'on_tcp_connect:\n  - actions:\n      - type: log\n        config: {metadata: {who: "${conn.client_ip}"}}\n',
     );
-    const bin = path.resolve(__dirname, '../../bin/burrow');
-    const child = spawn(
-      process.execPath,
-      [bin, 'tcp', String(echoPort), '--traffic-policy-file', file, '--log', 'stdout', '--web-addr', 'false'],
-      {
-        env: { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, '.config') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    res.add(child, (c) => c.kill());
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    await waitFor(() => /started tunnel/.test(out) || child.exitCode !== null, 15_000, 'the tunnel to start');
-    const url = new URL(/url=(tcp:\/\/\S+)/.exec(out)?.[1] ?? assert.fail(out));
-    assert.equal(await talk(Number(url.port), '127.0.0.1', 'ping'), 'ping');
-    await waitFor(() => /tcp_connection_closed\.v0/.test(out), 10_000, 'the connection line');
-    const line = out.split('\n').find((l) => l.includes('tcp_connection_closed.v0'))!;
-    const logs = /traffic_policy\.logs=("(?:[^"\\]|\\.)*")/.exec(line)?.[1];
-    assert.ok(logs, line);
-    assert.deepEqual(JSON.parse(JSON.parse(logs)), [{ metadata: { who: '127.0.0.1' } }]);
+    const cli = await startAgentProcess(res, [
+      'tcp',
+      String(echoPort),
+      '--traffic-policy-file',
+      file,
+      '--web-addr',
+      'false',
+    ]);
+    assert.equal(await talk(Number(cli.url.port), '127.0.0.1', 'ping'), 'ping');
+    assert.deepEqual(await policyLogsOfLine(cli, 'tcp_connection_closed.v0'), [{ metadata: { who: '127.0.0.1' } }]);
   });
 
   it('refuses HTTP phases and HTTP-only actions on a TCP endpoint, with ngrok codes', async () => {
