@@ -48,6 +48,10 @@ function upstreamServer(): http.Server {
           res.writeHead(200, { connection: 'close' });
           res.end(payload);
           return;
+        case 'obs':
+          // obs-text in a header value: written as latin1 bytes, as Node writes it.
+          res.writeHead(200, { 'x-obs': 'caf\u00e9', 'content-length': 2 }).end('ok');
+          return;
         case 'echo':
           res.writeHead(201, 'Made', { 'content-type': 'application/octet-stream' }).end(body);
           return;
@@ -329,6 +333,17 @@ describe('edge: raw visitor path', function () {
     }
   });
 
+  it('answers Expect as http.Server does (100 Continue at once; 417 for anything else)', async () => {
+    const cont = `POST /echo HTTP/1.1\r\nHost: ${HOST}\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello`;
+    const [a, b] = await both(cont, ['POST', 'POST']);
+    assert.deepEqual(a, b);
+    assert.match(a[0], /^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+    assert.match(a[1], /^HTTP\/1\.1 201 Made\r\n[^]*5\r\nhello\r\n0\r\n\r\n$/);
+    const [c, d] = await both(`GET /len/1 HTTP/1.1\r\nHost: ${HOST}\r\nExpect: teapot\r\n\r\n`);
+    assert.deepEqual(c, d);
+    assert.match(c[0], /^HTTP\/1\.1 417 /);
+  });
+
   it('refuses smuggling shapes as before (CL.TE, TE.CL, duplicate CL, obs-fold, bare LF): 400 and close', async () => {
     for (const bytes of [
       `POST /echo HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /len/1 HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
@@ -349,7 +364,7 @@ describe('edge: raw visitor path', function () {
     const value = fc.stringMatching(/^[ -~]{0,20}$/).map((s) => s.trim());
     const request = fc.record({
       method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'PATCH', 'OPTIONS'),
-      kind: fc.constantFrom('len', 'chunked', '204', '304', 'close', 'echo'),
+      kind: fc.constantFrom('len', 'chunked', '204', '304', 'close', 'echo', 'obs'),
       size: fc.nat(3000),
       query: fc.stringMatching(/^[a-z0-9=&]{0,10}$/),
       headers: fc.array(

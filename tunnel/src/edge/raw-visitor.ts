@@ -9,7 +9,7 @@
 // request boundary (the first request, or the next one on a keep-alive connection): the bytes read
 // so far are unshifted and the socket is emitted as a new connection of that server, where it stays.
 // Handed over: heads this parser refuses or that are too large (Node answers them with its 400/431,
-// as before), upgrades (websocket, the agent session, h2c), `Expect`, and whatever the host's
+// as before), upgrades (websocket, the agent session, h2c), `Expect` but 100-continue, and whatever the host's
 // `route` declines (endpoints with modules, ACME, the OAuth callback, HTTPS edges, cluster).
 // One exchange at a time: pipelined requests wait in the buffer until the response before them ends.
 import http, { STATUS_CODES } from 'node:http';
@@ -44,6 +44,8 @@ const EMPTY = Buffer.alloc(0);
 // tchar (RFC 9110 §5.6.2) and field-value characters, as Node's ServerResponse checks them.
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+const CONTINUE_REPLY = 'HTTP/1.1 100 Continue\r\n\r\n';
 const CHUNKED_TE = /(?:^|\W)chunked(?:$|\W)/i;
 
 let dateCache = '';
@@ -266,12 +268,11 @@ class RawConnection {
     } catch {
       return this.handOver();
     }
-    if (
-      head.upgrade ||
-      rawHeaderValues(head.rawHeaders, 'upgrade').length ||
-      rawHeaderValues(head.rawHeaders, 'expect').length
-    )
-      return this.handOver();
+    if (head.upgrade || rawHeaderValues(head.rawHeaders, 'upgrade').length) return this.handOver();
+    // Expect on HTTP/1.1: 100-continue is answered at once, as Node's server does without a
+    // checkContinue listener; any other expectation gets Node's 417 there.
+    const expect = head.version === '1.1' ? rawHeaderValues(head.rawHeaders, 'expect') : [];
+    if (expect.length && !CONTINUE.test(expect.join(', '))) return this.handOver();
     const host = rawHeaderValues(head.rawHeaders, 'host')[0] ?? '';
     const route = this.owner.host.route(head, host, this.socket);
     if (!route) return this.handOver();
@@ -280,6 +281,7 @@ class RawConnection {
     this.headDue = false;
     const rest = this.pending.subarray(end);
     this.pending = EMPTY;
+    if (expect.length) this.socket.write(CONTINUE_REPLY);
     const ex = new Exchange(this, head, this.owner);
     this.ex = ex;
     ex.start(host, route);
@@ -471,10 +473,10 @@ class Exchange {
     socket.cork();
     this.corked = true;
     process.nextTick(this.uncork);
-    socket.write(framing.text);
+    // Header bytes as Node writes them: latin1 (obs-text values pass as the upstream sent them).
+    socket.write(framing.text, 'latin1');
     stream.on('data', this.onBody);
     stream.once('end', this.onBodyEnd);
-    socket.on('drain', this.onSocketDrain);
   };
 
   private readonly uncork = (): void => {
@@ -505,7 +507,10 @@ class Exchange {
       }
       ok = socket.write(data);
     }
-    if (!ok) this.stream?.pause();
+    if (!ok) {
+      this.stream?.pause();
+      socket.once('drain', this.onSocketDrain);
+    }
   };
 
   private readonly onSocketDrain = (): void => {
@@ -518,7 +523,6 @@ class Exchange {
     this.bodyEnded = true;
     const f = this.framing!;
     const socket = this.conn.socket;
-    socket.removeListener('drain', this.onSocketDrain);
     if (f.chunked) socket.write(lastChunk());
     this.uncork();
     // A body shorter than its Content-Length: the visitor must see a cut, not wait for the rest.
@@ -566,7 +570,8 @@ class Exchange {
     const framing = responseHead(this.head, page.status, undefined, raw, this.owner.keepAliveTimeoutMs);
     this.headSent = true;
     this.stream?.removeListener('data', this.onBody);
-    this.conn.socket.write(framing.bodiless ? framing.text : framing.text + page.body);
+    const text = Buffer.from(framing.text, 'latin1');
+    this.conn.socket.write(framing.bodiless ? text : Buffer.concat([text, Buffer.from(page.body)]));
     this.responseEnded(framing.last);
   }
 }
