@@ -324,6 +324,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (meta.proto === 'binding')
       return relayToBinding(stream as MuxStream, this.bindings.get(meta.binding ?? '')?.session, meta);
     if (meta.binding) this.pins.set(stream, meta.binding);
+    // A visitor connection carried whole from another node: the raw path, as on the public listener.
+    if (meta.proto === 'http' && meta.visitor) return this.rawVisitors.accept(stream as net.Socket);
     if (meta.proto === 'tls') return void this.onTlsConnection(stream as net.Socket, true);
     if (meta.proto === 'tcp') {
       const binding = this.tcpHolder(meta.port);
@@ -481,20 +483,40 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   /**
    * The raw path's routing (raw-visitor.ts): an endpoint without modules, or the 404 onRequest
-   * would answer; undefined hands the connection to httpServer for everything onRequest does
-   * with Node's objects (ACME, HTTPS edges, the OAuth callback, modules, cluster).
+   * would answer, or (cluster) the whole connection carried to the node holding the name;
+   * undefined hands the connection to httpServer for everything onRequest does with Node's
+   * objects (ACME, HTTPS edges, the OAuth callback, modules, pools).
    */
   private rawRoute(head: RequestHead, host: string, socket: net.Socket): RawRoute | undefined {
     const url = head.target;
-    if (this.config.cluster || this.config.httpsEdges?.serves(host)) return undefined;
+    if (this.config.httpsEdges?.serves(host)) return undefined;
     if (this.config.certificates?.handleHttp && url.includes('/.well-known/acme-challenge/')) return undefined;
     const callback = this.managedOAuth.callbackUrl;
     if (callback !== this.callbackPath.url) this.callbackPath = { url: callback, path: new URL(callback).pathname };
     if (url.includes(this.callbackPath.path)) return undefined;
+    // Pools pick a member per request (round robin, across nodes too): theirs stay on httpServer,
+    // where the pick is made once.
+    if (this.httpRouter.lookup(host)?.pool) return undefined;
     const target = this.httpTarget(host, 'http', socket);
+    const cluster = this.config.cluster;
+    if (!target && cluster) {
+      // Held by another node: the whole connection goes there as bytes (once; a carried one is served here).
+      if (this.peerSockets.has(socket)) return undefined;
+      return { takeover: (s, bytes) => this.carryHttp(cluster, s, bytes, host) };
+    }
     if (!target) return { error: 'ERR_NGROK_3200', detail: `no endpoint is bound to http://${normalizeHost(host)}` };
     if ('group' in target || target.pipeline) return undefined;
     return { target };
+  }
+
+  /** Cluster: a visitor connection to the holder of `host`, else to httpServer (pools, 3200, races). */
+  private carryHttp(cluster: ClusterHooks, socket: net.Socket, bytes: Buffer, host: string): void {
+    void cluster.carryHttp(socket, bytes, host).then((carried) => {
+      if (carried || socket.destroyed) return;
+      if (bytes.length) socket.unshift(bytes);
+      this.httpServer.emit('connection', socket);
+      socket.resume();
+    });
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, scheme: Scheme): void {

@@ -24,8 +24,15 @@ import { edgeErrorPage, isEdgeErrorCode, type EdgeErrorCode } from '../edge-erro
 import { clientResponseHeaders, errorCodeOf, forwardingHeaders, markBodyFraming, type HttpTarget } from './http-proxy';
 import { httpServerLimits, type ListenerLimits } from './listener-limits';
 
-/** What the raw path does with a request: proxy it, answer an edge error, or (undefined) hand over. */
-export type RawRoute = { target: HttpTarget } | { error: EdgeErrorCode; detail: string };
+/**
+ * What the raw path does with a request: proxy it, answer an edge error, give the connection to
+ * `takeover` (paused, with the bytes read so far: this request and any after it), or (undefined)
+ * hand it to the fallback server.
+ */
+export type RawRoute =
+  | { target: HttpTarget }
+  | { error: EdgeErrorCode; detail: string }
+  | { takeover: (socket: net.Socket, bytes: Buffer) => void };
 
 export interface RawVisitorHost {
   scheme: Scheme;
@@ -229,7 +236,8 @@ class RawConnection {
       if (!head) this.socket.destroy();
       else {
         this.socket.end(TIMEOUT_REPLY);
-        this.socket.setTimeout(5_000, () => this.socket.destroy());
+        // (A connection carried from another cluster node is a stream without setTimeout.)
+        this.socket.setTimeout?.(5_000, () => this.socket.destroy());
       }
     }, ms);
     this.timer.unref?.();
@@ -276,6 +284,7 @@ class RawConnection {
     const host = rawHeaderValues(head.rawHeaders, 'host')[0] ?? '';
     const route = this.owner.host.route(head, host, this.socket);
     if (!route) return this.handOver();
+    if ('takeover' in route) return this.handOver(route.takeover);
     clearTimeout(this.timer);
     this.timer = undefined;
     this.headDue = false;
@@ -304,7 +313,7 @@ class RawConnection {
   }
 
   /** Bytes that arrive before the next head count against its deadline. */
-  private handOver(): void {
+  private handOver(takeover?: (socket: net.Socket, bytes: Buffer) => void): void {
     clearTimeout(this.timer);
     this.handedOver = true;
     this.owner.forget(this);
@@ -314,8 +323,10 @@ class RawConnection {
     s.removeListener('error', this.onError);
     s.removeListener('close', this.onClose);
     s.pause();
-    if (this.pending.length) s.unshift(this.pending);
+    const bytes = this.pending;
     this.pending = EMPTY;
+    if (takeover) return takeover(s, bytes);
+    if (bytes.length) s.unshift(bytes);
     this.owner.host.fallback.emit('connection', s);
     s.resume();
   }
@@ -346,7 +357,7 @@ class Exchange {
   }
 
   /** Opens the stream to the agent (or answers the edge error); may end the exchange at once. */
-  start(host: string, route: RawRoute): void {
+  start(host: string, route: Exclude<RawRoute, { takeover: unknown }>): void {
     const head = this.head;
     const owner = this.owner;
     const conn = this.conn;
