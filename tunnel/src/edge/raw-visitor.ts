@@ -480,14 +480,15 @@ class Exchange {
     this.framing = framing;
     this.headSent = true;
     const socket = this.conn.socket;
-    // The head and a small body leave in one write.
+    // The head and a small body leave in one write: 'data' starts flowing on the next tick
+    // (resume), so the uncork is queued after it.
     socket.cork();
     this.corked = true;
-    process.nextTick(this.uncork);
     // Header bytes as Node writes them: latin1 (obs-text values pass as the upstream sent them).
     socket.write(framing.text, 'latin1');
     stream.on('data', this.onBody);
     stream.once('end', this.onBodyEnd);
+    process.nextTick(this.uncork);
   };
 
   private readonly uncork = (): void => {
