@@ -212,8 +212,7 @@ class RawConnection {
   private readonly onEnd = (): void => {
     this.ended = true;
     if (this.ex) {
-      // A request body cut short: the upstream must not wait for the rest.
-      if (!this.ex.bodyDone) this.ex.abort();
+      if (!this.ex.bodyDone) this.ex.cutShort();
       return;
     }
     this.socket.end();
@@ -408,11 +407,7 @@ class Exchange {
       try {
         used = this.decoder.write(chunk, (piece) => this.toUpstream(piece));
       } catch {
-        // A malformed chunked body: Node's server answers 400 and closes (onClientError).
-        this.abort();
-        const s = this.conn.socket;
-        if (this.headSent) s.destroy();
-        else s.end(BAD_REQUEST_REPLY);
+        this.cutShort();
         return chunk.length;
       }
       if (this.decoder.done) this.bodyEnd();
@@ -448,6 +443,17 @@ class Exchange {
     if (stream && !stream.destroyed && !this.responseDone) stream.end();
     if (this.responseDone) this.finish();
     else this.conn.flow();
+  }
+
+  /**
+   * A malformed chunked body, or the visitor ended its side before the body did: as Node's server
+   * (its parser's error → onClientError), a coded 400 and a close when nothing was answered yet.
+   */
+  cutShort(): void {
+    this.abort();
+    const s = this.conn.socket;
+    if (this.headSent) s.destroy();
+    else s.end(BAD_REQUEST_REPLY);
   }
 
   /** The visitor went away (or cut its body short): the upstream stream is cancelled. */
@@ -553,6 +559,7 @@ class Exchange {
     if (!this.bodyDone) {
       // The response ended before the request body did: cancel the stream and drop the rest.
       this.stream?.destroy();
+      this.waitingDrain = false;
       this.conn.flow();
       return;
     }
