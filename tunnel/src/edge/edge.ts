@@ -97,7 +97,7 @@ export interface EdgeConfig {
   authThrottle?: AuthThrottle;
   /**
    * false: every plain-HTTP visitor goes through Node's http.Server (the reference the raw path,
-   * raw-visitor.ts, is tested against); default true.
+   * raw-visitor.ts, is tested against); default true unless BURROW_RAW_HTTP=0.
    */
   rawHttp?: boolean;
 }
@@ -281,9 +281,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
       route: (head, host, socket) => this.rawRoute(head, host, socket),
     });
     // As http.Server's own sockets: half-open allowed (a response still goes out), no Nagle delay.
+    const rawHttp = config.rawHttp ?? process.env.BURROW_RAW_HTTP !== '0';
     this.httpListener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       this.track(socket);
-      if (config.rawHttp === false) this.httpServer.emit('connection', socket);
+      if (!rawHttp) this.httpServer.emit('connection', socket);
       else this.rawVisitors.accept(socket);
     });
   }

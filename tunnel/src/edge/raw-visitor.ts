@@ -311,7 +311,10 @@ class RawConnection {
     this.next();
   }
 
-  /** Bytes that arrive before the next head count against its deadline. */
+  /**
+   * Gives the connection away, with the bytes read so far (from the start of the current head):
+   * to `takeover`, or to the fallback server. It stays there.
+   */
   private handOver(takeover?: (socket: net.Socket, bytes: Buffer) => void): void {
     clearTimeout(this.timer);
     this.handedOver = true;
@@ -319,12 +322,13 @@ class RawConnection {
     const s = this.socket;
     s.removeListener('data', this.onData);
     s.removeListener('end', this.onEnd);
-    s.removeListener('error', this.onError);
     s.removeListener('close', this.onClose);
     s.pause();
     const bytes = this.pending;
     this.pending = EMPTY;
+    // A takeover may wait (a cluster lookup): the socket keeps an error handler meanwhile.
     if (takeover) return takeover(s, bytes);
+    s.removeListener('error', this.onError);
     if (bytes.length) s.unshift(bytes);
     this.owner.host.fallback.emit('connection', s);
     s.resume();
