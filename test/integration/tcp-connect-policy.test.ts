@@ -8,8 +8,10 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import type { Agent, ExchangeInfo } from '../../tunnel/src/agent/agent';
 import { CaptureStore } from '../../tunnel/src/capture/store';
+import { selfSignedCertificate } from '../../tunnel/src/edge/tls-cert';
 import type { TrafficPolicyDocument } from '../../tunnel/src/modules/traffic-policy';
 import { policyLogsOfLine, startAgentProcess } from '../support/agent-process';
 import { listen, Resources, startAgent, startTunnel, waitFor } from '../support/tunnel';
@@ -116,6 +118,50 @@ describe('traffic policy: on_tcp_connect', function () {
       on_tcp_connect: [{ expressions: ['conn.client_port > 0'], actions: [{ type: 'close-connection' }] }],
     });
     assert.ok(['', 'closed'].includes(await talk(closing, '127.0.0.1', 'x')));
+  });
+
+  it('a TLS passthrough endpoint judges conn.tls.sni before the encrypted bytes go on', async () => {
+    const cred = await selfSignedCertificate({ hosts: ['db.localhost'] });
+    const upstream = res.server(
+      tls.createServer(cred, (socket) =>
+        socket.on('error', () => undefined).once('data', (d) => socket.end(`got ${d}`)),
+      ),
+    );
+    const state = await agent.startTunnel({
+      name: 'tls-sni',
+      proto: 'tls',
+      domain: 'db.localhost',
+      upstream: String(await listen(upstream)),
+      inspect: false,
+      edge: {
+        trafficPolicy: {
+          on_tcp_connect: [
+            { expressions: ["conn.client_ip == '127.0.0.2'"], actions: [{ type: 'deny' }] },
+            {
+              expressions: ["conn.tls.sni == 'db.localhost'"],
+              actions: [{ type: 'log', config: { metadata: { sni: '${conn.tls.sni}' } } }],
+            },
+          ],
+        },
+      },
+    });
+    const port = Number(new URL(state.urls[0]).port);
+    const hello = (from: string) =>
+      new Promise<string>((resolve) => {
+        const raw = net.connect({ host: '127.0.0.1', port, localAddress: from });
+        const socket = tls.connect({ socket: raw, servername: 'db.localhost', ca: cred.cert }, () =>
+          socket.write('ping'),
+        );
+        let got = '';
+        socket.on('data', (c: Buffer) => (got += c));
+        socket.on('end', () => resolve(got));
+        socket.on('error', () => resolve('closed'));
+      });
+    assert.equal(await hello('127.0.0.1'), 'got ping');
+    // Closed before the handshake: no server hello, no byte of the upstream's.
+    assert.ok(['', 'closed'].includes(await hello('127.0.0.2')));
+    await waitFor(() => exchanges.some((x) => x.tunnel === 'tls-sni' && x.tcp?.logs), 5000, 'the TLS connection');
+    assert.deepEqual(exchanges.find((x) => x.tunnel === 'tls-sni')!.tcp!.logs, [{ metadata: { sni: 'db.localhost' } }]);
   });
 
   it('judges an HTTP endpoint once per visitor connection; its log entries go with the first request', async () => {
