@@ -101,21 +101,38 @@ type AnyRequest = IncomingMessage | Http2ServerRequest;
 
 /** Answers `req` with the edge's own error page; HTML for browsers, JSON for everything else. */
 export function sendEdgeError(req: AnyRequest, res: AnyResponse, code: EdgeErrorCode, detail?: string): void {
-  const info: EdgeErrorInfo = EDGE_ERRORS[code];
   if (res.headersSent) {
     // Too late for a page: cut the response so the client sees a failure, not a short body.
     res.destroy();
     return;
   }
-  const wantsHtml = /text\/html/.test(String(req.headers.accept ?? ''));
+  const page = edgeErrorPage(req.headers.accept, code, detail);
+  res.writeHead(page.status, page.headers);
+  res.end(page.body);
+}
+
+/**
+ * The status, headers and body of an edge error page (`accept`: the request's Accept header);
+ * sendEdgeError and the raw visitor path (edge/raw-visitor.ts) both write this.
+ */
+export function edgeErrorPage(
+  accept: string | undefined,
+  code: EdgeErrorCode,
+  detail?: string,
+): { status: number; headers: Record<string, string | number>; body: string } {
+  const info: EdgeErrorInfo = EDGE_ERRORS[code];
+  const wantsHtml = /text\/html/.test(accept ?? '');
   const body = wantsHtml ? renderHtml(code, info, detail) : errorJson(code, detail);
-  res.writeHead(info.status, {
-    'content-type': wantsHtml ? 'text/html; charset=utf-8' : 'application/json',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    [ERROR_CODE_HEADER]: code,
-  });
-  res.end(body);
+  return {
+    status: info.status,
+    headers: {
+      'content-type': wantsHtml ? 'text/html; charset=utf-8' : 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      [ERROR_CODE_HEADER]: code,
+    },
+    body,
+  };
 }
 
 /** The same error written on a raw socket (upgrade requests have no ServerResponse). */

@@ -17,6 +17,8 @@ import { MemoryAuthThrottle, type AuthThrottle } from './auth-throttle';
 import { serveAgent, type AgentHost, type BindSpec } from './agent-handshake';
 import { applyHttpServerLimits, httpServerLimits, onClientError, type ListenerLimits } from './listener-limits';
 import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
+import { RawVisitors, type RawRoute } from './raw-visitor';
+import type { RequestHead } from '../http1/head';
 import { IpPolicyStore } from '../modules/ip-restriction';
 import { connectionGate, connectionOptions, type ConnectionGate } from '../modules/connection-gate';
 import { tlsServerOptions } from '../modules/mutual-tls';
@@ -93,6 +95,11 @@ export interface EdgeConfig {
   rateLimiter?: PipelineEnv['rateLimiter'];
   /** Slows authtoken guessing per source address (auth-throttle.ts); in memory when omitted. */
   authThrottle?: AuthThrottle;
+  /**
+   * false: every plain-HTTP visitor goes through Node's http.Server (the reference the raw path,
+   * raw-visitor.ts, is tested against); default true unless BURROW_RAW_HTTP=0.
+   */
+  rawHttp?: boolean;
 }
 
 /**
@@ -215,7 +222,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private readonly sessionsByClient = new Map<string, MuxSession>();
   /** What each session's authtoken may bind (credential ACLs). */
   private readonly grants = new WeakMap<AgentSession, Grant>();
+  /** The plain-HTTP listener: the raw path first (raw-visitor.ts), httpServer for what it hands over. */
+  private readonly httpListener: net.Server;
   private readonly httpServer: http.Server;
+  private readonly rawVisitors: RawVisitors;
+  /** The managed OAuth callback's path (requests for it go to httpServer), for its current URL. */
+  private callbackPath = { url: '', path: '' };
   private tlsServer?: net.Server;
   private httpsServer?: http2.Http2SecureServer;
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
@@ -259,12 +271,26 @@ export class Edge extends EventEmitter<EdgeEvents> {
       this.onRequest(req, res, 'http'),
     );
     this.httpServer.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket as net.Socket, head, 'http'));
-    this.httpServer.on('connection', (socket: net.Socket) => this.track(socket));
     this.httpServer.on('clientError', onClientError);
+    // Fed by httpListener, never listening itself: its head-deadline checker starts on 'listening'.
+    this.httpServer.emit('listening');
+    this.rawVisitors = new RawVisitors({
+      scheme: 'http',
+      limits: config.limits,
+      fallback: this.httpServer,
+      route: (head, host, socket) => this.rawRoute(head, host, socket),
+    });
+    // As http.Server's own sockets: half-open allowed (a response still goes out), no Nagle delay.
+    const rawHttp = config.rawHttp ?? process.env.BURROW_RAW_HTTP !== '0';
+    this.httpListener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      this.track(socket);
+      if (!rawHttp) this.httpServer.emit('connection', socket);
+      else this.rawVisitors.accept(socket);
+    });
   }
 
   async start(): Promise<void> {
-    this.httpPort = await listen(this.httpServer, this.config.http);
+    this.httpPort = await listen(this.httpListener, this.config.http);
     if (this.config.tls) await this.startTls();
   }
 
@@ -273,7 +299,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
       session.close({ code: 'ERR_BURROW_EDGE_SHUTDOWN', message: 'edge is shutting down' });
     }
     for (const b of this.bindings.values()) (b.tcpServer ?? b.ownHttpServer)?.close();
+    this.rawVisitors.closing = true;
     const closed = Promise.all([
+      new Promise((r) => this.httpListener.close(r)),
       new Promise((r) => this.httpServer.close(r)),
       this.tlsServer ? new Promise((r) => this.tlsServer!.close(r)) : undefined,
     ]);
@@ -299,6 +327,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (meta.proto === 'binding')
       return relayToBinding(stream as MuxStream, this.bindings.get(meta.binding ?? '')?.session, meta);
     if (meta.binding) this.pins.set(stream, meta.binding);
+    // A visitor connection carried whole from another node: the raw path, as on the public listener.
+    if (meta.proto === 'http' && meta.visitor) return this.rawVisitors.accept(stream as net.Socket);
     if (meta.proto === 'tls') return void this.onTlsConnection(stream as net.Socket, true);
     if (meta.proto === 'tcp') {
       const binding = this.tcpHolder(meta.port);
@@ -348,11 +378,15 @@ export class Edge extends EventEmitter<EdgeEvents> {
       }),
     );
     // Stop taking visitors (a balancer retries another node) and let the requests in flight end.
+    this.httpListener.close();
     this.httpServer.close();
     this.tlsServer?.close();
+    this.rawVisitors.closing = true;
     this.httpServer.closeIdleConnections();
+    this.rawVisitors.closeIdle();
     while (this.sockets.size && Date.now() < deadline) {
       this.httpServer.closeIdleConnections();
+      this.rawVisitors.closeIdle();
       await tick();
     }
   }
@@ -448,6 +482,44 @@ export class Edge extends EventEmitter<EdgeEvents> {
       return;
     }
     proxyHttp(req, res, target, scheme);
+  }
+
+  /**
+   * The raw path's routing (raw-visitor.ts): an endpoint without modules, or the 404 onRequest
+   * would answer, or (cluster) the whole connection carried to the node holding the name;
+   * undefined hands the connection to httpServer for everything onRequest does with Node's
+   * objects (ACME, HTTPS edges, the OAuth callback, modules, pools).
+   */
+  private rawRoute(head: RequestHead, host: string, socket: net.Socket): RawRoute | undefined {
+    const url = head.target;
+    if (this.config.httpsEdges?.serves(host)) return undefined;
+    if (this.config.certificates?.handleHttp && url.includes('/.well-known/acme-challenge/')) return undefined;
+    const callback = this.managedOAuth.callbackUrl;
+    if (callback !== this.callbackPath.url) this.callbackPath = { url: callback, path: new URL(callback).pathname };
+    if (url.includes(this.callbackPath.path)) return undefined;
+    // Pools pick a member per request (round robin, across nodes too): theirs stay on httpServer,
+    // where the pick is made once.
+    if (this.httpRouter.lookup(host)?.pool) return undefined;
+    const target = this.httpTarget(host, 'http', socket);
+    const cluster = this.config.cluster;
+    if (!target && cluster) {
+      // Held by another node: the whole connection goes there as bytes (once; a carried one is served here).
+      if (this.peerSockets.has(socket)) return undefined;
+      return { takeover: (s, bytes) => this.carryHttp(cluster, s, bytes, host) };
+    }
+    if (!target) return { error: 'ERR_NGROK_3200', detail: `no endpoint is bound to http://${normalizeHost(host)}` };
+    if ('group' in target || target.pipeline) return undefined;
+    return { target };
+  }
+
+  /** Cluster: a visitor connection to the holder of `host`, else to httpServer (pools, 3200, races). */
+  private carryHttp(cluster: ClusterHooks, socket: net.Socket, bytes: Buffer, host: string): void {
+    void cluster.carryHttp(socket, bytes, host).then((carried) => {
+      if (carried || socket.destroyed) return;
+      if (bytes.length) socket.unshift(bytes);
+      this.httpServer.emit('connection', socket);
+      socket.resume();
+    });
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, scheme: Scheme): void {

@@ -53,7 +53,7 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Drops hop-by-hop headers and those named in `Connection:`; HTTP/2 pseudo-headers too. */
-function stripHopByHop(raw: string[], keepUpgrade: boolean): string[] {
+function stripHopByHop(raw: readonly string[], keepUpgrade: boolean): string[] {
   const named = new Set(
     rawHeaderValues(raw, 'connection').flatMap((v) => v.split(',').map((t) => t.trim().toLowerCase())),
   );
@@ -74,7 +74,28 @@ export function upstreamRequestHeaders(
   clientIp: string,
   upgrade: boolean,
 ): string[] {
-  const raw = stripHopByHop(req.rawHeaders, upgrade);
+  return forwardingHeaders(
+    req.rawHeaders,
+    hostOf(req),
+    scheme,
+    clientIp,
+    upgrade ? String(req.headers.upgrade ?? 'websocket') : undefined,
+  );
+}
+
+/**
+ * The forwarding rewrite of a request head, for both visitor paths (http.Server's and the raw one,
+ * raw-visitor.ts): hop-by-hop headers out, X-Forwarded-For/Proto appended, X-Forwarded-Host and
+ * Host added when missing; `upgrade`: the Upgrade value to keep.
+ */
+export function forwardingHeaders(
+  rawHeaders: readonly string[],
+  host: string,
+  scheme: Scheme,
+  clientIp: string,
+  upgrade?: string,
+): string[] {
+  const raw = stripHopByHop(rawHeaders, upgrade !== undefined);
   let xff: string | undefined;
   let xfp: string | undefined;
   let hasXfh = false;
@@ -94,12 +115,11 @@ export function upstreamRequestHeaders(
     if (name === 'host') hasHost = true;
     out.push(raw[i], raw[i + 1]);
   }
-  const host = hostOf(req);
   if (!hasHost && host) out.unshift('Host', host); // HTTP/2 clients send :authority instead
   out.push('X-Forwarded-For', xff ? `${xff}, ${clientIp}` : clientIp);
   out.push('X-Forwarded-Proto', xfp ? `${xfp}, ${scheme}` : scheme);
   if (!hasXfh && host) out.push('X-Forwarded-Host', host);
-  if (upgrade) out.push('Connection', 'Upgrade', 'Upgrade', String(req.headers.upgrade ?? 'websocket'));
+  if (upgrade !== undefined) out.push('Connection', 'Upgrade', 'Upgrade', upgrade);
   return out;
 }
 
@@ -123,7 +143,15 @@ function requestHasBody(req: ClientRequest): boolean {
   return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
 }
 
-function errorCodeOf(err: unknown): EdgeErrorCode {
+/**
+ * Framing is re-serialized, never copied: a body without Content-Length (chunked, or HTTP/2) goes
+ * upstream chunked whatever the method, or a GET/DELETE body would be read as a new request.
+ */
+export function markBodyFraming(rawHeaders: string[], hasBody: boolean): void {
+  if (hasBody && !hasRawHeader(rawHeaders, 'content-length')) rawHeaders.push('Transfer-Encoding', 'chunked');
+}
+
+export function errorCodeOf(err: unknown): EdgeErrorCode {
   const code = (err as { code?: string })?.code;
   return code && isEdgeErrorCode(code) ? code : 'ERR_NGROK_3210';
 }
@@ -215,11 +243,7 @@ function forward(
     // A module read the body (bounded): send exactly those bytes with a fresh length.
     removeRawHeaders(rawHeaders, (name) => name === 'content-length' || name === 'transfer-encoding');
     if (body.length > 0) rawHeaders.push('Content-Length', String(body.length));
-  } else if (hasBody && !hasRawHeader(rawHeaders, 'content-length')) {
-    // Framing is re-serialized, never copied: a body without Content-Length (chunked, or HTTP/2)
-    // goes upstream chunked whatever the method, or a GET/DELETE body would be read as a new request.
-    rawHeaders.push('Transfer-Encoding', 'chunked');
-  }
+  } else markBodyFraming(rawHeaders, hasBody);
   const open: HttpOpen = {
     kind: 'http',
     binding: target.id,

@@ -72,6 +72,12 @@ export interface ClusterHooks {
   ): void;
   /** A TLS connection whose SNI names nothing here: true when another node holds the name. */
   forwardTls(socket: Duplex, serverName: string, head: Buffer): Promise<boolean>;
+  /**
+   * A plain-HTTP visitor connection whose first request (`head`: its bytes read so far) names
+   * `host`, held by another node and not pooled: the whole connection is carried there as raw
+   * bytes (true), and that node serves it. false: nothing was taken (no such holder, a pool).
+   */
+  carryHttp(socket: Duplex, head: Buffer, host: string): Promise<boolean>;
   /** Before an agent's TCP endpoint listens on `port` here: stop forwarding that port to another node. */
   yieldTcpPort(port: number): Promise<void>;
   /** A binding joins a group spanning nodes: `pool:<name>` (endpoint pool) or `labels` (labeled tunnel). */
@@ -502,6 +508,35 @@ export class EdgeCluster implements ClusterHooks {
       if (head.length) stream.write(head);
       pipeBoth(socket, stream);
     });
+  }
+
+  async carryHttp(socket: Duplex, head: Buffer, host: string): Promise<boolean> {
+    const name = normalizeHost(host);
+    const claim = await this.holderOf('http', name);
+    // A pool's requests go round robin one by one (forwardRequest), never a whole connection.
+    if (!claim || claim.owner === POOL_OWNER) return false;
+    const s = socket as net.Socket;
+    let stream: MuxStream;
+    try {
+      stream = await this.openOnHolder(
+        claim,
+        {
+          kind: 'peer',
+          proto: 'http',
+          visitor: true,
+          remoteAddr: String(s.remoteAddress ?? ''),
+          remotePort: s.remotePort,
+        },
+        'http',
+        name,
+      );
+    } catch {
+      return false; // the per-request path answers with its coded error
+    }
+    stream.write(head);
+    pipeBoth(socket, stream);
+    socket.resume();
+    return true;
   }
 
   async forwardTls(socket: Duplex, serverName: string, head: Buffer): Promise<boolean> {

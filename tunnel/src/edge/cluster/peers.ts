@@ -26,6 +26,11 @@ export interface PeerOpen {
   /** The visitor's address as the first node saw it. */
   remoteAddr: string;
   remotePort?: number;
+  /**
+   * http: a visitor's whole connection, carried from its first request on (edge.ts rawRoute):
+   * served like one of the public listener's, head deadlines and keep-alive limits included.
+   */
+  visitor?: boolean;
   /** tcp: the endpoint's port. */
   port?: number;
   /** http/https: serve these requests with this pool member; binding: the binding to relay to. */

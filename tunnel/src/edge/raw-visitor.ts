@@ -1,0 +1,600 @@
+// The raw visitor path of the edge's plain-HTTP listener: request heads are read with the strict
+// head parser (http1/head.ts), bodies move as raw bytes, and the response head is written here,
+// byte for byte as Node's ServerResponse writes it (Date, Connection/Keep-Alive, chunked when the
+// length is unknown), so visitors cannot tell the paths apart. No http.Server objects per
+// connection or request: that was most of the edge's CPU per small request and of its memory per
+// idle keep-alive visitor (docs/benchmarks.md, "Issue 11").
+//
+// Whatever this path does not handle is handed to the edge's http.Server unchanged, decided at a
+// request boundary (the first request, or the next one on a keep-alive connection): the bytes read
+// so far are unshifted and the socket is emitted as a new connection of that server, where it stays.
+// Handed over: heads this parser refuses or that are too large (Node answers them with its 400/431,
+// as before), upgrades (websocket, the agent session, h2c), `Expect` but 100-continue, and whatever the host's
+// `route` declines (endpoints with modules, ACME, the OAuth callback, HTTPS edges, cluster).
+// One exchange at a time: pipelined requests wait in the buffer until the response before them ends.
+import http, { STATUS_CODES } from 'node:http';
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Scheme } from '../model';
+import type { HttpOpen, HttpResponseHead } from '../protocol/messages';
+import { findHeadEnd, parseRequestHead, type RequestHead } from '../http1/head';
+import { ChunkedDecoder, encodeChunk, lastChunk } from '../http1/chunked';
+import { rawHeaderValues } from '../net/raw-headers';
+import { edgeErrorPage, isEdgeErrorCode, type EdgeErrorCode } from '../edge-errors';
+import { clientResponseHeaders, errorCodeOf, forwardingHeaders, markBodyFraming, type HttpTarget } from './http-proxy';
+import { httpServerLimits, type ListenerLimits } from './listener-limits';
+
+/**
+ * What the raw path does with a request: proxy it, answer an edge error, give the connection to
+ * `takeover` (paused, with the bytes read so far: this request and any after it), or (undefined)
+ * hand it to the fallback server.
+ */
+export type RawRoute =
+  | { target: HttpTarget }
+  | { error: EdgeErrorCode; detail: string }
+  | { takeover: (socket: net.Socket, bytes: Buffer) => void };
+
+export interface RawVisitorHost {
+  scheme: Scheme;
+  limits?: ListenerLimits;
+  /** Routes a parsed head; undefined: the connection goes to `fallback` with this request. */
+  route(head: RequestHead, host: string, socket: net.Socket): RawRoute | undefined;
+  /** Node's http.Server for this listener (`emit('connection', socket)`). */
+  fallback: http.Server;
+}
+
+const TIMEOUT_REPLY =
+  'HTTP/1.1 408 Request Timeout\r\nngrok-error-code: ERR_BURROW_HEADERS_TIMEOUT\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
+const BAD_REQUEST_REPLY =
+  'HTTP/1.1 400 Bad Request\r\nngrok-error-code: ERR_BURROW_BAD_REQUEST\r\nconnection: close\r\n\r\n';
+const EMPTY = Buffer.alloc(0);
+// tchar (RFC 9110 §5.6.2) and field-value characters, as Node's ServerResponse checks them.
+const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+const CONTINUE_REPLY = 'HTTP/1.1 100 Continue\r\n\r\n';
+const CHUNKED_TE = /(?:^|\W)chunked(?:$|\W)/i;
+
+let dateCache = '';
+let dateSecond = -1;
+/** The Date header value, as Node caches it (once per second). */
+function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateCache = new Date(second * 1000).toUTCString();
+  }
+  return dateCache;
+}
+
+/** How the response to one request is framed on the visitor's connection. */
+export interface ResponseFraming {
+  text: string;
+  /** The body goes out chunked. */
+  chunked: boolean;
+  /** Bytes of body the head announced (Content-Length), when it did. */
+  length?: number;
+  /** The connection ends after this response. */
+  last: boolean;
+  /** Body bytes are not written (HEAD, 1xx, 204, 304). */
+  bodiless: boolean;
+}
+
+/**
+ * The response head Node's ServerResponse writes for `writeHead(status, message, rawHeaders)` on
+ * a server with `keepAliveTimeoutMs`, for a request `head` (without Connection, Transfer-Encoding
+ * and Keep-Alive in `rawHeaders`: clientResponseHeaders strips them). Throws as Node does on an
+ * invalid status, reason, header name or value (the caller answers ERR_NGROK_3004).
+ */
+export function responseHead(
+  req: Pick<RequestHead, 'method' | 'version' | 'rawHeaders' | 'keepAlive'>,
+  status: number,
+  message: string | undefined,
+  rawHeaders: readonly string[],
+  keepAliveTimeoutMs: number,
+  mayKeepAlive = true,
+): ResponseFraming {
+  if (!Number.isInteger(status) || status < 100 || status > 999) throw new Error(`Invalid status code: ${status}`);
+  const reason = message || STATUS_CODES[status] || 'unknown';
+  if (INVALID_VALUE.test(reason)) throw new Error('Invalid character in statusMessage');
+  let text = `HTTP/1.1 ${status} ${reason}\r\n`;
+  let length: number | undefined;
+  let hasLength = false;
+  let hasDate = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    const value = rawHeaders[i + 1];
+    if (!TOKEN.test(name)) throw new Error(`Header name must be a valid HTTP token ["${name}"]`);
+    if (value === undefined || INVALID_VALUE.test(value))
+      throw new Error(`Invalid character in header content ["${name}"]`);
+    const lower = name.length === 14 || name.length === 4 ? name.toLowerCase() : '';
+    if (lower === 'content-length') {
+      hasLength = true;
+      length = /^\d+$/.test(value) ? Number(value) : undefined;
+    } else if (lower === 'date') hasDate = true;
+    text += `${name}: ${value}\r\n`;
+  }
+  if (!hasDate) text += `Date: ${httpDate()}\r\n`;
+  const bodiless = req.method === 'HEAD' || status < 200 || status === 204 || status === 304;
+  const chunkedByDefault = req.version === '1.1' || CHUNKED_TE.test(rawHeaderValues(req.rawHeaders, 'te').join(', '));
+  let last = false;
+  if (req.keepAlive && mayKeepAlive && (hasLength || chunkedByDefault)) {
+    text += 'Connection: keep-alive\r\n';
+    if (keepAliveTimeoutMs) text += `Keep-Alive: timeout=${Math.floor(keepAliveTimeoutMs / 1000)}\r\n`;
+  } else {
+    last = true;
+    text += 'Connection: close\r\n';
+  }
+  let chunked = false;
+  if (!hasLength && !bodiless) {
+    if (chunkedByDefault) {
+      text += 'Transfer-Encoding: chunked\r\n';
+      chunked = true;
+    } else last = true;
+  }
+  return { text: `${text}\r\n`, chunked, ...(hasLength ? { length } : {}), last, bodiless };
+}
+
+/** The raw connections of one listener (for drain and close). */
+export class RawVisitors {
+  private readonly connections = new Set<RawConnection>();
+  readonly headersTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  /** The listener is closing: each connection ends after its current exchange. */
+  closing = false;
+
+  constructor(readonly host: RawVisitorHost) {
+    const limits = httpServerLimits(host.limits);
+    this.headersTimeoutMs = limits.headersTimeout;
+    this.keepAliveTimeoutMs = limits.keepAliveTimeout;
+  }
+
+  accept(socket: net.Socket): void {
+    const conn = new RawConnection(socket, this);
+    this.connections.add(conn);
+    socket.once('close', () => this.connections.delete(conn));
+  }
+
+  /** Ends the connections waiting for a request (http.Server's closeIdleConnections). */
+  closeIdle(): void {
+    for (const c of this.connections) if (c.idle) c.socket.destroy();
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  forget(conn: RawConnection): void {
+    this.connections.delete(conn);
+  }
+}
+
+/** One visitor connection while the raw path serves it. */
+class RawConnection {
+  /** Bytes read and not consumed yet (the next head, or pipelined requests). */
+  private pending: Buffer = EMPTY;
+  private timer?: NodeJS.Timeout;
+  /** The timer is a head deadline (not the keep-alive idle time). */
+  private headDue = false;
+  /** The current exchange; undefined between requests. */
+  private ex?: Exchange;
+  private handedOver = false;
+  /** The visitor shut down its sending side. */
+  private ended = false;
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly owner: RawVisitors,
+  ) {
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    // The first request's head is due within headersTimeout of the connection (as Node counts it).
+    this.arm(owner.headersTimeoutMs, true);
+  }
+
+  get idle(): boolean {
+    return !this.ex && this.pending.length === 0 && !this.handedOver;
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.ex && !this.ex.bodyDone) {
+      const used = this.ex.feed(chunk);
+      if (used === chunk.length) return;
+      chunk = chunk.subarray(used);
+    }
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    if (!this.ex) this.next();
+    else this.flow();
+  };
+
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    if (this.ex) {
+      if (!this.ex.bodyDone) this.ex.cutShort();
+      return;
+    }
+    this.socket.end();
+  };
+
+  private readonly onError = (): void => {
+    this.socket.destroy();
+  };
+
+  private readonly onClose = (): void => {
+    clearTimeout(this.timer);
+    this.ex?.abort();
+  };
+
+  /** `head`: a request head is due (408 when late); else the keep-alive idle time (silent close). */
+  private arm(ms: number, head: boolean): void {
+    clearTimeout(this.timer);
+    this.headDue = head;
+    this.timer = setTimeout(() => {
+      if (!head) this.socket.destroy();
+      else {
+        this.socket.end(TIMEOUT_REPLY);
+        // (A connection carried from another cluster node is a stream without setTimeout.)
+        this.socket.setTimeout?.(5_000, () => this.socket.destroy());
+      }
+    }, ms);
+    this.timer.unref?.();
+  }
+
+  /** Pauses reading while an exchange's body is held up or a response is still going out. */
+  flow(): void {
+    const hold = this.handedOver || (this.ex ? this.ex.bodyDone || this.ex.waitingDrain : false);
+    if (hold) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  /** Reads the next request head from `pending` and starts its exchange (or hands over). */
+  private next(): void {
+    if (this.handedOver || this.socket.destroyed) return;
+    if (this.pending.length === 0) {
+      if (this.ended) this.socket.end();
+      this.flow();
+      return;
+    }
+    let end: number;
+    try {
+      end = findHeadEnd(this.pending, http.maxHeaderSize);
+    } catch {
+      return this.handOver();
+    }
+    if (end === -1) {
+      // The first bytes of a request start its head deadline.
+      if (!this.headDue) this.arm(this.owner.headersTimeoutMs, true);
+      this.flow();
+      return;
+    }
+    let head: RequestHead;
+    try {
+      head = parseRequestHead(this.pending.subarray(0, end));
+    } catch {
+      return this.handOver();
+    }
+    if (head.upgrade || rawHeaderValues(head.rawHeaders, 'upgrade').length) return this.handOver();
+    // Expect on HTTP/1.1: 100-continue is answered at once, as Node's server does without a
+    // checkContinue listener; any other expectation gets Node's 417 there.
+    const expect = head.version === '1.1' ? rawHeaderValues(head.rawHeaders, 'expect') : [];
+    if (expect.length && !CONTINUE.test(expect.join(', '))) return this.handOver();
+    const host = rawHeaderValues(head.rawHeaders, 'host')[0] ?? '';
+    const route = this.owner.host.route(head, host, this.socket);
+    if (!route) return this.handOver();
+    if ('takeover' in route) return this.handOver(route.takeover);
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.headDue = false;
+    const rest = this.pending.subarray(end);
+    this.pending = EMPTY;
+    if (expect.length) this.socket.write(CONTINUE_REPLY);
+    const ex = new Exchange(this, head, this.owner);
+    this.ex = ex;
+    ex.start(host, route);
+    if (rest.length) this.onData(rest);
+    else this.flow();
+  }
+
+  /** The exchange ended (response written, request body read): the next request, or the end. */
+  done(last: boolean): void {
+    this.ex = undefined;
+    if (last || this.owner.closing) {
+      this.socket.end();
+      this.pending = EMPTY;
+      this.socket.pause();
+      return;
+    }
+    if (this.pending.length) this.arm(this.owner.headersTimeoutMs, true);
+    else this.arm(this.owner.keepAliveTimeoutMs, false);
+    this.next();
+  }
+
+  /**
+   * Gives the connection away, with the bytes read so far (from the start of the current head):
+   * to `takeover`, or to the fallback server. It stays there.
+   */
+  private handOver(takeover?: (socket: net.Socket, bytes: Buffer) => void): void {
+    clearTimeout(this.timer);
+    this.handedOver = true;
+    this.owner.forget(this);
+    const s = this.socket;
+    s.removeListener('data', this.onData);
+    s.removeListener('end', this.onEnd);
+    s.removeListener('close', this.onClose);
+    s.pause();
+    const bytes = this.pending;
+    this.pending = EMPTY;
+    // A takeover may wait (a cluster lookup): the socket keeps an error handler meanwhile.
+    if (takeover) return takeover(s, bytes);
+    s.removeListener('error', this.onError);
+    if (bytes.length) s.unshift(bytes);
+    this.owner.host.fallback.emit('connection', s);
+    s.resume();
+  }
+}
+
+/** One request and its response on a raw connection. */
+class Exchange {
+  bodyDone: boolean;
+  waitingDrain = false;
+  private stream?: Duplex;
+  private left = 0;
+  private decoder?: ChunkedDecoder;
+  private framing?: ResponseFraming;
+  private sent = 0;
+  private responseDone = false;
+  private headSent = false;
+  private corked = false;
+
+  constructor(
+    private readonly conn: RawConnection,
+    private readonly head: RequestHead,
+    private readonly owner: RawVisitors,
+  ) {
+    const body = head.body;
+    this.bodyDone = body.kind === 'none';
+    if (body.kind === 'length') this.left = body.length;
+    else if (body.kind === 'chunked') this.decoder = new ChunkedDecoder();
+  }
+
+  /** Opens the stream to the agent (or answers the edge error); may end the exchange at once. */
+  start(host: string, route: Exclude<RawRoute, { takeover: unknown }>): void {
+    const head = this.head;
+    const owner = this.owner;
+    const conn = this.conn;
+    if ('error' in route) {
+      this.error(route.error, route.detail);
+      return;
+    }
+    const socket = conn.socket;
+    const ip = socket.remoteAddress ?? '';
+    const clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    const rawHeaders = forwardingHeaders(head.rawHeaders, host, owner.host.scheme, clientIp);
+    markBodyFraming(rawHeaders, !this.bodyDone);
+    const open: HttpOpen = {
+      kind: 'http',
+      binding: route.target.id,
+      remoteAddr: clientIp,
+      scheme: owner.host.scheme,
+      method: head.method,
+      url: head.target,
+      httpVersion: head.version,
+      rawHeaders,
+    };
+    let stream: Duplex;
+    try {
+      stream = route.target.session.openStream(open, this.bodyDone);
+    } catch {
+      this.error('ERR_NGROK_3210');
+      return;
+    }
+    this.stream = stream;
+    stream.once('meta', this.onMeta);
+    stream.on('error', this.onStreamError);
+    stream.on('drain', this.onStreamDrain);
+    stream.on('close', this.onStreamClose);
+  }
+
+  /** A stream destroyed without an error (a closed session) must not leave the visitor waiting. */
+  private readonly onStreamClose = (): void => {
+    if (this.responseDone || this.bodyEnded) return;
+    if (!this.headSent) this.error('ERR_NGROK_3210');
+    else this.conn.socket.destroy();
+  };
+
+  /** Request body bytes from the visitor; returns how many of `chunk` belong to this request. */
+  feed(chunk: Buffer): number {
+    let used: number;
+    if (this.decoder) {
+      try {
+        used = this.decoder.write(chunk, (piece) => this.toUpstream(piece));
+      } catch {
+        this.cutShort();
+        return chunk.length;
+      }
+      if (this.decoder.done) this.bodyEnd();
+    } else {
+      used = Math.min(this.left, chunk.length);
+      this.left -= used;
+      this.toUpstream(used === chunk.length ? chunk : chunk.subarray(0, used));
+      if (this.left === 0) this.bodyEnd();
+    }
+    return used;
+  }
+
+  private toUpstream(piece: Buffer): void {
+    const stream = this.stream;
+    // After the response (an early answer, an error page) the rest of the body is read and dropped.
+    if (!stream || stream.destroyed || this.responseDone) return;
+    if (!stream.write(piece) && !this.waitingDrain) {
+      this.waitingDrain = true;
+      this.conn.flow();
+    }
+  }
+
+  private readonly onStreamDrain = (): void => {
+    if (!this.waitingDrain) return;
+    this.waitingDrain = false;
+    this.conn.flow();
+  };
+
+  private bodyEnd(): void {
+    this.bodyDone = true;
+    this.waitingDrain = false;
+    const stream = this.stream;
+    if (stream && !stream.destroyed && !this.responseDone) stream.end();
+    if (this.responseDone) this.finish();
+    else this.conn.flow();
+  }
+
+  /**
+   * A malformed chunked body, or the visitor ended its side before the body did: as Node's server
+   * (its parser's error → onClientError), a coded 400 and a close when nothing was answered yet.
+   */
+  cutShort(): void {
+    this.abort();
+    const s = this.conn.socket;
+    if (this.headSent) s.destroy();
+    else s.end(BAD_REQUEST_REPLY);
+  }
+
+  /** The visitor went away (or cut its body short): the upstream stream is cancelled. */
+  abort(): void {
+    this.responseDone = true;
+    this.stream?.destroy();
+  }
+
+  private readonly onMeta = (res: HttpResponseHead): void => {
+    const stream = this.stream!;
+    if (res.error) {
+      this.error(isEdgeErrorCode(res.error.code) ? res.error.code : 'ERR_NGROK_3004', res.error.message);
+      stream.resume();
+      return;
+    }
+    let framing: ResponseFraming;
+    try {
+      framing = responseHead(
+        this.head,
+        res.statusCode,
+        res.statusMessage,
+        clientResponseHeaders(res.rawHeaders),
+        this.owner.keepAliveTimeoutMs,
+      );
+    } catch (err) {
+      stream.destroy();
+      this.error('ERR_NGROK_3004', (err as Error).message);
+      return;
+    }
+    this.framing = framing;
+    this.headSent = true;
+    const socket = this.conn.socket;
+    // The head and a small body leave in one write: 'data' starts flowing on the next tick
+    // (resume), so the uncork is queued after it.
+    socket.cork();
+    this.corked = true;
+    // Header bytes as Node writes them: latin1 (obs-text values pass as the upstream sent them).
+    socket.write(framing.text, 'latin1');
+    stream.on('data', this.onBody);
+    stream.once('end', this.onBodyEnd);
+    process.nextTick(this.uncork);
+  };
+
+  private readonly uncork = (): void => {
+    if (!this.corked) return;
+    this.corked = false;
+    this.conn.socket.uncork();
+  };
+
+  private readonly onBody = (data: Buffer): void => {
+    const f = this.framing!;
+    const socket = this.conn.socket;
+    if (f.bodiless || data.length === 0) return;
+    let ok: boolean;
+    if (f.chunked) {
+      const [size, , crlf] = encodeChunk(data);
+      if (!this.corked) socket.cork();
+      socket.write(size);
+      socket.write(data);
+      ok = socket.write(crlf);
+      if (!this.corked) socket.uncork();
+    } else {
+      this.sent += data.length;
+      // More than the upstream announced would be read as the next response: never send it.
+      if (f.length !== undefined && this.sent > f.length) {
+        this.stream?.destroy();
+        socket.destroy();
+        return;
+      }
+      ok = socket.write(data);
+    }
+    if (!ok) {
+      this.stream?.pause();
+      socket.once('drain', this.onSocketDrain);
+    }
+  };
+
+  private readonly onSocketDrain = (): void => {
+    this.stream?.resume();
+  };
+
+  private bodyEnded = false;
+
+  private readonly onBodyEnd = (): void => {
+    this.bodyEnded = true;
+    const f = this.framing!;
+    const socket = this.conn.socket;
+    if (f.chunked) socket.write(lastChunk());
+    this.uncork();
+    // A body shorter than its Content-Length: the visitor must see a cut, not wait for the rest.
+    if (!f.bodiless && f.length !== undefined && this.sent < f.length) {
+      socket.destroy();
+      return;
+    }
+    this.responseEnded(f.last);
+  };
+
+  private last = false;
+
+  private responseEnded(last: boolean): void {
+    this.responseDone = true;
+    this.last = last;
+    if (!this.bodyDone) {
+      // The response ended before the request body did: cancel the stream and drop the rest.
+      this.stream?.destroy();
+      this.waitingDrain = false;
+      this.conn.flow();
+      return;
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    this.conn.socket.removeListener('drain', this.onSocketDrain);
+    this.conn.done(this.last || !this.head.keepAlive);
+  }
+
+  private readonly onStreamError = (err: Error): void => {
+    if (this.responseDone) return;
+    if (!this.headSent) this.error(errorCodeOf(err), err.message);
+    else this.conn.socket.destroy();
+  };
+
+  /** Answers with the edge's error page, as sendEdgeError would on a ServerResponse. */
+  private error(code: EdgeErrorCode, detail?: string): void {
+    if (this.headSent) {
+      this.conn.socket.destroy();
+      return;
+    }
+    const page = edgeErrorPage(rawHeaderValues(this.head.rawHeaders, 'accept').join(', ') || undefined, code, detail);
+    const raw: string[] = [];
+    for (const [name, value] of Object.entries(page.headers)) raw.push(name, String(value));
+    const framing = responseHead(this.head, page.status, undefined, raw, this.owner.keepAliveTimeoutMs);
+    this.headSent = true;
+    this.stream?.removeListener('data', this.onBody);
+    const text = Buffer.from(framing.text, 'latin1');
+    this.conn.socket.write(framing.bodiless ? text : Buffer.concat([text, Buffer.from(page.body)]));
+    this.responseEnded(framing.last);
+  }
+}
