@@ -22,7 +22,7 @@ import { VAR } from '../modules/request-vars';
 import { peerCertificateOf } from '../modules/mutual-tls';
 import type { RequestContext, ResponseContext } from '../modules/types';
 import type { HttpOpen, HttpResponseHead, PolicyLogEntry, PolicyLogs } from '../protocol/messages';
-import type { MuxStream } from '../protocol/session';
+import { MuxStream } from '../protocol/session';
 import type { AgentSession } from './agent-session';
 import { ERROR_CODE_HEADER, isEdgeErrorCode, rawEdgeError, sendEdgeError, type EdgeErrorCode } from '../edge-errors';
 
@@ -439,7 +439,10 @@ function forwardUpgrade(
     socket.end(rawEdgeError('ERR_NGROK_3210'));
     return;
   }
-  if (head.length) stream.write(head);
+  if (head.length) {
+    if (stream instanceof MuxStream) stream.sendData(head, () => undefined);
+    else stream.write(head);
+  }
   socket.on('error', () => stream.destroy());
   stream.once('meta', (resHead: HttpResponseHead) => {
     if (resHead.error) {
@@ -460,7 +463,7 @@ function forwardUpgrade(
     text += rawHeadersText(headers);
     if (!switching) text += 'Connection: close\r\n';
     socket.write(`${text}\r\n`);
-    if (switching) socket.pipe(stream);
+    if (switching) feedStream(socket, stream);
     stream.pipe(socket);
   });
   stream.on('error', (err) => {
@@ -468,4 +471,21 @@ function forwardUpgrade(
       socket.end(rawEdgeError(errorCodeOf(err), err.message));
     else socket.destroy();
   });
+}
+
+/**
+ * A websocket's visitor bytes into the agent's stream: straight into the session's outbox where it
+ * is Burrow's own (MuxStream.sendData: no Writable per message), else a pipe (ngrok agents' muxado
+ * streams). The socket pauses while the agent has no credit for more.
+ */
+function feedStream(socket: Duplex, stream: Duplex): void {
+  if (!(stream instanceof MuxStream)) {
+    socket.pipe(stream);
+    return;
+  }
+  const resume = () => socket.resume();
+  socket.on('data', (chunk: Buffer) => {
+    if (!stream.sendData(chunk, resume)) socket.pause();
+  });
+  socket.on('end', () => stream.endData());
 }
