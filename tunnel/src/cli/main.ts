@@ -696,7 +696,7 @@ async function runEdge(args: string[]): Promise<number> {
     // A cluster node drains first: agents move to other nodes, in-flight requests finish.
     if (cluster) {
       logger.log('info', 'draining', { obj: 'cluster', node: cluster.node });
-      await edge.drain(drainMs);
+      await edge.drain(drainMs, ngrokAgents ? [(handoffUntil) => ngrokAgents.drain(handoffUntil)] : []);
     }
     acme?.stop();
     await admin?.close();

@@ -325,7 +325,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
    * ERR_BURROW_EDGE_DRAINING, on which they reconnect at once. Then the visitors' requests still in
    * flight here (answered, or carried to other nodes) finish; what is left at the deadline is cut.
    */
-  async drain(timeoutMs = 30_000): Promise<void> {
+  async drain(
+    timeoutMs = 30_000,
+    /** Other agent front doors (ngrok's) moving their sessions, given the hand-off time and the deadline. */
+    others: ((handoffUntil: number, deadline: number) => Promise<void>)[] = [],
+  ): Promise<void> {
     this.draining = true;
     const deadline = Date.now() + timeoutMs;
     const handoffUntil = Date.now() + timeoutMs / 2;
@@ -338,13 +342,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
       if (!bound.has(s)) s.close({ code: 'ERR_BURROW_EDGE_DRAINING', message });
       else s.sendControl({ type: 'reconnect', code: 'ERR_BURROW_EDGE_DRAINING', message });
     }
-    await Promise.all(
-      sessions.map(async (session) => {
+    await Promise.all([
+      ...sessions.map(async (session) => {
         while (!session.isClosed && Date.now() < handoffUntil) await tick();
         while (!session.isClosed && session.streamCount > 0 && Date.now() < deadline) await tick();
         session.close({ code: 'ERR_BURROW_EDGE_DRAINING', message });
       }),
-    );
+      ...others.map((move) => move(handoffUntil, deadline)),
+    ]);
     // Stop taking visitors (a balancer retries another node) and let the requests in flight end.
     this.httpServer.close();
     this.tlsServer?.close();
@@ -353,6 +358,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
       this.httpServer.closeIdleConnections();
       await tick();
     }
+    // Visitors this node carries to other nodes (to moved agents, too) finish as well.
+    while (this.config.cluster && !this.config.cluster.idle() && Date.now() < deadline) await tick();
   }
 
   routeAgain(
@@ -371,6 +378,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
     this.routedAgain.add(req);
     this.onUpgrade(req, socket as net.Socket, head, scheme);
     return true;
+  }
+
+  /** Cluster: an endpoint here serves `host` now. */
+  servesHttp(host: string): boolean {
+    return !!this.httpRouter.lookup(host);
   }
 
   sessionCount(): number {
@@ -712,8 +724,18 @@ export class Edge extends EventEmitter<EdgeEvents> {
     });
     session.once('close', () => {
       entry.remove();
-      for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b);
+      // Cluster: names stay claimed until the lease runs out, for the agent to take back elsewhere.
+      for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b, false);
     });
+  }
+
+  /**
+   * Draining: the session's endpoints take no new visitors here but keep their cluster claims, for
+   * its agent to bind them again on another node (requests meanwhile wait for that, see
+   * cluster/index.ts); its streams in flight go on.
+   */
+  handOff(session: AgentSession): void {
+    for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b, false);
   }
 
   /** Binds for an attached session exactly as for Burrow's own agents; rejects with `{code, message}`. */

@@ -41,6 +41,12 @@ import {
 import { ClusterSecret } from './secret';
 import { RedisStateBacking, STATE_CHANNEL } from './state';
 
+/** How long a draining node keeps a visitor waiting for a moving agent to bind its name elsewhere. */
+const HANDOFF_WAIT_MS = 5000;
+
+/** A node to carry a visitor to, and the pool member there if one was picked. */
+type Destination = { addr: string; binding?: string };
+
 /** Announces TCP claims, so every node listens on every TCP endpoint's port. */
 const TCP_CHANNEL = 'burrow:tcp-ports';
 
@@ -77,6 +83,8 @@ export interface ClusterHooks {
   /** A binding joins a group spanning nodes: `pool:<name>` (endpoint pool) or `labels` (labeled tunnel). */
   join(group: string, binding: string, labels?: Record<string, string>): void;
   leave(binding: string): void;
+  /** No visitor request is being carried from here to another node, nor was a moment ago (drain waits for this). */
+  idle(): boolean;
   /**
    * The next member of a group, round robin over every node's members (this node's included);
    * undefined when the cluster knows none yet (serve the local ones).
@@ -93,6 +101,8 @@ export interface PeerTarget {
   readonly tcpListenHost: string;
   /** A name a binding here claimed is held elsewhere now: stop serving it here. */
   claimLost(kind: ClaimKind, name: string, holder: Holder): void;
+  /** An endpoint here serves `host` now. */
+  servesHttp(host: string): boolean;
   /** Redis says this node holds the name after all (just bound): route once more here; false if done before. */
   routeAgain(req: ClientRequest, res: ClientResponse, scheme: Scheme): boolean;
   routeUpgradeAgain(req: http.IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme): boolean;
@@ -134,6 +144,11 @@ export class EdgeCluster implements ClusterHooks {
   private refreshing?: Promise<void>;
   private refreshAgain = false;
   private readonly turns = new Map<string, number>();
+  /** Visitor requests being carried to another node (or waiting to be), and when one last began or ended. */
+  private relaying = 0;
+  private lastRelayAt = 0;
+  /** Claims this node is making, each settled once the bind that made it has its route (a tick later). */
+  private readonly claiming = new Set<Promise<void>>();
   /** Labeled tunnels on other nodes, as bindings the HTTPS edge router can pick (stable per member). */
   private remoteLabeled = new Map<string, RemoteBinding>();
 
@@ -249,7 +264,15 @@ export class EdgeCluster implements ClusterHooks {
   // ---- claims ----
 
   async claim(kind: ClaimKind, name: string, holder: Holder): Promise<void> {
-    await this.redis.claim(kind, name, holder);
+    const claiming = this.redis.claim(kind, name, holder);
+    // Until the bind that made it has its route here: see settleHere.
+    const settled = claiming.then(
+      () => new Promise<void>((r) => setImmediate(r)),
+      () => undefined,
+    );
+    this.claiming.add(settled);
+    void settled.finally(() => this.claiming.delete(settled));
+    await claiming;
     if (kind === 'tcp') void this.redis.redis.publish(TCP_CHANNEL, `add ${name} ${this.node}`).catch(() => undefined);
   }
 
@@ -257,6 +280,11 @@ export class EdgeCluster implements ClusterHooks {
     void this.redis.release(claimKey(kind, name), holder).then(() => {
       if (kind === 'tcp') void this.redis.redis.publish(TCP_CHANNEL, `del ${name} ${this.node}`).catch(() => undefined);
     });
+  }
+
+  idle(): boolean {
+    // The grace covers a request another node sent here just as the last one ended.
+    return this.relaying === 0 && Date.now() - this.lastRelayAt > 250;
   }
 
   async yieldTcpPort(port: number): Promise<void> {
@@ -420,7 +448,13 @@ export class EdgeCluster implements ClusterHooks {
 
   forwardRequest(req: ClientRequest, res: ClientResponse, scheme: Scheme, member?: Member, fresh = false): void {
     const host = normalizeHost(hostOf(req));
-    void this.destination(host, member, fresh).then(async (dest) => {
+    this.relaying++;
+    this.lastRelayAt = Date.now();
+    res.once('close', () => {
+      this.relaying--;
+      this.lastRelayAt = Date.now();
+    });
+    void this.route(host, member, fresh).then(async (dest) => {
       // This node bound the name while the request was looking (an agent moving here): serve it.
       if (dest === 'here' && this.target?.routeAgain(req, res, scheme)) return;
       if (!dest || dest === 'here')
@@ -445,15 +479,35 @@ export class EdgeCluster implements ClusterHooks {
     });
   }
 
+  /** Where to carry a request for `host` (see destination), once a name Redis gives this node has settled. */
+  private async route(host: string, member?: Member, fresh = false): Promise<Destination | 'here' | undefined> {
+    const dest = await this.destination(host, member, fresh);
+    return dest === 'here' ? this.settleHere(host) : dest;
+  }
+
+  /**
+   * Redis names this node for `host`, yet no endpoint here serves it. Either a bind here is
+   * finishing (its claim is written, its route a few ticks away: a visitor another node sent here
+   * at once must not get a 404 in that instant), or this node drains and the agent that held the
+   * name is moving to another node: wait, bounded, until the name is bound here or held elsewhere.
+   */
+  private async settleHere(host: string): Promise<Destination | 'here' | undefined> {
+    const until = Date.now() + HANDOFF_WAIT_MS;
+    for (;;) {
+      await Promise.all([...this.claiming]);
+      if (this.target?.servesHttp(host)) return 'here';
+      if (!this.target?.draining || Date.now() > until) return undefined;
+      await new Promise((r) => setTimeout(r, 25));
+      const dest = await this.destination(host, undefined, true);
+      if (dest !== 'here') return dest;
+    }
+  }
+
   /**
    * Where to carry a request for `host`: the given pool member, or the holder of the name (a
    * pooled name: one of its members on another node).
    */
-  private async destination(
-    host: string,
-    member?: Member,
-    fresh = false,
-  ): Promise<{ addr: string; binding?: string } | 'here' | undefined> {
+  private async destination(host: string, member?: Member, fresh = false): Promise<Destination | 'here' | undefined> {
     if (member) return { addr: member.addr, binding: member.binding };
     const claim = await this.claimOf('http', host, fresh);
     if (claim?.node === this.node && claim.owner !== POOL_OWNER) return 'here';
@@ -475,7 +529,7 @@ export class EdgeCluster implements ClusterHooks {
     fresh = false,
   ): void {
     const host = normalizeHost(hostOf(req));
-    void this.destination(host, member, fresh).then(async (dest) => {
+    void this.route(host, member, fresh).then(async (dest) => {
       if (dest === 'here' && this.target?.routeUpgradeAgain(req, socket, head, scheme)) return;
       if (!dest || dest === 'here') {
         socket.end(rawEdgeError('ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${host}`));
