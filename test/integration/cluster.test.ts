@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -785,6 +786,78 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
       await checked.close();
     }
     nodes = [...live(), await startNode(redis.url)];
+  });
+
+  it('SIGTERM closes idle HTTPS keep-alive connections (a GOAWAY for h2 sessions), its own and those it carries to other nodes: the node does not wait out --drain-timeout', async () => {
+    // A fresh node; one name held elsewhere (its visitors' TLS is carried to nodes[0]), one held
+    // here by an agent behind a balancer that, like a health check, leaves this node once it drains.
+    const node = await startNode(redis.url, ['--drain-timeout', '20']);
+    let draining = false;
+    const lbAgent = new TcpBalancer(() => [draining ? nodes[1].httpPort : node.httpPort]);
+    await lbAgent.start();
+    const keepAlive = new https.Agent({ keepAlive: true, rejectUnauthorized: false });
+    const sessions: http2.ClientHttp2Session[] = [];
+    try {
+      const elsewhere = await tunnel(await newAgent(nodes[0].httpPort), { schemes: ['https'] });
+      const here = await tunnel(await newAgent(lbAgent.port), { schemes: ['https'] });
+      assert.equal((await kv.get(`burrow:claim:http:${here}`))?.split('|')[3], `127.0.0.1:${node.nodePort}`);
+      const closed: Promise<unknown>[] = [];
+      for (const host of [elsewhere, here]) {
+        const h2 = http2.connect(`https://127.0.0.1:${node.tlsPort}`, { servername: host, rejectUnauthorized: false });
+        h2.on('error', () => undefined);
+        sessions.push(h2);
+        const body = await new Promise<string>((resolve, reject) => {
+          const r = h2.request({ ':path': '/h2', ':authority': host });
+          let b = '';
+          r.on('data', (d) => (b += d));
+          r.on('end', () => resolve(b));
+          r.on('error', reject);
+        });
+        assert.equal(body, 'app /h2 xff=127.0.0.1');
+        const socket = await new Promise<net.Socket>((resolve, reject) => {
+          https
+            .get(
+              {
+                host: '127.0.0.1',
+                port: node.tlsPort,
+                path: '/h1',
+                servername: host,
+                headers: { host },
+                agent: keepAlive,
+              },
+              (res) => {
+                const socket = res.socket as net.Socket;
+                res.resume();
+                res.on('end', () => resolve(socket));
+              },
+            )
+            .on('error', reject);
+        });
+        closed.push(
+          new Promise((r) => h2.once('goaway', r)).then(() => `goaway ${host}`),
+          new Promise((r) => h2.once('close', r)).then(() => `h2 closed ${host}`),
+          new Promise((r) => socket.once('close', r)).then(() => `h1 closed ${host}`),
+        );
+      }
+      const started = Date.now();
+      draining = true;
+      node.child.kill('SIGTERM');
+      const all = Promise.all(closed);
+      await Promise.race([
+        all,
+        delay(10_000).then(() => assert.fail('idle connections still open 10 s after SIGTERM')),
+      ]);
+      assert.equal(await node.exited, 0);
+      const took = Date.now() - started;
+      assert.ok(took < 10_000, `the drain took ${took} ms: it waited for idle connections`);
+      // The moved name answers through another node.
+      assert.equal((await getTls(nodes[2].tlsPort, here, '/moved')).body.toString(), 'app /moved xff=127.0.0.1');
+    } finally {
+      keepAlive.destroy();
+      for (const h2 of sessions) h2.destroy();
+      await lbAgent.close();
+      await stopNode(node, 'SIGKILL');
+    }
   });
 
   it('refuses to start without the secret or without Redis, with coded errors', async () => {

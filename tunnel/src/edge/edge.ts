@@ -35,8 +35,9 @@ import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
 import type { ClaimKind, ClusterHooks, Holder, Member, PeerOpen } from './cluster';
 import { relayToBinding } from './cluster/index';
-import { adoptPeerAddress } from './cluster/peers';
+import { adoptPeerAddress, innerStreamOf } from './cluster/peers';
 import { POOL_OWNER } from './cluster/redis';
+import { IdleConnections } from '../net/idle-connections';
 import type { AgentSession } from './agent-session';
 
 /** Path on the public HTTP listener where agents open their session. */
@@ -227,6 +228,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   /** Cluster: peer connections for one pool member (the node that carried them picked it). */
   private readonly pins = new WeakMap<object, string>();
   private peerHttp?: Record<'http' | 'https', http.Server>;
+  /** HTTPS keep-alive connections and h2 sessions, closed when a cluster node drains. */
+  private readonly httpsConnections = new IdleConnections();
   /** SIGTERM on a cluster node: no new agent sessions, existing ones told to go elsewhere. */
   draining = false;
   httpPort = 0;
@@ -297,7 +300,13 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (meta.proto === 'binding')
       return relayToBinding(stream as MuxStream, this.bindings.get(meta.binding ?? '')?.session, meta);
     if (meta.binding) this.pins.set(stream, meta.binding);
-    if (meta.proto === 'tls') return void this.onTlsConnection(stream as net.Socket, true);
+    if (meta.proto === 'tls') {
+      // The node that carried it drains: close it as if this node did (if HTTPS ends here).
+      stream.on('meta', (m: { drain?: boolean } | undefined) => {
+        if (m?.drain) this.httpsConnections.drainSome((t) => innerStreamOf(t) === stream);
+      });
+      return void this.onTlsConnection(stream as net.Socket, true);
+    }
     if (meta.proto === 'tcp') {
       const binding = this.tcpHolder(meta.port);
       if (binding) this.pipeRaw(stream as net.Socket, binding);
@@ -331,6 +340,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
     others: ((handoffUntil: number, deadline: number) => Promise<void>)[] = [],
   ): Promise<void> {
     this.draining = true;
+    // Keep-alive HTTPS visitors (h2 sessions get a GOAWAY) open their next connection elsewhere.
+    this.httpsConnections.drain();
+    this.config.cluster?.drainCarried();
     const deadline = Date.now() + timeoutMs;
     const handoffUntil = Date.now() + timeoutMs / 2;
     const tick = () => new Promise((r) => setTimeout(r, 20));
@@ -508,6 +520,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       allowHTTP1: true,
     });
     applyHttpServerLimits(https, this.config.limits);
+    this.httpsConnections.track(https);
     https.on('request', (req, res) => this.onRequest(req, res, 'https'));
     https.on('secureConnection', (socket: tls.TLSSocket) => adoptPeerAddress(socket));
     https.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>

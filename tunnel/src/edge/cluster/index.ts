@@ -83,6 +83,11 @@ export interface ClusterHooks {
   /** A binding joins a group spanning nodes: `pool:<name>` (endpoint pool) or `labels` (labeled tunnel). */
   join(group: string, binding: string, labels?: Record<string, string>): void;
   leave(binding: string): void;
+  /**
+   * This node drains: the nodes holding the HTTPS connections it carries as raw TLS close them like
+   * their own idle ones (a GOAWAY for h2), so their visitors reconnect through the balancer.
+   */
+  drainCarried(): void;
   /** No visitor request is being carried from here to another node, nor was a moment ago (drain waits for this). */
   idle(): boolean;
   /**
@@ -146,6 +151,8 @@ export class EdgeCluster implements ClusterHooks {
   private readonly turns = new Map<string, number>();
   /** Visitor requests being carried to another node (or waiting to be), and when one last began or ended. */
   private relaying = 0;
+  /** TLS connections carried as raw bytes to the node that terminates them. */
+  private readonly carriedTls = new Set<MuxStream>();
   private lastRelayAt = 0;
   /** Claims this node is making, each settled once the bind that made it has its route (a tick later). */
   private readonly claiming = new Set<Promise<void>>();
@@ -280,6 +287,10 @@ export class EdgeCluster implements ClusterHooks {
     void this.redis.release(claimKey(kind, name), holder).then(() => {
       if (kind === 'tcp') void this.redis.redis.publish(TCP_CHANNEL, `del ${name} ${this.node}`).catch(() => undefined);
     });
+  }
+
+  drainCarried(): void {
+    for (const stream of this.carriedTls) stream.sendMeta({ drain: true });
   }
 
   idle(): boolean {
@@ -577,6 +588,8 @@ export class EdgeCluster implements ClusterHooks {
     }
     stream.write(head);
     pipeBoth(socket, stream);
+    this.carriedTls.add(stream);
+    stream.once('close', () => this.carriedTls.delete(stream));
     socket.resume();
     return true;
   }
