@@ -407,7 +407,7 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     // A second agent without pooling is refused through any node.
     await assert.rejects(
       tunnel(await newAgent(nodes[1].httpPort), { domain: 'pooled.localhost' }),
-      (err: AgentError) => err.code === 'ERR_NGROK_334' || err.code === 'ERR_NGROK_6030',
+      (err: AgentError) => err.code === 'ERR_NGROK_6030',
     );
     for (const n of nodes) {
       const served = new Map<string, number>();
@@ -441,6 +441,108 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
       }
     }
     nodes = [nodes[0], nodes[1], await startNode(redis.url, ['--tcp-host', '127.0.0.4'])];
+  });
+
+  it('pooled and unpooled binds of one name on different nodes get ERR_NGROK_6030, as on one node; a pool name is free as soon as its last member unbinds', async () => {
+    const pooledAgent = await newAgent(nodes[0].httpPort);
+    await tunnel(pooledAgent, { name: 'mixpool', domain: 'mixed.localhost', pooling: true });
+    for (const n of nodes)
+      await assert.rejects(
+        tunnel(await newAgent(n.httpPort), { domain: 'mixed.localhost' }),
+        (err: AgentError) => err.code === 'ERR_NGROK_6030',
+        `node :${n.httpPort}`,
+      );
+    await tunnel(await newAgent(nodes[0].httpPort), { domain: 'solo-mixed.localhost' });
+    for (const n of nodes)
+      await assert.rejects(
+        tunnel(await newAgent(n.httpPort), { domain: 'solo-mixed.localhost', pooling: true }),
+        (err: AgentError) => err.code === 'ERR_NGROK_6030',
+        `node :${n.httpPort}`,
+      );
+    // The last member leaves: the name is released (not left to its 6 s lease).
+    assert.ok(await pooledAgent.stopTunnel('mixpool'));
+    const stopped = Date.now();
+    while ((await kv.get('burrow:claim:http:mixed.localhost')) && Date.now() - stopped < 3000) await delay(20);
+    assert.equal(await kv.get('burrow:claim:http:mixed.localhost'), null, 'the pool still holds its name');
+    const host = await tunnel(await newAgent(nodes[1].httpPort), { domain: 'mixed.localhost' });
+    assert.ok(Date.now() - stopped < 3000, 'the name was freed by its lease, not by the unbind');
+    assert.equal((await get(nodes[2].httpPort, host, '/solo')).status, 200);
+  });
+
+  it('TLS and TCP endpoint pools span nodes: round robin over every member from any node', async () => {
+    const cert = await selfSignedCertificate({ hosts: ['tlspool.localhost'] });
+    const servers: net.Server[] = [];
+    const serve = async (server: net.Server) => {
+      servers.push(server);
+      return new Promise<number>((r) =>
+        server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)),
+      );
+    };
+    const reserved = await admin(nodes[0], 'POST', '/reserved_addrs', { description: 'tcp pool' });
+    assert.equal(reserved.status, 201, reserved.body.toString());
+    const { id, addr } = JSON.parse(reserved.body.toString()) as { id: string; addr: string };
+    await seenEverywhere(`/reserved_addrs/${id}`);
+    const tcpPort = Number(addr.slice(addr.lastIndexOf(':') + 1));
+    try {
+      for (const i of [0, 1]) {
+        const agent = await newAgent(nodes[i].httpPort);
+        const tlsUp = await serve(tls.createServer(cert, (sock) => sock.end(`tls member${i}`)));
+        await agent.startTunnel({
+          name: `tlspool${i}`,
+          proto: 'tls',
+          inspect: false,
+          subdomain: 'tlspool',
+          pooling: true,
+          upstream: `127.0.0.1:${tlsUp}`,
+        } as never);
+        const tcpUp = await serve(net.createServer((sock) => sock.end(`tcp member${i}`)));
+        const state = await agent.startTunnel({
+          name: `tcppool${i}`,
+          proto: 'tcp',
+          inspect: false,
+          remoteAddr: String(tcpPort),
+          pooling: true,
+          upstream: `127.0.0.1:${tcpUp}`,
+        } as never);
+        assert.equal(Number(new URL(state.urls[0]).port), tcpPort);
+      }
+      const tlsText = (port: number) =>
+        new Promise<string>((resolve) => {
+          const sock = tls.connect({ host: '127.0.0.1', port, servername: 'tlspool.localhost', ca: cert.cert });
+          let got = '';
+          sock.on('data', (d) => (got += d));
+          sock.on('end', () => resolve(got));
+          sock.on('error', (err) => resolve(`error ${err.message}`));
+        });
+      const tcpText = (host: string) =>
+        new Promise<string>((resolve) => {
+          const sock = net.connect(tcpPort, host);
+          let got = '';
+          sock.on('data', (d) => (got += d));
+          sock.on('close', () => resolve(got));
+          sock.on('error', () => resolve(''));
+        });
+      for (const [i, n] of nodes.entries()) {
+        const tlsSeen = new Set<string>();
+        for (let k = 0; k < 4; k++) tlsSeen.add(await tlsText(n.tlsPort));
+        assert.deepEqual(
+          [...tlsSeen].sort(),
+          ['tls member0', 'tls member1'],
+          `TLS round robin from node :${n.tlsPort}`,
+        );
+        const host = `127.0.0.${i + 2}`;
+        const tcpSeen = new Set<string>();
+        // The third node listens on the port once the claim is announced.
+        for (let k = 0; k < 100 && tcpSeen.size < 2; k++) {
+          const text = await tcpText(host);
+          if (text) tcpSeen.add(text);
+          else await delay(50);
+        }
+        assert.deepEqual([...tcpSeen].sort(), ['tcp member0', 'tcp member1'], `TCP round robin on ${host}:${tcpPort}`);
+      }
+    } finally {
+      for (const server of servers) server.close();
+    }
   });
 
   it('tunnel groups span nodes: an HTTPS edge route on any node reaches labeled tunnels on others, round robin', async () => {

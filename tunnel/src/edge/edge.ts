@@ -34,7 +34,7 @@ import type { Grant, TokenSet } from './tokens';
 import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
 import type { ClaimKind, ClusterHooks, Holder, Member, PeerOpen } from './cluster';
-import { relayToBinding } from './cluster/index';
+import { poolGroup, relayToBinding } from './cluster/index';
 import { adoptPeerAddress, innerStreamOf } from './cluster/peers';
 import { POOL_OWNER } from './cluster/redis';
 import { IdleConnections } from '../net/idle-connections';
@@ -629,7 +629,20 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   private pipeRaw(socket: net.Socket, entry: Binding, head?: Buffer): void {
-    const binding = pooled(entry);
+    let binding = pooled(entry);
+    const cluster = this.config.cluster;
+    if (entry.pool && cluster) {
+      // A pool's connections go round robin over its members on every node; one another node
+      // carried here stays with the member that node picked.
+      const pinned = this.bindings.get(this.pins.get(socket) ?? '');
+      const port = entry.proto === 'tcp' ? new URL(entry.urls[0]).port : undefined;
+      const group = port ? poolGroup('tcp', port) : poolGroup('tls', entry.hosts[0]);
+      const member = pinned || this.peerSockets.has(socket) ? undefined : cluster.pickMember(group);
+      if (member && member.node !== cluster.node)
+        return cluster.forwardRaw(socket, member, port ? 'tcp' : 'tls', head, port ? Number(port) : undefined);
+      const mine = member && this.bindings.get(member.binding);
+      binding = (pinned?.pool === entry.pool && pinned) || (mine?.pool === entry.pool && mine) || binding;
+    }
     const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     if (
       (binding.allowConnection && !binding.allowConnection(ip)) ||
@@ -995,8 +1008,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
       if (!isValidHostname(host)) throw new BindError('ERR_NGROK_326', `"${host}" is not a valid host name`);
       const taken = router.get(host);
       if (taken && req.pooling && taken.pool) {
-        // Joins the pool; an HTTP pool's name is claimed by the pool, on every node (keeps it claimed while here).
-        if (req.proto === 'http') await this.claimName(base, kind, host, true);
+        // Joins the pool: its name is claimed by the pool, on every node (keeps it claimed while here).
+        await this.claimName(base, kind, host, true);
         return host;
       }
       if (taken && !!req.pooling !== !!taken.pool)
@@ -1005,7 +1018,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
           `${host} is served by endpoints that ${taken.pool ? 'pool' : 'do not pool'}: every endpoint of one URL must set pooling_enabled alike`,
         );
       if (taken) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
-      await this.claimName(base, kind, host, !!req.pooling && req.proto === 'http');
+      await this.claimName(base, kind, host, !!req.pooling);
       return host;
     }
     for (const url of req.previousUrls ?? []) {
@@ -1035,7 +1048,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (!this.config.cluster || !agent) return;
     // A pooled name belongs to the pool: any pooling agent on any node may bind it too.
     const holder = pooled ? { owner: POOL_OWNER, session: agent.session } : agent;
-    await this.config.cluster.claim(kind, name, holder);
+    await this.config.cluster.claim(kind, name, holder, pooled ? base.id : undefined);
     (base.claims ??= []).push({ kind, name, holder });
   }
 
@@ -1134,9 +1147,13 @@ export class Edge extends EventEmitter<EdgeEvents> {
       binding.pool = pool;
       pool.members.push(binding);
       this.bindings.set(binding.id, binding);
+      this.config.cluster?.join(poolGroup('tls', host), binding.id);
       return binding;
     }
-    if (req.pooling) binding.pool = { members: [binding], next: 0 };
+    if (req.pooling) {
+      binding.pool = { members: [binding], next: 0 };
+      this.config.cluster?.join(poolGroup('tls', host), binding.id);
+    }
     this.tlsRouter.add(host, binding);
     this.bindings.set(binding.id, binding);
     return binding;
@@ -1159,9 +1176,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
       if (holder?.pool) {
         // Joins the pool: the holder's listener hands this member its share of the connections.
         const binding: Binding = { ...base, proto: 'tcp', hosts: [], schemes: [], urls: [...holder.urls] };
+        await this.claimName(base, 'tcp', String(port), true);
         binding.pool = holder.pool;
         holder.pool.members.push(binding);
         this.bindings.set(binding.id, binding);
+        this.config.cluster?.join(poolGroup('tcp', String(port)), binding.id);
         return binding;
       }
     }
@@ -1174,7 +1193,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     // Cluster: a requested port is claimed first, and this node stops forwarding it to another.
     const requested = port;
     if (requested && this.config.cluster) {
-      await this.claimName(base, 'tcp', String(requested));
+      await this.claimName(base, 'tcp', String(requested), !!req.pooling);
       await this.config.cluster.yieldTcpPort(requested);
     }
     try {
@@ -1189,7 +1208,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
     if (!requested) {
       try {
-        await this.claimName(base, 'tcp', String(port));
+        await this.claimName(base, 'tcp', String(port), !!req.pooling);
       } catch (err) {
         server.close();
         throw err;
@@ -1204,7 +1223,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
       urls: [`tcp://${shownHost}:${port}`],
       tcpServer: server,
     };
-    if (req.pooling) binding.pool = { members: [binding], next: 0 };
+    if (req.pooling) {
+      binding.pool = { members: [binding], next: 0 };
+      this.config.cluster?.join(poolGroup('tcp', String(port)), binding.id);
+    }
     this.bindings.set(binding.id, binding);
     return binding;
   }

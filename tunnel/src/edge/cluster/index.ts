@@ -56,12 +56,26 @@ export type { PeerOpen } from './peers';
 
 export type ClaimKind = 'http' | 'tls' | 'tcp';
 
+/** The group of an endpoint pool's members on every node: `pool:<host>` (HTTP), `pool:tls:<host>`, `pool:tcp:<port>`. */
+export function poolGroup(kind: ClaimKind, name: string): string {
+  return kind === 'http' ? `pool:${name}` : `pool:${kind}:${name}`;
+}
+
+/** The claim a pool's group stands for (see poolGroup). */
+function poolClaimKey(group: string): string | undefined {
+  const m = /^pool:(?:(tls|tcp):)?(.+)$/.exec(group);
+  return m ? claimKey(m[1] ?? 'http', m[2]) : undefined;
+}
+
 /** What the Edge asks of the cluster (see the hooks in edge.ts). */
 export interface ClusterHooks {
   /** This node's id (shown with each session by the admin API). */
   readonly node: string;
-  /** Claims a name cluster-wide for a session: ERR_NGROK_334 when another agent holds it. */
-  claim(kind: ClaimKind, name: string, holder: Holder): Promise<void>;
+  /**
+   * Claims a name cluster-wide for a session: ERR_NGROK_334 when another agent holds it. A pool's
+   * claim (holder POOL_OWNER) names the member `binding` joining it (see poolGroup).
+   */
+  claim(kind: ClaimKind, name: string, holder: Holder, binding?: string): Promise<void>;
   release(kind: ClaimKind, name: string, holder: Holder): void;
   /** Stops renewing a claim (its session is gone): it lapses within the lease unless the agent takes it back. */
   abandon(kind: ClaimKind, name: string, holder: Holder): void;
@@ -80,8 +94,10 @@ export interface ClusterHooks {
   forwardTls(socket: Duplex, serverName: string, head: Buffer): Promise<boolean>;
   /** Before an agent's TCP endpoint listens on `port` here: stop forwarding that port to another node. */
   yieldTcpPort(port: number): Promise<void>;
-  /** A binding joins a group spanning nodes: `pool:<name>` (endpoint pool) or `labels` (labeled tunnel). */
+  /** A binding joins a group spanning nodes: an endpoint pool (poolGroup) or `labels` (labeled tunnel). */
   join(group: string, binding: string, labels?: Record<string, string>): void;
+  /** A pooled TLS or TCP connection here goes to this pool member on another node. */
+  forwardRaw(socket: Duplex, member: Member, proto: 'tls' | 'tcp', head?: Buffer, port?: number): void;
   leave(binding: string): void;
   /**
    * This node drains: the nodes holding the HTTPS connections it carries as raw TLS close them like
@@ -270,8 +286,9 @@ export class EdgeCluster implements ClusterHooks {
 
   // ---- claims ----
 
-  async claim(kind: ClaimKind, name: string, holder: Holder): Promise<void> {
-    const claiming = this.redis.claim(kind, name, holder);
+  async claim(kind: ClaimKind, name: string, holder: Holder, binding?: string): Promise<void> {
+    const member = holder.owner === POOL_OWNER && binding ? this.memberOf(poolGroup(kind, name), binding) : undefined;
+    const claiming = this.redis.claim(kind, name, holder, member);
     // Until the bind that made it has its route here: see settleHere.
     const settled = claiming.then(
       () => new Promise<void>((r) => setImmediate(r)),
@@ -285,7 +302,9 @@ export class EdgeCluster implements ClusterHooks {
 
   release(kind: ClaimKind, name: string, holder: Holder): void {
     void this.redis.release(claimKey(kind, name), holder).then(() => {
-      if (kind === 'tcp') void this.redis.redis.publish(TCP_CHANNEL, `del ${name} ${this.node}`).catch(() => undefined);
+      // A pool's name goes with its last member (leave).
+      if (kind === 'tcp' && holder.owner !== POOL_OWNER)
+        void this.redis.redis.publish(TCP_CHANNEL, `del ${name} ${this.node}`).catch(() => undefined);
     });
   }
 
@@ -309,17 +328,20 @@ export class EdgeCluster implements ClusterHooks {
       socket.on('error', () => socket.destroy());
       socket.pause();
       void this.redis.lookup('tcp', [String(port)]).then(async (claim) => {
-        if (!claim || claim.node === this.node) return void socket.destroy();
+        // A pool's port: one of its members, round robin.
+        const dest = claim?.owner === POOL_OWNER ? this.pickMember(poolGroup('tcp', String(port))) : claim;
+        if (!dest || dest.node === this.node) return void socket.destroy();
         let stream: MuxStream;
         try {
           stream = await this.openOnHolder(
-            claim,
+            dest,
             {
               kind: 'peer',
               proto: 'tcp',
               port,
               remoteAddr: String(socket.remoteAddress ?? ''),
               remotePort: socket.remotePort,
+              binding: 'binding' in dest ? dest.binding : undefined,
             },
             'tcp',
             String(port),
@@ -345,15 +367,54 @@ export class EdgeCluster implements ClusterHooks {
 
   // ---- groups spanning nodes: endpoint pools, labeled tunnels ----
 
+  /** A member of this node (one shape, so its signed value is the same at claim and join). */
+  private memberOf(group: string, binding: string, labels?: Record<string, string>): Member {
+    return { group, binding, node: this.node, addr: this.redis.addr, ...(labels ? { labels } : {}) };
+  }
+
   join(group: string, binding: string, labels?: Record<string, string>): void {
-    const member: Member = { group, binding, node: this.node, addr: this.redis.addr, ...(labels ? { labels } : {}) };
+    const member = this.memberOf(group, binding, labels);
     this.members = [...this.members, member].sort((a, b) => (a.binding < b.binding ? -1 : 1));
     void this.redis.join(member);
   }
 
   leave(binding: string): void {
-    this.members = this.members.filter((m) => !(m.node === this.node && m.binding === binding));
-    this.redis.leave(binding);
+    const mine = this.members.find((m) => m.node === this.node && m.binding === binding);
+    this.members = this.members.filter((m) => m !== mine);
+    const group = mine?.group;
+    const poolKey = group ? poolClaimKey(group) : undefined;
+    void this.redis.leave(binding, poolKey).then((remain) => {
+      if (!group?.startsWith('pool:tcp:')) return;
+      const port = group.slice('pool:tcp:'.length);
+      // The pool's last member anywhere: its port is free. Else, with none left here, this node
+      // carries the port's connections to the others' members.
+      if (!remain) void this.redis.redis.publish(TCP_CHANNEL, `del ${port} ${this.node}`).catch(() => undefined);
+      else if (!this.members.some((m) => m.group === group && m.node === this.node)) this.forwardTcpPort(Number(port));
+    });
+  }
+
+  forwardRaw(socket: Duplex, member: Member, proto: 'tls' | 'tcp', head?: Buffer, port?: number): void {
+    const s = socket as net.Socket;
+    void this.openOnHolder(
+      member,
+      {
+        kind: 'peer',
+        proto,
+        port,
+        binding: member.binding,
+        remoteAddr: String(s.remoteAddress ?? ''),
+        remotePort: s.remotePort,
+      },
+      proto,
+      String(port ?? ''),
+    ).then(
+      (stream) => {
+        if (head?.length) stream.write(head);
+        pipeBoth(socket, stream);
+        socket.resume();
+      },
+      () => socket.destroy(),
+    );
   }
 
   pickMember(group: string): Member | undefined {
@@ -571,14 +632,27 @@ export class EdgeCluster implements ClusterHooks {
 
   async forwardTls(socket: Duplex, serverName: string, head: Buffer): Promise<boolean> {
     const host = normalizeHost(serverName);
-    const claim = (await this.holderOf('tls', host)) ?? (await this.holderOf('http', host));
-    if (!claim) return false;
+    const tlsClaim = await this.claimOf('tls', host);
+    // A TLS pool's name: one of its members, round robin.
+    const dest =
+      tlsClaim?.owner === POOL_OWNER
+        ? this.pickMember(poolGroup('tls', host))
+        : tlsClaim?.node !== this.node && tlsClaim
+          ? tlsClaim
+          : await this.holderOf('http', host);
+    if (!dest || dest.node === this.node) return false;
     const s = socket as net.Socket;
     let stream: MuxStream;
     try {
       stream = await this.openOnHolder(
-        claim,
-        { kind: 'peer', proto: 'tls', remoteAddr: String(s.remoteAddress ?? ''), remotePort: s.remotePort },
+        dest,
+        {
+          kind: 'peer',
+          proto: 'tls',
+          remoteAddr: String(s.remoteAddress ?? ''),
+          remotePort: s.remotePort,
+          binding: 'binding' in dest ? dest.binding : undefined,
+        },
         'tls',
         host,
       );
