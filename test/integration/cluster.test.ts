@@ -3,10 +3,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import tls from 'node:tls';
 import Redis from 'ioredis';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -378,6 +381,33 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     });
     assert.equal(moved.status, 400);
     assert.equal(JSON.parse(moved.body.toString()).error_code, 'ERR_NGROK_7132');
+  });
+
+  it('--edges files check ERR_NGROK_7132 against the agents of every node: a node loading an edge for a name bound elsewhere refuses to start', async () => {
+    const host = await tunnel(await newAgent(nodes[0].httpPort), { subdomain: 'file-7132' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-cluster-edges-'));
+    try {
+      const taken = path.join(dir, 'taken.json');
+      fs.writeFileSync(taken, JSON.stringify({ hostports: [`${host}:443`] }));
+      const free = path.join(dir, 'free.json');
+      fs.writeFileSync(free, JSON.stringify({ hostports: ['file-free.localhost:443'] }));
+      let started: NodeProcess | undefined;
+      await assert.rejects(
+        (async () => (started = await startNode(redis.url, ['--edges', taken])))(),
+        (err: Error) => /ERR_NGROK_7132/.test(err.message) && err.message.includes('taken.json'),
+      );
+      if (started) await stopNode(started, 'SIGKILL');
+      // A free hostport loads, and every node sees the edge.
+      const node = await startNode(redis.url, ['--edges', free]);
+      try {
+        const list = await admin(nodes[1], 'GET', '/edges/https');
+        assert.ok(list.body.toString().includes('file-free.localhost:443'), list.body.toString());
+      } finally {
+        await stopNode(node, 'SIGKILL');
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   /** An upstream answering with its name (which pool member or labeled tunnel served). */

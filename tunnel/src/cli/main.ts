@@ -549,7 +549,7 @@ async function runEdge(args: string[]): Promise<number> {
         boundInCluster: cluster && ((host) => cluster!.isBound(host)),
         remoteLabeled: cluster && (() => cluster!.labeledElsewhere()),
       });
-      const loaded = loadEdgeFiles(httpsEdges.service, values.edges ?? []);
+      const loaded = await loadEdgeFiles(httpsEdges.service, values.edges ?? []);
       if (values.edges?.length)
         logger.log('info', 'edges loaded', {
           obj: 'edges',
