@@ -18,8 +18,12 @@ export class IdleConnections {
   /** Follows `server`'s connections from now on. */
   track(server: http2.Http2SecureServer): void {
     server.on('session', (session: http2.ServerHttp2Session) => {
-      if (this.draining) return void session.close();
       this.sessions.add(session);
+      // A client that reached a draining node anyway: its first request is served, then the GOAWAY.
+      if (this.draining) {
+        session.once('stream', () => setImmediate(() => session.close()));
+        setTimeout(() => !session.closed && session.close(), 1000).unref();
+      }
       session.once('close', () => this.sessions.delete(session));
     });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
