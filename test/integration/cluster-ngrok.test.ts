@@ -69,15 +69,21 @@ function suite(this: Mocha.Suite): void {
   let kv: Redis;
   let nodes: NodeProcess[] = [];
   const ngrokPorts = new Map<NodeProcess, number>();
+  const tcpHosts = new Map<NodeProcess, string>();
   let lbAgents: TcpBalancer;
   let app: http.Server;
   let appPort: number;
 
   const live = () => nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
 
+  let nodeCount = 0;
   async function node(): Promise<NodeProcess> {
     const port = await freePort();
+    const tcpHost = `127.0.0.${2 + nodeCount++}`;
     const n = await startNode(redis.url, [
+      // Each node's TCP endpoints on its own loopback address, as if on its own machine.
+      '--tcp-host',
+      tcpHost,
       '--ngrok-agent-listen',
       `127.0.0.1:${port}`,
       '--cert',
@@ -88,6 +94,7 @@ function suite(this: Mocha.Suite): void {
       '20',
     ]);
     ngrokPorts.set(n, port);
+    tcpHosts.set(n, tcpHost);
     return n;
   }
 
@@ -240,6 +247,52 @@ function suite(this: Mocha.Suite): void {
     // The same URL, answering on every live node.
     assert.equal(listener.url(), url.origin);
     for (const n of live()) assert.equal((await get(n.httpPort, host, '/after')).body.toString(), 'app /after');
+    nodes = [...live(), await node()];
+  });
+
+  it('SIGTERM on the node holding an SDK tcp listener: it moves with its port, which answers on every live node', async () => {
+    const echo = net.createServer((sock) => sock.pipe(sock));
+    const echoPort = await new Promise<number>((r) =>
+      echo.listen(0, '127.0.0.1', () => r((echo.address() as net.AddressInfo).port)),
+    );
+    const say = (host: string, port: number) =>
+      new Promise<string>((resolve) => {
+        const sock = net.connect(port, host, () => sock.end(`hello ${host}`));
+        let got = '';
+        sock.on('data', (d) => (got += d));
+        sock.on('close', () => resolve(got));
+        sock.on('error', () => resolve(''));
+      });
+    try {
+      const listener = await ngrok.forward({
+        addr: echoPort,
+        proto: 'tcp',
+        authtoken: EDGE_TOKEN,
+        server_addr: `localhost:${lbAgents.port}`,
+        session_ca_cert: caPem,
+      });
+      const port = Number(new URL(listener.url()!).port);
+      const holder = await holderOf('tcp', String(port));
+      holder.child.kill('SIGTERM');
+      assert.equal(await holder.exited, 0);
+      let moved = false;
+      for (let i = 0; i < 100 && !moved; i++) {
+        if (i) await delay(100);
+        moved = (await kv.get(`burrow:claim:tcp:${port}`))?.split('|')[3] !== `127.0.0.1:${holder.nodePort}`;
+      }
+      assert.ok(moved, 'the tcp listener did not move to another node');
+      for (const n of live()) {
+        const host = tcpHosts.get(n)!;
+        let text = '';
+        for (let i = 0; i < 50 && !text; i++) {
+          if (i) await delay(100);
+          text = await say(host, port);
+        }
+        assert.equal(text, `hello ${host}`, `tcp ${host}:${port}`);
+      }
+    } finally {
+      echo.close();
+    }
     nodes = [...live(), await node()];
   });
 }

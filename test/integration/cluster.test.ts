@@ -975,6 +975,58 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     }
   });
 
+  it('SIGTERM: a TCP endpoint moves with its agent and keeps its port (a port the agent held is not "unreserved")', async () => {
+    const node = await startNode(redis.url, ['--drain-timeout', '10', '--tcp-host', '127.0.0.5']);
+    let draining = false;
+    const lbAgents = new TcpBalancer(() => (draining ? [nodes[0].httpPort] : [node.httpPort]));
+    await lbAgents.start();
+    const echo = net.createServer((sock) => sock.pipe(sock));
+    const echoPort = await new Promise<number>((r) =>
+      echo.listen(0, '127.0.0.1', () => r((echo.address() as net.AddressInfo).port)),
+    );
+    const say = (host: string, port: number) =>
+      new Promise<string>((resolve) => {
+        const sock = net.connect(port, host, () => sock.end(`hello ${host}`));
+        let got = '';
+        sock.on('data', (d) => (got += d));
+        sock.on('close', () => resolve(got));
+        sock.on('error', () => resolve(''));
+      });
+    try {
+      const agent = await newAgent(lbAgents.port);
+      const state = await agent.startTunnel({
+        name: 'tcp-moves',
+        proto: 'tcp',
+        inspect: false,
+        upstream: `127.0.0.1:${echoPort}`,
+      } as never);
+      const port = Number(new URL(state.urls[0]).port);
+      assert.equal(await say('127.0.0.5', port), 'hello 127.0.0.5');
+      draining = true;
+      node.child.kill('SIGTERM');
+      assert.equal(await node.exited, 0);
+      const claim = await kv.get(`burrow:claim:tcp:${port}`);
+      assert.equal(claim?.split('|')[3], `127.0.0.1:${nodes[0].nodePort}`, 'the port did not move with its agent');
+      // On the new holder, and on a node that carries it there (if it has an address of its own).
+      const hosts = new Set([nodes[0].tcpHost, nodes[1].tcpHost, nodes[2].tcpHost]);
+      for (const host of hosts) {
+        let text = '';
+        for (let i = 0; i < 50 && !text; i++) {
+          if (i) await delay(100);
+          text = await say(host, port);
+        }
+        assert.equal(text, `hello ${host}`, `tcp ${host}:${port}`);
+      }
+      const now = agent.tunnels().find((t) => t.name === 'tcp-moves')!;
+      assert.equal(now.status, 'online', JSON.stringify(now));
+      assert.equal(Number(new URL(now.urls[0]).port), port);
+    } finally {
+      echo.close();
+      await lbAgents.close();
+      await stopNode(node, 'SIGKILL');
+    }
+  });
+
   it('SIGTERM closes idle HTTPS keep-alive connections (a GOAWAY for h2 sessions), its own and those it carries to other nodes: the node does not wait out --drain-timeout', async () => {
     // A fresh node; one name held elsewhere (its visitors' TLS is carried to nodes[0]), one held
     // here by an agent behind a balancer that, like a health check, leaves this node once it drains.

@@ -87,6 +87,8 @@ export interface NodeProcess {
   adminPort: number;
   output: () => string;
   exited: Promise<number | null>;
+  /** Where its TCP endpoints listen (--tcp-host, else the --listen host). */
+  tcpHost: string;
 }
 
 /** One `burrow edge` cluster node; resolves once it listens. */
@@ -144,7 +146,9 @@ export async function startNode(
     }
     await delay(50);
   }
-  return { child, httpPort, tlsPort, nodePort, adminPort, output: () => out, exited };
+  const tcpHostAt = extraArgs.indexOf('--tcp-host');
+  const tcpHost = tcpHostAt >= 0 ? extraArgs[tcpHostAt + 1] : '127.0.0.1';
+  return { child, httpPort, tlsPort, nodePort, adminPort, output: () => out, exited, tcpHost };
 }
 
 export async function stopNode(node: NodeProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

@@ -1171,7 +1171,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
       if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new BindError('ERR_NGROK_9029', `"${req.remoteAddr}" has no valid port`);
       const refusal = this.config.account?.checkRemoteAddr(req.remoteAddr);
-      if (refusal) throw new BindError(refusal.code, refusal.message);
+      // Cluster: a port this agent holds (it moved here from another node) is its own, reserved or not.
+      const agent = this.holders.get(base.session);
+      if (refusal && !(agent && (await this.config.cluster?.heldBy('tcp', String(port), agent.owner))))
+        throw new BindError(refusal.code, refusal.message);
       const holder = this.tcpHolder(port);
       if (holder && !!req.pooling !== !!holder.pool)
         throw new BindError(

@@ -77,6 +77,8 @@ export interface ClusterHooks {
    */
   claim(kind: ClaimKind, name: string, holder: Holder, binding?: string): Promise<void>;
   release(kind: ClaimKind, name: string, holder: Holder): void;
+  /** The agent identity `owner` holds `name` on some node now (asked of Redis). */
+  heldBy(kind: ClaimKind, name: string, owner: string): Promise<boolean>;
   /** Stops renewing a claim (its session is gone): it lapses within the lease unless the agent takes it back. */
   abandon(kind: ClaimKind, name: string, holder: Holder): void;
   /** An HTTP request for a name not bound here: carried to its holder, or answered 3200. */
@@ -310,6 +312,11 @@ export class EdgeCluster implements ClusterHooks {
 
   drainCarried(): void {
     for (const stream of this.carriedTls) stream.sendMeta({ drain: true });
+  }
+
+  async heldBy(kind: ClaimKind, name: string, owner: string): Promise<boolean> {
+    this.redis.forget(kind, name);
+    return (await this.redis.lookup(kind, [name]).catch(() => undefined))?.owner === owner;
   }
 
   idle(): boolean {
