@@ -3,9 +3,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import tls from 'node:tls';
 import Redis from 'ioredis';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -14,6 +18,7 @@ import { selfSignedCertificate } from '../../tunnel/src/edge/tls-cert';
 import {
   API_KEY,
   BIN,
+  CheckedBalancer,
   CLUSTER_SECRET,
   EDGE_TOKEN,
   RedisProcess,
@@ -380,6 +385,33 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     assert.equal(JSON.parse(moved.body.toString()).error_code, 'ERR_NGROK_7132');
   });
 
+  it('--edges files check ERR_NGROK_7132 against the agents of every node: a node loading an edge for a name bound elsewhere refuses to start', async () => {
+    const host = await tunnel(await newAgent(nodes[0].httpPort), { subdomain: 'file-7132' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-cluster-edges-'));
+    try {
+      const taken = path.join(dir, 'taken.json');
+      fs.writeFileSync(taken, JSON.stringify({ hostports: [`${host}:443`] }));
+      const free = path.join(dir, 'free.json');
+      fs.writeFileSync(free, JSON.stringify({ hostports: ['file-free.localhost:443'] }));
+      let started: NodeProcess | undefined;
+      await assert.rejects(
+        (async () => (started = await startNode(redis.url, ['--edges', taken])))(),
+        (err: Error) => /ERR_NGROK_7132/.test(err.message) && err.message.includes('taken.json'),
+      );
+      if (started) await stopNode(started, 'SIGKILL');
+      // A free hostport loads, and every node sees the edge.
+      const node = await startNode(redis.url, ['--edges', free]);
+      try {
+        const list = await admin(nodes[1], 'GET', '/edges/https');
+        assert.ok(list.body.toString().includes('file-free.localhost:443'), list.body.toString());
+      } finally {
+        await stopNode(node, 'SIGKILL');
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   /** An upstream answering with its name (which pool member or labeled tunnel served). */
   async function namedUpstream(name: string): Promise<string> {
     const server = http.createServer((req, res) => {
@@ -407,7 +439,7 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     // A second agent without pooling is refused through any node.
     await assert.rejects(
       tunnel(await newAgent(nodes[1].httpPort), { domain: 'pooled.localhost' }),
-      (err: AgentError) => err.code === 'ERR_NGROK_334' || err.code === 'ERR_NGROK_6030',
+      (err: AgentError) => err.code === 'ERR_NGROK_6030',
     );
     for (const n of nodes) {
       const served = new Map<string, number>();
@@ -441,6 +473,108 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
       }
     }
     nodes = [nodes[0], nodes[1], await startNode(redis.url, ['--tcp-host', '127.0.0.4'])];
+  });
+
+  it('pooled and unpooled binds of one name on different nodes get ERR_NGROK_6030, as on one node; a pool name is free as soon as its last member unbinds', async () => {
+    const pooledAgent = await newAgent(nodes[0].httpPort);
+    await tunnel(pooledAgent, { name: 'mixpool', domain: 'mixed.localhost', pooling: true });
+    for (const n of nodes)
+      await assert.rejects(
+        tunnel(await newAgent(n.httpPort), { domain: 'mixed.localhost' }),
+        (err: AgentError) => err.code === 'ERR_NGROK_6030',
+        `node :${n.httpPort}`,
+      );
+    await tunnel(await newAgent(nodes[0].httpPort), { domain: 'solo-mixed.localhost' });
+    for (const n of nodes)
+      await assert.rejects(
+        tunnel(await newAgent(n.httpPort), { domain: 'solo-mixed.localhost', pooling: true }),
+        (err: AgentError) => err.code === 'ERR_NGROK_6030',
+        `node :${n.httpPort}`,
+      );
+    // The last member leaves: the name is released (not left to its 6 s lease).
+    assert.ok(await pooledAgent.stopTunnel('mixpool'));
+    const stopped = Date.now();
+    while ((await kv.get('burrow:claim:http:mixed.localhost')) && Date.now() - stopped < 3000) await delay(20);
+    assert.equal(await kv.get('burrow:claim:http:mixed.localhost'), null, 'the pool still holds its name');
+    const host = await tunnel(await newAgent(nodes[1].httpPort), { domain: 'mixed.localhost' });
+    assert.ok(Date.now() - stopped < 3000, 'the name was freed by its lease, not by the unbind');
+    assert.equal((await get(nodes[2].httpPort, host, '/solo')).status, 200);
+  });
+
+  it('TLS and TCP endpoint pools span nodes: round robin over every member from any node', async () => {
+    const cert = await selfSignedCertificate({ hosts: ['tlspool.localhost'] });
+    const servers: net.Server[] = [];
+    const serve = async (server: net.Server) => {
+      servers.push(server);
+      return new Promise<number>((r) =>
+        server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)),
+      );
+    };
+    const reserved = await admin(nodes[0], 'POST', '/reserved_addrs', { description: 'tcp pool' });
+    assert.equal(reserved.status, 201, reserved.body.toString());
+    const { id, addr } = JSON.parse(reserved.body.toString()) as { id: string; addr: string };
+    await seenEverywhere(`/reserved_addrs/${id}`);
+    const tcpPort = Number(addr.slice(addr.lastIndexOf(':') + 1));
+    try {
+      for (const i of [0, 1]) {
+        const agent = await newAgent(nodes[i].httpPort);
+        const tlsUp = await serve(tls.createServer(cert, (sock) => sock.end(`tls member${i}`)));
+        await agent.startTunnel({
+          name: `tlspool${i}`,
+          proto: 'tls',
+          inspect: false,
+          subdomain: 'tlspool',
+          pooling: true,
+          upstream: `127.0.0.1:${tlsUp}`,
+        } as never);
+        const tcpUp = await serve(net.createServer((sock) => sock.end(`tcp member${i}`)));
+        const state = await agent.startTunnel({
+          name: `tcppool${i}`,
+          proto: 'tcp',
+          inspect: false,
+          remoteAddr: String(tcpPort),
+          pooling: true,
+          upstream: `127.0.0.1:${tcpUp}`,
+        } as never);
+        assert.equal(Number(new URL(state.urls[0]).port), tcpPort);
+      }
+      const tlsText = (port: number) =>
+        new Promise<string>((resolve) => {
+          const sock = tls.connect({ host: '127.0.0.1', port, servername: 'tlspool.localhost', ca: cert.cert });
+          let got = '';
+          sock.on('data', (d) => (got += d));
+          sock.on('end', () => resolve(got));
+          sock.on('error', (err) => resolve(`error ${err.message}`));
+        });
+      const tcpText = (host: string) =>
+        new Promise<string>((resolve) => {
+          const sock = net.connect(tcpPort, host);
+          let got = '';
+          sock.on('data', (d) => (got += d));
+          sock.on('close', () => resolve(got));
+          sock.on('error', () => resolve(''));
+        });
+      for (const [i, n] of nodes.entries()) {
+        const tlsSeen = new Set<string>();
+        for (let k = 0; k < 4; k++) tlsSeen.add(await tlsText(n.tlsPort));
+        assert.deepEqual(
+          [...tlsSeen].sort(),
+          ['tls member0', 'tls member1'],
+          `TLS round robin from node :${n.tlsPort}`,
+        );
+        const host = `127.0.0.${i + 2}`;
+        const tcpSeen = new Set<string>();
+        // The third node listens on the port once the claim is announced.
+        for (let k = 0; k < 100 && tcpSeen.size < 2; k++) {
+          const text = await tcpText(host);
+          if (text) tcpSeen.add(text);
+          else await delay(50);
+        }
+        assert.deepEqual([...tcpSeen].sort(), ['tcp member0', 'tcp member1'], `TCP round robin on ${host}:${tcpPort}`);
+      }
+    } finally {
+      for (const server of servers) server.close();
+    }
   });
 
   it('tunnel groups span nodes: an HTTPS edge route on any node reaches labeled tunnels on others, round robin', async () => {
@@ -786,6 +920,207 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
       await checked.close();
     }
     nodes = [...live(), await startNode(redis.url)];
+  });
+
+  it('SIGTERM under load: five agents move off a draining node while 16 visitors hammer their names through every node, and not one request fails (no 404 while a name moves)', async () => {
+    const node = await startNode(redis.url, ['--drain-timeout', '10']);
+    let draining = false;
+    // Agents land on the new node; once it drains (a health check would say so) on the others.
+    const lbAgents = new TcpBalancer(() => (draining ? [nodes[0].httpPort, nodes[1].httpPort] : [node.httpPort]));
+    await lbAgents.start();
+    const all = [...nodes, node];
+    const checked = new CheckedBalancer(
+      () => all,
+      (n) => n.httpPort,
+    );
+    await checked.start();
+    try {
+      const hosts: string[] = [];
+      for (let i = 0; i < 5; i++) hosts.push(await tunnel(await newAgent(lbAgents.port)));
+      for (const host of hosts)
+        assert.equal((await kv.get(`burrow:claim:http:${host}`))?.split('|')[3], `127.0.0.1:${node.nodePort}`);
+      const outcomes = new Map<string, number>();
+      let stop = false;
+      const worker = async (w: number) => {
+        for (let i = 0; !stop; i++) {
+          const host = hosts[(w + i) % hosts.length];
+          // Half through the balancer, half straight to a node that stays (carried to the holder).
+          const port = i % 2 ? checked.port : nodes[(w + i) % 3].httpPort;
+          let outcome: string;
+          try {
+            const r = await get(port, host, `/w${w}`);
+            outcome = r.status === 200 ? 'ok' : `${r.status} ${r.headers['ngrok-error-code'] ?? 'uncoded'}`;
+          } catch (err) {
+            outcome = `failed ${(err as Error).message}`;
+          }
+          outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+        }
+      };
+      const workers = Array.from({ length: 16 }, (_, w) => worker(w));
+      await delay(500);
+      draining = true;
+      node.child.kill('SIGTERM');
+      assert.equal(await node.exited, 0);
+      await delay(500);
+      stop = true;
+      await Promise.all(workers);
+      const total = [...outcomes.values()].reduce((a, b) => a + b, 0);
+      assert.ok(total > 50, `too little traffic (${total})`);
+      assert.deepEqual(Object.fromEntries(outcomes), { ok: total }, `of ${total} requests`);
+      for (const host of hosts)
+        assert.notEqual((await kv.get(`burrow:claim:http:${host}`))?.split('|')[3], `127.0.0.1:${node.nodePort}`);
+    } finally {
+      await checked.close();
+      await lbAgents.close();
+      await stopNode(node, 'SIGKILL');
+    }
+  });
+
+  it('SIGTERM: a TCP endpoint moves with its agent and keeps its port (a port the agent held is not "unreserved")', async () => {
+    const node = await startNode(redis.url, ['--drain-timeout', '10', '--tcp-host', '127.0.0.5']);
+    let draining = false;
+    const lbAgents = new TcpBalancer(() => (draining ? [nodes[0].httpPort] : [node.httpPort]));
+    await lbAgents.start();
+    const echo = net.createServer((sock) => sock.pipe(sock));
+    const echoPort = await new Promise<number>((r) =>
+      echo.listen(0, '127.0.0.1', () => r((echo.address() as net.AddressInfo).port)),
+    );
+    const say = (host: string, port: number) =>
+      new Promise<string>((resolve) => {
+        const sock = net.connect(port, host, () => sock.end(`hello ${host}`));
+        let got = '';
+        sock.on('data', (d) => (got += d));
+        sock.on('close', () => resolve(got));
+        sock.on('error', () => resolve(''));
+      });
+    try {
+      const agent = await newAgent(lbAgents.port);
+      const state = await agent.startTunnel({
+        name: 'tcp-moves',
+        proto: 'tcp',
+        inspect: false,
+        upstream: `127.0.0.1:${echoPort}`,
+      } as never);
+      const port = Number(new URL(state.urls[0]).port);
+      assert.equal(await say('127.0.0.5', port), 'hello 127.0.0.5');
+      draining = true;
+      node.child.kill('SIGTERM');
+      assert.equal(await node.exited, 0);
+      const claim = await kv.get(`burrow:claim:tcp:${port}`);
+      assert.equal(claim?.split('|')[3], `127.0.0.1:${nodes[0].nodePort}`, 'the port did not move with its agent');
+      // On the new holder, and on a node that carries it there (if it has an address of its own).
+      const hosts = new Set([nodes[0].tcpHost, nodes[1].tcpHost, nodes[2].tcpHost]);
+      for (const host of hosts) {
+        let text = '';
+        for (let i = 0; i < 50 && !text; i++) {
+          if (i) await delay(100);
+          text = await say(host, port);
+        }
+        assert.equal(text, `hello ${host}`, `tcp ${host}:${port}`);
+      }
+      const now = agent.tunnels().find((t) => t.name === 'tcp-moves')!;
+      assert.equal(now.status, 'online', JSON.stringify(now));
+      assert.equal(Number(new URL(now.urls[0]).port), port);
+    } finally {
+      echo.close();
+      await lbAgents.close();
+      await stopNode(node, 'SIGKILL');
+    }
+  });
+
+  it('SIGTERM closes idle keep-alive connections (HTTPS, a GOAWAY for h2 sessions, and plain HTTP), its own and those it carries to other nodes: the node does not wait out --drain-timeout', async () => {
+    // A fresh node; one name held elsewhere (its visitors' TLS is carried to nodes[0]), one held
+    // here by an agent behind a balancer that, like a health check, leaves this node once it drains.
+    const node = await startNode(redis.url, ['--drain-timeout', '20']);
+    let draining = false;
+    const lbAgent = new TcpBalancer(() => [draining ? nodes[1].httpPort : node.httpPort]);
+    await lbAgent.start();
+    const keepAlive = new https.Agent({ keepAlive: true, rejectUnauthorized: false });
+    const plainAgents: http.Agent[] = [];
+    const sessions: http2.ClientHttp2Session[] = [];
+    try {
+      const elsewhere = await tunnel(await newAgent(nodes[0].httpPort), { schemes: ['https', 'http'] });
+      const here = await tunnel(await newAgent(lbAgent.port), { schemes: ['https', 'http'] });
+      assert.equal((await kv.get(`burrow:claim:http:${here}`))?.split('|')[3], `127.0.0.1:${node.nodePort}`);
+      const closed: Promise<unknown>[] = [];
+      for (const host of [elsewhere, here]) {
+        const h2 = http2.connect(`https://127.0.0.1:${node.tlsPort}`, { servername: host, rejectUnauthorized: false });
+        h2.on('error', () => undefined);
+        sessions.push(h2);
+        const body = await new Promise<string>((resolve, reject) => {
+          const r = h2.request({ ':path': '/h2', ':authority': host });
+          let b = '';
+          r.on('data', (d) => (b += d));
+          r.on('end', () => resolve(b));
+          r.on('error', reject);
+        });
+        assert.equal(body, 'app /h2 xff=127.0.0.1');
+        const socket = await new Promise<net.Socket>((resolve, reject) => {
+          https
+            .get(
+              {
+                host: '127.0.0.1',
+                port: node.tlsPort,
+                path: '/h1',
+                servername: host,
+                headers: { host },
+                agent: keepAlive,
+              },
+              (res) => {
+                const socket = res.socket as net.Socket;
+                res.resume();
+                res.on('end', () => resolve(socket));
+              },
+            )
+            .on('error', reject);
+        });
+        // Plain HTTP, one keep-alive connection per name: served here on the raw path, or carried
+        // whole to the holder. The carried one then asks for the name held here, which moves it off
+        // the holder's raw path (to its http.Server, one more hop): the drain note must end it there too.
+        const plainAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+        plainAgents.push(plainAgent);
+        const plainGet = (name: string) =>
+          new Promise<net.Socket>((resolve, reject) => {
+            http
+              .get(
+                { host: '127.0.0.1', port: node.httpPort, path: '/plain', headers: { host: name }, agent: plainAgent },
+                (res) => {
+                  const socket = res.socket as net.Socket;
+                  res.resume();
+                  res.on('end', () => resolve(socket));
+                },
+              )
+              .on('error', reject);
+          });
+        const plain = await plainGet(host);
+        if (host === elsewhere) assert.equal(await plainGet(here), plain, 'the same connection');
+        closed.push(
+          new Promise((r) => plain.once('close', r)).then(() => `plain closed ${host}`),
+          new Promise((r) => h2.once('goaway', r)).then(() => `goaway ${host}`),
+          new Promise((r) => h2.once('close', r)).then(() => `h2 closed ${host}`),
+          new Promise((r) => socket.once('close', r)).then(() => `h1 closed ${host}`),
+        );
+      }
+      const started = Date.now();
+      draining = true;
+      node.child.kill('SIGTERM');
+      const all = Promise.all(closed);
+      await Promise.race([
+        all,
+        delay(10_000).then(() => assert.fail('idle connections still open 10 s after SIGTERM')),
+      ]);
+      assert.equal(await node.exited, 0);
+      const took = Date.now() - started;
+      assert.ok(took < 10_000, `the drain took ${took} ms: it waited for idle connections`);
+      // The moved name answers through another node.
+      assert.equal((await getTls(nodes[2].tlsPort, here, '/moved')).body.toString(), 'app /moved xff=127.0.0.1');
+    } finally {
+      keepAlive.destroy();
+      for (const a of plainAgents) a.destroy();
+      for (const h2 of sessions) h2.destroy();
+      await lbAgent.close();
+      await stopNode(node, 'SIGKILL');
+    }
   });
 
   it('refuses to start without the secret or without Redis, with coded errors', async () => {

@@ -5,6 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { delay, freePort } from './tunnel';
@@ -86,6 +87,8 @@ export interface NodeProcess {
   adminPort: number;
   output: () => string;
   exited: Promise<number | null>;
+  /** Where its TCP endpoints listen (--tcp-host, else the --listen host). */
+  tcpHost: string;
 }
 
 /** One `burrow edge` cluster node; resolves once it listens. */
@@ -143,7 +146,9 @@ export async function startNode(
     }
     await delay(50);
   }
-  return { child, httpPort, tlsPort, nodePort, adminPort, output: () => out, exited };
+  const tcpHostAt = extraArgs.indexOf('--tcp-host');
+  const tcpHost = tcpHostAt >= 0 ? extraArgs[tcpHostAt + 1] : '127.0.0.1';
+  return { child, httpPort, tlsPort, nodePort, adminPort, output: () => out, exited, tcpHost };
 }
 
 export async function stopNode(node: NodeProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -201,5 +206,48 @@ export class TcpBalancer {
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise((r) => this.server.close(r));
+  }
+}
+
+/** A node's GET /healthz on its node address. */
+export function nodeHealth(node: NodeProcess): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`http://127.0.0.1:${node.nodePort}/healthz`, (res) => {
+      let b = '';
+      res.on('data', (d) => (b += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(b) as Record<string, unknown> }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('no /healthz answer')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * A balancer that, like HAProxy's `option httpchk`, leaves out nodes whose /healthz is not 200
+ * (looked at every 100 ms), over the port `portOf` picks on each live node.
+ */
+export class CheckedBalancer extends TcpBalancer {
+  private readonly poll: NodeJS.Timeout;
+
+  constructor(nodes: () => NodeProcess[], portOf: (n: NodeProcess) => number) {
+    const live = () => nodes().filter((n) => n.child.exitCode === null && n.child.signalCode === null);
+    const healthy = new Set(live());
+    super(() =>
+      live()
+        .filter((n) => healthy.has(n))
+        .map(portOf),
+    );
+    this.poll = setInterval(() => {
+      for (const n of live())
+        void nodeHealth(n).then(
+          (h) => (h.status === 200 ? healthy.add(n) : healthy.delete(n)),
+          () => healthy.delete(n),
+        );
+    }, 100);
+  }
+
+  override async close(): Promise<void> {
+    clearInterval(this.poll);
+    await super.close();
   }
 }

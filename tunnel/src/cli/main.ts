@@ -558,7 +558,7 @@ async function runEdge(args: string[]): Promise<number> {
         boundInCluster: cluster && ((host) => cluster!.isBound(host)),
         remoteLabeled: cluster && (() => cluster!.labeledElsewhere()),
       });
-      const loaded = loadEdgeFiles(httpsEdges.service, values.edges ?? []);
+      const loaded = await loadEdgeFiles(httpsEdges.service, values.edges ?? []);
       if (values.edges?.length)
         logger.log('info', 'edges loaded', {
           obj: 'edges',
@@ -705,7 +705,7 @@ async function runEdge(args: string[]): Promise<number> {
     // A cluster node drains first: agents move to other nodes, in-flight requests finish.
     if (cluster) {
       logger.log('info', 'draining', { obj: 'cluster', node: cluster.node });
-      await edge.drain(drainMs);
+      await edge.drain(drainMs, ngrokAgents ? [(handoffUntil) => ngrokAgents.drain(handoffUntil)] : []);
     }
     acme?.stop();
     await admin?.close();

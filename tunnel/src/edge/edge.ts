@@ -37,9 +37,10 @@ import type { Grant, TokenSet } from './tokens';
 import { checkAcl } from './admin/acl';
 import type { HttpsEdgeRouter } from './admin/router';
 import type { ClaimKind, ClusterHooks, Holder, Member, PeerOpen } from './cluster';
-import { relayToBinding } from './cluster/index';
-import { adoptPeerAddress } from './cluster/peers';
+import { poolGroup, relayToBinding } from './cluster/index';
+import { adoptPeerAddress, innerStreamOf } from './cluster/peers';
 import { POOL_OWNER } from './cluster/redis';
+import { IdleConnections } from '../net/idle-connections';
 import type { AgentSession } from './agent-session';
 
 /** Path on the public HTTP listener where agents open their session. */
@@ -241,6 +242,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   /** Cluster: peer connections for one pool member (the node that carried them picked it). */
   private readonly pins = new WeakMap<object, string>();
   private peerHttp?: Record<'http' | 'https', http.Server>;
+  /** HTTPS keep-alive connections and h2 sessions, closed when a cluster node drains. */
+  private readonly httpsConnections = new IdleConnections();
   /** SIGTERM on a cluster node: no new agent sessions, existing ones told to go elsewhere. */
   draining = false;
   httpPort = 0;
@@ -328,8 +331,20 @@ export class Edge extends EventEmitter<EdgeEvents> {
       return relayToBinding(stream as MuxStream, this.bindings.get(meta.binding ?? '')?.session, meta);
     if (meta.binding) this.pins.set(stream, meta.binding);
     // A visitor connection carried whole from another node: the raw path, as on the public listener.
-    if (meta.proto === 'http' && meta.visitor) return this.rawVisitors.accept(stream as net.Socket);
-    if (meta.proto === 'tls') return void this.onTlsConnection(stream as net.Socket, true);
+    if (meta.proto === 'http' && meta.visitor) {
+      // The node that carried it drains: end it after its current request, as that node would.
+      stream.on('meta', (m: { drain?: boolean } | undefined) => {
+        if (m?.drain && !this.rawVisitors.drain(stream)) endAfterResponse(stream);
+      });
+      return this.rawVisitors.accept(stream as net.Socket);
+    }
+    if (meta.proto === 'tls') {
+      // The node that carried it drains: close it as if this node did (if HTTPS ends here).
+      stream.on('meta', (m: { drain?: boolean } | undefined) => {
+        if (m?.drain) this.httpsConnections.drainSome((t) => innerStreamOf(t) === stream);
+      });
+      return void this.onTlsConnection(stream as net.Socket, true);
+    }
     if (meta.proto === 'tcp') {
       const binding = this.tcpHolder(meta.port);
       if (binding) this.pipeRaw(stream as net.Socket, binding);
@@ -357,8 +372,15 @@ export class Edge extends EventEmitter<EdgeEvents> {
    * ERR_BURROW_EDGE_DRAINING, on which they reconnect at once. Then the visitors' requests still in
    * flight here (answered, or carried to other nodes) finish; what is left at the deadline is cut.
    */
-  async drain(timeoutMs = 30_000): Promise<void> {
+  async drain(
+    timeoutMs = 30_000,
+    /** Other agent front doors (ngrok's) moving their sessions, given the hand-off time and the deadline. */
+    others: ((handoffUntil: number, deadline: number) => Promise<void>)[] = [],
+  ): Promise<void> {
     this.draining = true;
+    // Keep-alive HTTPS visitors (h2 sessions get a GOAWAY) open their next connection elsewhere.
+    this.httpsConnections.drain();
+    this.config.cluster?.drainCarried();
     const deadline = Date.now() + timeoutMs;
     const handoffUntil = Date.now() + timeoutMs / 2;
     const tick = () => new Promise((r) => setTimeout(r, 20));
@@ -370,13 +392,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
       if (!bound.has(s)) s.close({ code: 'ERR_BURROW_EDGE_DRAINING', message });
       else s.sendControl({ type: 'reconnect', code: 'ERR_BURROW_EDGE_DRAINING', message });
     }
-    await Promise.all(
-      sessions.map(async (session) => {
+    await Promise.all([
+      ...sessions.map(async (session) => {
         while (!session.isClosed && Date.now() < handoffUntil) await tick();
         while (!session.isClosed && session.streamCount > 0 && Date.now() < deadline) await tick();
         session.close({ code: 'ERR_BURROW_EDGE_DRAINING', message });
       }),
-    );
+      ...others.map((move) => move(handoffUntil, deadline)),
+    ]);
     // Stop taking visitors (a balancer retries another node) and let the requests in flight end.
     this.httpListener.close();
     this.httpServer.close();
@@ -389,6 +412,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
       this.rawVisitors.closeIdle();
       await tick();
     }
+    // Visitors this node carries to other nodes (to moved agents, too) finish as well.
+    while (this.config.cluster && !this.config.cluster.idle() && Date.now() < deadline) await tick();
   }
 
   routeAgain(
@@ -407,6 +432,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
     this.routedAgain.add(req);
     this.onUpgrade(req, socket as net.Socket, head, scheme);
     return true;
+  }
+
+  /** Cluster: an endpoint here serves `host` now. */
+  servesHttp(host: string): boolean {
+    return !!this.httpRouter.lookup(host);
   }
 
   sessionCount(): number {
@@ -570,6 +600,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       allowHTTP1: true,
     });
     applyHttpServerLimits(https, this.config.limits);
+    this.httpsConnections.track(https);
     https.on('request', (req, res) => this.onRequest(req, res, 'https'));
     https.on('secureConnection', (socket: tls.TLSSocket) => adoptPeerAddress(socket));
     https.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
@@ -678,7 +709,20 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   private pipeRaw(socket: net.Socket, entry: Binding, head?: Buffer, sni?: string): void {
-    const binding = pooled(entry);
+    let binding = pooled(entry);
+    const cluster = this.config.cluster;
+    if (entry.pool && cluster) {
+      // A pool's connections go round robin over its members on every node; one another node
+      // carried here stays with the member that node picked.
+      const pinned = this.bindings.get(this.pins.get(socket) ?? '');
+      const port = entry.proto === 'tcp' ? new URL(entry.urls[0]).port : undefined;
+      const group = port ? poolGroup('tcp', port) : poolGroup('tls', entry.hosts[0]);
+      const member = pinned || this.peerSockets.has(socket) ? undefined : cluster.pickMember(group);
+      if (member && member.node !== cluster.node)
+        return cluster.forwardRaw(socket, member, port ? 'tcp' : 'tls', head, port ? Number(port) : undefined);
+      const mine = member && this.bindings.get(member.binding);
+      binding = (pinned?.pool === entry.pool && pinned) || (mine?.pool === entry.pool && mine) || binding;
+    }
     const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     const verdict = binding.connectionGate?.({
       client_ip: ip,
@@ -792,8 +836,18 @@ export class Edge extends EventEmitter<EdgeEvents> {
     });
     session.once('close', () => {
       entry.remove();
-      for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b);
+      // Cluster: names stay claimed until the lease runs out, for the agent to take back elsewhere.
+      for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b, false);
     });
+  }
+
+  /**
+   * Draining: the session's endpoints take no new visitors here but keep their cluster claims, for
+   * its agent to bind them again on another node (requests meanwhile wait for that, see
+   * cluster/index.ts); its streams in flight go on.
+   */
+  handOff(session: AgentSession): void {
+    for (const b of [...this.bindings.values()]) if (b.session === session) this.unbind(b, false);
   }
 
   /** Binds for an attached session exactly as for Burrow's own agents; rejects with `{code, message}`. */
@@ -1038,8 +1092,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
       if (!isValidHostname(host)) throw new BindError('ERR_NGROK_326', `"${host}" is not a valid host name`);
       const taken = router.get(host);
       if (taken && req.pooling && taken.pool) {
-        // Joins the pool; an HTTP pool's name is claimed by the pool, on every node (keeps it claimed while here).
-        if (req.proto === 'http') await this.claimName(base, kind, host, true);
+        // Joins the pool: its name is claimed by the pool, on every node (keeps it claimed while here).
+        await this.claimName(base, kind, host, true);
         return host;
       }
       if (taken && !!req.pooling !== !!taken.pool)
@@ -1048,7 +1102,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
           `${host} is served by endpoints that ${taken.pool ? 'pool' : 'do not pool'}: every endpoint of one URL must set pooling_enabled alike`,
         );
       if (taken) throw new BindError('ERR_NGROK_334', `${host} is already bound by another session`);
-      await this.claimName(base, kind, host, !!req.pooling && req.proto === 'http');
+      await this.claimName(base, kind, host, !!req.pooling);
       return host;
     }
     for (const url of req.previousUrls ?? []) {
@@ -1078,7 +1132,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (!this.config.cluster || !agent) return;
     // A pooled name belongs to the pool: any pooling agent on any node may bind it too.
     const holder = pooled ? { owner: POOL_OWNER, session: agent.session } : agent;
-    await this.config.cluster.claim(kind, name, holder);
+    await this.config.cluster.claim(kind, name, holder, pooled ? base.id : undefined);
     (base.claims ??= []).push({ kind, name, holder });
   }
 
@@ -1177,9 +1231,13 @@ export class Edge extends EventEmitter<EdgeEvents> {
       binding.pool = pool;
       pool.members.push(binding);
       this.bindings.set(binding.id, binding);
+      this.config.cluster?.join(poolGroup('tls', host), binding.id);
       return binding;
     }
-    if (req.pooling) binding.pool = { members: [binding], next: 0 };
+    if (req.pooling) {
+      binding.pool = { members: [binding], next: 0 };
+      this.config.cluster?.join(poolGroup('tls', host), binding.id);
+    }
     this.tlsRouter.add(host, binding);
     this.bindings.set(binding.id, binding);
     return binding;
@@ -1192,7 +1250,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
       if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new BindError('ERR_NGROK_9029', `"${req.remoteAddr}" has no valid port`);
       const refusal = this.config.account?.checkRemoteAddr(req.remoteAddr);
-      if (refusal) throw new BindError(refusal.code, refusal.message);
+      // Cluster: a port this agent holds (it moved here from another node) is its own, reserved or not.
+      const agent = this.holders.get(base.session);
+      if (refusal && !(agent && (await this.config.cluster?.heldBy('tcp', String(port), agent.owner))))
+        throw new BindError(refusal.code, refusal.message);
       const holder = this.tcpHolder(port);
       if (holder && !!req.pooling !== !!holder.pool)
         throw new BindError(
@@ -1202,9 +1263,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
       if (holder?.pool) {
         // Joins the pool: the holder's listener hands this member its share of the connections.
         const binding: Binding = { ...base, proto: 'tcp', hosts: [], schemes: [], urls: [...holder.urls] };
+        await this.claimName(base, 'tcp', String(port), true);
         binding.pool = holder.pool;
         holder.pool.members.push(binding);
         this.bindings.set(binding.id, binding);
+        this.config.cluster?.join(poolGroup('tcp', String(port)), binding.id);
         return binding;
       }
     }
@@ -1217,7 +1280,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     // Cluster: a requested port is claimed first, and this node stops forwarding it to another.
     const requested = port;
     if (requested && this.config.cluster) {
-      await this.claimName(base, 'tcp', String(requested));
+      await this.claimName(base, 'tcp', String(requested), !!req.pooling);
       await this.config.cluster.yieldTcpPort(requested);
     }
     try {
@@ -1232,7 +1295,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
     if (!requested) {
       try {
-        await this.claimName(base, 'tcp', String(port));
+        await this.claimName(base, 'tcp', String(port), !!req.pooling);
       } catch (err) {
         server.close();
         throw err;
@@ -1247,7 +1310,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
       urls: [`tcp://${shownHost}:${port}`],
       tcpServer: server,
     };
-    if (req.pooling) binding.pool = { members: [binding], next: 0 };
+    if (req.pooling) {
+      binding.pool = { members: [binding], next: 0 };
+      this.config.cluster?.join(poolGroup('tcp', String(port)), binding.id);
+    }
     this.bindings.set(binding.id, binding);
     return binding;
   }
@@ -1310,4 +1376,16 @@ function burrowSessionControl(session: MuxSession): SessionControl {
         message: "Burrow's agents do not update themselves: upgrade the burrow package where the agent runs",
       }),
   };
+}
+
+/**
+ * Ends an HTTP connection that http.Server serves once its current response is out (now if it
+ * has none): a carried connection whose first node drains, after a request for a name held
+ * elsewhere moved it off the raw path. `_httpMessage` is the response Node has in progress on it.
+ */
+function endAfterResponse(socket: Duplex): void {
+  const res = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
+  if (!res) return void socket.destroy();
+  if (!res.headersSent) res.shouldKeepAlive = false;
+  res.once('finish', () => socket.end());
 }

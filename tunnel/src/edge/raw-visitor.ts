@@ -155,6 +155,16 @@ export class RawVisitors {
     socket.once('close', () => this.connections.delete(conn));
   }
 
+  /** A carried connection whose first node drains: it ends after its current exchange (now if idle); false if not here. */
+  drain(socket: unknown): boolean {
+    for (const c of this.connections) {
+      if (c.socket !== socket) continue;
+      c.drain();
+      return true;
+    }
+    return false;
+  }
+
   /** Ends the connections waiting for a request (http.Server's closeIdleConnections). */
   closeIdle(): void {
     for (const c of this.connections) if (c.idle) c.socket.destroy();
@@ -181,6 +191,8 @@ class RawConnection {
   private handedOver = false;
   /** The visitor shut down its sending side. */
   private ended = false;
+  /** End after the current exchange (drain() of a carried connection). */
+  private draining = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -196,6 +208,11 @@ class RawConnection {
 
   get idle(): boolean {
     return !this.ex && this.pending.length === 0 && !this.handedOver;
+  }
+
+  drain(): void {
+    this.draining = true;
+    if (this.idle) this.socket.destroy();
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -300,7 +317,7 @@ class RawConnection {
   /** The exchange ended (response written, request body read): the next request, or the end. */
   done(last: boolean): void {
     this.ex = undefined;
-    if (last || this.owner.closing) {
+    if (last || this.owner.closing || this.draining) {
       this.socket.end();
       this.pending = EMPTY;
       this.socket.pause();

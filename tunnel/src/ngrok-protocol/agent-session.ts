@@ -89,6 +89,8 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
   /** An Auth is being checked (the throttle is async): a second one ends the session. */
   private authing = false;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Connections and HTTP exchanges the edge has open on this session. */
+  private inFlight = 0;
 
   constructor(
     socket: Duplex,
@@ -116,13 +118,42 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     return [...this.tunnels.values()].map((t) => t.binding);
   }
 
-  close(error?: WireError): void {
-    this.mux.close(error, error ? MuxError.Protocol : MuxError.None);
+  close(error?: WireError, muxCode: MuxError = error ? MuxError.Protocol : MuxError.None): void {
+    this.mux.close(error, muxCode);
+  }
+
+  /**
+   * A draining cluster node: the tunnels take no new visitors here (their names stay claimed, and
+   * visitors wait for them on the other nodes), the exchanges in flight get until `until` to end,
+   * then a GOAWAY. ngrok's SDKs and agents reconnect at once on a GOAWAY — through the balancer,
+   * to another node — and rebind every tunnel with its bind Id, so with the same URL.
+   */
+  async moveAway(until: number): Promise<void> {
+    this.host.edge.handOff(this);
+    while (this.inFlight > 0 && !this.isClosed && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    this.close(
+      { code: 'ERR_BURROW_EDGE_DRAINING', message: 'this edge node is shutting down: reconnect' },
+      MuxError.None,
+    );
   }
 
   // ---- AgentSession: the edge opens one stream per connection / HTTP exchange ----
 
   openStream(meta: StreamOpen, fin = false): Duplex {
+    const stream = this.openExchange(meta, fin);
+    // Counted until answered in full (or gone): a draining node waits for these before its GOAWAY
+    // (moveAway). Not until 'close': an exchange whose request had no body is never ended by the edge.
+    this.inFlight++;
+    let counted = true;
+    const done = () => {
+      if (counted) this.inFlight--;
+      counted = false;
+    };
+    stream.once('end', done).once('close', done);
+    return stream;
+  }
+
+  private openExchange(meta: StreamOpen, fin: boolean): Duplex {
     const tunnel = this.byBinding.get(meta.binding);
     if (!tunnel || this.isClosed)
       throw Object.assign(new Error('no such tunnel on this session'), { code: 'ERR_NGROK_3210' });
@@ -430,7 +461,9 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
       return fail(err as { code?: string; message: string });
     }
     const url = binding.urls[0];
-    const ngrokId = this.bindIdFor(url);
+    // A rebind keeps the Id the agent knows its tunnel by (the SDKs look proxied connections up by
+    // it), even when this node's URL differs (another port, or the old name was taken).
+    const ngrokId = previous ? (stringField(bind, 'Id') as string) : this.bindIdFor(url);
     this.addTunnel({ ngrokId, binding, options, labeled: false });
     return { Id: ngrokId, URL: url, Proto: ngrokProto, Opts: opts, Extra: { Token: '' } };
   }

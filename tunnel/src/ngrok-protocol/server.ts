@@ -24,6 +24,8 @@ export const DEFAULT_RESPONSE_TIMEOUT_MS = 5 * 60_000;
 
 export class NgrokAgentServer {
   private server?: tls.Server;
+  /** The listener's close, once asked for (it settles when the last connection is gone). */
+  private closing?: Promise<unknown>;
   private readonly sessions = new Set<NgrokAgentSession>();
   private readonly byAgent = new Map<string, NgrokAgentSession>();
   private readonly sockets = new Set<net.Socket>();
@@ -59,9 +61,26 @@ export class NgrokAgentServer {
     this.port = (server.address() as net.AddressInfo).port;
   }
 
+  /**
+   * A draining cluster node (Edge.drain): no new agent sessions here — the listener closes, so a
+   * balancer sends them to another node — and every session moves away (NgrokAgentSession.moveAway),
+   * its exchanges in flight given at most 2 s: visitors wait meanwhile, so that wait stays short.
+   */
+  async drain(handoffUntil: number): Promise<void> {
+    this.closing ??= this.server && new Promise((r) => this.server!.close(r));
+    const until = Math.min(handoffUntil, Date.now() + 2000);
+    await Promise.all(
+      [...this.sessions].map((s) =>
+        s.id
+          ? s.moveAway(until)
+          : s.close({ code: 'ERR_BURROW_EDGE_DRAINING', message: 'this edge node is shutting down' }),
+      ),
+    );
+  }
+
   async close(): Promise<void> {
     for (const s of this.sessions) s.close({ code: 'ERR_BURROW_EDGE_SHUTDOWN', message: 'edge is shutting down' });
-    const closed = this.server ? new Promise((r) => this.server!.close(r)) : undefined;
+    const closed = (this.closing ??= this.server && new Promise((r) => this.server!.close(r)));
     await new Promise((r) => setImmediate(r));
     for (const s of this.sockets) s.destroy();
     await closed;

@@ -107,8 +107,15 @@ export class EdgeFileError extends Error {
   }
 }
 
-/** Loads `burrow edge --edges FILE` documents; errors name the file and ngrok's code. */
-export function loadEdgeFiles(service: EdgeService, files: readonly string[]): { edges: number; backends: number } {
+/**
+ * Loads `burrow edge --edges FILE` documents; errors name the file and ngrok's code. On a cluster
+ * node a hostport an agent binds directly on any node is refused (ERR_NGROK_7132), as through the
+ * admin API.
+ */
+export async function loadEdgeFiles(
+  service: EdgeService,
+  files: readonly string[],
+): Promise<{ edges: number; backends: number }> {
   const total = { edges: 0, backends: 0 };
   for (const file of files) {
     let doc: unknown;
@@ -121,6 +128,7 @@ export function loadEdgeFiles(service: EdgeService, files: readonly string[]): {
       );
     }
     try {
+      await service.checkHostportsFree({ hostports: hostportsOf(doc) });
       const n = service.importDocument(doc, path.resolve(file));
       total.edges += n.edges;
       total.backends += n.backends;
@@ -133,4 +141,14 @@ export function loadEdgeFiles(service: EdgeService, files: readonly string[]): {
     }
   }
   return total;
+}
+
+/** The hostports of the HTTPS edges in an edge file (one edge, or a bundle's https_edges). */
+function hostportsOf(doc: unknown): unknown[] {
+  if (!doc || typeof doc !== 'object') return [];
+  const d = doc as { https_edges?: unknown; hostports?: unknown };
+  const edges = Array.isArray(d.https_edges) ? d.https_edges : [d];
+  return edges.flatMap((e) =>
+    Array.isArray((e as { hostports?: unknown })?.hostports) ? (e as { hostports: unknown[] }).hostports : [],
+  );
 }

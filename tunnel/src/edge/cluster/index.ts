@@ -41,6 +41,12 @@ import {
 import { ClusterSecret } from './secret';
 import { RedisStateBacking, STATE_CHANNEL } from './state';
 
+/** How long a draining node keeps a visitor waiting for a moving agent to bind its name elsewhere. */
+const HANDOFF_WAIT_MS = 5000;
+
+/** A node to carry a visitor to, and the pool member there if one was picked. */
+type Destination = { addr: string; binding?: string };
+
 /** Announces TCP claims, so every node listens on every TCP endpoint's port. */
 const TCP_CHANNEL = 'burrow:tcp-ports';
 
@@ -50,13 +56,29 @@ export type { PeerOpen } from './peers';
 
 export type ClaimKind = 'http' | 'tls' | 'tcp';
 
+/** The group of an endpoint pool's members on every node: `pool:<host>` (HTTP), `pool:tls:<host>`, `pool:tcp:<port>`. */
+export function poolGroup(kind: ClaimKind, name: string): string {
+  return kind === 'http' ? `pool:${name}` : `pool:${kind}:${name}`;
+}
+
+/** The claim a pool's group stands for (see poolGroup). */
+function poolClaimKey(group: string): string | undefined {
+  const m = /^pool:(?:(tls|tcp):)?(.+)$/.exec(group);
+  return m ? claimKey(m[1] ?? 'http', m[2]) : undefined;
+}
+
 /** What the Edge asks of the cluster (see the hooks in edge.ts). */
 export interface ClusterHooks {
   /** This node's id (shown with each session by the admin API). */
   readonly node: string;
-  /** Claims a name cluster-wide for a session: ERR_NGROK_334 when another agent holds it. */
-  claim(kind: ClaimKind, name: string, holder: Holder): Promise<void>;
+  /**
+   * Claims a name cluster-wide for a session: ERR_NGROK_334 when another agent holds it. A pool's
+   * claim (holder POOL_OWNER) names the member `binding` joining it (see poolGroup).
+   */
+  claim(kind: ClaimKind, name: string, holder: Holder, binding?: string): Promise<void>;
   release(kind: ClaimKind, name: string, holder: Holder): void;
+  /** The agent identity `owner` holds `name` on some node now (asked of Redis). */
+  heldBy(kind: ClaimKind, name: string, owner: string): Promise<boolean>;
   /** Stops renewing a claim (its session is gone): it lapses within the lease unless the agent takes it back. */
   abandon(kind: ClaimKind, name: string, holder: Holder): void;
   /** An HTTP request for a name not bound here: carried to its holder, or answered 3200. */
@@ -80,9 +102,18 @@ export interface ClusterHooks {
   carryHttp(socket: Duplex, head: Buffer, host: string): Promise<boolean>;
   /** Before an agent's TCP endpoint listens on `port` here: stop forwarding that port to another node. */
   yieldTcpPort(port: number): Promise<void>;
-  /** A binding joins a group spanning nodes: `pool:<name>` (endpoint pool) or `labels` (labeled tunnel). */
+  /** A binding joins a group spanning nodes: an endpoint pool (poolGroup) or `labels` (labeled tunnel). */
   join(group: string, binding: string, labels?: Record<string, string>): void;
+  /** A pooled TLS or TCP connection here goes to this pool member on another node. */
+  forwardRaw(socket: Duplex, member: Member, proto: 'tls' | 'tcp', head?: Buffer, port?: number): void;
   leave(binding: string): void;
+  /**
+   * This node drains: the nodes holding the HTTPS connections it carries as raw TLS close them like
+   * their own idle ones (a GOAWAY for h2), so their visitors reconnect through the balancer.
+   */
+  drainCarried(): void;
+  /** No visitor request is being carried from here to another node, nor was a moment ago (drain waits for this). */
+  idle(): boolean;
   /**
    * The next member of a group, round robin over every node's members (this node's included);
    * undefined when the cluster knows none yet (serve the local ones).
@@ -99,6 +130,8 @@ export interface PeerTarget {
   readonly tcpListenHost: string;
   /** A name a binding here claimed is held elsewhere now: stop serving it here. */
   claimLost(kind: ClaimKind, name: string, holder: Holder): void;
+  /** An endpoint here serves `host` now. */
+  servesHttp(host: string): boolean;
   /** Redis says this node holds the name after all (just bound): route once more here; false if done before. */
   routeAgain(req: ClientRequest, res: ClientResponse, scheme: Scheme): boolean;
   routeUpgradeAgain(req: http.IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme): boolean;
@@ -140,6 +173,15 @@ export class EdgeCluster implements ClusterHooks {
   private refreshing?: Promise<void>;
   private refreshAgain = false;
   private readonly turns = new Map<string, number>();
+  /** Visitor requests being carried to another node (or waiting to be), and when one last began or ended. */
+  private relaying = 0;
+  /** TLS connections carried as raw bytes to the node that terminates them. */
+  private readonly carriedTls = new Set<MuxStream>();
+  /** Plain-HTTP visitor connections carried whole to the holder (the raw path there). */
+  private readonly carriedHttp = new Set<MuxStream>();
+  private lastRelayAt = 0;
+  /** Claims this node is making, each settled once the bind that made it has its route (a tick later). */
+  private readonly claiming = new Set<Promise<void>>();
   /** Labeled tunnels on other nodes, as bindings the HTTPS edge router can pick (stable per member). */
   private remoteLabeled = new Map<string, RemoteBinding>();
 
@@ -254,15 +296,40 @@ export class EdgeCluster implements ClusterHooks {
 
   // ---- claims ----
 
-  async claim(kind: ClaimKind, name: string, holder: Holder): Promise<void> {
-    await this.redis.claim(kind, name, holder);
+  async claim(kind: ClaimKind, name: string, holder: Holder, binding?: string): Promise<void> {
+    const member = holder.owner === POOL_OWNER && binding ? this.memberOf(poolGroup(kind, name), binding) : undefined;
+    const claiming = this.redis.claim(kind, name, holder, member);
+    // Until the bind that made it has its route here: see settleHere.
+    const settled = claiming.then(
+      () => new Promise<void>((r) => setImmediate(r)),
+      () => undefined,
+    );
+    this.claiming.add(settled);
+    void settled.finally(() => this.claiming.delete(settled));
+    await claiming;
     if (kind === 'tcp') void this.redis.redis.publish(TCP_CHANNEL, `add ${name} ${this.node}`).catch(() => undefined);
   }
 
   release(kind: ClaimKind, name: string, holder: Holder): void {
     void this.redis.release(claimKey(kind, name), holder).then(() => {
-      if (kind === 'tcp') void this.redis.redis.publish(TCP_CHANNEL, `del ${name} ${this.node}`).catch(() => undefined);
+      // A pool's name goes with its last member (leave).
+      if (kind === 'tcp' && holder.owner !== POOL_OWNER)
+        void this.redis.redis.publish(TCP_CHANNEL, `del ${name} ${this.node}`).catch(() => undefined);
     });
+  }
+
+  drainCarried(): void {
+    for (const stream of [...this.carriedTls, ...this.carriedHttp]) stream.sendMeta({ drain: true });
+  }
+
+  async heldBy(kind: ClaimKind, name: string, owner: string): Promise<boolean> {
+    this.redis.forget(kind, name);
+    return (await this.redis.lookup(kind, [name]).catch(() => undefined))?.owner === owner;
+  }
+
+  idle(): boolean {
+    // The grace covers a request another node sent here just as the last one ended.
+    return this.relaying === 0 && Date.now() - this.lastRelayAt > 250;
   }
 
   async yieldTcpPort(port: number): Promise<void> {
@@ -276,17 +343,20 @@ export class EdgeCluster implements ClusterHooks {
       socket.on('error', () => socket.destroy());
       socket.pause();
       void this.redis.lookup('tcp', [String(port)]).then(async (claim) => {
-        if (!claim || claim.node === this.node) return void socket.destroy();
+        // A pool's port: one of its members, round robin.
+        const dest = claim?.owner === POOL_OWNER ? this.pickMember(poolGroup('tcp', String(port))) : claim;
+        if (!dest || dest.node === this.node) return void socket.destroy();
         let stream: MuxStream;
         try {
           stream = await this.openOnHolder(
-            claim,
+            dest,
             {
               kind: 'peer',
               proto: 'tcp',
               port,
               remoteAddr: String(socket.remoteAddress ?? ''),
               remotePort: socket.remotePort,
+              binding: 'binding' in dest ? dest.binding : undefined,
             },
             'tcp',
             String(port),
@@ -312,15 +382,54 @@ export class EdgeCluster implements ClusterHooks {
 
   // ---- groups spanning nodes: endpoint pools, labeled tunnels ----
 
+  /** A member of this node (one shape, so its signed value is the same at claim and join). */
+  private memberOf(group: string, binding: string, labels?: Record<string, string>): Member {
+    return { group, binding, node: this.node, addr: this.redis.addr, ...(labels ? { labels } : {}) };
+  }
+
   join(group: string, binding: string, labels?: Record<string, string>): void {
-    const member: Member = { group, binding, node: this.node, addr: this.redis.addr, ...(labels ? { labels } : {}) };
+    const member = this.memberOf(group, binding, labels);
     this.members = [...this.members, member].sort((a, b) => (a.binding < b.binding ? -1 : 1));
     void this.redis.join(member);
   }
 
   leave(binding: string): void {
-    this.members = this.members.filter((m) => !(m.node === this.node && m.binding === binding));
-    this.redis.leave(binding);
+    const mine = this.members.find((m) => m.node === this.node && m.binding === binding);
+    this.members = this.members.filter((m) => m !== mine);
+    const group = mine?.group;
+    const poolKey = group ? poolClaimKey(group) : undefined;
+    void this.redis.leave(binding, poolKey).then((remain) => {
+      if (!group?.startsWith('pool:tcp:')) return;
+      const port = group.slice('pool:tcp:'.length);
+      // The pool's last member anywhere: its port is free. Else, with none left here, this node
+      // carries the port's connections to the others' members.
+      if (!remain) void this.redis.redis.publish(TCP_CHANNEL, `del ${port} ${this.node}`).catch(() => undefined);
+      else if (!this.members.some((m) => m.group === group && m.node === this.node)) this.forwardTcpPort(Number(port));
+    });
+  }
+
+  forwardRaw(socket: Duplex, member: Member, proto: 'tls' | 'tcp', head?: Buffer, port?: number): void {
+    const s = socket as net.Socket;
+    void this.openOnHolder(
+      member,
+      {
+        kind: 'peer',
+        proto,
+        port,
+        binding: member.binding,
+        remoteAddr: String(s.remoteAddress ?? ''),
+        remotePort: s.remotePort,
+      },
+      proto,
+      String(port ?? ''),
+    ).then(
+      (stream) => {
+        if (head?.length) stream.write(head);
+        pipeBoth(socket, stream);
+        socket.resume();
+      },
+      () => socket.destroy(),
+    );
   }
 
   pickMember(group: string): Member | undefined {
@@ -426,7 +535,13 @@ export class EdgeCluster implements ClusterHooks {
 
   forwardRequest(req: ClientRequest, res: ClientResponse, scheme: Scheme, member?: Member, fresh = false): void {
     const host = normalizeHost(hostOf(req));
-    void this.destination(host, member, fresh).then(async (dest) => {
+    this.relaying++;
+    this.lastRelayAt = Date.now();
+    res.once('close', () => {
+      this.relaying--;
+      this.lastRelayAt = Date.now();
+    });
+    void this.route(host, member, fresh).then(async (dest) => {
       // This node bound the name while the request was looking (an agent moving here): serve it.
       if (dest === 'here' && this.target?.routeAgain(req, res, scheme)) return;
       if (!dest || dest === 'here')
@@ -451,15 +566,35 @@ export class EdgeCluster implements ClusterHooks {
     });
   }
 
+  /** Where to carry a request for `host` (see destination), once a name Redis gives this node has settled. */
+  private async route(host: string, member?: Member, fresh = false): Promise<Destination | 'here' | undefined> {
+    const dest = await this.destination(host, member, fresh);
+    return dest === 'here' ? this.settleHere(host) : dest;
+  }
+
+  /**
+   * Redis names this node for `host`, yet no endpoint here serves it. Either a bind here is
+   * finishing (its claim is written, its route a few ticks away: a visitor another node sent here
+   * at once must not get a 404 in that instant), or this node drains and the agent that held the
+   * name is moving to another node: wait, bounded, until the name is bound here or held elsewhere.
+   */
+  private async settleHere(host: string): Promise<Destination | 'here' | undefined> {
+    const until = Date.now() + HANDOFF_WAIT_MS;
+    for (;;) {
+      await Promise.all([...this.claiming]);
+      if (this.target?.servesHttp(host)) return 'here';
+      if (!this.target?.draining || Date.now() > until) return undefined;
+      await new Promise((r) => setTimeout(r, 25));
+      const dest = await this.destination(host, undefined, true);
+      if (dest !== 'here') return dest;
+    }
+  }
+
   /**
    * Where to carry a request for `host`: the given pool member, or the holder of the name (a
    * pooled name: one of its members on another node).
    */
-  private async destination(
-    host: string,
-    member?: Member,
-    fresh = false,
-  ): Promise<{ addr: string; binding?: string } | 'here' | undefined> {
+  private async destination(host: string, member?: Member, fresh = false): Promise<Destination | 'here' | undefined> {
     if (member) return { addr: member.addr, binding: member.binding };
     const claim = await this.claimOf('http', host, fresh);
     if (claim?.node === this.node && claim.owner !== POOL_OWNER) return 'here';
@@ -481,7 +616,7 @@ export class EdgeCluster implements ClusterHooks {
     fresh = false,
   ): void {
     const host = normalizeHost(hostOf(req));
-    void this.destination(host, member, fresh).then(async (dest) => {
+    void this.route(host, member, fresh).then(async (dest) => {
       if (dest === 'here' && this.target?.routeUpgradeAgain(req, socket, head, scheme)) return;
       if (!dest || dest === 'here') {
         socket.end(rawEdgeError('ERR_NGROK_3200', `no endpoint is bound to ${scheme}://${host}`));
@@ -533,6 +668,8 @@ export class EdgeCluster implements ClusterHooks {
     } catch {
       return false; // the per-request path answers with its coded error
     }
+    this.carriedHttp.add(stream);
+    stream.once('close', () => this.carriedHttp.delete(stream));
     stream.write(head);
     pipeBoth(socket, stream);
     socket.resume();
@@ -541,14 +678,27 @@ export class EdgeCluster implements ClusterHooks {
 
   async forwardTls(socket: Duplex, serverName: string, head: Buffer): Promise<boolean> {
     const host = normalizeHost(serverName);
-    const claim = (await this.holderOf('tls', host)) ?? (await this.holderOf('http', host));
-    if (!claim) return false;
+    const tlsClaim = await this.claimOf('tls', host);
+    // A TLS pool's name: one of its members, round robin.
+    const dest =
+      tlsClaim?.owner === POOL_OWNER
+        ? this.pickMember(poolGroup('tls', host))
+        : tlsClaim?.node !== this.node && tlsClaim
+          ? tlsClaim
+          : await this.holderOf('http', host);
+    if (!dest || dest.node === this.node) return false;
     const s = socket as net.Socket;
     let stream: MuxStream;
     try {
       stream = await this.openOnHolder(
-        claim,
-        { kind: 'peer', proto: 'tls', remoteAddr: String(s.remoteAddress ?? ''), remotePort: s.remotePort },
+        dest,
+        {
+          kind: 'peer',
+          proto: 'tls',
+          remoteAddr: String(s.remoteAddress ?? ''),
+          remotePort: s.remotePort,
+          binding: 'binding' in dest ? dest.binding : undefined,
+        },
         'tls',
         host,
       );
@@ -558,6 +708,8 @@ export class EdgeCluster implements ClusterHooks {
     }
     stream.write(head);
     pipeBoth(socket, stream);
+    this.carriedTls.add(stream);
+    stream.once('close', () => this.carriedTls.delete(stream));
     socket.resume();
     return true;
   }

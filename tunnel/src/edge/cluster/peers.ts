@@ -214,13 +214,9 @@ export class PeerPool {
  */
 export function adoptPeerAddress(socket: tls.TLSSocket): void {
   if (socket.remoteAddress) return;
-  const internals = socket as unknown as {
-    _handle?: { _parentWrap?: { stream?: { remoteAddress?: string; remotePort?: number } } };
-    _peername?: { address: string; port?: number; family: string };
-  };
-  const inner = internals._handle?._parentWrap?.stream;
+  const inner = innerStreamOf(socket) as { remoteAddress?: string; remotePort?: number } | undefined;
   if (!inner?.remoteAddress) return;
-  internals._peername = {
+  (socket as unknown as { _peername?: { address: string; port?: number; family: string } })._peername = {
     address: inner.remoteAddress,
     port: inner.remotePort,
     family: net.isIPv6(inner.remoteAddress) ? 'IPv6' : 'IPv4',
@@ -230,4 +226,9 @@ export function adoptPeerAddress(socket: tls.TLSSocket): void {
 function header(req: http.IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** The stream a TLS socket runs over when it is not a TCP socket (a peer stream), from Node's internals. */
+export function innerStreamOf(socket: tls.TLSSocket): object | undefined {
+  return (socket as unknown as { _handle?: { _parentWrap?: { stream?: object } } })._handle?._parentWrap?.stream;
 }

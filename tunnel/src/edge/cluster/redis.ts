@@ -57,7 +57,8 @@ export interface Claim extends Holder {
 }
 
 // Claim if free, or if the same agent identity holds it (a reconnect through another node):
-// 1, or 2 when that took the name from another session (the old holder is told at once).
+// 1, or 2 when that took the name from another session (the old holder is told at once);
+// 0 when another agent holds it, -1 when a pool does (mixing pooled and not: ERR_NGROK_6030).
 const CLAIM_LUA = `
 local v = redis.call('GET', KEYS[1])
 if (not v) or string.sub(v, 1, #ARGV[2]) == ARGV[2] then
@@ -65,6 +66,26 @@ if (not v) or string.sub(v, 1, #ARGV[2]) == ARGV[2] then
   if v and v ~= ARGV[1] then return 2 end
   return 1
 end
+if string.sub(v, 1, 5) == 'pool|' then return -1 end
+return 0`;
+// A pool member's claim: the name is the pool's (1), unless an agent without pooling holds it (-1).
+// The member goes into the members set in the same step, so a leaving last member (LEAVE_LUA)
+// never deletes the claim of one joining.
+const POOL_CLAIM_LUA = `
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, 5) ~= 'pool|' then return -1 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+return 1`;
+// A member leaves its group; a pool's name is deleted with its last live member (1: members remain).
+const LEAVE_LUA = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+if not KEYS[2] then return 1 end
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf')) do
+  if string.sub(m, 1, #ARGV[3]) == ARGV[3] then return 1 end
+end
+local v = redis.call('GET', KEYS[2])
+if v and string.sub(v, 1, 5) == 'pool|' then redis.call('DEL', KEYS[2]) end
 return 0`;
 // Renew each key still held by exactly this holder on this node; 0 for the ones lost.
 const RENEW_LUA = `
@@ -86,6 +107,15 @@ return 0`;
 
 type ClusterRedis = Redis & {
   claimName(key: string, value: string, ownerPrefix: string, leaseMs: number): Promise<number>;
+  claimPool(
+    key: string,
+    members: string,
+    value: string,
+    leaseMs: number,
+    member: string,
+    until: number,
+  ): Promise<number>;
+  leaveGroup(...args: (string | number)[]): Promise<number>;
   renewNames(...args: (string | number)[]): Promise<number[]>;
   releaseName(key: string, prefix: string): Promise<number>;
 };
@@ -137,6 +167,8 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
     this.redis.defineCommand('claimName', { numberOfKeys: 1, lua: CLAIM_LUA });
     this.redis.defineCommand('renewNames', { lua: RENEW_LUA });
     this.redis.defineCommand('releaseName', { numberOfKeys: 1, lua: RELEASE_LUA });
+    this.redis.defineCommand('claimPool', { numberOfKeys: 2, lua: POOL_CLAIM_LUA });
+    this.redis.defineCommand('leaveGroup', { lua: LEAVE_LUA });
     this.sub = new Redis(opts.url, { ...common, enableOfflineQueue: true });
     for (const conn of [this.redis, this.sub]) conn.on('error', () => undefined); // 'close' tells us
     this.redis.on('close', () => {
@@ -196,8 +228,11 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
     this.sub.disconnect();
   }
 
-  /** Claims `key` for `holder` cluster-wide; ERR_NGROK_334 when another agent holds it. */
-  async claim(kind: string, name: string, holder: Holder): Promise<void> {
+  /**
+   * Claims `key` for `holder` cluster-wide; ERR_NGROK_334 when another agent holds it, ERR_NGROK_6030
+   * when pooled and unpooled endpoints would mix. A pool's claim comes with its `member`.
+   */
+  async claim(kind: string, name: string, holder: Holder, member?: Member): Promise<void> {
     const key = claimKey(kind, name);
     if (!this.available)
       throw new ClusterError(
@@ -206,10 +241,24 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
       );
     let ok: number;
     try {
-      ok = await this.redis.claimName(key, this.value(key, holder), `${holder.owner}|`, this.leaseMs);
+      ok = member
+        ? await this.redis.claimPool(
+            key,
+            MEMBERS_KEY,
+            this.value(key, holder),
+            this.leaseMs,
+            this.memberValue(member),
+            Date.now() + this.leaseMs,
+          )
+        : await this.redis.claimName(key, this.value(key, holder), `${holder.owner}|`, this.leaseMs);
     } catch (err) {
       throw new ClusterError('ERR_BURROW_CLUSTER_UNAVAILABLE', `the cluster store failed: ${(err as Error).message}`);
     }
+    if (ok === -1)
+      throw new ClusterError(
+        'ERR_NGROK_6030',
+        `${name} is served by endpoints that ${member ? 'do not pool' : 'pool'}: every endpoint of one URL must set pooling_enabled alike`,
+      );
     if (!ok) throw new ClusterError('ERR_NGROK_334', `${name} is already bound by another session`);
     this.held.set(key, holder);
     this.cache.delete(key);
@@ -236,10 +285,16 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
 
   // ---- group members (pools, labeled tunnels) ----
 
-  async join(member: Member): Promise<void> {
+  /** The signed value of a member of this node, renewed with the claims from now on. */
+  private memberValue(member: Member): string {
     const json = JSON.stringify(member);
     const value = `${json}|${this.opts.secret.sign(`member|${json}`)}`;
     this.memberValues.set(member.binding, value);
+    return value;
+  }
+
+  async join(member: Member): Promise<void> {
+    const value = this.memberValue(member);
     if (!this.available) return; // put in at the next renewal after Redis is back
     await this.redis
       .multi()
@@ -249,17 +304,21 @@ export class RedisNode extends EventEmitter<RedisNodeEvents> {
       .catch(() => undefined);
   }
 
-  leave(binding: string): void {
+  /**
+   * A member leaves; with `poolKey` (the claim of the pool it served) the pool's name is released
+   * when no live member is left on any node. Resolves true while members remain.
+   */
+  async leave(binding: string, poolKey?: string): Promise<boolean> {
     const value = this.memberValues.get(binding);
-    if (!value) return;
+    if (!value) return true;
     this.memberValues.delete(binding);
-    if (!this.available) return;
-    void this.redis
-      .multi()
-      .zrem(MEMBERS_KEY, value)
-      .publish(MEMBERS_CHANNEL, this.opts.node)
-      .exec()
-      .catch(() => undefined);
+    if (!this.available) return true;
+    const group = value.slice(0, value.indexOf(',"binding":') + 1);
+    const keys = poolKey ? [MEMBERS_KEY, poolKey] : [MEMBERS_KEY];
+    const left = await this.redis.leaveGroup(keys.length, ...keys, value, Date.now(), group).catch(() => 1);
+    void this.redis.publish(MEMBERS_CHANNEL, this.opts.node).catch(() => undefined);
+    if (poolKey && !left) this.cache.delete(poolKey);
+    return left === 1;
   }
 
   /** Every live member on every node (expired ones pruned), verified. */
