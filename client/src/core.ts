@@ -14,12 +14,13 @@ import { TunnelsTreeProvider } from './views/tunnelsTree';
 /** What activation created and registered, for the core to serve. */
 export interface Shell {
   context: vscode.ExtensionContext;
-  output: vscode.LogOutputChannel;
   statusBar: vscode.StatusBarItem;
   treeView: vscode.TreeView<TreeNode>;
   /** The registered tree and CodeLens providers' change events. */
   treeChanged: vscode.EventEmitter<TreeNode | undefined>;
   lensesChanged: vscode.EventEmitter<void>;
+  /** How long activate() took (logged once the output channel exists). */
+  activateMs: number;
 }
 
 export class Core {
@@ -31,7 +32,9 @@ export class Core {
   private readonly subscriptions: vscode.Disposable[];
 
   constructor(shell: Shell) {
-    const c = (this.ctx = new Ctx(shell.context, shell.output, shell.statusBar));
+    // The output channel is created here, not in activate(): creating a log channel makes its log folder.
+    const output = vscode.window.createOutputChannel('Burrow', { log: true });
+    const c = (this.ctx = new Ctx(shell.context, output, shell.statusBar));
     this.inspector = new InspectorViewProvider(c);
     this.tree = new TunnelsTreeProvider(c);
     this.languageClient = new BurrowLanguageClient(shell.context, c.output);

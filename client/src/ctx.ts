@@ -56,7 +56,7 @@ export class Ctx implements vscode.Disposable {
   mode: AgentMode = 'stopped';
   lastError: string | undefined;
 
-  /** The output channel and status bar item are activation's (extension.ts); Ctx owns them from here. */
+  /** Ctx owns (and disposes) the output channel and the status bar item activation created (extension.ts). */
   constructor(
     readonly ext: vscode.ExtensionContext,
     output: vscode.LogOutputChannel,

@@ -566,13 +566,13 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       const vscodeMs = /(\d+)\s*ms/.exec(text)?.[1];
       assert.ok(vscodeMs, `an activation time on the Burrow row: ${text}`);
       const logs = suite.server!.readLogs(/burrow\.burrow/);
-      const own = [...logs.matchAll(/activated in ([\d.]+) ms/g)].at(-1)?.[1];
+      // (An older build, BURROW_E2E_VSIX=…, logs only the first part.)
+      const own = [...logs.matchAll(/activated in ([\d.]+) ms(?:; the rest loaded after it in ([\d.]+) ms)?/g)].at(-1);
       assert.ok(own, 'the extension logs its own activate() time');
-      const core = [...logs.matchAll(/loaded in ([\d.]+) ms/g)].at(-1)?.[1];
       await w.runCommand(/View: Close Editor/).catch(() => undefined);
       return {
         vscode: Number(vscodeMs),
-        text: `${vscodeMs} ms (activate() ${own} ms; the rest loaded after it in ${core ?? '?'} ms)`,
+        text: `${vscodeMs} ms (activate() ${own[1]} ms; the rest loaded after it in ${own[2] ?? '–'} ms)`,
       };
     };
     // At workbench start-up every extension activates at once; then after each of four window reloads.
