@@ -87,6 +87,36 @@ describe('inspector in headless Chromium', function () {
     assert.deepEqual(pageErrors, [], 'no script or CSP errors');
   });
 
+  it("shows the traffic policy's log entries in the summary", async () => {
+    const r = await request(rig.apiPort, 'POST', '/api/endpoints', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'logged',
+        url: 'http://logged.localhost',
+        upstream: { url: String(up.port), protocol: 'http1' },
+        traffic_policy: {
+          on_http_request: [
+            { actions: [{ type: 'log', config: { metadata: { path: '${req.url.path}', team: 'web' } } }] },
+          ],
+        },
+      }),
+    });
+    assert.equal(r.status, 201, r.text);
+    await throughTunnel(rig, 'logged', 'GET', '/audited');
+    const row = page.locator('.row', { hasText: '/audited' });
+    await row.locator('.status', { hasText: '200' }).waitFor();
+    await row.click();
+    const detail = page.locator('.detail');
+    await detail.locator('h3', { hasText: 'Traffic policy log (1)' }).waitFor();
+    assert.deepEqual(JSON.parse(await detail.locator('pre.policy-log').innerText()), { path: '/audited', team: 'web' });
+    // A request without log entries shows no such section.
+    await throughTunnel(rig, 'shop', 'GET', '/plain');
+    await page.locator('.row', { hasText: '/plain' }).click();
+    await detail.locator('.title', { hasText: 'GET /plain' }).waitFor();
+    assert.equal(await detail.locator('pre.policy-log').count(), 0);
+    assert.deepEqual(pageErrors, [], 'no script or CSP errors');
+  });
+
   it('edits then replays, filters the list, copies as curl and downloads HAR', async () => {
     await throughTunnel(rig, 'shop', 'GET', '/catalog', { headers: { accept: 'application/json' } });
     await throughTunnel(rig, 'shop', 'POST', '/cart', {

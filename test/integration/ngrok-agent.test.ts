@@ -365,6 +365,40 @@ function suite(this: Mocha.Suite): void {
     }
   });
 
+  it('tcp with a traffic policy from the SDK: the edge runs its on_tcp_connect rules per connection', async () => {
+    const echo = net.createServer((s) => s.pipe(s));
+    const echoPort = await listen(echo);
+    try {
+      const policy = {
+        on_tcp_connect: [{ expressions: ["conn.client_ip == '127.0.0.2'"], actions: [{ type: 'deny' }] }],
+      };
+      const url = new URL(
+        (await forward({ proto: 'tcp', addr: echoPort, traffic_policy: JSON.stringify(policy) })).url()!,
+      );
+      const talk = (from: string) =>
+        new Promise<string>((resolve) => {
+          const socket = net.connect({ port: Number(url.port), host: '127.0.0.1', localAddress: from }, () =>
+            socket.end('hi'),
+          );
+          let got = '';
+          socket.on('data', (c: Buffer) => (got += c));
+          socket.on('end', () => resolve(got));
+          socket.on('error', () => resolve('closed'));
+        });
+      assert.equal(await talk('127.0.0.1'), 'hi');
+      assert.ok(['', 'closed'].includes(await talk('127.0.0.2')));
+      // An HTTP phase on a tcp endpoint is refused with ngrok's code.
+      const refused = await refusal({
+        proto: 'tcp',
+        addr: echoPort,
+        traffic_policy: '{"on_http_request":[{"actions":[{"type":"deny"}]}]}',
+      });
+      assert.match(refused.errorCode ?? refused.message, /ERR_NGROK_2230/);
+    } finally {
+      echo.close();
+    }
+  });
+
   it('tcp with proxy_proto 1 and 2: the upstream gets a PROXY header naming the visitor, then the bytes', async () => {
     for (const version of ['1', '2'] as const) {
       let received = Buffer.alloc(0);

@@ -4,7 +4,6 @@
 // untouched. Its config is checked by the one validation path: `burrow config check` (loadConfig /
 // validateDocument) and the language server report the same coded problems.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -15,6 +14,7 @@ import { CaptureStore } from '../../tunnel/src/capture/store';
 import { exchangeToNgrokJson } from '../../tunnel/src/capture/ngrok-json';
 import { loadConfig, validateDocument } from '../../tunnel/src/config';
 import { LanguageService } from '../../server/src/languageService';
+import { policyLogsOfLine, startAgentProcess } from '../support/agent-process';
 import { listen, request, Resources, startAgent, waitFor } from '../support/tunnel';
 
 const CORPUS_131 = path.resolve(__dirname, '../fixtures/ngrok-yml/131-lydianai--voice.ailydian.com.yml');
@@ -141,29 +141,10 @@ describe('traffic policy: the log action', function () {
   it('writes the entries into the http_request_complete.v0 logfmt line of `burrow start`', async () => {
     const file = path.join(dir, 'cli.yml');
     fs.writeFileSync(file, adapted(upstreamPort).replace('version: "2"', 'version: "2"\nweb_addr: false'));
-    const bin = path.resolve(__dirname, '../../dist/burrow.js');
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-policy-log-home-'));
-    const child = spawn(
-      process.execPath,
-      [bin, 'start', '--all', '--config', file, '--log', 'stdout', '--log-format', 'logfmt'],
-      {
-        env: { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, '.config') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    res.add(child, (c) => c.kill());
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    await waitFor(() => /started tunnel/.test(out) || child.exitCode !== null, 15_000, 'the tunnel to start');
-    const url = new URL(/url=(http:\/\/\S+)/.exec(out)?.[1] ?? assert.fail(out));
-    const reply = await request(Number(url.port), url.hostname, { path: '/api/chat' });
+    const agent = await startAgentProcess(res, ['start', '--all', '--config', file, '--log-format', 'logfmt']);
+    const reply = await request(Number(agent.url.port), agent.url.hostname, { path: '/api/chat' });
     assert.equal(reply.status, 200);
-    await waitFor(() => /http_request_complete\.v0/.test(out), 10_000, 'the request line');
-    const line = out.split('\n').find((l) => l.includes('http_request_complete.v0'))!;
-    const logs = /traffic_policy\.logs=("(?:[^"\\]|\\.)*")/.exec(line)?.[1];
-    assert.ok(logs, line);
-    assert.deepEqual(JSON.parse(JSON.parse(logs)), [
+    assert.deepEqual(await policyLogsOfLine(agent, 'http_request_complete.v0'), [
       { metadata: { type: 'api_request', endpoint: '/api/chat', ip: '127.0.0.1', timestamp: '' } },
       { metadata: { type: 'api_response', status: '200', ip: '127.0.0.1' } },
     ]);

@@ -190,7 +190,8 @@ describe("diagnostics from the shared validator at exact ranges (no checks of th
     assert.deepEqual(check(text), [
       ['BURROW_CONFIG_BAD_VALUE', 'tcp://1.tcp.example.com:99999', 1],
       ['BURROW_CONFIG_BAD_VALUE', 'localhost', 1],
-      ['BURROW_CONFIG_MODULE', 'traffic_policy', 1],
+      // A TCP endpoint takes on_tcp_connect only: the HTTP phase's rules are refused (ERR_NGROK_2230).
+      ['BURROW_CONFIG_MODULE', '- actions:\n            - type: deny', 1],
     ]);
   });
 

@@ -71,6 +71,8 @@ export interface ExchangeInfo {
   durationMs: number;
   remoteAddr: string;
   http?: { method: string; url: string; statusCode?: number; errorCode?: string; logs?: { metadata: unknown }[] };
+  /** A TCP/TLS connection: its on_tcp_connect `log` entries, when there were any. */
+  tcp?: { logs?: { metadata: unknown }[] };
 }
 
 interface Tunnel extends TunnelState {
@@ -397,6 +399,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         durationMs: performance.now() - started,
         remoteAddr: open.remoteAddr,
         http,
+        ...(open.kind !== 'http' ? { tcp: { logs: open.logs } } : {}),
       });
     });
     stream.on('error', () => {

@@ -146,7 +146,6 @@ export function endpointFromFlags(proto: Proto, addr: string | undefined, flags:
     'ua-filter-allow',
     'ua-filter-deny',
     'mutual-tls-cas',
-    'traffic-policy-file',
     'oauth',
     'oauth-allow-email',
     'oauth-allow-domain',
@@ -161,6 +160,9 @@ export function endpointFromFlags(proto: Proto, addr: string | undefined, flags:
   const edge: EdgeOptions = {};
   if (flags['cidr-allow'] || flags['cidr-deny'])
     edge.ipRestriction = { allowCidrs: flags['cidr-allow'], denyCidrs: flags['cidr-deny'] };
+  // Every protocol takes a policy (TCP/TLS: on_tcp_connect only, judged by the edge at bind).
+  if (flags['traffic-policy-file'])
+    edge.trafficPolicy = readTrafficPolicyFile(flags['traffic-policy-file'], 'traffic-policy-file');
   if (proto !== 'http') {
     for (const f of httpOnly) if (flags[f] !== undefined) throw new UsageError(`--${f} only applies to http endpoints`);
     return withEdge(spec, edge);
@@ -194,8 +196,6 @@ export function endpointFromFlags(proto: Proto, addr: string | undefined, flags:
     edge.userAgentFilter = { allow: flags['ua-filter-allow'], deny: flags['ua-filter-deny'] };
   if (flags['mutual-tls-cas'])
     edge.mutualTls = { certificateAuthorities: [readFlagFile(flags['mutual-tls-cas'], 'mutual-tls-cas')] };
-  if (flags['traffic-policy-file'])
-    edge.trafficPolicy = readTrafficPolicyFile(flags['traffic-policy-file'], 'traffic-policy-file');
   authFromFlags(flags, edge);
   return withEdge(spec, edge);
 }

@@ -374,6 +374,15 @@ async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: 
   );
   // One record per HTTP request, modelled on ngrok's http_request_complete.v0 log event.
   agent.on('exchange', (x) => {
+    // A TCP/TLS connection is logged (ngrok's tcp_connection_closed.v0) when its policy logged something.
+    if (x.tcp?.logs?.length)
+      logger.log('info', 'tcp_connection_closed.v0', {
+        obj: 'tcp',
+        name: x.tunnel,
+        'conn.client_ip': x.remoteAddr,
+        'conn.duration_ms': Math.round(x.durationMs * 1000) / 1000,
+        'traffic_policy.logs': x.tcp.logs,
+      });
     if (!x.http) return;
     const q = x.http.url.indexOf('?');
     logger.log('info', 'http_request_complete.v0', {

@@ -4,6 +4,7 @@
 // (`basicAuth.credentials[1]`); this file maps that back to the ngrok.yml keys it came from.
 import type { EdgeOptions, EndpointSpec } from '../model';
 import { ModuleConfigError, type ConfigPath } from '../modules/config-error';
+import { connectionOptionErrors, connectionOptions } from '../modules/connection-gate';
 import { edgeOptionErrors } from '../modules/pipeline';
 import '../modules/oauth/register'; // OAuth/OIDC options and actions are judged as the edge judges them
 import { endpointToSpec, tunnelToSpec } from './normalize';
@@ -74,21 +75,16 @@ function tunnelPath(key: string, rest: ConfigPath, t: Obj): PathSegment[] {
   }
 }
 
-/** EdgeOptions of a spec as the edge will judge them: TCP/TLS endpoints take only an IP restriction. */
-function judged(spec: EndpointSpec): { options?: EdgeOptions; refused: string[] } {
-  if (!spec.edge || spec.proto === 'http') return { options: spec.edge, refused: [] };
-  const { ipRestriction, ...rest } = spec.edge;
-  return { options: ipRestriction ? { ipRestriction } : undefined, refused: Object.keys(rest) };
-}
-
 function refusals(spec: EndpointSpec, toYaml: (key: string, rest: ConfigPath) => PathSegment[]): ModuleProblem[] {
-  const { options, refused } = judged(spec);
+  // The edge's own rule: HTTP endpoints build a pipeline, TCP/TLS endpoints a connection gate.
+  const http = spec.proto === 'http';
+  const { options, refused } = http ? { options: spec.edge, refused: [] } : connectionOptions(spec.edge);
   const out: ModuleProblem[] = refused.map((key) => ({
     path: toYaml(key, []),
     atKey: true,
     message: `${spec.proto} endpoints do not support this option in Burrow [ERR_BURROW_UNSUPPORTED_OPTION]`,
   }));
-  for (const err of edgeOptionErrors(options)) {
+  for (const err of http ? edgeOptionErrors(options) : connectionOptionErrors(options)) {
     const [key, ...rest] = err.path;
     out.push(moduleProblem(toYaml(String(key), rest), err));
   }

@@ -17,7 +17,8 @@ import { MemoryAuthThrottle, type AuthThrottle } from './auth-throttle';
 import { serveAgent, type AgentHost, type BindSpec } from './agent-handshake';
 import { applyHttpServerLimits, httpServerLimits, onClientError, type ListenerLimits } from './listener-limits';
 import { clientIpOf, hostOf, proxyHttp, proxyUpgrade, type HttpTarget } from './http-proxy';
-import { ipFilter, IpPolicyStore } from '../modules/ip-restriction';
+import { IpPolicyStore } from '../modules/ip-restriction';
+import { connectionGate, connectionOptions, type ConnectionGate } from '../modules/connection-gate';
 import { tlsServerOptions } from '../modules/mutual-tls';
 import { buildPipeline, ModuleConfigError, type Pipeline, type PipelineEnv } from '../modules/pipeline';
 import { VAR } from '../modules/request-vars';
@@ -152,7 +153,8 @@ export interface Binding {
   /** Own HTTPS server when the endpoint needs mutual TLS or a minimum TLS version. */
   httpsServer?: http2.Http2SecureServer;
   /** TCP/TLS endpoints with an IP restriction: checked per connection. */
-  allowConnection?: (remoteAddress: string) => boolean;
+  /** TCP/TLS: the IP restriction and on_tcp_connect rules, per connection. */
+  connectionGate?: ConnectionGate;
   tcpServer?: net.Server;
   /** HTTP endpoint's own listener (`portPerEndpoint`). */
   ownHttpServer?: http.Server;
@@ -576,7 +578,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (hello.serverName && this.config.certificates?.handleTls?.(socket, hello.head, hello.serverName)) return;
     const binding = hello.serverName ? this.tlsRouter.lookup(hello.serverName) : undefined;
     if (binding) {
-      this.pipeRaw(socket, binding, hello.head);
+      this.pipeRaw(socket, binding, hello.head, hello.serverName);
       return;
     }
     const name = hello.serverName;
@@ -603,13 +605,17 @@ export class Edge extends EventEmitter<EdgeEvents> {
     );
   }
 
-  private pipeRaw(socket: net.Socket, entry: Binding, head?: Buffer): void {
+  private pipeRaw(socket: net.Socket, entry: Binding, head?: Buffer, sni?: string): void {
     const binding = pooled(entry);
     const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    if (
-      (binding.allowConnection && !binding.allowConnection(ip)) ||
-      this.config.account?.allowConnection(binding, ip) === false
-    ) {
+    const verdict = binding.connectionGate?.({
+      client_ip: ip,
+      client_port: socket.remotePort ?? 0,
+      server_ip: (socket.localAddress ?? '').replace(/^::ffff:/, ''),
+      server_port: socket.localPort ?? 0,
+      ...(binding.proto === 'tls' ? { tls: { sni: sni ?? '' } } : {}),
+    });
+    if (verdict?.close || this.config.account?.allowConnection(binding, ip) === false) {
       socket.destroy(); // ngrok closes refused TCP/TLS connections without a word
       return;
     }
@@ -618,6 +624,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       binding: binding.id,
       remoteAddr: `${socket.remoteAddress}:${socket.remotePort}`,
       localAddr: `${socket.localAddress}:${socket.localPort}`,
+      ...(verdict?.logs.length ? { logs: verdict.logs } : {}),
     };
     let stream;
     try {
@@ -811,16 +818,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
         const tlsOptions = tlsServerOptions(edge.mutualTls, edge.tlsTermination);
         if (tlsOptions) base.httpsServer = await this.createHttpsServer(tlsOptions);
       } else {
-        // TCP and TLS endpoints take an IP restriction (checked per connection) and nothing else.
-        const other = Object.keys(edge).filter((k) => k !== 'ipRestriction');
-        if (other.length)
+        // TCP and TLS endpoints take an IP restriction and on_tcp_connect rules, judged per connection.
+        const { options, refused } = connectionOptions(edge);
+        if (refused.length)
           throw new BindError(
             'ERR_BURROW_UNSUPPORTED_OPTION',
-            `${req.proto} endpoints do not support the option "${other[0]}"`,
+            `${req.proto} endpoints do not support the option "${refused[0]}"`,
           );
-        if (edge.ipRestriction)
-          base.allowConnection =
-            edge.ipRestriction.enforce === false ? undefined : ipFilter(edge.ipRestriction, this.ipPolicies);
+        base.connectionGate = connectionGate(options, { ipPolicies: this.ipPolicies });
       }
     } catch (err) {
       if (err instanceof ModuleConfigError) throw new BindError(err.code, err.message);

@@ -166,7 +166,8 @@ export class Pipeline {
   }
 
   complete(ctx: RequestContext, result: { statusCode: number; errorCode?: string }): void {
-    if (ctx.answeredBy && this.onRefused) {
+    // A module that hung up (close-connection, on_tcp_connect's deny) answered nothing to record.
+    if (ctx.answeredBy && this.onRefused && ctx.res.headersSent) {
       try {
         this.onRefused(ctx, result, ctx.answeredBy);
       } catch {

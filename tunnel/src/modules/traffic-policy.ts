@@ -1,5 +1,5 @@
 // Traffic policy (`traffic_policy:` in ngrok.yml, `--traffic-policy-file`, EndpointTrafficPolicy):
-// `on_http_request` / `on_http_response` rules, each with CEL `expressions` (all must hold) and
+// `on_tcp_connect` / `on_http_request` / `on_http_response` rules, each with CEL `expressions` (all must hold) and
 // `actions` run in order. Actions that correspond to modules run the same module code
 // (basic-auth, restrict-ips, compress-response, circuit-breaker, verify-webhook, and oauth /
 // openid-connect once registered); the rest are implemented here. Everything is compiled at bind
@@ -12,7 +12,7 @@ import { celTrue, compileCel, compileInterpolation, type CelProgram, type Interp
 import { circuitBreakerModule } from './circuit-breaker';
 import { compressionModule, type CompressionAlgorithm } from './compression';
 import { check, durationMs, ModuleConfigError, within, type ConfigPath } from './config-error';
-import { ipRestrictionModule, type IpPolicyStore } from './ip-restriction';
+import { ipFilter, ipRestrictionModule, type IpPolicyStore } from './ip-restriction';
 import { celVariables, requestUrl, VAR } from './request-vars';
 import type { HttpModule, RequestContext, RequestOutcome, ResponseContext, SharedRateLimiter } from './types';
 import { webhookVerificationModule } from './webhook-verification';
@@ -38,7 +38,32 @@ export interface TrafficPolicyDocument {
   outbound?: TrafficPolicyRule[];
 }
 
-type Phase = 'request' | 'response';
+type Phase = 'request' | 'response' | 'connect';
+
+/** What an `on_tcp_connect` action sees and changes: one visitor connection, before any byte moves. */
+export interface ConnectContext {
+  /** CEL `conn` (client_ip, client_port, server_ip, server_port; tls.sni on TLS endpoints). */
+  readonly conn: Record<string, unknown>;
+  /** `set-vars` values (CEL `vars`). */
+  readonly vars: Record<string, unknown>;
+  /** `log` entries (ngrok's `traffic_policy.logs`). */
+  readonly logs: { metadata: unknown }[];
+}
+
+/** The verdict of the `on_tcp_connect` rules on one connection. */
+export interface ConnectVerdict {
+  close: boolean;
+  logs: { metadata: unknown }[];
+  vars: Record<string, unknown>;
+}
+
+/** The actions ngrok allows in `on_tcp_connect` that Burrow runs. */
+const CONNECT_ACTIONS = new Set(['deny', 'close-connection', 'restrict-ips', 'log', 'set-vars']);
+const PHASE_KEY: Record<Phase, string> = {
+  connect: 'on_tcp_connect',
+  request: 'on_http_request',
+  response: 'on_http_response',
+};
 
 /** Builds an auth module (OAuth / OIDC) from an action config; registered by those modules. */
 export type AuthActionFactory = (config: Record<string, unknown>, where: string, env: PolicyEnv) => HttpModule;
@@ -70,6 +95,8 @@ interface CompiledAction {
   warnings?: ModuleConfigError[];
   request?(ctx: RequestContext): RequestOutcome | Promise<RequestOutcome>;
   response?(ctx: ResponseContext): 'handled' | void;
+  /** `on_tcp_connect`: 'close' ends the connection (deny, close-connection, a refused address). */
+  connect?(ctx: ConnectContext): 'close' | void;
 }
 
 interface CompiledRule {
@@ -79,7 +106,6 @@ interface CompiledRule {
 }
 
 const NOT_IN_BURROW = new Set([
-  'close-connection',
   'http-request',
   'jwt-validation',
   'owasp-crs-request',
@@ -94,6 +120,7 @@ const NOT_IN_BURROW = new Set([
 /** The actions compiled here (the auth actions are registered by their modules). */
 const BUILT_IN_ACTIONS = new Set([
   'deny',
+  'close-connection',
   'custom-response',
   'redirect',
   'url-rewrite',
@@ -138,6 +165,7 @@ export function snakeCase(name: string): string {
 
 const REQUEST_ONLY = new Set([
   'deny',
+  'close-connection',
   'forward-internal',
   'redirect',
   'url-rewrite',
@@ -316,8 +344,8 @@ function compileAction(action: TrafficPolicyAction, phase: Phase, where: string,
   const at = `${where} (${type})`;
   if (NOT_IN_BURROW.has(type))
     throw new ModuleConfigError('ERR_NGROK_2201', `${at}: the "${type}" action is not supported by Burrow`, ['type']);
-  if (phase === 'response' && REQUEST_ONLY.has(type))
-    throw new ModuleConfigError('ERR_NGROK_2202', `${at}: "${type}" is not allowed in on_http_response`, ['type']);
+  if ((phase === 'response' && REQUEST_ONLY.has(type)) || (phase === 'connect' && !CONNECT_ACTIONS.has(type)))
+    throw new ModuleConfigError('ERR_NGROK_2202', `${at}: "${type}" is not allowed in ${PHASE_KEY[phase]}`, ['type']);
   if (!authActions.has(type) && !BUILT_IN_ACTIONS.has(type)) {
     if (type === 'oauth' || type === 'openid-connect' || type === 'oidc')
       throw new ModuleConfigError('ERR_NGROK_2201', `${at}: the "${type}" action is not available in this build`, [
@@ -340,6 +368,19 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
           sendSimple(ctx, status, [], '');
           return 'handled';
         },
+        connect: () => 'close', // ngrok closes a denied TCP connection without a word
+      };
+    }
+    case 'close-connection': {
+      check(Object.keys(c).length === 0, 'ERR_NGROK_2203', `${at}: "close-connection" takes no config`);
+      return {
+        type,
+        terminating: true,
+        request: (ctx) => {
+          closeConnectionOf(ctx);
+          return 'handled';
+        },
+        connect: () => 'close',
       };
     }
     case 'custom-response': {
@@ -460,7 +501,10 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
         if (logs.length < 64) logs.push({ metadata: render(celVariables(ctx)) });
         invalidateCel(ctx); // actions.ngrok.log.metadata changed
       };
-      return { type, terminating: false, request: record, response: record, warnings };
+      const connect = (cx: ConnectContext) => {
+        if (cx.logs.length < 64) cx.logs.push({ metadata: render(connectVariables(cx)) });
+      };
+      return { type, terminating: false, request: record, response: record, connect, warnings };
     }
     case 'url-rewrite': {
       const from = within(['from'], () =>
@@ -616,7 +660,10 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
         for (const v of vars) target[v.name] = v.value(celVariables(ctx));
         invalidateCel(ctx);
       };
-      return { type, terminating: false, request: run, response: run };
+      const connect = (cx: ConnectContext) => {
+        for (const v of vars) cx.vars[v.name] = v.value(connectVariables(cx));
+      };
+      return { type, terminating: false, request: run, response: run, connect };
     }
     case 'basic-auth':
       return fromModule(
@@ -641,9 +688,19 @@ function compileActionConfig(type: string, c: Record<string, unknown>, at: strin
           env.ipPolicies,
         ),
       );
+      const enforce = c.enforce !== false;
+      const allowed = ipFilter(
+        {
+          allowCidrs: c.allow as string[] | undefined,
+          denyCidrs: c.deny as string[] | undefined,
+          ipPolicies: c.ip_policies as string[] | undefined,
+        },
+        env.ipPolicies,
+      );
       return {
         ...fromModule(module, type),
         response: (ctx) => (module.onRequest!(ctx) as RequestOutcome) || undefined,
+        connect: (cx) => (enforce && !allowed(String(cx.conn.client_ip)) ? 'close' : undefined),
       };
     }
     case 'verify-webhook':
@@ -819,11 +876,11 @@ function compileRule(
 export function compileTrafficPolicy(
   doc: TrafficPolicyDocument,
   env: PolicyEnv = {},
-): { request: CompiledRule[]; response: CompiledRule[] } {
+): { connect: CompiledRule[]; request: CompiledRule[]; response: CompiledRule[] } {
   check(
     doc && typeof doc === 'object' && !Array.isArray(doc),
     'ERR_NGROK_2236',
-    'trafficPolicy must be a policy document (a map with on_http_request / on_http_response)',
+    'trafficPolicy must be a policy document (a map with on_tcp_connect / on_http_request / on_http_response)',
   );
   for (const key of Object.keys(doc)) {
     check(
@@ -834,18 +891,13 @@ export function compileTrafficPolicy(
     );
   }
   check(
-    !doc.on_tcp_connect?.length,
-    'ERR_NGROK_2205',
-    'trafficPolicy: on_tcp_connect rules are not supported by Burrow yet',
-    ['on_tcp_connect'],
-  );
-  check(
     !(doc.inbound && doc.on_http_request) && !(doc.outbound && doc.on_http_response),
     'ERR_NGROK_2236',
     'trafficPolicy: use on_http_request/on_http_response or the legacy inbound/outbound, not both',
     [doc.inbound ? 'inbound' : 'outbound'],
   );
   return {
+    connect: compileRules(doc.on_tcp_connect, 'connect', 'on_tcp_connect', env),
     request: compileRules(
       doc.on_http_request ?? doc.inbound,
       'request',
@@ -867,25 +919,121 @@ function matches(rule: CompiledRule, ctx: RequestContext): boolean {
   return rule.expressions.every((e) => celTrue(e, vars));
 }
 
+/** Runs `on_tcp_connect` rules on one connection, top to bottom, until an action closes it. */
+function runConnect(rules: CompiledRule[], conn: Record<string, unknown>): ConnectVerdict {
+  const cx: ConnectContext = { conn, vars: {}, logs: [] };
+  for (const rule of rules) {
+    if (rule.expressions.length && !rule.expressions.every((e) => celTrue(e, connectVariables(cx)))) continue;
+    for (const action of rule.actions) {
+      if (action.connect?.(cx) === 'close') return { close: true, logs: cx.logs, vars: cx.vars };
+    }
+  }
+  return { close: false, logs: cx.logs, vars: cx.vars };
+}
+
+/** CEL variables of the connect phase: the connection, set-vars, the last log entry. */
+function connectVariables(cx: ConnectContext): Record<string, unknown> {
+  return {
+    conn: cx.conn,
+    vars: cx.vars,
+    actions: { ngrok: { log: { metadata: cx.logs.at(-1)?.metadata ?? {} } } },
+    time: { now: new Date() },
+  };
+}
+
+/** An HTTP/1 visitor's socket, or an HTTP/2 visitor's session: what on_tcp_connect judges once. */
+function connectionOf(ctx: RequestContext): object {
+  const h2 = (ctx.req as { stream?: { session?: object } }).stream?.session;
+  return h2 ?? ctx.req.socket;
+}
+
+function closeConnectionOf(ctx: RequestContext): void {
+  const h2 = (ctx.req as { stream?: { session?: { destroy(): void } } }).stream?.session;
+  if (h2) h2.destroy();
+  else ctx.req.socket?.destroy();
+}
+
+/**
+ * A TCP or TLS endpoint's policy: only `on_tcp_connect` (or its legacy name `inbound`) applies;
+ * the HTTP phases are refused (ERR_NGROK_2230). Undefined when there are no rules.
+ */
+export function connectPolicy(
+  doc: TrafficPolicyDocument,
+  env: PolicyEnv = {},
+): ((conn: Record<string, unknown>) => ConnectVerdict) | undefined {
+  check(
+    doc && typeof doc === 'object' && !Array.isArray(doc),
+    'ERR_NGROK_2236',
+    'trafficPolicy must be a policy document (a map with on_tcp_connect)',
+  );
+  for (const key of Object.keys(doc)) {
+    attempt(env, [], () =>
+      check(
+        key === 'on_tcp_connect' || key === 'inbound',
+        ['on_http_request', 'on_http_response', 'outbound'].includes(key) ? 'ERR_NGROK_2230' : 'ERR_NGROK_2236',
+        `trafficPolicy: "${key}" is not a phase of TCP and TLS endpoints: they take on_tcp_connect only`,
+        [key],
+      ),
+    );
+  }
+  attempt(env, [], () =>
+    check(
+      !(doc.on_tcp_connect && doc.inbound),
+      'ERR_NGROK_2236',
+      'trafficPolicy: use on_tcp_connect or the legacy inbound, not both',
+      ['inbound'],
+    ),
+  );
+  const key = doc.inbound ? 'inbound' : 'on_tcp_connect';
+  const rules = compileRules(doc.on_tcp_connect ?? doc.inbound, 'connect', key, env);
+  return rules.length ? (conn) => runConnect(rules, conn) : undefined;
+}
+
 export function trafficPolicyModule(doc: TrafficPolicyDocument, env: PolicyEnv = {}): HttpModule {
-  const { request, response } = compileTrafficPolicy(doc, env);
+  const { connect, request, response } = compileTrafficPolicy(doc, env);
+  // on_tcp_connect on an HTTP endpoint: judged once per visitor connection, at its first request here.
+  const judged = new WeakMap<object, ConnectVerdict>();
+  const onConnect = (ctx: RequestContext): RequestOutcome => {
+    const key = connectionOf(ctx);
+    let verdict = judged.get(key);
+    if (!verdict) {
+      verdict = runConnect(connect, celVariables(ctx).conn as Record<string, unknown>);
+      judged.set(key, verdict);
+      if (verdict.logs.length) {
+        let logs = ctx.vars.get(VAR.policyLogs) as { metadata: unknown }[] | undefined;
+        if (!logs) ctx.vars.set(VAR.policyLogs, (logs = []));
+        logs.push(...verdict.logs);
+      }
+    }
+    if (verdict.close) {
+      closeConnectionOf(ctx);
+      return 'handled';
+    }
+    if (Object.keys(verdict.vars).length) {
+      Object.assign(setVarsOf(ctx), verdict.vars);
+      invalidateCel(ctx);
+    }
+    return undefined;
+  };
   return {
     name: 'traffic-policy',
     logsResponse: response.some((rule) => rule.actions.some((a) => a.type === 'log')),
-    onRequest: request.length
-      ? async (ctx) => {
-          for (const rule of request) {
-            if (!matches(rule, ctx)) continue;
-            for (const action of rule.actions) {
-              if (!action.request) continue;
-              const outcome = await action.request(ctx);
-              if (outcome === 'handled' || ctx.res.headersSent) return 'handled';
-              if (ctx.vars.has(VAR.forwardTarget)) return undefined; // forward-internal ends the policy
+    onRequest:
+      request.length || connect.length
+        ? async (ctx) => {
+            if (connect.length && onConnect(ctx) === 'handled') return 'handled';
+            for (const rule of request) {
+              if (!matches(rule, ctx)) continue;
+              for (const action of rule.actions) {
+                if (!action.request) continue;
+                const outcome = await action.request(ctx);
+                if (outcome === 'handled' || ctx.res.headersSent) return 'handled';
+                if (ctx.vars.has(VAR.forwardTarget)) return undefined; // forward-internal ends the policy
+              }
             }
+            return undefined;
           }
-          return undefined;
-        }
-      : undefined,
+        : undefined,
     onResponse(ctx) {
       for (const module of (ctx.vars.get(RAN_MODULES) as HttpModule[] | undefined) ?? []) module.onResponse?.(ctx);
       outer: for (const rule of response) {

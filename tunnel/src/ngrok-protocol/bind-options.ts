@@ -285,7 +285,8 @@ export function toBindRequest(
     const edge: EdgeOptions = {};
     const ip = ipRestriction(opts, ipPolicyRef);
     if (ip) edge.ipRestriction = ip;
-    if (trafficPolicy(opts)) unsupported('a traffic policy on a tcp endpoint');
+    const policy = trafficPolicy(opts); // on_tcp_connect, judged by the edge per connection
+    if (policy) edge.trafficPolicy = policy;
     const addr = stringField(opts, 'Addr') || undefined;
     return {
       request: { ...base, proto: 'tcp', remoteAddr: addr, edge },
@@ -297,10 +298,11 @@ export function toBindRequest(
     forwardsHttp2(bind, false);
     if (isSet(field(opts, 'TLSTermination'))) unsupported('TLS termination at the edge for tls endpoints (crt/key)');
     if (isSet(field(opts, 'MutualTLSAtEdge'))) unsupported('mutual TLS at the edge for tls endpoints');
-    if (trafficPolicy(opts)) unsupported('a traffic policy on a tls endpoint');
     const edge: EdgeOptions = {};
     const ip = ipRestriction(opts, ipPolicyRef);
     if (ip) edge.ipRestriction = ip;
+    const policy = trafficPolicy(opts);
+    if (policy) edge.trafficPolicy = policy;
     return {
       request: { ...base, proto: 'tls' as Proto, ...names(opts), edge },
       tunnel: { ngrokProto, ...(proxyProto ? { proxyProto } : {}) },

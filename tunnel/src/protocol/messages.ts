@@ -178,6 +178,8 @@ export interface RawOpen {
   remoteAddr: string;
   /** The edge's address the visitor connected to (ngrok agents' PROXY protocol headers need it). */
   localAddr?: string;
+  /** Traffic-policy `log` entries of `on_tcp_connect` (ngrok's `traffic_policy.logs`). */
+  logs?: PolicyLogEntry[];
 }
 
 export type StreamOpen = HttpOpen | RawOpen;
@@ -268,6 +270,14 @@ export const controlMessage: Shape<ControlMessage> = tagged<ControlMessage>('typ
 
 const rawHeaders = array(str);
 
+const rawOpen = object<RawOpen>({
+  kind: literal('tcp', 'tls'),
+  binding: str,
+  remoteAddr: str,
+  localAddr: optional(str),
+  logs: optional(policyLogs),
+});
+
 /** Stream metadata of an `Open` (edge → agent), told apart by `kind`. */
 export const streamOpen: Shape<StreamOpen> = tagged<StreamOpen>('kind', {
   http: object<HttpOpen>({
@@ -283,8 +293,8 @@ export const streamOpen: Shape<StreamOpen> = tagged<StreamOpen>('kind', {
     logs: optional(policyLogs),
     logsResponse: optional(bool),
   }),
-  tcp: object<RawOpen>({ kind: literal('tcp', 'tls'), binding: str, remoteAddr: str, localAddr: optional(str) }),
-  tls: object<RawOpen>({ kind: literal('tcp', 'tls'), binding: str, remoteAddr: str, localAddr: optional(str) }),
+  tcp: rawOpen,
+  tls: rawOpen,
 });
 
 /** The `Meta` of an HTTP stream (agent → edge): the upstream's response head. */

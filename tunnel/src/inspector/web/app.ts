@@ -428,6 +428,7 @@ export class InspectorApp {
       res && r.response
         ? await bodyView(res, r.response)
         : el('div', { class: 'muted' }, r.error ? `${r.error.code}: ${r.error.message}` : 'No response yet'),
+      ...policyLogView(r),
     ];
     return el('div', { class: 'summary' }, ...parts);
   }
@@ -542,4 +543,14 @@ async function bodyView(msg: ReturnType<typeof parseRaw>, meta: MessageJson): Pr
       hexDump(msg.body),
     );
   return renderBody(decoded, meta.content_type);
+}
+
+/** The traffic policy's `log` entries (ngrok's http_request_complete.v0 `traffic_policy.logs`), one block each. */
+function policyLogView(r: CaptureJson): HTMLElement[] {
+  const logs = r.traffic_policy?.logs ?? [];
+  if (!logs.length) return [];
+  return [
+    el('h3', {}, `Traffic policy log (${logs.length})`),
+    ...logs.map((entry) => el('pre', { class: 'body-text policy-log' }, JSON.stringify(entry.metadata, null, 2))),
+  ];
 }
