@@ -56,7 +56,7 @@ export class Ctx implements vscode.Disposable {
   mode: AgentMode = 'stopped';
   lastError: string | undefined;
 
-  /** Ctx owns (and disposes) the output channel and the status bar item activation created (extension.ts). */
+  /** Ctx owns (and disposes) the output channel (made by core.ts) and the status bar item (by extension.ts). */
   constructor(
     readonly ext: vscode.ExtensionContext,
     output: vscode.LogOutputChannel,

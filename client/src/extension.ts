@@ -1,9 +1,9 @@
 // Burrow's VS Code extension, the part VS Code loads to activate it: it creates the status bar item
 // and registers the views, CodeLens and every contributed command, each served by the rest of the
 // extension (core.ts, its own bundle: the output channel, the agent, the language client, …) which
-// is loaded on first use or the tick after activation. So the activation time VS Code shows (code loading + the activate() call)
-// covers this small module only. No I/O here: the agent starts when a command or the Tunnels view
-// needs it, the language server on the first document it serves.
+// is loaded on first use or the tick after activation. So the activation time VS Code shows (code
+// loading + the activate() call) covers this small module only. No I/O here: the agent starts when
+// a command or the Tunnels view needs it, the language server on the first document it serves.
 import vscode = require('vscode');
 import type { Core, Shell } from './core';
 import { lazyCore } from './lazyCore';
@@ -48,7 +48,7 @@ export function activate(context: vscode.ExtensionContext): BurrowApi {
     showCollapseAll: true,
   });
   shell = { context, statusBar, treeView, treeChanged, lensesChanged, activateMs: 0 };
-  // The commands package.json contributes (test/unit/client-commands.test.ts checks they are commands.ts's).
+  // The commands package.json contributes (test/unit/client-activation.test.ts checks they are commands.ts's).
   const commands = (context.extension.packageJSON as { contributes: { commands: { command: string }[] } }).contributes
     .commands;
   context.subscriptions.push(
