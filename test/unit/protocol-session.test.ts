@@ -290,9 +290,10 @@ describe('protocol: sessions and streams', () => {
   });
 
   it('ends a session whose peer stops sending within the tolerance', async () => {
+    // From before the sessions exist: their silence is counted from their creation.
+    const started = Date.now();
     const { edge, agentWire } = track(pair({ heartbeat: [20, 150] }));
     agentWire.deliver = false; // the agent goes silent
-    const started = Date.now();
     const [error] = (await once(edge, 'close')) as [WireError];
     assert.equal(error.code, 'ERR_BURROW_HEARTBEAT_TIMEOUT');
     const elapsed = Date.now() - started;

@@ -8,7 +8,7 @@ import type { Recording } from '../capture/store';
 import { filterRawHeaders } from '../net/raw-headers';
 import type { HttpOpen, HttpResponseHead, PolicyLogEntry, PolicyLogs, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
-import { rawRequest } from './raw-http-forwarder';
+import { rawRequest, type BodySink } from './raw-http-forwarder';
 import { expireIdle, RetryableBody, retryable } from './upstream-pool';
 
 export interface HttpUpstream {
@@ -91,6 +91,17 @@ export interface UpstreamHandlers {
     rawHeaders: string[],
     body: Readable,
   ): void;
+  /**
+   * Optional: plain HTTP/1.1 upstreams (the raw path) deliver the body to this sink instead of
+   * calling `response` with a Readable (raw-http-forwarder.ts RawHandlers.sink).
+   */
+  sink?(
+    statusCode: number,
+    statusMessage: string | undefined,
+    httpVersion: string,
+    rawHeaders: string[],
+    resume: () => void,
+  ): BodySink;
   /** The upstream switched protocols (HTTP/1.1 only): bytes flow raw on `socket` from here. */
   upgrade(
     statusCode: number,
@@ -106,14 +117,14 @@ export interface UpstreamHandlers {
 /**
  * Sends one request to the upstream: HTTP/1.1 through the keep-alive pool, HTTPS without
  * verification, or HTTP/2 (h2c prior knowledge). The one place the agent talks HTTP to an upstream:
- * live traffic and replays both go through here. Write the request body to `body`; `cancel`
- * aborts the request.
+ * live traffic and replays both go through here. Write the request body to `body` (or call
+ * `endBody` when there is none: no Writable is made for it then); `cancel` aborts the request.
  */
 export function requestUpstream(
   upstream: HttpUpstream,
   head: UpstreamRequestHead,
   handlers: UpstreamHandlers,
-): { body: Writable; cancel(): void } {
+): { readonly body: Writable; endBody(): void; cancel(): void } {
   let timer: NodeJS.Timeout | undefined;
   const armTimeout = (onTimeout: () => void) => {
     if (upstream.responseTimeoutMs > 0) timer = setTimeout(onTimeout, upstream.responseTimeoutMs);
@@ -133,7 +144,7 @@ export function requestUpstream(
       req = h2Session(upstream).request(h2Headers(head), { endStream: false });
     } catch (err) {
       failed(err as NodeJS.ErrnoException);
-      return { body: new PassThrough().resume(), cancel: () => undefined };
+      return { body: new PassThrough().resume(), endBody: () => undefined, cancel: () => undefined };
     }
     armTimeout(() => {
       req.close(http2.constants.NGHTTP2_CANCEL);
@@ -151,6 +162,7 @@ export function requestUpstream(
     req.on('error', failed);
     return {
       body: req,
+      endBody: () => req.end(),
       cancel: () => {
         clearTimeout(timer);
         req.close(http2.constants.NGHTTP2_CANCEL);
@@ -164,6 +176,7 @@ export function requestUpstream(
       head,
       {
         response: handlers.response,
+        sink: handlers.sink,
         upgrade: handlers.upgrade,
         error: (err, retried) => handlers.error(upstreamError(err, upstream.hostPort, retried)),
       },
@@ -222,6 +235,7 @@ export function requestUpstream(
   armTimeout(() => req.destroy(timeoutError()));
   return {
     body,
+    endBody: () => body.end(),
     cancel: () => {
       clearTimeout(timer);
       req.destroy();
@@ -307,7 +321,7 @@ export function forwardHttp(
     stream.on('data', (chunk: Buffer) => recording.requestData(chunk));
     stream.on('end', () => recording.requestEnd());
   }
-  const { body, cancel } = requestUpstream(
+  const upstreamRequest = requestUpstream(
     upstream,
     {
       method: open.method,
@@ -316,6 +330,29 @@ export function forwardHttp(
       upgrade: open.upgrade,
     },
     {
+      // The raw path: the body goes straight into the session's outbox (MuxStream.sendData), and
+      // the head, a small body and the FIN leave in one message (Meta + one DATA frame with FIN).
+      sink(statusCode, statusMessage, httpVersion, rawHeaders, resume): BodySink {
+        respond(statusCode, statusMessage, httpVersion, rawHeaders);
+        return {
+          data(chunk) {
+            recording?.responseData(chunk);
+            return stream.sendData(chunk, resume);
+          },
+          end(last) {
+            if (last) recording?.responseData(last);
+            if (!responseLogs) {
+              recording?.finish();
+              stream.endData(last);
+              return;
+            }
+            void responseLogs.then(() => {
+              recording?.finish();
+              stream.endData(last);
+            });
+          },
+        };
+      },
       response(statusCode, statusMessage, httpVersion, rawHeaders, res) {
         respond(statusCode, statusMessage, httpVersion, rawHeaders);
         if (recording) res.on('data', (chunk: Buffer) => recording.responseData(chunk));
@@ -337,9 +374,17 @@ export function forwardHttp(
       upgrade(statusCode, statusMessage, httpVersion, rawHeaders, socket, head) {
         respond(statusCode, statusMessage, httpVersion, rawHeaders);
         recording?.finish();
-        // After a 101 the stream and the upstream socket are one raw byte pipe.
-        if (head.length) stream.write(head);
-        stream.pipe(socket).pipe(stream);
+        // After a 101 the stream and the upstream socket are one raw byte pipe. Upstream bytes go
+        // straight into the session's outbox (sendData: no Writable per message, which is most
+        // of a websocket message's cost here); the socket pauses while the edge has no credit.
+        stream.pipe(socket);
+        const resume = () => socket.resume();
+        socket.pause();
+        socket.on('data', (chunk: Buffer) => {
+          if (!stream.sendData(chunk, resume)) socket.pause();
+        });
+        socket.on('end', () => stream.endData());
+        if (!head.length || stream.sendData(head, resume)) socket.resume();
         socket.on('error', () => stream.destroy());
         stream.on('error', () => socket.destroy());
       },
@@ -347,10 +392,15 @@ export function forwardHttp(
     },
   );
   // The edge cancelled (client went away): abort the upstream request.
-  stream.on('error', cancel);
+  stream.on('error', upstreamRequest.cancel);
   // The body of an upgrade request is the raw protocol: only sent after a 101.
-  if (open.upgrade) body.end();
-  else stream.pipe(body);
+  if (open.upgrade) upstreamRequest.endBody();
+  else if (stream.remoteEnded) {
+    // No request body (FIN came with the Open): nothing to pipe. Reading the stream lets its
+    // 'end' (capture) and 'close' (the agent's metrics) happen.
+    upstreamRequest.endBody();
+    stream.resume();
+  } else stream.pipe(upstreamRequest.body);
   return outcome;
 }
 

@@ -28,8 +28,27 @@ export interface RawRequestHead {
   rawHeaders: string[];
 }
 
+/** Where a response body goes when the caller takes it without a Readable (RawHandlers.sink). */
+export interface BodySink {
+  /** A slice of the body; false = stop reading until the `resume` given to `sink` is called. */
+  data(chunk: Buffer): boolean;
+  /** The body ended; `last` is its final slice when it came with the end (sent together). */
+  end(last?: Buffer): void;
+}
+
 export interface RawHandlers {
   response(statusCode: number, statusMessage: string, httpVersion: string, rawHeaders: string[], body: Readable): void;
+  /**
+   * Instead of `response`, when given: the body goes to the returned sink as slices of the
+   * socket's reads, with no Readable, pipe or callbacks per response (the agent's data path).
+   */
+  sink?(
+    statusCode: number,
+    statusMessage: string,
+    httpVersion: string,
+    rawHeaders: string[],
+    resume: () => void,
+  ): BodySink;
   upgrade(
     statusCode: number,
     statusMessage: string,
@@ -169,20 +188,27 @@ export function rawRequest(
   head: RawRequestHead,
   handlers: RawHandlers,
   upgrade = false,
-): { body: Writable; cancel(): void } {
+): { readonly body: Writable; endBody(): void; cancel(): void } {
   let serialized;
   try {
     serialized = serializeHead(head);
   } catch (err) {
     handlers.error(err as NodeJS.ErrnoException, false);
-    return { body: new Writable({ write: (_c, _e, cb) => cb() }), cancel: () => undefined };
+    return { body: new Writable({ write: (_c, _e, cb) => cb() }), endBody: () => undefined, cancel: () => undefined };
   }
   const exchange = new RawExchange(upstream, head.method, serialized, handlers, upgrade);
-  return { body: exchange.body, cancel: () => exchange.cancel() };
+  return {
+    // Made on first use: a request without a body (most GETs) needs no Writable.
+    get body() {
+      return exchange.body;
+    },
+    endBody: () => exchange.endBody(),
+    cancel: () => exchange.cancel(),
+  };
 }
 
 class RawExchange {
-  readonly body: RequestBody;
+  private requestBody: RequestBody | undefined;
   private readonly key: string;
   private socket!: net.Socket;
   private reused = false;
@@ -198,6 +224,7 @@ class RawExchange {
   private gotResponseBytes = false;
   private res: ResponseHead | undefined;
   private readable: Readable | undefined;
+  private sink: BodySink | undefined;
   private decoder: ChunkedDecoder | undefined;
   private left = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -213,12 +240,18 @@ class RawExchange {
     this.key = `${upstream.host}:${upstream.port}`;
     this.framing = request.framing;
     this.requestDone = request.framing.kind === 'none';
-    this.body = new RequestBody(this);
     this.kept = [request.bytes];
     this.keptBytes = 0;
     const pooled = takeIdle(this.key);
     this.attach(pooled ?? this.connect(), pooled !== undefined);
-    this.socket.write(request.bytes);
+    const socket = this.socket;
+    if (!this.requestDone) {
+      // The head waits for the body's first bytes (they usually arrive in the same turn: the
+      // same message from the edge), so head + small body leave in one write.
+      socket.cork();
+      setImmediate(() => socket.uncork());
+    }
+    socket.write(request.bytes);
     if (upstream.responseTimeoutMs > 0)
       this.timer = setTimeout(
         () =>
@@ -261,6 +294,10 @@ class RawExchange {
     const socket = this.socket;
     socket.off('data', this.onData).off('end', this.onEnd).off('error', this.onError).off('close', this.onClose);
     return socket;
+  }
+
+  get body(): RequestBody {
+    return (this.requestBody ??= new RequestBody(this));
   }
 
   // ---- request body ----
@@ -356,15 +393,14 @@ class RawExchange {
   private startBody(res: ResponseHead, rest: Buffer): void {
     this.res = res;
     this.phase = 'body';
-    const readable = new Readable({
-      read: () => {
-        if (this.phase === 'body') this.socket.resume();
-      },
-    });
-    this.readable = readable;
     if (res.body.kind === 'length') this.left = res.body.length;
     else if (res.body.kind === 'chunked') this.decoder = new ChunkedDecoder();
-    this.handlers.response(res.status, res.reason, res.version, res.rawHeaders, readable);
+    if (this.handlers.sink) {
+      this.sink = this.handlers.sink(res.status, res.reason, res.version, res.rawHeaders, this.resumeReading);
+    } else {
+      this.readable = new Readable({ read: this.resumeReading });
+      this.handlers.response(res.status, res.reason, res.version, res.rawHeaders, this.readable);
+    }
     if (res.body.kind === 'none') this.finish(rest.length > 0);
     else if (rest.length) this.bodyBytes(rest);
   }
@@ -373,9 +409,14 @@ class RawExchange {
     const kind = this.res!.body.kind;
     if (kind === 'length') {
       const n = Math.min(this.left, chunk.length);
-      this.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+      const piece = n === chunk.length ? chunk : chunk.subarray(0, n);
       this.left -= n;
-      if (this.left === 0) this.finish(n < chunk.length);
+      // A sink gets the last slice with the end (one DATA frame with FIN for a small response).
+      if (this.left === 0 && this.sink) this.finish(n < chunk.length, piece);
+      else {
+        this.push(piece);
+        if (this.left === 0) this.finish(n < chunk.length);
+      }
     } else if (kind === 'chunked') {
       const used = this.decoder!.write(chunk, this.push);
       if (this.decoder!.done) this.finish(used < chunk.length);
@@ -383,13 +424,18 @@ class RawExchange {
   }
 
   private readonly push = (piece: Buffer): void => {
-    if (!this.readable!.push(piece)) this.socket.pause();
+    if (!(this.sink ? this.sink.data(piece) : this.readable!.push(piece))) this.socket.pause();
+  };
+
+  private readonly resumeReading = (): void => {
+    if (this.phase === 'body') this.socket.resume();
   };
 
   /** The response ended where its framing said; `extra`: bytes followed it (never reuse then). */
-  private finish(extra: boolean): void {
+  private finish(extra: boolean, last?: Buffer): void {
     this.phase = 'done';
-    this.readable!.push(null);
+    if (this.sink) this.sink.end(last);
+    else this.readable!.push(null);
     const socket = this.detach();
     this.releaseWriter();
     const res = this.res!;
@@ -432,7 +478,7 @@ class RawExchange {
     this.releaseWriter();
     this.handlers.error(wasBody && GONE.has(err.code ?? '') ? coded('ECONNRESET', err.message) : err, this.retried);
     this.readable?.destroy();
-    this.body.destroy();
+    this.requestBody?.destroy();
   }
 
   cancel(): void {

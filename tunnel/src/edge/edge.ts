@@ -644,7 +644,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   /** Opens an agent session inside this process (the embedded edge); returns the agent's end. */
   connectInProcess(): Transport {
-    const [edgeEnd, agentEnd] = createTransportPair();
+    // Streams are handed over as objects, not frames (transport.ts directPeer).
+    const [edgeEnd, agentEnd] = createTransportPair({ directStreams: true });
     this.onAgent(edgeEnd, '127.0.0.1', 'burrow/in-process');
     return agentEnd;
   }

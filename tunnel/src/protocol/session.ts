@@ -25,6 +25,7 @@ export const DEFAULT_WINDOW = 1024 * 1024;
 export const SPLIT_MIN_BYTES = 16 * 1024;
 /** A flush sends at most about this much in one transport message. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 export interface SessionOptions {
   /** The edge opens streams with even ids, the agent with odd ids. */
@@ -36,6 +37,9 @@ export interface SessionOptions {
   /** Checks every `Meta` the peer sends (a malformed one ends the session); unchecked when omitted. */
   meta?: Shape<unknown>;
 }
+
+/** The session on each transport, so that an in-process pair can find its peer (Transport.directPeer). */
+const sessionOf = new WeakMap<Transport, MuxSession>();
 
 export interface SessionEvents {
   stream: [stream: MuxStream, meta: unknown];
@@ -64,6 +68,8 @@ export class MuxSession extends EventEmitter<SessionEvents> {
    */
   splitData = false;
   private flushScheduled = false;
+  /** Calls on direct streams (in-process peer) waiting for runDirect. */
+  private directCalls: (() => void)[] = [];
   private closed = false;
   private lastSeen = Date.now();
   private heartbeat?: NodeJS.Timeout;
@@ -78,6 +84,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     super();
     this.nextStreamId = options.role === 'edge' ? 2 : 1;
     this.initialWindow = options.initialWindow ?? DEFAULT_WINDOW;
+    sessionOf.set(transport, this);
     transport.onMessage((message) => this.receive(message));
     transport.onClose((reason) => this.terminate({ code: 'ERR_BURROW_SESSION_CLOSED', message: reason }, false));
     this.startHeartbeat(options.heartbeatIntervalMs ?? 2000, options.heartbeatToleranceMs ?? 6000);
@@ -117,10 +124,47 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     this.nextStreamId += 2;
     const stream = new MuxStream(this, id, this.initialWindow);
     this.streams.set(id, stream);
-    this.enqueue(encodeJsonFrame(FrameType.Open, fin ? FLAG_FIN : 0, id, meta));
+    const peer = this.transport.directPeer && sessionOf.get(this.transport.directPeer);
+    if (peer && !peer.closed) stream.peer = peer.acceptDirect(id, meta, fin, stream);
+    else this.enqueue(encodeJsonFrame(FrameType.Open, fin ? FLAG_FIN : 0, id, meta));
     if (fin) stream.markLocalFinSent();
     return stream;
   }
+
+  /**
+   * The in-process peer opened a stream (Transport.directPeer): its twin here, linked to it. The
+   * 'stream' event comes later (runDirect), as a frame would, and before anything sent on it.
+   */
+  private acceptDirect(id: number, meta: unknown, fin: boolean, opener: MuxStream): MuxStream {
+    this.lastPeerStreamId = id;
+    const stream = new MuxStream(this, id, this.initialWindow);
+    stream.peer = opener;
+    this.streams.set(id, stream);
+    this.queueDirect(() => {
+      if (this.closed || stream.destroyed) return;
+      if (fin) stream.receiveFin();
+      this.emit('stream', stream, meta);
+    });
+    return stream;
+  }
+
+  /**
+   * Queues a call on a direct stream of this session (the in-process peer sent it). The calls of
+   * one event-loop turn run together, in order, in setImmediate, as a frame flush would deliver
+   * them: a response's chunks then reach the visitor socket together, not one write per 64 KiB
+   * upstream read as with one microtask per call.
+   */
+  queueDirect(call: () => void): void {
+    if (this.closed) return;
+    this.directCalls.push(call);
+    if (this.directCalls.length === 1) setImmediate(this.runDirect);
+  }
+
+  private readonly runDirect = (): void => {
+    const calls = this.directCalls;
+    this.directCalls = [];
+    for (const call of calls) call();
+  };
 
   /** Ends the session: GoAway to the peer (when there is an error), then close the transport. */
   close(error?: WireError): void {
@@ -158,9 +202,9 @@ export class MuxSession extends EventEmitter<SessionEvents> {
    * the outbox and are copied once, together, into the transport message at flush (encoding the
    * frame first and concatenating at flush copied every body byte twice).
    */
-  enqueueData(stream: number, payload: Buffer): void {
+  enqueueData(stream: number, payload: Buffer, fin = false): void {
     if (this.closed) return;
-    const header = encodeFrame(FrameType.Data, 0, stream);
+    const header = encodeFrame(FrameType.Data, fin ? FLAG_FIN : 0, stream);
     header.writeUInt32BE(payload.length, 6);
     if (this.splitData && payload.length >= SPLIT_MIN_BYTES) this.outboxSplits.push(this.outbox.length);
     this.outbox.push(header, payload);
@@ -382,6 +426,13 @@ export class MuxStream extends Duplex {
   private localFinSent = false;
   private remoteFinReceived = false;
   private resetSent = false;
+  /**
+   * The twin of this stream in the in-process peer session (Transport.directPeer): what would be
+   * frames are calls on it, queued in order on its session (queueDirect), never re-entering the sender.
+   */
+  peer?: MuxStream;
+  /** sendData() chunks waiting for credit behind pendingWrite (and a FIN to follow them). */
+  private backlog?: { chunks: Buffer[]; fin: boolean; resume: () => void };
 
   constructor(
     private readonly session: MuxSession,
@@ -396,7 +447,75 @@ export class MuxStream extends Duplex {
 
   /** Sends JSON metadata on this stream (e.g. the HTTP response head). */
   sendMeta(meta: unknown): void {
-    this.session.enqueue(encodeJsonFrame(FrameType.Meta, 0, this.id, meta));
+    if (this.peer) this.deliver((peer) => peer.emit('meta', meta));
+    else this.session.enqueue(encodeJsonFrame(FrameType.Meta, 0, this.id, meta));
+  }
+
+  /** The peer sent its FIN (e.g. an HTTP request without a body: FIN on the Open frame). */
+  get remoteEnded(): boolean {
+    return this.remoteFinReceived;
+  }
+
+  /**
+   * Queues `chunk` straight into the session's outbox, past the Writable machinery (no buffering,
+   * callbacks or pipe per chunk: the agent's response bodies). Returns false when the peer's
+   * credit ran out: what does not fit waits (with anything sent after it) for Window frames, and
+   * `resume` is called once all of it is queued. The caller should stop reading until then, which
+   * keeps the wait bounded. Do not mix with write()/end() on the same stream.
+   */
+  sendData(chunk: Buffer, resume: () => void): boolean {
+    if (this.destroyed || this.localFinSent) return true;
+    if (this.backlog) {
+      this.backlog.chunks.push(chunk);
+      this.backlog.resume = resume;
+      return false;
+    }
+    if (this.queueChunk(chunk)) return true;
+    this.backlog = { chunks: [], fin: false, resume };
+    return false;
+  }
+
+  /**
+   * Ends the sending side after sendData(): `last` (if any) and the FIN go in one DATA frame when
+   * the peer's credit allows, so a small response is Meta + one DATA frame in one message.
+   */
+  endData(last?: Buffer): void {
+    if (this.destroyed || this.localFinSent) return;
+    if (this.backlog) {
+      if (last?.length) this.backlog.chunks.push(last);
+      this.backlog.fin = true;
+      return;
+    }
+    if (last?.length) {
+      if (last.length > this.sendWindow || last.length > DATA_CHUNK_BYTES) {
+        if (this.sendData(last, () => undefined)) this.endData();
+        else this.backlog!.fin = true;
+        return;
+      }
+      this.sendWindow -= last.length;
+      this.out(last, true);
+    } else this.out(EMPTY, true);
+    this.markLocalFinSent();
+  }
+
+  /** True when all of `chunk` went into the outbox; else the rest waits for credit (pendingWrite). */
+  private queueChunk(chunk: Buffer): boolean {
+    let queued = false;
+    let sync = true;
+    this.writeChunk(chunk, (err) => {
+      queued = true;
+      if (!sync && !err) this.drainBacklog();
+    });
+    sync = false;
+    return queued;
+  }
+
+  private drainBacklog(): void {
+    const backlog = this.backlog!;
+    while (backlog.chunks.length) if (!this.queueChunk(backlog.chunks.shift()!)) return;
+    this.backlog = undefined;
+    if (backlog.fin) this.endData();
+    else backlog.resume();
   }
 
   /**
@@ -406,7 +525,9 @@ export class MuxStream extends Duplex {
    */
   reset(error: WireError): void {
     if (!this.destroyed) {
-      this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, wireErrorOf(error)));
+      const wire = wireErrorOf(error);
+      if (this.peer) this.deliver((peer) => peer.abort(wire));
+      else this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, wire));
       this.resetSent = true;
       this.destroy();
     }
@@ -472,7 +593,7 @@ export class MuxStream extends Duplex {
   override _final(callback: (error?: Error | null) => void): void {
     if (!this.localFinSent) {
       this.localFinSent = true;
-      this.session.enqueue(encodeFrame(FrameType.Data, FLAG_FIN, this.id));
+      this.out(EMPTY, true);
     }
     callback();
     this.maybeForget();
@@ -482,12 +603,9 @@ export class MuxStream extends Duplex {
     // A local destroy (not a reset from the peer) tells the peer to stop too.
     const finished = this.localFinSent && this.remoteFinReceived;
     if (!finished && !this.resetSent && !(error instanceof StreamResetError) && !this.session.isClosed) {
-      this.session.enqueue(
-        encodeJsonFrame(FrameType.Reset, 0, this.id, {
-          code: 'ERR_BURROW_STREAM_CANCELLED',
-          message: error?.message ?? 'stream closed before it ended',
-        }),
-      );
+      const wire = { code: 'ERR_BURROW_STREAM_CANCELLED', message: error?.message ?? 'stream closed before it ended' };
+      if (this.peer) this.deliver((peer) => peer.abort(wire));
+      else this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, wire));
     }
     if (this.pendingWrite) {
       this.pendingWrite.callback(error ?? new StreamResetError('ERR_BURROW_STREAM_CANCELLED', 'stream destroyed'));
@@ -505,7 +623,7 @@ export class MuxStream extends Duplex {
         return;
       }
       const n = Math.min(rest.length, this.sendWindow, DATA_CHUNK_BYTES);
-      this.session.enqueueData(this.id, rest.subarray(0, n));
+      this.out(rest.subarray(0, n), false);
       this.sendWindow -= n;
       rest = rest.subarray(n);
     }
@@ -516,12 +634,41 @@ export class MuxStream extends Duplex {
   private maybeGrantCredit(force = false): void {
     if (this.creditOwed === 0 || this.remoteFinReceived) return;
     if (force || this.creditOwed >= this.session.initialWindow / 4) {
-      const grant = Buffer.allocUnsafe(4);
-      grant.writeUInt32BE(this.creditOwed);
-      this.session.enqueue(encodeFrame(FrameType.Window, 0, this.id, grant));
+      const credit = this.creditOwed;
+      if (this.peer) this.deliver((peer) => peer.receiveWindowUpdate(credit));
+      else {
+        const grant = Buffer.allocUnsafe(4);
+        grant.writeUInt32BE(credit);
+        this.session.enqueue(encodeFrame(FrameType.Window, 0, this.id, grant));
+      }
       this.receiveWindow += this.creditOwed;
       this.creditOwed = 0;
     }
+  }
+
+  /** DATA (and/or FIN) to the peer: a frame, or a call on the in-process twin. */
+  private out(payload: Buffer, fin: boolean): void {
+    if (this.peer)
+      this.deliver((peer) => {
+        if (payload.length) peer.receiveData(payload);
+        if (fin) peer.receiveFin();
+      });
+    else if (payload.length) this.session.enqueueData(this.id, payload, fin);
+    else this.session.enqueue(encodeFrame(FrameType.Data, fin ? FLAG_FIN : 0, this.id));
+  }
+
+  /** Runs `fn` on the in-process twin (in its session's next runDirect), unless either session or the twin is gone by then. */
+  private deliver(fn: (peer: MuxStream) => void): void {
+    const peer = this.peer!;
+    if (this.session.isClosed) return;
+    peer.session.queueDirect(() => {
+      if (peer.destroyed || peer.session.isClosed) return;
+      try {
+        fn(peer);
+      } catch (err) {
+        peer.destroy(err as Error);
+      }
+    });
   }
 
   private maybeForget(): void {

@@ -17,6 +17,12 @@ export interface Transport {
   onMessage(listener: (message: Buffer | Buffer[] | string) => void): void;
   onClose(listener: (reason: string) => void): void;
   close(code: number, reason: string): void;
+  /**
+   * In-process pairs made with `directStreams` only: the other end. The sessions on the two ends
+   * then hand each other the streams they open as objects (session.ts MuxSession.openStream): no
+   * frames, no JSON, no flush for a stream's open, metadata, data, credit, end or reset.
+   */
+  readonly directPeer?: Transport;
 }
 
 /** Close codes we use on the WebSocket (4000-4999 is the application range). */
@@ -64,9 +70,9 @@ export class WebSocketTransport implements Transport {
  * no WebSocket framing and no copy. The agent uses it to reach its own embedded edge, which saves
  * a loopback TCP hop and the WebSocket encode/decode on every byte (see docs/benchmarks.md).
  */
-export function createTransportPair(): [Transport, Transport] {
-  const a = new MemoryTransport();
-  const b = new MemoryTransport();
+export function createTransportPair(options: { directStreams?: boolean } = {}): [Transport, Transport] {
+  const a = new MemoryTransport(!!options.directStreams);
+  const b = new MemoryTransport(!!options.directStreams);
   a.peer = b;
   b.peer = a;
   return [a, b];
@@ -74,6 +80,11 @@ export function createTransportPair(): [Transport, Transport] {
 
 class MemoryTransport implements Transport {
   peer?: MemoryTransport;
+  constructor(private readonly directStreams: boolean) {}
+
+  get directPeer(): Transport | undefined {
+    return this.directStreams ? this.peer : undefined;
+  }
   private messageListener?: (message: Buffer | Buffer[]) => void;
   private readonly closeListeners: ((reason: string) => void)[] = [];
   private closed = false;
