@@ -11,15 +11,24 @@ const entries = [
   { ...node, entryPoints: ['tunnel/src/cli/main.ts'], outfile: 'dist/burrow.js' },
   { ...node, entryPoints: ['tunnel/src/sdk.ts'], outfile: 'dist/sdk.js' },
   { ...node, entryPoints: ['server/src/main.ts'], outfile: 'dist/server.js' },
-  // The extension: a small, minified activation bundle, and its heavy libraries in a second one
-  // loaded on first use (client/src/lazyLibs.ts), so activation parses little code. Its files say
-  // `import vscode = require('vscode')`: a plain require, where `import * as` made esbuild copy the
-  // ~300 members of the API object into getters once per file (~5 ms of activation).
+  // The extension, minified, in three bundles so activation loads little code: dist/extension.js
+  // (activation: registrations only), dist/extension-core.js (everything else, required on first use
+  // by client/src/extension.ts) and the heavy libraries (required on first use by lazyLibs.ts). Its
+  // files say `import vscode = require('vscode')`: a plain require, where `import * as` made esbuild
+  // copy the ~300 members of the API object into getters once per file (~5 ms of activation).
   {
     ...node,
     minify: true,
     entryPoints: ['client/src/extension.ts'],
     outfile: 'dist/extension.js',
+    external: ['vscode', './extension-core.js'],
+    define: { 'process.env.BURROW_CORE_BUNDLE': '"extension-core.js"' },
+  },
+  {
+    ...node,
+    minify: true,
+    entryPoints: ['client/src/core.ts'],
+    outfile: 'dist/extension-core.js',
     external: ['vscode', './extension-libs.js'],
     define: { 'process.env.BURROW_LIBS_BUNDLE': '"extension-libs.js"' },
   },

@@ -1,6 +1,7 @@
 // Every command as a plain function over Ctx (rust-analyzer's command table). All of them are
-// registered at activation, whatever the agent's state; one that needs a running agent says so
-// (or starts it) instead of failing with "command not found".
+// registered at activation (extension.ts, from package.json's contributes.commands), whatever the
+// agent's state; one that needs a running agent says so (or starts it) instead of failing with
+// "command not found".
 import fs from 'node:fs/promises';
 import vscode = require('vscode');
 import type { TunnelJson } from './agent/api';
@@ -437,29 +438,28 @@ export const COMMANDS: Record<string, Handler> = {
   },
 };
 
-/** Registers every command; errors become one notification with a way to the log. */
-export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
-  return Object.entries(COMMANDS).map(([id, handler]) =>
-    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-      try {
-        return await handler(deps, ...args);
-      } catch (err) {
-        const e = err as Error;
-        deps.ctx.output.error(`${id}: ${e.message}`);
-        // Not awaited: the command finishes; the notification waits for the user.
-        void vscode.window
-          .showErrorMessage(
-            `Burrow: ${e.message}`,
-            ...(err instanceof AgentDownError && deps.ctx.mode === 'failed'
-              ? ['Show Log', 'Restart Agent']
-              : ['Show Log']),
-          )
-          .then((pick) => {
-            if (pick === 'Show Log') deps.ctx.output.show();
-            if (pick === 'Restart Agent') void vscode.commands.executeCommand('burrow.restartAgent');
-          });
-        return undefined;
-      }
-    }),
-  );
+/**
+ * Runs a command (extension.ts registers every contributed command at activation and calls this on
+ * first use); an error becomes one notification with a way to the log.
+ */
+export async function runCommand(deps: CommandDeps, id: string, args: unknown[]): Promise<unknown> {
+  const handler = COMMANDS[id];
+  if (!handler) throw new Error(`no handler for the command ${id}`);
+  try {
+    return await handler(deps, ...args);
+  } catch (err) {
+    const e = err as Error;
+    deps.ctx.output.error(`${id}: ${e.message}`);
+    // Not awaited: the command finishes; the notification waits for the user.
+    void vscode.window
+      .showErrorMessage(
+        `Burrow: ${e.message}`,
+        ...(err instanceof AgentDownError && deps.ctx.mode === 'failed' ? ['Show Log', 'Restart Agent'] : ['Show Log']),
+      )
+      .then((pick) => {
+        if (pick === 'Show Log') deps.ctx.output.show();
+        if (pick === 'Restart Agent') void vscode.commands.executeCommand('burrow.restartAgent');
+      });
+    return undefined;
+  }
 }

@@ -12,6 +12,7 @@ import { AgentState } from './model/state';
 import { DEFAULT_REQUEST_LIMIT } from './model/tree';
 import { readManagedApps } from './managedOAuthApps';
 import { readSettings, SECRET_KEYS, type BurrowSettings } from './settings';
+import { STOPPED } from './statusBar';
 
 export type AgentMode = 'stopped' | 'starting' | 'running' | 'attached' | 'failed';
 
@@ -55,11 +56,14 @@ export class Ctx implements vscode.Disposable {
   mode: AgentMode = 'stopped';
   lastError: string | undefined;
 
-  constructor(readonly ext: vscode.ExtensionContext) {
-    this.output = vscode.window.createOutputChannel('Burrow', { log: true });
-    this.statusBar = vscode.window.createStatusBarItem('burrow.status', vscode.StatusBarAlignment.Left, 10);
-    this.statusBar.name = 'Burrow';
-    this.statusBar.command = 'burrow.tunnels.focus';
+  /** Ctx owns (and disposes) the output channel (made by core.ts) and the status bar item (by extension.ts). */
+  constructor(
+    readonly ext: vscode.ExtensionContext,
+    output: vscode.LogOutputChannel,
+    statusBar: vscode.StatusBarItem,
+  ) {
+    this.output = output;
+    this.statusBar = statusBar;
     this.disposables.push(this.output, this.statusBar, this.changed, this.agentChanged);
     this.disposables.push(this.onDidChange(() => this.render()));
     this.render();
@@ -404,8 +408,8 @@ export class Ctx implements vscode.Disposable {
       s.tooltip = `Burrow: ${this.lastError ?? 'the agent is not running'}`;
       s.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
     } else if (this.mode === 'stopped') {
-      s.text = '$(broadcast) Burrow';
-      s.tooltip = 'Burrow: no agent running. Click to open the Tunnels view.';
+      s.text = STOPPED.text;
+      s.tooltip = STOPPED.tooltip;
     } else {
       const online = this.state.onlineCount;
       const total = this.state.tunnels.size;

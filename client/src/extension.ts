@@ -1,17 +1,30 @@
-// Burrow's VS Code extension: activation wires the context object, commands, views, CodeLens and
-// the language client. Activation reads settings and registers things, nothing more: the agent
-// starts when a command or the Tunnels view needs it, the language server on the first document
-// it serves.
+// Burrow's VS Code extension, the part VS Code loads to activate it: it creates the status bar item
+// and registers the views, CodeLens and every contributed command, each served by the rest of the
+// extension (core.ts, its own bundle: the output channel, the agent, the language client, …) which
+// is loaded on first use or the tick after activation. So the activation time VS Code shows (code
+// loading + the activate() call) covers this small module only. No I/O here: the agent starts when
+// a command or the Tunnels view needs it, the language server on the first document it serves.
 import vscode = require('vscode');
-import { EndpointCodeLensProvider } from './codeLens';
-import { registerCommands } from './commands';
-import { Ctx } from './ctx';
-import { BurrowLanguageClient } from './languageClient';
-import { InspectorViewProvider } from './views/inspector';
-import { TunnelsTreeProvider } from './views/tunnelsTree';
+import type { Core, Shell } from './core';
+import { lazyCore } from './lazyCore';
+import type { TreeNode } from './model/tree';
+import { createStatusBar } from './statusBar';
 
-let ctx: Ctx | undefined;
-let languageClient: BurrowLanguageClient | undefined;
+let shell: Shell | undefined;
+let core: Core | undefined;
+
+/** The rest of the extension, loaded and started on first use. */
+function loadCore(): Core {
+  if (core) return core;
+  if (!shell) throw new Error('Burrow is not active');
+  const started = performance.now();
+  core = new (lazyCore().Core)(shell);
+  // Measured, not asserted here: test/e2e step (f) asserts VS Code's own figure, docs/benchmarks.md records it.
+  core.ctx.output.info(
+    `activated in ${shell.activateMs.toFixed(1)} ms; the rest loaded after it in ${(performance.now() - started).toFixed(1)} ms`,
+  );
+  return core;
+}
 
 /** What other extensions (and the extension-host tests) can read. */
 export interface BurrowApi {
@@ -23,58 +36,62 @@ export interface BurrowApi {
 
 export function activate(context: vscode.ExtensionContext): BurrowApi {
   const started = performance.now();
-  const c = (ctx = new Ctx(context));
-  const inspector = new InspectorViewProvider(c);
-  const tree = new TunnelsTreeProvider(c);
-  languageClient = new BurrowLanguageClient(context, c.output);
-  const treeView = vscode.window.createTreeView('burrow.tunnels', { treeDataProvider: tree, showCollapseAll: true });
+  const statusBar = createStatusBar();
+  const treeChanged = new vscode.EventEmitter<TreeNode | undefined>();
+  const lensesChanged = new vscode.EventEmitter<void>();
+  const treeView = vscode.window.createTreeView<TreeNode>('burrow.tunnels', {
+    treeDataProvider: {
+      onDidChangeTreeData: treeChanged.event,
+      getChildren: (node) => loadCore().tree.getChildren(node),
+      getTreeItem: (node) => loadCore().tree.getTreeItem(node),
+    },
+    showCollapseAll: true,
+  });
+  shell = { context, statusBar, treeView, treeChanged, lensesChanged, activateMs: 0 };
+  // The commands package.json contributes (test/unit/client-activation.test.ts checks they are commands.ts's).
+  const commands = (context.extension.packageJSON as { contributes: { commands: { command: string }[] } }).contributes
+    .commands;
   context.subscriptions.push(
-    // ctx and the language client are disposed (awaited) in deactivate().
-    inspector,
-    tree,
+    // The status bar and the core are disposed (awaited) in deactivate().
     treeView,
-    vscode.window.registerWebviewViewProvider(InspectorViewProvider.viewId, inspector, {
-      webviewOptions: { retainContextWhenHidden: true },
-    }),
+    treeChanged,
+    lensesChanged,
+    vscode.window.registerWebviewViewProvider(
+      'burrow.inspector',
+      { resolveWebviewView: (view) => loadCore().inspector.resolveWebviewView(view) },
+      { webviewOptions: { retainContextWhenHidden: true } },
+    ),
     vscode.languages.registerCodeLensProvider(
       { language: 'ngrok-yaml' },
-      new EndpointCodeLensProvider(c, languageClient),
+      {
+        onDidChangeCodeLenses: lensesChanged.event,
+        provideCodeLenses: (doc, token) => loadCore().codeLens.provideCodeLenses(doc, token),
+      },
     ),
-    ...registerCommands({ ctx: c, inspector }),
-    // Which agent the tree shows: this window's own, or one started elsewhere that it attached to.
-    c.onDidChange(() => (treeView.description = c.agentLabel)),
-    // The tree is live while it is visible: connect (attach or start) when it is shown.
+    ...commands.map(({ command }) =>
+      vscode.commands.registerCommand(command, (...args: unknown[]) => loadCore().run(command, args)),
+    ),
     treeView.onDidChangeVisibility((e) => {
-      c.setLiveMetrics(e.visible);
-      if (e.visible) c.ensureAgent().catch((err: Error) => c.output.error(err.message));
-    }),
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('burrow.edgeApiUrl')) void c.refreshEdgeRoutes();
-      if (e.affectsConfiguration('burrow.edgeUrl') || e.affectsConfiguration('burrow.capture')) {
-        if (c.mode === 'running')
-          c.output.info('settings changed; they apply when the agent restarts (Burrow: Restart Agent)');
-      }
+      if (core) core.showTree(e.visible);
+      else if (e.visible) loadCore(); // it connects a visible tree as it starts
     }),
   );
-  void vscode.commands.executeCommand('setContext', 'burrow.inCodespace', c.codespace !== undefined);
-  // Measured, not asserted: docs/benchmarks.md records it with VS Code's own figure.
-  c.output.info(`activated in ${(performance.now() - started).toFixed(1)} ms`);
-  // After activation returns: start the language server once a served document is open.
-  setTimeout(() => {
-    languageClient?.startWhenNeeded();
-    if (!treeView.visible) return;
-    c.setLiveMetrics(true);
-    c.ensureAgent().catch((err: Error) => c.output.error(err.message));
-  }, 0);
+  shell.activateMs = performance.now() - started;
+  // After activation returns: the rest (language server for an open ngrok.yml, a visible tree's agent).
+  setImmediate(() => {
+    if (shell) loadCore();
+  });
   return {
-    agentUrl: () => c.api?.base,
-    ensureAgent: async () => (await c.ensureAgent()).base,
+    agentUrl: () => core?.ctx.api?.base,
+    ensureAgent: async () => (await loadCore().ctx.ensureAgent()).base,
   };
 }
 
 export async function deactivate(): Promise<void> {
-  await languageClient?.dispose();
-  await ctx?.dispose();
-  languageClient = undefined;
-  ctx = undefined;
+  const s = shell;
+  const c = core;
+  shell = undefined;
+  core = undefined;
+  await c?.dispose();
+  s?.statusBar.dispose();
 }

@@ -541,11 +541,11 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
     await w.cleanScreenshot(path.join(shots, 'vscode-walkthrough.png'));
   });
 
-  it('(f) activation time, as VS Code measures it (printed for docs/benchmarks.md, not asserted)', async function () {
-    this.timeout(240_000);
+  it('(f) activation within 50 ms as VS Code measures it (median of start-up and four reloads)', async function () {
+    this.timeout(300_000);
     const w = suite.wb;
     /** Running Extensions shows code loading + activate() call per extension. */
-    const figures = async (): Promise<string> => {
+    const figures = async (): Promise<{ vscode: number; text: string }> => {
       await w.runCommand(/Developer: Show Running Extensions/);
       const list = w.page.locator('.runtime-extensions-editor .monaco-list').first();
       const row = w.page.locator('.runtime-extensions-editor .monaco-list-row', { hasText: /Burrow/ }).first();
@@ -565,24 +565,50 @@ describe('Burrow in a real VS Code (code-server + Chromium)', function () {
       const text = (await row.innerText()).replace(/\s+/g, ' ');
       const vscodeMs = /(\d+)\s*ms/.exec(text)?.[1];
       assert.ok(vscodeMs, `an activation time on the Burrow row: ${text}`);
-      const own = [...suite.server!.readLogs(/burrow\.burrow/).matchAll(/activated in ([\d.]+) ms/g)].at(-1)?.[1];
+      const logs = suite.server!.readLogs(/burrow\.burrow/);
+      // (An older build, BURROW_E2E_VSIX=…, logs only the first part.)
+      const own = [...logs.matchAll(/activated in ([\d.]+) ms(?:; the rest loaded after it in ([\d.]+) ms)?/g)].at(-1);
       assert.ok(own, 'the extension logs its own activate() time');
       await w.runCommand(/View: Close Editor/).catch(() => undefined);
-      return `${vscodeMs} ms by VS Code (code loading + activate), ${own} ms inside activate()`;
+      return {
+        vscode: Number(vscodeMs),
+        text: `${vscodeMs} ms (activate() ${own[1]} ms; the rest loaded after it in ${own[2] ?? '–'} ms)`,
+      };
     };
-    // At workbench start-up every extension activates at once; then again after each of three
-    // window reloads (the figure varies with what else the extension host is doing).
-    const atStartup = await figures();
+    // At workbench start-up every extension activates at once; then after each of four window reloads.
+    const samples = [await figures()];
+    // The reloads restore a window like the one a user opens on this folder (Burrow activated by
+    // workspaceContains, the Tunnels view shown): not the earlier scenarios' ngrok.yml editor and
+    // Problems panel, whose restoring activates the YAML/JSON extensions in the same moments and, on
+    // this shared machine, raised its median to 53–107 ms (docs/benchmarks.md).
+    await w.runCommand(/View: Close All Editors$/).catch(() => undefined);
+    const dontSave = w.page.locator('.monaco-dialog-box .monaco-button', { hasText: /Don't Save/ }).first();
+    if (
+      await dontSave.waitFor({ state: 'visible', timeout: 2000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      await dontSave.click();
+    await w.runCommand(/View: Hide Panel/).catch(() => undefined);
     const activations = (): number => (suite.server!.readLogs(/burrow\.burrow/).match(/activated in/g) ?? []).length;
-    const afterReload: string[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 4; i++) {
       const before = activations();
       await w.runCommand(/Developer: Reload Window/);
       await eventually('Burrow activated again after the reload', () => activations() > before, 120_000);
       await w.waitForContainer('Burrow');
-      afterReload.push(await figures());
+      samples.push(await figures());
     }
-    console.log(`      activation at start-up: ${atStartup}\n      after Reload Window: ${afterReload.join('; ')}`);
+    const sorted = samples.map((s) => s.vscode).sort((a, b) => a - b);
+    const median = sorted[sorted.length >> 1]!;
+    console.log(
+      `      activation by VS Code (code loading + activate()), start-up then 4 reloads: ${samples.map((s) => s.text).join('; ')}\n      median ${median} ms`,
+    );
+    // The median, not every sample: VS Code's figure is wall time in an extension host that shares
+    // the CPU with the workbench and, here, other test suites, so a single sample can be stretched
+    // by the host being descheduled (a CPU profile shows no samples at all for tens of ms). Work
+    // added to activation shows in every sample and so in the median; two unlucky samples do not.
+    assert.ok(median <= 50, `VS Code's activation time for Burrow, median of ${sorted.join(', ')} ms, is within 50 ms`);
   });
 
   it('(g) attached to another agent: the view says so, and "Start an Agent of This Window\'s Own" leaves it', async function () {
