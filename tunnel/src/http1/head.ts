@@ -116,11 +116,11 @@ function tokensOf(values: string[]): string[] {
     .filter(Boolean);
 }
 
-function contentLength(values: string[], code: HeadParseError['code'], allowSameRepeated: boolean): number | undefined {
+/** One Content-Length, as llhttp reads it: a repeated one (even the same value, or `3, 3`) is refused both ways. */
+function contentLength(values: string[], code: HeadParseError['code']): number | undefined {
   if (values.length === 0) return undefined;
   const parts = values.flatMap((v) => v.split(',').map((p) => p.trim()));
-  if (parts.length > 1 && (!allowSameRepeated || parts.some((p) => p !== parts[0])))
-    throw new HeadParseError(code, 'more than one Content-Length');
+  if (parts.length > 1) throw new HeadParseError(code, 'more than one Content-Length');
   if (!/^\d{1,15}$/.test(parts[0]))
     throw new HeadParseError(code, `invalid Content-Length ${JSON.stringify(parts[0])}`);
   return Number(parts[0]);
@@ -139,7 +139,7 @@ export function parseRequestHead(head: Buffer): RequestHead {
   if (hosts.length > 1) throw new HeadParseError(code, 'more than one Host header');
   if (version === '1.1' && hosts.length === 0) throw new HeadParseError(code, 'HTTP/1.1 request without Host');
   const te = rawHeaderValues(rawHeaders, 'transfer-encoding');
-  const cl = contentLength(rawHeaderValues(rawHeaders, 'content-length'), code, false);
+  const cl = contentLength(rawHeaderValues(rawHeaders, 'content-length'), code);
   let body: BodyFraming = { kind: 'none' };
   if (te.length) {
     if (cl !== undefined) throw new HeadParseError(code, 'both Content-Length and Transfer-Encoding');
@@ -169,7 +169,7 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
   const status = Number(m[2]);
   if (status < 100) throw new HeadParseError(code, `invalid status ${status}`);
   const te = rawHeaderValues(rawHeaders, 'transfer-encoding');
-  const cl = contentLength(rawHeaderValues(rawHeaders, 'content-length'), code, true);
+  const cl = contentLength(rawHeaderValues(rawHeaders, 'content-length'), code);
   const connection = tokensOf(rawHeaderValues(rawHeaders, 'connection'));
   let keepAlive = version === '1.1' ? !connection.includes('close') : connection.includes('keep-alive');
   let body: BodyFraming;
