@@ -3,7 +3,7 @@
 // agent ports and a health-checking one in front of their HTTP ports. Where the machine allows,
 // the suite re-runs itself inside `unshare -rn` (loopback only), as ngrok-agent.test.ts does.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -21,6 +21,7 @@ import {
   type NodeProcess,
 } from '../support/cluster';
 import { delay, freePort, request, type Reply } from '../support/tunnel';
+import { makeTestCa } from '../support/test-ca';
 
 const ngrok = require('@ngrok/ngrok') as typeof import('@ngrok/ngrok');
 
@@ -119,34 +120,7 @@ function suite(this: Mocha.Suite): void {
   before(async function () {
     this.timeout(60_000);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-cluster-ngrok-'));
-    // A CA and a leaf for localhost: the SDK pins the CA it is given.
-    const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    ossl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key');
-    ossl('req', '-x509', '-new', '-key', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Burrow test CA');
-    ossl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'edge.key');
-    ossl('req', '-new', '-key', 'edge.key', '-out', 'edge.csr', '-subj', '/CN=localhost');
-    fs.writeFileSync(
-      path.join(dir, 'ext.cnf'),
-      'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
-    );
-    ossl(
-      'x509',
-      '-req',
-      '-in',
-      'edge.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      'edge.crt',
-      '-days',
-      '2',
-      '-extfile',
-      'ext.cnf',
-    );
-    caPem = fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8');
+    caPem = makeTestCa(dir, ['localhost']);
     redis = new RedisProcess(await freePort());
     await redis.start();
     kv = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 200 });

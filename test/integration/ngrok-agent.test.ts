@@ -4,7 +4,7 @@
 // Where the machine allows, the whole suite re-runs itself inside `unshare -rn` (a network
 // namespace with only loopback), so the SDK can reach nothing but this edge.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -21,6 +21,7 @@ import { FLAG_FIN, FLAG_SYN, FrameType, HEADER_BYTES, encodeFrame } from '../../
 import { MuxadoSession } from '../../tunnel/src/ngrok-protocol/session';
 import { API_KEY, BIN, api as adminApi, spawnEdge, stopEdge, type EdgeChild } from '../support/edge-process';
 import { delay, digestOf, freePort, listen, MiB, request, seededStream, waitFor } from '../support/tunnel';
+import { makeTestCa } from '../support/test-ca';
 
 const ngrok = require('@ngrok/ngrok') as typeof import('@ngrok/ngrok');
 
@@ -143,35 +144,7 @@ function suite(this: Mocha.Suite): void {
   before(async function () {
     this.timeout(60_000);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burrow-ngrok-'));
-    // A CA and a leaf for localhost: the SDK pins the CA it is given (rustls refuses a self-signed
-    // certificate used directly as the server's).
-    const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    ossl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key');
-    ossl('req', '-x509', '-new', '-key', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Burrow test CA');
-    ossl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'edge.key');
-    ossl('req', '-new', '-key', 'edge.key', '-out', 'edge.csr', '-subj', '/CN=localhost');
-    fs.writeFileSync(
-      path.join(dir, 'ext.cnf'),
-      'subjectAltName=DNS:localhost,DNS:sdk-app.localhost,DNS:labeled.localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
-    );
-    ossl(
-      'x509',
-      '-req',
-      '-in',
-      'edge.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      'edge.crt',
-      '-days',
-      '2',
-      '-extfile',
-      'ext.cnf',
-    );
-    caPem = fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8');
+    caPem = makeTestCa(dir, ['localhost', 'sdk-app.localhost', 'labeled.localhost']);
     for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
 
     upstream = http.createServer((req, res) => {
