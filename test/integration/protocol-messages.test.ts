@@ -262,4 +262,40 @@ describe('wire protocol: the agent checks what the edge opens', function () {
       edgeSide.close();
     }
   });
+
+  it('ends the session on a malformed policy-logs Meta (ERR_BURROW_MESSAGE_MALFORMED at meta.logs)', async () => {
+    const [edgeEnd, agentEnd] = createTransportPair();
+    const edgeSide = new MuxSession(edgeEnd, { role: 'edge' });
+    edgeSide.on('control', (msg) => {
+      if (msg.type === 'hello')
+        edgeSide.sendControl({
+          type: 'welcome',
+          version: PROTOCOL_VERSION,
+          sessionId: 'fake-edge',
+          heartbeatIntervalMs: 2000,
+          heartbeatToleranceMs: 6000,
+          initialWindow: DEFAULT_WINDOW,
+        });
+    });
+    const client = new EdgeClient({ url: 'ws://unused', connectInProcess: () => agentEnd });
+    let opened = 0;
+    client.on('stream', (stream) => {
+      opened++;
+      stream.on('error', () => undefined); // reset with the session, as the agent's own handler does
+    });
+    const offline = new Promise<{ code: string; message: string }>((resolve) => client.once('offline', resolve));
+    try {
+      await client.start();
+      const stream = edgeSide.openStream({ kind: 'tcp', binding: 'ep_1', remoteAddr: '1.2.3.4:5' });
+      stream.on('error', () => undefined); // reset when the session ends
+      await waitFor(() => opened === 1, 5000, 'the stream');
+      stream.sendMeta({ kind: 'policy-logs', logs: 'not a list' });
+      const error = await offline;
+      assert.equal(error.code, MALFORMED);
+      assert.match(error.message, /meta\.logs/);
+    } finally {
+      client.close();
+      edgeSide.close();
+    }
+  });
 });

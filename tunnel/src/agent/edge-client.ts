@@ -8,6 +8,7 @@ import { FEATURE_SPLIT_DATA, PROTOCOL_VERSION } from '../protocol/frames';
 import {
   controlMessage,
   MESSAGE_MALFORMED,
+  policyLogsMeta,
   streamOpen,
   type RefusedNotice,
   type BindRequest,
@@ -219,7 +220,8 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
   }
 
   private onTransport(transport: Transport): void {
-    const session = new MuxSession(transport, { role: 'agent' });
+    // The edge sends one kind of Meta: the response phase's policy log entries of an HTTP stream.
+    const session = new MuxSession(transport, { role: 'agent', meta: policyLogsMeta });
     this.session = session;
     session.on('control', (msg: ControlMessage) => {
       if (msg.type === 'welcome') return this.welcomed(session, msg);

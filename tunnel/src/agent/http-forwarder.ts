@@ -275,7 +275,7 @@ export function forwardHttp(
         resolve();
       };
       stream.on('meta', (meta: PolicyLogs) => {
-        if (meta?.kind !== 'policy-logs' || !Array.isArray(meta.logs)) return;
+        if (meta.kind !== 'policy-logs') return; // checked by the session (policyLogsMeta)
         if (meta.logs.length) (outcome.logs ??= []).push(...meta.logs.slice(0, 64));
         recording?.addPolicyLogs(meta.logs.slice(0, 64));
         done();

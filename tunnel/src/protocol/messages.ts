@@ -297,6 +297,9 @@ export const streamOpen: Shape<StreamOpen> = tagged<StreamOpen>('kind', {
   tls: rawOpen,
 });
 
+/** The `Meta` of an HTTP stream (edge → agent): the `log` entries of the response phase. */
+export const policyLogsMeta: Shape<PolicyLogs> = object<PolicyLogs>({ kind: literal('policy-logs'), logs: policyLogs });
+
 /** The `Meta` of an HTTP stream (agent → edge): the upstream's response head. */
 export const httpResponseHead: Shape<HttpResponseHead> = object<HttpResponseHead>({
   kind: literal('http-response'),
