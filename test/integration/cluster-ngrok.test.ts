@@ -3,7 +3,6 @@
 // agent ports and a health-checking one in front of their HTTP ports. Where the machine allows,
 // the suite re-runs itself inside `unshare -rn` (loopback only), as ngrok-agent.test.ts does.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -21,45 +20,25 @@ import {
   type NodeProcess,
 } from '../support/cluster';
 import { delay, freePort, request, type Reply } from '../support/tunnel';
+import { INSIDE_NETNS, netnsAvailable, runInsideNetns } from '../support/netns';
 import { makeTestCa } from '../support/test-ca';
 
 const ngrok = require('@ngrok/ngrok') as typeof import('@ngrok/ngrok');
-
-const INSIDE = process.env.BURROW_TEST_NETNS === '1';
-
-function netnsAvailable(): boolean {
-  if (process.platform !== 'linux' || INSIDE) return false;
-  const r = spawnSync('unshare', ['-rn', 'sh', '-c', 'ip link set lo up'], { timeout: 10_000 });
-  return r.status === 0;
-}
 
 if (netnsAvailable()) {
   describe('edge cluster with ngrok agents (inside a loopback-only network namespace)', () => {
     it('passes every cluster ngrok SDK test with only loopback reachable', async function () {
       this.timeout(5 * 60_000);
       ensureRedisServer(); // apt-get needs the network: before entering the namespace
-      const mocha = require.resolve('mocha/bin/mocha.js');
-      const child = spawn(
-        'unshare',
-        ['-rn', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" "${mocha}" "${__filename}"`],
-        {
-          env: { ...process.env, BURROW_TEST_NETNS: '1' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-          cwd: path.resolve(__dirname, '../..'),
-        },
+      assert.equal(
+        await runInsideNetns(__filename, 4.5 * 60_000),
+        0,
+        'the cluster ngrok SDK suite failed inside the namespace (output above)',
       );
-      let out = '';
-      child.stdout!.on('data', (d) => (out += d));
-      child.stderr!.on('data', (d) => (out += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 4.5 * 60_000);
-      const code = await new Promise<number | null>((r) => child.on('exit', r));
-      clearTimeout(timer);
-      process.stdout.write(out.replace(/^/gm, '    │ '));
-      assert.equal(code, 0, 'the cluster ngrok SDK suite failed inside the namespace (output above)');
     });
   });
 } else {
-  describe('edge cluster with ngrok agents' + (INSIDE ? ' [netns]' : ' [loopback]'), suite);
+  describe('edge cluster with ngrok agents' + (INSIDE_NETNS ? ' [netns]' : ' [loopback]'), suite);
 }
 
 function suite(this: Mocha.Suite): void {

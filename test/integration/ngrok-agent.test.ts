@@ -4,7 +4,7 @@
 // Where the machine allows, the whole suite re-runs itself inside `unshare -rn` (a network
 // namespace with only loopback), so the SDK can reach nothing but this edge.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -21,47 +21,27 @@ import { FLAG_FIN, FLAG_SYN, FrameType, HEADER_BYTES, encodeFrame } from '../../
 import { MuxadoSession } from '../../tunnel/src/ngrok-protocol/session';
 import { API_KEY, BIN, api as adminApi, spawnEdge, stopEdge, type EdgeChild } from '../support/edge-process';
 import { delay, digestOf, freePort, listen, MiB, request, seededStream, waitFor } from '../support/tunnel';
+import { INSIDE_NETNS, netnsAvailable, runInsideNetns } from '../support/netns';
 import { makeTestCa } from '../support/test-ca';
 
 const ngrok = require('@ngrok/ngrok') as typeof import('@ngrok/ngrok');
 
 const TOKEN = 'ngrok-sdk-token-0123456789';
-const INSIDE = process.env.BURROW_TEST_NETNS === '1';
-
-function netnsAvailable(): boolean {
-  if (process.platform !== 'linux' || INSIDE) return false;
-  const r = spawnSync('unshare', ['-rn', 'sh', '-c', 'ip link set lo up'], { timeout: 10_000 });
-  return r.status === 0;
-}
-
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 if (netnsAvailable()) {
   describe('ngrok agents on a Burrow edge (inside a loopback-only network namespace)', () => {
     it('passes every ngrok SDK test with only loopback reachable', async function () {
       this.timeout(10 * 60_000);
-      const mocha = require.resolve('mocha/bin/mocha.js');
-      const child = spawn(
-        'unshare',
-        ['-rn', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" "${mocha}" "${__filename}"`],
-        {
-          env: { ...process.env, BURROW_TEST_NETNS: '1' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-          cwd: path.resolve(__dirname, '../..'),
-        },
+      assert.equal(
+        await runInsideNetns(__filename, 9.5 * 60_000),
+        0,
+        'the ngrok SDK suite failed inside the namespace (output above)',
       );
-      let out = '';
-      child.stdout!.on('data', (d) => (out += d));
-      child.stderr!.on('data', (d) => (out += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 9.5 * 60_000);
-      const code = await new Promise<number | null>((r) => child.on('exit', r));
-      clearTimeout(timer);
-      process.stdout.write(out.replace(/^/gm, '    │ '));
-      assert.equal(code, 0, 'the ngrok SDK suite failed inside the namespace (output above)');
     });
   });
 } else {
-  describe('ngrok agents on a Burrow edge' + (INSIDE ? ' [netns]' : ' [loopback]'), suite);
+  describe('ngrok agents on a Burrow edge' + (INSIDE_NETNS ? ' [netns]' : ' [loopback]'), suite);
 }
 
 function suite(this: Mocha.Suite): void {

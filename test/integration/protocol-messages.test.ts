@@ -226,7 +226,8 @@ describe('wire protocol: control messages are checked before use', function () {
 describe('wire protocol: the agent checks what the edge opens', function () {
   this.timeout(10_000);
 
-  it('refuses a stream whose metadata is malformed with a coded Reset; the session and other streams go on', async () => {
+  /** A bare edge session that welcomes the agent and then sends whatever a test tells it to. */
+  function fakeEdge(): { edgeSide: MuxSession; client: EdgeClient } {
     const [edgeEnd, agentEnd] = createTransportPair();
     const edgeSide = new MuxSession(edgeEnd, { role: 'edge' });
     edgeSide.on('control', (msg) => {
@@ -240,7 +241,11 @@ describe('wire protocol: the agent checks what the edge opens', function () {
           initialWindow: DEFAULT_WINDOW,
         });
     });
-    const client = new EdgeClient({ url: 'ws://unused', connectInProcess: () => agentEnd });
+    return { edgeSide, client: new EdgeClient({ url: 'ws://unused', connectInProcess: () => agentEnd }) };
+  }
+
+  it('refuses a stream whose metadata is malformed with a coded Reset; the session and other streams go on', async () => {
+    const { edgeSide, client } = fakeEdge();
     const opened: StreamOpen[] = [];
     client.on('stream', (stream, open) => {
       opened.push(open);
@@ -264,20 +269,7 @@ describe('wire protocol: the agent checks what the edge opens', function () {
   });
 
   it('ends the session on a malformed policy-logs Meta (ERR_BURROW_MESSAGE_MALFORMED at meta.logs)', async () => {
-    const [edgeEnd, agentEnd] = createTransportPair();
-    const edgeSide = new MuxSession(edgeEnd, { role: 'edge' });
-    edgeSide.on('control', (msg) => {
-      if (msg.type === 'hello')
-        edgeSide.sendControl({
-          type: 'welcome',
-          version: PROTOCOL_VERSION,
-          sessionId: 'fake-edge',
-          heartbeatIntervalMs: 2000,
-          heartbeatToleranceMs: 6000,
-          initialWindow: DEFAULT_WINDOW,
-        });
-    });
-    const client = new EdgeClient({ url: 'ws://unused', connectInProcess: () => agentEnd });
+    const { edgeSide, client } = fakeEdge();
     let opened = 0;
     client.on('stream', (stream) => {
       opened++;
