@@ -11,6 +11,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import type { Agent, ExchangeInfo } from '../../tunnel/src/agent/agent';
 import { CaptureStore } from '../../tunnel/src/capture/store';
+import { validateDocument } from '../../tunnel/src/config';
 import { selfSignedCertificate } from '../../tunnel/src/edge/tls-cert';
 import type { TrafficPolicyDocument } from '../../tunnel/src/modules/traffic-policy';
 import { policyLogsOfLine, startAgentProcess } from '../support/agent-process';
@@ -235,6 +236,31 @@ describe('traffic policy: on_tcp_connect', function () {
     ]);
     assert.equal(await talk(Number(cli.url.port), '127.0.0.1', 'ping'), 'ping');
     assert.deepEqual(await policyLogsOfLine(cli, 'tcp_connection_closed.v0'), [{ metadata: { who: '127.0.0.1' } }]);
+  });
+
+  it("config checks report every refusal of a TCP endpoint's policy at its own line", () => {
+    const text = [
+      'version: "2"',
+      'tunnels:',
+      '  db:',
+      '    proto: tcp',
+      '    addr: 5432',
+      '    traffic_policy:',
+      '      on_http_request:',
+      '        - actions: [{type: deny}]',
+      '      on_tcp_connect:',
+      '        - actions:',
+      '            - type: add-headers',
+      '              config: {headers: {a: b}}',
+      '            - type: restrict-ips',
+      '              config: {allow: ["nonsense"]}',
+      '',
+    ].join('\n');
+    const { problems } = validateDocument(text, 'ngrok.yml');
+    assert.deepEqual(
+      problems.map((p) => `${p.line}:${/\[(ERR_NGROK_\d+)\]/.exec(p.message)?.[1]}`),
+      ['8:ERR_NGROK_2230', '11:ERR_NGROK_2202', '14:ERR_NGROK_362'],
+    );
   });
 
   it('refuses HTTP phases and HTTP-only actions on a TCP endpoint, with ngrok codes', async () => {

@@ -38,7 +38,14 @@ export function connectionGate(
   const ip = options?.ipRestriction;
   const allowed =
     ip && within(['ipRestriction'], () => (ip.enforce === false ? undefined : ipFilter(ip, env.ipPolicies)));
-  const policy = options?.trafficPolicy && within(['trafficPolicy'], () => connectPolicy(options.trafficPolicy!, env));
+  // Config checks collect every refusal of the policy; their paths start inside it.
+  const collected: ModuleConfigError[] = [];
+  const policy =
+    options?.trafficPolicy &&
+    within(['trafficPolicy'], () =>
+      connectPolicy(options.trafficPolicy!, { ...env, collect: env.collect && collected }),
+    );
+  for (const err of collected) env.collect!.push(Object.assign(err, { path: ['trafficPolicy', ...err.path] }));
   if (!allowed && !policy) return undefined;
   return (conn) => {
     // ngrok closes a refused TCP/TLS connection without a word.
@@ -56,7 +63,5 @@ export function connectionOptionErrors(options: EdgeOptions | undefined): Module
     if (!(err instanceof ModuleConfigError)) throw err;
     collect.push(err);
   }
-  for (const err of collect)
-    if (err.path[0] !== 'ipRestriction' && err.path[0] !== 'trafficPolicy') err.path = ['trafficPolicy', ...err.path];
   return collect;
 }
