@@ -10,7 +10,7 @@ import type { EndpointSpec } from '../model';
 import { hasRawHeader } from '../net/raw-headers';
 import type { RefusedNotice, StreamOpen, WireError } from '../protocol/messages';
 import { toWireEdgeOptions } from '../wire-options';
-import type { MuxStream } from '../protocol/session';
+import { MuxExchange, type MuxStream } from '../protocol/session';
 import { codespacePortOf, codespaceUrl, detectCodespace, type Codespace } from './codespaces';
 import { EdgeClient } from './edge-client';
 import { startFileServer, type FileServer } from './file-server';
@@ -378,7 +378,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.tunnelsByName.get(tunnel.name) === tunnel) this.emit('tunnel', publicState(tunnel));
   }
 
-  private onStream(stream: MuxStream, open: StreamOpen, retried = false): void {
+  /** A stream from the edge: an HTTP exchange (a light MuxExchange) or a TCP/TLS connection (MuxStream). */
+  private onStream(stream: MuxStream | MuxExchange, open: StreamOpen, retried = false): void {
     const tunnel = this.tunnelsByBinding.get(open.binding);
     if (!tunnel) {
       // A request can arrive in the same message as its bind-result, before bind() has recorded
@@ -391,7 +392,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     tunnel.conns.count++;
     tunnel.conns.open++;
     let outcome: HttpOutcome | undefined;
-    stream.once('close', () => {
+    const closed = () => {
       tunnel.conns.open--;
       const http = open.kind === 'http' ? { method: open.method, url: open.url, ...outcome } : undefined;
       this.emit('exchange', {
@@ -401,13 +402,11 @@ export class Agent extends EventEmitter<AgentEvents> {
         http,
         ...(open.kind !== 'http' ? { tcp: { logs: open.logs } } : {}),
       });
-    });
-    stream.on('error', () => {
-      /* reported by the forwarder's own listeners */
-    });
-    if (open.kind === 'http') {
+    };
+    if (open.kind === 'http' && stream instanceof MuxExchange) {
       if (!tunnel.httpUpstream) {
         stream.reset({ code: 'ERR_BURROW_PROTOCOL', message: 'http stream for a non-http tunnel' });
+        closed();
         return;
       }
       const recording =
@@ -421,7 +420,20 @@ export class Agent extends EventEmitter<AgentEvents> {
               rawHeaders: open.rawHeaders,
             })
           : undefined;
-      outcome = forwardHttp(stream, open, tunnel.httpUpstream, recording);
+      outcome = forwardHttp(stream, open, tunnel.httpUpstream, recording, closed);
+      return;
+    }
+    if (stream instanceof MuxExchange) {
+      stream.reset({ code: 'ERR_BURROW_PROTOCOL', message: `${open.kind} stream taken as an HTTP exchange` });
+      closed();
+      return;
+    }
+    stream.once('close', closed);
+    stream.on('error', () => {
+      /* reported by the forwarder's own listeners */
+    });
+    if (open.kind === 'http') {
+      stream.reset({ code: 'ERR_BURROW_PROTOCOL', message: 'http stream not taken as an exchange' });
     } else if (tunnel.upstream.kind === 'tcp') {
       forwardRaw(stream, tunnel.upstream.host, tunnel.upstream.port);
     } else {

@@ -20,7 +20,7 @@ import {
   type WireError,
 } from '../protocol/messages';
 import { ShapeError } from '../protocol/shape';
-import { MuxSession, type MuxStream } from '../protocol/session';
+import { MuxSession, type MuxExchange, type MuxStream } from '../protocol/session';
 import { WebSocketTransport, type Transport } from '../protocol/transport';
 import { VERSION } from '../version';
 
@@ -45,7 +45,7 @@ export interface EdgeClientEvents {
   offline: [error: WireError];
   /** Refused for good (bad authtoken, incompatible edge): no more reconnects. */
   fatal: [error: WireError];
-  stream: [stream: MuxStream, open: StreamOpen];
+  stream: [stream: MuxStream | MuxExchange, open: StreamOpen];
   /** The edge answered a request for one of our endpoints itself (PROTOCOL.md `refused`). */
   refused: [notice: RefusedNotice];
 }
@@ -221,7 +221,8 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
 
   private onTransport(transport: Transport): void {
     // The edge sends one kind of Meta: the response phase's policy log entries of an HTTP stream.
-    const session = new MuxSession(transport, { role: 'agent', meta: policyLogsMeta });
+    // HTTP exchanges come as light MuxExchanges (forwardHttp), TCP/TLS connections as streams.
+    const session = new MuxSession(transport, { role: 'agent', meta: policyLogsMeta, exchange: isHttpOpen });
     this.session = session;
     session.on('control', (msg: ControlMessage) => {
       if (msg.type === 'welcome') return this.welcomed(session, msg);
@@ -234,7 +235,7 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
       // A request one of our endpoints' modules answered at the edge (the agent captures it).
       if (msg.type === 'refused') this.emit('refused', msg);
     });
-    session.on('stream', (stream, meta) => {
+    const accept = (stream: MuxStream | MuxExchange, meta: unknown) => {
       let open: StreamOpen;
       try {
         open = streamOpen(meta, 'open');
@@ -243,7 +244,9 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
         return stream.reset({ code: MESSAGE_MALFORMED, message: `malformed ${(err as Error).message}` });
       }
       this.emit('stream', stream, open);
-    });
+    };
+    session.on('stream', accept);
+    session.on('exchange', accept);
     session.on('close', (error) => {
       if (session === this.retiring) {
         this.retiring = undefined;
@@ -311,4 +314,8 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
+}
+
+function isHttpOpen(meta: unknown): boolean {
+  return (meta as { kind?: unknown } | null)?.kind === 'http';
 }

@@ -7,7 +7,7 @@ import { PassThrough, type Duplex, type Readable, type Writable } from 'node:str
 import type { Recording } from '../capture/store';
 import { filterRawHeaders } from '../net/raw-headers';
 import type { HttpOpen, HttpResponseHead, PolicyLogEntry, PolicyLogs, WireError } from '../protocol/messages';
-import type { MuxStream } from '../protocol/session';
+import type { MuxExchange } from '../protocol/session';
 import { rawRequest, type BodySink } from './raw-http-forwarder';
 import { expireIdle, RetryableBody, retryable } from './upstream-pool';
 
@@ -255,34 +255,44 @@ export interface HttpOutcome {
 /** How long the agent holds a response's end for the edge's response-phase `log` entries. */
 const POLICY_LOGS_WAIT_MS = 5_000;
 
-/** Forwards one HTTP stream from the edge. `recording` (when capture is on) sees every byte both ways. */
+/**
+ * Forwards one HTTP exchange from the edge (a light MuxExchange: callbacks, no Duplex). `recording`
+ * (when capture is on) sees every byte both ways; `closed` runs once when the exchange is over.
+ */
 export function forwardHttp(
-  stream: MuxStream,
+  ex: MuxExchange,
   open: HttpOpen,
   upstream: HttpUpstream,
   recording?: Recording,
+  closed?: () => void,
 ): HttpOutcome {
   const outcome: HttpOutcome = open.logs?.length ? { logs: [...open.logs] } : {};
   recording?.addPolicyLogs(open.logs ?? []);
   // Response-phase `log` entries come in a Meta after the head the edge received; the response's
-  // end waits for them so the capture and the log line are complete when the stream closes.
+  // end waits for them so the capture and the log line are complete when the exchange closes.
+  let logsDone: (() => void) | undefined;
   let responseLogs: Promise<void> | undefined;
   if (open.logsResponse) {
     responseLogs = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, POLICY_LOGS_WAIT_MS);
-      const done = () => {
+      logsDone = () => {
         clearTimeout(timer);
         resolve();
       };
-      stream.on('meta', (meta: PolicyLogs) => {
-        if (meta.kind !== 'policy-logs') return; // checked by the session (policyLogsMeta)
-        if (meta.logs.length) (outcome.logs ??= []).push(...meta.logs.slice(0, 64));
-        recording?.addPolicyLogs(meta.logs.slice(0, 64));
-        done();
-      });
-      stream.once('close', done);
     });
   }
+  /** Ends the response (after the response-phase logs when they are due). */
+  const endResponse = (last?: Buffer): void => {
+    if (!responseLogs) {
+      recording?.finish();
+      ex.end(last);
+      return;
+    }
+    void responseLogs.then(() => {
+      recording?.finish();
+      ex.end(last);
+    });
+  };
   let answered = false;
   const respond = (
     statusCode: number,
@@ -293,15 +303,22 @@ export function forwardHttp(
     answered = true;
     outcome.statusCode = statusCode;
     const head: HttpResponseHead = { kind: 'http-response', statusCode, statusMessage, rawHeaders };
-    stream.sendMeta(head);
+    ex.sendMeta(head);
     recording?.response(statusCode, statusMessage ?? '', httpVersion, rawHeaders);
   };
+  /** Where the edge's bytes go: the request body, then (after a 101) the upstream socket. */
+  let requestBody: Writable | undefined;
+  let dropBody = false;
+  /** An upgrade's bytes before the 101 (the edge's credit bounds them). */
+  let early: Buffer[] | undefined = open.upgrade ? [] : undefined;
+  let earlyEnd = false;
+  let upgraded: Duplex | undefined;
   const fail = (error: WireError): void => {
     outcome.errorCode = error.code;
     outcome.statusCode ??= 502;
     recording?.finish(error);
     if (answered) {
-      stream.reset(error);
+      ex.reset(error);
       return;
     }
     answered = true;
@@ -311,17 +328,15 @@ export function forwardHttp(
       rawHeaders: [],
       error: { code: error.code, message: error.message },
     };
-    stream.sendMeta(head);
-    // Drain the rest of the request body: piped into a dead upstream request it would stall the stream.
-    stream.unpipe();
-    stream.resume();
-    stream.end();
+    ex.sendMeta(head);
+    // The rest of the request body is read and dropped (a dead upstream request would stall it).
+    dropBody = true;
+    early = undefined;
+    ex.release();
+    ex.end();
   };
-  if (recording) {
-    stream.on('data', (chunk: Buffer) => recording.requestData(chunk));
-    stream.on('end', () => recording.requestEnd());
-  }
-  const upstreamRequest = requestUpstream(
+  const release = () => ex.release();
+  const request = requestUpstream(
     upstream,
     {
       method: open.method,
@@ -330,77 +345,94 @@ export function forwardHttp(
       upgrade: open.upgrade,
     },
     {
-      // The raw path: the body goes straight into the session's outbox (MuxStream.sendData), and
-      // the head, a small body and the FIN leave in one message (Meta + one DATA frame with FIN).
+      // The raw path: the body goes straight to the exchange (ex.send), and the head, a small
+      // body and the end reach the edge together (Meta + one DATA frame with FIN).
       sink(statusCode, statusMessage, httpVersion, rawHeaders, resume): BodySink {
         respond(statusCode, statusMessage, httpVersion, rawHeaders);
         return {
           data(chunk) {
             recording?.responseData(chunk);
-            return stream.sendData(chunk, resume);
+            return ex.send(chunk, resume);
           },
           end(last) {
             if (last) recording?.responseData(last);
-            if (!responseLogs) {
-              recording?.finish();
-              stream.endData(last);
-              return;
-            }
-            void responseLogs.then(() => {
-              recording?.finish();
-              stream.endData(last);
-            });
+            endResponse(last);
           },
         };
       },
       response(statusCode, statusMessage, httpVersion, rawHeaders, res) {
         respond(statusCode, statusMessage, httpVersion, rawHeaders);
-        if (recording) res.on('data', (chunk: Buffer) => recording.responseData(chunk));
-        if (!responseLogs) {
-          res.on('end', () => recording?.finish());
-          res.pipe(stream);
-          return;
-        }
-        res.on(
-          'end',
-          () =>
-            void responseLogs.then(() => {
-              recording?.finish();
-              stream.end();
-            }),
-        );
-        res.pipe(stream, { end: false });
+        const resume = () => res.resume();
+        res.on('data', (chunk: Buffer) => {
+          recording?.responseData(chunk);
+          if (!ex.send(chunk, resume)) res.pause();
+        });
+        res.on('end', () => endResponse());
       },
       upgrade(statusCode, statusMessage, httpVersion, rawHeaders, socket, head) {
         respond(statusCode, statusMessage, httpVersion, rawHeaders);
         recording?.finish();
-        // After a 101 the stream and the upstream socket are one raw byte pipe. Upstream bytes go
-        // straight into the session's outbox (sendData: no Writable per message, which is most
-        // of a websocket message's cost here); the socket pauses while the edge has no credit.
-        stream.pipe(socket);
+        // After a 101 the exchange and the upstream socket are one raw byte pipe, with the
+        // exchange's credit as back-pressure both ways.
+        upgraded = socket;
+        socket.on('drain', release);
+        const held = early ?? [];
+        early = undefined;
+        for (const chunk of held) socket.write(chunk);
+        if (earlyEnd) socket.end();
+        release();
         const resume = () => socket.resume();
         socket.pause();
         socket.on('data', (chunk: Buffer) => {
-          if (!stream.sendData(chunk, resume)) socket.pause();
+          if (!ex.send(chunk, resume)) socket.pause();
         });
-        socket.on('end', () => stream.endData());
-        if (!head.length || stream.sendData(head, resume)) socket.resume();
-        socket.on('error', () => stream.destroy());
-        stream.on('error', () => socket.destroy());
+        socket.on('end', () => ex.end());
+        socket.on('error', () => ex.reset({ code: 'ERR_BURROW_STREAM_CANCELLED', message: 'upstream socket failed' }));
+        if (!head.length || ex.send(head, resume)) socket.resume();
       },
       error: fail,
     },
   );
-  // The edge cancelled (client went away): abort the upstream request.
-  stream.on('error', upstreamRequest.cancel);
+  ex.attach({
+    meta(meta) {
+      const logs = meta as PolicyLogs; // checked by the session (policyLogsMeta)
+      if (logs.kind !== 'policy-logs') return;
+      if (logs.logs.length) (outcome.logs ??= []).push(...logs.logs.slice(0, 64));
+      recording?.addPolicyLogs(logs.logs.slice(0, 64));
+      logsDone?.();
+    },
+    data(chunk) {
+      recording?.requestData(chunk);
+      if (upgraded) return upgraded.write(chunk);
+      if (early) {
+        early.push(chunk);
+        return false;
+      }
+      if (dropBody) return true;
+      requestBody ??= request.body;
+      if (requestBody.write(chunk)) return true;
+      if (requestBody.listenerCount('drain') === 0) requestBody.once('drain', release);
+      return false;
+    },
+    end() {
+      recording?.requestEnd();
+      if (upgraded) upgraded.end();
+      else if (early) earlyEnd = true;
+      else if (dropBody) return;
+      else if (requestBody) requestBody.end();
+      else request.endBody();
+    },
+    close(error) {
+      logsDone?.();
+      if (error) {
+        request.cancel();
+        upgraded?.destroy();
+      } else if (upgraded && !upgraded.destroyed) upgraded.destroy();
+      closed?.();
+    },
+  });
   // The body of an upgrade request is the raw protocol: only sent after a 101.
-  if (open.upgrade) upstreamRequest.endBody();
-  else if (stream.remoteEnded) {
-    // No request body (FIN came with the Open): nothing to pipe. Reading the stream lets its
-    // 'end' (capture) and 'close' (the agent's metrics) happen.
-    upstreamRequest.endBody();
-    stream.resume();
-  } else stream.pipe(upstreamRequest.body);
+  if (open.upgrade) request.endBody();
   return outcome;
 }
 

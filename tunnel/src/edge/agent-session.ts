@@ -3,6 +3,7 @@
 // and the proxy (http-proxy.ts, edge.ts pipeRaw) opens a stream on it per request or connection.
 import type { Duplex } from 'node:stream';
 import type { RefusedNotice, StreamOpen, WireError } from '../protocol/messages';
+import type { ExchangeHandler, ExchangeSender } from '../protocol/session';
 
 export interface AgentSession {
   readonly isClosed: boolean;
@@ -12,6 +13,11 @@ export interface AgentSession {
    * HttpResponseHead and its readable side is the response body (raw bytes after a 101).
    */
   openStream(meta: StreamOpen, fin?: boolean): Duplex;
+  /**
+   * Optional: one HTTP exchange as a light object, `handler` hearing the agent's side (Burrow's
+   * own sessions: protocol/session.ts MuxExchange). The raw visitor path prefers it.
+   */
+  openExchange?(meta: StreamOpen, fin: boolean, handler: ExchangeHandler): ExchangeSender;
   close(error?: WireError): void;
   /**
    * A module of one of this session's endpoints answered a request itself (a basic-auth 401, an

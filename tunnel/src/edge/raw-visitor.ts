@@ -16,7 +16,8 @@ import http, { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Scheme } from '../model';
-import type { HttpOpen, HttpResponseHead } from '../protocol/messages';
+import type { HttpOpen, HttpResponseHead, WireError } from '../protocol/messages';
+import type { ExchangeHandler, ExchangeSender } from '../protocol/session';
 import { findHeadEnd, parseRequestHead, type RequestHead } from '../http1/head';
 import { ChunkedDecoder, encodeChunk, lastChunk } from '../http1/chunked';
 import { rawHeaderValues } from '../net/raw-headers';
@@ -352,18 +353,32 @@ class RawConnection {
   }
 }
 
-/** One request and its response on a raw connection. */
-class Exchange {
+/** Response bytes up to this size leave with their head in one Buffer (one write, no writev). */
+const JOIN_MAX = 16 * 1024;
+
+/**
+ * One request and its response on a raw connection. It speaks to the agent through a light
+ * exchange (protocol/session.ts MuxExchange; a Duplex adapted for ngrok agents and cluster
+ * peers): it is itself the exchange's handler.
+ */
+class Exchange implements ExchangeHandler {
   bodyDone: boolean;
   waitingDrain = false;
-  private stream?: Duplex;
+  private ex?: ExchangeSender;
   private left = 0;
   private decoder?: ChunkedDecoder;
   private framing?: ResponseFraming;
   private sent = 0;
   private responseDone = false;
   private headSent = false;
-  private corked = false;
+  private bodyEnded = false;
+  private last = false;
+  /** The response head, until it is written together with the body bytes that follow it this turn. */
+  private pendingHead?: string;
+  private pendingParts: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Waiting for the visitor socket's 'drain' before the agent gets credit again. */
+  private holding = false;
 
   constructor(
     private readonly conn: RawConnection,
@@ -376,17 +391,15 @@ class Exchange {
     else if (body.kind === 'chunked') this.decoder = new ChunkedDecoder();
   }
 
-  /** Opens the stream to the agent (or answers the edge error); may end the exchange at once. */
+  /** Opens the exchange with the agent (or answers the edge error); may end the exchange at once. */
   start(host: string, route: Exclude<RawRoute, { takeover: unknown }>): void {
     const head = this.head;
     const owner = this.owner;
-    const conn = this.conn;
     if ('error' in route) {
       this.error(route.error, route.detail);
       return;
     }
-    const socket = conn.socket;
-    const ip = socket.remoteAddress ?? '';
+    const ip = this.conn.socket.remoteAddress ?? '';
     const clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
     const rawHeaders = forwardingHeaders(head.rawHeaders, host, owner.host.scheme, clientIp);
     markBodyFraming(rawHeaders, !this.bodyDone);
@@ -400,26 +413,15 @@ class Exchange {
       httpVersion: head.version,
       rawHeaders,
     };
-    let stream: Duplex;
+    const session = route.target.session;
     try {
-      stream = route.target.session.openStream(open, this.bodyDone);
+      this.ex = session.openExchange
+        ? session.openExchange(open, this.bodyDone, this)
+        : new DuplexExchange(session.openStream(open, this.bodyDone), this);
     } catch {
       this.error('ERR_NGROK_3210');
-      return;
     }
-    this.stream = stream;
-    stream.once('meta', this.onMeta);
-    stream.on('error', this.onStreamError);
-    stream.on('drain', this.onStreamDrain);
-    stream.on('close', this.onStreamClose);
   }
-
-  /** A stream destroyed without an error (a closed session) must not leave the visitor waiting. */
-  private readonly onStreamClose = (): void => {
-    if (this.responseDone || this.bodyEnded) return;
-    if (!this.headSent) this.error('ERR_NGROK_3210');
-    else this.conn.socket.destroy();
-  };
 
   /** Request body bytes from the visitor; returns how many of `chunk` belong to this request. */
   feed(chunk: Buffer): number {
@@ -442,16 +444,16 @@ class Exchange {
   }
 
   private toUpstream(piece: Buffer): void {
-    const stream = this.stream;
     // After the response (an early answer, an error page) the rest of the body is read and dropped.
-    if (!stream || stream.destroyed || this.responseDone) return;
-    if (!stream.write(piece) && !this.waitingDrain) {
+    if (!this.ex || this.responseDone) return;
+    if (!this.ex.send(piece, this.onAgentCredit) && !this.waitingDrain) {
       this.waitingDrain = true;
       this.conn.flow();
     }
   }
 
-  private readonly onStreamDrain = (): void => {
+  /** The agent granted credit for the body bytes that waited: read the visitor again. */
+  private readonly onAgentCredit = (): void => {
     if (!this.waitingDrain) return;
     this.waitingDrain = false;
     this.conn.flow();
@@ -460,8 +462,7 @@ class Exchange {
   private bodyEnd(): void {
     this.bodyDone = true;
     this.waitingDrain = false;
-    const stream = this.stream;
-    if (stream && !stream.destroyed && !this.responseDone) stream.end();
+    if (!this.responseDone) this.ex?.end();
     if (this.responseDone) this.finish();
     else this.conn.flow();
   }
@@ -477,17 +478,24 @@ class Exchange {
     else s.end(BAD_REQUEST_REPLY);
   }
 
-  /** The visitor went away (or cut its body short): the upstream stream is cancelled. */
+  /** The visitor went away (or cut its body short): the agent's side is cancelled. */
   abort(): void {
     this.responseDone = true;
-    this.stream?.destroy();
+    this.cancel('the visitor went away');
   }
 
-  private readonly onMeta = (res: HttpResponseHead): void => {
-    const stream = this.stream!;
+  private cancel(why: string): void {
+    this.ex?.reset({ code: 'ERR_BURROW_STREAM_CANCELLED', message: why });
+  }
+
+  // ---- ExchangeHandler: the agent's side ----
+
+  /** The response head (or the agent's error): written with the body bytes that come with it. */
+  meta(meta: unknown): void {
+    if (this.responseDone || this.headSent) return;
+    const res = meta as HttpResponseHead;
     if (res.error) {
       this.error(isEdgeErrorCode(res.error.code) ? res.error.code : 'ERR_NGROK_3004', res.error.message);
-      stream.resume();
       return;
     }
     let framing: ResponseFraming;
@@ -500,86 +508,138 @@ class Exchange {
         this.owner.keepAliveTimeoutMs,
       );
     } catch (err) {
-      stream.destroy();
+      this.cancel('the response head could not be relayed');
       this.error('ERR_NGROK_3004', (err as Error).message);
       return;
     }
     this.framing = framing;
     this.headSent = true;
-    const socket = this.conn.socket;
-    // The head and a small body leave in one write: 'data' starts flowing on the next tick
-    // (resume), so the uncork is queued after it.
-    socket.cork();
-    this.corked = true;
-    // Header bytes as Node writes them: latin1 (obs-text values pass as the upstream sent them).
-    socket.write(framing.text, 'latin1');
-    stream.on('data', this.onBody);
-    stream.once('end', this.onBodyEnd);
-    process.nextTick(this.uncork);
-  };
+    this.pendingHead = framing.text;
+    // The body usually comes in the same call chain (a small response: head, bytes, end): the
+    // end writes all at once; else this microtask writes the head with what came so far.
+    queueMicrotask(this.flushHead);
+  }
 
-  private readonly uncork = (): void => {
-    if (!this.corked) return;
-    this.corked = false;
-    this.conn.socket.uncork();
-  };
-
-  private readonly onBody = (data: Buffer): void => {
-    const f = this.framing!;
-    const socket = this.conn.socket;
-    if (f.bodiless || data.length === 0) return;
-    let ok: boolean;
-    if (f.chunked) {
-      const [size, , crlf] = encodeChunk(data);
-      if (!this.corked) socket.cork();
-      socket.write(size);
-      socket.write(data);
-      ok = socket.write(crlf);
-      if (!this.corked) socket.uncork();
-    } else {
-      this.sent += data.length;
+  data(chunk: Buffer): boolean {
+    const f = this.framing;
+    if (!f || this.responseDone || f.bodiless || chunk.length === 0) return true;
+    if (!f.chunked) {
+      this.sent += chunk.length;
       // More than the upstream announced would be read as the next response: never send it.
       if (f.length !== undefined && this.sent > f.length) {
-        this.stream?.destroy();
-        socket.destroy();
-        return;
+        this.responseDone = true;
+        this.cancel('the response is longer than its Content-Length');
+        this.conn.socket.destroy();
+        return true;
       }
-      ok = socket.write(data);
     }
-    if (!ok) {
-      this.stream?.pause();
-      socket.once('drain', this.onSocketDrain);
+    if (this.pendingHead !== undefined) {
+      if (f.chunked) this.pendingParts.push(...encodeChunk(chunk));
+      else this.pendingParts.push(chunk);
+      this.pendingBytes += chunk.length;
+      return true;
     }
-  };
-
-  private readonly onSocketDrain = (): void => {
-    this.stream?.resume();
-  };
-
-  private bodyEnded = false;
-
-  private readonly onBodyEnd = (): void => {
-    this.bodyEnded = true;
-    const f = this.framing!;
     const socket = this.conn.socket;
-    if (f.chunked) socket.write(lastChunk());
-    this.uncork();
+    let ok: boolean;
+    if (f.chunked) {
+      const [size, , crlf] = encodeChunk(chunk);
+      if (chunk.length <= JOIN_MAX) ok = socket.write(Buffer.concat([size, chunk, crlf]));
+      else {
+        socket.cork();
+        socket.write(size);
+        socket.write(chunk);
+        ok = socket.write(crlf);
+        socket.uncork();
+      }
+    } else ok = socket.write(chunk);
+    if (ok) return true;
+    this.holdForDrain();
+    return false;
+  }
+
+  /** The visitor's socket is full: the agent's credit waits for its 'drain'. */
+  private holdForDrain(): void {
+    if (this.holding) return;
+    this.holding = true;
+    this.conn.socket.once('drain', this.onSocketDrain);
+  }
+
+  end(): void {
+    this.bodyEnded = true;
+    const f = this.framing;
+    if (this.responseDone) return;
+    if (!f) {
+      // The agent ended its side without a response head.
+      this.error('ERR_NGROK_3210');
+      return;
+    }
+    if (f.chunked) {
+      if (this.pendingHead !== undefined) this.pendingParts.push(lastChunk());
+      else this.conn.socket.write(lastChunk());
+    }
+    this.flushHead();
     // A body shorter than its Content-Length: the visitor must see a cut, not wait for the rest.
     if (!f.bodiless && f.length !== undefined && this.sent < f.length) {
-      socket.destroy();
+      this.responseDone = true;
+      this.conn.socket.destroy();
       return;
     }
     this.responseEnded(f.last);
+  }
+
+  close(error?: WireError): void {
+    if (this.responseDone || this.bodyEnded) return;
+    if (this.pendingHead !== undefined) {
+      // The head never left: the visitor gets the error page instead of a cut response.
+      this.pendingHead = undefined;
+      this.pendingParts = [];
+      this.headSent = false;
+    }
+    if (!this.headSent) this.error(error ? errorCodeOf(error) : 'ERR_NGROK_3210', error?.message);
+    else this.conn.socket.destroy();
+  }
+
+  /** Writes the pending head with the body bytes that came after it: one Buffer when small. */
+  private readonly flushHead = (): void => {
+    const text = this.pendingHead;
+    if (text === undefined) return;
+    this.pendingHead = undefined;
+    const parts = this.pendingParts;
+    const bytes = this.pendingBytes;
+    this.pendingParts = [];
+    this.pendingBytes = 0;
+    const socket = this.conn.socket;
+    let ok: boolean;
+    if (bytes <= JOIN_MAX) {
+      let size = text.length;
+      for (const p of parts) size += p.length;
+      const out = Buffer.allocUnsafe(size);
+      // Header bytes as Node writes them: latin1 (obs-text values pass as the upstream sent them).
+      let at = out.write(text, 0, 'latin1');
+      for (const p of parts) at += p.copy(out, at);
+      ok = socket.write(out);
+    } else {
+      socket.cork();
+      socket.write(text, 'latin1');
+      for (const p of parts) socket.write(p);
+      ok = socket.write(EMPTY);
+      socket.uncork();
+    }
+    // (Its credit was returned already: the next data() holds it while the socket is full.)
+    if (!ok && !this.responseDone) this.holdForDrain();
   };
 
-  private last = false;
+  private readonly onSocketDrain = (): void => {
+    this.holding = false;
+    this.ex?.release();
+  };
 
   private responseEnded(last: boolean): void {
     this.responseDone = true;
     this.last = last;
     if (!this.bodyDone) {
-      // The response ended before the request body did: cancel the stream and drop the rest.
-      this.stream?.destroy();
+      // The response ended before the request body did: cancel the exchange and drop the rest.
+      this.cancel('the response ended before the request body');
       this.waitingDrain = false;
       this.conn.flow();
       return;
@@ -592,15 +652,10 @@ class Exchange {
     this.conn.done(this.last || !this.head.keepAlive);
   }
 
-  private readonly onStreamError = (err: Error): void => {
-    if (this.responseDone) return;
-    if (!this.headSent) this.error(errorCodeOf(err), err.message);
-    else this.conn.socket.destroy();
-  };
-
   /** Answers with the edge's error page, as sendEdgeError would on a ServerResponse. */
   private error(code: EdgeErrorCode, detail?: string): void {
     if (this.headSent) {
+      this.responseDone = true;
       this.conn.socket.destroy();
       return;
     }
@@ -609,9 +664,53 @@ class Exchange {
     for (const [name, value] of Object.entries(page.headers)) raw.push(name, String(value));
     const framing = responseHead(this.head, page.status, undefined, raw, this.owner.keepAliveTimeoutMs);
     this.headSent = true;
-    this.stream?.removeListener('data', this.onBody);
     const text = Buffer.from(framing.text, 'latin1');
     this.conn.socket.write(framing.bodiless ? text : Buffer.concat([text, Buffer.from(page.body)]));
     this.responseEnded(framing.last);
+  }
+}
+
+/**
+ * An agent session without light exchanges (ngrok's agents, a cluster peer): its Duplex stream,
+ * spoken to as an exchange.
+ */
+class DuplexExchange implements ExchangeSender {
+  private failure?: WireError;
+
+  constructor(
+    private readonly stream: Duplex,
+    handler: ExchangeHandler,
+  ) {
+    stream.on('meta', (meta: unknown) => handler.meta(meta));
+    stream.on('data', (chunk: Buffer) => {
+      if (!handler.data(chunk)) stream.pause();
+    });
+    stream.once('end', () => handler.end());
+    stream.on('error', (err: Error & { code?: string }) => {
+      this.failure = { code: errorCodeOf(err), message: err.message };
+    });
+    stream.once('close', () => handler.close(this.failure));
+  }
+
+  sendMeta(): void {
+    // The edge sends no metadata on the raw path.
+  }
+
+  send(chunk: Buffer, resume: () => void): boolean {
+    if (this.stream.destroyed || this.stream.write(chunk)) return true;
+    this.stream.once('drain', resume);
+    return false;
+  }
+
+  end(): void {
+    if (!this.stream.destroyed) this.stream.end();
+  }
+
+  reset(): void {
+    this.stream.destroy();
+  }
+
+  release(): void {
+    this.stream.resume();
   }
 }

@@ -140,7 +140,7 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
   // ---- AgentSession: the edge opens one stream per connection / HTTP exchange ----
 
   openStream(meta: StreamOpen, fin = false): Duplex {
-    const stream = this.openExchange(meta, fin);
+    const stream = this.openNgrokExchange(meta, fin);
     // Counted until answered in full (or gone): a draining node waits for these before its GOAWAY
     // (moveAway). Not until 'close': an exchange whose request had no body is never ended by the edge.
     this.inFlight++;
@@ -153,7 +153,7 @@ export class NgrokAgentSession extends EventEmitter<NgrokAgentSessionEvents> imp
     return stream;
   }
 
-  private openExchange(meta: StreamOpen, fin: boolean): Duplex {
+  private openNgrokExchange(meta: StreamOpen, fin: boolean): Duplex {
     const tunnel = this.byBinding.get(meta.binding);
     if (!tunnel || this.isClosed)
       throw Object.assign(new Error('no such tunnel on this session'), { code: 'ERR_NGROK_3210' });

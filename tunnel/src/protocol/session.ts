@@ -36,6 +36,11 @@ export interface SessionOptions {
   heartbeatToleranceMs?: number;
   /** Checks every `Meta` the peer sends (a malformed one ends the session); unchecked when omitted. */
   meta?: Shape<unknown>;
+  /**
+   * Which streams the peer opens arrive as light MuxExchange objects ('exchange' event) instead of
+   * MuxStream Duplexes ('stream'): the agent takes its HTTP exchanges this way. The wire is the same.
+   */
+  exchange?: (meta: unknown) => boolean;
 }
 
 /** The session on each transport, so that an in-process pair can find its peer (Transport.directPeer). */
@@ -43,6 +48,7 @@ const sessionOf = new WeakMap<Transport, MuxSession>();
 
 export interface SessionEvents {
   stream: [stream: MuxStream, meta: unknown];
+  exchange: [exchange: MuxExchange, meta: unknown];
   control: [message: ControlMessage];
   close: [error: WireError | undefined];
 }
@@ -52,7 +58,7 @@ export interface SessionEvents {
  * messages, and 'close' once (with the error that ended it, if any).
  */
 export class MuxSession extends EventEmitter<SessionEvents> {
-  private readonly streams = new Map<number, MuxStream>();
+  private readonly streams = new Map<number, StreamEnd>();
   private nextStreamId: number;
   /** Highest stream id the peer has opened: ids only grow, so anything above was never opened. */
   private lastPeerStreamId = 0;
@@ -119,32 +125,73 @@ export class MuxSession extends EventEmitter<SessionEvents> {
 
   /** Opens a stream carrying `meta`; with `fin` the opener sends no body. */
   openStream(meta: unknown, fin = false): MuxStream {
-    if (this.closed) throw new ProtocolError('ERR_BURROW_SESSION_CLOSED', 'session is closed');
-    const id = this.nextStreamId;
-    this.nextStreamId += 2;
-    const stream = new MuxStream(this, id, this.initialWindow);
-    this.streams.set(id, stream);
-    const peer = this.transport.directPeer && sessionOf.get(this.transport.directPeer);
-    if (peer && !peer.closed) stream.peer = peer.acceptDirect(id, meta, fin, stream);
-    else this.enqueue(encodeJsonFrame(FrameType.Open, fin ? FLAG_FIN : 0, id, meta));
+    const stream = new MuxStream(this, this.nextId(), this.initialWindow);
+    this.opened(stream, meta, fin);
     if (fin) stream.markLocalFinSent();
     return stream;
   }
 
   /**
-   * The in-process peer opened a stream (Transport.directPeer): its twin here, linked to it. The
-   * 'stream' event comes later (runDirect), as a frame would, and before anything sent on it.
+   * Opens a stream carrying `meta` as a light exchange (no Duplex, no stream events): `handler`
+   * hears the peer's metadata, bytes, end and reset. With `fin` the opener sends no body.
    */
-  private acceptDirect(id: number, meta: unknown, fin: boolean, opener: MuxStream): MuxStream {
-    this.lastPeerStreamId = id;
-    const stream = new MuxStream(this, id, this.initialWindow);
-    stream.peer = opener;
+  openExchange(meta: unknown, fin: boolean, handler: ExchangeHandler): MuxExchange {
+    const ex = new MuxExchange(this, this.nextId(), this.initialWindow);
+    ex.attach(handler);
+    this.opened(ex, meta, fin);
+    if (fin) ex.markLocalFin();
+    return ex;
+  }
+
+  private nextId(): number {
+    if (this.closed) throw new ProtocolError('ERR_BURROW_SESSION_CLOSED', 'session is closed');
+    const id = this.nextStreamId;
+    this.nextStreamId += 2;
+    return id;
+  }
+
+  /** A stream we opened: its twin in the in-process peer, or an Open frame. */
+  private opened(stream: MuxStream | MuxExchange, meta: unknown, fin: boolean): void {
+    this.streams.set(stream.id, stream);
+    const peer = this.transport.directPeer && sessionOf.get(this.transport.directPeer);
+    if (peer && !peer.closed) stream.peer = peer.acceptDirect(stream.id, meta, fin, stream);
+    else this.enqueue(encodeJsonFrame(FrameType.Open, fin ? FLAG_FIN : 0, stream.id, meta));
+  }
+
+  /** The stream object for a stream the peer opened: a light exchange when `options.exchange` says so. */
+  private accepted(id: number, meta: unknown): MuxStream | MuxExchange {
+    const stream = this.options.exchange?.(meta)
+      ? new MuxExchange(this, id, this.initialWindow)
+      : new MuxStream(this, id, this.initialWindow);
     this.streams.set(id, stream);
-    this.queueDirect(() => {
+    return stream;
+  }
+
+  private announce(stream: MuxStream | MuxExchange, meta: unknown): void {
+    if (stream instanceof MuxExchange) this.emit('exchange', stream, meta);
+    else this.emit('stream', stream, meta);
+  }
+
+  /**
+   * The in-process peer opened a stream (Transport.directPeer): its twin here, linked to it. The
+   * 'stream'/'exchange' event comes later, as a frame would, and before anything sent on it: two
+   * light exchanges in a microtask (their calls wait behind it on their relay), else in runDirect.
+   */
+  private acceptDirect(id: number, meta: unknown, fin: boolean, opener: MuxStream | MuxExchange): StreamEnd {
+    this.lastPeerStreamId = id;
+    const stream = this.accepted(id, meta);
+    stream.peer = opener;
+    const announce = () => {
       if (this.closed || stream.destroyed) return;
       if (fin) stream.receiveFin();
-      this.emit('stream', stream, meta);
-    });
+      this.announce(stream, meta);
+    };
+    if (stream instanceof MuxExchange && opener instanceof MuxExchange) {
+      const relay = new Relay();
+      stream.relay = opener.relay = relay;
+      relay.busy = true;
+      queueMicrotask(() => relay.run(announce));
+    } else this.queueDirect(announce);
     return stream;
   }
 
@@ -339,10 +386,9 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     }
     this.lastPeerStreamId = id;
     const meta = parseJsonPayload<unknown>(frame);
-    const stream = new MuxStream(this, id, this.initialWindow);
-    this.streams.set(id, stream);
+    const stream = this.accepted(id, meta);
     if (frame.flags & FLAG_FIN) stream.receiveFin();
-    this.emit('stream', stream, meta);
+    this.announce(stream, meta);
   }
 
   private wasOpened(id: number): boolean {
@@ -362,7 +408,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     }
     switch (frame.type) {
       case FrameType.Meta:
-        stream.emit('meta', this.options.meta ? checked(this.options.meta, frame, 'meta') : parseJsonPayload(frame));
+        stream.receiveMeta(this.options.meta ? checked(this.options.meta, frame, 'meta') : parseJsonPayload(frame));
         return;
       case FrameType.Data:
         stream.receiveData(frame.payload);
@@ -430,12 +476,12 @@ export class MuxStream extends Duplex {
    * The twin of this stream in the in-process peer session (Transport.directPeer): what would be
    * frames are calls on it, queued in order on its session (queueDirect), never re-entering the sender.
    */
-  peer?: MuxStream;
+  peer?: StreamEnd;
   /** sendData() chunks waiting for credit behind pendingWrite (and a FIN to follow them). */
   private backlog?: { chunks: Buffer[]; fin: boolean; resume: () => void };
 
   constructor(
-    private readonly session: MuxSession,
+    readonly session: MuxSession,
     readonly id: number,
     window: number,
   ) {
@@ -447,7 +493,7 @@ export class MuxStream extends Duplex {
 
   /** Sends JSON metadata on this stream (e.g. the HTTP response head). */
   sendMeta(meta: unknown): void {
-    if (this.peer) this.deliver((peer) => peer.emit('meta', meta));
+    if (this.peer) this.deliver((peer) => peer.receiveMeta(meta));
     else this.session.enqueue(encodeJsonFrame(FrameType.Meta, 0, this.id, meta));
   }
 
@@ -534,6 +580,10 @@ export class MuxStream extends Duplex {
   }
 
   // ---- called by the session ----
+
+  receiveMeta(meta: unknown): void {
+    this.emit('meta', meta);
+  }
 
   markLocalFinSent(): void {
     this.localFinSent = true;
@@ -658,7 +708,7 @@ export class MuxStream extends Duplex {
   }
 
   /** Runs `fn` on the in-process twin (in its session's next runDirect), unless either session or the twin is gone by then. */
-  private deliver(fn: (peer: MuxStream) => void): void {
+  private deliver(fn: (peer: StreamEnd) => void): void {
     const peer = this.peer!;
     if (this.session.isClosed) return;
     peer.session.queueDirect(() => {
@@ -666,12 +716,363 @@ export class MuxStream extends Duplex {
       try {
         fn(peer);
       } catch (err) {
-        peer.destroy(err as Error);
+        peer.fail(err as Error);
       }
     });
   }
 
+  /** A call from the in-process twin threw: the stream ends (a CANCELLED reset to the twin). */
+  fail(err: Error): void {
+    this.destroy(err);
+  }
+
   private maybeForget(): void {
     if (this.localFinSent && this.remoteFinReceived) this.session.forget(this.id);
+  }
+}
+
+/**
+ * What the session (a decoded frame) or an in-process twin calls on one end of a stream: MuxStream
+ * or MuxExchange, so either kind can be the twin of the other.
+ */
+export interface StreamEnd {
+  readonly session: MuxSession;
+  readonly id: number;
+  readonly destroyed: boolean;
+  peer?: StreamEnd;
+  receiveMeta(meta: unknown): void;
+  receiveData(payload: Buffer): void;
+  receiveFin(): void;
+  receiveWindowUpdate(increment: number): void;
+  abort(error: WireError): void;
+  fail(err: Error): void;
+}
+
+/** What the owner of a MuxExchange hears from the other side. */
+export interface ExchangeHandler {
+  /** Metadata from the peer (the agent's response head; the edge's response-phase policy logs). */
+  meta(meta: unknown): void;
+  /**
+   * Bytes from the peer. Return false while they are not consumed (a full socket): no credit is
+   * returned until `release()`, so the peer stops after its window. Bytes keep coming until then.
+   */
+  data(chunk: Buffer): boolean;
+  /** The peer sends no more bytes (FIN). */
+  end(): void;
+  /**
+   * The exchange is over, once, last: `error` when the peer reset it or the session ended before
+   * it finished; none when both sides ended, or it was reset here.
+   */
+  close(error?: WireError): void;
+}
+
+/** What one side of an exchange sends (MuxExchange; raw-visitor.ts adapts a Duplex to it). */
+export interface ExchangeSender {
+  sendMeta(meta: unknown): void;
+  /**
+   * Sends `chunk` within the peer's credit. False: what did not fit waits (with whatever is sent
+   * after it) until the peer grants more, and `resume` is called once all of it went; stop reading
+   * until then.
+   */
+  send(chunk: Buffer, resume: () => void): boolean;
+  /** Ends the sending side; `last` (if any) goes with the FIN (one DATA frame when it fits). */
+  end(last?: Buffer): void;
+  /** Aborts both directions with a coded reason (the peer's `close` gets it). */
+  reset(error: WireError): void;
+  /** The handler consumed what it held after returning false from `data`: credit flows again. */
+  release(): void;
+}
+
+/**
+ * The in-process calls between two twin MuxExchanges, run synchronously and in order: a call made
+ * while another one runs (a handler answering from inside a call) waits until it returns, so a
+ * handler is never re-entered and each side's state is settled before the next call.
+ */
+class Relay {
+  busy = false;
+  private queue: (() => void)[] = [];
+
+  call(fn: () => void): void {
+    if (this.busy) {
+      this.queue.push(fn);
+      return;
+    }
+    this.run(fn);
+  }
+
+  run(fn: () => void): void {
+    this.busy = true;
+    try {
+      fn();
+      while (this.queue.length) this.queue.shift()!();
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+const NO_HANDLER: ExchangeHandler = { meta() {}, data: () => true, end() {}, close() {} };
+
+/**
+ * One stream as a light object (the HTTP exchanges of the agent and the edge's raw visitor path):
+ * the same frames, credit windows and resets as a MuxStream, with callbacks (ExchangeHandler)
+ * instead of a Duplex, its buffers and events. Between two in-process twins the calls are direct
+ * (Relay); to a MuxStream twin they go through the session's runDirect, as that twin's own do.
+ */
+export class MuxExchange implements StreamEnd, ExchangeSender {
+  peer?: StreamEnd;
+  /** Set between two twin MuxExchanges in process. */
+  relay?: Relay;
+  destroyed = false;
+  private handler = NO_HANDLER;
+  /** Calls that came before `attach` (the agent may look its tunnel up a tick later). */
+  private early?: (() => void)[];
+  private sendWindow: number;
+  private receiveWindow: number;
+  private creditOwed = 0;
+  /** The handler returned false from `data`: credit waits for release(). */
+  private held = false;
+  private localFin = false;
+  private remoteFin = false;
+  private backlog?: { chunks: Buffer[]; fin: boolean; resume: () => void };
+  private draining = false;
+
+  constructor(
+    readonly session: MuxSession,
+    readonly id: number,
+    window: number,
+  ) {
+    this.sendWindow = window;
+    this.receiveWindow = window;
+    this.early = [];
+  }
+
+  /** The peer sent its FIN already (an HTTP request without a body). */
+  get remoteEnded(): boolean {
+    return this.remoteFin;
+  }
+
+  /** Sets the handler; calls that came before it are replayed to it now, in order. */
+  attach(handler: ExchangeHandler): void {
+    this.handler = handler;
+    const early = this.early;
+    this.early = undefined;
+    if (!early?.length) return;
+    this.held = false;
+    for (const call of early) call();
+    if (!this.held) this.maybeGrantCredit(true);
+  }
+
+  sendMeta(meta: unknown): void {
+    if (this.destroyed) return;
+    if (this.peer) this.deliver((peer) => peer.receiveMeta(meta));
+    else this.session.enqueue(encodeJsonFrame(FrameType.Meta, 0, this.id, meta));
+  }
+
+  send(chunk: Buffer, resume: () => void): boolean {
+    if (this.destroyed || this.localFin) return true;
+    const backlog = this.backlog;
+    if (backlog) {
+      backlog.chunks.push(chunk);
+      backlog.resume = resume;
+      return false;
+    }
+    const rest = this.sendSome(chunk);
+    if (!rest) return true;
+    this.backlog = { chunks: [rest], fin: false, resume };
+    return false;
+  }
+
+  end(last?: Buffer): void {
+    if (this.destroyed || this.localFin) return;
+    if (this.backlog) {
+      if (last?.length) this.backlog.chunks.push(last);
+      this.backlog.fin = true;
+      return;
+    }
+    if (last?.length) {
+      if (last.length > this.sendWindow || last.length > DATA_CHUNK_BYTES) {
+        const rest = this.sendSome(last);
+        if (rest) {
+          this.backlog = { chunks: [rest], fin: true, resume: () => undefined };
+          return;
+        }
+        last = EMPTY;
+      } else this.sendWindow -= last.length;
+    }
+    this.localFin = true;
+    this.out(last ?? EMPTY, true);
+    this.maybeFinish();
+  }
+
+  reset(error: WireError): void {
+    if (this.destroyed) return;
+    const wire = wireErrorOf(error);
+    if (this.peer) this.deliver((peer) => peer.abort(wire));
+    else if (!this.session.isClosed) this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, wire));
+    this.closeWith(undefined);
+  }
+
+  release(): void {
+    if (!this.held || this.destroyed) return;
+    this.held = false;
+    this.maybeGrantCredit(true);
+  }
+
+  // ---- called by the session (frames) or the in-process twin ----
+
+  markLocalFin(): void {
+    this.localFin = true;
+  }
+
+  receiveMeta(meta: unknown): void {
+    if (this.early) this.early.push(() => this.handler.meta(meta));
+    else this.handler.meta(meta);
+  }
+
+  receiveData(payload: Buffer): void {
+    if (payload.length > this.receiveWindow) {
+      throw new ProtocolError(
+        'ERR_BURROW_FLOW_CONTROL',
+        `stream ${this.id} sent ${payload.length} bytes with ${this.receiveWindow} credit`,
+      );
+    }
+    if (this.remoteFin) throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `data after end on stream ${this.id}`);
+    if (payload.length === 0 || this.destroyed) return;
+    this.receiveWindow -= payload.length;
+    this.creditOwed += payload.length;
+    if (this.early) {
+      this.held = true;
+      this.early.push(() => {
+        if (!this.destroyed && this.handler.data(payload)) return;
+        this.held = true;
+      });
+      return;
+    }
+    if (!this.handler.data(payload)) this.held = true;
+    else if (!this.held) this.maybeGrantCredit();
+  }
+
+  receiveFin(): void {
+    if (this.remoteFin) return;
+    this.remoteFin = true;
+    if (this.early) this.early.push(() => this.finished());
+    else this.finished();
+  }
+
+  receiveWindowUpdate(increment: number): void {
+    this.sendWindow += increment;
+    if (this.backlog && !this.draining) this.drainBacklog();
+  }
+
+  /** Reset by the peer, or the session ended. */
+  abort(error: WireError): void {
+    if (this.destroyed) return;
+    this.closeWith(error);
+  }
+
+  fail(err: Error): void {
+    this.reset({ code: 'ERR_BURROW_INTERNAL', message: err.message });
+  }
+
+  // ---- internals ----
+
+  private finished(): void {
+    if (this.destroyed) return;
+    this.handler.end();
+    this.maybeFinish();
+  }
+
+  private maybeFinish(): void {
+    if (this.localFin && this.remoteFin && !this.destroyed) this.closeWith(undefined);
+  }
+
+  private closeWith(error: WireError | undefined): void {
+    this.destroyed = true;
+    this.backlog = undefined;
+    this.session.forget(this.id);
+    if (this.early) this.early.push(() => this.handler.close(error));
+    else this.handler.close(error);
+  }
+
+  /** Sends what the peer's credit allows of `chunk`; returns the rest. */
+  private sendSome(chunk: Buffer): Buffer | undefined {
+    let rest = chunk;
+    while (rest.length > 0) {
+      // (Credit may arrive while a piece is delivered in process: the loop sees it.)
+      if (this.sendWindow <= 0 || this.destroyed) return this.destroyed ? undefined : rest;
+      const n = Math.min(rest.length, this.sendWindow, DATA_CHUNK_BYTES);
+      const piece = n === rest.length ? rest : rest.subarray(0, n);
+      rest = n === rest.length ? EMPTY : rest.subarray(n);
+      this.sendWindow -= n;
+      this.out(piece, false);
+    }
+    return undefined;
+  }
+
+  private drainBacklog(): void {
+    const backlog = this.backlog!;
+    this.draining = true;
+    try {
+      while (backlog.chunks.length) {
+        const rest = this.sendSome(backlog.chunks[0]);
+        if (rest) {
+          backlog.chunks[0] = rest;
+          return;
+        }
+        backlog.chunks.shift();
+      }
+    } finally {
+      this.draining = false;
+    }
+    if (this.backlog !== backlog) return;
+    this.backlog = undefined;
+    if (backlog.fin) this.end();
+    else backlog.resume();
+  }
+
+  /** Returns credit in batches (a quarter window) so small exchanges cost no Window frames. */
+  private maybeGrantCredit(force = false): void {
+    if (this.creditOwed === 0 || this.remoteFin || this.destroyed) return;
+    if (force || this.creditOwed >= this.session.initialWindow / 4) {
+      const credit = this.creditOwed;
+      this.receiveWindow += credit;
+      this.creditOwed = 0;
+      if (this.peer) this.deliver((peer) => peer.receiveWindowUpdate(credit));
+      else {
+        const grant = Buffer.allocUnsafe(4);
+        grant.writeUInt32BE(credit);
+        this.session.enqueue(encodeFrame(FrameType.Window, 0, this.id, grant));
+      }
+    }
+  }
+
+  private out(payload: Buffer, fin: boolean): void {
+    if (this.peer)
+      this.deliver((peer) => {
+        if (payload.length) peer.receiveData(payload);
+        if (fin) peer.receiveFin();
+      });
+    else if (payload.length) this.session.enqueueData(this.id, payload, fin);
+    else this.session.enqueue(encodeFrame(FrameType.Data, fin ? FLAG_FIN : 0, this.id));
+  }
+
+  /**
+   * Runs `fn` on the in-process twin: at once through the Relay of two MuxExchanges, else (a
+   * MuxStream twin) in its session's next runDirect, as that twin's own calls come.
+   */
+  private deliver(fn: (peer: StreamEnd) => void): void {
+    const peer = this.peer!;
+    if (this.session.isClosed) return;
+    const call = () => {
+      if (peer.destroyed || peer.session.isClosed) return;
+      try {
+        fn(peer);
+      } catch (err) {
+        peer.fail(err as Error);
+      }
+    };
+    if (this.relay) this.relay.call(call);
+    else peer.session.queueDirect(call);
   }
 }
