@@ -174,8 +174,10 @@ export class MuxSession extends EventEmitter<SessionEvents> {
 
   /**
    * The in-process peer opened a stream (Transport.directPeer): its twin here, linked to it. The
-   * 'stream'/'exchange' event comes later, as a frame would, and before anything sent on it: two
-   * light exchanges in a microtask (their calls wait behind it on their relay), else in runDirect.
+   * 'stream'/'exchange' event comes in runDirect, as a frame would, and before anything sent on it
+   * (two light exchanges' calls wait behind it on their relay). The opens of one event-loop turn
+   * are taken together there, so the agent's upstream writes leave in one burst: writes spread
+   * over the turn cost ~50 % more syscall time per request at c=50 (each one wakes the upstream).
    */
   private acceptDirect(id: number, meta: unknown, fin: boolean, opener: MuxStream | MuxExchange): StreamEnd {
     this.lastPeerStreamId = id;
@@ -190,7 +192,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
       const relay = new Relay();
       stream.relay = opener.relay = relay;
       relay.busy = true;
-      queueMicrotask(() => relay.run(announce));
+      this.queueDirect(() => relay.run(announce));
     } else this.queueDirect(announce);
     return stream;
   }
