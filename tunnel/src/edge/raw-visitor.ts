@@ -706,16 +706,21 @@ class Exchange implements ExchangeHandler {
  */
 class DuplexExchange implements ExchangeSender {
   private failure?: WireError;
+  /** A 'drain' listener is set for the sender's resume. */
+  private waiting = false;
 
   constructor(
     private readonly stream: Duplex,
     handler: ExchangeHandler,
   ) {
-    stream.on('meta', (meta: unknown) => handler.meta(meta));
-    stream.on('data', (chunk: Buffer) => {
-      if (!handler.data(chunk)) stream.pause();
+    // The body is read once the head came (some streams have it buffered before they emit 'meta').
+    stream.once('meta', (meta: unknown) => {
+      handler.meta(meta);
+      stream.on('data', (chunk: Buffer) => {
+        if (!handler.data(chunk)) stream.pause();
+      });
+      stream.once('end', () => handler.end());
     });
-    stream.once('end', () => handler.end());
     stream.on('error', (err: Error & { code?: string }) => {
       this.failure = { code: errorCodeOf(err), message: err.message };
     });
@@ -728,7 +733,13 @@ class DuplexExchange implements ExchangeSender {
 
   send(chunk: Buffer, resume: () => void): boolean {
     if (this.stream.destroyed || this.stream.write(chunk)) return true;
-    this.stream.once('drain', resume);
+    if (!this.waiting) {
+      this.waiting = true;
+      this.stream.once('drain', () => {
+        this.waiting = false;
+        resume();
+      });
+    }
     return false;
   }
 
