@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import {
   HeadParseError,
   findHeadEnd,
+  headSplitters,
   parseRequestHead,
   parseResponseHead,
   type RequestHead,
@@ -173,6 +174,51 @@ describe('http1 head parser: properties (fast-check)', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('http1 head parser: the fast field reader agrees with the line-by-line one', () => {
+  const special = fc.constantFrom(
+    'Host',
+    'HOST',
+    'content-length',
+    'Content-Length',
+    'Transfer-Encoding',
+    'transfer-encoding',
+    'Connection',
+    'Upgrade',
+    'X-A',
+  );
+  const head = fc.tuple(
+    validHead,
+    fc.array(fc.tuple(special, fieldValue), { maxLength: 4 }),
+    fc.array(fc.tuple(fc.nat(), fc.constantFrom(0x0d, 0x0a, 0x20, 0x09, 0x3a, 0x2c, 0x00, 0x7f, 0xa0, 0xff, 0x41)), {
+      maxLength: 3,
+    }),
+  );
+  it('same fields, framing values and refusals (random mutations with CR, LF, SP, HT, colon, comma, CTLs, obs-text)', () => {
+    let agreedOnAccepted = 0;
+    fc.assert(
+      fc.property(head, ([h, extra, edits]) => {
+        const text = render({ ...h, length: undefined }, extra.map(([n, v]) => `${n}: ${v}\r\n`).join(''));
+        const bytes = Buffer.from(text, 'latin1');
+        for (const [at, byte] of edits) bytes[at % (bytes.length - 4)] = byte;
+        const outcome = (split: (b: Buffer, code: HeadParseError['code']) => unknown) => {
+          try {
+            return split(bytes, 'ERR_BURROW_BAD_REQUEST');
+          } catch (err) {
+            assert.ok(err instanceof HeadParseError);
+            return `refused: ${err.message}`;
+          }
+        };
+        const fast = outcome(headSplitters.fast);
+        const strict = outcome(headSplitters.strict);
+        assert.deepEqual(fast, strict, JSON.stringify(bytes.toString('latin1')));
+        if (typeof fast !== 'string') agreedOnAccepted++;
+      }),
+      { numRuns: 3000, seed: Number(process.env.BURROW_FUZZ_SEED ?? 12) },
+    );
+    assert.ok(agreedOnAccepted > 500, `enough accepted heads compared (${agreedOnAccepted})`);
   });
 });
 
