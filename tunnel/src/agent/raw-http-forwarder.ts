@@ -240,7 +240,7 @@ function serializeHead(head: RawRequestHead): { bytes: Buffer; framing: Framing;
       length = value;
     } else if (lower === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
     else if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
-    text += `${name}: ${value}\r\n`;
+    text += name + ': ' + value + '\r\n';
   }
   let framing: Framing;
   if (te !== undefined) {
@@ -255,10 +255,14 @@ function serializeHead(head: RawRequestHead): { bytes: Buffer; framing: Framing;
     framing = { kind: 'none' };
     if (!NO_BODY_BY_DEFAULT.has(head.method)) text += 'Content-Length: 0\r\n';
   }
-  if (connection === undefined) text += 'Connection: keep-alive\r\n';
-  const tokens = (connection ?? '').toLowerCase().split(',');
-  const close = tokens.some((t) => t.trim() === 'close' || t.trim() === 'upgrade');
-  return { bytes: Buffer.from(`${text}\r\n`, 'latin1'), framing, close };
+  let close = false;
+  if (connection === undefined) text += 'Connection: keep-alive\r\n\r\n';
+  else {
+    text += '\r\n';
+    for (const t of connection.toLowerCase().split(','))
+      if (t.trim() === 'close' || t.trim() === 'upgrade') close = true;
+  }
+  return { bytes: Buffer.from(text, 'latin1'), framing, close };
 }
 
 /**
