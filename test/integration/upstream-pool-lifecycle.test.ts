@@ -173,4 +173,23 @@ describe('agent upstream pool: lifecycle (shared sweep, permanent listeners)', f
     assert.ok(Date.now() - started >= 300, `fired after ${Date.now() - started} ms`);
     await waitFor(() => up.conns[0].closed, 5_000, 'the timed-out connection to be closed');
   });
+
+  it('the response timeout applies on a reused connection and on the fresh one of a retry', async () => {
+    // /ok answers; /silent never does; /reset (on a reused connection) resets, so the request is retried.
+    const up = upstream((path, conn) => {
+      if (path === '/ok') return OK;
+      if (path === '/reset' && conn.requests.length > 1) conn.socket.resetAndDestroy();
+      return undefined;
+    });
+    const port = await serve(up);
+    assert.deepEqual(await send(port, '/ok', 300), { status: 200, body: 'ok' });
+    assert.deepEqual(await send(port, '/silent', 300), { error: 'ERR_BURROW_UPSTREAM_TIMEOUT', retried: false });
+    assert.deepEqual(up.conns[0].requests, ['/ok', '/silent'], 'the silent request was sent on the reused connection');
+    assert.deepEqual(await send(port, '/ok', 300), { status: 200, body: 'ok' });
+    assert.deepEqual(await send(port, '/reset', 300), { error: 'ERR_BURROW_UPSTREAM_TIMEOUT', retried: true });
+    assert.deepEqual(
+      up.conns.map((c) => c.requests),
+      [['/ok', '/silent'], ['/ok', '/reset'], ['/reset']],
+    );
+  });
 });

@@ -86,13 +86,19 @@ function coded(code: string, message: string): NodeJS.ErrnoException {
 // no listener, timer or ref change per request. Upstream connections are unref'd for life: an
 // exchange is always driven by a visitor's or the edge session's socket, which keeps the process alive.
 
-/** One connection to an upstream (see above). */
-class UpstreamConn {
+/**
+ * One connection to an upstream (see above). It also carries its exchange's response deadline:
+ * the connection joins a deadline sweep once, and a request only writes the number.
+ */
+class UpstreamConn implements Expiring {
   /** The exchange using the connection; undefined while it waits in the pool. */
   exchange: RawExchange | undefined;
   /** In the pool: not to be used from this time on (Date.now ms). */
   idleUntil = 0;
   pooled = false;
+  /** The exchange's response head is due by then (Infinity: nothing due). */
+  deadline = Infinity;
+  private sweep: DeadlineSweep | undefined;
 
   constructor(
     readonly socket: net.Socket,
@@ -115,9 +121,32 @@ class UpstreamConn {
     else this.drop();
   };
   private readonly onClose = (): void => {
+    this.unwatch();
     if (this.exchange) this.exchange.gone(coded('ECONNRESET', 'socket hang up'));
     else this.drop();
   };
+
+  /** The response is due by `deadline`, `timeoutMs` after the request (on the sweep for that length). */
+  due(deadline: number, timeoutMs: number): void {
+    const sweep = sweepFor(timeoutMs);
+    if (this.sweep !== sweep) {
+      this.sweep?.delete(this);
+      this.sweep = sweep;
+      sweep.add(this);
+    }
+    this.deadline = deadline;
+  }
+
+  expire(): void {
+    this.sweep = undefined;
+    this.deadline = Infinity;
+    this.exchange?.expire();
+  }
+
+  private unwatch(): void {
+    this.sweep?.delete(this);
+    this.sweep = undefined;
+  }
 
   /** Closes the connection, out of the pool if it was there. */
   drop(): void {
@@ -127,6 +156,7 @@ class UpstreamConn {
 
   /** The connection leaves the pool's care for good (an upgrade): the caller owns the socket. */
   release(): net.Socket {
+    this.unwatch();
     const socket = this.socket;
     socket.off('data', this.onData).off('end', this.onEnd).off('error', this.onError).off('close', this.onClose);
     socket.ref();
@@ -293,7 +323,7 @@ export function rawRequest(
   };
 }
 
-class RawExchange implements Expiring {
+class RawExchange {
   private requestBody: RequestBody | undefined;
   private readonly key: string;
   private conn!: UpstreamConn;
@@ -314,9 +344,8 @@ class RawExchange implements Expiring {
   private sink: BodySink | undefined;
   private decoder: ChunkedDecoder | undefined;
   private left = 0;
-  /** The response head is due by then (Date.now ms), when the upstream has a response timeout. */
-  deadline = Infinity;
-  private sweep: DeadlineSweep | undefined;
+  /** The response head is due by then (Date.now ms), when the upstream has a response timeout (on the connection). */
+  private deadline = Infinity;
   private drainWaiter: (() => void) | undefined;
 
   constructor(
@@ -332,6 +361,7 @@ class RawExchange implements Expiring {
     this.kept = [request.bytes];
     this.keptBytes = 0;
     const now = Date.now();
+    if (upstream.responseTimeoutMs > 0) this.deadline = now + upstream.responseTimeoutMs;
     const pooled = takeIdle(this.key, now);
     this.attach(pooled ?? this.connect(), pooled !== undefined);
     const socket = this.socket;
@@ -342,16 +372,10 @@ class RawExchange implements Expiring {
       setImmediate(() => socket.uncork());
     }
     socket.write(request.bytes);
-    if (upstream.responseTimeoutMs > 0) {
-      this.deadline = now + upstream.responseTimeoutMs;
-      this.sweep = sweepFor(upstream.responseTimeoutMs);
-      this.sweep.add(this);
-    }
   }
 
-  /** The response timeout passed (DeadlineSweep). */
+  /** The response timeout passed (the connection's deadline sweep). */
   expire(): void {
-    this.sweep = undefined;
     if (this.phase !== 'head') return;
     this.fail(
       coded('ERR_BURROW_UPSTREAM_TIMEOUT', `upstream did not answer within ${this.upstream.responseTimeoutMs} ms`),
@@ -359,8 +383,8 @@ class RawExchange implements Expiring {
   }
 
   private stopTimer(): void {
-    this.sweep?.delete(this);
-    this.sweep = undefined;
+    this.deadline = Infinity;
+    this.conn.deadline = Infinity;
   }
 
   private connect(): UpstreamConn {
@@ -390,12 +414,14 @@ class RawExchange implements Expiring {
     this.socket = conn.socket;
     this.reused = reused;
     conn.exchange = this;
+    if (this.deadline !== Infinity) conn.due(this.deadline, this.upstream.responseTimeoutMs);
     conn.socket.resume();
   }
 
   private detach(): UpstreamConn {
     const conn = this.conn;
     if (conn.exchange === this) conn.exchange = undefined;
+    conn.deadline = Infinity;
     return conn;
   }
 
