@@ -312,15 +312,8 @@ export function rawRequest(
     handlers.error(err as NodeJS.ErrnoException, false);
     return { body: new Writable({ write: (_c, _e, cb) => cb() }), endBody: () => undefined, cancel: () => undefined };
   }
-  const exchange = new RawExchange(upstream, head.method, serialized, handlers, upgrade);
-  return {
-    // Made on first use: a request without a body (most GETs) needs no Writable.
-    get body() {
-      return exchange.body;
-    },
-    endBody: () => exchange.endBody(),
-    cancel: () => exchange.cancel(),
-  };
+  // The exchange itself is the handle (its `body` is made on first use: most GETs need no Writable).
+  return new RawExchange(upstream, head.method, serialized, handlers, upgrade);
 }
 
 class RawExchange {
@@ -469,15 +462,17 @@ class RawExchange {
     if (pieces.length > 1) socket.cork();
     for (const p of pieces) ok = socket.write(p);
     if (pieces.length > 1) socket.uncork();
-    if (!ok) socket.once('drain', this.releaseWriter);
+    if (!ok) socket.once('drain', (this.onDrain ??= () => this.releaseWriter()));
     return ok;
   }
 
-  private readonly releaseWriter = (): void => {
+  private onDrain: (() => void) | undefined;
+
+  private releaseWriter(): void {
     const cb = this.drainWaiter;
     this.drainWaiter = undefined;
     cb?.();
-  };
+  }
 
   // ---- response ----
 
@@ -548,14 +543,16 @@ class RawExchange {
         if (this.left === 0) this.finish(n < chunk.length);
       }
     } else if (kind === 'chunked') {
-      const used = this.decoder!.write(chunk, this.push);
+      const used = this.decoder!.write(chunk, (this.pushBound ??= (piece) => this.push(piece)));
       if (this.decoder!.done) this.finish(used < chunk.length);
     } else this.push(chunk);
   }
 
-  private readonly push = (piece: Buffer): void => {
+  private pushBound: ((piece: Buffer) => void) | undefined;
+
+  private push(piece: Buffer): void {
     if (!(this.sink ? this.sink.data(piece) : this.readable!.push(piece))) this.socket.pause();
-  };
+  }
 
   private readonly resumeReading = (): void => {
     if (this.phase === 'body') this.socket.resume();
@@ -611,14 +608,15 @@ class RawExchange {
     this.requestBody?.destroy();
   }
 
-  cancel(): void {
+  /** Aborts the exchange (bound: callers pass it as a listener). */
+  readonly cancel = (): void => {
     if (this.phase === 'done') return;
     this.phase = 'done';
     this.stopTimer();
     this.detach().socket.destroy();
     this.releaseWriter();
     this.readable?.destroy();
-  }
+  };
 }
 
 /** The request body the caller writes into (decoded bytes; framed by the exchange). */
