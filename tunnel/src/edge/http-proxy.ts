@@ -64,7 +64,14 @@ function connectionNamed(raw: readonly string[]): Set<string> | undefined {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i];
     if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
-    for (const part of raw[i + 1].split(',')) {
+    const value = raw[i + 1];
+    if (!value.includes(',')) {
+      // One token (`keep-alive`, `close`): no list to split.
+      const token = value.trim().toLowerCase();
+      if (token && !HOP_BY_HOP.has(token)) (named ??= new Set()).add(token);
+      continue;
+    }
+    for (const part of value.split(',')) {
       const token = part.trim().toLowerCase();
       if (token && !HOP_BY_HOP.has(token)) (named ??= new Set()).add(token);
     }

@@ -192,11 +192,17 @@ function splitHeadStrict(head: Buffer, code: HeadParseError['code']): SplitHead 
 function tokensOf(values: string[] | undefined): string[] {
   const out: string[] = [];
   if (!values) return out;
-  for (const v of values)
+  for (const v of values) {
+    if (!v.includes(',')) {
+      const t = v.trim();
+      if (t) out.push(t.toLowerCase());
+      continue;
+    }
     for (const part of v.split(',')) {
       const t = part.trim();
       if (t) out.push(t.toLowerCase());
     }
+  }
   return out;
 }
 
