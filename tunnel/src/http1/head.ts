@@ -118,7 +118,9 @@ function splitHead(head: Buffer, code: HeadParseError['code']): SplitHead {
   // Up to and including the last field's CRLF (the blank line's CRLF is left out).
   const text = head.toString('latin1', 0, head.length - 2);
   const lineEnd = text.indexOf('\r\n');
-  if (lineEnd < 0 || head[head.length - 2] !== CR || head[head.length - 1] !== LF) return splitHeadStrict(head, code);
+  const n = head.length;
+  if (lineEnd < 0 || head[n - 4] !== CR || head[n - 3] !== LF || head[n - 2] !== CR || head[n - 1] !== LF)
+    return splitHeadStrict(head, code);
   const start = text.slice(0, lineEnd);
   if (CR_OR_LF.test(start)) return splitHeadStrict(head, code);
   const out: SplitHead = { start, rawHeaders: [] };
