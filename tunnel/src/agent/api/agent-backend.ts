@@ -60,6 +60,9 @@ export class AgentApiBackend extends EventEmitter<{ tunnel: [TunnelEvent] }> imp
   }
 
   private metricsChanged(name: string): void {
+    // Only the API's event stream listens, and only while a client is connected: per request, the
+    // lookup and the event are otherwise work for nobody.
+    if (this.listenerCount('tunnel') === 0) return;
     const t = this.agent.tunnel(name);
     if (!t) return;
     // Computed when read: the event stream reads the latest once per flush, and sorting the
