@@ -9,5 +9,8 @@ process.on('SIGUSR2', () => {
   globalThis.gc?.();
   const dir = process.env.BURROW_HEAP_SNAPSHOTS;
   if (dir) require('node:v8').writeHeapSnapshot(require('node:path').join(dir, `${++snapshots}.heapsnapshot`));
-  process.stdout.write(`MEM ${JSON.stringify(process.memoryUsage())}\n`);
+  const newSpace = require('node:v8')
+    .getHeapSpaceStatistics()
+    .find((s) => s.space_name === 'new_space')?.space_size;
+  process.stdout.write(`MEM ${JSON.stringify({ ...process.memoryUsage(), newSpace })}\n`);
 });
