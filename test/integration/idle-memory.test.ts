@@ -22,7 +22,6 @@ const HEAP_KEPT = 1.5 * 1024 * 1024;
 
 interface Mem {
   heapUsed: number;
-  newSpace: number;
 }
 
 class Child {
@@ -103,7 +102,7 @@ describe('idle visitor memory (burrow edge + agent)', function () {
     upstream?.close();
   });
 
-  it(`holds ≤ ${HEAP_PER_VISITOR} B of heap per idle visitor, a bounded young generation, and gives it back after they close`, async () => {
+  it(`holds ≤ ${HEAP_PER_VISITOR} B of heap per idle visitor and gives it back after they close`, async () => {
     upstream = http.createServer((_req, res) => res.writeHead(200, { 'content-length': 5 }).end('small'));
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const upstreamPort = (upstream.address() as net.AddressInfo).port;
@@ -144,8 +143,6 @@ describe('idle visitor memory (burrow edge + agent)', function () {
       perVisitor <= HEAP_PER_VISITOR,
       `${perVisitor.toFixed(0)} B of heap per idle visitor (bound ${HEAP_PER_VISITOR})`,
     );
-    // The CLI's V8 flags (tunnel/src/cli/v8-flags.ts): the young generation did not grow with the burst.
-    assert.ok(open.newSpace <= base.newSpace, `young generation ${base.newSpace} → ${open.newSpace} B`);
 
     for (const s of sockets.splice(0)) s.destroy();
     // The edge sees every close within a few event-loop turns; give it a moment on a loaded machine.
