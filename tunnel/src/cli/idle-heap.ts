@@ -53,8 +53,7 @@ export function trimHeapWhenIdle(env: NodeJS.ProcessEnv = process.env): void {
     last = now;
     if (!trim.due(committed(), utilization)) return;
     // gc() without starting node with --expose-gc: the flag applies to contexts created after it.
-    // Set only when first needed: a V8 flag changed at start-up measured up to 15 % more CPU per
-    // request at c=50 (noisy, not understood), so a process that never bursts never sets it.
+    // Set only when first needed: a process whose heap never grows never changes a V8 flag.
     if (!gc) {
       v8.setFlagsFromString('--expose-gc');
       gc = vm.runInNewContext('gc') as () => void;
