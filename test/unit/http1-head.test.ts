@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import {
   HeadParseError,
   findHeadEnd,
+  headSplitters,
   parseRequestHead,
   parseResponseHead,
   type RequestHead,
@@ -173,6 +174,61 @@ describe('http1 head parser: properties (fast-check)', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('http1 head parser: the fast field reader agrees with the line-by-line one', () => {
+  const special = fc.constantFrom(
+    'Host',
+    'HOST',
+    'content-length',
+    'Content-Length',
+    'Transfer-Encoding',
+    'transfer-encoding',
+    'Connection',
+    'Upgrade',
+    'X-A',
+  );
+  const head = fc.tuple(
+    validHead,
+    fc.array(fc.tuple(special, fieldValue), { maxLength: 4 }),
+    fc.array(fc.tuple(fc.nat(), fc.constantFrom(0x0d, 0x0a, 0x20, 0x09, 0x3a, 0x2c, 0x00, 0x7f, 0xa0, 0xff, 0x41)), {
+      maxLength: 3,
+    }),
+  );
+  it('same fields, framing values and refusals (random mutations with CR, LF, SP, HT, colon, comma, CTLs, obs-text)', () => {
+    let agreedOnAccepted = 0;
+    fc.assert(
+      fc.property(head, ([h, extra, edits]) => {
+        const text = render({ ...h, length: undefined }, extra.map(([n, v]) => `${n}: ${v}\r\n`).join(''));
+        const bytes = Buffer.from(text, 'latin1');
+        for (const [at, byte] of edits) bytes[at % (bytes.length - 4)] = byte;
+        const outcome = (split: (b: Buffer, code: HeadParseError['code']) => unknown) => {
+          try {
+            return split(bytes, 'ERR_BURROW_BAD_REQUEST');
+          } catch (err) {
+            assert.ok(err instanceof HeadParseError);
+            return `refused: ${err.message}`;
+          }
+        };
+        const fast = outcome(headSplitters.fast);
+        const strict = outcome(headSplitters.strict);
+        assert.deepEqual(fast, strict, JSON.stringify(bytes.toString('latin1')));
+        if (typeof fast !== 'string') agreedOnAccepted++;
+        // Handed a head cut short (no blank line at the end), the two still agree.
+        const cut = bytes.subarray(0, edits.length ? edits[0][0] % bytes.length : bytes.length - 2);
+        const read = (split: (b: Buffer, code: HeadParseError['code']) => unknown) => {
+          try {
+            return split(cut, 'ERR_BURROW_BAD_REQUEST');
+          } catch (err) {
+            return `refused: ${(err as Error).message}`;
+          }
+        };
+        assert.deepEqual(read(headSplitters.fast), read(headSplitters.strict), JSON.stringify(cut.toString('latin1')));
+      }),
+      { numRuns: 3000, seed: Number(process.env.BURROW_FUZZ_SEED ?? 12) },
+    );
+    assert.ok(agreedOnAccepted > 500, `enough accepted heads compared (${agreedOnAccepted})`);
   });
 });
 

@@ -6,6 +6,7 @@ import http2 from 'node:http2';
 import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
 import type { Recording } from '../capture/store';
 import { filterRawHeaders } from '../net/raw-headers';
+import { deadlineIn } from '../net/deadlines';
 import type { HttpOpen, HttpResponseHead, PolicyLogEntry, PolicyLogs, WireError } from '../protocol/messages';
 import type { MuxStream } from '../protocol/session';
 import { rawRequest, type BodySink } from './raw-http-forwarder';
@@ -125,12 +126,13 @@ export function requestUpstream(
   head: UpstreamRequestHead,
   handlers: UpstreamHandlers,
 ): { readonly body: Writable; endBody(): void; cancel(): void } {
-  let timer: NodeJS.Timeout | undefined;
+  // On the shared coarse sweep (net/deadlines.ts): no timer set and cleared per request.
+  let timer: { cancel(): void } | undefined;
   const armTimeout = (onTimeout: () => void) => {
-    if (upstream.responseTimeoutMs > 0) timer = setTimeout(onTimeout, upstream.responseTimeoutMs);
+    if (upstream.responseTimeoutMs > 0) timer = deadlineIn(upstream.responseTimeoutMs, onTimeout);
   };
   const failed = (err: NodeJS.ErrnoException, retried = false) => {
-    clearTimeout(timer);
+    timer?.cancel();
     handlers.error(upstreamError(err, upstream.hostPort, retried));
   };
   const timeoutError = () =>
@@ -151,7 +153,7 @@ export function requestUpstream(
       failed(timeoutError());
     });
     req.on('response', (h) => {
-      clearTimeout(timer);
+      timer?.cancel();
       const raw: string[] = [];
       for (const [name, value] of Object.entries(h)) {
         if (name.startsWith(':') || value === undefined) continue;
@@ -164,7 +166,7 @@ export function requestUpstream(
       body: req,
       endBody: () => req.end(),
       cancel: () => {
-        clearTimeout(timer);
+        timer?.cancel();
         req.close(http2.constants.NGHTTP2_CANCEL);
       },
     };
@@ -206,14 +208,14 @@ export function requestUpstream(
     r.on('response', (res) => {
       responded = true;
       body.forget();
-      clearTimeout(timer);
+      timer?.cancel();
       res.on('error', (err) => handlers.error({ code: 'ERR_NGROK_3004', message: err.message }));
       handlers.response(res.statusCode ?? 502, res.statusMessage, res.httpVersion, res.rawHeaders, res);
     });
     r.on('upgrade', (res, socket, upgradeHead) => {
       responded = true;
       body.forget();
-      clearTimeout(timer);
+      timer?.cancel();
       handlers.upgrade(res.statusCode ?? 101, res.statusMessage, res.httpVersion, res.rawHeaders, socket, upgradeHead);
     });
     r.on('error', (err: NodeJS.ErrnoException) => {
@@ -237,7 +239,7 @@ export function requestUpstream(
     body,
     endBody: () => body.end(),
     cancel: () => {
-      clearTimeout(timer);
+      timer?.cancel();
       req.destroy();
       body.destroy();
     },

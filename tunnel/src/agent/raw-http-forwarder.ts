@@ -12,6 +12,7 @@ import net from 'node:net';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { ChunkedDecoder, encodeChunk, lastChunk } from '../http1/chunked';
 import { findHeadEnd, HeadParseError, MAX_HEAD_BYTES, parseResponseHead, type ResponseHead } from '../http1/head';
+import { sweepFor, type DeadlineSweep, type Expiring } from '../net/deadlines';
 import { DEFAULT_POOL_IDLE_MS, REPLAY_LIMIT } from './upstream-pool';
 
 export interface RawUpstream {
@@ -62,7 +63,7 @@ export interface RawHandlers {
 }
 
 /** Idle connections kept per upstream at most (Node's http.Agent keeps 256 too). */
-const MAX_IDLE_PER_UPSTREAM = 256;
+export const MAX_IDLE_PER_UPSTREAM = 256;
 /** Socket errors that mean "the connection went away", as opposed to "could not connect". */
 const GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -77,57 +78,168 @@ function coded(code: string, message: string): NodeJS.ErrnoException {
 }
 
 // ---- the pool ----
+//
+// A connection's listeners are installed once, when it is made, and dispatch on its state: in
+// an exchange they feed that exchange; idle in the pool, any byte, EOF or error drops it (an idle
+// connection has nothing to say). Idle expiry is a timestamp, checked when a connection is taken
+// (so one past its time is never used) and by one sweep per second that closes the expired ones:
+// no listener, timer or ref change per request. Upstream connections are unref'd for life: an
+// exchange is always driven by a visitor's or the edge session's socket, which keeps the process alive.
 
-const idle = new Map<string, net.Socket[]>();
-const idleCleanup = new WeakMap<net.Socket, () => void>();
+/**
+ * One connection to an upstream (see above). It also carries its exchange's response deadline:
+ * the connection joins a deadline sweep once, and a request only writes the number.
+ */
+class UpstreamConn implements Expiring {
+  /** The exchange using the connection; undefined while it waits in the pool. */
+  exchange: RawExchange | undefined;
+  /** In the pool: not to be used from this time on (Date.now ms). */
+  idleUntil = 0;
+  pooled = false;
+  /** The exchange's response head is due by then (Infinity: nothing due). */
+  deadline = Infinity;
+  private sweep: DeadlineSweep | undefined;
 
-function takeIdle(key: string): net.Socket | undefined {
+  constructor(
+    readonly socket: net.Socket,
+    readonly key: string,
+  ) {
+    socket.on('data', this.onData).on('end', this.onEnd).on('error', this.onError).on('close', this.onClose);
+    socket.unref();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.exchange) this.exchange.data(chunk);
+    else this.drop();
+  };
+  private readonly onEnd = (): void => {
+    if (this.exchange) this.exchange.ended();
+    else this.drop();
+  };
+  private readonly onError = (err: Error): void => {
+    if (this.exchange) this.exchange.gone(err);
+    else this.drop();
+  };
+  private readonly onClose = (): void => {
+    this.unwatch();
+    if (this.exchange) this.exchange.gone(coded('ECONNRESET', 'socket hang up'));
+    else this.drop();
+  };
+
+  /** The response is due by `deadline`, `timeoutMs` after the request (on the sweep for that length). */
+  due(deadline: number, timeoutMs: number): void {
+    const sweep = sweepFor(timeoutMs);
+    if (this.sweep !== sweep) {
+      this.sweep?.delete(this);
+      this.sweep = sweep;
+      sweep.add(this);
+    }
+    this.deadline = deadline;
+  }
+
+  expire(): void {
+    this.sweep = undefined;
+    this.deadline = Infinity;
+    this.exchange?.expire();
+  }
+
+  private unwatch(): void {
+    this.sweep?.delete(this);
+    this.sweep = undefined;
+  }
+
+  /** Closes the connection, out of the pool if it was there. */
+  drop(): void {
+    if (this.pooled) removeIdle(this);
+    this.socket.destroy();
+  }
+
+  /** The connection leaves the pool's care for good (an upgrade): the caller owns the socket. */
+  release(): net.Socket {
+    this.unwatch();
+    const socket = this.socket;
+    socket.off('data', this.onData).off('end', this.onEnd).off('error', this.onError).off('close', this.onClose);
+    socket.ref();
+    return socket;
+  }
+}
+
+/** Idle connections per upstream, most recently used last (taken first). Empty lists stay until the sweep. */
+const idle = new Map<string, UpstreamConn[]>();
+let idleSweep: NodeJS.Timeout | undefined;
+const IDLE_SWEEP_MS = 1_000;
+
+function takeIdle(key: string, now: number): UpstreamConn | undefined {
   const list = idle.get(key);
-  while (list && list.length) {
-    const socket = list.pop()!;
-    if (list.length === 0) idle.delete(key);
-    idleCleanup.get(socket)?.();
-    if (!socket.destroyed && socket.readable && socket.writable) return socket;
+  if (!list) return undefined;
+  while (list.length) {
+    const conn = list.pop()!;
+    conn.pooled = false;
+    const socket = conn.socket;
+    if (conn.idleUntil > now && !socket.destroyed && socket.readable && socket.writable) return conn;
     socket.destroy();
   }
   return undefined;
 }
 
-/** Keeps `socket` for the next request to `key`; dropped after `idleMs`, or when the upstream closes or talks. */
-function giveIdle(key: string, socket: net.Socket, idleMs: number): void {
-  let list = idle.get(key);
-  if (!list) idle.set(key, (list = []));
+/** Keeps `conn` for the next request to its upstream, until `now + idleMs` (or the upstream closes or talks). */
+function giveIdle(conn: UpstreamConn, idleMs: number, now: number): void {
+  let list = idle.get(conn.key);
+  if (!list) idle.set(conn.key, (list = []));
   if (list.length >= MAX_IDLE_PER_UPSTREAM) {
-    socket.destroy();
+    conn.socket.destroy();
     return;
   }
-  const owner = list;
-  const drop = () => {
-    cleanup();
-    const at = owner.indexOf(socket);
-    if (at >= 0) owner.splice(at, 1);
-    if (owner.length === 0 && idle.get(key) === owner) idle.delete(key);
-    socket.destroy();
-  };
-  const cleanup = () => {
-    idleCleanup.delete(socket);
-    socket.setTimeout(0);
-    socket.off('timeout', drop).off('end', drop).off('close', drop).off('error', drop).off('data', drop);
-    socket.ref();
-  };
-  socket.setTimeout(idleMs);
-  // An idle connection has nothing to say: any byte, EOF or error ends it.
-  socket.on('timeout', drop).on('end', drop).on('close', drop).on('error', drop).on('data', drop);
-  socket.resume();
-  socket.unref();
-  idleCleanup.set(socket, cleanup);
-  list.push(socket);
+  conn.exchange = undefined;
+  conn.idleUntil = now + idleMs;
+  conn.pooled = true;
+  // Reading on, so that the upstream's EOF or a stray byte drops it at once.
+  conn.socket.resume();
+  list.push(conn);
+  if (!idleSweep) {
+    idleSweep = setInterval(sweepIdle, IDLE_SWEEP_MS);
+    idleSweep.unref();
+  }
+}
+
+function removeIdle(conn: UpstreamConn): void {
+  conn.pooled = false;
+  const list = idle.get(conn.key);
+  const at = list ? list.indexOf(conn) : -1;
+  if (at >= 0) list!.splice(at, 1);
+}
+
+/** Closes the pool's expired connections; stops when the pool is empty. */
+function sweepIdle(): void {
+  const now = Date.now();
+  for (const [key, list] of idle) {
+    let kept = 0;
+    for (const conn of list) {
+      if (conn.idleUntil > now && !conn.socket.destroyed) list[kept++] = conn;
+      else {
+        conn.pooled = false;
+        conn.socket.destroy();
+      }
+    }
+    list.length = kept;
+    if (kept === 0) idle.delete(key);
+  }
+  if (idle.size === 0) {
+    clearInterval(idleSweep);
+    idleSweep = undefined;
+  }
+}
+
+/** The pool's state, for tests: idle connections per upstream `host:port`. */
+export function idleConnections(key: string): number {
+  return idle.get(key)?.length ?? 0;
 }
 
 /** How long an idle connection may be kept after `res` (the upstream's Keep-Alive hint minus 1 s). */
 function idleMsAfter(res: ResponseHead): number {
   for (let i = 0; i < res.rawHeaders.length; i += 2) {
-    if (res.rawHeaders[i].toLowerCase() !== 'keep-alive') continue;
+    const name = res.rawHeaders[i];
+    if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
     const hint = /(?:^|[\s,])timeout=(\d+)/i.exec(res.rawHeaders[i + 1])?.[1];
     if (hint !== undefined) return Math.min(DEFAULT_POOL_IDLE_MS, Number(hint) * 1000 - 1000);
   }
@@ -158,7 +270,7 @@ function serializeHead(head: RawRequestHead): { bytes: Buffer; framing: Framing;
       length = value;
     } else if (lower === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
     else if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
-    text += `${name}: ${value}\r\n`;
+    text += name + ': ' + value + '\r\n';
   }
   let framing: Framing;
   if (te !== undefined) {
@@ -173,10 +285,14 @@ function serializeHead(head: RawRequestHead): { bytes: Buffer; framing: Framing;
     framing = { kind: 'none' };
     if (!NO_BODY_BY_DEFAULT.has(head.method)) text += 'Content-Length: 0\r\n';
   }
-  if (connection === undefined) text += 'Connection: keep-alive\r\n';
-  const tokens = (connection ?? '').toLowerCase().split(',');
-  const close = tokens.some((t) => t.trim() === 'close' || t.trim() === 'upgrade');
-  return { bytes: Buffer.from(`${text}\r\n`, 'latin1'), framing, close };
+  let close = false;
+  if (connection === undefined) text += 'Connection: keep-alive\r\n\r\n';
+  else {
+    text += '\r\n';
+    for (const t of connection.toLowerCase().split(','))
+      if (t.trim() === 'close' || t.trim() === 'upgrade') close = true;
+  }
+  return { bytes: Buffer.from(text, 'latin1'), framing, close };
 }
 
 /**
@@ -196,20 +312,14 @@ export function rawRequest(
     handlers.error(err as NodeJS.ErrnoException, false);
     return { body: new Writable({ write: (_c, _e, cb) => cb() }), endBody: () => undefined, cancel: () => undefined };
   }
-  const exchange = new RawExchange(upstream, head.method, serialized, handlers, upgrade);
-  return {
-    // Made on first use: a request without a body (most GETs) needs no Writable.
-    get body() {
-      return exchange.body;
-    },
-    endBody: () => exchange.endBody(),
-    cancel: () => exchange.cancel(),
-  };
+  // The exchange itself is the handle (its `body` is made on first use: most GETs need no Writable).
+  return new RawExchange(upstream, head.method, serialized, handlers, upgrade);
 }
 
 class RawExchange {
   private requestBody: RequestBody | undefined;
   private readonly key: string;
+  private conn!: UpstreamConn;
   private socket!: net.Socket;
   private reused = false;
   private retried = false;
@@ -227,7 +337,8 @@ class RawExchange {
   private sink: BodySink | undefined;
   private decoder: ChunkedDecoder | undefined;
   private left = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** The response head is due by then (Date.now ms), when the upstream has a response timeout (on the connection). */
+  private deadline = Infinity;
   private drainWaiter: (() => void) | undefined;
 
   constructor(
@@ -242,7 +353,9 @@ class RawExchange {
     this.requestDone = request.framing.kind === 'none';
     this.kept = [request.bytes];
     this.keptBytes = 0;
-    const pooled = takeIdle(this.key);
+    const now = Date.now();
+    if (upstream.responseTimeoutMs > 0) this.deadline = now + upstream.responseTimeoutMs;
+    const pooled = takeIdle(this.key, now);
     this.attach(pooled ?? this.connect(), pooled !== undefined);
     const socket = this.socket;
     if (!this.requestDone) {
@@ -252,48 +365,57 @@ class RawExchange {
       setImmediate(() => socket.uncork());
     }
     socket.write(request.bytes);
-    if (upstream.responseTimeoutMs > 0)
-      this.timer = setTimeout(
-        () =>
-          this.fail(
-            coded('ERR_BURROW_UPSTREAM_TIMEOUT', `upstream did not answer within ${upstream.responseTimeoutMs} ms`),
-          ),
-        upstream.responseTimeoutMs,
-      );
   }
 
-  private connect(): net.Socket {
+  /** The response timeout passed (the connection's deadline sweep). */
+  expire(): void {
+    if (this.phase !== 'head') return;
+    this.fail(
+      coded('ERR_BURROW_UPSTREAM_TIMEOUT', `upstream did not answer within ${this.upstream.responseTimeoutMs} ms`),
+    );
+  }
+
+  private stopTimer(): void {
+    this.deadline = Infinity;
+    this.conn.deadline = Infinity;
+  }
+
+  private connect(): UpstreamConn {
     const socket = net.connect({ host: this.upstream.host, port: this.upstream.port, noDelay: true });
     socket.setKeepAlive(true, 1000);
-    return socket;
+    return new UpstreamConn(socket, this.key);
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  // Called by the connection's listeners (UpstreamConn) while this exchange uses it.
+
+  data(chunk: Buffer): void {
     try {
       if (this.phase === 'head') this.headBytes(chunk);
       else if (this.phase === 'body') this.bodyBytes(chunk);
     } catch (err) {
       this.fail(err instanceof HeadParseError ? coded(err.code, err.message) : (err as Error));
     }
-  };
-  private readonly onEnd = (): void => {
-    if (this.phase === 'body' && this.res?.body.kind === 'close') this.finish(false);
-    else this.socketGone(coded('ECONNRESET', 'socket hang up'));
-  };
-  private readonly onError = (err: Error): void => this.socketGone(err);
-  private readonly onClose = (): void => this.socketGone(coded('ECONNRESET', 'socket hang up'));
-
-  private attach(socket: net.Socket, reused: boolean): void {
-    this.socket = socket;
-    this.reused = reused;
-    socket.on('data', this.onData).on('end', this.onEnd).on('error', this.onError).on('close', this.onClose);
-    socket.resume();
   }
 
-  private detach(): net.Socket {
-    const socket = this.socket;
-    socket.off('data', this.onData).off('end', this.onEnd).off('error', this.onError).off('close', this.onClose);
-    return socket;
+  ended(): void {
+    if (this.phase === 'body' && this.res?.body.kind === 'close') this.finish(false);
+    else this.gone(coded('ECONNRESET', 'socket hang up'));
+  }
+
+  private attach(conn: UpstreamConn, reused: boolean): void {
+    this.conn = conn;
+    this.socket = conn.socket;
+    this.reused = reused;
+    conn.exchange = this;
+    if (this.deadline !== Infinity) conn.due(this.deadline, this.upstream.responseTimeoutMs);
+    conn.socket.resume();
+  }
+
+  private detach(): UpstreamConn {
+    const conn = this.conn;
+    if (conn.exchange === this) conn.exchange = undefined;
+    conn.deadline = Infinity;
+    return conn;
   }
 
   get body(): RequestBody {
@@ -340,15 +462,17 @@ class RawExchange {
     if (pieces.length > 1) socket.cork();
     for (const p of pieces) ok = socket.write(p);
     if (pieces.length > 1) socket.uncork();
-    if (!ok) socket.once('drain', this.releaseWriter);
+    if (!ok) socket.once('drain', (this.onDrain ??= () => this.releaseWriter()));
     return ok;
   }
 
-  private readonly releaseWriter = (): void => {
+  private onDrain: (() => void) | undefined;
+
+  private releaseWriter(): void {
     const cb = this.drainWaiter;
     this.drainWaiter = undefined;
     cb?.();
-  };
+  }
 
   // ---- response ----
 
@@ -370,7 +494,7 @@ class RawExchange {
         buf = rest;
         continue;
       }
-      clearTimeout(this.timer);
+      this.stopTimer();
       this.kept = undefined;
       if (res.status === 101) {
         if (!this.upgrade) throw new HeadParseError('ERR_NGROK_3004', 'the app switched protocols unasked');
@@ -384,7 +508,8 @@ class RawExchange {
 
   private switchProtocols(res: ResponseHead, rest: Buffer): void {
     this.phase = 'done';
-    const socket = this.detach();
+    this.detach();
+    const socket = this.conn.release();
     socket.pause();
     this.releaseWriter();
     this.handlers.upgrade(res.status, res.reason, res.version, res.rawHeaders, socket, rest);
@@ -418,14 +543,16 @@ class RawExchange {
         if (this.left === 0) this.finish(n < chunk.length);
       }
     } else if (kind === 'chunked') {
-      const used = this.decoder!.write(chunk, this.push);
+      const used = this.decoder!.write(chunk, (this.pushBound ??= (piece) => this.push(piece)));
       if (this.decoder!.done) this.finish(used < chunk.length);
     } else this.push(chunk);
   }
 
-  private readonly push = (piece: Buffer): void => {
+  private pushBound: ((piece: Buffer) => void) | undefined;
+
+  private push(piece: Buffer): void {
     if (!(this.sink ? this.sink.data(piece) : this.readable!.push(piece))) this.socket.pause();
-  };
+  }
 
   private readonly resumeReading = (): void => {
     if (this.phase === 'body') this.socket.resume();
@@ -436,17 +563,17 @@ class RawExchange {
     this.phase = 'done';
     if (this.sink) this.sink.end(last);
     else this.readable!.push(null);
-    const socket = this.detach();
+    const conn = this.detach();
     this.releaseWriter();
     const res = this.res!;
     const idleMs = idleMsAfter(res);
     if (res.keepAlive && !extra && this.requestDone && !this.request.close && !this.upgrade && idleMs > 0)
-      giveIdle(this.key, socket, idleMs);
-    else socket.destroy();
+      giveIdle(conn, idleMs, Date.now());
+    else conn.socket.destroy();
   }
 
   /** The connection failed or closed: a retry if nothing came back on a reused one, else an error. */
-  private socketGone(err: NodeJS.ErrnoException): void {
+  gone(err: NodeJS.ErrnoException): void {
     if (this.phase === 'done') return;
     if (
       this.phase === 'head' &&
@@ -457,7 +584,7 @@ class RawExchange {
       GONE.has(err.code ?? '')
     ) {
       this.retried = true;
-      this.detach().destroy();
+      this.detach().socket.destroy();
       this.attach(this.connect(), false);
       const kept = this.kept;
       this.socket.cork();
@@ -473,22 +600,23 @@ class RawExchange {
     if (this.phase === 'done') return;
     const wasBody = this.phase === 'body';
     this.phase = 'done';
-    clearTimeout(this.timer);
-    this.detach().destroy();
+    this.stopTimer();
+    this.detach().socket.destroy();
     this.releaseWriter();
     this.handlers.error(wasBody && GONE.has(err.code ?? '') ? coded('ECONNRESET', err.message) : err, this.retried);
     this.readable?.destroy();
     this.requestBody?.destroy();
   }
 
-  cancel(): void {
+  /** Aborts the exchange (bound: callers pass it as a listener). */
+  readonly cancel = (): void => {
     if (this.phase === 'done') return;
     this.phase = 'done';
-    clearTimeout(this.timer);
-    this.detach().destroy();
+    this.stopTimer();
+    this.detach().socket.destroy();
     this.releaseWriter();
     this.readable?.destroy();
-  }
+  };
 }
 
 /** The request body the caller writes into (decoded bytes; framed by the exchange). */

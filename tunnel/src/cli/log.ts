@@ -12,6 +12,8 @@ const SECRET_KEYS = /token|secret|password|authorization|cookie|api_?key/i;
 
 export interface Logger {
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
+  /** Whether a record at `level` is written (callers skip building per-request records otherwise). */
+  logs(level: LogLevel): boolean;
   readonly toStdout: boolean;
   close(): void;
 }
@@ -22,7 +24,7 @@ export function createLogger(
   minLevel: LogLevel = 'info',
 ): Logger {
   if (!target || target === 'false') {
-    return { log: () => undefined, toStdout: false, close: () => undefined };
+    return { log: () => undefined, logs: () => false, toStdout: false, close: () => undefined };
   }
   const out: NodeJS.WritableStream =
     target === 'stdout'
@@ -33,6 +35,7 @@ export function createLogger(
   const color = format === 'term' && (out as NodeJS.WriteStream).isTTY === true;
   return {
     toStdout: target === 'stdout',
+    logs: (level) => RANK[level] >= RANK[minLevel],
     log(level, msg, fields = {}) {
       if (RANK[level] < RANK[minLevel]) return;
       const record: Record<string, unknown> = { t: new Date().toISOString(), lvl: level, msg };

@@ -376,6 +376,7 @@ async function runAgent(specs: EndpointSpec[], settings: AgentSettings, values: 
   );
   // One record per HTTP request, modelled on ngrok's http_request_complete.v0 log event.
   agent.on('exchange', (x) => {
+    if (!logger.logs('info')) return; // no record built per request when nothing is written
     // A TCP/TLS connection is logged (ngrok's tcp_connection_closed.v0) when its policy logged something.
     if (x.tcp?.logs?.length)
       logger.log('info', 'tcp_connection_closed.v0', {

@@ -9,14 +9,7 @@ import { ServerResponse } from 'node:http';
 import { pipeline as pipeStreams, type Duplex, type Transform } from 'node:stream';
 import type { Scheme } from '../model';
 import { normalizeHost } from '../net/host';
-import {
-  filterRawHeaders,
-  hasRawHeader,
-  rawHeadersObject,
-  rawHeadersText,
-  rawHeaderValues,
-  removeRawHeaders,
-} from '../net/raw-headers';
+import { filterRawHeaders, hasRawHeader, rawHeadersObject, rawHeadersText, removeRawHeaders } from '../net/raw-headers';
 import type { Pipeline } from '../modules/pipeline';
 import { VAR } from '../modules/request-vars';
 import { peerCertificateOf } from '../modules/mutual-tls';
@@ -52,19 +45,60 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-/** Drops hop-by-hop headers and those named in `Connection:`; HTTP/2 pseudo-headers too. */
-function stripHopByHop(raw: readonly string[], keepUpgrade: boolean): string[] {
-  const named = new Set(
-    rawHeaderValues(raw, 'connection').flatMap((v) => v.split(',').map((t) => t.trim().toLowerCase())),
-  );
-  return filterRawHeaders(
-    raw,
-    (name) =>
-      !name.startsWith(':') &&
-      !(keepUpgrade && (name === 'upgrade' || name === 'connection')) && // re-added by the caller
-      !HOP_BY_HOP.has(name) &&
-      !named.has(name),
-  );
+// Only names as long as one of these are lower-cased to be looked up (the hop-by-hop ones, the
+// forwarding ones, Host, the error-code header): most fields of a head are never lower-cased.
+const LOOKED_UP = new Set([
+  ...HOP_BY_HOP,
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'host',
+  ERROR_CODE_HEADER,
+]);
+const LOOKED_UP_LENGTH: boolean[] = [];
+for (const name of LOOKED_UP) LOOKED_UP_LENGTH[name.length] = true;
+
+/** Fields the `Connection:` headers name, other than the hop-by-hop ones (dropped anyway); undefined when none. */
+function connectionNamed(raw: readonly string[]): Set<string> | undefined {
+  let named: Set<string> | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    const value = raw[i + 1];
+    if (!value.includes(',')) {
+      // One token (`keep-alive`, `close`): no list to split.
+      const token = value.trim().toLowerCase();
+      if (token && !HOP_BY_HOP.has(token)) (named ??= new Set()).add(token);
+      continue;
+    }
+    for (const part of value.split(',')) {
+      const token = part.trim().toLowerCase();
+      if (token && !HOP_BY_HOP.has(token)) (named ??= new Set()).add(token);
+    }
+  }
+  return named;
+}
+
+/**
+ * One pass over a head: hop-by-hop fields, those named in `Connection:` and HTTP/2 pseudo-headers
+ * are dropped; every other field goes to `keep` with its lower-case name when its length is one
+ * LOOKED_UP has ('' otherwise), and is kept unless `keep` says false.
+ */
+function withoutHopByHop(
+  raw: readonly string[],
+  keep: (lower: string, name: string, value: string) => boolean,
+): string[] {
+  const named = connectionNamed(raw);
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    if (name.charCodeAt(0) === 58) continue; // `:path` and the other pseudo-headers
+    const lower = named !== undefined || LOOKED_UP_LENGTH[name.length] ? name.toLowerCase() : '';
+    if (lower !== '' && (HOP_BY_HOP.has(lower) || named?.has(lower))) continue;
+    if (keep(lower, name, value)) out.push(name, value);
+  }
+  return out;
 }
 
 /** The request head as the agent receives it (before any module edits). */
@@ -95,26 +129,24 @@ export function forwardingHeaders(
   clientIp: string,
   upgrade?: string,
 ): string[] {
-  const raw = stripHopByHop(rawHeaders, upgrade !== undefined);
   let xff: string | undefined;
   let xfp: string | undefined;
   let hasXfh = false;
   let hasHost = false;
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
-    if (name === 'x-forwarded-for') {
-      xff = xff ? `${xff}, ${raw[i + 1]}` : raw[i + 1];
-      continue;
+  const out = withoutHopByHop(rawHeaders, (lower, _name, value) => {
+    if (lower === '') return true;
+    if (lower === 'x-forwarded-for') {
+      xff = xff ? `${xff}, ${value}` : value;
+      return false;
     }
-    if (name === 'x-forwarded-proto') {
-      xfp = xfp ? `${xfp}, ${raw[i + 1]}` : raw[i + 1];
-      continue;
+    if (lower === 'x-forwarded-proto') {
+      xfp = xfp ? `${xfp}, ${value}` : value;
+      return false;
     }
-    if (name === 'x-forwarded-host') hasXfh = true;
-    if (name === 'host') hasHost = true;
-    out.push(raw[i], raw[i + 1]);
-  }
+    if (lower === 'x-forwarded-host') hasXfh = true;
+    else if (lower === 'host') hasHost = true;
+    return true;
+  });
   if (!hasHost && host) out.unshift('Host', host); // HTTP/2 clients send :authority instead
   out.push('X-Forwarded-For', xff ? `${xff}, ${clientIp}` : clientIp);
   out.push('X-Forwarded-Proto', xfp ? `${xfp}, ${scheme}` : scheme);
@@ -123,9 +155,11 @@ export function forwardingHeaders(
   return out;
 }
 
+const keepUnlessErrorCode = (lower: string): boolean => lower !== ERROR_CODE_HEADER;
+
 /** The response head as the client receives it: an upstream can never forge the error header. */
 export function clientResponseHeaders(raw: string[]): string[] {
-  return filterRawHeaders(stripHopByHop(raw, false), (name) => name !== ERROR_CODE_HEADER);
+  return withoutHopByHop(raw, keepUnlessErrorCode);
 }
 
 export function hostOf(req: ClientRequest): string {

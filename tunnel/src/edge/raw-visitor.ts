@@ -23,6 +23,7 @@ import { rawHeaderValues } from '../net/raw-headers';
 import { edgeErrorPage, isEdgeErrorCode, type EdgeErrorCode } from '../edge-errors';
 import { clientResponseHeaders, errorCodeOf, forwardingHeaders, markBodyFraming, type HttpTarget } from './http-proxy';
 import { httpServerLimits, type ListenerLimits } from './listener-limits';
+import { sweepFor, type DeadlineSweep, type Expiring } from '../net/deadlines';
 
 /**
  * What the raw path does with a request: proxy it, answer an edge error, give the connection to
@@ -140,6 +141,8 @@ export class RawVisitors {
   private readonly connections = new Set<RawConnection>();
   readonly headersTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /** The connections' head and keep-alive deadlines. */
+  readonly sweep: DeadlineSweep;
   /** The listener is closing: each connection ends after its current exchange. */
   closing = false;
 
@@ -147,6 +150,7 @@ export class RawVisitors {
     const limits = httpServerLimits(host.limits);
     this.headersTimeoutMs = limits.headersTimeout;
     this.keepAliveTimeoutMs = limits.keepAliveTimeout;
+    this.sweep = sweepFor(Math.min(this.headersTimeoutMs, this.keepAliveTimeoutMs));
   }
 
   accept(socket: net.Socket): void {
@@ -200,12 +204,15 @@ function onSocketClose(this: Carrier): void {
 }
 
 /** One visitor connection while the raw path serves it. */
-class RawConnection {
+class RawConnection implements Expiring {
   /** Bytes read and not consumed yet (the next head, or pipelined requests). */
   private pending: Buffer = EMPTY;
-  private timer?: NodeJS.Timeout;
-  /** The timer is a head deadline (not the keep-alive idle time). */
+  /** A head is due, or the keep-alive idle time ends, by then (Date.now ms; on the listener's sweep). */
+  deadline = Infinity;
+  /** The deadline is a head deadline (not the keep-alive idle time). */
   private headDue = false;
+  /** On the listener's sweep (until the deadline fires, the connection closes or is handed over). */
+  private swept = false;
   /** The current exchange; undefined between requests. */
   private ex?: Exchange;
   private handedOver = false;
@@ -257,24 +264,42 @@ class RawConnection {
   }
 
   onClose(): void {
-    clearTimeout(this.timer);
+    this.unwatch();
     this.owner.forget(this);
     this.ex?.abort();
   }
 
   /** `head`: a request head is due (408 when late); else the keep-alive idle time (silent close). */
+  // A coarse deadline (net/deadlines.ts) rather than a timer cleared and set per request.
   private arm(ms: number, head: boolean): void {
-    clearTimeout(this.timer);
     this.headDue = head;
-    this.timer = setTimeout(() => {
-      if (!head) this.socket.destroy();
-      else {
-        this.socket.end(TIMEOUT_REPLY);
-        // (A connection carried from another cluster node is a stream without setTimeout.)
-        this.socket.setTimeout?.(5_000, () => this.socket.destroy());
-      }
-    }, ms);
-    this.timer.unref?.();
+    this.deadline = Date.now() + ms;
+    if (!this.swept) {
+      this.swept = true;
+      this.owner.sweep.add(this);
+    }
+  }
+
+  /** No deadline while an exchange runs (bodies, SSE and websockets take their time). */
+  private disarm(): void {
+    this.deadline = Infinity;
+    this.headDue = false;
+  }
+
+  private unwatch(): void {
+    if (this.swept) this.owner.sweep.delete(this);
+    this.swept = false;
+  }
+
+  /** The deadline passed (the listener's sweep). */
+  expire(): void {
+    this.swept = false;
+    if (!this.headDue) this.socket.destroy();
+    else {
+      this.socket.end(TIMEOUT_REPLY);
+      // (A connection carried from another cluster node is a stream without setTimeout.)
+      this.socket.setTimeout?.(5_000, () => this.socket.destroy());
+    }
   }
 
   /** Pauses reading while an exchange's body is held up or a response is still going out. */
@@ -319,9 +344,7 @@ class RawConnection {
     const route = this.owner.host.route(head, host, this.socket);
     if (!route) return this.handOver();
     if ('takeover' in route) return this.handOver(route.takeover);
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.headDue = false;
+    this.disarm();
     const rest = this.pending.subarray(end);
     this.pending = EMPTY;
     if (expect.length) this.socket.write(CONTINUE_REPLY);
@@ -351,7 +374,7 @@ class RawConnection {
    * to `takeover`, or to the fallback server. It stays there.
    */
   private handOver(takeover?: (socket: net.Socket, bytes: Buffer) => void): void {
-    clearTimeout(this.timer);
+    this.unwatch();
     this.handedOver = true;
     this.owner.forget(this);
     const s = this.socket as Carrier;

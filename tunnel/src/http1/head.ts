@@ -53,6 +53,10 @@ export interface ResponseHead {
 export const MAX_HEAD_BYTES = 64 * 1024;
 export const MAX_HEADERS = 256;
 
+/** Shared framings without data (never mutated). */
+const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
+const UNTIL_CLOSE: BodyFraming = Object.freeze({ kind: 'close' });
+
 const CR = 13;
 const LF = 10;
 
@@ -87,8 +91,75 @@ const TARGET = /^(?:\/[\x21-\x7e]*|\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/[\x21-\x7e]+)$
 // The methods Node's parser knows (what the edge has always accepted); any other token is refused.
 const METHODS = new Set(METHODS_LIST);
 
-/** Splits a complete head (as found by findHeadEnd) into its start line and header fields. */
-function splitHead(head: Buffer, code: HeadParseError['code']): { start: string; rawHeaders: string[] } {
+/** The start line, the header fields, and the values of the fields the framing depends on. */
+interface SplitHead {
+  start: string;
+  rawHeaders: string[];
+  /** Every value of each of these fields, in order (undefined: none). */
+  host?: string[];
+  contentLength?: string[];
+  transferEncoding?: string[];
+  connection?: string[];
+  upgrade?: string[];
+}
+
+// One field line: name, `:`, optional whitespace, value (no CR/LF/CTL), CRLF. Sticky: the lines
+// are read one after the other from where the last one ended; a line it does not match sends
+// the head to `splitHeadStrict`, which says what is wrong with it.
+const FIELD_LINE = /([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\t\x20-\x7e\x80-\xff]*)\r\n/y;
+const CR_OR_LF = /[\r\n]/;
+
+/**
+ * Splits a complete head (as found by findHeadEnd) into its start line and header fields: one
+ * latin1 string for the head and one regex step per field, noting the framing fields on the way
+ * (so the parsers need no further pass over the list). Refuses exactly what `splitHeadStrict` does.
+ */
+function splitHead(head: Buffer, code: HeadParseError['code']): SplitHead {
+  // Up to and including the last field's CRLF (the blank line's CRLF is left out).
+  const text = head.toString('latin1', 0, head.length - 2);
+  const lineEnd = text.indexOf('\r\n');
+  const n = head.length;
+  if (lineEnd < 0 || head[n - 4] !== CR || head[n - 3] !== LF || head[n - 2] !== CR || head[n - 1] !== LF)
+    return splitHeadStrict(head, code);
+  const start = text.slice(0, lineEnd);
+  if (CR_OR_LF.test(start)) return splitHeadStrict(head, code);
+  const out: SplitHead = { start, rawHeaders: [] };
+  const raw = out.rawHeaders;
+  let at = lineEnd + 2;
+  while (at < text.length) {
+    FIELD_LINE.lastIndex = at;
+    const m = FIELD_LINE.exec(text);
+    if (!m || raw.length >= MAX_HEADERS * 2) return splitHeadStrict(head, code);
+    at = FIELD_LINE.lastIndex;
+    const name = m[1];
+    let value = m[2];
+    const last = value.charCodeAt(value.length - 1);
+    if (last === 0x20 || last === 0x09) value = value.replace(/[ \t]+$/, '');
+    raw.push(name, value);
+    // Only names as long as a framing field's are lower-cased and compared.
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === 'host') (out.host ??= []).push(value);
+        break;
+      case 7:
+        if (name.toLowerCase() === 'upgrade') (out.upgrade ??= []).push(value);
+        break;
+      case 10:
+        if (name.toLowerCase() === 'connection') (out.connection ??= []).push(value);
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length') (out.contentLength ??= []).push(value);
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') (out.transferEncoding ??= []).push(value);
+        break;
+    }
+  }
+  return out;
+}
+
+/** The line-by-line reading of a head, with a precise reason for what it refuses (and the same result for what it accepts). */
+function splitHeadStrict(head: Buffer, code: HeadParseError['code']): SplitHead {
   const text = head.toString('latin1', 0, head.length - 4);
   const lines = text.split('\r\n');
   const start = lines[0];
@@ -106,42 +177,63 @@ function splitHead(head: Buffer, code: HeadParseError['code']): { start: string;
     if (!FIELD_VALUE.test(value)) throw new HeadParseError(code, `invalid character in header field ${name}`);
     rawHeaders.push(name, value);
   }
-  return { start, rawHeaders };
+  const out: SplitHead = { start, rawHeaders };
+  const note = (key: 'host' | 'contentLength' | 'transferEncoding' | 'connection' | 'upgrade', name: string) => {
+    const v = rawHeaderValues(rawHeaders, name);
+    if (v.length) out[key] = v;
+  };
+  note('host', 'host');
+  note('contentLength', 'content-length');
+  note('transferEncoding', 'transfer-encoding');
+  note('connection', 'connection');
+  note('upgrade', 'upgrade');
+  return out;
 }
 
-function tokensOf(values: string[]): string[] {
-  return values
-    .flatMap((v) => v.split(','))
-    .map((t) => t.trim().toLowerCase())
-    .filter(Boolean);
+/** The comma-separated tokens of `values`, trimmed and lower-cased, empty ones left out. */
+function tokensOf(values: string[] | undefined): string[] {
+  const out: string[] = [];
+  if (!values) return out;
+  for (const v of values) {
+    if (!v.includes(',')) {
+      const t = v.trim();
+      if (t) out.push(t.toLowerCase());
+      continue;
+    }
+    for (const part of v.split(',')) {
+      const t = part.trim();
+      if (t) out.push(t.toLowerCase());
+    }
+  }
+  return out;
 }
 
 /** One Content-Length, as llhttp reads it: a repeated one (even the same value, or `3, 3`) is refused both ways. */
-function contentLength(values: string[], code: HeadParseError['code']): number | undefined {
-  if (values.length === 0) return undefined;
-  const parts = values.flatMap((v) => v.split(',').map((p) => p.trim()));
-  if (parts.length > 1) throw new HeadParseError(code, 'more than one Content-Length');
-  if (!/^\d{1,15}$/.test(parts[0]))
-    throw new HeadParseError(code, `invalid Content-Length ${JSON.stringify(parts[0])}`);
-  return Number(parts[0]);
+function contentLength(values: string[] | undefined, code: HeadParseError['code']): number | undefined {
+  if (values === undefined) return undefined;
+  if (values.length > 1 || values[0].includes(',')) throw new HeadParseError(code, 'more than one Content-Length');
+  const value = values[0];
+  if (!/^\d{1,15}$/.test(value)) throw new HeadParseError(code, `invalid Content-Length ${JSON.stringify(value)}`);
+  return Number(value);
 }
 
 /** Parses a complete request head (the bytes up to and including its blank line). */
 export function parseRequestHead(head: Buffer): RequestHead {
   const code = 'ERR_BURROW_BAD_REQUEST';
-  const { start, rawHeaders } = splitHead(head, code);
+  const split = splitHead(head, code);
+  const { start, rawHeaders } = split;
   const m = /^([^ ]+) ([^ ]+) HTTP\/1\.([01])$/.exec(start);
   if (!m || !METHODS.has(m[1]) || !TARGET.test(m[2])) throw new HeadParseError(code, 'invalid request line');
   // A reverse proxy serves no CONNECT tunnels (Node's server closes them unanswered as well).
   if (m[1] === 'CONNECT') throw new HeadParseError(code, 'CONNECT is not served here');
   const version = m[3] === '1' ? '1.1' : '1.0';
-  const hosts = rawHeaderValues(rawHeaders, 'host');
-  if (hosts.length > 1) throw new HeadParseError(code, 'more than one Host header');
-  if (version === '1.1' && hosts.length === 0) throw new HeadParseError(code, 'HTTP/1.1 request without Host');
-  const te = rawHeaderValues(rawHeaders, 'transfer-encoding');
-  const cl = contentLength(rawHeaderValues(rawHeaders, 'content-length'), code);
-  let body: BodyFraming = { kind: 'none' };
-  if (te.length) {
+  const hosts = split.host;
+  if (hosts && hosts.length > 1) throw new HeadParseError(code, 'more than one Host header');
+  if (version === '1.1' && !hosts) throw new HeadParseError(code, 'HTTP/1.1 request without Host');
+  const te = split.transferEncoding;
+  const cl = contentLength(split.contentLength, code);
+  let body: BodyFraming = NO_BODY;
+  if (te) {
     if (cl !== undefined) throw new HeadParseError(code, 'both Content-Length and Transfer-Encoding');
     if (version === '1.0') throw new HeadParseError(code, 'Transfer-Encoding in an HTTP/1.0 request');
     const codings = tokensOf(te);
@@ -149,11 +241,13 @@ export function parseRequestHead(head: Buffer): RequestHead {
       throw new HeadParseError(code, `unsupported Transfer-Encoding ${JSON.stringify(te.join(', '))}`);
     body = { kind: 'chunked' };
   } else if (cl !== undefined && cl > 0) body = { kind: 'length', length: cl };
-  const connection = tokensOf(rawHeaderValues(rawHeaders, 'connection'));
+  const connection = tokensOf(split.connection);
   const keepAlive = version === '1.1' ? !connection.includes('close') : connection.includes('keep-alive');
-  const upgradeValues = rawHeaderValues(rawHeaders, 'upgrade');
-  const upgrade = connection.includes('upgrade') && upgradeValues.length === 1 ? upgradeValues[0] : undefined;
-  return { method: m[1], target: m[2], version, rawHeaders, body, keepAlive, ...(upgrade ? { upgrade } : {}) };
+  const upgradeValues = split.upgrade;
+  const upgrade = connection.includes('upgrade') && upgradeValues?.length === 1 ? upgradeValues[0] : undefined;
+  const parsed: RequestHead = { method: m[1], target: m[2], version, rawHeaders, body, keepAlive };
+  if (upgrade) parsed.upgrade = upgrade;
+  return parsed;
 }
 
 /**
@@ -162,28 +256,32 @@ export function parseRequestHead(head: Buffer): RequestHead {
  */
 export function parseResponseHead(head: Buffer, requestMethod: string): ResponseHead {
   const code = 'ERR_NGROK_3004';
-  const { start, rawHeaders } = splitHead(head, code);
+  const split = splitHead(head, code);
+  const { start, rawHeaders } = split;
   const m = /^HTTP\/1\.([01]) (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/.exec(start);
   if (!m) throw new HeadParseError(code, 'invalid status line');
   const version = m[1] === '1' ? '1.1' : '1.0';
   const status = Number(m[2]);
   if (status < 100) throw new HeadParseError(code, `invalid status ${status}`);
-  const te = rawHeaderValues(rawHeaders, 'transfer-encoding');
-  const cl = contentLength(rawHeaderValues(rawHeaders, 'content-length'), code);
-  const connection = tokensOf(rawHeaderValues(rawHeaders, 'connection'));
+  const te = split.transferEncoding;
+  const cl = contentLength(split.contentLength, code);
+  const connection = tokensOf(split.connection);
   let keepAlive = version === '1.1' ? !connection.includes('close') : connection.includes('keep-alive');
   let body: BodyFraming;
-  if (requestMethod === 'HEAD' || status < 200 || status === 204 || status === 304) body = { kind: 'none' };
-  else if (te.length) {
+  if (requestMethod === 'HEAD' || status < 200 || status === 204 || status === 304) body = NO_BODY;
+  else if (te) {
     // RFC 9112 §6.3: chunked last → chunked; otherwise read until close. With a Content-Length
     // too, Transfer-Encoding wins and the connection must not be reused.
     const codings = tokensOf(te);
     body = codings.at(-1) === 'chunked' ? { kind: 'chunked' } : { kind: 'close' };
     if (cl !== undefined || body.kind === 'close') keepAlive = false;
-  } else if (cl !== undefined) body = cl > 0 ? { kind: 'length', length: cl } : { kind: 'none' };
+  } else if (cl !== undefined) body = cl > 0 ? { kind: 'length', length: cl } : NO_BODY;
   else {
-    body = { kind: 'close' };
+    body = UNTIL_CLOSE;
     keepAlive = false;
   }
   return { status, reason: m[3] ?? '', version, rawHeaders, body, keepAlive };
 }
+
+/** For tests: the fast reading of a head must agree with the line-by-line one on every input. */
+export const headSplitters = { fast: splitHead, strict: splitHeadStrict };

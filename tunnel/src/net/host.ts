@@ -28,7 +28,15 @@ export function splitHost(host: string): HostParts {
   return { name: h.endsWith('.') ? h.slice(0, -1) : h, port };
 }
 
+let lastHost = '';
+let lastName = '';
+
 /** `Example.COM.:443` → `example.com`, `[::1]:4040` → `[::1]`. */
 export function normalizeHost(host: string): string {
-  return splitHost(host).name;
+  // Routing asks about the same Host several times per request, and again on the next one.
+  if (host !== lastHost) {
+    lastName = splitHost(host).name;
+    lastHost = host;
+  }
+  return lastName;
 }

@@ -1,20 +1,23 @@
 // Node's raw header lists — [name, value, name, value, …], names as sent, repeats kept in order —
 // read and edited in one place. Names compare case-insensitively (callers get them lower-cased);
 // HTTP/2 pseudo-headers (`:path`) are ordinary entries here, dropped where a caller must.
-// Plain loops, no iterators: these run on every proxied request.
+// Plain loops, no iterators: these run on every proxied request. A name is lower-cased only when
+// its length matches the one looked for (no name of another length lower-cases to an ASCII one).
 
 /** Every value of `name` (any case), in order. */
 export function rawHeaderValues(raw: readonly string[], name: string): string[] {
   const lower = name.toLowerCase();
   const out: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i].toLowerCase() === lower) out.push(raw[i + 1]);
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    if (raw[i].length === lower.length && raw[i].toLowerCase() === lower) out.push(raw[i + 1]);
   return out;
 }
 
 /** The first value of `name` (any case). */
 export function rawHeader(raw: readonly string[], name: string): string | undefined {
   const lower = name.toLowerCase();
-  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i].toLowerCase() === lower) return raw[i + 1];
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    if (raw[i].length === lower.length && raw[i].toLowerCase() === lower) return raw[i + 1];
   return undefined;
 }
 
