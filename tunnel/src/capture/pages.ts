@@ -73,7 +73,8 @@ export class PagePool {
     while (offset < src.length) {
       const page = this.writablePage(reclaim);
       const n = Math.min(src.length - offset, this.pageBytes - page.used);
-      src.copy(page.bytes, page.used, offset, offset + n);
+      // TypedArray#set, not Buffer#copy: copy's argument checks cost more than a small body's memcpy.
+      page.bytes.set(n === src.length ? src : src.subarray(offset, offset + n), page.used);
       const last = into.length > 0 ? into[into.length - 1] : undefined;
       if (last && last.page === page && last.end === page.used) last.end += n;
       else {

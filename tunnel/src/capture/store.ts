@@ -5,11 +5,20 @@
 // (./pages.ts says why: retaining the data path's Buffers made V8 run full GCs all the time), and a
 // few counters; nothing is concatenated, parsed or encoded until someone asks (API, HAR, curl).
 //
+// Every exchange stays in memory until evicted, tens of thousands of them: what one costs the GC
+// is the price of capture per request (issue 11, round 4, in docs/benchmarks.md). So a kept
+// exchange is ONE compact object (ExchangeRecord): header lists joined into one string each, no
+// closures, no id string, bodies created only when bytes arrive. The API's request/response
+// objects are built when read (reads are rare, writes are per request). Exchanges are kept in an
+// array in arrival order (ids are a counter, so an id finds its slot without a Map), and eviction
+// takes the oldest in O(1).
+//
 // Bounds (documented in the API docs):
 // - each body keeps at most `maxBodyBytes` (default 10 MiB); beyond that it counts bytes and is
 //   marked truncated;
 // - the whole store keeps at most `maxTotalBytes` (ngrok's `inspect_db_size`: 0 → 50 MB,
-//   -1 → capture disabled) and evicts the oldest exchanges first.
+//   -1 → capture disabled) and evicts the oldest exchanges first. Each exchange counts its body
+//   bytes, its header text and a fixed overhead for its objects, so the byte cap bounds the heap.
 
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -57,7 +66,7 @@ export interface Recording {
 
 /** A captured body: its bytes up to the cap, copied into the store's pages. */
 export class CapturedBody {
-  private segments: Segment[] = [];
+  private segments: Segment[] | null = null;
   /** Bytes kept (≤ cap). */
   stored = 0;
   /** Bytes seen on the wire, kept or not. */
@@ -65,23 +74,25 @@ export class CapturedBody {
   truncated = false;
   complete = false;
 
-  constructor(
-    private readonly cap: number,
-    private readonly pages: PagePool,
-  ) {}
-
   /**
-   * Copies what fits under the cap; returns how many bytes were newly kept (for store
+   * Copies what fits under `cap`; returns how many bytes were newly kept (for store
    * accounting). `reclaim` evicts an older exchange when the pages are all in use.
    */
-  push(chunk: Buffer, reclaim: () => boolean = () => false): number {
+  push(chunk: Buffer, cap: number, pages: PagePool, reclaim: () => boolean): number {
     this.size += chunk.length;
     if (this.truncated) return 0;
-    const room = this.cap - this.stored;
+    const room = cap - this.stored;
     const kept = chunk.length <= room ? chunk : chunk.subarray(0, room);
     if (kept.length < chunk.length) this.truncated = true;
     if (kept.length === 0) return 0;
-    this.pages.write(kept, this.segments, reclaim);
+    if (this.segments) pages.write(kept, this.segments, reclaim);
+    else {
+      // A body's first chunk: V8 would give the list room for 17 segments at its first push,
+      // and most bodies (small ones) never have a second.
+      const first: Segment[] = [];
+      pages.write(kept, first, reclaim);
+      this.segments = first.length === 1 ? [first[0]] : first;
+    }
     this.stored += kept.length;
     return kept.length;
   }
@@ -90,36 +101,37 @@ export class CapturedBody {
   bytes(): Buffer {
     const out = Buffer.allocUnsafe(this.stored);
     let at = 0;
-    for (const s of this.segments) at += s.page.bytes.copy(out, at, s.start, s.end);
+    for (const s of this.segments ?? []) at += s.page.bytes.copy(out, at, s.start, s.end);
     return out;
   }
 
   /** Drops kept bytes (eviction, also while still streaming). */
-  release(): void {
-    this.pages.release(this.segments);
-    this.segments = [];
+  release(pages: PagePool): void {
+    if (this.segments) pages.release(this.segments);
+    this.segments = null;
     this.stored = 0;
   }
 }
 
 export interface CapturedRequest {
-  method: string;
-  uri: string;
-  httpVersion: string;
-  rawHeaders: string[];
-  body: CapturedBody;
+  readonly method: string;
+  readonly uri: string;
+  readonly httpVersion: string;
+  readonly rawHeaders: string[];
+  readonly body: CapturedBody;
 }
 
 export interface CapturedResponse {
-  statusCode: number;
-  statusMessage: string;
-  httpVersion: string;
-  rawHeaders: string[];
-  body: CapturedBody;
+  readonly statusCode: number;
+  readonly statusMessage: string;
+  readonly httpVersion: string;
+  readonly rawHeaders: string[];
+  readonly body: CapturedBody;
 }
 
 export type ExchangeState = 'request' | 'response' | 'complete' | 'error';
 
+/** A recorded exchange as readers see it (the API, HAR, curl, replay). Only the store changes it. */
 export interface CapturedExchange {
   readonly id: string;
   readonly tunnelName: string;
@@ -127,19 +139,21 @@ export interface CapturedExchange {
   /** Wall-clock start, ms since the epoch. */
   readonly startedAt: number;
   /** Nanoseconds from start to finish; 0 until finished. */
-  durationNs: number;
+  readonly durationNs: number;
   /** Nanoseconds from start until the response head arrived; 0 until then. */
-  waitNs: number;
-  state: ExchangeState;
+  readonly waitNs: number;
+  readonly state: ExchangeState;
+  /** Built when read: read it once per use. */
   readonly request: CapturedRequest;
-  response: CapturedResponse | null;
-  error: CaptureError | null;
+  /** Built when read; null until the response head arrived. */
+  readonly response: CapturedResponse | null;
+  readonly error: CaptureError | null;
   /** Set when this exchange was replayed from another capture. */
-  replayOf?: string;
+  readonly replayOf?: string;
   /** Set when the edge answered it itself (the upstream never saw it): the module, e.g. `basic-auth`. */
-  edgeModule?: string;
+  readonly edgeModule?: string;
   /** Traffic-policy `log` action entries, in the order they ran. */
-  policyLogs?: { metadata: unknown }[];
+  readonly policyLogs?: { metadata: unknown }[];
 }
 
 export interface CaptureStoreOptions {
@@ -151,11 +165,11 @@ export interface CaptureStoreOptions {
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 /**
- * What one exchange's JS objects cost beyond its header text (records, bodies' segment lists,
- * ids; measured ≈ 590 B on Node 20). Counted against the cap so that the cap bounds the heap too:
- * without it, 50 MB of tiny exchanges were ≈ 150,000 records and ≈ 140 MiB of heap.
+ * What one exchange's JS objects cost beyond its header text (the record, its boxed numbers,
+ * a body and its segment list; measured in test/unit/capture-memory.test.ts). Counted against
+ * the cap so that the cap bounds the heap too.
  */
-const EXCHANGE_OVERHEAD_BYTES = 640;
+export const EXCHANGE_OVERHEAD_BYTES = 560;
 /** ngrok: `inspect_db_size: 0` means 50 MB (read as MiB, as the config loader does). */
 export const DEFAULT_INSPECT_DB_SIZE = 50 * 1024 * 1024;
 
@@ -171,12 +185,183 @@ function headerBytes(rawHeaders: string[]): number {
   return n;
 }
 
-/** Exchange plus its bookkeeping, kept private to the store. */
-interface Entry {
-  exchange: CapturedExchange;
-  bytes: number;
-  startNs: bigint;
-  evicted: boolean;
+/**
+ * A header list as one string (one heap object instead of an array and a string per name and
+ * value; it also lets the data path's strings die young). Names and values cannot hold a line
+ * feed on the wire; a list that does anyway is kept as it is.
+ */
+type PackedHeaders = string | string[];
+
+function packHeaders(rawHeaders: string[]): PackedHeaders {
+  if (rawHeaders.length < 2) return rawHeaders.slice();
+  for (const h of rawHeaders) if (h.includes('\n')) return rawHeaders.slice();
+  return rawHeaders.join('\n');
+}
+
+function unpackHeaders(packed: PackedHeaders): string[] {
+  return typeof packed === 'string' ? packed.split('\n') : packed.slice();
+}
+
+/** The parser's per-request copies of common strings, swapped for constants (kept exchanges share them). */
+function shared(s: string): string {
+  switch (s) {
+    case '1.1':
+      return '1.1';
+    case '1.0':
+      return '1.0';
+    case '2.0':
+      return '2.0';
+    case 'GET':
+      return 'GET';
+    case 'POST':
+      return 'POST';
+    case 'OK':
+      return 'OK';
+    default:
+      return s;
+  }
+}
+
+const EVICTED = 1;
+const REQUEST_COMPLETE = 2;
+const RESPONSE_COMPLETE = 4;
+
+/**
+ * One kept exchange, compact: what the API shows is built from it when read. Its fields are the
+ * store's (the Recorder writes them); readers use the CapturedExchange view.
+ */
+class ExchangeRecord implements CapturedExchange {
+  readonly startedAt = Date.now();
+  /** performance.now() at the start. */
+  readonly t0 = performance.now();
+  durationNs = 0;
+  waitNs = 0;
+  state: ExchangeState = 'request';
+  /** Accounted bytes (store cap). */
+  bytes = 0;
+  flags = 0;
+  reqBody: CapturedBody | null = null;
+  statusCode = 0;
+  statusMessage = '';
+  resVersion = '';
+  resHeaders: PackedHeaders | null = null;
+  resBody: CapturedBody | null = null;
+  error: CaptureError | null = null;
+  policyLogs: { metadata: unknown }[] | undefined = undefined;
+
+  constructor(
+    private readonly idPrefix: string,
+    /** Sequence number: the id's last 8 hex digits, and the slot in the store. */
+    readonly n: number,
+    readonly tunnelName: string,
+    readonly remoteAddr: string,
+    readonly method: string,
+    readonly uri: string,
+    readonly httpVersion: string,
+    readonly reqHeaders: PackedHeaders,
+    readonly replayOf: string | undefined,
+    readonly edgeModule: string | undefined,
+  ) {}
+
+  get id(): string {
+    return this.idPrefix + this.n.toString(16).padStart(8, '0');
+  }
+
+  get request(): CapturedRequest {
+    return {
+      method: this.method,
+      uri: this.uri,
+      httpVersion: this.httpVersion,
+      rawHeaders: unpackHeaders(this.reqHeaders),
+      body: this.reqBody ?? emptyBody((this.flags & REQUEST_COMPLETE) !== 0),
+    };
+  }
+
+  get response(): CapturedResponse | null {
+    if (this.resHeaders === null) return null;
+    return {
+      statusCode: this.statusCode,
+      statusMessage: this.statusMessage,
+      httpVersion: this.resVersion,
+      rawHeaders: unpackHeaders(this.resHeaders),
+      body: this.resBody ?? emptyBody((this.flags & RESPONSE_COMPLETE) !== 0),
+    };
+  }
+
+  get done(): boolean {
+    return this.state === 'complete' || this.state === 'error';
+  }
+}
+
+function emptyBody(complete: boolean): CapturedBody {
+  const body = new CapturedBody();
+  body.complete = complete;
+  return body;
+}
+
+/** The data path's handle on one exchange (short-lived: dropped when the exchange ends). */
+class Recorder implements Recording {
+  constructor(
+    private readonly store: CaptureStore,
+    private readonly rec: ExchangeRecord,
+  ) {}
+
+  get id(): string {
+    return this.rec.id;
+  }
+
+  requestData(chunk: Buffer): void {
+    const rec = this.rec;
+    if (rec.flags & EVICTED) return;
+    this.store.keep(rec, (rec.reqBody ??= new CapturedBody()), chunk);
+  }
+
+  requestEnd(): void {
+    this.rec.flags |= REQUEST_COMPLETE;
+    if (this.rec.reqBody) this.rec.reqBody.complete = true;
+  }
+
+  addPolicyLogs(logs: { metadata: unknown }[]): void {
+    if (!logs.length) return;
+    const rec = this.rec;
+    (rec.policyLogs ??= []).push(...logs);
+    this.store.account(rec, JSON.stringify(logs).length);
+  }
+
+  response(statusCode: number, statusMessage: string, httpVersion: string, rawHeaders: string[]): void {
+    // Interim 1xx answers (100 Continue, 103 Early Hints) are not the response; 101 is.
+    if (statusCode < 200 && statusCode !== 101) return;
+    const rec = this.rec;
+    if (rec.resHeaders !== null || rec.done) return;
+    rec.waitNs = Math.round((performance.now() - rec.t0) * 1e6);
+    rec.statusCode = statusCode;
+    rec.statusMessage = shared(statusMessage);
+    rec.resVersion = shared(httpVersion);
+    rec.resHeaders = packHeaders(rawHeaders);
+    rec.state = 'response';
+    this.store.account(rec, headerBytes(rawHeaders) + statusMessage.length + 16);
+    this.store.updated(rec);
+  }
+
+  responseData(chunk: Buffer): void {
+    const rec = this.rec;
+    if (rec.flags & EVICTED || rec.resHeaders === null) return;
+    this.store.keep(rec, (rec.resBody ??= new CapturedBody()), chunk);
+  }
+
+  finish(error?: CaptureError): void {
+    const rec = this.rec;
+    if (rec.done) return;
+    rec.durationNs = Math.round((performance.now() - rec.t0) * 1e6);
+    rec.flags |= REQUEST_COMPLETE | RESPONSE_COMPLETE;
+    if (rec.reqBody) rec.reqBody.complete = true;
+    if (rec.resBody) rec.resBody.complete = true;
+    if (error) {
+      rec.error = { code: error.code, message: error.message };
+      rec.state = 'error';
+    } else rec.state = 'complete';
+    this.store.updated(rec);
+  }
 }
 
 export interface CaptureStoreEvents {
@@ -187,17 +372,30 @@ export interface CaptureStoreEvents {
   cleared: [];
 }
 
+/** Slots freed at the front before the array is compacted. */
+const COMPACT_AFTER = 1024;
+
 export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
   readonly maxBodyBytes: number;
   readonly maxTotalBytes: number;
   /** False when inspect_db_size was -1: begin() then records nothing. */
   readonly enabled: boolean;
-  private readonly entries = new Map<string, Entry>(); // insertion order = age
+  /**
+   * Kept exchanges in arrival order; a deleted one leaves `undefined`. `slots[i].n === base + i`
+   * (mod 2^32): every recorded exchange takes the next slot. `head` is the oldest live slot.
+   */
+  private slots: (ExchangeRecord | undefined)[] = [];
+  private base = 0;
+  private head = 0;
+  private live = 0;
   /** Where body bytes live; pages are allocated on first use, at most about maxTotalBytes. */
   private readonly pages: PagePool;
   private totalBytes = 0;
   private readonly idPrefix = randomBytes(4).toString('hex');
   private counter = 0;
+  /** The exchange whose body is being written (never evicted to make room for itself). */
+  private growing: ExchangeRecord | undefined;
+  private readonly reclaim = (): boolean => this.evictOldest(this.growing);
 
   constructor(opts: CaptureStoreOptions) {
     super();
@@ -214,18 +412,13 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     return new CaptureStore({ maxTotalBytes: storeBytesFromInspectDbSize(inspectDbSize), maxBodyBytes });
   }
 
-  /** Bytes currently held (bodies + header text). */
+  /** Bytes currently held (bodies + header text + per-exchange overhead). */
   get size(): number {
     return this.totalBytes;
   }
 
   get count(): number {
-    return this.entries.size;
-  }
-
-  private nextId(): string {
-    this.counter = (this.counter + 1) >>> 0;
-    return this.idPrefix + this.counter.toString(16).padStart(8, '0');
+    return this.live;
   }
 
   /**
@@ -241,138 +434,128 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
   }
 
   begin(s: CaptureStart, meta?: { replayOf?: string; edgeModule?: string }): Recording {
-    const id = this.nextId();
-    const exchange: CapturedExchange = {
-      id,
-      tunnelName: s.tunnelName,
-      remoteAddr: s.remoteAddr,
-      startedAt: Date.now(),
-      durationNs: 0,
-      waitNs: 0,
-      state: 'request',
-      request: {
-        method: s.method,
-        uri: s.uri,
-        httpVersion: s.httpVersion,
-        rawHeaders: s.rawHeaders,
-        body: new CapturedBody(this.maxBodyBytes, this.pages),
-      },
-      response: null,
-      error: null,
-      ...(meta?.replayOf ? { replayOf: meta.replayOf } : {}),
-      ...(meta?.edgeModule ? { edgeModule: meta.edgeModule } : {}),
-    };
-    const entry: Entry = { exchange, bytes: 0, startNs: process.hrtime.bigint(), evicted: !this.enabled };
+    this.counter = (this.counter + 1) >>> 0;
+    const rec = new ExchangeRecord(
+      this.idPrefix,
+      this.counter,
+      s.tunnelName,
+      s.remoteAddr,
+      shared(s.method),
+      s.uri,
+      shared(s.httpVersion),
+      packHeaders(s.rawHeaders),
+      meta?.replayOf || undefined,
+      meta?.edgeModule || undefined,
+    );
     if (this.enabled) {
-      this.entries.set(id, entry);
-      this.account(entry, EXCHANGE_OVERHEAD_BYTES + headerBytes(s.rawHeaders) + s.uri.length + 16);
-      this.emit('exchange', exchange);
-    }
-    const elapsedNs = () => Number(process.hrtime.bigint() - entry.startNs);
-    const done = () => exchange.state === 'complete' || exchange.state === 'error';
-    const reclaim = () => this.evictOldest(entry);
-    return {
-      id,
-      requestData: (chunk) => {
-        if (!entry.evicted) this.account(entry, exchange.request.body.push(chunk, reclaim));
-      },
-      requestEnd: () => {
-        exchange.request.body.complete = true;
-      },
-      addPolicyLogs: (logs) => {
-        if (!logs.length) return;
-        (exchange.policyLogs ??= []).push(...logs);
-        if (!entry.evicted) this.account(entry, JSON.stringify(logs).length);
-      },
-      response: (statusCode, statusMessage, httpVersion, rawHeaders) => {
-        // Interim 1xx answers (100 Continue, 103 Early Hints) are not the response; 101 is.
-        if (statusCode < 200 && statusCode !== 101) return;
-        if (exchange.response || done()) return;
-        exchange.waitNs = elapsedNs();
-        exchange.response = {
-          statusCode,
-          statusMessage,
-          httpVersion,
-          rawHeaders,
-          body: new CapturedBody(this.maxBodyBytes, this.pages),
-        };
-        exchange.state = 'response';
-        this.account(entry, headerBytes(rawHeaders) + statusMessage.length + 16);
-        if (!entry.evicted) this.emit('exchange-update', exchange);
-      },
-      responseData: (chunk) => {
-        if (!entry.evicted && exchange.response) this.account(entry, exchange.response.body.push(chunk, reclaim));
-      },
-      finish: (error) => {
-        if (done()) return;
-        exchange.durationNs = elapsedNs();
-        exchange.request.body.complete = true;
-        if (exchange.response) exchange.response.body.complete = true;
-        if (error) {
-          exchange.error = { code: error.code, message: error.message };
-          exchange.state = 'error';
-        } else exchange.state = 'complete';
-        if (!entry.evicted) this.emit('exchange-update', exchange);
-      },
-    };
+      if (this.slots.length === 0) this.base = rec.n;
+      this.slots.push(rec);
+      this.live++;
+      this.account(rec, EXCHANGE_OVERHEAD_BYTES + headerBytes(s.rawHeaders) + s.uri.length + 16);
+      this.emit('exchange', rec);
+    } else rec.flags = EVICTED;
+    return new Recorder(this, rec);
   }
 
-  /** Adds bytes to an entry and evicts the oldest exchanges while over the cap. */
-  private account(entry: Entry, bytes: number): void {
-    if (entry.evicted || bytes === 0) return;
-    entry.bytes += bytes;
+  /** Copies a body chunk (Recorder), evicting older exchanges when the pages are full. */
+  keep(rec: ExchangeRecord, body: CapturedBody, chunk: Buffer): void {
+    this.growing = rec;
+    const kept = body.push(chunk, this.maxBodyBytes, this.pages, this.reclaim);
+    this.growing = undefined;
+    this.account(rec, kept);
+  }
+
+  /** Adds bytes to an exchange and evicts the oldest exchanges while over the cap. */
+  account(rec: ExchangeRecord, bytes: number): void {
+    if (rec.flags & EVICTED || bytes === 0) return;
+    rec.bytes += bytes;
     this.totalBytes += bytes;
-    while (this.totalBytes > this.maxTotalBytes && this.evictOldest(entry)) {
+    while (this.totalBytes > this.maxTotalBytes && this.evictOldest(rec)) {
       // oldest first, until under the cap
     }
   }
 
+  updated(rec: ExchangeRecord): void {
+    if (!(rec.flags & EVICTED)) this.emit('exchange-update', rec);
+  }
+
   /** Evicts the oldest exchange other than `growing` (never the one being written); false if none. */
-  private evictOldest(growing: Entry): boolean {
-    for (const [id, old] of this.entries) {
-      if (old === growing) continue;
-      this.drop(id, old);
+  private evictOldest(growing: ExchangeRecord | undefined): boolean {
+    for (let i = this.head; i < this.slots.length; i++) {
+      const old = this.slots[i];
+      if (old === undefined || old === growing) continue;
+      const id = old.id;
+      this.drop(i, old);
       this.emit('evicted', id);
       return true;
     }
     return false;
   }
 
-  private drop(id: string, entry: Entry): void {
-    this.entries.delete(id);
-    this.totalBytes -= entry.bytes;
-    entry.bytes = 0;
-    entry.evicted = true;
-    entry.exchange.request.body.release();
-    entry.exchange.response?.body.release();
+  private slotOf(id: string): number {
+    if (id.length !== 16 || !id.startsWith(this.idPrefix)) return -1;
+    if (!/^[0-9a-f]{8}$/.test(id.slice(8))) return -1;
+    const n = Number.parseInt(id.slice(8), 16);
+    const i = (n - this.base) >>> 0;
+    return i < this.slots.length && this.slots[i]?.n === n ? i : -1;
+  }
+
+  private drop(i: number, rec: ExchangeRecord): void {
+    this.slots[i] = undefined;
+    this.live--;
+    this.release(rec);
+    // Move the front past freed slots; compact the array once enough of its front is free.
+    while (this.head < this.slots.length && this.slots[this.head] === undefined) this.head++;
+    if (this.head === this.slots.length) {
+      this.slots = [];
+      this.head = 0;
+    } else if (this.head >= COMPACT_AFTER && this.head * 2 >= this.slots.length) {
+      this.slots = this.slots.slice(this.head);
+      this.base = (this.base + this.head) >>> 0;
+      this.head = 0;
+    }
+  }
+
+  private release(rec: ExchangeRecord): void {
+    this.totalBytes -= rec.bytes;
+    rec.bytes = 0;
+    rec.flags |= EVICTED;
+    rec.reqBody?.release(this.pages);
+    rec.resBody?.release(this.pages);
   }
 
   /** Newest first, as ngrok lists them. `limit` defaults to 50 (ngrok's default). */
   list(q: { limit?: number; tunnelName?: string } = {}): CapturedExchange[] {
     const limit = q.limit ?? 50;
     const out: CapturedExchange[] = [];
-    const all = [...this.entries.values()];
-    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
-      const ex = all[i].exchange;
-      if (q.tunnelName === undefined || ex.tunnelName === q.tunnelName) out.push(ex);
+    for (let i = this.slots.length - 1; i >= this.head && out.length < limit; i--) {
+      const ex = this.slots[i];
+      if (ex && (q.tunnelName === undefined || ex.tunnelName === q.tunnelName)) out.push(ex);
     }
     return out;
   }
 
   get(id: string): CapturedExchange | undefined {
-    return this.entries.get(id)?.exchange;
+    const i = this.slotOf(id);
+    return i < 0 ? undefined : this.slots[i];
   }
 
   delete(id: string): boolean {
-    const entry = this.entries.get(id);
-    if (!entry) return false;
-    this.drop(id, entry);
+    const i = this.slotOf(id);
+    if (i < 0) return false;
+    this.drop(i, this.slots[i]!);
     this.emit('deleted', id);
     return true;
   }
 
   clear(): void {
-    for (const [id, entry] of this.entries) this.drop(id, entry);
+    for (let i = this.head; i < this.slots.length; i++) {
+      const rec = this.slots[i];
+      if (rec) this.release(rec);
+    }
+    this.slots = [];
+    this.head = 0;
+    this.live = 0;
     this.emit('cleared');
   }
 }
