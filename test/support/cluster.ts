@@ -91,11 +91,29 @@ export interface NodeProcess {
   tcpHost: string;
 }
 
-/** One `burrow edge` cluster node; resolves once it listens. */
+/**
+ * One `burrow edge` cluster node; resolves once it listens. Its four ports are picked free and
+ * bound by the child a moment later: another process can take one in between (an outgoing
+ * connection's ephemeral port), so a start refused with EADDRINUSE is tried again on fresh ports.
+ */
 export async function startNode(
   redisUrl: string,
   extraArgs: string[] = [],
   extraEnv: Record<string, string> = {},
+): Promise<NodeProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNodeOnce(redisUrl, extraArgs, extraEnv);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startNodeOnce(
+  redisUrl: string,
+  extraArgs: string[],
+  extraEnv: Record<string, string>,
 ): Promise<NodeProcess> {
   const [httpPort, tlsPort, nodePort, adminPort] = [
     await freePort(),
