@@ -169,6 +169,19 @@ async function startNodeOnce(
   return { child, httpPort, tlsPort, nodePort, adminPort, output: () => out, exited, tcpHost };
 }
 
+/** Several nodes at once (`argsFor(i)` each); if one fails to start, the others are stopped, not left running. */
+export async function startNodes(
+  redisUrl: string,
+  count: number,
+  argsFor: (i: number) => string[],
+): Promise<NodeProcess[]> {
+  const results = await Promise.allSettled(Array.from({ length: count }, (_, i) => startNode(redisUrl, argsFor(i))));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failed) return results.map((r) => (r as PromiseFulfilledResult<NodeProcess>).value);
+  await Promise.all(results.map((r) => (r.status === 'fulfilled' ? stopNode(r.value) : undefined)));
+  throw failed.reason;
+}
+
 export async function stopNode(node: NodeProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   if (node.child.exitCode !== null || node.child.signalCode !== null) return;
   node.child.kill(signal);
