@@ -18,10 +18,12 @@ const positional = process.argv.slice(2, dash < 0 ? undefined : dash);
 const extra = dash < 0 ? [] : process.argv.slice(dash + 1);
 const [N = '5000', BIN = path.join(ROOT, 'dist/burrow.js')] = positional;
 const VISITORS = Math.min(Number(N), 15000);
+/** How long the visitors stay open and idle before the second reading (BURROW_IDLE_MS). */
+const IDLE_MS = Number(process.env.BURROW_IDLE_MS ?? 30_000);
 setTimeout(() => {
-  console.error('memory-burst: 300 s limit reached');
+  console.error('memory-burst: 400 s limit reached');
   process.exit(1);
-}, 300_000).unref();
+}, 400_000).unref();
 
 const kids = new Set();
 process.on('exit', () => {
@@ -153,8 +155,13 @@ for (let i = 0; i < VISITORS; i += 200) {
   sockets.push(...(await Promise.all(batch)));
 }
 const rssOpen = rssOf(a.pid);
-const open = await report(a);
-console.log(`${VISITORS} open:    ${fmt(open)}`);
+// BURROW_OPEN_GC=0: no report (and so no forced full GC) here, to see what V8 gives back by itself while idle.
+if (process.env.BURROW_OPEN_GC !== '0') console.log(`${VISITORS} open:    ${fmt(await report(a))}`);
+// The same visitors idle for a while: V8's memory reducer (≈ 8 s after allocation slows down)
+// gives back the heap the burst grew; what is left is what idle connections cost.
+await sleep(IDLE_MS);
+const rssIdle = rssOf(a.pid);
+console.log(`open, idle ${IDLE_MS / 1000} s: ${fmt(await report(a))}`);
 for (const s of sockets) s.destroy();
 await sleep(3000);
 const closed = await report(a);
@@ -166,6 +173,6 @@ const later = await report(a);
 console.log(`closed (+30 s): ${fmt(later)}`);
 if (process.env.BURROW_SMAPS) console.log(topMappings(a.pid));
 console.log(
-  `RESULT visitors=${VISITORS} rss_before=${(base.rss / MiB).toFixed(1)} rss_open=${(rssOpen / MiB).toFixed(1)} per_1000=${(((rssOpen - base.rss) / MiB / VISITORS) * 1000).toFixed(1)} rss_after=${(later.rss / MiB).toFixed(1)} MiB; loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
+  `RESULT visitors=${VISITORS} rss_before=${(base.rss / MiB).toFixed(1)} rss_open=${(rssOpen / MiB).toFixed(1)} per_1000=${(((rssOpen - base.rss) / MiB / VISITORS) * 1000).toFixed(1)} rss_idle=${(rssIdle / MiB).toFixed(1)} idle_per_1000=${(((rssIdle - base.rss) / MiB / VISITORS) * 1000).toFixed(1)} rss_after=${(later.rss / MiB).toFixed(1)} MiB; loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
 );
 process.exit(reports > 0 ? 0 : 1);

@@ -24,6 +24,7 @@ import {
   RedisProcess,
   TcpBalancer,
   startNode,
+  startNodes,
   stopNode,
   type NodeProcess,
 } from '../support/cluster';
@@ -168,7 +169,7 @@ describe('edge cluster (3 nodes, redis, balancer)', function () {
     kv.on('error', () => undefined);
     await kv.connect();
     // Each node's TCP endpoints on its own loopback address, as if on its own machine.
-    nodes = await Promise.all([0, 1, 2].map((i) => startNode(redis.url, ['--tcp-host', `127.0.0.${i + 2}`])));
+    nodes = await startNodes(redis.url, 3, (i) => ['--tcp-host', `127.0.0.${i + 2}`]);
     lb = new TcpBalancer(() => live().map((n) => n.httpPort));
     await lb.start();
     lbTls = new TcpBalancer(() => live().map((n) => n.tlsPort));

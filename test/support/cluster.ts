@@ -91,11 +91,29 @@ export interface NodeProcess {
   tcpHost: string;
 }
 
-/** One `burrow edge` cluster node; resolves once it listens. */
+/**
+ * One `burrow edge` cluster node; resolves once it listens. Its four ports are picked free and
+ * bound by the child a moment later: another process can take one in between (an outgoing
+ * connection's ephemeral port), so a start refused with EADDRINUSE is tried again on fresh ports.
+ */
 export async function startNode(
   redisUrl: string,
   extraArgs: string[] = [],
   extraEnv: Record<string, string> = {},
+): Promise<NodeProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNodeOnce(redisUrl, extraArgs, extraEnv);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startNodeOnce(
+  redisUrl: string,
+  extraArgs: string[],
+  extraEnv: Record<string, string>,
 ): Promise<NodeProcess> {
   const [httpPort, tlsPort, nodePort, adminPort] = [
     await freePort(),
@@ -149,6 +167,19 @@ export async function startNode(
   const tcpHostAt = extraArgs.indexOf('--tcp-host');
   const tcpHost = tcpHostAt >= 0 ? extraArgs[tcpHostAt + 1] : '127.0.0.1';
   return { child, httpPort, tlsPort, nodePort, adminPort, output: () => out, exited, tcpHost };
+}
+
+/** Several nodes at once (`argsFor(i)` each); if one fails to start, the others are stopped, not left running. */
+export async function startNodes(
+  redisUrl: string,
+  count: number,
+  argsFor: (i: number) => string[],
+): Promise<NodeProcess[]> {
+  const results = await Promise.allSettled(Array.from({ length: count }, (_, i) => startNode(redisUrl, argsFor(i))));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failed) return results.map((r) => (r as PromiseFulfilledResult<NodeProcess>).value);
+  await Promise.all(results.map((r) => (r.status === 'fulfilled' ? stopNode(r.value) : undefined)));
+  throw failed.reason;
 }
 
 export async function stopNode(node: NodeProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

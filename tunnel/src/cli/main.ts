@@ -42,6 +42,8 @@ import { consoleRates, startConsole } from './console';
 import { ServiceError, runService } from './systemd';
 import { ENDPOINT_FLAGS, UsageError, endpointFromFlags, type EndpointFlagValues } from './endpoint-flags';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from './log';
+import { applyV8Flags } from './v8-flags';
+import { trimHeapWhenIdle } from './idle-heap';
 
 const HELP = `burrow ${VERSION} — self-hosted, ngrok-compatible tunnels
 
@@ -810,6 +812,8 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Runs the command and exits with its code: what bin/burrow (and `node dist/burrow.js`) do. */
 export function run(argv: string[]): void {
+  applyV8Flags();
+  trimHeapWhenIdle();
   main(argv).then(
     (code) => process.exit(code),
     (err) => {

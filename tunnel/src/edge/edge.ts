@@ -468,8 +468,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   private track(socket: net.Socket): void {
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('close', this.untrack);
   }
+
+  /** One listener for every public socket (the socket is `this`): no closure per idle visitor. */
+  private readonly untrack = ((sockets: Set<net.Socket>) =>
+    function (this: net.Socket) {
+      sockets.delete(this);
+    })(this.sockets);
 
   /** The endpoint serving `host`; on a cluster, a pool's member on another node (`from`: the visitor's connection). */
   private httpTarget(host: string, scheme: Scheme, from?: object): HttpTarget | Member | undefined {

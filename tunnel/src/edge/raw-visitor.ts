@@ -155,9 +155,8 @@ export class RawVisitors {
   }
 
   accept(socket: net.Socket): void {
-    const conn = new RawConnection(socket, this);
-    this.connections.add(conn);
-    socket.once('close', () => this.connections.delete(conn));
+    // (RawConnection's close listener takes it out of the set: no closure per connection here.)
+    this.connections.add(new RawConnection(socket, this));
   }
 
   /** A carried connection whose first node drains: it ends after its current exchange (now if idle); false if not here. */
@@ -184,6 +183,27 @@ export class RawVisitors {
   }
 }
 
+/**
+ * The connection a socket carries while the raw path serves it. The socket's listeners are the
+ * four functions below, shared by every connection (the emitter is `this` in a listener): bound
+ * arrow functions per connection were four closures on each idle visitor's heap.
+ */
+const CONN = Symbol('burrow.rawConnection');
+type Carrier = net.Socket & { [CONN]?: RawConnection };
+
+function onSocketData(this: Carrier, chunk: Buffer): void {
+  this[CONN]?.onData(chunk);
+}
+function onSocketEnd(this: Carrier): void {
+  this[CONN]?.onEnd();
+}
+function onSocketError(this: Carrier): void {
+  this.destroy();
+}
+function onSocketClose(this: Carrier): void {
+  this[CONN]?.onClose();
+}
+
 /** One visitor connection while the raw path serves it. */
 class RawConnection implements Expiring {
   /** Bytes read and not consumed yet (the next head, or pipelined requests). */
@@ -206,10 +226,11 @@ class RawConnection implements Expiring {
     readonly socket: net.Socket,
     private readonly owner: RawVisitors,
   ) {
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('error', this.onError);
-    socket.on('close', this.onClose);
+    (socket as Carrier)[CONN] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
     // The first request's head is due within headersTimeout of the connection (as Node counts it).
     this.arm(owner.headersTimeoutMs, true);
   }
@@ -223,7 +244,7 @@ class RawConnection implements Expiring {
     if (this.idle) this.socket.destroy();
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     if (this.ex && !this.ex.bodyDone) {
       const used = this.ex.feed(chunk);
       if (used === chunk.length) return;
@@ -232,25 +253,22 @@ class RawConnection implements Expiring {
     this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     if (!this.ex) this.next();
     else this.flow();
-  };
+  }
 
-  private readonly onEnd = (): void => {
+  onEnd(): void {
     this.ended = true;
     if (this.ex) {
       if (!this.ex.bodyDone) this.ex.cutShort();
       return;
     }
     this.socket.end();
-  };
+  }
 
-  private readonly onError = (): void => {
-    this.socket.destroy();
-  };
-
-  private readonly onClose = (): void => {
+  onClose(): void {
     this.unwatch();
+    this.owner.forget(this);
     this.ex?.abort();
-  };
+  }
 
   /** `head`: a request head is due (408 when late); else the keep-alive idle time (silent close). */
   // A coarse deadline (net/deadlines.ts) rather than a timer cleared and set per request.
@@ -360,16 +378,17 @@ class RawConnection implements Expiring {
     this.unwatch();
     this.handedOver = true;
     this.owner.forget(this);
-    const s = this.socket;
-    s.removeListener('data', this.onData);
-    s.removeListener('end', this.onEnd);
-    s.removeListener('close', this.onClose);
+    const s = this.socket as Carrier;
+    s[CONN] = undefined;
+    s.removeListener('data', onSocketData);
+    s.removeListener('end', onSocketEnd);
+    s.removeListener('close', onSocketClose);
     s.pause();
     const bytes = this.pending;
     this.pending = EMPTY;
     // A takeover may wait (a cluster lookup): the socket keeps an error handler meanwhile.
     if (takeover) return takeover(s, bytes);
-    s.removeListener('error', this.onError);
+    s.removeListener('error', onSocketError);
     if (bytes.length) s.unshift(bytes);
     this.owner.host.fallback.emit('connection', s);
     s.resume();
