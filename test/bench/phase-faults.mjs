@@ -7,8 +7,10 @@
 //   node test/bench/phase-faults.mjs dist/burrow.js small50:2,small1:1,get1m:1,small1,small50,get1m,post10m
 //
 // PHASES: small1|small50|get1m|post10m, each with an optional :SECONDS (default 3). Env: BURROW_ARGS
-// (extra `burrow http` arguments, e.g. "--inspect false"), NODE_ARGS (e.g. "--cpu-prof").
+// (extra `burrow http` arguments, e.g. "--inspect false"), NODE_ARGS (e.g. "--cpu-prof"), MODE=edge
+// (`burrow edge` + `burrow http --edge` instead: CPU and faults of both processes, RSS of the agent).
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +49,7 @@ function usage(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return [(Number(f[11]) + Number(f[12])) / 100, Number(f[7])];
 }
+const usageOf = (procs) => procs.map((p) => usage(p.pid)).reduce(([c, f], [c2, f2]) => [c + c2, f + f2], [0, 0]);
 const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
 const hardStop = setTimeout(() => {
@@ -58,13 +61,28 @@ try {
   const upstreamPort = (await waitFor(upstream, /PORT=(\d+)/))[1];
   const nodeArgs = process.env.NODE_ARGS ? process.env.NODE_ARGS.split(' ') : [];
   const burrowArgs = process.env.BURROW_ARGS ? process.env.BURROW_ARGS.split(' ') : [];
-  const burrow = start(process.execPath, [...nodeArgs, bin, 'http', upstreamPort, ...burrowArgs]);
+  const procs = [];
+  let httpArgs = [];
+  if (process.env.MODE === 'edge') {
+    // `burrow edge` + `burrow http --edge`, as the bench's edge + agent row; faults summed over both.
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const token = randomBytes(16).toString('hex');
+    const edgeArgs = ['edge', '--listen', `127.0.0.1:${port}`, '--domain', 'bench.localhost'];
+    const edge = start(process.execPath, [...nodeArgs, bin, ...edgeArgs], { BURROW_EDGE_TOKENS: token });
+    await waitFor(edge, /edge listening|listening/);
+    procs.push(edge);
+    httpArgs = ['--edge', `ws://127.0.0.1:${port}`, '--domain', 'app.bench.localhost'];
+    process.env.BURROW_AUTHTOKEN = token;
+  }
+  const burrow = start(process.execPath, [...nodeArgs, bin, 'http', upstreamPort, ...httpArgs, ...burrowArgs]);
+  procs.push(burrow);
   const url = new URL((await waitFor(burrow, /Forwarding\s+(https?:\/\/\S+)\s+->/))[1]);
   for (const spec of phases) {
     const [name, seconds = '3'] = spec.split(':');
     const p = PHASES[name];
     if (!p) throw new Error(`unknown phase ${name}`);
-    const [cpu0, faults0] = usage(burrow.pid);
+    const [cpu0, faults0] = usageOf(procs);
+    const each0 = procs.map((p) => usage(p.pid)[1]);
     const wrk = start(
       'wrk',
       [
@@ -80,7 +98,8 @@ try {
       { BENCH_METHOD: p.method ?? 'GET', BENCH_BODY_BYTES: String(p.body ?? 0), BENCH_HOST: url.host },
     );
     await wrk.exited;
-    const [cpu1, faults1] = usage(burrow.pid);
+    const [cpu1, faults1] = usageOf(procs);
+    const each = procs.map((p, i) => usage(p.pid)[1] - each0[i]);
     const line = wrk.out.split('\n').find((l) => l.startsWith('BENCHJSON '));
     if (!line) throw new Error(`wrk failed:\n${wrk.out.slice(-2000)}`);
     const r = JSON.parse(line.slice('BENCHJSON '.length));
@@ -90,7 +109,7 @@ try {
       : `${((1000 * (cpu1 - cpu0)) / n).toFixed(4)} CPU ms/req`;
     const errors = r.err_connect + r.err_read + r.err_write + r.err_status + r.err_timeout;
     console.log(
-      `${spec.padEnd(10)} ${String(n).padStart(6)} req  ${cost}  ${((faults1 - faults0) / n).toFixed(1)} minor faults/req  RSS ${rssMiB(burrow.pid).toFixed(0)} MiB${errors ? `  ${errors} errors` : ''}`,
+      `${spec.padEnd(10)} ${String(n).padStart(6)} req  ${cost}  ${((faults1 - faults0) / n).toFixed(1)} minor faults/req  RSS ${rssMiB(burrow.pid).toFixed(0)} MiB${procs.length > 1 ? ` (faults/req edge ${(each[0] / n).toFixed(1)}, agent ${(each[1] / n).toFixed(1)})` : ''}${errors ? `  ${errors} errors` : ''}`,
     );
   }
 } finally {
