@@ -13,6 +13,8 @@
 //
 //   npx tsx test/bench/floor2.ts [seconds=3] [rounds=1]      (needs wrk; loopback only)
 //   FLOOR2_CONNECTIONS=50 …  only c=50
+//   FLOOR2_LINKS=ws,wssend,wsraw,wsrawv,tcp …  which links (wssend: ws receives, sends
+//     are written here; wsrawv: wsraw writing header and payload as ws does)
 //   FLOOR2_CPU_PROF=DIR …   edge and agent write .cpuprofile files to DIR/{edge,agent}-{ws,tcp}/ (the biggest is the main thread)
 import http from 'node:http';
 import net from 'node:net';
@@ -36,8 +38,10 @@ import {
 
 const MAX_PAYLOAD = 4 * 1024 * 1024;
 /** FLOOR2_CONNECTIONS=50 measures c=50 only (for profiles). */
+const KINDS = (process.env.FLOOR2_LINKS ?? 'ws,wsraw,tcp').split(',') as Kind[];
 const LEVELS = (process.env.FLOOR2_CONNECTIONS ?? '1,50').split(',').map(Number);
-type Kind = 'ws' | 'tcp';
+/** ws: the `ws` package end to end; wsraw: its handshake, then WebSocket frames written and read here; tcp: no WebSocket. */
+type Kind = 'ws' | 'wssend' | 'wsraw' | 'wsrawv' | 'tcp';
 
 /** One persistent framed connection: whole messages in, whole messages out (batched per turn). */
 class Link {
@@ -58,6 +62,85 @@ class Link {
     this.outbox = [];
     this.write(parts.length === 1 ? parts[0] : Buffer.concat(parts));
   };
+}
+
+/**
+ * After the `ws` handshake, WebSocket binary frames on its socket without the library: each
+ * message is one write (header + payload in one Buffer; a zero mask from the client), and reads
+ * parse frame headers here. Measures what the library itself costs per message.
+ */
+function wsRawLink(ws: WebSocket, client: boolean, writev = false): Link {
+  const socket = (ws as unknown as { _socket: net.Socket })._socket;
+  for (const event of ['data', 'end', 'close', 'error', 'timeout']) socket.removeAllListeners(event);
+  socket.on('error', () => socket.destroy());
+  socket.setNoDelay(true);
+  const link = new Link((m) => {
+    const extra = m.length > 65535 ? 8 : m.length > 125 ? 2 : 0;
+    const size = 2 + extra + (client ? 4 : 0);
+    const out = Buffer.allocUnsafe(size + m.length);
+    out[0] = 0x82;
+    out[1] = (client ? 0x80 : 0) | (extra === 8 ? 127 : extra === 2 ? 126 : m.length);
+    if (extra === 2) out.writeUInt16BE(m.length, 2);
+    else if (extra === 8) out.writeBigUInt64BE(BigInt(m.length), 2);
+    if (client) out.writeUInt32BE(0, 2 + extra);
+    if (writev) {
+      // As `ws` sends: the header and the payload as two writes under cork (one writev).
+      socket.cork();
+      socket.write(out.subarray(0, size));
+      socket.write(m);
+      socket.uncork();
+      return;
+    }
+    m.copy(out, size);
+    socket.write(out);
+  });
+  let acc: Buffer = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    acc = acc.length ? Buffer.concat([acc, chunk]) : chunk;
+    for (;;) {
+      if (acc.length < 2) return;
+      const masked = acc[1] & 0x80;
+      let length = acc[1] & 0x7f;
+      let at = 2;
+      if (length === 126) {
+        if (acc.length < 4) return;
+        length = acc.readUInt16BE(2);
+        at = 4;
+      } else if (length === 127) {
+        if (acc.length < 10) return;
+        length = Number(acc.readBigUInt64BE(2));
+        at = 10;
+      }
+      if (masked) at += 4; // zero masks only (the floor's own client)
+      if (acc.length < at + length) return;
+      const message = acc.subarray(at, at + length);
+      acc = acc.subarray(at + length);
+      link.onMessage(message);
+    }
+  });
+  return link;
+}
+
+/** Frames one binary WebSocket message (FIN, opcode 2) as one Buffer; a zero mask from a client. */
+function wsFrame(m: Buffer, client: boolean): Buffer {
+  const extra = m.length > 65535 ? 8 : m.length > 125 ? 2 : 0;
+  const size = 2 + extra + (client ? 4 : 0);
+  const out = Buffer.allocUnsafe(size + m.length);
+  out[0] = 0x82;
+  out[1] = (client ? 0x80 : 0) | (extra === 8 ? 127 : extra === 2 ? 126 : m.length);
+  if (extra === 2) out.writeUInt16BE(m.length, 2);
+  else if (extra === 8) out.writeBigUInt64BE(BigInt(m.length), 2);
+  if (client) out.writeUInt32BE(0, 2 + extra);
+  m.copy(out, size);
+  return out;
+}
+
+/** wssend: `ws` receives; sends are frames written here straight to its socket (one write each). */
+function wsSendLink(ws: WebSocket, client: boolean): Link {
+  const socket = (ws as unknown as { _socket: net.Socket })._socket;
+  const link = new Link((m) => socket.write(wsFrame(m, client)));
+  ws.on('message', (data) => link.onMessage(data as Buffer));
+  return link;
 }
 
 function wsLink(ws: WebSocket): Link {
@@ -113,10 +196,18 @@ async function edge(kind: Kind): Promise<void> {
     };
   };
   const agentServer =
-    kind === 'ws'
+    kind !== 'tcp'
       ? http.createServer().on('upgrade', (req, socket, head) => {
           const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_PAYLOAD });
-          wss.handleUpgrade(req, socket, head, (ws) => onLink(wsLink(ws)));
+          wss.handleUpgrade(req, socket, head, (ws) =>
+            onLink(
+              kind === 'ws'
+                ? wsLink(ws)
+                : kind === 'wssend'
+                  ? wsSendLink(ws, false)
+                  : wsRawLink(ws, false, kind === 'wsrawv'),
+            ),
+          );
         })
       : net.createServer((socket) => onLink(tcpLink(socket)));
   const visitors = net.createServer({ noDelay: true }, (visitor) => {
@@ -146,7 +237,7 @@ async function edge(kind: Kind): Promise<void> {
 
 async function agent(kind: Kind, agentPort: number, upPort: number): Promise<void> {
   const link =
-    kind === 'ws'
+    kind !== 'tcp'
       ? await new Promise<Link>((resolve, reject) => {
           // As agent/edge-client.ts connects on loopback: no deflate, a zero mask (ws skips the XOR).
           const ws = new WebSocket(`ws://127.0.0.1:${agentPort}`, {
@@ -154,7 +245,15 @@ async function agent(kind: Kind, agentPort: number, upPort: number): Promise<voi
             maxPayload: MAX_PAYLOAD,
             generateMask: (mask: Buffer) => void mask.fill(0),
           });
-          ws.once('open', () => resolve(wsLink(ws)));
+          ws.once('open', () =>
+            resolve(
+              kind === 'ws'
+                ? wsLink(ws)
+                : kind === 'wssend'
+                  ? wsSendLink(ws, true)
+                  : wsRawLink(ws, true, kind === 'wsrawv'),
+            ),
+          );
           ws.once('error', reject);
         })
       : await new Promise<Link>((resolve) => {
@@ -199,7 +298,7 @@ async function main(seconds: number, rounds: number): Promise<void> {
       { name: 'node-pipe', port: pipe.ports.PORT, raw: pipe.ports.PORT, pids: [pipe.child.pid!] },
       { name: 'floor (1 process)', port: single.ports.VISITOR, pids: [single.child.pid!] },
     ];
-    for (const kind of ['ws', 'tcp'] as const) {
+    for (const kind of KINDS) {
       // One directory per process: tsx's loader thread writes a profile of its own there too.
       const prof = (name: string) =>
         process.env.FLOOR2_CPU_PROF
@@ -238,8 +337,15 @@ async function main(seconds: number, rounds: number): Promise<void> {
           rps.set(key, [...(rps.get(key) ?? []), m.rps]);
         }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-    const rtt = new Map<string, number>([['direct', await wsRttMs(upPort)]]);
-    for (const row of rows) if (row.raw) rtt.set(row.name, await wsRttMs(row.raw));
+    // Round trips interleaved, the order rotated each round (the first row measured was slower).
+    const rttRows = [{ name: 'direct', raw: upPort }, ...rows.filter((r) => r.raw)];
+    const rtts = new Map<string, number[]>();
+    for (let round = 0; round < Math.max(3, rounds); round++)
+      for (let i = 0; i < rttRows.length; i++) {
+        const row = rttRows[(i + round) % rttRows.length];
+        rtts.set(row.name, [...(rtts.get(row.name) ?? []), await wsRttMs(row.raw!, 1000)]);
+      }
+    const rtt = new Map([...rtts].map(([name, xs]) => [name, median(xs)]));
     const pipeRtt = rtt.get('node-pipe')!;
     console.log(`\nfloor2: ${seconds} s per test, ${rounds} round(s), medians; ratios to node-pipe in this run\n`);
     const cols = LEVELS.map((c) => `c=${c} req/s (ratio) | CPU ms/req c=${c}`).join(' | ');
