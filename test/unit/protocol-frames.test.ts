@@ -172,4 +172,34 @@ describe('protocol: frames', () => {
       { numRuns: 2000 },
     );
   });
+
+  it('checks the type byte: exactly the nine frame types decode, every other value is refused', () => {
+    for (let type = 0; type < 256; type++) {
+      const message = encodeFrame(FrameType.Data, 0, 1);
+      message[0] = type;
+      if (TYPES.includes(type)) assert.equal(decodeFrames(message)[0].type, type);
+      else rejectsWith('ERR_BURROW_FRAME_MALFORMED', () => decodeFrames(message));
+    }
+  });
+
+  it('encodes JSON straight into the frame: the same bytes as encoding the JSON first (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...TYPES),
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.jsonValue(),
+        fc.string({ unit: 'grapheme' }),
+        (type, flags, stream, value, text) => {
+          for (const v of [value, { text, value }]) {
+            const frame = encodeJsonFrame(type, flags, stream, v);
+            assert.deepEqual(frame, encodeFrame(type, flags, stream, Buffer.from(JSON.stringify(v))));
+            const [decoded] = decodeFrames(frame);
+            assert.deepEqual(parseJsonPayload(decoded), JSON.parse(JSON.stringify(v)));
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
 });

@@ -63,17 +63,10 @@ export class ProtocolError extends Error {
   }
 }
 
-const KNOWN_TYPES = new Set<number>([
-  FrameType.Control,
-  FrameType.Ping,
-  FrameType.Pong,
-  FrameType.GoAway,
-  FrameType.Open,
-  FrameType.Meta,
-  FrameType.Data,
-  FrameType.Window,
-  FrameType.Reset,
-]);
+/** Known frame types: 0x01–0x04 (stream 0) and 0x10–0x14 (streams). */
+function knownType(type: number): boolean {
+  return (type >= FrameType.Control && type <= FrameType.GoAway) || (type >= FrameType.Open && type <= FrameType.Reset);
+}
 
 export function encodeFrame(type: FrameType, flags: number, stream: number, payload?: Buffer | Uint8Array): Buffer {
   const length = payload ? payload.length : 0;
@@ -86,24 +79,47 @@ export function encodeFrame(type: FrameType, flags: number, stream: number, payl
   return buf;
 }
 
+/**
+ * A frame whose payload is `value` as JSON, written straight into the frame's buffer (one
+ * allocation and copy, not a Buffer of the JSON copied again into the frame: the Open and Meta
+ * of every request go through here).
+ */
 export function encodeJsonFrame(type: FrameType, flags: number, stream: number, value: unknown): Buffer {
-  return encodeFrame(type, flags, stream, Buffer.from(JSON.stringify(value)));
+  const json = JSON.stringify(value);
+  const length = Buffer.byteLength(json);
+  const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
+  buf[0] = type;
+  buf[1] = flags;
+  buf.writeUInt32BE(stream, 2);
+  buf.writeUInt32BE(length, 6);
+  buf.write(json, FRAME_HEADER_BYTES, 'utf8');
+  return buf;
 }
 
-/** Reads and checks the frame header at `offset` (the payload is not looked at). */
-function readHeader(message: Buffer, offset: number, maxPayload: number): Omit<Frame, 'payload'> & { length: number } {
+/** Checks the frame header at `offset` (the payload is not looked at) and returns the payload length. */
+function checkHeader(message: Buffer, offset: number, maxPayload: number): number {
   if (message.length - offset < FRAME_HEADER_BYTES) {
     throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `truncated frame header at byte ${offset}`);
   }
   const type = message[offset];
   const length = message.readUInt32BE(offset + 6);
-  if (!KNOWN_TYPES.has(type)) {
+  if (!knownType(type)) {
     throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `unknown frame type 0x${type.toString(16)}`);
   }
   if (length > maxPayload) {
     throw new ProtocolError('ERR_BURROW_FRAME_TOO_LARGE', `frame payload of ${length} bytes exceeds ${maxPayload}`);
   }
-  return { type, flags: message[offset + 1], stream: message.readUInt32BE(offset + 2), length };
+  return length;
+}
+
+/** The frame at `offset` (header checked by checkHeader) with `payload`; one object, no spread copies. */
+function frameAt(message: Buffer, offset: number, payload: Buffer): Frame {
+  return {
+    type: message[offset] as FrameType,
+    flags: message[offset + 1],
+    stream: message.readUInt32BE(offset + 2),
+    payload,
+  };
 }
 
 /**
@@ -115,18 +131,20 @@ export function decodeFrames(message: Buffer, maxPayload = MAX_FRAME_PAYLOAD, al
   const frames: Frame[] = [];
   let offset = 0;
   while (offset < message.length) {
-    const { length, ...header } = readHeader(message, offset, maxPayload);
+    const length = checkHeader(message, offset, maxPayload);
     const start = offset + FRAME_HEADER_BYTES;
-    if (allowSplit && header.flags & FLAG_SPLIT && header.type === FrameType.Data) {
+    if (allowSplit && message[offset + 1] & FLAG_SPLIT && message[offset] === FrameType.Data) {
       if (start !== message.length || length === 0)
         throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', 'a split DATA frame must end its message');
-      frames.push({ ...header, payload: message.subarray(start), splitLength: length });
+      const frame = frameAt(message, offset, message.subarray(start));
+      frame.splitLength = length;
+      frames.push(frame);
       break;
     }
     if (start + length > message.length) {
       throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `frame payload truncated (${length} bytes announced)`);
     }
-    frames.push({ ...header, payload: message.subarray(start, start + length) });
+    frames.push(frameAt(message, offset, message.subarray(start, start + length)));
     offset = start + length;
   }
   return frames;
@@ -141,12 +159,12 @@ export function decodeParts(parts: Buffer[], maxPayload = MAX_FRAME_PAYLOAD): Fr
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i];
     if (part.length === FRAME_HEADER_BYTES && part.readUInt32BE(6) > 0) {
-      const { length, ...header } = readHeader(part, 0, maxPayload);
+      const length = checkHeader(part, 0, maxPayload);
       const payload = parts[++i];
       if (payload?.length !== length) {
         throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `frame payload part missing (${length} bytes announced)`);
       }
-      frames.push({ ...header, payload });
+      frames.push(frameAt(part, 0, payload));
     } else frames.push(...decodeFrames(part, maxPayload));
   }
   return frames;
@@ -154,7 +172,8 @@ export function decodeParts(parts: Buffer[], maxPayload = MAX_FRAME_PAYLOAD): Fr
 
 export function parseJsonPayload<T>(frame: Frame): T {
   try {
-    return JSON.parse(frame.payload.toString('utf8')) as T;
+    // toString() without arguments is Buffer's fast UTF-8 path.
+    return JSON.parse(frame.payload.toString()) as T;
   } catch {
     throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `frame 0x${frame.type.toString(16)} carries invalid JSON`);
   }
