@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { SEMI_SPACE_CAP_MIB } from '../../tunnel/src/cli/v8-flags';
 
 const ROOT = path.resolve(__dirname, '../..');
 const BIN = path.join(ROOT, 'dist/burrow.js');
@@ -19,9 +20,13 @@ const VISITORS = 2000;
 const HEAP_PER_VISITOR = 4 * 1024;
 /** Heap the edge may keep after all visitors closed (measured ≈ 0.7 MiB: compiled code, table capacity). */
 const HEAP_KEPT = 1.5 * 1024 * 1024;
+/** The young generation after the burst: both semi-spaces at the CLI's cap (V8 alone: 2 × 16 MiB). */
+const NEW_SPACE = 2 * SEMI_SPACE_CAP_MIB * 1024 * 1024;
 
 interface Mem {
   heapUsed: number;
+  /** V8's new space, committed bytes (both semi-spaces). */
+  newSpace: number;
 }
 
 class Child {
@@ -143,6 +148,8 @@ describe('idle visitor memory (burrow edge + agent)', function () {
       perVisitor <= HEAP_PER_VISITOR,
       `${perVisitor.toFixed(0)} B of heap per idle visitor (bound ${HEAP_PER_VISITOR})`,
     );
+    // The burst grew V8's young generation as far as the CLI lets it, not to V8's own maximum.
+    assert.ok(open.newSpace <= NEW_SPACE, `new space ${open.newSpace / 1024 / 1024} MiB after the burst`);
 
     for (const s of sockets.splice(0)) s.destroy();
     // The edge sees every close within a few event-loop turns; give it a moment on a loaded machine.

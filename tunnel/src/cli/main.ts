@@ -42,7 +42,7 @@ import { consoleRates, startConsole } from './console';
 import { ServiceError, runService } from './systemd';
 import { ENDPOINT_FLAGS, UsageError, endpointFromFlags, type EndpointFlagValues } from './endpoint-flags';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from './log';
-import { applyV8Flags } from './v8-flags';
+import { applyV8Flags, capYoungGeneration } from './v8-flags';
 import { trimHeapWhenIdle } from './idle-heap';
 
 const HELP = `burrow ${VERSION} — self-hosted, ngrok-compatible tunnels
@@ -813,6 +813,7 @@ export async function main(argv: string[]): Promise<number> {
 /** Runs the command and exits with its code: what bin/burrow (and `node dist/burrow.js`) do. */
 export function run(argv: string[]): void {
   applyV8Flags();
+  capYoungGeneration();
   trimHeapWhenIdle();
   main(argv).then(
     (code) => process.exit(code),
