@@ -75,24 +75,15 @@ function wsRawLink(ws: WebSocket, client: boolean, writev = false): Link {
   socket.on('error', () => socket.destroy());
   socket.setNoDelay(true);
   const link = new Link((m) => {
-    const extra = m.length > 65535 ? 8 : m.length > 125 ? 2 : 0;
-    const size = 2 + extra + (client ? 4 : 0);
-    const out = Buffer.allocUnsafe(size + m.length);
-    out[0] = 0x82;
-    out[1] = (client ? 0x80 : 0) | (extra === 8 ? 127 : extra === 2 ? 126 : m.length);
-    if (extra === 2) out.writeUInt16BE(m.length, 2);
-    else if (extra === 8) out.writeBigUInt64BE(BigInt(m.length), 2);
-    if (client) out.writeUInt32BE(0, 2 + extra);
     if (writev) {
       // As `ws` sends: the header and the payload as two writes under cork (one writev).
       socket.cork();
-      socket.write(out.subarray(0, size));
+      socket.write(wsHeader(m.length, client));
       socket.write(m);
       socket.uncork();
       return;
     }
-    m.copy(out, size);
-    socket.write(out);
+    socket.write(wsFrame(m, client));
   });
   let acc: Buffer = Buffer.alloc(0);
   socket.on('data', (chunk: Buffer) => {
@@ -121,18 +112,21 @@ function wsRawLink(ws: WebSocket, client: boolean, writev = false): Link {
   return link;
 }
 
-/** Frames one binary WebSocket message (FIN, opcode 2) as one Buffer; a zero mask from a client. */
-function wsFrame(m: Buffer, client: boolean): Buffer {
-  const extra = m.length > 65535 ? 8 : m.length > 125 ? 2 : 0;
-  const size = 2 + extra + (client ? 4 : 0);
-  const out = Buffer.allocUnsafe(size + m.length);
+/** The header of one binary WebSocket message (FIN, opcode 2) of `length` bytes; a zero mask from a client. */
+function wsHeader(length: number, client: boolean): Buffer {
+  const extra = length > 65535 ? 8 : length > 125 ? 2 : 0;
+  const out = Buffer.allocUnsafe(2 + extra + (client ? 4 : 0));
   out[0] = 0x82;
-  out[1] = (client ? 0x80 : 0) | (extra === 8 ? 127 : extra === 2 ? 126 : m.length);
-  if (extra === 2) out.writeUInt16BE(m.length, 2);
-  else if (extra === 8) out.writeBigUInt64BE(BigInt(m.length), 2);
+  out[1] = (client ? 0x80 : 0) | (extra === 8 ? 127 : extra === 2 ? 126 : length);
+  if (extra === 2) out.writeUInt16BE(length, 2);
+  else if (extra === 8) out.writeBigUInt64BE(BigInt(length), 2);
   if (client) out.writeUInt32BE(0, 2 + extra);
-  m.copy(out, size);
   return out;
+}
+
+/** One binary WebSocket message as one Buffer (header and payload). */
+function wsFrame(m: Buffer, client: boolean): Buffer {
+  return Buffer.concat([wsHeader(m.length, client), m]);
 }
 
 /** wssend: `ws` receives; sends are frames written here straight to its socket (one write each). */

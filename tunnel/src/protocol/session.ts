@@ -495,8 +495,7 @@ export class MuxStream extends Duplex {
 
   /** Sends JSON metadata on this stream (e.g. the HTTP response head). */
   sendMeta(meta: unknown): void {
-    if (this.peer) this.deliver((peer) => peer.receiveMeta(meta));
-    else this.session.enqueue(encodeJsonFrame(FrameType.Meta, 0, this.id, meta));
+    sendMeta(this, meta);
   }
 
   /** The peer sent its FIN (e.g. an HTTP request without a body: FIN on the Open frame). */
@@ -541,8 +540,8 @@ export class MuxStream extends Duplex {
         return;
       }
       this.sendWindow -= last.length;
-      this.out(last, true);
-    } else this.out(EMPTY, true);
+      sendData(this, last, true);
+    } else sendData(this, EMPTY, true);
     this.markLocalFinSent();
   }
 
@@ -573,9 +572,7 @@ export class MuxStream extends Duplex {
    */
   reset(error: WireError): void {
     if (!this.destroyed) {
-      const wire = wireErrorOf(error);
-      if (this.peer) this.deliver((peer) => peer.abort(wire));
-      else this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, wire));
+      sendReset(this, wireErrorOf(error));
       this.resetSent = true;
       this.destroy();
     }
@@ -645,7 +642,7 @@ export class MuxStream extends Duplex {
   override _final(callback: (error?: Error | null) => void): void {
     if (!this.localFinSent) {
       this.localFinSent = true;
-      this.out(EMPTY, true);
+      sendData(this, EMPTY, true);
     }
     callback();
     this.maybeForget();
@@ -655,9 +652,10 @@ export class MuxStream extends Duplex {
     // A local destroy (not a reset from the peer) tells the peer to stop too.
     const finished = this.localFinSent && this.remoteFinReceived;
     if (!finished && !this.resetSent && !(error instanceof StreamResetError) && !this.session.isClosed) {
-      const wire = { code: 'ERR_BURROW_STREAM_CANCELLED', message: error?.message ?? 'stream closed before it ended' };
-      if (this.peer) this.deliver((peer) => peer.abort(wire));
-      else this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, wire));
+      sendReset(this, {
+        code: 'ERR_BURROW_STREAM_CANCELLED',
+        message: error?.message ?? 'stream closed before it ended',
+      });
     }
     if (this.pendingWrite) {
       this.pendingWrite.callback(error ?? new StreamResetError('ERR_BURROW_STREAM_CANCELLED', 'stream destroyed'));
@@ -675,7 +673,7 @@ export class MuxStream extends Duplex {
         return;
       }
       const n = Math.min(rest.length, this.sendWindow, DATA_CHUNK_BYTES);
-      this.out(rest.subarray(0, n), false);
+      sendData(this, rest.subarray(0, n), false);
       this.sendWindow -= n;
       rest = rest.subarray(n);
     }
@@ -686,41 +684,10 @@ export class MuxStream extends Duplex {
   private maybeGrantCredit(force = false): void {
     if (this.creditOwed === 0 || this.remoteFinReceived) return;
     if (force || this.creditOwed >= this.session.initialWindow / 4) {
-      const credit = this.creditOwed;
-      if (this.peer) this.deliver((peer) => peer.receiveWindowUpdate(credit));
-      else {
-        const grant = Buffer.allocUnsafe(4);
-        grant.writeUInt32BE(credit);
-        this.session.enqueue(encodeFrame(FrameType.Window, 0, this.id, grant));
-      }
+      sendWindowUpdate(this, this.creditOwed);
       this.receiveWindow += this.creditOwed;
       this.creditOwed = 0;
     }
-  }
-
-  /** DATA (and/or FIN) to the peer: a frame, or a call on the in-process twin. */
-  private out(payload: Buffer, fin: boolean): void {
-    if (this.peer)
-      this.deliver((peer) => {
-        if (payload.length) peer.receiveData(payload);
-        if (fin) peer.receiveFin();
-      });
-    else if (payload.length) this.session.enqueueData(this.id, payload, fin);
-    else this.session.enqueue(encodeFrame(FrameType.Data, fin ? FLAG_FIN : 0, this.id));
-  }
-
-  /** Runs `fn` on the in-process twin (in its session's next runDirect), unless either session or the twin is gone by then. */
-  private deliver(fn: (peer: StreamEnd) => void): void {
-    const peer = this.peer!;
-    if (this.session.isClosed) return;
-    peer.session.queueDirect(() => {
-      if (peer.destroyed || peer.session.isClosed) return;
-      try {
-        fn(peer);
-      } catch (err) {
-        peer.fail(err as Error);
-      }
-    });
   }
 
   /** A call from the in-process twin threw: the stream ends (a CANCELLED reset to the twin). */
@@ -866,9 +833,7 @@ export class MuxExchange implements StreamEnd, ExchangeSender {
   }
 
   sendMeta(meta: unknown): void {
-    if (this.destroyed) return;
-    if (this.peer) this.deliver((peer) => peer.receiveMeta(meta));
-    else this.session.enqueue(encodeJsonFrame(FrameType.Meta, 0, this.id, meta));
+    if (!this.destroyed) sendMeta(this, meta);
   }
 
   send(chunk: Buffer, resume: () => void): boolean {
@@ -903,15 +868,13 @@ export class MuxExchange implements StreamEnd, ExchangeSender {
       } else this.sendWindow -= last.length;
     }
     this.localFin = true;
-    this.out(last ?? EMPTY, true);
+    sendData(this, last ?? EMPTY, true);
     this.maybeFinish();
   }
 
   reset(error: WireError): void {
     if (this.destroyed) return;
-    const wire = wireErrorOf(error);
-    if (this.peer) this.deliver((peer) => peer.abort(wire));
-    else if (!this.session.isClosed) this.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, this.id, wire));
+    if (!this.session.isClosed) sendReset(this, wireErrorOf(error));
     this.closeWith(undefined);
   }
 
@@ -1007,7 +970,7 @@ export class MuxExchange implements StreamEnd, ExchangeSender {
       const piece = n === rest.length ? rest : rest.subarray(0, n);
       rest = n === rest.length ? EMPTY : rest.subarray(n);
       this.sendWindow -= n;
-      this.out(piece, false);
+      sendData(this, piece, false);
     }
     return undefined;
   }
@@ -1040,41 +1003,66 @@ export class MuxExchange implements StreamEnd, ExchangeSender {
       const credit = this.creditOwed;
       this.receiveWindow += credit;
       this.creditOwed = 0;
-      if (this.peer) this.deliver((peer) => peer.receiveWindowUpdate(credit));
-      else {
-        const grant = Buffer.allocUnsafe(4);
-        grant.writeUInt32BE(credit);
-        this.session.enqueue(encodeFrame(FrameType.Window, 0, this.id, grant));
-      }
+      // After the window is counted: through a Relay the twin may send into it at once.
+      sendWindowUpdate(this, credit);
     }
   }
+}
 
-  private out(payload: Buffer, fin: boolean): void {
-    if (this.peer)
-      this.deliver((peer) => {
-        if (payload.length) peer.receiveData(payload);
-        if (fin) peer.receiveFin();
-      });
-    else if (payload.length) this.session.enqueueData(this.id, payload, fin);
-    else this.session.enqueue(encodeFrame(FrameType.Data, fin ? FLAG_FIN : 0, this.id));
-  }
+// ---- what one end of a stream sends: frames, or calls on its in-process twin ----
 
-  /**
-   * Runs `fn` on the in-process twin: at once through the Relay of two MuxExchanges, else (a
-   * MuxStream twin) in its session's next runDirect, as that twin's own calls come.
-   */
-  private deliver(fn: (peer: StreamEnd) => void): void {
-    const peer = this.peer!;
-    if (this.session.isClosed) return;
-    const call = () => {
-      if (peer.destroyed || peer.session.isClosed) return;
-      try {
-        fn(peer);
-      } catch (err) {
-        peer.fail(err as Error);
-      }
-    };
-    if (this.relay) this.relay.call(call);
-    else peer.session.queueDirect(call);
+/** A stream end that sends: its twin (`peer`) in process, with a Relay between two MuxExchanges. */
+type Sender = StreamEnd & { relay?: Relay };
+
+/**
+ * Runs `fn` on the in-process twin: at once through the Relay of two MuxExchanges, else in the
+ * twin's session's next runDirect (never re-entering the sender); not once either session or the
+ * twin is gone.
+ */
+function deliver(from: Sender, fn: (peer: StreamEnd) => void): void {
+  const peer = from.peer!;
+  if (from.session.isClosed) return;
+  const call = () => {
+    if (peer.destroyed || peer.session.isClosed) return;
+    try {
+      fn(peer);
+    } catch (err) {
+      peer.fail(err as Error);
+    }
+  };
+  if (from.relay) from.relay.call(call);
+  else peer.session.queueDirect(call);
+}
+
+/** DATA (and/or FIN) to the peer. */
+function sendData(from: Sender, payload: Buffer, fin: boolean): void {
+  if (from.peer)
+    deliver(from, (peer) => {
+      if (payload.length) peer.receiveData(payload);
+      if (fin) peer.receiveFin();
+    });
+  else if (payload.length) from.session.enqueueData(from.id, payload, fin);
+  else from.session.enqueue(encodeFrame(FrameType.Data, fin ? FLAG_FIN : 0, from.id));
+}
+
+/** `credit` more bytes the peer may send. */
+function sendWindowUpdate(from: Sender, credit: number): void {
+  if (from.peer) deliver(from, (peer) => peer.receiveWindowUpdate(credit));
+  else {
+    const grant = Buffer.allocUnsafe(4);
+    grant.writeUInt32BE(credit);
+    from.session.enqueue(encodeFrame(FrameType.Window, 0, from.id, grant));
   }
+}
+
+/** JSON metadata on the stream (e.g. the HTTP response head). */
+function sendMeta(from: Sender, meta: unknown): void {
+  if (from.peer) deliver(from, (peer) => peer.receiveMeta(meta));
+  else from.session.enqueue(encodeJsonFrame(FrameType.Meta, 0, from.id, meta));
+}
+
+/** Resets the stream at the peer. */
+function sendReset(from: Sender, wire: WireError): void {
+  if (from.peer) deliver(from, (peer) => peer.abort(wire));
+  else from.session.enqueue(encodeJsonFrame(FrameType.Reset, 0, from.id, wire));
 }
