@@ -1,4 +1,4 @@
-// keepMallocTopResident (net/malloc-top.ts): after it, 64 KiB buffers freed by the GC in batches
+// keepMallocTopResident (cli/malloc-top.ts): after it, 64 KiB buffers freed by the GC in batches
 // (what socket reads of a bulk body are) are reused on resident pages, not given back to the OS
 // and faulted in again. Without it glibc trims its heap top after such a batch whenever nothing
 // live sits above the freed buffers (a matter of layout: about half the runs here, 60-70 minor

@@ -10,7 +10,6 @@ import type { EndpointSpec } from '../model';
 import { hasRawHeader } from '../net/raw-headers';
 import type { RefusedNotice, StreamOpen, WireError } from '../protocol/messages';
 import { toWireEdgeOptions } from '../wire-options';
-import { keepMallocTopResident } from '../net/malloc-top';
 import { MuxExchange, type MuxStream } from '../protocol/session';
 import { codespacePortOf, codespaceUrl, detectCodespace, type Codespace } from './codespaces';
 import { EdgeClient } from './edge-client';
@@ -120,7 +119,6 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   /** Starts the embedded edge when no edge URL is set, then opens the session. */
   async start(): Promise<void> {
-    keepMallocTopResident();
     let authtoken = this.options.authtoken;
     if (this.options.edgeUrl) {
       this.edgeUrl = toAgentUrl(this.options.edgeUrl);

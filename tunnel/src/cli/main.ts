@@ -44,6 +44,7 @@ import { ENDPOINT_FLAGS, UsageError, endpointFromFlags, type EndpointFlagValues 
 import { createLogger, type LogFormat, type LogLevel, type Logger } from './log';
 import { applyV8Flags, capYoungGeneration } from './v8-flags';
 import { trimHeapWhenIdle } from './idle-heap';
+import { keepMallocTopResident } from './malloc-top';
 
 const HELP = `burrow ${VERSION} — self-hosted, ngrok-compatible tunnels
 
@@ -814,6 +815,7 @@ export async function main(argv: string[]): Promise<number> {
 export function run(argv: string[]): void {
   applyV8Flags();
   capYoungGeneration();
+  keepMallocTopResident();
   trimHeapWhenIdle();
   main(argv).then(
     (code) => process.exit(code),

@@ -21,7 +21,6 @@ import type { ExchangeHandler, ExchangeSender } from '../protocol/session';
 import { findHeadEnd, parseRequestHead, type RequestHead } from '../http1/head';
 import { ChunkedDecoder, encodeChunk, lastChunk } from '../http1/chunked';
 import { rawHeaderValues } from '../net/raw-headers';
-import { keepMallocTopResident } from '../net/malloc-top';
 import { edgeErrorPage, isEdgeErrorCode, type EdgeErrorCode } from '../edge-errors';
 import { clientResponseHeaders, errorCodeOf, forwardingHeaders, markBodyFraming, type HttpTarget } from './http-proxy';
 import { httpServerLimits, type ListenerLimits } from './listener-limits';
@@ -149,7 +148,6 @@ export class RawVisitors {
   closing = false;
 
   constructor(readonly host: RawVisitorHost) {
-    keepMallocTopResident();
     const limits = httpServerLimits(host.limits);
     this.headersTimeoutMs = limits.headersTimeout;
     this.keepAliveTimeoutMs = limits.keepAliveTimeout;

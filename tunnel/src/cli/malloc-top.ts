@@ -13,6 +13,8 @@
 // memory) and left to the next GC, does that. The cost: up to 32 MiB of freed heap may stay
 // resident instead of going back at once (GLIBC_TUNABLES set by the user still wins, as glibc
 // then turns the dynamic threshold off).
+// Set by the CLI at start (run(), beside its V8 settings), not by the agent or edge classes: a program
+// embedding Burrow's SDK keeps its own malloc behaviour.
 const PIN_BYTES = 16 * 1024 * 1024;
 
 let raised = false;
