@@ -188,24 +188,14 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     }
     const url = this.options.url;
     const loopbackOrTls = url.startsWith('wss:') || /^ws:\/\/(127\.|localhost|\[::1\])/.test(url);
-    const ws = new WebSocket(url, {
-      perMessageDeflate: false,
-      maxPayload: 4 * 1024 * 1024,
-      handshakeTimeout: 10_000,
-      // Masking guards plaintext proxies against browser-driven cache poisoning; over TLS or on
-      // loopback there is no such proxy, and a zero mask lets ws skip XOR-ing every byte.
-      ...(loopbackOrTls
-        ? {
-            generateMask: (mask: Buffer) => {
-              mask.fill(0);
-            },
-          }
-        : {}),
-    });
+    // `ws` does the handshake; the transport then frames the messages itself.
+    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 10_000 });
     let opened = false;
     ws.once('open', () => {
       opened = true;
-      this.onTransport(new WebSocketTransport(ws));
+      // Masking guards plaintext proxies against browser-driven cache poisoning; over TLS or on
+      // loopback there is no such proxy, and a zero mask saves XOR-ing every byte.
+      this.onTransport(new WebSocketTransport(ws, { zeroMask: loopbackOrTls }));
     });
     ws.once('unexpected-response', (_req, res) => {
       ws.terminate();

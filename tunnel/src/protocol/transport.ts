@@ -1,5 +1,17 @@
-// The byte-message transport under a session: one WebSocket (`ws`) carrying binary messages.
+// The byte-message transport under a session: one WebSocket carrying binary messages. `ws` does
+// the HTTP Upgrade handshake; after it, the frames are written and read here (ws-frames.ts).
+import type * as net from 'node:net';
 import type WebSocket from 'ws';
+import {
+  FrameReader,
+  Opcode,
+  WS_CLOSE_ABNORMAL,
+  WS_CLOSE_NO_STATUS,
+  WsProtocolError,
+  closePayload,
+  encodeFrame,
+  type MaskMode,
+} from './ws-frames';
 
 export interface Transport {
   send(message: Buffer): void;
@@ -29,40 +41,201 @@ export interface Transport {
 export const CLOSE_PROTOCOL_ERROR = 4002;
 export const CLOSE_NORMAL = 1000;
 
+/** The largest WebSocket message either end accepts (1009 above it); a session message is ≤ 1 MiB. */
+export const MAX_WS_MESSAGE = 4 * 1024 * 1024;
+/** How long a close handshake may take before the socket is destroyed. */
+const CLOSE_TIMEOUT_MS = 2000;
+/**
+ * Pong bytes the socket may hold unsent: a peer that pings without reading gets no more pongs
+ * (RFC 6455 §5.5.3 lets an endpoint answer only the latest ping), so it cannot grow our buffer.
+ */
+const MAX_PENDING_PONG_BYTES = 64 * 1024;
+
+export interface WebSocketTransportOptions {
+  /** Messages above this many bytes close the link with 1009 (default MAX_WS_MESSAGE). */
+  maxPayload?: number;
+  /**
+   * Client end only: mask frames with the zero key (payload sent as is) instead of a random key
+   * per frame. For loopback and TLS links, where no proxy reads the plaintext (ws-frames.ts MaskMode).
+   */
+  zeroMask?: boolean;
+}
+
+/**
+ * A WebSocket whose handshake `ws` did: the transport takes its socket over (create it in the
+ * 'open' event or the handleUpgrade callback, before any frame is read) and from then on writes
+ * and reads RFC 6455 frames itself. The `ws` object only hears 'close' at the end (a
+ * WebSocketServer's client set forgets it then).
+ */
 export class WebSocketTransport implements Transport {
-  constructor(private readonly ws: WebSocket) {
-    ws.binaryType = 'nodebuffer';
+  private readonly socket: net.Socket;
+  private readonly mask: MaskMode;
+  private readonly reader: FrameReader;
+  private messageListener?: (message: Buffer | string) => void;
+  private readonly closeListeners: ((reason: string) => void)[] = [];
+  /** Our close frame is written: nothing else may follow it. */
+  private closeSent = false;
+  private closeReason: string | undefined;
+  private closeCode = WS_CLOSE_ABNORMAL;
+  private ended = false;
+  private pendingPongBytes = 0;
+  private killTimer?: NodeJS.Timeout;
+  private done = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    options: WebSocketTransportOptions = {},
+  ) {
+    const { socket, server } = takeOver(ws);
+    this.socket = socket;
+    this.mask = server ? 'none' : options.zeroMask ? 'zero' : 'random';
+    this.reader = new FrameReader(
+      { masked: server, maxPayload: options.maxPayload ?? MAX_WS_MESSAGE },
+      {
+        // Text messages are not part of the protocol: hand them on so the session refuses them.
+        message: (data, binary) => this.messageListener?.(binary ? data : data.toString('utf8')),
+        ping: (payload) => this.pong(payload),
+        pong: () => undefined,
+        close: (code, reason) => this.peerClosed(code, reason),
+      },
+    );
+    socket.setTimeout(0);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.read(chunk));
+    socket.on('end', () => this.socket.end());
+    socket.on('error', () => this.socket.destroy()); // 'close' follows
+    socket.on('close', () => this.finished());
+    if (socket.destroyed) setImmediate(() => this.finished());
   }
 
   send(message: Buffer): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(message, { binary: true });
+    if (this.closeSent || this.socket.destroyed) return;
+    this.write(encodeFrame(Opcode.Binary, message, this.mask));
   }
 
   get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
+    return this.socket.writableLength;
   }
 
   onMessage(listener: (message: Buffer | string) => void): void {
-    this.ws.on('message', (data, isBinary) => {
-      // Text messages are not part of the protocol: hand them on so the session refuses them.
-      listener(isBinary ? toBuffer(data) : toBuffer(data).toString('utf8'));
-    });
+    this.messageListener = listener;
   }
 
   onClose(listener: (reason: string) => void): void {
-    this.ws.on('close', (code, reason) => listener(reason.toString() || `websocket closed (${code})`));
-    this.ws.on('error', () => {
-      /* 'close' follows every 'error' in ws */
-    });
+    this.closeListeners.push(listener);
   }
 
   close(code: number, reason: string): void {
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
-      this.ws.close(code, reason.slice(0, 120));
-      // A peer that never answers the close handshake must not keep the socket alive.
-      setTimeout(() => this.ws.terminate(), 2000).unref();
+    if (this.closeSent || this.socket.destroyed) return;
+    this.sendClose(code, reason);
+    // A peer that never answers the close handshake must not keep the socket alive.
+    this.armKill();
+  }
+
+  private write(parts: Buffer[]): boolean {
+    if (parts.length === 1) return this.socket.write(parts[0]);
+    // Header and a big payload under cork: one writev, no copy of the payload.
+    this.socket.cork();
+    this.socket.write(parts[0]);
+    const ok = this.socket.write(parts[1]);
+    this.socket.uncork();
+    return ok;
+  }
+
+  private read(chunk: Buffer): void {
+    try {
+      this.reader.push(chunk);
+    } catch (err) {
+      if (!(err instanceof WsProtocolError)) throw err;
+      this.fail(err.closeCode, err.message);
     }
   }
+
+  private pong(payload: Buffer): void {
+    if (this.closeSent || this.pendingPongBytes > MAX_PENDING_PONG_BYTES) return;
+    const frame = encodeFrame(Opcode.Pong, payload, this.mask);
+    const bytes = frame[0].length;
+    this.pendingPongBytes += bytes;
+    this.socket.write(frame[0], () => (this.pendingPongBytes -= bytes));
+  }
+
+  private sendClose(code: number | undefined, reason: string): void {
+    this.closeSent = true;
+    this.write(encodeFrame(Opcode.Close, closePayload(code, reason), this.mask));
+  }
+
+  /** The peer's close frame: answer with its code (unless we closed first), then end the TCP connection. */
+  private peerClosed(code: number, reason: string): void {
+    this.reader.stop();
+    this.closeCode = code;
+    this.closeReason = reason || `websocket closed (${code})`;
+    if (!this.closeSent) this.sendClose(code === WS_CLOSE_NO_STATUS ? undefined : code, '');
+    this.endSocket();
+  }
+
+  /** Bad input: close with its code and stop reading (RFC 6455 §7.1.7, fail the connection). */
+  private fail(code: number, message: string): void {
+    this.reader.stop();
+    this.closeCode = code;
+    this.closeReason = `websocket protocol error (${code}): ${message}`;
+    if (!this.closeSent && !this.socket.destroyed) this.sendClose(code, message);
+    this.endSocket();
+  }
+
+  private endSocket(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.socket.end();
+    this.armKill();
+  }
+
+  private armKill(): void {
+    if (this.killTimer) return;
+    this.killTimer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS);
+    this.killTimer.unref();
+  }
+
+  private finished(): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.killTimer);
+    this.reader.stop();
+    const reason = this.closeReason ?? `websocket closed (${WS_CLOSE_ABNORMAL})`;
+    // The `ws` object's owners (a WebSocketServer's client set, 'close' listeners) hear the end.
+    (this.ws as unknown as { _readyState: number })._readyState = 3; // CLOSED
+    this.ws.emit('close', this.closeCode, Buffer.from(this.closeReason ?? ''));
+    for (const listener of this.closeListeners) listener(reason);
+  }
+}
+
+/** The names `ws` 8 gives the listeners it puts on the socket in WebSocket#setSocket. */
+const WS_SOCKET_LISTENERS = new Set(['socketOnClose', 'socketOnData', 'socketOnEnd', 'socketOnError']);
+
+/** Takes the socket of an open `ws` WebSocket away from the library, which then sees nothing of it. */
+function takeOver(ws: WebSocket): { socket: net.Socket; server: boolean } {
+  const inner = ws as unknown as {
+    _socket?: net.Socket;
+    _isServer?: boolean;
+    _receiver?: { _bufferedBytes?: number };
+  };
+  const socket = inner._socket;
+  if (ws.readyState !== ws.OPEN || !socket || typeof inner._isServer !== 'boolean')
+    throw new Error('WebSocketTransport needs an open `ws` WebSocket');
+  if (inner._receiver?._bufferedBytes)
+    throw new Error('`ws` already read bytes of this WebSocket: create the transport in its open event');
+  const removed = new Set<string>();
+  for (const event of ['close', 'data', 'end', 'error']) {
+    for (const listener of socket.listeners(event) as ((...args: unknown[]) => void)[]) {
+      if (!WS_SOCKET_LISTENERS.has(listener.name)) continue;
+      socket.removeListener(event, listener);
+      removed.add(listener.name);
+    }
+  }
+  if (removed.size !== WS_SOCKET_LISTENERS.size)
+    throw new Error(
+      `the \`ws\` socket listeners were not found (${[...removed].join(', ')}): WebSocketTransport needs ws 8`,
+    );
+  return { socket, server: inner._isServer };
 }
 
 /**
@@ -126,10 +299,4 @@ class MemoryTransport implements Transport {
     this.closed = true;
     for (const listener of this.closeListeners) listener(reason);
   }
-}
-
-function toBuffer(data: WebSocket.RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
 }
