@@ -97,8 +97,12 @@ export function applyMask(src: Buffer, key: Buffer, dst: Buffer, at: number): vo
   for (; i < n; i++) dst[at + i] = src[i] ^ key[i & 3];
 }
 
-/** Payloads up to this size go in one Buffer with their header (one copy, one write). */
-const JOIN_MAX = 16 * 1024;
+/**
+ * Payloads up to this size go in one Buffer with their header (one copy, one write): a slice of
+ * Buffer's shared pool, so no allocation of its own. Bigger ones go as header + payload (writev):
+ * a fresh ArrayBuffer per frame cost more than the copy saved (test/bench/ws-link.ts).
+ */
+const JOIN_MAX = (Buffer.poolSize >>> 1) - 14;
 
 /**
  * One frame as the Buffers to write, in order: a single Buffer (small or masked payloads, joined
