@@ -113,7 +113,7 @@ describe('ws-frames: the hand-written WebSocket codec', () => {
     assert.deepEqual(whole.events.at(-1), ['close', 1000, 'bye']);
     // Two cuts: every first cut through the headers and small frames, a second one further on.
     for (let a = 0; a <= 400; a++) {
-      for (const b of [a, a + 1, a + 7, 70_350, stream.length - 3]) {
+      for (const b of [a + 1, a + 7, 70_350]) {
         if (b < a || b > stream.length) continue;
         const split = reader(true);
         split.r.push(Buffer.from(stream.subarray(0, a)));

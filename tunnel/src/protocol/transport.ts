@@ -75,8 +75,10 @@ export class WebSocketTransport implements Transport {
   private readonly closeListeners: ((reason: string) => void)[] = [];
   /** Our close frame is written: nothing else may follow it. */
   private closeSent = false;
+  /** What the session hears at the end, and the code and reason the peer's close frame carried. */
   private closeReason: string | undefined;
   private closeCode = WS_CLOSE_ABNORMAL;
+  private peerReason = '';
   private ended = false;
   private pendingPongBytes = 0;
   private killTimer?: NodeJS.Timeout;
@@ -168,6 +170,7 @@ export class WebSocketTransport implements Transport {
   private peerClosed(code: number, reason: string): void {
     this.reader.stop();
     this.closeCode = code;
+    this.peerReason = reason;
     this.closeReason = reason || `websocket closed (${code})`;
     if (!this.closeSent) this.sendClose(code === WS_CLOSE_NO_STATUS ? undefined : code, '');
     this.endSocket();
@@ -203,7 +206,7 @@ export class WebSocketTransport implements Transport {
     const reason = this.closeReason ?? `websocket closed (${WS_CLOSE_ABNORMAL})`;
     // The `ws` object's owners (a WebSocketServer's client set, 'close' listeners) hear the end.
     (this.ws as unknown as { _readyState: number })._readyState = 3; // CLOSED
-    this.ws.emit('close', this.closeCode, Buffer.from(this.closeReason ?? ''));
+    this.ws.emit('close', this.closeCode, Buffer.from(this.peerReason));
     for (const listener of this.closeListeners) listener(reason);
   }
 }
