@@ -130,6 +130,9 @@ function readStrings(payload: Buffer, offset: number, count: number, lead: strin
     at += n;
   }
   if (at !== text.length) malformed(what, `${text.length - at} characters of text after the last string`);
+  // Bytes that are not UTF-8 (a payload cut inside a character among them) decode to U+FFFD,
+  // whose length may still match: the text must re-encode to the bytes it came from.
+  if (Buffer.byteLength(text) !== payload.length - textAt) malformed(what, 'the text is not UTF-8');
   return headers;
 }
 
