@@ -54,11 +54,47 @@ export interface SessionEvents {
 }
 
 /**
+ * The open streams of a session, by id. Not a Map: ids are always new, so a Map rehashes into a new
+ * table every few dozen opens, and V8 links each old table to the one that replaced it (for live
+ * iterators). Once one table is in the old generation, that chain keeps every later table, and every
+ * exchange in it with all its objects, alive through scavenges until the next full GC: with a Map,
+ * ~30 % of each small request's objects were promoted (docs/benchmarks.md, "Issue 11 round 6").
+ */
+class StreamTable {
+  private byId: Record<number, StreamEnd> = Object.create(null) as Record<number, StreamEnd>;
+  size = 0;
+
+  get(id: number): StreamEnd | undefined {
+    return this.byId[id];
+  }
+
+  set(id: number, stream: StreamEnd): void {
+    if (this.byId[id] === undefined) this.size++;
+    this.byId[id] = stream;
+  }
+
+  delete(id: number): void {
+    if (this.byId[id] === undefined) return;
+    delete this.byId[id];
+    this.size--;
+  }
+
+  values(): StreamEnd[] {
+    return Object.values(this.byId);
+  }
+
+  clear(): void {
+    this.byId = Object.create(null) as Record<number, StreamEnd>;
+    this.size = 0;
+  }
+}
+
+/**
  * One agent↔edge session. Emits 'stream' for streams the peer opens, 'control' for control
  * messages, and 'close' once (with the error that ended it, if any).
  */
 export class MuxSession extends EventEmitter<SessionEvents> {
-  private readonly streams = new Map<number, StreamEnd>();
+  private readonly streams = new StreamTable();
   private nextStreamId: number;
   /** Highest stream id the peer has opened: ids only grow, so anything above was never opened. */
   private lastPeerStreamId = 0;
