@@ -59,33 +59,60 @@ export interface SessionEvents {
  * iterators). Once one table is in the old generation, that chain keeps every later table, and every
  * exchange in it with all its objects, alive through scavenges until the next full GC: with a Map,
  * ~30 % of each small request's objects were promoted (docs/benchmarks.md, "Issue 11 round 6").
+ * Ids are handed out in order, so a slot array indexed by id (mod its length) finds nearly every
+ * stream at once; a stream whose slot a long-lived one holds waits in a small Map, and the array
+ * doubles when half full.
  */
-class StreamTable {
-  private byId: Record<number, StreamEnd> = Object.create(null) as Record<number, StreamEnd>;
+export class StreamTable {
+  private slots: (StreamEnd | undefined)[] = new Array<StreamEnd | undefined>(256).fill(undefined);
+  private mask = 255;
+  private overflow = new Map<number, StreamEnd>();
   size = 0;
 
   get(id: number): StreamEnd | undefined {
-    return this.byId[id];
+    const s = this.slots[(id >>> 1) & this.mask];
+    if (s !== undefined && s.id === id) return s;
+    return this.overflow.size ? this.overflow.get(id) : undefined;
   }
 
+  /** Adds a stream (`stream.id === id`; each id once). */
   set(id: number, stream: StreamEnd): void {
-    if (this.byId[id] === undefined) this.size++;
-    this.byId[id] = stream;
+    if (this.size >= this.slots.length >> 1) this.grow();
+    const i = (id >>> 1) & this.mask;
+    if (this.slots[i] === undefined) this.slots[i] = stream;
+    else this.overflow.set(id, stream);
+    this.size++;
   }
 
   delete(id: number): void {
-    if (this.byId[id] === undefined) return;
-    delete this.byId[id];
-    this.size--;
+    const i = (id >>> 1) & this.mask;
+    const s = this.slots[i];
+    if (s !== undefined && s.id === id) {
+      this.slots[i] = undefined;
+      this.size--;
+    } else if (this.overflow.delete(id)) this.size--;
   }
 
   values(): StreamEnd[] {
-    return Object.values(this.byId);
+    const out: StreamEnd[] = [];
+    for (const s of this.slots) if (s !== undefined) out.push(s);
+    for (const s of this.overflow.values()) out.push(s);
+    return out;
   }
 
   clear(): void {
-    this.byId = Object.create(null) as Record<number, StreamEnd>;
+    this.slots.fill(undefined);
+    this.overflow.clear();
     this.size = 0;
+  }
+
+  private grow(): void {
+    const all = this.values();
+    this.slots = new Array<StreamEnd | undefined>(this.slots.length * 2).fill(undefined);
+    this.mask = this.slots.length - 1;
+    this.overflow = new Map();
+    this.size = 0;
+    for (const s of all) this.set(s.id, s);
   }
 }
 
