@@ -39,6 +39,8 @@ export interface AgentOptions {
   backoffMaxMs?: number;
   /** How long a bind or unbind waits for the edge's answer (default 30 s; tests shorten it). */
   edgeRequestTimeoutMs?: number;
+  /** Optional protocol features announced to the edge (default all; fewer: speak as an older agent). */
+  wireFeatures?: readonly string[];
 }
 
 export type TunnelStatus = 'starting' | 'online' | 'reconnecting' | 'failed' | 'stopped';
@@ -134,6 +136,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       backoffMinMs: this.options.backoffMinMs,
       backoffMaxMs: this.options.backoffMaxMs,
       requestTimeoutMs: this.options.edgeRequestTimeoutMs,
+      wireFeatures: this.options.wireFeatures,
       // The embedded edge is in this process: no loopback socket or WebSocket between the two.
       connectInProcess: embedded ? () => embedded.connectInProcess() : undefined,
     });

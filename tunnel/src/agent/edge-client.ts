@@ -4,7 +4,8 @@ import os from 'node:os';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import { FEATURE_SPLIT_DATA, PROTOCOL_VERSION } from '../protocol/frames';
+import { decodeHttpOpen } from '../protocol/binary-meta';
+import { FEATURE_BINARY_META, FEATURE_SPLIT_DATA, PROTOCOL_VERSION, WIRE_FEATURES } from '../protocol/frames';
 import {
   controlMessage,
   MESSAGE_MALFORMED,
@@ -35,6 +36,8 @@ export interface EdgeClientOptions {
   connectInProcess?: () => Transport;
   /** How long a bind or unbind may wait for the edge's answer (default 30 s). */
   requestTimeoutMs?: number;
+  /** The optional protocol features this agent announces (default all, WIRE_FEATURES; fewer: speak as an older agent). */
+  wireFeatures?: readonly string[];
 }
 
 export interface EdgeClientEvents {
@@ -77,6 +80,10 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
 
   constructor(private readonly options: EdgeClientOptions) {
     super();
+  }
+
+  private get features(): readonly string[] {
+    return this.options.wireFeatures ?? WIRE_FEATURES;
   }
 
   get online(): boolean {
@@ -222,7 +229,12 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
   private onTransport(transport: Transport): void {
     // The edge sends one kind of Meta: the response phase's policy log entries of an HTTP stream.
     // HTTP exchanges come as light MuxExchanges (forwardHttp), TCP/TLS connections as streams.
-    const session = new MuxSession(transport, { role: 'agent', meta: policyLogsMeta, exchange: isHttpOpen });
+    const session = new MuxSession(transport, {
+      role: 'agent',
+      meta: policyLogsMeta,
+      exchange: isHttpOpen,
+      decodeOpen: decodeHttpOpen,
+    });
     this.session = session;
     session.on('control', (msg: ControlMessage) => {
       if (msg.type === 'welcome') return this.welcomed(session, msg);
@@ -235,10 +247,11 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
       // A request one of our endpoints' modules answered at the edge (the agent captures it).
       if (msg.type === 'refused') this.emit('refused', msg);
     });
-    const accept = (stream: MuxStream | MuxExchange, meta: unknown) => {
+    const accept = (stream: MuxStream | MuxExchange, meta: unknown, decoded: boolean) => {
       let open: StreamOpen;
       try {
-        open = streamOpen(meta, 'open');
+        // A binary Open was checked as it was decoded (binary-meta.ts).
+        open = decoded ? (meta as StreamOpen) : streamOpen(meta, 'open');
       } catch (err) {
         // One bad stream is refused; the session and its other streams go on.
         return stream.reset({ code: MESSAGE_MALFORMED, message: `malformed ${(err as Error).message}` });
@@ -264,12 +277,15 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
       authtoken: this.options.authtoken,
       clientId: this.clientId,
       agent: { version: VERSION, os: process.platform, hostname: os.hostname() },
-      features: [FEATURE_SPLIT_DATA],
+      features: [...this.features],
     });
   }
 
   private welcomed(session: MuxSession, welcome: Welcome): void {
-    session.splitData = Array.isArray(welcome.features) && welcome.features.includes(FEATURE_SPLIT_DATA);
+    // Each optional feature is used only when both sides announced it (see agent-handshake.ts).
+    const both = (feature: string) => this.features.includes(feature) && (welcome.features?.includes(feature) ?? false);
+    session.splitData = both(FEATURE_SPLIT_DATA);
+    session.binaryMeta = both(FEATURE_BINARY_META);
     session.startHeartbeat(welcome.heartbeatIntervalMs, welcome.heartbeatToleranceMs);
     this.sessionId = welcome.sessionId;
     this.attempt = 0;

@@ -5,7 +5,8 @@
 // here is their order and meaning. The Edge supplies what a session touches (AgentHost).
 import { randomUUID } from 'node:crypto';
 import type { EdgeOptions } from '../model';
-import { FEATURE_SPLIT_DATA, PROTOCOL_VERSION } from '../protocol/frames';
+import { decodeHttpResponseHead } from '../protocol/binary-meta';
+import { FEATURE_BINARY_META, FEATURE_SPLIT_DATA, PROTOCOL_VERSION, WIRE_FEATURES } from '../protocol/frames';
 import {
   httpResponseHead,
   type BindRequest,
@@ -36,6 +37,8 @@ export interface AgentHost {
   readonly authThrottle: AuthThrottle;
   readonly heartbeatIntervalMs?: number;
   readonly heartbeatToleranceMs?: number;
+  /** The optional protocol features this edge announces (default all, WIRE_FEATURES; fewer: speak as an older edge). */
+  readonly wireFeatures?: readonly string[];
   /** The hello was accepted: record the session (grant, registry, same-client replacement). Returns its undo. */
   register(session: MuxSession, hello: Hello, info: AgentInfo): () => void;
   /** Rejects with `{code, message}`. */
@@ -57,7 +60,9 @@ export function serveAgent(host: AgentHost, transport: Transport, info: Omit<Age
     heartbeatToleranceMs: host.heartbeatToleranceMs,
     // Agents send one kind of Meta: the response head of an HTTP stream.
     meta: httpResponseHead,
+    decodeMeta: decodeHttpResponseHead,
   });
+  const features = host.wireFeatures ?? WIRE_FEATURES;
   const agent: AgentInfo = { ...info, sessionId: randomUUID() };
   let hello: Hello | undefined;
   let helloPending = false;
@@ -71,8 +76,12 @@ export function serveAgent(host: AgentHost, transport: Transport, info: Omit<Age
   const accept = (msg: Hello): void => {
     if (session.isClosed) return;
     hello = msg;
-    // Bulk DATA payloads go as their own WebSocket messages only to an agent that reads them so.
-    session.splitData = msg.features?.includes(FEATURE_SPLIT_DATA) ?? false;
+    // Each optional feature is used only when both sides announced it (an older agent, or this
+    // edge told to speak as an older one, gets the older form): bulk DATA payloads as their own
+    // WebSocket messages, HTTP Opens in binary form.
+    const both = (feature: string) => features.includes(feature) && (msg.features?.includes(feature) ?? false);
+    session.splitData = both(FEATURE_SPLIT_DATA);
+    session.binaryMeta = both(FEATURE_BINARY_META);
     unregister = host.register(session, msg, agent);
     session.sendControl({
       type: 'welcome',
@@ -81,7 +90,7 @@ export function serveAgent(host: AgentHost, transport: Transport, info: Omit<Age
       initialWindow: DEFAULT_WINDOW,
       heartbeatIntervalMs: host.heartbeatIntervalMs ?? 2000,
       heartbeatToleranceMs: host.heartbeatToleranceMs ?? 6000,
-      features: [FEATURE_SPLIT_DATA],
+      features: [...features],
     });
   };
 

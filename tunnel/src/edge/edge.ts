@@ -69,6 +69,8 @@ export interface EdgeConfig {
   tokens: TokenSet;
   heartbeatIntervalMs?: number;
   heartbeatToleranceMs?: number;
+  /** Optional protocol features announced to agents (default all; fewer: speak as an older edge). */
+  wireFeatures?: readonly string[];
   /** Named IP policies endpoints may reference (`ipRestriction.ipPolicies`); one is made if omitted. */
   ipPolicies?: IpPolicyStore;
   /** HTTPS edges (admin/router.ts): serve their hostports first; agents may not bind those names. */
@@ -783,6 +785,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       authThrottle: this.authThrottle,
       heartbeatIntervalMs: this.config.heartbeatIntervalMs,
       heartbeatToleranceMs: this.config.heartbeatToleranceMs,
+      wireFeatures: this.config.wireFeatures,
       register: (session, hello, { sessionId, remoteAddr, transportName }) => {
         const grant = this.config.tokens.grantFor(hello.authtoken) ?? { acl: [] };
         this.grants.set(session, grant);

@@ -42,6 +42,15 @@ export const FLAG_FIN = 0x01;
 export const FLAG_SPLIT = 0x02;
 /** The feature name peers announce in Hello/Welcome to receive split DATA frames. */
 export const FEATURE_SPLIT_DATA = 'split-data';
+/**
+ * OPEN and META only, and only to a peer that announced the `binary-meta` feature: the payload is
+ * the binary form of an HTTP request open or response head (binary-meta.ts), not JSON.
+ */
+export const FLAG_BINARY = 0x04;
+/** The feature name peers announce in Hello/Welcome to receive binary OPEN/META payloads. */
+export const FEATURE_BINARY_META = 'binary-meta';
+/** Every optional feature this version speaks (what Hello and Welcome announce by default). */
+export const WIRE_FEATURES: readonly string[] = [FEATURE_SPLIT_DATA, FEATURE_BINARY_META];
 
 export interface Frame {
   type: FrameType;

@@ -2,8 +2,10 @@
 // per-stream credit-based flow control and heartbeats (see tunnel/PROTOCOL.md).
 import { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
+import { encodeBinaryMeta } from './binary-meta';
 import {
   DATA_CHUNK_BYTES,
+  FLAG_BINARY,
   FLAG_FIN,
   FLAG_SPLIT,
   FrameType,
@@ -41,14 +43,21 @@ export interface SessionOptions {
    * MuxStream Duplexes ('stream'): the agent takes its HTTP exchanges this way. The wire is the same.
    */
   exchange?: (meta: unknown) => boolean;
+  /**
+   * Decoders of the binary metadata (FLAG_BINARY, binary-meta.ts) this side takes on `Open` and
+   * `Meta` frames; what they return is checked already. A binary frame without one ends the session.
+   */
+  decodeOpen?: (payload: Buffer) => unknown;
+  decodeMeta?: (payload: Buffer) => unknown;
 }
 
 /** The session on each transport, so that an in-process pair can find its peer (Transport.directPeer). */
 const sessionOf = new WeakMap<Transport, MuxSession>();
 
 export interface SessionEvents {
-  stream: [stream: MuxStream, meta: unknown];
-  exchange: [exchange: MuxExchange, meta: unknown];
+  /** `decoded`: the metadata came in binary form, so it has its type's shape already. */
+  stream: [stream: MuxStream, meta: unknown, decoded: boolean];
+  exchange: [exchange: MuxExchange, meta: unknown, decoded: boolean];
   control: [message: ControlMessage];
   close: [error: WireError | undefined];
 }
@@ -136,6 +145,8 @@ export class MuxSession extends EventEmitter<SessionEvents> {
    * (FLAG_SPLIT), not joined into one buffer with the frames around them (a copy of every byte).
    */
   splitData = false;
+  /** The peer announced `binary-meta`: HTTP Opens and response heads go in binary form (binary-meta.ts). */
+  binaryMeta = false;
   private flushScheduled = false;
   /** Calls on direct streams (in-process peer) waiting for runDirect. */
   private directCalls: (() => void)[] = [];
@@ -218,7 +229,14 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     this.streams.set(stream.id, stream);
     const peer = this.transport.directPeer && sessionOf.get(this.transport.directPeer);
     if (peer && !peer.closed) stream.peer = peer.acceptDirect(stream.id, meta, fin, stream);
-    else this.enqueue(encodeJsonFrame(FrameType.Open, fin ? FLAG_FIN : 0, stream.id, meta));
+    else this.enqueue(this.metaFrame(FrameType.Open, fin ? FLAG_FIN : 0, stream.id, meta));
+  }
+
+  /** An Open or Meta frame: in binary form when the peer takes it and `meta` has one, else JSON. */
+  metaFrame(type: FrameType.Open | FrameType.Meta, flags: number, stream: number, meta: unknown): Buffer {
+    return (
+      (this.binaryMeta && encodeBinaryMeta(type, flags, stream, meta)) || encodeJsonFrame(type, flags, stream, meta)
+    );
   }
 
   /** The stream object for a stream the peer opened: a light exchange when `options.exchange` says so. */
@@ -230,9 +248,9 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     return stream;
   }
 
-  private announce(stream: MuxStream | MuxExchange, meta: unknown): void {
-    if (stream instanceof MuxExchange) this.emit('exchange', stream, meta);
-    else this.emit('stream', stream, meta);
+  private announce(stream: MuxStream | MuxExchange, meta: unknown, decoded = false): void {
+    if (stream instanceof MuxExchange) this.emit('exchange', stream, meta, decoded);
+    else this.emit('stream', stream, meta, decoded);
   }
 
   /**
@@ -450,10 +468,11 @@ export class MuxSession extends EventEmitter<SessionEvents> {
       throw new ProtocolError('ERR_BURROW_STREAM_ID', `peer opened invalid stream id ${id}`);
     }
     this.lastPeerStreamId = id;
-    const meta = parseJsonPayload<unknown>(frame);
+    const binary = (frame.flags & FLAG_BINARY) !== 0;
+    const meta = binary ? binaryPayload(this.options.decodeOpen, frame) : parseJsonPayload<unknown>(frame);
     const stream = this.accepted(id, meta);
     if (frame.flags & FLAG_FIN) stream.receiveFin();
-    this.announce(stream, meta);
+    this.announce(stream, meta, binary);
   }
 
   private wasOpened(id: number): boolean {
@@ -473,7 +492,13 @@ export class MuxSession extends EventEmitter<SessionEvents> {
     }
     switch (frame.type) {
       case FrameType.Meta:
-        stream.receiveMeta(this.options.meta ? checked(this.options.meta, frame, 'meta') : parseJsonPayload(frame));
+        stream.receiveMeta(
+          frame.flags & FLAG_BINARY
+            ? binaryPayload(this.options.decodeMeta, frame)
+            : this.options.meta
+              ? checked(this.options.meta, frame, 'meta')
+              : parseJsonPayload(frame),
+        );
         return;
       case FrameType.Data:
         stream.receiveData(frame.payload);
@@ -510,6 +535,16 @@ function checked<T>(shape: Shape<T>, frame: Frame, what: string): T {
     if (err instanceof ShapeError) throw new ProtocolError(MESSAGE_MALFORMED, `malformed ${err.message}`);
     throw err;
   }
+}
+
+/** A binary Open/Meta payload, decoded (and checked) by the session's decoder for its frame type. */
+function binaryPayload(decode: ((payload: Buffer) => unknown) | undefined, frame: Frame): unknown {
+  if (!decode)
+    throw new ProtocolError(
+      'ERR_BURROW_FRAME_MALFORMED',
+      `binary metadata on frame 0x${frame.type.toString(16)}, which this side takes only as JSON`,
+    );
+  return decode(frame.payload);
 }
 
 /** Error a stream is destroyed with when it is reset (by the peer, the session, or locally). */
@@ -1121,7 +1156,7 @@ function sendWindowUpdate(from: Sender, credit: number): void {
 /** JSON metadata on the stream (e.g. the HTTP response head). */
 function sendMeta(from: Sender, meta: unknown): void {
   if (from.peer) deliver(from, (peer) => peer.receiveMeta(meta));
-  else from.session.enqueue(encodeJsonFrame(FrameType.Meta, 0, from.id, meta));
+  else from.session.enqueue(from.session.metaFrame(FrameType.Meta, 0, from.id, meta));
 }
 
 /** Resets the stream at the peer. */
