@@ -45,8 +45,11 @@ describe('young generation cap', function () {
   });
 
   it('follows BURROW_SEMI_SPACE_MIB and leaves a semi-space size chosen on the command line alone', () => {
+    // The cap acts in a gc observer, which runs a task after the GC: on a loaded machine one more
+    // scavenge can double the space first (README: it can overshoot by one doubling), so 2 × 4 MiB
+    // or one doubling past it, still half of what V8 alone grows to.
     const four = newSpaceAfterBurst({ BURROW_SEMI_SPACE_MIB: '4' });
-    assert.ok(four <= 8 * MiB, `BURROW_SEMI_SPACE_MIB=4: ${four / MiB} MiB`);
+    assert.ok(four <= 2 * 2 * 4 * MiB, `BURROW_SEMI_SPACE_MIB=4: ${four / MiB} MiB`);
     // NODE_OPTIONS=--max-semi-space-size=16: V8's own maximum applies, the cap (4) does not hold it.
     const chosen = newSpaceAfterBurst({ NODE_OPTIONS: '--max-semi-space-size=16', BURROW_SEMI_SPACE_MIB: '4' });
     assert.equal(chosen, 32 * MiB);

@@ -5,14 +5,31 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 
 /**
- * Applies BURROW_V8_FLAGS (V8 flags, space-separated). None by default: the one that helps idle
- * memory most, `--heap-growing-percent=50` (the old generation collected at 1.5× its live size,
- * not up to 4×: 8 MiB of RSS per 1,000 idle visitors right after a burst instead of 14), cost
- * 2–3× the CPU per MiB of bulk body (docs/benchmarks.md, "Issue 11 round 4"). An edge short of
- * memory that serves small requests may want it.
+ * V8's old-generation growing factor, in percent above the live size (`--heap-growing-percent`):
+ * the next full GC comes when the old generation reaches 3× what the last one left.
+ *
+ * V8 (11.3, Node 20) counts every ArrayBuffer allocated since the last full GC against the old
+ * generation's headroom, and frees young ones only at scavenges, which bulk bodies trigger every
+ * 32 MiB of Buffers (64 KiB socket reads, WebSocket frames). Its own factor drops to 1.1 when the
+ * old generation barely grows, as while bodies stream: the headroom is then 8 MiB above the live
+ * size plus the new space (16 MiB in all), less than the Buffers in flight between scavenges, so
+ * every ~10 MiB of body costs a full GC that frees nothing on the heap, and the factor stays at
+ * 1.1 — a storm for the rest of the process's life: 2–3× the CPU per MiB (docs/benchmarks.md,
+ * "Issue 11 round 6"). At 100 % (2×) the storms still came, at 150 and 200 % they did not.
+ */
+export const HEAP_GROWING_PERCENT = 200;
+
+/**
+ * Applies BURROW_V8_FLAGS (V8 flags, space-separated) after Burrow's own `--heap-growing-percent`
+ * (above; a value in BURROW_V8_FLAGS, NODE_OPTIONS or node's command line stands instead, and
+ * `--heap-growing-percent=0` is V8's own dynamic factor). A lower factor such as 50 holds less
+ * garbage after a burst of idle visitors but brings the full-GC storms back on bulk bodies.
  */
 export function applyV8Flags(env: NodeJS.ProcessEnv = process.env): void {
   const flags = env.BURROW_V8_FLAGS?.trim();
+  const chosen = `${process.execArgv.join(' ')} ${env.NODE_OPTIONS ?? ''} ${flags ?? ''}`;
+  if (!chosen.includes('--heap-growing-percent'))
+    v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   if (flags) v8.setFlagsFromString(flags);
 }
 
