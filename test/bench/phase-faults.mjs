@@ -7,11 +7,14 @@
 //   node test/bench/phase-faults.mjs dist/burrow.js small50:2,small1:1,get1m:1,small1,small50,get1m,post10m
 //
 // PHASES: small1|small50|get1m|post10m, each with an optional :SECONDS (default 3). Env: BURROW_ARGS
-// (extra `burrow http` arguments, e.g. "--inspect false"), NODE_ARGS (e.g. "--cpu-prof"), MODE=edge
-// (`burrow edge` + `burrow http --edge` instead: CPU and faults of both processes, RSS of the agent).
+// (extra `burrow http` arguments, e.g. "--inspect false"), NODE_ARGS (e.g. "--cpu-prof"), OUTPUT=FILE (the
+// Burrow processes' own output, e.g. under NODE_ARGS=--trace-gc-nvp, written there at the end), MODE=edge
+// (`burrow edge` + `burrow http --edge` instead: CPU and faults of both processes, RSS of the agent),
+// ALLOC_PHASE=N (SIGUSR2 to the Burrow process before and after the Nth phase, from 0: with
+// NODE_ARGS="--require ./test/bench/alloc-sampling.cjs", a heap profile of that phase alone).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -77,7 +80,13 @@ try {
   const burrow = start(process.execPath, [...nodeArgs, bin, 'http', upstreamPort, ...httpArgs, ...burrowArgs]);
   procs.push(burrow);
   const url = new URL((await waitFor(burrow, /Forwarding\s+(https?:\/\/\S+)\s+->/))[1]);
+  let phaseNo = 0;
   for (const spec of phases) {
+    const sampled = process.env.ALLOC_PHASE !== undefined && phaseNo++ === Number(process.env.ALLOC_PHASE);
+    if (sampled) {
+      process.kill(burrow.pid, 'SIGUSR2');
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const [name, seconds = '3'] = spec.split(':');
     const p = PHASES[name];
     if (!p) throw new Error(`unknown phase ${name}`);
@@ -99,6 +108,10 @@ try {
     );
     await wrk.exited;
     const [cpu1, faults1] = usageOf(procs);
+    if (sampled) {
+      process.kill(burrow.pid, 'SIGUSR2');
+      await new Promise((r) => setTimeout(r, 1500));
+    }
     const each = procs.map((p, i) => usage(p.pid)[1] - each0[i]);
     const line = wrk.out.split('\n').find((l) => l.startsWith('BENCHJSON '));
     if (!line) throw new Error(`wrk failed:\n${wrk.out.slice(-2000)}`);
@@ -112,6 +125,7 @@ try {
       `${spec.padEnd(10)} ${String(n).padStart(6)} req  ${cost}  ${((faults1 - faults0) / n).toFixed(1)} minor faults/req  RSS ${rssMiB(burrow.pid).toFixed(0)} MiB${procs.length > 1 ? ` (faults/req edge ${(each[0] / n).toFixed(1)}, agent ${(each[1] / n).toFixed(1)})` : ''}${errors ? `  ${errors} errors` : ''}`,
     );
   }
+  if (process.env.OUTPUT) writeFileSync(process.env.OUTPUT, procs.map((p) => p.out).join('\n'));
 } finally {
   clearTimeout(hardStop);
   for (const c of children) c.kill('SIGINT');

@@ -126,6 +126,21 @@ export function requestUpstream(
   head: UpstreamRequestHead,
   handlers: UpstreamHandlers,
 ): { readonly body: Writable; endBody(): void; cancel(): void } {
+  // Plain HTTP/1.1 first: the raw path keeps its own response deadline on the connection, and
+  // none of the closures below are made for it (most requests are these).
+  if (upstream.protocol === 'http:' && !upstream.http2) {
+    return rawRequest(
+      upstream,
+      head,
+      {
+        response: handlers.response,
+        sink: handlers.sink,
+        upgrade: handlers.upgrade,
+        error: (err, retried) => handlers.error(upstreamError(err, upstream.hostPort, retried)),
+      },
+      head.upgrade,
+    );
+  }
   // On the shared coarse sweep (net/deadlines.ts): no timer set and cleared per request.
   let timer: { cancel(): void } | undefined;
   const armTimeout = (onTimeout: () => void) => {
@@ -170,21 +185,6 @@ export function requestUpstream(
         req.close(http2.constants.NGHTTP2_CANCEL);
       },
     };
-  }
-
-  if (upstream.protocol === 'http:') {
-    const raw = rawRequest(
-      upstream,
-      head,
-      {
-        response: handlers.response,
-        sink: handlers.sink,
-        upgrade: handlers.upgrade,
-        error: (err, retried) => handlers.error(upstreamError(err, upstream.hostPort, retried)),
-      },
-      head.upgrade,
-    );
-    return raw;
   }
 
   // `fresh`: a retry gets a connection of its own, not the pool's next idle one (as old, or older).
@@ -269,7 +269,7 @@ export function forwardHttp(
   closed?: () => void,
 ): HttpOutcome {
   const outcome: HttpOutcome = open.logs?.length ? { logs: [...open.logs] } : {};
-  recording?.addPolicyLogs(open.logs ?? []);
+  if (open.logs?.length) recording?.addPolicyLogs(open.logs);
   // Response-phase `log` entries come in a Meta after the head the edge received; the response's
   // end waits for them so the capture and the log line are complete when the exchange closes.
   let logsDone: (() => void) | undefined;

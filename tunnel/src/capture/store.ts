@@ -222,6 +222,9 @@ function shared(s: string): string {
   }
 }
 
+/** What ExchangeRecord's start times count from. */
+const EPOCH_MS = Date.now();
+
 const EVICTED = 1;
 const REQUEST_COMPLETE = 2;
 const RESPONSE_COMPLETE = 4;
@@ -231,9 +234,12 @@ const RESPONSE_COMPLETE = 4;
  * store's (the Recorder writes them); readers use the CapturedExchange view.
  */
 class ExchangeRecord implements CapturedExchange {
-  readonly startedAt = Date.now();
-  /** performance.now() at the start. */
-  readonly t0 = performance.now();
+  /**
+   * The start in ms after the module loaded: a small integer (for 12 days), where the epoch time
+   * would be a heap number of its own in every kept record (and the start's performance.now() is
+   * the Recorder's, which dies with the exchange).
+   */
+  private readonly startMs = Date.now() - EPOCH_MS;
   durationNs = 0;
   waitNs = 0;
   state: ExchangeState = 'request';
@@ -265,6 +271,10 @@ class ExchangeRecord implements CapturedExchange {
 
   get id(): string {
     return this.idPrefix + this.n.toString(16).padStart(8, '0');
+  }
+
+  get startedAt(): number {
+    return EPOCH_MS + this.startMs;
   }
 
   get request(): CapturedRequest {
@@ -301,6 +311,9 @@ function emptyBody(complete: boolean): CapturedBody {
 
 /** The data path's handle on one exchange (short-lived: dropped when the exchange ends). */
 class Recorder implements Recording {
+  /** performance.now() at the start (for the wait and the duration). */
+  private readonly t0 = performance.now();
+
   constructor(
     private readonly store: CaptureStore,
     private readonly rec: ExchangeRecord,
@@ -333,7 +346,7 @@ class Recorder implements Recording {
     if (statusCode < 200 && statusCode !== 101) return;
     const rec = this.rec;
     if (rec.resHeaders !== null || rec.done) return;
-    rec.waitNs = Math.round((performance.now() - rec.t0) * 1e6);
+    rec.waitNs = Math.round((performance.now() - this.t0) * 1e6);
     rec.statusCode = statusCode;
     rec.statusMessage = shared(statusMessage);
     rec.resVersion = shared(httpVersion);
@@ -352,7 +365,7 @@ class Recorder implements Recording {
   finish(error?: CaptureError): void {
     const rec = this.rec;
     if (rec.done) return;
-    rec.durationNs = Math.round((performance.now() - rec.t0) * 1e6);
+    rec.durationNs = Math.round((performance.now() - this.t0) * 1e6);
     rec.flags |= REQUEST_COMPLETE | RESPONSE_COMPLETE;
     if (rec.reqBody) rec.reqBody.complete = true;
     if (rec.resBody) rec.resBody.complete = true;

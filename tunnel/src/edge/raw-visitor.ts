@@ -20,7 +20,7 @@ import type { HttpOpen, HttpResponseHead, WireError } from '../protocol/messages
 import type { ExchangeHandler, ExchangeSender } from '../protocol/session';
 import { findHeadEnd, parseRequestHead, type RequestHead } from '../http1/head';
 import { ChunkedDecoder, encodeChunk, lastChunk } from '../http1/chunked';
-import { rawHeaderValues } from '../net/raw-headers';
+import { hasRawHeader, rawHeader, rawHeaderValues } from '../net/raw-headers';
 import { edgeErrorPage, isEdgeErrorCode, type EdgeErrorCode } from '../edge-errors';
 import { clientResponseHeaders, errorCodeOf, forwardingHeaders, markBodyFraming, type HttpTarget } from './http-proxy';
 import { httpServerLimits, type ListenerLimits } from './listener-limits';
@@ -67,6 +67,17 @@ function httpDate(): string {
     dateCache = new Date(second * 1000).toUTCString();
   }
   return dateCache;
+}
+
+let keepAliveCache = '';
+let keepAliveCacheMs = -1;
+/** The Keep-Alive line for a keep-alive timeout (the listener's: the same on every response). */
+function keepAliveLine(ms: number): string {
+  if (ms !== keepAliveCacheMs) {
+    keepAliveCacheMs = ms;
+    keepAliveCache = `Keep-Alive: timeout=${Math.floor(ms / 1000)}\r\n`;
+  }
+  return keepAliveCache;
 }
 
 /** How the response to one request is framed on the visitor's connection. */
@@ -122,7 +133,7 @@ export function responseHead(
   let last = false;
   if (req.keepAlive && mayKeepAlive && (hasLength || chunkedByDefault)) {
     text += 'Connection: keep-alive\r\n';
-    if (keepAliveTimeoutMs) text += `Keep-Alive: timeout=${Math.floor(keepAliveTimeoutMs / 1000)}\r\n`;
+    if (keepAliveTimeoutMs) text += keepAliveLine(keepAliveTimeoutMs);
   } else {
     last = true;
     text += 'Connection: close\r\n';
@@ -134,7 +145,9 @@ export function responseHead(
       chunked = true;
     } else last = true;
   }
-  return { text: `${text}\r\n`, chunked, ...(hasLength ? { length } : {}), last, bodiless };
+  const framing: ResponseFraming = { text: `${text}\r\n`, chunked, last, bodiless };
+  if (hasLength) framing.length = length;
+  return framing;
 }
 
 /** The raw connections of one listener (for drain and close). */
@@ -336,19 +349,20 @@ class RawConnection implements Expiring {
     } catch {
       return this.handOver();
     }
-    if (head.upgrade || rawHeaderValues(head.rawHeaders, 'upgrade').length) return this.handOver();
+    const raw = head.rawHeaders;
+    if (head.upgrade || hasRawHeader(raw, 'upgrade')) return this.handOver();
     // Expect on HTTP/1.1: 100-continue is answered at once, as Node's server does without a
     // checkContinue listener; any other expectation gets Node's 417 there.
-    const expect = head.version === '1.1' ? rawHeaderValues(head.rawHeaders, 'expect') : [];
-    if (expect.length && !CONTINUE.test(expect.join(', '))) return this.handOver();
-    const host = rawHeaderValues(head.rawHeaders, 'host')[0] ?? '';
+    const expect = head.version === '1.1' && hasRawHeader(raw, 'expect');
+    if (expect && !CONTINUE.test(rawHeaderValues(raw, 'expect').join(', '))) return this.handOver();
+    const host = rawHeader(raw, 'host') ?? '';
     const route = this.owner.host.route(head, host, this.socket);
     if (!route) return this.handOver();
     if ('takeover' in route) return this.handOver(route.takeover);
     this.disarm();
     const rest = this.pending.subarray(end);
     this.pending = EMPTY;
-    if (expect.length) this.socket.write(CONTINUE_REPLY);
+    if (expect) this.socket.write(CONTINUE_REPLY);
     const ex = new Exchange(this, head, this.owner);
     this.ex = ex;
     ex.start(host, route);

@@ -103,16 +103,20 @@ interface SplitHead {
   upgrade?: string[];
 }
 
-// One field line: name, `:`, optional whitespace, value (no CR/LF/CTL), CRLF. Sticky: the lines
-// are read one after the other from where the last one ended; a line it does not match sends
-// the head to `splitHeadStrict`, which says what is wrong with it.
-const FIELD_LINE = /([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\t\x20-\x7e\x80-\xff]*)\r\n/y;
+// The field lines, all of them in one test (no match objects): name, `:`, optional whitespace,
+// value (no CR/LF/CTL), CRLF, each. Sticky: tested from the end of the start line. A head it does
+// not match goes to `splitHeadStrict`, which says what is wrong with it; one it matches is then cut
+// into names and values by position (a name holds no `:`, a value no CR).
+const FIELD_LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/y;
 const CR_OR_LF = /[\r\n]/;
+const SP = 0x20;
+const HTAB = 0x09;
 
 /**
  * Splits a complete head (as found by findHeadEnd) into its start line and header fields: one
- * latin1 string for the head and one regex step per field, noting the framing fields on the way
- * (so the parsers need no further pass over the list). Refuses exactly what `splitHeadStrict` does.
+ * latin1 string for the head, one regex test for all its field lines, then names and values cut
+ * out by position, noting the framing fields on the way (so the parsers need no further pass over
+ * the list). Refuses exactly what `splitHeadStrict` does.
  */
 function splitHead(head: Buffer, code: HeadParseError['code']): SplitHead {
   // Up to and including the last field's CRLF (the blank line's CRLF is left out).
@@ -123,18 +127,24 @@ function splitHead(head: Buffer, code: HeadParseError['code']): SplitHead {
     return splitHeadStrict(head, code);
   const start = text.slice(0, lineEnd);
   if (CR_OR_LF.test(start)) return splitHeadStrict(head, code);
+  FIELD_LINES.lastIndex = lineEnd + 2;
+  if (!FIELD_LINES.test(text)) return splitHeadStrict(head, code);
   const out: SplitHead = { start, rawHeaders: [] };
   const raw = out.rawHeaders;
+  const end = text.length;
   let at = lineEnd + 2;
-  while (at < text.length) {
-    FIELD_LINE.lastIndex = at;
-    const m = FIELD_LINE.exec(text);
-    if (!m || raw.length >= MAX_HEADERS * 2) return splitHeadStrict(head, code);
-    at = FIELD_LINE.lastIndex;
-    const name = m[1];
-    let value = m[2];
-    const last = value.charCodeAt(value.length - 1);
-    if (last === 0x20 || last === 0x09) value = value.replace(/[ \t]+$/, '');
+  while (at < end) {
+    if (raw.length >= MAX_HEADERS * 2) return splitHeadStrict(head, code);
+    const colon = text.indexOf(':', at);
+    const eol = text.indexOf('\r', colon);
+    let from = colon + 1;
+    let c: number;
+    while (from < eol && ((c = text.charCodeAt(from)) === SP || c === HTAB)) from++;
+    let to = eol;
+    while (to > from && ((c = text.charCodeAt(to - 1)) === SP || c === HTAB)) to--;
+    const name = text.slice(at, colon);
+    const value = text.slice(from, to);
+    at = eol + 2;
     raw.push(name, value);
     // Only names as long as a framing field's are lower-cased and compared.
     switch (name.length) {
@@ -190,6 +200,10 @@ function splitHeadStrict(head: Buffer, code: HeadParseError['code']): SplitHead 
   return out;
 }
 
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
 /** The comma-separated tokens of `values`, trimmed and lower-cased, empty ones left out. */
 function tokensOf(values: string[] | undefined): string[] {
   const out: string[] = [];
@@ -222,11 +236,23 @@ export function parseRequestHead(head: Buffer): RequestHead {
   const code = 'ERR_BURROW_BAD_REQUEST';
   const split = splitHead(head, code);
   const { start, rawHeaders } = split;
-  const m = /^([^ ]+) ([^ ]+) HTTP\/1\.([01])$/.exec(start);
-  if (!m || !METHODS.has(m[1]) || !TARGET.test(m[2])) throw new HeadParseError(code, 'invalid request line');
+  // METHOD SP target SP HTTP/1.x, cut by position (no match object per request).
+  const sp1 = start.indexOf(' ');
+  const sp2 = sp1 > 0 ? start.indexOf(' ', sp1 + 1) : -1;
+  const minor = start.charCodeAt(start.length - 1);
+  if (
+    sp2 <= sp1 + 1 ||
+    start.length - sp2 !== 9 ||
+    !start.startsWith(' HTTP/1.', sp2) ||
+    (minor !== 0x30 && minor !== 0x31)
+  )
+    throw new HeadParseError(code, 'invalid request line');
+  const method = start.slice(0, sp1);
+  const target = start.slice(sp1 + 1, sp2);
+  if (!METHODS.has(method) || !TARGET.test(target)) throw new HeadParseError(code, 'invalid request line');
   // A reverse proxy serves no CONNECT tunnels (Node's server closes them unanswered as well).
-  if (m[1] === 'CONNECT') throw new HeadParseError(code, 'CONNECT is not served here');
-  const version = m[3] === '1' ? '1.1' : '1.0';
+  if (method === 'CONNECT') throw new HeadParseError(code, 'CONNECT is not served here');
+  const version = minor === 0x31 ? '1.1' : '1.0';
   const hosts = split.host;
   if (hosts && hosts.length > 1) throw new HeadParseError(code, 'more than one Host header');
   if (version === '1.1' && !hosts) throw new HeadParseError(code, 'HTTP/1.1 request without Host');
@@ -245,7 +271,7 @@ export function parseRequestHead(head: Buffer): RequestHead {
   const keepAlive = version === '1.1' ? !connection.includes('close') : connection.includes('keep-alive');
   const upgradeValues = split.upgrade;
   const upgrade = connection.includes('upgrade') && upgradeValues?.length === 1 ? upgradeValues[0] : undefined;
-  const parsed: RequestHead = { method: m[1], target: m[2], version, rawHeaders, body, keepAlive };
+  const parsed: RequestHead = { method, target, version, rawHeaders, body, keepAlive };
   if (upgrade) parsed.upgrade = upgrade;
   return parsed;
 }
@@ -258,10 +284,21 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
   const code = 'ERR_NGROK_3004';
   const split = splitHead(head, code);
   const { start, rawHeaders } = split;
-  const m = /^HTTP\/1\.([01]) (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/.exec(start);
-  if (!m) throw new HeadParseError(code, 'invalid status line');
-  const version = m[1] === '1' ? '1.1' : '1.0';
-  const status = Number(m[2]);
+  // HTTP/1.x SP 3DIGIT [SP reason], by position (no match object per response).
+  const minor = start.charCodeAt(7);
+  if (
+    !start.startsWith('HTTP/1.') ||
+    (minor !== 0x30 && minor !== 0x31) ||
+    start.charCodeAt(8) !== SP ||
+    !isDigit(start.charCodeAt(9)) ||
+    !isDigit(start.charCodeAt(10)) ||
+    !isDigit(start.charCodeAt(11)) ||
+    (start.length > 12 && (start.charCodeAt(12) !== SP || !FIELD_VALUE.test(start.slice(13))))
+  )
+    throw new HeadParseError(code, 'invalid status line');
+  const version = minor === 0x31 ? '1.1' : '1.0';
+  const status =
+    (start.charCodeAt(9) - 0x30) * 100 + (start.charCodeAt(10) - 0x30) * 10 + (start.charCodeAt(11) - 0x30);
   if (status < 100) throw new HeadParseError(code, `invalid status ${status}`);
   const te = split.transferEncoding;
   const cl = contentLength(split.contentLength, code);
@@ -280,7 +317,7 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
     body = UNTIL_CLOSE;
     keepAlive = false;
   }
-  return { status, reason: m[3] ?? '', version, rawHeaders, body, keepAlive };
+  return { status, reason: start.length > 13 ? start.slice(13) : '', version, rawHeaders, body, keepAlive };
 }
 
 /** For tests: the fast reading of a head must agree with the line-by-line one on every input. */
