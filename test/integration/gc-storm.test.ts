@@ -6,74 +6,36 @@
 // CLI's --heap-growing-percent the same traffic runs with 0–1. test/fixtures/gc-probe.cjs counts
 // the full GCs. The bound is a count of collections, not a time: load does not move it.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
+import { startEdgeAndAgent, type BurrowChild } from '../support/burrow-child';
 
 const ROOT = path.resolve(__dirname, '../..');
-const BIN = path.join(ROOT, 'dist/burrow.js');
 const MiB = 1024 * 1024;
 /** MiB of body measured after the forced full GCs. */
 const MEASURED = 150;
 /** Full GCs allowed per process while they pass (a storm does 6–16). */
 const MAX_FULL_GCS = 3;
 
-class Child {
-  out = '';
-  readonly exited: Promise<void>;
-  constructor(readonly proc: ChildProcess) {
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.out += d));
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (this.out += d));
-    this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
-  }
-  async waitFor(re: RegExp, from = 0, ms = 20_000): Promise<RegExpExecArray> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const m = re.exec(this.out.slice(from));
-      if (m) return m;
-      if (Date.now() > deadline || this.proc.exitCode !== null)
-        throw new Error(`timed out waiting for ${re}: ${this.out.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-  /** Full GCs so far (gc-probe.cjs). */
-  async fullGCs(): Promise<number> {
-    const from = this.out.length;
-    this.proc.kill('SIGUSR1');
-    return (JSON.parse((await this.waitFor(/GCS (\{.*\})/, from))[1]) as { major: number }).major;
-  }
-}
-
-function start(args: string[], env: Record<string, string | undefined>): Child {
-  return new Child(
-    spawn(process.execPath, ['--expose-gc', '-r', path.join(ROOT, 'test/fixtures/gc-probe.cjs'), BIN, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, BURROW_AUTHTOKEN: '', NGROK_AUTHTOKEN: '', BURROW_V8_FLAGS: undefined, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
+/** Full GCs so far in a child run with gc-probe.cjs. */
+async function fullGCs(c: BurrowChild): Promise<number> {
+  const from = c.out.length;
+  c.proc.kill('SIGUSR1');
+  return (JSON.parse((await c.waitFor(/GCS (\{.*\})/, from))[1]) as { major: number }).major;
 }
 
 /** Full GCs in the edge and the agent while MEASURED MiB of 1 MiB responses pass, after the forced ones. */
-async function bulkRun(env: Record<string, string | undefined>, children: Child[], port0: number) {
-  const token = randomBytes(16).toString('hex');
-  const edge = start(
-    ['edge', '--listen', '127.0.0.1:0', '--domain', 'gc.localhost', '--log', 'stdout', '--log-format', 'json'],
-    {
-      ...env,
-      BURROW_EDGE_TOKENS: token,
-    },
-  );
-  children.push(edge);
-  const port = Number((await edge.waitFor(/"edge listening".*?"http":(\d+)/))[1]);
-  const agent = start(
-    ['http', String(port0), '--edge', `ws://127.0.0.1:${port}`, '--domain', 'app.gc.localhost', '--web-addr', 'false'],
-    { ...env, BURROW_AUTHTOKEN: token },
-  );
-  children.push(agent);
-  await agent.waitFor(/Forwarding\s+http:\/\/app\.gc\.localhost/);
+async function bulkRun(env: Record<string, string | undefined>, children: BurrowChild[], port0: number) {
+  const probe = ['--expose-gc', '-r', path.join(ROOT, 'test/fixtures/gc-probe.cjs')];
+  const { edge, agent, port } = await startEdgeAndAgent({
+    domain: 'gc.localhost',
+    upstreamPort: port0,
+    children,
+    env,
+    edgeNodeArgs: probe,
+    agentNodeArgs: probe,
+  });
   const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const get = (n: number) =>
     (async () => {
@@ -102,9 +64,9 @@ async function bulkRun(env: Record<string, string | undefined>, children: Child[
     await get(50);
     for (const c of [edge, agent]) c.proc.kill('SIGUSR2');
     await get(1);
-    const before = await Promise.all([edge.fullGCs(), agent.fullGCs()]);
+    const before = await Promise.all([fullGCs(edge), fullGCs(agent)]);
     await get(MEASURED);
-    const after = await Promise.all([edge.fullGCs(), agent.fullGCs()]);
+    const after = await Promise.all([fullGCs(edge), fullGCs(agent)]);
     return { edge: after[0] - before[0], agent: after[1] - before[1] };
   } finally {
     keepAlive.destroy();
@@ -115,7 +77,7 @@ async function bulkRun(env: Record<string, string | undefined>, children: Child[
 
 describe('full GCs on bulk bodies (burrow edge + agent)', function () {
   this.timeout(180_000);
-  const children: Child[] = [];
+  const children: BurrowChild[] = [];
   let upstream: http.Server;
   let upstreamPort = 0;
 

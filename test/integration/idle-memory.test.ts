@@ -6,15 +6,13 @@
 // round 4"), so they catch a per-connection regression (an http.Server per visitor was ≈ 5 KiB,
 // a closure or timer per socket a few hundred bytes each), not noise.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { SEMI_SPACE_CAP_MIB } from '../../tunnel/src/cli/v8-flags';
+import { startEdgeAndAgent, type BurrowChild } from '../support/burrow-child';
 
 const ROOT = path.resolve(__dirname, '../..');
-const BIN = path.join(ROOT, 'dist/burrow.js');
 const VISITORS = 2000;
 /** Live JS heap per idle visitor connection on the edge (measured ≈ 1.9 KiB). */
 const HEAP_PER_VISITOR = 4 * 1024;
@@ -29,50 +27,21 @@ interface Mem {
   newSpace: number;
 }
 
-class Child {
-  out = '';
-  readonly exited: Promise<void>;
-  constructor(readonly proc: ChildProcess) {
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.out += d));
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (this.out += d));
-    this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+/** The heap after a full GC in a child run with memory-report.cjs. */
+async function memory(c: BurrowChild): Promise<Mem> {
+  const count = () => (c.out.match(/^MEM /gm) ?? []).length;
+  const before = count();
+  c.proc.kill('SIGUSR2');
+  const deadline = Date.now() + 10_000;
+  while (count() === before) {
+    if (Date.now() > deadline) throw new Error('no memory report');
+    await new Promise((r) => setTimeout(r, 20));
   }
-  async waitFor(re: RegExp, ms = 20_000): Promise<RegExpExecArray> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const m = re.exec(this.out);
-      if (m) return m;
-      if (Date.now() > deadline || this.proc.exitCode !== null)
-        throw new Error(`timed out waiting for ${re}: ${this.out.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-  /** The heap after a full GC (memory-report.cjs). */
-  async memory(): Promise<Mem> {
-    const count = () => (this.out.match(/^MEM /gm) ?? []).length;
-    const before = count();
-    this.proc.kill('SIGUSR2');
-    const deadline = Date.now() + 10_000;
-    while (count() === before) {
-      if (Date.now() > deadline) throw new Error('no memory report');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const line = this.out
-      .split('\n')
-      .filter((l) => l.startsWith('MEM '))
-      .at(-1)!;
-    return JSON.parse(line.slice(4)) as Mem;
-  }
-}
-
-function start(args: string[], env: Record<string, string>, nodeArgs: string[] = []): Child {
-  return new Child(
-    spawn(process.execPath, [...nodeArgs, BIN, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, BURROW_AUTHTOKEN: '', NGROK_AUTHTOKEN: '', BURROW_V8_FLAGS: undefined, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
+  const line = c.out
+    .split('\n')
+    .filter((l) => l.startsWith('MEM '))
+    .at(-1)!;
+  return JSON.parse(line.slice(4)) as Mem;
 }
 
 /** One keep-alive visitor: a GET answered in full, then the socket stays open and idle. */
@@ -96,7 +65,7 @@ function visit(port: number, host: string): Promise<net.Socket> {
 
 describe('idle visitor memory (burrow edge + agent)', function () {
   this.timeout(120_000);
-  const children: Child[] = [];
+  const children: BurrowChild[] = [];
   const sockets: net.Socket[] = [];
   let upstream: http.Server;
 
@@ -111,38 +80,21 @@ describe('idle visitor memory (burrow edge + agent)', function () {
     upstream = http.createServer((_req, res) => res.writeHead(200, { 'content-length': 5 }).end('small'));
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const upstreamPort = (upstream.address() as net.AddressInfo).port;
-    const token = randomBytes(16).toString('hex');
-    const edge = start(
-      ['edge', '--listen', '127.0.0.1:0', '--domain', 'mem.localhost', '--log', 'stdout', '--log-format', 'json'],
-      { BURROW_EDGE_TOKENS: token },
-      ['--expose-gc', '-r', path.join(ROOT, 'test/bench/memory-report.cjs')],
-    );
-    children.push(edge);
-    const port = Number((await edge.waitFor(/"edge listening".*?"http":(\d+)/))[1]);
-    const agent = start(
-      [
-        'http',
-        String(upstreamPort),
-        '--edge',
-        `ws://127.0.0.1:${port}`,
-        '--domain',
-        'app.mem.localhost',
-        '--web-addr',
-        'false',
-      ],
-      { BURROW_AUTHTOKEN: token },
-    );
-    children.push(agent);
-    await agent.waitFor(/Forwarding\s+http:\/\/app\.mem\.localhost/);
+    const { edge, port } = await startEdgeAndAgent({
+      domain: 'mem.localhost',
+      upstreamPort,
+      children,
+      edgeNodeArgs: ['--expose-gc', '-r', path.join(ROOT, 'test/bench/memory-report.cjs')],
+    });
     const host = `app.mem.localhost:${port}`;
     // Warm-up: code compiled, pools in their first state.
     for (let i = 0; i < 200; i++) (await visit(port, host)).destroy();
     await new Promise((r) => setTimeout(r, 300));
-    const base = await edge.memory();
+    const base = await memory(edge);
 
     for (let i = 0; i < VISITORS; i += 100)
       sockets.push(...(await Promise.all(Array.from({ length: 100 }, () => visit(port, host)))));
-    const open = await edge.memory();
+    const open = await memory(edge);
     const perVisitor = (open.heapUsed - base.heapUsed) / VISITORS;
     assert.ok(
       perVisitor <= HEAP_PER_VISITOR,
@@ -153,10 +105,10 @@ describe('idle visitor memory (burrow edge + agent)', function () {
 
     for (const s of sockets.splice(0)) s.destroy();
     // The edge sees every close within a few event-loop turns; give it a moment on a loaded machine.
-    let after = await edge.memory();
+    let after = await memory(edge);
     for (let i = 0; i < 50 && after.heapUsed - base.heapUsed > HEAP_KEPT; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      after = await edge.memory();
+      after = await memory(edge);
     }
     assert.ok(
       after.heapUsed - base.heapUsed <= HEAP_KEPT,
