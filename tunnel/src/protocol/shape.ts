@@ -66,22 +66,26 @@ export function nullable<T>(shape: Shape<T>): Shape<T | null> {
   return (v, path) => (v === null ? null : shape(v, path));
 }
 
-// Inner values are checked with the container's path, and one that fails is checked again with
-// its own path, built only then, to throw the error that names it (checks are pure: it fails the
-// same way). The wire's messages are checked per request, and building a path string for every
-// field and header that passes was most of the cost of a check.
+/**
+ * Checks `x`, the value at `key` inside the container at `path`. It is checked with the container's
+ * path, and only if it fails checked again with its own path, built only then, to throw the error
+ * that names it (checks are pure: it fails the same way). The wire's messages are checked per
+ * request, and building a path string for every field and header that passes was most of the
+ * cost of a check.
+ */
+function checkInner(check: Shape<unknown>, x: unknown, path: string, key: string | number): void {
+  try {
+    check(x, path);
+  } catch (err) {
+    if (err instanceof ShapeError) check(x, typeof key === 'number' ? `${path}[${key}]` : `${path}.${key}`);
+    throw err;
+  }
+}
 
 export function array<T>(item: Shape<T>): Shape<T[]> {
   return (v, path) => {
     if (!Array.isArray(v)) return fail(path, `an array, not ${describe(v)}`);
-    for (let i = 0; i < v.length; i++) {
-      try {
-        item(v[i], path);
-      } catch (err) {
-        if (err instanceof ShapeError) item(v[i], `${path}[${i}]`);
-        throw err;
-      }
-    }
+    for (let i = 0; i < v.length; i++) checkInner(item, v[i], path, i);
     return v as T[];
   };
 }
@@ -90,14 +94,7 @@ export function array<T>(item: Shape<T>): Shape<T[]> {
 export function record<T>(value: Shape<T>): Shape<Record<string, T>> {
   return (v, path) => {
     if (!isPlainObject(v)) return fail(path, `an object, not ${describe(v)}`);
-    for (const k of Object.keys(v)) {
-      try {
-        value(v[k], path);
-      } catch (err) {
-        if (err instanceof ShapeError) value(v[k], `${path}.${k}`);
-        throw err;
-      }
-    }
+    for (const k of Object.keys(v)) checkInner(value, v[k], path, k);
     return v as Record<string, T>;
   };
 }
@@ -111,14 +108,7 @@ export function object<T>(fields: Fields<T>, opts: { extra?: 'refuse' | 'allow' 
   const checks = Object.entries(fields) as [string, Shape<unknown>][];
   return (v, path) => {
     if (!isPlainObject(v)) return fail(path, `an object, not ${describe(v)}`);
-    for (const [k, check] of checks) {
-      try {
-        check(v[k], path);
-      } catch (err) {
-        if (err instanceof ShapeError) check(v[k], `${path}.${k}`);
-        throw err;
-      }
-    }
+    for (const [k, check] of checks) checkInner(check, v[k], path, k);
     if (opts.extra !== 'allow')
       // (for…in: no array of keys per check; JSON has no inherited keys, hasOwn makes sure.)
       for (const k in v)
