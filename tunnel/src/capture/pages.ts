@@ -47,6 +47,7 @@ export interface Segment {
 
 const EMPTY = Buffer.alloc(0);
 const NO_TIMES = new Float64Array(0);
+const NO_U16 = new Uint16Array(0);
 const MAX_PAGE_BYTES = 64 * 1024;
 const MIN_PAGE_BYTES = 1024;
 /** Partly used pages at the edges of the live bytes (the current page, the oldest one, …). */
@@ -59,6 +60,7 @@ export class PagePool {
   private current: Page | undefined;
   private slab: Buffer | undefined;
   private float64: Float64Array | undefined;
+  private uint16: Uint16Array | undefined;
   /** The slab's pages by index (offset / pageBytes). */
   private readonly slabPages: Page[] = [];
   private extraPages = 0;
@@ -111,6 +113,11 @@ export class PagePool {
   /** The slab as float64s: a region's first 8-byte words are `times[at / 8]`, `times[at / 8 + 1]`, … */
   get times(): Float64Array {
     return this.float64 ?? NO_TIMES;
+  }
+
+  /** The slab as uint16s (for small tables inside regions). */
+  get u16(): Uint16Array {
+    return this.uint16 ?? NO_U16;
   }
 
   /**
@@ -192,6 +199,7 @@ export class PagePool {
     for (let i = this.maxPages - 1; i >= 0; i--) this.free.push(this.slabPages[i]);
     this.slab = slab;
     this.float64 = new Float64Array(slab.buffer, slab.byteOffset, slab.length >> 3);
+    this.uint16 = new Uint16Array(slab.buffer, slab.byteOffset, slab.length >> 1);
   }
 
   private recycle(page: Page): void {

@@ -178,38 +178,14 @@ const REQUEST_UTF8 = 256;
 const RESPONSE_UTF8 = 512;
 
 /**
- * A head's region in the pages (8-byte aligned): fixed fields (float64), then its text. Request:
- * start (ms since the epoch), duration (ns, written at the finish). Response: wait (ns).
+ * A head's region in the pages (8-byte aligned): fixed fields (float64), then its lines (remote
+ * address, method, URI, version, then the header list; or status code, reason, version, then
+ * the header list) as a table of lengths (uint16: the number of lines, then each line's length
+ * in UTF-16 units) and their text back to back. Fixed fields: the request's start (ms since the
+ * epoch) and duration (ns, written at the finish); the response's wait (ns).
  */
 const REQUEST_FIXED = 16;
 const RESPONSE_FIXED = 8;
-
-/**
- * A head as one text: its lines joined by line feeds (remote address, method, URI, version, then
- * the header list; or status code, reason, version, then the header list). Undefined when a line
- * holds a line feed itself (no parser lets one through, but the list may come from elsewhere):
- * such a head is kept as its lines (Rare).
- */
-function headText(start: string, rawHeaders: string[]): string | undefined {
-  for (let i = 0; i < rawHeaders.length; i++) if (rawHeaders[i].includes('\n')) return undefined;
-  return rawHeaders.length ? `${start}\n${rawHeaders.join('\n')}` : start;
-}
-
-function requestText(s: CaptureStart): string | undefined {
-  if (s.remoteAddr.includes('\n') || s.method.includes('\n') || s.uri.includes('\n') || s.httpVersion.includes('\n'))
-    return undefined;
-  return headText(`${s.remoteAddr}\n${s.method}\n${s.uri}\n${s.httpVersion}`, s.rawHeaders);
-}
-
-function responseText(
-  status: string,
-  statusMessage: string,
-  httpVersion: string,
-  rawHeaders: string[],
-): string | undefined {
-  if (statusMessage.includes('\n') || httpVersion.includes('\n')) return undefined;
-  return headText(`${status}\n${statusMessage}\n${httpVersion}`, rawHeaders);
-}
 
 /** Buffer's own Latin-1 writer (what `write(…, 'latin1')` calls, without its argument parsing). */
 interface Latin1Writer {
@@ -232,7 +208,7 @@ function encodingOf(text: string, utf8Flag: number): number {
 
 /** What few exchanges need (an ExchangeRecord's optional side object, created on first use). */
 class Rare {
-  /** A head kept as its lines where its text does not fit a page region (see headText). */
+  /** A head kept as its lines where it cannot be in a region (see writeHead). */
   requestLines: string[] | undefined = undefined;
   responseLines: string[] | undefined = undefined;
   /** The times, when the head that holds them is not in a region. */
@@ -267,7 +243,7 @@ class ExchangeRecord implements CapturedExchange {
   bytes = 0;
   /** Slab offset of the request region, -1 when there is none (Rare holds the head). */
   reqAt = -1;
-  /** UTF-8 bytes of the request head text. */
+  /** Bytes of the request head's lines in its region (table and text). */
   reqLen = 0;
   /** Request body bytes kept right after the head text; -1: the body is a SegmentedBody (Rare). */
   reqBody = 0;
@@ -351,16 +327,29 @@ class ExchangeRecord implements CapturedExchange {
     };
   }
 
-  /** A head's lines (see headText), decoded from its region or copied from Rare. */
+  /** A head's lines (see REQUEST_FIXED), decoded from its region or copied from Rare. */
   private lines(response: boolean): readonly string[] {
     const none = response ? NO_RESPONSE : NO_REQUEST;
     if (!this.live) return none;
     const at = response ? this.resAt : this.reqAt;
     if (at < 0) return (response ? this.rare?.responseLines : this.rare?.requestLines) ?? none;
     const from = at + (response ? RESPONSE_FIXED : REQUEST_FIXED);
+    const u16 = this.store.pages.u16;
+    const count = u16[from / 2];
+    const textFrom = from + 2 + 2 * count;
     const utf8 = this.flags & (response ? RESPONSE_UTF8 : REQUEST_UTF8);
-    const to = from + (response ? this.resLen : this.reqLen);
-    return this.store.pages.bytes.toString(utf8 ? 'utf8' : 'latin1', from, to).split('\n');
+    const text = this.store.pages.bytes.toString(
+      utf8 ? 'utf8' : 'latin1',
+      textFrom,
+      from + (response ? this.resLen : this.reqLen),
+    );
+    const lines: string[] = [];
+    for (let k = 0, p = 0; k < count; k++) {
+      const n = u16[from / 2 + 1 + k];
+      lines.push(text.slice(p, p + n));
+      p += n;
+    }
+    return lines;
   }
 
   /** The region offset where a body growing in place would continue; -1 when it cannot. */
@@ -569,7 +558,16 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     this.slots.push(rec);
     this.live++;
     const startedAt = Date.now();
-    const at = this.writeHead(rec, requestText(s), REQUEST_FIXED, REQUEST_UTF8);
+    const at = this.writeHead(
+      rec,
+      REQUEST_FIXED,
+      REQUEST_UTF8,
+      s.remoteAddr,
+      s.method,
+      s.uri,
+      s.httpVersion,
+      s.rawHeaders,
+    );
     if (at >= 0) {
       const times = this.pages.times;
       times[at / 8] = startedAt;
@@ -597,9 +595,13 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
   ): void {
     const at = this.writeHead(
       rec,
-      responseText(status, statusMessage, httpVersion, rawHeaders),
       RESPONSE_FIXED,
       RESPONSE_UTF8,
+      status,
+      statusMessage,
+      httpVersion,
+      undefined,
+      rawHeaders,
     );
     if (at >= 0) {
       this.pages.times[at / 8] = waitNs;
@@ -614,22 +616,43 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
   }
 
   /**
-   * Copies a head's text into a new region of the pages behind `fixed` bytes for its times, sets
-   * the record's text length and encoding, and returns the region's offset; -1 when the head must
-   * be kept as lines (see headText, encodingOf) or no region could be had.
+   * Copies a head's lines (`a`, `b`, `c`, `d` unless undefined, then the header list) into a new
+   * region of the pages behind `fixed` bytes for its times (see REQUEST_FIXED), sets the record's
+   * head length and encoding, and returns the region's offset; -1 when the head must be kept as
+   * lines instead (not well-formed UTF-16, longer than a page, or no region could be had).
    */
-  private writeHead(rec: ExchangeRecord, text: string | undefined, fixed: number, utf8Flag: number): number {
-    if (text === undefined) return -1;
+  private writeHead(
+    rec: ExchangeRecord,
+    fixed: number,
+    utf8Flag: number,
+    a: string,
+    b: string,
+    c: string,
+    d: string | undefined,
+    rawHeaders: string[],
+  ): number {
+    const count = (d === undefined ? 3 : 4) + rawHeaders.length;
+    const text = `${a}${b}${c}${d ?? ''}${rawHeaders.join('')}`;
     const utf8 = encodingOf(text, utf8Flag);
     if (utf8 < 0) return -1;
-    const length = utf8 ? Buffer.byteLength(text) : text.length;
+    const length = 2 + 2 * count + (utf8 ? Buffer.byteLength(text) : text.length);
+    // A region is at most a page (≤ 64 KiB), so every length in its table fits in a uint16.
     this.growing = rec;
     const at = this.pages.region(fixed + length, this.reclaim);
     this.growing = undefined;
     if (at < 0) return -1;
+    const u16 = this.pages.u16;
+    let i = (at + fixed) / 2;
+    u16[i++] = count;
+    u16[i++] = a.length;
+    u16[i++] = b.length;
+    u16[i++] = c.length;
+    if (d !== undefined) u16[i++] = d.length;
+    for (let k = 0; k < rawHeaders.length; k++) u16[i++] = rawHeaders[k].length;
+    const textAt = 2 * i;
     const bytes = this.pages.bytes;
-    if (utf8) bytes.write(text, at + fixed, length);
-    else (bytes as unknown as Latin1Writer).latin1Write(text, at + fixed, length);
+    if (utf8) bytes.write(text, textAt, at + fixed + length - textAt);
+    else (bytes as unknown as Latin1Writer).latin1Write(text, textAt, text.length);
     rec.flags |= utf8;
     if (fixed === REQUEST_FIXED) rec.reqLen = length;
     else rec.resLen = length;
@@ -704,9 +727,10 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     for (let i = this.head; i < this.slots.length; i++) {
       const old = this.slots[i];
       if (old === undefined || old === growing) continue;
-      const id = old.id;
+      // The id string only when someone listens (an eviction per request once the store is full).
+      const id = this.listenerCount('evicted') > 0 ? old.id : undefined;
       this.drop(i, old);
-      this.emit('evicted', id);
+      if (id !== undefined) this.emit('evicted', id);
       return true;
     }
     return false;
