@@ -122,9 +122,9 @@ describe('capture: kept bytes per request (built `burrow http`)', function () {
     const list = JSON.parse(await get(Number(api.port), '/api/requests/http?limit=100000', {})) as {
       requests: { request: { uri: string; headers: Record<string, string[]> }; response: { status_code: number } }[];
     };
-    assert.equal(list.requests.length, WARM_UP + MEASURED + 1);
+    assert.equal(list.requests.length, WARM_UP + MEASURED + 1, 'every request captured');
     const last = list.requests[0];
-    assert.equal(last.request.uri, '/last?q=caf%C3%A9');
+    assert.equal(last.request.uri, '/last?q=caf%C3%A9', `newest capture: ${JSON.stringify(last).slice(0, 500)}`);
     assert.deepEqual(last.request.headers['User-Agent'], [headers['user-agent']]);
     assert.deepEqual(last.request.headers['X-Obs'], ['d\u00e9j\u00e0 vu']);
     assert.equal(last.response.status_code, 200);
