@@ -200,10 +200,9 @@ interface Latin1Writer {
  */
 const NOT_LATIN1 = /[\u0100-\uffff]/;
 
-/** How a head text is stored: 0 (Latin-1), `utf8Flag`, or -1 (it cannot be: keep its lines). */
-function encodingOf(text: string, utf8Flag: number): number {
-  if (!NOT_LATIN1.test(text)) return 0;
-  return (text as unknown as { isWellFormed(): boolean }).isWellFormed() ? utf8Flag : -1;
+/** True unless the string holds a lone surrogate (UTF-8 could not give it back). */
+function wellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
 /** What few exchanges need (an ExchangeRecord's optional side object, created on first use). */
@@ -632,10 +631,15 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     rawHeaders: string[],
   ): number {
     const count = (d === undefined ? 3 : 4) + rawHeaders.length;
-    const text = `${a}${b}${c}${d ?? ''}${rawHeaders.join('')}`;
-    const utf8 = encodingOf(text, utf8Flag);
-    if (utf8 < 0) return -1;
-    const length = 2 + 2 * count + (utf8 ? Buffer.byteLength(text) : text.length);
+    // Two flat strings written one after the other (one string would be a concatenation that
+    // the write first copies flat: a second copy of the whole head).
+    const start = d === undefined ? `${a}${b}${c}` : `${a}${b}${c}${d}`;
+    const rest = rawHeaders.join('');
+    const utf8 = NOT_LATIN1.test(start) || NOT_LATIN1.test(rest) ? utf8Flag : 0;
+    if (utf8 && !(wellFormed(start) && wellFormed(rest))) return -1;
+    const startBytes = utf8 ? Buffer.byteLength(start) : start.length;
+    const restBytes = utf8 ? Buffer.byteLength(rest) : rest.length;
+    const length = 2 + 2 * count + startBytes + restBytes;
     // A region is at most a page (≤ 64 KiB), so every length in its table fits in a uint16.
     this.growing = rec;
     const at = this.pages.region(fixed + length, this.reclaim);
@@ -651,8 +655,13 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     for (let k = 0; k < rawHeaders.length; k++) u16[i++] = rawHeaders[k].length;
     const textAt = 2 * i;
     const bytes = this.pages.bytes;
-    if (utf8) bytes.write(text, textAt, at + fixed + length - textAt);
-    else (bytes as unknown as Latin1Writer).latin1Write(text, textAt, text.length);
+    if (utf8) {
+      bytes.write(start, textAt, startBytes);
+      bytes.write(rest, textAt + startBytes, restBytes);
+    } else {
+      (bytes as unknown as Latin1Writer).latin1Write(start, textAt, startBytes);
+      (bytes as unknown as Latin1Writer).latin1Write(rest, textAt + startBytes, restBytes);
+    }
     rec.flags |= utf8;
     if (fixed === REQUEST_FIXED) rec.reqLen = length;
     else rec.resLen = length;
