@@ -152,9 +152,15 @@ export function openWebSocket(url: string | URL, options: OpenOptions): Promise<
       () => fail(new WebSocketOpenError('unreachable', 'Opening handshake has timed out')),
       options.timeoutMs,
     );
-    req.on('error', (err) => fail(new WebSocketOpenError('unreachable', err.message)));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      // llhttp's HPE_* codes: the server answered something that is not HTTP.
+      fail(new WebSocketOpenError(err.code?.startsWith('HPE_') ? 'handshake' : 'unreachable', err.message)),
+    );
     req.on('response', (res) => {
       res.resume();
+      // A 101 comes here when Node saw no upgrade in it (no `Upgrade`/`Connection: Upgrade`).
+      if (res.statusCode === 101)
+        return fail(new WebSocketOpenError('handshake', checkUpgradeResponse(res, key) ?? 'a 101 that is no upgrade'));
       const code = res.headers['ngrok-error-code'];
       fail(new WebSocketOpenError('handshake', `HTTP ${res.statusCode}`, res.statusCode, code?.toString()));
     });
