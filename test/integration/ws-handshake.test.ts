@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
 import { EdgeClient } from '../../tunnel/src/agent/edge-client';
+import { PEER_PATH, PeerPool, PeerServer } from '../../tunnel/src/edge/cluster/peers';
+import { ClusterSecret, PEER_AUTH_HEADER } from '../../tunnel/src/edge/cluster/secret';
 import type { WireError } from '../../tunnel/src/protocol/messages';
 import { MuxSession } from '../../tunnel/src/protocol/session';
 import type { WebSocketTransport } from '../../tunnel/src/protocol/transport';
@@ -412,6 +414,66 @@ describe('ws handshake: the link opened by Burrow at both ends', function () {
       const [error] = (await offline) as [WireError];
       assert.equal(error.code, 'ERR_BURROW_EDGE_UNREACHABLE');
       assert.match(error.message, /^ws:\/\/127\.0\.0\.1:1\/_burrow\/session: connect ECONNREFUSED/);
+    });
+  });
+
+  describe('cluster peer links (the same handshake, behind the cluster secret)', () => {
+    it('a node links to another and carries a stream; a bad handshake with a good token gets its coded 426, no token 401', async () => {
+      const secret = new ClusterSecret('peer-handshake-secret');
+      const streams: string[] = [];
+      const server = new PeerServer({
+        secret,
+        host: '127.0.0.1',
+        port: 0,
+        health: () => ({ status: 200, body: {} }),
+        onStream: (stream, meta) => {
+          streams.push(meta.proto);
+          stream.end();
+        },
+      });
+      await server.start();
+      res.add(server, (s) => s.close());
+      const pool = res.add(new PeerPool(secret), (p) => p.close());
+      const link = await within(10_000, 'peer link', pool.get(`127.0.0.1:${server.port}`));
+      link.openStream({ kind: 'peer', proto: 'tcp', remoteAddr: '127.0.0.1', port: 1 }).end();
+      await within(
+        10_000,
+        'stream at the peer',
+        new Promise<void>(function check(resolve) {
+          if (streams.length) resolve();
+          else setTimeout(() => check(resolve), 20);
+        }),
+      );
+      assert.deepEqual(streams, ['tcp']);
+
+      const request = (lines: string[]) =>
+        `GET ${PEER_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`;
+      const noVersion = parse(
+        await rawExchange(
+          server.port,
+          request([
+            'Upgrade: websocket',
+            'Connection: Upgrade',
+            `Sec-WebSocket-Key: ${KEY}`,
+            `${PEER_AUTH_HEADER}: ${secret.peerToken()}`,
+          ]),
+        ),
+      );
+      assert.equal(noVersion.status, 426);
+      assert.equal(noVersion.headers.get('ngrok-error-code'), 'ERR_BURROW_WS_VERSION');
+      const noToken = parse(
+        await rawExchange(
+          server.port,
+          request([
+            'Upgrade: websocket',
+            'Connection: Upgrade',
+            `Sec-WebSocket-Key: ${KEY}`,
+            'Sec-WebSocket-Version: 13',
+          ]),
+        ),
+      );
+      assert.equal(noToken.status, 401);
+      assert.equal(noToken.headers.get('ngrok-error-code'), 'ERR_BURROW_CLUSTER_AUTH');
     });
   });
 
