@@ -356,6 +356,12 @@ describe('ws handshake: the link opened by Burrow at both ends', function () {
       assert.equal(server.requests.length, 1);
     });
 
+    it('a URL that is not ws(s) or not a URL at all is refused without a connection', async () => {
+      assert.match((await openError('ftp://127.0.0.1/')).message, /not a ws\(s\) URL: ftp:/);
+      assert.match((await openError('127.0.0.1:80')).message, /not a ws\(s\) URL|not a URL/);
+      assert.match((await openError('::nope')).message, /not a URL: ::nope/);
+    });
+
     it('a refused connection is unreachable', async () => {
       const server = await answeringServer(res, () => undefined);
       const port = server.port;

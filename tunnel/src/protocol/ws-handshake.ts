@@ -116,7 +116,12 @@ export interface OpenOptions {
  * transport once the server's 101 and its Sec-WebSocket-Accept are checked (RFC 6455 §4.1).
  */
 export function openWebSocket(url: string | URL, options: OpenOptions): Promise<WebSocketTransport> {
-  const target = new URL(url);
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return Promise.reject(new WebSocketOpenError('unreachable', `not a URL: ${String(url)}`));
+  }
   const secure = target.protocol === 'wss:' || target.protocol === 'https:';
   if (!secure && target.protocol !== 'ws:' && target.protocol !== 'http:')
     return Promise.reject(new WebSocketOpenError('unreachable', `not a ws(s) URL: ${target.protocol}`));
