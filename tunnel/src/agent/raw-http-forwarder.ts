@@ -11,7 +11,16 @@
 import net from 'node:net';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { ChunkedDecoder, encodeChunk, lastChunk } from '../http1/chunked';
-import { findHeadEnd, HeadParseError, MAX_HEAD_BYTES, parseResponseHead, type ResponseHead } from '../http1/head';
+import {
+  fieldsLength,
+  findHeadEnd,
+  HeadParseError,
+  MAX_HEAD_BYTES,
+  parseResponseHead,
+  putFields,
+  putLatin1,
+  type ResponseHead,
+} from '../http1/head';
 import { sweepFor, type DeadlineSweep, type Expiring } from '../net/deadlines';
 import { DEFAULT_POOL_IDLE_MS, REPLAY_LIMIT } from './upstream-pool';
 
@@ -249,13 +258,30 @@ function idleMsAfter(res: ResponseHead): number {
 // ---- one request ----
 
 type Framing = { kind: 'none' } | { kind: 'length'; left: number } | { kind: 'chunked' };
+/** No body (shared: never mutated, only `length` framings count down). */
+const NO_FRAMING: Framing = Object.freeze({ kind: 'none' });
 
-/** The request head as bytes, and how its body is framed; throws a coded error on a head Node would refuse. */
-function serializeHead(head: RawRequestHead): { bytes: Buffer; framing: Framing; close: boolean } {
-  if (!TOKEN.test(head.method)) throw coded('ERR_INVALID_HTTP_TOKEN', `invalid method ${JSON.stringify(head.method)}`);
-  if (BAD_TARGET.test(head.url)) throw coded('ERR_UNESCAPED_CHARACTERS', 'request path contains unescaped characters');
+const CONTENT_LENGTH_0 = 'Content-Length: 0\r\n';
+const KEEP_ALIVE_END = 'Connection: keep-alive\r\n\r\n';
+
+/** The request head as it goes upstream, its body's framing, and whether the connection closes after it. */
+export interface SerializedHead {
+  bytes: Buffer;
+  framing: Framing;
+  close: boolean;
+}
+
+/**
+ * The request head as bytes (written straight into one Buffer: http1/head.ts putFields), and how
+ * its body is framed; throws a coded error on a head Node would refuse. The bytes: the request
+ * line, the fields as given, `Content-Length: 0` when a method with a body has no framing (as
+ * Node's client adds it), `Connection: keep-alive` when the request names no Connection.
+ */
+export function serializeHead(head: RawRequestHead): SerializedHead {
+  const { method, url } = head;
+  if (!TOKEN.test(method)) throw coded('ERR_INVALID_HTTP_TOKEN', `invalid method ${JSON.stringify(method)}`);
+  if (BAD_TARGET.test(url)) throw coded('ERR_UNESCAPED_CHARACTERS', 'request path contains unescaped characters');
   const raw = head.rawHeaders;
-  let text = `${head.method} ${head.url} HTTP/1.1\r\n`;
   let length: string | undefined;
   let te: string | undefined;
   let connection: string | undefined;
@@ -270,9 +296,9 @@ function serializeHead(head: RawRequestHead): { bytes: Buffer; framing: Framing;
       length = value;
     } else if (lower === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
     else if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
-    text += name + ': ' + value + '\r\n';
   }
   let framing: Framing;
+  let addLength = false;
   if (te !== undefined) {
     // The body arrives decoded; it goes upstream chunked, the only coding a request may end with.
     if (length !== undefined || te.split(',').at(-1)?.trim().toLowerCase() !== 'chunked')
@@ -280,19 +306,36 @@ function serializeHead(head: RawRequestHead): { bytes: Buffer; framing: Framing;
     framing = { kind: 'chunked' };
   } else if (length !== undefined) {
     if (!/^\d{1,15}$/.test(length)) throw coded('ERR_INVALID_CHAR', `invalid Content-Length ${length}`);
-    framing = Number(length) > 0 ? { kind: 'length', left: Number(length) } : { kind: 'none' };
+    framing = Number(length) > 0 ? { kind: 'length', left: Number(length) } : NO_FRAMING;
   } else {
-    framing = { kind: 'none' };
-    if (!NO_BODY_BY_DEFAULT.has(head.method)) text += 'Content-Length: 0\r\n';
+    framing = NO_FRAMING;
+    addLength = !NO_BODY_BY_DEFAULT.has(method);
   }
   let close = false;
-  if (connection === undefined) text += 'Connection: keep-alive\r\n\r\n';
-  else {
-    text += '\r\n';
+  if (connection !== undefined)
     for (const t of connection.toLowerCase().split(','))
       if (t.trim() === 'close' || t.trim() === 'upgrade') close = true;
+  // METHOD SP url SP HTTP/1.1 CRLF, the fields, the added ones, the blank line.
+  const size =
+    method.length +
+    url.length +
+    12 +
+    fieldsLength(raw) +
+    (addLength ? CONTENT_LENGTH_0.length : 0) +
+    (connection === undefined ? KEEP_ALIVE_END.length : 2);
+  const bytes = Buffer.allocUnsafe(size);
+  let at = putLatin1(bytes, method, 0);
+  bytes[at++] = 0x20;
+  at = putLatin1(bytes, url, at);
+  at = putLatin1(bytes, ' HTTP/1.1\r\n', at);
+  at = putFields(bytes, raw, at);
+  if (addLength) at = putLatin1(bytes, CONTENT_LENGTH_0, at);
+  if (connection === undefined) putLatin1(bytes, KEEP_ALIVE_END, at);
+  else {
+    bytes[at] = 0x0d;
+    bytes[at + 1] = 0x0a;
   }
-  return { bytes: Buffer.from(text, 'latin1'), framing, close };
+  return { bytes, framing, close };
 }
 
 /**
@@ -344,7 +387,7 @@ class RawExchange {
   constructor(
     private readonly upstream: RawUpstream,
     private readonly method: string,
-    private readonly request: { bytes: Buffer; framing: Framing; close: boolean },
+    private readonly request: SerializedHead,
     private readonly handlers: RawHandlers,
     private readonly upgrade: boolean,
   ) {

@@ -322,3 +322,42 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
 
 /** For tests: the fast reading of a head must agree with the line-by-line one on every input. */
 export const headSplitters = { fast: splitHead, strict: splitHeadStrict };
+
+// ---- writing heads ----
+//
+// Heads are written piece by piece into one Buffer of their exact length: no string per line and
+// no concatenated head text to flatten (each was a string or two per header and request). Every
+// piece is latin1 (callers refuse characters above 0xFF first, as Node does), so its byte length
+// is its string length.
+
+/** Strings up to this long are copied by a loop; longer ones by one native call (which costs more to make). */
+const SHORT_PIECE = 48;
+type Latin1Writer = { latin1Write(text: string, offset: number, length: number): number };
+
+/** Writes `text` (latin1) into `buf` at `at`; returns the offset after it. `buf` has room for it. */
+export function putLatin1(buf: Buffer, text: string, at: number): number {
+  const n = text.length;
+  if (n > SHORT_PIECE) return at + (buf as unknown as Latin1Writer).latin1Write(text, at, n);
+  for (let i = 0; i < n; i++) buf[at + i] = text.charCodeAt(i);
+  return at + n;
+}
+
+/** Writes `name: value\r\n` for each field of `rawHeaders` at `at`; returns the offset after them. */
+export function putFields(buf: Buffer, rawHeaders: readonly string[], at: number): number {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    at = putLatin1(buf, rawHeaders[i], at);
+    buf[at++] = 0x3a; // :
+    buf[at++] = SP;
+    at = putLatin1(buf, rawHeaders[i + 1], at);
+    buf[at++] = CR;
+    buf[at++] = LF;
+  }
+  return at;
+}
+
+/** The bytes `putFields` writes for `rawHeaders`. */
+export function fieldsLength(rawHeaders: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i++) n += rawHeaders[i].length;
+  return n + rawHeaders.length * 2; // ": " and CRLF per field
+}
