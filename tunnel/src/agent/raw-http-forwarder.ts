@@ -38,12 +38,15 @@ export interface RawRequestHead {
   rawHeaders: string[];
 }
 
-/** Where a response body goes when the caller takes it without a Readable (RawHandlers.sink). */
+/**
+ * Where a response body goes when the caller takes it without a Readable (RawHandlers.sink). Its
+ * methods are named apart from a stream's, so that one object can be a sink and an exchange's handler.
+ */
 export interface BodySink {
   /** A slice of the body; false = stop reading until the `resume` given to `sink` is called. */
-  data(chunk: Buffer): boolean;
+  bodyData(chunk: Buffer): boolean;
   /** The body ended; `last` is its final slice when it came with the end (sent together). */
-  end(last?: Buffer): void;
+  bodyEnd(last?: Buffer): void;
 }
 
 export interface RawHandlers {
@@ -594,7 +597,7 @@ class RawExchange {
   private pushBound: ((piece: Buffer) => void) | undefined;
 
   private push(piece: Buffer): void {
-    if (!(this.sink ? this.sink.data(piece) : this.readable!.push(piece))) this.socket.pause();
+    if (!(this.sink ? this.sink.bodyData(piece) : this.readable!.push(piece))) this.socket.pause();
   }
 
   private readonly resumeReading = (): void => {
@@ -604,7 +607,7 @@ class RawExchange {
   /** The response ended where its framing said; `extra`: bytes followed it (never reuse then). */
   private finish(extra: boolean, last?: Buffer): void {
     this.phase = 'done';
-    if (this.sink) this.sink.end(last);
+    if (this.sink) this.sink.bodyEnd(last);
     else this.readable!.push(null);
     const conn = this.detach();
     this.releaseWriter();
