@@ -247,15 +247,40 @@ export function idleConnections(key: string): number {
   return idle.get(key)?.length ?? 0;
 }
 
+// The last Keep-Alive value read, and what it gave: an upstream sends the same one every time.
+let lastKeepAlive: string | undefined;
+let lastIdleMs = DEFAULT_POOL_IDLE_MS;
+
 /** How long an idle connection may be kept after `res` (the upstream's Keep-Alive hint minus 1 s). */
 function idleMsAfter(res: ResponseHead): number {
-  for (let i = 0; i < res.rawHeaders.length; i += 2) {
-    const name = res.rawHeaders[i];
-    if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
-    const hint = /(?:^|[\s,])timeout=(\d+)/i.exec(res.rawHeaders[i + 1])?.[1];
-    if (hint !== undefined) return Math.min(DEFAULT_POOL_IDLE_MS, Number(hint) * 1000 - 1000);
+  const raw = res.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    // (`Connection` is as long: the first letter tells them apart without a lower-cased copy.)
+    if (name.length !== 10 || (name.charCodeAt(0) | 0x20) !== 0x6b || name.toLowerCase() !== 'keep-alive') continue;
+    const value = raw[i + 1];
+    if (value === lastKeepAlive) return lastIdleMs;
+    const hint = /(?:^|[\s,])timeout=(\d+)/i.exec(value)?.[1];
+    if (hint === undefined) continue;
+    lastKeepAlive = value;
+    lastIdleMs = Math.min(DEFAULT_POOL_IDLE_MS, Number(hint) * 1000 - 1000);
+    return lastIdleMs;
   }
   return DEFAULT_POOL_IDLE_MS;
+}
+
+// The pool key of the last upstream (most agents forward to one): no new string per request.
+let lastHost = '';
+let lastPort = -1;
+let lastKey = '';
+
+function poolKey(upstream: RawUpstream): string {
+  if (upstream.port !== lastPort || upstream.host !== lastHost) {
+    lastHost = upstream.host;
+    lastPort = upstream.port;
+    lastKey = `${upstream.host}:${upstream.port}`;
+  }
+  return lastKey;
 }
 
 // ---- one request ----
@@ -369,8 +394,10 @@ class RawExchange {
   private socket!: net.Socket;
   private reused = false;
   private retried = false;
-  /** Wire bytes of the request so far (head + framed body), kept for one retry while small. */
-  private kept: Buffer[] | undefined;
+  /** The request can still be sent again (its bytes so far are kept: the head, and `keptBody`). */
+  private replayable = true;
+  /** Wire bytes of the request body so far (framed), kept for one retry while small. */
+  private keptBody: Buffer[] | undefined;
   private keptBytes = 0;
   private framing: Framing;
   /** The request's last byte has been written. */
@@ -394,11 +421,9 @@ class RawExchange {
     private readonly handlers: RawHandlers,
     private readonly upgrade: boolean,
   ) {
-    this.key = `${upstream.host}:${upstream.port}`;
+    this.key = poolKey(upstream);
     this.framing = request.framing;
     this.requestDone = request.framing.kind === 'none';
-    this.kept = [request.bytes];
-    this.keptBytes = 0;
     const now = Date.now();
     if (upstream.responseTimeoutMs > 0) this.deadline = now + upstream.responseTimeoutMs;
     const pooled = takeIdle(this.key, now);
@@ -498,10 +523,10 @@ class RawExchange {
   }
 
   private send(pieces: Buffer[]): boolean {
-    if (this.kept) {
+    if (this.replayable) {
       for (const p of pieces) this.keptBytes += p.length;
-      if (this.keptBytes <= REPLAY_LIMIT) this.kept.push(...pieces);
-      else this.kept = undefined;
+      if (this.keptBytes <= REPLAY_LIMIT) (this.keptBody ??= []).push(...pieces);
+      else this.forget();
     }
     const socket = this.socket;
     let ok = true;
@@ -541,7 +566,7 @@ class RawExchange {
         continue;
       }
       this.stopTimer();
-      this.kept = undefined;
+      this.forget();
       if (res.status === 101) {
         if (!this.upgrade) throw new HeadParseError('ERR_NGROK_3004', 'the app switched protocols unasked');
         this.switchProtocols(res, rest);
@@ -626,16 +651,17 @@ class RawExchange {
       this.reused &&
       !this.retried &&
       !this.gotResponseBytes &&
-      this.kept &&
+      this.replayable &&
       GONE.has(err.code ?? '')
     ) {
       this.retried = true;
       this.detach().socket.destroy();
       this.attach(this.connect(), false);
-      const kept = this.kept;
-      this.socket.cork();
-      for (const p of kept) this.socket.write(p);
-      this.socket.uncork();
+      const socket = this.socket;
+      socket.cork();
+      socket.write(this.request.bytes);
+      if (this.keptBody) for (const p of this.keptBody) socket.write(p);
+      socket.uncork();
       this.releaseWriter();
       return;
     }
@@ -654,15 +680,21 @@ class RawExchange {
     this.requestBody?.destroy();
   }
 
-  /** Aborts the exchange (bound: callers pass it as a listener). */
-  readonly cancel = (): void => {
+  /** The upstream answered (or the body outgrew REPLAY_LIMIT): no retry any more, so the kept bytes can go. */
+  private forget(): void {
+    this.replayable = false;
+    this.keptBody = undefined;
+  }
+
+  /** Aborts the exchange. */
+  cancel(): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
     this.stopTimer();
     this.detach().socket.destroy();
     this.releaseWriter();
     this.readable?.destroy();
-  };
+  }
 }
 
 /** The request body the caller writes into (decoded bytes; framed by the exchange). */
