@@ -338,7 +338,7 @@ describe('head writers: the same bytes as the string builders they replaced', ()
   });
 
   it('putLatin1 writes short and long strings (loop and native call) as latin1', () => {
-    for (const s of ['', 'a', '\u00e9\u00ff\u0080', 'x'.repeat(48), 'y'.repeat(49) + '\u00fe', 'z'.repeat(5000)]) {
+    for (const s of ['', 'a', '\u00e9\u00ff\u0080', 'x'.repeat(24), 'y'.repeat(24) + '\u00fe', 'z'.repeat(5000)]) {
       const out = Buffer.alloc(s.length + 2, 1);
       assert.equal(putLatin1(out, s, 1), s.length + 1);
       assert.ok(out.subarray(1, s.length + 1).equals(Buffer.from(s, 'latin1')));
