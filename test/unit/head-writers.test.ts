@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { STATUS_CODES } from 'node:http';
 import fc from 'fast-check';
 import { serializeHead, type RawRequestHead } from '../../tunnel/src/agent/raw-http-forwarder';
-import { putLatin1 } from '../../tunnel/src/http1/head';
+import { isField, putLatin1 } from '../../tunnel/src/http1/head';
 import { rawHeaderValues } from '../../tunnel/src/net/raw-headers';
 import { responseHead, responseHeadBytes, writeResponseHead } from '../../tunnel/src/edge/raw-visitor';
 
@@ -335,6 +335,18 @@ describe('head writers: the same bytes as the string builders they replaced', ()
       out.subarray(3, 3 + f.headLength).toString('latin1'),
       `HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Long: ${'v'.repeat(100)}\r\nDate: x\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n`,
     );
+  });
+
+  it('isField is a case-insensitive comparison of a token name with a lower-case one', () => {
+    const lowers = ['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date'];
+    fc.assert(
+      fc.property(name, fc.constantFrom(...lowers), (n, lower) => {
+        assert.equal(isField(n, lower), n.toLowerCase() === lower);
+      }),
+      { numRuns: 2000, seed: 11_7 },
+    );
+    assert.equal(isField('KEEP-alive', 'keep-alive'), true);
+    assert.equal(isField('Connection', 'keep-alive'), false);
   });
 
   it('putLatin1 writes short and long strings (loop and native call) as latin1', () => {

@@ -15,6 +15,7 @@ import {
   fieldsLength,
   findHeadEnd,
   HeadParseError,
+  isField,
   MAX_HEAD_BYTES,
   parseResponseHead,
   putFields,
@@ -256,8 +257,7 @@ function idleMsAfter(res: ResponseHead): number {
   const raw = res.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    // (`Connection` is as long: the first letter tells them apart without a lower-cased copy.)
-    if (name.length !== 10 || (name.charCodeAt(0) | 0x20) !== 0x6b || name.toLowerCase() !== 'keep-alive') continue;
+    if (!isField(name, 'keep-alive')) continue;
     const value = raw[i + 1];
     if (value === lastKeepAlive) return lastIdleMs;
     const hint = /(?:^|[\s,])timeout=(\d+)/i.exec(value)?.[1];
@@ -318,12 +318,11 @@ export function serializeHead(head: RawRequestHead): SerializedHead {
     const value = raw[i + 1];
     if (!TOKEN.test(name)) throw coded('ERR_INVALID_HTTP_TOKEN', `invalid header name ${JSON.stringify(name)}`);
     if (BAD_VALUE.test(value)) throw coded('ERR_INVALID_CHAR', `invalid character in header ${name}`);
-    const lower = name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : '';
-    if (lower === 'content-length') {
+    if (isField(name, 'content-length')) {
       if (length !== undefined && length !== value) throw coded('ERR_INVALID_CHAR', 'more than one Content-Length');
       length = value;
-    } else if (lower === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
-    else if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+    } else if (isField(name, 'transfer-encoding')) te = te === undefined ? value : `${te}, ${value}`;
+    else if (isField(name, 'connection')) connection = connection === undefined ? value : `${connection}, ${value}`;
   }
   let framing: Framing;
   let addLength = false;

@@ -18,7 +18,15 @@ import type { Duplex } from 'node:stream';
 import type { Scheme } from '../model';
 import type { HttpOpen, HttpResponseHead, WireError } from '../protocol/messages';
 import type { ExchangeHandler, ExchangeSender } from '../protocol/session';
-import { fieldsLength, findHeadEnd, parseRequestHead, putFields, putLatin1, type RequestHead } from '../http1/head';
+import {
+  fieldsLength,
+  findHeadEnd,
+  isField,
+  parseRequestHead,
+  putFields,
+  putLatin1,
+  type RequestHead,
+} from '../http1/head';
 import { ChunkedDecoder, encodeChunk, lastChunk } from '../http1/chunked';
 import { hasRawHeader, rawHeader, rawHeaderValues } from '../net/raw-headers';
 import { edgeErrorPage, isEdgeErrorCode, type EdgeErrorCode } from '../edge-errors';
@@ -133,11 +141,10 @@ export function responseHead(
     if (!TOKEN.test(name)) throw new Error(`Header name must be a valid HTTP token ["${name}"]`);
     if (value === undefined || INVALID_VALUE.test(value))
       throw new Error(`Invalid character in header content ["${name}"]`);
-    const lower = name.length === 14 || name.length === 4 ? name.toLowerCase() : '';
-    if (lower === 'content-length') {
+    if (isField(name, 'content-length')) {
       hasLength = true;
       length = /^\d+$/.test(value) ? Number(value) : undefined;
-    } else if (lower === 'date') hasDate = true;
+    } else if (isField(name, 'date')) hasDate = true;
   }
   const date = hasDate ? undefined : dateLine();
   const bodiless = req.method === 'HEAD' || status < 200 || status === 204 || status === 304;

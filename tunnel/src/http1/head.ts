@@ -355,6 +355,18 @@ export function putFields(buf: Buffer, rawHeaders: readonly string[], at: number
   return at;
 }
 
+/**
+ * Whether `name` is the field `lower` (given in lower case) in any case: a lower-cased copy is made
+ * only when the length and the first letter already agree (most names differ there).
+ */
+export function isField(name: string, lower: string): boolean {
+  return (
+    name.length === lower.length &&
+    (name.charCodeAt(0) | 0x20) === lower.charCodeAt(0) &&
+    (name === lower || name.toLowerCase() === lower)
+  );
+}
+
 /** The bytes `putFields` writes for `rawHeaders`. */
 export function fieldsLength(rawHeaders: readonly string[]): number {
   let n = 0;
