@@ -4,7 +4,8 @@
 // WebSocket round trips through each build, and reads the Burrow processes' utime + stime from
 // /proc before and after. Loopback only; every child is killed at the end.
 //
-//   node test/bench/cpu-per-request.mjs [--mode embedded|edge] [--rounds N] NAME=path/to/burrow.js ...
+//   node test/bench/cpu-per-request.mjs [--mode embedded|edge] [--rounds N] NAME=path/to/burrow.js[:ARGS] ...
+// ARGS: extra `burrow http` arguments, space-separated (e.g. "off=dist/burrow.js:--inspect false").
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -24,8 +25,9 @@ for (let i = 0; i < args.length; i++) {
   if (args[i] === '--mode') mode = args[++i];
   else if (args[i] === '--rounds') rounds = Number(args[++i]);
   else {
-    const [name, bin] = args[i].split('=');
-    builds.push({ name, bin: path.resolve(bin) });
+    const [name, spec] = args[i].split('=');
+    const [bin, extra = ''] = spec.split(':');
+    builds.push({ name, bin: path.resolve(bin), args: extra.split(' ').filter(Boolean) });
   }
 }
 if (!builds.length || !['embedded', 'edge'].includes(mode)) {
@@ -109,10 +111,10 @@ const freePort = () =>
     });
   });
 
-async function startBurrow(bin, upstreamPort) {
+async function startBurrow(bin, upstreamPort, extraArgs = []) {
   const forwarding = (out) => /Forwarding\s+(https?:\/\/\S+)\s+->/.exec(out)?.[1];
   if (mode === 'embedded') {
-    const agent = start(process.execPath, [bin, 'http', String(upstreamPort), '--web-addr', 'false']);
+    const agent = start(process.execPath, [bin, 'http', String(upstreamPort), '--web-addr', 'false', ...extraArgs]);
     const url = new URL(await waitOutput(agent, forwarding));
     return { port: Number(url.port), host: url.host, processes: [agent] };
   }
@@ -147,6 +149,7 @@ async function startBurrow(bin, upstreamPort) {
       'app.bench.localhost',
       '--web-addr',
       'false',
+      ...extraArgs,
     ],
     { BURROW_AUTHTOKEN: token },
   );
@@ -213,7 +216,7 @@ console.log(`mode ${mode}, ${rounds} rounds, load average ${os.loadavg()[0].toFi
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 ? [...builds].reverse() : builds;
   for (const build of order) {
-    const target = await startBurrow(build.bin, upstreamPort);
+    const target = await startBurrow(build.bin, upstreamPort, build.args);
     await requests(target, 3000, 50); // warm-up (JIT)
     await requests(target, 500, 1);
     const c1 = await measure(target, () => requests(target, 3000, 1), 3000);

@@ -22,10 +22,16 @@
 // Bound: `maxPages` pages (the store's byte cap plus a little slack for partly used pages). When
 // none is free, the caller's `reclaim` evicts the oldest exchange first; only if nothing is left
 // to evict is an extra page allocated on its own, and dropped again when it empties.
+//
+// Besides segments (bodies of any length, as lists), a page holds regions: runs of bytes that an
+// owner addresses by their offset in the slab alone (the capture store's heads, and a small body
+// that follows its head), so a kept exchange needs no object per run.
 
-/** One page: `used` bytes filled so far, `segments` live segments pointing into it. */
+/** One page: `used` bytes filled so far, `segments` live segments and regions in it. */
 export interface Page {
   readonly bytes: Buffer;
+  /** Where the page starts in the slab; -1 for a page allocated on its own. */
+  readonly at: number;
   used: number;
   segments: number;
   /** Allocated on its own beyond `maxPages`; dropped when it empties. */
@@ -39,6 +45,9 @@ export interface Segment {
   end: number;
 }
 
+const EMPTY = Buffer.alloc(0);
+const NO_TIMES = new Float64Array(0);
+const NO_U16 = new Uint16Array(0);
 const MAX_PAGE_BYTES = 64 * 1024;
 const MIN_PAGE_BYTES = 1024;
 /** Partly used pages at the edges of the live bytes (the current page, the oldest one, …). */
@@ -50,11 +59,16 @@ export class PagePool {
   private readonly free: Page[] = [];
   private current: Page | undefined;
   private slab: Buffer | undefined;
+  private float64: Float64Array | undefined;
+  private uint16: Uint16Array | undefined;
+  /** The slab's pages by index (offset / pageBytes). */
+  private readonly slabPages: Page[] = [];
   private extraPages = 0;
 
   /** A pool for a store of `maxTotalBytes`: 64 KiB pages (smaller for a tiny store), none allocated yet. */
   constructor(maxTotalBytes: number) {
-    this.pageBytes = Math.min(MAX_PAGE_BYTES, Math.max(MIN_PAGE_BYTES, Math.floor(maxTotalBytes / 16)));
+    // A multiple of 8, so that regions can start 8-byte aligned (they hold float64s: `times`).
+    this.pageBytes = Math.min(MAX_PAGE_BYTES, Math.max(MIN_PAGE_BYTES, Math.floor(maxTotalBytes / 128) * 8));
     this.maxPages = Math.ceil(Math.max(0, maxTotalBytes) / this.pageBytes) + SLACK_PAGES;
   }
 
@@ -88,14 +102,76 @@ export class PagePool {
 
   /** Gives the segments' space back (each segment once: the caller forgets them). */
   release(segments: readonly Segment[]): void {
-    for (const { page } of segments) {
-      if (--page.segments === 0 && page !== this.current) this.recycle(page);
-    }
+    for (const { page } of segments) this.unref(page);
   }
 
-  private writablePage(reclaim: () => boolean): Page {
+  /** The slab (regions are read from it by offset); empty before the first write. */
+  get bytes(): Buffer {
+    return this.slab ?? EMPTY;
+  }
+
+  /** The slab as float64s: a region's first 8-byte words are `times[at / 8]`, `times[at / 8 + 1]`, … */
+  get times(): Float64Array {
+    return this.float64 ?? NO_TIMES;
+  }
+
+  /** The slab as uint16s (for small tables inside regions). */
+  get u16(): Uint16Array {
+    return this.uint16 ?? NO_U16;
+  }
+
+  /**
+   * Reserves `length` contiguous bytes in one slab page, starting 8-byte aligned, and returns
+   * their offset in the slab, or -1 when they cannot be had (longer than a page, or only an extra
+   * page is left). The region counts as one segment of its page until releaseRegion.
+   */
+  region(length: number, reclaim: () => boolean): number {
+    if (length > this.pageBytes) return -1;
     const current = this.current;
-    if (current && current.used < this.pageBytes) return current;
+    if (current) {
+      const aligned = (current.used + 7) & ~7;
+      if (this.pageBytes - aligned >= length) current.used = aligned;
+    }
+    const page = this.writablePage(reclaim, length);
+    if (page.at < 0) return -1;
+    const at = page.at + page.used;
+    page.used += length;
+    page.segments++;
+    return at;
+  }
+
+  /**
+   * Appends `src` at slab offset `end` when that is where the current page's free space starts
+   * and all of `src` fits there (a region growing in place); false otherwise, nothing written.
+   */
+  extend(end: number, src: Buffer): boolean {
+    const page = this.current;
+    if (!page || page.at < 0 || page.at + page.used !== end || src.length > this.pageBytes - page.used) return false;
+    page.bytes.set(src, page.used);
+    page.used += src.length;
+    return true;
+  }
+
+  /** A segment for slab bytes `[start, end)` inside a live region (counted as one more segment of its page). */
+  segmentOf(start: number, end: number): Segment {
+    const page = this.slabPages[Math.floor(start / this.pageBytes)];
+    page.segments++;
+    return { page, start: start - page.at, end: end - page.at };
+  }
+
+  /** Gives a region's space back (once). */
+  releaseRegion(at: number): void {
+    this.unref(this.slabPages[Math.floor(at / this.pageBytes)]);
+  }
+
+  private unref(page: Page): void {
+    if (--page.segments === 0 && page !== this.current) this.recycle(page);
+  }
+
+  /** The current page if it has `room` bytes free, else a fresh one (the current one's rest stays unused). */
+  private writablePage(reclaim: () => boolean, room = 1): Page {
+    const current = this.current;
+    if (current && this.pageBytes - current.used >= room) return current;
     if (current) {
       this.current = undefined;
       if (current.segments === 0) this.recycle(current);
@@ -107,7 +183,7 @@ export class PagePool {
     let page = this.free.pop();
     if (!page) {
       this.extraPages++;
-      page = { bytes: Buffer.allocUnsafeSlow(this.pageBytes), used: 0, segments: 0, extra: true };
+      page = { bytes: Buffer.allocUnsafeSlow(this.pageBytes), at: -1, used: 0, segments: 0, extra: true };
     }
     this.current = page;
     return page;
@@ -115,16 +191,15 @@ export class PagePool {
 
   private allocateSlab(): void {
     const slab = Buffer.allocUnsafeSlow(this.maxPages * this.pageBytes);
-    // Reversed, so pop() hands out the slab from its start (resident memory grows in order).
-    for (let i = this.maxPages - 1; i >= 0; i--) {
-      this.free.push({
-        bytes: slab.subarray(i * this.pageBytes, (i + 1) * this.pageBytes),
-        used: 0,
-        segments: 0,
-        extra: false,
-      });
+    for (let i = 0; i < this.maxPages; i++) {
+      const at = i * this.pageBytes;
+      this.slabPages.push({ bytes: slab.subarray(at, at + this.pageBytes), at, used: 0, segments: 0, extra: false });
     }
+    // Reversed, so pop() hands out the slab from its start (resident memory grows in order).
+    for (let i = this.maxPages - 1; i >= 0; i--) this.free.push(this.slabPages[i]);
     this.slab = slab;
+    this.float64 = new Float64Array(slab.buffer, slab.byteOffset, slab.length >> 3);
+    this.uint16 = new Uint16Array(slab.buffer, slab.byteOffset, slab.length >> 1);
   }
 
   private recycle(page: Page): void {

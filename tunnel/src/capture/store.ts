@@ -3,22 +3,27 @@
 // The agent calls begin() when a request arrives and feeds the returned Recording as bytes flow.
 // The data path pays one memcpy per kept chunk, into long-lived pages reused after eviction
 // (./pages.ts says why: retaining the data path's Buffers made V8 run full GCs all the time), and a
-// few counters; nothing is concatenated, parsed or encoded until someone asks (API, HAR, curl).
+// few counters; nothing is parsed or encoded for readers until someone asks (API, HAR, curl).
 //
 // Every exchange stays in memory until evicted, tens of thousands of them: what one costs the GC
-// is the price of capture per request (issue 11, round 4, in docs/benchmarks.md). So a kept
-// exchange is ONE compact object (ExchangeRecord): header lists joined into one string each, no
-// closures, no id string, bodies created only when bytes arrive. The API's request/response
-// objects are built when read (reads are rare, writes are per request). Exchanges are kept in an
-// array in arrival order (ids are a counter, so an id finds its slot without a Map), and eviction
-// takes the oldest in O(1).
+// is the price of capture per request (issue 11, rounds 4 and 7, in docs/benchmarks.md). So a
+// kept exchange is ONE small object of small integers (ExchangeRecord, ≈ 120 B), and the rest is
+// bytes in the pages, out of the GC's sight: each head (remote address, method, URI, version and
+// header list; status, reason, version and header list) as one UTF-8 text with its times in
+// front, and a small body right behind its head when it arrives in one go. The API's
+// request/response objects are decoded from those bytes when read (reads are rare, writes are per
+// request). What does not fit that form (a head longer than a page, a line feed inside a header,
+// a body in pieces, an error, policy logs) goes to an optional side object (Rare). Exchanges are
+// kept in an array in arrival order (ids are a counter, so an id finds its slot without a Map),
+// and eviction takes the oldest in O(1). An evicted exchange's bytes are gone: a reader still
+// holding it reads empty heads and bodies.
 //
 // Bounds (documented in the API docs):
 // - each body keeps at most `maxBodyBytes` (default 10 MiB); beyond that it counts bytes and is
 //   marked truncated;
 // - the whole store keeps at most `maxTotalBytes` (ngrok's `inspect_db_size`: 0 → 50 MB,
 //   -1 → capture disabled) and evicts the oldest exchanges first. Each exchange counts its body
-//   bytes, its header text and a fixed overhead for its objects, so the byte cap bounds the heap.
+//   bytes, its head bytes and a fixed overhead for its object, so the byte cap bounds heap + pages.
 
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -64,52 +69,28 @@ export interface Recording {
   finish(error?: CaptureError): void;
 }
 
-/** A captured body: its bytes up to the cap, copied into the store's pages. */
-export class CapturedBody {
-  private segments: Segment[] | null = null;
-  /** Bytes kept (≤ cap). */
-  stored = 0;
+/** A captured body as readers see it: its bytes up to the cap, and what the wire carried. */
+export interface CapturedBody {
+  /** Bytes kept (≤ cap; 0 once the exchange is evicted). */
+  readonly stored: number;
   /** Bytes seen on the wire, kept or not. */
-  size = 0;
-  truncated = false;
-  complete = false;
-
-  /**
-   * Copies what fits under `cap`; returns how many bytes were newly kept (for store
-   * accounting). `reclaim` evicts an older exchange when the pages are all in use.
-   */
-  push(chunk: Buffer, cap: number, pages: PagePool, reclaim: () => boolean): number {
-    this.size += chunk.length;
-    if (this.truncated) return 0;
-    const room = cap - this.stored;
-    const kept = chunk.length <= room ? chunk : chunk.subarray(0, room);
-    if (kept.length < chunk.length) this.truncated = true;
-    if (kept.length === 0) return 0;
-    if (this.segments) pages.write(kept, this.segments, reclaim);
-    else {
-      // A body's first chunk: V8 would give the list room for 17 segments at its first push,
-      // and most bodies (small ones) never have a second.
-      const first: Segment[] = [];
-      pages.write(kept, first, reclaim);
-      this.segments = first.length === 1 ? [first[0]] : first;
-    }
-    this.stored += kept.length;
-    return kept.length;
-  }
-
+  readonly size: number;
+  readonly truncated: boolean;
+  readonly complete: boolean;
   /** The kept bytes as one new buffer (a copy: pages are reused after eviction). */
+  bytes(): Buffer;
+}
+
+/** A body that does not sit right after its head in one page: a list of segments in the pages. */
+class SegmentedBody {
+  readonly segments: Segment[] = [];
+  stored = 0;
+
   bytes(): Buffer {
     const out = Buffer.allocUnsafe(this.stored);
     let at = 0;
-    for (const s of this.segments ?? []) at += s.page.bytes.copy(out, at, s.start, s.end);
+    for (const s of this.segments) at += s.page.bytes.copy(out, at, s.start, s.end);
     return out;
-  }
-
-  /** Drops kept bytes (eviction, also while still streaming). */
-  release(pages: PagePool): void {
-    if (this.segments) pages.release(this.segments);
-    this.segments = null;
-    this.stored = 0;
   }
 }
 
@@ -165,11 +146,11 @@ export interface CaptureStoreOptions {
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 /**
- * What one exchange's JS objects cost beyond its header text (the record, its boxed numbers,
- * a body and its segment list; measured in test/unit/capture-memory.test.ts). Counted against
- * the cap so that the cap bounds the heap too.
+ * What one exchange costs beyond its bytes in the pages: its record in the heap and its slot
+ * (≈ 130 B, measured in test/unit/capture-memory.test.ts), with room for the occasional side
+ * object. Counted against the cap so that the cap bounds the heap too.
  */
-export const EXCHANGE_OVERHEAD_BYTES = 560;
+export const EXCHANGE_OVERHEAD_BYTES = 200;
 /** ngrok: `inspect_db_size: 0` means 50 MB (read as MiB, as the config loader does). */
 export const DEFAULT_INSPECT_DB_SIZE = 50 * 1024 * 1024;
 
@@ -179,134 +160,255 @@ export function storeBytesFromInspectDbSize(inspectDbSize: number | undefined): 
   return inspectDbSize < 0 ? 0 : inspectDbSize;
 }
 
-function headerBytes(rawHeaders: string[]): number {
-  let n = 0;
-  for (const h of rawHeaders) n += h.length + 2;
-  return n;
+// ExchangeRecord.flags
+const STATE = 3;
+const STATES: readonly ExchangeState[] = ['request', 'response', 'complete', 'error'];
+const RESPONSE_STATE = 1;
+const COMPLETE_STATE = 2;
+const ERROR_STATE = 3;
+const EVICTED = 4;
+const REQUEST_COMPLETE = 8;
+const RESPONSE_COMPLETE = 16;
+const REQUEST_TRUNCATED = 32;
+const RESPONSE_TRUNCATED = 64;
+/** The response head arrived (interim 1xx heads do not count). */
+const RESPONDED = 128;
+/** A head text is UTF-8 (else Latin-1). */
+const REQUEST_UTF8 = 256;
+const RESPONSE_UTF8 = 512;
+
+/**
+ * A head's region in the pages (8-byte aligned): fixed fields (float64), then its lines (remote
+ * address, method, URI, version, then the header list; or status code, reason, version, then
+ * the header list) as a table of lengths (uint16: the number of lines, then each line's length
+ * in UTF-16 units) and their text back to back. Fixed fields: the request's start (ms since the
+ * epoch) and duration (ns, written at the finish); the response's wait (ns).
+ */
+const REQUEST_FIXED = 16;
+const RESPONSE_FIXED = 8;
+
+/** Buffer's own Latin-1 writer (what `write(…, 'latin1')` calls, without its argument parsing). */
+interface Latin1Writer {
+  latin1Write(text: string, offset: number, length: number): number;
 }
 
 /**
- * A header list as one string (one heap object instead of an array and a string per name and
- * value; it also lets the data path's strings die young). Names and values cannot hold a line
- * feed on the wire; a list that does anyway is kept as it is.
+ * Parsers give heads as Latin-1 strings (a byte per character), which latin1 encoding copies
+ * byte for byte (and V8 knows this class cannot match a one-byte string without reading it). A
+ * head with any other character is stored as UTF-8 (flag *_UTF8), or kept as its lines when it
+ * is not well-formed UTF-16 (UTF-8 could not give it back).
  */
-type PackedHeaders = string | string[];
+const NOT_LATIN1 = /[\u0100-\uffff]/;
 
-function packHeaders(rawHeaders: string[]): PackedHeaders {
-  if (rawHeaders.length < 2) return rawHeaders.slice();
-  for (const h of rawHeaders) if (h.includes('\n')) return rawHeaders.slice();
-  return rawHeaders.join('\n');
+/** True unless the string holds a lone surrogate (UTF-8 could not give it back). */
+function wellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
-function unpackHeaders(packed: PackedHeaders): string[] {
-  return typeof packed === 'string' ? packed.split('\n') : packed.slice();
-}
-
-/** The parser's per-request copies of common strings, swapped for constants (kept exchanges share them). */
-function shared(s: string): string {
-  switch (s) {
-    case '1.1':
-      return '1.1';
-    case '1.0':
-      return '1.0';
-    case '2.0':
-      return '2.0';
-    case 'GET':
-      return 'GET';
-    case 'POST':
-      return 'POST';
-    case 'OK':
-      return 'OK';
-    default:
-      return s;
-  }
-}
-
-/** What ExchangeRecord's start times count from. */
-const EPOCH_MS = Date.now();
-
-const EVICTED = 1;
-const REQUEST_COMPLETE = 2;
-const RESPONSE_COMPLETE = 4;
-
-/**
- * One kept exchange, compact: what the API shows is built from it when read. Its fields are the
- * store's (the Recorder writes them); readers use the CapturedExchange view.
- */
-class ExchangeRecord implements CapturedExchange {
-  /**
-   * The start in ms after the module loaded: a small integer (for 12 days), where the epoch time
-   * would be a heap number of its own in every kept record (and the start's performance.now() is
-   * the Recorder's, which dies with the exchange).
-   */
-  private readonly startMs = Date.now() - EPOCH_MS;
+/** What few exchanges need (an ExchangeRecord's optional side object, created on first use). */
+class Rare {
+  /** A head kept as its lines where it cannot be in a region (see writeHead). */
+  requestLines: string[] | undefined = undefined;
+  responseLines: string[] | undefined = undefined;
+  /** The times, when the head that holds them is not in a region. */
+  startedAt = 0;
   durationNs = 0;
   waitNs = 0;
-  state: ExchangeState = 'request';
-  /** Accounted bytes (store cap). */
-  bytes = 0;
-  flags = 0;
-  reqBody: CapturedBody | null = null;
-  statusCode = 0;
-  statusMessage = '';
-  resVersion = '';
-  resHeaders: PackedHeaders | null = null;
-  resBody: CapturedBody | null = null;
+  /** A body that did not grow in place behind its head. */
+  requestBody: SegmentedBody | undefined = undefined;
+  responseBody: SegmentedBody | undefined = undefined;
+  /** Bytes seen past the body cap. */
+  requestDropped = 0;
+  responseDropped = 0;
   error: CaptureError | null = null;
   policyLogs: { metadata: unknown }[] | undefined = undefined;
+  replayOf: string | undefined = undefined;
+  edgeModule: string | undefined = undefined;
+}
+
+/** What an evicted exchange's heads read as. */
+const NO_REQUEST: readonly string[] = ['', '', '', ''];
+const NO_RESPONSE: readonly string[] = ['0', '', ''];
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One kept exchange: small integers and the offsets of its heads in the store's pages, so the GC
+ * has one small object to move per exchange. Its fields are the store's (the Recorder writes
+ * them); readers use the CapturedExchange view, decoded from the pages when read.
+ */
+class ExchangeRecord implements CapturedExchange {
+  flags = 0;
+  /** Accounted bytes (store cap). */
+  bytes = 0;
+  /** Slab offset of the request region, -1 when there is none (Rare holds the head). */
+  reqAt = -1;
+  /** Bytes of the request head's lines in its region (table and text). */
+  reqLen = 0;
+  /** Request body bytes kept right after the head text; -1: the body is a SegmentedBody (Rare). */
+  reqBody = 0;
+  resAt = -1;
+  resLen = 0;
+  resBody = 0;
+  rare: Rare | undefined = undefined;
 
   constructor(
-    private readonly idPrefix: string,
-    /** Sequence number: the id's last 8 hex digits, and the slot in the store. */
+    private readonly store: CaptureStore,
+    /** Sequence number (int32): the id's last 8 hex digits, and the slot in the store. */
     readonly n: number,
     readonly tunnelName: string,
-    readonly remoteAddr: string,
-    readonly method: string,
-    readonly uri: string,
-    readonly httpVersion: string,
-    readonly reqHeaders: PackedHeaders,
-    readonly replayOf: string | undefined,
-    readonly edgeModule: string | undefined,
   ) {}
 
   get id(): string {
-    return this.idPrefix + this.n.toString(16).padStart(8, '0');
+    return this.store.idPrefix + (this.n >>> 0).toString(16).padStart(8, '0');
   }
 
-  get startedAt(): number {
-    return EPOCH_MS + this.startMs;
-  }
-
-  get request(): CapturedRequest {
-    return {
-      method: this.method,
-      uri: this.uri,
-      httpVersion: this.httpVersion,
-      rawHeaders: unpackHeaders(this.reqHeaders),
-      body: this.reqBody ?? emptyBody((this.flags & REQUEST_COMPLETE) !== 0),
-    };
-  }
-
-  get response(): CapturedResponse | null {
-    if (this.resHeaders === null) return null;
-    return {
-      statusCode: this.statusCode,
-      statusMessage: this.statusMessage,
-      httpVersion: this.resVersion,
-      rawHeaders: unpackHeaders(this.resHeaders),
-      body: this.resBody ?? emptyBody((this.flags & RESPONSE_COMPLETE) !== 0),
-    };
+  get state(): ExchangeState {
+    return STATES[this.flags & STATE];
   }
 
   get done(): boolean {
-    return this.state === 'complete' || this.state === 'error';
+    return (this.flags & STATE) >= COMPLETE_STATE;
+  }
+
+  get live(): boolean {
+    return (this.flags & EVICTED) === 0;
+  }
+
+  get startedAt(): number {
+    if (!this.live) return 0;
+    return this.reqAt >= 0 ? this.store.pages.times[this.reqAt / 8] : (this.rare?.startedAt ?? 0);
+  }
+
+  get durationNs(): number {
+    if (!this.live) return 0;
+    return this.reqAt >= 0 ? this.store.pages.times[this.reqAt / 8 + 1] : (this.rare?.durationNs ?? 0);
+  }
+
+  get waitNs(): number {
+    if (!this.live || !(this.flags & RESPONDED)) return 0;
+    return this.resAt >= 0 ? this.store.pages.times[this.resAt / 8] : (this.rare?.waitNs ?? 0);
+  }
+
+  get remoteAddr(): string {
+    return this.lines(false)[0];
+  }
+
+  get error(): CaptureError | null {
+    return this.rare?.error ?? null;
+  }
+
+  get replayOf(): string | undefined {
+    return this.rare?.replayOf;
+  }
+
+  get edgeModule(): string | undefined {
+    return this.rare?.edgeModule;
+  }
+
+  get policyLogs(): { metadata: unknown }[] | undefined {
+    return this.rare?.policyLogs;
+  }
+
+  get request(): CapturedRequest {
+    const l = this.lines(false);
+    return { method: l[1], uri: l[2], httpVersion: l[3], rawHeaders: l.slice(4), body: new BodyView(this, false) };
+  }
+
+  get response(): CapturedResponse | null {
+    if (!(this.flags & RESPONDED)) return null;
+    const l = this.lines(true);
+    return {
+      statusCode: Number(l[0]),
+      statusMessage: l[1],
+      httpVersion: l[2],
+      rawHeaders: l.slice(3),
+      body: new BodyView(this, true),
+    };
+  }
+
+  /** A head's lines (see REQUEST_FIXED), decoded from its region or copied from Rare. */
+  private lines(response: boolean): readonly string[] {
+    const none = response ? NO_RESPONSE : NO_REQUEST;
+    if (!this.live) return none;
+    const at = response ? this.resAt : this.reqAt;
+    if (at < 0) return (response ? this.rare?.responseLines : this.rare?.requestLines) ?? none;
+    const from = at + (response ? RESPONSE_FIXED : REQUEST_FIXED);
+    const u16 = this.store.pages.u16;
+    const count = u16[from / 2];
+    const textFrom = from + 2 + 2 * count;
+    const utf8 = this.flags & (response ? RESPONSE_UTF8 : REQUEST_UTF8);
+    const text = this.store.pages.bytes.toString(
+      utf8 ? 'utf8' : 'latin1',
+      textFrom,
+      from + (response ? this.resLen : this.reqLen),
+    );
+    const lines: string[] = [];
+    for (let k = 0, p = 0; k < count; k++) {
+      const n = u16[from / 2 + 1 + k];
+      lines.push(text.slice(p, p + n));
+      p += n;
+    }
+    return lines;
+  }
+
+  /** The region offset where a body growing in place would continue; -1 when it cannot. */
+  bodyEnd(response: boolean): number {
+    if (response)
+      return this.resAt >= 0 && this.resBody >= 0 ? this.resAt + RESPONSE_FIXED + this.resLen + this.resBody : -1;
+    return this.reqAt >= 0 && this.reqBody >= 0 ? this.reqAt + REQUEST_FIXED + this.reqLen + this.reqBody : -1;
+  }
+
+  stored(response: boolean): number {
+    if (!this.live) return 0;
+    const inline = response ? this.resBody : this.reqBody;
+    if (inline >= 0) return inline;
+    return (response ? this.rare?.responseBody : this.rare?.requestBody)?.stored ?? 0;
+  }
+
+  size(response: boolean): number {
+    const inline = response ? this.resBody : this.reqBody;
+    const body = response ? this.rare?.responseBody : this.rare?.requestBody;
+    const kept = inline >= 0 ? inline : (body?.stored ?? 0);
+    return kept + ((response ? this.rare?.responseDropped : this.rare?.requestDropped) ?? 0);
+  }
+
+  bodyBytes(response: boolean): Buffer {
+    if (!this.live) return Buffer.allocUnsafe(0);
+    const inline = response ? this.resBody : this.reqBody;
+    if (inline < 0) return (response ? this.rare!.responseBody! : this.rare!.requestBody!).bytes();
+    const end = this.bodyEnd(response);
+    const out = Buffer.allocUnsafe(inline);
+    if (inline > 0) this.store.pages.bytes.copy(out, 0, end - inline, end);
+    return out;
   }
 }
 
-function emptyBody(complete: boolean): CapturedBody {
-  const body = new CapturedBody();
-  body.complete = complete;
-  return body;
+/** A body as readers see it, read through its record (so it empties when the record is evicted). */
+class BodyView implements CapturedBody {
+  constructor(
+    private readonly rec: ExchangeRecord,
+    private readonly response: boolean,
+  ) {}
+
+  get stored(): number {
+    return this.rec.stored(this.response);
+  }
+
+  get size(): number {
+    return this.rec.size(this.response);
+  }
+
+  get truncated(): boolean {
+    return (this.rec.flags & (this.response ? RESPONSE_TRUNCATED : REQUEST_TRUNCATED)) !== 0;
+  }
+
+  get complete(): boolean {
+    return (this.rec.flags & (this.response ? RESPONSE_COMPLETE : REQUEST_COMPLETE)) !== 0;
+  }
+
+  bytes(): Buffer {
+    return this.rec.bodyBytes(this.response);
+  }
 }
 
 /** The data path's handle on one exchange (short-lived: dropped when the exchange ends). */
@@ -324,20 +426,18 @@ class Recorder implements Recording {
   }
 
   requestData(chunk: Buffer): void {
-    const rec = this.rec;
-    if (rec.flags & EVICTED) return;
-    this.store.keep(rec, (rec.reqBody ??= new CapturedBody()), chunk);
+    if (this.rec.live) this.store.keep(this.rec, false, chunk);
   }
 
   requestEnd(): void {
     this.rec.flags |= REQUEST_COMPLETE;
-    if (this.rec.reqBody) this.rec.reqBody.complete = true;
   }
 
   addPolicyLogs(logs: { metadata: unknown }[]): void {
     if (!logs.length) return;
     const rec = this.rec;
-    (rec.policyLogs ??= []).push(...logs);
+    const rare = (rec.rare ??= new Rare());
+    (rare.policyLogs ??= []).push(...logs);
     this.store.account(rec, JSON.stringify(logs).length);
   }
 
@@ -345,34 +445,28 @@ class Recorder implements Recording {
     // Interim 1xx answers (100 Continue, 103 Early Hints) are not the response; 101 is.
     if (statusCode < 200 && statusCode !== 101) return;
     const rec = this.rec;
-    if (rec.resHeaders !== null || rec.done) return;
-    rec.waitNs = Math.round((performance.now() - this.t0) * 1e6);
-    rec.statusCode = statusCode;
-    rec.statusMessage = shared(statusMessage);
-    rec.resVersion = shared(httpVersion);
-    rec.resHeaders = packHeaders(rawHeaders);
-    rec.state = 'response';
-    this.store.account(rec, headerBytes(rawHeaders) + statusMessage.length + 16);
+    if (rec.flags & RESPONDED || rec.done) return;
+    rec.flags = (rec.flags & ~STATE) | RESPONSE_STATE | RESPONDED;
+    if (!rec.live) return;
+    const waitNs = Math.round((performance.now() - this.t0) * 1e6);
+    this.store.writeResponseHead(rec, waitNs, String(statusCode), statusMessage, httpVersion, rawHeaders);
     this.store.updated(rec);
   }
 
   responseData(chunk: Buffer): void {
     const rec = this.rec;
-    if (rec.flags & EVICTED || rec.resHeaders === null) return;
-    this.store.keep(rec, (rec.resBody ??= new CapturedBody()), chunk);
+    if (rec.live && rec.flags & RESPONDED) this.store.keep(rec, true, chunk);
   }
 
   finish(error?: CaptureError): void {
     const rec = this.rec;
     if (rec.done) return;
-    rec.durationNs = Math.round((performance.now() - this.t0) * 1e6);
-    rec.flags |= REQUEST_COMPLETE | RESPONSE_COMPLETE;
-    if (rec.reqBody) rec.reqBody.complete = true;
-    if (rec.resBody) rec.resBody.complete = true;
-    if (error) {
-      rec.error = { code: error.code, message: error.message };
-      rec.state = 'error';
-    } else rec.state = 'complete';
+    rec.flags = (rec.flags & ~STATE) | (error ? ERROR_STATE : COMPLETE_STATE) | REQUEST_COMPLETE | RESPONSE_COMPLETE;
+    if (!rec.live) return;
+    const durationNs = Math.round((performance.now() - this.t0) * 1e6);
+    if (rec.reqAt >= 0) this.store.pages.times[rec.reqAt / 8 + 1] = durationNs;
+    else (rec.rare ??= new Rare()).durationNs = durationNs;
+    if (error) (rec.rare ??= new Rare()).error = { code: error.code, message: error.message };
     this.store.updated(rec);
   }
 }
@@ -393,6 +487,10 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
   readonly maxTotalBytes: number;
   /** False when inspect_db_size was -1: begin() then records nothing. */
   readonly enabled: boolean;
+  /** The first 8 hex digits of every id of this store. */
+  readonly idPrefix = randomBytes(4).toString('hex');
+  /** Where heads and body bytes live; pages are allocated on first use, at most about maxTotalBytes. */
+  readonly pages: PagePool;
   /**
    * Kept exchanges in arrival order; a deleted one leaves `undefined`. `slots[i].n === base + i`
    * (mod 2^32): every recorded exchange takes the next slot. `head` is the oldest live slot.
@@ -401,12 +499,9 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
   private base = 0;
   private head = 0;
   private live = 0;
-  /** Where body bytes live; pages are allocated on first use, at most about maxTotalBytes. */
-  private readonly pages: PagePool;
   private totalBytes = 0;
-  private readonly idPrefix = randomBytes(4).toString('hex');
   private counter = 0;
-  /** The exchange whose body is being written (never evicted to make room for itself). */
+  /** The exchange whose bytes are being written (never evicted to make room for itself). */
   private growing: ExchangeRecord | undefined;
   private readonly reclaim = (): boolean => this.evictOldest(this.growing);
 
@@ -425,7 +520,7 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     return new CaptureStore({ maxTotalBytes: storeBytesFromInspectDbSize(inspectDbSize), maxBodyBytes });
   }
 
-  /** Bytes currently held (bodies + header text + per-exchange overhead). */
+  /** Bytes currently held (bodies + heads + per-exchange overhead). */
   get size(): number {
     return this.totalBytes;
   }
@@ -448,34 +543,178 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
 
   begin(s: CaptureStart, meta?: { replayOf?: string; edgeModule?: string }): Recording {
     this.counter = (this.counter + 1) >>> 0;
-    const rec = new ExchangeRecord(
-      this.idPrefix,
-      this.counter,
-      s.tunnelName,
+    const rec = new ExchangeRecord(this, this.counter | 0, s.tunnelName);
+    if (meta?.replayOf || meta?.edgeModule) {
+      const rare = (rec.rare = new Rare());
+      rare.replayOf = meta.replayOf || undefined;
+      rare.edgeModule = meta.edgeModule || undefined;
+    }
+    if (!this.enabled) {
+      rec.flags = EVICTED;
+      return new Recorder(this, rec);
+    }
+    if (this.slots.length === 0) this.base = rec.n;
+    this.slots.push(rec);
+    this.live++;
+    const startedAt = Date.now();
+    const at = this.writeHead(
+      rec,
+      REQUEST_FIXED,
+      REQUEST_UTF8,
       s.remoteAddr,
-      shared(s.method),
+      s.method,
       s.uri,
-      shared(s.httpVersion),
-      packHeaders(s.rawHeaders),
-      meta?.replayOf || undefined,
-      meta?.edgeModule || undefined,
+      s.httpVersion,
+      s.rawHeaders,
     );
-    if (this.enabled) {
-      if (this.slots.length === 0) this.base = rec.n;
-      this.slots.push(rec);
-      this.live++;
-      this.account(rec, EXCHANGE_OVERHEAD_BYTES + headerBytes(s.rawHeaders) + s.uri.length + 16);
-      this.emit('exchange', rec);
-    } else rec.flags = EVICTED;
+    if (at >= 0) {
+      const times = this.pages.times;
+      times[at / 8] = startedAt;
+      times[at / 8 + 1] = 0;
+      rec.reqAt = at;
+      this.account(rec, EXCHANGE_OVERHEAD_BYTES + REQUEST_FIXED + rec.reqLen);
+    } else {
+      const rare = (rec.rare ??= new Rare());
+      rare.requestLines = [s.remoteAddr, s.method, s.uri, s.httpVersion, ...s.rawHeaders];
+      rare.startedAt = startedAt;
+      this.account(rec, EXCHANGE_OVERHEAD_BYTES + REQUEST_FIXED + linesBytes(rare.requestLines));
+    }
+    this.emit('exchange', rec);
     return new Recorder(this, rec);
   }
 
-  /** Copies a body chunk (Recorder), evicting older exchanges when the pages are full. */
-  keep(rec: ExchangeRecord, body: CapturedBody, chunk: Buffer): void {
+  /** Records a response head (Recorder.response, for a live exchange). */
+  writeResponseHead(
+    rec: ExchangeRecord,
+    waitNs: number,
+    status: string,
+    statusMessage: string,
+    httpVersion: string,
+    rawHeaders: string[],
+  ): void {
+    const at = this.writeHead(
+      rec,
+      RESPONSE_FIXED,
+      RESPONSE_UTF8,
+      status,
+      statusMessage,
+      httpVersion,
+      undefined,
+      rawHeaders,
+    );
+    if (at >= 0) {
+      this.pages.times[at / 8] = waitNs;
+      rec.resAt = at;
+      this.account(rec, RESPONSE_FIXED + rec.resLen);
+    } else {
+      const rare = (rec.rare ??= new Rare());
+      rare.responseLines = [status, statusMessage, httpVersion, ...rawHeaders];
+      rare.waitNs = waitNs;
+      this.account(rec, RESPONSE_FIXED + linesBytes(rare.responseLines));
+    }
+  }
+
+  /**
+   * Copies a head's lines (`a`, `b`, `c`, `d` unless undefined, then the header list) into a new
+   * region of the pages behind `fixed` bytes for its times (see REQUEST_FIXED), sets the record's
+   * head length and encoding, and returns the region's offset; -1 when the head must be kept as
+   * lines instead (not well-formed UTF-16, longer than a page, or no region could be had).
+   */
+  private writeHead(
+    rec: ExchangeRecord,
+    fixed: number,
+    utf8Flag: number,
+    a: string,
+    b: string,
+    c: string,
+    d: string | undefined,
+    rawHeaders: string[],
+  ): number {
+    const count = (d === undefined ? 3 : 4) + rawHeaders.length;
+    // Two flat strings written one after the other (one string would be a concatenation that
+    // the write first copies flat: a second copy of the whole head).
+    const start = d === undefined ? `${a}${b}${c}` : `${a}${b}${c}${d}`;
+    const rest = rawHeaders.join('');
+    const utf8 = NOT_LATIN1.test(start) || NOT_LATIN1.test(rest) ? utf8Flag : 0;
+    if (utf8 && !(wellFormed(start) && wellFormed(rest))) return -1;
+    const startBytes = utf8 ? Buffer.byteLength(start) : start.length;
+    const restBytes = utf8 ? Buffer.byteLength(rest) : rest.length;
+    const length = 2 + 2 * count + startBytes + restBytes;
+    // A region is at most a page (≤ 64 KiB), so every length in its table fits in a uint16.
     this.growing = rec;
-    const kept = body.push(chunk, this.maxBodyBytes, this.pages, this.reclaim);
+    const at = this.pages.region(fixed + length, this.reclaim);
     this.growing = undefined;
-    this.account(rec, kept);
+    if (at < 0) return -1;
+    const u16 = this.pages.u16;
+    let i = (at + fixed) / 2;
+    u16[i++] = count;
+    u16[i++] = a.length;
+    u16[i++] = b.length;
+    u16[i++] = c.length;
+    if (d !== undefined) u16[i++] = d.length;
+    for (let k = 0; k < rawHeaders.length; k++) u16[i++] = rawHeaders[k].length;
+    const textAt = 2 * i;
+    const bytes = this.pages.bytes;
+    if (utf8) {
+      bytes.write(start, textAt, startBytes);
+      bytes.write(rest, textAt + startBytes, restBytes);
+    } else {
+      (bytes as unknown as Latin1Writer).latin1Write(start, textAt, startBytes);
+      (bytes as unknown as Latin1Writer).latin1Write(rest, textAt + startBytes, restBytes);
+    }
+    rec.flags |= utf8;
+    if (fixed === REQUEST_FIXED) rec.reqLen = length;
+    else rec.resLen = length;
+    return at;
+  }
+
+  /** Copies a body chunk (Recorder, for a live exchange), evicting older exchanges when the pages are full. */
+  keep(rec: ExchangeRecord, response: boolean, chunk: Buffer): void {
+    const truncated = response ? RESPONSE_TRUNCATED : REQUEST_TRUNCATED;
+    let kept = chunk;
+    if (rec.flags & truncated) kept = EMPTY;
+    else {
+      const room = this.maxBodyBytes - rec.stored(response);
+      if (chunk.length > room) {
+        rec.flags |= truncated;
+        kept = chunk.subarray(0, room);
+      }
+    }
+    if (kept.length < chunk.length) {
+      const rare = (rec.rare ??= new Rare());
+      if (response) rare.responseDropped += chunk.length - kept.length;
+      else rare.requestDropped += chunk.length - kept.length;
+    }
+    if (kept.length === 0) return;
+    // In place behind its head (most bodies: one chunk, written right after the head), else in segments.
+    const end = rec.bodyEnd(response);
+    if (end >= 0 && this.pages.extend(end, kept)) {
+      if (response) rec.resBody += kept.length;
+      else rec.reqBody += kept.length;
+    } else {
+      const rare = (rec.rare ??= new Rare());
+      let body = response ? rare.responseBody : rare.requestBody;
+      if (!body) {
+        body = new SegmentedBody();
+        const inline = response ? rec.resBody : rec.reqBody;
+        if (inline > 0) {
+          body.segments.push(this.pages.segmentOf(end - inline, end));
+          body.stored = inline;
+        }
+        if (response) {
+          rare.responseBody = body;
+          rec.resBody = -1;
+        } else {
+          rare.requestBody = body;
+          rec.reqBody = -1;
+        }
+      }
+      this.growing = rec;
+      this.pages.write(kept, body.segments, this.reclaim);
+      this.growing = undefined;
+      body.stored += kept.length;
+    }
+    this.account(rec, kept.length);
   }
 
   /** Adds bytes to an exchange and evicts the oldest exchanges while over the cap. */
@@ -489,7 +728,7 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
   }
 
   updated(rec: ExchangeRecord): void {
-    if (!(rec.flags & EVICTED)) this.emit('exchange-update', rec);
+    if (rec.live) this.emit('exchange-update', rec);
   }
 
   /** Evicts the oldest exchange other than `growing` (never the one being written); false if none. */
@@ -497,9 +736,10 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     for (let i = this.head; i < this.slots.length; i++) {
       const old = this.slots[i];
       if (old === undefined || old === growing) continue;
-      const id = old.id;
+      // The id string only when someone listens (an eviction per request once the store is full).
+      const id = this.listenerCount('evicted') > 0 ? old.id : undefined;
       this.drop(i, old);
-      this.emit('evicted', id);
+      if (id !== undefined) this.emit('evicted', id);
       return true;
     }
     return false;
@@ -508,7 +748,7 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
   private slotOf(id: string): number {
     if (id.length !== 16 || !id.startsWith(this.idPrefix)) return -1;
     if (!/^[0-9a-f]{8}$/.test(id.slice(8))) return -1;
-    const n = Number.parseInt(id.slice(8), 16);
+    const n = Number.parseInt(id.slice(8), 16) | 0;
     const i = (n - this.base) >>> 0;
     return i < this.slots.length && this.slots[i]?.n === n ? i : -1;
   }
@@ -524,7 +764,7 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
       this.head = 0;
     } else if (this.head >= COMPACT_AFTER && this.head * 2 >= this.slots.length) {
       this.slots = this.slots.slice(this.head);
-      this.base = (this.base + this.head) >>> 0;
+      this.base = (this.base + this.head) | 0;
       this.head = 0;
     }
   }
@@ -533,8 +773,11 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     this.totalBytes -= rec.bytes;
     rec.bytes = 0;
     rec.flags |= EVICTED;
-    rec.reqBody?.release(this.pages);
-    rec.resBody?.release(this.pages);
+    if (rec.reqAt >= 0) this.pages.releaseRegion(rec.reqAt);
+    if (rec.resAt >= 0) this.pages.releaseRegion(rec.resAt);
+    const rare = rec.rare;
+    if (rare?.requestBody) this.pages.release(rare.requestBody.segments);
+    if (rare?.responseBody) this.pages.release(rare.responseBody.segments);
   }
 
   /** Newest first, as ngrok lists them. `limit` defaults to 50 (ngrok's default). */
@@ -571,4 +814,11 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     this.live = 0;
     this.emit('cleared');
   }
+}
+
+/** What a head kept as lines counts against the cap: the strings and their slots in the heap. */
+function linesBytes(lines: string[]): number {
+  let n = 0;
+  for (const l of lines) n += 2 * l.length + 32;
+  return n;
 }
