@@ -414,16 +414,11 @@ export class MuxSession extends EventEmitter<SessionEvents> {
       const split = this.splitPending;
       if (split) {
         this.splitPending = undefined;
-        if (Array.isArray(message) || message.length !== split.splitLength)
-          throw new ProtocolError(
-            'ERR_BURROW_FRAME_MALFORMED',
-            'the message after a split DATA frame is not its payload',
-          );
-        this.dispatch({ ...split, payload: message });
+        this.splitPayload(split, message);
         return;
       }
       const frames = Array.isArray(message)
-        ? decodeParts(message, MAX_FRAME_PAYLOAD)
+        ? decodeParts(message, MAX_FRAME_PAYLOAD, true)
         : decodeFrames(message, MAX_FRAME_PAYLOAD, true);
       for (const frame of frames) {
         if (frame.splitLength !== undefined)
@@ -436,6 +431,30 @@ export class MuxSession extends EventEmitter<SessionEvents> {
           ? { code: err.code, message: err.message }
           : { code: 'ERR_BURROW_INTERNAL', message: (err as Error).message };
       this.close(error);
+    }
+  }
+
+  /**
+   * The message after a split DATA frame: its payload, whole or in the parts it was read in (each
+   * part goes to the stream as it is, FIN after the last: no copy of a bulk payload that spanned
+   * socket reads).
+   */
+  private splitPayload(split: Frame, message: Buffer | Buffer[]): void {
+    const parts = Array.isArray(message) ? message : [message];
+    let length = 0;
+    for (const part of parts) length += part.length;
+    if (length !== split.splitLength)
+      throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', 'the message after a split DATA frame is not its payload');
+    const last = parts.length - 1;
+    for (let i = 0; i <= last; i++) {
+      if (parts[i].length === 0 && i < last) continue;
+      this.dispatch({
+        type: FrameType.Data,
+        flags: i < last ? split.flags & ~FLAG_FIN : split.flags,
+        stream: split.stream,
+        payload: parts[i],
+      });
+      if (this.closed) return;
     }
   }
 
