@@ -1,12 +1,13 @@
 // CPU per message of the agent↔edge WebSocket link alone: the `ws` library at both ends against
-// WebSocketTransport (hand-written frames after ws's handshake), in one process over loopback.
+// WebSocketTransport (hand-written frames and handshake, ws-handshake.ts), in one process over loopback.
 // Round trips of one message at a time, small, a c=50 turn's size and a bulk payload; CPU from process.cpuUsage(), so a loaded machine slows it but hardly changes it.
 //
 //   npx tsx test/bench/ws-link.ts [roundTrips=20000] [rounds=3]
 import http from 'node:http';
 import type net from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { WebSocketTransport } from '../../tunnel/src/protocol/transport';
+import type { WebSocketTransport } from '../../tunnel/src/protocol/transport';
+import { acceptUpgrade, openWebSocket } from '../../tunnel/src/protocol/ws-handshake';
 
 interface End {
   send(m: Buffer): void;
@@ -14,7 +15,29 @@ interface End {
   stop(): void;
 }
 
+async function transportPair(): Promise<[End, End]> {
+  const server = http.createServer();
+  const accepted = new Promise<WebSocketTransport>((resolve) =>
+    server.on('upgrade', (req, socket, head) => resolve(acceptUpgrade(req, socket, head) as WebSocketTransport)),
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const client = await openWebSocket(`ws://127.0.0.1:${port}`, { timeoutMs: 10_000, zeroMask: true });
+  const a = transportEnd(await accepted);
+  const b = transportEnd(client);
+  const stop = () => {
+    a.stop();
+    b.stop();
+    server.close();
+  };
+  return [
+    { ...a, stop },
+    { ...b, stop },
+  ];
+}
+
 async function pair(raw: boolean): Promise<[End, End]> {
+  if (raw) return transportPair();
   const server = http.createServer();
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 << 20 });
   const accepted = new Promise<WebSocket>((resolve) =>
@@ -28,13 +51,9 @@ async function pair(raw: boolean): Promise<[End, End]> {
     maxPayload: 4 << 20,
     generateMask: (m: Buffer) => void m.fill(0),
   });
-  const opened = new Promise<End>((resolve) =>
-    client.once('open', () =>
-      resolve(raw ? transportEnd(new WebSocketTransport(client, { zeroMask: true })) : wsEnd(client)),
-    ),
-  );
+  const opened = new Promise<End>((resolve) => client.once('open', () => resolve(wsEnd(client))));
   const serverWs = await accepted;
-  const a = raw ? transportEnd(new WebSocketTransport(serverWs)) : wsEnd(serverWs);
+  const a = wsEnd(serverWs);
   const b = await opened;
   const stop = () => {
     client.terminate();

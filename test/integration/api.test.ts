@@ -10,7 +10,7 @@ import net from 'node:net';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import draft06 from 'ajv/dist/refs/json-schema-draft-06.json';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
 import { Agent } from '../../tunnel/src/agent/agent';
 import { AgentApiBackend } from '../../tunnel/src/agent/api/agent-backend';
 import { CaptureStore } from '../../tunnel/src/capture/store';
@@ -18,11 +18,11 @@ import { startApiServer } from '../../tunnel/src/agent/api/server';
 import { PROTOCOL_VERSION } from '../../tunnel/src/protocol/frames';
 import type { ControlMessage } from '../../tunnel/src/protocol/messages';
 import { DEFAULT_WINDOW, MuxSession } from '../../tunnel/src/protocol/session';
-import { WebSocketTransport } from '../../tunnel/src/protocol/transport';
 import { HostAllowList, isCrossOrigin } from '../../tunnel/src/agent/api/hosts';
 import { redactSecrets, REDACTED } from '../../tunnel/src/agent/api/redact';
 import { Meter, Timer } from '../../tunnel/src/agent/api/metrics';
 import type { CaptureJson, TunnelJson } from '../../tunnel/src/agent/api/contract';
+import { linkServer } from '../support/ws-link';
 import { eventually, request, startRig, startUpstream, throughTunnel, type Rig, type Upstream } from './api-support';
 
 const METRIC_KEYS = ['count', 'rate1', 'rate5', 'rate15', 'p50', 'p90', 'p95', 'p99'];
@@ -530,10 +530,8 @@ describe('local API while a tunnel binds', () => {
   // agent's tunnel in "starting" for as long as a test needs.
   it('lists a tunnel only once it is bound, as ngrok does; an edge that never answers fails the start with a code', async () => {
     const held: { reqId: number; session: MuxSession }[] = [];
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await new Promise((r) => wss.once('listening', r));
-    wss.on('connection', (ws) => {
-      const session = new MuxSession(new WebSocketTransport(ws), { role: 'edge', initialWindow: DEFAULT_WINDOW });
+    const wss = await linkServer((transport) => {
+      const session = new MuxSession(transport, { role: 'edge', initialWindow: DEFAULT_WINDOW });
       session.on('control', (msg: ControlMessage) => {
         if (msg.type === 'hello')
           session.sendControl({
@@ -549,7 +547,7 @@ describe('local API while a tunnel binds', () => {
     });
     const capture = new CaptureStore({ maxTotalBytes: 1024 * 1024 });
     const agent = new Agent({
-      edgeUrl: `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/_burrow/session`,
+      edgeUrl: `ws://127.0.0.1:${wss.port}/_burrow/session`,
       authtoken: 'stand-in-token',
       capture,
       edgeRequestTimeoutMs: 1500,

@@ -23,6 +23,7 @@ import {
 import type { BindResult, ControlMessage, Hello, WireError } from '../../tunnel/src/protocol/messages';
 import { MuxSession } from '../../tunnel/src/protocol/session';
 import { WebSocketTransport } from '../../tunnel/src/protocol/transport';
+import { openWebSocket } from '../../tunnel/src/protocol/ws-handshake';
 import {
   EDGE_TOKEN,
   Resources,
@@ -86,9 +87,8 @@ async function muxSession(
   port: number,
   clientId: string,
 ): Promise<{ session: MuxSession; bind(domain: string): Promise<BindResult> }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/_burrow/session`);
-  await once(ws, 'open');
-  const session = res.add(new MuxSession(new WebSocketTransport(ws), { role: 'agent' }), (s) => s.close());
+  const transport = await openWebSocket(`ws://127.0.0.1:${port}/_burrow/session`, { timeoutMs: 5_000 });
+  const session = res.add(new MuxSession(transport, { role: 'agent' }), (s) => s.close());
   const controls: ControlMessage[] = [];
   session.on('control', (m) => controls.push(m));
   session.sendControl(hello(clientId));

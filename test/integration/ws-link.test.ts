@@ -1,18 +1,19 @@
-// The agent↔edge link over real sockets: WebSocketTransport (hand-written RFC 6455 frames after
-// `ws`'s handshake) against the real `ws` library both ways, over ws:// and wss://, and the close
-// code each protocol violation gets.
+// The agent↔edge link over real sockets: WebSocketTransport (hand-written RFC 6455 frames and
+// handshake) against the real `ws` library both ways, over ws:// and wss://, and the close code each
+// protocol violation gets. The handshake's refusals: ws-handshake.test.ts.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
-import { WebSocketTransport } from '../../tunnel/src/protocol/transport';
+import type { WebSocketTransport } from '../../tunnel/src/protocol/transport';
 import { Opcode, encodeFrame } from '../../tunnel/src/protocol/ws-frames';
+import { openWebSocket } from '../../tunnel/src/protocol/ws-handshake';
 import { makeTestCa } from '../support/test-ca';
+import { linkServer } from '../support/ws-link';
 
 /** Resolves with `fn`'s value or rejects after `ms` (every wait here is bounded). */
 function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
@@ -47,37 +48,24 @@ function watch(t: WebSocketTransport) {
   return { messages, closed: within(10_000, 'close', closed), next };
 }
 
-type Server = { port: number; wss: WebSocketServer; accepted: Promise<WebSocketTransport>; close(): void };
+type Server = { port: number; accepted: Promise<WebSocketTransport>; close(): void };
 
-/** Our hand-framed server end: `ws` does the handshake on an http(s) server, the transport takes over. */
+/** Our hand-framed server end: the edge's handshake (acceptLink) on an http(s) server. */
 async function ourServer(tlsOptions?: https.ServerOptions): Promise<Server> {
-  const server = tlsOptions ? https.createServer(tlsOptions) : http.createServer();
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-  const accepted = new Promise<WebSocketTransport>((resolve) =>
-    server.on('upgrade', (req, socket, head) =>
-      wss.handleUpgrade(req, socket as net.Socket, head, (ws) => resolve(new WebSocketTransport(ws))),
-    ),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  return { port, wss, accepted, close: () => server.close() };
+  let accept!: (t: WebSocketTransport) => void;
+  const accepted = new Promise<WebSocketTransport>((resolve) => (accept = resolve));
+  const server = await linkServer(accept, tlsOptions);
+  return { port: server.port, accepted, close: () => server.close() };
 }
 
-/** Our client end: `ws` connects, the transport takes over in the open event. */
-function ourClient(
-  url: string,
-  options: WebSocket.ClientOptions & { zeroMask?: boolean } = {},
-): Promise<WebSocketTransport> {
-  const { zeroMask, ...wsOptions } = options;
-  const ws = new WebSocket(url, { perMessageDeflate: false, ...wsOptions });
-  return within(
-    10_000,
-    'open',
-    new Promise<WebSocketTransport>((resolve, reject) => {
-      ws.once('open', () => resolve(new WebSocketTransport(ws, { zeroMask })));
-      ws.once('error', reject);
-    }),
-  );
+/** Our client end: the agent's handshake (openWebSocket). */
+function ourClient(url: string, options: { zeroMask?: boolean; ca?: Buffer } = {}): Promise<WebSocketTransport> {
+  return openWebSocket(url, {
+    timeoutMs: 10_000,
+    zeroMask: options.zeroMask,
+    maxPayload: 8 << 20,
+    tls: options.ca ? { ca: options.ca } : undefined,
+  });
 }
 
 function wsClient(url: string, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
@@ -172,13 +160,11 @@ describe('ws link: hand-framed WebSocket transport against the `ws` library', fu
     });
 
     it('the client closing with a code: the transport hears its reason, the client gets the code echoed', async () => {
-      const { server, client, seen } = await connect();
+      const { client, seen } = await connect();
       const closed = closeOf(client);
       client.close(4001, 'client leaves');
       assert.equal(await seen.closed, 'client leaves');
       assert.deepEqual(await closed, { code: 4001, reason: '' });
-      // The WebSocketServer's client set forgets the taken-over `ws` object.
-      assert.equal(server.wss.clients.size, 0);
     });
 
     it('the transport closing with a code: the client sees the code and the reason', async () => {

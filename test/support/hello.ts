@@ -1,16 +1,13 @@
 // A raw Burrow agent hello, for tests of what an edge answers to an authtoken (throttle, refusals).
-import { once } from 'node:events';
-import WebSocket from 'ws';
 import { PROTOCOL_VERSION } from '../../tunnel/src/protocol/frames';
 import type { ControlMessage } from '../../tunnel/src/protocol/messages';
 import { MuxSession } from '../../tunnel/src/protocol/session';
-import { WebSocketTransport } from '../../tunnel/src/protocol/transport';
+import { openWebSocket } from '../../tunnel/src/protocol/ws-handshake';
 
 /** Opens a raw agent session, says hello with `authtoken`, resolves with the welcome or the refusal code. */
 export async function helloWith(port: number, authtoken: string): Promise<string> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/_burrow/session`);
-  await once(ws, 'open');
-  const session = new MuxSession(new WebSocketTransport(ws), { role: 'agent' });
+  const transport = await openWebSocket(`ws://127.0.0.1:${port}/_burrow/session`, { timeoutMs: 5_000 });
+  const session = new MuxSession(transport, { role: 'agent' });
   try {
     return await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no answer to hello within 5 s')), 5_000);
@@ -32,6 +29,6 @@ export async function helloWith(port: number, authtoken: string): Promise<string
     });
   } finally {
     session.close();
-    ws.terminate();
+    transport.close(1000, 'done');
   }
 }

@@ -57,6 +57,15 @@ describe('http1 head parser: edge cases', () => {
     refused('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\n', /more than one/);
     refused('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n', /invalid Content-Length/);
     refused('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n', /invalid Content-Length/);
+    // llhttp takes spaces after the digits but not a tab (found by raw-upstream's differential fuzz).
+    refused('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\t\r\n\r\n', /invalid Content-Length/);
+    refused('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11 \t \r\n\r\n', /invalid Content-Length/);
+    refused('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\t\r\nX-A: a\x00b\r\n\r\n', /invalid/);
+    assert.deepEqual(req('POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\t11  \r\n\r\n').body, {
+      kind: 'length',
+      length: 11,
+    });
+    assert.throws(() => res('HTTP/1.1 200 OK\r\nContent-Length: 11\t\r\n\r\n'), /invalid Content-Length/);
     refused('GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n', /folding/);
     assert.throws(() => findHeadEnd(Buffer.from('GET / HTTP/1.1\nHost: x\r\n\r\n')), /bare LF/);
     assert.throws(() => findHeadEnd(Buffer.from('GET / HTTP/1.1\r\nHost: x\n\n')), /bare LF/);

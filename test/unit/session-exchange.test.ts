@@ -4,11 +4,11 @@
 // transport without direct streams) and over a real WebSocket (loopback).
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import WebSocket, { WebSocketServer } from 'ws';
 import type { WireError } from '../../tunnel/src/protocol/messages';
 import { MuxExchange, MuxSession, type ExchangeHandler, type MuxStream } from '../../tunnel/src/protocol/session';
-import { WebSocketTransport, createTransportPair, type Transport } from '../../tunnel/src/protocol/transport';
+import { createTransportPair, type Transport } from '../../tunnel/src/protocol/transport';
+import { openWebSocket } from '../../tunnel/src/protocol/ws-handshake';
+import { linkServer } from '../support/ws-link';
 
 type Mode = 'in process' | 'framed' | 'websocket';
 
@@ -17,23 +17,11 @@ async function transports(mode: Mode): Promise<{ edge: Transport; agent: Transpo
     const [edge, agent] = createTransportPair({ directStreams: mode === 'in process' });
     return { edge, agent, stop: () => undefined };
   }
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise<void>((resolve) => server.once('listening', resolve));
-  const accepted = new Promise<WebSocket>((resolve) => server.once('connection', resolve));
-  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  await new Promise<void>((resolve, reject) => {
-    client.once('open', resolve);
-    client.once('error', reject);
-  });
-  const edgeWs = await accepted;
-  return {
-    edge: new WebSocketTransport(edgeWs),
-    agent: new WebSocketTransport(client),
-    stop: () => {
-      client.terminate();
-      server.close();
-    },
-  };
+  let accept!: (t: Transport) => void;
+  const accepted = new Promise<Transport>((resolve) => (accept = resolve));
+  const server = await linkServer(accept);
+  const agent = await openWebSocket(`ws://127.0.0.1:${server.port}/`, { timeoutMs: 10_000 });
+  return { edge: await accepted, agent, stop: () => server.close() };
 }
 
 async function pair(mode: Mode, initialWindow?: number) {

@@ -41,6 +41,17 @@ export const EDGE_ERRORS = {
     hint: 'The agent could not complete TLS with your https upstream.',
   },
   ERR_BURROW_BAD_REQUEST: { status: 400, title: 'Bad request', hint: 'The request could not be parsed.' },
+  // The WebSocket handshake of an agent's (or a cluster peer's) link (edge/ws-upgrade.ts).
+  ERR_BURROW_WS_HANDSHAKE: {
+    status: 400,
+    title: 'Bad WebSocket handshake',
+    hint: 'Agents open their session with an RFC 6455 WebSocket handshake (GET, Upgrade: websocket, a 16-byte Sec-WebSocket-Key).',
+  },
+  ERR_BURROW_WS_VERSION: {
+    status: 426,
+    title: 'WebSocket version not supported',
+    hint: 'This edge speaks WebSocket version 13 (RFC 6455) only.',
+  },
   // Answered by edge modules (tunnel/src/modules).
   ERR_NGROK_3202: {
     status: 503,
@@ -136,10 +147,11 @@ export function edgeErrorPage(
 }
 
 /** The same error written on a raw socket (upgrade requests have no ServerResponse). */
-export function rawEdgeError(code: EdgeErrorCode, detail?: string): string {
+export function rawEdgeError(code: EdgeErrorCode, detail?: string, headers: Record<string, string> = {}): string {
   const info: EdgeErrorInfo = EDGE_ERRORS[code];
   const body = errorJson(code, detail);
-  return `HTTP/1.1 ${info.status} ${info.title}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${ERROR_CODE_HEADER}: ${code}\r\nconnection: close\r\n\r\n${body}`;
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  return `HTTP/1.1 ${info.status} ${info.title}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${ERROR_CODE_HEADER}: ${code}\r\n${extra.join('')}connection: close\r\n\r\n${body}`;
 }
 
 /** ngrok's error body shape: `{error_code, status_code, msg, details}`. */

@@ -3,7 +3,6 @@
 import os from 'node:os';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import WebSocket from 'ws';
 import { decodeHttpOpen } from '../protocol/binary-meta';
 import { FEATURE_BINARY_META, FEATURE_SPLIT_DATA, PROTOCOL_VERSION, WIRE_FEATURES } from '../protocol/frames';
 import {
@@ -22,7 +21,8 @@ import {
 } from '../protocol/messages';
 import { ShapeError } from '../protocol/shape';
 import { MuxSession, type MuxExchange, type MuxStream } from '../protocol/session';
-import { WebSocketTransport, type Transport } from '../protocol/transport';
+import { CLOSE_NORMAL, type Transport } from '../protocol/transport';
+import { openWebSocket, type WebSocketOpenError } from '../protocol/ws-handshake';
 import { VERSION } from '../version';
 
 export interface EdgeClientOptions {
@@ -195,25 +195,22 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     }
     const url = this.options.url;
     const loopbackOrTls = url.startsWith('wss:') || /^ws:\/\/(127\.|localhost|\[::1\])/.test(url);
-    // `ws` does the handshake; the transport then frames the messages itself.
-    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 10_000 });
-    let opened = false;
-    ws.once('open', () => {
-      opened = true;
-      // Masking guards plaintext proxies against browser-driven cache poisoning; over TLS or on
-      // loopback there is no such proxy, and a zero mask saves XOR-ing every byte.
-      this.onTransport(new WebSocketTransport(ws, { zeroMask: loopbackOrTls }));
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      ws.terminate();
-      this.lost({
-        code: 'ERR_BURROW_EDGE_HANDSHAKE',
-        message: `edge answered HTTP ${res.statusCode} instead of a websocket`,
-      });
-    });
-    ws.once('error', (err) => {
-      if (!opened) this.lost({ code: 'ERR_BURROW_EDGE_UNREACHABLE', message: `${url}: ${err.message}` });
-    });
+    // Masking guards plaintext proxies against browser-driven cache poisoning; over TLS or on
+    // loopback there is no such proxy, and a zero mask saves XOR-ing every byte.
+    openWebSocket(url, { timeoutMs: 10_000, zeroMask: loopbackOrTls }).then(
+      (transport) => {
+        if (this.stopped) return transport.close(CLOSE_NORMAL, 'agent stopped');
+        this.onTransport(transport);
+      },
+      (err: WebSocketOpenError) => {
+        if (err.kind === 'unreachable')
+          return this.lost({ code: 'ERR_BURROW_EDGE_UNREACHABLE', message: `${url}: ${err.message}` });
+        const answered = err.status
+          ? `HTTP ${err.status}${err.errorCode ? ` (${err.errorCode})` : ''}`
+          : `a bad handshake (${err.message})`;
+        this.lost({ code: 'ERR_BURROW_EDGE_HANDSHAKE', message: `edge answered ${answered} instead of a websocket` });
+      },
+    );
   }
 
   private onTransport(transport: Transport): void {

@@ -7,11 +7,11 @@ import tls from 'node:tls';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
 import type { EdgeOptions, Proto, Scheme } from '../model';
 import type { PolicyLogEntry, RawOpen, RefusedNotice, WireError } from '../protocol/messages';
 import { MuxSession, type MuxStream } from '../protocol/session';
-import { WebSocketTransport, createTransportPair, type Transport } from '../protocol/transport';
+import { createTransportPair, type Transport } from '../protocol/transport';
+import { acceptLink } from './ws-upgrade';
 import { sendEdgeError } from '../edge-errors';
 import { MemoryAuthThrottle, type AuthThrottle } from './auth-throttle';
 import { serveAgent, type AgentHost, type BindSpec } from './agent-handshake';
@@ -234,7 +234,6 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private callbackPath = { url: '', path: '' };
   private tlsServer?: net.Server;
   private httpsServer?: http2.Http2SecureServer;
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
   /** Every public socket (for close). Not a Set: one per connection (net/slot-set.ts says why). */
   private readonly sockets = new SlotSet<net.Socket>();
   /** Cluster: who each session is, for name claims. */
@@ -573,7 +572,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
         );
         return;
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onAgent(new WebSocketTransport(ws), clientIpOf(req)));
+      const transport = acceptLink(req, socket, head);
+      if (transport) this.onAgent(transport, clientIpOf(req));
       return;
     }
     if (this.config.httpsEdges?.handleUpgrade(req, socket, head, scheme)) return;

@@ -158,7 +158,8 @@ function splitHead(head: Buffer, code: HeadParseError['code']): SplitHead {
         if (name.toLowerCase() === 'connection') (out.connection ??= []).push(value);
         break;
       case 14:
-        if (name.toLowerCase() === 'content-length') (out.contentLength ??= []).push(value);
+        if (name.toLowerCase() === 'content-length')
+          (out.contentLength ??= []).push(contentLengthText(text, from, eol));
         break;
       case 17:
         if (name.toLowerCase() === 'transfer-encoding') (out.transferEncoding ??= []).push(value);
@@ -175,6 +176,7 @@ function splitHeadStrict(head: Buffer, code: HeadParseError['code']): SplitHead 
   const start = lines[0];
   if (/[\r\n]/.test(text.replace(/\r\n/g, ''))) throw new HeadParseError(code, 'bare CR or LF in the message head');
   const rawHeaders: string[] = [];
+  let contentLength: string[] | undefined;
   if (lines.length - 1 > MAX_HEADERS) throw new HeadParseError(code, `more than ${MAX_HEADERS} header fields`);
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
@@ -186,18 +188,33 @@ function splitHeadStrict(head: Buffer, code: HeadParseError['code']): SplitHead 
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
     if (!FIELD_VALUE.test(value)) throw new HeadParseError(code, `invalid character in header field ${name}`);
     rawHeaders.push(name, value);
+    if (name.toLowerCase() === 'content-length') {
+      let from = colon + 1;
+      while (line[from] === ' ' || line[from] === '\t') from++;
+      (contentLength ??= []).push(contentLengthText(line, from, line.length));
+    }
   }
   const out: SplitHead = { start, rawHeaders };
+  if (contentLength) out.contentLength = contentLength;
   const note = (key: 'host' | 'contentLength' | 'transferEncoding' | 'connection' | 'upgrade', name: string) => {
     const v = rawHeaderValues(rawHeaders, name);
     if (v.length) out[key] = v;
   };
   note('host', 'host');
-  note('contentLength', 'content-length');
   note('transferEncoding', 'transfer-encoding');
   note('connection', 'connection');
   note('upgrade', 'upgrade');
   return out;
+}
+
+/**
+ * A Content-Length value as llhttp reads it: `text` from `from` (after the leading whitespace) to
+ * `end`, with only trailing spaces dropped. llhttp refuses a tab after the digits, so a trailing
+ * tab stays in and makes the value invalid (the raw path and Node's must agree on framing).
+ */
+function contentLengthText(text: string, from: number, end: number): string {
+  while (end > from && text.charCodeAt(end - 1) === SP) end--;
+  return text.slice(from, end);
 }
 
 function isDigit(c: number): boolean {

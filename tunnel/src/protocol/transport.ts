@@ -1,7 +1,6 @@
-// The byte-message transport under a session: one WebSocket carrying binary messages. `ws` does
-// the HTTP Upgrade handshake; after it, the frames are written and read here (ws-frames.ts).
-import type * as net from 'node:net';
-import type WebSocket from 'ws';
+// The byte-message transport under a session: one WebSocket carrying binary messages. The HTTP
+// Upgrade handshake is ws-handshake.ts; after it, the frames are written and read here (ws-frames.ts).
+import type { Duplex } from 'node:stream';
 import {
   FrameReader,
   Opcode,
@@ -53,6 +52,10 @@ const CLOSE_TIMEOUT_MS = 2000;
 const MAX_PENDING_PONG_BYTES = 64 * 1024;
 
 export interface WebSocketTransportOptions {
+  /** The server end reads masked frames and writes unmasked ones; the client end the reverse. */
+  role: 'server' | 'client';
+  /** Bytes read past the handshake's head (the first frames, when they came in the same read). */
+  head?: Buffer;
   /** Messages above this many bytes close the link with 1009 (default MAX_WS_MESSAGE). */
   maxPayload?: number;
   /**
@@ -63,34 +66,28 @@ export interface WebSocketTransportOptions {
 }
 
 /**
- * A WebSocket whose handshake `ws` did: the transport takes its socket over (create it in the
- * 'open' event or the handleUpgrade callback, before any frame is read) and from then on writes
- * and reads RFC 6455 frames itself. The `ws` object only hears 'close' at the end (a
- * WebSocketServer's client set forgets it then).
+ * A WebSocket on a socket whose handshake is done (ws-handshake.ts): writes and reads RFC 6455
+ * frames. Reading starts when onMessage() is called, so no frame can arrive before its listener.
  */
 export class WebSocketTransport implements Transport {
-  private readonly socket: net.Socket;
   private readonly mask: MaskMode;
   private readonly reader: FrameReader;
   private messageListener?: (message: Buffer | Buffer[] | string) => void;
   private readonly closeListeners: ((reason: string) => void)[] = [];
   /** Our close frame is written: nothing else may follow it. */
   private closeSent = false;
-  /** What the session hears at the end, and the code and reason the peer's close frame carried. */
+  /** What the session hears at the end. */
   private closeReason: string | undefined;
-  private closeCode = WS_CLOSE_ABNORMAL;
-  private peerReason = '';
   private ended = false;
   private pendingPongBytes = 0;
   private killTimer?: NodeJS.Timeout;
   private done = false;
 
   constructor(
-    private readonly ws: WebSocket,
-    options: WebSocketTransportOptions = {},
+    private readonly socket: Duplex & { setNoDelay?(on: boolean): unknown; setTimeout?(ms: number): unknown },
+    options: WebSocketTransportOptions,
   ) {
-    const { socket, server } = takeOver(ws);
-    this.socket = socket;
+    const server = options.role === 'server';
     this.mask = server ? 'none' : options.zeroMask ? 'zero' : 'random';
     this.reader = new FrameReader(
       { masked: server, maxPayload: options.maxPayload ?? MAX_WS_MESSAGE, parts: true },
@@ -102,9 +99,11 @@ export class WebSocketTransport implements Transport {
         close: (code, reason) => this.peerClosed(code, reason),
       },
     );
-    socket.setTimeout(0);
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.read(chunk));
+    // A peer stream (cluster) is a Duplex without these.
+    socket.setTimeout?.(0);
+    socket.setNoDelay?.(true);
+    socket.pause();
+    if (options.head?.length) socket.unshift(options.head);
     socket.on('end', () => this.socket.end());
     socket.on('error', () => this.socket.destroy()); // 'close' follows
     socket.on('close', () => this.finished());
@@ -121,7 +120,11 @@ export class WebSocketTransport implements Transport {
   }
 
   onMessage(listener: (message: Buffer | Buffer[] | string) => void): void {
+    const first = !this.messageListener;
     this.messageListener = listener;
+    if (!first) return;
+    this.socket.on('data', (chunk: Buffer) => this.read(chunk));
+    this.socket.resume();
   }
 
   onClose(listener: (reason: string) => void): void {
@@ -170,8 +173,6 @@ export class WebSocketTransport implements Transport {
   /** The peer's close frame: answer with its code (unless we closed first), then end the TCP connection. */
   private peerClosed(code: number, reason: string): void {
     this.reader.stop();
-    this.closeCode = code;
-    this.peerReason = reason;
     this.closeReason = reason || `websocket closed (${code})`;
     if (!this.closeSent) this.sendClose(code === WS_CLOSE_NO_STATUS ? undefined : code, '');
     this.endSocket();
@@ -180,7 +181,6 @@ export class WebSocketTransport implements Transport {
   /** Bad input: close with its code and stop reading (RFC 6455 §7.1.7, fail the connection). */
   private fail(code: number, message: string): void {
     this.reader.stop();
-    this.closeCode = code;
     this.closeReason = `websocket protocol error (${code}): ${message}`;
     if (!this.closeSent && !this.socket.destroyed) this.sendClose(code, message);
     this.endSocket();
@@ -205,41 +205,8 @@ export class WebSocketTransport implements Transport {
     clearTimeout(this.killTimer);
     this.reader.stop();
     const reason = this.closeReason ?? `websocket closed (${WS_CLOSE_ABNORMAL})`;
-    // The `ws` object's owners (a WebSocketServer's client set, 'close' listeners) hear the end.
-    (this.ws as unknown as { _readyState: number })._readyState = 3; // CLOSED
-    this.ws.emit('close', this.closeCode, Buffer.from(this.peerReason));
     for (const listener of this.closeListeners) listener(reason);
   }
-}
-
-/** The names `ws` 8 gives the listeners it puts on the socket in WebSocket#setSocket. */
-const WS_SOCKET_LISTENERS = new Set(['socketOnClose', 'socketOnData', 'socketOnEnd', 'socketOnError']);
-
-/** Takes the socket of an open `ws` WebSocket away from the library, which then sees nothing of it. */
-function takeOver(ws: WebSocket): { socket: net.Socket; server: boolean } {
-  const inner = ws as unknown as {
-    _socket?: net.Socket;
-    _isServer?: boolean;
-    _receiver?: { _bufferedBytes?: number };
-  };
-  const socket = inner._socket;
-  if (ws.readyState !== ws.OPEN || !socket || typeof inner._isServer !== 'boolean')
-    throw new Error('WebSocketTransport needs an open `ws` WebSocket');
-  if (inner._receiver?._bufferedBytes)
-    throw new Error('`ws` already read bytes of this WebSocket: create the transport in its open event');
-  const removed = new Set<string>();
-  for (const event of ['close', 'data', 'end', 'error']) {
-    for (const listener of socket.listeners(event) as ((...args: unknown[]) => void)[]) {
-      if (!WS_SOCKET_LISTENERS.has(listener.name)) continue;
-      socket.removeListener(event, listener);
-      removed.add(listener.name);
-    }
-  }
-  if (removed.size !== WS_SOCKET_LISTENERS.size)
-    throw new Error(
-      `the \`ws\` socket listeners were not found (${[...removed].join(', ')}): WebSocketTransport needs ws 8`,
-    );
-  return { socket, server: inner._isServer };
 }
 
 /**

@@ -6,9 +6,10 @@
 import http from 'node:http';
 import net from 'node:net';
 import type tls from 'node:tls';
-import WebSocket, { WebSocketServer } from 'ws';
 import { MuxSession } from '../../protocol/session';
-import { WebSocketTransport } from '../../protocol/transport';
+import type { Transport } from '../../protocol/transport';
+import { openWebSocket, type WebSocketOpenError } from '../../protocol/ws-handshake';
+import { acceptLink } from '../ws-upgrade';
 import { PEER_AUTH_HEADER, type ClusterSecret } from './secret';
 
 export const PEER_PATH = '/_burrow/peer';
@@ -50,7 +51,6 @@ export interface PeerServerOptions {
 
 export class PeerServer {
   private readonly server: http.Server;
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
   private readonly sessions = new Set<MuxSession>();
   private readonly sockets = new Set<net.Socket>();
   port = 0;
@@ -77,7 +77,8 @@ export class PeerServer {
         );
         return;
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+      const transport = acceptLink(req, socket, head);
+      if (transport) this.accept(transport);
     });
   }
 
@@ -99,10 +100,8 @@ export class PeerServer {
     await closed;
   }
 
-  private accept(ws: WebSocket): void {
-    ws.on('open', () => undefined);
-    (ws as unknown as { _socket?: net.Socket })._socket?.setNoDelay(true);
-    const session = new MuxSession(new WebSocketTransport(ws), { role: 'edge' });
+  private accept(transport: Transport): void {
+    const session = new MuxSession(transport, { role: 'edge' });
     this.sessions.add(session);
     session.on('close', () => this.sessions.delete(session));
     session.on('control', () =>
@@ -186,23 +185,17 @@ export class PeerPool {
   }
 
   private connect(addr: string): Promise<MuxSession> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://${addr}${PEER_PATH}`, {
-        headers: { [PEER_AUTH_HEADER]: this.secret.peerToken() },
-        perMessageDeflate: false,
-        handshakeTimeout: 3000,
-        maxPayload: 4 * 1024 * 1024,
-      });
-      ws.once('open', () => {
-        (ws as unknown as { _socket?: net.Socket })._socket?.setNoDelay(true);
-        resolve(new MuxSession(new WebSocketTransport(ws), { role: 'agent' }));
-      });
-      ws.once('unexpected-response', (_req, res) => {
-        ws.terminate();
-        reject(new Error(`node ${addr} refused the link (HTTP ${res.statusCode})`));
-      });
-      ws.once('error', (err) => reject(new Error(`node ${addr} is unreachable: ${err.message}`)));
-    });
+    return openWebSocket(`ws://${addr}${PEER_PATH}`, {
+      headers: { [PEER_AUTH_HEADER]: this.secret.peerToken() },
+      timeoutMs: 3000,
+    }).then(
+      (transport) => new MuxSession(transport, { role: 'agent' }),
+      (err: WebSocketOpenError) => {
+        if (err.status) throw new Error(`node ${addr} refused the link (HTTP ${err.status})`);
+        if (err.kind === 'handshake') throw new Error(`node ${addr} answered a bad handshake: ${err.message}`);
+        throw new Error(`node ${addr} is unreachable: ${err.message}`);
+      },
+    );
   }
 }
 
