@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { findHeadEnd, parseRequestHead, parseResponseHead, type RequestHead } from '../../tunnel/src/http1/head';
-import { responseHead } from '../../tunnel/src/edge/raw-visitor';
+import { responseHead, writeResponseHead } from '../../tunnel/src/edge/raw-visitor';
 import { clientResponseHeaders, forwardingHeaders } from '../../tunnel/src/edge/http-proxy';
 
 export const HEAD_LIMIT = 16384;
@@ -212,8 +212,8 @@ export function visitorResponse(
   body: Buffer,
 ): Buffer {
   const f = responseHead(head, status, reason, headers, 5000);
-  const out = Buffer.allocUnsafe(f.text.length + body.length);
-  body.copy(out, out.write(f.text, 0, 'latin1'));
+  const out = Buffer.allocUnsafe(f.headLength + body.length);
+  body.copy(out, writeResponseHead(f, out, 0));
   return out;
 }
 

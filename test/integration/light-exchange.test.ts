@@ -73,9 +73,14 @@ for (const mode of ['embedded', 'edge + agent'] as Mode[]) {
       const port = await listen(res.server(up.server));
       const agent = await agentFor(res, mode);
       const t = await startTunnel(agent, { upstream: `http://127.0.0.1:${port}` });
+      const outcomes: unknown[] = [];
+      agent.on('exchange', (x: { http?: unknown }) => outcomes.push(x.http));
       const before = await request(t.port, t.host, { path: '/before' });
       assert.equal(before.status, 502);
       assert.equal(before.headers['ngrok-error-code'], 'ERR_NGROK_3004');
+      // The agent's record of it: the upstream closed before its head, a coded 502.
+      await waitFor(() => outcomes.length === 1, 10_000, 'the exchange event');
+      assert.deepEqual(outcomes[0], { method: 'GET', url: '/before', statusCode: 502, errorCode: 'ERR_NGROK_3004' });
       const after = await new Promise<{ status: number; body: string; cut: boolean }>((resolve, reject) => {
         http
           .get({ host: '127.0.0.1', port: t.port, path: '/after', headers: { host: t.host }, agent: false }, (r) => {
@@ -89,6 +94,9 @@ for (const mode of ['embedded', 'edge + agent'] as Mode[]) {
       assert.equal(after.status, 200);
       assert.equal(after.body, 'half of it');
       assert.equal(after.cut, true, 'the visitor sees a cut, not a complete response');
+      // Reset mid-body: the status the visitor saw, and the code of the cut.
+      await waitFor(() => outcomes.length === 2, 10_000, 'the exchange event');
+      assert.deepEqual(outcomes[1], { method: 'GET', url: '/after', statusCode: 200, errorCode: 'ERR_NGROK_3004' });
       // The tunnel keeps serving.
       const again = await request(t.port, t.host, { path: '/before' });
       assert.equal(again.status, 502);
@@ -123,6 +131,8 @@ for (const mode of ['embedded', 'edge + agent'] as Mode[]) {
       const port = await listen(res.server(up.server));
       const agent = await agentFor(res, mode);
       const t = await startTunnel(agent, { upstream: `http://127.0.0.1:${port}` });
+      const outcomes: unknown[] = [];
+      agent.on('exchange', (x: { http?: unknown }) => outcomes.push(x.http));
       const socket = res.add(net.connect(t.port, '127.0.0.1'), (s) => s.destroy());
       socket.write(`POST /upload HTTP/1.1\r\nHost: ${t.host}\r\nContent-Length: ${10 * MiB}\r\n\r\n`);
       socket.write(Buffer.alloc(3 * MiB, 0x63));
@@ -131,6 +141,8 @@ for (const mode of ['embedded', 'edge + agent'] as Mode[]) {
       await waitFor(() => up.uploads[0].closed, 10_000, 'the upstream connection closed');
       const name = agent.tunnels()[0].name;
       await waitFor(() => agent.tunnel(name)?.conns.open === 0, 10_000, 'the exchange closed at the agent');
+      // Cancelled by the visitor: no status, no upstream error.
+      assert.deepEqual(outcomes, [{ method: 'POST', url: '/upload' }]);
     });
   });
 }

@@ -11,7 +11,17 @@
 import net from 'node:net';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { ChunkedDecoder, encodeChunk, lastChunk } from '../http1/chunked';
-import { findHeadEnd, HeadParseError, MAX_HEAD_BYTES, parseResponseHead, type ResponseHead } from '../http1/head';
+import {
+  fieldsLength,
+  findHeadEnd,
+  HeadParseError,
+  isField,
+  MAX_HEAD_BYTES,
+  parseResponseHead,
+  putFields,
+  putLatin1,
+  type ResponseHead,
+} from '../http1/head';
 import { sweepFor, type DeadlineSweep, type Expiring } from '../net/deadlines';
 import { DEFAULT_POOL_IDLE_MS, REPLAY_LIMIT } from './upstream-pool';
 
@@ -29,12 +39,15 @@ export interface RawRequestHead {
   rawHeaders: string[];
 }
 
-/** Where a response body goes when the caller takes it without a Readable (RawHandlers.sink). */
+/**
+ * Where a response body goes when the caller takes it without a Readable (RawHandlers.sink). Its
+ * methods are named apart from a stream's, so that one object can be a sink and an exchange's handler.
+ */
 export interface BodySink {
   /** A slice of the body; false = stop reading until the `resume` given to `sink` is called. */
-  data(chunk: Buffer): boolean;
+  bodyData(chunk: Buffer): boolean;
   /** The body ended; `last` is its final slice when it came with the end (sent together). */
-  end(last?: Buffer): void;
+  bodyEnd(last?: Buffer): void;
 }
 
 export interface RawHandlers {
@@ -235,27 +248,68 @@ export function idleConnections(key: string): number {
   return idle.get(key)?.length ?? 0;
 }
 
+// The last Keep-Alive value read, and what it gave: an upstream sends the same one every time.
+let lastKeepAlive: string | undefined;
+let lastIdleMs = DEFAULT_POOL_IDLE_MS;
+
 /** How long an idle connection may be kept after `res` (the upstream's Keep-Alive hint minus 1 s). */
 function idleMsAfter(res: ResponseHead): number {
-  for (let i = 0; i < res.rawHeaders.length; i += 2) {
-    const name = res.rawHeaders[i];
-    if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
-    const hint = /(?:^|[\s,])timeout=(\d+)/i.exec(res.rawHeaders[i + 1])?.[1];
-    if (hint !== undefined) return Math.min(DEFAULT_POOL_IDLE_MS, Number(hint) * 1000 - 1000);
+  const raw = res.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (!isField(name, 'keep-alive')) continue;
+    const value = raw[i + 1];
+    if (value === lastKeepAlive) return lastIdleMs;
+    const hint = /(?:^|[\s,])timeout=(\d+)/i.exec(value)?.[1];
+    if (hint === undefined) continue;
+    lastKeepAlive = value;
+    lastIdleMs = Math.min(DEFAULT_POOL_IDLE_MS, Number(hint) * 1000 - 1000);
+    return lastIdleMs;
   }
   return DEFAULT_POOL_IDLE_MS;
+}
+
+// The pool key of the last upstream (most agents forward to one): no new string per request.
+let lastHost = '';
+let lastPort = -1;
+let lastKey = '';
+
+function poolKey(upstream: RawUpstream): string {
+  if (upstream.port !== lastPort || upstream.host !== lastHost) {
+    lastHost = upstream.host;
+    lastPort = upstream.port;
+    lastKey = `${upstream.host}:${upstream.port}`;
+  }
+  return lastKey;
 }
 
 // ---- one request ----
 
 type Framing = { kind: 'none' } | { kind: 'length'; left: number } | { kind: 'chunked' };
+/** No body (shared: never mutated, only `length` framings count down). */
+const NO_FRAMING: Framing = Object.freeze({ kind: 'none' });
 
-/** The request head as bytes, and how its body is framed; throws a coded error on a head Node would refuse. */
-function serializeHead(head: RawRequestHead): { bytes: Buffer; framing: Framing; close: boolean } {
-  if (!TOKEN.test(head.method)) throw coded('ERR_INVALID_HTTP_TOKEN', `invalid method ${JSON.stringify(head.method)}`);
-  if (BAD_TARGET.test(head.url)) throw coded('ERR_UNESCAPED_CHARACTERS', 'request path contains unescaped characters');
+const CONTENT_LENGTH_0 = 'Content-Length: 0\r\n';
+const KEEP_ALIVE_END = 'Connection: keep-alive\r\n\r\n';
+
+/** The request head as it goes upstream, its body's framing, and whether the connection closes after it. */
+export interface SerializedHead {
+  bytes: Buffer;
+  framing: Framing;
+  close: boolean;
+}
+
+/**
+ * The request head as bytes (written straight into one Buffer: http1/head.ts putFields), and how
+ * its body is framed; throws a coded error on a head Node would refuse. The bytes: the request
+ * line, the fields as given, `Content-Length: 0` when a method with a body has no framing (as
+ * Node's client adds it), `Connection: keep-alive` when the request names no Connection.
+ */
+export function serializeHead(head: RawRequestHead): SerializedHead {
+  const { method, url } = head;
+  if (!TOKEN.test(method)) throw coded('ERR_INVALID_HTTP_TOKEN', `invalid method ${JSON.stringify(method)}`);
+  if (BAD_TARGET.test(url)) throw coded('ERR_UNESCAPED_CHARACTERS', 'request path contains unescaped characters');
   const raw = head.rawHeaders;
-  let text = `${head.method} ${head.url} HTTP/1.1\r\n`;
   let length: string | undefined;
   let te: string | undefined;
   let connection: string | undefined;
@@ -264,15 +318,14 @@ function serializeHead(head: RawRequestHead): { bytes: Buffer; framing: Framing;
     const value = raw[i + 1];
     if (!TOKEN.test(name)) throw coded('ERR_INVALID_HTTP_TOKEN', `invalid header name ${JSON.stringify(name)}`);
     if (BAD_VALUE.test(value)) throw coded('ERR_INVALID_CHAR', `invalid character in header ${name}`);
-    const lower = name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : '';
-    if (lower === 'content-length') {
+    if (isField(name, 'content-length')) {
       if (length !== undefined && length !== value) throw coded('ERR_INVALID_CHAR', 'more than one Content-Length');
       length = value;
-    } else if (lower === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
-    else if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
-    text += name + ': ' + value + '\r\n';
+    } else if (isField(name, 'transfer-encoding')) te = te === undefined ? value : `${te}, ${value}`;
+    else if (isField(name, 'connection')) connection = connection === undefined ? value : `${connection}, ${value}`;
   }
   let framing: Framing;
+  let addLength = false;
   if (te !== undefined) {
     // The body arrives decoded; it goes upstream chunked, the only coding a request may end with.
     if (length !== undefined || te.split(',').at(-1)?.trim().toLowerCase() !== 'chunked')
@@ -280,19 +333,36 @@ function serializeHead(head: RawRequestHead): { bytes: Buffer; framing: Framing;
     framing = { kind: 'chunked' };
   } else if (length !== undefined) {
     if (!/^\d{1,15}$/.test(length)) throw coded('ERR_INVALID_CHAR', `invalid Content-Length ${length}`);
-    framing = Number(length) > 0 ? { kind: 'length', left: Number(length) } : { kind: 'none' };
+    framing = Number(length) > 0 ? { kind: 'length', left: Number(length) } : NO_FRAMING;
   } else {
-    framing = { kind: 'none' };
-    if (!NO_BODY_BY_DEFAULT.has(head.method)) text += 'Content-Length: 0\r\n';
+    framing = NO_FRAMING;
+    addLength = !NO_BODY_BY_DEFAULT.has(method);
   }
   let close = false;
-  if (connection === undefined) text += 'Connection: keep-alive\r\n\r\n';
-  else {
-    text += '\r\n';
+  if (connection !== undefined)
     for (const t of connection.toLowerCase().split(','))
       if (t.trim() === 'close' || t.trim() === 'upgrade') close = true;
+  // METHOD SP url SP HTTP/1.1 CRLF, the fields, the added ones, the blank line.
+  const size =
+    method.length +
+    url.length +
+    12 +
+    fieldsLength(raw) +
+    (addLength ? CONTENT_LENGTH_0.length : 0) +
+    (connection === undefined ? KEEP_ALIVE_END.length : 2);
+  const bytes = Buffer.allocUnsafe(size);
+  let at = putLatin1(bytes, method, 0);
+  bytes[at++] = 0x20;
+  at = putLatin1(bytes, url, at);
+  at = putLatin1(bytes, ' HTTP/1.1\r\n', at);
+  at = putFields(bytes, raw, at);
+  if (addLength) at = putLatin1(bytes, CONTENT_LENGTH_0, at);
+  if (connection === undefined) putLatin1(bytes, KEEP_ALIVE_END, at);
+  else {
+    bytes[at] = 0x0d;
+    bytes[at + 1] = 0x0a;
   }
-  return { bytes: Buffer.from(text, 'latin1'), framing, close };
+  return { bytes, framing, close };
 }
 
 /**
@@ -323,8 +393,10 @@ class RawExchange {
   private socket!: net.Socket;
   private reused = false;
   private retried = false;
-  /** Wire bytes of the request so far (head + framed body), kept for one retry while small. */
-  private kept: Buffer[] | undefined;
+  /** The request can still be sent again (its bytes so far are kept: the head, and `keptBody`). */
+  private replayable = true;
+  /** Wire bytes of the request body so far (framed), kept for one retry while small. */
+  private keptBody: Buffer[] | undefined;
   private keptBytes = 0;
   private framing: Framing;
   /** The request's last byte has been written. */
@@ -344,15 +416,13 @@ class RawExchange {
   constructor(
     private readonly upstream: RawUpstream,
     private readonly method: string,
-    private readonly request: { bytes: Buffer; framing: Framing; close: boolean },
+    private readonly request: SerializedHead,
     private readonly handlers: RawHandlers,
     private readonly upgrade: boolean,
   ) {
-    this.key = `${upstream.host}:${upstream.port}`;
+    this.key = poolKey(upstream);
     this.framing = request.framing;
     this.requestDone = request.framing.kind === 'none';
-    this.kept = [request.bytes];
-    this.keptBytes = 0;
     const now = Date.now();
     if (upstream.responseTimeoutMs > 0) this.deadline = now + upstream.responseTimeoutMs;
     const pooled = takeIdle(this.key, now);
@@ -452,10 +522,10 @@ class RawExchange {
   }
 
   private send(pieces: Buffer[]): boolean {
-    if (this.kept) {
+    if (this.replayable) {
       for (const p of pieces) this.keptBytes += p.length;
-      if (this.keptBytes <= REPLAY_LIMIT) this.kept.push(...pieces);
-      else this.kept = undefined;
+      if (this.keptBytes <= REPLAY_LIMIT) (this.keptBody ??= []).push(...pieces);
+      else this.forget();
     }
     const socket = this.socket;
     let ok = true;
@@ -495,7 +565,7 @@ class RawExchange {
         continue;
       }
       this.stopTimer();
-      this.kept = undefined;
+      this.forget();
       if (res.status === 101) {
         if (!this.upgrade) throw new HeadParseError('ERR_NGROK_3004', 'the app switched protocols unasked');
         this.switchProtocols(res, rest);
@@ -551,7 +621,7 @@ class RawExchange {
   private pushBound: ((piece: Buffer) => void) | undefined;
 
   private push(piece: Buffer): void {
-    if (!(this.sink ? this.sink.data(piece) : this.readable!.push(piece))) this.socket.pause();
+    if (!(this.sink ? this.sink.bodyData(piece) : this.readable!.push(piece))) this.socket.pause();
   }
 
   private readonly resumeReading = (): void => {
@@ -561,7 +631,7 @@ class RawExchange {
   /** The response ended where its framing said; `extra`: bytes followed it (never reuse then). */
   private finish(extra: boolean, last?: Buffer): void {
     this.phase = 'done';
-    if (this.sink) this.sink.end(last);
+    if (this.sink) this.sink.bodyEnd(last);
     else this.readable!.push(null);
     const conn = this.detach();
     this.releaseWriter();
@@ -580,16 +650,17 @@ class RawExchange {
       this.reused &&
       !this.retried &&
       !this.gotResponseBytes &&
-      this.kept &&
+      this.replayable &&
       GONE.has(err.code ?? '')
     ) {
       this.retried = true;
       this.detach().socket.destroy();
       this.attach(this.connect(), false);
-      const kept = this.kept;
-      this.socket.cork();
-      for (const p of kept) this.socket.write(p);
-      this.socket.uncork();
+      const socket = this.socket;
+      socket.cork();
+      socket.write(this.request.bytes);
+      if (this.keptBody) for (const p of this.keptBody) socket.write(p);
+      socket.uncork();
       this.releaseWriter();
       return;
     }
@@ -608,15 +679,21 @@ class RawExchange {
     this.requestBody?.destroy();
   }
 
-  /** Aborts the exchange (bound: callers pass it as a listener). */
-  readonly cancel = (): void => {
+  /** The upstream answered (or the body outgrew REPLAY_LIMIT): no retry any more, so the kept bytes can go. */
+  private forget(): void {
+    this.replayable = false;
+    this.keptBody = undefined;
+  }
+
+  /** Aborts the exchange. */
+  cancel(): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
     this.stopTimer();
     this.detach().socket.destroy();
     this.releaseWriter();
     this.readable?.destroy();
-  };
+  }
 }
 
 /** The request body the caller writes into (decoded bytes; framed by the exchange). */

@@ -18,7 +18,15 @@ import type { Duplex } from 'node:stream';
 import type { Scheme } from '../model';
 import type { HttpOpen, HttpResponseHead, WireError } from '../protocol/messages';
 import type { ExchangeHandler, ExchangeSender } from '../protocol/session';
-import { findHeadEnd, parseRequestHead, type RequestHead } from '../http1/head';
+import {
+  fieldsLength,
+  findHeadEnd,
+  isField,
+  parseRequestHead,
+  putFields,
+  putLatin1,
+  type RequestHead,
+} from '../http1/head';
 import { ChunkedDecoder, encodeChunk, lastChunk } from '../http1/chunked';
 import { hasRawHeader, rawHeader, rawHeaderValues } from '../net/raw-headers';
 import { edgeErrorPage, isEdgeErrorCode, type EdgeErrorCode } from '../edge-errors';
@@ -58,32 +66,37 @@ const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 const CONTINUE_REPLY = 'HTTP/1.1 100 Continue\r\n\r\n';
 const CHUNKED_TE = /(?:^|\W)chunked(?:$|\W)/i;
 
-let dateCache = '';
+let dateLineCache = '';
 let dateSecond = -1;
-/** The Date header value, as Node caches it (once per second). */
-function httpDate(): string {
+/** The Date line, as Node caches its value (once per second). */
+function dateLine(): string {
   const second = Math.floor(Date.now() / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
-    dateCache = new Date(second * 1000).toUTCString();
+    dateLineCache = `Date: ${new Date(second * 1000).toUTCString()}\r\n`;
   }
-  return dateCache;
+  return dateLineCache;
 }
 
-let keepAliveCache = '';
-let keepAliveCacheMs = -1;
-/** The Keep-Alive line for a keep-alive timeout (the listener's: the same on every response). */
-function keepAliveLine(ms: number): string {
+const KEEP_ALIVE = 'Connection: keep-alive\r\n';
+const CLOSE = 'Connection: close\r\n';
+const CHUNKED = 'Transfer-Encoding: chunked\r\n';
+let keepAliveCache = KEEP_ALIVE;
+let keepAliveCacheMs = 0;
+/** The Connection and Keep-Alive lines for a keep-alive timeout (the listener's: the same on every response). */
+function keepAliveLines(ms: number): string {
+  if (!ms) return KEEP_ALIVE;
   if (ms !== keepAliveCacheMs) {
     keepAliveCacheMs = ms;
-    keepAliveCache = `Keep-Alive: timeout=${Math.floor(ms / 1000)}\r\n`;
+    keepAliveCache = `${KEEP_ALIVE}Keep-Alive: timeout=${Math.floor(ms / 1000)}\r\n`;
   }
   return keepAliveCache;
 }
 
-/** How the response to one request is framed on the visitor's connection. */
+/** How the response to one request is framed on the visitor's connection, and its head (writeResponseHead). */
 export interface ResponseFraming {
-  text: string;
+  /** The head's size in bytes. */
+  headLength: number;
   /** The body goes out chunked. */
   chunked: boolean;
   /** Bytes of body the head announced (Content-Length), when it did. */
@@ -92,13 +105,22 @@ export interface ResponseFraming {
   last: boolean;
   /** Body bytes are not written (HEAD, 1xx, 204, 304). */
   bodiless: boolean;
+  // What the head is made of (written by writeResponseHead, no text built in between).
+  status: number;
+  reason: string;
+  rawHeaders: readonly string[];
+  /** The Date line, when the upstream sent no Date. */
+  date: string | undefined;
+  /** Connection (and Keep-Alive) lines. */
+  connection: string;
 }
 
 /**
  * The response head Node's ServerResponse writes for `writeHead(status, message, rawHeaders)` on
  * a server with `keepAliveTimeoutMs`, for a request `head` (without Connection, Transfer-Encoding
- * and Keep-Alive in `rawHeaders`: clientResponseHeaders strips them). Throws as Node does on an
- * invalid status, reason, header name or value (the caller answers ERR_NGROK_3004).
+ * and Keep-Alive in `rawHeaders`: clientResponseHeaders strips them), as a framing whose head
+ * writeResponseHead writes. Throws as Node does on an invalid status, reason, header name or value
+ * (the caller answers ERR_NGROK_3004).
  */
 export function responseHead(
   req: Pick<RequestHead, 'method' | 'version' | 'rawHeaders' | 'keepAlive'>,
@@ -111,7 +133,6 @@ export function responseHead(
   if (!Number.isInteger(status) || status < 100 || status > 999) throw new Error(`Invalid status code: ${status}`);
   const reason = message || STATUS_CODES[status] || 'unknown';
   if (INVALID_VALUE.test(reason)) throw new Error('Invalid character in statusMessage');
-  let text = `HTTP/1.1 ${status} ${reason}\r\n`;
   let length: number | undefined;
   let hasLength = false;
   let hasDate = false;
@@ -121,34 +142,75 @@ export function responseHead(
     if (!TOKEN.test(name)) throw new Error(`Header name must be a valid HTTP token ["${name}"]`);
     if (value === undefined || INVALID_VALUE.test(value))
       throw new Error(`Invalid character in header content ["${name}"]`);
-    const lower = name.length === 14 || name.length === 4 ? name.toLowerCase() : '';
-    if (lower === 'content-length') {
+    if (isField(name, 'content-length')) {
       hasLength = true;
       length = /^\d+$/.test(value) ? Number(value) : undefined;
-    } else if (lower === 'date') hasDate = true;
-    text += `${name}: ${value}\r\n`;
+    } else if (isField(name, 'date')) hasDate = true;
   }
-  if (!hasDate) text += `Date: ${httpDate()}\r\n`;
+  const date = hasDate ? undefined : dateLine();
   const bodiless = req.method === 'HEAD' || status < 200 || status === 204 || status === 304;
   const chunkedByDefault = req.version === '1.1' || CHUNKED_TE.test(rawHeaderValues(req.rawHeaders, 'te').join(', '));
   let last = false;
-  if (req.keepAlive && mayKeepAlive && (hasLength || chunkedByDefault)) {
-    text += 'Connection: keep-alive\r\n';
-    if (keepAliveTimeoutMs) text += keepAliveLine(keepAliveTimeoutMs);
-  } else {
+  let connection: string;
+  if (req.keepAlive && mayKeepAlive && (hasLength || chunkedByDefault)) connection = keepAliveLines(keepAliveTimeoutMs);
+  else {
     last = true;
-    text += 'Connection: close\r\n';
+    connection = CLOSE;
   }
   let chunked = false;
   if (!hasLength && !bodiless) {
-    if (chunkedByDefault) {
-      text += 'Transfer-Encoding: chunked\r\n';
-      chunked = true;
-    } else last = true;
+    if (chunkedByDefault) chunked = true;
+    else last = true;
   }
-  const framing: ResponseFraming = { text: `${text}\r\n`, chunked, last, bodiless };
+  // "HTTP/1.1 " 3DIGIT SP reason CRLF, the fields, Date, Connection, Transfer-Encoding, CRLF.
+  const headLength =
+    15 +
+    reason.length +
+    fieldsLength(rawHeaders) +
+    (date ? date.length : 0) +
+    connection.length +
+    (chunked ? CHUNKED.length : 0) +
+    2;
+  const framing: ResponseFraming = {
+    headLength,
+    chunked,
+    last,
+    bodiless,
+    status,
+    reason,
+    rawHeaders,
+    date,
+    connection,
+  };
   if (hasLength) framing.length = length;
   return framing;
+}
+
+/** Writes the head of `f` into `buf` at `at` (room for `f.headLength` bytes); returns the offset after it. */
+export function writeResponseHead(f: ResponseFraming, buf: Buffer, at: number): number {
+  at = putLatin1(buf, 'HTTP/1.1 ', at);
+  const status = f.status;
+  buf[at++] = 0x30 + Math.floor(status / 100);
+  buf[at++] = 0x30 + (Math.floor(status / 10) % 10);
+  buf[at++] = 0x30 + (status % 10);
+  buf[at++] = 0x20;
+  at = putLatin1(buf, f.reason, at);
+  buf[at++] = 0x0d;
+  buf[at++] = 0x0a;
+  at = putFields(buf, f.rawHeaders, at);
+  if (f.date) at = putLatin1(buf, f.date, at);
+  at = putLatin1(buf, f.connection, at);
+  if (f.chunked) at = putLatin1(buf, CHUNKED, at);
+  buf[at++] = 0x0d;
+  buf[at++] = 0x0a;
+  return at;
+}
+
+/** The head of `f` in a Buffer of its own. */
+export function responseHeadBytes(f: ResponseFraming): Buffer {
+  const out = Buffer.allocUnsafe(f.headLength);
+  writeResponseHead(f, out, 0);
+  return out;
 }
 
 /** The raw connections of one listener (for drain and close). */
@@ -451,8 +513,8 @@ class Exchange implements ExchangeHandler {
   private headSent = false;
   private bodyEnded = false;
   private last = false;
-  /** The response head, until it is written together with the body bytes that follow it this turn. */
-  private pendingHead?: string;
+  /** The response head (`framing`) waits to be written together with the body bytes that follow it this turn. */
+  private pendingHead = false;
   private pendingParts: Buffer[] = [];
   private pendingBytes = 0;
   /** Waiting for the visitor socket's 'drain' before the agent gets credit again. */
@@ -598,7 +660,7 @@ class Exchange implements ExchangeHandler {
     this.headSent = true;
     // Written at the end of the turn, with the body bytes (and the end) that come by then: a
     // small response is one write of one Buffer.
-    this.pendingHead = framing.text;
+    this.pendingHead = true;
     this.schedule();
   }
 
@@ -666,9 +728,9 @@ class Exchange implements ExchangeHandler {
 
   close(error?: WireError): void {
     if (this.responseDone || this.bodyEnded) return;
-    if (this.pendingHead !== undefined) {
+    if (this.pendingHead) {
       // The head never left: the visitor gets the error page instead of a cut response.
-      this.pendingHead = undefined;
+      this.pendingHead = false;
       this.pendingParts = [];
       this.headSent = false;
     }
@@ -680,25 +742,25 @@ class Exchange implements ExchangeHandler {
   flush(): void {
     this.queued = false;
     if (this.responseDone) return;
-    const text = this.pendingHead;
+    const head = this.pendingHead ? this.framing! : undefined;
     const parts = this.pendingParts;
     const bytes = this.pendingBytes;
-    this.pendingHead = undefined;
+    this.pendingHead = false;
     this.pendingParts = [];
     this.pendingBytes = 0;
     const socket = this.conn.socket;
     let ok = true;
-    if (text !== undefined && bytes <= JOIN_MAX) {
-      let size = text.length;
+    if (head && bytes <= JOIN_MAX) {
+      let size = head.headLength;
       for (const p of parts) size += p.length;
       const out = Buffer.allocUnsafe(size);
       // Header bytes as Node writes them: latin1 (obs-text values pass as the upstream sent them).
-      let at = out.write(text, 0, 'latin1');
+      let at = writeResponseHead(head, out, 0);
       for (const p of parts) at += p.copy(out, at);
       ok = socket.write(out);
-    } else if (text !== undefined || parts.length) {
+    } else if (head || parts.length) {
       socket.cork();
-      if (text !== undefined) ok = socket.write(text, 'latin1');
+      if (head) ok = socket.write(responseHeadBytes(head));
       for (const p of parts) ok = socket.write(p);
       socket.uncork();
     }
@@ -744,8 +806,8 @@ class Exchange implements ExchangeHandler {
     for (const [name, value] of Object.entries(page.headers)) raw.push(name, String(value));
     const framing = responseHead(this.head, page.status, undefined, raw, this.owner.keepAliveTimeoutMs);
     this.headSent = true;
-    const text = Buffer.from(framing.text, 'latin1');
-    this.conn.socket.write(framing.bodiless ? text : Buffer.concat([text, Buffer.from(page.body)]));
+    const head = responseHeadBytes(framing);
+    this.conn.socket.write(framing.bodiless ? head : Buffer.concat([head, Buffer.from(page.body)]));
     this.responseEnded(framing.last);
   }
 }

@@ -339,3 +339,54 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
 
 /** For tests: the fast reading of a head must agree with the line-by-line one on every input. */
 export const headSplitters = { fast: splitHead, strict: splitHeadStrict };
+
+// ---- writing heads ----
+//
+// Heads are written piece by piece into one Buffer of their exact length: no string per line and
+// no concatenated head text to flatten (each was a string or two per header and request). Every
+// piece is latin1 (callers refuse characters above 0xFF first, as Node does), so its byte length
+// is its string length.
+
+/** Strings up to this long are copied by a loop (≈ 2 ns a character); longer ones by one native call (≈ 45 ns). */
+const SHORT_PIECE = 24;
+type Latin1Writer = { latin1Write(text: string, offset: number, length: number): number };
+
+/** Writes `text` (latin1) into `buf` at `at`; returns the offset after it. `buf` has room for it. */
+export function putLatin1(buf: Buffer, text: string, at: number): number {
+  const n = text.length;
+  if (n > SHORT_PIECE) return at + (buf as unknown as Latin1Writer).latin1Write(text, at, n);
+  for (let i = 0; i < n; i++) buf[at + i] = text.charCodeAt(i);
+  return at + n;
+}
+
+/** Writes `name: value\r\n` for each field of `rawHeaders` at `at`; returns the offset after them. */
+export function putFields(buf: Buffer, rawHeaders: readonly string[], at: number): number {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    at = putLatin1(buf, rawHeaders[i], at);
+    buf[at++] = 0x3a; // :
+    buf[at++] = SP;
+    at = putLatin1(buf, rawHeaders[i + 1], at);
+    buf[at++] = CR;
+    buf[at++] = LF;
+  }
+  return at;
+}
+
+/**
+ * Whether `name` is the field `lower` (given in lower case) in any case: a lower-cased copy is made
+ * only when the length and the first letter already agree (most names differ there).
+ */
+export function isField(name: string, lower: string): boolean {
+  return (
+    name.length === lower.length &&
+    (name.charCodeAt(0) | 0x20) === lower.charCodeAt(0) &&
+    (name === lower || name.toLowerCase() === lower)
+  );
+}
+
+/** The bytes `putFields` writes for `rawHeaders`. */
+export function fieldsLength(rawHeaders: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i++) n += rawHeaders[i].length;
+  return n + rawHeaders.length * 2; // ": " and CRLF per field
+}
