@@ -6,7 +6,7 @@
 //   node test/bench/phase-faults.mjs [BIN] [PHASES]      (run it under the bench lock)
 //   node test/bench/phase-faults.mjs dist/burrow.js small50:2,small1:1,get1m:1,small1,small50,get1m,post10m
 //
-// PHASES: small1|small50|get1m|post10m, each with an optional :SECONDS (default 3). Env: BURROW_ARGS
+// PHASES: small1|small50|close50|get1m|post10m (close50: Connection: close), each with an optional :SECONDS (default 3). Env: BURROW_ARGS
 // (extra `burrow http` arguments, e.g. "--inspect false"), NODE_ARGS (e.g. "--cpu-prof"), OUTPUT=FILE (the
 // Burrow processes' own output, e.g. under NODE_ARGS=--trace-gc-nvp, written there at the end), MODE=edge
 // (`burrow edge` + `burrow http --edge` instead: CPU and faults of both processes, RSS of the agent),
@@ -24,6 +24,8 @@ const phases = (process.argv[3] ?? 'small50:2,small1:1,get1m:1,small1,small50,ge
 const PHASES = {
   small1: { c: 1, path: '/small' },
   small50: { c: 50, path: '/small' },
+  // A new visitor connection per request (Connection: close): per-connection bookkeeping.
+  close50: { c: 50, path: '/small', close: true },
   get1m: { c: 1, path: '/1mib', mib: 1 },
   post10m: { c: 1, path: '/upload', method: 'POST', body: 10 * 1024 * 1024, mib: 10 },
 };
@@ -100,6 +102,7 @@ try {
         `-d${seconds}s`,
         '--timeout',
         '10s',
+        ...(p.close ? ['-H', 'Connection: close'] : []),
         '-s',
         path.join(HERE, 'wrk-report.lua'),
         `http://127.0.0.1:${url.port}${p.path}`,

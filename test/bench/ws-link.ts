@@ -77,7 +77,8 @@ function wsEnd(ws: WebSocket): End {
 function transportEnd(t: WebSocketTransport): End {
   return {
     send: (m) => t.send(m),
-    onMessage: (fn) => t.onMessage((m) => fn(m as Buffer)),
+    // A message that spanned reads comes in parts; joined here as the reader joined it before.
+    onMessage: (fn) => t.onMessage((m) => fn(Array.isArray(m) ? Buffer.concat(m) : (m as Buffer))),
     stop: () => t.close(1000, 'bye'),
   };
 }

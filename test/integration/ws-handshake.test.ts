@@ -142,7 +142,7 @@ describe('ws handshake: the link opened by Burrow at both ends', function () {
         ]),
       );
       const transport = await within(10_000, 'accept', accepted);
-      const message = new Promise<Buffer | string>((r) => transport.onMessage(r));
+      const message = new Promise<Buffer | Buffer[] | string>((r) => transport.onMessage(r));
       assert.deepEqual(await within(10_000, 'message', message), Buffer.from('with the head'));
     });
 
@@ -255,7 +255,7 @@ describe('ws handshake: the link opened by Burrow at both ends', function () {
         timeoutMs: 10_000,
       });
       res.add(t, (x) => x.close(1000, 'done'));
-      const got = new Promise<Buffer | string>((r) => t.onMessage(r));
+      const got = new Promise<Buffer | Buffer[] | string>((r) => t.onMessage(r));
       t.send(Buffer.from('hi'));
       assert.deepEqual(await within(10_000, 'echo', got), Buffer.from('echo:hi'));
       const h = await headers;
@@ -289,7 +289,7 @@ describe('ws handshake: the link opened by Burrow at both ends', function () {
       res.add(t, (x) => x.close(1000, ''));
       // Listening a little later still gets it: reading starts with onMessage.
       await new Promise((r) => setTimeout(r, 50));
-      const got = new Promise<Buffer | string>((r) => t.onMessage(r));
+      const got = new Promise<Buffer | Buffer[] | string>((r) => t.onMessage(r));
       assert.deepEqual(await within(10_000, 'message', got), Buffer.from('right behind the 101'));
     });
 

@@ -31,7 +31,8 @@ function watch(t: WebSocketTransport) {
   const messages: (Buffer | string)[] = [];
   const waiters: (() => void)[] = [];
   t.onMessage((m) => {
-    messages.push(m as Buffer | string);
+    // A message that spanned socket reads comes in its parts (the session decodes them so).
+    messages.push(Array.isArray(m) ? Buffer.concat(m) : m);
     for (const w of waiters.splice(0)) w();
   });
   const closed = new Promise<string>((resolve) => t.onClose(resolve));

@@ -123,8 +123,8 @@ describe('protocol: frames', () => {
         () => decodeParts(parts),
         (e: unknown) => e instanceof ProtocolError && pattern.test(e.message),
       );
-    refused([header], /payload part missing/);
-    refused([header, payload.subarray(1)], /payload part missing/);
+    refused([header], /payload truncated/);
+    refused([header, payload.subarray(1)], /payload truncated/);
     const big = Buffer.from(header);
     big.writeUInt32BE(MAX_FRAME_PAYLOAD + 1, 6);
     refused([big, Buffer.alloc(MAX_FRAME_PAYLOAD + 1)], /exceeds/);

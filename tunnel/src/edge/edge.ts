@@ -41,6 +41,7 @@ import { poolGroup, relayToBinding } from './cluster/index';
 import { adoptPeerAddress, innerStreamOf } from './cluster/peers';
 import { POOL_OWNER } from './cluster/redis';
 import { IdleConnections } from '../net/idle-connections';
+import { SlotSet } from '../net/slot-set';
 import type { AgentSession } from './agent-session';
 
 /** Path on the public HTTP listener where agents open their session. */
@@ -233,7 +234,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private callbackPath = { url: '', path: '' };
   private tlsServer?: net.Server;
   private httpsServer?: http2.Http2SecureServer;
-  private readonly sockets = new Set<net.Socket>();
+  /** Every public socket (for close). Not a Set: one per connection (net/slot-set.ts says why). */
+  private readonly sockets = new SlotSet<net.Socket>();
   /** Cluster: who each session is, for name claims. */
   private readonly holders = new WeakMap<AgentSession, Holder>();
   /** Cluster: connections another node carried here (never forwarded again), and their servers. */
@@ -312,7 +314,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     // Requests cut by the closed sessions get their coded 502 on the next tick: let those go out
     // before the sockets do, so clients see ERR_NGROK_3210 rather than a hang-up.
     await new Promise((r) => setImmediate(r));
-    for (const s of this.sockets) s.destroy();
+    for (const s of this.sockets.values()) s.destroy();
     await closed;
   }
 
@@ -473,7 +475,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /** One listener for every public socket (the socket is `this`): no closure per idle visitor. */
-  private readonly untrack = ((sockets: Set<net.Socket>) =>
+  private readonly untrack = ((sockets: SlotSet<net.Socket>) =>
     function (this: net.Socket) {
       sockets.delete(this);
     })(this.sockets);

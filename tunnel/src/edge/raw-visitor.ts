@@ -33,6 +33,7 @@ import { edgeErrorPage, isEdgeErrorCode, type EdgeErrorCode } from '../edge-erro
 import { clientResponseHeaders, errorCodeOf, forwardingHeaders, markBodyFraming, type HttpTarget } from './http-proxy';
 import { httpServerLimits, type ListenerLimits } from './listener-limits';
 import { sweepFor, type DeadlineSweep, type Expiring } from '../net/deadlines';
+import { SlotSet } from '../net/slot-set';
 
 /**
  * What the raw path does with a request: proxy it, answer an edge error, give the connection to
@@ -214,7 +215,8 @@ export function responseHeadBytes(f: ResponseFraming): Buffer {
 
 /** The raw connections of one listener (for drain and close). */
 export class RawVisitors {
-  private readonly connections = new Set<RawConnection>();
+  /** Not a Set: one comes and goes per connection (net/slot-set.ts says why that matters). */
+  private readonly connections = new SlotSet<RawConnection>();
   readonly headersTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   /** The connections' head and keep-alive deadlines. */
@@ -230,13 +232,13 @@ export class RawVisitors {
   }
 
   accept(socket: net.Socket): void {
-    // (RawConnection's close listener takes it out of the set: no closure per connection here.)
+    // (RawConnection's close listener takes it out: no closure per connection here.)
     this.connections.add(new RawConnection(socket, this));
   }
 
   /** A carried connection whose first node drains: it ends after its current exchange (now if idle); false if not here. */
   drain(socket: unknown): boolean {
-    for (const c of this.connections) {
+    for (const c of this.connections.values()) {
       if (c.socket !== socket) continue;
       c.drain();
       return true;
@@ -246,7 +248,9 @@ export class RawVisitors {
 
   /** Ends the connections waiting for a request (http.Server's closeIdleConnections). */
   closeIdle(): void {
-    for (const c of this.connections) if (c.idle) c.socket.destroy();
+    this.connections.forEach((c) => {
+      if (c.idle) c.socket.destroy();
+    });
   }
 
   get size(): number {

@@ -4,6 +4,8 @@
 // time; here a request only writes a number, and one sweep per `tickMs` looks at every entry.
 // An entry's `expire` runs once its deadline has passed, at most `tickMs` late (never early).
 
+import { SlotSet } from './slot-set';
+
 /** Something with a deadline: `deadline` in Date.now() ms (Infinity: none now). */
 export interface Expiring {
   deadline: number;
@@ -12,7 +14,8 @@ export interface Expiring {
 }
 
 export class DeadlineSweep {
-  private readonly entries = new Set<Expiring>();
+  /** Not a Set: one entry comes and goes per connection (slot-set.ts says why that matters). */
+  private readonly entries = new SlotSet<Expiring>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(readonly tickMs: number) {}
@@ -37,11 +40,11 @@ export class DeadlineSweep {
 
   private readonly sweep = (): void => {
     const now = Date.now();
-    for (const entry of this.entries) {
-      if (entry.deadline > now) continue;
+    this.entries.forEach((entry) => {
+      if (entry.deadline > now) return;
       this.entries.delete(entry);
       entry.expire();
-    }
+    });
     if (this.entries.size === 0) {
       clearInterval(this.timer);
       this.timer = undefined;

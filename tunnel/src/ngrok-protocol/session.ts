@@ -3,6 +3,7 @@
 // See tunnel/NGROK-PROTOCOL.md §2.
 import { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
+import { StreamTable } from '../protocol/session';
 import {
   FLAG_FIN,
   FLAG_SYN,
@@ -42,7 +43,8 @@ export interface MuxadoSessionOptions {
 }
 
 export class MuxadoSession extends EventEmitter<MuxadoSessionEvents> {
-  private readonly streams = new Map<number, MuxadoStream>();
+  /** Not a Map: one stream per exchange (protocol/session.ts StreamTable says why). */
+  private readonly streams = new StreamTable<MuxadoStream>();
   private readonly decoder = new FrameDecoder(WINDOW);
   private nextId: number;
   private lastPeerId = 0;

@@ -34,6 +34,7 @@ export const enum FrameType {
 }
 
 export const FLAG_FIN = 0x01;
+const EMPTY = Buffer.alloc(0);
 /**
  * DATA only, and only to a peer that announced the `split-data` feature (Hello/Welcome): this
  * frame ends its message without its payload; the payload is the whole next transport message.
@@ -160,23 +161,99 @@ export function decodeFrames(message: Buffer, maxPayload = MAX_FRAME_PAYLOAD, al
 }
 
 /**
- * Splits a message that an in-process transport delivered as its parts (Transport.sendParts):
- * each part holds whole frames, except a DATA header queued alone, whose payload is the next part.
+ * Splits one transport message given as parts, cut anywhere (a WebSocket message spanning socket
+ * reads, or an in-process message: whole frames, a DATA header and its payload as the next part),
+ * into the same frames as decodeFrames on the parts joined, without joining them. A payload inside
+ * one part is a view of it; a DATA payload across parts comes as one frame per piece (each a view,
+ * FIN on the last only: the stream gets the same bytes); any other payload across parts (a few
+ * hundred bytes of metadata or control) is copied. A frame header across parts is copied (10 bytes).
  */
-export function decodeParts(parts: Buffer[], maxPayload = MAX_FRAME_PAYLOAD): Frame[] {
+export function decodeParts(parts: Buffer[], maxPayload = MAX_FRAME_PAYLOAD, allowSplit = false): Frame[] {
+  if (parts.length === 1) return decodeFrames(parts[0], maxPayload, allowSplit);
   const frames: Frame[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i];
-    if (part.length === FRAME_HEADER_BYTES && part.readUInt32BE(6) > 0) {
-      const length = checkHeader(part, 0, maxPayload);
-      const payload = parts[++i];
-      if (payload?.length !== length) {
-        throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', `frame payload part missing (${length} bytes announced)`);
+  let p = 0;
+  let at = 0;
+  for (;;) {
+    while (p < parts.length && at === parts[p].length) {
+      p++;
+      at = 0;
+    }
+    if (p === parts.length) return frames;
+    let head = parts[p];
+    let ho = at;
+    if (head.length - at >= FRAME_HEADER_BYTES) at += FRAME_HEADER_BYTES;
+    else {
+      head = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+      ho = 0;
+      for (let n = 0; n < FRAME_HEADER_BYTES;) {
+        if (at === parts[p].length) {
+          p++;
+          at = 0;
+          if (p === parts.length) throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', 'truncated frame header');
+          continue;
+        }
+        const take = Math.min(FRAME_HEADER_BYTES - n, parts[p].length - at);
+        parts[p].copy(head, n, at, at + take);
+        n += take;
+        at += take;
       }
-      frames.push(frameAt(part, 0, payload));
-    } else frames.push(...decodeFrames(part, maxPayload));
+    }
+    let need = checkHeader(head, ho, maxPayload);
+    const type = head[ho];
+    if (allowSplit && head[ho + 1] & FLAG_SPLIT && type === FrameType.Data) {
+      let rest = parts[p].length - at;
+      for (let q = p + 1; q < parts.length; q++) rest += parts[q].length;
+      if (rest !== 0 || need === 0)
+        throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', 'a split DATA frame must end its message');
+      const frame = frameAt(head, ho, EMPTY);
+      frame.splitLength = need;
+      frames.push(frame);
+      return frames;
+    }
+    if (need === 0) {
+      frames.push(frameAt(head, ho, EMPTY));
+      continue;
+    }
+    while (p < parts.length && at === parts[p].length) {
+      p++;
+      at = 0;
+    }
+    if (p < parts.length && parts[p].length - at >= need) {
+      const part = parts[p];
+      frames.push(frameAt(head, ho, at === 0 && need === part.length ? part : part.subarray(at, at + need)));
+      at += need;
+      continue;
+    }
+    // The payload spans parts.
+    const copy = type === FrameType.Data ? undefined : Buffer.allocUnsafe(need);
+    const flags = head[ho + 1];
+    let filled = 0;
+    while (need > 0) {
+      if (p === parts.length)
+        throw new ProtocolError(
+          'ERR_BURROW_FRAME_MALFORMED',
+          `frame payload truncated (${filled + need} bytes announced)`,
+        );
+      const part = parts[p];
+      const take = Math.min(need, part.length - at);
+      if (take > 0) {
+        if (copy) part.copy(copy, filled, at, at + take);
+        else {
+          const piece = frameAt(head, ho, part.subarray(at, at + take));
+          if (take < need) piece.flags = flags & ~FLAG_FIN;
+          frames.push(piece);
+        }
+        filled += take;
+        need -= take;
+        at += take;
+      }
+      if (need > 0) {
+        p++;
+        at = 0;
+      }
+    }
+    if (copy) frames.push(frameAt(head, ho, copy));
   }
-  return frames;
 }
 
 export function parseJsonPayload<T>(frame: Frame): T {

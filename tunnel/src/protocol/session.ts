@@ -70,22 +70,22 @@ export interface SessionEvents {
  * ~30 % of each small request's objects were promoted (docs/benchmarks.md, "Issue 11 round 6").
  * Ids are handed out in order, so a slot array indexed by id (mod its length) finds nearly every
  * stream at once; a stream whose slot a long-lived one holds waits in a small Map, and the array
- * doubles when half full.
+ * doubles when half full. (ngrok-protocol's muxado sessions use it too: their ids also grow by 2.)
  */
-export class StreamTable {
-  private slots: (StreamEnd | undefined)[] = new Array<StreamEnd | undefined>(256).fill(undefined);
+export class StreamTable<T extends { readonly id: number } = StreamEnd> {
+  private slots: (T | undefined)[] = new Array<T | undefined>(256).fill(undefined);
   private mask = 255;
-  private overflow = new Map<number, StreamEnd>();
+  private overflow = new Map<number, T>();
   size = 0;
 
-  get(id: number): StreamEnd | undefined {
+  get(id: number): T | undefined {
     const s = this.slots[(id >>> 1) & this.mask];
     if (s !== undefined && s.id === id) return s;
     return this.overflow.size ? this.overflow.get(id) : undefined;
   }
 
   /** Adds a stream (`stream.id === id`; each id once). */
-  set(id: number, stream: StreamEnd): void {
+  set(id: number, stream: T): void {
     if (this.size >= this.slots.length >> 1) this.grow();
     const i = (id >>> 1) & this.mask;
     if (this.slots[i] === undefined) this.slots[i] = stream;
@@ -93,17 +93,22 @@ export class StreamTable {
     this.size++;
   }
 
-  delete(id: number): void {
+  /** False when no stream had `id`. */
+  delete(id: number): boolean {
     const i = (id >>> 1) & this.mask;
     const s = this.slots[i];
     if (s !== undefined && s.id === id) {
       this.slots[i] = undefined;
       this.size--;
-    } else if (this.overflow.delete(id)) this.size--;
+      return true;
+    }
+    if (!this.overflow.delete(id)) return false;
+    this.size--;
+    return true;
   }
 
-  values(): StreamEnd[] {
-    const out: StreamEnd[] = [];
+  values(): T[] {
+    const out: T[] = [];
     for (const s of this.slots) if (s !== undefined) out.push(s);
     for (const s of this.overflow.values()) out.push(s);
     return out;
@@ -117,7 +122,7 @@ export class StreamTable {
 
   private grow(): void {
     const all = this.values();
-    this.slots = new Array<StreamEnd | undefined>(this.slots.length * 2).fill(undefined);
+    this.slots = new Array<T | undefined>(this.slots.length * 2).fill(undefined);
     this.mask = this.slots.length - 1;
     this.overflow = new Map();
     this.size = 0;
@@ -414,16 +419,11 @@ export class MuxSession extends EventEmitter<SessionEvents> {
       const split = this.splitPending;
       if (split) {
         this.splitPending = undefined;
-        if (Array.isArray(message) || message.length !== split.splitLength)
-          throw new ProtocolError(
-            'ERR_BURROW_FRAME_MALFORMED',
-            'the message after a split DATA frame is not its payload',
-          );
-        this.dispatch({ ...split, payload: message });
+        this.splitPayload(split, message);
         return;
       }
       const frames = Array.isArray(message)
-        ? decodeParts(message, MAX_FRAME_PAYLOAD)
+        ? decodeParts(message, MAX_FRAME_PAYLOAD, true)
         : decodeFrames(message, MAX_FRAME_PAYLOAD, true);
       for (const frame of frames) {
         if (frame.splitLength !== undefined)
@@ -436,6 +436,30 @@ export class MuxSession extends EventEmitter<SessionEvents> {
           ? { code: err.code, message: err.message }
           : { code: 'ERR_BURROW_INTERNAL', message: (err as Error).message };
       this.close(error);
+    }
+  }
+
+  /**
+   * The message after a split DATA frame: its payload, whole or in the parts it was read in (each
+   * part goes to the stream as it is, FIN after the last: no copy of a bulk payload that spanned
+   * socket reads).
+   */
+  private splitPayload(split: Frame, message: Buffer | Buffer[]): void {
+    const parts = Array.isArray(message) ? message : [message];
+    let length = 0;
+    for (const part of parts) length += part.length;
+    if (length !== split.splitLength)
+      throw new ProtocolError('ERR_BURROW_FRAME_MALFORMED', 'the message after a split DATA frame is not its payload');
+    const last = parts.length - 1;
+    for (let i = 0; i <= last; i++) {
+      if (parts[i].length === 0 && i < last) continue;
+      this.dispatch({
+        type: FrameType.Data,
+        flags: i < last ? split.flags & ~FLAG_FIN : split.flags,
+        stream: split.stream,
+        payload: parts[i],
+      });
+      if (this.closed) return;
     }
   }
 

@@ -22,8 +22,9 @@ export interface Transport {
   /** Bytes handed to send() that the socket has not written yet (for back-pressure and stats). */
   readonly bufferedAmount: number;
   /**
-   * `message` is a string only when a peer broke the protocol by sending a text message, and an
-   * array only from an in-process transport's sendParts.
+   * `message` is a string only when a peer broke the protocol by sending a text message. An array
+   * is one message in parts, cut anywhere (an in-process transport's sendParts, or a WebSocket
+   * message that spanned socket reads): decodeParts in frames.ts reads it without joining.
    */
   onMessage(listener: (message: Buffer | Buffer[] | string) => void): void;
   onClose(listener: (reason: string) => void): void;
@@ -71,7 +72,7 @@ export interface WebSocketTransportOptions {
 export class WebSocketTransport implements Transport {
   private readonly mask: MaskMode;
   private readonly reader: FrameReader;
-  private messageListener?: (message: Buffer | string) => void;
+  private messageListener?: (message: Buffer | Buffer[] | string) => void;
   private readonly closeListeners: ((reason: string) => void)[] = [];
   /** Our close frame is written: nothing else may follow it. */
   private closeSent = false;
@@ -89,10 +90,10 @@ export class WebSocketTransport implements Transport {
     const server = options.role === 'server';
     this.mask = server ? 'none' : options.zeroMask ? 'zero' : 'random';
     this.reader = new FrameReader(
-      { masked: server, maxPayload: options.maxPayload ?? MAX_WS_MESSAGE },
+      { masked: server, maxPayload: options.maxPayload ?? MAX_WS_MESSAGE, parts: true },
       {
         // Text messages are not part of the protocol: hand them on so the session refuses them.
-        message: (data, binary) => this.messageListener?.(binary ? data : data.toString('utf8')),
+        message: (data, binary) => this.messageListener?.(binary ? data : (data as Buffer).toString('utf8')),
         ping: (payload) => this.pong(payload),
         pong: () => undefined,
         close: (code, reason) => this.peerClosed(code, reason),
@@ -118,7 +119,7 @@ export class WebSocketTransport implements Transport {
     return this.socket.writableLength;
   }
 
-  onMessage(listener: (message: Buffer | string) => void): void {
+  onMessage(listener: (message: Buffer | Buffer[] | string) => void): void {
     const first = !this.messageListener;
     this.messageListener = listener;
     if (!first) return;

@@ -153,8 +153,12 @@ export function isValidCloseCode(code: number): boolean {
 }
 
 export interface FrameHandlers {
-  /** A whole message (fragments joined). Text messages are checked to be UTF-8. */
-  message(data: Buffer, binary: boolean): void;
+  /**
+   * A whole message (fragments joined). Text messages are checked to be UTF-8. An array (only with
+   * the reader's `parts` option): a binary message of one unmasked frame that spanned chunks, as
+   * the views of the chunks it came in, not joined (the session decodes them as they are).
+   */
+  message(data: Buffer | Buffer[], binary: boolean): void;
   ping(payload: Buffer): void;
   pong(payload: Buffer): void;
   /** 1005 when the close frame carried no code. */
@@ -190,7 +194,7 @@ export class FrameReader {
   private stopped = false;
 
   constructor(
-    private readonly options: { masked: boolean; maxPayload: number },
+    private readonly options: { masked: boolean; maxPayload: number; parts?: boolean },
     private readonly on: FrameHandlers,
   ) {}
 
@@ -240,7 +244,11 @@ export class FrameReader {
       this.append(chunk.subarray(at, at + take));
       at += take;
       this.left -= take;
-      if (this.left === 0) this.frame(this.collect());
+      if (this.left === 0) {
+        if (this.options.parts && this.parts.length > 1 && this.opcode === Opcode.Binary && this.fin && !this.unmask)
+          this.partsMessage();
+        else this.frame(this.collect());
+      }
     }
   }
 
@@ -335,6 +343,15 @@ export class FrameReader {
     this.grown = undefined;
     this.received = 0;
     return payload;
+  }
+
+  /** A binary message of one frame, unmasked, in the chunks it spanned: handed on as they are. */
+  private partsMessage(): void {
+    const parts = this.parts;
+    this.parts = [];
+    this.received = 0;
+    this.left = -1;
+    this.on.message(parts, true);
   }
 
   /** A whole frame's payload (a view we may unmask in place: socket chunks are ours). */
