@@ -7,30 +7,11 @@
 // short connections, 50 at a time, through a DeadlineSweep and a SlotSet under --trace-gc-nvp, and
 // the scavenges' promoted bytes are summed.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { scavenges } from '../support/scavenges';
 
 const CHILD = path.join(__dirname, '..', 'fixtures', 'connection-churn.ts');
 const MUXADO_CHILD = path.join(__dirname, '..', 'fixtures', 'muxado-churn.ts');
-
-/** Runs a churn child under --trace-gc-nvp: [bytes allocated, bytes promoted] by its scavenges. */
-function scavenges(child: string, count: number): [number, number] {
-  const out = execFileSync(process.execPath, ['--trace-gc-nvp', '--import', 'tsx', child, String(count)], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  assert.match(out, /DONE/);
-  let allocated = 0;
-  let promoted = 0;
-  for (const line of out.split('\n')) {
-    if (!line.includes('gc=s ')) continue;
-    allocated += Number(/ allocated=(\d+)/.exec(line)?.[1] ?? 0);
-    promoted += Number(/ promoted=(\d+)/.exec(line)?.[1] ?? 0);
-  }
-  assert.ok(allocated > 50 * 1024 * 1024, `allocated only ${allocated} bytes: the child did not run`);
-  return [allocated, promoted];
-}
 
 describe('per-connection and per-stream bookkeeping: closed connections and streams die young', function () {
   this.timeout(90_000);

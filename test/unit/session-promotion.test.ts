@@ -6,8 +6,8 @@
 // --trace-gc-nvp; the scavenges' promoted bytes are summed. Measured: with the Map 24-53 % of the
 // bytes allocated were promoted (six runs), without it 0.7 %.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { scavenges } from '../support/scavenges';
 
 const CHILD = path.join(__dirname, '..', 'fixtures', 'session-churn.ts');
 
@@ -15,20 +15,7 @@ describe('protocol session: finished exchanges die young', function () {
   this.timeout(90_000);
 
   it('scavenges promote a small share of what 40,000 in-process exchanges allocate', () => {
-    const out = execFileSync(process.execPath, ['--trace-gc-nvp', '--import', 'tsx', CHILD, '40000'], {
-      encoding: 'utf8',
-      timeout: 60_000,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    assert.match(out, /DONE/);
-    let allocated = 0;
-    let promoted = 0;
-    for (const line of out.split('\n')) {
-      if (!line.includes('gc=s ')) continue;
-      allocated += Number(/ allocated=(\d+)/.exec(line)?.[1] ?? 0);
-      promoted += Number(/ promoted=(\d+)/.exec(line)?.[1] ?? 0);
-    }
-    assert.ok(allocated > 50 * 1024 * 1024, `allocated only ${allocated} bytes: the child did not run`);
+    const [allocated, promoted] = scavenges(CHILD, 40_000);
     assert.ok(promoted / allocated < 0.1, `promoted ${promoted} of ${allocated} bytes allocated`);
   });
 });
