@@ -19,18 +19,8 @@ import { Opcode, encodeFrame } from '../../tunnel/src/protocol/ws-frames';
 import { acceptValue, openWebSocket, WebSocketOpenError } from '../../tunnel/src/protocol/ws-handshake';
 import { PROTOCOL_VERSION } from '../../tunnel/src/protocol/frames';
 import { makeTestCa } from '../support/test-ca';
-import { EDGE_TOKEN, Resources, startEdge } from '../support/tunnel';
+import { EDGE_TOKEN, Resources, startEdge, within } from '../support/tunnel';
 import { linkServer } from '../support/ws-link';
-
-function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** Writes `request` on a raw connection and resolves with everything the server sent until it closed. */
 async function rawExchange(port: number, request: string): Promise<string> {

@@ -13,18 +13,8 @@ import type { WebSocketTransport } from '../../tunnel/src/protocol/transport';
 import { Opcode, encodeFrame } from '../../tunnel/src/protocol/ws-frames';
 import { openWebSocket } from '../../tunnel/src/protocol/ws-handshake';
 import { makeTestCa } from '../support/test-ca';
+import { within } from '../support/tunnel';
 import { linkServer } from '../support/ws-link';
-
-/** Resolves with `fn`'s value or rejects after `ms` (every wait here is bounded). */
-function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** A transport's messages and its close reason, collected. */
 function watch(t: WebSocketTransport) {

@@ -197,6 +197,17 @@ export function pipeDone(source: Readable, destination: Writable): Promise<void>
 }
 
 /** Polls `check` every 10 ms until it returns true, or fails after `timeoutMs`. */
+/** `promise`, or a rejection naming `what` after `ms` (every wait in a test is bounded). */
+export function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
