@@ -44,7 +44,11 @@ function get(port: number, pathname: string, headers: http.OutgoingHttpHeaders, 
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`status ${res.statusCode}`))));
+      res.on('end', () =>
+        res.statusCode === 200
+          ? resolve(body)
+          : reject(new Error(`GET ${pathname}: status ${res.statusCode}: ${body.slice(0, 500)}`)),
+      );
     });
     req.setTimeout(20_000, () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
