@@ -25,6 +25,26 @@ describe('capture pages', () => {
     assert.equal(tiny.pages, 0, 'nothing is allocated before the first write');
   });
 
+  it('hands out 8-byte aligned regions, also when the current page has room for one only before its next boundary', () => {
+    const pool = new PagePool(16 * 64 * 1024);
+    const page = pool.pageBytes;
+    for (let k = 1; k < 8; k++) {
+      for (let length = 9; length <= 16 - k; length++) {
+        // A full page, then a fresh one filled to `page - 16 + k` (not a multiple of 8): `length`
+        // bytes fit from there, but not from its next 8-byte boundary.
+        const full = pool.region(page, never);
+        const fill: Segment[] = [];
+        pool.write(Buffer.alloc(page - 16 + k, 1), fill, never);
+        const at = pool.region(length, never);
+        assert.ok(at >= 0, 'a region');
+        assert.equal(at % 8, 0, `region at ${at} (page filled to ${page - 16 + k}, ${length} bytes asked)`);
+        pool.releaseRegion(full);
+        pool.releaseRegion(at);
+        pool.release(fill);
+      }
+    }
+  });
+
   it('keeps interleaved bodies byte-exact across page boundaries, one segment per page when contiguous', () => {
     const pool = new PagePool(16 * 64 * 1024);
     const bodies = Array.from({ length: 5 }, () => ({ segments: [] as Segment[], sent: [] as Buffer[] }));

@@ -128,10 +128,10 @@ export class PagePool {
   region(length: number, reclaim: () => boolean): number {
     if (length > this.pageBytes) return -1;
     const current = this.current;
-    if (current) {
-      const aligned = (current.used + 7) & ~7;
-      if (this.pageBytes - aligned >= length) current.used = aligned;
-    }
+    // Aligned even when the region then goes to a fresh page: left unaligned, a current page with
+    // room for `length` only before its next 8-byte boundary would hand out an unaligned region,
+    // whose `times[at / 8]` is no element (a start time read back as undefined).
+    if (current) current.used = Math.min((current.used + 7) & ~7, this.pageBytes);
     const page = this.writablePage(reclaim, length);
     if (page.at < 0) return -1;
     const at = page.at + page.used;
