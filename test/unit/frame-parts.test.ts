@@ -17,16 +17,7 @@ import {
 } from '../../tunnel/src/protocol/frames';
 import { MuxSession, type MuxStream } from '../../tunnel/src/protocol/session';
 import type { Transport } from '../../tunnel/src/protocol/transport';
-
-/** A small deterministic PRNG (mulberry32), so a failure repeats. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../support/rng';
 
 function bytes(n: number, seed: number): Buffer {
   const random = rng(seed);

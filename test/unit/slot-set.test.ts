@@ -2,16 +2,7 @@
 // item that stays (never one after its delete) while the callback deletes and adds.
 import assert from 'node:assert/strict';
 import { SlotSet } from '../../tunnel/src/net/slot-set';
-
-/** A small deterministic PRNG (mulberry32), so a failure repeats. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../support/rng';
 
 describe('SlotSet (per-connection bookkeeping without a Set)', () => {
   it('agrees with a Set over 100,000 random adds, deletes and lookups', () => {
