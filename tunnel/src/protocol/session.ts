@@ -21,6 +21,7 @@ import {
 import { controlMessage, MESSAGE_MALFORMED, wireError, type ControlMessage, type WireError } from './messages';
 import { ShapeError, type Shape } from './shape';
 import { CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, type Transport } from './transport';
+import { TurnBatch } from './turn-batch';
 
 export const DEFAULT_WINDOW = 1024 * 1024;
 /** DATA payloads from this size on go split (FLAG_SPLIT) to a peer that takes them. */
@@ -152,9 +153,12 @@ export class MuxSession extends EventEmitter<SessionEvents> {
   splitData = false;
   /** The peer announced `binary-meta`: HTTP Opens and response heads go in binary form (binary-meta.ts). */
   binaryMeta = false;
-  private flushScheduled = false;
+  /** When the outbox goes out (TurnBatch). */
+  private readonly flushTurn = new TurnBatch(() => this.flush());
   /** Calls on direct streams (in-process peer) waiting for runDirect. */
   private directCalls: (() => void)[] = [];
+  /** When the direct calls run (TurnBatch). */
+  private readonly directTurn = new TurnBatch(() => this.runDirect());
   private closed = false;
   private lastSeen = Date.now();
   private heartbeat?: NodeJS.Timeout;
@@ -284,22 +288,23 @@ export class MuxSession extends EventEmitter<SessionEvents> {
   }
 
   /**
-   * Queues a call on a direct stream of this session (the in-process peer sent it). The calls of
-   * one event-loop turn run together, in order, in setImmediate, as a frame flush would deliver
-   * them: a response's chunks then reach the visitor socket together, not one write per 64 KiB
-   * upstream read as with one microtask per call.
+   * Queues a call on a direct stream of this session (the in-process peer sent it). The calls run
+   * in order, when a frame flush would deliver them (TurnBatch): at once after a lone I/O callback,
+   * else together at the end of the turn, so a busy turn's response chunks reach the visitor socket
+   * together, not one write per 64 KiB upstream read.
    */
   queueDirect(call: () => void): void {
     if (this.closed) return;
     this.directCalls.push(call);
-    if (this.directCalls.length === 1) setImmediate(this.runDirect);
+    this.directTurn.note();
   }
 
-  private readonly runDirect = (): void => {
+  private runDirect(): void {
+    if (this.directCalls.length === 0) return;
     const calls = this.directCalls;
     this.directCalls = [];
     for (const call of calls) call();
-  };
+  }
 
   /** Ends the session: GoAway to the peer (when there is an error), then close the transport. */
   close(error?: WireError): void {
@@ -312,10 +317,9 @@ export class MuxSession extends EventEmitter<SessionEvents> {
   // ---- internals used by MuxStream ----
 
   /**
-   * Queues a frame. Frames queued in one event-loop turn go out as one transport message: the
-   * flush runs in setImmediate (after all I/O callbacks of this turn), so requests arriving on many
-   * sockets at once, or a response head and its body, share one WebSocket message and one write.
-   * (A nextTick flush sent one message per I/O callback: ~30 % more CPU per request at c=50.)
+   * Queues a frame. The frames of one I/O callback always go out together, as one transport
+   * message (a response head and its body share one WebSocket message and one write); when the
+   * turn is busy, all its callbacks' frames do (TurnBatch).
    */
   enqueue(frame: Buffer): void {
     if (this.closed) return;
@@ -326,10 +330,7 @@ export class MuxSession extends EventEmitter<SessionEvents> {
       this.flush();
       return;
     }
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushSoon);
-    }
+    this.flushTurn.note();
   }
 
   /**
@@ -348,20 +349,14 @@ export class MuxSession extends EventEmitter<SessionEvents> {
       this.flush();
       return;
     }
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushSoon);
-    }
+    this.flushTurn.note();
   }
-
-  private readonly flushSoon = (): void => this.flush();
 
   forget(id: number): void {
     this.streams.delete(id);
   }
 
   private flush(): void {
-    this.flushScheduled = false;
     if (this.closed || this.outbox.length === 0) return;
     const parts = this.outbox;
     const bytes = this.outboxBytes;
