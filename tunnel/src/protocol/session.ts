@@ -29,8 +29,6 @@ export const SPLIT_MIN_BYTES = 16 * 1024;
 /** A flush sends at most about this much in one transport message. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
-/** Streams open at most for a session to send at once what an I/O callback queued (isQuiet). */
-const QUIET_STREAMS = 2;
 
 export interface SessionOptions {
   /** The edge opens streams with even ids, the agent with odd ids. */
@@ -156,17 +154,11 @@ export class MuxSession extends EventEmitter<SessionEvents> {
   /** The peer announced `binary-meta`: HTTP Opens and response heads go in binary form (binary-meta.ts). */
   binaryMeta = false;
   /** When the outbox goes out (TurnBatch). */
-  private readonly flushTurn = new TurnBatch(
-    () => this.flush(),
-    () => this.isQuiet(),
-  );
+  private readonly flushTurn = new TurnBatch(() => this.flush());
   /** Calls on direct streams (in-process peer) waiting for runDirect. */
   private directCalls: (() => void)[] = [];
   /** When the direct calls run (TurnBatch). */
-  private readonly directTurn = new TurnBatch(
-    () => this.runDirect(),
-    () => this.isQuiet(),
-  );
+  private readonly directTurn = new TurnBatch(() => this.runDirect());
   private closed = false;
   private lastSeen = Date.now();
   private heartbeat?: NodeJS.Timeout;
@@ -189,14 +181,6 @@ export class MuxSession extends EventEmitter<SessionEvents> {
 
   get isClosed(): boolean {
     return this.closed;
-  }
-
-  /**
-   * A lone exchange (and maybe one long-lived stream such as a websocket): what it queues goes at
-   * once (TurnBatch). With more streams open, frames wait for the turn's end and share a message.
-   */
-  private isQuiet(): boolean {
-    return this.streams.size <= QUIET_STREAMS;
   }
 
   get streamCount(): number {

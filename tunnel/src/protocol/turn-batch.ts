@@ -3,15 +3,13 @@
  * the event-loop turn when it is concurrent.
  *
  * A "group" is what one I/O callback queues (up to its microtask checkpoint); a "turn" lasts until
- * the setImmediate the turn's first group scheduled. The first group of a turn runs in a microtask
- * when the owner is quiet (`quiet()`: a session with at most a couple of streams open), so a
- * request or response at c=1 leaves within the callback that made it instead of waiting for the
- * check phase (docs/benchmarks.md "Issue 11 round 8"). A second group in the same turn means
- * concurrent traffic: it and every later group wait for the turn's end and go together, and so
- * does the whole next turn, until a turn holds one group again. (Flushing every group at once sent
- * one message per I/O callback: ~30 % more CPU per request at c=50; flushing the first group of
- * every turn at once still sent ~1.3× the messages at c=50, hence `quiet()`.) `run` is called in
- * order and only from here, so what it sends keeps its order.
+ * the setImmediate the turn's first group scheduled. The first group of a quiet turn runs in a
+ * microtask, so a request or response at c=1 leaves within the callback that made it instead of
+ * waiting for the check phase (c=1 +15–25 % req/s, docs/benchmarks.md "Issue 11 round 8"). A
+ * second group in the same turn means concurrent traffic: it and every later group wait for the
+ * turn's end and go together, and so does the whole next turn, until a turn holds one group again.
+ * (Flushing every group at once sent one message per I/O callback: ~30 % more CPU per request at
+ * c=50.) `run` is called in order and only from here, so what it sends keeps its order.
  */
 export class TurnBatch {
   /** A group is open: its microtask is queued. */
@@ -23,10 +21,7 @@ export class TurnBatch {
   /** The last turn had more than one group: batch every group of this one. */
   private busy = false;
 
-  constructor(
-    private readonly run: () => void,
-    private readonly quiet: () => boolean = () => true,
-  ) {}
+  constructor(private readonly run: () => void) {}
 
   /** Something was queued: run it now-ish or at the turn's end. */
   note(): void {
@@ -42,7 +37,7 @@ export class TurnBatch {
 
   private readonly endGroup = (): void => {
     this.inGroup = false;
-    if (this.groups === 1 && !this.busy && this.quiet()) this.run();
+    if (this.groups === 1 && !this.busy) this.run();
   };
 
   private readonly endTurn = (): void => {
