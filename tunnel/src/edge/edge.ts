@@ -264,8 +264,16 @@ export class Edge extends EventEmitter<EdgeEvents> {
   constructor(private readonly config: EdgeConfig) {
     super();
     this.ipPolicies = config.ipPolicies ?? new IpPolicyStore();
-    const defaultCallback = () =>
-      `http://${config.domain}${this.httpPort === 80 ? '' : `:${this.httpPort}`}${MANAGED_CALLBACK_PATH}`;
+    // Read by the raw path on every request: built again only when the port changed.
+    let callbackPort = -1;
+    let callback = '';
+    const defaultCallback = () => {
+      if (this.httpPort !== callbackPort) {
+        callbackPort = this.httpPort;
+        callback = `http://${config.domain}${callbackPort === 80 ? '' : `:${callbackPort}`}${MANAGED_CALLBACK_PATH}`;
+      }
+      return callback;
+    };
     this.managedOAuth = {
       apps: config.managedOAuth?.apps ?? {},
       get callbackUrl() {

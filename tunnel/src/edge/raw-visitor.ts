@@ -382,11 +382,17 @@ class RawConnection implements Expiring {
     }
   }
 
-  /** Pauses reading while an exchange's body is held up or a response is still going out. */
+  /**
+   * Pauses reading while an exchange's body is held up, or bytes came after a request whose
+   * response is still going out (pipelining); resumes when the connection may read again. A
+   * request read in full with nothing after it leaves the socket reading: a pause and resume per
+   * request cost a tick (and a read(0)) each time, and the next bytes, if any come early, pause it
+   * then (onData).
+   */
   flow(): void {
-    const hold = this.handedOver || (this.ex ? this.ex.bodyDone || this.ex.waitingDrain : false);
-    if (hold) this.socket.pause();
-    else this.socket.resume();
+    const ex = this.ex;
+    if (this.handedOver || (ex && (ex.waitingDrain || (ex.bodyDone && this.pending.length > 0)))) this.socket.pause();
+    else if (!ex || !ex.bodyDone) this.socket.resume();
   }
 
   /** Reads the next request head from `pending` and starts its exchange (or hands over). */
@@ -515,7 +521,8 @@ class Exchange implements ExchangeHandler {
   private last = false;
   /** The response head (`framing`) waits to be written together with the body bytes that follow it this turn. */
   private pendingHead = false;
-  private pendingParts: Buffer[] = [];
+  /** Body bytes (and the last chunk) waiting with the head; made when the first comes (most responses: one turn). */
+  private pendingParts: Buffer[] | undefined;
   private pendingBytes = 0;
   /** Waiting for the visitor socket's 'drain' before the agent gets credit again. */
   private holding = false;
@@ -590,18 +597,21 @@ class Exchange implements ExchangeHandler {
   private toUpstream(piece: Buffer): void {
     // After the response (an early answer, an error page) the rest of the body is read and dropped.
     if (!this.ex || this.responseDone) return;
-    if (!this.ex.send(piece, this.onAgentCredit) && !this.waitingDrain) {
+    if (!this.ex.send(piece, (this.onAgentCredit ??= () => this.agentCredit())) && !this.waitingDrain) {
       this.waitingDrain = true;
       this.conn.flow();
     }
   }
 
+  /** agentCredit, bound: made for the first request body byte (a GET needs none). */
+  private onAgentCredit: (() => void) | undefined;
+
   /** The agent granted credit for the body bytes that waited: read the visitor again. */
-  private readonly onAgentCredit = (): void => {
+  private agentCredit(): void {
     if (!this.waitingDrain) return;
     this.waitingDrain = false;
     this.conn.flow();
-  };
+  }
 
   private bodyEnd(): void {
     this.bodyDone = true;
@@ -684,8 +694,9 @@ class Exchange implements ExchangeHandler {
       }
     }
     // Written at the end of the turn with whatever else comes by then (flush).
-    if (f.chunked) this.pendingParts.push(...encodeChunk(chunk));
-    else this.pendingParts.push(chunk);
+    const parts = (this.pendingParts ??= []);
+    if (f.chunked) parts.push(...encodeChunk(chunk));
+    else parts.push(chunk);
     this.pendingBytes += chunk.length;
     if (this.pendingBytes >= PENDING_MAX) this.flush();
     else this.schedule();
@@ -696,7 +707,7 @@ class Exchange implements ExchangeHandler {
   private holdForDrain(): void {
     if (this.holding) return;
     this.holding = true;
-    this.conn.socket.once('drain', this.onSocketDrain);
+    this.conn.socket.once('drain', (this.onSocketDrain ??= () => this.socketDrained()));
   }
 
   end(): void {
@@ -709,7 +720,7 @@ class Exchange implements ExchangeHandler {
       return;
     }
     // Ends with the batched write (flush).
-    if (f.chunked) this.pendingParts.push(lastChunk());
+    if (f.chunked) (this.pendingParts ??= []).push(lastChunk());
     this.ending = true;
     this.schedule();
   }
@@ -731,7 +742,7 @@ class Exchange implements ExchangeHandler {
     if (this.pendingHead) {
       // The head never left: the visitor gets the error page instead of a cut response.
       this.pendingHead = false;
-      this.pendingParts = [];
+      this.pendingParts = undefined;
       this.headSent = false;
     }
     if (!this.headSent) this.error(error ? errorCodeOf(error) : 'ERR_NGROK_3210', error?.message);
@@ -746,22 +757,22 @@ class Exchange implements ExchangeHandler {
     const parts = this.pendingParts;
     const bytes = this.pendingBytes;
     this.pendingHead = false;
-    this.pendingParts = [];
+    this.pendingParts = undefined;
     this.pendingBytes = 0;
     const socket = this.conn.socket;
     let ok = true;
     if (head && bytes <= JOIN_MAX) {
       let size = head.headLength;
-      for (const p of parts) size += p.length;
+      if (parts) for (const p of parts) size += p.length;
       const out = Buffer.allocUnsafe(size);
       // Header bytes as Node writes them: latin1 (obs-text values pass as the upstream sent them).
       let at = writeResponseHead(head, out, 0);
-      for (const p of parts) at += p.copy(out, at);
+      if (parts) for (const p of parts) at += p.copy(out, at);
       ok = socket.write(out);
-    } else if (head || parts.length) {
+    } else if (head || parts) {
       socket.cork();
       if (head) ok = socket.write(responseHeadBytes(head));
-      for (const p of parts) ok = socket.write(p);
+      if (parts) for (const p of parts) ok = socket.write(p);
       socket.uncork();
     }
     if (!ok) this.holdForDrain();
@@ -771,10 +782,13 @@ class Exchange implements ExchangeHandler {
     }
   }
 
-  private readonly onSocketDrain = (): void => {
+  /** socketDrained, bound: made the first time the visitor's socket is full. */
+  private onSocketDrain: (() => void) | undefined;
+
+  private socketDrained(): void {
     this.holding = false;
     this.ex?.release();
-  };
+  }
 
   private responseEnded(last: boolean): void {
     this.responseDone = true;
@@ -790,7 +804,7 @@ class Exchange implements ExchangeHandler {
   }
 
   private finish(): void {
-    this.conn.socket.removeListener('drain', this.onSocketDrain);
+    if (this.onSocketDrain) this.conn.socket.removeListener('drain', this.onSocketDrain);
     this.conn.done(this.last || !this.head.keepAlive);
   }
 
