@@ -174,6 +174,23 @@ export function fieldsOf(text: string, from: number, count: number): string[] {
 }
 
 /**
+ * The fast reading's result: one object, reused by every parse (a parse is synchronous, and the
+ * parsers copy what they keep out of it before returning), so a head costs no split object.
+ */
+const fastSplit: SplitHead = {
+  start: '',
+  text: '',
+  fieldsFrom: 0,
+  fieldCount: 0,
+  rawHeaders: undefined,
+  host: undefined,
+  contentLength: undefined,
+  transferEncoding: undefined,
+  connection: undefined,
+  upgrade: undefined,
+};
+
+/**
  * Splits a complete head (as found by findHeadEnd) into its start line and header fields: one
  * latin1 string for the head and one regex test for all its field lines; then each line's name is
  * checked against the framing fields' (by length, then by character, no copies), whose values are
@@ -191,18 +208,12 @@ function splitHead(head: Buffer, code: HeadParseError['code']): SplitHead {
   if (CR_OR_LF.test(start)) return splitHeadStrict(head, code);
   FIELD_LINES.lastIndex = lineEnd + 2;
   if (!FIELD_LINES.test(text)) return splitHeadStrict(head, code);
-  const out: SplitHead = {
-    start,
-    text,
-    fieldsFrom: lineEnd + 2,
-    fieldCount: 0,
-    rawHeaders: undefined,
-    host: undefined,
-    contentLength: undefined,
-    transferEncoding: undefined,
-    connection: undefined,
-    upgrade: undefined,
-  };
+  const out = fastSplit;
+  out.start = start;
+  out.text = text;
+  out.fieldsFrom = lineEnd + 2;
+  out.fieldCount = 0;
+  out.host = out.contentLength = out.transferEncoding = out.connection = out.upgrade = undefined;
   const end = text.length;
   let at = lineEnd + 2;
   let count = 0;
