@@ -12,7 +12,9 @@
 // header list; status, reason, version and header list) as one UTF-8 text with its times in
 // front, and a small body right behind its head when it arrives in one go. The API's
 // request/response objects are decoded from those bytes when read (reads are rare, writes are per
-// request). What does not fit that form (a head longer than a page, a line feed inside a header,
+// request). A response head the raw path parsed comes as its bytes (Recording.responseBytes) and is
+// kept as they came, in one copy; its header list is cut out of them when read, by the parser's own
+// code (http1/head fieldsOf), so readers get what the list entry would have given. What does not fit that form (a head longer than a page, a line feed inside a header,
 // a body in pieces, an error, policy logs) goes to an optional side object (Rare). Exchanges are
 // kept in an array in arrival order (ids are a counter, so an id finds its slot without a Map),
 // and eviction takes the oldest in O(1). An evicted exchange's bytes are gone: a reader still

@@ -6,6 +6,9 @@
 // request transfer coding but a single `chunked`, a missing or repeated Host in HTTP/1.1.
 // Node's own parser (llhttp) is not public API; test/unit/http1-head.test.ts checks this one
 // against it (never accept what llhttp refuses, and agree on what both accept) and fuzzes it.
+// Per head it makes one latin1 string of the head, a string per name and value (every consumer
+// reads the list: a lazy list cost a second scan, docs/benchmarks.md round 8), and nothing per
+// framing check (names compared by character, tokens read as flags).
 
 import { METHODS as METHODS_LIST } from 'node:http';
 import { rawHeaderValues } from '../net/raw-headers';
@@ -91,19 +94,10 @@ const TARGET = /^(?:\/[\x21-\x7e]*|\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/[\x21-\x7e]+)$
 // The methods Node's parser knows (what the edge has always accepted); any other token is refused.
 const METHODS = new Set(METHODS_LIST);
 
-/**
- * The start line, the header fields, and the values of the fields the framing depends on. The
- * fast reading leaves the fields in the head's text (`rawHeaders` undefined: `fieldsOf(text,
- * fieldsFrom, fieldCount)` cuts them out when someone asks); the strict one gives them as a list.
- */
+/** The start line, the header fields, and the values of the fields the framing depends on. */
 interface SplitHead {
   start: string;
-  /** The head's latin1 text, up to and including its last field's CRLF. */
-  text: string;
-  /** Where the first field starts in `text`. */
-  fieldsFrom: number;
-  fieldCount: number;
-  rawHeaders: string[] | undefined;
+  rawHeaders: string[];
   /** Every value of each of these fields, in order (undefined: none). */
   host: string[] | undefined;
   contentLength: string[] | undefined;
@@ -157,8 +151,8 @@ function valueOf(text: string, colon: number, eol: number): string {
 
 /**
  * The header fields of `count` well-formed field lines in `text` from `from` (as the fast reading
- * checked them): names as sent, values without surrounding SP/HTAB, alternating. The one place
- * that cuts fields out of a head's text (parsed heads, and capture reading a kept head back).
+ * checked them): names as sent, values without surrounding SP/HTAB, alternating, as the parsers
+ * give them (capture reads a response head it kept as bytes back with this).
  */
 export function fieldsOf(text: string, from: number, count: number): string[] {
   const raw: string[] = new Array(2 * count);
@@ -179,10 +173,7 @@ export function fieldsOf(text: string, from: number, count: number): string[] {
  */
 const fastSplit: SplitHead = {
   start: '',
-  text: '',
-  fieldsFrom: 0,
-  fieldCount: 0,
-  rawHeaders: undefined,
+  rawHeaders: [],
   host: undefined,
   contentLength: undefined,
   transferEncoding: undefined,
@@ -192,10 +183,10 @@ const fastSplit: SplitHead = {
 
 /**
  * Splits a complete head (as found by findHeadEnd) into its start line and header fields: one
- * latin1 string for the head and one regex test for all its field lines; then each line's name is
- * checked against the framing fields' (by length, then by character, no copies), whose values are
- * noted (so the parsers need no further pass). Names and values are not cut out here: the parsed
- * head does that when its `rawHeaders` are first read. Refuses exactly what `splitHeadStrict` does.
+ * latin1 string for the head, one regex test for all its field lines, then names and values cut
+ * out by position; names of a framing field's length are compared with it by character (no
+ * copies) and its values noted (so the parsers need no further pass over the list). Refuses
+ * exactly what `splitHeadStrict` does.
  */
 function splitHead(head: Buffer, code: HeadParseError['code']): SplitHead {
   const n = head.length;
@@ -208,46 +199,49 @@ function splitHead(head: Buffer, code: HeadParseError['code']): SplitHead {
   if (CR_OR_LF.test(start)) return splitHeadStrict(head, code);
   FIELD_LINES.lastIndex = lineEnd + 2;
   if (!FIELD_LINES.test(text)) return splitHeadStrict(head, code);
-  const out = fastSplit;
-  out.start = start;
-  out.text = text;
-  out.fieldsFrom = lineEnd + 2;
-  out.fieldCount = 0;
-  out.host = out.contentLength = out.transferEncoding = out.connection = out.upgrade = undefined;
   const end = text.length;
-  let at = lineEnd + 2;
+  // The list at its exact length (a list grown by push keeps spare room: ≈ 130 B for a short head).
   let count = 0;
-  while (at < end) {
-    if (++count > MAX_HEADERS) return splitHeadStrict(head, code);
+  for (let i = text.indexOf('\n', lineEnd + 2); i >= 0; i = text.indexOf('\n', i + 1)) count++;
+  if (count > MAX_HEADERS) return splitHeadStrict(head, code);
+  const out = fastSplit;
+  const raw: string[] = new Array(2 * count);
+  out.start = start;
+  out.rawHeaders = raw;
+  out.host = out.contentLength = out.transferEncoding = out.connection = out.upgrade = undefined;
+  let at = lineEnd + 2;
+  for (let k = 0; at < end; k += 2) {
     const colon = text.indexOf(':', at);
     const eol = text.indexOf('\r', colon);
-    // Only names as long as a framing field's are compared.
+    let from = colon + 1;
+    let c: number;
+    while (from < eol && ((c = text.charCodeAt(from)) === SP || c === HTAB)) from++;
+    let to = eol;
+    while (to > from && ((c = text.charCodeAt(to - 1)) === SP || c === HTAB)) to--;
+    const value = text.slice(from, to);
+    raw[k] = text.slice(at, colon);
+    raw[k + 1] = value;
+    // Only names as long as a framing field's are compared (by character: no lower-cased copy).
     switch (colon - at) {
       case 4:
-        if (named(text, at, 'host')) out.host = add(out.host, valueOf(text, colon, eol));
+        if (named(text, at, 'host')) out.host = add(out.host, value);
         break;
       case 7:
-        if (named(text, at, 'upgrade')) out.upgrade = add(out.upgrade, valueOf(text, colon, eol));
+        if (named(text, at, 'upgrade')) out.upgrade = add(out.upgrade, value);
         break;
       case 10:
-        if (named(text, at, 'connection')) out.connection = add(out.connection, valueOf(text, colon, eol));
+        if (named(text, at, 'connection')) out.connection = add(out.connection, value);
         break;
       case 14:
-        if (named(text, at, 'content-length')) {
-          let from = colon + 1;
-          let c: number;
-          while (from < eol && ((c = text.charCodeAt(from)) === SP || c === HTAB)) from++;
+        if (named(text, at, 'content-length'))
           out.contentLength = add(out.contentLength, contentLengthText(text, from, eol));
-        }
         break;
       case 17:
-        if (named(text, at, 'transfer-encoding'))
-          out.transferEncoding = add(out.transferEncoding, valueOf(text, colon, eol));
+        if (named(text, at, 'transfer-encoding')) out.transferEncoding = add(out.transferEncoding, value);
         break;
     }
     at = eol + 2;
   }
-  out.fieldCount = count;
   return out;
 }
 
@@ -282,9 +276,6 @@ function splitHeadStrict(head: Buffer, code: HeadParseError['code']): SplitHead 
   };
   return {
     start,
-    text,
-    fieldsFrom: 0,
-    fieldCount: rawHeaders.length / 2,
     rawHeaders,
     host: values('host'),
     contentLength,
@@ -364,63 +355,6 @@ function contentLength(values: string[] | undefined, code: HeadParseError['code'
 
 const CHUNKED_BODY: BodyFraming = Object.freeze({ kind: 'chunked' });
 
-/**
- * A parsed head's header fields: cut out of the head's text when first read (many heads pass
- * with only their framing fields looked at, already noted by the split), then kept.
- */
-class ParsedFields {
-  private raw: string[] | undefined;
-  private readonly text: string;
-  private readonly fieldsFrom: number;
-  private readonly fieldCount: number;
-
-  constructor(split: SplitHead) {
-    this.raw = split.rawHeaders;
-    this.text = split.text;
-    this.fieldsFrom = split.fieldsFrom;
-    this.fieldCount = split.fieldCount;
-  }
-
-  /** Names and values alternating, names as sent, values without surrounding whitespace. */
-  get rawHeaders(): string[] {
-    return (this.raw ??= fieldsOf(this.text, this.fieldsFrom, this.fieldCount));
-  }
-
-  set rawHeaders(raw: string[]) {
-    this.raw = raw;
-  }
-}
-
-class ParsedRequestHead extends ParsedFields implements RequestHead {
-  declare upgrade?: string;
-
-  constructor(
-    split: SplitHead,
-    public method: string,
-    public target: string,
-    public version: '1.0' | '1.1',
-    public body: BodyFraming,
-    public keepAlive: boolean,
-    upgrade: string | undefined,
-  ) {
-    super(split);
-    if (upgrade) this.upgrade = upgrade;
-  }
-}
-
-class ParsedResponseHead extends ParsedFields implements ResponseHead {
-  constructor(
-    split: SplitHead,
-    public status: number,
-    public reason: string,
-    public version: '1.0' | '1.1',
-    public body: BodyFraming,
-    public keepAlive: boolean,
-  ) {
-    super(split);
-  }
-}
-
 /** Parses a complete request head (the bytes up to and including its blank line). */
 export function parseRequestHead(head: Buffer): RequestHead {
   const code = 'ERR_BURROW_BAD_REQUEST';
@@ -461,7 +395,9 @@ export function parseRequestHead(head: Buffer): RequestHead {
   const keepAlive = version === '1.1' ? !(connection & TOKEN_CLOSE) : (connection & TOKEN_KEEP_ALIVE) !== 0;
   const upgradeValues = split.upgrade;
   const upgrade = connection & TOKEN_UPGRADE && upgradeValues?.length === 1 ? upgradeValues[0] : undefined;
-  return new ParsedRequestHead(split, method, target, version, body, keepAlive, upgrade);
+  const parsed: RequestHead = { method, target, version, rawHeaders: split.rawHeaders, body, keepAlive };
+  if (upgrade) parsed.upgrade = upgrade;
+  return parsed;
 }
 
 // A reason phrase: what follows the status code's SP (sticky, tested from offset 13 of the status line).
@@ -513,14 +449,15 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
     body = UNTIL_CLOSE;
     keepAlive = false;
   }
-  return new ParsedResponseHead(split, status, start.length > 13 ? start.slice(13) : '', version, body, keepAlive);
+  const reason = start.length > 13 ? start.slice(13) : '';
+  return { status, reason, version, rawHeaders: split.rawHeaders, body, keepAlive };
 }
 
 /** A split head as the tests compare it: the fields as a list, the framing values that were seen. */
 function splitView(split: SplitHead): Record<string, unknown> {
   const out: Record<string, unknown> = {
     start: split.start,
-    rawHeaders: split.rawHeaders ?? fieldsOf(split.text, split.fieldsFrom, split.fieldCount),
+    rawHeaders: split.rawHeaders,
   };
   for (const key of ['host', 'contentLength', 'transferEncoding', 'connection', 'upgrade'] as const)
     if (split[key] !== undefined) out[key] = split[key];

@@ -1,7 +1,8 @@
-// The head parser's lean reading (issue 11 round 8): the fields of a parsed head are cut out of
-// its text only when `rawHeaders` is first read, and Connection / Transfer-Encoding tokens are
-// read as flags without token strings. Both are checked against what they replaced: the strict
-// line-by-line splitter's field list, and the old `tokensOf` (kept here as the reference).
+// The head parser's lean reading (issue 11 round 8): framing names compared by character, field
+// lists and framing values without spare arrays, Connection / Transfer-Encoding tokens read as
+// flags without token strings, and `fieldsOf` (capture's reader of a head kept as bytes). Checked
+// against what they replaced: the strict line-by-line splitter's field list, and the old
+// `tokensOf` (kept here as the reference).
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
@@ -112,8 +113,8 @@ const head = fc.record({
   response: fc.boolean(),
 });
 
-describe('http1 head parser: fields read when asked for', () => {
-  it('a parsed head gives the strict splitter’s field list, the same array on every read', () => {
+describe('http1 head parser: the field list', () => {
+  it('a parsed head gives the strict splitter’s field list (random fields, near-miss framing names, mutations)', () => {
     let parsed = 0;
     fc.assert(
       fc.property(head, ({ fields, edit, response }) => {
@@ -138,20 +139,17 @@ describe('http1 head parser: fields read when asked for', () => {
         parsed++;
         const raw = h.rawHeaders;
         assert.deepEqual(raw, strict.rawHeaders);
-        assert.equal(h.rawHeaders, raw, 'cut out once, then kept');
       }),
       { numRuns: 3000, seed: Number(process.env.BURROW_FUZZ_SEED ?? 9) },
     );
     assert.ok(parsed > 1000, `enough heads parsed (${parsed})`);
   });
 
-  it('rawHeaders can be replaced, and fieldsOf reads a kept head’s text as the parser does', () => {
+  it('fieldsOf reads a kept head’s text as the parser does', () => {
     const bytes = Buffer.from('HTTP/1.1 200 OK\r\nA:\t x \xa0 \t\r\nB:\r\nC-D: \xff,  e\r\n\r\n', 'latin1');
     const h = parseResponseHead(bytes.subarray(0, findHeadEnd(bytes)), 'GET');
     const text = bytes.toString('latin1');
     assert.deepEqual(fieldsOf(text, text.indexOf('\r\n') + 2, 3), ['A', 'x \xa0', 'B', '', 'C-D', '\xff,  e']);
     assert.deepEqual(h.rawHeaders, ['A', 'x \xa0', 'B', '', 'C-D', '\xff,  e']);
-    h.rawHeaders = ['X', 'y'];
-    assert.deepEqual(h.rawHeaders, ['X', 'y']);
   });
 });
