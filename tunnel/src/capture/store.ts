@@ -14,8 +14,9 @@
 // request/response objects are decoded from those bytes when read (reads are rare, writes are per
 // request). A response head the raw path parsed comes as its bytes (Recording.responseBytes) and is
 // kept as they came, in one copy; its header list is cut out of them when read, by the parser's own
-// code (http1/head fieldsOf), so readers get what the list entry would have given. What does not fit that form (a head longer than a page, a line feed inside a header,
-// a body in pieces, an error, policy logs) goes to an optional side object (Rare). Exchanges are
+// code (http1/head fieldsOf), so readers get what the list entry would have given. What does not
+// fit that form (a head longer than a page, a line feed inside a header, a body in pieces, an
+// error, policy logs) goes to an optional side object (Rare). Exchanges are
 // kept in an array in arrival order (ids are a counter, so an id finds its slot without a Map),
 // and eviction takes the oldest in O(1). An evicted exchange's bytes are gone: a reader still
 // holding it reads empty heads and bodies.
