@@ -197,6 +197,22 @@ describe('http1 head parser: the fast field reader agrees with the line-by-line 
     'Connection',
     'Upgrade',
     'X-A',
+    // Framing names in any case, and names of their lengths one character off (the fast reading
+    // compares them by character, folding letters only).
+    'hOsT',
+    'UPGRADE',
+    'cOnNeCtIoN',
+    'CONTENT-LENGTH',
+    'tRaNsFeR-eNcOdInG',
+    'Hos+',
+    'Kost',
+    'Upgrad^',
+    'Connectio~',
+    'Content_Length',
+    'Content-Lengt|',
+    'Content.Length',
+    'Transfer-Encodin`',
+    'Transfer_Encoding',
   );
   const head = fc.tuple(
     validHead,

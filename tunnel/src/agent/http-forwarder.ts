@@ -102,6 +102,8 @@ export interface UpstreamHandlers {
     httpVersion: string,
     rawHeaders: string[],
     resume: () => void,
+    /** The head's bytes as the upstream sent them (capture keeps them as they are); valid during the call. */
+    head?: Buffer,
   ): BodySink;
   /** The upstream switched protocols (HTTP/1.1 only): bytes flow raw on `socket` from here. */
   upgrade(
@@ -133,8 +135,9 @@ class RawUpstreamHandlers implements RawHandlers {
     httpVersion: string,
     rawHeaders: string[],
     resume: () => void,
+    head: Buffer,
   ): BodySink {
-    return this.to.sink!(statusCode, statusMessage, httpVersion, rawHeaders, resume);
+    return this.to.sink!(statusCode, statusMessage, httpVersion, rawHeaders, resume, head);
   }
 
   response(statusCode: number, statusMessage: string, httpVersion: string, rawHeaders: string[], body: Readable) {
@@ -382,12 +385,22 @@ class ForwardedExchange implements ExchangeHandler, UpstreamHandlers, BodySink {
     });
   }
 
-  private respond(statusCode: number, statusMessage: string | undefined, httpVersion: string, rawHeaders: string[]) {
+  /** `headBytes`: the head as the upstream sent it, when the raw path parsed it (capture keeps those bytes). */
+  private respond(
+    statusCode: number,
+    statusMessage: string | undefined,
+    httpVersion: string,
+    rawHeaders: string[],
+    headBytes?: Buffer,
+  ) {
     this.answered = true;
     this.outcome.statusCode = statusCode;
     const head: HttpResponseHead = { kind: 'http-response', statusCode, statusMessage, rawHeaders };
     this.ex.sendMeta(head);
-    this.recording?.response(statusCode, statusMessage ?? '', httpVersion, rawHeaders);
+    const recording = this.recording;
+    if (!recording) return;
+    if (headBytes) recording.responseBytes(statusCode, statusMessage ?? '', httpVersion, headBytes);
+    else recording.response(statusCode, statusMessage ?? '', httpVersion, rawHeaders);
   }
 
   // ---- the upstream's side (UpstreamHandlers, BodySink) ----
@@ -400,8 +413,9 @@ class ForwardedExchange implements ExchangeHandler, UpstreamHandlers, BodySink {
     httpVersion: string,
     rawHeaders: string[],
     resume: () => void,
+    headBytes?: Buffer,
   ): BodySink {
-    this.respond(statusCode, statusMessage, httpVersion, rawHeaders);
+    this.respond(statusCode, statusMessage, httpVersion, rawHeaders, headBytes);
     this.resume = resume;
     return this;
   }

@@ -62,6 +62,8 @@ export interface RawHandlers {
     httpVersion: string,
     rawHeaders: string[],
     resume: () => void,
+    /** The head's bytes as the upstream sent them (for capture); valid during the call only. */
+    head: Buffer,
   ): BodySink;
   upgrade(
     statusCode: number,
@@ -556,7 +558,8 @@ class RawExchange {
         this.partial = buf;
         return;
       }
-      const res = parseResponseHead(buf.subarray(0, end), this.method);
+      const head = buf.subarray(0, end);
+      const res = parseResponseHead(head, this.method);
       const rest = buf.subarray(end);
       if (res.status < 200 && res.status !== 101) {
         // 1xx (100 Continue, 103 Early Hints): informational, not passed on (as before).
@@ -571,7 +574,7 @@ class RawExchange {
         this.switchProtocols(res, rest);
         return;
       }
-      this.startBody(res, rest);
+      this.startBody(res, rest, head);
       return;
     }
   }
@@ -585,13 +588,13 @@ class RawExchange {
     this.handlers.upgrade(res.status, res.reason, res.version, res.rawHeaders, socket, rest);
   }
 
-  private startBody(res: ResponseHead, rest: Buffer): void {
+  private startBody(res: ResponseHead, rest: Buffer, head: Buffer): void {
     this.res = res;
     this.phase = 'body';
     if (res.body.kind === 'length') this.left = res.body.length;
     else if (res.body.kind === 'chunked') this.decoder = new ChunkedDecoder();
     if (this.handlers.sink) {
-      this.sink = this.handlers.sink(res.status, res.reason, res.version, res.rawHeaders, this.resumeReading);
+      this.sink = this.handlers.sink(res.status, res.reason, res.version, res.rawHeaders, this.resumeReading, head);
     } else {
       this.readable = new Readable({ read: this.resumeReading });
       this.handlers.response(res.status, res.reason, res.version, res.rawHeaders, this.readable);

@@ -12,8 +12,11 @@
 // header list; status, reason, version and header list) as one UTF-8 text with its times in
 // front, and a small body right behind its head when it arrives in one go. The API's
 // request/response objects are decoded from those bytes when read (reads are rare, writes are per
-// request). What does not fit that form (a head longer than a page, a line feed inside a header,
-// a body in pieces, an error, policy logs) goes to an optional side object (Rare). Exchanges are
+// request). A response head the raw path parsed comes as its bytes (Recording.responseBytes) and is
+// kept as they came, in one copy; its header list is cut out of them when read, by the parser's own
+// code (http1/head fieldsOf), so readers get what the list entry would have given. What does not
+// fit that form (a head longer than a page, a line feed inside a header, a body in pieces, an
+// error, policy logs) goes to an optional side object (Rare). Exchanges are
 // kept in an array in arrival order (ids are a counter, so an id finds its slot without a Map),
 // and eviction takes the oldest in O(1). An evicted exchange's bytes are gone: a reader still
 // holding it reads empty heads and bodies.
@@ -28,6 +31,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { PagePool, type Segment } from './pages';
+import { fieldsOf, putLatin1 } from '../http1/head';
 
 export interface CaptureStart {
   tunnelName: string;
@@ -63,6 +67,12 @@ export interface Recording {
   requestData(chunk: Buffer): void;
   requestEnd(): void;
   response(statusCode: number, statusMessage: string, httpVersion: string, rawHeaders: string[]): void;
+  /**
+   * `response` for a head the raw path parsed (http1/head parseResponseHead): `head` is its bytes
+   * as the upstream sent them (status line, fields, blank line), kept as one copy; the header list
+   * is cut out of them when read, as the parser cuts it (names as sent, values trimmed).
+   */
+  responseBytes(statusCode: number, statusMessage: string, httpVersion: string, head: Buffer): void;
   responseData(chunk: Buffer): void;
   /** Traffic-policy `log` entries the edge recorded for this request (ngrok's `traffic_policy.logs`). */
   addPolicyLogs(logs: { metadata: unknown }[]): void;
@@ -176,6 +186,8 @@ const RESPONDED = 128;
 /** A head text is UTF-8 (else Latin-1). */
 const REQUEST_UTF8 = 256;
 const RESPONSE_UTF8 = 512;
+/** The response head's last line is the head's bytes as the upstream sent them (writeResponseBytes). */
+const RESPONSE_RAW = 1024;
 
 /**
  * A head's region in the pages (8-byte aligned): fixed fields (float64), then its lines (remote
@@ -348,6 +360,7 @@ class ExchangeRecord implements CapturedExchange {
       lines.push(text.slice(p, p + n));
       p += n;
     }
+    if (response && this.flags & RESPONSE_RAW) lines.push(...headFields(lines.pop()!));
     return lines;
   }
 
@@ -450,6 +463,17 @@ class Recorder implements Recording {
     if (!rec.live) return;
     const waitNs = Math.round((performance.now() - this.t0) * 1e6);
     this.store.writeResponseHead(rec, waitNs, String(statusCode), statusMessage, httpVersion, rawHeaders);
+    this.store.updated(rec);
+  }
+
+  responseBytes(statusCode: number, statusMessage: string, httpVersion: string, head: Buffer): void {
+    if (statusCode < 200 && statusCode !== 101) return;
+    const rec = this.rec;
+    if (rec.flags & RESPONDED || rec.done) return;
+    rec.flags = (rec.flags & ~STATE) | RESPONSE_STATE | RESPONDED;
+    if (!rec.live) return;
+    const waitNs = Math.round((performance.now() - this.t0) * 1e6);
+    this.store.writeResponseBytes(rec, waitNs, String(statusCode), statusMessage, httpVersion, head);
     this.store.updated(rec);
   }
 
@@ -609,6 +633,49 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     } else {
       const rare = (rec.rare ??= new Rare());
       rare.responseLines = [status, statusMessage, httpVersion, ...rawHeaders];
+      rare.waitNs = waitNs;
+      this.account(rec, RESPONSE_FIXED + linesBytes(rare.responseLines));
+    }
+  }
+
+  /**
+   * Records a response head given as its bytes (Recorder.responseBytes, for a live exchange): the
+   * status, reason and version as lines, then the head's bytes as they came, in one copy; no
+   * header list is joined or checked (the parser's text is Latin-1 by construction).
+   */
+  writeResponseBytes(
+    rec: ExchangeRecord,
+    waitNs: number,
+    status: string,
+    statusMessage: string,
+    httpVersion: string,
+    head: Buffer,
+  ): void {
+    const length = 2 + 2 * 4 + status.length + statusMessage.length + httpVersion.length + head.length;
+    this.growing = rec;
+    const at = length <= 0xffff ? this.pages.region(RESPONSE_FIXED + length, this.reclaim) : -1;
+    this.growing = undefined;
+    if (at >= 0) {
+      const u16 = this.pages.u16;
+      let i = (at + RESPONSE_FIXED) / 2;
+      u16[i++] = 4;
+      u16[i++] = status.length;
+      u16[i++] = statusMessage.length;
+      u16[i++] = httpVersion.length;
+      u16[i++] = head.length;
+      const bytes = this.pages.bytes;
+      let p = putLatin1(bytes, status, 2 * i);
+      p = putLatin1(bytes, statusMessage, p);
+      p = putLatin1(bytes, httpVersion, p);
+      head.copy(bytes, p);
+      rec.flags |= RESPONSE_RAW;
+      rec.resLen = length;
+      this.pages.times[at / 8] = waitNs;
+      rec.resAt = at;
+      this.account(rec, RESPONSE_FIXED + length);
+    } else {
+      const rare = (rec.rare ??= new Rare());
+      rare.responseLines = [status, statusMessage, httpVersion, ...headFields(head.toString('latin1'))];
       rare.waitNs = waitNs;
       this.account(rec, RESPONSE_FIXED + linesBytes(rare.responseLines));
     }
@@ -814,6 +881,14 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     this.live = 0;
     this.emit('cleared');
   }
+}
+
+/** The header list of a whole head's text (status line, fields, blank line), as the parser gave it. */
+function headFields(head: string): string[] {
+  const from = head.indexOf('\r\n') + 2;
+  let count = -1; // the blank line's CRLF is no field
+  for (let i = head.indexOf('\r', from); i >= 0; i = head.indexOf('\r', i + 2)) count++;
+  return count > 0 ? fieldsOf(head, from, count) : [];
 }
 
 /** What a head kept as lines counts against the cap: the strings and their slots in the heap. */

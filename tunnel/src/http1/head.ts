@@ -6,6 +6,9 @@
 // request transfer coding but a single `chunked`, a missing or repeated Host in HTTP/1.1.
 // Node's own parser (llhttp) is not public API; test/unit/http1-head.test.ts checks this one
 // against it (never accept what llhttp refuses, and agree on what both accept) and fuzzes it.
+// Per head it makes one latin1 string of the head, a string per name and value (every consumer
+// reads the list: a lazy list cost a second scan, docs/benchmarks.md round 8), and nothing per
+// framing check (names compared by character, tokens read as flags).
 
 import { METHODS as METHODS_LIST } from 'node:http';
 import { rawHeaderValues } from '../net/raw-headers';
@@ -96,11 +99,11 @@ interface SplitHead {
   start: string;
   rawHeaders: string[];
   /** Every value of each of these fields, in order (undefined: none). */
-  host?: string[];
-  contentLength?: string[];
-  transferEncoding?: string[];
-  connection?: string[];
-  upgrade?: string[];
+  host: string[] | undefined;
+  contentLength: string[] | undefined;
+  transferEncoding: string[] | undefined;
+  connection: string[] | undefined;
+  upgrade: string[] | undefined;
 }
 
 // The field lines, all of them in one test (no match objects): name, `:`, optional whitespace,
@@ -112,29 +115,102 @@ const CR_OR_LF = /[\r\n]/;
 const SP = 0x20;
 const HTAB = 0x09;
 
+/** Buffer's own latin1 reader (what `toString('latin1', …)` calls, without its argument checks). */
+type Latin1Reader = { latin1Slice(start: number, end: number): string };
+
+/** `list` with `value` added (a one-element literal for the first: no growth room allocated). */
+function add(list: string[] | undefined, value: string): string[] {
+  if (list === undefined) return [value];
+  list.push(value);
+  return list;
+}
+
+/**
+ * Whether `text` from `at` holds `lower` (a framing field's name, lower case) in any case, the
+ * length already checked: no lower-cased copy. Only letters are folded (`| 0x20` maps no other
+ * character a name may hold onto a letter), `-` is compared as is.
+ */
+function named(text: string, at: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const want = lower.charCodeAt(i);
+    const c = text.charCodeAt(at + i);
+    if (c !== want && (want < 0x61 || (c | 0x20) !== want)) return false;
+  }
+  return true;
+}
+
+/** The value of the field line whose colon is at `colon` and CR at `eol`, without surrounding SP/HTAB. */
+function valueOf(text: string, colon: number, eol: number): string {
+  let from = colon + 1;
+  let c: number;
+  while (from < eol && ((c = text.charCodeAt(from)) === SP || c === HTAB)) from++;
+  let to = eol;
+  while (to > from && ((c = text.charCodeAt(to - 1)) === SP || c === HTAB)) to--;
+  return text.slice(from, to);
+}
+
+/**
+ * The header fields of `count` well-formed field lines in `text` from `from` (as the fast reading
+ * checked them): names as sent, values without surrounding SP/HTAB, alternating, as the parsers
+ * give them (capture reads a response head it kept as bytes back with this).
+ */
+export function fieldsOf(text: string, from: number, count: number): string[] {
+  const raw: string[] = new Array(2 * count);
+  let at = from;
+  for (let k = 0; k < 2 * count; k += 2) {
+    const colon = text.indexOf(':', at);
+    const eol = text.indexOf('\r', colon);
+    raw[k] = text.slice(at, colon);
+    raw[k + 1] = valueOf(text, colon, eol);
+    at = eol + 2;
+  }
+  return raw;
+}
+
+/**
+ * The fast reading's result: one object, reused by every parse (a parse is synchronous, and the
+ * parsers copy what they keep out of it before returning), so a head costs no split object.
+ */
+const fastSplit: SplitHead = {
+  start: '',
+  rawHeaders: [],
+  host: undefined,
+  contentLength: undefined,
+  transferEncoding: undefined,
+  connection: undefined,
+  upgrade: undefined,
+};
+
 /**
  * Splits a complete head (as found by findHeadEnd) into its start line and header fields: one
  * latin1 string for the head, one regex test for all its field lines, then names and values cut
- * out by position, noting the framing fields on the way (so the parsers need no further pass over
- * the list). Refuses exactly what `splitHeadStrict` does.
+ * out by position; names of a framing field's length are compared with it by character (no
+ * copies) and its values noted (so the parsers need no further pass over the list). Refuses
+ * exactly what `splitHeadStrict` does.
  */
 function splitHead(head: Buffer, code: HeadParseError['code']): SplitHead {
-  // Up to and including the last field's CRLF (the blank line's CRLF is left out).
-  const text = head.toString('latin1', 0, head.length - 2);
-  const lineEnd = text.indexOf('\r\n');
   const n = head.length;
+  // Up to and including the last field's CRLF (the blank line's CRLF is left out).
+  const text = (head as unknown as Latin1Reader).latin1Slice(0, n < 2 ? 0 : n - 2);
+  const lineEnd = text.indexOf('\r\n');
   if (lineEnd < 0 || head[n - 4] !== CR || head[n - 3] !== LF || head[n - 2] !== CR || head[n - 1] !== LF)
     return splitHeadStrict(head, code);
   const start = text.slice(0, lineEnd);
   if (CR_OR_LF.test(start)) return splitHeadStrict(head, code);
   FIELD_LINES.lastIndex = lineEnd + 2;
   if (!FIELD_LINES.test(text)) return splitHeadStrict(head, code);
-  const out: SplitHead = { start, rawHeaders: [] };
-  const raw = out.rawHeaders;
   const end = text.length;
+  // The list at its exact length (a list grown by push keeps spare room: ≈ 130 B for a short head).
+  let count = 0;
+  for (let i = text.indexOf('\n', lineEnd + 2); i >= 0; i = text.indexOf('\n', i + 1)) count++;
+  if (count > MAX_HEADERS) return splitHeadStrict(head, code);
+  const out = fastSplit;
+  const raw: string[] = new Array(2 * count);
+  out.start = start;
+  out.rawHeaders = raw;
+  out.host = out.contentLength = out.transferEncoding = out.connection = out.upgrade = undefined;
   let at = lineEnd + 2;
-  while (at < end) {
-    if (raw.length >= MAX_HEADERS * 2) return splitHeadStrict(head, code);
+  for (let k = 0; at < end; k += 2) {
     const colon = text.indexOf(':', at);
     const eol = text.indexOf('\r', colon);
     let from = colon + 1;
@@ -142,29 +218,29 @@ function splitHead(head: Buffer, code: HeadParseError['code']): SplitHead {
     while (from < eol && ((c = text.charCodeAt(from)) === SP || c === HTAB)) from++;
     let to = eol;
     while (to > from && ((c = text.charCodeAt(to - 1)) === SP || c === HTAB)) to--;
-    const name = text.slice(at, colon);
     const value = text.slice(from, to);
-    at = eol + 2;
-    raw.push(name, value);
-    // Only names as long as a framing field's are lower-cased and compared.
-    switch (name.length) {
+    raw[k] = text.slice(at, colon);
+    raw[k + 1] = value;
+    // Only names as long as a framing field's are compared (by character: no lower-cased copy).
+    switch (colon - at) {
       case 4:
-        if (name.toLowerCase() === 'host') (out.host ??= []).push(value);
+        if (named(text, at, 'host')) out.host = add(out.host, value);
         break;
       case 7:
-        if (name.toLowerCase() === 'upgrade') (out.upgrade ??= []).push(value);
+        if (named(text, at, 'upgrade')) out.upgrade = add(out.upgrade, value);
         break;
       case 10:
-        if (name.toLowerCase() === 'connection') (out.connection ??= []).push(value);
+        if (named(text, at, 'connection')) out.connection = add(out.connection, value);
         break;
       case 14:
-        if (name.toLowerCase() === 'content-length')
-          (out.contentLength ??= []).push(contentLengthText(text, from, eol));
+        if (named(text, at, 'content-length'))
+          out.contentLength = add(out.contentLength, contentLengthText(text, from, eol));
         break;
       case 17:
-        if (name.toLowerCase() === 'transfer-encoding') (out.transferEncoding ??= []).push(value);
+        if (named(text, at, 'transfer-encoding')) out.transferEncoding = add(out.transferEncoding, value);
         break;
     }
+    at = eol + 2;
   }
   return out;
 }
@@ -194,17 +270,19 @@ function splitHeadStrict(head: Buffer, code: HeadParseError['code']): SplitHead 
       (contentLength ??= []).push(contentLengthText(line, from, line.length));
     }
   }
-  const out: SplitHead = { start, rawHeaders };
-  if (contentLength) out.contentLength = contentLength;
-  const note = (key: 'host' | 'contentLength' | 'transferEncoding' | 'connection' | 'upgrade', name: string) => {
+  const values = (name: string) => {
     const v = rawHeaderValues(rawHeaders, name);
-    if (v.length) out[key] = v;
+    return v.length ? v : undefined;
   };
-  note('host', 'host');
-  note('transferEncoding', 'transfer-encoding');
-  note('connection', 'connection');
-  note('upgrade', 'upgrade');
-  return out;
+  return {
+    start,
+    rawHeaders,
+    host: values('host'),
+    contentLength,
+    transferEncoding: values('transfer-encoding'),
+    connection: values('connection'),
+    upgrade: values('upgrade'),
+  };
 }
 
 /**
@@ -221,22 +299,49 @@ function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-/** The comma-separated tokens of `values`, trimmed and lower-cased, empty ones left out. */
-function tokensOf(values: string[] | undefined): string[] {
-  const out: string[] = [];
-  if (!values) return out;
-  for (const v of values) {
-    if (!v.includes(',')) {
-      const t = v.trim();
-      if (t) out.push(t.toLowerCase());
-      continue;
-    }
-    for (const part of v.split(',')) {
-      const t = part.trim();
-      if (t) out.push(t.toLowerCase());
+/** What `String.prototype.trim` drops from a field value (values hold no other whitespace). */
+function isTrimmed(c: number): boolean {
+  return c === SP || c === HTAB || c === 0xa0;
+}
+
+/** Connection tokens (tokenFlags). */
+export const TOKEN_CLOSE = 1;
+export const TOKEN_KEEP_ALIVE = 2;
+export const TOKEN_UPGRADE = 4;
+/** Transfer codings (tokenFlags): the last one is `chunked`; the count of codings is `flags >> 3`. */
+export const TOKEN_LAST_CHUNKED = 8;
+const TOKEN_COUNT = 16;
+
+/**
+ * The comma-separated tokens of `values` (each trimmed as `trim()` does, compared without case,
+ * empty ones left out) as flags: which of close / keep-alive / upgrade appear, whether the last
+ * one is `chunked`, and how many there are (`flags / TOKEN_COUNT`). No token strings are made.
+ */
+export function tokenFlags(values: string[] | undefined): number {
+  let flags = 0;
+  if (values === undefined) return 0;
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k];
+    let at = 0;
+    while (at <= v.length) {
+      let end = v.indexOf(',', at);
+      if (end < 0) end = v.length;
+      let from = at;
+      let to = end;
+      while (from < to && isTrimmed(v.charCodeAt(from))) from++;
+      while (to > from && isTrimmed(v.charCodeAt(to - 1))) to--;
+      if (to > from) {
+        flags = (flags & ~TOKEN_LAST_CHUNKED) + TOKEN_COUNT;
+        const len = to - from;
+        if (len === 5 && named(v, from, 'close')) flags |= TOKEN_CLOSE;
+        else if (len === 10 && named(v, from, 'keep-alive')) flags |= TOKEN_KEEP_ALIVE;
+        else if (len === 7 && named(v, from, 'upgrade')) flags |= TOKEN_UPGRADE;
+        else if (len === 7 && named(v, from, 'chunked')) flags |= TOKEN_LAST_CHUNKED;
+      }
+      at = end + 1;
     }
   }
-  return out;
+  return flags;
 }
 
 /** One Content-Length, as llhttp reads it: a repeated one (even the same value, or `3, 3`) is refused both ways. */
@@ -248,11 +353,13 @@ function contentLength(values: string[] | undefined, code: HeadParseError['code'
   return Number(value);
 }
 
+const CHUNKED_BODY: BodyFraming = Object.freeze({ kind: 'chunked' });
+
 /** Parses a complete request head (the bytes up to and including its blank line). */
 export function parseRequestHead(head: Buffer): RequestHead {
   const code = 'ERR_BURROW_BAD_REQUEST';
   const split = splitHead(head, code);
-  const { start, rawHeaders } = split;
+  const start = split.start;
   // METHOD SP target SP HTTP/1.x, cut by position (no match object per request).
   const sp1 = start.indexOf(' ');
   const sp2 = sp1 > 0 ? start.indexOf(' ', sp1 + 1) : -1;
@@ -279,18 +386,27 @@ export function parseRequestHead(head: Buffer): RequestHead {
   if (te) {
     if (cl !== undefined) throw new HeadParseError(code, 'both Content-Length and Transfer-Encoding');
     if (version === '1.0') throw new HeadParseError(code, 'Transfer-Encoding in an HTTP/1.0 request');
-    const codings = tokensOf(te);
-    if (codings.length !== 1 || codings[0] !== 'chunked')
+    // Exactly one coding, and it is chunked.
+    if (tokenFlags(te) !== TOKEN_COUNT + TOKEN_LAST_CHUNKED)
       throw new HeadParseError(code, `unsupported Transfer-Encoding ${JSON.stringify(te.join(', '))}`);
-    body = { kind: 'chunked' };
+    body = CHUNKED_BODY;
   } else if (cl !== undefined && cl > 0) body = { kind: 'length', length: cl };
-  const connection = tokensOf(split.connection);
-  const keepAlive = version === '1.1' ? !connection.includes('close') : connection.includes('keep-alive');
+  const connection = tokenFlags(split.connection);
+  const keepAlive = version === '1.1' ? !(connection & TOKEN_CLOSE) : (connection & TOKEN_KEEP_ALIVE) !== 0;
   const upgradeValues = split.upgrade;
-  const upgrade = connection.includes('upgrade') && upgradeValues?.length === 1 ? upgradeValues[0] : undefined;
-  const parsed: RequestHead = { method, target, version, rawHeaders, body, keepAlive };
+  const upgrade = connection & TOKEN_UPGRADE && upgradeValues?.length === 1 ? upgradeValues[0] : undefined;
+  const parsed: RequestHead = { method, target, version, rawHeaders: split.rawHeaders, body, keepAlive };
   if (upgrade) parsed.upgrade = upgrade;
   return parsed;
+}
+
+// A reason phrase: what follows the status code's SP (sticky, tested from offset 13 of the status line).
+const REASON = /[\t\x20-\x7e\x80-\xff]*$/y;
+
+/** Whether the status line's reason (from offset 13) holds only what a field value may (no slice made). */
+function validReason(start: string): boolean {
+  REASON.lastIndex = 13;
+  return REASON.test(start);
 }
 
 /**
@@ -300,7 +416,7 @@ export function parseRequestHead(head: Buffer): RequestHead {
 export function parseResponseHead(head: Buffer, requestMethod: string): ResponseHead {
   const code = 'ERR_NGROK_3004';
   const split = splitHead(head, code);
-  const { start, rawHeaders } = split;
+  const start = split.start;
   // HTTP/1.x SP 3DIGIT [SP reason], by position (no match object per response).
   const minor = start.charCodeAt(7);
   if (
@@ -310,7 +426,7 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
     !isDigit(start.charCodeAt(9)) ||
     !isDigit(start.charCodeAt(10)) ||
     !isDigit(start.charCodeAt(11)) ||
-    (start.length > 12 && (start.charCodeAt(12) !== SP || !FIELD_VALUE.test(start.slice(13))))
+    (start.length > 12 && (start.charCodeAt(12) !== SP || !validReason(start)))
   )
     throw new HeadParseError(code, 'invalid status line');
   const version = minor === 0x31 ? '1.1' : '1.0';
@@ -319,26 +435,40 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
   if (status < 100) throw new HeadParseError(code, `invalid status ${status}`);
   const te = split.transferEncoding;
   const cl = contentLength(split.contentLength, code);
-  const connection = tokensOf(split.connection);
-  let keepAlive = version === '1.1' ? !connection.includes('close') : connection.includes('keep-alive');
+  const connection = tokenFlags(split.connection);
+  let keepAlive = version === '1.1' ? !(connection & TOKEN_CLOSE) : (connection & TOKEN_KEEP_ALIVE) !== 0;
   let body: BodyFraming;
   if (requestMethod === 'HEAD' || status < 200 || status === 204 || status === 304) body = NO_BODY;
   else if (te) {
     // RFC 9112 §6.3: chunked last → chunked; otherwise read until close. With a Content-Length
     // too, Transfer-Encoding wins and the connection must not be reused.
-    const codings = tokensOf(te);
-    body = codings.at(-1) === 'chunked' ? { kind: 'chunked' } : { kind: 'close' };
+    body = tokenFlags(te) & TOKEN_LAST_CHUNKED ? CHUNKED_BODY : UNTIL_CLOSE;
     if (cl !== undefined || body.kind === 'close') keepAlive = false;
   } else if (cl !== undefined) body = cl > 0 ? { kind: 'length', length: cl } : NO_BODY;
   else {
     body = UNTIL_CLOSE;
     keepAlive = false;
   }
-  return { status, reason: start.length > 13 ? start.slice(13) : '', version, rawHeaders, body, keepAlive };
+  const reason = start.length > 13 ? start.slice(13) : '';
+  return { status, reason, version, rawHeaders: split.rawHeaders, body, keepAlive };
+}
+
+/** A split head as the tests compare it: the fields as a list, the framing values that were seen. */
+function splitView(split: SplitHead): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    start: split.start,
+    rawHeaders: split.rawHeaders,
+  };
+  for (const key of ['host', 'contentLength', 'transferEncoding', 'connection', 'upgrade'] as const)
+    if (split[key] !== undefined) out[key] = split[key];
+  return out;
 }
 
 /** For tests: the fast reading of a head must agree with the line-by-line one on every input. */
-export const headSplitters = { fast: splitHead, strict: splitHeadStrict };
+export const headSplitters = {
+  fast: (head: Buffer, code: HeadParseError['code']) => splitView(splitHead(head, code)),
+  strict: (head: Buffer, code: HeadParseError['code']) => splitView(splitHeadStrict(head, code)),
+};
 
 // ---- writing heads ----
 //
