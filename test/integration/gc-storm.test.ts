@@ -100,6 +100,7 @@ describe('full GCs on bulk bodies (burrow edge + agent)', function () {
 
   it("storm with V8's own growing factor (BURROW_V8_FLAGS=--heap-growing-percent=0): what the test above guards", async () => {
     const gcs = await bulkRun({ BURROW_V8_FLAGS: '--heap-growing-percent=0' }, children, upstreamPort);
-    assert.ok(gcs.edge + gcs.agent > 2 * MAX_FULL_GCS, `full GCs: edge ${gcs.edge}, agent ${gcs.agent}`);
+    // What would fail the test above: a process past its bound (edge and agent do not always both storm).
+    assert.ok(Math.max(gcs.edge, gcs.agent) > MAX_FULL_GCS, `full GCs: edge ${gcs.edge}, agent ${gcs.agent}`);
   });
 });
