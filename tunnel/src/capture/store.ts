@@ -455,26 +455,31 @@ class Recorder implements Recording {
   }
 
   response(statusCode: number, statusMessage: string, httpVersion: string, rawHeaders: string[]): void {
-    // Interim 1xx answers (100 Continue, 103 Early Hints) are not the response; 101 is.
-    if (statusCode < 200 && statusCode !== 101) return;
-    const rec = this.rec;
-    if (rec.flags & RESPONDED || rec.done) return;
-    rec.flags = (rec.flags & ~STATE) | RESPONSE_STATE | RESPONDED;
-    if (!rec.live) return;
-    const waitNs = Math.round((performance.now() - this.t0) * 1e6);
-    this.store.writeResponseHead(rec, waitNs, String(statusCode), statusMessage, httpVersion, rawHeaders);
-    this.store.updated(rec);
+    const waitNs = this.responding(statusCode);
+    if (waitNs === undefined) return;
+    this.store.writeResponseHead(this.rec, waitNs, String(statusCode), statusMessage, httpVersion, rawHeaders);
+    this.store.updated(this.rec);
   }
 
   responseBytes(statusCode: number, statusMessage: string, httpVersion: string, head: Buffer): void {
-    if (statusCode < 200 && statusCode !== 101) return;
+    const waitNs = this.responding(statusCode);
+    if (waitNs === undefined) return;
+    this.store.writeResponseBytes(this.rec, waitNs, String(statusCode), statusMessage, httpVersion, head);
+    this.store.updated(this.rec);
+  }
+
+  /**
+   * Marks the exchange answered by its first response (not an interim 1xx; 101 is one) and gives
+   * the wait in ns when that head is to be written (a live exchange); undefined otherwise.
+   */
+  private responding(statusCode: number): number | undefined {
+    // Interim 1xx answers (100 Continue, 103 Early Hints) are not the response; 101 is.
+    if (statusCode < 200 && statusCode !== 101) return undefined;
     const rec = this.rec;
-    if (rec.flags & RESPONDED || rec.done) return;
+    if (rec.flags & RESPONDED || rec.done) return undefined;
     rec.flags = (rec.flags & ~STATE) | RESPONSE_STATE | RESPONDED;
-    if (!rec.live) return;
-    const waitNs = Math.round((performance.now() - this.t0) * 1e6);
-    this.store.writeResponseBytes(rec, waitNs, String(statusCode), statusMessage, httpVersion, head);
-    this.store.updated(rec);
+    if (!rec.live) return undefined;
+    return Math.round((performance.now() - this.t0) * 1e6);
   }
 
   responseData(chunk: Buffer): void {
