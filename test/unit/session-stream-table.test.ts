@@ -1,10 +1,11 @@
-// The session's table of open streams (protocol/session.ts StreamTable: slots by id, a Map for
+// The session's table of open streams (protocol/stream-table.ts: slots by id, a Map for
 // the few whose slot is taken, doubling when half full) must behave exactly as a Map of id → stream
 // for any order of opens and closes: long-lived streams that collide with new ids, thousands open
 // at once, ids of both parities.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { StreamTable, type StreamEnd } from '../../tunnel/src/protocol/session';
+import type { StreamEnd } from '../../tunnel/src/protocol/session';
+import { StreamTable } from '../../tunnel/src/protocol/stream-table';
 
 const stream = (id: number) => ({ id }) as unknown as StreamEnd;
 

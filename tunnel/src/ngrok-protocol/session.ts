@@ -3,7 +3,7 @@
 // See tunnel/NGROK-PROTOCOL.md §2.
 import { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
-import { StreamTable } from '../protocol/session';
+import { StreamTable } from '../protocol/stream-table';
 import {
   FLAG_FIN,
   FLAG_SYN,
@@ -43,7 +43,7 @@ export interface MuxadoSessionOptions {
 }
 
 export class MuxadoSession extends EventEmitter<MuxadoSessionEvents> {
-  /** Not a Map: one stream per exchange (protocol/session.ts StreamTable says why). */
+  /** Not a Map: one stream per exchange (protocol/stream-table.ts says why). */
   private readonly streams = new StreamTable<MuxadoStream>();
   private readonly decoder = new FrameDecoder(WINDOW);
   private nextId: number;
