@@ -14,7 +14,7 @@
 // request/response objects are decoded from those bytes when read (reads are rare, writes are per
 // request). A response head the raw path parsed comes as its bytes (Recording.responseBytes) and is
 // kept as they came, in one copy; its header list is cut out of them when read, by the parser's own
-// code (http1/head fieldsOf), so readers get what the list entry would have given. What does not
+// code (http1/head headFields), so readers get what the list entry would have given. What does not
 // fit that form (a head longer than a page, a line feed inside a header, a body in pieces, an
 // error, policy logs) goes to an optional side object (Rare). Exchanges are
 // kept in an array in arrival order (ids are a counter, so an id finds its slot without a Map),
@@ -31,7 +31,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { PagePool, type Segment } from './pages';
-import { fieldsOf, putLatin1 } from '../http1/head';
+import { headFields, putLatin1 } from '../http1/head';
 
 export interface CaptureStart {
   tunnelName: string;
@@ -886,14 +886,6 @@ export class CaptureStore extends EventEmitter<CaptureStoreEvents> {
     this.live = 0;
     this.emit('cleared');
   }
-}
-
-/** The header list of a whole head's text (status line, fields, blank line), as the parser gave it. */
-function headFields(head: string): string[] {
-  const from = head.indexOf('\r\n') + 2;
-  let count = -1; // the blank line's CRLF is no field
-  for (let i = head.indexOf('\r', from); i >= 0; i = head.indexOf('\r', i + 2)) count++;
-  return count > 0 ? fieldsOf(head, from, count) : [];
 }
 
 /** What a head kept as lines counts against the cap: the strings and their slots in the heap. */

@@ -152,7 +152,7 @@ function valueOf(text: string, colon: number, eol: number): string {
 /**
  * The header fields of `count` well-formed field lines in `text` from `from` (as the fast reading
  * checked them): names as sent, values without surrounding SP/HTAB, alternating, as the parsers
- * give them (capture reads a response head it kept as bytes back with this).
+ * give them (headFields, for a whole head).
  */
 export function fieldsOf(text: string, from: number, count: number): string[] {
   const raw: string[] = new Array(2 * count);
@@ -165,6 +165,17 @@ export function fieldsOf(text: string, from: number, count: number): string[] {
     at = eol + 2;
   }
   return raw;
+}
+
+/**
+ * The header list of a whole head's text that the parser accepted (start line, fields, blank
+ * line), as the parser gave it: what capture reads back from a head it kept as bytes.
+ */
+export function headFields(head: string): string[] {
+  const from = head.indexOf('\r\n') + 2;
+  let count = -1; // the blank line's CRLF is no field
+  for (let i = head.indexOf('\r', from); i >= 0; i = head.indexOf('\r', i + 2)) count++;
+  return count > 0 ? fieldsOf(head, from, count) : [];
 }
 
 /**
